@@ -1,0 +1,99 @@
+package mmapindex
+
+// This file is the contract other packages build against.
+
+import "errors"
+
+// Entry sizes.
+const (
+	OffsetEntrySize = 8  // relative offset u32, position u32 (big-endian)
+	TimeEntrySize   = 12 // timestamp i64, relative offset u32 (big-endian)
+)
+
+var (
+	ErrFull    = errors.New("mmapindex: index is full")
+	ErrOrder   = errors.New("mmapindex: entry out of order")
+	ErrCorrupt = errors.New("mmapindex: corrupt index")
+)
+
+// OffsetIndex is a segment's .index: sparse, sorted, mmap'd. Writable
+// indexes are preallocated to maxBytes (rounded down to a whole entry) and
+// mmap'd read-write; Trim shrinks the file to its entries. Not safe for
+// concurrent Append; Lookup may run concurrently with Append (entries are
+// published with an atomic count after they are written).
+type OffsetIndex struct{ offsetIndex }
+
+// OpenOffsetIndex opens or creates path for the segment at baseOffset. The
+// entries are the leading run of strictly increasing entries (a preallocated
+// tail of zeros after a crash is not taken for entries). maxBytes > 0 makes it
+// writable and preallocated; maxBytes == 0 maps it read-only at its size.
+func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+	return openOffsetIndex(path, baseOffset, maxBytes)
+}
+
+// Append adds (offset, pos); offset must exceed the last entry's (ErrOrder)
+// and offset-baseOffset must fit in uint32. ErrFull when no room is left.
+func (x *OffsetIndex) Append(offset int64, pos uint32) error { return x.append(offset, pos) }
+
+// Lookup returns the largest entry with offset <= target, or
+// (baseOffset, 0) when there is none.
+func (x *OffsetIndex) Lookup(target int64) (offset int64, pos uint32) { return x.lookup(target) }
+
+// Entries is the number of entries; Entry returns the i-th.
+func (x *OffsetIndex) Entries() int                           { return x.entries() }
+func (x *OffsetIndex) Entry(i int) (offset int64, pos uint32) { return x.entry(i) }
+
+// IsFull reports whether another Append would fail with ErrFull.
+func (x *OffsetIndex) IsFull() bool { return x.isFull() }
+
+// TruncateTo drops every entry with offset >= offset. Reset drops all.
+func (x *OffsetIndex) TruncateTo(offset int64) { x.truncateTo(offset) }
+func (x *OffsetIndex) Reset()                  { x.truncateTo(-1 << 63) }
+
+// Sync msyncs the mapping. Trim shrinks the file to its entries (remapping
+// at that size, read-only afterwards). Close trims if writable, unmaps
+// explicitly and closes the fd; the index is unusable after.
+func (x *OffsetIndex) Sync() error  { return x.sync() }
+func (x *OffsetIndex) Trim() error  { return x.trim() }
+func (x *OffsetIndex) Close() error { return x.close() }
+
+// Path is the file's path.
+func (x *OffsetIndex) Path() string { return x.path }
+
+// TimeIndex is a segment's .timeindex: (largest timestamp so far, relative
+// offset) entries, both non-decreasing. Same life cycle as OffsetIndex.
+type TimeIndex struct{ timeIndex }
+
+func OpenTimeIndex(path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+	return openTimeIndex(path, baseOffset, maxBytes)
+}
+
+// Append adds (timestamp, offset) when timestamp is greater than the last
+// entry's (otherwise it is a no-op returning nil: Kafka's maybeAppend).
+// ErrFull when no room is left.
+func (x *TimeIndex) Append(timestamp int64, offset int64) error { return x.append(timestamp, offset) }
+
+// Lookup returns the entry with the largest timestamp <= ts, or
+// (-1, baseOffset) when there is none.
+func (x *TimeIndex) Lookup(ts int64) (timestamp int64, offset int64) { return x.lookup(ts) }
+
+// Last is the last entry, or (-1, baseOffset) when empty.
+func (x *TimeIndex) Last() (timestamp int64, offset int64) { return x.last() }
+
+func (x *TimeIndex) Entries() int                                { return x.entries() }
+func (x *TimeIndex) Entry(i int) (timestamp int64, offset int64) { return x.entry(i) }
+func (x *TimeIndex) IsFull() bool                                { return x.isFull() }
+func (x *TimeIndex) TruncateTo(offset int64)                     { x.truncateTo(offset) }
+func (x *TimeIndex) Reset()                                      { x.truncateTo(-1 << 63) }
+func (x *TimeIndex) Sync() error                                 { return x.sync() }
+func (x *TimeIndex) Trim() error                                 { return x.trim() }
+func (x *TimeIndex) Close() error                                { return x.close() }
+func (x *TimeIndex) Path() string                                { return x.path }
+
+// LookupPosition returns the entry with the largest position <= pos (entry
+// positions are batch starts and increase with offsets), or (baseOffset, 0)
+// when there is none. The fetch path uses it to end a read on a batch
+// boundary without scanning from the start.
+func (x *OffsetIndex) LookupPosition(pos uint32) (offset int64, position uint32) {
+	return x.lookupPosition(pos)
+}

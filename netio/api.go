@@ -1,0 +1,75 @@
+package netio
+
+// This file is the contract between netio and its user (the broker).
+
+import (
+	"context"
+	"net"
+
+	"github.com/sluice/sluice/sendfile"
+)
+
+// Handler serves requests. netio calls Handle for one connection's requests
+// one at a time, in arrival order, on a goroutine of that connection (never
+// on a gnet event loop), so a handler may block (disk I/O, a long-poll
+// Fetch). frame is one request without its 4-byte size prefix; it is owned
+// by the handler from then on. Handle returns the response body to send
+// (netio adds the size prefix), nil to send nothing (acks=0), or an error to
+// close the connection (after responses already queued have been sent).
+// A panic inside Handle is recovered by netio: logged, counted, and the
+// connection closed; the server goes on.
+type Handler interface {
+	Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error)
+}
+
+// Response is a response body made of byte runs and file regions, sent in
+// order: runs of bytes with writev, regions with sendfile(2). Regions are
+// released (Region.Release) once sent or once the connection is gone.
+type Response struct{ parts []part }
+
+type part struct {
+	b      []byte
+	region sendfile.Region
+	isFile bool
+}
+
+// AppendBytes adds b (not copied; do not modify it afterwards).
+func (r *Response) AppendBytes(b []byte) { r.parts = append(r.parts, part{b: b}) }
+
+// AppendRegion adds a file region.
+func (r *Response) AppendRegion(reg sendfile.Region) {
+	r.parts = append(r.parts, part{region: reg, isFile: true})
+}
+
+// Len is the body's length in bytes.
+func (r *Response) Len() int64 {
+	var n int64
+	for _, p := range r.parts {
+		if p.isFile {
+			n += p.region.Len
+		} else {
+			n += int64(len(p.b))
+		}
+	}
+	return n
+}
+
+// Release releases every region (for a response that will not be sent).
+func (r *Response) Release() {
+	for _, p := range r.parts {
+		if p.isFile {
+			p.region.Release()
+		}
+	}
+}
+
+// Conn identifies a client connection to handlers.
+type Conn struct {
+	id         uint64
+	remoteAddr net.Addr
+	localAddr  net.Addr
+}
+
+func (c *Conn) ID() uint64           { return c.id }
+func (c *Conn) RemoteAddr() net.Addr { return c.remoteAddr }
+func (c *Conn) LocalAddr() net.Addr  { return c.localAddr }

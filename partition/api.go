@@ -1,0 +1,225 @@
+package partition
+
+// This file is the contract the broker builds against.
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/sluice/sluice/sendfile"
+)
+
+// Errors returned by Log methods; the broker maps each to a Kafka error code
+// (shown in brackets). Test with errors.Is: returned errors carry context.
+var (
+	ErrOffsetOutOfRange     = errors.New("partition: offset out of range")                 // OFFSET_OUT_OF_RANGE (1)
+	ErrCorruptMessage       = errors.New("partition: corrupt message")                     // CORRUPT_MESSAGE (2)
+	ErrMessageTooLarge      = errors.New("partition: batch larger than max.message.bytes") // MESSAGE_TOO_LARGE (10)
+	ErrInvalidRecord        = errors.New("partition: invalid record")                      // INVALID_RECORD (87)
+	ErrInvalidTimestamp     = errors.New("partition: invalid timestamp")                   // INVALID_TIMESTAMP (32)
+	ErrOutOfOrderSequence   = errors.New("partition: out of order sequence number")        // OUT_OF_ORDER_SEQUENCE_NUMBER (45)
+	ErrInvalidProducerEpoch = errors.New("partition: producer epoch is fenced")            // INVALID_PRODUCER_EPOCH (47)
+	ErrUnknownProducerID    = errors.New("partition: unknown producer id")                 // UNKNOWN_PRODUCER_ID (59)
+	ErrStorage              = errors.New("partition: storage error")                       // KAFKA_STORAGE_ERROR (56)
+	ErrClosed               = errors.New("partition: log is closed")                       // NOT_LEADER_OR_FOLLOWER (6) / retriable
+	ErrFencedLeaderEpoch    = errors.New("partition: fenced leader epoch")                 // FENCED_LEADER_EPOCH (74)
+	ErrUnknownLeaderEpoch   = errors.New("partition: unknown leader epoch")                // UNKNOWN_LEADER_EPOCH (76)
+	ErrPolicyViolation      = errors.New("partition: policy violation")                    // POLICY_VIOLATION (44)
+	ErrInvalidConfig        = errors.New("partition: invalid config")                      // INVALID_CONFIG (40)
+)
+
+// FlushPolicy is when appended data is fsync'd (Kafka's flush.messages and
+// flush.ms, as one switch).
+type FlushPolicy int
+
+const (
+	// FlushNever leaves flushing to the kernel (Kafka's default): fastest;
+	// a machine crash can lose what the kernel had not written back. A
+	// process crash loses nothing.
+	FlushNever FlushPolicy = iota
+	// FlushInterval fsyncs every Config.FlushInterval.
+	FlushInterval
+	// FlushAlways completes an append only after fsync; concurrent appends
+	// share one fsync (group commit).
+	FlushAlways
+)
+
+// Config is one partition's settings; Kafka's topic config names in brackets.
+type Config struct {
+	SegmentBytes       int64         // [segment.bytes] 1 GiB; at most 2 GiB-1 (positions are uint32)
+	SegmentMs          int64         // [segment.ms] 7 days: roll a non-empty segment this old
+	SegmentIndexBytes  int           // [segment.index.bytes] 10 MiB: preallocated index size
+	IndexIntervalBytes int           // [index.interval.bytes] 4096: bytes between index entries
+	RetentionMs        int64         // [retention.ms] 7 days; -1 keeps forever
+	RetentionBytes     int64         // [retention.bytes] -1: no size limit
+	MaxMessageBytes    int           // [max.message.bytes] 1048588: largest batch accepted
+	LogAppendTime      bool          // [message.timestamp.type] LogAppendTime if true, else CreateTime
+	CleanupPolicy      string        // [cleanup.policy] "delete" (compaction comes later)
+	MinInsyncReplicas  int           // [min.insync.replicas] 1 (stored for replication)
+	Flush              FlushPolicy   // broker-wide --fsync
+	FlushInterval      time.Duration // for FlushInterval: 1s
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config { return defaultConfig() }
+
+// AppendResult describes a successful append.
+type AppendResult struct {
+	BaseOffset     int64 // offset of the first record appended
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+	Duplicate      bool // an idempotent retry: offsets are the original ones
+}
+
+// ReadResult is what Read returns. Regions hold references on their segment
+// files: the caller must Release each (normally the network writer does,
+// after sendfile).
+type ReadResult struct {
+	Regions          []sendfile.Region
+	Bytes            int64 // sum of region lengths
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+	LogEndOffset     int64
+}
+
+// Log is one partition's log: its ordered segments, appends, reads, rolls,
+// retention, recovery and offsets. All methods are safe for concurrent use.
+//
+// Offsets: LogStartOffset <= HighWatermark <= LogEndOffset. On one node the
+// high watermark follows the log end offset once an append completes (after
+// fsync under FlushAlways); they are kept apart for replication.
+type Log struct{ log }
+
+// Append validates records (one or more RecordBatch v2), assigns offsets,
+// sets each batch's partitionLeaderEpoch to the log's epoch, checks
+// idempotent-producer sequences, and writes them contiguously. It returns
+// once the write is done (and fsync'd under FlushAlways). Errors wrap one of
+// the Err* values above; a write error (ErrStorage) leaves nothing readable
+// and the log usable once the cause is gone.
+func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(records) }
+
+// Read returns regions of whole batches starting with the batch that
+// contains offset, up to maxBytes (but always the first whole batch when
+// minOneBatch is set, as Kafka does for the first partition of a fetch), all
+// below the high watermark, from one segment. offset == HighWatermark yields
+// no regions. offset < LogStartOffset or > LogEndOffset: ErrOffsetOutOfRange.
+func (l *Log) Read(offset int64, maxBytes int64, minOneBatch bool) (ReadResult, error) {
+	return l.read(offset, maxBytes, minOneBatch)
+}
+
+// Offsets.
+func (l *Log) LogStartOffset() int64 { return l.logStartOffset() }
+func (l *Log) HighWatermark() int64  { return l.highWatermark() }
+func (l *Log) LogEndOffset() int64   { return l.logEndOffset() }
+
+// LeaderEpoch is the partition's current leader epoch (0 on a fresh log).
+func (l *Log) LeaderEpoch() int32 { return l.leaderEpoch() }
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the
+// largest epoch <= epoch and that epoch, or ErrUnknownLeaderEpoch /
+// ErrFencedLeaderEpoch (epoch > current).
+func (l *Log) EndOffsetForEpoch(epoch int32) (endOffset int64, leaderEpoch int32, err error) {
+	return l.endOffsetForEpoch(epoch)
+}
+
+// OffsetForTimestamp returns the first offset whose record timestamp is
+// >= ts, with that record's timestamp; ok false when none is.
+func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bool, err error) {
+	return l.offsetForTimestamp(ts)
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the
+// largest timestamp (ListOffsets -3); ok false when the log is empty.
+func (l *Log) MaxTimestamp() (offset int64, timestamp int64, ok bool, err error) {
+	return l.maxTimestamp()
+}
+
+// DeleteRecordsBefore advances the log start offset to offset (DeleteRecords;
+// -1 means the high watermark) and deletes segments wholly below it.
+// ErrOffsetOutOfRange if offset > HighWatermark. Returns the new start.
+func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) { return l.deleteRecordsBefore(offset) }
+
+// ApplyRetention deletes whole segments from the oldest, never the active
+// one, by retention.ms (segment's largest timestamp older than now minus
+// retention.ms) and retention.bytes. Returns the number deleted.
+func (l *Log) ApplyRetention(now time.Time) (int, error) { return l.applyRetention(now) }
+
+// Config returns the current config; SetConfig replaces it (AlterConfigs).
+func (l *Log) Config() Config           { return l.config() }
+func (l *Log) SetConfig(c Config) error { return l.setConfig(c) }
+
+// Size is the bytes of all segments. Segments is their count.
+func (l *Log) Size() int64   { return l.sizeBytes() }
+func (l *Log) Segments() int { return l.segmentCount() }
+
+// Topic, Partition, TopicID and Dir identify the log.
+func (l *Log) Topic() string     { return l.topic }
+func (l *Log) Partition() int32  { return l.partition }
+func (l *Log) TopicID() [16]byte { return l.topicID }
+func (l *Log) Dir() string       { return l.dir }
+
+// Wait returns a channel closed at the next change of the high watermark
+// (the delayed-fetch queue waits on it).
+func (l *Log) Wait() <-chan struct{} { return l.wait() }
+
+// Flush fsyncs everything appended so far and advances the recovery point.
+func (l *Log) Flush() error { return l.flush() }
+
+// Producers is a copy of the idempotent-producer state (for tests, admin).
+func (l *Log) Producers() map[int64]ProducerState { return l.producers() }
+
+// ProducerState is one producer's state on this partition.
+type ProducerState struct {
+	Epoch        int16
+	LastSequence int32 // sequence of the last record of the last batch
+	LastOffset   int64
+}
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	Dir                    string        // data directory (Kafka's log.dirs, one dir)
+	Defaults               Config        // config of logs created without one
+	RetentionCheckInterval time.Duration // [log.retention.check.interval.ms] 5 min
+	CheckpointInterval     time.Duration // [log.flush.offset.checkpoint.interval.ms] 60 s
+	Logger                 *slog.Logger
+	Now                    func() time.Time // clock; time.Now if nil
+}
+
+// Store is a data directory of partition logs, as Kafka's LogManager: it
+// takes an flock on the directory, loads every `<topic>-<partition>`
+// directory, keeps the clean-shutdown marker and the recovery-point and
+// log-start-offset checkpoints (Kafka's file formats), and runs retention
+// and interval flushes in the background.
+type Store struct{ store }
+
+// OpenStore opens (creating) cfg.Dir and every log in it. A start with the
+// clean-shutdown marker reads no segment data; without it each log recovers
+// from its recovery point. The marker is removed once the store is open.
+func OpenStore(cfg StoreConfig) (*Store, error) { return openStore(cfg) }
+
+// Logs returns every log, sorted by topic then partition.
+func (s *Store) Logs() []*Log { return s.logs() }
+
+// Get returns the log or nil.
+func (s *Store) Get(topic string, partition int32) *Log { return s.get(topic, partition) }
+
+// Create creates the log (or returns the existing one) with cfg, recording
+// topicID in the partition's `partition.metadata` file.
+func (s *Store) Create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
+	return s.create(topic, partition, topicID, cfg)
+}
+
+// Delete closes the log and removes its directory (renamed to
+// `<topic>-<partition>.<id>-delete` first, as Kafka does). Readers holding
+// regions finish first.
+func (s *Store) Delete(topic string, partition int32) error { return s.delete(topic, partition) }
+
+// Close flushes every log, writes the checkpoints and the clean-shutdown
+// marker, closes everything and releases the lock.
+func (s *Store) Close() error { return s.close() }
+
+// Dir is the data directory.
+func (s *Store) Dir() string { return s.cfg.Dir }

@@ -1,0 +1,154 @@
+package segment
+
+// This file is the contract other packages build against. Bodies are filled
+// in by the segment implementation; signatures change only by agreement.
+
+import (
+	"errors"
+	"os"
+)
+
+// Sizes of the RecordBatch v2 framing.
+const (
+	// LogOverhead is the baseOffset (8) and batchLength (4) prefix.
+	LogOverhead = 12
+	// HeaderSize is the fixed RecordBatch v2 header, records excluded.
+	HeaderSize = 61
+	// MaxBatchSize bounds a single batch; segment positions are uint32.
+	MaxBatchSize = 1<<31 - 1
+)
+
+// Errors. ErrCorrupt marks corruption (kept apart from I/O errors, as pebble
+// keeps base.ErrCorruption); test with errors.Is.
+var (
+	ErrCorrupt   = errors.New("segment: corrupt batch")
+	ErrTorn      = errors.New("segment: torn batch") // a batch cut short by the end of the file
+	ErrBadMagic  = errors.New("segment: unsupported magic (want 2)")
+	ErrBadCRC    = errors.New("segment: crc mismatch")
+	ErrBadCount  = errors.New("segment: lastOffsetDelta does not match the record count")
+	ErrTimestamp = errors.New("segment: invalid timestamp")
+)
+
+// Header is a decoded RecordBatch v2 header.
+type Header struct {
+	BaseOffset           int64
+	Length               int32 // batchLength: bytes after this field
+	PartitionLeaderEpoch int32
+	Magic                int8
+	CRC                  uint32
+	Attributes           int16
+	LastOffsetDelta      int32
+	BaseTimestamp        int64
+	MaxTimestamp         int64
+	ProducerID           int64
+	ProducerEpoch        int16
+	BaseSequence         int32
+	NumRecords           int32
+}
+
+// Attribute bits.
+const (
+	AttrCompressionMask = 0x07
+	AttrTimestampType   = 0x08 // 1 = LogAppendTime
+	AttrTransactional   = 0x10
+	AttrControl         = 0x20
+)
+
+// Size is the whole batch on disk: LogOverhead + Length.
+func (h Header) Size() int64 { return LogOverhead + int64(h.Length) }
+
+// LastOffset is BaseOffset + LastOffsetDelta.
+func (h Header) LastOffset() int64 { return h.BaseOffset + int64(h.LastOffsetDelta) }
+
+// Compression is the codec id (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+func (h Header) Compression() int { return int(h.Attributes & AttrCompressionMask) }
+
+// ParseHeader decodes the first HeaderSize bytes of b. It checks only that b
+// is long enough (ErrTorn otherwise), that magic is 2 (ErrBadMagic) and that
+// Length is within [HeaderSize-LogOverhead, MaxBatchSize] (ErrCorrupt).
+// It does not check the CRC.
+func ParseHeader(b []byte) (Header, error) { return parseHeader(b) }
+
+// Validate checks one whole batch, b being exactly its bytes: the header as
+// ParseHeader does, len(b) == Size(), the CRC-32C (Castagnoli) over
+// attributes..end, NumRecords == LastOffsetDelta+1 (and NumRecords >= 1),
+// MaxTimestamp >= BaseTimestamp unless a timestamp is -1. For uncompressed
+// batches it also walks the records (varint lengths, each record's offset
+// delta < NumRecords, the records exactly filling the batch). Errors wrap one
+// of the sentinels above (and ErrCorrupt for all but ErrTorn).
+func Validate(b []byte) (Header, error) { return validate(b) }
+
+// Split walks a produce request's record set (one or more concatenated
+// batches) and calls fn with each batch's bytes (a sub-slice of records) and
+// its header, after Validate succeeds on it. An empty set is an error.
+func Split(records []byte, fn func(batch []byte, h Header) error) error {
+	return split(records, fn)
+}
+
+// SetBaseOffset writes baseOffset into a batch's first 8 bytes.
+// SetLeaderEpoch writes partitionLeaderEpoch (bytes 12..16). Neither is
+// covered by the CRC.
+func SetBaseOffset(batch []byte, off int64) { setBaseOffset(batch, off) }
+func SetLeaderEpoch(batch []byte, e int32)  { setLeaderEpoch(batch, e) }
+
+// SetLogAppendTime sets the LogAppendTime attribute bit and MaxTimestamp to
+// ts, then recomputes the CRC (the only case that needs one).
+func SetLogAppendTime(batch []byte, ts int64) { setLogAppendTime(batch, ts) }
+
+// File is one open .log file. It keeps a single *os.File opened O_RDWR that
+// every reader shares: reads and sendfile use explicit offsets, never the
+// file position. Appends are serialised by the caller (partition's appender);
+// Size, ReadAt and the Scan family are safe concurrently with an Append.
+type File struct{ file }
+
+// Open opens (creating if missing) the .log file at path. Its size is the
+// file's length: recovery, not Open, decides what of it is valid.
+func Open(path string) (*File, error) { return open(path) }
+
+// Append writes bufs at the current end with one pwritev (looping on short
+// writes) and returns the position they start at. On any error it truncates
+// the file back to that position, so no partial batch stays readable, and
+// returns the error wrapped with the path; if that truncate also fails the
+// error says so and the File is broken (every later Append returns it).
+func (f *File) Append(bufs [][]byte) (pos int64, err error) { return f.append(bufs) }
+
+// Size is the length of the valid data (end of the last appended batch).
+func (f *File) Size() int64 { return f.size() }
+
+// OS returns the shared *os.File (for sendfile). Do not close it.
+func (f *File) OS() *os.File { return f.f }
+
+// Path is the file's path.
+func (f *File) Path() string { return f.path }
+
+// ReadHeaderAt reads and parses the batch header at pos (HeaderSize bytes).
+// io.EOF when pos == Size(); ErrTorn when fewer than HeaderSize bytes remain.
+func (f *File) ReadHeaderAt(pos int64) (Header, error) { return f.readHeaderAt(pos) }
+
+// ReadAt reads len(p) bytes at pos (a plain pread).
+func (f *File) ReadAt(p []byte, pos int64) (int, error) { return f.f.ReadAt(p, pos) }
+
+// ScanFrom walks batch headers from pos (a batch start) to Size(), calling fn
+// for each with its position; it stops when fn returns false. Headers only:
+// no CRC check, reads in large buffered chunks (not one syscall per batch).
+func (f *File) ScanFrom(pos int64, fn func(h Header, pos int64) bool) error {
+	return f.scanFrom(pos, fn)
+}
+
+// Recover walks whole batches from pos, validating each (Validate), and
+// calls fn for every valid one. It returns validEnd, the end of the last
+// valid batch, and the reason it stopped early (nil at a clean end of file;
+// an error wrapping ErrTorn or ErrCorrupt, naming path and position,
+// otherwise). It does not truncate; the caller decides.
+func (f *File) Recover(pos int64, fn func(h Header, pos int64)) (validEnd int64, err error) {
+	return f.recover(pos, fn)
+}
+
+// Truncate cuts the file (and Size) to size.
+func (f *File) Truncate(size int64) error { return f.truncate(size) }
+
+// Sync fsyncs the file (fdatasync).
+func (f *File) Sync() error { return f.sync() }
+
+// Close closes the file descriptor.
+func (f *File) Close() error { return f.f.Close() }
