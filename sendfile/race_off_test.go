@@ -1,0 +1,5 @@
+//go:build !race
+
+package sendfile
+
+const raceEnabled = false
