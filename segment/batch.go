@@ -1,0 +1,332 @@
+package segment
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+)
+
+// Field offsets inside a RecordBatch v2 (see doc.go).
+const (
+	offBaseOffset      = 0
+	offLength          = 8
+	offLeaderEpoch     = 12
+	offMagic           = 16
+	offCRC             = 17
+	offAttributes      = 21 // the CRC covers offAttributes..end
+	offLastOffsetDelta = 23
+	offBaseTimestamp   = 27
+	offMaxTimestamp    = 35
+	offProducerID      = 43
+	offProducerEpoch   = 51
+	offBaseSequence    = 53
+	offNumRecords      = 57
+)
+
+// minLength is the smallest legal batchLength: a header without records.
+const minLength = HeaderSize - LogOverhead
+
+// castagnoli is built once; crc32 picks the SSE4.2/ARM64 instructions for it.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// corruption is a preallocated error that wraps ErrCorrupt and a specific
+// sentinel, so Validate can fail without allocating.
+type corruption struct {
+	sentinel error
+	detail   string
+}
+
+func (e *corruption) Error() string {
+	if e.detail == "" {
+		return e.sentinel.Error()
+	}
+	return e.sentinel.Error() + ": " + e.detail
+}
+
+func (e *corruption) Unwrap() []error {
+	if e.sentinel == ErrCorrupt {
+		return []error{ErrCorrupt}
+	}
+	return []error{ErrCorrupt, e.sentinel}
+}
+
+func corrupt(sentinel error, detail string) error {
+	return &corruption{sentinel: sentinel, detail: detail}
+}
+
+// The errors Validate and ParseHeader return; all but errShortHeader and
+// errShortBatch wrap ErrCorrupt.
+var (
+	errShortHeader   = fmt.Errorf("%w: fewer than %d header bytes", ErrTorn, HeaderSize)
+	errShortBatch    = fmt.Errorf("%w: fewer bytes than batchLength says", ErrTorn)
+	errBadMagic      = corrupt(ErrBadMagic, "")
+	errBadLength     = corrupt(ErrCorrupt, "batchLength out of range")
+	errLongBatch     = corrupt(ErrCorrupt, "more bytes than batchLength says")
+	errBadCRC        = corrupt(ErrBadCRC, "")
+	errBadCount      = corrupt(ErrBadCount, "")
+	errNoRecords     = corrupt(ErrBadCount, "no records")
+	errTimestamp     = corrupt(ErrTimestamp, "maxTimestamp < baseTimestamp")
+	errRecordVarint  = corrupt(ErrCorrupt, "bad record varint")
+	errRecordLength  = corrupt(ErrCorrupt, "record length out of range")
+	errRecordBody    = corrupt(ErrCorrupt, "record fields do not fill its length")
+	errRecordDelta   = corrupt(ErrCorrupt, "record offset delta out of range")
+	errFieldLength   = corrupt(ErrCorrupt, "record key, value or header length out of range")
+	errRecordsShort  = corrupt(ErrCorrupt, "fewer records than recordsCount")
+	errRecordsLong   = corrupt(ErrCorrupt, "bytes left after the last record")
+	errEmptyRecords  = fmt.Errorf("%w: empty record set", ErrCorrupt)
+	errUnknownCodec  = corrupt(ErrCorrupt, "unknown compression codec")
+	errRecordHeaders = corrupt(ErrCorrupt, "record header count out of range")
+)
+
+func parseHeader(b []byte) (Header, error) {
+	if len(b) < HeaderSize {
+		return Header{}, errShortHeader
+	}
+	h := Header{
+		BaseOffset:           int64(binary.BigEndian.Uint64(b[offBaseOffset:])),
+		Length:               int32(binary.BigEndian.Uint32(b[offLength:])),
+		PartitionLeaderEpoch: int32(binary.BigEndian.Uint32(b[offLeaderEpoch:])),
+		Magic:                int8(b[offMagic]),
+		CRC:                  binary.BigEndian.Uint32(b[offCRC:]),
+		Attributes:           int16(binary.BigEndian.Uint16(b[offAttributes:])),
+		LastOffsetDelta:      int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:])),
+		BaseTimestamp:        int64(binary.BigEndian.Uint64(b[offBaseTimestamp:])),
+		MaxTimestamp:         int64(binary.BigEndian.Uint64(b[offMaxTimestamp:])),
+		ProducerID:           int64(binary.BigEndian.Uint64(b[offProducerID:])),
+		ProducerEpoch:        int16(binary.BigEndian.Uint16(b[offProducerEpoch:])),
+		BaseSequence:         int32(binary.BigEndian.Uint32(b[offBaseSequence:])),
+		NumRecords:           int32(binary.BigEndian.Uint32(b[offNumRecords:])),
+	}
+	if h.Magic != 2 {
+		return h, errBadMagic
+	}
+	if h.Length < minLength { // MaxBatchSize is math.MaxInt32: no upper check
+		return h, errBadLength
+	}
+	return h, nil
+}
+
+func validate(b []byte) (Header, error) {
+	h, err := parseHeader(b)
+	if err != nil {
+		return h, err
+	}
+	switch size := h.Size(); {
+	case int64(len(b)) < size:
+		return h, errShortBatch
+	case int64(len(b)) > size:
+		return h, errLongBatch
+	}
+	if crc32.Checksum(b[offAttributes:], castagnoli) != h.CRC {
+		return h, errBadCRC
+	}
+	if err := checkHeaderFields(h); err != nil {
+		return h, err
+	}
+	if h.Compression() != 0 {
+		return h, nil // the produce path never decompresses
+	}
+	return h, walkRecords(b[HeaderSize:], h.NumRecords, nil)
+}
+
+// checkHeaderFields checks what the header says about itself.
+func checkHeaderFields(h Header) error {
+	if h.NumRecords < 1 {
+		return errNoRecords
+	}
+	if int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
+		return errBadCount
+	}
+	if h.Compression() > 4 {
+		return errUnknownCodec
+	}
+	// With LogAppendTime the broker overwrote MaxTimestamp, which may then be
+	// below the producer's BaseTimestamp; only CreateTime batches are ordered.
+	if h.Attributes&AttrTimestampType == 0 && h.BaseTimestamp != -1 &&
+		h.MaxTimestamp != -1 && h.MaxTimestamp < h.BaseTimestamp {
+		return errTimestamp
+	}
+	return nil
+}
+
+func split(records []byte, fn func(batch []byte, h Header) error) error {
+	if len(records) == 0 {
+		return errEmptyRecords
+	}
+	for pos := 0; pos < len(records); {
+		rest := records[pos:]
+		h, err := parseHeader(rest)
+		if err != nil {
+			return fmt.Errorf("batch at byte %d of the record set: %w", pos, err)
+		}
+		if h.Size() > int64(len(rest)) {
+			return fmt.Errorf("batch at byte %d of the record set: %w", pos, errShortBatch)
+		}
+		batch := rest[:h.Size():h.Size()]
+		if _, err := validate(batch); err != nil {
+			return fmt.Errorf("batch at byte %d of the record set: %w", pos, err)
+		}
+		if err := fn(batch, h); err != nil {
+			return err
+		}
+		pos += len(batch)
+	}
+	return nil
+}
+
+func setBaseOffset(batch []byte, off int64) {
+	binary.BigEndian.PutUint64(batch[offBaseOffset:], uint64(off))
+}
+
+func setLeaderEpoch(batch []byte, e int32) {
+	binary.BigEndian.PutUint32(batch[offLeaderEpoch:], uint32(e))
+}
+
+func setLogAppendTime(batch []byte, ts int64) {
+	attrs := binary.BigEndian.Uint16(batch[offAttributes:]) | AttrTimestampType
+	binary.BigEndian.PutUint16(batch[offAttributes:], attrs)
+	binary.BigEndian.PutUint64(batch[offMaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:], castagnoli))
+}
+
+// rawRecord is one record's fields as sub-slices of the records section.
+type rawRecord struct {
+	attributes  int8
+	tsDelta     int64
+	offsetDelta int32
+	key, value  []byte
+	keyNull     bool
+	valueNull   bool
+	numHeaders  int
+	headers     []byte // numHeaders encoded headers
+}
+
+// walkRecords checks that data holds exactly n records, each offset delta
+// in [0, n), calling fn (if not nil) with each. It does not allocate.
+func walkRecords(data []byte, n int32, fn func(r *rawRecord) bool) error {
+	var r rawRecord
+	for i := int32(0); i < n; i++ {
+		if len(data) == 0 {
+			return errRecordsShort
+		}
+		body, rest, err := nextRecord(data)
+		if err != nil {
+			return err
+		}
+		if err := parseRecord(body, &r); err != nil {
+			return err
+		}
+		if r.offsetDelta < 0 || r.offsetDelta >= n {
+			return errRecordDelta
+		}
+		if fn != nil && !fn(&r) {
+			return nil
+		}
+		data = rest
+	}
+	if len(data) != 0 {
+		return errRecordsLong
+	}
+	return nil
+}
+
+// nextRecord splits the length-prefixed record at the start of data.
+func nextRecord(data []byte) (body, rest []byte, err error) {
+	l, k := binary.Varint(data)
+	if k <= 0 {
+		return nil, nil, errRecordVarint
+	}
+	if l < 0 || l > int64(len(data)-k) {
+		return nil, nil, errRecordLength
+	}
+	return data[k : k+int(l)], data[k+int(l):], nil
+}
+
+// parseRecord decodes one record body (its length prefix removed) into r.
+func parseRecord(b []byte, r *rawRecord) error {
+	d := decoder{b: b}
+	r.attributes = int8(d.byte())
+	r.tsDelta = d.varint()
+	r.offsetDelta = d.varint32()
+	r.key, r.keyNull = d.bytes()
+	r.value, r.valueNull = d.bytes()
+	count := d.varint32()
+	start := d.pos
+	if d.err == nil && (count < 0 || int(count) > len(b)-start) {
+		return errRecordHeaders
+	}
+	for i := int32(0); i < count && d.err == nil; i++ {
+		if _, null := d.bytes(); null {
+			d.fail(errFieldLength) // header keys are never null
+		}
+		d.bytes()
+	}
+	if d.err != nil {
+		return d.err
+	}
+	if d.pos != len(b) {
+		return errRecordBody
+	}
+	r.numHeaders, r.headers = int(count), b[start:]
+	return nil
+}
+
+// decoder reads Kafka varint fields, remembering the first error.
+type decoder struct {
+	b   []byte
+	pos int
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.pos = len(d.b)
+}
+
+func (d *decoder) byte() byte {
+	if d.pos >= len(d.b) {
+		d.fail(errRecordBody)
+		return 0
+	}
+	d.pos++
+	return d.b[d.pos-1]
+}
+
+func (d *decoder) varint() int64 {
+	v, k := binary.Varint(d.b[d.pos:])
+	if k <= 0 {
+		d.fail(errRecordVarint)
+		return 0
+	}
+	d.pos += k
+	return v
+}
+
+func (d *decoder) varint32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail(errRecordVarint)
+		return 0
+	}
+	return int32(v)
+}
+
+// bytes reads a varint length (-1 for null) and that many bytes.
+func (d *decoder) bytes() (b []byte, null bool) {
+	l := d.varint()
+	switch {
+	case d.err != nil:
+		return nil, false
+	case l == -1:
+		return nil, true
+	case l < -1 || l > int64(len(d.b)-d.pos):
+		d.fail(errFieldLength)
+		return nil, false
+	}
+	b = d.b[d.pos : d.pos+int(l) : d.pos+int(l)]
+	d.pos += int(l)
+	return b, false
+}

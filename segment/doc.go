@@ -1,0 +1,55 @@
+// Package segment owns one .log file of a partition: batched appends,
+// batch scanning, CRC validation and truncation.
+//
+// A .log file is Kafka's: RecordBatch v2 batches back to back, exactly as a
+// producer sent them except for baseOffset and partitionLeaderEpoch, which
+// the broker sets (neither is covered by the CRC). All integers big-endian.
+//
+//	+-------------------------+  position 0
+//	| batch                   |
+//	+-------------------------+  position 0 + size
+//	| batch                   |
+//	+-------------------------+
+//	| …                       |
+//	+-------------------------+  Size(): end of the last whole batch
+//
+// One batch (HeaderSize = 61 bytes, then the records):
+//
+//	 0         8             12                      16        17      21
+//	+----------+-------------+-----------------------+---------+-------+
+//	|baseOffset| batchLength | partitionLeaderEpoch  | magic=2 | crc   |
+//	|   (8B)   |    (4B)     |         (4B)          |  (1B)   | (4B)  |
+//	+----------+-------------+-----------------------+---------+-------+
+//	 21           23                27              35             43
+//	+------------+-----------------+---------------+--------------+
+//	| attributes | lastOffsetDelta | baseTimestamp | maxTimestamp |
+//	|    (2B)    |      (4B)       |     (8B)      |     (8B)     |
+//	+------------+-----------------+---------------+--------------+
+//	 43           51              53             57             61
+//	+------------+---------------+--------------+--------------+---------+
+//	| producerId | producerEpoch | baseSequence | recordsCount | records |
+//	|    (8B)    |     (2B)      |     (4B)     |     (4B)     |   …     |
+//	+------------+---------------+--------------+--------------+---------+
+//
+// batchLength counts the bytes after itself (size = 12 + batchLength). crc is
+// CRC-32C (Castagnoli) over attributes..end. attributes: bits 0-2 codec
+// (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), bit 3 timestamp type
+// (1 = LogAppendTime), bit 4 transactional, bit 5 control.
+// recordsCount == lastOffsetDelta + 1. With a codec, the records section is
+// compressed as a whole (snappy may be raw or xerial-framed).
+//
+// One record (varint = zigzag varint as in protobuf; nullable lengths -1):
+//
+//	+-------------+------------+-----------------+----------------+
+//	| length      | attributes | timestampDelta  | offsetDelta    |
+//	| (varint)    |   (1B)     |   (varlong)     |   (varint)     |
+//	+-------------+------------+-----------------+----------------+
+//	| keyLength (varint) | key | valueLength (varint) | value      |
+//	+--------------------+-----+----------------------+------------+
+//	| headerCount (varint) | headers: keyLength, key, valueLength, value … |
+//	+----------------------+----------------------------------------------+
+//
+// Recovery trusts nothing: Recover validates every batch and stops at the
+// first that is torn (ErrTorn: the file ends inside it) or corrupt
+// (ErrCorrupt: bad magic, length, CRC, count or record framing).
+package segment

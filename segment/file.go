@@ -1,0 +1,262 @@
+package segment
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Read sizes: ScanFrom reads headers through a window of scanChunk bytes;
+// Recover reads whole batches through one of at least recoverChunk bytes.
+const (
+	scanChunk    = 64 << 10
+	recoverChunk = 1 << 20
+	// maxIovecs is Linux's IOV_MAX: pwritev takes at most this many buffers.
+	maxIovecs = 1024
+)
+
+type file struct {
+	f    *os.File
+	fd   int
+	path string
+	end  atomic.Int64 // Size(): end of the last appended batch
+
+	// wmu serialises the writers (Append, Truncate); the partition's
+	// appender is the only one, so it is never contended.
+	wmu struct {
+		sync.Mutex
+		iov    []unix.Iovec // reused by Append
+		broken error        // sticky: a failed append could not be undone
+	}
+}
+
+func open(path string) (*File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open segment %q: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot stat segment %q: %w", path, err)
+	}
+	sf := &File{file{f: f, fd: int(f.Fd()), path: path}}
+	sf.end.Store(st.Size())
+	return sf, nil
+}
+
+func (f *file) size() int64 { return f.end.Load() }
+
+func (f *file) append(bufs [][]byte) (int64, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.wmu.broken != nil {
+		return 0, f.wmu.broken
+	}
+	pos := f.end.Load()
+	n, err := f.pwritevAllLocked(bufs, pos)
+	if err == nil {
+		f.end.Store(pos + n)
+		return pos, nil
+	}
+	err = fmt.Errorf("cannot append %d bytes to segment %q at position %d: %w", n, f.path, pos, err)
+	if terr := f.f.Truncate(pos); terr != nil {
+		f.wmu.broken = fmt.Errorf("segment %q is broken: %w; then cannot truncate back to %d: %w", f.path, err, pos, terr)
+		return 0, f.wmu.broken
+	}
+	return 0, err
+}
+
+// pwritevAllLocked writes every byte of bufs at off, IOV_MAX buffers per
+// call, looping on short writes and EINTR. It returns the bytes written.
+func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
+	iov := f.wmu.iov[:0]
+	for _, b := range bufs {
+		if len(b) > 0 {
+			iov = append(iov, unix.Iovec{Base: &b[0], Len: uint64(len(b))})
+		}
+	}
+	f.wmu.iov = iov
+	defer clear(iov) // drop the references to the callers' buffers
+	var total int64
+	for len(iov) > 0 {
+		batch := iov[:min(len(iov), maxIovecs)]
+		n, err := pwritev(f.fd, batch, off+total)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, io.ErrShortWrite
+		}
+		total += int64(n)
+		iov = advance(iov, n)
+	}
+	return total, nil
+}
+
+func pwritev(fd int, iov []unix.Iovec, off int64) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fd),
+		uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), uintptr(off), 0, 0)
+	if errno != 0 {
+		return int(n), errno
+	}
+	return int(n), nil
+}
+
+// advance drops n written bytes from the front of iov.
+func advance(iov []unix.Iovec, n int) []unix.Iovec {
+	for n > 0 {
+		if uint64(n) < iov[0].Len {
+			iov[0].Base = (*byte)(unsafe.Add(unsafe.Pointer(iov[0].Base), n))
+			iov[0].Len -= uint64(n)
+			return iov
+		}
+		n -= int(iov[0].Len)
+		iov = iov[1:]
+	}
+	return iov
+}
+
+func (f *file) readHeaderAt(pos int64) (Header, error) {
+	size := f.size()
+	switch {
+	case pos == size:
+		return Header{}, io.EOF
+	case pos < 0 || pos > size:
+		return Header{}, fmt.Errorf("segment %q: position %d outside [0, %d]", f.path, pos, size)
+	case size-pos < HeaderSize:
+		return Header{}, f.posErr(pos, errShortHeader)
+	}
+	var buf [HeaderSize]byte
+	if _, err := f.f.ReadAt(buf[:], pos); err != nil {
+		return Header{}, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
+	}
+	h, err := parseHeader(buf[:])
+	if err != nil {
+		return h, f.posErr(pos, err)
+	}
+	return h, nil
+}
+
+func (f *file) posErr(pos int64, err error) error {
+	return fmt.Errorf("segment %q: batch at position %d: %w", f.path, pos, err)
+}
+
+func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
+	w := window{f: f.f, chunk: scanChunk, end: f.size()}
+	for pos < w.end {
+		if w.end-pos < HeaderSize {
+			return f.posErr(pos, errShortHeader)
+		}
+		b, err := w.bytes(pos, HeaderSize)
+		if err != nil {
+			return fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
+		}
+		h, err := parseHeader(b)
+		if err != nil {
+			return f.posErr(pos, err)
+		}
+		if h.Size() > w.end-pos {
+			return f.posErr(pos, errShortBatch)
+		}
+		if !fn(h, pos) {
+			return nil
+		}
+		pos += h.Size()
+		// Big batches: read just the next header instead of a chunk of body.
+		w.chunk = scanChunk
+		if h.Size() >= scanChunk/2 {
+			w.chunk = HeaderSize
+		}
+	}
+	return nil
+}
+
+func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
+	w := window{f: f.f, chunk: recoverChunk, end: f.size()}
+	for pos < w.end {
+		if w.end-pos < HeaderSize {
+			return pos, f.posErr(pos, errShortHeader)
+		}
+		b, err := w.bytes(pos, HeaderSize)
+		if err != nil {
+			return pos, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
+		}
+		h, err := parseHeader(b)
+		if err != nil {
+			return pos, f.posErr(pos, err)
+		}
+		if h.Size() > w.end-pos {
+			return pos, f.posErr(pos, errShortBatch)
+		}
+		if b, err = w.bytes(pos, int(h.Size())); err != nil {
+			return pos, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
+		}
+		if _, err := validate(b); err != nil {
+			return pos, f.posErr(pos, err)
+		}
+		if fn != nil {
+			fn(h, pos)
+		}
+		pos += h.Size()
+	}
+	return pos, nil
+}
+
+func (f *file) truncate(size int64) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if err := f.f.Truncate(size); err != nil {
+		return fmt.Errorf("cannot truncate segment %q to %d: %w", f.path, size, err)
+	}
+	f.end.Store(size)
+	return nil
+}
+
+func (f *file) sync() error {
+	if err := unix.Fdatasync(f.fd); err != nil {
+		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
+	}
+	return nil
+}
+
+// window is a buffered pread over [0, end) of a file: bytes(pos, n) returns
+// the n bytes at pos from the buffer, refilling it from pos when they are not
+// all there. Bytes between the windows are never read.
+type window struct {
+	f     io.ReaderAt
+	chunk int
+	end   int64
+	buf   []byte
+	start int64 // file position of buf[0]
+}
+
+func (w *window) bytes(pos int64, n int) ([]byte, error) {
+	if pos >= w.start && pos+int64(n) <= w.start+int64(len(w.buf)) {
+		off := int(pos - w.start)
+		return w.buf[off : off+n], nil
+	}
+	want := int(min(int64(max(n, w.chunk)), w.end-pos))
+	if want < n {
+		panic("BUG: segment window read past its end")
+	}
+	if cap(w.buf) < want {
+		w.buf = make([]byte, want)
+	}
+	w.buf = w.buf[:want]
+	if _, err := w.f.ReadAt(w.buf, pos); err != nil {
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.start = pos
+	return w.buf[:n], nil
+}
+
