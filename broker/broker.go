@@ -1,0 +1,150 @@
+// Package broker serves the Kafka protocol on top of partition logs: one
+// file per API key (produce.go, fetch.go, …), each opening with a comment
+// naming the versions served and the behaviour.
+//
+// A request frame (its 4-byte size prefix already removed by netio):
+//
+//	| api_key int16 | api_version int16 | correlation_id int32 |
+//	| client_id nullable string (int16 length, -1 = null) |
+//	| tagged fields (uvarint count, then tag/len/bytes) — flexible versions only |
+//	| body (kmsg) |
+//
+// A response:
+//
+//	| correlation_id int32 | tagged fields (one 0x00 byte) — flexible versions, never ApiVersions |
+//	| body (kmsg, or fetch.go's hand-written framing with file regions) |
+//
+// Files the broker keeps in the data directory (never touched by handlers):
+// meta.properties (node.id, cluster.id, version), topic-configs.json (topic
+// config overrides) and producer-id-block (the next unallocated producer id).
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+)
+
+// Config configures a Broker. Start from DefaultConfig.
+type Config struct {
+	// NodeID is this broker's id [node.id]. Default 1.
+	NodeID int32
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients to
+	// connect to [advertised.listeners]. Default localhost:9092; set them to
+	// the listener's real address.
+	AdvertisedHost string
+	AdvertisedPort int32
+	// Rack is the broker's rack [broker.rack]; empty means null.
+	Rack string
+	// ClusterID is the cluster id [cluster.id]. Empty: the one stored in
+	// meta.properties, or a new random one on first start.
+	ClusterID string
+	// AutoCreateTopics lets Metadata create unknown topics
+	// [auto.create.topics.enable]. Default true (librdkafka relies on it).
+	AutoCreateTopics bool
+	// NumPartitions is the partition count of auto-created topics
+	// [num.partitions]. Default 1.
+	NumPartitions int32
+	// DefaultLog is the config of logs without overrides (Kafka's log.*
+	// broker settings). Default partition.DefaultConfig().
+	DefaultLog partition.Config
+	// ProducerIDBlock is how many producer ids one fsync'd bump of
+	// producer-id-block reserves. Default 1000: larger means fewer writes,
+	// and more ids skipped at each restart (ids are never reused).
+	ProducerIDBlock int64
+	// Logger receives the broker's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:           1,
+		AdvertisedHost:   "localhost",
+		AdvertisedPort:   9092,
+		AutoCreateTopics: true,
+		NumPartitions:    1,
+		DefaultLog:       partition.DefaultConfig(),
+		ProducerIDBlock:  1000,
+	}
+}
+
+// Broker serves Kafka requests for the logs of one partition.Store. It is
+// safe for concurrent use by many connections.
+type Broker struct {
+	cfg         Config
+	log         *slog.Logger
+	store       *partition.Store
+	clusterID   string
+	topics      *topics
+	producerIDs *producerIDs
+}
+
+// New loads the store's topics and the broker's files in the store's
+// directory. The caller keeps ownership of the store (closes it after Close).
+func New(cfg Config, store *partition.Store) (*Broker, error) {
+	if store == nil {
+		return nil, errors.New("broker: nil store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NumPartitions <= 0 {
+		cfg.NumPartitions = 1
+	}
+	if cfg.ProducerIDBlock <= 0 {
+		cfg.ProducerIDBlock = 1000
+	}
+	dir := store.Dir()
+	clusterID, err := loadMetaProperties(dir, cfg.NodeID, cfg.ClusterID)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := loadTopics(store, cfg.DefaultLog, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := openProducerIDs(dir, cfg.ProducerIDBlock)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:         cfg,
+		log:         cfg.Logger,
+		store:       store,
+		clusterID:   clusterID,
+		topics:      ts,
+		producerIDs: pids,
+	}
+	b.log.Info("broker ready", "node_id", cfg.NodeID, "cluster_id", clusterID,
+		"topics", ts.count(), "dir", dir)
+	return b, nil
+}
+
+// ClusterID is the cluster id in use.
+func (b *Broker) ClusterID() string { return b.clusterID }
+
+// NodeID is this broker's node id.
+func (b *Broker) NodeID() int32 { return b.cfg.NodeID }
+
+// Handle serves one request frame; it implements netio.Handler.
+func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
+	return b.dispatch(ctx, c, frame)
+}
+
+// Close stops the broker. It does not close the store.
+func (b *Broker) Close() error {
+	return nil
+}
+
+var _ netio.Handler = (*Broker)(nil)
+
+// errClose asks netio to close the connection (what Kafka does for requests
+// it cannot parse or serve).
+func errClose(format string, args ...any) error {
+	return fmt.Errorf("broker: closing connection: "+format, args...)
+}

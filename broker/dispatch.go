@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// request is one decoded request as handlers see it.
+type request struct {
+	conn     *netio.Conn
+	key      int16
+	version  int16
+	corrID   int32
+	clientID *string
+	kreq     kmsg.Request
+}
+
+// handlerFunc serves one request. It returns the response to send, nil to
+// send nothing (acks=0), or an error to close the connection.
+type handlerFunc func(ctx context.Context, b *Broker, r *request) (*netio.Response, error)
+
+// api is one registered API key.
+type api struct {
+	key      int16
+	min, max int16
+	fn       handlerFunc
+}
+
+// apis is filled by each API file's init; read-only afterwards.
+var apis = map[int16]api{}
+
+// register adds an API key with the versions it serves. Called from init.
+func register(key, minVersion, maxVersion int16, fn handlerFunc) {
+	if _, dup := apis[key]; dup {
+		panic(fmt.Sprintf("BUG: broker: api key %d registered twice", key))
+	}
+	if minVersion > maxVersion || kmsg.RequestForKey(key) == nil {
+		panic(fmt.Sprintf("BUG: broker: bad registration for api key %d", key))
+	}
+	apis[key] = api{key: key, min: minVersion, max: maxVersion, fn: fn}
+}
+
+// registeredAPIs returns every served API sorted by key (ApiVersions' table).
+func registeredAPIs() []api {
+	out := make([]api, 0, len(apis))
+	for _, a := range apis {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// header is a parsed request header (v1 or v2).
+type header struct {
+	key, version int16
+	corrID       int32
+	clientID     *string
+}
+
+// parseHeader reads key, version, correlation id and client id; the tagged
+// fields of a v2 header are skipped by skipHeaderTags once the version's
+// flexibility is known.
+func parseHeader(frame []byte) (header, []byte, error) {
+	var h header
+	if len(frame) < 10 {
+		return h, nil, errClose("request header of %d bytes is short", len(frame))
+	}
+	h.key = int16(binary.BigEndian.Uint16(frame[0:]))
+	h.version = int16(binary.BigEndian.Uint16(frame[2:]))
+	h.corrID = int32(binary.BigEndian.Uint32(frame[4:]))
+	n := int16(binary.BigEndian.Uint16(frame[8:]))
+	rest := frame[10:]
+	if n >= 0 {
+		if int(n) > len(rest) {
+			return h, nil, errClose("client id of %d bytes overruns the frame", n)
+		}
+		s := string(rest[:n])
+		h.clientID = &s
+		rest = rest[n:]
+	} else if n != -1 {
+		return h, nil, errClose("client id length %d", n)
+	}
+	return h, rest, nil
+}
+
+// skipHeaderTags skips a v2 header's tagged fields.
+func skipHeaderTags(b []byte) ([]byte, error) {
+	n, m := binary.Uvarint(b)
+	if m <= 0 {
+		return nil, errClose("bad header tag count")
+	}
+	b = b[m:]
+	for i := uint64(0); i < n; i++ {
+		if _, m = binary.Uvarint(b); m <= 0 { // tag
+			return nil, errClose("bad header tag")
+		}
+		b = b[m:]
+		size, m := binary.Uvarint(b)
+		if m <= 0 || size > uint64(len(b)-m) {
+			return nil, errClose("bad header tag size")
+		}
+		b = b[m+int(size):]
+	}
+	return b, nil
+}
+
+// dispatch parses one frame and runs its handler.
+func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
+	h, body, err := parseHeader(frame)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := apis[h.key]
+	if !ok {
+		return nil, errClose("unknown api key %d (version %d)", h.key, h.version)
+	}
+	if h.version < a.min || h.version > a.max {
+		if h.key == apiVersionsKey {
+			return unsupportedAPIVersions(h.corrID), nil
+		}
+		return nil, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
+	}
+	kreq := kmsg.RequestForKey(h.key)
+	kreq.SetVersion(h.version)
+	if kreq.IsFlexible() {
+		if body, err = skipHeaderTags(body); err != nil {
+			return nil, err
+		}
+	}
+	if err := kreq.ReadFrom(body); err != nil {
+		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
+		return nil, errClose("cannot decode api key %d v%d: %v", h.key, h.version, err)
+	}
+	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
+	return a.fn(ctx, b, r)
+}
+
+// responseHeader appends the response header: the correlation id, and for
+// flexible versions an empty tagged-field section — except ApiVersions,
+// whose response header is always v0 (so clients can parse it before they
+// know the version).
+func (r *request) responseHeader(dst []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(r.corrID))
+	if r.kreq.IsFlexible() && r.key != apiVersionsKey {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// respond encodes a kmsg response (whose version is set to the request's).
+func (r *request) respond(resp kmsg.Response) *netio.Response {
+	resp.SetVersion(r.version)
+	buf := r.responseHeader(make([]byte, 0, 256))
+	buf = resp.AppendTo(buf)
+	out := new(netio.Response)
+	out.AppendBytes(buf)
+	return out
+}
+
+// unsupportedAPIVersions is the v0 ApiVersions response to a version this
+// broker does not serve: error 35 and the supported ranges, so the client
+// can retry with a version it shares.
+func unsupportedAPIVersions(corrID int32) *netio.Response {
+	resp := apiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	buf := binary.BigEndian.AppendUint32(make([]byte, 0, 512), uint32(corrID))
+	buf = resp.AppendTo(buf)
+	out := new(netio.Response)
+	out.AppendBytes(buf)
+	return out
+}
