@@ -22,9 +22,9 @@ import (
 // written to a temporary file, fsync'd, renamed over the old one, and the
 // directory fsync'd.
 const (
-	metaPropertiesFile  = "meta.properties"     // Kafka's: node.id, cluster.id, version=1
-	topicConfigsFile    = "topic-configs.json"  // {"topic": {"retention.ms": "1000"}}
-	producerIDBlockFile = "producer-id-block"   // 8 bytes big-endian: next unallocated producer id
+	metaPropertiesFile  = "meta.properties"    // Kafka's: node.id, cluster.id, version=1
+	topicConfigsFile    = "topic-configs.json" // {"topic": {"retention.ms": "1000"}}
+	producerIDBlockFile = "producer-id-block"  // 8 bytes big-endian: next unallocated producer id
 )
 
 // writeFileAtomic replaces dir/name with data durably.

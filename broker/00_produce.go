@@ -1,0 +1,164 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// Produce: v3-11
+//
+// Behavior:
+// * Acks must be 0, 1 or -1, else every partition gets
+//   INVALID_REQUIRED_ACKS (21). On one node 1 and -1 both complete when
+//   Log.Append returns (which already waits for fsync under --fsync
+//   always). TimeoutMillis is not used (nothing to wait for yet).
+// * acks=0 sends no response; if any partition failed, the connection is
+//   closed instead, as Kafka does, so the client notices.
+// * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
+//   auto-creates). Internal topics ("__…"): INVALID_TOPIC_EXCEPTION.
+// * Records are validated by Log.Append (CRC, sizes, sequences); its
+//   errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+//   INVALID_RECORD, INVALID_TIMESTAMP, OUT_OF_ORDER_SEQUENCE_NUMBER,
+//   INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID, KAFKA_STORAGE_ERROR. An
+//   empty records field is INVALID_RECORD. A duplicate idempotent retry
+//   returns its original offsets and no error.
+// * Transactions are not served yet: a request with a TransactionalID, or
+//   a batch with the transactional attribute, gets INVALID_TXN_STATE (48)
+//   for the partition — what Kafka answers (KIP-890 verification) for a
+//   transactional write no transaction coordinator has begun.
+// * Partitions of one request are appended concurrently (they are
+//   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
+//   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
+//   BaseOffset -1, LogStartOffset -1 and (v8+) ErrorMessage.
+
+func init() { register(0, 3, 11, handleProduce) }
+
+func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	jobs := b.produceJobs(req, resp)
+	runAppends(jobs)
+	if req.Acks == 0 {
+		for _, j := range jobs {
+			if j.out.ErrorCode != 0 {
+				return nil, errClose("acks=0 produce to %s-%d failed with error %d", j.topic, j.out.Partition, j.out.ErrorCode)
+			}
+		}
+		return nil, nil
+	}
+	return r.respond(resp), nil
+}
+
+// produceJob is one partition's append and where its result goes.
+type produceJob struct {
+	b       *Broker
+	topic   string
+	records []byte
+	t       *topic
+	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
+}
+
+// produceJobs builds the response skeleton and one job per partition that
+// passed the request-level checks (others get their error code now).
+func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
+	var jobs []*produceJob
+	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		t := b.topics.get(rt.Topic)
+		for k := range rt.Partitions {
+			rp := &rt.Partitions[k]
+			sp := &st.Partitions[k]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogStartOffset = -1, -1
+			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
+			sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
+}
+
+// precheck returns the error code a partition gets before any append.
+func (j *produceJob) precheck(acksOK, transactional bool) int16 {
+	switch {
+	case !acksOK:
+		return kerr.InvalidRequiredAcks.Code
+	case j.t == nil || j.t.partition(j.out.Partition) == nil:
+		return kerr.UnknownTopicOrPartition.Code
+	case j.t.internal():
+		return kerr.InvalidTopicException.Code
+	case len(j.records) == 0:
+		return kerr.InvalidRecord.Code
+	case transactional || hasTransactionalBatch(j.records):
+		return kerr.InvalidTxnState.Code
+	}
+	return 0
+}
+
+// hasTransactionalBatch reports whether any RecordBatch in records has the
+// transactional attribute (bit 4). Malformed framing is left to Append.
+func hasTransactionalBatch(records []byte) bool {
+	const lengthAt, attrAt, minHeader = 8, 21, 23
+	for len(records) >= minHeader {
+		if binary.BigEndian.Uint16(records[attrAt:])&0x10 != 0 {
+			return true
+		}
+		n := int64(binary.BigEndian.Uint32(records[lengthAt:])) + 12
+		if n > int64(len(records)) || n < minHeader {
+			return false
+		}
+		records = records[n:]
+	}
+	return false
+}
+
+// runAppends appends every job that passed its prechecks, concurrently
+// when there are several.
+func runAppends(jobs []*produceJob) {
+	var todo []*produceJob
+	for _, j := range jobs {
+		if j.out.ErrorCode == 0 {
+			todo = append(todo, j)
+		}
+	}
+	if len(todo) == 1 {
+		todo[0].append()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, j := range todo {
+		wg.Go(j.append)
+	}
+	wg.Wait()
+}
+
+// append appends the job's records and fills its response.
+func (j *produceJob) append() {
+	l := j.t.partition(j.out.Partition)
+	res, err := l.Append(j.records)
+	if err != nil {
+		j.out.ErrorCode = errorCode(err)
+		msg := err.Error()
+		j.out.ErrorMessage = &msg
+		if j.out.ErrorCode == kerr.UnknownServerError.Code || j.out.ErrorCode == kerr.KafkaStorageError.Code {
+			j.b.log.Error("append failed", "topic", j.topic, "partition", j.out.Partition, "err", err)
+		}
+		return
+	}
+	j.out.BaseOffset = res.BaseOffset
+	j.out.LogAppendTime = res.LogAppendTime
+	j.out.LogStartOffset = res.LogStartOffset
+}

@@ -1,0 +1,269 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/sendfile"
+)
+
+// Fetch: v4-16
+//
+// Behavior:
+// * Record bytes are never copied: each partition's records are file
+//   regions from Log.Read, sent with sendfile; only the framing around them
+//   is encoded, by hand (fetchenc.go), the one response not encoded by kmsg.
+// * Sizes (KIP-74): partitions are read in request order, each up to
+//   min(PartitionMaxBytes, what is left of MaxBytes); the first partition
+//   with data returns at least one whole batch even above both limits.
+//   A fetch at an offset inside a batch returns the whole batch (the client
+//   drops the records before its offset).
+// * Long poll: unless MinBytes are available (or MaxWaitMillis is 0, or a
+//   partition has an error), the fetch waits on every fetched log's Wait
+//   channel, the MaxWaitMillis timer and the connection's context, and
+//   reads again whenever a high watermark moves.
+// * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID
+//   (v13+, topics by id), OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH /
+//   UNKNOWN_LEADER_EPOCH (v9+ CurrentLeaderEpoch), with HighWatermark,
+//   LastStableOffset and LogStartOffset -1 as Kafka does.
+// * AbortedTransactions is null and PreferredReadReplica (v11+) -1.
+//   IsolationLevel is accepted; with no transactions yet the last stable
+//   offset equals the high watermark.
+// * Sessions (KIP-227) are not kept: full fetches (SessionEpoch 0 or -1)
+//   are answered with SessionID 0, which tells the client no session
+//   exists (franz-go then keeps sending full fetches; librdkafka never asks
+//   for one). An incremental fetch (epoch > 0) gets
+//   FETCH_SESSION_ID_NOT_FOUND, or INVALID_FETCH_SESSION_EPOCH with session
+//   id 0, as in Kafka's FetchManager.
+// * Follower fetches (ReplicaID >= 0) are served as consumer fetches until
+//   replication exists.
+
+func init() { register(1, 4, 16, handleFetch) }
+
+// fetchPart is one requested partition and its latest read.
+type fetchPart struct {
+	partition int32
+	log       *partition.Log // nil: errCode is set
+	offset    int64
+	maxBytes  int64
+	epoch     int32 // CurrentLeaderEpoch, -1 unchecked
+	errCode   int16 // request-level error (unknown topic, …)
+
+	// Result of the latest read.
+	code int16
+	res  partition.ReadResult
+}
+
+// fetchTopic is one requested topic.
+type fetchTopic struct {
+	name  string
+	id    [16]byte
+	parts []fetchPart
+}
+
+func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.FetchRequest)
+	if code := fetchSessionError(req); code != 0 {
+		return encodeFetch(r, code, nil), nil
+	}
+	topics := b.resolveFetch(req)
+	if err := b.fetchUntilReady(ctx, req, topics); err != nil {
+		return nil, err
+	}
+	return encodeFetch(r, 0, topics), nil
+}
+
+// fetchSessionError answers session requests we cannot honour (KIP-227).
+func fetchSessionError(req *kmsg.FetchRequest) int16 {
+	if req.Version < 7 || req.SessionEpoch == 0 || req.SessionEpoch == -1 {
+		return 0
+	}
+	if req.SessionID == 0 {
+		return kerr.InvalidFetchSessionEpoch.Code
+	}
+	return kerr.FetchSessionIDNotFound.Code
+}
+
+// resolveFetch finds each requested partition's log.
+func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
+	out := make([]fetchTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		ft := &out[i]
+		ft.name, ft.id = rt.Topic, rt.TopicID
+		var t *topic
+		missing := kerr.UnknownTopicOrPartition.Code
+		if req.Version >= 13 {
+			t = b.topics.getByID(rt.TopicID)
+			missing = kerr.UnknownTopicID.Code
+		} else {
+			t = b.topics.get(rt.Topic)
+		}
+		ft.parts = make([]fetchPart, len(rt.Partitions))
+		for k := range rt.Partitions {
+			rp := &rt.Partitions[k]
+			fp := &ft.parts[k]
+			*fp = fetchPart{partition: rp.Partition, offset: rp.FetchOffset,
+				maxBytes: max(int64(rp.PartitionMaxBytes), 0), epoch: rp.CurrentLeaderEpoch}
+			if req.Version < 9 {
+				fp.epoch = -1
+			}
+			if t == nil {
+				fp.errCode = missing
+			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
+				fp.errCode = kerr.UnknownTopicOrPartition.Code
+			}
+		}
+	}
+	return out
+}
+
+// fetchUntilReady reads every partition, waiting for more data while the
+// request's MinBytes are not met and MaxWaitMillis has not passed. On
+// return without error, topics hold the reads to send.
+func (b *Broker) fetchUntilReady(ctx context.Context, req *kmsg.FetchRequest, topics []fetchTopic) error {
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		waits := fetchWaits(topics) // before reading: no wake-up can be missed
+		total, failed := b.readFetch(topics, int64(req.MaxBytes))
+		if failed || total >= int64(req.MinBytes) || !time.Now().Before(deadline) {
+			return nil
+		}
+		releaseFetch(topics)
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		if err := waitAny(ctx, timer.C, waits); err != nil {
+			return fmt.Errorf("broker: fetch wait: %w", err)
+		}
+	}
+}
+
+// fetchWaits collects the Wait channel of every fetchable log.
+func fetchWaits(topics []fetchTopic) []<-chan struct{} {
+	var waits []<-chan struct{}
+	for i := range topics {
+		for k := range topics[i].parts {
+			if l := topics[i].parts[k].log; l != nil {
+				waits = append(waits, l.Wait())
+			}
+		}
+	}
+	return waits
+}
+
+// waitAny blocks until one of waits is closed, timer fires (nil error: the
+// caller reads once more and answers), or ctx is done.
+func waitAny(ctx context.Context, timer <-chan time.Time, waits []<-chan struct{}) error {
+	if len(waits) == 1 {
+		select {
+		case <-waits[0]:
+		case <-timer:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
+	cases := make([]reflect.SelectCase, 0, len(waits)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer)})
+	for _, w := range waits {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
+	}
+	if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// readFetch reads every partition in order under the KIP-74 size rules.
+// It returns the bytes read and whether any partition has an error (which
+// answers the fetch at once, as in Kafka).
+func (b *Broker) readFetch(topics []fetchTopic, maxBytes int64) (total int64, failed bool) {
+	left := max(maxBytes, 0)
+	for i := range topics {
+		for k := range topics[i].parts {
+			fp := &topics[i].parts[k]
+			b.readPart(fp, min(fp.maxBytes, left), total == 0)
+			if fp.code != 0 {
+				failed = true
+			}
+			total += fp.res.Bytes
+			left = max(left-fp.res.Bytes, 0)
+		}
+	}
+	return total, failed
+}
+
+// readPart reads one partition into fp.
+func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
+	fp.res, fp.code = partition.ReadResult{}, fp.errCode
+	if fp.code != 0 {
+		return
+	}
+	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {
+		return
+	}
+	res, err := fp.log.Read(fp.offset, limit, minOneBatch)
+	if err != nil {
+		releaseRegions(res.Regions)
+		fp.code = errorCode(err)
+		if fp.code == kerr.UnknownServerError.Code || fp.code == kerr.KafkaStorageError.Code {
+			b.log.Error("fetch read failed", "topic", fp.log.Topic(), "partition", fp.partition, "offset", fp.offset, "err", err)
+		}
+		return
+	}
+	if !minOneBatch {
+		res = trimRead(res, limit)
+	}
+	fp.res = res
+}
+
+// trimRead keeps the leading regions that fit in limit, releasing the rest
+// (a guard: Log.Read already honours the limit).
+func trimRead(res partition.ReadResult, limit int64) partition.ReadResult {
+	if res.Bytes <= limit {
+		return res
+	}
+	var n int64
+	for i, reg := range res.Regions {
+		if n+reg.Len > limit {
+			releaseRegions(res.Regions[i:])
+			res.Regions, res.Bytes = res.Regions[:i], n
+			return res
+		}
+		n += reg.Len
+	}
+	return res
+}
+
+// releaseFetch releases the regions of every partition's latest read.
+func releaseFetch(topics []fetchTopic) {
+	for i := range topics {
+		for k := range topics[i].parts {
+			fp := &topics[i].parts[k]
+			releaseRegions(fp.res.Regions)
+			fp.res.Regions, fp.res.Bytes = nil, 0
+		}
+	}
+}
+
+func releaseRegions(regs []sendfile.Region) {
+	for _, reg := range regs {
+		reg.Release()
+	}
+}

@@ -1,0 +1,136 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// Metadata: v0-12
+//
+// Behavior:
+// * Brokers: this node, at its advertised host and port (rack null unless
+//   configured); ControllerID is this node's id; ClusterID from
+//   meta.properties (v2+).
+// * Which topics: v0 an empty list means all; v1+ a null list means all and
+//   an empty one none. From v10 a topic may be asked for by id (null name):
+//   unknown ids get UNKNOWN_TOPIC_ID.
+// * Unknown topics are created with the broker's NumPartitions when the
+//   broker allows it and (v4+) the request's AllowAutoTopicCreation does;
+//   below v4 only the broker decides. The created topic is returned ready
+//   (no LEADER_NOT_AVAILABLE round trip). Internal names ("__…") are never
+//   auto-created. Otherwise UNKNOWN_TOPIC_OR_PARTITION; illegal names get
+//   INVALID_TOPIC_EXCEPTION.
+// * Partitions: leader, replicas and ISR are this node, offline empty,
+//   LeaderEpoch (v7+) the log's; TopicID (v10+); IsInternal (v1+) for "__"
+//   names. Authorized operations are not computed (INT32_MIN, "not
+//   requested").
+
+func init() { register(3, 0, 12, handleMetadata) }
+
+func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	resp.Brokers = []kmsg.MetadataResponseBroker{b.brokerMetadata()}
+	resp.ClusterID = &b.clusterID
+	resp.ControllerID = b.cfg.NodeID
+	allTopics := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
+	if allTopics {
+		for _, t := range b.topics.all() {
+			resp.Topics = append(resp.Topics, b.topicMetadata(t))
+		}
+		return r.respond(resp), nil
+	}
+	autoCreate := b.cfg.AutoCreateTopics && (r.version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		resp.Topics = append(resp.Topics, b.requestedTopicMetadata(rt, autoCreate))
+	}
+	return r.respond(resp), nil
+}
+
+// brokerMetadata describes this node.
+func (b *Broker) brokerMetadata() kmsg.MetadataResponseBroker {
+	br := kmsg.NewMetadataResponseBroker()
+	br.NodeID = b.cfg.NodeID
+	br.Host = b.cfg.AdvertisedHost
+	br.Port = b.cfg.AdvertisedPort
+	if b.cfg.Rack != "" {
+		rack := b.cfg.Rack
+		br.Rack = &rack
+	}
+	return br
+}
+
+// requestedTopicMetadata resolves one requested topic, by id when the name
+// is null, creating it when allowed.
+func (b *Broker) requestedTopicMetadata(rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+	if rt.Topic == nil {
+		if t := b.topics.getByID(rt.TopicID); t != nil {
+			return b.topicMetadata(t)
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.TopicID = rt.TopicID
+		mt.ErrorCode = kerr.UnknownTopicID.Code
+		return mt
+	}
+	name := *rt.Topic
+	if t := b.topics.get(name); t != nil {
+		return b.topicMetadata(t)
+	}
+	t, err := b.autoCreateTopic(name, autoCreate)
+	if err != nil {
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = &name
+		mt.IsInternal = isInternalTopic(name)
+		mt.ErrorCode = errorCode(err)
+		return mt
+	}
+	return b.topicMetadata(t)
+}
+
+// autoCreateTopic creates an unknown topic if allowed; a concurrent
+// creation of the same name is not an error.
+func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
+	if err := validateTopicName(name); err != nil {
+		return nil, err
+	}
+	if !allowed || isInternalTopic(name) {
+		return nil, errUnknownTopic
+	}
+	t, err := b.topics.createTopic(name, b.cfg.NumPartitions, nil)
+	if errors.Is(err, errTopicExists) {
+		if t = b.topics.get(name); t != nil {
+			return t, nil
+		}
+		return nil, errUnknownTopic // deleted meanwhile
+	}
+	if err != nil && errorCode(err) == kerr.UnknownServerError.Code {
+		b.log.Error("cannot auto-create topic", "topic", name, "err", err)
+	}
+	return t, err
+}
+
+// topicMetadata describes an existing topic.
+func (b *Broker) topicMetadata(t *topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.name
+	mt.Topic = &name
+	mt.TopicID = t.id
+	mt.IsInternal = t.internal()
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.partitions))
+	for _, l := range t.partitions {
+		p := kmsg.NewMetadataResponseTopicPartition()
+		p.Partition = l.Partition()
+		p.Leader = b.cfg.NodeID
+		p.LeaderEpoch = l.LeaderEpoch()
+		p.Replicas = []int32{b.cfg.NodeID}
+		p.ISR = []int32{b.cfg.NodeID}
+		p.OfflineReplicas = []int32{}
+		mt.Partitions = append(mt.Partitions, p)
+	}
+	return mt
+}

@@ -1,0 +1,50 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// InitProducerID: v0-5
+//
+// Behavior:
+// * Without a TransactionalID (idempotent producer): a new producer id
+//   with epoch 0, every time — also when (v3+) the producer sends its
+//   current id and epoch to bump after an error, as Kafka does for
+//   non-transactional producers. Ids are never reused, even across
+//   restarts (files.go: producer-id-block).
+// * v3+: ProducerID and ProducerEpoch must both be -1 or both be set, else
+//   INVALID_REQUEST, as in Kafka.
+// * With a TransactionalID: COORDINATOR_NOT_AVAILABLE (retriable) until the
+//   transaction coordinator exists — what Kafka answers while it has no
+//   transaction coordinator ready. An empty TransactionalID is
+//   INVALID_REQUEST.
+
+func init() { register(22, 0, 5, handleInitProducerID) }
+
+func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	switch {
+	case r.version >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1):
+		resp.ErrorCode = kerr.InvalidRequest.Code
+	case req.TransactionalID != nil && *req.TransactionalID == "":
+		resp.ErrorCode = kerr.InvalidRequest.Code
+	case req.TransactionalID != nil:
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	default:
+		id, err := b.producerIDs.next()
+		if err != nil {
+			b.log.Error("cannot allocate producer id", "err", err)
+			resp.ErrorCode = kerr.KafkaStorageError.Code // no Kafka code fits better
+			break
+		}
+		resp.ProducerID, resp.ProducerEpoch = id, 0
+	}
+	return r.respond(resp), nil
+}

@@ -1,0 +1,65 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+)
+
+// OffsetForLeaderEpoch: v0-4
+//
+// Behavior:
+// * For each partition, the end offset of the largest leader epoch <= the
+//   requested one, and that epoch (v1+), from Log.EndOffsetForEpoch;
+//   consumers use it to detect log truncation (KIP-320).
+// * CurrentLeaderEpoch (v2+) older than the log's: FENCED_LEADER_EPOCH;
+//   newer: UNKNOWN_LEADER_EPOCH. Errors from the log map through
+//   errors.go; with an error, LeaderEpoch and EndOffset are -1.
+// * Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION. ReplicaID
+//   (v3+) is not checked until replication exists.
+
+func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
+
+func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		t := b.topics.get(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.LeaderEpoch, sp.EndOffset = -1, -1
+			var l *partition.Log
+			if t != nil {
+				l = t.partition(rp.Partition)
+			}
+			if l == nil {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				endOffsetForEpoch(l, r.version >= 2, rp, &sp)
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return r.respond(resp), nil
+}
+
+func endOffsetForEpoch(l *partition.Log, checkCurrent bool, rp kmsg.OffsetForLeaderEpochRequestTopicPartition,
+	sp *kmsg.OffsetForLeaderEpochResponseTopicPartition) {
+	if sp.ErrorCode = checkLeaderEpoch(checkCurrent, rp.CurrentLeaderEpoch, l.LeaderEpoch()); sp.ErrorCode != 0 {
+		return
+	}
+	end, epoch, err := l.EndOffsetForEpoch(rp.LeaderEpoch)
+	if err != nil {
+		sp.ErrorCode = errorCode(err)
+		return
+	}
+	sp.EndOffset, sp.LeaderEpoch = end, epoch
+}
