@@ -204,7 +204,7 @@ type rawRecord struct {
 
 // walkRecords checks that data holds exactly n records, each offset delta
 // in [0, n), calling fn (if not nil) with each. It does not allocate.
-func walkRecords(data []byte, n int32, fn func(r *rawRecord) bool) error {
+func walkRecords(data []byte, n int32, fn func(r rawRecord) bool) error {
 	var r rawRecord
 	for i := int32(0); i < n; i++ {
 		if len(data) == 0 {
@@ -220,7 +220,7 @@ func walkRecords(data []byte, n int32, fn func(r *rawRecord) bool) error {
 		if r.offsetDelta < 0 || r.offsetDelta >= n {
 			return errRecordDelta
 		}
-		if fn != nil && !fn(&r) {
+		if fn != nil && !fn(r) {
 			return nil
 		}
 		data = rest

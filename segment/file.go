@@ -259,4 +259,3 @@ func (w *window) bytes(pos int64, n int) ([]byte, error) {
 	w.start = pos
 	return w.buf[:n], nil
 }
-

@@ -82,8 +82,8 @@ func Records(batch []byte, fn func(r Record) bool) error {
 		}
 	}
 	var rec Record
-	return walkRecords(data, h.NumRecords, func(r *rawRecord) bool {
-		fillRecord(&rec, h, r)
+	return walkRecords(data, h.NumRecords, func(r rawRecord) bool {
+		fillRecord(&rec, h, &r)
 		return fn(rec)
 	})
 }
