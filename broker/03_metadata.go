@@ -57,7 +57,7 @@ func (b *Broker) brokerMetadata() kmsg.MetadataResponseBroker {
 	br := kmsg.NewMetadataResponseBroker()
 	br.NodeID = b.cfg.NodeID
 	br.Host = b.cfg.AdvertisedHost
-	br.Port = b.cfg.AdvertisedPort
+	br.Port = b.advertisedPort()
 	if b.cfg.Rack != "" {
 		rack := b.cfg.Rack
 		br.Rack = &rack

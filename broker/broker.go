@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -82,6 +83,10 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
+
+	// port is the advertised port, set once the listener knows it when
+	// listening on port 0 (requests may already be arriving).
+	port atomic.Int32
 }
 
 // New loads the store's topics and the broker's files in the store's
@@ -120,10 +125,14 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		topics:      ts,
 		producerIDs: pids,
 	}
+	b.port.Store(cfg.AdvertisedPort)
 	b.log.Info("broker ready", "node_id", cfg.NodeID, "cluster_id", clusterID,
 		"topics", ts.count(), "dir", dir)
 	return b, nil
 }
+
+func (b *Broker) advertisedPort() int32     { return b.port.Load() }
+func (b *Broker) setAdvertisedPort(p int32) { b.port.Store(p) }
 
 // ClusterID is the cluster id in use.
 func (b *Broker) ClusterID() string { return b.clusterID }

@@ -1,0 +1,120 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+)
+
+// ServerConfig wires a whole broker: data directory, listener and broker
+// settings. cmd/sluiced fills it from flags; tests start it in-process.
+type ServerConfig struct {
+	// Store configures the data directory (Dir is required). Store.Defaults
+	// is also the broker's default log config.
+	Store partition.StoreConfig
+	// Net configures the listener (Net.Addr is host:port; port 0 picks one).
+	Net netio.Config
+	// Broker configures the broker. Its AdvertisedHost/Port are replaced by
+	// Advertised or, when that is empty, by the listener's address.
+	Broker Config
+	// Advertised is the host:port clients are told to connect to
+	// (advertised.listeners). Empty: the listening address, with a wildcard
+	// host replaced by the machine's host name.
+	Advertised string
+	// Logger is used by all three parts. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a running broker: store, handlers and listener.
+type Server struct {
+	store  *partition.Store
+	broker *Broker
+	net    *netio.Server
+	log    *slog.Logger
+}
+
+// StartServer opens the store, loads the broker and starts listening.
+func StartServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Store.Logger, cfg.Net.Logger, cfg.Broker.Logger = cfg.Logger, cfg.Logger, cfg.Logger
+	cfg.Broker.DefaultLog = cfg.Store.Defaults
+	host, port, err := advertisedAddr(cfg.Advertised, cfg.Net.Addr)
+	if err != nil {
+		return nil, err
+	}
+	store, err := partition.OpenStore(cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot open data directory %q: %w", cfg.Store.Dir, err)
+	}
+	cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort = host, port
+	b, err := New(cfg.Broker, store)
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	ns, err := netio.Listen(cfg.Net, b)
+	if err != nil {
+		return nil, errors.Join(err, b.Close(), store.Close())
+	}
+	if port == 0 {
+		b.setAdvertisedPort(int32(ns.Addr().(*net.TCPAddr).Port))
+	}
+	cfg.Logger.Info("listening", "addr", ns.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(b.advertisedPort()))))
+	return &Server{store: store, broker: b, net: ns, log: cfg.Logger}, nil
+}
+
+// advertisedAddr picks the host and port to advertise. Port 0 means "the
+// port the listener gets".
+func advertisedAddr(advertised, listen string) (string, int32, error) {
+	addr := advertised
+	if addr == "" {
+		addr = listen
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: bad listener address %q: %w", addr, err)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: bad port in %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if advertised != "" {
+			return "", 0, fmt.Errorf("broker: advertised listener %q has no usable host", advertised)
+		}
+		if host, err = os.Hostname(); err != nil {
+			return "", 0, fmt.Errorf("broker: cannot get host name to advertise: %w", err)
+		}
+	}
+	return host, int32(port), nil
+}
+
+// Addr is the listening address (with the real port).
+func (s *Server) Addr() net.Addr { return s.net.Addr() }
+
+// Broker is the server's broker.
+func (s *Server) Broker() *Broker { return s.broker }
+
+// Shutdown stops taking requests, serves those in flight (until ctx ends),
+// then closes the broker and the store (flush, checkpoints, clean-shutdown
+// marker).
+func (s *Server) Shutdown(ctx context.Context) error {
+	netErr := s.net.Shutdown(ctx)
+	if netErr != nil {
+		s.log.Warn("listener shutdown incomplete", "err", netErr)
+	}
+	brokerErr := s.broker.Close()
+	storeErr := s.store.Close()
+	if storeErr != nil {
+		storeErr = fmt.Errorf("broker: cannot close data directory: %w", storeErr)
+	}
+	return errors.Join(netErr, brokerErr, storeErr)
+}
