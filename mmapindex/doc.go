@@ -1,0 +1,36 @@
+// Package mmapindex owns a segment's sparse indexes, .index and .timeindex,
+// in Apache Kafka's own formats (so Kafka's DumpLogSegments reads them):
+// memory-mapped, preallocated while the segment is active, trimmed to their
+// entries when it rolls, binary-searched without allocating. They carry no
+// checksum: after a crash they are rebuilt from the log instead.
+//
+// .index, one 8-byte entry per indexed batch, big-endian:
+//
+//	+--------------------------+---------------------+
+//	| relative offset (4B, u32)| position (4B, u32)  |
+//	+--------------------------+---------------------+
+//	  offset - baseOffset        byte position of the batch in the .log
+//
+// .timeindex, one 12-byte entry per new maximum timestamp, big-endian:
+//
+//	+--------------------------+--------------------------+
+//	| timestamp (8B, i64)      | relative offset (4B, u32)|
+//	+--------------------------+--------------------------+
+//	  largest timestamp so far   offset - baseOffset
+//
+// Entries are sorted: offsets strictly increase (positions and timestamps
+// never decrease). A writable index is preallocated to maxBytes of zeros, so
+// after a crash the file is longer than its entries; opening takes the
+// leading run of entries that keep the order as the entries, which stops at
+// the zero tail:
+//
+//	+---------+---------+-----+---------+-------------------------------+
+//	| entry 0 | entry 1 | ... | entry n | 00 00 00 … (preallocated)     |
+//	+---------+---------+-----+---------+-------------------------------+
+//	                                    ^ the run ends: (0, 0) does not increase
+//
+// Life cycle: OpenOffsetIndex/OpenTimeIndex(maxBytes > 0) creates,
+// preallocates and maps read-write; Append; Trim (on roll) cuts the file to
+// its entries and maps it read-only; Close trims, unmaps and closes. An
+// index opened with maxBytes == 0 is mapped read-only at its size.
+package mmapindex

@@ -1,0 +1,305 @@
+package mmapindex
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// mapped is the file, mapping and entry count both index kinds share.
+//
+// Concurrency: one goroutine runs every method but the lookups; lookups read
+// the published count (an atomic, stored after the entry bytes are written)
+// and then only entries below it, so they may run during an Append. Trim,
+// TruncateTo and Close must not run concurrently with lookups.
+type mapped struct {
+	path       string
+	base       int64
+	esize      int
+	f          *os.File
+	m          mmap.MMap // nil when nothing is mapped
+	rw         bool      // m is writable: Append has room up to len(m)
+	fdWritable bool      // f was opened read-write
+	n          atomic.Int64
+	closed     bool
+	werr       error // sticky: a failed TruncateTo; returned by every later call
+}
+
+// orderError is an Append out of order; it wraps ErrOrder.
+type orderError struct {
+	path                string
+	offset, pos         int64 // pos is the timestamp when time is set
+	lastOffset, lastPos int64
+	time                bool
+}
+
+func (e *orderError) Error() string {
+	if e.time {
+		return fmt.Sprintf("index %q: %v: (timestamp %d, offset %d) after (timestamp %d, offset %d)",
+			e.path, ErrOrder, e.pos, e.offset, e.lastPos, e.lastOffset)
+	}
+	return fmt.Sprintf("index %q: %v: (offset %d, position %d) after (offset %d, position %d)",
+		e.path, ErrOrder, e.offset, e.pos, e.lastOffset, e.lastPos)
+}
+
+func (e *orderError) Unwrap() error { return ErrOrder }
+
+// continues reports whether entry i (> 0) extends the run ending at i-1.
+type continues func(m []byte, i int) bool
+
+func (x *mapped) open(path string, base int64, esize, maxBytes int, cont continues) error {
+	if maxBytes < 0 {
+		return fmt.Errorf("cannot open index %q: negative maxBytes %d", path, maxBytes)
+	}
+	x.path, x.base, x.esize = path, base, esize
+	if err := x.openFile(maxBytes); err != nil {
+		return fmt.Errorf("cannot open index %q: %w", path, err)
+	}
+	x.n.Store(int64(countRun(x.m, esize, cont)))
+	return nil
+}
+
+func (x *mapped) openFile(maxBytes int) error {
+	flag := os.O_RDONLY
+	if maxBytes > 0 {
+		flag = os.O_RDWR | os.O_CREATE
+	}
+	f, err := os.OpenFile(x.path, flag, 0o644)
+	if err != nil {
+		return err
+	}
+	x.f, x.fdWritable = f, maxBytes > 0
+	if err := x.mapFile(maxBytes); err != nil {
+		f.Close()
+		return err
+	}
+	return nil
+}
+
+// mapFile preallocates (writable) and maps the file.
+func (x *mapped) mapFile(maxBytes int) error {
+	st, err := x.f.Stat()
+	if err != nil {
+		return err
+	}
+	size := x.roundDown(st.Size())
+	if maxBytes > 0 {
+		capBytes := x.roundDown(int64(maxBytes))
+		if capBytes == 0 {
+			return fmt.Errorf("maxBytes %d holds no %d-byte entry", maxBytes, x.esize)
+		}
+		size = max(size, capBytes) // a bigger file keeps its entries
+		if st.Size() != size {
+			if err := x.f.Truncate(size); err != nil {
+				return err
+			}
+		}
+	}
+	return x.mapLocked(size, maxBytes > 0)
+}
+
+func (x *mapped) roundDown(n int64) int64 { return n / int64(x.esize) * int64(x.esize) }
+
+// mapLocked maps the first size bytes (nothing when size is 0).
+func (x *mapped) mapLocked(size int64, rw bool) error {
+	x.m, x.rw = nil, false
+	if size == 0 {
+		return nil
+	}
+	prot := mmap.RDONLY
+	if rw {
+		prot = mmap.RDWR
+	}
+	m, err := mmap.MapRegion(x.f, int(size), prot, 0, 0)
+	if err != nil {
+		return fmt.Errorf("cannot mmap %d bytes: %w", size, err)
+	}
+	x.m, x.rw = m, rw
+	return nil
+}
+
+func (x *mapped) unmap() error {
+	if x.m == nil {
+		return nil
+	}
+	err := x.m.Unmap()
+	x.m, x.rw = nil, false
+	return err
+}
+
+// countRun is the length of the leading run of entries that continue each
+// other. A lone all-zero first entry with room after it is taken for
+// preallocated space, not an entry: a crash before the first Append must not
+// leave one behind (and the entry it could be, base offset at position 0, is
+// what an empty index answers anyway).
+func countRun(m []byte, esize int, cont continues) int {
+	capacity := len(m) / esize
+	n := 0
+	for n < capacity && (n == 0 || cont(m, n)) {
+		n++
+	}
+	if n == 1 && capacity > 1 && allZero(m[:esize]) {
+		n = 0
+	}
+	return n
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *mapped) entries() int { return int(x.n.Load()) }
+
+func (x *mapped) capacity() int {
+	if !x.rw {
+		return x.entries()
+	}
+	return len(x.m) / x.esize
+}
+
+func (x *mapped) isFull() bool { return x.entries() >= x.capacity() }
+
+// slot is entry i's bytes.
+func (x *mapped) slot(i int) []byte { return x.m[i*x.esize : (i+1)*x.esize] }
+
+// checkRoom returns ErrFull (wrapped) when no entry can be appended.
+func (x *mapped) checkRoom() error {
+	if x.werr != nil {
+		return x.werr
+	}
+	if x.closed {
+		return fmt.Errorf("index %q: append after close", x.path)
+	}
+	if x.isFull() {
+		return fmt.Errorf("index %q: %d entries: %w", x.path, x.entries(), ErrFull)
+	}
+	return nil
+}
+
+// relative converts an absolute offset to the entry's uint32 field.
+func (x *mapped) relative(offset int64) (uint32, error) {
+	rel := offset - x.base
+	if offset < x.base || rel > 1<<32-1 {
+		return 0, fmt.Errorf("index %q: offset %d outside [%d, %d]: %w", x.path, offset, x.base, x.base+1<<32-1, ErrOrder)
+	}
+	return uint32(rel), nil
+}
+
+// clampRelative maps a lookup target to the uint32 range; ok is false when
+// it lies below the base offset.
+func (x *mapped) clampRelative(offset int64) (rel uint32, ok bool) {
+	switch {
+	case offset < x.base:
+		return 0, false
+	case offset-x.base > 1<<32-1:
+		return 1<<32 - 1, true
+	default:
+		return uint32(offset - x.base), true
+	}
+}
+
+// publish makes the entry just written at slot n visible.
+func (x *mapped) publish(n int) { x.n.Store(int64(n + 1)) }
+
+// mustTruncate keeps the first n entries; an error is kept as sticky (the
+// contract's TruncateTo returns none) and returned by every later call.
+func (x *mapped) mustTruncate(n int) {
+	if err := x.truncateEntries(n); err != nil && x.werr == nil {
+		x.werr = err
+	}
+}
+
+// truncateEntries keeps the first n entries. A writable mapping has the
+// dropped entries zeroed (so a crash cannot bring them back); a trimmed file
+// is cut and remapped; a read-only file changes only in memory.
+func (x *mapped) truncateEntries(n int) error {
+	old := x.entries()
+	if n >= old {
+		return nil
+	}
+	x.n.Store(int64(n))
+	switch {
+	case x.rw:
+		clear(x.m[n*x.esize : old*x.esize])
+		return nil
+	case x.fdWritable && !x.closed:
+		return x.resize(int64(n * x.esize))
+	}
+	return nil
+}
+
+// resize unmaps, cuts the file to size and maps it read-only again.
+func (x *mapped) resize(size int64) error {
+	defer func() { // never publish more entries than are mapped
+		x.n.Store(min(x.n.Load(), int64(len(x.m)/x.esize)))
+	}()
+	if err := x.unmap(); err != nil {
+		return fmt.Errorf("cannot unmap index %q: %w", x.path, err)
+	}
+	if err := x.f.Truncate(size); err != nil {
+		return fmt.Errorf("cannot truncate index %q to %d: %w", x.path, size, err)
+	}
+	if err := x.mapLocked(size, false); err != nil {
+		return fmt.Errorf("index %q: %w", x.path, err)
+	}
+	return nil
+}
+
+func (x *mapped) sync() error {
+	if x.closed || x.werr != nil {
+		return x.werr
+	}
+	if x.rw {
+		if err := x.m.Flush(); err != nil {
+			return fmt.Errorf("cannot msync index %q: %w", x.path, err)
+		}
+	}
+	if x.fdWritable {
+		if err := x.f.Sync(); err != nil {
+			return fmt.Errorf("cannot fsync index %q: %w", x.path, err)
+		}
+	}
+	return nil
+}
+
+func (x *mapped) trim() error {
+	if x.closed || x.werr != nil {
+		return x.werr
+	}
+	if !x.rw {
+		return nil
+	}
+	if err := x.resize(int64(x.entries() * x.esize)); err != nil {
+		x.werr = err
+		return err
+	}
+	return nil
+}
+
+func (x *mapped) close() error {
+	if x.closed {
+		return nil
+	}
+	err := x.trim()
+	if x.werr != nil {
+		err = nil // trim returned it; report it once below
+	}
+	err = errors.Join(err, x.werr)
+	x.closed = true
+	x.n.Store(0)
+	if uerr := x.unmap(); uerr != nil {
+		err = errors.Join(err, fmt.Errorf("cannot unmap index %q: %w", x.path, uerr))
+	}
+	if cerr := x.f.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("cannot close index %q: %w", x.path, cerr))
+	}
+	return err
+}

@@ -1,0 +1,121 @@
+package mmapindex
+
+import "encoding/binary"
+
+type offsetIndex struct{ mapped }
+
+func openOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+	x := &OffsetIndex{}
+	if err := x.open(path, baseOffset, OffsetEntrySize, maxBytes, offsetContinues); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// offsetContinues: offsets strictly increase, positions do not decrease.
+func offsetContinues(m []byte, i int) bool {
+	prevOff, prevPos := offsetEntryAt(m, i-1)
+	off, pos := offsetEntryAt(m, i)
+	return off > prevOff && pos >= prevPos
+}
+
+func offsetEntryAt(m []byte, i int) (rel, pos uint32) {
+	e := m[i*OffsetEntrySize:]
+	return binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])
+}
+
+func (x *offsetIndex) append(offset int64, pos uint32) error {
+	if err := x.checkRoom(); err != nil {
+		return err
+	}
+	rel, err := x.relative(offset)
+	if err != nil {
+		return err
+	}
+	n := x.entries()
+	if n > 0 {
+		lastRel, lastPos := offsetEntryAt(x.m, n-1)
+		if rel <= lastRel || pos < lastPos {
+			return x.orderError(offset, pos, n-1)
+		}
+	}
+	e := x.slot(n)
+	binary.BigEndian.PutUint32(e, rel)
+	binary.BigEndian.PutUint32(e[4:], pos)
+	x.publish(n)
+	return nil
+}
+
+func (x *offsetIndex) lookup(target int64) (int64, uint32) {
+	n := x.entries()
+	rel, ok := x.clampRelative(target)
+	if !ok || n == 0 {
+		return x.base, 0
+	}
+	// i: the number of entries whose offset is <= rel.
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if r, _ := offsetEntryAt(x.m, mid); r <= rel {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return x.base, 0
+	}
+	return x.entry(lo - 1)
+}
+
+func (x *offsetIndex) lookupPosition(pos uint32) (int64, uint32) {
+	n := x.entries()
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if _, p := offsetEntryAt(x.m, mid); p <= pos {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return x.base, 0
+	}
+	return x.entry(lo - 1)
+}
+
+func (x *offsetIndex) entry(i int) (int64, uint32) {
+	if i < 0 || i >= x.entries() {
+		panic("BUG: mmapindex: offset index entry out of range")
+	}
+	rel, pos := offsetEntryAt(x.m, i)
+	return x.base + int64(rel), pos
+}
+
+func (x *offsetIndex) truncateTo(offset int64) {
+	rel, ok := x.clampRelative(offset)
+	keep := 0
+	switch {
+	case offset >= x.base && offset-x.base > 1<<32-1:
+		keep = x.entries()
+	case ok:
+		// keep: the number of entries whose offset is < rel.
+		lo, hi := 0, x.entries()
+		for lo < hi {
+			mid := int(uint(lo+hi) >> 1)
+			if r, _ := offsetEntryAt(x.m, mid); r < rel {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		keep = lo
+	}
+	x.mustTruncate(keep)
+}
+
+func (x *offsetIndex) orderError(offset int64, pos uint32, last int) error {
+	lastOff, lastPos := x.entry(last)
+	return &orderError{path: x.path, offset: offset, pos: int64(pos), lastOffset: lastOff, lastPos: int64(lastPos)}
+}
