@@ -109,20 +109,24 @@ func (j *produceJob) precheck(acksOK, transactional bool) int16 {
 }
 
 // hasTransactionalBatch reports whether any RecordBatch in records has the
-// transactional attribute (bit 4). Malformed framing is left to Append.
+// transactional attribute (bit 4). Malformed framing (a length overrunning
+// the records, a magic other than 2) reports false: Append rejects it with
+// the precise error.
 func hasTransactionalBatch(records []byte) bool {
-	const lengthAt, attrAt, minHeader = 8, 21, 23
-	for len(records) >= minHeader {
-		if binary.BigEndian.Uint16(records[attrAt:])&0x10 != 0 {
-			return true
+	const lengthAt, magicAt, attrAt, minHeader = 8, 16, 21, 61
+	txn := false
+	for len(records) > 0 {
+		if len(records) < minHeader || records[magicAt] != 2 {
+			return false
 		}
 		n := int64(binary.BigEndian.Uint32(records[lengthAt:])) + 12
 		if n > int64(len(records)) || n < minHeader {
 			return false
 		}
+		txn = txn || binary.BigEndian.Uint16(records[attrAt:])&0x10 != 0
 		records = records[n:]
 	}
-	return false
+	return txn
 }
 
 // runAppends appends every job that passed its prechecks, concurrently
