@@ -1,0 +1,293 @@
+package netio
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/sendfile"
+)
+
+// Test requests are | op byte | id uint32 | args |; responses start with
+// the id.
+const (
+	opEcho   = 'e' // args: payload; response: id, payload
+	opFile   = 'f' // args: off uint64, len uint64; response: id, region
+	opMixed  = 'm' // args: off, len; response: id, "<", region, ">", region, "!"
+	opBig    = 'b' // args: n uint32; response: id, n bytes of 'x'
+	opNil    = 'n' // no response
+	opPanic  = 'p'
+	opError  = 'x' // Handle returns an error
+	opGate   = 'g' // waits for the gate (or ctx), then responds with id and a region
+	opBadLen = 'L' // a malformed frame the handler rejects with an error
+)
+
+// testHandler implements the ops above over one real file.
+type testHandler struct {
+	file     *os.File
+	data     []byte
+	acquired atomic.Int64
+	released atomic.Int64
+	handled  atomic.Int64  // Handle calls
+	entered  chan struct{} // opGate signals here when it starts waiting
+	gate     chan struct{} // closed to let opGate requests go on
+}
+
+type countRef struct{ h *testHandler }
+
+func (r countRef) Release() { r.h.released.Add(1) }
+
+func newTestHandler(t testing.TB, size int) *testHandler {
+	t.Helper()
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "00000000000000000000.log")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &testHandler{file: f, data: data, entered: make(chan struct{}, 100), gate: make(chan struct{})}
+}
+
+func (h *testHandler) region(off, n uint64) sendfile.Region {
+	h.acquired.Add(1)
+	return sendfile.Region{File: h.file, Off: int64(off), Len: int64(n), Ref: countRef{h}}
+}
+
+func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error) {
+	h.handled.Add(1)
+	if len(frame) < 5 {
+		return nil, errors.New("short test frame")
+	}
+	op, id, args := frame[0], frame[1:5], frame[5:]
+	r := &Response{}
+	r.AppendBytes(id)
+	switch op {
+	case opEcho:
+		r.AppendBytes(args)
+	case opFile, opMixed:
+		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])
+		if op == opFile {
+			r.AppendRegion(h.region(off, n))
+			break
+		}
+		r.AppendBytes([]byte("<"))
+		r.AppendRegion(h.region(off, n))
+		r.AppendBytes([]byte(">"))
+		r.AppendRegion(h.region(off/2, n/2))
+		r.AppendBytes([]byte("!"))
+	case opBig:
+		r.AppendBytes(make([]byte, binary.BigEndian.Uint32(args)))
+	case opNil:
+		return nil, nil
+	case opPanic:
+		panic("test panic")
+	case opError:
+		return nil, errors.New("test handler error")
+	case opGate:
+		h.entered <- struct{}{}
+		select {
+		case <-h.gate:
+		case <-ctx.Done():
+		}
+		r.AppendRegion(h.region(0, 1000))
+	default:
+		return nil, fmt.Errorf("unknown op %q", op)
+	}
+	return r, nil
+}
+
+// want is the response the test handler gives to req.
+func (h *testHandler) want(req []byte) []byte {
+	op, id, args := req[0], req[1:5], req[5:]
+	out := append([]byte(nil), id...)
+	switch op {
+	case opEcho:
+		out = append(out, args...)
+	case opFile, opMixed:
+		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])
+		if op == opFile {
+			return append(out, h.data[off:off+n]...)
+		}
+		out = append(out, '<')
+		out = append(out, h.data[off:off+n]...)
+		out = append(out, '>')
+		out = append(out, h.data[off/2:off/2+n/2]...)
+		out = append(out, '!')
+	case opBig:
+		out = append(out, make([]byte, binary.BigEndian.Uint32(args))...)
+	case opGate:
+		out = append(out, h.data[:1000]...)
+	}
+	return out
+}
+
+func req(op byte, id uint32, args ...[]byte) []byte {
+	b := []byte{op, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[1:], id)
+	for _, a := range args {
+		b = append(b, a...)
+	}
+	return b
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+// testConfig is a config for tests: loopback, any port, quiet logs.
+func testConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.NumEventLoop = 2
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return cfg
+}
+
+// startServer starts a server; cleanup shuts it down and checks that every
+// region the handler made was released exactly once.
+func startServer(t testing.TB, cfg Config, h *testHandler) *Server {
+	t.Helper()
+	s, err := Listen(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if a, r := h.acquired.Load(), h.released.Load(); a != r {
+			t.Errorf("regions acquired %d, released %d", a, r)
+		}
+		if st := s.Stats(); st.ConnsOpen != 0 || st.QueuedBytes != 0 {
+			t.Errorf("after Shutdown: %+v", st)
+		}
+	})
+	return s
+}
+
+type client struct {
+	t  testing.TB
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dial(t testing.TB, s *Server) *client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &client{t: t, nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+}
+
+func (c *client) send(frames ...[]byte) {
+	c.t.Helper()
+	c.write(encode(frames...))
+}
+
+// sendAsync sends frames from another goroutine; the error arrives on the
+// channel.
+func (c *client) sendAsync(frames ...[]byte) <-chan error {
+	b := encode(frames...)
+	errc := make(chan error, 1)
+	go func() {
+		c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := c.nc.Write(b)
+		errc <- err
+	}()
+	return errc
+}
+
+// encode size-prefixes frames.
+func encode(frames ...[]byte) []byte {
+	var b []byte
+	for _, f := range frames {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+func (c *client) write(b []byte) {
+	c.t.Helper()
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+func (c *client) recv() []byte {
+	c.t.Helper()
+	b, err := c.tryRecv(10 * time.Second)
+	if err != nil {
+		c.t.Fatalf("recv: %v", err)
+	}
+	return b
+}
+
+func (c *client) tryRecv(timeout time.Duration) ([]byte, error) {
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	_, err := io.ReadFull(c.r, b)
+	return b, err
+}
+
+// expectClosed waits until the server closes the connection.
+func (c *client) expectClosed() {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c.r)
+	if err != nil {
+		c.t.Fatalf("connection not closed by the server: %v", err)
+	}
+}
+
+// roundTrip checks that the server still serves a fresh client.
+func roundTrip(t testing.TB, s *Server, h *testHandler) {
+	t.Helper()
+	c := dial(t, s)
+	q := req(opEcho, 7, []byte("still serving"))
+	c.send(q)
+	if got := c.recv(); string(got) != string(h.want(q)) {
+		t.Fatalf("round trip: got %q", got)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not a wait for the condition
+	}
+}

@@ -1,0 +1,417 @@
+package netio
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/sendfile"
+)
+
+func TestListenAddr(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	addr, ok := s.Addr().(*net.TCPAddr)
+	if !ok || addr.Port == 0 || !addr.IP.IsLoopback() {
+		t.Fatalf("Addr() = %v", s.Addr())
+	}
+	roundTrip(t, s, h)
+	if _, err := Listen(Config{Addr: s.Addr().String()}, h); err == nil {
+		t.Fatal("second Listen on a bound port succeeded")
+	}
+}
+
+// TestPipelinedOrder pipelines byte, file-region and mixed responses from
+// several connections at once and checks each arrives in order, exact.
+func TestPipelinedOrder(t *testing.T) {
+	const conns, perConn = 6, 300
+	h := newTestHandler(t, 1<<20)
+	s := startServer(t, testConfig(), h)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for ci := range conns {
+		c := dial(t, s)
+		reqs := make([][]byte, perConn)
+		for i := range reqs {
+			id := uint32(ci*perConn + i)
+			off, n := uint64(i*3001%(1<<19)), uint64(i*37%60000)
+			switch i % 4 {
+			case 0:
+				reqs[i] = req(opEcho, id, []byte(fmt.Sprint("payload-", i)))
+			case 1:
+				reqs[i] = req(opFile, id, u64(off), u64(n))
+			case 2:
+				reqs[i] = req(opMixed, id, u64(off), u64(n))
+			case 3:
+				reqs[i] = req(opBig, id, u32(uint32(i*101)))
+			}
+		}
+		sent := c.sendAsync(reqs...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, q := range reqs {
+				got, err := c.tryRecv(10 * time.Second)
+				if err == nil && !bytes.Equal(got, h.want(q)) {
+					err = fmt.Errorf("conn %d response %d: %d bytes differ from the %d expected", ci, i, len(got), len(h.want(q)))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- <-sent
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Requests != conns*perConn {
+		t.Fatalf("Requests = %d, want %d", st.Requests, conns*perConn)
+	}
+}
+
+func TestNilResponseAndHandlerError(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	a, b := req(opEcho, 1, []byte("a")), req(opFile, 3, u64(10), u64(100))
+	c.send(a, req(opNil, 2), b, req(opError, 4), req(opEcho, 5))
+	if got := c.recv(); !bytes.Equal(got, h.want(a)) {
+		t.Fatalf("first response %q", got)
+	}
+	if got := c.recv(); !bytes.Equal(got, h.want(b)) {
+		t.Fatalf("second response %q", got)
+	}
+	c.expectClosed() // the error closes it after the responses before it
+	roundTrip(t, s, h)
+}
+
+// TestSlowReader64MiB sends a 64 MiB region to a client that reads in small
+// chunks with pauses: the writer must wait on EAGAIN and resume.
+func TestSlowReader64MiB(t *testing.T) {
+	const size = 64 << 20
+	h := newTestHandler(t, size)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	if err := c.nc.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+	before := sendfile.Stats()
+	c.send(req(opFile, 1, u64(0), u64(size)))
+	c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	var hdr [8]byte
+	if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.BigEndian.Uint32(hdr[:4]); n != 4+size {
+		t.Fatalf("size prefix %d", n)
+	}
+	sum := sha256.New()
+	buf := make([]byte, 16<<10)
+	for got, reads := 0, 0; got < size; reads++ {
+		n, err := c.nc.Read(buf[:min(len(buf), size-got)])
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", got, err)
+		}
+		sum.Write(buf[:n])
+		got += n
+		if reads%64 == 0 {
+			time.Sleep(time.Millisecond) // a slow consumer, not a wait for a condition
+		}
+	}
+	want := sha256.Sum256(h.data)
+	if !bytes.Equal(sum.Sum(nil), want[:]) {
+		t.Fatal("SHA-256 differs")
+	}
+	after := sendfile.Stats()
+	sent, copied := after.SendfileBytes-before.SendfileBytes, after.CopiedBytes-before.CopiedBytes
+	t.Logf("sendfile bytes %d, copied bytes %d", sent, copied)
+	if sent < size || copied != 0 {
+		t.Fatalf("sendfile moved %d bytes and copy %d; want all %d by sendfile", sent, copied, size)
+	}
+}
+
+// TestBadInput feeds each kind of bad input on its own connection; each
+// must be closed (or ignored) while other clients are still served.
+func TestBadInput(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	s := startServer(t, cfg, h)
+	f := func(name string, input []byte, wantRejected bool) {
+		t.Helper()
+		before := s.Stats().FramesRejected
+		c := dial(t, s)
+		c.write(input)
+		c.expectClosed()
+		if got := s.Stats().FramesRejected - before; wantRejected && got != 1 {
+			t.Fatalf("%s: FramesRejected grew by %d", name, got)
+		}
+		roundTrip(t, s, h)
+	}
+	f("negative size", []byte{0xff, 0xff, 0xff, 0xfe, 1, 2, 3}, true)
+	f("size MinInt32", []byte{0x80, 0, 0, 0}, true)
+	f("size just over max", u32(uint32(cfg.MaxRequestBytes)+1), true)
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	allocBefore := ms.TotalAlloc
+	f("2 GiB size", append(u32(0x7fffffff), "tail"...), true)
+	runtime.ReadMemStats(&ms)
+	if d := ms.TotalAlloc - allocBefore; d > 16<<20 {
+		t.Fatalf("a 2 GiB size prefix cost %d bytes of allocation", d)
+	}
+
+	for i := range 20 {
+		garbage := make([]byte, 4+i*97)
+		rand.Read(garbage)
+		garbage[0] |= 0x80 // a negative size: garbage is rejected, not awaited
+		f(fmt.Sprint("garbage ", i), garbage, true)
+	}
+}
+
+func TestTruncatedFrameThenClose(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.write(append(u32(1000), req(opEcho, 1, []byte("only part"))...))
+	c.nc.Close()
+	eventually(t, "the truncated connection to close", func() bool { return s.Stats().ConnsOpen == 0 })
+	if st := s.Stats(); st.Requests != 0 {
+		t.Fatalf("a truncated frame was dispatched: %+v", st)
+	}
+	roundTrip(t, s, h)
+}
+
+func TestHalfOpenConnections(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	for i := range 200 {
+		c := dial(t, s)
+		switch i % 3 {
+		case 0: // nothing sent
+		case 1:
+			c.write([]byte{0, 0}) // half a size prefix
+		case 2:
+			c.write(append(u32(64), 'e')) // a prefix and part of a body
+		}
+	}
+	eventually(t, "200 connections accepted", func() bool { return s.Stats().ConnsOpen >= 200 })
+	roundTrip(t, s, h)
+	if st := s.Stats(); st.Requests != 1 {
+		t.Fatalf("Requests = %d, want only the round trip's", st.Requests)
+	}
+}
+
+func TestHandlerPanic(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.send(req(opPanic, 1), req(opEcho, 2))
+	c.expectClosed()
+	if st := s.Stats(); st.PanicsRecovered != 1 {
+		t.Fatalf("PanicsRecovered = %d", st.PanicsRecovered)
+	}
+	roundTrip(t, s, h)
+}
+
+// TestBackPressure: a client pipelines requests for 64 KiB responses
+// without reading. The server must stop dispatching and serving near the
+// budget, and everything must arrive once the client reads.
+func TestBackPressure(t *testing.T) {
+	const n, respSize, budget = 2000, 64 << 10, 256 << 10
+	f := func(padding int) {
+		t.Helper()
+		h := newTestHandler(t, 4096)
+		cfg := testConfig()
+		cfg.ConnBudgetBytes = budget
+		s := startServer(t, cfg, h)
+		c := dial(t, s)
+		if err := c.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+			t.Fatal(err)
+		}
+		reqs := make([][]byte, n)
+		for i := range reqs {
+			reqs[i] = req(opBig, uint32(i), u32(respSize), make([]byte, padding))
+		}
+		sent := c.sendAsync(reqs...)
+		eventually(t, "the connection to fill its budget", func() bool { return s.Stats().QueuedBytes >= budget })
+		st := s.Stats()
+		t.Logf("padding %d, stalled: handled %d, %+v", padding, h.handled.Load(), st)
+		if h.handled.Load() >= n {
+			t.Fatalf("all %d requests were served for a client that does not read", n)
+		}
+		if padding*n > 2*budget && st.Requests >= n {
+			t.Fatalf("all %d requests were dispatched for a client that does not read", n)
+		}
+		for i, q := range reqs {
+			if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+				t.Fatalf("response %d differs", i)
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		st = s.Stats()
+		limit := int64(2*budget + respSize + padding + 64)
+		if st.MaxConnQueuedBytes > limit {
+			t.Fatalf("a connection had %d bytes queued, budget %d (limit %d)", st.MaxConnQueuedBytes, budget, limit)
+		}
+		if st.Requests != n {
+			t.Fatalf("Requests = %d, want %d", st.Requests, n)
+		}
+	}
+	f(0)       // small requests: the request goroutine waits for the writer
+	f(4 << 10) // large requests: the event loop stops dispatching too
+}
+
+// TestInboundOverflow: a client that never reads and keeps sending is
+// closed once gnet has buffered more than MaxRequestBytes+ConnBudgetBytes.
+func TestInboundOverflow(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.ConnBudgetBytes = 64 << 10
+	cfg.MaxRequestBytes = 64 << 10
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	c.nc.(*net.TCPConn).SetReadBuffer(16 << 10)
+	q := req(opBig, 1, u32(256<<10), make([]byte, 1000))
+	var batch [][]byte
+	for range 64 {
+		batch = append(batch, q)
+	}
+	done := make(chan error, 1)
+	go func() {
+		b := encode(batch...)
+		for {
+			c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := c.nc.Write(b); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	eventually(t, "the overflowing connection to close", func() bool { return s.Stats().InboundOverflows == 1 })
+	<-done
+	roundTrip(t, s, h)
+}
+
+func TestIdleTimeout(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.IdleTimeout = 200 * time.Millisecond
+	s := startServer(t, cfg, h)
+	idle := dial(t, s)
+	q := req(opEcho, 1, []byte("hi"))
+	idle.send(q)
+	idle.recv()
+	start := time.Now()
+	idle.expectClosed()
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("closed after %v, before the idle timeout", d)
+	}
+	if st := s.Stats(); st.IdleClosed != 1 {
+		t.Fatalf("IdleClosed = %d", st.IdleClosed)
+	}
+	// A connection that keeps sending stays open past the timeout.
+	busy := dial(t, s)
+	for i := range 10 {
+		busy.send(req(opEcho, uint32(i)))
+		busy.recv()
+		time.Sleep(50 * time.Millisecond) // client think time, not a wait for a condition
+	}
+	if st := s.Stats(); st.IdleClosed != 1 {
+		t.Fatalf("a busy connection was closed as idle: %+v", st)
+	}
+}
+
+// TestShutdownFinishesInFlight: Shutdown waits for a request being served
+// and sends its response; new connections are refused meanwhile.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s, err := Listen(testConfig(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	q := req(opGate, 1)
+	c.send(q)
+	<-h.entered
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	eventually(t, "Shutdown to start draining", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.mu.draining
+	})
+	late := dial(t, s)
+	late.expectClosed()
+	close(h.gate)
+	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("in-flight response %q", got)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	c.expectClosed()
+	if a, r := h.acquired.Load(), h.released.Load(); a != r || a != 1 {
+		t.Fatalf("regions acquired %d, released %d", a, r)
+	}
+}
+
+// TestShutdownDeadline: a handler that never finishes does not hold
+// Shutdown past its context; its response is released.
+func TestShutdownDeadline(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s, err := Listen(testConfig(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	c.send(req(opGate, 1))
+	<-h.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown returned nil with a request still in flight")
+	}
+	c.expectClosed()
+	eventually(t, "the in-flight region to be released", func() bool {
+		return h.acquired.Load() == 1 && h.released.Load() == 1
+	})
+}
+
+// TestCloseWhileHandling: the client goes away while its request is being
+// served; the response is released, not sent, and nothing leaks.
+func TestCloseWhileHandling(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.send(req(opGate, 1), req(opFile, 2, u64(0), u64(100)))
+	<-h.entered
+	c.nc.Close()
+	eventually(t, "the connection to close", func() bool { return s.Stats().ConnsOpen == 0 })
+	eventually(t, "the response to be released", func() bool {
+		return h.acquired.Load() == 1 && h.released.Load() == 1
+	})
+	h.gate = make(chan struct{})
+	roundTrip(t, s, h)
+}

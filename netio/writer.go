@@ -1,0 +1,186 @@
+package netio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net"
+
+	"github.com/sluice/sluice/sendfile"
+)
+
+// copyBufSize is the buffer of the copy fallback (sendfile unsupported).
+const copyBufSize = 128 << 10
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	spare   []outItem // the previous batch's array, reused for the queue
+	hdrs    []byte    // size prefixes of the current batch, 4 bytes each
+	iov     [][]byte  // byte runs waiting for one writev
+	copyBuf []byte    // allocated on first use of the copy fallback
+}
+
+// writeLoop is the writer goroutine: it sends queued responses in order,
+// each batch of byte runs with one writev and each file region with
+// sendfile(2), and releases every region it took.
+func (c *conn) writeLoop() {
+	defer c.srv.conns.Done()
+	for {
+		batch, ok := c.nextBatch()
+		if !ok {
+			return
+		}
+		closeAfter, err := c.writeBatch(batch)
+		c.finishBatch(batch)
+		if err != nil {
+			c.srv.log.Debug("netio: write failed; closing connection", "conn", c.pub.id,
+				"remote", c.pub.remoteAddr, "err", err)
+		}
+		if err != nil || closeAfter {
+			c.requestClose()
+			return
+		}
+	}
+}
+
+// nextBatch waits for queued responses and takes all of them.
+func (c *conn) nextBatch() ([]outItem, bool) {
+	for {
+		c.mu.Lock()
+		if c.mu.closed {
+			c.mu.Unlock()
+			return nil, false
+		}
+		if len(c.mu.queue) > 0 {
+			batch := c.mu.queue
+			c.mu.queue = c.w.spare[:0]
+			c.mu.writing = true
+			c.mu.Unlock()
+			return batch, true
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.writeKick:
+		case <-c.done:
+		}
+	}
+}
+
+// finishBatch refunds the batch's bytes and keeps its array for reuse.
+func (c *conn) finishBatch(batch []outItem) {
+	var sent int64
+	for _, it := range batch {
+		sent += it.size
+	}
+	clear(batch)
+	c.w.spare = batch[:0]
+	c.mu.Lock()
+	c.mu.writing = false
+	if !c.mu.closed {
+		c.mu.respBytes -= sent
+		c.chargeLocked(-sent)
+	}
+	c.checkDrainedLocked()
+	c.mu.Unlock()
+	c.lastActive.Store(nowNano())
+	kick(c.reqKick)
+}
+
+// writeBatch sends batch's responses in order. It stops at a close
+// request. On error it releases the regions it did not send.
+func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
+	w := &c.w
+	if need := sizeLen * len(batch); cap(w.hdrs) < need {
+		w.hdrs = make([]byte, need)
+	}
+	w.hdrs = w.hdrs[:sizeLen*len(batch)]
+	for i, it := range batch {
+		if it.closeAfter {
+			releaseItems(batch[i+1:]) // none: the request goroutine stopped
+			return true, c.flush()
+		}
+		if err := c.appendResponse(w.hdrs[sizeLen*i:sizeLen*(i+1)], it.resp); err != nil {
+			releaseItems(batch[i+1:])
+			return false, err
+		}
+	}
+	return false, c.flush()
+}
+
+// appendResponse adds r's size prefix and byte runs to the pending writev
+// and sends its regions (after flushing what precedes them). It releases
+// each region once sent, and on error every region not yet released.
+func (c *conn) appendResponse(hdr []byte, r *Response) error {
+	n := r.Len()
+	if n > math.MaxInt32-sizeLen {
+		r.Release()
+		return fmt.Errorf("netio: response of %d bytes exceeds the int32 size prefix", n)
+	}
+	binary.BigEndian.PutUint32(hdr, uint32(n))
+	c.w.iov = append(c.w.iov, hdr)
+	for j, p := range r.parts {
+		if !p.isFile {
+			if len(p.b) > 0 {
+				c.w.iov = append(c.w.iov, p.b)
+			}
+			continue
+		}
+		err := c.flush()
+		if err == nil {
+			err = c.sendRegion(p.region)
+		}
+		p.region.Release()
+		if err != nil {
+			releaseParts(r.parts[j+1:])
+			return err
+		}
+	}
+	return nil
+}
+
+// flush writes the pending byte runs with writev.
+func (c *conn) flush() error {
+	if len(c.w.iov) == 0 {
+		return nil
+	}
+	bufs := net.Buffers(c.w.iov)
+	_, err := bufs.WriteTo(c.tcp)
+	clear(c.w.iov)
+	c.w.iov = c.w.iov[:0]
+	if err != nil {
+		return fmt.Errorf("netio: writev: %w", err)
+	}
+	return nil
+}
+
+// sendRegion sends r with sendfile(2), or copies it when sendfile is not
+// supported for this file or socket.
+func (c *conn) sendRegion(r sendfile.Region) error {
+	n, err := sendfile.Send(c.raw, r)
+	if err == nil || !sendfile.IsUnsupported(err) {
+		return err
+	}
+	if c.w.copyBuf == nil {
+		c.w.copyBuf = make([]byte, copyBufSize)
+	}
+	r.Off += n
+	r.Len -= n
+	_, err = sendfile.Copy(c.tcp, r, c.w.copyBuf)
+	return err
+}
+
+func releaseParts(parts []part) {
+	for _, p := range parts {
+		if p.isFile {
+			p.region.Release()
+		}
+	}
+}
+
+func releaseItems(items []outItem) {
+	for _, it := range items {
+		if it.resp != nil {
+			it.resp.Release()
+		}
+	}
+}
