@@ -169,7 +169,7 @@ func (l *Log) Wait() <-chan struct{} { return l.wait() }
 func (l *Log) Flush() error { return l.flush() }
 
 // Producers is a copy of the idempotent-producer state (for tests, admin).
-func (l *Log) Producers() map[int64]ProducerState { return l.producers() }
+func (l *Log) Producers() map[int64]ProducerState { return l.producerStates() }
 
 // ProducerState is one producer's state on this partition.
 type ProducerState struct {

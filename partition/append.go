@@ -1,0 +1,429 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sluice/sluice/segment"
+)
+
+// appendReq is one Append call waiting for, or being served by, the writer.
+type appendReq struct {
+	records []byte
+	batches []batchRef
+	res     AppendResult
+	err     error
+	done    chan struct{}
+}
+
+// batchRef is one batch of a request: its bytes and header.
+type batchRef struct {
+	b []byte
+	h segment.Header
+}
+
+var reqPool = sync.Pool{New: func() any {
+	return &appendReq{done: make(chan struct{}, 1), batches: make([]batchRef, 0, 4)}
+}}
+
+// append validates records, queues them, and either waits for the writer
+// or becomes it (group commit: one writer at a time writes every append
+// queued meanwhile with one pwritev, and under FlushAlways one fsync).
+func (l *log) append(records []byte) (AppendResult, error) {
+	req := reqPool.Get().(*appendReq)
+	defer func() {
+		req.records, req.batches, req.err = nil, req.batches[:0], nil
+		reqPool.Put(req)
+	}()
+	if err := l.validate(req, records); err != nil {
+		return AppendResult{}, err
+	}
+	l.mu.Lock()
+	if err := l.appendableLocked(); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	l.mu.queue = append(l.mu.queue, req)
+	if l.mu.writing {
+		l.mu.Unlock()
+		<-req.done
+		return req.res, req.err
+	}
+	l.mu.writing = true
+	l.mu.Unlock()
+	l.writeQueued()
+	<-req.done
+	return req.res, req.err
+}
+
+func (l *log) appendableLocked() error {
+	if l.mu.closed {
+		return ErrClosed
+	}
+	if l.mu.werr != nil {
+		return fmt.Errorf("%w: %s-%d needs a restart after an unrecoverable write error: %v",
+			ErrStorage, l.topic, l.partition, l.mu.werr)
+	}
+	return nil
+}
+
+// validate splits and checks the batches before anything touches disk.
+func (l *log) validate(req *appendReq, records []byte) error {
+	maxBytes := int64(l.config().MaxMessageBytes)
+	req.records = records
+	err := segment.Split(records, func(b []byte, h segment.Header) error {
+		if h.Size() > maxBytes {
+			return fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", ErrMessageTooLarge, h.Size(), maxBytes)
+		}
+		if h.Attributes&segment.AttrControl != 0 {
+			return fmt.Errorf("%w: control batches come only from the transaction coordinator", ErrInvalidRecord)
+		}
+		req.batches = append(req.batches, batchRef{b, h})
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrInvalidRecord):
+		return err
+	case errors.Is(err, segment.ErrTimestamp):
+		return fmt.Errorf("%w: %v", ErrInvalidTimestamp, err)
+	}
+	return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
+}
+
+// writeQueued is the writer: it takes rounds of queued appends until the
+// queue is empty, then steps down.
+func (l *log) writeQueued() {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	for {
+		l.mu.Lock()
+		if len(l.mu.queue) == 0 {
+			l.mu.writing = false
+			l.mu.Unlock()
+			return
+		}
+		l.w.pending, l.mu.queue = l.mu.queue, l.w.pending[:0]
+		err := l.appendableLocked()
+		l.mu.Unlock()
+		if err == nil {
+			l.writeRound()
+		} else {
+			for _, r := range l.w.pending {
+				r.err = err
+			}
+		}
+		for i, r := range l.w.pending {
+			r.done <- struct{}{}
+			l.w.pending[i] = nil
+		}
+	}
+}
+
+// round is the state of one writer round.
+type round struct {
+	startOffset int64         // log end before the round
+	startSeg    *logSegment   // active segment before the round
+	startPos    int64         // its size before the round
+	next        int64         // next offset to assign
+	seg         *logSegment   // segment being written
+	created     []*logSegment // segments rolled during the round
+	saved       map[int64]*producerEntry
+	// startSeg's timestamp state before the round, restored on abort.
+	maxTS, maxTSOffset int64
+	bytesSinceIndex    int
+}
+
+// writeRound assigns offsets to l.w.pending and writes them. Either the
+// whole round becomes visible or, on a write error, none of it does.
+func (l *log) writeRound() {
+	l.mu.RLock()
+	a := l.active()
+	rd := round{startOffset: l.mu.leo, startSeg: a, startPos: a.log.Size(), next: l.mu.leo, seg: a,
+		maxTS: a.maxTS.Load(), maxTSOffset: a.maxTSOffset.Load(), bytesSinceIndex: a.bytesSinceIndex}
+	epoch := l.mu.epochs.latest()
+	l.mu.RUnlock()
+	cfg := l.config()
+	now := l.now()
+	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
+	var err error
+	for _, r := range l.w.pending {
+		if err = l.assign(&rd, r, epoch, now, cfg); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = l.writeBufs(&rd, cfg)
+	}
+	if err == nil && cfg.Flush == FlushAlways {
+		err = l.syncRound(&rd)
+	}
+	if err != nil {
+		l.abortRound(&rd, err)
+		return
+	}
+	l.publishRound(&rd, epoch, cfg)
+}
+
+// assign checks one request's producer sequences, rolls if it does not fit,
+// stamps offsets, epoch and append time, and queues its bytes.
+func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Config) error {
+	if dup, err := l.checkProducer(rd, r); dup || err != nil {
+		r.err = err
+		return nil
+	}
+	if err := l.maybeRoll(rd, r, now, cfg); err != nil {
+		return err
+	}
+	r.res = AppendResult{BaseOffset: rd.next, LogAppendTime: -1}
+	for i := range r.batches {
+		br := &r.batches[i]
+		segment.SetBaseOffset(br.b, rd.next)
+		segment.SetLeaderEpoch(br.b, epoch)
+		br.h.BaseOffset, br.h.PartitionLeaderEpoch = rd.next, epoch
+		if cfg.LogAppendTime {
+			ts := now.UnixMilli()
+			segment.SetLogAppendTime(br.b, ts)
+			br.h.MaxTimestamp, br.h.Attributes = ts, br.h.Attributes|segment.AttrTimestampType
+			r.res.LogAppendTime = ts
+		}
+		rd.next = br.h.LastOffset() + 1
+		l.pmu.Lock()
+		updateProducers(l.producers, br.h)
+		l.pmu.Unlock()
+		l.w.written = append(l.w.written, *br)
+		l.w.bufs = append(l.w.bufs, br.b)
+	}
+	r.res.LastOffset = rd.next - 1
+	return nil
+}
+
+// checkProducer applies the idempotence rules to r's batches. A duplicate
+// gets its original offsets. The entries it may change are saved first so
+// an aborted round can restore them.
+func (l *log) checkProducer(rd *round, r *appendReq) (dup bool, err error) {
+	h := r.batches[0].h
+	if h.ProducerID < 0 {
+		return false, nil
+	}
+	for _, br := range r.batches[1:] {
+		if br.h.ProducerID != h.ProducerID || br.h.ProducerEpoch != h.ProducerEpoch {
+			return false, fmt.Errorf("%w: batches of one request from different producers", ErrInvalidRecord)
+		}
+	}
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	e := l.producers[h.ProducerID]
+	if rd.saved == nil {
+		rd.saved = make(map[int64]*producerEntry)
+	}
+	if _, ok := rd.saved[h.ProducerID]; !ok {
+		rd.saved[h.ProducerID] = cloneEntry(e)
+	}
+	kind, meta, err := e.check(h)
+	if err != nil {
+		return false, err
+	}
+	if kind == seqDuplicate {
+		if n := len(r.batches); n > 1 {
+			if k, m2, _ := e.check(r.batches[n-1].h); k == seqDuplicate {
+				meta.lastOffset = m2.lastOffset
+			}
+		}
+		r.res = AppendResult{BaseOffset: meta.firstOffset, LastOffset: meta.lastOffset, LogAppendTime: -1, Duplicate: true}
+		return true, nil
+	}
+	return false, nil
+}
+
+// maybeRoll starts a new segment when r's batches would not fit the active
+// one (segment.bytes, a full index, relative offsets beyond uint32) or the
+// active one is older than segment.ms. A request never spans segments.
+func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) error {
+	var size int64
+	for _, br := range r.batches {
+		size += br.h.Size()
+	}
+	last := rd.next + int64(r.batches[len(r.batches)-1].h.LastOffsetDelta)
+	for _, br := range r.batches[:len(r.batches)-1] {
+		last += int64(br.h.LastOffsetDelta) + 1
+	}
+	cur := rd.seg.log.Size() + pendingBytes(l.w.bufs)
+	switch {
+	case cur == 0:
+		return nil
+	case cur+size > cfg.SegmentBytes,
+		last-rd.seg.base > math.MaxUint32,
+		rd.seg.indexFull(),
+		now.Sub(rd.seg.created) > time.Duration(cfg.SegmentMs)*time.Millisecond:
+		return l.roll(rd, cfg, now)
+	}
+	return nil
+}
+
+// pendingBytes is what this round queued for rd.seg but has not written.
+func pendingBytes(bufs [][]byte) int64 {
+	var n int64
+	for _, b := range bufs {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// roll writes what is queued for the current segment, seals it and starts
+// a new one at rd.next. The new segment joins the list now but stays
+// invisible to readers until the round publishes its high watermark.
+func (l *log) roll(rd *round, cfg Config, now time.Time) error {
+	if err := l.writeBufs(rd, cfg); err != nil {
+		return err
+	}
+	s, err := createSegment(l.dir, rd.next, cfg.SegmentIndexBytes, now)
+	if err != nil {
+		return fmt.Errorf("%w: cannot roll %s-%d at offset %d: %v", ErrStorage, l.topic, l.partition, rd.next, err)
+	}
+	l.mu.Lock()
+	l.mu.segments = append(l.mu.segments, s)
+	l.mu.Unlock()
+	rd.created = append(rd.created, s)
+	old := rd.seg
+	rd.seg = s
+	if err := old.seal(); err != nil {
+		return fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	l.pmu.Lock()
+	snap := encodeSnapshot(l.producers)
+	l.pmu.Unlock()
+	// Retention cannot drop old before the round publishes, so the
+	// reference is safe to take without mu.
+	old.acquire()
+	l.bg.Add(1)
+	go l.flushRolled(old, rd.next, snap)
+	return nil
+}
+
+// flushRolled fsyncs a segment that rolled, advances the recovery point past
+// it and writes the producer snapshot at the new segment's base, off the
+// append path (Kafka schedules the same flush).
+func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
+	defer l.bg.Done()
+	defer old.Release()
+	if err := old.sync(); err != nil {
+		l.logger.Error("cannot flush a rolled segment", "segment", old.base, "err", err)
+		return
+	}
+	if err := writeSnapshotBytes(l.dir, next, snap); err != nil {
+		l.logger.Warn("cannot write producer snapshot", "err", err)
+	}
+	l.mu.Lock()
+	if next <= l.mu.leo {
+		l.mu.recoveryPoint = max(l.mu.recoveryPoint, next)
+	}
+	l.mu.Unlock()
+}
+
+// writeBufs writes the queued batches to rd.seg with one pwritev, then
+// indexes them.
+func (l *log) writeBufs(rd *round, cfg Config) error {
+	if len(l.w.bufs) == 0 {
+		return nil
+	}
+	pos, err := rd.seg.log.Append(l.w.bufs)
+	if err != nil {
+		return fmt.Errorf("%w: cannot append to %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+	}
+	for _, br := range l.w.written {
+		if err := rd.seg.noteBatch(br.h, pos, cfg.IndexIntervalBytes); err != nil {
+			return fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		pos += br.h.Size()
+	}
+	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
+	return nil
+}
+
+// syncRound fsyncs the .log files the round wrote to (one fsync for every
+// append in the round). Indexes are not synced: recovery rebuilds them.
+func (l *log) syncRound(rd *round) error {
+	l.syncs.Add(1)
+	if err := rd.startSeg.log.Sync(); err != nil {
+		return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+	}
+	for _, s := range rd.created {
+		if err := s.log.Sync(); err != nil {
+			return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+		}
+	}
+	return nil
+}
+
+// publishRound makes the round visible: log end, high watermark, waiters.
+func (l *log) publishRound(rd *round, epoch int32, cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rd.next == rd.startOffset {
+		return
+	}
+	if l.mu.epochs.assign(epoch, rd.startOffset) {
+		if err := l.mu.epochs.write(); err != nil {
+			l.logger.Warn("cannot write leader epoch checkpoint", "err", err)
+		}
+	}
+	a := l.active()
+	l.setEnd(rd.next, a, a.log.Size())
+	if cfg.Flush == FlushAlways {
+		l.mu.recoveryPoint = rd.next
+	}
+	l.notifyLocked()
+}
+
+// abortRound undoes a round that failed to write: every request in it gets
+// err, segments it rolled are removed, the segment it started in is cut
+// back, and producer state is restored. If the undo fails, the log keeps the
+// error and refuses appends until restarted (recovery then repairs it).
+func (l *log) abortRound(rd *round, err error) {
+	for _, r := range l.w.pending {
+		if r.err == nil && !r.res.Duplicate {
+			r.err, r.res = err, AppendResult{}
+		}
+	}
+	l.logger.Error("append failed; rolling the log back", "offset", rd.startOffset, "err", err)
+	l.mu.Lock()
+	for _, s := range rd.created {
+		l.mu.segments = l.mu.segments[:len(l.mu.segments)-1]
+		if derr := s.markDeleted(); derr != nil {
+			l.mu.werr = derr
+		}
+	}
+	l.mu.Unlock()
+	s := rd.startSeg
+	var uerr error
+	if len(rd.created) > 0 {
+		// It was sealed by the roll: writable again before it is cut back.
+		uerr = s.reopenWritable(l.config().SegmentIndexBytes)
+	}
+	if uerr == nil {
+		uerr = s.truncate(rd.startPos, rd.startOffset)
+	}
+	s.maxTS.Store(rd.maxTS)
+	s.maxTSOffset.Store(rd.maxTSOffset)
+	s.bytesSinceIndex = rd.bytesSinceIndex
+	if uerr != nil {
+		l.mu.Lock()
+		l.mu.werr = uerr
+		l.mu.Unlock()
+	}
+	l.pmu.Lock()
+	for id, e := range rd.saved {
+		if e == nil {
+			delete(l.producers, id)
+		} else {
+			l.producers[id] = e
+		}
+	}
+	l.pmu.Unlock()
+	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
+}

@@ -1,0 +1,135 @@
+package partition
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Kafka's checkpoint files are text: a version line ("0"), a count line,
+// then one entry per line. The offset checkpoints at the data-dir root hold
+// "topic partition offset"; a partition's leader-epoch-checkpoint holds
+// "epoch startOffset".
+const checkpointVersion = 0
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.topic, tp.partition) }
+
+// writeFileAtomic writes data to path via a temporary file, fsync and
+// rename, then fsyncs the directory, so a crash leaves the old or the new
+// file, never a torn one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot create %q: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write %q: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot fsync %q: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cannot close %q: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot rename %q: %w", tmp, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("cannot open directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("cannot fsync directory %q: %w", dir, err)
+	}
+	return nil
+}
+
+// writeOffsetCheckpoint writes "topic partition offset" entries.
+func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error {
+	tps := make([]topicPartition, 0, len(offsets))
+	for tp := range offsets {
+		tps = append(tps, tp)
+	}
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].topic != tps[j].topic {
+			return tps[i].topic < tps[j].topic
+		}
+		return tps[i].partition < tps[j].partition
+	})
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(tps))
+	for _, tp := range tps {
+		fmt.Fprintf(&b, "%s %d %d\n", tp.topic, tp.partition, offsets[tp])
+	}
+	return writeFileAtomic(path, b.Bytes())
+}
+
+// readOffsetCheckpoint reads a file written by writeOffsetCheckpoint. A
+// missing file is an empty map.
+func readOffsetCheckpoint(path string) (map[topicPartition]int64, error) {
+	out := make(map[topicPartition]int64)
+	err := readCheckpoint(path, 3, func(f []string) error {
+		p, err1 := strconv.ParseInt(f[1], 10, 32)
+		off, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("bad entry %q", strings.Join(f, " "))
+		}
+		out[topicPartition{f[0], int32(p)}] = off
+		return nil
+	})
+	return out, err
+}
+
+// readCheckpoint parses the version and count lines and hands each entry's
+// fields to fn.
+func readCheckpoint(path string, fields int, fn func([]string) error) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot read checkpoint %q: %w", path, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	var lines []string
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 2 || lines[0] != strconv.Itoa(checkpointVersion) {
+		return fmt.Errorf("checkpoint %q: bad header", path)
+	}
+	n, err := strconv.Atoi(lines[1])
+	if err != nil || n != len(lines)-2 {
+		return fmt.Errorf("checkpoint %q: count %q does not match %d entries", path, lines[1], len(lines)-2)
+	}
+	for _, l := range lines[2:] {
+		f := strings.Fields(l)
+		if len(f) != fields {
+			return fmt.Errorf("checkpoint %q: bad entry %q", path, l)
+		}
+		if err := fn(f); err != nil {
+			return fmt.Errorf("checkpoint %q: %w", path, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package partition
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strconv"
+)
+
+// leaderEpochFile is Kafka's per-partition leader-epoch-checkpoint: a
+// version line, a count line, then "epoch startOffset" per line.
+const leaderEpochFile = "leader-epoch-checkpoint"
+
+type epochEntry struct {
+	epoch       int32
+	startOffset int64
+}
+
+// epochCache is the partition's leader epochs and the offset each began at.
+// Guarded by the log's mu.
+type epochCache struct {
+	path    string
+	entries []epochEntry
+}
+
+func loadEpochCache(dir string) (*epochCache, error) {
+	c := &epochCache{path: filepath.Join(dir, leaderEpochFile)}
+	err := readCheckpoint(c.path, 2, func(f []string) error {
+		e, err1 := strconv.ParseInt(f[0], 10, 32)
+		o, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("bad leader epoch entry %q %q", f[0], f[1])
+		}
+		c.entries = append(c.entries, epochEntry{int32(e), o})
+		return nil
+	})
+	return c, err
+}
+
+func (c *epochCache) latest() int32 {
+	if len(c.entries) == 0 {
+		return 0
+	}
+	return c.entries[len(c.entries)-1].epoch
+}
+
+// assign records that epoch starts at offset if it is new. It reports
+// whether the file must be rewritten.
+func (c *epochCache) assign(epoch int32, offset int64) bool {
+	if n := len(c.entries); n > 0 && c.entries[n-1].epoch >= epoch {
+		return false
+	}
+	c.entries = append(c.entries, epochEntry{epoch, offset})
+	return true
+}
+
+// truncateFromEnd drops epochs that start at or after offset.
+func (c *epochCache) truncateFromEnd(offset int64) bool {
+	n := len(c.entries)
+	for n > 0 && c.entries[n-1].startOffset >= offset {
+		n--
+	}
+	changed := n != len(c.entries)
+	c.entries = c.entries[:n]
+	return changed
+}
+
+// endOffsetFor is Kafka's LeaderEpochFileCache.endOffsetFor: the end offset
+// of the largest epoch <= requested, or (-1, -1) when undefined.
+func (c *epochCache) endOffsetFor(requested int32, logEnd int64) (int64, int32) {
+	if len(c.entries) == 0 {
+		if requested == 0 {
+			return logEnd, 0
+		}
+		return -1, -1
+	}
+	if requested == c.latest() {
+		return logEnd, requested
+	}
+	for i := len(c.entries) - 1; i >= 0; i-- {
+		if c.entries[i].epoch <= requested {
+			if i == len(c.entries)-1 {
+				return -1, -1 // requested is above every known epoch
+			}
+			return c.entries[i+1].startOffset, c.entries[i].epoch
+		}
+	}
+	return -1, -1
+}
+
+func (c *epochCache) write() error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(c.entries))
+	for _, e := range c.entries {
+		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.startOffset)
+	}
+	return writeFileAtomic(c.path, b.Bytes())
+}

@@ -1,0 +1,600 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice/sluice/segment"
+)
+
+// log is the implementation behind Log.
+//
+// Lock order: wmu (the single writer) → mu (state) → a segment's idx lock.
+// pmu (producer state) is taken alone. No lock is held across fsync or a
+// network write; wmu is held across the appender's pwritev and, under
+// FlushAlways, its fsync, but wmu only serialises writers, never readers.
+type log struct {
+	dir       string
+	topic     string
+	partition int32
+	topicID   [16]byte
+	logger    *slog.Logger
+	now       func() time.Time
+	cfg       atomic.Pointer[Config]
+
+	// onLogStart is called (without locks) when the log start offset moves,
+	// so the store can checkpoint it.
+	onLogStart func()
+
+	// wmu serialises the appender; w is its state.
+	wmu sync.Mutex
+	w   struct {
+		pending []*appendReq // being written by the current round
+		bufs    [][]byte     // their bytes for the current segment
+		written []batchRef   // the batches behind bufs, indexed once written
+	}
+
+	mu struct {
+		sync.RWMutex
+		segments      []*logSegment // ascending base; the last is active
+		logStart      int64
+		leo           int64
+		hw            int64
+		hwSeg         *logSegment // segment that holds the high watermark
+		hwPos         int64       // its size at the high watermark
+		recoveryPoint int64       // everything below is fsync'd
+		epochs        *epochCache
+		waitCh        chan struct{}
+		queue         []*appendReq // appends waiting for a writer
+		writing       bool
+		closed        bool
+		werr          error // sticky: the log is in an unknown state
+	}
+
+	pmu       sync.Mutex
+	producers map[int64]*producerEntry
+
+	// recoveredBytes counts segment bytes read by recovery (tests check a
+	// clean start reads none).
+	recoveredBytes atomic.Int64
+	// syncs counts the appender's fsyncs (tests check group commit).
+	syncs atomic.Int64
+	// bg tracks the flushes of rolled segments; Close waits for them.
+	bg sync.WaitGroup
+}
+
+// openOptions are what the store knows about a log at start-up.
+type openOptions struct {
+	topic         string
+	partition     int32
+	topicID       [16]byte
+	cfg           Config
+	recoveryPoint int64 // -1: unknown (recover everything)
+	logStart      int64 // -1: unknown
+	clean         bool  // the clean-shutdown marker was there
+	logger        *slog.Logger
+	now           func() time.Time
+	onLogStart    func()
+}
+
+// openLog opens the partition directory dir, recovering it if the last
+// shutdown was not clean.
+func openLog(dir string, o openOptions) (*Log, error) {
+	if err := o.cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	}
+	l := &Log{log{dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
+		logger: o.logger, now: o.now, onLogStart: o.onLogStart}}
+	if l.logger == nil {
+		l.logger = slog.Default()
+	}
+	l.logger = l.logger.With("partition", fmt.Sprintf("%s-%d", o.topic, o.partition))
+	if l.now == nil {
+		l.now = time.Now
+	}
+	cfg := o.cfg
+	l.cfg.Store(&cfg)
+	if err := l.load(o); err != nil {
+		l.closeSegments()
+		return nil, fmt.Errorf("cannot open log %q: %w", dir, err)
+	}
+	return l, nil
+}
+
+// load lists the segments, recovers if needed and sets the offsets.
+func (l *log) load(o openOptions) error {
+	bases, err := l.scanDir()
+	if err != nil {
+		return err
+	}
+	cfg := l.config()
+	for i, base := range bases {
+		indexBytes := 0
+		if i == len(bases)-1 {
+			indexBytes = cfg.SegmentIndexBytes
+		}
+		s, err := openSegment(l.dir, base, indexBytes)
+		if err != nil {
+			return err
+		}
+		l.mu.segments = append(l.mu.segments, s)
+	}
+	if len(l.mu.segments) == 0 {
+		start := max(o.logStart, 0)
+		s, err := createSegment(l.dir, start, cfg.SegmentIndexBytes, l.now())
+		if err != nil {
+			return err
+		}
+		l.mu.segments = append(l.mu.segments, s)
+		o.recoveryPoint, o.clean = start, true
+	}
+	if l.mu.epochs, err = loadEpochCache(l.dir); err != nil {
+		return err
+	}
+	recovered := !(o.clean && o.recoveryPoint >= l.active().base)
+	if recovered {
+		err = l.recover(o.recoveryPoint)
+	} else {
+		err = l.loadClean(o.recoveryPoint)
+	}
+	if err != nil {
+		return err
+	}
+	if recovered {
+		// What recovery kept is durable from here on.
+		if err := l.flush(); err != nil {
+			return err
+		}
+	}
+	first := l.mu.segments[0].base
+	l.mu.logStart = max(o.logStart, first)
+	if l.mu.logStart > l.mu.leo {
+		l.mu.logStart = l.mu.leo
+	}
+	if l.mu.epochs.truncateFromEnd(l.mu.leo + 1) {
+		if err := l.mu.epochs.write(); err != nil {
+			return err
+		}
+	}
+	return l.loadProducers()
+}
+
+// scanDir removes leftovers of interrupted deletes and cleanings and
+// returns the base offsets of the segments, ascending.
+func (l *log) scanDir() ([]int64, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list %q: %w", l.dir, err)
+	}
+	var bases []int64
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, cleanedSuffix),
+			strings.HasSuffix(name, ".tmp"):
+			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+				return nil, fmt.Errorf("cannot remove leftover %q: %w", name, err)
+			}
+		case strings.HasSuffix(name, swapSuffix):
+			l.logger.Warn("leaving an unfinished swap file alone", "file", name)
+		case strings.HasSuffix(name, logSuffix):
+			base, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
+			if err != nil || len(name) != 20+len(logSuffix) {
+				return nil, fmt.Errorf("unexpected file %q in %q: not a 20-digit base offset", name, l.dir)
+			}
+			bases = append(bases, base)
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+// loadClean trusts a clean shutdown: the log end offset is the recovery
+// point checkpointed at close, and no segment data is read.
+func (l *log) loadClean(leo int64) error {
+	a := l.active()
+	if _, err := a.indexes(); err != nil {
+		return err
+	}
+	l.setEnd(leo, a, a.log.Size())
+	l.mu.recoveryPoint = leo
+	return nil
+}
+
+func (l *log) setEnd(leo int64, s *logSegment, pos int64) {
+	l.mu.leo, l.mu.hw, l.mu.hwSeg, l.mu.hwPos = leo, leo, s, pos
+}
+
+// recover validates every batch from the segment holding the recovery point
+// on, rebuilding their indexes. A torn or corrupt tail is truncated (and
+// every later segment deleted), with the bytes dropped logged. Corruption
+// below the recovery point, which had been fsync'd, is an error naming file
+// and position: nothing is dropped silently.
+func (l *log) recover(recoveryPoint int64) error {
+	segs := l.mu.segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > recoveryPoint }) - 1
+	i = max(i, 0)
+	next := segs[i].base
+	for ; i < len(segs); i++ {
+		s := segs[i]
+		if s.base < next && i > 0 {
+			return fmt.Errorf("%w: segment %q starts at offset %d, below the end %d of the one before",
+				segment.ErrCorrupt, s.log.Path(), s.base, next)
+		}
+		end, last, rerr := l.recoverSegment(s)
+		if rerr != nil && !errors.Is(rerr, segment.ErrCorrupt) && !errors.Is(rerr, segment.ErrTorn) {
+			return rerr
+		}
+		if last >= 0 {
+			next = last + 1
+		} else {
+			next = max(next, s.base)
+		}
+		if rerr == nil {
+			continue
+		}
+		if err := l.checkTail(s, end, next, recoveryPoint, rerr); err != nil {
+			return err
+		}
+		if err := l.truncateTail(i, end, next, rerr); err != nil {
+			return err
+		}
+		break
+	}
+	a := l.active()
+	l.setEnd(next, a, a.log.Size())
+	l.mu.recoveryPoint = max(recoveryPoint, l.mu.segments[0].base)
+	return a.reopenWritable(l.config().SegmentIndexBytes)
+}
+
+// recoverSegment rebuilds s's indexes while validating its batches. It
+// returns the end of the valid data, the last valid offset (-1 if none) and
+// why it stopped early.
+func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
+	if err := s.reopenWritable(l.config().SegmentIndexBytes); err != nil {
+		return 0, -1, err
+	}
+	oi, err := s.indexes()
+	if err != nil {
+		return 0, -1, err
+	}
+	oi.Reset()
+	ti, _ := s.timeIndex()
+	ti.Reset()
+	s.maxTS.Store(-1)
+	s.maxTSOffset.Store(-1)
+	s.bytesSinceIndex = 0
+	last := int64(-1)
+	interval := l.config().IndexIntervalBytes
+	var noteErr error
+	end, rerr := s.log.Recover(0, func(h segment.Header, pos int64) {
+		if noteErr == nil {
+			noteErr = s.noteBatch(h, pos, interval)
+		}
+		last = h.LastOffset()
+	})
+	l.recoveredBytes.Add(end)
+	if noteErr != nil {
+		return 0, -1, noteErr
+	}
+	if rerr != nil && !errors.Is(rerr, segment.ErrCorrupt) && !errors.Is(rerr, segment.ErrTorn) {
+		return 0, -1, fmt.Errorf("cannot recover segment %q: %w", s.log.Path(), rerr)
+	}
+	if rerr == nil && s != l.active() {
+		if err := s.seal(); err != nil {
+			return 0, -1, err
+		}
+	}
+	return end, last, rerr
+}
+
+// checkTail decides whether invalid data at end of s is a torn tail (cut by
+// a crash: truncate) or corruption (fail). It is corruption when it lies
+// below the recovery point, or when a valid batch follows the bad one.
+func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error) error {
+	if next < recoveryPoint {
+		return fmt.Errorf("corruption below the recovery point %d in %q at position %d: %w",
+			recoveryPoint, s.log.Path(), end, why)
+	}
+	h, err := s.log.ReadHeaderAt(end)
+	if err != nil || h.Size() <= 0 {
+		return nil
+	}
+	after := end + h.Size()
+	if after >= s.log.Size() {
+		return nil
+	}
+	h2, err := s.log.ReadHeaderAt(after)
+	if err != nil || h2.BaseOffset <= h.BaseOffset || h2.Size() > s.log.Size()-after {
+		return nil
+	}
+	buf := make([]byte, h2.Size())
+	if _, err := s.log.ReadAt(buf, after); err != nil {
+		return nil
+	}
+	if _, err := segment.Validate(buf); err != nil {
+		return nil
+	}
+	return fmt.Errorf("corrupt batch in %q at position %d with valid data after it at %d: %w",
+		s.log.Path(), end, after, why)
+}
+
+// truncateTail cuts segment i at end and deletes every later segment.
+func (l *log) truncateTail(i int, end, next int64, why error) error {
+	s := l.mu.segments[i]
+	dropped := s.log.Size() - end
+	for _, later := range l.mu.segments[i+1:] {
+		dropped += later.log.Size()
+		if err := later.markDeleted(); err != nil {
+			return err
+		}
+	}
+	l.mu.segments = l.mu.segments[:i+1]
+	if err := s.truncate(end, next); err != nil {
+		return fmt.Errorf("cannot truncate torn tail of %q: %w", s.log.Path(), err)
+	}
+	l.logger.Warn("truncated a torn or corrupt tail", "file", s.log.Path(),
+		"position", end, "bytes_dropped", dropped, "reason", why.Error())
+	return nil
+}
+
+// reopenWritable makes a recovered segment the writable active one: its
+// indexes preallocated again after recovery sealed nothing.
+func (s *logSegment) reopenWritable(indexBytes int) error {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if s.idx.maxBytes == indexBytes && s.idx.offsets != nil {
+		return nil
+	}
+	if s.idx.offsets != nil {
+		if err := errors.Join(s.idx.offsets.Close(), s.idx.times.Close()); err != nil {
+			return fmt.Errorf("cannot reopen indexes of segment %d: %w", s.base, err)
+		}
+		s.idx.offsets, s.idx.times = nil, nil
+	}
+	s.idx.maxBytes = indexBytes
+	_, err := s.indexesLocked()
+	return err
+}
+
+// loadProducers restores idempotent-producer state from the newest snapshot
+// at or below the log end, replaying batch headers after it.
+func (l *log) loadProducers() error {
+	m, snapOff, err := loadLatestSnapshot(l.dir, l.mu.leo)
+	if err != nil {
+		return err
+	}
+	l.producers = m
+	from := max(snapOff, l.mu.logStart)
+	if from >= l.mu.leo {
+		return nil
+	}
+	for _, s := range l.mu.segments {
+		if next := l.nextBaseLocked(s); next <= from {
+			continue
+		}
+		pos, err := l.positionOf(s, from)
+		if err != nil {
+			return err
+		}
+		err = s.log.ScanFrom(pos, func(h segment.Header, _ int64) bool {
+			if h.LastOffset() >= from {
+				updateProducers(m, h)
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("cannot rebuild producer state from %q: %w", s.log.Path(), err)
+		}
+	}
+	return nil
+}
+
+// nextBaseLocked is the base offset of the segment after s, or the log end.
+func (l *log) nextBaseLocked(s *logSegment) int64 {
+	segs := l.mu.segments
+	for i, t := range segs {
+		if t == s && i+1 < len(segs) {
+			return segs[i+1].base
+		}
+	}
+	return l.mu.leo
+}
+
+// positionOf returns the position of the batch holding offset in s, or the
+// position where the scan for it should start: the index's entry at or
+// below offset.
+func (l *log) positionOf(s *logSegment, offset int64) (int64, error) {
+	_, pos, err := s.lookup(offset)
+	return pos, err
+}
+
+func (l *log) active() *logSegment { return l.mu.segments[len(l.mu.segments)-1] }
+
+func (l *log) config() Config { return *l.cfg.Load() }
+
+func (l *log) setConfig(c Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	l.cfg.Store(&c)
+	return nil
+}
+
+func (l *log) logStartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.logStart
+}
+
+func (l *log) highWatermark() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.hw
+}
+
+func (l *log) logEndOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.leo
+}
+
+func (l *log) leaderEpoch() int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.epochs.latest()
+}
+
+func (l *log) endOffsetForEpoch(epoch int32) (int64, int32, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	off, e := l.mu.epochs.endOffsetFor(epoch, l.mu.leo)
+	return off, e, nil
+}
+
+func (l *log) sizeBytes() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.mu.segments {
+		n += s.log.Size()
+	}
+	return n
+}
+
+func (l *log) segmentCount() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.segments)
+}
+
+// wait returns a channel closed at the next high watermark change.
+func (l *log) wait() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.waitCh == nil {
+		l.mu.waitCh = make(chan struct{})
+	}
+	return l.mu.waitCh
+}
+
+// notifyLocked wakes waiters after the high watermark moved.
+func (l *log) notifyLocked() {
+	if l.mu.waitCh != nil {
+		close(l.mu.waitCh)
+		l.mu.waitCh = nil
+	}
+}
+
+func (l *log) producerStates() map[int64]ProducerState {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	out := make(map[int64]ProducerState, len(l.producers))
+	for id, e := range l.producers {
+		st := ProducerState{Epoch: e.epoch, LastSequence: -1, LastOffset: -1}
+		if b, ok := e.last(); ok {
+			st.LastSequence, st.LastOffset = b.lastSeq, b.lastOffset
+		}
+		out[id] = st
+	}
+	return out
+}
+
+// recoveryPointOf returns the offset below which everything is fsync'd.
+func (l *log) recoveryPointOf() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.recoveryPoint
+}
+
+// flush fsyncs what was appended and advances the recovery point.
+func (l *log) flush() error {
+	l.mu.RLock()
+	if l.mu.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	leo := l.mu.leo
+	var segs []*logSegment
+	for _, s := range l.mu.segments {
+		if l.nextBaseLocked(s) > l.mu.recoveryPoint {
+			s.acquire()
+			segs = append(segs, s)
+		}
+	}
+	l.mu.RUnlock()
+	var err error
+	for _, s := range segs {
+		if err == nil {
+			err = s.sync()
+		}
+		s.Release()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: cannot flush %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+	}
+	l.mu.Lock()
+	l.mu.recoveryPoint = max(l.mu.recoveryPoint, leo)
+	l.mu.Unlock()
+	return nil
+}
+
+// close flushes, seals nothing (the active segment stays active on disk),
+// writes the producer snapshot at the log end, trims the indexes and closes
+// every file. It waits for an append in progress.
+func (l *log) close() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	l.mu.Unlock()
+	l.wmu.Lock() // no writer from here on
+	defer l.wmu.Unlock()
+	l.bg.Wait()
+	err := l.flush()
+	if errors.Is(err, ErrClosed) {
+		err = nil
+	}
+	l.mu.Lock()
+	leo := l.mu.leo
+	l.notifyLocked()
+	l.mu.Unlock()
+	l.pmu.Lock()
+	snapErr := writeSnapshot(l.dir, leo, l.producers)
+	l.pmu.Unlock()
+	return errors.Join(err, snapErr, l.closeSegments())
+}
+
+// closeSegments drops the log's reference on every segment, after adding
+// the active segment's final time-index entry.
+func (l *log) closeSegments() error {
+	var errs []error
+	for _, s := range l.mu.segments {
+		if s.idx.maxBytes > 0 {
+			errs = append(errs, s.seal())
+		}
+		s.Release()
+	}
+	l.mu.segments = nil
+	return errors.Join(errs...)
+}
+
+var _ io.Closer = (*Log)(nil)
+
+// Close flushes and closes the log (normally the Store does this).
+func (l *Log) Close() error { return l.close() }

@@ -1,0 +1,326 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice/sluice/mmapindex"
+	"github.com/sluice/sluice/segment"
+)
+
+// File name suffixes, as Kafka names them.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+	snapshotSuffix  = ".snapshot"
+	deletedSuffix   = ".deleted"
+	cleanedSuffix   = ".cleaned"
+	swapSuffix      = ".swap"
+)
+
+// fileName is the 20-digit zero-padded base offset followed by suffix.
+func fileName(dir string, base int64, suffix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
+}
+
+// logSegment is one segment: its .log file and its two indexes, with a
+// reference count. The log holds one reference while the segment is in its
+// list; every Region handed to a reader holds another. The files are closed
+// (and, once deleted, removed) when the count reaches zero.
+type logSegment struct {
+	base int64
+	dir  string
+	log  *segment.File
+
+	refs    atomic.Int32
+	deleted atomic.Bool
+
+	// idx guards the indexes, which old segments open lazily on first use.
+	// Lookups hold it too: sealing a segment remaps its indexes.
+	idx struct {
+		sync.Mutex
+		offsets  *mmapindex.OffsetIndex
+		times    *mmapindex.TimeIndex
+		maxBytes int // > 0: open writable (the active segment)
+	}
+
+	// maxTS is the largest batch timestamp and maxTSOffset the last offset
+	// of the batch that has it; -1 until known.
+	maxTS       atomic.Int64
+	maxTSOffset atomic.Int64
+
+	// Appender-only state (the single writer owns it).
+	created         time.Time
+	bytesSinceIndex int
+}
+
+// createSegment creates the files of a new, writable segment at base.
+func createSegment(dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		// A leftover from a failed earlier attempt would be taken for data.
+		if err := os.Remove(fileName(dir, base, suffix)); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("cannot clear old segment file: %w", err)
+		}
+	}
+	s, err := openSegment(dir, base, indexBytes)
+	if err != nil {
+		return nil, err
+	}
+	s.created = now
+	if _, err := s.indexes(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSegment opens an existing segment's .log; indexBytes > 0 marks it the
+// writable active segment. Indexes open on first use.
+func openSegment(dir string, base int64, indexBytes int) (*logSegment, error) {
+	f, err := segment.Open(fileName(dir, base, logSuffix))
+	if err != nil {
+		return nil, err
+	}
+	s := &logSegment{base: base, dir: dir, log: f, created: time.Now()}
+	s.idx.maxBytes = indexBytes
+	s.refs.Store(1)
+	s.maxTS.Store(-1)
+	s.maxTSOffset.Store(-1)
+	return s, nil
+}
+
+// indexes returns the offset index, opening both indexes if needed.
+func (s *logSegment) indexes() (*mmapindex.OffsetIndex, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	return s.indexesLocked()
+}
+
+func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
+	if s.idx.offsets != nil {
+		return s.idx.offsets, nil
+	}
+	oi, err := mmapindex.OpenOffsetIndex(fileName(s.dir, s.base, indexSuffix), s.base, s.idx.maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open offset index of segment %d: %w", s.base, err)
+	}
+	ti, err := mmapindex.OpenTimeIndex(fileName(s.dir, s.base, timeIndexSuffix), s.base, s.idx.maxBytes)
+	if err != nil {
+		oi.Close()
+		return nil, fmt.Errorf("cannot open time index of segment %d: %w", s.base, err)
+	}
+	s.idx.offsets, s.idx.times = oi, ti
+	if ts, off := ti.Last(); ts >= 0 && ts > s.maxTS.Load() {
+		s.maxTS.Store(ts)
+		s.maxTSOffset.Store(off)
+	}
+	return oi, nil
+}
+
+// lookup returns the index entry at or below offset: the position a scan
+// for offset starts from.
+func (s *logSegment) lookup(offset int64) (int64, int64, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return 0, 0, err
+	}
+	off, pos := oi.Lookup(offset)
+	return off, int64(pos), nil
+}
+
+// lookupPosition returns the position of the indexed batch start at or
+// below pos (at least 0).
+func (s *logSegment) lookupPosition(pos int64) (int64, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return 0, err
+	}
+	_, p := oi.LookupPosition(uint32(min(pos, maxSegmentBytes)))
+	return int64(p), nil
+}
+
+// lookupTime returns the offset to start a scan for timestamp ts from.
+func (s *logSegment) lookupTime(ts int64) (int64, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if _, err := s.indexesLocked(); err != nil {
+		return 0, err
+	}
+	_, off := s.idx.times.Lookup(ts)
+	return off, nil
+}
+
+// timeIndex returns the time index, opening the indexes if needed.
+func (s *logSegment) timeIndex() (*mmapindex.TimeIndex, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if _, err := s.indexesLocked(); err != nil {
+		return nil, err
+	}
+	return s.idx.times, nil
+}
+
+// largestTimestamp is the segment's largest batch timestamp, or the file's
+// modification time when it has none (Kafka's rule for retention.ms).
+func (s *logSegment) largestTimestamp() (int64, error) {
+	if _, err := s.indexes(); err != nil {
+		return 0, err
+	}
+	if ts := s.maxTS.Load(); ts >= 0 {
+		return ts, nil
+	}
+	fi, err := os.Stat(s.log.Path())
+	if err != nil {
+		return 0, fmt.Errorf("cannot stat segment: %w", err)
+	}
+	return fi.ModTime().UnixMilli(), nil
+}
+
+// noteBatch records a batch appended (or recovered) at pos, adding index
+// entries every indexInterval bytes as Kafka does: the entry holds the
+// batch's last offset and its start position.
+func (s *logSegment) noteBatch(h segment.Header, pos int64, indexInterval int) error {
+	if h.MaxTimestamp > s.maxTS.Load() {
+		s.maxTS.Store(h.MaxTimestamp)
+		s.maxTSOffset.Store(h.LastOffset())
+	}
+	s.bytesSinceIndex += int(h.Size())
+	if s.bytesSinceIndex <= indexInterval {
+		return nil
+	}
+	s.bytesSinceIndex = 0
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return err
+	}
+	if err := oi.Append(h.LastOffset(), uint32(pos)); err != nil {
+		return fmt.Errorf("cannot add offset index entry to segment %d: %w", s.base, err)
+	}
+	if err := s.idx.times.Append(s.maxTS.Load(), s.maxTSOffset.Load()); err != nil {
+		return fmt.Errorf("cannot add time index entry to segment %d: %w", s.base, err)
+	}
+	return nil
+}
+
+// indexFull reports whether either index has no room for another entry.
+func (s *logSegment) indexFull() bool {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	return s.idx.offsets != nil && (s.idx.offsets.IsFull() || s.idx.times.IsFull())
+}
+
+// seal makes the segment inactive: a last time-index entry for its largest
+// timestamp, indexes trimmed to their entries (Kafka's onBecomeInactive).
+func (s *logSegment) seal() error {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if s.idx.offsets == nil {
+		return nil
+	}
+	if ts := s.maxTS.Load(); ts >= 0 {
+		err := s.idx.times.Append(ts, s.maxTSOffset.Load())
+		if err != nil && !errors.Is(err, mmapindex.ErrFull) {
+			return fmt.Errorf("cannot add final time index entry to segment %d: %w", s.base, err)
+		}
+	}
+	if err := s.idx.offsets.Trim(); err != nil {
+		return fmt.Errorf("cannot trim offset index of segment %d: %w", s.base, err)
+	}
+	if err := s.idx.times.Trim(); err != nil {
+		return fmt.Errorf("cannot trim time index of segment %d: %w", s.base, err)
+	}
+	s.idx.maxBytes = 0
+	return nil
+}
+
+// sync fsyncs the log and msyncs the indexes.
+func (s *logSegment) sync() error {
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if s.idx.offsets != nil {
+		if err := s.idx.offsets.Sync(); err != nil {
+			return fmt.Errorf("cannot sync offset index of segment %d: %w", s.base, err)
+		}
+		if err := s.idx.times.Sync(); err != nil {
+			return fmt.Errorf("cannot sync time index of segment %d: %w", s.base, err)
+		}
+	}
+	return nil
+}
+
+// truncate cuts the segment to pos, dropping index entries for offsets at or
+// after next (the first offset no longer in the segment).
+func (s *logSegment) truncate(pos int64, next int64) error {
+	s.idx.Lock()
+	if s.idx.offsets != nil {
+		s.idx.offsets.TruncateTo(next)
+		s.idx.times.TruncateTo(next)
+	}
+	s.idx.Unlock()
+	return s.log.Truncate(pos)
+}
+
+// acquire takes a reference for a reader; callers hold the log's mu so the
+// segment cannot be dropped in between.
+func (s *logSegment) acquire() { s.refs.Add(1) }
+
+// Release drops a reference (sendfile.Ref).
+func (s *logSegment) Release() {
+	switch n := s.refs.Add(-1); {
+	case n == 0:
+		s.closeFiles()
+		if s.deleted.Load() {
+			s.removeFiles()
+		}
+	case n < 0:
+		panic(fmt.Sprintf("BUG: segment %d of %s released more often than acquired", s.base, s.dir))
+	}
+}
+
+// markDeleted renames the files to *.deleted (Kafka's first step), then
+// drops the log's own reference: the files go when the last reader is done.
+func (s *logSegment) markDeleted() error {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		p := fileName(s.dir, s.base, suffix)
+		if err := os.Rename(p, p+deletedSuffix); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
+		}
+	}
+	s.deleted.Store(true)
+	s.Release()
+	return nil
+}
+
+func (s *logSegment) removeFiles() {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		os.Remove(fileName(s.dir, s.base, suffix) + deletedSuffix)
+	}
+}
+
+// closeFiles closes the .log and unmaps the indexes explicitly.
+func (s *logSegment) closeFiles() error {
+	var errs []error
+	s.idx.Lock()
+	if s.idx.offsets != nil {
+		errs = append(errs, s.idx.offsets.Close(), s.idx.times.Close())
+		s.idx.offsets, s.idx.times = nil, nil
+	}
+	s.idx.Unlock()
+	errs = append(errs, s.log.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,270 @@
+package partition
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/sluice/sluice/segment"
+	"github.com/sluice/sluice/sendfile"
+)
+
+// readView is a segment pinned for reading with the limit readers may see
+// in it (its size at the high watermark).
+type readView struct {
+	seg   *logSegment
+	limit int64
+}
+
+// pin finds the segment holding offset (binary search on base offsets) and
+// takes a reference on it. ok is false when offset is at the high
+// watermark. Called with mu held.
+func (l *log) pinLocked(offset int64) (readView, bool) {
+	segs := l.mu.segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	if i < 0 {
+		i = 0
+	}
+	for ; i < len(segs); i++ {
+		s := segs[i]
+		lim := l.limitLocked(s)
+		if lim == 0 {
+			return readView{}, false
+		}
+		if i+1 < len(segs) && segs[i+1].base <= offset {
+			continue
+		}
+		s.acquire()
+		return readView{s, lim}, true
+	}
+	return readView{}, false
+}
+
+// limitLocked is how much of s readers may see.
+func (l *log) limitLocked(s *logSegment) int64 {
+	switch {
+	case s == l.mu.hwSeg:
+		return l.mu.hwPos
+	case s.base < l.mu.hwSeg.base:
+		return s.log.Size()
+	}
+	return 0
+}
+
+func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error) {
+	l.mu.RLock()
+	res := ReadResult{
+		HighWatermark:    l.mu.hw,
+		LastStableOffset: l.mu.hw,
+		LogStartOffset:   l.mu.logStart,
+		LogEndOffset:     l.mu.leo,
+	}
+	if l.mu.closed {
+		l.mu.RUnlock()
+		return res, ErrClosed
+	}
+	if offset < l.mu.logStart || offset > l.mu.leo {
+		l.mu.RUnlock()
+		return res, fmt.Errorf("%w: %d is outside [%d, %d] of %s-%d", ErrOffsetOutOfRange,
+			offset, res.LogStartOffset, res.LogEndOffset, l.topic, l.partition)
+	}
+	for offset < l.mu.hw {
+		v, ok := l.pinLocked(offset)
+		if !ok {
+			break
+		}
+		l.mu.RUnlock()
+		reg, found, err := l.readSegment(v, offset, maxBytes, minOneBatch)
+		if err != nil || found {
+			if found {
+				res.Regions, res.Bytes = append(res.Regions, reg), reg.Len
+			}
+			return res, err
+		}
+		// offset lies past the last batch of that segment: the next one.
+		l.mu.RLock()
+		offset = max(offset, l.nextBaseLocked(v.seg))
+	}
+	l.mu.RUnlock()
+	return res, nil
+}
+
+// readSegment finds the batch holding offset in v and returns the region of
+// whole batches from it up to maxBytes. It keeps v's reference in the region
+// or releases it.
+func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool) (sendfile.Region, bool, error) {
+	start, first, err := l.findBatch(v, offset)
+	if err != nil || start < 0 {
+		v.seg.Release()
+		return sendfile.Region{}, false, err
+	}
+	end, err := l.batchBoundary(v, start, start+maxBytes)
+	if err != nil {
+		v.seg.Release()
+		return sendfile.Region{}, false, err
+	}
+	if end == start {
+		if !minOneBatch {
+			v.seg.Release()
+			return sendfile.Region{}, false, nil
+		}
+		end = start + first.Size()
+	}
+	return sendfile.Region{File: v.seg.log.OS(), Off: start, Len: end - start, Ref: v.seg}, true, nil
+}
+
+// findBatch returns the position and header of the first batch in v whose
+// last offset is >= offset, or -1 when there is none below the limit.
+func (l *log) findBatch(v readView, offset int64) (int64, segment.Header, error) {
+	_, from, err := v.seg.lookup(offset)
+	if err != nil {
+		return -1, segment.Header{}, err
+	}
+	pos, found := int64(-1), segment.Header{}
+	err = v.seg.log.ScanFrom(from, func(h segment.Header, p int64) bool {
+		if p+h.Size() > v.limit {
+			return false
+		}
+		if h.LastOffset() >= offset {
+			pos, found = p, h
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return -1, segment.Header{}, fmt.Errorf("%w: cannot read %q: %v", ErrStorage, v.seg.log.Path(), err)
+	}
+	return pos, found, nil
+}
+
+// batchBoundary returns the largest batch end in [start, target], capped at
+// the view's limit; start itself when the first batch is larger.
+func (l *log) batchBoundary(v readView, start, target int64) (int64, error) {
+	if target >= v.limit {
+		return v.limit, nil
+	}
+	from, err := v.seg.lookupPosition(target)
+	if err != nil {
+		return 0, err
+	}
+	end := max(from, start)
+	err = v.seg.log.ScanFrom(end, func(h segment.Header, p int64) bool {
+		if p+h.Size() > target {
+			return false
+		}
+		end = p + h.Size()
+		return true
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%w: cannot read %q: %v", ErrStorage, v.seg.log.Path(), err)
+	}
+	return end, nil
+}
+
+// offsetForTimestamp finds the first record with timestamp >= ts: the first
+// segment whose largest timestamp reaches ts, its time index, its offset
+// index, a scan of batch headers, then the records of the batch found.
+func (l *log) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
+	l.mu.RLock()
+	segs := append([]*logSegment(nil), l.mu.segments...)
+	hw := l.mu.hw
+	l.mu.RUnlock()
+	for _, s := range segs {
+		if s.base >= hw {
+			break
+		}
+		largest, err := s.largestTimestamp()
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if largest < ts {
+			continue
+		}
+		start, err := s.lookupTime(ts)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		off, rts, ok, err := l.scanForTimestamp(start, hw, func(h segment.Header) bool { return h.MaxTimestamp >= ts },
+			func(r segment.Record) bool { return r.Timestamp >= ts })
+		if err != nil || ok {
+			return off, rts, ok, err
+		}
+	}
+	return -1, -1, false, nil
+}
+
+// maxTimestamp finds the record with the largest timestamp (the first one
+// that has it).
+func (l *log) maxTimestamp() (int64, int64, bool, error) {
+	l.mu.RLock()
+	segs := append([]*logSegment(nil), l.mu.segments...)
+	hw := l.mu.hw
+	l.mu.RUnlock()
+	best, bestOff := int64(-1), int64(-1)
+	for _, s := range segs {
+		if s.base >= hw {
+			break
+		}
+		if _, err := s.indexes(); err != nil {
+			return 0, 0, false, err
+		}
+		if ts := s.maxTS.Load(); ts > best {
+			best, bestOff = ts, s.maxTSOffset.Load()
+		}
+	}
+	if bestOff < 0 {
+		return -1, -1, false, nil
+	}
+	return l.scanForTimestamp(bestOff, hw, func(h segment.Header) bool { return h.LastOffset() >= bestOff },
+		func(r segment.Record) bool { return r.Timestamp >= best })
+}
+
+// scanForTimestamp reads from the batch holding offset start, finds the
+// first batch matching batchOK, then its first record matching recordOK
+// (a compressed batch whose records cannot be read answers with its base
+// offset and largest timestamp).
+func (l *log) scanForTimestamp(start, hw int64, batchOK func(segment.Header) bool,
+	recordOK func(segment.Record) bool) (int64, int64, bool, error) {
+	for start < hw {
+		res, err := l.read(start, 1, true)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if len(res.Regions) == 0 {
+			return -1, -1, false, nil
+		}
+		reg := res.Regions[0]
+		buf := make([]byte, reg.Len)
+		_, err = reg.File.ReadAt(buf, reg.Off)
+		reg.Release()
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		h, err := segment.ParseHeader(buf)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("%w: %v", ErrStorage, err)
+		}
+		if batchOK(h) {
+			return firstRecord(buf, h, recordOK)
+		}
+		start = h.LastOffset() + 1
+	}
+	return -1, -1, false, nil
+}
+
+func firstRecord(batch []byte, h segment.Header, ok func(segment.Record) bool) (int64, int64, bool, error) {
+	if h.Attributes&segment.AttrTimestampType != 0 {
+		return h.BaseOffset, h.MaxTimestamp, true, nil
+	}
+	off, ts := int64(-1), int64(-1)
+	err := segment.Records(batch, func(r segment.Record) bool {
+		if ok(r) {
+			off, ts = r.Offset, r.Timestamp
+			return false
+		}
+		return true
+	})
+	if err != nil || off < 0 {
+		return h.BaseOffset, h.MaxTimestamp, true, nil
+	}
+	return off, ts, true, nil
+}

@@ -1,0 +1,404 @@
+package partition
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Files at the data-dir root, named as Kafka names them.
+const (
+	lockFile               = ".lock"
+	cleanShutdownFile      = ".kafka_cleanshutdown"
+	recoveryPointFile      = "recovery-point-offset-checkpoint"
+	logStartOffsetFile     = "log-start-offset-checkpoint"
+	partitionMetadataFile  = "partition.metadata"
+	deleteDirSuffix        = "-delete"
+	defaultRetentionCheck  = 5 * time.Minute
+	defaultCheckpointEvery = time.Minute
+)
+
+// partitionDir matches `<topic>-<partition>`.
+var partitionDir = regexp.MustCompile(`^(.+)-(\d+)$`)
+
+type store struct {
+	cfg    StoreConfig
+	logger *slog.Logger
+	lock   *os.File
+
+	mu struct {
+		sync.Mutex
+		logs   map[topicPartition]*Log
+		closed bool
+	}
+	checkpointMu sync.Mutex // serialises checkpoint writes
+	stop         chan struct{}
+	done         sync.WaitGroup
+}
+
+func openStore(cfg StoreConfig) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("partition: store needs a data directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RetentionCheckInterval <= 0 {
+		cfg.RetentionCheckInterval = defaultRetentionCheck
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = defaultCheckpointEvery
+	}
+	if err := cfg.Defaults.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create data directory %q: %w", cfg.Dir, err)
+	}
+	s := &Store{store{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}}
+	s.mu.logs = make(map[topicPartition]*Log)
+	if err := s.takeLock(); err != nil {
+		return nil, err
+	}
+	if err := s.loadAll(); err != nil {
+		s.closeLogs()
+		s.lock.Close()
+		return nil, err
+	}
+	s.done.Add(1)
+	go s.background()
+	return s, nil
+}
+
+// takeLock holds an exclusive flock on <dir>/.lock for the store's life.
+func (s *store) takeLock() error {
+	p := filepath.Join(s.cfg.Dir, lockFile)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot open lock file %q: %w", p, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("data directory %q is in use by another sluiced (lock %q is held)", s.cfg.Dir, p)
+		}
+		return fmt.Errorf("cannot lock %q: %w", p, err)
+	}
+	s.lock = f
+	return nil
+}
+
+// loadAll opens every partition directory. The clean-shutdown marker is
+// removed only after, so a crash during start-up still recovers.
+func (s *store) loadAll() error {
+	marker := filepath.Join(s.cfg.Dir, cleanShutdownFile)
+	_, err := os.Stat(marker)
+	clean := err == nil
+	rps, err := readOffsetCheckpoint(filepath.Join(s.cfg.Dir, recoveryPointFile))
+	if err != nil {
+		s.logger.Warn("ignoring unreadable recovery-point checkpoint: recovering every log", "err", err)
+		rps, clean = map[topicPartition]int64{}, false
+	}
+	starts, err := readOffsetCheckpoint(filepath.Join(s.cfg.Dir, logStartOffsetFile))
+	if err != nil {
+		s.logger.Warn("ignoring unreadable log-start-offset checkpoint", "err", err)
+		starts = map[topicPartition]int64{}
+	}
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("cannot list data directory %q: %w", s.cfg.Dir, err)
+	}
+	for _, e := range entries {
+		if err := s.loadEntry(e, clean, rps, starts); err != nil {
+			return err
+		}
+	}
+	if clean {
+		if err := os.Remove(marker); err != nil {
+			return fmt.Errorf("cannot remove clean-shutdown marker: %w", err)
+		}
+		return syncDir(s.cfg.Dir)
+	}
+	return nil
+}
+
+func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts map[topicPartition]int64) error {
+	name := e.Name()
+	if !e.IsDir() {
+		return nil
+	}
+	path := filepath.Join(s.cfg.Dir, name)
+	if strings.HasSuffix(name, deleteDirSuffix) {
+		return os.RemoveAll(path)
+	}
+	m := partitionDir.FindStringSubmatch(name)
+	if m == nil {
+		return nil
+	}
+	p, err := strconv.ParseInt(m[2], 10, 32)
+	if err != nil {
+		return nil
+	}
+	tp := topicPartition{m[1], int32(p)}
+	id, err := readPartitionMetadata(path)
+	if err != nil {
+		return err
+	}
+	rp, ok := rps[tp]
+	if !ok {
+		rp = -1
+	}
+	ls, ok := starts[tp]
+	if !ok {
+		ls = -1
+	}
+	l, err := openLog(path, s.openOptions(tp, id, s.cfg.Defaults, rp, ls, clean && rp >= 0))
+	if err != nil {
+		return err
+	}
+	s.mu.logs[tp] = l
+	return nil
+}
+
+func (s *store) openOptions(tp topicPartition, id [16]byte, cfg Config, rp, ls int64, clean bool) openOptions {
+	return openOptions{
+		topic: tp.topic, partition: tp.partition, topicID: id, cfg: cfg,
+		recoveryPoint: rp, logStart: ls, clean: clean,
+		logger: s.logger, now: s.cfg.Now,
+		onLogStart: func() { s.writeCheckpoints() },
+	}
+}
+
+// background runs retention, interval flushes and periodic checkpoints.
+func (s *store) background() {
+	defer s.done.Done()
+	retention := time.NewTicker(s.cfg.RetentionCheckInterval)
+	checkpoint := time.NewTicker(s.cfg.CheckpointInterval)
+	defer retention.Stop()
+	defer checkpoint.Stop()
+	flushEvery := s.cfg.Defaults.FlushInterval
+	if flushEvery <= 0 {
+		flushEvery = time.Second
+	}
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-retention.C:
+			s.applyRetention()
+		case <-checkpoint.C:
+			s.writeCheckpoints()
+		case <-flush.C:
+			s.flushInterval()
+		}
+	}
+}
+
+func (s *store) applyRetention() {
+	now := s.cfg.Now()
+	for _, l := range s.logs() {
+		if _, err := l.ApplyRetention(now); err != nil {
+			s.logger.Error("retention failed", "topic", l.topic, "partition", l.partition, "err", err)
+		}
+	}
+}
+
+func (s *store) flushInterval() {
+	for _, l := range s.logs() {
+		if l.config().Flush != FlushInterval {
+			continue
+		}
+		if err := l.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+			s.logger.Error("interval flush failed", "topic", l.topic, "partition", l.partition, "err", err)
+		}
+	}
+}
+
+// writeCheckpoints writes the recovery points and log start offsets.
+func (s *store) writeCheckpoints() {
+	if err := s.checkpoint(false); err != nil {
+		s.logger.Error("cannot write checkpoints", "err", err)
+	}
+}
+
+// checkpoint writes both checkpoint files; atClose uses each log's end
+// offset as its recovery point (everything was flushed).
+func (s *store) checkpoint(atClose bool) error {
+	s.checkpointMu.Lock()
+	defer s.checkpointMu.Unlock()
+	rps := make(map[topicPartition]int64)
+	starts := make(map[topicPartition]int64)
+	for _, l := range s.logs() {
+		tp := topicPartition{l.topic, l.partition}
+		if atClose {
+			rps[tp] = l.LogEndOffset()
+		} else {
+			rps[tp] = l.recoveryPointOf()
+		}
+		starts[tp] = l.LogStartOffset()
+	}
+	return errors.Join(
+		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, recoveryPointFile), rps),
+		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, logStartOffsetFile), starts))
+}
+
+func (s *store) logs() []*Log {
+	s.mu.Lock()
+	out := make([]*Log, 0, len(s.mu.logs))
+	for _, l := range s.mu.logs {
+		out = append(out, l)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].topic != out[j].topic {
+			return out[i].topic < out[j].topic
+		}
+		return out[i].partition < out[j].partition
+	})
+	return out
+}
+
+func (s *store) get(topic string, partition int32) *Log {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.logs[topicPartition{topic, partition}]
+}
+
+func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return nil, ErrClosed
+	}
+	tp := topicPartition{topic, partition}
+	if l := s.mu.logs[tp]; l != nil {
+		return l, nil
+	}
+	dir := filepath.Join(s.cfg.Dir, tp.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	}
+	if err := writePartitionMetadata(dir, topicID); err != nil {
+		return nil, err
+	}
+	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		l.Close()
+		return nil, err
+	}
+	s.mu.logs[tp] = l
+	return l, nil
+}
+
+// delete closes the log, renames its directory out of the way, and removes
+// it once every reader is done (the segments' reference counts close their
+// files; the unlinked directory is gone when the last one closes).
+func (s *store) delete(topic string, partition int32) error {
+	tp := topicPartition{topic, partition}
+	s.mu.Lock()
+	l := s.mu.logs[tp]
+	delete(s.mu.logs, tp)
+	s.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	if err := l.Close(); err != nil {
+		s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
+	if err := os.Rename(l.dir, gone); err != nil {
+		return fmt.Errorf("cannot rename %q for deletion: %w", l.dir, err)
+	}
+	if err := syncDir(s.cfg.Dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("cannot remove %q: %w", gone, err)
+	}
+	return s.checkpoint(false)
+}
+
+// close flushes and closes every log, then writes the checkpoints and the
+// clean-shutdown marker, and releases the lock.
+func (s *store) close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.done.Wait()
+	closeErr := s.closeLogs()
+	// Every log is flushed and closed: its end is its recovery point.
+	ckErr := s.checkpoint(true)
+	var markErr error
+	if ckErr == nil && closeErr == nil {
+		markErr = writeFileAtomic(filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
+	}
+	lockErr := s.lock.Close()
+	return errors.Join(closeErr, ckErr, markErr, lockErr)
+}
+
+func (s *store) closeLogs() error {
+	var errs []error
+	for _, l := range s.logs() {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// partition.metadata, Kafka's format: "version: 0" and "topic_id: <id>"
+// with the UUID in URL-safe base64 without padding.
+func writePartitionMetadata(dir string, id [16]byte) error {
+	body := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
+	return writeFileAtomic(filepath.Join(dir, partitionMetadataFile), []byte(body))
+}
+
+func readPartitionMetadata(dir string) ([16]byte, error) {
+	var id [16]byte
+	p := filepath.Join(dir, partitionMetadataFile)
+	b, err := os.ReadFile(p)
+	if os.IsNotExist(err) {
+		return id, nil
+	}
+	if err != nil {
+		return id, fmt.Errorf("cannot read %q: %w", p, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "topic_id" {
+			continue
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(v))
+		if err != nil || len(raw) != 16 {
+			return id, fmt.Errorf("%q: bad topic_id %q", p, strings.TrimSpace(v))
+		}
+		copy(id[:], raw)
+	}
+	return id, nil
+}

@@ -1,0 +1,186 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func openTestStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	cfg := testConfig()
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	return s
+}
+
+func TestStoreCleanRestartReadsNoSegmentData(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	id := [16]byte{1, 2, 3}
+	for p := int32(0); p < 3; p++ {
+		l, err := s.Create("orders", p, id, testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			mustAppend(t, l, batch(5, 100, 1))
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); err != nil {
+		t.Fatalf("no clean-shutdown marker after Close: %v", err)
+	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); !os.IsNotExist(err) {
+		t.Fatalf("marker still there while running: %v", err)
+	}
+	logs := s.Logs()
+	if len(logs) != 3 {
+		t.Fatalf("%d logs after restart", len(logs))
+	}
+	for _, l := range logs {
+		if l.LogEndOffset() != 100 || l.TopicID() != id {
+			t.Fatalf("%s-%d: LEO %d id %x", l.Topic(), l.Partition(), l.LogEndOffset(), l.TopicID())
+		}
+		if n := l.recoveredBytes.Load(); n != 0 {
+			t.Fatalf("clean start read %d bytes of segment data", n)
+		}
+		if got := len(readAll(t, l, 0)); got != 20 {
+			t.Fatalf("read %d batches", got)
+		}
+	}
+}
+
+func TestStoreCrashRecovers(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	l, _ := s.Create("t", 0, [16]byte{9}, testConfig())
+	for i := 0; i < 30; i++ {
+		mustAppend(t, l, batch(2, 100, 1))
+	}
+	crashStore(s)
+	appendRandom(t, lastLogFile(t, l.Dir()), 3000)
+	s = openTestStore(t, dir)
+	defer s.Close()
+	l = s.Get("t", 0)
+	if l.LogEndOffset() != 60 {
+		t.Fatalf("LEO %d after crash and garbage tail, want 60", l.LogEndOffset())
+	}
+	if l.recoveredBytes.Load() == 0 {
+		t.Fatal("a start without the marker did not recover")
+	}
+}
+
+// crashStore abandons a store as kill -9 would: no flush, no checkpoint, no
+// marker. Only the lock and background loop go, so the test can reopen.
+func crashStore(s *Store) {
+	close(s.stop)
+	s.done.Wait()
+	s.lock.Close()
+}
+
+func TestStoreLockRefusesSecondOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	defer s.Close()
+	_, err := OpenStore(StoreConfig{Dir: dir, Defaults: testConfig()})
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestStoreDeleteLog(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	defer s.Close()
+	l, _ := s.Create("gone", 0, [16]byte{}, testConfig())
+	mustAppend(t, l, batch(1, 10, 1))
+	if err := s.Delete("gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	if s.Get("gone", 0) != nil {
+		t.Fatal("log still listed")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "gone-0*")); len(m) != 0 {
+		t.Fatalf("directory left: %v", m)
+	}
+}
+
+// TestWriteErrorRollsBack runs in a child process with RLIMIT_FSIZE set, so
+// a write fails for real (EFBIG, as ENOSPC would), then checks nothing half
+// written is readable and appends work again once there is room.
+func TestWriteErrorRollsBack(t *testing.T) {
+	if os.Getenv("SLUICE_FSIZE_CHILD") == "1" {
+		writeErrorChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWriteErrorRollsBack$", "-test.v")
+	cmd.Env = append(os.Environ(), "SLUICE_FSIZE_CHILD=1", "SLUICE_FSIZE_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "write error surfaced") {
+		t.Fatalf("child did not reach the write error:\n%s", out)
+	}
+}
+
+func writeErrorChild(t *testing.T) {
+	signal.Ignore(syscall.SIGXFSZ) // make the write fail with EFBIG instead
+	dir := filepath.Join(os.Getenv("SLUICE_FSIZE_DIR"), "t-0")
+	cfg := testConfig()
+	cfg.SegmentIndexBytes = 4096
+	l := openTest(t, dir, cfg, true, 0, nil)
+	defer l.Close()
+	var lim unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_FSIZE, &lim)
+	small := unix.Rlimit{Cur: 64 << 10, Max: lim.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &small); err != nil {
+		t.Skipf("cannot set RLIMIT_FSIZE: %v", err)
+	}
+	var acked int64
+	var werr error
+	for i := 0; i < 200 && werr == nil; i++ {
+		res, err := l.Append(batch(1, 1000, 1))
+		if err != nil {
+			werr = err
+			break
+		}
+		acked = res.LastOffset + 1
+	}
+	if !errors.Is(werr, ErrStorage) {
+		t.Fatalf("write past the limit: %v, want ErrStorage", werr)
+	}
+	fmt.Println("write error surfaced:", werr)
+	if l.LogEndOffset() != acked || l.HighWatermark() != acked {
+		t.Fatalf("LEO %d HW %d after failed write, want %d", l.LogEndOffset(), l.HighWatermark(), acked)
+	}
+	if fi, _ := os.Stat(lastLogFile(t, dir)); fi.Size() != activeSize(l) {
+		t.Fatalf("file %d bytes, log %d: half a batch on disk", fi.Size(), activeSize(l))
+	}
+	if got := len(readAll(t, l, 0)); int64(got) != acked {
+		t.Fatalf("read %d batches, want %d", got, acked)
+	}
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	res := mustAppend(t, l, batch(1, 1000, 1))
+	if res.BaseOffset != acked {
+		t.Fatalf("append after room came back at %d, want %d", res.BaseOffset, acked)
+	}
+}
+
