@@ -1,10 +1,10 @@
 package partition
 
 import (
-	"log/slog"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"

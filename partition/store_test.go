@@ -183,4 +183,3 @@ func writeErrorChild(t *testing.T) {
 		t.Fatalf("append after room came back at %d, want %d", res.BaseOffset, acked)
 	}
 }
-
