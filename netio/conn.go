@@ -226,9 +226,10 @@ func (c *conn) onClose() {
 
 // dispatch runs on the event loop (OnTraffic and Wake): it hands every
 // whole buffered frame to the request goroutine until the budget is
-// spent. It copies each whole frame once out of gnet's buffer, which gnet
-// reuses; partial frames stay in gnet's buffer.
+// spent. Partial frames stay in gnet's buffer; each whole frame is copied
+// once, into a fresh slice the Handler will own.
 func (c *conn) dispatch() gnet.Action {
+	c.lastActive.Store(nowNano()) // any input counts as activity
 	max := c.srv.cfg.MaxRequestBytes
 	for {
 		prefix, err := c.gc.Peek(sizeLen)
@@ -241,32 +242,29 @@ func (c *conn) dispatch() gnet.Action {
 			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 			return gnet.Close
 		}
-		total := sizeLen + int(size)
-		if c.gc.InboundBuffered() < total {
+		if c.gc.InboundBuffered() < sizeLen+int(size) {
 			return gnet.None
 		}
 		if !c.admit() {
 			return c.checkOverflow()
 		}
-		c.enqueueFrame(c.copyFrame(total, max))
+		c.enqueueFrame(c.takeFrame(int(size)))
 	}
 }
 
-// copyFrame copies the whole frame of total bytes at the head of gnet's
-// buffer into a fresh slice (the Handler owns it) and discards it there.
-func (c *conn) copyFrame(total int, max int32) []byte {
-	buf, err := c.gc.Peek(total)
-	if err != nil {
-		panic(fmt.Sprintf("BUG: netio: %d bytes buffered but Peek(%d): %v", c.gc.InboundBuffered(), total, err))
+// takeFrame moves the whole frame at the head of gnet's buffer (size
+// bytes after the prefix, all buffered) into a fresh slice: gnet reuses
+// its buffer after OnTraffic returns.
+func (c *conn) takeFrame(size int) []byte {
+	if _, err := c.gc.Discard(sizeLen); err != nil {
+		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
 	}
-	body, n, err := splitFrame(buf, max)
-	if err != nil || n != total {
-		panic(fmt.Sprintf("BUG: netio: frame of %d bytes split as %d: %v", total, n, err))
+	frame := make([]byte, size)
+	if size == 0 {
+		return frame
 	}
-	frame := make([]byte, len(body))
-	copy(frame, body)
-	if _, err := c.gc.Discard(total); err != nil {
-		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", total, err))
+	if n, err := c.gc.Read(frame); n != size {
+		panic(fmt.Sprintf("BUG: netio: %d-byte frame was buffered but Read gave %d: %v", size, n, err))
 	}
 	return frame
 }

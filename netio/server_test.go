@@ -415,3 +415,50 @@ func TestCloseWhileHandling(t *testing.T) {
 	h.gate = make(chan struct{})
 	roundTrip(t, s, h)
 }
+
+// TestLargeRequestsInPieces writes large and tiny frames in uneven pieces,
+// so frames span gnet's ring buffer and the latest read.
+func TestLargeRequestsInPieces(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	var reqs [][]byte
+	for i, n := range []int{0, 300 << 10, 1, 2 << 20, 7, 65536, 65531, 100} {
+		payload := make([]byte, n)
+		rand.Read(payload)
+		reqs = append(reqs, req(opEcho, uint32(i), payload))
+	}
+	stream := encode(reqs...)
+	errc := make(chan error, 1)
+	go func() {
+		for i, piece := 0, 1; len(stream) > 0; i++ {
+			piece = min(len(stream), 1+(piece*7919+i*104729)%70000)
+			if _, err := c.nc.Write(stream[:piece]); err != nil {
+				errc <- err
+				return
+			}
+			stream = stream[piece:]
+		}
+		errc <- nil
+	}()
+	for i, q := range reqs {
+		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+			t.Fatalf("response %d: %d bytes, want %d", i, len(got), len(h.want(q)))
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmptyFrame: a zero-size frame reaches the Handler (which rejects it).
+func TestEmptyFrame(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.write(u32(0))
+	c.expectClosed()
+	if got := h.handled.Load(); got != 1 {
+		t.Fatalf("handled %d", got)
+	}
+}
