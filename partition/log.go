@@ -141,6 +141,8 @@ func (l *log) load(o openOptions) error {
 		l.mu.segments = append(l.mu.segments, s)
 		o.recoveryPoint, o.clean = start, true
 	}
+	// segment.ms counts from this start for a reopened active segment.
+	l.active().created = l.now()
 	if l.mu.epochs, err = loadEpochCache(l.dir); err != nil {
 		return err
 	}

@@ -613,3 +613,19 @@ func appendRandom(t testing.TB, path string, n int) {
 		t.Fatal(err)
 	}
 }
+
+func TestRollOnFullIndex(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentIndexBytes = 10 * 12 // ten entries in the time index
+	cfg.IndexIntervalBytes = 1
+	l, _ := newTestLog(t, cfg, nil)
+	for i := 0; i < 35; i++ {
+		mustAppend(t, l, batch(1, 50, int64(1000+i)))
+	}
+	if n := l.Segments(); n < 3 {
+		t.Fatalf("%d segments: a full index did not roll", n)
+	}
+	if hs := readAll(t, l, 0); len(hs) != 35 {
+		t.Fatalf("read %d batches, want 35", len(hs))
+	}
+}
