@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -16,6 +17,8 @@ import (
 const (
 	scanChunk    = 64 << 10
 	recoverChunk = 1 << 20
+	// streamThreshold is the largest batch Recover reads whole.
+	streamThreshold = 64 << 20
 	// maxIovecs is Linux's IOV_MAX: pwritev takes at most this many buffers.
 	maxIovecs = 1024
 )
@@ -197,11 +200,8 @@ func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
 		if h.Size() > w.end-pos {
 			return pos, f.posErr(pos, errShortBatch)
 		}
-		if b, err = w.bytes(pos, int(h.Size())); err != nil {
-			return pos, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
-		}
-		if _, err := validate(b); err != nil {
-			return pos, f.posErr(pos, err)
+		if err := f.validateAt(&w, pos, h); err != nil {
+			return pos, err
 		}
 		if fn != nil {
 			fn(h, pos)
@@ -209,6 +209,40 @@ func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
 		pos += h.Size()
 	}
 	return pos, nil
+}
+
+// validateAt validates the batch with header h at pos. Batches up to
+// streamThreshold are read whole through w; larger ones (or a corrupt length
+// claiming to be large) are checked with a streaming CRC over fixed-size
+// reads, so recovery never allocates what a length field claims.
+func (f *file) validateAt(w *window, pos int64, h Header) error {
+	if h.Size() <= streamThreshold {
+		b, err := w.bytes(pos, int(h.Size()))
+		if err != nil {
+			return fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
+		}
+		if _, err := validate(b); err != nil {
+			return f.posErr(pos, err)
+		}
+		return nil
+	}
+	if err := checkHeaderFields(h); err != nil {
+		return f.posErr(pos, err)
+	}
+	buf := make([]byte, recoverChunk)
+	crc := uint32(0)
+	for at, end := pos+offAttributes, pos+h.Size(); at < end; {
+		n := int(min(int64(len(buf)), end-at))
+		if _, err := f.f.ReadAt(buf[:n], at); err != nil {
+			return fmt.Errorf("cannot read segment %q at position %d: %w", f.path, at, err)
+		}
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		at += int64(n)
+	}
+	if crc != h.CRC {
+		return f.posErr(pos, errBadCRC)
+	}
+	return nil
 }
 
 func (f *file) truncate(size int64) error {
