@@ -1,0 +1,193 @@
+package broker
+
+import (
+	"context"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// CreateTopics: v0-7
+//
+// Behavior:
+// * Synchronous: a created topic is ready when the response leaves;
+//   TimeoutMillis is ignored.
+// * Names follow Kafka's rules (1-249 of [a-zA-Z0-9._-], not "." or "..")
+//   else INVALID_TOPIC_EXCEPTION, as is a name that differs from an
+//   existing one only by '.' versus '_'. An existing topic:
+//   TOPIC_ALREADY_EXISTS. A name given twice in one request:
+//   INVALID_REQUEST, once.
+// * NumPartitions -1 is the broker's num.partitions; 0 or below -1:
+//   INVALID_PARTITIONS. ReplicationFactor must be -1 or 1 (one node), else
+//   INVALID_REPLICATION_FACTOR.
+// * ReplicaAssignment: NumPartitions and ReplicationFactor must then be -1
+//   (INVALID_REQUEST); partitions must be 0..n-1 and each list exactly
+//   [nodeID], else INVALID_REPLICA_ASSIGNMENT.
+// * Configs: the topic configs of topicconfig.go; an unknown key, a bad
+//   value or a null value is INVALID_CONFIG with a message naming the key
+//   (and the value). A key given twice: the last wins.
+// * ValidateOnly (v1+): every check, nothing created, the response as if
+//   created (TopicID zero).
+// * ErrorMessage from v1. From v5: NumPartitions, ReplicationFactor and
+//   every topic config with its value and source (-1, -1 and none on
+//   error). From v7: TopicID.
+
+func init() { register(19, 0, 7, handleCreateTopics) }
+
+func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	dups := duplicates(len(req.Topics), func(i int) string { return req.Topics[i].Topic })
+	answered := map[string]bool{}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		if answered[rt.Topic] {
+			continue
+		}
+		answered[rt.Topic] = true
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		if dups[rt.Topic] {
+			st.ErrorCode, st.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic name."), "")
+		} else {
+			b.createTopicFromRequest(rt, req.ValidateOnly, &st)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return r.respond(resp), nil
+}
+
+// topicPlan is a validated CreateTopics entry.
+type topicPlan struct {
+	partitions int32
+	configs    map[string]string
+}
+
+// createTopicFromRequest validates one topic and, unless validateOnly,
+// creates it, filling st.
+func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, st *kmsg.CreateTopicsResponseTopic) {
+	plan, err := b.planTopic(rt)
+	if err == nil && !validateOnly {
+		var t *topic
+		if t, err = b.topics.createTopic(rt.Topic, plan.partitions, plan.configs); err == nil {
+			st.TopicID = t.id
+		}
+	}
+	if err != nil {
+		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create topic "+rt.Topic)
+		return
+	}
+	st.NumPartitions = plan.partitions
+	st.ReplicationFactor = 1
+	for _, e := range topicConfigEntries(b.cfg.DefaultLog, plan.configs) {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
+		st.Configs = append(st.Configs, c)
+	}
+}
+
+// planTopic runs every check of one CreateTopics entry.
+func (b *Broker) planTopic(rt *kmsg.CreateTopicsRequestTopic) (topicPlan, error) {
+	var plan topicPlan
+	if err := b.checkNewTopicName(rt.Topic); err != nil {
+		return plan, err
+	}
+	n, err := b.plannedPartitions(rt)
+	if err != nil {
+		return plan, err
+	}
+	configs, err := requestedConfigs(rt.Configs)
+	if err != nil {
+		return plan, err
+	}
+	if _, err := checkTopicConfigs(b.cfg.DefaultLog, configs); err != nil {
+		return plan, err
+	}
+	return topicPlan{partitions: n, configs: configs}, nil
+}
+
+// checkNewTopicName checks the name's syntax, existence and collisions.
+func (b *Broker) checkNewTopicName(name string) error {
+	if err := validateTopicName(name); err != nil {
+		return err
+	}
+	if b.topics.get(name) != nil {
+		return newAPIError(kerr.TopicAlreadyExists, "Topic '%s' already exists.", name)
+	}
+	return b.topics.checkNewName(name) // collisions; createTopic checks again under its lock
+}
+
+// plannedPartitions resolves the partition count from NumPartitions,
+// ReplicationFactor and ReplicaAssignment.
+func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, error) {
+	if len(rt.ReplicaAssignment) > 0 {
+		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {
+			return 0, newAPIError(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+		}
+		return b.checkCreateAssignment(rt.ReplicaAssignment)
+	}
+	if err := checkReplicationFactor(rt.ReplicationFactor); err != nil {
+		return 0, err
+	}
+	switch n := rt.NumPartitions; {
+	case n == -1:
+		return b.cfg.NumPartitions, nil
+	case n <= 0:
+		return 0, newAPIError(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
+	case n > maxPartitions:
+		return 0, newAPIError(kerr.InvalidPartitions, "Number of partitions %d is above this broker's limit of %d.", n, maxPartitions)
+	default:
+		return n, nil
+	}
+}
+
+// checkReplicationFactor accepts -1 (the default, 1) and 1.
+func checkReplicationFactor(rf int16) error {
+	switch {
+	case rf == -1 || rf == 1:
+		return nil
+	case rf <= 0:
+		return newAPIError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
+	default:
+		return newAPIError(kerr.InvalidReplicationFactor,
+			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", rf, rf)
+	}
+}
+
+// checkCreateAssignment checks a manual assignment and returns its
+// partition count.
+func (b *Broker) checkCreateAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) (int32, error) {
+	parts := make([]int32, 0, len(as))
+	for _, a := range as {
+		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+			return 0, err
+		}
+		parts = append(parts, a.Partition)
+	}
+	slices.Sort(parts)
+	for i, p := range parts {
+		if p != int32(i) {
+			return 0, newAPIError(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+		}
+	}
+	if len(parts) > maxPartitions {
+		return 0, newAPIError(kerr.InvalidPartitions, "Number of partitions %d is above this broker's limit of %d.", len(parts), maxPartitions)
+	}
+	return int32(len(parts)), nil
+}
+
+// requestedConfigs turns the request's configs into overrides; null values
+// are refused as Kafka does.
+func requestedConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, error) {
+	out := make(map[string]string, len(cs))
+	for _, c := range cs {
+		if c.Value == nil {
+			return nil, nullConfigError(c.Name)
+		}
+		out[c.Name] = *c.Value
+	}
+	return out, nil
+}

@@ -1,0 +1,134 @@
+package broker
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// DescribeConfigs: v0-4
+//
+// Behavior:
+// * TOPIC resources: every topic config Sluice supports (topicconfig.go:
+//   cleanup.policy, index.interval.bytes, max.message.bytes,
+//   message.timestamp.type, min.insync.replicas, retention.bytes,
+//   retention.ms, segment.bytes, segment.index.bytes, segment.ms), sorted
+//   by name. Source DYNAMIC_TOPIC_CONFIG for an override,
+//   STATIC_BROKER_CONFIG when the broker's default differs from Kafka's,
+//   DEFAULT_CONFIG otherwise; never read-only or sensitive. An illegal
+//   name: INVALID_TOPIC_EXCEPTION; an unknown topic:
+//   UNKNOWN_TOPIC_OR_PARTITION.
+// * BROKER resources: the name is this node's id, whose configs are all
+//   static and read-only (node.id, log.dirs, advertised.listeners,
+//   num.partitions, the log.* defaults, …). "" is the cluster-wide dynamic
+//   default resource, as in Kafka: Sluice has none, so no configs. Another
+//   id or a non-number: INVALID_REQUEST. Other resource types:
+//   INVALID_REQUEST.
+// * ConfigNames filters (null: all; unknown names are left out).
+// * IncludeSynonyms (v1+): the value's sources, most specific first (the
+//   topic override, the broker's static value, Kafka's default under the
+//   broker config's name). IncludeDocumentation (v3+): a one-line
+//   description. ConfigType (v3+) always. IsDefault (v0) for values that
+//   are not overrides.
+
+func init() { register(32, 0, 4, handleDescribeConfigs) }
+
+func handleDescribeConfigs(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.DescribeConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	for i := range req.Resources {
+		rr := &req.Resources[i]
+		sr := kmsg.NewDescribeConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		entries, err := b.describeResource(rr.ResourceType, rr.ResourceName)
+		if err != nil {
+			sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "describe configs")
+		} else {
+			sr.Configs = describedConfigs(filterEntries(entries, rr.ConfigNames), req)
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return r.respond(resp), nil
+}
+
+// describeResource returns every config of one resource.
+func (b *Broker) describeResource(typ kmsg.ConfigResourceType, name string) ([]configEntry, error) {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		if err := validateTopicName(name); err != nil {
+			return nil, err
+		}
+		t := b.topics.get(name)
+		if t == nil {
+			return nil, newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
+		}
+		return topicConfigEntries(b.cfg.DefaultLog, t.configs), nil
+	case kmsg.ConfigResourceTypeBroker:
+		if name == "" {
+			return nil, nil // cluster-wide dynamic defaults: none
+		}
+		if err := b.checkBrokerName(name); err != nil {
+			return nil, err
+		}
+		return b.brokerConfigEntries(), nil
+	default:
+		return nil, newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", typ)
+	}
+}
+
+// checkBrokerName accepts this node's id.
+func (b *Broker) checkBrokerName(name string) error {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil || int32(id) != b.cfg.NodeID {
+		return newAPIError(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s",
+			b.cfg.NodeID, name)
+	}
+	return nil
+}
+
+// filterEntries keeps the named configs (names nil: all).
+func filterEntries(es []configEntry, names []string) []configEntry {
+	if names == nil {
+		return es
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	out := es[:0:0]
+	for _, e := range es {
+		if want[e.name] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// describedConfigs encodes entries with what the request asked for.
+func describedConfigs(es []configEntry, req *kmsg.DescribeConfigsRequest) []kmsg.DescribeConfigsResponseResourceConfig {
+	out := make([]kmsg.DescribeConfigsResponseResourceConfig, 0, len(es))
+	for _, e := range es {
+		c := kmsg.NewDescribeConfigsResponseResourceConfig()
+		c.Name, c.Value, c.Source, c.ConfigType = e.name, e.value, e.source, e.typ
+		c.ReadOnly = e.readOnly
+		c.IsDefault = e.source == kmsg.ConfigSourceDefaultConfig || e.source == kmsg.ConfigSourceStaticBrokerConfig
+		if req.IncludeSynonyms {
+			c.ConfigSynonyms = make([]kmsg.DescribeConfigsResponseResourceConfigConfigSynonym, 0, len(e.synonyms))
+			for _, s := range e.synonyms {
+				ks := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+				ks.Name, ks.Value, ks.Source = s.name, s.value, s.source
+				c.ConfigSynonyms = append(c.ConfigSynonyms, ks)
+			}
+		}
+		if req.IncludeDocumentation {
+			doc := e.doc
+			c.Documentation = &doc
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// CreatePartitions: v0-3
+//
+// Behavior:
+// * Grows a topic to Count partitions, synchronously (TimeoutMillis is
+//   ignored); new partitions take the topic's configs.
+// * Only increases: Count equal to or below the current count is
+//   INVALID_PARTITIONS (with Kafka's messages), as is a count above the
+//   broker's limit (10000). Unknown topics: UNKNOWN_TOPIC_OR_PARTITION. A
+//   topic named twice: INVALID_REQUEST.
+// * Assignment, when given, must hold one list per new partition, each
+//   exactly [nodeID]; else INVALID_REPLICA_ASSIGNMENT.
+// * ValidateOnly: every check, nothing created.
+
+func init() { register(37, 0, 3, handleCreatePartitions) }
+
+func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	dups := duplicates(len(req.Topics), func(i int) string { return req.Topics[i].Topic })
+	answered := map[string]bool{}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		if answered[rt.Topic] {
+			continue
+		}
+		answered[rt.Topic] = true
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		err := newAPIError(kerr.InvalidRequest, "Duplicate topic name.")
+		if !dups[rt.Topic] {
+			err = b.createPartitionsFromRequest(rt, req.ValidateOnly)
+		}
+		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create partitions")
+		resp.Topics = append(resp.Topics, st)
+	}
+	return r.respond(resp), nil
+}
+
+// createPartitionsFromRequest checks one topic's growth and applies it
+// unless validateOnly.
+func (b *Broker) createPartitionsFromRequest(rt *kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+	t := b.topics.get(rt.Topic)
+	if t == nil {
+		return newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rt.Topic)
+	}
+	have := int32(len(t.partitions))
+	switch {
+	case rt.Count == have:
+		return newAPIError(kerr.InvalidPartitions, "Topic already has %d partition(s).", have)
+	case rt.Count < have:
+		return newAPIError(kerr.InvalidPartitions,
+			"The topic %s currently has %d partition(s); %d would not be an increase.", rt.Topic, have, rt.Count)
+	case rt.Count > maxPartitions:
+		return newAPIError(kerr.InvalidPartitions, "Number of partitions %d is above this broker's limit of %d.", rt.Count, maxPartitions)
+	}
+	if err := b.checkGrowAssignment(rt.Assignment, rt.Count-have); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	_, err := b.topics.addPartitions(rt.Topic, rt.Count)
+	return err
+}
+
+// checkGrowAssignment checks the lists of the added partitions (nil: none
+// given).
+func (b *Broker) checkGrowAssignment(as []kmsg.CreatePartitionsRequestTopicAssignment, added int32) error {
+	if as == nil {
+		return nil
+	}
+	if int32(len(as)) != added {
+		return newAPIError(kerr.InvalidReplicaAssignment,
+			"Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", added, len(as))
+	}
+	for _, a := range as {
+		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
