@@ -223,3 +223,7 @@ func (s *Store) Close() error { return s.close() }
 
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.cfg.Dir }
+
+// Validate reports the first setting out of range, wrapping
+// ErrInvalidConfig and naming the Kafka key and value.
+func (c Config) Validate() error { return c.validate() }
