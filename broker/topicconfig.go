@@ -14,7 +14,7 @@ var topicConfigKeys = map[string]func(c *partition.Config, v string) error{
 	"segment.ms":             int64Field(func(c *partition.Config) *int64 { return &c.SegmentMs }, 1, 1<<63-1),
 	"retention.ms":           int64Field(func(c *partition.Config) *int64 { return &c.RetentionMs }, -1, 1<<63-1),
 	"retention.bytes":        int64Field(func(c *partition.Config) *int64 { return &c.RetentionBytes }, -1, 1<<63-1),
-	"segment.index.bytes":    intField(func(c *partition.Config) *int { return &c.SegmentIndexBytes }, 8, 1<<31-1),
+	"segment.index.bytes":    intField(func(c *partition.Config) *int { return &c.SegmentIndexBytes }, 48, 1<<31-1),
 	"index.interval.bytes":   intField(func(c *partition.Config) *int { return &c.IndexIntervalBytes }, 0, 1<<31-1),
 	"max.message.bytes":      intField(func(c *partition.Config) *int { return &c.MaxMessageBytes }, 0, 1<<31-1),
 	"min.insync.replicas":    intField(func(c *partition.Config) *int { return &c.MinInsyncReplicas }, 1, 1<<31-1),
@@ -33,6 +33,10 @@ func logConfig(defaults partition.Config, overrides map[string]string) (partitio
 		if err := set(&c, v); err != nil {
 			return c, fmt.Errorf("%w: %s=%q: %v", errInvalidConfig, k, v, err)
 		}
+	}
+	// The log's own checks, so nothing it would refuse is ever persisted.
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: %v", errInvalidConfig, err)
 	}
 	return c, nil
 }
