@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Floor is one measured host limit.
+type Floor struct {
+	Kind    string  `json:"kind"` // "tcp-to-file" or "sendfile"
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	MBps    float64 `json:"mb_per_s"`
+}
+
+// Line is `floor=KIND MB/s=… bytes=… seconds=…`.
+func (f *Floor) Line() string {
+	return fmt.Sprintf("floor=%s MB/s=%.1f bytes=%d seconds=%.2f", f.Kind, f.MBps, f.Bytes, f.Seconds)
+}
+
+const (
+	floorChunk    = 1 << 20   // write and read size, as a 1 MiB batch
+	floorFileSize = 256 << 20 // the sendfile floor's source file (page cached)
+)
+
+// FloorTCPToFile is the produce path's floor: conns loopback TCP
+// connections each carry total/conns bytes to a receiver that writes what
+// it reads, 1 MiB at a time, to its own file in dir (page cache, no
+// fsync), as a broker appends. Files are removed afterwards.
+func FloorTCPToFile(ctx context.Context, dir string, total int64, conns int) (*Floor, error) {
+	conns = max(conns, 1)
+	share := total / int64(conns)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
+	}
+	defer ln.Close()
+	chunk := make([]byte, floorChunk)
+	fillRandom(chunk, 1)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 2*conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); errs[2*i] = receiveToFile(ln, dir) }()
+		go func() { defer wg.Done(); errs[2*i+1] = sendChunks(ctx, ln.Addr().String(), chunk, share) }()
+	}
+	wg.Wait()
+	return floorResult("tcp-to-file", share*int64(conns), time.Since(start)), errors.Join(errs...)
+}
+
+func receiveToFile(ln net.Listener, dir string) error {
+	c, err := ln.Accept()
+	if err != nil {
+		return fmt.Errorf("bench: floor: accept: %w", err)
+	}
+	defer c.Close()
+	f, err := os.CreateTemp(dir, "sluice-floor-*.data")
+	if err != nil {
+		return fmt.Errorf("bench: floor: cannot create file in %q: %w", dir, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	return pipeToFile(c, f)
+}
+
+// floorBuffers is how many 1 MiB buffers the receive side rotates: the
+// socket is read while earlier chunks are written, as a broker's network
+// and append paths overlap.
+const floorBuffers = 4
+
+// pipeToFile reads r in 1 MiB chunks on one goroutine and writes them to f
+// on another.
+func pipeToFile(r io.Reader, f *os.File) error {
+	free := make(chan []byte, floorBuffers)
+	full := make(chan []byte, floorBuffers)
+	for i := 0; i < floorBuffers; i++ {
+		free <- make([]byte, floorChunk)
+	}
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				if _, err = f.Write(b); err != nil {
+					err = fmt.Errorf("bench: floor: cannot write %q: %w", f.Name(), err)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		werr <- err
+	}()
+	rerr := readChunks(r, free, full)
+	close(full)
+	return errors.Join(rerr, <-werr)
+}
+
+func readChunks(r io.Reader, free <-chan []byte, full chan<- []byte) error {
+	for {
+		b := <-free
+		n, err := io.ReadFull(r, b)
+		if n > 0 {
+			full <- b[:n]
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bench: floor: receive: %w", err)
+		}
+	}
+}
+
+func sendChunks(ctx context.Context, addr string, chunk []byte, n int64) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("bench: floor: dial: %w", err)
+	}
+	defer c.Close()
+	for n > 0 && ctx.Err() == nil {
+		w := chunk[:min(int64(len(chunk)), n)]
+		if _, err := c.Write(w); err != nil {
+			return fmt.Errorf("bench: floor: send: %w", err)
+		}
+		n -= int64(len(w))
+	}
+	return c.(*net.TCPConn).CloseWrite()
+}
+
+// FloorSendfile is the fetch path's floor: a 256 MiB file in dir (written
+// first, so it is in the page cache) is sent with sendfile(2) over conns
+// loopback connections, total bytes in all, to readers that discard.
+func FloorSendfile(ctx context.Context, dir string, total int64, conns int) (*Floor, error) {
+	conns = max(conns, 1)
+	share := total / int64(conns)
+	path, err := writeFloorFile(dir, min(floorFileSize, share))
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(path)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
+	}
+	defer ln.Close()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, 2*conns)
+	for i := 0; i < conns; i++ {
+		wg.Add(2)
+		go func() { defer wg.Done(); errs[2*i] = discard(ln) }()
+		go func() { defer wg.Done(); errs[2*i+1] = sendFile(ctx, ln.Addr().String(), path, share) }()
+	}
+	wg.Wait()
+	return floorResult("sendfile", share*int64(conns), time.Since(start)), errors.Join(errs...)
+}
+
+func writeFloorFile(dir string, size int64) (string, error) {
+	f, err := os.CreateTemp(dir, "sluice-floor-*.data")
+	if err != nil {
+		return "", fmt.Errorf("bench: floor: cannot create file in %q: %w", dir, err)
+	}
+	defer f.Close()
+	chunk := make([]byte, floorChunk)
+	fillRandom(chunk, 2)
+	for left := size; left > 0; left -= int64(len(chunk)) {
+		if _, err := f.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
+			os.Remove(f.Name())
+			return "", fmt.Errorf("bench: floor: cannot write %q: %w", f.Name(), err)
+		}
+	}
+	return f.Name(), nil
+}
+
+func discard(ln net.Listener) error {
+	c, err := ln.Accept()
+	if err != nil {
+		return fmt.Errorf("bench: floor: accept: %w", err)
+	}
+	defer c.Close()
+	buf := make([]byte, floorChunk)
+	for {
+		_, err := c.Read(buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bench: floor: receive: %w", err)
+		}
+	}
+}
+
+// sendFile sends n bytes of path, passing over it as often as needed;
+// TCPConn.ReadFrom of an *os.File behind an io.LimitedReader is sendfile.
+func sendFile(ctx context.Context, addr, path string, n int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("bench: floor: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("bench: floor: %w", err)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("bench: floor: dial: %w", err)
+	}
+	defer c.Close()
+	tc := c.(*net.TCPConn)
+	for n > 0 && ctx.Err() == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("bench: floor: %w", err)
+		}
+		sent, err := tc.ReadFrom(&io.LimitedReader{R: f, N: min(size, n)})
+		if err != nil {
+			return fmt.Errorf("bench: floor: sendfile: %w", err)
+		}
+		n -= sent
+	}
+	return tc.CloseWrite()
+}
+
+func floorResult(kind string, bytes int64, d time.Duration) *Floor {
+	f := &Floor{Kind: kind, Bytes: bytes, Seconds: d.Seconds()}
+	if f.Seconds > 0 {
+		f.MBps = float64(bytes) / (1 << 20) / f.Seconds
+	}
+	return f
+}

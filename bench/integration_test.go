@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+)
+
+// startBroker runs a real broker on 127.0.0.1:0 in the test's process
+// (only the test imports it; package bench speaks the wire protocol).
+func startBroker(t *testing.T) string {
+	t.Helper()
+	ncfg := netio.DefaultConfig()
+	ncfg.Addr = "127.0.0.1:0"
+	srv, err := broker.StartServer(broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
+		Net:    ncfg,
+		Broker: broker.DefaultConfig(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("StartServer: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return srv.Addr().String()
+}
+
+func testConfig(addr, topic string) Config {
+	cfg := DefaultConfig()
+	cfg.Brokers, cfg.Topic, cfg.Partitions, cfg.RecordSize = addr, topic, 3, 3000
+	cfg.BatchBytes, cfg.Producers, cfg.Consumers = 256<<10, 2, 2
+	return cfg
+}
+
+func TestProduceThenConsume(t *testing.T) {
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "pc")
+	cfg.TotalBytes = 8 << 20
+	prod, err := Run(ctx, ModeProduce, cfg)
+	if err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if prod.Bytes < cfg.TotalBytes || prod.Partitions != 3 || prod.Latency.Count == 0 {
+		t.Fatalf("produce: %+v", prod)
+	}
+	cfg.TotalBytes, cfg.VerifyCRC = 0, true
+	cons, err := Run(ctx, ModeConsume, cfg)
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	if cons.Bytes != prod.Bytes || cons.Records != prod.Records {
+		t.Fatalf("consumed %d bytes %d records, produced %d bytes %d records",
+			cons.Bytes, cons.Records, prod.Bytes, prod.Records)
+	}
+	if !strings.HasPrefix(cons.Line(), "MB/s=") {
+		t.Fatalf("line %q", cons.Line())
+	}
+}
+
+func TestProduceAcksAllAndRecordRate(t *testing.T) {
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "rate")
+	cfg.Acks, cfg.RecordSize, cfg.Partitions = -1, 100, 1
+	cfg.Rate = Rate{Per: 20000, Records: true}
+	cfg.Duration = 500 * time.Millisecond
+	res, err := Run(ctx, ModeProduce, cfg)
+	if err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	// 0.5 s at 20000 rec/s plus one burst of one batch: well under 3×.
+	if res.Records == 0 || res.Records > 3*10000+int64(RecordsPerBatch(100, cfg.BatchBytes)) {
+		t.Fatalf("%d records in 0.5 s at 20000 rec/s", res.Records)
+	}
+}
+
+func TestE2E(t *testing.T) {
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "e2e")
+	cfg.Rate, _ = ParseRate("20MB/s")
+	cfg.Duration = 700 * time.Millisecond
+	res, err := Run(ctx, ModeE2E, cfg)
+	if err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	if res.Produce == nil || res.Bytes != res.Produce.Bytes || res.Bytes == 0 {
+		t.Fatalf("e2e consumed %d bytes, produced %+v", res.Bytes, res.Produce)
+	}
+	if res.Latency.Count == 0 || res.Latency.Max > 10_000 {
+		t.Fatalf("e2e latency %+v", res.Latency)
+	}
+	dir := t.TempDir()
+	if err := WriteReport(dir, res); err != nil {
+		t.Fatalf("WriteReport: %v", err)
+	}
+	var back Result
+	js, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err := json.Unmarshal(js, &back); err != nil || back.Bytes != res.Bytes {
+		t.Fatalf("results.json: %v, %d bytes", err, back.Bytes)
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "chart.svg"))
+	if !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "<polyline") {
+		t.Fatalf("chart.svg: %.200s", svg)
+	}
+}
+
+func TestFloors(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := FloorTCPToFile(ctx, dir, 8<<20, 2)
+	if err != nil || w.Bytes != 8<<20 || w.MBps <= 0 {
+		t.Fatalf("tcp-to-file: %+v, %v", w, err)
+	}
+	s, err := FloorSendfile(ctx, dir, 8<<20, 2)
+	if err != nil || s.Bytes != 8<<20 || s.MBps <= 0 {
+		t.Fatalf("sendfile: %+v, %v", s, err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("floor left %d files", len(left))
+	}
+}
+
+func TestProcUsage(t *testing.T) {
+	root := t.TempDir()
+	pdir := filepath.Join(root, "42")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stat := "42 (my (odd) name) S 1 42 42 0 -1 4194560 1 0 0 0 250 150 0 0 20 0 3 0 1 2 3\n"
+	status := "Name:\tsluiced\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n"
+	os.WriteFile(filepath.Join(pdir, "stat"), []byte(stat), 0o644)
+	os.WriteFile(filepath.Join(pdir, "status"), []byte(status), 0o644)
+	cpu, err := procCPU(root, 42)
+	if err != nil || cpu != 4 {
+		t.Fatalf("procCPU = %v, %v; want 4 s", cpu, err)
+	}
+	rss, hwm, err := procMem(root, 42)
+	if err != nil || rss != 100 || hwm != 200 {
+		t.Fatalf("procMem = %v, %v, %v", rss, hwm, err)
+	}
+}

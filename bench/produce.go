@@ -1,0 +1,248 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// producer is one connection sending to every partition in turn.
+type producer struct {
+	c       *conn
+	cfg     *Config
+	id      int // spreads connections over the partitions
+	m       *meter
+	lim     *Limiter
+	budget  *budget
+	batches []*Batch // by partition
+	prefix  [][]byte // by partition: the request bytes before the batch
+	iov     net.Buffers
+}
+
+// budget ends a run after total bytes (0: no limit) have been claimed.
+type budget struct {
+	total   int64
+	claimed atomic.Int64
+}
+
+// claim takes n bytes; false once the total was reached before this claim.
+func (b *budget) claim(n int64) bool {
+	if b.total == 0 {
+		return true
+	}
+	return b.claimed.Add(n)-n < b.total
+}
+
+// inflightReq is what the response reader needs of a sent request.
+type inflightReq struct {
+	corr    int32
+	sent    time.Time
+	bytes   int64
+	records int64
+}
+
+func newProducer(c *conn, cfg *Config, id, partitions int, m *meter, lim *Limiter, bg *budget) (*producer, error) {
+	p := &producer{c: c, cfg: cfg, id: id, m: m, lim: lim, budget: bg}
+	n := RecordsPerBatch(cfg.RecordSize, cfg.BatchBytes)
+	for part := 0; part < partitions; part++ {
+		b, err := NewBatch(n, cfg.RecordSize, uint64(id)<<32|uint64(part))
+		if err != nil {
+			return nil, err
+		}
+		p.batches = append(p.batches, b)
+		p.prefix = append(p.prefix, producePrefix(cfg.Topic, int32(part), cfg.Acks, len(b.Bytes)))
+	}
+	return p, nil
+}
+
+// producePrefix frames a Produce v7 request around a batch of batchLen
+// bytes (see doc.go); the correlation id at [8:12] is set per send.
+func producePrefix(topic string, partition int32, acks int16, batchLen int) []byte {
+	b := make([]byte, 4, 64+len(topic))
+	b = binary.BigEndian.AppendUint16(b, 0) // Produce
+	b = binary.BigEndian.AppendUint16(b, produceVersion)
+	b = binary.BigEndian.AppendUint32(b, 0) // correlation id
+	b = appendString(b, clientID)
+	b = binary.BigEndian.AppendUint16(b, 0xffff) // transactional id: null
+	b = binary.BigEndian.AppendUint16(b, uint16(acks))
+	b = binary.BigEndian.AppendUint32(b, 30000) // timeout ms
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = appendString(b, topic)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, uint32(partition))
+	b = binary.BigEndian.AppendUint32(b, uint32(batchLen))
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4+batchLen))
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+// run sends until ctx ends or the budget is spent, then waits for the
+// responses in flight.
+func (p *producer) run(ctx context.Context) error {
+	if p.cfg.Acks == 0 {
+		return p.sendLoop(ctx, nil, nil)
+	}
+	queue := make(chan inflightReq, p.cfg.Inflight)
+	slots := make(chan struct{}, p.cfg.Inflight)
+	readErr := make(chan error, 1)
+	go func() { readErr <- p.readLoop(queue, slots) }()
+	sendErr := p.sendLoop(ctx, queue, slots)
+	close(queue)
+	// A dead broker must not hang the drain.
+	_ = p.c.setDeadline(time.Now().Add(30 * time.Second))
+	rerr := <-readErr
+	if sendErr != nil {
+		return errors.Join(sendErr, rerr)
+	}
+	return rerr
+}
+
+func (p *producer) sendLoop(ctx context.Context, queue chan<- inflightReq, slots chan struct{}) error {
+	for i := 0; ; i++ {
+		part := (p.id + i) % len(p.batches)
+		b := p.batches[part]
+		if ctx.Err() != nil || !p.budget.claim(int64(len(b.Bytes))) {
+			return nil
+		}
+		if err := p.lim.Wait(ctx, p.tokens(b)); err != nil {
+			return nil // the run ended while waiting
+		}
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		req, err := p.send(part)
+		if err != nil {
+			return err
+		}
+		if queue == nil {
+			p.m.add(req.bytes, req.records)
+			continue
+		}
+		queue <- req
+	}
+}
+
+func (p *producer) tokens(b *Batch) float64 {
+	if p.cfg.Rate.Records {
+		return float64(b.Records)
+	}
+	return float64(len(b.Bytes))
+}
+
+// send re-stamps the partition's batch and writes prefix+batch with one
+// writev.
+func (p *producer) send(part int) (inflightReq, error) {
+	b, prefix := p.batches[part], p.prefix[part]
+	now := time.Now()
+	b.Stamp(now.UnixMilli())
+	corr := p.c.nextCorr()
+	binary.BigEndian.PutUint32(prefix[8:], uint32(corr))
+	p.iov = append(p.iov[:0], prefix, b.Bytes)
+	if _, err := p.iov.WriteTo(p.c.nc); err != nil {
+		return inflightReq{}, fmt.Errorf("bench: cannot send produce request: %w", err)
+	}
+	return inflightReq{corr: corr, sent: now, bytes: int64(len(b.Bytes)), records: int64(b.Records)}, nil
+}
+
+// readLoop reads one response per queued request, in order.
+func (p *producer) readLoop(queue <-chan inflightReq, slots <-chan struct{}) error {
+	var err error
+	resp := kmsg.NewPtrProduceResponse()
+	for req := range queue {
+		if err == nil {
+			err = p.readResponse(req, resp)
+			if err != nil {
+				p.c.Close() // unblocks the sender
+			}
+		}
+		<-slots
+	}
+	return err
+}
+
+func (p *producer) readResponse(req inflightReq, resp *kmsg.ProduceResponse) error {
+	body, err := p.c.readFrame(req.corr, false)
+	if err != nil {
+		return err
+	}
+	resp.Default()
+	resp.SetVersion(produceVersion)
+	if err := resp.ReadFrom(body); err != nil {
+		return fmt.Errorf("bench: cannot decode produce response: %w", err)
+	}
+	for _, t := range resp.Topics {
+		for _, pr := range t.Partitions {
+			if e := kerr.ErrorForCode(pr.ErrorCode); e != nil {
+				return fmt.Errorf("%w: produce to %s-%d: %w", errBroker, t.Topic, pr.Partition, e)
+			}
+		}
+	}
+	p.m.latency(time.Since(req.sent))
+	p.m.add(req.bytes, req.records)
+	return nil
+}
+
+// runProducers opens cfg.Producers connections and runs them until ctx
+// ends or the budget is spent.
+func runProducers(ctx context.Context, cfg *Config, partitions int, m *meter, bg *budget) error {
+	var lim *Limiter
+	if cfg.Rate.Per > 0 {
+		burst := max(cfg.Rate.Per/100, float64(cfg.BatchBytes))
+		if cfg.Rate.Records {
+			burst = max(cfg.Rate.Per/100, float64(RecordsPerBatch(cfg.RecordSize, cfg.BatchBytes)))
+		}
+		lim = NewLimiter(cfg.Rate.Per, burst, nil)
+	}
+	prods := make([]*producer, 0, cfg.Producers)
+	for i := 0; i < cfg.Producers; i++ {
+		p, err := openProducer(ctx, cfg, i, partitions, m, lim, bg)
+		if err != nil {
+			for _, p := range prods {
+				p.c.Close()
+			}
+			return err
+		}
+		prods = append(prods, p)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(prods))
+	for i, p := range prods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.c.Close()
+			errs[i] = p.run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func openProducer(ctx context.Context, cfg *Config, id, partitions int, m *meter, lim *Limiter, bg *budget) (*producer, error) {
+	c, err := dial(ctx, cfg.broker())
+	if err != nil {
+		return nil, err
+	}
+	p, err := newProducer(c, cfg, id, partitions, m, lim, bg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return p, nil
+}
