@@ -1,0 +1,227 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseProperties(t *testing.T) {
+	f := func(in string, want ...Property) {
+		t.Helper()
+		got, err := ParseProperties(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if len(got) == 0 && len(want) == 0 {
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", in, got, want)
+		}
+	}
+	p := func(k, v string, line int) Property { return Property{k, v, line} }
+	f("")
+	f("# c\n! c\n   \n")
+	f("a=1", p("a", "1", 1))
+	f("a:1\nb 2\n c = 3 ", p("a", "1", 1), p("b", "2", 2), p("c", "3 ", 3))
+	f("a=x \\\n    y\\\n z\nb=2", p("a", "x yz", 1), p("b", "2", 4))
+	f(`a\ b\=c=\u00e9\t\\`, p("a b=c", "é\t\\", 1))
+	f("a=", p("a", "", 1))
+	f("a=\\\\\nb=1", p("a", `\`, 1), p("b", "1", 2))
+	f("a=1\\", p("a", "1", 1))
+	f("  #not=a comment? it is\nk=v # not a comment", p("k", "v # not a comment", 2))
+	if _, err := ParseProperties(strings.NewReader(`a=\u12`)); err == nil {
+		t.Fatal("want an error for a short \\u escape")
+	}
+}
+
+// load writes file (if not "") and loads it with environ and flag args.
+func load(t *testing.T, file string, environ []string, args ...string) (*Config, *Settings, error) {
+	t.Helper()
+	path := ""
+	if file != "" {
+		path = filepath.Join(t.TempDir(), "server.properties")
+		if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fl := BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return Load(path, environ, fl)
+}
+
+func TestDefaults(t *testing.T) {
+	c, s, err := load(t, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen: "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
+		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
+		MessageMaxBytes: 1048588, RetentionCheck: 5 * time.Minute, CheckpointInterval: time.Minute,
+		Fsync: "never", FsyncInterval: time.Second,
+		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
+			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
+			OffsetsTopicSegmentBytes: 100 << 20, OffsetsCommitTimeout: 5 * time.Second},
+		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", *c, want)
+	}
+	if len(s.Unknown())+len(s.IgnoredKeys()) != 0 {
+		t.Fatalf("warnings without a file: %v %v", s.Unknown(), s.IgnoredKeys())
+	}
+}
+
+func TestKafkaStockFile(t *testing.T) {
+	c, s, err := Load("testdata/kafka-server.properties", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":9092" || c.Advertised != "localhost:9092" || c.DataDir != "/tmp/kraft-combined-logs" || c.RetentionMs != 7*day {
+		t.Fatalf("got %+v", c)
+	}
+	if len(s.Unknown()) != 0 {
+		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
+	}
+	want := []string{"process.roles", "controller.quorum.bootstrap.servers", "inter.broker.listener.name",
+		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
+		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
+		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
+		"transaction.state.log.replication.factor", "transaction.state.log.min.isr"}
+	if !reflect.DeepEqual(s.IgnoredKeys(), want) {
+		t.Fatalf("ignored:\n got %q\nwant %q", s.IgnoredKeys(), want)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	f := func(file string, env []string, args []string, check func(*Config) bool) {
+		t.Helper()
+		c, _, err := load(t, file, env, args...)
+		if err != nil {
+			t.Fatalf("file %q env %q args %q: %v", file, env, args, err)
+		}
+		if !check(c) {
+			t.Fatalf("file %q env %q args %q: got %+v", file, env, args, c)
+		}
+	}
+	ret := func(ms int64) func(*Config) bool { return func(c *Config) bool { return c.RetentionMs == ms } }
+	f("num.partitions=3", nil, nil, func(c *Config) bool { return c.NumPartitions == 3 })
+	f("num.partitions=3", []string{"SLUICE_NUM_PARTITIONS=4"}, nil, func(c *Config) bool { return c.NumPartitions == 4 })
+	f("num.partitions=3", []string{"SLUICE_NUM_PARTITIONS=4"}, []string{"--num-partitions", "5"}, func(c *Config) bool { return c.NumPartitions == 5 })
+	// Kafka's rule within one level: ms > minutes > hours.
+	f("log.retention.hours=1\nlog.retention.minutes=2\nlog.retention.ms=3", nil, nil, ret(3))
+	f("log.retention.hours=1\nlog.retention.minutes=2", nil, nil, ret(120000))
+	f("log.retention.hours=-1", nil, nil, ret(-1))
+	f("log.retention.ms=72h", nil, nil, ret(72*3600*1000))
+	// A higher level wins whatever key it uses.
+	f("log.retention.ms=3", []string{"SLUICE_LOG_RETENTION_HOURS=2"}, nil, ret(2*3600*1000))
+	f("log.retention.ms=3", []string{"SLUICE_LOG_RETENTION_HOURS=2"}, []string{"--log-retention-minutes=1"}, ret(60000))
+	f("log.dir=/a", nil, nil, func(c *Config) bool { return c.DataDir == "/a" })
+	f("log.dir=/a\nlog.dirs=/b", nil, nil, func(c *Config) bool { return c.DataDir == "/b" })
+	f("log.dirs=/b", nil, []string{"--data-dir", "/c"}, func(c *Config) bool { return c.DataDir == "/c" })
+	f("broker.id=7", nil, nil, func(c *Config) bool { return c.NodeID == 7 })
+	f("broker.id=7\nnode.id=8", nil, nil, func(c *Config) bool { return c.NodeID == 8 })
+	f("log.roll.hours=1\nlog.roll.ms=500", nil, nil, func(c *Config) bool { return c.SegmentMs == 500 })
+	f("", []string{"SLUICE_HTTP_LISTEN=127.0.0.1:0", "SLUICE_BROKERS=x"}, nil, func(c *Config) bool { return c.HTTPListen == "127.0.0.1:0" })
+	f("listeners=PLAINTEXT://0.0.0.0:1234", nil, []string{"--listen", "127.0.0.1:0"}, func(c *Config) bool { return c.Listen == "127.0.0.1:0" })
+	f("sluice.shutdown.timeout.ms=2000", nil, nil, func(c *Config) bool { return c.ShutdownTimeout == 2*time.Second })
+	f("", nil, []string{"--shutdown-timeout", "5s", "--pprof"}, func(c *Config) bool { return c.ShutdownTimeout == 5*time.Second && c.Pprof })
+}
+
+func TestFsyncMapping(t *testing.T) {
+	f := func(file string, args []string, mode string, every time.Duration) {
+		t.Helper()
+		c, _, err := load(t, file, nil, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Fsync != mode || c.FsyncInterval != every {
+			t.Fatalf("%q %q: got %s every %v, want %s every %v", file, args, c.Fsync, c.FsyncInterval, mode, every)
+		}
+	}
+	f("", nil, "never", time.Second)
+	f("log.flush.interval.messages=1", nil, "always", time.Second)
+	f("log.flush.interval.messages=10000", nil, "interval", time.Second)
+	f("log.flush.interval.messages=9223372036854775807", nil, "never", time.Second)
+	f("log.flush.interval.ms=200", nil, "interval", 200*time.Millisecond)
+	f("log.flush.interval.messages=1\nsluice.fsync=never", nil, "never", time.Second)
+	f("log.flush.interval.messages=1", []string{"--fsync", "interval", "--fsync-interval", "2s"}, "interval", 2*time.Second)
+	f("", []string{"--fsync", "always"}, "always", time.Second)
+}
+
+func TestBadValues(t *testing.T) {
+	f := func(file string, env []string, args []string, key, value, where string) {
+		t.Helper()
+		_, _, err := load(t, file, env, args...)
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("%q %q %q: %v, want a *config.Error", file, env, args, err)
+		}
+		if ce.Key != key || ce.Value != value || !strings.Contains(ce.Source.String(), where) ||
+			!strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), value) {
+			t.Fatalf("%q: %v, want key %s value %q from %s", file, err, key, value, where)
+		}
+	}
+	f("num.partitions=abc", nil, nil, "num.partitions", "abc", "server.properties:1")
+	f("\nnum.partitions=0", nil, nil, "num.partitions", "0", "server.properties:2")
+	f("auto.create.topics.enable=yes please", nil, nil, "auto.create.topics.enable", "yes please", ":1")
+	f("log.dirs=/a,/b", nil, nil, "log.dirs", "/a,/b", ":1")
+	f("listeners=SSL://:9093", nil, nil, "listeners", "SSL://:9093", ":1")
+	f("listeners=PLAINTEXT://:1,PLAINTEXT://:2", nil, nil, "listeners", "PLAINTEXT://:1,PLAINTEXT://:2", ":1")
+	f("listeners=PLAINTEXT://nohostport", nil, nil, "listeners", "PLAINTEXT://nohostport", ":1")
+	f("log.segment.bytes=3000000000", nil, nil, "log.segment.bytes", "3000000000", ":1")
+	f("", []string{"SLUICE_LOG_RETENTION_HOURS=x"}, nil, "log.retention.hours", "x", "SLUICE_LOG_RETENTION_HOURS")
+	f("sluice.fsync=sometimes", nil, nil, "sluice.fsync", "sometimes", ":1")
+	f("sluice.http.listen=nope", nil, nil, "sluice.http.listen", "nope", ":1")
+	if _, _, err := load(t, "", nil, "--fsync", "sometimes"); err == nil || !strings.Contains(err.Error(), "want one of never, interval, always") {
+		t.Fatalf("bad flag: %v", err)
+	}
+}
+
+func TestUnknownAndIgnored(t *testing.T) {
+	_, s, err := load(t, "zookeeper.connect=x\nzookeeper.session.timeout.ms=1\nfoo.bar=1\nnum.io.threads=8\nbaz=2\nfoo.bar=3", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"foo.bar", "baz"}; !reflect.DeepEqual(s.Unknown(), want) {
+		t.Fatalf("unknown %q, want %q", s.Unknown(), want)
+	}
+	if want := []string{"zookeeper.connect", "zookeeper.session.timeout.ms", "num.io.threads"}; !reflect.DeepEqual(s.IgnoredKeys(), want) {
+		t.Fatalf("ignored %q, want %q", s.IgnoredKeys(), want)
+	}
+}
+
+func TestTable(t *testing.T) {
+	keys, flags, envs := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range Options {
+		o := &Options[i]
+		if keys[o.Key] || o.Flag != "" && flags[o.Flag] || envs[o.Env()] {
+			t.Errorf("%s: duplicate key, flag or variable", o.Key)
+		}
+		keys[o.Key], flags[o.Flag], envs[o.Env()] = true, true, true
+		if o.Doc == "" || o.Section == "" {
+			t.Errorf("%s: no doc or section", o.Key)
+		}
+		if o.Default != "" {
+			if _, err := parseValue(o, o.Default); err != nil {
+				t.Errorf("%s: default %q: %v", o.Key, o.Default, err)
+			}
+		}
+		if isIgnored(o.Key) {
+			t.Errorf("%s is both an option and ignored", o.Key)
+		}
+	}
+}

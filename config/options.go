@@ -1,0 +1,192 @@
+// Package config is sluiced's configuration: one table of options (Kafka
+// broker key, flag, environment variable, default, type, documentation) and
+// the loader that layers, from lowest to highest precedence,
+//
+//	built-in defaults < server.properties file (--config) < SLUICE_* environment < flags
+//
+// The file is Kafka's own server.properties format with Kafka's key names,
+// so a Kafka operator brings their file along: keys that mean nothing for a
+// single-node broker are accepted and listed in one warning, unknown keys in
+// another, and a bad value is an *Error naming key, value and where it came
+// from. `sluiced --help` and docs/CONFIGURATION.md are generated from the
+// table (see Markdown).
+package config
+
+import "strings"
+
+// Kind is an option's value type.
+type Kind int
+
+const (
+	String    Kind = iota
+	Int            // a decimal integer within [Min, Max]
+	Bool           // true or false
+	Millis         // milliseconds: an integer, or a Go duration such as 30s or 5m
+	Enum           // one of Choices
+	Listeners      // comma-separated NAME://host:port (a bare host:port is PLAINTEXT)
+)
+
+// Option is one row of the table.
+type Option struct {
+	Key     string // Kafka's broker key (sluice.* for Sluice's own)
+	Flag    string // sluiced flag without dashes; "" for none
+	Default string // "" means unset: the doc says what applies then
+	Kind    Kind
+	Min     int64 // bounds for Int and Millis (both 0: unbounded)
+	Max     int64
+	Choices []string // for Enum
+	Section string   // heading in the generated docs
+	Doc     string   // states the default and the trade-off
+}
+
+// Env is the option's environment variable: SLUICE_ then the key (less a
+// leading "sluice.") in upper case with dots and dashes as underscores.
+func (o *Option) Env() string {
+	k := strings.TrimPrefix(o.Key, "sluice.")
+	return "SLUICE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(k))
+}
+
+const (
+	maxInt32 = 1<<31 - 1
+	maxInt64 = 1<<63 - 1
+	day      = 24 * 3600 * 1000
+)
+
+// Sections, in the order the docs show them.
+const (
+	secNet     = "Listeners and identity"
+	secLog     = "Logs (defaults for every topic)"
+	secFlush   = "Durability (fsync)"
+	secGroup   = "Consumer groups (used by the group coordinator)"
+	secService = "Service"
+)
+
+// Options is the table. Keys are unique; so are flags.
+var Options = []Option{
+	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
+		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error); listeners named in controller.listener.names are skipped. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
+	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
+		Doc: "The host:port that Metadata tells clients to connect to. Unset: the listener's address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail."},
+	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,
+		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+		Doc:     "Listener name to security protocol, as in Kafka; read only to find which listener is the PLAINTEXT one."},
+	{Key: "controller.listener.names", Kind: String, Section: secNet,
+		Doc: "Listener names used by KRaft controllers. There is no controller here: listeners with these names are skipped, so Kafka's stock server.properties (PLAINTEXT://:9092,CONTROLLER://:9093) loads unchanged."},
+	{Key: "node.id", Flag: "node-id", Default: "1", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
+		Doc: "This broker's id, stored in meta.properties on first start; starting later with another id is refused (it would confuse clients' metadata). broker.id is the older name and is used when node.id is not set."},
+	{Key: "broker.id", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
+		Doc: "Kafka's older name for node.id; node.id wins when both are set at the same level."},
+	{Key: "cluster.id", Flag: "cluster-id", Kind: String, Section: secNet,
+		Doc: "Cluster id. Unset: the one in meta.properties, or a new random one on first start (kept from then on)."},
+	{Key: "broker.rack", Flag: "rack", Kind: String, Section: secNet,
+		Doc: "Rack reported in Metadata (clients use it for rack-aware fetching). Unset: null."},
+	{Key: "socket.request.max.bytes", Flag: "socket-request-max-bytes", Default: "104857600", Kind: Int, Min: 1, Max: maxInt32, Section: secNet,
+		Doc: "Largest request accepted, in bytes (100 MiB); a larger size prefix closes the connection before anything is allocated. Lower it to bound the memory one request can take; keep it above the clients' max.request.size."},
+	{Key: "connections.max.idle.ms", Flag: "connections-max-idle", Default: "600000", Kind: Millis, Min: -1, Max: maxInt64, Section: secNet,
+		Doc: "Close a connection idle this long (10 minutes; -1 never). Shorter frees file descriptors and memory of abandoned clients sooner; too short makes idle producers reconnect."},
+
+	{Key: "log.dirs", Flag: "data-dir", Default: "./data", Kind: String, Section: secLog,
+		Doc: "The data directory (one: several comma-separated directories are an error, as JBOD is not supported). Held with an flock while sluiced runs, so a second daemon on it is refused. Put it on a file system with room to spare: retention runs every log.retention.check.interval.ms, not on every append."},
+	{Key: "log.dir", Kind: String, Section: secLog,
+		Doc: "Kafka's single-directory form of log.dirs; log.dirs wins when both are set at the same level."},
+	{Key: "num.partitions", Flag: "num-partitions", Default: "1", Kind: Int, Min: 1, Max: 1 << 20, Section: secLog,
+		Doc: "Partitions of auto-created topics (1). More partitions spread consumers of a group but cost a directory, open files and an index mmap each."},
+	{Key: "auto.create.topics.enable", Flag: "auto-create-topics", Default: "true", Kind: Bool, Section: secLog,
+		Doc: "Create a topic when a client asks Metadata for one that does not exist (true, Kafka's default; librdkafka relies on it). Turn off so that typos in topic names fail instead of creating topics."},
+	{Key: "log.retention.hours", Flag: "log-retention-hours", Default: "168", Kind: Int, Min: -1, Max: maxInt32, Section: secLog,
+		Doc: "Delete whole segments older than this (168 hours = 7 days; -1 keeps forever). log.retention.ms and then log.retention.minutes take precedence when set at the same level (Kafka's rule); a level higher up (environment over file, flag over environment) always wins. Age is the newest record's timestamp in the segment, so the active segment is never deleted."},
+	{Key: "log.retention.minutes", Flag: "log-retention-minutes", Kind: Int, Min: -1, Max: maxInt32, Section: secLog,
+		Doc: "Retention in minutes; overrides log.retention.hours at the same level. Unset by default."},
+	{Key: "log.retention.ms", Flag: "log-retention-ms", Kind: Millis, Min: -1, Max: maxInt64, Section: secLog,
+		Doc: "Retention in milliseconds (or a duration such as 72h); overrides log.retention.minutes and .hours at the same level. -1 keeps forever. Unset by default."},
+	{Key: "log.retention.bytes", Flag: "log-retention-bytes", Default: "-1", Kind: Int, Min: -1, Max: maxInt64, Section: secLog,
+		Doc: "Per-partition size above which the oldest segments are deleted (-1: no size limit). Bounds disk use at the cost of keeping less history under heavy traffic; counted in whole segments."},
+	{Key: "log.segment.bytes", Flag: "segment-bytes", Default: "1073741824", Kind: Int, Min: 14, Max: maxInt32, Section: secLog,
+		Doc: "Segment size at which a new segment starts (1 GiB; at most 2 GiB-1 since index positions are 32-bit). Retention deletes whole segments, so smaller segments give finer retention and more files; larger ones fewer files and index mmaps."},
+	{Key: "log.roll.hours", Flag: "log-roll-hours", Default: "168", Kind: Int, Min: 1, Max: maxInt32, Section: secLog,
+		Doc: "Roll a non-empty segment this old even if not full (168 hours). Lower it when retention must act on quiet topics sooner. log.roll.ms wins at the same level."},
+	{Key: "log.roll.ms", Flag: "log-roll-ms", Kind: Millis, Min: 1, Max: maxInt64, Section: secLog,
+		Doc: "log.roll.hours in milliseconds (or a duration); wins over it at the same level. Unset by default."},
+	{Key: "log.index.size.max.bytes", Flag: "log-index-size-max-bytes", Default: "10485760", Kind: Int, Min: 4096, Max: maxInt32, Section: secLog,
+		Doc: "Preallocated size of each .index/.timeindex (10 MiB), trimmed when the segment rolls. A full index rolls the segment early; smaller saves address space with many partitions."},
+	{Key: "log.index.interval.bytes", Flag: "log-index-interval-bytes", Default: "4096", Kind: Int, Min: 0, Max: maxInt32, Section: secLog,
+		Doc: "Bytes appended between two index entries (4096). Smaller: a fetch finds its position with less scanning, at the cost of larger indexes."},
+	{Key: "message.max.bytes", Flag: "message-max-bytes", Default: "1048588", Kind: Int, Min: 0, Max: maxInt32, Section: secLog,
+		Doc: "Largest record batch accepted (1048588 bytes, Kafka's default); larger batches get MESSAGE_TOO_LARGE. Raise it together with the consumers' fetch sizes."},
+	{Key: "log.message.timestamp.type", Flag: "log-message-timestamp-type", Default: "CreateTime", Kind: Enum, Choices: []string{"CreateTime", "LogAppendTime"}, Section: secLog,
+		Doc: "CreateTime keeps the producer's timestamps (default); LogAppendTime stamps batches with the broker's clock, which makes time-based retention and lookups immune to producer clocks but rewrites each batch's CRC."},
+	{Key: "log.retention.check.interval.ms", Flag: "log-retention-check-interval", Default: "300000", Kind: Millis, Min: 1, Max: maxInt64, Section: secLog,
+		Doc: "How often retention runs (5 minutes). Shorter frees disk sooner after a segment expires, at the cost of a little CPU per partition per run."},
+	{Key: "log.flush.offset.checkpoint.interval.ms", Flag: "log-flush-offset-checkpoint-interval", Default: "60000", Kind: Millis, Min: 1, Max: maxInt64, Section: secLog,
+		Doc: "How often the recovery-point checkpoint is written (1 minute). After a crash, recovery validates the data written since the last checkpoint: shorter means faster restarts after a crash, slightly more writes."},
+
+	{Key: "sluice.fsync", Flag: "fsync", Kind: Enum, Choices: []string{"never", "interval", "always"}, Section: secFlush,
+		Doc: "When appends are fsync'd. never: the kernel writes back (Kafka's default; a process crash loses nothing, a power loss may lose the last seconds). interval: every log.flush.interval.ms. always: an append is acknowledged only after fsync; concurrent appends share one fsync (group commit), so throughput holds up with many producers while latency gains a disk flush. Unset: derived from the Kafka keys: log.flush.interval.messages=1 means always; log.flush.interval.ms, or log.flush.interval.messages above 1, means interval; otherwise never. Set at a higher level than those keys, or at the same one, it wins."},
+	{Key: "log.flush.interval.ms", Flag: "fsync-interval", Kind: Millis, Min: 1, Max: maxInt64, Section: secFlush,
+		Doc: "The fsync period of the interval policy (unset: 1 second). Setting it without sluice.fsync selects the interval policy, as in Kafka, where it bounds how old unflushed data may get."},
+	{Key: "log.flush.interval.messages", Flag: "log-flush-interval-messages", Kind: Int, Min: 1, Max: maxInt64, Section: secFlush,
+		Doc: "Kafka flushes after this many messages. Sluice fsyncs by time, not by count: 1 selects the always policy (fsync before every acknowledgement, shared by concurrent appends); a larger value (other than Kafka's default 9223372036854775807, which means never) selects the interval policy with log.flush.interval.ms."},
+
+	{Key: "group.initial.rebalance.delay.ms", Flag: "group-initial-rebalance-delay", Default: "3000", Kind: Millis, Min: 0, Max: maxInt32, Section: secGroup,
+		Doc: "How long the first rebalance of an empty group waits for more members (3 s). Longer avoids a storm of rebalances when many consumers start together; shorter makes a lone consumer start sooner."},
+	{Key: "group.min.session.timeout.ms", Default: "6000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,
+		Doc: "Smallest session timeout a consumer may ask for (6 s): lower lets consumers detect failures faster at the price of more heartbeats."},
+	{Key: "group.max.session.timeout.ms", Default: "1800000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,
+		Doc: "Largest session timeout a consumer may ask for (30 minutes): higher lets slow consumers keep their partitions longer, and a dead one holds them longer."},
+	{Key: "offsets.retention.minutes", Default: "10080", Kind: Int, Min: 1, Max: maxInt32, Section: secGroup,
+		Doc: "Committed offsets of an empty group are dropped after this long (7 days)."},
+	{Key: "offsets.retention.check.interval.ms", Default: "600000", Kind: Millis, Min: 1, Max: maxInt64, Section: secGroup,
+		Doc: "How often expired committed offsets are looked for (10 minutes)."},
+	{Key: "offsets.topic.num.partitions", Default: "50", Kind: Int, Min: 1, Max: 1 << 16, Section: secGroup,
+		Doc: "Partitions of __consumer_offsets (50), fixed when it is first created. More spreads group load; each costs files."},
+	{Key: "offsets.topic.segment.bytes", Default: "104857600", Kind: Int, Min: 14, Max: maxInt32, Section: secGroup,
+		Doc: "Segment size of __consumer_offsets (100 MiB); smaller segments load faster at start-up."},
+	{Key: "offsets.commit.timeout.ms", Default: "5000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,
+		Doc: "How long an offset commit may wait for its append (5 s)."},
+
+	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
+		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
+	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
+		Doc: "Serve Go's profiler under /debug/pprof/ on the HTTP listener (false). Profiles reveal internals and cost CPU while taken: enable only where the HTTP listener is private."},
+	{Key: "sluice.log.level", Flag: "log-level", Default: "info", Kind: Enum, Choices: []string{"debug", "info", "warn", "error"}, Section: secService,
+		Doc: "Least severe log level written to standard error (info). debug logs every connection and is verbose under load."},
+	{Key: "sluice.log.format", Flag: "log-format", Default: "text", Kind: Enum, Choices: []string{"text", "json"}, Section: secService,
+		Doc: "text (key=value, for people and journald) or json (one object per line, for log shippers)."},
+	{Key: "sluice.shutdown.timeout.ms", Flag: "shutdown-timeout", Default: "30000", Kind: Millis, Min: 1, Max: maxInt64, Section: secService,
+		Doc: "On SIGTERM or SIGINT, how long requests in flight may take to finish (30 s) before connections are cut; the data directory is flushed and marked clean either way. Keep systemd's TimeoutStopSec above it."},
+}
+
+// Ignored are Kafka broker keys that mean nothing for one node with its
+// own storage engine: accepted and listed in one warning. A key ending in
+// "." is a prefix.
+var Ignored = []string{
+	"zookeeper.", "process.roles", "controller.quorum.", "inter.broker.listener.name",
+	"inter.broker.protocol.version", "num.network.threads", "num.io.threads",
+	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
+	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
+	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
+	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
+	"delete.topic.enable", "log.cleaner.", "metadata.", "auto.leader.rebalance.enable",
+	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
+	"super.users", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
+	"leader.imbalance.", "controlled.shutdown.", "log.preallocate",
+}
+
+func isIgnored(key string) bool {
+	for _, p := range Ignored {
+		if key == p || strings.HasSuffix(p, ".") && strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup returns the option with key, or nil.
+func lookup(key string) *Option {
+	for i := range Options {
+		if Options[i].Key == key {
+			return &Options[i]
+		}
+	}
+	return nil
+}
