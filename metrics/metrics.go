@@ -1,0 +1,256 @@
+// Package metrics exports sluiced's Prometheus metrics, every name
+// prefixed sluice_. Request counts, latencies and bytes per API key come
+// from wrapping the broker's netio.Handler (Instrument); everything else is
+// read at scrape time from the running parts (Sources), so the hot paths
+// pay nothing for it:
+//
+//	sluice_requests_total{api}                 requests handled, by API key name (Produce, Fetch, …)
+//	sluice_request_errors_total{api}           requests whose handling closed the connection
+//	sluice_request_duration_seconds{api}       handling time, histogram (a long-poll Fetch counts its wait)
+//	sluice_request_bytes_total{api}            request bytes received (frames without the size prefix)
+//	sluice_response_bytes_total{api}           response body bytes queued (record bytes of a Fetch included)
+//	sluice_connections_open                    netio: connections open now
+//	sluice_connections_accepted_total          netio: connections accepted
+//	sluice_connections_idle_closed_total       netio: closed by connections.max.idle.ms
+//	sluice_frames_rejected_total               netio: size prefixes out of range (connection closed)
+//	sluice_inbound_overflows_total             netio: connections closed for unread input over budget
+//	sluice_handler_panics_recovered_total      netio: handler panics recovered
+//	sluice_queued_bytes                        netio: bytes counted against connection budgets now
+//	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
+//	sluice_fetch_copied_bytes_total            bytes sent by the copy fallback (pread + write)
+//	sluice_log_size_bytes{topic,partition}     bytes of all segments
+//	sluice_log_segments{topic,partition}       segment count
+//	sluice_log_start_offset{topic,partition}
+//	sluice_log_end_offset{topic,partition}
+//	sluice_log_high_watermark{topic,partition}
+//	sluice_broker_info{node_id,cluster_id}     1
+//	sluice_build_info{version,go_version}      1
+//	sluice_go_*, sluice_process_*              the Go runtime and process collectors
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/sendfile"
+)
+
+// Sources are what the collectors read at scrape time. Any field may be
+// zero; SetSources replaces them (before the store opens there is none,
+// and they are dropped before it closes).
+type Sources struct {
+	Net       func() netio.Stats
+	Logs      func() []*partition.Log
+	NodeID    int32
+	ClusterID string
+}
+
+// Metrics is one registry with sluiced's collectors.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	bytesIn  *prometheus.CounterVec
+	bytesOut *prometheus.CounterVec
+
+	mu struct {
+		sync.Mutex
+		src Sources
+	}
+}
+
+// New registers every collector on a new registry.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	api := []string{"api"}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_requests_total",
+		Help: "Kafka requests handled, by API key."}, api)
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_request_errors_total",
+		Help: "Kafka requests whose handling failed and closed the connection, by API key."}, api)
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_request_duration_seconds",
+		Help:    "Time to handle a Kafka request (sending the response excluded; a long-poll Fetch includes its wait), by API key.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, api)
+	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_request_bytes_total",
+		Help: "Request bytes received, by API key."}, api)
+	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_response_bytes_total",
+		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
+	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
+		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m})
+	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
+	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// SetSources replaces what the scrape-time collectors read.
+func (m *Metrics) SetSources(s Sources) {
+	m.mu.Lock()
+	m.mu.src = s
+	m.mu.Unlock()
+}
+
+func (m *Metrics) sources() Sources {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mu.src
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Registry is the registry (for tests and extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Instrument wraps h to count, time and size every request by API key.
+func (m *Metrics) Instrument(h netio.Handler) netio.Handler { return &instrumented{m: m, h: h} }
+
+type instrumented struct {
+	m *Metrics
+	h netio.Handler
+}
+
+func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
+	api := "Unknown"
+	if len(frame) >= 2 {
+		api = kmsg.NameForKey(int16(frame[0])<<8 | int16(frame[1]))
+	}
+	in := len(frame)
+	start := time.Now()
+	resp, err := i.h.Handle(ctx, c, frame)
+	i.m.latency.WithLabelValues(api).Observe(time.Since(start).Seconds())
+	i.m.requests.WithLabelValues(api).Inc()
+	i.m.bytesIn.WithLabelValues(api).Add(float64(in))
+	if resp != nil {
+		i.m.bytesOut.WithLabelValues(api).Add(float64(resp.Len()))
+	}
+	if err != nil {
+		i.m.errors.WithLabelValues(api).Inc()
+	}
+	return resp, err
+}
+
+// constMetric describes one scrape-time metric.
+type constMetric struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+}
+
+func newConst(name, help string, kind prometheus.ValueType, labels ...string) constMetric {
+	return constMetric{prometheus.NewDesc(name, help, labels, nil), kind}
+}
+
+func (c constMetric) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(c.desc, c.kind, v, labels...)
+}
+
+var (
+	connsOpen     = newConst("sluice_connections_open", "Kafka connections open now.", prometheus.GaugeValue)
+	connsAccepted = newConst("sluice_connections_accepted_total", "Kafka connections accepted.", prometheus.CounterValue)
+	idleClosed    = newConst("sluice_connections_idle_closed_total", "Connections closed after connections.max.idle.ms.", prometheus.CounterValue)
+	framesRej     = newConst("sluice_frames_rejected_total", "Request size prefixes out of range (each closed its connection).", prometheus.CounterValue)
+	overflows     = newConst("sluice_inbound_overflows_total", "Connections closed for unread input beyond their budget.", prometheus.CounterValue)
+	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
+	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
+	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
+	copiedBytes   = newConst("sluice_fetch_copied_bytes_total", "Record bytes sent by the copy fallback (pread and write).", prometheus.CounterValue)
+	tp            = []string{"topic", "partition"}
+	logSize       = newConst("sluice_log_size_bytes", "Bytes of all segments of a partition.", prometheus.GaugeValue, tp...)
+	logSegments   = newConst("sluice_log_segments", "Segments of a partition.", prometheus.GaugeValue, tp...)
+	logStart      = newConst("sluice_log_start_offset", "First offset of a partition.", prometheus.GaugeValue, tp...)
+	logEnd        = newConst("sluice_log_end_offset", "Offset the next record of a partition gets.", prometheus.GaugeValue, tp...)
+	logHW         = newConst("sluice_log_high_watermark", "Offset up to which a partition's records are visible to consumers.", prometheus.GaugeValue, tp...)
+	brokerInfo    = newConst("sluice_broker_info", "The broker's identity (always 1).", prometheus.GaugeValue, "node_id", "cluster_id")
+	buildInfo     = newConst("sluice_build_info", "The binary's version (always 1).", prometheus.GaugeValue, "version", "go_version")
+)
+
+func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
+	for _, m := range ms {
+		ch <- m.desc
+	}
+}
+
+type netCollector struct{ m *Metrics }
+
+func (netCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, panics, queued)
+}
+
+func (c netCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Net
+	if f == nil {
+		return
+	}
+	s := f()
+	connsOpen.emit(ch, float64(s.ConnsOpen))
+	connsAccepted.emit(ch, float64(s.ConnsAccepted))
+	idleClosed.emit(ch, float64(s.IdleClosed))
+	framesRej.emit(ch, float64(s.FramesRejected))
+	overflows.emit(ch, float64(s.InboundOverflows))
+	panics.emit(ch, float64(s.PanicsRecovered))
+	queued.emit(ch, float64(s.QueuedBytes))
+}
+
+type sendfileCollector struct{}
+
+func (sendfileCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, sentBytes, copiedBytes) }
+
+func (sendfileCollector) Collect(ch chan<- prometheus.Metric) {
+	s := sendfile.Stats()
+	sentBytes.emit(ch, float64(s.SendfileBytes))
+	copiedBytes.emit(ch, float64(s.CopiedBytes))
+}
+
+type logCollector struct{ m *Metrics }
+
+func (logCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, logSize, logSegments, logStart, logEnd, logHW)
+}
+
+func (c logCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Logs
+	if f == nil {
+		return
+	}
+	for _, l := range f() {
+		t, p := l.Topic(), strconv.Itoa(int(l.Partition()))
+		logSize.emit(ch, float64(l.Size()), t, p)
+		logSegments.emit(ch, float64(l.Segments()), t, p)
+		logStart.emit(ch, float64(l.LogStartOffset()), t, p)
+		logEnd.emit(ch, float64(l.LogEndOffset()), t, p)
+		logHW.emit(ch, float64(l.HighWatermark()), t, p)
+	}
+}
+
+type infoCollector struct{ m *Metrics }
+
+func (infoCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, brokerInfo, buildInfo) }
+
+func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
+	buildInfo.emit(ch, 1, Version(), runtime.Version())
+	if s := c.m.sources(); s.ClusterID != "" {
+		brokerInfo.emit(ch, 1, strconv.Itoa(int(s.NodeID)), s.ClusterID)
+	}
+}
+
+// Version is the main module's version from the build info ("(devel)"
+// for a build from a work tree).
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
