@@ -18,9 +18,11 @@ const (
 )
 
 // topicPartitions returns the topic's partition count (0: no such topic).
-func topicPartitions(c *conn, topic string) (int, error) {
+// autoCreate asks the broker to create a missing topic.
+func topicPartitions(c *conn, topic string, autoCreate bool) (int, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.SetVersion(metadataVersion)
+	req.AllowAutoTopicCreation = autoCreate
 	t := kmsg.NewMetadataRequestTopic()
 	t.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, t)
@@ -51,14 +53,37 @@ func EnsureTopic(ctx context.Context, addr, topic string, partitions int) (int, 
 		return 0, err
 	}
 	defer c.Close()
-	n, err := topicPartitions(c, topic)
+	n, err := topicPartitions(c, topic, false)
 	if err != nil || n > 0 {
 		return n, err
+	}
+	canCreate, err := supports(c, 19)
+	if err != nil {
+		return 0, err
+	}
+	if !canCreate { // auto-create: the broker's default partition count
+		return topicPartitions(c, topic, true)
 	}
 	if err := createTopic(c, topic, partitions); err != nil {
 		return 0, err
 	}
-	return topicPartitions(c, topic)
+	return topicPartitions(c, topic, false)
+}
+
+// supports reports whether the broker serves API key.
+func supports(c *conn, key int16) (bool, error) {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(0)
+	resp := kmsg.NewPtrApiVersionsResponse()
+	if err := c.roundTrip(req, resp); err != nil {
+		return false, err
+	}
+	for _, k := range resp.ApiKeys {
+		if k.ApiKey == key {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func createTopic(c *conn, topic string, partitions int) error {

@@ -58,7 +58,7 @@ func TestProduceThenConsume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	if prod.Bytes < cfg.TotalBytes || prod.Partitions != 3 || prod.Latency.Count == 0 {
+	if prod.Bytes < cfg.TotalBytes || prod.Partitions < 1 || prod.Latency.Count == 0 {
 		t.Fatalf("produce: %+v", prod)
 	}
 	cfg.TotalBytes, cfg.VerifyCRC = 0, true
