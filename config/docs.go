@@ -18,7 +18,7 @@ func typeName(o *Option) string {
 	case Enum:
 		return strings.Join(o.Choices, "|")
 	case Listeners:
-		return "listeners"
+		return "[NAME://]host:port"
 	}
 	return "string"
 }
@@ -49,11 +49,11 @@ func Usage(w io.Writer) {
 			if o.Section != sec {
 				continue
 			}
-			flag := "(no flag)"
 			if o.Flag != "" {
-				flag = "--" + o.Flag + " " + typeName(o)
+				fmt.Fprintf(w, "  --%s %s\n      key %s, %s; default %s\n", o.Flag, typeName(o), o.Key, o.Env(), defaultText(o))
+			} else {
+				fmt.Fprintf(w, "  %s (no flag: file or %s)\n      %s; default %s\n", o.Key, o.Env(), typeName(o), defaultText(o))
 			}
-			fmt.Fprintf(w, "  %s\n      %s, %s; default %s\n", flag, o.Key, o.Env(), defaultText(o))
 			wrap(w, o.Doc, "      ", 78)
 		}
 	}

@@ -8,28 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
+	"sync/atomic"
 
-	"github.com/sluice/sluice/broker"
-	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/config"
+	"github.com/sluice/sluice/metrics"
 )
-
-// options are the command-line flags.
-type options struct {
-	dataDir         string
-	listen          string
-	advertised      string
-	segmentBytes    int64
-	fsync           string
-	fsyncInterval   time.Duration
-	logLevel        string
-	nodeID          int
-	clusterID       string
-	numPartitions   int
-	autoCreate      bool
-	shutdownTimeout time.Duration
-}
 
 type usageError struct{ err error }
 
@@ -38,108 +21,157 @@ func (e usageError) Unwrap() error { return e.err }
 
 func isUsageError(err error) bool {
 	var u usageError
-	return errors.As(err, &u) || errors.Is(err, flag.ErrHelp)
+	var ce *config.Error
+	return errors.As(err, &u) || errors.As(err, &ce) || errors.Is(err, flag.ErrHelp)
 }
 
-// parseFlags parses args; help and bad flags are usage errors.
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	def := partition.DefaultConfig()
-	bdef := broker.DefaultConfig()
-	var o options
+// cli is the command line: the config file, the actions that print and
+// exit, and the options' flags.
+type cli struct {
+	configFile  string
+	printConfig bool
+	printDocs   bool
+	flags       *config.FlagSet
+}
+
+// parseArgs parses args; help and bad flags are usage errors.
+func parseArgs(args []string, stderr io.Writer) (cli, error) {
+	var c cli
 	fs := flag.NewFlagSet("sluiced", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.dataDir, "data-dir", "./data", "data directory (Kafka's log.dirs, one directory)")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:9092", "address to listen on, host:port (port 0 picks one)")
-	fs.StringVar(&o.advertised, "advertised-listener", "", "host:port clients are told to connect to (default: the listen address)")
-	fs.Int64Var(&o.segmentBytes, "segment-bytes", def.SegmentBytes, "segment size at which a new segment starts (segment.bytes); at most 2 GiB-1")
-	fs.StringVar(&o.fsync, "fsync", "never", "when appends are fsync'd: never (kernel writes back; Kafka's default), interval, or always (group commit before acking)")
-	fs.DurationVar(&o.fsyncInterval, "fsync-interval", time.Second, "fsync period with --fsync interval")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.IntVar(&o.nodeID, "node-id", int(bdef.NodeID), "broker node id (node.id)")
-	fs.StringVar(&o.clusterID, "cluster-id", "", "cluster id (default: from meta.properties, or a new one)")
-	fs.IntVar(&o.numPartitions, "num-partitions", int(bdef.NumPartitions), "partitions of auto-created topics (num.partitions)")
-	fs.BoolVar(&o.autoCreate, "auto-create-topics", bdef.AutoCreateTopics, "create unknown topics on Metadata requests (auto.create.topics.enable)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take at shutdown")
+	fs.StringVar(&c.configFile, "config", "", "a Kafka server.properties file (SLUICE_* variables and flags override it)")
+	fs.BoolVar(&c.printConfig, "print-config", false, "print the effective settings, with where each came from, and exit")
+	fs.BoolVar(&c.printDocs, "print-config-docs", false, "print the configuration reference (docs/CONFIGURATION.md) and exit")
+	c.flags = config.BindFlags(fs)
+	fs.Usage = func() { usage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, err
+			return c, err
 		}
-		return o, usageError{err}
+		return c, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return o, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	return o, nil
+	return c, nil
 }
 
-// serverConfig turns options into the broker's wiring config.
-func serverConfig(o options, logger *slog.Logger) (broker.ServerConfig, error) {
-	defaults := partition.DefaultConfig()
-	defaults.SegmentBytes = o.segmentBytes
-	switch o.fsync {
-	case "never":
-		defaults.Flush = partition.FlushNever
-	case "interval":
-		defaults.Flush = partition.FlushInterval
-		defaults.FlushInterval = o.fsyncInterval
-	case "always":
-		defaults.Flush = partition.FlushAlways
-	default:
-		return broker.ServerConfig{}, usageError{fmt.Errorf("--fsync %q: want never, interval or always", o.fsync)}
-	}
-	if o.segmentBytes <= 0 || o.segmentBytes > 1<<31-1 {
-		return broker.ServerConfig{}, usageError{fmt.Errorf("--segment-bytes %d: want 1..2147483647", o.segmentBytes)}
-	}
-	bcfg := broker.DefaultConfig()
-	bcfg.NodeID = int32(o.nodeID)
-	bcfg.ClusterID = o.clusterID
-	bcfg.NumPartitions = int32(o.numPartitions)
-	bcfg.AutoCreateTopics = o.autoCreate
-	ncfg := netio.DefaultConfig()
-	ncfg.Addr = o.listen
-	return broker.ServerConfig{
-		Store:      partition.StoreConfig{Dir: o.dataDir, Defaults: defaults},
-		Net:        ncfg,
-		Broker:     bcfg,
-		Advertised: o.advertised,
-		Logger:     logger,
-	}, nil
-}
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: sluiced [--config server.properties] [flags]
 
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+The Sluice broker. Settings, lowest to highest precedence: defaults, the
+--config file (Kafka's server.properties keys), SLUICE_* environment
+variables, flags.
+
+  --config FILE         a Kafka server.properties file
+  --print-config        print the effective settings and where each came from, then exit
+  --print-config-docs   print the configuration reference in Markdown, then exit
+`)
+	config.Usage(w)
 }
 
 // run starts the broker and serves until ctx is done, then shuts down.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	c, err := parseArgs(args, stderr)
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(o.logLevel, stderr)
+	if c.printDocs {
+		config.Markdown(stdout)
+		return nil
+	}
+	cfg, settings, err := config.Load(c.configFile, environ, c.flags)
+	if err != nil {
+		return usageError{err}
+	}
+	logger := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
+	warnSettings(logger, settings, c.configFile)
+	if c.printConfig {
+		printConfig(stdout, settings)
+		return nil
+	}
+	if err := storeConfig(cfg, logger).Defaults.Validate(); err != nil {
+		return usageError{err}
+	}
+	d := &daemon{cfg: cfg, log: logger, metrics: metrics.New(), notify: newNotifier(environ, logger)}
+	return d.serve(ctx, stdout)
+}
+
+func newLogger(level, format string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level))) // checked by config
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// warnSettings logs one warning listing the file's unknown keys and one
+// listing the Kafka keys that mean nothing here.
+func warnSettings(log *slog.Logger, s *config.Settings, file string) {
+	if u := s.Unknown(); len(u) > 0 {
+		log.Warn("ignoring unknown settings", "file", file, "keys", strings.Join(u, ","))
+	}
+	if ig := s.IgnoredKeys(); len(ig) > 0 {
+		log.Warn("ignoring Kafka settings that mean nothing for a single-node sluiced", "file", file, "keys", strings.Join(ig, ","))
+	}
+}
+
+// printConfig writes every setting in server.properties form with its
+// source; unset ones are commented out.
+func printConfig(w io.Writer, s *config.Settings) {
+	for _, v := range s.Effective() {
+		prefix := ""
+		if v.Value == "" {
+			prefix = "#"
+		}
+		fmt.Fprintf(w, "%s%s=%s\t# %s\n", prefix, v.Option.Key, v.Value, v.Source)
+	}
+}
+
+// Readiness states, for /readyz.
+const (
+	starting int32 = iota
+	serving
+	stopping
+)
+
+// daemon is one run of sluiced: HTTP listener, broker, lifecycle.
+type daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	notify  *notifier
+	state   atomic.Int32
+}
+
+// serve starts everything, waits for ctx, and stops.
+func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
+	if d.cfg.HTTPListen != "" {
+		hs, err := d.startHTTP()
+		if err != nil {
+			return err
+		}
+		defer hs.close(d.log)
+	}
+	srv, err := startServer(d.cfg, d.log, d.metrics)
 	if err != nil {
 		return err
 	}
-	cfg, err := serverConfig(o, logger)
-	if err != nil {
-		return err
-	}
-	srv, err := broker.StartServer(cfg)
-	if err != nil {
-		return err
-	}
-	ready(stdout, srv.Addr().String())
+	addr := srv.net.Addr().String()
+	d.state.Store(serving)
+	ready(stdout, addr)
+	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)
 	<-ctx.Done()
-	logger.Info("shutting down", "timeout", o.shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	d.state.Store(stopping)
+	d.notify.send("STOPPING=1", "STATUS=stopping")
+	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := srv.shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	logger.Info("stopped cleanly")
+	d.log.Info("stopped cleanly")
 	return nil
 }

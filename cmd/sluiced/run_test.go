@@ -23,7 +23,7 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--fsync", "always", "--log-level", "error"}, pw, io.Discard)
+			done <- run(ctx, []string{"--data-dir", dir, "--listen", "127.0.0.1:0", "--fsync", "always", "--log-level", "error"}, nil, pw, io.Discard)
 			pw.Close()
 		}()
 		line, err := bufio.NewReader(pr).ReadString('\n')
@@ -68,7 +68,7 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 func TestRunRejectsBadFlags(t *testing.T) {
 	f := func(args ...string) {
 		t.Helper()
-		err := run(context.Background(), args, io.Discard, io.Discard)
+		err := run(context.Background(), args, nil, io.Discard, io.Discard)
 		if err == nil || !isUsageError(err) {
 			t.Errorf("%q: %v, want a usage error", args, err)
 		}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+)
+
+// httpServer is the --http-listen listener: /metrics, /healthz, /readyz
+// and, with --pprof, /debug/pprof/.
+type httpServer struct {
+	srv  *http.Server
+	done chan struct{}
+}
+
+// startHTTP listens before the store opens, so /healthz answers (and
+// /readyz says 503) during a long recovery.
+func (d *daemon) startHTTP() (*httpServer, error) {
+	ln, err := net.Listen("tcp", d.cfg.HTTPListen)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for HTTP on %q: %w", d.cfg.HTTPListen, err)
+	}
+	hs := &httpServer{srv: &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}, done: make(chan struct{})}
+	d.log.Info("http listening", "addr", ln.Addr().String(), "pprof", d.cfg.Pprof)
+	go func() {
+		defer close(hs.done)
+		if err := hs.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return hs, nil
+}
+
+func (d *daemon) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", d.readyz)
+	if d.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+// readyz is 200 once the Kafka listener accepts and the store is open,
+// 503 before and while shutting down.
+func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
+	switch d.state.Load() {
+	case serving:
+		fmt.Fprintln(w, "ready")
+	case stopping:
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}
+}
+
+func (hs *httpServer) close(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.srv.Shutdown(ctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	<-hs.done
+}
