@@ -106,7 +106,7 @@ the effective value of every key and where it came from.
 				if o.Flag != "" {
 					flag = "`--" + o.Flag + "`"
 				}
-				fmt.Fprintf(w, "| [`%s`](#%s) | %s | `%s` | %s | `%s` |\n", o.Key, anchor(o.Key), flag, o.Env(), typeName(o), defaultText(o))
+				fmt.Fprintf(w, "| [`%s`](#%s) | %s | `%s` | %s | `%s` |\n", o.Key, anchor(o.Key), flag, o.Env(), strings.ReplaceAll(typeName(o), "|", `\|`), defaultText(o))
 			}
 		}
 		fmt.Fprintln(w)
