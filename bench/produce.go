@@ -92,7 +92,10 @@ func appendString(b []byte, s string) []byte {
 // responses in flight.
 func (p *producer) run(ctx context.Context) error {
 	if p.cfg.Acks == 0 {
-		return p.sendLoop(ctx, nil, nil)
+		if err := p.sendLoop(ctx, nil, nil); err != nil {
+			return err
+		}
+		return p.barrier()
 	}
 	queue := make(chan inflightReq, p.cfg.Inflight)
 	slots := make(chan struct{}, p.cfg.Inflight)
@@ -107,6 +110,17 @@ func (p *producer) run(ctx context.Context) error {
 		return errors.Join(sendErr, rerr)
 	}
 	return rerr
+}
+
+// barrier waits, after acks=0 sends, for one answered request: responses
+// leave in request order, so every produce before it was handled. Closing
+// at once would let the broker drop requests it had not read yet.
+func (p *producer) barrier() error {
+	_ = p.c.setDeadline(time.Now().Add(30 * time.Second))
+	if _, err := supports(p.c, 0); err != nil {
+		return fmt.Errorf("bench: acks=0 barrier: %w", err)
+	}
+	return nil
 }
 
 func (p *producer) sendLoop(ctx context.Context, queue chan<- inflightReq, slots chan struct{}) error {
