@@ -6,6 +6,14 @@ LISTEN    ?= 127.0.0.1:9092
 # -race is on for every test run; 2 cores keep the whole suite well under 15 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS      ?= ./...
+# make install: PREFIX/DESTDIR-aware, as usual (DESTDIR stages into a
+# directory and then skips creating the user and chowning).
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /etc/systemd/system
+STATEDIR  ?= /var/lib/sluice
+DESTDIR   ?=
 
 .PHONY: all build run test test-deps bench lint install clean
 
@@ -37,6 +45,31 @@ lint:
 	$(GO) vet $(PKGS)
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+
+# Binaries to $(BINDIR), the systemd unit to $(UNITDIR), the default config
+# to $(SYSCONFDIR)/sluice/server.properties (an existing one is kept), the
+# system user sluice and $(STATEDIR) owned by it. Then:
+#   systemctl daemon-reload && systemctl enable --now sluiced
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/sluice
+	install -m 0755 $(BIN)/sluiced $(BIN)/sluice $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/local/bin/sluiced|$(BINDIR)/sluiced|' -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|' \
+		-e 's|/var/lib/sluice|$(STATEDIR)|' deploy/sluiced.service > $(DESTDIR)$(UNITDIR)/sluiced.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sluiced.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/sluice/server.properties ]; then \
+		echo "install: keeping the existing $(DESTDIR)$(SYSCONFDIR)/sluice/server.properties"; \
+	else \
+		sed -e 's|^log.dirs=/var/lib/sluice|log.dirs=$(STATEDIR)|' deploy/server.properties > $(DESTDIR)$(SYSCONFDIR)/sluice/server.properties; \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/sluice/server.properties; \
+	fi
+	@if [ -n "$(DESTDIR)" ]; then \
+		install -d -m 0750 $(DESTDIR)$(STATEDIR); \
+		echo "install: DESTDIR set: not creating the user sluice nor chowning $(STATEDIR)"; \
+	else \
+		id -u sluice >/dev/null 2>&1 || useradd --system --user-group --home-dir $(STATEDIR) --no-create-home --shell /usr/sbin/nologin sluice; \
+		install -d -m 0750 -o sluice -g sluice $(STATEDIR); \
+		echo "install: done; now: systemctl daemon-reload && systemctl enable --now sluiced"; \
+	fi
 
 clean:
 	rm -rf $(BIN)
