@@ -1,0 +1,85 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/group"
+	"github.com/sluice/sluice/netio"
+)
+
+// OffsetCommit: v0-9
+//
+// Behavior:
+// * Offsets are appended to __consumer_offsets before the response.
+// * Partitions of unknown topics, or beyond a topic's partitions:
+//   UNKNOWN_TOPIC_OR_PARTITION each; metadata over 4096 bytes:
+//   OFFSET_METADATA_TOO_LARGE each.
+// * v0 commits, and commits with generation -1 and no member id, are
+//   allowed to a group without members (created if new); otherwise the
+//   member and generation must be current (UNKNOWN_MEMBER_ID,
+//   ILLEGAL_GENERATION, FENCED_INSTANCE_ID) and the group not awaiting its
+//   assignment (REBALANCE_IN_PROGRESS); a new group with generation >= 0 is
+//   ILLEGAL_GENERATION.
+// * Retention (v2-4 RetentionTimeMillis, v1 per-partition timestamps) is
+//   ignored: offsets expire by offsets.retention.minutes once the group is
+//   Empty (Kafka 2.1+).
+
+func init() { register(8, 0, 9, handleOffsetCommit) }
+
+func handleOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.OffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	cr := group.CommitRequest{Group: req.Group, MemberID: req.MemberID, Generation: req.Generation,
+		Offsets: map[group.TopicPartition]group.Offset{}}
+	if r.version == 0 {
+		cr.Generation, cr.MemberID = -1, ""
+	}
+	if r.version >= 7 {
+		cr.InstanceID = req.InstanceID
+	}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			if !b.partitionExists(t.Topic, p.Partition) {
+				continue
+			}
+			o := group.Offset{Offset: p.Offset, LeaderEpoch: -1}
+			if r.version >= 6 {
+				o.LeaderEpoch = p.LeaderEpoch
+			}
+			if p.Metadata != nil {
+				o.Metadata = *p.Metadata
+			}
+			cr.Offsets[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = o
+		}
+	}
+	errs := map[group.TopicPartition]error{}
+	if len(cr.Offsets) > 0 {
+		if c := b.coordinatorOr(); c == nil {
+			for tp := range cr.Offsets {
+				errs[tp] = kerr.CoordinatorNotAvailable
+			}
+		} else {
+			errs = c.Commit(ctx, cr)
+		}
+	}
+	for _, t := range req.Topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			tp := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			if _, ok := cr.Offsets[tp]; !ok {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else {
+				rp.ErrorCode = group.ErrorCode(errs[tp])
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return r.respond(resp), nil
+}

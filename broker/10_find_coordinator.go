@@ -1,0 +1,68 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// FindCoordinator: v0-5
+//
+// Behavior:
+// * Group keys (type 0): this node is every group's coordinator. The first
+//   request creates __consumer_offsets and loads the coordinator; if that
+//   fails, COORDINATOR_NOT_AVAILABLE.
+// * Transaction keys (type 1): COORDINATOR_NOT_AVAILABLE until the
+//   transaction coordinator exists; other types INVALID_REQUEST.
+// * v0-3 ask for one key (answered in the top-level fields); v4+ for several
+//   (one Coordinators entry each).
+
+func init() { register(10, 0, 5, handleFindCoordinator) }
+
+func handleFindCoordinator(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := req.CoordinatorKeys
+	if r.version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	for _, key := range keys {
+		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(req.CoordinatorType, key))
+	}
+	if r.version < 4 {
+		c := resp.Coordinators[0]
+		resp.Coordinators = nil
+		resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+	}
+	return r.respond(resp), nil
+}
+
+func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key = key
+	c.NodeID, c.Port = -1, -1
+	fail := func(e *kerr.Error) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = e.Code
+		msg := e.Message
+		c.ErrorMessage = &msg
+		return c
+	}
+	switch keyType {
+	case 0:
+	case 1:
+		return fail(kerr.CoordinatorNotAvailable)
+	default:
+		return fail(kerr.InvalidRequest)
+	}
+	if b.coordinatorOr() == nil {
+		return fail(kerr.CoordinatorNotAvailable)
+	}
+	c.NodeID = b.cfg.NodeID
+	c.Host = b.cfg.AdvertisedHost
+	c.Port = b.advertisedPort()
+	return c
+}

@@ -1,0 +1,166 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice/sluice/group"
+	"github.com/sluice/sluice/netio"
+)
+
+// The group coordinator of a Broker.
+//
+// TEMPORARY: Broker has no field for it yet, so each broker's coordinator
+// lives in groupCoordinators, created on first use (the first group request
+// creates __consumer_offsets if needed and loads it). Once Broker gets a
+// `groups *group.Coordinator` field, New opens it (so groups load at
+// start-up) and Close closes it; see closeGroups.
+
+var groupCoordinators struct {
+	sync.Mutex
+	m map[*Broker]*groupsEntry
+}
+
+// groupsEntry is one broker's coordinator; mu serialises its opening.
+type groupsEntry struct {
+	mu  sync.Mutex
+	cfg group.Config
+	c   *group.Coordinator
+}
+
+func (b *Broker) groupsEntry() *groupsEntry {
+	groupCoordinators.Lock()
+	defer groupCoordinators.Unlock()
+	if groupCoordinators.m == nil {
+		groupCoordinators.m = map[*Broker]*groupsEntry{}
+	}
+	e := groupCoordinators.m[b]
+	if e == nil {
+		e = &groupsEntry{cfg: group.DefaultConfig()}
+		groupCoordinators.m[b] = e
+	}
+	return e
+}
+
+// setGroupConfig sets the coordinator's config; it applies if the
+// coordinator is not open yet (call it right after New).
+func (b *Broker) setGroupConfig(cfg group.Config) {
+	e := b.groupsEntry()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cfg = cfg
+}
+
+// groups returns the broker's group coordinator, opening it on first use.
+func (b *Broker) groups() (*group.Coordinator, error) {
+	e := b.groupsEntry()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c != nil {
+		return e.c, nil
+	}
+	cfg := e.cfg
+	if cfg.Logger == nil {
+		cfg.Logger = b.log
+	}
+	t, err := b.offsetsTopic(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := group.Open(cfg, t.partitions)
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot open group coordinator: %w", err)
+	}
+	e.c = c
+	return c, nil
+}
+
+// closeGroups closes the broker's coordinator (answering long-polls with
+// NOT_COORDINATOR) and forgets it. Belongs in Broker.Close, and before the
+// listener's drain in Server.Shutdown so blocked JoinGroups end at once.
+func (b *Broker) closeGroups() error {
+	groupCoordinators.Lock()
+	e := groupCoordinators.m[b]
+	delete(groupCoordinators.m, b)
+	groupCoordinators.Unlock()
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c == nil {
+		return nil
+	}
+	return e.c.Close()
+}
+
+// offsetsTopic returns __consumer_offsets, creating it with the
+// pre-compaction settings: small segments, no time retention (the
+// coordinator's snapshots bound it), room for large commits.
+func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
+	if t := b.topics.get(group.TopicName); t != nil {
+		return t, nil
+	}
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = group.DefaultConfig().Partitions
+	}
+	if cfg.SegmentBytes <= 0 {
+		cfg.SegmentBytes = group.DefaultConfig().SegmentBytes
+	}
+	configs := map[string]string{
+		"segment.bytes":     strconv.FormatInt(cfg.SegmentBytes, 10),
+		"retention.ms":      "-1",
+		"max.message.bytes": strconv.Itoa(64 << 20),
+	}
+	t, err := b.topics.createTopic(group.TopicName, cfg.Partitions, configs)
+	if errors.Is(err, errTopicExists) {
+		if t = b.topics.get(group.TopicName); t != nil {
+			return t, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot create %s: %w", group.TopicName, err)
+	}
+	return t, nil
+}
+
+// coordinatorOr returns the coordinator, logging why it is unavailable.
+func (b *Broker) coordinatorOr() *group.Coordinator {
+	c, err := b.groups()
+	if err != nil {
+		b.log.Error("group coordinator unavailable", "err", err)
+		return nil
+	}
+	return c
+}
+
+// clientHost is how Kafka shows a member's host: "/" and the peer's IP.
+func clientHost(c *netio.Conn) string {
+	if c == nil || c.RemoteAddr() == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return "/" + c.RemoteAddr().String()
+	}
+	return "/" + host
+}
+
+func clientIDOf(r *request) string {
+	if r.clientID == nil {
+		return ""
+	}
+	return *r.clientID
+}
+
+func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// partitionExists reports whether topic has partition p.
+func (b *Broker) partitionExists(topicName string, p int32) bool {
+	t := b.topics.get(topicName)
+	return t != nil && t.partition(p) != nil
+}

@@ -1,0 +1,127 @@
+package group
+
+import (
+	"log/slog"
+	"time"
+)
+
+// TopicName is the internal topic holding offsets and group metadata.
+const TopicName = "__consumer_offsets"
+
+// Config configures a Coordinator. Zero fields take the defaults below
+// (Kafka's broker setting in brackets).
+type Config struct {
+	// Partitions is the partition count of __consumer_offsets when the
+	// coordinator creates it [offsets.topic.num.partitions]. Default 50.
+	// An existing topic keeps its count: it decides where groups live.
+	Partitions int32
+	// SegmentBytes is the topic's segment.bytes. Default 16 MiB (Kafka:
+	// 100 MiB): small segments let the pre-compaction snapshot scheme free
+	// space soon.
+	SegmentBytes int64
+	// InitialRebalanceDelay is how long the first rebalance of an empty
+	// group waits for more members, extended by each new member up to the
+	// rebalance timeout [group.initial.rebalance.delay.ms]. Default 3 s:
+	// longer means fewer rebalances when many consumers start together, and
+	// a slower first assignment. Negative means none.
+	InitialRebalanceDelay time.Duration
+	// MinSessionTimeout and MaxSessionTimeout bound the session timeout a
+	// member may ask for [group.min.session.timeout.ms] 6 s and
+	// [group.max.session.timeout.ms] 30 min. A short one detects dead
+	// consumers sooner and needs more frequent heartbeats.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// NewMemberJoinTimeout bounds how long a new member may wait in its
+	// first rebalance without rejoining. Default 5 min (Kafka's constant).
+	NewMemberJoinTimeout time.Duration
+	// OffsetsRetention is how long the offsets of a group that stays Empty
+	// (or of a group that only commits) are kept [offsets.retention.minutes].
+	// Default 7 days.
+	OffsetsRetention time.Duration
+	// OffsetsRetentionCheckInterval is how often expired offsets are removed
+	// [offsets.retention.check.interval.ms]. Default 10 min.
+	OffsetsRetentionCheckInterval time.Duration
+	// MaxMetadataSize is the largest commit metadata string
+	// [offset.metadata.max.bytes]. Default 4096.
+	MaxMetadataSize int
+	// SnapshotMinRecords is how many records a partition of
+	// __consumer_offsets may hold before a snapshot is considered (see the
+	// package doc). Default 100000: smaller bounds the topic tighter and
+	// rewrites the live state more often.
+	SnapshotMinRecords int64
+	// SnapshotCheckInterval is how often partitions are checked for a
+	// snapshot. Default 30 s.
+	SnapshotCheckInterval time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Manual disables the background goroutine; the owner calls Tick
+	// (tests with an injected clock).
+	Manual bool
+	// Logger receives the coordinator's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Partitions:                    50,
+		SegmentBytes:                  16 << 20,
+		InitialRebalanceDelay:         3 * time.Second,
+		MinSessionTimeout:             6 * time.Second,
+		MaxSessionTimeout:             30 * time.Minute,
+		NewMemberJoinTimeout:          5 * time.Minute,
+		OffsetsRetention:              7 * 24 * time.Hour,
+		OffsetsRetentionCheckInterval: 10 * time.Minute,
+		MaxMetadataSize:               4096,
+		SnapshotMinRecords:            100000,
+		SnapshotCheckInterval:         30 * time.Second,
+		Now:                           time.Now,
+	}
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Partitions <= 0 {
+		c.Partitions = d.Partitions
+	}
+	if c.SegmentBytes <= 0 {
+		c.SegmentBytes = d.SegmentBytes
+	}
+	if c.InitialRebalanceDelay == 0 {
+		c.InitialRebalanceDelay = d.InitialRebalanceDelay
+	} else if c.InitialRebalanceDelay < 0 {
+		c.InitialRebalanceDelay = 0
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = d.MinSessionTimeout
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = d.MaxSessionTimeout
+	}
+	if c.NewMemberJoinTimeout <= 0 {
+		c.NewMemberJoinTimeout = d.NewMemberJoinTimeout
+	}
+	if c.OffsetsRetention <= 0 {
+		c.OffsetsRetention = d.OffsetsRetention
+	}
+	if c.OffsetsRetentionCheckInterval <= 0 {
+		c.OffsetsRetentionCheckInterval = d.OffsetsRetentionCheckInterval
+	}
+	if c.MaxMetadataSize <= 0 {
+		c.MaxMetadataSize = d.MaxMetadataSize
+	}
+	if c.SnapshotMinRecords <= 0 {
+		c.SnapshotMinRecords = d.SnapshotMinRecords
+	}
+	if c.SnapshotCheckInterval <= 0 {
+		c.SnapshotCheckInterval = d.SnapshotCheckInterval
+	}
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

@@ -1,0 +1,230 @@
+package group
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice/sluice/partition"
+)
+
+// ErrorCode is the Kafka error code of an error returned by this package:
+// 0 for nil, the code of a *kerr.Error, UNKNOWN_SERVER_ERROR otherwise.
+func ErrorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// Coordinator is the group coordinator of one broker: every group whose
+// __consumer_offsets partition it holds (all of them, on one node).
+type Coordinator struct {
+	cfg   Config
+	log   *slog.Logger
+	parts []*part
+	kick  chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+
+	closeOnce sync.Once
+	mu        struct {
+		sync.Mutex
+		groups map[string]*group
+		dirty  []*part // parts with queued writes
+		closed bool
+	}
+}
+
+// part is one __consumer_offsets partition.
+type part struct {
+	index int32
+	log   *partition.Log
+	wmu   sync.Mutex // serialises appends (and snapshots); taken before Coordinator.mu
+	queue []*write   // guarded by Coordinator.mu
+}
+
+// write is records to append, and what to do once they are (or are not):
+// apply runs with Coordinator.mu held, in log order.
+type write struct {
+	recs  []kv
+	apply func(err error)
+}
+
+// kv is one record: value nil is a tombstone.
+type kv struct{ key, value []byte }
+
+// Open loads every group and offset from the partitions of
+// __consumer_offsets (logs[i] is partition i) and starts the background
+// goroutine (unless cfg.Manual).
+func Open(cfg Config, logs []*partition.Log) (*Coordinator, error) {
+	cfg = cfg.withDefaults()
+	if len(logs) == 0 {
+		return nil, errors.New("group: no __consumer_offsets partitions")
+	}
+	c := &Coordinator{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		kick: make(chan struct{}, 1),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	c.mu.groups = map[string]*group{}
+	for i, l := range logs {
+		if l == nil || l.Partition() != int32(i) {
+			return nil, fmt.Errorf("group: __consumer_offsets partition %d missing", i)
+		}
+		c.parts = append(c.parts, &part{index: int32(i), log: l})
+	}
+	start := time.Now()
+	n, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("group coordinator loaded", "groups", len(c.mu.groups), "records", n,
+		"partitions", len(c.parts), "took", time.Since(start).Round(time.Millisecond))
+	if cfg.Manual {
+		close(c.done)
+	} else {
+		go c.run()
+	}
+	return c, nil
+}
+
+// Close stops the background goroutine and answers every waiting JoinGroup
+// and SyncGroup with NOT_COORDINATOR. Later calls get NOT_COORDINATOR.
+func (c *Coordinator) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.quit)
+		<-c.done
+		c.mu.Lock()
+		c.mu.closed = true
+		for _, g := range c.mu.groups {
+			for _, m := range g.members {
+				g.completeJoin(m, joinError(m.id, kerr.NotCoordinator))
+				m.respondSync(syncError(kerr.NotCoordinator))
+			}
+		}
+		c.mu.Unlock()
+		c.flushDirty()
+	})
+	return nil
+}
+
+// Partitions is the partition count of __consumer_offsets in use.
+func (c *Coordinator) Partitions() int32 { return int32(len(c.parts)) }
+
+// PartitionFor is Kafka's placement: abs(groupID.hashCode()) % partitions,
+// with Java's String.hashCode over UTF-16 code units.
+func PartitionFor(groupID string, partitions int32) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(groupID)) {
+		h = 31*h + int32(u)
+	}
+	if h == -1<<31 {
+		h = 0
+	} else if h < 0 {
+		h = -h
+	}
+	return h % partitions
+}
+
+func (c *Coordinator) now() time.Time { return c.cfg.Now() }
+
+// kickLocked wakes the background goroutine to recompute its next deadline.
+func (c *Coordinator) kickLocked() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// groupLocked returns the group or nil.
+func (c *Coordinator) groupLocked(id string) *group { return c.mu.groups[id] }
+
+// getOrCreateLocked returns the group, creating an Empty one.
+func (c *Coordinator) getOrCreateLocked(id string) *group {
+	g := c.mu.groups[id]
+	if g == nil {
+		g = newGroup(id, PartitionFor(id, int32(len(c.parts))), c.now())
+		c.mu.groups[id] = g
+	}
+	return g
+}
+
+// dropIfUnusedLocked forgets a group that holds nothing (a join that failed
+// before any member was added).
+func (c *Coordinator) dropIfUnusedLocked(g *group) {
+	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
+		len(g.offsets) == 0 && !g.hasMetadata() && c.mu.groups[g.id] == g {
+		delete(c.mu.groups, g.id)
+	}
+}
+
+// enqueueLocked queues a write on g's partition; flushDirty appends it.
+func (c *Coordinator) enqueueLocked(p int32, w *write) {
+	pt := c.parts[p]
+	if len(pt.queue) == 0 {
+		c.mu.dirty = append(c.mu.dirty, pt)
+	}
+	pt.queue = append(pt.queue, w)
+}
+
+// flushDirty appends every queued write. Called without Coordinator.mu.
+func (c *Coordinator) flushDirty() {
+	c.mu.Lock()
+	dirty := c.mu.dirty
+	c.mu.dirty = nil
+	c.mu.Unlock()
+	for _, pt := range dirty {
+		c.flushPart(pt)
+	}
+}
+
+// flushPart appends pt's queued writes and applies them in order.
+func (c *Coordinator) flushPart(pt *part) {
+	pt.wmu.Lock()
+	defer pt.wmu.Unlock()
+	c.flushPartLocked(pt)
+}
+
+// flushPartLocked is flushPart with pt.wmu held.
+func (c *Coordinator) flushPartLocked(pt *part) {
+	c.mu.Lock()
+	ws := pt.queue
+	pt.queue = nil
+	c.mu.Unlock()
+	if len(ws) == 0 {
+		return
+	}
+	errs := c.appendWrites(pt, ws)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range ws {
+		if w.apply != nil {
+			w.apply(errs[i])
+		}
+	}
+}
+
+// storageError maps an append error to what Kafka answers for it.
+func storageError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, partition.ErrMessageTooLarge):
+		return kerr.InvalidCommitOffsetSize
+	case errors.Is(err, partition.ErrClosed):
+		return kerr.NotCoordinator
+	}
+	return kerr.CoordinatorNotAvailable
+}

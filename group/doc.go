@@ -1,0 +1,60 @@
+// Package group is Sluice's classic consumer-group coordinator and offset
+// store (Kafka's GroupCoordinator and GroupMetadataManager): group state
+// machines, member ids, generations, session and rebalance timeouts, static
+// membership, protocol selection, and committed offsets kept in the internal
+// topic __consumer_offsets.
+//
+// # State machine
+//
+//	          join                  all members joined or        leader's SyncGroup
+//	Empty ───────────▶ Preparing ─── rebalance timeout ───▶ Completing ──────────▶ Stable
+//	  ▲                Rebalance ◀───────────────────────── Rebalance  ◀──────────   │
+//	  │                   │  ▲        join / leave / expiry             join/leave/  │
+//	  └── no member left ─┘  └──────────────────────────────────────── expiry ───────┘
+//	DeleteGroups or offsets expired on an Empty group: Dead (removed)
+//
+// # Storage: __consumer_offsets
+//
+// Partition of a group: abs(javaStringHashCode(groupID)) % partitions, as
+// Kafka computes it. Records are RecordBatch v2 (uncompressed, producer id
+// -1) appended through partition.Log; keys and values use Kafka's schemas
+// (big-endian; string = int16 length + bytes; nullable -1):
+//
+//	offset commit key (version 1)       | version int16 = 1 | group string | topic string | partition int32 |
+//	offset commit value (version 3)     | version int16 = 3 | offset int64 | leader_epoch int32 |
+//	                                    | metadata string | commit_timestamp int64 |
+//	group metadata key (version 2)      | version int16 = 2 | group string |
+//	group metadata value (version 3)    | version int16 = 3 | protocol_type string | generation int32 |
+//	                                    | protocol nullable string | leader nullable string |
+//	                                    | current_state_timestamp int64 | members [int32 count] |
+//	  member                            | member_id string | group_instance_id nullable string |
+//	                                    | client_id string | client_host string | rebalance_timeout int32 |
+//	                                    | session_timeout int32 | subscription bytes | assignment bytes |
+//
+// A null value (tombstone) deletes the key: a deleted or expired offset, a
+// deleted group. At start-up every partition is read from its log start
+// offset to its high watermark and replayed; the last record of a key wins.
+//
+// # Pre-compaction scheme
+//
+// Until log compaction exists the topic must not grow without bound: it is
+// created with segment.bytes 16 MiB and retention.ms -1, and when a
+// partition holds more than Config.SnapshotMinRecords records and more than
+// twice its live records, the coordinator appends a snapshot of that
+// partition's live state (every group's metadata and every committed
+// offset) at the log end and then calls DeleteRecordsBefore(snapshot start):
+// whole segments below it are deleted and loading starts at the snapshot.
+// A crash between the two leaves old records before an equivalent snapshot,
+// which replays to the same state.
+//
+// # Concurrency
+//
+// Lock order: part.wmu (one per __consumer_offsets partition, serialises
+// appends) before Coordinator.mu (all groups' state). Coordinator.mu is
+// never held across an append: a change that needs a write queues it under
+// mu; the flusher takes wmu, drains the queue, appends, then applies each
+// write's callback under mu in log order. JoinGroup and SyncGroup long-poll
+// on a per-member channel, without any lock. One goroutine per coordinator
+// drives every deadline (session, rebalance, pending member, pending sync,
+// offset expiry, snapshots) from the injectable clock.
+package group

@@ -1,0 +1,391 @@
+package group
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/segment"
+)
+
+// Key and value versions written (Kafka 2.1+ and 2.3+ formats).
+const (
+	offsetKeyVersion   = 1
+	groupKeyVersion    = 2
+	offsetValueVersion = 3
+	groupValueVersion  = 3
+)
+
+// maxBatchBytes bounds one appended batch (below the default
+// max.message.bytes); a single larger write goes alone.
+const maxBatchBytes = 900 << 10
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// offsetRecord is the record of a committed offset (tombstone if o is nil).
+func offsetRecord(group string, tp TopicPartition, o *Offset) kv {
+	k := kmsg.OffsetCommitKey{Version: offsetKeyVersion, Group: group, Topic: tp.Topic, Partition: tp.Partition}
+	r := kv{key: k.AppendTo(nil)}
+	if o != nil {
+		v := kmsg.NewOffsetCommitValue()
+		v.Version = offsetValueVersion
+		v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTimestamp
+		r.value = v.AppendTo(nil)
+	}
+	return r
+}
+
+// groupRecord is g's metadata record, with assignments replacing the
+// members' own when not nil.
+func groupRecord(g *group, assignments map[string][]byte) kv {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: g.id}
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = groupValueVersion
+	v.ProtocolType = g.protocolType
+	v.Generation = g.generation
+	if g.protocol != "" {
+		v.Protocol = &g.protocol
+	}
+	if g.leader != "" {
+		v.Leader = &g.leader
+	}
+	v.CurrentStateTimestamp = g.stateTime.UnixMilli()
+	for _, m := range g.sortedMembers() {
+		vm := kmsg.NewGroupMetadataValueMember()
+		vm.MemberID, vm.InstanceID = m.id, m.instanceID
+		vm.ClientID, vm.ClientHost = m.clientID, m.clientHost
+		vm.RebalanceTimeoutMillis = int32(m.rebalanceTimeout.Milliseconds())
+		vm.SessionTimeoutMillis = int32(m.sessionTimeout.Milliseconds())
+		vm.Subscription = m.metadataFor(g.protocol)
+		vm.Assignment = m.assignment
+		if assignments != nil {
+			vm.Assignment = assignments[m.id]
+		}
+		v.Members = append(v.Members, vm)
+	}
+	return kv{key: k.AppendTo(nil), value: v.AppendTo(nil)}
+}
+
+// groupTombstone deletes g's metadata.
+func groupTombstone(id string) kv {
+	k := kmsg.GroupMetadataKey{Version: groupKeyVersion, Group: id}
+	return kv{key: k.AppendTo(nil)}
+}
+
+// encodeBatch is one uncompressed RecordBatch v2 (no producer) of recs.
+func encodeBatch(recs []kv, ts int64) []byte {
+	var body []byte
+	for i, r := range recs {
+		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
+		enc := rec.AppendTo(nil) // Length 0 encodes as one byte
+		body = binary.AppendVarint(body, int64(len(enc)-1))
+		body = append(body, enc[1:]...)
+	}
+	b := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1,
+		Magic:                2,
+		LastOffsetDelta:      int32(len(recs) - 1),
+		FirstTimestamp:       ts,
+		MaxTimestamp:         ts,
+		ProducerID:           -1,
+		ProducerEpoch:        -1,
+		FirstSequence:        -1,
+		NumRecords:           int32(len(recs)),
+		Records:              body,
+	}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], castagnoli))
+	return raw
+}
+
+func recsSize(recs []kv) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.key) + len(r.value) + 16
+	}
+	return n
+}
+
+// appendWrites appends ws in order, whole writes per batch, and returns
+// each write's error (mapped to a Kafka error).
+func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
+	errs := make([]error, len(ws))
+	ts := c.now().UnixMilli()
+	for i := 0; i < len(ws); {
+		j, size := i, 0
+		var recs []kv
+		for j < len(ws) && (j == i || size+recsSize(ws[j].recs) <= maxBatchBytes) {
+			size += recsSize(ws[j].recs)
+			recs = append(recs, ws[j].recs...)
+			j++
+		}
+		var err error
+		if len(recs) > 0 {
+			if _, err = pt.log.Append(encodeBatch(recs, ts)); err != nil {
+				c.log.Error("cannot append to __consumer_offsets", "partition", pt.index, "records", len(recs), "err", err)
+				err = storageError(err)
+			}
+		}
+		for k := i; k < j; k++ {
+			errs[k] = err
+		}
+		i = j
+	}
+	return errs
+}
+
+// appendChunked appends recs in batches of at most maxBatchBytes and
+// returns the first batch's base offset.
+func (c *Coordinator) appendChunked(pt *part, recs []kv) (int64, error) {
+	ts := c.now().UnixMilli()
+	base := int64(-1)
+	for i := 0; i < len(recs); {
+		j, size := i, 0
+		for j < len(recs) && (j == i || size+recsSize(recs[j:j+1]) <= maxBatchBytes) {
+			size += recsSize(recs[j : j+1])
+			j++
+		}
+		res, err := pt.log.Append(encodeBatch(recs[i:j], ts))
+		if err != nil {
+			return base, fmt.Errorf("group: cannot append snapshot to %s-%d: %w", TopicName, pt.index, err)
+		}
+		if base < 0 {
+			base = res.BaseOffset
+		}
+		i = j
+	}
+	return base, nil
+}
+
+// load replays every partition. Called by Open before anything else runs.
+func (c *Coordinator) load() (int, error) {
+	total := 0
+	for _, pt := range c.parts {
+		n, err := c.loadPart(pt)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	now := c.now()
+	for id, g := range c.mu.groups {
+		if len(g.offsets) == 0 && !g.hasMetadata() {
+			delete(c.mu.groups, id)
+			continue
+		}
+		for _, m := range g.members {
+			m.deadline = now.Add(m.sessionTimeout)
+		}
+	}
+	return total, nil
+}
+
+// loadPart replays one partition from its log start to its high watermark.
+func (c *Coordinator) loadPart(pt *part) (int, error) {
+	n := 0
+	off, end := pt.log.LogStartOffset(), pt.log.HighWatermark()
+	for off < end {
+		buf, err := readAt(pt.log, off)
+		if err != nil {
+			return n, err
+		}
+		if len(buf) == 0 {
+			break
+		}
+		next := off
+		err = segment.Split(buf, func(batch []byte, h segment.Header) error {
+			next = h.LastOffset() + 1
+			return segment.Records(batch, func(r segment.Record) bool {
+				if r.Offset >= off {
+					n++
+					c.replay(pt.index, r)
+				}
+				return true
+			})
+		})
+		if err != nil {
+			return n, fmt.Errorf("group: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
+		}
+		if next <= off {
+			break
+		}
+		off = next
+	}
+	return n, nil
+}
+
+// readAt reads the bytes of whole batches from offset (up to 1 MiB, at
+// least one batch) through the log's file regions.
+func readAt(l *partition.Log, offset int64) ([]byte, error) {
+	rr, err := l.Read(offset, 1<<20, true)
+	if err != nil {
+		return nil, fmt.Errorf("group: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
+	}
+	defer func() {
+		for _, r := range rr.Regions {
+			r.Release()
+		}
+	}()
+	buf := make([]byte, 0, rr.Bytes)
+	for _, r := range rr.Regions {
+		start := len(buf)
+		buf = buf[:start+int(r.Len)]
+		if _, err := r.File.ReadAt(buf[start:], r.Off); err != nil {
+			return nil, fmt.Errorf("group: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
+		}
+	}
+	return buf, nil
+}
+
+// replay applies one record to the in-memory state.
+func (c *Coordinator) replay(p int32, r segment.Record) {
+	if r.KeyNull || len(r.Key) < 2 {
+		return
+	}
+	switch binary.BigEndian.Uint16(r.Key) {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(r.Key); err != nil {
+			c.log.Warn("skipping bad offset commit key", "partition", p, "offset", r.Offset, "err", err)
+			return
+		}
+		c.replayOffset(p, k, r)
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(r.Key); err != nil {
+			c.log.Warn("skipping bad group metadata key", "partition", p, "offset", r.Offset, "err", err)
+			return
+		}
+		c.replayGroup(p, k.Group, r)
+	}
+}
+
+func (c *Coordinator) replayOffset(p int32, k kmsg.OffsetCommitKey, r segment.Record) {
+	tp := TopicPartition{k.Topic, k.Partition}
+	if r.ValueNull {
+		if g := c.mu.groups[k.Group]; g != nil {
+			delete(g.offsets, tp)
+		}
+		return
+	}
+	var v kmsg.OffsetCommitValue
+	if err := v.ReadFrom(r.Value); err != nil {
+		c.log.Warn("skipping bad offset commit value", "partition", p, "offset", r.Offset, "err", err)
+		return
+	}
+	g := c.loadGroup(p, k.Group)
+	epoch := v.LeaderEpoch
+	if v.Version < 3 {
+		epoch = -1
+	}
+	g.offsets[tp] = Offset{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTimestamp: v.CommitTimestamp}
+}
+
+func (c *Coordinator) replayGroup(p int32, id string, r segment.Record) {
+	g := c.loadGroup(p, id)
+	if r.ValueNull {
+		offsets := g.offsets
+		*g = *newGroup(id, p, c.now())
+		g.offsets = offsets
+		return
+	}
+	var v kmsg.GroupMetadataValue
+	if err := v.ReadFrom(r.Value); err != nil {
+		c.log.Warn("skipping bad group metadata value", "partition", p, "offset", r.Offset, "err", err)
+		return
+	}
+	offsets := g.offsets
+	*g = *newGroup(id, p, c.now())
+	g.offsets = offsets
+	g.protocolType, g.generation = v.ProtocolType, v.Generation
+	if v.Protocol != nil {
+		g.protocol = *v.Protocol
+	}
+	if v.CurrentStateTimestamp > 0 {
+		g.stateTime = time.UnixMilli(v.CurrentStateTimestamp)
+	}
+	for _, vm := range v.Members {
+		m := &member{
+			id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, clientHost: vm.ClientHost,
+			sessionTimeout:   time.Duration(vm.SessionTimeoutMillis) * time.Millisecond,
+			rebalanceTimeout: time.Duration(vm.RebalanceTimeoutMillis) * time.Millisecond,
+			protocolType:     v.ProtocolType,
+			protocols:        []Protocol{{Name: g.protocol, Metadata: vm.Subscription}},
+			assignment:       vm.Assignment,
+		}
+		if m.rebalanceTimeout <= 0 {
+			m.rebalanceTimeout = m.sessionTimeout
+		}
+		g.add(m)
+	}
+	if v.Leader != nil && g.members[*v.Leader] != nil {
+		g.leader = *v.Leader
+	}
+	if len(g.members) > 0 {
+		g.state = Stable
+	}
+}
+
+// loadGroup returns the group being loaded, creating it.
+func (c *Coordinator) loadGroup(p int32, id string) *group {
+	g := c.mu.groups[id]
+	if g == nil {
+		g = newGroup(id, p, c.now())
+		c.mu.groups[id] = g
+	}
+	return g
+}
+
+// liveRecordsLocked is how many records a snapshot of partition p holds.
+func (c *Coordinator) liveRecordsLocked(p int32) (recs []kv) {
+	for _, g := range c.mu.groups {
+		if g.part != p || g.state == Dead {
+			continue
+		}
+		if g.hasMetadata() {
+			recs = append(recs, groupRecord(g, nil))
+		}
+		for tp, o := range g.offsets {
+			recs = append(recs, offsetRecord(g.id, tp, &o))
+		}
+	}
+	return recs
+}
+
+// maybeSnapshot rewrites partition pt's live state at its log end and
+// deletes what is before, when the log holds more than SnapshotMinRecords
+// records and more than twice its live ones (the pre-compaction scheme).
+func (c *Coordinator) maybeSnapshot(pt *part, force bool) error {
+	pt.wmu.Lock()
+	defer pt.wmu.Unlock()
+	held := pt.log.LogEndOffset() - pt.log.LogStartOffset()
+	if !force && held <= c.cfg.SnapshotMinRecords {
+		return nil
+	}
+	c.flushPartLocked(pt)
+	c.mu.Lock()
+	recs := c.liveRecordsLocked(pt.index)
+	c.mu.Unlock()
+	if !force && held <= 2*int64(len(recs)) {
+		return nil
+	}
+	end := pt.log.LogEndOffset()
+	if len(recs) > 0 {
+		base, err := c.appendChunked(pt, recs)
+		if err != nil {
+			return err
+		}
+		end = base
+	}
+	if _, err := pt.log.DeleteRecordsBefore(end); err != nil && !errors.Is(err, partition.ErrOffsetOutOfRange) {
+		return fmt.Errorf("group: cannot delete records of %s-%d before snapshot at %d: %w", TopicName, pt.index, end, err)
+	}
+	c.log.Debug("__consumer_offsets snapshot", "partition", pt.index, "live", len(recs), "was", held, "start", end)
+	return nil
+}
