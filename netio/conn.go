@@ -52,6 +52,9 @@ type conn struct {
 		draining  bool  // Shutdown: finish what was dispatched
 		closeSent bool  // gc.Close was called
 		closed    bool  // onClose ran: gc must not be used any more
+		// orphans: the client closed with whole requests received but not
+		// served; they are served (responses discarded), as Kafka does.
+		orphans bool
 	}
 }
 
@@ -200,10 +203,17 @@ func (c *conn) closeIfIdle(deadline int64) bool {
 
 // onClose runs on the event loop when gnet closes the connection. It
 // closes the writer's socket (so the peer sees FIN once gnet closes its
-// descriptor too), stops both goroutines and releases every response that
-// will not be sent. A Handler still running finds the connection closed
-// when it returns and releases its own response.
-func (c *conn) onClose() {
+// descriptor too), stops the writer and releases every response that will
+// not be sent. A Handler still running finds the connection closed when it
+// returns and releases its own response. When the client closed its side
+// (peerEOF), the whole requests it sent before are still served (with the
+// cancelled context), responses discarded: an acks=0 producer that sends
+// and closes loses nothing.
+func (c *conn) onClose(peerEOF bool) {
+	var rest [][]byte
+	if peerEOF {
+		rest = c.takeBufferedFrames()
+	}
 	c.mu.Lock()
 	c.srv.charge(-c.mu.charged, 0) // frames, queued responses and the writer's batch
 	c.mu.charged, c.mu.respBytes = 0, 0
@@ -211,9 +221,16 @@ func (c *conn) onClose() {
 	c.mu.stopped = true
 	queue := c.mu.queue
 	c.mu.queue = nil
-	c.mu.frames = nil
+	if peerEOF {
+		c.mu.frames = append(c.mu.frames, rest...)
+	} else {
+		c.mu.frames = nil
+	}
+	c.mu.orphans = len(c.mu.frames) > 0
 	c.checkDrainedLocked()
 	c.mu.Unlock()
+	// Handlers see a cancelled context from here on: a waiting long poll
+	// answers at once; a write (Produce) still happens.
 	c.cancel()
 	close(c.done)
 	c.tcp.Close()
@@ -249,6 +266,24 @@ func (c *conn) dispatch() gnet.Action {
 			return c.checkOverflow()
 		}
 		c.enqueueFrame(c.takeFrame(int(size)))
+	}
+}
+
+// takeBufferedFrames takes every whole frame still in gnet's buffer,
+// whatever the budget (onClose, on the event loop).
+func (c *conn) takeBufferedFrames() [][]byte {
+	var out [][]byte
+	for {
+		prefix, err := c.gc.Peek(sizeLen)
+		if err != nil {
+			return out
+		}
+		size, err := frameSize(prefix, c.srv.cfg.MaxRequestBytes)
+		if err != nil || c.gc.InboundBuffered() < sizeLen+int(size) {
+			return out
+		}
+		out = append(out, c.takeFrame(int(size)))
+		c.srv.stats.requests.Add(1)
 	}
 }
 
@@ -329,11 +364,12 @@ func (c *conn) serveRequests() {
 func (c *conn) nextFrame() ([]byte, bool) {
 	for {
 		c.mu.Lock()
-		if c.mu.closed {
+		if c.mu.closed && (!c.mu.orphans || len(c.mu.frames) == 0) {
+			c.mu.orphans = false
 			c.mu.Unlock()
 			return nil, false
 		}
-		if len(c.mu.frames) > 0 && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes {
+		if len(c.mu.frames) > 0 && (c.mu.closed || c.mu.respBytes < c.srv.cfg.ConnBudgetBytes) {
 			frame := c.mu.frames[0]
 			c.mu.frames[0] = nil
 			c.mu.frames = c.mu.frames[1:]
@@ -370,13 +406,17 @@ func (c *conn) queueResponse(frameLen int64, resp *Response, err error, panicked
 	c.mu.handling = false
 	c.chargeLocked(-frameLen)
 	if c.mu.closed || panicked {
+		if panicked {
+			c.mu.orphans = false
+		}
+		goOn := c.mu.closed && c.mu.orphans && err == nil
 		c.requestCloseLocked()
 		c.checkDrainedLocked()
 		c.mu.Unlock()
 		if resp != nil {
 			resp.Release()
 		}
-		return false
+		return goOn
 	}
 	if resp != nil {
 		size := sizeLen + resp.Len()

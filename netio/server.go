@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -340,11 +341,15 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if err != nil {
 		ev.s.log.Debug("netio: connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 	}
-	c.onClose()
+	c.onClose(peerClosed(err))
 	ev.s.unregister(c)
 	ev.s.stats.connsOpen.Add(-1)
 	return gnet.None
 }
+
+// peerClosed reports whether gnet closed the connection because the client
+// closed its side (EOF), as opposed to an error or a close we asked for.
+func peerClosed(err error) bool { return errors.Is(err, io.EOF) }
 
 func (ev *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*conn)

@@ -1,0 +1,37 @@
+package netio
+
+import (
+	"net"
+	"testing"
+)
+
+// A client that sends requests and closes at once (an acks=0 producer
+// exiting) still has every whole request served, as Kafka does; the
+// responses go nowhere and their regions are released.
+func TestRequestsBeforePeerCloseAreServed(t *testing.T) {
+	h := newTestHandler(t, 1<<20)
+	cfg := testConfig()
+	cfg.ConnBudgetBytes = 64 << 10 // most frames wait in gnet's buffer at close
+	s := startServer(t, cfg, h)
+	const n = 300
+	var frames [][]byte
+	for i := 0; i < n; i++ {
+		if i%3 == 0 {
+			frames = append(frames, req(opFile, uint32(i), u64(0), u64(4096)))
+		} else {
+			frames = append(frames, req(opNil, uint32(i), make([]byte, 2000)))
+		}
+	}
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Write(encode(frames...)); err != nil {
+		t.Fatal(err)
+	}
+	nc.(*net.TCPConn).CloseWrite()
+	eventually(t, "every request served after the client closed", func() bool { return h.handled.Load() == n })
+	eventually(t, "every region released", func() bool { return h.released.Load() == h.acquired.Load() })
+	nc.Close()
+	roundTrip(t, s, h) // and the server goes on
+}
