@@ -27,10 +27,14 @@ var groupCoordinators struct {
 
 // groupsEntry is one broker's coordinator; mu serialises its opening.
 type groupsEntry struct {
-	mu  sync.Mutex
-	cfg group.Config
-	c   *group.Coordinator
+	mu     sync.Mutex
+	cfg    group.Config
+	c      *group.Coordinator
+	closed bool // closeGroups ran: never reopen
 }
+
+// errGroupsClosed: the broker is shutting down.
+var errGroupsClosed = errors.New("broker: group coordinator closed")
 
 func (b *Broker) groupsEntry() *groupsEntry {
 	groupCoordinators.Lock()
@@ -60,6 +64,9 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 	e := b.groupsEntry()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errGroupsClosed
+	}
 	if e.c != nil {
 		return e.c, nil
 	}
@@ -80,22 +87,21 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 }
 
 // closeGroups closes the broker's coordinator (answering long-polls with
-// NOT_COORDINATOR) and forgets it. Belongs in Broker.Close, and before the
-// listener's drain in Server.Shutdown so blocked JoinGroups end at once.
+// NOT_COORDINATOR); later group requests get COORDINATOR_NOT_AVAILABLE.
+// Idempotent. Belongs in Broker.Close, and before the listener's drain in
+// Server.Shutdown so that blocked JoinGroups end at once.
 func (b *Broker) closeGroups() error {
-	groupCoordinators.Lock()
-	e := groupCoordinators.m[b]
-	delete(groupCoordinators.m, b)
-	groupCoordinators.Unlock()
-	if e == nil {
-		return nil
-	}
+	e := b.groupsEntry()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.closed = true
 	if e.c == nil {
 		return nil
 	}
-	return e.c.Close()
+	c := e.c
+	e.c = nil
+	e.cfg = group.Config{} // drop the logger and clock references
+	return c.Close()
 }
 
 // offsetsTopic returns __consumer_offsets, creating it with the
@@ -132,7 +138,9 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 func (b *Broker) coordinatorOr() *group.Coordinator {
 	c, err := b.groups()
 	if err != nil {
-		b.log.Error("group coordinator unavailable", "err", err)
+		if !errors.Is(err, errGroupsClosed) {
+			b.log.Error("group coordinator unavailable", "err", err)
+		}
 		return nil
 	}
 	return c
