@@ -98,6 +98,8 @@ func TestBadInput(t *testing.T) {
 	}
 	requireHealthy(t, d.Addr, topic)
 
+	t.Run("Pipelined2000", func(t *testing.T) { testPipelined(t, d.Addr, 2000) })
+	t.Run("SlowReader", func(t *testing.T) { testSlowReader(t, d, topic) })
 	t.Run("ApiVersionsV99", func(t *testing.T) { testAPIVersionsUnsupported(t, d.Addr) })
 	t.Run("HalfOpen200", func(t *testing.T) { testHalfOpen(t, d.Addr, topic, 200) })
 	t.Run("BadCRC", func(t *testing.T) { testBadCRC(t, d.Addr) })
@@ -189,4 +191,50 @@ func testBadCRC(t *testing.T, addr string) {
 		}
 	}
 	requireHealthy(t, addr, topic)
+}
+
+// testPipelined writes n requests before reading any answer: they come
+// back complete and in request order.
+func testPipelined(t *testing.T, addr string, n int) {
+	rc := dialRaw(t, addr)
+	var all []byte
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(1)
+	for i := range n {
+		all = append(all, rc.fmt.AppendRequest(nil, req, int32(i+1))...) // AppendRequest sizes from dst[0]
+	}
+	go func() { _, _ = rc.conn.Write(all) }() // the daemon may answer before all is written
+	buf := make([]byte, 0, 4096)
+	for i := range n {
+		f, err := rc.readFrame(buf)
+		if err != nil {
+			t.Fatalf("response %d of %d: %v", i+1, n, err)
+		}
+		if _, err := decodeResponse(req, int32(i+1), f); err != nil {
+			t.Fatalf("response %d of %d: %v", i+1, n, err)
+		}
+	}
+}
+
+// testSlowReader pipelines Fetch requests for far more than the
+// per-connection budget and never reads: other clients are still served
+// and the daemon's memory stays bounded (regions are file references).
+func testSlowReader(t *testing.T, d *daemon, topic string) {
+	const bulk = "slow-reader"
+	produceBulk(t, d.Addr, bulk, 8<<20)
+	rss0 := processRSS(t, d.Pid())
+	rc := dialRaw(t, d.Addr)
+	var all []byte
+	for i := range 200 { // 200 × 8 MiB = 1.6 GB of answers, unread
+		all = append(all, rc.fmt.AppendRequest(nil, fetchReq(bulk, 0), int32(i+1))...)
+	}
+	go func() { _, _ = rc.conn.Write(all) }()
+	requireHealthy(t, d.Addr, topic)
+	rss1 := processRSS(t, d.Pid())
+	t.Logf("daemon RSS %d MiB before, %d MiB with a slow reader owing 1.6 GB", rss0>>20, rss1>>20)
+	if rss1-rss0 > 256<<20 {
+		t.Errorf("daemon RSS grew by %d MiB for one slow reader, want the budget (64 MiB) to bound it", (rss1-rss0)>>20)
+	}
+	rc.conn.Close()
+	requireHealthy(t, d.Addr, topic)
 }
