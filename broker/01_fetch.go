@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 	"time"
 
@@ -28,7 +27,9 @@ import (
 // * Long poll: unless MinBytes are available (or MaxWaitMillis is 0, or a
 //   partition has an error), the fetch waits on every fetched log's Wait
 //   channel, the MaxWaitMillis timer and the connection's context, and
-//   reads again whenever a high watermark moves.
+//   reads again whenever a high watermark moves. When the context is done
+//   (shutdown, or the client went away) it answers at once with what it
+//   has, so a consumer at the end of the log never holds a shutdown.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID
 //   (v13+, topics by id), OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH (v9+ CurrentLeaderEpoch), with HighWatermark,
@@ -74,9 +75,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		return encodeFetch(r, code, nil), nil
 	}
 	topics := b.resolveFetch(req)
-	if err := b.fetchUntilReady(ctx, req, topics); err != nil {
-		return nil, err
-	}
+	b.fetchUntilReady(ctx, req, topics)
 	return encodeFetch(r, 0, topics), nil
 }
 
@@ -126,9 +125,9 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 }
 
 // fetchUntilReady reads every partition, waiting for more data while the
-// request's MinBytes are not met and MaxWaitMillis has not passed. On
-// return without error, topics hold the reads to send.
-func (b *Broker) fetchUntilReady(ctx context.Context, req *kmsg.FetchRequest, topics []fetchTopic) error {
+// request's MinBytes are not met, MaxWaitMillis has not passed and ctx is
+// not done. On return, topics hold the reads to send.
+func (b *Broker) fetchUntilReady(ctx context.Context, req *kmsg.FetchRequest, topics []fetchTopic) {
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	var timer *time.Timer
 	defer func() {
@@ -139,16 +138,16 @@ func (b *Broker) fetchUntilReady(ctx context.Context, req *kmsg.FetchRequest, to
 	for {
 		waits := fetchWaits(topics) // before reading: no wake-up can be missed
 		total, failed := b.readFetch(topics, int64(req.MaxBytes))
-		if failed || total >= int64(req.MinBytes) || !time.Now().Before(deadline) {
-			return nil
+		// A done ctx (the connection closing, the broker shutting down)
+		// answers at once with what there is.
+		if failed || total >= int64(req.MinBytes) || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return
 		}
 		releaseFetch(topics)
 		if timer == nil {
 			timer = time.NewTimer(time.Until(deadline))
 		}
-		if err := waitAny(ctx, timer.C, waits); err != nil {
-			return fmt.Errorf("broker: fetch wait: %w", err)
-		}
+		waitAny(ctx, timer.C, waits) // ctx done: the next pass answers
 	}
 }
 
@@ -165,17 +164,16 @@ func fetchWaits(topics []fetchTopic) []<-chan struct{} {
 	return waits
 }
 
-// waitAny blocks until one of waits is closed, timer fires (nil error: the
-// caller reads once more and answers), or ctx is done.
-func waitAny(ctx context.Context, timer <-chan time.Time, waits []<-chan struct{}) error {
+// waitAny blocks until one of waits is closed, timer fires, or ctx is
+// done; the caller then reads once more and decides.
+func waitAny(ctx context.Context, timer <-chan time.Time, waits []<-chan struct{}) {
 	if len(waits) == 1 {
 		select {
 		case <-waits[0]:
 		case <-timer:
 		case <-ctx.Done():
-			return ctx.Err()
 		}
-		return nil
+		return
 	}
 	cases := make([]reflect.SelectCase, 0, len(waits)+2)
 	cases = append(cases,
@@ -184,10 +182,7 @@ func waitAny(ctx context.Context, timer <-chan time.Time, waits []<-chan struct{
 	for _, w := range waits {
 		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 	}
-	if chosen, _, _ := reflect.Select(cases); chosen == 0 {
-		return ctx.Err()
-	}
-	return nil
+	reflect.Select(cases)
 }
 
 // readFetch reads every partition in order under the KIP-74 size rules.

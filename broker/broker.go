@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	// producer-id-block reserves. Default 1000: larger means fewer writes,
 	// and more ids skipped at each restart (ids are never reused).
 	ProducerIDBlock int64
+	// Groups configures the consumer-group coordinator (Kafka's
+	// offsets.* and group.* settings). Zero fields take its defaults.
+	Groups group.Config
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -71,6 +75,7 @@ func DefaultConfig() Config {
 		NumPartitions:    1,
 		DefaultLog:       partition.DefaultConfig(),
 		ProducerIDBlock:  1000,
+		Groups:           group.DefaultConfig(),
 	}
 }
 
@@ -83,6 +88,7 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
+	gr          groupsEntry // the group coordinator; see groups_wiring.go
 
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
@@ -126,6 +132,10 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		producerIDs: pids,
 	}
 	b.port.Store(cfg.AdvertisedPort)
+	b.gr.cfg = cfg.Groups
+	if err := b.loadGroups(); err != nil {
+		return nil, err
+	}
 	b.log.Info("broker ready", "node_id", cfg.NodeID, "cluster_id", clusterID,
 		"topics", ts.count(), "dir", dir)
 	return b, nil
@@ -145,9 +155,10 @@ func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*neti
 	return b.dispatch(ctx, c, frame)
 }
 
-// Close stops the broker. It does not close the store.
+// Close stops the broker: the group coordinator answers its long polls
+// and stops. It does not close the store.
 func (b *Broker) Close() error {
-	return nil
+	return b.closeGroups()
 }
 
 var _ netio.Handler = (*Broker)(nil)

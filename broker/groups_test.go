@@ -37,12 +37,11 @@ func testGroupConfig() group.Config {
 // testGroupConfig) and is closed before the server stops.
 func startGroupServer(t *testing.T, dir string, cfgs ...group.Config) *testServer {
 	t.Helper()
-	ts := startServer(t, dir)
 	cfg := testGroupConfig()
 	if len(cfgs) > 0 {
 		cfg = cfgs[0]
 	}
-	ts.Broker().setGroupConfig(cfg)
+	ts := startServer(t, dir, func(c *ServerConfig) { c.Broker.Groups = cfg })
 	t.Cleanup(func() { stopGroupServer(t, ts) })
 	return ts
 }

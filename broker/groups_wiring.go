@@ -12,18 +12,10 @@ import (
 	"github.com/sluice/sluice/netio"
 )
 
-// The group coordinator of a Broker.
-//
-// TEMPORARY: Broker has no field for it yet, so each broker's coordinator
-// lives in groupCoordinators, created on first use (the first group request
-// creates __consumer_offsets if needed and loads it). Once Broker gets a
-// `groups *group.Coordinator` field, New opens it (so groups load at
-// start-up) and Close closes it; see closeGroups.
-
-var groupCoordinators struct {
-	sync.Mutex
-	m map[*Broker]*groupsEntry
-}
+// The group coordinator of a Broker lives in Broker.gr. New opens it when
+// __consumer_offsets already exists (so groups and offsets are loaded at
+// start-up); otherwise the first group request creates the topic and opens
+// it, as Kafka creates __consumer_offsets on first use.
 
 // groupsEntry is one broker's coordinator; mu serialises its opening.
 type groupsEntry struct {
@@ -36,27 +28,15 @@ type groupsEntry struct {
 // errGroupsClosed: the broker is shutting down.
 var errGroupsClosed = errors.New("broker: group coordinator closed")
 
-func (b *Broker) groupsEntry() *groupsEntry {
-	groupCoordinators.Lock()
-	defer groupCoordinators.Unlock()
-	if groupCoordinators.m == nil {
-		groupCoordinators.m = map[*Broker]*groupsEntry{}
-	}
-	e := groupCoordinators.m[b]
-	if e == nil {
-		e = &groupsEntry{cfg: group.DefaultConfig()}
-		groupCoordinators.m[b] = e
-	}
-	return e
-}
+func (b *Broker) groupsEntry() *groupsEntry { return &b.gr }
 
-// setGroupConfig sets the coordinator's config; it applies if the
-// coordinator is not open yet (call it right after New).
-func (b *Broker) setGroupConfig(cfg group.Config) {
-	e := b.groupsEntry()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.cfg = cfg
+// loadGroups opens the coordinator at start-up if __consumer_offsets exists.
+func (b *Broker) loadGroups() error {
+	if b.topics.get(group.TopicName) == nil {
+		return nil
+	}
+	_, err := b.groups()
+	return err
 }
 
 // groups returns the broker's group coordinator, opening it on first use.

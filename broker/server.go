@@ -107,6 +107,9 @@ func (s *Server) Broker() *Broker { return s.broker }
 // then closes the broker and the store (flush, checkpoints, clean-shutdown
 // marker).
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Blocked JoinGroup/SyncGroup calls answer now rather than hold the
+	// listener's drain until ctx ends.
+	groupsErr := s.broker.closeGroups()
 	netErr := s.net.Shutdown(ctx)
 	if netErr != nil {
 		s.log.Warn("listener shutdown incomplete", "err", netErr)
@@ -116,5 +119,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if storeErr != nil {
 		storeErr = fmt.Errorf("broker: cannot close data directory: %w", storeErr)
 	}
-	return errors.Join(netErr, brokerErr, storeErr)
+	return errors.Join(groupsErr, netErr, brokerErr, storeErr)
 }

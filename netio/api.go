@@ -17,7 +17,9 @@ import (
 // (netio adds the size prefix), nil to send nothing (acks=0), or an error to
 // close the connection (after responses already queued have been sent).
 // A panic inside Handle is recovered by netio: logged, counted, and the
-// connection closed; the server goes on.
+// connection closed; the server goes on. ctx is done when the connection
+// closes or the server shuts down: a handler that waits (a long poll)
+// should then answer at once with what it has.
 type Handler interface {
 	Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error)
 }

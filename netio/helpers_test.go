@@ -30,6 +30,7 @@ const (
 	opPanic  = 'p'
 	opError  = 'x' // Handle returns an error
 	opGate   = 'g' // waits for the gate (or ctx), then responds with id and a region
+	opHold   = 'h' // like opGate, but ignores ctx (a write waiting for its fsync)
 	opBadLen = 'L' // a malformed frame the handler rejects with an error
 )
 
@@ -108,6 +109,10 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 		case <-ctx.Done():
 		}
 		r.AppendRegion(h.region(0, 1000))
+	case opHold:
+		h.entered <- struct{}{}
+		<-h.gate
+		r.AppendRegion(h.region(0, 1000))
 	default:
 		return nil, fmt.Errorf("unknown op %q", op)
 	}
@@ -133,7 +138,7 @@ func (h *testHandler) want(req []byte) []byte {
 		out = append(out, '!')
 	case opBig:
 		out = append(out, make([]byte, binary.BigEndian.Uint32(args))...)
-	case opGate:
+	case opGate, opHold:
 		out = append(out, h.data[:1000]...)
 	}
 	return out

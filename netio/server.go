@@ -147,9 +147,14 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	close(s.idleDone)
+	for _, c := range conns {
+		c.beginDrain()
+	}
+	// Handlers see their context done: a long poll (a Fetch waiting for
+	// data) answers now with what it has instead of holding the drain.
+	s.cancel()
 	drainErr := waitDrained(ctx, conns)
 	stopErr := s.stopEngine(ctx)
-	s.cancel()
 	if drainErr != nil {
 		return fmt.Errorf("netio: shutdown: in-flight requests unfinished: %w", drainErr)
 	}
@@ -159,11 +164,8 @@ func (s *Server) shutdown(ctx context.Context) error {
 	return nil
 }
 
-// waitDrained tells each connection to drain and waits until all have.
+// waitDrained waits until every draining connection has drained.
 func waitDrained(ctx context.Context, conns []*conn) error {
-	for _, c := range conns {
-		c.beginDrain()
-	}
 	for _, c := range conns {
 		select {
 		case <-c.drained:

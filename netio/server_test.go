@@ -348,7 +348,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := dial(t, s)
-	q := req(opGate, 1)
+	q := req(opHold, 1)
 	c.send(q)
 	<-h.entered
 	shut := make(chan error, 1)
@@ -386,7 +386,7 @@ func TestShutdownDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := dial(t, s)
-	c.send(req(opGate, 1))
+	c.send(req(opHold, 1))
 	<-h.entered
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -394,6 +394,7 @@ func TestShutdownDeadline(t *testing.T) {
 		t.Fatal("Shutdown returned nil with a request still in flight")
 	}
 	c.expectClosed()
+	close(h.gate) // the stuck handler finishes after all; its response goes nowhere
 	eventually(t, "the in-flight region to be released", func() bool {
 		return h.acquired.Load() == 1 && h.released.Load() == 1
 	})
