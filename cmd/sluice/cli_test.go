@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// startBroker runs a broker in-process on a free port.
+func startBroker(t *testing.T) string {
+	t.Helper()
+	ncfg := netio.DefaultConfig()
+	ncfg.Addr = "127.0.0.1:0"
+	srv, err := broker.StartServer(broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
+		Net:    ncfg,
+		Broker: broker.DefaultConfig(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return srv.Addr().String()
+}
+
+var normalizers = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`[A-Za-z0-9+/]{22}==`), "<topic-id>"},
+	{regexp.MustCompile(`"timestamp":\d+`), `"timestamp":<ms>`},
+}
+
+// cli runs sluice with args (and input on stdin) against addr and
+// returns a transcript: the command, stdout, stderr and exit status.
+func cli(addr, input string, args ...string) string {
+	stdin = strings.NewReader(input)
+	defer func() { stdin = os.Stdin }()
+	var stdout, stderr bytes.Buffer
+	code := run(append(args, "--brokers", addr), &stdout, &stderr)
+	out := fmt.Sprintf("$ sluice %s\n%s", strings.Join(args, " "), stdout.String())
+	if stderr.Len() > 0 {
+		out += "[stderr]\n" + stderr.String()
+	}
+	out += fmt.Sprintf("[exit %d]\n", code)
+	for _, n := range normalizers {
+		out = n.re.ReplaceAllString(out, n.with)
+	}
+	return out
+}
+
+// golden compares got with testdata/name.golden (-update rewrites it).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/sluice -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./cmd/sluice -update rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// TestTopicsGolden drives the topic commands end to end against a real
+// broker and checks their output against golden files.
+func TestTopicsGolden(t *testing.T) {
+	addr := startBroker(t)
+	steps := []struct {
+		name, input string
+		args        []string
+	}{
+		{"create", "", []string{"topics", "create", "orders", "events", "--partitions", "3", "--config", "retention.ms=3600000"}},
+		{"create-exists", "", []string{"topics", "create", "orders"}},
+		{"create-single", "", []string{"topics", "create", "audit", "--output", "json"}},
+		{"produce", "k1:hello\nk2:world\nno key here\n", []string{"produce", "audit", "--key-separator", ":"}},
+		{"produce-partition", "a\nb\n", []string{"produce", "orders", "--partition", "1"}},
+		{"list", "", []string{"topics", "list"}},
+		{"list-json", "", []string{"topics", "list", "--output", "json"}},
+		{"describe", "", []string{"topics", "describe", "orders", "audit"}},
+		{"describe-json", "", []string{"topics", "describe", "audit", "--output", "json"}},
+		{"describe-missing", "", []string{"topics", "describe", "nope"}},
+		{"consume", "", []string{"consume", "audit", "--from-beginning", "--count", "3", "--format", `%t/%p/%o %k=%v\n`}},
+		{"consume-json", "", []string{"consume", "orders", "--from-beginning", "--timeout", "2s", "--output", "json"}},
+		{"alter-config", "", []string{"topics", "alter-config", "audit", "--set", "retention.ms=60000", "--set", "segment.bytes=1048576"}},
+		{"alter-config-bad", "", []string{"topics", "alter-config", "audit", "--set", "no.such.config=1"}},
+		{"describe-altered", "", []string{"topics", "describe", "audit"}},
+		{"delete", "", []string{"topics", "delete", "orders", "nope"}},
+		{"list-after-delete", "", []string{"topics", "list"}},
+		{"usage", "", []string{"topics", "create"}},
+	}
+	for _, s := range steps {
+		golden(t, s.name, cli(addr, s.input, s.args...))
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	f := func(in string, want []formatPart, wantErr bool) {
+		t.Helper()
+		got, err := parseFormat(in)
+		if (err != nil) != wantErr || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%q: %v %v, want %v (error %v)", in, got, err, want, wantErr)
+		}
+	}
+	f(`%v\n`, []formatPart{{verb: 'v'}, {lit: "\n"}}, false)
+	f(`%k=%v 100%%\t%T`, []formatPart{{verb: 'k'}, {lit: "="}, {verb: 'v'}, {lit: " 100%\t"}, {verb: 'T'}}, false)
+	f(`%x`, nil, true)
+	f(`trailing %`, []formatPart{{lit: "trailing %"}}, false)
+}
+
+func TestParseInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	n := fs.Int("n", 0, "")
+	pos, err := parseInterspersed(fs, []string{"a", "-n", "3", "b", "--", "-c"})
+	if err != nil || *n != 3 || fmt.Sprint(pos) != "[a b -c]" {
+		t.Fatalf("%v %d %v", pos, *n, err)
+	}
+}
