@@ -124,3 +124,25 @@ the effective value of every key and where it came from.
 }
 
 func anchor(key string) string { return strings.ReplaceAll(key, ".", "") }
+
+// Readme markers delimit the generated table in README.md.
+const (
+	ReadmeBegin = "<!-- BEGIN GENERATED CONFIG TABLE: go test ./cmd/sluiced -update -->"
+	ReadmeEnd   = "<!-- END GENERATED CONFIG TABLE -->"
+)
+
+// ReadmeTable writes the README's compact reference: every option's key,
+// flag, variable and default, between the markers.
+func ReadmeTable(w io.Writer) {
+	fmt.Fprintln(w, ReadmeBegin)
+	fmt.Fprintln(w, "| key | flag | environment | default |\n| --- | --- | --- | --- |")
+	for i := range Options {
+		o := &Options[i]
+		flag := ""
+		if o.Flag != "" {
+			flag = "`--" + o.Flag + "`"
+		}
+		fmt.Fprintf(w, "| [`%s`](docs/CONFIGURATION.md#%s) | %s | `%s` | `%s` |\n", o.Key, anchor(o.Key), flag, o.Env(), defaultText(o))
+	}
+	fmt.Fprintln(w, ReadmeEnd)
+}

@@ -30,3 +30,36 @@ func TestConfigDocsUpToDate(t *testing.T) {
 		t.Fatalf("%s is stale: run go run ./cmd/sluiced --print-config-docs > docs/CONFIGURATION.md (or go test ./cmd/sluiced -update)", path)
 	}
 }
+
+// TestReadmeConfigTableUpToDate fails when README.md's configuration
+// table is not config.ReadmeTable's (go test -update rewrites it).
+func TestReadmeConfigTableUpToDate(t *testing.T) {
+	const path = "../../README.md"
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table bytes.Buffer
+	config.ReadmeTable(&table)
+	want := bytes.TrimSuffix(table.Bytes(), []byte("\n"))
+	begin := bytes.Index(readme, []byte(config.ReadmeBegin))
+	end := bytes.Index(readme, []byte(config.ReadmeEnd))
+	if *update {
+		switch {
+		case begin >= 0 && end > begin:
+			readme = bytes.Join([][]byte{readme[:begin], want, readme[end+len(config.ReadmeEnd):]}, nil)
+		default:
+			readme = bytes.Replace(readme, []byte("@@TABLE@@"), want, 1)
+		}
+		if err := os.WriteFile(path, readme, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		begin, end = bytes.Index(readme, []byte(config.ReadmeBegin)), bytes.Index(readme, []byte(config.ReadmeEnd))
+	}
+	if begin < 0 || end < begin {
+		t.Fatalf("%s has no generated config table between %q and %q", path, config.ReadmeBegin, config.ReadmeEnd)
+	}
+	if got := readme[begin : end+len(config.ReadmeEnd)]; !bytes.Equal(got, want) {
+		t.Fatalf("%s's config table is stale: go test ./cmd/sluiced -update", path)
+	}
+}
