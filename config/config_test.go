@@ -74,7 +74,7 @@ func TestDefaults(t *testing.T) {
 		Fsync: "never", FsyncInterval: time.Second,
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
-			OffsetsTopicSegmentBytes: 100 << 20, OffsetsCommitTimeout: 5 * time.Second},
+			OffsetsTopicSegmentBytes: 16 << 20},
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {

@@ -139,10 +139,8 @@ var Options = []Option{
 		Doc: "How often expired committed offsets are looked for (10 minutes)."},
 	{Key: "offsets.topic.num.partitions", Default: "50", Kind: Int, Min: 1, Max: 1 << 16, Section: secGroup,
 		Doc: "Partitions of __consumer_offsets (50), fixed when it is first created. More spreads group load; each costs files."},
-	{Key: "offsets.topic.segment.bytes", Default: "104857600", Kind: Int, Min: 14, Max: maxInt32, Section: secGroup,
-		Doc: "Segment size of __consumer_offsets (100 MiB); smaller segments load faster at start-up."},
-	{Key: "offsets.commit.timeout.ms", Default: "5000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,
-		Doc: "How long an offset commit may wait for its append (5 s)."},
+	{Key: "offsets.topic.segment.bytes", Default: "16777216", Kind: Int, Min: 14, Max: maxInt32, Section: secGroup,
+		Doc: "Segment size of __consumer_offsets (16 MiB here, Kafka's is 100 MiB): the coordinator replays it at start-up, so smaller segments (with its snapshots) load faster; larger ones mean fewer files."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
@@ -169,7 +167,8 @@ var Ignored = []string{
 	"delete.topic.enable", "log.cleaner.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
 	"super.users", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
-	"leader.imbalance.", "controlled.shutdown.", "log.preallocate",
+	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
+	"offsets.commit.required.acks", "offsets.load.buffer.size",
 }
 
 func isIgnored(key string) bool {

@@ -48,7 +48,7 @@ type Config struct {
 }
 
 // Group holds the consumer-group settings, passed on to the group
-// coordinator.
+// coordinator (group.Config).
 type Group struct {
 	InitialRebalanceDelay    time.Duration
 	MinSessionTimeout        time.Duration
@@ -57,7 +57,6 @@ type Group struct {
 	OffsetsRetentionCheck    time.Duration
 	OffsetsTopicPartitions   int32
 	OffsetsTopicSegmentBytes int64
-	OffsetsCommitTimeout     time.Duration
 }
 
 // resolver reads typed values; values were checked when added.
@@ -280,6 +279,5 @@ func resolveGroup(r resolver, c *Config) {
 		OffsetsRetentionCheck:    r.ms("offsets.retention.check.interval.ms"),
 		OffsetsTopicPartitions:   int32(r.int("offsets.topic.num.partitions")),
 		OffsetsTopicSegmentBytes: r.int("offsets.topic.segment.bytes"),
-		OffsetsCommitTimeout:     r.ms("offsets.commit.timeout.ms"),
 	}
 }

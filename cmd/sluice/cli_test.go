@@ -109,6 +109,8 @@ func TestTopicsGolden(t *testing.T) {
 		{"describe-json", "", []string{"topics", "describe", "audit", "--output", "json"}},
 		{"describe-missing", "", []string{"topics", "describe", "nope"}},
 		{"consume", "", []string{"consume", "audit", "--from-beginning", "--count", "3", "--format", `%t/%p/%o %k=%v\n`}},
+		{"consume-group", "", []string{"consume", "audit", "--group", "g1", "--from-beginning", "--count", "2", "--format", `%o %v\n`}},
+		{"consume-group-resume", "", []string{"consume", "audit", "--group", "g1", "--from-beginning", "--count", "1", "--timeout", "20s", "--format", `%o %v\n`}},
 		{"consume-json", "", []string{"consume", "orders", "--from-beginning", "--timeout", "2s", "--output", "json"}},
 		{"alter-config", "", []string{"topics", "alter-config", "audit", "--set", "retention.ms=60000", "--set", "segment.bytes=1048576"}},
 		{"alter-config-bad", "", []string{"topics", "alter-config", "audit", "--set", "no.such.config=1"}},

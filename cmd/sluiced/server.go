@@ -78,6 +78,14 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, host string, port int32)
 	b.NumPartitions = cfg.NumPartitions
 	b.AdvertisedHost, b.AdvertisedPort = host, port
 	b.Logger = log
+	g := cfg.Group
+	b.Groups.Partitions = g.OffsetsTopicPartitions
+	b.Groups.SegmentBytes = g.OffsetsTopicSegmentBytes
+	b.Groups.InitialRebalanceDelay = g.InitialRebalanceDelay
+	b.Groups.MinSessionTimeout = g.MinSessionTimeout
+	b.Groups.MaxSessionTimeout = g.MaxSessionTimeout
+	b.Groups.OffsetsRetention = g.OffsetsRetention
+	b.Groups.OffsetsRetentionCheckInterval = g.OffsetsRetentionCheck
 	return b
 }
 
@@ -128,15 +136,18 @@ func logStartKind(log *slog.Logger, dir string) {
 	}
 }
 
-// shutdown stops taking requests, serves those in flight until ctx ends
-// (cutting the rest off, with a warning), then closes the broker and the
-// store (flush, checkpoints, clean-shutdown marker).
+// shutdown closes the broker first, as broker.Server.Shutdown does (its
+// group coordinator answers blocked JoinGroup/SyncGroup calls at once
+// instead of holding the drain until ctx ends; produce and fetch go on),
+// then stops taking requests, serves those in flight until ctx ends
+// (cutting the rest off, with a warning), then closes the store (flush,
+// checkpoints, clean-shutdown marker).
 func (s *server) shutdown(ctx context.Context) error {
+	brokerErr := s.broker.Close()
 	if err := s.net.Shutdown(ctx); err != nil {
 		s.log.Warn("requests in flight were cut off at the shutdown timeout", "err", err)
 	}
 	s.metrics.SetSources(metrics.Sources{})
-	brokerErr := s.broker.Close()
 	storeErr := s.store.Close()
 	if storeErr != nil {
 		storeErr = fmt.Errorf("cannot close data directory: %w", storeErr)
