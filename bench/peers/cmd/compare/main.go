@@ -1,0 +1,533 @@
+// Command compare runs one workload against three brokers in one run and
+// prints a Markdown table: sluiced, franz-go's kfake and NATS JetStream,
+// each started fresh on its own temporary directory and port, with
+// `sluice bench`, the independent franz-go generator (kgobench) and, for
+// NATS, natsbench. `sluice bench floor` runs once first for the yardsticks.
+//
+//	cd bench/peers && go run ./cmd/compare --total-bytes 1G
+//
+// Every row: start the broker, produce (--record-size, acks=1,
+// --partitions), consume everything produced, read the broker's peak RSS
+// (VmHWM), stop it with SIGTERM. Broker CPU-seconds per GB come from the
+// generator's --broker-pid measurement of the broker process.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/bench/peers/internal/peerbench"
+)
+
+type config struct {
+	repo        string
+	work        string
+	keep        bool
+	total       string
+	recordSize  int
+	partitions  int
+	kfakeMemory bool
+	natsSync    string
+	only        string
+	timeout     time.Duration
+	out         string
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.repo, "repo", "", "the sluice repository (default: found from the working directory)")
+	flag.StringVar(&cfg.work, "work-dir", "", "binaries, data and logs (default: a new temporary directory, removed afterwards)")
+	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory (logs) afterwards")
+	flag.StringVar(&cfg.total, "total-bytes", "1G", "bytes to produce per run (suffixes K, M, G)")
+	flag.IntVar(&cfg.recordSize, "record-size", 16384, "record bytes")
+	flag.IntVar(&cfg.partitions, "partitions", 4, "partitions (NATS: subjects)")
+	flag.BoolVar(&cfg.kfakeMemory, "kfake-memory", false, "kfake keeps records in memory (default: its DataDir on disk, page cache, like sluiced --fsync never)")
+	flag.StringVar(&cfg.natsSync, "nats-sync", "default", "natsserver --sync: default (fsync every 2 min), always, or an interval")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated rows to run, e.g. sluiced/sluice-bench,kfake/kgobench (default: all)")
+	flag.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for each command")
+	flag.StringVar(&cfg.out, "out", "", "also write the report to this file")
+	flag.Parse()
+	if err := run(&cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "compare: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// row is one broker measured by one load generator.
+type row struct {
+	broker, generator string
+	produce, consume  *bench.Result
+	hwmMB             float64
+	commands          []string
+	err               error
+}
+
+func (r *row) name() string { return r.broker + "/" + r.generator }
+
+func run(cfg *config) error {
+	if _, err := peerbench.ParseBytes(cfg.total); err != nil {
+		return fmt.Errorf("--total-bytes: %w", err)
+	}
+	if cfg.repo == "" {
+		repo, err := findRepo()
+		if err != nil {
+			return err
+		}
+		cfg.repo = repo
+	}
+	if cfg.work == "" {
+		dir, err := os.MkdirTemp("", "sluice-peers-*")
+		if err != nil {
+			return fmt.Errorf("cannot create a work directory: %w", err)
+		}
+		cfg.work = dir
+		if !cfg.keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	bin := filepath.Join(cfg.work, "bin")
+	logf("building into %s", bin)
+	if err := build(cfg.repo, bin); err != nil {
+		return err
+	}
+	c := &comparer{cfg: cfg, bin: bin}
+	load0 := loadavg()
+	floors, floorCmd, err := c.floor()
+	if err != nil {
+		logf("floor failed: %v", err)
+	}
+	rows := []*row{
+		{broker: "sluiced", generator: "sluice-bench"},
+		{broker: "sluiced", generator: "kgobench"},
+		{broker: "kfake", generator: "sluice-bench"},
+		{broker: "kfake", generator: "kgobench"},
+		{broker: "nats", generator: "natsbench"},
+	}
+	for _, r := range rows {
+		if !c.selected(r) {
+			continue
+		}
+		logf("%s: start", r.name())
+		r.err = c.runRow(r)
+		if r.err != nil {
+			logf("%s: %v", r.name(), r.err)
+		}
+	}
+	var buf bytes.Buffer
+	report(&buf, cfg, floors, floorCmd, rows, load0, loadavg(), err)
+	os.Stdout.Write(buf.Bytes())
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("cannot write %s: %w", cfg.out, err)
+		}
+	}
+	var errs []error
+	for _, r := range rows {
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.name(), r.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+}
+
+// findRepo walks up from the working directory to the sluice module root.
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the working directory: %w", err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(first) == "module github.com/sluice/sluice" {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no sluice repository above the working directory: pass --repo")
+		}
+		dir = parent
+	}
+}
+
+func build(repo, bin string) error {
+	for _, b := range []struct {
+		dir  string
+		pkgs []string
+	}{
+		{repo, []string{"./cmd/sluiced", "./cmd/sluice"}},
+		{filepath.Join(repo, "bench", "peers"), []string{"./cmd/kfakeserver", "./cmd/natsserver", "./cmd/natsbench", "./cmd/kgobench"}},
+	} {
+		cmd := exec.Command("go", append([]string{"build", "-o", bin + "/"}, b.pkgs...)...)
+		cmd.Dir = b.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s in %s: %w\n%s", strings.Join(b.pkgs, " "), b.dir, err, out)
+		}
+	}
+	return nil
+}
+
+type comparer struct {
+	cfg *config
+	bin string
+}
+
+func (c *comparer) selected(r *row) bool {
+	if c.cfg.only == "" {
+		return true
+	}
+	for _, s := range strings.Split(c.cfg.only, ",") {
+		if strings.TrimSpace(s) == r.name() {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *comparer) floor() ([]*bench.Floor, string, error) {
+	dir := filepath.Join(c.cfg.work, "floor")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	defer os.RemoveAll(dir)
+	args := []string{"bench", "floor", "--total-bytes", c.cfg.total, "--dir", dir, "--json"}
+	out, cmdline, err := c.runTool("sluice", args)
+	if err != nil {
+		return nil, cmdline, err
+	}
+	i := strings.Index(out, "\n[")
+	if i < 0 {
+		return nil, cmdline, fmt.Errorf("no JSON in the output of %s:\n%s", cmdline, out)
+	}
+	var floors []*bench.Floor
+	if err := json.Unmarshal([]byte(out[i+1:]), &floors); err != nil {
+		return nil, cmdline, fmt.Errorf("cannot decode the output of %s: %w", cmdline, err)
+	}
+	return floors, cmdline, nil
+}
+
+// runTool runs a built binary and returns its stdout.
+func (c *comparer) runTool(name string, args []string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout)
+	defer cancel()
+	path := filepath.Join(c.bin, name)
+	cmdline := name + " " + strings.Join(args, " ")
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), cmdline, fmt.Errorf("%s: %w\n%s%s", cmdline, err, stdout.String(), tail(stderr.String(), 2000))
+	}
+	return stdout.String(), cmdline, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// server is a broker process started for one row.
+type server struct {
+	cmd     *exec.Cmd
+	cmdline string
+	log     string
+	exited  chan error
+}
+
+func (c *comparer) startServer(r *row, dir string, port int) (*server, error) {
+	var name string
+	var args []string
+	switch r.broker {
+	case "sluiced":
+		name = "sluiced"
+		args = []string{"--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
+			"--num-partitions", strconv.Itoa(c.cfg.partitions), "--log-level", "warn"}
+	case "kfake":
+		name = "kfakeserver"
+		args = []string{"--port", strconv.Itoa(port), "--partitions", strconv.Itoa(c.cfg.partitions)}
+		if !c.cfg.kfakeMemory {
+			args = append(args, "--data-dir", dir)
+		}
+	case "nats":
+		name = "natsserver"
+		args = []string{"--port", strconv.Itoa(port), "--store-dir", dir, "--sync", c.cfg.natsSync}
+	default:
+		return nil, fmt.Errorf("unknown broker %q", r.broker)
+	}
+	logPath := filepath.Join(c.cfg.work, r.broker+"-"+r.generator+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create %s: %w", logPath, err)
+	}
+	defer logFile.Close()
+	s := &server{cmdline: name + " " + strings.Join(args, " "), log: logPath, exited: make(chan error, 1)}
+	s.cmd = exec.Command(filepath.Join(c.bin, name), args...)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("cannot start %s: %w", s.cmdline, err)
+	}
+	go func() { s.exited <- s.cmd.Wait() }()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return s, nil
+		}
+		select {
+		case err := <-s.exited:
+			s.exited <- err
+			return nil, fmt.Errorf("%s exited at start: %v\n%s", s.cmdline, err, readTail(logPath))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("%s: nothing listening on %s after 30s", s.cmdline, addr)
+		}
+	}
+}
+
+// stop sends SIGTERM, then SIGKILL after 30 s.
+func (s *server) stop() error {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("cannot stop %s: %w", s.cmdline, err)
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("%s ignored SIGTERM for 30s: killed", s.cmdline)
+	}
+}
+
+func readTail(path string) string {
+	b, _ := os.ReadFile(path)
+	return tail(string(b), 2000)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("cannot find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (c *comparer) runRow(r *row) (err error) {
+	dir := filepath.Join(c.cfg.work, "data-"+r.broker+"-"+r.generator)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	defer os.RemoveAll(dir)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s, err := c.startServer(r, dir, port)
+	if err != nil {
+		return err
+	}
+	r.commands = append(r.commands, s.cmdline)
+	defer func() {
+		if _, hwm, perr := peerbench.ProcMem(s.cmd.Process.Pid); perr == nil {
+			r.hwmMB = hwm
+		}
+		err = errors.Join(err, s.stop())
+	}()
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	size, parts := strconv.Itoa(c.cfg.recordSize), strconv.Itoa(c.cfg.partitions)
+	var tool string
+	var prodArgs, consArgs []string
+	switch r.generator {
+	case "sluice-bench":
+		tool = "sluice"
+		prodArgs = []string{"bench", "produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
+			"--record-size", size, "--total-bytes", c.cfg.total, "--acks", "1", "--broker-pid", pid, "--json"}
+		consArgs = []string{"bench", "consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
+	case "kgobench":
+		tool = "kgobench"
+		prodArgs = []string{"produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
+			"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
+		consArgs = []string{"consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
+	case "natsbench":
+		tool = "natsbench"
+		server := "nats://" + addr
+		prodArgs = []string{"produce", "--server", server, "--stream", "bench", "--subjects", parts,
+			"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
+		consArgs = []string{"consume", "--server", server, "--stream", "bench", "--broker-pid", pid, "--json"}
+	default:
+		return fmt.Errorf("unknown generator %q", r.generator)
+	}
+	var cmdline string
+	r.produce, cmdline, err = c.result(tool, prodArgs)
+	r.commands = append(r.commands, cmdline)
+	if err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	logf("%s: produce %s", r.name(), r.produce.Line())
+	r.consume, cmdline, err = c.result(tool, consArgs)
+	r.commands = append(r.commands, cmdline)
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	logf("%s: consume %s", r.name(), r.consume.Line())
+	return nil
+}
+
+// result runs a generator with --json and decodes its result.
+func (c *comparer) result(tool string, args []string) (*bench.Result, string, error) {
+	out, cmdline, err := c.runTool(tool, args)
+	if err != nil {
+		return nil, cmdline, err
+	}
+	i := strings.Index(out, "\n{")
+	if i < 0 {
+		return nil, cmdline, fmt.Errorf("no JSON in the output of %s:\n%s", cmdline, out)
+	}
+	var res bench.Result
+	if err := json.Unmarshal([]byte(out[i+1:]), &res); err != nil {
+		return nil, cmdline, fmt.Errorf("cannot decode the output of %s: %w", cmdline, err)
+	}
+	return &res, cmdline, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, load0, load1 string, floorErr error) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "\n## Peers: %s records, acks=1, %d partitions, %s produced per run\n\n",
+		byteSize(cfg.recordSize), cfg.partitions, cfg.total)
+	fmt.Fprintf(bw, "Host: %d CPUs, load average %s at the start, %s at the end.\n\n", runtime.NumCPU(), load0, load1)
+	if floorErr != nil {
+		fmt.Fprintf(bw, "Floor: failed: %v\n\n", floorErr)
+	}
+	for _, f := range floors {
+		fmt.Fprintf(bw, "- floor %s: %.1f MB/s\n", f.Kind, f.MBps)
+	}
+	if len(floors) > 0 {
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprintln(bw, "| broker | generator | produce MB/s | produce p99 | produce broker cpu-s/GB | consume MB/s | consume broker cpu-s/GB | peak RSS MB |")
+	fmt.Fprintln(bw, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rows {
+		if len(r.commands) == 0 && r.err == nil {
+			continue // not selected
+		}
+		p, cs := r.produce, r.consume
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", brokerLabel(cfg, r.broker), r.generator,
+			num(p, func(x *bench.Result) string { return fmt.Sprintf("%.1f", x.MBps) }),
+			num(p, func(x *bench.Result) string { return fmt.Sprintf("%.2f ms", x.Latency.P99) }),
+			num(p, cpuPerGB),
+			num(cs, func(x *bench.Result) string { return fmt.Sprintf("%.1f", x.MBps) }),
+			num(cs, cpuPerGB),
+			hwm(r))
+	}
+	fmt.Fprint(bw, `
+Notes: MB = 2^20 bytes. sluice bench counts RecordBatch bytes, kgobench and
+natsbench record value bytes (16 KiB records: under 0.1% apart). Produce
+p99: sluice bench, per Produce request (write to response); kgobench, per
+record from Produce to its promise (includes buffering and linger);
+natsbench, per message from publish to PubAck. Broker cpu-s/GB: the broker
+process's utime+stime over the run per GB moved (the generator's
+--broker-pid). Peak RSS: the broker's VmHWM after produce and consume.
+`)
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Fprintf(bw, "\n%s failed: %s\n", r.name(), strings.ReplaceAll(strings.TrimSpace(r.err.Error()), "\n", "\n    "))
+		}
+	}
+	fmt.Fprintln(bw, "\nCommands (binaries built from this tree; ports and directories as in this run):")
+	fmt.Fprintln(bw, "\n```sh")
+	if floorCmd != "" {
+		fmt.Fprintln(bw, floorCmd)
+	}
+	for _, r := range rows {
+		for _, c := range r.commands {
+			fmt.Fprintln(bw, c)
+		}
+	}
+	fmt.Fprintln(bw, "```")
+}
+
+func brokerLabel(cfg *config, b string) string {
+	switch b {
+	case "sluiced":
+		return "sluiced (fsync never)"
+	case "kfake":
+		if cfg.kfakeMemory {
+			return "kfake (in memory)"
+		}
+		return "kfake (DataDir, no fsync)"
+	case "nats":
+		return "NATS JetStream (file, sync " + cfg.natsSync + ")"
+	}
+	return b
+}
+
+func num(r *bench.Result, f func(*bench.Result) string) string {
+	if r == nil {
+		return "failed"
+	}
+	return f(r)
+}
+
+func cpuPerGB(r *bench.Result) string {
+	if r.Broker == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", r.Broker.CPUSecPerGB)
+}
+
+func hwm(r *row) string {
+	if r.hwmMB == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", r.hwmMB)
+}
+
+func byteSize(n int) string {
+	if n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}

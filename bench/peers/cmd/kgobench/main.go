@@ -1,0 +1,317 @@
+// Command kgobench is an independent Kafka load generator built on a plain
+// franz-go client (kgo), for checking `sluice bench` against sluiced and
+// against kfake on the same workload. It ends with the same line as
+// `sluice bench`:
+//
+//	MB/s=… records/s=… p50=… p99=… p99.9=… max=… [broker-cpu-s/GB=… broker-rss-MB=… broker-hwm-MB=…]
+//
+// produce: kgo with acks=1 (kgo.RequiredAcks(kgo.LeaderAck())), the
+// idempotent producer disabled, --linger, batches of at most --batch-bytes
+// (1 MiB), --inflight produce requests per broker, records of
+// --record-size value bytes spread round-robin over the partitions of a
+// topic created with --partitions. Latency runs from Produce to the
+// record's promise (so it includes the time spent buffered and lingering).
+//
+// consume: a kgo consumer from the start of every partition to the end
+// offsets read when it starts (or --total-bytes), --fetch-bytes per fetch
+// and partition. Latency is how long each PollFetches call waited.
+//
+// Bytes are record value bytes (MB = 2^20 bytes, GB = 2^30).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/bench/peers/internal/peerbench"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type config struct {
+	brokers     string
+	topic       string
+	partitions  int
+	recordSize  int
+	total       int64
+	batchBytes  int
+	linger      time.Duration
+	inflight    int
+	maxBuffered int
+	fetchBytes  int
+	brokerPID   int
+	json        bool
+	live        io.Writer
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kgobench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	var total string
+	fs.StringVar(&cfg.brokers, "brokers", "127.0.0.1:9092", "seed broker host:port")
+	fs.StringVar(&cfg.topic, "topic", "kgo-bench", "topic (created if missing)")
+	fs.IntVar(&cfg.partitions, "partitions", 4, "partitions of a created topic")
+	fs.IntVar(&cfg.recordSize, "record-size", 16384, "record value bytes")
+	fs.StringVar(&total, "total-bytes", "", "bytes to produce (default 1G) or consume (default: to the end offsets); suffixes K, M, G")
+	fs.IntVar(&cfg.batchBytes, "batch-bytes", 1<<20, "produce: largest RecordBatch (kgo.ProducerBatchMaxBytes)")
+	fs.DurationVar(&cfg.linger, "linger", time.Millisecond, "produce: kgo.ProducerLinger")
+	fs.IntVar(&cfg.inflight, "inflight", 4, "produce: requests in flight per broker (kgo.MaxProduceRequestsInflightPerBroker)")
+	fs.IntVar(&cfg.maxBuffered, "max-buffered-bytes", 16<<20, "produce: bytes buffered in the client at most (kgo.MaxBufferedBytes)")
+	fs.IntVar(&cfg.fetchBytes, "fetch-bytes", 8<<20, "consume: fetch and partition max bytes")
+	fs.IntVar(&cfg.brokerPID, "broker-pid", 0, "measure this broker process: CPU seconds per GB, RSS")
+	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON too")
+	mode := ""
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		mode, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var err error
+	if cfg.total, err = peerbench.ParseBytes(total); err != nil {
+		fmt.Fprintf(stderr, "kgobench: --total-bytes: %v\n", err)
+		return 2
+	}
+	if cfg.partitions < 1 || cfg.recordSize < 1 || cfg.inflight < 1 || cfg.batchBytes < 1 || cfg.fetchBytes < 1 {
+		fmt.Fprintln(stderr, "kgobench: counts and sizes must be positive")
+		return 2
+	}
+	if peerbench.IsTerminal(os.Stderr) {
+		cfg.live = stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var res *bench.Result
+	switch mode {
+	case bench.ModeProduce:
+		res, err = produce(ctx, &cfg)
+	case bench.ModeConsume:
+		res, err = consume(ctx, &cfg)
+	default:
+		fmt.Fprintln(stderr, "kgobench: want one mode first: produce or consume")
+		fs.Usage()
+		return 2
+	}
+	status := 0
+	if err != nil {
+		fmt.Fprintf(stderr, "kgobench %s: %v\n", mode, err)
+		status = 1
+	}
+	if res != nil {
+		if err := peerbench.Print(stdout, res, cfg.json); err != nil {
+			fmt.Fprintf(stderr, "kgobench %s: %v\n", mode, err)
+			return 1
+		}
+	}
+	return status
+}
+
+// ensureTopic creates the topic unless it exists and returns its
+// partition count.
+func ensureTopic(ctx context.Context, cfg *config) (int, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers))
+	if err != nil {
+		return 0, fmt.Errorf("cannot create admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	_, err = adm.CreateTopic(ctx, int32(cfg.partitions), 1, nil, cfg.topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("cannot create topic %q: %w", cfg.topic, err)
+	}
+	topics, err := adm.ListTopics(ctx, cfg.topic)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read metadata of %q: %w", cfg.topic, err)
+	}
+	td, ok := topics[cfg.topic]
+	if !ok || td.Err != nil {
+		return 0, fmt.Errorf("topic %q missing after creation: %v", cfg.topic, td.Err)
+	}
+	return len(td.Partitions), nil
+}
+
+func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
+	total := cfg.total
+	if total == 0 {
+		total = 1 << 30
+	}
+	parts, err := ensureTopic(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.brokers),
+		kgo.DefaultProduceTopic(cfg.topic),
+		kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(),
+		kgo.MaxProduceRequestsInflightPerBroker(cfg.inflight),
+		kgo.ProducerLinger(cfg.linger),
+		kgo.ProducerBatchMaxBytes(int32(cfg.batchBytes)),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedBytes(cfg.maxBuffered),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create producer: %w", err)
+	}
+	defer cl.Close()
+	value := make([]byte, cfg.recordSize)
+	fillRandom(value)
+	m := peerbench.NewMeter()
+	errc := make(chan error, 1)
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			select {
+			case errc <- fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err):
+			default:
+			}
+			return
+		}
+		m.Latency(time.Since(r.Timestamp))
+		m.Add(int64(len(r.Value)), 1)
+	}
+	res := &bench.Result{Mode: bench.ModeProduce, Topic: cfg.topic, Partitions: parts,
+		RecordSize: cfg.recordSize, Acks: 1, Connections: 1, Inflight: cfg.inflight}
+	probe, err := peerbench.StartProbe(cfg.brokerPID)
+	if err != nil {
+		return nil, err
+	}
+	stopLive := make(chan struct{})
+	m.Live(cfg.live, "produce", stopLive)
+	start := time.Now()
+	var runErr error
+	for claimed := int64(0); claimed < total && ctx.Err() == nil; claimed += int64(len(value)) {
+		// Produce blocks while MaxBufferedBytes are buffered.
+		cl.Produce(ctx, &kgo.Record{Value: value, Timestamp: time.Now()}, promise)
+		if len(errc) > 0 {
+			break
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		runErr = fmt.Errorf("flush: %w", err)
+	}
+	elapsed := time.Since(start)
+	close(stopLive)
+	m.Fill(res, elapsed)
+	res.Broker, err = probe.Finish(res.Bytes)
+	select {
+	case e := <-errc:
+		runErr = errors.Join(runErr, e)
+	default:
+	}
+	return res, errors.Join(runErr, err)
+}
+
+func consume(ctx context.Context, cfg *config) (*bench.Result, error) {
+	parts, err := ensureTopic(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	target, err := recordsToRead(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.total > 0 {
+		target = min(target, (cfg.total+int64(cfg.recordSize)-1)/int64(cfg.recordSize))
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.brokers),
+		kgo.ConsumeTopics(cfg.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(int32(cfg.fetchBytes)),
+		kgo.FetchMaxPartitionBytes(int32(cfg.fetchBytes)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create consumer: %w", err)
+	}
+	defer cl.Close()
+	m := peerbench.NewMeter()
+	res := &bench.Result{Mode: bench.ModeConsume, Topic: cfg.topic, Partitions: parts,
+		RecordSize: cfg.recordSize, Acks: 1, Connections: 1}
+	probe, err := peerbench.StartProbe(cfg.brokerPID)
+	if err != nil {
+		return nil, err
+	}
+	stopLive := make(chan struct{})
+	m.Live(cfg.live, "consume", stopLive)
+	start := time.Now()
+	var runErr error
+	for m.Records() < target && ctx.Err() == nil {
+		t0 := time.Now()
+		fetches := cl.PollFetches(ctx)
+		m.Latency(time.Since(t0))
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				runErr = errors.Join(runErr, fmt.Errorf("fetch %s/%d: %w", t, p, err))
+			}
+		})
+		if runErr != nil {
+			break
+		}
+		fetches.EachRecord(func(r *kgo.Record) { m.Add(int64(len(r.Value)), 1) })
+	}
+	elapsed := time.Since(start)
+	close(stopLive)
+	m.Fill(res, elapsed)
+	res.Broker, err = probe.Finish(res.Bytes)
+	if ctx.Err() == nil && runErr == nil && res.Records < target {
+		runErr = fmt.Errorf("read %d of %d records", res.Records, target)
+	}
+	return res, errors.Join(runErr, err)
+}
+
+// recordsToRead is the sum over partitions of end minus start offsets.
+func recordsToRead(ctx context.Context, cfg *config) (int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.brokers))
+	if err != nil {
+		return 0, fmt.Errorf("cannot create admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, cfg.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cannot list start offsets of %q: %w", cfg.topic, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, cfg.topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cannot list end offsets of %q: %w", cfg.topic, err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if s, ok := starts.Lookup(o.Topic, o.Partition); ok {
+			n += o.Offset - s.Offset
+		}
+	})
+	return n, nil
+}
+
+// fillRandom fills b with xorshift noise, so nothing compresses it.
+func fillRandom(b []byte) {
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+}

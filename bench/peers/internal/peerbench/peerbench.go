@@ -1,0 +1,226 @@
+// Package peerbench holds what the peer load generators (natsbench,
+// kgobench) share: a thread-safe meter over the bench package's exported
+// histogram, the broker-process probe (CPU seconds per GB, RSS) and the
+// result line, so every generator ends with the same
+// `MB/s=… records/s=… p50=… p99=… p99.9=… max=…` line as `sluice bench`.
+package peerbench
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice/sluice/bench"
+)
+
+// Meter counts bytes and records and records latencies from any
+// goroutine.
+type Meter struct {
+	bytes, records atomic.Int64
+	mu             sync.Mutex
+	hist           *bench.Histogram
+}
+
+// NewMeter returns an empty meter.
+func NewMeter() *Meter { return &Meter{hist: bench.NewHistogram()} }
+
+// Add counts bytes and records.
+func (m *Meter) Add(bytes, records int64) {
+	m.bytes.Add(bytes)
+	m.records.Add(records)
+}
+
+// Latency records one latency.
+func (m *Meter) Latency(d time.Duration) {
+	m.mu.Lock()
+	m.hist.Record(d)
+	m.mu.Unlock()
+}
+
+// Bytes is the bytes counted so far.
+func (m *Meter) Bytes() int64 { return m.bytes.Load() }
+
+// Records is the records counted so far.
+func (m *Meter) Records() int64 { return m.records.Load() }
+
+// Fill sets res's totals, rates and latency summary for a run of elapsed.
+func (m *Meter) Fill(res *bench.Result, elapsed time.Duration) {
+	res.Bytes, res.Records = m.bytes.Load(), m.records.Load()
+	res.Seconds = elapsed.Seconds()
+	if res.Seconds > 0 {
+		res.MBps = float64(res.Bytes) / (1 << 20) / res.Seconds
+		res.RecordsPerSec = float64(res.Records) / res.Seconds
+	}
+	m.mu.Lock()
+	res.Latency = m.hist.Summary()
+	m.mu.Unlock()
+}
+
+// Live prints one line a second (MB/s, records/s) to w until stop is
+// closed; a nil w prints nothing.
+func (m *Meter) Live(w io.Writer, label string, stop <-chan struct{}) {
+	if w == nil {
+		return
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		start, last, lastB, lastR := time.Now(), time.Now(), int64(0), int64(0)
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				b, r := m.bytes.Load(), m.records.Load()
+				dt := now.Sub(last).Seconds()
+				fmt.Fprintf(w, "%s %5.0fs %9.1f MB/s %10.0f records/s\n", label,
+					now.Sub(start).Seconds(), float64(b-lastB)/(1<<20)/dt, float64(r-lastR)/dt)
+				last, lastB, lastR = now, b, r
+			}
+		}
+	}()
+}
+
+// userHZ is the unit of utime and stime in /proc/PID/stat.
+const userHZ = 100
+
+// ProcCPU returns utime+stime of pid in seconds.
+func ProcCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("peerbench: cannot read broker CPU time: %w", err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("peerbench: /proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("peerbench: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("peerbench: /proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
+	}
+	return float64(ut+st) / userHZ, nil
+}
+
+// ProcMem returns VmRSS and VmHWM (peak RSS) of pid in MB.
+func ProcMem(pid int) (rss, hwm float64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("peerbench: cannot read broker memory: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+		if k == "VmRSS" {
+			rss = kb / 1024
+		} else {
+			hwm = kb / 1024
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, fmt.Errorf("peerbench: /proc/%d/status: %w", pid, err)
+	}
+	return rss, hwm, nil
+}
+
+// Probe measures a broker process over a run; a zero pid measures nothing.
+type Probe struct {
+	pid      int
+	cpuStart float64
+}
+
+// StartProbe reads pid's CPU time now.
+func StartProbe(pid int) (*Probe, error) {
+	if pid == 0 {
+		return nil, nil
+	}
+	cpu, err := ProcCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &Probe{pid: pid, cpuStart: cpu}, nil
+}
+
+// Finish returns the usage for bytes moved (nil for a nil probe).
+func (p *Probe) Finish(bytes int64) (*bench.Usage, error) {
+	if p == nil {
+		return nil, nil
+	}
+	cpu, err := ProcCPU(p.pid)
+	if err != nil {
+		return nil, err
+	}
+	rss, hwm, err := ProcMem(p.pid)
+	if err != nil {
+		return nil, err
+	}
+	u := &bench.Usage{PID: p.pid, CPUSec: cpu - p.cpuStart, RSSMB: rss, HWMMB: hwm}
+	if bytes > 0 {
+		u.CPUSecPerGB = u.CPUSec / (float64(bytes) / (1 << 30))
+	}
+	return u, nil
+}
+
+// Print writes res's last line and, with asJSON, the result as JSON (as
+// `sluice bench --json` does).
+func Print(w io.Writer, res *bench.Result, asJSON bool) error {
+	if _, err := fmt.Fprintln(w, res.Line()); err != nil {
+		return fmt.Errorf("peerbench: cannot print result: %w", err)
+	}
+	if !asJSON {
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return fmt.Errorf("peerbench: cannot encode JSON: %w", err)
+	}
+	return nil
+}
+
+// ParseBytes parses 1073741824, 1G, 512M, 64K ("" is 0), as sluice bench.
+func ParseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad byte count %q", s)
+	}
+	return n * mult, nil
+}
+
+// IsTerminal reports whether f is a character device.
+func IsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
