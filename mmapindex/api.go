@@ -97,3 +97,12 @@ func (x *TimeIndex) Path() string                                { return x.path
 func (x *OffsetIndex) LookupPosition(pos uint32) (offset int64, position uint32) {
 	return x.lookupPosition(pos)
 }
+
+// Ceiling returns the entry with the smallest offset >= target; ok is false
+// when there is none. With Kafka's convention (an entry holds its batch's
+// last offset and start position) that batch is the one holding target
+// whenever its base offset is <= target: the read path checks that with a
+// single header read before falling back to a scan from Lookup's entry.
+func (x *OffsetIndex) Ceiling(target int64) (offset int64, pos uint32, ok bool) {
+	return x.ceiling(target)
+}

@@ -119,3 +119,33 @@ func (x *offsetIndex) orderError(offset int64, pos uint32, last int) error {
 	lastOff, lastPos := x.entry(last)
 	return &orderError{path: x.path, offset: offset, pos: int64(pos), lastOffset: lastOff, lastPos: int64(lastPos)}
 }
+
+func (x *offsetIndex) ceiling(target int64) (int64, uint32, bool) {
+	n := x.entries()
+	if n == 0 {
+		return 0, 0, false
+	}
+	if target < x.base {
+		off, pos := x.entry(0)
+		return off, pos, true
+	}
+	rel, ok := x.clampRelative(target)
+	if !ok {
+		return 0, 0, false
+	}
+	// lo: the number of entries whose offset is < rel.
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if r, _ := offsetEntryAt(x.m, mid); r < rel {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == n {
+		return 0, 0, false
+	}
+	off, pos := x.entry(lo)
+	return off, pos, true
+}

@@ -629,3 +629,29 @@ func TestRollOnFullIndex(t *testing.T) {
 		t.Fatalf("read %d batches, want 35", len(hs))
 	}
 }
+
+// Reads at every offset, over batches both smaller and larger than the
+// index interval, start with the batch holding the offset.
+func TestReadEveryOffset(t *testing.T) {
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 2048
+	l, _ := newTestLog(t, cfg, nil)
+	for i := 0; i < 120; i++ {
+		n := 1 + i%4
+		size := 20
+		if i%5 == 0 {
+			size = 900 // some batches over the interval on their own
+		}
+		mustAppend(t, l, batch(n, size, int64(i)))
+	}
+	for off := int64(0); off < l.HighWatermark(); off++ {
+		res, err := l.Read(off, 1, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := regionBatches(t, res.Regions)
+		if len(hs) != 1 || hs[0].BaseOffset > off || hs[0].LastOffset() < off {
+			t.Fatalf("read at %d: %+v", off, hs)
+		}
+	}
+}

@@ -136,6 +136,19 @@ func (s *logSegment) lookup(offset int64) (int64, int64, error) {
 	return off, int64(pos), nil
 }
 
+// ceiling returns the index entry with the smallest last offset >= offset
+// (its batch's start position), if any.
+func (s *logSegment) ceiling(offset int64) (int64, int64, bool, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	off, pos, ok := oi.Ceiling(offset)
+	return off, int64(pos), ok, nil
+}
+
 // lookupPosition returns the position of the indexed batch start at or
 // below pos (at least 0).
 func (s *logSegment) lookupPosition(pos int64) (int64, error) {

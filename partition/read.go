@@ -2,7 +2,9 @@ package partition
 
 import (
 	"fmt"
+	"os"
 	"sort"
+	"sync"
 
 	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/sendfile"
@@ -97,33 +99,44 @@ func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool) 
 		v.seg.Release()
 		return sendfile.Region{}, false, err
 	}
-	end, err := l.batchBoundary(v, start, start+maxBytes)
-	if err != nil {
-		v.seg.Release()
-		return sendfile.Region{}, false, err
+	end := start
+	if first.Size() <= maxBytes {
+		// More whole batches may fit; the first alone needs no scan.
+		if end, err = l.batchBoundary(v, start+first.Size(), start+maxBytes); err != nil {
+			v.seg.Release()
+			return sendfile.Region{}, false, err
+		}
+	} else if minOneBatch {
+		end = start + first.Size()
 	}
 	if end == start {
-		if !minOneBatch {
-			v.seg.Release()
-			return sendfile.Region{}, false, nil
-		}
-		end = start + first.Size()
+		v.seg.Release()
+		return sendfile.Region{}, false, nil
 	}
 	return sendfile.Region{File: v.seg.log.OS(), Off: start, Len: end - start, Ref: v.seg}, true, nil
 }
 
 // findBatch returns the position and header of the first batch in v whose
-// last offset is >= offset, or -1 when there is none below the limit.
+// last offset is >= offset, or -1 when there is none below the limit. The
+// index's ceiling entry (a batch start holding its last offset) answers
+// with one header read when that batch holds offset, the common case for
+// batches larger than index.interval.bytes; otherwise the header walk
+// starts at the floor entry.
 func (l *log) findBatch(v readView, offset int64) (int64, segment.Header, error) {
+	if last, pos, ok, err := v.seg.ceiling(offset); err != nil {
+		return -1, segment.Header{}, err
+	} else if ok && pos < v.limit {
+		h, err := v.seg.log.ReadHeaderAt(pos)
+		if err == nil && h.LastOffset() == last && h.BaseOffset <= offset && pos+h.Size() <= v.limit {
+			return pos, h, nil
+		}
+	}
 	_, from, err := v.seg.lookup(offset)
 	if err != nil {
 		return -1, segment.Header{}, err
 	}
 	pos, found := int64(-1), segment.Header{}
-	err = v.seg.log.ScanFrom(from, func(h segment.Header, p int64) bool {
-		if p+h.Size() > v.limit {
-			return false
-		}
+	err = walkHeaders(v.seg.log.OS(), from, v.limit, func(h segment.Header, p int64) bool {
 		if h.LastOffset() >= offset {
 			pos, found = p, h
 			return false
@@ -136,21 +149,59 @@ func (l *log) findBatch(v readView, offset int64) (int64, segment.Header, error)
 	return pos, found, nil
 }
 
-// batchBoundary returns the largest batch end in [start, target], capped at
-// the view's limit; start itself when the first batch is larger.
-func (l *log) batchBoundary(v readView, start, target int64) (int64, error) {
+// walkHeaders reads windows of walkFirst bytes (a large batch's header, or
+// a few small ones), then walkWindow once batches prove small.
+const (
+	walkFirst  = 256
+	walkWindow = 4096
+)
+
+var walkBufs = sync.Pool{New: func() any { return new([walkWindow]byte) }}
+
+// walkHeaders calls fn for each batch header from pos (a batch start) whose
+// batch ends at or before limit, until fn returns false. It preads small
+// windows, so a lookup costs a syscall or two rather than a large read (the
+// read path's scans are short: the index put pos near the target).
+func walkHeaders(f *os.File, pos, limit int64, fn func(h segment.Header, pos int64) bool) error {
+	buf := walkBufs.Get().(*[walkWindow]byte)
+	defer walkBufs.Put(buf)
+	var win []byte
+	winStart, want := int64(0), int64(walkFirst)
+	for pos+segment.HeaderSize <= limit {
+		if pos < winStart || pos+segment.HeaderSize > winStart+int64(len(win)) {
+			n := int(min(want, limit-pos))
+			if _, err := f.ReadAt(buf[:n], pos); err != nil {
+				return fmt.Errorf("cannot read batch header at %d: %w", pos, err)
+			}
+			win, winStart = buf[:n], pos
+		}
+		h, err := segment.ParseHeader(win[pos-winStart:])
+		if err != nil {
+			return fmt.Errorf("batch header at %d: %w", pos, err)
+		}
+		if pos+h.Size() > limit || !fn(h, pos) {
+			return nil
+		}
+		pos += h.Size()
+		if h.Size() < walkWindow/4 {
+			want = walkWindow
+		}
+	}
+	return nil
+}
+
+// batchBoundary returns the largest batch end in [from, target], capped at
+// the view's limit; from is a batch boundary.
+func (l *log) batchBoundary(v readView, from, target int64) (int64, error) {
 	if target >= v.limit {
 		return v.limit, nil
 	}
-	from, err := v.seg.lookupPosition(target)
+	indexed, err := v.seg.lookupPosition(target)
 	if err != nil {
 		return 0, err
 	}
-	end := max(from, start)
-	err = v.seg.log.ScanFrom(end, func(h segment.Header, p int64) bool {
-		if p+h.Size() > target {
-			return false
-		}
+	end := max(indexed, from)
+	err = walkHeaders(v.seg.log.OS(), end, target, func(h segment.Header, p int64) bool {
 		end = p + h.Size()
 		return true
 	})
