@@ -30,6 +30,9 @@ type ServerConfig struct {
 	Advertised string
 	// Logger is used by all three parts. Default slog.Default().
 	Logger *slog.Logger
+	// WrapHandler, if set, wraps the broker's handler before the listener
+	// starts (cmd/sluiced instruments requests for its metrics with it).
+	WrapHandler func(netio.Handler) netio.Handler
 }
 
 // Server is a running broker: store, handlers and listener.
@@ -60,7 +63,11 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
-	ns, err := netio.Listen(cfg.Net, b)
+	var h netio.Handler = b
+	if cfg.WrapHandler != nil {
+		h = cfg.WrapHandler(h)
+	}
+	ns, err := netio.Listen(cfg.Net, h)
 	if err != nil {
 		return nil, errors.Join(err, b.Close(), store.Close())
 	}
@@ -103,21 +110,27 @@ func (s *Server) Addr() net.Addr { return s.net.Addr() }
 // Broker is the server's broker.
 func (s *Server) Broker() *Broker { return s.broker }
 
+// Store is the server's data directory.
+func (s *Server) Store() *partition.Store { return s.store }
+
+// NetStats are the listener's counters.
+func (s *Server) NetStats() netio.Stats { return s.net.Stats() }
+
 // Shutdown stops taking requests, serves those in flight (until ctx ends),
 // then closes the broker and the store (flush, checkpoints, clean-shutdown
-// marker).
+// marker). Requests cut off because ctx ended are logged, not returned as
+// an error: the data directory still closes cleanly.
 func (s *Server) Shutdown(ctx context.Context) error {
 	// Blocked JoinGroup/SyncGroup calls answer now rather than hold the
 	// listener's drain until ctx ends.
 	groupsErr := s.broker.closeGroups()
-	netErr := s.net.Shutdown(ctx)
-	if netErr != nil {
-		s.log.Warn("listener shutdown incomplete", "err", netErr)
+	if err := s.net.Shutdown(ctx); err != nil {
+		s.log.Warn("requests in flight were cut off at the shutdown timeout", "err", err)
 	}
 	brokerErr := s.broker.Close()
 	storeErr := s.store.Close()
 	if storeErr != nil {
 		storeErr = fmt.Errorf("broker: cannot close data directory: %w", storeErr)
 	}
-	return errors.Join(groupsErr, netErr, brokerErr, storeErr)
+	return errors.Join(groupsErr, brokerErr, storeErr)
 }

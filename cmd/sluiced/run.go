@@ -159,7 +159,7 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addr := srv.net.Addr().String()
+	addr := srv.Addr().String()
 	d.state.Store(serving)
 	ready(stdout, addr)
 	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)
