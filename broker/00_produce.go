@@ -165,4 +165,7 @@ func (j *produceJob) append() {
 	j.out.BaseOffset = res.BaseOffset
 	j.out.LogAppendTime = res.LogAppendTime
 	j.out.LogStartOffset = res.LogStartOffset
+	if !res.Duplicate {
+		j.b.traffic.counters(j.topic).in.Add(int64(len(j.records)))
+	}
 }

@@ -76,6 +76,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	}
 	topics := b.resolveFetch(req)
 	b.fetchUntilReady(ctx, req, topics)
+	b.countFetched(topics)
 	return encodeFetch(r, 0, topics), nil
 }
 
@@ -104,6 +105,9 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 			missing = kerr.UnknownTopicID.Code
 		} else {
 			t = b.topics.get(rt.Topic)
+		}
+		if t != nil {
+			ft.name = t.name // v13+ requests carry only the id
 		}
 		ft.parts = make([]fetchPart, len(rt.Partitions))
 		for k := range rt.Partitions {

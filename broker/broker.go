@@ -89,6 +89,7 @@ type Broker struct {
 	topics      *topics
 	producerIDs *producerIDs
 	gr          groupsEntry // the group coordinator; see groups_wiring.go
+	traffic     traffic     // bytes in and out per topic; see traffic.go
 
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).

@@ -23,6 +23,10 @@
 //	sluice_log_start_offset{topic,partition}
 //	sluice_log_end_offset{topic,partition}
 //	sluice_log_high_watermark{topic,partition}
+//	sluice_topic_bytes_in_total{topic}         record bytes appended (idempotent duplicates excluded)
+//	sluice_topic_bytes_out_total{topic}        record bytes sent in Fetch responses
+//	sluice_consumer_group_committed_offset{group,topic,partition}
+//	sluice_consumer_group_lag{group,topic,partition}   high watermark minus the committed offset
 //	sluice_broker_info{node_id,cluster_id}     1
 //	sluice_build_info{version,go_version}      1
 //	sluice_go_*, sluice_process_*              the Go runtime and process collectors
@@ -42,6 +46,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/sendfile"
@@ -53,6 +58,8 @@ import (
 type Sources struct {
 	Net       func() netio.Stats
 	Logs      func() []*partition.Log
+	Traffic   func() map[string]broker.TopicTraffic
+	Lag       func() []broker.PartitionLag
 	NodeID    int32
 	ClusterID string
 }
@@ -88,7 +95,8 @@ func New() *Metrics {
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_response_bytes_total",
 		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
-		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m})
+		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
+		trafficCollector{m}, lagCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -173,6 +181,11 @@ var (
 	logStart      = newConst("sluice_log_start_offset", "First offset of a partition.", prometheus.GaugeValue, tp...)
 	logEnd        = newConst("sluice_log_end_offset", "Offset the next record of a partition gets.", prometheus.GaugeValue, tp...)
 	logHW         = newConst("sluice_log_high_watermark", "Offset up to which a partition's records are visible to consumers.", prometheus.GaugeValue, tp...)
+	topicIn       = newConst("sluice_topic_bytes_in_total", "Record bytes appended to a topic since start (idempotent duplicates excluded).", prometheus.CounterValue, "topic")
+	topicOut      = newConst("sluice_topic_bytes_out_total", "Record bytes sent from a topic in Fetch responses since start.", prometheus.CounterValue, "topic")
+	gtp           = []string{"group", "topic", "partition"}
+	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
+	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
 	brokerInfo    = newConst("sluice_broker_info", "The broker's identity (always 1).", prometheus.GaugeValue, "node_id", "cluster_id")
 	buildInfo     = newConst("sluice_build_info", "The binary's version (always 1).", prometheus.GaugeValue, "version", "go_version")
 )
@@ -232,6 +245,37 @@ func (c logCollector) Collect(ch chan<- prometheus.Metric) {
 		logStart.emit(ch, float64(l.LogStartOffset()), t, p)
 		logEnd.emit(ch, float64(l.LogEndOffset()), t, p)
 		logHW.emit(ch, float64(l.HighWatermark()), t, p)
+	}
+}
+
+type trafficCollector struct{ m *Metrics }
+
+func (trafficCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, topicIn, topicOut) }
+
+func (c trafficCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Traffic
+	if f == nil {
+		return
+	}
+	for topic, t := range f() {
+		topicIn.emit(ch, float64(t.In), topic)
+		topicOut.emit(ch, float64(t.Out), topic)
+	}
+}
+
+type lagCollector struct{ m *Metrics }
+
+func (lagCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, committedOff, groupLag) }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Lag
+	if f == nil {
+		return
+	}
+	for _, l := range f() {
+		p := strconv.Itoa(int(l.Partition))
+		committedOff.emit(ch, float64(l.Committed), l.Group, l.Topic, p)
+		groupLag.emit(ch, float64(l.Lag), l.Group, l.Topic, p)
 	}
 }
 

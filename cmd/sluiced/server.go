@@ -95,7 +95,8 @@ func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*ser
 		return nil, err
 	}
 	b := srv.Broker()
-	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
+	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
+		Lag: b.ConsumerLag, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
 	return &server{Server: srv, metrics: m}, nil
 }
 

@@ -120,6 +120,7 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 		`sluice_log_end_offset{partition="0",topic="metrics-topic"} 10`, `sluice_log_high_watermark{partition="0",topic="metrics-topic"} 10`,
 		`sluice_log_start_offset{partition="0",topic="metrics-topic"} 0`, `sluice_log_segments{partition="0",topic="metrics-topic"} 1`,
 		`sluice_log_size_bytes{partition="0",topic="metrics-topic"}`, `sluice_broker_info{cluster_id=`, "sluice_process_open_fds ",
+		`sluice_topic_bytes_in_total{topic="metrics-topic"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %q", want)

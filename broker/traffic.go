@@ -1,0 +1,115 @@
+package broker
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluice/sluice/group"
+)
+
+// TopicTraffic is the record bytes appended to (In) and sent from (Out) a
+// topic since the broker started. Duplicates of idempotent retries are not
+// counted in; Out counts what Fetch responses carried.
+type TopicTraffic struct{ In, Out int64 }
+
+// traffic holds a counter pair per topic; the hot paths only do an atomic
+// add after a map load.
+type traffic struct{ m sync.Map } // topic name → *trafficCounters
+
+type trafficCounters struct{ in, out atomic.Int64 }
+
+func (t *traffic) counters(topic string) *trafficCounters {
+	if c, ok := t.m.Load(topic); ok {
+		return c.(*trafficCounters)
+	}
+	c, _ := t.m.LoadOrStore(topic, new(trafficCounters))
+	return c.(*trafficCounters)
+}
+
+// Traffic returns the bytes in and out per topic (for metrics).
+func (b *Broker) Traffic() map[string]TopicTraffic {
+	out := make(map[string]TopicTraffic)
+	b.traffic.m.Range(func(k, v any) bool {
+		c := v.(*trafficCounters)
+		out[k.(string)] = TopicTraffic{In: c.in.Load(), Out: c.out.Load()}
+		return true
+	})
+	return out
+}
+
+// countFetched adds what a Fetch response carries to each topic's Out.
+func (b *Broker) countFetched(topics []fetchTopic) {
+	for i := range topics {
+		var n int64
+		for k := range topics[i].parts {
+			n += topics[i].parts[k].res.Bytes
+		}
+		if n > 0 {
+			b.traffic.counters(topics[i].name).out.Add(n)
+		}
+	}
+}
+
+// PartitionLag is one group's position on one partition.
+type PartitionLag struct {
+	Group     string
+	Topic     string
+	Partition int32
+	Committed int64 // the group's committed offset
+	LogEnd    int64 // the partition's high watermark
+	Lag       int64 // LogEnd - Committed, at least 0
+}
+
+// ConsumerLag returns every group's lag on every partition it committed,
+// sorted by group, topic and partition (for metrics). Empty while the group
+// coordinator is not open.
+func (b *Broker) ConsumerLag() []PartitionLag {
+	b.gr.mu.Lock()
+	c := b.gr.c
+	b.gr.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	groups, err := c.List(nil, nil)
+	if err != nil {
+		return nil
+	}
+	var out []PartitionLag
+	for _, g := range groups {
+		out = append(out, b.groupLag(c, g.Group)...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, z := out[i], out[j]
+		if a.Group != z.Group {
+			return a.Group < z.Group
+		}
+		if a.Topic != z.Topic {
+			return a.Topic < z.Topic
+		}
+		return a.Partition < z.Partition
+	})
+	return out
+}
+
+func (b *Broker) groupLag(c *group.Coordinator, id string) []PartitionLag {
+	committed, err := c.Fetch(id, nil)
+	if err != nil {
+		return nil
+	}
+	out := make([]PartitionLag, 0, len(committed))
+	for _, cm := range committed {
+		t := b.topics.get(cm.Topic)
+		if t == nil || !cm.Found {
+			continue
+		}
+		l := t.partition(cm.Partition)
+		if l == nil {
+			continue
+		}
+		end := l.HighWatermark()
+		out = append(out, PartitionLag{Group: id, Topic: cm.Topic, Partition: cm.Partition,
+			Committed: cm.Offset.Offset, LogEnd: end, Lag: max(end-cm.Offset.Offset, 0)})
+	}
+	return out
+}
