@@ -37,7 +37,9 @@ import (
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
 //   BaseOffset -1, LogStartOffset -1 and (v8+) ErrorMessage.
 
-func init() { register(0, 3, 11, handleProduce) }
+const produceKey = 0
+
+func init() { register(produceKey, 3, 11, handleProduce) }
 
 func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)

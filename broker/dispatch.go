@@ -139,7 +139,14 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		return nil, errClose("cannot decode api key %d v%d: %v", h.key, h.version, err)
 	}
 	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
-	return a.fn(ctx, b, r)
+	resp, err := a.fn(ctx, b, r)
+	if h.key == produceKey {
+		// The records were written and the response encoded: nothing refers
+		// to the frame now (other APIs keep slices of it, e.g. JoinGroup's
+		// member metadata, so only Produce hands its frame back).
+		netio.RecycleFrame(frame)
+	}
+	return resp, err
 }
 
 // responseHeader appends the response header: the correlation id, and for

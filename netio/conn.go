@@ -294,7 +294,7 @@ func (c *conn) takeFrame(size int) []byte {
 	if _, err := c.gc.Discard(sizeLen); err != nil {
 		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
 	}
-	frame := make([]byte, size)
+	frame := newFrame(size)
 	if size == 0 {
 		return frame
 	}
