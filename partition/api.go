@@ -5,6 +5,7 @@ package partition
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/sluice/sluice/sendfile"
@@ -55,11 +56,45 @@ type Config struct {
 	RetentionBytes     int64         // [retention.bytes] -1: no size limit
 	MaxMessageBytes    int           // [max.message.bytes] 1048588: largest batch accepted
 	LogAppendTime      bool          // [message.timestamp.type] LogAppendTime if true, else CreateTime
-	CleanupPolicy      string        // [cleanup.policy] "delete" (compaction comes later)
 	MinInsyncReplicas  int           // [min.insync.replicas] 1 (stored for replication)
 	Flush              FlushPolicy   // broker-wide --fsync
 	FlushInterval      time.Duration // for FlushInterval: 1s
+
+	// CleanupPolicy [cleanup.policy] is "delete" (default: retention.ms and
+	// retention.bytes delete old segments), "compact" (the log cleaner keeps
+	// the latest record of every key, retention is off) or "compact,delete"
+	// (both). A compacted log refuses records without a key (ErrInvalidRecord).
+	CleanupPolicy string
+	// MinCleanableDirtyRatio [min.cleanable.dirty.ratio] 0.5: a compacted
+	// log is cleaned once the bytes written since the last cleaning are this
+	// share of its inactive segments. Lower cleans sooner and more often
+	// (more rewriting, a smaller log); higher lets duplicates pile up.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs [min.compaction.lag.ms] 0: a segment is cleaned
+	// only once its newest record is this old, so consumers that lag less
+	// see every update. Larger keeps more duplicates.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs [max.compaction.lag.ms] MaxInt64 (off): a log
+	// whose oldest uncleaned record is this old is cleaned whatever its
+	// dirty ratio, and its active segment rolls at this age, bounding how
+	// long a superseded record (say, one to be erased) stays. Smaller costs
+	// more cleanings.
+	MaxCompactionLagMs int64
+	// DeleteRetentionMs [delete.retention.ms] 1 day: how long a tombstone
+	// (a record with a null value) stays after the cleaning that first
+	// passed it, so consumers reading behind see the delete. A tombstone is
+	// removed by a cleaning that starts at least this long after a previous
+	// cleaning whose cleaned section already held it (Sluice keeps the
+	// cleaning times in memory: after a restart the clock starts again, so a
+	// tombstone may stay longer, never shorter). Shorter frees space sooner;
+	// a consumer further behind than this may miss deletes.
+	DeleteRetentionMs int64
 }
+
+// Compact reports whether the policy includes compaction; Delete whether it
+// includes time and size retention.
+func (c Config) Compact() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+func (c Config) Delete() bool  { return strings.Contains(c.CleanupPolicy, "delete") }
 
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config { return defaultConfig() }
@@ -186,6 +221,22 @@ type StoreConfig struct {
 	CheckpointInterval     time.Duration // [log.flush.offset.checkpoint.interval.ms] 60 s
 	Logger                 *slog.Logger
 	Now                    func() time.Time // clock; time.Now if nil
+
+	// CleanerThreads [log.cleaner.threads] 1: goroutines cleaning compacted
+	// logs, each one log at a time. More clean more logs at once, at the
+	// cost of disk bandwidth and a dedupe buffer share each. Negative
+	// disables the cleaner (Kafka's log.cleaner.enable=false).
+	CleanerThreads int
+	// CleanerDedupeBufferSize [log.cleaner.dedupe.buffer.size] 128 MiB:
+	// memory for the key → offset maps of all cleaner threads (24 bytes a
+	// key, filled to 90%), allocated as a cleaning needs it. A cleaning
+	// whose dirty section has more keys than fit cleans only up to where the
+	// map filled; the rest waits for the next cleaning.
+	CleanerDedupeBufferSize int64
+	// CleanerBackoff [log.cleaner.backoff.ms] 15 s: how long a cleaner
+	// thread sleeps when no log needs cleaning. Shorter notices dirty logs
+	// sooner; each check walks every compacted log's segment list.
+	CleanerBackoff time.Duration
 }
 
 // Store is a data directory of partition logs, as Kafka's LogManager: it
@@ -223,6 +274,42 @@ func (s *Store) Close() error { return s.close() }
 
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.cfg.Dir }
+
+// Config is the store's configuration with defaults filled in.
+func (s *Store) Config() StoreConfig { return s.cfg }
+
+// CleanerStats is what the log cleaner did since the store opened (for
+// metrics: bytes cleaned, cleaner time).
+func (s *Store) CleanerStats() CleanerStats { return s.cleanerStats() }
+
+// CleanerStats are cumulative counters of the log cleaner.
+type CleanerStats struct {
+	Cleanings      int64         // logs cleaned (each may swap several groups)
+	BytesRead      int64         // bytes of segments read and rewritten ("bytes cleaned")
+	BytesWritten   int64         // bytes of the cleaned segments written
+	RecordsRead    int64         // records examined while rewriting
+	RecordsRemoved int64         // records dropped (superseded, expired tombstones, keyless)
+	Duration       time.Duration // total time spent cleaning
+	LastDuration   time.Duration // the last cleaning's time
+	Errors         int64         // cleanings that failed (logged)
+}
+
+// DirtyRatio is the share of the log's inactive segments (fully below the
+// high watermark) written since the last cleaning: dirty bytes / (clean +
+// dirty bytes), by whole segments, as Kafka's cleanable ratio; 0 for a log
+// that is not compacted or has nothing inactive.
+func (l *Log) DirtyRatio() float64 { return l.dirtyRatio() }
+
+// CleanerCheckpoint is the first offset not yet cleaned (the entry of
+// cleaner-offset-checkpoint), -1 when the log was never cleaned.
+func (l *Log) CleanerCheckpoint() int64 { return l.cleanerCheckpoint() }
+
+// Clean runs one cleaning of a compacted log now, whatever its dirty ratio
+// (but respecting min.compaction.lag.ms and never the active segment), and
+// returns what it did. For tests and admin tools; the store's cleaner
+// threads normally do this. ErrPolicyViolation for a log that is not
+// compacted.
+func (s *Store) Clean(l *Log) (CleanerStats, error) { return s.cleanNow(l) }
 
 // Validate reports the first setting out of range, wrapping
 // ErrInvalidConfig and naming the Kafka key and value.

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -72,7 +73,8 @@ func (l *log) appendableLocked() error {
 
 // validate splits and checks the batches before anything touches disk.
 func (l *log) validate(req *appendReq, records []byte) error {
-	maxBytes := int64(l.config().MaxMessageBytes)
+	cfg := l.config()
+	maxBytes := int64(cfg.MaxMessageBytes)
 	req.records = records
 	err := segment.Split(records, func(b []byte, h segment.Header) error {
 		if h.Size() > maxBytes {
@@ -81,18 +83,45 @@ func (l *log) validate(req *appendReq, records []byte) error {
 		if h.Attributes&segment.AttrControl != 0 {
 			return fmt.Errorf("%w: control batches come only from the transaction coordinator", ErrInvalidRecord)
 		}
+		if cfg.Compact() {
+			if err := checkKeys(b); err != nil {
+				return err
+			}
+		}
 		req.batches = append(req.batches, batchRef{b, h})
 		return nil
 	})
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrInvalidRecord):
+	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrInvalidRecord), errors.Is(err, ErrCorruptMessage):
 		return err
 	case errors.Is(err, segment.ErrTimestamp):
 		return fmt.Errorf("%w: %v", ErrInvalidTimestamp, err)
 	}
 	return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
+}
+
+// checkKeys refuses a batch with a record without a key (a compacted log
+// keeps the latest record per key: a keyless one has no place). Compressed
+// batches are decompressed to see their keys.
+func checkKeys(b []byte) error {
+	keyless := int64(-1)
+	err := segment.Records(b, func(r segment.Record) bool {
+		if r.KeyNull {
+			keyless = r.Offset
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
+	}
+	if keyless >= 0 {
+		return fmt.Errorf("%w: compacted topic cannot accept a record without a key (offset delta %d of its batch)",
+			ErrInvalidRecord, keyless-int64(binary.BigEndian.Uint64(b)))
+	}
+	return nil
 }
 
 // writeQueued is the writer: it takes rounds of queued appends until the
@@ -259,7 +288,7 @@ func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) erro
 	case cur+size > cfg.SegmentBytes,
 		last-rd.seg.base > math.MaxUint32,
 		rd.seg.indexFull(),
-		now.Sub(rd.seg.created) > time.Duration(cfg.SegmentMs)*time.Millisecond:
+		now.Sub(rd.seg.created).Milliseconds() > compactionRollMs(cfg):
 		return l.roll(rd, cfg, now)
 	}
 	return nil

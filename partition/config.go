@@ -26,6 +26,11 @@ func defaultConfig() Config {
 		MinInsyncReplicas:  1,
 		Flush:              FlushNever,
 		FlushInterval:      time.Second,
+
+		MinCleanableDirtyRatio: 0.5,
+		MinCompactionLagMs:     0,
+		MaxCompactionLagMs:     math.MaxInt64,
+		DeleteRetentionMs:      int64(day / time.Millisecond),
 	}
 }
 
@@ -53,6 +58,14 @@ func (c Config) validate() error {
 		return bad("min.insync.replicas", c.MinInsyncReplicas, "must be at least 1")
 	case c.Flush == FlushInterval && c.FlushInterval <= 0:
 		return bad("flush.ms", c.FlushInterval, "must be positive with --fsync interval")
+	case !(c.MinCleanableDirtyRatio >= 0 && c.MinCleanableDirtyRatio <= 1):
+		return bad("min.cleanable.dirty.ratio", c.MinCleanableDirtyRatio, "must be in [0, 1]")
+	case c.MinCompactionLagMs < 0:
+		return bad("min.compaction.lag.ms", c.MinCompactionLagMs, "must not be negative")
+	case c.MaxCompactionLagMs < 1:
+		return bad("max.compaction.lag.ms", c.MaxCompactionLagMs, "must be at least 1")
+	case c.DeleteRetentionMs < 0:
+		return bad("delete.retention.ms", c.DeleteRetentionMs, "must not be negative")
 	}
 	switch c.CleanupPolicy {
 	case "delete", "compact", "compact,delete", "delete,compact":

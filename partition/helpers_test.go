@@ -53,7 +53,11 @@ func openTest(t testing.TB, dir string, cfg Config, clean bool, rp int64, clock 
 func newTestLog(t *testing.T, cfg Config, clock *fakeClock) (*Log, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "t-0")
-	t.Cleanup(func() { verifyDir(t, dir) })
+	if cfg.Compact() {
+		t.Cleanup(func() { verifyCompactedDir(t, dir) })
+	} else {
+		t.Cleanup(func() { verifyDir(t, dir) })
+	}
 	l := openTest(t, dir, cfg, true, 0, clock)
 	t.Cleanup(func() { l.Close() })
 	return l, dir
@@ -120,7 +124,22 @@ func regionBatches(t testing.TB, regs []sendfile.Region) []segment.Header {
 // would: every .log a run of valid batches with contiguous offsets from its
 // name, each name its first offset, index entries at batch starts holding
 // the batch's last offset, time index entries non-decreasing.
-func verifyDir(t testing.TB, dir string) {
+func verifyDir(t testing.TB, dir string) { t.Helper(); verifyDirGaps(t, dir, false) }
+
+// verifyCompactedDir is verifyDir for a compacted log: offsets increase
+// with gaps allowed, a segment may start after its name's offset or be
+// empty, and no cleaner file (.cleaned, .swap) is left.
+func verifyCompactedDir(t testing.TB, dir string) {
+	t.Helper()
+	for _, pat := range []string{"*.cleaned", "*.swap"} {
+		if left, _ := filepath.Glob(filepath.Join(dir, pat)); len(left) > 0 {
+			t.Errorf("verify: cleaner files left: %v", left)
+		}
+	}
+	verifyDirGaps(t, dir, true)
+}
+
+func verifyDirGaps(t testing.TB, dir string, gaps bool) {
 	t.Helper()
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return
@@ -131,13 +150,16 @@ func verifyDir(t testing.TB, dir string) {
 	for _, name := range names {
 		var base int64
 		fmt.Sscanf(filepath.Base(name), "%020d.log", &base)
-		starts := verifyLogFile(t, name, base, &next)
+		if gaps && base < next {
+			t.Errorf("verify: %s named below the end %d of the segment before", name, next)
+		}
+		starts := verifyLogFile(t, name, base, &next, gaps)
 		verifyIndex(t, strings.TrimSuffix(name, ".log")+".index", base, starts)
 		verifyTimeIndex(t, strings.TrimSuffix(name, ".log")+".timeindex", base)
 	}
 }
 
-func verifyLogFile(t testing.TB, name string, base int64, next *int64) map[int64]int64 {
+func verifyLogFile(t testing.TB, name string, base int64, next *int64, gaps bool) map[int64]int64 {
 	t.Helper()
 	f, err := segment.Open(name)
 	if err != nil {
@@ -147,10 +169,13 @@ func verifyLogFile(t testing.TB, name string, base int64, next *int64) map[int64
 	starts := make(map[int64]int64) // position → last offset
 	first := true
 	end, err := f.Recover(0, func(h segment.Header, pos int64) {
-		if first && h.BaseOffset != base {
+		if first && (h.BaseOffset < base || !gaps && h.BaseOffset != base) {
 			t.Errorf("verify: %s starts at offset %d, not its name", name, h.BaseOffset)
 		}
-		if *next >= 0 && h.BaseOffset != *next {
+		if gaps && h.BaseOffset < *next {
+			t.Errorf("verify: %s position %d: offset %d below %d (offsets go back)", name, pos, h.BaseOffset, *next)
+		}
+		if !gaps && *next >= 0 && h.BaseOffset != *next {
 			t.Errorf("verify: %s position %d: offset %d, want %d (not contiguous)", name, pos, h.BaseOffset, *next)
 		}
 		first = false

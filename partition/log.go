@@ -19,8 +19,10 @@ import (
 
 // log is the implementation behind Log.
 //
-// Lock order: wmu (the single writer) → mu (state) → a segment's idx lock.
-// pmu (producer state) is taken alone. No lock is held across fsync or a
+// Lock order: cleanMu (one cleaning at a time) → swapMu (segment-file surgery: the cleaner's swap, retention's
+// deletes) → wmu (the single writer) → mu (state) → a segment's idx lock.
+// pmu (producer state) and cleaner (the cleaner's bookkeeping) are taken
+// alone. No lock is held across fsync or a
 // network write; wmu is held across the appender's pwritev and, under
 // FlushAlways, its fsync, but wmu only serialises writers, never readers.
 type log struct {
@@ -35,6 +37,20 @@ type log struct {
 	// onLogStart is called (without locks) when the log start offset moves,
 	// so the store can checkpoint it.
 	onLogStart func()
+
+	// swapMu serialises changes that rename segment files: the cleaner's
+	// swap sequence (swap.go) and the deletion of old segments, so a swap
+	// never replaces segments that retention is deleting.
+	swapMu sync.Mutex
+
+	// cleaner is the log cleaner's bookkeeping (compaction.go).
+	cleaner struct {
+		sync.Mutex
+		firstDirty int64       // first offset not cleaned; -1: never cleaned
+		marks      []cleanMark // past cleanings, for delete.retention.ms
+	}
+	// cleanMu is held by whoever cleans the log (one cleaning at a time).
+	cleanMu sync.Mutex
 
 	// wmu serialises the appender; w is its state.
 	wmu sync.Mutex
@@ -81,6 +97,7 @@ type openOptions struct {
 	cfg           Config
 	recoveryPoint int64 // -1: unknown (recover everything)
 	logStart      int64 // -1: unknown
+	cleanerPoint  int64 // cleaner-offset-checkpoint entry; -1: none
 	clean         bool  // the clean-shutdown marker was there
 	logger        *slog.Logger
 	now           func() time.Time
@@ -107,6 +124,10 @@ func openLog(dir string, o openOptions) (*Log, error) {
 	}
 	cfg := o.cfg
 	l.cfg.Store(&cfg)
+	l.cleaner.firstDirty = -1
+	if o.cleanerPoint > 0 {
+		l.cleaner.firstDirty = o.cleanerPoint
+	}
 	if err := l.load(o); err != nil {
 		l.closeSegments()
 		return nil, fmt.Errorf("cannot open log %q: %w", dir, err)
@@ -177,6 +198,9 @@ func (l *log) load(o openOptions) error {
 // scanDir removes leftovers of interrupted deletes and cleanings and
 // returns the base offsets of the segments, ascending.
 func (l *log) scanDir() ([]int64, error) {
+	if err := l.finishSwaps(); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list %q: %w", l.dir, err)
@@ -190,8 +214,6 @@ func (l *log) scanDir() ([]int64, error) {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, fmt.Errorf("cannot remove leftover %q: %w", name, err)
 			}
-		case strings.HasSuffix(name, swapSuffix):
-			l.logger.Warn("leaving an unfinished swap file alone", "file", name)
 		case strings.HasSuffix(name, logSuffix):
 			base, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
 			if err != nil || len(name) != 20+len(logSuffix) {
@@ -565,6 +587,8 @@ func (l *log) close() error {
 	}
 	l.mu.closed = true
 	l.mu.Unlock()
+	l.swapMu.Lock() // a swap under way finishes first
+	defer l.swapMu.Unlock()
 	l.wmu.Lock() // no writer from here on
 	defer l.wmu.Unlock()
 	l.bg.Wait()

@@ -29,7 +29,7 @@ func (l *log) pinLocked(offset int64) (readView, bool) {
 	for ; i < len(segs); i++ {
 		s := segs[i]
 		lim := l.limitLocked(s)
-		if lim == 0 {
+		if lim == 0 && s.base >= l.mu.hwSeg.base {
 			return readView{}, false
 		}
 		if i+1 < len(segs) && segs[i+1].base <= offset {
@@ -215,10 +215,8 @@ func (l *log) batchBoundary(v readView, from, target int64) (int64, error) {
 // segment whose largest timestamp reaches ts, its time index, its offset
 // index, a scan of batch headers, then the records of the batch found.
 func (l *log) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
-	l.mu.RLock()
-	segs := append([]*logSegment(nil), l.mu.segments...)
-	hw := l.mu.hw
-	l.mu.RUnlock()
+	segs, hw := l.pinAll()
+	defer releaseAll(segs)
 	for _, s := range segs {
 		if s.base >= hw {
 			break
@@ -246,27 +244,35 @@ func (l *log) offsetForTimestamp(ts int64) (int64, int64, bool, error) {
 // maxTimestamp finds the record with the largest timestamp (the first one
 // that has it).
 func (l *log) maxTimestamp() (int64, int64, bool, error) {
-	l.mu.RLock()
-	segs := append([]*logSegment(nil), l.mu.segments...)
-	hw := l.mu.hw
-	l.mu.RUnlock()
-	best, bestOff := int64(-1), int64(-1)
-	for _, s := range segs {
-		if s.base >= hw {
-			break
-		}
-		if _, err := s.indexes(); err != nil {
-			return 0, 0, false, err
-		}
-		if ts := s.maxTS.Load(); ts > best {
-			best, bestOff = ts, s.maxTSOffset.Load()
-		}
+	best, bestOff, hw, err := l.largestTimestamp()
+	if err != nil {
+		return 0, 0, false, err
 	}
 	if bestOff < 0 {
 		return -1, -1, false, nil
 	}
 	return l.scanForTimestamp(bestOff, hw, func(h segment.Header) bool { return h.LastOffset() >= bestOff },
 		func(r segment.Record) bool { return r.Timestamp >= best })
+}
+
+// largestTimestamp is the largest batch timestamp below the high
+// watermark and the last offset of the batch that has it.
+func (l *log) largestTimestamp() (best, bestOff, hw int64, err error) {
+	segs, hw := l.pinAll()
+	defer releaseAll(segs)
+	best, bestOff = -1, -1
+	for _, s := range segs {
+		if s.base >= hw {
+			break
+		}
+		if _, err := s.indexes(); err != nil {
+			return 0, 0, 0, err
+		}
+		if ts := s.maxTS.Load(); ts > best {
+			best, bestOff = ts, s.maxTSOffset.Load()
+		}
+	}
+	return best, bestOff, hw, nil
 }
 
 // scanForTimestamp reads from the batch holding offset start, finds the
@@ -318,4 +324,23 @@ func firstRecord(batch []byte, h segment.Header, ok func(segment.Record) bool) (
 		return h.BaseOffset, h.MaxTimestamp, true, nil
 	}
 	return off, ts, true, nil
+}
+
+// pinAll takes a reference on every segment (so that neither retention nor
+// the cleaner closes one under the caller) and returns them with the high
+// watermark. Release them with releaseAll.
+func (l *log) pinAll() ([]*logSegment, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	segs := append([]*logSegment(nil), l.mu.segments...)
+	for _, s := range segs {
+		s.acquire()
+	}
+	return segs, l.mu.hw
+}
+
+func releaseAll(segs []*logSegment) {
+	for _, s := range segs {
+		s.Release()
+	}
 }

@@ -9,6 +9,9 @@ import (
 // one, while they are past retention.ms or the log is over retention.bytes.
 func (l *log) applyRetention(now time.Time) (int, error) {
 	cfg := l.config()
+	if !cfg.Delete() {
+		return 0, nil // cleanup.policy=compact: the cleaner bounds the log
+	}
 	deleted := 0
 	for {
 		ok, err := l.deleteOldestIf(func(s *logSegment, total int64) (bool, error) {
@@ -32,6 +35,8 @@ func (l *log) applyRetention(now time.Time) (int, error) {
 // and pred (given the log's total size) says so; the log start offset moves
 // to the next segment's base.
 func (l *log) deleteOldestIf(pred func(s *logSegment, total int64) (bool, error)) (bool, error) {
+	l.swapMu.Lock() // never while the cleaner swaps segments
+	defer l.swapMu.Unlock()
 	l.mu.RLock()
 	if l.mu.closed || len(l.mu.segments) < 2 {
 		l.mu.RUnlock()

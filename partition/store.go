@@ -45,6 +45,7 @@ type store struct {
 		closed bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
+	cl           cleanerState
 	stop         chan struct{}
 	done         sync.WaitGroup
 }
@@ -65,6 +66,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = defaultCheckpointEvery
 	}
+	cleanerDefaults(&cfg)
 	if err := cfg.Defaults.validate(); err != nil {
 		return nil, err
 	}
@@ -83,6 +85,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s.done.Add(1)
 	go s.background()
+	s.startCleaners()
 	return s, nil
 }
 
@@ -120,12 +123,13 @@ func (s *store) loadAll() error {
 		s.logger.Warn("ignoring unreadable log-start-offset checkpoint", "err", err)
 		starts = map[topicPartition]int64{}
 	}
+	cleaned := s.readCleanerCheckpoint()
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("cannot list data directory %q: %w", s.cfg.Dir, err)
 	}
 	for _, e := range entries {
-		if err := s.loadEntry(e, clean, rps, starts); err != nil {
+		if err := s.loadEntry(e, clean, rps, starts, cleaned); err != nil {
 			return err
 		}
 	}
@@ -138,7 +142,7 @@ func (s *store) loadAll() error {
 	return nil
 }
 
-func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts map[topicPartition]int64) error {
+func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[topicPartition]int64) error {
 	name := e.Name()
 	if !e.IsDir() {
 		return nil
@@ -168,7 +172,11 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts map[topicPartit
 	if !ok {
 		ls = -1
 	}
-	l, err := openLog(path, s.openOptions(tp, id, s.cfg.Defaults, rp, ls, clean && rp >= 0))
+	o := s.openOptions(tp, id, s.cfg.Defaults, rp, ls, clean && rp >= 0)
+	if cp, ok := cleaned[tp]; ok {
+		o.cleanerPoint = cp
+	}
+	l, err := openLog(path, o)
 	if err != nil {
 		return err
 	}
@@ -179,7 +187,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts map[topicPartit
 func (s *store) openOptions(tp topicPartition, id [16]byte, cfg Config, rp, ls int64, clean bool) openOptions {
 	return openOptions{
 		topic: tp.topic, partition: tp.partition, topicID: id, cfg: cfg,
-		recoveryPoint: rp, logStart: ls, clean: clean,
+		recoveryPoint: rp, logStart: ls, cleanerPoint: -1, clean: clean,
 		logger: s.logger, now: s.cfg.Now,
 		onLogStart: func() { s.writeCheckpoints() },
 	}
@@ -338,7 +346,7 @@ func (s *store) delete(topic string, partition int32) error {
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("cannot remove %q: %w", gone, err)
 	}
-	return s.checkpoint(false)
+	return errors.Join(s.checkpoint(false), s.writeCleanerCheckpoint())
 }
 
 // close flushes and closes every log, then writes the checkpoints and the
