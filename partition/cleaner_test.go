@@ -7,6 +7,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -563,5 +564,62 @@ func TestCleanerCrashAtEverySwapStep(t *testing.T) {
 				t.Fatalf("step %s: %v left", step, left)
 			}
 		}
+	}
+}
+
+// TestStoreCleansInBackground: a cleaner thread woken by a short backoff
+// cleans a dirty compacted log, counts it, checkpoints it in
+// cleaner-offset-checkpoint (read back after a restart), and Close stops
+// it promptly.
+func TestStoreCleansInBackground(t *testing.T) {
+	dir := t.TempDir()
+	scfg := StoreConfig{Dir: dir, Defaults: testConfig(), Logger: quietLogger(),
+		CleanerBackoff: 5 * time.Millisecond, CleanerDedupeBufferSize: 1 << 20}
+	s, err := OpenStore(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := compactConfig()
+	cfg.MinCleanableDirtyRatio = 0.3
+	l, err := s.Create("table", 0, [16]byte{9}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400; i++ {
+		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%10), value: fmt.Sprintf("v%d", i)}}))
+	}
+	before := l.Size()
+	deadline := time.Now().Add(20 * time.Second)
+	// Cleanings may start while the appends go on: wait for one that
+	// leaves nothing dirty.
+	for s.CleanerStats().Cleanings == 0 || l.CleanerCheckpoint() < 0 || l.DirtyRatio() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no background cleaning: %+v, dirty ratio %.2f", s.CleanerStats(), l.DirtyRatio())
+		}
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
+	st := s.CleanerStats()
+	if l.Size() >= before || st.BytesRead == 0 || st.RecordsRemoved == 0 || st.Duration <= 0 {
+		t.Fatalf("size %d → %d, stats %+v", before, l.Size(), st)
+	}
+	point := l.CleanerCheckpoint()
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, cleanerCheckpointFile))
+	if err != nil || !strings.Contains(string(b), fmt.Sprintf("table 0 %d", point)) {
+		t.Fatalf("cleaner-offset-checkpoint: %q, %v; want table 0 %d", b, err, point)
+	}
+	s, err = OpenStore(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Get("table", 0).CleanerCheckpoint(); got != point {
+		t.Fatalf("checkpoint after restart %d, want %d", got, point)
 	}
 }
