@@ -81,7 +81,8 @@ func TestAdminCreateTopics(t *testing.T) {
 	f("badindex", 1, 1, map[string]*string{"segment.index.bytes": str("10")}, kerr.InvalidConfig, "segment.index.bytes")
 	f("unknownkey", 1, 1, map[string]*string{"no.such.config": str("1")}, kerr.InvalidConfig, "no.such.config")
 	f("nullvalue", 1, 1, map[string]*string{"retention.ms": nil}, kerr.InvalidConfig, "retention.ms")
-	f("compact", 1, 1, map[string]*string{"cleanup.policy": str("compact")}, kerr.InvalidConfig, "cleanup.policy")
+	f("badpolicy", 1, 1, map[string]*string{"cleanup.policy": str("shred")}, kerr.InvalidConfig, "cleanup.policy")
+	f("badratio", 1, 1, map[string]*string{"min.cleanable.dirty.ratio": str("1.5")}, kerr.InvalidConfig, "min.cleanable.dirty.ratio")
 
 	topics, err := adm.ListTopics(ctx)
 	if err != nil {
@@ -92,7 +93,7 @@ func TestAdminCreateTopics(t *testing.T) {
 			t.Errorf("%s has %d partitions, want %d", name, got, want)
 		}
 	}
-	for _, name := range []string{"bad name", "rf3", "badvalue", "compact"} {
+	for _, name := range []string{"bad name", "rf3", "badvalue", "badpolicy", "badratio"} {
 		if topics.Has(name) {
 			t.Errorf("%q exists after a failed create", name)
 		}
@@ -419,7 +420,8 @@ func TestAdminAlterConfigs(t *testing.T) {
 	incr(false, kerr.InvalidConfig, set("retention.bytes", "lots"))
 	incr(false, kerr.InvalidConfig, set("no.such.config", "1"))
 	incr(false, kerr.InvalidConfig, op(kadm.AppendConfig, "retention.ms", "1"))
-	incr(false, kerr.InvalidConfig, op(kadm.AppendConfig, "cleanup.policy", "compact"))
+	incr(true, nil, op(kadm.AppendConfig, "cleanup.policy", "compact"))
+	incr(false, kerr.InvalidConfig, op(kadm.AppendConfig, "cleanup.policy", "shred"))
 	incr(false, kerr.InvalidConfig, op(kadm.SubtractConfig, "cleanup.policy", "delete"))
 	incr(false, nil, op(kadm.AppendConfig, "cleanup.policy", "delete")) // already there: no change
 	incr(false, kerr.InvalidRequest, set("segment.ms", "1"), set("segment.ms", "2"))

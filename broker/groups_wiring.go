@@ -3,8 +3,10 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,12 +86,13 @@ func (b *Broker) closeGroups() error {
 	return c.Close()
 }
 
-// offsetsTopic returns __consumer_offsets, creating it with the
-// pre-compaction settings: small segments, no time retention (the
-// coordinator's snapshots bound it), room for large commits.
+// offsetsTopic returns __consumer_offsets, creating it compacted (the log
+// cleaner bounds it), with no time retention and room for large commits.
+// An existing topic that is not compacted (made before compaction
+// existed) is switched to cleanup.policy=compact.
 func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 	if t := b.topics.get(group.TopicName); t != nil {
-		return t, nil
+		return t, b.compactOffsetsTopic(t)
 	}
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = group.DefaultConfig().Partitions
@@ -98,6 +101,7 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 		cfg.SegmentBytes = group.DefaultConfig().SegmentBytes
 	}
 	configs := map[string]string{
+		"cleanup.policy":    "compact",
 		"segment.bytes":     strconv.FormatInt(cfg.SegmentBytes, 10),
 		"retention.ms":      "-1",
 		"max.message.bytes": strconv.Itoa(64 << 20),
@@ -105,13 +109,31 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 	t, err := b.topics.createTopic(group.TopicName, cfg.Partitions, configs)
 	if errors.Is(err, errTopicExists) {
 		if t = b.topics.get(group.TopicName); t != nil {
-			return t, nil
+			return t, b.compactOffsetsTopic(t)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("broker: cannot create %s: %w", group.TopicName, err)
 	}
 	return t, nil
+}
+
+// compactOffsetsTopic sets cleanup.policy=compact on t unless its policy
+// already compacts.
+func (b *Broker) compactOffsetsTopic(t *topic) error {
+	if strings.Contains(t.configs["cleanup.policy"], "compact") {
+		return nil
+	}
+	configs := maps.Clone(t.configs)
+	if configs == nil {
+		configs = map[string]string{}
+	}
+	configs["cleanup.policy"] = "compact"
+	if err := b.topics.setConfigs(t.name, configs); err != nil {
+		return fmt.Errorf("broker: cannot switch %s to cleanup.policy=compact: %w", group.TopicName, err)
+	}
+	b.log.Info("switched __consumer_offsets to cleanup.policy=compact")
+	return nil
 }
 
 // coordinatorOr returns the coordinator, logging why it is unavailable.

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sluice/sluice/partition"
 )
@@ -20,6 +21,11 @@ var topicConfigKeys = map[string]func(c *partition.Config, v string) error{
 	"min.insync.replicas":    intField(func(c *partition.Config) *int { return &c.MinInsyncReplicas }, 1, 1<<31-1),
 	"message.timestamp.type": setTimestampType,
 	"cleanup.policy":         setCleanupPolicy,
+
+	"min.cleanable.dirty.ratio": setDirtyRatio,
+	"min.compaction.lag.ms":     int64Field(func(c *partition.Config) *int64 { return &c.MinCompactionLagMs }, 0, 1<<63-1),
+	"max.compaction.lag.ms":     int64Field(func(c *partition.Config) *int64 { return &c.MaxCompactionLagMs }, 1, 1<<63-1),
+	"delete.retention.ms":       int64Field(func(c *partition.Config) *int64 { return &c.DeleteRetentionMs }, 0, 1<<63-1),
 }
 
 // logConfig returns defaults with overrides applied.
@@ -81,10 +87,33 @@ func setTimestampType(c *partition.Config, v string) error {
 	return nil
 }
 
+// setCleanupPolicy takes Kafka's list: "delete", "compact", or both in
+// either order (stored as given, spaces dropped).
 func setCleanupPolicy(c *partition.Config, v string) error {
-	if v != "delete" {
-		return fmt.Errorf("only \"delete\" is supported (compaction comes later)")
+	seen := map[string]bool{}
+	var parts []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p != "delete" && p != "compact" {
+			return fmt.Errorf(`want "delete", "compact" or both, got %q`, p)
+		}
+		if !seen[p] {
+			seen[p] = true
+			parts = append(parts, p)
+		}
 	}
-	c.CleanupPolicy = v
+	c.CleanupPolicy = strings.Join(parts, ",")
+	return nil
+}
+
+func setDirtyRatio(c *partition.Config, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return err
+	}
+	if !(f >= 0 && f <= 1) {
+		return fmt.Errorf("must be in [0, 1]")
+	}
+	c.MinCleanableDirtyRatio = f
 	return nil
 }

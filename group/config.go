@@ -15,9 +15,10 @@ type Config struct {
 	// coordinator creates it [offsets.topic.num.partitions]. Default 50.
 	// An existing topic keeps its count: it decides where groups live.
 	Partitions int32
-	// SegmentBytes is the topic's segment.bytes. Default 16 MiB (Kafka:
-	// 100 MiB): small segments let the pre-compaction snapshot scheme free
-	// space soon.
+	// SegmentBytes is the topic's segment.bytes when the coordinator
+	// creates it. Default 16 MiB (Kafka: 100 MiB): the active segment is
+	// never compacted, so smaller segments bound the topic tighter, at the
+	// cost of more files and cleanings.
 	SegmentBytes int64
 	// InitialRebalanceDelay is how long the first rebalance of an empty
 	// group waits for more members, extended by each new member up to the
@@ -44,14 +45,6 @@ type Config struct {
 	// MaxMetadataSize is the largest commit metadata string
 	// [offset.metadata.max.bytes]. Default 4096.
 	MaxMetadataSize int
-	// SnapshotMinRecords is how many records a partition of
-	// __consumer_offsets may hold before a snapshot is considered (see the
-	// package doc). Default 100000: smaller bounds the topic tighter and
-	// rewrites the live state more often.
-	SnapshotMinRecords int64
-	// SnapshotCheckInterval is how often partitions are checked for a
-	// snapshot. Default 30 s.
-	SnapshotCheckInterval time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Manual disables the background goroutine; the owner calls Tick
@@ -73,8 +66,6 @@ func DefaultConfig() Config {
 		OffsetsRetention:              7 * 24 * time.Hour,
 		OffsetsRetentionCheckInterval: 10 * time.Minute,
 		MaxMetadataSize:               4096,
-		SnapshotMinRecords:            100000,
-		SnapshotCheckInterval:         30 * time.Second,
 		Now:                           time.Now,
 	}
 }
@@ -110,12 +101,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMetadataSize <= 0 {
 		c.MaxMetadataSize = d.MaxMetadataSize
-	}
-	if c.SnapshotMinRecords <= 0 {
-		c.SnapshotMinRecords = d.SnapshotMinRecords
-	}
-	if c.SnapshotCheckInterval <= 0 {
-		c.SnapshotCheckInterval = d.SnapshotCheckInterval
 	}
 	if c.Now == nil {
 		c.Now = d.Now

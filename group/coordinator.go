@@ -49,7 +49,7 @@ type Coordinator struct {
 type part struct {
 	index int32
 	log   *partition.Log
-	wmu   sync.Mutex // serialises appends (and snapshots); taken before Coordinator.mu
+	wmu   sync.Mutex // serialises appends; taken before Coordinator.mu
 	queue []*write   // guarded by Coordinator.mu
 }
 

@@ -35,17 +35,15 @@
 // deleted group. At start-up every partition is read from its log start
 // offset to its high watermark and replayed; the last record of a key wins.
 //
-// # Pre-compaction scheme
+// # Compaction
 //
-// Until log compaction exists the topic must not grow without bound: it is
-// created with segment.bytes 16 MiB and retention.ms -1, and when a
-// partition holds more than Config.SnapshotMinRecords records and more than
-// twice its live records, the coordinator appends a snapshot of that
-// partition's live state (every group's metadata and every committed
-// offset) at the log end and then calls DeleteRecordsBefore(snapshot start):
-// whole segments below it are deleted and loading starts at the snapshot.
-// A crash between the two leaves old records before an equivalent snapshot,
-// which replays to the same state.
+// The topic has cleanup.policy=compact (the broker creates it so and
+// switches an existing one at start-up): the log cleaner keeps the latest
+// record of every key, and tombstones go after delete.retention.ms, so the
+// topic stays bounded by the live groups and offsets (plus the active
+// segment of each partition and what was written since the last cleaning)
+// under any commit rate. Every record has a key, as a compacted topic
+// requires.
 //
 // # Concurrency
 //
@@ -56,5 +54,5 @@
 // write's callback under mu in log order. JoinGroup and SyncGroup long-poll
 // on a per-member channel, without any lock. One goroutine per coordinator
 // drives every deadline (session, rebalance, pending member, pending sync,
-// offset expiry, snapshots) from the injectable clock.
+// offset expiry) from the injectable clock.
 package group

@@ -371,14 +371,6 @@ func TestCommitFetchReloadExpire(t *testing.T) {
 	if errs := h.c.Commit(ctx, CommitRequest{Group: "new", Generation: 2, Offsets: map[TopicPartition]Offset{tp: {}}}); errs[tp] != kerr.IllegalGeneration {
 		t.Fatalf("member commit to an unknown group: %v", errs[tp])
 	}
-	pt := h.c.parts[PartitionFor("simple", 3)]
-	h.c.cfg.SnapshotMinRecords = 10
-	if err := h.c.maybeSnapshot(pt, false); err != nil {
-		t.Fatal(err)
-	}
-	if start := pt.log.LogStartOffset(); start != 40 {
-		t.Fatalf("log start after snapshot %d, want 40 (the snapshot's offset)", start)
-	}
 	h.reopen()
 	got, _ := h.c.Fetch("simple", nil)
 	if len(got) != 1 || got[0].Offset.Offset != 39 || got[0].LeaderEpoch != 3 || got[0].Metadata != "md" {

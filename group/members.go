@@ -115,8 +115,7 @@ func (c *Coordinator) removeMemberLocked(g *group, m *member) {
 }
 
 // Tick runs everything due at the clock's now: member sessions, pending
-// member ids, rebalance and sync deadlines; then offset expiry and
-// snapshots when their intervals passed. The background goroutine calls
+// member ids, rebalance and sync deadlines. The background goroutine calls
 // it; with Config.Manual the owner does. It returns the next deadline
 // (zero: none).
 func (c *Coordinator) Tick() time.Time {
@@ -198,13 +197,13 @@ func (g *group) nextDeadline() time.Time {
 	return next
 }
 
-// run is the background goroutine: deadlines, offset expiry, snapshots.
+// run is the background goroutine: deadlines and offset expiry.
 func (c *Coordinator) run() {
 	defer close(c.done)
 	const maxWait = time.Second
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	lastExpire, lastSnapshot := time.Now(), time.Now()
+	lastExpire := time.Now()
 	for {
 		select {
 		case <-c.quit:
@@ -216,10 +215,6 @@ func (c *Coordinator) run() {
 		if time.Since(lastExpire) >= c.cfg.OffsetsRetentionCheckInterval {
 			lastExpire = time.Now()
 			c.ExpireOffsets()
-		}
-		if time.Since(lastSnapshot) >= c.cfg.SnapshotCheckInterval {
-			lastSnapshot = time.Now()
-			c.snapshotAll(false)
 		}
 		wait := maxWait
 		if !next.IsZero() {
@@ -233,21 +228,4 @@ func (c *Coordinator) run() {
 		}
 		timer.Reset(wait)
 	}
-}
-
-// snapshotAll runs the pre-compaction snapshot check on every partition
-// (force: snapshot each regardless of size).
-func (c *Coordinator) snapshotAll(force bool) {
-	for _, pt := range c.parts {
-		if err := c.maybeSnapshot(pt, force); err != nil {
-			c.log.Error("__consumer_offsets snapshot failed", "partition", pt.index, "err", err)
-		}
-	}
-}
-
-// Snapshot writes the pre-compaction snapshot of every partition now,
-// whatever its size (admin and tests; the background goroutine snapshots
-// when a partition has grown).
-func (c *Coordinator) Snapshot() {
-	c.snapshotAll(true)
 }

@@ -2,7 +2,6 @@ package group
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"time"
@@ -138,29 +137,6 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 		i = j
 	}
 	return errs
-}
-
-// appendChunked appends recs in batches of at most maxBatchBytes and
-// returns the first batch's base offset.
-func (c *Coordinator) appendChunked(pt *part, recs []kv) (int64, error) {
-	ts := c.now().UnixMilli()
-	base := int64(-1)
-	for i := 0; i < len(recs); {
-		j, size := i, 0
-		for j < len(recs) && (j == i || size+recsSize(recs[j:j+1]) <= maxBatchBytes) {
-			size += recsSize(recs[j : j+1])
-			j++
-		}
-		res, err := pt.log.Append(encodeBatch(recs[i:j], ts))
-		if err != nil {
-			return base, fmt.Errorf("group: cannot append snapshot to %s-%d: %w", TopicName, pt.index, err)
-		}
-		if base < 0 {
-			base = res.BaseOffset
-		}
-		i = j
-	}
-	return base, nil
 }
 
 // load replays every partition. Called by Open before anything else runs.
@@ -340,52 +316,4 @@ func (c *Coordinator) loadGroup(p int32, id string) *group {
 		c.mu.groups[id] = g
 	}
 	return g
-}
-
-// liveRecordsLocked is how many records a snapshot of partition p holds.
-func (c *Coordinator) liveRecordsLocked(p int32) (recs []kv) {
-	for _, g := range c.mu.groups {
-		if g.part != p || g.state == Dead {
-			continue
-		}
-		if g.hasMetadata() {
-			recs = append(recs, groupRecord(g, nil))
-		}
-		for tp, o := range g.offsets {
-			recs = append(recs, offsetRecord(g.id, tp, &o))
-		}
-	}
-	return recs
-}
-
-// maybeSnapshot rewrites partition pt's live state at its log end and
-// deletes what is before, when the log holds more than SnapshotMinRecords
-// records and more than twice its live ones (the pre-compaction scheme).
-func (c *Coordinator) maybeSnapshot(pt *part, force bool) error {
-	pt.wmu.Lock()
-	defer pt.wmu.Unlock()
-	held := pt.log.LogEndOffset() - pt.log.LogStartOffset()
-	if !force && held <= c.cfg.SnapshotMinRecords {
-		return nil
-	}
-	c.flushPartLocked(pt)
-	c.mu.Lock()
-	recs := c.liveRecordsLocked(pt.index)
-	c.mu.Unlock()
-	if !force && held <= 2*int64(len(recs)) {
-		return nil
-	}
-	end := pt.log.LogEndOffset()
-	if len(recs) > 0 {
-		base, err := c.appendChunked(pt, recs)
-		if err != nil {
-			return err
-		}
-		end = base
-	}
-	if _, err := pt.log.DeleteRecordsBefore(end); err != nil && !errors.Is(err, partition.ErrOffsetOutOfRange) {
-		return fmt.Errorf("group: cannot delete records of %s-%d before snapshot at %d: %w", TopicName, pt.index, end, err)
-	}
-	c.log.Debug("__consumer_offsets snapshot", "partition", pt.index, "live", len(recs), "was", held, "start", end)
-	return nil
 }
