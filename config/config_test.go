@@ -72,6 +72,8 @@ func TestDefaults(t *testing.T) {
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
 		MessageMaxBytes: 1048588, RetentionCheck: 5 * time.Minute, CheckpointInterval: time.Minute,
 		Fsync: "never", FsyncInterval: time.Second,
+		CleanupPolicy: "delete", MinCleanableDirtyRatio: 0.5, MaxCompactionLagMs: maxInt64, DeleteRetentionMs: day,
+		Cleaner: Cleaner{Threads: 1, DedupeBufferSize: 128 << 20, Backoff: 15 * time.Second},
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
@@ -141,6 +143,54 @@ func TestPrecedence(t *testing.T) {
 	f("", nil, []string{"--shutdown-timeout", "5s", "--pprof"}, func(c *Config) bool { return c.ShutdownTimeout == 5*time.Second && c.Pprof })
 }
 
+// TestCleanerSettings loads the log cleaner's keys from a server.properties
+// and checks the resolved values, the disabled cases and the precedence.
+func TestCleanerSettings(t *testing.T) {
+	file := `log.cleanup.policy=compact, delete
+log.cleaner.enable=true
+log.cleaner.threads=3
+log.cleaner.dedupe.buffer.size=67108864
+log.cleaner.backoff.ms=2s
+log.cleaner.min.cleanable.ratio=0.25
+log.cleaner.min.compaction.lag.ms=60000
+log.cleaner.max.compaction.lag.ms=3600000
+log.cleaner.delete.retention.ms=1h
+log.cleaner.io.max.bytes.per.second=1e9
+`
+	c, s, err := load(t, file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CleanupPolicy != "compact,delete" || c.MinCleanableDirtyRatio != 0.25 || c.MinCompactionLagMs != 60000 ||
+		c.MaxCompactionLagMs != 3600000 || c.DeleteRetentionMs != 3600000 {
+		t.Fatalf("topic defaults: got %+v", c)
+	}
+	if want := (Cleaner{Threads: 3, DedupeBufferSize: 64 << 20, Backoff: 2 * time.Second}); c.Cleaner != want {
+		t.Fatalf("cleaner: got %+v, want %+v", c.Cleaner, want)
+	}
+	if len(s.Unknown()) != 0 || !reflect.DeepEqual(s.IgnoredKeys(), []string{"log.cleaner.io.max.bytes.per.second"}) {
+		t.Fatalf("unknown %q ignored %q", s.Unknown(), s.IgnoredKeys())
+	}
+	f := func(file string, env, args []string, threads int) {
+		t.Helper()
+		c, _, err := load(t, file, env, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Cleaner.Threads != threads {
+			t.Fatalf("%q %q %q: threads %d, want %d", file, env, args, c.Cleaner.Threads, threads)
+		}
+	}
+	f("log.cleaner.enable=false\nlog.cleaner.threads=4", nil, nil, -1)
+	f("log.cleaner.threads=0", nil, nil, -1)
+	f("log.cleaner.enable=false", []string{"SLUICE_LOG_CLEANER_ENABLE=true"}, nil, 1)
+	f("log.cleaner.threads=2", []string{"SLUICE_LOG_CLEANER_THREADS=3"}, []string{"--log-cleaner-threads", "4"}, 4)
+	c, _, err = load(t, "", []string{"SLUICE_LOG_CLEANUP_POLICY=compact"}, "--log-cleaner-min-cleanable-ratio", "0.9")
+	if err != nil || c.CleanupPolicy != "compact" || c.MinCleanableDirtyRatio != 0.9 {
+		t.Fatalf("env and flag: %+v %v", c, err)
+	}
+}
+
 func TestFsyncMapping(t *testing.T) {
 	f := func(file string, args []string, mode string, every time.Duration) {
 		t.Helper()
@@ -186,6 +236,10 @@ func TestBadValues(t *testing.T) {
 	f("", []string{"SLUICE_LOG_RETENTION_HOURS=x"}, nil, "log.retention.hours", "x", "SLUICE_LOG_RETENTION_HOURS")
 	f("sluice.fsync=sometimes", nil, nil, "sluice.fsync", "sometimes", ":1")
 	f("sluice.http.listen=nope", nil, nil, "sluice.http.listen", "nope", ":1")
+	f("log.cleaner.min.cleanable.ratio=1.5", nil, nil, "log.cleaner.min.cleanable.ratio", "1.5", ":1")
+	f("log.cleanup.policy=shred", nil, nil, "log.cleanup.policy", "shred", ":1")
+	f("log.cleaner.dedupe.buffer.size=1000", nil, nil, "log.cleaner.dedupe.buffer.size", "1000", ":1")
+	f("log.cleaner.max.compaction.lag.ms=0", nil, nil, "log.cleaner.max.compaction.lag.ms", "0", ":1")
 	if _, _, err := load(t, "", nil, "--fsync", "sometimes"); err == nil || !strings.Contains(err.Error(), "want one of never, interval, always") {
 		t.Fatalf("bad flag: %v", err)
 	}

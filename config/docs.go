@@ -19,6 +19,8 @@ func typeName(o *Option) string {
 		return strings.Join(o.Choices, "|")
 	case Listeners:
 		return "[NAME://]host:port"
+	case Ratio:
+		return "number 0..1"
 	}
 	return "string"
 }

@@ -247,7 +247,7 @@ func (s *Settings) addEnv(environ []string) error {
 }
 
 // parseValue checks v against o's kind and returns it typed: int64 for
-// Int and Millis, bool, or string.
+// Int and Millis, float64 for Ratio, bool, or string.
 func parseValue(o *Option, v string) (any, error) {
 	switch o.Kind {
 	case Int:
@@ -269,17 +269,34 @@ func parseValue(o *Option, v string) (any, error) {
 		}
 		return b, nil
 	case Enum:
-		for _, c := range o.Choices {
-			if strings.EqualFold(strings.TrimSpace(v), c) {
-				return c, nil
-			}
-		}
-		return nil, fmt.Errorf("want one of %s", strings.Join(o.Choices, ", "))
+		return parseEnum(o, v)
+	case Ratio:
+		return parseRatio(v)
 	case Listeners:
 		_, err := parseListeners(v)
 		return v, err
 	}
 	return v, nil
+}
+
+// parseEnum matches v against o's choices, ignoring case and blanks (so
+// "compact, delete" is the choice "compact,delete").
+func parseEnum(o *Option, v string) (string, error) {
+	v = strings.Join(strings.Fields(v), "")
+	for _, c := range o.Choices {
+		if strings.EqualFold(v, c) {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("want one of %s", strings.Join(o.Choices, ", "))
+}
+
+func parseRatio(v string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return 0, errors.New("want a number from 0 to 1")
+	}
+	return f, nil
 }
 
 func parseMillis(v string) (int64, error) {

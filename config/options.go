@@ -24,6 +24,7 @@ const (
 	Millis         // milliseconds: an integer, or a Go duration such as 30s or 5m
 	Enum           // one of Choices
 	Listeners      // comma-separated NAME://host:port (a bare host:port is PLAINTEXT)
+	Ratio          // a decimal number in [0, 1]
 )
 
 // Option is one row of the table.
@@ -56,6 +57,7 @@ const (
 const (
 	secNet     = "Listeners and identity"
 	secLog     = "Logs (defaults for every topic)"
+	secCleaner = "Log cleaner (compaction)"
 	secFlush   = "Durability (fsync)"
 	secGroup   = "Consumer groups (used by the group coordinator)"
 	secService = "Service"
@@ -120,6 +122,25 @@ var Options = []Option{
 	{Key: "log.flush.offset.checkpoint.interval.ms", Flag: "log-flush-offset-checkpoint-interval", Default: "60000", Kind: Millis, Min: 1, Max: maxInt64, Section: secLog,
 		Doc: "How often the recovery-point checkpoint is written (1 minute). After a crash, recovery validates the data written since the last checkpoint: shorter means faster restarts after a crash, slightly more writes."},
 
+	{Key: "log.cleanup.policy", Flag: "log-cleanup-policy", Default: "delete", Kind: Enum, Choices: []string{"delete", "compact", "compact,delete", "delete,compact"}, Section: secCleaner,
+		Doc: "Default cleanup.policy of topics created without one. delete (default): retention removes old segments. compact: the log cleaner keeps the latest record of every key and retention is off; such topics refuse records without a key. compact,delete: both. __consumer_offsets is always compacted whatever this says. Compaction bounds a keyed topic by its key count instead of by time, at the cost of the cleaner's disk and CPU."},
+	{Key: "log.cleaner.enable", Flag: "log-cleaner-enable", Default: "true", Kind: Bool, Section: secCleaner,
+		Doc: "Run the log cleaner (true). false leaves compacted topics, __consumer_offsets included, growing without bound until it is turned back on; turn it off only to rule the cleaner out while investigating."},
+	{Key: "log.cleaner.threads", Flag: "log-cleaner-threads", Default: "1", Kind: Int, Min: 0, Max: 1024, Section: secCleaner,
+		Doc: "Goroutines cleaning compacted logs, each one log at a time (1; 0 disables the cleaner like log.cleaner.enable=false). More clean more logs at once, at the cost of disk bandwidth taken from appends and fetches and a share of the dedupe buffer each."},
+	{Key: "log.cleaner.dedupe.buffer.size", Flag: "log-cleaner-dedupe-buffer-size", Default: "134217728", Kind: Int, Min: 1 << 20, Max: maxInt64, Section: secCleaner,
+		Doc: "Bytes for the key → offset maps of all cleaner threads together (128 MiB: about 5 million keys, 24 bytes a key at 90% fill), allocated when a cleaning needs it. A cleaning whose dirty section holds more keys than fit cleans only up to where the map filled and leaves the rest for the next one: larger cleans big logs in fewer passes, at the cost of memory."},
+	{Key: "log.cleaner.backoff.ms", Flag: "log-cleaner-backoff", Default: "15000", Kind: Millis, Min: 1, Max: maxInt64, Section: secCleaner,
+		Doc: "How long a cleaner thread sleeps when no log needs cleaning (15 s). Shorter notices dirty logs sooner; each check walks every compacted log's segment list."},
+	{Key: "log.cleaner.min.cleanable.ratio", Flag: "log-cleaner-min-cleanable-ratio", Default: "0.5", Kind: Ratio, Section: secCleaner,
+		Doc: "Default min.cleanable.dirty.ratio: a compacted log is cleaned once the bytes written since its last cleaning are this share of its inactive segments (0.5). Lower cleans sooner and more often (more rewriting, a smaller log); higher lets duplicates pile up between cleanings."},
+	{Key: "log.cleaner.min.compaction.lag.ms", Flag: "log-cleaner-min-compaction-lag", Default: "0", Kind: Millis, Min: 0, Max: maxInt64, Section: secCleaner,
+		Doc: "Default min.compaction.lag.ms: a segment is cleaned only once its newest record is this old (0), so consumers lagging less than this see every update of a key. Larger keeps more duplicates on disk."},
+	{Key: "log.cleaner.max.compaction.lag.ms", Flag: "log-cleaner-max-compaction-lag", Default: "9223372036854775807", Kind: Millis, Min: 1, Max: maxInt64, Section: secCleaner,
+		Doc: "Default max.compaction.lag.ms: a compacted log whose oldest uncleaned record is this old is cleaned whatever its dirty ratio, and its active segment rolls at this age (default Long.MAX: off). Set it to bound how long a superseded record (say, one to be erased) stays on disk; smaller costs more cleanings."},
+	{Key: "log.cleaner.delete.retention.ms", Flag: "log-cleaner-delete-retention", Default: "86400000", Kind: Millis, Min: 0, Max: maxInt64, Section: secCleaner,
+		Doc: "Default delete.retention.ms: how long a tombstone (a record with a null value) stays after the cleaning that first passed it, so consumers reading behind see the delete (1 day). Shorter frees space sooner; a consumer further behind than this may miss deletes. Cleaning times are kept in memory, so after a restart a tombstone may stay longer, never shorter."},
+
 	{Key: "sluice.fsync", Flag: "fsync", Kind: Enum, Choices: []string{"never", "interval", "always"}, Section: secFlush,
 		Doc: "When appends are fsync'd. never: the kernel writes back (Kafka's default; a process crash loses nothing, a power loss may lose the last seconds). interval: every log.flush.interval.ms. always: an append is acknowledged only after fsync; concurrent appends share one fsync (group commit), so throughput holds up with many producers while latency gains a disk flush. Unset: derived from the Kafka keys: log.flush.interval.messages=1 means always; log.flush.interval.ms, or log.flush.interval.messages above 1, means interval; otherwise never. Set at a higher level than those keys, or at the same one, it wins."},
 	{Key: "log.flush.interval.ms", Flag: "fsync-interval", Kind: Millis, Min: 1, Max: maxInt64, Section: secFlush,
@@ -164,7 +185,7 @@ var Ignored = []string{
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
 	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
-	"delete.topic.enable", "log.cleaner.", "metadata.", "auto.leader.rebalance.enable",
+	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
 	"super.users", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",

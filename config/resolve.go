@@ -35,6 +35,15 @@ type Config struct {
 	RetentionCheck     time.Duration
 	CheckpointInterval time.Duration
 
+	// Defaults of the topic configs of compaction.
+	CleanupPolicy          string // delete, compact or compact,delete
+	MinCleanableDirtyRatio float64
+	MinCompactionLagMs     int64
+	MaxCompactionLagMs     int64
+	DeleteRetentionMs      int64
+
+	Cleaner Cleaner
+
 	Fsync         string // never, interval or always
 	FsyncInterval time.Duration
 
@@ -45,6 +54,13 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+}
+
+// Cleaner holds the log cleaner's broker-wide settings.
+type Cleaner struct {
+	Threads          int // 0 or less: the cleaner is disabled
+	DedupeBufferSize int64
+	Backoff          time.Duration
 }
 
 // Group holds the consumer-group settings, passed on to the group
@@ -76,6 +92,12 @@ func (r resolver) int(key string) int64 {
 	return 0
 }
 
+func (r resolver) ratio(key string) float64 {
+	v, _ := parseValue(lookup(key), r.raw(key).value)
+	f, _ := v.(float64)
+	return f
+}
+
 func (r resolver) bool(key string) bool { b, _ := strconv.ParseBool(r.str(key)); return b }
 func (r resolver) ms(key string) time.Duration {
 	return time.Duration(r.int(key)) * time.Millisecond
@@ -100,6 +122,7 @@ func resolve(s *Settings) (*Config, error) {
 			errs = append(errs, err)
 		}
 	}
+	resolveCleaner(r, c)
 	resolveGroup(r, c)
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -268,6 +291,25 @@ func resolveService(r resolver, c *Config) error {
 		return errors.New("config: BUG: shutdown timeout not positive")
 	}
 	return nil
+}
+
+// resolveCleaner reads the compaction defaults and the cleaner settings;
+// log.cleaner.enable=false or log.cleaner.threads=0 disables the cleaner
+// (Threads -1).
+func resolveCleaner(r resolver, c *Config) {
+	c.CleanupPolicy = r.enum("log.cleanup.policy")
+	c.MinCleanableDirtyRatio = r.ratio("log.cleaner.min.cleanable.ratio")
+	c.MinCompactionLagMs = r.int("log.cleaner.min.compaction.lag.ms")
+	c.MaxCompactionLagMs = r.int("log.cleaner.max.compaction.lag.ms")
+	c.DeleteRetentionMs = r.int("log.cleaner.delete.retention.ms")
+	c.Cleaner = Cleaner{
+		Threads:          int(r.int("log.cleaner.threads")),
+		DedupeBufferSize: r.int("log.cleaner.dedupe.buffer.size"),
+		Backoff:          r.ms("log.cleaner.backoff.ms"),
+	}
+	if !r.bool("log.cleaner.enable") || c.Cleaner.Threads == 0 {
+		c.Cleaner.Threads = -1
+	}
 }
 
 func resolveGroup(r resolver, c *Config) {

@@ -33,6 +33,11 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 	def.MaxMessageBytes = cfg.MessageMaxBytes
 	def.LogAppendTime = cfg.LogAppendTime
 	def.FlushInterval = cfg.FsyncInterval
+	def.CleanupPolicy = cfg.CleanupPolicy
+	def.MinCleanableDirtyRatio = cfg.MinCleanableDirtyRatio
+	def.MinCompactionLagMs = cfg.MinCompactionLagMs
+	def.MaxCompactionLagMs = cfg.MaxCompactionLagMs
+	def.DeleteRetentionMs = cfg.DeleteRetentionMs
 	switch cfg.Fsync {
 	case "always":
 		def.Flush = partition.FlushAlways
@@ -42,11 +47,14 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 		def.Flush = partition.FlushNever
 	}
 	return partition.StoreConfig{
-		Dir:                    cfg.DataDir,
-		Defaults:               def,
-		RetentionCheckInterval: cfg.RetentionCheck,
-		CheckpointInterval:     cfg.CheckpointInterval,
-		Logger:                 log,
+		Dir:                     cfg.DataDir,
+		Defaults:                def,
+		RetentionCheckInterval:  cfg.RetentionCheck,
+		CheckpointInterval:      cfg.CheckpointInterval,
+		Logger:                  log,
+		CleanerThreads:          cfg.Cleaner.Threads,
+		CleanerDedupeBufferSize: cfg.Cleaner.DedupeBufferSize,
+		CleanerBackoff:          cfg.Cleaner.Backoff,
 	}
 }
 
