@@ -200,6 +200,10 @@ func (l *Log) Dir() string       { return l.dir }
 // (the delayed-fetch queue waits on it).
 func (l *Log) Wait() <-chan struct{} { return l.wait() }
 
+// RecoveredBytes is the segment bytes read by recovery when the log was
+// opened (0 after a clean shutdown).
+func (l *Log) RecoveredBytes() int64 { return l.recoveredBytes.Load() }
+
 // Flush fsyncs everything appended so far and advances the recovery point.
 func (l *Log) Flush() error { return l.flush() }
 
@@ -237,6 +241,25 @@ type StoreConfig struct {
 	// thread sleeps when no log needs cleaning. Shorter notices dirty logs
 	// sooner; each check walks every compacted log's segment list.
 	CleanerBackoff time.Duration
+
+	// Observer, if not nil, is told of every log's writes and fsyncs (for
+	// metrics). Nil costs nothing.
+	Observer Observer
+}
+
+// Observer receives the writes and fsyncs of every log of a Store. Its
+// methods are called synchronously by the writer (Appended, and Fsynced
+// under FlushAlways, run while appends wait) and by flushes, possibly
+// from several goroutines at once: they must be fast, safe for concurrent
+// use and must not call back into the log.
+type Observer interface {
+	// Appended reports one successful pwritev: the batches and bytes it
+	// wrote (a round that rolls the segment writes once per segment).
+	Appended(topic string, partition int32, batches int, bytes int64)
+	// Fsynced reports one successful fsync of a segment and how long it
+	// took: the writer's under FlushAlways, an interval or shutdown flush,
+	// or the flush of a segment that rolled.
+	Fsynced(topic string, partition int32, d time.Duration)
 }
 
 // Store is a data directory of partition logs, as Kafka's LogManager: it
@@ -250,6 +273,11 @@ type Store struct{ store }
 // clean-shutdown marker reads no segment data; without it each log recovers
 // from its recovery point. The marker is removed once the store is open.
 func OpenStore(cfg StoreConfig) (*Store, error) { return openStore(cfg) }
+
+// OpenedClean reports whether the clean-shutdown marker was present at
+// open and trusted (the recovery-point checkpoint was readable): logs with
+// a checkpointed recovery point then read no segment data.
+func (s *Store) OpenedClean() bool { return s.openedClean }
 
 // Logs returns every log, sorted by topic then partition.
 func (s *Store) Logs() []*Log { return s.logs() }

@@ -340,7 +340,7 @@ func (l *log) roll(rd *round, cfg Config, now time.Time) error {
 func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
 	defer l.bg.Done()
 	defer old.Release()
-	if err := old.sync(); err != nil {
+	if err := l.observeSync(old.sync); err != nil {
 		l.logger.Error("cannot flush a rolled segment", "segment", old.base, "err", err)
 		return
 	}
@@ -364,6 +364,9 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot append to %s-%d: %v", ErrStorage, l.topic, l.partition, err)
 	}
+	if l.observer != nil {
+		l.observer.Appended(l.topic, l.partition, len(l.w.written), pendingBytes(l.w.bufs))
+	}
 	for _, br := range l.w.written {
 		if err := rd.seg.noteBatch(br.h, pos, cfg.IndexIntervalBytes); err != nil {
 			return fmt.Errorf("%w: %v", ErrStorage, err)
@@ -378,11 +381,11 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 // append in the round). Indexes are not synced: recovery rebuilds them.
 func (l *log) syncRound(rd *round) error {
 	l.syncs.Add(1)
-	if err := rd.startSeg.log.Sync(); err != nil {
+	if err := l.observeSync(rd.startSeg.log.Sync); err != nil {
 		return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
 	}
 	for _, s := range rd.created {
-		if err := s.log.Sync(); err != nil {
+		if err := l.observeSync(s.log.Sync); err != nil {
 			return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
 		}
 	}

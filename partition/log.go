@@ -37,6 +37,8 @@ type log struct {
 	// onLogStart is called (without locks) when the log start offset moves,
 	// so the store can checkpoint it.
 	onLogStart func()
+	// observer, if not nil, hears of writes and fsyncs (StoreConfig.Observer).
+	observer Observer
 
 	// swapMu serialises changes that rename segment files: the cleaner's
 	// swap sequence (swap.go) and the deletion of old segments, so a swap
@@ -102,6 +104,7 @@ type openOptions struct {
 	logger        *slog.Logger
 	now           func() time.Time
 	onLogStart    func()
+	observer      Observer
 }
 
 // openLog opens the partition directory dir, recovering it if the last
@@ -114,7 +117,7 @@ func openLog(dir string, o openOptions) (*Log, error) {
 		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
 	}
 	l := &Log{log{dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
-		logger: o.logger, now: o.now, onLogStart: o.onLogStart}}
+		logger: o.logger, now: o.now, onLogStart: o.onLogStart, observer: o.observer}}
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
@@ -563,7 +566,7 @@ func (l *log) flush() error {
 	var err error
 	for _, s := range segs {
 		if err == nil {
-			err = s.sync()
+			err = l.observeSync(s.sync)
 		}
 		s.Release()
 	}
@@ -573,6 +576,20 @@ func (l *log) flush() error {
 	l.mu.Lock()
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, leo)
 	l.mu.Unlock()
+	return nil
+}
+
+// observeSync runs sync and, with an observer, reports its duration when
+// it succeeds.
+func (l *log) observeSync(sync func() error) error {
+	if l.observer == nil {
+		return sync()
+	}
+	start := time.Now()
+	if err := sync(); err != nil {
+		return err
+	}
+	l.observer.Fsynced(l.topic, l.partition, time.Since(start))
 	return nil
 }
 

@@ -45,6 +45,7 @@ type store struct {
 		closed bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
+	openedClean  bool       // the clean-shutdown marker was trusted at open
 	cl           cleanerState
 	stop         chan struct{}
 	done         sync.WaitGroup
@@ -123,6 +124,7 @@ func (s *store) loadAll() error {
 		s.logger.Warn("ignoring unreadable log-start-offset checkpoint", "err", err)
 		starts = map[topicPartition]int64{}
 	}
+	s.openedClean = clean
 	cleaned := s.readCleanerCheckpoint()
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
@@ -188,7 +190,7 @@ func (s *store) openOptions(tp topicPartition, id [16]byte, cfg Config, rp, ls i
 	return openOptions{
 		topic: tp.topic, partition: tp.partition, topicID: id, cfg: cfg,
 		recoveryPoint: rp, logStart: ls, cleanerPoint: -1, clean: clean,
-		logger: s.logger, now: s.cfg.Now,
+		logger: s.logger, now: s.cfg.Now, observer: s.cfg.Observer,
 		onLogStart: func() { s.writeCheckpoints() },
 	}
 }
