@@ -31,27 +31,39 @@ func init() { register(33, 0, 2, handleAlterConfigs) }
 func handleAlterConfigs(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.AlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
-	dups := duplicates(len(req.Resources), func(i int) resourceKey {
+	key := func(i int) resourceKey {
 		return resourceKey{req.Resources[i].ResourceType, req.Resources[i].ResourceName}
+	}
+	alter := func(i int) error { return b.alterResource(&req.Resources[i], req.ValidateOnly) }
+	b.eachResource(len(req.Resources), key, alter, "alter configs", func(i int, code int16, msg *string) {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
+		sr.ErrorCode, sr.ErrorMessage = code, msg
+		resp.Resources = append(resp.Resources, sr)
 	})
+	return r.respond(resp), nil
+}
+
+// eachResource runs alter once for each distinct resource of a request, in
+// request order, and answers through add: a resource named twice gets
+// INVALID_REQUEST (once), any other error its Kafka code and message.
+func (b *Broker) eachResource(n int, key func(int) resourceKey, alter func(int) error,
+	what string, add func(i int, code int16, msg *string)) {
+	dups := duplicates(n, key)
 	answered := map[resourceKey]bool{}
-	for i := range req.Resources {
-		rr := &req.Resources[i]
-		k := resourceKey{rr.ResourceType, rr.ResourceName}
+	for i := 0; i < n; i++ {
+		k := key(i)
 		if answered[k] {
 			continue
 		}
 		answered[k] = true
-		sr := kmsg.NewAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
 		if !dups[k] {
-			err = b.alterResource(rr, req.ValidateOnly)
+			err = alter(i)
 		}
-		sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "alter configs")
-		resp.Resources = append(resp.Resources, sr)
+		code, msg := b.errorResult(err, what)
+		add(i, code, msg)
 	}
-	return r.respond(resp), nil
 }
 
 // resourceKey identifies a config resource.

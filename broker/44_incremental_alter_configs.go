@@ -36,26 +36,16 @@ func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 func handleIncrementalAlterConfigs(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
-	dups := duplicates(len(req.Resources), func(i int) resourceKey {
+	key := func(i int) resourceKey {
 		return resourceKey{req.Resources[i].ResourceType, req.Resources[i].ResourceName}
-	})
-	answered := map[resourceKey]bool{}
-	for i := range req.Resources {
-		rr := &req.Resources[i]
-		k := resourceKey{rr.ResourceType, rr.ResourceName}
-		if answered[k] {
-			continue
-		}
-		answered[k] = true
-		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
-		if !dups[k] {
-			err = b.incrementalAlterResource(rr, req.ValidateOnly)
-		}
-		sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "incremental alter configs")
-		resp.Resources = append(resp.Resources, sr)
 	}
+	alter := func(i int) error { return b.incrementalAlterResource(&req.Resources[i], req.ValidateOnly) }
+	b.eachResource(len(req.Resources), key, alter, "incremental alter configs", func(i int, code int16, msg *string) {
+		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
+		sr.ErrorCode, sr.ErrorMessage = code, msg
+		resp.Resources = append(resp.Resources, sr)
+	})
 	return r.respond(resp), nil
 }
 
