@@ -40,23 +40,17 @@ func init() { register(19, 0, 7, handleCreateTopics) }
 func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
-	dups := duplicates(len(req.Topics), func(i int) string { return req.Topics[i].Topic })
-	answered := map[string]bool{}
-	for i := range req.Topics {
+	eachDistinct(len(req.Topics), func(i int) string { return req.Topics[i].Topic }, func(i int, dup bool) {
 		rt := &req.Topics[i]
-		if answered[rt.Topic] {
-			continue
-		}
-		answered[rt.Topic] = true
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
-		if dups[rt.Topic] {
+		if dup {
 			st.ErrorCode, st.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic name."), "")
 		} else {
 			b.createTopicFromRequest(rt, req.ValidateOnly, &st)
 		}
 		resp.Topics = append(resp.Topics, st)
-	}
+	})
 	return r.respond(resp), nil
 }
 

@@ -40,23 +40,17 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			targets = append(targets, rt)
 		}
 	}
-	dups := duplicates(len(targets), func(i int) deleteKey { return keyOf(targets[i]) })
-	answered := map[deleteKey]bool{}
-	for _, rt := range targets {
-		k := keyOf(rt)
-		if answered[k] {
-			continue
-		}
-		answered[k] = true
+	eachDistinct(len(targets), func(i int) deleteKey { return keyOf(targets[i]) }, func(i int, dup bool) {
+		rt := targets[i]
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		err := newAPIError(kerr.InvalidRequest, "Duplicate topic.")
-		if !dups[k] {
+		if !dup {
 			err = b.deleteTopicFromRequest(rt, r.version, &st)
 		}
 		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "delete topic")
 		resp.Topics = append(resp.Topics, st)
-	}
+	})
 	return r.respond(resp), nil
 }
 

@@ -34,36 +34,18 @@ func handleAlterConfigs(_ context.Context, b *Broker, r *request) (*netio.Respon
 	key := func(i int) resourceKey {
 		return resourceKey{req.Resources[i].ResourceType, req.Resources[i].ResourceName}
 	}
-	alter := func(i int) error { return b.alterResource(&req.Resources[i], req.ValidateOnly) }
-	b.eachResource(len(req.Resources), key, alter, "alter configs", func(i int, code int16, msg *string) {
+	eachDistinct(len(req.Resources), key, func(i int, dup bool) {
+		rr := &req.Resources[i]
+		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
+		if !dup {
+			err = b.alterResource(rr, req.ValidateOnly)
+		}
 		sr := kmsg.NewAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
-		sr.ErrorCode, sr.ErrorMessage = code, msg
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "alter configs")
 		resp.Resources = append(resp.Resources, sr)
 	})
 	return r.respond(resp), nil
-}
-
-// eachResource runs alter once for each distinct resource of a request, in
-// request order, and answers through add: a resource named twice gets
-// INVALID_REQUEST (once), any other error its Kafka code and message.
-func (b *Broker) eachResource(n int, key func(int) resourceKey, alter func(int) error,
-	what string, add func(i int, code int16, msg *string)) {
-	dups := duplicates(n, key)
-	answered := map[resourceKey]bool{}
-	for i := 0; i < n; i++ {
-		k := key(i)
-		if answered[k] {
-			continue
-		}
-		answered[k] = true
-		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
-		if !dups[k] {
-			err = alter(i)
-		}
-		code, msg := b.errorResult(err, what)
-		add(i, code, msg)
-	}
 }
 
 // resourceKey identifies a config resource.

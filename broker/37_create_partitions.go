@@ -27,23 +27,17 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
-	dups := duplicates(len(req.Topics), func(i int) string { return req.Topics[i].Topic })
-	answered := map[string]bool{}
-	for i := range req.Topics {
+	eachDistinct(len(req.Topics), func(i int) string { return req.Topics[i].Topic }, func(i int, dup bool) {
 		rt := &req.Topics[i]
-		if answered[rt.Topic] {
-			continue
-		}
-		answered[rt.Topic] = true
-		st := kmsg.NewCreatePartitionsResponseTopic()
-		st.Topic = rt.Topic
 		err := newAPIError(kerr.InvalidRequest, "Duplicate topic name.")
-		if !dups[rt.Topic] {
+		if !dup {
 			err = b.createPartitionsFromRequest(rt, req.ValidateOnly)
 		}
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
 		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create partitions")
 		resp.Topics = append(resp.Topics, st)
-	}
+	})
 	return r.respond(resp), nil
 }
 

@@ -39,11 +39,15 @@ func handleIncrementalAlterConfigs(_ context.Context, b *Broker, r *request) (*n
 	key := func(i int) resourceKey {
 		return resourceKey{req.Resources[i].ResourceType, req.Resources[i].ResourceName}
 	}
-	alter := func(i int) error { return b.incrementalAlterResource(&req.Resources[i], req.ValidateOnly) }
-	b.eachResource(len(req.Resources), key, alter, "incremental alter configs", func(i int, code int16, msg *string) {
+	eachDistinct(len(req.Resources), key, func(i int, dup bool) {
+		rr := &req.Resources[i]
+		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
+		if !dup {
+			err = b.incrementalAlterResource(rr, req.ValidateOnly)
+		}
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
-		sr.ResourceType, sr.ResourceName = req.Resources[i].ResourceType, req.Resources[i].ResourceName
-		sr.ErrorCode, sr.ErrorMessage = code, msg
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "incremental alter configs")
 		resp.Resources = append(resp.Resources, sr)
 	})
 	return r.respond(resp), nil

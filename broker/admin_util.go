@@ -52,6 +52,22 @@ func (b *Broker) errorResult(err error, what string) (int16, *string) {
 }
 
 // duplicates returns the keys that occur more than once among n items.
+// eachDistinct calls fn once per distinct key among a request's n items, in
+// request order, telling it whether the key is named more than once (Kafka
+// answers such an item once, with INVALID_REQUEST, and acts on none).
+func eachDistinct[K comparable](n int, key func(i int) K, fn func(i int, dup bool)) {
+	dups := duplicates(n, key)
+	answered := make(map[K]bool, n)
+	for i := range n {
+		k := key(i)
+		if answered[k] {
+			continue
+		}
+		answered[k] = true
+		fn(i, dups[k])
+	}
+}
+
 func duplicates[K comparable](n int, key func(i int) K) map[K]bool {
 	seen := make(map[K]bool, n)
 	dups := map[K]bool{}
