@@ -1,8 +1,9 @@
 // Package metrics exports sluiced's Prometheus metrics, every name
 // prefixed sluice_. Request counts, latencies and bytes per API key come
-// from wrapping the broker's netio.Handler (Instrument); everything else is
-// read at scrape time from the running parts (Sources), so the hot paths
-// pay nothing for it:
+// from wrapping the broker's netio.Handler (Instrument); the writer's
+// rounds and fsyncs from a partition.Observer (Observer, given to the
+// store); everything else is read at scrape time from the running parts
+// (Sources), so the hot paths pay nothing for it:
 //
 //	sluice_requests_total{api}                 requests handled, by API key name (Produce, Fetch, …)
 //	sluice_request_errors_total{api}           requests whose handling closed the connection
@@ -23,6 +24,15 @@
 //	sluice_log_start_offset{topic,partition}
 //	sluice_log_end_offset{topic,partition}
 //	sluice_log_high_watermark{topic,partition}
+//	sluice_log_dirty_ratio{topic,partition}    compacted logs: share of inactive bytes written since the last cleaning
+//	sluice_append_round_bytes                  bytes per pwritev of the writer, histogram (4 KiB..64 MiB)
+//	sluice_append_round_batches                batches per pwritev (group commit: appends sharing one write), histogram
+//	sluice_fsync_duration_seconds              fsync time of a segment, histogram (--fsync always or interval, rolls, shutdown)
+//	sluice_cleaner_cleanings_total             log cleaner: logs cleaned
+//	sluice_cleaner_bytes_read_total            log cleaner: segment bytes read and rewritten
+//	sluice_cleaner_bytes_written_total         log cleaner: bytes of the cleaned segments written
+//	sluice_cleaner_seconds_total               log cleaner: time spent cleaning
+//	sluice_cleaner_errors_total                log cleaner: cleanings that failed
 //	sluice_topic_bytes_in_total{topic}         record bytes appended (idempotent duplicates excluded)
 //	sluice_topic_bytes_out_total{topic}        record bytes sent in Fetch responses
 //	sluice_consumer_group_committed_offset{group,topic,partition}
@@ -60,6 +70,7 @@ type Sources struct {
 	Logs      func() []*partition.Log
 	Traffic   func() map[string]broker.TopicTraffic
 	Lag       func() []broker.PartitionLag
+	Cleaner   func() partition.CleanerStats
 	NodeID    int32
 	ClusterID string
 }
@@ -72,6 +83,10 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
+
+	roundBytes   prometheus.Histogram
+	roundBatches prometheus.Histogram
+	fsyncs       prometheus.Histogram
 
 	mu struct {
 		sync.Mutex
@@ -94,13 +109,41 @@ func New() *Metrics {
 		Help: "Request bytes received, by API key."}, api)
 	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_response_bytes_total",
 		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
+	m.newWriterHistograms()
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
+		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m})
+		trafficCollector{m}, lagCollector{m}, cleanerCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// newWriterHistograms creates the histograms fed by Observer.
+func (m *Metrics) newWriterHistograms() {
+	m.roundBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_append_round_bytes",
+		Help:    "Bytes written by one pwritev of a partition's writer (every append queued meanwhile).",
+		Buckets: prometheus.ExponentialBuckets(4<<10, 2, 15)})
+	m.roundBatches = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_append_round_batches",
+		Help:    "Record batches written by one pwritev of a partition's writer.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_fsync_duration_seconds",
+		Help:    "Time of one fsync of a segment (appends under --fsync always, interval and shutdown flushes, rolled segments).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+}
+
+// Observer is the partition.Observer feeding the writer's histograms;
+// pass it as partition.StoreConfig.Observer.
+func (m *Metrics) Observer() partition.Observer { return observer{m} }
+
+type observer struct{ m *Metrics }
+
+func (o observer) Appended(_ string, _ int32, batches int, bytes int64) {
+	o.m.roundBytes.Observe(float64(bytes))
+	o.m.roundBatches.Observe(float64(batches))
+}
+
+func (o observer) Fsynced(_ string, _ int32, d time.Duration) { o.m.fsyncs.Observe(d.Seconds()) }
 
 // SetSources replaces what the scrape-time collectors read.
 func (m *Metrics) SetSources(s Sources) {
@@ -181,6 +224,12 @@ var (
 	logStart      = newConst("sluice_log_start_offset", "First offset of a partition.", prometheus.GaugeValue, tp...)
 	logEnd        = newConst("sluice_log_end_offset", "Offset the next record of a partition gets.", prometheus.GaugeValue, tp...)
 	logHW         = newConst("sluice_log_high_watermark", "Offset up to which a partition's records are visible to consumers.", prometheus.GaugeValue, tp...)
+	dirtyRatio    = newConst("sluice_log_dirty_ratio", "Compacted partitions: share of the inactive segments' bytes written since the last cleaning.", prometheus.GaugeValue, tp...)
+	cleanings     = newConst("sluice_cleaner_cleanings_total", "Logs cleaned by the log cleaner.", prometheus.CounterValue)
+	cleanRead     = newConst("sluice_cleaner_bytes_read_total", "Segment bytes the log cleaner read and rewrote.", prometheus.CounterValue)
+	cleanWritten  = newConst("sluice_cleaner_bytes_written_total", "Bytes of cleaned segments the log cleaner wrote.", prometheus.CounterValue)
+	cleanSeconds  = newConst("sluice_cleaner_seconds_total", "Time the log cleaner spent cleaning.", prometheus.CounterValue)
+	cleanErrors   = newConst("sluice_cleaner_errors_total", "Cleanings that failed (each logged).", prometheus.CounterValue)
 	topicIn       = newConst("sluice_topic_bytes_in_total", "Record bytes appended to a topic since start (idempotent duplicates excluded).", prometheus.CounterValue, "topic")
 	topicOut      = newConst("sluice_topic_bytes_out_total", "Record bytes sent from a topic in Fetch responses since start.", prometheus.CounterValue, "topic")
 	gtp           = []string{"group", "topic", "partition"}
@@ -230,7 +279,7 @@ func (sendfileCollector) Collect(ch chan<- prometheus.Metric) {
 type logCollector struct{ m *Metrics }
 
 func (logCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, logSize, logSegments, logStart, logEnd, logHW)
+	describe(ch, logSize, logSegments, logStart, logEnd, logHW, dirtyRatio)
 }
 
 func (c logCollector) Collect(ch chan<- prometheus.Metric) {
@@ -245,7 +294,29 @@ func (c logCollector) Collect(ch chan<- prometheus.Metric) {
 		logStart.emit(ch, float64(l.LogStartOffset()), t, p)
 		logEnd.emit(ch, float64(l.LogEndOffset()), t, p)
 		logHW.emit(ch, float64(l.HighWatermark()), t, p)
+		if l.Config().Compact() {
+			dirtyRatio.emit(ch, l.DirtyRatio(), t, p)
+		}
 	}
+}
+
+type cleanerCollector struct{ m *Metrics }
+
+func (cleanerCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, cleanings, cleanRead, cleanWritten, cleanSeconds, cleanErrors)
+}
+
+func (c cleanerCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Cleaner
+	if f == nil {
+		return
+	}
+	s := f()
+	cleanings.emit(ch, float64(s.Cleanings))
+	cleanRead.emit(ch, float64(s.BytesRead))
+	cleanWritten.emit(ch, float64(s.BytesWritten))
+	cleanSeconds.emit(ch, s.Duration.Seconds())
+	cleanErrors.emit(ch, float64(s.Errors))
 }
 
 type trafficCollector struct{ m *Metrics }

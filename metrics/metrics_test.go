@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/segment/segmenttest"
 )
 
 type fakeHandler struct{}
@@ -76,5 +77,62 @@ func TestMetrics(t *testing.T) {
 	m.SetSources(Sources{})
 	if out := scrape(t, m); strings.Contains(out, "sluice_log_end_offset") {
 		t.Error("log metrics after the sources were dropped")
+	}
+}
+
+// TestWriterAndCleanerMetrics feeds the writer histograms through the
+// store's Observer (FlushAlways) and reads the cleaner's counters and a
+// compacted log's dirty ratio at scrape time.
+func TestWriterAndCleanerMetrics(t *testing.T) {
+	m := New()
+	def := partition.DefaultConfig()
+	def.Flush = partition.FlushAlways
+	store, err := partition.OpenStore(partition.StoreConfig{Dir: t.TempDir(), Defaults: def, Observer: m.Observer(), CleanerThreads: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	plain, err := store.Create("t", 0, [16]byte{1}, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compacted := def
+	compacted.CleanupPolicy, compacted.SegmentBytes = "compact", 1024
+	c, err := store.Create("c", 0, [16]byte{2}, compacted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*partition.Log{plain, c, c, c, c, c, c, c, c} {
+		if _, err := l.Append(segmenttest.NewBatch(0, 5, 1, 50).Encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Clean(c); err != nil {
+		t.Fatal(err)
+	}
+	m.SetSources(Sources{Logs: store.Logs, Cleaner: store.CleanerStats})
+	out := scrape(t, m)
+	for _, want := range []string{
+		`sluice_append_round_bytes_count 9`,
+		`sluice_append_round_batches_bucket{le="1"} 9`,
+		`sluice_append_round_bytes_bucket{le="4096"} 9`,
+		`sluice_append_round_bytes_bucket{le="6.7108864e+07"} 9`,
+		`sluice_fsync_duration_seconds_bucket{le="+Inf"} `,
+		`sluice_cleaner_cleanings_total 1`,
+		`sluice_cleaner_bytes_read_total `,
+		`sluice_cleaner_bytes_written_total `,
+		`sluice_cleaner_seconds_total `,
+		`sluice_cleaner_errors_total 0`,
+		`sluice_log_dirty_ratio{partition="0",topic="c"} `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `sluice_log_dirty_ratio{partition="0",topic="t"}`) {
+		t.Error("a dirty ratio for a log that is not compacted")
+	}
+	if strings.Contains(out, "sluice_fsync_duration_seconds_count 0\n") {
+		t.Error("no fsync observed under FlushAlways")
 	}
 }

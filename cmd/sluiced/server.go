@@ -90,6 +90,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 // with requests instrumented for the metrics.
 func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*server, error) {
 	scfg := storeConfig(cfg, log)
+	scfg.Observer = m.Observer()
 	logStartKind(log, cfg.DataDir)
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:       scfg,
@@ -104,7 +105,7 @@ func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*ser
 	}
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
-		Lag: b.ConsumerLag, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
+		Lag: b.ConsumerLag, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
 	return &server{Server: srv, metrics: m}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,7 +85,7 @@ func TestServiceNotifyAndHTTP(t *testing.T) {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
 			sock, ch := notifySocket(t, abstract)
 			p := start(t, []string{"NOTIFY_SOCKET=" + sock}, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
-				"--http-listen", "127.0.0.1:0", "--pprof")
+				"--http-listen", "127.0.0.1:0", "--pprof", "--fsync", "always")
 			receive(t, ch, "READY=1", p.cmd.Process.Pid)
 			base := "http://" + p.waitLog("http listening")["addr"].(string)
 			if abstract {
@@ -120,12 +121,33 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 		`sluice_log_end_offset{partition="0",topic="metrics-topic"} 10`, `sluice_log_high_watermark{partition="0",topic="metrics-topic"} 10`,
 		`sluice_log_start_offset{partition="0",topic="metrics-topic"} 0`, `sluice_log_segments{partition="0",topic="metrics-topic"} 1`,
 		`sluice_log_size_bytes{partition="0",topic="metrics-topic"}`, `sluice_broker_info{cluster_id=`, "sluice_process_open_fds ",
-		`sluice_topic_bytes_in_total{topic="metrics-topic"}`,
+		`sluice_topic_bytes_in_total{topic="metrics-topic"}`, `sluice_append_round_bytes_bucket{le="4096"}`,
+		`sluice_append_round_batches_bucket{le="1"}`, `sluice_fsync_duration_seconds_bucket{le=`,
+		"sluice_cleaner_cleanings_total ", "sluice_cleaner_bytes_read_total ", "sluice_cleaner_errors_total ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %q", want)
 		}
 	}
+	// 10 synchronous produces: at least 10 writer rounds, each fsync'd.
+	for _, name := range []string{"sluice_append_round_bytes_count", "sluice_fsync_duration_seconds_count"} {
+		if n := metricValue(body, name); n < 10 {
+			t.Errorf("/metrics: %s is %v, want at least 10", name, n)
+		}
+	}
+}
+
+// metricValue is the value of the unlabelled sample name in a Prometheus
+// text body, or -1.
+func metricValue(body, name string) float64 {
+	for line := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 // produce sends n records synchronously.
