@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,9 +21,6 @@ type server struct {
 	*broker.Server
 	metrics *metrics.Metrics
 }
-
-// cleanShutdownFile is the store's clean-shutdown marker (Kafka's name).
-const cleanShutdownFile = ".kafka_cleanshutdown"
 
 func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 	def := partition.DefaultConfig()
@@ -91,7 +91,10 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*server, error) {
 	scfg := storeConfig(cfg, log)
 	scfg.Observer = m.Observer()
-	logStartKind(log, cfg.DataDir)
+	fresh := isNewDataDir(cfg.DataDir)
+	if fresh {
+		log.Info("new data directory", "dir", cfg.DataDir)
+	}
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:       scfg,
 		Net:         netConfig(cfg, log),
@@ -103,25 +106,45 @@ func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*ser
 	if err != nil {
 		return nil, err
 	}
+	if !fresh {
+		logRecovery(log, srv.Store())
+	}
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
 	return &server{Server: srv, metrics: m}, nil
 }
 
-// logStartKind says, before the store opens, whether it will trust a clean
-// shutdown (reading no segment data) or recover.
-func logStartKind(log *slog.Logger, dir string) {
-	_, err := os.Stat(filepath.Join(dir, cleanShutdownFile))
-	_, metaErr := os.Stat(filepath.Join(dir, "meta.properties"))
-	switch {
-	case err == nil:
-		log.Info("clean shutdown marker present: recovery skipped, no segment data read", "dir", dir)
-	case metaErr == nil:
-		log.Warn("no clean shutdown marker: every log recovers from its recovery point", "dir", dir)
-	default:
-		log.Info("new data directory", "dir", dir)
+// isNewDataDir reports, before the store opens, whether dir has never
+// been used by a broker (no meta.properties).
+func isNewDataDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "meta.properties"))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// logRecovery says, once the store is open, what opening it read: nothing
+// after a trusted clean shutdown, else the segment bytes recovery
+// validated (a warning when the clean-shutdown marker was missing).
+func logRecovery(log *slog.Logger, st *partition.Store) {
+	var bytes int64
+	var logs int
+	for _, l := range st.Logs() {
+		if n := l.RecoveredBytes(); n > 0 {
+			bytes += n
+			logs++
+		}
 	}
+	clean := st.OpenedClean()
+	if clean && bytes == 0 {
+		log.Info("clean start: no segment data read", "dir", st.Dir())
+		return
+	}
+	level := slog.LevelWarn
+	if clean {
+		level = slog.LevelInfo // marker trusted; logs missing from the checkpoint recovered
+	}
+	log.Log(context.Background(), level, fmt.Sprintf("recovered %d bytes of segment data in %d logs", bytes, logs),
+		"dir", st.Dir(), "bytes", bytes, "logs", logs, "clean_shutdown_marker", clean)
 }
 
 // shutdown stops the server (broker.Server.Shutdown: group long polls
