@@ -1,19 +1,49 @@
 #!/usr/bin/env bash
-# Installs the tools the test suite drives besides Go clients, from
-# Debian's packages: kcat (librdkafka) for the interop tests and strace for
-# e2e's sendfile share check. As root it installs; otherwise it names the
-# packages to install and fails.
+# Installs the tools the test suite drives besides Go clients: from
+# Debian's packages, kcat (librdkafka) for the interop tests, strace for
+# e2e's sendfile share check and the Python clients kafka-python and
+# confluent-kafka-python for e2e's consumer-group tests; from npm, kafkajs
+# into e2e/node (pinned by its package-lock.json) when node and npm exist.
+# As root it installs the Debian packages; otherwise it names them and fails.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# python_has MODULE: a python3 the e2e tests try (Debian's first) imports it.
+python_has() {
+	local py
+	for py in /usr/bin/python3 python3; do
+		"$py" -c "import $1" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
 need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v strace >/dev/null 2>&1 || need+=(strace)
-[ ${#need[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-	echo "test-deps: installing ${need[*]} with apt-get"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >/dev/null
-	apt-get install -y -qq "${need[@]}" >/dev/null
-	exit 0
+python_has kafka || need+=(python3-kafka)
+python_has confluent_kafka || need+=(python3-confluent-kafka)
+status=0
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "test-deps: installing ${need[*]} with apt-get"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq "${need[@]}" >/dev/null
+	else
+		echo "test-deps: the tests need: ${need[*]}. Install them with: sudo apt-get install ${need[*]}" >&2
+		status=1
+	fi
 fi
-echo "test-deps: the tests need: ${need[*]}. Install them with: sudo apt-get install ${need[*]}" >&2
-exit 1
+
+# kafkajs: npm ci when it is missing or the lock file changed since.
+if [ ! -f e2e/node/node_modules/kafkajs/package.json ] ||
+	[ e2e/node/package-lock.json -nt e2e/node/node_modules/.package-lock.json ]; then
+	if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+		echo "test-deps: installing kafkajs into e2e/node with npm ci"
+		(cd e2e/node && npm ci --no-audit --no-fund --loglevel=error)
+	else
+		echo "test-deps: node or npm not found: not installing kafkajs, so e2e's kafkajs test skips (and fails under make test)." >&2
+		echo "test-deps: install Node.js with npm (Debian: apt-get install nodejs npm), then rerun scripts/test-deps.sh" >&2
+	fi
+fi
+exit $status
