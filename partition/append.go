@@ -377,10 +377,16 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 	return nil
 }
 
+// testHookBeforeSync, when set (tests only), runs before a round's fsync.
+var testHookBeforeSync func()
+
 // syncRound fsyncs the .log files the round wrote to (one fsync for every
 // append in the round). Indexes are not synced: recovery rebuilds them.
 func (l *log) syncRound(rd *round) error {
 	l.syncs.Add(1)
+	if testHookBeforeSync != nil {
+		testHookBeforeSync()
+	}
 	if err := l.observeSync(rd.startSeg.log.Sync); err != nil {
 		return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
 	}
