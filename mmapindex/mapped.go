@@ -206,6 +206,36 @@ func (x *mapped) clampRelative(offset int64) (rel uint32, ok bool) {
 	}
 }
 
+// count returns how many leading entries satisfy pred, which must hold
+// for a prefix of the entries and fail for the rest (a binary search, as
+// sort.Search).
+func (x *mapped) count(pred func(i int) bool) int {
+	lo, hi := 0, x.entries()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if pred(mid) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// truncateToRelative keeps the entries whose relative offset (relAt) is
+// below offset's.
+func (x *mapped) truncateToRelative(offset int64, relAt func(i int) uint32) {
+	rel, ok := x.clampRelative(offset)
+	keep := 0
+	switch {
+	case offset >= x.base && offset-x.base > 1<<32-1:
+		keep = x.entries()
+	case ok:
+		keep = x.count(func(i int) bool { return relAt(i) < rel })
+	}
+	x.mustTruncate(keep)
+}
+
 // publish makes the entry just written at slot n visible.
 func (x *mapped) publish(n int) { x.n.Store(int64(n + 1)) }
 

@@ -47,42 +47,23 @@ func (x *offsetIndex) append(offset int64, pos uint32) error {
 }
 
 func (x *offsetIndex) lookup(target int64) (int64, uint32) {
-	n := x.entries()
 	rel, ok := x.clampRelative(target)
-	if !ok || n == 0 {
+	if !ok {
 		return x.base, 0
 	}
-	// i: the number of entries whose offset is <= rel.
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if r, _ := offsetEntryAt(x.m, mid); r <= rel {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo == 0 {
+	i := x.count(func(i int) bool { r, _ := offsetEntryAt(x.m, i); return r <= rel })
+	if i == 0 {
 		return x.base, 0
 	}
-	return x.entry(lo - 1)
+	return x.entry(i - 1)
 }
 
 func (x *offsetIndex) lookupPosition(pos uint32) (int64, uint32) {
-	n := x.entries()
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if _, p := offsetEntryAt(x.m, mid); p <= pos {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo == 0 {
+	i := x.count(func(i int) bool { _, p := offsetEntryAt(x.m, i); return p <= pos })
+	if i == 0 {
 		return x.base, 0
 	}
-	return x.entry(lo - 1)
+	return x.entry(i - 1)
 }
 
 func (x *offsetIndex) entry(i int) (int64, uint32) {
@@ -94,26 +75,10 @@ func (x *offsetIndex) entry(i int) (int64, uint32) {
 }
 
 func (x *offsetIndex) truncateTo(offset int64) {
-	rel, ok := x.clampRelative(offset)
-	keep := 0
-	switch {
-	case offset >= x.base && offset-x.base > 1<<32-1:
-		keep = x.entries()
-	case ok:
-		// keep: the number of entries whose offset is < rel.
-		lo, hi := 0, x.entries()
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			if r, _ := offsetEntryAt(x.m, mid); r < rel {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		keep = lo
-	}
-	x.mustTruncate(keep)
+	x.truncateToRelative(offset, x.relAt)
 }
+
+func (x *offsetIndex) relAt(i int) uint32 { r, _ := offsetEntryAt(x.m, i); return r }
 
 func (x *offsetIndex) orderError(offset int64, pos uint32, last int) error {
 	lastOff, lastPos := x.entry(last)
@@ -121,8 +86,7 @@ func (x *offsetIndex) orderError(offset int64, pos uint32, last int) error {
 }
 
 func (x *offsetIndex) ceiling(target int64) (int64, uint32, bool) {
-	n := x.entries()
-	if n == 0 {
+	if x.entries() == 0 {
 		return 0, 0, false
 	}
 	if target < x.base {
@@ -133,19 +97,10 @@ func (x *offsetIndex) ceiling(target int64) (int64, uint32, bool) {
 	if !ok {
 		return 0, 0, false
 	}
-	// lo: the number of entries whose offset is < rel.
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if r, _ := offsetEntryAt(x.m, mid); r < rel {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo == n {
+	i := x.count(func(i int) bool { return x.relAt(i) < rel })
+	if i == x.entries() {
 		return 0, 0, false
 	}
-	off, pos := x.entry(lo)
+	off, pos := x.entry(i)
 	return off, pos, true
 }

@@ -51,21 +51,11 @@ func (x *timeIndex) append(timestamp int64, offset int64) error {
 }
 
 func (x *timeIndex) lookup(ts int64) (int64, int64) {
-	n := x.entries()
-	// i: the number of entries whose timestamp is <= ts.
-	lo, hi := 0, n
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if t, _ := timeEntryAt(x.m, mid); t <= ts {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo == 0 {
+	i := x.count(func(i int) bool { t, _ := timeEntryAt(x.m, i); return t <= ts })
+	if i == 0 {
 		return -1, x.base
 	}
-	return x.entry(lo - 1)
+	return x.entry(i - 1)
 }
 
 func (x *timeIndex) last() (int64, int64) {
@@ -85,22 +75,5 @@ func (x *timeIndex) entry(i int) (int64, int64) {
 }
 
 func (x *timeIndex) truncateTo(offset int64) {
-	rel, ok := x.clampRelative(offset)
-	keep := 0
-	switch {
-	case offset >= x.base && offset-x.base > 1<<32-1:
-		keep = x.entries()
-	case ok:
-		lo, hi := 0, x.entries()
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			if _, r := timeEntryAt(x.m, mid); r < rel {
-				lo = mid + 1
-			} else {
-				hi = mid
-			}
-		}
-		keep = lo
-	}
-	x.mustTruncate(keep)
+	x.truncateToRelative(offset, func(i int) uint32 { _, r := timeEntryAt(x.m, i); return r })
 }
