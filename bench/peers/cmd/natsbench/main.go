@@ -28,10 +28,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -93,31 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if peerbench.IsTerminal(os.Stderr) {
 		cfg.live = stderr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var res *bench.Result
-	switch mode {
-	case bench.ModeProduce:
-		res, err = produce(ctx, &cfg)
-	case bench.ModeConsume:
-		res, err = consume(ctx, &cfg)
-	default:
-		fmt.Fprintln(stderr, "natsbench: want one mode first: produce or consume")
-		fs.Usage()
-		return 2
-	}
-	status := 0
-	if err != nil {
-		fmt.Fprintf(stderr, "natsbench %s: %v\n", mode, err)
-		status = 1
-	}
-	if res != nil {
-		if err := peerbench.Print(stdout, res, cfg.json); err != nil {
-			fmt.Fprintf(stderr, "natsbench %s: %v\n", mode, err)
-			return 1
-		}
-	}
-	return status
+	return peerbench.Run("natsbench", mode, stdout, stderr, cfg.json, fs.Usage,
+		func(ctx context.Context) (*bench.Result, error) { return produce(ctx, &cfg) },
+		func(ctx context.Context) (*bench.Result, error) { return consume(ctx, &cfg) })
 }
 
 func connect(cfg *config) (*nats.Conn, error) {

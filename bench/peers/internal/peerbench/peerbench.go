@@ -8,14 +8,17 @@ package peerbench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluice/sluice/bench"
@@ -223,4 +226,38 @@ func ParseBytes(s string) (int64, error) {
 func IsTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Run runs one generator's mode (produce or consume) until it ends or the
+// process gets SIGINT/SIGTERM, prints the result (as JSON with asJSON) and
+// returns the exit status: 0, 1 on a failed run, 2 on an unknown mode
+// (after usage).
+func Run(name, mode string, stdout, stderr io.Writer, asJSON bool, usage func(),
+	produce, consume func(context.Context) (*bench.Result, error)) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var res *bench.Result
+	var err error
+	switch mode {
+	case bench.ModeProduce:
+		res, err = produce(ctx)
+	case bench.ModeConsume:
+		res, err = consume(ctx)
+	default:
+		fmt.Fprintf(stderr, "%s: want one mode first: produce or consume\n", name)
+		usage()
+		return 2
+	}
+	status := 0
+	if err != nil {
+		fmt.Fprintf(stderr, "%s %s: %v\n", name, mode, err)
+		status = 1
+	}
+	if res != nil {
+		if err := Print(stdout, res, asJSON); err != nil {
+			fmt.Fprintf(stderr, "%s %s: %v\n", name, mode, err)
+			return 1
+		}
+	}
+	return status
 }
