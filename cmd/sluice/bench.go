@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/sluice/sluice/bench"
@@ -73,7 +71,7 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "sluice bench: %v\n", err)
 			return 2
 		}
-		if isTerminal(os.Stderr) {
+		if bench.IsTerminal(os.Stderr) {
 			cfg.Live = stderr
 		}
 		return runBench(args[0], cfg, o, stdout, stderr)
@@ -88,7 +86,7 @@ func (o *benchOpts) apply(cfg *bench.Config) error {
 	if cfg.Rate, err = bench.ParseRate(o.rate); err != nil {
 		return err
 	}
-	if cfg.TotalBytes, err = parseBytes(o.total); err != nil {
+	if cfg.TotalBytes, err = bench.ParseBytes(o.total); err != nil {
 		return err
 	}
 	switch o.from {
@@ -99,35 +97,6 @@ func (o *benchOpts) apply(cfg *bench.Config) error {
 		return fmt.Errorf("--from %q: want earliest or latest", o.from)
 	}
 	return nil
-}
-
-// parseBytes parses 1073741824, 1G, 512M, 64K ("" is 0).
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	mult := int64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad byte count %q", s)
-	}
-	return n * mult, nil
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func runBench(mode string, cfg bench.Config, o benchOpts, stdout, stderr io.Writer) int {

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/bench"
-	"github.com/sluice/sluice/bench/peers/internal/peerbench"
 )
 
 type config struct {
@@ -81,7 +80,7 @@ type row struct {
 func (r *row) name() string { return r.broker + "/" + r.generator }
 
 func run(cfg *config) error {
-	if _, err := peerbench.ParseBytes(cfg.total); err != nil {
+	if _, err := bench.ParseBytes(cfg.total); err != nil {
 		return fmt.Errorf("--total-bytes: %w", err)
 	}
 	if cfg.repo == "" {
@@ -357,7 +356,7 @@ func (c *comparer) runRow(r *row) (err error) {
 	}
 	r.commands = append(r.commands, s.cmdline)
 	defer func() {
-		if _, hwm, perr := peerbench.ProcMem(s.cmd.Process.Pid); perr == nil {
+		if _, hwm, perr := bench.ProcMem(s.cmd.Process.Pid); perr == nil {
 			r.hwmMB = hwm
 		}
 		err = errors.Join(err, s.stop())

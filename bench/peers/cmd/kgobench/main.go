@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if cfg.total, err = peerbench.ParseBytes(total); err != nil {
+	if cfg.total, err = bench.ParseBytes(total); err != nil {
 		fmt.Fprintf(stderr, "kgobench: --total-bytes: %v\n", err)
 		return 2
 	}
@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kgobench: counts and sizes must be positive")
 		return 2
 	}
-	if peerbench.IsTerminal(os.Stderr) {
+	if bench.IsTerminal(os.Stderr) {
 		cfg.live = stderr
 	}
 	return peerbench.Run("kgobench", mode, stdout, stderr, cfg.json, fs.Usage,

@@ -80,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if cfg.total, err = peerbench.ParseBytes(total); err != nil {
+	if cfg.total, err = bench.ParseBytes(total); err != nil {
 		fmt.Fprintf(stderr, "natsbench: --total-bytes: %v\n", err)
 		return 2
 	}
@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "natsbench: --subjects, --record-size, --max-pending, --inflight must be positive, --fetch-bytes at least --record-size")
 		return 2
 	}
-	if peerbench.IsTerminal(os.Stderr) {
+	if bench.IsTerminal(os.Stderr) {
 		cfg.live = stderr
 	}
 	return peerbench.Run("natsbench", mode, stdout, stderr, cfg.json, fs.Usage,

@@ -6,16 +6,12 @@
 package peerbench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -92,57 +88,6 @@ func (m *Meter) Live(w io.Writer, label string, stop <-chan struct{}) {
 	}()
 }
 
-// userHZ is the unit of utime and stime in /proc/PID/stat.
-const userHZ = 100
-
-// ProcCPU returns utime+stime of pid in seconds.
-func ProcCPU(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("peerbench: cannot read broker CPU time: %w", err)
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("peerbench: /proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("peerbench: /proc/%d/stat: %d fields", pid, len(f))
-	}
-	ut, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("peerbench: /proc/%d/stat: bad utime/stime %q %q", pid, f[11], f[12])
-	}
-	return float64(ut+st) / userHZ, nil
-}
-
-// ProcMem returns VmRSS and VmHWM (peak RSS) of pid in MB.
-func ProcMem(pid int) (rss, hwm float64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("peerbench: cannot read broker memory: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-		if k == "VmRSS" {
-			rss = kb / 1024
-		} else {
-			hwm = kb / 1024
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, fmt.Errorf("peerbench: /proc/%d/status: %w", pid, err)
-	}
-	return rss, hwm, nil
-}
-
 // Probe measures a broker process over a run; a zero pid measures nothing.
 type Probe struct {
 	pid      int
@@ -154,7 +99,7 @@ func StartProbe(pid int) (*Probe, error) {
 	if pid == 0 {
 		return nil, nil
 	}
-	cpu, err := ProcCPU(pid)
+	cpu, err := bench.ProcCPU(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +111,11 @@ func (p *Probe) Finish(bytes int64) (*bench.Usage, error) {
 	if p == nil {
 		return nil, nil
 	}
-	cpu, err := ProcCPU(p.pid)
+	cpu, err := bench.ProcCPU(p.pid)
 	if err != nil {
 		return nil, err
 	}
-	rss, hwm, err := ProcMem(p.pid)
+	rss, hwm, err := bench.ProcMem(p.pid)
 	if err != nil {
 		return nil, err
 	}
@@ -196,36 +141,6 @@ func Print(w io.Writer, res *bench.Result, asJSON bool) error {
 		return fmt.Errorf("peerbench: cannot encode JSON: %w", err)
 	}
 	return nil
-}
-
-// ParseBytes parses 1073741824, 1G, 512M, 64K ("" is 0), as sluice bench.
-func ParseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	mult := int64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad byte count %q", s)
-	}
-	return n * mult, nil
-}
-
-// IsTerminal reports whether f is a character device.
-func IsTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // Run runs one generator's mode (produce or consume) until it ends or the
