@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,33 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluice/sluice/broker"
-	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 )
-
-// startGroupsBroker runs a broker in-process on 127.0.0.1:0.
-func startGroupsBroker(t *testing.T) string {
-	t.Helper()
-	ncfg := netio.DefaultConfig()
-	ncfg.Addr = "127.0.0.1:0"
-	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
-		Net:    ncfg,
-		Broker: broker.DefaultConfig(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return srv.Addr().String()
-}
 
 // sluice runs the CLI and returns stdout; it fails the test on a non-zero
 // exit.
@@ -78,7 +51,7 @@ func describeLag(t *testing.T, addr, grp string) ([][]string, int64) {
 }
 
 func TestGroupsCommands(t *testing.T) {
-	addr := startGroupsBroker(t)
+	addr := startBroker(t)
 	const topic, grp, n = "cli", "cli-group", 90
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
