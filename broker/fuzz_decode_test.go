@@ -35,8 +35,9 @@ func decodeBudget(n int) time.Duration {
 
 // allocBudget is the bytes a frame of n bytes may allocate when decoded:
 // kmsg makes an array of n elements once n bytes are left, and an element
-// struct is at most a few hundred bytes.
-func allocBudget(n int) uint64 { return 1<<20 + uint64(n)*4096 }
+// struct is at most a few hundred bytes. The counter is process-wide, so
+// the fixed part leaves room for other goroutines allocating meanwhile.
+func allocBudget(n int) uint64 { return 8<<20 + uint64(n)*4096 }
 
 // decodeFrame runs the broker's decoding of one frame (size prefix
 // removed), as dispatch does before calling a handler.
