@@ -90,13 +90,38 @@ func parseHeader(frame []byte) (header, []byte, error) {
 	return h, rest, nil
 }
 
-// skipHeaderTags skips a v2 header's tagged fields.
+// decodeBody decodes the body of a request whose header h was parsed (a
+// served key and version): a flexible version's header tags are skipped
+// first. Its work and allocations are bounded by len(body): kmsg (v1.15.1+)
+// checks every array count and tagged-field count against the bytes left,
+// and so does skipHeaderTags.
+func decodeBody(h header, body []byte) (kmsg.Request, error) {
+	kreq := kmsg.RequestForKey(h.key)
+	kreq.SetVersion(h.version)
+	if kreq.IsFlexible() {
+		var err error
+		if body, err = skipHeaderTags(body); err != nil {
+			return nil, err
+		}
+	}
+	if err := kreq.ReadFrom(body); err != nil {
+		return nil, errClose("cannot decode api key %d v%d: %v", h.key, h.version, err)
+	}
+	return kreq, nil
+}
+
+// skipHeaderTags skips a v2 header's tagged fields. A tag takes at least
+// two bytes (its key and its size), so a count above half the bytes left is
+// rejected before any loop.
 func skipHeaderTags(b []byte) ([]byte, error) {
 	n, m := binary.Uvarint(b)
 	if m <= 0 {
 		return nil, errClose("bad header tag count")
 	}
 	b = b[m:]
+	if n > uint64(len(b)/2) {
+		return nil, errClose("header tag count %d overruns the %d bytes left", n, len(b))
+	}
 	for i := uint64(0); i < n; i++ {
 		if _, m = binary.Uvarint(b); m <= 0 { // tag
 			return nil, errClose("bad header tag")
@@ -127,16 +152,10 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		}
 		return nil, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
 	}
-	kreq := kmsg.RequestForKey(h.key)
-	kreq.SetVersion(h.version)
-	if kreq.IsFlexible() {
-		if body, err = skipHeaderTags(body); err != nil {
-			return nil, err
-		}
-	}
-	if err := kreq.ReadFrom(body); err != nil {
+	kreq, err := decodeBody(h, body)
+	if err != nil {
 		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
-		return nil, errClose("cannot decode api key %d v%d: %v", h.key, h.version, err)
+		return nil, err
 	}
 	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
 	resp, err := a.fn(ctx, b, r)

@@ -149,7 +149,7 @@ var Options = []Option{
 		Doc: "Kafka flushes after this many messages. Sluice fsyncs by time, not by count: 1 selects the always policy (fsync before every acknowledgement, shared by concurrent appends); a larger value (other than Kafka's default 9223372036854775807, which means never) selects the interval policy with log.flush.interval.ms."},
 
 	{Key: "group.initial.rebalance.delay.ms", Flag: "group-initial-rebalance-delay", Default: "3000", Kind: Millis, Min: 0, Max: maxInt32, Section: secGroup,
-		Doc: "How long the first rebalance of an empty group waits for more members (3 s). Longer avoids a storm of rebalances when many consumers start together; shorter makes a lone consumer start sooner."},
+		Doc: "How long the first rebalance of an empty group waits for more members (3 s). Longer avoids a storm of rebalances when many consumers start together; shorter makes a lone consumer start sooner; 0 means no delay."},
 	{Key: "group.min.session.timeout.ms", Default: "6000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,
 		Doc: "Smallest session timeout a consumer may ask for (6 s): lower lets consumers detect failures faster at the price of more heartbeats."},
 	{Key: "group.max.session.timeout.ms", Default: "1800000", Kind: Millis, Min: 1, Max: maxInt32, Section: secGroup,

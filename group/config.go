@@ -9,7 +9,8 @@ import (
 const TopicName = "__consumer_offsets"
 
 // Config configures a Coordinator. Zero fields take the defaults below
-// (Kafka's broker setting in brackets).
+// (Kafka's broker setting in brackets), except InitialRebalanceDelay, where
+// zero means no delay as in Kafka: start from DefaultConfig.
 type Config struct {
 	// Partitions is the partition count of __consumer_offsets when the
 	// coordinator creates it [offsets.topic.num.partitions]. Default 50.
@@ -22,9 +23,10 @@ type Config struct {
 	SegmentBytes int64
 	// InitialRebalanceDelay is how long the first rebalance of an empty
 	// group waits for more members, extended by each new member up to the
-	// rebalance timeout [group.initial.rebalance.delay.ms]. Default 3 s:
-	// longer means fewer rebalances when many consumers start together, and
-	// a slower first assignment. Negative means none.
+	// rebalance timeout [group.initial.rebalance.delay.ms]. DefaultConfig
+	// sets 3 s: longer means fewer rebalances when many consumers start
+	// together, and a slower first assignment. Zero (or negative) means no
+	// delay, as group.initial.rebalance.delay.ms=0 does in Kafka.
 	InitialRebalanceDelay time.Duration
 	// MinSessionTimeout and MaxSessionTimeout bound the session timeout a
 	// member may ask for [group.min.session.timeout.ms] 6 s and
@@ -79,11 +81,8 @@ func (c Config) withDefaults() Config {
 	if c.SegmentBytes <= 0 {
 		c.SegmentBytes = d.SegmentBytes
 	}
-	if c.InitialRebalanceDelay == 0 {
-		c.InitialRebalanceDelay = d.InitialRebalanceDelay
-	} else if c.InitialRebalanceDelay < 0 {
-		c.InitialRebalanceDelay = 0
-	}
+	// InitialRebalanceDelay: zero is a setting (no delay), not a default.
+	c.InitialRebalanceDelay = max(c.InitialRebalanceDelay, 0)
 	if c.MinSessionTimeout <= 0 {
 		c.MinSessionTimeout = d.MinSessionTimeout
 	}

@@ -34,6 +34,8 @@
 // A null value (tombstone) deletes the key: a deleted or expired offset, a
 // deleted group. At start-up every partition is read from its log start
 // offset to its high watermark and replayed; the last record of a key wins.
+// A key or value that does not decode (unknown version, truncated) is
+// skipped with a warning; the records around it still load.
 //
 // # Compaction
 //

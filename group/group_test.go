@@ -447,3 +447,25 @@ func TestPartitionFor(t *testing.T) {
 	f("my-group", 1906497762%50)  // hashCode() = -1906497762
 	f("\u00e9t\u00e9", 227742%50) // 'é' is one code unit, 233
 }
+
+// TestZeroInitialRebalanceDelay: group.initial.rebalance.delay.ms=0 means
+// no delay (it was silently replaced by the 3 s default): a lone member's
+// join completes with the clock never advanced.
+func TestZeroInitialRebalanceDelay(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.InitialRebalanceDelay = 0
+	h.reopen()
+	if got := h.c.cfg.InitialRebalanceDelay; got != 0 {
+		t.Fatalf("InitialRebalanceDelay 0 became %v", got)
+	}
+	_, w := h.newMember(joinReq("g", ""))
+	if r := recv(t, w); r.Err != nil || r.Generation != 1 || r.MemberID != r.LeaderID {
+		t.Fatalf("join: err %v generation %d, leader %q member %q", r.Err, r.Generation, r.LeaderID, r.MemberID)
+	}
+	if s := h.state("g"); s != "CompletingRebalance" {
+		t.Fatalf("state %s, want CompletingRebalance", s)
+	}
+	if d := DefaultConfig().InitialRebalanceDelay; d != 3*time.Second {
+		t.Fatalf("default delay %v, want Kafka's 3 s", d)
+	}
+}

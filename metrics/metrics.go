@@ -40,20 +40,32 @@
 //	sluice_broker_info{node_id,cluster_id}     1
 //	sluice_build_info{version,go_version}      1
 //	sluice_go_*, sluice_process_*              the Go runtime and process collectors
+//
+// Label values that come from clients (group names; topic names are
+// validated, client ids are never labels) may be any bytes, but Prometheus
+// needs UTF-8: a byte that is not part of valid UTF-8 is written \xNN
+// (labelValue). A scrape never fails as a whole: a collector's error is
+// logged and the other metrics are served, and no error text (which may
+// hold a stack trace) reaches the HTTP response.
 package metrics
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/broker"
@@ -158,9 +170,32 @@ func (m *Metrics) sources() Sources {
 	return m.mu.src
 }
 
-// Handler serves the registry in Prometheus' text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// Handler serves the registry in Prometheus' text format. A collector
+// that fails (or panics) loses its own samples only: the error goes to log
+// and the rest is served with status 200, so one bad label value cannot
+// take /metrics down, and no error text reaches the client.
+func (m *Metrics) Handler(log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := m.reg.Gather()
+		if err != nil {
+			log.Error("metrics: some samples could not be gathered", "err", err)
+		}
+		return mfs, nil
+	})
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slogPrintln{log},
+	})
+}
+
+// slogPrintln is promhttp's error logger (encoding errors) on slog.
+type slogPrintln struct{ log *slog.Logger }
+
+func (l slogPrintln) Println(v ...any) {
+	l.log.Error("metrics: cannot serve", "err", strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
 // Registry is the registry (for tests and extra collectors).
@@ -204,8 +239,39 @@ func newConst(name, help string, kind prometheus.ValueType, labels ...string) co
 	return constMetric{prometheus.NewDesc(name, help, labels, nil), kind}
 }
 
+// emit sends one sample, its label values made valid UTF-8 (labelValue).
+// An error is reported for this sample only (the scrape goes on).
 func (c constMetric) emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(c.desc, c.kind, v, labels...)
+	for i, l := range labels {
+		labels[i] = labelValue(l)
+	}
+	m, err := prometheus.NewConstMetric(c.desc, c.kind, v, labels...)
+	if err != nil {
+		m = prometheus.NewInvalidMetric(c.desc, err)
+	}
+	ch <- m
+}
+
+// labelValue is s when it is valid UTF-8; otherwise each byte that is not
+// part of a valid sequence is written as \xNN, so that different byte
+// strings stay distinct labels as far as possible (a valid name spelling
+// the escape itself can still collide; Handler then serves the first).
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 var (

@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -9,12 +8,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // Kafka's checkpoint files are text: a version line ("0"), a count line,
 // then one entry per line. The offset checkpoints at the data-dir root hold
 // "topic partition offset"; a partition's leader-epoch-checkpoint holds
-// "epoch startOffset".
+// "epoch startOffset". A file that does not parse is corrupt (its error
+// wraps segment.ErrCorrupt), never an I/O error.
 const checkpointVersion = 0
 
 type topicPartition struct {
@@ -64,6 +66,12 @@ func syncDir(dir string) error {
 
 // writeOffsetCheckpoint writes "topic partition offset" entries.
 func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error {
+	return writeFileAtomic(path, encodeOffsetCheckpoint(offsets))
+}
+
+// encodeOffsetCheckpoint is the text of an offset checkpoint, entries
+// sorted by topic and partition.
+func encodeOffsetCheckpoint(offsets map[topicPartition]int64) []byte {
 	tps := make([]topicPartition, 0, len(offsets))
 	for tp := range offsets {
 		tps = append(tps, tp)
@@ -79,27 +87,32 @@ func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error 
 	for _, tp := range tps {
 		fmt.Fprintf(&b, "%s %d %d\n", tp.topic, tp.partition, offsets[tp])
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return b.Bytes()
 }
 
 // readOffsetCheckpoint reads a file written by writeOffsetCheckpoint. A
 // missing file is an empty map.
 func readOffsetCheckpoint(path string) (map[topicPartition]int64, error) {
 	out := make(map[topicPartition]int64)
-	err := readCheckpoint(path, 3, func(f []string) error {
-		p, err1 := strconv.ParseInt(f[1], 10, 32)
-		off, err2 := strconv.ParseInt(f[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("bad entry %q", strings.Join(f, " "))
-		}
-		out[topicPartition{f[0], int32(p)}] = off
-		return nil
-	})
+	err := readCheckpoint(path, 3, offsetEntry(out))
 	return out, err
 }
 
-// readCheckpoint parses the version and count lines and hands each entry's
-// fields to fn.
+// offsetEntry parses "topic partition offset" fields into out.
+func offsetEntry(out map[topicPartition]int64) func([]string) error {
+	return func(f []string) error {
+		p, err1 := strconv.ParseInt(f[1], 10, 32)
+		off, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("%w: bad entry %q", segment.ErrCorrupt, strings.Join(f, " "))
+		}
+		out[topicPartition{f[0], int32(p)}] = off
+		return nil
+	}
+}
+
+// readCheckpoint reads the file at path and parses it (parseCheckpoint).
+// A missing file has no entries.
 func readCheckpoint(path string, fields int, fn func([]string) error) error {
 	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
@@ -108,27 +121,37 @@ func readCheckpoint(path string, fields int, fn func([]string) error) error {
 	if err != nil {
 		return fmt.Errorf("cannot read checkpoint %q: %w", path, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	if err := parseCheckpoint(data, fields, fn); err != nil {
+		return fmt.Errorf("checkpoint %q: %w", path, err)
+	}
+	return nil
+}
+
+// parseCheckpoint parses the version and count lines and hands each
+// entry's fields to fn; blank lines and surrounding spaces are ignored.
+// Errors wrap segment.ErrCorrupt (fn's own should too). Its work is linear
+// in len(data): the count is checked against the lines present.
+func parseCheckpoint(data []byte, fields int, fn func([]string) error) error {
 	var lines []string
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
+	for l := range strings.SplitSeq(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
 			lines = append(lines, l)
 		}
 	}
 	if len(lines) < 2 || lines[0] != strconv.Itoa(checkpointVersion) {
-		return fmt.Errorf("checkpoint %q: bad header", path)
+		return fmt.Errorf("%w: bad checkpoint header", segment.ErrCorrupt)
 	}
 	n, err := strconv.Atoi(lines[1])
 	if err != nil || n != len(lines)-2 {
-		return fmt.Errorf("checkpoint %q: count %q does not match %d entries", path, lines[1], len(lines)-2)
+		return fmt.Errorf("%w: checkpoint count %.20q does not match %d entries", segment.ErrCorrupt, lines[1], len(lines)-2)
 	}
 	for _, l := range lines[2:] {
 		f := strings.Fields(l)
 		if len(f) != fields {
-			return fmt.Errorf("checkpoint %q: bad entry %q", path, l)
+			return fmt.Errorf("%w: bad checkpoint entry %.100q", segment.ErrCorrupt, l)
 		}
 		if err := fn(f); err != nil {
-			return fmt.Errorf("checkpoint %q: %w", path, err)
+			return err
 		}
 	}
 	return nil

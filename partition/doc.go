@@ -19,6 +19,10 @@
 //	orders 0 1200           ← topic partition offset
 //	__consumer_offsets 7 88
 //
+// A checkpoint that does not parse (bad version or count line, a count
+// other than the entries present, a bad number) is corrupt: its error wraps
+// segment.ErrCorrupt. So is a producer snapshot failing its CRC or layout.
+//
 // In cleaner-offset-checkpoint the offset is the partition's first dirty
 // offset: everything below it was in the cleaned section of the last
 // cleaning. It is written after each cleaning; a missing or stale entry

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // leaderEpochFile is Kafka's per-partition leader-epoch-checkpoint: a
@@ -25,16 +27,19 @@ type epochCache struct {
 
 func loadEpochCache(dir string) (*epochCache, error) {
 	c := &epochCache{path: filepath.Join(dir, leaderEpochFile)}
-	err := readCheckpoint(c.path, 2, func(f []string) error {
-		e, err1 := strconv.ParseInt(f[0], 10, 32)
-		o, err2 := strconv.ParseInt(f[1], 10, 64)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("bad leader epoch entry %q %q", f[0], f[1])
-		}
-		c.entries = append(c.entries, epochEntry{int32(e), o})
-		return nil
-	})
+	err := readCheckpoint(c.path, 2, c.addEntry)
 	return c, err
+}
+
+// addEntry parses one "epoch startOffset" line's fields.
+func (c *epochCache) addEntry(f []string) error {
+	e, err1 := strconv.ParseInt(f[0], 10, 32)
+	o, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("%w: bad leader epoch entry %.40q %.40q", segment.ErrCorrupt, f[0], f[1])
+	}
+	c.entries = append(c.entries, epochEntry{int32(e), o})
+	return nil
 }
 
 func (c *epochCache) latest() int32 {
@@ -89,10 +94,15 @@ func (c *epochCache) endOffsetFor(requested int32, logEnd int64) (int64, int32) 
 }
 
 func (c *epochCache) write() error {
+	return writeFileAtomic(c.path, c.encode())
+}
+
+// encode is the text of the leader-epoch-checkpoint.
+func (c *epochCache) encode() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(c.entries))
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.startOffset)
 	}
-	return writeFileAtomic(c.path, b.Bytes())
+	return b.Bytes()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -123,8 +124,9 @@ func cloneEntry(e *producerEntry) *producerEntry {
 //	| crc32c u32 | count u32 | entries … |
 //	entry: | producerId i64 | epoch i16 | n u8 | n × (firstSeq i32, lastSeq i32, firstOffset i64, lastOffset i64) |
 //
-// The CRC covers everything after it. A bad snapshot is ignored (the state
-// is rebuilt from an older one and the log instead).
+// The CRC covers everything after it; ids are ascending and nothing follows
+// the last entry. A bad snapshot is ignored (the state is rebuilt from an
+// older one and the log instead).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func encodeSnapshot(m map[int64]*producerEntry) []byte {
@@ -157,12 +159,20 @@ func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
 	}
 	n := int(binary.BigEndian.Uint32(b[4:]))
 	b = b[8:]
+	if n > len(b)/11 { // an entry takes at least 11 bytes
+		return nil, fmt.Errorf("%w: producer snapshot count %d overruns %d bytes", segment.ErrCorrupt, n, len(b))
+	}
 	m := make(map[int64]*producerEntry, n)
+	prev := int64(math.MinInt64)
 	for i := 0; i < n; i++ {
 		if len(b) < 11 {
 			return nil, fmt.Errorf("%w: producer snapshot truncated", segment.ErrCorrupt)
 		}
 		id := int64(binary.BigEndian.Uint64(b))
+		if i > 0 && id <= prev { // encodeSnapshot writes ids ascending
+			return nil, fmt.Errorf("%w: producer snapshot ids out of order", segment.ErrCorrupt)
+		}
+		prev = id
 		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:]))}
 		k := int(b[10])
 		b = b[11:]
@@ -179,6 +189,9 @@ func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
 			b = b[24:]
 		}
 		m[id] = e
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the producer snapshot's entries", segment.ErrCorrupt, len(b))
 	}
 	return m, nil
 }

@@ -202,9 +202,18 @@ type rawRecord struct {
 	headers     []byte // numHeaders encoded headers
 }
 
+// minRecordSize is the smallest encoded record: its length, attributes,
+// timestamp delta, offset delta, key length, value length and header count
+// take at least one byte each.
+const minRecordSize = 7
+
 // walkRecords checks that data holds exactly n records, each offset delta
-// in [0, n), calling fn (if not nil) with each. It does not allocate.
+// in [0, n), calling fn (if not nil) with each. It does not allocate, and a
+// count that data cannot hold is rejected before any record is read.
 func walkRecords(data []byte, n int32, fn func(r rawRecord) bool) error {
+	if int64(n) > int64(len(data))/minRecordSize {
+		return errRecordsShort
+	}
 	var r rawRecord
 	for i := int32(0); i < n; i++ {
 		if len(data) == 0 {
@@ -253,7 +262,7 @@ func parseRecord(b []byte, r *rawRecord) error {
 	r.value, r.valueNull = d.bytes()
 	count := d.varint32()
 	start := d.pos
-	if d.err == nil && (count < 0 || int(count) > len(b)-start) {
+	if d.err == nil && (count < 0 || int(count) > (len(b)-start)/2) { // a header takes 2+ bytes
 		return errRecordHeaders
 	}
 	for i := int32(0); i < count && d.err == nil; i++ {

@@ -38,7 +38,7 @@ func (d *daemon) startHTTP() (*httpServer, error) {
 
 func (d *daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", d.metrics.Handler())
+	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -51,3 +51,26 @@ func TestStoreConfigCleaner(t *testing.T) {
 		t.Fatalf("config defaults differ from partition's: %+v", got)
 	}
 }
+
+// TestBrokerConfigRebalanceDelay: group.initial.rebalance.delay.ms=0 reaches
+// the coordinator as zero (no delay, as in Kafka), not as the 3 s default.
+func TestBrokerConfigRebalanceDelay(t *testing.T) {
+	f := func(props string, want time.Duration) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "server.properties")
+		if err := os.WriteFile(path, []byte(props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := config.Load(path, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc := brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if got := bc.Groups.InitialRebalanceDelay; got != want {
+			t.Fatalf("%q: delay %v, want %v", props, got, want)
+		}
+	}
+	f("group.initial.rebalance.delay.ms=0\n", 0)
+	f("group.initial.rebalance.delay.ms=250\n", 250*time.Millisecond)
+	f("", 3*time.Second)
+}
