@@ -1,0 +1,634 @@
+package e2e
+
+// Apache Kafka as the reference client: the Java client programs in
+// java/src/main/java/io/sluice/kit (RoundTrip, Groups, Idempotent,
+// AdminCalls) and Kafka's own command-line tools, all from the jars that
+// scripts/test-deps.sh resolves into java/lib with Maven (Kafka 4.1.1,
+// pinned in java/pom.xml), run against a real sluiced.
+//
+// Each Java program runs all its cases in one JVM and prints one line per
+// case ("ok NAME (MS ms)" or "FAIL NAME: REASON"); the tests turn each line
+// into a subtest. Kafka's tools run in batches, one JVM per batch, through
+// io.sluice.kit.ToolBatch. A case that fails because Sluice differs from
+// Apache Kafka is listed in knownJavaDiffs with the reason (and in
+// docs/COMPATIBILITY.md): it is skipped with that reason, and the test fails
+// once it passes so that the list stays true.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// javaTimeout bounds one JVM: a test program or a tool batch.
+const javaTimeout = 3 * time.Minute
+
+// jvmFlags keep a short-lived JVM cheap on two shared cores: the serial
+// collector, C1 only, a bounded heap.
+var jvmFlags = []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-Xss1m"}
+
+// knownJavaDiffs maps "PROGRAM/CASE" (a Java program's case, or
+// "tools/NAME" for a tool check) to why Sluice fails it where Apache Kafka
+// passes. Keep it in step with docs/COMPATIBILITY.md.
+var knownJavaDiffs = map[string]string{}
+
+// javaKit is the reference kit that scripts/test-deps.sh builds in
+// e2e/java: a java binary and the classpath of Kafka's jars (java/lib)
+// plus the compiled test programs (java/target/classes).
+type javaKit struct {
+	java string
+	cp   string
+}
+
+// requireJava returns the kit, or skips the test naming what is missing;
+// under CI=true or SLUICE_REQUIRE_JAVA=1 it fails instead.
+func requireJava(t testing.TB) *javaKit {
+	t.Helper()
+	java := ""
+	if home := os.Getenv("JAVA_HOME"); home != "" {
+		if p := filepath.Join(home, "bin", "java"); isFile(p) {
+			java = p
+		}
+	}
+	if java == "" {
+		java, _ = exec.LookPath("java")
+	}
+	dir, err := filepath.Abs("java")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	if java == "" {
+		missing = append(missing, "java (a JDK: Debian's default-jdk-headless or openjdk-17-jdk-headless)")
+	}
+	if jars, _ := filepath.Glob(filepath.Join(dir, "lib", "kafka-clients-*.jar")); len(jars) == 0 {
+		missing = append(missing, "Kafka's jars in e2e/java/lib")
+	}
+	if !isFile(filepath.Join(dir, "target", "classes", "io", "sluice", "kit", "ToolBatch.class")) {
+		missing = append(missing, "the compiled programs in e2e/java/target/classes")
+	}
+	if len(missing) > 0 {
+		msg := "Java reference kit not ready: missing " + strings.Join(missing, ", ") +
+			". Run scripts/test-deps.sh (it installs the Debian packages default-jdk-headless and maven when root," +
+			" then runs mvn in e2e/java)"
+		if os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_JAVA") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return &javaKit{java: java, cp: filepath.Join(dir, "lib", "*") + string(os.PathListSeparator) +
+		filepath.Join(dir, "target", "classes")}
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// command is `java <jvmFlags> -cp <kit> main args…`.
+func (k *javaKit) command(ctx context.Context, main string, args ...string) *exec.Cmd {
+	argv := append(append([]string{}, jvmFlags...), "-cp", k.cp, main)
+	return exec.CommandContext(ctx, k.java, append(argv, args...)...)
+}
+
+// run runs main to completion within javaTimeout and returns its stdout,
+// its stderr and its exit error (nil for status 0); a timeout fails the test.
+func (k *javaKit) run(t testing.TB, main string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
+	defer cancel()
+	cmd := k.command(ctx, main, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %v: no exit within %v\nstdout:\n%s\nstderr:\n%s", main, args, javaTimeout,
+			tail(o.String(), 4096), tail(e.String(), 4096))
+	}
+	return o.String(), e.String(), err
+}
+
+// checkKnown runs one check as subtest name under t: a check listed in
+// knownJavaDiffs under key is skipped with its reason when it fails, and
+// fails the test when it passes.
+func checkKnown(t *testing.T, key, name string, failure string) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		t.Helper()
+		reason, known := knownJavaDiffs[key]
+		switch {
+		case failure != "" && known:
+			t.Skipf("known difference from Apache Kafka (%s): %s", reason, failure)
+		case failure != "":
+			t.Error(failure)
+		case known:
+			t.Errorf("%s passes now: remove it from knownJavaDiffs and docs/COMPATIBILITY.md", key)
+		}
+	})
+}
+
+// startJavaBroker starts sluiced for the Java tests. The initial rebalance
+// delay is 1 ms, not 0: sluiced reads group.initial.rebalance.delay.ms=0 as
+// unset and waits its 3 s default (Kafka reads 0 as no delay).
+func startJavaBroker(t *testing.T, dir string, extra ...string) *daemon {
+	t.Helper()
+	return start(t, dir, append([]string{"--group-initial-rebalance-delay", "1"}, extra...)...)
+}
+
+// runJavaProgram runs one test program of the kit against addr and turns
+// each case line into a subtest.
+func runJavaProgram(t *testing.T, kit *javaKit, program, addr string) {
+	t.Helper()
+	stdout, stderr, err := kit.run(t, "io.sluice.kit."+program, addr)
+	done, failed := false, 0
+	for _, line := range strings.Split(stdout, "\n") {
+		switch {
+		case strings.HasPrefix(line, "ok "):
+			name := strings.Fields(line)[1]
+			t.Logf("%s", line)
+			checkKnown(t, program+"/"+name, name, "")
+		case strings.HasPrefix(line, "FAIL "):
+			name, reason, _ := strings.Cut(strings.TrimPrefix(line, "FAIL "), ": ")
+			failed++
+			checkKnown(t, program+"/"+name, name, reason)
+		case strings.HasPrefix(line, "done: "):
+			done = true
+		}
+	}
+	if !done || (err != nil) != (failed > 0) {
+		t.Fatalf("%s did not finish normally (exit: %v, %d failed cases)\nstdout:\n%s\nstderr:\n%s", program, err,
+			failed, tail(stdout, 4096), tail(stderr, 4096))
+	}
+}
+
+// TestJavaClients runs the Java client programs, in parallel, against one
+// sluiced: the producer/consumer round trip with every codec, headers and
+// both timestamp types; a classic-protocol group of two members; the
+// idempotent producer; and the Admin client's calls.
+func TestJavaClients(t *testing.T) {
+	kit := requireJava(t)
+	d := startJavaBroker(t, t.TempDir())
+	for _, program := range []string{"RoundTrip", "Groups", "Idempotent", "AdminCalls"} {
+		t.Run(program, func(t *testing.T) {
+			t.Parallel()
+			runJavaProgram(t, kit, program, d.Addr)
+		})
+	}
+}
+
+// toolRun is one invocation of a Kafka tool in a batch.
+type toolRun struct {
+	name  string   // unique in the batch
+	stdin string   // text for System.in
+	main  string   // the tool's main class, as its kafka-*.sh script names it
+	args  []string // as given to the script
+}
+
+// toolResult is what one tool printed and the code it exited with.
+type toolResult struct {
+	stdout, stderr string
+	exit           string // "0", "1", … or "timeout"
+	ms             int
+}
+
+// runToolBatch runs the tools one after the other in one JVM (ToolBatch)
+// and returns their results by name; a tool the batch did not get to (the
+// JVM died) is missing from the map.
+func runToolBatch(t testing.TB, kit *javaKit, runs []toolRun) map[string]*toolResult {
+	t.Helper()
+	dir := t.TempDir()
+	var spec strings.Builder
+	for i, r := range runs {
+		in := "-"
+		if r.stdin != "" {
+			in = filepath.Join(dir, fmt.Sprintf("stdin-%d", i))
+			if err := os.WriteFile(in, []byte(r.stdin), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fields := append([]string{r.name, in, r.main}, r.args...)
+		for _, f := range fields {
+			if strings.ContainsAny(f, "\t\n") {
+				t.Fatalf("tool %s: argument %q holds a tab or newline", r.name, f)
+			}
+		}
+		spec.WriteString(strings.Join(fields, "\t") + "\n")
+	}
+	specFile := filepath.Join(dir, "batch")
+	if err := os.WriteFile(specFile, []byte(spec.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := kit.run(t, "io.sluice.kit.ToolBatch", specFile)
+	res := parseToolBatch(stdout)
+	if err != nil || len(res) != len(runs) {
+		t.Errorf("ToolBatch: %v; %d of %d tools reported\nstderr:\n%s", err, len(res), len(runs), tail(stderr, 4096))
+	}
+	return res
+}
+
+// parseToolBatch splits ToolBatch's output into results by name.
+func parseToolBatch(out string) map[string]*toolResult {
+	res := map[string]*toolResult{}
+	var cur *toolResult
+	var buf *strings.Builder
+	var o, e strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "=== begin "):
+			cur, buf = &toolResult{}, &o
+			o.Reset()
+			e.Reset()
+		case cur != nil && strings.HasPrefix(line, "=== stderr "):
+			buf = &e
+		case cur != nil && strings.HasPrefix(line, "=== end "):
+			f := strings.Fields(strings.TrimPrefix(line, "=== end "))
+			if len(f) == 3 {
+				cur.stdout, cur.stderr = o.String(), e.String()
+				cur.exit = strings.TrimPrefix(f[1], "exit=")
+				cur.ms, _ = strconv.Atoi(strings.TrimPrefix(f[2], "ms="))
+				res[f[0]] = cur
+			}
+			cur = nil
+		case cur != nil:
+			buf.WriteString(line + "\n")
+		}
+	}
+	return res
+}
+
+// toolCheck is a check of one tool's result: "" when it holds, else why not.
+type toolCheck func(r *toolResult) string
+
+// checkTools runs each tool's check as a subtest; a tool whose check is
+// nil only has to exit 0.
+func checkTools(t *testing.T, runs []toolRun, res map[string]*toolResult, checks map[string]toolCheck) {
+	t.Helper()
+	for _, r := range runs {
+		got := res[r.name]
+		failure := ""
+		switch {
+		case got == nil:
+			failure = "the batch did not report this tool"
+		case got.exit != "0" && !strings.HasSuffix(r.name, "-rejected"):
+			failure = fmt.Sprintf("exit %s, want 0", got.exit)
+		case checks[r.name] != nil:
+			failure = checks[r.name](got)
+		}
+		if failure != "" && got != nil {
+			failure += fmt.Sprintf("\n%s %s\nstdout:\n%s\nstderr:\n%s", r.main, strings.Join(r.args, " "),
+				tail(got.stdout, 4096), tail(got.stderr, 4096))
+		}
+		if got != nil {
+			t.Logf("%s: exit %s, %d ms", r.name, got.exit, got.ms)
+		}
+		checkKnown(t, "tools/"+r.name, r.name, failure)
+	}
+}
+
+// contains checks that stdout holds every string of want.
+func contains(want ...string) toolCheck {
+	return func(r *toolResult) string {
+		for _, w := range want {
+			if !strings.Contains(r.stdout, w) {
+				return fmt.Sprintf("stdout lacks %q", w)
+			}
+		}
+		return ""
+	}
+}
+
+// TestJavaTools runs Kafka's command-line tools against sluiced, in one
+// batch: kafka-topics, kafka-configs, kafka-console-producer and
+// -consumer, kafka-get-offsets, kafka-consumer-groups (list, describe with
+// lag, reset-offsets), kafka-delete-records, kafka-log-dirs and the
+// producer and consumer perf tests.
+func TestJavaTools(t *testing.T) {
+	kit := requireJava(t)
+	d := startJavaBroker(t, t.TempDir())
+	bs := []string{"--bootstrap-server", d.Addr}
+	const (
+		topics   = "org.apache.kafka.tools.TopicCommand"
+		configs  = "kafka.admin.ConfigCommand"
+		producer = "org.apache.kafka.tools.ConsoleProducer"
+		consumer = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+		groups   = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+		offsets  = "org.apache.kafka.tools.GetOffsetShell"
+		delRecs  = "org.apache.kafka.tools.DeleteRecordsCommand"
+		logDirs  = "org.apache.kafka.tools.LogDirsCommand"
+		prodPerf = "org.apache.kafka.tools.ProducerPerformance"
+		consPerf = "org.apache.kafka.tools.ConsumerPerformance"
+	)
+	const topic, one, perf, group = "tools", "tools-one", "tools-perf", "tools-group"
+	const first, more, perfRecords = 30, 10, 2000
+	var in1, in2, inOne strings.Builder
+	for i := 0; i < first; i++ {
+		fmt.Fprintf(&in1, "k%d:v%d\n", i, i)
+	}
+	for i := first; i < first+more; i++ {
+		fmt.Fprintf(&in2, "k%d:v%d\n", i, i)
+	}
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&inOne, "one-%d\n", i)
+	}
+	deleteJSON := filepath.Join(t.TempDir(), "delete.json")
+	if err := os.WriteFile(deleteJSON, []byte(fmt.Sprintf(
+		`{"version":1,"partitions":[{"topic":%q,"partition":0,"offset":5}]}`, one)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := func(a ...string) []string { return append(append([]string{}, bs...), a...) }
+	keyed := []string{"--property", "parse.key=true", "--property", "key.separator=:"}
+	runs := []toolRun{
+		{name: "topics-create", main: topics, args: args("--create", "--topic", topic, "--partitions", "3",
+			"--replication-factor", "1", "--config", "retention.ms=3600000")},
+		{name: "topics-create-rejected", main: topics, args: args("--create", "--topic", topic, "--partitions", "3")},
+		{name: "topics-create-one", main: topics, args: args("--create", "--topic", one, "--partitions", "1")},
+		{name: "topics-list", main: topics, args: args("--list")},
+		{name: "topics-alter", main: topics, args: args("--alter", "--topic", topic, "--partitions", "4")},
+		{name: "topics-describe", main: topics, args: args("--describe", "--topic", topic)},
+		{name: "configs-alter", main: configs, args: args("--alter", "--entity-type", "topics", "--entity-name", topic,
+			"--add-config", "retention.ms=7200000,max.message.bytes=500000")},
+		{name: "configs-delete", main: configs, args: args("--alter", "--entity-type", "topics", "--entity-name", topic,
+			"--delete-config", "max.message.bytes")},
+		{name: "configs-describe", main: configs, args: args("--describe", "--entity-type", "topics", "--entity-name", topic)},
+		{name: "configs-describe-all", main: configs, args: args("--describe", "--entity-type", "topics",
+			"--entity-name", topic, "--all")},
+		{name: "console-produce", stdin: in1.String(), main: producer, args: append(args("--topic", topic), keyed...)},
+		{name: "console-produce-one", stdin: inOne.String(), main: producer, args: args("--topic", one)},
+		{name: "get-offsets", main: offsets, args: args("--topic", topic)},
+		{name: "console-consume", main: consumer, args: args("--topic", topic, "--group", group, "--from-beginning",
+			"--max-messages", strconv.Itoa(first), "--timeout-ms", "30000", "--property", "print.key=true",
+			"--property", "key.separator=:")},
+		{name: "console-produce-more", stdin: in2.String(), main: producer, args: append(args("--topic", topic), keyed...)},
+		{name: "groups-list", main: groups, args: args("--list")},
+		{name: "groups-describe-lag", main: groups, args: args("--describe", "--group", group)},
+		{name: "groups-reset-dry-run", main: groups, args: args("--reset-offsets", "--group", group, "--topic", topic,
+			"--to-earliest", "--dry-run")},
+		{name: "groups-reset-execute", main: groups, args: args("--reset-offsets", "--group", group, "--topic", topic,
+			"--to-offset", "1", "--execute")},
+		{name: "groups-describe-after-reset", main: groups, args: args("--describe", "--group", group)},
+		{name: "delete-records", main: delRecs, args: args("--offset-json-file", deleteJSON)},
+		{name: "get-offsets-earliest", main: offsets, args: args("--topic", one, "--time", "-2")},
+		{name: "get-offsets-latest", main: offsets, args: args("--topic", one, "--time", "-1")},
+		{name: "log-dirs", main: logDirs, args: args("--describe", "--topic-list", topic+","+one)},
+		{name: "producer-perf", main: prodPerf, args: []string{"--topic", perf, "--num-records", strconv.Itoa(perfRecords),
+			"--record-size", "100", "--throughput", "-1", "--producer-props", "bootstrap.servers=" + d.Addr, "acks=all",
+			"linger.ms=5"}},
+		{name: "consumer-perf", main: consPerf, args: args("--topic", perf, "--messages", strconv.Itoa(perfRecords),
+			"--timeout", "30000")},
+		{name: "topics-delete", main: topics, args: args("--delete", "--topic", perf)},
+		{name: "topics-list-after-delete", main: topics, args: args("--list")},
+	}
+	checks := map[string]toolCheck{
+		"topics-create": contains("Created topic " + topic + "."),
+		"topics-create-rejected": func(r *toolResult) string {
+			if r.exit != "1" || !strings.Contains(r.stdout+r.stderr, "already exists") {
+				return fmt.Sprintf("exit %s, want 1 with \"already exists\"", r.exit)
+			}
+			return ""
+		},
+		"topics-list": func(r *toolResult) string { return wantLines(r.stdout, []string{topic, one}, nil) },
+		"topics-describe": func(r *toolResult) string {
+			if !strings.Contains(r.stdout, "PartitionCount: 4") || !strings.Contains(r.stdout, "ReplicationFactor: 1") {
+				return "want PartitionCount: 4 and ReplicationFactor: 1"
+			}
+			for p := 0; p < 4; p++ {
+				if !strings.Contains(r.stdout, fmt.Sprintf("Partition: %d\tLeader: 1\tReplicas: 1\tIsr: 1", p)) {
+					return fmt.Sprintf("no line for partition %d led by node 1", p)
+				}
+			}
+			return ""
+		},
+		"configs-describe": func(r *toolResult) string {
+			if !strings.Contains(r.stdout, "retention.ms=7200000") || strings.Contains(r.stdout, "max.message.bytes") {
+				return "want retention.ms=7200000 and no max.message.bytes override"
+			}
+			return ""
+		},
+		"configs-describe-all": contains("retention.ms=7200000", "max.message.bytes=1048588", "segment.bytes=1073741824",
+			"cleanup.policy=delete"),
+		"get-offsets": func(r *toolResult) string {
+			return sumOffsets(r.stdout, topic, 4, first)
+		},
+		"console-consume": func(r *toolResult) string {
+			var want []string
+			for i := 0; i < first; i++ {
+				want = append(want, fmt.Sprintf("k%d:v%d", i, i))
+			}
+			got := nonEmptyLines(r.stdout)
+			sort.Strings(got)
+			sort.Strings(want)
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				return fmt.Sprintf("consumed %d records %v, want the %d produced", len(got), got, first)
+			}
+			if !strings.Contains(r.stderr, fmt.Sprintf("Processed a total of %d messages", first)) {
+				return "stderr lacks the processed total"
+			}
+			return ""
+		},
+		"groups-list":         func(r *toolResult) string { return wantLines(r.stdout, []string{group}, nil) },
+		"groups-describe-lag": cgLagCheck(topic, group, 4, first, first+more, more),
+		"groups-reset-dry-run": func(r *toolResult) string {
+			rows := groupRows(r.stdout, topic)
+			if len(rows) != 4 {
+				return fmt.Sprintf("%d partition rows, want 4", len(rows))
+			}
+			for _, row := range rows {
+				if row["NEW-OFFSET"] != "0" {
+					return fmt.Sprintf("row %v: NEW-OFFSET, want 0", row)
+				}
+			}
+			return ""
+		},
+		"groups-describe-after-reset": cgLagCheck(topic, group, 4, 4, first+more, first+more-4),
+		"delete-records": contains("partition: " + one + "-0\tlow_watermark: 5"),
+		"get-offsets-earliest": contains(one + ":0:5"),
+		"get-offsets-latest":   contains(one + ":0:20"),
+		"log-dirs":             logDirsCheck(d.Dir, []string{topic + "-0", topic + "-3", one + "-0"}),
+		"producer-perf":        contains(fmt.Sprintf("%d records sent", perfRecords)),
+		"consumer-perf": func(r *toolResult) string {
+			rows := nonEmptyLines(r.stdout)
+			if len(rows) < 2 {
+				return "want a header and a data row"
+			}
+			head := strings.Split(rows[len(rows)-2], ",")
+			vals := strings.Split(rows[len(rows)-1], ",")
+			for i, h := range head {
+				if strings.TrimSpace(h) == "data.consumed.in.nMsg" && i < len(vals) {
+					if got := strings.TrimSpace(vals[i]); got != strconv.Itoa(perfRecords) {
+						return fmt.Sprintf("data.consumed.in.nMsg %s, want %d", got, perfRecords)
+					}
+					return ""
+				}
+			}
+			return "no data.consumed.in.nMsg column"
+		},
+		"topics-list-after-delete": func(r *toolResult) string {
+			return wantLines(r.stdout, []string{topic, one}, []string{perf})
+		},
+	}
+	res := runToolBatch(t, kit, runs)
+	checkTools(t, runs, res, checks)
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, strings.TrimSpace(l))
+		}
+	}
+	return out
+}
+
+// wantLines requires every line of want among s's lines and none of absent.
+func wantLines(s string, want, absent []string) string {
+	have := map[string]bool{}
+	for _, l := range nonEmptyLines(s) {
+		have[l] = true
+	}
+	for _, w := range want {
+		if !have[w] {
+			return fmt.Sprintf("no line %q", w)
+		}
+	}
+	for _, a := range absent {
+		if have[a] {
+			return fmt.Sprintf("line %q, want none", a)
+		}
+	}
+	return ""
+}
+
+// sumOffsets checks GetOffsetShell's TOPIC:PARTITION:OFFSET lines.
+func sumOffsets(out, topic string, partitions int, want int64) string {
+	var sum int64
+	n := 0
+	for _, l := range nonEmptyLines(out) {
+		f := strings.Split(l, ":")
+		if len(f) != 3 || f[0] != topic {
+			continue
+		}
+		o, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			return fmt.Sprintf("line %q: %v", l, err)
+		}
+		sum += o
+		n++
+	}
+	if n != partitions || sum != want {
+		return fmt.Sprintf("%d partitions summing to %d, want %d summing to %d", n, sum, partitions, want)
+	}
+	return ""
+}
+
+// groupRows parses kafka-consumer-groups' table: one map per row of topic,
+// keyed by the header's column names.
+func groupRows(out, topic string) []map[string]string {
+	var head []string
+	var rows []map[string]string
+	for _, l := range nonEmptyLines(out) {
+		f := strings.Fields(l)
+		if len(f) > 2 && f[0] == "GROUP" {
+			head = f
+			continue
+		}
+		if head == nil || len(f) != len(head) {
+			continue
+		}
+		row := map[string]string{}
+		for i, h := range head {
+			row[h] = f[i]
+		}
+		if row["TOPIC"] == topic {
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// cgLagCheck checks --describe: a row per partition whose CURRENT-OFFSET,
+// LOG-END-OFFSET and LAG columns sum to the given totals.
+func cgLagCheck(topic, group string, partitions int, current, end, lag int64) toolCheck {
+	return func(r *toolResult) string {
+		rows := groupRows(r.stdout, topic)
+		if len(rows) != partitions {
+			return fmt.Sprintf("%d rows for %s, want %d", len(rows), topic, partitions)
+		}
+		var sums [3]int64
+		for _, row := range rows {
+			if row["GROUP"] != group {
+				return fmt.Sprintf("row %v: group, want %s", row, group)
+			}
+			for i, col := range []string{"CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"} {
+				v, err := strconv.ParseInt(row[col], 10, 64)
+				if err != nil {
+					return fmt.Sprintf("row %v: %s: %v", row, col, err)
+				}
+				sums[i] += v
+			}
+		}
+		if want := [3]int64{current, end, lag}; sums != want {
+			return fmt.Sprintf("CURRENT-OFFSET, LOG-END-OFFSET, LAG sum to %v, want %v", sums, want)
+		}
+		return ""
+	}
+}
+
+// logDirsCheck checks kafka-log-dirs' JSON: the broker's one log dir is
+// dataDir and lists the partitions, each with no offset lag.
+func logDirsCheck(dataDir string, partitions []string) toolCheck {
+	return func(r *toolResult) string {
+		var doc struct {
+			Brokers []struct {
+				Broker  int `json:"broker"`
+				LogDirs []struct {
+					LogDir     string  `json:"logDir"`
+					Error      *string `json:"error"`
+					Partitions []struct {
+						Partition string `json:"partition"`
+						Size      int64  `json:"size"`
+						OffsetLag int64  `json:"offsetLag"`
+					} `json:"partitions"`
+				} `json:"logDirs"`
+			} `json:"brokers"`
+		}
+		lines := nonEmptyLines(r.stdout)
+		if len(lines) == 0 || json.Unmarshal([]byte(lines[len(lines)-1]), &doc) != nil {
+			return "the last line is not the JSON document"
+		}
+		if len(doc.Brokers) != 1 || len(doc.Brokers[0].LogDirs) != 1 {
+			return fmt.Sprintf("want one broker with one log dir: %+v", doc)
+		}
+		ld := doc.Brokers[0].LogDirs[0]
+		abs, _ := filepath.Abs(dataDir)
+		if filepath.Clean(ld.LogDir) != abs || ld.Error != nil {
+			return fmt.Sprintf("log dir %q (error %v), want %q", ld.LogDir, ld.Error, abs)
+		}
+		found := map[string]bool{}
+		for _, p := range ld.Partitions {
+			found[p.Partition] = true
+			if p.OffsetLag != 0 {
+				return fmt.Sprintf("partition %s: offsetLag %d", p.Partition, p.OffsetLag)
+			}
+		}
+		for _, p := range partitions {
+			if !found[p] {
+				return fmt.Sprintf("partition %s missing", p)
+			}
+		}
+		return ""
+	}
+}
