@@ -453,11 +453,11 @@ func TestJavaTools(t *testing.T) {
 			return ""
 		},
 		"groups-describe-after-reset": cgLagCheck(topic, group, 4, 4, first+more, first+more-4),
-		"delete-records": contains("partition: " + one + "-0\tlow_watermark: 5"),
-		"get-offsets-earliest": contains(one + ":0:5"),
-		"get-offsets-latest":   contains(one + ":0:20"),
-		"log-dirs":             logDirsCheck(d.Dir, []string{topic + "-0", topic + "-3", one + "-0"}),
-		"producer-perf":        contains(fmt.Sprintf("%d records sent", perfRecords)),
+		"delete-records":              contains("partition: " + one + "-0\tlow_watermark: 5"),
+		"get-offsets-earliest":        contains(one + ":0:5"),
+		"get-offsets-latest":          contains(one + ":0:20"),
+		"log-dirs":                    logDirsCheck(d.Dir, []string{topic + "-0", topic + "-3", one + "-0"}),
+		"producer-perf":               contains(fmt.Sprintf("%d records sent", perfRecords)),
 		"consumer-perf": func(r *toolResult) string {
 			rows := nonEmptyLines(r.stdout)
 			if len(rows) < 2 {
