@@ -27,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ const javaTimeout = 3 * time.Minute
 var jvmFlags = []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-Xss1m"}
 
 // knownJavaDiffs maps "PROGRAM/CASE" (a Java program's case, or
-// "tools/NAME" or "dump-log/NAME" for a tool check) to why Sluice fails it where Apache Kafka
+// "tools/NAME", "dump-log/NAME" or "crash/NAME" for the other tests) to why Sluice fails it where Apache Kafka
 // passes. Keep it in step with docs/COMPATIBILITY.md.
 var knownJavaDiffs = map[string]string{
 	"dump-log/producer-snapshots": "sluiced's <offset>.snapshot producer-state files are not in Kafka's format" +
@@ -849,4 +850,159 @@ func segmentBase(p string) int64 {
 		return -1
 	}
 	return n
+}
+
+// verifiableEvent is one JSON line of Kafka's VerifiableProducer.
+type verifiableEvent struct {
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Exception string `json:"exception"`
+	Message   string `json:"message"`
+	Sent      int64  `json:"sent"`
+	Acked     int64  `json:"acked"`
+}
+
+// TestJavaVerifiableCrash is Kafka's own acknowledged-means-stored check
+// against sluiced: VerifiableProducer (acks=all) streams to a topic, sluiced
+// is killed with SIGKILL mid-stream and started again on the same port, the
+// producer carries on to its end, and every record it reported as
+// acknowledged (producer_send_success, with partition and offset) must be
+// in the log at that offset with that value, and none stored twice.
+func TestJavaVerifiableCrash(t *testing.T) {
+	kit := requireJava(t)
+	dir := t.TempDir()
+	d := startJavaBroker(t, dir)
+	addr := d.Addr
+	const topic, total = "verifiable", 1000
+	createTopic(t, addr, topic, 2)
+	cfg := filepath.Join(t.TempDir(), "producer.properties")
+	if err := os.WriteFile(cfg, []byte("linger.ms=1\nrequest.timeout.ms=10000\ndelivery.timeout.ms=60000\n"+
+		"reconnect.backoff.ms=20\nreconnect.backoff.max.ms=200\nretry.backoff.ms=20\nretry.backoff.max.ms=200\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
+	defer cancel()
+	cmd := kit.command(ctx, "org.apache.kafka.tools.VerifiableProducer", "--bootstrap-server", addr, "--topic", topic,
+		"--max-messages", strconv.Itoa(total), "--throughput", "300", "--acks", "-1", "--producer.config", cfg)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &tailBuffer{max: 16 << 10}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start VerifiableProducer: %v", err)
+	}
+	var mu sync.Mutex
+	var events []verifiableEvent
+	var acked int
+	done := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var ev verifiableEvent
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			mu.Lock()
+			events = append(events, ev)
+			if ev.Name == "producer_send_success" {
+				acked++
+			}
+			mu.Unlock()
+		}
+		done <- cmd.Wait()
+	}()
+	ackedNow := func() int { mu.Lock(); defer mu.Unlock(); return acked }
+	waitFor(t, "250 records acknowledged before the kill", javaTimeout, func() bool { return ackedNow() >= 250 })
+	d.Kill()
+	before := ackedNow()
+	start(t, dir, "--listen", addr)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("VerifiableProducer: %v\nstderr:\n%s", err, stderr.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("VerifiableProducer still running after %v\nstderr:\n%s", javaTimeout, stderr.String())
+	}
+
+	want := map[int32]map[int64]string{} // partition → offset → value
+	errs, last := 0, verifiableEvent{}
+	for _, ev := range events {
+		switch ev.Name {
+		case "producer_send_success":
+			if want[ev.Partition] == nil {
+				want[ev.Partition] = map[int64]string{}
+			}
+			want[ev.Partition][ev.Offset] = ev.Value
+		case "producer_send_error":
+			errs++
+		case "tool_data":
+			last = ev
+		}
+	}
+	if acked-before <= 0 {
+		t.Fatalf("no record acknowledged after the restart (%d before)", before)
+	}
+	if last.Sent != total {
+		t.Fatalf("tool_data: sent %d, want %d", last.Sent, total)
+	}
+	got := map[int32]map[int64]string{}
+	values := map[string]int{}
+	end := listEndOffsets(t, addr, topic)
+	var n int64
+	for _, o := range end {
+		n += o
+	}
+	for _, r := range consumeN(t, addr, topic, int(n)) {
+		if got[r.Partition] == nil {
+			got[r.Partition] = map[int64]string{}
+		}
+		got[r.Partition][r.Offset] = string(r.Value)
+		values[string(r.Value)]++
+	}
+	lost := 0
+	for p, offs := range want {
+		for o, v := range offs {
+			if got[p][o] != v {
+				lost++
+				if lost <= 5 {
+					t.Errorf("acknowledged %q at partition %d offset %d; the log has %q", v, p, o, got[p][o])
+				}
+			}
+		}
+	}
+	dups := 0
+	for _, c := range values {
+		dups += c - 1
+	}
+	// The producer is idempotent (Kafka's default with acks=all): its
+	// retries across the restart must not store a record twice.
+	dupMsg := ""
+	if dups > 0 {
+		dupMsg = fmt.Sprintf("%d records stored more than once", dups)
+	}
+	checkKnown(t, "crash/no-duplicates", "no-duplicates", dupMsg)
+	t.Logf("VerifiableProducer: %d sent, %d acknowledged (%d before the kill), %d send errors; the log holds %d records"+
+		" (%d duplicates); %d acknowledged records missing", last.Sent, acked, before, errs, n, dups, lost)
+}
+
+// listEndOffsets is the end offset of every partition of topic.
+func listEndOffsets(t testing.TB, addr, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	res, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("list end offsets of %s: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	res.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
 }
