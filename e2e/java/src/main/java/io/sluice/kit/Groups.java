@@ -117,9 +117,13 @@ public final class Groups {
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             stop.set(true);
-            thread.join(Kit.TIMEOUT.toMillis());
+            try {
+                thread.join(Kit.TIMEOUT.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             check(!thread.isAlive(), "%s did not stop within %s", name, Kit.TIMEOUT);
         }
     }
