@@ -375,6 +375,10 @@ func TestJavaTools(t *testing.T) {
 		{name: "configs-describe", main: configs, args: args("--describe", "--entity-type", "topics", "--entity-name", topic)},
 		{name: "configs-describe-all", main: configs, args: args("--describe", "--entity-type", "topics",
 			"--entity-name", topic, "--all")},
+		{name: "configs-alter-rejected", main: configs, args: args("--alter", "--entity-type", "topics",
+			"--entity-name", topic, "--add-config", "retention.ms=soon")},
+		{name: "configs-describe-broker", main: configs, args: args("--describe", "--entity-type", "brokers",
+			"--entity-name", "1", "--all")},
 		{name: "console-produce", stdin: in1.String(), main: producer, args: append(args("--topic", topic), keyed...)},
 		{name: "console-produce-one", stdin: inOne.String(), main: producer, args: args("--topic", one)},
 		{name: "get-offsets", main: offsets, args: args("--topic", topic)},
@@ -398,6 +402,8 @@ func TestJavaTools(t *testing.T) {
 			"linger.ms=5"}},
 		{name: "consumer-perf", main: consPerf, args: args("--topic", perf, "--messages", strconv.Itoa(perfRecords),
 			"--timeout", "30000")},
+		{name: "groups-delete", main: groups, args: args("--delete", "--group", group)},
+		{name: "groups-list-after-delete", main: groups, args: args("--list")},
 		{name: "topics-delete", main: topics, args: args("--delete", "--topic", perf)},
 		{name: "topics-list-after-delete", main: topics, args: args("--list")},
 	}
@@ -426,6 +432,18 @@ func TestJavaTools(t *testing.T) {
 				return "want retention.ms=7200000 and no max.message.bytes override"
 			}
 			return ""
+		},
+		"configs-alter-rejected": func(r *toolResult) string {
+			if r.exit != "1" || !strings.Contains(r.stdout+r.stderr, "InvalidConfigurationException") {
+				return fmt.Sprintf("exit %s, want 1 with InvalidConfigurationException", r.exit)
+			}
+			return ""
+		},
+		"configs-describe-broker": contains("All configs for broker 1 are:", "log.segment.bytes=1073741824",
+			"num.partitions=1"),
+		"groups-delete": contains("Deletion of requested consumer groups ('" + group + "') was successful."),
+		"groups-list-after-delete": func(r *toolResult) string {
+			return wantLines(r.stdout, nil, []string{group})
 		},
 		"configs-describe-all": contains("retention.ms=7200000", "max.message.bytes=1048588", "segment.bytes=1073741824",
 			"cleanup.policy=delete"),
