@@ -298,7 +298,7 @@ func checkTools(t *testing.T, group string, runs []toolRun, res map[string]*tool
 			failure = checks[r.name](got)
 		}
 		if failure != "" && got != nil {
-			failure += fmt.Sprintf("\n%s %s\nstdout:\n%s\nstderr:\n%s", r.main, strings.Join(r.args, " "),
+			failure += fmt.Sprintf("\n%s %s\nstdout:\n%s\nstderr:\n%s", r.main, tail(strings.Join(r.args, " "), 512),
 				tail(got.stdout, 4096), tail(got.stderr, 4096))
 		}
 		if got != nil {
@@ -662,11 +662,12 @@ func logDirsCheck(dataDir string, partitions []string) toolCheck {
 }
 
 // dumpLogBad are the phrases kafka.tools.DumpLogSegments prints for a
-// mismatch or an error (from its 4.1 source): none may appear.
+// mismatch or an error (from its 4.1 source): none may appear. ("FILE is
+// empty." is not one: an empty partition's files are.)
 var dumpLogBad = []string{"Mismatches in", "Index offset:", "Indexed offset:", "Index timestamp:",
 	"Found timestamp mismatch", "Found out of order timestamp", "Non-consecutive offsets", "is followed by",
 	"not found in the log", "invalid bytes", "Error at", "Unknown record type", "Ignoring unknown file",
-	"isvalid: false", "Exception", "is empty."}
+	"isvalid: false", "Exception"}
 
 // TestJavaDumpLog runs Kafka's kafka-dump-log (kafka.tools.DumpLogSegments)
 // over the segment files sluiced wrote: several rolled segments per
@@ -674,7 +675,8 @@ var dumpLogBad = []string{"Mismatches in", "Index offset:", "Indexed offset:", "
 // With --deep-iteration --verify-index-only every .index and .timeindex
 // must agree with its .log; --index-sanity-check (what a Kafka broker runs
 // on the indexes at start-up) must pass them; --print-data-log must parse
-// every batch and record of a rolled segment; and it must read the
+// every batch and record of a rolled segment; --offsets-decoder must decode
+// the group's offset commit in __consumer_offsets; and it must read the
 // producer-state .snapshot files.
 func TestJavaDumpLog(t *testing.T) {
 	kit := requireJava(t)
@@ -712,9 +714,16 @@ func TestJavaDumpLog(t *testing.T) {
 		}
 		produceSync(t, cl, recs...)
 	}
+	// A committed offset puts a record in __consumer_offsets for the
+	// --offsets-decoder run.
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "dump", Partition: 0, At: 7, Metadata: "dump-meta"})
+	if r, err := adm.CommitOffsets(ctx, "dump-group", offs); err != nil || r.Error() != nil {
+		t.Fatalf("commit offsets: %v %v", err, r.Error())
+	}
 	d.Stop()
 
-	var files, logs, snapshots []string
+	var files, logs, snapshots, groupLogs []string
 	segs := map[string][]string{} // partition dir → its .log files, in order
 	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
 		if err != nil {
@@ -728,6 +737,10 @@ func TestJavaDumpLog(t *testing.T) {
 		case ".log":
 			files = append(files, p)
 			logs = append(logs, p)
+			if st, err := os.Stat(p); err == nil && st.Size() > 0 &&
+				strings.HasPrefix(filepath.Base(filepath.Dir(p)), "__consumer_offsets-") {
+				groupLogs = append(groupLogs, p)
+			}
 			segs[filepath.Dir(p)] = append(segs[filepath.Dir(p)], p)
 		}
 		return nil
@@ -758,6 +771,8 @@ func TestJavaDumpLog(t *testing.T) {
 			strings.Join(files, ",")}},
 		{name: "index-sanity-check", main: dump, args: []string{"--index-sanity-check", "--files", strings.Join(indexes, ",")}},
 	}
+	runs = append(runs, toolRun{name: "offsets-decoder", main: dump, args: []string{"--offsets-decoder", "--files",
+		strings.Join(groupLogs, ",")}})
 	if len(snapshots) > 0 {
 		runs = append(runs, toolRun{name: "producer-snapshots", main: dump, args: []string{"--files",
 			strings.Join(snapshots, ",")}})
@@ -786,6 +801,16 @@ func TestJavaDumpLog(t *testing.T) {
 			}
 			return ""
 		},
+		"offsets-decoder": func(r *toolResult) string {
+			if msg := noBad(r); msg != "" {
+				return msg
+			}
+			if !strings.Contains(r.stdout, `"group":"dump-group"`) || !strings.Contains(r.stdout, `"offset":7`) ||
+				!strings.Contains(r.stdout, `"metadata":"dump-meta"`) {
+				return "want the commit of dump-group (offset 7, metadata dump-meta) decoded"
+			}
+			return ""
+		},
 		"producer-snapshots": func(r *toolResult) string {
 			if msg := noBad(r); msg != "" {
 				return msg
@@ -800,8 +825,9 @@ func TestJavaDumpLog(t *testing.T) {
 				return msg
 			}
 			for _, f := range indexes {
-				if !strings.Contains(r.stdout, f+" passed sanity check.") {
-					return f + " did not pass the sanity check"
+				// An empty .index is reported "is empty." instead.
+				if !strings.Contains(r.stdout, f+" passed sanity check.\n") && !strings.Contains(r.stdout, f+" is empty.\n") {
+					return fmt.Sprintf("no \"passed sanity check\" line for %s", f)
 				}
 			}
 			return ""
