@@ -43,8 +43,9 @@ const javaTimeout = 3 * time.Minute
 var jvmFlags = []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx512m", "-Xss1m"}
 
 // knownJavaDiffs maps "PROGRAM/CASE" (a Java program's case, or
-// "tools/NAME", "dump-log/NAME" or "crash/NAME" for the other tests) to why Sluice fails it where Apache Kafka
-// passes. Keep it in step with docs/COMPATIBILITY.md.
+// "tools/NAME", "dump-log/NAME" or "crash/NAME" for the other tests) to
+// why Sluice fails it where Apache Kafka passes. Keep it in step with
+// docs/COMPATIBILITY.md.
 var knownJavaDiffs = map[string]string{
 	"dump-log/producer-snapshots": "sluiced's <offset>.snapshot producer-state files are not in Kafka's format" +
 		" (kafka-dump-log: \"Snapshot failed schema validation: unknown file version\"); a Kafka broker would" +

@@ -25,15 +25,8 @@ command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 python_has kafka || need+=(python3-kafka)
 python_has confluent_kafka || need+=(python3-confluent-kafka)
-# A JDK (javac, for the test programs; java runs them and Kafka's tools).
-if ! command -v javac >/dev/null 2>&1; then
-	if [ "$(id -u)" -eq 0 ] && command -v apt-cache >/dev/null 2>&1 &&
-		! apt-cache show default-jdk-headless >/dev/null 2>&1; then
-		need+=(openjdk-17-jdk-headless)
-	else
-		need+=(default-jdk-headless)
-	fi
-fi
+# A JDK (javac compiles the test programs; java runs them and Kafka's tools).
+command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 status=0
 if [ ${#need[@]} -gt 0 ]; then
@@ -41,9 +34,16 @@ if [ ${#need[@]} -gt 0 ]; then
 		echo "test-deps: installing ${need[*]} with apt-get"
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq >/dev/null
+		# Without default-jdk-headless (derivatives), ask for OpenJDK 17.
+		if ! apt-cache show default-jdk-headless >/dev/null 2>&1; then
+			need=("${need[@]/#default-jdk-headless/openjdk-17-jdk-headless}")
+		fi
 		apt-get install -y -qq "${need[@]}" >/dev/null
 	else
 		echo "test-deps: the tests need: ${need[*]}. Install them with: sudo apt-get install ${need[*]}" >&2
+		case " ${need[*]} " in *" default-jdk-headless "*)
+			echo "test-deps: (any JDK 17 or later does instead of default-jdk-headless, e.g. openjdk-17-jdk-headless)" >&2 ;;
+		esac
 		status=1
 	fi
 fi
