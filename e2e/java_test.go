@@ -87,6 +87,9 @@ func requireJava(t testing.TB) *javaKit {
 	if !isFile(filepath.Join(dir, "target", "classes", "io", "sluice", "kit", "ToolBatch.class")) {
 		missing = append(missing, "the compiled programs in e2e/java/target/classes")
 	}
+	if src := newerThanStamp(dir); src != "" {
+		missing = append(missing, "a build newer than "+src+" (the compiled programs are stale)")
+	}
 	if len(missing) > 0 {
 		msg := "Java reference kit not ready: missing " + strings.Join(missing, ", ") +
 			". Run scripts/test-deps.sh (it installs the Debian packages default-jdk-headless and maven when root," +
@@ -98,6 +101,31 @@ func requireJava(t testing.TB) *javaKit {
 	}
 	return &javaKit{java: java, cp: filepath.Join(dir, "lib", "*") + string(os.PathListSeparator) +
 		filepath.Join(dir, "target", "classes")}
+}
+
+// newerThanStamp names a source of the kit (pom.xml or a .java file)
+// changed since scripts/test-deps.sh last built it, or "" when none is or
+// the kit was built some other way (no stamp).
+func newerThanStamp(dir string) string {
+	stamp, err := os.Stat(filepath.Join(dir, "target", ".test-deps-stamp"))
+	if err != nil {
+		return ""
+	}
+	newer := ""
+	_ = filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || newer != "" {
+			return filepath.SkipAll
+		}
+		if e.IsDir() && (p == filepath.Join(dir, "lib") || p == filepath.Join(dir, "target")) {
+			return filepath.SkipDir
+		}
+		if st, err := e.Info(); err == nil && !e.IsDir() && st.ModTime().After(stamp.ModTime()) &&
+			(strings.HasSuffix(p, ".java") || filepath.Base(p) == "pom.xml") {
+			newer = p
+		}
+		return nil
+	})
+	return newer
 }
 
 func isFile(p string) bool {
