@@ -925,7 +925,8 @@ func segmentBase(p string) int64 {
 	return n
 }
 
-// verifiableEvent is one JSON line of Kafka's VerifiableProducer.
+// verifiableEvent is one JSON line of Kafka's VerifiableProducer or
+// VerifiableConsumer (--verbose).
 type verifiableEvent struct {
 	Name      string `json:"name"`
 	Value     string `json:"value"`
@@ -942,13 +943,14 @@ type verifiableEvent struct {
 // is killed with SIGKILL mid-stream and started again on the same port, the
 // producer carries on to its end, and every record it reported as
 // acknowledged (producer_send_success, with partition and offset) must be
-// in the log at that offset with that value, and none stored twice.
+// read back by Kafka's VerifiableConsumer at that offset with that value,
+// and none stored twice.
 func TestJavaVerifiableCrash(t *testing.T) {
 	kit := requireJava(t)
 	dir := t.TempDir()
 	d := startJavaBroker(t, dir)
 	addr := d.Addr
-	const topic, total = "verifiable", 1000
+	const topic, total = "verifiable", 1200
 	createTopic(t, addr, topic, 2)
 	cfg := filepath.Join(t.TempDir(), "producer.properties")
 	// VerifiableProducer sets retries=0 (so not idempotent) unless its
@@ -962,7 +964,7 @@ func TestJavaVerifiableCrash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), javaTimeout)
 	defer cancel()
 	cmd := kit.command(ctx, "org.apache.kafka.tools.VerifiableProducer", "--bootstrap-server", addr, "--topic", topic,
-		"--max-messages", strconv.Itoa(total), "--throughput", "300", "--acks", "-1", "--producer.config", cfg)
+		"--max-messages", strconv.Itoa(total), "--throughput", "400", "--acks", "-1", "--producer.config", cfg)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -996,7 +998,7 @@ func TestJavaVerifiableCrash(t *testing.T) {
 	waitFor(t, "250 records acknowledged before the kill", javaTimeout, func() bool { return ackedNow() >= 250 })
 	d.Kill()
 	before := ackedNow()
-	start(t, dir, "--listen", addr)
+	startJavaBroker(t, dir, "--listen", addr)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -1036,12 +1038,31 @@ func TestJavaVerifiableCrash(t *testing.T) {
 	for _, o := range end {
 		n += o
 	}
-	for _, r := range consumeN(t, addr, topic, int(n)) {
-		if got[r.Partition] == nil {
-			got[r.Partition] = map[int64]string{}
+	// Kafka's VerifiableConsumer reads the whole topic back in a group,
+	// printing every record (--verbose: record_data events).
+	t0 := time.Now()
+	out, errOut, err := kit.run(t, "org.apache.kafka.tools.VerifiableConsumer", "--bootstrap-server", addr,
+		"--topic", topic, "--group-id", "verifiable-check", "--group-protocol", "classic", "--reset-policy", "earliest",
+		"--max-messages", strconv.FormatInt(n, 10), "--verbose")
+	if err != nil {
+		t.Fatalf("VerifiableConsumer: %v\nstderr:\n%s", err, tail(errOut, 4096))
+	}
+	t.Logf("VerifiableConsumer: %v", time.Since(t0).Round(time.Millisecond))
+	consumed := 0
+	for _, line := range strings.Split(out, "\n") {
+		var ev verifiableEvent
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Name != "record_data" {
+			continue
 		}
-		got[r.Partition][r.Offset] = string(r.Value)
-		values[string(r.Value)]++
+		if got[ev.Partition] == nil {
+			got[ev.Partition] = map[int64]string{}
+		}
+		got[ev.Partition][ev.Offset] = ev.Value
+		values[ev.Value]++
+		consumed++
+	}
+	if int64(consumed) != n {
+		t.Errorf("VerifiableConsumer printed %d records, want the %d in the topic", consumed, n)
 	}
 	lost := 0
 	for p, offs := range want {
