@@ -178,9 +178,17 @@ func checkKnown(t *testing.T, key, name string, failure string) {
 // startJavaBroker starts sluiced for the Java tests. The initial rebalance
 // delay is 1 ms, not 0: sluiced reads group.initial.rebalance.delay.ms=0 as
 // unset and waits its 3 s default (Kafka reads 0 as no delay).
+//
+// __consumer_offsets gets one partition instead of 50: created on a group's
+// first FindCoordinator, 50 partitions cost a JVM client seconds on a
+// loaded machine and test nothing more.
 func startJavaBroker(t *testing.T, dir string, extra ...string) *daemon {
 	t.Helper()
-	return start(t, dir, append([]string{"--group-initial-rebalance-delay", "1"}, extra...)...)
+	cfg := filepath.Join(t.TempDir(), "server.properties")
+	if err := os.WriteFile(cfg, []byte("offsets.topic.num.partitions=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, dir, append([]string{"--config", cfg, "--group-initial-rebalance-delay", "1"}, extra...)...)
 }
 
 // runJavaProgram runs one test program of the kit against addr and turns
