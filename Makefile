@@ -27,11 +27,12 @@ build:
 run: build
 	$(BIN)/sluiced --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-# Installs what the tests need (kcat, from Debian's packages, when run as
-# root), then vets and runs every test with the race detector.
+# Installs what the tests need (kcat, a JDK and Maven from Debian's packages
+# when run as root; Apache Kafka's jars from Maven Central into e2e/java),
+# then vets and runs every test with the race detector.
 test: test-deps
 	$(GO) vet $(PKGS)
-	SLUICE_REQUIRE_KCAT=1 $(GO) test $(TESTFLAGS) $(PKGS)
+	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 $(GO) test $(TESTFLAGS) $(PKGS)
 
 test-deps:
 	@scripts/test-deps.sh

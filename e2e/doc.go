@@ -3,7 +3,9 @@
 // subprocess on its own data directory and a port chosen by the kernel
 // (--listen 127.0.0.1:0), and drive it over real sockets with real clients
 // (franz-go, sarama, kafka-go, kcat; kafka-python, confluent-kafka-python
-// and kafkajs through the scripts in py/ and node/) and raw Kafka frames.
+// and kafkajs through the scripts in py/ and node/; Apache Kafka's Java
+// client and command-line tools through java/, see java_test.go) and raw
+// Kafka frames.
 //
 // Storage checks read the data directory with an independent RecordBatch v2
 // decoder written in the tests, not with Sluice's own segment or mmapindex
@@ -12,6 +14,7 @@
 // Environment:
 //
 //	SLUICE_REQUIRE_KCAT=1   fail (instead of skip) when kcat, strace or a Python/Node client is missing
+//	SLUICE_REQUIRE_JAVA=1   fail (instead of skip) when java or the kit scripts/test-deps.sh builds in java/ is missing (CI=true does too)
 //	SLUICE_E2E_RACE=1       build the binaries with -race as well
 //
 // The package has no exported API; this file only carries the package doc.
