@@ -23,8 +23,8 @@ type mapped struct {
 	fs         vfs.FS
 	f          vfs.File
 	m          []byte // nil when nothing is mapped
-	rw         bool      // m is writable: Append has room up to len(m)
-	fdWritable bool      // f was opened read-write
+	rw         bool   // m is writable: Append has room up to len(m)
+	fdWritable bool   // f was opened read-write
 	n          atomic.Int64
 	closed     bool
 	werr       error // sticky: a failed TruncateTo; returned by every later call
