@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // Kafka's checkpoint files are text: a version line ("0"), a count line,
@@ -27,9 +28,9 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.topic,
 // writeFileAtomic writes data to path via a temporary file, fsync and
 // rename, then fsyncs the directory, so a crash leaves the old or the new
 // file, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := fsys.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("cannot create %q: %w", tmp, err)
 	}
@@ -44,26 +45,21 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cannot close %q: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("cannot rename %q: %w", tmp, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(fsys, filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(fsys vfs.FS, dir string) error {
+	if err := vfs.SyncDir(fsys, dir); err != nil {
 		return fmt.Errorf("cannot fsync directory %q: %w", dir, err)
 	}
 	return nil
 }
 
 // writeOffsetCheckpoint writes "topic partition offset" entries.
-func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error {
+func writeOffsetCheckpoint(fsys vfs.FS, path string, offsets map[topicPartition]int64) error {
 	tps := make([]topicPartition, 0, len(offsets))
 	for tp := range offsets {
 		tps = append(tps, tp)
@@ -79,14 +75,14 @@ func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error 
 	for _, tp := range tps {
 		fmt.Fprintf(&b, "%s %d %d\n", tp.topic, tp.partition, offsets[tp])
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return writeFileAtomic(fsys, path, b.Bytes())
 }
 
 // readOffsetCheckpoint reads a file written by writeOffsetCheckpoint. A
 // missing file is an empty map.
-func readOffsetCheckpoint(path string) (map[topicPartition]int64, error) {
+func readOffsetCheckpoint(fsys vfs.FS, path string) (map[topicPartition]int64, error) {
 	out := make(map[topicPartition]int64)
-	err := readCheckpoint(path, 3, func(f []string) error {
+	err := readCheckpoint(fsys, path, 3, func(f []string) error {
 		p, err1 := strconv.ParseInt(f[1], 10, 32)
 		off, err2 := strconv.ParseInt(f[2], 10, 64)
 		if err1 != nil || err2 != nil {
@@ -100,9 +96,9 @@ func readOffsetCheckpoint(path string) (map[topicPartition]int64, error) {
 
 // readCheckpoint parses the version and count lines and hands each entry's
 // fields to fn.
-func readCheckpoint(path string, fields int, fn func([]string) error) error {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+func readCheckpoint(fsys vfs.FS, path string, fields int, fn func([]string) error) error {
+	data, err := vfs.ReadFile(fsys, path)
+	if vfs.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {

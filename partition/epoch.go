@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // leaderEpochFile is Kafka's per-partition leader-epoch-checkpoint: a
@@ -19,13 +21,14 @@ type epochEntry struct {
 // epochCache is the partition's leader epochs and the offset each began at.
 // Guarded by the log's mu.
 type epochCache struct {
+	fs      vfs.FS
 	path    string
 	entries []epochEntry
 }
 
-func loadEpochCache(dir string) (*epochCache, error) {
-	c := &epochCache{path: filepath.Join(dir, leaderEpochFile)}
-	err := readCheckpoint(c.path, 2, func(f []string) error {
+func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
+	err := readCheckpoint(fsys, c.path, 2, func(f []string) error {
 		e, err1 := strconv.ParseInt(f[0], 10, 32)
 		o, err2 := strconv.ParseInt(f[1], 10, 64)
 		if err1 != nil || err2 != nil {
@@ -35,6 +38,12 @@ func loadEpochCache(dir string) (*epochCache, error) {
 		return nil
 	})
 	return c, err
+}
+
+// clone copies the cache (the writer edits and writes a copy, then
+// installs it under mu).
+func (c *epochCache) clone() *epochCache {
+	return &epochCache{fs: c.fs, path: c.path, entries: append([]epochEntry(nil), c.entries...)}
 }
 
 func (c *epochCache) latest() int32 {
@@ -94,5 +103,5 @@ func (c *epochCache) write() error {
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.startOffset)
 	}
-	return writeFileAtomic(c.path, b.Bytes())
+	return writeFileAtomic(c.fs, c.path, b.Bytes())
 }
