@@ -304,18 +304,21 @@ func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Conf
 	}
 	dir := filepath.Join(s.cfg.Dir, tp.String())
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+		return nil, fmt.Errorf("%w: cannot create partition directory %q: %w", ErrStorage, dir, err)
 	}
 	if err := writePartitionMetadata(s.fs, dir, topicID); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
-	if err != nil {
+	if errors.Is(err, ErrInvalidConfig) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	s.mu.logs[tp] = l
 	return l, nil
