@@ -73,7 +73,9 @@ func (l *log) dropOldest(s *logSegment) error {
 	l.mu.Unlock()
 	l.logger.Info("deleting segment", "base_offset", s.base, "bytes", s.log.Size())
 	if err := s.markDeleted(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorage, err)
+		err = fmt.Errorf("%w: %w", ErrStorage, err)
+		l.setOffline(err) // the list and the files disagree until reopened
+		return err
 	}
 	pruneSnapshots(l.fs, l.dir, s.base)
 	if l.onLogStart != nil {

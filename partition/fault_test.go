@@ -1,0 +1,196 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
+)
+
+// faultConfig is a log with tiny segments and indexes, so a few appends
+// roll, index and fill retention.
+func faultConfig() Config {
+	c := testConfig()
+	c.SegmentBytes = 700
+	c.SegmentIndexBytes = 4096
+	c.IndexIntervalBytes = 128
+	return c
+}
+
+func openFaultStore(t testing.TB, dir string, fsys vfs.FS) (*Store, error) {
+	t.Helper()
+	return OpenStore(StoreConfig{Dir: dir, Defaults: faultConfig(), Logger: quietLogger(), FS: fsys,
+		CleanerThreads: -1})
+}
+
+// syncsOf counts the fsyncs of files with suffix among ops, per partition
+// directory.
+func syncsOf(ops []errorfs.Op, suffix string) map[string]int {
+	n := map[string]int{}
+	for _, op := range ops {
+		if op.Kind == errorfs.OpSync && strings.HasSuffix(op.Path, suffix) {
+			n[filepath.Base(filepath.Dir(op.Path))]++
+		}
+	}
+	return n
+}
+
+// TestCloseFsyncsEveryDirtyLog: a clean stop fsyncs the .log files of every
+// log that holds unflushed appends (FlushNever), and their indexes, before
+// it writes the recovery points and the clean-shutdown marker.
+func TestCloseFsyncsEveryDirtyLog(t *testing.T) {
+	dir := t.TempDir()
+	fs := errorfs.Wrap(vfs.Default, nil)
+	s, err := openFaultStore(t, dir, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(3) {
+		l, err := s.Create("dirty", p, [16]byte{9}, testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < 2 {
+			mustAppend(t, l, batch(3, 50, 1))
+		}
+	}
+	fs.Reset()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ops := fs.Ops()
+	logs, idx := syncsOf(ops, logSuffix), syncsOf(ops, indexSuffix)
+	for _, p := range []string{"dirty-0", "dirty-1"} {
+		if logs[p] != 1 || idx[p] != 1 {
+			t.Errorf("%s: %d .log and %d .index fsyncs at close, want 1 each", p, logs[p], idx[p])
+		}
+	}
+	if logs["dirty-2"] != 0 {
+		t.Errorf("dirty-2 held nothing unflushed but was fsync'd %d times", logs["dirty-2"])
+	}
+	// The marker comes after every fsync of a .log.
+	lastLogSync, marker := -1, -1
+	for i, op := range ops {
+		switch {
+		case op.Kind == errorfs.OpSync && strings.HasSuffix(op.Path, logSuffix):
+			lastLogSync = i
+		case op.Kind == errorfs.OpRename && filepath.Base(op.Path) == cleanShutdownFile:
+			marker = i
+		}
+	}
+	if marker < 0 || marker < lastLogSync {
+		t.Fatalf("marker written at call %d, last .log fsync at %d", marker, lastLogSync)
+	}
+	s2, err := openFaultStore(t, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if !s2.OpenedClean() || s2.Get("dirty", 1).LogEndOffset() != 3 {
+		t.Fatalf("clean %v, end %d", s2.OpenedClean(), s2.Get("dirty", 1).LogEndOffset())
+	}
+}
+
+// TestCloseWithFailedFsyncWritesNoMarker: when an fsync at close fails, the
+// store reports it and writes no clean-shutdown marker, so the next start
+// recovers that log (and finds its data, still in the page cache here).
+func TestCloseWithFailedFsyncWritesNoMarker(t *testing.T) {
+	dir := t.TempDir()
+	rule := errorfs.OnIndex(1, errorfs.Under("*"+logSuffix, errorfs.Kinds(errorfs.OpSync)), syscall.EIO)
+	var armed atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if !armed.Load() {
+			return nil
+		}
+		return rule.Inject(op)
+	}))
+	s, err := openFaultStore(t, dir, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Create("t", 0, [16]byte{}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(3, 50, 1))
+	armed.Store(true)
+	if err := s.Close(); !errors.Is(err, syscall.EIO) || !errors.Is(err, ErrStorage) {
+		t.Fatalf("close: %v, want the fsync's EIO as ErrStorage", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanShutdownFile)); !os.IsNotExist(err) {
+		t.Fatalf("clean-shutdown marker written after a failed fsync (%v)", err)
+	}
+	rps, err := readOffsetCheckpoint(vfs.Default, filepath.Join(dir, recoveryPointFile))
+	if err != nil || rps[topicPartition{"t", 0}] != 0 {
+		t.Fatalf("recovery point %v (%v), want 0: nothing was fsync'd", rps, err)
+	}
+	s2, err := openFaultStore(t, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.OpenedClean() || s2.Get("t", 0).LogEndOffset() != 3 {
+		t.Fatalf("clean %v, end %d; want a recovery finding 3", s2.OpenedClean(), s2.Get("t", 0).LogEndOffset())
+	}
+}
+
+// TestFsyncErrorIsSticky: after one failed fsync the log refuses appends,
+// reads and flushes with that error, even though the next fsync would
+// succeed; its recovery point stays; another log of the store is not
+// affected.
+func TestFsyncErrorIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	rule := errorfs.OnIndex(1, errorfs.Under(filepath.Join(dir, "bad-0"), errorfs.Under("*"+logSuffix, errorfs.Kinds(errorfs.OpSync))), syscall.EIO)
+	s, err := openFaultStore(t, dir, errorfs.Wrap(vfs.Default, rule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := s.Create("bad", 0, [16]byte{}, testConfig())
+	good, _ := s.Create("good", 0, [16]byte{}, testConfig())
+	for _, l := range []*Log{bad, good} {
+		mustAppend(t, l, batch(2, 50, 1))
+	}
+	if err := bad.Flush(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("flush: %v, want EIO", err)
+	}
+	f := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.EIO) {
+			t.Errorf("%s after a failed fsync: %v, want the stored EIO", what, err)
+		}
+	}
+	f("flush", bad.Flush())
+	_, err = bad.Append(batch(1, 10, 1))
+	f("append", err)
+	_, err = bad.Read(0, 1<<20, true)
+	f("read", err)
+	f("Offline", bad.Offline())
+	if rp := bad.recoveryPointOf(); rp != 0 {
+		t.Errorf("recovery point %d after a failed fsync, want 0", rp)
+	}
+	mustAppend(t, good, batch(2, 50, 1))
+	if err := good.Flush(); err != nil || good.recoveryPointOf() != 4 || good.Offline() != nil {
+		t.Errorf("other log: flush %v, recovery point %d, offline %v", err, good.recoveryPointOf(), good.Offline())
+	}
+	if err := s.Close(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("close: %v, want the stored EIO", err)
+	}
+	s2, err := openFaultStore(t, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := s2.Get("bad", 0).LogEndOffset(); got != 2 {
+		t.Fatalf("bad-0 reopened with end %d, want 2", got)
+	}
+	mustAppend(t, s2.Get("bad", 0), batch(1, 10, 1))
+}
+
+var _ = fmt.Sprint
