@@ -193,4 +193,192 @@ func TestFsyncErrorIsSticky(t *testing.T) {
 	mustAppend(t, s2.Get("bad", 0), batch(1, 10, 1))
 }
 
-var _ = fmt.Sprint
+// faultLogs are the logs of the fault walk: one with retention, one
+// compacted, one fsync'd on every append (FlushAlways).
+var faultLogs = []struct {
+	name string
+	cfg  func() Config
+}{
+	{"del", func() Config {
+		c := faultConfig()
+		c.RetentionBytes, c.RetentionMs = 1400, -1
+		return c
+	}},
+	{"cmp", func() Config {
+		c := faultConfig()
+		c.CleanupPolicy, c.MinCleanableDirtyRatio, c.DeleteRetentionMs = "compact", 0, 1000
+		return c
+	}},
+	{"sync", func() Config {
+		c := faultConfig()
+		c.Flush = FlushAlways
+		return c
+	}},
+}
+
+// faultRun is what a run of the workload acknowledged and saw.
+type faultRun struct {
+	acked    map[string]map[int64]kv // partition → offset → record
+	affected map[string]error        // partitions whose operations failed
+}
+
+// faultWorkload creates the logs, then (with arm called, so faults count
+// from here) appends until each rolled a few times, applies retention,
+// cleans the compacted log, appends again and closes the store.
+func faultWorkload(t *testing.T, dir string, fsys vfs.FS, arm func()) faultRun {
+	t.Helper()
+	run := faultRun{acked: map[string]map[int64]kv{}, affected: map[string]error{}}
+	s, err := openFaultStore(t, dir, fsys)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	logs := map[string]*Log{}
+	for _, fl := range faultLogs {
+		if logs[fl.name], err = s.Create(fl.name, 0, [16]byte{1}, fl.cfg()); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		run.acked[fl.name+"-0"] = map[int64]kv{}
+	}
+	arm()
+	fail := func(name string, err error) {
+		if err != nil && run.affected[name+"-0"] == nil {
+			run.affected[name+"-0"] = err
+		}
+	}
+	appendAll := func(round int) {
+		for _, fl := range faultLogs {
+			recs := []kv{{fmt.Sprintf("k%d", round%4), fmt.Sprintf("v%d-%s", round, fl.name), false},
+				{fmt.Sprintf("k%d", (round+1)%4), fmt.Sprintf("w%d-%s", round, fl.name), false}}
+			res, err := logs[fl.name].Append(kvBatch(0, 1_700_000_000_000+int64(round), recs))
+			if err != nil && !errors.Is(err, ErrStorage) {
+				t.Fatalf("append to %s: %v, want ErrStorage or nil", fl.name, err)
+			}
+			fail(fl.name, err)
+			for i, r := range recs {
+				if err == nil {
+					run.acked[fl.name+"-0"][res.BaseOffset+int64(i)] = r
+				}
+			}
+		}
+	}
+	for round := range 10 {
+		appendAll(round)
+	}
+	_, err = logs["del"].ApplyRetention(s.cfg.Now())
+	fail("del", err)
+	if _, err := s.Clean(logs["cmp"]); err != nil {
+		fail("cmp", logs["cmp"].Offline()) // a failed cleaning may leave the log online
+	}
+	for round := 10; round < 13; round++ {
+		appendAll(round)
+	}
+	for name, l := range logs {
+		fail(name, l.Offline())
+	}
+	s.Close() // may fail: checked by what the next open finds
+	return run
+}
+
+// checkAfterFault reopens dir with the real filesystem (with fsyncs skipped:
+// there was no power loss) and checks that the
+// store opens, every acknowledged record is there (from the log start;
+// for the compacted log, each key's latest), nothing unacknowledged is,
+// and the directories are consistent.
+func checkAfterFault(t *testing.T, dir string, run faultRun) {
+	t.Helper()
+	s, err := openFaultStore(t, dir, errorfs.Wrap(vfs.Default, nil).SkipSyncs())
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	for tp, acked := range run.acked {
+		name := strings.TrimSuffix(tp, "-0")
+		l := s.Get(name, 0)
+		got := map[int64]rec{}
+		for _, r := range readRecords(t, l, l.LogStartOffset()) {
+			got[r.off] = r
+			if a, ok := acked[r.off]; !ok || a.key != r.key || a.value != r.value {
+				t.Errorf("%s: offset %d holds %q=%q, acknowledged %+v (%v)", tp, r.off, r.key, r.value, a, ok)
+			}
+		}
+		latest := map[string]int64{}
+		for off, a := range acked {
+			if off >= l.LogStartOffset() {
+				latest[a.key] = max(latest[a.key], off)
+			}
+		}
+		for off, a := range acked {
+			if off < l.LogStartOffset() || (name == "cmp" && latest[a.key] != off) {
+				continue
+			}
+			if _, ok := got[off]; !ok {
+				t.Errorf("%s: acknowledged offset %d (%q=%q) lost (log [%d, %d))", tp, off, a.key, a.value,
+					l.LogStartOffset(), l.LogEndOffset())
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("close after reopening: %v", err)
+	}
+	for _, fl := range faultLogs {
+		if fl.name == "cmp" {
+			verifyCompactedDir(t, filepath.Join(dir, fl.name+"-0"))
+		} else {
+			verifyDir(t, filepath.Join(dir, fl.name+"-0"))
+		}
+	}
+}
+
+// faultedPartition is the partition directory op is in ("" for the data
+// directory's own files).
+func faultedPartition(dir string, op errorfs.Op) string {
+	rel, err := filepath.Rel(dir, op.Path)
+	if err != nil || rel == "." {
+		return ""
+	}
+	first := strings.SplitN(rel, string(os.PathSeparator), 2)[0]
+	if fi, err := os.Stat(filepath.Join(dir, first)); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return first
+}
+
+// TestFaultAtEveryWriteAndFsync walks every mutating call (write, fsync,
+// truncate, rename, remove, create) of a produce → roll → retention →
+// compaction → shutdown run, failing each in turn with EIO, then reopens
+// with the real filesystem: nothing acknowledged is lost, the store opens,
+// and no partition but the one whose file failed saw an error.
+func TestFaultAtEveryWriteAndFsync(t *testing.T) {
+	root := t.TempDir()
+	counter := errorfs.Wrap(vfs.Default, nil).SkipSyncs()
+	dir := filepath.Join(root, "count")
+	faultWorkload(t, dir, counter, counter.Reset)
+	n := len(counter.Ops())
+	t.Logf("%d mutating calls in the run", n)
+	if n < 50 {
+		t.Fatalf("only %d calls: the run did not roll, clean and close", n)
+	}
+	for k := 1; k <= n+5; k++ { // a few more: background flushes may vary the count
+		dir := filepath.Join(root, fmt.Sprint(k))
+		var armed atomic.Bool
+		rule := errorfs.OnIndex(k, nil, syscall.EIO)
+		fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if !armed.Load() {
+				return nil
+			}
+			return rule.Inject(op)
+		})).SkipSyncs()
+		run := faultWorkload(t, dir, fs, func() { armed.Store(true) })
+		hit, ok := rule.Hit()
+		faulted := faultedPartition(dir, hit)
+		for tp, err := range run.affected {
+			if !ok || tp != faulted {
+				t.Errorf("k=%d (%v): partition %s failed: %v", k, hit, tp, err)
+			}
+		}
+		checkAfterFault(t, dir, run)
+		if t.Failed() {
+			t.Fatalf("k=%d: fault at %v", k, hit)
+		}
+		os.RemoveAll(dir)
+	}
+}
