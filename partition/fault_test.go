@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -219,6 +220,7 @@ var faultLogs = []struct {
 // faultRun is what a run of the workload acknowledged and saw.
 type faultRun struct {
 	acked    map[string]map[int64]kv // partition → offset → record
+	failed   map[string]map[kv]bool  // partition → records of failed appends
 	affected map[string]error        // partitions whose operations failed
 }
 
@@ -227,7 +229,7 @@ type faultRun struct {
 // cleans the compacted log, appends again and closes the store.
 func faultWorkload(t *testing.T, dir string, fsys vfs.FS, arm func()) faultRun {
 	t.Helper()
-	run := faultRun{acked: map[string]map[int64]kv{}, affected: map[string]error{}}
+	run := faultRun{acked: map[string]map[int64]kv{}, failed: map[string]map[kv]bool{}, affected: map[string]error{}}
 	s, err := openFaultStore(t, dir, fsys)
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -238,6 +240,7 @@ func faultWorkload(t *testing.T, dir string, fsys vfs.FS, arm func()) faultRun {
 			t.Fatalf("create: %v", err)
 		}
 		run.acked[fl.name+"-0"] = map[int64]kv{}
+		run.failed[fl.name+"-0"] = map[kv]bool{}
 	}
 	arm()
 	fail := func(name string, err error) {
@@ -257,6 +260,8 @@ func faultWorkload(t *testing.T, dir string, fsys vfs.FS, arm func()) faultRun {
 			for i, r := range recs {
 				if err == nil {
 					run.acked[fl.name+"-0"][res.BaseOffset+int64(i)] = r
+				} else {
+					run.failed[fl.name+"-0"][r] = true
 				}
 			}
 		}
@@ -282,8 +287,10 @@ func faultWorkload(t *testing.T, dir string, fsys vfs.FS, arm func()) faultRun {
 // checkAfterFault reopens dir with the real filesystem (with fsyncs skipped:
 // there was no power loss) and checks that the
 // store opens, every acknowledged record is there (from the log start;
-// for the compacted log, each key's latest), nothing unacknowledged is,
-// and the directories are consistent.
+// for the compacted log, each key's latest), nothing else is but records
+// of failed appends (written, then not undone because the undo failed too,
+// say on a read-only disk: the client was told it failed, and a retry may
+// duplicate it, as with Kafka), and the directories are consistent.
 func checkAfterFault(t *testing.T, dir string, run faultRun) {
 	t.Helper()
 	s, err := openFaultStore(t, dir, errorfs.Wrap(vfs.Default, nil).SkipSyncs())
@@ -296,6 +303,9 @@ func checkAfterFault(t *testing.T, dir string, run faultRun) {
 		got := map[int64]rec{}
 		for _, r := range readRecords(t, l, l.LogStartOffset()) {
 			got[r.off] = r
+			if run.failed[tp][kv{r.key, r.value, false}] {
+				continue
+			}
 			if a, ok := acked[r.off]; !ok || a.key != r.key || a.value != r.value {
 				t.Errorf("%s: offset %d holds %q=%q, acknowledged %+v (%v)", tp, r.off, r.key, r.value, a, ok)
 			}
@@ -342,42 +352,90 @@ func faultedPartition(dir string, op errorfs.Op) string {
 	return first
 }
 
+// walkFault fails the k-th mutating call with one of four faults: EIO once;
+// ENOSPC or EROFS from then on for the writes (all mutating calls, for
+// EROFS) in the same partition directory, as a full or read-only disk under
+// that partition would; or a short write (EIO when the call is no write).
+type walkFault struct {
+	dir  string
+	k    int
+	kind string
+	on   atomic.Bool // counting starts once armed
+
+	mu  sync.Mutex
+	n   int
+	hit *errorfs.Op
+	tp  string // partition of the hit
+}
+
+var walkKinds = []string{"eio", "enospc", "short", "erofs"}
+
+func (w *walkFault) Inject(op errorfs.Op) error {
+	if !w.on.Load() {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n++
+	switch {
+	case w.n == w.k:
+		w.hit, w.tp = &op, faultedPartition(w.dir, op)
+		switch w.kind {
+		case "enospc":
+			return syscall.ENOSPC
+		case "erofs":
+			return syscall.EROFS
+		case "short":
+			if op.Kind == errorfs.OpWrite {
+				return errorfs.ErrShortWrite
+			}
+		}
+		return syscall.EIO
+	case w.n < w.k || w.tp == "" || faultedPartition(w.dir, op) != w.tp:
+		return nil
+	case w.kind == "erofs":
+		return syscall.EROFS
+	case w.kind == "enospc" && (op.Kind == errorfs.OpWrite || op.Kind == errorfs.OpCreate):
+		return syscall.ENOSPC
+	}
+	return nil
+}
+
 // TestFaultAtEveryWriteAndFsync walks every mutating call (write, fsync,
 // truncate, rename, remove, create) of a produce → roll → retention →
-// compaction → shutdown run, failing each in turn with EIO, then reopens
-// with the real filesystem: nothing acknowledged is lost, the store opens,
-// and no partition but the one whose file failed saw an error.
+// compaction → shutdown run, failing each in turn (EIO, ENOSPC, a short
+// write or EROFS, by turns), then reopens with the real filesystem:
+// nothing acknowledged is lost, nothing never appended appears, the store
+// opens, and no partition but the one whose file failed saw an error.
+// With -short it fails every third call.
 func TestFaultAtEveryWriteAndFsync(t *testing.T) {
 	root := t.TempDir()
 	counter := errorfs.Wrap(vfs.Default, nil).SkipSyncs()
-	dir := filepath.Join(root, "count")
-	faultWorkload(t, dir, counter, counter.Reset)
+	faultWorkload(t, filepath.Join(root, "count"), counter, counter.Reset)
 	n := len(counter.Ops())
 	t.Logf("%d mutating calls in the run", n)
 	if n < 50 {
 		t.Fatalf("only %d calls: the run did not roll, clean and close", n)
 	}
-	for k := 1; k <= n+5; k++ { // a few more: background flushes may vary the count
+	step := 1
+	if testing.Short() {
+		step = 3
+	}
+	for k := 1; k <= n+5; k += step { // a few more: background flushes may vary the count
 		dir := filepath.Join(root, fmt.Sprint(k))
-		var armed atomic.Bool
-		rule := errorfs.OnIndex(k, nil, syscall.EIO)
-		fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-			if !armed.Load() {
-				return nil
-			}
-			return rule.Inject(op)
-		})).SkipSyncs()
-		run := faultWorkload(t, dir, fs, func() { armed.Store(true) })
-		hit, ok := rule.Hit()
-		faulted := faultedPartition(dir, hit)
+		w := &walkFault{dir: dir, k: k, kind: walkKinds[k%len(walkKinds)]}
+		run := faultWorkload(t, dir, errorfs.Wrap(vfs.Default, w).SkipSyncs(), func() { w.on.Store(true) })
+		w.mu.Lock()
+		hit, faulted := w.hit, w.tp
+		w.mu.Unlock()
 		for tp, err := range run.affected {
-			if !ok || tp != faulted {
-				t.Errorf("k=%d (%v): partition %s failed: %v", k, hit, tp, err)
+			if hit == nil || tp != faulted {
+				t.Errorf("k=%d %s (%v): partition %s failed: %v", k, w.kind, hit, tp, err)
 			}
 		}
 		checkAfterFault(t, dir, run)
 		if t.Failed() {
-			t.Fatalf("k=%d: fault at %v", k, hit)
+			t.Fatalf("k=%d: %s at %v", k, w.kind, hit)
 		}
 		os.RemoveAll(dir)
 	}
