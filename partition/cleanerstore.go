@@ -97,8 +97,8 @@ func (s *store) filthiest() *Log {
 	bestRatio := -1.0
 	for _, l := range s.logs() {
 		cfg := l.config()
-		if !cfg.Compact() {
-			continue
+		if !cfg.Compact() || l.offline() != nil {
+			continue // an offline log waits for a restart
 		}
 		if err := l.rollIfIdle(now); err != nil {
 			s.logger.Warn("cannot roll an idle compacted log", "topic", l.topic, "partition", l.partition, "err", err)

@@ -228,6 +228,9 @@ func (s *store) background() {
 func (s *store) applyRetention() {
 	now := s.cfg.Now()
 	for _, l := range s.logs() {
+		if l.offline() != nil {
+			continue // logged when it went offline; it waits for a restart
+		}
 		if _, err := l.ApplyRetention(now); err != nil {
 			s.logger.Error("retention failed", "topic", l.topic, "partition", l.partition, "err", err)
 		}
@@ -236,7 +239,7 @@ func (s *store) applyRetention() {
 
 func (s *store) flushInterval() {
 	for _, l := range s.logs() {
-		if l.config().Flush != FlushInterval {
+		if l.config().Flush != FlushInterval || l.offline() != nil {
 			continue
 		}
 		if err := l.Flush(); err != nil && !errors.Is(err, ErrClosed) {
