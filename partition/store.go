@@ -250,7 +250,7 @@ func (s *store) flushInterval() {
 
 // writeCheckpoints writes the recovery points and log start offsets.
 func (s *store) writeCheckpoints() {
-	if err := s.checkpoint(false); err != nil {
+	if err := s.checkpoint(); err != nil {
 		s.logger.Error("cannot write checkpoints", "err", err)
 	}
 }
@@ -258,7 +258,7 @@ func (s *store) writeCheckpoints() {
 // checkpoint writes both checkpoint files. A log's recovery point is what
 // it has fsync'd (at close, its end once Close synced it; an offline log's
 // stays where its last good fsync left it).
-func (s *store) checkpoint(bool) error {
+func (s *store) checkpoint() error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
 	rps := make(map[topicPartition]int64)
@@ -354,7 +354,7 @@ func (s *store) delete(topic string, partition int32) error {
 	if err := s.fs.RemoveAll(gone); err != nil {
 		return fmt.Errorf("cannot remove %q: %w", gone, err)
 	}
-	return errors.Join(s.checkpoint(false), s.writeCleanerCheckpoint())
+	return errors.Join(s.checkpoint(), s.writeCleanerCheckpoint())
 }
 
 // close flushes and closes every log, then writes the checkpoints and the
@@ -373,7 +373,7 @@ func (s *store) close() error {
 	// already offline) keeps the marker from being written, so the next
 	// start recovers from the recovery points.
 	closeErr := s.closeLogs()
-	ckErr := s.checkpoint(true)
+	ckErr := s.checkpoint()
 	var markErr error
 	if ckErr == nil && closeErr == nil {
 		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
