@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
@@ -438,5 +439,52 @@ func TestFaultAtEveryWriteAndFsync(t *testing.T) {
 			t.Fatalf("k=%d: %s at %v", k, w.kind, hit)
 		}
 		os.RemoveAll(dir)
+	}
+}
+
+// TestEpochCheckpointWrittenOutsideMu: the leader-epoch checkpoint that a
+// log's first append writes is fsync'd without the log's mu held, so
+// readers of the offsets are not stalled by a slow disk.
+func TestEpochCheckpointWrittenOutsideMu(t *testing.T) {
+	dir := t.TempDir()
+	inSync, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpSync && strings.Contains(op.Path, leaderEpochFile) {
+			once.Do(func() { close(inSync); <-release })
+		}
+		return nil
+	}))
+	s, err := openFaultStore(t, dir, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.Create("t", 0, [16]byte{}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appended := make(chan error, 1)
+	go func() {
+		_, err := l.Append(batch(1, 10, 1))
+		appended <- err
+	}()
+	<-inSync
+	read := make(chan int64, 1)
+	go func() { read <- l.HighWatermark() + l.LogEndOffset() }()
+	select {
+	case got := <-read:
+		if got != 0 {
+			t.Errorf("offsets moved before the round was published: %d", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a reader of the offsets waited for the epoch checkpoint's fsync")
+	}
+	close(release)
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	if l.HighWatermark() != 1 || l.LeaderEpoch() != 0 {
+		t.Fatalf("high watermark %d, epoch %d", l.HighWatermark(), l.LeaderEpoch())
 	}
 }
