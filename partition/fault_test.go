@@ -488,3 +488,23 @@ func TestEpochCheckpointWrittenOutsideMu(t *testing.T) {
 		t.Fatalf("high watermark %d, epoch %d", l.HighWatermark(), l.LeaderEpoch())
 	}
 }
+
+// TestDeleteDoesNotFsync: deleting a log does not fsync data that is about
+// to be removed.
+func TestDeleteDoesNotFsync(t *testing.T) {
+	fs := errorfs.Wrap(vfs.Default, nil)
+	s, err := openFaultStore(t, t.TempDir(), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, _ := s.Create("gone", 0, [16]byte{}, testConfig())
+	mustAppend(t, l, batch(3, 50, 1))
+	fs.Reset()
+	if err := s.Delete("gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := syncsOf(fs.Ops(), logSuffix)["gone-0"]; n != 0 {
+		t.Fatalf("%d fsyncs of the deleted log's .log", n)
+	}
+}

@@ -667,6 +667,25 @@ func (l *log) sealActive() error {
 	return nil
 }
 
+// closeDiscarding closes a log that is being deleted: as close, but nothing
+// is fsync'd and no snapshot is written (the files are about to go).
+func (l *log) closeDiscarding() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	l.notifyLocked()
+	l.mu.Unlock()
+	l.swapMu.Lock()
+	defer l.swapMu.Unlock()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.bg.Wait()
+	return l.closeSegments()
+}
+
 // closeSegments drops the log's reference on every segment, after adding
 // the active segment's final time-index entry.
 func (l *log) closeSegments() error {

@@ -339,7 +339,7 @@ func (s *store) delete(topic string, partition int32) error {
 	if l == nil {
 		return nil
 	}
-	if err := l.Close(); err != nil {
+	if err := l.closeDiscarding(); err != nil {
 		s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
 	}
 	var id [8]byte
