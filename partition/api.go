@@ -28,7 +28,8 @@ var (
 	// ErrCorruption marks data found corrupt on disk (a batch failing its
 	// CRC or framing, a bad snapshot): errors wrapping ErrStorage wrap it too
 	// when corruption, not an I/O error, is the cause; an I/O error wraps its
-	// syscall.Errno instead. The same value as segment.ErrCorrupt.
+	// syscall.Errno instead. A client's bad batch (ErrCorruptMessage) does
+	// not match it. The same value as segment.ErrCorrupt.
 	ErrCorruption         = segment.ErrCorrupt
 	ErrClosed             = errors.New("partition: log is closed")        // NOT_LEADER_OR_FOLLOWER (6) / retriable
 	ErrFencedLeaderEpoch  = errors.New("partition: fenced leader epoch")  // FENCED_LEADER_EPOCH (74)

@@ -93,9 +93,10 @@ func (l *log) validate(req *appendReq, records []byte) error {
 	case errors.Is(err, ErrMessageTooLarge), errors.Is(err, ErrInvalidRecord), errors.Is(err, ErrCorruptMessage):
 		return err
 	case errors.Is(err, segment.ErrTimestamp):
-		return fmt.Errorf("%w: %w", ErrInvalidTimestamp, err)
+		return fmt.Errorf("%w: %v", ErrInvalidTimestamp, err)
 	}
-	return fmt.Errorf("%w: %w", ErrCorruptMessage, err)
+	// %v: a client's bad batch must not match ErrCorruption (data on disk).
+	return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
 }
 
 // checkKeys refuses a batch with a record without a key (a compacted log
@@ -111,7 +112,7 @@ func checkKeys(b []byte) error {
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptMessage, err)
+		return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
 	}
 	if keyless >= 0 {
 		return fmt.Errorf("%w: compacted topic cannot accept a record without a key (offset delta %d of its batch)",

@@ -508,3 +508,47 @@ func TestDeleteDoesNotFsync(t *testing.T) {
 		t.Fatalf("%d fsyncs of the deleted log's .log", n)
 	}
 }
+
+// TestErrorClassesStayApart: an I/O error and corruption found on disk both
+// match ErrStorage, and only the one matches its cause; a client's corrupt
+// batch matches neither ErrStorage nor ErrCorruption.
+func TestErrorClassesStayApart(t *testing.T) {
+	dir := t.TempDir()
+	rule := errorfs.OnIndex(1, errorfs.Under("*"+logSuffix, errorfs.Kinds(errorfs.OpWrite)), syscall.EIO)
+	s, err := openFaultStore(t, dir, errorfs.Wrap(vfs.Default, rule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io, _ := s.Create("io", 0, [16]byte{}, testConfig())
+	_, err = io.Append(batch(1, 10, 1))
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.EIO) || errors.Is(err, ErrCorruption) {
+		t.Errorf("failed write: %v; want ErrStorage and EIO, not ErrCorruption", err)
+	}
+	good, _ := s.Create("good", 0, [16]byte{}, testConfig())
+	bad := batch(1, 10, 1)
+	bad[len(bad)-1] ^= 0xff
+	_, err = good.Append(bad)
+	if !errors.Is(err, ErrCorruptMessage) || errors.Is(err, ErrStorage) || errors.Is(err, ErrCorruption) {
+		t.Errorf("client's corrupt batch: %v; want ErrCorruptMessage only", err)
+	}
+
+	// Corruption on disk: a batch of an inactive segment of a compacted log
+	// gets a bad magic byte, then a cleaning reads it.
+	cfg := faultConfig()
+	cfg.CleanupPolicy, cfg.MinCleanableDirtyRatio = "compact", 0
+	cmp, _ := s.Create("cmp", 0, [16]byte{}, cfg)
+	for i := 0; cmp.Segments() < 3; i++ {
+		mustAppend(t, cmp, kvBatch(0, 1_700_000_000_000, []kv{{fmt.Sprint("k", i), "value", false}}))
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "cmp-0", fmt.Sprintf("%020d%s", 0, logSuffix)), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{7}, 16) // magic
+	f.Close()
+	_, err = s.Clean(cmp)
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, ErrCorruption) || errors.Is(err, syscall.EIO) {
+		t.Errorf("cleaning a corrupt segment: %v; want ErrStorage and ErrCorruption, not EIO", err)
+	}
+	crashStore(s)
+}
