@@ -304,6 +304,10 @@ func (s *Store) OpenedClean() bool { return s.openedClean }
 // Logs returns every log, sorted by topic then partition.
 func (s *Store) Logs() []*Log { return s.logs() }
 
+// OfflineLogs returns the logs that are offline after a storage error (see
+// Log.Offline), sorted as Logs: for health checks and metrics.
+func (s *Store) OfflineLogs() []*Log { return s.offlineLogs() }
+
 // Get returns the log or nil.
 func (s *Store) Get(topic string, partition int32) *Log { return s.get(topic, partition) }
 

@@ -181,6 +181,9 @@ func TestFsyncErrorIsSticky(t *testing.T) {
 	if err := good.Flush(); err != nil || good.recoveryPointOf() != 4 || good.Offline() != nil {
 		t.Errorf("other log: flush %v, recovery point %d, offline %v", err, good.recoveryPointOf(), good.Offline())
 	}
+	if off := s.OfflineLogs(); len(off) != 1 || off[0] != bad {
+		t.Errorf("OfflineLogs: %v, want bad-0 alone", off)
+	}
 	if err := s.Close(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("close: %v, want the stored EIO", err)
 	}

@@ -39,6 +39,16 @@ func (l *log) offlineLocked() error {
 		ErrStorage, l.topic, l.partition, l.mu.werr)
 }
 
+func (s *store) offlineLogs() []*Log {
+	var out []*Log
+	for _, l := range s.logs() {
+		if l.offline() != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // offline is offlineLocked taking the lock.
 func (l *log) offline() error {
 	l.mu.RLock()
