@@ -8,7 +8,8 @@
 // (the indexes) and sendfile (the fetch path). File.Fd exposes it, and
 // OSFile unwraps a File down to the *os.File the sendfile package takes.
 // Neither path writes through the descriptor except the indexes' mmap'd
-// entries, which recovery rebuilds rather than trusts.
+// entries, which recovery rebuilds rather than trusts. So every File must
+// be an OS file or wrap one (Unwrapper).
 package vfs
 
 import (
