@@ -159,7 +159,9 @@ func (j *produceJob) append() {
 		j.out.ErrorCode = errorCode(err)
 		msg := err.Error()
 		j.out.ErrorMessage = &msg
-		if j.out.ErrorCode == kerr.UnknownServerError.Code || j.out.ErrorCode == kerr.KafkaStorageError.Code {
+		// A storage error took the log offline, which logged it once; every
+		// later append gets it at once (no I/O), as KAFKA_STORAGE_ERROR.
+		if j.out.ErrorCode == kerr.UnknownServerError.Code {
 			j.b.log.Error("append failed", "topic", j.topic, "partition", j.out.Partition, "err", err)
 		}
 		return

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -222,7 +223,8 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 		releaseRegions(res.Regions)
 		fp.code = errorCode(err)
 		if fp.code == kerr.UnknownServerError.Code || fp.code == kerr.KafkaStorageError.Code {
-			b.log.Error("fetch read failed", "topic", fp.log.Topic(), "partition", fp.partition, "offset", fp.offset, "err", err)
+			b.log.Error("fetch read failed", "topic", fp.log.Topic(), "partition", fp.partition, "offset", fp.offset,
+				"corruption", errors.Is(err, partition.ErrCorruption), "err", err)
 		}
 		return
 	}

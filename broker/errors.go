@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -12,6 +13,13 @@ import (
 // errorCode maps an error from partition (or the broker's own sentinels) to
 // a Kafka error code; nil is 0. Anything unrecognised becomes
 // UNKNOWN_SERVER_ERROR (-1), worth a log line by the caller.
+//
+// Storage errors are KAFKA_STORAGE_ERROR (56), as Kafka answers for a log
+// on an offline or failing disk: partition.ErrStorage, and the I/O errnos
+// of a full, failing or read-only disk wherever they come from (the
+// broker's own files too). Corruption found on disk (partition.ErrCorruption
+// under ErrStorage) is a storage error as well; a corrupt batch sent by a
+// client is ErrCorruptMessage (CORRUPT_MESSAGE, 2), matched first.
 func errorCode(err error) int16 {
 	if err == nil {
 		return 0
@@ -37,6 +45,11 @@ var errorCodes = []struct {
 	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch.Code},
 	{partition.ErrUnknownProducerID, kerr.UnknownProducerID.Code},
 	{partition.ErrStorage, kerr.KafkaStorageError.Code},
+	{syscall.ENOSPC, kerr.KafkaStorageError.Code},
+	{syscall.EDQUOT, kerr.KafkaStorageError.Code},
+	{syscall.EIO, kerr.KafkaStorageError.Code},
+	{syscall.EROFS, kerr.KafkaStorageError.Code},
+	{syscall.EFBIG, kerr.KafkaStorageError.Code},
 	{partition.ErrClosed, kerr.NotLeaderForPartition.Code},
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch.Code},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch.Code},

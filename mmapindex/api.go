@@ -2,7 +2,11 @@ package mmapindex
 
 // This file is the contract other packages build against.
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/sluice/sluice/internal/vfs"
+)
 
 // Entry sizes.
 const (
@@ -28,7 +32,14 @@ type OffsetIndex struct{ offsetIndex }
 // tail of zeros after a crash is not taken for entries). maxBytes > 0 makes it
 // writable and preallocated; maxBytes == 0 maps it read-only at its size.
 func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
-	return openOffsetIndex(path, baseOffset, maxBytes)
+	return openOffsetIndex(vfs.Default, path, baseOffset, maxBytes)
+}
+
+// OpenOffsetIndexFS is OpenOffsetIndex through fsys (vfs.Default when nil):
+// opening, truncating and fsync go through it; the entries themselves are
+// written through the mmap of its descriptor.
+func OpenOffsetIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+	return openOffsetIndex(fsys, path, baseOffset, maxBytes)
 }
 
 // Append adds (offset, pos); offset must exceed the last entry's (ErrOrder)
@@ -50,8 +61,8 @@ func (x *OffsetIndex) IsFull() bool { return x.isFull() }
 func (x *OffsetIndex) TruncateTo(offset int64) { x.truncateTo(offset) }
 func (x *OffsetIndex) Reset()                  { x.truncateTo(-1 << 63) }
 
-// Sync msyncs the mapping. Trim shrinks the file to its entries (remapping
-// at that size, read-only afterwards). Close trims if writable, unmaps
+// Sync msyncs the mapping and fsyncs the file. Trim shrinks the file to its
+// entries (remapping at that size, read-only afterwards). Close trims if writable, unmaps
 // explicitly and closes the fd; the index is unusable after.
 func (x *OffsetIndex) Sync() error  { return x.sync() }
 func (x *OffsetIndex) Trim() error  { return x.trim() }
@@ -65,7 +76,12 @@ func (x *OffsetIndex) Path() string { return x.path }
 type TimeIndex struct{ timeIndex }
 
 func OpenTimeIndex(path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
-	return openTimeIndex(path, baseOffset, maxBytes)
+	return openTimeIndex(vfs.Default, path, baseOffset, maxBytes)
+}
+
+// OpenTimeIndexFS is OpenTimeIndex through fsys (vfs.Default when nil).
+func OpenTimeIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+	return openTimeIndex(fsys, path, baseOffset, maxBytes)
 }
 
 // Append adds (timestamp, offset) when timestamp is greater than the last

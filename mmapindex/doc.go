@@ -33,4 +33,10 @@
 // preallocates and maps read-write; Append; Trim (on roll) cuts the file to
 // its entries and maps it read-only; Close trims, unmaps and closes. An
 // index opened with maxBytes == 0 is mapped read-only at its size.
+//
+// Files: the Open*IndexFS variants open, preallocate, truncate and fsync
+// through a vfs.FS (so tests can fail those calls); the mapping itself uses
+// the file's descriptor, and entries are written through it. Sync is msync
+// then fsync. Indexes are never trusted after a crash (recovery rebuilds
+// them), so a failed msync loses nothing that recovery cannot redo.
 package mmapindex

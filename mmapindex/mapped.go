@@ -3,10 +3,11 @@ package mmapindex
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync/atomic"
 
-	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // mapped is the file, mapping and entry count both index kinds share.
@@ -19,10 +20,11 @@ type mapped struct {
 	path       string
 	base       int64
 	esize      int
-	f          *os.File
-	m          mmap.MMap // nil when nothing is mapped
-	rw         bool      // m is writable: Append has room up to len(m)
-	fdWritable bool      // f was opened read-write
+	fs         vfs.FS
+	f          vfs.File
+	m          []byte // nil when nothing is mapped
+	rw         bool   // m is writable: Append has room up to len(m)
+	fdWritable bool   // f was opened read-write
 	n          atomic.Int64
 	closed     bool
 	werr       error // sticky: a failed TruncateTo; returned by every later call
@@ -50,11 +52,11 @@ func (e *orderError) Unwrap() error { return ErrOrder }
 // continues reports whether entry i (> 0) extends the run ending at i-1.
 type continues func(m []byte, i int) bool
 
-func (x *mapped) open(path string, base int64, esize, maxBytes int, cont continues) error {
+func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int, cont continues) error {
 	if maxBytes < 0 {
 		return fmt.Errorf("cannot open index %q: negative maxBytes %d", path, maxBytes)
 	}
-	x.path, x.base, x.esize = path, base, esize
+	x.fs, x.path, x.base, x.esize = vfs.Or(fsys), path, base, esize
 	if err := x.openFile(maxBytes); err != nil {
 		return fmt.Errorf("cannot open index %q: %w", path, err)
 	}
@@ -63,11 +65,11 @@ func (x *mapped) open(path string, base int64, esize, maxBytes int, cont continu
 }
 
 func (x *mapped) openFile(maxBytes int) error {
-	flag := os.O_RDONLY
+	open := x.fs.Open
 	if maxBytes > 0 {
-		flag = os.O_RDWR | os.O_CREATE
+		open = x.fs.OpenReadWrite
 	}
-	f, err := os.OpenFile(x.path, flag, 0o644)
+	f, err := open(x.path)
 	if err != nil {
 		return err
 	}
@@ -109,11 +111,11 @@ func (x *mapped) mapLocked(size int64, rw bool) error {
 	if size == 0 {
 		return nil
 	}
-	prot := mmap.RDONLY
+	prot := unix.PROT_READ
 	if rw {
-		prot = mmap.RDWR
+		prot |= unix.PROT_WRITE
 	}
-	m, err := mmap.MapRegion(x.f, int(size), prot, 0, 0)
+	m, err := unix.Mmap(int(x.f.Fd()), 0, int(size), prot, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("cannot mmap %d bytes: %w", size, err)
 	}
@@ -125,7 +127,7 @@ func (x *mapped) unmap() error {
 	if x.m == nil {
 		return nil
 	}
-	err := x.m.Unmap()
+	err := unix.Munmap(x.m)
 	x.m, x.rw = nil, false
 	return err
 }
@@ -288,7 +290,7 @@ func (x *mapped) sync() error {
 		return x.werr
 	}
 	if x.rw {
-		if err := x.m.Flush(); err != nil {
+		if err := unix.Msync(x.m, unix.MS_SYNC); err != nil {
 			return fmt.Errorf("cannot msync index %q: %w", x.path, err)
 		}
 	}

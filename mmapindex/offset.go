@@ -1,12 +1,16 @@
 package mmapindex
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sluice/sluice/internal/vfs"
+)
 
 type offsetIndex struct{ mapped }
 
-func openOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+func openOffsetIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
 	x := &OffsetIndex{}
-	if err := x.open(path, baseOffset, OffsetEntrySize, maxBytes, offsetContinues); err != nil {
+	if err := x.open(fsys, path, baseOffset, OffsetEntrySize, maxBytes, offsetContinues); err != nil {
 		return nil, err
 	}
 	return x, nil

@@ -1,12 +1,16 @@
 package mmapindex
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/sluice/sluice/internal/vfs"
+)
 
 type timeIndex struct{ mapped }
 
-func openTimeIndex(path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+func openTimeIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
 	x := &TimeIndex{}
-	if err := x.open(path, baseOffset, TimeEntrySize, maxBytes, timeContinues); err != nil {
+	if err := x.open(fsys, path, baseOffset, TimeEntrySize, maxBytes, timeContinues); err != nil {
 		return nil, err
 	}
 	return x, nil

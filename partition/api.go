@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -23,11 +25,17 @@ var (
 	ErrInvalidProducerEpoch = errors.New("partition: producer epoch is fenced")            // INVALID_PRODUCER_EPOCH (47)
 	ErrUnknownProducerID    = errors.New("partition: unknown producer id")                 // UNKNOWN_PRODUCER_ID (59)
 	ErrStorage              = errors.New("partition: storage error")                       // KAFKA_STORAGE_ERROR (56)
-	ErrClosed               = errors.New("partition: log is closed")                       // NOT_LEADER_OR_FOLLOWER (6) / retriable
-	ErrFencedLeaderEpoch    = errors.New("partition: fenced leader epoch")                 // FENCED_LEADER_EPOCH (74)
-	ErrUnknownLeaderEpoch   = errors.New("partition: unknown leader epoch")                // UNKNOWN_LEADER_EPOCH (76)
-	ErrPolicyViolation      = errors.New("partition: policy violation")                    // POLICY_VIOLATION (44)
-	ErrInvalidConfig        = errors.New("partition: invalid config")                      // INVALID_CONFIG (40)
+	// ErrCorruption marks data found corrupt on disk (a batch failing its
+	// CRC or framing, a bad snapshot): errors wrapping ErrStorage wrap it too
+	// when corruption, not an I/O error, is the cause; an I/O error wraps its
+	// syscall.Errno instead. A client's bad batch (ErrCorruptMessage) does
+	// not match it. The same value as segment.ErrCorrupt.
+	ErrCorruption         = segment.ErrCorrupt
+	ErrClosed             = errors.New("partition: log is closed")        // NOT_LEADER_OR_FOLLOWER (6) / retriable
+	ErrFencedLeaderEpoch  = errors.New("partition: fenced leader epoch")  // FENCED_LEADER_EPOCH (74)
+	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch") // UNKNOWN_LEADER_EPOCH (76)
+	ErrPolicyViolation    = errors.New("partition: policy violation")     // POLICY_VIOLATION (44)
+	ErrInvalidConfig      = errors.New("partition: invalid config")       // INVALID_CONFIG (40)
 )
 
 // FlushPolicy is when appended data is fsync'd (Kafka's flush.messages and
@@ -132,8 +140,8 @@ type Log struct{ log }
 // sets each batch's partitionLeaderEpoch to the log's epoch, checks
 // idempotent-producer sequences, and writes them contiguously. It returns
 // once the write is done (and fsync'd under FlushAlways). Errors wrap one of
-// the Err* values above; a write error (ErrStorage) leaves nothing readable
-// and the log usable once the cause is gone.
+// the Err* values above; a write or fsync error (ErrStorage) leaves nothing
+// of the round readable and takes the log offline (see Offline).
 func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(records) }
 
 // Read returns regions of whole batches starting with the batch that
@@ -205,7 +213,16 @@ func (l *Log) Wait() <-chan struct{} { return l.wait() }
 func (l *Log) RecoveredBytes() int64 { return l.recoveredBytes.Load() }
 
 // Flush fsyncs everything appended so far and advances the recovery point.
+// A failed fsync takes the log offline.
 func (l *Log) Flush() error { return l.flush() }
+
+// Offline returns the log's sticky storage error once a write or fsync of
+// its files failed (wrapping ErrStorage and the original error, say
+// syscall.EIO or ENOSPC), nil while it is healthy. An offline log refuses
+// appends and reads with that error, never advances its recovery point and
+// stays so until reopened (a restart), which recovers it from the disk.
+// Other logs are unaffected.
+func (l *Log) Offline() error { return l.offline() }
 
 // Producers is a copy of the idempotent-producer state (for tests, admin).
 func (l *Log) Producers() map[int64]ProducerState { return l.producerStates() }
@@ -245,6 +262,11 @@ type StoreConfig struct {
 	// Observer, if not nil, is told of every log's writes and fsyncs (for
 	// metrics). Nil costs nothing.
 	Observer Observer
+
+	// FS is the filesystem every log, index and checkpoint file is written
+	// through; nil is the operating system's (vfs.Default). Tests inject
+	// faults with internal/vfs/errorfs.
+	FS vfs.FS
 }
 
 // Observer receives the writes and fsyncs of every log of a Store. Its
@@ -281,6 +303,10 @@ func (s *Store) OpenedClean() bool { return s.openedClean }
 
 // Logs returns every log, sorted by topic then partition.
 func (s *Store) Logs() []*Log { return s.logs() }
+
+// OfflineLogs returns the logs that are offline after a storage error (see
+// Log.Offline), sorted as Logs: for health checks and metrics.
+func (s *Store) OfflineLogs() []*Log { return s.offlineLogs() }
 
 // Get returns the log or nil.
 func (s *Store) Get(topic string, partition int32) *Log { return s.get(topic, partition) }

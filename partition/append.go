@@ -64,11 +64,7 @@ func (l *log) appendableLocked() error {
 	if l.mu.closed {
 		return ErrClosed
 	}
-	if l.mu.werr != nil {
-		return fmt.Errorf("%w: %s-%d needs a restart after an unrecoverable write error: %v",
-			ErrStorage, l.topic, l.partition, l.mu.werr)
-	}
-	return nil
+	return l.offlineLocked()
 }
 
 // validate splits and checks the batches before anything touches disk.
@@ -99,6 +95,7 @@ func (l *log) validate(req *appendReq, records []byte) error {
 	case errors.Is(err, segment.ErrTimestamp):
 		return fmt.Errorf("%w: %v", ErrInvalidTimestamp, err)
 	}
+	// %v: a client's bad batch must not match ErrCorruption (data on disk).
 	return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
 }
 
@@ -191,11 +188,35 @@ func (l *log) writeRound() {
 	if err == nil && cfg.Flush == FlushAlways {
 		err = l.syncRound(&rd)
 	}
+	var epochs *epochCache
+	if err == nil {
+		epochs, err = l.writeEpochFor(&rd, epoch)
+	}
 	if err != nil {
 		l.abortRound(&rd, err)
 		return
 	}
-	l.publishRound(&rd, epoch, cfg)
+	l.publishRound(&rd, epochs, cfg)
+}
+
+// writeEpochFor writes the leader-epoch checkpoint when the round starts a
+// new epoch, before the round is published and without holding mu (the
+// write fsyncs; the writer's wmu keeps the cache from changing meanwhile).
+// It returns the cache to install, nil when unchanged.
+func (l *log) writeEpochFor(rd *round, epoch int32) (*epochCache, error) {
+	if rd.next == rd.startOffset {
+		return nil, nil
+	}
+	l.mu.RLock()
+	next := l.mu.epochs.clone()
+	l.mu.RUnlock()
+	if !next.assign(epoch, rd.startOffset) {
+		return nil, nil
+	}
+	if err := next.write(); err != nil {
+		return nil, fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+	}
+	return next, nil
 }
 
 // assign checks one request's producer sequences, rolls if it does not fit,
@@ -310,9 +331,9 @@ func (l *log) roll(rd *round, cfg Config, now time.Time) error {
 	if err := l.writeBufs(rd, cfg); err != nil {
 		return err
 	}
-	s, err := createSegment(l.dir, rd.next, cfg.SegmentIndexBytes, now)
+	s, err := createSegment(l.fs, l.dir, rd.next, cfg.SegmentIndexBytes, now)
 	if err != nil {
-		return fmt.Errorf("%w: cannot roll %s-%d at offset %d: %v", ErrStorage, l.topic, l.partition, rd.next, err)
+		return fmt.Errorf("%w: cannot roll %s-%d at offset %d: %w", ErrStorage, l.topic, l.partition, rd.next, err)
 	}
 	l.mu.Lock()
 	l.mu.segments = append(l.mu.segments, s)
@@ -321,7 +342,7 @@ func (l *log) roll(rd *round, cfg Config, now time.Time) error {
 	old := rd.seg
 	rd.seg = s
 	if err := old.seal(); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	l.pmu.Lock()
 	snap := encodeSnapshot(l.producers)
@@ -341,14 +362,15 @@ func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
 	defer l.bg.Done()
 	defer old.Release()
 	if err := l.observeSync(old.sync); err != nil {
-		l.logger.Error("cannot flush a rolled segment", "segment", old.base, "err", err)
+		l.setOffline(fmt.Errorf("cannot flush rolled segment %d: %w", old.base, err))
 		return
 	}
-	if err := writeSnapshotBytes(l.dir, next, snap); err != nil {
-		l.logger.Warn("cannot write producer snapshot", "err", err)
+	if err := writeSnapshotBytes(l.fs, l.dir, next, snap); err != nil {
+		l.setOffline(err)
+		return
 	}
 	l.mu.Lock()
-	if next <= l.mu.leo {
+	if next <= l.mu.leo && l.mu.werr == nil {
 		l.mu.recoveryPoint = max(l.mu.recoveryPoint, next)
 	}
 	l.mu.Unlock()
@@ -362,14 +384,14 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 	}
 	pos, err := rd.seg.log.Append(l.w.bufs)
 	if err != nil {
-		return fmt.Errorf("%w: cannot append to %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+		return fmt.Errorf("%w: cannot append to %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	if l.observer != nil {
 		l.observer.Appended(l.topic, l.partition, len(l.w.written), pendingBytes(l.w.bufs))
 	}
 	for _, br := range l.w.written {
 		if err := rd.seg.noteBatch(br.h, pos, cfg.IndexIntervalBytes); err != nil {
-			return fmt.Errorf("%w: %v", ErrStorage, err)
+			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 		pos += br.h.Size()
 	}
@@ -388,31 +410,30 @@ func (l *log) syncRound(rd *round) error {
 		testHookBeforeSync()
 	}
 	if err := l.observeSync(rd.startSeg.log.Sync); err != nil {
-		return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+		return fmt.Errorf("%w: cannot fsync %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	for _, s := range rd.created {
 		if err := l.observeSync(s.log.Sync); err != nil {
-			return fmt.Errorf("%w: cannot fsync %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+			return fmt.Errorf("%w: cannot fsync %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 		}
 	}
 	return nil
 }
 
-// publishRound makes the round visible: log end, high watermark, waiters.
-func (l *log) publishRound(rd *round, epoch int32, cfg Config) {
+// publishRound makes the round visible: log end, high watermark, waiters,
+// and the leader epochs written by writeEpochFor (if not nil). No I/O.
+func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if rd.next == rd.startOffset {
 		return
 	}
-	if l.mu.epochs.assign(epoch, rd.startOffset) {
-		if err := l.mu.epochs.write(); err != nil {
-			l.logger.Warn("cannot write leader epoch checkpoint", "err", err)
-		}
+	if epochs != nil {
+		l.mu.epochs = epochs
 	}
 	a := l.active()
 	l.setEnd(rd.next, a, a.log.Size())
-	if cfg.Flush == FlushAlways {
+	if cfg.Flush == FlushAlways && l.mu.werr == nil {
 		l.mu.recoveryPoint = rd.next
 	}
 	l.notifyLocked()
@@ -420,9 +441,12 @@ func (l *log) publishRound(rd *round, epoch int32, cfg Config) {
 
 // abortRound undoes a round that failed to write: every request in it gets
 // err, segments it rolled are removed, the segment it started in is cut
-// back, and producer state is restored. If the undo fails, the log keeps the
-// error and refuses appends until restarted (recovery then repairs it).
+// back, and producer state is restored. The log then keeps err and refuses
+// appends until reopened (the sticky-error rule: after a failed write or
+// fsync the page cache cannot be trusted; recovery at the next open checks
+// what reached the disk).
 func (l *log) abortRound(rd *round, err error) {
+	l.setOffline(err)
 	for _, r := range l.w.pending {
 		if r.err == nil && !r.res.Duplicate {
 			r.err, r.res = err, AppendResult{}
@@ -430,11 +454,10 @@ func (l *log) abortRound(rd *round, err error) {
 	}
 	l.logger.Error("append failed; rolling the log back", "offset", rd.startOffset, "err", err)
 	l.mu.Lock()
+	var derrs []error
 	for _, s := range rd.created {
 		l.mu.segments = l.mu.segments[:len(l.mu.segments)-1]
-		if derr := s.markDeleted(); derr != nil {
-			l.mu.werr = derr
-		}
+		derrs = append(derrs, s.markDeleted())
 	}
 	l.mu.Unlock()
 	s := rd.startSeg
@@ -449,10 +472,8 @@ func (l *log) abortRound(rd *round, err error) {
 	s.maxTS.Store(rd.maxTS)
 	s.maxTSOffset.Store(rd.maxTSOffset)
 	s.bytesSinceIndex = rd.bytesSinceIndex
-	if uerr != nil {
-		l.mu.Lock()
-		l.mu.werr = uerr
-		l.mu.Unlock()
+	if uerr = errors.Join(append(derrs, uerr)...); uerr != nil {
+		l.logger.Error("cannot undo a failed append; recovery will at the next open", "err", uerr)
 	}
 	l.pmu.Lock()
 	for id, e := range rd.saved {

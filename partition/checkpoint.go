@@ -3,13 +3,13 @@ package partition
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/sluice/sluice/segment"
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // Kafka's checkpoint files are text: a version line ("0"), a count line,
@@ -29,9 +29,9 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.topic,
 // writeFileAtomic writes data to path via a temporary file, fsync and
 // rename, then fsyncs the directory, so a crash leaves the old or the new
 // file, never a torn one.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := fsys.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("cannot create %q: %w", tmp, err)
 	}
@@ -46,27 +46,22 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cannot close %q: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fmt.Errorf("cannot rename %q: %w", tmp, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(fsys, filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("cannot open directory %q: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(fsys vfs.FS, dir string) error {
+	if err := vfs.SyncDir(fsys, dir); err != nil {
 		return fmt.Errorf("cannot fsync directory %q: %w", dir, err)
 	}
 	return nil
 }
 
 // writeOffsetCheckpoint writes "topic partition offset" entries.
-func writeOffsetCheckpoint(path string, offsets map[topicPartition]int64) error {
-	return writeFileAtomic(path, encodeOffsetCheckpoint(offsets))
+func writeOffsetCheckpoint(fsys vfs.FS, path string, offsets map[topicPartition]int64) error {
+	return writeFileAtomic(fsys, path, encodeOffsetCheckpoint(offsets))
 }
 
 // encodeOffsetCheckpoint is the text of an offset checkpoint, entries
@@ -92,9 +87,9 @@ func encodeOffsetCheckpoint(offsets map[topicPartition]int64) []byte {
 
 // readOffsetCheckpoint reads a file written by writeOffsetCheckpoint. A
 // missing file is an empty map.
-func readOffsetCheckpoint(path string) (map[topicPartition]int64, error) {
+func readOffsetCheckpoint(fsys vfs.FS, path string) (map[topicPartition]int64, error) {
 	out := make(map[topicPartition]int64)
-	err := readCheckpoint(path, 3, offsetEntry(out))
+	err := readCheckpoint(fsys, path, 3, offsetEntry(out))
 	return out, err
 }
 
@@ -113,9 +108,9 @@ func offsetEntry(out map[topicPartition]int64) func([]string) error {
 
 // readCheckpoint reads the file at path and parses it (parseCheckpoint).
 // A missing file has no entries.
-func readCheckpoint(path string, fields int, fn func([]string) error) error {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+func readCheckpoint(fsys vfs.FS, path string, fields int, fn func([]string) error) error {
+	data, err := vfs.ReadFile(fsys, path)
+	if vfs.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {

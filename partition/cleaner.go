@@ -129,7 +129,7 @@ func (c *cleaner) countDirty(p *cleanPlan) (int64, error) {
 			return true
 		})
 		if err != nil {
-			return 0, fmt.Errorf("%w: cannot scan %q: %v", ErrStorage, s.log.Path(), err)
+			return 0, fmt.Errorf("%w: cannot scan %q: %w", ErrStorage, s.log.Path(), err)
 		}
 	}
 	return n, nil
@@ -194,7 +194,7 @@ func (c *cleaner) forEachBatch(s *logSegment, fn func(b []byte, h segment.Header
 		}
 		buf := c.buf[:want]
 		if _, err := s.log.ReadAt(buf, pos); err != nil {
-			return fmt.Errorf("%w: cannot read %q at %d: %v", ErrStorage, s.log.Path(), pos, err)
+			return fmt.Errorf("%w: cannot read %q at %d: %w", ErrStorage, s.log.Path(), pos, err)
 		}
 		n, err := eachWholeBatch(buf, fn)
 		if err != nil {

@@ -97,8 +97,8 @@ func (s *store) filthiest() *Log {
 	bestRatio := -1.0
 	for _, l := range s.logs() {
 		cfg := l.config()
-		if !cfg.Compact() {
-			continue
+		if !cfg.Compact() || l.offline() != nil {
+			continue // an offline log waits for a restart
 		}
 		if err := l.rollIfIdle(now); err != nil {
 			s.logger.Warn("cannot roll an idle compacted log", "topic", l.topic, "partition", l.partition, "err", err)
@@ -175,7 +175,7 @@ func (s *store) writeCleanerCheckpoint() error {
 			points[topicPartition{l.topic, l.partition}] = fd
 		}
 	}
-	if err := writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, cleanerCheckpointFile), points); err != nil {
+	if err := writeOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, cleanerCheckpointFile), points); err != nil {
 		return fmt.Errorf("cannot write %s: %w", cleanerCheckpointFile, err)
 	}
 	return nil
@@ -184,7 +184,7 @@ func (s *store) writeCleanerCheckpoint() error {
 // readCleanerCheckpoint reads the checkpoint; an unreadable one is
 // ignored (every compacted log is then cleaned from its start again).
 func (s *store) readCleanerCheckpoint() map[topicPartition]int64 {
-	points, err := readOffsetCheckpoint(filepath.Join(s.cfg.Dir, cleanerCheckpointFile))
+	points, err := readOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, cleanerCheckpointFile))
 	if err != nil {
 		s.logger.Warn("ignoring unreadable cleaner checkpoint", "err", err)
 		return map[topicPartition]int64{}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/mmapindex"
 	"github.com/sluice/sluice/segment"
 )
@@ -13,6 +13,7 @@ import (
 // cleanedSeg is one new segment being written as <base>.log.cleaned (and
 // .index.cleaned, .timeindex.cleaned), indexed as the appender indexes.
 type cleanedSeg struct {
+	fs         vfs.FS
 	dir        string
 	base       int64
 	log        *segment.File
@@ -27,18 +28,18 @@ type cleanedSeg struct {
 	pendBytes  int
 }
 
-func createCleaned(dir string, base int64, indexBytes int) (*cleanedSeg, error) {
-	c := &cleanedSeg{dir: dir, base: base, last: -1, maxTS: -1, maxTSOff: -1}
+func createCleaned(fsys vfs.FS, dir string, base int64, indexBytes int) (*cleanedSeg, error) {
+	c := &cleanedSeg{fs: fsys, dir: dir, base: base, last: -1, maxTS: -1, maxTSOff: -1}
 	c.removeFiles() // leftovers of an abandoned cleaning
 	var err error
-	if c.log, err = segment.Open(c.path(logSuffix)); err != nil {
+	if c.log, err = segment.OpenFS(fsys, c.path(logSuffix)); err != nil {
 		return nil, err
 	}
-	if c.oi, err = mmapindex.OpenOffsetIndex(c.path(indexSuffix), base, indexBytes); err != nil {
+	if c.oi, err = mmapindex.OpenOffsetIndexFS(fsys, c.path(indexSuffix), base, indexBytes); err != nil {
 		c.close()
 		return nil, fmt.Errorf("cannot create cleaned index: %w", err)
 	}
-	if c.ti, err = mmapindex.OpenTimeIndex(c.path(timeIndexSuffix), base, indexBytes); err != nil {
+	if c.ti, err = mmapindex.OpenTimeIndexFS(fsys, c.path(timeIndexSuffix), base, indexBytes); err != nil {
 		c.close()
 		return nil, fmt.Errorf("cannot create cleaned time index: %w", err)
 	}
@@ -86,7 +87,7 @@ func (c *cleanedSeg) flush() error {
 		return nil
 	}
 	if _, err := c.log.Append(c.pending); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	c.pending, c.pendBytes = c.pending[:0], 0
 	return nil
@@ -129,8 +130,11 @@ func (c *cleanedSeg) close() error {
 // removeFiles deletes the .cleaned and .swap files of the segment.
 func (c *cleanedSeg) removeFiles() {
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		os.Remove(fileName(c.dir, c.base, suffix) + cleanedSuffix)
-		os.Remove(fileName(c.dir, c.base, suffix) + swapSuffix)
+		for _, p := range []string{fileName(c.dir, c.base, suffix) + cleanedSuffix, fileName(c.dir, c.base, suffix) + swapSuffix} {
+			if _, err := c.fs.Stat(p); err == nil {
+				c.fs.Remove(p)
+			}
+		}
 	}
 }
 
@@ -146,7 +150,7 @@ type groupWriter struct {
 func (w *groupWriter) add(b []byte, h segment.Header) error {
 	cur := w.outs[len(w.outs)-1]
 	if cur.size > 0 && !cur.fits(int64(len(b)), h.LastOffset(), w.cfg) {
-		next, err := createCleaned(w.l.dir, h.BaseOffset, w.cfg.SegmentIndexBytes)
+		next, err := createCleaned(w.l.fs, w.l.dir, h.BaseOffset, w.cfg.SegmentIndexBytes)
 		if err != nil {
 			return err
 		}
@@ -163,7 +167,7 @@ func (w *groupWriter) endMarker(base int64) error {
 	if cur.base >= base || cur.last >= base {
 		return nil
 	}
-	s, err := createCleaned(w.l.dir, base, w.cfg.SegmentIndexBytes)
+	s, err := createCleaned(w.l.fs, w.l.dir, base, w.cfg.SegmentIndexBytes)
 	if err != nil {
 		return err
 	}
@@ -191,7 +195,7 @@ func (w *groupWriter) abandon() {
 // cleanGroup rewrites the segments of g keeping the latest record of every
 // key and swaps the result in.
 func (c *cleaner) cleanGroup(l *log, g []*logSegment, end, horizon int64, cfg Config, st *CleanerStats) (err error) {
-	first, err := createCleaned(l.dir, g[0].base, cfg.SegmentIndexBytes)
+	first, err := createCleaned(l.fs, l.dir, g[0].base, cfg.SegmentIndexBytes)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,51 @@
 // cleaning. It is written after each cleaning; a missing or stale entry
 // (outside the log) means "clean from the log start".
 //
+// # Errors and the sticky-error rule
+//
+// Errors wrap one of the Err* sentinels of api.go with %w and keep their
+// cause in the chain, so callers can tell the classes apart with errors.Is:
+//
+//   - client errors (ErrCorruptMessage, ErrMessageTooLarge, …): the request
+//     was refused before anything touched the disk;
+//   - storage errors (ErrStorage → KAFKA_STORAGE_ERROR): the cause stays
+//     reachable, either an I/O error (a syscall.Errno such as EIO, ENOSPC,
+//     EROFS, wrapped in an *os.PathError naming the file) or corruption
+//     found on disk (ErrCorruption, the same value as segment.ErrCorrupt:
+//     a batch failing its CRC or framing, a bad snapshot). Corruption is
+//     never reported as an I/O error, nor the reverse.
+//
+// A failed write or fsync of a log's files is sticky (nats' mb.werr; after a
+// failed fsync Linux may have dropped the dirty pages and report the next
+// fsync a success). The failed append round is undone, the error is kept
+// and the log goes offline (Log.Offline): every later Append, Read and Flush
+// returns it at once without touching the disk, the recovery point never
+// moves again, and Close returns it, so the store writes no clean-shutdown
+// marker and the next start recovers the log from its last recovery point,
+// validating every batch. Only that log is affected; the broker answers
+// KAFKA_STORAGE_ERROR for it. This covers the appender's pwritev and fsync,
+// the fsync of a rolled segment and the producer snapshot written with it,
+// interval and shutdown flushes, the leader-epoch checkpoint, retention's
+// renames and a cleaner swap failing after its commit point (one failing
+// before it leaves the log untouched and online).
+//
+// Store.Close seals each log's active segment, fsyncs every segment above
+// its recovery point (.log and indexes) and writes its producer snapshot
+// (temporary file, fsync, rename, directory fsync), and only if every log
+// closed without error writes the recovery points and then the
+// clean-shutdown marker.
+//
+// All file operations go through StoreConfig.FS (internal/vfs; the OS by
+// default), so tests inject faults at any call with internal/vfs/errorfs.
+// mmap (indexes) and sendfile (reads) use the files' descriptors directly.
+//
+// # Locks and I/O
+//
+// No lock that readers take is held across a write or an fsync: the
+// appender writes and fsyncs under wmu (which only serialises writers),
+// writes the leader-epoch checkpoint before publishing a round, then takes
+// mu only to publish the new end.
+//
 // # Log compaction
 //
 // A cleaning of a compacted log (cleaner.go) takes its inactive segments

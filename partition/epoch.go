@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/sluice/sluice/segment"
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // leaderEpochFile is Kafka's per-partition leader-epoch-checkpoint: a
@@ -21,13 +22,14 @@ type epochEntry struct {
 // epochCache is the partition's leader epochs and the offset each began at.
 // Guarded by the log's mu.
 type epochCache struct {
+	fs      vfs.FS
 	path    string
 	entries []epochEntry
 }
 
-func loadEpochCache(dir string) (*epochCache, error) {
-	c := &epochCache{path: filepath.Join(dir, leaderEpochFile)}
-	err := readCheckpoint(c.path, 2, c.addEntry)
+func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
+	err := readCheckpoint(fsys, c.path, 2, c.addEntry)
 	return c, err
 }
 
@@ -40,6 +42,12 @@ func (c *epochCache) addEntry(f []string) error {
 	}
 	c.entries = append(c.entries, epochEntry{int32(e), o})
 	return nil
+}
+
+// clone copies the cache (the writer edits and writes a copy, then
+// installs it under mu).
+func (c *epochCache) clone() *epochCache {
+	return &epochCache{fs: c.fs, path: c.path, entries: append([]epochEntry(nil), c.entries...)}
 }
 
 func (c *epochCache) latest() int32 {
@@ -94,7 +102,7 @@ func (c *epochCache) endOffsetFor(requested int32, logEnd int64) (int64, int32) 
 }
 
 func (c *epochCache) write() error {
-	return writeFileAtomic(c.path, c.encode())
+	return writeFileAtomic(c.fs, c.path, c.encode())
 }
 
 // encode is the text of the leader-epoch-checkpoint.

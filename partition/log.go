@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -26,6 +26,7 @@ import (
 // network write; wmu is held across the appender's pwritev and, under
 // FlushAlways, its fsync, but wmu only serialises writers, never readers.
 type log struct {
+	fs        vfs.FS
 	dir       string
 	topic     string
 	partition int32
@@ -105,6 +106,7 @@ type openOptions struct {
 	now           func() time.Time
 	onLogStart    func()
 	observer      Observer
+	fs            vfs.FS // nil: vfs.Default
 }
 
 // openLog opens the partition directory dir, recovering it if the last
@@ -113,10 +115,11 @@ func openLog(dir string, o openOptions) (*Log, error) {
 	if err := o.cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fsys := vfs.Or(o.fs)
+	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
 	}
-	l := &Log{log{dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
+	l := &Log{log{fs: fsys, dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
 		logger: o.logger, now: o.now, onLogStart: o.onLogStart, observer: o.observer}}
 	if l.logger == nil {
 		l.logger = slog.Default()
@@ -150,7 +153,7 @@ func (l *log) load(o openOptions) error {
 		if i == len(bases)-1 {
 			indexBytes = cfg.SegmentIndexBytes
 		}
-		s, err := openSegment(l.dir, base, indexBytes)
+		s, err := openSegment(l.fs, l.dir, base, indexBytes)
 		if err != nil {
 			return err
 		}
@@ -158,7 +161,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := createSegment(l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := createSegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}
@@ -167,7 +170,7 @@ func (l *log) load(o openOptions) error {
 	}
 	// segment.ms counts from this start for a reopened active segment.
 	l.active().created = l.now()
-	if l.mu.epochs, err = loadEpochCache(l.dir); err != nil {
+	if l.mu.epochs, err = loadEpochCache(l.fs, l.dir); err != nil {
 		return err
 	}
 	recovered := !(o.clean && o.recoveryPoint >= l.active().base)
@@ -204,7 +207,7 @@ func (l *log) scanDir() ([]int64, error) {
 	if err := l.finishSwaps(); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.List(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list %q: %w", l.dir, err)
 	}
@@ -214,7 +217,7 @@ func (l *log) scanDir() ([]int64, error) {
 		switch {
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, cleanedSuffix),
 			strings.HasSuffix(name, ".tmp"):
-			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, fmt.Errorf("cannot remove leftover %q: %w", name, err)
 			}
 		case strings.HasSuffix(name, logSuffix):
@@ -400,7 +403,7 @@ func (s *logSegment) reopenWritable(indexBytes int) error {
 // loadProducers restores idempotent-producer state from the newest snapshot
 // at or below the log end, replaying batch headers after it.
 func (l *log) loadProducers() error {
-	m, snapOff, err := loadLatestSnapshot(l.dir, l.mu.leo)
+	m, snapOff, err := loadLatestSnapshot(l.fs, l.dir, l.mu.leo)
 	if err != nil {
 		return err
 	}
@@ -547,12 +550,27 @@ func (l *log) recoveryPointOf() int64 {
 	return l.mu.recoveryPoint
 }
 
-// flush fsyncs what was appended and advances the recovery point.
+// flush fsyncs what was appended and advances the recovery point. A failed
+// fsync takes the log offline (offline.go); an offline log returns its
+// error and never moves the recovery point.
 func (l *log) flush() error {
 	l.mu.RLock()
 	if l.mu.closed {
 		l.mu.RUnlock()
 		return ErrClosed
+	}
+	l.mu.RUnlock()
+	return l.syncDirty()
+}
+
+// syncDirty fsyncs every segment above the recovery point (its .log and
+// indexes) and advances the recovery point to the log end seen at the
+// start. close calls it after marking the log closed.
+func (l *log) syncDirty() error {
+	l.mu.RLock()
+	if err := l.offlineLocked(); err != nil {
+		l.mu.RUnlock()
+		return err
 	}
 	leo := l.mu.leo
 	var segs []*logSegment
@@ -571,11 +589,16 @@ func (l *log) flush() error {
 		s.Release()
 	}
 	if err != nil {
-		return fmt.Errorf("%w: cannot flush %s-%d: %v", ErrStorage, l.topic, l.partition, err)
+		err = fmt.Errorf("%w: cannot flush %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+		l.setOffline(err)
+		return err
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.offlineLocked(); err != nil {
+		return err // a failure elsewhere meanwhile: the point stays
+	}
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, leo)
-	l.mu.Unlock()
 	return nil
 }
 
@@ -593,9 +616,12 @@ func (l *log) observeSync(sync func() error) error {
 	return nil
 }
 
-// close flushes, seals nothing (the active segment stays active on disk),
-// writes the producer snapshot at the log end, trims the indexes and closes
-// every file. It waits for an append in progress.
+// close seals the active segment's indexes (a final time-index entry, trimmed;
+// the segment stays active on disk), fsyncs every segment above the recovery
+// point, writes the producer snapshot at the log end and closes every file.
+// It waits for an append in progress. An error (or a log already offline)
+// leaves the recovery point where it was: the store then writes no
+// clean-shutdown marker.
 func (l *log) close() error {
 	l.mu.Lock()
 	if l.mu.closed {
@@ -609,18 +635,55 @@ func (l *log) close() error {
 	l.wmu.Lock() // no writer from here on
 	defer l.wmu.Unlock()
 	l.bg.Wait()
-	err := l.flush()
-	if errors.Is(err, ErrClosed) {
-		err = nil
-	}
+	sealErr := l.sealActive()
+	err := l.syncDirty()
 	l.mu.Lock()
 	leo := l.mu.leo
 	l.notifyLocked()
 	l.mu.Unlock()
-	l.pmu.Lock()
-	snapErr := writeSnapshot(l.dir, leo, l.producers)
-	l.pmu.Unlock()
-	return errors.Join(err, snapErr, l.closeSegments())
+	var snapErr error
+	if err == nil && sealErr == nil {
+		l.pmu.Lock()
+		snapErr = writeSnapshot(l.fs, l.dir, leo, l.producers)
+		l.pmu.Unlock()
+	}
+	return errors.Join(sealErr, err, snapErr, l.closeSegments())
+}
+
+// sealActive seals the active segment's indexes before the final fsync, so
+// that what a clean start trusts (the trimmed indexes) is on disk.
+func (l *log) sealActive() error {
+	l.mu.RLock()
+	a := l.active()
+	l.mu.RUnlock()
+	if a.idx.maxBytes == 0 {
+		return nil
+	}
+	if err := a.seal(); err != nil {
+		err = fmt.Errorf("%w: cannot seal the active segment of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+		l.setOffline(err)
+		return err
+	}
+	return nil
+}
+
+// closeDiscarding closes a log that is being deleted: as close, but nothing
+// is fsync'd and no snapshot is written (the files are about to go).
+func (l *log) closeDiscarding() error {
+	l.mu.Lock()
+	if l.mu.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.closed = true
+	l.notifyLocked()
+	l.mu.Unlock()
+	l.swapMu.Lock()
+	defer l.swapMu.Unlock()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.bg.Wait()
+	return l.closeSegments()
 }
 
 // closeSegments drops the log's reference on every segment, after adding

@@ -3,12 +3,12 @@ package partition
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/mmapindex"
 	"github.com/sluice/sluice/segment"
 )
@@ -36,6 +36,7 @@ func fileName(dir string, base int64, suffix string) string {
 type logSegment struct {
 	base int64
 	dir  string
+	fs   vfs.FS
 	log  *segment.File
 
 	refs    atomic.Int32
@@ -61,14 +62,17 @@ type logSegment struct {
 }
 
 // createSegment creates the files of a new, writable segment at base.
-func createSegment(dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
+func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		// A leftover from a failed earlier attempt would be taken for data.
-		if err := os.Remove(fileName(dir, base, suffix)); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("cannot clear old segment file: %w", err)
+		p := fileName(dir, base, suffix)
+		if _, err := fsys.Stat(p); err == nil {
+			if err := fsys.Remove(p); err != nil {
+				return nil, fmt.Errorf("cannot clear old segment file: %w", err)
+			}
 		}
 	}
-	s, err := openSegment(dir, base, indexBytes)
+	s, err := openSegment(fsys, dir, base, indexBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +86,12 @@ func createSegment(dir string, base int64, indexBytes int, now time.Time) (*logS
 
 // openSegment opens an existing segment's .log; indexBytes > 0 marks it the
 // writable active segment. Indexes open on first use.
-func openSegment(dir string, base int64, indexBytes int) (*logSegment, error) {
-	f, err := segment.Open(fileName(dir, base, logSuffix))
+func openSegment(fsys vfs.FS, dir string, base int64, indexBytes int) (*logSegment, error) {
+	f, err := segment.OpenFS(fsys, fileName(dir, base, logSuffix))
 	if err != nil {
 		return nil, err
 	}
-	s := &logSegment{base: base, dir: dir, log: f, created: time.Now()}
+	s := &logSegment{base: base, dir: dir, fs: fsys, log: f, created: time.Now()}
 	s.idx.maxBytes = indexBytes
 	s.refs.Store(1)
 	s.maxTS.Store(-1)
@@ -106,11 +110,11 @@ func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 	if s.idx.offsets != nil {
 		return s.idx.offsets, nil
 	}
-	oi, err := mmapindex.OpenOffsetIndex(fileName(s.dir, s.base, indexSuffix), s.base, s.idx.maxBytes)
+	oi, err := mmapindex.OpenOffsetIndexFS(s.fs, fileName(s.dir, s.base, indexSuffix), s.base, s.idx.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open offset index of segment %d: %w", s.base, err)
 	}
-	ti, err := mmapindex.OpenTimeIndex(fileName(s.dir, s.base, timeIndexSuffix), s.base, s.idx.maxBytes)
+	ti, err := mmapindex.OpenTimeIndexFS(s.fs, fileName(s.dir, s.base, timeIndexSuffix), s.base, s.idx.maxBytes)
 	if err != nil {
 		oi.Close()
 		return nil, fmt.Errorf("cannot open time index of segment %d: %w", s.base, err)
@@ -192,7 +196,7 @@ func (s *logSegment) largestTimestamp() (int64, error) {
 	if ts := s.maxTS.Load(); ts >= 0 {
 		return ts, nil
 	}
-	fi, err := os.Stat(s.log.Path())
+	fi, err := s.fs.Stat(s.log.Path())
 	if err != nil {
 		return 0, fmt.Errorf("cannot stat segment: %w", err)
 	}
@@ -310,7 +314,7 @@ func (s *logSegment) Release() {
 func (s *logSegment) markDeleted() error {
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		p := fileName(s.dir, s.base, suffix)
-		if err := os.Rename(p, p+deletedSuffix); err != nil && !os.IsNotExist(err) {
+		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
 		}
 	}
@@ -321,7 +325,7 @@ func (s *logSegment) markDeleted() error {
 
 func (s *logSegment) removeFiles() {
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		os.Remove(fileName(s.dir, s.base, suffix) + deletedSuffix)
+		s.fs.Remove(fileName(s.dir, s.base, suffix) + deletedSuffix)
 	}
 }
 

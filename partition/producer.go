@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -213,17 +213,17 @@ func listSnapshots(dir string) ([]int64, error) {
 	return offs, nil
 }
 
-// writeSnapshot writes the state as of offset. Snapshots are an
-// optimisation: they are not fsync'd through the directory, and a torn one
-// fails its checksum and is skipped.
-func writeSnapshot(dir string, offset int64, m map[int64]*producerEntry) error {
-	return writeSnapshotBytes(dir, offset, encodeSnapshot(m))
+// writeSnapshot writes the state as of offset, durably (temporary file,
+// fsync, rename, directory fsync): the one written at a clean shutdown is
+// what the next start trusts. A torn one fails its checksum and is skipped.
+func writeSnapshot(fsys vfs.FS, dir string, offset int64, m map[int64]*producerEntry) error {
+	return writeSnapshotBytes(fsys, dir, offset, encodeSnapshot(m))
 }
 
-func writeSnapshotBytes(dir string, offset int64, b []byte) error {
+func writeSnapshotBytes(fsys vfs.FS, dir string, offset int64, b []byte) error {
 	p := fileName(dir, offset, snapshotSuffix)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		return fmt.Errorf("cannot write producer snapshot %q: %w", p, err)
+	if err := writeFileAtomic(fsys, p, b); err != nil {
+		return fmt.Errorf("cannot write producer snapshot: %w", err)
 	}
 	return nil
 }
@@ -231,7 +231,7 @@ func writeSnapshotBytes(dir string, offset int64, b []byte) error {
 // loadLatestSnapshot returns the newest valid snapshot at or below limit,
 // and its offset; (empty, -1) when there is none. Snapshots above limit
 // (left by a log that was truncated) are deleted.
-func loadLatestSnapshot(dir string, limit int64) (map[int64]*producerEntry, int64, error) {
+func loadLatestSnapshot(fsys vfs.FS, dir string, limit int64) (map[int64]*producerEntry, int64, error) {
 	offs, err := listSnapshots(dir)
 	if err != nil {
 		return nil, -1, err
@@ -239,10 +239,10 @@ func loadLatestSnapshot(dir string, limit int64) (map[int64]*producerEntry, int6
 	for i := len(offs) - 1; i >= 0; i-- {
 		p := fileName(dir, offs[i], snapshotSuffix)
 		if offs[i] > limit {
-			os.Remove(p)
+			fsys.Remove(p)
 			continue
 		}
-		b, err := os.ReadFile(p)
+		b, err := vfs.ReadFile(fsys, p)
 		if err != nil {
 			return nil, -1, fmt.Errorf("cannot read producer snapshot %q: %w", p, err)
 		}
@@ -255,14 +255,14 @@ func loadLatestSnapshot(dir string, limit int64) (map[int64]*producerEntry, int6
 
 // pruneSnapshots deletes snapshots below keepFrom except the newest of
 // them, which recovery may still start from.
-func pruneSnapshots(dir string, keepFrom int64) {
+func pruneSnapshots(fsys vfs.FS, dir string, keepFrom int64) {
 	offs, err := listSnapshots(dir)
 	if err != nil {
 		return
 	}
 	for i, off := range offs {
 		if off < keepFrom && i+1 < len(offs) && offs[i+1] <= keepFrom {
-			os.Remove(fileName(dir, off, snapshotSuffix))
+			fsys.Remove(fileName(dir, off, snapshotSuffix))
 		}
 	}
 }

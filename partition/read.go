@@ -64,6 +64,10 @@ func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error)
 		l.mu.RUnlock()
 		return res, ErrClosed
 	}
+	if err := l.offlineLocked(); err != nil {
+		l.mu.RUnlock()
+		return res, err
+	}
 	if offset < l.mu.logStart || offset > l.mu.leo {
 		l.mu.RUnlock()
 		return res, fmt.Errorf("%w: %d is outside [%d, %d] of %s-%d", ErrOffsetOutOfRange,
@@ -144,7 +148,7 @@ func (l *log) findBatch(v readView, offset int64) (int64, segment.Header, error)
 		return true
 	})
 	if err != nil {
-		return -1, segment.Header{}, fmt.Errorf("%w: cannot read %q: %v", ErrStorage, v.seg.log.Path(), err)
+		return -1, segment.Header{}, fmt.Errorf("%w: cannot read %q: %w", ErrStorage, v.seg.log.Path(), err)
 	}
 	return pos, found, nil
 }
@@ -206,7 +210,7 @@ func (l *log) batchBoundary(v readView, from, target int64) (int64, error) {
 		return true
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%w: cannot read %q: %v", ErrStorage, v.seg.log.Path(), err)
+		return 0, fmt.Errorf("%w: cannot read %q: %w", ErrStorage, v.seg.log.Path(), err)
 	}
 	return end, nil
 }
@@ -294,11 +298,11 @@ func (l *log) scanForTimestamp(start, hw int64, batchOK func(segment.Header) boo
 		_, err = reg.File.ReadAt(buf, reg.Off)
 		reg.Release()
 		if err != nil {
-			return 0, 0, false, fmt.Errorf("%w: %v", ErrStorage, err)
+			return 0, 0, false, fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 		h, err := segment.ParseHeader(buf)
 		if err != nil {
-			return 0, 0, false, fmt.Errorf("%w: %v", ErrStorage, err)
+			return 0, 0, false, fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 		if batchOK(h) {
 			return firstRecord(buf, h, recordOK)

@@ -73,9 +73,11 @@ func (l *log) dropOldest(s *logSegment) error {
 	l.mu.Unlock()
 	l.logger.Info("deleting segment", "base_offset", s.base, "bytes", s.log.Size())
 	if err := s.markDeleted(); err != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, err)
+		err = fmt.Errorf("%w: %w", ErrStorage, err)
+		l.setOffline(err) // the list and the files disagree until reopened
+		return err
 	}
-	pruneSnapshots(l.dir, s.base)
+	pruneSnapshots(l.fs, l.dir, s.base)
 	if l.onLogStart != nil {
 		l.onLogStart()
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // Files at the data-dir root, named as Kafka names them.
@@ -36,6 +38,7 @@ var partitionDir = regexp.MustCompile(`^(.+)-(\d+)$`)
 
 type store struct {
 	cfg    StoreConfig
+	fs     vfs.FS
 	logger *slog.Logger
 	lock   *os.File
 
@@ -74,7 +77,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create data directory %q: %w", cfg.Dir, err)
 	}
-	s := &Store{store{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}}
+	s := &Store{store{cfg: cfg, fs: vfs.Or(cfg.FS), logger: cfg.Logger, stop: make(chan struct{})}}
 	s.mu.logs = make(map[topicPartition]*Log)
 	if err := s.takeLock(); err != nil {
 		return nil, err
@@ -114,12 +117,12 @@ func (s *store) loadAll() error {
 	marker := filepath.Join(s.cfg.Dir, cleanShutdownFile)
 	_, err := os.Stat(marker)
 	clean := err == nil
-	rps, err := readOffsetCheckpoint(filepath.Join(s.cfg.Dir, recoveryPointFile))
+	rps, err := readOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, recoveryPointFile))
 	if err != nil {
 		s.logger.Warn("ignoring unreadable recovery-point checkpoint: recovering every log", "err", err)
 		rps, clean = map[topicPartition]int64{}, false
 	}
-	starts, err := readOffsetCheckpoint(filepath.Join(s.cfg.Dir, logStartOffsetFile))
+	starts, err := readOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, logStartOffsetFile))
 	if err != nil {
 		s.logger.Warn("ignoring unreadable log-start-offset checkpoint", "err", err)
 		starts = map[topicPartition]int64{}
@@ -139,7 +142,7 @@ func (s *store) loadAll() error {
 		if err := os.Remove(marker); err != nil {
 			return fmt.Errorf("cannot remove clean-shutdown marker: %w", err)
 		}
-		return syncDir(s.cfg.Dir)
+		return syncDir(s.fs, s.cfg.Dir)
 	}
 	return nil
 }
@@ -190,7 +193,7 @@ func (s *store) openOptions(tp topicPartition, id [16]byte, cfg Config, rp, ls i
 	return openOptions{
 		topic: tp.topic, partition: tp.partition, topicID: id, cfg: cfg,
 		recoveryPoint: rp, logStart: ls, cleanerPoint: -1, clean: clean,
-		logger: s.logger, now: s.cfg.Now, observer: s.cfg.Observer,
+		logger: s.logger, now: s.cfg.Now, observer: s.cfg.Observer, fs: s.fs,
 		onLogStart: func() { s.writeCheckpoints() },
 	}
 }
@@ -225,6 +228,9 @@ func (s *store) background() {
 func (s *store) applyRetention() {
 	now := s.cfg.Now()
 	for _, l := range s.logs() {
+		if l.offline() != nil {
+			continue // logged when it went offline; it waits for a restart
+		}
 		if _, err := l.ApplyRetention(now); err != nil {
 			s.logger.Error("retention failed", "topic", l.topic, "partition", l.partition, "err", err)
 		}
@@ -233,7 +239,7 @@ func (s *store) applyRetention() {
 
 func (s *store) flushInterval() {
 	for _, l := range s.logs() {
-		if l.config().Flush != FlushInterval {
+		if l.config().Flush != FlushInterval || l.offline() != nil {
 			continue
 		}
 		if err := l.Flush(); err != nil && !errors.Is(err, ErrClosed) {
@@ -244,30 +250,27 @@ func (s *store) flushInterval() {
 
 // writeCheckpoints writes the recovery points and log start offsets.
 func (s *store) writeCheckpoints() {
-	if err := s.checkpoint(false); err != nil {
+	if err := s.checkpoint(); err != nil {
 		s.logger.Error("cannot write checkpoints", "err", err)
 	}
 }
 
-// checkpoint writes both checkpoint files; atClose uses each log's end
-// offset as its recovery point (everything was flushed).
-func (s *store) checkpoint(atClose bool) error {
+// checkpoint writes both checkpoint files. A log's recovery point is what
+// it has fsync'd (at close, its end once Close synced it; an offline log's
+// stays where its last good fsync left it).
+func (s *store) checkpoint() error {
 	s.checkpointMu.Lock()
 	defer s.checkpointMu.Unlock()
 	rps := make(map[topicPartition]int64)
 	starts := make(map[topicPartition]int64)
 	for _, l := range s.logs() {
 		tp := topicPartition{l.topic, l.partition}
-		if atClose {
-			rps[tp] = l.LogEndOffset()
-		} else {
-			rps[tp] = l.recoveryPointOf()
-		}
+		rps[tp] = l.recoveryPointOf()
 		starts[tp] = l.LogStartOffset()
 	}
 	return errors.Join(
-		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, recoveryPointFile), rps),
-		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, logStartOffsetFile), starts))
+		writeOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, recoveryPointFile), rps),
+		writeOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, logStartOffsetFile), starts))
 }
 
 func (s *store) logs() []*Log {
@@ -303,19 +306,22 @@ func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Conf
 		return l, nil
 	}
 	dir := filepath.Join(s.cfg.Dir, tp.String())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: cannot create partition directory %q: %w", ErrStorage, dir, err)
 	}
-	if err := writePartitionMetadata(dir, topicID); err != nil {
-		return nil, err
+	if err := writePartitionMetadata(s.fs, dir, topicID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
-	if err != nil {
+	if errors.Is(err, ErrInvalidConfig) {
 		return nil, err
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
 		l.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	s.mu.logs[tp] = l
 	return l, nil
@@ -333,22 +339,22 @@ func (s *store) delete(topic string, partition int32) error {
 	if l == nil {
 		return nil
 	}
-	if err := l.Close(); err != nil {
+	if err := l.closeDiscarding(); err != nil {
 		s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
 	}
 	var id [8]byte
 	rand.Read(id[:])
 	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
-	if err := os.Rename(l.dir, gone); err != nil {
+	if err := s.fs.Rename(l.dir, gone); err != nil {
 		return fmt.Errorf("cannot rename %q for deletion: %w", l.dir, err)
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(gone); err != nil {
+	if err := s.fs.RemoveAll(gone); err != nil {
 		return fmt.Errorf("cannot remove %q: %w", gone, err)
 	}
-	return errors.Join(s.checkpoint(false), s.writeCleanerCheckpoint())
+	return errors.Join(s.checkpoint(), s.writeCleanerCheckpoint())
 }
 
 // close flushes and closes every log, then writes the checkpoints and the
@@ -363,12 +369,14 @@ func (s *store) close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.done.Wait()
+	// Each log fsyncs what it holds before it closes; any failure (or a log
+	// already offline) keeps the marker from being written, so the next
+	// start recovers from the recovery points.
 	closeErr := s.closeLogs()
-	// Every log is flushed and closed: its end is its recovery point.
-	ckErr := s.checkpoint(true)
+	ckErr := s.checkpoint()
 	var markErr error
 	if ckErr == nil && closeErr == nil {
-		markErr = writeFileAtomic(filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
+		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
 	}
 	lockErr := s.lock.Close()
 	return errors.Join(closeErr, ckErr, markErr, lockErr)
@@ -384,9 +392,9 @@ func (s *store) closeLogs() error {
 
 // partition.metadata, Kafka's format: "version: 0" and "topic_id: <id>"
 // with the UUID in URL-safe base64 without padding.
-func writePartitionMetadata(dir string, id [16]byte) error {
+func writePartitionMetadata(fsys vfs.FS, dir string, id [16]byte) error {
 	body := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
-	return writeFileAtomic(filepath.Join(dir, partitionMetadataFile), []byte(body))
+	return writeFileAtomic(fsys, filepath.Join(dir, partitionMetadataFile), []byte(body))
 }
 
 func readPartitionMetadata(dir string) ([16]byte, error) {

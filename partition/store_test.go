@@ -122,7 +122,9 @@ func TestStoreDeleteLog(t *testing.T) {
 
 // TestWriteErrorRollsBack runs in a child process with RLIMIT_FSIZE set, so
 // a write fails for real (EFBIG, as ENOSPC would), then checks nothing half
-// written is readable and appends work again once there is room.
+// written is on disk, the log is offline (appends and reads get the stored
+// error, even once there is room) until reopened, and after reopening every
+// acknowledged batch is there and appends work again.
 func TestWriteErrorRollsBack(t *testing.T) {
 	if os.Getenv("SLUICE_FSIZE_CHILD") == "1" {
 		writeErrorChild(t)
@@ -172,11 +174,22 @@ func writeErrorChild(t *testing.T) {
 	if fi, _ := os.Stat(lastLogFile(t, dir)); fi.Size() != activeSize(l) {
 		t.Fatalf("file %d bytes, log %d: half a batch on disk", fi.Size(), activeSize(l))
 	}
-	if got := len(readAll(t, l, 0)); int64(got) != acked {
-		t.Fatalf("read %d batches, want %d", got, acked)
-	}
 	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := l.Append(batch(1, 1000, 1)); !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("append to an offline log: %v, want the stored ErrStorage wrapping EFBIG", err)
+	}
+	if _, err := l.Read(0, 1<<20, true); !errors.Is(err, syscall.EFBIG) {
+		t.Fatalf("read of an offline log: %v, want the stored error", err)
+	}
+	if err := l.Close(); !errors.Is(err, ErrStorage) {
+		t.Fatalf("close of an offline log: %v, want its error", err)
+	}
+	l = openTest(t, dir, cfg, false, 0, nil)
+	defer l.Close()
+	if got := len(readAll(t, l, 0)); int64(got) != acked {
+		t.Fatalf("read %d batches after reopening, want %d", got, acked)
 	}
 	res := mustAppend(t, l, batch(1, 1000, 1))
 	if res.BaseOffset != acked {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -71,9 +72,7 @@ func (l *log) swapIn(old []*logSegment, outs []*cleanedSeg) (committed bool, err
 	}
 	err = l.commitSwap(old, outs)
 	if err != nil && !errors.Is(err, errInjectedCrash) {
-		l.mu.Lock()
-		l.mu.werr = fmt.Errorf("cleaner swap failed after its commit point: %w", err)
-		l.mu.Unlock()
+		l.setOffline(fmt.Errorf("cleaner swap failed after its commit point: %w", err))
 	}
 	return true, err
 }
@@ -86,8 +85,8 @@ func (l *log) checkSwappable(old []*logSegment) error {
 	if l.mu.closed {
 		return ErrClosed
 	}
-	if l.mu.werr != nil {
-		return fmt.Errorf("%w: %v", ErrStorage, l.mu.werr)
+	if err := l.offlineLocked(); err != nil {
+		return err
 	}
 	if i := l.indexOfLocked(old[0]); i >= 0 && i+len(old) < len(l.mu.segments) {
 		for j, s := range old {
@@ -118,8 +117,8 @@ func (l *log) renameToSwap(outs []*cleanedSeg) error {
 	for i, s := range outs {
 		for _, suffix := range segmentSuffixes {
 			p := fileName(l.dir, s.base, suffix)
-			if err := os.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
-				return fmt.Errorf("%w: cannot rename %q: %v", ErrStorage, p+cleanedSuffix, err)
+			if err := l.fs.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
+				return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+cleanedSuffix, err)
 			}
 			if i == 0 && suffix == logSuffix {
 				if err := cleanerStep(stepSwapPartial); err != nil {
@@ -128,7 +127,7 @@ func (l *log) renameToSwap(outs []*cleanedSeg) error {
 			}
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return err
 	}
 	return cleanerStep(stepSwapped)
@@ -157,7 +156,7 @@ func (l *log) commitSwap(old []*logSegment, outs []*cleanedSeg) error {
 	}
 	news := make([]*logSegment, 0, len(outs))
 	for _, o := range outs {
-		s, err := openSegment(l.dir, o.base, 0)
+		s, err := openSegment(l.fs, l.dir, o.base, 0)
 		if err != nil {
 			releaseAll(news)
 			return err
@@ -172,8 +171,8 @@ func (l *log) renameFromSwap(outs []*cleanedSeg) error {
 	for i, s := range outs {
 		for _, suffix := range segmentSuffixes {
 			p := fileName(l.dir, s.base, suffix)
-			if err := os.Rename(p+swapSuffix, p); err != nil {
-				return fmt.Errorf("%w: cannot rename %q: %v", ErrStorage, p+swapSuffix, err)
+			if err := l.fs.Rename(p+swapSuffix, p); err != nil {
+				return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+swapSuffix, err)
 			}
 			if i == 0 && suffix == logSuffix {
 				if err := cleanerStep(stepRenamedPartial); err != nil {
@@ -182,7 +181,7 @@ func (l *log) renameFromSwap(outs []*cleanedSeg) error {
 			}
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return err
 	}
 	return cleanerStep(stepRenamed)
@@ -214,8 +213,8 @@ func (l *log) replaceSegments(old, news []*logSegment) {
 func (s *logSegment) renameFiles(from, to string) error {
 	for _, suffix := range segmentSuffixes {
 		p := fileName(s.dir, s.base, suffix)
-		if err := os.Rename(p+from, p+to); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("%w: cannot rename %q: %v", ErrStorage, p+from, err)
+		if err := s.fs.Rename(p+from, p+to); err != nil && !vfs.IsNotExist(err) {
+			return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+from, err)
 		}
 	}
 	return nil
@@ -256,17 +255,17 @@ func (l *log) finishSwaps() error {
 	}
 	for _, name := range swaps {
 		p := filepath.Join(l.dir, name)
-		if err := os.Rename(p, strings.TrimSuffix(p, swapSuffix)); err != nil {
+		if err := l.fs.Rename(p, strings.TrimSuffix(p, swapSuffix)); err != nil {
 			return fmt.Errorf("cannot finish swap of %q: %w", name, err)
 		}
 	}
 	l.logger.Warn("finished a cleaner swap interrupted by a crash", "files", len(swaps), "from", lo, "to", hi)
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }
 
 // listSwapFiles returns the names of the .cleaned and .swap files.
 func (l *log) listSwapFiles() (cleaned, swaps []string, err error) {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.List(l.dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot list %q: %w", l.dir, err)
 	}
@@ -292,7 +291,7 @@ func (l *log) swapRange(swaps []string) (lo, hi int64, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("unexpected swap file %q in %q", name, l.dir)
 		}
-		last, err := lastOffsetOf(filepath.Join(l.dir, name))
+		last, err := lastOffsetOf(l.fs, filepath.Join(l.dir, name))
 		if err != nil {
 			return 0, 0, err
 		}
@@ -306,8 +305,8 @@ func (l *log) swapRange(swaps []string) (lo, hi int64, err error) {
 
 // lastOffsetOf validates a .log file and returns its last offset (-1 when
 // empty).
-func lastOffsetOf(path string) (int64, error) {
-	f, err := segment.Open(path)
+func lastOffsetOf(fsys vfs.FS, path string) (int64, error) {
+	f, err := segment.OpenFS(fsys, path)
 	if err != nil {
 		return 0, err
 	}
@@ -329,7 +328,7 @@ func (l *log) removeReplaced(swaps []string, lo, hi int64) error {
 	for _, name := range swaps {
 		incoming[strings.TrimSuffix(name, swapSuffix)] = true
 	}
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.List(l.dir)
 	if err != nil {
 		return fmt.Errorf("cannot list %q: %w", l.dir, err)
 	}
@@ -339,7 +338,7 @@ func (l *log) removeReplaced(swaps []string, lo, hi int64) error {
 		if !ok || base < lo || base >= hi || incoming[name] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
+		if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil {
 			return fmt.Errorf("cannot remove replaced segment file %q: %w", name, err)
 		}
 	}

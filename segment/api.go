@@ -6,6 +6,8 @@ package segment
 import (
 	"errors"
 	"os"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // Sizes of the RecordBatch v2 framing.
@@ -95,7 +97,7 @@ func SetLeaderEpoch(batch []byte, e int32)  { setLeaderEpoch(batch, e) }
 // ts, then recomputes the CRC (the only case that needs one).
 func SetLogAppendTime(batch []byte, ts int64) { setLogAppendTime(batch, ts) }
 
-// File is one open .log file. It keeps a single *os.File opened O_RDWR that
+// File is one open .log file. It keeps a single file opened O_RDWR that
 // every reader shares: reads and sendfile use explicit offsets, never the
 // file position. Appends are serialised by the caller (partition's appender);
 // Size, ReadAt and the Scan family are safe concurrently with an Append.
@@ -103,7 +105,11 @@ type File struct{ file }
 
 // Open opens (creating if missing) the .log file at path. Its size is the
 // file's length: recovery, not Open, decides what of it is valid.
-func Open(path string) (*File, error) { return open(path) }
+func Open(path string) (*File, error) { return open(vfs.Default, path) }
+
+// OpenFS is Open through fsys (vfs.Default when nil): every write, fsync
+// and truncate of the File goes through it.
+func OpenFS(fsys vfs.FS, path string) (*File, error) { return open(fsys, path) }
 
 // Append writes bufs at the current end with one pwritev (looping on short
 // writes) and returns the position they start at. On any error it truncates
@@ -115,8 +121,9 @@ func (f *File) Append(bufs [][]byte) (pos int64, err error) { return f.append(bu
 // Size is the length of the valid data (end of the last appended batch).
 func (f *File) Size() int64 { return f.size() }
 
-// OS returns the shared *os.File (for sendfile). Do not close it.
-func (f *File) OS() *os.File { return f.f }
+// OS returns the shared *os.File (for sendfile, which bypasses the FS's
+// wrappers). Do not close it.
+func (f *File) OS() *os.File { return f.osf }
 
 // Path is the file's path.
 func (f *File) Path() string { return f.path }
@@ -147,7 +154,9 @@ func (f *File) Recover(pos int64, fn func(h Header, pos int64)) (validEnd int64,
 // Truncate cuts the file (and Size) to size.
 func (f *File) Truncate(size int64) error { return f.truncate(size) }
 
-// Sync fsyncs the file (fdatasync).
+// Sync fsyncs the file (fdatasync). An error is returned as it is, wrapped
+// with the path; after one, the caller must not trust the page cache (see
+// the package doc).
 func (f *File) Sync() error { return f.sync() }
 
 // Close closes the file descriptor.

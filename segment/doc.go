@@ -52,4 +52,19 @@
 // Recovery trusts nothing: Recover validates every batch and stops at the
 // first that is torn (ErrTorn: the file ends inside it) or corrupt
 // (ErrCorrupt: bad magic, length, CRC, count or record framing).
+//
+// # Error classes
+//
+// Two classes never mix. Corruption wraps ErrCorrupt (the storage engine's
+// one corruption marker, as pebble's base.ErrCorruption; partition exports
+// it as ErrCorruption), or ErrTorn for a batch cut short by the end of the
+// file. I/O errors keep their cause (an *os.PathError wrapping a
+// syscall.Errno such as EIO or ENOSPC), wrapped with the path and position.
+//
+// A failed Append is undone (the file truncated back to where the append
+// began) and returned; the caller decides what it means. An fsync error from
+// Sync must be treated as sticky by the caller: the kernel may have dropped
+// the unwritten pages, so the file's tail cannot be trusted until recovery
+// reads it again (package partition takes the log offline). Files are
+// opened through a vfs.FS (OpenFS); sendfile uses the descriptor (OS).
 package segment

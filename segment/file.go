@@ -7,9 +7,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 // Read sizes: ScanFrom reads headers through a window of scanChunk bytes;
@@ -20,12 +21,12 @@ const (
 	// streamThreshold is the largest batch Recover reads whole.
 	streamThreshold = 64 << 20
 	// maxIovecs is Linux's IOV_MAX: pwritev takes at most this many buffers.
-	maxIovecs = 1024
+	maxIovecs = vfs.MaxIovecs
 )
 
 type file struct {
-	f    *os.File
-	fd   int
+	f    vfs.File
+	osf  *os.File // f's *os.File, for sendfile
 	path string
 	end  atomic.Int64 // Size(): end of the last appended batch
 
@@ -38,8 +39,8 @@ type file struct {
 	}
 }
 
-func open(path string) (*File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func open(fsys vfs.FS, path string) (*File, error) {
+	f, err := vfs.Or(fsys).OpenReadWrite(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open segment %q: %w", path, err)
 	}
@@ -48,7 +49,7 @@ func open(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("cannot stat segment %q: %w", path, err)
 	}
-	sf := &File{file{f: f, fd: int(f.Fd()), path: path}}
+	sf := &File{file{f: f, osf: vfs.OSFile(f), path: path}}
 	sf.end.Store(st.Size())
 	return sf, nil
 }
@@ -89,7 +90,7 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	var total int64
 	for len(iov) > 0 {
 		batch := iov[:min(len(iov), maxIovecs)]
-		n, err := pwritev(f.fd, batch, off+total)
+		n, err := f.f.Pwritev(batch, off+total)
 		if err == unix.EINTR {
 			continue
 		}
@@ -105,28 +106,8 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	return total, nil
 }
 
-func pwritev(fd int, iov []unix.Iovec, off int64) (int, error) {
-	n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fd),
-		uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), uintptr(off), 0, 0)
-	if errno != 0 {
-		return int(n), errno
-	}
-	return int(n), nil
-}
-
 // advance drops n written bytes from the front of iov.
-func advance(iov []unix.Iovec, n int) []unix.Iovec {
-	for n > 0 {
-		if uint64(n) < iov[0].Len {
-			iov[0].Base = (*byte)(unsafe.Add(unsafe.Pointer(iov[0].Base), n))
-			iov[0].Len -= uint64(n)
-			return iov
-		}
-		n -= int(iov[0].Len)
-		iov = iov[1:]
-	}
-	return iov
-}
+func advance(iov []unix.Iovec, n int) []unix.Iovec { return vfs.Advance(iov, n) }
 
 func (f *file) readHeaderAt(pos int64) (Header, error) {
 	size := f.size()
@@ -256,7 +237,7 @@ func (f *file) truncate(size int64) error {
 }
 
 func (f *file) sync() error {
-	if err := unix.Fdatasync(f.fd); err != nil {
+	if err := f.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
 	}
 	return nil
