@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
+	"github.com/edsrzf/mmap-go"
 
 	"github.com/sluice/sluice/internal/vfs"
 )
@@ -22,9 +22,9 @@ type mapped struct {
 	esize      int
 	fs         vfs.FS
 	f          vfs.File
-	m          []byte // nil when nothing is mapped
-	rw         bool   // m is writable: Append has room up to len(m)
-	fdWritable bool   // f was opened read-write
+	m          mmap.MMap // nil when nothing is mapped
+	rw         bool      // m is writable: Append has room up to len(m)
+	fdWritable bool      // f was opened read-write
 	n          atomic.Int64
 	closed     bool
 	werr       error // sticky: a failed TruncateTo; returned by every later call
@@ -111,11 +111,15 @@ func (x *mapped) mapLocked(size int64, rw bool) error {
 	if size == 0 {
 		return nil
 	}
-	prot := unix.PROT_READ
-	if rw {
-		prot |= unix.PROT_WRITE
+	osf := vfs.OSFile(x.f)
+	if osf == nil {
+		return fmt.Errorf("BUG: index file %q is not an OS file: cannot mmap it", x.path)
 	}
-	m, err := unix.Mmap(int(x.f.Fd()), 0, int(size), prot, unix.MAP_SHARED)
+	prot := mmap.RDONLY
+	if rw {
+		prot = mmap.RDWR
+	}
+	m, err := mmap.MapRegion(osf, int(size), prot, 0, 0)
 	if err != nil {
 		return fmt.Errorf("cannot mmap %d bytes: %w", size, err)
 	}
@@ -127,7 +131,7 @@ func (x *mapped) unmap() error {
 	if x.m == nil {
 		return nil
 	}
-	err := unix.Munmap(x.m)
+	err := x.m.Unmap()
 	x.m, x.rw = nil, false
 	return err
 }
@@ -290,7 +294,7 @@ func (x *mapped) sync() error {
 		return x.werr
 	}
 	if x.rw {
-		if err := unix.Msync(x.m, unix.MS_SYNC); err != nil {
+		if err := x.m.Flush(); err != nil {
 			return fmt.Errorf("cannot msync index %q: %w", x.path, err)
 		}
 	}
