@@ -38,13 +38,14 @@ func (m *meter) latency(d time.Duration) {
 	m.mu.Unlock()
 }
 
-// takeSecond returns the p99 since the last call and starts a new second.
-func (m *meter) takeSecond() time.Duration {
+// takeSecond returns the p50 and p99 since the last call and starts a new
+// second.
+func (m *meter) takeSecond() (p50, p99 time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p := m.mu.sec.Percentile(99)
+	p50, p99 = m.mu.sec.Percentile(50), m.mu.sec.Percentile(99)
 	m.mu.sec.Reset()
-	return p
+	return p50, p99
 }
 
 func (m *meter) summary() Latency {
@@ -58,6 +59,7 @@ type Sample struct {
 	T             float64 `json:"t_s"` // end of the interval, seconds since start
 	MBps          float64 `json:"mb_per_s"`
 	RecordsPerSec float64 `json:"records_per_s"`
+	P50           float64 `json:"p50_ms"`
 	P99           float64 `json:"p99_ms"`
 }
 
@@ -103,17 +105,19 @@ func (s *sampler) run() {
 func (s *sampler) sample(now time.Time) {
 	b, r := s.m.bytes.Load(), s.m.records.Load()
 	dt := now.Sub(s.lastT).Seconds()
+	p50, p99 := s.m.takeSecond()
 	smp := Sample{
 		T:             now.Sub(s.start).Seconds(),
 		MBps:          float64(b-s.lastBytes) / (1 << 20) / dt,
 		RecordsPerSec: float64(r-s.lastRecs) / dt,
-		P99:           ms(s.m.takeSecond()),
+		P50:           ms(p50),
+		P99:           ms(p99),
 	}
 	s.series = append(s.series, smp)
 	s.lastT, s.lastBytes, s.lastRecs = now, b, r
 	if s.live != nil {
-		fmt.Fprintf(s.live, "%s %5.0fs %9.1f MB/s %10.0f records/s p99=%s\n",
-			s.label, smp.T, smp.MBps, smp.RecordsPerSec, fmtMS(smp.P99))
+		fmt.Fprintf(s.live, "%s %5.0fs %9.1f MB/s %10.0f records/s p50=%s p99=%s\n",
+			s.label, smp.T, smp.MBps, smp.RecordsPerSec, fmtMS(smp.P50), fmtMS(smp.P99))
 	}
 }
 
