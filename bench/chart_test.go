@@ -119,7 +119,7 @@ func sampleResult(seconds int) *Result {
 		Connections: 1, Inflight: 4, Seconds: float64(seconds) + 0.004, MBps: 835.1, RecordsPerSec: 53408,
 		Latency: Latency{P50: 3.86, P99: 11.24, P999: 13.6, Max: 17.32},
 		Floor:   &Floor{Kind: "tcp-to-file", MBps: 1275.3}, FloorRatio: 0.65,
-		Broker:  &Usage{CPUSecPerGB: 0.97, RSSMB: 51, HWMMB: 59}}
+		Broker: &Usage{CPUSecPerGB: 0.97, RSSMB: 51, HWMMB: 59}}
 	for i := 1; i <= seconds; i++ {
 		r.Series = append(r.Series, Sample{T: float64(i), MBps: 800 + float64(i%3)*20, P50: 3.5, P99: 10 + float64(i%2)})
 	}
