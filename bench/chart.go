@@ -160,9 +160,15 @@ func latencyName(mode string) string {
 // wrapped at word boundaries.
 func (c *chart) titleLines() []string {
 	r := c.res
-	head := fmt.Sprintf("sluice bench %s: topic %s, %d partition(s), %d-byte records, acks=%d, %d connection(s), %d in flight",
-		r.Mode, r.Topic, r.Partitions, r.RecordSize, r.Acks, r.Connections, r.Inflight)
-	if r.Rate != "" {
+	head := fmt.Sprintf("sluice bench %s: topic %s, %d partition(s), ", r.Mode, r.Topic, r.Partitions)
+	if r.RecordSize > 0 {
+		head += fmt.Sprintf("%d-byte records, ", r.RecordSize)
+	}
+	if r.Mode != ModeConsume {
+		head += fmt.Sprintf("acks=%d, ", r.Acks)
+	}
+	head += fmt.Sprintf("%d connection(s), %d in flight", r.Connections, r.Inflight)
+	if r.Rate != "" && r.Mode != ModeConsume {
 		head += ", rate " + r.Rate
 	}
 	head += fmt.Sprintf(", %.1f s", r.Seconds)

@@ -62,6 +62,7 @@ func TestProduceThenConsume(t *testing.T) {
 		t.Fatalf("produce: %+v", prod)
 	}
 	cfg.TotalBytes, cfg.VerifyCRC = 0, true
+	cfg.RecordSize = 0 // the consumer must report what it reads, not this default (1024)
 	cons, err := Run(ctx, ModeConsume, cfg)
 	if err != nil {
 		t.Fatalf("consume: %v", err)
@@ -69,6 +70,9 @@ func TestProduceThenConsume(t *testing.T) {
 	if cons.Bytes != prod.Bytes || cons.Records != prod.Records {
 		t.Fatalf("consumed %d bytes %d records, produced %d bytes %d records",
 			cons.Bytes, cons.Records, prod.Bytes, prod.Records)
+	}
+	if cons.RecordSize != 3000 {
+		t.Fatalf("consume record_size %d, produced 3000-byte records", cons.RecordSize)
 	}
 	if !strings.HasPrefix(cons.Line(), "MB/s=") {
 		t.Fatalf("line %q", cons.Line())
@@ -132,7 +136,7 @@ func TestFloors(t *testing.T) {
 	if err != nil || w.Bytes != 8<<20 || w.MBps <= 0 {
 		t.Fatalf("tcp-to-file: %+v, %v", w, err)
 	}
-	s, err := FloorSendfile(ctx, dir, 8<<20, 2)
+	s, err := FloorSendfile(ctx, dir, 8<<20, 2, 1<<20)
 	if err != nil || s.Bytes != 8<<20 || s.MBps <= 0 {
 		t.Fatalf("sendfile: %+v, %v", s, err)
 	}
