@@ -206,7 +206,7 @@ func firstValueLen(b []byte) int {
 	if _, ok := next(); !ok || len(p) < 1 { // record length
 		return -1
 	}
-	p = p[1:] // attributes
+	p = p[1:]     // attributes
 	for range 2 { // timestampDelta, offsetDelta
 		if _, ok := next(); !ok {
 			return -1

@@ -16,7 +16,7 @@ type meter struct {
 	// values and valueBytes sum the value sizes consumers read (the first
 	// record of each uncompressed batch): the record size consume reports.
 	values, valueBytes atomic.Int64
-	mu             struct {
+	mu                 struct {
 		sync.Mutex
 		sec *Histogram // since the last sample
 		all *Histogram
