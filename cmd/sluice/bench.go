@@ -141,7 +141,7 @@ func runBench(mode string, cfg bench.Config, o benchOpts, stdout, stderr io.Writ
 // printResult writes res to stdout in o.output and, with --report, the
 // report files (saying so on stderr: stdout holds the result alone).
 func printResult(res *bench.Result, o benchOpts, stdout, stderr io.Writer) error {
-	if err := encodeBench(stdout, o.output, res, func(w io.Writer) { writeResultLines(w, res) }); err != nil {
+	if err := writeAs(stdout, o.output, res, func(w io.Writer) { writeResultLines(w, res) }); err != nil {
 		return err
 	}
 	if res.Floor != nil && res.FloorRatio > 1 {
@@ -176,22 +176,25 @@ func floorLine(f *bench.Floor) string {
 	return fmt.Sprintf("floor %s: MB/s=%.1f bytes=%d seconds=%.2f (%s)", f.Kind, f.MBps, f.Bytes, f.Seconds, f.Measures)
 }
 
-// encodeBench writes v as JSON (indented), as YAML (the same keys, in the
+// writeAs writes v as JSON (indented), as YAML (the same keys, in the
 // same order), or as table.
-func encodeBench(w io.Writer, format string, v any, table func(io.Writer)) error {
+func writeAs(w io.Writer, format string, v any, table func(io.Writer)) error {
 	if format == "table" {
 		table(w)
 		return nil
 	}
-	js, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("cannot encode JSON: %w", err)
 	}
 	if format == "json" {
-		_, err = fmt.Fprintf(w, "%s\n", js)
+		_, err := w.Write(js.Bytes())
 		return err
 	}
-	return yamlOfJSON(w, js)
+	return yamlOfJSON(w, js.Bytes())
 }
 
 func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr io.Writer) int {
@@ -200,7 +203,7 @@ func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr
 		fmt.Fprintf(stderr, "sluice bench floor: %v\n", err)
 		return 1
 	}
-	err = encodeBench(stdout, o.output, floors, func(w io.Writer) {
+	err = writeAs(stdout, o.output, floors, func(w io.Writer) {
 		for _, f := range floors {
 			fmt.Fprintln(w, floorLine(f))
 		}
