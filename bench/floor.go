@@ -59,19 +59,35 @@ func FloorTCPToFile(ctx context.Context, dir string, total int64, conns int) (*F
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, 2*conns)
+	ends := make([]time.Time, conns)
 	for i := 0; i < conns; i++ {
 		wg.Add(2)
-		go func() { defer wg.Done(); errs[2*i] = receiveToFile(ln, dir) }()
+		go func() { defer wg.Done(); errs[2*i] = receiveToFile(ln, dir, &ends[i]) }()
 		go func() { defer wg.Done(); errs[2*i+1] = sendChunks(ctx, ln.Addr().String(), chunk, share) }()
 	}
 	wg.Wait()
-	f := floorResult("tcp-to-file", share*int64(conns), time.Since(start))
+	end := start
+	for _, e := range ends {
+		end = later(end, e)
+	}
+	f := floorResult("tcp-to-file", share*int64(conns), end.Sub(start))
 	f.Measures = fmt.Sprintf("%d loopback TCP connection(s) written in 1 MiB chunks into page-cache files (no fsync), "+
 		"both ends in this process", conns)
 	return f, errors.Join(errs...)
 }
 
-func receiveToFile(ln net.Listener, dir string) error {
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// receiveToFile writes what one connection sends to a new file in dir and
+// sets *end when the last byte is written: closing and removing the file
+// (~130 ms per GiB of page cache here) are not part of the floor, as a
+// broker does neither on its append path.
+func receiveToFile(ln net.Listener, dir string, end *time.Time) error {
 	c, err := ln.Accept()
 	if err != nil {
 		return fmt.Errorf("bench: floor: accept: %w", err)
@@ -83,7 +99,9 @@ func receiveToFile(ln net.Listener, dir string) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	return pipeToFile(c, f)
+	err = pipeToFile(c, f)
+	*end = time.Now()
+	return err
 }
 
 // floorBuffers is how many 1 MiB buffers the receive side rotates: the
