@@ -27,7 +27,8 @@ const (
 	chartW         = 900
 	plotL, plotR   = 80, 820 // the plot's left and right edges
 	titleLineH     = 17
-	titleChars     = 118 // characters per title line at 12-13 px
+	titleChars     = 118 // characters per title line at 12 px
+	headChars      = 92  // characters per headline line (14 px bold)
 	markerMax      = 40  // samples up to which each point gets a marker
 	colorMBps      = "#1f77b4"
 	colorP50       = "#2ca02c"
@@ -101,6 +102,7 @@ type chart struct {
 	latName, mbName  string
 	legend           []legendItem
 	markers, noData  bool
+	headLines        int // title lines of the headline (bold)
 	runP99, floorMBs float64
 }
 
@@ -172,7 +174,8 @@ func (c *chart) titleLines() []string {
 		head += ", rate " + r.Rate
 	}
 	head += fmt.Sprintf(", %.1f s", r.Seconds)
-	lines := wrapWords(head, titleChars)
+	lines := wrapWords(head, headChars)
+	c.headLines = len(lines)
 	if r.Produce != nil {
 		lines = append(lines, wrapWords("produce side: "+r.Produce.Line(), titleChars)...)
 	}
@@ -203,7 +206,7 @@ func wrapWords(s string, n int) []string {
 func (c *chart) title() {
 	for i, l := range c.titleLines() {
 		size, weight := 12, "normal"
-		if i == 0 {
+		if i < c.headLines {
 			size, weight = 14, "bold"
 		}
 		fmt.Fprintf(c.w, `<text x="20" y="%d" font-size="%d" font-weight="%s">%s</text>`+"\n",
@@ -257,8 +260,32 @@ func (c *chart) series() {
 		c.hline(c.y(c.runP99, c.lat), colorP99, "p99 of the whole run: "+fmtMS(c.runP99))
 	}
 	c.line(s, colorMBps, "MB/s per second (left)", func(p Sample) float64 { return c.y(p.MBps, c.mb) })
-	c.line(s, colorP50, "p50 per second (right)", func(p Sample) float64 { return c.y(p.P50, c.lat) })
-	c.line(s, colorP99, "p99 per second (right)", func(p Sample) float64 { return c.y(p.P99, c.lat) })
+	// A second without a latency value (the idle tail of a run) is a gap in
+	// the latency lines, not a fall to 0 ms.
+	lat := latencyRuns(s)
+	c.legend = append(c.legend, legendItem{color: colorP50, label: "p50 per second (right)"},
+		legendItem{color: colorP99, label: "p99 per second (right)"})
+	for _, run := range lat {
+		c.path(run, colorP50, func(p Sample) float64 { return c.y(p.P50, c.lat) })
+		c.path(run, colorP99, func(p Sample) float64 { return c.y(p.P99, c.lat) })
+	}
+}
+
+// latencyRuns splits s into runs of samples that have latency values.
+func latencyRuns(s []Sample) [][]Sample {
+	var runs [][]Sample
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		has := i < len(s) && s[i].Latencies > 0
+		switch {
+		case has && start < 0:
+			start = i
+		case !has && start >= 0:
+			runs = append(runs, s[start:i])
+			start = -1
+		}
+	}
+	return runs
 }
 
 // hline draws a dashed horizontal reference line across the plot.
@@ -270,6 +297,12 @@ func (c *chart) hline(y float64, color, label string) {
 
 func (c *chart) line(s []Sample, color, label string, y func(Sample) float64) {
 	c.legend = append(c.legend, legendItem{color: color, label: label})
+	c.path(s, color, y)
+}
+
+// path draws s as one polyline, with a marker per point when there are
+// few.
+func (c *chart) path(s []Sample, color string, y func(Sample) float64) {
 	if len(s) == 0 {
 		return
 	}

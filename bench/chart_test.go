@@ -121,7 +121,7 @@ func sampleResult(seconds int) *Result {
 		Floor:   &Floor{Kind: "tcp-to-file", MBps: 1275.3}, FloorRatio: 0.65,
 		Broker: &Usage{CPUSecPerGB: 0.97, RSSMB: 51, HWMMB: 59}}
 	for i := 1; i <= seconds; i++ {
-		r.Series = append(r.Series, Sample{T: float64(i), MBps: 800 + float64(i%3)*20, P50: 3.5, P99: 10 + float64(i%2)})
+		r.Series = append(r.Series, Sample{T: float64(i), MBps: 800 + float64(i%3)*20, Latencies: 100, P50: 3.5, P99: 10 + float64(i%2)})
 	}
 	return r
 }
@@ -153,4 +153,25 @@ func TestWriteSVG(t *testing.T) {
 	f(2, "0.5 1.0 1.5 2.0")
 	f(60, "10 20 30 40 50 60")
 	f(0, "0.0 0.2 1.0 no per-second sample")
+}
+
+func TestLatencyRuns(t *testing.T) {
+	f := func(counts []uint64, want string) {
+		t.Helper()
+		var s []Sample
+		for i, n := range counts {
+			s = append(s, Sample{T: float64(i + 1), Latencies: n})
+		}
+		var got []string
+		for _, run := range latencyRuns(s) {
+			got = append(got, fmt.Sprintf("%g-%g", run[0].T, run[len(run)-1].T))
+		}
+		if strings.Join(got, " ") != want {
+			t.Fatalf("latencyRuns(%v) = %v, want %q", counts, got, want)
+		}
+	}
+	f(nil, "")
+	f([]uint64{5, 5, 0}, "1-2") // the idle tail is not drawn at 0 ms
+	f([]uint64{0, 3, 0, 4, 4}, "2-2 4-5")
+	f([]uint64{0, 0}, "")
 }

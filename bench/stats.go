@@ -55,14 +55,14 @@ func (m *meter) latency(d time.Duration) {
 	m.mu.Unlock()
 }
 
-// takeSecond returns the p50 and p99 since the last call and starts a new
-// second.
-func (m *meter) takeSecond() (p50, p99 time.Duration) {
+// takeSecond returns the count, p50 and p99 of the latencies since the
+// last call and starts a new second.
+func (m *meter) takeSecond() (n uint64, p50, p99 time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p50, p99 = m.mu.sec.Percentile(50), m.mu.sec.Percentile(99)
+	n, p50, p99 = m.mu.sec.Count(), m.mu.sec.Percentile(50), m.mu.sec.Percentile(99)
 	m.mu.sec.Reset()
-	return p50, p99
+	return n, p50, p99
 }
 
 func (m *meter) summary() Latency {
@@ -76,6 +76,7 @@ type Sample struct {
 	T             float64 `json:"t_s"` // end of the interval, seconds since start
 	MBps          float64 `json:"mb_per_s"`
 	RecordsPerSec float64 `json:"records_per_s"`
+	Latencies     uint64  `json:"latencies"` // values behind P50 and P99 (0: none, no point charted)
 	P50           float64 `json:"p50_ms"`
 	P99           float64 `json:"p99_ms"`
 }
@@ -126,11 +127,12 @@ func (s *sampler) run() {
 func (s *sampler) sample(now time.Time) {
 	b, r := s.m.bytes.Load(), s.m.records.Load()
 	dt := now.Sub(s.lastT).Seconds()
-	p50, p99 := s.m.takeSecond()
+	n, p50, p99 := s.m.takeSecond()
 	smp := Sample{
 		T:             now.Sub(s.start).Seconds(),
 		MBps:          float64(b-s.lastBytes) / (1 << 20) / dt,
 		RecordsPerSec: float64(r-s.lastRecs) / dt,
+		Latencies:     n,
 		P50:           ms(p50),
 		P99:           ms(p99),
 	}
