@@ -13,16 +13,17 @@ import (
 
 // Floor is one measured host reference: the kernel work of a broker's
 // path (loopback TCP into a page-cache file; sendfile from the page cache
-// to loopback readers) with nothing of a broker around it. It is measured
-// in this process, just before the run it is compared with, with the
-// run's connection count, and Measures says exactly what was timed.
+// to loopback readers) with nothing of a broker around it, measured just
+// before the run it is compared with, with the run's connection count.
+// Measures says exactly what was timed.
 //
-// It is a yardstick, not an upper bound: both of its ends share this
-// process's Go runtime, while a broker run has two processes (the broker
-// and this generator). On a host loaded by other work the scheduler gives
-// two processes more CPU than one, and the broker can then beat its floor
-// (ratio above 1 was seen on the shared 2-core development VM). Compare
-// ratios from quiet runs only.
+// Its two ends run in two processes, as a broker run has two (the broker
+// and this generator), when the binary calls ServeFloorChild (sluice
+// does); otherwise both run in this process, which on a host loaded by
+// other work gets less CPU than two processes do, and the broker can then
+// beat its floor (a ratio of 2 was seen that way on the shared 2-core
+// development VM). Even in two processes it is a yardstick measured
+// seconds apart, not an upper bound: compare ratios from quiet runs.
 type Floor struct {
 	Kind     string  `json:"kind"` // "tcp-to-file" or "sendfile"
 	Bytes    int64   `json:"bytes"`
@@ -48,6 +49,9 @@ const (
 // fsync), as a broker appends. Files are removed afterwards.
 func FloorTCPToFile(ctx context.Context, dir string, total int64, conns int) (*Floor, error) {
 	conns = max(conns, 1)
+	if childCapable.Load() {
+		return floorToFileTwoProcs(ctx, dir, total, conns)
+	}
 	share := total / int64(conns)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -72,7 +76,7 @@ func FloorTCPToFile(ctx context.Context, dir string, total int64, conns int) (*F
 	}
 	f := floorResult("tcp-to-file", share*int64(conns), end.Sub(start))
 	f.Measures = fmt.Sprintf("%d loopback TCP connection(s) written in 1 MiB chunks into page-cache files (no fsync), "+
-		"both ends in this process", conns)
+		"both ends in this one process", conns)
 	return f, errors.Join(errs...)
 }
 
@@ -158,6 +162,12 @@ func sendChunks(ctx context.Context, addr string, chunk []byte, n int64) error {
 		return fmt.Errorf("bench: floor: dial: %w", err)
 	}
 	defer c.Close()
+	return sendChunksOn(ctx, c.(*net.TCPConn), chunk, n)
+}
+
+// sendChunksOn writes n bytes of chunk repeated to c, then shuts down its
+// write side.
+func sendChunksOn(ctx context.Context, c *net.TCPConn, chunk []byte, n int64) error {
 	for n > 0 && ctx.Err() == nil {
 		w := chunk[:min(int64(len(chunk)), n)]
 		if _, err := c.Write(w); err != nil {
@@ -165,7 +175,7 @@ func sendChunks(ctx context.Context, addr string, chunk []byte, n int64) error {
 		}
 		n -= int64(len(w))
 	}
-	return c.(*net.TCPConn).CloseWrite()
+	return c.CloseWrite()
 }
 
 // FloorSendfile is the fetch path's floor: a 256 MiB file in dir (written
@@ -184,6 +194,9 @@ func FloorSendfile(ctx context.Context, dir string, total int64, conns, readSize
 		return nil, err
 	}
 	defer os.Remove(path)
+	if childCapable.Load() {
+		return floorSendfileTwoProcs(ctx, path, share, conns, readSize)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
@@ -200,7 +213,7 @@ func FloorSendfile(ctx context.Context, dir string, total int64, conns, readSize
 	wg.Wait()
 	f := floorResult("sendfile", share*int64(conns), time.Since(start))
 	f.Measures = fmt.Sprintf("sendfile(2) of a page-cached, fsync'd %d MiB file over %d loopback connection(s) "+
-		"to readers of %d-byte chunks, both ends in this process", min(floorFileSize, share)>>20, conns, readSize)
+		"to readers of %d-byte chunks, both ends in this one process", min(floorFileSize, share)>>20, conns, readSize)
 	return f, errors.Join(errs...)
 }
 
@@ -248,6 +261,18 @@ func discard(ln net.Listener, readSize int) error {
 // sendFile sends n bytes of path, passing over it as often as needed;
 // TCPConn.ReadFrom of an *os.File behind an io.LimitedReader is sendfile.
 func sendFile(ctx context.Context, addr, path string, n int64) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("bench: floor: dial: %w", err)
+	}
+	defer c.Close()
+	return sendFileOn(ctx, c.(*net.TCPConn), path, n)
+}
+
+// sendFileOn sends n bytes of path on tc with sendfile(2), then shuts
+// down its write side.
+func sendFileOn(ctx context.Context, tc *net.TCPConn, path string, n int64) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
@@ -257,13 +282,6 @@ func sendFile(ctx context.Context, addr, path string, n int64) error {
 	if err != nil {
 		return fmt.Errorf("bench: floor: %w", err)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("bench: floor: dial: %w", err)
-	}
-	defer c.Close()
-	tc := c.(*net.TCPConn)
 	for n > 0 && ctx.Err() == nil {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("bench: floor: %w", err)

@@ -140,8 +140,24 @@ func TestFloors(t *testing.T) {
 	if err != nil || s.Bytes != 8<<20 || s.MBps <= 0 {
 		t.Fatalf("sendfile: %+v, %v", s, err)
 	}
+	for _, f := range []*Floor{w, s} {
+		if !strings.Contains(f.Measures, "second process") {
+			t.Errorf("%s floor not in two processes: %s", f.Kind, f.Measures)
+		}
+	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("floor left %d files", len(left))
+	}
+	// Without ServeFloorChild both ends run here, and Measures says so.
+	childCapable.Store(false)
+	defer childCapable.Store(true)
+	w, err = FloorTCPToFile(ctx, dir, 8<<20, 1)
+	if err != nil || w.Bytes != 8<<20 || !strings.Contains(w.Measures, "this one process") {
+		t.Fatalf("in-process tcp-to-file: %+v, %v", w, err)
+	}
+	s, err = FloorSendfile(ctx, dir, 8<<20, 1, 0)
+	if err != nil || s.Bytes != 8<<20 || !strings.Contains(s.Measures, "this one process") {
+		t.Fatalf("in-process sendfile: %+v, %v", s, err)
 	}
 }
 
