@@ -144,7 +144,7 @@ func runBench(mode string, cfg bench.Config, o benchOpts, stdout, stderr io.Writ
 // printResult writes res to stdout in o.output and, with --report, the
 // report files (saying so on stderr: stdout holds the result alone).
 func printResult(res *bench.Result, o benchOpts, stdout, stderr io.Writer) error {
-	if err := writeAs(stdout, o.output, res, func(w io.Writer) { writeResultLines(w, res) }); err != nil {
+	if err := writeResultAs(stdout, o.output, res, func(w io.Writer) { writeResultLines(w, res) }); err != nil {
 		return err
 	}
 	if res.Floor != nil && res.FloorRatio > 1 {
@@ -179,9 +179,9 @@ func floorLine(f *bench.Floor) string {
 	return fmt.Sprintf("floor %s: MB/s=%.1f bytes=%d seconds=%.2f (%s)", f.Kind, f.MBps, f.Bytes, f.Seconds, f.Measures)
 }
 
-// writeAs writes v as JSON (indented), as YAML (the same keys, in the
+// writeResultAs writes v as JSON (indented), as YAML (the same keys, in the
 // same order), or as table.
-func writeAs(w io.Writer, format string, v any, table func(io.Writer)) error {
+func writeResultAs(w io.Writer, format string, v any, table func(io.Writer)) error {
 	if format == "table" {
 		table(w)
 		return nil
@@ -206,7 +206,7 @@ func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr
 		fmt.Fprintf(stderr, "sluice bench floor: %v\n", err)
 		return 1
 	}
-	err = writeAs(stdout, o.output, floors, func(w io.Writer) {
+	err = writeResultAs(stdout, o.output, floors, func(w io.Writer) {
 		for _, f := range floors {
 			fmt.Fprintln(w, floorLine(f))
 		}
@@ -225,23 +225,23 @@ func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr
 func yamlOfJSON(w io.Writer, js []byte) error {
 	d := json.NewDecoder(bytes.NewReader(js))
 	d.UseNumber()
-	v, err := readJSONOrdered(d)
+	v, err := readOrderedJSON(d)
 	if err != nil {
 		return fmt.Errorf("cannot re-read JSON: %w", err)
 	}
 	var b strings.Builder
-	emitYAML(&b, v, 0, false)
+	emitYAMLNode(&b, v, 0, false)
 	_, err = io.WriteString(w, b.String())
 	return err
 }
 
-// jsonField is one key of an object read in order.
-type jsonField struct {
+// orderedField is one key of an object read in order.
+type orderedField struct {
 	key string
 	val any
 }
 
-func readJSONOrdered(d *json.Decoder) (any, error) {
+func readOrderedJSON(d *json.Decoder) (any, error) {
 	tok, err := d.Token()
 	if err != nil {
 		return nil, err
@@ -249,24 +249,24 @@ func readJSONOrdered(d *json.Decoder) (any, error) {
 	switch t := tok.(type) {
 	case json.Delim:
 		if t == '{' {
-			obj := []jsonField{}
+			obj := []orderedField{}
 			for d.More() {
 				k, err := d.Token()
 				if err != nil {
 					return nil, err
 				}
-				v, err := readJSONOrdered(d)
+				v, err := readOrderedJSON(d)
 				if err != nil {
 					return nil, err
 				}
-				obj = append(obj, jsonField{k.(string), v})
+				obj = append(obj, orderedField{k.(string), v})
 			}
 			_, err = d.Token()
 			return obj, err
 		}
 		arr := []any{}
 		for d.More() {
-			v, err := readJSONOrdered(d)
+			v, err := readOrderedJSON(d)
 			if err != nil {
 				return nil, err
 			}
@@ -286,9 +286,9 @@ func readJSONOrdered(d *json.Decoder) (any, error) {
 // yamlScalar is a scalar already written in YAML.
 type yamlScalar string
 
-// emitYAML writes v at indent; with cont its first line continues the
+// emitYAMLNode writes v at indent; with cont its first line continues the
 // current one (the caller wrote "- ").
-func emitYAML(b *strings.Builder, v any, indent int, cont bool) {
+func emitYAMLNode(b *strings.Builder, v any, indent int, cont bool) {
 	pad := strings.Repeat(" ", indent)
 	first := func(i int) string {
 		if i == 0 && cont {
@@ -297,13 +297,13 @@ func emitYAML(b *strings.Builder, v any, indent int, cont bool) {
 		return pad
 	}
 	switch t := v.(type) {
-	case []jsonField:
+	case []orderedField:
 		if len(t) == 0 {
 			b.WriteString(first(0) + "{}\n")
 		}
 		for i, f := range t {
 			b.WriteString(first(i) + f.key + ":")
-			emitYAMLValue(b, f.val, indent+2)
+			emitYAMLAfterKey(b, f.val, indent+2)
 		}
 	case []any:
 		if len(t) == 0 {
@@ -311,31 +311,31 @@ func emitYAML(b *strings.Builder, v any, indent int, cont bool) {
 		}
 		for i, e := range t {
 			b.WriteString(first(i) + "- ")
-			emitYAML(b, e, indent+2, true)
+			emitYAMLNode(b, e, indent+2, true)
 		}
 	case yamlScalar:
 		b.WriteString(first(0) + string(t) + "\n")
 	}
 }
 
-// emitYAMLValue writes a mapping's value after "key:".
-func emitYAMLValue(b *strings.Builder, v any, indent int) {
+// emitYAMLAfterKey writes a mapping's value after "key:".
+func emitYAMLAfterKey(b *strings.Builder, v any, indent int) {
 	switch t := v.(type) {
 	case yamlScalar:
 		b.WriteString(" " + string(t) + "\n")
-	case []jsonField:
+	case []orderedField:
 		if len(t) == 0 {
 			b.WriteString(" {}\n")
 			return
 		}
 		b.WriteString("\n")
-		emitYAML(b, t, indent, false)
+		emitYAMLNode(b, t, indent, false)
 	case []any:
 		if len(t) == 0 {
 			b.WriteString(" []\n")
 			return
 		}
 		b.WriteString("\n")
-		emitYAML(b, t, indent, false)
+		emitYAMLNode(b, t, indent, false)
 	}
 }

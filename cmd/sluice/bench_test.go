@@ -12,8 +12,8 @@ import (
 	"github.com/sluice/sluice/bench"
 )
 
-// runSluice runs the CLI and returns stdout, stderr and the exit status.
-func runSluice(args ...string) (string, string, int) {
+// runSluiceBT runs the CLI and returns stdout, stderr and the exit status.
+func runSluiceBT(args ...string) (string, string, int) {
 	var stdout, stderr bytes.Buffer
 	code := run(args, &stdout, &stderr)
 	return stdout.String(), stderr.String(), code
@@ -25,7 +25,7 @@ func TestBenchOutput(t *testing.T) {
 	addr := startBroker(t)
 	b := func(args ...string) (string, string) {
 		t.Helper()
-		out, errOut, code := runSluice(append([]string{"bench"}, append(args, "--brokers", addr)...)...)
+		out, errOut, code := runSluiceBT(append([]string{"bench"}, append(args, "--brokers", addr)...)...)
 		if code != 0 {
 			t.Fatalf("sluice bench %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
@@ -78,7 +78,7 @@ func TestBenchOutput(t *testing.T) {
 }
 
 func TestBenchBadOutput(t *testing.T) {
-	out, errOut, code := runSluice("bench", "produce", "--output", "xml")
+	out, errOut, code := runSluiceBT("bench", "produce", "--output", "xml")
 	if code != 2 || out != "" || !strings.Contains(errOut, `--output "xml"`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}

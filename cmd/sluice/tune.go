@@ -61,7 +61,7 @@ func tuneFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) i
 			return 0
 		}
 		h.Unit = *unit
-		if !flagSet(fs, "unit") {
+		if !tuneFlagGiven(fs, "unit") {
 			if _, err := os.Stat(defaultUnit); err == nil {
 				h.Unit = defaultUnit
 			}
@@ -72,7 +72,7 @@ func tuneFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) i
 
 func tuneCheck(h tuning.Host, dataDir, output string, stdout, stderr io.Writer) int {
 	rs := tuning.Check(h, dataDir)
-	if err := writeAs(stdout, output, rs, func(w io.Writer) { tuning.WriteTable(w, rs) }); err != nil {
+	if err := writeResultAs(stdout, output, rs, func(w io.Writer) { tuning.WriteTable(w, rs) }); err != nil {
 		fmt.Fprintf(stderr, "sluice tune: %v\n", err)
 		return 1
 	}
@@ -83,8 +83,8 @@ func tuneCheck(h tuning.Host, dataDir, output string, stdout, stderr io.Writer) 
 	return 0
 }
 
-// flagSet reports whether the flag name was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
+// tuneFlagGiven reports whether the flag name was given on the command line.
+func tuneFlagGiven(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set

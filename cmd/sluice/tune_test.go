@@ -54,7 +54,7 @@ func fakeTuneHost(t *testing.T) string {
 // tuneTranscript runs sluice tune and returns a transcript with the temp
 // root replaced.
 func tuneTranscript(root string, args ...string) string {
-	out, errOut, code := runSluice(append([]string{"tune"}, args...)...)
+	out, errOut, code := runSluiceBT(append([]string{"tune"}, args...)...)
 	s := "$ sluice tune " + strings.Join(args, " ") + "\n" + out
 	if errOut != "" {
 		s += "[stderr]\n" + errOut
@@ -81,7 +81,7 @@ func TestTuneGolden(t *testing.T) {
 // exists.
 func TestTuneCheckOutputs(t *testing.T) {
 	root := fakeTuneHost(t)
-	out, _, code := runSluice("tune", "check", "--json")
+	out, _, code := runSluiceBT("tune", "check", "--json")
 	var rs []map[string]any
 	if err := json.Unmarshal([]byte(out), &rs); err != nil || code != 1 {
 		t.Fatalf("exit %d, %v:\n%s", code, err, out)
@@ -110,7 +110,7 @@ func TestTuneCheckOutputs(t *testing.T) {
 	if err := os.WriteFile(defaultUnit, []byte("[Service]\nLimitNOFILE=524288\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, _ = runSluice("tune", "check", "--output", "json")
+	out, _, _ = runSluiceBT("tune", "check", "--output", "json")
 	rs = nil
 	if err := json.Unmarshal([]byte(out), &rs); err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestTuneCheckOutputs(t *testing.T) {
 	if r := byName(rs, "LimitNOFILE"); r["current"] != "524288" || r["status"] != "ok" {
 		t.Fatalf("installed unit not read: %v", r)
 	}
-	out, _, _ = runSluice("tune", "check", "--output", "json", "--unit=")
+	out, _, _ = runSluiceBT("tune", "check", "--output", "json", "--unit=")
 	rs = nil
 	if err := json.Unmarshal([]byte(out), &rs); err != nil {
 		t.Fatal(err)
