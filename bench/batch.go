@@ -152,6 +152,9 @@ type batchInfo struct {
 	records    int32
 	lastDelta  int32
 	maxTS      int64
+	// valueLen is the first record's value size; -1 when the batch is
+	// compressed or the record cannot be read.
+	valueLen int
 }
 
 // walkBatches calls fn for every whole batch in records (a Fetch
@@ -177,8 +180,46 @@ func walkBatches(records []byte, verify bool, fn func(batchInfo)) error {
 			records:    int32(be.Uint32(b[offRecordCount:])),
 			lastDelta:  int32(be.Uint32(b[offLastDelta:])),
 			maxTS:      int64(be.Uint64(b[offMaxTS:])),
+			valueLen:   firstValueLen(b),
 		})
 		records = records[size:]
 	}
 	return nil
+}
+
+// firstValueLen reads the value length of an uncompressed batch's first
+// record: length, attributes, timestampDelta, offsetDelta, key, value
+// (all lengths and deltas varints).
+func firstValueLen(b []byte) int {
+	if binary.BigEndian.Uint16(b[offAttributes:])&0x7 != 0 || len(b) <= batchHeaderSize {
+		return -1
+	}
+	p := b[batchHeaderSize:]
+	next := func() (int64, bool) {
+		v, n := binary.Varint(p)
+		if n <= 0 {
+			return 0, false
+		}
+		p = p[n:]
+		return v, true
+	}
+	if _, ok := next(); !ok || len(p) < 1 { // record length
+		return -1
+	}
+	p = p[1:]     // attributes
+	for range 2 { // timestampDelta, offsetDelta
+		if _, ok := next(); !ok {
+			return -1
+		}
+	}
+	key, ok := next()
+	if !ok || key > int64(len(p)) {
+		return -1
+	}
+	p = p[max(key, 0):]
+	v, ok := next()
+	if !ok || v < 0 {
+		return max(int(v), -1) // a null value counts as -1: unknown
+	}
+	return int(v)
 }

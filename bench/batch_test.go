@@ -103,3 +103,29 @@ func BenchmarkFullCRC(b *testing.B) {
 		crc32.Checksum(bt.Bytes[offAttributes:], castagnoli)
 	}
 }
+
+// TestFirstValueLen: consume reports the record size it reads, not the
+// --record-size default.
+func TestFirstValueLen(t *testing.T) {
+	f := func(records, size int, mutate func([]byte), want int) {
+		t.Helper()
+		b, err := NewBatch(records, size, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mutate != nil {
+			mutate(b.Bytes)
+		}
+		var got []int
+		if err := walkBatches(b.Bytes, false, func(i batchInfo) { got = append(got, i.valueLen) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Fatalf("%d×%d: valueLen %v, want %d", records, size, got, want)
+		}
+	}
+	f(1, 0, nil, 0)
+	f(3, 100, nil, 100)
+	f(64, 16384, nil, 16384)
+	f(2, 1024, func(b []byte) { b[offAttributes+1] |= 1 }, -1) // gzip: not read
+}

@@ -154,6 +154,9 @@ func (k *consumer) partition(s *partState, p *kmsg.FetchResponseTopicPartition) 
 		s.offset = next
 		bytes += int64(b.size)
 		records += int64(b.records)
+		if b.valueLen >= 0 {
+			k.m.value(b.valueLen)
+		}
 		if k.e2e {
 			k.m.latency(time.Duration(nowMS-b.maxTS) * time.Millisecond)
 		}

@@ -1,6 +1,13 @@
 // Package bench is the load generator behind `sluice bench`: produce,
-// consume, e2e (produce-to-consume latency) and floor (this host's own
-// limits: loopback TCP into a file, sendfile to loopback TCP).
+// consume, e2e (produce-to-consume latency) and floor (yardsticks for this
+// host: loopback TCP into a page-cache file, sendfile to loopback TCP,
+// each with its broker side in a second process; see Floor and
+// floorproc.go).
+//
+// A run's Result is what `sluice bench --output json` prints and
+// --report saves as results.json, beside chart.svg (chart.go: MB/s and
+// per-second p50/p99 against seconds since the start, 1-2-5 ticks for any
+// run length).
 //
 // It speaks only the Kafka wire protocol (github.com/twmb/franz-go/pkg/kmsg
 // for the small requests) and never imports the broker, so it measures any

@@ -62,6 +62,7 @@ func TestProduceThenConsume(t *testing.T) {
 		t.Fatalf("produce: %+v", prod)
 	}
 	cfg.TotalBytes, cfg.VerifyCRC = 0, true
+	cfg.RecordSize = 0 // the consumer must report what it reads, not this default (1024)
 	cons, err := Run(ctx, ModeConsume, cfg)
 	if err != nil {
 		t.Fatalf("consume: %v", err)
@@ -69,6 +70,9 @@ func TestProduceThenConsume(t *testing.T) {
 	if cons.Bytes != prod.Bytes || cons.Records != prod.Records {
 		t.Fatalf("consumed %d bytes %d records, produced %d bytes %d records",
 			cons.Bytes, cons.Records, prod.Bytes, prod.Records)
+	}
+	if cons.RecordSize != 3000 {
+		t.Fatalf("consume record_size %d, produced 3000-byte records", cons.RecordSize)
 	}
 	if !strings.HasPrefix(cons.Line(), "MB/s=") {
 		t.Fatalf("line %q", cons.Line())
@@ -132,12 +136,28 @@ func TestFloors(t *testing.T) {
 	if err != nil || w.Bytes != 8<<20 || w.MBps <= 0 {
 		t.Fatalf("tcp-to-file: %+v, %v", w, err)
 	}
-	s, err := FloorSendfile(ctx, dir, 8<<20, 2)
+	s, err := FloorSendfile(ctx, dir, 8<<20, 2, 1<<20)
 	if err != nil || s.Bytes != 8<<20 || s.MBps <= 0 {
 		t.Fatalf("sendfile: %+v, %v", s, err)
 	}
+	for _, f := range []*Floor{w, s} {
+		if !strings.Contains(f.Measures, "second process") {
+			t.Errorf("%s floor not in two processes: %s", f.Kind, f.Measures)
+		}
+	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("floor left %d files", len(left))
+	}
+	// Without ServeFloorChild both ends run here, and Measures says so.
+	childCapable.Store(false)
+	defer childCapable.Store(true)
+	w, err = FloorTCPToFile(ctx, dir, 8<<20, 1)
+	if err != nil || w.Bytes != 8<<20 || !strings.Contains(w.Measures, "this one process") {
+		t.Fatalf("in-process tcp-to-file: %+v, %v", w, err)
+	}
+	s, err = FloorSendfile(ctx, dir, 8<<20, 1, 0)
+	if err != nil || s.Bytes != 8<<20 || !strings.Contains(s.Measures, "this one process") {
+		t.Fatalf("in-process sendfile: %+v, %v", s, err)
 	}
 }
 

@@ -52,7 +52,7 @@ func RunFloor(ctx context.Context, cfg Config) ([]*Floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := FloorSendfile(ctx, cfg.Dir, total, cfg.Consumers)
+	s, err := FloorSendfile(ctx, cfg.Dir, total, cfg.Consumers, cfg.FetchBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func runProduce(ctx context.Context, cfg *Config) (*Result, error) {
 	res := newResult(ModeProduce, cfg, cfg.Producers)
 	res.Partitions = parts
 	if cfg.Floor {
-		if res.Floor, err = FloorTCPToFile(ctx, cfg.Dir, floorBytes(total), 1); err != nil {
+		if res.Floor, err = FloorTCPToFile(ctx, cfg.Dir, floorBytes(total), cfg.Producers); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +149,7 @@ func runConsume(ctx context.Context, cfg *Config) (*Result, error) {
 	res := newResult(ModeConsume, cfg, min(cfg.Consumers, parts))
 	res.Partitions = parts
 	if cfg.Floor {
-		if res.Floor, err = FloorSendfile(ctx, cfg.Dir, floorBytes(cfg.TotalBytes), 1); err != nil {
+		if res.Floor, err = FloorSendfile(ctx, cfg.Dir, floorBytes(cfg.TotalBytes), res.Connections, cfg.FetchBytes); err != nil {
 			return nil, err
 		}
 	}
@@ -157,6 +157,7 @@ func runConsume(ctx context.Context, cfg *Config) (*Result, error) {
 	err = measure(ctx, cfg, res, m, func(ctx context.Context) error {
 		return runConsumers(ctx, cfg, start, ends, m, &budget{total: cfg.TotalBytes}, false)
 	})
+	res.RecordSize = m.recordSize() // what was read, not --record-size
 	return res, err
 }
 

@@ -13,7 +13,10 @@ import (
 // connection of a run; a sampler reads it once a second.
 type meter struct {
 	bytes, records atomic.Int64
-	mu             struct {
+	// values and valueBytes sum the value sizes consumers read (the first
+	// record of each uncompressed batch): the record size consume reports.
+	values, valueBytes atomic.Int64
+	mu                 struct {
 		sync.Mutex
 		sec *Histogram // since the last sample
 		all *Histogram
@@ -31,6 +34,20 @@ func (m *meter) add(bytes, records int64) {
 	m.records.Add(records)
 }
 
+func (m *meter) value(size int) {
+	m.values.Add(1)
+	m.valueBytes.Add(int64(size))
+}
+
+// recordSize is the mean value size seen by consumers (0: none seen).
+func (m *meter) recordSize() int {
+	n := m.values.Load()
+	if n == 0 {
+		return 0
+	}
+	return int((m.valueBytes.Load() + n/2) / n)
+}
+
 func (m *meter) latency(d time.Duration) {
 	m.mu.Lock()
 	m.mu.sec.Record(d)
@@ -38,13 +55,14 @@ func (m *meter) latency(d time.Duration) {
 	m.mu.Unlock()
 }
 
-// takeSecond returns the p99 since the last call and starts a new second.
-func (m *meter) takeSecond() time.Duration {
+// takeSecond returns the count, p50 and p99 of the latencies since the
+// last call and starts a new second.
+func (m *meter) takeSecond() (n uint64, p50, p99 time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p := m.mu.sec.Percentile(99)
+	n, p50, p99 = m.mu.sec.Count(), m.mu.sec.Percentile(50), m.mu.sec.Percentile(99)
 	m.mu.sec.Reset()
-	return p
+	return n, p50, p99
 }
 
 func (m *meter) summary() Latency {
@@ -58,6 +76,8 @@ type Sample struct {
 	T             float64 `json:"t_s"` // end of the interval, seconds since start
 	MBps          float64 `json:"mb_per_s"`
 	RecordsPerSec float64 `json:"records_per_s"`
+	Latencies     uint64  `json:"latencies"` // values behind P50 and P99 (0: none, no point charted)
+	P50           float64 `json:"p50_ms"`
 	P99           float64 `json:"p99_ms"`
 }
 
@@ -74,6 +94,10 @@ type sampler struct {
 	lastT               time.Time
 	lastBytes, lastRecs int64
 }
+
+// minLastSample is the shortest closing interval that still makes a
+// sample: the tail of a run (a 1.08 s consume's last 80 ms) is charted too.
+const minLastSample = 20 * time.Millisecond
 
 func startSampler(m *meter, live io.Writer, label string) *sampler {
 	now := time.Now()
@@ -92,7 +116,7 @@ func (s *sampler) run() {
 		case now := <-t.C:
 			s.sample(now)
 		case <-s.stop:
-			if now := time.Now(); now.Sub(s.lastT) > 200*time.Millisecond {
+			if now := time.Now(); now.Sub(s.lastT) > minLastSample {
 				s.sample(now)
 			}
 			return
@@ -103,17 +127,20 @@ func (s *sampler) run() {
 func (s *sampler) sample(now time.Time) {
 	b, r := s.m.bytes.Load(), s.m.records.Load()
 	dt := now.Sub(s.lastT).Seconds()
+	n, p50, p99 := s.m.takeSecond()
 	smp := Sample{
 		T:             now.Sub(s.start).Seconds(),
 		MBps:          float64(b-s.lastBytes) / (1 << 20) / dt,
 		RecordsPerSec: float64(r-s.lastRecs) / dt,
-		P99:           ms(s.m.takeSecond()),
+		Latencies:     n,
+		P50:           ms(p50),
+		P99:           ms(p99),
 	}
 	s.series = append(s.series, smp)
 	s.lastT, s.lastBytes, s.lastRecs = now, b, r
 	if s.live != nil {
-		fmt.Fprintf(s.live, "%s %5.0fs %9.1f MB/s %10.0f records/s p99=%s\n",
-			s.label, smp.T, smp.MBps, smp.RecordsPerSec, fmtMS(smp.P99))
+		fmt.Fprintf(s.live, "%s %5.0fs %9.1f MB/s %10.0f records/s p50=%s p99=%s\n",
+			s.label, smp.T, smp.MBps, smp.RecordsPerSec, fmtMS(smp.P50), fmtMS(smp.P99))
 	}
 }
 
@@ -129,7 +156,7 @@ type Result struct {
 	Mode          string   `json:"mode"`
 	Topic         string   `json:"topic,omitempty"`
 	Partitions    int      `json:"partitions,omitempty"`
-	RecordSize    int      `json:"record_size,omitempty"`
+	RecordSize    int      `json:"record_size,omitempty"` // consume: the mean value size read
 	Acks          int16    `json:"acks"`
 	Connections   int      `json:"connections,omitempty"`
 	Inflight      int      `json:"inflight,omitempty"`

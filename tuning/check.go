@@ -20,6 +20,9 @@ type Host struct {
 	NoFile func() (uint64, error)
 	// FSType returns the statfs magic of path (default statfs(2)).
 	FSType func(path string) (int64, error)
+	// Unit, when set, is the systemd unit whose LimitNOFILE is checked
+	// instead of NoFile (see UnitNoFile).
+	Unit string
 }
 
 // DefaultHost reads this machine.
@@ -60,11 +63,13 @@ const (
 )
 
 // Result is one checked setting.
+// Recommended is never below Current for a limit or size (Setting.Minimum).
 type Result struct {
 	Setting     string   `json:"setting"`
 	Current     string   `json:"current"`
 	Recommended string   `json:"recommended"`
 	Status      Status   `json:"status"`
+	Evidence    Evidence `json:"evidence"`
 	Severity    Severity `json:"-"`
 	Why         string   `json:"why"`
 	Err         string   `json:"error,omitempty"`
@@ -85,7 +90,11 @@ func Check(h Host, dataDir string) []Result {
 			continue
 		}
 		cur, err := h.read(s, dataDir, m, mountErr)
-		out = append(out, judge(s, cur, err))
+		r := judge(s, cur, err)
+		if s.Kind == kindNoFile {
+			r.Why = h.noFileSource() + ": " + r.Why
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -95,7 +104,11 @@ func isDataDirKind(k kind) bool {
 }
 
 func judge(s Setting, cur string, err error) Result {
-	r := Result{Setting: s.Name, Current: cur, Recommended: s.Recommended, Severity: s.Severity, Why: s.Why}
+	r := Result{Setting: s.Name, Current: cur, Recommended: s.Recommended, Severity: s.Severity,
+		Evidence: s.Evidence, Why: s.Why}
+	if err == nil {
+		r.Recommended = s.atLeastOf(cur)
+	}
 	switch {
 	case err != nil:
 		r.Status, r.Current, r.Err = StatusUnknown, "?", err.Error()
@@ -127,6 +140,9 @@ func (h Host) read(s Setting, dataDir string, m *mount, mountErr error) (string,
 		v, err := readTrim(filepath.Join(h.SysRoot, "kernel/mm", s.Name))
 		return selected(v), err
 	case kindNoFile:
+		if h.Unit != "" {
+			return UnitNoFile(h.Unit)
+		}
 		n, err := h.NoFile()
 		if err != nil {
 			return "", fmt.Errorf("tuning: getrlimit NOFILE: %w", err)
@@ -145,6 +161,14 @@ func (h Host) read(s Setting, dataDir string, m *mount, mountErr error) (string,
 		return m.options, nil
 	}
 	return h.scheduler(m)
+}
+
+// noFileSource says where LimitNOFILE was read.
+func (h Host) noFileSource() string {
+	if h.Unit != "" {
+		return "from " + h.Unit
+	}
+	return "from this process (what a sluiced started here gets; no unit read)"
 }
 
 func readTrim(path string) (string, error) {

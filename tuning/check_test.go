@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,7 +148,8 @@ func TestCheckGoodHost(t *testing.T) {
 func TestCheckBadHost(t *testing.T) {
 	rs := fakeCheck(t, false, 1024, 0x01021994)
 	// Kernel defaults that already suit Sluice.
-	fine := map[string]bool{"net.core.somaxconn": true, "transparent_hugepage/defrag": false}
+	fine := map[string]bool{"net.core.somaxconn": true, "transparent_hugepage/defrag": false,
+		"vm.dirty_background_bytes": true, "vm.dirty_bytes": true}
 	for _, r := range rs {
 		want := StatusOff
 		switch {
@@ -261,5 +263,183 @@ func TestGuideCoversSettings(t *testing.T) {
 		if !strings.Contains(string(b), "`"+s.Name+"`") {
 			t.Errorf("GUIDE.md does not name `%s`", s.Name)
 		}
+	}
+}
+
+// hostAbove returns a good host's files with every limit and size above
+// the recommendation, as this VM has fs.file-max 2466193 and a 32 MiB
+// tcp_rmem max.
+func hostAbove(dataDir string) map[string]string {
+	f := hostFiles(true, dataDir)
+	f["proc/sys/fs/file-max"] = "2466193"
+	f["proc/sys/vm/max_map_count"] = "1048576"
+	f["proc/sys/net/core/somaxconn"] = "65535"
+	f["proc/sys/net/core/rmem_max"] = "33554432"
+	f["proc/sys/net/ipv4/tcp_rmem"] = "4096 131072 33554432"
+	f["proc/sys/net/ipv4/tcp_wmem"] = "8192 16384 67108864"
+	return f
+}
+
+// TestCheckNeverRecommendsLower: a value above a minimum passes and is
+// what the check recommends.
+func TestCheckNeverRecommendsLower(t *testing.T) {
+	h, data := fakeHost(t, 4194304, 0xEF53, nil)
+	for p, v := range hostAbove(data) {
+		writeFile(t, filepath.Join(filepath.Dir(h.ProcRoot), p), v)
+	}
+	m := byName(Check(h, ""))
+	f := func(name, wantRec string) {
+		t.Helper()
+		r := m[name]
+		if r.Status != StatusOK || r.Recommended != wantRec {
+			t.Errorf("%s: current %q recommended %q status %s; want recommended %q, ok", name, r.Current, r.Recommended, r.Status, wantRec)
+		}
+	}
+	f("fs.file-max", "2466193")
+	f("vm.max_map_count", "1048576")
+	f("net.core.somaxconn", "65535")
+	f("net.core.rmem_max", "33554432")
+	f("net.core.wmem_max", "16777216") // equal to the recommendation
+	f("net.ipv4.tcp_rmem", "4096 131072 33554432")
+	f("net.ipv4.tcp_wmem", "8192 65536 67108864") // field by field
+	f("LimitNOFILE", "4194304")
+}
+
+func TestAtLeastOf(t *testing.T) {
+	byN := map[string]Setting{}
+	for _, s := range settings {
+		byN[s.Name] = s
+	}
+	f := func(name, cur, want string) {
+		t.Helper()
+		if got := byN[name].atLeastOf(cur); got != want {
+			t.Fatalf("%s.atLeastOf(%q) = %q, want %q", name, cur, got, want)
+		}
+	}
+	f("fs.file-max", "2466193", "2466193")
+	f("fs.file-max", "65536", "1048576")
+	f("fs.file-max", "garbage", "1048576")
+	f("net.ipv4.tcp_rmem", "4096 131072 33554432", "4096 131072 33554432")
+	f("net.ipv4.tcp_rmem", "4096 87380 6291456", "4096 131072 16777216")
+	f("net.ipv4.tcp_wmem", "4096 16384", "4096 65536 16777216") // malformed: the recommendation
+	f("LimitNOFILE", "unlimited", "unlimited")
+	f("vm.swappiness", "60", "1") // not a minimum: the recommendation as it is
+}
+
+// TestConfForNeverLowers: in the generated file every value, active or
+// commented, is at least the host's current one, and only hard limits
+// are active.
+func TestConfForNeverLowers(t *testing.T) {
+	for _, good := range []bool{true, false} {
+		h, data := fakeHost(t, 0, 0, nil)
+		files := hostAbove(data)
+		if !good {
+			files = hostFiles(false, data)
+		}
+		for p, v := range files {
+			writeFile(t, filepath.Join(filepath.Dir(h.ProcRoot), p), v)
+		}
+		conf := ConfFor(h)
+		active := map[string]bool{}
+		for _, line := range strings.Split(conf, "\n") {
+			commented := strings.HasPrefix(line, "# ")
+			name, val, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+			if !ok {
+				continue
+			}
+			cur := strings.Fields(files["proc/sys/"+strings.ReplaceAll(name, ".", "/")])
+			got := strings.Fields(val)
+			if len(got) != len(cur) {
+				t.Errorf("%s = %s, current %v", name, val, cur)
+				continue
+			}
+			for i := range cur {
+				c, _ := parseInt(cur[i])
+				if n, _ := parseInt(got[i]); n < c && byNameSetting(name).Minimum {
+					t.Errorf("%s = %s lowers the current %v", name, val, cur)
+				}
+			}
+			if !commented {
+				active[name] = true
+			}
+		}
+		want := map[string]bool{"vm.max_map_count": true, "fs.file-max": true}
+		if fmt.Sprint(active) != fmt.Sprint(want) {
+			t.Errorf("active lines %v, want only the hard limits %v:\n%s", active, want, conf)
+		}
+		if good && !strings.Contains(conf, "\nfs.file-max = 2466193\n") {
+			t.Errorf("fs.file-max not kept at 2466193:\n%s", conf)
+		}
+		if !good && !strings.Contains(conf, "\nfs.file-max = 1048576\n") {
+			t.Errorf("fs.file-max not raised to 1048576:\n%s", conf)
+		}
+	}
+}
+
+func byNameSetting(name string) Setting {
+	for _, s := range settings {
+		if s.Name == name {
+			return s
+		}
+	}
+	return Setting{}
+}
+
+// TestShippedConfHasNoActiveLine: copying the shipped file changes nothing.
+func TestShippedConfHasNoActiveLine(t *testing.T) {
+	for _, line := range strings.Split(Conf(), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			t.Fatalf("active line in the shipped 99-sluice.conf: %q", line)
+		}
+	}
+}
+
+func TestUnitNoFile(t *testing.T) {
+	f := func(unit string, dropins map[string]string, want, wantErr string) {
+		t.Helper()
+		dir := t.TempDir()
+		path := filepath.Join(dir, "sluiced.service")
+		writeFile(t, path, unit)
+		for name, body := range dropins {
+			writeFile(t, filepath.Join(path+".d", name), body)
+		}
+		got, err := UnitNoFile(path)
+		if got != want || (wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("UnitNoFile(%q, %v) = %q, %v; want %q, %v", unit, dropins, got, err, want, wantErr)
+		}
+	}
+	svc := "[Unit]\nDescription=x\nLimitNOFILE=7\n[Service]\nExecStart=/bin/true\n"
+	f(svc+"LimitNOFILE=1048576\n", nil, "1048576", "")
+	f(svc+"  LimitNOFILE = 65536 \n# LimitNOFILE=1\n; LimitNOFILE=2\n", nil, "65536", "")
+	f(svc+"LimitNOFILE=1024:524288\n", nil, "524288", "") // Go raises soft to hard
+	f(svc+"LimitNOFILE=infinity\n", nil, "unlimited", "")
+	f(svc+"LimitNOFILE=1\nLimitNOFILE=2\n", nil, "2", "") // the last one wins
+	f(svc, nil, "", ErrNoLimitInUnit.Error())             // [Unit]'s line does not count
+	f(svc+"LimitNOFILE=lots\n", nil, "", "not a number")
+	f(svc+"LimitNOFILE=4096\n", map[string]string{"10-a.conf": "[Service]\nLimitNOFILE=131072\n",
+		"20-b.conf": "[Service]\nLimitNOFILE=262144\n", "x.txt": "[Service]\nLimitNOFILE=1\n"}, "262144", "")
+	f(svc+"LimitNOFILE=4096\n", map[string]string{"10-a.conf": "[Service]\nLimitNOFILE=\n"}, "", ErrNoLimitInUnit.Error()) // reset
+	if _, err := UnitNoFile(filepath.Join(t.TempDir(), "missing.service")); err == nil {
+		t.Fatal("a missing unit read without error")
+	}
+}
+
+// TestCheckReadsUnit: with Host.Unit, LimitNOFILE comes from the unit,
+// not from the caller's limit.
+func TestCheckReadsUnit(t *testing.T) {
+	h, _ := fakeHost(t, 1024, 0, nil)
+	h.Unit = filepath.Join(t.TempDir(), "sluiced.service")
+	writeFile(t, h.Unit, "[Service]\nLimitNOFILE=1048576\n")
+	r := byName(Check(h, ""))["LimitNOFILE"]
+	if r.Current != "1048576" || r.Status != StatusOK || !strings.Contains(r.Why, h.Unit) {
+		t.Fatalf("%+v", r)
+	}
+	writeFile(t, h.Unit, "[Service]\nLimitNOFILE=4096\n")
+	if r := byName(Check(h, ""))["LimitNOFILE"]; r.Current != "4096" || r.Status != StatusCrit {
+		t.Fatalf("%+v", r)
+	}
+	writeFile(t, h.Unit, "[Service]\nExecStart=/bin/true\n")
+	if r := byName(Check(h, ""))["LimitNOFILE"]; r.Status != StatusUnknown || !strings.Contains(r.Err, "DefaultLimitNOFILE") {
+		t.Fatalf("%+v", r)
 	}
 }

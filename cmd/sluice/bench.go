@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,16 +10,21 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/sluice/sluice/bench"
 )
 
 func init() {
+	// sluice bench floor re-runs this binary as the broker's side of each
+	// floor (see bench.ServeFloorChild); such a child exits here.
+	bench.ServeFloorChild()
 	register(&command{
 		name:    "bench",
 		summary: "load generator: produce, consume, e2e latency, and this host's floors",
-		usage:   "bench produce|consume|e2e|floor [FLAGS]",
+		usage:   "bench produce|consume|e2e|floor [FLAGS] [--output table|json|yaml] [--report DIR]",
 		flags:   benchFlags,
 	})
 }
@@ -26,7 +32,8 @@ func init() {
 // benchOpts are the flags beyond bench.Config.
 type benchOpts struct {
 	acks, rate, total, from string
-	json                    bool
+	output                  string // table, json or yaml
+	json                    bool   // --json: the same as --output json
 	report                  string
 }
 
@@ -51,7 +58,8 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "floor: directory for its files")
 	fs.BoolVar(&cfg.Floor, "floor", false, "produce/consume: run the matching floor first and print the ratio")
 	fs.IntVar(&cfg.BrokerPID, "broker-pid", 0, "measure this broker process: CPU seconds per GB, RSS")
-	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+	fs.StringVar(&o.output, "output", "table", "table (one labelled result line per run), json or yaml (the same fields as results.json)")
+	fs.BoolVar(&o.json, "json", false, "the same as --output json")
 	fs.StringVar(&o.report, "report", "", "write DIR/results.json and DIR/chart.svg")
 	return func(args []string, stdout, stderr io.Writer) int {
 		// The mode comes first (sluice bench produce --topic T): parse the
@@ -96,6 +104,14 @@ func (o *benchOpts) apply(cfg *bench.Config) error {
 	default:
 		return fmt.Errorf("--from %q: want earliest or latest", o.from)
 	}
+	if o.json {
+		o.output = "json"
+	}
+	switch o.output {
+	case "table", "json", "yaml":
+	default:
+		return fmt.Errorf("--output %q: want table, json or yaml", o.output)
+	}
 	return nil
 }
 
@@ -118,32 +134,70 @@ func runBench(mode string, cfg bench.Config, o benchOpts, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "sluice bench %s: %v\n", mode, err)
 		status = 1
 	}
-	if err := printResult(res, o, stdout); err != nil {
+	if err := printResult(res, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "sluice bench %s: %v\n", mode, err)
 		return 1
 	}
 	return status
 }
 
-func printResult(res *bench.Result, o benchOpts, stdout io.Writer) error {
+// printResult writes res to stdout in o.output and, with --report, the
+// report files (saying so on stderr: stdout holds the result alone).
+func printResult(res *bench.Result, o benchOpts, stdout, stderr io.Writer) error {
+	if err := writeResultAs(stdout, o.output, res, func(w io.Writer) { writeResultLines(w, res) }); err != nil {
+		return err
+	}
+	if res.Floor != nil && res.FloorRatio > 1 {
+		fmt.Fprintf(stderr, "sluice bench: note: the broker ran at %.2fx its floor (%s). The floor is a yardstick "+
+			"measured seconds before the run, not an upper bound: on a host loaded by other work both swing. "+
+			"Compare ratios from a quiet host.\n", res.FloorRatio, res.Floor.Measures)
+	}
+	if o.report == "" {
+		return nil
+	}
+	if err := bench.WriteReport(o.report, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "sluice bench: wrote %s and %s\n",
+		filepath.Join(o.report, "results.json"), filepath.Join(o.report, "chart.svg"))
+	return nil
+}
+
+// writeResultLines is the table form: one line per measured run, each
+// labelled with what it measured.
+func writeResultLines(w io.Writer, res *bench.Result) {
 	if res.Floor != nil {
-		fmt.Fprintln(stdout, res.Floor.Line())
+		fmt.Fprintln(w, floorLine(res.Floor))
 	}
 	if res.Produce != nil {
-		fmt.Fprintf(stdout, "produce: %s\n", res.Produce.Line())
+		fmt.Fprintf(w, "%s: %s\n", bench.ModeProduce, res.Produce.Line())
 	}
-	fmt.Fprintln(stdout, res.Line())
-	if o.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return fmt.Errorf("cannot encode JSON: %w", err)
-		}
+	fmt.Fprintf(w, "%s: %s\n", res.Mode, res.Line())
+}
+
+func floorLine(f *bench.Floor) string {
+	return fmt.Sprintf("floor %s: MB/s=%.1f bytes=%d seconds=%.2f (%s)", f.Kind, f.MBps, f.Bytes, f.Seconds, f.Measures)
+}
+
+// writeResultAs writes v as JSON (indented), as YAML (the same keys, in the
+// same order), or as table.
+func writeResultAs(w io.Writer, format string, v any, table func(io.Writer)) error {
+	if format == "table" {
+		table(w)
+		return nil
 	}
-	if o.report != "" {
-		return bench.WriteReport(o.report, res)
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("cannot encode JSON: %w", err)
 	}
-	return nil
+	if format == "json" {
+		_, err := w.Write(js.Bytes())
+		return err
+	}
+	return yamlOfJSON(w, js.Bytes())
 }
 
 func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr io.Writer) int {
@@ -152,16 +206,136 @@ func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr
 		fmt.Fprintf(stderr, "sluice bench floor: %v\n", err)
 		return 1
 	}
-	for _, f := range floors {
-		fmt.Fprintln(stdout, f.Line())
-	}
-	if o.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(floors); err != nil {
-			fmt.Fprintf(stderr, "sluice bench floor: %v\n", err)
-			return 1
+	err = writeResultAs(stdout, o.output, floors, func(w io.Writer) {
+		for _, f := range floors {
+			fmt.Fprintln(w, floorLine(f))
 		}
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice bench floor: %v\n", err)
+		return 1
 	}
 	return 0
+}
+
+// yamlOfJSON re-emits a JSON document as block YAML, keeping the key
+// order: objects become mappings, arrays sequences, strings double-quoted
+// (a JSON string is a valid YAML double-quoted scalar), numbers, booleans
+// and null as they are.
+func yamlOfJSON(w io.Writer, js []byte) error {
+	d := json.NewDecoder(bytes.NewReader(js))
+	d.UseNumber()
+	v, err := readOrderedJSON(d)
+	if err != nil {
+		return fmt.Errorf("cannot re-read JSON: %w", err)
+	}
+	var b strings.Builder
+	emitYAMLNode(&b, v, 0, false)
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// orderedField is one key of an object read in order.
+type orderedField struct {
+	key string
+	val any
+}
+
+func readOrderedJSON(d *json.Decoder) (any, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '{' {
+			obj := []orderedField{}
+			for d.More() {
+				k, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := readOrderedJSON(d)
+				if err != nil {
+					return nil, err
+				}
+				obj = append(obj, orderedField{k.(string), v})
+			}
+			_, err = d.Token()
+			return obj, err
+		}
+		arr := []any{}
+		for d.More() {
+			v, err := readOrderedJSON(d)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err = d.Token()
+		return arr, err
+	case string:
+		q, _ := json.Marshal(t)
+		return yamlScalar(q), nil
+	case nil:
+		return yamlScalar("null"), nil
+	}
+	return yamlScalar(fmt.Sprint(tok)), nil
+}
+
+// yamlScalar is a scalar already written in YAML.
+type yamlScalar string
+
+// emitYAMLNode writes v at indent; with cont its first line continues the
+// current one (the caller wrote "- ").
+func emitYAMLNode(b *strings.Builder, v any, indent int, cont bool) {
+	pad := strings.Repeat(" ", indent)
+	first := func(i int) string {
+		if i == 0 && cont {
+			return ""
+		}
+		return pad
+	}
+	switch t := v.(type) {
+	case []orderedField:
+		if len(t) == 0 {
+			b.WriteString(first(0) + "{}\n")
+		}
+		for i, f := range t {
+			b.WriteString(first(i) + f.key + ":")
+			emitYAMLAfterKey(b, f.val, indent+2)
+		}
+	case []any:
+		if len(t) == 0 {
+			b.WriteString(first(0) + "[]\n")
+		}
+		for i, e := range t {
+			b.WriteString(first(i) + "- ")
+			emitYAMLNode(b, e, indent+2, true)
+		}
+	case yamlScalar:
+		b.WriteString(first(0) + string(t) + "\n")
+	}
+}
+
+// emitYAMLAfterKey writes a mapping's value after "key:".
+func emitYAMLAfterKey(b *strings.Builder, v any, indent int) {
+	switch t := v.(type) {
+	case yamlScalar:
+		b.WriteString(" " + string(t) + "\n")
+	case []orderedField:
+		if len(t) == 0 {
+			b.WriteString(" {}\n")
+			return
+		}
+		b.WriteString("\n")
+		emitYAMLNode(b, t, indent, false)
+	case []any:
+		if len(t) == 0 {
+			b.WriteString(" []\n")
+			return
+		}
+		b.WriteString("\n")
+		emitYAMLNode(b, t, indent, false)
+	}
 }
