@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/segment"
 )
 
 // Kafka's checkpoint files are text: a version line ("0"), a count line,

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/segment"
 )
 
 // leaderEpochFile is Kafka's per-partition leader-epoch-checkpoint: a

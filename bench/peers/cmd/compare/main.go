@@ -216,6 +216,7 @@ func (c *comparer) floor() ([]*bench.Floor, string, error) {
 	if err != nil {
 		return nil, cmdline, err
 	}
+	out = "\n" + out // the JSON may start the output or follow human lines
 	i := strings.Index(out, "\n[")
 	if i < 0 {
 		return nil, cmdline, fmt.Errorf("no JSON in the output of %s:\n%s", cmdline, out)
@@ -408,6 +409,7 @@ func (c *comparer) result(tool string, args []string) (*bench.Result, string, er
 	if err != nil {
 		return nil, cmdline, err
 	}
+	out = "\n" + out // the JSON may start the output or follow human lines
 	i := strings.Index(out, "\n{")
 	if i < 0 {
 		return nil, cmdline, fmt.Errorf("no JSON in the output of %s:\n%s", cmdline, out)
