@@ -106,3 +106,5 @@ func TestParseDumpRecord(t *testing.T) {
 		t.Error("a null key was read as a key")
 	}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
