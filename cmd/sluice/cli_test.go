@@ -123,6 +123,13 @@ func TestTopicsGolden(t *testing.T) {
 		{"consume", "", []string{"consume", "audit", "--from-beginning", "--count", "3", "--format", `%t/%p/%o %k=%v\n`}},
 		{"consume-group", "", []string{"consume", "audit", "--group", "g1", "--from-beginning", "--count", "2", "--format", `%o %v\n`}},
 		{"consume-group-resume", "", []string{"consume", "audit", "--group", "g1", "--from-beginning", "--count", "1", "--timeout", "20s", "--format", `%o %v\n`}},
+		{"groups-list", "", []string{"groups", "list"}},
+		{"groups-list-json", "", []string{"groups", "list", "--output", "json"}},
+		{"groups-describe", "", []string{"groups", "describe", "g1"}},
+		{"groups-describe-json", "", []string{"groups", "describe", "g1", "--output", "json"}},
+		{"groups-reset", "", []string{"groups", "reset-offsets", "g1", "--topic", "audit", "--to-offset", "1"}},
+		{"groups-reset-yaml", "", []string{"groups", "reset-offsets", "g1", "--topic", "audit", "--to-earliest", "--execute", "--output", "yaml"}},
+		{"groups-delete-json", "", []string{"groups", "delete", "g1", "--output", "json"}},
 		{"consume-json", "", []string{"consume", "orders", "--from-beginning", "-e", "--output", "json"}},
 		{"consume-headers", "", []string{"consume", "hdrs", "--offset", "beginning", "--exit", "--format", `%o %v [%h] %T %d %y %K/%S\n`}},
 		{"consume-headers-json", "", []string{"consume", "hdrs", "--offset", "beginning", "-e", "--output", "json"}},
@@ -180,6 +187,7 @@ func TestParseFormat(t *testing.T) {
 	}
 	f(`%v\n`, []formatPart{{verb: 'v'}, {lit: "\n"}}, false)
 	f(`%k=%v 100%%\t%T`, []formatPart{{verb: 'k'}, {lit: "="}, {verb: 'v'}, {lit: " 100%\t"}, {verb: 'T'}}, false)
+	f(`%h|%y|%d|%K%S%s`, []formatPart{{verb: 'h'}, {lit: "|"}, {verb: 'y'}, {lit: "|"}, {verb: 'd'}, {lit: "|"}, {verb: 'K'}, {verb: 'S'}, {verb: 's'}}, false)
 	f(`%x`, nil, true)
 	f(`trailing %`, []formatPart{{lit: "trailing %"}}, false)
 }

@@ -49,7 +49,7 @@ func addOutputFlag(fs *flag.FlagSet, o *outputFlag) {
 	if *o == "" {
 		*o = outTable
 	}
-	fs.Var(o, "output", "`table|json|yaml`: a table for people, or JSON or YAML with the table's columns as snake_case keys")
+	fs.Var(o, "output", "print a `table|json|yaml` (JSON and YAML name the fields as the table's columns, in snake_case)")
 }
 
 func (c *clientFlags) check() error { return nil }

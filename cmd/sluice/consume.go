@@ -74,7 +74,7 @@ func consumeFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer
 	cf := addClientFlags(fs)
 	var o consumeOpts
 	var fromBeginning bool
-	format := fs.String("format", `%v\n`, "how to print each record (verbs below)")
+	format := fs.String("format", `%v\n`, "how to print each record (verbs above)")
 	fs.StringVar(&o.offset, "offset", "", "where to start: beginning, end, stored (a group's committed offset), N (an offset), -N (N before the end), @MS or @RFC3339 (the first record at or after that time) (default: end, or stored with --group)")
 	fs.BoolVar(&fromBeginning, "from-beginning", false, "same as --offset beginning")
 	fs.IntVar(&o.partition, "partition", -1, "consume only this partition (-1: all)")
