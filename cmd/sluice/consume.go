@@ -184,6 +184,9 @@ func consume(cf *clientFlags, o consumeOpts, stdout io.Writer) (int, error) {
 	defer stop()
 	targets, err := prepareConsume(ctx, cf, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil // interrupted while starting: not an error
+		}
 		return 0, err
 	}
 	opts := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}

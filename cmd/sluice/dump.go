@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -167,7 +168,9 @@ func recordFields(s string) map[string]any {
 			return
 		}
 		if q, err := strconv.QuotedPrefix(rest); err == nil {
-			m[name], _ = strconv.Unquote(q)
+			// Not UTF-8: base64, as consume --output json does.
+			v, _ := strconv.Unquote(q)
+			m[name], m[name+"_encoding"] = base64.StdEncoding.EncodeToString([]byte(v)), "base64"
 			rest = rest[len(q):]
 		}
 	}

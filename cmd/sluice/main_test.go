@@ -101,7 +101,7 @@ func TestParseDumpRecord(t *testing.T) {
 	f("offset: 6 CreateTime: 17 keySize: 12 valueSize: 10 sequence: -1 headerKeys: [a,b] key: a payload: b payload: payload: x",
 		map[string]any{"key": "a payload: b", "payload": "payload: x", "header_keys": []string{"a", "b"}})
 	f(`offset: 7 LogAppendTime: 1 keySize: -1 valueSize: 3 sequence: 4 headerKeys: [] payload: "\xff\x00a"`,
-		map[string]any{"log_append_time": 1, "payload": "\xff\x00a", "sequence": 4})
+		map[string]any{"log_append_time": 1, "payload": "/wBh", "payload_encoding": "base64", "sequence": 4})
 	if _, ok := recordFields("offset: 8 CreateTime: 1 keySize: -1 valueSize: -1 sequence: -1 headerKeys: []")["key"]; ok {
 		t.Error("a null key was read as a key")
 	}
