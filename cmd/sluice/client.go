@@ -82,27 +82,31 @@ func (c *clientFlags) reachable() error {
 	if len(seeds) == 0 {
 		return usagef("--brokers is empty")
 	}
-	errs := make(chan error, len(seeds))
-	for _, s := range seeds {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(seeds))
+	for i, s := range seeds {
 		go func() {
 			conn, err := net.DialTimeout("tcp", s, c.dialTimeout())
 			if err == nil {
 				conn.Close()
-				errs <- nil
+				results <- result{i, nil}
 				return
 			}
-			errs <- fmt.Errorf("cannot reach %s: %s", s, dialReason(err))
+			results <- result{i, fmt.Errorf("cannot reach %s: %s", s, dialReason(err))}
 		}()
 	}
-	var all []error
+	all := make([]error, len(seeds))
 	for range seeds {
-		err := <-errs
-		if err == nil {
+		r := <-results
+		if r.err == nil {
 			return nil
 		}
-		all = append(all, err)
+		all[r.i] = r.err
 	}
-	return errors.Join(all...)
+	return errors.Join(all...) // in --brokers order
 }
 
 // dialReason is the innermost reason of a dial error ("connection
@@ -193,15 +197,16 @@ func errText(err error, msg string) string {
 
 // exit prints err and returns the exit status: 0 for nil, 2 for usage errors, 1 otherwise.
 func exit(stderr io.Writer, name string, err error) int {
-	var u usageErr
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") { // errors.Join: one line each
+		fmt.Fprintf(stderr, "sluice %s: %s\n", name, line)
+	}
+	var u usageErr
+	if errors.As(err, &u) {
 		return 2
 	}
-	fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 	return 1
 }
 
