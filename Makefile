@@ -10,9 +10,11 @@ LISTEN    ?=
 ARGS      ?=
 # The git revision for `sluice version` and sluiced --version when the go
 # command stamps none itself.
+VERSION   := $(shell git describe --tags --dirty 2>/dev/null)
 REVISION  := $(shell git rev-parse HEAD 2>/dev/null)
 DIRTY     := $(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo true)
-LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.revision=$(REVISION) -X github.com/sluice/sluice/buildinfo.modified=$(DIRTY)
+LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.version=$(VERSION) \
+	-X github.com/sluice/sluice/buildinfo.revision=$(REVISION) -X github.com/sluice/sluice/buildinfo.modified=$(DIRTY)
 # -race is on for every test run; 2 cores keep the whole suite well under 15 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS      ?= ./...

@@ -14,6 +14,7 @@ import (
 // stamps no VCS information (-buildvcs=false, or a tree it does not
 // recognise): used only when ReadBuildInfo has none.
 var (
+	version  string // git describe --tags --dirty, when there is a tag
 	revision string // git rev-parse HEAD
 	modified string // "true" when git status showed changes
 )
@@ -33,10 +34,15 @@ func Read() Info {
 	in.Revision, in.Modified = revision, modified == "true"
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
+		if version != "" {
+			in.Version = version
+		}
 		return in
 	}
-	if bi.Main.Version != "" {
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		in.Version = bi.Main.Version
+	} else if version != "" {
+		in.Version = version
 	}
 	for _, s := range bi.Settings {
 		switch s.Key {

@@ -503,9 +503,6 @@ func toJSONRecord(r *kgo.Record) jsonRecord {
 	}
 	jr := jsonRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli(),
 		TimestampType: timestampType(r), Key: str(r.Key), Value: str(r.Value), Headers: []jsonHeader{}, Encoding: enc}
-	if r.Value != nil && jr.Value == nil {
-		jr.Value = new(string)
-	}
 	for _, h := range r.Headers {
 		jr.Headers = append(jr.Headers, jsonHeader{Key: h.Key, Value: str(h.Value)})
 	}
