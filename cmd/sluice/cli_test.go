@@ -136,6 +136,8 @@ func TestTopicsGolden(t *testing.T) {
 		{"consume-binary-json", "", []string{"consume", "bin", "--offset", "beginning", "-e", "--output", "json"}},
 		{"consume-last", "", []string{"consume", "audit", "--offset", "-1", "-e", "--format", `%o %v\n`}},
 		{"consume-offset", "", []string{"consume", "audit", "--offset", "1", "--num", "1", "--format", `%o %v\n`}},
+		{"consume-past-end", "", []string{"consume", "audit", "--offset", "100", "-e", "--format", `%o %v\n`}},
+		{"consume-before-start", "", []string{"consume", "audit", "--offset", "-100", "-e", "--format", `%o %v\n`}},
 		{"consume-time", "", []string{"consume", "hdrs", "--offset", "@1704207845000", "-e", "--format", `%o %v\n`}},
 		{"consume-time-after", "", []string{"consume", "hdrs", "--offset", "@2024-01-02T15:04:06Z", "-e", "--format", `%o %v\n`}},
 		{"consume-partition", "", []string{"consume", "orders", "--partition", "1", "--offset", "beginning", "-e", "--isolation", "read_committed", "--format", `%p/%o %v\n`}},

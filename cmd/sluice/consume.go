@@ -199,11 +199,13 @@ func consume(cf *clientFlags, o consumeOpts, stdout io.Writer) (int, error) {
 		if o.offset == "stored" || o.offset == "" {
 			reset = kgo.NewOffset().AtEnd()
 		}
-		opts = append(opts, kgo.ConsumeTopics(o.topic), kgo.ConsumeResetOffset(reset), kgo.ConsumerGroup(o.group), kgo.AutoCommitMarks())
-	case o.partition >= 0:
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.topic: {int32(o.partition): start}}))
-	default:
-		opts = append(opts, kgo.ConsumeTopics(o.topic), kgo.ConsumeResetOffset(start))
+		opts = append(opts, kgo.ConsumeTopics(o.topic), kgo.ConsumeStartOffset(reset), kgo.ConsumerGroup(o.group), kgo.AutoCommitMarks())
+	default: // exact positions, so that an offset out of the log starts at its nearest end
+		at := map[int32]kgo.Offset{}
+		for p, t := range targets {
+			at[p] = kgo.NewOffset().At(t.next)
+		}
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.topic: at}))
 	}
 	cl, err := cf.client(opts...)
 	if err != nil {
@@ -225,8 +227,9 @@ func consume(cf *clientFlags, o consumeOpts, stdout io.Writer) (int, error) {
 	return n, err
 }
 
-// prepareConsume checks that the topic (and partition) exist and, with
-// --exit, returns each consumed partition's end offset and start position.
+// prepareConsume checks that the topic (and partition) exist and returns
+// each consumed partition's start position and end offset (without a
+// group, or with --exit).
 func prepareConsume(ctx context.Context, cf *clientFlags, o consumeOpts) (map[int32]*target, error) {
 	adm, err := cf.admin()
 	if err != nil {
@@ -249,7 +252,7 @@ func prepareConsume(ctx context.Context, cf *clientFlags, o consumeOpts) (map[in
 	if _, ok := d.Partitions[int32(o.partition)]; o.partition >= 0 && !ok {
 		return nil, fmt.Errorf("topic %q has no partition %d (it has %d)", o.topic, o.partition, len(d.Partitions))
 	}
-	if !o.exitAtEnd {
+	if !o.exitAtEnd && o.group != "" {
 		return nil, nil
 	}
 	return exitTargets(ctx, adm, o)
@@ -258,8 +261,9 @@ func prepareConsume(ctx context.Context, cf *clientFlags, o consumeOpts) (map[in
 // target is where one partition starts and where --exit stops it.
 type target struct{ next, end int64 }
 
-// exitTargets computes, for --exit, each partition's start position and
-// its end offset now (the last stable offset with read_committed).
+// exitTargets computes each partition's start position (--offset clamped
+// to the log, as kcat) and its end offset now (the last stable offset with
+// read_committed), where --exit stops.
 func exitTargets(ctx context.Context, adm *kadm.Client, o consumeOpts) (map[int32]*target, error) {
 	starts, err := adm.ListStartOffsets(ctx, o.topic)
 	if err == nil {
