@@ -26,10 +26,19 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // startBroker runs a broker in-process on a free port.
 func startBroker(t *testing.T) string {
 	t.Helper()
+	addr, _ := startBrokerDir(t)
+	return addr
+}
+
+// startBrokerDir runs a broker in-process on a free port and returns its
+// address and data directory.
+func startBrokerDir(t *testing.T) (string, string) {
+	t.Helper()
 	ncfg := netio.DefaultConfig()
 	ncfg.Addr = "127.0.0.1:0"
+	dir := t.TempDir()
 	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
+		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
 		Net:    ncfg,
 		Broker: broker.DefaultConfig(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -42,7 +51,7 @@ func startBroker(t *testing.T) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return srv.Addr().String()
+	return srv.Addr().String(), dir
 }
 
 var normalizers = []struct {
@@ -201,4 +210,33 @@ func TestParseInterspersed(t *testing.T) {
 	if err != nil || *n != 3 || fmt.Sprint(pos) != "[a b -c]" {
 		t.Fatalf("%v %d %v", pos, *n, err)
 	}
+}
+
+// TestDumpGolden dumps a segment written through the broker by `sluice
+// produce` (fixed timestamp, acks=1: no producer id, so the bytes and CRCs
+// are the same every run), as text and as JSON.
+func TestDumpGolden(t *testing.T) {
+	addr, dir := startBrokerDir(t)
+	defer func() { stdin = os.Stdin }()
+	for _, rec := range []string{"k:hello world\n", "k2:\xff\x00bin\n"} { // one batch each
+		stdin = bytes.NewReader([]byte(rec))
+		var stderr bytes.Buffer
+		if code := run([]string{"produce", "d", "--brokers", addr, "--acks", "1", "--key-separator", ":", "--header", "h=1",
+			"--timestamp", "1700000000000"}, io.Discard, &stderr); code != 0 {
+			t.Fatalf("produce: exit %d: %s", code, stderr.String())
+		}
+	}
+	seg := filepath.Join(dir, "d-0", "00000000000000000000.log")
+	f := func(name string, args ...string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"dump", seg}, args...), &stdout, &stderr)
+		if slices.Contains(args, "json") {
+			checkJSON(t, args, stdout.Bytes())
+		}
+		out := strings.ReplaceAll(fmt.Sprintf("$ sluice dump SEGMENT %s\n%s[stderr]\n%s[exit %d]\n", strings.Join(args, " "), stdout.String(), stderr.String(), code), seg, "SEGMENT")
+		golden(t, name, out)
+	}
+	f("dump-print-data", "--print-data")
+	f("dump-json", "--print-data", "--output", "json")
 }
