@@ -1,8 +1,20 @@
 # Sluice: make build | run | test | bench | lint | install
 GO        ?= go
 BIN       ?= bin
-DATA_DIR  ?= ./data
-LISTEN    ?= 127.0.0.1:9092
+# make run: DATA_DIR and LISTEN, when set, become --data-dir and --listen
+# (unset, sluiced's own defaults and SLUICE_* variables apply: ./data and
+# 127.0.0.1:9092); ARGS is passed on as it is, e.g.
+#   make run LISTEN=127.0.0.1:19092 ARGS='--log-level debug'
+DATA_DIR  ?=
+LISTEN    ?=
+ARGS      ?=
+# The git revision for `sluice version` and sluiced --version when the go
+# command stamps none itself.
+VERSION   := $(shell git describe --tags --dirty 2>/dev/null)
+REVISION  := $(shell git rev-parse HEAD 2>/dev/null)
+DIRTY     := $(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo true)
+LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.version=$(VERSION) \
+	-X github.com/sluice/sluice/buildinfo.revision=$(REVISION) -X github.com/sluice/sluice/buildinfo.modified=$(DIRTY)
 # -race is on for every test run; 2 cores keep the whole suite well under 15 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS      ?= ./...
@@ -20,12 +32,13 @@ DESTDIR   ?=
 all: build
 
 build:
-	$(GO) build -o $(BIN)/sluiced ./cmd/sluiced
-	$(GO) build -o $(BIN)/sluice ./cmd/sluice
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/sluiced ./cmd/sluiced
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/sluice ./cmd/sluice
 
-# The broker on the embedded defaults: data in ./data, Kafka on 127.0.0.1:9092.
+# The broker on the embedded defaults (data in ./data, Kafka on
+# 127.0.0.1:9092), or on DATA_DIR, LISTEN and ARGS (see above).
 run: build
-	$(BIN)/sluiced --data-dir $(DATA_DIR) --listen $(LISTEN)
+	$(BIN)/sluiced $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LISTEN),--listen $(LISTEN)) $(ARGS)
 
 # Installs what the tests need (kcat, a JDK and Maven from Debian's packages
 # when run as root; Apache Kafka's jars from Maven Central into e2e/java),

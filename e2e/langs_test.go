@@ -224,24 +224,22 @@ func endOffsets(recs []rec) map[int32]int64 {
 func groupLag(t testing.TB, addr, group string) (map[int32]int64, int64) {
 	t.Helper()
 	out := runTool(t, ioTimeout, nil, sluiceBin, "groups", "describe", group, "--brokers", addr, "--output", "json")
-	var rows [][]string
+	var rows []struct { // the table's columns, snake_case; null where the table has "-"
+		Partition     int32  `json:"partition"`
+		CurrentOffset *int64 `json:"current_offset"`
+		Lag           *int64 `json:"lag"`
+	}
 	if err := json.Unmarshal(out, &rows); err != nil {
 		t.Fatalf("sluice groups describe %s: %v\n%s", group, err, out)
 	}
 	committed := map[int32]int64{}
 	var sum int64
-	for _, r := range rows { // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG …
-		if len(r) < 6 {
-			t.Fatalf("sluice groups describe %s: row %q: want 9 columns", group, r)
+	for _, r := range rows {
+		if r.CurrentOffset == nil || r.Lag == nil {
+			t.Fatalf("sluice groups describe %s: partition %d: want a committed offset and a lag\n%s", group, r.Partition, out)
 		}
-		p, err1 := strconv.ParseInt(r[2], 10, 32)
-		cur, err2 := strconv.ParseInt(r[3], 10, 64)
-		lag, err3 := strconv.ParseInt(r[5], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			t.Fatalf("sluice groups describe %s: row %q: want a committed offset and a lag", group, r)
-		}
-		committed[int32(p)] = cur
-		sum += lag
+		committed[r.Partition] = *r.CurrentOffset
+		sum += *r.Lag
 	}
 	return committed, sum
 }

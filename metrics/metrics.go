@@ -38,7 +38,7 @@
 //	sluice_consumer_group_committed_offset{group,topic,partition}
 //	sluice_consumer_group_lag{group,topic,partition}   high watermark minus the committed offset
 //	sluice_broker_info{node_id,cluster_id}     1
-//	sluice_build_info{version,go_version}      1
+//	sluice_build_info{version,revision,go_version} 1
 //	sluice_go_*, sluice_process_*              the Go runtime and process collectors
 //
 // Label values that come from clients (group names; topic names are
@@ -54,8 +54,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +67,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/sendfile"
@@ -302,7 +301,7 @@ var (
 	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
 	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
 	brokerInfo    = newConst("sluice_broker_info", "The broker's identity (always 1).", prometheus.GaugeValue, "node_id", "cluster_id")
-	buildInfo     = newConst("sluice_build_info", "The binary's version (always 1).", prometheus.GaugeValue, "version", "go_version")
+	buildInfo     = newConst("sluice_build_info", "The binary's version and git revision (always 1).", prometheus.GaugeValue, "version", "revision", "go_version")
 )
 
 func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
@@ -421,7 +420,8 @@ type infoCollector struct{ m *Metrics }
 func (infoCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, brokerInfo, buildInfo) }
 
 func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
-	buildInfo.emit(ch, 1, Version(), runtime.Version())
+	bi := buildinfo.Read()
+	buildInfo.emit(ch, 1, bi.Version, bi.ShortRevision(), bi.GoVersion)
 	if s := c.m.sources(); s.ClusterID != "" {
 		brokerInfo.emit(ch, 1, strconv.Itoa(int(s.NodeID)), s.ClusterID)
 	}
@@ -429,9 +429,4 @@ func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Version is the main module's version from the build info ("(devel)"
 // for a build from a work tree).
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
+func Version() string { return buildinfo.Read().Version }

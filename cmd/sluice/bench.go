@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/sluice/sluice/bench"
@@ -179,25 +176,10 @@ func floorLine(f *bench.Floor) string {
 	return fmt.Sprintf("floor %s: MB/s=%.1f bytes=%d seconds=%.2f (%s)", f.Kind, f.MBps, f.Bytes, f.Seconds, f.Measures)
 }
 
-// writeResultAs writes v as JSON (indented), as YAML (the same keys, in the
-// same order), or as table.
+// writeResultAs writes v through the CLI's one output layer (printOut):
+// JSON, YAML with the same keys in the same order, or the table.
 func writeResultAs(w io.Writer, format string, v any, table func(io.Writer)) error {
-	if format == "table" {
-		table(w)
-		return nil
-	}
-	var js bytes.Buffer
-	enc := json.NewEncoder(&js)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("cannot encode JSON: %w", err)
-	}
-	if format == "json" {
-		_, err := w.Write(js.Bytes())
-		return err
-	}
-	return yamlOfJSON(w, js.Bytes())
+	return printOut(w, outputFlag(format), v, func(w io.Writer) error { table(w); return nil })
 }
 
 func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr io.Writer) int {
@@ -216,126 +198,4 @@ func runFloor(ctx context.Context, cfg bench.Config, o benchOpts, stdout, stderr
 		return 1
 	}
 	return 0
-}
-
-// yamlOfJSON re-emits a JSON document as block YAML, keeping the key
-// order: objects become mappings, arrays sequences, strings double-quoted
-// (a JSON string is a valid YAML double-quoted scalar), numbers, booleans
-// and null as they are.
-func yamlOfJSON(w io.Writer, js []byte) error {
-	d := json.NewDecoder(bytes.NewReader(js))
-	d.UseNumber()
-	v, err := readOrderedJSON(d)
-	if err != nil {
-		return fmt.Errorf("cannot re-read JSON: %w", err)
-	}
-	var b strings.Builder
-	emitYAMLNode(&b, v, 0, false)
-	_, err = io.WriteString(w, b.String())
-	return err
-}
-
-// orderedField is one key of an object read in order.
-type orderedField struct {
-	key string
-	val any
-}
-
-func readOrderedJSON(d *json.Decoder) (any, error) {
-	tok, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '{' {
-			obj := []orderedField{}
-			for d.More() {
-				k, err := d.Token()
-				if err != nil {
-					return nil, err
-				}
-				v, err := readOrderedJSON(d)
-				if err != nil {
-					return nil, err
-				}
-				obj = append(obj, orderedField{k.(string), v})
-			}
-			_, err = d.Token()
-			return obj, err
-		}
-		arr := []any{}
-		for d.More() {
-			v, err := readOrderedJSON(d)
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		_, err = d.Token()
-		return arr, err
-	case string:
-		q, _ := json.Marshal(t)
-		return yamlScalar(q), nil
-	case nil:
-		return yamlScalar("null"), nil
-	}
-	return yamlScalar(fmt.Sprint(tok)), nil
-}
-
-// yamlScalar is a scalar already written in YAML.
-type yamlScalar string
-
-// emitYAMLNode writes v at indent; with cont its first line continues the
-// current one (the caller wrote "- ").
-func emitYAMLNode(b *strings.Builder, v any, indent int, cont bool) {
-	pad := strings.Repeat(" ", indent)
-	first := func(i int) string {
-		if i == 0 && cont {
-			return ""
-		}
-		return pad
-	}
-	switch t := v.(type) {
-	case []orderedField:
-		if len(t) == 0 {
-			b.WriteString(first(0) + "{}\n")
-		}
-		for i, f := range t {
-			b.WriteString(first(i) + f.key + ":")
-			emitYAMLAfterKey(b, f.val, indent+2)
-		}
-	case []any:
-		if len(t) == 0 {
-			b.WriteString(first(0) + "[]\n")
-		}
-		for i, e := range t {
-			b.WriteString(first(i) + "- ")
-			emitYAMLNode(b, e, indent+2, true)
-		}
-	case yamlScalar:
-		b.WriteString(first(0) + string(t) + "\n")
-	}
-}
-
-// emitYAMLAfterKey writes a mapping's value after "key:".
-func emitYAMLAfterKey(b *strings.Builder, v any, indent int) {
-	switch t := v.(type) {
-	case yamlScalar:
-		b.WriteString(" " + string(t) + "\n")
-	case []orderedField:
-		if len(t) == 0 {
-			b.WriteString(" {}\n")
-			return
-		}
-		b.WriteString("\n")
-		emitYAMLNode(b, t, indent, false)
-	case []any:
-		if len(t) == 0 {
-			b.WriteString(" []\n")
-			return
-		}
-		b.WriteString("\n")
-		emitYAMLNode(b, t, indent, false)
-	}
 }

@@ -3,17 +3,18 @@ package main
 // Flags and helpers shared by the subcommands that talk to a broker.
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -31,32 +32,111 @@ func defaultBrokers() string {
 // clientFlags are the flags of every subcommand that talks to a broker.
 type clientFlags struct {
 	brokers string
-	output  string
+	output  outputFlag
 	timeout time.Duration
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
-	c := &clientFlags{}
+	c := &clientFlags{output: outTable}
 	fs.StringVar(&c.brokers, "brokers", defaultBrokers(), "comma-separated host:port seed brokers (env SLUICE_BROKERS)")
-	fs.StringVar(&c.output, "output", "text", "text (tables for people) or json")
-	fs.DurationVar(&c.timeout, "request-timeout", 30*time.Second, "how long to wait for the broker's answers")
+	addOutputFlag(fs, &c.output)
+	fs.DurationVar(&c.timeout, "request-timeout", 30*time.Second, "how long to wait for the broker's answers (and at most 10s to connect)")
 	return c
 }
 
-func (c *clientFlags) check() error {
-	if c.output != "text" && c.output != "json" {
-		return fmt.Errorf("--output %q: want text or json", c.output)
+// addOutputFlag binds --output to o.
+func addOutputFlag(fs *flag.FlagSet, o *outputFlag) {
+	if *o == "" {
+		*o = outTable
 	}
-	return nil
+	fs.Var(o, "output", "print a `table|json|yaml` (JSON and YAML name the fields as the table's columns, in snake_case)")
 }
 
-func (c *clientFlags) json() bool { return c.output == "json" }
+func (c *clientFlags) check() error { return nil }
 
-// client connects to the brokers.
+func (c *clientFlags) json() bool { return c.output.structured() }
+
+// dialTimeout bounds the reachability check and each connection attempt.
+func (c *clientFlags) dialTimeout() time.Duration {
+	return min(c.timeout, 10*time.Second)
+}
+
+// seeds is --brokers split, without empty entries.
+func (c *clientFlags) seeds() []string {
+	var out []string
+	for _, s := range strings.Split(c.brokers, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// reachable dials the seed brokers (in parallel) and returns nil as soon as
+// one accepts a TCP connection, else an error naming each and why, such as
+// "cannot reach 127.0.0.1:9999: connection refused". franz-go retries an
+// unreachable seed until its timeouts, silently; this check makes every
+// command fail at once instead.
+func (c *clientFlags) reachable() error {
+	seeds := c.seeds()
+	if len(seeds) == 0 {
+		return usagef("--brokers is empty")
+	}
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(seeds))
+	for i, s := range seeds {
+		go func() {
+			conn, err := net.DialTimeout("tcp", s, c.dialTimeout())
+			if err == nil {
+				conn.Close()
+				results <- result{i, nil}
+				return
+			}
+			results <- result{i, fmt.Errorf("cannot reach %s: %s", s, dialReason(err))}
+		}()
+	}
+	all := make([]error, len(seeds))
+	for range seeds {
+		r := <-results
+		if r.err == nil {
+			return nil
+		}
+		all[r.i] = r.err
+	}
+	return errors.Join(all...) // in --brokers order
+}
+
+// dialReason is the innermost reason of a dial error ("connection
+// refused", "i/o timeout", "no such host").
+func dialReason(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err.Error()
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		if oe.Timeout() {
+			return "i/o timeout"
+		}
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// client checks that a broker is reachable, then connects.
 func (c *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, error) {
-	seeds := strings.Split(c.brokers, ",")
-	opts = append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RequestTimeoutOverhead(c.timeout),
-		kgo.RetryTimeout(c.timeout), kgo.ClientID("sluice")}, opts...)
+	if err := c.reachable(); err != nil {
+		return nil, err
+	}
+	opts = append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.RequestTimeoutOverhead(c.timeout),
+		kgo.RetryTimeout(c.timeout), kgo.DialTimeout(c.dialTimeout()), kgo.ClientID("sluice")}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create client for %q: %w", c.brokers, err)
@@ -69,7 +149,9 @@ func (c *clientFlags) admin() (*kadm.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kadm.NewClient(cl), nil
+	adm := kadm.NewClient(cl)
+	adm.SetTimeoutMillis(int32(c.timeout.Milliseconds()))
+	return adm, nil
 }
 
 // parseInterspersed parses fs's flags anywhere among args (so that
@@ -93,25 +175,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// writeJSON writes v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("cannot encode JSON: %w", err)
-	}
-	return nil
-}
-
 // table writes aligned columns.
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 // errText is err's message for tables and JSON ("" for nil). kerr errors
-// carry the Kafka error name (TOPIC_ALREADY_EXISTS: …); the broker's own
-// message is added when it says more.
+// carry the Kafka error name (TOPIC_ALREADY_EXISTS: …) and, when the broker
+// sent one, its own message in place of the generic description.
 func errText(err error, msg string) string {
 	if err == nil {
 		return ""
+	}
+	var ke *kerr.Error
+	if msg != "" && errors.As(err, &ke) {
+		return ke.Message + ": " + msg
 	}
 	if msg != "" && !strings.Contains(err.Error(), msg) {
 		return err.Error() + " (" + msg + ")"
@@ -121,15 +197,16 @@ func errText(err error, msg string) string {
 
 // exit prints err and returns the exit status: 0 for nil, 2 for usage errors, 1 otherwise.
 func exit(stderr io.Writer, name string, err error) int {
-	var u usageErr
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
+	}
+	for _, line := range strings.Split(err.Error(), "\n") { // errors.Join: one line each
+		fmt.Fprintf(stderr, "sluice %s: %s\n", name, line)
+	}
+	var u usageErr
+	if errors.As(err, &u) {
 		return 2
 	}
-	fmt.Fprintf(stderr, "sluice %s: %v\n", name, err)
 	return 1
 }
 

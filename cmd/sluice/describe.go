@@ -1,7 +1,8 @@
 package main
 
-// sluice topics describe: what kafka-topics.sh --describe shows, plus each
-// partition's log start offset and high watermark.
+// sluice topics describe: what kafka-topics.sh --describe shows, each
+// partition's log start offset and high watermark, and every config with
+// its source (as kafka-configs.sh --describe --all).
 
 import (
 	"context"
@@ -13,14 +14,20 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 type topicDescription struct {
 	topicSummary
-	Configs    map[string]string      `json:"configs"`
+	Configs    []configEntry          `json:"configs"`
 	Partitions []partitionDescription `json:"partition_details"`
-	Error      string                 `json:"error,omitempty"`
+}
+
+// configEntry is one row of the CONFIG table.
+type configEntry struct {
+	Name   string  `json:"config"`
+	Value  *string `json:"value"` // nil for a sensitive or unset value
+	Source string  `json:"source"`
 }
 
 type partitionDescription struct {
@@ -35,61 +42,66 @@ type partitionDescription struct {
 }
 
 func describeFlags(fs *flag.FlagSet) topicsBody {
-	all := fs.Bool("all-configs", false, "show every config, not only the topic's overrides")
+	fs.Bool("all-configs", true, "ignored: every config is shown, with its source")
+	overrides := fs.Bool("overrides", false, "show only the topic's own config overrides (source DYNAMIC_TOPIC_CONFIG)")
 	return func(ctx context.Context, adm *kadm.Client, cf *clientFlags, args []string, stdout io.Writer) error {
-		descs, err := describeTopics(ctx, adm, args, *all)
+		descs, errs, err := describeTopics(ctx, adm, args, *overrides)
 		if err != nil {
 			return err
 		}
-		var errs []error
-		for _, d := range descs {
-			if d.Error != "" {
-				errs = append(errs, fmt.Errorf("%s: %s", d.Topic, d.Error))
-			}
-		}
-		if cf.json() {
-			err = writeJSON(stdout, descs)
-		} else {
-			err = printDescriptions(stdout, descs)
+		if len(descs) > 0 || len(errs) == 0 {
+			err = printOut(stdout, cf.output, descs, func(w io.Writer) error { return printDescriptions(w, descs) })
 		}
 		return errors.Join(append([]error{err}, errs...)...)
 	}
 }
 
 // describeTopics gathers metadata, configs and offsets of topics (all
-// topics when none is named), sorted by name.
-func describeTopics(ctx context.Context, adm *kadm.Client, topics []string, allConfigs bool) ([]topicDescription, error) {
+// topics when none is named), sorted by name. A topic that cannot be
+// described (it does not exist) is left out and named in errs.
+func describeTopics(ctx context.Context, adm *kadm.Client, topics []string, overrides bool) (out []topicDescription, errs []error, err error) {
 	details, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("describe topics: %w", err)
+		return nil, nil, fmt.Errorf("describe topics: %w", err)
 	}
-	names := details.Names()
+	var names []string
+	for _, name := range details.Names() {
+		if derr := details[name].Err; derr != nil {
+			if errors.Is(derr, kerr.UnknownTopicOrPartition) {
+				derr = errors.New("topic does not exist")
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", name, derr))
+			continue
+		}
+		names = append(names, name)
+	}
 	sort.Strings(names)
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	out = []topicDescription{}
 	if len(names) == 0 {
-		return []topicDescription{}, nil
+		return out, errs, nil
 	}
 	configs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("describe configs: %w", err)
+		return nil, nil, fmt.Errorf("describe configs: %w", err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("list start offsets: %w", err)
+		return nil, nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	ends, err := adm.ListEndOffsets(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("list end offsets: %w", err)
+		return nil, nil, fmt.Errorf("list end offsets: %w", err)
 	}
-	out := make([]topicDescription, 0, len(names))
 	for _, name := range names {
 		d := details[name]
-		td := topicDescription{topicSummary: summarize(d), Configs: topicConfigs(configs, name, allConfigs), Error: errText(d.Err, "")}
+		td := topicDescription{topicSummary: summarize(d), Configs: topicConfigs(configs, name, overrides)}
 		for _, p := range d.Partitions.Sorted() {
 			td.Partitions = append(td.Partitions, describePartition(p, starts, ends))
 		}
 		out = append(out, td)
 	}
-	return out, nil
+	return out, errs, nil
 }
 
 func describePartition(p kadm.PartitionDetail, starts, ends kadm.ListedOffsets) partitionDescription {
@@ -104,18 +116,26 @@ func describePartition(p kadm.PartitionDetail, starts, ends kadm.ListedOffsets) 
 	return pd
 }
 
-// topicConfigs returns the topic's overrides (or every config).
-func topicConfigs(rcs kadm.ResourceConfigs, topic string, all bool) map[string]string {
-	out := map[string]string{}
+// topicConfigs returns every config of the topic with its source (or only
+// the overrides), sorted by name.
+func topicConfigs(rcs kadm.ResourceConfigs, topic string, overridesOnly bool) []configEntry {
+	out := []configEntry{}
 	rc, err := rcs.On(topic, nil)
 	if err != nil {
 		return out
 	}
 	for _, c := range rc.Configs {
-		if c.Value != nil && (all || c.Source == kmsg.ConfigSourceDynamicTopicConfig) {
-			out[c.Key] = *c.Value
+		src := c.Source.String()
+		if overridesOnly && src != "DYNAMIC_TOPIC_CONFIG" {
+			continue
 		}
+		e := configEntry{Name: c.Key, Value: c.Value, Source: src}
+		if c.Sensitive {
+			e.Value = nil
+		}
+		out = append(out, e)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -125,39 +145,41 @@ func printDescriptions(w io.Writer, descs []topicDescription) error {
 			fmt.Fprintln(w)
 		}
 		tw := table(w)
-		fmt.Fprintf(tw, "TOPIC\t%s\nID\t%s\nPARTITIONS\t%d\nREPLICAS\t%d\nCONFIGS\t%s\n", d.Topic, d.ID, d.topicSummary.Partitions, d.ReplicationFactor, configList(d.Configs))
-		if d.Error != "" {
-			fmt.Fprintf(tw, "ERROR\t%s\n", d.Error)
-		}
+		fmt.Fprintf(tw, "TOPIC\t%s\nID\t%s\nPARTITIONS\t%d\nREPLICAS\t%d\n", d.Topic, d.ID, d.topicSummary.Partitions, d.Replicas)
 		tw.Flush()
-		if len(d.Partitions) == 0 {
-			continue
+		if len(d.Partitions) > 0 {
+			fmt.Fprintln(w)
+			tw = table(w)
+			fmt.Fprintln(tw, "PARTITION\tLEADER\tLEADER-EPOCH\tREPLICAS\tISR\tLOG-START-OFFSET\tHIGH-WATERMARK")
+			for _, p := range d.Partitions {
+				fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, ints(p.Replicas), ints(p.ISR), p.LogStartOffset, p.HighWatermark)
+			}
+			tw.Flush()
 		}
-		fmt.Fprintln(w)
-		tw = table(w)
-		fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tLOG-START\tHIGH-WATERMARK")
-		for _, p := range d.Partitions {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, p.LogStartOffset, p.HighWatermark)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+		if len(d.Configs) > 0 {
+			fmt.Fprintln(w)
+			tw = table(w)
+			fmt.Fprintln(tw, "CONFIG\tVALUE\tSOURCE")
+			for _, c := range d.Configs {
+				v := "(sensitive)"
+				if c.Value != nil {
+					v = *c.Value
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, v, c.Source)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func configList(m map[string]string) string {
-	if len(m) == 0 {
-		return "-"
+// ints is a replica list as Kafka's tools print it: 1,2,3.
+func ints(v []int32) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
+	return strings.Join(s, ",")
 }

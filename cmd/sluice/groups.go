@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +29,17 @@ func init() {
 		usage: "groups [--brokers B] list | describe GROUP | delete GROUP |\n" +
 			"       reset-offsets GROUP --topic T (--to-earliest|--to-latest|--to-offset N|--to-datetime TS) [--execute]",
 		flags: groupsFlags,
+		more:  groupsSubList,
 	})
+}
+
+func groupsSubList(w io.Writer) {
+	fmt.Fprint(w, `subcommands:
+  list            groups with their state and protocol type
+  describe GROUP  each partition's committed offset, end offset, lag and member
+  delete GROUP    delete a group with no active members and its offsets
+  reset-offsets   show, and with --execute commit, new offsets for a topic
+`)
 }
 
 // groupsOpts are the flags of every groups subcommand (they may come before
@@ -57,15 +68,26 @@ func groupsFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer)
 	var o groupsOpts
 	o.register(fs)
 	return func(args []string, stdout, stderr io.Writer) int {
-		return exit(stderr, "groups", runGroups(fs, &o, args, stdout))
+		err := runGroups(fs, &o, args, stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return codeHelp
+		}
+		var fe flagErr
+		if errors.As(err, &fe) {
+			return flagError(stderr, "groups", fe.error)
+		}
+		return exit(stderr, "groups", err)
 	}
 }
 
 // runGroups parses the subcommand and its arguments and runs it.
 func runGroups(fs *flag.FlagSet, o *groupsOpts, args []string, stdout io.Writer) error {
 	args, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
 	if err != nil {
-		return usageErr{err}
+		return flagErr{err}
 	}
 	if err := o.check(); err != nil {
 		return usageErr{err}
@@ -111,25 +133,42 @@ func groupsSubcommand(name string) (groupsRun, int) {
 	return nil, 0
 }
 
-// groupsList prints one group name a line (kafka-consumer-groups.sh
-// --list), or with --output json the name, state and protocol type.
+// flagErr is a flag parsing error of a groups subcommand.
+type flagErr struct{ error }
+
+// groupRow is one row of `groups list`.
+type groupRow struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+}
+
+// groupsList prints each group with its state and protocol type (as
+// kafka-consumer-groups.sh --list --state).
 func groupsList(ctx context.Context, adm *kadm.Client, o *groupsOpts, _ []string, w io.Writer) error {
 	gs, err := adm.ListGroups(ctx)
 	if err != nil {
 		return fmt.Errorf("cannot list groups: %w", err)
 	}
-	if o.json() {
-		type row struct{ Group, State, ProtocolType string }
-		rows := []row{}
-		for _, g := range gs.Sorted() {
-			rows = append(rows, row{g.Group, g.State, g.ProtocolType})
-		}
-		return writeJSON(w, rows)
-	}
+	rows := []groupRow{}
 	for _, g := range gs.Sorted() {
-		fmt.Fprintln(w, g.Group)
+		rows = append(rows, groupRow{g.Group, g.State, g.ProtocolType})
 	}
-	return nil
+	return printOut(w, o.output, rows, func(w io.Writer) error {
+		tw := table(w)
+		fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Group, r.State, dashIfEmpty(r.ProtocolType))
+		}
+		return tw.Flush()
+	})
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // groupsDescribe prints kafka-consumer-groups.sh --describe's table.
@@ -149,11 +188,11 @@ func groupsDescribe(ctx context.Context, adm *kadm.Client, o *groupsOpts, args [
 		return fmt.Errorf("group %q does not exist", args[0])
 	}
 	if o.json() {
-		var rows [][]string
+		rows := []lagRow{}
 		for _, r := range l.Lag.Sorted() {
-			rows = append(rows, describeRow(l.Group, r))
+			rows = append(rows, describeObject(l.Group, r))
 		}
-		return writeJSON(w, rows)
+		return printOut(w, o.output, rows, nil)
 	}
 	tw := table(w)
 	fmt.Fprintln(tw, strings.Join(describeHeader, "\t"))
@@ -161,6 +200,36 @@ func groupsDescribe(ctx context.Context, adm *kadm.Client, o *groupsOpts, args [
 		fmt.Fprintln(tw, strings.Join(describeRow(l.Group, r), "\t"))
 	}
 	return tw.Flush()
+}
+
+// lagRow is a describe row for --output json|yaml: the columns in
+// snake_case, numbers as numbers and unknown values ("-") as null.
+type lagRow struct {
+	Group         string  `json:"group"`
+	Topic         string  `json:"topic"`
+	Partition     int32   `json:"partition"`
+	CurrentOffset *int64  `json:"current_offset"`
+	LogEndOffset  *int64  `json:"log_end_offset"`
+	Lag           *int64  `json:"lag"`
+	ConsumerID    *string `json:"consumer_id"`
+	Host          *string `json:"host"`
+	ClientID      *string `json:"client_id"`
+}
+
+func describeObject(group string, r kadm.GroupMemberLag) lagRow {
+	num := func(ok bool, v int64) *int64 {
+		if !ok {
+			return nil
+		}
+		return &v
+	}
+	row := lagRow{Group: group, Topic: r.Topic, Partition: r.Partition,
+		CurrentOffset: num(r.Commit.At >= 0, r.Commit.At), LogEndOffset: num(r.End.Err == nil, r.End.Offset),
+		Lag: num(r.Lag >= 0 && r.Commit.At >= 0, r.Lag)}
+	if r.Member != nil {
+		row.ConsumerID, row.Host, row.ClientID = &r.Member.MemberID, &r.Member.ClientHost, &r.Member.ClientID
+	}
+	return row
 }
 
 // describeHeader is kafka-consumer-groups.sh --describe's header.
@@ -183,7 +252,7 @@ func describeRow(group string, r kadm.GroupMemberLag) []string {
 		dash(r.Lag >= 0 && r.Commit.At >= 0, r.Lag), consumer, host, client}
 }
 
-func groupsDelete(ctx context.Context, adm *kadm.Client, _ *groupsOpts, args []string, w io.Writer) error {
+func groupsDelete(ctx context.Context, adm *kadm.Client, o *groupsOpts, args []string, w io.Writer) error {
 	r, err := adm.DeleteGroup(ctx, args[0])
 	if err == nil {
 		err = r.Err
@@ -191,8 +260,22 @@ func groupsDelete(ctx context.Context, adm *kadm.Client, _ *groupsOpts, args []s
 	if err != nil {
 		return fmt.Errorf("cannot delete group %q: %w", args[0], err)
 	}
-	fmt.Fprintf(w, "Deletion of requested consumer groups ('%s') was successful.\n", args[0])
-	return nil
+	row := struct {
+		Group  string `json:"group"`
+		Status string `json:"status"`
+	}{args[0], "deleted"}
+	return printOut(w, o.output, row, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "Deletion of requested consumer groups ('%s') was successful.\n", args[0])
+		return err
+	})
+}
+
+// resetRow is one row of the reset-offsets plan.
+type resetRow struct {
+	Group     string `json:"group"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	NewOffset int64  `json:"new_offset"`
 }
 
 // groupsResetOffsets shows (and with --execute commits) new offsets for
@@ -206,25 +289,37 @@ func groupsResetOffsets(ctx context.Context, adm *kadm.Client, o *groupsOpts, ar
 	if err != nil {
 		return err
 	}
-	tw := table(w)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET")
 	offsets := kadm.Offsets{}
+	rows := []resetRow{}
 	for _, p := range sortedPartitions(targets) {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", group, o.topic, p, targets[p])
+		rows = append(rows, resetRow{group, o.topic, p, targets[p]})
 		offsets.Add(kadm.Offset{Topic: o.topic, Partition: p, At: targets[p], LeaderEpoch: -1})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if o.execute {
+		if err := adm.CommitAllOffsets(ctx, group, offsets); err != nil {
+			return fmt.Errorf("cannot commit offsets of group %q (it must have no active members): %w", group, err)
+		}
 	}
-	if !o.execute {
-		fmt.Fprintln(w, "\nDry run: nothing changed (add --execute to commit these offsets).")
+	plan := struct {
+		Executed bool       `json:"executed"`
+		Offsets  []resetRow `json:"offsets"`
+	}{o.execute, rows}
+	return printOut(w, o.output, plan, func(w io.Writer) error {
+		tw := table(w)
+		fmt.Fprintln(tw, "GROUP\tTOPIC\tPARTITION\tNEW-OFFSET")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", r.Group, r.Topic, r.Partition, r.NewOffset)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if !o.execute {
+			fmt.Fprintln(w, "\nDry run: nothing changed (add --execute to commit these offsets).")
+		} else {
+			fmt.Fprintln(w, "\nOffsets committed.")
+		}
 		return nil
-	}
-	if err := adm.CommitAllOffsets(ctx, group, offsets); err != nil {
-		return fmt.Errorf("cannot commit offsets of group %q (it must have no active members): %w", group, err)
-	}
-	fmt.Fprintln(w, "\nOffsets committed.")
-	return nil
+	})
 }
 
 // resetTargets computes each partition's new offset.

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,8 +95,28 @@ func TestGroupsCommands(t *testing.T) {
 			t.Fatalf("row %v: want the group, the topic and the consumer", r)
 		}
 	}
-	if out := sluice(t, "groups", "list", "--brokers", addr); !strings.Contains(out, grp+"\n") {
+	if out := sluice(t, "groups", "list", "--brokers", addr); !regexp.MustCompile(`(?m)^GROUP +STATE +PROTOCOL-TYPE\n` + grp + ` +Stable +consumer$`).MatchString(out) {
 		t.Fatalf("list: %q", out)
+	}
+	var listed []groupRow
+	if err := json.Unmarshal([]byte(sluice(t, "groups", "list", "--brokers", addr, "--output", "json")), &listed); err != nil ||
+		len(listed) != 1 || listed[0] != (groupRow{grp, "Stable", "consumer"}) {
+		t.Fatalf("list --output json: %+v %v", listed, err)
+	}
+	var lagRows []map[string]any
+	if err := json.Unmarshal([]byte(sluice(t, "groups", "describe", grp, "--brokers", addr, "--output", "json")), &lagRows); err != nil || len(lagRows) != 3 {
+		t.Fatalf("describe --output json: %v %v", lagRows, err)
+	}
+	for _, r := range lagRows {
+		want := []string{"group", "topic", "partition", "current_offset", "log_end_offset", "lag", "consumer_id", "host", "client_id"}
+		for _, k := range want {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("describe --output json: row %v has no %q", r, k)
+			}
+		}
+		if r["group"] != grp || r["lag"] != float64(0) || r["host"] != "/127.0.0.1" {
+			t.Fatalf("describe --output json: row %v", r)
+		}
 	}
 	cl.LeaveGroup()
 
@@ -105,7 +127,14 @@ func TestGroupsCommands(t *testing.T) {
 	if _, lag := describeLag(t, addr, grp); lag != 0 {
 		t.Fatalf("a dry run changed the offsets: lag %d", lag)
 	}
-	sluice(t, "groups", "reset-offsets", grp, "--topic", topic, "--to-earliest", "--execute", "--brokers", addr)
+	var executed struct {
+		Executed bool       `json:"executed"`
+		Offsets  []resetRow `json:"offsets"`
+	}
+	out := sluice(t, "groups", "reset-offsets", grp, "--topic", topic, "--to-earliest", "--execute", "--brokers", addr, "--output", "json")
+	if err := json.Unmarshal([]byte(out), &executed); err != nil || !executed.Executed || len(executed.Offsets) != 3 || executed.Offsets[2] != (resetRow{grp, topic, 2, 0}) {
+		t.Fatalf("reset-offsets --output json: %+v %v\n%s", executed, err, out)
+	}
 	if _, lag := describeLag(t, addr, grp); lag != n {
 		t.Fatalf("after reset to earliest: lag %d, want %d", lag, n)
 	}

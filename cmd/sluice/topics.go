@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,8 +20,9 @@ func init() {
 	register(&command{
 		name:    "topics",
 		summary: "create, list, describe and delete topics, and alter their configs",
-		usage:   "topics create|list|describe|delete|alter-config [FLAGS] [TOPIC…]",
+		usage:   "topics create|list|describe|delete|alter-config|add-partitions [FLAGS] [TOPIC…]",
 		flags:   topicsFlags,
+		more:    topicsSubList,
 	})
 }
 
@@ -34,11 +36,12 @@ type topicsSub struct {
 type topicsBody func(ctx context.Context, adm *kadm.Client, cf *clientFlags, args []string, stdout io.Writer) error
 
 var topicsSubs = map[string]topicsSub{
-	"create":       {"create TOPIC… [--partitions N] [--replication-factor N] [--config KEY=VALUE]…", "create topics", createFlags},
-	"list":         {"list", "list topics with partition counts", listFlags},
-	"describe":     {"describe [TOPIC…] [--all-configs]", "partitions, leaders, offsets and config overrides", describeFlags},
-	"delete":       {"delete TOPIC…", "delete topics and their data", deleteFlags},
-	"alter-config": {"alter-config TOPIC… [--set KEY=VALUE]… [--delete KEY]…", "set or remove topic config overrides", alterFlags},
+	"create":         {"create TOPIC… [--partitions N] [--replication-factor N] [--config KEY=VALUE]…", "create topics", createFlags},
+	"list":           {"list", "list topics with partition counts", listFlags},
+	"describe":       {"describe [TOPIC…]", "partitions, leaders, offsets, and every config with its source", describeFlags},
+	"delete":         {"delete TOPIC…", "delete topics and their data", deleteFlags},
+	"alter-config":   {"alter-config TOPIC… [--set KEY=VALUE]… [--delete KEY]…", "set or remove topic config overrides", alterFlags},
+	"add-partitions": {"add-partitions TOPIC… (--num N | --total N)", "add partitions to topics (never removes any)", addPartitionsFlags},
 }
 
 func topicsFlags(*flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
@@ -49,8 +52,7 @@ func topicsFlags(*flag.FlagSet) func(args []string, stdout, stderr io.Writer) in
 		}
 		sub, ok := topicsSubs[args[0]]
 		if !ok {
-			fmt.Fprintf(stderr, "sluice topics: unknown subcommand %q\n", args[0])
-			topicsUsage(stderr)
+			fmt.Fprintf(stderr, "sluice topics: unknown subcommand %q (see 'sluice topics --help')\n", args[0])
 			return 2
 		}
 		return runTopicsSub(args[0], sub, args[1:], stdout, stderr)
@@ -58,35 +60,38 @@ func topicsFlags(*flag.FlagSet) func(args []string, stdout, stderr io.Writer) in
 }
 
 func topicsUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: sluice topics SUBCOMMAND [FLAGS] [TOPIC…]\n\nsubcommands:")
+	fmt.Fprintln(w, "usage: sluice topics SUBCOMMAND [FLAGS] [TOPIC…]")
+	fmt.Fprintln(w)
+	topicsSubList(w)
+	fmt.Fprintln(w, "\n'sluice topics SUBCOMMAND --help' shows a subcommand's flags.")
+}
+
+// topicsSubList lists the subcommands of `sluice topics`.
+func topicsSubList(w io.Writer) {
+	fmt.Fprintln(w, "subcommands:")
 	names := make([]string, 0, len(topicsSubs))
 	for n := range topicsSubs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-13s %s\n", n, topicsSubs[n].summary)
+		fmt.Fprintf(w, "  %-15s %s\n", n, topicsSubs[n].summary)
 	}
 }
 
 func runTopicsSub(name string, sub topicsSub, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sluice topics "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sluice topics " + name)
 	cf := addClientFlags(fs)
 	body := sub.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: sluice topics %s\n\n%s\n", sub.usage, sub.summary)
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		return 2
-	}
-	if err := cf.check(); err != nil {
-		return exit(stderr, "topics "+name, usageErr{err})
+		if code := flagError(stderr, "topics "+name, err); code != codeHelp {
+			return code
+		}
+		fmt.Fprintf(stdout, "usage: sluice topics %s\n\n%s\n\nflags:\n", sub.usage, sub.summary)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
 	}
 	adm, err := cf.admin()
 	if err != nil {
@@ -120,11 +125,13 @@ func (kv keyValues) Set(s string) error {
 	return nil
 }
 
-// status is one topic's outcome, for create, delete and alter-config.
+// status is one topic's outcome, for create, delete, alter-config and
+// add-partitions.
 type status struct {
 	Topic      string `json:"topic"`
 	Partitions int32  `json:"partitions,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Status     string `json:"status"` // OK or the error
+	err        bool
 }
 
 // printStatuses writes statuses sorted by topic and returns an error
@@ -132,13 +139,16 @@ type status struct {
 func printStatuses(w io.Writer, cf *clientFlags, st []status, withPartitions bool) error {
 	sort.Slice(st, func(i, j int) bool { return st[i].Topic < st[j].Topic })
 	var errs []error
-	for _, s := range st {
-		if s.Error != "" {
-			errs = append(errs, fmt.Errorf("%s: %s", s.Topic, s.Error))
+	for i, s := range st {
+		if s.Status != "" {
+			st[i].err = true
+			errs = append(errs, fmt.Errorf("%s: %s", s.Topic, s.Status))
+		} else {
+			st[i].Status = "OK"
 		}
 	}
 	if cf.json() {
-		if err := writeJSON(w, st); err != nil {
+		if err := printOut(w, cf.output, st, nil); err != nil {
 			return err
 		}
 		return errors.Join(errs...)
@@ -150,10 +160,7 @@ func printStatuses(w io.Writer, cf *clientFlags, st []status, withPartitions boo
 		fmt.Fprintln(tw, "TOPIC\tSTATUS")
 	}
 	for _, s := range st {
-		state := "OK"
-		if s.Error != "" {
-			state = s.Error
-		}
+		state := s.Status
 		if withPartitions {
 			parts := "-"
 			if s.Partitions > 0 {
@@ -183,7 +190,7 @@ func createFlags(fs *flag.FlagSet) topicsBody {
 		}
 		var st []status
 		for _, r := range resp {
-			s := status{Topic: r.Topic, Error: errText(r.Err, r.ErrMessage)}
+			s := status{Topic: r.Topic, Status: errText(r.Err, r.ErrMessage)}
 			if r.Err == nil {
 				s.Partitions = r.NumPartitions
 			}
@@ -204,7 +211,7 @@ func deleteFlags(*flag.FlagSet) topicsBody {
 		}
 		var st []status
 		for _, r := range resp {
-			st = append(st, status{Topic: r.Topic, Error: errText(r.Err, r.ErrMessage)})
+			st = append(st, status{Topic: r.Topic, Status: errText(r.Err, r.ErrMessage)})
 		}
 		return printStatuses(stdout, cf, st, false)
 	}
@@ -239,7 +246,7 @@ func alterFlags(fs *flag.FlagSet) topicsBody {
 		}
 		var st []status
 		for _, r := range resp {
-			st = append(st, status{Topic: r.Name, Error: errText(r.Err, r.ErrMessage)})
+			st = append(st, status{Topic: r.Name, Status: errText(r.Err, r.ErrMessage)})
 		}
 		return printStatuses(stdout, cf, st, false)
 	}
@@ -247,17 +254,21 @@ func alterFlags(fs *flag.FlagSet) topicsBody {
 
 // topicSummary is one row of `topics list`.
 type topicSummary struct {
-	Topic             string `json:"topic"`
-	ID                string `json:"id"`
-	Partitions        int    `json:"partitions"`
-	ReplicationFactor int    `json:"replication_factor"`
-	Internal          bool   `json:"internal,omitempty"`
+	Topic      string `json:"topic"`
+	ID         string `json:"id"`
+	Partitions int    `json:"partitions"`
+	Replicas   int    `json:"replicas"` // the replication factor
+	Internal   bool   `json:"internal,omitempty"`
 }
 
+// topicID is a topic id as Kafka's tools print it (Uuid.toString):
+// URL-safe base64 without padding, 22 characters.
+func topicID(id kadm.TopicID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
 func summarize(d kadm.TopicDetail) topicSummary {
-	s := topicSummary{Topic: d.Topic, ID: d.ID.String(), Partitions: len(d.Partitions), Internal: d.IsInternal}
+	s := topicSummary{Topic: d.Topic, ID: topicID(d.ID), Partitions: len(d.Partitions), Internal: d.IsInternal}
 	if p, ok := d.Partitions[0]; ok {
-		s.ReplicationFactor = len(p.Replicas)
+		s.Replicas = len(p.Replicas)
 	}
 	return s
 }
@@ -275,14 +286,49 @@ func listFlags(*flag.FlagSet) topicsBody {
 		for _, d := range details.Sorted() {
 			rows = append(rows, summarize(d))
 		}
-		if cf.json() {
-			return writeJSON(stdout, rows)
+		return printOut(stdout, cf.output, rows, func(w io.Writer) error {
+			tw := table(w)
+			fmt.Fprintln(tw, "TOPIC\tID\tPARTITIONS\tREPLICAS")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", r.Topic, r.ID, r.Partitions, r.Replicas)
+			}
+			return tw.Flush()
+		})
+	}
+}
+
+func addPartitionsFlags(fs *flag.FlagSet) topicsBody {
+	num := fs.Int("num", 0, "partitions to add to each topic (as rpk topic add-partitions)")
+	total := fs.Int("total", 0, "the partition count each topic should have (as kafka-topics --alter --partitions)")
+	return func(ctx context.Context, adm *kadm.Client, cf *clientFlags, args []string, stdout io.Writer) error {
+		if err := needTopics(args); err != nil {
+			return err
 		}
-		tw := table(stdout)
-		fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tREPLICAS")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\n", r.Topic, r.Partitions, r.ReplicationFactor)
+		if (*num > 0) == (*total > 0) {
+			return usagef("give one of --num N (partitions to add) or --total N (the new count), N > 0")
 		}
-		return tw.Flush()
+		var resp kadm.CreatePartitionsResponses
+		var err error
+		if *num > 0 {
+			resp, err = adm.CreatePartitions(ctx, *num, args...)
+		} else {
+			resp, err = adm.UpdatePartitions(ctx, *total, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("add partitions: %w", err)
+		}
+		details, err := adm.ListTopics(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("list topics: %w", err)
+		}
+		var st []status
+		for _, r := range resp.Sorted() {
+			s := status{Topic: r.Topic, Status: errText(r.Err, r.ErrMessage)}
+			if d, ok := details[r.Topic]; ok && r.Err == nil {
+				s.Partitions = int32(len(d.Partitions))
+			}
+			st = append(st, s)
+		}
+		return printStatuses(stdout, cf, st, true)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/metrics"
 )
@@ -31,6 +32,7 @@ type cli struct {
 	configFile  string
 	printConfig bool
 	printDocs   bool
+	version     bool
 	flags       *config.FlagSet
 }
 
@@ -38,17 +40,18 @@ type cli struct {
 func parseArgs(args []string, stderr io.Writer) (cli, error) {
 	var c cli
 	fs := flag.NewFlagSet("sluiced", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // a bad flag is one line (main prints it), --help the usage
+	fs.BoolVar(&c.version, "version", false, "print the version and git revision, then exit")
 	fs.StringVar(&c.configFile, "config", "", "a Kafka server.properties file (SLUICE_* variables and flags override it)")
 	fs.BoolVar(&c.printConfig, "print-config", false, "print the effective settings, with where each came from, and exit")
 	fs.BoolVar(&c.printDocs, "print-config-docs", false, "print the configuration reference (docs/CONFIGURATION.md) and exit")
 	c.flags = config.BindFlags(fs)
-	fs.Usage = func() { usage(stderr) }
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}
-		return c, usageError{err}
+		return c, usageError{fmt.Errorf("%w (see 'sluiced --help')", err)}
 	}
 	if fs.NArg() > 0 {
 		return c, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
@@ -66,6 +69,7 @@ variables, flags.
   --config FILE         a Kafka server.properties file
   --print-config        print the effective settings and where each came from, then exit
   --print-config-docs   print the configuration reference in Markdown, then exit
+  --version             print the version and git revision, then exit
 `)
 	config.Usage(w)
 }
@@ -73,8 +77,15 @@ variables, flags.
 // run starts the broker and serves until ctx is done, then shuts down.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	c, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout)
+	}
 	if err != nil {
 		return err
+	}
+	if c.version {
+		fmt.Fprintf(stdout, "sluiced %s\n", buildinfo.Read())
+		return nil
 	}
 	if c.printDocs {
 		config.Markdown(stdout)
