@@ -46,11 +46,7 @@ var jvmFlags = []string{"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx512m
 // "tools/NAME", "dump-log/NAME" or "crash/NAME" for the other tests) to
 // why Sluice fails it where Apache Kafka passes. Keep it in step with
 // docs/COMPATIBILITY.md.
-var knownJavaDiffs = map[string]string{
-	"dump-log/producer-snapshots": "sluiced's <offset>.snapshot producer-state files are not in Kafka's format" +
-		" (kafka-dump-log: \"Snapshot failed schema validation: unknown file version\"); a Kafka broker would" +
-		" discard them and rebuild producer state from the log",
-}
+var knownJavaDiffs = map[string]string{}
 
 // javaKit is the reference kit that scripts/test-deps.sh builds in
 // e2e/java: a java binary and the classpath of Kafka's jars (java/lib)

@@ -23,6 +23,48 @@
 // other than the entries present, a bad number) is corrupt: its error wraps
 // segment.ErrCorrupt. So is a producer snapshot failing its CRC or layout.
 //
+// # Producer snapshots
+//
+// `<offset>.snapshot` (20-digit offset) holds the idempotent producers'
+// state as of that offset (everything below it applied), in Kafka's format
+// (ProducerStateManager, snapshot version 1; snapshotfmt.go), big-endian:
+//
+//	+-------------+---------+-----------+---------------------+
+//	| version i16 | crc u32 | count i32 | count × entry (46B) |
+//	|     = 1     |         |           |                     |
+//	+-------------+---------+-----------+---------------------+
+//	              └ CRC-32C of every byte after the crc field ┘
+//
+//	entry: | producerId i64 | epoch i16 | lastSequence i32 | lastOffset i64 |
+//	       | offsetDelta i32 | timestamp i64 | coordinatorEpoch i32 |
+//	       | currentTxnFirstOffset i64 |
+//
+// An entry is one producer's last batch: sequences lastSequence-offsetDelta
+// … lastSequence (wrapping at MaxInt32), offsets lastOffset-offsetDelta …
+// lastOffset, timestamp its max timestamp. A producer with no batch yet (an
+// epoch bump) has lastSequence -1, lastOffset -1, offsetDelta 0. The two
+// transaction fields are -1. Sluice writes ids ascending and reads any
+// order (Kafka writes its hash map's order), so kafka-dump-log reads
+// Sluice's snapshots and Sluice reads Kafka's.
+//
+// In memory a producer keeps its last five batches, as Kafka does; the
+// snapshot keeps the last one, as Kafka's does. So after a restart a retry
+// of the last batch is still a duplicate (it gets its first offsets back),
+// the next sequence is accepted, and a retry of an older batch is refused
+// with OUT_OF_ORDER_SEQUENCE_NUMBER, as by Kafka; batches after the
+// snapshot's offset are replayed from the log with all five kept. A
+// snapshot is written at each roll (at the new segment's base) and at
+// close, atomically (temporary file, fsync, rename, directory fsync); one
+// that fails to decode is skipped and an older one and the log are used.
+//
+// Releases before this format wrote their own (| crc32c u32 | count u32 |
+// entries with up to five batches each |), told apart by its header (not
+// version 1 with a matching CRC). It is still read, with every batch kept
+// in memory; when the newest snapshot is in it, that snapshot and every
+// older one in it are rewritten in Kafka's format as the partition opens.
+// It had no timestamps: they are written as -1 until the producer appends
+// again (Kafka would expire such a producer at once if it loaded the file).
+//
 // In cleaner-offset-checkpoint the offset is the partition's first dirty
 // offset: everything below it was in the cleaned section of the last
 // cleaning. It is written after each cleaning; a missing or stale entry

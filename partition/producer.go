@@ -1,10 +1,8 @@
 package partition
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/crc32"
-	"math"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -26,9 +24,24 @@ type batchMeta struct {
 	firstOffset, lastOffset int64
 }
 
+// producerEntry is one producer's state. Only the last batch survives a
+// restart through a snapshot (Kafka's format has room for no more), so a
+// retry of an older one of the five is then refused as out of order, as by
+// Kafka; the batches appended after the snapshot are replayed from the log.
 type producerEntry struct {
 	epoch   int16
 	batches []batchMeta // oldest first, at most maxBatchesPerProducer
+	// timestamp is the max timestamp of the producer's last batch (Kafka's
+	// lastTimestamp; -1 when unknown).
+	timestamp int64
+	// coordinatorEpoch and txnFirstOffset are Kafka's transaction fields,
+	// -1 outside transactions: kept only to round-trip a snapshot.
+	coordinatorEpoch int32
+	txnFirstOffset   int64
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, timestamp: -1, coordinatorEpoch: -1, txnFirstOffset: -1}
 }
 
 func (e *producerEntry) last() (batchMeta, bool) {
@@ -89,10 +102,17 @@ func updateProducers(m map[int64]*producerEntry, h segment.Header) {
 		return
 	}
 	e := m[h.ProducerID]
-	if e == nil || h.ProducerEpoch > e.epoch {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+	switch {
+	case e == nil:
+		e = newProducerEntry(h.ProducerEpoch)
+		m[h.ProducerID] = e
+	case h.ProducerEpoch > e.epoch:
+		// A new epoch forgets the batches, not the transaction fields
+		// (Kafka's maybeUpdateProducerEpoch).
+		e = &producerEntry{epoch: h.ProducerEpoch, coordinatorEpoch: e.coordinatorEpoch, txnFirstOffset: e.txnFirstOffset}
 		m[h.ProducerID] = e
 	}
+	e.timestamp = h.MaxTimestamp
 	if h.BaseSequence < 0 {
 		return
 	}
@@ -113,87 +133,10 @@ func cloneEntry(e *producerEntry) *producerEntry {
 	if e == nil {
 		return nil
 	}
-	c := &producerEntry{epoch: e.epoch, batches: make([]batchMeta, len(e.batches), maxBatchesPerProducer)}
+	c := *e
+	c.batches = make([]batchMeta, len(e.batches), maxBatchesPerProducer)
 	copy(c.batches, e.batches)
-	return c
-}
-
-// Producer snapshot file: `<offset>.snapshot`, the state as of that offset
-// (everything below it applied).
-//
-//	| crc32c u32 | count u32 | entries … |
-//	entry: | producerId i64 | epoch i16 | n u8 | n × (firstSeq i32, lastSeq i32, firstOffset i64, lastOffset i64) |
-//
-// The CRC covers everything after it; ids are ascending and nothing follows
-// the last entry. A bad snapshot is ignored (the state is rebuilt from an
-// older one and the log instead).
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func encodeSnapshot(m map[int64]*producerEntry) []byte {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	b := make([]byte, 8, 8+len(m)*(11+maxBatchesPerProducer*24))
-	binary.BigEndian.PutUint32(b[4:], uint32(len(ids)))
-	for _, id := range ids {
-		e := m[id]
-		b = binary.BigEndian.AppendUint64(b, uint64(id))
-		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
-		b = append(b, byte(len(e.batches)))
-		for _, bm := range e.batches {
-			b = binary.BigEndian.AppendUint32(b, uint32(bm.firstSeq))
-			b = binary.BigEndian.AppendUint32(b, uint32(bm.lastSeq))
-			b = binary.BigEndian.AppendUint64(b, uint64(bm.firstOffset))
-			b = binary.BigEndian.AppendUint64(b, uint64(bm.lastOffset))
-		}
-	}
-	binary.BigEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli))
-	return b
-}
-
-func decodeSnapshot(b []byte) (map[int64]*producerEntry, error) {
-	if len(b) < 8 || crc32.Checksum(b[4:], castagnoli) != binary.BigEndian.Uint32(b) {
-		return nil, fmt.Errorf("%w: producer snapshot checksum", segment.ErrCorrupt)
-	}
-	n := int(binary.BigEndian.Uint32(b[4:]))
-	b = b[8:]
-	if n > len(b)/11 { // an entry takes at least 11 bytes
-		return nil, fmt.Errorf("%w: producer snapshot count %d overruns %d bytes", segment.ErrCorrupt, n, len(b))
-	}
-	m := make(map[int64]*producerEntry, n)
-	prev := int64(math.MinInt64)
-	for i := 0; i < n; i++ {
-		if len(b) < 11 {
-			return nil, fmt.Errorf("%w: producer snapshot truncated", segment.ErrCorrupt)
-		}
-		id := int64(binary.BigEndian.Uint64(b))
-		if i > 0 && id <= prev { // encodeSnapshot writes ids ascending
-			return nil, fmt.Errorf("%w: producer snapshot ids out of order", segment.ErrCorrupt)
-		}
-		prev = id
-		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:]))}
-		k := int(b[10])
-		b = b[11:]
-		if k > maxBatchesPerProducer || len(b) < k*24 {
-			return nil, fmt.Errorf("%w: producer snapshot entry", segment.ErrCorrupt)
-		}
-		for j := 0; j < k; j++ {
-			e.batches = append(e.batches, batchMeta{
-				firstSeq:    int32(binary.BigEndian.Uint32(b)),
-				lastSeq:     int32(binary.BigEndian.Uint32(b[4:])),
-				firstOffset: int64(binary.BigEndian.Uint64(b[8:])),
-				lastOffset:  int64(binary.BigEndian.Uint64(b[16:])),
-			})
-			b = b[24:]
-		}
-		m[id] = e
-	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the producer snapshot's entries", segment.ErrCorrupt, len(b))
-	}
-	return m, nil
+	return &c
 }
 
 // listSnapshots returns the offsets of the snapshot files in dir, ascending.
@@ -230,7 +173,10 @@ func writeSnapshotBytes(fsys vfs.FS, dir string, offset int64, b []byte) error {
 
 // loadLatestSnapshot returns the newest valid snapshot at or below limit,
 // and its offset; (empty, -1) when there is none. Snapshots above limit
-// (left by a log that was truncated) are deleted.
+// (left by a log that was truncated) are deleted. When the newest is in
+// Sluice's old format, it and every older old-format snapshot are rewritten
+// in Kafka's (each keeping only every producer's last batch on disk; the
+// state returned keeps all of them).
 func loadLatestSnapshot(fsys vfs.FS, dir string, limit int64) (map[int64]*producerEntry, int64, error) {
 	offs, err := listSnapshots(dir)
 	if err != nil {
@@ -242,15 +188,59 @@ func loadLatestSnapshot(fsys vfs.FS, dir string, limit int64) (map[int64]*produc
 			fsys.Remove(p)
 			continue
 		}
-		b, err := vfs.ReadFile(fsys, p)
+		m, old, err := readSnapshot(fsys, p)
 		if err != nil {
-			return nil, -1, fmt.Errorf("cannot read producer snapshot %q: %w", p, err)
+			if errors.Is(err, segment.ErrCorrupt) {
+				continue // skipped: the state is rebuilt from an older one and the log
+			}
+			return nil, -1, err
 		}
-		if m, err := decodeSnapshot(b); err == nil {
-			return m, offs[i], nil
+		if old {
+			if err := convertOldSnapshots(fsys, dir, offs[:i+1], m); err != nil {
+				return nil, -1, err
+			}
 		}
+		return m, offs[i], nil
 	}
 	return make(map[int64]*producerEntry), -1, nil
+}
+
+// readSnapshot reads and decodes one snapshot file; old reports Sluice's
+// old format.
+func readSnapshot(fsys vfs.FS, p string) (m map[int64]*producerEntry, old bool, err error) {
+	b, err := vfs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot read producer snapshot %q: %w", p, err)
+	}
+	m, old, err = decodeSnapshot(b)
+	if err != nil {
+		return nil, false, fmt.Errorf("producer snapshot %q: %w", p, err)
+	}
+	return m, old, nil
+}
+
+// convertOldSnapshots rewrites in Kafka's format the snapshot at the last
+// of offs, whose state is newest, and every other one of offs that is in
+// the old format. Corrupt ones are left as they are.
+func convertOldSnapshots(fsys vfs.FS, dir string, offs []int64, newest map[int64]*producerEntry) error {
+	for i, off := range offs {
+		m := newest
+		if i < len(offs)-1 {
+			var old bool
+			var err error
+			m, old, err = readSnapshot(fsys, fileName(dir, off, snapshotSuffix))
+			if errors.Is(err, segment.ErrCorrupt) || (err == nil && !old) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := writeSnapshot(fsys, dir, off, m); err != nil {
+			return fmt.Errorf("cannot convert the old-format producer snapshot at %d: %w", off, err)
+		}
+	}
+	return nil
 }
 
 // pruneSnapshots deletes snapshots below keepFrom except the newest of
