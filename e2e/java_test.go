@@ -806,10 +806,11 @@ func TestJavaDumpLog(t *testing.T) {
 	}
 	runs = append(runs, toolRun{name: "offsets-decoder", main: dump, args: []string{"--offsets-decoder", "--files",
 		strings.Join(groupLogs, ",")}})
-	if len(snapshots) > 0 {
-		runs = append(runs, toolRun{name: "producer-snapshots", main: dump, args: []string{"--files",
-			strings.Join(snapshots, ",")}})
+	if len(snapshots) == 0 {
+		t.Fatal("no producer snapshot (*.snapshot) in the data directory: the idempotent producer's state must be snapshotted at every roll and at shutdown")
 	}
+	runs = append(runs, toolRun{name: "producer-snapshots", main: dump, args: []string{"--files",
+		strings.Join(snapshots, ",")}})
 	for i, p := range printed {
 		runs = append(runs, toolRun{name: fmt.Sprintf("print-data-log-%d", i), main: dump,
 			args: []string{"--print-data-log", "--files", p}})
