@@ -333,8 +333,8 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 // below the recovery point, or when a valid batch follows the bad one.
 func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error) error {
 	if next < recoveryPoint {
-		return fmt.Errorf("corruption below the recovery point %d in %q at position %d: %w",
-			recoveryPoint, s.log.Path(), end, why)
+		return fmt.Errorf("corruption below the recovery point %d in %q at position %d (offset %d): %w",
+			recoveryPoint, s.log.Path(), end, next, why)
 	}
 	h, err := s.log.ReadHeaderAt(end)
 	if err != nil || h.Size() <= 0 {
@@ -355,8 +355,8 @@ func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error
 	if _, err := segment.Validate(buf); err != nil {
 		return nil
 	}
-	return fmt.Errorf("corrupt batch in %q at position %d with valid data after it at %d: %w",
-		s.log.Path(), end, after, why)
+	return fmt.Errorf("corrupt batch in %q at position %d (offset %d) with valid data after it at %d: %w",
+		s.log.Path(), end, next, after, why)
 }
 
 // truncateTail cuts segment i at end and deletes every later segment.

@@ -41,8 +41,9 @@ type store struct {
 
 	mu struct {
 		sync.Mutex
-		logs   map[topicPartition]*Log
-		closed bool
+		logs    map[topicPartition]*Log
+		offline map[topicPartition]*OfflineLog // could not be opened (offline.go)
+		closed  bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
 	openedClean  bool       // the clean-shutdown marker was trusted at open
@@ -76,6 +77,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s := &Store{store{cfg: cfg, logger: cfg.Logger, stop: make(chan struct{})}}
 	s.mu.logs = make(map[topicPartition]*Log)
+	s.mu.offline = make(map[topicPartition]*OfflineLog)
 	if err := s.takeLock(); err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	path := filepath.Join(s.cfg.Dir, name)
-	if strings.HasSuffix(name, deleteDirSuffix) {
+	if strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
 		return os.RemoveAll(path)
 	}
 	m := partitionDir.FindStringSubmatch(name)
@@ -162,10 +164,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	tp := topicPartition{m[1], int32(p)}
-	id, err := readPartitionMetadata(path)
-	if err != nil {
-		return err
-	}
+	id, idErr := readPartitionMetadata(path)
 	rp, ok := rps[tp]
 	if !ok {
 		rp = -1
@@ -178,9 +177,14 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 	if cp, ok := cleaned[tp]; ok {
 		o.cleanerPoint = cp
 	}
+	if idErr != nil {
+		s.takeOffline(tp, id, path, rp, ls, idErr)
+		return nil
+	}
 	l, err := openLog(path, o)
 	if err != nil {
-		return err
+		s.takeOffline(tp, id, path, rp, ls, err)
+		return nil
 	}
 	s.mu.logs[tp] = l
 	return nil
@@ -265,6 +269,7 @@ func (s *store) checkpoint(atClose bool) error {
 		}
 		starts[tp] = l.LogStartOffset()
 	}
+	s.offlineCheckpoints(rps, starts)
 	return errors.Join(
 		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, recoveryPointFile), rps),
 		writeOffsetCheckpoint(filepath.Join(s.cfg.Dir, logStartOffsetFile), starts))
@@ -302,23 +307,55 @@ func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Conf
 	if l := s.mu.logs[tp]; l != nil {
 		return l, nil
 	}
-	dir := filepath.Join(s.cfg.Dir, tp.String())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	if o := s.mu.offline[tp]; o != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrOffline, tp, o.Err)
 	}
-	if err := writePartitionMetadata(dir, topicID); err != nil {
+	dir := filepath.Join(s.cfg.Dir, tp.String())
+	if err := createPartitionDir(dir, topicID); err != nil {
 		return nil, err
 	}
 	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
-		l.Close()
-		return nil, err
-	}
 	s.mu.logs[tp] = l
 	return l, nil
+}
+
+// newDirSuffix marks a partition directory being created: it is filled
+// (partition.metadata, fsync'd) under `<topic>-<partition>.<id>-new`, then
+// renamed to its name and the data directory fsync'd, so a crash leaves
+// either no directory or a whole one. Leftovers are removed at open.
+const newDirSuffix = "-new"
+
+// createPartitionDir creates dir with its partition.metadata, atomically.
+// An existing directory (a crash after the rename) is kept if its topic id
+// is topicID.
+func createPartitionDir(dir string, topicID [16]byte) error {
+	if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
+		if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+			return nil
+		}
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
+	}
+	if err := writePartitionMetadata(tmp, topicID); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil { // a stale directory without metadata
+		os.RemoveAll(tmp)
+		return fmt.Errorf("cannot replace stale partition directory %q: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("cannot rename %q to %q: %w", tmp, dir, err)
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 // delete closes the log, renames its directory out of the way, and removes
@@ -329,18 +366,26 @@ func (s *store) delete(topic string, partition int32) error {
 	s.mu.Lock()
 	l := s.mu.logs[tp]
 	delete(s.mu.logs, tp)
+	off := s.mu.offline[tp]
+	delete(s.mu.offline, tp)
 	s.mu.Unlock()
-	if l == nil {
+	var dir string
+	switch {
+	case l != nil:
+		if err := l.Close(); err != nil {
+			s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
+		}
+		dir = l.dir
+	case off != nil:
+		dir = off.Dir
+	default:
 		return nil
-	}
-	if err := l.Close(); err != nil {
-		s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
 	}
 	var id [8]byte
 	rand.Read(id[:])
 	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
-	if err := os.Rename(l.dir, gone); err != nil {
-		return fmt.Errorf("cannot rename %q for deletion: %w", l.dir, err)
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("cannot rename %q for deletion: %w", dir, err)
 	}
 	if err := syncDir(s.cfg.Dir); err != nil {
 		return err
@@ -367,7 +412,7 @@ func (s *store) close() error {
 	// Every log is flushed and closed: its end is its recovery point.
 	ckErr := s.checkpoint(true)
 	var markErr error
-	if ckErr == nil && closeErr == nil {
+	if ckErr == nil && closeErr == nil && s.offlineCount() == 0 {
 		markErr = writeFileAtomic(filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
 	}
 	lockErr := s.lock.Close()
