@@ -2,12 +2,15 @@ package broker
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice/sluice/partition"
 )
@@ -29,8 +32,18 @@ const maxTopicNameLen = 249
 type topic struct {
 	name       string
 	id         [16]byte
-	partitions []*partition.Log
+	partitions []*partition.Log // nil: offline (the store could not open it)
 	configs    map[string]string // overrides of the broker's defaults
+}
+
+// missingCode is the error code for partition p when t.partition(p) is nil:
+// KAFKA_STORAGE_ERROR for an offline partition, UNKNOWN_TOPIC_OR_PARTITION
+// for one that does not exist.
+func (t *topic) missingCode(p int32) int16 {
+	if t != nil && p >= 0 && int(p) < len(t.partitions) && t.partitions[p] == nil {
+		return kerr.KafkaStorageError.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
 }
 
 // internal reports whether the topic is internal (Metadata's IsInternal):
@@ -56,6 +69,9 @@ type topics struct {
 	log      *slog.Logger
 
 	writeMu sync.Mutex // serialises changes; taken before mu
+	// afterStep, if set (tests), runs after each file step of a topic
+	// creation or deletion (topicops.go); an error stops it there.
+	afterStep func(step string) error
 	mu      struct {
 		sync.RWMutex
 		byName map[string]*topic
@@ -63,32 +79,24 @@ type topics struct {
 	}
 }
 
-// loadTopics builds the registry from the store's logs and the persisted
+// loadTopics finishes an interrupted topic operation, then builds the
+// registry from the store's logs (and offline partitions) and the persisted
 // config overrides.
 func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.Logger) (*topics, error) {
 	ts := &topics{store: store, defaults: defaults, log: logger}
 	ts.mu.byName = map[string]*topic{}
 	ts.mu.byID = map[[16]byte]*topic{}
+	if err := ts.finishPendingOp(); err != nil {
+		return nil, err
+	}
 	configs, err := readTopicConfigs(store.Dir())
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range store.Logs() { // sorted by topic, partition
-		t := ts.mu.byName[l.Topic()]
-		if t == nil {
-			t = &topic{name: l.Topic(), id: l.TopicID(), configs: configs[l.Topic()]}
-			ts.mu.byName[t.name] = t
-			ts.mu.byID[t.id] = t
-		}
-		if int(l.Partition()) != len(t.partitions) {
-			return nil, fmt.Errorf("broker: topic %q: partition %d found where %d expected (missing partition directory?)",
-				t.name, l.Partition(), len(t.partitions))
-		}
-		if l.TopicID() != t.id {
-			return nil, fmt.Errorf("broker: topic %q: partition %d has topic id %x, partition 0 has %x",
-				t.name, l.Partition(), l.TopicID(), t.id)
-		}
-		t.partitions = append(t.partitions, l)
+	for _, t := range buildTopics(store, logger) {
+		t.configs = configs[t.name]
+		ts.mu.byName[t.name] = t
+		ts.mu.byID[t.id] = t
 	}
 	for name, cfg := range configs {
 		if t := ts.mu.byName[name]; t != nil {
@@ -100,6 +108,57 @@ func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.
 	return ts, nil
 }
 
+// buildTopics groups the store's partitions into topics. A partition that
+// is offline, missing (a gap) or carries another topic id is left nil
+// (offline) with an ERROR: one bad partition never keeps the broker down.
+func buildTopics(store *partition.Store, logger *slog.Logger) []*topic {
+	type slot struct {
+		l  *partition.Log
+		id [16]byte
+	}
+	byTopic := map[string]map[int32]slot{}
+	add := func(name string, p int32, s slot) {
+		if byTopic[name] == nil {
+			byTopic[name] = map[int32]slot{}
+		}
+		byTopic[name][p] = s
+	}
+	for _, l := range store.Logs() {
+		add(l.Topic(), l.Partition(), slot{l, l.TopicID()})
+	}
+	for _, o := range store.Offline() {
+		add(o.Topic, o.Partition, slot{nil, o.TopicID})
+	}
+	var out []*topic
+	for name, parts := range byTopic {
+		t := &topic{name: name}
+		n := int32(0)
+		for p := range parts {
+			n = max(n, p+1)
+		}
+		for p := range n { // the lowest partition's id names the topic
+			if s, ok := parts[p]; ok && s.id != [16]byte{} {
+				t.id = s.id
+				break
+			}
+		}
+		for p := range n {
+			s, ok := parts[p]
+			switch {
+			case !ok:
+				logger.Error("partition directory missing: partition offline", "topic", name, "partition", p)
+			case s.l != nil && s.id != t.id:
+				logger.Error("partition has another topic id: partition offline", "topic", name, "partition", p,
+					"topic_id", fmt.Sprintf("%x", s.id), "expected", fmt.Sprintf("%x", t.id))
+				s.l = nil
+			}
+			t.partitions = append(t.partitions, s.l)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // applyConfigs sets every partition's config to the defaults plus overrides.
 func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 	cfg, err := logConfig(ts.defaults, overrides)
@@ -107,6 +166,9 @@ func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 		return err
 	}
 	for _, l := range t.partitions {
+		if l == nil {
+			continue // offline
+		}
 		if err := l.SetConfig(cfg); err != nil {
 			return fmt.Errorf("cannot set config of partition %d: %w", l.Partition(), err)
 		}
@@ -201,23 +263,46 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 		return nil, err
 	}
 	t := &topic{name: name, id: newUUID(), configs: maps.Clone(configs)}
+	op := topicOp{Op: "create", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n, Configs: configs}
+	if err := ts.beginOp(op); err != nil {
+		return nil, err
+	}
 	for p := range n {
 		l, err := ts.store.Create(name, p, t.id, cfg)
 		if err != nil {
-			ts.dropLogs(name, p)
-			return nil, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err)
+			return nil, ts.abortCreate(name, p, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err))
 		}
 		t.partitions = append(t.partitions, l)
+		if err := ts.step(fmt.Sprintf("partition %d created", p)); err != nil {
+			return nil, err
+		}
 	}
 	if len(configs) > 0 {
 		if err := ts.persistConfigsLocked(name, configs); err != nil {
-			ts.dropLogs(name, n)
+			return nil, ts.abortCreate(name, n, err)
+		}
+		if err := ts.step("configs written"); err != nil {
 			return nil, err
 		}
+	}
+	if err := ts.endOp(); err != nil {
+		return nil, ts.abortCreate(name, n, err)
 	}
 	ts.publish(t)
 	ts.log.Info("topic created", "topic", name, "partitions", n, "configs", configs)
 	return t, nil
+}
+
+// abortCreate undoes a failed creation of partitions [0, n) and returns
+// err. If that fails too, the pending operation stays recorded and the
+// next start finishes or rolls it back.
+func (ts *topics) abortCreate(name string, n int32, err error) error {
+	if ts.dropLogs(name, n) {
+		if endErr := ts.endOp(); endErr != nil {
+			ts.log.Error("cannot clear the topic operation record", "topic", name, "err", endErr)
+		}
+	}
+	return err
 }
 
 // maxPartitions bounds one topic's partition count (a typo guard; each
@@ -240,13 +325,17 @@ func (ts *topics) checkNewName(name string) error {
 	return nil
 }
 
-// dropLogs deletes partitions [0, n) of a half-created topic.
-func (ts *topics) dropLogs(name string, n int32) {
+// dropLogs deletes partitions [0, n) of a half-created topic; false if
+// any could not be removed.
+func (ts *topics) dropLogs(name string, n int32) bool {
+	ok := true
 	for p := range n {
 		if err := ts.store.Delete(name, p); err != nil {
 			ts.log.Error("cannot remove partition of failed topic creation", "topic", name, "partition", p, "err", err)
+			ok = false
 		}
 	}
+	return ok
 }
 
 // publish makes t visible (replacing any topic of that name).
@@ -268,18 +357,33 @@ func (ts *topics) deleteTopic(name string) error {
 	if t == nil {
 		return fmt.Errorf("%w: %q", errUnknownTopic, name)
 	}
+	n := int32(len(t.partitions))
+	if err := ts.beginOp(topicOp{Op: "delete", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n}); err != nil {
+		return err
+	}
 	ts.mu.Lock()
 	delete(ts.mu.byName, name)
 	delete(ts.mu.byID, t.id)
 	ts.mu.Unlock()
-	var errs []error
-	for _, l := range t.partitions {
-		if err := ts.store.Delete(name, l.Partition()); err != nil {
-			errs = append(errs, fmt.Errorf("broker: cannot delete %s-%d: %w", name, l.Partition(), err))
+	if len(t.configs) > 0 {
+		if err := ts.persistConfigsLocked(name, nil); err != nil {
+			return err // recorded: the next start finishes the delete
+		}
+		if err := ts.step("configs removed"); err != nil {
+			return err
 		}
 	}
-	if len(t.configs) > 0 {
-		errs = append(errs, ts.persistConfigsLocked(name, nil))
+	var errs []error
+	for p := n - 1; p >= 0; p-- {
+		if err := ts.store.Delete(name, p); err != nil {
+			errs = append(errs, fmt.Errorf("broker: cannot delete %s-%d: %w", name, p, err))
+		}
+		if err := ts.step(fmt.Sprintf("partition %d deleted", p)); err != nil {
+			return err
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, ts.endOp())
 	}
 	ts.log.Info("topic deleted", "topic", name)
 	return errors.Join(errs...)
