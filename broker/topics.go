@@ -32,7 +32,7 @@ const maxTopicNameLen = 249
 type topic struct {
 	name       string
 	id         [16]byte
-	partitions []*partition.Log // nil: offline (the store could not open it)
+	partitions []*partition.Log  // nil: offline (the store could not open it)
 	configs    map[string]string // overrides of the broker's defaults
 }
 
@@ -72,7 +72,7 @@ type topics struct {
 	// afterStep, if set (tests), runs after each file step of a topic
 	// creation or deletion (topicops.go); an error stops it there.
 	afterStep func(step string) error
-	mu      struct {
+	mu        struct {
 		sync.RWMutex
 		byName map[string]*topic
 		byID   map[[16]byte]*topic
