@@ -214,4 +214,3 @@ func runSluice(t *testing.T, args ...string) (int, string) {
 	}
 	return 0, string(out)
 }
-
