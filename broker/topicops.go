@@ -73,12 +73,28 @@ func (ts *topics) endOp() error {
 }
 
 // step is called after each file step of a create or delete; a test hook
-// (topics.afterStep) stops the process there to test crash recovery.
+// (topics.afterStep) stops the process there to test crash recovery. Its
+// errors wrap errStepStop.
 func (ts *topics) step(what string) error {
-	if ts.afterStep != nil {
-		return ts.afterStep(what)
+	if ts.afterStep == nil {
+		return nil
+	}
+	if err := ts.afterStep(what); err != nil {
+		return fmt.Errorf("%w: %v", errStepStop, err)
 	}
 	return nil
+}
+
+// errStepStop: the test hook stopped an operation (nothing is undone).
+var errStepStop = errors.New("broker: stopped by test hook")
+
+// partitionStep is the store's progress callback: step after each
+// partition; nil without a hook.
+func (ts *topics) partitionStep(what string) func(p int32) error {
+	if ts.afterStep == nil {
+		return nil
+	}
+	return func(p int32) error { return ts.step(fmt.Sprintf("partition %d %s", p, what)) }
 }
 
 // readTopicOp returns the pending operation, or nil.
@@ -136,10 +152,8 @@ func (ts *topics) rollCreateForward(op topicOp, id [16]byte) error {
 	if err != nil {
 		return err
 	}
-	for p := range op.Partitions {
-		if _, err := ts.store.Create(op.Topic, p, id, cfg); err != nil {
-			return err
-		}
+	if _, err := ts.store.CreateLogs(op.Topic, 0, op.Partitions, id, cfg, nil); err != nil {
+		return err
 	}
 	all, err := readTopicConfigs(ts.store.Dir())
 	if err != nil {
@@ -166,16 +180,16 @@ func (ts *topics) removeTopicFiles(topic string, id [16]byte) error {
 			return err
 		}
 	}
-	var errs []error
+	var parts []int32
 	for _, l := range ts.store.Logs() {
 		if l.Topic() == topic && (l.TopicID() == id || l.TopicID() == [16]byte{}) {
-			errs = append(errs, ts.store.Delete(topic, l.Partition()))
+			parts = append(parts, l.Partition())
 		}
 	}
 	for _, o := range ts.store.Offline() {
 		if o.Topic == topic && (o.TopicID == id || o.TopicID == [16]byte{}) {
-			errs = append(errs, ts.store.Delete(topic, o.Partition))
+			parts = append(parts, o.Partition)
 		}
 	}
-	return errors.Join(errs...)
+	return ts.store.DeleteLogs(topic, parts, nil)
 }

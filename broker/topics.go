@@ -267,16 +267,14 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 	if err := ts.beginOp(op); err != nil {
 		return nil, err
 	}
-	for p := range n {
-		l, err := ts.store.Create(name, p, t.id, cfg)
-		if err != nil {
-			return nil, ts.abortCreate(name, p, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err))
-		}
-		t.partitions = append(t.partitions, l)
-		if err := ts.step(fmt.Sprintf("partition %d created", p)); err != nil {
-			return nil, err
-		}
+	logs, err := ts.store.CreateLogs(name, 0, n, t.id, cfg, ts.partitionStep("created"))
+	if errors.Is(err, errStepStop) {
+		return nil, err
 	}
+	if err != nil {
+		return nil, ts.abortCreate(name, n, fmt.Errorf("broker: cannot create %s: %w", name, err))
+	}
+	t.partitions = logs
 	if len(configs) > 0 {
 		if err := ts.persistConfigsLocked(name, configs); err != nil {
 			return nil, ts.abortCreate(name, n, err)
@@ -328,14 +326,20 @@ func (ts *topics) checkNewName(name string) error {
 // dropLogs deletes partitions [0, n) of a half-created topic; false if
 // any could not be removed.
 func (ts *topics) dropLogs(name string, n int32) bool {
-	ok := true
-	for p := range n {
-		if err := ts.store.Delete(name, p); err != nil {
-			ts.log.Error("cannot remove partition of failed topic creation", "topic", name, "partition", p, "err", err)
-			ok = false
-		}
+	if err := ts.store.DeleteLogs(name, partitionRange(n), nil); err != nil {
+		ts.log.Error("cannot remove the partitions of a failed topic creation", "topic", name, "err", err)
+		return false
 	}
-	return ok
+	return true
+}
+
+// partitionRange is [0, n) descending.
+func partitionRange(n int32) []int32 {
+	out := make([]int32, 0, n)
+	for p := n - 1; p >= 0; p-- {
+		out = append(out, p)
+	}
+	return out
 }
 
 // publish makes t visible (replacing any topic of that name).
@@ -373,20 +377,15 @@ func (ts *topics) deleteTopic(name string) error {
 			return err
 		}
 	}
-	var errs []error
-	for p := n - 1; p >= 0; p-- {
-		if err := ts.store.Delete(name, p); err != nil {
-			errs = append(errs, fmt.Errorf("broker: cannot delete %s-%d: %w", name, p, err))
-		}
-		if err := ts.step(fmt.Sprintf("partition %d deleted", p)); err != nil {
-			return err
-		}
+	err := ts.store.DeleteLogs(name, partitionRange(n), ts.partitionStep("deleted"))
+	if errors.Is(err, errStepStop) {
+		return err
 	}
-	if len(errs) == 0 {
-		errs = append(errs, ts.endOp())
+	if err != nil {
+		return fmt.Errorf("broker: cannot delete %s (the next start finishes it): %w", name, err)
 	}
-	ts.log.Info("topic deleted", "topic", name)
-	return errors.Join(errs...)
+	ts.log.Info("topic deleted", "topic", name, "partitions", n)
+	return ts.endOp()
 }
 
 // addPartitions grows a topic to total partitions (CreatePartitions).

@@ -1,9 +1,7 @@
 package partition
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +44,9 @@ type store struct {
 		closed  bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
+	// createMu serialises the creation and deletion of logs
+	// (topicstate.go); held across their file operations, never by readers.
+	createMu sync.Mutex
 	openedClean  bool       // the clean-shutdown marker was trusted at open
 	cl           cleanerState
 	stop         chan struct{}
@@ -297,105 +298,6 @@ func (s *store) get(topic string, partition int32) *Log {
 	return s.mu.logs[topicPartition{topic, partition}]
 }
 
-func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil, ErrClosed
-	}
-	tp := topicPartition{topic, partition}
-	if l := s.mu.logs[tp]; l != nil {
-		return l, nil
-	}
-	if o := s.mu.offline[tp]; o != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrOffline, tp, o.Err)
-	}
-	dir := filepath.Join(s.cfg.Dir, tp.String())
-	if err := createPartitionDir(dir, topicID); err != nil {
-		return nil, err
-	}
-	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
-	if err != nil {
-		return nil, err
-	}
-	s.mu.logs[tp] = l
-	return l, nil
-}
-
-// newDirSuffix marks a partition directory being created: it is filled
-// (partition.metadata, fsync'd) under `<topic>-<partition>.<id>-new`, then
-// renamed to its name and the data directory fsync'd, so a crash leaves
-// either no directory or a whole one. Leftovers are removed at open.
-const newDirSuffix = "-new"
-
-// createPartitionDir creates dir with its partition.metadata, atomically.
-// An existing directory (a crash after the rename) is kept if its topic id
-// is topicID.
-func createPartitionDir(dir string, topicID [16]byte) error {
-	if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
-		if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
-			return nil
-		}
-	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
-	}
-	if err := writePartitionMetadata(tmp, topicID); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil { // a stale directory without metadata
-		os.RemoveAll(tmp)
-		return fmt.Errorf("cannot replace stale partition directory %q: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("cannot rename %q to %q: %w", tmp, dir, err)
-	}
-	return syncDir(filepath.Dir(dir))
-}
-
-// delete closes the log, renames its directory out of the way, and removes
-// it once every reader is done (the segments' reference counts close their
-// files; the unlinked directory is gone when the last one closes).
-func (s *store) delete(topic string, partition int32) error {
-	tp := topicPartition{topic, partition}
-	s.mu.Lock()
-	l := s.mu.logs[tp]
-	delete(s.mu.logs, tp)
-	off := s.mu.offline[tp]
-	delete(s.mu.offline, tp)
-	s.mu.Unlock()
-	var dir string
-	switch {
-	case l != nil:
-		if err := l.Close(); err != nil {
-			s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
-		}
-		dir = l.dir
-	case off != nil:
-		dir = off.Dir
-	default:
-		return nil
-	}
-	var id [8]byte
-	rand.Read(id[:])
-	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
-	if err := os.Rename(dir, gone); err != nil {
-		return fmt.Errorf("cannot rename %q for deletion: %w", dir, err)
-	}
-	if err := syncDir(s.cfg.Dir); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(gone); err != nil {
-		return fmt.Errorf("cannot remove %q: %w", gone, err)
-	}
-	return errors.Join(s.checkpoint(false), s.writeCleanerCheckpoint())
-}
-
 // close flushes and closes every log, then writes the checkpoints and the
 // clean-shutdown marker, and releases the lock.
 func (s *store) close() error {
@@ -430,8 +332,11 @@ func (s *store) closeLogs() error {
 // partition.metadata, Kafka's format: "version: 0" and "topic_id: <id>"
 // with the UUID in URL-safe base64 without padding.
 func writePartitionMetadata(dir string, id [16]byte) error {
-	body := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
-	return writeFileAtomic(filepath.Join(dir, partitionMetadataFile), []byte(body))
+	return writeFileAtomic(filepath.Join(dir, partitionMetadataFile), partitionMetadataBody(id))
+}
+
+func partitionMetadataBody(id [16]byte) []byte {
+	return fmt.Appendf(nil, "version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
 }
 
 func readPartitionMetadata(dir string) ([16]byte, error) {
