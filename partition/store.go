@@ -46,11 +46,11 @@ type store struct {
 	checkpointMu sync.Mutex // serialises checkpoint writes
 	// createMu serialises the creation and deletion of logs
 	// (topicstate.go); held across their file operations, never by readers.
-	createMu sync.Mutex
-	openedClean  bool       // the clean-shutdown marker was trusted at open
-	cl           cleanerState
-	stop         chan struct{}
-	done         sync.WaitGroup
+	createMu    sync.Mutex
+	openedClean bool // the clean-shutdown marker was trusted at open
+	cl          cleanerState
+	stop        chan struct{}
+	done        sync.WaitGroup
 }
 
 func openStore(cfg StoreConfig) (*Store, error) {
