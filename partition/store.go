@@ -44,13 +44,14 @@ type store struct {
 		closed  bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
+	openedClean  bool       // the clean-shutdown marker was trusted at open
+	cl           cleanerState
+	stop         chan struct{}
+	done         sync.WaitGroup
+
 	// createMu serialises the creation and deletion of logs
 	// (topicstate.go); held across their file operations, never by readers.
-	createMu    sync.Mutex
-	openedClean bool // the clean-shutdown marker was trusted at open
-	cl          cleanerState
-	stop        chan struct{}
-	done        sync.WaitGroup
+	createMu sync.Mutex
 }
 
 func openStore(cfg StoreConfig) (*Store, error) {
