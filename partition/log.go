@@ -20,7 +20,7 @@ import (
 // log is the implementation behind Log.
 //
 // Lock order: cleanMu (one cleaning at a time) → swapMu (segment-file surgery: the cleaner's swap, retention's
-// deletes) → wmu (the single writer) → mu (state) → a segment's idx lock.
+// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock.
 // pmu (producer state) and cleaner (the cleaner's bookkeeping) are taken
 // alone. No lock is held across fsync or a
 // network write; wmu is held across the appender's pwritev and, under
@@ -381,6 +381,8 @@ func (l *log) truncateTail(i int, end, next int64, why error) error {
 // reopenWritable makes a recovered segment the writable active one: its
 // indexes preallocated again after recovery sealed nothing.
 func (s *logSegment) reopenWritable(indexBytes int) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.maxBytes == indexBytes && s.idx.offsets != nil {

@@ -41,6 +41,11 @@ type logSegment struct {
 	refs    atomic.Int32
 	deleted atomic.Bool
 
+	// syncMu serialises sync's msync and fsync of the indexes with the
+	// changes that remap or close them (seal, truncate, reopenWritable,
+	// closeFiles), so that sync holds no lock readers take. Taken before
+	// idx.
+	syncMu sync.Mutex
 	// idx guards the indexes, which old segments open lazily on first use.
 	// Lookups hold it too: sealing a segment remaps its indexes.
 	idx struct {
@@ -237,6 +242,8 @@ func (s *logSegment) indexFull() bool {
 // seal makes the segment inactive: a last time-index entry for its largest
 // timestamp, indexes trimmed to their entries (Kafka's onBecomeInactive).
 func (s *logSegment) seal() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.offsets == nil {
@@ -258,18 +265,23 @@ func (s *logSegment) seal() error {
 	return nil
 }
 
-// sync fsyncs the log and msyncs the indexes.
+// sync fsyncs the log and msyncs the indexes. It holds syncMu, not the
+// idx lock that lookups take, across the msync and fsync: a slow disk does
+// not stall readers.
 func (s *logSegment) sync() error {
 	if err := s.log.Sync(); err != nil {
 		return err
 	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
-	defer s.idx.Unlock()
-	if s.idx.offsets != nil {
-		if err := s.idx.offsets.Sync(); err != nil {
+	oi, ti := s.idx.offsets, s.idx.times
+	s.idx.Unlock()
+	if oi != nil {
+		if err := oi.Sync(); err != nil {
 			return fmt.Errorf("cannot sync offset index of segment %d: %w", s.base, err)
 		}
-		if err := s.idx.times.Sync(); err != nil {
+		if err := ti.Sync(); err != nil {
 			return fmt.Errorf("cannot sync time index of segment %d: %w", s.base, err)
 		}
 	}
@@ -279,6 +291,8 @@ func (s *logSegment) sync() error {
 // truncate cuts the segment to pos, dropping index entries for offsets at or
 // after next (the first offset no longer in the segment).
 func (s *logSegment) truncate(pos int64, next int64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	if s.idx.offsets != nil {
 		s.idx.offsets.TruncateTo(next)
@@ -328,6 +342,8 @@ func (s *logSegment) removeFiles() {
 // closeFiles closes the .log and unmaps the indexes explicitly.
 func (s *logSegment) closeFiles() error {
 	var errs []error
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	if s.idx.offsets != nil {
 		errs = append(errs, s.idx.offsets.Close(), s.idx.times.Close())
