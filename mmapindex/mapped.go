@@ -83,6 +83,12 @@ func (x *mapped) openFile(maxBytes int) error {
 		f.Close()
 		return err
 	}
+	if !x.fdWritable {
+		// A read-only index needs only its mapping: the descriptor goes
+		// (an inactive segment's indexes hold no open file).
+		x.f = nil
+		return f.Close()
+	}
 	return nil
 }
 
@@ -335,6 +341,9 @@ func (x *mapped) close() error {
 	x.n.Store(0)
 	if uerr := x.unmap(); uerr != nil {
 		err = errors.Join(err, fmt.Errorf("cannot unmap index %q: %w", x.path, uerr))
+	}
+	if x.f == nil {
+		return err
 	}
 	if cerr := x.f.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("cannot close index %q: %w", x.path, cerr))
