@@ -630,6 +630,7 @@ func (l *log) close() error {
 func (l *log) closeSegments() error {
 	var errs []error
 	for _, s := range l.mu.segments {
+		s.noPark.Store(true) // the log's reference goes (segcache.go)
 		if s.idx.maxBytes > 0 {
 			errs = append(errs, s.seal())
 		}

@@ -40,6 +40,12 @@ type logSegment struct {
 
 	refs    atomic.Int32
 	deleted atomic.Bool
+	// used is set by every acquire; the idle sweep (segcache.go) parks an
+	// inactive segment's file only after a sweep interval without one.
+	used atomic.Bool
+	// noPark is set once the files are about to be renamed (deletion, a
+	// cleaner's swap): a parked file could not be reopened by its path.
+	noPark atomic.Bool
 
 	// syncMu serialises sync's msync and fsync of the indexes with the
 	// changes that remap or close them (seal, truncate, reopenWritable,
@@ -303,12 +309,30 @@ func (s *logSegment) truncate(pos int64, next int64) error {
 }
 
 // acquire takes a reference for a reader; callers hold the log's mu so the
-// segment cannot be dropped in between.
-func (s *logSegment) acquire() { s.refs.Add(1) }
+// segment cannot be dropped in between. It waits while the idle sweep is
+// parking the segment's file (refs holds parkingRefs then, briefly).
+func (s *logSegment) acquire() {
+	s.used.Store(true)
+	for {
+		n := s.refs.Load()
+		if n < 0 {
+			waitRefs()
+			continue
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return
+		}
+	}
+}
 
 // Release drops a reference (sendfile.Ref).
 func (s *logSegment) Release() {
-	switch n := s.refs.Add(-1); {
+	n := s.refs.Load()
+	for n < 0 || !s.refs.CompareAndSwap(n, n-1) { // n < 0: a park in progress (segcache.go)
+		waitRefs()
+		n = s.refs.Load()
+	}
+	switch n--; {
 	case n == 0:
 		s.closeFiles()
 		if s.deleted.Load() {
@@ -322,6 +346,9 @@ func (s *logSegment) Release() {
 // markDeleted renames the files to *.deleted (Kafka's first step), then
 // drops the log's own reference: the files go when the last reader is done.
 func (s *logSegment) markDeleted() error {
+	if err := s.holdFileOpen(); err != nil {
+		return err
+	}
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		p := fileName(s.dir, s.base, suffix)
 		if err := os.Rename(p, p+deletedSuffix); err != nil && !os.IsNotExist(err) {

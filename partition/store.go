@@ -90,6 +90,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s.done.Add(1)
 	go s.background()
+	s.startSegmentSweep()
 	s.startCleaners()
 	return s, nil
 }

@@ -212,6 +212,9 @@ func (l *log) replaceSegments(old, news []*logSegment) {
 // renameFiles renames the segment's files from suffix from to suffix to
 // (appended to the final names); missing files are skipped.
 func (s *logSegment) renameFiles(from, to string) error {
+	if err := s.holdFileOpen(); err != nil {
+		return err
+	}
 	for _, suffix := range segmentSuffixes {
 		p := fileName(s.dir, s.base, suffix)
 		if err := os.Rename(p+from, p+to); err != nil && !os.IsNotExist(err) {

@@ -24,8 +24,10 @@ const (
 )
 
 type file struct {
-	f    *os.File
-	fd   int
+	// h is the open file, nil while parked (Park); handle reopens it by
+	// path. hmu serialises reopening, parking and closing.
+	h    atomic.Pointer[os.File]
+	hmu  sync.Mutex
 	path string
 	end  atomic.Int64 // Size(): end of the last appended batch
 
@@ -48,9 +50,50 @@ func open(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("cannot stat segment %q: %w", path, err)
 	}
-	sf := &File{file{f: f, fd: int(f.Fd()), path: path}}
+	sf := &File{file{path: path}}
+	sf.h.Store(f)
 	sf.end.Store(st.Size())
 	return sf, nil
+}
+
+// handle returns the open file, reopening a parked one by its path.
+func (f *file) handle() (*os.File, error) {
+	if h := f.h.Load(); h != nil {
+		return h, nil
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if h := f.h.Load(); h != nil {
+		return h, nil
+	}
+	h, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
+	}
+	f.h.Store(h)
+	return h, nil
+}
+
+// park closes the file descriptor, if open; the next use reopens it.
+func (f *file) park() error {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	h := f.h.Swap(nil)
+	if h == nil {
+		return nil
+	}
+	if err := h.Close(); err != nil {
+		return fmt.Errorf("cannot close segment %q: %w", f.path, err)
+	}
+	return nil
+}
+
+func (f *file) readAt(p []byte, pos int64) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	return h.ReadAt(p, pos)
 }
 
 func (f *file) size() int64 { return f.end.Load() }
@@ -68,7 +111,7 @@ func (f *file) append(bufs [][]byte) (int64, error) {
 		return pos, nil
 	}
 	err = fmt.Errorf("cannot append %d bytes to segment %q at position %d: %w", n, f.path, pos, err)
-	if terr := f.f.Truncate(pos); terr != nil {
+	if terr := f.truncateFile(pos); terr != nil {
 		f.wmu.broken = fmt.Errorf("segment %q is broken: %w; then cannot truncate back to %d: %w", f.path, err, pos, terr)
 		return 0, f.wmu.broken
 	}
@@ -86,10 +129,15 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	}
 	f.wmu.iov = iov
 	defer clear(iov) // drop the references to the callers' buffers
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	fd := int(h.Fd())
 	var total int64
 	for len(iov) > 0 {
 		batch := iov[:min(len(iov), maxIovecs)]
-		n, err := pwritev(f.fd, batch, off+total)
+		n, err := pwritev(fd, batch, off+total)
 		if err == unix.EINTR {
 			continue
 		}
@@ -139,7 +187,7 @@ func (f *file) readHeaderAt(pos int64) (Header, error) {
 		return Header{}, f.posErr(pos, errShortHeader)
 	}
 	var buf [HeaderSize]byte
-	if _, err := f.f.ReadAt(buf[:], pos); err != nil {
+	if _, err := f.readAt(buf[:], pos); err != nil {
 		return Header{}, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
 	}
 	h, err := parseHeader(buf[:])
@@ -154,7 +202,7 @@ func (f *file) posErr(pos int64, err error) error {
 }
 
 func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
-	w := window{f: f.f, chunk: scanChunk, end: f.size()}
+	w := window{f: readerAt(f.readAt), chunk: scanChunk, end: f.size()}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
 			return f.posErr(pos, errShortHeader)
@@ -184,7 +232,7 @@ func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
 }
 
 func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
-	w := window{f: f.f, chunk: recoverChunk, end: f.size()}
+	w := window{f: readerAt(f.readAt), chunk: recoverChunk, end: f.size()}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
 			return pos, f.posErr(pos, errShortHeader)
@@ -233,7 +281,7 @@ func (f *file) validateAt(w *window, pos int64, h Header) error {
 	crc := uint32(0)
 	for at, end := pos+offAttributes, pos+h.Size(); at < end; {
 		n := int(min(int64(len(buf)), end-at))
-		if _, err := f.f.ReadAt(buf[:n], at); err != nil {
+		if _, err := f.readAt(buf[:n], at); err != nil {
 			return fmt.Errorf("cannot read segment %q at position %d: %w", f.path, at, err)
 		}
 		crc = crc32.Update(crc, castagnoli, buf[:n])
@@ -248,15 +296,32 @@ func (f *file) validateAt(w *window, pos int64, h Header) error {
 func (f *file) truncate(size int64) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	if err := f.f.Truncate(size); err != nil {
+	if err := f.truncateFile(size); err != nil {
 		return fmt.Errorf("cannot truncate segment %q to %d: %w", f.path, size, err)
 	}
 	f.end.Store(size)
 	return nil
 }
 
+func (f *file) truncateFile(size int64) error {
+	h, err := f.handle()
+	if err != nil {
+		return err
+	}
+	return h.Truncate(size)
+}
+
+// readerAt adapts a ReadAt method value to io.ReaderAt.
+type readerAt func(p []byte, pos int64) (int, error)
+
+func (r readerAt) ReadAt(p []byte, pos int64) (int, error) { return r(p, pos) }
+
 func (f *file) sync() error {
-	if err := unix.Fdatasync(f.fd); err != nil {
+	h, err := f.handle()
+	if err != nil {
+		return err
+	}
+	if err := unix.Fdatasync(int(h.Fd())); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
 	}
 	return nil
