@@ -81,6 +81,18 @@ func TestIdleSegmentsHoldNoFiles(t *testing.T) {
 	if got := len(readAll(t, l, 0)); got != 120 {
 		t.Fatalf("read %d batches after parking", got)
 	}
+	// A reopened store parks what loading opened.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, s.Dir())
+	defer s.Close()
+	if n := openFilesIn(t, dir); n != 3 {
+		t.Fatalf("%d descriptors open after a restart, want 3", n)
+	}
+	if got := len(readAll(t, s.Get("fds", 0), 0)); got != 120 {
+		t.Fatalf("read %d batches after a restart", got)
+	}
 }
 
 // TestPinnedRegionKeepsItsFile: a region handed out for sendfile keeps its

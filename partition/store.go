@@ -189,6 +189,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		s.takeOffline(tp, id, path, rp, ls, err)
 		return nil
 	}
+	l.parkIdleSegments(true) // loading opened every .log (segcache.go)
 	s.mu.logs[tp] = l
 	return nil
 }
