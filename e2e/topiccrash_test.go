@@ -15,6 +15,9 @@ import (
 // deleted: every restart must succeed, with the topic wholly there (every
 // partition, its config) or wholly gone.
 func TestKillDuringBigTopicCreateAndDelete(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 15 s (30 s with a -race binary on a loaded machine)")
+	}
 	const topic, n = "big", 500
 	dataDir := t.TempDir()
 	d := start(t, dataDir)
