@@ -58,6 +58,11 @@ func (ts *topics) beginOp(op topicOp) error {
 		return fmt.Errorf("broker: cannot encode topic operation: %w", err)
 	}
 	if err := writeFileAtomic(ts.store.Dir(), topicOpFile, append(data, '\n')); err != nil {
+		// Renamed but not made durable, it would be finished at the next
+		// start although the client was told it failed.
+		if endErr := ts.endOp(); endErr != nil {
+			ts.log.Error("cannot remove a topic operation record that failed to write", "err", endErr)
+		}
 		return err
 	}
 	return ts.step("op-written")
