@@ -24,6 +24,14 @@
 // cleaning. It is written after each cleaning; a missing or stale entry
 // (outside the log) means "clean from the log start".
 //
+// # Offline partitions, repair, creation and deletion
+//
+// A partition whose log cannot be opened is taken offline rather than
+// failing the store (offline.go); Repair truncates it to its last valid
+// batch (repair.go). Partition directories are created under a `-new` name
+// and renamed into place, and renamed to `-delete` before removal; many at
+// once share one syncfs or directory fsync (topicstate.go).
+//
 // # File descriptors and mappings
 //
 // Each log's active segment holds 3 descriptors (.log, .index, .timeindex)
