@@ -38,7 +38,7 @@
 // and 2 read-write mappings. An inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle
-// sweep every 10 s once no reader holds it and none did since the previous
+// sweep every 2 s once no reader holds it and none did since the previous
 // sweep; when more than 1,000 inactive .log files are open at a sweep,
 // every one no reader holds is parked (segcache.go). A Fetch region holds a
 // reference on its segment, so its descriptor stays open until sendfile is

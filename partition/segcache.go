@@ -29,7 +29,7 @@ import (
 
 const (
 	parkingRefs          = -1 << 30
-	segmentSweepInterval = 10 * time.Second
+	segmentSweepInterval = 2 * time.Second
 	maxOpenSegmentFiles  = 1000
 )
 
