@@ -46,6 +46,10 @@ type logSegment struct {
 	// noPark is set once the files are about to be renamed (deletion, a
 	// cleaner's swap): a parked file could not be reopened by its path.
 	noPark atomic.Bool
+	// parkAfterFlush is set when a sealed segment was fsync'd (the flush
+	// after a roll): the release that leaves only the log's reference parks
+	// its file at once rather than at the next sweep.
+	parkAfterFlush atomic.Bool
 
 	// syncMu serialises sync's msync and fsync of the indexes with the
 	// changes that remap or close them (seal, truncate, reopenWritable,
@@ -281,7 +285,7 @@ func (s *logSegment) sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.idx.Lock()
-	oi, ti := s.idx.offsets, s.idx.times
+	oi, ti, sealed := s.idx.offsets, s.idx.times, s.idx.maxBytes == 0
 	s.idx.Unlock()
 	if oi != nil {
 		if err := oi.Sync(); err != nil {
@@ -290,6 +294,12 @@ func (s *logSegment) sync() error {
 		if err := ti.Sync(); err != nil {
 			return fmt.Errorf("cannot sync time index of segment %d: %w", s.base, err)
 		}
+	}
+	if sealed {
+		// Durable now: a rolled segment gives its descriptors back
+		// (segcache.go); readers reopen the indexes read-only.
+		s.closeIndexesSyncLocked()
+		s.parkAfterFlush.Store(true)
 	}
 	return nil
 }
@@ -333,6 +343,8 @@ func (s *logSegment) Release() {
 		n = s.refs.Load()
 	}
 	switch n--; {
+	case n == 1 && s.parkAfterFlush.Swap(false):
+		s.parkIfIdle(true)
 	case n == 0:
 		s.closeFiles()
 		if s.deleted.Load() {

@@ -26,6 +26,10 @@ import (
 // file is being closed. A segment whose files are about to be renamed
 // (deletion, the cleaner's swap) is marked noPark first and its file
 // reopened, since a parked file is reopened by its path.
+//
+// A segment that rolled gives its descriptors back as soon as the flush
+// after the roll made it durable: sync closes its indexes and the flush's
+// release parks its .log if no reader holds it.
 
 const (
 	parkingRefs          = -1 << 30
@@ -70,6 +74,11 @@ func (s *logSegment) parkIfIdle(force bool) bool {
 func (s *logSegment) closeIndexes() {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.closeIndexesSyncLocked()
+}
+
+// closeIndexesSyncLocked is closeIndexes with syncMu held.
+func (s *logSegment) closeIndexesSyncLocked() {
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.offsets == nil || s.idx.maxBytes > 0 {
