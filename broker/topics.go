@@ -296,6 +296,10 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 // next start finishes or rolls it back.
 func (ts *topics) abortCreate(name string, n int32, err error) error {
 	if ts.dropLogs(name, n) {
+		if cfgErr := ts.persistConfigsLocked(name, nil); cfgErr != nil {
+			ts.log.Error("cannot remove the configs of a failed topic creation", "topic", name, "err", cfgErr)
+			return err // the recorded operation is rolled back at the next start
+		}
 		if endErr := ts.endOp(); endErr != nil {
 			ts.log.Error("cannot clear the topic operation record", "topic", name, "err", endErr)
 		}
