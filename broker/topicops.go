@@ -29,15 +29,20 @@ import (
 // partitions and configs. If rolling a create forward fails (say the disk is
 // full), it is rolled back instead. A topic is therefore either wholly there,
 // with its configs, or wholly gone, whatever the step a crash interrupted.
+// CreatePartitions is recorded the same way ("op": "add", with "from", the
+// count before): finished at start, or its new partitions removed.
+// Partition directories are created (and made durable with one syncfs) and
+// deleted by partition.Store.CreateLogs and DeleteLogs.
 
 const topicOpFile = "topic-operation.json"
 
 // topicOp is a pending create or delete.
 type topicOp struct {
-	Op         string            `json:"op"` // "create" or "delete"
+	Op         string            `json:"op"` // "create", "delete" or "add" (CreatePartitions)
 	Topic      string            `json:"topic"`
 	TopicID    string            `json:"topic_id"` // hex
 	Partitions int32             `json:"partitions"`
+	From       int32             `json:"from,omitempty"` // "add": the partitions before
 	Configs    map[string]string `json:"configs,omitempty"`
 }
 
@@ -85,7 +90,7 @@ func (ts *topics) step(what string) error {
 		return nil
 	}
 	if err := ts.afterStep(what); err != nil {
-		return fmt.Errorf("%w: %v", errStepStop, err)
+		return fmt.Errorf("%w: %w", errStepStop, err)
 	}
 	return nil
 }
@@ -139,6 +144,8 @@ func (ts *topics) finishPendingOp() error {
 		}
 	case "delete":
 		err = ts.removeTopicFiles(op.Topic, id)
+	case "add":
+		err = ts.rollAddForward(*op, id)
 	default:
 		err = fmt.Errorf("broker: %s: unknown op %q", topicOpFile, op.Op)
 	}
@@ -170,6 +177,24 @@ func (ts *topics) rollCreateForward(op topicOp, id [16]byte) error {
 		delete(all, op.Topic)
 	}
 	return writeTopicConfigs(ts.store.Dir(), all)
+}
+
+// rollAddForward creates the partitions an interrupted CreatePartitions
+// left out, or if it cannot, removes the ones it added.
+func (ts *topics) rollAddForward(op topicOp, id [16]byte) error {
+	configs, err := readTopicConfigs(ts.store.Dir())
+	if err != nil {
+		return err
+	}
+	cfg, err := logConfig(ts.defaults, configs[op.Topic])
+	if err == nil {
+		_, err = ts.store.CreateLogs(op.Topic, op.From, op.Partitions, id, cfg, nil)
+	}
+	if err != nil {
+		ts.log.Error("cannot finish an interrupted partition addition: rolling it back", "topic", op.Topic, "err", err)
+		return ts.store.DeleteLogs(op.Topic, addedRange(op.From, op.Partitions), nil)
+	}
+	return nil
 }
 
 // removeTopicFiles deletes every partition of topic (online or offline)

@@ -408,16 +408,35 @@ func (ts *topics) addPartitions(name string, total int32) (*topic, error) {
 	if err != nil {
 		return nil, err
 	}
-	nt := &topic{name: name, id: t.id, configs: t.configs, partitions: slices.Clone(t.partitions)}
-	for p := have; p < total; p++ {
-		l, err := ts.store.Create(name, p, t.id, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err)
-		}
-		nt.partitions = append(nt.partitions, l)
+	op := topicOp{Op: "add", Topic: name, TopicID: hex.EncodeToString(t.id[:]), From: have, Partitions: total}
+	if err := ts.beginOp(op); err != nil {
+		return nil, err
 	}
+	logs, err := ts.store.CreateLogs(name, have, total, t.id, cfg, ts.partitionStep("added"))
+	if errors.Is(err, errStepStop) {
+		return nil, err
+	}
+	if err == nil {
+		err = ts.endOp()
+	}
+	if err != nil {
+		if derr := ts.store.DeleteLogs(name, addedRange(have, total), nil); derr == nil {
+			ts.endOp()
+		}
+		return nil, fmt.Errorf("broker: cannot add partitions to %s: %w", name, err)
+	}
+	nt := &topic{name: name, id: t.id, configs: t.configs, partitions: append(slices.Clone(t.partitions), logs...)}
 	ts.publish(nt)
 	return nt, nil
+}
+
+// addedRange is [from, to) descending.
+func addedRange(from, to int32) []int32 {
+	out := make([]int32, 0, max(to-from, 0))
+	for p := to - 1; p >= from; p-- {
+		out = append(out, p)
+	}
+	return out
 }
 
 // setConfigs replaces a topic's overrides (AlterConfigs) and applies them.
