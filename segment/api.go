@@ -132,7 +132,7 @@ func (f *File) OS() *os.File {
 // The caller guarantees that nothing uses the file meanwhile (partition
 // parks only segments that no reader has pinned) and that the file is still
 // at its path when next used.
-func (f *File) Park() error { return f.park() }
+func (f *File) Park() error { return f.park(false) }
 
 // IsOpen reports whether the file holds an open descriptor (not parked).
 func (f *File) IsOpen() bool { return f.h.Load() != nil }
@@ -169,5 +169,5 @@ func (f *File) Truncate(size int64) error { return f.truncate(size) }
 // Sync fsyncs the file (fdatasync).
 func (f *File) Sync() error { return f.sync() }
 
-// Close closes the file descriptor.
-func (f *File) Close() error { return f.park() }
+// Close closes the file descriptor for good: later uses fail (os.ErrClosed).
+func (f *File) Close() error { return f.park(true) }

@@ -25,11 +25,12 @@ const (
 
 type file struct {
 	// h is the open file, nil while parked (Park); handle reopens it by
-	// path. hmu serialises reopening, parking and closing.
-	h    atomic.Pointer[os.File]
-	hmu  sync.Mutex
-	path string
-	end  atomic.Int64 // Size(): end of the last appended batch
+	// path unless closed. hmu serialises reopening, parking and closing.
+	h      atomic.Pointer[os.File]
+	hmu    sync.Mutex
+	closed bool // Close ran: never reopened
+	path   string
+	end    atomic.Int64 // Size(): end of the last appended batch
 
 	// wmu serialises the writers (Append, Truncate); the partition's
 	// appender is the only one, so it is never contended.
@@ -66,6 +67,9 @@ func (f *file) handle() (*os.File, error) {
 	if h := f.h.Load(); h != nil {
 		return h, nil
 	}
+	if f.closed {
+		return nil, fmt.Errorf("segment %q: %w", f.path, os.ErrClosed)
+	}
 	h, err := os.OpenFile(f.path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
@@ -74,10 +78,12 @@ func (f *file) handle() (*os.File, error) {
 	return h, nil
 }
 
-// park closes the file descriptor, if open; the next use reopens it.
-func (f *file) park() error {
+// park closes the file descriptor, if open; the next use reopens it unless
+// final (Close).
+func (f *file) park(final bool) error {
 	f.hmu.Lock()
 	defer f.hmu.Unlock()
+	f.closed = f.closed || final
 	h := f.h.Swap(nil)
 	if h == nil {
 		return nil
