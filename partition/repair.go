@@ -156,7 +156,11 @@ func repairTargets(o RepairOptions) ([]topicPartition, error) {
 		tps = append(tps, tp)
 	}
 	if o.Topic != "" && len(tps) == 0 {
-		return nil, fmt.Errorf("no partition directory for topic %q partition %d in %q", o.Topic, o.Partition, o.Dir)
+		what := fmt.Sprintf("topic %q", o.Topic)
+		if o.Partition >= 0 {
+			what = fmt.Sprintf("%s-%d", o.Topic, o.Partition)
+		}
+		return nil, fmt.Errorf("no partition directory for %s in %q", what, o.Dir)
 	}
 	sort.Slice(tps, func(i, j int) bool {
 		if tps[i].topic != tps[j].topic {
