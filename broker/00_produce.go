@@ -99,7 +99,7 @@ func (j *produceJob) precheck(acksOK, transactional bool) int16 {
 	case !acksOK:
 		return kerr.InvalidRequiredAcks.Code
 	case j.t == nil || j.t.partition(j.out.Partition) == nil:
-		return kerr.UnknownTopicOrPartition.Code
+		return j.t.missingCode(j.out.Partition)
 	case j.t.internal():
 		return kerr.InvalidTopicException.Code
 	case len(j.records) == 0:

@@ -122,7 +122,7 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 			if t == nil {
 				fp.errCode = missing
 			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
-				fp.errCode = kerr.UnknownTopicOrPartition.Code
+				fp.errCode = t.missingCode(rp.Partition)
 			}
 		}
 	}

@@ -53,7 +53,7 @@ func handleListOffsets(_ context.Context, b *Broker, r *request) (*netio.Respons
 				l = t.partition(rp.Partition)
 			}
 			if l == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.missingCode(rp.Partition)
 			} else {
 				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)
 			}

@@ -27,7 +27,10 @@ import (
 //   INVALID_TOPIC_EXCEPTION.
 // * Partitions: leader, replicas and ISR are this node, offline empty,
 //   LeaderEpoch (v7+) the log's; TopicID (v10+); IsInternal (v1+) for "__"
-//   names. Authorized operations are not computed (INT32_MIN, "not
+//   names. An offline partition (its log could not be opened) is shown as
+//   Kafka shows one whose only replica is on a failed log directory:
+//   LEADER_NOT_AVAILABLE, leader -1, ISR empty, this node in
+//   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR. Authorized operations are not computed (INT32_MIN, "not
 //   requested").
 
 func init() { register(3, 0, 12, handleMetadata) }
@@ -122,12 +125,22 @@ func (b *Broker) topicMetadata(t *topic) kmsg.MetadataResponseTopic {
 	mt.TopicID = t.id
 	mt.IsInternal = t.internal()
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.partitions))
-	for _, l := range t.partitions {
+	for i, l := range t.partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
-		p.Partition = l.Partition()
+		p.Partition = int32(i)
+		p.Replicas = []int32{b.cfg.NodeID}
+		if l == nil {
+			// Offline (its log could not be opened): as Kafka shows a
+			// partition whose only replica is on a failed log directory.
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+			p.Leader, p.LeaderEpoch = -1, -1
+			p.ISR = []int32{}
+			p.OfflineReplicas = []int32{b.cfg.NodeID}
+			mt.Partitions = append(mt.Partitions, p)
+			continue
+		}
 		p.Leader = b.cfg.NodeID
 		p.LeaderEpoch = l.LeaderEpoch()
-		p.Replicas = []int32{b.cfg.NodeID}
 		p.ISR = []int32{b.cfg.NodeID}
 		p.OfflineReplicas = []int32{}
 		mt.Partitions = append(mt.Partitions, p)

@@ -14,7 +14,9 @@ import (
 // Behavior:
 // * Group keys (type 0): this node is every group's coordinator. The first
 //   request creates __consumer_offsets and loads the coordinator; if that
-//   fails, COORDINATOR_NOT_AVAILABLE.
+//   fails, COORDINATOR_NOT_AVAILABLE. A group whose __consumer_offsets
+//   partition is offline (its log could not be opened) also gets
+//   COORDINATOR_NOT_AVAILABLE; other groups are unaffected.
 // * Transaction keys (type 1): COORDINATOR_NOT_AVAILABLE until the
 //   transaction coordinator exists; other types INVALID_REQUEST.
 // * v0-3 ask for one key (answered in the top-level fields); v4+ for several
@@ -58,7 +60,8 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 	default:
 		return fail(kerr.InvalidRequest)
 	}
-	if b.coordinatorOr() == nil {
+	gc := b.coordinatorOr()
+	if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
 		return fail(kerr.CoordinatorNotAvailable)
 	}
 	c.NodeID = b.cfg.NodeID

@@ -14,7 +14,8 @@ import (
 //
 // Behavior:
 // * Synchronous: a created topic is ready when the response leaves;
-//   TimeoutMillis is ignored.
+//   TimeoutMillis is ignored. One durable step (topicops.go): a crash
+//   part way leaves the topic, at the next start, whole with its configs.
 // * Names follow Kafka's rules (1-249 of [a-zA-Z0-9._-], not "." or "..")
 //   else INVALID_TOPIC_EXCEPTION, as is a name that differs from an
 //   existing one only by '.' versus '_'. An existing topic:

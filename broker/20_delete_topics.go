@@ -14,7 +14,8 @@ import (
 // Behavior:
 // * Synchronous: the topic's logs are gone (their directories renamed
 //   "-delete" and removed by partition.Store) when the response leaves;
-//   TimeoutMillis is ignored.
+//   TimeoutMillis is ignored. One durable step (topicops.go): a crash
+//   part way leaves the topic, at the next start, wholly gone.
 // * By name (v0-5 TopicNames, v6 Topics) or, from v6, by topic id. An
 //   unknown name: UNKNOWN_TOPIC_OR_PARTITION; an unknown id:
 //   UNKNOWN_TOPIC_ID. Both or neither of name and id, or the same topic

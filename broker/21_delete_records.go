@@ -46,7 +46,7 @@ func handleDeleteRecords(_ context.Context, b *Broker, r *request) (*netio.Respo
 // error code.
 func (b *Broker) deleteRecords(t *topic, rp kmsg.DeleteRecordsRequestTopicPartition) (int64, int16) {
 	if t == nil || t.partition(rp.Partition) == nil {
-		return -1, kerr.UnknownTopicOrPartition.Code
+		return -1, t.missingCode(rp.Partition)
 	}
 	l := t.partition(rp.Partition)
 	start, err := l.DeleteRecordsBefore(rp.Offset)

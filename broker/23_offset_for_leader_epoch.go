@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/netio"
@@ -40,7 +39,7 @@ func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*neti
 				l = t.partition(rp.Partition)
 			}
 			if l == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = t.missingCode(rp.Partition)
 			} else {
 				endOffsetForEpoch(l, r.version >= 2, rp, &sp)
 			}

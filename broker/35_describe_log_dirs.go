@@ -67,6 +67,9 @@ func appendLogDirTopic(dir *kmsg.DescribeLogDirsResponseDir, name string, logs [
 	st := kmsg.NewDescribeLogDirsResponseDirTopic()
 	st.Topic = name
 	for _, l := range logs {
+		if l == nil {
+			continue // offline
+		}
 		sp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 		sp.Partition = l.Partition()
 		sp.Size = l.Size()

@@ -2,12 +2,15 @@ package broker
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice/sluice/partition"
 )
@@ -29,8 +32,18 @@ const maxTopicNameLen = 249
 type topic struct {
 	name       string
 	id         [16]byte
-	partitions []*partition.Log
+	partitions []*partition.Log  // nil: offline (the store could not open it)
 	configs    map[string]string // overrides of the broker's defaults
+}
+
+// missingCode is the error code for partition p when t.partition(p) is nil:
+// KAFKA_STORAGE_ERROR for an offline partition, UNKNOWN_TOPIC_OR_PARTITION
+// for one that does not exist.
+func (t *topic) missingCode(p int32) int16 {
+	if t != nil && p >= 0 && int(p) < len(t.partitions) && t.partitions[p] == nil {
+		return kerr.KafkaStorageError.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
 }
 
 // internal reports whether the topic is internal (Metadata's IsInternal):
@@ -56,39 +69,34 @@ type topics struct {
 	log      *slog.Logger
 
 	writeMu sync.Mutex // serialises changes; taken before mu
-	mu      struct {
+	// afterStep, if set (tests), runs after each file step of a topic
+	// creation or deletion (topicops.go); an error stops it there.
+	afterStep func(step string) error
+	mu        struct {
 		sync.RWMutex
 		byName map[string]*topic
 		byID   map[[16]byte]*topic
 	}
 }
 
-// loadTopics builds the registry from the store's logs and the persisted
+// loadTopics finishes an interrupted topic operation, then builds the
+// registry from the store's logs (and offline partitions) and the persisted
 // config overrides.
 func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.Logger) (*topics, error) {
 	ts := &topics{store: store, defaults: defaults, log: logger}
 	ts.mu.byName = map[string]*topic{}
 	ts.mu.byID = map[[16]byte]*topic{}
+	if err := ts.finishPendingOp(); err != nil {
+		return nil, err
+	}
 	configs, err := readTopicConfigs(store.Dir())
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range store.Logs() { // sorted by topic, partition
-		t := ts.mu.byName[l.Topic()]
-		if t == nil {
-			t = &topic{name: l.Topic(), id: l.TopicID(), configs: configs[l.Topic()]}
-			ts.mu.byName[t.name] = t
-			ts.mu.byID[t.id] = t
-		}
-		if int(l.Partition()) != len(t.partitions) {
-			return nil, fmt.Errorf("broker: topic %q: partition %d found where %d expected (missing partition directory?)",
-				t.name, l.Partition(), len(t.partitions))
-		}
-		if l.TopicID() != t.id {
-			return nil, fmt.Errorf("broker: topic %q: partition %d has topic id %x, partition 0 has %x",
-				t.name, l.Partition(), l.TopicID(), t.id)
-		}
-		t.partitions = append(t.partitions, l)
+	for _, t := range buildTopics(store, logger) {
+		t.configs = configs[t.name]
+		ts.mu.byName[t.name] = t
+		ts.mu.byID[t.id] = t
 	}
 	for name, cfg := range configs {
 		if t := ts.mu.byName[name]; t != nil {
@@ -100,6 +108,57 @@ func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.
 	return ts, nil
 }
 
+// buildTopics groups the store's partitions into topics. A partition that
+// is offline, missing (a gap) or carries another topic id is left nil
+// (offline) with an ERROR: one bad partition never keeps the broker down.
+func buildTopics(store *partition.Store, logger *slog.Logger) []*topic {
+	type slot struct {
+		l  *partition.Log
+		id [16]byte
+	}
+	byTopic := map[string]map[int32]slot{}
+	add := func(name string, p int32, s slot) {
+		if byTopic[name] == nil {
+			byTopic[name] = map[int32]slot{}
+		}
+		byTopic[name][p] = s
+	}
+	for _, l := range store.Logs() {
+		add(l.Topic(), l.Partition(), slot{l, l.TopicID()})
+	}
+	for _, o := range store.Offline() {
+		add(o.Topic, o.Partition, slot{nil, o.TopicID})
+	}
+	var out []*topic
+	for name, parts := range byTopic {
+		t := &topic{name: name}
+		n := int32(0)
+		for p := range parts {
+			n = max(n, p+1)
+		}
+		for p := range n { // the lowest partition's id names the topic
+			if s, ok := parts[p]; ok && s.id != [16]byte{} {
+				t.id = s.id
+				break
+			}
+		}
+		for p := range n {
+			s, ok := parts[p]
+			switch {
+			case !ok:
+				logger.Error("partition directory missing: partition offline", "topic", name, "partition", p)
+			case s.l != nil && s.id != t.id:
+				logger.Error("partition has another topic id: partition offline", "topic", name, "partition", p,
+					"topic_id", fmt.Sprintf("%x", s.id), "expected", fmt.Sprintf("%x", t.id))
+				s.l = nil
+			}
+			t.partitions = append(t.partitions, s.l)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // applyConfigs sets every partition's config to the defaults plus overrides.
 func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 	cfg, err := logConfig(ts.defaults, overrides)
@@ -107,6 +166,9 @@ func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 		return err
 	}
 	for _, l := range t.partitions {
+		if l == nil {
+			continue // offline
+		}
 		if err := l.SetConfig(cfg); err != nil {
 			return fmt.Errorf("cannot set config of partition %d: %w", l.Partition(), err)
 		}
@@ -201,23 +263,48 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 		return nil, err
 	}
 	t := &topic{name: name, id: newUUID(), configs: maps.Clone(configs)}
-	for p := range n {
-		l, err := ts.store.Create(name, p, t.id, cfg)
-		if err != nil {
-			ts.dropLogs(name, p)
-			return nil, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err)
-		}
-		t.partitions = append(t.partitions, l)
+	op := topicOp{Op: "create", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n, Configs: configs}
+	if err := ts.beginOp(op); err != nil {
+		return nil, err
 	}
+	logs, err := ts.store.CreateLogs(name, 0, n, t.id, cfg, ts.partitionStep("created"))
+	if errors.Is(err, errStepStop) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, ts.abortCreate(name, n, fmt.Errorf("broker: cannot create %s: %w", name, err))
+	}
+	t.partitions = logs
 	if len(configs) > 0 {
 		if err := ts.persistConfigsLocked(name, configs); err != nil {
-			ts.dropLogs(name, n)
+			return nil, ts.abortCreate(name, n, err)
+		}
+		if err := ts.step("configs written"); err != nil {
 			return nil, err
 		}
+	}
+	if err := ts.endOp(); err != nil {
+		return nil, ts.abortCreate(name, n, err)
 	}
 	ts.publish(t)
 	ts.log.Info("topic created", "topic", name, "partitions", n, "configs", configs)
 	return t, nil
+}
+
+// abortCreate undoes a failed creation of partitions [0, n) and returns
+// err. If that fails too, the pending operation stays recorded and the
+// next start finishes or rolls it back.
+func (ts *topics) abortCreate(name string, n int32, err error) error {
+	if ts.dropLogs(name, n) {
+		if cfgErr := ts.persistConfigsLocked(name, nil); cfgErr != nil {
+			ts.log.Error("cannot remove the configs of a failed topic creation", "topic", name, "err", cfgErr)
+			return err // the recorded operation is rolled back at the next start
+		}
+		if endErr := ts.endOp(); endErr != nil {
+			ts.log.Error("cannot clear the topic operation record", "topic", name, "err", endErr)
+		}
+	}
+	return err
 }
 
 // maxPartitions bounds one topic's partition count (a typo guard; each
@@ -240,13 +327,23 @@ func (ts *topics) checkNewName(name string) error {
 	return nil
 }
 
-// dropLogs deletes partitions [0, n) of a half-created topic.
-func (ts *topics) dropLogs(name string, n int32) {
-	for p := range n {
-		if err := ts.store.Delete(name, p); err != nil {
-			ts.log.Error("cannot remove partition of failed topic creation", "topic", name, "partition", p, "err", err)
-		}
+// dropLogs deletes partitions [0, n) of a half-created topic; false if
+// any could not be removed.
+func (ts *topics) dropLogs(name string, n int32) bool {
+	if err := ts.store.DeleteLogs(name, partitionRange(n), nil); err != nil {
+		ts.log.Error("cannot remove the partitions of a failed topic creation", "topic", name, "err", err)
+		return false
 	}
+	return true
+}
+
+// partitionRange is [0, n) descending.
+func partitionRange(n int32) []int32 {
+	out := make([]int32, 0, n)
+	for p := n - 1; p >= 0; p-- {
+		out = append(out, p)
+	}
+	return out
 }
 
 // publish makes t visible (replacing any topic of that name).
@@ -268,21 +365,31 @@ func (ts *topics) deleteTopic(name string) error {
 	if t == nil {
 		return fmt.Errorf("%w: %q", errUnknownTopic, name)
 	}
+	n := int32(len(t.partitions))
+	if err := ts.beginOp(topicOp{Op: "delete", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n}); err != nil {
+		return err
+	}
 	ts.mu.Lock()
 	delete(ts.mu.byName, name)
 	delete(ts.mu.byID, t.id)
 	ts.mu.Unlock()
-	var errs []error
-	for _, l := range t.partitions {
-		if err := ts.store.Delete(name, l.Partition()); err != nil {
-			errs = append(errs, fmt.Errorf("broker: cannot delete %s-%d: %w", name, l.Partition(), err))
+	if len(t.configs) > 0 {
+		if err := ts.persistConfigsLocked(name, nil); err != nil {
+			return err // recorded: the next start finishes the delete
+		}
+		if err := ts.step("configs removed"); err != nil {
+			return err
 		}
 	}
-	if len(t.configs) > 0 {
-		errs = append(errs, ts.persistConfigsLocked(name, nil))
+	err := ts.store.DeleteLogs(name, partitionRange(n), ts.partitionStep("deleted"))
+	if errors.Is(err, errStepStop) {
+		return err
 	}
-	ts.log.Info("topic deleted", "topic", name)
-	return errors.Join(errs...)
+	if err != nil {
+		return fmt.Errorf("broker: cannot delete %s (the next start finishes it): %w", name, err)
+	}
+	ts.log.Info("topic deleted", "topic", name, "partitions", n)
+	return ts.endOp()
 }
 
 // addPartitions grows a topic to total partitions (CreatePartitions).
@@ -301,16 +408,35 @@ func (ts *topics) addPartitions(name string, total int32) (*topic, error) {
 	if err != nil {
 		return nil, err
 	}
-	nt := &topic{name: name, id: t.id, configs: t.configs, partitions: slices.Clone(t.partitions)}
-	for p := have; p < total; p++ {
-		l, err := ts.store.Create(name, p, t.id, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("broker: cannot create %s-%d: %w", name, p, err)
-		}
-		nt.partitions = append(nt.partitions, l)
+	op := topicOp{Op: "add", Topic: name, TopicID: hex.EncodeToString(t.id[:]), From: have, Partitions: total}
+	if err := ts.beginOp(op); err != nil {
+		return nil, err
 	}
+	logs, err := ts.store.CreateLogs(name, have, total, t.id, cfg, ts.partitionStep("added"))
+	if errors.Is(err, errStepStop) {
+		return nil, err
+	}
+	if err == nil {
+		err = ts.endOp()
+	}
+	if err != nil {
+		if derr := ts.store.DeleteLogs(name, addedRange(have, total), nil); derr == nil {
+			ts.endOp()
+		}
+		return nil, fmt.Errorf("broker: cannot add partitions to %s: %w", name, err)
+	}
+	nt := &topic{name: name, id: t.id, configs: t.configs, partitions: append(slices.Clone(t.partitions), logs...)}
 	ts.publish(nt)
 	return nt, nil
+}
+
+// addedRange is [from, to) descending.
+func addedRange(from, to int32) []int32 {
+	out := make([]int32, 0, max(to-from, 0))
+	for p := to - 1; p >= from; p-- {
+		out = append(out, p)
+	}
+	return out
 }
 
 // setConfigs replaces a topic's overrides (AlterConfigs) and applies them.

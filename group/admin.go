@@ -71,6 +71,8 @@ func (c *Coordinator) Describe(ids []string) []Description {
 		switch {
 		case c.mu.closed:
 			d.Err = kerr.NotCoordinator
+		case c.Available(id) != nil:
+			d.Err = kerr.CoordinatorNotAvailable
 		case g != nil:
 			d = describe(g)
 		}
@@ -105,6 +107,9 @@ func (c *Coordinator) DeleteGroups(ids []string) []error {
 	c.mu.Lock()
 	for i, id := range ids {
 		var wait chan error
+		if errs[i] = c.Available(id); errs[i] != nil {
+			continue
+		}
 		wait, errs[i] = c.deleteGroupLocked(id)
 		if wait != nil {
 			waits, waitIdx = append(waits, wait), append(waitIdx, i)

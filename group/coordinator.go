@@ -80,9 +80,10 @@ func Open(cfg Config, logs []*partition.Log) (*Coordinator, error) {
 	}
 	c.mu.groups = map[string]*group{}
 	for i, l := range logs {
-		if l == nil || l.Partition() != int32(i) {
-			return nil, fmt.Errorf("group: __consumer_offsets partition %d missing", i)
+		if l != nil && l.Partition() != int32(i) {
+			return nil, fmt.Errorf("group: __consumer_offsets partition %d found where %d expected", l.Partition(), i)
 		}
+		// l == nil: offline (offline.go).
 		c.parts = append(c.parts, &part{index: int32(i), log: l})
 	}
 	start := time.Now()
@@ -91,7 +92,8 @@ func Open(cfg Config, logs []*partition.Log) (*Coordinator, error) {
 		return nil, err
 	}
 	c.log.Info("group coordinator loaded", "groups", len(c.mu.groups), "records", n,
-		"partitions", len(c.parts), "took", time.Since(start).Round(time.Millisecond))
+		"partitions", len(c.parts), "offline_partitions", c.OfflinePartitions(),
+		"took", time.Since(start).Round(time.Millisecond))
 	if cfg.Manual {
 		close(c.done)
 	} else {

@@ -49,6 +49,9 @@ func (c *Coordinator) Join(ctx context.Context, req JoinRequest) JoinResult {
 	if req.Group == "" {
 		return joinError(req.MemberID, kerr.InvalidGroupID)
 	}
+	if err := c.Available(req.Group); err != nil {
+		return joinError(req.MemberID, err.(*kerr.Error))
+	}
 	if req.SessionTimeout < c.cfg.MinSessionTimeout || req.SessionTimeout > c.cfg.MaxSessionTimeout {
 		return joinError(req.MemberID, kerr.InvalidSessionTimeout)
 	}
@@ -390,6 +393,9 @@ func syncError(err error) SyncResult { return SyncResult{Err: err} }
 func (c *Coordinator) Sync(ctx context.Context, req SyncRequest) SyncResult {
 	if req.Group == "" {
 		return syncError(kerr.InvalidGroupID)
+	}
+	if err := c.Available(req.Group); err != nil {
+		return syncError(err.(*kerr.Error))
 	}
 	c.mu.Lock()
 	res, wait := c.syncLocked(&req)

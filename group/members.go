@@ -12,6 +12,9 @@ func (c *Coordinator) Heartbeat(groupID, memberID string, instanceID *string, ge
 	if groupID == "" {
 		return kerr.InvalidGroupID
 	}
+	if err := c.Available(groupID); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mu.closed {
@@ -48,6 +51,9 @@ type LeaveMember struct {
 func (c *Coordinator) Leave(groupID string, members []LeaveMember) ([]error, error) {
 	if groupID == "" {
 		return nil, kerr.InvalidGroupID
+	}
+	if err := c.Available(groupID); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	errs, gerr := c.leaveLocked(groupID, members)

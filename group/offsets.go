@@ -30,6 +30,9 @@ func (c *Coordinator) Commit(ctx context.Context, req CommitRequest) map[TopicPa
 		}
 		return out
 	}
+	if err := c.Available(req.Group); err != nil {
+		return all(err)
+	}
 	c.mu.Lock()
 	wait, err := c.commitLocked(&req, out)
 	c.mu.Unlock()
@@ -127,6 +130,9 @@ type Committed struct {
 // Fetch serves OffsetFetch for one group: the requested partitions, or all
 // the group's offsets when tps is nil. An unknown group has no offsets.
 func (c *Coordinator) Fetch(groupID string, tps []TopicPartition) ([]Committed, error) {
+	if err := c.Available(groupID); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mu.closed {
@@ -167,6 +173,9 @@ func compareTP(a, b TopicPartition) int {
 func (c *Coordinator) DeleteOffsets(groupID string, tps []TopicPartition) (map[TopicPartition]error, error) {
 	if groupID == "" {
 		return nil, kerr.InvalidGroupID
+	}
+	if err := c.Available(groupID); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	out, wait, err := c.deleteOffsetsLocked(groupID, tps)

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/partition"
@@ -125,7 +126,9 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 			j++
 		}
 		var err error
-		if len(recs) > 0 {
+		if pt.log == nil {
+			err = kerr.CoordinatorNotAvailable // offline (offline.go)
+		} else if len(recs) > 0 {
 			if _, err = pt.log.Append(encodeBatch(recs, ts)); err != nil {
 				c.log.Error("cannot append to __consumer_offsets", "partition", pt.index, "records", len(recs), "err", err)
 				err = storageError(err)
@@ -143,6 +146,9 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 func (c *Coordinator) load() (int, error) {
 	total := 0
 	for _, pt := range c.parts {
+		if pt.log == nil {
+			continue // offline
+		}
 		n, err := c.loadPart(pt)
 		if err != nil {
 			return total, err

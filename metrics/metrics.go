@@ -82,6 +82,7 @@ type Sources struct {
 	Traffic   func() map[string]broker.TopicTraffic
 	Lag       func() []broker.PartitionLag
 	Cleaner   func() partition.CleanerStats
+	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	NodeID    int32
 	ClusterID string
 }
@@ -124,7 +125,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
 		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, cleanerCollector{m})
+		trafficCollector{m}, lagCollector{m}, cleanerCollector{m}, offlineCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

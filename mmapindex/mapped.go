@@ -28,6 +28,7 @@ type mapped struct {
 	n          atomic.Int64
 	closed     bool
 	werr       error // sticky: a failed TruncateTo; returned by every later call
+	fresh      bool  // the file was empty at open: no entries to count
 }
 
 // orderError is an Append out of order; it wraps ErrOrder.
@@ -60,6 +61,12 @@ func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int,
 	if err := x.openFile(maxBytes); err != nil {
 		return fmt.Errorf("cannot open index %q: %w", path, err)
 	}
+	if x.fresh {
+		// Nothing to count, and reading the new sparse mapping would
+		// fault pages in for nothing (measured: ~2 ms an index).
+		x.n.Store(0)
+		return nil
+	}
 	x.n.Store(int64(countRun(x.m, esize, cont)))
 	return nil
 }
@@ -78,6 +85,12 @@ func (x *mapped) openFile(maxBytes int) error {
 		f.Close()
 		return err
 	}
+	if !x.fdWritable {
+		// A read-only index needs only its mapping: the descriptor goes
+		// (an inactive segment's indexes hold no open file).
+		x.f = nil
+		return f.Close()
+	}
 	return nil
 }
 
@@ -88,6 +101,7 @@ func (x *mapped) mapFile(maxBytes int) error {
 		return err
 	}
 	size := x.roundDown(st.Size())
+	x.fresh = st.Size() == 0
 	if maxBytes > 0 {
 		capBytes := x.roundDown(int64(maxBytes))
 		if capBytes == 0 {
@@ -333,6 +347,9 @@ func (x *mapped) close() error {
 	x.n.Store(0)
 	if uerr := x.unmap(); uerr != nil {
 		err = errors.Join(err, fmt.Errorf("cannot unmap index %q: %w", x.path, uerr))
+	}
+	if x.f == nil {
+		return err
 	}
 	if cerr := x.f.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("cannot close index %q: %w", x.path, cerr))

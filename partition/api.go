@@ -306,7 +306,7 @@ func (s *Store) Logs() []*Log { return s.logs() }
 
 // OfflineLogs returns the logs that are offline after a storage error (see
 // Log.Offline), sorted as Logs: for health checks and metrics.
-func (s *Store) OfflineLogs() []*Log { return s.offlineLogs() }
+func (s *Store) OfflineLogs() []*Log { return s.failedLogs() }
 
 // Get returns the log or nil.
 func (s *Store) Get(topic string, partition int32) *Log { return s.get(topic, partition) }

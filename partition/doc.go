@@ -115,6 +115,35 @@
 // writes the leader-epoch checkpoint before publishing a round, then takes
 // mu only to publish the new end.
 //
+// # Offline partitions, repair, creation and deletion
+//
+// A partition whose log cannot be opened is taken offline rather than
+// failing the store (offline.go); Repair truncates it to its last valid
+// batch (repair.go). Partition directories are created under a `-new` name
+// and renamed into place, and renamed to `-delete` before removal; many at
+// once share one syncfs or directory fsync (topicstate.go).
+//
+// # File descriptors and mappings
+//
+// Each log's active segment holds 3 descriptors (.log, .index, .timeindex)
+// and 2 read-write mappings. An inactive segment holds none while idle: its
+// indexes are mapped read-only with their files closed, and its .log is
+// opened when first read and parked (closed) again by the store's idle
+// sweep every 2 s once no reader holds it and none did since the previous
+// sweep; when more than 1,000 inactive .log files are open at a sweep,
+// every one no reader holds is parked (segcache.go). A Fetch region holds a
+// reference on its segment, so its descriptor stays open until sendfile is
+// done with it. The store holds .lock; a compaction adds a few while it
+// writes. So a broker needs about 3 descriptors per partition, plus the
+// inactive segments being read (at most ~1,000 between sweeps, more only
+// while readers hold them), plus 2 per client connection (the socket and
+// its writer's dup, package netio), and about 2 mappings per partition
+// (vm.max_map_count).
+//
+// A deleted partition's directory, a swapped-out or deleted segment's files
+// are renamed first; a segment about to be renamed is reopened and never
+// parked again, since a parked file is reopened by its path.
+//
 // # Log compaction
 //
 // A cleaning of a compacted log (cleaner.go) takes its inactive segments

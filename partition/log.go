@@ -20,7 +20,7 @@ import (
 // log is the implementation behind Log.
 //
 // Lock order: cleanMu (one cleaning at a time) → swapMu (segment-file surgery: the cleaner's swap, retention's
-// deletes) → wmu (the single writer) → mu (state) → a segment's idx lock.
+// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock.
 // pmu (producer state) and cleaner (the cleaner's bookkeeping) are taken
 // alone. No lock is held across fsync or a
 // network write; wmu is held across the appender's pwritev and, under
@@ -336,8 +336,8 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 // below the recovery point, or when a valid batch follows the bad one.
 func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error) error {
 	if next < recoveryPoint {
-		return fmt.Errorf("corruption below the recovery point %d in %q at position %d: %w",
-			recoveryPoint, s.log.Path(), end, why)
+		return fmt.Errorf("corruption below the recovery point %d in %q at position %d (offset %d): %w",
+			recoveryPoint, s.log.Path(), end, next, why)
 	}
 	h, err := s.log.ReadHeaderAt(end)
 	if err != nil || h.Size() <= 0 {
@@ -358,8 +358,8 @@ func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error
 	if _, err := segment.Validate(buf); err != nil {
 		return nil
 	}
-	return fmt.Errorf("corrupt batch in %q at position %d with valid data after it at %d: %w",
-		s.log.Path(), end, after, why)
+	return fmt.Errorf("corrupt batch in %q at position %d (offset %d) with valid data after it at %d: %w",
+		s.log.Path(), end, next, after, why)
 }
 
 // truncateTail cuts segment i at end and deletes every later segment.
@@ -384,6 +384,8 @@ func (l *log) truncateTail(i int, end, next int64, why error) error {
 // reopenWritable makes a recovered segment the writable active one: its
 // indexes preallocated again after recovery sealed nothing.
 func (s *logSegment) reopenWritable(indexBytes int) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.maxBytes == indexBytes && s.idx.offsets != nil {
@@ -691,6 +693,7 @@ func (l *log) closeDiscarding() error {
 func (l *log) closeSegments() error {
 	var errs []error
 	for _, s := range l.mu.segments {
+		s.noPark.Store(true) // the log's reference goes (segcache.go)
 		if s.idx.maxBytes > 0 {
 			errs = append(errs, s.seal())
 		}

@@ -41,7 +41,22 @@ type logSegment struct {
 
 	refs    atomic.Int32
 	deleted atomic.Bool
+	// used is set by every acquire; the idle sweep (segcache.go) parks an
+	// inactive segment's file only after a sweep interval without one.
+	used atomic.Bool
+	// noPark is set once the files are about to be renamed (deletion, a
+	// cleaner's swap): a parked file could not be reopened by its path.
+	noPark atomic.Bool
+	// parkAfterFlush is set when a sealed segment was fsync'd (the flush
+	// after a roll): the release that leaves only the log's reference parks
+	// its file at once rather than at the next sweep.
+	parkAfterFlush atomic.Bool
 
+	// syncMu serialises sync's msync and fsync of the indexes with the
+	// changes that remap or close them (seal, truncate, reopenWritable,
+	// closeFiles), so that sync holds no lock readers take. Taken before
+	// idx.
+	syncMu sync.Mutex
 	// idx guards the indexes, which old segments open lazily on first use.
 	// Lookups hold it too: sealing a segment remaps its indexes.
 	idx struct {
@@ -241,6 +256,8 @@ func (s *logSegment) indexFull() bool {
 // seal makes the segment inactive: a last time-index entry for its largest
 // timestamp, indexes trimmed to their entries (Kafka's onBecomeInactive).
 func (s *logSegment) seal() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.offsets == nil {
@@ -262,20 +279,31 @@ func (s *logSegment) seal() error {
 	return nil
 }
 
-// sync fsyncs the log and msyncs the indexes.
+// sync fsyncs the log and msyncs the indexes. It holds syncMu, not the
+// idx lock that lookups take, across the msync and fsync: a slow disk does
+// not stall readers.
 func (s *logSegment) sync() error {
 	if err := s.log.Sync(); err != nil {
 		return err
 	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
-	defer s.idx.Unlock()
-	if s.idx.offsets != nil {
-		if err := s.idx.offsets.Sync(); err != nil {
+	oi, ti, sealed := s.idx.offsets, s.idx.times, s.idx.maxBytes == 0
+	s.idx.Unlock()
+	if oi != nil {
+		if err := oi.Sync(); err != nil {
 			return fmt.Errorf("cannot sync offset index of segment %d: %w", s.base, err)
 		}
-		if err := s.idx.times.Sync(); err != nil {
+		if err := ti.Sync(); err != nil {
 			return fmt.Errorf("cannot sync time index of segment %d: %w", s.base, err)
 		}
+	}
+	if sealed {
+		// Durable now: a rolled segment gives its descriptors back
+		// (segcache.go); readers reopen the indexes read-only.
+		s.closeIndexesSyncLocked()
+		s.parkAfterFlush.Store(true)
 	}
 	return nil
 }
@@ -283,6 +311,8 @@ func (s *logSegment) sync() error {
 // truncate cuts the segment to pos, dropping index entries for offsets at or
 // after next (the first offset no longer in the segment).
 func (s *logSegment) truncate(pos int64, next int64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	if s.idx.offsets != nil {
 		s.idx.offsets.TruncateTo(next)
@@ -293,12 +323,32 @@ func (s *logSegment) truncate(pos int64, next int64) error {
 }
 
 // acquire takes a reference for a reader; callers hold the log's mu so the
-// segment cannot be dropped in between.
-func (s *logSegment) acquire() { s.refs.Add(1) }
+// segment cannot be dropped in between. It waits while the idle sweep is
+// parking the segment's file (refs holds parkingRefs then, briefly).
+func (s *logSegment) acquire() {
+	s.used.Store(true)
+	for {
+		n := s.refs.Load()
+		if n < 0 {
+			waitRefs()
+			continue
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return
+		}
+	}
+}
 
 // Release drops a reference (sendfile.Ref).
 func (s *logSegment) Release() {
-	switch n := s.refs.Add(-1); {
+	n := s.refs.Load()
+	for n < 0 || !s.refs.CompareAndSwap(n, n-1) { // n < 0: a park in progress (segcache.go)
+		waitRefs()
+		n = s.refs.Load()
+	}
+	switch n--; {
+	case n == 1 && s.parkAfterFlush.Swap(false):
+		s.parkIfIdle(true)
 	case n == 0:
 		s.closeFiles()
 		if s.deleted.Load() {
@@ -312,6 +362,9 @@ func (s *logSegment) Release() {
 // markDeleted renames the files to *.deleted (Kafka's first step), then
 // drops the log's own reference: the files go when the last reader is done.
 func (s *logSegment) markDeleted() error {
+	if err := s.holdFileOpen(); err != nil {
+		return err
+	}
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
@@ -332,6 +385,8 @@ func (s *logSegment) removeFiles() {
 // closeFiles closes the .log and unmaps the indexes explicitly.
 func (s *logSegment) closeFiles() error {
 	var errs []error
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.idx.Lock()
 	if s.idx.offsets != nil {
 		errs = append(errs, s.idx.offsets.Close(), s.idx.times.Close())

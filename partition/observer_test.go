@@ -38,7 +38,11 @@ func (o *countingObserver) Fsynced(topic string, partition int32, d time.Duratio
 func (o *countingObserver) snapshot() countingObserver {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return countingObserver{rounds: o.rounds, batches: o.batches, bytes: o.bytes, fsyncs: o.fsyncs, slept: o.slept}
+	topics := make(map[string]bool, len(o.topics))
+	for k, v := range o.topics {
+		topics[k] = v
+	}
+	return countingObserver{rounds: o.rounds, batches: o.batches, bytes: o.bytes, fsyncs: o.fsyncs, slept: o.slept, topics: topics}
 }
 
 // TestObserverSeesAppendsAndFsyncs appends concurrently under FlushAlways
@@ -69,7 +73,7 @@ func TestObserverSeesAppendsAndFsyncs(t *testing.T) {
 	}
 	wg.Wait()
 	got := obs.snapshot()
-	if got.batches != writers*each || got.bytes != l.Size() || !obs.topics["obs"] {
+	if got.batches != writers*each || got.bytes != l.Size() || !got.topics["obs"] {
 		t.Fatalf("observer: %d batches, %d bytes; want %d batches, %d bytes (the log's size)",
 			got.batches, got.bytes, writers*each, l.Size())
 	}

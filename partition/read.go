@@ -2,7 +2,7 @@ package partition
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"sort"
 	"sync"
 
@@ -117,7 +117,12 @@ func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool) 
 		v.seg.Release()
 		return sendfile.Region{}, false, nil
 	}
-	return sendfile.Region{File: v.seg.log.OS(), Off: start, Len: end - start, Ref: v.seg}, true, nil
+	f, err := v.seg.log.Handle()
+	if err != nil {
+		v.seg.Release()
+		return sendfile.Region{}, false, fmt.Errorf("%w: %v", ErrStorage, err)
+	}
+	return sendfile.Region{File: f, Off: start, Len: end - start, Ref: v.seg}, true, nil
 }
 
 // findBatch returns the position and header of the first batch in v whose
@@ -140,7 +145,7 @@ func (l *log) findBatch(v readView, offset int64) (int64, segment.Header, error)
 		return -1, segment.Header{}, err
 	}
 	pos, found := int64(-1), segment.Header{}
-	err = walkHeaders(v.seg.log.OS(), from, v.limit, func(h segment.Header, p int64) bool {
+	err = walkHeaders(v.seg.log, from, v.limit, func(h segment.Header, p int64) bool {
 		if h.LastOffset() >= offset {
 			pos, found = p, h
 			return false
@@ -166,7 +171,7 @@ var walkBufs = sync.Pool{New: func() any { return new([walkWindow]byte) }}
 // batch ends at or before limit, until fn returns false. It preads small
 // windows, so a lookup costs a syscall or two rather than a large read (the
 // read path's scans are short: the index put pos near the target).
-func walkHeaders(f *os.File, pos, limit int64, fn func(h segment.Header, pos int64) bool) error {
+func walkHeaders(f io.ReaderAt, pos, limit int64, fn func(h segment.Header, pos int64) bool) error {
 	buf := walkBufs.Get().(*[walkWindow]byte)
 	defer walkBufs.Put(buf)
 	var win []byte
@@ -205,7 +210,7 @@ func (l *log) batchBoundary(v readView, from, target int64) (int64, error) {
 		return 0, err
 	}
 	end := max(indexed, from)
-	err = walkHeaders(v.seg.log.OS(), end, target, func(h segment.Header, p int64) bool {
+	err = walkHeaders(v.seg.log, end, target, func(h segment.Header, p int64) bool {
 		end = p + h.Size()
 		return true
 	})

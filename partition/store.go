@@ -1,9 +1,7 @@
 package partition
 
 import (
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,14 +42,19 @@ type store struct {
 
 	mu struct {
 		sync.Mutex
-		logs   map[topicPartition]*Log
-		closed bool
+		logs    map[topicPartition]*Log
+		offline map[topicPartition]*OfflineLog // could not be opened (offline.go)
+		closed  bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
 	openedClean  bool       // the clean-shutdown marker was trusted at open
 	cl           cleanerState
 	stop         chan struct{}
 	done         sync.WaitGroup
+
+	// createMu serialises the creation and deletion of logs
+	// (topicstate.go); held across their file operations, never by readers.
+	createMu sync.Mutex
 }
 
 func openStore(cfg StoreConfig) (*Store, error) {
@@ -79,6 +82,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s := &Store{store{cfg: cfg, fs: vfs.Or(cfg.FS), logger: cfg.Logger, stop: make(chan struct{})}}
 	s.mu.logs = make(map[topicPartition]*Log)
+	s.mu.offline = make(map[topicPartition]*OfflineLog)
 	if err := s.takeLock(); err != nil {
 		return nil, err
 	}
@@ -89,6 +93,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s.done.Add(1)
 	go s.background()
+	s.startSegmentSweep()
 	s.startCleaners()
 	return s, nil
 }
@@ -153,7 +158,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	path := filepath.Join(s.cfg.Dir, name)
-	if strings.HasSuffix(name, deleteDirSuffix) {
+	if strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
 		return os.RemoveAll(path)
 	}
 	m := partitionDir.FindStringSubmatch(name)
@@ -165,10 +170,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	tp := topicPartition{m[1], int32(p)}
-	id, err := readPartitionMetadata(path)
-	if err != nil {
-		return err
-	}
+	id, idErr := readPartitionMetadata(path)
 	rp, ok := rps[tp]
 	if !ok {
 		rp = -1
@@ -181,10 +183,16 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 	if cp, ok := cleaned[tp]; ok {
 		o.cleanerPoint = cp
 	}
+	if idErr != nil {
+		s.takeOffline(tp, id, path, rp, ls, idErr)
+		return nil
+	}
 	l, err := openLog(path, o)
 	if err != nil {
-		return err
+		s.takeOffline(tp, id, path, rp, ls, err)
+		return nil
 	}
+	l.parkIdleSegments(true) // loading opened every .log (segcache.go)
 	s.mu.logs[tp] = l
 	return nil
 }
@@ -268,6 +276,7 @@ func (s *store) checkpoint() error {
 		rps[tp] = l.recoveryPointOf()
 		starts[tp] = l.LogStartOffset()
 	}
+	s.offlineCheckpoints(rps, starts)
 	return errors.Join(
 		writeOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, recoveryPointFile), rps),
 		writeOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, logStartOffsetFile), starts))
@@ -295,68 +304,6 @@ func (s *store) get(topic string, partition int32) *Log {
 	return s.mu.logs[topicPartition{topic, partition}]
 }
 
-func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil, ErrClosed
-	}
-	tp := topicPartition{topic, partition}
-	if l := s.mu.logs[tp]; l != nil {
-		return l, nil
-	}
-	dir := filepath.Join(s.cfg.Dir, tp.String())
-	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: cannot create partition directory %q: %w", ErrStorage, dir, err)
-	}
-	if err := writePartitionMetadata(s.fs, dir, topicID); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-	l, err := openLog(dir, s.openOptions(tp, topicID, cfg, 0, 0, true))
-	if errors.Is(err, ErrInvalidConfig) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-	s.mu.logs[tp] = l
-	return l, nil
-}
-
-// delete closes the log, renames its directory out of the way, and removes
-// it once every reader is done (the segments' reference counts close their
-// files; the unlinked directory is gone when the last one closes).
-func (s *store) delete(topic string, partition int32) error {
-	tp := topicPartition{topic, partition}
-	s.mu.Lock()
-	l := s.mu.logs[tp]
-	delete(s.mu.logs, tp)
-	s.mu.Unlock()
-	if l == nil {
-		return nil
-	}
-	if err := l.closeDiscarding(); err != nil {
-		s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
-	}
-	var id [8]byte
-	rand.Read(id[:])
-	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
-	if err := s.fs.Rename(l.dir, gone); err != nil {
-		return fmt.Errorf("cannot rename %q for deletion: %w", l.dir, err)
-	}
-	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
-		return err
-	}
-	if err := s.fs.RemoveAll(gone); err != nil {
-		return fmt.Errorf("cannot remove %q: %w", gone, err)
-	}
-	return errors.Join(s.checkpoint(), s.writeCleanerCheckpoint())
-}
-
 // close flushes and closes every log, then writes the checkpoints and the
 // clean-shutdown marker, and releases the lock.
 func (s *store) close() error {
@@ -375,7 +322,7 @@ func (s *store) close() error {
 	closeErr := s.closeLogs()
 	ckErr := s.checkpoint()
 	var markErr error
-	if ckErr == nil && closeErr == nil {
+	if ckErr == nil && closeErr == nil && s.offlineCount() == 0 {
 		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
 	}
 	lockErr := s.lock.Close()
@@ -393,8 +340,11 @@ func (s *store) closeLogs() error {
 // partition.metadata, Kafka's format: "version: 0" and "topic_id: <id>"
 // with the UUID in URL-safe base64 without padding.
 func writePartitionMetadata(fsys vfs.FS, dir string, id [16]byte) error {
-	body := fmt.Sprintf("version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
-	return writeFileAtomic(fsys, filepath.Join(dir, partitionMetadataFile), []byte(body))
+	return writeFileAtomic(fsys, filepath.Join(dir, partitionMetadataFile), partitionMetadataBody(id))
+}
+
+func partitionMetadataBody(id [16]byte) []byte {
+	return fmt.Appendf(nil, "version: 0\ntopic_id: %s\n", base64.RawURLEncoding.EncodeToString(id[:]))
 }
 
 func readPartitionMetadata(dir string) ([16]byte, error) {

@@ -90,6 +90,7 @@ func TestStoreCrashRecovers(t *testing.T) {
 func crashStore(s *Store) {
 	close(s.stop)
 	s.done.Wait()
+	s.waitLogsBackground()
 	s.lock.Close()
 }
 

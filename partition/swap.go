@@ -211,6 +211,9 @@ func (l *log) replaceSegments(old, news []*logSegment) {
 // renameFiles renames the segment's files from suffix from to suffix to
 // (appended to the final names); missing files are skipped.
 func (s *logSegment) renameFiles(from, to string) error {
+	if err := s.holdFileOpen(); err != nil {
+		return err
+	}
 	for _, suffix := range segmentSuffixes {
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.fs.Rename(p+from, p+to); err != nil && !vfs.IsNotExist(err) {

@@ -121,9 +121,36 @@ func (f *File) Append(bufs [][]byte) (pos int64, err error) { return f.append(bu
 // Size is the length of the valid data (end of the last appended batch).
 func (f *File) Size() int64 { return f.size() }
 
-// OS returns the shared *os.File (for sendfile, which bypasses the FS's
-// wrappers). Do not close it.
-func (f *File) OS() *os.File { return f.osf }
+// Handle returns the shared *os.File (for sendfile, which bypasses the FS's wrappers), reopening the file by
+// its path if it was parked. Do not close it. The caller must keep the file
+// from being parked while it uses the handle (partition pins the segment).
+func (f *File) Handle() (*os.File, error) {
+	h, err := f.handle()
+	if err != nil {
+		return nil, err
+	}
+	return h.osf, nil
+}
+
+// OS is Handle without the error (nil when a parked file cannot be
+// reopened).
+func (f *File) OS() *os.File {
+	h, err := f.Handle()
+	if err != nil {
+		return nil
+	}
+	return h
+}
+
+// Park closes the file descriptor; the next use reopens the file by its
+// path. Inactive segments are parked when idle, so they hold no descriptor.
+// The caller guarantees that nothing uses the file meanwhile (partition
+// parks only segments that no reader has pinned) and that the file is still
+// at its path when next used.
+func (f *File) Park() error { return f.park(false) }
+
+// IsOpen reports whether the file holds an open descriptor (not parked).
+func (f *File) IsOpen() bool { return f.h.Load() != nil }
 
 // Path is the file's path.
 func (f *File) Path() string { return f.path }
@@ -133,7 +160,7 @@ func (f *File) Path() string { return f.path }
 func (f *File) ReadHeaderAt(pos int64) (Header, error) { return f.readHeaderAt(pos) }
 
 // ReadAt reads len(p) bytes at pos (a plain pread).
-func (f *File) ReadAt(p []byte, pos int64) (int, error) { return f.f.ReadAt(p, pos) }
+func (f *File) ReadAt(p []byte, pos int64) (int, error) { return f.readAt(p, pos) }
 
 // ScanFrom walks batch headers from pos (a batch start) to Size(), calling fn
 // for each with its position; it stops when fn returns false. Headers only:
@@ -159,5 +186,5 @@ func (f *File) Truncate(size int64) error { return f.truncate(size) }
 // the package doc).
 func (f *File) Sync() error { return f.sync() }
 
-// Close closes the file descriptor.
-func (f *File) Close() error { return f.f.Close() }
+// Close closes the file descriptor for good: later uses fail (os.ErrClosed).
+func (f *File) Close() error { return f.park(true) }

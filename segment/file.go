@@ -25,10 +25,15 @@ const (
 )
 
 type file struct {
-	f    vfs.File
-	osf  *os.File // f's *os.File, for sendfile
-	path string
-	end  atomic.Int64 // Size(): end of the last appended batch
+	// h is the open file, nil while parked (Park); handle reopens it by
+	// path through fs unless closed. hmu serialises reopening, parking and
+	// closing.
+	fs     vfs.FS
+	h      atomic.Pointer[handle]
+	hmu    sync.Mutex
+	closed bool // Close ran: never reopened
+	path   string
+	end    atomic.Int64 // Size(): end of the last appended batch
 
 	// wmu serialises the writers (Append, Truncate); the partition's
 	// appender is the only one, so it is never contended.
@@ -49,9 +54,67 @@ func open(fsys vfs.FS, path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("cannot stat segment %q: %w", path, err)
 	}
-	sf := &File{file{f: f, osf: vfs.OSFile(f), path: path}}
+	sf := &File{file{fs: vfs.Or(fsys), path: path}}
+	sf.h.Store(&handle{f: f, osf: vfs.OSFile(f)})
 	sf.end.Store(st.Size())
 	return sf, nil
+}
+
+// handle is an open segment file: the FS's File, and the *os.File beneath
+// it for sendfile.
+type handle struct {
+	f   vfs.File
+	osf *os.File
+}
+
+// handle returns the open file, reopening a parked one by its path.
+func (f *file) handle() (*handle, error) {
+	if h := f.h.Load(); h != nil {
+		return h, nil
+	}
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	if h := f.h.Load(); h != nil {
+		return h, nil
+	}
+	if f.closed {
+		return nil, fmt.Errorf("segment %q: %w", f.path, os.ErrClosed)
+	}
+	// The file must still be there: a parked segment is never recreated.
+	if _, err := f.fs.Stat(f.path); err != nil {
+		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
+	}
+	vf, err := f.fs.OpenReadWrite(f.path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
+	}
+	h := &handle{f: vf, osf: vfs.OSFile(vf)}
+	f.h.Store(h)
+	return h, nil
+}
+
+// park closes the file descriptor, if open; the next use reopens it unless
+// final (Close).
+func (f *file) park(final bool) error {
+	f.hmu.Lock()
+	defer f.hmu.Unlock()
+	f.closed = f.closed || final
+	h := f.h.Swap(nil)
+	if h == nil {
+		return nil
+	}
+	if err := h.f.Close(); err != nil {
+		return fmt.Errorf("cannot close segment %q: %w", f.path, err)
+	}
+	return nil
+}
+
+func (f *file) readAt(p []byte, pos int64) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
+	return h.f.ReadAt(p, pos)
 }
 
 func (f *file) size() int64 { return f.end.Load() }
@@ -69,7 +132,7 @@ func (f *file) append(bufs [][]byte) (int64, error) {
 		return pos, nil
 	}
 	err = fmt.Errorf("cannot append %d bytes to segment %q at position %d: %w", n, f.path, pos, err)
-	if terr := f.f.Truncate(pos); terr != nil {
+	if terr := f.truncateFile(pos); terr != nil {
 		f.wmu.broken = fmt.Errorf("segment %q is broken: %w; then cannot truncate back to %d: %w", f.path, err, pos, terr)
 		return 0, f.wmu.broken
 	}
@@ -87,10 +150,14 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	}
 	f.wmu.iov = iov
 	defer clear(iov) // drop the references to the callers' buffers
+	h, err := f.handle()
+	if err != nil {
+		return 0, err
+	}
 	var total int64
 	for len(iov) > 0 {
 		batch := iov[:min(len(iov), maxIovecs)]
-		n, err := f.f.Pwritev(batch, off+total)
+		n, err := h.f.Pwritev(batch, off+total)
 		if err == unix.EINTR {
 			continue
 		}
@@ -120,7 +187,7 @@ func (f *file) readHeaderAt(pos int64) (Header, error) {
 		return Header{}, f.posErr(pos, errShortHeader)
 	}
 	var buf [HeaderSize]byte
-	if _, err := f.f.ReadAt(buf[:], pos); err != nil {
+	if _, err := f.readAt(buf[:], pos); err != nil {
 		return Header{}, fmt.Errorf("cannot read segment %q at position %d: %w", f.path, pos, err)
 	}
 	h, err := parseHeader(buf[:])
@@ -135,7 +202,7 @@ func (f *file) posErr(pos int64, err error) error {
 }
 
 func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
-	w := window{f: f.f, chunk: scanChunk, end: f.size()}
+	w := window{f: readerAt(f.readAt), chunk: scanChunk, end: f.size()}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
 			return f.posErr(pos, errShortHeader)
@@ -165,7 +232,7 @@ func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
 }
 
 func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
-	w := window{f: f.f, chunk: recoverChunk, end: f.size()}
+	w := window{f: readerAt(f.readAt), chunk: recoverChunk, end: f.size()}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
 			return pos, f.posErr(pos, errShortHeader)
@@ -214,7 +281,7 @@ func (f *file) validateAt(w *window, pos int64, h Header) error {
 	crc := uint32(0)
 	for at, end := pos+offAttributes, pos+h.Size(); at < end; {
 		n := int(min(int64(len(buf)), end-at))
-		if _, err := f.f.ReadAt(buf[:n], at); err != nil {
+		if _, err := f.readAt(buf[:n], at); err != nil {
 			return fmt.Errorf("cannot read segment %q at position %d: %w", f.path, at, err)
 		}
 		crc = crc32.Update(crc, castagnoli, buf[:n])
@@ -229,15 +296,32 @@ func (f *file) validateAt(w *window, pos int64, h Header) error {
 func (f *file) truncate(size int64) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	if err := f.f.Truncate(size); err != nil {
+	if err := f.truncateFile(size); err != nil {
 		return fmt.Errorf("cannot truncate segment %q to %d: %w", f.path, size, err)
 	}
 	f.end.Store(size)
 	return nil
 }
 
+func (f *file) truncateFile(size int64) error {
+	h, err := f.handle()
+	if err != nil {
+		return err
+	}
+	return h.f.Truncate(size)
+}
+
+// readerAt adapts a ReadAt method value to io.ReaderAt.
+type readerAt func(p []byte, pos int64) (int, error)
+
+func (r readerAt) ReadAt(p []byte, pos int64) (int, error) { return r(p, pos) }
+
 func (f *file) sync() error {
-	if err := f.f.Sync(); err != nil {
+	h, err := f.handle()
+	if err != nil {
+		return err
+	}
+	if err := h.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
 	}
 	return nil

@@ -2,6 +2,7 @@
 // per file of this package, each registering itself in commands.
 //
 //	sluice dump [--print-data] [--verify-index] FILE…
+//	sluice repair --data-dir DIR [--topic T [--partition P]] [--execute]
 //	sluice help [COMMAND]
 //
 // Conventions shared by every subcommand: results on stdout (a table, or

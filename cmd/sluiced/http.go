@@ -40,6 +40,10 @@ func (d *daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.storageHealth(); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", d.readyz)

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/metrics"
+	"github.com/sluice/sluice/partition"
 )
 
 type usageError struct{ err error }
@@ -155,6 +156,7 @@ type daemon struct {
 	metrics *metrics.Metrics
 	notify  *notifier
 	state   atomic.Int32
+	store   atomic.Pointer[partition.Store] // set once open, for /healthz (health.go)
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -171,6 +173,7 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	addr := srv.Addr().String()
+	d.store.Store(srv.Store())
 	d.state.Store(serving)
 	ready(stdout, addr)
 	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)

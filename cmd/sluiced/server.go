@@ -111,7 +111,8 @@ func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*ser
 	}
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
-		Lag: b.ConsumerLag, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID()})
+		Lag: b.ConsumerLag, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
+		Offline: srv.Store().Offline})
 	return &server{Server: srv, metrics: m}, nil
 }
 

@@ -1,0 +1,134 @@
+package broker
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sluice/sluice/partition"
+)
+
+// openRegistry opens a store and the topic registry on dir, as New does.
+func openRegistry(t *testing.T, dir string) (*partition.Store, *topics) {
+	t.Helper()
+	store, err := partition.OpenStore(partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig(), Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	reg, err := loadTopics(store, partition.DefaultConfig(), testLogger())
+	if err != nil {
+		store.Close()
+		t.Fatalf("loadTopics: %v", err)
+	}
+	return store, reg
+}
+
+// runTopicOp performs one create, add or delete on dir, stopping after
+// file step k (the hook stops it there and the store is abandoned as a
+// crash leaves it). It reports whether the operation completed first.
+func runTopicOp(t *testing.T, dir, op string, k int) bool {
+	t.Helper()
+	store, reg := openRegistry(t, dir)
+	defer store.Abandon()
+	n := 0
+	stop := errors.New("crash")
+	reg.afterStep = func(step string) error {
+		if n++; n == k {
+			return stop
+		}
+		return nil
+	}
+	var err error
+	switch op {
+	case "create":
+		_, err = reg.createTopic("fresh", 3, map[string]string{"cleanup.policy": "compact"})
+	case "add":
+		_, err = reg.addPartitions("keep", 4)
+	default:
+		err = reg.deleteTopic("doomed")
+	}
+	if err != nil && !errors.Is(err, stop) {
+		t.Fatalf("%s: %v", op, err)
+	}
+	return err == nil
+}
+
+// TestTopicOpCrashAtEveryStep abandons a topic creation, a deletion and a
+// partition addition after every file step (the store abandoned as a crash
+// leaves it, without a flush, checkpoint or clean-shutdown marker) and
+// checks that the next start succeeds with the topic wholly there, with its
+// configs, or wholly gone, and the other topics untouched.
+func TestTopicOpCrashAtEveryStep(t *testing.T) {
+	for _, op := range []string{"create", "delete", "add"} {
+		for k := 1; ; k++ {
+			dir := t.TempDir()
+			store, reg := openRegistry(t, dir)
+			mustCreate(t, reg, "keep", 2, map[string]string{"retention.ms": "1000"})
+			if op == "delete" {
+				mustCreate(t, reg, "doomed", 3, map[string]string{"cleanup.policy": "compact"})
+			}
+			if err := store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			completed := runTopicOp(t, dir, op, k)
+			checkAfterCrash(t, dir, op, k)
+			if completed {
+				break
+			}
+		}
+	}
+}
+
+func mustCreate(t *testing.T, reg *topics, name string, n int32, configs map[string]string) {
+	t.Helper()
+	if _, err := reg.createTopic(name, n, configs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkAfterCrash reopens dir and checks the outcome of an interrupted op.
+func checkAfterCrash(t *testing.T, dir, op string, k int) {
+	t.Helper()
+	store, reg := openRegistry(t, dir)
+	defer store.Close()
+	wantKeep := 2
+	if op == "add" {
+		wantKeep = 4 // rolled forward
+	}
+	keep := reg.get("keep")
+	if keep == nil || len(keep.partitions) != wantKeep {
+		t.Fatalf("%s step %d: topic keep has %v, want %d partitions", op, k, keep, wantKeep)
+	}
+	for _, l := range keep.partitions {
+		if l == nil || l.Config().RetentionMs != 1000 || l.TopicID() != keep.id {
+			t.Fatalf("%s step %d: keep partition %v without its config or id", op, k, l)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, topicOpFile)); !os.IsNotExist(err) {
+		t.Fatalf("%s step %d: %s left after start: %v", op, k, topicOpFile, err)
+	}
+	if store.OfflineCount() != 0 {
+		t.Fatalf("%s step %d: offline partitions %+v", op, k, store.Offline())
+	}
+	configs, _ := readTopicConfigs(dir)
+	if op == "add" {
+		return
+	}
+	if op == "delete" {
+		dirs, _ := filepath.Glob(filepath.Join(dir, "doomed-*"))
+		if reg.get("doomed") != nil || len(dirs) != 0 || configs["doomed"] != nil {
+			t.Fatalf("delete step %d: topic partly there: dirs %v configs %v", k, dirs, configs["doomed"])
+		}
+		return
+	}
+	fresh := reg.get("fresh")
+	if fresh == nil || len(fresh.partitions) != 3 || configs["fresh"]["cleanup.policy"] != "compact" {
+		t.Fatalf("create step %d: topic not whole: %+v configs %v", k, fresh, configs["fresh"])
+	}
+	for _, l := range fresh.partitions {
+		if l == nil || !l.Config().Compact() || l.TopicID() != fresh.id {
+			t.Fatalf("create step %d: partition %v without its config or id", k, l)
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package partition
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"github.com/sluice/sluice/internal/vfs"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Creating and deleting logs.
+//
+// A partition directory is created under `<topic>-<partition>.<id>-new`
+// (partition.metadata written in it), then renamed to its name, so a crash
+// leaves either no directory or one with its topic id; leftovers are removed
+// at open. A deleted partition's directory is renamed to
+// `<topic>-<partition>.<id>-delete` (Kafka's name) and removed; leftovers
+// are removed at open. Many partitions at once (CreateLogs, DeleteLogs) pay
+// for durability once: a creation ends with one syncfs(2) of the data
+// directory's filesystem instead of fsyncs per file, a deletion with one
+// fsync of the data directory and one checkpoint write. Making a topic's
+// partitions appear or go all together is the caller's (the broker records
+// the operation first and finishes it at start).
+//
+// createMu serialises creations and deletions; s.mu is taken only to read
+// and update the maps, never across file operations.
+
+// newDirSuffix marks a partition directory being created.
+const newDirSuffix = "-new"
+
+// CreateLogs creates partitions [from, to) of topic (returning existing
+// ones as they are), all with topicID and cfg, and makes them durable with
+// one syncfs(2). progress, if not nil, is called after each partition (a
+// test hook: an error stops there, unsynced). On error, the logs created so
+// far are returned with it.
+func (s *Store) CreateLogs(topic string, from, to int32, topicID [16]byte, cfg Config, progress func(p int32) error) ([]*Log, error) {
+	return s.createLogs(topic, from, to, topicID, cfg, progress)
+}
+
+// DeleteLogs deletes the listed partitions of topic (online or offline; a
+// partition that does not exist is skipped): each directory is renamed to
+// `<topic>-<p>.<id>-delete`, then the data directory is fsync'd, the
+// directories removed and the checkpoints written once. progress is as for
+// CreateLogs, called after each rename.
+func (s *Store) DeleteLogs(topic string, partitions []int32, progress func(p int32) error) error {
+	return s.deleteLogs(topic, partitions, progress)
+}
+
+func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	return s.createOne(topicPartition{topic, partition}, topicID, cfg, true)
+}
+
+func (s *store) createLogs(topic string, from, to int32, id [16]byte, cfg Config, progress func(int32) error) ([]*Log, error) {
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	out := make([]*Log, 0, max(to-from, 0))
+	for p := from; p < to; p++ {
+		l, err := s.createOne(topicPartition{topic, p}, id, cfg, false)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, l)
+		if progress != nil {
+			if err := progress(p); err != nil {
+				return out, err
+			}
+		}
+	}
+	if err := syncFS(s.fs, s.cfg.Dir); err != nil {
+		return out, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return out, nil
+}
+
+// createOne creates one log; sync fsyncs its files and the data directory
+// (otherwise the caller syncs the filesystem). createMu held.
+func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool) (*Log, error) {
+	s.mu.Lock()
+	closed, l, off := s.mu.closed, s.mu.logs[tp], s.mu.offline[tp]
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case l != nil:
+		return l, nil
+	case off != nil:
+		return nil, fmt.Errorf("%w: %s: %v", ErrOffline, tp, off.Err)
+	}
+	dir := filepath.Join(s.cfg.Dir, tp.String())
+	if err := createPartitionDir(s.fs, dir, id, sync); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	l, err := openLog(dir, s.openOptions(tp, id, cfg, 0, 0, true))
+	if errors.Is(err, ErrInvalidConfig) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil, ErrClosed
+	}
+	s.mu.logs[tp] = l
+	s.mu.Unlock()
+	return l, nil
+}
+
+// createPartitionDir creates dir with its partition.metadata, atomically
+// (see newDirSuffix). An existing directory whose partition.metadata names
+// topicID (a crash after the rename) is kept.
+func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) error {
+	if _, err := fsys.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+		if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
+			return nil
+		}
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
+	if err := fsys.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
+	}
+	err := writePartitionMetadataSync(fsys, tmp, topicID, sync)
+	if err == nil {
+		// A stale directory without metadata (from before directories
+		// were created this way) is replaced.
+		err = fsys.RemoveAll(dir)
+	}
+	if err == nil {
+		err = fsys.Rename(tmp, dir)
+	}
+	if err != nil {
+		fsys.RemoveAll(tmp)
+		return fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	}
+	if sync {
+		return syncDir(fsys, filepath.Dir(dir))
+	}
+	return nil
+}
+
+func writePartitionMetadataSync(fsys vfs.FS, dir string, id [16]byte, sync bool) error {
+	if sync {
+		return writePartitionMetadata(fsys, dir, id)
+	}
+	p := filepath.Join(dir, partitionMetadataFile)
+	f, err := fsys.Create(p)
+	if err != nil {
+		return fmt.Errorf("cannot write %q: %w", p, err)
+	}
+	_, err = f.Write(partitionMetadataBody(id))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write %q: %w", p, err)
+	}
+	return nil
+}
+
+// syncFS makes everything written on dir's filesystem durable: syncfs(2).
+func syncFS(fsys vfs.FS, dir string) error {
+	d, err := fsys.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("cannot open directory %q: %w", dir, err)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("cannot syncfs %q: %w", dir, err)
+	}
+	return nil
+}
+
+// delete closes the log, renames its directory out of the way, and removes
+// it once every reader is done (the segments' reference counts close their
+// files; the unlinked directory is gone when the last one closes).
+func (s *store) delete(topic string, partition int32) error {
+	return s.deleteLogs(topic, []int32{partition}, nil)
+}
+
+func (s *store) deleteLogs(topic string, partitions []int32, progress func(int32) error) error {
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	var gone []string
+	var errs []error
+	for _, p := range partitions {
+		g, err := s.detach(topicPartition{topic, p})
+		if err != nil {
+			errs = append(errs, err)
+		} else if g != "" {
+			gone = append(gone, g)
+		}
+		if progress != nil {
+			if err := progress(p); err != nil {
+				return err
+			}
+		}
+	}
+	if len(gone) == 0 {
+		return errors.Join(errs...)
+	}
+	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, g := range gone {
+		if err := s.fs.RemoveAll(g); err != nil {
+			errs = append(errs, fmt.Errorf("cannot remove %q: %w", g, err))
+		}
+	}
+	errs = append(errs, s.checkpoint(), s.writeCleanerCheckpoint())
+	return errors.Join(errs...)
+}
+
+// detach drops tp from the store, closes its log and renames its directory
+// for deletion, returning the new name ("" when tp does not exist).
+func (s *store) detach(tp topicPartition) (string, error) {
+	s.mu.Lock()
+	l := s.mu.logs[tp]
+	delete(s.mu.logs, tp)
+	off := s.mu.offline[tp]
+	delete(s.mu.offline, tp)
+	s.mu.Unlock()
+	var dir string
+	switch {
+	case l != nil:
+		// Its files are about to go: close without fsyncing them.
+		if err := l.closeDiscarding(); err != nil {
+			s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
+		}
+		dir = l.dir
+	case off != nil:
+		dir = off.Dir
+	default:
+		return "", nil
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	gone := filepath.Join(s.cfg.Dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(id[:]), deleteDirSuffix))
+	if err := s.fs.Rename(dir, gone); err != nil {
+		return "", fmt.Errorf("cannot rename %q for deletion: %w", dir, err)
+	}
+	return gone, nil
+}
