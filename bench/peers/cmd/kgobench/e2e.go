@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/bench/peers/internal/peerbench"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// e2eCatchUp bounds how long the consumer may lag behind the producer's
+// end before the run fails.
+const e2eCatchUp = 30 * time.Second
+
+// e2e produces at cfg.rate and consumes concurrently; see the command doc.
+func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
+	parts, err := ensureTopic(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.brokers),
+		kgo.ConsumeTopics(cfg.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(int32(cfg.fetchBytes)),
+		kgo.FetchMaxPartitionBytes(int32(cfg.fetchBytes)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create consumer: %w", err)
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(producerOpts(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create producer: %w", err)
+	}
+	defer prod.Close()
+
+	start := time.Now()
+	measureFrom := start.Add(cfg.warmup)
+	pm, cm := peerbench.NewMeter(), peerbench.NewMeter()
+	var producedAll atomic.Int64
+	probe, err := peerbench.StartProbe(cfg.brokerPID)
+	if err != nil {
+		return nil, err
+	}
+	consCtx, cancelCons := context.WithCancel(ctx)
+	defer cancelCons()
+	target := new(atomic.Int64) // records to read, once known
+	target.Store(-1)
+	consErr := make(chan error, 1)
+	go func() { consErr <- e2eConsume(consCtx, cons, measureFrom, cm, target) }()
+
+	sent, prodErr := e2eProduce(ctx, cfg, prod, start, measureFrom, pm, &producedAll)
+	target.Store(sent)
+	end := time.Now()
+	timer := time.AfterFunc(e2eCatchUp, cancelCons)
+	defer timer.Stop()
+	err = errors.Join(prodErr, <-consErr)
+
+	res := &bench.Result{Mode: bench.ModeE2E, Topic: cfg.topic, Partitions: parts, RecordSize: cfg.recordSize,
+		Acks: cfg.acksValue(), Connections: 1, Rate: fmt.Sprintf("%d records/s", cfg.rate)}
+	cm.Fill(res, end.Sub(measureFrom))
+	res.Produce = &bench.Result{Mode: bench.ModeProduce, Topic: cfg.topic, Partitions: parts, RecordSize: cfg.recordSize,
+		Acks: cfg.acksValue(), Connections: 1, Inflight: cfg.inflightValue(), Rate: res.Rate}
+	pm.Fill(res.Produce, end.Sub(measureFrom))
+	var perr error
+	res.Broker, perr = probe.Finish(producedAll.Load())
+	if err == nil && res.Records < sent {
+		err = fmt.Errorf("consumed %d of the %d records sent after the warm-up", res.Records, sent)
+	}
+	return res, errors.Join(err, perr)
+}
+
+// e2eProduce paces records at cfg.rate until warm-up plus duration have
+// passed and returns how many were sent after measureFrom. Produce blocks
+// while MaxBufferedBytes are buffered, so a broker slower than the rate
+// shows as records/s below it.
+func e2eProduce(ctx context.Context, cfg *config, cl *kgo.Client, start, measureFrom time.Time,
+	m *peerbench.Meter, producedAll *atomic.Int64) (int64, error) {
+	template := make([]byte, cfg.recordSize)
+	fillRandom(template)
+	errc := make(chan error, 1)
+	end := measureFrom.Add(cfg.duration)
+	var total, measured int64
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for ctx.Err() == nil && len(errc) == 0 {
+		now := time.Now()
+		if !now.Before(end) {
+			break
+		}
+		due := int64(now.Sub(start).Seconds() * float64(cfg.rate))
+		for ; total < due && ctx.Err() == nil; total++ {
+			v := append([]byte(nil), template...)
+			sentAt := time.Now()
+			binary.BigEndian.PutUint64(v, uint64(sentAt.UnixNano()))
+			counted := !sentAt.Before(measureFrom)
+			if counted {
+				measured++
+			}
+			cl.Produce(ctx, &kgo.Record{Value: v, Timestamp: sentAt}, func(r *kgo.Record, err error) {
+				if err != nil {
+					select {
+					case errc <- fmt.Errorf("produce to %s/%d: %w", r.Topic, r.Partition, err):
+					default:
+					}
+					return
+				}
+				producedAll.Add(int64(len(r.Value)))
+				if counted {
+					m.Latency(time.Since(r.Timestamp))
+					m.Add(int64(len(r.Value)), 1)
+				}
+			})
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+	err := cl.Flush(ctx)
+	select {
+	case e := <-errc:
+		err = errors.Join(err, e)
+	default:
+	}
+	return measured, err
+}
+
+// e2eConsume reads until target (once set) records sent after
+// measureFrom arrived, recording each one's latency from its send time.
+func e2eConsume(ctx context.Context, cl *kgo.Client, measureFrom time.Time, m *peerbench.Meter, target *atomic.Int64) error {
+	from := measureFrom.UnixNano()
+	for {
+		if t := target.Load(); t >= 0 && m.Records() >= t {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("consumer stopped after %d records: %w", m.Records(), ctx.Err())
+		}
+		fetches := cl.PollFetches(ctx)
+		var err error
+		fetches.EachError(func(t string, p int32, e error) {
+			if !errors.Is(e, context.Canceled) {
+				err = errors.Join(err, fmt.Errorf("fetch %s/%d: %w", t, p, e))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		fetches.EachRecord(func(r *kgo.Record) {
+			if len(r.Value) < 8 {
+				return
+			}
+			sent := int64(binary.BigEndian.Uint64(r.Value))
+			if sent >= from {
+				m.Latency(now.Sub(time.Unix(0, sent)))
+				m.Add(int64(len(r.Value)), 1)
+			}
+		})
+	}
+}
