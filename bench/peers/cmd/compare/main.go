@@ -1,15 +1,22 @@
-// Command compare runs one workload against three brokers in one run and
-// prints a Markdown table: sluiced, franz-go's kfake and NATS JetStream,
-// each started fresh on its own temporary directory and port, with
-// `sluice bench`, the independent franz-go generator (kgobench) and, for
-// NATS, natsbench. `sluice bench floor` runs once first for the yardsticks.
+// Command compare runs the same workloads against several brokers in one
+// run and prints Markdown tables: sluiced, Apache Kafka itself
+// (cmd/kafkaserver, one KRaft node from e2e/java/lib, heap 1 GiB),
+// franz-go's kfake and NATS JetStream, each started fresh on its own
+// temporary directory and port, with `sluice bench`, the independent
+// franz-go generator (kgobench) and, for NATS, natsbench. `sluice bench
+// floor` runs once first for the yardsticks.
 //
-//	cd bench/peers && go run ./cmd/compare --total-bytes 1G
+//	cd bench/peers && go run ./cmd/compare --only kafka,sluiced
 //
-// Every row: start the broker, produce (--record-size, acks=1,
-// --partitions), consume everything produced, read the broker's peak RSS
-// (VmHWM), stop it with SIGTERM. Broker CPU-seconds per GB come from the
-// generator's --broker-pid measurement of the broker process.
+// Workload 16k, every row: start the broker, produce (--record-size,
+// acks=1, --partitions), consume everything produced, read the broker's
+// peak RSS (VmHWM), stop it with SIGTERM. Broker CPU-seconds per GB come
+// from the generator's --broker-pid measurement of the broker process.
+//
+// Workloads omb-16x1k and omb-1x100 (OpenMessaging-Benchmark-shaped,
+// kgobench with acks=all and linger 1 ms): each broker's peak produce
+// rate on a fresh broker, then, on another fresh broker, end-to-end
+// latency at a fixed rate, half the slower broker's peak (omb.go).
 package main
 
 import (
