@@ -30,8 +30,11 @@ const compatPath = "../docs/COMPATIBILITY.md"
 // node from e2e/java/lib) and against sluiced, with the same franz-go
 // client capped at the API versions both serve, and compares what each
 // answers. Every difference must have a reason in knownDiffs; the table
-// in docs/COMPATIBILITY.md must be what this run produced
-// (SLUICE_UPDATE_COMPAT=1 rewrites it).
+// in docs/COMPATIBILITY.md must be what this run produced.
+//
+//	SLUICE_UPDATE_COMPAT=1  rewrite docs/COMPATIBILITY.md from this run
+//	SLUICE_KAFKA_LIB=DIR    the Kafka jars (default e2e/java/lib)
+//	SLUICE_REQUIRE_JAVA=1   fail instead of skipping without java or the jars (so does CI=true)
 func TestDifferential(t *testing.T) {
 	lib := requireKafka(t)
 	props := map[string]string{"auto.create.topics.enable": "false", "num.partitions": "1"}
