@@ -132,7 +132,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	}
 	cp := filepath.Join(lib, "*")
 	format := exec.CommandContext(ctx, java, "-cp", cp, "kafka.tools.StorageTool", "format",
-		"-t", clusterID(), "-c", props)
+		"--cluster-id="+clusterID(), "--config="+props)
 	if out, err := format.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("kafkaref: kafka-storage format %s: %w\n%s", props, err, out)
 	}
@@ -186,11 +186,17 @@ func writeProps(path string, m map[string]string) error {
 	return nil
 }
 
-// clusterID is a random Kafka Uuid in its base64url form (22 characters).
+// clusterID is a random Kafka Uuid in its base64url form (22
+// characters), drawn again when it starts with '-' as Kafka's
+// Uuid.randomUuid does: a leading '-' reads as an option on a command line.
 func clusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 func freePort() (int, error) {
