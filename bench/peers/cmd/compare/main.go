@@ -475,7 +475,15 @@ func createTopic(addr, topic string, partitions int) error {
 				ready = ready && p.Err == nil && p.Leader >= 0
 			}
 			if ready {
-				return nil
+				// Kafka's Metadata may name a leader before the partition
+				// takes requests: ListOffsets on every partition too.
+				ends, lerr := adm.ListEndOffsets(ctx, topic)
+				if lerr == nil {
+					lerr = ends.Error()
+				}
+				if err = lerr; err == nil {
+					return nil
+				}
 			}
 		}
 		select {

@@ -53,9 +53,9 @@ func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
 	target := new(atomic.Int64) // records to read, once known
 	target.Store(-1)
 	consErr := make(chan error, 1)
-	go func() { consErr <- e2eConsume(consCtx, cons, measureFrom, cm, target) }()
+	go func() { consErr <- e2eConsume(consCtx, cons, cm, target) }()
 
-	sent, prodErr := e2eProduce(ctx, cfg, prod, start, measureFrom, pm, &producedAll)
+	sent, prodErr := e2eProduce(ctx, cfg, prod, start, pm, &producedAll)
 	target.Store(sent)
 	end := time.Now()
 	timer := time.AfterFunc(e2eCatchUp, cancelCons)
@@ -76,33 +76,30 @@ func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
 	return res, errors.Join(err, perr)
 }
 
-// e2eProduce paces records at cfg.rate until warm-up plus duration have
-// passed and returns how many were sent after measureFrom. Produce blocks
-// while MaxBufferedBytes are buffered, so a broker slower than the rate
-// shows as records/s below it.
-func e2eProduce(ctx context.Context, cfg *config, cl *kgo.Client, start, measureFrom time.Time,
+// e2eProduce paces records at cfg.rate, rate×(warm-up+duration) in all,
+// and returns how many were counted: those after the first rate×warm-up.
+// Produce blocks while MaxBufferedBytes are buffered, so a broker slower
+// than the rate shows as records/s below it (the run takes longer) rather
+// than as a burst counted after the warm-up.
+func e2eProduce(ctx context.Context, cfg *config, cl *kgo.Client, start time.Time,
 	m *peerbench.Meter, producedAll *atomic.Int64) (int64, error) {
 	template := make([]byte, cfg.recordSize)
 	fillRandom(template)
 	errc := make(chan error, 1)
-	end := measureFrom.Add(cfg.duration)
-	var total, measured int64
+	warm := int64(cfg.warmup.Seconds() * float64(cfg.rate))
+	all := warm + int64(cfg.duration.Seconds()*float64(cfg.rate))
+	var total int64
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for ctx.Err() == nil && len(errc) == 0 {
-		now := time.Now()
-		if !now.Before(end) {
-			break
-		}
-		due := int64(now.Sub(start).Seconds() * float64(cfg.rate))
+	for total < all && ctx.Err() == nil && len(errc) == 0 {
+		due := min(all, int64(time.Since(start).Seconds()*float64(cfg.rate)))
 		for ; total < due && ctx.Err() == nil; total++ {
 			v := append([]byte(nil), template...)
 			sentAt := time.Now()
-			binary.BigEndian.PutUint64(v, uint64(sentAt.UnixNano()))
-			counted := !sentAt.Before(measureFrom)
+			counted := total >= warm
 			if counted {
-				measured++
-			}
+				binary.BigEndian.PutUint64(v, uint64(sentAt.UnixNano()))
+			} // else 0: the consumer skips it
 			cl.Produce(ctx, &kgo.Record{Value: v, Timestamp: sentAt}, func(r *kgo.Record, err error) {
 				if err != nil {
 					select {
@@ -129,13 +126,13 @@ func e2eProduce(ctx context.Context, cfg *config, cl *kgo.Client, start, measure
 		err = errors.Join(err, e)
 	default:
 	}
-	return measured, err
+	return max(0, total-warm), err
 }
 
-// e2eConsume reads until target (once set) records sent after
-// measureFrom arrived, recording each one's latency from its send time.
-func e2eConsume(ctx context.Context, cl *kgo.Client, measureFrom time.Time, m *peerbench.Meter, target *atomic.Int64) error {
-	from := measureFrom.UnixNano()
+// e2eConsume reads until target (once set) counted records arrived
+// (their value starts with a non-zero send time), recording each one's
+// latency from its send time.
+func e2eConsume(ctx context.Context, cl *kgo.Client, m *peerbench.Meter, target *atomic.Int64) error {
 	for {
 		if t := target.Load(); t >= 0 && m.Records() >= t {
 			return nil
@@ -158,8 +155,7 @@ func e2eConsume(ctx context.Context, cl *kgo.Client, measureFrom time.Time, m *p
 			if len(r.Value) < 8 {
 				return
 			}
-			sent := int64(binary.BigEndian.Uint64(r.Value))
-			if sent >= from {
+			if sent := int64(binary.BigEndian.Uint64(r.Value)); sent > 0 {
 				m.Latency(now.Sub(time.Unix(0, sent)))
 				m.Add(int64(len(r.Value)), 1)
 			}

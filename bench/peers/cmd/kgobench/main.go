@@ -13,11 +13,12 @@
 // topic created with --partitions. Latency runs from Produce to the
 // record's promise (so it includes the time spent buffered and lingering).
 //
-// e2e: produce at a fixed --rate (records/s, paced every millisecond)
-// for --warmup then --duration while a kgo consumer reads the topic from
-// its start; each record's value starts with its send time (Unix ns) and
-// its latency is consume time minus send time, recorded for records sent
-// after the warm-up. The result is the consumer's; Produce holds the
+// e2e: produce rate×(warmup+duration) records at a fixed --rate
+// (records/s, paced every millisecond) while a kgo consumer reads the
+// topic from its start. Each record after the first rate×warmup carries
+// its send time (Unix ns) at the start of its value; its latency is
+// consume time minus send time. A broker slower than the rate shows as
+// records/s below it. The result is the consumer's; Produce holds the
 // producer's (latency there: Produce to promise).
 //
 // consume: a kgo consumer from the start of every partition to the end
