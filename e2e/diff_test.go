@@ -38,7 +38,9 @@ const compatPath = "../docs/COMPATIBILITY.md"
 func TestDifferential(t *testing.T) {
 	lib := requireKafka(t)
 	props := map[string]string{"auto.create.topics.enable": "false", "num.partitions": "1"}
+	t0 := time.Now()
 	kb := startKafka(t, lib, props)
+	t.Logf("Apache Kafka ready in %v", time.Since(t0).Round(time.Millisecond))
 	sd := start(t, t.TempDir(), "--auto-create-topics=false", "--num-partitions", "1",
 		"--group-initial-rebalance-delay", "0")
 
@@ -56,7 +58,9 @@ func TestDifferential(t *testing.T) {
 		results[i] = &diffResults{values: map[string]string{}}
 		results[i].versions(kaf, slu, i == 0)
 		for _, sc := range diffScenarios {
+			t0 := time.Now()
 			sc.run(ctx, tg, results[i].scope(sc.name))
+			t.Logf("%s: %s took %v", tg.name, sc.name, time.Since(t0).Round(time.Millisecond))
 		}
 	}
 	rows := compareResults(results[0], results[1])
@@ -335,30 +339,47 @@ func createTopic1(ctx context.Context, tg *diffTarget, topic string, parts int32
 	return code
 }
 
-// waitTopic polls Metadata (up to 15 s) until every partition of topic
-// has a leader: Apache Kafka answers CreateTopics before the broker's
-// metadata image has the topic.
+// waitTopic polls (up to 15 s) until every partition of topic has a
+// leader in Metadata and answers ListOffsets: Apache Kafka answers
+// CreateTopics before its metadata image has the topic, and names a
+// leader a moment before the partition takes requests.
 func (tg *diffTarget) waitTopic(ctx context.Context, topic string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		req := kmsg.NewPtrMetadataRequest()
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
-		if resp, err := tg.request(ctx, req); err == nil {
-			ready := false
-			for _, t := range resp.(*kmsg.MetadataResponse).Topics {
-				ready = t.ErrorCode == 0 && len(t.Partitions) > 0
-				for _, p := range t.Partitions {
-					ready = ready && p.ErrorCode == 0 && p.Leader >= 0
-				}
-			}
-			if ready {
-				return
-			}
+		if tg.topicReady(ctx, topic) {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func (tg *diffTarget) topicReady(ctx context.Context, topic string) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := tg.request(ctx, req)
+	if err != nil {
+		return false
+	}
+	var parts []int32
+	for _, t := range resp.(*kmsg.MetadataResponse).Topics {
+		if t.ErrorCode != 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				return false
+			}
+			parts = append(parts, p.Partition)
+		}
+	}
+	for _, p := range parts {
+		if !strings.HasPrefix(listOffset(ctx, tg, topic, p, -1), "offset ") {
+			return false
+		}
+	}
+	return len(parts) > 0
 }
 
 func createTopicRaw(ctx context.Context, tg *diffTarget, topic string, parts int32, rf int16,
