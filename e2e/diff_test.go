@@ -36,6 +36,9 @@ const compatPath = "../docs/COMPATIBILITY.md"
 //	SLUICE_KAFKA_LIB=DIR    the Kafka jars (default e2e/java/lib)
 //	SLUICE_REQUIRE_JAVA=1   fail instead of skipping without java or the jars (so does CI=true)
 func TestDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Apache Kafka (10 to 60 s on two loaded cores): not with -short")
+	}
 	lib := requireKafka(t)
 	props := map[string]string{"auto.create.topics.enable": "false", "num.partitions": "1"}
 	t0 := time.Now()
