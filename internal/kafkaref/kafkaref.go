@@ -10,7 +10,7 @@
 //	                          PLAINTEXT and CONTROLLER listeners on free
 //	                          127.0.0.1 ports, log.dirs=<dir>/logs,
 //	                          replication factors 1, no rebalance delay
-//	kafka-storage.sh format   java kafka.tools.StorageTool format -t <id> -c <props>
+//	kafka-storage.sh format   java kafka.tools.StorageTool format --cluster-id=<id> --config=<props>
 //	kafka-server-start.sh     java -Xmx1G -Xms1G <G1 flags> kafka.Kafka <props>
 //
 // and then waits until the PLAINTEXT port answers ApiVersions. The jars
