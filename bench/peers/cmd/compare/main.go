@@ -1,15 +1,22 @@
-// Command compare runs one workload against three brokers in one run and
-// prints a Markdown table: sluiced, franz-go's kfake and NATS JetStream,
-// each started fresh on its own temporary directory and port, with
-// `sluice bench`, the independent franz-go generator (kgobench) and, for
-// NATS, natsbench. `sluice bench floor` runs once first for the yardsticks.
+// Command compare runs the same workloads against several brokers in one
+// run and prints Markdown tables: sluiced, Apache Kafka itself
+// (cmd/kafkaserver, one KRaft node from e2e/java/lib, heap 1 GiB),
+// franz-go's kfake and NATS JetStream, each started fresh on its own
+// temporary directory and port, with `sluice bench`, the independent
+// franz-go generator (kgobench) and, for NATS, natsbench. `sluice bench
+// floor` runs once first for the yardsticks.
 //
-//	cd bench/peers && go run ./cmd/compare --total-bytes 1G
+//	cd bench/peers && go run ./cmd/compare --only kafka,sluiced
 //
-// Every row: start the broker, produce (--record-size, acks=1,
-// --partitions), consume everything produced, read the broker's peak RSS
-// (VmHWM), stop it with SIGTERM. Broker CPU-seconds per GB come from the
-// generator's --broker-pid measurement of the broker process.
+// Workload 16k, every row: start the broker, produce (--record-size,
+// acks=1, --partitions), consume everything produced, read the broker's
+// peak RSS (VmHWM), stop it with SIGTERM. Broker CPU-seconds per GB come
+// from the generator's --broker-pid measurement of the broker process.
+//
+// Workloads omb-16x1k and omb-1x100 (OpenMessaging-Benchmark-shaped,
+// kgobench with acks=all and linger 1 ms): each broker's peak produce
+// rate on a fresh broker, then, on another fresh broker, end-to-end
+// latency at a fixed rate, half the slower broker's peak (omb.go).
 package main
 
 import (
@@ -32,6 +39,10 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/internal/kafkaref"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 type config struct {
@@ -46,6 +57,11 @@ type config struct {
 	only        string
 	timeout     time.Duration
 	out         string
+	workloads   string
+	ombDuration time.Duration
+	ombWarmup   time.Duration
+	kafkaHeap   string
+	kafkaLib    string
 }
 
 func main() {
@@ -58,7 +74,12 @@ func main() {
 	flag.IntVar(&cfg.partitions, "partitions", 4, "partitions (NATS: subjects)")
 	flag.BoolVar(&cfg.kfakeMemory, "kfake-memory", false, "kfake keeps records in memory (default: its DataDir on disk, page cache, like sluiced --fsync never)")
 	flag.StringVar(&cfg.natsSync, "nats-sync", "default", "natsserver --sync: default (fsync every 2 min), always, or an interval")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated rows to run, e.g. sluiced/sluice-bench,kfake/kgobench (default: all)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated brokers or rows to run, e.g. kafka,sluiced or sluiced/sluice-bench,kfake/kgobench (default: all)")
+	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all)")
+	flag.DurationVar(&cfg.ombDuration, "omb-duration", 30*time.Second, "OMB workloads: time measured at the fixed rate (after --omb-warmup)")
+	flag.DurationVar(&cfg.ombWarmup, "omb-warmup", 5*time.Second, "OMB workloads: time at the fixed rate before measuring")
+	flag.StringVar(&cfg.kafkaHeap, "kafka-heap", "1G", "Apache Kafka's JVM -Xmx/-Xms (kafka-server-start.sh's 1G)")
+	flag.StringVar(&cfg.kafkaLib, "kafka-lib", "", "Apache Kafka jars (default: e2e/java/lib; cd e2e/java && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib)")
 	flag.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for each command")
 	flag.StringVar(&cfg.out, "out", "", "also write the report to this file")
 	flag.Parse()
@@ -83,12 +104,19 @@ func run(cfg *config) error {
 	if _, err := bench.ParseBytes(cfg.total); err != nil {
 		return fmt.Errorf("--total-bytes: %w", err)
 	}
+	want, err := parseWorkloads(cfg.workloads)
+	if err != nil {
+		return err
+	}
 	if cfg.repo == "" {
 		repo, err := findRepo()
 		if err != nil {
 			return err
 		}
 		cfg.repo = repo
+	}
+	if cfg.kafkaLib == "" {
+		cfg.kafkaLib = kafkaref.LibDir(cfg.repo)
 	}
 	if cfg.work == "" {
 		dir, err := os.MkdirTemp("", "sluice-peers-*")
@@ -111,15 +139,20 @@ func run(cfg *config) error {
 	if err != nil {
 		logf("floor failed: %v", err)
 	}
-	rows := []*row{
-		{broker: "sluiced", generator: "sluice-bench"},
-		{broker: "sluiced", generator: "kgobench"},
-		{broker: "kfake", generator: "sluice-bench"},
-		{broker: "kfake", generator: "kgobench"},
-		{broker: "nats", generator: "natsbench"},
+	var rows []*row
+	if want["16k"] {
+		rows = []*row{
+			{broker: "sluiced", generator: "sluice-bench"},
+			{broker: "sluiced", generator: "kgobench"},
+			{broker: "kafka", generator: "sluice-bench"},
+			{broker: "kafka", generator: "kgobench"},
+			{broker: "kfake", generator: "sluice-bench"},
+			{broker: "kfake", generator: "kgobench"},
+			{broker: "nats", generator: "natsbench"},
+		}
 	}
 	for _, r := range rows {
-		if !c.selected(r) {
+		if !c.selected(r.broker, r.generator) {
 			continue
 		}
 		logf("%s: start", r.name())
@@ -128,8 +161,14 @@ func run(cfg *config) error {
 			logf("%s: %v", r.name(), r.err)
 		}
 	}
+	var ombs []*ombRun
+	for _, w := range ombWorkloads {
+		if want[w.name] {
+			ombs = append(ombs, c.runOMB(w))
+		}
+	}
 	var buf bytes.Buffer
-	report(&buf, cfg, floors, floorCmd, rows, load0, loadavg(), err)
+	report(&buf, cfg, floors, floorCmd, rows, ombs, load0, loadavg(), err)
 	os.Stdout.Write(buf.Bytes())
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, buf.Bytes(), 0o644); err != nil {
@@ -142,7 +181,30 @@ func run(cfg *config) error {
 			errs = append(errs, fmt.Errorf("%s: %w", r.name(), r.err))
 		}
 	}
+	for _, o := range ombs {
+		for _, r := range o.rows {
+			if r.err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", o.w.name, r.broker, r.err))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+func parseWorkloads(list string) (map[string]bool, error) {
+	known := map[string]bool{"16k": true}
+	for _, w := range ombWorkloads {
+		known[w.name] = true
+	}
+	want := map[string]bool{}
+	for _, w := range strings.Split(list, ",") {
+		w = strings.TrimSpace(w)
+		if !known[w] {
+			return nil, fmt.Errorf("--workloads: unknown workload %q (16k, omb-16x1k, omb-1x100)", w)
+		}
+		want[w] = true
+	}
+	return want, nil
 }
 
 func logf(format string, args ...any) {
@@ -177,7 +239,7 @@ func build(repo, bin string) error {
 		pkgs []string
 	}{
 		{repo, []string{"./cmd/sluiced", "./cmd/sluice"}},
-		{filepath.Join(repo, "bench", "peers"), []string{"./cmd/kfakeserver", "./cmd/natsserver", "./cmd/natsbench", "./cmd/kgobench"}},
+		{filepath.Join(repo, "bench", "peers"), []string{"./cmd/kfakeserver", "./cmd/natsserver", "./cmd/natsbench", "./cmd/kgobench", "./cmd/kafkaserver"}},
 	} {
 		cmd := exec.Command("go", append([]string{"build", "-o", bin + "/"}, b.pkgs...)...)
 		cmd.Dir = b.dir
@@ -193,12 +255,14 @@ type comparer struct {
 	bin string
 }
 
-func (c *comparer) selected(r *row) bool {
+// selected reports whether --only names the broker or broker/generator.
+func (c *comparer) selected(broker, generator string) bool {
 	if c.cfg.only == "" {
 		return true
 	}
 	for _, s := range strings.Split(c.cfg.only, ",") {
-		if strings.TrimSpace(s) == r.name() {
+		s = strings.TrimSpace(s)
+		if s == broker || s == broker+"/"+generator {
 			return true
 		}
 	}
@@ -256,19 +320,26 @@ type server struct {
 	cmdline string
 	log     string
 	exited  chan error
+	done    chan struct{} // closed when the process has exited
 }
 
-func (c *comparer) startServer(r *row, dir string, port int) (*server, error) {
+// startServer starts broker on dir and port (logging to tag.log) and
+// waits until it listens; Apache Kafka, until it answers ApiVersions.
+func (c *comparer) startServer(broker, tag, dir string, port, partitions int) (*server, error) {
 	var name string
 	var args []string
-	switch r.broker {
+	switch broker {
 	case "sluiced":
 		name = "sluiced"
 		args = []string{"--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-			"--num-partitions", strconv.Itoa(c.cfg.partitions), "--log-level", "warn"}
+			"--num-partitions", strconv.Itoa(partitions), "--log-level", "warn"}
+	case "kafka":
+		name = "kafkaserver"
+		args = []string{"--port", strconv.Itoa(port), "--dir", dir, "--lib", c.cfg.kafkaLib,
+			"--heap", c.cfg.kafkaHeap, "--partitions", strconv.Itoa(partitions)}
 	case "kfake":
 		name = "kfakeserver"
-		args = []string{"--port", strconv.Itoa(port), "--partitions", strconv.Itoa(c.cfg.partitions)}
+		args = []string{"--port", strconv.Itoa(port), "--partitions", strconv.Itoa(partitions)}
 		if !c.cfg.kfakeMemory {
 			args = append(args, "--data-dir", dir)
 		}
@@ -276,22 +347,32 @@ func (c *comparer) startServer(r *row, dir string, port int) (*server, error) {
 		name = "natsserver"
 		args = []string{"--port", strconv.Itoa(port), "--store-dir", dir, "--sync", c.cfg.natsSync}
 	default:
-		return nil, fmt.Errorf("unknown broker %q", r.broker)
+		return nil, fmt.Errorf("unknown broker %q", broker)
 	}
-	logPath := filepath.Join(c.cfg.work, r.broker+"-"+r.generator+".log")
+	logPath := filepath.Join(c.cfg.work, tag+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create %s: %w", logPath, err)
 	}
 	defer logFile.Close()
-	s := &server{cmdline: name + " " + strings.Join(args, " "), log: logPath, exited: make(chan error, 1)}
+	s := &server{cmdline: name + " " + strings.Join(args, " "), log: logPath, exited: make(chan error, 1),
+		done: make(chan struct{})}
 	s.cmd = exec.Command(filepath.Join(c.bin, name), args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("cannot start %s: %w", s.cmdline, err)
 	}
-	go func() { s.exited <- s.cmd.Wait() }()
+	go func() { err := s.cmd.Wait(); s.exited <- err; close(s.done) }()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if broker == "kafka" {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := kafkaref.WaitReady(ctx, addr, s.done); err != nil {
+			s.stop()
+			return nil, fmt.Errorf("%s: %w\n%s", s.cmdline, err, readTail(logPath))
+		}
+		return s, nil
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -300,9 +381,8 @@ func (c *comparer) startServer(r *row, dir string, port int) (*server, error) {
 			return s, nil
 		}
 		select {
-		case err := <-s.exited:
-			s.exited <- err
-			return nil, fmt.Errorf("%s exited at start: %v\n%s", s.cmdline, err, readTail(logPath))
+		case <-s.done:
+			return nil, fmt.Errorf("%s exited at start\n%s", s.cmdline, readTail(logPath))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -318,11 +398,11 @@ func (s *server) stop() error {
 		return fmt.Errorf("cannot stop %s: %w", s.cmdline, err)
 	}
 	select {
-	case <-s.exited:
+	case <-s.done:
 		return nil
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
-		<-s.exited
+		<-s.done
 		return fmt.Errorf("%s ignored SIGTERM for 30s: killed", s.cmdline)
 	}
 }
@@ -341,66 +421,128 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (c *comparer) runRow(r *row) (err error) {
-	dir := filepath.Join(c.cfg.work, "data-"+r.broker+"-"+r.generator)
+// withServer starts broker fresh on its own directory and a free port,
+// creates topic (Kafka protocol brokers), runs fn, then reads the
+// broker's peak RSS and stops it. It returns the server's command line.
+func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func(addr string, pid int) error) (hwmMB float64, cmdline string, err error) {
+	dir := filepath.Join(c.cfg.work, "data-"+tag)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create %s: %w", dir, err)
+		return 0, "", fmt.Errorf("cannot create %s: %w", dir, err)
 	}
 	defer os.RemoveAll(dir)
 	port, err := freePort()
 	if err != nil {
-		return err
+		return 0, "", err
 	}
-	s, err := c.startServer(r, dir, port)
+	s, err := c.startServer(broker, tag, dir, port, partitions)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
-	r.commands = append(r.commands, s.cmdline)
 	defer func() {
 		if _, hwm, perr := bench.ProcMem(s.cmd.Process.Pid); perr == nil {
-			r.hwmMB = hwm
+			hwmMB = hwm
 		}
 		err = errors.Join(err, s.stop())
 	}()
-	pid := strconv.Itoa(s.cmd.Process.Pid)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	size, parts := strconv.Itoa(c.cfg.recordSize), strconv.Itoa(c.cfg.partitions)
-	var tool string
-	var prodArgs, consArgs []string
-	switch r.generator {
-	case "sluice-bench":
-		tool = "sluice"
-		prodArgs = []string{"bench", "produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
-			"--record-size", size, "--total-bytes", c.cfg.total, "--acks", "1", "--broker-pid", pid, "--json"}
-		consArgs = []string{"bench", "consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
-	case "kgobench":
-		tool = "kgobench"
-		prodArgs = []string{"produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
-			"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
-		consArgs = []string{"consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
-	case "natsbench":
-		tool = "natsbench"
-		server := "nats://" + addr
-		prodArgs = []string{"produce", "--server", server, "--stream", "bench", "--subjects", parts,
-			"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
-		consArgs = []string{"consume", "--server", server, "--stream", "bench", "--broker-pid", pid, "--json"}
-	default:
-		return fmt.Errorf("unknown generator %q", r.generator)
+	if broker != "nats" {
+		if err := createTopic(addr, topic, partitions); err != nil {
+			return 0, s.cmdline, err
+		}
 	}
+	return 0, s.cmdline, fn(addr, s.cmd.Process.Pid)
+}
+
+// createTopic creates topic and waits until every partition has a leader
+// (Apache Kafka answers CreateTopics before its broker can take writes).
+func createTopic(addr, topic string, partitions int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return fmt.Errorf("cannot create admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, int32(partitions), 1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("cannot create topic %q on %s: %w", topic, addr, err)
+	}
+	for {
+		td, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			t, ok := td[topic]
+			ready := ok && t.Err == nil && len(t.Partitions) == partitions
+			for _, p := range t.Partitions {
+				ready = ready && p.Err == nil && p.Leader >= 0
+			}
+			if ready {
+				// Kafka's Metadata may name a leader before the partition
+				// takes requests: ListOffsets on every partition too.
+				ends, lerr := adm.ListEndOffsets(ctx, topic)
+				if lerr == nil {
+					lerr = ends.Error()
+				}
+				if err = lerr; err == nil {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %q on %s has no leaders after a minute (last: %v)", topic, addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (c *comparer) runRow(r *row) error {
+	var err error
 	var cmdline string
-	r.produce, cmdline, err = c.result(tool, prodArgs)
-	r.commands = append(r.commands, cmdline)
-	if err != nil {
-		return fmt.Errorf("produce: %w", err)
+	r.hwmMB, cmdline, err = c.withServer(r.broker, r.broker+"-"+r.generator, "bench", c.cfg.partitions, func(addr string, pidn int) error {
+		pid := strconv.Itoa(pidn)
+		size, parts := strconv.Itoa(c.cfg.recordSize), strconv.Itoa(c.cfg.partitions)
+		var tool string
+		var prodArgs, consArgs []string
+		switch r.generator {
+		case "sluice-bench":
+			tool = "sluice"
+			prodArgs = []string{"bench", "produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
+				"--record-size", size, "--total-bytes", c.cfg.total, "--acks", "1", "--broker-pid", pid, "--json"}
+			consArgs = []string{"bench", "consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
+		case "kgobench":
+			tool = "kgobench"
+			prodArgs = []string{"produce", "--brokers", addr, "--topic", "bench", "--partitions", parts,
+				"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
+			consArgs = []string{"consume", "--brokers", addr, "--topic", "bench", "--broker-pid", pid, "--json"}
+		case "natsbench":
+			tool = "natsbench"
+			server := "nats://" + addr
+			prodArgs = []string{"produce", "--server", server, "--stream", "bench", "--subjects", parts,
+				"--record-size", size, "--total-bytes", c.cfg.total, "--broker-pid", pid, "--json"}
+			consArgs = []string{"consume", "--server", server, "--stream", "bench", "--broker-pid", pid, "--json"}
+		default:
+			return fmt.Errorf("unknown generator %q", r.generator)
+		}
+		var cmdline string
+		var err error
+		r.produce, cmdline, err = c.result(tool, prodArgs)
+		r.commands = append(r.commands, cmdline)
+		if err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		logf("%s: produce %s", r.name(), r.produce.Line())
+		r.consume, cmdline, err = c.result(tool, consArgs)
+		r.commands = append(r.commands, cmdline)
+		if err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		logf("%s: consume %s", r.name(), r.consume.Line())
+		return nil
+	})
+	if cmdline != "" {
+		r.commands = append([]string{cmdline}, r.commands...)
 	}
-	logf("%s: produce %s", r.name(), r.produce.Line())
-	r.consume, cmdline, err = c.result(tool, consArgs)
-	r.commands = append(r.commands, cmdline)
-	if err != nil {
-		return fmt.Errorf("consume: %w", err)
-	}
-	logf("%s: consume %s", r.name(), r.consume.Line())
-	return nil
+	return err
 }
 
 // result runs a generator with --json and decodes its result.
@@ -433,21 +575,45 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, load0, load1 string, floorErr error) {
+func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, ombs []*ombRun, load0, load1 string, floorErr error) {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
-	fmt.Fprintf(bw, "\n## Peers: %s records, acks=1, %d partitions, %s produced per run\n\n",
-		byteSize(cfg.recordSize), cfg.partitions, cfg.total)
-	fmt.Fprintf(bw, "Host: %d CPUs, load average %s at the start, %s at the end.\n\n", runtime.NumCPU(), load0, load1)
+	fmt.Fprintf(bw, "\nHost: %d CPUs, load average %s at the start, %s at the end.\n\n", runtime.NumCPU(), load0, load1)
 	if floorErr != nil {
 		fmt.Fprintf(bw, "Floor: failed: %v\n\n", floorErr)
 	}
 	for _, f := range floors {
 		fmt.Fprintf(bw, "- floor %s: %.1f MB/s\n", f.Kind, f.MBps)
 	}
-	if len(floors) > 0 {
-		fmt.Fprintln(bw)
+	if len(rows) > 0 {
+		report16k(bw, cfg, rows)
 	}
+	for _, o := range ombs {
+		reportOMB(bw, cfg, o)
+	}
+	fmt.Fprintln(bw, "\nCommands (binaries built from this tree; ports and directories as in this run):")
+	fmt.Fprintln(bw, "\n```sh")
+	if floorCmd != "" {
+		fmt.Fprintln(bw, floorCmd)
+	}
+	for _, r := range rows {
+		for _, c := range r.commands {
+			fmt.Fprintln(bw, c)
+		}
+	}
+	for _, o := range ombs {
+		for _, r := range o.rows {
+			for _, c := range r.commands {
+				fmt.Fprintln(bw, c)
+			}
+		}
+	}
+	fmt.Fprintln(bw, "```")
+}
+
+func report16k(bw *bufio.Writer, cfg *config, rows []*row) {
+	fmt.Fprintf(bw, "\n## Peers: %s records, acks=1, %d partitions, %s produced per run\n\n",
+		byteSize(cfg.recordSize), cfg.partitions, cfg.total)
 	fmt.Fprintln(bw, "| broker | generator | produce MB/s | produce p99 | produce broker cpu-s/GB | consume MB/s | consume broker cpu-s/GB | peak RSS MB |")
 	fmt.Fprintln(bw, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rows {
@@ -474,26 +640,21 @@ process's utime+stime over the run per GB moved (the generator's
 `)
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(bw, "\n%s failed: %s\n", r.name(), strings.ReplaceAll(strings.TrimSpace(r.err.Error()), "\n", "\n    "))
+			fmt.Fprintf(bw, "\n%s failed: %s\n", r.name(), indent(r.err.Error()))
 		}
 	}
-	fmt.Fprintln(bw, "\nCommands (binaries built from this tree; ports and directories as in this run):")
-	fmt.Fprintln(bw, "\n```sh")
-	if floorCmd != "" {
-		fmt.Fprintln(bw, floorCmd)
-	}
-	for _, r := range rows {
-		for _, c := range r.commands {
-			fmt.Fprintln(bw, c)
-		}
-	}
-	fmt.Fprintln(bw, "```")
+}
+
+func indent(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
 }
 
 func brokerLabel(cfg *config, b string) string {
 	switch b {
 	case "sluiced":
 		return "sluiced (fsync never)"
+	case "kafka":
+		return "Apache Kafka " + kafkaref.Version + " (heap " + cfg.kafkaHeap + ")"
 	case "kfake":
 		if cfg.kfakeMemory {
 			return "kfake (in memory)"
@@ -519,11 +680,13 @@ func cpuPerGB(r *bench.Result) string {
 	return fmt.Sprintf("%.2f", r.Broker.CPUSecPerGB)
 }
 
-func hwm(r *row) string {
-	if r.hwmMB == 0 {
+func hwm(r *row) string { return hwmText(r.hwmMB) }
+
+func hwmText(mb float64) string {
+	if mb == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f", r.hwmMB)
+	return fmt.Sprintf("%.0f", mb)
 }
 
 func byteSize(n int) string {

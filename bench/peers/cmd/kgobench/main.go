@@ -5,12 +5,21 @@
 //
 //	MB/s=… records/s=… p50=… p99=… p99.9=… max=… [broker-cpu-s/GB=… broker-rss-MB=… broker-hwm-MB=…]
 //
-// produce: kgo with acks=1 (kgo.RequiredAcks(kgo.LeaderAck())), the
-// idempotent producer disabled, --linger, batches of at most --batch-bytes
-// (1 MiB), --inflight produce requests per broker, records of
+// produce: kgo with --acks 1 (kgo.RequiredAcks(kgo.LeaderAck())), the
+// idempotent producer disabled and --inflight produce requests per broker,
+// or --acks all (idempotent, 5 in flight, as Kafka's Java producer
+// defaults); --linger, batches of at most --batch-bytes (1 MiB), records of
 // --record-size value bytes spread round-robin over the partitions of a
 // topic created with --partitions. Latency runs from Produce to the
 // record's promise (so it includes the time spent buffered and lingering).
+//
+// e2e: produce rate×(warmup+duration) records at a fixed --rate
+// (records/s, paced every millisecond) while a kgo consumer reads the
+// topic from its start. Each record after the first rate×warmup carries
+// its send time (Unix ns) at the start of its value; its latency is
+// consume time minus send time. A broker slower than the rate shows as
+// records/s below it. The result is the consumer's; Produce holds the
+// producer's (latency there: Produce to promise).
 //
 // consume: a kgo consumer from the start of every partition to the end
 // offsets read when it starts (or --total-bytes), --fetch-bytes per fetch
@@ -46,6 +55,10 @@ type config struct {
 	inflight    int
 	maxBuffered int
 	fetchBytes  int
+	acks        string
+	rate        int
+	duration    time.Duration
+	warmup      time.Duration
 	brokerPID   int
 	json        bool
 	live        io.Writer
@@ -67,9 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&total, "total-bytes", "", "bytes to produce (default 1G) or consume (default: to the end offsets); suffixes K, M, G")
 	fs.IntVar(&cfg.batchBytes, "batch-bytes", 1<<20, "produce: largest RecordBatch (kgo.ProducerBatchMaxBytes)")
 	fs.DurationVar(&cfg.linger, "linger", time.Millisecond, "produce: kgo.ProducerLinger")
-	fs.IntVar(&cfg.inflight, "inflight", 4, "produce: requests in flight per broker (kgo.MaxProduceRequestsInflightPerBroker)")
+	fs.IntVar(&cfg.inflight, "inflight", 4, "produce, acks=1: requests in flight per broker (kgo.MaxProduceRequestsInflightPerBroker; acks=all: 5)")
 	fs.IntVar(&cfg.maxBuffered, "max-buffered-bytes", 16<<20, "produce: bytes buffered in the client at most (kgo.MaxBufferedBytes)")
 	fs.IntVar(&cfg.fetchBytes, "fetch-bytes", 8<<20, "consume: fetch and partition max bytes")
+	fs.StringVar(&cfg.acks, "acks", "1", "produce, e2e: 1 (leader, idempotency off) or all (idempotent, as Kafka's own producer defaults)")
+	fs.IntVar(&cfg.rate, "rate", 1000, "e2e: records per second, paced every millisecond")
+	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "e2e: how long to produce at --rate after the warm-up")
+	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "e2e: produce at --rate this long first, latencies not recorded")
 	fs.IntVar(&cfg.brokerPID, "broker-pid", 0, "measure this broker process: CPU seconds per GB, RSS")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON too")
 	mode := ""
@@ -84,16 +101,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kgobench: --total-bytes: %v\n", err)
 		return 2
 	}
-	if cfg.partitions < 1 || cfg.recordSize < 1 || cfg.inflight < 1 || cfg.batchBytes < 1 || cfg.fetchBytes < 1 {
+	if cfg.acks != "1" && cfg.acks != "all" {
+		fmt.Fprintln(stderr, "kgobench: --acks: want 1 or all")
+		return 2
+	}
+	if cfg.partitions < 1 || cfg.recordSize < 8 || cfg.rate < 1 || cfg.inflight < 1 || cfg.batchBytes < 1 || cfg.fetchBytes < 1 {
 		fmt.Fprintln(stderr, "kgobench: counts and sizes must be positive")
 		return 2
 	}
 	if bench.IsTerminal(os.Stderr) {
 		cfg.live = stderr
 	}
-	return peerbench.Run("kgobench", mode, stdout, stderr, cfg.json, fs.Usage,
-		func(ctx context.Context) (*bench.Result, error) { return produce(ctx, &cfg) },
-		func(ctx context.Context) (*bench.Result, error) { return consume(ctx, &cfg) })
+	return peerbench.RunModes("kgobench", mode, stdout, stderr, cfg.json, fs.Usage, map[string]peerbench.ModeFunc{
+		bench.ModeProduce: func(ctx context.Context) (*bench.Result, error) { return produce(ctx, &cfg) },
+		bench.ModeConsume: func(ctx context.Context) (*bench.Result, error) { return consume(ctx, &cfg) },
+		bench.ModeE2E:     func(ctx context.Context) (*bench.Result, error) { return e2e(ctx, &cfg) },
+	})
 }
 
 // ensureTopic creates the topic unless it exists and returns its
@@ -129,18 +152,7 @@ func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.brokers),
-		kgo.DefaultProduceTopic(cfg.topic),
-		kgo.RequiredAcks(kgo.LeaderAck()),
-		kgo.DisableIdempotentWrite(),
-		kgo.MaxProduceRequestsInflightPerBroker(cfg.inflight),
-		kgo.ProducerLinger(cfg.linger),
-		kgo.ProducerBatchMaxBytes(int32(cfg.batchBytes)),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedBytes(cfg.maxBuffered),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
-	)
+	cl, err := kgo.NewClient(producerOpts(cfg)...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create producer: %w", err)
 	}
@@ -161,7 +173,7 @@ func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
 		m.Add(int64(len(r.Value)), 1)
 	}
 	res := &bench.Result{Mode: bench.ModeProduce, Topic: cfg.topic, Partitions: parts,
-		RecordSize: cfg.recordSize, Acks: 1, Connections: 1, Inflight: cfg.inflight}
+		RecordSize: cfg.recordSize, Acks: cfg.acksValue(), Connections: 1, Inflight: cfg.inflightValue()}
 	probe, err := peerbench.StartProbe(cfg.brokerPID)
 	if err != nil {
 		return nil, err
@@ -190,6 +202,34 @@ func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
 	default:
 	}
 	return res, errors.Join(runErr, err)
+}
+
+// producerOpts: acks=1 without idempotency, or acks=all with it (the
+// Java producer's default since Kafka 3.0; kgo then keeps 5 requests in
+// flight, as the Java producer does), --linger, --batch-bytes, --inflight
+// (acks=1 only), no compression, round-robin over the partitions.
+func producerOpts(cfg *config) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.brokers),
+		kgo.DefaultProduceTopic(cfg.topic),
+		kgo.ProducerLinger(cfg.linger),
+		kgo.ProducerBatchMaxBytes(int32(cfg.batchBytes)),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxBufferedBytes(cfg.maxBuffered),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}
+	if cfg.acks == "all" {
+		return append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	}
+	return append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+		kgo.MaxProduceRequestsInflightPerBroker(cfg.inflight))
+}
+
+func (cfg *config) acksValue() int16 {
+	if cfg.acks == "all" {
+		return -1
+	}
+	return 1
 }
 
 func consume(ctx context.Context, cfg *config) (*bench.Result, error) {
@@ -290,4 +330,12 @@ func fillRandom(b []byte) {
 		x ^= x << 17
 		b[i] = byte(x)
 	}
+}
+
+// inflightValue is the produce requests in flight per broker.
+func (cfg *config) inflightValue() int {
+	if cfg.acks == "all" {
+		return 5 // kgo's fixed limit with idempotency
+	}
+	return cfg.inflight
 }

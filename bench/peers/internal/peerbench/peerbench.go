@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -143,26 +145,35 @@ func Print(w io.Writer, res *bench.Result, asJSON bool) error {
 	return nil
 }
 
-// Run runs one generator's mode (produce or consume) until it ends or the
-// process gets SIGINT/SIGTERM, prints the result (as JSON with asJSON) and
-// returns the exit status: 0, 1 on a failed run, 2 on an unknown mode
-// (after usage).
+// ModeFunc runs one mode of a generator.
+type ModeFunc func(context.Context) (*bench.Result, error)
+
+// Run runs one generator's mode (produce or consume); see RunModes.
 func Run(name, mode string, stdout, stderr io.Writer, asJSON bool, usage func(),
-	produce, consume func(context.Context) (*bench.Result, error)) int {
+	produce, consume ModeFunc) int {
+	return RunModes(name, mode, stdout, stderr, asJSON, usage,
+		map[string]ModeFunc{bench.ModeProduce: produce, bench.ModeConsume: consume})
+}
+
+// RunModes runs one of a generator's modes until it ends or the process
+// gets SIGINT/SIGTERM, prints the result (as JSON with asJSON) and returns
+// the exit status: 0, 1 on a failed run, 2 on an unknown mode (after
+// usage).
+func RunModes(name, mode string, stdout, stderr io.Writer, asJSON bool, usage func(), modes map[string]ModeFunc) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var res *bench.Result
-	var err error
-	switch mode {
-	case bench.ModeProduce:
-		res, err = produce(ctx)
-	case bench.ModeConsume:
-		res, err = consume(ctx)
-	default:
-		fmt.Fprintf(stderr, "%s: want one mode first: produce or consume\n", name)
+	run, ok := modes[mode]
+	if !ok {
+		names := make([]string, 0, len(modes))
+		for n := range modes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(stderr, "%s: want one mode first: %s\n", name, strings.Join(names, ", "))
 		usage()
 		return 2
 	}
+	res, err := run(ctx)
 	status := 0
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s: %v\n", name, mode, err)

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/sluice/sluice/bench"
+)
+
+func TestSelected(t *testing.T) {
+	f := func(only, broker, generator string, want bool) {
+		t.Helper()
+		c := &comparer{cfg: &config{only: only}}
+		if got := c.selected(broker, generator); got != want {
+			t.Errorf("--only %q: selected(%s, %s) = %v, want %v", only, broker, generator, got, want)
+		}
+	}
+	f("", "nats", "natsbench", true)
+	f("kafka,sluiced", "kafka", "sluice-bench", true)
+	f("kafka,sluiced", "sluiced", "kgobench", true)
+	f("kafka,sluiced", "kfake", "kgobench", false)
+	f("kfake/kgobench", "kfake", "kgobench", true)
+	f("kfake/kgobench", "kfake", "sluice-bench", false)
+	f(" kafka , nats/natsbench", "nats", "natsbench", true)
+}
+
+func TestParseWorkloads(t *testing.T) {
+	w, err := parseWorkloads("16k, omb-1x100")
+	if err != nil || !w["16k"] || !w["omb-1x100"] || w["omb-16x1k"] {
+		t.Fatalf("parseWorkloads = %v, %v", w, err)
+	}
+	if _, err := parseWorkloads("16k,omb-7"); err == nil {
+		t.Fatal("parseWorkloads accepted an unknown workload")
+	}
+}
+
+// TestReportOMB: a failed broker reads "failed" in its cells and its
+// error follows the table.
+func TestReportOMB(t *testing.T) {
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	ok := &bench.Result{MBps: 10, RecordsPerSec: 10240, Latency: bench.Latency{P50: 1, P99: 2, P999: 3},
+		Broker: &bench.Usage{CPUSecPerGB: 4.5}}
+	reportOMB(bw, &config{kafkaHeap: "1G"}, &ombRun{w: ombWorkloads[0], rate: 5120, rows: []*ombRow{
+		{broker: "sluiced", peak: ok, e2e: ok, hwmMB: 30},
+		{broker: "kafka", peak: ok, err: errString("boom")},
+	}})
+	bw.Flush()
+	out := buf.String()
+	for _, want := range []string{
+		"| sluiced (fsync never) | 10.0 | 10240 | 10.0 | 10240 | 1.00 ms | 2.00 ms | 3.00 ms | 4.50 | 30 |",
+		"| Apache Kafka 4.1.1 (heap 1G) | 10.0 | 10240 | failed | failed | failed | failed | failed | failed | - |",
+		"omb-16x1k kafka failed: boom",
+		"Fixed rate: 5120 records/s",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

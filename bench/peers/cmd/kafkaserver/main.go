@@ -1,0 +1,88 @@
+// Command kafkaserver runs Apache Kafka itself (one KRaft node, broker and
+// controller) from the jars of e2e/java (internal/kafkaref), so load
+// generators can measure it as a separate process like kfakeserver and
+// natsserver.
+//
+//	kafkaserver --port 9094 --dir DIR [--lib e2e/java/lib] [--heap 1G] [--partitions 4]
+//
+// It writes DIR/server.properties, formats DIR/logs (kafka-storage
+// format), prints `pid=… addr=…` and then execs the JVM in its place
+// (-Xmx/-Xms --heap and the G1 flags of kafka-run-class.sh), so the pid
+// printed is the broker's: SIGTERM stops Kafka, and CPU time and RSS
+// measured on that pid are the JVM's.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluice/sluice/internal/kafkaref"
+)
+
+func main() {
+	port := flag.Int("port", 9094, "PLAINTEXT port on 127.0.0.1 (0 picks one)")
+	dir := flag.String("dir", "", "fresh directory for server.properties and the log dir (required)")
+	lib := flag.String("lib", "", "Kafka jars (default: e2e/java/lib of the repository above the working directory, or $SLUICE_KAFKA_LIB)")
+	heap := flag.String("heap", "1G", "JVM -Xmx and -Xms, as kafka-server-start.sh sets them")
+	parts := flag.Int("partitions", 4, "num.partitions (auto-created topics)")
+	flag.Parse()
+	if err := run(*port, *dir, *lib, *heap, *parts); err != nil {
+		fmt.Fprintf(os.Stderr, "kafkaserver: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(port int, dir, lib, heap string, parts int) error {
+	if dir == "" {
+		return fmt.Errorf("--dir is required")
+	}
+	if lib == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return err
+		}
+		lib = kafkaref.LibDir(root)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	plan, err := kafkaref.Prepare(ctx, kafkaref.Options{LibDir: lib, Dir: dir, Heap: heap, Port: port,
+		Props: map[string]string{"num.partitions": strconv.Itoa(parts)}})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("pid=%d addr=%s\n", os.Getpid(), plan.Addr)
+	argv := append([]string{plan.Java}, plan.Args...)
+	if err := syscall.Exec(plan.Java, argv, os.Environ()); err != nil {
+		return fmt.Errorf("cannot exec %s: %w", plan.Java, err)
+	}
+	return nil
+}
+
+// repoRoot walks up from the working directory to the sluice module.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the working directory: %w", err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if strings.TrimSpace(first) == "module github.com/sluice/sluice" {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no sluice repository above the working directory: pass --lib")
+		}
+		dir = parent
+	}
+}
