@@ -1,0 +1,83 @@
+package controller
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+	"github.com/sluice/sluice/metadata"
+)
+
+// FSM is the Raft state machine: the metadata image. Apply runs on raft's
+// FSM goroutine only; Image may be called from any goroutine.
+type FSM struct {
+	image   atomic.Pointer[metadata.Image]
+	applied atomic.Uint64 // raft index of the last applied entry
+}
+
+// NewFSM returns a state machine holding the empty image.
+func NewFSM() *FSM {
+	f := &FSM{}
+	f.image.Store(metadata.Empty)
+	return f
+}
+
+// Image returns the current image: a consistent, immutable snapshot.
+func (f *FSM) Image() *metadata.Image { return f.image.Load() }
+
+// AppliedIndex is the raft index of the last entry applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Apply applies one committed batch. A batch that does not decode or does
+// not apply is refused whole, on every node alike; the error is the
+// proposal's response.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	defer f.applied.Store(l.Index)
+	recs, err := metadata.DecodeBatch(l.Data)
+	if err != nil {
+		return fmt.Errorf("controller: log entry %d: %w", l.Index, err)
+	}
+	next, err := f.image.Load().Apply(recs)
+	if err != nil {
+		return fmt.Errorf("controller: log entry %d: %w", l.Index, err)
+	}
+	f.image.Store(next)
+	return nil
+}
+
+// Snapshot captures the current image; Persist encodes it off the FSM
+// goroutine (the image is immutable).
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return fsmSnapshot{f.image.Load()}, nil
+}
+
+// Restore replaces the image with a snapshot's.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("controller: cannot read snapshot: %w", err)
+	}
+	im, err := metadata.DecodeSnapshot(b)
+	if err != nil {
+		return fmt.Errorf("controller: cannot restore snapshot: %w", err)
+	}
+	f.image.Store(im)
+	return nil
+}
+
+type fsmSnapshot struct{ im *metadata.Image }
+
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.im.AppendSnapshot(nil)); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("controller: cannot write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (fsmSnapshot) Release() {}
