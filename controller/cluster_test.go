@@ -277,7 +277,10 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 
 	// 12 partitions of RF=3: four leaders on each broker.
-	c.do(func(n *Controller) error { _, err := n.CreateTopic("orders", 12, 3, map[string]string{"retention.ms": "1000"}); return err })
+	c.do(func(n *Controller) error {
+		_, err := n.CreateTopic("orders", 12, 3, map[string]string{"retention.ms": "1000"})
+		return err
+	})
 	tp, _ := c.leader().Image().Topic("orders")
 	if got := leaderCounts(tp); len(got) != 3 || got[1] != 4 || got[2] != 4 || got[3] != 4 {
 		t.Fatalf("leaders per broker %v, want 4 each", got)
