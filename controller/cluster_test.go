@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -32,11 +33,12 @@ func testConfig(id int32, voters []Voter, dir string) Config {
 		SessionTimeout:       1500 * time.Millisecond,
 		SessionCheckInterval: 50 * time.Millisecond,
 		ApplyTimeout:         5 * time.Second,
+		TrailingLogs:         1, // a snapshot truncates the log: a restarted node needs InstallSnapshot
 		Timeouts: Timeouts{
 			Heartbeat: 150 * time.Millisecond, Election: 150 * time.Millisecond,
 			LeaderLease: 100 * time.Millisecond, Commit: 10 * time.Millisecond,
 		},
-		Logger: hclog.NewNullLogger(),
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: os.Stderr}),
 	}
 }
 
@@ -235,8 +237,11 @@ func (c *cluster) checkIdentical() {
 }
 
 func TestThreeNodeCluster(t *testing.T) {
+	start := time.Now()
+	phase := func(name string) { t.Logf("%6.2fs %s", time.Since(start).Seconds(), name) }
 	c := newCluster(t, 3)
 	leader := c.leader()
+	phase("leader elected")
 
 	// A follower names the leader.
 	for _, n := range c.running() {
@@ -276,6 +281,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		return ""
 	})
 
+	phase("brokers unfenced")
 	// 12 partitions of RF=3: four leaders on each broker.
 	c.do(func(n *Controller) error {
 		_, err := n.CreateTopic("orders", 12, 3, map[string]string{"retention.ms": "1000"})
@@ -309,6 +315,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	alloc(1)
 	alloc(2)
 
+	phase("topic created, ids allocated")
 	// Stop the leader: a new one is elected and serves proposals.
 	old := leader.NodeID()
 	c.stop(int(old - 1))
@@ -321,6 +328,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	c.do(func(n *Controller) error { _, err := n.CreateTopic("after-failover", 3, 2, nil); return err })
 	alloc(3)
 
+	phase("new leader serves")
 	// Fence a broker by stopping its heartbeats: its partitions get new
 	// leaders from their ISR, leader epoch + 1.
 	victim := int32(2)
@@ -344,13 +352,18 @@ func TestThreeNodeCluster(t *testing.T) {
 		return ""
 	})
 
-	// Restart the old leader on its directory: it catches up.
+	phase("broker fenced, leaders moved")
+	// Restart the old leader on its directory after the leader snapshotted
+	// and truncated its log: it catches up from the snapshot.
+	c.do(func(n *Controller) error { return n.Snapshot() })
 	c.start(int(old - 1))
 	alloc(1)
 	c.do(func(n *Controller) error { return n.DeleteTopic("after-failover") })
 	alloc(3)
+	phase("old leader restarted, more changes")
 	c.checkIdentical()
 
+	phase("images identical")
 	slices.SortFunc(blocks, func(a, b metadata.ProducerIdsBlock) int { return int(a.FirstID - b.FirstID) })
 	for i := 1; i < len(blocks); i++ {
 		if prev := blocks[i-1]; prev.FirstID+int64(prev.Size) > blocks[i].FirstID {

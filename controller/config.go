@@ -84,6 +84,10 @@ type Config struct {
 	// SnapshotThreshold is how many log entries trigger a snapshot.
 	// Default 8192 (raft's).
 	SnapshotThreshold uint64
+	// TrailingLogs is how many entries a snapshot leaves in the log, so a
+	// follower that lags by less catches up from the log rather than a
+	// snapshot. Default 10240 (raft's).
+	TrailingLogs uint64
 
 	Timeouts Timeouts
 	// Now is the clock for broker sessions. Default time.Now.

@@ -124,6 +124,9 @@ func (c *Controller) raftConfig() *raft.Config {
 	if c.cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = c.cfg.SnapshotThreshold
 	}
+	if c.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = c.cfg.TrailingLogs
+	}
 	return rc
 }
 
@@ -199,8 +202,9 @@ func (c *Controller) Close() error {
 // Image returns this node's current metadata image.
 func (c *Controller) Image() *metadata.Image { return c.fsm.Image() }
 
-// AppliedIndex is the raft index of the last entry this node applied.
-func (c *Controller) AppliedIndex() uint64 { return c.fsm.AppliedIndex() }
+// AppliedIndex is the raft index of the last entry (or snapshot) this
+// node applied.
+func (c *Controller) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
 
 // NodeID is this node's id.
 func (c *Controller) NodeID() int32 { return c.cfg.NodeID }

@@ -204,8 +204,8 @@ func (c *Controller) DeleteTopic(name string) error {
 }
 
 // AllocateProducerIDs hands the broker the next block of producer ids
-// (Kafka's AllocateProducerIds). Blocks follow each other in the log, so
-// they never overlap, across leader changes and restarts alike.
+// (Kafka's AllocateProducerIds). The image refuses a block below its next
+// id, so blocks never overlap, across leader changes and restarts alike.
 func (c *Controller) AllocateProducerIDs(brokerID int32, brokerEpoch int64) (metadata.ProducerIdsBlock, error) {
 	if err := c.beginDecision(); err != nil {
 		return metadata.ProducerIdsBlock{}, err

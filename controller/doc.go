@@ -48,5 +48,5 @@
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
-//     block that does not start at its next id, so blocks never overlap.
+//     block below its next id, so blocks never overlap.
 package controller

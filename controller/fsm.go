@@ -12,8 +12,7 @@ import (
 // FSM is the Raft state machine: the metadata image. Apply runs on raft's
 // FSM goroutine only; Image may be called from any goroutine.
 type FSM struct {
-	image   atomic.Pointer[metadata.Image]
-	applied atomic.Uint64 // raft index of the last applied entry
+	image atomic.Pointer[metadata.Image]
 }
 
 // NewFSM returns a state machine holding the empty image.
@@ -26,9 +25,6 @@ func NewFSM() *FSM {
 // Image returns the current image: a consistent, immutable snapshot.
 func (f *FSM) Image() *metadata.Image { return f.image.Load() }
 
-// AppliedIndex is the raft index of the last entry applied.
-func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
-
 // Apply applies one committed batch. A batch that does not decode or does
 // not apply is refused whole, on every node alike; the error is the
 // proposal's response.
@@ -36,7 +32,6 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	defer f.applied.Store(l.Index)
 	recs, err := metadata.DecodeBatch(l.Data)
 	if err != nil {
 		return fmt.Errorf("controller: log entry %d: %w", l.Index, err)

@@ -48,7 +48,7 @@
 // and a topic's partition slice on its first change, so readers holding the
 // old image keep a consistent snapshot and unchanged topics are shared. A
 // record that does not apply (a partition of an unknown topic, a fence of a
-// broker at another epoch, a producer-id block that is not the next one)
+// broker at another epoch, a producer-id block below the next id)
 // refuses the whole batch with ErrInvalid; replicas apply the same log and
 // refuse the same batches, so their images stay identical.
 //

@@ -354,8 +354,8 @@ func (b *builder) config(r Config) error {
 
 func (b *builder) producerIdsBlock(r ProducerIdsBlock) error {
 	next := b.NextProducerID()
-	if r.FirstID != next || r.Size <= 0 || r.FirstID > math.MaxInt64-int64(r.Size) {
-		return invalid("producer ids [%d, +%d) when the next is %d", r.FirstID, r.Size, next)
+	if r.FirstID < next || r.Size <= 0 || r.FirstID > math.MaxInt64-int64(r.Size) {
+		return invalid("producer ids [%d, +%d) below the next, %d", r.FirstID, r.Size, next)
 	}
 	b.producerIDs = r
 	return nil

@@ -27,6 +27,7 @@ func sampleRecords() []Record {
 		Config{ResourceType: ResourceTopic, ResourceName: "a", Key: "retention.ms", Value: "1000"},
 		Config{ResourceType: ResourceBroker, ResourceName: "", Key: "x", Delete: true},
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},
+		ProducerIdsBlock{BrokerID: 1, BrokerEpoch: 2, FirstID: 1000, Size: 1000},
 		FenceBroker{BrokerID: 1, BrokerEpoch: 2},
 		RemoveTopic{TopicID: idB},
 	}

@@ -146,8 +146,9 @@ type Config struct {
 	Delete       bool
 }
 
-// ProducerIdsBlock hands ids [FirstID, FirstID+Size) to a broker. Blocks are
-// handed out in order: FirstID must equal the image's next producer id.
+// ProducerIdsBlock hands ids [FirstID, FirstID+Size) to a broker. Blocks
+// only go up: FirstID must be at least the image's next producer id (a
+// snapshot restates the last block alone, above an empty image's 0).
 type ProducerIdsBlock struct {
 	BrokerID    int32
 	BrokerEpoch int64
