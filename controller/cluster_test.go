@@ -378,7 +378,9 @@ func TestThreeNodeCluster(t *testing.T) {
 func TestSingleVoterBootstrapsAndRestarts(t *testing.T) {
 	dir := t.TempDir()
 	voters := []Voter{{ID: 1, Addr: freeAddr(t)}}
-	ctl, err := Open(testConfig(1, voters, dir))
+	cfg := testConfig(1, voters, dir)
+	cfg.SessionTimeout = time.Minute // no heartbeats here: no session may expire
+	ctl, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +422,7 @@ func TestSingleVoterBootstrapsAndRestarts(t *testing.T) {
 	}
 
 	// Reopen: the snapshot plus the log's tail rebuild the same image.
-	ctl, err = Open(testConfig(1, voters, dir))
+	ctl, err = Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,5 +439,64 @@ func TestSingleVoterBootstrapsAndRestarts(t *testing.T) {
 	}
 	if b2.FirstID != b1.FirstID+int64(b1.Size) {
 		t.Fatalf("block after restart %+v, before %+v", b2, b1)
+	}
+
+	// Concurrent allocations never overlap.
+	var wg sync.WaitGroup
+	got := make([]metadata.ProducerIdsBlock, 8)
+	errs := make([]error, 8)
+	for i := range got {
+		wg.Go(func() { got[i], errs[i] = ctl.AllocateProducerIDs(1, epoch) })
+	}
+	wg.Wait()
+	firsts := map[int64]bool{b1.FirstID: true, b2.FirstID: true}
+	for i, b := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if firsts[b.FirstID] || b.FirstID%1000 != 0 || b.Size != 1000 {
+			t.Fatalf("block %+v overlaps or is misaligned", b)
+		}
+		firsts[b.FirstID] = true
+	}
+
+	// CreatePartitions grows a topic; shrinking is refused.
+	if err := ctl.CreatePartitions("a", 5); err != nil {
+		t.Fatal(err)
+	}
+	if tp, _ := ctl.Image().Topic("a"); len(tp.Partitions) != 5 || tp.Partitions[4].Leader != 1 {
+		t.Fatalf("after CreatePartitions: %+v", tp)
+	}
+	if err := ctl.CreatePartitions("a", 3); !errors.Is(err, ErrInvalidPartitions) {
+		t.Fatalf("shrink: %v", err)
+	}
+	if err := ctl.DeleteTopic("nope"); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("delete unknown: %v", err)
+	}
+	if _, err := ctl.CreateTopic("bad/name", 1, 1, nil); !errors.Is(err, ErrInvalidTopic) {
+		t.Fatalf("bad name: %v", err)
+	}
+	if err := ctl.Heartbeat(1, epoch+1); !errors.Is(err, ErrStaleBrokerEpoch) {
+		t.Fatalf("stale heartbeat: %v", err)
+	}
+
+	// The broker restarts (new incarnation) within its session: its
+	// partitions lose their leader (the ISR keeps it), and its first
+	// heartbeat unfences it and gives them back (leader epoch + 2).
+	if again, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{1}}); err != nil || again != epoch {
+		t.Fatalf("repeated registration: epoch %d, %v", again, err)
+	}
+	epoch2, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{2}})
+	if err != nil || epoch2 != epoch+1 {
+		t.Fatalf("re-registration: epoch %d, %v", epoch2, err)
+	}
+	if tp, _ := ctl.Image().Topic("a"); tp.Partitions[0].Leader != metadata.NoLeader || tp.Partitions[0].LeaderEpoch != 1 {
+		t.Fatalf("after re-registration: %+v", tp.Partitions[0])
+	}
+	if err := ctl.Heartbeat(1, epoch2); err != nil {
+		t.Fatal(err)
+	}
+	if tp, _ := ctl.Image().Topic("a"); tp.Partitions[0].Leader != 1 || tp.Partitions[0].LeaderEpoch != 2 {
+		t.Fatalf("after unfence: %+v", tp.Partitions[0])
 	}
 }

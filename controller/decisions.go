@@ -18,8 +18,10 @@ type BrokerRegistration struct {
 }
 
 // RegisterBroker registers a broker and returns its new broker epoch. A
-// broker registers fenced and is unfenced by its first heartbeat. A repeat
-// of the same incarnation's registration returns the epoch already given.
+// broker registers fenced and is unfenced by its first heartbeat; a new
+// incarnation of a live broker gives up its leaderships as a fenced one
+// does. A repeat of the same incarnation's registration returns the epoch
+// already given.
 func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	if err := c.beginDecision(); err != nil {
 		return 0, err
@@ -33,11 +35,16 @@ func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 		}
 		epoch = old.Epoch + 1
 	}
-	rec := metadata.RegisterBroker{
+	recs := []metadata.Record{metadata.RegisterBroker{
 		BrokerID: reg.BrokerID, Incarnation: reg.Incarnation, BrokerEpoch: epoch,
 		Endpoints: reg.Endpoints, Rack: reg.Rack, Fenced: true,
+	}}
+	if old, ok := im.Broker(reg.BrokerID); ok && !old.Fenced {
+		// A restart within its session: the old incarnation's leaderships
+		// move now, as for a fence.
+		recs = append(recs, electOnFence(im, reg.BrokerID, c.cfg.UncleanLeaderElection)...)
 	}
-	if err := c.propose([]metadata.Record{rec}); err != nil {
+	if err := c.propose(recs); err != nil {
 		return 0, fmt.Errorf("cannot register broker %d: %w", reg.BrokerID, err)
 	}
 	c.touch(reg.BrokerID)
@@ -158,6 +165,41 @@ func (c *Controller) CreateTopic(name string, partitions int32, replicationFacto
 		return metadata.UUID{}, fmt.Errorf("cannot create topic %q: %w", name, err)
 	}
 	return id, nil
+}
+
+// CreatePartitions grows a topic to total partitions (Kafka's
+// CreatePartitions); the new ones get the replication factor of partition
+// 0 and are assigned as CreateTopic assigns.
+func (c *Controller) CreatePartitions(name string, total int32) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	t, ok := im.Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	have := int32(len(t.Partitions))
+	if total <= have {
+		return fmt.Errorf("%w: topic %q has %d partitions, asked for %d", ErrInvalidPartitions, name, have, total)
+	}
+	assignment, err := assign(im, total, int16(len(t.Partitions[0].Replicas)))
+	if err != nil {
+		return fmt.Errorf("cannot add partitions to %q: %w", name, err)
+	}
+	var recs []metadata.Record
+	for p := have; p < total; p++ {
+		replicas := assignment[p]
+		recs = append(recs, metadata.Partition{
+			TopicID: t.ID, Partition: p, Replicas: replicas,
+			ISR: slices.Clone(replicas), Leader: replicas[0],
+		})
+	}
+	if err := c.propose(recs); err != nil {
+		return fmt.Errorf("cannot add partitions to %q: %w", name, err)
+	}
+	return nil
 }
 
 // newTopicID returns a random id, never zero and never in use (Kafka's
