@@ -202,6 +202,10 @@ func (c *Controller) Close() error {
 // Image returns this node's current metadata image.
 func (c *Controller) Image() *metadata.Image { return c.fsm.Image() }
 
+// ImageChanged returns a channel closed when the image is next replaced
+// (see FSM.Changed).
+func (c *Controller) ImageChanged() <-chan struct{} { return c.fsm.Changed() }
+
 // AppliedIndex is the raft index of the last entry (or snapshot) this
 // node applied.
 func (c *Controller) AppliedIndex() uint64 { return c.raft.AppliedIndex() }

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -13,17 +14,40 @@ import (
 // FSM goroutine only; Image may be called from any goroutine.
 type FSM struct {
 	image atomic.Pointer[metadata.Image]
+	mu    struct {
+		sync.Mutex
+		changed chan struct{} // closed at the next swap
+	}
 }
 
 // NewFSM returns a state machine holding the empty image.
 func NewFSM() *FSM {
 	f := &FSM{}
 	f.image.Store(metadata.Empty)
+	f.mu.changed = make(chan struct{})
 	return f
 }
 
 // Image returns the current image: a consistent, immutable snapshot.
 func (f *FSM) Image() *metadata.Image { return f.image.Load() }
+
+// Changed returns a channel closed when the image is next replaced. Take
+// it before reading Image, so no change is missed:
+//
+//	ch := f.Changed(); im := f.Image(); …; <-ch // a newer image exists
+func (f *FSM) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mu.changed
+}
+
+func (f *FSM) swap(im *metadata.Image) {
+	f.image.Store(im)
+	f.mu.Lock()
+	close(f.mu.changed)
+	f.mu.changed = make(chan struct{})
+	f.mu.Unlock()
+}
 
 // Apply applies one committed batch. A batch that does not decode or does
 // not apply is refused whole, on every node alike; the error is the
@@ -40,7 +64,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if err != nil {
 		return fmt.Errorf("controller: log entry %d: %w", l.Index, err)
 	}
-	f.image.Store(next)
+	f.swap(next)
 	return nil
 }
 
@@ -61,7 +85,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot restore snapshot: %w", err)
 	}
-	f.image.Store(im)
+	f.swap(im)
 	return nil
 }
 

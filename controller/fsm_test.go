@@ -17,6 +17,7 @@ func TestFSMRefusesBadBatchesWhole(t *testing.T) {
 		t.Fatal(resp)
 	}
 	before := f.Image()
+	changed := f.Changed()
 	apply := func(index uint64, data []byte, want error) {
 		t.Helper()
 		resp := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: data})
@@ -33,6 +34,22 @@ func TestFSMRefusesBadBatchesWhole(t *testing.T) {
 		metadata.Topic{Name: "t", ID: metadata.UUID{1}},
 		metadata.FenceBroker{BrokerID: 9, BrokerEpoch: 1},
 	}), metadata.ErrInvalid)
+
+	select {
+	case <-changed:
+		t.Fatal("refused batches signalled a change")
+	default:
+	}
+	ok := metadata.EncodeBatch([]metadata.Record{metadata.Topic{Name: "t", ID: metadata.UUID{1}}})
+	if resp := f.Apply(&raft.Log{Index: 4, Type: raft.LogCommand, Data: ok}); resp != nil {
+		t.Fatal(resp)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("no change signalled")
+	}
+	before = f.Image()
 
 	// Snapshot → Restore gives the same image; a torn snapshot is refused.
 	snap, _ := f.Snapshot()
