@@ -43,8 +43,13 @@ func ParseVoters(s string) ([]Voter, error) {
 }
 
 // Timeouts are the Raft timers. Zero fields take hashicorp/raft's defaults
-// (heartbeat and election 1 s, leader lease 500 ms, commit 50 ms): shorter
-// timers fail over faster and flap more under load.
+// (heartbeat and election 1 s, leader lease 500 ms) except Commit, 10 ms
+// here (raft's is 50 ms): shorter timers fail over faster and flap more
+// under load. Commit is also how long an idle leader waits before telling
+// followers the new commit index, so followers apply a change 1-2 Commit
+// after the leader (measured on loopback: 87 ms at 50 ms, 20 ms at 10 ms,
+// 9 ms at 5 ms), for one empty AppendEntries per follower per Commit while
+// idle.
 type Timeouts struct {
 	Heartbeat   time.Duration
 	Election    time.Duration

@@ -108,6 +108,7 @@ func (c *Controller) raftConfig() *raft.Config {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
 	rc.Logger = c.cfg.Logger
+	rc.CommitTimeout = 10 * time.Millisecond
 	t := c.cfg.Timeouts
 	if t.Heartbeat > 0 {
 		rc.HeartbeatTimeout = t.Heartbeat
