@@ -28,10 +28,13 @@ func benchPropose(b *testing.B, commit time.Duration) {
 			b.Fatal(err)
 		}
 		done := time.Now()
-		idx := leader.AppliedIndex()
 		for _, n := range c.running() {
-			for n.AppliedIndex() < idx {
-				<-n.ImageChanged()
+			for {
+				changed := n.ImageChanged()
+				if n.Image().Configs(metadata.ResourceBroker, "")["k"] == v {
+					break
+				}
+				<-changed
 			}
 		}
 		lag += time.Since(done)
