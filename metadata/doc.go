@@ -52,6 +52,11 @@
 // refuses the whole batch with ErrInvalid; replicas apply the same log and
 // refuse the same batches, so their images stay identical.
 //
+// LocalChangesFor(prev, next, broker) is what a broker's reconciler does
+// between two images: replicas to delete, partitions it now leads, and
+// partitions it follows, each new or changed. Topics that Apply shared
+// between the images are skipped.
+//
 // A snapshot is the magic "SLMD", a format version byte, and the frames of
 // Image.Records(): brokers by id, topics by name each followed by its
 // partitions, configs by resource and key, the last producer-id block.
