@@ -31,6 +31,12 @@ var (
 	ErrInvalidReplication = errors.New("controller: invalid replication factor")
 	ErrStaleBrokerEpoch   = errors.New("controller: stale broker epoch")
 	ErrUnknownBroker      = errors.New("controller: unknown broker")
+
+	// AlterPartition's refusals, Kafka's error codes in their names.
+	ErrNotPartitionLeader   = errors.New("controller: not the partition's leader")
+	ErrFencedLeaderEpoch    = errors.New("controller: fenced leader epoch")
+	ErrInvalidUpdateVersion = errors.New("controller: stale partition epoch")
+	ErrIneligibleReplica    = errors.New("controller: ineligible replica in the ISR")
 )
 
 // NotLeaderError names the active controller, when known (LeaderID -1 if

@@ -202,6 +202,55 @@ func (c *Controller) CreatePartitions(name string, total int32) error {
 	return nil
 }
 
+// AlterPartition is a partition leader's request to change its ISR
+// (Kafka's AlterPartition): the leader names the leader epoch and
+// partition epoch it acts on. It returns the partition as committed.
+// Errors, as Kafka's: ErrStaleBrokerEpoch, ErrUnknownTopic,
+// ErrNotPartitionLeader (NOT_LEADER_OR_FOLLOWER), ErrFencedLeaderEpoch,
+// ErrInvalidUpdateVersion (a stale partition epoch), ErrIneligibleReplica
+// (a fenced broker or a non-replica in the new ISR, or no leader in it).
+func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID metadata.UUID, partition, leaderEpoch, partitionEpoch int32, isr []int32) (metadata.Partition, error) {
+	if err := c.beginDecision(); err != nil {
+		return metadata.Partition{}, err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	if br, ok := im.Broker(brokerID); !ok || br.Epoch != brokerEpoch {
+		return metadata.Partition{}, fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
+	}
+	t, ok := im.TopicByID(topicID)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return metadata.Partition{}, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, topicID, partition)
+	}
+	p := t.Partitions[partition]
+	switch {
+	case p.Leader != brokerID:
+		return p, fmt.Errorf("%w: %s-%d is led by %d", ErrNotPartitionLeader, t.Name, partition, p.Leader)
+	case leaderEpoch != p.LeaderEpoch:
+		return p, fmt.Errorf("%w: %s-%d leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, partition, leaderEpoch, p.LeaderEpoch)
+	case partitionEpoch != p.PartitionEpoch:
+		return p, fmt.Errorf("%w: %s-%d partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, partition, partitionEpoch, p.PartitionEpoch)
+	}
+	if !slices.Contains(isr, brokerID) {
+		return p, fmt.Errorf("%w: the leader %d is not in ISR %v", ErrIneligibleReplica, brokerID, isr)
+	}
+	for _, r := range isr {
+		b, ok := im.Broker(r)
+		if !ok || b.Fenced || !slices.Contains(p.Replicas, r) {
+			return p, fmt.Errorf("%w: %d in ISR %v of %s-%d", ErrIneligibleReplica, r, isr, t.Name, partition)
+		}
+	}
+	rec, changed := change(topicID, p, p.Leader, isr)
+	if !changed {
+		return p, nil
+	}
+	if err := c.propose([]metadata.Record{rec}); err != nil {
+		return p, fmt.Errorf("cannot alter %s-%d: %w", t.Name, partition, err)
+	}
+	t, _ = c.Image().TopicByID(topicID)
+	return t.Partitions[partition], nil
+}
+
 // newTopicID returns a random id, never zero and never in use (Kafka's
 // Uuid.randomUuid also skips reserved ids).
 func newTopicID(im *metadata.Image) metadata.UUID {

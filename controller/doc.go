@@ -5,7 +5,8 @@
 //	broker ──reads──▶ metadata.Image ◀──swaps── FSM.Apply ◀── raft log
 //	                                                              ▲
 //	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
-//	  CreateTopic, DeleteTopic, AllocateProducerIDs, SetConfigs ──┘ raft.Apply
+//	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
+//	  AllocateProducerIDs, SetConfigs ────────────────────────────┘ raft.Apply
 //	                                                 (returns after commit)
 //
 // # Storage and transport
@@ -47,6 +48,9 @@
 //     names it.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
+//   - AlterPartition: a partition leader changes its ISR, naming the leader
+//     and partition epochs it acts on (stale ones are refused, as are
+//     fenced brokers and non-replicas in the new ISR).
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
 package controller
