@@ -243,6 +243,18 @@ func TestThreeNodeCluster(t *testing.T) {
 	leader := c.leader()
 	phase("leader elected")
 
+	// Every node sees the three voters and the same leader.
+	for _, n := range c.running() {
+		eventually(t, 10*time.Second, func() string {
+			lid := c.leader().NodeID()
+			q, err := n.Quorum()
+			if err != nil || q.LeaderID != lid || !slices.Equal(q.Voters, c.voters) {
+				return fmt.Sprintf("node %d quorum %+v, %v", n.NodeID(), q, err)
+			}
+			return ""
+		})
+	}
+
 	// A follower names the leader.
 	for _, n := range c.running() {
 		if n == leader {

@@ -322,3 +322,30 @@ func (c *Controller) raftError(err error) error {
 	}
 	return fmt.Errorf("controller: proposal: %w", err)
 }
+
+// QuorumInfo describes the quorum as this node sees it.
+type QuorumInfo struct {
+	LeaderID     int32 // -1 if unknown
+	Voters       []Voter
+	AppliedIndex uint64 // this node's
+}
+
+// Quorum returns the voters (from the replicated configuration) and the
+// leader. Per-voter lag is not exposed by hashicorp/raft; DescribeQuorum
+// will need it from the leader's replication state.
+func (c *Controller) Quorum() (QuorumInfo, error) {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return QuorumInfo{}, c.raftError(err)
+	}
+	leader, _ := c.Leader()
+	q := QuorumInfo{LeaderID: leader, AppliedIndex: c.AppliedIndex()}
+	for _, s := range f.Configuration().Servers {
+		id, err := strconv.ParseInt(string(s.ID), 10, 32)
+		if err != nil || s.Suffrage != raft.Voter {
+			continue
+		}
+		q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
+	}
+	return q, nil
+}
