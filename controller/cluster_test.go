@@ -30,7 +30,7 @@ func freeAddr(t testing.TB) string {
 func testConfig(id int32, voters []Voter, dir string) Config {
 	return Config{
 		NodeID: id, Voters: voters, DataDir: dir,
-		SessionTimeout:       1500 * time.Millisecond,
+		SessionTimeout:       2500 * time.Millisecond, // generous: a loaded CI machine must not fence by accident
 		SessionCheckInterval: 50 * time.Millisecond,
 		ApplyTimeout:         5 * time.Second,
 		TrailingLogs:         1, // a snapshot truncates the log: a restarted node needs InstallSnapshot
