@@ -1,0 +1,97 @@
+package controller
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/metadata"
+)
+
+// openSingle opens a one-voter controller, waits for it to lead and
+// registers unfenced brokers 1..brokers (sessions of a minute: no
+// heartbeats here).
+func openSingle(t *testing.T, brokers int32) (*Controller, map[int32]int64) {
+	t.Helper()
+	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
+	cfg.SessionTimeout = time.Minute
+	ctl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	eventually(t, 10*time.Second, func() string {
+		if !ctl.IsLeader() {
+			return "no leader"
+		}
+		return ""
+	})
+	epochs := map[int32]int64{}
+	for id := int32(1); id <= brokers; id++ {
+		e, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctl.Heartbeat(id, e); err != nil {
+			t.Fatal(err)
+		}
+		epochs[id] = e
+	}
+	return ctl, epochs
+}
+
+func TestAlterPartition(t *testing.T) {
+	ctl, epochs := openSingle(t, 3)
+	id, err := ctl.CreateTopic("t", 1, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := ctl.Image().Topic("t")
+	p := tp.Partitions[0]
+	leader := p.Leader
+	follower := p.Replicas[1]
+	alter := func(broker int32, leaderEpoch, partitionEpoch int32, isr []int32) (metadata.Partition, error) {
+		return ctl.AlterPartition(broker, epochs[broker], id, 0, leaderEpoch, partitionEpoch, isr)
+	}
+	f := func(broker int32, leaderEpoch, partitionEpoch int32, isr []int32, want error) {
+		t.Helper()
+		if _, err := alter(broker, leaderEpoch, partitionEpoch, isr); !errors.Is(err, want) {
+			t.Fatalf("alter by %d (%d, %d, %v): %v, want %v", broker, leaderEpoch, partitionEpoch, isr, err, want)
+		}
+	}
+
+	// Shrink: the partition epoch moves, the leader epoch does not.
+	shrunk := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == follower })
+	got, err := alter(leader, p.LeaderEpoch, p.PartitionEpoch, shrunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.ISR, shrunk) || got.PartitionEpoch != p.PartitionEpoch+1 || got.LeaderEpoch != p.LeaderEpoch {
+		t.Fatalf("after shrink %+v", got)
+	}
+	f(leader, p.LeaderEpoch, p.PartitionEpoch, p.ISR, ErrInvalidUpdateVersion) // the old partition epoch
+	f(leader, p.LeaderEpoch+1, got.PartitionEpoch, p.ISR, ErrFencedLeaderEpoch)
+	f(follower, got.LeaderEpoch, got.PartitionEpoch, p.ISR, ErrNotPartitionLeader)
+	f(leader, got.LeaderEpoch, got.PartitionEpoch, []int32{follower}, ErrIneligibleReplica)
+	f(leader, got.LeaderEpoch, got.PartitionEpoch, []int32{leader, 9}, ErrIneligibleReplica)
+	if _, err := ctl.AlterPartition(leader, epochs[leader]+1, id, 0, got.LeaderEpoch, got.PartitionEpoch, p.ISR); !errors.Is(err, ErrStaleBrokerEpoch) {
+		t.Fatalf("stale broker epoch: %v", err)
+	}
+	if err := ctl.FenceBroker(follower); err != nil {
+		t.Fatal(err)
+	}
+	f(leader, got.LeaderEpoch, got.PartitionEpoch, p.ISR, ErrIneligibleReplica) // a fenced follower cannot rejoin
+
+	// Back from the fence, it rejoins the ISR.
+	if err := ctl.Heartbeat(follower, epochs[follower]); err != nil {
+		t.Fatal(err)
+	}
+	again, err := alter(leader, got.LeaderEpoch, got.PartitionEpoch, p.ISR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.ISR, p.ISR) || again.PartitionEpoch != got.PartitionEpoch+1 {
+		t.Fatalf("after expand %+v", again)
+	}
+}

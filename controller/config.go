@@ -1,0 +1,136 @@
+package controller
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Voter is one member of the controller quorum.
+type Voter struct {
+	ID   int32
+	Addr string // host:port of its CONTROLLER listener
+}
+
+// ParseVoters parses controller.quorum.voters: "1@127.0.0.1:19093,2@…".
+func ParseVoters(s string) ([]Voter, error) {
+	var out []Voter
+	seen := map[int32]bool{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		idStr, addr, ok := strings.Cut(part, "@")
+		if !ok {
+			return nil, fmt.Errorf("controller.quorum.voters: %q is not id@host:port", part)
+		}
+		id, err := strconv.ParseInt(idStr, 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("controller.quorum.voters: bad node id in %q", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller.quorum.voters: bad address in %q: %w", part, err)
+		}
+		if seen[int32(id)] {
+			return nil, fmt.Errorf("controller.quorum.voters: node id %d listed twice", id)
+		}
+		seen[int32(id)] = true
+		out = append(out, Voter{ID: int32(id), Addr: addr})
+	}
+	return out, nil
+}
+
+// Timeouts are the Raft timers. Zero fields take hashicorp/raft's defaults
+// (heartbeat and election 1 s, leader lease 500 ms) except Commit, 10 ms
+// here (raft's is 50 ms): shorter timers fail over faster and flap more
+// under load. Commit is also how long an idle leader waits before telling
+// followers the new commit index, so followers apply a change 1-2 Commit
+// after the leader (measured on loopback: 87 ms at 50 ms, 20 ms at 10 ms,
+// 9 ms at 5 ms), for one empty AppendEntries per follower per Commit while
+// idle.
+type Timeouts struct {
+	Heartbeat   time.Duration
+	Election    time.Duration
+	LeaderLease time.Duration
+	Commit      time.Duration
+}
+
+// Config configures one controller node.
+type Config struct {
+	// NodeID is node.id; it must be one of Voters.
+	NodeID int32
+	// Voters is controller.quorum.voters. The quorum bootstraps from it on
+	// the first start (an empty metadata directory); later starts read the
+	// configuration from the log.
+	Voters []Voter
+	// ListenAddr is the CONTROLLER listener's bind address. Default: this
+	// node's address in Voters.
+	ListenAddr string
+	// DataDir holds __cluster_metadata-0/ (raft.db and snapshots/).
+	DataDir string
+
+	// SessionTimeout is broker.session.timeout.ms: a broker that sends no
+	// heartbeat for this long is fenced. Default 9 s (Kafka's).
+	SessionTimeout time.Duration
+	// SessionCheckInterval is how often the active controller looks for
+	// expired sessions. Default SessionTimeout/9 (1 s with the defaults).
+	SessionCheckInterval time.Duration
+	// UncleanLeaderElection is unclean.leader.election.enable: when no ISR
+	// member is alive, elect any live replica (losing acknowledged data).
+	// Default false (Kafka's).
+	UncleanLeaderElection bool
+	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
+	// (Kafka's ProducerIdsBlock size).
+	ProducerIDBlockSize int32
+	// ApplyTimeout bounds one proposal's wait for commit. Default 10 s.
+	ApplyTimeout time.Duration
+	// SnapshotThreshold is how many log entries trigger a snapshot.
+	// Default 8192 (raft's).
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries a snapshot leaves in the log, so a
+	// follower that lags by less catches up from the log rather than a
+	// snapshot. Default 10240 (raft's).
+	TrailingLogs uint64
+
+	Timeouts Timeouts
+	// Now is the clock for broker sessions. Default time.Now.
+	Now func() time.Time
+	// Logger receives raft's log. Default: errors only, to stderr.
+	Logger hclog.Logger
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 9 * time.Second
+	}
+	if cfg.SessionCheckInterval <= 0 {
+		cfg.SessionCheckInterval = cfg.SessionTimeout / 9
+	}
+	if cfg.ProducerIDBlockSize <= 0 {
+		cfg.ProducerIDBlockSize = 1000
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Error})
+	}
+	if cfg.DataDir == "" {
+		return cfg, fmt.Errorf("controller: no data directory")
+	}
+	for _, v := range cfg.Voters {
+		if v.ID == cfg.NodeID && cfg.ListenAddr == "" {
+			cfg.ListenAddr = v.Addr
+		}
+	}
+	if cfg.ListenAddr == "" {
+		return cfg, fmt.Errorf("controller: node %d is not in controller.quorum.voters", cfg.NodeID)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,351 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/sluice/sluice/metadata"
+)
+
+// MetadataDir is the metadata log's directory under the data directory,
+// named as KRaft's.
+const MetadataDir = "__cluster_metadata-0"
+
+// Errors. A proposal to a node that is not the active controller fails
+// with a *NotLeaderError, which matches ErrNotLeader.
+var (
+	ErrNotLeader          = errors.New("controller: not the active controller")
+	ErrClosed             = errors.New("controller: closed")
+	ErrTopicExists        = errors.New("controller: topic already exists")
+	ErrUnknownTopic       = errors.New("controller: unknown topic")
+	ErrInvalidTopic       = errors.New("controller: invalid topic name")
+	ErrInvalidPartitions  = errors.New("controller: invalid number of partitions")
+	ErrInvalidReplication = errors.New("controller: invalid replication factor")
+	ErrStaleBrokerEpoch   = errors.New("controller: stale broker epoch")
+	ErrUnknownBroker      = errors.New("controller: unknown broker")
+
+	// AlterPartition's refusals, Kafka's error codes in their names.
+	ErrNotPartitionLeader   = errors.New("controller: not the partition's leader")
+	ErrFencedLeaderEpoch    = errors.New("controller: fenced leader epoch")
+	ErrInvalidUpdateVersion = errors.New("controller: stale partition epoch")
+	ErrIneligibleReplica    = errors.New("controller: ineligible replica in the ISR")
+)
+
+// NotLeaderError names the active controller, when known (LeaderID -1 if
+// not).
+type NotLeaderError struct {
+	LeaderID   int32
+	LeaderAddr string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID < 0 {
+		return "controller: not the active controller, and no leader is known"
+	}
+	return fmt.Sprintf("controller: not the active controller; the leader is node %d at %s", e.LeaderID, e.LeaderAddr)
+}
+
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Controller is one node of the controller quorum. Every node applies the
+// metadata log to its image; the Raft leader is the active controller and
+// makes the decisions (registration, fencing, assignment, elections,
+// producer ids) as proposals.
+//
+// Lock order: decideMu, then mu. decideMu serializes the active
+// controller's decisions (KRaft's single controller thread): a decision
+// reads the image, proposes, and waits for the commit before the next one
+// reads, so two decisions never act on the same stale image. It is held
+// across the commit wait by design and is never taken by readers. mu
+// guards the broker sessions and is never held across I/O.
+type Controller struct {
+	cfg   Config
+	fsm   *FSM
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+
+	decideMu  sync.Mutex
+	readyGen  uint64        // leaderGen at which the last barrier completed; under decideMu
+	leaderGen atomic.Uint64 // bumped on every leadership change
+
+	mu struct {
+		sync.Mutex
+		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
+	}
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// Open starts a controller node: it opens (or creates) the metadata log
+// under cfg.DataDir, binds the CONTROLLER listener and, on an empty log,
+// bootstraps the quorum from cfg.Voters. A single voter elects itself.
+func Open(c Config) (*Controller, error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cfg.DataDir, MetadataDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("controller: cannot create %q: %w", dir, err)
+	}
+	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
+	ctl.mu.lastSeen = map[int32]time.Time{}
+	if err := ctl.openRaft(dir); err != nil {
+		ctl.closeStores()
+		return nil, err
+	}
+	ctl.done.Add(2)
+	go ctl.leaderLoop()
+	go ctl.sessionLoop()
+	return ctl, nil
+}
+
+func (c *Controller) raftConfig() *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
+	rc.Logger = c.cfg.Logger
+	rc.CommitTimeout = 10 * time.Millisecond
+	t := c.cfg.Timeouts
+	if t.Heartbeat > 0 {
+		rc.HeartbeatTimeout = t.Heartbeat
+	}
+	if t.Election > 0 {
+		rc.ElectionTimeout = t.Election
+	}
+	if t.LeaderLease > 0 {
+		rc.LeaderLeaseTimeout = t.LeaderLease
+	}
+	if t.Commit > 0 {
+		rc.CommitTimeout = t.Commit
+	}
+	if c.cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = c.cfg.SnapshotThreshold
+	}
+	if c.cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = c.cfg.TrailingLogs
+	}
+	return rc
+}
+
+func (c *Controller) openRaft(dir string) error {
+	rc := c.raftConfig()
+	var err error
+	c.store, err = raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		return fmt.Errorf("controller: cannot open the metadata log: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, c.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("controller: cannot open the snapshot store: %w", err)
+	}
+	c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, nil, 3, 5*time.Second, c.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, err)
+	}
+	has, err := raft.HasExistingState(c.store, c.store, snaps)
+	if err != nil {
+		return fmt.Errorf("controller: cannot read the metadata log: %w", err)
+	}
+	if !has {
+		var servers []raft.Server
+		for _, v := range c.cfg.Voters {
+			servers = append(servers, raft.Server{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(strconv.Itoa(int(v.ID))),
+				Address:  raft.ServerAddress(v.Addr),
+			})
+		}
+		// Every voter bootstraps with the same configuration: safe, as
+		// they all start from it.
+		err := raft.BootstrapCluster(rc, c.store, c.store, snaps, c.trans, raft.Configuration{Servers: servers})
+		if err != nil {
+			return fmt.Errorf("controller: cannot bootstrap the quorum: %w", err)
+		}
+	}
+	c.raft, err = raft.NewRaft(rc, c.fsm, c.store, c.store, snaps, c.trans)
+	if err != nil {
+		return fmt.Errorf("controller: cannot start raft: %w", err)
+	}
+	return nil
+}
+
+func (c *Controller) closeStores() {
+	if c.trans != nil {
+		_ = c.trans.Close()
+	}
+	if c.store != nil {
+		_ = c.store.Close()
+	}
+}
+
+// Close stops the node: raft shuts down (a leader steps down without
+// handing over), the listener closes and the log is closed. Its data stays.
+func (c *Controller) Close() error {
+	select {
+	case <-c.stop:
+		return nil
+	default:
+	}
+	close(c.stop)
+	err := c.raft.Shutdown().Error()
+	c.done.Wait()
+	c.closeStores()
+	if err != nil {
+		return fmt.Errorf("controller: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Image returns this node's current metadata image.
+func (c *Controller) Image() *metadata.Image { return c.fsm.Image() }
+
+// ImageChanged returns a channel closed when the image is next replaced
+// (see FSM.Changed).
+func (c *Controller) ImageChanged() <-chan struct{} { return c.fsm.Changed() }
+
+// AppliedIndex is the raft index of the last entry (or snapshot) this
+// node applied.
+func (c *Controller) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+
+// NodeID is this node's id.
+func (c *Controller) NodeID() int32 { return c.cfg.NodeID }
+
+// IsLeader reports whether this node is the active controller.
+func (c *Controller) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// Leader returns the active controller's id and address, or -1 and "".
+func (c *Controller) Leader() (int32, string) {
+	addr, id := c.raft.LeaderWithID()
+	if id == "" {
+		return -1, ""
+	}
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	if err != nil {
+		return -1, ""
+	}
+	return int32(n), string(addr)
+}
+
+// Snapshot makes raft write a snapshot now.
+func (c *Controller) Snapshot() error {
+	if err := c.raft.Snapshot().Error(); err != nil {
+		return fmt.Errorf("controller: snapshot: %w", err)
+	}
+	return nil
+}
+
+func (c *Controller) notLeader() error {
+	id, addr := c.Leader()
+	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
+}
+
+// leaderLoop follows leadership changes: each one invalidates the barrier,
+// and a new leader gives every broker a fresh session (heartbeats went to
+// the old leader).
+func (c *Controller) leaderLoop() {
+	defer c.done.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case isLeader := <-c.raft.LeaderCh():
+			c.leaderGen.Add(1)
+			if isLeader {
+				c.mu.Lock()
+				clear(c.mu.lastSeen)
+				c.mu.Unlock()
+			}
+		}
+	}
+}
+
+// beginDecision takes decideMu and, once per leadership, waits for every
+// earlier entry to be applied (raft.Barrier), so decisions read an image
+// holding all committed records. Call endDecision after.
+func (c *Controller) beginDecision() error {
+	select {
+	case <-c.stop:
+		return ErrClosed
+	default:
+	}
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	c.decideMu.Lock()
+	gen := c.leaderGen.Load()
+	if c.readyGen == gen {
+		return nil
+	}
+	if err := c.raft.Barrier(c.cfg.ApplyTimeout).Error(); err != nil {
+		c.decideMu.Unlock()
+		return c.raftError(err)
+	}
+	c.readyGen = gen
+	return nil
+}
+
+func (c *Controller) endDecision() { c.decideMu.Unlock() }
+
+// propose replicates recs as one batch and waits until it is committed
+// and applied here. Called between beginDecision and endDecision.
+func (c *Controller) propose(recs []metadata.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	f := c.raft.Apply(metadata.EncodeBatch(recs), c.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c *Controller) raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost):
+		c.leaderGen.Add(1)
+		return fmt.Errorf("%w (%v)", c.notLeader(), err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrClosed
+	}
+	return fmt.Errorf("controller: proposal: %w", err)
+}
+
+// QuorumInfo describes the quorum as this node sees it.
+type QuorumInfo struct {
+	LeaderID     int32 // -1 if unknown
+	Voters       []Voter
+	AppliedIndex uint64 // this node's
+}
+
+// Quorum returns the voters (from the replicated configuration) and the
+// leader. Per-voter lag is not exposed by hashicorp/raft; DescribeQuorum
+// will need it from the leader's replication state.
+func (c *Controller) Quorum() (QuorumInfo, error) {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return QuorumInfo{}, c.raftError(err)
+	}
+	leader, _ := c.Leader()
+	q := QuorumInfo{LeaderID: leader, AppliedIndex: c.AppliedIndex()}
+	for _, s := range f.Configuration().Servers {
+		id, err := strconv.ParseInt(string(s.ID), 10, 32)
+		if err != nil || s.Suffrage != raft.Voter {
+			continue
+		}
+		q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
+	}
+	return q, nil
+}

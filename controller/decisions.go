@@ -1,0 +1,346 @@
+package controller
+
+import (
+	"crypto/rand"
+	"fmt"
+	"slices"
+
+	"github.com/sluice/sluice/metadata"
+)
+
+// BrokerRegistration is what a starting broker sends (Kafka's
+// BrokerRegistrationRequest).
+type BrokerRegistration struct {
+	BrokerID    int32
+	Incarnation metadata.UUID // new on every process start
+	Endpoints   []metadata.Endpoint
+	Rack        string
+}
+
+// RegisterBroker registers a broker and returns its new broker epoch. A
+// broker registers fenced and is unfenced by its first heartbeat; a new
+// incarnation of a live broker gives up its leaderships as a fenced one
+// does. A repeat of the same incarnation's registration returns the epoch
+// already given.
+func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
+	if err := c.beginDecision(); err != nil {
+		return 0, err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	epoch := int64(1)
+	if old, ok := im.Broker(reg.BrokerID); ok {
+		if old.Incarnation == reg.Incarnation {
+			return old.Epoch, nil
+		}
+		epoch = old.Epoch + 1
+	}
+	recs := []metadata.Record{metadata.RegisterBroker{
+		BrokerID: reg.BrokerID, Incarnation: reg.Incarnation, BrokerEpoch: epoch,
+		Endpoints: reg.Endpoints, Rack: reg.Rack, Fenced: true,
+	}}
+	if old, ok := im.Broker(reg.BrokerID); ok && !old.Fenced {
+		// A restart within its session: the old incarnation's leaderships
+		// move now, as for a fence.
+		recs = append(recs, electOnFence(im, reg.BrokerID, c.cfg.UncleanLeaderElection)...)
+	}
+	if err := c.propose(recs); err != nil {
+		return 0, fmt.Errorf("cannot register broker %d: %w", reg.BrokerID, err)
+	}
+	c.touch(reg.BrokerID)
+	return epoch, nil
+}
+
+func (c *Controller) touch(id int32) {
+	c.mu.Lock()
+	c.mu.lastSeen[id] = c.cfg.Now()
+	c.mu.Unlock()
+}
+
+// Heartbeat records a broker's heartbeat (Kafka's BrokerHeartbeat). The
+// first heartbeat of a fenced broker unfences it, and it then leads the
+// leaderless partitions whose ISR names it.
+func (c *Controller) Heartbeat(brokerID int32, epoch int64) error {
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	im := c.Image()
+	br, ok := im.Broker(brokerID)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownBroker, brokerID)
+	}
+	if br.Epoch != epoch {
+		return fmt.Errorf("%w: broker %d epoch %d, registered %d", ErrStaleBrokerEpoch, brokerID, epoch, br.Epoch)
+	}
+	c.touch(brokerID)
+	if !br.Fenced {
+		return nil
+	}
+	return c.unfence(brokerID, epoch)
+}
+
+func (c *Controller) unfence(id int32, epoch int64) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	br, ok := im.Broker(id)
+	if !ok || br.Epoch != epoch {
+		return fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, id, epoch)
+	}
+	if !br.Fenced {
+		return nil
+	}
+	recs := []metadata.Record{metadata.UnfenceBroker{BrokerID: id, BrokerEpoch: epoch}}
+	recs = append(recs, electOnUnfence(im, id, c.cfg.UncleanLeaderElection)...)
+	if err := c.propose(recs); err != nil {
+		return fmt.Errorf("cannot unfence broker %d: %w", id, err)
+	}
+	return nil
+}
+
+// FenceBroker fences a broker now and moves its leaderships to other ISR
+// members (leader epoch + 1). The session checker calls it for a broker
+// whose heartbeats stopped; it is also an administrative action.
+func (c *Controller) FenceBroker(id int32) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	br, ok := im.Broker(id)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownBroker, id)
+	}
+	if br.Fenced {
+		return nil
+	}
+	recs := []metadata.Record{metadata.FenceBroker{BrokerID: id, BrokerEpoch: br.Epoch}}
+	recs = append(recs, electOnFence(im, id, c.cfg.UncleanLeaderElection)...)
+	if err := c.propose(recs); err != nil {
+		return fmt.Errorf("cannot fence broker %d: %w", id, err)
+	}
+	return nil
+}
+
+// CreateTopic creates a topic of partitions × replicationFactor replicas
+// on the unfenced brokers, with configs, and returns its id.
+func (c *Controller) CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) (metadata.UUID, error) {
+	if err := validTopicName(name); err != nil {
+		return metadata.UUID{}, err
+	}
+	if partitions < 1 {
+		return metadata.UUID{}, fmt.Errorf("%w: %d", ErrInvalidPartitions, partitions)
+	}
+	if err := c.beginDecision(); err != nil {
+		return metadata.UUID{}, err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	if _, ok := im.Topic(name); ok {
+		return metadata.UUID{}, fmt.Errorf("%w: %q", ErrTopicExists, name)
+	}
+	assignment, err := assign(im, partitions, replicationFactor)
+	if err != nil {
+		return metadata.UUID{}, fmt.Errorf("cannot create topic %q: %w", name, err)
+	}
+	id := newTopicID(im)
+	recs := []metadata.Record{metadata.Topic{Name: name, ID: id}}
+	for p, replicas := range assignment {
+		recs = append(recs, metadata.Partition{
+			TopicID: id, Partition: int32(p), Replicas: replicas,
+			ISR: slices.Clone(replicas), Leader: replicas[0],
+		})
+	}
+	keys := make([]string, 0, len(configs))
+	for k := range configs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		recs = append(recs, metadata.Config{ResourceType: metadata.ResourceTopic, ResourceName: name, Key: k, Value: configs[k]})
+	}
+	if err := c.propose(recs); err != nil {
+		return metadata.UUID{}, fmt.Errorf("cannot create topic %q: %w", name, err)
+	}
+	return id, nil
+}
+
+// CreatePartitions grows a topic to total partitions (Kafka's
+// CreatePartitions); the new ones get the replication factor of partition
+// 0 and are assigned as CreateTopic assigns.
+func (c *Controller) CreatePartitions(name string, total int32) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	t, ok := im.Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	have := int32(len(t.Partitions))
+	if total <= have {
+		return fmt.Errorf("%w: topic %q has %d partitions, asked for %d", ErrInvalidPartitions, name, have, total)
+	}
+	assignment, err := assign(im, total, int16(len(t.Partitions[0].Replicas)))
+	if err != nil {
+		return fmt.Errorf("cannot add partitions to %q: %w", name, err)
+	}
+	var recs []metadata.Record
+	for p := have; p < total; p++ {
+		replicas := assignment[p]
+		recs = append(recs, metadata.Partition{
+			TopicID: t.ID, Partition: p, Replicas: replicas,
+			ISR: slices.Clone(replicas), Leader: replicas[0],
+		})
+	}
+	if err := c.propose(recs); err != nil {
+		return fmt.Errorf("cannot add partitions to %q: %w", name, err)
+	}
+	return nil
+}
+
+// AlterPartition is a partition leader's request to change its ISR
+// (Kafka's AlterPartition): the leader names the leader epoch and
+// partition epoch it acts on. It returns the partition as committed.
+// Errors, as Kafka's: ErrStaleBrokerEpoch, ErrUnknownTopic,
+// ErrNotPartitionLeader (NOT_LEADER_OR_FOLLOWER), ErrFencedLeaderEpoch,
+// ErrInvalidUpdateVersion (a stale partition epoch), ErrIneligibleReplica
+// (a fenced broker or a non-replica in the new ISR, or no leader in it).
+func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID metadata.UUID, partition, leaderEpoch, partitionEpoch int32, isr []int32) (metadata.Partition, error) {
+	if err := c.beginDecision(); err != nil {
+		return metadata.Partition{}, err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	if br, ok := im.Broker(brokerID); !ok || br.Epoch != brokerEpoch {
+		return metadata.Partition{}, fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
+	}
+	t, ok := im.TopicByID(topicID)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return metadata.Partition{}, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, topicID, partition)
+	}
+	p := t.Partitions[partition]
+	switch {
+	case p.Leader != brokerID:
+		return p, fmt.Errorf("%w: %s-%d is led by %d", ErrNotPartitionLeader, t.Name, partition, p.Leader)
+	case leaderEpoch != p.LeaderEpoch:
+		return p, fmt.Errorf("%w: %s-%d leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, partition, leaderEpoch, p.LeaderEpoch)
+	case partitionEpoch != p.PartitionEpoch:
+		return p, fmt.Errorf("%w: %s-%d partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, partition, partitionEpoch, p.PartitionEpoch)
+	}
+	if !slices.Contains(isr, brokerID) {
+		return p, fmt.Errorf("%w: the leader %d is not in ISR %v", ErrIneligibleReplica, brokerID, isr)
+	}
+	for _, r := range isr {
+		b, ok := im.Broker(r)
+		if !ok || b.Fenced || !slices.Contains(p.Replicas, r) {
+			return p, fmt.Errorf("%w: %d in ISR %v of %s-%d", ErrIneligibleReplica, r, isr, t.Name, partition)
+		}
+	}
+	rec, changed := change(topicID, p, p.Leader, isr)
+	if !changed {
+		return p, nil
+	}
+	if err := c.propose([]metadata.Record{rec}); err != nil {
+		return p, fmt.Errorf("cannot alter %s-%d: %w", t.Name, partition, err)
+	}
+	t, _ = c.Image().TopicByID(topicID)
+	return t.Partitions[partition], nil
+}
+
+// newTopicID returns a random id, never zero and never in use (Kafka's
+// Uuid.randomUuid also skips reserved ids).
+func newTopicID(im *metadata.Image) metadata.UUID {
+	for {
+		var id metadata.UUID
+		_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+		if _, used := im.TopicByID(id); !used && !id.IsZero() {
+			return id
+		}
+	}
+}
+
+// validTopicName applies Kafka's rule: 1-249 of [a-zA-Z0-9._-], not "."
+// or "..".
+func validTopicName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 249 {
+		return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !ok {
+			return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+		}
+	}
+	return nil
+}
+
+// DeleteTopic deletes a topic with its partitions and configs.
+func (c *Controller) DeleteTopic(name string) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	t, ok := c.Image().Topic(name)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	if err := c.propose([]metadata.Record{metadata.RemoveTopic{TopicID: t.ID}}); err != nil {
+		return fmt.Errorf("cannot delete topic %q: %w", name, err)
+	}
+	return nil
+}
+
+// AllocateProducerIDs hands the broker the next block of producer ids
+// (Kafka's AllocateProducerIds). The image refuses a block below its next
+// id, so blocks never overlap, across leader changes and restarts alike.
+func (c *Controller) AllocateProducerIDs(brokerID int32, brokerEpoch int64) (metadata.ProducerIdsBlock, error) {
+	if err := c.beginDecision(); err != nil {
+		return metadata.ProducerIdsBlock{}, err
+	}
+	defer c.endDecision()
+	im := c.Image()
+	br, ok := im.Broker(brokerID)
+	if !ok || br.Epoch != brokerEpoch {
+		return metadata.ProducerIdsBlock{}, fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
+	}
+	block := metadata.ProducerIdsBlock{
+		BrokerID: brokerID, BrokerEpoch: brokerEpoch,
+		FirstID: im.NextProducerID(), Size: c.cfg.ProducerIDBlockSize,
+	}
+	if err := c.propose([]metadata.Record{block}); err != nil {
+		return metadata.ProducerIdsBlock{}, fmt.Errorf("cannot allocate producer ids: %w", err)
+	}
+	return block, nil
+}
+
+// SetConfigs sets (value non-nil) or deletes (nil) config keys of a
+// resource in one batch.
+func (c *Controller) SetConfigs(resourceType int8, resourceName string, changes map[string]*string) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	keys := make([]string, 0, len(changes))
+	for k := range changes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var recs []metadata.Record
+	for _, k := range keys {
+		rec := metadata.Config{ResourceType: resourceType, ResourceName: resourceName, Key: k}
+		if v := changes[k]; v != nil {
+			rec.Value = *v
+		} else {
+			rec.Delete = true
+		}
+		recs = append(recs, rec)
+	}
+	if err := c.propose(recs); err != nil {
+		return fmt.Errorf("cannot change configs of %q: %w", resourceName, err)
+	}
+	return nil
+}

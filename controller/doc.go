@@ -1,0 +1,56 @@
+// Package controller is the cluster's metadata quorum: a Raft state machine
+// on github.com/hashicorp/raft whose log holds batches of metadata records,
+// and the active controller (the Raft leader) that decides what to append.
+//
+//	broker ──reads──▶ metadata.Image ◀──swaps── FSM.Apply ◀── raft log
+//	                                                              ▲
+//	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
+//	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
+//	  AllocateProducerIDs, SetConfigs ────────────────────────────┘ raft.Apply
+//	                                                 (returns after commit)
+//
+// # Storage and transport
+//
+// Each node keeps its log under <data-dir>/__cluster_metadata-0/:
+// raft.db (BoltDB, raft-boltdb/v2: the log and raft's term/vote) and
+// snapshots/ (raft's file snapshot store, two kept). Nodes talk over raft's
+// TCP transport on the CONTROLLER listener. An empty log bootstraps the
+// quorum from controller.quorum.voters on every voter alike; a single voter
+// elects itself with no extra step.
+//
+// # The state machine
+//
+// One raft log entry is one batch: metadata frames back to back (see the
+// metadata package for the framing). FSM.Apply decodes the batch, applies it
+// to the current image and swaps the new image in with an atomic pointer;
+// a batch that does not decode or apply is refused whole, on every node
+// alike, and its error is the proposal's answer. A snapshot is the image's
+// snapshot encoding (metadata.Image.AppendSnapshot), so restoring it gives
+// the same image, byte for byte.
+//
+// # Decisions
+//
+// Only the leader decides; every other node answers a *NotLeaderError naming
+// the leader. Decisions run one at a time (decideMu, as KRaft's single
+// controller thread): read the image, build records, raft.Apply, wait for
+// commit. After each leadership change the first decision waits on a raft
+// barrier, so it reads every committed record.
+//
+//   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
+//     its first Heartbeat unfences it.
+//   - Sessions: a broker without a heartbeat for SessionTimeout
+//     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
+//     broker a full session.
+//   - FenceBroker: the broker leaves every ISR (unless it is the last
+//     member) and each partition it led gets the first live ISR replica
+//     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
+//     replica. An unfenced broker takes back leaderless partitions whose ISR
+//     names it.
+//   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
+//     (leaders round-robin, rack-alternated when racks are set).
+//   - AlterPartition: a partition leader changes its ISR, naming the leader
+//     and partition epochs it acts on (stale ones are refused, as are
+//     fenced brokers and non-replicas in the new ISR).
+//   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
+//     block below its next id, so blocks never overlap.
+package controller

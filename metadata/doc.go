@@ -1,0 +1,64 @@
+// Package metadata holds the cluster's metadata records and the immutable
+// image built by applying them in order. It knows nothing of sockets, files
+// or Raft: the controller package replicates batches of records through its
+// quorum, and every broker applies the committed batches to its image.
+//
+//	broker ──reads──▶ metadata.Image ◀──applies── controller (Raft FSM)
+//	  (handlers,          (immutable,               (proposes records,
+//	   reconciler)         swapped whole)            commits, applies)
+//
+// # Records
+//
+// The records are KRaft's, typed: RegisterBroker (endpoints, rack,
+// incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
+// Partition {replicas, ISR, leader, leader epoch, partition epoch},
+// PartitionChange, RemoveTopic, Config {resource, key, value or delete},
+// ProducerIdsBlock {broker, first id, size}. Type numbers 9-15 are reserved
+// for the ACL and SCRAM records.
+//
+// # Encoding
+//
+// A batch (one Raft log entry) is frames back to back. One frame, integers
+// big-endian:
+//
+//	 0        1           2            6
+//	+--------+-----------+------------+---------------------+
+//	| type   | version   | length     | fields              |
+//	| (1B)   | (1B)      | (4B)       | (length bytes)      |
+//	+--------+-----------+------------+---------------------+
+//
+// Fields are written in the record's declared order, with no tags:
+//
+//	int8/16/32/64   fixed width, two's complement
+//	bool            1B, 0 or 1 (anything else is corrupt)
+//	uuid            16B
+//	string          uint16 length, then UTF-8 bytes
+//	[]T             int32 count, then the elements
+//	nullable []T    int32 count, -1 = null (PartitionChange: "unchanged")
+//
+// The encoding is canonical: a frame that decodes re-encodes to the same
+// bytes. Decoders bound every length and count by the bytes left in the
+// frame, refuse bytes after the last field and unknown type/version pairs;
+// every such failure wraps ErrCorrupt. A new field means a new version of
+// the record; decoders keep reading the old ones.
+//
+// # Image
+//
+// Image.Apply(records) returns a new Image: maps are cloned on first write
+// and a topic's partition slice on its first change, so readers holding the
+// old image keep a consistent snapshot and unchanged topics are shared. A
+// record that does not apply (a partition of an unknown topic, a fence of a
+// broker at another epoch, a producer-id block below the next id)
+// refuses the whole batch with ErrInvalid; replicas apply the same log and
+// refuse the same batches, so their images stay identical.
+//
+// LocalChangesFor(prev, next, broker) is what a broker's reconciler does
+// between two images: replicas to delete, partitions it now leads, and
+// partitions it follows, each new or changed. Topics that Apply shared
+// between the images are skipped.
+//
+// A snapshot is the magic "SLMD", a format version byte, and the frames of
+// Image.Records(): brokers by id, topics by name each followed by its
+// partitions, configs by resource and key, the last producer-id block.
+// Equal images have equal snapshot bytes.
+package metadata

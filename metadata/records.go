@@ -1,0 +1,343 @@
+package metadata
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Errors. ErrCorrupt marks bytes that are not a valid frame or record (kept
+// apart from I/O errors: this package never does I/O). ErrInvalid marks a
+// well-formed record that does not apply to the image it is applied to.
+var (
+	ErrCorrupt = errors.New("metadata: corrupt record")
+	ErrInvalid = errors.New("metadata: record does not apply")
+)
+
+// Type is a record's type byte. The numbers are this package's own (KRaft's
+// names, not its wire ids) and are never reused.
+type Type uint8
+
+// Record types. 9-15 are reserved for the security issue's ACL and SCRAM
+// records (AccessControlEntry, RemoveAccessControlEntry,
+// UserScramCredential, RemoveUserScramCredential); decoding them fails with
+// ErrCorrupt until they exist.
+const (
+	TypeRegisterBroker   Type = 1
+	TypeFenceBroker      Type = 2
+	TypeUnfenceBroker    Type = 3
+	TypeTopic            Type = 4
+	TypePartition        Type = 5
+	TypePartitionChange  Type = 6
+	TypeRemoveTopic      Type = 7
+	TypeConfig           Type = 8
+	TypeAccessControl    Type = 9  // reserved
+	TypeRemoveAccessCtl  Type = 10 // reserved
+	TypeScramCredential  Type = 11 // reserved
+	TypeRemoveScram      Type = 12 // reserved
+	TypeProducerIdsBlock Type = 16
+)
+
+// Special broker ids in Partition and PartitionChange.
+const (
+	NoLeader       int32 = -1 // the partition has no leader
+	NoLeaderChange int32 = -2 // PartitionChange: keep the leader
+)
+
+// Config resource types, Kafka's (DescribeConfigs' ResourceType).
+const (
+	ResourceTopic  int8 = 2
+	ResourceBroker int8 = 4
+)
+
+// UUID is a 16-byte id: a topic id or a broker incarnation.
+type UUID [16]byte
+
+func (u UUID) String() string { return hex.EncodeToString(u[:]) }
+
+// IsZero reports whether u is the all-zero id (Kafka's ZERO_UUID).
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// Record is one metadata record. Every implementation is a value type from
+// this package.
+type Record interface {
+	Type() Type
+	Version() uint8
+	encodeFields(w *writer)
+}
+
+// decodable is a pointer to a zero record being decoded.
+type decodable interface {
+	Record
+	decodeFields(r *reader)
+}
+
+// Endpoint is one listener a broker serves on.
+type Endpoint struct {
+	Name             string // listener name, e.g. PLAINTEXT
+	Host             string
+	Port             uint16
+	SecurityProtocol int16 // Kafka's: 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL
+}
+
+// RegisterBroker registers (or re-registers) a broker. A registered broker
+// starts fenced unless Fenced is false (snapshots record the state).
+type RegisterBroker struct {
+	BrokerID    int32
+	Incarnation UUID  // new on every start of the broker process
+	BrokerEpoch int64 // chosen by the controller, grows per broker
+	Endpoints   []Endpoint
+	Rack        string // "" = no rack
+	Fenced      bool
+}
+
+// FenceBroker fences a broker: it leads nothing and receives no new replicas.
+type FenceBroker struct {
+	BrokerID    int32
+	BrokerEpoch int64
+}
+
+// UnfenceBroker unfences a broker.
+type UnfenceBroker struct {
+	BrokerID    int32
+	BrokerEpoch int64
+}
+
+// Topic creates a topic; its partitions follow as Partition records.
+type Topic struct {
+	Name string
+	ID   UUID
+}
+
+// Partition creates a partition or, in a snapshot, states it whole.
+type Partition struct {
+	TopicID        UUID
+	Partition      int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// PartitionChange changes a partition. Leader NoLeaderChange keeps the
+// leader; a nil ISR or Replicas keeps it. Applying it bumps the partition
+// epoch, and the leader epoch when the leader changes.
+type PartitionChange struct {
+	TopicID   UUID
+	Partition int32
+	Leader    int32
+	ISR       []int32 // nil = unchanged
+	Replicas  []int32 // nil = unchanged
+}
+
+// RemoveTopic deletes a topic with its partitions and configs.
+type RemoveTopic struct {
+	TopicID UUID
+}
+
+// Config sets (Delete false) or removes (Delete true, Value "") one config
+// key of a resource.
+type Config struct {
+	ResourceType int8
+	ResourceName string
+	Key          string
+	Value        string
+	Delete       bool
+}
+
+// ProducerIdsBlock hands ids [FirstID, FirstID+Size) to a broker. Blocks
+// only go up: FirstID must be at least the image's next producer id (a
+// snapshot restates the last block alone, above an empty image's 0).
+type ProducerIdsBlock struct {
+	BrokerID    int32
+	BrokerEpoch int64
+	FirstID     int64
+	Size        int32
+}
+
+func (RegisterBroker) Type() Type   { return TypeRegisterBroker }
+func (FenceBroker) Type() Type      { return TypeFenceBroker }
+func (UnfenceBroker) Type() Type    { return TypeUnfenceBroker }
+func (Topic) Type() Type            { return TypeTopic }
+func (Partition) Type() Type        { return TypePartition }
+func (PartitionChange) Type() Type  { return TypePartitionChange }
+func (RemoveTopic) Type() Type      { return TypeRemoveTopic }
+func (Config) Type() Type           { return TypeConfig }
+func (ProducerIdsBlock) Type() Type { return TypeProducerIdsBlock }
+
+func (RegisterBroker) Version() uint8   { return 0 }
+func (FenceBroker) Version() uint8      { return 0 }
+func (UnfenceBroker) Version() uint8    { return 0 }
+func (Topic) Version() uint8            { return 0 }
+func (Partition) Version() uint8        { return 0 }
+func (PartitionChange) Version() uint8  { return 0 }
+func (RemoveTopic) Version() uint8      { return 0 }
+func (Config) Version() uint8           { return 0 }
+func (ProducerIdsBlock) Version() uint8 { return 0 }
+
+// newRecord returns a pointer to a zero record of type t at version v, or
+// nil when the pair is unknown.
+func newRecord(t Type, v uint8) decodable {
+	if v != 0 {
+		return nil
+	}
+	switch t {
+	case TypeRegisterBroker:
+		return &RegisterBroker{}
+	case TypeFenceBroker:
+		return &FenceBroker{}
+	case TypeUnfenceBroker:
+		return &UnfenceBroker{}
+	case TypeTopic:
+		return &Topic{}
+	case TypePartition:
+		return &Partition{}
+	case TypePartitionChange:
+		return &PartitionChange{}
+	case TypeRemoveTopic:
+		return &RemoveTopic{}
+	case TypeConfig:
+		return &Config{}
+	case TypeProducerIdsBlock:
+		return &ProducerIdsBlock{}
+	}
+	return nil
+}
+
+func (rec RegisterBroker) encodeFields(w *writer) {
+	w.int32(rec.BrokerID)
+	w.uuid(rec.Incarnation)
+	w.int64(rec.BrokerEpoch)
+	w.count(len(rec.Endpoints))
+	for _, e := range rec.Endpoints {
+		w.string(e.Name)
+		w.string(e.Host)
+		w.uint16(e.Port)
+		w.int16(e.SecurityProtocol)
+	}
+	w.string(rec.Rack)
+	w.bool(rec.Fenced)
+}
+
+func (rec *RegisterBroker) decodeFields(r *reader) {
+	rec.BrokerID = r.int32()
+	rec.Incarnation = r.uuid()
+	rec.BrokerEpoch = r.int64()
+	n := r.count(2 + 2 + 2 + 2) // two empty strings, port, protocol
+	if n > 0 {
+		rec.Endpoints = make([]Endpoint, n)
+	}
+	for i := range rec.Endpoints {
+		e := &rec.Endpoints[i]
+		e.Name = r.string()
+		e.Host = r.string()
+		e.Port = r.uint16()
+		e.SecurityProtocol = r.int16()
+	}
+	rec.Rack = r.string()
+	rec.Fenced = r.bool()
+}
+
+func (rec FenceBroker) encodeFields(w *writer) {
+	w.int32(rec.BrokerID)
+	w.int64(rec.BrokerEpoch)
+}
+
+func (rec *FenceBroker) decodeFields(r *reader) {
+	rec.BrokerID = r.int32()
+	rec.BrokerEpoch = r.int64()
+}
+
+func (rec UnfenceBroker) encodeFields(w *writer) {
+	w.int32(rec.BrokerID)
+	w.int64(rec.BrokerEpoch)
+}
+
+func (rec *UnfenceBroker) decodeFields(r *reader) {
+	rec.BrokerID = r.int32()
+	rec.BrokerEpoch = r.int64()
+}
+
+func (rec Topic) encodeFields(w *writer) {
+	w.string(rec.Name)
+	w.uuid(rec.ID)
+}
+
+func (rec *Topic) decodeFields(r *reader) {
+	rec.Name = r.string()
+	rec.ID = r.uuid()
+}
+
+func (rec Partition) encodeFields(w *writer) {
+	w.uuid(rec.TopicID)
+	w.int32(rec.Partition)
+	w.int32s(rec.Replicas)
+	w.int32s(rec.ISR)
+	w.int32(rec.Leader)
+	w.int32(rec.LeaderEpoch)
+	w.int32(rec.PartitionEpoch)
+}
+
+func (rec *Partition) decodeFields(r *reader) {
+	rec.TopicID = r.uuid()
+	rec.Partition = r.int32()
+	rec.Replicas = r.int32s()
+	rec.ISR = r.int32s()
+	rec.Leader = r.int32()
+	rec.LeaderEpoch = r.int32()
+	rec.PartitionEpoch = r.int32()
+}
+
+func (rec PartitionChange) encodeFields(w *writer) {
+	w.uuid(rec.TopicID)
+	w.int32(rec.Partition)
+	w.int32(rec.Leader)
+	w.nullableInt32s(rec.ISR)
+	w.nullableInt32s(rec.Replicas)
+}
+
+func (rec *PartitionChange) decodeFields(r *reader) {
+	rec.TopicID = r.uuid()
+	rec.Partition = r.int32()
+	rec.Leader = r.int32()
+	rec.ISR = r.nullableInt32s()
+	rec.Replicas = r.nullableInt32s()
+}
+
+func (rec RemoveTopic) encodeFields(w *writer) { w.uuid(rec.TopicID) }
+
+func (rec *RemoveTopic) decodeFields(r *reader) { rec.TopicID = r.uuid() }
+
+func (rec Config) encodeFields(w *writer) {
+	w.int8(rec.ResourceType)
+	w.string(rec.ResourceName)
+	w.string(rec.Key)
+	w.string(rec.Value)
+	w.bool(rec.Delete)
+}
+
+func (rec *Config) decodeFields(r *reader) {
+	rec.ResourceType = r.int8()
+	rec.ResourceName = r.string()
+	rec.Key = r.string()
+	rec.Value = r.string()
+	rec.Delete = r.bool()
+	if rec.Delete && rec.Value != "" && r.err == nil {
+		r.err = fmt.Errorf("%w: config delete with a value", ErrCorrupt)
+	}
+}
+
+func (rec ProducerIdsBlock) encodeFields(w *writer) {
+	w.int32(rec.BrokerID)
+	w.int64(rec.BrokerEpoch)
+	w.int64(rec.FirstID)
+	w.int32(rec.Size)
+}
+
+func (rec *ProducerIdsBlock) decodeFields(r *reader) {
+	rec.BrokerID = r.int32()
+	rec.BrokerEpoch = r.int64()
+	rec.FirstID = r.int64()
+	rec.Size = r.int32()
+}
