@@ -66,15 +66,15 @@ func (b *Broker) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 		if t == nil {
 			return nil, newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
 		}
-		return topicConfigEntries(b.cfg.DefaultLog, t.configs), nil
+		return b.topicConfigEntries(t.configs), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if name == "" {
-			return nil, nil // cluster-wide dynamic defaults: none
+			return b.brokerConfigEntries(true), nil // the cluster-wide dynamic defaults
 		}
 		if err := b.checkBrokerName(name); err != nil {
 			return nil, err
 		}
-		return b.brokerConfigEntries(), nil
+		return b.brokerConfigEntries(false), nil
 	default:
 		return nil, newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", typ)
 	}
