@@ -306,4 +306,3 @@ func staticEntry(name string, typ kmsg.ConfigType, doc string, value, dflt *stri
 	}
 	return e
 }
-

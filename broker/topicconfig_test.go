@@ -1,0 +1,214 @@
+package broker
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// topicConfigCases is a good and a bad value of every topic config Kafka
+// 3.9 documents (TestTopicConfigTable checks it covers topicConfigDefs).
+var topicConfigCases = map[string][2]string{
+	"cleanup.policy":                          {"compact,delete", "compaction"},
+	"compression.gzip.level":                  {"5", "10"},
+	"compression.lz4.level":                   {"12", "0"},
+	"compression.type":                        {"gzip", "brotli"},
+	"compression.zstd.level":                  {"-5", "23"},
+	"delete.retention.ms":                     {"1000", "-1"},
+	"file.delete.delay.ms":                    {"0", "-1"},
+	"flush.messages":                          {"1", "0"},
+	"flush.ms":                                {"1000", "soon"},
+	"follower.replication.throttled.replicas": {"0:1,1:1", "0-1"},
+	"index.interval.bytes":                    {"1024", "-1"},
+	"leader.replication.throttled.replicas":   {"*", "a:b"},
+	"local.retention.bytes":                   {"-2", "-3"},
+	"local.retention.ms":                      {"3600000", "-3"},
+	"max.compaction.lag.ms":                   {"60000", "0"},
+	"max.message.bytes":                       {"2000000", "-1"},
+	"message.downconversion.enable":           {"false", "no"},
+	"message.format.version":                  {"2.8-IV1", "9.9"},
+	"message.timestamp.after.max.ms":          {"3600000", "-1"},
+	"message.timestamp.before.max.ms":         {"86400000", "-1"},
+	"message.timestamp.difference.max.ms":     {"86400000", "x"},
+	"message.timestamp.type":                  {"LogAppendTime", "Now"},
+	"min.cleanable.dirty.ratio":               {"0.1", "1.5"},
+	"min.compaction.lag.ms":                   {"1000", "-1"},
+	"min.insync.replicas":                     {"1", "0"},
+	"preallocate":                             {"true", "yes"},
+	"remote.log.copy.disable":                 {"true", "1"},
+	"remote.log.delete.on.disable":            {"false", "maybe"},
+	"remote.storage.enable":                   {"false", "true"},
+	"retention.bytes":                         {"1048576", "-2"},
+	"retention.ms":                            {"-1", "-2"},
+	"segment.bytes":                           {"1048576", "13"},
+	"segment.index.bytes":                     {"4096", "10"},
+	"segment.jitter.ms":                       {"1000", "-1"},
+	"segment.ms":                              {"60000", "0"},
+	"unclean.leader.election.enable":          {"true", "maybe"},
+}
+
+// TestTopicConfigTable sends every topic config with a good and a bad value
+// through CreateTopics and IncrementalAlterConfigs: good ones are accepted
+// and described back as topic overrides, bad ones get INVALID_CONFIG with
+// Kafka's "Invalid value … for configuration …" wording.
+func TestTopicConfigTable(t *testing.T) {
+	if len(topicConfigCases) != len(topicConfigDefs) {
+		t.Errorf("%d cases for %d topic configs", len(topicConfigCases), len(topicConfigDefs))
+	}
+	ts := startServer(t, "")
+	adm := adminClient(t, ts)
+	ctx := testCtx(t)
+	createTopic(t, adm, "base", 1, nil)
+	for _, d := range topicConfigDefs {
+		c, ok := topicConfigCases[d.name]
+		if !ok {
+			t.Errorf("no case for %s", d.name)
+			continue
+		}
+		good, bad := c[0], c[1]
+		name := "cfg-" + strings.ReplaceAll(d.name, ".", "-")
+		r, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{d.name: &good}, name)
+		if err != nil || r.Err != nil {
+			t.Errorf("create with %s=%s: %v %v %s", d.name, good, err, r.Err, r.ErrMessage)
+		} else if got := describeTopicConfig(t, adm, name, d.name); got.MaybeValue() != good ||
+			got.Source != kmsg.ConfigSourceDynamicTopicConfig {
+			t.Errorf("%s described as %q from %v, want %q", d.name, got.MaybeValue(), got.Source, good)
+		}
+		r, err = adm.CreateTopic(ctx, 1, 1, map[string]*string{d.name: &bad}, name+"-bad")
+		if !errors.Is(r.Err, kerr.InvalidConfig) ||
+			!strings.Contains(r.ErrMessage, "Invalid value "+bad+" for configuration "+d.name+": ") &&
+				!strings.Contains(r.ErrMessage, "Tiered Storage") {
+			t.Errorf("create with %s=%s: %v %v %q, want INVALID_CONFIG", d.name, bad, err, r.Err, r.ErrMessage)
+		}
+		rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: d.name, Value: &good}}, "base")
+		if err != nil || rs[0].Err != nil {
+			t.Errorf("alter %s=%s: %v %v %s", d.name, good, err, rs[0].Err, rs[0].ErrMessage)
+		}
+		rs, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: d.name, Value: &bad}}, "base")
+		if err != nil || !errors.Is(rs[0].Err, kerr.InvalidConfig) {
+			t.Errorf("alter %s=%s: %v %v, want INVALID_CONFIG", d.name, bad, err, rs[0].Err)
+		}
+	}
+	// Every good value is now an override of "base", all applied together.
+	rcs, err := adm.DescribeTopicConfigs(ctx, "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On("base", nil)
+	if err != nil || len(rc.Configs) != len(topicConfigDefs) {
+		t.Fatalf("describe base: %v, %d configs", err, len(rc.Configs))
+	}
+	for _, c := range rc.Configs {
+		if want := topicConfigCases[c.Key][0]; c.MaybeValue() != want {
+			t.Errorf("base: %s = %q, want %q", c.Key, c.MaybeValue(), want)
+		}
+	}
+}
+
+// TestDynamicBrokerRetention sets log.retention.ms as the cluster default
+// and log.retention.hours on this node, checks that topics without an
+// override pick them up at once (and one with an override does not), that
+// DescribeConfigs names the sources, and that they survive a restart.
+func TestDynamicBrokerRetention(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	adm := adminClient(t, ts)
+	createTopic(t, adm, "plain", 2, nil)
+	own := "123456"
+	createTopic(t, adm, "own", 1, map[string]*string{"retention.ms": &own})
+	retention := func(ts *testServer, topic string) int64 {
+		t.Helper()
+		tp := ts.Broker().topics.get(topic)
+		r := tp.partitions[len(tp.partitions)-1].Config().RetentionMs
+		if r0 := tp.partitions[0].Config().RetentionMs; r0 != r {
+			t.Fatalf("%s: partitions disagree: %d and %d", topic, r0, r)
+		}
+		return r
+	}
+	alter := func(node string, op kadm.IncrementalOp, key, value string) error {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, node
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = key, kmsg.IncrementalAlterConfigOp(op), &value
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		resp := dialRaw(t, ts.addr).roundTrip(req).(*kmsg.IncrementalAlterConfigsResponse)
+		return kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+	}
+	wantErr(t, "cluster log.retention.ms", alter("", kadm.SetConfig, "log.retention.ms", "3600000"), nil)
+	if r := retention(ts, "plain"); r != 3600000 {
+		t.Fatalf("plain retention %d after cluster default 3600000", r)
+	}
+	if r := retention(ts, "own"); r != 123456 {
+		t.Fatalf("own retention %d, its override is 123456", r)
+	}
+	c := describeTopicConfig(t, adm, "plain", "retention.ms")
+	if c.MaybeValue() != "3600000" || c.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Errorf("plain retention.ms described %q from %v", c.MaybeValue(), c.Source)
+	}
+	wantErr(t, "node log.retention.hours", alter("1", kadm.SetConfig, "log.retention.hours", "2"), nil)
+	if r := retention(ts, "plain"); r != 2*3600000 {
+		t.Fatalf("plain retention %d after node log.retention.hours=2", r)
+	}
+	c = describeTopicConfig(t, adm, "plain", "retention.ms")
+	if c.MaybeValue() != "7200000" || c.Source != kmsg.ConfigSourceDynamicBrokerConfig ||
+		len(c.Synonyms) < 3 || c.Synonyms[1].Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Errorf("plain retention.ms described %q from %v, synonyms %+v", c.MaybeValue(), c.Source, c.Synonyms)
+	}
+	wantErr(t, "bad value", alter("", kadm.SetConfig, "log.retention.ms", "-7"), kerr.InvalidConfig)
+	wantErr(t, "static key", alter("", kadm.SetConfig, "log.dirs", "/tmp"), kerr.InvalidRequest)
+	wantErr(t, "other node", alter("7", kadm.SetConfig, "log.retention.ms", "1"), kerr.InvalidRequest)
+	createTopic(t, adm, "later", 1, nil)
+	if r := retention(ts, "later"); r != 2*3600000 {
+		t.Fatalf("new topic retention %d, want the dynamic default", r)
+	}
+	brokerConfig := func(ts *testServer, node, key string) *kmsg.DescribeConfigsResponseResourceConfig {
+		t.Helper()
+		for _, e := range ts.Broker().describedBroker(t, node) {
+			if e.Name == key {
+				return &e
+			}
+		}
+		return nil
+	}
+	if e := brokerConfig(ts, "1", "log.retention.hours"); e == nil || e.Value == nil || *e.Value != "2" ||
+		e.Source != kmsg.ConfigSourceDynamicBrokerConfig || e.ReadOnly {
+		t.Errorf("broker 1 log.retention.hours: %+v", e)
+	}
+	if e := brokerConfig(ts, "", "log.retention.ms"); e == nil || *e.Value != "3600000" ||
+		e.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Errorf("cluster default log.retention.ms: %+v", e)
+	}
+
+	ts.stop(t)
+	ts = startServer(t, dir)
+	if r := retention(ts, "plain"); r != 2*3600000 {
+		t.Fatalf("plain retention %d after restart", r)
+	}
+	if r := retention(ts, "own"); r != 123456 {
+		t.Fatalf("own retention %d after restart", r)
+	}
+	wantErr(t, "delete node level", alter("1", kadm.DeleteConfig, "log.retention.hours", ""), nil)
+	if r := retention(ts, "plain"); r != 3600000 {
+		t.Fatalf("plain retention %d after deleting the node level", r)
+	}
+}
+
+// describedBroker describes a BROKER resource through the handler's code
+// path (no client: the entries as encoded with synonyms).
+func (b *Broker) describedBroker(t *testing.T, node string) []kmsg.DescribeConfigsResponseResourceConfig {
+	t.Helper()
+	es, err := b.describeResource(kmsg.ConfigResourceTypeBroker, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	return describedConfigs(es, req)
+}
