@@ -1,13 +1,21 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // topicConfigCases is a good and a bad value of every topic config Kafka
@@ -211,4 +219,97 @@ func (b *Broker) describedBroker(t *testing.T, node string) []kmsg.DescribeConfi
 	req := kmsg.NewPtrDescribeConfigsRequest()
 	req.IncludeSynonyms = true
 	return describedConfigs(es, req)
+}
+
+// storedCodecs returns the codec of every batch in partition 0's first
+// segment file, read from disk.
+func storedCodecs(t *testing.T, ts *testServer, topic string) []int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(ts.dir, topic+"-0", "00000000000000000000.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	if err := segment.Split(data, func(_ []byte, h segment.Header) error {
+		out = append(out, h.Compression())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCompressionTypeRecompresses produces with one codec to topics whose
+// compression.type asks for another: the stored batches carry the topic's
+// codec and consumers read every record back; "producer" keeps the
+// producer's codec.
+func TestCompressionTypeRecompresses(t *testing.T) {
+	ts := startServer(t, "")
+	adm := adminClient(t, ts)
+	ctx := testCtx(t)
+	f := func(topicCodec string, producer kgo.CompressionCodec, want int) {
+		t.Helper()
+		topic := "comp-" + topicCodec
+		createTopic(t, adm, topic, 1, map[string]*string{"compression.type": &topicCodec})
+		prod := newKgo(t, ts.addr, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(producer))
+		var recs []*kgo.Record
+		for i := range 50 {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: bytes.Repeat([]byte("v"), 100+i),
+				Headers: []kgo.RecordHeader{{Key: "h", Value: []byte{byte(i)}}}})
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("%s: produce: %v", topic, err)
+		}
+		codecs := storedCodecs(t, ts, topic)
+		if len(codecs) == 0 {
+			t.Fatalf("%s: no batches stored", topic)
+		}
+		for _, c := range codecs {
+			if c != want {
+				t.Fatalf("%s: stored codecs %v, want %s", topic, codecs, segment.CodecName(want))
+			}
+		}
+		cons := newKgo(t, ts.addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		got := consumeN(ctx, t, cons, len(recs))
+		for i, r := range got {
+			if r.Offset != int64(i) || string(r.Key) != fmt.Sprint(i) || len(r.Value) != 100+i ||
+				len(r.Headers) != 1 || r.Headers[0].Value[0] != byte(i) {
+				t.Fatalf("%s: record %d: offset %d key %q value %d bytes headers %v", topic, i, r.Offset, r.Key, len(r.Value), r.Headers)
+			}
+		}
+	}
+	f("gzip", kgo.Lz4Compression(), segment.CodecGzip)
+	f("uncompressed", kgo.ZstdCompression(), segment.CodecNone)
+	f("snappy", kgo.NoCompression(), segment.CodecSnappy)
+	f("zstd", kgo.GzipCompression(), segment.CodecZstd)
+	f("lz4", kgo.SnappyCompression(), segment.CodecLZ4)
+	f("producer", kgo.SnappyCompression(), segment.CodecSnappy)
+}
+
+// TestTimestampBounds: message.timestamp.after.max.ms and before.max.ms
+// refuse CreateTime records too far from the broker's clock with
+// INVALID_TIMESTAMP, and accept ones within the bounds.
+func TestTimestampBounds(t *testing.T) {
+	ts := startServer(t, "")
+	adm := adminClient(t, ts)
+	ctx := testCtx(t)
+	hour := "3600000"
+	createTopic(t, adm, "ts", 1, map[string]*string{
+		"message.timestamp.after.max.ms": &hour, "message.timestamp.before.max.ms": &hour})
+	prod := newKgo(t, ts.addr, kgo.DefaultProduceTopic("ts"), kgo.RecordRetries(1))
+	now := time.Now()
+	produce := func(at time.Time) error {
+		return prod.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Timestamp: at}).FirstErr()
+	}
+	wantErr(t, "now", produce(now), nil)
+	wantErr(t, "a minute ahead", produce(now.Add(time.Minute)), nil)
+	wantErr(t, "a day ahead", produce(now.Add(24*time.Hour)), kerr.InvalidTimestamp)
+	wantErr(t, "a day behind", produce(now.Add(-24*time.Hour)), kerr.InvalidTimestamp)
+	// Widening the bound through IncrementalAlterConfigs applies at once.
+	day := "172800000"
+	rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "message.timestamp.after.max.ms", Value: &day}}, "ts")
+	if err != nil || rs[0].Err != nil {
+		t.Fatalf("alter: %v %v", err, rs[0].Err)
+	}
+	wantErr(t, "a day ahead after widening", produce(now.Add(24*time.Hour)), nil)
 }
