@@ -313,3 +313,51 @@ func TestTimestampBounds(t *testing.T) {
 	}
 	wantErr(t, "a day ahead after widening", produce(now.Add(24*time.Hour)), nil)
 }
+
+// TestDescribeBrokerSources: with the daemon's key table, DescribeConfigs on
+// the broker lists every key it read, STATIC_BROKER_CONFIG for the ones the
+// file, environment or flags set and DEFAULT_CONFIG for the rest, and a
+// topic's retention.ms names the static log.retention.hours as a synonym.
+func TestDescribeBrokerSources(t *testing.T) {
+	ts := startServer(t, "", func(c *ServerConfig) {
+		c.Store.Defaults.RetentionMs = 24 * 3600 * 1000
+		c.Broker.StaticConfigs = map[string]StaticConfig{
+			"log.retention.hours": {Value: "24", Set: true},
+			"log.segment.bytes":   {Value: "1073741824"},
+			"sluice.fsync":        {Doc: "When appends are fsync'd."},
+			"log.dirs":            {Value: c.Store.Dir, Set: true},
+		}
+	})
+	got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+	for _, e := range ts.Broker().describedBroker(t, "1") {
+		got[e.Name] = e
+	}
+	f := func(key, value string, src kmsg.ConfigSource) {
+		t.Helper()
+		e, ok := got[key]
+		if !ok {
+			t.Fatalf("%s not described", key)
+		}
+		if v := deref(e.Value); v != value || e.Source != src {
+			t.Errorf("%s = %q from %v, want %q from %v", key, v, e.Source, value, src)
+		}
+	}
+	f("log.retention.hours", "24", kmsg.ConfigSourceStaticBrokerConfig)
+	f("log.segment.bytes", "1073741824", kmsg.ConfigSourceDefaultConfig)
+	f("sluice.fsync", "", kmsg.ConfigSourceDefaultConfig)
+	f("log.dirs", ts.dir, kmsg.ConfigSourceStaticBrokerConfig)
+
+	ts.createTopic(t, "src", 1, nil)
+	c := describeTopicConfig(t, adminClient(t, ts), "src", "retention.ms")
+	if c.MaybeValue() != "86400000" || c.Source != kmsg.ConfigSourceStaticBrokerConfig ||
+		len(c.Synonyms) != 2 || c.Synonyms[1].Source != kmsg.ConfigSourceDefaultConfig || deref(c.Synonyms[1].Value) != "604800000" {
+		t.Errorf("retention.ms = %q from %v, synonyms %+v", c.MaybeValue(), c.Source, c.Synonyms)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
