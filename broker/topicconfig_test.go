@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -114,6 +115,12 @@ func TestTopicConfigTable(t *testing.T) {
 		if want := topicConfigCases[c.Key][0]; c.MaybeValue() != want {
 			t.Errorf("base: %s = %q, want %q", c.Key, c.MaybeValue(), want)
 		}
+	}
+	// The honoured ones reached the live log.
+	cfg := ts.Broker().topics.get("base").partitions[0].Config()
+	if cfg.Flush != partition.FlushAlways || cfg.SegmentJitterMs != 1000 || cfg.CompressionType != "gzip" ||
+		cfg.GzipLevel != 5 || cfg.TimestampAfterMaxMs != 3600000 || !cfg.LogAppendTime || cfg.SegmentBytes != 1048576 {
+		t.Errorf("live config of base: %+v", cfg)
 	}
 }
 

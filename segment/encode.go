@@ -209,7 +209,7 @@ func lz4Level(level int) lz4.CompressionLevel {
 	if level <= 2 {
 		return lz4.Fast
 	}
-	return lz4.CompressionLevel(1 << (8 + min(level, 11) - 3)) // 3 → Level1 … ≥11 → Level9
+	return lz4.CompressionLevel(1 << (8 + min(level, 11) - 2)) // Level_n is 1<<(8+n): 3 → Level1 … ≥11 → Level9
 }
 
 // zstdEncoders caches one encoder per zstd level (EncodeAll is safe for
