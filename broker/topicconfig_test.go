@@ -133,8 +133,8 @@ func TestDynamicBrokerRetention(t *testing.T) {
 	ts := startServer(t, dir)
 	adm := adminClient(t, ts)
 	createTopic(t, adm, "plain", 2, nil)
-	own := "123456"
-	createTopic(t, adm, "own", 1, map[string]*string{"retention.ms": &own})
+	own, gz, yes := "123456", "gzip", "true"
+	createTopic(t, adm, "own", 1, map[string]*string{"retention.ms": &own, "compression.type": &gz, "preallocate": &yes})
 	retention := func(ts *testServer, topic string) int64 {
 		t.Helper()
 		tp := ts.Broker().topics.get(topic)
@@ -208,6 +208,15 @@ func TestDynamicBrokerRetention(t *testing.T) {
 	}
 	if r := retention(ts, "own"); r != 123456 {
 		t.Fatalf("own retention %d after restart", r)
+	}
+	adm = adminClient(t, ts)
+	for key, want := range map[string]string{"compression.type": "gzip", "preallocate": "true"} {
+		if c := describeTopicConfig(t, adm, "own", key); c.MaybeValue() != want || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+			t.Errorf("own %s after restart: %q from %v", key, c.MaybeValue(), c.Source)
+		}
+	}
+	if c := ts.Broker().topics.get("own").partitions[0].Config(); c.CompressionType != "gzip" {
+		t.Errorf("own compression.type after restart: %q", c.CompressionType)
 	}
 	wantErr(t, "delete node level", alter("1", kadm.DeleteConfig, "log.retention.hours", ""), nil)
 	if r := retention(ts, "plain"); r != 3600000 {
