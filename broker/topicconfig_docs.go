@@ -75,7 +75,11 @@ kept in broker-configs.json in the data directory (replaced atomically and
 fsync'd) and applied at once to every topic without its own override, no
 restart needed. Every other broker key is static: changing it answers
 INVALID_REQUEST "Cannot update these configs dynamically: Set(key)", as
-Kafka does. DescribeConfigs on the broker lists every key sluiced reads
+Kafka does for its static keys. Some keys Kafka can change live are static
+here: log.cleaner.threads, log.cleaner.dedupe.buffer.size and
+log.cleaner.backoff.ms (the cleaner's goroutines and key maps are sized at
+start), and the thread pools (num.io.threads, num.network.threads, …),
+which Sluice does not have. DescribeConfigs on the broker lists every key sluiced reads
 (docs/CONFIGURATION.md) with STATIC_BROKER_CONFIG when the file,
 environment or a flag set it and DEFAULT_CONFIG otherwise; the dynamic
 ones are marked writable.
