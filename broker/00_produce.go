@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/partition"
 )
 
 // Produce: v3-11
@@ -32,6 +34,10 @@ import (
 //   a batch with the transactional attribute, gets INVALID_TXN_STATE (48)
 //   for the partition — what Kafka answers (KIP-890 verification) for a
 //   transactional write no transaction coordinator has begun.
+// * Before the append, the topic's compression.type and
+//   message.timestamp.* configs apply (produce_policy.go): batches in
+//   another codec are recompressed, out-of-range CreateTime timestamps get
+//   INVALID_TIMESTAMP.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
@@ -154,7 +160,11 @@ func runAppends(jobs []*produceJob) {
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
 	l := j.t.partition(j.out.Partition)
-	res, err := l.Append(j.records)
+	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+	var res partition.AppendResult
+	if err == nil {
+		res, err = l.Append(records)
+	}
 	if err != nil {
 		j.out.ErrorCode = errorCode(err)
 		msg := err.Error()

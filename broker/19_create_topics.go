@@ -77,7 +77,7 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 	}
 	st.NumPartitions = plan.partitions
 	st.ReplicationFactor = 1
-	for _, e := range topicConfigEntries(b.cfg.DefaultLog, plan.configs) {
+	for _, e := range b.topicConfigEntries(plan.configs) {
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
 		c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
 		st.Configs = append(st.Configs, c)
@@ -98,7 +98,7 @@ func (b *Broker) planTopic(rt *kmsg.CreateTopicsRequestTopic) (topicPlan, error)
 	if err != nil {
 		return plan, err
 	}
-	if _, err := checkTopicConfigs(b.cfg.DefaultLog, configs); err != nil {
+	if _, err := checkTopicConfigs(b.topics.defaults.get(), configs); err != nil {
 		return plan, err
 	}
 	return topicPlan{partitions: n, configs: configs}, nil

@@ -13,27 +13,27 @@ import (
 // DescribeConfigs: v0-4
 //
 // Behavior:
-// * TOPIC resources: every topic config Sluice supports (topicconfig.go:
-//   cleanup.policy, index.interval.bytes, max.message.bytes,
-//   message.timestamp.type, min.insync.replicas, retention.bytes,
-//   retention.ms, segment.bytes, segment.index.bytes, segment.ms), sorted
-//   by name. Source DYNAMIC_TOPIC_CONFIG for an override,
-//   STATIC_BROKER_CONFIG when the broker's default differs from Kafka's,
-//   DEFAULT_CONFIG otherwise; never read-only or sensitive. An illegal
-//   name: INVALID_TOPIC_EXCEPTION; an unknown topic:
-//   UNKNOWN_TOPIC_OR_PARTITION.
-// * BROKER resources: the name is this node's id, whose configs are all
-//   static and read-only (node.id, log.dirs, advertised.listeners,
-//   num.partitions, the log.* defaults, …). "" is the cluster-wide dynamic
-//   default resource, as in Kafka: Sluice has none, so no configs. Another
-//   id or a non-number: INVALID_REQUEST. Other resource types:
+// * TOPIC resources: every topic config Kafka 3.9 documents
+//   (topicconfig.go, docs/TOPIC-CONFIGS.md), sorted by name, with the
+//   source of its value: DYNAMIC_TOPIC_CONFIG for an override, then this
+//   node's DYNAMIC_BROKER_CONFIG, the cluster's
+//   DYNAMIC_DEFAULT_BROKER_CONFIG (dynconfig.go), STATIC_BROKER_CONFIG
+//   (set in the file, environment or flags, or differing from Kafka's
+//   default when the broker was not told), DEFAULT_CONFIG; never
+//   read-only or sensitive. An illegal name: INVALID_TOPIC_EXCEPTION; an
+//   unknown topic: UNKNOWN_TOPIC_OR_PARTITION.
+// * BROKER resources: this node's id lists its own configs, every key the
+//   daemon read (Config.StaticConfigs, with STATIC_BROKER_CONFIG or
+//   DEFAULT_CONFIG) and the broker synonyms of the topic configs; those
+//   are writable (dynamic) and show a dynamic value where one is set, the
+//   rest are read-only. "" is the cluster-wide dynamic default resource,
+//   as in Kafka: it lists the cluster-level dynamic configs. Another id
+//   or a non-number: INVALID_REQUEST. Other resource types:
 //   INVALID_REQUEST.
 // * ConfigNames filters (null: all; unknown names are left out).
-// * IncludeSynonyms (v1+): the value's sources, most specific first (the
-//   topic override, the broker's static value, Kafka's default under the
-//   broker config's name). IncludeDocumentation (v3+): a one-line
-//   description. ConfigType (v3+) always. IsDefault (v0) for values that
-//   are not overrides.
+// * IncludeSynonyms (v1+): the value's sources, most specific first.
+//   IncludeDocumentation (v3+): a one-line description. ConfigType (v3+)
+//   always. IsDefault (v0) for values that are not overrides.
 
 func init() { register(32, 0, 4, handleDescribeConfigs) }
 
@@ -66,15 +66,15 @@ func (b *Broker) describeResource(typ kmsg.ConfigResourceType, name string) ([]c
 		if t == nil {
 			return nil, newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
 		}
-		return topicConfigEntries(b.cfg.DefaultLog, t.configs), nil
+		return b.topicConfigEntries(t.configs), nil
 	case kmsg.ConfigResourceTypeBroker:
 		if name == "" {
-			return nil, nil // cluster-wide dynamic defaults: none
+			return b.brokerConfigEntries(true), nil // the cluster-wide dynamic defaults
 		}
 		if err := b.checkBrokerName(name); err != nil {
 			return nil, err
 		}
-		return b.brokerConfigEntries(), nil
+		return b.brokerConfigEntries(false), nil
 	default:
 		return nil, newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", typ)
 	}

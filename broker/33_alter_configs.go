@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,9 +19,13 @@ import (
 //   is INVALID_CONFIG, as in Kafka), then persisted in topic-configs.json
 //   and applied to every partition's live log (partition.Log.SetConfig).
 //   Unknown topics: UNKNOWN_TOPIC_OR_PARTITION.
-// * BROKER resources: every Sluice broker config is static, so any change
-//   is INVALID_REQUEST "Cannot update these configs dynamically", as Kafka
-//   answers for a static config; another node id: INVALID_REQUEST.
+// * BROKER resources (this node's id, or "" for the cluster-wide default):
+//   the configs given replace that level's dynamic broker configs
+//   (dynconfig.go: the broker synonyms of topic configs, log.retention.ms,
+//   log.segment.bytes, message.max.bytes, …), validated, persisted in
+//   broker-configs.json and applied to every topic at once. A static key
+//   is INVALID_REQUEST "Cannot update these configs dynamically: Set(…)",
+//   as Kafka answers; another node id: INVALID_REQUEST.
 // * Other resource types, and a resource named twice: INVALID_REQUEST.
 // * ValidateOnly: every check, nothing changed.
 
@@ -64,7 +67,7 @@ func (b *Broker) alterResource(rr *kmsg.AlterConfigsRequestResource, validateOnl
 	case kmsg.ConfigResourceTypeTopic:
 		return b.replaceTopicConfigs(rr, validateOnly)
 	case kmsg.ConfigResourceTypeBroker:
-		return b.alterBrokerError(rr.ResourceName, names)
+		return b.replaceBrokerConfigs(rr, names, validateOnly)
 	default:
 		return newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", rr.ResourceType)
 	}
@@ -83,7 +86,7 @@ func (b *Broker) replaceTopicConfigs(rr *kmsg.AlterConfigsRequestResource, valid
 	if b.topics.get(rr.ResourceName) == nil {
 		return newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rr.ResourceName)
 	}
-	if _, err := checkTopicConfigs(b.cfg.DefaultLog, overrides); err != nil {
+	if _, err := checkTopicConfigs(b.topics.defaults.get(), overrides); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -96,18 +99,34 @@ func (b *Broker) replaceTopicConfigs(rr *kmsg.AlterConfigsRequestResource, valid
 	return nil
 }
 
-// alterBrokerError is the answer to changing broker configs: all are
-// static. Kafka's wording, with its Scala Set rendering.
-func (b *Broker) alterBrokerError(name string, configs []string) error {
+// checkBrokerResource accepts this node's id or "" (the cluster-wide
+// default), and only keys that can change dynamically.
+func (b *Broker) checkBrokerResource(name string, keys []string) error {
 	if name != "" {
 		if err := b.checkBrokerName(name); err != nil {
 			return err
 		}
 	}
-	if len(configs) == 0 {
-		return nil // nothing to change
+	return checkDynamicKeys(name, keys)
+}
+
+// replaceBrokerConfigs replaces one level's dynamic broker configs with the
+// ones given (a null value leaves the key out).
+func (b *Broker) replaceBrokerConfigs(rr *kmsg.AlterConfigsRequestResource, names []string, validateOnly bool) error {
+	if err := b.checkBrokerResource(rr.ResourceName, names); err != nil {
+		return err
 	}
-	return newAPIError(kerr.InvalidRequest,
-		"Invalid config value for resource ConfigResource(type=BROKER, name='%s'): Cannot update these configs dynamically: Set(%s)",
-		name, strings.Join(configs, ", "))
+	err := b.topics.setDynamic(rr.ResourceName == "", validateOnly, func(m map[string]string) error {
+		clear(m)
+		for _, c := range rr.Configs {
+			if c.Value != nil {
+				m[c.Name] = *c.Value
+			}
+		}
+		return nil
+	})
+	if err == nil && !validateOnly {
+		b.log.Info("broker configs replaced", "resource", rr.ResourceName, "configs", names)
+	}
+	return err
 }

@@ -26,9 +26,13 @@ import (
 //   partition's live log; read, edit and write hold the topic registry's
 //   write lock, so concurrent alters do not lose changes. Unknown topics:
 //   UNKNOWN_TOPIC_OR_PARTITION.
-// * BROKER resources: all Sluice broker configs are static:
-//   INVALID_REQUEST "Cannot update these configs dynamically", as Kafka.
-//   Other resource types, and a resource named twice: INVALID_REQUEST.
+// * BROKER resources (this node's id, or "" for the cluster-wide default):
+//   the ops edit that level's dynamic broker configs (dynconfig.go: the
+//   broker synonyms of topic configs), validated as a whole, persisted in
+//   broker-configs.json and applied to every topic without a restart. A
+//   static key: INVALID_REQUEST "Cannot update these configs dynamically",
+//   as Kafka. Other resource types, and a resource named twice:
+//   INVALID_REQUEST.
 // * ValidateOnly: every check, nothing changed.
 
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
@@ -73,7 +77,17 @@ func (b *Broker) incrementalAlterResource(rr *kmsg.IncrementalAlterConfigsReques
 			return nil
 		})
 	case kmsg.ConfigResourceTypeBroker:
-		return b.alterBrokerError(rr.ResourceName, names)
+		if err := b.checkBrokerResource(rr.ResourceName, names); err != nil {
+			return err
+		}
+		return b.topics.setDynamic(rr.ResourceName == "", validateOnly, func(m map[string]string) error {
+			for _, c := range rr.Configs {
+				if err := applyBrokerConfigOp(m, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	default:
 		return newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", rr.ResourceType)
 	}
@@ -100,9 +114,35 @@ func (b *Broker) applyConfigOp(overrides map[string]string, c kmsg.IncrementalAl
 		}
 		current, ok := overrides[c.Name]
 		if !ok {
-			current = def.value(b.cfg.DefaultLog)
+			current = def.dflt
+			if def.value != nil {
+				current = def.value(b.topics.defaults.get())
+			}
 		}
 		overrides[c.Name] = editList(current, c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)
+	default:
+		return newAPIError(kerr.InvalidRequest, "Unknown alter config operation %d for config key: %s", c.Op, c.Name)
+	}
+	return nil
+}
+
+// applyBrokerConfigOp applies one op to a level of dynamic broker configs.
+func applyBrokerConfigOp(m map[string]string, c kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
+	def := dynamicTopicSynonym(c.Name)
+	switch c.Op {
+	case kmsg.IncrementalAlterConfigOpSet:
+		if c.Value == nil {
+			return newAPIError(kerr.InvalidConfig, "Null value not supported for : %s", c.Name)
+		}
+		m[c.Name] = *c.Value
+	case kmsg.IncrementalAlterConfigOpDelete:
+		delete(m, c.Name)
+	case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
+		if def.typ != kmsg.ConfigTypeList {
+			return newAPIError(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s",
+				strings.ToLower(c.Op.String()), c.Name)
+		}
+		m[c.Name] = editList(m[c.Name], c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)
 	default:
 		return newAPIError(kerr.InvalidRequest, "Unknown alter config operation %d for config key: %s", c.Op, c.Name)
 	}

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -34,91 +35,70 @@ type configSynonym struct {
 	source kmsg.ConfigSource
 }
 
-// topicConfigDef describes one topic config.
-type topicConfigDef struct {
-	name    string
-	synonym string // the broker config that gives its default
-	typ     kmsg.ConfigType
-	doc     string
-	value   func(partition.Config) string
-}
-
-// topicConfigDefs is sorted by name and covers topicConfigKeys exactly
-// (TestTopicConfigDefsCoverKeys).
-var topicConfigDefs = []topicConfigDef{
-	{"cleanup.policy", "log.cleanup.policy", kmsg.ConfigTypeList,
-		"What happens to old segments: \"delete\" (retention.ms, retention.bytes), \"compact\" (the log cleaner keeps the latest record of every key) or both.",
-		func(c partition.Config) string { return c.CleanupPolicy }},
-	{"delete.retention.ms", "log.cleaner.delete.retention.ms", kmsg.ConfigTypeLong,
-		"How long a tombstone stays after a cleaning passed it, for consumers reading behind (compacted topics).",
-		func(c partition.Config) string { return strconv.FormatInt(c.DeleteRetentionMs, 10) }},
-	{"index.interval.bytes", "log.index.interval.bytes", kmsg.ConfigTypeInt,
-		"Bytes appended between two offset index entries.",
-		func(c partition.Config) string { return strconv.Itoa(c.IndexIntervalBytes) }},
-	{"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", kmsg.ConfigTypeLong,
-		"The longest a record stays uncompacted: older dirty records make a log due whatever its dirty ratio.",
-		func(c partition.Config) string { return strconv.FormatInt(c.MaxCompactionLagMs, 10) }},
-	{"max.message.bytes", "message.max.bytes", kmsg.ConfigTypeInt,
-		"The largest record batch size allowed.",
-		func(c partition.Config) string { return strconv.Itoa(c.MaxMessageBytes) }},
-	{"message.timestamp.type", "log.message.timestamp.type", kmsg.ConfigTypeString,
-		"CreateTime (the producer's timestamp) or LogAppendTime (the broker's).",
-		timestampTypeValue},
-	{"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", kmsg.ConfigTypeDouble,
-		"The share of a compacted log written since its last cleaning at which it is cleaned again.",
-		func(c partition.Config) string { return strconv.FormatFloat(c.MinCleanableDirtyRatio, 'g', -1, 64) }},
-	{"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", kmsg.ConfigTypeLong,
-		"The least time a record stays uncompacted.",
-		func(c partition.Config) string { return strconv.FormatInt(c.MinCompactionLagMs, 10) }},
-	{"min.insync.replicas", "min.insync.replicas", kmsg.ConfigTypeInt,
-		"Replicas that must acknowledge an acks=all write (one node: 1).",
-		func(c partition.Config) string { return strconv.Itoa(c.MinInsyncReplicas) }},
-	{"retention.bytes", "log.retention.bytes", kmsg.ConfigTypeLong,
-		"The size a partition may grow to before old segments are deleted; -1 for no limit.",
-		func(c partition.Config) string { return strconv.FormatInt(c.RetentionBytes, 10) }},
-	{"retention.ms", "log.retention.ms", kmsg.ConfigTypeLong,
-		"How long a segment is kept after its newest record; -1 keeps forever.",
-		func(c partition.Config) string { return strconv.FormatInt(c.RetentionMs, 10) }},
-	{"segment.bytes", "log.segment.bytes", kmsg.ConfigTypeInt,
-		"The size at which the active segment is rolled.",
-		func(c partition.Config) string { return strconv.FormatInt(c.SegmentBytes, 10) }},
-	{"segment.index.bytes", "log.index.size.max.bytes", kmsg.ConfigTypeInt,
-		"The preallocated size of each segment's index files.",
-		func(c partition.Config) string { return strconv.Itoa(c.SegmentIndexBytes) }},
-	{"segment.ms", "log.roll.ms", kmsg.ConfigTypeLong,
-		"The age at which a non-empty active segment is rolled.",
-		func(c partition.Config) string { return strconv.FormatInt(c.SegmentMs, 10) }},
-}
-
-func timestampTypeValue(c partition.Config) string {
-	if c.LogAppendTime {
-		return "LogAppendTime"
-	}
-	return "CreateTime"
-}
-
 // topicConfigEntries describes every topic config of a topic with the given
-// overrides. A config is DYNAMIC_TOPIC_CONFIG when overridden,
-// STATIC_BROKER_CONFIG when the broker's default differs from Kafka's, and
-// DEFAULT_CONFIG otherwise.
-func topicConfigEntries(brokerDefaults partition.Config, overrides map[string]string) []configEntry {
+// overrides. Synonyms, most specific first, as Kafka lists them: the
+// topic's override (DYNAMIC_TOPIC_CONFIG), this node's dynamic broker
+// config (DYNAMIC_BROKER_CONFIG), the cluster-wide one
+// (DYNAMIC_DEFAULT_BROKER_CONFIG), the static broker config
+// (STATIC_BROKER_CONFIG: set in the file, environment or flags, or, when
+// the broker was not told which keys were set, differing from Kafka's
+// default) and Kafka's default (DEFAULT_CONFIG); the entry takes the first.
+func (b *Broker) topicConfigEntries(overrides map[string]string) []configEntry {
 	kafkaDefaults := partition.DefaultConfig()
+	static := b.topics.defaults.static
+	dyn := b.topics.defaults.dynamic()
 	out := make([]configEntry, 0, len(topicConfigDefs))
-	for _, d := range topicConfigDefs {
+	for i := range topicConfigDefs {
+		d := &topicConfigDefs[i]
 		e := configEntry{name: d.name, typ: d.typ, doc: d.doc}
-		dflt := d.value(kafkaDefaults)
-		static := d.value(brokerDefaults)
 		if v, ok := overrides[d.name]; ok {
 			e.synonyms = append(e.synonyms, configSynonym{d.name, &v, kmsg.ConfigSourceDynamicTopicConfig})
 		}
-		if static != dflt {
-			e.synonyms = append(e.synonyms, configSynonym{d.synonym, &static, kmsg.ConfigSourceStaticBrokerConfig})
+		for _, lv := range []struct {
+			m   map[string]string
+			src kmsg.ConfigSource
+		}{{dyn.Node, kmsg.ConfigSourceDynamicBrokerConfig}, {dyn.Cluster, kmsg.ConfigSourceDynamicDefaultBrokerConfig}} {
+			if _, key, ok := dynamicValue(lv.m, d); ok {
+				v := lv.m[key]
+				e.synonyms = append(e.synonyms, configSynonym{key, &v, lv.src})
+			}
 		}
-		e.synonyms = append(e.synonyms, configSynonym{d.synonym, &dflt, kmsg.ConfigSourceDefaultConfig})
+		dflt := d.dflt
+		syn := d.synonym()
+		if syn == "" {
+			syn = d.name
+		}
+		if d.value != nil {
+			dflt = d.value(kafkaDefaults)
+			if sv := d.value(static); b.staticSet(d.synonyms, sv != dflt) {
+				e.synonyms = append(e.synonyms, configSynonym{syn, &sv, kmsg.ConfigSourceStaticBrokerConfig})
+			}
+		}
+		e.synonyms = append(e.synonyms, configSynonym{syn, &dflt, kmsg.ConfigSourceDefaultConfig})
 		e.value, e.source = e.synonyms[0].value, e.synonyms[0].source
+		if len(e.synonyms) > 1 && e.source != kmsg.ConfigSourceDynamicTopicConfig && e.synonyms[0].name != syn {
+			// A dynamic synonym in minutes or hours: the topic config is in ms.
+			v, _, _ := dynamicValue(map[string]string{e.synonyms[0].name: *e.value}, d)
+			e.value = &v
+		}
 		out = append(out, e)
 	}
 	return out
+}
+
+// staticSet reports whether one of keys was set statically (file,
+// environment, flags); without that knowledge (Config.StaticConfigs nil),
+// differs decides.
+func (b *Broker) staticSet(keys []string, differs bool) bool {
+	if b.cfg.StaticConfigs == nil {
+		return differs
+	}
+	for _, k := range keys {
+		if sc, ok := b.cfg.StaticConfigs[k]; ok && sc.Set {
+			return true
+		}
+	}
+	return false
 }
 
 // brokerConfig is one of the broker's own configs: all are static (set by
@@ -210,20 +190,102 @@ func absDir(dir string) string {
 	return dir
 }
 
-// brokerConfigEntries describes this broker: its own configs and the log.*
-// defaults of topic configs, sorted by name; all read-only.
-func (b *Broker) brokerConfigEntries() []configEntry {
-	out := make([]configEntry, 0, len(brokerConfigs)+len(topicConfigDefs))
+// brokerConfigEntries describes this broker: its own configs, every key
+// the daemon read (Config.StaticConfigs) and the broker synonyms of the
+// topic configs, sorted by name. A synonym is writable (dynamic) and takes
+// this node's dynamic value, else the cluster-wide one, else its static
+// value; clusterLevel describes the "" resource, which lists only the
+// cluster-wide dynamic configs, as Kafka does.
+func (b *Broker) brokerConfigEntries(clusterLevel bool) []configEntry {
+	dyn := b.topics.defaults.dynamic()
+	if clusterLevel {
+		return dynamicEntries(dyn.Cluster, kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+	}
+	byName := map[string]configEntry{}
 	for _, c := range brokerConfigs {
-		out = append(out, staticEntry(c.name, c.typ, c.doc, c.value(b), c.dflt))
+		byName[c.name] = b.staticBrokerEntry(c.name, c.typ, c.doc, c.value(b), c.dflt)
 	}
 	kafkaDefaults := partition.DefaultConfig()
-	for _, d := range topicConfigDefs {
-		out = append(out, staticEntry(d.synonym, d.typ, d.doc,
-			strPtr(d.value(b.cfg.DefaultLog)), strPtr(d.value(kafkaDefaults))))
+	static := b.topics.defaults.static
+	for i := range topicConfigDefs {
+		d := &topicConfigDefs[i]
+		for j, key := range d.synonyms {
+			var value, dflt *string
+			switch {
+			case j == 0 && d.value != nil:
+				value, dflt = strPtr(d.value(static)), strPtr(d.value(kafkaDefaults))
+			case j == 0:
+				value, dflt = strPtr(d.dflt), strPtr(d.dflt)
+			default: // minutes and hours forms: listed when the daemon reads them
+				sc, ok := b.cfg.StaticConfigs[key]
+				if !ok {
+					continue
+				}
+				value = nilIfEmpty(sc.Value)
+			}
+			e := b.staticBrokerEntry(key, d.typ, d.doc, value, dflt)
+			e.readOnly = false
+			byName[key] = e
+		}
 	}
+	for key, sc := range b.cfg.StaticConfigs {
+		if _, ok := byName[key]; !ok {
+			byName[key] = b.staticBrokerEntry(key, kmsg.ConfigTypeString, sc.Doc, nilIfEmpty(sc.Value), nil)
+		}
+	}
+	for _, lv := range []struct {
+		m   map[string]string
+		src kmsg.ConfigSource
+	}{{dyn.Cluster, kmsg.ConfigSourceDynamicDefaultBrokerConfig}, {dyn.Node, kmsg.ConfigSourceDynamicBrokerConfig}} {
+		for key, v := range lv.m {
+			e := byName[key]
+			e.name, e.value, e.source = key, strPtr(v), lv.src
+			e.synonyms = append([]configSynonym{{key, e.value, lv.src}}, e.synonyms...)
+			byName[key] = e
+		}
+	}
+	out := slices.Collect(maps.Values(byName))
 	slices.SortFunc(out, func(x, y configEntry) int { return strings.Compare(x.name, y.name) })
 	return out
+}
+
+// dynamicEntries lists one level's dynamic configs.
+func dynamicEntries(m map[string]string, src kmsg.ConfigSource) []configEntry {
+	out := make([]configEntry, 0, len(m))
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		v := m[key]
+		e := configEntry{name: key, value: &v, source: src, typ: kmsg.ConfigTypeString}
+		if d := dynamicTopicSynonym(key); d != nil {
+			e.typ, e.doc = d.typ, d.doc
+		}
+		e.synonyms = []configSynonym{{key, &v, src}}
+		out = append(out, e)
+	}
+	return out
+}
+
+// staticBrokerEntry is staticEntry, sourced from Config.StaticConfigs when
+// the daemon said which keys it was given.
+func (b *Broker) staticBrokerEntry(name string, typ kmsg.ConfigType, doc string, value, dflt *string) configEntry {
+	sc, ok := b.cfg.StaticConfigs[name]
+	if !ok {
+		return staticEntry(name, typ, doc, value, dflt)
+	}
+	if doc == "" {
+		doc = sc.Doc
+	}
+	e := configEntry{name: name, value: value, readOnly: true, typ: typ, doc: doc}
+	if !sc.Set {
+		e.source = kmsg.ConfigSourceDefaultConfig
+		e.synonyms = []configSynonym{{name, value, kmsg.ConfigSourceDefaultConfig}}
+		return e
+	}
+	e.source = kmsg.ConfigSourceStaticBrokerConfig
+	e.synonyms = []configSynonym{{name, value, kmsg.ConfigSourceStaticBrokerConfig}}
+	if dflt != nil {
+		e.synonyms = append(e.synonyms, configSynonym{name, dflt, kmsg.ConfigSourceDefaultConfig})
+	}
+	return e
 }
 
 // staticEntry is a read-only broker config: DEFAULT_CONFIG when its value
@@ -243,14 +305,4 @@ func staticEntry(name string, typ kmsg.ConfigType, doc string, value, dflt *stri
 		e.synonyms = append(e.synonyms, configSynonym{name, dflt, kmsg.ConfigSourceDefaultConfig})
 	}
 	return e
-}
-
-// lookupTopicConfigDef returns the definition of a topic config, or nil.
-func lookupTopicConfigDef(name string) *topicConfigDef {
-	for i := range topicConfigDefs {
-		if topicConfigDefs[i].name == name {
-			return &topicConfigDefs[i]
-		}
-	}
-	return nil
 }

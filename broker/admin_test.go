@@ -126,8 +126,8 @@ func TestAdminCreateTopicsResponse(t *testing.T) {
 	if rm.MaybeValue() != "604800000" || rm.Source != kmsg.ConfigSourceDefaultConfig {
 		t.Errorf("retention.ms %q from %v", rm.MaybeValue(), rm.Source)
 	}
-	if len(r.Configs) != len(topicConfigKeys) {
-		t.Errorf("%d configs returned, want %d", len(r.Configs), len(topicConfigKeys))
+	if len(r.Configs) != len(topicConfigDefs) {
+		t.Errorf("%d configs returned, want %d", len(r.Configs), len(topicConfigDefs))
 	}
 }
 
@@ -297,8 +297,8 @@ func TestAdminDescribeConfigs(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc, _ := rcs.On("cfg", nil)
-	if len(rc.Configs) != len(topicConfigKeys) {
-		t.Fatalf("%d topic configs described, want %d", len(rc.Configs), len(topicConfigKeys))
+	if len(rc.Configs) != len(topicConfigDefs) {
+		t.Fatalf("%d topic configs described, want %d", len(rc.Configs), len(topicConfigDefs))
 	}
 	f := func(key, value string, source kmsg.ConfigSource, synonyms int) {
 		t.Helper()
@@ -345,8 +345,8 @@ func TestAdminDescribeConfigsRaw(t *testing.T) {
 	r = describe(kmsg.ConfigResourceTypeBroker, "1", nil)
 	got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
 	for _, c := range r.Configs {
-		if !c.ReadOnly {
-			t.Errorf("broker config %s is not read-only", c.Name)
+		if dynamic := dynamicTopicSynonym(c.Name) != nil; c.ReadOnly == dynamic {
+			t.Errorf("broker config %s: read-only %v, dynamic %v", c.Name, c.ReadOnly, dynamic)
 		}
 		got[c.Name] = c
 	}
@@ -379,7 +379,7 @@ func TestAdminDescribeConfigsRaw(t *testing.T) {
 
 	for v := int16(0); v <= 4; v++ { // every version decodes
 		rcs, err := kadm.NewClient(pinned(t, ts, 32, v)).DescribeTopicConfigs(ctx, "raw")
-		if err != nil || rcs[0].Err != nil || len(rcs[0].Configs) != len(topicConfigKeys) {
+		if err != nil || rcs[0].Err != nil || len(rcs[0].Configs) != len(topicConfigDefs) {
 			t.Fatalf("v%d: %v %+v", v, err, rcs)
 		}
 	}
@@ -472,13 +472,13 @@ func TestAdminAlterBrokerConfigs(t *testing.T) {
 	adm := adminClient(t, ts)
 	ctx := testCtx(t)
 	v := "1000"
-	ops := []kadm.AlterConfig{{Name: "log.retention.ms", Value: &v}}
+	ops := []kadm.AlterConfig{{Name: "log.dirs", Value: &v}}
 	rs, err := adm.AlterBrokerConfigs(ctx, ops, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, "incremental broker alter", rs[0].Err, kerr.InvalidRequest)
-	if !strings.Contains(rs[0].ErrMessage, "Cannot update these configs dynamically: Set(log.retention.ms)") {
+	if !strings.Contains(rs[0].ErrMessage, "Cannot update these configs dynamically: Set(log.dirs)") {
 		t.Errorf("message %q", rs[0].ErrMessage)
 	}
 	rs, err = adm.AlterBrokerConfigsState(ctx, ops, 1)
@@ -719,23 +719,20 @@ func TestAdminConcurrentIncrementalAlters(t *testing.T) {
 	}
 }
 
-// TestTopicConfigDefsCoverKeys keeps admin_configs.go's table in step with
-// topicconfig.go.
-func TestTopicConfigDefsCoverKeys(t *testing.T) {
-	if len(topicConfigDefs) != len(topicConfigKeys) {
-		t.Fatalf("%d defs for %d keys", len(topicConfigDefs), len(topicConfigKeys))
-	}
+// TestTopicConfigDefaultsRoundTrip keeps topicconfig.go's table sorted and
+// its defaults consistent: each is valid, and rendering partition's default
+// and parsing it back gives the default.
+func TestTopicConfigDefaultsRoundTrip(t *testing.T) {
 	for i, d := range topicConfigDefs {
-		if _, ok := topicConfigKeys[d.name]; !ok {
-			t.Errorf("%s is described but not settable", d.name)
-		}
 		if i > 0 && topicConfigDefs[i-1].name >= d.name {
 			t.Errorf("topicConfigDefs not sorted at %s", d.name)
 		}
-		// Rendering the default and parsing it back gives the default.
 		c := partition.DefaultConfig()
-		if err := topicConfigKeys[d.name](&c, d.value(partition.DefaultConfig())); err != nil || c != partition.DefaultConfig() {
-			t.Errorf("%s: default %q does not round-trip: %v", d.name, d.value(partition.DefaultConfig()), err)
+		if err := d.set(&c, d.dflt); err != nil || c != partition.DefaultConfig() {
+			t.Errorf("%s: Kafka default %q does not round-trip: %v", d.name, d.dflt, err)
+		}
+		if d.value != nil && d.value(partition.DefaultConfig()) != d.dflt {
+			t.Errorf("%s: partition default renders %q, Kafka's is %q", d.name, d.value(partition.DefaultConfig()), d.dflt)
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -102,9 +101,8 @@ func checkReplicas(replicas []int32, nodeID int32) error {
 }
 
 // minSegmentIndexBytes is partition's lower bound for segment.index.bytes
-// (room for four time-index entries); topicconfig.go allows less, which
-// partition.Log.SetConfig would refuse only after the override was
-// persisted.
+// (room for four time-index entries; Kafka's is 4), checked here so that
+// partition.Log.SetConfig never refuses an override already persisted.
 const minSegmentIndexBytes = 4 * 12
 
 // checkTopicConfigs validates a complete set of overrides against defaults
@@ -114,32 +112,15 @@ func checkTopicConfigs(defaults partition.Config, overrides map[string]string) (
 	cfg := defaults
 	for _, k := range slices.Sorted(maps.Keys(overrides)) {
 		v := overrides[k]
-		set, ok := topicConfigKeys[k]
-		if !ok {
+		def := lookupTopicConfigDef(k)
+		if def == nil {
 			return cfg, newAPIError(kerr.InvalidConfig, "Unknown topic config name: %s", k)
 		}
-		if err := set(&cfg, v); err != nil {
-			return cfg, newAPIError(kerr.InvalidConfig, "Invalid value %s for configuration %s: %s", v, k, reason(err))
+		if err := def.set(&cfg, v); err != nil {
+			return cfg, newAPIError(kerr.InvalidConfig, "Invalid value %s for configuration %s: %s", v, k, err)
 		}
-	}
-	if cfg.SegmentIndexBytes < minSegmentIndexBytes {
-		return cfg, newAPIError(kerr.InvalidConfig, "Invalid value %d for configuration segment.index.bytes: must be at least %d",
-			cfg.SegmentIndexBytes, minSegmentIndexBytes)
 	}
 	return cfg, nil
-}
-
-// reason shortens strconv's errors ("strconv.ParseInt: parsing "x":
-// invalid syntax") to what a user needs.
-func reason(err error) string {
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		if errors.Is(ne.Err, strconv.ErrRange) {
-			return "Value out of range"
-		}
-		return "Not a number"
-	}
-	return err.Error()
 }
 
 // nullConfigError is Kafka's answer to a config set to null.
@@ -166,7 +147,7 @@ func (ts *topics) updateConfigs(name string, validateOnly bool, edit func(map[st
 	if err := edit(next); err != nil {
 		return err
 	}
-	if _, err := checkTopicConfigs(ts.defaults, next); err != nil {
+	if _, err := checkTopicConfigs(ts.defaults.get(), next); err != nil {
 		return err
 	}
 	if validateOnly {

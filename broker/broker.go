@@ -63,6 +63,19 @@ type Config struct {
 	Groups group.Config
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
+	// StaticConfigs are the broker keys the daemon read (its option
+	// table): effective value and whether the file, environment or flags
+	// set it, for DescribeConfigs on the BROKER resource
+	// (STATIC_BROKER_CONFIG or DEFAULT_CONFIG). Nil: only the broker's own
+	// keys are described, sourced by comparing with Kafka's defaults.
+	StaticConfigs map[string]StaticConfig
+}
+
+// StaticConfig is one broker key as read at start.
+type StaticConfig struct {
+	Value string // "" with Set false: unset (described as null)
+	Set   bool   // given in the file, the environment or a flag
+	Doc   string
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -118,6 +131,9 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	}
 	ts, err := loadTopics(store, cfg.DefaultLog, cfg.Logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := ts.loadDynamic(); err != nil {
 		return nil, err
 	}
 	pids, err := openProducerIDs(dir, cfg.ProducerIDBlock)

@@ -160,7 +160,7 @@ func (ts *topics) finishPendingOp() error {
 // rollCreateForward creates the partitions a crash left out and writes the
 // topic's configs.
 func (ts *topics) rollCreateForward(op topicOp, id [16]byte) error {
-	cfg, err := logConfig(ts.defaults, op.Configs)
+	cfg, err := logConfig(ts.defaults.get(), op.Configs)
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (ts *topics) rollAddForward(op topicOp, id [16]byte) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := logConfig(ts.defaults, configs[op.Topic])
+	cfg, err := logConfig(ts.defaults.get(), configs[op.Topic])
 	if err == nil {
 		_, err = ts.store.CreateLogs(op.Topic, op.From, op.Partitions, id, cfg, nil)
 	}

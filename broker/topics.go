@@ -65,7 +65,7 @@ func (t *topic) partition(p int32) *partition.Log {
 // never taken by the data path) and publish under mu.
 type topics struct {
 	store    *partition.Store
-	defaults partition.Config
+	defaults *brokerDefaults // static and dynamic broker defaults (dynconfig.go)
 	log      *slog.Logger
 
 	writeMu sync.Mutex // serialises changes; taken before mu
@@ -83,7 +83,7 @@ type topics struct {
 // registry from the store's logs (and offline partitions) and the persisted
 // config overrides.
 func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.Logger) (*topics, error) {
-	ts := &topics{store: store, defaults: defaults, log: logger}
+	ts := &topics{store: store, defaults: newBrokerDefaults(defaults), log: logger}
 	ts.mu.byName = map[string]*topic{}
 	ts.mu.byID = map[[16]byte]*topic{}
 	if err := ts.finishPendingOp(); err != nil {
@@ -161,7 +161,7 @@ func buildTopics(store *partition.Store, logger *slog.Logger) []*topic {
 
 // applyConfigs sets every partition's config to the defaults plus overrides.
 func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
-	cfg, err := logConfig(ts.defaults, overrides)
+	cfg, err := logConfig(ts.defaults.get(), overrides)
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 	if n <= 0 || n > maxPartitions {
 		return nil, fmt.Errorf("%w: %d", errInvalidPartitions, n)
 	}
-	cfg, err := logConfig(ts.defaults, configs)
+	cfg, err := logConfig(ts.defaults.get(), configs)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +404,7 @@ func (ts *topics) addPartitions(name string, total int32) (*topic, error) {
 	if total <= have || total > maxPartitions {
 		return nil, fmt.Errorf("%w: topic %q has %d partitions, asked for %d", errInvalidPartitions, name, have, total)
 	}
-	cfg, err := logConfig(ts.defaults, t.configs)
+	cfg, err := logConfig(ts.defaults.get(), t.configs)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +441,7 @@ func addedRange(from, to int32) []int32 {
 
 // setConfigs replaces a topic's overrides (AlterConfigs) and applies them.
 func (ts *topics) setConfigs(name string, configs map[string]string) error {
-	if _, err := logConfig(ts.defaults, configs); err != nil {
+	if _, err := logConfig(ts.defaults.get(), configs); err != nil {
 		return err
 	}
 	ts.writeMu.Lock()

@@ -98,6 +98,13 @@ level Kafka's precedence applies. Durations given in milliseconds also
 accept Go durations (`+"`30s`, `5m`, `168h`"+`). `+"`sluiced --print-config`"+` shows
 the effective value of every key and where it came from.
 
+The log.* keys, message.max.bytes and the other broker defaults of topic
+configs can also be changed on a running broker with
+IncrementalAlterConfigs on the BROKER resource (kept in
+broker-configs.json in the data directory); topic-level configs, which
+ones Sluice honours and which it only stores, and the dynamic broker
+configs are in [TOPIC-CONFIGS.md](TOPIC-CONFIGS.md).
+
 `)
 	for _, sec := range sections() {
 		fmt.Fprintf(w, "## %s\n\n", sec)

@@ -5,6 +5,7 @@ package partition
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -97,6 +98,44 @@ type Config struct {
 	// tombstone may stay longer, never shorter). Shorter frees space sooner;
 	// a consumer further behind than this may miss deletes.
 	DeleteRetentionMs int64
+
+	// SegmentJitterMs [segment.jitter.ms] 0: each segment rolls up to this
+	// much before segment.ms (a per-segment amount derived from its base
+	// offset), so partitions created together do not all roll at once.
+	SegmentJitterMs int64
+	// FlushMessages [flush.messages] and FlushMs [flush.ms], MaxInt64 (off)
+	// by default, are Kafka's per-topic fsync settings as given; the broker
+	// maps them onto Flush (1 message: FlushAlways; a finite flush.ms:
+	// FlushInterval at the store's flush tick). Kept to be described back.
+	FlushMessages, FlushMs int64
+
+	// Broker-side topic settings, carried with the log's config so that one
+	// SetConfig publishes them; partition does not read them.
+	//
+	// CompressionType [compression.type] "producer": the codec batches are
+	// stored with ("producer" keeps the producer's, "uncompressed" or a
+	// codec name recompresses others), and its levels
+	// [compression.gzip.level, compression.lz4.level, compression.zstd.level].
+	CompressionType                string
+	GzipLevel, LZ4Level, ZstdLevel int
+	// Timestamp bounds of CreateTime batches, in ms either side of the
+	// broker's clock [message.timestamp.before.max.ms, .after.max.ms,
+	// .difference.max.ms]; MaxInt64: unbounded.
+	TimestampBeforeMaxMs, TimestampAfterMaxMs, TimestampDifferenceMaxMs int64
+}
+
+// TimestampBounds returns how far before and after the broker's clock a
+// CreateTime batch's timestamps may be, as Kafka 3.6+ derives them: the
+// before/after setting when set, else message.timestamp.difference.max.ms.
+func (c Config) TimestampBounds() (before, after int64) {
+	before, after = c.TimestampBeforeMaxMs, c.TimestampAfterMaxMs
+	if before == math.MaxInt64 {
+		before = c.TimestampDifferenceMaxMs
+	}
+	if after == math.MaxInt64 {
+		after = c.TimestampDifferenceMaxMs
+	}
+	return before, after
 }
 
 // Compact reports whether the policy includes compaction; Delete whether it

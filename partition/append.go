@@ -309,7 +309,7 @@ func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) erro
 	case cur+size > cfg.SegmentBytes,
 		last-rd.seg.base > math.MaxUint32,
 		rd.seg.indexFull(),
-		now.Sub(rd.seg.created).Milliseconds() > compactionRollMs(cfg):
+		now.Sub(rd.seg.created).Milliseconds() > compactionRollMs(cfg, l.jitterSeed(rd.seg.base)):
 		return l.roll(rd, cfg, now)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"hash/fnv"
 	"time"
 )
 
@@ -206,13 +207,39 @@ func (l *log) finishCleaning(end, now, retentionMs int64) {
 	l.cleaner.marks = append(kept, cleanMark{end: end, at: now})
 }
 
-// compactionRollMs is the age at which the active segment rolls: segment.ms,
-// or max.compaction.lag.ms when smaller on a compacted log.
-func compactionRollMs(cfg Config) int64 {
+// compactionRollMs is the age at which the active segment rolls: segment.ms
+// less the segment's jitter, or max.compaction.lag.ms when smaller on a
+// compacted log.
+func compactionRollMs(cfg Config, seed int64) int64 {
 	if cfg.Compact() && cfg.MaxCompactionLagMs < cfg.SegmentMs {
 		return cfg.MaxCompactionLagMs
 	}
-	return cfg.SegmentMs
+	return cfg.SegmentMs - segmentJitter(cfg, seed)
+}
+
+// jitterSeed identifies a segment of this log for segmentJitter: its base
+// offset mixed with the topic and partition, so the partitions of a topic
+// created together draw different jitters.
+func (l *log) jitterSeed(base int64) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(l.topic))
+	return base ^ int64(h.Sum64()) ^ int64(l.partition)<<32
+}
+
+// segmentJitter is a segment's share of segment.jitter.ms: Kafka draws it
+// at random when the segment is created; deriving it from the segment's
+// seed (a splitmix64 step) gives the same spread and survives a restart.
+// Below segment.ms, so the roll age stays positive.
+func segmentJitter(cfg Config, seed int64) int64 {
+	bound := min(cfg.SegmentJitterMs, cfg.SegmentMs-1)
+	if bound <= 0 {
+		return 0
+	}
+	z := uint64(seed) + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int64(z % uint64(bound))
 }
 
 // rollIfIdle rolls a compacted log's active segment once it is older than
@@ -228,7 +255,7 @@ func (l *log) rollIfIdle(now time.Time) error {
 	l.mu.RLock()
 	a, leo, err := l.active(), l.mu.leo, l.appendableLocked()
 	l.mu.RUnlock()
-	if err != nil || a.log.Size() == 0 || now.Sub(a.created).Milliseconds() <= compactionRollMs(cfg) {
+	if err != nil || a.log.Size() == 0 || now.Sub(a.created).Milliseconds() <= compactionRollMs(cfg, l.jitterSeed(a.base)) {
 		return nil
 	}
 	rd := round{startOffset: leo, startSeg: a, startPos: a.log.Size(), next: leo, seg: a}

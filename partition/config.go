@@ -31,6 +31,16 @@ func defaultConfig() Config {
 		MinCompactionLagMs:     0,
 		MaxCompactionLagMs:     math.MaxInt64,
 		DeleteRetentionMs:      int64(day / time.Millisecond),
+
+		FlushMessages:            math.MaxInt64,
+		FlushMs:                  math.MaxInt64,
+		CompressionType:          "producer",
+		GzipLevel:                -1,
+		LZ4Level:                 9,
+		ZstdLevel:                3,
+		TimestampBeforeMaxMs:     math.MaxInt64,
+		TimestampAfterMaxMs:      math.MaxInt64,
+		TimestampDifferenceMaxMs: math.MaxInt64,
 	}
 }
 
@@ -66,6 +76,8 @@ func (c Config) validate() error {
 		return bad("max.compaction.lag.ms", c.MaxCompactionLagMs, "must be at least 1")
 	case c.DeleteRetentionMs < 0:
 		return bad("delete.retention.ms", c.DeleteRetentionMs, "must not be negative")
+	case c.SegmentJitterMs < 0:
+		return bad("segment.jitter.ms", c.SegmentJitterMs, "must not be negative")
 	}
 	switch c.CleanupPolicy {
 	case "delete", "compact", "compact,delete", "delete,compact":

@@ -117,6 +117,46 @@ func TestRollByTime(t *testing.T) {
 	}
 }
 
+// TestRollJitter: with segment.jitter.ms the active segment rolls once it
+// is older than segment.ms less its jitter, and not before; the jitter is
+// below segment.ms and spread across segments.
+func TestRollJitter(t *testing.T) {
+	clock := newClock()
+	cfg := testConfig()
+	cfg.SegmentMs, cfg.SegmentJitterMs = 10000, 9000
+	l, _ := newTestLog(t, cfg, clock)
+	mustAppend(t, l, batch(1, 10, 1))
+	j := segmentJitter(cfg, l.log.jitterSeed(0))
+	if j < 0 || j >= 9000 {
+		t.Fatalf("jitter %d outside [0, 9000)", j)
+	}
+	clock.advance(time.Duration(cfg.SegmentMs-j) * time.Millisecond)
+	mustAppend(t, l, batch(1, 10, 1))
+	if l.Segments() != 1 {
+		t.Fatalf("%d segments at exactly segment.ms - jitter (%d ms)", l.Segments(), cfg.SegmentMs-j)
+	}
+	clock.advance(time.Millisecond)
+	mustAppend(t, l, batch(1, 10, 1))
+	if l.Segments() != 2 {
+		t.Fatalf("%d segments once older than segment.ms - jitter, want 2", l.Segments())
+	}
+	seen := map[int64]bool{}
+	for seed := range int64(100) {
+		j := segmentJitter(cfg, seed)
+		if j < 0 || j >= 9000 {
+			t.Fatalf("seed %d: jitter %d outside [0, 9000)", seed, j)
+		}
+		seen[j/1000] = true
+	}
+	if len(seen) < 5 {
+		t.Fatalf("jitters of 100 segments fall in %d of 9 seconds", len(seen))
+	}
+	cfg.SegmentJitterMs = 50000 // more than segment.ms: capped below it
+	if j := segmentJitter(cfg, 7); j >= cfg.SegmentMs {
+		t.Fatalf("jitter %d not below segment.ms", j)
+	}
+}
+
 func TestValidationRejectsBeforeDisk(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxMessageBytes = 4096

@@ -27,6 +27,11 @@ type BatchSpec struct {
 	BaseSequence  int32 // sequence of the first record, -1 for none
 	// Xerial frames snappy as the Java client does (else raw snappy).
 	Xerial bool
+	// Level is the codec's compression level, as Kafka's
+	// compression.gzip.level (-1 or 1-9), compression.lz4.level (1-17) and
+	// compression.zstd.level (-131072 to 22) take it; 0: the codec's default
+	// as Compress uses it.
+	Level int
 	// LogAppendTime batches: every record's timestamp is MaxTimestamp, and
 	// BaseTimestamp is kept as given. CreateTime batches compute both from
 	// the records.
@@ -59,7 +64,7 @@ func EncodeBatch(spec BatchSpec, records []Record) ([]byte, error) {
 		body = appendRecord(body, r, tsDelta, int32(i))
 	}
 	codec := int(spec.Attributes & AttrCompressionMask)
-	data, err := Compress(nil, codec, spec.Xerial, body)
+	data, err := CompressLevel(nil, codec, spec.Level, spec.Xerial, body)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +176,57 @@ func Compress(dst []byte, codec int, xerial bool, src []byte) ([]byte, error) {
 		return zstdEncoder().EncodeAll(src, dst), nil
 	}
 	return nil, fmt.Errorf("%w: unknown codec %d", ErrEncode, codec)
+}
+
+// CompressLevel is Compress at a compression level (BatchSpec.Level);
+// level 0, and snappy (which has none), are Compress.
+func CompressLevel(dst []byte, codec, level int, xerial bool, src []byte) ([]byte, error) {
+	switch {
+	case level == 0:
+	case codec == CodecGzip:
+		if level < gzip.HuffmanOnly || level > gzip.BestCompression {
+			return nil, fmt.Errorf("%w: gzip level %d", ErrEncode, level)
+		}
+		return streamCompress(dst, src, func(b *bytes.Buffer) compressWriter {
+			w, _ := gzip.NewWriterLevel(b, level) // level checked above
+			return w
+		})
+	case codec == CodecLZ4:
+		return streamCompress(dst, src, func(b *bytes.Buffer) compressWriter {
+			w := lz4.NewWriter(b)
+			_ = w.Apply(lz4.CompressionLevelOption(lz4Level(level))) // a valid level cannot fail
+			return w
+		})
+	case codec == CodecZstd:
+		return zstdLevelEncoder(level).EncodeAll(src, dst), nil
+	}
+	return Compress(dst, codec, xerial, src)
+}
+
+// lz4Level maps Kafka's lz4 levels (1-17, LZ4 HC levels above 2) onto the
+// pierrec/lz4 ones (Fast, Level1..Level9).
+func lz4Level(level int) lz4.CompressionLevel {
+	if level <= 2 {
+		return lz4.Fast
+	}
+	return lz4.CompressionLevel(1 << (8 + min(level, 11) - 2)) // Level_n is 1<<(8+n): 3 → Level1 … ≥11 → Level9
+}
+
+// zstdEncoders caches one encoder per zstd level (EncodeAll is safe for
+// concurrent use).
+var zstdEncoders sync.Map // zstd.EncoderLevel → *zstd.Encoder
+
+func zstdLevelEncoder(level int) *zstd.Encoder {
+	l := zstd.EncoderLevelFromZstd(level)
+	if e, ok := zstdEncoders.Load(l); ok {
+		return e.(*zstd.Encoder)
+	}
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l))
+	if err != nil {
+		panic(fmt.Sprintf("BUG: zstd encoder at level %v: %v", l, err))
+	}
+	actual, _ := zstdEncoders.LoadOrStore(l, e)
+	return actual.(*zstd.Encoder)
 }
 
 type compressWriter interface {

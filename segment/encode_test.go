@@ -2,9 +2,12 @@ package segment
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/pierrec/lz4/v4"
 
 	"github.com/sluice/sluice/segment/segmenttest"
 )
@@ -129,5 +132,39 @@ func TestCompressMatchesDecompress(t *testing.T) {
 	b.Codec, b.Xerial = segmenttest.Snappy, true
 	if !IsXerial(b.Encode()) {
 		t.Fatal("IsXerial missed a xerial batch")
+	}
+}
+
+// TestCompressLevelMatchesDecompress: every level Kafka's topic configs
+// accept compresses to something the decoder reads back; a gzip level out
+// of range is refused.
+func TestCompressLevelMatchesDecompress(t *testing.T) {
+	src := bytes.Repeat([]byte("sluice levels "), 5000)
+	f := func(codec, level int) {
+		t.Helper()
+		c, err := CompressLevel(nil, codec, level, false, src)
+		if err != nil {
+			t.Fatalf("codec %d level %d: %v", codec, level, err)
+		}
+		d, err := decompress(codec, c)
+		if err != nil || !bytes.Equal(d, src) {
+			t.Fatalf("codec %d level %d: round trip: %v", codec, level, err)
+		}
+	}
+	for _, l := range []int{-1, 1, 5, 9} {
+		f(CodecGzip, l)
+	}
+	for _, l := range []int{1, 2, 3, 9, 12, 17} {
+		f(CodecLZ4, l)
+	}
+	for _, l := range []int{-5, 1, 3, 9, 22} {
+		f(CodecZstd, l)
+	}
+	f(CodecSnappy, 4) // no levels: ignored
+	if _, err := CompressLevel(nil, CodecGzip, 10, false, src); !errors.Is(err, ErrEncode) {
+		t.Fatalf("gzip level 10: %v, want ErrEncode", err)
+	}
+	if lz4Level(3) != lz4.Level1 || lz4Level(11) != lz4.Level9 || lz4Level(17) != lz4.Level9 || lz4Level(1) != lz4.Fast {
+		t.Fatal("lz4 level mapping")
 	}
 }

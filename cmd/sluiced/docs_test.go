@@ -6,10 +6,11 @@ import (
 	"os"
 	"testing"
 
+	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/CONFIGURATION.md")
+var update = flag.Bool("update", false, "rewrite docs/CONFIGURATION.md, docs/TOPIC-CONFIGS.md and README.md's table")
 
 // TestConfigDocsUpToDate fails when docs/CONFIGURATION.md is not what
 // `sluiced --print-config-docs` prints (go test -update rewrites it).
@@ -61,5 +62,25 @@ func TestReadmeConfigTableUpToDate(t *testing.T) {
 	}
 	if got := readme[begin : end+len(config.ReadmeEnd)]; !bytes.Equal(got, want) {
 		t.Fatalf("%s's config table is stale: go test ./cmd/sluiced -update", path)
+	}
+}
+
+// TestTopicConfigDocsUpToDate fails when docs/TOPIC-CONFIGS.md is not what
+// broker.TopicConfigsMarkdown writes (go test -update rewrites it).
+func TestTopicConfigDocsUpToDate(t *testing.T) {
+	const path = "../../docs/TOPIC-CONFIGS.md"
+	var want bytes.Buffer
+	broker.TopicConfigsMarkdown(&want)
+	if *update {
+		if err := os.WriteFile(path, want.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("%s is stale: run go test ./cmd/sluiced -run TestTopicConfigDocsUpToDate -update", path)
 	}
 }

@@ -105,7 +105,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err := storeConfig(cfg, logger).Defaults.Validate(); err != nil {
 		return usageError{err}
 	}
-	d := &daemon{cfg: cfg, log: logger, metrics: metrics.New(), notify: newNotifier(environ, logger)}
+	d := &daemon{cfg: cfg, settings: settings, log: logger, metrics: metrics.New(), notify: newNotifier(environ, logger)}
 	return d.serve(ctx, stdout)
 }
 
@@ -151,12 +151,13 @@ const (
 
 // daemon is one run of sluiced: HTTP listener, broker, lifecycle.
 type daemon struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	metrics *metrics.Metrics
-	notify  *notifier
-	state   atomic.Int32
-	store   atomic.Pointer[partition.Store] // set once open, for /healthz (health.go)
+	cfg      *config.Config
+	settings *config.Settings // where each setting came from (DescribeConfigs)
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	notify   *notifier
+	state    atomic.Int32
+	store    atomic.Pointer[partition.Store] // set once open, for /healthz (health.go)
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -168,7 +169,7 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 		}
 		defer hs.close(d.log)
 	}
-	srv, err := startServer(d.cfg, d.log, d.metrics)
+	srv, err := startServer(d.cfg, d.settings, d.log, d.metrics)
 	if err != nil {
 		return err
 	}

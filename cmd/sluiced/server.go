@@ -86,9 +86,24 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	return b
 }
 
+// withStaticConfigs tells the broker every key sluiced read and whether the
+// file, environment or flags set it, for DescribeConfigs.
+func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
+	if s == nil {
+		return b
+	}
+	b.StaticConfigs = map[string]broker.StaticConfig{}
+	for _, v := range s.Effective() {
+		b.StaticConfigs[v.Option.Key] = broker.StaticConfig{
+			Value: v.Value, Set: v.Source.Level != config.Default, Doc: v.Option.Doc,
+		}
+	}
+	return b
+}
+
 // startServer opens the store, loads the broker and starts the listener,
 // with requests instrumented for the metrics.
-func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*server, error) {
+func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger, m *metrics.Metrics) (*server, error) {
 	scfg := storeConfig(cfg, log)
 	scfg.Observer = m.Observer()
 	fresh := isNewDataDir(cfg.DataDir)
@@ -98,7 +113,7 @@ func startServer(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*ser
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:       scfg,
 		Net:         netConfig(cfg, log),
-		Broker:      brokerConfig(cfg, log),
+		Broker:      withStaticConfigs(brokerConfig(cfg, log), settings),
 		Advertised:  cfg.Advertised,
 		Logger:      log,
 		WrapHandler: m.Instrument,

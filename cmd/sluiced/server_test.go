@@ -74,3 +74,26 @@ func TestBrokerConfigRebalanceDelay(t *testing.T) {
 	f("group.initial.rebalance.delay.ms=250\n", 250*time.Millisecond)
 	f("", 3*time.Second)
 }
+
+// TestStaticConfigsFromSettings: every option reaches the broker's
+// DescribeConfigs table, marked set only when the file set it.
+func TestStaticConfigsFromSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	if err := os.WriteFile(path, []byte("log.retention.hours=24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, settings, err := config.Load(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := withStaticConfigs(brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))), settings)
+	if len(bc.StaticConfigs) != len(config.Options) {
+		t.Errorf("%d static configs for %d options", len(bc.StaticConfigs), len(config.Options))
+	}
+	if sc := bc.StaticConfigs["log.retention.hours"]; sc.Value != "24" || !sc.Set {
+		t.Errorf("log.retention.hours: %+v", sc)
+	}
+	if sc := bc.StaticConfigs["log.segment.bytes"]; sc.Value != "1073741824" || sc.Set {
+		t.Errorf("log.segment.bytes: %+v", sc)
+	}
+}
