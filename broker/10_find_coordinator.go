@@ -15,8 +15,9 @@ import (
 // * Group keys (type 0): this node is every group's coordinator. The first
 //   request creates __consumer_offsets and loads the coordinator; if that
 //   fails, COORDINATOR_NOT_AVAILABLE.
-// * Transaction keys (type 1): COORDINATOR_NOT_AVAILABLE until the
-//   transaction coordinator exists; other types INVALID_REQUEST.
+// * Transaction keys (type 1): UNSUPPORTED_VERSION (35) with an error
+//   message saying transactions are not served yet, until the transaction
+//   coordinator exists (txnUnsupported); other types INVALID_REQUEST.
 // * v0-3 ask for one key (answered in the top-level fields); v4+ for several
 //   (one Coordinators entry each).
 
@@ -41,6 +42,19 @@ func handleFindCoordinator(_ context.Context, b *Broker, r *request) (*netio.Res
 	return r.respond(resp), nil
 }
 
+// txnUnsupported is the error message of UNSUPPORTED_VERSION answers to
+// transactional requests until transactions are built.
+//
+// Why UNSUPPORTED_VERSION: it is the code a Kafka client gets from a broker
+// that lacks a feature, and every major client treats it as fatal at once:
+// Java's TransactionManager handlers fail the producer on any
+// non-retriable error (UnsupportedVersionException), franz-go's kerr and
+// kafkajs mark it non-retriable, librdkafka raises it as a fatal error for
+// InitProducerId. The retriable COORDINATOR_NOT_AVAILABLE made producers
+// wait 5-45 s before a misleading timeout; TRANSACTIONAL_ID_AUTHORIZATION_
+// FAILED would blame ACLs and INVALID_REQUEST a client bug.
+var txnUnsupported = "transactions are not supported by this broker yet (Sluice has no transaction coordinator)"
+
 func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
@@ -54,7 +68,9 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 	switch keyType {
 	case 0:
 	case 1:
-		return fail(kerr.CoordinatorNotAvailable)
+		c.ErrorCode = kerr.UnsupportedVersion.Code
+		c.ErrorMessage = &txnUnsupported
+		return c
 	default:
 		return fail(kerr.InvalidRequest)
 	}

@@ -759,7 +759,7 @@ func TestGroupFindCoordinator(t *testing.T) {
 		if v >= 4 {
 			code = resp.Coordinators[0].ErrorCode
 		}
-		if v >= 1 && code != kerr.CoordinatorNotAvailable.Code {
+		if v >= 1 && code != kerr.UnsupportedVersion.Code {
 			t.Fatalf("v%d transaction key: %v", v, kerr.ErrorForCode(code))
 		}
 	}

@@ -1,0 +1,32 @@
+package broker
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestTransactionalProducerFailsFast: until transactions exist, a franz-go
+// transactional producer gets UNSUPPORTED_VERSION from BeginTransaction's
+// InitProducerId path instead of retrying COORDINATOR_NOT_AVAILABLE to its
+// timeout. The deadline below is far above what it takes (measured by
+// hand in the report); it only keeps a regression from hanging.
+func TestTransactionalProducerFailsFast(t *testing.T) {
+	ts := startServer(t, "")
+	ts.createTopic(t, "tx", 1, nil)
+	cl := newKgo(t, ts.addr, kgo.TransactionalID("tx-1"), kgo.DefaultProduceTopic("tx"),
+		kgo.RequestTimeoutOverhead(time.Second), kgo.RetryTimeout(30*time.Second))
+	ctx := testCtx(t)
+	start := time.Now()
+	err := cl.BeginTransaction()
+	if err == nil {
+		err = cl.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr()
+	}
+	t.Logf("transactional producer failed after %v: %v", time.Since(start), err)
+	if !errors.Is(err, kerr.UnsupportedVersion) {
+		t.Fatalf("got %v, want UNSUPPORTED_VERSION", err)
+	}
+}
