@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"time"
 
@@ -14,9 +15,13 @@ import (
 	"github.com/sluice/sluice/sendfile"
 )
 
-// Fetch: v4-16
+// Fetch: v0-17 (v17 only adds a follower's ReplicaDirectoryId tag)
 //
 // Behavior:
+// * v0-3 cannot carry RecordBatch v2: their records are down-converted to
+//   magic 0 (v0-1) or magic 1 (v2-3) message sets, copied rather than sent
+//   by sendfile (fetchdown.go). v0-2 have no MaxBytes: only each
+//   partition's PartitionMaxBytes limits them.
 // * Record bytes are never copied: each partition's records are file
 //   regions from Log.Read, sent with sendfile; only the framing around them
 //   is encoded, by hand (fetchenc.go), the one response not encoded by kmsg.
@@ -47,7 +52,7 @@ import (
 // * Follower fetches (ReplicaID >= 0) are served as consumer fetches until
 //   replication exists.
 
-func init() { register(1, 4, 16, handleFetch) }
+func init() { register(1, 0, 17, handleFetch) }
 
 // fetchPart is one requested partition and its latest read.
 type fetchPart struct {
@@ -59,8 +64,9 @@ type fetchPart struct {
 	errCode   int16 // request-level error (unknown topic, …)
 
 	// Result of the latest read.
-	code int16
-	res  partition.ReadResult
+	code   int16
+	res    partition.ReadResult
+	legacy []byte // Fetch v0-3: res down-converted (res.Regions released)
 }
 
 // fetchTopic is one requested topic.
@@ -75,8 +81,14 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	if code := fetchSessionError(req); code != 0 {
 		return encodeFetch(r, code, nil), nil
 	}
+	if req.Version < 3 {
+		req.MaxBytes = math.MaxInt32 // v0-2 have no response limit
+	}
 	topics := b.resolveFetch(req)
 	b.fetchUntilReady(ctx, req, topics)
+	if magic := fetchMagic(req.Version); magic < 2 {
+		b.downConvertFetch(topics, magic)
+	}
 	b.countFetched(topics)
 	return encodeFetch(r, 0, topics), nil
 }
