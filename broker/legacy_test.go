@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -326,4 +328,30 @@ func TestListOffsetsV0(t *testing.T) {
 	f(-1, 1, "[2]")
 	f(-2, 1, "[0]")
 	f(-1, 0, "[]")
+}
+
+// TestKcatCompression: Debian's kcat (librdkafka 2.0) decides codec
+// support from the advertised Produce/Fetch ranges (MsgVer1 needs Produce
+// v2, zstd Produce v7); with Produce from v0 it compresses, and the stored
+// batches carry its codec. Skipped without kcat on the PATH.
+func TestKcatCompression(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skip("kcat not installed")
+	}
+	ts := startServer(t, "")
+	rc := dialRaw(t, ts.addr)
+	for codec := segment.CodecGzip; codec <= segment.CodecZstd; codec++ {
+		name := segment.CodecName(codec)
+		topic := "kcat-" + name
+		ts.createTopic(t, topic, 1, nil)
+		ctx := testCtx(t)
+		cmd := exec.CommandContext(ctx, kcat, "-P", "-b", ts.addr, "-t", topic, "-p", "0", "-z", name,
+			"-X", "linger.ms=50")
+		cmd.Stdin = strings.NewReader(strings.Repeat("a fairly compressible line of text\n", 50))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -z %s: %v\n%s", name, err, out)
+		}
+		checkStoredCodecs(t, rc, topic, []int{codec})
+	}
 }
