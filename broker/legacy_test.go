@@ -355,3 +355,44 @@ func TestKcatCompression(t *testing.T) {
 		checkStoredCodecs(t, rc, topic, []int{codec})
 	}
 }
+
+// TestOldestVersionsOfGroupAPIs: Metadata v0 lists every topic for an
+// empty array; OffsetCommit v0 (ZooKeeper-stored in old Kafka) is stored
+// like v1+ and read back by OffsetFetch v0 and v1.
+func TestOldestVersionsOfGroupAPIs(t *testing.T) {
+	ts := startGroupServer(t, "")
+	ts.createTopic(t, "old", 2, nil)
+	rc := dialRaw(t, ts.addr)
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 0
+	mresp := rc.roundTrip(md).(*kmsg.MetadataResponse)
+	found := false
+	for _, mt := range mresp.Topics {
+		found = found || (mt.Topic != nil && *mt.Topic == "old" && len(mt.Partitions) == 2)
+	}
+	if !found || len(mresp.Brokers) != 1 {
+		t.Fatalf("metadata v0: %+v", mresp)
+	}
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version, commit.Group = 0, "old-group"
+	ct := kmsg.NewOffsetCommitRequestTopic()
+	ct.Topic = "old"
+	cp := kmsg.NewOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset = 1, 42
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	if code := rc.roundTrip(commit).(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("commit v0: %v", kerr.ErrorForCode(code))
+	}
+	for _, v := range []int16{0, 1} {
+		fetch := kmsg.NewPtrOffsetFetchRequest()
+		fetch.Version, fetch.Group = v, "old-group"
+		ft := kmsg.NewOffsetFetchRequestTopic()
+		ft.Topic, ft.Partitions = "old", []int32{0, 1}
+		fetch.Topics = append(fetch.Topics, ft)
+		ps := rc.roundTrip(fetch).(*kmsg.OffsetFetchResponse).Topics[0].Partitions
+		if len(ps) != 2 || ps[0].Offset != -1 || ps[1].Offset != 42 || ps[1].ErrorCode != 0 {
+			t.Fatalf("offset fetch v%d: %+v", v, ps)
+		}
+	}
+}
