@@ -11,9 +11,10 @@ import (
 )
 
 func TestSarama(t *testing.T) {
-	// V0_10_0_0 sends Produce v2 (magic 1), Fetch v2 and ListOffsets v0;
+	// V0_8_2_0 (sarama's oldest) sends Produce v0 (magic 0), Fetch v0 and
+	// Metadata v0; V0_10_0_0 Produce v2 (magic 1), Fetch v2, ListOffsets v0;
 	// V0_10_2_0 ListOffsets v1 and Fetch v3; V0_11_0_0 RecordBatch v2.
-	for _, v := range []sarama.KafkaVersion{sarama.V0_10_0_0, sarama.V0_10_2_0, sarama.V0_11_0_0, sarama.V2_1_0_0, sarama.V2_8_0_0} {
+	for _, v := range []sarama.KafkaVersion{sarama.V0_8_2_0, sarama.V0_10_0_0, sarama.V0_10_2_0, sarama.V0_11_0_0, sarama.V2_1_0_0, sarama.V2_8_0_0} {
 		t.Run(v.String(), func(t *testing.T) { testSarama(t, v) })
 	}
 }
