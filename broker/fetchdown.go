@@ -11,8 +11,11 @@ import (
 // Down-conversion for Fetch v0-3, whose responses cannot carry RecordBatch
 // v2: v0-1 read magic 0 message sets, v2-3 magic 1, as in Kafka. The
 // regions a read returned are copied into memory, converted by
-// segment.DownConvert and sent from the copy; the bytes copied are counted
-// in TopicTraffic.ConvertedOut.
+// segment.DownConvert (gzip and snappy batches stay compressed, as
+// wrapper messages; zstd ones, which magic 0/1 cannot carry, go out
+// uncompressed where Kafka would answer UNSUPPORTED_COMPRESSION_TYPE) and
+// sent from the copy; the bytes copied are counted in
+// TopicTraffic.ConvertedOut.
 
 // fetchMagic is the message format a Fetch version reads, or 2 when it
 // reads RecordBatch v2 as stored.

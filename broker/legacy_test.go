@@ -149,8 +149,8 @@ func TestLegacyProduceRoundTrip(t *testing.T) {
 		if p.ErrorCode != 0 || p.BaseOffset != base {
 			t.Fatalf("produce v%d: error %v base offset %d, want %d", s.version, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, base)
 		}
-		n := len(parseLegacySetDeep(t, s.set))
-		base += int64(n)
+		msgs, _ := parseLegacySetDeep(t, s.set)
+		base += int64(len(msgs))
 	}
 	// A modern producer's RecordBatch v2 after them.
 	cl := newKgo(t, ts.addr, kgo.DefaultProduceTopic(topic), kgo.ConsumeTopics(topic),
@@ -170,11 +170,12 @@ func TestLegacyProduceRoundTrip(t *testing.T) {
 		}
 	}
 
-	// Fetch v0 (magic 0) and v3 (magic 1) read them down-converted.
+	// Fetch v0 (magic 0) and v3 (magic 1) read them down-converted, the
+	// two gzip batches as gzip wrappers.
 	for _, v := range []int16{0, 3} {
-		msgs := fetchLegacy(t, rc, v, topic, 0)
-		if len(msgs) != len(want) {
-			t.Fatalf("fetch v%d: %d messages, want %d", v, len(msgs), len(want))
+		msgs, wrappers := parseLegacySetDeep(t, fetchLegacy(t, rc, v, topic, 0))
+		if len(msgs) != len(want) || wrappers != 2 {
+			t.Fatalf("fetch v%d: %d messages in %d wrappers, want %d in 2", v, len(msgs), wrappers, len(want))
 		}
 		for i, m := range msgs {
 			wantMagic := int8(0)
@@ -190,7 +191,7 @@ func TestLegacyProduceRoundTrip(t *testing.T) {
 		}
 	}
 	// From an offset inside the gzip batch: the whole batch comes back.
-	if msgs := fetchLegacy(t, rc, 2, topic, 7); len(msgs) == 0 || msgs[0].offset > 7 {
+	if msgs, _ := parseLegacySetDeep(t, fetchLegacy(t, rc, 2, topic, 7)); len(msgs) == 0 || msgs[0].offset > 7 {
 		t.Fatalf("fetch v2 from 7: %+v", msgs)
 	}
 	tr := ts.Broker().Traffic()[topic]
@@ -199,14 +200,20 @@ func TestLegacyProduceRoundTrip(t *testing.T) {
 	}
 }
 
-// parseLegacySetDeep counts the messages of a set, unwrapping gzip.
-func parseLegacySetDeep(t *testing.T, set []byte) []legacyMsg {
-	var out []legacyMsg
+// parseLegacySetDeep parses a message set, unwrapping gzip wrappers
+// (magic 1 inner offsets are relative to the wrapper's, which is the
+// last's); wrappers is how many there were.
+func parseLegacySetDeep(t *testing.T, set []byte) (msgs []legacyMsg, wrappers int) {
+	t.Helper()
 	for _, m := range parseLegacySet(t, set) {
 		if m.attrs&7 == 0 {
-			out = append(out, m)
+			msgs = append(msgs, m)
 			continue
 		}
+		if m.attrs&7 != segment.CodecGzip {
+			t.Fatalf("wrapper codec %d", m.attrs&7)
+		}
+		wrappers++
 		zr, err := gzip.NewReader(bytes.NewReader(m.value))
 		if err != nil {
 			t.Fatal(err)
@@ -215,14 +222,20 @@ func parseLegacySetDeep(t *testing.T, set []byte) []legacyMsg {
 		if _, err := inner.ReadFrom(zr); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, parseLegacySet(t, inner.Bytes())...)
+		in := parseLegacySet(t, inner.Bytes())
+		for i := range in {
+			if m.magic == 1 {
+				in[i].offset += m.offset - int64(len(in)-1)
+			}
+		}
+		msgs = append(msgs, in...)
 	}
-	return out
+	return msgs, wrappers
 }
 
 // fetchLegacy fetches partition 0 of topic from offset with Fetch
-// version (< 4) and parses the message set.
-func fetchLegacy(t *testing.T, rc *rawConn, version int16, topic string, offset int64) []legacyMsg {
+// version (< 4) and returns the message set.
+func fetchLegacy(t *testing.T, rc *rawConn, version int16, topic string, offset int64) []byte {
 	t.Helper()
 	req := kmsg.NewPtrFetchRequest()
 	req.Version, req.ReplicaID, req.MaxBytes = version, -1, 1<<20
@@ -237,7 +250,7 @@ func fetchLegacy(t *testing.T, rc *rawConn, version int16, topic string, offset 
 	if p.ErrorCode != 0 {
 		t.Fatalf("fetch v%d: %v", version, kerr.ErrorForCode(p.ErrorCode))
 	}
-	return parseLegacySet(t, p.RecordBatches)
+	return p.RecordBatches
 }
 
 // checkStoredCodecs fetches with v11 and checks each stored batch's codec

@@ -211,12 +211,16 @@ func UpConvert(set []byte) ([]byte, int, error) {
 }
 
 // DownConvert appends to dst the records of the whole v2 batches in
-// batches as an uncompressed magic 0 or 1 message set with absolute
-// offsets, as Kafka down-converts for Fetch v0-3 (v0-1 read magic 0, v2-3
-// magic 1). Control batches are skipped; headers are dropped (magic 0/1
-// cannot carry them); a LogAppendTime batch gives magic 1 messages that
-// timestamp type. A partial batch at the end is ignored (the client asks
-// again from there). It returns the messages written.
+// batches as a magic 0 or 1 message set with absolute offsets, as Kafka
+// down-converts for Fetch v0-3 (v0-1 read magic 0, v2-3 magic 1). A
+// batch compressed with gzip or snappy (or lz4 for magic 1) becomes one
+// wrapper message of that codec (snappy xerial-framed, as the Java client
+// of that era wrote it); other batches become plain messages: magic 0/1
+// have no zstd, and magic 0 lz4 used a broken frame checksum. Control
+// batches are skipped; headers are dropped (magic 0/1 cannot carry them);
+// a LogAppendTime batch gives magic 1 messages that timestamp type. A
+// partial batch at the end is ignored (the client asks again from there).
+// It returns the messages written (wrapped ones counted one by one).
 func DownConvert(dst, batches []byte, magic int8) ([]byte, int, error) {
 	if magic != 0 && magic != 1 {
 		return dst, 0, fmt.Errorf("BUG: segment: down-convert to magic %d", magic)
@@ -235,20 +239,54 @@ func DownConvert(dst, batches []byte, magic int8) ([]byte, int, error) {
 		if h.Attributes&AttrControl != 0 {
 			continue
 		}
-		attrs := int8(0)
-		if magic == 1 && h.Attributes&AttrTimestampType != 0 {
-			attrs = AttrTimestampType
+		var k int
+		if dst, k, err = downConvertBatch(dst, batch, h, magic); err != nil {
+			return dst, n, err
 		}
-		err = Records(batch, func(r Record) bool {
+		n += k
+	}
+	return dst, n, nil
+}
+
+// downConvertBatch appends one batch's records, wrapped if its codec is
+// kept.
+func downConvertBatch(dst, batch []byte, h Header, magic int8) ([]byte, int, error) {
+	attrs := int8(0)
+	if magic == 1 && h.Attributes&AttrTimestampType != 0 {
+		attrs = AttrTimestampType
+	}
+	codec := h.Compression()
+	wrap := codec == CodecGzip || codec == CodecSnappy || (codec == CodecLZ4 && magic == 1)
+	if !wrap {
+		n := 0
+		err := Records(batch, func(r Record) bool {
 			dst = appendLegacy(dst, magic, attrs, &r)
 			n++
 			return true
 		})
-		if err != nil {
-			return dst, n, err
-		}
+		return dst, n, err
 	}
-	return dst, n, nil
+	var inner []byte
+	var w Record
+	n := 0
+	w.Timestamp = -1
+	err := Records(batch, func(r Record) bool {
+		w.Offset, w.Timestamp = r.Offset, max(w.Timestamp, r.Timestamp)
+		if magic == 1 {
+			r.Offset = int64(n) // relative inside a magic 1 wrapper
+		}
+		inner = appendLegacy(inner, magic, attrs, &r)
+		n++
+		return true
+	})
+	if err != nil || n == 0 {
+		return dst, 0, err
+	}
+	w.Value, err = Compress(nil, codec, codec == CodecSnappy, inner)
+	if err != nil {
+		return dst, 0, err
+	}
+	return appendLegacy(dst, magic, attrs|int8(codec), &w), n, nil
 }
 
 // appendLegacy appends one uncompressed magic 0/1 entry.

@@ -77,8 +77,16 @@ func TestUpDownConvert(t *testing.T) {
 						t.Fatalf("DownConvert to %d: %d, %v", to, dn, err)
 					}
 					var msgs []LegacyMessage
-					if _, err := WalkLegacy(down, func(m LegacyMessage) { msgs = append(msgs, m) }); err != nil {
+					gotCodec, err := WalkLegacy(down, func(m LegacyMessage) { msgs = append(msgs, m) })
+					if err != nil {
 						t.Fatal(err)
+					}
+					wantCodec := codec
+					if codec == CodecZstd || (codec == CodecLZ4 && to == 0) {
+						wantCodec = CodecNone
+					}
+					if gotCodec != wantCodec {
+						t.Fatalf("down-converted to magic %d with codec %s, want %s", to, CodecName(gotCodec), CodecName(wantCodec))
 					}
 					for i, m := range msgs {
 						if m.Offset != 40+int64(i) || m.Magic != to || string(m.Value) != fmt.Sprintf("v%d", i) || m.KeyNull != (i == 1) {
