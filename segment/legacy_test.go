@@ -183,3 +183,34 @@ func FuzzUpConvert(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkConvert measures up-conversion of a 1,000-message set and
+// down-conversion of the resulting batch, plain and gzip.
+func BenchmarkConvert(b *testing.B) {
+	for _, codec := range []int{CodecNone, CodecGzip} {
+		set := legacySet(b, 1, codec, 0, 1000)
+		batch, _, err := UpConvert(set)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("up/"+CodecName(codec), func(b *testing.B) {
+			b.SetBytes(int64(len(set)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := UpConvert(set); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("down/"+CodecName(codec), func(b *testing.B) {
+			b.SetBytes(int64(len(batch)))
+			b.ReportAllocs()
+			var dst []byte
+			for b.Loop() {
+				if dst, _, err = DownConvert(dst[:0], batch, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
