@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,7 +21,8 @@ import (
 //   LogValidator does (segment.UpConvert: the wrappers' codec is kept, magic
 //   0 messages get timestamp -1); a malformed set is CORRUPT_MESSAGE. The
 //   converted bytes are counted (TopicTraffic.ConvertedIn). A v0-2 request
-//   carrying RecordBatch v2 is appended as it is.
+//   carrying RecordBatch v2 is appended as it is; a v3+ request carrying a
+//   legacy set gets INVALID_RECORD, as in Kafka.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). On one node 1 and -1 both complete when
 //   Log.Append returns (which already waits for fsync under --fsync
@@ -94,8 +96,8 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
 			sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
-			if sp.ErrorCode == 0 && req.Version < 3 {
-				sp.ErrorCode = j.upConvert()
+			if sp.ErrorCode == 0 {
+				sp.ErrorCode = j.messageFormat(req.Version)
 			}
 			jobs = append(jobs, j)
 		}
@@ -116,6 +118,20 @@ func (j *produceJob) precheck(acksOK, transactional bool) int16 {
 		return kerr.InvalidRecord.Code
 	case transactional || hasTransactionalBatch(j.records):
 		return kerr.InvalidTxnState.Code
+	}
+	return 0
+}
+
+// messageFormat up-converts a legacy message set on v0-2 and refuses one
+// on v3+ (INVALID_RECORD, Kafka's ProduceRequest.validateRecords).
+func (j *produceJob) messageFormat(version int16) int16 {
+	if version < 3 {
+		return j.upConvert()
+	}
+	if m := segment.LegacyMagic(j.records); m == 0 || m == 1 {
+		msg := fmt.Sprintf("Produce requests with version %d are only allowed to contain record batches with magic version 2", version)
+		j.out.ErrorMessage = &msg
+		return kerr.InvalidRecord.Code
 	}
 	return 0
 }

@@ -288,8 +288,8 @@ func checkStoredCodecs(t *testing.T, rc *rawConn, topic string, want []int) {
 	}
 }
 
-// TestLegacyProduceErrors: a malformed legacy set is CORRUPT_MESSAGE and
-// appends nothing.
+// TestLegacyProduceErrors: a malformed legacy set is CORRUPT_MESSAGE, a
+// legacy set in Produce v3+ INVALID_RECORD; neither appends anything.
 func TestLegacyProduceErrors(t *testing.T) {
 	ts := startServer(t, "")
 	ts.createTopic(t, "bad", 1, nil)
@@ -307,6 +307,12 @@ func TestLegacyProduceErrors(t *testing.T) {
 	f("bad crc", badCRC)
 	f("truncated", good[:len(good)-2])
 	f("trailing bytes", append(bytes.Clone(good), 0, 0, 0))
+	for _, v := range []int16{3, 9} {
+		p := rc.roundTrip(produceReq(v, 1, "bad", 0, good)).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != kerr.InvalidRecord.Code {
+			t.Errorf("legacy set in produce v%d: %v, want INVALID_RECORD", v, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
 	if hw := ts.Broker().topics.get("bad").partition(0).HighWatermark(); hw != 0 {
 		t.Fatalf("high watermark %d after rejected sets", hw)
 	}
