@@ -19,10 +19,11 @@ import (
 //   restarts (files.go: producer-id-block).
 // * v3+: ProducerID and ProducerEpoch must both be -1 or both be set, else
 //   INVALID_REQUEST, as in Kafka.
-// * With a TransactionalID: UNSUPPORTED_VERSION (35, non-retriable, with
-//   see txnUnsupported in 10_find_coordinator.go) until the transaction
-//   coordinator exists, so a transactional producer fails at once instead
-//   of retrying to its timeout. An empty TransactionalID is INVALID_REQUEST.
+// * With a TransactionalID: UNSUPPORTED_VERSION (35) until the
+//   transaction coordinator exists, which Java and franz-go treat as fatal,
+//   so a transactional producer fails at once instead of retrying to its
+//   timeout (librdkafka stops earlier, at FindCoordinator: see
+//   txnUnsupportedCode). An empty TransactionalID is INVALID_REQUEST.
 
 func init() { register(22, 0, 5, handleInitProducerID) }
 
