@@ -49,6 +49,9 @@ import (
 //   for one). An incremental fetch (epoch > 0) gets
 //   FETCH_SESSION_ID_NOT_FOUND, or INVALID_FETCH_SESSION_EPOCH with session
 //   id 0, as in Kafka's FetchManager.
+// * KAFKA_STORAGE_ERROR is answered as NOT_LEADER_OR_FOLLOWER to v0-5,
+//   whose clients may not know it (Kafka's maybeDownConvertStorageError):
+//   they refresh metadata and retry instead of failing.
 // * Follower fetches (ReplicaID >= 0) are served as consumer fetches until
 //   replication exists.
 
@@ -89,8 +92,23 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
 	}
+	if req.Version <= 5 {
+		storageErrorsAsNotLeader(topics)
+	}
 	b.countFetched(topics)
 	return encodeFetch(r, 0, topics), nil
+}
+
+// storageErrorsAsNotLeader turns KAFKA_STORAGE_ERROR into
+// NOT_LEADER_OR_FOLLOWER, for Fetch v0-5.
+func storageErrorsAsNotLeader(topics []fetchTopic) {
+	for i := range topics {
+		for k := range topics[i].parts {
+			if fp := &topics[i].parts[k]; fp.code == kerr.KafkaStorageError.Code {
+				fp.code = kerr.NotLeaderForPartition.Code
+			}
+		}
+	}
 }
 
 // fetchSessionError answers session requests we cannot honour (KIP-227).
