@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,11 +12,19 @@ import (
 
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/segment"
 )
 
-// Produce: v3-11
+// Produce: v0-11
 //
 // Behavior:
+// * v0-2 carry legacy message sets (magic 0 and 1): each partition's set is
+//   up-converted to one RecordBatch v2 before the append, as Kafka's
+//   LogValidator does (segment.UpConvert: the wrappers' codec is kept, magic
+//   0 messages get timestamp -1); a malformed set is CORRUPT_MESSAGE. The
+//   converted bytes are counted (TopicTraffic.ConvertedIn). A v0-2 request
+//   carrying RecordBatch v2 is appended as it is; a v3+ request carrying a
+//   legacy set gets INVALID_RECORD, as in Kafka.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). On one node 1 and -1 both complete when
 //   Log.Append returns (which already waits for fsync under --fsync
@@ -45,7 +54,7 @@ import (
 
 const produceKey = 0
 
-func init() { register(produceKey, 3, 11, handleProduce) }
+func init() { register(produceKey, 0, 11, handleProduce) }
 
 func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
@@ -93,6 +102,9 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
 			sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
+			if sp.ErrorCode == 0 {
+				sp.ErrorCode = j.messageFormat(req.Version)
+			}
 			jobs = append(jobs, j)
 		}
 	}
@@ -113,6 +125,37 @@ func (j *produceJob) precheck(acksOK, transactional bool) int16 {
 	case transactional || hasTransactionalBatch(j.records):
 		return kerr.InvalidTxnState.Code
 	}
+	return 0
+}
+
+// messageFormat up-converts a legacy message set on v0-2 and refuses one
+// on v3+ (INVALID_RECORD, Kafka's ProduceRequest.validateRecords).
+func (j *produceJob) messageFormat(version int16) int16 {
+	if version < 3 {
+		return j.upConvert()
+	}
+	if m := segment.LegacyMagic(j.records); m == 0 || m == 1 {
+		msg := fmt.Sprintf("Produce requests with version %d are only allowed to contain record batches with magic version 2", version)
+		j.out.ErrorMessage = &msg
+		return kerr.InvalidRecord.Code
+	}
+	return 0
+}
+
+// upConvert replaces a legacy (magic 0/1) message set by one RecordBatch
+// v2 and returns the error code for a malformed set.
+func (j *produceJob) upConvert() int16 {
+	if segment.LegacyMagic(j.records) >= 2 {
+		return 0
+	}
+	batch, _, err := segment.UpConvert(j.records)
+	if err != nil {
+		msg := err.Error()
+		j.out.ErrorMessage = &msg
+		return kerr.CorruptMessage.Code
+	}
+	j.b.traffic.counters(j.topic).convertedIn.Add(int64(len(j.records)))
+	j.records = batch
 	return 0
 }
 

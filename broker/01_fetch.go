@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"time"
 
@@ -14,9 +15,13 @@ import (
 	"github.com/sluice/sluice/sendfile"
 )
 
-// Fetch: v4-16
+// Fetch: v0-17 (v17 only adds a follower's ReplicaDirectoryId tag)
 //
 // Behavior:
+// * v0-3 cannot carry RecordBatch v2: their records are down-converted to
+//   magic 0 (v0-1) or magic 1 (v2-3) message sets, copied rather than sent
+//   by sendfile (fetchdown.go). v0-2 have no MaxBytes: only each
+//   partition's PartitionMaxBytes limits them.
 // * Record bytes are never copied: each partition's records are file
 //   regions from Log.Read, sent with sendfile; only the framing around them
 //   is encoded, by hand (fetchenc.go), the one response not encoded by kmsg.
@@ -44,10 +49,13 @@ import (
 //   for one). An incremental fetch (epoch > 0) gets
 //   FETCH_SESSION_ID_NOT_FOUND, or INVALID_FETCH_SESSION_EPOCH with session
 //   id 0, as in Kafka's FetchManager.
+// * KAFKA_STORAGE_ERROR is answered as NOT_LEADER_OR_FOLLOWER to v0-5,
+//   whose clients may not know it (Kafka's maybeDownConvertStorageError):
+//   they refresh metadata and retry instead of failing.
 // * Follower fetches (ReplicaID >= 0) are served as consumer fetches until
 //   replication exists.
 
-func init() { register(1, 4, 16, handleFetch) }
+func init() { register(1, 0, 17, handleFetch) }
 
 // fetchPart is one requested partition and its latest read.
 type fetchPart struct {
@@ -59,8 +67,9 @@ type fetchPart struct {
 	errCode   int16 // request-level error (unknown topic, …)
 
 	// Result of the latest read.
-	code int16
-	res  partition.ReadResult
+	code   int16
+	res    partition.ReadResult
+	legacy []byte // Fetch v0-3: res down-converted (res.Regions released)
 }
 
 // fetchTopic is one requested topic.
@@ -75,10 +84,31 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	if code := fetchSessionError(req); code != 0 {
 		return encodeFetch(r, code, nil), nil
 	}
+	if req.Version < 3 {
+		req.MaxBytes = math.MaxInt32 // v0-2 have no response limit
+	}
 	topics := b.resolveFetch(req)
 	b.fetchUntilReady(ctx, req, topics)
+	if magic := fetchMagic(req.Version); magic < 2 {
+		b.downConvertFetch(topics, magic)
+	}
+	if req.Version <= 5 {
+		storageErrorsAsNotLeader(topics)
+	}
 	b.countFetched(topics)
 	return encodeFetch(r, 0, topics), nil
+}
+
+// storageErrorsAsNotLeader turns KAFKA_STORAGE_ERROR into
+// NOT_LEADER_OR_FOLLOWER, for Fetch v0-5.
+func storageErrorsAsNotLeader(topics []fetchTopic) {
+	for i := range topics {
+		for k := range topics[i].parts {
+			if fp := &topics[i].parts[k]; fp.code == kerr.KafkaStorageError.Code {
+				fp.code = kerr.NotLeaderForPartition.Code
+			}
+		}
+	}
 }
 
 // fetchSessionError answers session requests we cannot honour (KIP-227).

@@ -10,9 +10,15 @@ import (
 	"github.com/sluice/sluice/partition"
 )
 
-// ListOffsets: v1-8
+// ListOffsets: v0-9
 //
 // Behavior:
+// * v0 (sarama before V0_10_1, Burrow) answers the old offsets array
+//   (OldStyleOffsets), at most MaxNumOffsets long: latest gives the high
+//   watermark, earliest the log start offset, a timestamp >= 0 the first
+//   offset at or after it (Kafka 3.9 listed segment base offsets there;
+//   clients take the first entry). Nothing found, or MaxNumOffsets 0, is
+//   an empty array.
 // * Timestamp -2 (earliest) and -4 (earliest local, v8+): the log start
 //   offset. -1 (latest): the high watermark, or with IsolationLevel
 //   READ_COMMITTED (v2+) the last stable offset. -3 (max timestamp, v7+):
@@ -27,7 +33,7 @@ import (
 //   negative timestamps (-5, latest tiered, is v9+) match nothing: offset
 //   -1, timestamp -1.
 
-func init() { register(2, 1, 8, handleListOffsets) }
+func init() { register(2, 0, 9, handleListOffsets) }
 
 const (
 	listLatest        = -1
@@ -79,6 +85,9 @@ func (b *Broker) listOffset(l *partition.Log, version int16, isolation int8,
 		return
 	}
 	sp.Offset, sp.Timestamp = offset, ts
+	if version == 0 && offset >= 0 && rp.MaxNumOffsets > 0 {
+		sp.OldStyleOffsets = []int64{offset}
+	}
 	if offset >= 0 {
 		sp.LeaderEpoch = epoch
 	}

@@ -19,10 +19,11 @@ import (
 //   restarts (files.go: producer-id-block).
 // * v3+: ProducerID and ProducerEpoch must both be -1 or both be set, else
 //   INVALID_REQUEST, as in Kafka.
-// * With a TransactionalID: COORDINATOR_NOT_AVAILABLE (retriable) until the
-//   transaction coordinator exists — what Kafka answers while it has no
-//   transaction coordinator ready. An empty TransactionalID is
-//   INVALID_REQUEST.
+// * With a TransactionalID: UNSUPPORTED_VERSION (35) until the
+//   transaction coordinator exists, which Java and franz-go treat as fatal,
+//   so a transactional producer fails at once instead of retrying to its
+//   timeout (librdkafka stops earlier, at FindCoordinator: see
+//   txnUnsupportedCode). An empty TransactionalID is INVALID_REQUEST.
 
 func init() { register(22, 0, 5, handleInitProducerID) }
 
@@ -36,7 +37,7 @@ func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Resp
 	case req.TransactionalID != nil && *req.TransactionalID == "":
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	case req.TransactionalID != nil:
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
 	default:
 		id, err := b.producerIDs.next()
 		if err != nil {

@@ -102,7 +102,7 @@ func TestInitProducerID(t *testing.T) {
 			t.Errorf("%+v: %+v, want error %d", req, got, want)
 		}
 	}
-	f(&kmsg.InitProducerIDRequest{Version: 4, TransactionalID: kmsg.StringPtr("tx"), ProducerID: -1, ProducerEpoch: -1}, kerr.CoordinatorNotAvailable.Code)
+	f(&kmsg.InitProducerIDRequest{Version: 4, TransactionalID: kmsg.StringPtr("tx"), ProducerID: -1, ProducerEpoch: -1}, kerr.UnsupportedVersion.Code)
 	f(&kmsg.InitProducerIDRequest{Version: 4, ProducerID: 5, ProducerEpoch: -1}, kerr.InvalidRequest.Code)
 	f(&kmsg.InitProducerIDRequest{Version: 2, TransactionalID: kmsg.StringPtr("")}, kerr.InvalidRequest.Code)
 }

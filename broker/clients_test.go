@@ -11,7 +11,10 @@ import (
 )
 
 func TestSarama(t *testing.T) {
-	for _, v := range []sarama.KafkaVersion{sarama.V2_1_0_0, sarama.V2_8_0_0} {
+	// V0_8_2_0 (sarama's oldest) sends Produce v0 (magic 0), Fetch v0 and
+	// Metadata v0; V0_10_0_0 Produce v2 (magic 1), Fetch v2, ListOffsets v0;
+	// V0_10_2_0 ListOffsets v1 and Fetch v3; V0_11_0_0 RecordBatch v2.
+	for _, v := range []sarama.KafkaVersion{sarama.V0_8_2_0, sarama.V0_10_0_0, sarama.V0_10_2_0, sarama.V0_11_0_0, sarama.V2_1_0_0, sarama.V2_8_0_0} {
 		t.Run(v.String(), func(t *testing.T) { testSarama(t, v) })
 	}
 }
@@ -25,6 +28,7 @@ func testSarama(t *testing.T, version sarama.KafkaVersion) {
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	cfg.Producer.Compression = sarama.CompressionGZIP
 	cfg.Consumer.MaxWaitTime = 200 * time.Millisecond
 	prod, err := sarama.NewSyncProducer([]string{ts.addr}, cfg)
 	if err != nil {
@@ -44,6 +48,8 @@ func testSarama(t *testing.T, version sarama.KafkaVersion) {
 	if err != nil || p != 1 || off != n/parts {
 		t.Fatalf("send one: partition %d offset %d err %v", p, off, err)
 	}
+
+	checkSaramaOffsets(t, ts.addr, cfg, topic, 1, 0, n/parts+1)
 
 	cons, err := sarama.NewConsumer([]string{ts.addr}, cfg)
 	if err != nil {
@@ -128,5 +134,22 @@ func TestKafkaGo(t *testing.T) {
 	defer cancel()
 	if m, err := r.ReadMessage(short); err == nil {
 		t.Fatalf("read past the end returned offset %d", m.Offset)
+	}
+}
+
+// checkSaramaOffsets asks ListOffsets (v0 before V0_10_1_0) for the
+// earliest and latest offsets of one partition.
+func checkSaramaOffsets(t *testing.T, addr string, cfg *sarama.Config, topic string, part int32, earliest, latest int64) {
+	t.Helper()
+	cl, err := sarama.NewClient([]string{addr}, cfg)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	defer cl.Close()
+	if got, err := cl.GetOffset(topic, part, sarama.OffsetOldest); err != nil || got != earliest {
+		t.Fatalf("earliest offset %d, %v; want %d", got, err, earliest)
+	}
+	if got, err := cl.GetOffset(topic, part, sarama.OffsetNewest); err != nil || got != latest {
+		t.Fatalf("latest offset %d, %v; want %d", got, err, latest)
 	}
 }

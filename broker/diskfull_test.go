@@ -59,6 +59,17 @@ func TestDiskFullAnswersStorageError(t *testing.T) {
 	if err := ts.Store().Get("full", 0).Offline(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Offline: %v, want the stored ENOSPC", err)
 	}
+	// Fetch from the offline log: KAFKA_STORAGE_ERROR from v6, and
+	// NOT_LEADER_OR_FOLLOWER before (clients that may not know 56).
+	for _, v := range []int16{0, 3, 5, 6, 11} {
+		want := kerr.KafkaStorageError.Code
+		if v <= 5 {
+			want = kerr.NotLeaderForPartition.Code
+		}
+		if got := fetchCode(t, rc, v, "full"); got != want {
+			t.Errorf("fetch v%d from the offline log: %v, want %v", v, kerr.ErrorForCode(got), kerr.ErrorForCode(want))
+		}
+	}
 
 	all := ts.dir + string(os.PathSeparator)
 	full.Store(&all)
@@ -81,4 +92,19 @@ func TestDiskFullAnswersStorageError(t *testing.T) {
 	if !errors.Is(err, partition.ErrStorage) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("shutdown: %v, want the offline log's ENOSPC", err)
 	}
+}
+
+// fetchCode fetches partition 0 of topic from offset 0 with version and
+// returns the partition's error code.
+func fetchCode(t *testing.T, rc *rawConn, version int16, topic string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes = version, -1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return rc.roundTrip(req).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
 }

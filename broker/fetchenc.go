@@ -11,7 +11,7 @@ import (
 // Fields by version (flexible from v12: compact arrays and strings are
 // uvarint(n+1), and every struct ends with tagged fields, empty here):
 //
-//	ThrottleMillis int32
+//	ThrottleMillis int32                v1+
 //	ErrorCode int16                     v7+
 //	SessionID int32                     v7+
 //	Topics [
@@ -21,11 +21,12 @@ import (
 //	    Partition int32
 //	    ErrorCode int16
 //	    HighWatermark int64
-//	    LastStableOffset int64
+//	    LastStableOffset int64          v4+
 //	    LogStartOffset int64            v5+
-//	    AbortedTransactions nullable [] (always null)
+//	    AbortedTransactions nullable [] v4+ (always null)
 //	    PreferredReadReplica int32      v11+ (always -1)
 //	    Records nullable bytes          length prefix, then regions
+//	                                    (v0-3: the down-converted copy)
 //	    tagged fields                   v12+
 //	  ]
 //	  tagged fields                     v12+
@@ -110,7 +111,9 @@ func encodeFetch(r *request, errCode int16, topics []fetchTopic) *netio.Response
 
 // writeFetchBody writes the response body for version.
 func writeFetchBody(w *fetchWriter, version int16, errCode int16, topics []fetchTopic) {
-	w.i32(0) // ThrottleMillis
+	if version >= 1 {
+		w.i32(0) // ThrottleMillis
+	}
 	if version >= 7 {
 		w.i16(errCode)
 		w.i32(0) // SessionID: no sessions
@@ -140,14 +143,23 @@ func writeFetchPartition(w *fetchWriter, version int16, fp *fetchPart) {
 	w.i32(fp.partition)
 	w.i16(fp.code)
 	w.i64(hw)
-	w.i64(lso)
+	if version >= 4 {
+		w.i64(lso)
+	}
 	if version >= 5 {
 		w.i64(start)
 	}
-	w.length(-1, w.flexible, false) // AbortedTransactions: null
+	if version >= 4 {
+		w.length(-1, w.flexible, false) // AbortedTransactions: null
+	}
 	if version >= 11 {
 		w.i32(-1) // PreferredReadReplica
 	}
-	w.regions(fp.res.Regions)
+	if version < 4 {
+		w.length(len(fp.legacy), false, false)
+		w.buf = append(w.buf, fp.legacy...)
+	} else {
+		w.regions(fp.res.Regions)
+	}
 	w.tags()
 }

@@ -57,12 +57,15 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 		}},
 		{name: "empty", id: id1},
 	}
-	for v := int16(4); v <= 16; v++ {
+	for v := int16(0); v <= 17; v++ {
 		for _, topErr := range []int16{0, kerr.FetchSessionIDNotFound.Code} {
 			if topErr != 0 && v < 7 {
 				continue
 			}
 			ts := topics
+			if v < 4 {
+				ts = legacyTopics(t, topics)
+			}
 			if topErr != 0 {
 				ts = nil
 			}
@@ -107,7 +110,7 @@ func kmsgFetchResponse(v, topErr int16, topics []fetchTopic) *kmsg.FetchResponse
 				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 			}
 			rp.PreferredReadReplica = -1
-			rp.RecordBatches = []byte{}
+			rp.RecordBatches = append([]byte{}, fp.legacy...)
 			for _, reg := range fp.res.Regions {
 				b := make([]byte, reg.Len)
 				if _, err := reg.File.ReadAt(b, reg.Off); err != nil {
@@ -120,4 +123,26 @@ func kmsgFetchResponse(v, topErr int16, topics []fetchTopic) *kmsg.FetchResponse
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// legacyTopics is topics as Fetch v0-3 holds them after down-conversion:
+// each read's bytes in legacy, no regions.
+func legacyTopics(t *testing.T, topics []fetchTopic) []fetchTopic {
+	out := make([]fetchTopic, len(topics))
+	for i, ft := range topics {
+		out[i] = ft
+		out[i].parts = make([]fetchPart, len(ft.parts))
+		for k, fp := range ft.parts {
+			if len(fp.res.Regions) > 0 {
+				b, err := readRegions(&fp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fp.legacy = b
+			}
+			fp.res.Regions = nil
+			out[i].parts[k] = fp
+		}
+	}
+	return out
 }

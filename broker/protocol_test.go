@@ -43,10 +43,12 @@ func TestAPIVersionsUnsupportedVersion(t *testing.T) {
 	}
 }
 
-// checkAPIRanges asserts the advertised ranges match the brief.
+// checkAPIRanges asserts the advertised ranges: every key from v0, as
+// Apache Kafka 3.9 served them (issue 12), up to what Sluice serves.
 func checkAPIRanges(t *testing.T, resp *kmsg.ApiVersionsResponse) {
 	t.Helper()
-	want := map[int16][2]int16{0: {3, 11}, 1: {4, 16}, 2: {1, 8}, 3: {0, 12}, 18: {0, 4}, 22: {0, 5}, 23: {0, 4}}
+	want := map[int16][2]int16{0: {0, 11}, 1: {0, 17}, 2: {0, 9}, 3: {0, 12}, 8: {0, 9}, 9: {0, 9},
+		10: {0, 5}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 18: {0, 4}, 22: {0, 5}, 23: {0, 4}}
 	got := map[int16][2]int16{}
 	for _, k := range resp.ApiKeys {
 		got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}

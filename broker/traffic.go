@@ -10,14 +10,17 @@ import (
 
 // TopicTraffic is the record bytes appended to (In) and sent from (Out) a
 // topic since the broker started. Duplicates of idempotent retries are not
-// counted in; Out counts what Fetch responses carried.
-type TopicTraffic struct{ In, Out int64 }
+// counted in; Out counts what Fetch responses carried. ConvertedIn counts
+// the legacy (magic 0/1) message-set bytes Produce v0-2 up-converted, and
+// ConvertedOut the RecordBatch bytes Fetch v0-3 down-converted (copied
+// instead of sent by sendfile): Kafka's Produce/FetchMessageConversions.
+type TopicTraffic struct{ In, Out, ConvertedIn, ConvertedOut int64 }
 
 // traffic holds a counter pair per topic; the hot paths only do an atomic
 // add after a map load.
 type traffic struct{ m sync.Map } // topic name → *trafficCounters
 
-type trafficCounters struct{ in, out atomic.Int64 }
+type trafficCounters struct{ in, out, convertedIn, convertedOut atomic.Int64 }
 
 func (t *traffic) counters(topic string) *trafficCounters {
 	if c, ok := t.m.Load(topic); ok {
@@ -32,7 +35,8 @@ func (b *Broker) Traffic() map[string]TopicTraffic {
 	out := make(map[string]TopicTraffic)
 	b.traffic.m.Range(func(k, v any) bool {
 		c := v.(*trafficCounters)
-		out[k.(string)] = TopicTraffic{In: c.in.Load(), Out: c.out.Load()}
+		out[k.(string)] = TopicTraffic{In: c.in.Load(), Out: c.out.Load(),
+			ConvertedIn: c.convertedIn.Load(), ConvertedOut: c.convertedOut.Load()}
 		return true
 	})
 	return out

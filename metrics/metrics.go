@@ -35,6 +35,8 @@
 //	sluice_cleaner_errors_total                log cleaner: cleanings that failed
 //	sluice_topic_bytes_in_total{topic}         record bytes appended (idempotent duplicates excluded)
 //	sluice_topic_bytes_out_total{topic}        record bytes sent in Fetch responses
+//	sluice_topic_converted_bytes_in_total{topic}   legacy (magic 0/1) bytes up-converted on Produce v0-2
+//	sluice_topic_converted_bytes_out_total{topic}  batch bytes down-converted (copied) for Fetch v0-3
 //	sluice_consumer_group_committed_offset{group,topic,partition}
 //	sluice_consumer_group_lag{group,topic,partition}   high watermark minus the committed offset
 //	sluice_broker_info{node_id,cluster_id}     1
@@ -298,6 +300,8 @@ var (
 	cleanErrors   = newConst("sluice_cleaner_errors_total", "Cleanings that failed (each logged).", prometheus.CounterValue)
 	topicIn       = newConst("sluice_topic_bytes_in_total", "Record bytes appended to a topic since start (idempotent duplicates excluded).", prometheus.CounterValue, "topic")
 	topicOut      = newConst("sluice_topic_bytes_out_total", "Record bytes sent from a topic in Fetch responses since start.", prometheus.CounterValue, "topic")
+	topicConvIn   = newConst("sluice_topic_converted_bytes_in_total", "Legacy message-set bytes (magic 0/1, Produce v0-2) up-converted to RecordBatch v2 since start.", prometheus.CounterValue, "topic")
+	topicConvOut  = newConst("sluice_topic_converted_bytes_out_total", "RecordBatch bytes down-converted (copied, not sent by sendfile) for Fetch v0-3 since start.", prometheus.CounterValue, "topic")
 	gtp           = []string{"group", "topic", "partition"}
 	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
 	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
@@ -387,7 +391,9 @@ func (c cleanerCollector) Collect(ch chan<- prometheus.Metric) {
 
 type trafficCollector struct{ m *Metrics }
 
-func (trafficCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, topicIn, topicOut) }
+func (trafficCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, topicIn, topicOut, topicConvIn, topicConvOut)
+}
 
 func (c trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	f := c.m.sources().Traffic
@@ -397,6 +403,10 @@ func (c trafficCollector) Collect(ch chan<- prometheus.Metric) {
 	for topic, t := range f() {
 		topicIn.emit(ch, float64(t.In), topic)
 		topicOut.emit(ch, float64(t.Out), topic)
+		if t.ConvertedIn > 0 || t.ConvertedOut > 0 {
+			topicConvIn.emit(ch, float64(t.ConvertedIn), topic)
+			topicConvOut.emit(ch, float64(t.ConvertedOut), topic)
+		}
 	}
 }
 

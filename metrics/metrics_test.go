@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment/segmenttest"
@@ -41,7 +42,11 @@ func TestMetrics(t *testing.T) {
 	if _, err := store.Create("t", 0, [16]byte{1}, partition.DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}
-	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3} }, Logs: store.Logs, NodeID: 1, ClusterID: "c"})
+	traffic := func() map[string]broker.TopicTraffic {
+		return map[string]broker.TopicTraffic{"t": {In: 5, Out: 7, ConvertedIn: 3, ConvertedOut: 4}, "u": {In: 1}}
+	}
+	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3} }, Logs: store.Logs,
+		Traffic: traffic, NodeID: 1, ClusterID: "c"})
 	h := m.Instrument(fakeHandler{})
 	for _, frame := range [][]byte{{0, 3, 0, 1}, {0, 0}, {0x7f, 0x7f}, nil} {
 		if _, err := h.Handle(context.Background(), nil, frame); err != nil {
@@ -64,6 +69,9 @@ func TestMetrics(t *testing.T) {
 		`sluice_broker_info{cluster_id="c",node_id="1"} 1`,
 		`sluice_build_info{`,
 		`sluice_go_goroutines `,
+		`sluice_topic_bytes_in_total{topic="t"} 5`,
+		`sluice_topic_converted_bytes_in_total{topic="t"} 3`,
+		`sluice_topic_converted_bytes_out_total{topic="t"} 4`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
@@ -73,6 +81,9 @@ func TestMetrics(t *testing.T) {
 		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "sluice_") {
 			t.Errorf("metric without the sluice_ prefix: %s", line)
 		}
+	}
+	if strings.Contains(out, `converted_bytes_in_total{topic="u"}`) {
+		t.Error("conversion counters for a topic that never converted")
 	}
 	m.SetSources(Sources{})
 	if out := scrape(t, m); strings.Contains(out, "sluice_log_end_offset") {

@@ -49,6 +49,10 @@
 //	| headerCount (varint) | headers: keyLength, key, valueLength, value … |
 //	+----------------------+----------------------------------------------+
 //
+// The legacy message sets of magic 0 and 1 (Produce v0-2, Fetch v0-3) are
+// never stored: legacy.go draws their layout, up-converts them to one
+// RecordBatch v2 on append and down-converts batches for old fetchers.
+//
 // Recovery trusts nothing: Recover validates every batch and stops at the
 // first that is torn (ErrTorn: the file ends inside it) or corrupt
 // (ErrCorrupt: bad magic, length, CRC, count or record framing).
