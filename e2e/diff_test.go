@@ -1243,8 +1243,7 @@ func cell(s string) string {
 // scenario). ApiVersions differences are explained by apiVersionsReason.
 var knownDiffs = func() map[string]string {
 	m := map[string]string{
-		"ApiVersions / *":                                     "Sluice serves the APIs and versions its handlers implement; the rest come with later issues (cluster, transactions, security, share groups)",
-		"ListOffsets / latest tiered (-5)":                    "Sluice serves ListOffsets up to v8 and answers -5 there; Kafka wants v9+ for it (UNSUPPORTED_VERSION): not yet: issue 12",
+		"ApiVersions / *": "Sluice serves the APIs and versions its handlers implement; the rest come with later issues (cluster, transactions, security, share groups)",
 		"DescribeConfigs (fresh topic) / min.insync.replicas": "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR), so Kafka reports it as DYNAMIC_DEFAULT_BROKER_CONFIG",
 	}
 	each := func(scenario, reason string, items ...string) {
@@ -1252,32 +1251,16 @@ var knownDiffs = func() map[string]string {
 			m[scenario+" / "+it] = reason
 		}
 	}
-	each("CreateTopics", "Sluice rejects the topic configs it does not implement (see the DescribeConfigs rows): not yet: issue 12",
-		"compression.type=gzip (valid)", "preallocate=true (valid)", "flush.messages=1 (valid)", "segment.jitter.ms=10 (valid)",
-		"message.timestamp.after.max.ms=1000 (valid)", "unclean.leader.election.enable=false (valid)")
 	const dc = "DescribeConfigs (fresh topic)"
-	each(dc, "Sluice keeps batches as the producer compressed them and has no compression.type or level configs: not yet: issue 12",
-		"compression.type", "compression.gzip.level", "compression.lz4.level", "compression.zstd.level")
-	each(dc, "not a Sluice topic config (durability is sluice.fsync; no preallocation, jitter or delayed file deletion): not yet: issue 12",
-		"file.delete.delay.ms", "flush.messages", "flush.ms", "preallocate", "segment.jitter.ms")
-	each(dc, "Sluice does not check record timestamps against the clock: not yet: issue 12",
-		"message.timestamp.after.max.ms", "message.timestamp.before.max.ms")
-	each(dc, "replication configs: come with the cluster (replication) issue",
-		"follower.replication.throttled.replicas", "leader.replication.throttled.replicas", "unclean.leader.election.enable")
-	each(dc, "tiered storage (KIP-405): not planned",
-		"local.retention.bytes", "local.retention.ms", "remote.log.copy.disable", "remote.log.delete.on.disable", "remote.storage.enable")
-	m["Produce / timestamp 2 h ahead (message.timestamp.after.max.ms 1 h)"] = "Sluice does not check record timestamps against the clock: not yet: issue 12"
-	m["Produce / magic 1 message set"] = "Kafka 4 refuses message formats v0 and v1 as INVALID_RECORD; Sluice answers CORRUPT_MESSAGE: not yet: issue 12"
+	const after = "Sluice keeps Kafka 3.9's default for message.timestamp.after.max.ms (no limit); Kafka 4.0 lowered it to 1 hour (KIP-1030)"
+	m[dc+" / message.timestamp.after.max.ms"] = after
+	m["Produce / timestamp 2 h ahead (message.timestamp.after.max.ms 1 h)"] = after
+	each(dc, "removed in Kafka 4.0; Sluice still serves the 3.9 topic configs (old message formats and down-conversion are still served to 3.x clients)",
+		"message.downconversion.enable", "message.format.version", "message.timestamp.difference.max.ms")
 	const bc = "DescribeConfigs (broker)"
-	m[bc+" / compression.type"] = "Sluice has no compression.type (batches kept as the producer compressed them): not yet: issue 12"
-	each(bc, "a Sluice setting that its broker DescribeConfigs does not report: not yet: issue 12",
-		"group.initial.rebalance.delay.ms", "group.max.session.timeout.ms", "group.min.session.timeout.ms",
-		"offsets.retention.minutes", "offsets.topic.num.partitions", "log.retention.hours")
-	each(bc, "same value; Sluice has no dynamic broker configs and reports every broker config read-only, Kafka lets these change at runtime: not yet: issue 12",
-		"log.cleanup.policy", "log.retention.bytes", "log.segment.bytes", "message.max.bytes")
-	m[bc+" / log.retention.ms"] = "Kafka reports the unset log.retention.ms as null (log.retention.hours applies); Sluice reports the effective value: not yet: issue 12"
-	m[bc+" / min.insync.replicas"] = "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR); Sluice's is static and read-only"
-	m[bc+" / num.partitions"] = "same value; sluiced got --num-partitions 1 but reports DEFAULT_CONFIG, Kafka reports what server.properties sets as STATIC_BROKER_CONFIG: not yet: issue 12"
+	m[bc+" / log.retention.hours"] = "Kafka reports the documented default only where server.properties sets it; Sluice lists every retention form it reads"
+	m[bc+" / log.retention.ms"] = "Kafka reports the unset log.retention.ms as null (log.retention.hours applies); Sluice reports the effective value"
+	m[bc+" / min.insync.replicas"] = "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR); Sluice's is static"
 	return m
 }()
 
