@@ -279,34 +279,48 @@ func TestBackPressure(t *testing.T) {
 	f(4 << 10) // large requests: the event loop stops dispatching too
 }
 
-// TestInboundOverflow: a client that never reads and keeps sending is
-// closed once gnet has buffered more than MaxRequestBytes+ConnBudgetBytes.
-func TestInboundOverflow(t *testing.T) {
+// TestMutedConnectionPushesBack: while a connection's budget is spent,
+// netio stops reading its socket (the connection is muted), so a client
+// that keeps sending is slowed by TCP instead of filling memory or being
+// disconnected; once the budget frees, every request is served once, in
+// order.
+func TestMutedConnectionPushesBack(t *testing.T) {
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
 	cfg.ConnBudgetBytes = 64 << 10
 	cfg.MaxRequestBytes = 64 << 10
 	s := startServer(t, cfg, h)
 	c := dial(t, s)
-	c.nc.(*net.TCPConn).SetReadBuffer(16 << 10)
-	q := req(opBig, 1, u32(256<<10), make([]byte, 1000))
-	var batch [][]byte
-	for range 64 {
-		batch = append(batch, q)
+	const n = 2000 // 32 MiB of requests: more than socket buffers and gnet's muteAfter hold
+	frames := [][]byte{req(opGate, 0)}
+	for i := 1; i < n; i++ {
+		frames = append(frames, req(opBig, uint32(i), u32(100), make([]byte, 16<<10)))
 	}
-	done := make(chan error, 1)
-	go func() {
-		b := encode(batch...)
-		for {
-			c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := c.nc.Write(b); err != nil {
-				done <- err
-				return
-			}
+	sent := c.sendAsync(frames...)
+	<-h.entered
+	eventually(t, "the connection to be muted", func() bool { return s.Stats().Muted == 1 })
+	// With the first request held, dispatch stops at the budget: one frame
+	// past it at most.
+	if st := s.Stats(); st.Requests > uint64(cfg.ConnBudgetBytes)/(16<<10)+2 || st.MaxConnQueuedBytes > cfg.ConnBudgetBytes+int64(len(frames[1])) {
+		t.Fatalf("dispatched past the budget while muted: %+v", st)
+	}
+	close(h.gate)
+	for i := range n {
+		got := c.recv()
+		if !bytes.Equal(got, h.want(frames[i])) {
+			t.Fatalf("response %d: got %d bytes starting %x", i, len(got), got[:min(len(got), 8)])
 		}
-	}()
-	eventually(t, "the overflowing connection to close", func() bool { return s.Stats().InboundOverflows == 1 })
-	<-done
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	st := s.Stats()
+	if st.Requests != n || h.handled.Load() != n || st.InboundOverflows != 0 || st.ConnsOpen != 1 {
+		t.Fatalf("after the flood: %+v, handled %d", st, h.handled.Load())
+	}
+	// A muted connection still closes cleanly when the client goes.
+	c.nc.Close()
+	eventually(t, "the muted connection to finish", func() bool { return s.Stats().ConnsOpen == 0 })
 	roundTrip(t, s, h)
 }
 
@@ -362,8 +376,10 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		defer s.mu.Unlock()
 		return s.mu.draining
 	})
-	late := dial(t, s)
-	late.expectClosed()
+	if late, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
+		late.Close()
+		t.Fatal("a new connection was accepted while shutting down")
+	}
 	close(h.gate)
 	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
 		t.Fatalf("in-flight response %q", got)

@@ -1,0 +1,236 @@
+package netio
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Accepting is done by netio, not by gnet: gnet v2.9.0's acceptor returns
+// ErrAcceptSocket on EMFILE and its main reactor exits, stopping the whole
+// engine for good. The accept goroutine below survives running out of
+// file descriptors, applies the connection limits, and hands each
+// accepted socket to a gnet event loop (gnet.Client.Enroll).
+
+// Back-off of the accept goroutine after an accept error other than a
+// connection that went away: it doubles from acceptBackoffMin up to
+// acceptBackoffMax and resets on the next accept.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = 500 * time.Millisecond
+	// shedMax bounds the connections one shedding pass closes.
+	shedMax = 4096
+	// logEvery rate-limits the accept-failure and limit warnings.
+	logEvery = 10 * time.Second
+	// enrollStuck is how long handing a connection to an event loop may
+	// take before Health reports the event loops as not responding.
+	enrollStuck = 10 * time.Second
+)
+
+// acceptState is shared between the accept goroutine and Health.
+type acceptState struct {
+	failingSince atomic.Int64        // UnixNano of the first failed accept of a run, 0 when accepting
+	lastErr      atomic.Pointer[any] // the last accept error (error), for Health
+	enrolling    atomic.Int64        // UnixNano when the current Enroll started, 0 when none
+	stopped      atomic.Pointer[any] // why the accept goroutine exited unexpectedly (error)
+}
+
+func (a *acceptState) setErr(p *atomic.Pointer[any], err error) {
+	var v any = err
+	p.Store(&v)
+}
+
+func loadErr(p *atomic.Pointer[any]) error {
+	if v := p.Load(); v != nil {
+		err, _ := (*v).(error)
+		return err
+	}
+	return nil
+}
+
+// ErrNotAccepting is wrapped by Health's error when the listener cannot
+// take new connections.
+var ErrNotAccepting = errors.New("netio: listener not accepting connections")
+
+// Health reports whether the listener takes new connections: an error
+// wrapping ErrNotAccepting while accept fails for want of file
+// descriptors (until one is free again), once the accept goroutine has
+// stopped for any reason other than Shutdown, or while handing a
+// connection to an event loop has taken longer than 10 s (the event loops
+// are not running). nil means healthy.
+func (s *Server) Health() error {
+	a := &s.acc
+	if err := loadErr(&a.stopped); err != nil {
+		return fmt.Errorf("%w: accept stopped: %v", ErrNotAccepting, err)
+	}
+	if since := a.failingSince.Load(); since != 0 {
+		return fmt.Errorf("%w: accept failing since %s: %v", ErrNotAccepting,
+			time.Unix(0, since).UTC().Format(time.RFC3339), loadErr(&a.lastErr))
+	}
+	if since := a.enrolling.Load(); since != 0 && time.Since(time.Unix(0, since)) > enrollStuck {
+		return fmt.Errorf("%w: event loops not responding for %v", ErrNotAccepting, time.Since(time.Unix(0, since)).Round(time.Second))
+	}
+	return nil
+}
+
+// acceptLoop accepts until the listener is closed.
+func (s *Server) acceptLoop() {
+	defer close(s.acceptDone)
+	backoff := time.Duration(0)
+	for {
+		tc, err := s.ln.AcceptTCP()
+		if err == nil {
+			backoff = 0
+			s.acc.failingSince.Store(0)
+			s.admitConn(tc)
+			continue
+		}
+		if s.closing.Load() {
+			return
+		}
+		if !isTemporaryAccept(err) {
+			s.acc.setErr(&s.acc.stopped, err)
+			s.log.Error("netio: accept stopped: new connections are refused", "addr", s.Addr(), "err", err)
+			return
+		}
+		s.stats.acceptErrors.Add(1)
+		s.acc.setErr(&s.acc.lastErr, err)
+		if isFdExhausted(err) {
+			s.acc.failingSince.CompareAndSwap(0, nowNano())
+			s.shedPending(err)
+		}
+		backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+		s.sleepAccept(backoff)
+	}
+}
+
+// sleepAccept waits d, or less if Shutdown closes the listener.
+func (s *Server) sleepAccept(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.closeAccept:
+	}
+}
+
+// isTemporaryAccept reports whether accept failed for a reason that may
+// pass (descriptors, memory, a connection reset before it was taken)
+// rather than because the listener is gone.
+func isTemporaryAccept(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM, unix.ECONNABORTED,
+			unix.ECONNRESET, unix.EINTR, unix.EPROTO, unix.EPERM:
+			return true
+		}
+	}
+	return false
+}
+
+// isFdExhausted reports whether err is the process (EMFILE) or the system
+// (ENFILE) running out of file descriptors.
+func isFdExhausted(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
+}
+
+// shedPending runs when accept failed for want of descriptors. Pending
+// connections would otherwise wait in the kernel's backlog (their clients
+// hanging until they time out) and the listener would stay readable,
+// spinning the accept goroutine. Like nginx and libuv, netio keeps one
+// spare descriptor (/dev/null) for this: it closes it, accepts each pending
+// connection and closes it at once (the client sees the connection closed
+// and retries later), then takes the spare back. If the spare cannot be
+// taken back, descriptors are still exhausted; once it can, accepting is
+// healthy again.
+func (s *Server) shedPending(cause error) {
+	s.logThrottled(&s.lastAcceptLog, "netio: accept failed: out of file descriptors; shedding new connections",
+		"err", cause, "shed_total", s.stats.shed.Load(), "open", s.stats.connsOpen.Load())
+	if s.reserve != nil {
+		s.reserve.Close()
+		s.reserve = nil
+	}
+	n := s.acceptAndClose()
+	s.stats.shed.Add(uint64(n))
+	if f, err := os.Open(os.DevNull); err == nil {
+		s.reserve = f
+		s.acc.failingSince.Store(0) // a descriptor was free: accepting works again
+	}
+}
+
+// acceptAndClose accepts and closes pending connections without waiting,
+// until none is pending or accept fails; it returns how many it closed.
+func (s *Server) acceptAndClose() int {
+	rc, err := s.ln.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Read(func(fd uintptr) bool {
+		for n < shedMax {
+			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			if err != nil {
+				break
+			}
+			unix.Close(nfd)
+			n++
+		}
+		return true // never wait for readability
+	})
+	return n
+}
+
+// logThrottled logs a warning at most once per logEvery per *last.
+func (s *Server) logThrottled(last *atomic.Int64, msg string, args ...any) {
+	now := nowNano()
+	prev := last.Load()
+	if now-prev < int64(logEvery) || !last.CompareAndSwap(prev, now) {
+		return
+	}
+	s.log.Warn(msg, args...)
+}
+
+// admitConn applies the connection limits to tc and hands it to an event
+// loop, or closes it.
+func (s *Server) admitConn(tc *net.TCPConn) {
+	ip := remoteIP(tc)
+	if r := s.limits.admit(ip, time.Now()); r != admitted {
+		s.stats.refused[r].Add(1)
+		s.logThrottled(&s.lastLimitLog, "netio: connection refused: "+r.String(),
+			"remote", tc.RemoteAddr(), "refused_total", s.stats.refused[r].Load())
+		tc.SetLinger(0) // reset: do not leave a TIME_WAIT per refused connection
+		tc.Close()
+		return
+	}
+	s.acc.enrolling.Store(nowNano())
+	_, err := s.cli.EnrollContext(tc, ip) // closes tc; gnet keeps a dup
+	s.acc.enrolling.Store(0)
+	if err != nil {
+		s.limits.release(ip)
+		if isFdExhausted(err) {
+			s.stats.shed.Add(1)
+			s.logThrottled(&s.lastAcceptLog, "netio: out of file descriptors; shedding new connections",
+				"err", err, "shed_total", s.stats.shed.Load())
+			return
+		}
+		s.log.Warn("netio: cannot hand connection to an event loop", "remote", tc.RemoteAddr(), "err", err)
+	}
+}
+
+// remoteIP is tc's peer address without the port.
+func remoteIP(tc *net.TCPConn) string {
+	if a, ok := tc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
+}
