@@ -344,7 +344,7 @@ func (c *conn) takeBufferedFrames() [][]byte {
 // takeAll is a frameSink that admits everything.
 type takeAll [][]byte
 
-func (t *takeAll) admit() bool        { return true }
+func (t *takeAll) admit() bool       { return true }
 func (t *takeAll) deliver(fr []byte) { *t = append(*t, fr) }
 
 // admit reports whether one more frame may be dispatched; if not because

@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
