@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -480,4 +482,159 @@ func TestEmptyFrame(t *testing.T) {
 	if got := h.handled.Load(); got != 1 {
 		t.Fatalf("handled %d", got)
 	}
+}
+
+// TestConnectionLimits: connections beyond max.connections,
+// max.connections.per.ip (and its overrides) and
+// max.connection.creation.rate are closed at once and counted; closing
+// one frees its slot.
+func TestConnectionLimits(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	// refused dials s and expects the connection closed (reset) at once.
+	refused := func(s *Server) {
+		t.Helper()
+		nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatal(err)
+			}
+			return
+		}
+		defer nc.Close()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("connection not closed by the server: %v", err)
+		}
+	}
+	t.Run("max.connections", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConns = 2
+		s := startServer(t, cfg, h)
+		a, b := dial(t, s), dial(t, s)
+		roundTripOn(t, a, h)
+		roundTripOn(t, b, h)
+		refused(s)
+		if st := s.Stats(); st.RefusedMaxConns != 1 || st.ConnsOpen != 2 {
+			t.Fatalf("%+v", st)
+		}
+		a.nc.Close()
+		eventually(t, "a slot to free", func() bool { return s.Stats().ConnsOpen == 1 })
+		roundTripOn(t, dial(t, s), h)
+	})
+	t.Run("max.connections.per.ip", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnsPerIP = 1
+		s := startServer(t, cfg, h)
+		roundTripOn(t, dial(t, s), h)
+		refused(s)
+		if st := s.Stats(); st.RefusedPerIP != 1 {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("override", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnsPerIP = 1
+		cfg.MaxConnsPerIPOverrides = map[string]int{"127.0.0.1": 3}
+		s := startServer(t, cfg, h)
+		for range 3 {
+			roundTripOn(t, dial(t, s), h)
+		}
+		refused(s)
+		if st := s.Stats(); st.RefusedPerIP != 1 || st.ConnsOpen != 3 {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("max.connection.creation.rate", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnCreationRate = 3
+		s := startServer(t, cfg, h)
+		for range 10 {
+			if nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
+				defer nc.Close()
+			}
+		}
+		// At most 3 per one-second window: 10 dials in well under a
+		// second's worth of windows cannot all be admitted.
+		eventually(t, "refusals", func() bool { st := s.Stats(); return st.RefusedRate+st.ConnsAccepted == 10 })
+		if st := s.Stats(); st.RefusedRate == 0 {
+			t.Fatalf("%+v", st)
+		}
+	})
+}
+
+func roundTripOn(t testing.TB, c *client, h *testHandler) {
+	t.Helper()
+	q := req(opEcho, 9, []byte("hello"))
+	c.send(q)
+	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// TestSlowloris: a frame whose bytes trickle in is closed FrameTimeout
+// after its first byte, however steady the trickle; a connection that
+// sends nothing is left to the idle timeout.
+func TestSlowloris(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.FrameTimeout = 300 * time.Millisecond
+	cfg.IdleTimeout = time.Hour
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	c.write([]byte{0, 0x10, 0, 0}) // a 1 MiB frame
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for {
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.nc.Write([]byte{'x'}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the trickle's pace, not a wait for a condition
+		}
+	}()
+	c.expectClosed()
+	<-closed
+	quiet := dial(t, s)
+	roundTripOn(t, quiet, h)
+	if st := s.Stats(); st.FrameTimeouts != 1 || st.ConnsOpen != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestWriteTimeout: a client that stops reading while responses are
+// queued is closed once the writer has made no progress for
+// IdleTimeout, even though writes are pending, and the file regions its
+// responses pinned are released.
+func TestWriteTimeout(t *testing.T) {
+	h := newTestHandler(t, 1<<20)
+	cfg := testConfig()
+	cfg.IdleTimeout = 300 * time.Millisecond
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	c.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	var frames [][]byte
+	for i := range 64 {
+		frames = append(frames, req(opFile, uint32(i), u64(0), u64(1<<20)))
+	}
+	c.send(frames...)
+	eventually(t, "the stuck writer to be cut off", func() bool { return s.Stats().WriteTimeouts == 1 })
+	eventually(t, "every region to be released", func() bool {
+		return h.acquired.Load() > 0 && h.acquired.Load() == h.released.Load() && s.Stats().ConnsOpen == 0
+	})
+	if st := s.Stats(); st.IdleClosed != 0 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestHealth: Health is nil while the listener accepts and wraps
+// ErrNotAccepting once it cannot (its socket closed under it).
+func TestHealth(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	if err := s.Health(); err != nil {
+		t.Fatal(err)
+	}
+	s.ln.Close() // the fault: the listening socket is gone
+	eventually(t, "Health to report it", func() bool { return errors.Is(s.Health(), ErrNotAccepting) })
 }

@@ -144,6 +144,9 @@ type daemon struct {
 	metrics *metrics.Metrics
 	notify  *notifier
 	state   atomic.Int32
+	// netHealth is the Kafka listener's health check once it listens
+	// (netio.Server.Health): /healthz fails while it reports an error.
+	netHealth atomic.Pointer[func() error]
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -160,6 +163,8 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	addr := srv.Addr().String()
+	netHealth := srv.NetHealth
+	d.netHealth.Store(&netHealth)
 	d.state.Store(serving)
 	ready(stdout, addr)
 	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)
