@@ -209,14 +209,14 @@ func TestPipelinedProducerNotDisconnected(t *testing.T) {
 	if s, err := strconv.Atoi(os.Getenv("SLUICE_E2E_PIPELINE_SECONDS")); err == nil && s > 0 {
 		secs = s
 	}
-	d, base := startWithHTTP(t)
+	d, base := startWithHTTP(t, "--fsync", "always") // appends slower than the client: its requests pile up
 	const topic = "pipelined"
 	createTopic(t, d.Addr, topic, 1)
 	var disconnects atomic.Int64
 	cl := newClient(t, d.Addr, kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 		kgo.MaxProduceRequestsInflightPerBroker(64), kgo.ProducerBatchMaxBytes(1<<20),
-		kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.WithHooks(disconnectHook{&disconnects}))
 	value := make([]byte, 16<<10)
 	var acked, failed atomic.Int64
