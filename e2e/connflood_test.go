@@ -204,6 +204,8 @@ func TestSlowlorisConnectionsClosed(t *testing.T) {
 // disconnecting it, so it is never disconnected and nothing is stored
 // twice (issue 10's acceptance runs this 20 s and checks RSS < 512 MiB:
 // SLUICE_E2E_PIPELINE_SECONDS=20 does, and logs the broker's peak RSS).
+// The client buffers up to 16,384 records (256 MiB), 64 times what it has
+// in flight.
 func TestPipelinedProducerNotDisconnected(t *testing.T) {
 	secs := 3
 	if s, err := strconv.Atoi(os.Getenv("SLUICE_E2E_PIPELINE_SECONDS")); err == nil && s > 0 {
@@ -216,14 +218,18 @@ func TestPipelinedProducerNotDisconnected(t *testing.T) {
 	cl := newClient(t, d.Addr, kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 		kgo.MaxProduceRequestsInflightPerBroker(64), kgo.ProducerBatchMaxBytes(1<<20),
-		kgo.MaxBufferedRecords(1<<20), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.WithHooks(disconnectHook{&disconnects}))
+		kgo.MaxBufferedRecords(16<<10), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ConnIdleTimeout(15*time.Minute), kgo.WithHooks(disconnectHook{&disconnects}))
+	// Connect first: from here on the broker must accept no new connection
+	// from this client (a reconnect would mean it was cut off).
+	produceSync(t, cl, &kgo.Record{Value: make([]byte, 8)})
+	accepted := metric(t, base, "sluice_connections_accepted_total")
 	value := make([]byte, 16<<10)
 	var acked, failed atomic.Int64
 	var firstErr atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
 	defer cancel()
-	var seq int64
+	seq := int64(1) // record 0 was the first produceSync
 	for ctx.Err() == nil {
 		v := append([]byte(nil), value...)
 		binary.BigEndian.PutUint64(v, uint64(seq))
@@ -237,7 +243,7 @@ func TestPipelinedProducerNotDisconnected(t *testing.T) {
 			acked.Add(1)
 		})
 	}
-	fctx, fcancel := context.WithTimeout(context.Background(), ioTimeout)
+	fctx, fcancel := context.WithTimeout(context.Background(), ioTimeout+time.Duration(secs)*time.Second)
 	defer fcancel()
 	if err := cl.Flush(fctx); err != nil {
 		t.Fatalf("flush: %v", err)
@@ -246,6 +252,9 @@ func TestPipelinedProducerNotDisconnected(t *testing.T) {
 		secs, seq, acked.Load(), failed.Load(), metric(t, base, "sluice_connections_muted_total"), peakRSS(d.Pid()))
 	if failed.Load() != 0 || disconnects.Load() != 0 {
 		t.Fatalf("%d records failed (first: %v), %d disconnects", failed.Load(), firstErr.Load(), disconnects.Load())
+	}
+	if now := metric(t, base, "sluice_connections_accepted_total"); now != accepted {
+		t.Fatalf("the broker accepted %v connections while the producer ran: it reconnected", now-accepted)
 	}
 	// Every record stored exactly once: the log holds as many records as
 	// were produced and each sequence number once.
