@@ -59,8 +59,10 @@ func loadErr(p *atomic.Pointer[any]) error {
 var ErrNotAccepting = errors.New("netio: listener not accepting connections")
 
 // Health reports whether the listener takes new connections: an error
-// wrapping ErrNotAccepting while accept fails for want of file
-// descriptors (until one is free again), once the accept goroutine has
+// wrapping ErrNotAccepting after a connection was shed for want of file
+// descriptors, until a connection is set up again or Health finds the
+// descriptors one needs free (it opens and closes them), once the accept
+// goroutine has
 // stopped for any reason other than Shutdown, or while handing a
 // connection to an event loop has taken longer than 10 s (the event loops
 // are not running). nil means healthy.
@@ -69,9 +71,11 @@ func (s *Server) Health() error {
 	if err := loadErr(&a.stopped); err != nil {
 		return fmt.Errorf("%w: accept stopped: %v", ErrNotAccepting, err)
 	}
-	if since := a.failingSince.Load(); since != 0 {
-		return fmt.Errorf("%w: accept failing since %s: %v", ErrNotAccepting,
+	if since := a.failingSince.Load(); since != 0 && !fdsAvailable() {
+		return fmt.Errorf("%w: out of file descriptors since %s: %v", ErrNotAccepting,
 			time.Unix(0, since).UTC().Format(time.RFC3339), loadErr(&a.lastErr))
+	} else if since != 0 {
+		a.failingSince.CompareAndSwap(since, 0)
 	}
 	if since := a.enrolling.Load(); since != 0 && time.Since(time.Unix(0, since)) > enrollStuck {
 		return fmt.Errorf("%w: event loops not responding for %v", ErrNotAccepting, time.Since(time.Unix(0, since)).Round(time.Second))
@@ -87,7 +91,6 @@ func (s *Server) acceptLoop() {
 		tc, err := s.ln.AcceptTCP()
 		if err == nil {
 			backoff = 0
-			s.acc.failingSince.Store(0)
 			s.admitConn(tc)
 			continue
 		}
@@ -102,7 +105,7 @@ func (s *Server) acceptLoop() {
 		s.stats.acceptErrors.Add(1)
 		s.acc.setErr(&s.acc.lastErr, err)
 		if isFdExhausted(err) {
-			s.acc.failingSince.CompareAndSwap(0, nowNano())
+			s.markFdExhausted(err)
 			s.shedPending(err)
 		}
 		backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
@@ -164,8 +167,36 @@ func (s *Server) shedPending(cause error) {
 	s.stats.shed.Add(uint64(n))
 	if f, err := os.Open(os.DevNull); err == nil {
 		s.reserve = f
-		s.acc.failingSince.Store(0) // a descriptor was free: accepting works again
 	}
+}
+
+// markFdExhausted records for Health that a connection could not be
+// accepted or set up for want of descriptors.
+func (s *Server) markFdExhausted(err error) {
+	s.acc.setErr(&s.acc.lastErr, err)
+	s.acc.failingSince.CompareAndSwap(0, nowNano())
+}
+
+// fdsPerConn is how many descriptors setting up a connection needs at
+// once (accepted socket, gnet's dup, the writer's dup).
+const fdsPerConn = 3
+
+// fdsAvailable reports whether fdsPerConn descriptors can be opened now.
+func fdsAvailable() bool {
+	var fs []*os.File
+	defer func() {
+		for _, f := range fs {
+			f.Close()
+		}
+	}()
+	for range fdsPerConn {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return false
+		}
+		fs = append(fs, f)
+	}
+	return true
 }
 
 // acceptAndClose accepts and closes pending connections without waiting,
@@ -219,6 +250,7 @@ func (s *Server) admitConn(tc *net.TCPConn) {
 		s.limits.release(ip)
 		if isFdExhausted(err) {
 			s.stats.shed.Add(1)
+			s.markFdExhausted(err)
 			s.logThrottled(&s.lastAcceptLog, "netio: out of file descriptors; shedding new connections",
 				"err", err, "shed_total", s.stats.shed.Load())
 			return

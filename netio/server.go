@@ -361,6 +361,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if err != nil {
 		if isFdExhausted(err) {
 			s.stats.shed.Add(1)
+			s.markFdExhausted(err)
 			s.logThrottled(&s.lastAcceptLog, "netio: out of file descriptors; shedding new connections",
 				"err", err, "shed_total", s.stats.shed.Load())
 		} else {
@@ -373,6 +374,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	gc.SetContext(c)
+	s.acc.failingSince.Store(0) // a connection was set up: descriptors are available
 	s.stats.accepted.Add(1)
 	s.stats.connsOpen.Add(1)
 	go c.serveRequests()
