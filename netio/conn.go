@@ -98,6 +98,7 @@ func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr()}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.lastActive.Store(nowNano())
+	c.lastWrite.Store(nowNano())
 	return c, nil
 }
 
@@ -474,9 +475,11 @@ func (c *conn) waitBudget() bool {
 	}
 }
 
-// deliver queues a frame for the request goroutine (frameSink).
+// deliver queues a frame for the request goroutine (frameSink). The frame
+// deadline restarts: it bounds each frame, not a stream of them.
 func (c *conn) deliver(frame []byte) {
 	c.srv.stats.requests.Add(1)
+	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
 	c.mu.Lock()
 	c.mu.frames = append(c.mu.frames, frame)

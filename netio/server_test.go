@@ -602,6 +602,41 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
+// TestFrameTimeoutPerFrame: the frame deadline bounds each frame, not a
+// stream: a client whose every write completes one frame and starts the
+// next (a partial frame is always buffered) is not cut off, however long
+// it streams.
+func TestFrameTimeoutPerFrame(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.FrameTimeout = 500 * time.Millisecond
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	var stream []byte
+	const n = 300
+	for i := range n {
+		stream = append(stream, encode(req(opNil, uint32(i), make([]byte, 100)))...)
+	}
+	end := time.Now().Add(3 * cfg.FrameTimeout)
+	for off, i := 0, 0; off < len(stream); i++ {
+		// Each write ends 50 bytes into the next frame.
+		next := min(off+len(stream)/n, len(stream))
+		if next < len(stream) {
+			next += 50
+		}
+		c.write(stream[off:next])
+		off = next
+		if d := time.Until(end) / time.Duration(n-i); d > 0 {
+			time.Sleep(d) // pacing the stream over 3 frame timeouts, not a wait for a condition
+		}
+	}
+	c.send(req(opEcho, 1))
+	c.recv()
+	if st := s.Stats(); st.FrameTimeouts != 0 || st.Requests != n+1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
 // TestWriteTimeout: a client that stops reading while responses are
 // queued is closed once the writer has made no progress for
 // IdleTimeout, even though writes are pending, and the file regions its
