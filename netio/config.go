@@ -30,10 +30,15 @@ type Config struct {
 	// it must stay above the clients' max.request.size.
 	MaxRequestBytes int32
 
-	// IdleTimeout is connections.max.idle.ms: a connection with no request
-	// and nothing being served for this long is closed. Checked by one
-	// ticker every IdleTimeout/10 (bounded to [10ms, 30s]), so the close
-	// comes up to 10% late. Default 10 minutes; negative disables it.
+	// IdleTimeout is connections.max.idle.ms: a connection with no byte
+	// received or sent for this long and nothing being served or sent is
+	// closed (IdleClosed). It is also the write deadline: a connection
+	// whose writer made no progress for this long (a client that stopped
+	// reading; progress is counted per writev and per MiB of a file region)
+	// is closed although responses are pending, releasing the regions they
+	// pin (WriteTimeouts). Checked by one ticker (see FrameTimeout), so the
+	// close comes up to 10% late. Default 10 minutes; negative disables
+	// both.
 	IdleTimeout time.Duration
 
 	// ConnBudgetBytes bounds, per connection, the bytes of requests
@@ -41,10 +46,10 @@ type Config struct {
 	// (file regions count by their length). Over budget, the event loop
 	// stops dispatching that connection's requests and the request
 	// goroutine waits for the writer; a slow reader thus holds about
-	// 2×ConnBudgetBytes plus one request and one response. gnet keeps
-	// reading the socket meanwhile; a connection whose unread input
-	// exceeds MaxRequestBytes+ConnBudgetBytes is closed. Default 64 MiB;
-	// lower it for many connections, raise it for deep pipelining.
+	// ConnBudgetBytes plus one request and one response. A client that
+	// keeps sending meanwhile is muted: its socket is no longer read until
+	// the budget has room, so TCP slows it (see the package doc). Default
+	// 64 MiB; lower it for many connections, raise it for deep pipelining.
 	ConnBudgetBytes int64
 
 	// MaxConns is max.connections: connections open at once. A connection

@@ -54,7 +54,7 @@ type Stats struct {
 	Requests           uint64 // frames dispatched to the Handler
 	PanicsRecovered    uint64 // Handler panics recovered (each closed its connection)
 	FramesRejected     uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
-	InboundOverflows   uint64 // always 0: input is no longer buffered beyond the budget (kept for the metric)
+	InboundOverflows   uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
 	IdleClosed         uint64 // connections closed by IdleTimeout with nothing pending
 	WriteTimeouts      uint64 // connections closed because responses made no progress for IdleTimeout
 	FrameTimeouts      uint64 // connections closed holding a partial frame for FrameTimeout
