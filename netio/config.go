@@ -46,7 +46,8 @@ type Config struct {
 	// (file regions count by their length). Over budget, the event loop
 	// stops dispatching that connection's requests and the request
 	// goroutine waits for the writer; a slow reader thus holds about
-	// ConnBudgetBytes plus one request and one response. A client that
+	// 2×ConnBudgetBytes plus one request and one response (frames
+	// dispatched while the responses were few, then responses). A client that
 	// keeps sending meanwhile is muted: its socket is no longer read until
 	// the budget has room, so TCP slows it (see the package doc). Default
 	// 64 MiB; lower it for many connections, raise it for deep pipelining.

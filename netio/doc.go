@@ -127,14 +127,16 @@
 // the logs' descriptors) / 2 so that the limit sheds connections before
 // the operating system does.
 //
-// Memory, worst case for a client that pipelines without reading:
-// ConnBudgetBytes of dispatched frames and queued responses, plus one
-// frame and one response past it (the budget is checked before each),
+// Memory, worst case for a client that pipelines without reading: up to
+// ConnBudgetBytes of dispatched frames, and up to ConnBudgetBytes of
+// queued responses (frames are admitted while the budget has room, and
+// the request goroutine serves while the unsent responses are under
+// budget), each plus one past it,
 // plus gnet's unread input before muting (up to 1 MiB plus one 64 KiB
 // read) or, once muted, the read goroutine's buffer (64 KiB, or one
 // partial frame, at most MaxRequestBytes). With the defaults (64 MiB,
 // 100 MiB requests) that is about 2×64 MiB + 2×100 MiB at the extreme,
-// ~130 MiB for 1 MiB requests; an idle connection costs two goroutines
+// ~130 MiB with 1 MiB requests; an idle connection costs two goroutines
 // and gnet's small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
