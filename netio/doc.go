@@ -131,10 +131,10 @@
 // ConnBudgetBytes of dispatched frames, and up to ConnBudgetBytes of
 // queued responses (frames are admitted while the budget has room, and
 // the request goroutine serves while the unsent responses are under
-// budget), each plus one past it,
-// plus gnet's unread input before muting (up to 1 MiB plus one 64 KiB
-// read) or, once muted, the read goroutine's buffer (64 KiB, or one
-// partial frame, at most MaxRequestBytes). With the defaults (64 MiB,
+// budget), each plus one past it, plus gnet's unread input before
+// muting (up to 1 MiB plus one 64 KiB read) or, once muted, the read
+// goroutine's buffer (64 KiB, or one partial frame, at most
+// MaxRequestBytes). With the defaults (64 MiB,
 // 100 MiB requests) that is about 2×64 MiB + 2×100 MiB at the extreme,
 // ~130 MiB with 1 MiB requests; an idle connection costs two goroutines
 // and gnet's small buffers. Bytes of file regions are not in memory: they
