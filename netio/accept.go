@@ -199,24 +199,26 @@ func fdsAvailable() bool {
 	return true
 }
 
-// acceptAndClose accepts and closes pending connections without waiting,
-// until none is pending or accept fails; it returns how many it closed.
+// acceptAndClose accepts and closes pending connections without waiting
+// (the listening socket is non-blocking), until none is pending or accept
+// fails; it returns how many it closed. A listener's RawConn offers only
+// Control.
 func (s *Server) acceptAndClose() int {
 	rc, err := s.ln.SyscallConn()
 	if err != nil {
 		return 0
 	}
 	n := 0
-	_ = rc.Read(func(fd uintptr) bool {
+	_ = rc.Control(func(fd uintptr) {
 		for n < shedMax {
 			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
 			if err != nil {
-				break
+				return
 			}
+			unix.SetsockoptLinger(nfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 			unix.Close(nfd)
 			n++
 		}
-		return true // never wait for readability
 	})
 	return n
 }
