@@ -24,8 +24,6 @@ import (
 const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = 500 * time.Millisecond
-	// shedMax bounds the connections one shedding pass closes.
-	shedMax = 4096
 	// logEvery rate-limits the accept-failure and limit warnings.
 	logEvery = 10 * time.Second
 	// enrollStuck is how long handing a connection to an event loop may
@@ -106,7 +104,9 @@ func (s *Server) acceptLoop() {
 		s.acc.setErr(&s.acc.lastErr, err)
 		if isFdExhausted(err) {
 			s.markFdExhausted(err)
-			s.shedPending(err)
+			if s.shedOne(err) {
+				continue // the next pending connection gets a real accept first
+			}
 		}
 		backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 		s.sleepAccept(backoff)
@@ -147,27 +147,29 @@ func isFdExhausted(err error) bool {
 	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
-// shedPending runs when accept failed for want of descriptors. Pending
-// connections would otherwise wait in the kernel's backlog (their clients
-// hanging until they time out) and the listener would stay readable,
+// shedOne runs when accept failed for want of descriptors. The pending
+// connection would otherwise wait in the kernel's backlog (its client
+// hanging until it times out) and the listener would stay readable,
 // spinning the accept goroutine. Like nginx and libuv, netio keeps one
-// spare descriptor (/dev/null) for this: it closes it, accepts each pending
-// connection and closes it at once (the client sees the connection closed
-// and retries later), then takes the spare back. If the spare cannot be
-// taken back, descriptors are still exhausted; once it can, accepting is
-// healthy again.
-func (s *Server) shedPending(cause error) {
+// spare descriptor (/dev/null) for this: it closes it, accepts the
+// connection at the head of the backlog and resets it at once (the
+// client sees it closed and retries later), then takes the spare back.
+// One connection per failed accept: each pending one first gets a real
+// accept, so connections are served again as soon as descriptors are. It
+// reports whether it shed one (false: nothing pending, or no spare).
+func (s *Server) shedOne(cause error) bool {
 	s.logThrottled(&s.lastAcceptLog, "netio: accept failed: out of file descriptors; shedding new connections",
 		"err", cause, "shed_total", s.stats.shed.Load(), "open", s.stats.connsOpen.Load())
-	if s.reserve != nil {
-		s.reserve.Close()
-		s.reserve = nil
+	if s.reserve == nil {
+		if s.reserve, _ = os.Open(os.DevNull); s.reserve == nil {
+			return false
+		}
 	}
-	n := s.acceptAndClose()
-	s.stats.shed.Add(uint64(n))
-	if f, err := os.Open(os.DevNull); err == nil {
-		s.reserve = f
-	}
+	s.reserve.Close()
+	s.reserve = nil
+	shed := s.acceptAndClose()
+	s.reserve, _ = os.Open(os.DevNull)
+	return shed
 }
 
 // markFdExhausted records for Health that a connection could not be
@@ -199,28 +201,27 @@ func fdsAvailable() bool {
 	return true
 }
 
-// acceptAndClose accepts and closes pending connections without waiting
-// (the listening socket is non-blocking), until none is pending or accept
-// fails; it returns how many it closed. A listener's RawConn offers only
-// Control.
-func (s *Server) acceptAndClose() int {
+// acceptAndClose accepts the pending connection at the head of the
+// backlog without waiting (the listening socket is non-blocking) and
+// resets it; it reports whether there was one. A listener's RawConn
+// offers only Control.
+func (s *Server) acceptAndClose() bool {
 	rc, err := s.ln.SyscallConn()
 	if err != nil {
-		return 0
+		return false
 	}
-	n := 0
+	shed := false
 	_ = rc.Control(func(fd uintptr) {
-		for n < shedMax {
-			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
-			if err != nil {
-				return
-			}
-			unix.SetsockoptLinger(nfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-			unix.Close(nfd)
-			n++
+		nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+		if err != nil {
+			return
 		}
+		s.stats.shed.Add(1) // before the client can see it
+		unix.SetsockoptLinger(nfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		unix.Close(nfd)
+		shed = true
 	})
-	return n
+	return shed
 }
 
 // logThrottled logs a warning at most once per logEvery per *last.

@@ -36,10 +36,12 @@
 //     gnet.Client.Enroll (gnet's event loops run without a listener).
 //   - When accept fails for want of descriptors (EMFILE, ENFILE), the
 //     accept goroutine closes a spare descriptor it keeps (/dev/null),
-//     accepts and closes every pending connection (their clients see a
-//     closed connection at once instead of hanging in the backlog), takes
-//     the spare back and backs off (5 ms doubling to 500 ms; reset by the
-//     next accept). It logs at most one warning per 10 s and counts
+//     accepts the pending connection and resets it (its client sees it
+//     closed at once instead of hanging in the backlog), takes the spare
+//     back, and tries a real accept again: one connection shed per failed
+//     accept, so service resumes as soon as descriptors are free. With no
+//     spare (someone else took the descriptor), it backs off (5 ms
+//     doubling to 500 ms; reset by the next accept). It logs at most one warning per 10 s and counts
 //     AcceptErrors and ConnsShed. Existing connections are served
 //     throughout. A connection whose setup (gnet's dup, the writer's dup)
 //     fails for want of descriptors is shed the same way. Health reports

@@ -1,8 +1,8 @@
 package netio
 
 import (
+	"bytes"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -37,6 +37,19 @@ func acceptOutOfDescriptors(t *testing.T) {
 	s := startServer(t, testConfig(), h)
 	steady := dial(t, s)
 	roundTripOn(t, steady, h)
+	// The clients' sockets exist before the fault: connecting needs no
+	// new descriptor.
+	addr := s.Addr().(*net.TCPAddr)
+	sa := &unix.SockaddrInet4{Port: addr.Port}
+	copy(sa.Addr[:], addr.IP.To4())
+	var socks []int
+	for range 3 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		socks = append(socks, fd)
+	}
 	// The fault: take every descriptor the process may open.
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
@@ -54,37 +67,42 @@ func acceptOutOfDescriptors(t *testing.T) {
 		}
 		filler = append(filler, f)
 	}
-	// Free one for the test's own client, then connect: the kernel
-	// completes the handshake, accept gets EMFILE.
-	filler[len(filler)-1].Close()
-	filler = filler[:len(filler)-1]
-	for range 3 {
-		c, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
-		if errors.Is(err, syscall.ECONNRESET) {
-			continue // shed before connect returned
+	for _, fd := range socks {
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatalf("connect: %v", err)
 		}
+		tv := unix.Timeval{Sec: 10}
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		var b [16]byte
+		if n, err := unix.Read(fd, b[:]); n > 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("a connection over the descriptor limit was not shed: read %d, %v", n, err)
+		}
+		unix.Close(fd) // gives the process one descriptor: the filler takes it back
+		f, err := os.Open(os.DevNull)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
-			t.Fatalf("a connection over the descriptor limit was not shed: %v", err)
-		}
-		c.Close()
+		filler = append(filler, f)
 	}
-	st := s.Stats()
-	if st.AcceptErrors == 0 || st.ConnsShed == 0 {
-		t.Fatalf("no accept error or shed connection: %+v", st)
+	if st := s.Stats(); st.AcceptErrors < 3 || st.ConnsShed != 3 {
+		t.Fatalf("want 3 accept errors and 3 connections shed: %+v", st)
 	}
 	if err := s.Health(); !errors.Is(err, ErrNotAccepting) {
 		t.Fatalf("Health = %v while descriptors are exhausted", err)
 	}
-	roundTripOn(t, steady, h) // existing connections are served throughout
+	// Existing connections are served throughout (the response needs no
+	// new descriptor).
+	roundTripOn(t, steady, h)
 	for _, f := range filler {
 		f.Close()
 	}
 	if err := s.Health(); err != nil {
 		t.Fatalf("Health = %v with descriptors free", err)
 	}
-	roundTripOn(t, dial(t, s), h)
+	c := dial(t, s)
+	q := req(opEcho, 9, []byte("hello"))
+	c.send(q)
+	if got, err := c.tryRecv(10 * time.Second); err != nil || !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("a new connection once descriptors are free: %q, %v; %+v", got, err, s.Stats())
+	}
 }
