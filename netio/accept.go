@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,14 +55,13 @@ func loadErr(p *atomic.Pointer[any]) error {
 // take new connections.
 var ErrNotAccepting = errors.New("netio: listener not accepting connections")
 
-// Health reports whether the listener takes new connections: an error
-// wrapping ErrNotAccepting after a connection was shed for want of file
-// descriptors, until a connection is set up again or Health finds the
-// descriptors one needs free (it opens and closes them), once the accept
-// goroutine has
-// stopped for any reason other than Shutdown, or while handing a
-// connection to an event loop has taken longer than 10 s (the event loops
-// are not running). nil means healthy.
+// Health reports whether the listener takes new connections. It returns
+// an error wrapping ErrNotAccepting after a connection was shed for want
+// of file descriptors (until a connection is set up again, or Health
+// finds free the descriptors one needs: it opens and closes them), once
+// the listening socket was closed other than by Shutdown, and while
+// handing a connection to an event loop has taken over 10 s (the event
+// loops are not running). nil means healthy.
 func (s *Server) Health() error {
 	a := &s.acc
 	if err := loadErr(&a.stopped); err != nil {
@@ -95,9 +93,9 @@ func (s *Server) acceptLoop() {
 		if s.closing.Load() {
 			return
 		}
-		if !isTemporaryAccept(err) {
+		if errors.Is(err, net.ErrClosed) {
 			s.acc.setErr(&s.acc.stopped, err)
-			s.log.Error("netio: accept stopped: new connections are refused", "addr", s.Addr(), "err", err)
+			s.log.Error("netio: listener closed: new connections are refused", "addr", s.Addr(), "err", err)
 			return
 		}
 		s.stats.acceptErrors.Add(1)
@@ -107,6 +105,8 @@ func (s *Server) acceptLoop() {
 			if s.shedOne(err) {
 				continue // the next pending connection gets a real accept first
 			}
+		} else if !isTransientAccept(err) {
+			s.logThrottled(&s.lastAcceptLog, "netio: accept failed; retrying", "err", err)
 		}
 		backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 		s.sleepAccept(backoff)
@@ -123,22 +123,12 @@ func (s *Server) sleepAccept(d time.Duration) {
 	}
 }
 
-// isTemporaryAccept reports whether accept failed for a reason that may
-// pass (descriptors, memory, a connection reset before it was taken)
-// rather than because the listener is gone.
-func isTemporaryAccept(err error) bool {
-	if errors.Is(err, net.ErrClosed) {
-		return false
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		switch errno {
-		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM, unix.ECONNABORTED,
-			unix.ECONNRESET, unix.EINTR, unix.EPROTO, unix.EPERM:
-			return true
-		}
-	}
-	return false
+// isTransientAccept reports whether accept failed because of the
+// connection (gone before it was taken), not worth a warning. Any other
+// error but a closed listener is retried after a back-off too.
+func isTransientAccept(err error) bool {
+	return errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.ECONNRESET) ||
+		errors.Is(err, unix.EINTR) || errors.Is(err, unix.EPROTO)
 }
 
 // isFdExhausted reports whether err is the process (EMFILE) or the system
