@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"testing"
@@ -44,8 +45,17 @@ func FuzzHandleFrame(f *testing.F) {
 		if err != nil {
 			t.Fatalf("both a response and an error: %v", err)
 		}
-		if resp.Len() < 4 {
-			t.Fatalf("response of %d bytes has no correlation id", resp.Len())
+		var body bytes.Buffer
+		if _, err := resp.WriteTo(&body); err != nil {
+			t.Fatal(err)
+		}
+		if int64(body.Len()) != resp.Len() {
+			t.Fatalf("response body of %d bytes, Len says %d", body.Len(), resp.Len())
+		}
+		// A response exists only for a frame whose header was read: it
+		// starts with that header's correlation id (bytes 4 to 8).
+		if len(frame) < 8 || body.Len() < 4 || !bytes.Equal(body.Bytes()[:4], frame[4:8]) {
+			t.Fatalf("response starts %x for a request whose correlation id is %x", body.Bytes()[:min(4, body.Len())], frame[4:min(8, len(frame))])
 		}
 	})
 }

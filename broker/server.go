@@ -113,6 +113,9 @@ func (s *Server) Broker() *Broker { return s.broker }
 // Store is the server's data directory.
 func (s *Server) Store() *partition.Store { return s.store }
 
+// NetHealth is nil while the listener accepts connections (netio.Server.Health).
+func (s *Server) NetHealth() error { return s.net.Health() }
+
 // NetStats are the listener's counters.
 func (s *Server) NetStats() netio.Stats { return s.net.Stats() }
 

@@ -68,6 +68,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Listen: "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
 		MessageMaxBytes: 1048588, RetentionCheck: 5 * time.Minute, CheckpointInterval: time.Minute,
@@ -278,4 +279,29 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s is both an option and ignored", o.Key)
 		}
 	}
+}
+
+func TestConnectionLimitKeys(t *testing.T) {
+	f := func(overrides string, want map[string]int, wantErr bool) {
+		t.Helper()
+		c, _, err := load(t, "", []string{"SLUICE_MAX_CONNECTIONS_PER_IP_OVERRIDES=" + overrides, "SLUICE_MAX_CONNECTIONS=100"})
+		if wantErr {
+			if err == nil {
+				t.Fatalf("%q: no error", overrides)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", overrides, err)
+		}
+		if !reflect.DeepEqual(c.MaxConnectionsPerIPOverrides, want) || c.MaxConnections != 100 {
+			t.Fatalf("%q: %v, max %d", overrides, c.MaxConnectionsPerIPOverrides, c.MaxConnections)
+		}
+	}
+	f("", nil, false)
+	f("10.0.0.5:1000", map[string]int{"10.0.0.5": 1000}, false)
+	f("10.0.0.5:1, ::1:0,[fe80::1]:7", map[string]int{"10.0.0.5": 1, "::1": 0, "fe80::1": 7}, false)
+	f("broker.example:5", nil, true)
+	f("10.0.0.5", nil, true)
+	f("10.0.0.5:-1", nil, true)
 }

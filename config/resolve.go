@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,12 @@ type Config struct {
 
 	SocketRequestMaxBytes int32
 	ConnectionsMaxIdle    time.Duration // negative: never
+
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides map[string]int // IP (net.IP.String form) → limit; nil when unset
+	MaxConnectionCreationRate    int
+	RequestReadTimeout           time.Duration // negative: never
 
 	DataDir            string
 	NumPartitions      int32
@@ -146,7 +153,40 @@ func resolveNet(r resolver, c *Config) error {
 	c.ClusterID, c.Rack = r.str("cluster.id"), r.str("broker.rack")
 	c.SocketRequestMaxBytes = int32(r.int("socket.request.max.bytes"))
 	c.ConnectionsMaxIdle = r.ms("connections.max.idle.ms")
-	return nil
+	c.MaxConnections = int(r.int("max.connections"))
+	c.MaxConnectionsPerIP = int(r.int("max.connections.per.ip"))
+	c.MaxConnectionCreationRate = int(r.int("max.connection.creation.rate"))
+	c.RequestReadTimeout = r.ms("sluice.request.read.timeout.ms")
+	c.MaxConnectionsPerIPOverrides, err = r.ipOverrides("max.connections.per.ip.overrides")
+	return err
+}
+
+// ipOverrides parses ip:count,ip:count (an IPv6 address keeps its colons:
+// the count is after the last one).
+func (r resolver) ipOverrides(key string) (map[string]int, error) {
+	v := r.str(key)
+	if v == "" {
+		return nil, nil
+	}
+	out := map[string]int{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		i := strings.LastIndexByte(item, ':')
+		if i < 0 {
+			return nil, r.bad(key, fmt.Sprintf("%q is not ip:count", item))
+		}
+		host := strings.Trim(item[:i], "[]")
+		ip := net.ParseIP(host)
+		if ip == nil {
+			return nil, r.bad(key, fmt.Sprintf("%q is not an IP address (host names are not supported)", host))
+		}
+		n, err := strconv.Atoi(item[i+1:])
+		if err != nil || n < 0 {
+			return nil, r.bad(key, fmt.Sprintf("%q: count must be a non-negative integer", item))
+		}
+		out[ip.String()] = n
+	}
+	return out, nil
 }
 
 // listener picks the one PLAINTEXT listener of key's value, skipping the

@@ -14,7 +14,12 @@
 //	sluice_connections_accepted_total          netio: connections accepted
 //	sluice_connections_idle_closed_total       netio: closed by connections.max.idle.ms
 //	sluice_frames_rejected_total               netio: size prefixes out of range (connection closed)
-//	sluice_inbound_overflows_total             netio: connections closed for unread input over budget
+//	sluice_inbound_overflows_total             netio: stopped connections closed for unread input over budget
+//	sluice_connections_timed_out_total{reason} netio: closed by a deadline: write (no progress for connections.max.idle.ms), request_read (sluice.request.read.timeout.ms)
+//	sluice_connections_muted_total             netio: connections whose reading stopped at the socket for back-pressure
+//	sluice_accept_errors_total                 netio: failed accepts (EMFILE, ENFILE, …), each followed by a back-off
+//	sluice_connections_shed_total              netio: connections closed unserved because file descriptors ran out
+//	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
@@ -282,6 +287,11 @@ var (
 	idleClosed    = newConst("sluice_connections_idle_closed_total", "Connections closed after connections.max.idle.ms.", prometheus.CounterValue)
 	framesRej     = newConst("sluice_frames_rejected_total", "Request size prefixes out of range (each closed its connection).", prometheus.CounterValue)
 	overflows     = newConst("sluice_inbound_overflows_total", "Connections closed for unread input beyond their budget.", prometheus.CounterValue)
+	timedOut      = newConst("sluice_connections_timed_out_total", "Connections closed by a deadline: write (responses made no progress for connections.max.idle.ms) or request_read (a partial request older than sluice.request.read.timeout.ms).", prometheus.CounterValue, "reason")
+	muted         = newConst("sluice_connections_muted_total", "Connections whose reading was stopped at the socket while over their budget (back-pressure).", prometheus.CounterValue)
+	acceptErrors  = newConst("sluice_accept_errors_total", "Failed accepts on the Kafka listener (EMFILE, ENFILE, ENOBUFS, ...), each followed by a back-off.", prometheus.CounterValue)
+	shed          = newConst("sluice_connections_shed_total", "Connections closed unserved because file descriptors ran out.", prometheus.CounterValue)
+	refused       = newConst("sluice_connections_refused_total", "Connections closed at once by a connection limit.", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
@@ -318,7 +328,7 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, panics, queued)
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued)
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
@@ -332,6 +342,14 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	idleClosed.emit(ch, float64(s.IdleClosed))
 	framesRej.emit(ch, float64(s.FramesRejected))
 	overflows.emit(ch, float64(s.InboundOverflows))
+	timedOut.emit(ch, float64(s.WriteTimeouts), "write")
+	timedOut.emit(ch, float64(s.FrameTimeouts), "request_read")
+	muted.emit(ch, float64(s.Muted))
+	acceptErrors.emit(ch, float64(s.AcceptErrors))
+	shed.emit(ch, float64(s.ConnsShed))
+	refused.emit(ch, float64(s.RefusedMaxConns), "max.connections")
+	refused.emit(ch, float64(s.RefusedPerIP), "max.connections.per.ip")
+	refused.emit(ch, float64(s.RefusedRate), "max.connection.creation.rate")
 	panics.emit(ch, float64(s.PanicsRecovered))
 	queued.emit(ch, float64(s.QueuedBytes))
 }

@@ -4,6 +4,8 @@ package netio
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 
 	"github.com/sluice/sluice/sendfile"
@@ -54,6 +56,29 @@ func (r *Response) Len() int64 {
 		}
 	}
 	return n
+}
+
+// WriteTo writes the body to w, reading regions with pread (tests and
+// tools; the connection writer sends regions with sendfile). It neither
+// releases regions nor changes their files' positions.
+func (r *Response) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, p := range r.parts {
+		var m int64
+		var err error
+		if p.isFile {
+			m, err = io.Copy(w, io.NewSectionReader(p.region.File, p.region.Off, p.region.Len))
+		} else {
+			var k int
+			k, err = w.Write(p.b)
+			m = int64(k)
+		}
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("netio: writing response body: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // Release releases every region (for a response that will not be sent).

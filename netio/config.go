@@ -3,6 +3,7 @@ package netio
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 )
 
@@ -29,10 +30,15 @@ type Config struct {
 	// it must stay above the clients' max.request.size.
 	MaxRequestBytes int32
 
-	// IdleTimeout is connections.max.idle.ms: a connection with no request
-	// and nothing being served for this long is closed. Checked by one
-	// ticker every IdleTimeout/10 (bounded to [10ms, 30s]), so the close
-	// comes up to 10% late. Default 10 minutes; negative disables it.
+	// IdleTimeout is connections.max.idle.ms: a connection with no byte
+	// received or sent for this long and nothing being served or sent is
+	// closed (IdleClosed). It is also the write deadline: a connection
+	// whose writer made no progress for this long (a client that stopped
+	// reading; progress is counted per writev and per MiB of a file region)
+	// is closed although responses are pending, releasing the regions they
+	// pin (WriteTimeouts). Checked by one ticker (see FrameTimeout), so the
+	// close comes up to 10% late. Default 10 minutes; negative disables
+	// both.
 	IdleTimeout time.Duration
 
 	// ConnBudgetBytes bounds, per connection, the bytes of requests
@@ -40,11 +46,43 @@ type Config struct {
 	// (file regions count by their length). Over budget, the event loop
 	// stops dispatching that connection's requests and the request
 	// goroutine waits for the writer; a slow reader thus holds about
-	// 2×ConnBudgetBytes plus one request and one response. gnet keeps
-	// reading the socket meanwhile; a connection whose unread input
-	// exceeds MaxRequestBytes+ConnBudgetBytes is closed. Default 64 MiB;
-	// lower it for many connections, raise it for deep pipelining.
+	// 2×ConnBudgetBytes plus one request and one response (frames
+	// dispatched while the responses were few, then responses). A client that
+	// keeps sending meanwhile is muted: its socket is no longer read until
+	// the budget has room, so TCP slows it (see the package doc). Default
+	// 64 MiB; lower it for many connections, raise it for deep pipelining.
 	ConnBudgetBytes int64
+
+	// MaxConns is max.connections: connections open at once. A connection
+	// accepted beyond it is closed at once and counted
+	// (Stats.RefusedMaxConns). Default 0: no limit (Kafka's default is
+	// Int.MAX). Set it below the file-descriptor limit divided by the
+	// descriptors per connection (2, see the package doc) minus those the
+	// logs need, so that the limit, not the OS, sheds connections.
+	MaxConns int
+
+	// MaxConnsPerIP is max.connections.per.ip: connections open at once
+	// from one client IP address; beyond it, new ones from that address are
+	// closed and counted (Stats.RefusedPerIP). Default 0: no limit.
+	MaxConnsPerIP int
+
+	// MaxConnsPerIPOverrides is max.connections.per.ip.overrides: per-IP
+	// limits replacing MaxConnsPerIP for those addresses (keys are IP
+	// addresses in net.IP.String form; 0 refuses every connection).
+	MaxConnsPerIPOverrides map[string]int
+
+	// MaxConnCreationRate is max.connection.creation.rate: connections
+	// admitted per second (in one-second windows); beyond it new ones are
+	// closed and counted (Stats.RefusedRate). Default 0: no limit.
+	MaxConnCreationRate int
+
+	// FrameTimeout bounds how long a request frame may take to arrive once
+	// its first byte has: a connection holding a partial frame for longer
+	// is closed (Stats.FrameTimeouts), however slowly its bytes trickle in
+	// (slowloris). Time spent muted by back-pressure does not count.
+	// Checked by the idle ticker, so the close may come up to 10% late.
+	// Default 30 s; negative disables it.
+	FrameTimeout time.Duration
 
 	// Logger receives connection errors, recovered panics and gnet's own
 	// messages. Default slog.Default().
@@ -57,6 +95,7 @@ const (
 	DefaultMaxRequestBytes = 100 << 20
 	DefaultIdleTimeout     = 10 * time.Minute
 	DefaultConnBudgetBytes = 64 << 20
+	DefaultFrameTimeout    = 30 * time.Second
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -69,6 +108,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes: DefaultMaxRequestBytes,
 		IdleTimeout:     DefaultIdleTimeout,
 		ConnBudgetBytes: DefaultConnBudgetBytes,
+		FrameTimeout:    DefaultFrameTimeout,
 		Logger:          slog.Default(),
 	}
 }
@@ -87,6 +127,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.ConnBudgetBytes == 0 {
 		cfg.ConnBudgetBytes = DefaultConnBudgetBytes
 	}
+	if cfg.FrameTimeout == 0 {
+		cfg.FrameTimeout = DefaultFrameTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -97,11 +140,26 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("netio: ConnBudgetBytes %d is negative", cfg.ConnBudgetBytes)
 	case cfg.NumEventLoop < 0:
 		return cfg, fmt.Errorf("netio: NumEventLoop %d is negative", cfg.NumEventLoop)
+	case cfg.MaxConns < 0 || cfg.MaxConnsPerIP < 0 || cfg.MaxConnCreationRate < 0:
+		return cfg, fmt.Errorf("netio: negative connection limit (MaxConns %d, MaxConnsPerIP %d, MaxConnCreationRate %d)",
+			cfg.MaxConns, cfg.MaxConnsPerIP, cfg.MaxConnCreationRate)
+	}
+	for ip, n := range cfg.MaxConnsPerIPOverrides {
+		if n < 0 || net.ParseIP(ip) == nil {
+			return cfg, fmt.Errorf("netio: bad MaxConnsPerIPOverrides entry %q: %d", ip, n)
+		}
 	}
 	return cfg, nil
 }
 
-// idleCheckEvery is how often the idle ticker runs for timeout d.
-func idleCheckEvery(d time.Duration) time.Duration {
+// tickEvery is how often the idle ticker runs: a tenth of the shorter of
+// IdleTimeout and FrameTimeout (those enabled), bounded to [10ms, 30s].
+func (cfg Config) tickEvery() time.Duration {
+	d := 300 * time.Second
+	for _, t := range []time.Duration{cfg.IdleTimeout, cfg.FrameTimeout} {
+		if t > 0 {
+			d = min(d, t)
+		}
+	}
 	return min(max(d/10, 10*time.Millisecond), 30*time.Second)
 }

@@ -2,7 +2,9 @@ package netio
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime/debug"
@@ -19,8 +21,9 @@ import (
 // event loop), a request goroutine and a writer goroutine.
 type conn struct {
 	srv *Server
-	gc  gnet.Conn // only Close and Wake are called off the event loop
+	gc  gnet.Conn // only Close and Wake are called off the event loop, until muted
 	pub Conn
+	ip  string // counted by the connection limits
 
 	tcp *net.TCPConn    // the writer's dup of the socket
 	raw syscall.RawConn // tcp's RawConn, for sendfile
@@ -30,12 +33,15 @@ type conn struct {
 
 	reqKick   chan struct{} // one slot: a frame was queued or response bytes drained
 	writeKick chan struct{} // one slot: a response was queued
+	readKick  chan struct{} // one slot: a muted connection's budget has room, or close requested
 	done      chan struct{} // closed by onClose
 
 	drained     chan struct{} // closed once draining and idle, or closed
 	drainedOnce sync.Once
 
-	lastActive atomic.Int64 // UnixNano of the last dispatch or response sent
+	lastActive   atomic.Int64 // UnixNano of the last byte received or sent
+	lastWrite    atomic.Int64 // UnixNano of the writer's last progress (batch taken, chunk sent)
+	partialSince atomic.Int64 // UnixNano since a partial frame waits for its rest; 0: none
 
 	w writerState // owned by the writer goroutine
 
@@ -48,9 +54,11 @@ type conn struct {
 		handling  bool  // the Handler is running
 		writing   bool  // the writer holds responses taken from queue
 		paused    bool  // the event loop stopped dispatching (over budget)
+		muting    bool  // dispatch asked gnet to close so that reading moves to a goroutine
+		muted     bool  // gnet's side is closed: a read goroutine reads c.tcp
 		stopped   bool  // no more dispatch: handler error, panic or close requested
 		draining  bool  // Shutdown: finish what was dispatched
-		closeSent bool  // gc.Close was called
+		closeSent bool  // close was requested (gc.Close, or c.tcp.Close when muted)
 		closed    bool  // onClose ran: gc must not be used any more
 		// orphans: the client closed with whole requests received but not
 		// served; they are served (responses discarded), as Kafka does.
@@ -69,7 +77,7 @@ type outItem struct {
 // newConn dups gc's socket into a *net.TCPConn for the writer. The dup is
 // a second descriptor for the same socket: gnet keeps reading its own, the
 // writer writes on the dup through Go's netpoller.
-func newConn(s *Server, gc gnet.Conn) (*conn, error) {
+func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
 	tcp, err := dupTCP(gc.Fd())
 	if err != nil {
 		return nil, err
@@ -80,15 +88,17 @@ func newConn(s *Server, gc gnet.Conn) (*conn, error) {
 		return nil, fmt.Errorf("cannot get the socket's RawConn: %w", err)
 	}
 	c := &conn{
-		srv: s, gc: gc, tcp: tcp, raw: raw,
+		srv: s, gc: gc, ip: ip, tcp: tcp, raw: raw,
 		reqKick:   make(chan struct{}, 1),
 		writeKick: make(chan struct{}, 1),
+		readKick:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr()}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.lastActive.Store(nowNano())
+	c.lastWrite.Store(nowNano())
 	return c, nil
 }
 
@@ -140,13 +150,20 @@ func (c *conn) requestClose() {
 
 // requestCloseLocked calls gc.Close at most once and never after onClose,
 // when gnet's poller may be closed (gnet's Close is a Trigger on the
-// event loop's task queue: goroutine-safe and non-blocking).
+// event loop's task queue: goroutine-safe and non-blocking). A muted
+// connection is not on gnet any more: closing its socket wakes its read
+// goroutine, which finishes it.
 func (c *conn) requestCloseLocked() {
 	c.mu.stopped = true
 	if c.mu.closed || c.mu.closeSent {
 		return
 	}
 	c.mu.closeSent = true
+	if c.mu.muted {
+		c.tcp.Close()
+		kick(c.readKick)
+		return
+	}
 	if err := c.gc.Close(); err != nil {
 		c.srv.log.Warn("netio: cannot close connection", "conn", c.pub.id, "err", err)
 	}
@@ -160,7 +177,14 @@ func (c *conn) chargeLocked(n int64) {
 	}
 	c.mu.charged += n
 	c.srv.charge(n, c.mu.charged)
-	if n >= 0 || !c.mu.paused || c.mu.charged >= c.srv.cfg.ConnBudgetBytes || c.mu.closed {
+	if n >= 0 || c.mu.charged >= c.srv.cfg.ConnBudgetBytes {
+		return
+	}
+	if c.mu.muted {
+		kick(c.readKick)
+		return
+	}
+	if !c.mu.paused || c.mu.muting {
 		return
 	}
 	c.mu.paused = false
@@ -190,15 +214,53 @@ func (c *conn) beginDrain() {
 	c.mu.Unlock()
 }
 
-// closeIfIdle closes c if it is idle and had no activity since deadline.
-func (c *conn) closeIfIdle(deadline int64) bool {
+// timeout is why the ticker closed a connection.
+type timeout int
+
+const (
+	noTimeout timeout = iota
+	idleTimeout
+	writeTimeout
+	frameTimeout
+)
+
+// deadlines are the ticker's cut-offs, UnixNano; 0 disables one.
+type deadlines struct {
+	idle  int64 // no byte received or sent since: close if nothing is pending
+	write int64 // responses pending and no write progress since: close
+	frame int64 // a partial frame waiting since: close
+}
+
+// mayTimeOut is the lock-free pre-check of checkTimeouts.
+func (c *conn) mayTimeOut(d deadlines) bool {
+	p := c.partialSince.Load()
+	return d.frame != 0 && p != 0 && p < d.frame ||
+		d.idle != 0 && (c.lastActive.Load() < d.idle || c.lastWrite.Load() < d.write)
+}
+
+// checkTimeouts closes c if one of its deadlines passed. A connection
+// whose Handler is running is never idle (a long poll finishes on its
+// own); one whose writer is stuck is closed whatever else it does, which
+// releases the file regions its queued responses pin.
+func (c *conn) checkTimeouts(d deadlines) timeout {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.mu.closeSent || c.mu.closed || !c.idleLocked() || c.lastActive.Load() >= deadline {
-		return false
+	if c.mu.closeSent || c.mu.closed {
+		return noTimeout
+	}
+	var why timeout
+	switch p := c.partialSince.Load(); {
+	case d.frame != 0 && p != 0 && p < d.frame:
+		why = frameTimeout
+	case d.write != 0 && c.mu.writing && c.lastWrite.Load() < d.write:
+		why = writeTimeout
+	case d.idle != 0 && c.idleLocked() && c.lastActive.Load() < d.idle:
+		why = idleTimeout
+	default:
+		return noTimeout
 	}
 	c.requestCloseLocked()
-	return true
+	return why
 }
 
 // onClose runs on the event loop when gnet closes the connection. It
@@ -209,16 +271,13 @@ func (c *conn) closeIfIdle(deadline int64) bool {
 // (peerEOF), the whole requests it sent before are still served (with the
 // cancelled context), responses discarded: an acks=0 producer that sends
 // and closes loses nothing.
-func (c *conn) onClose(peerEOF bool) {
-	var rest [][]byte
-	if peerEOF {
-		rest = c.takeBufferedFrames()
-	}
+func (c *conn) onClose(peerEOF bool, rest [][]byte) {
 	c.mu.Lock()
 	c.srv.charge(-c.mu.charged, 0) // frames, queued responses and the writer's batch
 	c.mu.charged, c.mu.respBytes = 0, 0
 	c.mu.closed = true
 	c.mu.stopped = true
+	c.partialSince.Store(0)
 	queue := c.mu.queue
 	c.mu.queue = nil
 	if peerEOF {
@@ -241,72 +300,56 @@ func (c *conn) onClose(peerEOF bool) {
 	}
 }
 
+// muteAfter is how much input gnet may buffer for a connection whose
+// budget is spent before its reading is handed to a goroutine (mute).
+const muteAfter = 1 << 20
+
 // dispatch runs on the event loop (OnTraffic and Wake): it hands every
 // whole buffered frame to the request goroutine until the budget is
-// spent. Partial frames stay in gnet's buffer; each whole frame is copied
-// once, into a fresh slice the Handler will own.
+// spent (frameLoop). Partial frames stay in gnet's buffer.
 func (c *conn) dispatch() gnet.Action {
 	c.lastActive.Store(nowNano()) // any input counts as activity
-	max := c.srv.cfg.MaxRequestBytes
-	for {
-		prefix, err := c.gc.Peek(sizeLen)
-		if err != nil {
-			return gnet.None // fewer than 4 bytes buffered
-		}
-		size, err := frameSize(prefix, max)
-		if err != nil {
-			c.srv.stats.rejected.Add(1)
-			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
-			return gnet.Close
-		}
-		if c.gc.InboundBuffered() < sizeLen+int(size) {
-			return gnet.None
-		}
-		if !c.admit() {
-			return c.checkOverflow()
-		}
-		c.enqueueFrame(c.takeFrame(int(size)))
+	st, err := frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, c)
+	if err != nil {
+		c.srv.stats.rejected.Add(1)
+		c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+		return gnet.Close
+	}
+	c.notePartial(st)
+	if st == frameBlocked {
+		return c.overBudget()
+	}
+	return gnet.None
+}
+
+// notePartial starts the frame deadline when a frame is partly received
+// and clears it otherwise (a whole frame we do not admit is not the
+// client's delay).
+func (c *conn) notePartial(st frameState) {
+	if st == framePartial {
+		c.partialSince.CompareAndSwap(0, nowNano())
+	} else {
+		c.partialSince.Store(0)
 	}
 }
 
 // takeBufferedFrames takes every whole frame still in gnet's buffer,
 // whatever the budget (onClose, on the event loop).
 func (c *conn) takeBufferedFrames() [][]byte {
-	var out [][]byte
-	for {
-		prefix, err := c.gc.Peek(sizeLen)
-		if err != nil {
-			return out
-		}
-		size, err := frameSize(prefix, c.srv.cfg.MaxRequestBytes)
-		if err != nil || c.gc.InboundBuffered() < sizeLen+int(size) {
-			return out
-		}
-		out = append(out, c.takeFrame(int(size)))
-		c.srv.stats.requests.Add(1)
-	}
+	var all takeAll
+	frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, &all)
+	c.srv.stats.requests.Add(uint64(len(all)))
+	return all
 }
 
-// takeFrame moves the whole frame at the head of gnet's buffer (size
-// bytes after the prefix, all buffered) into a fresh slice: gnet reuses
-// its buffer after OnTraffic returns.
-func (c *conn) takeFrame(size int) []byte {
-	if _, err := c.gc.Discard(sizeLen); err != nil {
-		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
-	}
-	frame := newFrame(size)
-	if size == 0 {
-		return frame
-	}
-	if n, err := c.gc.Read(frame); n != size {
-		panic(fmt.Sprintf("BUG: netio: %d-byte frame was buffered but Read gave %d: %v", size, n, err))
-	}
-	return frame
-}
+// takeAll is a frameSink that admits everything.
+type takeAll [][]byte
 
-// admit reports whether the event loop may dispatch one more frame; if
-// not because of the budget, it marks c paused so the next refund wakes
-// the loop.
+func (t *takeAll) admit() bool       { return true }
+func (t *takeAll) deliver(fr []byte) { *t = append(*t, fr) }
+
+// admit reports whether one more frame may be dispatched; if not because
+// of the budget, it marks c paused so the next refund wakes the loop.
 func (c *conn) admit() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -320,21 +363,123 @@ func (c *conn) admit() bool {
 	return true
 }
 
-// checkOverflow closes c when gnet has buffered more unread input than a
-// paused connection may hold (gnet v2.9.0 cannot stop reading a socket).
-func (c *conn) checkOverflow() gnet.Action {
-	limit := int64(c.srv.cfg.MaxRequestBytes) + sizeLen + c.srv.cfg.ConnBudgetBytes
-	if int64(c.gc.InboundBuffered()) <= limit {
+// overBudget runs when frames wait in gnet's buffer. gnet v2.9.0 cannot
+// stop reading a socket, so once gnet holds more than muteAfter unread
+// bytes of a connection whose budget is spent, the connection is muted:
+// gnet closes its descriptor (the socket lives on in the writer's dup)
+// and a read goroutine takes over, reading only while the budget has
+// room, so TCP slows the client as Kafka's channel muting does. A
+// connection that stopped dispatching for good (a Handler error) or is
+// draining is closed instead once its input passes the old bound.
+func (c *conn) overBudget() gnet.Action {
+	buffered := int64(c.gc.InboundBuffered())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.stopped || c.mu.draining {
+		limit := int64(c.srv.cfg.MaxRequestBytes) + sizeLen + c.srv.cfg.ConnBudgetBytes
+		if buffered <= limit {
+			return gnet.None
+		}
+		c.srv.stats.overflows.Add(1)
+		c.srv.log.Warn("netio: closing connection: unread input over limit",
+			"conn", c.pub.id, "remote", c.pub.remoteAddr, "buffered", buffered, "limit", limit)
+		return gnet.Close
+	}
+	if buffered <= muteAfter || c.mu.closeSent {
 		return gnet.None
 	}
-	c.srv.stats.overflows.Add(1)
-	c.srv.log.Warn("netio: closing connection: unread input over limit",
-		"conn", c.pub.id, "remote", c.pub.remoteAddr, "buffered", c.gc.InboundBuffered(), "limit", limit)
+	c.mu.muting = true
 	return gnet.Close
 }
 
-func (c *conn) enqueueFrame(frame []byte) {
+// handOff runs in OnClose: if dispatch asked for the close to mute c (and
+// nothing asked for a real close since), it moves gnet's buffered input
+// to a read goroutine and reports true; gnet then closes only its own
+// descriptor.
+func (c *conn) handOff() bool {
+	c.mu.Lock()
+	if !c.mu.muting || c.mu.closeSent || c.mu.closed {
+		c.mu.Unlock()
+		return false
+	}
+	c.mu.muting, c.mu.muted, c.mu.paused = false, true, false
+	c.mu.Unlock()
+	leftover := make([]byte, c.gc.InboundBuffered())
+	if _, err := io.ReadFull(c.gc, leftover); err != nil {
+		panic(fmt.Sprintf("BUG: netio: cannot take %d buffered bytes: %v", len(leftover), err))
+	}
+	c.srv.stats.muted.Add(1)
+	c.srv.conns.Add(1)
+	go c.readLoop(newFrameReader(c.tcp, leftover))
+	return true
+}
+
+// readLoop reads a muted connection: it frames what is buffered, waits
+// while the budget is spent (not reading, so TCP pushes back), and reads
+// the socket only for more input. It finishes the connection when the
+// socket fails or closes, or close is requested.
+func (c *conn) readLoop(fr *frameReader) {
+	defer c.srv.conns.Done()
+	err := c.readFrames(fr)
+	peerEOF := errors.Is(err, io.EOF)
+	if err != nil && !peerEOF && !errors.Is(err, net.ErrClosed) {
+		c.srv.log.Debug("netio: muted connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+	}
+	c.mu.Lock()
+	c.mu.closeSent = true // no gnet Close any more; c.tcp is closed by onClose
+	c.mu.Unlock()
+	c.finish(peerEOF, nil)
+}
+
+func (c *conn) readFrames(fr *frameReader) error {
+	max := c.srv.cfg.MaxRequestBytes
+	for {
+		st, err := frameLoop(fr, max, c)
+		if err != nil {
+			c.srv.stats.rejected.Add(1)
+			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+			return err
+		}
+		c.notePartial(st)
+		if st == frameBlocked {
+			if !c.waitBudget() {
+				return net.ErrClosed
+			}
+			continue
+		}
+		if err := fr.fill(max); err != nil {
+			return err
+		}
+		c.lastActive.Store(nowNano())
+	}
+}
+
+// waitBudget waits until c may dispatch again; false once c is closing.
+func (c *conn) waitBudget() bool {
+	for {
+		c.mu.Lock()
+		closing := c.mu.closeSent || c.mu.closed
+		ok := !c.mu.stopped && !c.mu.draining && c.mu.charged < c.srv.cfg.ConnBudgetBytes
+		c.mu.Unlock()
+		switch {
+		case closing:
+			return false
+		case ok:
+			return true
+		}
+		select {
+		case <-c.readKick:
+		case <-c.done:
+			return false
+		}
+	}
+}
+
+// deliver queues a frame for the request goroutine (frameSink). The frame
+// deadline restarts: it bounds each frame, not a stream of them.
+func (c *conn) deliver(frame []byte) {
 	c.srv.stats.requests.Add(1)
+	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
 	c.mu.Lock()
 	c.mu.frames = append(c.mu.frames, frame)

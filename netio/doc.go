@@ -1,6 +1,7 @@
-// Package netio is Sluice's network layer: gnet event loops accept, read
-// and frame requests; per connection, one goroutine serves requests in
-// order and one goroutine writes responses, file regions by sendfile(2).
+// Package netio is Sluice's network layer: an accept goroutine takes
+// connections, gnet event loops read and frame requests; per connection,
+// one goroutine serves requests in order and one goroutine writes
+// responses, file regions by sendfile(2).
 //
 // # Request frame
 //
@@ -20,11 +21,33 @@
 //
 // # Goroutines and ownership
 //
-//	gnet event loop ──frames──▶ request goroutine ──responses──▶ writer goroutine
-//	(read, frame, copy)         (Handler.Handle, one at a time)  (writev + sendfile on a dup fd)
+//	accept goroutine ──socket──▶ gnet event loop ──frames──▶ request goroutine ──responses──▶ writer goroutine
+//	(limits, EMFILE)             (read, frame, copy)         (Handler.Handle, one at a time)  (writev + sendfile on a dup fd)
+//	                             or, once muted: read goroutine (reads only while the budget has room)
 //
 // Who does what:
 //
+//   - The accept goroutine owns the listening socket (a *net.TCPListener,
+//     not gnet's: gnet v2.9.0's acceptor stops the whole engine on the
+//     first EMFILE). It applies MaxConns, MaxConnsPerIP and
+//     MaxConnCreationRate (Kafka's max.connections, max.connections.per.ip,
+//     max.connection.creation.rate): a connection over a limit is reset at
+//     once and counted. It hands each admitted socket to an event loop with
+//     gnet.Client.Enroll (gnet's event loops run without a listener).
+//   - When accept fails for want of descriptors (EMFILE, ENFILE), the
+//     accept goroutine closes a spare descriptor it keeps (/dev/null),
+//     accepts the pending connection and resets it (its client sees it
+//     closed at once instead of hanging in the backlog), takes the spare
+//     back, and tries a real accept again: one connection shed per failed
+//     accept, so service resumes as soon as descriptors are free. With no
+//     spare (someone else took the descriptor), it backs off (5 ms
+//     doubling to 500 ms; reset by the next accept). It logs at most one warning per 10 s and counts
+//     AcceptErrors and ConnsShed. Existing connections are served
+//     throughout. A connection whose setup (gnet's dup, the writer's dup)
+//     fails for want of descriptors is shed the same way. Health reports
+//     ErrNotAccepting from then until a connection is set up again or
+//     Health can open the 3 descriptors a new connection needs, and for
+//     good if the listener failed otherwise.
 //   - The event loop (OnTraffic) only frames: it peeks the 4-byte prefix,
 //     waits until the whole frame is in gnet's buffer, copies it once into
 //     a fresh slice (gnet reuses its buffer) and queues it. It never does
@@ -51,7 +74,7 @@
 //   - A Handler panic is recovered, logged with its stack, counted and
 //     closes its connection only.
 //
-// # Back-pressure
+// # Back-pressure (muting)
 //
 // Per connection, the bytes of frames dispatched and not yet served plus
 // responses queued and not yet sent are counted against ConnBudgetBytes.
@@ -59,20 +82,72 @@
 // connection paused; the request goroutine also waits while the unsent
 // responses alone fill the budget. When the writer (or the Handler) brings
 // the count under budget, it calls gnet's Conn.Wake and OnTraffic resumes.
-// gnet keeps reading the socket while paused; unread input beyond
-// MaxRequestBytes+ConnBudgetBytes closes the connection.
 //
-// # Idle connections and shutdown
+// gnet v2.9.0 cannot stop reading a socket, so a paused connection whose
+// client keeps sending is muted, Kafka's channel muting done with what gnet
+// offers: once gnet holds more than 1 MiB of its unread input, OnTraffic
+// returns gnet.Close; OnClose sees the mute request, copies gnet's
+// buffered bytes out, and starts a read goroutine; gnet closes only its own
+// descriptor, the socket lives on in the writer's dup. The read goroutine
+// frames with the same frameLoop, and reads the socket only while the
+// budget has room: otherwise the kernel's buffers fill and TCP slows the
+// client. Nothing is dropped or replayed, and the connection stays open.
+// A muted connection stays muted until it closes. A connection that
+// stopped dispatching for good (Handler error) or is draining is not muted:
+// it is closed once its unread input passes MaxRequestBytes+ConnBudgetBytes
+// (InboundOverflows).
 //
-// One ticker closes connections that have had no request and nothing to
-// serve or send for IdleTimeout. Shutdown closes new connections at once,
-// stops dispatching, waits for dispatched requests to be answered and
-// sent, then stops gnet, which closes the rest.
+// # Deadlines, idle connections and shutdown
+//
+// One ticker, every tenth of the shorter of IdleTimeout and FrameTimeout
+// (within [10 ms, 30 s]), closes:
+//
+//   - idle connections: no byte received or sent for IdleTimeout and
+//     nothing being served or sent (IdleClosed);
+//   - stuck writers: responses pending and no write progress for
+//     IdleTimeout (WriteTimeouts). Progress is recorded after each writev
+//     and each 1 MiB of a region, so a client reading slower than 1 MiB per
+//     IdleTimeout is cut off; closing releases the file regions its queued
+//     responses pinned (deleted segments are freed). Kafka has no separate
+//     write timeout: its idle expiry counts only socket activity, so a
+//     channel whose client stopped reading expires the same way;
+//   - slowloris: a partial frame not completed FrameTimeout after its first
+//     byte (FrameTimeouts), however steadily its bytes trickle. Time spent
+//     muted, or with a whole frame waiting for budget, does not count.
+//
+// A connection whose Handler is running is never idle (a long poll ends
+// on its own). Shutdown closes the listener (new connections are
+// refused), stops dispatching, waits for dispatched requests to be
+// answered and sent, then stops gnet, which closes the rest, and closes
+// muted connections itself.
+//
+// # Limits per connection
+//
+// File descriptors: 2 per open connection (gnet's and the writer's dup;
+// a muted connection keeps only the dup), 3 for a moment while it is set
+// up, plus the listener and the spare. Set MaxConns below (RLIMIT_NOFILE −
+// the logs' descriptors) / 2 so that the limit sheds connections before
+// the operating system does.
+//
+// Memory, worst case for a client that pipelines without reading: up to
+// ConnBudgetBytes of dispatched frames, and up to ConnBudgetBytes of
+// queued responses (frames are admitted while the budget has room, and
+// the request goroutine serves while the unsent responses are under
+// budget), each plus one past it, plus gnet's unread input before
+// muting (up to 1 MiB plus one 64 KiB read) or, once muted, the read
+// goroutine's buffer (64 KiB, or one partial frame, at most
+// MaxRequestBytes). With the defaults (64 MiB,
+// 100 MiB requests) that is about 2×64 MiB + 2×100 MiB at the extreme,
+// ~130 MiB with 1 MiB requests; an idle connection costs two goroutines
+// and gnet's small buffers. Bytes of file regions are not in memory: they
+// count against the budget but are sent from the page cache.
 //
 // # Locks
 //
 // Lock order: Server.mu before conn.mu; no code takes Server.mu while
-// holding conn.mu. conn.mu is held only for bookkeeping and across gnet's
-// Close and Wake, which enqueue a task and write an eventfd without
-// blocking; never across a Handler call, a socket write or Region.Release.
+// holding conn.mu. connLimits.mu is a leaf (taken alone). conn.mu is
+// held only for bookkeeping and across gnet's Close and Wake, which
+// enqueue a task and write an eventfd without blocking, and a muted
+// connection's socket close; never across a Handler call, a socket read
+// or write, or Region.Release.
 package netio

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // sizeLen is the length of a frame's size prefix.
@@ -27,21 +28,150 @@ func frameSize(prefix []byte, max int32) (int32, error) {
 	return size, nil
 }
 
-// splitFrame returns the first whole frame in buf: its body (aliasing buf)
-// and the bytes it takes with its prefix. n == 0 with a nil error means
-// buf does not hold a whole frame yet; an error means the prefix is
-// invalid and the connection must be closed. It never allocates.
-func splitFrame(buf []byte, max int32) (body []byte, n int, err error) {
-	if len(buf) < sizeLen {
-		return nil, 0, nil
+// inbound is buffered input that framing consumes: gnet's Conn on an event
+// loop, a frameReader for a muted connection. Peek(n) fails when fewer
+// than n bytes are buffered.
+type inbound interface {
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Read(p []byte) (int, error)
+	InboundBuffered() int
+}
+
+// frameSink receives frames from frameLoop: admit says whether one more
+// may be dispatched now (the connection's budget), deliver takes it.
+type frameSink interface {
+	admit() bool
+	deliver(frame []byte)
+}
+
+// frameState is what is left at the head of the input after frameLoop.
+type frameState int
+
+const (
+	frameNone    frameState = iota // nothing buffered
+	framePartial                   // part of a frame: wait for more input
+	frameBlocked                   // a whole frame the sink did not admit
+)
+
+// frameLoop is the request framing of both reading paths: it moves every
+// whole frame at the head of in to sink, each copied once into a fresh
+// slice (gnet reuses its buffer), while the sink admits them. A bad size
+// prefix is an error (the connection is closed, nothing allocated).
+func frameLoop(in inbound, max int32, sink frameSink) (frameState, error) {
+	for {
+		n := in.InboundBuffered()
+		if n == 0 {
+			return frameNone, nil
+		}
+		if n < sizeLen {
+			return framePartial, nil
+		}
+		prefix, err := in.Peek(sizeLen)
+		if err != nil {
+			panic(fmt.Sprintf("BUG: netio: %d bytes buffered but Peek(%d): %v", n, sizeLen, err))
+		}
+		size, err := frameSize(prefix, max)
+		if err != nil {
+			return framePartial, err
+		}
+		if n < sizeLen+int(size) {
+			return framePartial, nil
+		}
+		if !sink.admit() {
+			return frameBlocked, nil
+		}
+		sink.deliver(takeFrame(in, int(size)))
 	}
-	size, err := frameSize(buf, max)
-	if err != nil {
-		return nil, 0, err
+}
+
+// takeFrame moves the whole frame at the head of in (size bytes after the
+// prefix, all buffered) into a fresh slice.
+func takeFrame(in inbound, size int) []byte {
+	if _, err := in.Discard(sizeLen); err != nil {
+		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
 	}
-	n = sizeLen + int(size)
-	if len(buf) < n {
-		return nil, 0, nil
+	frame := newFrame(size)
+	if size == 0 {
+		return frame
 	}
-	return buf[sizeLen:n], n, nil
+	if n, err := io.ReadFull(in, frame); n != size {
+		panic(fmt.Sprintf("BUG: netio: %d-byte frame was buffered but Read gave %d: %v", size, n, err))
+	}
+	return frame
+}
+
+// readBufSize is a frameReader's buffer between frames.
+const readBufSize = 64 << 10
+
+// frameReader is the inbound of a muted connection: its own buffer,
+// filled from the socket only when the read goroutine asks (fill), so an
+// unread socket fills the client's TCP window instead of memory.
+type frameReader struct {
+	r   io.Reader
+	buf []byte // buffered input is buf[off:]
+	off int
+}
+
+func newFrameReader(r io.Reader, leftover []byte) *frameReader {
+	buf := make([]byte, len(leftover), max(len(leftover), readBufSize))
+	copy(buf, leftover)
+	return &frameReader{r: r, buf: buf}
+}
+
+func (fr *frameReader) InboundBuffered() int { return len(fr.buf) - fr.off }
+
+func (fr *frameReader) Peek(n int) ([]byte, error) {
+	if n > fr.InboundBuffered() {
+		return nil, io.ErrShortBuffer
+	}
+	return fr.buf[fr.off : fr.off+n], nil
+}
+
+func (fr *frameReader) Discard(n int) (int, error) {
+	n = min(n, fr.InboundBuffered())
+	fr.off += n
+	return n, nil
+}
+
+func (fr *frameReader) Read(p []byte) (int, error) {
+	if fr.InboundBuffered() == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, fr.buf[fr.off:])
+	fr.off += n
+	return n, nil
+}
+
+// fill reads once from the socket into the buffer, making room for the
+// whole frame at the head when its size prefix is known (at most
+// sizeLen+max bytes). Between frames the buffer shrinks back to
+// readBufSize.
+func (fr *frameReader) fill(maxSize int32) error {
+	n := fr.InboundBuffered()
+	want := readBufSize
+	if n >= sizeLen {
+		if size, err := frameSize(fr.buf[fr.off:], maxSize); err == nil {
+			want = sizeLen + int(size)
+		}
+	}
+	want = max(want, n+1)
+	if cap(fr.buf) < want || (cap(fr.buf) > readBufSize && want <= readBufSize) || fr.off > 0 {
+		buf := fr.buf
+		if cap(buf) < want || cap(buf) > readBufSize && want <= readBufSize {
+			buf = make([]byte, 0, max(want, readBufSize))
+		}
+		buf = buf[:n]
+		copy(buf, fr.buf[fr.off:])
+		fr.buf, fr.off = buf, 0
+	}
+	m, err := fr.r.Read(fr.buf[len(fr.buf):cap(fr.buf)])
+	fr.buf = fr.buf[:len(fr.buf)+m]
+	if m > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
 }

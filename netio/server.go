@@ -7,32 +7,38 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
-// Server is a running listener: gnet event loops plus, per connection, a
-// request goroutine and a writer goroutine.
+// Server is a running listener: an accept goroutine, gnet event loops
+// and, per connection, a request goroutine and a writer goroutine.
 type Server struct {
-	cfg      Config
-	h        Handler
-	log      *slog.Logger
-	eng      gnet.Engine
-	addr     net.Addr
-	ctx      context.Context // parent of every connection's context
-	cancel   context.CancelFunc
-	runDone  chan struct{} // closed when gnet.Run has returned
-	runErr   error         // gnet.Run's result, set before runDone closes
-	idleDone chan struct{} // closes to stop the idle ticker
-	idleWG   sync.WaitGroup
-	conns    sync.WaitGroup // connection goroutines
-	nextID   atomic.Uint64
-	stats    counters
-	stopOnce sync.Once
+	cfg         Config
+	h           Handler
+	log         *slog.Logger
+	ln          *net.TCPListener
+	cli         *gnet.Client  // gnet's event loops, without gnet's acceptor
+	reserve     *os.File      // spare descriptor, owned by the accept goroutine
+	acceptDone  chan struct{} // closed when the accept goroutine has returned
+	closeAccept chan struct{} // closed by Shutdown: the accept goroutine stops
+	closing     atomic.Bool   // Shutdown closed the listener
+	acc         acceptState
+	limits      *connLimits
+	ctx         context.Context // parent of every connection's context
+	cancel      context.CancelFunc
+	idleDone    chan struct{} // closes to stop the idle ticker
+	idleWG      sync.WaitGroup
+	conns       sync.WaitGroup // connection goroutines
+	nextID      atomic.Uint64
+	stats       counters
+	stopOnce    sync.Once
+
+	lastAcceptLog, lastLimitLog atomic.Int64 // UnixNano of the last throttled warning
 
 	mu struct {
 		sync.Mutex
@@ -48,8 +54,16 @@ type Stats struct {
 	Requests           uint64 // frames dispatched to the Handler
 	PanicsRecovered    uint64 // Handler panics recovered (each closed its connection)
 	FramesRejected     uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
-	InboundOverflows   uint64 // connections closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
-	IdleClosed         uint64 // connections closed by IdleTimeout
+	InboundOverflows   uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
+	IdleClosed         uint64 // connections closed by IdleTimeout with nothing pending
+	WriteTimeouts      uint64 // connections closed because responses made no progress for IdleTimeout
+	FrameTimeouts      uint64 // connections closed holding a partial frame for FrameTimeout
+	Muted              uint64 // times a connection's reading was handed from gnet to a goroutine that stops reading over budget
+	AcceptErrors       uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, …), each followed by a back-off
+	ConnsShed          uint64 // connections closed unserved because descriptors ran out
+	RefusedMaxConns    uint64 // connections closed by max.connections
+	RefusedPerIP       uint64 // connections closed by max.connections.per.ip (or its overrides)
+	RefusedRate        uint64 // connections closed by max.connection.creation.rate
 	QueuedBytes        int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes int64  // the most bytes one connection has had counted
 }
@@ -57,6 +71,9 @@ type Stats struct {
 type counters struct {
 	connsOpen, queuedBytes, maxConnQueued                  atomic.Int64
 	accepted, requests, panics, rejected, overflows, idled atomic.Uint64
+	writeTimeouts, frameTimeouts, muted                    atomic.Uint64
+	acceptErrors, shed                                     atomic.Uint64
+	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -70,6 +87,14 @@ func (s *Server) Stats() Stats {
 		FramesRejected:     c.rejected.Load(),
 		InboundOverflows:   c.overflows.Load(),
 		IdleClosed:         c.idled.Load(),
+		WriteTimeouts:      c.writeTimeouts.Load(),
+		FrameTimeouts:      c.frameTimeouts.Load(),
+		Muted:              c.muted.Load(),
+		AcceptErrors:       c.acceptErrors.Load(),
+		ConnsShed:          c.shed.Load(),
+		RefusedMaxConns:    c.refused[refusedMaxConns].Load(),
+		RefusedPerIP:       c.refused[refusedPerIP].Load(),
+		RefusedRate:        c.refused[refusedRate].Load(),
 		QueuedBytes:        c.queuedBytes.Load(),
 		MaxConnQueuedBytes: c.maxConnQueued.Load(),
 	}
@@ -85,47 +110,49 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("netio: nil Handler")
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger, runDone: make(chan struct{}), idleDone: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.mu.conns = make(map[*conn]struct{})
-	booted := make(chan error, 1)
-	ev := &events{s: s, booted: booted}
-	go s.run(ev)
-	select {
-	case err = <-booted:
-	case <-s.runDone:
-		select {
-		case err = <-booted:
-		default:
-			err = s.runErr
-		}
-		if err == nil {
-			err = errors.New("gnet stopped before it booted")
-		}
-	}
+	ln, err := net.Listen("tcp", cfg.Addr) // SO_REUSEADDR, as gnet set it
 	if err != nil {
-		s.cancel()
 		return nil, fmt.Errorf("netio: cannot listen on %q: %w", cfg.Addr, err)
 	}
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, ln: ln.(*net.TCPListener), limits: newConnLimits(cfg),
+		acceptDone: make(chan struct{}), closeAccept: make(chan struct{}), idleDone: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mu.conns = make(map[*conn]struct{})
+	if s.reserve, err = os.Open(os.DevNull); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("netio: cannot open the spare descriptor: %w", err)
+	}
+	if err := s.startLoops(); err != nil {
+		ln.Close()
+		s.reserve.Close()
+		return nil, fmt.Errorf("netio: cannot start event loops: %w", err)
+	}
+	go s.acceptLoop()
 	s.startIdleTicker()
 	return s, nil
 }
 
-// run runs the gnet engine until it stops.
-func (s *Server) run(ev *events) {
-	defer close(s.runDone)
-	s.runErr = gnet.Run(ev, "tcp://"+s.cfg.Addr,
+// startLoops starts gnet's event loops, with no listener: the accept
+// goroutine enrolls each accepted socket.
+func (s *Server) startLoops() error {
+	cli, err := gnet.NewClient(&events{s: s},
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
-		gnet.WithReusePort(false),
-		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 	)
+	if err != nil {
+		return err
+	}
+	if err := cli.Start(); err != nil {
+		return err
+	}
+	s.cli = cli
+	return nil
 }
 
 // Addr is the address the server listens on, with the real port.
-func (s *Server) Addr() net.Addr { return s.addr }
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Shutdown stops taking connections (new ones are closed at once) and
 // stops dispatching requests, waits until every request already
@@ -139,6 +166,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) shutdown(ctx context.Context) error {
+	s.stopAccepting()
 	s.mu.Lock()
 	s.mu.draining = true
 	conns := make([]*conn, 0, len(s.mu.conns))
@@ -176,22 +204,34 @@ func waitDrained(ctx context.Context, conns []*conn) error {
 	return nil
 }
 
-// stopEngine stops gnet (which closes every connection, running OnClose)
-// and waits for its goroutines and the connections' goroutines.
+// stopAccepting closes the listener (new connections are refused) and
+// waits for the accept goroutine.
+func (s *Server) stopAccepting() {
+	s.closing.Store(true)
+	close(s.closeAccept)
+	s.ln.Close()
+	<-s.acceptDone
+	if s.reserve != nil {
+		s.reserve.Close()
+		s.reserve = nil
+	}
+}
+
+// stopEngine stops gnet's event loops (which close every connection they
+// hold, running OnClose), closes the connections whose reading was
+// handed to a goroutine, and waits for every connection goroutine.
 func (s *Server) stopEngine(ctx context.Context) error {
-	go func() {
-		// Engine.Stop polls every 500ms; runDone tells us sooner.
-		if err := s.eng.Stop(context.WithoutCancel(ctx)); err != nil {
-			s.log.Debug("netio: gnet stop", "err", err)
-		}
-	}()
+	stopped := make(chan error, 1)
+	go func() { stopped <- s.cli.Stop() }()
+	var stopErr error
 	select {
-	case <-s.runDone:
+	case stopErr = <-stopped:
 	case <-ctx.Done():
 		s.cancel()
 		return ctx.Err()
 	}
 	s.cancel() // handlers blocked on their context return now
+	s.closeMuted()
 	s.idleWG.Wait()
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
@@ -200,21 +240,34 @@ func (s *Server) stopEngine(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("connection goroutines still running (a Handler ignores its context): %w", ctx.Err())
 	}
-	if s.runErr != nil {
-		return fmt.Errorf("gnet: %w", s.runErr)
+	if stopErr != nil {
+		return fmt.Errorf("gnet: %w", stopErr)
 	}
 	return nil
 }
 
+// closeMuted closes every connection no longer on a gnet event loop.
+func (s *Server) closeMuted() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.mu.conns))
+	for c := range s.mu.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.requestClose()
+	}
+}
+
 // startIdleTicker closes idle connections until Shutdown.
 func (s *Server) startIdleTicker() {
-	if s.cfg.IdleTimeout < 0 {
+	if s.cfg.IdleTimeout < 0 && s.cfg.FrameTimeout < 0 {
 		return
 	}
 	s.idleWG.Add(1)
 	go func() {
 		defer s.idleWG.Done()
-		t := time.NewTicker(idleCheckEvery(s.cfg.IdleTimeout))
+		t := time.NewTicker(s.cfg.tickEvery())
 		defer t.Stop()
 		for {
 			select {
@@ -227,20 +280,38 @@ func (s *Server) startIdleTicker() {
 	}()
 }
 
-// closeIdle closes connections with no request for IdleTimeout.
+// closeIdle closes connections idle for IdleTimeout (no byte received
+// or sent, nothing pending), those whose writer made no progress for
+// IdleTimeout, and those holding a partial frame for FrameTimeout.
 func (s *Server) closeIdle(now time.Time) {
-	deadline := now.Add(-s.cfg.IdleTimeout).UnixNano()
+	var d deadlines
+	if s.cfg.IdleTimeout > 0 {
+		d.idle = now.Add(-s.cfg.IdleTimeout).UnixNano()
+		d.write = d.idle
+	}
+	if s.cfg.FrameTimeout > 0 {
+		d.frame = now.Add(-s.cfg.FrameTimeout).UnixNano()
+	}
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.mu.conns))
 	for c := range s.mu.conns {
-		if c.lastActive.Load() < deadline {
+		if c.mayTimeOut(d) {
 			conns = append(conns, c)
 		}
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		if c.closeIfIdle(deadline) {
+		switch c.checkTimeouts(d) {
+		case idleTimeout:
 			s.stats.idled.Add(1)
+		case writeTimeout:
+			s.stats.writeTimeouts.Add(1)
+			s.log.Info("netio: closing connection: responses made no progress", "conn", c.pub.id,
+				"remote", c.pub.remoteAddr, "timeout", s.cfg.IdleTimeout)
+		case frameTimeout:
+			s.stats.frameTimeouts.Add(1)
+			s.log.Debug("netio: closing connection: partial request not completed in time", "conn", c.pub.id,
+				"remote", c.pub.remoteAddr, "timeout", s.cfg.FrameTimeout)
 		}
 	}
 }
@@ -253,7 +324,7 @@ func (s *Server) register(c *conn) bool {
 		return false
 	}
 	s.mu.conns[c] = struct{}{}
-	s.conns.Add(2) // request goroutine and writer
+	s.conns.Add(2) // request goroutine and writer (a muted connection adds its reader)
 	return true
 }
 
@@ -278,49 +349,24 @@ func (s *Server) charge(n, perConn int64) {
 // events is the gnet.EventHandler; its methods run on event loops.
 type events struct {
 	gnet.BuiltinEventEngine
-	s      *Server
-	booted chan<- error
+	s *Server
 }
 
-// OnBoot records the engine and the bound address; the listening socket
-// exists by now (gnet binds before booting).
-func (ev *events) OnBoot(eng gnet.Engine) gnet.Action {
-	ev.s.eng = eng
-	addr, err := boundAddr(eng)
-	if err != nil {
-		ev.booted <- err
-		return gnet.Shutdown
-	}
-	ev.s.addr = addr
-	ev.booted <- nil
-	return gnet.None
-}
-
-// boundAddr asks the kernel for the listener's address (":0" resolved).
-func boundAddr(eng gnet.Engine) (net.Addr, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil, fmt.Errorf("cannot dup the listener: %w", err)
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, fmt.Errorf("getsockname: %w", err)
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}, nil
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}, nil
-	}
-	return nil, fmt.Errorf("listener has a non-TCP address %T", sa)
-}
-
+// OnOpen runs when the accept goroutine enrolls a socket; gc's context is
+// the client's IP, counted by the connection limits.
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := ev.s
-	c, err := newConn(s, gc)
+	ip, _ := gc.Context().(string)
+	c, err := newConn(s, gc, ip)
 	if err != nil {
-		s.log.Error("netio: cannot set up connection", "remote", gc.RemoteAddr(), "err", err)
+		if isFdExhausted(err) {
+			s.stats.shed.Add(1)
+			s.markFdExhausted(err)
+			s.logThrottled(&s.lastAcceptLog, "netio: out of file descriptors; shedding new connections",
+				"err", err, "shed_total", s.stats.shed.Load())
+		} else {
+			s.log.Error("netio: cannot set up connection", "remote", gc.RemoteAddr(), "err", err)
+		}
 		return nil, gnet.Close
 	}
 	if !s.register(c) {
@@ -328,6 +374,7 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	gc.SetContext(c)
+	s.acc.failingSince.Store(0) // a connection was set up: descriptors are available
 	s.stats.accepted.Add(1)
 	s.stats.connsOpen.Add(1)
 	go c.serveRequests()
@@ -335,18 +382,38 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
+// OnClose runs when gnet closes a connection: either it is done, or it
+// was muted (its reading moves to a goroutine, see conn.mute).
 func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
-		return gnet.None // closed in OnOpen
+		if ip, ok := gc.Context().(string); ok {
+			ev.s.limits.release(ip) // closed in OnOpen
+		}
+		return gnet.None
+	}
+	if c.handOff() {
+		return gnet.None
 	}
 	if err != nil {
 		ev.s.log.Debug("netio: connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 	}
-	c.onClose(peerClosed(err))
-	ev.s.unregister(c)
-	ev.s.stats.connsOpen.Add(-1)
+	peerEOF := peerClosed(err)
+	var rest [][]byte
+	if peerEOF {
+		rest = c.takeBufferedFrames()
+	}
+	c.finish(peerEOF, rest)
 	return gnet.None
+}
+
+// finish is the end of a connection, on whichever side saw it: OnClose for
+// a connection on gnet, its read goroutine for a muted one.
+func (c *conn) finish(peerEOF bool, rest [][]byte) {
+	c.onClose(peerEOF, rest)
+	c.srv.unregister(c)
+	c.srv.limits.release(c.ip)
+	c.srv.stats.connsOpen.Add(-1)
 }
 
 // peerClosed reports whether gnet closed the connection because the client

@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,34 +281,48 @@ func TestBackPressure(t *testing.T) {
 	f(4 << 10) // large requests: the event loop stops dispatching too
 }
 
-// TestInboundOverflow: a client that never reads and keeps sending is
-// closed once gnet has buffered more than MaxRequestBytes+ConnBudgetBytes.
-func TestInboundOverflow(t *testing.T) {
+// TestMutedConnectionPushesBack: while a connection's budget is spent,
+// netio stops reading its socket (the connection is muted), so a client
+// that keeps sending is slowed by TCP instead of filling memory or being
+// disconnected; once the budget frees, every request is served once, in
+// order.
+func TestMutedConnectionPushesBack(t *testing.T) {
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
 	cfg.ConnBudgetBytes = 64 << 10
 	cfg.MaxRequestBytes = 64 << 10
 	s := startServer(t, cfg, h)
 	c := dial(t, s)
-	c.nc.(*net.TCPConn).SetReadBuffer(16 << 10)
-	q := req(opBig, 1, u32(256<<10), make([]byte, 1000))
-	var batch [][]byte
-	for range 64 {
-		batch = append(batch, q)
+	const n = 2000 // 32 MiB of requests: more than socket buffers and gnet's muteAfter hold
+	frames := [][]byte{req(opGate, 0)}
+	for i := 1; i < n; i++ {
+		frames = append(frames, req(opBig, uint32(i), u32(100), make([]byte, 16<<10)))
 	}
-	done := make(chan error, 1)
-	go func() {
-		b := encode(batch...)
-		for {
-			c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := c.nc.Write(b); err != nil {
-				done <- err
-				return
-			}
+	sent := c.sendAsync(frames...)
+	<-h.entered
+	eventually(t, "the connection to be muted", func() bool { return s.Stats().Muted == 1 })
+	// With the first request held, dispatch stops at the budget: one frame
+	// past it at most.
+	if st := s.Stats(); st.Requests > uint64(cfg.ConnBudgetBytes)/(16<<10)+2 || st.MaxConnQueuedBytes > cfg.ConnBudgetBytes+int64(len(frames[1])) {
+		t.Fatalf("dispatched past the budget while muted: %+v", st)
+	}
+	close(h.gate)
+	for i := range n {
+		got := c.recv()
+		if !bytes.Equal(got, h.want(frames[i])) {
+			t.Fatalf("response %d: got %d bytes starting %x", i, len(got), got[:min(len(got), 8)])
 		}
-	}()
-	eventually(t, "the overflowing connection to close", func() bool { return s.Stats().InboundOverflows == 1 })
-	<-done
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	st := s.Stats()
+	if st.Requests != n || h.handled.Load() != n || st.InboundOverflows != 0 || st.ConnsOpen != 1 {
+		t.Fatalf("after the flood: %+v, handled %d", st, h.handled.Load())
+	}
+	// A muted connection still closes cleanly when the client goes.
+	c.nc.Close()
+	eventually(t, "the muted connection to finish", func() bool { return s.Stats().ConnsOpen == 0 })
 	roundTrip(t, s, h)
 }
 
@@ -362,8 +378,10 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 		defer s.mu.Unlock()
 		return s.mu.draining
 	})
-	late := dial(t, s)
-	late.expectClosed()
+	if late, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
+		late.Close()
+		t.Fatal("a new connection was accepted while shutting down")
+	}
 	close(h.gate)
 	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
 		t.Fatalf("in-flight response %q", got)
@@ -464,4 +482,198 @@ func TestEmptyFrame(t *testing.T) {
 	if got := h.handled.Load(); got != 1 {
 		t.Fatalf("handled %d", got)
 	}
+}
+
+// TestConnectionLimits: connections beyond max.connections,
+// max.connections.per.ip (and its overrides) and
+// max.connection.creation.rate are closed at once and counted; closing
+// one frees its slot.
+func TestConnectionLimits(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	// refused dials s and expects the connection closed (reset) at once.
+	refused := func(s *Server) {
+		t.Helper()
+		nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatal(err)
+			}
+			return
+		}
+		defer nc.Close()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("connection not closed by the server: %v", err)
+		}
+	}
+	t.Run("max.connections", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConns = 2
+		s := startServer(t, cfg, h)
+		a, b := dial(t, s), dial(t, s)
+		roundTripOn(t, a, h)
+		roundTripOn(t, b, h)
+		refused(s)
+		if st := s.Stats(); st.RefusedMaxConns != 1 || st.ConnsOpen != 2 {
+			t.Fatalf("%+v", st)
+		}
+		a.nc.Close()
+		eventually(t, "a slot to free", func() bool { return s.Stats().ConnsOpen == 1 })
+		roundTripOn(t, dial(t, s), h)
+	})
+	t.Run("max.connections.per.ip", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnsPerIP = 1
+		s := startServer(t, cfg, h)
+		roundTripOn(t, dial(t, s), h)
+		refused(s)
+		if st := s.Stats(); st.RefusedPerIP != 1 {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("override", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnsPerIP = 1
+		cfg.MaxConnsPerIPOverrides = map[string]int{"127.0.0.1": 3}
+		s := startServer(t, cfg, h)
+		for range 3 {
+			roundTripOn(t, dial(t, s), h)
+		}
+		refused(s)
+		if st := s.Stats(); st.RefusedPerIP != 1 || st.ConnsOpen != 3 {
+			t.Fatalf("%+v", st)
+		}
+	})
+	t.Run("max.connection.creation.rate", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxConnCreationRate = 3
+		s := startServer(t, cfg, h)
+		for range 10 {
+			if nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
+				defer nc.Close()
+			}
+		}
+		// At most 3 per one-second window: 10 dials in well under a
+		// second's worth of windows cannot all be admitted.
+		eventually(t, "refusals", func() bool { st := s.Stats(); return st.RefusedRate+st.ConnsAccepted == 10 })
+		if st := s.Stats(); st.RefusedRate == 0 {
+			t.Fatalf("%+v", st)
+		}
+	})
+}
+
+func roundTripOn(t testing.TB, c *client, h *testHandler) {
+	t.Helper()
+	q := req(opEcho, 9, []byte("hello"))
+	c.send(q)
+	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// TestSlowloris: a frame whose bytes trickle in is closed FrameTimeout
+// after its first byte, however steady the trickle; a connection that
+// sends nothing is left to the idle timeout.
+func TestSlowloris(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.FrameTimeout = 300 * time.Millisecond
+	cfg.IdleTimeout = time.Hour
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	c.write([]byte{0, 0x10, 0, 0}) // a 1 MiB frame
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for {
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.nc.Write([]byte{'x'}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the trickle's pace, not a wait for a condition
+		}
+	}()
+	// Closed with the trickle's last bytes unread: a FIN or a reset.
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, c.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+	<-closed
+	quiet := dial(t, s)
+	roundTripOn(t, quiet, h)
+	if st := s.Stats(); st.FrameTimeouts != 1 || st.ConnsOpen != 1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestFrameTimeoutPerFrame: the frame deadline bounds each frame, not a
+// stream: a client whose every write completes one frame and starts the
+// next (a partial frame is always buffered) is not cut off, however long
+// it streams.
+func TestFrameTimeoutPerFrame(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.FrameTimeout = 500 * time.Millisecond
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	var stream []byte
+	const n = 300
+	for i := range n {
+		stream = append(stream, encode(req(opNil, uint32(i), make([]byte, 100)))...)
+	}
+	end := time.Now().Add(3 * cfg.FrameTimeout)
+	for off, i := 0, 0; off < len(stream); i++ {
+		// Each write ends 50 bytes into the next frame.
+		next := min(off+len(stream)/n, len(stream))
+		if next < len(stream) {
+			next += 50
+		}
+		c.write(stream[off:next])
+		off = next
+		if d := time.Until(end) / time.Duration(n-i); d > 0 {
+			time.Sleep(d) // pacing the stream over 3 frame timeouts, not a wait for a condition
+		}
+	}
+	c.send(req(opEcho, 1))
+	c.recv()
+	if st := s.Stats(); st.FrameTimeouts != 0 || st.Requests != n+1 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestWriteTimeout: a client that stops reading while responses are
+// queued is closed once the writer has made no progress for
+// IdleTimeout, even though writes are pending, and the file regions its
+// responses pinned are released.
+func TestWriteTimeout(t *testing.T) {
+	h := newTestHandler(t, 1<<20)
+	cfg := testConfig()
+	cfg.IdleTimeout = 300 * time.Millisecond
+	s := startServer(t, cfg, h)
+	c := dial(t, s)
+	c.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	var frames [][]byte
+	for i := range 64 {
+		frames = append(frames, req(opFile, uint32(i), u64(0), u64(1<<20)))
+	}
+	c.send(frames...)
+	eventually(t, "the stuck writer to be cut off", func() bool { return s.Stats().WriteTimeouts == 1 })
+	eventually(t, "every region to be released", func() bool {
+		return h.acquired.Load() > 0 && h.acquired.Load() == h.released.Load() && s.Stats().ConnsOpen == 0
+	})
+	if st := s.Stats(); st.IdleClosed != 0 {
+		t.Fatalf("%+v", st)
+	}
+}
+
+// TestHealth: Health is nil while the listener accepts and wraps
+// ErrNotAccepting once it cannot (its socket closed under it).
+func TestHealth(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	if err := s.Health(); err != nil {
+		t.Fatal(err)
+	}
+	s.ln.Close() // the fault: the listening socket is gone
+	eventually(t, "Health to report it", func() bool { return errors.Is(s.Health(), ErrNotAccepting) })
 }

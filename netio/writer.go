@@ -55,6 +55,7 @@ func (c *conn) nextBatch() ([]outItem, bool) {
 			batch := c.mu.queue
 			c.mu.queue = c.w.spare[:0]
 			c.mu.writing = true
+			c.lastWrite.Store(nowNano())
 			c.mu.Unlock()
 			return batch, true
 		}
@@ -150,12 +151,45 @@ func (c *conn) flush() error {
 	if err != nil {
 		return fmt.Errorf("netio: writev: %w", err)
 	}
+	c.progress()
 	return nil
 }
 
-// sendRegion sends r with sendfile(2), or copies it when sendfile is not
-// supported for this file or socket.
+// progress records that bytes left: the connection is active and its
+// writer not stuck.
+func (c *conn) progress() {
+	now := nowNano()
+	c.lastWrite.Store(now)
+	c.lastActive.Store(now)
+}
+
+// writeChunk is the most a region send goes without recording progress:
+// a client reading slower than writeChunk per IdleTimeout is cut off.
+const writeChunk = 1 << 20
+
+// sendRegion sends r in chunks of writeChunk, recording progress after
+// each.
 func (c *conn) sendRegion(r sendfile.Region) error {
+	for r.Len > writeChunk {
+		chunk := r
+		chunk.Len = writeChunk
+		if err := c.sendChunk(chunk); err != nil {
+			return err
+		}
+		c.progress()
+		r.Off += writeChunk
+		r.Len -= writeChunk
+	}
+	if err := c.sendChunk(r); err != nil {
+		return err
+	}
+	c.progress()
+	return nil
+}
+
+// sendChunk sends r with sendfile(2), or copies it when sendfile is not
+// supported for this file or socket.
+func (c *conn) sendChunk(r sendfile.Region) error {
 	n, err := sendfile.Send(c.raw, r)
 	if err == nil || !sendfile.IsUnsupported(err) {
 		return err

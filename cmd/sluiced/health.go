@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -14,14 +15,22 @@ func (d *daemon) storageHealth() error {
 	if s == nil {
 		return nil
 	}
-	off := s.Offline()
-	if len(off) == 0 {
-		return nil
+	var errs []error
+	if off := s.Offline(); len(off) > 0 {
+		names := make([]string, 0, min(len(off), 10))
+		for _, o := range off[:min(len(off), 10)] {
+			names = append(names, fmt.Sprintf("%s-%d", o.Topic, o.Partition))
+		}
+		errs = append(errs, fmt.Errorf("%d partition(s) offline (log directory damaged; see `sluice repair`): %s",
+			len(off), strings.Join(names, ", ")))
 	}
-	names := make([]string, 0, min(len(off), 10))
-	for _, o := range off[:min(len(off), 10)] {
-		names = append(names, fmt.Sprintf("%s-%d", o.Topic, o.Partition))
+	if failed := s.OfflineLogs(); len(failed) > 0 {
+		names := make([]string, 0, min(len(failed), 10))
+		for _, l := range failed[:min(len(failed), 10)] {
+			names = append(names, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
+		}
+		errs = append(errs, fmt.Errorf("%d partition(s) offline after a write or fsync error (restart to recover): %s",
+			len(failed), strings.Join(names, ", ")))
 	}
-	return fmt.Errorf("%d partition(s) offline (log directory damaged; see `sluice repair`): %s",
-		len(off), strings.Join(names, ", "))
+	return errors.Join(errs...)
 }

@@ -39,13 +39,7 @@ func (d *daemon) startHTTP() (*httpServer, error) {
 func (d *daemon) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.storageHealth(); err != nil {
-			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	if d.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -55,6 +49,23 @@ func (d *daemon) mux() *http.ServeMux {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
+}
+
+// healthz is 200 "ok" unless a part reports a fault: 503 with the reason
+// while the Kafka listener cannot accept connections (out of file
+// descriptors, its accept loop or event loops stopped).
+func (d *daemon) healthz(w http.ResponseWriter, r *http.Request) {
+	if f := d.netHealth.Load(); f != nil {
+		if err := (*f)(); err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if err := d.storageHealth(); err != nil {
+		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
 }
 
 // readyz is 200 once the Kafka listener accepts and the store is open,

@@ -158,6 +158,9 @@ type daemon struct {
 	notify   *notifier
 	state    atomic.Int32
 	store    atomic.Pointer[partition.Store] // set once open, for /healthz (health.go)
+	// netHealth is the Kafka listener's health check once it listens
+	// (netio.Server.Health): /healthz fails while it reports an error.
+	netHealth atomic.Pointer[func() error]
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -175,6 +178,8 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	addr := srv.Addr().String()
 	d.store.Store(srv.Store())
+	netHealth := srv.NetHealth
+	d.netHealth.Store(&netHealth)
 	d.state.Store(serving)
 	ready(stdout, addr)
 	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)

@@ -3,7 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,4 +81,28 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	f("--segment-bytes", "0")
 	f("extra")
 	f("--no-such-flag")
+}
+
+// TestHealthzReportsListener: /healthz is 503 with the reason while the
+// listener's health check fails, 200 otherwise.
+func TestHealthzReportsListener(t *testing.T) {
+	d := &daemon{}
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		d.healthz(rec, httptest.NewRequest("GET", "/healthz", nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, _ := get(); code != http.StatusOK {
+		t.Fatalf("before the listener starts: %d", code)
+	}
+	var fault error
+	check := func() error { return fault }
+	d.netHealth.Store(&check)
+	if code, _ := get(); code != http.StatusOK {
+		t.Fatalf("healthy listener: %d", code)
+	}
+	fault = errors.New("out of file descriptors")
+	if code, body := get(); code != http.StatusServiceUnavailable || !strings.Contains(body, "out of file descriptors") {
+		t.Fatalf("failing listener: %d %q", code, body)
+	}
 }

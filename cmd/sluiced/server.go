@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -63,7 +64,20 @@ func netConfig(cfg *config.Config, log *slog.Logger) netio.Config {
 	n.Addr = cfg.Listen
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
 	n.IdleTimeout = cfg.ConnectionsMaxIdle
+	n.FrameTimeout = cfg.RequestReadTimeout
+	n.MaxConns = noLimit(cfg.MaxConnections)
+	n.MaxConnsPerIP = noLimit(cfg.MaxConnectionsPerIP)
+	n.MaxConnsPerIPOverrides = cfg.MaxConnectionsPerIPOverrides
+	n.MaxConnCreationRate = noLimit(cfg.MaxConnectionCreationRate)
 	n.Logger = log
+	return n
+}
+
+// noLimit maps Kafka's "no limit" (Int.MAX) to netio's (0).
+func noLimit(n int) int {
+	if n >= math.MaxInt32 {
+		return 0
+	}
 	return n
 }
 
