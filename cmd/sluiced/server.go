@@ -89,6 +89,8 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
+	b.FetchSessionSlots = cfg.FetchSessionSlots
+	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
 	b.Groups.Partitions = g.OffsetsTopicPartitions
 	b.Groups.SegmentBytes = g.OffsetsTopicSegmentBytes
