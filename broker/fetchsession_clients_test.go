@@ -1,0 +1,152 @@
+package broker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// producePartitions produces perPart records to each of parts of topic,
+// valued "<partition>:<seq>" with seq counting on from next[partition].
+func producePartitions(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, parts []int32, perPart int, next map[int32]int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for _, p := range parts {
+		for k := 0; k < perPart; k++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("%d:%d", p, next[p]))})
+			next[p]++
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// checkInOrder checks that recs continue each partition's sequence from
+// seen[partition] with no gap or duplicate, and advances seen.
+func checkInOrder(t *testing.T, recs []*kgo.Record, seen map[int32]int) {
+	t.Helper()
+	for _, r := range recs {
+		want := fmt.Sprintf("%d:%d", r.Partition, seen[r.Partition])
+		if string(r.Value) != want {
+			t.Fatalf("partition %d offset %d: got %q, want %q (duplicate, gap or reorder)", r.Partition, r.Offset, r.Value, want)
+		}
+		seen[r.Partition]++
+	}
+}
+
+// TestFetchSessionsKgo consumes 200 partitions with franz-go, which uses
+// fetch sessions: after the first full fetch, its fetches list only the
+// partitions whose position moved, and every record arrives once, in order.
+func TestFetchSessionsKgo(t *testing.T) {
+	ts := startServer(t, "")
+	const topic, nparts = "many", 200
+	ts.createTopic(t, topic, nparts, nil)
+	ctx := testCtx(t)
+	prod := newKgo(t, ts.addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	all := make([]int32, nparts)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	next, seen := map[int32]int{}, map[int32]int{}
+	producePartitions(ctx, t, prod, topic, all, 3, next)
+
+	cons := newKgo(t, ts.addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	checkInOrder(t, consumeN(ctx, t, cons, 3*nparts), seen)
+	if st := ts.Broker().FetchSessions(); st.Sessions != 1 || st.Partitions != nparts {
+		t.Fatalf("after the first fetches: %+v, want one session of %d partitions", st, nparts)
+	}
+
+	// The fetch after the one that returned data lists every partition
+	// whose offset moved (all of them); wait for it to arrive.
+	settled := ts.Broker().FetchSessions().Requests
+	waitFor(t, "the fetch after the first records", 10*time.Second, func() bool {
+		return ts.Broker().FetchSessions().Requests > settled
+	})
+
+	// A few rounds that write to 10 partitions each: the fetches between
+	// them list only what moved.
+	before := ts.Broker().FetchSessions()
+	for round := 0; round < 4; round++ {
+		some := make([]int32, 10)
+		for i := range some {
+			some[i] = int32((round*37 + i*19) % nparts)
+		}
+		producePartitions(ctx, t, prod, topic, some, 5, next)
+		checkInOrder(t, consumeN(ctx, t, cons, 50), seen)
+	}
+	after := ts.Broker().FetchSessions()
+	reqs, listed := after.Requests-before.Requests, after.RequestPartitions-before.RequestPartitions
+	t.Logf("%d incremental fetches listed %d partitions (%.1f per fetch, of %d)", reqs, listed, float64(listed)/float64(reqs), nparts)
+	if reqs < 4 || listed > 10*reqs {
+		t.Fatalf("%d fetches listed %d partitions: want at most 10 per fetch with sessions", reqs, listed)
+	}
+	if after.Sessions != 1 {
+		t.Fatalf("sessions %d, want 1", after.Sessions)
+	}
+	for p := int32(0); p < nparts; p++ {
+		if seen[p] != next[p] {
+			t.Fatalf("partition %d: consumed %d of %d records", p, seen[p], next[p])
+		}
+	}
+}
+
+// TestFetchSessionsKcat reads a multi-partition topic to its end with
+// Debian's kcat (librdkafka, which sends sessionless fetches: epoch -1).
+func TestFetchSessionsKcat(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		if os.Getenv("SLUICE_REQUIRE_KCAT") == "1" {
+			t.Fatalf("kcat not found and SLUICE_REQUIRE_KCAT=1")
+		}
+		t.Skip("kcat not installed")
+	}
+	ts := startServer(t, "")
+	const topic, nparts, perPart = "kc", 12, 20
+	ts.createTopic(t, topic, nparts, nil)
+	ctx := testCtx(t)
+	prod := newKgo(t, ts.addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	all := make([]int32, nparts)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	next := map[int32]int{}
+	producePartitions(ctx, t, prod, topic, all, perPart, next)
+
+	cmd := exec.CommandContext(ctx, "kcat", "-C", "-b", ts.addr, "-t", topic, "-o", "beginning", "-e", "-q",
+		"-f", "%p %o %s\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kcat -C: %v\n%s", err, stderr.String())
+	}
+	seen := map[int32]int{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var p int32
+		var off int64
+		var val string
+		if _, err := fmt.Sscanf(sc.Text(), "%d %d %s", &p, &off, &val); err != nil {
+			t.Fatalf("kcat line %q: %v", sc.Text(), err)
+		}
+		if want := fmt.Sprintf("%d:%d", p, seen[p]); val != want || off != int64(seen[p]) {
+			t.Fatalf("kcat partition %d offset %d: %q, want %q at offset %d", p, off, val, want, seen[p])
+		}
+		seen[p]++
+	}
+	for p := int32(0); p < nparts; p++ {
+		if seen[p] != perPart {
+			t.Fatalf("kcat read %d records of partition %d, want %d\n%s", seen[p], p, perPart, strings.TrimSpace(stderr.String()))
+		}
+	}
+	st := ts.Broker().FetchSessions()
+	t.Logf("kcat: %d fetches, %d partitions listed, %d sessions", st.Requests, st.RequestPartitions, st.Sessions)
+}
