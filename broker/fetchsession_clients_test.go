@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // producePartitions produces perPart records to each of parts of topic,
 // valued "<partition>:<seq>" with seq counting on from next[partition].
-func producePartitions(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, parts []int32, perPart int, next map[int32]int) {
+func producePartitions(ctx context.Context, t testing.TB, cl *kgo.Client, topic string, parts []int32, perPart int, next map[int32]int) {
 	t.Helper()
 	var recs []*kgo.Record
 	for _, p := range parts {
@@ -149,4 +150,94 @@ func TestFetchSessionsKcat(t *testing.T) {
 	}
 	st := ts.Broker().FetchSessions()
 	t.Logf("kcat: %d fetches, %d partitions listed, %d sessions", st.Requests, st.RequestPartitions, st.Sessions)
+}
+
+// fetchBytes counts the Fetch requests a client writes and the bytes of
+// those requests and of their responses.
+type fetchBytes struct {
+	reqs, reqBytes, respBytes atomic.Int64
+}
+
+func (h *fetchBytes) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	if key == 1 {
+		h.reqs.Add(1)
+		h.reqBytes.Add(int64(n))
+	}
+}
+
+func (h *fetchBytes) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, _ error) {
+	if key == 1 {
+		h.respBytes.Add(int64(n))
+	}
+}
+
+// BenchmarkFetchSessionBytes measures the Fetch bytes of a franz-go
+// consumer of 1,000 partitions, with sessions (the default) and without
+// (max.incremental.fetch.session.cache.slots=0, what every fetch cost
+// before sessions), while each round writes to 10 partitions:
+//
+//	go test ./broker -run '^$' -bench FetchSessionBytes -benchtime 20x
+func BenchmarkFetchSessionBytes(b *testing.B) {
+	for _, slots := range []int{1000, 0} {
+		b.Run(fmt.Sprintf("slots=%d", slots), func(b *testing.B) {
+			benchFetchSessionBytes(b, slots)
+		})
+	}
+}
+
+func benchFetchSessionBytes(b *testing.B, slots int) {
+	ts := startServer(b, "", func(c *ServerConfig) { c.Broker.FetchSessionSlots = slots })
+	const topic, nparts = "bytes", 1000
+	ts.createTopic(b, topic, nparts, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(ts.addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer prod.Close()
+	hook := new(fetchBytes)
+	cons, err := kgo.NewClient(kgo.SeedBrokers(ts.addr), kgo.ConsumeTopics(topic), kgo.WithHooks(hook),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cons.Close()
+	next := map[int32]int{}
+	all := make([]int32, nparts)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	producePartitions(ctx, b, prod, topic, all, 1, next)
+	if got := len(pollN(ctx, b, cons, nparts)); got < nparts {
+		b.Fatalf("consumed %d", got)
+	}
+	b.ResetTimer()
+	reqs0, req0, resp0 := hook.reqs.Load(), hook.reqBytes.Load(), hook.respBytes.Load()
+	for i := 0; i < b.N; i++ {
+		some := make([]int32, 10)
+		for k := range some {
+			some[k] = int32((i*101 + k*97) % nparts)
+		}
+		producePartitions(ctx, b, prod, topic, some, 1, next)
+		pollN(ctx, b, cons, 10)
+	}
+	b.StopTimer()
+	n := float64(hook.reqs.Load() - reqs0)
+	b.ReportMetric(n/float64(b.N), "fetches/round")
+	b.ReportMetric(float64(hook.reqBytes.Load()-req0)/n, "req-B/fetch")
+	b.ReportMetric(float64(hook.respBytes.Load()-resp0)/n, "resp-B/fetch")
+}
+
+// pollN polls until n records arrived.
+func pollN(ctx context.Context, b *testing.B, cl *kgo.Client, n int) []*kgo.Record {
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			b.Fatalf("consumed %d of %d records: %v", len(out), n, err)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
 }
