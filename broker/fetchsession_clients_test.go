@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // producePartitions produces perPart records to each of parts of topic,
@@ -240,4 +242,85 @@ func pollN(ctx context.Context, b *testing.B, cl *kgo.Client, n int) []*kgo.Reco
 		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// TestFetchSessionWire drives a session with raw frames over a socket, by
+// topic name (v12) and by topic id (v13 and v17).
+func TestFetchSessionWire(t *testing.T) {
+	ts := startServer(t, "")
+	rc := dialRaw(t, ts.addr)
+	for _, version := range []int16{12, 13, 17} {
+		topic := fmt.Sprintf("w%d", version)
+		ts.createTopic(t, topic, 3, nil)
+		produceOne(t, rc, produceReq(9, 1, topic, 0, makeBatch(noProducer, []byte("a"))))
+		tid := ts.Broker().topics.get(topic).id
+		fetch := func(id, epoch int32, parts []int32, offsets []int64, forget ...int32) *kmsg.FetchResponse {
+			t.Helper()
+			req := kmsg.NewPtrFetchRequest()
+			req.Version, req.ReplicaID, req.MaxBytes = version, -1, 1<<20
+			req.SessionID, req.SessionEpoch = id, epoch
+			if len(parts) > 0 {
+				rt := kmsg.NewFetchRequestTopic()
+				rt.Topic, rt.TopicID = topic, tid
+				for i, p := range parts {
+					rp := kmsg.NewFetchRequestTopicPartition()
+					rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, offsets[i], 1<<20
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				req.Topics = append(req.Topics, rt)
+			}
+			if len(forget) > 0 {
+				ft := kmsg.NewFetchRequestForgottenTopic()
+				ft.Topic, ft.TopicID, ft.Partitions = topic, tid, forget
+				req.ForgottenTopics = append(req.ForgottenTopics, ft)
+			}
+			return rc.roundTrip(req).(*kmsg.FetchResponse)
+		}
+		// got lists a response's partitions as "p:records?".
+		got := func(resp *kmsg.FetchResponse) string {
+			var out []string
+			for _, rt := range resp.Topics {
+				if version >= 13 && rt.TopicID != tid || version < 13 && rt.Topic != topic {
+					t.Fatalf("v%d: topic %q %x", version, rt.Topic, rt.TopicID)
+				}
+				for _, p := range rt.Partitions {
+					out = append(out, fmt.Sprintf("%d:%v", p.Partition, len(p.RecordBatches) > 0))
+				}
+			}
+			return strings.Join(out, " ")
+		}
+		check := func(resp *kmsg.FetchResponse, wantErr int16, wantParts string) {
+			t.Helper()
+			if resp.ErrorCode != wantErr || got(resp) != wantParts {
+				t.Fatalf("v%d: error %d partitions %q, want error %d partitions %q", version, resp.ErrorCode, got(resp), wantErr, wantParts)
+			}
+		}
+		full := fetch(0, 0, []int32{0, 1, 2}, []int64{0, 0, 0})
+		check(full, 0, "0:true 1:false 2:false")
+		id := full.SessionID
+		if id == 0 {
+			t.Fatalf("v%d: full fetch at epoch 0 got no session", version)
+		}
+		// Nothing new: an empty answer (MaxWaitMillis 0).
+		check(fetch(id, 1, []int32{0}, []int64{1}), 0, "")
+		// Records on partition 1 are the only news.
+		produceOne(t, rc, produceReq(9, 1, topic, 1, makeBatch(noProducer, []byte("b"))))
+		resp := fetch(id, 2, nil, nil)
+		check(resp, 0, "1:true")
+		if resp.SessionID != id {
+			t.Fatalf("v%d: incremental answer carries session %d, want %d", version, resp.SessionID, id)
+		}
+		check(fetch(id, 2, nil, nil), kerr.InvalidFetchSessionEpoch.Code, "")
+		check(fetch(id+1, 3, nil, nil), kerr.FetchSessionIDNotFound.Code, "")
+		// Partition 1 moved on; partition 2 forgotten.
+		check(fetch(id, 3, []int32{1}, []int64{1}, 2), 0, "")
+		if st := ts.Broker().FetchSessions(); st.Partitions != 2 {
+			t.Fatalf("v%d: %d partitions cached, want 2", version, st.Partitions)
+		}
+		// Forgetting the rest closes the session.
+		if resp := fetch(id, 4, nil, nil, 0, 1); resp.SessionID != 0 || resp.ErrorCode != 0 {
+			t.Fatalf("v%d: after forgetting everything: session %d error %d", version, resp.SessionID, resp.ErrorCode)
+		}
+		check(fetch(id, 5, nil, nil), kerr.FetchSessionIDNotFound.Code, "")
+	}
 }
