@@ -25,9 +25,10 @@ import (
 // * Record bytes are never copied: each partition's records are file
 //   regions from Log.Read, sent with sendfile; only the framing around them
 //   is encoded, by hand (fetchenc.go), the one response not encoded by kmsg.
-// * Sizes (KIP-74): partitions are read in request order, each up to
-//   min(PartitionMaxBytes, what is left of MaxBytes); the first partition
-//   with data returns at least one whole batch even above both limits.
+// * Sizes (KIP-74): partitions are read in request (or session) order,
+//   each up to min(PartitionMaxBytes, what is left of MaxBytes); the first
+//   partition with data returns at least one whole batch even above both
+//   limits.
 //   A fetch at an offset inside a batch returns the whole batch (the client
 //   drops the records before its offset).
 // * Long poll: unless MinBytes are available (or MaxWaitMillis is 0, or a
@@ -44,11 +45,16 @@ import (
 //   IsolationLevel is accepted; with no transactions yet the last stable
 //   offset equals the high watermark.
 // * Incremental fetch sessions (KIP-227, v7+; fetchsession.go): a full
-//   fetch at epoch 0 gets a session id when the cache has room, and later
-//   fetches list only the partitions that changed and omit from the answer
-//   those with nothing new. Unknown sessions get FETCH_SESSION_ID_NOT_FOUND,
-//   wrong epochs INVALID_FETCH_SESSION_EPOCH, with session id 0, as in
-//   Kafka's FetchManager.
+//   fetch at epoch 0 gets a session id when the cache has room
+//   (max.incremental.fetch.session.cache.slots); later fetches list only
+//   the partitions added or moved, the broker fetches every partition of
+//   the session in the session's order (instead of the request's), and the
+//   answer omits partitions with no records, no error and the same high
+//   watermark, last stable and log start offsets as last answered. An
+//   unknown session gets FETCH_SESSION_ID_NOT_FOUND and a wrong epoch
+//   INVALID_FETCH_SESSION_EPOCH, with session id 0 and no partitions, as in
+//   Kafka's FetchManager; so does a fetch whose session moved on while it
+//   waited, with the session's id.
 // * KAFKA_STORAGE_ERROR is answered as NOT_LEADER_OR_FOLLOWER to v0-5,
 //   whose clients may not know it (Kafka's maybeDownConvertStorageError):
 //   they refresh metadata and retry instead of failing.
