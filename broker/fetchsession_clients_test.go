@@ -150,8 +150,13 @@ func TestFetchSessionsKcat(t *testing.T) {
 			t.Fatalf("kcat read %d records of partition %d, want %d\n%s", seen[p], p, perPart, strings.TrimSpace(stderr.String()))
 		}
 	}
+	// librdkafka (rdkafka_fetcher.c) sends SessionId 0, epoch -1 even in
+	// 2.x: sessionless fetches, which must not create sessions.
 	st := ts.Broker().FetchSessions()
 	t.Logf("kcat: %d fetches, %d partitions listed, %d sessions", st.Requests, st.RequestPartitions, st.Sessions)
+	if st.Sessions != 0 {
+		t.Fatalf("kcat's sessionless fetches left %d sessions", st.Sessions)
+	}
 }
 
 // fetchBytes counts the Fetch requests a client writes and the bytes of
