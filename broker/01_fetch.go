@@ -25,9 +25,10 @@ import (
 // * Record bytes are never copied: each partition's records are file
 //   regions from Log.Read, sent with sendfile; only the framing around them
 //   is encoded, by hand (fetchenc.go), the one response not encoded by kmsg.
-// * Sizes (KIP-74): partitions are read in request order, each up to
-//   min(PartitionMaxBytes, what is left of MaxBytes); the first partition
-//   with data returns at least one whole batch even above both limits.
+// * Sizes (KIP-74): partitions are read in request (or session) order,
+//   each up to min(PartitionMaxBytes, what is left of MaxBytes); the first
+//   partition with data returns at least one whole batch even above both
+//   limits.
 //   A fetch at an offset inside a batch returns the whole batch (the client
 //   drops the records before its offset).
 // * Long poll: unless MinBytes are available (or MaxWaitMillis is 0, or a
@@ -43,12 +44,17 @@ import (
 // * AbortedTransactions is null and PreferredReadReplica (v11+) -1.
 //   IsolationLevel is accepted; with no transactions yet the last stable
 //   offset equals the high watermark.
-// * Sessions (KIP-227) are not kept: full fetches (SessionEpoch 0 or -1)
-//   are answered with SessionID 0, which tells the client no session
-//   exists (franz-go then keeps sending full fetches; librdkafka never asks
-//   for one). An incremental fetch (epoch > 0) gets
-//   FETCH_SESSION_ID_NOT_FOUND, or INVALID_FETCH_SESSION_EPOCH with session
-//   id 0, as in Kafka's FetchManager.
+// * Incremental fetch sessions (KIP-227, v7+; fetchsession.go): a full
+//   fetch at epoch 0 gets a session id when the cache has room
+//   (max.incremental.fetch.session.cache.slots); later fetches list only
+//   the partitions added or moved, the broker fetches every partition of
+//   the session in the session's order (instead of the request's), and the
+//   answer omits partitions with no records, no error and the same high
+//   watermark, last stable and log start offsets as last answered. An
+//   unknown session gets FETCH_SESSION_ID_NOT_FOUND and a wrong epoch
+//   INVALID_FETCH_SESSION_EPOCH, with session id 0 and no partitions, as in
+//   Kafka's FetchManager; so does a fetch whose session moved on while it
+//   waited, with the session's id.
 // * KAFKA_STORAGE_ERROR is answered as NOT_LEADER_OR_FOLLOWER to v0-5,
 //   whose clients may not know it (Kafka's maybeDownConvertStorageError):
 //   they refresh metadata and retry instead of failing.
@@ -81,13 +87,22 @@ type fetchTopic struct {
 
 func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.FetchRequest)
-	if code := fetchSessionError(req); code != 0 {
-		return encodeFetch(r, code, nil), nil
+	b.countFetchRequest(req)
+	fc := b.sessions.newContext(req, time.Now().UnixMilli())
+	if fc.kind == fetchSessionError {
+		return encodeFetch(r, fc.errCode, 0, nil), nil
 	}
 	if req.Version < 3 {
 		req.MaxBytes = math.MaxInt32 // v0-2 have no response limit
 	}
-	topics := b.resolveFetch(req)
+	fetchReq := req
+	if fc.kind == fetchIncremental {
+		// Fetch every partition of the session, in the session's order.
+		cp := *req
+		cp.Topics = sessionTopics(fc.parts)
+		fetchReq = &cp
+	}
+	topics := b.resolveFetch(fetchReq)
 	b.fetchUntilReady(ctx, req, topics)
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
@@ -96,7 +111,44 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		storageErrorsAsNotLeader(topics)
 	}
 	b.countFetched(topics)
-	return encodeFetch(r, 0, topics), nil
+	var sessionID int32
+	switch fc.kind {
+	case fetchFull:
+		sessionID = b.sessions.finishFull(req, topics, fetchPrivileged(req), time.Now().UnixMilli())
+	case fetchIncremental:
+		sessionID = fc.sess.id
+		kept, code := b.sessions.finishIncremental(&fc, topics, req.Version)
+		if code != 0 {
+			releaseFetch(topics)
+			return encodeFetch(r, code, sessionID, nil), nil
+		}
+		topics = kept
+	}
+	return encodeFetch(r, 0, sessionID, topics), nil
+}
+
+// fetchPrivileged reports whether req comes from a follower, whose
+// sessions the cache ranks above consumers'.
+func fetchPrivileged(req *kmsg.FetchRequest) bool {
+	return req.ReplicaID >= 0 || req.Version >= 15 && req.ReplicaState.ID >= 0
+}
+
+// countFetchRequest counts a Fetch and the partitions it lists.
+func (b *Broker) countFetchRequest(req *kmsg.FetchRequest) {
+	n := 0
+	for i := range req.Topics {
+		n += len(req.Topics[i].Partitions)
+	}
+	b.fetchRequests.Add(1)
+	b.fetchRequestParts.Add(int64(n))
+}
+
+// FetchSessions returns the fetch session cache's state and the Fetch
+// request counters.
+func (b *Broker) FetchSessions() FetchSessionStats {
+	st := b.sessions.stats()
+	st.Requests, st.RequestPartitions = b.fetchRequests.Load(), b.fetchRequestParts.Load()
+	return st
 }
 
 // storageErrorsAsNotLeader turns KAFKA_STORAGE_ERROR into
@@ -109,17 +161,6 @@ func storageErrorsAsNotLeader(topics []fetchTopic) {
 			}
 		}
 	}
-}
-
-// fetchSessionError answers session requests we cannot honour (KIP-227).
-func fetchSessionError(req *kmsg.FetchRequest) int16 {
-	if req.Version < 7 || req.SessionEpoch == 0 || req.SessionEpoch == -1 {
-		return 0
-	}
-	if req.SessionID == 0 {
-		return kerr.InvalidFetchSessionEpoch.Code
-	}
-	return kerr.FetchSessionIDNotFound.Code
 }
 
 // resolveFetch finds each requested partition's log.

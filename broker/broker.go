@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
@@ -61,6 +62,14 @@ type Config struct {
 	// Groups configures the consumer-group coordinator (Kafka's
 	// offsets.* and group.* settings). Zero fields take its defaults.
 	Groups group.Config
+	// FetchSessionSlots is how many incremental fetch sessions (KIP-227)
+	// are cached [max.incremental.fetch.session.cache.slots]; 0 disables
+	// them. Default 1000.
+	FetchSessionSlots int
+	// FetchSessionEviction is how long a session must go unused, or exist,
+	// before a new session may evict it
+	// [min.incremental.fetch.session.eviction.ms]. Default 2 minutes.
+	FetchSessionEviction time.Duration
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// StaticConfigs are the broker keys the daemon read (its option
@@ -89,6 +98,9 @@ func DefaultConfig() Config {
 		DefaultLog:       partition.DefaultConfig(),
 		ProducerIDBlock:  1000,
 		Groups:           group.DefaultConfig(),
+
+		FetchSessionSlots:    1000,
+		FetchSessionEviction: 2 * time.Minute,
 	}
 }
 
@@ -103,6 +115,9 @@ type Broker struct {
 	producerIDs *producerIDs
 	gr          groupsEntry // the group coordinator; see groups_wiring.go
 	traffic     traffic     // bytes in and out per topic; see traffic.go
+	sessions    *fetchSessionCache
+
+	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
 
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
@@ -147,6 +162,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		clusterID:   clusterID,
 		topics:      ts,
 		producerIDs: pids,
+		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
 	b.gr.cfg = cfg.Groups

@@ -101,22 +101,22 @@ func (w *fetchWriter) flush() {
 
 // encodeFetch builds the response; the regions move into it (netio
 // releases them once sent).
-func encodeFetch(r *request, errCode int16, topics []fetchTopic) *netio.Response {
+func encodeFetch(r *request, errCode int16, sessionID int32, topics []fetchTopic) *netio.Response {
 	out := new(netio.Response)
 	w := &fetchWriter{sink: out, buf: r.responseHeader(make([]byte, 0, 512)), flexible: r.version >= 12}
-	writeFetchBody(w, r.version, errCode, topics)
+	writeFetchBody(w, r.version, errCode, sessionID, topics)
 	w.flush()
 	return out
 }
 
 // writeFetchBody writes the response body for version.
-func writeFetchBody(w *fetchWriter, version int16, errCode int16, topics []fetchTopic) {
+func writeFetchBody(w *fetchWriter, version int16, errCode int16, sessionID int32, topics []fetchTopic) {
 	if version >= 1 {
 		w.i32(0) // ThrottleMillis
 	}
 	if version >= 7 {
 		w.i16(errCode)
-		w.i32(0) // SessionID: no sessions
+		w.i32(sessionID)
 	}
 	w.array(len(topics))
 	for i := range topics {

@@ -63,6 +63,10 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 				continue
 			}
 			ts := topics
+			sessionID := int32(0)
+			if v >= 7 {
+				sessionID = 0x1234567 // a session's id, or 0
+			}
 			if v < 4 {
 				ts = legacyTopics(t, topics)
 			}
@@ -72,11 +76,11 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 			r := &request{key: 1, version: v, corrID: 12345, kreq: &kmsg.FetchRequest{Version: v}}
 			sink := &flatSink{t: t}
 			w := &fetchWriter{sink: sink, buf: r.responseHeader(nil), flexible: v >= 12}
-			writeFetchBody(w, v, topErr, ts)
+			writeFetchBody(w, v, topErr, sessionID, ts)
 			w.flush()
 
 			want := r.responseHeader(nil)
-			want = kmsgFetchResponse(v, topErr, ts).AppendTo(want)
+			want = kmsgFetchResponse(v, topErr, sessionID, ts).AppendTo(want)
 			if !bytes.Equal(sink.buf, want) {
 				t.Fatalf("v%d (error %d): hand-written encoding differs from kmsg\n got % x\nwant % x", v, topErr, sink.buf, want)
 			}
@@ -95,10 +99,11 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 }
 
 // kmsgFetchResponse is the kmsg equivalent of topics.
-func kmsgFetchResponse(v, topErr int16, topics []fetchTopic) *kmsg.FetchResponse {
+func kmsgFetchResponse(v, topErr int16, sessionID int32, topics []fetchTopic) *kmsg.FetchResponse {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = v
 	resp.ErrorCode = topErr
+	resp.SessionID = sessionID
 	for _, ft := range topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic, rt.TopicID = ft.name, ft.id

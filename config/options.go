@@ -59,6 +59,7 @@ const (
 	secLog     = "Logs (defaults for every topic)"
 	secCleaner = "Log cleaner (compaction)"
 	secFlush   = "Durability (fsync)"
+	secFetch   = "Fetch sessions (consumers of many partitions)"
 	secGroup   = "Consumer groups (used by the group coordinator)"
 	secService = "Service"
 )
@@ -157,6 +158,11 @@ var Options = []Option{
 		Doc: "The fsync period of the interval policy (unset: 1 second). Setting it without sluice.fsync selects the interval policy, as in Kafka, where it bounds how old unflushed data may get."},
 	{Key: "log.flush.interval.messages", Flag: "log-flush-interval-messages", Kind: Int, Min: 1, Max: maxInt64, Section: secFlush,
 		Doc: "Kafka flushes after this many messages. Sluice fsyncs by time, not by count: 1 selects the always policy (fsync before every acknowledgement, shared by concurrent appends); a larger value (other than Kafka's default 9223372036854775807, which means never) selects the interval policy with log.flush.interval.ms."},
+
+	{Key: "max.incremental.fetch.session.cache.slots", Default: "1000", Kind: Int, Min: 0, Max: maxInt32, Section: secFetch,
+		Doc: "Most incremental fetch sessions (KIP-227) kept at once, broker-wide (1000, Kafka's default; 0 disables them). In a session a consumer sends only the partitions whose fetch position changed and gets back only partitions with news, instead of listing every partition in every fetch: with 1,000 partitions that is tens of KiB less per fetch each way. Each session costs about 100 bytes per partition. A consumer whose fetch finds the cache full and nothing evictable falls back to full fetches; raise it when more consumer instances (each has a session per broker) than this fetch at once."},
+	{Key: "min.incremental.fetch.session.eviction.ms", Default: "120000", Kind: Millis, Min: 0, Max: maxInt32, Section: secFetch,
+		Doc: "A session unused this long (2 minutes) may be evicted by any new session; a session created at least this long ago may be evicted by a new session with more partitions (followers' sessions rank above consumers'). Shorter recycles abandoned sessions sooner, at the risk of evicting a live consumer's session, which then resends all its partitions once."},
 
 	{Key: "group.initial.rebalance.delay.ms", Flag: "group-initial-rebalance-delay", Default: "3000", Kind: Millis, Min: 0, Max: maxInt32, Section: secGroup,
 		Doc: "How long the first rebalance of an empty group waits for more members (3 s). Longer avoids a storm of rebalances when many consumers start together; shorter makes a lone consumer start sooner; 0 means no delay."},

@@ -56,6 +56,9 @@ type Config struct {
 
 	Group Group
 
+	FetchSessionSlots    int
+	FetchSessionEviction time.Duration
+
 	HTTPListen      string
 	Pprof           bool
 	LogLevel        string
@@ -131,6 +134,7 @@ func resolve(s *Settings) (*Config, error) {
 	}
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
+	resolveFetchSessions(r, c)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -350,6 +354,11 @@ func resolveCleaner(r resolver, c *Config) {
 	if !r.bool("log.cleaner.enable") || c.Cleaner.Threads == 0 {
 		c.Cleaner.Threads = -1
 	}
+}
+
+func resolveFetchSessions(r resolver, c *Config) {
+	c.FetchSessionSlots = int(r.int("max.incremental.fetch.session.cache.slots"))
+	c.FetchSessionEviction = r.ms("min.incremental.fetch.session.eviction.ms")
 }
 
 func resolveGroup(r resolver, c *Config) {

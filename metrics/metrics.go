@@ -88,6 +88,7 @@ type Sources struct {
 	Logs      func() []*partition.Log
 	Traffic   func() map[string]broker.TopicTraffic
 	Lag       func() []broker.PartitionLag
+	Sessions  func() broker.FetchSessionStats // the fetch session cache (KIP-227)
 	Cleaner   func() partition.CleanerStats
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	NodeID    int32
@@ -132,7 +133,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
 		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, cleanerCollector{m}, offlineCollector{m})
+		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -312,6 +313,10 @@ var (
 	topicOut      = newConst("sluice_topic_bytes_out_total", "Record bytes sent from a topic in Fetch responses since start.", prometheus.CounterValue, "topic")
 	topicConvIn   = newConst("sluice_topic_converted_bytes_in_total", "Legacy message-set bytes (magic 0/1, Produce v0-2) up-converted to RecordBatch v2 since start.", prometheus.CounterValue, "topic")
 	topicConvOut  = newConst("sluice_topic_converted_bytes_out_total", "RecordBatch bytes down-converted (copied, not sent by sendfile) for Fetch v0-3 since start.", prometheus.CounterValue, "topic")
+	fetchSessions = newConst("sluice_fetch_sessions", "Incremental fetch sessions (KIP-227) cached now (Kafka's NumIncrementalFetchSessions).", prometheus.GaugeValue)
+	sessionParts  = newConst("sluice_fetch_session_partitions", "Partitions held by all cached fetch sessions (Kafka's NumIncrementalFetchPartitionsCached).", prometheus.GaugeValue)
+	sessionEvict  = newConst("sluice_fetch_session_evictions_total", "Fetch sessions evicted to make room for new ones.", prometheus.CounterValue)
+	fetchListed   = newConst("sluice_fetch_request_partitions_total", "Partitions listed in Fetch requests (with sessions, only those whose position moved).", prometheus.CounterValue)
 	gtp           = []string{"group", "topic", "partition"}
 	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
 	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
@@ -442,6 +447,24 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 		committedOff.emit(ch, float64(l.Committed), l.Group, l.Topic, p)
 		groupLag.emit(ch, float64(l.Lag), l.Group, l.Topic, p)
 	}
+}
+
+type sessionCollector struct{ m *Metrics }
+
+func (sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, fetchSessions, sessionParts, sessionEvict, fetchListed)
+}
+
+func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Sessions
+	if f == nil {
+		return
+	}
+	s := f()
+	fetchSessions.emit(ch, float64(s.Sessions))
+	sessionParts.emit(ch, float64(s.Partitions))
+	sessionEvict.emit(ch, float64(s.Evictions))
+	fetchListed.emit(ch, float64(s.RequestPartitions))
 }
 
 type infoCollector struct{ m *Metrics }

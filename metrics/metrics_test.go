@@ -46,7 +46,10 @@ func TestMetrics(t *testing.T) {
 		return map[string]broker.TopicTraffic{"t": {In: 5, Out: 7, ConvertedIn: 3, ConvertedOut: 4}, "u": {In: 1}}
 	}
 	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3} }, Logs: store.Logs,
-		Traffic: traffic, NodeID: 1, ClusterID: "c"})
+		Traffic: traffic, NodeID: 1, ClusterID: "c",
+		Sessions: func() broker.FetchSessionStats {
+			return broker.FetchSessionStats{Sessions: 2, Partitions: 300, Evictions: 1, Requests: 9, RequestPartitions: 420}
+		}})
 	h := m.Instrument(fakeHandler{})
 	for _, frame := range [][]byte{{0, 3, 0, 1}, {0, 0}, {0x7f, 0x7f}, nil} {
 		if _, err := h.Handle(context.Background(), nil, frame); err != nil {
@@ -56,6 +59,10 @@ func TestMetrics(t *testing.T) {
 	out := scrape(t, m)
 	for _, want := range []string{
 		`sluice_requests_total{api="Metadata"} 1`,
+		`sluice_fetch_sessions 2`,
+		`sluice_fetch_session_partitions 300`,
+		`sluice_fetch_session_evictions_total 1`,
+		`sluice_fetch_request_partitions_total 420`,
 		`sluice_requests_total{api="Produce"} 1`,
 		`sluice_requests_total{api="Unknown"} 2`,
 		`sluice_request_bytes_total{api="Metadata"} 4`,

@@ -89,6 +89,8 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
+	b.FetchSessionSlots = cfg.FetchSessionSlots
+	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
 	b.Groups.Partitions = g.OffsetsTopicPartitions
 	b.Groups.SegmentBytes = g.OffsetsTopicSegmentBytes
@@ -140,7 +142,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	}
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
-		Lag: b.ConsumerLag, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
+		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
 		Offline: srv.Store().Offline})
 	return &server{Server: srv, metrics: m}, nil
 }
