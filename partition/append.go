@@ -409,6 +409,15 @@ func (l *log) syncRound(rd *round) error {
 	if testHookBeforeSync != nil {
 		testHookBeforeSync()
 	}
+	// Pin what the round fsyncs: a rolled segment's flush or the idle sweep
+	// may otherwise park (close) its file mid-fsync (segcache.go). The
+	// round's segments cannot be dropped before it publishes.
+	rd.startSeg.acquire()
+	defer rd.startSeg.Release()
+	for _, s := range rd.created {
+		s.acquire()
+		defer s.Release()
+	}
 	if err := l.observeSync(rd.startSeg.log.Sync); err != nil {
 		return fmt.Errorf("%w: cannot fsync %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
