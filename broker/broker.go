@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluice/sluice/group"
+	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -101,8 +102,9 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
-	gr          groupsEntry // the group coordinator; see groups_wiring.go
-	traffic     traffic     // bytes in and out per topic; see traffic.go
+	gr          groupsEntry  // the group coordinator; see groups_wiring.go
+	traffic     traffic      // bytes in and out per topic; see traffic.go
+	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
@@ -149,6 +151,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		producerIDs: pids,
 	}
 	b.port.Store(cfg.AdvertisedPort)
+	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err
