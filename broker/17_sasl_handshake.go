@@ -17,13 +17,15 @@ import (
 //
 // Behavior:
 // * Sluice's listener is PLAINTEXT, so a SASLHandshake means the client
-//   was configured with security.protocol=SASL_PLAINTEXT (or SASL_SSL
-//   without TLS reaching here). As Kafka answers it on a listener without
-//   SASL (KafkaApis.handleSaslHandshakeRequest): ILLEGAL_SASL_STATE (34)
-//   with no enabled mechanisms. Clients stop at once on it: Java throws
+//   was configured with security.protocol=SASL_PLAINTEXT (a SASL_SSL
+//   client is stopped at its ClientHello by netio). As Kafka answers it
+//   on a listener without SASL (KafkaApis.handleSaslHandshakeRequest):
+//   ILLEGAL_SASL_STATE (34) with no enabled mechanisms. Java throws
 //   IllegalSaslStateException "Unexpected handshake request with client
-//   mechanism PLAIN, enabled mechanisms are []", franz-go and librdkafka
-//   report the error instead of timing out.
+//   mechanism PLAIN, enabled mechanisms are []"; franz-go fails the
+//   request with ILLEGAL_SASL_STATE at once; librdkafka logs "SASL PLAIN
+//   mechanism handshake failed: Broker: Request not valid in current SASL
+//   state" on each connection attempt until its own timeout.
 // * Advertised in ApiVersions (v0-1), as Kafka advertises it on every
 //   listener: librdkafka sends the pre-KIP-43 raw SASL token when the
 //   broker does not advertise it, which would end in a closed connection
@@ -37,7 +39,7 @@ import (
 func init() { register(17, 0, 1, handleSASLHandshake) }
 
 // SASLOnPlaintextMsg is the warning logged for a SASL client.
-const SASLOnPlaintextMsg = "SASL handshake on a PLAINTEXT listener: check the client's security.protocol (SASL_PLAINTEXT or SASL_SSL here; this listener is PLAINTEXT)"
+const SASLOnPlaintextMsg = "SASL handshake on a PLAINTEXT listener: check the client's security.protocol (SASL_PLAINTEXT; this listener is PLAINTEXT)"
 
 func handleSASLHandshake(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.SASLHandshakeRequest)
