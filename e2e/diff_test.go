@@ -294,6 +294,7 @@ var diffScenarios = []diffScenario{
 	{"DescribeConfigs (broker)", scBrokerConfigs},
 	{"AlterConfigs", scAlterConfigs},
 	{"Consumer group", scGroup},
+	{"Wrong security.protocol", scWrongProtocol},
 }
 
 func scMetadata(ctx context.Context, tg *diffTarget, rec recordFunc) {
