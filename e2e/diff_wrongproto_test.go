@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -57,4 +61,41 @@ func tlsHandshakeOutcome(ctx context.Context, addr string) string {
 		return "no answer within 20 s"
 	}
 	return "handshake failed: " + err.Error()
+}
+
+// wrongProtocolProps writes two client configs for a PLAINTEXT broker:
+// SASL_PLAINTEXT with PLAIN, and SSL.
+func wrongProtocolProps(t *testing.T) (sasl, ssl string) {
+	t.Helper()
+	dir := t.TempDir()
+	sasl, ssl = filepath.Join(dir, "sasl.properties"), filepath.Join(dir, "ssl.properties")
+	write := func(p, body string) {
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(sasl, "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"+
+		"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a\" password=\"b\";\n")
+	write(ssl, "security.protocol=SSL\n")
+	return sasl, ssl
+}
+
+// failsWith checks that a tool exited 1, within a bound far below the
+// admin client's 60 s default timeout (so it failed on the broker's
+// answer, not by timing out), naming each of want.
+func failsWith(want ...string) toolCheck {
+	return func(r *toolResult) string {
+		if r.exit != "1" {
+			return fmt.Sprintf("exit %s, want 1", r.exit)
+		}
+		if r.ms > 30000 {
+			return fmt.Sprintf("took %d ms: timed out rather than failing on the broker's answer", r.ms)
+		}
+		for _, w := range want {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				return fmt.Sprintf("output lacks %q", w)
+			}
+		}
+		return ""
+	}
 }

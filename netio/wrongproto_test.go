@@ -3,7 +3,7 @@ package netio
 import (
 	"bytes"
 	"crypto/tls"
-	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -48,8 +48,8 @@ func (l *lockedBuffer) count(s string) int {
 	return strings.Count(l.b.String(), s)
 }
 
-// TestTLSOnPlaintextClosedAtOnce: a real TLS client (crypto/tls) gets an
-// error from its handshake, not a timeout; every attempt is counted and a
+// TestTLSOnPlaintextClosedAtOnce: a real TLS client (crypto/tls) gets a
+// handshake_failure alert, not a timeout or a bare EOF; every attempt is counted and a
 // client address is logged once per WrongProtocolLogEvery. Kafka clients
 // on the same listener go on being served.
 func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
@@ -69,9 +69,8 @@ func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
 		nc.SetDeadline(time.Now().Add(20 * time.Second))
 		err = tls.Client(nc, &tls.Config{ServerName: "localhost"}).Handshake()
 		nc.Close()
-		var ne net.Error
-		if err == nil || errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("handshake %d: got %v, want the connection closed", i, err)
+		if err == nil || !strings.Contains(err.Error(), "remote error: tls: handshake failure") {
+			t.Fatalf("handshake %d: got %v, want a handshake_failure alert", i, err)
 		}
 		t.Logf("handshake %d: %v", i, err)
 	}
@@ -89,7 +88,7 @@ func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
 }
 
 // TestTLSHeaderSplitAcrossReads: the check waits for three bytes, however
-// they arrive.
+// they arrive; the answer is the alert, then the close.
 func TestTLSHeaderSplitAcrossReads(t *testing.T) {
 	h := newTestHandler(t, 0)
 	s := startServer(t, testConfig(), h)
@@ -97,7 +96,11 @@ func TestTLSHeaderSplitAcrossReads(t *testing.T) {
 	c.write([]byte{0x16})
 	c.write([]byte{0x03})
 	c.write([]byte{0x01, 0x02, 0x00, 0x01})
-	c.expectClosed()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c.r)
+	if err != nil || !bytes.Equal(got, tlsHandshakeFailure) {
+		t.Fatalf("got % x, %v; want the alert % x and EOF", got, err, tlsHandshakeFailure)
+	}
 	eventually(t, "the TLS connection counted", func() bool { return s.Stats().RefusedTLS == 1 })
 }
 
