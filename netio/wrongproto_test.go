@@ -42,11 +42,13 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) count(s string) int {
+func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
+	return l.b.String()
 }
+
+func (l *lockedBuffer) count(s string) int { return strings.Count(l.String(), s) }
 
 // TestTLSOnPlaintextClosedAtOnce: a real TLS client (crypto/tls) gets a
 // handshake_failure alert, not a timeout or a bare EOF; every attempt is counted and a
@@ -76,10 +78,10 @@ func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
 	}
 	eventually(t, "3 TLS connections counted", func() bool { return s.Stats().RefusedTLS == 3 })
 	if n := logs.count("TLS handshake on a PLAINTEXT listener"); n != 1 {
-		t.Fatalf("logged %d times for one client, want once:\n%s", n, logs.b.String())
+		t.Fatalf("logged %d times for one client, want once:\n%s", n, logs.String())
 	}
 	if n := logs.count("client=127.0.0.1"); n != 1 {
-		t.Fatalf("the log line does not name the client:\n%s", logs.b.String())
+		t.Fatalf("the log line does not name the client:\n%s", logs.String())
 	}
 	if st := s.Stats(); st.FramesRejected != 0 {
 		t.Fatalf("TLS connections counted as rejected frames too: %+v", st)
