@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/group"
+	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -113,8 +114,9 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
-	gr          groupsEntry // the group coordinator; see groups_wiring.go
-	traffic     traffic     // bytes in and out per topic; see traffic.go
+	gr          groupsEntry  // the group coordinator; see groups_wiring.go
+	traffic     traffic      // bytes in and out per topic; see traffic.go
+	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	sessions    *fetchSessionCache
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
@@ -165,6 +167,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
+	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err

@@ -48,7 +48,8 @@ func TestAPIVersionsUnsupportedVersion(t *testing.T) {
 func checkAPIRanges(t *testing.T, resp *kmsg.ApiVersionsResponse) {
 	t.Helper()
 	want := map[int16][2]int16{0: {0, 11}, 1: {0, 17}, 2: {0, 9}, 3: {0, 12}, 8: {0, 9}, 9: {0, 9},
-		10: {0, 5}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 18: {0, 4}, 22: {0, 5}, 23: {0, 4}}
+		10: {0, 5}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 18: {0, 4}, 22: {0, 5}, 23: {0, 4},
+		17: {0, 1}, 36: {0, 2}}
 	got := map[int16][2]int16{}
 	for _, k := range resp.ApiKeys {
 		got[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}

@@ -67,7 +67,7 @@ const (
 // Options is the table. Keys are unique; so are flags.
 var Options = []Option{
 	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
-		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error); listeners named in controller.listener.names are skipped. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
+		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error; a client set to security.protocol=SSL, SASL_SSL or SASL_PLAINTEXT fails at once and is logged and counted, see sluice_connections_refused_total); listeners named in controller.listener.names are skipped. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
 	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
 		Doc: "The host:port that Metadata tells clients to connect to. Unset: the listener's address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail."},
 	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,

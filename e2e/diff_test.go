@@ -294,6 +294,7 @@ var diffScenarios = []diffScenario{
 	{"DescribeConfigs (broker)", scBrokerConfigs},
 	{"AlterConfigs", scAlterConfigs},
 	{"Consumer group", scGroup},
+	{"Wrong security.protocol", scWrongProtocol},
 }
 
 func scMetadata(ctx context.Context, tg *diffTarget, rec recordFunc) {
@@ -1246,6 +1247,7 @@ var knownDiffs = func() map[string]string {
 		"ApiVersions / *": "Sluice serves the APIs and versions its handlers implement; the rest come with later issues (cluster, transactions, security, share groups)",
 		"DescribeConfigs (fresh topic) / min.insync.replicas": "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR), so Kafka reports it as DYNAMIC_DEFAULT_BROKER_CONFIG",
 	}
+	m["Wrong security.protocol / TLS ClientHello"] = "Sluice answers a TLS ClientHello on its PLAINTEXT listener with a handshake_failure alert before closing, so TLS clients fail at once (Kafka's Java admin client instead retries a bare close until its 60 s timeout)"
 	each := func(scenario, reason string, items ...string) {
 		for _, it := range items {
 			m[scenario+" / "+it] = reason

@@ -392,6 +392,7 @@ func TestJavaTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := func(a ...string) []string { return append(append([]string{}, bs...), a...) }
+	saslProps, sslProps := wrongProtocolProps(t)
 	keyed := []string{"--property", "parse.key=true", "--property", "key.separator=:"}
 	runs := []toolRun{
 		{name: "topics-create", main: topics, args: args("--create", "--topic", topic, "--partitions", "3",
@@ -439,6 +440,8 @@ func TestJavaTools(t *testing.T) {
 		{name: "groups-list-after-delete", main: groups, args: args("--list")},
 		{name: "topics-delete", main: topics, args: args("--delete", "--topic", perf)},
 		{name: "topics-list-after-delete", main: topics, args: args("--list")},
+		{name: "topics-list-sasl-rejected", main: topics, args: args("--list", "--command-config", saslProps)},
+		{name: "topics-list-ssl-rejected", main: topics, args: args("--list", "--command-config", sslProps)},
 	}
 	checks := map[string]toolCheck{
 		"topics-create": contains("Created topic " + topic + "."),
@@ -539,6 +542,9 @@ func TestJavaTools(t *testing.T) {
 		"topics-list-after-delete": func(r *toolResult) string {
 			return wantLines(r.stdout, []string{topic, one}, []string{perf})
 		},
+		"topics-list-sasl-rejected": failsWith(
+			"Unexpected handshake request with client mechanism PLAIN, enabled mechanisms are []"),
+		"topics-list-ssl-rejected": failsWith("SSL handshake failed"),
 	}
 	res := runToolBatch(t, kit, runs)
 	checkTools(t, "tools", runs, res, checks)

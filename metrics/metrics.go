@@ -19,7 +19,9 @@
 //	sluice_connections_muted_total             netio: connections whose reading stopped at the socket for back-pressure
 //	sluice_accept_errors_total                 netio: failed accepts (EMFILE, ENFILE, …), each followed by a back-off
 //	sluice_connections_shed_total              netio: connections closed unserved because file descriptors ran out
-//	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate
+//	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate;
+//	                                           tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed (client security.protocol SSL/SASL_SSL);
+//	                                           sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE (broker; client SASL_PLAINTEXT)
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
@@ -91,6 +93,7 @@ type Sources struct {
 	Sessions  func() broker.FetchSessionStats // the fetch session cache (KIP-227)
 	Cleaner   func() partition.CleanerStats
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
+	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
 	NodeID    int32
 	ClusterID string
 }
@@ -292,7 +295,7 @@ var (
 	muted         = newConst("sluice_connections_muted_total", "Connections whose reading was stopped at the socket while over their budget (back-pressure).", prometheus.CounterValue)
 	acceptErrors  = newConst("sluice_accept_errors_total", "Failed accepts on the Kafka listener (EMFILE, ENFILE, ENOBUFS, ...), each followed by a back-off.", prometheus.CounterValue)
 	shed          = newConst("sluice_connections_shed_total", "Connections closed unserved because file descriptors ran out.", prometheus.CounterValue)
-	refused       = newConst("sluice_connections_refused_total", "Connections closed at once by a connection limit.", prometheus.CounterValue, "reason")
+	refused       = newConst("sluice_connections_refused_total", "Connections refused: closed at once by a connection limit, or speaking the wrong security.protocol to this PLAINTEXT listener (tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed; sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE).", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
@@ -337,11 +340,14 @@ func (netCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
-	f := c.m.sources().Net
-	if f == nil {
+	src := c.m.sources()
+	if src.SASL != nil {
+		refused.emit(ch, float64(src.SASL()), "sasl_on_plaintext")
+	}
+	if src.Net == nil {
 		return
 	}
-	s := f()
+	s := src.Net()
 	connsOpen.emit(ch, float64(s.ConnsOpen))
 	connsAccepted.emit(ch, float64(s.ConnsAccepted))
 	idleClosed.emit(ch, float64(s.IdleClosed))
@@ -355,6 +361,7 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	refused.emit(ch, float64(s.RefusedMaxConns), "max.connections")
 	refused.emit(ch, float64(s.RefusedPerIP), "max.connections.per.ip")
 	refused.emit(ch, float64(s.RefusedRate), "max.connection.creation.rate")
+	refused.emit(ch, float64(s.RefusedTLS), "tls_on_plaintext")
 	panics.emit(ch, float64(s.PanicsRecovered))
 	queued.emit(ch, float64(s.QueuedBytes))
 }

@@ -45,8 +45,8 @@ func TestMetrics(t *testing.T) {
 	traffic := func() map[string]broker.TopicTraffic {
 		return map[string]broker.TopicTraffic{"t": {In: 5, Out: 7, ConvertedIn: 3, ConvertedOut: 4}, "u": {In: 1}}
 	}
-	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3} }, Logs: store.Logs,
-		Traffic: traffic, NodeID: 1, ClusterID: "c",
+	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3, RefusedTLS: 2} }, Logs: store.Logs,
+		Traffic: traffic, NodeID: 1, ClusterID: "c", SASL: func() uint64 { return 6 },
 		Sessions: func() broker.FetchSessionStats {
 			return broker.FetchSessionStats{Sessions: 2, Partitions: 300, Evictions: 1, Requests: 9, RequestPartitions: 420}
 		}})
@@ -69,6 +69,8 @@ func TestMetrics(t *testing.T) {
 		`sluice_response_bytes_total{api="Metadata"} 10`,
 		`sluice_request_duration_seconds_bucket{api="Metadata",le="+Inf"} 1`,
 		`sluice_connections_open 3`,
+		`sluice_connections_refused_total{reason="tls_on_plaintext"} 2`,
+		`sluice_connections_refused_total{reason="sasl_on_plaintext"} 6`,
 		`sluice_fetch_sendfile_bytes_total `,
 		`sluice_log_end_offset{partition="0",topic="t"} 0`,
 		`sluice_log_segments{partition="0",topic="t"} 1`,

@@ -43,6 +43,8 @@ type conn struct {
 	lastWrite    atomic.Int64 // UnixNano of the writer's last progress (batch taken, chunk sent)
 	partialSince atomic.Int64 // UnixNano since a partial frame waits for its rest; 0: none
 
+	firstChecked bool // event loop only: the first bytes were checked for a TLS ClientHello
+
 	w writerState // owned by the writer goroutine
 
 	mu struct {
@@ -309,6 +311,13 @@ const muteAfter = 1 << 20
 // spent (frameLoop). Partial frames stay in gnet's buffer.
 func (c *conn) dispatch() gnet.Action {
 	c.lastActive.Store(nowNano()) // any input counts as activity
+	if !c.firstChecked && c.gc.InboundBuffered() >= tlsHeaderLen {
+		c.firstChecked = true
+		if b, err := c.gc.Peek(tlsHeaderLen); err == nil && tlsClientHello(b) {
+			c.srv.refuseTLS(c)
+			return gnet.Close
+		}
+	}
 	st, err := frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, c)
 	if err != nil {
 		c.srv.stats.rejected.Add(1)

@@ -16,7 +16,13 @@
 //	                       |<------------------ size bytes --------------->|
 //
 // size < 0 or size > MaxRequestBytes closes the connection before anything
-// is allocated. netio hands the Handler the size bytes after the prefix
+// is allocated. A connection whose first three bytes are a TLS handshake
+// record header (0x16 0x03 0x00-0x04: a ClientHello from a client with
+// security.protocol=SSL or SASL_SSL; read as a size, about 369 MB) is
+// answered with a TLS handshake_failure alert and closed at once (Kafka
+// closes it without the alert; see refuseTLS), counted
+// (Stats.RefusedTLS) and logged once per client IP per
+// WrongProtocolLogEvery, naming security.protocol. netio hands the Handler the size bytes after the prefix
 // and adds the prefix to each response body (| size int32 | body |).
 //
 // # Goroutines and ownership

@@ -28,6 +28,26 @@ func frameSize(prefix []byte, max int32) (int32, error) {
 	return size, nil
 }
 
+// TLS record header (RFC 8446 §5.1): content type, legacy version, length.
+// A handshake record (22) with major version 3 starts every ClientHello,
+// from SSL 3.0 (3.0) to TLS 1.3 (which sends 3.1 or 3.3 there).
+const (
+	tlsHeaderLen       = 3 // what tlsClientHello needs
+	tlsHandshakeRecord = 0x16
+	tlsMajorVersion    = 0x03
+	tlsMaxMinorVersion = 0x04
+)
+
+// tlsClientHello reports whether b (at least tlsHeaderLen bytes, the first
+// bytes of a connection) starts a TLS handshake record: a client with
+// security.protocol=SSL or SASL_SSL. Read as a size prefix those bytes are
+// 0x1603xxxx, about 369 MB, over any sane MaxRequestBytes, so no Kafka
+// request can start that way; Kafka itself rejects it as an oversized
+// receive ("Invalid receive (size = 369295616 larger than 104857600)").
+func tlsClientHello(b []byte) bool {
+	return b[0] == tlsHandshakeRecord && b[1] == tlsMajorVersion && b[2] <= tlsMaxMinorVersion
+}
+
 // inbound is buffered input that framing consumes: gnet's Conn on an event
 // loop, a frameReader for a muted connection. Peek(n) fails when fewer
 // than n bytes are buffered.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/sluice/sluice/internal/lograte"
 )
 
 // Server is a running listener: an accept goroutine, gnet event loops
@@ -38,7 +40,8 @@ type Server struct {
 	stats       counters
 	stopOnce    sync.Once
 
-	lastAcceptLog, lastLimitLog atomic.Int64 // UnixNano of the last throttled warning
+	lastAcceptLog, lastLimitLog atomic.Int64    // UnixNano of the last throttled warning
+	wrongProtoLog               *lograte.PerKey // one TLS-on-PLAINTEXT warning per client IP per minute
 
 	mu struct {
 		sync.Mutex
@@ -64,6 +67,7 @@ type Stats struct {
 	RefusedMaxConns    uint64 // connections closed by max.connections
 	RefusedPerIP       uint64 // connections closed by max.connections.per.ip (or its overrides)
 	RefusedRate        uint64 // connections closed by max.connection.creation.rate
+	RefusedTLS         uint64 // connections closed because they opened with a TLS ClientHello (security.protocol=SSL or SASL_SSL on this PLAINTEXT listener)
 	QueuedBytes        int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes int64  // the most bytes one connection has had counted
 }
@@ -72,7 +76,7 @@ type counters struct {
 	connsOpen, queuedBytes, maxConnQueued                  atomic.Int64
 	accepted, requests, panics, rejected, overflows, idled atomic.Uint64
 	writeTimeouts, frameTimeouts, muted                    atomic.Uint64
-	acceptErrors, shed                                     atomic.Uint64
+	acceptErrors, shed, tlsRefused                         atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -95,6 +99,7 @@ func (s *Server) Stats() Stats {
 		RefusedMaxConns:    c.refused[refusedMaxConns].Load(),
 		RefusedPerIP:       c.refused[refusedPerIP].Load(),
 		RefusedRate:        c.refused[refusedRate].Load(),
+		RefusedTLS:         c.tlsRefused.Load(),
 		QueuedBytes:        c.queuedBytes.Load(),
 		MaxConnQueuedBytes: c.maxConnQueued.Load(),
 	}
@@ -115,7 +120,8 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		return nil, fmt.Errorf("netio: cannot listen on %q: %w", cfg.Addr, err)
 	}
 	s := &Server{cfg: cfg, h: h, log: cfg.Logger, ln: ln.(*net.TCPListener), limits: newConnLimits(cfg),
-		acceptDone: make(chan struct{}), closeAccept: make(chan struct{}), idleDone: make(chan struct{})}
+		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
+		acceptDone:    make(chan struct{}), closeAccept: make(chan struct{}), idleDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {
