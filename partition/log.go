@@ -161,7 +161,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := createSegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := createSegmentLazy(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}
@@ -646,7 +646,12 @@ func (l *log) close() error {
 	var snapErr error
 	if err == nil && sealErr == nil {
 		l.pmu.Lock()
-		snapErr = writeSnapshot(l.fs, l.dir, leo, l.producers)
+		// A log never written to has no producer state to keep (the next
+		// start has nothing to replay): a shutdown with many new, empty
+		// partitions writes no file for them.
+		if leo > 0 || len(l.producers) > 0 {
+			snapErr = writeSnapshot(l.fs, l.dir, leo, l.producers)
+		}
 		l.pmu.Unlock()
 	}
 	return errors.Join(sealErr, err, snapErr, l.closeSegments())
