@@ -236,8 +236,12 @@ func (l *log) scanDir() ([]int64, error) {
 // point checkpointed at close, and no segment data is read.
 func (l *log) loadClean(leo int64) error {
 	a := l.active()
-	if _, err := a.indexes(); err != nil {
-		return err
+	// The indexes give a written segment's largest timestamp; an empty one
+	// (a new partition's) opens them on first use.
+	if a.log.Size() > 0 {
+		if _, err := a.indexes(); err != nil {
+			return err
+		}
 	}
 	l.setEnd(leo, a, a.log.Size())
 	l.mu.recoveryPoint = leo
