@@ -22,7 +22,8 @@ import (
 //   topic whose files are not removed by then is answered
 //   REQUEST_TIMED_OUT and the removal goes on in the background (the topic
 //   stays hidden; re-creating the name meanwhile gets TOPIC_ALREADY_EXISTS
-//   "marked for deletion"); TimeoutMillis <= 0 answers at once. A topic
+//   "marked for deletion"). TimeoutMillis <= 0 answers at once, success
+//   for a topic whose deletion started (Kafka's documented meaning). A topic
 //   with a CreatePartitions in progress: REASSIGNMENT_IN_PROGRESS. One
 //   durable step (topicops.go): a crash part way leaves the topic, at the
 //   next start, wholly gone.
@@ -71,7 +72,10 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 		}
 		jobs = append(jobs, func() { err = b.topics.removeTopic(t) })
 		finish = append(finish, func(done bool) {
-			if !done {
+			switch {
+			case !done && req.TimeoutMillis <= 0:
+				err = nil // "<= 0 will trigger topic deletion and return immediately"
+			case !done:
 				err = timedOut("Deletion", t.name, req.TimeoutMillis)
 			}
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "delete topic")
