@@ -109,10 +109,11 @@ func TestSmallCreateBesideBigCreate(t *testing.T) {
 	}
 }
 
-// TestAdminTimeoutMs: CreateTopics and DeleteTopics with timeout_ms 1 on
-// an operation that cannot finish by then answer REQUEST_TIMED_OUT; the
-// work goes on, a create of the name meanwhile is TOPIC_ALREADY_EXISTS,
-// and Metadata shows the outcome when done.
+// TestAdminTimeoutMs: CreateTopics, CreatePartitions and DeleteTopics with
+// timeout_ms 1 on an operation held before its first file step answer
+// REQUEST_TIMED_OUT; the work goes on (a create of the name meanwhile is
+// TOPIC_ALREADY_EXISTS, a delete during an addition
+// REASSIGNMENT_IN_PROGRESS) and Metadata shows the outcome when done.
 func TestAdminTimeoutMs(t *testing.T) {
 	ts := startServer(t, "")
 	reg := ts.Broker().topics
@@ -142,6 +143,37 @@ func TestAdminTimeoutMs(t *testing.T) {
 	open()
 	waitFor(t, "the timed-out topic to appear whole", 30*time.Second, func() bool {
 		return listed(t, rc)["slow"] == 1000
+	})
+
+	reached = make(chan struct{})
+	release, open = gate(t)
+	holdAt(reg, "slow", "op-written", reached, release)
+	preq := kmsg.NewPtrCreatePartitionsRequest()
+	preq.TimeoutMillis = 1
+	pt := kmsg.NewCreatePartitionsRequestTopic()
+	pt.Topic, pt.Count = "slow", 1010
+	preq.Topics = append(preq.Topics, pt)
+	presp, err := preq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := presp.Topics[0].ErrorCode; c != kerr.RequestTimedOut.Code {
+		t.Fatalf("create partitions with timeout_ms 1: error %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(c))
+	}
+	<-reached
+	if n := listed(t, rc)["slow"]; n != 1000 {
+		t.Fatalf("while partitions are being added, Metadata lists %d, want the 1000 there were", n)
+	}
+	drs, err := adm.DeleteTopics(ctx, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := drs["slow"].Err; err != kerr.ReassignmentInProgress {
+		t.Fatalf("delete during an addition: %v, want REASSIGNMENT_IN_PROGRESS", err)
+	}
+	open()
+	waitFor(t, "the timed-out partitions to appear", 30*time.Second, func() bool {
+		return listed(t, rc)["slow"] == 1010
 	})
 
 	reached = make(chan struct{})
