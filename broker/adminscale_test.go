@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -62,10 +63,10 @@ func gate(t *testing.T) (ch chan struct{}, open func()) {
 	return ch, open
 }
 
-// TestSmallCreateBesideBigCreate: a 1-partition create from another client
-// completes while a 1,000-partition create is held half way (after its
-// 500th partition), so nothing serialises them; the big topic is not
-// listed until whole.
+// TestSmallCreateBesideBigCreate: a 1-partition create from another client,
+// and a produce to it, complete while a 1,000-partition create is held half
+// way (after its 500th partition), so nothing serialises them; the big
+// topic is not listed until whole.
 func TestSmallCreateBesideBigCreate(t *testing.T) {
 	ts := startServer(t, "")
 	reg := ts.Broker().topics
@@ -89,6 +90,10 @@ func TestSmallCreateBesideBigCreate(t *testing.T) {
 		t.Fatalf("small create beside a big one: %v", err)
 	}
 	small := time.Since(start)
+	pcl := newKgo(t, ts.addr)
+	if err := pcl.ProduceSync(ctx, &kgo.Record{Topic: "small", Value: []byte("beside")}).FirstErr(); err != nil {
+		t.Fatalf("produce beside a big create: %v", err)
+	}
 	tds := listed(t, rc)
 	if _, ok := tds["big"]; ok || tds["small"] != 1 {
 		t.Fatalf("while big is half created, Metadata lists %v; want small and not big", tds)
