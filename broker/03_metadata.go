@@ -96,7 +96,7 @@ func (b *Broker) requestedTopicMetadata(rt kmsg.MetadataRequestTopic, autoCreate
 }
 
 // autoCreateTopic creates an unknown topic if allowed; a concurrent
-// creation of the same name is not an error.
+// creation or deletion of the same name is LEADER_NOT_AVAILABLE until done.
 func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 	if err := validateTopicName(name); err != nil {
 		return nil, err
@@ -105,11 +105,13 @@ func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 		return nil, errUnknownTopic
 	}
 	t, err := b.topics.createTopic(name, b.cfg.NumPartitions, nil)
-	if errors.Is(err, errTopicExists) {
+	if errors.Is(err, errTopicExists) || errorCode(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(name); t != nil {
 			return t, nil
 		}
-		return nil, errUnknownTopic // deleted meanwhile
+		// Another request is creating it, or its deletion is still
+		// removing files: Kafka's retriable answer for a topic not ready.
+		return nil, newAPIError(kerr.LeaderNotAvailable, "Topic '%s' is being created or deleted.", name)
 	}
 	if err != nil && errorCode(err) == kerr.UnknownServerError.Code {
 		b.log.Error("cannot auto-create topic", "topic", name, "err", err)

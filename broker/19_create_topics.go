@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,9 +14,17 @@ import (
 // CreateTopics: v0-7
 //
 // Behavior:
-// * Synchronous: a created topic is ready when the response leaves;
-//   TimeoutMillis is ignored. One durable step (topicops.go): a crash
-//   part way leaves the topic, at the next start, whole with its configs.
+// * A created topic is ready when its success leaves. The topics of one
+//   request are created in parallel, and beside any other request's: one
+//   big creation never holds up another. TimeoutMillis is honoured as in
+//   Kafka: a topic not created by then is answered REQUEST_TIMED_OUT and
+//   its creation goes on in the background (Metadata lists it once
+//   whole); TimeoutMillis <= 0 answers at once. A name whose creation is
+//   in progress: TOPIC_ALREADY_EXISTS; one whose deletion is still
+//   removing files: TOPIC_ALREADY_EXISTS "Topic 'x' is marked for
+//   deletion." (Kafka's ZooKeeper-mode answer). One durable step
+//   (topicops.go): a crash part way leaves the topic, at the next start,
+//   whole with its configs.
 // * Names follow Kafka's rules (1-249 of [a-zA-Z0-9._-], not "." or "..")
 //   else INVALID_TOPIC_EXCEPTION, as is a name that differs from an
 //   existing one only by '.' versus '_'. An existing topic:
@@ -41,17 +50,30 @@ func init() { register(19, 0, 7, handleCreateTopics) }
 func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, 0, len(req.Topics)) // never moved: answers point into it
+	var jobs []func()
+	var finish []func(done bool)
 	eachDistinct(len(req.Topics), func(i int) string { return req.Topics[i].Topic }, func(i int, dup bool) {
 		rt := &req.Topics[i]
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
-		if dup {
-			st.ErrorCode, st.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic name."), "")
-		} else {
-			b.createTopicFromRequest(rt, req.ValidateOnly, &st)
-		}
 		resp.Topics = append(resp.Topics, st)
+		st2 := &resp.Topics[len(resp.Topics)-1]
+		if dup {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic name."), "")
+			return
+		}
+		job, fin := b.createTopicFromRequest(rt, req.ValidateOnly, req.TimeoutMillis)
+		if job != nil {
+			jobs = append(jobs, job)
+			finish = append(finish, func(done bool) { fin(done, st2) })
+		} else {
+			fin(true, st2)
+		}
 	})
+	for i, done := range runWithin(time.Duration(req.TimeoutMillis)*time.Millisecond, jobs) {
+		finish[i](done)
+	}
 	return r.respond(resp), nil
 }
 
@@ -61,26 +83,36 @@ type topicPlan struct {
 	configs    map[string]string
 }
 
-// createTopicFromRequest validates one topic and, unless validateOnly,
-// creates it, filling st.
-func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, st *kmsg.CreateTopicsResponseTopic) {
+// createTopicFromRequest validates one topic and returns the creation to
+// run (nil if there is nothing to create: an invalid topic or
+// validateOnly) and the function that fills its answer once the creation
+// is done (done) or the request's timeout passed.
+func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeoutMs int32) (func(), func(done bool, st *kmsg.CreateTopicsResponseTopic)) {
 	plan, err := b.planTopic(rt)
+	var created *topic
+	var job func()
 	if err == nil && !validateOnly {
-		var t *topic
-		if t, err = b.topics.createTopic(rt.Topic, plan.partitions, plan.configs); err == nil {
-			st.TopicID = t.id
+		job = func() { created, err = b.topics.createTopic(rt.Topic, plan.partitions, plan.configs) }
+	}
+	return job, func(done bool, st *kmsg.CreateTopicsResponseTopic) {
+		if !done {
+			st.ErrorCode, st.ErrorMessage = b.errorResult(timedOut("Creation", rt.Topic, timeoutMs), "")
+			return
 		}
-	}
-	if err != nil {
-		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create topic "+rt.Topic)
-		return
-	}
-	st.NumPartitions = plan.partitions
-	st.ReplicationFactor = 1
-	for _, e := range b.topicConfigEntries(plan.configs) {
-		c := kmsg.NewCreateTopicsResponseTopicConfig()
-		c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
-		st.Configs = append(st.Configs, c)
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create topic "+rt.Topic)
+			return
+		}
+		if created != nil {
+			st.TopicID = created.id
+		}
+		st.NumPartitions = plan.partitions
+		st.ReplicationFactor = 1
+		for _, e := range b.topicConfigEntries(plan.configs) {
+			c := kmsg.NewCreateTopicsResponseTopicConfig()
+			c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
+			st.Configs = append(st.Configs, c)
+		}
 	}
 }
 
@@ -112,7 +144,7 @@ func (b *Broker) checkNewTopicName(name string) error {
 	if b.topics.get(name) != nil {
 		return newAPIError(kerr.TopicAlreadyExists, "Topic '%s' already exists.", name)
 	}
-	return b.topics.checkNewName(name) // collisions; createTopic checks again under its lock
+	return b.topics.checkNewName(name) // pending and colliding names; createTopic checks again as it reserves
 }
 
 // plannedPartitions resolves the partition count from NumPartitions,

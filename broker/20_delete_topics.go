@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,10 +14,19 @@ import (
 // DeleteTopics: v0-6
 //
 // Behavior:
-// * Synchronous: the topic's logs are gone (their directories renamed
-//   "-delete" and removed by partition.Store) when the response leaves;
-//   TimeoutMillis is ignored. One durable step (topicops.go): a crash
-//   part way leaves the topic, at the next start, wholly gone.
+// * Every named topic is first hidden from Metadata, produce and fetch,
+//   before any file work, so none is listed once the response leaves (nor
+//   while it is being prepared). Their logs are then removed in parallel
+//   (directories renamed "-delete" and removed by partition.Store); a
+//   success means they are gone. TimeoutMillis is honoured as in Kafka: a
+//   topic whose files are not removed by then is answered
+//   REQUEST_TIMED_OUT and the removal goes on in the background (the topic
+//   stays hidden; re-creating the name meanwhile gets TOPIC_ALREADY_EXISTS
+//   "marked for deletion"). TimeoutMillis <= 0 answers at once, success
+//   for a topic whose deletion started (Kafka's documented meaning). A topic
+//   with a CreatePartitions in progress: REASSIGNMENT_IN_PROGRESS. One
+//   durable step (topicops.go): a crash part way leaves the topic, at the
+//   next start, wholly gone.
 // * By name (v0-5 TopicNames, v6 Topics) or, from v6, by topic id. An
 //   unknown name: UNKNOWN_TOPIC_OR_PARTITION; an unknown id:
 //   UNKNOWN_TOPIC_ID. Both or neither of name and id, or the same topic
@@ -41,17 +52,38 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			targets = append(targets, rt)
 		}
 	}
+	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, 0, len(targets)) // never moved: answers point into it
+	var jobs []func()
+	var finish []func(done bool)
 	eachDistinct(len(targets), func(i int) deleteKey { return keyOf(targets[i]) }, func(i int, dup bool) {
 		rt := targets[i]
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		err := newAPIError(kerr.InvalidRequest, "Duplicate topic.")
-		if !dup {
-			err = b.deleteTopicFromRequest(rt, r.version, &st)
-		}
-		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "delete topic")
 		resp.Topics = append(resp.Topics, st)
+		st2 := &resp.Topics[len(resp.Topics)-1]
+		if dup {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic."), "delete topic")
+			return
+		}
+		t, err := b.markFromRequest(rt, r.version, st2)
+		if err != nil {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "delete topic")
+			return
+		}
+		jobs = append(jobs, func() { err = b.topics.removeTopic(t) })
+		finish = append(finish, func(done bool) {
+			switch {
+			case !done && req.TimeoutMillis <= 0:
+				err = nil // "<= 0 will trigger topic deletion and return immediately"
+			case !done:
+				err = timedOut("Deletion", t.name, req.TimeoutMillis)
+			}
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "delete topic")
+		})
 	})
+	for i, done := range runWithin(time.Duration(req.TimeoutMillis)*time.Millisecond, jobs) {
+		finish[i](done)
+	}
 	return r.respond(resp), nil
 }
 
@@ -68,12 +100,12 @@ func keyOf(rt kmsg.DeleteTopicsRequestTopic) deleteKey {
 	return deleteKey{id: rt.TopicID}
 }
 
-// deleteTopicFromRequest resolves and deletes one topic, filling st's name
-// and id.
-func (b *Broker) deleteTopicFromRequest(rt kmsg.DeleteTopicsRequestTopic, version int16, st *kmsg.DeleteTopicsResponseTopic) error {
+// markFromRequest resolves one topic, fills st's name and id, and hides
+// the topic (topics.markDeleted) for removeTopic.
+func (b *Broker) markFromRequest(rt kmsg.DeleteTopicsRequestTopic, version int16, st *kmsg.DeleteTopicsResponseTopic) (*topic, error) {
 	t, err := b.resolveDeleteTarget(rt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	name := t.name
 	st.Topic, st.TopicID = &name, t.id
@@ -82,9 +114,13 @@ func (b *Broker) deleteTopicFromRequest(rt kmsg.DeleteTopicsRequestTopic, versio
 		if version < 3 {
 			code = kerr.InvalidRequest
 		}
-		return newAPIError(code, "Internal topic %s cannot be deleted.", name)
+		return nil, newAPIError(code, "Internal topic %s cannot be deleted.", name)
 	}
-	return b.topics.deleteTopic(name)
+	t, err = b.topics.markDeleted(name, t.id)
+	if errors.Is(err, errUnknownTopic) { // deleted meanwhile
+		return nil, newAPIError(kerr.UnknownTopicOrPartition, "This server does not host this topic-partition.")
+	}
+	return t, err
 }
 
 // resolveDeleteTarget finds the topic named or identified by rt.

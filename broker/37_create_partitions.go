@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,8 +13,13 @@ import (
 // CreatePartitions: v0-3
 //
 // Behavior:
-// * Grows a topic to Count partitions, synchronously (TimeoutMillis is
-//   ignored); new partitions take the topic's configs.
+// * Grows a topic to Count partitions; new partitions take the topic's
+//   configs. The topics of one request grow in parallel, beside any other
+//   topic operation. TimeoutMillis is honoured as in Kafka: a topic not
+//   grown by then is answered REQUEST_TIMED_OUT and the growth goes on in
+//   the background (Metadata shows the new partitions once all exist);
+//   TimeoutMillis <= 0 answers at once. A topic with another CreatePartitions
+//   or a deletion in progress: REASSIGNMENT_IN_PROGRESS.
 // * Only increases: Count equal to or below the current count is
 //   INVALID_PARTITIONS (with Kafka's messages), as is a count above the
 //   broker's limit (10000). Unknown topics: UNKNOWN_TOPIC_OR_PARTITION. A
@@ -27,23 +33,39 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, 0, len(req.Topics)) // never moved: answers point into it
+	var jobs []func()
+	var finish []func(done bool)
 	eachDistinct(len(req.Topics), func(i int) string { return req.Topics[i].Topic }, func(i int, dup bool) {
 		rt := &req.Topics[i]
-		err := newAPIError(kerr.InvalidRequest, "Duplicate topic name.")
-		if !dup {
-			err = b.createPartitionsFromRequest(rt, req.ValidateOnly)
-		}
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
-		st.ErrorCode, st.ErrorMessage = b.errorResult(err, "create partitions")
 		resp.Topics = append(resp.Topics, st)
+		st2 := &resp.Topics[len(resp.Topics)-1]
+		err := newAPIError(kerr.InvalidRequest, "Duplicate topic name.")
+		if !dup {
+			err = b.checkPartitionsRequest(rt)
+		}
+		if err != nil || req.ValidateOnly {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "create partitions")
+			return
+		}
+		jobs = append(jobs, func() { _, err = b.topics.addPartitions(rt.Topic, rt.Count) })
+		finish = append(finish, func(done bool) {
+			if !done {
+				err = timedOut("Adding partitions", rt.Topic, req.TimeoutMillis)
+			}
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "create partitions")
+		})
 	})
+	for i, done := range runWithin(time.Duration(req.TimeoutMillis)*time.Millisecond, jobs) {
+		finish[i](done)
+	}
 	return r.respond(resp), nil
 }
 
-// createPartitionsFromRequest checks one topic's growth and applies it
-// unless validateOnly.
-func (b *Broker) createPartitionsFromRequest(rt *kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+// checkPartitionsRequest checks one topic's growth.
+func (b *Broker) checkPartitionsRequest(rt *kmsg.CreatePartitionsRequestTopic) error {
 	t := b.topics.get(rt.Topic)
 	if t == nil {
 		return newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rt.Topic)
@@ -58,14 +80,7 @@ func (b *Broker) createPartitionsFromRequest(rt *kmsg.CreatePartitionsRequestTop
 	case rt.Count > maxPartitions:
 		return newAPIError(kerr.InvalidPartitions, "Number of partitions %d is above this broker's limit of %d.", rt.Count, maxPartitions)
 	}
-	if err := b.checkGrowAssignment(rt.Assignment, rt.Count-have); err != nil {
-		return err
-	}
-	if validateOnly {
-		return nil
-	}
-	_, err := b.topics.addPartitions(rt.Topic, rt.Count)
-	return err
+	return b.checkGrowAssignment(rt.Assignment, rt.Count-have)
 }
 
 // checkGrowAssignment checks the lists of the added partitions (nil: none

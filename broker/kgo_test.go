@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func newKgo(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func newKgo(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)
 	cl, err := kgo.NewClient(opts...)

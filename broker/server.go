@@ -130,6 +130,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.net.Shutdown(ctx); err != nil {
 		s.log.Warn("requests in flight were cut off at the shutdown timeout", "err", err)
 	}
+	s.broker.topics.wait() // topic operations that outlived their request's timeout
 	brokerErr := s.broker.Close()
 	storeErr := s.store.Close()
 	if storeErr != nil {

@@ -13,8 +13,8 @@ import (
 // Topic creation and deletion are one durable step each.
 //
 // Before touching any partition directory, CreateTopics and DeleteTopics
-// write their intent to topic-operation.json (fsync'd, renamed into place,
-// directory fsync'd):
+// write their intent to topic-operation-<op>-<topic id>.json (fsync'd,
+// renamed into place, directory fsync'd):
 //
 //	{"op": "create", "topic": "orders", "topic_id": "<32 hex digits>",
 //	 "partitions": 2000, "configs": {"cleanup.policy": "compact"}}
@@ -22,19 +22,30 @@ import (
 // then do the work (create: every partition directory, each itself created
 // atomically by the store, then topic-configs.json; delete: topic-configs.json,
 // then every partition directory renamed to `<topic>-<p>.<id>-delete` and
-// removed), and remove the file last. Changes are serialised (topics.writeMu),
-// so at most one is pending. At start, before the registry is built, a
-// pending operation is rolled forward: a create makes its missing partitions
-// and writes its configs, a delete removes whatever is left of its
-// partitions and configs. If rolling a create forward fails (say the disk is
-// full), it is rolled back instead. A topic is therefore either wholly there,
-// with its configs, or wholly gone, whatever the step a crash interrupted.
-// CreatePartitions is recorded the same way ("op": "add", with "from", the
-// count before): finished at start, or its new partitions removed.
-// Partition directories are created (and made durable with one syncfs) and
-// deleted by partition.Store.CreateLogs and DeleteLogs.
+// removed), and remove the file last. Operations on different topics run in
+// parallel, each with its own file; one name has at most one operation in
+// flight (topics.mu.pending). At start, before the registry is built, every
+// pending operation is rolled forward: a create makes its missing
+// partitions and writes its configs, a delete removes whatever is left of
+// its partitions and configs. If rolling a create forward fails (say the
+// disk is full), it is rolled back instead. A topic is therefore either
+// wholly there, with its configs, or wholly gone, whatever the step a crash
+// interrupted. CreatePartitions is recorded the same way ("op": "add",
+// with "from", the count before): finished at start, or its new partitions
+// removed. Partition directories are created (and made durable with one
+// syncfs) and deleted by partition.Store.CreateLogs and DeleteLogs.
+// topic-operation.json, the single record of earlier versions, is finished
+// at start too.
 
-const topicOpFile = "topic-operation.json"
+// topicOpFile is the record of earlier versions (one operation at a time);
+// topicOpPrefix+"<op>-<id>.json" names a record now.
+const (
+	topicOpFile   = "topic-operation.json"
+	topicOpPrefix = "topic-operation-"
+)
+
+// file is op's record's name.
+func (op topicOp) file() string { return topicOpPrefix + op.Op + "-" + op.TopicID + ".json" }
 
 // topicOp is a pending create or delete.
 type topicOp struct {
@@ -62,22 +73,25 @@ func (ts *topics) beginOp(op topicOp) error {
 	if err != nil {
 		return fmt.Errorf("broker: cannot encode topic operation: %w", err)
 	}
-	if err := writeFileAtomic(ts.store.Dir(), topicOpFile, append(data, '\n')); err != nil {
+	if err := writeFileAtomic(ts.store.Dir(), op.file(), append(data, '\n')); err != nil {
 		// Renamed but not made durable, it would be finished at the next
 		// start although the client was told it failed.
-		if endErr := ts.endOp(); endErr != nil {
+		if endErr := ts.endOp(op); endErr != nil {
 			ts.log.Error("cannot remove a topic operation record that failed to write", "err", endErr)
 		}
 		return err
 	}
-	return ts.step("op-written")
+	return ts.step(op.Topic, "op-written")
 }
 
-// endOp removes the record: the operation is complete.
-func (ts *topics) endOp() error {
-	dir := ts.store.Dir()
-	if err := os.Remove(filepath.Join(dir, topicOpFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("broker: cannot remove %s: %w", topicOpFile, err)
+// endOp removes op's record: the operation is complete.
+func (ts *topics) endOp(op topicOp) error {
+	return removeOpFile(ts.store.Dir(), op.file())
+}
+
+func removeOpFile(dir, name string) error {
+	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("broker: cannot remove %s: %w", name, err)
 	}
 	return syncDir(dir)
 }
@@ -85,14 +99,24 @@ func (ts *topics) endOp() error {
 // step is called after each file step of a create or delete; a test hook
 // (topics.afterStep) stops the process there to test crash recovery. Its
 // errors wrap errStepStop.
-func (ts *topics) step(what string) error {
-	if ts.afterStep == nil {
+func (ts *topics) step(topic, what string) error {
+	hook := ts.afterStep.Load()
+	if hook == nil {
 		return nil
 	}
-	if err := ts.afterStep(what); err != nil {
+	if err := (*hook)(topic, what); err != nil {
 		return fmt.Errorf("%w: %w", errStepStop, err)
 	}
 	return nil
+}
+
+// setAfterStep sets the test hook (nil removes it).
+func (ts *topics) setAfterStep(fn func(topic, step string) error) {
+	if fn == nil {
+		ts.afterStep.Store(nil)
+		return
+	}
+	ts.afterStep.Store(&fn)
 }
 
 // errStepStop: the test hook stopped an operation (nothing is undone).
@@ -100,16 +124,29 @@ var errStepStop = errors.New("broker: stopped by test hook")
 
 // partitionStep is the store's progress callback: step after each
 // partition; nil without a hook.
-func (ts *topics) partitionStep(what string) func(p int32) error {
-	if ts.afterStep == nil {
+func (ts *topics) partitionStep(topic, what string) func(p int32) error {
+	if ts.afterStep.Load() == nil {
 		return nil
 	}
-	return func(p int32) error { return ts.step(fmt.Sprintf("partition %d %s", p, what)) }
+	return func(p int32) error { return ts.step(topic, fmt.Sprintf("partition %d %s", p, what)) }
 }
 
-// readTopicOp returns the pending operation, or nil.
-func readTopicOp(dir string) (*topicOp, error) {
-	path := filepath.Join(dir, topicOpFile)
+// pendingOpFiles lists the records left by a crash, oldest format first.
+func pendingOpFiles(dir string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, topicOpPrefix+"*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot list topic operations: %w", err)
+	}
+	out := []string{topicOpFile}
+	for _, n := range names {
+		out = append(out, filepath.Base(n))
+	}
+	return out, nil
+}
+
+// readTopicOp returns the operation recorded in file name, or nil.
+func readTopicOp(dir, name string) (*topicOp, error) {
+	path := filepath.Join(dir, name)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -124,10 +161,24 @@ func readTopicOp(dir string) (*topicOp, error) {
 	return &op, nil
 }
 
-// finishPendingOp rolls a pending operation forward (a create that cannot
-// be finished is rolled back) before the registry is built.
-func (ts *topics) finishPendingOp() error {
-	op, err := readTopicOp(ts.store.Dir())
+// finishPendingOps rolls every pending operation forward (a create that
+// cannot be finished is rolled back) before the registry is built.
+func (ts *topics) finishPendingOps() error {
+	files, err := pendingOpFiles(ts.store.Dir())
+	if err != nil {
+		return err
+	}
+	for _, name := range files {
+		if err := ts.finishPendingOp(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishPendingOp finishes the operation recorded in file name, if any.
+func (ts *topics) finishPendingOp(name string) error {
+	op, err := readTopicOp(ts.store.Dir(), name)
 	if op == nil || err != nil {
 		return err
 	}
@@ -136,25 +187,25 @@ func (ts *topics) finishPendingOp() error {
 		return err
 	}
 	switch op.Op {
-	case "create":
+	case opCreate:
 		err = ts.rollCreateForward(*op, id)
 		if err != nil {
 			ts.log.Error("cannot finish an interrupted topic creation: rolling it back", "topic", op.Topic, "err", err)
 			err = ts.removeTopicFiles(op.Topic, id)
 		}
-	case "delete":
+	case opDelete:
 		err = ts.removeTopicFiles(op.Topic, id)
-	case "add":
+	case opAdd:
 		err = ts.rollAddForward(*op, id)
 	default:
-		err = fmt.Errorf("broker: %s: unknown op %q", topicOpFile, op.Op)
+		err = fmt.Errorf("broker: %s: unknown op %q", name, op.Op)
 	}
 	if err != nil {
 		return fmt.Errorf("broker: cannot finish the interrupted %s of topic %q: %w", op.Op, op.Topic, err)
 	}
 	ts.log.Warn("finished a topic operation interrupted by a crash", "op", op.Op, "topic", op.Topic,
 		"partitions", op.Partitions)
-	return ts.endOp()
+	return removeOpFile(ts.store.Dir(), name)
 }
 
 // rollCreateForward creates the partitions a crash left out and writes the

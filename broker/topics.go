@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -60,22 +62,41 @@ func (t *topic) partition(p int32) *partition.Log {
 	return t.partitions[p]
 }
 
-// topics is the topic registry. Lookups take the read lock; create, delete
-// and add-partitions are serialised by writeMu (held across store calls, so
-// never taken by the data path) and publish under mu.
+// topics is the topic registry. Lookups take the read lock.
+//
+// Creations, deletions and partition additions of different topics run in
+// parallel, their file work under no registry lock: a name is reserved in
+// mu.pending (under mu) for the length of its operation, so one big
+// creation never holds up another topic's creation, a produce or a
+// Metadata. A topic being created is invisible until published whole; a
+// topic being deleted is hidden (dropped from byName) before any file
+// work, so Metadata and produce stop seeing it at once.
+//
+// writeMu serialises the writers of topic-configs.json and
+// broker-configs.json and the publication of a topic (so a config change
+// never races a publication); it is held across those small file writes,
+// never across partition creation or deletion, and never by the data path.
+// Lock order: writeMu, then mu.
 type topics struct {
 	store    *partition.Store
 	defaults *brokerDefaults // static and dynamic broker defaults (dynconfig.go)
 	log      *slog.Logger
 
-	writeMu sync.Mutex // serialises changes; taken before mu
-	// afterStep, if set (tests), runs after each file step of a topic
-	// creation or deletion (topicops.go); an error stops it there.
-	afterStep func(step string) error
-	mu        struct {
+	writeMu sync.Mutex // taken before mu
+	// configFile is what topic-configs.json holds (writeMu): topics being
+	// created or deleted are in it but not in mu.byName.
+	configFile map[string]map[string]string
+	// afterStep, if set (tests, setAfterStep), runs after each file step of
+	// a topic creation or deletion (topicops.go); an error stops it there.
+	afterStep atomic.Pointer[func(topic, step string) error]
+	// ops counts operations in flight, background ones included; Shutdown
+	// waits for them before closing the store.
+	ops sync.WaitGroup
+	mu  struct {
 		sync.RWMutex
-		byName map[string]*topic
-		byID   map[[16]byte]*topic
+		byName  map[string]*topic
+		byID    map[[16]byte]*topic
+		pending map[string]string // name -> "create", "delete" or "add" in progress
 	}
 }
 
@@ -86,13 +107,15 @@ func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.
 	ts := &topics{store: store, defaults: newBrokerDefaults(defaults), log: logger}
 	ts.mu.byName = map[string]*topic{}
 	ts.mu.byID = map[[16]byte]*topic{}
-	if err := ts.finishPendingOp(); err != nil {
+	ts.mu.pending = map[string]string{}
+	if err := ts.finishPendingOps(); err != nil {
 		return nil, err
 	}
 	configs, err := readTopicConfigs(store.Dir())
 	if err != nil {
 		return nil, err
 	}
+	ts.configFile = configs
 	for _, t := range buildTopics(store, logger) {
 		t.configs = configs[t.name]
 		ts.mu.byName[t.name] = t
@@ -245,7 +268,16 @@ func collisionKey(name string) string {
 	return string(b)
 }
 
-// createTopic creates a topic with n partitions and config overrides.
+// Pending operations on a name (topics.mu.pending).
+const (
+	opCreate = "create"
+	opDelete = "delete"
+	opAdd    = "add"
+)
+
+// createTopic creates a topic with n partitions and config overrides. The
+// name is reserved first (a concurrent creation of it gets
+// TOPIC_ALREADY_EXISTS); the topic appears, whole, when this returns nil.
 func (ts *topics) createTopic(name string, n int32, configs map[string]string) (*topic, error) {
 	if err := validateTopicName(name); err != nil {
 		return nil, err
@@ -253,57 +285,75 @@ func (ts *topics) createTopic(name string, n int32, configs map[string]string) (
 	if n <= 0 || n > maxPartitions {
 		return nil, fmt.Errorf("%w: %d", errInvalidPartitions, n)
 	}
+	defaults := ts.defaults.cur.Load()
 	cfg, err := logConfig(ts.defaults.get(), configs)
 	if err != nil {
 		return nil, err
 	}
-	ts.writeMu.Lock()
-	defer ts.writeMu.Unlock()
-	if err := ts.checkNewName(name); err != nil {
+	if err := ts.reserveNew(name); err != nil {
 		return nil, err
 	}
+	ts.ops.Add(1)
+	defer ts.ops.Done()
 	t := &topic{name: name, id: newUUID(), configs: maps.Clone(configs)}
-	op := topicOp{Op: "create", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n, Configs: configs}
+	op := topicOp{Op: opCreate, Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n, Configs: configs}
 	if err := ts.beginOp(op); err != nil {
+		ts.release(name)
 		return nil, err
 	}
-	logs, err := ts.store.CreateLogs(name, 0, n, t.id, cfg, ts.partitionStep("created"))
+	logs, err := ts.store.CreateLogs(name, 0, n, t.id, cfg, ts.partitionStep(name, "created"))
 	if errors.Is(err, errStepStop) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, ts.abortCreate(name, n, fmt.Errorf("broker: cannot create %s: %w", name, err))
+		return nil, ts.abortCreate(op, fmt.Errorf("broker: cannot create %s: %w", name, err))
 	}
 	t.partitions = logs
 	if len(configs) > 0 {
-		if err := ts.persistConfigsLocked(name, configs); err != nil {
-			return nil, ts.abortCreate(name, n, err)
+		if err := ts.persistConfigs(name, configs); err != nil {
+			return nil, ts.abortCreate(op, err)
 		}
-		if err := ts.step("configs written"); err != nil {
+		if err := ts.step(name, "configs written"); err != nil {
 			return nil, err
 		}
 	}
-	if err := ts.endOp(); err != nil {
-		return nil, ts.abortCreate(name, n, err)
+	if err := ts.endOp(op); err != nil {
+		return nil, ts.abortCreate(op, err)
 	}
-	ts.publish(t)
+	ts.publishNew(t, defaults)
 	ts.log.Info("topic created", "topic", name, "partitions", n, "configs", configs)
 	return t, nil
 }
 
-// abortCreate undoes a failed creation of partitions [0, n) and returns
-// err. If that fails too, the pending operation stays recorded and the
-// next start finishes or rolls it back.
-func (ts *topics) abortCreate(name string, n int32, err error) error {
-	if ts.dropLogs(name, n) {
-		if cfgErr := ts.persistConfigsLocked(name, nil); cfgErr != nil {
-			ts.log.Error("cannot remove the configs of a failed topic creation", "topic", name, "err", cfgErr)
-			return err // the recorded operation is rolled back at the next start
-		}
-		if endErr := ts.endOp(); endErr != nil {
-			ts.log.Error("cannot clear the topic operation record", "topic", name, "err", endErr)
+// publishNew publishes a created topic and frees its name; if the broker
+// defaults changed since its logs were configured, they are reconfigured.
+func (ts *topics) publishNew(t *topic, defaults *liveDefaults) {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
+	if ts.defaults.cur.Load() != defaults {
+		if err := ts.applyConfigs(t, t.configs); err != nil {
+			ts.log.Error("cannot apply changed broker defaults to a new topic", "topic", t.name, "err", err)
 		}
 	}
+	ts.publishRelease(t)
+}
+
+// abortCreate undoes a failed creation and returns err. If that fails too,
+// the operation stays recorded (and the name reserved): the next start
+// finishes or rolls it back.
+func (ts *topics) abortCreate(op topicOp, err error) error {
+	if !ts.dropLogs(op.Topic, op.Partitions) {
+		return err
+	}
+	if cfgErr := ts.persistConfigs(op.Topic, nil); cfgErr != nil {
+		ts.log.Error("cannot remove the configs of a failed topic creation", "topic", op.Topic, "err", cfgErr)
+		return err
+	}
+	if endErr := ts.endOp(op); endErr != nil {
+		ts.log.Error("cannot clear the topic operation record", "topic", op.Topic, "err", endErr)
+		return err
+	}
+	ts.release(op.Topic)
 	return err
 }
 
@@ -311,10 +361,21 @@ func (ts *topics) abortCreate(name string, n int32, err error) error {
 // partition holds open files).
 const maxPartitions = 10000
 
-// checkNewName rejects an existing or colliding name. writeMu held.
+// checkNewName rejects an existing, pending or colliding name.
 func (ts *topics) checkNewName(name string) error {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
+	return ts.checkNewNameLocked(name)
+}
+
+// checkNewNameLocked is checkNewName with mu held.
+func (ts *topics) checkNewNameLocked(name string) error {
+	switch ts.mu.pending[name] {
+	case opDelete:
+		return newAPIError(kerr.TopicAlreadyExists, "Topic '%s' is marked for deletion.", name)
+	case opCreate:
+		return fmt.Errorf("%w: %q", errTopicExists, name)
+	}
 	if ts.mu.byName[name] != nil {
 		return fmt.Errorf("%w: %q", errTopicExists, name)
 	}
@@ -324,7 +385,50 @@ func (ts *topics) checkNewName(name string) error {
 			return fmt.Errorf("%w: %q collides with %q", errInvalidTopic, name, other)
 		}
 	}
+	for other, op := range ts.mu.pending {
+		if op == opCreate && collisionKey(other) == key {
+			return fmt.Errorf("%w: %q collides with %q", errInvalidTopic, name, other)
+		}
+	}
 	return nil
+}
+
+// reserveNew checks a new name and reserves it for its creation.
+func (ts *topics) reserveNew(name string) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if err := ts.checkNewNameLocked(name); err != nil {
+		return err
+	}
+	ts.mu.pending[name] = opCreate
+	return nil
+}
+
+// reserveExisting returns the published topic name and reserves it for
+// op; an operation already in progress on it is REASSIGNMENT_IN_PROGRESS
+// (Kafka's answer while a topic's partitions are changing). For a delete,
+// the topic is hidden at once. mu held.
+func (ts *topics) reserveExistingLocked(name, op string) (*topic, error) {
+	t := ts.mu.byName[name]
+	if t == nil {
+		return nil, fmt.Errorf("%w: %q", errUnknownTopic, name)
+	}
+	if cur := ts.mu.pending[name]; cur != "" {
+		return nil, newAPIError(kerr.ReassignmentInProgress, "Topic '%s' has a %s in progress.", name, cur)
+	}
+	ts.mu.pending[name] = op
+	if op == opDelete {
+		delete(ts.mu.byName, name)
+		delete(ts.mu.byID, t.id)
+	}
+	return t, nil
+}
+
+// release frees name after its operation.
+func (ts *topics) release(name string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	delete(ts.mu.pending, name)
 }
 
 // dropLogs deletes partitions [0, n) of a half-created topic; false if
@@ -350,6 +454,18 @@ func partitionRange(n int32) []int32 {
 func (ts *topics) publish(t *topic) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	ts.publishLocked(t)
+}
+
+// publishRelease publishes t and frees its name after its operation.
+func (ts *topics) publishRelease(t *topic) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.publishLocked(t)
+	delete(ts.mu.pending, t.name)
+}
+
+func (ts *topics) publishLocked(t *topic) {
 	if old := ts.mu.byName[t.name]; old != nil {
 		delete(ts.mu.byID, old.id)
 	}
@@ -359,47 +475,91 @@ func (ts *topics) publish(t *topic) {
 
 // deleteTopic removes a topic and its logs.
 func (ts *topics) deleteTopic(name string) error {
-	ts.writeMu.Lock()
-	defer ts.writeMu.Unlock()
-	t := ts.get(name)
-	if t == nil {
-		return fmt.Errorf("%w: %q", errUnknownTopic, name)
-	}
-	n := int32(len(t.partitions))
-	if err := ts.beginOp(topicOp{Op: "delete", Topic: name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n}); err != nil {
+	t, err := ts.markDeleted(name, [16]byte{})
+	if err != nil {
 		return err
 	}
+	return ts.removeTopic(t)
+}
+
+// markDeleted hides a topic from every lookup (Metadata, produce, fetch)
+// and reserves its name until removeTopic has removed its files. Under
+// writeMu too, so no config change republishes it. A non-zero id must be
+// the topic's (else errUnknownTopic: it was re-created meanwhile).
+func (ts *topics) markDeleted(name string, id [16]byte) (*topic, error) {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
 	ts.mu.Lock()
-	delete(ts.mu.byName, name)
-	delete(ts.mu.byID, t.id)
-	ts.mu.Unlock()
-	if len(t.configs) > 0 {
-		if err := ts.persistConfigsLocked(name, nil); err != nil {
-			return err // recorded: the next start finishes the delete
+	defer ts.mu.Unlock()
+	if t := ts.mu.byName[name]; t != nil && id != [16]byte{} && t.id != id {
+		return nil, fmt.Errorf("%w: %q", errUnknownTopic, name)
+	}
+	return ts.reserveExistingLocked(name, opDelete)
+}
+
+// removeTopic removes a topic hidden by markDeleted: records the intent,
+// removes its configs, then its logs. If recording fails the topic is
+// published again; a later failure leaves it hidden and recorded (the next
+// start finishes the delete).
+func (ts *topics) removeTopic(t *topic) error {
+	ts.ops.Add(1)
+	defer ts.ops.Done()
+	n := int32(len(t.partitions))
+	op := topicOp{Op: opDelete, Topic: t.name, TopicID: hex.EncodeToString(t.id[:]), Partitions: n}
+	if err := ts.beginOp(op); err != nil {
+		if !errors.Is(err, errStepStop) {
+			ts.publishRelease(t)
 		}
-		if err := ts.step("configs removed"); err != nil {
+		return err
+	}
+	if err := ts.persistConfigs(t.name, nil); err != nil {
+		return err // recorded: the next start finishes the delete
+	}
+	if len(t.configs) > 0 {
+		if err := ts.step(t.name, "configs removed"); err != nil {
 			return err
 		}
 	}
-	err := ts.store.DeleteLogs(name, partitionRange(n), ts.partitionStep("deleted"))
+	err := ts.store.DeleteLogs(t.name, partitionRange(n), ts.partitionStep(t.name, "deleted"))
 	if errors.Is(err, errStepStop) {
 		return err
 	}
 	if err != nil {
-		return fmt.Errorf("broker: cannot delete %s (the next start finishes it): %w", name, err)
+		return fmt.Errorf("broker: cannot delete %s (the next start finishes it): %w", t.name, err)
 	}
-	ts.log.Info("topic deleted", "topic", name, "partitions", n)
-	return ts.endOp()
+	if err := ts.endOp(op); err != nil {
+		return err
+	}
+	ts.release(t.name)
+	ts.log.Info("topic deleted", "topic", t.name, "partitions", n)
+	return nil
 }
 
-// addPartitions grows a topic to total partitions (CreatePartitions).
+// addPartitions grows a topic to total partitions (CreatePartitions). The
+// topic stays visible with its old partitions until the new ones exist.
 func (ts *topics) addPartitions(name string, total int32) (*topic, error) {
-	ts.writeMu.Lock()
-	defer ts.writeMu.Unlock()
-	t := ts.get(name)
-	if t == nil {
-		return nil, fmt.Errorf("%w: %q", errUnknownTopic, name)
+	ts.mu.Lock()
+	t, err := ts.reserveExistingLocked(name, opAdd)
+	ts.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
+	ts.ops.Add(1)
+	defer ts.ops.Done()
+	nt, err := ts.grow(t, total)
+	if errors.Is(err, errStepStop) {
+		return nil, err
+	}
+	if err != nil {
+		ts.release(name)
+		return nil, err
+	}
+	return nt, nil
+}
+
+// grow does addPartitions' work on t, its name reserved.
+func (ts *topics) grow(t *topic, total int32) (*topic, error) {
+	name := t.name
 	have := int32(len(t.partitions))
 	if total <= have || total > maxPartitions {
 		return nil, fmt.Errorf("%w: topic %q has %d partitions, asked for %d", errInvalidPartitions, name, have, total)
@@ -408,26 +568,38 @@ func (ts *topics) addPartitions(name string, total int32) (*topic, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := topicOp{Op: "add", Topic: name, TopicID: hex.EncodeToString(t.id[:]), From: have, Partitions: total}
+	op := topicOp{Op: opAdd, Topic: name, TopicID: hex.EncodeToString(t.id[:]), From: have, Partitions: total}
 	if err := ts.beginOp(op); err != nil {
 		return nil, err
 	}
-	logs, err := ts.store.CreateLogs(name, have, total, t.id, cfg, ts.partitionStep("added"))
+	logs, err := ts.store.CreateLogs(name, have, total, t.id, cfg, ts.partitionStep(name, "added"))
 	if errors.Is(err, errStepStop) {
 		return nil, err
 	}
 	if err == nil {
-		err = ts.endOp()
+		err = ts.endOp(op)
 	}
 	if err != nil {
 		if derr := ts.store.DeleteLogs(name, addedRange(have, total), nil); derr == nil {
-			ts.endOp()
+			ts.endOp(op)
 		}
 		return nil, fmt.Errorf("broker: cannot add partitions to %s: %w", name, err)
 	}
-	nt := &topic{name: name, id: t.id, configs: t.configs, partitions: append(slices.Clone(t.partitions), logs...)}
-	ts.publish(nt)
-	return nt, nil
+	return ts.publishGrown(name, logs), nil
+}
+
+// publishGrown publishes topic name with logs added, under writeMu: a
+// config change made meanwhile is applied to them too.
+func (ts *topics) publishGrown(name string, logs []*partition.Log) *topic {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
+	cur := ts.get(name)
+	nt := &topic{name: name, id: cur.id, configs: cur.configs, partitions: append(slices.Clone(cur.partitions), logs...)}
+	if err := ts.applyConfigs(nt, nt.configs); err != nil {
+		ts.log.Error("cannot apply a topic's configs to its new partitions", "topic", name, "err", err)
+	}
+	ts.publishRelease(nt)
+	return nt
 }
 
 // addedRange is [from, to) descending.
@@ -438,6 +610,10 @@ func addedRange(from, to int32) []int32 {
 	}
 	return out
 }
+
+// wait waits for every operation in flight (Shutdown, before the store
+// closes).
+func (ts *topics) wait() { ts.ops.Wait() }
 
 // setConfigs replaces a topic's overrides (AlterConfigs) and applies them.
 func (ts *topics) setConfigs(name string, configs map[string]string) error {
@@ -461,23 +637,32 @@ func (ts *topics) setConfigs(name string, configs map[string]string) error {
 	return nil
 }
 
-// persistConfigsLocked rewrites topic-configs.json with name's overrides
-// replaced (nil or empty removes them). writeMu held.
+// persistConfigs rewrites topic-configs.json with name's overrides
+// replaced (nil or empty removes them).
+func (ts *topics) persistConfigs(name string, configs map[string]string) error {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
+	return ts.persistConfigsLocked(name, configs)
+}
+
+// persistConfigsLocked is persistConfigs with writeMu held.
 func (ts *topics) persistConfigsLocked(name string, configs map[string]string) error {
-	all := map[string]map[string]string{}
-	ts.mu.RLock()
-	for n, t := range ts.mu.byName {
-		if len(t.configs) > 0 {
-			all[n] = t.configs
-		}
+	all := maps.Clone(ts.configFile)
+	if all == nil {
+		all = map[string]map[string]string{}
 	}
-	ts.mu.RUnlock()
 	if len(configs) > 0 {
 		all[name] = configs
-	} else {
+	} else if _, ok := all[name]; ok {
 		delete(all, name)
+	} else {
+		return nil // nothing to remove
 	}
-	return writeTopicConfigs(ts.store.Dir(), all)
+	if err := writeTopicConfigs(ts.store.Dir(), all); err != nil {
+		return err
+	}
+	ts.configFile = all
+	return nil
 }
 
 // newUUID returns a random (version 4) UUID. Its version bits keep it apart
@@ -488,4 +673,59 @@ func newUUID() [16]byte {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
+}
+
+// adminParallel bounds the topic operations of one request that do their
+// file work at once.
+const adminParallel = 8
+
+// runWithin runs jobs (at most adminParallel at a time) and waits until
+// all are done or timeout has passed (timeout <= 0: no wait). It reports,
+// per job, whether it finished; an unfinished job goes on in the
+// background and what it writes must not be read.
+func runWithin(timeout time.Duration, jobs []func()) []bool {
+	done := make([]chan struct{}, len(jobs))
+	sem := make(chan struct{}, adminParallel)
+	for i, job := range jobs {
+		done[i] = make(chan struct{})
+		go func() {
+			defer close(done[i])
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			job()
+		}()
+	}
+	finished := make([]bool, len(jobs))
+	timer := time.NewTimer(max(timeout, 0))
+	defer timer.Stop()
+	expired := false
+	for i := range jobs {
+		if expired {
+			select {
+			case <-done[i]:
+				finished[i] = true
+			default:
+			}
+			continue
+		}
+		select {
+		case <-done[i]:
+			finished[i] = true
+		case <-timer.C:
+			expired = true
+			select {
+			case <-done[i]:
+				finished[i] = true
+			default:
+			}
+		}
+	}
+	return finished
+}
+
+// timedOut is the answer for a topic whose operation outlived the
+// request's timeout_ms (it finishes in the background, as in Kafka).
+func timedOut(what, name string, timeoutMs int32) error {
+	return newAPIError(kerr.RequestTimedOut,
+		"%s of topic '%s' did not finish within the request's timeout of %d ms; it goes on in the background.", what, name, timeoutMs)
 }

@@ -176,8 +176,16 @@ func (l *log) writeRound() {
 	cfg := l.config()
 	now := l.now()
 	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
+	// A new log's first segment creates its indexes on first use
+	// (createSegmentLazy): from its first append on, they are open.
 	var err error
+	if _, ierr := a.indexes(); ierr != nil {
+		err = fmt.Errorf("%w: %w", ErrStorage, ierr)
+	}
 	for _, r := range l.w.pending {
+		if err != nil {
+			break
+		}
 		if err = l.assign(&rd, r, epoch, now, cfg); err != nil {
 			break
 		}

@@ -161,7 +161,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := createSegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := createSegmentLazy(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}
@@ -236,8 +236,12 @@ func (l *log) scanDir() ([]int64, error) {
 // point checkpointed at close, and no segment data is read.
 func (l *log) loadClean(leo int64) error {
 	a := l.active()
-	if _, err := a.indexes(); err != nil {
-		return err
+	// The indexes give a written segment's largest timestamp; an empty one
+	// (a new partition's) opens them on first use.
+	if a.log.Size() > 0 {
+		if _, err := a.indexes(); err != nil {
+			return err
+		}
 	}
 	l.setEnd(leo, a, a.log.Size())
 	l.mu.recoveryPoint = leo
@@ -646,7 +650,12 @@ func (l *log) close() error {
 	var snapErr error
 	if err == nil && sealErr == nil {
 		l.pmu.Lock()
-		snapErr = writeSnapshot(l.fs, l.dir, leo, l.producers)
+		// A log never written to has no producer state to keep (the next
+		// start has nothing to replay): a shutdown with many new, empty
+		// partitions writes no file for them.
+		if leo > 0 || len(l.producers) > 0 {
+			snapErr = writeSnapshot(l.fs, l.dir, leo, l.producers)
+		}
 		l.pmu.Unlock()
 	}
 	return errors.Join(sealErr, err, snapErr, l.closeSegments())

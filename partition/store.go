@@ -52,9 +52,10 @@ type store struct {
 	stop         chan struct{}
 	done         sync.WaitGroup
 
-	// createMu serialises the creation and deletion of logs
+	// topicLocks serialises the creation and deletion of one topic's logs
 	// (topicstate.go); held across their file operations, never by readers.
-	createMu sync.Mutex
+	// Different topics are created and deleted in parallel.
+	topicLocks topicLocks
 }
 
 func openStore(cfg StoreConfig) (*Store, error) {

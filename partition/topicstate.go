@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/sluice/sluice/internal/vfs"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +26,10 @@ import (
 // partitions appear or go all together is the caller's (the broker records
 // the operation first and finishes it at start).
 //
-// createMu serialises creations and deletions; s.mu is taken only to read
-// and update the maps, never across file operations.
+// A per-topic lock (topicLocks) serialises creations and deletions of one
+// topic's logs, so one topic's big creation never waits for, or holds up,
+// another topic's; s.mu is taken only to read and update the maps, never
+// across file operations. Lock order: a topic lock, then s.mu.
 
 // newDirSuffix marks a partition directory being created.
 const newDirSuffix = "-new"
@@ -50,14 +53,12 @@ func (s *Store) DeleteLogs(topic string, partitions []int32, progress func(p int
 }
 
 func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Config) (*Log, error) {
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
+	defer s.topicLocks.lock(topic)()
 	return s.createOne(topicPartition{topic, partition}, topicID, cfg, true)
 }
 
 func (s *store) createLogs(topic string, from, to int32, id [16]byte, cfg Config, progress func(int32) error) ([]*Log, error) {
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
+	defer s.topicLocks.lock(topic)()
 	out := make([]*Log, 0, max(to-from, 0))
 	for p := from; p < to; p++ {
 		l, err := s.createOne(topicPartition{topic, p}, id, cfg, false)
@@ -78,7 +79,7 @@ func (s *store) createLogs(topic string, from, to int32, id [16]byte, cfg Config
 }
 
 // createOne creates one log; sync fsyncs its files and the data directory
-// (otherwise the caller syncs the filesystem). createMu held.
+// (otherwise the caller syncs the filesystem). topic's lock held.
 func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool) (*Log, error) {
 	s.mu.Lock()
 	closed, l, off := s.mu.closed, s.mu.logs[tp], s.mu.offline[tp]
@@ -187,8 +188,7 @@ func (s *store) delete(topic string, partition int32) error {
 }
 
 func (s *store) deleteLogs(topic string, partitions []int32, progress func(int32) error) error {
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
+	defer s.topicLocks.lock(topic)()
 	var gone []string
 	var errs []error
 	for _, p := range partitions {
@@ -248,4 +248,41 @@ func (s *store) detach(tp topicPartition) (string, error) {
 		return "", fmt.Errorf("cannot rename %q for deletion: %w", dir, err)
 	}
 	return gone, nil
+}
+
+// topicLocks holds one mutex per topic name while anyone uses it.
+type topicLocks struct {
+	mu struct {
+		sync.Mutex
+		byName map[string]*topicLock
+	}
+}
+
+type topicLock struct {
+	sync.Mutex
+	users int // holders and waiters; the entry goes at zero
+}
+
+// lock takes topic's lock and returns its unlock.
+func (tl *topicLocks) lock(topic string) (unlock func()) {
+	tl.mu.Lock()
+	if tl.mu.byName == nil {
+		tl.mu.byName = map[string]*topicLock{}
+	}
+	l := tl.mu.byName[topic]
+	if l == nil {
+		l = &topicLock{}
+		tl.mu.byName[topic] = l
+	}
+	l.users++
+	tl.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		tl.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(tl.mu.byName, topic)
+		}
+		tl.mu.Unlock()
+	}
 }
