@@ -129,7 +129,8 @@
 // and 2 read-write mappings, except a new log's first segment, which has
 // only its .log until its first append (or an unclean start's recovery)
 // creates, preallocates and maps its indexes: a 1,000-partition topic is
-// created without 2,000 index files of 10 MiB and their mappings. An inactive segment holds none while idle: its
+// created without 2,000 index files of 10 MiB and their mappings. An
+// inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle
 // sweep every 2 s once no reader holds it and none did since the previous
