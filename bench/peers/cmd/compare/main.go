@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/bench/peers/internal/peerbench"
 	"github.com/sluice/sluice/internal/kafkaref"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -109,9 +110,9 @@ func run(cfg *config) error {
 		return err
 	}
 	if cfg.repo == "" {
-		repo, err := findRepo()
+		repo, err := peerbench.RepoRoot()
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: pass --repo", err)
 		}
 		cfg.repo = repo
 	}
@@ -209,28 +210,6 @@ func parseWorkloads(list string) (map[string]bool, error) {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
-}
-
-// findRepo walks up from the working directory to the sluice module root.
-func findRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("cannot find the working directory: %w", err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil {
-			first, _, _ := strings.Cut(string(b), "\n")
-			if strings.TrimSpace(first) == "module github.com/sluice/sluice" {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no sluice repository above the working directory: pass --repo")
-		}
-		dir = parent
-	}
 }
 
 func build(repo, bin string) error {

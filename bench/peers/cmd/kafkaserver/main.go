@@ -17,12 +17,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sluice/sluice/bench/peers/internal/peerbench"
 	"github.com/sluice/sluice/internal/kafkaref"
 )
 
@@ -44,9 +43,9 @@ func run(port int, dir, lib, heap string, parts int) error {
 		return fmt.Errorf("--dir is required")
 	}
 	if lib == "" {
-		root, err := repoRoot()
+		root, err := peerbench.RepoRoot()
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: pass --lib", err)
 		}
 		lib = kafkaref.LibDir(root)
 	}
@@ -63,26 +62,4 @@ func run(port int, dir, lib, heap string, parts int) error {
 		return fmt.Errorf("cannot exec %s: %w", plan.Java, err)
 	}
 	return nil
-}
-
-// repoRoot walks up from the working directory to the sluice module.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("cannot find the working directory: %w", err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil {
-			first, _, _ := strings.Cut(string(b), "\n")
-			if strings.TrimSpace(first) == "module github.com/sluice/sluice" {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no sluice repository above the working directory: pass --lib")
-		}
-		dir = parent
-	}
 }
