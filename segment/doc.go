@@ -71,4 +71,15 @@
 // the unwritten pages, so the file's tail cannot be trusted until recovery
 // reads it again (package partition takes the log offline). Files are
 // opened through a vfs.FS (OpenFS); sendfile uses the descriptor (OS).
+//
+// # Writeback
+//
+// Append does not fsync (Sync does), but every 1 MiB appended it asks the
+// kernel to start writing back the whole pages appended so far
+// (sync_file_range SYNC_FILE_RANGE_WRITE; it does not wait for the disk and
+// promises nothing about durability). Left to itself, the kernel lets dirty
+// pages pile up to vm.dirty_background_ratio and then writes GBs back at
+// once, which stalls appends for tens of milliseconds; started early, the
+// same writeback is spread evenly. Errors of this hint are ignored: the next
+// fsync reports them.
 package segment
