@@ -378,6 +378,9 @@ func TestReaderAcrossSwap(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%5), value: fmt.Sprintf("v%d", i)}}))
 	}
+	// Rolled segments' flushes hold references too: let them finish, so
+	// that the region below is the last reader of the old segment.
+	l.bg.Wait()
 	res, err := l.Read(0, 2000, true)
 	if err != nil || len(res.Regions) != 1 {
 		t.Fatalf("read: %v, %d regions", err, len(res.Regions))
