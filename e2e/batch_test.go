@@ -202,15 +202,30 @@ func varBytes(p []byte) ([]byte, []byte, bool) {
 type kv struct{ Key, Value []byte }
 
 // encodeBatch builds an uncompressed RecordBatch v2 with base offset 0 and
-// no producer id (as a non-idempotent producer sends it).
+// no producer id (as a non-idempotent producer sends it), every record at
+// the current time.
 func encodeBatch(recs ...kv) []byte {
-	ts := time.Now().UnixMilli()
+	ts := make([]int64, len(recs))
+	now := time.Now().UnixMilli()
+	for i := range ts {
+		ts[i] = now
+	}
+	return encodeBatchAt(ts, recs...)
+}
+
+// encodeBatchAt is encodeBatch with the i-th record at timestamp ts[i]
+// (firstTimestamp ts[0], maxTimestamp the largest).
+func encodeBatchAt(ts []int64, recs ...kv) []byte {
 	be := binary.BigEndian
+	maxTS := ts[0]
+	for _, x := range ts {
+		maxTS = max(maxTS, x)
+	}
 	p := make([]byte, batchHeaderLen, batchHeaderLen+len(recs)*32)
 	p[16] = 2                                 // magic
 	be.PutUint32(p[23:], uint32(len(recs)-1)) // lastOffsetDelta
-	be.PutUint64(p[27:], uint64(ts))          // firstTimestamp
-	be.PutUint64(p[35:], uint64(ts))          // maxTimestamp
+	be.PutUint64(p[27:], uint64(ts[0]))       // firstTimestamp
+	be.PutUint64(p[35:], uint64(maxTS))       // maxTimestamp
 	be.PutUint64(p[43:], ^uint64(0))          // producerId -1
 	be.PutUint16(p[51:], ^uint16(0))          // producerEpoch -1
 	be.PutUint32(p[53:], ^uint32(0))          // baseSequence -1
@@ -218,9 +233,9 @@ func encodeBatch(recs ...kv) []byte {
 	var body []byte
 	for i, r := range recs {
 		body = body[:0]
-		body = append(body, 0)                     // attributes
-		body = binary.AppendVarint(body, 0)        // timestamp delta
-		body = binary.AppendVarint(body, int64(i)) // offset delta
+		body = append(body, 0)                        // attributes
+		body = binary.AppendVarint(body, ts[i]-ts[0]) // timestamp delta
+		body = binary.AppendVarint(body, int64(i))    // offset delta
 		body = appendVarBytes(body, r.Key)
 		body = appendVarBytes(body, r.Value)
 		body = binary.AppendVarint(body, 0) // headers

@@ -1265,37 +1265,3 @@ var knownDiffs = func() map[string]string {
 	m[bc+" / min.insync.replicas"] = "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR); Sluice's is static"
 	return m
 }()
-
-// encodeBatchAt is encodeBatch with the i-th record at timestamp ts[i]
-// (firstTimestamp ts[0], maxTimestamp the largest).
-func encodeBatchAt(ts []int64, recs ...kv) []byte {
-	be := binary.BigEndian
-	maxTS := ts[0]
-	for _, x := range ts {
-		maxTS = max(maxTS, x)
-	}
-	p := make([]byte, batchHeaderLen, batchHeaderLen+len(recs)*32)
-	p[16] = 2                                 // magic
-	be.PutUint32(p[23:], uint32(len(recs)-1)) // lastOffsetDelta
-	be.PutUint64(p[27:], uint64(ts[0]))       // firstTimestamp
-	be.PutUint64(p[35:], uint64(maxTS))       // maxTimestamp
-	be.PutUint64(p[43:], ^uint64(0))          // producerId -1
-	be.PutUint16(p[51:], ^uint16(0))          // producerEpoch -1
-	be.PutUint32(p[53:], ^uint32(0))          // baseSequence -1
-	be.PutUint32(p[57:], uint32(len(recs)))   // count
-	var body []byte
-	for i, r := range recs {
-		body = body[:0]
-		body = append(body, 0)                        // attributes
-		body = binary.AppendVarint(body, ts[i]-ts[0]) // timestamp delta
-		body = binary.AppendVarint(body, int64(i))    // offset delta
-		body = appendVarBytes(body, r.Key)
-		body = appendVarBytes(body, r.Value)
-		body = binary.AppendVarint(body, 0) // headers
-		p = binary.AppendVarint(p, int64(len(body)))
-		p = append(p, body...)
-	}
-	be.PutUint32(p[8:], uint32(len(p)-12))
-	be.PutUint32(p[17:], crc32.Checksum(p[batchCRCStart:], castagnoli))
-	return p
-}
