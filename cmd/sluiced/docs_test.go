@@ -15,11 +15,18 @@ var update = flag.Bool("update", false, "rewrite docs/CONFIGURATION.md, docs/TOP
 // TestConfigDocsUpToDate fails when docs/CONFIGURATION.md is not what
 // `sluiced --print-config-docs` prints (go test -update rewrites it).
 func TestConfigDocsUpToDate(t *testing.T) {
-	const path = "../../docs/CONFIGURATION.md"
 	var want bytes.Buffer
 	config.Markdown(&want)
+	checkGenerated(t, "../../docs/CONFIGURATION.md", want.Bytes(),
+		"go run ./cmd/sluiced --print-config-docs > docs/CONFIGURATION.md (or go test ./cmd/sluiced -update)")
+}
+
+// checkGenerated fails when the file at path is not want (-update
+// rewrites it); how names the command that regenerates it.
+func checkGenerated(t *testing.T, path string, want []byte, how string) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(path, want.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,8 +34,8 @@ func TestConfigDocsUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("%s is stale: run go run ./cmd/sluiced --print-config-docs > docs/CONFIGURATION.md (or go test ./cmd/sluiced -update)", path)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale: run %s", path, how)
 	}
 }
 
@@ -68,19 +75,8 @@ func TestReadmeConfigTableUpToDate(t *testing.T) {
 // TestTopicConfigDocsUpToDate fails when docs/TOPIC-CONFIGS.md is not what
 // broker.TopicConfigsMarkdown writes (go test -update rewrites it).
 func TestTopicConfigDocsUpToDate(t *testing.T) {
-	const path = "../../docs/TOPIC-CONFIGS.md"
 	var want bytes.Buffer
 	broker.TopicConfigsMarkdown(&want)
-	if *update {
-		if err := os.WriteFile(path, want.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("%s is stale: run go test ./cmd/sluiced -run TestTopicConfigDocsUpToDate -update", path)
-	}
+	checkGenerated(t, "../../docs/TOPIC-CONFIGS.md", want.Bytes(),
+		"go test ./cmd/sluiced -run TestTopicConfigDocsUpToDate -update")
 }
