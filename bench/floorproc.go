@@ -191,29 +191,17 @@ func floorToFileTwoProcs(ctx context.Context, dir string, total int64, conns int
 	chunk := make([]byte, floorChunk)
 	fillRandom(chunk, 1)
 	start := time.Now()
-	ends := make([]time.Time, conns)
-	errs := make([]error, conns+1)
-	var wg sync.WaitGroup
-	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = sendChunksOn(ctx, c, chunk, share); errs[i] != nil {
-				return
-			}
-			var ack [1]byte
-			if _, err := io.ReadFull(c, ack[:]); err != nil {
-				errs[i] = fmt.Errorf("bench: floor: no ack from the child: %w", err)
-			}
-			ends[i] = time.Now()
-		}()
-	}
-	wg.Wait()
-	end := start
-	for _, e := range ends {
-		end = later(end, e)
-	}
-	errs[conns] = finishChild(cmd, stderr, cs)
+	end, errs := eachConn(start, cs, func(c *net.TCPConn) error {
+		if err := sendChunksOn(ctx, c, chunk, share); err != nil {
+			return err
+		}
+		var ack [1]byte
+		if _, err := io.ReadFull(c, ack[:]); err != nil {
+			return fmt.Errorf("bench: floor: no ack from the child: %w", err)
+		}
+		return nil
+	})
+	errs = append(errs, finishChild(cmd, stderr, cs))
 	f := floorResult("tcp-to-file", share*int64(conns), end.Sub(start))
 	f.Measures = fmt.Sprintf("%d loopback TCP connection(s) from this process, written in 1 MiB chunks "+
 		"into page-cache files (no fsync) by a second process, as a broker's appends", conns)
@@ -228,39 +216,46 @@ func floorSendfileTwoProcs(ctx context.Context, path string, share int64, conns,
 		return nil, err
 	}
 	start := time.Now()
-	ends := make([]time.Time, conns)
-	errs := make([]error, conns+1)
+	end, errs := eachConn(start, cs, func(c *net.TCPConn) error {
+		if _, err := c.Write([]byte{1}); err != nil {
+			return fmt.Errorf("bench: floor: start: %w", err)
+		}
+		buf := make([]byte, readSize)
+		for {
+			_, err := c.Read(buf)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("bench: floor: receive: %w", err)
+			}
+		}
+	})
+	errs = append(errs, finishChild(cmd, stderr, cs))
+	f := floorResult("sendfile", share*int64(conns), end.Sub(start))
+	f.Measures = fmt.Sprintf("sendfile(2) of a page-cached, fsync'd %d MiB file by a second process over %d loopback "+
+		"connection(s), read in %d-byte chunks by this process, as a broker's fetches", min(floorFileSize, share)>>20, conns, readSize)
+	return f, errors.Join(errs...)
+}
+
+// eachConn runs fn on every connection at once and returns when all are
+// done: the latest time one finished successfully (start if none did) and
+// each connection's error.
+func eachConn(start time.Time, cs []*net.TCPConn, fn func(*net.TCPConn) error) (time.Time, []error) {
+	ends := make([]time.Time, len(cs))
+	errs := make([]error, len(cs))
 	var wg sync.WaitGroup
 	for i, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := c.Write([]byte{1}); err != nil {
-				errs[i] = fmt.Errorf("bench: floor: start: %w", err)
-				return
+		wg.Go(func() {
+			if errs[i] = fn(c); errs[i] == nil {
+				ends[i] = time.Now()
 			}
-			buf := make([]byte, readSize)
-			for {
-				_, err := c.Read(buf)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					errs[i] = fmt.Errorf("bench: floor: receive: %w", err)
-					return
-				}
-			}
-			ends[i] = time.Now()
-		}()
+		})
 	}
 	wg.Wait()
 	end := start
 	for _, e := range ends {
 		end = later(end, e)
 	}
-	errs[conns] = finishChild(cmd, stderr, cs)
-	f := floorResult("sendfile", share*int64(conns), end.Sub(start))
-	f.Measures = fmt.Sprintf("sendfile(2) of a page-cached, fsync'd %d MiB file by a second process over %d loopback "+
-		"connection(s), read in %d-byte chunks by this process, as a broker's fetches", min(floorFileSize, share)>>20, conns, readSize)
-	return f, errors.Join(errs...)
+	return end, errs
 }
