@@ -23,13 +23,7 @@ func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cons, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.brokers),
-		kgo.ConsumeTopics(cfg.topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(int32(cfg.fetchBytes)),
-		kgo.FetchMaxPartitionBytes(int32(cfg.fetchBytes)),
-	)
+	cons, err := newConsumer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create consumer: %w", err)
 	}

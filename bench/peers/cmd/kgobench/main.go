@@ -244,13 +244,7 @@ func consume(ctx context.Context, cfg *config) (*bench.Result, error) {
 	if cfg.total > 0 {
 		target = min(target, (cfg.total+int64(cfg.recordSize)-1)/int64(cfg.recordSize))
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.brokers),
-		kgo.ConsumeTopics(cfg.topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(int32(cfg.fetchBytes)),
-		kgo.FetchMaxPartitionBytes(int32(cfg.fetchBytes)),
-	)
+	cl, err := newConsumer(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create consumer: %w", err)
 	}
@@ -338,4 +332,16 @@ func (cfg *config) inflightValue() int {
 		return 5 // kgo's fixed limit with idempotency
 	}
 	return cfg.inflight
+}
+
+// newConsumer is a client reading cfg.topic from its start, fetchBytes
+// per fetch and per partition.
+func newConsumer(cfg *config) (*kgo.Client, error) {
+	return kgo.NewClient(
+		kgo.SeedBrokers(cfg.brokers),
+		kgo.ConsumeTopics(cfg.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(int32(cfg.fetchBytes)),
+		kgo.FetchMaxPartitionBytes(int32(cfg.fetchBytes)),
+	)
 }
