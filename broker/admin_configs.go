@@ -274,26 +274,22 @@ func (b *Broker) staticBrokerEntry(name string, typ kmsg.ConfigType, doc string,
 	if doc == "" {
 		doc = sc.Doc
 	}
-	e := configEntry{name: name, value: value, readOnly: true, typ: typ, doc: doc}
-	if !sc.Set {
-		e.source = kmsg.ConfigSourceDefaultConfig
-		e.synonyms = []configSynonym{{name, value, kmsg.ConfigSourceDefaultConfig}}
-		return e
-	}
-	e.source = kmsg.ConfigSourceStaticBrokerConfig
-	e.synonyms = []configSynonym{{name, value, kmsg.ConfigSourceStaticBrokerConfig}}
-	if dflt != nil {
-		e.synonyms = append(e.synonyms, configSynonym{name, dflt, kmsg.ConfigSourceDefaultConfig})
-	}
-	return e
+	return readOnlyEntry(name, typ, doc, value, dflt, !sc.Set)
 }
 
 // staticEntry is a read-only broker config: DEFAULT_CONFIG when its value
 // is Kafka's default, else STATIC_BROKER_CONFIG (with the default as a
 // synonym).
 func staticEntry(name string, typ kmsg.ConfigType, doc string, value, dflt *string) configEntry {
-	e := configEntry{name: name, value: value, readOnly: true, typ: typ, doc: doc}
 	isDefault := dflt != nil && value != nil && *value == *dflt || dflt == nil && value == nil
+	return readOnlyEntry(name, typ, doc, value, dflt, isDefault)
+}
+
+// readOnlyEntry is a read-only broker config from DEFAULT_CONFIG when
+// isDefault, else from STATIC_BROKER_CONFIG with the default (if any) as a
+// synonym.
+func readOnlyEntry(name string, typ kmsg.ConfigType, doc string, value, dflt *string, isDefault bool) configEntry {
+	e := configEntry{name: name, value: value, readOnly: true, typ: typ, doc: doc}
 	if isDefault {
 		e.source = kmsg.ConfigSourceDefaultConfig
 		e.synonyms = []configSynonym{{name, value, kmsg.ConfigSourceDefaultConfig}}
