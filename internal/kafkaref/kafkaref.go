@@ -122,7 +122,7 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 	port, cport := o.Port, o.ControllerPort
 	for _, p := range []*int{&port, &cport} {
 		if *p == 0 {
-			if *p, err = freePort(); err != nil {
+			if *p, err = FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -204,7 +204,8 @@ func clusterID() string {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("kafkaref: cannot find a free port: %w", err)

@@ -391,15 +391,6 @@ func readTail(path string) string {
 	return tail(string(b), 2000)
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cannot find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // withServer starts broker fresh on its own directory and a free port,
 // creates topic (Kafka protocol brokers), runs fn, then reads the
 // broker's peak RSS and stops it. It returns the server's command line.
@@ -409,7 +400,7 @@ func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func
 		return 0, "", fmt.Errorf("cannot create %s: %w", dir, err)
 	}
 	defer os.RemoveAll(dir)
-	port, err := freePort()
+	port, err := kafkaref.FreePort()
 	if err != nil {
 		return 0, "", err
 	}
