@@ -16,7 +16,8 @@
 //
 // Files the broker keeps in the data directory (never touched by handlers):
 // meta.properties (node.id, cluster.id, version), topic-configs.json (topic
-// config overrides) and producer-id-block (the next unallocated producer id).
+// config overrides), producer-id-block (the next unallocated producer id)
+// and acls.json (the ACLs; see acls.go).
 package broker
 
 import (
@@ -27,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
@@ -79,6 +81,15 @@ type Config struct {
 	// (STATIC_BROKER_CONFIG or DEFAULT_CONFIG). Nil: only the broker's own
 	// keys are described, sourced by comparing with Kafka's defaults.
 	StaticConfigs map[string]StaticConfig
+	// Authorizer turns authorization on (Kafka's StandardAuthorizer,
+	// authorizer.class.name): every request is checked against the ACLs
+	// in acls.json. Nil (the default, as Kafka without an authorizer):
+	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
+	Authorizer *acl.Config
+
+	// principalForTest, when set, names each connection's principal
+	// (tests in this package, until SASL authenticates connections).
+	principalForTest func(*netio.Conn) string
 }
 
 // StaticConfig is one broker key as read at start.
@@ -118,6 +129,7 @@ type Broker struct {
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	sessions    *fetchSessionCache
+	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
 
@@ -157,7 +169,12 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	as, err := openACLs(dir, cfg.Authorizer)
+	if err != nil {
+		return nil, err
+	}
 	b := &Broker{
+		acls:        as,
 		cfg:         cfg,
 		log:         cfg.Logger,
 		store:       store,

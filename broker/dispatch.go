@@ -20,6 +20,11 @@ type request struct {
 	corrID   int32
 	clientID *string
 	kreq     kmsg.Request
+
+	// principal and host, found once per request when an authorizer asks
+	// (principalOf); identified says they are set.
+	principal, host string
+	identified      bool
 }
 
 // handlerFunc serves one request. It returns the response to send, nil to

@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice/sluice/acl"
+)
+
+// check is one authorization Kafka performs for an API (its documentation's
+// "Operations and Resources on Protocols" table, and KafkaApis): the
+// operation on a resource, the error the resource gets when it is denied,
+// and an alternative that allows it too.
+type check struct {
+	resource acl.ResourceType
+	op       acl.Operation
+	err      *kerr.Error
+	// anyName: the operation on any resource of the type will do (Kafka's
+	// authorizeByResourceType), not on a named one.
+	anyName bool
+	or      *check // also allowed when this check passes (on kafka-cluster)
+	when    string // which resources or requests it applies to
+}
+
+// The checks, one variable each so handlers name the row they enforce.
+var (
+	chkClusterCreate   = check{resource: acl.Cluster, op: acl.Create, err: kerr.ClusterAuthorizationFailed, when: "alternative"}
+	chkClusterIdem     = check{resource: acl.Cluster, op: acl.IdempotentWrite, err: kerr.ClusterAuthorizationFailed, when: "alternative"}
+	chkClusterDescribe = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "alternative"}
+
+	chkProduceTxn     = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "transactional id set"}
+	chkProduceTopic   = check{resource: acl.Topic, op: acl.Write, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkFetchReplica   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.TopicAuthorizationFailed, when: "follower fetch (replica id ≥ 0), each partition"}
+	chkFetchTopic     = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "consumer fetch, each topic"}
+	chkListOffsets    = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkMetadataTopic  = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic named (all topics: filtered out)"}
+	chkMetadataCreate = check{resource: acl.Topic, op: acl.Create, err: kerr.TopicAuthorizationFailed, or: &chkClusterCreate, when: "auto-creating a topic"}
+	chkCommitGroup    = check{resource: acl.Group, op: acl.Read, err: kerr.GroupAuthorizationFailed, when: "the group"}
+	chkCommitTopic    = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkOffFetchGroup  = check{resource: acl.Group, op: acl.Describe, err: kerr.GroupAuthorizationFailed, when: "each group"}
+	chkOffFetchTopic  = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic named (all topics: filtered out)"}
+	chkFindGroup      = check{resource: acl.Group, op: acl.Describe, err: kerr.GroupAuthorizationFailed, when: "key type GROUP"}
+	chkFindTxn        = check{resource: acl.TransactionalID, op: acl.Describe, err: kerr.TransactionalIDAuthorizationFailed, when: "key type TRANSACTION"}
+	chkGroupRead      = check{resource: acl.Group, op: acl.Read, err: kerr.GroupAuthorizationFailed, when: "the group"}
+	chkDescribeGroup  = check{resource: acl.Group, op: acl.Describe, err: kerr.GroupAuthorizationFailed, when: "each group"}
+	chkListGroups     = check{resource: acl.Group, op: acl.Describe, err: nil, or: &chkClusterDescribe, when: "each group (others filtered out)"}
+	chkCreateTopic    = check{resource: acl.Topic, op: acl.Create, err: kerr.TopicAuthorizationFailed, or: &chkClusterCreate, when: "each topic"}
+	chkDeleteTopic    = check{resource: acl.Topic, op: acl.Delete, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkDeleteRecords  = check{resource: acl.Topic, op: acl.Delete, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkInitPIDTxn     = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "transactional id set"}
+	chkInitPIDIdem    = check{resource: acl.Topic, op: acl.Write, err: kerr.ClusterAuthorizationFailed, anyName: true, or: &chkClusterIdem, when: "no transactional id"}
+	chkEpochTopic     = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "consumer, each topic"}
+	chkEpochReplica   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.TopicAuthorizationFailed, when: "replica id ≥ 0, each partition"}
+	chkDescribeACLs   = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkAlterACLs      = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkDescCfgBroker  = check{resource: acl.Cluster, op: acl.DescribeConfigs, err: kerr.ClusterAuthorizationFailed, when: "BROKER and BROKER_LOGGER resources"}
+	chkDescCfgTopic   = check{resource: acl.Topic, op: acl.DescribeConfigs, err: kerr.TopicAuthorizationFailed, when: "TOPIC resources"}
+	chkAlterCfgBroker = check{resource: acl.Cluster, op: acl.AlterConfigs, err: kerr.ClusterAuthorizationFailed, when: "BROKER and BROKER_LOGGER resources"}
+	chkAlterCfgTopic  = check{resource: acl.Topic, op: acl.AlterConfigs, err: kerr.TopicAuthorizationFailed, when: "TOPIC resources"}
+	chkLogDirs        = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
+	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
+	chkOffDelTopic    = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+)
+
+// apiChecks is the table: every served API key and the checks its
+// handler makes. An API with none (ApiVersions, the SASL APIs,
+// DescribeCluster) maps to an empty list. The ACL matrix test is generated
+// from it and fails for a served key missing here.
+var apiChecks = map[int16][]*check{
+	produceKey: {&chkProduceTxn, &chkProduceTopic},
+	1:          {&chkFetchReplica, &chkFetchTopic},
+	2:          {&chkListOffsets},
+	3:          {&chkMetadataTopic, &chkMetadataCreate},
+	8:          {&chkCommitGroup, &chkCommitTopic},
+	9:          {&chkOffFetchGroup, &chkOffFetchTopic},
+	10:         {&chkFindGroup, &chkFindTxn},
+	11:         {&chkGroupRead}, // JoinGroup
+	12:         {&chkGroupRead}, // Heartbeat
+	13:         {&chkGroupRead}, // LeaveGroup
+	14:         {&chkGroupRead}, // SyncGroup
+	15:         {&chkDescribeGroup},
+	16:         {&chkListGroups},
+	17:         {}, // SaslHandshake
+	18:         {}, // ApiVersions
+	19:         {&chkCreateTopic},
+	20:         {&chkDeleteTopic},
+	21:         {&chkDeleteRecords},
+	22:         {&chkInitPIDTxn, &chkInitPIDIdem},
+	23:         {&chkEpochReplica, &chkEpochTopic},
+	29:         {&chkDescribeACLs},
+	30:         {&chkAlterACLs},
+	31:         {&chkAlterACLs},
+	32:         {&chkDescCfgBroker, &chkDescCfgTopic},
+	33:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
+	35:         {&chkLogDirs},
+	36:         {}, // SaslAuthenticate
+	37:         {&chkCreateParts},
+	42:         {&chkDeleteGroups},
+	44:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
+	47:         {&chkOffDelGroup, &chkOffDelTopic},
+	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
+}
+
+// authzOn reports whether an authorizer is configured.
+func (b *Broker) authzOn() bool { return b.acls.auth != nil }
+
+// allowed reports whether the request's principal passes c on the resource
+// named name (ignored for the cluster and for anyName checks). Without an
+// authorizer everything is allowed, as in Kafka.
+func (b *Broker) allowed(r *request, c *check, name string) bool {
+	az := b.acls.auth
+	if az == nil {
+		return true
+	}
+	if !r.identified {
+		r.principal, r.host = b.principalOf(r.conn)
+		r.identified = true
+	}
+	var ok bool
+	switch {
+	case c.anyName:
+		ok = az.AuthorizeAny(r.principal, r.host, c.resource, c.op)
+	case c.resource == acl.Cluster:
+		ok = az.Authorize(r.principal, r.host, acl.Cluster, acl.ClusterName, c.op)
+	default:
+		ok = az.Authorize(r.principal, r.host, c.resource, name, c.op)
+	}
+	if !ok && c.or != nil {
+		return b.allowed(r, c.or, name)
+	}
+	return ok
+}
+
+// denied returns c's error code when the principal fails it, else 0.
+func (b *Broker) denied(r *request, c *check, name string) int16 {
+	if b.allowed(r, c, name) {
+		return 0
+	}
+	return c.err.Code
+}

@@ -1,0 +1,26 @@
+package broker
+
+import (
+	"net"
+
+	"github.com/sluice/sluice/netio"
+)
+
+// anonymous is the principal of a connection that did not authenticate,
+// as Kafka names it.
+const anonymous = "User:ANONYMOUS"
+
+// principalOf returns the principal a connection acts as and the client's
+// IP address (the host ACLs name). Until SASL and TLS authenticate
+// connections, every connection is User:ANONYMOUS; tests in this package
+// may set Config.principalForTest.
+func (b *Broker) principalOf(c *netio.Conn) (principal, host string) {
+	principal = anonymous
+	if f := b.cfg.principalForTest; f != nil {
+		principal = f(c)
+	}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		host = a.IP.String()
+	}
+	return principal, host
+}
