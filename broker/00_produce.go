@@ -31,6 +31,10 @@ import (
 //   always). TimeoutMillis is not used (nothing to wait for yet).
 // * acks=0 sends no response; if any partition failed, the connection is
 //   closed instead, as Kafka does, so the client notices.
+// * With an authorizer (authz.go): a transactional id needs WRITE on it,
+//   else every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED; each
+//   topic needs WRITE, else its partitions get TOPIC_AUTHORIZATION_FAILED
+//   (before the topic's existence is looked at, as Kafka).
 // * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
 //   auto-creates). Internal topics ("__…"): INVALID_TOPIC_EXCEPTION.
 // * Records are validated by Log.Append (CRC, sizes, sequences); its
@@ -59,7 +63,7 @@ func init() { register(produceKey, 0, 11, handleProduce) }
 func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	jobs := b.produceJobs(req, resp)
+	jobs := b.produceJobs(r, req, resp)
 	runAppends(jobs)
 	if req.Acks == 0 {
 		for _, j := range jobs {
@@ -83,9 +87,13 @@ type produceJob struct {
 
 // produceJobs builds the response skeleton and one job per partition that
 // passed the request-level checks (others get their error code now).
-func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
+func (b *Broker) produceJobs(r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
 	var jobs []*produceJob
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	var txnDenied int16
+	if req.TransactionID != nil {
+		txnDenied = b.denied(r, &chkProduceTxn, *req.TransactionID)
+	}
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -94,6 +102,10 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := b.topics.get(rt.Topic)
+		denied := txnDenied
+		if denied == 0 {
+			denied = b.denied(r, &chkProduceTopic, rt.Topic)
+		}
 		for k := range rt.Partitions {
 			rp := &rt.Partitions[k]
 			sp := &st.Partitions[k]
@@ -101,7 +113,10 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
-			sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
+			sp.ErrorCode = denied
+			if sp.ErrorCode == 0 {
+				sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
+			}
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
 			}

@@ -37,6 +37,9 @@ import (
 //   reads again whenever a high watermark moves. When the context is done
 //   (shutdown, or the client went away) it answers at once with what it
 //   has, so a consumer at the end of the log never holds a shutdown.
+// * With an authorizer: READ on each topic (consumers) or CLUSTER_ACTION
+//   on the cluster (followers), else TOPIC_AUTHORIZATION_FAILED per
+//   partition.
 // * Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID
 //   (v13+, topics by id), OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH (v9+ CurrentLeaderEpoch), with HighWatermark,
@@ -102,7 +105,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		cp.Topics = sessionTopics(fc.parts)
 		fetchReq = &cp
 	}
-	topics := b.resolveFetch(fetchReq)
+	topics := b.resolveFetch(r, fetchReq)
 	b.fetchUntilReady(ctx, req, topics)
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
@@ -164,8 +167,15 @@ func storageErrorsAsNotLeader(topics []fetchTopic) {
 }
 
 // resolveFetch finds each requested partition's log.
-func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
+// With an authorizer, a follower needs CLUSTER_ACTION on the cluster and
+// a consumer READ on each topic, else TOPIC_AUTHORIZATION_FAILED; an
+// unknown topic id stays UNKNOWN_TOPIC_ID (nothing to authorize).
+func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 	out := make([]fetchTopic, len(req.Topics))
+	var replicaDenied int16
+	if fetchPrivileged(req) {
+		replicaDenied = b.denied(r, &chkFetchReplica, "")
+	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		ft := &out[i]
@@ -181,6 +191,10 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 		if t != nil {
 			ft.name = t.name // v13+ requests carry only the id
 		}
+		denied := replicaDenied
+		if denied == 0 && !fetchPrivileged(req) && (t != nil || req.Version < 13) {
+			denied = b.denied(r, &chkFetchTopic, ft.name)
+		}
 		ft.parts = make([]fetchPart, len(rt.Partitions))
 		for k := range rt.Partitions {
 			rp := &rt.Partitions[k]
@@ -190,7 +204,9 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 			if req.Version < 9 {
 				fp.epoch = -1
 			}
-			if t == nil {
+			if denied != 0 {
+				fp.errCode = denied
+			} else if t == nil {
 				fp.errCode = missing
 			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
 				fp.errCode = t.missingCode(rp.Partition)

@@ -29,6 +29,8 @@ import (
 //   epoch-for-offset lookup yet; on one node without leader changes they
 //   agree). CurrentLeaderEpoch (v4+) older than the log's:
 //   FENCED_LEADER_EPOCH; newer: UNKNOWN_LEADER_EPOCH.
+// * With an authorizer, each topic needs DESCRIBE, else its partitions get
+//   TOPIC_AUTHORIZATION_FAILED (answered, not filtered out, as Kafka).
 // * Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION. Other
 //   negative timestamps (-5, latest tiered, is v9+) match nothing: offset
 //   -1, timestamp -1.
@@ -50,6 +52,7 @@ func handleListOffsets(_ context.Context, b *Broker, r *request) (*netio.Respons
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topics.get(rt.Topic)
+		denied := b.denied(r, &chkListOffsets, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -58,7 +61,9 @@ func handleListOffsets(_ context.Context, b *Broker, r *request) (*netio.Respons
 			if t != nil {
 				l = t.partition(rp.Partition)
 			}
-			if l == nil {
+			if denied != 0 {
+				sp.ErrorCode = denied
+			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
 			} else {
 				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)

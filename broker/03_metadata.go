@@ -30,8 +30,13 @@ import (
 //   names. An offline partition (its log could not be opened) is shown as
 //   Kafka shows one whose only replica is on a failed log directory:
 //   LEADER_NOT_AVAILABLE, leader -1, ISR empty, this node in
-//   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR. Authorized operations are not computed (INT32_MIN, "not
-//   requested").
+//   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR. Authorized
+//   operations are not computed (INT32_MIN, "not requested").
+// * With an authorizer (as KafkaApis): a request for all topics lists only
+//   those the principal may DESCRIBE; a named topic it may not DESCRIBE
+//   gets TOPIC_AUTHORIZATION_FAILED whether it exists or not (by id: with
+//   a null name); auto-creating needs CREATE on the topic or the cluster,
+//   else TOPIC_AUTHORIZATION_FAILED.
 
 func init() { register(3, 0, 12, handleMetadata) }
 
@@ -44,13 +49,15 @@ func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, 
 	allTopics := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
 	if allTopics {
 		for _, t := range b.topics.all() {
-			resp.Topics = append(resp.Topics, b.topicMetadata(t))
+			if b.allowed(r, &chkMetadataTopic, t.name) {
+				resp.Topics = append(resp.Topics, b.topicMetadata(t))
+			}
 		}
 		return r.respond(resp), nil
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (r.version < 4 || req.AllowAutoTopicCreation)
 	for _, rt := range req.Topics {
-		resp.Topics = append(resp.Topics, b.requestedTopicMetadata(rt, autoCreate))
+		resp.Topics = append(resp.Topics, b.requestedTopicMetadata(r, rt, autoCreate))
 	}
 	return r.respond(resp), nil
 }
@@ -70,19 +77,32 @@ func (b *Broker) brokerMetadata() kmsg.MetadataResponseBroker {
 
 // requestedTopicMetadata resolves one requested topic, by id when the name
 // is null, creating it when allowed.
-func (b *Broker) requestedTopicMetadata(rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
+func (b *Broker) requestedTopicMetadata(r *request, rt kmsg.MetadataRequestTopic, autoCreate bool) kmsg.MetadataResponseTopic {
 	if rt.Topic == nil {
-		if t := b.topics.getByID(rt.TopicID); t != nil {
-			return b.topicMetadata(t)
-		}
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.TopicID = rt.TopicID
 		mt.ErrorCode = kerr.UnknownTopicID.Code
+		if t := b.topics.getByID(rt.TopicID); t != nil {
+			if mt.ErrorCode = b.denied(r, &chkMetadataTopic, t.name); mt.ErrorCode == 0 {
+				return b.topicMetadata(t)
+			}
+		}
 		return mt
 	}
 	name := *rt.Topic
-	if t := b.topics.get(name); t != nil {
+	denied := b.denied(r, &chkMetadataTopic, name)
+	if t := b.topics.get(name); t != nil && denied == 0 {
 		return b.topicMetadata(t)
+	}
+	if denied == 0 && autoCreate && validateTopicName(name) == nil && !isInternalTopic(name) {
+		denied = b.denied(r, &chkMetadataCreate, name)
+	}
+	if denied != 0 {
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic = &name
+		mt.IsInternal = isInternalTopic(name)
+		mt.ErrorCode = denied
+		return mt
 	}
 	t, err := b.autoCreateTopic(name, autoCreate)
 	if err != nil {

@@ -26,6 +26,9 @@ import (
 // * Retention (v2-4 RetentionTimeMillis, v1 per-partition timestamps) is
 //   ignored: offsets expire by offsets.retention.minutes once the group is
 //   Empty (Kafka 2.1+).
+// * With an authorizer: READ on the group, else every partition gets
+//   GROUP_AUTHORIZATION_FAILED; READ on each topic, else its partitions get
+//   TOPIC_AUTHORIZATION_FAILED (before UNKNOWN_TOPIC_OR_PARTITION).
 
 func init() { register(8, 0, 9, handleOffsetCommit) }
 
@@ -40,9 +43,14 @@ func handleOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Resp
 	if r.version >= 7 {
 		cr.InstanceID = req.InstanceID
 	}
+	denied := map[string]int16{}
+	groupDenied := b.denied(r, &chkCommitGroup, req.Group)
 	for _, t := range req.Topics {
+		if denied[t.Topic] = groupDenied; groupDenied == 0 {
+			denied[t.Topic] = b.denied(r, &chkCommitTopic, t.Topic)
+		}
 		for _, p := range t.Partitions {
-			if !b.partitionExists(t.Topic, p.Partition) {
+			if denied[t.Topic] != 0 || !b.partitionExists(t.Topic, p.Partition) {
 				continue
 			}
 			o := group.Offset{Offset: p.Offset, LeaderEpoch: -1}
@@ -74,6 +82,9 @@ func handleOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Resp
 			tp := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}
 			if _, ok := cr.Offsets[tp]; !ok {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if denied[t.Topic] != 0 {
+					rp.ErrorCode = denied[t.Topic]
+				}
 			} else {
 				rp.ErrorCode = group.ErrorCode(errs[tp])
 			}

@@ -21,6 +21,10 @@ import (
 //   pending. v9's member id and epoch (KIP-848 groups) are not checked.
 // * Group errors (coordinator unavailable): per partition in v0-1, the
 //   top-level ErrorCode in v2-7, per group from v8.
+// * With an authorizer: DESCRIBE on the group, else
+//   GROUP_AUTHORIZATION_FAILED (as a group error); DESCRIBE on each topic
+//   named, else its partitions get TOPIC_AUTHORIZATION_FAILED; a request
+//   for every offset leaves out the topics the principal may not DESCRIBE.
 
 func init() { register(9, 0, 9, handleOffsetFetch) }
 
@@ -29,7 +33,7 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if r.version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, b.fetchGroupOffsets(rg))
+			resp.Groups = append(resp.Groups, b.fetchGroupOffsets(r, rg))
 		}
 		return r.respond(resp), nil
 	}
@@ -43,7 +47,7 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 		gt.Topic, gt.Partitions = t.Topic, t.Partitions
 		rg.Topics = append(rg.Topics, gt)
 	}
-	g := b.fetchGroupOffsets(rg)
+	g := b.fetchGroupOffsets(r, rg)
 	resp.ErrorCode = g.ErrorCode
 	for _, t := range g.Topics {
 		rt := kmsg.NewOffsetFetchResponseTopic()
@@ -63,14 +67,29 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 }
 
 // fetchGroupOffsets answers one group (v8+ shape).
-func (b *Broker) fetchGroupOffsets(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (b *Broker) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
 	sg := kmsg.NewOffsetFetchResponseGroup()
 	sg.Group = rg.Group
+	if sg.ErrorCode = b.denied(r, &chkOffFetchGroup, rg.Group); sg.ErrorCode != 0 {
+		return sg
+	}
 	var tps []group.TopicPartition
 	if rg.Topics != nil {
 		tps = []group.TopicPartition{}
 	}
+	var deniedTopics []kmsg.OffsetFetchResponseGroupTopic
 	for _, t := range rg.Topics {
+		if code := b.denied(r, &chkOffFetchTopic, t.Topic); code != 0 {
+			st := kmsg.NewOffsetFetchResponseGroupTopic()
+			st.Topic = t.Topic
+			for _, p := range t.Partitions {
+				sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = p, -1, -1, code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			deniedTopics = append(deniedTopics, st)
+			continue
+		}
 		for _, p := range t.Partitions {
 			tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
 		}
@@ -87,6 +106,9 @@ func (b *Broker) fetchGroupOffsets(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetF
 	}
 	byTopic := map[string]int{}
 	for _, cm := range got {
+		if rg.Topics == nil && !b.allowed(r, &chkOffFetchTopic, cm.Topic) {
+			continue
+		}
 		i, ok := byTopic[cm.Topic]
 		if !ok {
 			i = len(sg.Topics)
@@ -101,5 +123,6 @@ func (b *Broker) fetchGroupOffsets(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetF
 		sp.Metadata = &md
 		sg.Topics[i].Partitions = append(sg.Topics[i].Partitions, sp)
 	}
+	sg.Topics = append(sg.Topics, deniedTopics...)
 	return sg
 }

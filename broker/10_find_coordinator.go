@@ -12,6 +12,9 @@ import (
 // FindCoordinator: v0-5
 //
 // Behavior:
+// * With an authorizer: DESCRIBE on the group (type 0) or transactional id
+//   (type 1), else GROUP_AUTHORIZATION_FAILED or
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED for that key.
 // * Group keys (type 0): this node is every group's coordinator. The first
 //   request creates __consumer_offsets and loads the coordinator; if that
 //   fails, COORDINATOR_NOT_AVAILABLE. A group whose __consumer_offsets
@@ -36,7 +39,7 @@ func handleFindCoordinator(_ context.Context, b *Broker, r *request) (*netio.Res
 		keys = []string{req.CoordinatorKey}
 	}
 	for _, key := range keys {
-		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(r.version, req.CoordinatorType, key))
+		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(r, req.CoordinatorType, key))
 	}
 	if r.version < 4 {
 		c := resp.Coordinators[0]
@@ -78,7 +81,8 @@ func txnUnsupportedCode(version int16) int16 {
 	return kerr.TransactionalIDAuthorizationFailed.Code
 }
 
-func (b *Broker) findCoordinator(version int16, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	version := r.version
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	c.NodeID, c.Port = -1, -1
@@ -90,7 +94,13 @@ func (b *Broker) findCoordinator(version int16, keyType int8, key string) kmsg.F
 	}
 	switch keyType {
 	case 0:
+		if e := b.denied(r, &chkFindGroup, key); e != 0 {
+			return fail(kerr.GroupAuthorizationFailed)
+		}
 	case 1:
+		if e := b.denied(r, &chkFindTxn, key); e != 0 {
+			return fail(kerr.TransactionalIDAuthorizationFailed)
+		}
 		c.ErrorCode = txnUnsupportedCode(version)
 		c.ErrorMessage = &txnUnsupported
 		return c

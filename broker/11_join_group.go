@@ -13,6 +13,7 @@ import (
 // JoinGroup: v0-9
 //
 // Behavior:
+// * With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // * Kafka's classic join (package group): a new dynamic member gets
 //   MEMBER_ID_REQUIRED and its id first from v4; static members
 //   (InstanceID, v5+) rejoining a Stable group with the same selected
@@ -29,6 +30,10 @@ func init() { register(11, 0, 9, handleJoinGroup) }
 func handleJoinGroup(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	if code := b.denied(r, &chkGroupRead, req.Group); code != 0 {
+		resp.ErrorCode, resp.Generation, resp.MemberID = code, -1, req.MemberID
+		return r.respond(resp), nil
+	}
 	c := b.coordinatorOr()
 	if c == nil {
 		resp.ErrorCode, resp.Generation, resp.MemberID = kerr.CoordinatorNotAvailable.Code, -1, req.MemberID

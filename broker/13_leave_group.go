@@ -13,6 +13,7 @@ import (
 // LeaveGroup: v0-5
 //
 // Behavior:
+// * With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // * v0-2: one MemberID; its error is the top-level error.
 // * v3+: a batch of members, by member id and/or instance id (static
 //   members; a mismatching member id is FENCED_INSTANCE_ID), one error
@@ -25,6 +26,9 @@ func init() { register(13, 0, 5, handleLeaveGroup) }
 func handleLeaveGroup(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if resp.ErrorCode = b.denied(r, &chkGroupRead, req.Group); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	c := b.coordinatorOr()
 	if c == nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code

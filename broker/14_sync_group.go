@@ -13,6 +13,7 @@ import (
 // SyncGroup: v0-5
 //
 // Behavior:
+// * With an authorizer: READ on the group, else GROUP_AUTHORIZATION_FAILED.
 // * The leader's assignment is stored in __consumer_offsets, then every
 //   member gets its share and the group is Stable; members the leader left
 //   out get an empty assignment. Followers long-poll until then.
@@ -26,6 +27,9 @@ func init() { register(14, 0, 5, handleSyncGroup) }
 func handleSyncGroup(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	if resp.ErrorCode = b.denied(r, &chkGroupRead, req.Group); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	c := b.coordinatorOr()
 	if c == nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code

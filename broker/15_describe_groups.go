@@ -13,6 +13,8 @@ import (
 // DescribeGroups: v0-5
 //
 // Behavior:
+// * With an authorizer: DESCRIBE on each group, else that group gets
+//   GROUP_AUTHORIZATION_FAILED.
 // * State, protocol type and members (client id, host "/ip", instance id
 //   v4+); the protocol and each member's metadata and assignment only when
 //   the group is Stable, as Kafka.
@@ -32,6 +34,10 @@ func handleDescribeGroups(_ context.Context, b *Broker, r *request) (*netio.Resp
 	for i, id := range req.Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = id
+		if rg.ErrorCode = b.denied(r, &chkDescribeGroup, id); rg.ErrorCode != 0 {
+			resp.Groups = append(resp.Groups, rg)
+			continue
+		}
 		if c == nil {
 			rg.ErrorCode = kerr.CoordinatorNotAvailable.Code
 			resp.Groups = append(resp.Groups, rg)

@@ -13,6 +13,8 @@ import (
 // ListGroups: v0-5
 //
 // Behavior:
+// * With an authorizer: DESCRIBE on the cluster lists every group; without
+//   it, only the groups the principal may DESCRIBE are listed.
 // * Every group this node coordinates that is not Dead, including groups
 //   that only hold committed offsets (protocol type "").
 // * StatesFilter (v4+) and TypesFilter (v5+, every group is "classic")
@@ -31,6 +33,9 @@ func handleListGroups(_ context.Context, b *Broker, r *request) (*netio.Response
 	gs, err := c.List(req.StatesFilter, req.TypesFilter)
 	resp.ErrorCode = group.ErrorCode(err)
 	for _, g := range gs {
+		if !b.allowed(r, &chkListGroups, g.Group) {
+			continue
+		}
 		rg := kmsg.NewListGroupsResponseGroup()
 		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)

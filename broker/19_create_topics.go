@@ -14,6 +14,8 @@ import (
 // CreateTopics: v0-7
 //
 // Behavior:
+// * With an authorizer: CREATE on the cluster or on the topic, else
+//   TOPIC_AUTHORIZATION_FAILED for that topic.
 // * A created topic is ready when its success leaves. The topics of one
 //   request are created in parallel, and beside any other request's: one
 //   big creation never holds up another. TimeoutMillis is honoured as in
@@ -61,6 +63,10 @@ func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 		st2 := &resp.Topics[len(resp.Topics)-1]
 		if dup {
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic name."), "")
+			return
+		}
+		if code := b.denied(r, &chkCreateTopic, rt.Topic); code != 0 {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.TopicAuthorizationFailed, "Authorization failed."), "")
 			return
 		}
 		job, fin := b.createTopicFromRequest(rt, req.ValidateOnly, req.TimeoutMillis)

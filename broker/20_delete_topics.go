@@ -14,6 +14,8 @@ import (
 // DeleteTopics: v0-6
 //
 // Behavior:
+// * With an authorizer: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED
+//   (an unknown topic id stays UNKNOWN_TOPIC_ID).
 // * Every named topic is first hidden from Metadata, produce and fetch,
 //   before any file work, so none is listed once the response leaves (nor
 //   while it is being prepared). Their logs are then removed in parallel
@@ -40,6 +42,18 @@ import (
 
 func init() { register(20, 0, 6, handleDeleteTopics) }
 
+// deleteTargetName is the name of the topic a deletion names, by name or
+// by a known id (false: an unknown id, answered UNKNOWN_TOPIC_ID).
+func (b *Broker) deleteTargetName(rt kmsg.DeleteTopicsRequestTopic) (string, bool) {
+	if rt.Topic != nil {
+		return *rt.Topic, true
+	}
+	if t := b.topics.getByID(rt.TopicID); t != nil {
+		return t.name, true
+	}
+	return "", false
+}
+
 func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
@@ -63,6 +77,10 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 		st2 := &resp.Topics[len(resp.Topics)-1]
 		if dup {
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic."), "delete topic")
+			return
+		}
+		if name, ok := b.deleteTargetName(rt); ok && b.denied(r, &chkDeleteTopic, name) != 0 {
+			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.TopicAuthorizationFailed, "Authorization failed."), "")
 			return
 		}
 		t, err := b.markFromRequest(rt, r.version, st2)

@@ -12,6 +12,8 @@ import (
 // DeleteRecords: v0-2
 //
 // Behavior:
+// * With an authorizer: DELETE on each topic, else its partitions get
+//   TOPIC_AUTHORIZATION_FAILED (low watermark -1).
 // * Moves each partition's log start offset up to Offset (-1: the high
 //   watermark) with partition.Log.DeleteRecordsBefore, which also deletes
 //   the segments wholly below it; LowWatermark is the resulting log start
@@ -31,10 +33,13 @@ func handleDeleteRecords(_ context.Context, b *Broker, r *request) (*netio.Respo
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topics.get(rt.Topic)
+		denied := b.denied(r, &chkDeleteRecords, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
-			sp.LowWatermark, sp.ErrorCode = b.deleteRecords(t, rp)
+			if sp.LowWatermark, sp.ErrorCode = -1, denied; denied == 0 {
+				sp.LowWatermark, sp.ErrorCode = b.deleteRecords(t, rp)
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -12,6 +12,10 @@ import (
 // InitProducerID: v0-5
 //
 // Behavior:
+// * With an authorizer: a transactional id needs WRITE on it, else
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an idempotent producer needs
+//   IDEMPOTENT_WRITE on the cluster or WRITE on some topic (Kafka 3.x,
+//   KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 // * Without a TransactionalID (idempotent producer): a new producer id
 //   with epoch 0, every time — also when (v3+) the producer sends its
 //   current id and epoch to bump after an error, as Kafka does for
@@ -31,7 +35,13 @@ func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Resp
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = b.denied(r, &chkInitPIDTxn, *req.TransactionalID)
+	} else {
+		resp.ErrorCode = b.denied(r, &chkInitPIDIdem, "")
+	}
 	switch {
+	case resp.ErrorCode != 0:
 	case r.version >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1):
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	case req.TransactionalID != nil && *req.TransactionalID == "":

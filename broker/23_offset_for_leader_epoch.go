@@ -12,6 +12,10 @@ import (
 // OffsetForLeaderEpoch: v0-4
 //
 // Behavior:
+// * With an authorizer: DESCRIBE on each topic (consumers, ReplicaID -1),
+//   else TOPIC_AUTHORIZATION_FAILED per partition; a replica (v3+
+//   ReplicaID >= 0) needs CLUSTER_ACTION on the cluster, else
+//   CLUSTER_AUTHORIZATION_FAILED per partition.
 // * For each partition, the end offset of the largest leader epoch <= the
 //   requested one, and that epoch (v1+), from Log.EndOffsetForEpoch;
 //   consumers use it to detect log truncation (KIP-320).
@@ -26,10 +30,18 @@ func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	var replicaDenied int16
+	if r.version >= 3 && req.ReplicaID >= 0 {
+		replicaDenied = b.denied(r, &chkEpochReplica, "")
+	}
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		t := b.topics.get(rt.Topic)
+		denied := replicaDenied
+		if denied == 0 && !(r.version >= 3 && req.ReplicaID >= 0) {
+			denied = b.denied(r, &chkEpochTopic, rt.Topic)
+		}
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -38,7 +50,9 @@ func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*neti
 			if t != nil {
 				l = t.partition(rp.Partition)
 			}
-			if l == nil {
+			if denied != 0 {
+				sp.ErrorCode = denied
+			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
 			} else {
 				endOffsetForEpoch(l, r.version >= 2, rp, &sp)

@@ -13,6 +13,9 @@ import (
 // DescribeConfigs: v0-4
 //
 // Behavior:
+// * With an authorizer: BROKER and BROKER_LOGGER resources need DESCRIBE_CONFIGS on
+//   the cluster, else CLUSTER_AUTHORIZATION_FAILED; TOPIC resources need it on
+//   the topic, else TOPIC_AUTHORIZATION_FAILED (per resource).
 // * TOPIC resources: every topic config Kafka 3.9 documents
 //   (topicconfig.go, docs/TOPIC-CONFIGS.md), sorted by name, with the
 //   source of its value: DYNAMIC_TOPIC_CONFIG for an override, then this
@@ -44,7 +47,11 @@ func handleDescribeConfigs(_ context.Context, b *Broker, r *request) (*netio.Res
 		rr := &req.Resources[i]
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		entries, err := b.describeResource(rr.ResourceType, rr.ResourceName)
+		var entries []configEntry
+		err := b.configDenied(r, rr.ResourceType, rr.ResourceName, &chkDescCfgBroker, &chkDescCfgTopic)
+		if err == nil {
+			entries, err = b.describeResource(rr.ResourceType, rr.ResourceName)
+		}
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = b.errorResult(err, "describe configs")
 		} else {

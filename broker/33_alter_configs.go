@@ -13,6 +13,9 @@ import (
 // AlterConfigs: v0-2
 //
 // Behavior:
+// * With an authorizer: BROKER and BROKER_LOGGER resources need ALTER_CONFIGS on
+//   the cluster, else CLUSTER_AUTHORIZATION_FAILED; TOPIC resources need it on
+//   the topic, else TOPIC_AUTHORIZATION_FAILED (per resource).
 // * TOPIC resources: the configs given replace the topic's whole override
 //   set (a config left out returns to the broker's default). Validated as
 //   CreateTopics does (INVALID_CONFIG naming key and value; a null value
@@ -41,7 +44,9 @@ func handleAlterConfigs(_ context.Context, b *Broker, r *request) (*netio.Respon
 		rr := &req.Resources[i]
 		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
 		if !dup {
-			err = b.alterResource(rr, req.ValidateOnly)
+			if err = b.configDenied(r, rr.ResourceType, rr.ResourceName, &chkAlterCfgBroker, &chkAlterCfgTopic); err == nil {
+				err = b.alterResource(rr, req.ValidateOnly)
+			}
 		}
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName

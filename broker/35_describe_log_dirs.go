@@ -13,6 +13,8 @@ import (
 // DescribeLogDirs: v0-4
 //
 // Behavior:
+// * With an authorizer: DESCRIBE on the cluster, else no directories and
+//   (v3+) CLUSTER_AUTHORIZATION_FAILED.
 // * One dir: the store's data directory as an absolute path, error 0.
 // * Topics null: every partition; otherwise the partitions listed (unknown
 //   topics and partitions are left out, as are topics left with none).
@@ -27,6 +29,9 @@ func init() { register(35, 0, 4, handleDescribeLogDirs) }
 func handleDescribeLogDirs(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if resp.ErrorCode = b.denied(r, &chkLogDirs, ""); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = absDir(b.store.Dir())
 	dir.TotalBytes, dir.UsableBytes = b.diskSpace(dir.Dir)

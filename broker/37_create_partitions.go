@@ -13,6 +13,7 @@ import (
 // CreatePartitions: v0-3
 //
 // Behavior:
+// * With an authorizer: ALTER on each topic, else TOPIC_AUTHORIZATION_FAILED.
 // * Grows a topic to Count partitions; new partitions take the topic's
 //   configs. The topics of one request grow in parallel, beside any other
 //   topic operation. TimeoutMillis is honoured as in Kafka: a topic not
@@ -44,7 +45,9 @@ func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Re
 		st2 := &resp.Topics[len(resp.Topics)-1]
 		err := newAPIError(kerr.InvalidRequest, "Duplicate topic name.")
 		if !dup {
-			err = b.checkPartitionsRequest(rt)
+			if err = b.checkPartitionsRequest(rt); b.denied(r, &chkCreateParts, rt.Topic) != 0 {
+				err = newAPIError(kerr.TopicAuthorizationFailed, "Authorization failed.")
+			}
 		}
 		if err != nil || req.ValidateOnly {
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "create partitions")

@@ -14,6 +14,9 @@ import (
 // IncrementalAlterConfigs: v0-1
 //
 // Behavior:
+// * With an authorizer: BROKER and BROKER_LOGGER resources need ALTER_CONFIGS on
+//   the cluster, else CLUSTER_AUTHORIZATION_FAILED; TOPIC resources need it on
+//   the topic, else TOPIC_AUTHORIZATION_FAILED (per resource).
 // * TOPIC resources: each config's Op applies to the topic's overrides:
 //   SET (a null value is INVALID_CONFIG), DELETE (back to the broker's
 //   default), APPEND and SUBTRACT on list configs (cleanup.policy), which
@@ -47,7 +50,9 @@ func handleIncrementalAlterConfigs(_ context.Context, b *Broker, r *request) (*n
 		rr := &req.Resources[i]
 		err := newAPIError(kerr.InvalidRequest, "Duplicate resource.")
 		if !dup {
-			err = b.incrementalAlterResource(rr, req.ValidateOnly)
+			if err = b.configDenied(r, rr.ResourceType, rr.ResourceName, &chkAlterCfgBroker, &chkAlterCfgTopic); err == nil {
+				err = b.incrementalAlterResource(rr, req.ValidateOnly)
+			}
 		}
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/acl"
 )
@@ -49,7 +50,7 @@ var (
 	chkInitPIDTxn     = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "transactional id set"}
 	chkInitPIDIdem    = check{resource: acl.Topic, op: acl.Write, err: kerr.ClusterAuthorizationFailed, anyName: true, or: &chkClusterIdem, when: "no transactional id"}
 	chkEpochTopic     = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "consumer, each topic"}
-	chkEpochReplica   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.TopicAuthorizationFailed, when: "replica id ≥ 0, each partition"}
+	chkEpochReplica   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "replica id ≥ 0, each partition"}
 	chkDescribeACLs   = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkAlterACLs      = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkDescCfgBroker  = check{resource: acl.Cluster, op: acl.DescribeConfigs, err: kerr.ClusterAuthorizationFailed, when: "BROKER and BROKER_LOGGER resources"}
@@ -138,4 +139,22 @@ func (b *Broker) denied(r *request, c *check, name string) int16 {
 		return 0
 	}
 	return c.err.Code
+}
+
+// configDenied is the error a config resource gets when the principal
+// lacks brokerCheck (BROKER and BROKER_LOGGER resources: the cluster) or
+// topicCheck (TOPIC resources); nil when allowed or another type.
+func (b *Broker) configDenied(r *request, typ kmsg.ConfigResourceType, name string, brokerCheck, topicCheck *check) error {
+	c := topicCheck
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		c = brokerCheck
+	default:
+		return nil
+	}
+	if b.allowed(r, c, name) {
+		return nil
+	}
+	return newAPIError(c.err, "%s", c.err.Message)
 }

@@ -1,0 +1,535 @@
+package broker
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/acl"
+)
+
+// The ACL matrix: for every API in apiChecks and every check it lists, one
+// request that the check governs is sent over a real socket by a principal
+// granted what the request needs (generated from the checks: PREFIXED "m"
+// for named resources, kafka-cluster for the cluster) and again without
+// the check's own grant. The first must not get the check's error (and
+// gets ok when it is set), the second must get it.
+
+const (
+	mxPrincipal = "User:matrix"
+	mxTopic     = "m-topic"
+	mxGroup     = "m-group"
+	mxTxn       = "m-txn"
+	okAny       = int16(-100) // success is any code but the check's error
+	filtered    = int16(-200) // the resource was left out of a listing
+)
+
+type mxCase struct {
+	key   int16
+	name  string
+	test  *check   // the row under test
+	needs []*check // every row the request passes through (test included)
+	req   func(e *mxEnv) kmsg.Request
+	code  func(kmsg.Response) int16 // the code the row's error lands in
+	ok    int16
+}
+
+// mxEnv is what request builders may use.
+type mxEnv struct {
+	t     *testing.T
+	as    *authServer
+	admin *rawConn
+	seq   int
+}
+
+func (e *mxEnv) fresh(prefix string) string { e.seq++; return fmt.Sprintf("%s-%d", prefix, e.seq) }
+
+// grant is the binding that passes c for the matrix's resources.
+func grant(c *check, principal string) acl.Binding {
+	b := acl.Binding{ResourceType: c.resource, ResourceName: "m", PatternType: acl.Prefixed,
+		Principal: principal, Host: "*", Operation: c.op, Permission: acl.Allow}
+	if c.resource == acl.Cluster {
+		b.ResourceName, b.PatternType = acl.ClusterName, acl.Literal
+	}
+	return b
+}
+
+// setACLs replaces every ACL of the broker, through the same write path as
+// CreateAcls.
+func (as *authServer) setACLs(t *testing.T, bs []acl.Binding) {
+	t.Helper()
+	a := as.Broker().acls
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	recs := make([]aclRecord, len(bs))
+	for i, b := range bs {
+		recs[i] = aclRecord{ID: newACLID(), Binding: b}
+	}
+	if err := a.commitLocked(recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mxBatch() []byte { return makeBatch(batchOpts{}, []byte("v")) }
+
+func mxCases() []mxCase {
+	return []mxCase{
+		{key: 0, name: "produce", test: &chkProduceTopic, needs: []*check{&chkProduceTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return produceReq(9, 1, mxTopic, 0, mxBatch()) },
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 0, name: "produce-transactional", test: &chkProduceTxn, needs: []*check{&chkProduceTxn, &chkProduceTopic}, ok: kerr.InvalidTxnState.Code,
+			req: func(*mxEnv) kmsg.Request {
+				r := produceReq(9, 1, mxTopic, 0, mxBatch())
+				id := mxTxn
+				r.TransactionID = &id
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 1, name: "fetch", test: &chkFetchTopic, needs: []*check{&chkFetchTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxFetch(-1) }, code: mxFetchCode},
+		{key: 1, name: "fetch-follower", test: &chkFetchReplica, needs: []*check{&chkFetchReplica}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxFetch(1) }, code: mxFetchCode},
+		{key: 2, name: "list-offsets", test: &chkListOffsets, needs: []*check{&chkListOffsets}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrListOffsetsRequest()
+				r.Version = 5
+				rt := kmsg.NewListOffsetsRequestTopic()
+				rt.Topic = mxTopic
+				rp := kmsg.NewListOffsetsRequestTopicPartition()
+				rp.Timestamp = -1
+				rt.Partitions = append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 3, name: "metadata", test: &chkMetadataTopic, needs: []*check{&chkMetadataTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxMetadata(mxTopic) }, code: mxMetadataCode},
+		{key: 3, name: "metadata-auto-create", test: &chkMetadataCreate, needs: []*check{&chkMetadataTopic, &chkMetadataCreate}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request { return mxMetadata(e.fresh("m-auto")) }, code: mxMetadataCode},
+		{key: 8, name: "offset-commit-group", test: &chkCommitGroup, needs: []*check{&chkCommitGroup, &chkCommitTopic}, ok: 0,
+			req: mxCommit, code: mxCommitCode},
+		{key: 8, name: "offset-commit-topic", test: &chkCommitTopic, needs: []*check{&chkCommitGroup, &chkCommitTopic}, ok: 0,
+			req: mxCommit, code: mxCommitCode},
+		{key: 9, name: "offset-fetch-group", test: &chkOffFetchGroup, needs: []*check{&chkOffFetchGroup, &chkOffFetchTopic}, ok: 0,
+			req: mxOffsetFetch, code: func(r kmsg.Response) int16 { return r.(*kmsg.OffsetFetchResponse).ErrorCode }},
+		{key: 9, name: "offset-fetch-topic", test: &chkOffFetchTopic, needs: []*check{&chkOffFetchGroup, &chkOffFetchTopic}, ok: 0,
+			req: mxOffsetFetch, code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 10, name: "find-group-coordinator", test: &chkFindGroup, needs: []*check{&chkFindGroup}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxFind(0, mxGroup) }, code: mxFindCode},
+		{key: 10, name: "find-txn-coordinator", test: &chkFindTxn, needs: []*check{&chkFindTxn}, ok: kerr.UnsupportedVersion.Code,
+			req: func(*mxEnv) kmsg.Request { return mxFind(1, mxTxn) }, code: mxFindCode},
+		{key: 11, name: "join-group", test: &chkGroupRead, needs: []*check{&chkGroupRead}, ok: kerr.MemberIDRequired.Code,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrJoinGroupRequest()
+				r.Version, r.Group, r.ProtocolType = 5, mxGroup, "consumer"
+				r.SessionTimeoutMillis, r.RebalanceTimeoutMillis = 10000, 10000
+				p := kmsg.NewJoinGroupRequestProtocol()
+				p.Name, p.Metadata = "range", []byte{0}
+				r.Protocols = append(r.Protocols, p)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.JoinGroupResponse).ErrorCode }},
+		{key: 12, name: "heartbeat", test: &chkGroupRead, needs: []*check{&chkGroupRead}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrHeartbeatRequest()
+				r.Version, r.Group, r.MemberID, r.Generation = 3, mxGroup, "nobody", 1
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.HeartbeatResponse).ErrorCode }},
+		{key: 13, name: "leave-group", test: &chkGroupRead, needs: []*check{&chkGroupRead}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrLeaveGroupRequest()
+				r.Version, r.Group, r.MemberID = 2, mxGroup, "nobody"
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.LeaveGroupResponse).ErrorCode }},
+		{key: 14, name: "sync-group", test: &chkGroupRead, needs: []*check{&chkGroupRead}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrSyncGroupRequest()
+				r.Version, r.Group, r.MemberID, r.Generation = 3, mxGroup, "nobody", 1
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.SyncGroupResponse).ErrorCode }},
+		{key: 15, name: "describe-groups", test: &chkDescribeGroup, needs: []*check{&chkDescribeGroup}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeGroupsRequest()
+				r.Version, r.Groups = 4, []string{mxGroup}
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeGroupsResponse).Groups[0].ErrorCode }},
+		{key: 16, name: "list-groups", test: &chkListGroups, needs: []*check{&chkListGroups}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { r := kmsg.NewPtrListGroupsRequest(); r.Version = 4; return r },
+			code: func(r kmsg.Response) int16 {
+				for _, g := range r.(*kmsg.ListGroupsResponse).Groups {
+					if g.Group == mxGroup {
+						return 0
+					}
+				}
+				return filtered
+			}},
+		{key: 19, name: "create-topics", test: &chkCreateTopic, needs: []*check{&chkCreateTopic}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request { return mxCreateTopic(e.fresh("m-new")) },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode }},
+		{key: 20, name: "delete-topics", test: &chkDeleteTopic, needs: []*check{&chkDeleteTopic}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request {
+				name := e.fresh("m-del")
+				if c := e.admin.roundTrip(mxCreateTopic(name)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+					e.t.Fatalf("create %s: %d", name, c)
+				}
+				r := kmsg.NewPtrDeleteTopicsRequest()
+				r.Version, r.TopicNames, r.TimeoutMillis = 4, []string{name}, 10000
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode }},
+		{key: 21, name: "delete-records", test: &chkDeleteRecords, needs: []*check{&chkDeleteRecords}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDeleteRecordsRequest()
+				r.Version, r.TimeoutMillis = 1, 10000
+				rt := kmsg.NewDeleteRecordsRequestTopic()
+				rt.Topic = mxTopic
+				rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+				rp.Offset = 0
+				rt.Partitions = append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0].ErrorCode }},
+		{key: 22, name: "init-producer-id", test: &chkInitPIDIdem, needs: []*check{&chkInitPIDIdem}, ok: 0,
+			req:  func(*mxEnv) kmsg.Request { return mxInitPID(nil) },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.InitProducerIDResponse).ErrorCode }},
+		{key: 22, name: "init-producer-id-transactional", test: &chkInitPIDTxn, needs: []*check{&chkInitPIDTxn}, ok: kerr.UnsupportedVersion.Code,
+			req:  func(*mxEnv) kmsg.Request { id := mxTxn; return mxInitPID(&id) },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.InitProducerIDResponse).ErrorCode }},
+		{key: 23, name: "offset-for-leader-epoch", test: &chkEpochTopic, needs: []*check{&chkEpochTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxEpoch(-1) }, code: mxEpochCode},
+		{key: 23, name: "offset-for-leader-epoch-replica", test: &chkEpochReplica, needs: []*check{&chkEpochReplica}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxEpoch(1) }, code: mxEpochCode},
+		{key: 29, name: "describe-acls", test: &chkDescribeACLs, needs: []*check{&chkDescribeACLs}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeACLsRequest()
+				r.Version = 2
+				r.ResourceType, r.ResourcePatternType, r.Operation, r.PermissionType = 1, 1, 1, 1
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeACLsResponse).ErrorCode }},
+		{key: 30, name: "create-acls", test: &chkAlterACLs, needs: []*check{&chkAlterACLs}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrCreateACLsRequest()
+				r.Version = 2
+				c := kmsg.NewCreateACLsRequestCreation()
+				c.ResourceType, c.ResourceName, c.ResourcePatternType = 2, "zz", 3
+				c.Principal, c.Host, c.Operation, c.PermissionType = "User:zz", "*", 3, 3
+				r.Creations = append(r.Creations, c)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreateACLsResponse).Results[0].ErrorCode }},
+		{key: 31, name: "delete-acls", test: &chkAlterACLs, needs: []*check{&chkAlterACLs}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDeleteACLsRequest()
+				r.Version = 2
+				f := kmsg.NewDeleteACLsRequestFilter()
+				name := "zz"
+				f.ResourceType, f.ResourceName, f.ResourcePatternType, f.Operation, f.PermissionType = 2, &name, 3, 1, 1
+				r.Filters = append(r.Filters, f)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteACLsResponse).Results[0].ErrorCode }},
+		{key: 32, name: "describe-configs-broker", test: &chkDescCfgBroker, needs: []*check{&chkDescCfgBroker}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxDescribeConfigs(kmsg.ConfigResourceTypeBroker, "1") }, code: mxDescribeConfigsCode},
+		{key: 32, name: "describe-configs-topic", test: &chkDescCfgTopic, needs: []*check{&chkDescCfgTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxDescribeConfigs(kmsg.ConfigResourceTypeTopic, mxTopic) }, code: mxDescribeConfigsCode},
+		{key: 33, name: "alter-configs-broker", test: &chkAlterCfgBroker, needs: []*check{&chkAlterCfgBroker}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request { return mxAlterConfigs(kmsg.ConfigResourceTypeBroker, "1") }, code: mxAlterConfigsCode},
+		{key: 33, name: "alter-configs-topic", test: &chkAlterCfgTopic, needs: []*check{&chkAlterCfgTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxAlterConfigs(kmsg.ConfigResourceTypeTopic, mxTopic) }, code: mxAlterConfigsCode},
+		{key: 35, name: "describe-log-dirs", test: &chkLogDirs, needs: []*check{&chkLogDirs}, ok: 0,
+			req:  func(*mxEnv) kmsg.Request { r := kmsg.NewPtrDescribeLogDirsRequest(); r.Version = 3; return r },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeLogDirsResponse).ErrorCode }},
+		{key: 37, name: "create-partitions", test: &chkCreateParts, needs: []*check{&chkCreateParts}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrCreatePartitionsRequest()
+				r.Version, r.ValidateOnly, r.TimeoutMillis = 2, true, 10000
+				rt := kmsg.NewCreatePartitionsRequestTopic()
+				rt.Topic, rt.Count = mxTopic, 2
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode }},
+		{key: 42, name: "delete-groups", test: &chkDeleteGroups, needs: []*check{&chkDeleteGroups}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDeleteGroupsRequest()
+				r.Version, r.Groups = 2, []string{"m-gone"}
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteGroupsResponse).Groups[0].ErrorCode }},
+		{key: 44, name: "incremental-alter-configs-broker", test: &chkAlterCfgBroker, needs: []*check{&chkAlterCfgBroker}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request { return mxIncAlter(kmsg.ConfigResourceTypeBroker, "1") }, code: mxIncAlterCode},
+		{key: 44, name: "incremental-alter-configs-topic", test: &chkAlterCfgTopic, needs: []*check{&chkAlterCfgTopic}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { return mxIncAlter(kmsg.ConfigResourceTypeTopic, mxTopic) }, code: mxIncAlterCode},
+		{key: 47, name: "offset-delete-group", test: &chkOffDelGroup, needs: []*check{&chkOffDelGroup, &chkOffDelTopic}, ok: 0,
+			req: mxOffsetDelete, code: func(r kmsg.Response) int16 { return r.(*kmsg.OffsetDeleteResponse).ErrorCode }},
+		{key: 47, name: "offset-delete-topic", test: &chkOffDelTopic, needs: []*check{&chkOffDelGroup, &chkOffDelTopic}, ok: okAny,
+			req: mxOffsetDelete, code: func(r kmsg.Response) int16 {
+				rs := r.(*kmsg.OffsetDeleteResponse)
+				if rs.ErrorCode != 0 {
+					return rs.ErrorCode
+				}
+				return rs.Topics[0].Partitions[0].ErrorCode
+			}},
+	}
+}
+
+func TestACLMatrix(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	e := &mxEnv{t: t, as: as, admin: as.dialAs(t, testAdmin)}
+	if c := e.admin.roundTrip(mxCreateTopic(mxTopic)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+		t.Fatalf("create %s: %d", mxTopic, c)
+	}
+	// A group with a committed offset, for the group APIs to find.
+	if c := mxCommitCode(e.admin.roundTrip(mxCommit(e))); c != 0 {
+		t.Fatalf("commit as admin: %d", c)
+	}
+	cases := mxCases()
+	covered := map[int16][]*check{}
+	for _, c := range cases {
+		covered[c.key] = append(covered[c.key], c.test)
+	}
+	for key, checks := range apiChecks {
+		if _, served := apis[key]; !served {
+			t.Errorf("apiChecks names key %d, which is not served", key)
+		}
+		for _, c := range checks {
+			if !slices.Contains(covered[key], c) {
+				t.Errorf("api key %d: check %s %s (%s) has no matrix case", key, c.resource, c.op, c.when)
+			}
+		}
+	}
+	for key := range apis {
+		if _, ok := apiChecks[key]; !ok {
+			t.Errorf("api key %d is served but missing from apiChecks", key)
+		}
+	}
+	rc := as.dialAs(t, mxPrincipal)
+	send := func(c mxCase, grants []acl.Binding) int16 {
+		t.Helper()
+		as.setACLs(t, grants)
+		return c.code(rc.roundTrip(c.req(e)))
+	}
+	for _, c := range cases {
+		var all, without []acl.Binding
+		for _, n := range c.needs {
+			all = append(all, grant(n, mxPrincipal))
+			if n != c.test {
+				without = append(without, grant(n, mxPrincipal))
+			}
+		}
+		want := filtered
+		if c.test.err != nil {
+			want = c.test.err.Code
+		}
+		if got := send(c, without); got != want {
+			t.Errorf("%s (key %d) without %s on %s: code %d, want %d", c.name, c.key, c.test.op, c.test.resource, got, want)
+		}
+		got := send(c, all)
+		if got == want || c.ok != okAny && got != c.ok {
+			t.Errorf("%s (key %d) with every grant: code %d, want %d", c.name, c.key, got, c.ok)
+		}
+		if c.test.or != nil {
+			alt := append(without, grant(c.test.or, mxPrincipal))
+			if got := send(c, alt); got == want {
+				t.Errorf("%s (key %d) with the alternative %s on %s: code %d", c.name, c.key, c.test.or.op, c.test.or.resource, got)
+			}
+		}
+	}
+}
+
+func TestACLMetadataFiltersTopics(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	admin := as.dialAs(t, testAdmin)
+	for _, n := range []string{"m-seen", "hidden"} {
+		if c := admin.roundTrip(mxCreateTopic(n)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+			t.Fatalf("create %s: %d", n, c)
+		}
+	}
+	as.setACLs(t, []acl.Binding{grant(&chkMetadataTopic, mxPrincipal)})
+	rc := as.dialAs(t, mxPrincipal)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 9
+	var names []string
+	for _, tp := range rc.roundTrip(req).(*kmsg.MetadataResponse).Topics {
+		names = append(names, *tp.Topic)
+	}
+	if !slices.Equal(names, []string{"m-seen"}) {
+		t.Errorf("all-topics Metadata as %s: %v, want [m-seen]", mxPrincipal, names)
+	}
+	if c := mxMetadataCode(rc.roundTrip(mxMetadata("hidden"))); c != kerr.TopicAuthorizationFailed.Code {
+		t.Errorf("Metadata for hidden: %d, want TOPIC_AUTHORIZATION_FAILED", c)
+	}
+}
+
+func mxFetch(replica int32) kmsg.Request {
+	r := kmsg.NewPtrFetchRequest()
+	r.Version, r.ReplicaID, r.MaxWaitMillis, r.MaxBytes = 11, replica, 0, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = mxTopic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxFetchCode(r kmsg.Response) int16 {
+	return r.(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+func mxMetadata(topic string) kmsg.Request {
+	r := kmsg.NewPtrMetadataRequest()
+	r.Version, r.AllowAutoTopicCreation = 9, true
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = &topic
+	r.Topics = append(r.Topics, mt)
+	return r
+}
+
+func mxMetadataCode(r kmsg.Response) int16 { return r.(*kmsg.MetadataResponse).Topics[0].ErrorCode }
+
+func mxCommit(*mxEnv) kmsg.Request {
+	r := kmsg.NewPtrOffsetCommitRequest()
+	r.Version, r.Group, r.Generation = 8, mxGroup, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = mxTopic
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Offset = 0
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxCommitCode(r kmsg.Response) int16 {
+	return r.(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+func mxOffsetFetch(*mxEnv) kmsg.Request {
+	r := kmsg.NewPtrOffsetFetchRequest()
+	r.Version, r.Group = 7, mxGroup
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = mxTopic, []int32{0}
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxFind(typ int8, key string) kmsg.Request {
+	r := kmsg.NewPtrFindCoordinatorRequest()
+	r.Version, r.CoordinatorType, r.CoordinatorKeys = 4, typ, []string{key}
+	return r
+}
+
+func mxFindCode(r kmsg.Response) int16 {
+	return r.(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode
+}
+
+func mxCreateTopic(name string) *kmsg.CreateTopicsRequest {
+	r := kmsg.NewPtrCreateTopicsRequest()
+	r.Version, r.TimeoutMillis = 4, 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 1, 1
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxInitPID(txn *string) kmsg.Request {
+	r := kmsg.NewPtrInitProducerIDRequest()
+	r.Version, r.TransactionalID, r.TransactionTimeoutMillis = 4, txn, 60000
+	r.ProducerID, r.ProducerEpoch = -1, -1
+	return r
+}
+
+func mxEpoch(replica int32) kmsg.Request {
+	r := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	r.Version, r.ReplicaID = 3, replica
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = mxTopic
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.CurrentLeaderEpoch, rp.LeaderEpoch = -1, 0
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxEpochCode(r kmsg.Response) int16 {
+	return r.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+func mxDescribeConfigs(typ kmsg.ConfigResourceType, name string) kmsg.Request {
+	r := kmsg.NewPtrDescribeConfigsRequest()
+	r.Version = 3
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = typ, name
+	r.Resources = append(r.Resources, rr)
+	return r
+}
+
+func mxDescribeConfigsCode(r kmsg.Response) int16 {
+	return r.(*kmsg.DescribeConfigsResponse).Resources[0].ErrorCode
+}
+
+func mxAlterConfigs(typ kmsg.ConfigResourceType, name string) kmsg.Request {
+	r := kmsg.NewPtrAlterConfigsRequest()
+	r.Version, r.ValidateOnly = 1, true
+	rr := kmsg.NewAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = typ, name
+	if typ == kmsg.ConfigResourceTypeTopic {
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		v := "60000"
+		c.Name, c.Value = "retention.ms", &v
+		rr.Configs = append(rr.Configs, c)
+	}
+	r.Resources = append(r.Resources, rr)
+	return r
+}
+
+func mxAlterConfigsCode(r kmsg.Response) int16 {
+	return r.(*kmsg.AlterConfigsResponse).Resources[0].ErrorCode
+}
+
+func mxIncAlter(typ kmsg.ConfigResourceType, name string) kmsg.Request {
+	r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r.Version, r.ValidateOnly = 1, true
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = typ, name
+	if typ == kmsg.ConfigResourceTypeTopic {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		v := "60000"
+		c.Name, c.Value, c.Op = "retention.ms", &v, kmsg.IncrementalAlterConfigOpSet
+		rr.Configs = append(rr.Configs, c)
+	}
+	r.Resources = append(r.Resources, rr)
+	return r
+}
+
+func mxIncAlterCode(r kmsg.Response) int16 {
+	return r.(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode
+}
+
+func mxOffsetDelete(*mxEnv) kmsg.Request {
+	r := kmsg.NewPtrOffsetDeleteRequest()
+	r.Group = mxGroup
+	rt := kmsg.NewOffsetDeleteRequestTopic()
+	rt.Topic = mxTopic
+	rp := kmsg.NewOffsetDeleteRequestTopicPartition()
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
