@@ -179,7 +179,7 @@ func mxCases() []mxCase {
 				return filtered
 			}},
 		{key: 19, name: "create-topics", test: &chkCreateTopic, needs: []*check{&chkCreateTopic}, ok: 0,
-			req: func(e *mxEnv) kmsg.Request { return mxCreateTopic(e.fresh("m-new")) },
+			req:  func(e *mxEnv) kmsg.Request { return mxCreateTopic(e.fresh("m-new")) },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode }},
 		{key: 20, name: "delete-topics", test: &chkDeleteTopic, needs: []*check{&chkDeleteTopic}, ok: 0,
 			req: func(e *mxEnv) kmsg.Request {
