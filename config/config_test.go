@@ -306,3 +306,23 @@ func TestConnectionLimitKeys(t *testing.T) {
 	f("10.0.0.5", nil, true)
 	f("10.0.0.5:-1", nil, true)
 }
+
+func TestAuthorizerKeys(t *testing.T) {
+	c, _, err := load(t, "", nil)
+	if err != nil || c.Authorizer || c.AllowEveryoneIfNoACL || c.SuperUsers != nil {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	for _, class := range []string{"org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer"} {
+		c, _, err = load(t, "authorizer.class.name="+class+"\nsuper.users=User:admin; User:ops\nallow.everyone.if.no.acl.found=true\n", nil)
+		if err != nil || !c.Authorizer || !c.AllowEveryoneIfNoACL || len(c.SuperUsers) != 2 || c.SuperUsers[1] != "User:ops" {
+			t.Fatalf("%s: %+v, %v", class, c, err)
+		}
+	}
+	var ce *Error
+	if _, _, err = load(t, "authorizer.class.name=com.example.Mine\n", nil); !errors.As(err, &ce) || ce.Key != "authorizer.class.name" {
+		t.Fatalf("unknown class: %v", err)
+	}
+	if _, _, err = load(t, "super.users=admin\n", nil); !errors.As(err, &ce) || ce.Key != "super.users" {
+		t.Fatalf("bad super.users: %v", err)
+	}
+}

@@ -61,6 +61,7 @@ const (
 	secFlush   = "Durability (fsync)"
 	secFetch   = "Fetch sessions (consumers of many partitions)"
 	secGroup   = "Consumer groups (used by the group coordinator)"
+	secAuthz   = "Authorization (ACLs)"
 	secService = "Service"
 )
 
@@ -179,6 +180,13 @@ var Options = []Option{
 	{Key: "offsets.topic.segment.bytes", Default: "16777216", Kind: Int, Min: 14, Max: maxInt32, Section: secGroup,
 		Doc: "Segment size of __consumer_offsets (16 MiB here, Kafka's is 100 MiB): the coordinator replays it at start-up, so smaller segments (with its snapshots) load faster; larger ones mean fewer files."},
 
+	{Key: "authorizer.class.name", Kind: String, Section: secAuthz,
+		Doc: "Turns authorization on: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or the older kafka.security.authorizer.AclAuthorizer, accepted as the same) checks every request against the ACLs, which are kept in acls.json in the data directory and managed with `sluice acls` or kafka-acls.sh (CreateAcls, DescribeAcls, DeleteAcls). Each API checks the operations Kafka checks; a denied resource gets TOPIC_, GROUP_, CLUSTER_ or TRANSACTIONAL_ID_AUTHORIZATION_FAILED as in Kafka. Unset (default): no authorization, every client may do everything, and the ACL APIs answer SECURITY_DISABLED. Until SASL is configured every client is User:ANONYMOUS, so turn it on together with authentication (or grant User:ANONYMOUS what it needs). Any other class name is an error."},
+	{Key: "super.users", Kind: String, Section: secAuthz,
+		Doc: "Principals allowed everything whatever the ACLs say, separated by semicolons (User:admin;User:ops). Unset by default. Keep the list short: a super user's requests are never denied."},
+	{Key: "allow.everyone.if.no.acl.found", Kind: Bool, Default: "false", Section: secAuthz,
+		Doc: "With an authorizer, allow every principal on a resource that no ACL names (false, Kafka's default: a resource without ACLs is closed). true eases moving an open cluster to ACLs one resource at a time, at the cost of leaving every unnamed resource open."},
+
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
 	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
@@ -202,8 +210,7 @@ var Ignored = []string{
 	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
 	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
-	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
-	"super.users", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
+	"log.flush.scheduler.interval.ms", "log.message.format.version", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
 	"offsets.commit.required.acks", "offsets.load.buffer.size",
 }

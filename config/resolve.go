@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,12 @@ type Config struct {
 
 	FetchSessionSlots    int
 	FetchSessionEviction time.Duration
+
+	// Authorizer is on when authorizer.class.name names Kafka's
+	// StandardAuthorizer (or AclAuthorizer).
+	Authorizer           bool
+	SuperUsers           []string
+	AllowEveryoneIfNoACL bool
 
 	HTTPListen      string
 	Pprof           bool
@@ -127,7 +134,7 @@ func resolve(s *Settings) (*Config, error) {
 	r := resolver{s}
 	c := &Config{}
 	var errs []error
-	for _, f := range []func(resolver, *Config) error{resolveNet, resolveLog, resolveFlush, resolveService} {
+	for _, f := range []func(resolver, *Config) error{resolveNet, resolveLog, resolveFlush, resolveAuthz, resolveService} {
 		if err := f(r, c); err != nil {
 			errs = append(errs, err)
 		}
@@ -317,6 +324,32 @@ func resolveFlush(r resolver, c *Config) error {
 	if c.FsyncInterval <= 0 {
 		return r.bad("log.flush.interval.ms", "want a positive interval")
 	}
+	return nil
+}
+
+// Authorizer classes accepted by authorizer.class.name.
+var authorizerClasses = []string{
+	"org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+	"kafka.security.authorizer.AclAuthorizer",
+}
+
+func resolveAuthz(r resolver, c *Config) error {
+	switch v := r.str("authorizer.class.name"); {
+	case v == "":
+	case slices.Contains(authorizerClasses, v):
+		c.Authorizer = true
+	default:
+		return r.bad("authorizer.class.name", "want "+strings.Join(authorizerClasses, " or ")+" (or unset: no authorization)")
+	}
+	for p := range strings.SplitSeq(r.str("super.users"), ";") {
+		if p = strings.TrimSpace(p); p != "" {
+			if !strings.Contains(p, ":") {
+				return r.bad("super.users", fmt.Sprintf("%q is not a principal such as User:admin", p))
+			}
+			c.SuperUsers = append(c.SuperUsers, p)
+		}
+	}
+	c.AllowEveryoneIfNoACL = r.bool("allow.everyone.if.no.acl.found")
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/metrics"
@@ -99,6 +100,9 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.Groups.MaxSessionTimeout = g.MaxSessionTimeout
 	b.Groups.OffsetsRetention = g.OffsetsRetention
 	b.Groups.OffsetsRetentionCheckInterval = g.OffsetsRetentionCheck
+	if cfg.Authorizer {
+		b.Authorizer = &acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL}
+	}
 	return b
 }
 

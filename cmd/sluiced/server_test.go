@@ -97,3 +97,13 @@ func TestStaticConfigsFromSettings(t *testing.T) {
 		t.Errorf("log.segment.bytes: %+v", sc)
 	}
 }
+
+func TestBrokerConfigAuthorizer(t *testing.T) {
+	if b := brokerConfig(&config.Config{}, nil); b.Authorizer != nil {
+		t.Fatalf("authorizer on without authorizer.class.name: %+v", b.Authorizer)
+	}
+	b := brokerConfig(&config.Config{Authorizer: true, SuperUsers: []string{"User:admin"}, AllowEveryoneIfNoACL: true}, nil)
+	if b.Authorizer == nil || !b.Authorizer.AllowIfNoACL || len(b.Authorizer.SuperUsers) != 1 {
+		t.Fatalf("authorizer config: %+v", b.Authorizer)
+	}
+}
