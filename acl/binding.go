@@ -19,11 +19,17 @@ type Binding struct {
 	Permission   Permission   `json:"permissionType"`
 }
 
-// ErrInvalid marks a binding or filter Kafka rejects with INVALID_REQUEST.
+// ErrInvalid marks a binding or filter Kafka rejects with INVALID_REQUEST
+// (errors.Is); the error's text is the message for the client, as Kafka's.
 var ErrInvalid = errors.New("acl: invalid")
 
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string        { return e.msg }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return invalidError{fmt.Sprintf(format, args...)}
 }
 
 // Validate checks a binding as Kafka checks a new ACL (AclControlManager
@@ -32,23 +38,23 @@ func invalid(format string, args ...any) error {
 func (b Binding) Validate() error {
 	switch {
 	case b.ResourceType <= ResourceAny || b.ResourceType >= numResourceTypes:
-		return invalid("invalid resource type %s", b.ResourceType)
+		return invalid("Invalid resourceType %s", b.ResourceType)
 	case b.PatternType != Literal && b.PatternType != Prefixed:
-		return invalid("invalid patternType %s", b.PatternType)
+		return invalid("Invalid patternType %s", b.PatternType)
 	case b.Operation <= OpAny || b.Operation >= numOperations:
-		return invalid("invalid operation %s", b.Operation)
+		return invalid("Invalid operation %s", b.Operation)
 	case b.Permission != Allow && b.Permission != Deny:
-		return invalid("invalid permissionType %s", b.Permission)
+		return invalid("Invalid permissionType %s", b.Permission)
 	case b.ResourceName == "":
-		return invalid("resource name should not be empty")
+		return invalid("Resource name should not be empty")
 	case b.ResourceType == Cluster && b.ResourceName != ClusterName:
-		return invalid("the only valid name for the CLUSTER resource is %s", ClusterName)
+		return invalid("The only valid name for the CLUSTER resource is %s", ClusterName)
 	case strings.IndexByte(b.Principal, ':') <= 0:
-		return invalid("could not parse principal from `%s` (no colon is present separating the principal type from the principal name)", b.Principal)
+		return invalid("Could not parse principal from `%s` (no colon is present separating the principal type from the principal name)", b.Principal)
 	case b.Host == "":
-		return invalid("host should not be empty")
+		return invalid("Host should not be empty")
 	case b.Host != WildcardHost && net.ParseIP(b.Host) == nil:
-		return invalid("host %q is not * or an IP address", b.Host)
+		return invalid("Host %q is not * or an IP address", b.Host)
 	}
 	return nil
 }
@@ -77,13 +83,13 @@ type Filter struct {
 func (f Filter) Validate() error {
 	switch {
 	case f.ResourceType <= ResourceUnknown || f.ResourceType >= numResourceTypes:
-		return invalid("unknown resource type in filter")
+		return invalid("Unknown resourceType in filter")
 	case f.PatternType <= PatternUnknown || f.PatternType > Prefixed:
-		return invalid("unknown pattern type in filter")
+		return invalid("Unknown patternType in filter")
 	case f.Operation <= OpUnknown || f.Operation >= numOperations:
-		return invalid("unknown operation in filter")
+		return invalid("Unknown operation in filter")
 	case f.Permission <= PermissionUnknown || f.Permission > Allow:
-		return invalid("unknown permission type in filter")
+		return invalid("Unknown permissionType in filter")
 	}
 	return nil
 }
