@@ -2,6 +2,7 @@ package acl
 
 import (
 	"cmp"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -64,10 +65,12 @@ func (a *Authorizer) Bindings() []Binding { return slices.Clone(a.idx.Load().all
 // IsSuperUser reports whether principal is in super.users.
 func (a *Authorizer) IsSuperUser(principal string) bool { return a.super[principal] }
 
-// Authorize reports whether principal, connected from host (an IP address
-// in its canonical text form), may perform op on the resource of type rt
-// named name. It does not allocate.
-func (a *Authorizer) Authorize(principal, host string, rt ResourceType, name string, op Operation) bool {
+// Authorize reports whether principal, connected from host, may perform op
+// on the resource of type rt named name. It does not allocate. Hosts are
+// compared as addresses (an IPv4-mapped IPv6 address is its IPv4 address),
+// so an ACL's text form need not be the one Java would print.
+func (a *Authorizer) Authorize(principal string, host netip.Addr, rt ResourceType, name string, op Operation) bool {
+	host = host.Unmap()
 	if a.super[principal] {
 		return true
 	}
@@ -104,14 +107,15 @@ func (a *Authorizer) Authorize(principal, host string, rt ResourceType, name str
 // principal and host and is not covered by a DENY: a literal "*" DENY
 // covers all, a literal DENY its own name, a prefixed DENY every name and
 // prefix it starts.
-func (a *Authorizer) AuthorizeAny(principal, host string, rt ResourceType, op Operation) bool {
+func (a *Authorizer) AuthorizeAny(principal string, host netip.Addr, rt ResourceType, op Operation) bool {
 	if a.Authorize(principal, host, rt, "hardcode", op) {
 		return true
 	}
+	host = host.Unmap()
 	var denyLit, denyPre, allowLit, allowPre []string
 	for _, b := range a.idx.Load().all {
 		if b.ResourceType != rt || (b.Operation != op && b.Operation != All) ||
-			!matchesWho(b.Principal, b.Host, principal, host) {
+			!matchesWho(b.Principal, parseHost(b.Host), principal, host) {
 			continue
 		}
 		switch {
@@ -144,15 +148,29 @@ func (a *Authorizer) AuthorizeAny(principal, host string, rt ResourceType, op Op
 	return false
 }
 
-func matchesWho(aclPrincipal, aclHost, principal, host string) bool {
+// aclHost is a binding's host: any, or one address.
+type aclHost struct {
+	any  bool
+	addr netip.Addr // unmapped; the zero Addr (matching nothing) for an unparsable host
+}
+
+func parseHost(s string) aclHost {
+	if s == WildcardHost {
+		return aclHost{any: true}
+	}
+	a, _ := netip.ParseAddr(s)
+	return aclHost{addr: a.Unmap()}
+}
+
+func matchesWho(aclPrincipal string, h aclHost, principal string, host netip.Addr) bool {
 	return (aclPrincipal == principal || aclPrincipal == WildcardUser) &&
-		(aclHost == WildcardHost || aclHost == host)
+		(h.any || h.addr.IsValid() && h.addr == host)
 }
 
 // decision accumulates the bindings that apply to one resource.
 type decision struct{ found, denied, allowed bool }
 
-func (d *decision) scan(es []entry, principal, host string, op Operation) {
+func (d *decision) scan(es []entry, principal string, host netip.Addr, op Operation) {
 	if len(es) > 0 {
 		d.found = true
 	}
@@ -173,9 +191,10 @@ func (d *decision) scan(es []entry, principal, host string, op Operation) {
 
 // entry is a binding less its resource, as the index stores it.
 type entry struct {
-	principal, host string
-	op              Operation
-	perm            Permission
+	principal string
+	host      aclHost
+	op        Operation
+	perm      Permission
 }
 
 // typeIndex holds the bindings of one resource type.
@@ -215,7 +234,7 @@ func buildIndex(bindings []Binding) *index {
 			ti = &typeIndex{literal: map[string][]entry{}, prefixed: map[string][]entry{}}
 			idx.types[b.ResourceType] = ti
 		}
-		e := entry{principal: b.Principal, host: b.Host, op: b.Operation, perm: b.Permission}
+		e := entry{principal: b.Principal, host: parseHost(b.Host), op: b.Operation, perm: b.Permission}
 		if b.PatternType == Prefixed {
 			if _, ok := ti.prefixed[b.ResourceName]; !ok && !slices.Contains(ti.prefixLens, len(b.ResourceName)) {
 				ti.prefixLens = append(ti.prefixLens, len(b.ResourceName))

@@ -2,6 +2,7 @@ package acl
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 )
 
@@ -16,6 +17,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	bs = append(bs, allow(Topic, "*", Literal, "User:ops", Describe), deny(Topic, "topic-7", Literal, "User:u7", Read))
 	a := New(Config{})
 	a.Set(bs)
+	host := netip.MustParseAddr("127.0.0.1")
 	cases := []struct {
 		name, principal, topic string
 		op                     Operation
@@ -30,7 +32,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if a.Authorize(c.principal, "127.0.0.1", Topic, c.topic, c.op) != c.want {
+				if a.Authorize(c.principal, host, Topic, c.topic, c.op) != c.want {
 					b.Fatal("wrong decision")
 				}
 			}

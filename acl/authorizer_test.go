@@ -2,6 +2,7 @@ package acl
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 )
 
@@ -26,11 +27,12 @@ func TestAuthorize(t *testing.T) {
 		deny(Topic, "pub", Literal, "User:eve", Read),
 		allow(Group, "g", Literal, "User:ann", Read),
 		allow(Cluster, ClusterName, Literal, "User:ops", AlterConfigs),
+		{ResourceType: Topic, ResourceName: "v6", PatternType: Literal, Principal: "User:ann", Host: "0:0:0:0:0:0:0:1", Operation: Read, Permission: Allow},
 		{ResourceType: Topic, ResourceName: "lan", PatternType: Literal, Principal: "User:ann", Host: "10.0.0.1", Operation: Read, Permission: Allow},
 	})
 	f := func(principal, host string, rt ResourceType, name string, op Operation, want bool) {
 		t.Helper()
-		if got := a.Authorize(principal, host, rt, name, op); got != want {
+		if got := a.Authorize(principal, netip.MustParseAddr(host), rt, name, op); got != want {
 			t.Errorf("Authorize(%s, %s, %s %q, %s) = %v, want %v", principal, host, rt, name, op, got, want)
 		}
 	}
@@ -56,6 +58,8 @@ func TestAuthorize(t *testing.T) {
 	f("User:admin", "::1", TransactionalID, "t", Write, true)
 	f("User:ann", "10.0.0.1", Topic, "lan", Read, true)
 	f("User:ann", "10.0.0.2", Topic, "lan", Read, false)
+	f("User:ann", "::ffff:10.0.0.1", Topic, "lan", Read, true)     // IPv4-mapped: the same address
+	f("User:ann", "::1", Topic, "v6", Read, true)                  // ACL written 0:0:0:0:0:0:0:1, as Java prints it
 	f("User:ann", "127.0.0.1", TransactionalID, "t", Write, false) // no ACLs, default closed
 }
 
@@ -67,11 +71,11 @@ func TestImpliedOperations(t *testing.T) {
 				op == DescribeConfigs && granted == AlterConfigs
 			a := New(Config{})
 			a.Set([]Binding{allow(Topic, "t", Literal, "User:u", granted)})
-			if got := a.Authorize("User:u", "1.2.3.4", Topic, "t", op); got != want {
+			if got := a.Authorize("User:u", netip.MustParseAddr("1.2.3.4"), Topic, "t", op); got != want {
 				t.Errorf("ALLOW %s → %s = %v, want %v", granted, op, got, want)
 			}
 			a.Set([]Binding{allow(Topic, "t", Literal, "User:u", All), deny(Topic, "t", Literal, "User:u", granted)})
-			if got, want := a.Authorize("User:u", "1.2.3.4", Topic, "t", op), !(granted == op || granted == All); got != want {
+			if got, want := a.Authorize("User:u", netip.MustParseAddr("1.2.3.4"), Topic, "t", op), !(granted == op || granted == All); got != want {
 				t.Errorf("DENY %s → %s = %v, want %v (denies imply nothing)", granted, op, got, want)
 			}
 		}
@@ -83,7 +87,7 @@ func TestAllowEveryoneIfNoACLFound(t *testing.T) {
 	a.Set([]Binding{allow(Topic, "owned", Literal, "User:ann", Read), allow(Topic, "team-", Prefixed, "User:ann", Read)})
 	f := func(name string, want bool) {
 		t.Helper()
-		if got := a.Authorize("User:bob", "127.0.0.1", Topic, name, Read); got != want {
+		if got := a.Authorize("User:bob", netip.MustParseAddr("127.0.0.1"), Topic, name, Read); got != want {
 			t.Errorf("%s: got %v, want %v", name, got, want)
 		}
 	}
@@ -98,7 +102,7 @@ func TestAuthorizeAny(t *testing.T) {
 		t.Helper()
 		a := New(Config{})
 		a.Set(bindings)
-		if got := a.AuthorizeAny("User:u", "127.0.0.1", Topic, Write); got != want {
+		if got := a.AuthorizeAny("User:u", netip.MustParseAddr("127.0.0.1"), Topic, Write); got != want {
 			t.Errorf("%v: got %v, want %v", bindings, got, want)
 		}
 	}

@@ -3,7 +3,7 @@ package acl
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"strings"
 )
 
@@ -53,10 +53,15 @@ func (b Binding) Validate() error {
 		return invalid("Could not parse principal from `%s` (no colon is present separating the principal type from the principal name)", b.Principal)
 	case b.Host == "":
 		return invalid("Host should not be empty")
-	case b.Host != WildcardHost && net.ParseIP(b.Host) == nil:
+	case b.Host != WildcardHost && !validAddr(b.Host):
 		return invalid("Host %q is not * or an IP address", b.Host)
 	}
 	return nil
+}
+
+func validAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // String is kafka-acls' form of a binding.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,8 +24,9 @@ type request struct {
 
 	// principal and host, found once per request when an authorizer asks
 	// (principalOf); identified says they are set.
-	principal, host string
-	identified      bool
+	principal  string
+	host       netip.Addr
+	identified bool
 }
 
 // handlerFunc serves one request. It returns the response to send, nil to

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/sluice/sluice/netio"
 )
@@ -11,16 +12,16 @@ import (
 const anonymous = "User:ANONYMOUS"
 
 // principalOf returns the principal a connection acts as and the client's
-// IP address (the host ACLs name). Until SASL and TLS authenticate
-// connections, every connection is User:ANONYMOUS; tests in this package
-// may set Config.principalForTest.
-func (b *Broker) principalOf(c *netio.Conn) (principal, host string) {
+// IP address (the host ACLs name), without allocating. Until SASL and TLS
+// authenticate connections, every connection is User:ANONYMOUS; tests in
+// this package may set Config.principalForTest.
+func (b *Broker) principalOf(c *netio.Conn) (principal string, host netip.Addr) {
 	principal = anonymous
 	if f := b.cfg.principalForTest; f != nil {
 		principal = f(c)
 	}
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		host = a.IP.String()
+		host = a.AddrPort().Addr()
 	}
 	return principal, host
 }
