@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/netio"
 )
 
@@ -30,8 +31,10 @@ import (
 //   names. An offline partition (its log could not be opened) is shown as
 //   Kafka shows one whose only replica is on a failed log directory:
 //   LEADER_NOT_AVAILABLE, leader -1, ISR empty, this node in
-//   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR. Authorized
-//   operations are not computed (INT32_MIN, "not requested").
+//   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR.
+// * Authorized operations (v8+), when the request includes them: each
+//   described topic's bit field of allowed topic operations, and (v8-10)
+//   the cluster's (0 without DESCRIBE on the cluster); otherwise INT32_MIN.
 // * With an authorizer (as KafkaApis): a request for all topics lists only
 //   those the principal may DESCRIBE; a named topic it may not DESCRIBE
 //   gets TOPIC_AUTHORIZATION_FAILED whether it exists or not (by id: with
@@ -46,6 +49,9 @@ func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, 
 	resp.Brokers = []kmsg.MetadataResponseBroker{b.brokerMetadata()}
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = b.cfg.NodeID
+	if r.version <= 10 && req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = b.clusterAuthorizedOps(r)
+	}
 	allTopics := req.Topics == nil || (r.version == 0 && len(req.Topics) == 0)
 	if allTopics {
 		for _, t := range b.topics.all() {
@@ -53,12 +59,14 @@ func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, 
 				resp.Topics = append(resp.Topics, b.topicMetadata(t))
 			}
 		}
+		b.fillTopicAuthorizedOps(r, req, resp)
 		return r.respond(resp), nil
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (r.version < 4 || req.AllowAutoTopicCreation)
 	for _, rt := range req.Topics {
 		resp.Topics = append(resp.Topics, b.requestedTopicMetadata(r, rt, autoCreate))
 	}
+	b.fillTopicAuthorizedOps(r, req, resp)
 	return r.respond(resp), nil
 }
 
@@ -168,4 +176,17 @@ func (b *Broker) topicMetadata(t *topic) kmsg.MetadataResponseTopic {
 		mt.Partitions = append(mt.Partitions, p)
 	}
 	return mt
+}
+
+// fillTopicAuthorizedOps sets the authorized operations of every described
+// topic when the request asks for them.
+func (b *Broker) fillTopicAuthorizedOps(r *request, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if r.version < 8 || !req.IncludeTopicAuthorizedOperations {
+		return
+	}
+	for i := range resp.Topics {
+		if mt := &resp.Topics[i]; mt.ErrorCode == 0 && mt.Topic != nil {
+			mt.AuthorizedOperations = b.authorizedOps(r, acl.Topic, *mt.Topic)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
 )
@@ -13,6 +14,8 @@ import (
 // DescribeGroups: v0-5
 //
 // Behavior:
+// * AuthorizedOperations (v3+) when asked for: the bit field of the group
+//   operations the principal may perform (all without an authorizer).
 // * With an authorizer: DESCRIBE on each group, else that group gets
 //   GROUP_AUTHORIZATION_FAILED.
 // * State, protocol type and members (client id, host "/ip", instance id
@@ -45,6 +48,9 @@ func handleDescribeGroups(_ context.Context, b *Broker, r *request) (*netio.Resp
 		}
 		d := descs[i]
 		rg.ErrorCode = group.ErrorCode(d.Err)
+		if req.IncludeAuthorizedOperations {
+			rg.AuthorizedOperations = b.authorizedOps(r, acl.Group, id)
+		}
 		rg.State, rg.ProtocolType, rg.Protocol = d.State, d.ProtocolType, d.Protocol
 		for _, m := range d.Members {
 			rm := kmsg.NewDescribeGroupsResponseGroupMember()

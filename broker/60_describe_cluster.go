@@ -15,8 +15,10 @@ import (
 // * ClusterID from meta.properties; ControllerID is this node's id; Brokers
 //   is this node at its advertised host and port (rack null unless
 //   configured).
-// * ClusterAuthorizedOperations is INT32_MIN ("not computed": Sluice has
-//   no ACLs), whatever IncludeClusterAuthorizedOperations says.
+// * ClusterAuthorizedOperations is INT32_MIN unless
+//   IncludeClusterAuthorizedOperations asks for it: then the bit field of
+//   the cluster operations the principal may perform (all of them without
+//   an authorizer), 0 without DESCRIBE on the cluster — as Kafka.
 // * EndpointType (v1): 1 (brokers) is served and echoed; 2 (controllers)
 //   is UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers; anything else
 //   INVALID_REQUEST.
@@ -34,6 +36,9 @@ func handleDescribeCluster(_ context.Context, b *Broker, r *request) (*netio.Res
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = endpointBrokers
 	resp.ClusterAuthorizedOperations = authOpsNotComputed
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = b.clusterAuthorizedOps(r)
+	}
 	if err := checkEndpointType(r.version, req.EndpointType); err != nil {
 		resp.ErrorCode, resp.ErrorMessage = b.errorResult(err, "describe cluster")
 		return r.respond(resp), nil

@@ -158,3 +158,34 @@ func (b *Broker) configDenied(r *request, typ kmsg.ConfigResourceType, name stri
 	}
 	return newAPIError(c.err, "%s", c.err.Message)
 }
+
+// supportedOps are the operations Kafka reports in authorized-operations
+// fields, per resource type (AclEntry.supportedOperations).
+var supportedOps = map[acl.ResourceType][]acl.Operation{
+	acl.Topic: {acl.Read, acl.Write, acl.Create, acl.Describe, acl.Delete, acl.Alter, acl.DescribeConfigs, acl.AlterConfigs},
+	acl.Group: {acl.Read, acl.Describe, acl.Delete},
+	acl.Cluster: {acl.Create, acl.ClusterAction, acl.DescribeConfigs, acl.AlterConfigs, acl.IdempotentWrite,
+		acl.Alter, acl.Describe},
+}
+
+// authorizedOps is the bit field (1 << operation code) of the supported
+// operations the principal may perform on a resource, as Kafka fills
+// authorized-operations fields; without an authorizer, all of them.
+func (b *Broker) authorizedOps(r *request, rt acl.ResourceType, name string) int32 {
+	var bits int32
+	for _, op := range supportedOps[rt] {
+		if b.allowed(r, &check{resource: rt, op: op}, name) {
+			bits |= 1 << op
+		}
+	}
+	return bits
+}
+
+// clusterAuthorizedOps is what DescribeCluster and Metadata v8-10 answer
+// when asked: 0 without DESCRIBE on the cluster, else authorizedOps.
+func (b *Broker) clusterAuthorizedOps(r *request) int32 {
+	if !b.allowed(r, &chkClusterDescribe, "") {
+		return 0
+	}
+	return b.authorizedOps(r, acl.Cluster, acl.ClusterName)
+}

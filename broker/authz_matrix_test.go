@@ -533,3 +533,46 @@ func mxOffsetDelete(*mxEnv) kmsg.Request {
 	r.Topics = append(r.Topics, rt)
 	return r
 }
+
+func TestACLAuthorizedOperations(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	admin := as.dialAs(t, testAdmin)
+	if c := admin.roundTrip(mxCreateTopic(mxTopic)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+		t.Fatalf("create: %d", c)
+	}
+	as.setACLs(t, []acl.Binding{
+		grant(&check{resource: acl.Topic, op: acl.Read}, mxPrincipal),
+		grant(&check{resource: acl.Topic, op: acl.AlterConfigs}, mxPrincipal),
+		grant(&check{resource: acl.Cluster, op: acl.Describe}, mxPrincipal),
+		grant(&check{resource: acl.Group, op: acl.Delete}, mxPrincipal),
+	})
+	rc := as.dialAs(t, mxPrincipal)
+	bits := func(ops ...acl.Operation) int32 {
+		var b int32
+		for _, op := range ops {
+			b |= 1 << op
+		}
+		return b
+	}
+	md := mxMetadata(mxTopic).(*kmsg.MetadataRequest)
+	md.Version, md.IncludeTopicAuthorizedOperations, md.IncludeClusterAuthorizedOperations = 10, true, true
+	resp := rc.roundTrip(md).(*kmsg.MetadataResponse)
+	if got, want := resp.Topics[0].AuthorizedOperations, bits(acl.Read, acl.Describe, acl.DescribeConfigs, acl.AlterConfigs); got != want {
+		t.Errorf("topic authorized operations %b, want %b", got, want)
+	}
+	if got, want := resp.AuthorizedOperations, bits(acl.Describe); got != want {
+		t.Errorf("cluster authorized operations %b, want %b", got, want)
+	}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	dc.IncludeClusterAuthorizedOperations = true
+	if got, want := admin.roundTrip(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations,
+		bits(supportedOps[acl.Cluster]...); got != want {
+		t.Errorf("super user's cluster operations %b, want %b", got, want)
+	}
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Version, dg.Groups, dg.IncludeAuthorizedOperations = 4, []string{mxGroup}, true
+	if got, want := rc.roundTrip(dg).(*kmsg.DescribeGroupsResponse).Groups[0].AuthorizedOperations,
+		bits(acl.Delete, acl.Describe); got != want {
+		t.Errorf("group authorized operations %b, want %b", got, want)
+	}
+}
