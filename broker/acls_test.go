@@ -218,3 +218,105 @@ func TestACLFileCorrupt(t *testing.T) {
 		t.Fatalf("StartServer with a torn acls.json: %v, want ErrACLsCorrupt", err)
 	}
 }
+
+// TestACLFranzGo: a real client within and outside its ACLs.
+func TestACLFranzGo(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	ctx := testCtx(t)
+	adm := kadm.NewClient(as.kgoAs(t, testAdmin))
+	if _, err := adm.CreateTopics(ctx, 1, 1, nil, "orders", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	as.setACLs(t, []acl.Binding{
+		{ResourceType: acl.Topic, ResourceName: "orders", PatternType: acl.Literal, Principal: "User:ann", Host: "*", Operation: acl.Write, Permission: acl.Allow},
+		{ResourceType: acl.Topic, ResourceName: "orders", PatternType: acl.Literal, Principal: "User:cat", Host: "*", Operation: acl.Read, Permission: acl.Allow},
+		{ResourceType: acl.Topic, ResourceName: "orders", PatternType: acl.Literal, Principal: "User:bob", Host: "*", Operation: acl.Describe, Permission: acl.Allow},
+		{ResourceType: acl.Group, ResourceName: "billing", PatternType: acl.Literal, Principal: "User:cat", Host: "*", Operation: acl.Read, Permission: acl.Allow},
+	})
+	// ann may write orders (and so get a producer id), not secret.
+	ann := as.kgoAs(t, "User:ann", kgo.RecordRetries(1))
+	if err := ann.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("a")}).FirstErr(); err != nil {
+		t.Fatalf("ann produce to orders: %v", err)
+	}
+	if err := ann.ProduceSync(ctx, &kgo.Record{Topic: "secret", Value: []byte("a")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("ann produce to secret: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	// bob may describe orders but write nothing: the idempotent producer's
+	// InitProducerId fails (no WRITE on any topic, no IDEMPOTENT_WRITE).
+	bob := as.kgoAs(t, "User:bob", kgo.RecordRetries(1))
+	if err := bob.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("b")}).FirstErr(); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("bob produce: %v, want CLUSTER_AUTHORIZATION_FAILED (InitProducerId)", err)
+	}
+	// cat consumes orders in group billing.
+	cat := as.kgoAs(t, "User:cat", kgo.ConsumerGroup("billing"), kgo.ConsumeTopics("orders"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fs := cat.PollRecords(ctx, 1)
+	if err := fs.Err0(); err != nil || fs.NumRecords() != 1 || string(fs.Records()[0].Value) != "a" {
+		t.Fatalf("cat consume: %v, %d records", err, fs.NumRecords())
+	}
+	if err := cat.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("cat commit: %v", err)
+	}
+	// cat's ACLs do not reach group other.
+	dog := as.kgoAs(t, "User:cat", kgo.ConsumerGroup("other"), kgo.ConsumeTopics("orders"))
+	if err := dog.PollRecords(ctx, 1).Err0(); !errors.Is(err, kerr.GroupAuthorizationFailed) {
+		t.Fatalf("cat in group other: %v, want GROUP_AUTHORIZATION_FAILED", err)
+	}
+}
+
+// TestACLFileCrashMidWrite: a write that died before its rename leaves a
+// temporary file; the ACLs of the last completed write are what load.
+func TestACLFileCrashMidWrite(t *testing.T) {
+	dir := t.TempDir()
+	as := startAuthServer(t, dir, acl.Config{})
+	b := acl.Binding{ResourceType: acl.Topic, ResourceName: "orders", PatternType: acl.Literal,
+		Principal: "User:ann", Host: "*", Operation: acl.Read, Permission: acl.Allow}
+	as.setACLs(t, []acl.Binding{b})
+	as.stop(t)
+	torn := filepath.Join(dir, aclsFile+".tmp123")
+	if err := os.WriteFile(torn, []byte(`{"version":1,"acls":[{"id":"x","resourceType":2,"resour`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	as = startAuthServer(t, dir, acl.Config{})
+	if got := as.Broker().acls.auth.Bindings(); len(got) != 1 || got[0] != b {
+		t.Fatalf("after a crash mid-write: %+v, want [%+v]", got, b)
+	}
+}
+
+// FuzzReadACLs: any acls.json either loads as valid bindings (which write
+// back and reload the same) or fails as ErrACLsCorrupt, never another way.
+func FuzzReadACLs(f *testing.F) {
+	f.Add([]byte(`{"version":1,"acls":[{"id":"a","resourceType":2,"resourceName":"t","patternType":3,` +
+		`"principal":"User:a","host":"*","operation":3,"permissionType":3}]}`))
+	f.Add([]byte(`{"version":1,"acls":[]}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, aclsFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := readACLs(dir)
+		if err != nil {
+			if !errors.Is(err, ErrACLsCorrupt) {
+				t.Fatalf("error not marked corrupt: %v", err)
+			}
+			return
+		}
+		a := &acls{dir: dir, auth: acl.New(acl.Config{})}
+		a.mu.Lock()
+		err = a.commitLocked(recs)
+		a.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := readACLs(dir)
+		if err != nil || len(again) != len(recs) {
+			t.Fatalf("rewritten file: %d records, %v; want %d", len(again), err, len(recs))
+		}
+		for i := range recs {
+			if again[i] != recs[i] {
+				t.Fatalf("record %d: %+v, want %+v", i, again[i], recs[i])
+			}
+		}
+	})
+}
