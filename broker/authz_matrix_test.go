@@ -354,7 +354,7 @@ func TestACLMatrix(t *testing.T) {
 	}
 }
 
-func TestACLMetadataFiltersTopics(t *testing.T) {
+func TestACLListingsFilterTopics(t *testing.T) {
 	as := startAuthServer(t, "", acl.Config{})
 	admin := as.dialAs(t, testAdmin)
 	for _, n := range []string{"m-seen", "hidden"} {
@@ -375,6 +375,33 @@ func TestACLMetadataFiltersTopics(t *testing.T) {
 	}
 	if c := mxMetadataCode(rc.roundTrip(mxMetadata("hidden"))); c != kerr.TopicAuthorizationFailed.Code {
 		t.Errorf("Metadata for hidden: %d, want TOPIC_AUTHORIZATION_FAILED", c)
+	}
+
+	// OffsetFetch of every committed offset leaves out what the principal
+	// may not DESCRIBE.
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version, commit.Group, commit.Generation = 8, mxGroup, -1
+	for _, n := range []string{"m-seen", "hidden"} {
+		ct := kmsg.NewOffsetCommitRequestTopic()
+		ct.Topic = n
+		ct.Partitions = append(ct.Partitions, kmsg.NewOffsetCommitRequestTopicPartition())
+		commit.Topics = append(commit.Topics, ct)
+	}
+	for _, ct := range admin.roundTrip(commit).(*kmsg.OffsetCommitResponse).Topics {
+		if c := ct.Partitions[0].ErrorCode; c != 0 {
+			t.Fatalf("commit %s: %d", ct.Topic, c)
+		}
+	}
+	as.setACLs(t, []acl.Binding{grant(&chkMetadataTopic, mxPrincipal), grant(&chkOffFetchGroup, mxPrincipal)})
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version, of.Group = 7, mxGroup
+	ofr := rc.roundTrip(of).(*kmsg.OffsetFetchResponse)
+	names = nil
+	for _, tp := range ofr.Topics {
+		names = append(names, tp.Topic)
+	}
+	if ofr.ErrorCode != 0 || !slices.Equal(names, []string{"m-seen"}) {
+		t.Errorf("OffsetFetch of all topics as %s: error %d, topics %v, want [m-seen]", mxPrincipal, ofr.ErrorCode, names)
 	}
 }
 
