@@ -15,7 +15,9 @@ import (
 //
 // Behavior:
 // * With an authorizer: CREATE on the cluster or on the topic, else
-//   TOPIC_AUTHORIZATION_FAILED for that topic.
+//   TOPIC_AUTHORIZATION_FAILED for that topic; without DESCRIBE_CONFIGS on
+//   it, its configs are left out and (v5+) TopicConfigErrorCode is
+//   TOPIC_AUTHORIZATION_FAILED, as Kafka.
 // * A created topic is ready when its success leaves. The topics of one
 //   request are created in parallel, and beside any other request's: one
 //   big creation never holds up another. TimeoutMillis is honoured as in
@@ -70,11 +72,17 @@ func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			return
 		}
 		job, fin := b.createTopicFromRequest(rt, req.ValidateOnly, req.TimeoutMillis)
+		cfgDenied := b.denied(r, &chkCreateTopicCfg, rt.Topic)
+		fin2 := func(done bool) {
+			if fin(done, st2); cfgDenied != 0 {
+				st2.Configs, st2.ConfigErrorCode = nil, cfgDenied
+			}
+		}
 		if job != nil {
 			jobs = append(jobs, job)
-			finish = append(finish, func(done bool) { fin(done, st2) })
+			finish = append(finish, fin2)
 		} else {
-			fin(true, st2)
+			fin2(true)
 		}
 	})
 	for i, done := range runWithin(time.Duration(req.TimeoutMillis)*time.Millisecond, jobs) {

@@ -14,8 +14,10 @@ import (
 // DeleteTopics: v0-6
 //
 // Behavior:
-// * With an authorizer: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED
-//   (an unknown topic id stays UNKNOWN_TOPIC_ID).
+// * With an authorizer (as Kafka): DESCRIBE on each topic, else
+//   TOPIC_AUTHORIZATION_FAILED; then a missing topic is
+//   UNKNOWN_TOPIC_OR_PARTITION and an existing one needs DELETE, else
+//   TOPIC_AUTHORIZATION_FAILED (an unknown topic id stays UNKNOWN_TOPIC_ID).
 // * Every named topic is first hidden from Metadata, produce and fetch,
 //   before any file work, so none is listed once the response leaves (nor
 //   while it is being prepared). Their logs are then removed in parallel
@@ -41,6 +43,16 @@ import (
 // * ErrorMessage from v5; TopicID from v6.
 
 func init() { register(20, 0, 6, handleDeleteTopics) }
+
+// deleteDenied applies Kafka's order: without DESCRIBE the topic is
+// TOPIC_AUTHORIZATION_FAILED whether it exists or not; with it, a missing
+// topic is UNKNOWN_TOPIC_OR_PARTITION and an existing one needs DELETE.
+func (b *Broker) deleteDenied(r *request, name string) bool {
+	if b.denied(r, &chkDeleteTopicDsc, name) != 0 {
+		return true
+	}
+	return b.topics.get(name) != nil && b.denied(r, &chkDeleteTopic, name) != 0
+}
 
 // deleteTargetName is the name of the topic a deletion names, by name or
 // by a known id (false: an unknown id, answered UNKNOWN_TOPIC_ID).
@@ -79,7 +91,7 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.InvalidRequest, "Duplicate topic."), "delete topic")
 			return
 		}
-		if name, ok := b.deleteTargetName(rt); ok && b.denied(r, &chkDeleteTopic, name) != 0 {
+		if name, ok := b.deleteTargetName(rt); ok && b.deleteDenied(r, name) {
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(newAPIError(kerr.TopicAuthorizationFailed, "Authorization failed."), "")
 			return
 		}

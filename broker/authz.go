@@ -45,7 +45,9 @@ var (
 	chkDescribeGroup  = check{resource: acl.Group, op: acl.Describe, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkListGroups     = check{resource: acl.Group, op: acl.Describe, err: nil, or: &chkClusterDescribe, when: "each group (others filtered out)"}
 	chkCreateTopic    = check{resource: acl.Topic, op: acl.Create, err: kerr.TopicAuthorizationFailed, or: &chkClusterCreate, when: "each topic"}
-	chkDeleteTopic    = check{resource: acl.Topic, op: acl.Delete, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkCreateTopicCfg = check{resource: acl.Topic, op: acl.DescribeConfigs, err: kerr.TopicAuthorizationFailed, when: "each topic's configs in the response (v5+ TopicConfigErrorCode)"}
+	chkDeleteTopic    = check{resource: acl.Topic, op: acl.Delete, err: kerr.TopicAuthorizationFailed, when: "each existing topic"}
+	chkDeleteTopicDsc = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic, before its existence is revealed"}
 	chkDeleteRecords  = check{resource: acl.Topic, op: acl.Delete, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkInitPIDTxn     = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "transactional id set"}
 	chkInitPIDIdem    = check{resource: acl.Topic, op: acl.Write, err: kerr.ClusterAuthorizationFailed, anyName: true, or: &chkClusterIdem, when: "no transactional id"}
@@ -84,8 +86,8 @@ var apiChecks = map[int16][]*check{
 	16:         {&chkListGroups},
 	17:         {}, // SaslHandshake
 	18:         {}, // ApiVersions
-	19:         {&chkCreateTopic},
-	20:         {&chkDeleteTopic},
+	19:         {&chkCreateTopic, &chkCreateTopicCfg},
+	20:         {&chkDeleteTopicDsc, &chkDeleteTopic},
 	21:         {&chkDeleteRecords},
 	22:         {&chkInitPIDTxn, &chkInitPIDIdem},
 	23:         {&chkEpochReplica, &chkEpochTopic},

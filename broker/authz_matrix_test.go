@@ -181,6 +181,13 @@ func mxCases() []mxCase {
 		{key: 19, name: "create-topics", test: &chkCreateTopic, needs: []*check{&chkCreateTopic}, ok: 0,
 			req:  func(e *mxEnv) kmsg.Request { return mxCreateTopic(e.fresh("m-new")) },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode }},
+		{key: 19, name: "create-topics-configs", test: &chkCreateTopicCfg, needs: []*check{&chkCreateTopic, &chkCreateTopicCfg}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request {
+				r := mxCreateTopic(e.fresh("m-new"))
+				r.Version = 5
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreateTopicsResponse).Topics[0].ConfigErrorCode }},
 		{key: 20, name: "delete-topics", test: &chkDeleteTopic, needs: []*check{&chkDeleteTopic}, ok: 0,
 			req: func(e *mxEnv) kmsg.Request {
 				name := e.fresh("m-del")
@@ -189,6 +196,13 @@ func mxCases() []mxCase {
 				}
 				r := kmsg.NewPtrDeleteTopicsRequest()
 				r.Version, r.TopicNames, r.TimeoutMillis = 4, []string{name}, 10000
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode }},
+		{key: 20, name: "delete-topics-missing", test: &chkDeleteTopicDsc, needs: []*check{&chkDeleteTopicDsc}, ok: kerr.UnknownTopicOrPartition.Code,
+			req: func(e *mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDeleteTopicsRequest()
+				r.Version, r.TopicNames, r.TimeoutMillis = 4, []string{e.fresh("m-none")}, 10000
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode }},
