@@ -14,16 +14,17 @@ import (
 // BrokerRegistration: v0-4
 //
 // Behavior:
-// * Served on the broker listener of a combined node (Kafka serves it on
-//   the CONTROLLER listener, here Raft's own; see cluster.go): the active
-//   controller registers the broker (fenced, broker epoch + 1 for a new
-//   incarnation) and answers its broker epoch.
+// * Served (not listed in ApiVersions) on the broker listener of a
+//   combined node, as Kafka serves it on the CONTROLLER listener (here
+//   Raft's own; see cluster.go): the active controller registers the
+//   broker (fenced, broker epoch + 1 for a new incarnation) and answers
+//   its broker epoch.
 // * A node that is not the active controller, or has no controller,
 //   answers NOT_CONTROLLER; a ClusterID other than this cluster's gets
 //   INCONSISTENT_CLUSTER_ID. Features, LogDirs and PreviousBrokerEpoch are
 //   not checked.
 
-func init() { register(62, 0, 4, handleBrokerRegistration) }
+func init() { registerHidden(62, 0, 4, handleBrokerRegistration) }
 
 func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.BrokerRegistrationRequest)

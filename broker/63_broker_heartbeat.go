@@ -12,8 +12,8 @@ import (
 // BrokerHeartbeat: v0-2
 //
 // Behavior:
-// * Served on the broker listener of a combined node, as
-//   BrokerRegistration (see cluster.go). The active controller renews the
+// * Served (not listed in ApiVersions) on the broker listener of a
+//   combined node, as BrokerRegistration (see cluster.go). The active controller renews the
 //   broker's session (broker.session.timeout.ms), unfences it on its first
 //   heartbeat, and records CurrentMetadataOffset (DescribeQuorum's log end
 //   offset for that node). IsFenced says whether it is still fenced;
@@ -24,7 +24,7 @@ import (
 //   STALE_BROKER_EPOCH for another epoch than the registered one,
 //   BROKER_ID_NOT_REGISTERED for an unknown broker.
 
-func init() { register(63, 0, 2, handleBrokerHeartbeat) }
+func init() { registerHidden(63, 0, 2, handleBrokerHeartbeat) }
 
 func handleBrokerHeartbeat(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.BrokerHeartbeatRequest)

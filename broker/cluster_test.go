@@ -118,6 +118,10 @@ func TestCombinedNodeRegistersItself(t *testing.T) {
 	if !slices.ContainsFunc(vs.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == 55 && k.MaxVersion == 2 }) {
 		t.Fatalf("ApiVersions does not list DescribeQuorum v0-2: %+v", vs.ApiKeys)
 	}
+	// Brokers' APIs to the controller are served, not advertised (as Kafka's broker listener).
+	if slices.ContainsFunc(vs.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == 62 || k.ApiKey == 63 }) {
+		t.Fatalf("ApiVersions lists BrokerRegistration or BrokerHeartbeat: %+v", vs.ApiKeys)
+	}
 
 	// A clean shutdown fences the broker at once (controlled shutdown):
 	// the metadata log says so when reopened.
