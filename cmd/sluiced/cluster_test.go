@@ -164,8 +164,8 @@ func allThree(v clusterView) string {
 }
 
 // Three sluiced processes on loopback form a quorum; kill -9 of the
-// controller elects another within 10 s; the killed node restarts and
-// rejoins.
+// controller elects another within 10 s and its broker is fenced after
+// its session; the killed node restarts and rejoins.
 func TestThreeNodeQuorum(t *testing.T) {
 	var voters []string
 	var clientPorts []int
@@ -177,6 +177,7 @@ func TestThreeNodeQuorum(t *testing.T) {
 	env := []string{
 		"SLUICE_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
 		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
+		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000", // fencing within the test's time
 	}
 	startNode := func(i int) *proc {
 		_, ctl, _ := strings.Cut(voters[i], "@")
@@ -205,6 +206,22 @@ func TestThreeNodeQuorum(t *testing.T) {
 		return ""
 	})
 	t.Logf("new leader %d %.2fs after kill -9 of %d", newLeader, time.Since(killedAt).Seconds(), leader)
+
+	// Its broker misses its heartbeats: fenced after the session timeout,
+	// it leaves Metadata and DescribeCluster everywhere.
+	var live []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != leader {
+			live = append(live, id)
+		}
+	}
+	agreed(t, rest, 15*time.Second, func(v clusterView) string {
+		if !slices.Equal(v.metadataBrokers, live) || !slices.Equal(v.clusterBrokers, live) {
+			return fmt.Sprintf("brokers %v (Metadata) %v (DescribeCluster), want %v", v.metadataBrokers, v.clusterBrokers, live)
+		}
+		return ""
+	})
+	t.Logf("broker %d fenced %.2fs after kill -9", leader, time.Since(killedAt).Seconds())
 
 	// It restarts on the same directory and addresses and rejoins.
 	nodes[killed] = startNode(killed)

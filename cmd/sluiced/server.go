@@ -144,7 +144,7 @@ func startController(cfg *config.Config, log *slog.Logger) (*controller.Controll
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
 		SessionTimeout: cl.SessionTimeout,
-		Logger:         raftLogger(len(voters)),
+		Logger:         raftLogger(len(voters), cfg.LogFormat),
 	}
 	if len(voters) == 1 {
 		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
@@ -235,13 +235,14 @@ func (s *server) shutdown(ctx context.Context) error {
 	return s.Shutdown(ctx)
 }
 
-// raftLogger writes raft's warnings to stderr when there are peers (lost
-// contact, elections); a one-voter quorum's election at every start is
-// not worth a warning, so it logs errors only.
-func raftLogger(voters int) hclog.Logger {
+// raftLogger writes raft's warnings to stderr (as JSON objects with
+// sluice.log.format=json) when there are peers (lost contact, elections);
+// a one-voter quorum's election at every start is not worth a warning, so
+// it logs errors only.
+func raftLogger(voters int, format string) hclog.Logger {
 	level := hclog.Warn
 	if voters == 1 {
 		level = hclog.Error
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: level, Output: os.Stderr})
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: level, Output: os.Stderr, JSONFormat: format == "json"})
 }
