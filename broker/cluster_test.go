@@ -187,3 +187,70 @@ func TestCombinedNodesRegisterWithTheLeader(t *testing.T) {
 	})
 	t.Logf("leader %d", leader)
 }
+
+// The controller's answers to BrokerRegistration and BrokerHeartbeat,
+// each with Kafka's error code.
+func TestBrokerRegistrationErrors(t *testing.T) {
+	standalone := startServer(t, "")
+	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}}
+	ts := startServer(t, "", withController(1, voters))
+	select {
+	case <-ts.Broker().Registered():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broker did not register within 15 s")
+	}
+	reg := func(addr, clusterID string, id int32) (int16, int64) {
+		t.Helper()
+		rc := dialRaw(t, addr)
+		defer rc.c.Close()
+		req := kmsg.NewPtrBrokerRegistrationRequest()
+		req.BrokerID, req.ClusterID, req.IncarnationID = id, clusterID, [16]byte{byte(id)}
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", 9
+		req.Listeners = []kmsg.BrokerRegistrationRequestListener{l}
+		resp := rc.roundTrip(req).(*kmsg.BrokerRegistrationResponse)
+		return resp.ErrorCode, resp.BrokerEpoch
+	}
+	beat := func(addr string, id int32, epoch int64, shutdown bool) (int16, bool) {
+		t.Helper()
+		rc := dialRaw(t, addr)
+		defer rc.c.Close()
+		req := kmsg.NewPtrBrokerHeartbeatRequest()
+		req.BrokerID, req.BrokerEpoch, req.WantShutdown = id, epoch, shutdown
+		resp := rc.roundTrip(req).(*kmsg.BrokerHeartbeatResponse)
+		return resp.ErrorCode, resp.IsFenced
+	}
+	f := func(what string, got, want int16) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: error %d, want %d", what, got, want)
+		}
+	}
+	code, _ := reg(standalone.addr, standalone.Broker().ClusterID(), 7)
+	f("registration to a broker without a controller", code, 41) // NOT_CONTROLLER
+	code, _ = beat(standalone.addr, 7, 1, false)
+	f("heartbeat to a broker without a controller", code, 41)
+	code, _ = reg(ts.addr, "another-cluster", 7)
+	f("registration with another cluster id", code, 104) // INCONSISTENT_CLUSTER_ID
+	code, _ = beat(ts.addr, 8, 1, false)
+	f("heartbeat of an unregistered broker", code, 102) // BROKER_ID_NOT_REGISTERED
+
+	code, epoch := reg(ts.addr, "sluice-test-cluster", 7)
+	f("registration", code, 0)
+	code, _ = beat(ts.addr, 7, epoch+1, false)
+	f("heartbeat at another epoch", code, 77) // STALE_BROKER_EPOCH
+	code, fenced := beat(ts.addr, 7, epoch, false)
+	if f("heartbeat", code, 0); fenced {
+		t.Error("broker 7 still fenced after its first heartbeat")
+	}
+	if got := metadataBrokers(t, ts.addr); !slices.Equal(got, []int32{1, 7}) {
+		t.Errorf("Metadata brokers %v, want [1 7]", got)
+	}
+	code, fenced = beat(ts.addr, 7, epoch, true)
+	if f("controlled shutdown", code, 0); !fenced {
+		t.Error("broker 7 not fenced by its controlled shutdown")
+	}
+	if got := metadataBrokers(t, ts.addr); !slices.Equal(got, []int32{1}) {
+		t.Errorf("Metadata brokers %v after broker 7's controlled shutdown, want [1]", got)
+	}
+}
