@@ -78,7 +78,7 @@ func TestDefaults(t *testing.T) {
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
-		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1",
+		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
@@ -132,8 +132,8 @@ func TestClusterKeys(t *testing.T) {
 		}
 	}
 	// Next to the client port, or port 0 with it.
-	f("listeners=PLAINTEXT://10.0.0.1:19092", Cluster{ControllerListen: "10.0.0.1:19093", ControllerHost: "10.0.0.1"}, "")
-	f("listeners=127.0.0.1:0", Cluster{ControllerListen: "127.0.0.1:0", ControllerHost: "127.0.0.1"}, "")
+	f("listeners=PLAINTEXT://10.0.0.1:19092", Cluster{ControllerListen: "10.0.0.1:19093", ControllerDerived: true, ControllerHost: "10.0.0.1"}, "")
+	f("listeners=127.0.0.1:0", Cluster{ControllerListen: "127.0.0.1:0", ControllerDerived: true, ControllerHost: "127.0.0.1"}, "")
 	// Kafka's stock form: a CONTROLLER listener with a wildcard host.
 	f("listeners=PLAINTEXT://:9092,CONTROLLER://:9093\nprocess.roles=controller,broker",
 		Cluster{ControllerListen: ":9093", ControllerHost: "localhost"}, "")

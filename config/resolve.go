@@ -81,6 +81,7 @@ type Cleaner struct {
 type Cluster struct {
 	Roles             []string // process.roles, e.g. broker, controller
 	ControllerListen  string   // host:port of the CONTROLLER listener (bind)
+	ControllerDerived bool     // ControllerListen is next to the client port, not a listeners entry
 	ControllerHost    string   // host the quorum reaches it at when voters are unset
 	Voters            string   // controller.quorum.voters; "" means this node alone
 	HeartbeatInterval time.Duration
@@ -377,11 +378,11 @@ func resolveCluster(r resolver, c *Config) error {
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}
-	addr, err := r.controllerListener()
+	addr, derived, err := r.controllerListener()
 	if err != nil {
 		return err
 	}
-	cl.ControllerListen = addr
+	cl.ControllerListen, cl.ControllerDerived = addr, derived
 	host, _, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -391,20 +392,21 @@ func resolveCluster(r resolver, c *Config) error {
 }
 
 // controllerListener returns the first listeners entry named in
-// controller.listener.names, or the client listener's host at port + 1.
-func (r resolver) controllerListener() (string, error) {
+// controller.listener.names, or (derived) the client listener's host at
+// port + 1.
+func (r resolver) controllerListener() (string, bool, error) {
 	ls, _ := parseListeners(r.raw("listeners").value)
 	for n := range strings.SplitSeq(r.str("controller.listener.names"), ",") {
 		n = strings.ToUpper(strings.TrimSpace(n))
 		for _, l := range ls {
 			if l.name == n {
-				return l.addr, nil
+				return l.addr, false, nil
 			}
 		}
 	}
 	listen, err := r.listener("listeners", true)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	host, portStr, _ := net.SplitHostPort(listen) // checked by parseListeners
 	port, _ := strconv.Atoi(portStr)
@@ -412,9 +414,9 @@ func (r resolver) controllerListener() (string, error) {
 		port++
 	}
 	if port > 65535 {
-		return "", r.bad("listeners", "no port above the client port for the controller: add a CONTROLLER:// listener")
+		return "", false, r.bad("listeners", "no port above the client port for the controller: add a CONTROLLER:// listener")
 	}
-	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	return net.JoinHostPort(host, strconv.Itoa(port)), true, nil
 }
 
 // resolveCleaner reads the compaction defaults and the cleaner settings;

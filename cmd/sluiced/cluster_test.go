@@ -230,3 +230,34 @@ func TestThreeNodeQuorum(t *testing.T) {
 		n.stop()
 	}
 }
+
+// A one-node quorum whose default controller port (client port + 1) is
+// taken listens on a free one instead, and the broker still registers.
+func TestControllerPortTaken(t *testing.T) {
+	var held net.Listener
+	var client int
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p-1)); err == nil {
+			c.Close()
+			held, client = l, p-1
+			break
+		}
+		l.Close()
+	}
+	if held == nil {
+		t.Skip("found no free port below a held one")
+	}
+	defer held.Close()
+	p := start(t, nil, "--data-dir", t.TempDir(), "--listen", fmt.Sprintf("127.0.0.1:%d", client))
+	if p.addr == "" {
+		t.Fatalf("sluiced did not start with port %d taken:\n%s", client+1, p.stderr)
+	}
+	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
+	p.waitLog("registered with the controller")
+	p.stop()
+}

@@ -131,6 +131,13 @@ func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
 // quorum, whose Raft timers are short: there is no peer to wait for.
 func startController(cfg *config.Config, log *slog.Logger) (*controller.Controller, error) {
 	cl := cfg.Cluster
+	if cl.Voters == "" && cl.ControllerDerived && !portFree(cl.ControllerListen) {
+		// A one-voter quorum is never dialed: any port serves.
+		host, _, _ := net.SplitHostPort(cl.ControllerListen)
+		log.Warn("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)",
+			"taken", cl.ControllerListen)
+		cl.ControllerListen = net.JoinHostPort(host, "0")
+	}
 	voters := []controller.Voter{{ID: cfg.NodeID, Addr: net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))}}
 	if cl.Voters != "" {
 		var err error
@@ -155,6 +162,16 @@ func startController(cfg *config.Config, log *slog.Logger) (*controller.Controll
 	}
 	log.Info("controller quorum member started", "node_id", cfg.NodeID, "listen", cl.ControllerListen, "voters", len(voters))
 	return ctl, nil
+}
+
+// portFree reports whether addr can be bound now.
+func portFree(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
 }
 
 func portOf(addr string) string {
