@@ -14,9 +14,12 @@ import (
 // Metadata: v0-12
 //
 // Behavior:
-// * Brokers: this node, at its advertised host and port (rack null unless
-//   configured); ControllerID is this node's id; ClusterID from
-//   meta.properties (v2+).
+// * Brokers: every registered, unfenced broker of the metadata image at
+//   its PLAINTEXT endpoint, and always this node at its advertised host and
+//   port (rack null unless configured); ControllerID is the active
+//   controller (the Raft leader, -1 while an election runs); without a
+//   controller, this node alone and its id. ClusterID from meta.properties
+//   (v2+).
 // * Which topics: v0 an empty list means all; v1+ a null list means all and
 //   an empty one none. From v10 a topic may be asked for by id (null name):
 //   unknown ids get UNKNOWN_TOPIC_ID.
@@ -26,7 +29,8 @@ import (
 //   (no LEADER_NOT_AVAILABLE round trip). Internal names ("__…") are never
 //   auto-created. Otherwise UNKNOWN_TOPIC_OR_PARTITION; illegal names get
 //   INVALID_TOPIC_EXCEPTION.
-// * Partitions: leader, replicas and ISR are this node, offline empty,
+// * Partitions (still local: topics move into the metadata image next):
+//   leader, replicas and ISR are this node, offline empty,
 //   LeaderEpoch (v7+) the log's; TopicID (v10+); IsInternal (v1+) for "__"
 //   names. An offline partition (its log could not be opened) is shown as
 //   Kafka shows one whose only replica is on a failed log directory:
@@ -46,9 +50,9 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = []kmsg.MetadataResponseBroker{b.brokerMetadata()}
+	resp.Brokers = b.liveBrokers()
 	resp.ClusterID = &b.clusterID
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.controllerID()
 	if r.version <= 10 && req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = b.clusterAuthorizedOps(r)
 	}

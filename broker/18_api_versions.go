@@ -11,7 +11,9 @@ import (
 // ApiVersions: v0-4
 //
 // Behavior:
-// * Advertises every API key registered in this package with its range;
+// * Advertises every API key registered in this package with its range
+//   (but for BrokerRegistration and BrokerHeartbeat, which only brokers
+//   send, as Kafka's broker listener leaves them out);
 //   later APIs appear by registering, nothing here changes.
 // * An unsupported request version gets a v0 response with
 //   UNSUPPORTED_VERSION (35) and the ranges (dispatch.go), without parsing
@@ -32,6 +34,9 @@ func handleAPIVersions(_ context.Context, _ *Broker, r *request) (*netio.Respons
 func apiVersionsResponse() *kmsg.ApiVersionsResponse {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	for _, a := range registeredAPIs() {
+		if a.hidden {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
 		resp.ApiKeys = append(resp.ApiKeys, k)

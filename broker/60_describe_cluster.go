@@ -12,9 +12,10 @@ import (
 // DescribeCluster: v0-1
 //
 // Behavior:
-// * ClusterID from meta.properties; ControllerID is this node's id; Brokers
-//   is this node at its advertised host and port (rack null unless
-//   configured).
+// * ClusterID from meta.properties; ControllerID is the active controller
+//   (the Raft leader; -1 during an election); Brokers are the registered,
+//   unfenced brokers of the metadata image and this node, as in Metadata.
+//   Without a controller: this node alone, named controller.
 // * ClusterAuthorizedOperations is INT32_MIN unless
 //   IncludeClusterAuthorizedOperations asks for it: then the bit field of
 //   the cluster operations the principal may perform (all of them without
@@ -44,11 +45,12 @@ func handleDescribeCluster(_ context.Context, b *Broker, r *request) (*netio.Res
 		return r.respond(resp), nil
 	}
 	resp.ClusterID = b.clusterID
-	resp.ControllerID = b.cfg.NodeID
-	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.cfg.AdvertisedHost, b.advertisedPort()
-	br.Rack = nilIfEmpty(b.cfg.Rack)
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
+	resp.ControllerID = b.controllerID()
+	for _, mb := range b.liveBrokers() {
+		br := kmsg.NewDescribeClusterResponseBroker()
+		br.NodeID, br.Host, br.Port, br.Rack = mb.NodeID, mb.Host, mb.Port, mb.Rack
+		resp.Brokers = append(resp.Brokers, br)
+	}
 	return r.respond(resp), nil
 }
 

@@ -18,6 +18,20 @@
 // meta.properties (node.id, cluster.id, version), topic-configs.json (topic
 // config overrides), producer-id-block (the next unallocated producer id)
 // and acls.json (the ACLs; see acls.go).
+// config overrides) and producer-id-block (the next unallocated producer id).
+//
+// # The cluster
+//
+// With a controller (Config.Controller, a combined broker,controller node)
+// the broker registers with the active controller and heartbeats to it:
+// directly when its own controller leads, otherwise with Kafka's
+// BrokerRegistration (62) and BrokerHeartbeat (63) sent to the leader's
+// broker listener, found in the metadata image (cluster.go draws the
+// sequence). Metadata and DescribeCluster list the image's live brokers
+// and name the Raft leader as controller; DescribeQuorum is answered by
+// the leader and forwarded there by the other nodes. Topics and their
+// partitions are still this node's own logs (leader, replicas and ISR
+// this node); they move into the image next.
 package broker
 
 import (
@@ -29,6 +43,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/acl"
+	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
@@ -44,6 +59,14 @@ type Config struct {
 	// the listener's real address.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// Controller is this node's controller-quorum member (a combined
+	// node, process.roles=broker,controller). nil: a standalone broker
+	// that is its own cluster (no registration; Metadata and
+	// DescribeCluster name this node alone). See cluster.go.
+	Controller *controller.Controller
+	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
+	// broker heartbeats to the active controller. Default 2 s.
+	HeartbeatInterval time.Duration
 	// Rack is the broker's rack [broker.rack]; empty means null.
 	Rack string
 	// ClusterID is the cluster id [cluster.id]. Empty: the one stored in
@@ -131,6 +154,8 @@ type Broker struct {
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 
+	cl *clusterMember // nil without a controller; see cluster.go
+
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
 
 	// port is the advertised port, set once the listener knows it when
@@ -184,6 +209,9 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
+	if cfg.Controller != nil {
+		b.cl = newClusterMember(b)
+	}
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {

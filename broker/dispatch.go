@@ -38,6 +38,7 @@ type api struct {
 	key      int16
 	min, max int16
 	fn       handlerFunc
+	hidden   bool // served but not listed in ApiVersions (broker-to-controller APIs)
 }
 
 // apis is filled by each API file's init; read-only afterwards.
@@ -52,6 +53,17 @@ func register(key, minVersion, maxVersion int16, fn handlerFunc) {
 		panic(fmt.Sprintf("BUG: broker: bad registration for api key %d", key))
 	}
 	apis[key] = api{key: key, min: minVersion, max: maxVersion, fn: fn}
+}
+
+// registerHidden adds an API key that is served but left out of
+// ApiVersions, as Kafka's broker listener leaves out the APIs brokers send
+// to the controller (BrokerRegistration, BrokerHeartbeat): clients never
+// send them. Called from init.
+func registerHidden(key, minVersion, maxVersion int16, fn handlerFunc) {
+	register(key, minVersion, maxVersion, fn)
+	a := apis[key]
+	a.hidden = true
+	apis[key] = a
 }
 
 // registeredAPIs returns every served API sorted by key (ApiVersions' table).

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -30,6 +31,11 @@ type ServerConfig struct {
 	Advertised string
 	// Logger is used by all three parts. Default slog.Default().
 	Logger *slog.Logger
+	// OpenController, if set, starts this node's controller quorum member
+	// once the data directory is open (and locked: a second daemon on it
+	// is refused before touching the metadata log). The server owns it:
+	// Shutdown closes it last. Nil: a standalone broker.
+	OpenController func() (*controller.Controller, error)
 	// WrapHandler, if set, wraps the broker's handler before the listener
 	// starts (cmd/sluiced instruments requests for its metrics with it).
 	WrapHandler func(netio.Handler) netio.Handler
@@ -37,6 +43,7 @@ type ServerConfig struct {
 
 // Server is a running broker: store, handlers and listener.
 type Server struct {
+	ctl    *controller.Controller // nil without OpenController
 	store  *partition.Store
 	broker *Broker
 	net    *netio.Server
@@ -59,9 +66,22 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("broker: cannot open data directory %q: %w", cfg.Store.Dir, err)
 	}
 	cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort = host, port
+	var ctl *controller.Controller
+	if cfg.OpenController != nil {
+		if ctl, err = cfg.OpenController(); err != nil {
+			return nil, errors.Join(err, store.Close())
+		}
+		cfg.Broker.Controller = ctl
+	}
+	closeCtl := func() error {
+		if ctl == nil {
+			return nil
+		}
+		return ctl.Close()
+	}
 	b, err := New(cfg.Broker, store)
 	if err != nil {
-		return nil, errors.Join(err, store.Close())
+		return nil, errors.Join(err, closeCtl(), store.Close())
 	}
 	var h netio.Handler = b
 	if cfg.WrapHandler != nil {
@@ -69,13 +89,16 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	ns, err := netio.Listen(cfg.Net, h)
 	if err != nil {
-		return nil, errors.Join(err, b.Close(), store.Close())
+		return nil, errors.Join(err, b.Close(), closeCtl(), store.Close())
 	}
 	if port == 0 {
 		b.setAdvertisedPort(int32(ns.Addr().(*net.TCPAddr).Port))
 	}
 	cfg.Logger.Info("listening", "addr", ns.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(b.advertisedPort()))))
-	return &Server{store: store, broker: b, net: ns, log: cfg.Logger}, nil
+	if b.cl != nil {
+		b.cl.start() // registers once the advertised port is known
+	}
+	return &Server{ctl: ctl, store: store, broker: b, net: ns, log: cfg.Logger}, nil
 }
 
 // advertisedAddr picks the host and port to advertise. Port 0 means "the
@@ -121,12 +144,16 @@ func (s *Server) NetStats() netio.Stats { return s.net.Stats() }
 
 // Shutdown stops taking requests, serves those in flight (until ctx ends),
 // then closes the broker and the store (flush, checkpoints, clean-shutdown
-// marker). Requests cut off because ctx ended are logged, not returned as
+// marker) and last the controller (the broker's controlled shutdown uses
+// it). Requests cut off because ctx ended are logged, not returned as
 // an error: the data directory still closes cleanly.
 func (s *Server) Shutdown(ctx context.Context) error {
 	// Blocked JoinGroup/SyncGroup calls answer now rather than hold the
 	// listener's drain until ctx ends.
 	groupsErr := s.broker.closeGroups()
+	if s.broker.cl != nil {
+		s.broker.cl.stop() // controlled shutdown: the controller fences us now
+	}
 	if err := s.net.Shutdown(ctx); err != nil {
 		s.log.Warn("requests in flight were cut off at the shutdown timeout", "err", err)
 	}
@@ -136,5 +163,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if storeErr != nil {
 		storeErr = fmt.Errorf("broker: cannot close data directory: %w", storeErr)
 	}
-	return errors.Join(groupsErr, brokerErr, storeErr)
+	var ctlErr error
+	if s.ctl != nil {
+		ctlErr = s.ctl.Close()
+	}
+	return errors.Join(groupsErr, brokerErr, storeErr, ctlErr)
 }

@@ -78,6 +78,8 @@ func TestDefaults(t *testing.T) {
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
+		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
@@ -100,7 +102,7 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	want := []string{"process.roles", "controller.quorum.bootstrap.servers", "inter.broker.listener.name",
+	want := []string{"controller.quorum.bootstrap.servers", "inter.broker.listener.name",
 		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
 		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
@@ -108,6 +110,39 @@ func TestKafkaStockFile(t *testing.T) {
 	if !reflect.DeepEqual(s.IgnoredKeys(), want) {
 		t.Fatalf("ignored:\n got %q\nwant %q", s.IgnoredKeys(), want)
 	}
+}
+
+func TestClusterKeys(t *testing.T) {
+	f := func(file string, want Cluster, wantErr string) {
+		t.Helper()
+		c, _, err := load(t, file, nil)
+		if wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Fatalf("%q: got error %v, want one saying %q", file, err, wantErr)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", file, err)
+		}
+		want.Roles = []string{"broker", "controller"}
+		want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
+		if !reflect.DeepEqual(c.Cluster, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", file, c.Cluster, want)
+		}
+	}
+	// Next to the client port, or port 0 with it.
+	f("listeners=PLAINTEXT://10.0.0.1:19092", Cluster{ControllerListen: "10.0.0.1:19093", ControllerDerived: true, ControllerHost: "10.0.0.1"}, "")
+	f("listeners=127.0.0.1:0", Cluster{ControllerListen: "127.0.0.1:0", ControllerDerived: true, ControllerHost: "127.0.0.1"}, "")
+	// Kafka's stock form: a CONTROLLER listener with a wildcard host.
+	f("listeners=PLAINTEXT://:9092,CONTROLLER://:9093\nprocess.roles=controller,broker",
+		Cluster{ControllerListen: ":9093", ControllerHost: "localhost"}, "")
+	f("listeners=PLAINTEXT://127.0.0.1:9092,CTL://127.0.0.1:7000\ncontroller.listener.names=CTL\n"+
+		"controller.quorum.voters=1@127.0.0.1:7000,2@127.0.0.2:7000",
+		Cluster{ControllerListen: "127.0.0.1:7000", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:7000,2@127.0.0.2:7000"}, "")
+	f("process.roles=broker", Cluster{}, "only broker,controller")
+	f("process.roles=broker,zookeeper", Cluster{}, "want broker, controller or both")
+	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")
 }
 
 func TestPrecedence(t *testing.T) {

@@ -63,19 +63,18 @@ const (
 	secGroup   = "Consumer groups (used by the group coordinator)"
 	secAuthz   = "Authorization (ACLs)"
 	secService = "Service"
+	secCluster = "Cluster (KRaft controller quorum)"
 )
 
 // Options is the table. Keys are unique; so are flags.
 var Options = []Option{
 	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
-		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error; a client set to security.protocol=SSL, SASL_SSL or SASL_PLAINTEXT fails at once and is logged and counted, see sluice_connections_refused_total); listeners named in controller.listener.names are skipped. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
+		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error; a client set to security.protocol=SSL, SASL_SSL or SASL_PLAINTEXT fails at once and is logged and counted, see sluice_connections_refused_total); a listener named in controller.listener.names (CONTROLLER://host:port) is the controller quorum's Raft listener instead. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
 	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
 		Doc: "The host:port that Metadata tells clients to connect to. Unset: the listener's address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail."},
 	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,
 		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Doc:     "Listener name to security protocol, as in Kafka; read only to find which listener is the PLAINTEXT one."},
-	{Key: "controller.listener.names", Kind: String, Section: secNet,
-		Doc: "Listener names used by KRaft controllers. There is no controller here: listeners with these names are skipped, so Kafka's stock server.properties (PLAINTEXT://:9092,CONTROLLER://:9093) loads unchanged."},
 	{Key: "node.id", Flag: "node-id", Default: "1", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
 		Doc: "This broker's id, stored in meta.properties on first start; starting later with another id is refused (it would confuse clients' metadata). broker.id is the older name and is used when node.id is not set."},
 	{Key: "broker.id", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
@@ -186,6 +185,16 @@ var Options = []Option{
 		Doc: "Principals allowed everything whatever the ACLs say, separated by semicolons (User:admin;User:ops). Unset by default. Keep the list short: a super user's requests are never denied."},
 	{Key: "allow.everyone.if.no.acl.found", Kind: Bool, Default: "false", Section: secAuthz,
 		Doc: "With an authorizer, allow every principal on a resource that no ACL names (false, Kafka's default: a resource without ACLs is closed). true eases moving an open cluster to ACLs one resource at a time, at the cost of leaving every unnamed resource open."},
+	{Key: "process.roles", Default: "broker,controller", Kind: String, Section: secCluster,
+		Doc: "The roles of this node, as in KRaft (broker,controller: a combined node, the default). Only the combined role is supported so far: broker or controller alone is refused at start. With no other cluster setting the node is a one-node cluster, its own quorum."},
+	{Key: "controller.quorum.voters", Kind: String, Section: secCluster,
+		Doc: "The controller quorum as id@host:port of each voter's CONTROLLER listener, comma-separated (1@10.0.0.1:9093,2@10.0.0.2:9093,3@10.0.0.3:9093). Unset: this node alone, at its CONTROLLER listener. Read on the first start only (an empty metadata log): the quorum's membership is kept in the metadata log after that. This node's node.id must be one of the voters. Three voters survive the loss of one; five, of two."},
+	{Key: "controller.listener.names", Default: "CONTROLLER", Kind: String, Section: secCluster,
+		Doc: "Names of the listeners that carry the controller quorum's Raft traffic (CONTROLLER). The first one found in listeners is where the controller binds; unset there, it binds next to the client listener (its host, port + 1: 127.0.0.1:9093 with the defaults; port 0 when the client port is 0), or, when that port is taken and the node is its own one-voter quorum (nobody dials it), on a free port with a warning. Kafka's stock server.properties (PLAINTEXT://:9092,CONTROLLER://:9093) loads unchanged. The Raft listener has no authentication: bind it to a private interface."},
+	{Key: "broker.heartbeat.interval.ms", Default: "2000", Kind: Millis, Min: 1, Max: maxInt32, Section: secCluster,
+		Doc: "How often this broker heartbeats to the active controller (2 s, Kafka's default). Keep it well under broker.session.timeout.ms: shorter notices a new controller sooner at the cost of one small request per interval."},
+	{Key: "broker.session.timeout.ms", Default: "9000", Kind: Millis, Min: 1, Max: maxInt32, Section: secCluster,
+		Doc: "A broker whose heartbeats stop for this long is fenced by the active controller (9 s, Kafka's default): it leaves Metadata and DescribeCluster and its partition leaderships move. Shorter fails over faster; too short fences brokers on a busy host or a slow network."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
@@ -203,7 +212,8 @@ var Options = []Option{
 // own storage engine: accepted and listed in one warning. A key ending in
 // "." is a prefix.
 var Ignored = []string{
-	"zookeeper.", "process.roles", "controller.quorum.", "inter.broker.listener.name",
+	"zookeeper.", "controller.quorum.bootstrap.servers", "controller.quorum.election.",
+	"controller.quorum.fetch.", "controller.quorum.request.", "controller.quorum.retry.", "controller.quorum.append.", "inter.broker.listener.name",
 	"inter.broker.protocol.version", "num.network.threads", "num.io.threads",
 	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",

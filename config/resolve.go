@@ -57,6 +57,8 @@ type Config struct {
 
 	Group Group
 
+	Cluster Cluster
+
 	FetchSessionSlots    int
 	FetchSessionEviction time.Duration
 
@@ -78,6 +80,18 @@ type Cleaner struct {
 	Threads          int // 0 or less: the cleaner is disabled
 	DedupeBufferSize int64
 	Backoff          time.Duration
+}
+
+// Cluster holds the KRaft settings: this node's roles, the controller
+// quorum and the broker's session with the active controller.
+type Cluster struct {
+	Roles             []string // process.roles, e.g. broker, controller
+	ControllerListen  string   // host:port of the CONTROLLER listener (bind)
+	ControllerDerived bool     // ControllerListen is next to the client port, not a listeners entry
+	ControllerHost    string   // host the quorum reaches it at when voters are unset
+	Voters            string   // controller.quorum.voters; "" means this node alone
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
 }
 
 // Group holds the consumer-group settings, passed on to the group
@@ -138,6 +152,9 @@ func resolve(s *Settings) (*Config, error) {
 		if err := f(r, c); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := resolveCluster(r, c); err != nil {
+		errs = append(errs, err)
 	}
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
@@ -368,6 +385,70 @@ func resolveService(r resolver, c *Config) error {
 		return errors.New("config: BUG: shutdown timeout not positive")
 	}
 	return nil
+}
+
+// resolveCluster reads process.roles, the CONTROLLER listener and the
+// quorum. The controller's address is the first listener named in
+// controller.listener.names; without one, the client listener's host at
+// port + 1 (port 0 stays 0).
+func resolveCluster(r resolver, c *Config) error {
+	cl := &c.Cluster
+	for role := range strings.SplitSeq(r.str("process.roles"), ",") {
+		role = strings.ToLower(strings.TrimSpace(role))
+		if role != "broker" && role != "controller" {
+			return r.bad("process.roles", "want broker, controller or both")
+		}
+		cl.Roles = appendOnce(cl.Roles, role)
+	}
+	slices.Sort(cl.Roles)
+	if len(cl.Roles) != 2 {
+		return r.bad("process.roles", "only broker,controller (a combined node) is supported so far")
+	}
+	cl.Voters = r.str("controller.quorum.voters")
+	cl.HeartbeatInterval = r.ms("broker.heartbeat.interval.ms")
+	cl.SessionTimeout = r.ms("broker.session.timeout.ms")
+	if cl.HeartbeatInterval >= cl.SessionTimeout {
+		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
+	}
+	addr, derived, err := r.controllerListener()
+	if err != nil {
+		return err
+	}
+	cl.ControllerListen, cl.ControllerDerived = addr, derived
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	cl.ControllerHost = host
+	return nil
+}
+
+// controllerListener returns the first listeners entry named in
+// controller.listener.names, or (derived) the client listener's host at
+// port + 1.
+func (r resolver) controllerListener() (string, bool, error) {
+	ls, _ := parseListeners(r.raw("listeners").value)
+	for n := range strings.SplitSeq(r.str("controller.listener.names"), ",") {
+		n = strings.ToUpper(strings.TrimSpace(n))
+		for _, l := range ls {
+			if l.name == n {
+				return l.addr, false, nil
+			}
+		}
+	}
+	listen, err := r.listener("listeners", true)
+	if err != nil {
+		return "", false, err
+	}
+	host, portStr, _ := net.SplitHostPort(listen) // checked by parseListeners
+	port, _ := strconv.Atoi(portStr)
+	if port > 0 {
+		port++
+	}
+	if port > 65535 {
+		return "", false, r.bad("listeners", "no port above the client port for the controller: add a CONTROLLER:// listener")
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), true, nil
 }
 
 // resolveCleaner reads the compaction defaults and the cleaner settings;

@@ -530,3 +530,37 @@ func TestSingleVoterBootstrapsAndRestarts(t *testing.T) {
 		t.Fatalf("after unfence: %+v", tp.Partitions[0])
 	}
 }
+
+func TestQuorumReportsReplicaOffsets(t *testing.T) {
+	c := newCluster(t, 1)
+	n := c.leader()
+	epochs := map[int32]int64{}
+	for id := int32(1); id <= 2; id++ {
+		epoch, err := n.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs[id] = epoch
+	}
+	// Broker 2 is not a voter: an observer, with the offset it reported.
+	if err := n.HeartbeatAt(2, epochs[2], 3); err != nil {
+		t.Fatal(err)
+	}
+	q, err := n.Quorum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.LeaderID != 1 || q.LeaderEpoch < 1 || q.HighWatermark < 3 {
+		t.Fatalf("quorum %+v", q)
+	}
+	if len(q.States) != 2 {
+		t.Fatalf("states %+v, want voter 1 and observer 2", q.States)
+	}
+	v, o := q.States[0], q.States[1]
+	if v.ID != 1 || !v.Voter || v.LogEndOffset < int64(q.HighWatermark) || v.LastSeen.IsZero() {
+		t.Fatalf("voter %+v (high watermark %d)", v, q.HighWatermark)
+	}
+	if o.ID != 2 || o.Voter || o.LogEndOffset != 3 || o.LastSeen.IsZero() {
+		t.Fatalf("observer %+v", o)
+	}
+}

@@ -3,8 +3,10 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -80,6 +82,7 @@ type Controller struct {
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
+		offsets  map[int32]uint64    // broker id → metadata offset its last heartbeat reported
 	}
 
 	stop chan struct{}
@@ -100,6 +103,7 @@ func Open(c Config) (*Controller, error) {
 	}
 	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
 	ctl.mu.lastSeen = map[int32]time.Time{}
+	ctl.mu.offsets = map[int32]uint64{}
 	if err := ctl.openRaft(dir); err != nil {
 		ctl.closeStores()
 		return nil, err
@@ -148,7 +152,11 @@ func (c *Controller) openRaft(dir string) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot open the snapshot store: %w", err)
 	}
-	c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, nil, 3, 5*time.Second, c.cfg.Logger)
+	advertise, err := c.advertiseAddr()
+	if err != nil {
+		return err
+	}
+	c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, advertise, 3, 5*time.Second, c.cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, err)
 	}
@@ -177,6 +185,23 @@ func (c *Controller) openRaft(dir string) error {
 		return fmt.Errorf("controller: cannot start raft: %w", err)
 	}
 	return nil
+}
+
+// advertiseAddr is this node's address in Voters when the listener binds
+// elsewhere (a wildcard host such as :9093), else nil: raft advertises the
+// bound address.
+func (c *Controller) advertiseAddr() (net.Addr, error) {
+	for _, v := range c.cfg.Voters {
+		if v.ID != c.cfg.NodeID || v.Addr == c.cfg.ListenAddr {
+			continue
+		}
+		a, err := net.ResolveTCPAddr("tcp", v.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("controller: cannot resolve this node's voter address %s: %w", v.Addr, err)
+		}
+		return a, nil
+	}
+	return nil, nil
 }
 
 func (c *Controller) closeStores() {
@@ -263,6 +288,7 @@ func (c *Controller) leaderLoop() {
 			if isLeader {
 				c.mu.Lock()
 				clear(c.mu.lastSeen)
+				clear(c.mu.offsets)
 				c.mu.Unlock()
 			}
 		}
@@ -323,23 +349,44 @@ func (c *Controller) raftError(err error) error {
 	return fmt.Errorf("controller: proposal: %w", err)
 }
 
-// QuorumInfo describes the quorum as this node sees it.
+// QuorumInfo describes the quorum as this node sees it (Kafka's
+// DescribeQuorum). Offsets are raft log indexes.
 type QuorumInfo struct {
-	LeaderID     int32 // -1 if unknown
-	Voters       []Voter
+	LeaderID      int32  // -1 if unknown
+	LeaderEpoch   int32  // the raft term
+	HighWatermark uint64 // the commit index
+	Voters        []Voter
+	// States has one entry per voter, then the observers: brokers that
+	// heartbeat and are not voters. Only the leader knows the others'
+	// offsets; elsewhere they are -1.
+	States       []ReplicaState
 	AppliedIndex uint64 // this node's
 }
 
-// Quorum returns the voters (from the replicated configuration) and the
-// leader. Per-voter lag is not exposed by hashicorp/raft; DescribeQuorum
-// will need it from the leader's replication state.
+// ReplicaState is one voter's or observer's progress, as the leader last
+// heard it: its log end offset (the leader's own last index; for the
+// others, the metadata offset their broker's last heartbeat reported,
+// since hashicorp/raft does not expose its followers' match index), and
+// when (zero if never).
+type ReplicaState struct {
+	ID           int32
+	LogEndOffset int64 // -1 if unknown
+	LastSeen     time.Time
+	Voter        bool
+}
+
+// Quorum returns the voters (from the replicated configuration), the
+// leader and, on the leader, every replica's log end offset.
 func (c *Controller) Quorum() (QuorumInfo, error) {
 	f := c.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return QuorumInfo{}, c.raftError(err)
 	}
 	leader, _ := c.Leader()
-	q := QuorumInfo{LeaderID: leader, AppliedIndex: c.AppliedIndex()}
+	q := QuorumInfo{
+		LeaderID: leader, LeaderEpoch: int32(c.raft.CurrentTerm()),
+		HighWatermark: c.raft.CommitIndex(), AppliedIndex: c.AppliedIndex(),
+	}
 	for _, s := range f.Configuration().Servers {
 		id, err := strconv.ParseInt(string(s.ID), 10, 32)
 		if err != nil || s.Suffrage != raft.Voter {
@@ -347,5 +394,46 @@ func (c *Controller) Quorum() (QuorumInfo, error) {
 		}
 		q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
 	}
+	q.States = c.replicaStates(q.Voters, leader == c.cfg.NodeID)
 	return q, nil
+}
+
+func (c *Controller) replicaStates(voters []Voter, leader bool) []ReplicaState {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []ReplicaState
+	isVoter := map[int32]bool{}
+	state := func(id int32) ReplicaState {
+		st := ReplicaState{ID: id, LogEndOffset: -1}
+		switch {
+		case id == c.cfg.NodeID:
+			st.LogEndOffset, st.LastSeen = int64(c.raft.LastIndex()), now
+		case !leader:
+		default:
+			if off, ok := c.mu.offsets[id]; ok {
+				st.LogEndOffset, st.LastSeen = int64(off), c.mu.lastSeen[id]
+			}
+		}
+		return st
+	}
+	for _, v := range voters {
+		isVoter[v.ID] = true
+		st := state(v.ID)
+		st.Voter = true
+		out = append(out, st)
+	}
+	if leader {
+		var observers []int32
+		for id := range c.mu.offsets {
+			if !isVoter[id] {
+				observers = append(observers, id)
+			}
+		}
+		slices.Sort(observers)
+		for _, id := range observers {
+			out = append(out, state(id))
+		}
+	}
+	return out
 }

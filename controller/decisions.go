@@ -61,6 +61,13 @@ func (c *Controller) touch(id int32) {
 // first heartbeat of a fenced broker unfences it, and it then leads the
 // leaderless partitions whose ISR names it.
 func (c *Controller) Heartbeat(brokerID int32, epoch int64) error {
+	return c.HeartbeatAt(brokerID, epoch, -1)
+}
+
+// HeartbeatAt is Heartbeat carrying the broker's metadata offset (the
+// raft index its image was applied up to; negative if unknown), which
+// Quorum reports as that node's log end offset.
+func (c *Controller) HeartbeatAt(brokerID int32, epoch, metadataOffset int64) error {
 	if !c.IsLeader() {
 		return c.notLeader()
 	}
@@ -73,6 +80,11 @@ func (c *Controller) Heartbeat(brokerID int32, epoch int64) error {
 		return fmt.Errorf("%w: broker %d epoch %d, registered %d", ErrStaleBrokerEpoch, brokerID, epoch, br.Epoch)
 	}
 	c.touch(brokerID)
+	if metadataOffset >= 0 {
+		c.mu.Lock()
+		c.mu.offsets[brokerID] = uint64(metadataOffset)
+		c.mu.Unlock()
+	}
 	if !br.Fenced {
 		return nil
 	}

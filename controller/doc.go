@@ -18,6 +18,13 @@
 // quorum from controller.quorum.voters on every voter alike; a single voter
 // elects itself with no extra step.
 //
+// sluiced runs one node per combined (broker,controller) process; with
+// controller.quorum.voters unset it is a one-voter quorum with short Raft
+// timers. Brokers reach the active controller as the broker package's
+// cluster.go describes (locally, or with BrokerRegistration and
+// BrokerHeartbeat to the leader's broker listener); heartbeats carry the
+// node's applied index, which Quorum reports as its log end offset.
+//
 // # The state machine
 //
 // One raft log entry is one batch: metadata frames back to back (see the

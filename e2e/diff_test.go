@@ -295,6 +295,56 @@ var diffScenarios = []diffScenario{
 	{"AlterConfigs", scAlterConfigs},
 	{"Consumer group", scGroup},
 	{"Wrong security.protocol", scWrongProtocol},
+	{"Controller quorum", scQuorum},
+}
+
+// scQuorum compares what a one-node cluster says about its controller
+// quorum (DescribeQuorum) and controller (DescribeCluster, Metadata):
+// offsets differ between the two logs, so only their shape is recorded.
+func scQuorum(ctx context.Context, tg *diffTarget, rec recordFunc) {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = []kmsg.DescribeQuorumRequestTopic{rt}
+	resp, err := tg.request(ctx, req)
+	if err != nil {
+		rec("DescribeQuorum", tg.reqErr(err))
+	} else {
+		q := resp.(*kmsg.DescribeQuorumResponse)
+		rec("DescribeQuorum: error", errName(q.ErrorCode))
+		for _, t := range q.Topics {
+			for _, p := range t.Partitions {
+				pre := fmt.Sprintf("DescribeQuorum %s-%d: ", t.Topic, p.Partition)
+				rec(pre+"error", errName(p.ErrorCode))
+				rec(pre+"leader", strconv.Itoa(int(p.LeaderID)))
+				rec(pre+"leader epoch ≥ 1", strconv.FormatBool(p.LeaderEpoch >= 1))
+				rec(pre+"high watermark > 0", strconv.FormatBool(p.HighWatermark > 0))
+				var voters, observers []string
+				for _, v := range p.CurrentVoters {
+					voters = append(voters, fmt.Sprintf("%d (end offset known %t)", v.ReplicaID, v.LogEndOffset >= 0))
+				}
+				for _, o := range p.Observers {
+					observers = append(observers, strconv.Itoa(int(o.ReplicaID)))
+				}
+				rec(pre+"voters", strings.Join(voters, ", "))
+				rec(pre+"observers", "["+strings.Join(observers, ", ")+"]")
+			}
+		}
+		for _, n := range q.Nodes {
+			for _, l := range n.Listeners {
+				rec(fmt.Sprintf("DescribeQuorum node %d listener", n.NodeID), l.Name+" on "+l.Host)
+			}
+		}
+	}
+	dc, err := tg.request(ctx, kmsg.NewPtrDescribeClusterRequest())
+	if err != nil {
+		rec("DescribeCluster", tg.reqErr(err))
+		return
+	}
+	dcr := dc.(*kmsg.DescribeClusterResponse)
+	rec("DescribeCluster: controller", strconv.Itoa(int(dcr.ControllerID)))
+	rec("DescribeCluster: brokers", strconv.Itoa(len(dcr.Brokers)))
 }
 
 func scMetadata(ctx context.Context, tg *diffTarget, rec recordFunc) {

@@ -139,7 +139,7 @@ func repairTargets(o RepairOptions) ([]topicPartition, error) {
 	var tps []topicPartition
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
+		if !e.IsDir() || name == metadataLogDir || strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
 			continue
 		}
 		m := partitionDir.FindStringSubmatch(name)

@@ -34,6 +34,10 @@ const (
 // partitionDir matches `<topic>-<partition>`.
 var partitionDir = regexp.MustCompile(`^(.+)-(\d+)$`)
 
+// metadataLogDir is the controller quorum's metadata log (package
+// controller, KRaft's name): in the data directory but not a partition.
+const metadataLogDir = "__cluster_metadata-0"
+
 type store struct {
 	cfg    StoreConfig
 	fs     vfs.FS
@@ -161,6 +165,9 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 	path := filepath.Join(s.cfg.Dir, name)
 	if strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
 		return os.RemoveAll(path)
+	}
+	if name == metadataLogDir {
+		return nil
 	}
 	m := partitionDir.FindStringSubmatch(name)
 	if m == nil {

@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -52,6 +55,44 @@ func startBrokerDir(t *testing.T) (string, string) {
 		srv.Shutdown(ctx)
 	})
 	return srv.Addr().String(), dir
+}
+
+// startCombinedNode runs a broker with its own one-voter controller
+// quorum in-process (as sluiced does by default) and returns its address
+// once the broker is registered.
+func startCombinedNode(t *testing.T) string {
+	t.Helper()
+	ncfg := netio.DefaultConfig()
+	ncfg.Addr = "127.0.0.1:0"
+	dir := t.TempDir()
+	ctlAddr := "127.0.0.1:0" // one voter: nobody dials it
+	srv, err := broker.StartServer(broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
+		Net:    ncfg,
+		Broker: broker.DefaultConfig(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenController: func() (*controller.Controller, error) {
+			return controller.Open(controller.Config{
+				NodeID: 1, Voters: []controller.Voter{{ID: 1, Addr: ctlAddr}}, DataDir: dir,
+				Timeouts: controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond},
+				Logger:   hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
+			})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	select {
+	case <-srv.Broker().Registered():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the broker did not register within 20 s")
+	}
+	return srv.Addr().String()
 }
 
 var normalizers = []struct {

@@ -186,11 +186,14 @@ func TestConsumeTimeoutAndUnknownTopic(t *testing.T) {
 	f(1, "sluice consume: topic \"nosuch\" does not exist\n", "consume", "nosuch", "--group", "g")
 }
 
-// TestClusterInfo checks the table's sections and the JSON's fields.
+// TestClusterInfo checks the table's sections and the JSON's fields, on
+// a combined node (broker and its one-voter controller quorum).
 func TestClusterInfo(t *testing.T) {
-	addr := startBroker(t)
+	addr := startCombinedNode(t)
 	out := sluice(t, "cluster", "info", "--brokers", addr)
-	for _, want := range []string{"CLUSTER-ID  ", "CONTROLLER  1\n", "\nID  HOST       PORT", "\n1   127.0.0.1  ", "\nBROKER  KEY  API ", "\n1       0    Produce  "} {
+	for _, want := range []string{"CLUSTER-ID  ", "CONTROLLER  1\n", "\nID  STATE  HOST       PORT", "\n1   alive  127.0.0.1  ",
+		"\nQUORUM-LEADER   1\n", "\nNODE  ROLE    LOG-END-OFFSET  LAG  LAST-FETCH\n1     leader  ",
+		"\nBROKER  KEY  API ", "\n1       0    Produce  "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cluster info: no %q in\n%s", want, out)
 		}
@@ -200,7 +203,24 @@ func TestClusterInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.ClusterID == "" || info.Controller != 1 || len(info.Brokers) != 1 || info.Brokers[0].Host != "127.0.0.1" ||
-		len(info.APIVersions) < 10 || info.APIVersions[0].API != "Produce" {
+		info.Brokers[0].State != "alive" || len(info.APIVersions) < 10 || info.APIVersions[0].API != "Produce" {
 		t.Fatalf("cluster info --output json: %+v", info)
+	}
+	q := info.Quorum
+	if q == nil || q.Leader != 1 || q.Epoch < 1 || q.HighWatermark < 1 || len(q.Replicas) != 1 ||
+		q.Replicas[0] != (quorumState{ID: 1, Role: "leader", LogEndOffset: q.Replicas[0].LogEndOffset, Lag: 0, LastFetchMs: -1}) {
+		t.Fatalf("cluster info --output json: quorum %+v (error %q)", q, info.QuorumError)
+	}
+}
+
+// A broker without a quorum (embedded, no controller) still shows its
+// brokers, and says why there is no quorum.
+func TestClusterInfoWithoutQuorum(t *testing.T) {
+	addr := startBroker(t)
+	out := sluice(t, "cluster", "info", "--brokers", addr)
+	for _, want := range []string{"\n1   alive  127.0.0.1  ", "\nQUORUM unavailable: ", "NOT_LEADER"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cluster info: no %q in\n%s", want, out)
+		}
 	}
 }

@@ -7,18 +7,25 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
+	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
 
-// server is the running broker (broker.Server) and the metrics reading it.
+// server is the running broker (broker.Server, which owns this node's
+// controller quorum member) and the metrics reading it.
 type server struct {
 	*broker.Server
 	metrics *metrics.Metrics
@@ -87,6 +94,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.NodeID = cfg.NodeID
 	b.ClusterID = cfg.ClusterID
 	b.Rack = cfg.Rack
+	b.HeartbeatInterval = cfg.Cluster.HeartbeatInterval
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
@@ -121,8 +129,62 @@ func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
 	return b
 }
 
-// startServer opens the store, loads the broker and starts the listener,
-// with requests instrumented for the metrics.
+// startController opens this node's member of the controller quorum
+// (package controller) in the data directory, on the CONTROLLER listener.
+// With controller.quorum.voters unset the node is its own one-voter
+// quorum, whose Raft timers are short: there is no peer to wait for.
+func startController(cfg *config.Config, log *slog.Logger) (*controller.Controller, error) {
+	cl := cfg.Cluster
+	if cl.Voters == "" && cl.ControllerDerived && !portFree(cl.ControllerListen) {
+		// A one-voter quorum is never dialed: any port serves.
+		host, _, _ := net.SplitHostPort(cl.ControllerListen)
+		log.Warn("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)",
+			"taken", cl.ControllerListen)
+		cl.ControllerListen = net.JoinHostPort(host, "0")
+	}
+	voters := []controller.Voter{{ID: cfg.NodeID, Addr: net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))}}
+	if cl.Voters != "" {
+		var err error
+		if voters, err = controller.ParseVoters(cl.Voters); err != nil {
+			return nil, usageError{err}
+		}
+		if !slices.ContainsFunc(voters, func(v controller.Voter) bool { return v.ID == cfg.NodeID }) {
+			return nil, usageError{fmt.Errorf("config: node.id %d is not one of controller.quorum.voters %q", cfg.NodeID, cl.Voters)}
+		}
+	}
+	ccfg := controller.Config{
+		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
+		SessionTimeout: cl.SessionTimeout,
+		Logger:         raftLogger(len(voters), cfg.LogFormat),
+	}
+	if len(voters) == 1 {
+		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
+	}
+	ctl, err := controller.Open(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("controller quorum member started", "node_id", cfg.NodeID, "listen", cl.ControllerListen, "voters", len(voters))
+	return ctl, nil
+}
+
+// portFree reports whether addr can be bound now.
+func portFree(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr) // checked by config
+	return p
+}
+
+// startServer opens the store, starts the controller, loads the broker and
+// starts the listener, with requests instrumented for the metrics.
 func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger, m *metrics.Metrics) (*server, error) {
 	scfg := storeConfig(cfg, log)
 	scfg.Observer = m.Observer()
@@ -131,9 +193,12 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 		log.Info("new data directory", "dir", cfg.DataDir)
 	}
 	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:       scfg,
-		Net:         netConfig(cfg, log),
-		Broker:      withStaticConfigs(brokerConfig(cfg, log), settings),
+		Store:  scfg,
+		Net:    netConfig(cfg, log),
+		Broker: withStaticConfigs(brokerConfig(cfg, log), settings),
+		OpenController: func() (*controller.Controller, error) {
+			return startController(cfg, log)
+		},
 		Advertised:  cfg.Advertised,
 		Logger:      log,
 		WrapHandler: m.Instrument,
@@ -189,4 +254,16 @@ func logRecovery(log *slog.Logger, st *partition.Store) {
 func (s *server) shutdown(ctx context.Context) error {
 	s.metrics.SetSources(metrics.Sources{})
 	return s.Shutdown(ctx)
+}
+
+// raftLogger writes raft's warnings to stderr (as JSON objects with
+// sluice.log.format=json) when there are peers (lost contact, elections);
+// a one-voter quorum's election at every start is not worth a warning, so
+// it logs errors only.
+func raftLogger(voters int, format string) hclog.Logger {
+	level := hclog.Warn
+	if voters == 1 {
+		level = hclog.Error
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: level, Output: os.Stderr, JSONFormat: format == "json"})
 }

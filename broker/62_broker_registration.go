@@ -1,0 +1,54 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/metadata"
+	"github.com/sluice/sluice/netio"
+)
+
+// BrokerRegistration: v0-4
+//
+// Behavior:
+// * Served (not listed in ApiVersions) on the broker listener of a
+//   combined node, as Kafka serves it on the CONTROLLER listener (here
+//   Raft's own; see cluster.go): the active controller registers the
+//   broker (fenced, broker epoch + 1 for a new incarnation) and answers
+//   its broker epoch.
+// * A node that is not the active controller, or has no controller,
+//   answers NOT_CONTROLLER; a ClusterID other than this cluster's gets
+//   INCONSISTENT_CLUSTER_ID. Features, LogDirs and PreviousBrokerEpoch are
+//   not checked.
+
+func init() { registerHidden(62, 0, 4, handleBrokerRegistration) }
+
+func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	req := r.kreq.(*kmsg.BrokerRegistrationRequest)
+	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	switch {
+	case b.cl == nil:
+		resp.ErrorCode = kerr.NotController.Code
+	case req.ClusterID != b.clusterID:
+		resp.ErrorCode = kerr.InconsistentClusterID.Code
+	default:
+		reg := controller.BrokerRegistration{BrokerID: req.BrokerID, Incarnation: req.IncarnationID}
+		if req.Rack != nil {
+			reg.Rack = *req.Rack
+		}
+		for _, l := range req.Listeners {
+			reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{
+				Name: l.Name, Host: l.Host, Port: l.Port, SecurityProtocol: l.SecurityProtocol,
+			})
+		}
+		epoch, err := b.cl.ctl.RegisterBroker(reg)
+		resp.ErrorCode, resp.BrokerEpoch = controllerError(err), epoch
+		if err != nil && resp.ErrorCode == kerr.UnknownServerError.Code {
+			b.log.Error("cannot register broker", "broker", req.BrokerID, "err", err)
+		}
+	}
+	return r.respond(resp), nil
+}

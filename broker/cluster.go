@@ -1,0 +1,407 @@
+package broker
+
+// A combined node (process.roles=broker,controller) runs a controller
+// quorum member (package controller) next to the broker. The broker joins
+// the cluster as a KRaft broker does:
+//
+//	start ──▶ register (BrokerRegistration: id, incarnation, PLAINTEXT
+//	            endpoint, rack) ──▶ broker epoch, registered fenced
+//	      ──▶ heartbeat now and every broker.heartbeat.interval.ms
+//	            (BrokerHeartbeat: epoch, metadata offset) ──▶ unfenced
+//	stop  ──▶ heartbeat with WantShutdown: the controller fences it at once
+//
+// Both go to the active controller (the Raft leader): straight to the
+// local controller when this node leads, else as Kafka's BrokerRegistration
+// (API 62) and BrokerHeartbeat (API 63) frames to the leader's broker
+// listener, whose address is in the metadata image (the leader registered
+// its own broker first; until then registration retries). The leader's
+// handlers (62_broker_registration.go, 63_broker_heartbeat.go) call its
+// controller; NOT_CONTROLLER makes the sender look the leader up again,
+// STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED makes it register again.
+// Kafka sends these on the CONTROLLER listener; here that listener is
+// hashicorp/raft's own transport, so they ride the broker listener.
+//
+// Every node applies the metadata log, so Metadata and DescribeCluster
+// read the brokers from the local image; DescribeQuorum is answered by the
+// leader (the only node that knows the others' offsets) and forwarded
+// there by the others.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/metadata"
+)
+
+// Errors the member loop acts on.
+var (
+	errNoController = errors.New("broker: no active controller known")
+	errReregister   = errors.New("broker: the controller no longer knows this registration")
+)
+
+// registerRetry is how long the member waits before trying again after a
+// failed registration or heartbeat (no leader yet, leader moving).
+const registerRetry = 100 * time.Millisecond
+
+// peerTimeout bounds one request to the leader's broker listener.
+const peerTimeout = 5 * time.Second
+
+// clusterMember is the broker's registration and heartbeat loop.
+type clusterMember struct {
+	b           *Broker
+	ctl         *controller.Controller
+	interval    time.Duration
+	incarnation metadata.UUID
+	epoch       atomic.Int64 // -1 until registered
+	registered  chan struct{}
+	regOnce     atomic.Bool
+	quit        chan struct{}
+	done        chan struct{}
+
+	// conn is the loop's connection to the leader's broker listener,
+	// used only by the loop goroutine (and by stop after it ended).
+	conn     net.Conn
+	connAddr string
+	corrID   int32
+}
+
+func newClusterMember(b *Broker) *clusterMember {
+	m := &clusterMember{
+		b: b, ctl: b.cfg.Controller, interval: b.cfg.HeartbeatInterval,
+		registered: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	if m.interval <= 0 {
+		m.interval = 2 * time.Second
+	}
+	_, _ = rand.Read(m.incarnation[:]) // crypto/rand.Read never fails
+	m.epoch.Store(-1)
+	return m
+}
+
+func (m *clusterMember) start() { go m.loop() }
+
+// Registered is closed once this broker has registered and been unfenced
+// for the first time.
+func (b *Broker) Registered() <-chan struct{} {
+	if b.cl == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return b.cl.registered
+}
+
+func (m *clusterMember) loop() {
+	defer close(m.done)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-timer.C:
+		}
+		timer.Reset(m.step())
+	}
+}
+
+// step registers or heartbeats once and returns how long to wait.
+func (m *clusterMember) step() time.Duration {
+	if m.epoch.Load() < 0 {
+		epoch, err := m.register()
+		if err != nil {
+			m.b.log.Debug("broker registration failed; retrying", "err", err)
+			return registerRetry
+		}
+		m.epoch.Store(epoch)
+		m.b.log.Info("registered with the controller", "broker_epoch", epoch)
+		return 0 // the first heartbeat unfences
+	}
+	fenced, err := m.heartbeat(false)
+	switch {
+	case errors.Is(err, errReregister):
+		m.b.log.Warn("the controller lost this broker's registration: registering again", "err", err)
+		m.epoch.Store(-1)
+		return 0
+	case err != nil:
+		m.b.log.Debug("broker heartbeat failed; retrying", "err", err)
+		return registerRetry
+	case !fenced && m.regOnce.CompareAndSwap(false, true):
+		close(m.registered)
+	}
+	return m.interval
+}
+
+// stop ends the loop and, when registered, asks the controller to fence
+// this broker now (Kafka's controlled shutdown), so that it leaves Metadata
+// before its session would expire.
+func (m *clusterMember) stop() {
+	close(m.quit)
+	<-m.done
+	if m.epoch.Load() >= 0 {
+		if _, err := m.heartbeat(true); err != nil {
+			m.b.log.Warn("could not tell the controller this broker is stopping; its session will expire", "err", err)
+		}
+	}
+	if m.conn != nil {
+		_ = m.conn.Close()
+	}
+}
+
+func (m *clusterMember) registration() controller.BrokerRegistration {
+	return controller.BrokerRegistration{
+		BrokerID: m.b.cfg.NodeID, Incarnation: m.incarnation, Rack: m.b.cfg.Rack,
+		Endpoints: []metadata.Endpoint{{
+			Name: "PLAINTEXT", Host: m.b.cfg.AdvertisedHost, Port: uint16(m.b.advertisedPort()),
+		}},
+	}
+}
+
+func (m *clusterMember) register() (int64, error) {
+	reg := m.registration()
+	if m.ctl.IsLeader() {
+		return m.ctl.RegisterBroker(reg)
+	}
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID, req.ClusterID, req.IncarnationID = reg.BrokerID, m.b.clusterID, reg.Incarnation
+	req.Rack = nilIfEmpty(reg.Rack)
+	for _, e := range reg.Endpoints {
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port, l.SecurityProtocol = e.Name, e.Host, e.Port, e.SecurityProtocol
+		req.Listeners = append(req.Listeners, l)
+	}
+	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	if err := m.callLeader(req, resp); err != nil {
+		return 0, err
+	}
+	if err := peerError(resp.ErrorCode); err != nil {
+		return 0, err
+	}
+	return resp.BrokerEpoch, nil
+}
+
+// heartbeat sends one heartbeat (or, with shutdown, asks to be fenced)
+// and returns whether the broker is still fenced.
+func (m *clusterMember) heartbeat(shutdown bool) (bool, error) {
+	id, epoch := m.b.cfg.NodeID, m.epoch.Load()
+	if m.ctl.IsLeader() {
+		return localHeartbeat(m.ctl, id, epoch, int64(m.ctl.AppliedIndex()), shutdown)
+	}
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID, req.BrokerEpoch = id, epoch
+	req.CurrentMetadataOffset = int64(m.ctl.AppliedIndex())
+	req.WantShutdown = shutdown
+	resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+	if err := m.callLeader(req, resp); err != nil {
+		return true, err
+	}
+	if err := peerError(resp.ErrorCode); err != nil {
+		return true, err
+	}
+	return resp.IsFenced, nil
+}
+
+// localHeartbeat is a heartbeat on the active controller, from this node
+// or from a peer's BrokerHeartbeat.
+func localHeartbeat(ctl *controller.Controller, id int32, epoch, offset int64, shutdown bool) (bool, error) {
+	if shutdown {
+		if br, ok := ctl.Image().Broker(id); !ok || br.Epoch != epoch {
+			return true, fmt.Errorf("%w: broker %d epoch %d", controller.ErrStaleBrokerEpoch, id, epoch)
+		}
+		return true, ctl.FenceBroker(id)
+	}
+	if err := ctl.HeartbeatAt(id, epoch, offset); err != nil {
+		return true, err
+	}
+	br, _ := ctl.Image().Broker(id)
+	return br.Fenced, nil
+}
+
+// controllerError maps the controller's errors onto Kafka's codes.
+func controllerError(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, controller.ErrNotLeader), errors.Is(err, controller.ErrClosed):
+		return kerr.NotController.Code
+	case errors.Is(err, controller.ErrStaleBrokerEpoch):
+		return kerr.StaleBrokerEpoch.Code
+	case errors.Is(err, controller.ErrUnknownBroker):
+		return kerr.BrokerIDNotRegistered.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// peerError is the member's view of a code from the leader's handler.
+func peerError(code int16) error {
+	switch code {
+	case 0:
+		return nil
+	case kerr.NotController.Code:
+		return errNoController
+	case kerr.StaleBrokerEpoch.Code, kerr.BrokerIDNotRegistered.Code:
+		return fmt.Errorf("%w (%v)", errReregister, kerr.ErrorForCode(code))
+	}
+	return fmt.Errorf("broker: controller answered %v", kerr.ErrorForCode(code))
+}
+
+// leaderAddr is the active controller's broker listener, from the image.
+func leaderAddr(ctl *controller.Controller) (string, error) {
+	id, _ := ctl.Leader()
+	if id < 0 {
+		return "", errNoController
+	}
+	br, ok := ctl.Image().Broker(id)
+	if !ok {
+		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
+	}
+	for _, e := range br.Endpoints {
+		if e.Name == "PLAINTEXT" {
+			return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), nil
+		}
+	}
+	return "", fmt.Errorf("%w: node %d has no PLAINTEXT endpoint", errNoController, id)
+}
+
+// callLeader sends req to the leader's broker listener on the loop's
+// connection, dialing it when the leader moved.
+func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
+	addr, err := leaderAddr(m.ctl)
+	if err != nil {
+		return err
+	}
+	if m.conn != nil && m.connAddr != addr {
+		_ = m.conn.Close()
+		m.conn = nil
+	}
+	if m.conn == nil {
+		c, err := net.DialTimeout("tcp", addr, peerTimeout)
+		if err != nil {
+			return fmt.Errorf("broker: cannot reach the controller's broker at %s: %w", addr, err)
+		}
+		m.conn, m.connAddr = c, addr
+	}
+	m.corrID++
+	clientID := "sluice-broker-" + strconv.Itoa(int(m.b.cfg.NodeID))
+	if err := roundTrip(m.conn, clientID, m.corrID, req, resp); err != nil {
+		_ = m.conn.Close()
+		m.conn = nil
+		return err
+	}
+	return nil
+}
+
+// roundTrip writes one request frame on c and reads its response.
+func roundTrip(c net.Conn, clientID string, corrID int32, req kmsg.Request, resp kmsg.Response) error {
+	req.SetVersion(req.MaxVersion())
+	resp.SetVersion(req.MaxVersion())
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))
+	frame := f.AppendRequest(nil, req, corrID)
+	_ = c.SetDeadline(time.Now().Add(peerTimeout))
+	if _, err := c.Write(frame); err != nil {
+		return fmt.Errorf("broker: cannot send request %d: %w", req.Key(), err)
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return fmt.Errorf("broker: no response to request %d: %w", req.Key(), err)
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 1<<24 {
+		return fmt.Errorf("broker: response to request %d has bad size %d", req.Key(), n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c, body); err != nil {
+		return fmt.Errorf("broker: short response to request %d: %w", req.Key(), err)
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != corrID {
+		return fmt.Errorf("broker: response correlation id %d, want %d", got, corrID)
+	}
+	body = body[4:]
+	if resp.IsFlexible() { // response header v1: tagged fields, none sent here
+		if len(body) == 0 || body[0] != 0 {
+			return fmt.Errorf("broker: response to request %d has header tags", req.Key())
+		}
+		body = body[1:]
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return fmt.Errorf("broker: cannot decode response to request %d: %w", req.Key(), err)
+	}
+	return nil
+}
+
+// callPeer sends one request to addr on a connection of its own (admin
+// requests forwarded to the leader, such as DescribeQuorum).
+func callPeer(ctx context.Context, addr, clientID string, req kmsg.Request, resp kmsg.Response) error {
+	d := net.Dialer{Timeout: peerTimeout}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("broker: cannot reach %s: %w", addr, err)
+	}
+	defer c.Close()
+	return roundTrip(c, clientID, 1, req, resp)
+}
+
+// liveBrokers returns the unfenced brokers of the image with their
+// PLAINTEXT endpoint, this node always among them (it answers, so it is
+// alive, even before its registration is committed).
+func (b *Broker) liveBrokers() []kmsg.MetadataResponseBroker {
+	self := b.brokerMetadata()
+	if b.cl == nil {
+		return []kmsg.MetadataResponseBroker{self}
+	}
+	var out []kmsg.MetadataResponseBroker
+	seenSelf := false
+	for _, br := range b.cl.ctl.Image().Brokers() {
+		if br.ID == self.NodeID {
+			out, seenSelf = append(out, self), true
+			continue
+		}
+		if br.Fenced {
+			continue
+		}
+		for _, e := range br.Endpoints {
+			if e.Name != "PLAINTEXT" {
+				continue
+			}
+			mb := kmsg.NewMetadataResponseBroker()
+			mb.NodeID, mb.Host, mb.Port, mb.Rack = br.ID, e.Host, int32(e.Port), nilIfEmpty(br.Rack)
+			out = append(out, mb)
+			break
+		}
+	}
+	if !seenSelf {
+		out = append(out, self)
+	}
+	return out
+}
+
+// controllerID is the active controller's id (-1 while none is known),
+// or this node's without a controller.
+func (b *Broker) controllerID() int32 {
+	if b.cl == nil {
+		return b.cfg.NodeID
+	}
+	id, _ := b.cl.ctl.Leader()
+	return id
+}
+
+func splitHostPort(addr string) (string, uint16, bool) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, false
+	}
+	port, err := strconv.ParseUint(p, 10, 16)
+	return host, uint16(port), err == nil
+}

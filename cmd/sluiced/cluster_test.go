@@ -1,0 +1,263 @@
+package main
+
+import (
+	be "encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// freePort returns a loopback port that was free.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// request sends one request to addr on a new connection and returns the
+// response.
+func request(addr string, req kmsg.Request) (kmsg.Response, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cluster-test")).AppendRequest(nil, req, 1)
+	if _, err := c.Write(frame); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return nil, err
+	}
+	body := make([]byte, be.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		return nil, err
+	}
+	resp := req.ResponseKind()
+	body = body[4:] // correlation id
+	if resp.IsFlexible() {
+		body = body[1:] // no header tags
+	}
+	return resp, resp.ReadFrom(body)
+}
+
+// clusterView is what one node answers about the cluster.
+type clusterView struct {
+	leader, epoch     int32
+	voters, observers []int32 // ids
+	votersLEO         []int64
+	metadataBrokers   []int32
+	controller        int32 // DescribeCluster's ControllerID
+	clusterBrokers    []int32
+}
+
+func viewOf(addr string) (clusterView, error) {
+	var v clusterView
+	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dq.Version = 1
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	dq.Topics = []kmsg.DescribeQuorumRequestTopic{t}
+	r, err := request(addr, dq)
+	if err != nil {
+		return v, err
+	}
+	qr := r.(*kmsg.DescribeQuorumResponse)
+	if len(qr.Topics) != 1 || len(qr.Topics[0].Partitions) != 1 || qr.Topics[0].Partitions[0].ErrorCode != 0 {
+		return v, fmt.Errorf("DescribeQuorum: %+v", qr)
+	}
+	p := qr.Topics[0].Partitions[0]
+	v.leader, v.epoch = p.LeaderID, p.LeaderEpoch
+	for _, s := range p.CurrentVoters {
+		v.voters, v.votersLEO = append(v.voters, s.ReplicaID), append(v.votersLEO, s.LogEndOffset)
+	}
+	for _, s := range p.Observers {
+		v.observers = append(v.observers, s.ReplicaID)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	if r, err = request(addr, md); err != nil {
+		return v, err
+	}
+	for _, b := range r.(*kmsg.MetadataResponse).Brokers {
+		v.metadataBrokers = append(v.metadataBrokers, b.NodeID)
+	}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	if r, err = request(addr, dc); err != nil {
+		return v, err
+	}
+	dcr := r.(*kmsg.DescribeClusterResponse)
+	v.controller = dcr.ControllerID
+	for _, b := range dcr.Brokers {
+		v.clusterBrokers = append(v.clusterBrokers, b.NodeID)
+	}
+	slices.Sort(v.metadataBrokers)
+	slices.Sort(v.clusterBrokers)
+	return v, nil
+}
+
+// agreed polls the running nodes until each one's view passes check and
+// all name the same leader, which it returns.
+func agreed(t *testing.T, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		leader, msg := int32(-1), ""
+		for _, a := range addrs {
+			v, err := viewOf(a)
+			switch {
+			case err != nil:
+				msg = fmt.Sprintf("%s: %v", a, err)
+			case v.leader < 0 || leader >= 0 && v.leader != leader:
+				msg = fmt.Sprintf("%s names leader %d, another node %d", a, v.leader, leader)
+			case v.controller != v.leader:
+				msg = fmt.Sprintf("%s: DescribeCluster names controller %d, DescribeQuorum leader %d", a, v.controller, v.leader)
+			default:
+				leader, msg = v.leader, check(v)
+				if msg != "" {
+					msg = a + ": " + msg
+				}
+			}
+			if msg != "" {
+				break
+			}
+		}
+		if msg == "" {
+			return leader
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// allThree checks one leader, three voters with offsets, and three live
+// brokers in Metadata and DescribeCluster.
+func allThree(v clusterView) string {
+	all := []int32{1, 2, 3}
+	switch {
+	case !slices.Equal(v.voters, all) || len(v.observers) != 0:
+		return fmt.Sprintf("voters %v observers %v", v.voters, v.observers)
+	case slices.ContainsFunc(v.votersLEO, func(o int64) bool { return o < 1 }):
+		return fmt.Sprintf("voters' log end offsets %v", v.votersLEO)
+	case !slices.Equal(v.metadataBrokers, all):
+		return fmt.Sprintf("Metadata brokers %v", v.metadataBrokers)
+	case !slices.Equal(v.clusterBrokers, all):
+		return fmt.Sprintf("DescribeCluster brokers %v", v.clusterBrokers)
+	}
+	return ""
+}
+
+// Three sluiced processes on loopback form a quorum; kill -9 of the
+// controller elects another within 10 s and its broker is fenced after
+// its session; the killed node restarts and rejoins.
+func TestThreeNodeQuorum(t *testing.T) {
+	var voters []string
+	var clientPorts []int
+	for id := 1; id <= 3; id++ {
+		clientPorts = append(clientPorts, freePort(t))
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
+	}
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	env := []string{
+		"SLUICE_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
+		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
+		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000", // fencing within the test's time
+	}
+	startNode := func(i int) *proc {
+		_, ctl, _ := strings.Cut(voters[i], "@")
+		p := start(t, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "three-node-test", "--data-dir", dirs[i],
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl))
+		if p.addr == "" {
+			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
+		}
+		return p
+	}
+	began := time.Now()
+	nodes := []*proc{startNode(0), startNode(1), startNode(2)}
+	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
+	leader := agreed(t, addrs, 20*time.Second, allThree)
+	t.Logf("%.2fs: node %d leads, three brokers registered", time.Since(began).Seconds(), leader)
+
+	// kill -9 of the controller: the other two elect a new one.
+	killed := int(leader - 1)
+	nodes[killed].kill()
+	killedAt := time.Now()
+	rest := slices.Delete(slices.Clone(addrs), killed, killed+1)
+	newLeader := agreed(t, rest, 10*time.Second, func(v clusterView) string {
+		if v.leader == leader {
+			return fmt.Sprintf("the killed node %d still leads", leader)
+		}
+		return ""
+	})
+	t.Logf("new leader %d %.2fs after kill -9 of %d", newLeader, time.Since(killedAt).Seconds(), leader)
+
+	// Its broker misses its heartbeats: fenced after the session timeout,
+	// it leaves Metadata and DescribeCluster everywhere.
+	var live []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != leader {
+			live = append(live, id)
+		}
+	}
+	agreed(t, rest, 15*time.Second, func(v clusterView) string {
+		if !slices.Equal(v.metadataBrokers, live) || !slices.Equal(v.clusterBrokers, live) {
+			return fmt.Sprintf("brokers %v (Metadata) %v (DescribeCluster), want %v", v.metadataBrokers, v.clusterBrokers, live)
+		}
+		return ""
+	})
+	t.Logf("broker %d fenced %.2fs after kill -9", leader, time.Since(killedAt).Seconds())
+
+	// It restarts on the same directory and addresses and rejoins.
+	nodes[killed] = startNode(killed)
+	agreed(t, addrs, 20*time.Second, allThree)
+	for _, n := range nodes {
+		n.stop()
+	}
+}
+
+// A one-node quorum whose default controller port (client port + 1) is
+// taken listens on a free one instead, and the broker still registers.
+func TestControllerPortTaken(t *testing.T) {
+	var held net.Listener
+	var client int
+	for range 20 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		if c, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p-1)); err == nil {
+			c.Close()
+			held, client = l, p-1
+			break
+		}
+		l.Close()
+	}
+	if held == nil {
+		t.Skip("found no free port below a held one")
+	}
+	defer held.Close()
+	p := start(t, nil, "--data-dir", t.TempDir(), "--listen", fmt.Sprintf("127.0.0.1:%d", client))
+	if p.addr == "" {
+		t.Fatalf("sluiced did not start with port %d taken:\n%s", client+1, p.stderr)
+	}
+	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
+	p.waitLog("registered with the controller")
+	p.stop()
+}
