@@ -236,6 +236,10 @@ func (s *Server) admitConn(tc *net.TCPConn) {
 		tc.Close()
 		return
 	}
+	if s.cfg.TLS != nil {
+		s.openTLS(tc, ip)
+		return
+	}
 	s.acc.enrolling.Store(nowNano())
 	_, err := s.cli.EnrollContext(tc, ip) // closes tc; gnet keeps a dup
 	s.acc.enrolling.Store(0)

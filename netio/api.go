@@ -4,6 +4,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -95,8 +96,15 @@ type Conn struct {
 	id         uint64
 	remoteAddr net.Addr
 	localAddr  net.Addr
+	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 }
 
 func (c *Conn) ID() uint64           { return c.id }
 func (c *Conn) RemoteAddr() net.Addr { return c.remoteAddr }
 func (c *Conn) LocalAddr() net.Addr  { return c.localAddr }
+
+// TLS is the connection's TLS session once its handshake completed (the
+// negotiated version and cipher suite, and the client's certificate chain
+// in PeerCertificates and VerifiedChains when it sent one), or nil on a
+// plaintext listener. It does not change while the connection is open.
+func (c *Conn) TLS() *tls.ConnectionState { return c.tls }

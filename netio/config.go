@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -84,6 +85,23 @@ type Config struct {
 	// Default 30 s; negative disables it.
 	FrameTimeout time.Duration
 
+	// TLS, when set, makes this a TLS listener (security.protocol SSL or
+	// SASL_SSL): every connection is served by goroutines (gnet cannot own
+	// a TLS session) with the same Handler, framing, budget, timeouts and
+	// limits, and file regions are read and encrypted through a pooled
+	// 64 KiB buffer instead of sendfile (Stats.TLSCopiedBytes). Use
+	// GetConfigForClient or GetCertificate to change certificates without
+	// a restart. Default nil: plaintext on gnet.
+	TLS *tls.Config
+
+	// HandshakeTimeout bounds a TLS handshake: a connection that has not
+	// completed it this long after being accepted is closed
+	// (Stats.TLSHandshakeTimeouts). Kafka has no such setting (its idle
+	// timeout applies); without it a client that opens connections and
+	// sends nothing holds a goroutine and a descriptor each until
+	// IdleTimeout. Default 10 s; only used with TLS.
+	HandshakeTimeout time.Duration
+
 	// Logger receives connection errors, recovered panics and gnet's own
 	// messages. Default slog.Default().
 	Logger *slog.Logger
@@ -91,11 +109,12 @@ type Config struct {
 
 // Defaults, see Config.
 const (
-	DefaultAddr            = ":9092"
-	DefaultMaxRequestBytes = 100 << 20
-	DefaultIdleTimeout     = 10 * time.Minute
-	DefaultConnBudgetBytes = 64 << 20
-	DefaultFrameTimeout    = 30 * time.Second
+	DefaultAddr             = ":9092"
+	DefaultMaxRequestBytes  = 100 << 20
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultConnBudgetBytes  = 64 << 20
+	DefaultFrameTimeout     = 30 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -129,6 +148,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.FrameTimeout == 0 {
 		cfg.FrameTimeout = DefaultFrameTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

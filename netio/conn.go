@@ -2,6 +2,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,12 +22,13 @@ import (
 // event loop), a request goroutine and a writer goroutine.
 type conn struct {
 	srv *Server
-	gc  gnet.Conn // only Close and Wake are called off the event loop, until muted
+	gc  gnet.Conn // only Close and Wake are called off the event loop, until muted; nil on a TLS listener
 	pub Conn
 	ip  string // counted by the connection limits
 
-	tcp *net.TCPConn    // the writer's dup of the socket
+	tcp *net.TCPConn    // the writer's dup of the socket (the socket itself on a TLS listener)
 	raw syscall.RawConn // tcp's RawConn, for sendfile
+	tls *tls.Conn       // on a TLS listener, the session over tcp that reads and writes; nil otherwise
 
 	ctx    context.Context // handlers' context; cancelled by onClose
 	cancel context.CancelFunc
@@ -84,13 +86,24 @@ func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := newConnOn(s, tcp, ip)
+	if err != nil {
+		return nil, err
+	}
+	c.gc = gc
+	return c, nil
+}
+
+// newConnOn makes a connection whose writer writes on tcp (and whose
+// socket is closed by closing tcp).
+func newConnOn(s *Server, tcp *net.TCPConn, ip string) (*conn, error) {
 	raw, err := tcp.SyscallConn()
 	if err != nil {
 		tcp.Close()
 		return nil, fmt.Errorf("cannot get the socket's RawConn: %w", err)
 	}
 	c := &conn{
-		srv: s, gc: gc, ip: ip, tcp: tcp, raw: raw,
+		srv: s, ip: ip, tcp: tcp, raw: raw,
 		reqKick:   make(chan struct{}, 1),
 		writeKick: make(chan struct{}, 1),
 		readKick:  make(chan struct{}, 1),
@@ -429,10 +442,15 @@ func (c *conn) handOff() bool {
 // socket fails or closes, or close is requested.
 func (c *conn) readLoop(fr *frameReader) {
 	defer c.srv.conns.Done()
-	err := c.readFrames(fr)
+	c.endRead(c.readFrames(fr))
+}
+
+// endRead finishes a connection read by a goroutine (muted, or TLS) once
+// reading stopped with err.
+func (c *conn) endRead(err error) {
 	peerEOF := errors.Is(err, io.EOF)
 	if err != nil && !peerEOF && !errors.Is(err, net.ErrClosed) {
-		c.srv.log.Debug("netio: muted connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+		c.srv.log.Debug("netio: connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 	}
 	c.mu.Lock()
 	c.mu.closeSent = true // no gnet Close any more; c.tcp is closed by onClose

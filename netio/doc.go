@@ -80,6 +80,31 @@
 //   - A Handler panic is recovered, logged with its stack, counted and
 //     closes its connection only.
 //
+// # TLS listeners
+//
+// gnet cannot own a TLS session, so a listener with Config.TLS has no
+// event loops: every connection is served by goroutines, and everything
+// but reading and writing is shared with the gnet path.
+//
+//	accept goroutine ──socket──▶ read goroutine ──frames──▶ request goroutine ──responses──▶ writer goroutine
+//	(limits, EMFILE)             (handshake, framing)       (Handler.Handle)                (writes, region copies)
+//
+// Where it differs:
+//
+//   - The read goroutine runs the handshake within HandshakeTimeout
+//     (Stats.TLSHandshakeTimeouts; a failed one is TLSHandshakeFailures,
+//     logged once per client IP per WrongProtocolLogEvery), publishes the
+//     session on Conn.TLS, then frames exactly as a muted connection's read
+//     goroutine does: it reads only while the budget has room, so TCP
+//     pushes back on a client that pipelines without reading.
+//   - The writer coalesces byte runs in a pooled 64 KiB buffer (a size
+//     prefix is not a record of its own) and copies each file region
+//     through it (pread, encrypt, write; Stats.TLSCopiedBytes): no
+//     sendfile without kTLS, which netio does not use.
+//   - Closing a TLS connection closes its socket (no close_notify, which
+//     could block under conn.mu); idle, write and frame timeouts, the
+//     limits, muting's budget and Shutdown are the gnet path's.
+//
 // # Back-pressure (muting)
 //
 // Per connection, the bytes of frames dispatched and not yet served plus

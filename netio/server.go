@@ -52,24 +52,28 @@ type Server struct {
 
 // Stats are a Server's counters.
 type Stats struct {
-	ConnsOpen          int64  // connections open now
-	ConnsAccepted      uint64 // connections accepted since Listen
-	Requests           uint64 // frames dispatched to the Handler
-	PanicsRecovered    uint64 // Handler panics recovered (each closed its connection)
-	FramesRejected     uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
-	InboundOverflows   uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
-	IdleClosed         uint64 // connections closed by IdleTimeout with nothing pending
-	WriteTimeouts      uint64 // connections closed because responses made no progress for IdleTimeout
-	FrameTimeouts      uint64 // connections closed holding a partial frame for FrameTimeout
-	Muted              uint64 // times a connection's reading was handed from gnet to a goroutine that stops reading over budget
-	AcceptErrors       uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, …), each followed by a back-off
-	ConnsShed          uint64 // connections closed unserved because descriptors ran out
-	RefusedMaxConns    uint64 // connections closed by max.connections
-	RefusedPerIP       uint64 // connections closed by max.connections.per.ip (or its overrides)
-	RefusedRate        uint64 // connections closed by max.connection.creation.rate
-	RefusedTLS         uint64 // connections closed because they opened with a TLS ClientHello (security.protocol=SSL or SASL_SSL on this PLAINTEXT listener)
-	QueuedBytes        int64  // bytes counted against budgets now, all connections
-	MaxConnQueuedBytes int64  // the most bytes one connection has had counted
+	ConnsOpen            int64  // connections open now
+	ConnsAccepted        uint64 // connections accepted since Listen
+	Requests             uint64 // frames dispatched to the Handler
+	PanicsRecovered      uint64 // Handler panics recovered (each closed its connection)
+	FramesRejected       uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
+	InboundOverflows     uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
+	IdleClosed           uint64 // connections closed by IdleTimeout with nothing pending
+	WriteTimeouts        uint64 // connections closed because responses made no progress for IdleTimeout
+	FrameTimeouts        uint64 // connections closed holding a partial frame for FrameTimeout
+	Muted                uint64 // times a connection's reading was handed from gnet to a goroutine that stops reading over budget
+	AcceptErrors         uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, …), each followed by a back-off
+	ConnsShed            uint64 // connections closed unserved because descriptors ran out
+	RefusedMaxConns      uint64 // connections closed by max.connections
+	RefusedPerIP         uint64 // connections closed by max.connections.per.ip (or its overrides)
+	RefusedRate          uint64 // connections closed by max.connection.creation.rate
+	RefusedTLS           uint64 // connections closed because they opened with a TLS ClientHello (security.protocol=SSL or SASL_SSL on this PLAINTEXT listener)
+	TLSHandshakes        uint64 // TLS handshakes completed (TLS listener)
+	TLSHandshakeFailures uint64 // TLS handshakes that failed (wrong CA, no client certificate, not TLS, …), each closed its connection
+	TLSHandshakeTimeouts uint64 // connections closed for not completing the TLS handshake within HandshakeTimeout
+	TLSCopiedBytes       uint64 // file-region bytes read and encrypted through a buffer (no sendfile on TLS)
+	QueuedBytes          int64  // bytes counted against budgets now, all connections
+	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
 }
 
 type counters struct {
@@ -77,6 +81,7 @@ type counters struct {
 	accepted, requests, panics, rejected, overflows, idled atomic.Uint64
 	writeTimeouts, frameTimeouts, muted                    atomic.Uint64
 	acceptErrors, shed, tlsRefused                         atomic.Uint64
+	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -84,24 +89,28 @@ type counters struct {
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	return Stats{
-		ConnsOpen:          c.connsOpen.Load(),
-		ConnsAccepted:      c.accepted.Load(),
-		Requests:           c.requests.Load(),
-		PanicsRecovered:    c.panics.Load(),
-		FramesRejected:     c.rejected.Load(),
-		InboundOverflows:   c.overflows.Load(),
-		IdleClosed:         c.idled.Load(),
-		WriteTimeouts:      c.writeTimeouts.Load(),
-		FrameTimeouts:      c.frameTimeouts.Load(),
-		Muted:              c.muted.Load(),
-		AcceptErrors:       c.acceptErrors.Load(),
-		ConnsShed:          c.shed.Load(),
-		RefusedMaxConns:    c.refused[refusedMaxConns].Load(),
-		RefusedPerIP:       c.refused[refusedPerIP].Load(),
-		RefusedRate:        c.refused[refusedRate].Load(),
-		RefusedTLS:         c.tlsRefused.Load(),
-		QueuedBytes:        c.queuedBytes.Load(),
-		MaxConnQueuedBytes: c.maxConnQueued.Load(),
+		ConnsOpen:            c.connsOpen.Load(),
+		ConnsAccepted:        c.accepted.Load(),
+		Requests:             c.requests.Load(),
+		PanicsRecovered:      c.panics.Load(),
+		FramesRejected:       c.rejected.Load(),
+		InboundOverflows:     c.overflows.Load(),
+		IdleClosed:           c.idled.Load(),
+		WriteTimeouts:        c.writeTimeouts.Load(),
+		FrameTimeouts:        c.frameTimeouts.Load(),
+		Muted:                c.muted.Load(),
+		AcceptErrors:         c.acceptErrors.Load(),
+		ConnsShed:            c.shed.Load(),
+		RefusedMaxConns:      c.refused[refusedMaxConns].Load(),
+		RefusedPerIP:         c.refused[refusedPerIP].Load(),
+		RefusedRate:          c.refused[refusedRate].Load(),
+		RefusedTLS:           c.tlsRefused.Load(),
+		TLSHandshakes:        c.tlsHandshakes.Load(),
+		TLSHandshakeFailures: c.tlsFailures.Load(),
+		TLSHandshakeTimeouts: c.tlsTimeouts.Load(),
+		TLSCopiedBytes:       c.tlsCopied.Load(),
+		QueuedBytes:          c.queuedBytes.Load(),
+		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
 	}
 }
 
@@ -139,8 +148,11 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 }
 
 // startLoops starts gnet's event loops, with no listener: the accept
-// goroutine enrolls each accepted socket.
+// goroutine enrolls each accepted socket. A TLS listener has none.
 func (s *Server) startLoops() error {
+	if s.cfg.TLS != nil {
+		return nil
+	}
 	cli, err := gnet.NewClient(&events{s: s},
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
@@ -227,14 +239,16 @@ func (s *Server) stopAccepting() {
 // hold, running OnClose), closes the connections whose reading was
 // handed to a goroutine, and waits for every connection goroutine.
 func (s *Server) stopEngine(ctx context.Context) error {
-	stopped := make(chan error, 1)
-	go func() { stopped <- s.cli.Stop() }()
 	var stopErr error
-	select {
-	case stopErr = <-stopped:
-	case <-ctx.Done():
-		s.cancel()
-		return ctx.Err()
+	if s.cli != nil { // a TLS listener has no event loops
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.cli.Stop() }()
+		select {
+		case stopErr = <-stopped:
+		case <-ctx.Done():
+			s.cancel()
+			return ctx.Err()
+		}
 	}
 	s.cancel() // handlers blocked on their context return now
 	s.closeMuted()
