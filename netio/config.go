@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Config configures a Server. A zero field takes its default (see
@@ -13,6 +16,14 @@ type Config struct {
 	// Addr is the TCP address to listen on, host:port. A port of 0 picks a
 	// free port; Server.Addr reports it. Default ":9092".
 	Addr string
+
+	// Listeners, when set, replaces Addr: one listening socket per entry
+	// (Name, Protocol and Addr are used), all served by the same event
+	// loops and limits. Each connection knows the listener it came in on
+	// (Conn.ListenerName, Conn.SecurityProtocol). Unset: Addr is one
+	// listener named PLAINTEXT. netio serves bytes as they come: a
+	// protocol's security (SASL, TLS) is the Handler's business.
+	Listeners []listener.Listener
 
 	// Multicore runs one event loop per CPU (or NumEventLoop loops) instead
 	// of one. Event loops only read and frame, so one loop serves many
@@ -117,6 +128,17 @@ func DefaultConfig() Config {
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
+	}
+	if len(cfg.Listeners) == 0 {
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad address %q: %w", cfg.Addr, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad port in %q: %w", cfg.Addr, err)
+		}
+		cfg.Listeners = []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: host, Port: int(p)}}
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
