@@ -36,7 +36,7 @@ func handleFindCoordinator(_ context.Context, b *Broker, r *request) (*netio.Res
 		keys = []string{req.CoordinatorKey}
 	}
 	for _, key := range keys {
-		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(r.version, req.CoordinatorType, key))
+		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(r.conn, r.version, req.CoordinatorType, key))
 	}
 	if r.version < 4 {
 		c := resp.Coordinators[0]
@@ -78,7 +78,7 @@ func txnUnsupportedCode(version int16) int16 {
 	return kerr.TransactionalIDAuthorizationFailed.Code
 }
 
-func (b *Broker) findCoordinator(version int16, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+func (b *Broker) findCoordinator(c0 *netio.Conn, version int16, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	c.NodeID, c.Port = -1, -1
@@ -102,7 +102,6 @@ func (b *Broker) findCoordinator(version int16, keyType int8, key string) kmsg.F
 		return fail(kerr.CoordinatorNotAvailable)
 	}
 	c.NodeID = b.cfg.NodeID
-	c.Host = b.cfg.AdvertisedHost
-	c.Port = b.advertisedPort()
+	c.Host, c.Port = b.advertised(c0)
 	return c
 }

@@ -41,7 +41,8 @@ func handleDescribeCluster(_ context.Context, b *Broker, r *request) (*netio.Res
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = b.cfg.NodeID
 	br := kmsg.NewDescribeClusterResponseBroker()
-	br.NodeID, br.Host, br.Port = b.cfg.NodeID, b.cfg.AdvertisedHost, b.advertisedPort()
+	br.NodeID = b.cfg.NodeID
+	br.Host, br.Port = b.advertised(r.conn)
 	br.Rack = nilIfEmpty(b.cfg.Rack)
 	resp.Brokers = []kmsg.DescribeClusterResponseBroker{br}
 	return r.respond(resp), nil

@@ -42,6 +42,11 @@ type Config struct {
 	// the listener's real address.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// Advertised is, per listener name, the host:port Metadata gives a
+	// client connected on that listener [advertised.listeners]; a
+	// connection on a listener not in it (or none) gets
+	// AdvertisedHost:AdvertisedPort. StartServer fills it.
+	Advertised []Endpoint
 	// Rack is the broker's rack [broker.rack]; empty means null.
 	Rack string
 	// ClusterID is the cluster id [cluster.id]. Empty: the one stored in
@@ -117,6 +122,7 @@ type Broker struct {
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
+	saslStats   saslStats    // SASL listeners' counters; see auth.go
 	sessions    *fetchSessionCache
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
@@ -124,6 +130,9 @@ type Broker struct {
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
 	port atomic.Int32
+	// endpoints is cfg.Advertised by listener name, with the real ports
+	// once listening; replaced whole by StartServer.
+	endpoints atomic.Pointer[map[string]Endpoint]
 }
 
 // New loads the store's topics and the broker's files in the store's
@@ -167,6 +176,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
+	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {

@@ -142,6 +142,9 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 	if err != nil {
 		return nil, err
 	}
+	if err := b.checkAuthenticated(c, h); err != nil {
+		return nil, err
+	}
 	a, ok := apis[h.key]
 	if !ok {
 		return nil, errClose("unknown api key %d (version %d)", h.key, h.version)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 func TestParseProperties(t *testing.T) {
@@ -67,7 +69,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listen: "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
+		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
+		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
@@ -100,7 +104,7 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	want := []string{"process.roles", "controller.quorum.bootstrap.servers", "inter.broker.listener.name",
+	want := []string{"process.roles", "controller.quorum.bootstrap.servers",
 		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
 		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
@@ -231,7 +235,12 @@ func TestBadValues(t *testing.T) {
 	f("\nnum.partitions=0", nil, nil, "num.partitions", "0", "server.properties:2")
 	f("auto.create.topics.enable=yes please", nil, nil, "auto.create.topics.enable", "yes please", ":1")
 	f("log.dirs=/a,/b", nil, nil, "log.dirs", "/a,/b", ":1")
-	f("listeners=SSL://:9093", nil, nil, "listeners", "SSL://:9093", ":1")
+	f("listeners=CLIENT://:9093", nil, nil, "listeners", "CLIENT://:9093", ":1")
+	f("listeners=PLAINTEXT://:1,SSL://:1", nil, nil, "listeners", "PLAINTEXT://:1,SSL://:1", ":1")
+	f("advertised.listeners=PLAINTEXT://0.0.0.0:1", nil, nil, "advertised.listeners", "PLAINTEXT://0.0.0.0:1", ":1")
+	f("listener.security.protocol.map=PLAINTEXT:TLS", nil, nil, "listener.security.protocol.map", "PLAINTEXT:TLS", ":1")
+	f("inter.broker.listener.name=INTERNAL", nil, nil, "inter.broker.listener.name", "INTERNAL", ":1")
+	f("sasl.enabled.mechanisms=GSSAPI", nil, nil, "sasl.enabled.mechanisms", "GSSAPI", ":1")
 	f("listeners=PLAINTEXT://:1,PLAINTEXT://:2", nil, nil, "listeners", "PLAINTEXT://:1,PLAINTEXT://:2", ":1")
 	f("listeners=PLAINTEXT://nohostport", nil, nil, "listeners", "PLAINTEXT://nohostport", ":1")
 	f("log.segment.bytes=3000000000", nil, nil, "log.segment.bytes", "3000000000", ":1")
@@ -305,4 +314,21 @@ func TestConnectionLimitKeys(t *testing.T) {
 	f("broker.example:5", nil, true)
 	f("10.0.0.5", nil, true)
 	f("10.0.0.5:-1", nil, true)
+}
+
+func TestListeners(t *testing.T) {
+	c, _, err := load(t, "listeners=PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093\n"+
+		"controller.listener.names=CONTROLLER\nadvertised.listeners=SASL_PLAINTEXT://b1:19094\n"+
+		"inter.broker.listener.name=PLAINTEXT\nsasl.enabled.mechanisms=plain, SCRAM-SHA-512\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []listener.Listener{
+		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092},
+		{Name: "SASL_PLAINTEXT", Protocol: listener.SASLPlaintext, Host: "127.0.0.1", Port: 9094, Advertised: "b1:19094"},
+	}
+	if !reflect.DeepEqual(c.Listeners, want) || c.Listen != "127.0.0.1:9092" || c.InterBrokerListener != "PLAINTEXT" ||
+		!reflect.DeepEqual(c.SASLMechanisms, []string{"PLAIN", "SCRAM-SHA-512"}) {
+		t.Fatalf("got %+v %q %q %q", c.Listeners, c.Listen, c.InterBrokerListener, c.SASLMechanisms)
+	}
 }

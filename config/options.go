@@ -67,14 +67,18 @@ const (
 // Options is the table. Keys are unique; so are flags.
 var Options = []Option{
 	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
-		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error; a client set to security.protocol=SSL, SASL_SSL or SASL_PLAINTEXT fails at once and is logged and counted, see sluice_connections_refused_total); listeners named in controller.listener.names are skipped. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
+		Doc: "Where the Kafka listeners bind, as in Kafka: NAME://host:port,… with each NAME's security protocol from listener.security.protocol.map. Several listeners on different ports are served at once; PLAINTEXT and SASL_PLAINTEXT are served, SSL and SASL_SSL are parsed but refused at start (TLS is not served yet). Listeners named in controller.listener.names are not served to clients. A bare host:port (the --listen form) is the PLAINTEXT listener. An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only; on a public interface prefer SASL_PLAINTEXT (or SASL_SSL once served)."},
 	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
-		Doc: "The host:port that Metadata tells clients to connect to. Unset: the listener's address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail."},
+		Doc: "Per listener (NAME://host:port), the address Metadata gives a client that connected on that listener, as Kafka does. Unset for a listener: its own address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail. Names must be listeners'; wildcard hosts are refused."},
 	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,
-		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-		Doc:     "Listener name to security protocol, as in Kafka; read only to find which listener is the PLAINTEXT one."},
+		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+		Doc:     "Listener name to security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL), as in Kafka. Every name in listeners must appear here; custom names (CLIENT:SASL_PLAINTEXT) let two listeners share a protocol."},
 	{Key: "controller.listener.names", Kind: String, Section: secNet,
-		Doc: "Listener names used by KRaft controllers. There is no controller here: listeners with these names are skipped, so Kafka's stock server.properties (PLAINTEXT://:9092,CONTROLLER://:9093) loads unchanged."},
+		Doc: "Listener names used by KRaft controllers. No controller quorum is served yet: listeners with these names are not bound, so Kafka's stock server.properties (PLAINTEXT://:9092,CONTROLLER://:9093) loads unchanged."},
+	{Key: "inter.broker.listener.name", Kind: String, Section: secNet,
+		Doc: "The listener brokers use to reach each other, as in Kafka. Unset: none is checked (one node has no peers). When set it must name a broker listener of listeners."},
+	{Key: "sasl.enabled.mechanisms", Kind: String, Default: "SCRAM-SHA-256,SCRAM-SHA-512", Section: secNet,
+		Doc: "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: any of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. Kafka's default is GSSAPI (Kerberos), which Sluice does not serve, so the default here is the SCRAM pair (the password never crosses the wire). PLAIN sends the password in clear: enable it only over TLS or on a trusted network."},
 	{Key: "node.id", Flag: "node-id", Default: "1", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
 		Doc: "This broker's id, stored in meta.properties on first start; starting later with another id is refused (it would confuse clients' metadata). broker.id is the older name and is used when node.id is not set."},
 	{Key: "broker.id", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
@@ -195,7 +199,7 @@ var Options = []Option{
 // own storage engine: accepted and listed in one warning. A key ending in
 // "." is a prefix.
 var Ignored = []string{
-	"zookeeper.", "process.roles", "controller.quorum.", "inter.broker.listener.name",
+	"zookeeper.", "process.roles", "controller.quorum.",
 	"inter.broker.protocol.version", "num.network.threads", "num.io.threads",
 	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
@@ -203,7 +207,8 @@ var Ignored = []string{
 	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
-	"super.users", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
+	"super.users", "ssl.", "sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.",
+	"sasl.client.", "sasl.mechanism.inter.broker.protocol", "sasl.jaas.config", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
 	"offsets.commit.required.acks", "offsets.load.buffer.size",
 }

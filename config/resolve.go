@@ -5,19 +5,27 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Config is the resolved configuration, in plain types: cmd/sluiced maps
 // it onto the partition, netio and broker configs.
 type Config struct {
-	Listen     string // host:port of the one PLAINTEXT listener
-	Advertised string // host:port; "" means derive from Listen
-	NodeID     int32
-	ClusterID  string
-	Rack       string
+	// Listeners are the broker listeners to serve, in listeners' order
+	// (controller listeners left out).
+	Listeners           []listener.Listener
+	InterBrokerListener string   // inter.broker.listener.name; "" when unset
+	SASLMechanisms      []string // sasl.enabled.mechanisms, upper case
+	Listen              string   // host:port of Listeners[0]
+	Advertised          string   // Listeners[0].Advertised; "" means derive from Listen
+	NodeID              int32
+	ClusterID           string
+	Rack                string
 
 	SocketRequestMaxBytes int32
 	ConnectionsMaxIdle    time.Duration // negative: never
@@ -142,13 +150,10 @@ func resolve(s *Settings) (*Config, error) {
 }
 
 func resolveNet(r resolver, c *Config) error {
+	if err := r.listeners(c); err != nil {
+		return err
+	}
 	var err error
-	if c.Listen, err = r.listener("listeners", true); err != nil {
-		return err
-	}
-	if c.Advertised, err = r.listener("advertised.listeners", false); err != nil {
-		return err
-	}
 	id := "node.id"
 	if k, ok := r.s.pick("node.id", "broker.id"); ok {
 		id = k
@@ -193,42 +198,53 @@ func (r resolver) ipOverrides(key string) (map[string]int, error) {
 	return out, nil
 }
 
-// listener picks the one PLAINTEXT listener of key's value, skipping the
-// controller's. required: an empty value is an error.
-func (r resolver) listener(key string, required bool) (string, error) {
-	ls, _ := parseListeners(r.raw(key).value)
-	controllers := map[string]bool{}
-	for n := range strings.SplitSeq(r.str("controller.listener.names"), ",") {
-		controllers[strings.ToUpper(strings.TrimSpace(n))] = true
-	}
-	protocols := map[string]string{}
-	for pair := range strings.SplitSeq(r.str("listener.security.protocol.map"), ",") {
-		if name, proto, ok := strings.Cut(pair, ":"); ok {
-			protocols[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+// listeners resolves the listener keys (package listener) and the SASL
+// mechanisms.
+func (r resolver) listeners(c *Config) error {
+	ls, err := listener.Parse(listener.Spec{
+		Listeners:       r.raw("listeners").value,
+		ProtocolMap:     r.str("listener.security.protocol.map"),
+		Advertised:      r.raw("advertised.listeners").value,
+		ControllerNames: r.str("controller.listener.names"),
+		InterBroker:     r.str("inter.broker.listener.name"),
+	})
+	if err != nil {
+		key, reason, ok := strings.Cut(err.Error(), ": ")
+		if !ok || lookup(key) == nil {
+			key, reason = "listeners", err.Error()
 		}
+		return r.bad(key, reason)
 	}
-	var addrs []string
-	for _, l := range ls {
-		if controllers[l.name] {
+	brokers := listener.Brokers(ls)
+	if len(brokers) == 0 {
+		return r.bad("listeners", "no broker listener (every listener is a controller listener)")
+	}
+	c.Listeners = brokers
+	c.Listen, c.Advertised = brokers[0].Addr(), brokers[0].Advertised
+	c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
+	c.SASLMechanisms, err = saslMechanisms(r.str("sasl.enabled.mechanisms"))
+	if err != nil {
+		return r.bad("sasl.enabled.mechanisms", err.Error())
+	}
+	return nil
+}
+
+// SASLMechanismNames are the SASL mechanisms Sluice serves.
+var SASLMechanismNames = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+func saslMechanisms(v string) ([]string, error) {
+	var out []string
+	for m := range strings.SplitSeq(v, ",") {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if m == "" {
 			continue
 		}
-		if p := protocols[l.name]; p != "PLAINTEXT" {
-			if p == "" {
-				p = "an unknown protocol"
-			}
-			return "", r.bad(key, fmt.Sprintf("listener %s uses %s: only PLAINTEXT is supported", l.name, p))
+		if !slices.Contains(SASLMechanismNames, m) {
+			return nil, fmt.Errorf("mechanism %s is not supported (want %s)", m, strings.Join(SASLMechanismNames, ", "))
 		}
-		addrs = append(addrs, l.addr)
+		out = appendOnce(out, m)
 	}
-	switch {
-	case len(addrs) > 1:
-		return "", r.bad(key, "only one PLAINTEXT listener is supported")
-	case len(addrs) == 0 && required:
-		return "", r.bad(key, "no PLAINTEXT listener")
-	case len(addrs) == 0:
-		return "", nil
-	}
-	return addrs[0], nil
+	return out, nil
 }
 
 func resolveLog(r resolver, c *Config) error {

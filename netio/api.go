@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -96,8 +97,27 @@ type Conn struct {
 	id         uint64
 	remoteAddr net.Addr
 	localAddr  net.Addr
+	listener   string               // the listener's name
+	protocol   listener.Protocol    // the listener's security protocol
+	state      any                  // the Handler's, see SetState
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 }
+
+// SetState keeps v with c for the Handler (the broker keeps a
+// connection's SASL state and principal there); netio never reads it.
+// Handle calls for one connection are serialized (see Handler), so a
+// Handler reading and writing it from Handle needs no lock.
+func (c *Conn) SetState(v any) { c.state = v }
+
+// State is the value last given to SetState, or nil.
+func (c *Conn) State() any { return c.state }
+
+// ListenerName is the name of the listener c came in on (PLAINTEXT,
+// SASL_PLAINTEXT, or a custom name of listener.security.protocol.map).
+func (c *Conn) ListenerName() string { return c.listener }
+
+// SecurityProtocol is the security protocol of c's listener.
+func (c *Conn) SecurityProtocol() listener.Protocol { return c.protocol }
 
 func (c *Conn) ID() uint64           { return c.id }
 func (c *Conn) RemoteAddr() net.Addr { return c.remoteAddr }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Config configures a Server. A zero field takes its default (see
@@ -14,6 +17,14 @@ type Config struct {
 	// Addr is the TCP address to listen on, host:port. A port of 0 picks a
 	// free port; Server.Addr reports it. Default ":9092".
 	Addr string
+
+	// Listeners, when set, replaces Addr: one listening socket per entry
+	// (Name, Protocol and Addr are used), all served by the same event
+	// loops and limits. Each connection knows the listener it came in on
+	// (Conn.ListenerName, Conn.SecurityProtocol). Unset: Addr is one
+	// listener named PLAINTEXT. netio serves bytes as they come: a
+	// protocol's security (SASL, TLS) is the Handler's business.
+	Listeners []listener.Listener
 
 	// Multicore runs one event loop per CPU (or NumEventLoop loops) instead
 	// of one. Event loops only read and frame, so one loop serves many
@@ -85,14 +96,15 @@ type Config struct {
 	// Default 30 s; negative disables it.
 	FrameTimeout time.Duration
 
-	// TLS, when set, makes this a TLS listener (security.protocol SSL or
-	// SASL_SSL): every connection is served by goroutines (gnet cannot own
-	// a TLS session) with the same Handler, framing, budget, timeouts and
-	// limits, and file regions are read and encrypted through a pooled
-	// 64 KiB buffer instead of sendfile (Stats.TLSCopiedBytes). Use
+	// TLS holds, by listener name, the configuration of each listener
+	// whose protocol is SSL or SASL_SSL (one is required for each).
+	// Connections of a TLS listener are served by goroutines (gnet cannot
+	// own a TLS session) with the same Handler, framing, budget, timeouts
+	// and limits; file regions are read and encrypted through a pooled
+	// 64 KiB buffer instead of sendfile (Stats.TLSCopiedBytes). Set
 	// GetConfigForClient or GetCertificate to change certificates without
-	// a restart. Default nil: plaintext on gnet.
-	TLS *tls.Config
+	// a restart. Default none: every listener is plaintext, on gnet.
+	TLS map[string]*tls.Config
 
 	// HandshakeTimeout bounds a TLS handshake: a connection that has not
 	// completed it this long after being accepted is closed
@@ -136,6 +148,22 @@ func DefaultConfig() Config {
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
+	}
+	if len(cfg.Listeners) == 0 {
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad address %q: %w", cfg.Addr, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad port in %q: %w", cfg.Addr, err)
+		}
+		cfg.Listeners = []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: host, Port: int(p)}}
+	}
+	for _, l := range cfg.Listeners {
+		if l.Protocol.TLS() && cfg.TLS[l.Name] == nil {
+			return cfg, fmt.Errorf("netio: listener %s is %s but has no TLS configuration", l.Name, l.Protocol)
+		}
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes

@@ -81,12 +81,12 @@ type outItem struct {
 // newConn dups gc's socket into a *net.TCPConn for the writer. The dup is
 // a second descriptor for the same socket: gnet keeps reading its own, the
 // writer writes on the dup through Go's netpoller.
-func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
+func newConn(s *Server, gc gnet.Conn, e *enrollee) (*conn, error) {
 	tcp, err := dupTCP(gc.Fd())
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConnOn(s, tcp, ip)
+	c, err := newConnOn(s, tcp, e)
 	if err != nil {
 		return nil, err
 	}
@@ -96,21 +96,22 @@ func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
 
 // newConnOn makes a connection whose writer writes on tcp (and whose
 // socket is closed by closing tcp).
-func newConnOn(s *Server, tcp *net.TCPConn, ip string) (*conn, error) {
+func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	raw, err := tcp.SyscallConn()
 	if err != nil {
 		tcp.Close()
 		return nil, fmt.Errorf("cannot get the socket's RawConn: %w", err)
 	}
 	c := &conn{
-		srv: s, ip: ip, tcp: tcp, raw: raw,
+		srv: s, ip: e.ip, tcp: tcp, raw: raw,
 		reqKick:   make(chan struct{}, 1),
 		writeKick: make(chan struct{}, 1),
 		readKick:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
-	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr()}
+	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
+		listener: e.l.Name, protocol: e.l.Protocol}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.lastActive.Store(nowNano())
 	c.lastWrite.Store(nowNano())

@@ -33,7 +33,11 @@
 //
 // Who does what:
 //
-//   - The accept goroutine owns the listening socket (a *net.TCPListener,
+//   - One accept goroutine per listener (Config.Listeners: PLAINTEXT,
+//     SASL_PLAINTEXT, … on their own ports; all share the event loops and
+//     the limits) owns its listening socket and tags each connection with
+//     its listener (Conn.ListenerName, Conn.SecurityProtocol). The spare
+//     descriptor below is shared under reserveMu. It is a *net.TCPListener,
 //     not gnet's: gnet v2.9.0's acceptor stops the whole engine on the
 //     first EMFILE). It applies MaxConns, MaxConnsPerIP and
 //     MaxConnCreationRate (Kafka's max.connections, max.connections.per.ip,

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -167,9 +168,15 @@ func testConfig() Config {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if testTLS != nil {
-		cfg.TLS = testTLS.serverConfig()
+		withTLS(&cfg, testTLS.serverConfig())
 	}
 	return cfg
+}
+
+// withTLS makes cfg's one listener an SSL listener served with tc.
+func withTLS(cfg *Config, tc *tls.Config) {
+	cfg.Listeners = []listener.Listener{{Name: "SSL", Protocol: listener.SSL, Host: "127.0.0.1"}}
+	cfg.TLS = map[string]*tls.Config{"SSL": tc}
 }
 
 // testTLS, when set, makes testConfig a TLS listener and dial a TLS
@@ -217,7 +224,7 @@ func dial(t testing.TB, s *Server) *client {
 	}
 	t.Cleanup(func() { nc.Close() })
 	c := &client{t: t, nc: nc, tcp: nc.(*net.TCPConn)}
-	if s.cfg.TLS != nil {
+	if s.cfg.Listeners[0].Protocol.TLS() {
 		tc := tls.Client(nc, testTLS.clientConfig())
 		tc.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := tc.Handshake(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/sluice/sluice/internal/lograte"
+	"github.com/sluice/sluice/listener"
 )
 
 // Server is a running listener: an accept goroutine, gnet event loops
@@ -23,12 +25,13 @@ type Server struct {
 	cfg         Config
 	h           Handler
 	log         *slog.Logger
-	ln          *net.TCPListener
-	cli         *gnet.Client  // gnet's event loops, without gnet's acceptor
-	reserve     *os.File      // spare descriptor, owned by the accept goroutine
-	acceptDone  chan struct{} // closed when the accept goroutine has returned
-	closeAccept chan struct{} // closed by Shutdown: the accept goroutine stops
-	closing     atomic.Bool   // Shutdown closed the listener
+	lns         []*boundListener // one per Config.Listeners entry, in order
+	cli         *gnet.Client     // gnet's event loops, without gnet's acceptor
+	reserveMu   sync.Mutex       // taken by an accept goroutine around shedOne
+	reserve     *os.File         // spare descriptor, guarded by reserveMu
+	acceptWG    sync.WaitGroup   // the accept goroutines
+	closeAccept chan struct{}    // closed by Shutdown: the accept goroutine stops
+	closing     atomic.Bool      // Shutdown closed the listener
 	acc         acceptState
 	limits      *connLimits
 	ctx         context.Context // parent of every connection's context
@@ -124,33 +127,36 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("netio: nil Handler")
 	}
-	ln, err := net.Listen("tcp", cfg.Addr) // SO_REUSEADDR, as gnet set it
+	lns, err := listenAll(cfg.Listeners)
 	if err != nil {
-		return nil, fmt.Errorf("netio: cannot listen on %q: %w", cfg.Addr, err)
+		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger, ln: ln.(*net.TCPListener), limits: newConnLimits(cfg),
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, lns: lns, limits: newConnLimits(cfg),
 		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
-		acceptDone:    make(chan struct{}), closeAccept: make(chan struct{}), idleDone: make(chan struct{})}
+		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {
-		ln.Close()
+		closeAll(lns)
 		return nil, fmt.Errorf("netio: cannot open the spare descriptor: %w", err)
 	}
 	if err := s.startLoops(); err != nil {
-		ln.Close()
+		closeAll(lns)
 		s.reserve.Close()
 		return nil, fmt.Errorf("netio: cannot start event loops: %w", err)
 	}
-	go s.acceptLoop()
+	for _, bl := range lns {
+		s.acceptWG.Add(1)
+		go s.acceptLoop(bl)
+	}
 	s.startIdleTicker()
 	return s, nil
 }
 
 // startLoops starts gnet's event loops, with no listener: the accept
-// goroutine enrolls each accepted socket. A TLS listener has none.
+// goroutine enrolls each accepted socket. Only TLS listeners: none.
 func (s *Server) startLoops() error {
-	if s.cfg.TLS != nil {
+	if !slices.ContainsFunc(s.cfg.Listeners, func(l listener.Listener) bool { return !l.Protocol.TLS() }) {
 		return nil
 	}
 	cli, err := gnet.NewClient(&events{s: s},
@@ -169,8 +175,44 @@ func (s *Server) startLoops() error {
 	return nil
 }
 
-// Addr is the address the server listens on, with the real port.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// boundListener is one listening socket and the listener it serves.
+type boundListener struct {
+	ln *net.TCPListener
+	l  listener.Listener
+}
+
+// listenAll binds every listener, or none.
+func listenAll(ls []listener.Listener) ([]*boundListener, error) {
+	var out []*boundListener
+	for _, l := range ls {
+		ln, err := net.Listen("tcp", l.Addr()) // SO_REUSEADDR, as gnet set it
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("netio: cannot listen on %q (listener %s): %w", l.Addr(), l.Name, err)
+		}
+		out = append(out, &boundListener{ln: ln.(*net.TCPListener), l: l})
+	}
+	return out, nil
+}
+
+func closeAll(lns []*boundListener) {
+	for _, bl := range lns {
+		bl.ln.Close()
+	}
+}
+
+// Addr is the address of the first listener, with the real port.
+func (s *Server) Addr() net.Addr { return s.lns[0].ln.Addr() }
+
+// Addrs are the listeners' addresses (with their real ports) by listener
+// name.
+func (s *Server) Addrs() map[string]net.Addr {
+	out := make(map[string]net.Addr, len(s.lns))
+	for _, bl := range s.lns {
+		out[bl.l.Name] = bl.ln.Addr()
+	}
+	return out
+}
 
 // Shutdown stops taking connections (new ones are closed at once) and
 // stops dispatching requests, waits until every request already
@@ -227,8 +269,8 @@ func waitDrained(ctx context.Context, conns []*conn) error {
 func (s *Server) stopAccepting() {
 	s.closing.Store(true)
 	close(s.closeAccept)
-	s.ln.Close()
-	<-s.acceptDone
+	closeAll(s.lns)
+	s.acceptWG.Wait()
 	if s.reserve != nil {
 		s.reserve.Close()
 		s.reserve = nil
@@ -376,8 +418,12 @@ type events struct {
 // the client's IP, counted by the connection limits.
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := ev.s
-	ip, _ := gc.Context().(string)
-	c, err := newConn(s, gc, ip)
+	e, _ := gc.Context().(*enrollee)
+	if e == nil {
+		s.log.Error("netio: BUG: connection enrolled without its listener", "remote", gc.RemoteAddr())
+		return nil, gnet.Close
+	}
+	c, err := newConn(s, gc, e)
 	if err != nil {
 		if isFdExhausted(err) {
 			s.stats.shed.Add(1)
@@ -407,8 +453,8 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
-		if ip, ok := gc.Context().(string); ok {
-			ev.s.limits.release(ip) // closed in OnOpen
+		if e, ok := gc.Context().(*enrollee); ok {
+			ev.s.limits.release(e.ip) // closed in OnOpen
 		}
 		return gnet.None
 	}

@@ -674,6 +674,6 @@ func TestHealth(t *testing.T) {
 	if err := s.Health(); err != nil {
 		t.Fatal(err)
 	}
-	s.ln.Close() // the fault: the listening socket is gone
+	s.lns[0].ln.Close() // the fault: the listening socket is gone
 	eventually(t, "Health to report it", func() bool { return errors.Is(s.Health(), ErrNotAccepting) })
 }

@@ -27,17 +27,17 @@ var tlsBufPool = sync.Pool{New: func() any { b := make([]byte, tlsBufSize); retu
 // openTLS sets up an admitted connection on a TLS listener: a read
 // goroutine that runs the handshake, then frames as a muted connection
 // does, reading only while the budget has room.
-func (s *Server) openTLS(tc *net.TCPConn, ip string) {
-	c, err := newConnOn(s, tc, ip)
+func (s *Server) openTLS(tc *net.TCPConn, e *enrollee) {
+	c, err := newConnOn(s, tc, e)
 	if err != nil {
-		s.limits.release(ip)
+		s.limits.release(e.ip)
 		s.log.Error("netio: cannot set up connection", "remote", tc.RemoteAddr(), "err", err)
 		return
 	}
-	c.tls = tls.Server(tc, s.cfg.TLS)
+	c.tls = tls.Server(tc, s.cfg.TLS[e.l.Name])
 	c.mu.muted = true // no gnet side: closing means closing tc
 	if !s.register(c) {
-		s.limits.release(ip)
+		s.limits.release(e.ip)
 		c.closeSocket()
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/internal/testcerts"
+	"github.com/sluice/sluice/listener"
 )
 
 // tlsFixture is a CA with a server and a client certificate.
@@ -119,7 +120,7 @@ func (peerHandler) Handle(_ context.Context, c *Conn, _ []byte) (*Response, erro
 func TestTLSPeerCertificate(t *testing.T) {
 	fx := newTLSFixture(t)
 	cfg := testConfig()
-	cfg.TLS = fx.serverConfig()
+	withTLS(&cfg, fx.serverConfig())
 	s, err := Listen(cfg, peerHandler{})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestTLSHandshakeFailures(t *testing.T) {
 	defer func() { testTLS = nil }()
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
-	cfg.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+	cfg.TLS["SSL"].ClientAuth = tls.RequireAndVerifyClientCert
 	s := startServer(t, cfg, h)
 
 	plain := rawDial(t, s)
@@ -243,4 +244,36 @@ func rawDial(t *testing.T, s *Server) net.Conn {
 	}
 	t.Cleanup(func() { nc.Close() })
 	return nc
+}
+
+// TestPlaintextAndTLSListeners: one server serves a PLAINTEXT listener on
+// gnet and an SSL listener on goroutines, with one Handler.
+func TestPlaintextAndTLSListeners(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 1<<20)
+	cfg := testConfig() // the SSL listener
+	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"})
+	s := startServer(t, cfg, h)
+	addrs := s.Addrs()
+	q := req(opMixed, 9, u64(100), u64(300<<10))
+	for _, name := range []string{"PLAINTEXT", "SSL"} {
+		nc, err := net.DialTimeout("tcp", addrs[name].String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &client{t: t, nc: nc, tcp: nc.(*net.TCPConn)}
+		if name == "SSL" {
+			c.nc = tls.Client(nc, testTLS.clientConfig())
+		}
+		c.r = bufioReader(c.nc)
+		c.send(q)
+		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+			t.Fatalf("%s: response differs", name)
+		}
+	}
+	if st := s.Stats(); st.TLSHandshakes != 1 || st.TLSCopiedBytes != 300<<10+150<<10 {
+		t.Fatalf("%+v", st)
+	}
 }

@@ -9,9 +9,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -62,6 +64,7 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 func netConfig(cfg *config.Config, log *slog.Logger) netio.Config {
 	n := netio.DefaultConfig()
 	n.Addr = cfg.Listen
+	n.Listeners = cfg.Listeners
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
 	n.IdleTimeout = cfg.ConnectionsMaxIdle
 	n.FrameTimeout = cfg.RequestReadTimeout
@@ -120,6 +123,9 @@ func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
 // startServer opens the store, loads the broker and starts the listener,
 // with requests instrumented for the metrics.
 func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger, m *metrics.Metrics) (*server, error) {
+	if err := refuseTLS(cfg.Listeners); err != nil {
+		return nil, err
+	}
 	scfg := storeConfig(cfg, log)
 	scfg.Observer = m.Observer()
 	fresh := isNewDataDir(cfg.DataDir)
@@ -145,6 +151,20 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
 		Offline: srv.Store().Offline, SASL: b.SASLRefused})
 	return &server{Server: srv, metrics: m}, nil
+}
+
+// refuseTLS refuses SSL and SASL_SSL listeners: TLS is not served yet.
+func refuseTLS(ls []listener.Listener) error {
+	var names []string
+	for _, l := range ls {
+		if l.Protocol.TLS() {
+			names = append(names, l.String()+" ("+string(l.Protocol)+")")
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return fmt.Errorf("listeners: TLS is not served yet, remove or change %s", strings.Join(names, ", "))
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never
