@@ -3,6 +3,7 @@ package broker
 import (
 	"sync/atomic"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/netio"
 )
 
@@ -38,6 +39,9 @@ func authOf(c *netio.Conn) *connAuth {
 // authenticated with SASL, "User:ANONYMOUS" on a PLAINTEXT listener (as
 // Kafka names it), "" while a SASL connection has not authenticated.
 func (b *Broker) principal(c *netio.Conn) string {
+	if c != nil && c.SecurityProtocol() == listener.SSL {
+		return b.sslPrincipal(c)
+	}
 	if c == nil || !c.SecurityProtocol().SASL() {
 		return "User:ANONYMOUS"
 	}

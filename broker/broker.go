@@ -21,6 +21,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -76,6 +77,12 @@ type Config struct {
 	// before a new session may evict it
 	// [min.incremental.fetch.session.eviction.ms]. Default 2 minutes.
 	FetchSessionEviction time.Duration
+	// SSLPrincipal gives the principal of a client on an SSL listener from
+	// its TLS session (the certificate's DN through the listener's
+	// ssl.principal.mapping.rules: "User:<name>", or "User:ANONYMOUS"
+	// without a certificate); an error closes the connection. Nil: every
+	// SSL client is User:ANONYMOUS.
+	SSLPrincipal func(listener string, st *tls.ConnectionState) (string, error)
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// StaticConfigs are the broker keys the daemon read (its option

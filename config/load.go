@@ -72,6 +72,9 @@ func newSettings() *Settings { return &Settings{levels: map[string][]setting{}} 
 
 func (s *Settings) add(key, value string, src Source) error {
 	o := lookup(key)
+	if ov, k := listenerOverride(key); o == nil && ov != nil {
+		o, key = ov, k
+	}
 	if o == nil {
 		switch {
 		case src.Level != File:

@@ -67,7 +67,7 @@ const (
 // Options is the table. Keys are unique; so are flags.
 var Options = []Option{
 	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
-		Doc: "Where the Kafka listeners bind, as in Kafka: NAME://host:port,… with each NAME's security protocol from listener.security.protocol.map. Several listeners on different ports are served at once; PLAINTEXT and SASL_PLAINTEXT are served, SSL and SASL_SSL are parsed but refused at start (TLS is not served yet). Listeners named in controller.listener.names are not served to clients. A bare host:port (the --listen form) is the PLAINTEXT listener. An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only; on a public interface prefer SASL_PLAINTEXT (or SASL_SSL once served)."},
+		Doc: "Where the Kafka listeners bind, as in Kafka: NAME://host:port,… with each NAME's security protocol from listener.security.protocol.map. Several listeners on different ports are served at once; PLAINTEXT and SASL_PLAINTEXT are served on gnet with sendfile; SSL and SASL_SSL are served with TLS (TLS 1.2/1.3, configured by the ssl.* keys below, per listener with listener.name.<name>.ssl.*), where record bytes are copied and encrypted instead of sent by sendfile. Listeners named in controller.listener.names are not served to clients. A bare host:port (the --listen form) is the PLAINTEXT listener. An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only; on a public interface prefer SASL_SSL (or SASL_PLAINTEXT on a trusted network)."},
 	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
 		Doc: "Per listener (NAME://host:port), the address Metadata gives a client that connected on that listener, as Kafka does. Unset for a listener: its own address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail. Names must be listeners'; wildcard hosts are refused."},
 	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,
@@ -207,7 +207,7 @@ var Ignored = []string{
 	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version", "authorizer.class.name",
-	"super.users", "ssl.", "sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.",
+	"super.users", "sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.",
 	"sasl.client.", "sasl.mechanism.inter.broker.protocol", "sasl.jaas.config", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
 	"offsets.commit.required.acks", "offsets.load.buffer.size",

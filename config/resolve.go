@@ -21,11 +21,15 @@ type Config struct {
 	Listeners           []listener.Listener
 	InterBrokerListener string   // inter.broker.listener.name; "" when unset
 	SASLMechanisms      []string // sasl.enabled.mechanisms, upper case
-	Listen              string   // host:port of Listeners[0]
-	Advertised          string   // Listeners[0].Advertised; "" means derive from Listen
-	NodeID              int32
-	ClusterID           string
-	Rack                string
+	// SSL holds, for each SSL or SASL_SSL listener by name, its ssl.*
+	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
+	// unset keys left out), for auth/tlsconf.
+	SSL        map[string]map[string]string
+	Listen     string // host:port of Listeners[0]
+	Advertised string // Listeners[0].Advertised; "" means derive from Listen
+	NodeID     int32
+	ClusterID  string
+	Rack       string
 
 	SocketRequestMaxBytes int32
 	ConnectionsMaxIdle    time.Duration // negative: never
@@ -143,6 +147,7 @@ func resolve(s *Settings) (*Config, error) {
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
 	resolveFetchSessions(r, c)
+	resolveSSL(r, c)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}

@@ -144,6 +144,12 @@ func (s *Server) build(stamps map[string]fileStamp) (*tls.Config, error) {
 	if cfg.CipherSuites, err = cipherSuites(s.set.get("ssl.cipher.suites")); err != nil {
 		return nil, err
 	}
+	// A certificate that maps to no principal fails the handshake, as
+	// Kafka fails the client's authentication.
+	cfg.VerifyConnection = func(st tls.ConnectionState) error {
+		_, err := s.mapper.Principal(st.VerifiedChains)
+		return err
+	}
 	return cfg, nil
 }
 

@@ -182,6 +182,12 @@ func TestClientAuthAndPrincipal(t *testing.T) {
 	if p, err := req.Principal(st.VerifiedChains); err != nil || p != "User:alice" {
 		t.Fatalf("principal %q, %v", p, err)
 	}
+	// A certificate no rule maps fails the handshake.
+	strict := with("ssl.client.auth", "required")
+	strict["ssl.principal.mapping.rules"] = "RULE:^CN=(.*?),OU=Admins.*$/$1/"
+	if _, err := handshake(t, srv(strict).TLSConfig(), f.clientConfig(true)); err == nil {
+		t.Fatal("a certificate no mapping rule matches was accepted")
+	}
 	// A certificate from another CA is refused when required or requested.
 	other := testcerts.NewCA(t, "other").Issue(t, testcerts.Options{})
 	foreign := f.clientConfig(false)

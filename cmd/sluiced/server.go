@@ -9,11 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
-	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -23,6 +21,7 @@ import (
 type server struct {
 	*broker.Server
 	metrics *metrics.Metrics
+	tls     *tlsListeners
 }
 
 func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
@@ -61,8 +60,9 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 	}
 }
 
-func netConfig(cfg *config.Config, log *slog.Logger) netio.Config {
+func netConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) netio.Config {
 	n := netio.DefaultConfig()
+	n.TLS = tl.configs()
 	n.Addr = cfg.Listen
 	n.Listeners = cfg.Listeners
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
@@ -84,8 +84,9 @@ func noLimit(n int) int {
 	return n
 }
 
-func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
+func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker.Config {
 	b := broker.DefaultConfig()
+	b.SSLPrincipal = tl.principal
 	b.NodeID = cfg.NodeID
 	b.ClusterID = cfg.ClusterID
 	b.Rack = cfg.Rack
@@ -123,7 +124,8 @@ func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
 // startServer opens the store, loads the broker and starts the listener,
 // with requests instrumented for the metrics.
 func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger, m *metrics.Metrics) (*server, error) {
-	if err := refuseTLS(cfg.Listeners); err != nil {
+	tl, err := newTLSListeners(cfg, log)
+	if err != nil {
 		return nil, err
 	}
 	scfg := storeConfig(cfg, log)
@@ -134,8 +136,8 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	}
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:       scfg,
-		Net:         netConfig(cfg, log),
-		Broker:      withStaticConfigs(brokerConfig(cfg, log), settings),
+		Net:         netConfig(cfg, log, tl),
+		Broker:      withStaticConfigs(brokerConfig(cfg, log, tl), settings),
 		Advertised:  cfg.Advertised,
 		Logger:      log,
 		WrapHandler: m.Instrument,
@@ -150,21 +152,8 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
 		Offline: srv.Store().Offline, SASL: b.SASLRefused})
-	return &server{Server: srv, metrics: m}, nil
-}
-
-// refuseTLS refuses SSL and SASL_SSL listeners: TLS is not served yet.
-func refuseTLS(ls []listener.Listener) error {
-	var names []string
-	for _, l := range ls {
-		if l.Protocol.TLS() {
-			names = append(names, l.String()+" ("+string(l.Protocol)+")")
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	return fmt.Errorf("listeners: TLS is not served yet, remove or change %s", strings.Join(names, ", "))
+	tl.start()
+	return &server{Server: srv, metrics: m, tls: tl}, nil
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never
@@ -204,5 +193,6 @@ func logRecovery(log *slog.Logger, st *partition.Store) {
 // flushed and marked clean) and detaches the metrics.
 func (s *server) shutdown(ctx context.Context) error {
 	s.metrics.SetSources(metrics.Sources{})
+	s.tls.stop()
 	return s.Shutdown(ctx)
 }

@@ -65,7 +65,7 @@ func TestBrokerConfigRebalanceDelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bc := brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		bc := brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &tlsListeners{})
 		if got := bc.Groups.InitialRebalanceDelay; got != want {
 			t.Fatalf("%q: delay %v, want %v", props, got, want)
 		}
@@ -86,7 +86,7 @@ func TestStaticConfigsFromSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc := withStaticConfigs(brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))), settings)
+	bc := withStaticConfigs(brokerConfig(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &tlsListeners{}), settings)
 	if len(bc.StaticConfigs) != len(config.Options) {
 		t.Errorf("%d static configs for %d options", len(bc.StaticConfigs), len(config.Options))
 	}
