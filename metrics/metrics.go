@@ -17,6 +17,8 @@
 //	sluice_inbound_overflows_total             netio: stopped connections closed for unread input over budget
 //	sluice_connections_timed_out_total{reason} netio: closed by a deadline: write (no progress for connections.max.idle.ms), request_read (sluice.request.read.timeout.ms)
 //	sluice_connections_muted_total             netio: connections whose reading stopped at the socket for back-pressure
+//	sluice_tls_handshakes_total{result}        netio: TLS handshakes: ok, failed, timeout
+//	sluice_tls_copied_bytes_total              netio: record bytes read and encrypted through a buffer on TLS listeners
 //	sluice_accept_errors_total                 netio: failed accepts (EMFILE, ENFILE, …), each followed by a back-off
 //	sluice_connections_shed_total              netio: connections closed unserved because file descriptors ran out
 //	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate;
@@ -296,6 +298,8 @@ var (
 	acceptErrors  = newConst("sluice_accept_errors_total", "Failed accepts on the Kafka listener (EMFILE, ENFILE, ENOBUFS, ...), each followed by a back-off.", prometheus.CounterValue)
 	shed          = newConst("sluice_connections_shed_total", "Connections closed unserved because file descriptors ran out.", prometheus.CounterValue)
 	refused       = newConst("sluice_connections_refused_total", "Connections refused: closed at once by a connection limit, or speaking the wrong security.protocol to this PLAINTEXT listener (tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed; sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE).", prometheus.CounterValue, "reason")
+	tlsHandshakes = newConst("sluice_tls_handshakes_total", "TLS handshakes on SSL and SASL_SSL listeners, by result: ok, failed (wrong CA, no or unmapped client certificate, not TLS; each closed its connection) or timeout (not finished within 10 s).", prometheus.CounterValue, "result")
+	tlsCopied     = newConst("sluice_tls_copied_bytes_total", "Record bytes read and encrypted through a buffer on TLS listeners (no sendfile without kTLS).", prometheus.CounterValue)
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
@@ -336,7 +340,8 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued)
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued,
+		tlsHandshakes, tlsCopied)
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
@@ -364,6 +369,10 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	refused.emit(ch, float64(s.RefusedTLS), "tls_on_plaintext")
 	panics.emit(ch, float64(s.PanicsRecovered))
 	queued.emit(ch, float64(s.QueuedBytes))
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakes), "ok")
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakeFailures), "failed")
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakeTimeouts), "timeout")
+	tlsCopied.emit(ch, float64(s.TLSCopiedBytes))
 }
 
 type sendfileCollector struct{}
