@@ -232,3 +232,19 @@ func writeAtomically(t *testing.T, path string, leaf *testcerts.Leaf) {
 type x509UnknownAuthority struct {
 	err *tls.CertificateVerificationError
 }
+
+// TestJavaClientsTLS runs the Java client's round trip (every codec) and
+// its consumer group over an SSL listener, the client trusting the test
+// CA through a PEM truststore (ssl.truststore.type=PEM, Kafka 2.7+).
+func TestJavaClientsTLS(t *testing.T) {
+	kit := requireJava(t)
+	b := startTLSBroker(t)
+	props := filepath.Join(t.TempDir(), "client.properties")
+	if err := os.WriteFile(props, []byte("security.protocol=SSL\nssl.truststore.type=PEM\nssl.truststore.location="+b.caPath+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_KIT_CLIENT_PROPERTIES", props)
+	for _, program := range []string{"RoundTrip", "Groups"} {
+		t.Run(program, func(t *testing.T) { runJavaProgram(t, kit, program, b.Addr) })
+	}
+}
