@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type Config struct {
 	FromLatest bool
 	// VerifyCRC checks every fetched batch's CRC-32C.
 	VerifyCRC bool
+	// TLS connects with TLS (an SSL listener). Nil: plaintext.
+	TLS *tls.Config
 	// FetchBytes is a Fetch's MaxBytes and partition max. Default 8 MiB.
 	FetchBytes int
 	// Dir holds the floor's files. Default os.TempDir().

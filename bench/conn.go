@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,11 +32,24 @@ type conn struct {
 	rbuf []byte
 }
 
-func dial(ctx context.Context, addr string) (*conn, error) {
+// dial connects to addr, with TLS when tc is set (SSL listeners).
+func dial(ctx context.Context, addr string, tc *tls.Config) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bench: cannot connect to %s: %w", addr, err)
+	}
+	if tc != nil {
+		if tc.ServerName == "" {
+			tc = tc.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		t := tls.Client(nc, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+		}
+		nc = t
 	}
 	return &conn{
 		nc:  nc,

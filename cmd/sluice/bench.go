@@ -32,6 +32,7 @@ type benchOpts struct {
 	output                  string // table, json or yaml
 	json                    bool   // --json: the same as --output json
 	report                  string
+	tls                     tlsFlags
 }
 
 func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +59,7 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.output, "output", "table", "table (one labelled result line per run), json or yaml (the same fields as results.json)")
 	fs.BoolVar(&o.json, "json", false, "the same as --output json")
 	fs.StringVar(&o.report, "report", "", "write DIR/results.json and DIR/chart.svg")
+	o.tls.register(fs)
 	return func(args []string, stdout, stderr io.Writer) int {
 		// The mode comes first (sluice bench produce --topic T): parse the
 		// flags after it too.
@@ -92,6 +94,9 @@ func (o *benchOpts) apply(cfg *bench.Config) error {
 		return err
 	}
 	if cfg.TotalBytes, err = bench.ParseBytes(o.total); err != nil {
+		return err
+	}
+	if cfg.TLS, err = o.tls.config(); err != nil {
 		return err
 	}
 	switch o.from {
