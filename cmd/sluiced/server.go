@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/listener"
@@ -65,6 +66,7 @@ func netConfig(cfg *config.Config, log *slog.Logger) netio.Config {
 	n := netio.DefaultConfig()
 	n.Addr = cfg.Listen
 	n.Listeners = cfg.Listeners
+	n.SASLMaxReceiveBytes = cfg.SASL.MaxReceiveBytes
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
 	n.IdleTimeout = cfg.ConnectionsMaxIdle
 	n.FrameTimeout = cfg.RequestReadTimeout
@@ -92,6 +94,16 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
+	b.SASL = broker.SASLConfig{
+		Mechanisms:      []auth.Mechanism{},
+		PlainUsers:      cfg.SASL.PlainUsers,
+		PlainUsersAll:   cfg.SASL.PlainUsersAll,
+		Reauth:          cfg.SASL.Reauth,
+		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+	}
+	for _, m := range cfg.SASLMechanisms {
+		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
+	}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -149,7 +161,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats})
 	return &server{Server: srv, metrics: m}, nil
 }
 
