@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
@@ -80,9 +81,10 @@ type Config struct {
 	// SSLPrincipal gives the principal of a client on an SSL listener from
 	// its TLS session (the certificate's DN through the listener's
 	// ssl.principal.mapping.rules: "User:<name>", or "User:ANONYMOUS"
-	// without a certificate); an error closes the connection. Nil: every
-	// SSL client is User:ANONYMOUS.
+	// without a certificate). Nil: every SSL client is User:ANONYMOUS.
 	SSLPrincipal func(listener string, st *tls.ConnectionState) (string, error)
+	// SASL configures authentication on SASL listeners (auth.go).
+	SASL SASLConfig
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// StaticConfigs are the broker keys the daemon read (its option
@@ -105,6 +107,7 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,
@@ -130,6 +133,7 @@ type Broker struct {
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	saslStats   saslStats    // SASL listeners' counters; see auth.go
+	scram       *scramStore  // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
@@ -173,6 +177,13 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	scram, err := openScramStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SASL.Mechanisms == nil {
+		cfg.SASL.Mechanisms = []auth.Mechanism{auth.ScramSHA256, auth.ScramSHA512}
+	}
 	b := &Broker{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -180,11 +191,13 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		clusterID:   clusterID,
 		topics:      ts,
 		producerIDs: pids,
+		scram:       scram,
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
+	b.saslStats.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err

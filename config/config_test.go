@@ -71,6 +71,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
 		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
+		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond},
 		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
@@ -331,4 +332,40 @@ func TestListeners(t *testing.T) {
 		!reflect.DeepEqual(c.SASLMechanisms, []string{"PLAIN", "SCRAM-SHA-512"}) {
 		t.Fatalf("got %+v %q %q %q", c.Listeners, c.Listen, c.InterBrokerListener, c.SASLMechanisms)
 	}
+}
+
+func TestSASLUsers(t *testing.T) {
+	users := writeTestFile(t, "users", "# PLAIN users\ncarol=carol-pw\n")
+	c, s, err := load(t, "listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\\n"+
+		"  username=\"admin\" password=\"admin-pw\" user_alice=\"alice-pw\";\nsasl.plain.users.file="+users+"\nconnections.max.reauth.ms=60000\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.SASL.PlainUsers, map[string]map[string]string{"SASL_PLAINTEXT": {"alice": "alice-pw"}}) ||
+		!reflect.DeepEqual(c.SASL.PlainUsersAll, map[string]string{"carol": "carol-pw"}) || c.SASL.Reauth != time.Minute {
+		t.Fatalf("got %+v", c.SASL)
+	}
+	for _, v := range s.Effective() {
+		if strings.Contains(v.Value, "alice-pw") {
+			t.Fatalf("a JAAS password is listed by Effective: %s", v.Option.Key)
+		}
+	}
+	_, _, err = load(t, "listener.name.x.plain.sasl.jaas.config=Nope required;\n", nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != "listener.name.x.plain.sasl.jaas.config" {
+		t.Fatalf("bad JAAS: %v", err)
+	}
+	_, _, err = load(t, "sasl.plain.users.file=/nonexistent/users\n", nil)
+	if !errors.As(err, &ce) || ce.Key != "sasl.plain.users.file" {
+		t.Fatalf("missing users file: %v", err)
+	}
+}
+
+func writeTestFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -141,6 +141,9 @@ type Value struct {
 func (s *Settings) Effective() []Value {
 	out := make([]Value, 0, len(Options))
 	for i := range Options {
+		if Options[i].Pattern {
+			continue
+		}
 		st, _ := s.top(Options[i].Key)
 		out = append(out, Value{&Options[i], st.value, st.src})
 	}
@@ -241,6 +244,9 @@ func (s *Settings) addEnv(environ []string) error {
 		}
 	}
 	for i := range Options {
+		if Options[i].Pattern {
+			continue // file only
+		}
 		name := Options[i].Env()
 		if v, ok := env[name]; ok {
 			if err := s.add(Options[i].Key, v, Source{Level: Env, Name: name}); err != nil {

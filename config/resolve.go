@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/listener"
 )
 
@@ -25,6 +27,7 @@ type Config struct {
 	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
 	// unset keys left out), for auth/tlsconf.
 	SSL        map[string]map[string]string
+	SASL       SASL
 	Listen     string // host:port of Listeners[0]
 	Advertised string // Listeners[0].Advertised; "" means derive from Listen
 	NodeID     int32
@@ -76,6 +79,18 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+}
+
+// SASL holds the authentication settings of SASL listeners.
+type SASL struct {
+	MaxReceiveBytes int32         // sasl.server.max.receive.size
+	Reauth          time.Duration // connections.max.reauth.ms; 0: sessions never end
+	FailedAuthDelay time.Duration // connection.failed.authentication.delay.ms
+	// PlainUsers are the PLAIN users of each listener (upper-case name)
+	// from listener.name.<listener>.plain.sasl.jaas.config; nil when none.
+	PlainUsers map[string]map[string]string
+	// PlainUsersAll are the PLAIN users of sasl.plain.users.file; nil when unset.
+	PlainUsersAll map[string]string
 }
 
 // Cleaner holds the log cleaner's broker-wide settings.
@@ -230,6 +245,39 @@ func (r resolver) listeners(c *Config) error {
 	c.SASLMechanisms, err = saslMechanisms(r.str("sasl.enabled.mechanisms"))
 	if err != nil {
 		return r.bad("sasl.enabled.mechanisms", err.Error())
+	}
+	return r.sasl(c)
+}
+
+// sasl resolves the SASL settings; PLAIN users are read (the users file
+// from disk) and checked here.
+func (r resolver) sasl(c *Config) error {
+	c.SASL.MaxReceiveBytes = int32(r.int("sasl.server.max.receive.size"))
+	c.SASL.Reauth = r.ms("connections.max.reauth.ms")
+	c.SASL.FailedAuthDelay = r.ms("connection.failed.authentication.delay.ms")
+	jaas := lookup("listener.name.<listener>.plain.sasl.jaas.config")
+	for key := range r.s.levels {
+		name, ok := jaas.matches(key)
+		if !ok {
+			continue
+		}
+		users, err := auth.ParsePlainJAAS(r.str(key))
+		if err != nil {
+			return r.bad(key, err.Error())
+		}
+		if c.SASL.PlainUsers == nil {
+			c.SASL.PlainUsers = map[string]map[string]string{}
+		}
+		c.SASL.PlainUsers[name] = users
+	}
+	if path := r.str("sasl.plain.users.file"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return r.bad("sasl.plain.users.file", err.Error())
+		}
+		if c.SASL.PlainUsersAll, err = auth.ParsePlainUsersFile(data); err != nil {
+			return r.bad("sasl.plain.users.file", err.Error())
+		}
 	}
 	return nil
 }

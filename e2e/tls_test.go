@@ -18,7 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluice/sluice/internal/kafkaref"
 	"github.com/sluice/sluice/internal/testcerts"
@@ -247,4 +252,67 @@ func TestJavaClientsTLS(t *testing.T) {
 	for _, program := range []string{"RoundTrip", "Groups"} {
 		t.Run(program, func(t *testing.T) { runJavaProgram(t, kit, program, b.Addr) })
 	}
+}
+
+// TestSASLSSL: a SASL_SSL listener is TLS first, then SASL: franz-go
+// authenticates with SCRAM-SHA-512 (credentials made over PLAINTEXT with
+// AlterUserScramCredentials) and with PLAIN (JAAS users), produces and
+// consumes with a group; a wrong password gets SASL_AUTHENTICATION_FAILED.
+func TestSASLSSL(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, "e2e CA")
+	ks := ca.Issue(t, testcerts.Options{}).WriteKeystore(t, dir, "server.pem")
+	port, err := kafkaref.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := filepath.Join(dir, "server.properties")
+	props := "ssl.keystore.location=" + ks + "\n" +
+		"sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512\n" +
+		`listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-pw";` + "\n" +
+		"offsets.topic.num.partitions=1\n"
+	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, filepath.Join(dir, "data"), "--config", cfg, "--group-initial-rebalance-delay", "1",
+		"--listen", "SASL_SSL://127.0.0.1:0,PLAINTEXT://"+plainAddr)
+	adm := kadm.NewClient(newClient(t, plainAddr))
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	res, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "bob-pw"}})
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("AlterUserSCRAMs: %v", err)
+	}
+	tc := kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool})
+	for name, mech := range map[string]sasl.Mechanism{
+		"SCRAM-SHA-512": scram.Auth{User: "bob", Pass: "bob-pw"}.AsSha512Mechanism(),
+		"PLAIN":         plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			topic := "sasl-ssl-" + strings.ToLower(name)
+			cl := newClient(t, d.Addr, tc, kgo.SASL(mech))
+			recs := make([]*kgo.Record, 300)
+			for i := range recs {
+				recs[i] = &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "v%d", i)}
+			}
+			produceSync(t, cl, recs...)
+			cons := newClient(t, d.Addr, tc, kgo.SASL(mech), kgo.ConsumeTopics(topic), kgo.ConsumerGroup(topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+			if got := pollN(t, cons, len(recs)); string(got[299].Value) != "v299" {
+				t.Fatalf("last record %q", got[299].Value)
+			}
+		})
+	}
+	t.Run("WrongPassword", func(t *testing.T) {
+		cl := newClient(t, d.Addr, tc, kgo.SASL(scram.Auth{User: "bob", Pass: "nope"}.AsSha512Mechanism()), kgo.RetryTimeout(2*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := cl.Ping(ctx); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	})
 }

@@ -24,6 +24,8 @@
 //	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate;
 //	                                           tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed (client security.protocol SSL/SASL_SSL);
 //	                                           sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE (broker; client SASL_PLAINTEXT)
+//	sluice_sasl_authentications_total{result}  SASL listeners: succeeded, failed (SASL_AUTHENTICATION_FAILED), reauthenticated (KIP-368)
+//	sluice_sasl_connections_closed_total{reason} SASL listeners: unauthenticated (a request before authentication), expired (session ended without re-authentication)
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
@@ -96,6 +98,7 @@ type Sources struct {
 	Cleaner   func() partition.CleanerStats
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
+	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
 	NodeID    int32
 	ClusterID string
 }
@@ -300,6 +303,8 @@ var (
 	refused       = newConst("sluice_connections_refused_total", "Connections refused: closed at once by a connection limit, or speaking the wrong security.protocol to this PLAINTEXT listener (tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed; sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE).", prometheus.CounterValue, "reason")
 	tlsHandshakes = newConst("sluice_tls_handshakes_total", "TLS handshakes on SSL and SASL_SSL listeners, by result: ok, failed (wrong CA, no or unmapped client certificate, not TLS; each closed its connection) or timeout (not finished within 10 s).", prometheus.CounterValue, "result")
 	tlsCopied     = newConst("sluice_tls_copied_bytes_total", "Record bytes read and encrypted through a buffer on TLS listeners (no sendfile without kTLS).", prometheus.CounterValue)
+	saslAuth      = newConst("sluice_sasl_authentications_total", "SASL authentications on SASL listeners: succeeded, failed (answered SASL_AUTHENTICATION_FAILED, or closed on a v0 handshake), reauthenticated (KIP-368).", prometheus.CounterValue, "result")
+	saslClosed    = newConst("sluice_sasl_connections_closed_total", "Connections on SASL listeners closed by the broker: unauthenticated (a request other than ApiVersions or the SASL APIs before authentication), expired (the session of connections.max.reauth.ms ended without re-authentication).", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
@@ -340,7 +345,7 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued,
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslClosed,
 		tlsHandshakes, tlsCopied)
 }
 
@@ -348,6 +353,14 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	src := c.m.sources()
 	if src.SASL != nil {
 		refused.emit(ch, float64(src.SASL()), "sasl_on_plaintext")
+	}
+	if src.SASLAuth != nil {
+		st := src.SASLAuth()
+		saslAuth.emit(ch, float64(st.Succeeded), "succeeded")
+		saslAuth.emit(ch, float64(st.Failed), "failed")
+		saslAuth.emit(ch, float64(st.Reauthenticated), "reauthenticated")
+		saslClosed.emit(ch, float64(st.Unauthenticated), "unauthenticated")
+		saslClosed.emit(ch, float64(st.Expired), "expired")
 	}
 	if src.Net == nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 
 	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
@@ -100,7 +101,25 @@ type Conn struct {
 	listener   string               // the listener's name
 	protocol   listener.Protocol    // the listener's security protocol
 	state      any                  // the Handler's, see SetState
+	maxReq     *atomic.Int32        // its conn's framing limit
+	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
+}
+
+// SetMaxRequestBytes bounds the size of the requests c's framing accepts
+// from now on (a frame already read is not affected); a larger size
+// prefix closes the connection before anything is read. 0 restores
+// Config.MaxRequestBytes. Connections on SASL listeners start at
+// Config.SASLMaxReceiveBytes: the Handler lifts it once the client has
+// authenticated.
+func (c *Conn) SetMaxRequestBytes(n int32) {
+	if c.maxReq == nil {
+		return
+	}
+	if n <= 0 {
+		n = c.maxDefault
+	}
+	c.maxReq.Store(n)
 }
 
 // SetState keeps v with c for the Handler (the broker keeps a

@@ -42,6 +42,13 @@ type Config struct {
 	// it must stay above the clients' max.request.size.
 	MaxRequestBytes int32
 
+	// SASLMaxReceiveBytes is sasl.server.max.receive.size: on SASL
+	// listeners, the largest request (SASL token or other) accepted before
+	// the Handler lifts the limit (Conn.SetMaxRequestBytes) once the client
+	// has authenticated. Default 512 KiB, Kafka's: an unauthenticated
+	// client cannot make the broker buffer more.
+	SASLMaxReceiveBytes int32
+
 	// IdleTimeout is connections.max.idle.ms: a connection with no byte
 	// received or sent for this long and nothing being served or sent is
 	// closed (IdleClosed). It is also the write deadline: a connection
@@ -121,12 +128,13 @@ type Config struct {
 
 // Defaults, see Config.
 const (
-	DefaultAddr             = ":9092"
-	DefaultMaxRequestBytes  = 100 << 20
-	DefaultIdleTimeout      = 10 * time.Minute
-	DefaultConnBudgetBytes  = 64 << 20
-	DefaultFrameTimeout     = 30 * time.Second
-	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultAddr                = ":9092"
+	DefaultMaxRequestBytes     = 100 << 20
+	DefaultSASLMaxReceiveBytes = 512 << 10
+	DefaultIdleTimeout         = 10 * time.Minute
+	DefaultConnBudgetBytes     = 64 << 20
+	DefaultFrameTimeout        = 30 * time.Second
+	DefaultHandshakeTimeout    = 10 * time.Second
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -167,6 +175,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.SASLMaxReceiveBytes <= 0 {
+		cfg.SASLMaxReceiveBytes = DefaultSASLMaxReceiveBytes
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout

@@ -45,6 +45,8 @@ type conn struct {
 	lastWrite    atomic.Int64 // UnixNano of the writer's last progress (batch taken, chunk sent)
 	partialSince atomic.Int64 // UnixNano since a partial frame waits for its rest; 0: none
 
+	maxReq atomic.Int32 // the largest request framed from now on (Conn.SetMaxRequestBytes)
+
 	firstChecked bool // event loop only: the first bytes were checked for a TLS ClientHello
 
 	w writerState // owned by the writer goroutine
@@ -111,7 +113,11 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 		drained:   make(chan struct{}),
 	}
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
-		listener: e.l.Name, protocol: e.l.Protocol}
+		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
+	c.maxReq.Store(s.cfg.MaxRequestBytes)
+	if e.l.Protocol.SASL() {
+		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))
+	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.lastActive.Store(nowNano())
 	c.lastWrite.Store(nowNano())
@@ -332,7 +338,7 @@ func (c *conn) dispatch() gnet.Action {
 			return gnet.Close
 		}
 	}
-	st, err := frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, c)
+	st, err := frameLoop(c.gc, c.maxReq.Load(), c)
 	if err != nil {
 		c.srv.stats.rejected.Add(1)
 		c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
@@ -360,7 +366,7 @@ func (c *conn) notePartial(st frameState) {
 // whatever the budget (onClose, on the event loop).
 func (c *conn) takeBufferedFrames() [][]byte {
 	var all takeAll
-	frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, &all)
+	frameLoop(c.gc, c.maxReq.Load(), &all)
 	c.srv.stats.requests.Add(uint64(len(all)))
 	return all
 }
@@ -460,8 +466,8 @@ func (c *conn) endRead(err error) {
 }
 
 func (c *conn) readFrames(fr *frameReader) error {
-	max := c.srv.cfg.MaxRequestBytes
 	for {
+		max := c.maxReq.Load()
 		st, err := frameLoop(fr, max, c)
 		if err != nil {
 			c.srv.stats.rejected.Add(1)

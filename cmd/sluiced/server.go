@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/metrics"
@@ -65,6 +66,7 @@ func netConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) netio.Con
 	n.TLS = tl.configs()
 	n.Addr = cfg.Listen
 	n.Listeners = cfg.Listeners
+	n.SASLMaxReceiveBytes = cfg.SASL.MaxReceiveBytes
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
 	n.IdleTimeout = cfg.ConnectionsMaxIdle
 	n.FrameTimeout = cfg.RequestReadTimeout
@@ -93,6 +95,16 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
+	b.SASL = broker.SASLConfig{
+		Mechanisms:      []auth.Mechanism{},
+		PlainUsers:      cfg.SASL.PlainUsers,
+		PlainUsersAll:   cfg.SASL.PlainUsersAll,
+		Reauth:          cfg.SASL.Reauth,
+		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+	}
+	for _, m := range cfg.SASLMechanisms {
+		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
+	}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -151,7 +163,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }

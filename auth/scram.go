@@ -1,0 +1,186 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+
+	"github.com/xdg-go/scram"
+)
+
+// Iteration bounds of SCRAM credentials, as Kafka's ScramMechanism
+// (KIP-554: AlterUserScramCredentials refuses counts outside them).
+const (
+	MinIterations = 4096
+	MaxIterations = 16384
+)
+
+// ScramCredential is what Kafka stores for a SCRAM user (ScramCredential):
+// never the password, only what verifies it.
+type ScramCredential struct {
+	Salt       []byte
+	StoredKey  []byte // H(ClientKey), ClientKey = HMAC(SaltedPassword, "Client Key")
+	ServerKey  []byte // HMAC(SaltedPassword, "Server Key")
+	Iterations int32
+}
+
+func (m Mechanism) hash() func() hash.Hash {
+	if m == ScramSHA512 {
+		return sha512.New
+	}
+	return sha256.New
+}
+
+// NewScramCredential derives the stored credential from a salted password
+// (AlterUserScramCredentials' upsertion: the client salts, RFC 5802's Hi).
+func NewScramCredential(m Mechanism, salt, saltedPassword []byte, iterations int32) ScramCredential {
+	h := m.hash()
+	clientKey := hmacOf(h, saltedPassword, "Client Key")
+	sum := h()
+	sum.Write(clientKey)
+	return ScramCredential{
+		Salt:       append([]byte(nil), salt...),
+		StoredKey:  sum.Sum(nil),
+		ServerKey:  hmacOf(h, saltedPassword, "Server Key"),
+		Iterations: iterations,
+	}
+}
+
+func hmacOf(h func() hash.Hash, key []byte, s string) []byte {
+	mac := hmac.New(h, key)
+	mac.Write([]byte(s))
+	return mac.Sum(nil)
+}
+
+// SaltPassword is RFC 5802's Hi(password, salt, iterations): what a
+// client sends in an upsertion.
+func SaltPassword(m Mechanism, password string, salt []byte, iterations int) ([]byte, error) {
+	h := m.hash()
+	return pbkdf2.Key(h, password, salt, iterations, h().Size())
+}
+
+// NewSalt returns a random salt (32 bytes, as Kafka's ScramFormatter).
+func NewSalt() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+// scramSession runs xdg-go/scram's server conversation, with Kafka's
+// checks around it: the user name is decoded (RFC 5802 saslname), an
+// authorization id must be the user, and any token after the exchange
+// (a replay) fails.
+type scramSession struct {
+	m     Mechanism
+	creds Credentials
+	conv  *scram.ServerConversation
+	steps int
+	user  string
+}
+
+func newScramSession(m Mechanism, creds Credentials) *scramSession {
+	s := &scramSession{m: m, creds: creds}
+	hf := scram.SHA256
+	if m == ScramSHA512 {
+		hf = scram.SHA512
+	}
+	srv, err := hf.NewServer(s.lookup)
+	if err != nil {
+		panic("BUG: auth: scram.NewServer: " + err.Error()) // only fails for a nil lookup
+	}
+	s.conv = srv.NewConversation()
+	return s
+}
+
+var errUnknownUser = errors.New("unknown user")
+
+// lookup is the conversation's credential callback.
+func (s *scramSession) lookup(name string) (scram.StoredCredentials, error) {
+	user, err := decodeSaslName(name)
+	if err != nil {
+		return scram.StoredCredentials{}, err
+	}
+	c, ok := s.creds.Scram(s.m, user)
+	if !ok {
+		return scram.StoredCredentials{}, errUnknownUser
+	}
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: int(c.Iterations)},
+		StoredKey:  c.StoredKey, ServerKey: c.ServerKey,
+	}, nil
+}
+
+func (s *scramSession) User() string { return s.user }
+
+func (s *scramSession) fail(reason string) error {
+	return &Failure{Reason: reason, Message: invalidCredentials(s.m)}
+}
+
+func (s *scramSession) Step(token []byte) ([]byte, bool, error) {
+	s.steps++
+	switch s.steps {
+	case 1:
+		return s.first(string(token))
+	case 2:
+		return s.final(string(token))
+	}
+	return nil, false, s.fail("SCRAM message after the exchange ended (replayed?)")
+}
+
+func (s *scramSession) first(msg string) ([]byte, bool, error) {
+	// xdg-go/scram indexes the GS2 flag without a length check.
+	if !strings.HasPrefix(msg, "n,") && !strings.HasPrefix(msg, "y,") {
+		return nil, false, s.fail(fmt.Sprintf("bad SCRAM client-first message (%d bytes): want a GS2 header n, or y,", len(msg)))
+	}
+	out, err := s.conv.Step(msg)
+	if err != nil {
+		name, _ := decodeSaslName(s.conv.Username())
+		return nil, false, s.fail(fmt.Sprintf("client-first message of user %q: %v", name, err))
+	}
+	user, _ := decodeSaslName(s.conv.Username())
+	if a := s.conv.AuthzID(); a != "" && a != user {
+		return nil, false, &Failure{Reason: fmt.Sprintf("authorization id %q differs from user %q", a, user),
+			Message: "Authentication failed: Client requested an authorization id that is different from username"}
+	}
+	return []byte(out), false, nil
+}
+
+func (s *scramSession) final(msg string) ([]byte, bool, error) {
+	out, err := s.conv.Step(msg)
+	user, _ := decodeSaslName(s.conv.Username())
+	if err != nil || !s.conv.Valid() {
+		return nil, false, s.fail(fmt.Sprintf("client-final message of user %q: %v", user, err))
+	}
+	s.user = user
+	return []byte(out), true, nil
+}
+
+// decodeSaslName undoes RFC 5802's escaping of ',' (=2C) and '=' (=3D).
+func decodeSaslName(s string) (string, error) {
+	if !strings.Contains(s, "=") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '=' {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch {
+		case strings.HasPrefix(s[i:], "=2C"):
+			b.WriteByte(',')
+		case strings.HasPrefix(s[i:], "=3D"):
+			b.WriteByte('=')
+		default:
+			return "", fmt.Errorf("bad escape in user name %q", s)
+		}
+		i += 2
+	}
+	return b.String(), nil
+}
