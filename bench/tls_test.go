@@ -3,16 +3,12 @@ package bench
 import (
 	"context"
 	"crypto/tls"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/internal/testcerts"
 	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 )
 
 // TestProduceConsumeTLS runs produce and consume against an SSL listener
@@ -22,23 +18,10 @@ func TestProduceConsumeTLS(t *testing.T) {
 	ncfg := netio.DefaultConfig()
 	ncfg.Listeners = []listener.Listener{{Name: "SSL", Protocol: listener.SSL, Host: "127.0.0.1"}}
 	ncfg.TLS = map[string]*tls.Config{"SSL": {Certificates: []tls.Certificate{ca.Issue(t, testcerts.Options{}).TLS}}}
-	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
-		Net:    ncfg,
-		Broker: broker.DefaultConfig(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("StartServer: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	addr := startBrokerOn(t, ncfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := testConfig(srv.Addr().String(), "tls")
+	cfg := testConfig(addr, "tls")
 	cfg.TLS = &tls.Config{RootCAs: ca.Pool}
 	cfg.TotalBytes = 4 << 20
 	prod, err := Run(ctx, ModeProduce, cfg)
