@@ -159,7 +159,7 @@
 // # Limits per connection
 //
 // File descriptors: 2 per open connection (gnet's and the writer's dup;
-// a muted connection keeps only the dup), 3 for a moment while it is set
+// a muted or TLS connection keeps only one), 3 for a moment while it is set
 // up, plus the listener and the spare. Set MaxConns below (RLIMIT_NOFILE −
 // the logs' descriptors) / 2 so that the limit sheds connections before
 // the operating system does.

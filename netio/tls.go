@@ -137,7 +137,7 @@ func (c *conn) writeTLSRuns(iov [][]byte) error {
 func (c *conn) copyTLS(r sendfile.Region) error {
 	bp := tlsBufPool.Get().(*[]byte)
 	defer tlsBufPool.Put(bp)
-	n, err := sendfile.Copy(c.tls, r, *bp)
+	n, err := sendfile.CopyThrough(c.tls, r, *bp)
 	c.srv.stats.tlsCopied.Add(uint64(n))
 	return err
 }

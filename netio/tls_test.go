@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice/sluice/internal/testcerts"
 	"github.com/sluice/sluice/listener"
+	"github.com/sluice/sluice/sendfile"
 )
 
 // tlsFixture is a CA with a server and a client certificate.
@@ -80,6 +81,7 @@ func TestTLSRegionsCopied(t *testing.T) {
 	defer func() { testTLS = nil }()
 	h := newTestHandler(t, 4<<20)
 	s := startServer(t, testConfig(), h)
+	copiedBefore := sendfile.Stats().CopiedBytes
 	c := dial(t, s)
 	reqs := [][]byte{
 		req(opFile, 1, u64(0), u64(3<<20+17)), // spans several writeChunks
@@ -94,6 +96,9 @@ func TestTLSRegionsCopied(t *testing.T) {
 	}
 	if st, want := s.Stats(), uint64(3<<20+17+70000+35000); st.TLSCopiedBytes != want || st.TLSHandshakes != 1 {
 		t.Fatalf("TLSCopiedBytes %d, want %d; %+v", st.TLSCopiedBytes, want, st)
+	}
+	if got := sendfile.Stats().CopiedBytes - copiedBefore; got != 0 {
+		t.Fatalf("TLS copies counted as %d bytes of the sendfile fallback", got)
 	}
 }
 
