@@ -47,8 +47,8 @@ func topicPartitions(c *conn, topic string, autoCreate bool) (int, error) {
 
 // EnsureTopic creates topic with partitions partitions unless it exists,
 // and returns its partition count (which may differ when it existed).
-func EnsureTopic(ctx context.Context, addr, topic string, partitions int) (int, error) {
-	c, err := dial(ctx, addr)
+func EnsureTopic(ctx context.Context, addr string, s SASL, topic string, partitions int) (int, error) {
+	c, err := dial(ctx, addr, s)
 	if err != nil {
 		return 0, err
 	}

@@ -31,17 +31,24 @@ type conn struct {
 	rbuf []byte
 }
 
-func dial(ctx context.Context, addr string) (*conn, error) {
+// dial connects to addr and authenticates with s (if s names a
+// mechanism).
+func dial(ctx context.Context, addr string, s SASL) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bench: cannot connect to %s: %w", addr, err)
 	}
-	return &conn{
+	c := &conn{
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, 256<<10),
 		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
-	}, nil
+	}
+	if err := c.authenticate(s); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (c *conn) Close() error { return c.nc.Close() }

@@ -37,29 +37,9 @@ const (
 
 // opt is the kgo option that authenticates, nil without SASL.
 func (s *saslFlags) opt() (kgo.Opt, error) {
-	mech, user, pass := s.mechanism, s.user, s.password
-	if s.commandConfig != "" {
-		p, err := readClientProperties(s.commandConfig)
-		if err != nil {
-			return nil, err
-		}
-		mech, user, pass = or(mech, p.mechanism), or(user, p.user), or(pass, p.password)
-	}
-	if pass == "" {
-		pass = os.Getenv("SLUICE_PASSWORD")
-	}
-	if mech == "" {
-		if s.user != "" || s.password != "" {
-			return nil, usagef("--user and --password need --sasl-mechanism")
-		}
-		return nil, nil
-	}
-	m, ok := auth.ParseMechanism(mech)
-	if !ok {
-		return nil, usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
-	}
-	if user == "" || pass == "" {
-		return nil, usagef("SASL %s needs a user and a password (--user, --password or SLUICE_PASSWORD, or --command-config)", m)
+	m, user, pass, err := s.resolve()
+	if m == "" || err != nil {
+		return nil, err
 	}
 	var sm sasl.Mechanism
 	switch m {
@@ -71,6 +51,36 @@ func (s *saslFlags) opt() (kgo.Opt, error) {
 		sm = scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
 	}
 	return kgo.SASL(sm), nil
+}
+
+// resolve merges the flags, --command-config and SLUICE_PASSWORD into a
+// mechanism ("" for none), user and password.
+func (s *saslFlags) resolve() (auth.Mechanism, string, string, error) {
+	mech, user, pass := s.mechanism, s.user, s.password
+	if s.commandConfig != "" {
+		p, err := readClientProperties(s.commandConfig)
+		if err != nil {
+			return "", "", "", err
+		}
+		mech, user, pass = or(mech, p.mechanism), or(user, p.user), or(pass, p.password)
+	}
+	if pass == "" {
+		pass = os.Getenv("SLUICE_PASSWORD")
+	}
+	if mech == "" {
+		if s.user != "" || s.password != "" {
+			return "", "", "", usagef("--user and --password need --sasl-mechanism")
+		}
+		return "", "", "", nil
+	}
+	m, ok := auth.ParseMechanism(mech)
+	if !ok {
+		return "", "", "", usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+	}
+	if user == "" || pass == "" {
+		return "", "", "", usagef("SASL %s needs a user and a password (--user, --password or SLUICE_PASSWORD, or --command-config)", m)
+	}
+	return m, user, pass, nil
 }
 
 func or(a, b string) string {
