@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"reflect"
 	"strings"
@@ -142,6 +143,15 @@ func TestScram(t *testing.T) {
 			}
 			_, err = scramExchange(t, m, u, "bob", "bob-pw", wrongNonce)
 			wantFailure(t, err, msg)
+			lastNonceByte := func(step int, s string) string {
+				if step == 2 {
+					i := strings.Index(s, ",p=") - 1
+					return s[:i] + "#" + s[i+1:]
+				}
+				return s
+			}
+			_, err = scramExchange(t, m, u, "bob", "bob-pw", lastNonceByte)
+			wantFailure(t, err, msg)
 			truncate := func(step int, s string) string {
 				if step == 2 {
 					return s[:strings.LastIndex(s, ",")]
@@ -215,5 +225,46 @@ func TestParsePlainUsersFile(t *testing.T) {
 	}
 	if _, err := ParsePlainUsersFile([]byte("alice\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestScramRepeatedClientNonce: librdkafka 2.0 (Debian's kcat) sends the
+// client nonce twice in its client-final message and signs that; Kafka up
+// to 4.0 accepted it (the nonce ends with the server's), and so does
+// Sluice. The proof must still be right.
+func TestScramRepeatedClientNonce(t *testing.T) {
+	u := testUsers(t)
+	m := ScramSHA512
+	s, _ := NewSession(m, u)
+	c1b := "n=bob,r=clientnonce"
+	s1, _, err := s.Step([]byte("n,," + c1b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := u.scram[m]["bob"]
+	final := func(password string) string {
+		nonce, _, _ := strings.Cut(strings.TrimPrefix(string(s1), "r="), ",")
+		sp, _ := SaltPassword(m, password, cred.Salt, int(cred.Iterations))
+		h := m.hash()
+		clientKey := hmacOf(h, sp, "Client Key")
+		sum := h()
+		sum.Write(clientKey)
+		c2wop := "c=biws,r=clientnonce" + nonce
+		sig := hmacOf(h, sum.Sum(nil), c1b+","+string(s1)+","+c2wop)
+		for i := range sig {
+			sig[i] ^= clientKey[i]
+		}
+		return c2wop + ",p=" + base64.StdEncoding.EncodeToString(sig)
+	}
+	if out, done, err := s.Step([]byte(final("bob-pw"))); err != nil || !done || !strings.HasPrefix(string(out), "v=") || s.User() != "bob" {
+		t.Fatalf("repeated client nonce: %q %v %v", out, done, err)
+	}
+	s, _ = NewSession(m, u)
+	if s1, _, err = s.Step([]byte("n,," + c1b)); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong password signed the same way still fails.
+	if _, _, err := s.Step([]byte(final("wrong"))); err == nil || s.User() != "" {
+		t.Fatalf("wrong password accepted: %v", err)
 	}
 }

@@ -18,20 +18,40 @@ const plainLoginModule = "org.apache.kafka.common.security.plain.PlainLoginModul
 //	    username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";
 //
 // Each user_<name>="<password>" option is a user; username and password
-// (the broker's own, for inter-broker connections) are kept out. Values
-// are quoted (with \" and \\ escapes) or bare words.
+// (the broker's own, for inter-broker connections) are kept out.
 func ParsePlainJAAS(s string) (map[string]string, error) {
-	p := &jaasParser{s: strings.TrimSpace(s)}
-	module := p.word()
+	module, opts, err := ParseJAAS(s)
+	if err != nil {
+		return nil, err
+	}
 	if module != plainLoginModule {
 		return nil, fmt.Errorf("auth: JAAS login module %q: want %s", module, plainLoginModule)
+	}
+	users := map[string]string{}
+	for key, val := range opts {
+		if name, ok := strings.CutPrefix(key, "user_"); ok && name != "" {
+			users[name] = val
+		}
+	}
+	return users, nil
+}
+
+// ParseJAAS reads one JAAS login module entry in Kafka's sasl.jaas.config
+// syntax: the module's class name, a control flag (required, requisite,
+// sufficient or optional), key=value options, and ';'. Values are quoted
+// (with \" and \\ escapes) or bare words.
+func ParseJAAS(s string) (module string, options map[string]string, err error) {
+	p := &jaasParser{s: strings.TrimSpace(s)}
+	module = p.word()
+	if module == "" {
+		return "", nil, fmt.Errorf("auth: JAAS configuration: no login module")
 	}
 	switch flag := p.word(); flag {
 	case "required", "requisite", "sufficient", "optional":
 	default:
-		return nil, fmt.Errorf("auth: JAAS control flag %q: want required, requisite, sufficient or optional", flag)
+		return "", nil, fmt.Errorf("auth: JAAS control flag %q: want required, requisite, sufficient or optional", flag)
 	}
-	users := map[string]string{}
+	options = map[string]string{}
 	for {
 		p.skipSpace()
 		if p.peek() == ';' {
@@ -39,20 +59,18 @@ func ParsePlainJAAS(s string) (map[string]string, error) {
 			break
 		}
 		if p.i >= len(p.s) {
-			return nil, fmt.Errorf("auth: JAAS configuration does not end with ';'")
+			return "", nil, fmt.Errorf("auth: JAAS configuration does not end with ';'")
 		}
 		key, val, err := p.option()
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		if name, ok := strings.CutPrefix(key, "user_"); ok && name != "" {
-			users[name] = val
-		}
+		options[key] = val
 	}
 	if rest := strings.TrimSpace(p.s[p.i:]); rest != "" {
-		return nil, fmt.Errorf("auth: JAAS configuration: unexpected %q after ';' (one login module only)", rest)
+		return "", nil, fmt.Errorf("auth: JAAS configuration: unexpected %q after ';' (one login module only)", rest)
 	}
-	return users, nil
+	return module, options, nil
 }
 
 type jaasParser struct {

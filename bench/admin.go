@@ -48,9 +48,10 @@ func topicPartitions(c *conn, topic string, autoCreate bool) (int, error) {
 
 // EnsureTopic creates topic with partitions partitions unless it exists,
 // and returns its partition count (which may differ when it existed).
-// tc is the TLS configuration for an SSL listener (nil: plaintext).
-func EnsureTopic(ctx context.Context, addr string, tc *tls.Config, topic string, partitions int) (int, error) {
-	c, err := dial(ctx, addr, tc)
+// tc is the TLS configuration for SSL and SASL_SSL listeners (nil:
+// plaintext); s authenticates on SASL listeners.
+func EnsureTopic(ctx context.Context, addr string, tc *tls.Config, s SASL, topic string, partitions int) (int, error) {
+	c, err := dial(ctx, addr, tc, s)
 	if err != nil {
 		return 0, err
 	}

@@ -53,6 +53,8 @@ type Config struct {
 	BrokerPID int
 	// Live gets one line per second (nil: none).
 	Live io.Writer
+	// SASL authenticates every connection (SASL_PLAINTEXT listeners).
+	SASL SASL
 }
 
 // DefaultBrokers is used when neither --brokers nor $SLUICE_BROKERS is set.

@@ -32,8 +32,9 @@ type conn struct {
 	rbuf []byte
 }
 
-// dial connects to addr, with TLS when tc is set (SSL listeners).
-func dial(ctx context.Context, addr string, tc *tls.Config) (*conn, error) {
+// dial connects to addr, with TLS when tc is set (SSL and SASL_SSL
+// listeners), and authenticates with s (if s names a mechanism).
+func dial(ctx context.Context, addr string, tc *tls.Config, s SASL) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -51,11 +52,16 @@ func dial(ctx context.Context, addr string, tc *tls.Config) (*conn, error) {
 		}
 		nc = t
 	}
-	return &conn{
+	c := &conn{
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, 256<<10),
 		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
-	}, nil
+	}
+	if err := c.authenticate(s); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (c *conn) Close() error { return c.nc.Close() }

@@ -33,6 +33,7 @@ type benchOpts struct {
 	json                    bool   // --json: the same as --output json
 	report                  string
 	tls                     tlsFlags
+	sasl                    saslFlags
 }
 
 func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
@@ -60,6 +61,7 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 	fs.BoolVar(&o.json, "json", false, "the same as --output json")
 	fs.StringVar(&o.report, "report", "", "write DIR/results.json and DIR/chart.svg")
 	o.tls.register(fs)
+	o.sasl.bind(fs)
 	return func(args []string, stdout, stderr io.Writer) int {
 		// The mode comes first (sluice bench produce --topic T): parse the
 		// flags after it too.
@@ -86,7 +88,11 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 }
 
 func (o *benchOpts) apply(cfg *bench.Config) error {
-	var err error
+	m, user, pass, err := o.sasl.resolve()
+	if err != nil {
+		return err
+	}
+	cfg.SASL = bench.SASL{Mechanism: string(m), User: user, Password: pass}
 	if cfg.Acks, err = bench.ParseAcks(o.acks); err != nil {
 		return err
 	}
