@@ -31,7 +31,7 @@ import (
 // other request closes the connection (logged, counted). A failed
 // authentication answers SASL_AUTHENTICATION_FAILED with Kafka's message
 // after connection.failed.authentication.delay.ms and closes the
-// connection. The state (connAuth) lives in the connection's netio.Conn
+// connection. The state (connAuth, in connState) lives in the connection's netio.Conn
 // (SetState): one connection's requests are handled one at a time, so it
 // needs no lock.
 
@@ -90,16 +90,31 @@ type connAuth struct {
 	expires time.Time // zero: the session does not expire
 }
 
+// connState is the broker's state of one connection, kept in its
+// netio.Conn (SetState). Add fields here for other per-connection state
+// (an authorizer's cache): one connection's requests are handled one at a
+// time, so none needs a lock.
+type connState struct {
+	auth connAuth // SASL listeners only
+	ssl  string   // SSL listeners only: the principal from the client certificate, once worked out
+}
+
+// stateOf is c's state, created on its first request.
+func stateOf(c *netio.Conn) *connState {
+	st, _ := c.State().(*connState)
+	if st == nil {
+		st = &connState{}
+		c.SetState(st)
+	}
+	return st
+}
+
+// authOf is c's authentication state, nil unless c is on a SASL listener.
 func authOf(c *netio.Conn) *connAuth {
 	if c == nil || !c.SecurityProtocol().SASL() {
 		return nil
 	}
-	a, _ := c.State().(*connAuth)
-	if a == nil {
-		a = &connAuth{}
-		c.SetState(a)
-	}
-	return a
+	return &stateOf(c).auth
 }
 
 // principal is the Kafka principal of c's client: "User:<name>" once it

@@ -64,6 +64,9 @@ func (o *Option) matches(key string) (string, bool) {
 // Env is the option's environment variable: SLUICE_ then the key (less a
 // leading "sluice.") in upper case with dots and dashes as underscores.
 func (o *Option) Env() string {
+	if o.Pattern {
+		return "(file only)"
+	}
 	k := strings.TrimPrefix(o.Key, "sluice.")
 	return "SLUICE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(k))
 }
