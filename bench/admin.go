@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,8 +48,10 @@ func topicPartitions(c *conn, topic string, autoCreate bool) (int, error) {
 
 // EnsureTopic creates topic with partitions partitions unless it exists,
 // and returns its partition count (which may differ when it existed).
-func EnsureTopic(ctx context.Context, addr, topic string, partitions int) (int, error) {
-	c, err := dial(ctx, addr)
+// tc is the TLS configuration for SSL and SASL_SSL listeners (nil:
+// plaintext); s authenticates on SASL listeners.
+func EnsureTopic(ctx context.Context, addr string, tc *tls.Config, s SASL, topic string, partitions int) (int, error) {
+	c, err := dial(ctx, addr, tc, s)
 	if err != nil {
 		return 0, err
 	}

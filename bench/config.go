@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type Config struct {
 	FromLatest bool
 	// VerifyCRC checks every fetched batch's CRC-32C.
 	VerifyCRC bool
+	// TLS connects with TLS (an SSL listener). Nil: plaintext.
+	TLS *tls.Config
 	// FetchBytes is a Fetch's MaxBytes and partition max. Default 8 MiB.
 	FetchBytes int
 	// Dir holds the floor's files. Default os.TempDir().
@@ -50,6 +53,8 @@ type Config struct {
 	BrokerPID int
 	// Live gets one line per second (nil: none).
 	Live io.Writer
+	// SASL authenticates every connection (SASL_PLAINTEXT listeners).
+	SASL SASL
 }
 
 // DefaultBrokers is used when neither --brokers nor $SLUICE_BROKERS is set.

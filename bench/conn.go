@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,17 +32,36 @@ type conn struct {
 	rbuf []byte
 }
 
-func dial(ctx context.Context, addr string) (*conn, error) {
+// dial connects to addr, with TLS when tc is set (SSL and SASL_SSL
+// listeners), and authenticates with s (if s names a mechanism).
+func dial(ctx context.Context, addr string, tc *tls.Config, s SASL) (*conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bench: cannot connect to %s: %w", addr, err)
 	}
-	return &conn{
+	if tc != nil {
+		if tc.ServerName == "" {
+			tc = tc.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		t := tls.Client(nc, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+		}
+		nc = t
+	}
+	c := &conn{
 		nc:  nc,
 		br:  bufio.NewReaderSize(nc, 256<<10),
 		fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)),
-	}, nil
+	}
+	if err := c.authenticate(s); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (c *conn) Close() error { return c.nc.Close() }

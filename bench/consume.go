@@ -181,7 +181,7 @@ func runConsumers(ctx context.Context, cfg *Config, start []int64, end []*atomic
 	n := min(cfg.Consumers, len(start))
 	cons := make([]*consumer, n)
 	for i := range cons {
-		c, err := dial(ctx, cfg.broker())
+		c, err := dial(ctx, cfg.broker(), cfg.TLS, cfg.SASL)
 		if err != nil {
 			closeConsumers(cons)
 			return err

@@ -22,6 +22,13 @@ func startBroker(t *testing.T) string {
 	t.Helper()
 	ncfg := netio.DefaultConfig()
 	ncfg.Addr = "127.0.0.1:0"
+	return startBrokerOn(t, ncfg)
+}
+
+// startBrokerOn is startBroker with ncfg's listeners; it returns the
+// first one's address.
+func startBrokerOn(t *testing.T, ncfg netio.Config) string {
+	t.Helper()
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
 		Net:    ncfg,

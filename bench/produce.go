@@ -249,7 +249,7 @@ func runProducers(ctx context.Context, cfg *Config, partitions int, m *meter, bg
 }
 
 func openProducer(ctx context.Context, cfg *Config, id, partitions int, m *meter, lim *Limiter, bg *budget) (*producer, error) {
-	c, err := dial(ctx, cfg.broker())
+	c, err := dial(ctx, cfg.broker(), cfg.TLS, cfg.SASL)
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ func newResult(mode string, cfg *Config, conns int) *Result {
 }
 
 func runProduce(ctx context.Context, cfg *Config) (*Result, error) {
-	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.Topic, cfg.Partitions)
+	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.TLS, cfg.SASL, cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func measure(ctx context.Context, cfg *Config, res *Result, m *meter, body func(
 }
 
 func runConsume(ctx context.Context, cfg *Config) (*Result, error) {
-	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.Topic, cfg.Partitions)
+	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.TLS, cfg.SASL, cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func runConsume(ctx context.Context, cfg *Config) (*Result, error) {
 
 // offsets returns every partition's earliest and latest offsets.
 func offsets(ctx context.Context, cfg *Config, parts int) (earliest, latest []int64, err error) {
-	c, err := dial(ctx, cfg.broker())
+	c, err := dial(ctx, cfg.broker(), cfg.TLS, cfg.SASL)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -181,7 +181,7 @@ func offsets(ctx context.Context, cfg *Config, parts int) (earliest, latest []in
 // the end; when producing stops, consumers read up to what was produced.
 // Latency is consume time minus each batch's maxTimestamp.
 func runE2E(ctx context.Context, cfg *Config) (*Result, error) {
-	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.Topic, cfg.Partitions)
+	parts, err := EnsureTopic(ctx, cfg.broker(), cfg.TLS, cfg.SASL, cfg.Topic, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = b.liveBrokers()
+	resp.Brokers = b.liveBrokers(r.conn)
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = b.controllerID()
 	if r.version <= 10 && req.IncludeClusterAuthorizedOperations {
@@ -74,12 +74,12 @@ func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, 
 	return r.respond(resp), nil
 }
 
-// brokerMetadata describes this node.
-func (b *Broker) brokerMetadata() kmsg.MetadataResponseBroker {
+// brokerMetadata describes this node at the advertised address of the
+// listener c came in on, as Kafka does.
+func (b *Broker) brokerMetadata(c *netio.Conn) kmsg.MetadataResponseBroker {
 	br := kmsg.NewMetadataResponseBroker()
 	br.NodeID = b.cfg.NodeID
-	br.Host = b.cfg.AdvertisedHost
-	br.Port = b.advertisedPort()
+	br.Host, br.Port = b.advertised(c)
 	if b.cfg.Rack != "" {
 		rack := b.cfg.Rack
 		br.Rack = &rack

@@ -82,7 +82,7 @@ func txnUnsupportedCode(version int16) int16 {
 }
 
 func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
-	version := r.version
+	version, c0 := r.version, r.conn
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	c.NodeID, c.Port = -1, -1
@@ -112,7 +112,6 @@ func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 		return fail(kerr.CoordinatorNotAvailable)
 	}
 	c.NodeID = b.cfg.NodeID
-	c.Host = b.cfg.AdvertisedHost
-	c.Port = b.advertisedPort()
+	c.Host, c.Port = b.advertised(c0)
 	return c
 }

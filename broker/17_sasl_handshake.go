@@ -15,17 +15,30 @@ import (
 
 // SASLHandshake: v0-1
 //
-// Behavior:
-// * Sluice's listener is PLAINTEXT, so a SASLHandshake means the client
-//   was configured with security.protocol=SASL_PLAINTEXT (a SASL_SSL
-//   client is stopped at its ClientHello by netio). As Kafka answers it
-//   on a listener without SASL (KafkaApis.handleSaslHandshakeRequest):
-//   ILLEGAL_SASL_STATE (34) with no enabled mechanisms. Java throws
-//   IllegalSaslStateException "Unexpected handshake request with client
-//   mechanism PLAIN, enabled mechanisms are []"; franz-go fails the
-//   request with ILLEGAL_SASL_STATE at once; librdkafka logs "SASL PLAIN
-//   mechanism handshake failed: Broker: Request not valid in current SASL
-//   state" on each connection attempt until its own timeout.
+// Behavior on a SASL listener (SASL_PLAINTEXT, SASL_SSL), as Kafka's
+// SaslServerAuthenticator (see auth.go):
+// * A mechanism of sasl.enabled.mechanisms starts the exchange: error 0
+//   and the enabled mechanisms. v1: tokens follow in SaslAuthenticate;
+//   v0: tokens follow as raw size-prefixed frames without Kafka headers.
+// * An unknown or disabled mechanism: UNSUPPORTED_SASL_MECHANISM (33)
+//   with the enabled list, then the connection is closed (Java throws
+//   UnsupportedSaslMechanismException).
+// * A second handshake during the exchange: ILLEGAL_SASL_STATE, closed.
+// * On an authenticated connection it starts a re-authentication
+//   (KIP-368): v1 and the same mechanism only, else ILLEGAL_SASL_STATE
+//   and closed.
+//
+// Behavior on a listener without SASL (PLAINTEXT):
+// * A SASLHandshake means the client was configured with
+//   security.protocol=SASL_PLAINTEXT (a SASL_SSL client is stopped at its
+//   ClientHello by netio). As Kafka answers it on a listener without SASL
+//   (KafkaApis.handleSaslHandshakeRequest): ILLEGAL_SASL_STATE (34) with
+//   no enabled mechanisms. Java throws IllegalSaslStateException
+//   "Unexpected handshake request with client mechanism PLAIN, enabled
+//   mechanisms are []"; franz-go fails the request with ILLEGAL_SASL_STATE
+//   at once; librdkafka logs "SASL PLAIN mechanism handshake failed:
+//   Broker: Request not valid in current SASL state" on each connection
+//   attempt until its own timeout.
 // * Advertised in ApiVersions (v0-1), as Kafka advertises it on every
 //   listener: librdkafka sends the pre-KIP-43 raw SASL token when the
 //   broker does not advertise it, which would end in a closed connection
@@ -44,10 +57,21 @@ const SASLOnPlaintextMsg = "SASL handshake on a PLAINTEXT listener: check the cl
 func handleSASLHandshake(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.SASLHandshakeRequest)
 	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
-	resp.ErrorCode = kerr.IllegalSaslState.Code
-	resp.SupportedMechanisms = []string{}
-	b.refuseSASL(r, "mechanism", req.Mechanism)
-	return r.respond(resp), nil
+	a := authOf(r.conn)
+	if a == nil {
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		resp.SupportedMechanisms = []string{}
+		b.refuseSASL(r, "mechanism", req.Mechanism)
+		return r.respond(resp), nil
+	}
+	code, err := b.handshake(r.conn, a, r.version, req.Mechanism)
+	resp.ErrorCode = code
+	resp.SupportedMechanisms = b.enabledMechanisms()
+	if err != nil {
+		b.authLog(r.conn, "SASL handshake refused: closing the connection", "mechanism", req.Mechanism,
+			"enabled", mechanismNames(b.cfg.SASL.Mechanisms), "err", err)
+	}
+	return r.respond(resp), err
 }
 
 // saslRefusals counts and rate-limits the logs of SASL requests on this
@@ -72,7 +96,7 @@ func (b *Broker) refuseSASL(r *request, args ...any) {
 }
 
 // SASLRefused is the number of SASL requests answered ILLEGAL_SASL_STATE
-// since start.
+// on listeners without SASL since start.
 func (b *Broker) SASLRefused() uint64 { return b.sasl.n.Load() }
 
 // clientIP is c's peer address without the port.

@@ -46,7 +46,7 @@ func handleDescribeCluster(_ context.Context, b *Broker, r *request) (*netio.Res
 	}
 	resp.ClusterID = b.clusterID
 	resp.ControllerID = b.controllerID()
-	for _, mb := range b.liveBrokers() {
+	for _, mb := range b.liveBrokers(r.conn) {
 		br := kmsg.NewDescribeClusterResponseBroker()
 		br.NodeID, br.Host, br.Port, br.Rack = mb.NodeID, mb.Host, mb.Port, mb.Rack
 		resp.Brokers = append(resp.Brokers, br)

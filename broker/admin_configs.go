@@ -5,7 +5,6 @@ package broker
 // synonym, type and documentation, and the broker's own read-only configs.
 
 import (
-	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -119,7 +118,7 @@ func constValue(s string) func(*Broker) *string { return func(*Broker) *string {
 var brokerConfigs = []brokerConfig{
 	{"advertised.listeners", kmsg.ConfigTypeString, "The address given to clients in Metadata.",
 		func(b *Broker) *string {
-			return strPtr(fmt.Sprintf("PLAINTEXT://%s:%d", b.cfg.AdvertisedHost, b.advertisedPort()))
+			return strPtr(b.advertisedListeners())
 		}, nil},
 	{"auto.create.topics.enable", kmsg.ConfigTypeBoolean, "Whether Metadata creates unknown topics.",
 		func(b *Broker) *string { return strPtr(strconv.FormatBool(b.cfg.AutoCreateTopics)) }, strPtr("true")},

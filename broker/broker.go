@@ -36,6 +36,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/acl"
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/internal/lograte"
@@ -67,6 +69,11 @@ type Config struct {
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration
+	// Advertised is, per listener name, the host:port Metadata gives a
+	// client connected on that listener [advertised.listeners]; a
+	// connection on a listener not in it (or none) gets
+	// AdvertisedHost:AdvertisedPort. StartServer fills it.
+	Advertised []Endpoint
 	// Rack is the broker's rack [broker.rack]; empty means null.
 	Rack string
 	// ClusterID is the cluster id [cluster.id]. Empty: the one stored in
@@ -96,6 +103,13 @@ type Config struct {
 	// before a new session may evict it
 	// [min.incremental.fetch.session.eviction.ms]. Default 2 minutes.
 	FetchSessionEviction time.Duration
+	// SSLPrincipal gives the principal of a client on an SSL listener from
+	// its TLS session (the certificate's DN through the listener's
+	// ssl.principal.mapping.rules: "User:<name>", or "User:ANONYMOUS"
+	// without a certificate). Nil: every SSL client is User:ANONYMOUS.
+	SSLPrincipal func(listener string, st *tls.ConnectionState) (string, error)
+	// SASL configures authentication on SASL listeners (auth.go).
+	SASL SASLConfig
 	// Logger receives the broker's logs. Default slog.Default().
 	Logger *slog.Logger
 	// StaticConfigs are the broker keys the daemon read (its option
@@ -127,6 +141,7 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,
@@ -151,6 +166,8 @@ type Broker struct {
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
+	saslStats   saslStats    // SASL listeners' counters; see auth.go
+	scram       *scramStore  // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 
@@ -161,6 +178,9 @@ type Broker struct {
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
 	port atomic.Int32
+	// endpoints is cfg.Advertised by listener name, with the real ports
+	// once listening; replaced whole by StartServer.
+	endpoints atomic.Pointer[map[string]Endpoint]
 }
 
 // New loads the store's topics and the broker's files in the store's
@@ -198,6 +218,13 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	scram, err := openScramStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SASL.Mechanisms == nil {
+		cfg.SASL.Mechanisms = []auth.Mechanism{auth.ScramSHA256, auth.ScramSHA512}
+	}
 	b := &Broker{
 		acls:        as,
 		cfg:         cfg,
@@ -206,13 +233,16 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		clusterID:   clusterID,
 		topics:      ts,
 		producerIDs: pids,
+		scram:       scram,
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
 	if cfg.Controller != nil {
 		b.cl = newClusterMember(b)
 	}
+	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
+	b.saslStats.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ import (
 
 	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/metadata"
+	"github.com/sluice/sluice/netio"
 )
 
 // Errors the member loop acts on.
@@ -163,10 +164,39 @@ func (m *clusterMember) stop() {
 func (m *clusterMember) registration() controller.BrokerRegistration {
 	return controller.BrokerRegistration{
 		BrokerID: m.b.cfg.NodeID, Incarnation: m.incarnation, Rack: m.b.cfg.Rack,
-		Endpoints: []metadata.Endpoint{{
-			Name: "PLAINTEXT", Host: m.b.cfg.AdvertisedHost, Port: uint16(m.b.advertisedPort()),
-		}},
+		Endpoints: m.b.registeredEndpoints(),
 	}
+}
+
+// registeredEndpoints are this broker's advertised listeners as it
+// registers them, so each client is told of every broker at the listener
+// it connected on (Kafka matches listeners by name across brokers).
+func (b *Broker) registeredEndpoints() []metadata.Endpoint {
+	m := *b.endpoints.Load()
+	if len(m) == 0 {
+		return []metadata.Endpoint{{Name: "PLAINTEXT", Host: b.cfg.AdvertisedHost, Port: uint16(b.advertisedPort())}}
+	}
+	out := make([]metadata.Endpoint, 0, len(m))
+	for _, e := range b.cfg.Advertised {
+		e = m[e.Listener]
+		out = append(out, metadata.Endpoint{Name: e.Listener, Host: e.Host, Port: uint16(e.Port),
+			SecurityProtocol: securityProtocolID(e.Listener)})
+	}
+	return out
+}
+
+// securityProtocolID is Kafka's id of the security protocol a listener of
+// the standard names uses (0 for others: the name carries no protocol).
+func securityProtocolID(name string) int16 {
+	switch name {
+	case "SSL":
+		return 1
+	case "SASL_PLAINTEXT":
+		return 2
+	case "SASL_SSL":
+		return 3
+	}
+	return 0
 }
 
 func (m *clusterMember) register() (int64, error) {
@@ -356,8 +386,12 @@ func callPeer(ctx context.Context, addr, clientID string, req kmsg.Request, resp
 // liveBrokers returns the unfenced brokers of the image with their
 // PLAINTEXT endpoint, this node always among them (it answers, so it is
 // alive, even before its registration is committed).
-func (b *Broker) liveBrokers() []kmsg.MetadataResponseBroker {
-	self := b.brokerMetadata()
+func (b *Broker) liveBrokers(c *netio.Conn) []kmsg.MetadataResponseBroker {
+	self := b.brokerMetadata(c)
+	want := "PLAINTEXT"
+	if c != nil && c.ListenerName() != "" {
+		want = c.ListenerName()
+	}
 	if b.cl == nil {
 		return []kmsg.MetadataResponseBroker{self}
 	}
@@ -372,7 +406,7 @@ func (b *Broker) liveBrokers() []kmsg.MetadataResponseBroker {
 			continue
 		}
 		for _, e := range br.Endpoints {
-			if e.Name != "PLAINTEXT" {
+			if e.Name != want {
 				continue
 			}
 			mb := kmsg.NewMetadataResponseBroker()

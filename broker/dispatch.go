@@ -157,8 +157,14 @@ func skipHeaderTags(b []byte) ([]byte, error) {
 
 // dispatch parses one frame and runs its handler.
 func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
+	if a := authOf(c); a != nil && a.state == authAuthenticate && a.rawV0 {
+		return b.rawToken(ctx, c, a, frame)
+	}
 	h, body, err := parseHeader(frame)
 	if err != nil {
+		return nil, err
+	}
+	if err := b.checkAuthenticated(c, h); err != nil {
 		return nil, err
 	}
 	a, ok := apis[h.key]

@@ -12,11 +12,12 @@ import (
 const anonymous = "User:ANONYMOUS"
 
 // principalOf returns the principal a connection acts as and the client's
-// IP address (the host ACLs name), without allocating. Until SASL and TLS
-// authenticate connections, every connection is User:ANONYMOUS; tests in
-// this package may set Config.principalForTest.
+// IP address (the host ACLs name), without allocating: the SASL user or
+// the TLS client certificate's mapped name (see principal in auth.go),
+// User:ANONYMOUS on PLAINTEXT; tests in this package may set
+// Config.principalForTest.
 func (b *Broker) principalOf(c *netio.Conn) (principal string, host netip.Addr) {
-	principal = anonymous
+	principal = b.principal(c)
 	if f := b.cfg.principalForTest; f != nil {
 		principal = f(c)
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -25,9 +26,11 @@ type ServerConfig struct {
 	// Broker configures the broker. Its AdvertisedHost/Port are replaced by
 	// Advertised or, when that is empty, by the listener's address.
 	Broker Config
-	// Advertised is the host:port clients are told to connect to
-	// (advertised.listeners). Empty: the listening address, with a wildcard
-	// host replaced by the machine's host name.
+	// Advertised is the host:port clients of the first listener are told
+	// to connect to when that listener has no Advertised of its own
+	// (Net.Listeners[i].Advertised, advertised.listeners). Empty: the
+	// listening address, with a wildcard host replaced by the machine's
+	// host name.
 	Advertised string
 	// Logger is used by all three parts. Default slog.Default().
 	Logger *slog.Logger
@@ -57,15 +60,17 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	cfg.Store.Logger, cfg.Net.Logger, cfg.Broker.Logger = cfg.Logger, cfg.Logger, cfg.Logger
 	cfg.Broker.DefaultLog = cfg.Store.Defaults
-	host, port, err := advertisedAddr(cfg.Advertised, cfg.Net.Addr)
+	eps, err := endpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
+	host, port := eps[0].Host, eps[0].Port
 	store, err := partition.OpenStore(cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("broker: cannot open data directory %q: %w", cfg.Store.Dir, err)
 	}
 	cfg.Broker.AdvertisedHost, cfg.Broker.AdvertisedPort = host, port
+	cfg.Broker.Advertised = eps
 	var ctl *controller.Controller
 	if cfg.OpenController != nil {
 		if ctl, err = cfg.OpenController(); err != nil {
@@ -91,14 +96,56 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, errors.Join(err, b.Close(), closeCtl(), store.Close())
 	}
-	if port == 0 {
-		b.setAdvertisedPort(int32(ns.Addr().(*net.TCPAddr).Port))
+	addrs := ns.Addrs()
+	for i := range eps {
+		if eps[i].Port == 0 {
+			eps[i].Port = int32(addrs[eps[i].Listener].(*net.TCPAddr).Port)
+		}
 	}
-	cfg.Logger.Info("listening", "addr", ns.Addr().String(), "advertised", net.JoinHostPort(host, strconv.Itoa(int(b.advertisedPort()))))
+	b.setAdvertisedPort(eps[0].Port)
+	b.setEndpoints(eps)
+	for _, l := range netListeners(cfg.Net) {
+		cfg.Logger.Info("listening", "listener", l.Name, "security_protocol", l.Protocol,
+			"addr", addrs[l.Name].String(), "advertised", (*b.endpoints.Load())[l.Name].String())
+	}
 	if b.cl != nil {
 		b.cl.start() // registers once the advertised port is known
 	}
 	return &Server{ctl: ctl, store: store, broker: b, net: ns, log: cfg.Logger}, nil
+}
+
+// netListeners are the listeners cfg.Net serves (one PLAINTEXT listener
+// on Net.Addr when Net.Listeners is empty).
+func netListeners(n netio.Config) []listener.Listener {
+	if len(n.Listeners) > 0 {
+		return n.Listeners
+	}
+	addr := n.Addr
+	if addr == "" {
+		addr = netio.DefaultAddr
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: host, Port: p}}
+}
+
+// endpoints is the advertised endpoint of each listener, in order; port 0
+// means "the port the listener gets". ServerConfig.Advertised applies to
+// the first listener when it has none of its own.
+func endpoints(cfg ServerConfig) ([]Endpoint, error) {
+	var out []Endpoint
+	for i, l := range netListeners(cfg.Net) {
+		adv := l.Advertised
+		if adv == "" && i == 0 {
+			adv = cfg.Advertised
+		}
+		host, port, err := advertisedAddr(adv, l.Addr())
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		out = append(out, Endpoint{Listener: l.Name, Host: host, Port: port})
+	}
+	return out, nil
 }
 
 // advertisedAddr picks the host and port to advertise. Port 0 means "the
@@ -129,6 +176,9 @@ func advertisedAddr(advertised, listen string) (string, int32, error) {
 
 // Addr is the listening address (with the real port).
 func (s *Server) Addr() net.Addr { return s.net.Addr() }
+
+// Addrs are the listening addresses (with the real ports) by listener name.
+func (s *Server) Addrs() map[string]net.Addr { return s.net.Addrs() }
 
 // Broker is the server's broker.
 func (s *Server) Broker() *Broker { return s.broker }

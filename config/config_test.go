@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 func TestParseProperties(t *testing.T) {
@@ -67,7 +69,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listen: "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
+		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
+		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond},
+		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
@@ -102,7 +107,7 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	want := []string{"controller.quorum.bootstrap.servers", "inter.broker.listener.name",
+	want := []string{"controller.quorum.bootstrap.servers",
 		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
 		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
@@ -266,7 +271,12 @@ func TestBadValues(t *testing.T) {
 	f("\nnum.partitions=0", nil, nil, "num.partitions", "0", "server.properties:2")
 	f("auto.create.topics.enable=yes please", nil, nil, "auto.create.topics.enable", "yes please", ":1")
 	f("log.dirs=/a,/b", nil, nil, "log.dirs", "/a,/b", ":1")
-	f("listeners=SSL://:9093", nil, nil, "listeners", "SSL://:9093", ":1")
+	f("listeners=CLIENT://:9093", nil, nil, "listeners", "CLIENT://:9093", ":1")
+	f("listeners=PLAINTEXT://:1,SSL://:1", nil, nil, "listeners", "PLAINTEXT://:1,SSL://:1", ":1")
+	f("advertised.listeners=PLAINTEXT://0.0.0.0:1", nil, nil, "advertised.listeners", "PLAINTEXT://0.0.0.0:1", ":1")
+	f("listener.security.protocol.map=PLAINTEXT:TLS", nil, nil, "listener.security.protocol.map", "PLAINTEXT:TLS", ":1")
+	f("inter.broker.listener.name=INTERNAL", nil, nil, "inter.broker.listener.name", "INTERNAL", ":1")
+	f("sasl.enabled.mechanisms=GSSAPI", nil, nil, "sasl.enabled.mechanisms", "GSSAPI", ":1")
 	f("listeners=PLAINTEXT://:1,PLAINTEXT://:2", nil, nil, "listeners", "PLAINTEXT://:1,PLAINTEXT://:2", ":1")
 	f("listeners=PLAINTEXT://nohostport", nil, nil, "listeners", "PLAINTEXT://nohostport", ":1")
 	f("log.segment.bytes=3000000000", nil, nil, "log.segment.bytes", "3000000000", ":1")
@@ -360,4 +370,56 @@ func TestAuthorizerKeys(t *testing.T) {
 	if _, _, err = load(t, "super.users=admin\n", nil); !errors.As(err, &ce) || ce.Key != "super.users" {
 		t.Fatalf("bad super.users: %v", err)
 	}
+}
+func TestListeners(t *testing.T) {
+	c, _, err := load(t, "listeners=PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093\n"+
+		"controller.listener.names=CONTROLLER\nadvertised.listeners=SASL_PLAINTEXT://b1:19094\n"+
+		"inter.broker.listener.name=PLAINTEXT\nsasl.enabled.mechanisms=plain, SCRAM-SHA-512\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []listener.Listener{
+		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092},
+		{Name: "SASL_PLAINTEXT", Protocol: listener.SASLPlaintext, Host: "127.0.0.1", Port: 9094, Advertised: "b1:19094"},
+	}
+	if !reflect.DeepEqual(c.Listeners, want) || c.Listen != "127.0.0.1:9092" || c.InterBrokerListener != "PLAINTEXT" ||
+		!reflect.DeepEqual(c.SASLMechanisms, []string{"PLAIN", "SCRAM-SHA-512"}) {
+		t.Fatalf("got %+v %q %q %q", c.Listeners, c.Listen, c.InterBrokerListener, c.SASLMechanisms)
+	}
+}
+
+func TestSASLUsers(t *testing.T) {
+	users := writeTestFile(t, "users", "# PLAIN users\ncarol=carol-pw\n")
+	c, s, err := load(t, "listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\\n"+
+		"  username=\"admin\" password=\"admin-pw\" user_alice=\"alice-pw\";\nsasl.plain.users.file="+users+"\nconnections.max.reauth.ms=60000\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.SASL.PlainUsers, map[string]map[string]string{"SASL_PLAINTEXT": {"alice": "alice-pw"}}) ||
+		!reflect.DeepEqual(c.SASL.PlainUsersAll, map[string]string{"carol": "carol-pw"}) || c.SASL.Reauth != time.Minute {
+		t.Fatalf("got %+v", c.SASL)
+	}
+	for _, v := range s.Effective() {
+		if strings.Contains(v.Value, "alice-pw") {
+			t.Fatalf("a JAAS password is listed by Effective: %s", v.Option.Key)
+		}
+	}
+	_, _, err = load(t, "listener.name.x.plain.sasl.jaas.config=Nope required;\n", nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != "listener.name.x.plain.sasl.jaas.config" {
+		t.Fatalf("bad JAAS: %v", err)
+	}
+	_, _, err = load(t, "sasl.plain.users.file=/nonexistent/users\n", nil)
+	if !errors.As(err, &ce) || ce.Key != "sasl.plain.users.file" {
+		t.Fatalf("missing users file: %v", err)
+	}
+}
+
+func writeTestFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

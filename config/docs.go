@@ -132,7 +132,7 @@ configs are in [TOPIC-CONFIGS.md](TOPIC-CONFIGS.md).
 	}
 }
 
-func anchor(key string) string { return strings.ReplaceAll(key, ".", "") }
+func anchor(key string) string { return strings.NewReplacer(".", "", "<", "", ">", "").Replace(key) }
 
 // Readme markers delimit the generated table in README.md.
 const (

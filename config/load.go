@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Level is where a setting came from; a higher level wins.
@@ -70,6 +72,9 @@ func newSettings() *Settings { return &Settings{levels: map[string][]setting{}} 
 
 func (s *Settings) add(key, value string, src Source) error {
 	o := lookup(key)
+	if ov, k := listenerOverride(key); o == nil && ov != nil {
+		o, key = ov, k
+	}
 	if o == nil {
 		switch {
 		case src.Level != File:
@@ -136,6 +141,9 @@ type Value struct {
 func (s *Settings) Effective() []Value {
 	out := make([]Value, 0, len(Options))
 	for i := range Options {
+		if Options[i].Pattern {
+			continue
+		}
 		st, _ := s.top(Options[i].Key)
 		out = append(out, Value{&Options[i], st.value, st.src})
 	}
@@ -236,6 +244,9 @@ func (s *Settings) addEnv(environ []string) error {
 		}
 	}
 	for i := range Options {
+		if Options[i].Pattern {
+			continue // file only
+		}
 		name := Options[i].Env()
 		if v, ok := env[name]; ok {
 			if err := s.add(Options[i].Key, v, Source{Level: Env, Name: name}); err != nil {
@@ -273,7 +284,7 @@ func parseValue(o *Option, v string) (any, error) {
 	case Ratio:
 		return parseRatio(v)
 	case Listeners:
-		_, err := parseListeners(v)
+		_, err := listener.ParseEndpoints(v)
 		return v, err
 	}
 	return v, nil
@@ -316,30 +327,6 @@ func checkRange(o *Option, n int64) error {
 		return fmt.Errorf("want %d..%d", o.Min, o.Max)
 	}
 	return nil
-}
-
-// listener is one entry of a listeners value.
-type listener struct{ name, addr string }
-
-// parseListeners splits NAME://host:port,… (a bare host:port is named
-// PLAINTEXT) and checks each address.
-func parseListeners(v string) ([]listener, error) {
-	var out []listener
-	for part := range strings.SplitSeq(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		l := listener{name: "PLAINTEXT", addr: part}
-		if name, addr, ok := strings.Cut(part, "://"); ok {
-			l = listener{name: strings.ToUpper(name), addr: addr}
-		}
-		if err := checkHostPort(l.addr); err != nil {
-			return nil, fmt.Errorf("%q: %w", part, err)
-		}
-		out = append(out, l)
-	}
-	return out, nil
 }
 
 func checkHostPort(addr string) error {

@@ -38,11 +38,35 @@ type Option struct {
 	Choices []string // for Enum
 	Section string   // heading in the generated docs
 	Doc     string   // states the default and the trade-off
+	// Pattern marks a key family: Key holds "<listener>" where each key
+	// names a listener (listener.name.sasl_plaintext.plain.sasl.jaas.config).
+	// Set in the file only; secret values, so never listed by Effective.
+	Pattern bool
+}
+
+// listenerPlaceholder is where a Pattern option's key names a listener.
+const listenerPlaceholder = "<listener>"
+
+// matches reports whether key is one of pattern option o's keys and
+// returns the listener it names (upper case).
+func (o *Option) matches(key string) (string, bool) {
+	pre, suf, ok := strings.Cut(o.Key, listenerPlaceholder)
+	if !o.Pattern || !ok || len(key) <= len(pre)+len(suf) || !strings.HasPrefix(key, pre) || !strings.HasSuffix(key, suf) {
+		return "", false
+	}
+	name := key[len(pre) : len(key)-len(suf)]
+	if strings.Contains(name, ".") {
+		return "", false
+	}
+	return strings.ToUpper(name), true
 }
 
 // Env is the option's environment variable: SLUICE_ then the key (less a
 // leading "sluice.") in upper case with dots and dashes as underscores.
 func (o *Option) Env() string {
+	if o.Pattern {
+		return "(file only)"
+	}
 	k := strings.TrimPrefix(o.Key, "sluice.")
 	return "SLUICE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(k))
 }
@@ -69,12 +93,26 @@ const (
 // Options is the table. Keys are unique; so are flags.
 var Options = []Option{
 	{Key: "listeners", Flag: "listen", Default: "PLAINTEXT://127.0.0.1:9092", Kind: Listeners, Section: secNet,
-		Doc: "Where the Kafka listener binds. Exactly one PLAINTEXT listener is served (TLS and SASL are not implemented: naming one is an error; a client set to security.protocol=SSL, SASL_SSL or SASL_PLAINTEXT fails at once and is logged and counted, see sluice_connections_refused_total); a listener named in controller.listener.names (CONTROLLER://host:port) is the controller quorum's Raft listener instead. A bare host:port is accepted too (the --listen form). An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only."},
+		Doc: "Where the Kafka listeners bind, as in Kafka: NAME://host:port,… with each NAME's security protocol from listener.security.protocol.map. Several listeners on different ports are served at once; PLAINTEXT and SASL_PLAINTEXT are served on gnet with sendfile; SSL and SASL_SSL are served with TLS (TLS 1.2/1.3, configured by the ssl.* keys below, per listener with listener.name.<name>.ssl.*), where record bytes are copied and encrypted instead of sent by sendfile. A listener named in controller.listener.names (CONTROLLER://host:port) is the controller quorum's Raft listener, not served to clients. A bare host:port (the --listen form) is the PLAINTEXT listener. An empty host (PLAINTEXT://:9092) binds every interface; port 0 picks a free port. Default 127.0.0.1:9092: reachable from this machine only; on a public interface prefer SASL_SSL (or SASL_PLAINTEXT on a trusted network)."},
 	{Key: "advertised.listeners", Flag: "advertised-listener", Kind: Listeners, Section: secNet,
-		Doc: "The host:port that Metadata tells clients to connect to. Unset: the listener's address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail."},
+		Doc: "Per listener (NAME://host:port), the address Metadata gives a client that connected on that listener, as Kafka does. Unset for a listener: its own address, with a wildcard host replaced by the machine's host name. Set it when clients reach the broker through another name (NAT, containers, a load balancer); a wrong value makes clients connect once and then fail. Names must be listeners'; wildcard hosts are refused."},
 	{Key: "listener.security.protocol.map", Kind: String, Section: secNet,
-		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-		Doc:     "Listener name to security protocol, as in Kafka; read only to find which listener is the PLAINTEXT one."},
+		Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+		Doc:     "Listener name to security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL), as in Kafka. Every name in listeners must appear here; custom names (CLIENT:SASL_PLAINTEXT) let two listeners share a protocol."},
+	{Key: "inter.broker.listener.name", Kind: String, Section: secNet,
+		Doc: "The listener brokers use to reach each other, as in Kafka. Unset: none is checked (one node has no peers). When set it must name a broker listener of listeners."},
+	{Key: "sasl.enabled.mechanisms", Kind: String, Default: "SCRAM-SHA-256,SCRAM-SHA-512", Section: secNet,
+		Doc: "SASL mechanisms offered on SASL_PLAINTEXT and SASL_SSL listeners: any of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. Kafka's default is GSSAPI (Kerberos), which Sluice does not serve, so the default here is the SCRAM pair (the password never crosses the wire). PLAIN sends the password in clear: enable it only over TLS or on a trusted network."},
+	{Key: "sasl.server.max.receive.size", Default: "524288", Kind: Int, Min: 1, Max: maxInt32, Section: secNet,
+		Doc: "Largest request a client may send on a SASL listener before it has authenticated (SASL tokens included), in bytes (512 KiB, Kafka's default); a larger size prefix closes the connection before anything is read. It bounds what an unauthenticated client can make the broker buffer."},
+	{Key: "connections.max.reauth.ms", Default: "0", Kind: Millis, Min: 0, Max: maxInt64, Section: secNet,
+		Doc: "SASL session lifetime (KIP-368): given to clients in SaslAuthenticate, which re-authenticate before it ends; a connection whose session ended is closed at its next request other than a re-authentication. 0 (Kafka's default): sessions never end. Set it so that deleted users and changed passwords stop working on open connections too; shorter costs a SCRAM exchange per connection per period."},
+	{Key: "connection.failed.authentication.delay.ms", Default: "100", Kind: Millis, Min: 0, Max: maxInt64, Section: secNet,
+		Doc: "How long the answer to a failed SASL authentication (SASL_AUTHENTICATION_FAILED) and the close that follows are held back (100 ms, Kafka's default). Longer slows password guessing and clients retrying in a loop; keep it below the clients' request timeout."},
+	{Key: "sasl.plain.users.file", Kind: String, Section: secNet,
+		Doc: "A file of PLAIN users for every SASL listener: one user=password per line, # comments (Sluice's own key; Kafka reads users from JAAS only). Read at start. A listener's JAAS users (listener.name.<listener>.plain.sasl.jaas.config) win over it. Unset: PLAIN users come only from JAAS. Keep it readable by sluiced only: it holds passwords in clear, as a Kafka JAAS file does."},
+	{Key: "listener.name.<listener>.plain.sasl.jaas.config", Kind: String, Section: secNet, Pattern: true,
+		Doc: "PLAIN users of one listener in Kafka's JAAS syntax, e.g. listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\"; Each user_<name>=\"<password>\" is a user (username/password, the broker's own login, are accepted and unused). File only; never shown by --print-config or DescribeConfigs."},
 	{Key: "node.id", Flag: "node-id", Default: "1", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
 		Doc: "This broker's id, stored in meta.properties on first start; starting later with another id is refused (it would confuse clients' metadata). broker.id is the older name and is used when node.id is not set."},
 	{Key: "broker.id", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
@@ -213,14 +251,16 @@ var Options = []Option{
 // "." is a prefix.
 var Ignored = []string{
 	"zookeeper.", "controller.quorum.bootstrap.servers", "controller.quorum.election.",
-	"controller.quorum.fetch.", "controller.quorum.request.", "controller.quorum.retry.", "controller.quorum.append.", "inter.broker.listener.name",
+	"controller.quorum.fetch.", "controller.quorum.request.", "controller.quorum.retry.", "controller.quorum.append.",
 	"inter.broker.protocol.version", "num.network.threads", "num.io.threads",
 	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
 	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
-	"log.flush.scheduler.interval.ms", "log.message.format.version", "ssl.", "sasl.", "group.coordinator.", "confluent.", "metric.reporters",
+	"log.flush.scheduler.interval.ms", "log.message.format.version",
+	"sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.callback.handler.class",
+	"sasl.client.", "sasl.mechanism.inter.broker.protocol", "sasl.jaas.config", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
 	"offsets.commit.required.acks", "offsets.load.buffer.size",
 }
@@ -238,6 +278,11 @@ func isIgnored(key string) bool {
 func lookup(key string) *Option {
 	for i := range Options {
 		if Options[i].Key == key {
+			return &Options[i]
+		}
+	}
+	for i := range Options {
+		if _, ok := Options[i].matches(key); ok {
 			return &Options[i]
 		}
 	}

@@ -5,17 +5,31 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice/sluice/auth"
+	"github.com/sluice/sluice/listener"
 )
 
 // Config is the resolved configuration, in plain types: cmd/sluiced maps
 // it onto the partition, netio and broker configs.
 type Config struct {
-	Listen     string // host:port of the one PLAINTEXT listener
-	Advertised string // host:port; "" means derive from Listen
+	// Listeners are the broker listeners to serve, in listeners' order
+	// (controller listeners left out).
+	Listeners           []listener.Listener
+	InterBrokerListener string   // inter.broker.listener.name; "" when unset
+	SASLMechanisms      []string // sasl.enabled.mechanisms, upper case
+	// SSL holds, for each SSL or SASL_SSL listener by name, its ssl.*
+	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
+	// unset keys left out), for auth/tlsconf.
+	SSL        map[string]map[string]string
+	SASL       SASL
+	Listen     string // host:port of Listeners[0]
+	Advertised string // Listeners[0].Advertised; "" means derive from Listen
 	NodeID     int32
 	ClusterID  string
 	Rack       string
@@ -73,6 +87,18 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+}
+
+// SASL holds the authentication settings of SASL listeners.
+type SASL struct {
+	MaxReceiveBytes int32         // sasl.server.max.receive.size
+	Reauth          time.Duration // connections.max.reauth.ms; 0: sessions never end
+	FailedAuthDelay time.Duration // connection.failed.authentication.delay.ms
+	// PlainUsers are the PLAIN users of each listener (upper-case name)
+	// from listener.name.<listener>.plain.sasl.jaas.config; nil when none.
+	PlainUsers map[string]map[string]string
+	// PlainUsersAll are the PLAIN users of sasl.plain.users.file; nil when unset.
+	PlainUsersAll map[string]string
 }
 
 // Cleaner holds the log cleaner's broker-wide settings.
@@ -159,6 +185,7 @@ func resolve(s *Settings) (*Config, error) {
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
 	resolveFetchSessions(r, c)
+	resolveSSL(r, c)
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}
@@ -166,13 +193,10 @@ func resolve(s *Settings) (*Config, error) {
 }
 
 func resolveNet(r resolver, c *Config) error {
+	if err := r.listeners(c); err != nil {
+		return err
+	}
 	var err error
-	if c.Listen, err = r.listener("listeners", true); err != nil {
-		return err
-	}
-	if c.Advertised, err = r.listener("advertised.listeners", false); err != nil {
-		return err
-	}
 	id := "node.id"
 	if k, ok := r.s.pick("node.id", "broker.id"); ok {
 		id = k
@@ -217,42 +241,86 @@ func (r resolver) ipOverrides(key string) (map[string]int, error) {
 	return out, nil
 }
 
-// listener picks the one PLAINTEXT listener of key's value, skipping the
-// controller's. required: an empty value is an error.
-func (r resolver) listener(key string, required bool) (string, error) {
-	ls, _ := parseListeners(r.raw(key).value)
-	controllers := map[string]bool{}
-	for n := range strings.SplitSeq(r.str("controller.listener.names"), ",") {
-		controllers[strings.ToUpper(strings.TrimSpace(n))] = true
-	}
-	protocols := map[string]string{}
-	for pair := range strings.SplitSeq(r.str("listener.security.protocol.map"), ",") {
-		if name, proto, ok := strings.Cut(pair, ":"); ok {
-			protocols[strings.ToUpper(strings.TrimSpace(name))] = strings.ToUpper(strings.TrimSpace(proto))
+// listeners resolves the listener keys (package listener) and the SASL
+// mechanisms.
+func (r resolver) listeners(c *Config) error {
+	ls, err := listener.Parse(listener.Spec{
+		Listeners:       r.raw("listeners").value,
+		ProtocolMap:     r.str("listener.security.protocol.map"),
+		Advertised:      r.raw("advertised.listeners").value,
+		ControllerNames: r.str("controller.listener.names"),
+		InterBroker:     r.str("inter.broker.listener.name"),
+	})
+	if err != nil {
+		key, reason, ok := strings.Cut(err.Error(), ": ")
+		if !ok || lookup(key) == nil {
+			key, reason = "listeners", err.Error()
 		}
+		return r.bad(key, reason)
 	}
-	var addrs []string
-	for _, l := range ls {
-		if controllers[l.name] {
+	brokers := listener.Brokers(ls)
+	if len(brokers) == 0 {
+		return r.bad("listeners", "no broker listener (every listener is a controller listener)")
+	}
+	c.Listeners = brokers
+	c.Listen, c.Advertised = brokers[0].Addr(), brokers[0].Advertised
+	c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
+	c.SASLMechanisms, err = saslMechanisms(r.str("sasl.enabled.mechanisms"))
+	if err != nil {
+		return r.bad("sasl.enabled.mechanisms", err.Error())
+	}
+	return r.sasl(c)
+}
+
+// sasl resolves the SASL settings; PLAIN users are read (the users file
+// from disk) and checked here.
+func (r resolver) sasl(c *Config) error {
+	c.SASL.MaxReceiveBytes = int32(r.int("sasl.server.max.receive.size"))
+	c.SASL.Reauth = r.ms("connections.max.reauth.ms")
+	c.SASL.FailedAuthDelay = r.ms("connection.failed.authentication.delay.ms")
+	jaas := lookup("listener.name.<listener>.plain.sasl.jaas.config")
+	for key := range r.s.levels {
+		name, ok := jaas.matches(key)
+		if !ok {
 			continue
 		}
-		if p := protocols[l.name]; p != "PLAINTEXT" {
-			if p == "" {
-				p = "an unknown protocol"
-			}
-			return "", r.bad(key, fmt.Sprintf("listener %s uses %s: only PLAINTEXT is supported", l.name, p))
+		users, err := auth.ParsePlainJAAS(r.str(key))
+		if err != nil {
+			return r.bad(key, err.Error())
 		}
-		addrs = append(addrs, l.addr)
+		if c.SASL.PlainUsers == nil {
+			c.SASL.PlainUsers = map[string]map[string]string{}
+		}
+		c.SASL.PlainUsers[name] = users
 	}
-	switch {
-	case len(addrs) > 1:
-		return "", r.bad(key, "only one PLAINTEXT listener is supported")
-	case len(addrs) == 0 && required:
-		return "", r.bad(key, "no PLAINTEXT listener")
-	case len(addrs) == 0:
-		return "", nil
+	if path := r.str("sasl.plain.users.file"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return r.bad("sasl.plain.users.file", err.Error())
+		}
+		if c.SASL.PlainUsersAll, err = auth.ParsePlainUsersFile(data); err != nil {
+			return r.bad("sasl.plain.users.file", err.Error())
+		}
 	}
-	return addrs[0], nil
+	return nil
+}
+
+// SASLMechanismNames are the SASL mechanisms Sluice serves.
+var SASLMechanismNames = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+func saslMechanisms(v string) ([]string, error) {
+	var out []string
+	for m := range strings.SplitSeq(v, ",") {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		if m == "" {
+			continue
+		}
+		if !slices.Contains(SASLMechanismNames, m) {
+			return nil, fmt.Errorf("mechanism %s is not supported (want %s)", m, strings.Join(SASLMechanismNames, ", "))
+		}
+		out = appendOnce(out, m)
+	}
+	return out, nil
 }
 
 func resolveLog(r resolver, c *Config) error {
@@ -410,7 +478,7 @@ func resolveCluster(r resolver, c *Config) error {
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}
-	addr, derived, err := r.controllerListener()
+	addr, derived, err := r.controllerListener(c)
 	if err != nil {
 		return err
 	}
@@ -426,21 +494,26 @@ func resolveCluster(r resolver, c *Config) error {
 // controllerListener returns the first listeners entry named in
 // controller.listener.names, or (derived) the client listener's host at
 // port + 1.
-func (r resolver) controllerListener() (string, bool, error) {
-	ls, _ := parseListeners(r.raw("listeners").value)
+func (r resolver) controllerListener(c *Config) (string, bool, error) {
+	ls, err := listener.Parse(listener.Spec{
+		Listeners:       r.raw("listeners").value,
+		ProtocolMap:     r.str("listener.security.protocol.map"),
+		Advertised:      r.raw("advertised.listeners").value,
+		ControllerNames: r.str("controller.listener.names"),
+		InterBroker:     r.str("inter.broker.listener.name"),
+	})
+	if err != nil {
+		return "", false, r.bad("listeners", err.Error()) // reported in full by listeners
+	}
 	for n := range strings.SplitSeq(r.str("controller.listener.names"), ",") {
 		n = strings.ToUpper(strings.TrimSpace(n))
 		for _, l := range ls {
-			if l.name == n {
-				return l.addr, false, nil
+			if l.Controller && l.Name == n {
+				return l.Addr(), false, nil
 			}
 		}
 	}
-	listen, err := r.listener("listeners", true)
-	if err != nil {
-		return "", false, err
-	}
-	host, portStr, _ := net.SplitHostPort(listen) // checked by parseListeners
+	host, portStr, _ := net.SplitHostPort(c.Listen) // checked by listeners
 	port, _ := strconv.Atoi(portStr)
 	if port > 0 {
 		port++

@@ -64,10 +64,10 @@ func produceSync(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) []*kgo.Recor
 
 // consumeN reads n records of topic from the start of every partition
 // with a fresh client, failing on errors or after ioTimeout.
-func consumeN(t testing.TB, addr, topic string, n int) []*kgo.Record {
+func consumeN(t testing.TB, addr, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200*time.Millisecond))
+	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)...)
 	return pollN(t, cl, n)
 }
 

@@ -17,11 +17,15 @@
 //	sluice_inbound_overflows_total             netio: stopped connections closed for unread input over budget
 //	sluice_connections_timed_out_total{reason} netio: closed by a deadline: write (no progress for connections.max.idle.ms), request_read (sluice.request.read.timeout.ms)
 //	sluice_connections_muted_total             netio: connections whose reading stopped at the socket for back-pressure
+//	sluice_tls_handshakes_total{result}        netio: TLS handshakes: ok, failed, timeout
+//	sluice_tls_copied_bytes_total              netio: record bytes read and encrypted through a buffer on TLS listeners
 //	sluice_accept_errors_total                 netio: failed accepts (EMFILE, ENFILE, …), each followed by a back-off
 //	sluice_connections_shed_total              netio: connections closed unserved because file descriptors ran out
 //	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate;
 //	                                           tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed (client security.protocol SSL/SASL_SSL);
 //	                                           sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE (broker; client SASL_PLAINTEXT)
+//	sluice_sasl_authentications_total{result}  SASL listeners: succeeded, failed (SASL_AUTHENTICATION_FAILED), reauthenticated (KIP-368)
+//	sluice_sasl_connections_closed_total{reason} SASL listeners: unauthenticated (a request before authentication), expired (session ended without re-authentication)
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
@@ -94,6 +98,7 @@ type Sources struct {
 	Cleaner   func() partition.CleanerStats
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
+	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
 	NodeID    int32
 	ClusterID string
 }
@@ -296,6 +301,10 @@ var (
 	acceptErrors  = newConst("sluice_accept_errors_total", "Failed accepts on the Kafka listener (EMFILE, ENFILE, ENOBUFS, ...), each followed by a back-off.", prometheus.CounterValue)
 	shed          = newConst("sluice_connections_shed_total", "Connections closed unserved because file descriptors ran out.", prometheus.CounterValue)
 	refused       = newConst("sluice_connections_refused_total", "Connections refused: closed at once by a connection limit, or speaking the wrong security.protocol to this PLAINTEXT listener (tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed; sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE).", prometheus.CounterValue, "reason")
+	tlsHandshakes = newConst("sluice_tls_handshakes_total", "TLS handshakes on SSL and SASL_SSL listeners, by result: ok, failed (wrong CA, no or unmapped client certificate, not TLS; each closed its connection) or timeout (not finished within 10 s).", prometheus.CounterValue, "result")
+	tlsCopied     = newConst("sluice_tls_copied_bytes_total", "Record bytes read and encrypted through a buffer on TLS listeners (no sendfile without kTLS).", prometheus.CounterValue)
+	saslAuth      = newConst("sluice_sasl_authentications_total", "SASL authentications on SASL listeners: succeeded, failed (answered SASL_AUTHENTICATION_FAILED, or closed on a v0 handshake), reauthenticated (KIP-368).", prometheus.CounterValue, "result")
+	saslClosed    = newConst("sluice_sasl_connections_closed_total", "Connections on SASL listeners closed by the broker: unauthenticated (a request other than ApiVersions or the SASL APIs before authentication), expired (the session of connections.max.reauth.ms ended without re-authentication).", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
@@ -336,13 +345,22 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued)
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslClosed,
+		tlsHandshakes, tlsCopied)
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	src := c.m.sources()
 	if src.SASL != nil {
 		refused.emit(ch, float64(src.SASL()), "sasl_on_plaintext")
+	}
+	if src.SASLAuth != nil {
+		st := src.SASLAuth()
+		saslAuth.emit(ch, float64(st.Succeeded), "succeeded")
+		saslAuth.emit(ch, float64(st.Failed), "failed")
+		saslAuth.emit(ch, float64(st.Reauthenticated), "reauthenticated")
+		saslClosed.emit(ch, float64(st.Unauthenticated), "unauthenticated")
+		saslClosed.emit(ch, float64(st.Expired), "expired")
 	}
 	if src.Net == nil {
 		return
@@ -364,6 +382,10 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	refused.emit(ch, float64(s.RefusedTLS), "tls_on_plaintext")
 	panics.emit(ch, float64(s.PanicsRecovered))
 	queued.emit(ch, float64(s.QueuedBytes))
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakes), "ok")
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakeFailures), "failed")
+	tlsHandshakes.emit(ch, float64(s.TLSHandshakeTimeouts), "timeout")
+	tlsCopied.emit(ch, float64(s.TLSCopiedBytes))
 }
 
 type sendfileCollector struct{}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Accepting is done by netio, not by gnet: gnet v2.9.0's acceptor returns
@@ -79,15 +81,22 @@ func (s *Server) Health() error {
 	return nil
 }
 
-// acceptLoop accepts until the listener is closed.
-func (s *Server) acceptLoop() {
-	defer close(s.acceptDone)
+// enrollee is the context of a socket handed to an event loop, until
+// OnOpen replaces it with its *conn.
+type enrollee struct {
+	ip string // counted by the connection limits
+	l  *listener.Listener
+}
+
+// acceptLoop accepts on bl until it is closed.
+func (s *Server) acceptLoop(bl *boundListener) {
+	defer s.acceptWG.Done()
 	backoff := time.Duration(0)
 	for {
-		tc, err := s.ln.AcceptTCP()
+		tc, err := bl.ln.AcceptTCP()
 		if err == nil {
 			backoff = 0
-			s.admitConn(tc)
+			s.admitConn(tc, &bl.l)
 			continue
 		}
 		if s.closing.Load() {
@@ -95,14 +104,14 @@ func (s *Server) acceptLoop() {
 		}
 		if errors.Is(err, net.ErrClosed) {
 			s.acc.setErr(&s.acc.stopped, err)
-			s.log.Error("netio: listener closed: new connections are refused", "addr", s.Addr(), "err", err)
+			s.log.Error("netio: listener closed: new connections are refused", "listener", bl.l.Name, "addr", bl.ln.Addr(), "err", err)
 			return
 		}
 		s.stats.acceptErrors.Add(1)
 		s.acc.setErr(&s.acc.lastErr, err)
 		if isFdExhausted(err) {
 			s.markFdExhausted(err)
-			if s.shedOne(err) {
+			if s.shedOne(bl.ln, err) {
 				continue // the next pending connection gets a real accept first
 			}
 		} else if !isTransientAccept(err) {
@@ -147,7 +156,9 @@ func isFdExhausted(err error) bool {
 // One connection per failed accept: each pending one first gets a real
 // accept, so connections are served again as soon as descriptors are. It
 // reports whether it shed one (false: nothing pending, or no spare).
-func (s *Server) shedOne(cause error) bool {
+func (s *Server) shedOne(ln *net.TCPListener, cause error) bool {
+	s.reserveMu.Lock()
+	defer s.reserveMu.Unlock()
 	s.logThrottled(&s.lastAcceptLog, "netio: accept failed: out of file descriptors; shedding new connections",
 		"err", cause, "shed_total", s.stats.shed.Load(), "open", s.stats.connsOpen.Load())
 	if s.reserve == nil {
@@ -157,7 +168,7 @@ func (s *Server) shedOne(cause error) bool {
 	}
 	s.reserve.Close()
 	s.reserve = nil
-	shed := s.acceptAndClose()
+	shed := s.acceptAndClose(ln)
 	s.reserve, _ = os.Open(os.DevNull)
 	return shed
 }
@@ -195,8 +206,8 @@ func fdsAvailable() bool {
 // backlog without waiting (the listening socket is non-blocking) and
 // resets it; it reports whether there was one. A listener's RawConn
 // offers only Control.
-func (s *Server) acceptAndClose() bool {
-	rc, err := s.ln.SyscallConn()
+func (s *Server) acceptAndClose(ln *net.TCPListener) bool {
+	rc, err := ln.SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -226,7 +237,7 @@ func (s *Server) logThrottled(last *atomic.Int64, msg string, args ...any) {
 
 // admitConn applies the connection limits to tc and hands it to an event
 // loop, or closes it.
-func (s *Server) admitConn(tc *net.TCPConn) {
+func (s *Server) admitConn(tc *net.TCPConn, l *listener.Listener) {
 	ip := remoteIP(tc)
 	if r := s.limits.admit(ip, time.Now()); r != admitted {
 		s.stats.refused[r].Add(1)
@@ -236,8 +247,12 @@ func (s *Server) admitConn(tc *net.TCPConn) {
 		tc.Close()
 		return
 	}
+	if l.Protocol.TLS() {
+		s.openTLS(tc, &enrollee{ip: ip, l: l})
+		return
+	}
 	s.acc.enrolling.Store(nowNano())
-	_, err := s.cli.EnrollContext(tc, ip) // closes tc; gnet keeps a dup
+	_, err := s.cli.EnrollContext(tc, &enrollee{ip: ip, l: l}) // closes tc; gnet keeps a dup
 	s.acc.enrolling.Store(0)
 	if err != nil {
 		s.limits.release(ip)

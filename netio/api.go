@@ -4,10 +4,13 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -95,8 +98,52 @@ type Conn struct {
 	id         uint64
 	remoteAddr net.Addr
 	localAddr  net.Addr
+	listener   string               // the listener's name
+	protocol   listener.Protocol    // the listener's security protocol
+	state      any                  // the Handler's, see SetState
+	maxReq     *atomic.Int32        // its conn's framing limit
+	maxDefault int32                // Config.MaxRequestBytes
+	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 }
+
+// SetMaxRequestBytes bounds the size of the requests c's framing accepts
+// from now on (a frame already read is not affected); a larger size
+// prefix closes the connection before anything is read. 0 restores
+// Config.MaxRequestBytes. Connections on SASL listeners start at
+// Config.SASLMaxReceiveBytes: the Handler lifts it once the client has
+// authenticated.
+func (c *Conn) SetMaxRequestBytes(n int32) {
+	if c.maxReq == nil {
+		return
+	}
+	if n <= 0 {
+		n = c.maxDefault
+	}
+	c.maxReq.Store(n)
+}
+
+// SetState keeps v with c for the Handler (the broker keeps a
+// connection's SASL state and principal there); netio never reads it.
+// Handle calls for one connection are serialized (see Handler), so a
+// Handler reading and writing it from Handle needs no lock.
+func (c *Conn) SetState(v any) { c.state = v }
+
+// State is the value last given to SetState, or nil.
+func (c *Conn) State() any { return c.state }
+
+// ListenerName is the name of the listener c came in on (PLAINTEXT,
+// SASL_PLAINTEXT, or a custom name of listener.security.protocol.map).
+func (c *Conn) ListenerName() string { return c.listener }
+
+// SecurityProtocol is the security protocol of c's listener.
+func (c *Conn) SecurityProtocol() listener.Protocol { return c.protocol }
 
 func (c *Conn) ID() uint64           { return c.id }
 func (c *Conn) RemoteAddr() net.Addr { return c.remoteAddr }
 func (c *Conn) LocalAddr() net.Addr  { return c.localAddr }
+
+// TLS is the connection's TLS session once its handshake completed (the
+// negotiated version and cipher suite, and the client's certificate chain
+// in PeerCertificates and VerifiedChains when it sent one), or nil on a
+// plaintext listener. It does not change while the connection is open.
+func (c *Conn) TLS() *tls.ConnectionState { return c.tls }

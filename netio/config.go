@@ -1,10 +1,14 @@
 package netio
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
+
+	"github.com/sluice/sluice/listener"
 )
 
 // Config configures a Server. A zero field takes its default (see
@@ -13,6 +17,14 @@ type Config struct {
 	// Addr is the TCP address to listen on, host:port. A port of 0 picks a
 	// free port; Server.Addr reports it. Default ":9092".
 	Addr string
+
+	// Listeners, when set, replaces Addr: one listening socket per entry
+	// (Name, Protocol and Addr are used), all served by the same event
+	// loops and limits. Each connection knows the listener it came in on
+	// (Conn.ListenerName, Conn.SecurityProtocol). Unset: Addr is one
+	// listener named PLAINTEXT. netio serves bytes as they come: a
+	// protocol's security (SASL, TLS) is the Handler's business.
+	Listeners []listener.Listener
 
 	// Multicore runs one event loop per CPU (or NumEventLoop loops) instead
 	// of one. Event loops only read and frame, so one loop serves many
@@ -29,6 +41,13 @@ type Config struct {
 	// Default 100 MiB. Lower it to bound the memory one request can take;
 	// it must stay above the clients' max.request.size.
 	MaxRequestBytes int32
+
+	// SASLMaxReceiveBytes is sasl.server.max.receive.size: on SASL
+	// listeners, the largest request (SASL token or other) accepted before
+	// the Handler lifts the limit (Conn.SetMaxRequestBytes) once the client
+	// has authenticated. Default 512 KiB, Kafka's: an unauthenticated
+	// client cannot make the broker buffer more.
+	SASLMaxReceiveBytes int32
 
 	// IdleTimeout is connections.max.idle.ms: a connection with no byte
 	// received or sent for this long and nothing being served or sent is
@@ -84,6 +103,24 @@ type Config struct {
 	// Default 30 s; negative disables it.
 	FrameTimeout time.Duration
 
+	// TLS holds, by listener name, the configuration of each listener
+	// whose protocol is SSL or SASL_SSL (one is required for each).
+	// Connections of a TLS listener are served by goroutines (gnet cannot
+	// own a TLS session) with the same Handler, framing, budget, timeouts
+	// and limits; file regions are read and encrypted through a pooled
+	// 64 KiB buffer instead of sendfile (Stats.TLSCopiedBytes). Set
+	// GetConfigForClient or GetCertificate to change certificates without
+	// a restart. Default none: every listener is plaintext, on gnet.
+	TLS map[string]*tls.Config
+
+	// HandshakeTimeout bounds a TLS handshake: a connection that has not
+	// completed it this long after being accepted is closed
+	// (Stats.TLSHandshakeTimeouts). Kafka has no such setting (its idle
+	// timeout applies); without it a client that opens connections and
+	// sends nothing holds a goroutine and a descriptor each until
+	// IdleTimeout. Default 10 s; only used with TLS.
+	HandshakeTimeout time.Duration
+
 	// Logger receives connection errors, recovered panics and gnet's own
 	// messages. Default slog.Default().
 	Logger *slog.Logger
@@ -91,11 +128,13 @@ type Config struct {
 
 // Defaults, see Config.
 const (
-	DefaultAddr            = ":9092"
-	DefaultMaxRequestBytes = 100 << 20
-	DefaultIdleTimeout     = 10 * time.Minute
-	DefaultConnBudgetBytes = 64 << 20
-	DefaultFrameTimeout    = 30 * time.Second
+	DefaultAddr                = ":9092"
+	DefaultMaxRequestBytes     = 100 << 20
+	DefaultSASLMaxReceiveBytes = 512 << 10
+	DefaultIdleTimeout         = 10 * time.Minute
+	DefaultConnBudgetBytes     = 64 << 20
+	DefaultFrameTimeout        = 30 * time.Second
+	DefaultHandshakeTimeout    = 10 * time.Second
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -118,8 +157,27 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
+	if len(cfg.Listeners) == 0 {
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad address %q: %w", cfg.Addr, err)
+		}
+		p, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return cfg, fmt.Errorf("netio: bad port in %q: %w", cfg.Addr, err)
+		}
+		cfg.Listeners = []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: host, Port: int(p)}}
+	}
+	for _, l := range cfg.Listeners {
+		if l.Protocol.TLS() && cfg.TLS[l.Name] == nil {
+			return cfg, fmt.Errorf("netio: listener %s is %s but has no TLS configuration", l.Name, l.Protocol)
+		}
+	}
 	if cfg.MaxRequestBytes == 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if cfg.SASLMaxReceiveBytes <= 0 {
+		cfg.SASLMaxReceiveBytes = DefaultSASLMaxReceiveBytes
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
@@ -129,6 +187,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.FrameTimeout == 0 {
 		cfg.FrameTimeout = DefaultFrameTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,12 +22,13 @@ import (
 // event loop), a request goroutine and a writer goroutine.
 type conn struct {
 	srv *Server
-	gc  gnet.Conn // only Close and Wake are called off the event loop, until muted
+	gc  gnet.Conn // only Close and Wake are called off the event loop, until muted; nil on a TLS listener
 	pub Conn
 	ip  string // counted by the connection limits
 
-	tcp *net.TCPConn    // the writer's dup of the socket
+	tcp *net.TCPConn    // the writer's dup of the socket (the socket itself on a TLS listener)
 	raw syscall.RawConn // tcp's RawConn, for sendfile
+	tls *tls.Conn       // on a TLS listener, the session over tcp that reads and writes; nil otherwise
 
 	ctx    context.Context // handlers' context; cancelled by onClose
 	cancel context.CancelFunc
@@ -42,6 +44,8 @@ type conn struct {
 	lastActive   atomic.Int64 // UnixNano of the last byte received or sent
 	lastWrite    atomic.Int64 // UnixNano of the writer's last progress (batch taken, chunk sent)
 	partialSince atomic.Int64 // UnixNano since a partial frame waits for its rest; 0: none
+
+	maxReq atomic.Int32 // the largest request framed from now on (Conn.SetMaxRequestBytes)
 
 	firstChecked bool // event loop only: the first bytes were checked for a TLS ClientHello
 
@@ -79,25 +83,41 @@ type outItem struct {
 // newConn dups gc's socket into a *net.TCPConn for the writer. The dup is
 // a second descriptor for the same socket: gnet keeps reading its own, the
 // writer writes on the dup through Go's netpoller.
-func newConn(s *Server, gc gnet.Conn, ip string) (*conn, error) {
+func newConn(s *Server, gc gnet.Conn, e *enrollee) (*conn, error) {
 	tcp, err := dupTCP(gc.Fd())
 	if err != nil {
 		return nil, err
 	}
+	c, err := newConnOn(s, tcp, e)
+	if err != nil {
+		return nil, err
+	}
+	c.gc = gc
+	return c, nil
+}
+
+// newConnOn makes a connection whose writer writes on tcp (and whose
+// socket is closed by closing tcp).
+func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	raw, err := tcp.SyscallConn()
 	if err != nil {
 		tcp.Close()
 		return nil, fmt.Errorf("cannot get the socket's RawConn: %w", err)
 	}
 	c := &conn{
-		srv: s, gc: gc, ip: ip, tcp: tcp, raw: raw,
+		srv: s, ip: e.ip, tcp: tcp, raw: raw,
 		reqKick:   make(chan struct{}, 1),
 		writeKick: make(chan struct{}, 1),
 		readKick:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
-	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr()}
+	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
+		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
+	c.maxReq.Store(s.cfg.MaxRequestBytes)
+	if e.l.Protocol.SASL() {
+		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))
+	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.lastActive.Store(nowNano())
 	c.lastWrite.Store(nowNano())
@@ -318,7 +338,7 @@ func (c *conn) dispatch() gnet.Action {
 			return gnet.Close
 		}
 	}
-	st, err := frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, c)
+	st, err := frameLoop(c.gc, c.maxReq.Load(), c)
 	if err != nil {
 		c.srv.stats.rejected.Add(1)
 		c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
@@ -346,7 +366,7 @@ func (c *conn) notePartial(st frameState) {
 // whatever the budget (onClose, on the event loop).
 func (c *conn) takeBufferedFrames() [][]byte {
 	var all takeAll
-	frameLoop(c.gc, c.srv.cfg.MaxRequestBytes, &all)
+	frameLoop(c.gc, c.maxReq.Load(), &all)
 	c.srv.stats.requests.Add(uint64(len(all)))
 	return all
 }
@@ -429,10 +449,15 @@ func (c *conn) handOff() bool {
 // socket fails or closes, or close is requested.
 func (c *conn) readLoop(fr *frameReader) {
 	defer c.srv.conns.Done()
-	err := c.readFrames(fr)
+	c.endRead(c.readFrames(fr))
+}
+
+// endRead finishes a connection read by a goroutine (muted, or TLS) once
+// reading stopped with err.
+func (c *conn) endRead(err error) {
 	peerEOF := errors.Is(err, io.EOF)
 	if err != nil && !peerEOF && !errors.Is(err, net.ErrClosed) {
-		c.srv.log.Debug("netio: muted connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+		c.srv.log.Debug("netio: connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 	}
 	c.mu.Lock()
 	c.mu.closeSent = true // no gnet Close any more; c.tcp is closed by onClose
@@ -441,8 +466,8 @@ func (c *conn) readLoop(fr *frameReader) {
 }
 
 func (c *conn) readFrames(fr *frameReader) error {
-	max := c.srv.cfg.MaxRequestBytes
 	for {
+		max := c.maxReq.Load()
 		st, err := frameLoop(fr, max, c)
 		if err != nil {
 			c.srv.stats.rejected.Add(1)

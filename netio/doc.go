@@ -33,7 +33,11 @@
 //
 // Who does what:
 //
-//   - The accept goroutine owns the listening socket (a *net.TCPListener,
+//   - One accept goroutine per listener (Config.Listeners: PLAINTEXT,
+//     SASL_PLAINTEXT, … on their own ports; all share the event loops and
+//     the limits) owns its listening socket and tags each connection with
+//     its listener (Conn.ListenerName, Conn.SecurityProtocol). The spare
+//     descriptor below is shared under reserveMu. It is a *net.TCPListener,
 //     not gnet's: gnet v2.9.0's acceptor stops the whole engine on the
 //     first EMFILE). It applies MaxConns, MaxConnsPerIP and
 //     MaxConnCreationRate (Kafka's max.connections, max.connections.per.ip,
@@ -79,6 +83,31 @@
 //     poller after the last OnClose at shutdown.
 //   - A Handler panic is recovered, logged with its stack, counted and
 //     closes its connection only.
+//
+// # TLS listeners
+//
+// gnet cannot own a TLS session, so a listener with Config.TLS has no
+// event loops: every connection is served by goroutines, and everything
+// but reading and writing is shared with the gnet path.
+//
+//	accept goroutine ──socket──▶ read goroutine ──frames──▶ request goroutine ──responses──▶ writer goroutine
+//	(limits, EMFILE)             (handshake, framing)       (Handler.Handle)                (writes, region copies)
+//
+// Where it differs:
+//
+//   - The read goroutine runs the handshake within HandshakeTimeout
+//     (Stats.TLSHandshakeTimeouts; a failed one is TLSHandshakeFailures,
+//     logged once per client IP per WrongProtocolLogEvery), publishes the
+//     session on Conn.TLS, then frames exactly as a muted connection's read
+//     goroutine does: it reads only while the budget has room, so TCP
+//     pushes back on a client that pipelines without reading.
+//   - The writer coalesces byte runs in a pooled 64 KiB buffer (a size
+//     prefix is not a record of its own) and copies each file region
+//     through it (pread, encrypt, write; Stats.TLSCopiedBytes): no
+//     sendfile without kTLS, which netio does not use.
+//   - Closing a TLS connection closes its socket (no close_notify, which
+//     could block under conn.mu); idle, write and frame timeouts, the
+//     limits, muting's budget and Shutdown are the gnet path's.
 //
 // # Back-pressure (muting)
 //
@@ -130,7 +159,7 @@
 // # Limits per connection
 //
 // File descriptors: 2 per open connection (gnet's and the writer's dup;
-// a muted connection keeps only the dup), 3 for a moment while it is set
+// a muted or TLS connection keeps only one), 3 for a moment while it is set
 // up, plus the listener and the spare. Set MaxConns below (RLIMIT_NOFILE −
 // the logs' descriptors) / 2 so that the limit sheds connections before
 // the operating system does.

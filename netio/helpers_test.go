@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -165,8 +167,21 @@ func testConfig() Config {
 	if testing.Verbose() {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	if testTLS != nil {
+		withTLS(&cfg, testTLS.serverConfig())
+	}
 	return cfg
 }
+
+// withTLS makes cfg's one listener an SSL listener served with tc.
+func withTLS(cfg *Config, tc *tls.Config) {
+	cfg.Listeners = []listener.Listener{{Name: "SSL", Protocol: listener.SSL, Host: "127.0.0.1"}}
+	cfg.TLS = map[string]*tls.Config{"SSL": tc}
+}
+
+// testTLS, when set, makes testConfig a TLS listener and dial a TLS
+// client: TestTLSSharedPaths runs the gnet path's tests over TLS with it.
+var testTLS *tlsFixture
 
 // startServer starts a server; cleanup shuts it down and checks that every
 // region the handler made was released exactly once.
@@ -193,11 +208,14 @@ func startServer(t testing.TB, cfg Config, h *testHandler) *Server {
 }
 
 type client struct {
-	t  testing.TB
-	nc net.Conn
-	r  *bufio.Reader
+	t   testing.TB
+	nc  net.Conn     // tcp, or a TLS session over it
+	tcp *net.TCPConn // the socket
+	r   *bufio.Reader
 }
 
+// dial connects to s, with TLS (testTLS's client certificate) when s is a
+// TLS listener.
 func dial(t testing.TB, s *Server) *client {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
@@ -205,7 +223,34 @@ func dial(t testing.TB, s *Server) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &client{t: t, nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+	c := &client{t: t, nc: nc, tcp: nc.(*net.TCPConn)}
+	if s.cfg.Listeners[0].Protocol.TLS() {
+		tc := tls.Client(nc, testTLS.clientConfig())
+		tc.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		tc.SetDeadline(time.Time{})
+		c.nc = tc
+	}
+	c.r = bufioReader(c.nc)
+	return c
+}
+
+func bufioReader(nc net.Conn) *bufio.Reader { return bufio.NewReaderSize(nc, 64<<10) }
+
+// closeWrite ends what the client sends (a FIN, or TLS's close_notify).
+func (c *client) closeWrite() {
+	c.t.Helper()
+	var err error
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		err = tc.CloseWrite()
+	} else {
+		err = c.tcp.CloseWrite()
+	}
+	if err != nil {
+		c.t.Fatalf("close write: %v", err)
+	}
 }
 
 func (c *client) send(frames ...[]byte) {

@@ -1,7 +1,6 @@
 package netio
 
 import (
-	"net"
 	"testing"
 )
 
@@ -22,16 +21,11 @@ func TestRequestsBeforePeerCloseAreServed(t *testing.T) {
 			frames = append(frames, req(opNil, uint32(i), make([]byte, 2000)))
 		}
 	}
-	nc, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := nc.Write(encode(frames...)); err != nil {
-		t.Fatal(err)
-	}
-	nc.(*net.TCPConn).CloseWrite()
+	c := dial(t, s)
+	c.write(encode(frames...))
+	c.closeWrite()
 	eventually(t, "every request served after the client closed", func() bool { return h.handled.Load() == n })
 	eventually(t, "every region released", func() bool { return h.released.Load() == h.acquired.Load() })
-	nc.Close()
+	c.nc.Close()
 	roundTrip(t, s, h) // and the server goes on
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/sluice/sluice/internal/lograte"
+	"github.com/sluice/sluice/listener"
 )
 
 // Server is a running listener: an accept goroutine, gnet event loops
@@ -23,12 +25,13 @@ type Server struct {
 	cfg         Config
 	h           Handler
 	log         *slog.Logger
-	ln          *net.TCPListener
-	cli         *gnet.Client  // gnet's event loops, without gnet's acceptor
-	reserve     *os.File      // spare descriptor, owned by the accept goroutine
-	acceptDone  chan struct{} // closed when the accept goroutine has returned
-	closeAccept chan struct{} // closed by Shutdown: the accept goroutine stops
-	closing     atomic.Bool   // Shutdown closed the listener
+	lns         []*boundListener // one per Config.Listeners entry, in order
+	cli         *gnet.Client     // gnet's event loops, without gnet's acceptor
+	reserveMu   sync.Mutex       // taken by an accept goroutine around shedOne
+	reserve     *os.File         // spare descriptor, guarded by reserveMu
+	acceptWG    sync.WaitGroup   // the accept goroutines
+	closeAccept chan struct{}    // closed by Shutdown: the accept goroutine stops
+	closing     atomic.Bool      // Shutdown closed the listener
 	acc         acceptState
 	limits      *connLimits
 	ctx         context.Context // parent of every connection's context
@@ -52,24 +55,28 @@ type Server struct {
 
 // Stats are a Server's counters.
 type Stats struct {
-	ConnsOpen          int64  // connections open now
-	ConnsAccepted      uint64 // connections accepted since Listen
-	Requests           uint64 // frames dispatched to the Handler
-	PanicsRecovered    uint64 // Handler panics recovered (each closed its connection)
-	FramesRejected     uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
-	InboundOverflows   uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
-	IdleClosed         uint64 // connections closed by IdleTimeout with nothing pending
-	WriteTimeouts      uint64 // connections closed because responses made no progress for IdleTimeout
-	FrameTimeouts      uint64 // connections closed holding a partial frame for FrameTimeout
-	Muted              uint64 // times a connection's reading was handed from gnet to a goroutine that stops reading over budget
-	AcceptErrors       uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, …), each followed by a back-off
-	ConnsShed          uint64 // connections closed unserved because descriptors ran out
-	RefusedMaxConns    uint64 // connections closed by max.connections
-	RefusedPerIP       uint64 // connections closed by max.connections.per.ip (or its overrides)
-	RefusedRate        uint64 // connections closed by max.connection.creation.rate
-	RefusedTLS         uint64 // connections closed because they opened with a TLS ClientHello (security.protocol=SSL or SASL_SSL on this PLAINTEXT listener)
-	QueuedBytes        int64  // bytes counted against budgets now, all connections
-	MaxConnQueuedBytes int64  // the most bytes one connection has had counted
+	ConnsOpen            int64  // connections open now
+	ConnsAccepted        uint64 // connections accepted since Listen
+	Requests             uint64 // frames dispatched to the Handler
+	PanicsRecovered      uint64 // Handler panics recovered (each closed its connection)
+	FramesRejected       uint64 // size prefixes < 0 or > MaxRequestBytes (each closed its connection)
+	InboundOverflows     uint64 // connections that stopped dispatching (Handler error, draining) closed for unread input beyond MaxRequestBytes+ConnBudgetBytes
+	IdleClosed           uint64 // connections closed by IdleTimeout with nothing pending
+	WriteTimeouts        uint64 // connections closed because responses made no progress for IdleTimeout
+	FrameTimeouts        uint64 // connections closed holding a partial frame for FrameTimeout
+	Muted                uint64 // times a connection's reading was handed from gnet to a goroutine that stops reading over budget
+	AcceptErrors         uint64 // failed accepts (EMFILE, ENFILE, ENOBUFS, …), each followed by a back-off
+	ConnsShed            uint64 // connections closed unserved because descriptors ran out
+	RefusedMaxConns      uint64 // connections closed by max.connections
+	RefusedPerIP         uint64 // connections closed by max.connections.per.ip (or its overrides)
+	RefusedRate          uint64 // connections closed by max.connection.creation.rate
+	RefusedTLS           uint64 // connections closed because they opened with a TLS ClientHello (security.protocol=SSL or SASL_SSL on this PLAINTEXT listener)
+	TLSHandshakes        uint64 // TLS handshakes completed (TLS listener)
+	TLSHandshakeFailures uint64 // TLS handshakes that failed (wrong CA, no client certificate, not TLS, …), each closed its connection
+	TLSHandshakeTimeouts uint64 // connections closed for not completing the TLS handshake within HandshakeTimeout
+	TLSCopiedBytes       uint64 // file-region bytes read and encrypted through a buffer (no sendfile on TLS)
+	QueuedBytes          int64  // bytes counted against budgets now, all connections
+	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
 }
 
 type counters struct {
@@ -77,6 +84,7 @@ type counters struct {
 	accepted, requests, panics, rejected, overflows, idled atomic.Uint64
 	writeTimeouts, frameTimeouts, muted                    atomic.Uint64
 	acceptErrors, shed, tlsRefused                         atomic.Uint64
+	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -84,24 +92,28 @@ type counters struct {
 func (s *Server) Stats() Stats {
 	c := &s.stats
 	return Stats{
-		ConnsOpen:          c.connsOpen.Load(),
-		ConnsAccepted:      c.accepted.Load(),
-		Requests:           c.requests.Load(),
-		PanicsRecovered:    c.panics.Load(),
-		FramesRejected:     c.rejected.Load(),
-		InboundOverflows:   c.overflows.Load(),
-		IdleClosed:         c.idled.Load(),
-		WriteTimeouts:      c.writeTimeouts.Load(),
-		FrameTimeouts:      c.frameTimeouts.Load(),
-		Muted:              c.muted.Load(),
-		AcceptErrors:       c.acceptErrors.Load(),
-		ConnsShed:          c.shed.Load(),
-		RefusedMaxConns:    c.refused[refusedMaxConns].Load(),
-		RefusedPerIP:       c.refused[refusedPerIP].Load(),
-		RefusedRate:        c.refused[refusedRate].Load(),
-		RefusedTLS:         c.tlsRefused.Load(),
-		QueuedBytes:        c.queuedBytes.Load(),
-		MaxConnQueuedBytes: c.maxConnQueued.Load(),
+		ConnsOpen:            c.connsOpen.Load(),
+		ConnsAccepted:        c.accepted.Load(),
+		Requests:             c.requests.Load(),
+		PanicsRecovered:      c.panics.Load(),
+		FramesRejected:       c.rejected.Load(),
+		InboundOverflows:     c.overflows.Load(),
+		IdleClosed:           c.idled.Load(),
+		WriteTimeouts:        c.writeTimeouts.Load(),
+		FrameTimeouts:        c.frameTimeouts.Load(),
+		Muted:                c.muted.Load(),
+		AcceptErrors:         c.acceptErrors.Load(),
+		ConnsShed:            c.shed.Load(),
+		RefusedMaxConns:      c.refused[refusedMaxConns].Load(),
+		RefusedPerIP:         c.refused[refusedPerIP].Load(),
+		RefusedRate:          c.refused[refusedRate].Load(),
+		RefusedTLS:           c.tlsRefused.Load(),
+		TLSHandshakes:        c.tlsHandshakes.Load(),
+		TLSHandshakeFailures: c.tlsFailures.Load(),
+		TLSHandshakeTimeouts: c.tlsTimeouts.Load(),
+		TLSCopiedBytes:       c.tlsCopied.Load(),
+		QueuedBytes:          c.queuedBytes.Load(),
+		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
 	}
 }
 
@@ -115,32 +127,38 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("netio: nil Handler")
 	}
-	ln, err := net.Listen("tcp", cfg.Addr) // SO_REUSEADDR, as gnet set it
+	lns, err := listenAll(cfg.Listeners)
 	if err != nil {
-		return nil, fmt.Errorf("netio: cannot listen on %q: %w", cfg.Addr, err)
+		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h, log: cfg.Logger, ln: ln.(*net.TCPListener), limits: newConnLimits(cfg),
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, lns: lns, limits: newConnLimits(cfg),
 		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
-		acceptDone:    make(chan struct{}), closeAccept: make(chan struct{}), idleDone: make(chan struct{})}
+		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {
-		ln.Close()
+		closeAll(lns)
 		return nil, fmt.Errorf("netio: cannot open the spare descriptor: %w", err)
 	}
 	if err := s.startLoops(); err != nil {
-		ln.Close()
+		closeAll(lns)
 		s.reserve.Close()
 		return nil, fmt.Errorf("netio: cannot start event loops: %w", err)
 	}
-	go s.acceptLoop()
+	for _, bl := range lns {
+		s.acceptWG.Add(1)
+		go s.acceptLoop(bl)
+	}
 	s.startIdleTicker()
 	return s, nil
 }
 
 // startLoops starts gnet's event loops, with no listener: the accept
-// goroutine enrolls each accepted socket.
+// goroutine enrolls each accepted socket. Only TLS listeners: none.
 func (s *Server) startLoops() error {
+	if !slices.ContainsFunc(s.cfg.Listeners, func(l listener.Listener) bool { return !l.Protocol.TLS() }) {
+		return nil
+	}
 	cli, err := gnet.NewClient(&events{s: s},
 		gnet.WithMulticore(s.cfg.Multicore),
 		gnet.WithNumEventLoop(s.cfg.NumEventLoop),
@@ -157,8 +175,44 @@ func (s *Server) startLoops() error {
 	return nil
 }
 
-// Addr is the address the server listens on, with the real port.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// boundListener is one listening socket and the listener it serves.
+type boundListener struct {
+	ln *net.TCPListener
+	l  listener.Listener
+}
+
+// listenAll binds every listener, or none.
+func listenAll(ls []listener.Listener) ([]*boundListener, error) {
+	var out []*boundListener
+	for _, l := range ls {
+		ln, err := net.Listen("tcp", l.Addr()) // SO_REUSEADDR, as gnet set it
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("netio: cannot listen on %q (listener %s): %w", l.Addr(), l.Name, err)
+		}
+		out = append(out, &boundListener{ln: ln.(*net.TCPListener), l: l})
+	}
+	return out, nil
+}
+
+func closeAll(lns []*boundListener) {
+	for _, bl := range lns {
+		bl.ln.Close()
+	}
+}
+
+// Addr is the address of the first listener, with the real port.
+func (s *Server) Addr() net.Addr { return s.lns[0].ln.Addr() }
+
+// Addrs are the listeners' addresses (with their real ports) by listener
+// name.
+func (s *Server) Addrs() map[string]net.Addr {
+	out := make(map[string]net.Addr, len(s.lns))
+	for _, bl := range s.lns {
+		out[bl.l.Name] = bl.ln.Addr()
+	}
+	return out
+}
 
 // Shutdown stops taking connections (new ones are closed at once) and
 // stops dispatching requests, waits until every request already
@@ -215,8 +269,8 @@ func waitDrained(ctx context.Context, conns []*conn) error {
 func (s *Server) stopAccepting() {
 	s.closing.Store(true)
 	close(s.closeAccept)
-	s.ln.Close()
-	<-s.acceptDone
+	closeAll(s.lns)
+	s.acceptWG.Wait()
 	if s.reserve != nil {
 		s.reserve.Close()
 		s.reserve = nil
@@ -227,14 +281,16 @@ func (s *Server) stopAccepting() {
 // hold, running OnClose), closes the connections whose reading was
 // handed to a goroutine, and waits for every connection goroutine.
 func (s *Server) stopEngine(ctx context.Context) error {
-	stopped := make(chan error, 1)
-	go func() { stopped <- s.cli.Stop() }()
 	var stopErr error
-	select {
-	case stopErr = <-stopped:
-	case <-ctx.Done():
-		s.cancel()
-		return ctx.Err()
+	if s.cli != nil { // a TLS listener has no event loops
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.cli.Stop() }()
+		select {
+		case stopErr = <-stopped:
+		case <-ctx.Done():
+			s.cancel()
+			return ctx.Err()
+		}
 	}
 	s.cancel() // handlers blocked on their context return now
 	s.closeMuted()
@@ -362,8 +418,12 @@ type events struct {
 // the client's IP, counted by the connection limits.
 func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := ev.s
-	ip, _ := gc.Context().(string)
-	c, err := newConn(s, gc, ip)
+	e, _ := gc.Context().(*enrollee)
+	if e == nil {
+		s.log.Error("netio: BUG: connection enrolled without its listener", "remote", gc.RemoteAddr())
+		return nil, gnet.Close
+	}
+	c, err := newConn(s, gc, e)
 	if err != nil {
 		if isFdExhausted(err) {
 			s.stats.shed.Add(1)
@@ -393,8 +453,8 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
-		if ip, ok := gc.Context().(string); ok {
-			ev.s.limits.release(ip) // closed in OnOpen
+		if e, ok := gc.Context().(*enrollee); ok {
+			ev.s.limits.release(e.ip) // closed in OnOpen
 		}
 		return gnet.None
 	}

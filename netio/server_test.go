@@ -109,7 +109,7 @@ func TestSlowReader64MiB(t *testing.T) {
 	h := newTestHandler(t, size)
 	s := startServer(t, testConfig(), h)
 	c := dial(t, s)
-	if err := c.nc.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
+	if err := c.tcp.SetReadBuffer(32 << 10); err != nil {
 		t.Fatal(err)
 	}
 	before := sendfile.Stats()
@@ -243,7 +243,7 @@ func TestBackPressure(t *testing.T) {
 		cfg.ConnBudgetBytes = budget
 		s := startServer(t, cfg, h)
 		c := dial(t, s)
-		if err := c.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		if err := c.tcp.SetReadBuffer(64 << 10); err != nil {
 			t.Fatal(err)
 		}
 		reqs := make([][]byte, n)
@@ -651,7 +651,7 @@ func TestWriteTimeout(t *testing.T) {
 	cfg.IdleTimeout = 300 * time.Millisecond
 	s := startServer(t, cfg, h)
 	c := dial(t, s)
-	c.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	c.tcp.SetReadBuffer(4 << 10)
 	var frames [][]byte
 	for i := range 64 {
 		frames = append(frames, req(opFile, uint32(i), u64(0), u64(1<<20)))
@@ -674,6 +674,6 @@ func TestHealth(t *testing.T) {
 	if err := s.Health(); err != nil {
 		t.Fatal(err)
 	}
-	s.ln.Close() // the fault: the listening socket is gone
+	s.lns[0].ln.Close() // the fault: the listening socket is gone
 	eventually(t, "Health to report it", func() bool { return errors.Is(s.Health(), ErrNotAccepting) })
 }

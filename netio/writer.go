@@ -144,8 +144,13 @@ func (c *conn) flush() error {
 	if len(c.w.iov) == 0 {
 		return nil
 	}
-	bufs := net.Buffers(c.w.iov)
-	_, err := bufs.WriteTo(c.tcp)
+	var err error
+	if c.tls != nil {
+		err = c.writeTLSRuns(c.w.iov)
+	} else {
+		bufs := net.Buffers(c.w.iov)
+		_, err = bufs.WriteTo(c.tcp)
+	}
 	clear(c.w.iov)
 	c.w.iov = c.w.iov[:0]
 	if err != nil {
@@ -190,6 +195,9 @@ func (c *conn) sendRegion(r sendfile.Region) error {
 // sendChunk sends r with sendfile(2), or copies it when sendfile is not
 // supported for this file or socket.
 func (c *conn) sendChunk(r sendfile.Region) error {
+	if c.tls != nil {
+		return c.copyTLS(r)
+	}
 	n, err := sendfile.Send(c.raw, r)
 	if err == nil || !sendfile.IsUnsupported(err) {
 		return err

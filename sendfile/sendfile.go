@@ -120,11 +120,23 @@ func Send(rc syscall.RawConn, r Region) (int64, error) {
 }
 
 // Copy writes r's bytes to w by reading them with pread(2) into buf and
-// writing them, the fallback when sendfile(2) is unsupported. buf must not
-// be empty; its size sets the size of each read and write.
+// writing them, the fallback when sendfile(2) is unsupported; the bytes
+// count as copied (Stats). buf must not be empty; its size sets the size
+// of each read and write.
 func Copy(w io.Writer, r Region, buf []byte) (int64, error) {
+	return copyRegion(w, r, buf, &copiedBytes)
+}
+
+// CopyThrough is Copy for a writer that must see the bytes (a TLS
+// session encrypts them): not a fallback, so not counted in Stats; the
+// caller counts them.
+func CopyThrough(w io.Writer, r Region, buf []byte) (int64, error) {
+	return copyRegion(w, r, buf, nil)
+}
+
+func copyRegion(w io.Writer, r Region, buf []byte, counter *atomic.Int64) (int64, error) {
 	if len(buf) == 0 {
-		panic("BUG: sendfile.Copy called with an empty buffer")
+		panic("BUG: sendfile: copy with an empty buffer")
 	}
 	if r.Len > 0 && r.File == nil {
 		return 0, ErrNoFile
@@ -133,7 +145,9 @@ func Copy(w io.Writer, r Region, buf []byte) (int64, error) {
 	for sent < r.Len {
 		n, err := copyChunk(w, r, sent, buf)
 		sent += int64(n)
-		copiedBytes.Add(int64(n))
+		if counter != nil {
+			counter.Add(int64(n))
+		}
 		if err != nil {
 			return sent, fmt.Errorf("sendfile: copy %s at offset %d (%d of %d bytes sent): %w",
 				r.File.Name(), r.Off+sent, sent, r.Len, err)

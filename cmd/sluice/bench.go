@@ -32,6 +32,8 @@ type benchOpts struct {
 	output                  string // table, json or yaml
 	json                    bool   // --json: the same as --output json
 	report                  string
+	tls                     tlsFlags
+	sasl                    saslFlags
 }
 
 func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +60,8 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.output, "output", "table", "table (one labelled result line per run), json or yaml (the same fields as results.json)")
 	fs.BoolVar(&o.json, "json", false, "the same as --output json")
 	fs.StringVar(&o.report, "report", "", "write DIR/results.json and DIR/chart.svg")
+	o.tls.register(fs)
+	o.sasl.bind(fs)
 	return func(args []string, stdout, stderr io.Writer) int {
 		// The mode comes first (sluice bench produce --topic T): parse the
 		// flags after it too.
@@ -84,7 +88,11 @@ func benchFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) 
 }
 
 func (o *benchOpts) apply(cfg *bench.Config) error {
-	var err error
+	m, user, pass, err := o.sasl.resolve()
+	if err != nil {
+		return err
+	}
+	cfg.SASL = bench.SASL{Mechanism: string(m), User: user, Password: pass}
 	if cfg.Acks, err = bench.ParseAcks(o.acks); err != nil {
 		return err
 	}
@@ -92,6 +100,9 @@ func (o *benchOpts) apply(cfg *bench.Config) error {
 		return err
 	}
 	if cfg.TotalBytes, err = bench.ParseBytes(o.total); err != nil {
+		return err
+	}
+	if cfg.TLS, err = o.tls.config(); err != nil {
 		return err
 	}
 	switch o.from {

@@ -34,6 +34,8 @@ type clientFlags struct {
 	brokers string
 	output  outputFlag
 	timeout time.Duration
+	sasl    saslFlags
+	tls     tlsFlags
 }
 
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
@@ -41,6 +43,8 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	fs.StringVar(&c.brokers, "brokers", defaultBrokers(), "comma-separated host:port seed brokers (env SLUICE_BROKERS)")
 	addOutputFlag(fs, &c.output)
 	fs.DurationVar(&c.timeout, "request-timeout", 30*time.Second, "how long to wait for the broker's answers (and at most 10s to connect)")
+	c.sasl.bind(fs)
+	c.tls.register(fs)
 	return c
 }
 
@@ -130,13 +134,28 @@ func dialReason(err error) string {
 	return err.Error()
 }
 
-// client checks that a broker is reachable, then connects.
+// client checks that a broker is reachable, then connects (authenticating
+// with SASL when the flags or --command-config ask for it).
 func (c *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, error) {
+	saslOpt, err := c.sasl.opt()
+	if err != nil {
+		return nil, err
+	}
 	if err := c.reachable(); err != nil {
 		return nil, err
 	}
 	opts = append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.RequestTimeoutOverhead(c.timeout),
 		kgo.RetryTimeout(c.timeout), kgo.DialTimeout(c.dialTimeout()), kgo.ClientID("sluice")}, opts...)
+	if saslOpt != nil {
+		opts = append(opts, saslOpt)
+	}
+	tc, err := c.tls.config()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create client for %q: %w", c.brokers, err)

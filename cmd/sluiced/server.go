@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/sluice/sluice/acl"
+	"github.com/sluice/sluice/auth"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/controller"
@@ -29,6 +30,7 @@ import (
 type server struct {
 	*broker.Server
 	metrics *metrics.Metrics
+	tls     *tlsListeners
 }
 
 func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
@@ -67,9 +69,12 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 	}
 }
 
-func netConfig(cfg *config.Config, log *slog.Logger) netio.Config {
+func netConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) netio.Config {
 	n := netio.DefaultConfig()
+	n.TLS = tl.configs()
 	n.Addr = cfg.Listen
+	n.Listeners = cfg.Listeners
+	n.SASLMaxReceiveBytes = cfg.SASL.MaxReceiveBytes
 	n.MaxRequestBytes = cfg.SocketRequestMaxBytes
 	n.IdleTimeout = cfg.ConnectionsMaxIdle
 	n.FrameTimeout = cfg.RequestReadTimeout
@@ -89,8 +94,9 @@ func noLimit(n int) int {
 	return n
 }
 
-func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
+func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker.Config {
 	b := broker.DefaultConfig()
+	b.SSLPrincipal = tl.principal
 	b.NodeID = cfg.NodeID
 	b.ClusterID = cfg.ClusterID
 	b.Rack = cfg.Rack
@@ -98,6 +104,16 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
+	b.SASL = broker.SASLConfig{
+		Mechanisms:      []auth.Mechanism{},
+		PlainUsers:      cfg.SASL.PlainUsers,
+		PlainUsersAll:   cfg.SASL.PlainUsersAll,
+		Reauth:          cfg.SASL.Reauth,
+		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+	}
+	for _, m := range cfg.SASLMechanisms {
+		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
+	}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -186,6 +202,10 @@ func portOf(addr string) string {
 // startServer opens the store, starts the controller, loads the broker and
 // starts the listener, with requests instrumented for the metrics.
 func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger, m *metrics.Metrics) (*server, error) {
+	tl, err := newTLSListeners(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	scfg := storeConfig(cfg, log)
 	scfg.Observer = m.Observer()
 	fresh := isNewDataDir(cfg.DataDir)
@@ -194,8 +214,8 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	}
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:  scfg,
-		Net:    netConfig(cfg, log),
-		Broker: withStaticConfigs(brokerConfig(cfg, log), settings),
+		Net:    netConfig(cfg, log, tl),
+		Broker: withStaticConfigs(brokerConfig(cfg, log, tl), settings),
 		OpenController: func() (*controller.Controller, error) {
 			return startController(cfg, log)
 		},
@@ -212,8 +232,9 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused})
-	return &server{Server: srv, metrics: m}, nil
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats})
+	tl.start()
+	return &server{Server: srv, metrics: m, tls: tl}, nil
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never
@@ -253,6 +274,7 @@ func logRecovery(log *slog.Logger, st *partition.Store) {
 // flushed and marked clean) and detaches the metrics.
 func (s *server) shutdown(ctx context.Context) error {
 	s.metrics.SetSources(metrics.Sources{})
+	s.tls.stop()
 	return s.Shutdown(ctx)
 }
 

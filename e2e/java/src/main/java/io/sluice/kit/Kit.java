@@ -147,12 +147,24 @@ public final class Kit {
         }
     }
 
-    /** Common client properties: the bootstrap address and generous timeouts. */
+    /**
+     * Common client properties: the bootstrap address and generous timeouts,
+     * plus those of the file named by $SLUICE_KIT_CLIENT_PROPERTIES when set
+     * (security.protocol, ssl.* … for a TLS or SASL listener).
+     */
     public Properties props(String clientId) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
         p.put("client.id", clientId);
         p.put("request.timeout.ms", "30000");
+        String extra = System.getenv("SLUICE_KIT_CLIENT_PROPERTIES");
+        if (extra != null && !extra.isEmpty()) {
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(extra))) {
+                p.load(r);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         return p;
     }
 

@@ -1,0 +1,136 @@
+package main
+
+// The client's SASL settings: --sasl-mechanism, --user, --password and
+// --command-config (a Kafka client properties file, as Kafka's tools take).
+
+import (
+	"flag"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice/sluice/auth"
+	"github.com/sluice/sluice/config"
+)
+
+// saslFlags are the flags that make a client authenticate.
+type saslFlags struct {
+	mechanism, user, password, commandConfig string
+}
+
+func (s *saslFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&s.mechanism, "sasl-mechanism", "", "authenticate with SASL: `PLAIN|SCRAM-SHA-256|SCRAM-SHA-512` (the broker's listener must be SASL_PLAINTEXT)")
+	fs.StringVar(&s.user, "user", "", "SASL user name")
+	fs.StringVar(&s.password, "password", "", "SASL password (env SLUICE_PASSWORD; a flag shows in the process list)")
+	fs.StringVar(&s.commandConfig, "command-config", "", "Kafka client properties `file` (security.protocol, sasl.mechanism, sasl.jaas.config), as Kafka's tools take; flags win over it")
+}
+
+// jaas login modules of Kafka's client configs.
+const (
+	plainLoginModule = "org.apache.kafka.common.security.plain.PlainLoginModule"
+	scramLoginModule = "org.apache.kafka.common.security.scram.ScramLoginModule"
+)
+
+// opt is the kgo option that authenticates, nil without SASL.
+func (s *saslFlags) opt() (kgo.Opt, error) {
+	m, user, pass, err := s.resolve()
+	if m == "" || err != nil {
+		return nil, err
+	}
+	var sm sasl.Mechanism
+	switch m {
+	case auth.Plain:
+		sm = plain.Auth{User: user, Pass: pass}.AsMechanism()
+	case auth.ScramSHA256:
+		sm = scram.Auth{User: user, Pass: pass}.AsSha256Mechanism()
+	default:
+		sm = scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+	}
+	return kgo.SASL(sm), nil
+}
+
+// resolve merges the flags, --command-config and SLUICE_PASSWORD into a
+// mechanism ("" for none), user and password.
+func (s *saslFlags) resolve() (auth.Mechanism, string, string, error) {
+	mech, user, pass := s.mechanism, s.user, s.password
+	if s.commandConfig != "" {
+		p, err := readClientProperties(s.commandConfig)
+		if err != nil {
+			return "", "", "", err
+		}
+		mech, user, pass = or(mech, p.mechanism), or(user, p.user), or(pass, p.password)
+	}
+	if pass == "" {
+		pass = os.Getenv("SLUICE_PASSWORD")
+	}
+	if mech == "" {
+		if s.user != "" || s.password != "" {
+			return "", "", "", usagef("--user and --password need --sasl-mechanism")
+		}
+		return "", "", "", nil
+	}
+	m, ok := auth.ParseMechanism(mech)
+	if !ok {
+		return "", "", "", usagef("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", mech)
+	}
+	if user == "" || pass == "" {
+		return "", "", "", usagef("SASL %s needs a user and a password (--user, --password or SLUICE_PASSWORD, or --command-config)", m)
+	}
+	return m, user, pass, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// clientProperties are the SASL settings of a Kafka client properties file.
+type clientProperties struct {
+	mechanism, user, password string
+}
+
+// readClientProperties reads security.protocol, sasl.mechanism and
+// sasl.jaas.config (PlainLoginModule or ScramLoginModule with username
+// and password); other keys are ignored, as Kafka's tools pass them to
+// the client.
+func readClientProperties(path string) (clientProperties, error) {
+	var out clientProperties
+	f, err := os.Open(path)
+	if err != nil {
+		return out, usagef("--command-config: %v", err)
+	}
+	defer f.Close()
+	props, err := config.ParseProperties(f)
+	if err != nil {
+		return out, usagef("--command-config %s: %v", path, err)
+	}
+	kv := map[string]string{}
+	for _, p := range props {
+		kv[p.Key] = strings.TrimSpace(p.Value)
+	}
+	switch proto := strings.ToUpper(kv["security.protocol"]); proto {
+	case "", "PLAINTEXT":
+		return out, nil
+	case "SASL_PLAINTEXT":
+	default:
+		return out, usagef("--command-config %s: security.protocol %s is not supported by sluice's client (PLAINTEXT or SASL_PLAINTEXT)", path, proto)
+	}
+	out.mechanism = or(kv["sasl.mechanism"], "GSSAPI") // Kafka's client default
+	if j := kv["sasl.jaas.config"]; j != "" {
+		module, opts, err := auth.ParseJAAS(j)
+		if err != nil {
+			return out, usagef("--command-config %s: sasl.jaas.config: %v", path, err)
+		}
+		if module != plainLoginModule && module != scramLoginModule {
+			return out, usagef("--command-config %s: sasl.jaas.config: login module %s is not supported", path, module)
+		}
+		out.user, out.password = opts["username"], opts["password"]
+	}
+	return out, nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sluice/sluice/auth/tlsconf"
+	"github.com/sluice/sluice/config"
+)
+
+// tlsReloadEvery is how often the TLS listeners' key and certificate
+// files are checked for changes.
+const tlsReloadEvery = 5 * time.Second
+
+// tlsListeners are the TLS configurations of the SSL and SASL_SSL
+// listeners, by listener name, reloaded on SIGHUP and when their files
+// change.
+type tlsListeners struct {
+	byName map[string]*tlsconf.Server
+	log    *slog.Logger
+	done   chan struct{}
+	hup    chan os.Signal
+}
+
+// newTLSListeners reads every TLS listener's keys and certificates.
+func newTLSListeners(cfg *config.Config, log *slog.Logger) (*tlsListeners, error) {
+	t := &tlsListeners{byName: map[string]*tlsconf.Server{}, log: log}
+	for _, l := range cfg.Listeners {
+		if !l.Protocol.TLS() {
+			continue
+		}
+		s, err := tlsconf.New(l.Name, cfg.SSL[l.Name], log)
+		if err != nil {
+			return nil, fmt.Errorf("TLS listener %s: %w", l, err)
+		}
+		t.byName[l.Name] = s
+	}
+	return t, nil
+}
+
+// configs are the listeners' tls.Configs for netio.
+func (t *tlsListeners) configs() map[string]*tls.Config {
+	if len(t.byName) == 0 {
+		return nil
+	}
+	out := make(map[string]*tls.Config, len(t.byName))
+	for name, s := range t.byName {
+		out[name] = s.TLSConfig()
+	}
+	return out
+}
+
+// principal is broker.Config.SSLPrincipal.
+func (t *tlsListeners) principal(listener string, st *tls.ConnectionState) (string, error) {
+	s := t.byName[listener]
+	if s == nil || st == nil {
+		return "User:ANONYMOUS", nil
+	}
+	return s.Principal(st.VerifiedChains)
+}
+
+// start watches the files and SIGHUP until stop.
+func (t *tlsListeners) start() {
+	if len(t.byName) == 0 {
+		return
+	}
+	t.done = make(chan struct{})
+	t.hup = make(chan os.Signal, 1)
+	signal.Notify(t.hup, syscall.SIGHUP)
+	for _, s := range t.byName {
+		go s.Watch(t.done, tlsReloadEvery)
+	}
+	go func() {
+		for {
+			select {
+			case <-t.done:
+				return
+			case <-t.hup:
+				t.reload()
+			}
+		}
+	}()
+}
+
+// reload re-reads every listener's files (SIGHUP); a listener whose new
+// files are bad keeps its current configuration.
+func (t *tlsListeners) reload() {
+	for name, s := range t.byName {
+		if err := s.Reload(); err != nil {
+			t.log.Error("SIGHUP: cannot reload TLS certificates; keeping the previous ones", "listener", name, "err", err)
+			continue
+		}
+		t.log.Info("SIGHUP: TLS certificates reloaded", "listener", name)
+	}
+}
+
+func (t *tlsListeners) stop() {
+	if t.done == nil {
+		return
+	}
+	signal.Stop(t.hup)
+	close(t.done)
+	t.done = nil
+}

@@ -1,0 +1,284 @@
+package netio
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/internal/testcerts"
+	"github.com/sluice/sluice/listener"
+	"github.com/sluice/sluice/sendfile"
+)
+
+// tlsFixture is a CA with a server and a client certificate.
+type tlsFixture struct {
+	ca             *testcerts.CA
+	server, client *testcerts.Leaf
+}
+
+func newTLSFixture(t testing.TB) *tlsFixture {
+	ca := testcerts.NewCA(t, "netio test CA")
+	return &tlsFixture{
+		ca:     ca,
+		server: ca.Issue(t, testcerts.Options{}),
+		client: ca.Issue(t, testcerts.Options{Subject: pkix.Name{CommonName: "alice", Organization: []string{"Sluice"}}}),
+	}
+}
+
+// serverConfig requests (and verifies) a client certificate.
+func (f *tlsFixture) serverConfig() *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{f.server.TLS},
+		ClientCAs:    f.ca.Pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		MinVersion:   tls.VersionTLS12,
+	}
+}
+
+func (f *tlsFixture) clientConfig() *tls.Config {
+	return &tls.Config{RootCAs: f.ca.Pool, Certificates: []tls.Certificate{f.client.TLS}, ServerName: "localhost"}
+}
+
+// TestTLSSharedPaths runs the gnet path's tests on a TLS listener: the
+// same framing, ordering, budget, timeouts and shutdown.
+func TestTLSSharedPaths(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"PipelinedOrder", TestPipelinedOrder},
+		{"NilResponseAndHandlerError", TestNilResponseAndHandlerError},
+		{"BadInput", TestBadInput},
+		{"TruncatedFrameThenClose", TestTruncatedFrameThenClose},
+		{"HandlerPanic", TestHandlerPanic},
+		{"BackPressure", TestBackPressure},
+		{"IdleTimeout", TestIdleTimeout},
+		{"ShutdownFinishesInFlight", TestShutdownFinishesInFlight},
+		{"ShutdownDeadline", TestShutdownDeadline},
+		{"CloseWhileHandling", TestCloseWhileHandling},
+		{"LargeRequestsInPieces", TestLargeRequestsInPieces},
+		{"EmptyFrame", TestEmptyFrame},
+		{"Slowloris", TestSlowloris},
+		{"WriteTimeout", TestWriteTimeout},
+		{"RequestsBeforePeerCloseAreServed", TestRequestsBeforePeerCloseAreServed},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}
+
+// TestTLSRegionsCopied: file regions reach a TLS client intact, read and
+// encrypted through the copy path and counted.
+func TestTLSRegionsCopied(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 4<<20)
+	s := startServer(t, testConfig(), h)
+	copiedBefore := sendfile.Stats().CopiedBytes
+	c := dial(t, s)
+	reqs := [][]byte{
+		req(opFile, 1, u64(0), u64(3<<20+17)), // spans several writeChunks
+		req(opMixed, 2, u64(1000), u64(70000)),
+		req(opEcho, 3, []byte("after regions")),
+	}
+	c.send(reqs...)
+	for i, q := range reqs {
+		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+			t.Fatalf("response %d: %d bytes differ from the %d expected", i, len(got), len(h.want(q)))
+		}
+	}
+	if st, want := s.Stats(), uint64(3<<20+17+70000+35000); st.TLSCopiedBytes != want || st.TLSHandshakes != 1 {
+		t.Fatalf("TLSCopiedBytes %d, want %d; %+v", st.TLSCopiedBytes, want, st)
+	}
+	if got := sendfile.Stats().CopiedBytes - copiedBefore; got != 0 {
+		t.Fatalf("TLS copies counted as %d bytes of the sendfile fallback", got)
+	}
+}
+
+// peerHandler answers each request with the CN of the client's verified
+// certificate, or "-" when it sent none.
+type peerHandler struct{}
+
+func (peerHandler) Handle(_ context.Context, c *Conn, _ []byte) (*Response, error) {
+	st := c.TLS()
+	r := &Response{}
+	switch {
+	case st == nil:
+		r.AppendBytes([]byte("plaintext"))
+	case len(st.VerifiedChains) == 0:
+		r.AppendBytes([]byte("-"))
+	default:
+		r.AppendBytes([]byte(st.VerifiedChains[0][0].Subject.String()))
+	}
+	return r, nil
+}
+
+// TestTLSPeerCertificate: a handler sees the client's verified chain on
+// the Conn, and no chain for a client without a certificate.
+func TestTLSPeerCertificate(t *testing.T) {
+	fx := newTLSFixture(t)
+	cfg := testConfig()
+	withTLS(&cfg, fx.serverConfig())
+	s, err := Listen(cfg, peerHandler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	ask := func(cc *tls.Config) string {
+		t.Helper()
+		nc, err := tls.Dial("tcp", s.Addr().String(), cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &client{t: t, nc: nc}
+		c.r = bufioReader(nc)
+		c.send([]byte("who"))
+		return string(c.recv())
+	}
+	if got := ask(fx.clientConfig()); got != "CN=alice,O=Sluice" {
+		t.Fatalf("with a client certificate: %q", got)
+	}
+	anon := fx.clientConfig()
+	anon.Certificates = nil
+	if got := ask(anon); got != "-" {
+		t.Fatalf("without a client certificate: %q", got)
+	}
+}
+
+// TestTLSHandshakeTimeout: a connection that never finishes its
+// handshake (here: sends nothing, or half a ClientHello) is closed after
+// HandshakeTimeout and counted; other clients are served meanwhile.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.HandshakeTimeout = 200 * time.Millisecond
+	s := startServer(t, cfg, h)
+	silent := rawDial(t, s)
+	half := rawDial(t, s)
+	if _, err := half.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}); err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, s, h)
+	for _, nc := range []net.Conn{silent, half} {
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Fatalf("not closed by the server: %v", err)
+		}
+	}
+	eventually(t, "both timeouts to be counted", func() bool { return s.Stats().TLSHandshakeTimeouts == 2 })
+	roundTrip(t, s, h)
+}
+
+// TestTLSHandshakeFailures: a plaintext Kafka client, a client that does
+// not trust the server's CA, and (with client auth required) a client
+// without a certificate each fail their handshake, counted, and others
+// are still served.
+func TestTLSHandshakeFailures(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.TLS["SSL"].ClientAuth = tls.RequireAndVerifyClientCert
+	s := startServer(t, cfg, h)
+
+	plain := rawDial(t, s)
+	plain.Write(encode(req(opEcho, 1, []byte("plaintext request"))))
+	plain.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, plain) // an alert, then the close
+	eventually(t, "the plaintext client to be counted", func() bool { return s.Stats().TLSHandshakeFailures == 1 })
+
+	other := testcerts.NewCA(t, "another CA")
+	wrongCA := testTLS.clientConfig()
+	wrongCA.RootCAs = other.Pool
+	var unknown x509UnknownAuthority
+	if _, err := tls.Dial("tcp", s.Addr().String(), wrongCA); !errors.As(err, &unknown.err) {
+		t.Fatalf("wrong CA: %v", err)
+	}
+
+	anon := testTLS.clientConfig()
+	anon.Certificates = nil
+	nc, err := tls.Dial("tcp", s.Addr().String(), anon)
+	if err == nil { // TLS 1.3: the client learns of the refusal on its first read
+		defer nc.Close()
+		nc.Write(encode(req(opEcho, 1)))
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = nc.Read(make([]byte, 1))
+	}
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("certificate required")) {
+		t.Fatalf("no client certificate: %v", err)
+	}
+	eventually(t, "three failures to be counted", func() bool { return s.Stats().TLSHandshakeFailures == 3 })
+	roundTrip(t, s, h)
+}
+
+// TestTLSGarbageAfterHandshake: bytes that are not a Kafka frame, sent
+// over a good session, are a rejected frame like on plaintext.
+func TestTLSGarbageAfterHandshake(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	c.expectClosed()
+	if st := s.Stats(); st.FramesRejected != 1 {
+		t.Fatalf("%+v", st)
+	}
+	roundTrip(t, s, h)
+}
+
+type x509UnknownAuthority struct {
+	err *tls.CertificateVerificationError
+}
+
+func rawDial(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// TestPlaintextAndTLSListeners: one server serves a PLAINTEXT listener on
+// gnet and an SSL listener on goroutines, with one Handler.
+func TestPlaintextAndTLSListeners(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 1<<20)
+	cfg := testConfig() // the SSL listener
+	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"})
+	s := startServer(t, cfg, h)
+	addrs := s.Addrs()
+	q := req(opMixed, 9, u64(100), u64(300<<10))
+	for _, name := range []string{"PLAINTEXT", "SSL"} {
+		nc, err := net.DialTimeout("tcp", addrs[name].String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &client{t: t, nc: nc, tcp: nc.(*net.TCPConn)}
+		if name == "SSL" {
+			c.nc = tls.Client(nc, testTLS.clientConfig())
+		}
+		c.r = bufioReader(c.nc)
+		c.send(q)
+		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+			t.Fatalf("%s: response differs", name)
+		}
+	}
+	if st := s.Stats(); st.TLSHandshakes != 1 || st.TLSCopiedBytes != 300<<10+150<<10 {
+		t.Fatalf("%+v", st)
+	}
+}
