@@ -38,6 +38,9 @@ func scramMechanismType(m auth.Mechanism) int8 {
 func handleDescribeUserSCRAMCredentials(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeUserSCRAMCredentialsResponse)
+	if resp.ErrorCode = b.denied(r, &chkDescScram, ""); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	users := b.scram.snapshot()
 	if len(req.Users) == 0 {
 		for _, name := range users.sortedUsers() {

@@ -57,8 +57,11 @@ func handleAlterUserSCRAMCredentials(_ context.Context, b *Broker, r *request) (
 		add(checkScramAlteration(u.Name, u.Mechanism, scramChange{user: u.Name}, u.Iterations, u.Salt, u.SaltedPassword))
 	}
 	userErr := map[string]*scramAlteration{}
+	denied := b.denied(r, &chkAlterScram, "") != 0
 	for _, user := range order {
-		if e := firstScramError(byUser[user]); e != nil {
+		if denied {
+			userErr[user] = &scramAlteration{err: kerr.ClusterAuthorizationFailed, msg: kerr.ClusterAuthorizationFailed.Message}
+		} else if e := firstScramError(byUser[user]); e != nil {
 			userErr[user] = e
 		}
 	}

@@ -38,6 +38,9 @@ const forwardedClientID = "sluice-forwarded"
 func handleDescribeQuorum(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.DescribeQuorumRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if resp.ErrorCode = b.denied(r, &chkDescQuorum, ""); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	if b.cl != nil && !b.cl.ctl.IsLeader() && (r.clientID == nil || *r.clientID != forwardedClientID) {
 		if addr, err := leaderAddr(b.cl.ctl); err == nil {
 			fwd := *req

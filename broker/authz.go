@@ -60,6 +60,9 @@ var (
 	chkAlterCfgBroker = check{resource: acl.Cluster, op: acl.AlterConfigs, err: kerr.ClusterAuthorizationFailed, when: "BROKER and BROKER_LOGGER resources"}
 	chkAlterCfgTopic  = check{resource: acl.Topic, op: acl.AlterConfigs, err: kerr.TopicAuthorizationFailed, when: "TOPIC resources"}
 	chkLogDirs        = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkDescScram      = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkAlterScram     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "each user"}
+	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
@@ -102,7 +105,15 @@ var apiChecks = map[int16][]*check{
 	42:         {&chkDeleteGroups},
 	44:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
 	47:         {&chkOffDelGroup, &chkOffDelTopic},
+	50:         {&chkDescScram},
+	51:         {&chkAlterScram},
+	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
+	// BrokerRegistration and BrokerHeartbeat come from the other brokers
+	// of the cluster, which do not authenticate yet (as the Raft
+	// listener): see cluster.go.
+	62: {},
+	63: {},
 }
 
 // authzOn reports whether an authorizer is configured.

@@ -270,6 +270,29 @@ func mxCases() []mxCase {
 		{key: 35, name: "describe-log-dirs", test: &chkLogDirs, needs: []*check{&chkLogDirs}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { r := kmsg.NewPtrDescribeLogDirsRequest(); r.Version = 3; return r },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeLogDirsResponse).ErrorCode }},
+		{key: 50, name: "describe-user-scram-credentials", test: &chkDescScram, needs: []*check{&chkDescScram}, ok: 0,
+			req:  func(*mxEnv) kmsg.Request { return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest() },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeUserSCRAMCredentialsResponse).ErrorCode }},
+		{key: 51, name: "alter-user-scram-credentials", test: &chkAlterScram, needs: []*check{&chkAlterScram}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+				u := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+				u.Name, u.Mechanism, u.Iterations = "mx-user", 2, 8192
+				u.Salt, u.SaltedPassword = []byte("0123456789abcdef"), make([]byte, 64)
+				r.Upsertions = append(r.Upsertions, u)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterUserSCRAMCredentialsResponse).Results[0].ErrorCode }},
+		{key: 55, name: "describe-quorum", test: &chkDescQuorum, needs: []*check{&chkDescQuorum}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeQuorumRequest()
+				t := kmsg.NewDescribeQuorumRequestTopic()
+				t.Topic = "__cluster_metadata"
+				t.Partitions = append(t.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+				r.Topics = append(r.Topics, t)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeQuorumResponse).ErrorCode }},
 		{key: 37, name: "create-partitions", test: &chkCreateParts, needs: []*check{&chkCreateParts}, ok: 0,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrCreatePartitionsRequest()

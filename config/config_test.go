@@ -142,7 +142,7 @@ func TestClusterKeys(t *testing.T) {
 	// Kafka's stock form: a CONTROLLER listener with a wildcard host.
 	f("listeners=PLAINTEXT://:9092,CONTROLLER://:9093\nprocess.roles=controller,broker",
 		Cluster{ControllerListen: ":9093", ControllerHost: "localhost"}, "")
-	f("listeners=PLAINTEXT://127.0.0.1:9092,CTL://127.0.0.1:7000\ncontroller.listener.names=CTL\n"+
+	f("listeners=PLAINTEXT://127.0.0.1:9092,CTL://127.0.0.1:7000\ncontroller.listener.names=CTL\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CTL:PLAINTEXT\n"+
 		"controller.quorum.voters=1@127.0.0.1:7000,2@127.0.0.2:7000",
 		Cluster{ControllerListen: "127.0.0.1:7000", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:7000,2@127.0.0.2:7000"}, "")
 	f("process.roles=broker", Cluster{}, "only broker,controller")
