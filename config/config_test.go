@@ -78,7 +78,7 @@ func TestDefaults(t *testing.T) {
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
-		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute,
+		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {

@@ -181,6 +181,8 @@ var Options = []Option{
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
+	{Key: "console.metrics.retention.ms", Flag: "console-metrics-retention", Default: "604800000", Kind: Millis, Min: 60000, Max: 366 * 86400000, Section: secService,
+		Doc: "How long the web console keeps its per-minute metrics history (7 days), in memory and in <data-dir>/console/history: 16 bytes per minute per series, at most 256 series (7 days: about 160 KiB per series, 40 MiB at the cap). Longer keeps longer charts at that cost."},
 	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
 		Doc: "Serve Go's profiler under /debug/pprof/ on the HTTP listener (false). Profiles reveal internals and cost CPU while taken: enable only where the HTTP listener is private."},
 	{Key: "sluice.log.level", Flag: "log-level", Default: "info", Kind: Enum, Choices: []string{"debug", "info", "warn", "error"}, Section: secService,

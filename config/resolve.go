@@ -59,11 +59,12 @@ type Config struct {
 	FetchSessionSlots    int
 	FetchSessionEviction time.Duration
 
-	HTTPListen      string
-	Pprof           bool
-	LogLevel        string
-	LogFormat       string
-	ShutdownTimeout time.Duration
+	HTTPListen       string
+	ConsoleRetention time.Duration // console.metrics.retention.ms
+	Pprof            bool
+	LogLevel         string
+	LogFormat        string
+	ShutdownTimeout  time.Duration
 }
 
 // Cleaner holds the log cleaner's broker-wide settings.
@@ -328,6 +329,7 @@ func resolveService(r resolver, c *Config) error {
 		}
 	}
 	c.Pprof = r.bool("sluice.pprof")
+	c.ConsoleRetention = r.ms("console.metrics.retention.ms")
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")
