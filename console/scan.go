@@ -103,6 +103,9 @@ func scanRegion(ctx context.Context, f *os.File, pos, end int64, buf *[]byte, da
 		b := (*buf)[:n]
 		consumed := int64(0)
 		for len(b) >= segment.HeaderSize {
+			if err := ctx.Err(); err != nil {
+				return next, false, err
+			}
 			h, err := segment.ParseHeader(b)
 			if err != nil {
 				return next, false, fmt.Errorf("segment %s at %d: %w", f.Name(), pos+consumed, err)

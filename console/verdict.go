@@ -1,9 +1,6 @@
 package console
 
-import (
-	"sort"
-	"time"
-)
+import "time"
 
 // Verdicts, Burrow's partition states named as the console shows them.
 const (
@@ -120,17 +117,4 @@ func (lt *lagTracker) add(now time.Time, entries []LagEntry) {
 
 func (lt *lagTracker) window(k lagKey) []lagSample {
 	return append([]lagSample(nil), lt.w[k]...)
-}
-
-func (lt *lagTracker) groups() []string {
-	set := map[string]bool{}
-	for k := range lt.w {
-		set[k.group] = true
-	}
-	out := make([]string, 0, len(set))
-	for g := range set {
-		out = append(out, g)
-	}
-	sort.Strings(out)
-	return out
 }
