@@ -44,12 +44,12 @@ build:
 run: build
 	$(BIN)/sluiced $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LISTEN),--listen $(LISTEN)) $(if $(HTTP),--http-listen $(HTTP)) $(ARGS)
 
-# Installs what the tests need (kcat, a JDK and Maven from Debian's packages
+# Installs what the tests need (kcat, a JDK, Maven and Chromium from Debian's packages
 # when run as root; Apache Kafka's jars from Maven Central into e2e/java),
 # then vets and runs every test with the race detector.
 test: test-deps
 	$(GO) vet $(PKGS)
-	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 $(GO) test $(TESTFLAGS) $(PKGS)
+	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 SLUICE_REQUIRE_CHROMIUM=1 $(GO) test $(TESTFLAGS) $(PKGS)
 
 test-deps:
 	@scripts/test-deps.sh

@@ -454,9 +454,12 @@ func TestResetRefusedWithMembers(t *testing.T) {
 }
 
 // consume reads n records of events in group and commits, then leaves.
-func consume(t *testing.T, e *env, group string, n int) {
+func consume(t *testing.T, e *env, group string, n int) { consumeTopic(t, e, group, "events", n) }
+
+// consumeTopic reads n records of topic in group and commits, then leaves.
+func consumeTopic(t *testing.T, e *env, group, topic string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.srv.Addr().String()), kgo.ConsumerGroup(group), kgo.ConsumeTopics("events"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.srv.Addr().String()), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	if err != nil {
 		t.Fatal(err)

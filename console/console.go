@@ -67,6 +67,8 @@ type Config struct {
 	MaxSeries int
 	Started   time.Time
 	Logger    *slog.Logger
+	// Now is the clock of the first sample (time.Now); tests set it.
+	Now func() time.Time
 }
 
 // Console serves the web console and its JSON API.
@@ -105,6 +107,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.MaxSeries <= 0 {
 		cfg.MaxSeries = 256
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Started.IsZero() {
 		cfg.Started = time.Now()
 	}
@@ -122,7 +127,7 @@ func New(cfg Config) (*Console, error) {
 		}
 	}
 	c.routes()
-	c.sample(time.Now())
+	c.sample(cfg.Now())
 	go c.sampler()
 	return c, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 )
@@ -42,23 +43,27 @@ func testLogger() *slog.Logger {
 
 // startEnv starts a broker and its console; the console never samples by
 // itself (SampleEvery is an hour): tests call sample.
-func startEnv(t testing.TB) *env {
+func startEnv(t testing.TB) *env { return startEnvAt(t, time.Now()) }
+
+// startEnvAt is startEnv with the console's first sample taken at now.
+func startEnvAt(t testing.TB, now time.Time) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ncfg := netio.DefaultConfig()
 	ncfg.Addr = "127.0.0.1:0"
 	bcfg := broker.DefaultConfig()
 	bcfg.Groups.InitialRebalanceDelay = 0
+	m := metrics.New()
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store: partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
-		Net:   ncfg, Broker: bcfg, Logger: testLogger(),
+		Net:   ncfg, Broker: bcfg, Logger: testLogger(), WrapHandler: m.Instrument,
 	})
 	if err != nil {
 		t.Fatalf("StartServer: %v", err)
 	}
 	b := srv.Broker()
 	con, err := New(Config{NodeID: b.NodeID(), ClusterID: b.ClusterID(), Version: "test", KafkaAddr: srv.Addr().String(),
-		Store: srv.Store(), DataDir: dir, SampleEvery: time.Hour, Logger: testLogger(),
+		Store: srv.Store(), DataDir: dir, Requests: m.RequestsTotal, SampleEvery: time.Hour, Logger: testLogger(), Now: func() time.Time { return now },
 		Traffic: func() map[string]TopicBytes {
 			out := map[string]TopicBytes{}
 			for k, v := range b.Traffic() {

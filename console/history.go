@@ -79,7 +79,7 @@ type history struct {
 }
 
 func newHistory(sampleEvery, retention time.Duration, maxSeries int) *history {
-	h := &history{liveCap: max(int(time.Hour/sampleEvery), 2), histCap: max(int(retention/time.Minute), 2), maxSeries: maxSeries}
+	h := &history{liveCap: max(int(time.Hour/sampleEvery), 120), histCap: max(int(retention/time.Minute), 2), maxSeries: maxSeries}
 	h.mu.s = map[string]*series{}
 	return h
 }

@@ -46,18 +46,18 @@ async function overview() {
   const series = [['bytes_in_per_sec', 'Bytes in /s', fmtBytes], ['bytes_out_per_sec', 'Bytes out /s', fmtBytes],
     ['requests_per_sec', 'Requests /s', fmtNum], ['disk_bytes', 'Log bytes on disk', fmtBytes]];
   document.getElementById('charts').innerHTML = series.map(([n, t]) =>
-    `<div class="chart" id="c-${n}"><div class="title"><span>${t}</span><span class="now"></span></div><svg></svg></div>`).join('');
+    `<div class="chart" id="c-${n}"><div class="title"><span>${t}</span><span class="now"></span></div><div class="plot"></div></div>`).join('');
   every(3000, async () => {
     const o = await api('/api/overview');
     document.getElementById('cluster').textContent = `cluster ${o.cluster_id}`;
     const used = o.disk_total_bytes ? (100 - 100 * o.disk_free_bytes / o.disk_total_bytes).toFixed(0) + '% of disk used' : '';
     document.getElementById('cards').innerHTML = [
-      ['Brokers', o.brokers.length], ['Topics', o.topics], ['Partitions', o.partitions],
+      ['Brokers', o.brokers.length], ['Topics', o.topics, 'internal ones included'], ['Partitions', o.partitions],
       ['Log size', fmtBytes(o.log_bytes), used], ['Offline partitions', o.offline_partitions.length],
       ['Under-replicated', o.under_replicated_partitions]]
       .map(([k, v, s]) => `<div class="card"><div class="k">${k}</div><div class="v">${v}</div>${s ? `<div class="muted">${s}</div>` : ''}</div>`).join('');
     document.getElementById('alerts').innerHTML = o.alerts.length ? o.alerts.map(a =>
-      `<div class="alert ${a.severity}">${a.severity === 'critical' ? '⛔' : '⚠'} ${a.link ? `<a href="${esc(a.link)}">${esc(a.text)}</a>` : esc(a.text)}</div>`).join('')
+      `<div class="alert ${a.severity}"><b>${a.severity}</b>${a.link ? `<a href="${esc(a.link)}">${esc(a.text)}</a>` : esc(a.text)}</div>`).join('')
       : '<div class="alert none">No alerts.</div>';
     document.getElementById('brokers').innerHTML = `<table><tr><th>ID</th><th>Endpoint</th><th>Version</th><th>State</th><th>Controller</th><th>Uptime</th></tr>` +
       o.brokers.map(b => `<tr><td>${b.id}</td><td>${esc(b.endpoint)}</td><td>${esc(b.version)}</td><td>${b.state}</td><td>${b.controller ? 'yes' : ''}</td><td>${fmtAge(b.uptime_seconds)}</td></tr>`).join('') + '</table>';
@@ -65,7 +65,7 @@ async function overview() {
       const s = await api(`/api/series?name=${n}&since=600`);
       const el = document.getElementById('c-' + n);
       if (!el) return;
-      el.querySelector('svg').outerHTML = chart(s.points, f);
+      el.querySelector('.plot').outerHTML = chart(s.points, f);
       const last = s.points[s.points.length - 1];
       el.querySelector('.now').textContent = last ? f(last.v) : '';
     }
@@ -147,12 +147,12 @@ async function messages(name) {
   Decode <select id="mode"><option value="text">text</option><option value="json">JSON</option><option value="hex">hex</option><option value="base64">base64</option></select></div>
   <div class="panel"><b>Search</b> (inside the broker, over its segments)
    <div class="row"><input id="sq" placeholder="substring" size="24"> in <select id="sin"><option>value</option><option>key</option><option>header</option><option>any</option></select>
-   from <input id="sfrom" type="datetime-local"> to <input id="sto" type="datetime-local"> limit <input id="slimit" type="number" value="100" style="width:80px">
+   from <input id="sfrom" type="datetime-local"> to <input id="sto" type="datetime-local"> (UTC) limit <input id="slimit" type="number" value="100" style="width:80px">
    <button id="sgo">Search</button> <button class="secondary" id="scancel" disabled>Cancel</button></div>
    <div class="row"><div class="progress"><div id="sbar"></div></div> <span id="sstatus" class="muted"></span>
    <a id="xjsonl" href="#" download>export JSON lines</a> <a id="xcsv" href="#" download>export CSV</a></div></div>
   <div class="panel"><b>Browse</b> <div class="row">partition <input id="bp" type="number" value="0" min="0" style="width:70px">
-   from offset <input id="boff" type="number" min="0" style="width:110px"> or time <input id="btime" type="datetime-local"> <button id="bgo" class="secondary">Show</button> <span class="muted">(empty: newest first)</span></div></div>
+   from offset <input id="boff" type="number" min="0" style="width:110px"> or time (UTC) <input id="btime" type="datetime-local"> <button id="bgo" class="secondary">Show</button> <span class="muted">(empty: newest first)</span></div></div>
   <details class="panel"><summary>Produce a record</summary><div class="row">partition <input id="pp" type="number" value="0" min="0" style="width:70px"> key <input id="pk">
    value <input id="pv" size="40"> header <input id="phk" placeholder="name" size="10">=<input id="phv" size="12"> <button id="pgo">Produce</button> <span id="pmsg"></span></div></details>
   <table id="recs">${recHead}</table>`;
@@ -228,7 +228,7 @@ async function groups() {
 
 async function group(name) {
   main.innerHTML = `<h1>Consumer group ${esc(name)}</h1><div id="head"></div>
-  <div class="chart" id="lagchart"><div class="title"><span>Total lag (records), last hour</span><span class="now"></span></div><svg></svg></div>
+  <div class="chart" id="lagchart"><div class="title"><span>Total lag (records), last hour</span><span class="now"></span></div><div class="plot"></div></div>
   <h2>Partitions</h2><div id="parts"></div><h2>Members</h2><div id="members"></div>
   <div class="panel"><b>Reset offsets</b> (the group must have no members)
    <div class="row">topic <input id="rt" size="16"> to <select id="rto"><option>earliest</option><option>latest</option><option>offset</option><option>timestamp</option></select>
@@ -248,7 +248,7 @@ async function group(name) {
       : '<p class="muted">No active members.</p>';
     if (!$('rt').value && g.partitions.length) $('rt').value = g.partitions[0].topic;
     const s = await api(`/api/series?name=${encodeURIComponent('group_lag:' + name)}&since=3600`);
-    $('lagchart').querySelector('svg').outerHTML = chart(s.points, fmtNum);
+    $('lagchart').querySelector('.plot').outerHTML = chart(s.points, fmtNum);
     const lastp = s.points[s.points.length - 1];
     $('lagchart').querySelector('.now').textContent = lastp ? fmtNum(lastp.v) : '';
   });

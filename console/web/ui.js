@@ -30,22 +30,22 @@ export function decode(text, b64, mode) {
   }
   return text ?? '(binary: ' + b64bytes(b64).length + ' bytes; choose hex or base64)';
 }
-// chart draws points [{t, v}] as an inline SVG line with its min/max labels.
+// chart draws points [{t, v}] as an inline SVG line (stretched to the box;
+// strokes keep their width) with its scale as HTML labels around it.
 export function chart(points, fmt) {
-  const W = 320, H = 110, pad = 18;
-  if (!points || points.length < 2) return `<svg viewBox="0 0 ${W} ${H}"><text x="${W / 2}" y="${H / 2}" text-anchor="middle" fill="#98a2b3" font-size="12">collecting samples…</text></svg>`;
+  const W = 300, H = 100;
+  if (!points || points.length < 2) return '<div class="plot"><div class="empty">collecting samples…</div></div>';
+  points = [...points].sort((a, b) => a.t - b.t);
   const t0 = points[0].t, t1 = points[points.length - 1].t;
-  const vmax = Math.max(...points.map(p => p.v), 1e-9), vmin = 0;
-  const x = t => pad + (W - 2 * pad) * (t - t0) / Math.max(t1 - t0, 1);
-  const y = v => H - pad - (H - 2 * pad) * (v - vmin) / (vmax - vmin);
-  const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
-  const area = d + ` L${x(t1).toFixed(1)},${y(0)} L${x(t0).toFixed(1)},${y(0)} Z`;
+  const vmax = Math.max(...points.map(p => p.v)) || 1;
+  const x = t => (W * (t - t0) / Math.max(t1 - t0, 1)).toFixed(1);
+  const y = v => (H - 2 - (H - 6) * v / vmax).toFixed(1);
+  const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(p.t)},${y(p.v)}`).join(' ');
   const span = Math.round((t1 - t0) / 1000);
-  return `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none">
-  <line x1="${pad}" y1="${y(0)}" x2="${W - pad}" y2="${y(0)}" stroke="#e5e7eb"/>
-  <line x1="${pad}" y1="${y(vmax)}" x2="${W - pad}" y2="${y(vmax)}" stroke="#f1f5f9"/>
-  <path d="${area}" fill="#1f6feb22"/><path d="${d}" fill="none" stroke="#1f6feb" stroke-width="1.6"/>
-  <text x="${pad}" y="12" font-size="10" fill="#667085">${esc(fmt(vmax))}</text>
-  <text x="${W - pad}" y="${H - 4}" font-size="10" fill="#667085" text-anchor="end">now</text>
-  <text x="${pad}" y="${H - 4}" font-size="10" fill="#667085">−${span}s</text></svg>`;
+  const ago = span >= 120 ? Math.round(span / 60) + ' min ago' : span + ' s ago';
+  return `<div class="plot"><span class="ymax">${esc(fmt(vmax))}</span>
+  <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none"><line x1="0" y1="${H - 2}" x2="${W}" y2="${H - 2}" stroke="#e5e7eb" vector-effect="non-scaling-stroke"/>
+  <path d="${d} L${x(t1)},${H - 2} L0,${H - 2} Z" fill="#1f6feb22" stroke="none"/>
+  <path d="${d}" fill="none" stroke="#1f6feb" stroke-width="1.8" vector-effect="non-scaling-stroke"/></svg>
+  <div class="xaxis"><span>${ago}</span><span>now</span></div></div>`;
 }
