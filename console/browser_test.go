@@ -113,6 +113,13 @@ func TestBrowser(t *testing.T) {
 	shot("group", chromedp.Navigate(base+"#/groups/billing"), waitText("#head", "stopped"),
 		visible(`#lagchart svg path`), waitText("#parts", "payments"))
 	shot("groups", chromedp.Navigate(base+"#/groups"), waitText("#list", "billing"))
+	sql := `SELECT partition, offset, json_extract(value, '$.amount') AS amount, value FROM "orders"
+WHERE partition IN (0,1) AND value LIKE '%payment failed%' AND timestamp > now() - interval '1 hour' LIMIT 100`
+	shot("query", chromedp.Navigate(base+"#/query"), visible("#sql"), chromedp.SetValue("#sql", sql), chromedp.Click("#run"),
+		waitText("#qstatus", "row(s)"))
+	if s := text("#qstatus"); !strings.HasPrefix(s, "8 row(s)") {
+		t.Errorf("query status: %q", s)
+	}
 	t.Logf("screenshots in %s", dir)
 }
 

@@ -248,6 +248,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /api/topics/{topic}/records", c.browse)
 	m.HandleFunc("POST /api/topics/{topic}/records", c.post(c.produce))
 	m.HandleFunc("GET /api/topics/{topic}/search", c.searchAPI)
+	m.HandleFunc("GET /api/query", c.queryAPI)
 	m.HandleFunc("GET /api/groups", c.listGroups)
 	m.HandleFunc("GET /api/groups/{group}", c.getGroup)
 	m.HandleFunc("POST /api/groups/{group}/reset", c.post(c.resetGroup))

@@ -33,7 +33,7 @@ function route() {
   const page = parts[0] || 'overview';
   document.querySelectorAll('[data-nav]').forEach(a => a.classList.toggle('active', a.dataset.nav === page));
   const pages = { overview, topics: parts[1] ? () => topic(parts[1]) : topics, messages: () => messages(parts[1]),
-    groups: parts[1] ? () => group(parts[1]) : groups };
+    groups: parts[1] ? () => group(parts[1]) : groups, query };
   (pages[page] || overview)().catch(e => { main.innerHTML = `<p class="err">${esc(e.message)}</p>`; });
 }
 window.addEventListener('hashchange', route);
@@ -265,5 +265,27 @@ async function group(name) {
   $('gdel').onclick = async () => {
     try { await api(`/api/groups/${encodeURIComponent(name)}/delete`, { body: { confirm: $('gconfirm').value } }); location.hash = '#/groups'; }
     catch (e) { $('gmsg').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+  };
+}
+
+async function query() {
+  const list = await api('/api/topics');
+  const t = list.topics.length ? list.topics[0].name : 'orders';
+  const sample = `SELECT partition, offset, timestamp, key, value FROM "${t}"\nWHERE value LIKE '%error%' AND timestamp > now() - interval '1 hour'\nLIMIT 100`;
+  main.innerHTML = `<h1>Query</h1>
+  <p class="muted">A SQL SELECT over one topic's records, evaluated inside the broker. Columns: partition, offset, timestamp (ms), key, value, headers, size;
+  <code>json_extract(value, '$.a.b')</code> reads JSON. WHERE: AND, OR, NOT, =, !=, &lt;, &gt;, LIKE, IN, BETWEEN, IS NULL, <code>now() - interval '1 hour'</code>. LIMIT at most 5000; 10 s budget.</p>
+  <textarea id="sql" rows="4" style="width:100%;font:13px ui-monospace,monospace">${esc(sessionStorage.getItem('sql') || sample)}</textarea>
+  <div class="row"><button id="run">Run</button> <span id="qstatus" class="muted"></span></div><div id="qout"></div>`;
+  const $ = id => document.getElementById(id);
+  $('run').onclick = async () => {
+    sessionStorage.setItem('sql', $('sql').value);
+    $('qstatus').textContent = 'running…'; $('qout').innerHTML = '';
+    try {
+      const r = await api('/api/query?sql=' + encodeURIComponent($('sql').value));
+      $('qstatus').textContent = `${r.rows.length} row(s); ${fmtNum(r.scanned_records)} records (${fmtBytes(r.scanned_bytes)}) scanned in ${r.elapsed_ms} ms; stopped: ${r.stopped}`;
+      $('qout').innerHTML = `<table><tr>${r.columns.map(c => `<th>${esc(c)}</th>`).join('')}</tr>` +
+        r.rows.map(row => `<tr>${row.map((v, i) => `<td>${r.columns[i] === 'timestamp' ? new Date(v).toISOString() : `<pre class="val">${esc(v === null ? 'null' : typeof v === 'string' ? v : JSON.stringify(v))}</pre>`}</td>`).join('')}</tr>`).join('') + '</table>';
+    } catch (e) { $('qstatus').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
   };
 }
