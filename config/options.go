@@ -180,7 +180,7 @@ var Options = []Option{
 		Doc: "Segment size of __consumer_offsets (16 MiB here, Kafka's is 100 MiB): the coordinator replays it at start-up, so smaller segments (with its snapshots) load faster; larger ones mean fewer files."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
-		Doc: "host:port of the HTTP listener serving /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener. It has no authentication: bind it to a private interface."},
+		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). It has no authentication: bind it to loopback or a private interface."},
 	{Key: "console.metrics.retention.ms", Flag: "console-metrics-retention", Default: "604800000", Kind: Millis, Min: 60000, Max: 366 * 86400000, Section: secService,
 		Doc: "How long the web console keeps its per-minute metrics history (7 days), in memory and in <data-dir>/console/history: 16 bytes per minute per series, at most 256 series (7 days: about 160 KiB per series, 40 MiB at the cap). Longer keeps longer charts at that cost."},
 	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
