@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -336,26 +337,51 @@ func TestSearchCancelled(t *testing.T) {
 		t.Fatalf("cancelled search: err %v, %d found, %+v", err, n, p)
 	}
 
-	// Over HTTP: a budget of 1 ms ends the scan of 100 batches early and
-	// says so.
-	_, done := searchLines(t, e, "big/search?q=nomatch&budget_ms=1")
-	if done["stopped"] != "budget" && done["stopped"] != "end" {
+	// Over HTTP: the hook holds the scan at its first batch until the
+	// request's context ends, by the budget here, then by the client
+	// going away; either way the scan stops there and says why.
+	hold := func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Second):
+		}
+	}
+	e.con.searchHook.Store(&hold)
+	_, done := searchLines(t, e, "big/search?q=match&budget_ms=50")
+	prog := done["progress"].(map[string]any)
+	if done["stopped"] != "budget" || prog["batches"] != float64(0) || prog["matches"] != float64(0) {
 		t.Fatalf("budget search: %v", done)
 	}
-	// A client that goes away: the handler returns (httptest's Close at
-	// cleanup waits for it).
 	cctx, ccancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	var once sync.Once
+	signal := func(ctx context.Context) {
+		once.Do(func() { close(started) })
+		hold(ctx)
+	}
+	e.con.searchHook.Store(&signal)
 	req, _ := http.NewRequestWithContext(cctx, "GET", e.http.URL+"/api/topics/big/search?q=match&limit=10000&budget_ms=60000", nil)
-	resp, err := e.cl.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil || !strings.Contains(line, "record") {
-		t.Fatalf("first line %q: %v", line, err)
-	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := e.cl.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-started
 	ccancel()
-	resp.Body.Close()
+	if err := <-errc; err == nil {
+		t.Fatal("the cancelled request succeeded")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.con.lastSearch.Load() != "cancelled" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the search did not stop as cancelled: last search %v", e.con.lastSearch.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestGroupsLagVerdictResetDelete(t *testing.T) {

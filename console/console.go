@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -81,7 +82,13 @@ type Console struct {
 	mux    *http.ServeMux
 	stop   chan struct{}
 	done   chan struct{}
-	counts sync.Map // lagKey-like "topic/partition" → countState
+	counts sync.Map // "topic/partition" → countState
+
+	// searchHook (tests) runs before each batch a search reads;
+	// lastSearch is how the last search ended (end, limit, budget,
+	// cancelled).
+	searchHook atomic.Pointer[func(ctx context.Context)]
+	lastSearch atomic.Value
 
 	mu struct {
 		sync.Mutex

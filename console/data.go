@@ -140,6 +140,9 @@ func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := contextWithBudget(r, budget)
 	defer cancel()
+	if h := c.searchHook.Load(); h != nil {
+		q.onBatch = *h
+	}
 	out := newSearchWriter(w, format, topic)
 	p, err := search(ctx, sel, q, out.record, out.progress)
 	stopped := "end"
@@ -151,6 +154,7 @@ func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 	case r.Context().Err() != nil:
 		stopped, err = "cancelled", nil
 	}
+	c.lastSearch.Store(stopped)
 	out.done(p, stopped, err)
 }
 

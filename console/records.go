@@ -127,6 +127,8 @@ type Query struct {
 	From, To   int64   // timestamps in ms; 0: unbounded
 	Limit      int
 	MaxBytes   int
+	// onBatch, when set (tests), runs before each batch is read.
+	onBatch func(ctx context.Context)
 }
 
 // Progress is how far a search got.
@@ -184,6 +186,12 @@ func search(ctx context.Context, logs []*partition.Log, q Query, found func(Reco
 			from = off
 		}
 		err := scanBatches(ctx, l, from, true, func(h segment.Header, batch []byte) (bool, error) {
+			if q.onBatch != nil {
+				q.onBatch(ctx)
+				if err := ctx.Err(); err != nil {
+					return false, err
+				}
+			}
 			p.ScannedBytes += h.Size()
 			p.Batches++
 			if p.ScannedBytes-lastReport > 8<<20 {
