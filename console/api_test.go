@@ -52,7 +52,7 @@ func TestOverviewPagesAndOpenAPI(t *testing.T) {
 	}
 	mustStatus(t, "openapi", e.get(t, "/api/openapi.json", &doc), 200, doc)
 	for _, p := range []string{"/api/overview", "/api/series", "/api/topics", "/api/topics/{topic}", "/api/topics/{topic}/partitions",
-		"/api/topics/{topic}/delete", "/api/topics/{topic}/records", "/api/topics/{topic}/search", "/api/groups", "/api/groups/{group}",
+		"/api/topics/{topic}/delete", "/api/topics/{topic}/configs", "/api/topics/{topic}/records", "/api/query", "/api/topics/{topic}/search", "/api/groups", "/api/groups/{group}",
 		"/api/groups/{group}/reset", "/api/groups/{group}/delete", "/api/csrf"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
@@ -122,16 +122,27 @@ func TestTopicsLifecycle(t *testing.T) {
 		tp.Partitions[0].LogEnd != 125 || tp.Partitions[0].Segments != 1 || tp.Partitions[1].Records != 0 {
 		t.Fatalf("topic: %+v", tp)
 	}
-	found := false
-	for _, c := range tp.Configs {
-		if c.Name == "cleanup.policy" && c.Value == "delete" && c.Source == "DEFAULT_CONFIG" {
-			found = true
-		}
-	}
-	if !found {
+	if !hasConfig(tp.Configs, "cleanup.policy", "delete", "DEFAULT_CONFIG") {
 		t.Fatalf("configs lack cleanup.policy=delete from DEFAULT_CONFIG: %+v", tp.Configs)
 	}
 	mustStatus(t, "unknown topic", e.get(t, "/api/topics/nope", &out), 404, out)
+
+	mustStatus(t, "set config", e.post(t, "/api/topics/orders/configs", map[string]any{"set": map[string]string{"retention.ms": "3600000"}}, &out), 200, out)
+	if ms := e.con.topicLogs()["orders"][0].Config().RetentionMs; ms != 3600000 {
+		t.Fatalf("retention.ms after set: %d", ms)
+	}
+	mustStatus(t, "topic after set", e.get(t, "/api/topics/orders", &tp), 200, tp)
+	if !hasConfig(tp.Configs, "retention.ms", "3600000", "DYNAMIC_TOPIC_CONFIG") {
+		t.Fatalf("retention.ms not shown as a dynamic topic config: %+v", tp.Configs)
+	}
+	mustStatus(t, "reset config", e.post(t, "/api/topics/orders/configs", map[string]any{"delete": []string{"retention.ms"}}, &out), 200, out)
+	if ms := e.con.topicLogs()["orders"][0].Config().RetentionMs; ms != 604800000 {
+		t.Fatalf("retention.ms after delete: %d", ms)
+	}
+	mustStatus(t, "bad config value", e.post(t, "/api/topics/orders/configs", map[string]any{"set": map[string]string{"retention.ms": "soon"}}, &out), 400, out)
+	mustStatus(t, "unknown config", e.post(t, "/api/topics/orders/configs", map[string]any{"set": map[string]string{"no.such": "1"}}, &out), 400, out)
+	mustStatus(t, "empty change", e.post(t, "/api/topics/orders/configs", map[string]any{}, &out), 400, out)
+	mustStatus(t, "config of unknown topic", e.post(t, "/api/topics/nope/configs", map[string]any{"delete": []string{"x"}}, &out), 404, out)
 
 	mustStatus(t, "shrink", e.post(t, "/api/topics/orders/partitions", map[string]any{"count": 3}, &out), 400, out)
 	mustStatus(t, "grow unknown", e.post(t, "/api/topics/nope/partitions", map[string]any{"count": 3}, &out), 404, out)
@@ -144,6 +155,15 @@ func TestTopicsLifecycle(t *testing.T) {
 	mustStatus(t, "delete unknown", e.post(t, "/api/topics/nope/delete", map[string]any{"confirm": "nope"}, &out), 404, out)
 	mustStatus(t, "delete", e.post(t, "/api/topics/orders/delete", map[string]any{"confirm": "orders"}, &out), 200, out)
 	mustStatus(t, "deleted topic", e.get(t, "/api/topics/orders", &out), 404, out)
+}
+
+func hasConfig(cs []ConfigEntry, name, value, source string) bool {
+	for _, c := range cs {
+		if c.Name == name && c.Value == value && c.Source == source {
+			return true
+		}
+	}
+	return false
 }
 
 type browseResp struct {

@@ -3,6 +3,8 @@ package console
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,12 +96,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("overview alerts: %q", s)
 	}
 	shot("topics", chromedp.Navigate(base+"#/topics"), waitText("#list", "orders"))
+	// Create a topic from the page.
+	if err := chromedp.Do(ctx, chromedp.Click("summary"), chromedp.SetValue("#newname", "clicks"), chromedp.SetValue("#newparts", "2"),
+		chromedp.Click("#create"), waitText("#list", "clicks")); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	if n := len(e.con.topicLogs()["clicks"]); n != 2 {
+		t.Fatalf("topic created from the page has %d partitions", n)
+	}
 	if s := text("#list"); !strings.Contains(s, "1,200") {
 		t.Errorf("topics list lacks orders' 1,200 records: %q", s)
 	}
 	shot("topic", chromedp.Navigate(base+"#/topics/orders"), waitText("main", "cleanup.policy"))
 	if s := text("main"); !strings.Contains(s, "High watermark") || !strings.Contains(s, "DEFAULT_CONFIG") {
 		t.Errorf("topic page: %q", s)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue("#cfgname", "retention.ms"), chromedp.SetValue("#cfgval", "3600000"),
+		chromedp.Click("#cfgset"), waitText("main", "DYNAMIC_TOPIC_CONFIG")); err != nil {
+		t.Fatalf("edit config: %v", err)
 	}
 	shot("search", chromedp.Navigate(base+"#/messages/orders"), visible("#sq"),
 		chromedp.SendKeys("#sq", "payment failed"), chromedp.Click("#sgo"),
@@ -110,8 +124,27 @@ func TestBrowser(t *testing.T) {
 	if s := text("#recs"); strings.Count(s, "payment failed") != 12 {
 		t.Errorf("search results: %q", s)
 	}
+	// Export what the search found, by the page's own link.
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('xcsv').href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if lines := strings.Split(strings.TrimSpace(string(body)), "\n"); len(lines) != 13 || !strings.Contains(lines[1], "payment failed") {
+		t.Errorf("CSV export from %s: %q", href, body)
+	}
 	shot("group", chromedp.Navigate(base+"#/groups/billing"), waitText("#head", "stopped"),
 		visible(`#lagchart svg path`), waitText("#parts", "payments"))
+	// Reset the stopped group to the end: plan, then apply.
+	if err := chromedp.Do(ctx, chromedp.SetValue("#rto", "latest"), chromedp.Click("#rplan"), waitText("#rplanout", "Plan:"),
+		chromedp.Click("#rapply"), waitText("#rplanout", "Applied:"), waitText("#head", "OK")); err != nil {
+		t.Fatalf("reset offsets: %v", err)
+	}
 	shot("groups", chromedp.Navigate(base+"#/groups"), waitText("#list", "billing"))
 	sql := `SELECT partition, offset, json_extract(value, '$.amount') AS amount, value FROM "orders"
 WHERE partition IN (0,1) AND value LIKE '%payment failed%' AND timestamp > now() - interval '1 hour' LIMIT 100`

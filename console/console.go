@@ -252,6 +252,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /api/topics/{topic}", c.getTopic)
 	m.HandleFunc("POST /api/topics/{topic}/partitions", c.post(c.addPartitions))
 	m.HandleFunc("POST /api/topics/{topic}/delete", c.post(c.deleteTopic))
+	m.HandleFunc("POST /api/topics/{topic}/configs", c.post(c.alterConfigs))
 	m.HandleFunc("GET /api/topics/{topic}/records", c.browse)
 	m.HandleFunc("POST /api/topics/{topic}/records", c.post(c.produce))
 	m.HandleFunc("GET /api/topics/{topic}/search", c.searchAPI)

@@ -58,13 +58,23 @@ func (c *Console) groupVerdicts(ctx context.Context) []GroupSummary {
 	if err != nil {
 		c.log.Warn("console: cannot describe groups", "err", err)
 	}
+	// The windows end with the position now, so a reset or a catch-up
+	// shows at once rather than at the next sample.
+	now := map[lagKey]lagSample{}
+	if c.cfg.Lag != nil {
+		t := time.Now().UnixMilli()
+		for _, e := range c.cfg.Lag() {
+			now[lagKey{e.Group, e.Topic, e.Partition}] = lagSample{t, e.Committed, e.End}
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	byGroup := map[string]*GroupSummary{}
 	for name, d := range described {
 		byGroup[name] = &GroupSummary{Group: name, State: d.State, Members: len(d.Members), Verdict: VerdictOK}
 	}
-	for k, w := range c.mu.lag.w {
+	for k, cur := range now {
+		w := withCurrent(c.mu.lag.w[k], cur)
 		g := byGroup[k.group]
 		if g == nil {
 			g = &GroupSummary{Group: k.group, State: "Unknown", Verdict: VerdictOK}
@@ -143,8 +153,12 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		c.mu.Lock()
-		pl.Verdict = verdict(c.mu.lag.window(lagKey{name, o.Topic, o.Partition}), active(d))
+		w := c.mu.lag.window(lagKey{name, o.Topic, o.Partition})
 		c.mu.Unlock()
+		if pl.End >= 0 {
+			w = withCurrent(w, lagSample{time.Now().UnixMilli(), pl.Committed, pl.End})
+		}
+		pl.Verdict = verdict(w, active(d))
 		verdictAll = worse(verdictAll, pl.Verdict)
 		total += pl.Lag
 		parts = append(parts, pl)
@@ -307,4 +321,17 @@ func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": name})
+}
+
+// withCurrent is the window w followed by the position now (the oldest
+// sample dropped to keep lagWindow), unless the last sample already is it.
+func withCurrent(w []lagSample, cur lagSample) []lagSample {
+	if n := len(w); n > 0 && w[n-1].committed == cur.committed && w[n-1].end == cur.end {
+		return w
+	}
+	out := append(append([]lagSample(nil), w...), cur)
+	if len(out) > lagWindow {
+		out = out[len(out)-lagWindow:]
+	}
+	return out
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/sluice/sluice/partition"
 )
 
@@ -336,4 +338,44 @@ func (c *Console) seriesAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": name, "points": c.hist.get(name, time.Now().Add(-time.Duration(since)*time.Second))})
+}
+
+// POST /api/topics/{topic}/configs {"set": {"retention.ms": "3600000"}, "delete": ["cleanup.policy"]}
+// changes topic configs (IncrementalAlterConfigs: delete returns a key to
+// its default).
+func (c *Console) alterConfigs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("topic")
+	var req struct {
+		Set    map[string]string `json:"set"`
+		Delete []string          `json:"delete"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if len(c.topicLogs()[name]) == 0 {
+		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
+		return
+	}
+	var ops []kadm.AlterConfig
+	for k, v := range req.Set {
+		ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
+	}
+	for _, k := range req.Delete {
+		ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	if len(ops) == 0 {
+		writeErr(w, http.StatusBadRequest, "nothing to change: give set or delete")
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	resp, err := c.adm.AlterTopicConfigs(ctx, ops, name)
+	if err == nil && len(resp) == 1 && resp[0].Err != nil {
+		err = fmt.Errorf("%w: %s", resp[0].Err, resp[0].ErrMessage)
+	}
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "cannot change configs of %q: %v", name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": name, "changed": len(ops)})
 }

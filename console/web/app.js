@@ -118,7 +118,16 @@ async function topic(name) {
   <div class="panel"><div class="row"><b>Add partitions:</b> total <input id="pcount" type="number" min="${s.partitions + 1}" value="${s.partitions + 1}" style="width:80px"> <button id="addp">Add</button> <span id="addmsg"></span></div>
   <div class="row"><b>Delete topic:</b> type its name <input id="confirm" placeholder="${esc(name)}"> <button class="danger" id="del" disabled>Delete</button> <span id="delmsg"></span></div></div>
   <h2>Configs</h2>${t.configs_error ? `<p class="err">${esc(t.configs_error)}</p>` : ''}
-  <table><tr><th>Name</th><th>Value</th><th>Source</th></tr>${t.configs.map(c => `<tr><td>${esc(c.name)}</td><td>${c.sensitive ? '(sensitive)' : esc(c.value)}</td><td class="muted">${esc(c.source)}</td></tr>`).join('')}</table>`;
+  <div class="row">Set <input id="cfgname" list="cfgnames" placeholder="config name"> = <input id="cfgval" placeholder="value"> <button id="cfgset">Set</button> <span id="cfgmsg"></span>
+  <datalist id="cfgnames">${t.configs.map(c => `<option>${esc(c.name)}</option>`).join('')}</datalist></div>
+  <table><tr><th>Name</th><th>Value</th><th>Source</th><th></th></tr>${t.configs.map(c => `<tr><td>${esc(c.name)}</td><td>${c.sensitive ? '(sensitive)' : esc(c.value)}</td><td class="muted">${esc(c.source)}</td>
+  <td>${c.source === 'DYNAMIC_TOPIC_CONFIG' ? `<button class="secondary" data-reset="${esc(c.name)}">reset to default</button>` : ''}</td></tr>`).join('')}</table>`;
+  const alter = async body => {
+    try { await api(`/api/topics/${encodeURIComponent(name)}/configs`, { body }); route(); }
+    catch (e) { document.getElementById('cfgmsg').innerHTML = `<span class="err">${esc(e.message)}</span>`; }
+  };
+  document.getElementById('cfgset').onclick = () => alter({ set: { [document.getElementById('cfgname').value]: document.getElementById('cfgval').value } });
+  document.querySelectorAll('[data-reset]').forEach(b => { b.onclick = () => alter({ delete: [b.dataset.reset] }); });
   const confirm = document.getElementById('confirm'), del = document.getElementById('del');
   confirm.oninput = () => { del.disabled = confirm.value !== name; };
   del.onclick = async () => {
