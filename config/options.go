@@ -182,7 +182,7 @@ var Options = []Option{
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). It has no authentication: bind it to loopback or a private interface."},
 	{Key: "console.metrics.retention.ms", Flag: "console-metrics-retention", Default: "604800000", Kind: Millis, Min: 60000, Max: 366 * 86400000, Section: secService,
-		Doc: "How long the web console keeps its per-minute metrics history (7 days), in memory and in <data-dir>/console/history: 16 bytes per minute per series, at most 256 series (7 days: about 160 KiB per series, 40 MiB at the cap). Longer keeps longer charts at that cost."},
+		Doc: "How long the web console keeps its per-minute metrics history (7 days), in memory and in <data-dir>/console/history (rewritten every 10 minutes and at shutdown): 16 bytes per minute per series, at most 256 series (7 days: about 160 KiB per series, 40 MiB at the cap). Longer keeps longer charts at that cost."},
 	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
 		Doc: "Serve Go's profiler under /debug/pprof/ on the HTTP listener (false). Profiles reveal internals and cost CPU while taken: enable only where the HTTP listener is private."},
 	{Key: "sluice.log.level", Flag: "log-level", Default: "info", Kind: Enum, Choices: []string{"debug", "info", "warn", "error"}, Section: secService,

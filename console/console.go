@@ -100,6 +100,12 @@ type Console struct {
 
 type counters struct{ in, out, requests float64 }
 
+// saveEvery is how often the history file is rewritten (and at Close): a
+// crash loses at most this much of the per-minute history. At the series
+// cap the file is about 40 MiB, so a shorter period would write that much
+// every few minutes.
+const saveEvery = 10 * time.Minute
+
 // New starts the console's sampler; Close stops it and saves the history.
 func New(cfg Config) (*Console, error) {
 	if cfg.Logger == nil {
@@ -168,7 +174,7 @@ func (c *Console) sampler() {
 			return
 		case now := <-t.C:
 			c.sample(now)
-			if p := c.historyPath(); p != "" && now.Sub(lastSave) >= time.Minute {
+			if p := c.historyPath(); p != "" && now.Sub(lastSave) >= saveEvery {
 				lastSave = now
 				if err := c.hist.save(p); err != nil {
 					c.log.Warn("console: cannot save metrics history", "err", err)

@@ -47,7 +47,10 @@
 // few words each).
 //
 // The history file is <data-dir>/console/history, rewritten whole every
-// minute and at shutdown (temporary file, fsync, rename):
+// 10 minutes and at shutdown (temporary file, fsync, rename); a crash
+// loses at most the last 10 minutes of history. Measured at the cap
+// (BenchmarkHistoryFull: 256 series × 7 days): 43 MiB of heap, a 39 MiB
+// file, about 1 s to save on this shared 2-core machine:
 //
 //	| "SLCH" (4B) | version 1 (1B) | series count uint32 |
 //	per series: | name length uint16 | name | point count uint32 | (T int64 ms, V float64 bits)… |

@@ -1,8 +1,6 @@
 package console
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -163,24 +161,28 @@ const historyMagic = "SLCH"
 var errHistoryCorrupt = errors.New("console: history file corrupt")
 
 func (h *history) save(path string) error {
-	var buf bytes.Buffer
 	h.mu.Lock()
-	buf.WriteString(historyMagic)
-	buf.WriteByte(1)
-	_ = binary.Write(&buf, binary.BigEndian, uint32(len(h.mu.s)))
+	size := 9
+	for name, s := range h.mu.s {
+		size += 6 + len(name) + 16*len(s.hist.pts)
+	}
+	buf := make([]byte, 0, size+4)
+	buf = append(buf, historyMagic...)
+	buf = append(buf, 1)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(h.mu.s)))
 	for name, s := range h.mu.s {
 		pts := s.hist.since(math.MinInt64)
-		_ = binary.Write(&buf, binary.BigEndian, uint16(len(name)))
-		buf.WriteString(name)
-		_ = binary.Write(&buf, binary.BigEndian, uint32(len(pts)))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(name)))
+		buf = append(buf, name...)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(pts)))
 		for _, p := range pts {
-			_ = binary.Write(&buf, binary.BigEndian, p.T)
-			_ = binary.Write(&buf, binary.BigEndian, math.Float64bits(p.V))
+			buf = binary.BigEndian.AppendUint64(buf, uint64(p.T))
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(p.V))
 		}
 	}
 	h.mu.Unlock()
-	_ = binary.Write(&buf, binary.BigEndian, crc32.Checksum(buf.Bytes(), crc32.MakeTable(crc32.Castagnoli)))
-	return writeFileAtomic(path, buf.Bytes())
+	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, crc32.MakeTable(crc32.Castagnoli)))
+	return writeFileAtomic(path, buf)
 }
 
 func writeFileAtomic(path string, data []byte) error {
@@ -222,47 +224,49 @@ func (h *history) load(path string, keepAfter time.Time) error {
 		crc32.Checksum(data[:len(data)-4], crc32.MakeTable(crc32.Castagnoli)) != binary.BigEndian.Uint32(data[len(data)-4:]) {
 		return fmt.Errorf("%q: %w", path, errHistoryCorrupt)
 	}
-	r := bufio.NewReader(bytes.NewReader(data[5 : len(data)-4]))
-	var n uint32
-	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+	b := data[5 : len(data)-4]
+	n, b, ok := take32(b)
+	if !ok {
 		return fmt.Errorf("%q: %w", path, errHistoryCorrupt)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for range n {
-		if err := h.loadSeriesLocked(r, keepAfter.UnixMilli()); err != nil {
+		var err error
+		if b, err = h.loadSeriesLocked(b, keepAfter.UnixMilli()); err != nil {
 			return fmt.Errorf("%q: %w: %v", path, errHistoryCorrupt, err)
 		}
 	}
 	return nil
 }
 
-func (h *history) loadSeriesLocked(r io.Reader, keepAfter int64) error {
-	var nl uint16
-	if err := binary.Read(r, binary.BigEndian, &nl); err != nil {
-		return err
+func take32(b []byte) (uint32, []byte, bool) {
+	if len(b) < 4 {
+		return 0, b, false
 	}
-	name := make([]byte, nl)
-	if _, err := io.ReadFull(r, name); err != nil {
-		return err
+	return binary.BigEndian.Uint32(b), b[4:], true
+}
+
+func (h *history) loadSeriesLocked(b []byte, keepAfter int64) ([]byte, error) {
+	if len(b) < 2 {
+		return b, io.ErrUnexpectedEOF
 	}
-	var np uint32
-	if err := binary.Read(r, binary.BigEndian, &np); err != nil {
-		return err
+	nl := int(binary.BigEndian.Uint16(b))
+	if len(b) < 2+nl {
+		return b, io.ErrUnexpectedEOF
 	}
-	s := h.seriesLocked(string(name))
-	for range np {
-		var t int64
-		var v uint64
-		if err := binary.Read(r, binary.BigEndian, &t); err != nil {
-			return err
-		}
-		if err := binary.Read(r, binary.BigEndian, &v); err != nil {
-			return err
-		}
+	name := string(b[2 : 2+nl])
+	np, b, ok := take32(b[2+nl:])
+	if !ok || uint64(len(b)) < 16*uint64(np) {
+		return b, io.ErrUnexpectedEOF
+	}
+	s := h.seriesLocked(name)
+	for i := range int(np) {
+		t := int64(binary.BigEndian.Uint64(b[16*i:]))
+		v := math.Float64frombits(binary.BigEndian.Uint64(b[16*i+8:]))
 		if s != nil && t >= keepAfter {
-			s.hist.add(Point{t, math.Float64frombits(v)})
+			s.hist.add(Point{t, v})
 		}
 	}
-	return nil
+	return b[16*int(np):], nil
 }
