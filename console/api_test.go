@@ -3,11 +3,14 @@ package console
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -600,4 +603,46 @@ func TestRecordCountAfterDeleteRecords(t *testing.T) {
 		t.Fatalf("after DeleteRecords(15): %+v", p)
 	}
 	var _ = partition.ErrOffsetOutOfRange
+}
+
+// TestCorruptSegment: a batch whose length overruns the log, or whose CRC
+// fails, makes browse, search and counts report an error, never hang or
+// serve garbage.
+func TestCorruptSegment(t *testing.T) {
+	f := func(name, want string, corrupt func(b []byte)) {
+		t.Run(name, func(t *testing.T) {
+			e := startEnv(t)
+			e.createTopic(t, "c", 1)
+			e.produce(t, "c", 0, 30, 10, func(i int) string { return fmt.Sprintf("value %d", i) })
+			l := e.con.topicLogs()["c"][0]
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			seg := filepath.Join(l.Dir(), "00000000000000000000.log")
+			b, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			corrupt(b)
+			if err := os.WriteFile(seg, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, done := searchLines(t, e, "c/search?q=value")
+			if done["stopped"] != "error" || !strings.Contains(fmt.Sprint(done["error"]), want) {
+				t.Fatalf("search over a corrupt segment: %v", done)
+			}
+			var bad apiError
+			mustStatus(t, "browse", e.get(t, "/api/topics/c/records?offset=0", &bad), 500, bad)
+			var tp struct{ Partitions []PartitionInfo }
+			mustStatus(t, "topic", e.get(t, "/api/topics/c", &tp), 200, tp)
+			if tp.Partitions[0].Error == "" && name == "length" {
+				t.Fatalf("count over an overrunning batch: %+v", tp.Partitions[0])
+			}
+		})
+	}
+	f("length", "corrupt batch", func(b []byte) { // the second batch's length
+		second := 12 + int(binary.BigEndian.Uint32(b[8:]))
+		binary.BigEndian.PutUint32(b[second+8:], 1<<30)
+	})
+	f("crc", "crc mismatch", func(b []byte) { b[len(b)-3] ^= 0xff })
 }

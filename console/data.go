@@ -153,6 +153,8 @@ func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 		stopped, err = "budget", nil
 	case r.Context().Err() != nil:
 		stopped, err = "cancelled", nil
+	case err != nil:
+		stopped = "error"
 	}
 	c.lastSearch.Store(stopped)
 	out.done(p, stopped, err)

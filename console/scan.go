@@ -88,6 +88,10 @@ func scanRegion(ctx context.Context, f *os.File, pos, end int64, buf *[]byte, da
 			if err != nil {
 				return next, false, err
 			}
+			if h.Size() > end-pos {
+				return next, false, fmt.Errorf("segment %s at %d: batch of %d bytes overruns the readable end at %d: %w",
+					f.Name(), pos, h.Size(), end, segment.ErrCorrupt)
+			}
 			next = h.LastOffset() + 1
 			if more, err := fn(h, nil); err != nil || !more {
 				return next, false, err
@@ -109,6 +113,10 @@ func scanRegion(ctx context.Context, f *os.File, pos, end int64, buf *[]byte, da
 			h, err := segment.ParseHeader(b)
 			if err != nil {
 				return next, false, fmt.Errorf("segment %s at %d: %w", f.Name(), pos+consumed, err)
+			}
+			if h.Size() > end-pos-consumed {
+				return next, false, fmt.Errorf("segment %s at %d: batch of %d bytes overruns the readable end at %d: %w",
+					f.Name(), pos+consumed, h.Size(), end, segment.ErrCorrupt)
 			}
 			if h.Size() > int64(len(b)) {
 				break
