@@ -295,6 +295,14 @@ func TestSearch(t *testing.T) {
 	if len(recs) != 1 || *recs[0].Key != "k107" {
 		t.Fatalf("key search: %+v", recs)
 	}
+	recs, _ = searchLines(t, e, "logs/search?q=err&in=json&path=$.level&partitions=1")
+	if len(recs) != 4 || !strings.Contains(*recs[0].Value, `"p":1`) {
+		t.Fatalf("JSON field search: %+v", recs)
+	}
+	recs, _ = searchLines(t, e, "logs/search?q=1&in=json&path=$.p")
+	if len(recs) != 4 {
+		t.Fatalf("JSON number field search: %d records", len(recs))
+	}
 	recs, _ = searchLines(t, e, "logs/search?q=199&in=header&partitions=0")
 	if len(recs) != 1 || recs[0].Offset != 199 {
 		t.Fatalf("header search: %+v", recs)
@@ -333,7 +341,7 @@ func TestSearch(t *testing.T) {
 
 	var bad apiError
 	for _, q := range []string{"logs/search", "logs/search?q=x&in=body", "logs/search?q=x&partitions=3", "logs/search?q=x&limit=0",
-		"logs/search?q=x&budget_ms=999999", "logs/search?q=x&from=5&to=4", "logs/search?q=x&format=xml"} {
+		"logs/search?q=x&budget_ms=999999", "logs/search?q=x&in=json", "logs/search?q=x&in=json&path=status", "logs/search?q=x&from=5&to=4", "logs/search?q=x&format=xml"} {
 		mustStatus(t, q, e.get(t, "/api/topics/"+q, &bad), 400, bad)
 	}
 	mustStatus(t, "unknown topic", e.get(t, "/api/topics/nope/search?q=x", &bad), 404, bad)

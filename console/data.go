@@ -114,7 +114,7 @@ func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
 		"log_start_offset": start, "high_watermark": hw, "records": recs})
 }
 
-// GET /api/topics/{topic}/search?q=&in=value|key|header|any&partitions=0,1&from=&to=&limit=100&budget_ms=10000&format=ndjson|jsonl|csv
+// GET /api/topics/{topic}/search?q=&in=value|key|header|any|json&path=$.a&partitions=0,1&from=&to=&limit=100&budget_ms=10000&format=ndjson|jsonl|csv
 //
 // format ndjson (default) streams lines {"progress":…}, {"record":…} and a
 // last {"done":…} (with "stopped": limit, end, budget or cancelled);
@@ -179,8 +179,13 @@ func parseSearch(r *http.Request, logs []*partition.Log) (Query, time.Duration, 
 	case "":
 		q.In = "value"
 	case "key", "value", "header", "any":
+	case "json":
+		q.Path = v.Get("path")
+		if _, err := jsonPath(nil, q.Path); err != nil {
+			return q, 0, "", fmt.Errorf("in=json needs path, a JSON path such as $.status: %v", err)
+		}
 	default:
-		return q, 0, "", fmt.Errorf("in must be key, value, header or any, not %q", q.In)
+		return q, 0, "", fmt.Errorf("in must be key, value, header, any or json, not %q", q.In)
 	}
 	if ps := v.Get("partitions"); ps != "" {
 		q.Partitions = []int32{}

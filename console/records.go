@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -122,7 +123,8 @@ func recordAt(ctx context.Context, l *partition.Log, offset int64) (ts int64, ok
 // Query is a search over a topic's records.
 type Query struct {
 	Text       []byte  // the substring looked for
-	In         string  // key, value, header or any (default value)
+	In         string  // key, value, header, any or json (default value)
+	Path       string  // for json: the JSON path in the value ($.a.b)
 	Partitions []int32 // nil: all
 	From, To   int64   // timestamps in ms; 0: unbounded
 	Limit      int
@@ -152,6 +154,13 @@ func (q *Query) match(r *segment.Record) bool {
 		return false
 	}
 	switch q.In {
+	case "json":
+		var v any
+		if json.Unmarshal(r.Value, &v) != nil {
+			return false
+		}
+		got, err := jsonPath(v, q.Path)
+		return err == nil && got != nil && strings.Contains(toString(got), string(q.Text))
 	case "key":
 		return in(r.Key)
 	case "header":

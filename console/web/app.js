@@ -155,7 +155,8 @@ async function messages(name) {
   <div class="row">Topic <select id="topic">${list.topics.map(t => `<option ${t.name === name ? 'selected' : ''}>${esc(t.name)}</option>`).join('')}</select>
   Decode <select id="mode"><option value="text">text</option><option value="json">JSON</option><option value="hex">hex</option><option value="base64">base64</option></select></div>
   <div class="panel"><b>Search</b> (inside the broker, over its segments)
-   <div class="row"><input id="sq" placeholder="substring" size="24"> in <select id="sin"><option>value</option><option>key</option><option>header</option><option>any</option></select>
+   <div class="row"><input id="sq" placeholder="substring" size="24"> in <select id="sin"><option>value</option><option>key</option><option>header</option><option>any</option><option value="json">JSON field</option></select>
+   <input id="spath" placeholder="$.status" size="10" style="display:none">
    from <input id="sfrom" type="datetime-local"> to <input id="sto" type="datetime-local"> (UTC) limit <input id="slimit" type="number" value="100" style="width:80px">
    <button id="sgo">Search</button> <button class="secondary" id="scancel" disabled>Cancel</button></div>
    <div class="row"><div class="progress"><div id="sbar"></div></div> <span id="sstatus" class="muted"></span>
@@ -179,9 +180,11 @@ async function messages(name) {
   };
   $('bgo').onclick = browse;
   const searchURL = fmt => `/api/topics/${encodeURIComponent($('topic').value)}/search?q=${encodeURIComponent($('sq').value)}&in=${$('sin').value}` +
-    `&limit=${$('slimit').value}&from=${ms($('sfrom'))}&to=${ms($('sto'))}&format=${fmt}`;
+    `&limit=${$('slimit').value}&from=${ms($('sfrom'))}&to=${ms($('sto'))}&format=${fmt}` +
+    ($('sin').value === 'json' ? `&path=${encodeURIComponent($('spath').value)}` : '');
   const exports = () => { $('xjsonl').href = searchURL('jsonl'); $('xcsv').href = searchURL('csv'); };
-  ['sq', 'sin', 'slimit', 'sfrom', 'sto'].forEach(id => { $(id).oninput = exports; });
+  ['sq', 'sin', 'spath', 'slimit', 'sfrom', 'sto'].forEach(id => { $(id).oninput = exports; });
+  $('sin').onchange = () => { $('spath').style.display = $('sin').value === 'json' ? '' : 'none'; exports(); };
   exports();
   $('sgo').onclick = async () => {
     if (!$('sq').value) { $('sstatus').textContent = 'type a substring'; return; }
