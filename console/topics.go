@@ -231,8 +231,9 @@ func (c *Console) addPartitions(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resp, err := c.adm.UpdatePartitions(ctx, req.Count, name)
 	if err == nil {
-		var one, e = resp.On(name, nil)
-		err, _ = one.Err, e
+		if one, ok := resp[name]; ok && one.Err != nil {
+			err = fmt.Errorf("%w: %s", one.Err, one.ErrMessage)
+		}
 	}
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "cannot add partitions to %q: %v", name, err)
