@@ -43,6 +43,7 @@ type TopicBytes struct{ In, Out int64 }
 type Config struct {
 	NodeID    int32
 	ClusterID string
+	Rack      string // broker.rack, "" when unset
 	Version   string
 	// KafkaAddr is the broker's own Kafka listener: the console sends its
 	// admin requests (create, delete, configs, groups, commits, produce)

@@ -21,6 +21,9 @@ type PartitionInfo struct {
 	LogStart      int64  `json:"log_start_offset"`
 	LogEnd        int64  `json:"log_end_offset"`
 	HighWatermark int64  `json:"high_watermark"`
+	// LastStable is the last stable offset: the high watermark, as
+	// Sluice has no transactions yet.
+	LastStable int64 `json:"last_stable_offset"`
 	Segments      int    `json:"segments"`
 	SizeBytes     int64  `json:"size_bytes"`
 	Records       int64  `json:"records"`
@@ -62,6 +65,7 @@ func (c *Console) topicLogs() map[string][]*partition.Log {
 func (c *Console) partitionInfo(ctx context.Context, l *partition.Log) PartitionInfo {
 	pi := PartitionInfo{Partition: l.Partition(), Leader: c.cfg.NodeID, LogStart: l.LogStartOffset(),
 		LogEnd: l.LogEndOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments(), SizeBytes: l.Size()}
+	pi.LastStable = pi.HighWatermark
 	key := fmt.Sprintf("%s/%d", l.Topic(), l.Partition())
 	var prev countState
 	if v, ok := c.counts.Load(key); ok {
@@ -318,7 +322,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,
-		"brokers": []map[string]any{{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "version": c.cfg.Version,
+		"brokers": []map[string]any{{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "version": c.cfg.Version, "rack": c.cfg.Rack,
+			"leaders": len(logs), "log_bytes": size,
 			"started": c.cfg.Started.UnixMilli(), "uptime_seconds": int64(time.Since(c.cfg.Started).Seconds()), "controller": true, "state": "running"}},
 		"topics": len(topics), "partitions": len(logs), "log_bytes": size,
 		"disk_total_bytes": fsTotal, "disk_free_bytes": fsFree,

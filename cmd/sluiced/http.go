@@ -109,7 +109,7 @@ func (d *daemon) serveConsole(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 	b := srv.Broker()
 	return console.New(console.Config{
-		NodeID: b.NodeID(), ClusterID: b.ClusterID(), Version: buildinfo.Read().String(),
+		NodeID: b.NodeID(), ClusterID: b.ClusterID(), Rack: d.cfg.Rack, Version: buildinfo.Read().String(),
 		KafkaAddr: srv.Addr().String(), Store: srv.Store(),
 		Traffic: func() map[string]console.TopicBytes {
 			out := map[string]console.TopicBytes{}

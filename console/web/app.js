@@ -59,8 +59,9 @@ async function overview() {
     document.getElementById('alerts').innerHTML = o.alerts.length ? o.alerts.map(a =>
       `<div class="alert ${a.severity}"><b>${a.severity}</b>${a.link ? `<a href="${esc(a.link)}">${esc(a.text)}</a>` : esc(a.text)}</div>`).join('')
       : '<div class="alert none">No alerts.</div>';
-    document.getElementById('brokers').innerHTML = `<table><tr><th>ID</th><th>Endpoint</th><th>Version</th><th>State</th><th>Controller</th><th>Uptime</th></tr>` +
-      o.brokers.map(b => `<tr><td>${b.id}</td><td>${esc(b.endpoint)}</td><td>${esc(b.version)}</td><td>${b.state}</td><td>${b.controller ? 'yes' : ''}</td><td>${fmtAge(b.uptime_seconds)}</td></tr>`).join('') + '</table>';
+    document.getElementById('brokers').innerHTML = `<table><tr><th>ID</th><th>Endpoint</th><th>Rack</th><th>Version</th><th>State</th><th>Controller</th><th class="num">Leaders</th><th class="num">Log bytes</th><th>Uptime</th></tr>` +
+      o.brokers.map(b => `<tr><td>${b.id}</td><td>${esc(b.endpoint)}</td><td>${esc(b.rack || '—')}</td><td>${esc(b.version)}</td><td>${b.state}</td><td>${b.controller ? 'yes' : ''}</td>
+      <td class="num">${fmtNum(b.leaders)}</td><td class="num">${fmtBytes(b.log_bytes)}</td><td>${fmtAge(b.uptime_seconds)}</td></tr>`).join('') + '</table>';
     for (const [n, , f] of series) {
       const s = await api(`/api/series?name=${n}&since=600`);
       const el = document.getElementById('c-' + n);
@@ -112,9 +113,9 @@ async function topic(name) {
   ${s.records_note ? `<p class="note">Records: ${esc(s.records_note)}</p>` : '<p class="muted">Record counts are exact, summed from batch headers.</p>'}
   <div class="row"><a href="#/messages/${encodeURIComponent(name)}">Browse and search messages →</a></div>
   <h2>Partitions</h2>
-  <table><tr><th>Partition</th><th>Leader</th><th class="num">Log start</th><th class="num">Log end</th><th class="num">High watermark</th><th class="num">Records</th><th class="num">Segments</th><th class="num">Size</th></tr>
+  <table><tr><th>Partition</th><th>Leader</th><th class="num">Log start</th><th class="num">Log end</th><th class="num">High watermark</th><th class="num" title="no transactions yet: the high watermark">LSO</th><th class="num">Records</th><th class="num">Segments</th><th class="num">Size</th></tr>
   ${t.partitions.map(p => `<tr><td>${p.partition}</td><td>${p.leader}</td><td class="num">${fmtNum(p.log_start_offset)}</td><td class="num">${fmtNum(p.log_end_offset)}</td>
-  <td class="num">${fmtNum(p.high_watermark)}</td><td class="num">${fmtNum(p.records)}</td><td class="num">${p.segments}</td><td class="num">${fmtBytes(p.size_bytes)}</td></tr>`).join('')}</table>
+  <td class="num">${fmtNum(p.high_watermark)}</td><td class="num">${fmtNum(p.last_stable_offset)}</td><td class="num">${fmtNum(p.records)}</td><td class="num">${p.segments}</td><td class="num">${fmtBytes(p.size_bytes)}</td></tr>`).join('')}</table>
   <div class="panel"><div class="row"><b>Add partitions:</b> total <input id="pcount" type="number" min="${s.partitions + 1}" value="${s.partitions + 1}" style="width:80px"> <button id="addp">Add</button> <span id="addmsg"></span></div>
   <div class="row"><b>Delete topic:</b> type its name <input id="confirm" placeholder="${esc(name)}"> <button class="danger" id="del" disabled>Delete</button> <span id="delmsg"></span></div></div>
   <h2>Configs</h2>${t.configs_error ? `<p class="err">${esc(t.configs_error)}</p>` : ''}
