@@ -65,7 +65,7 @@ func TestBrowser(t *testing.T) {
 
 	shot := func(name string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, append(steps, chromedp.Sleep(300*time.Millisecond))...); err != nil {
+		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -141,10 +141,16 @@ async function topic(name) {
   };
 }
 
-function recordRows(recs, mode) {
+// mark escapes s and highlights the search text in it.
+function mark(s, hl) {
+  const e = esc(s);
+  return hl ? e.split(esc(hl)).join(`<mark>${esc(hl)}</mark>`) : e;
+}
+
+function recordRows(recs, mode, hl) {
   if (!recs.length) return '<tr><td colspan="5" class="muted">No records.</td></tr>';
   return recs.map(r => `<tr><td>${r.partition}</td><td class="num">${r.offset}</td><td>${new Date(r.timestamp).toISOString().replace('T', ' ').replace('Z', '')}</td>
-  <td><pre class="val">${esc(decode(r.key, r.key_b64, mode))}</pre></td><td><pre class="val">${esc(decode(r.value, r.value_b64, mode))}${r.truncated ? ` … (${fmtBytes(r.value_size)})` : ''}</pre>
+  <td><pre class="val">${mark(decode(r.key, r.key_b64, mode), hl)}</pre></td><td><pre class="val">${mark(decode(r.value, r.value_b64, mode), hl)}${r.truncated ? ` … (${fmtBytes(r.value_size)})` : ''}</pre>
   ${(r.headers || []).map(h => `<span class="muted">${esc(h.key)}=${esc(decode(h.value, h.value_b64, mode))}</span>`).join(' ')}</td></tr>`).join('');
 }
 const recHead = '<tr><th>P</th><th class="num">Offset</th><th>Timestamp (UTC)</th><th>Key</th><th>Value</th></tr>';
@@ -158,7 +164,7 @@ async function messages(name) {
   <div class="panel"><b>Search</b> (inside the broker, over its segments)
    <div class="row"><input id="sq" placeholder="substring" size="24"> in <select id="sin"><option>value</option><option>key</option><option>header</option><option>any</option><option value="json">JSON field</option></select>
    <input id="spath" placeholder="$.status" size="10" style="display:none">
-   from <input id="sfrom" type="datetime-local"> to <input id="sto" type="datetime-local"> (UTC) limit <input id="slimit" type="number" value="100" style="width:80px">
+   from (UTC) <input id="sfrom" type="datetime-local"> to <input id="sto" type="datetime-local"> limit <input id="slimit" type="number" value="100" style="width:80px">
    <button id="sgo">Search</button> <button class="secondary" id="scancel" disabled>Cancel</button></div>
    <div class="row"><div class="progress"><div id="sbar"></div></div> <span id="sstatus" class="muted"></span>
    <a id="xjsonl" href="#" download>export JSON lines</a> <a id="xcsv" href="#" download>export CSV</a></div></div>
@@ -169,7 +175,8 @@ async function messages(name) {
   <table id="recs">${recHead}</table>`;
   const $ = id => document.getElementById(id);
   let last = [];
-  const show = recs => { last = recs; $('recs').innerHTML = recHead + recordRows(recs, $('mode').value); };
+  let hl = '';
+  const show = recs => { last = recs; $('recs').innerHTML = recHead + recordRows(recs, $('mode').value, hl); };
   $('mode').onchange = () => show(last);
   $('topic').onchange = () => { location.hash = '#/messages/' + encodeURIComponent($('topic').value); };
   const ms = el => el.value ? new Date(el.value + 'Z').getTime() : '';
@@ -177,6 +184,7 @@ async function messages(name) {
     const t = encodeURIComponent($('topic').value);
     let q = `partition=${$('bp').value || 0}&limit=50`;
     if ($('boff').value !== '') q += `&offset=${$('boff').value}`; else if ($('btime').value) q += `&time=${ms($('btime'))}`;
+    hl = '';
     try { show((await api(`/api/topics/${t}/records?${q}`)).records); } catch (e) { $('recs').innerHTML = `<tr><td class="err">${esc(e.message)}</td></tr>`; }
   };
   $('bgo').onclick = browse;
@@ -191,6 +199,7 @@ async function messages(name) {
     if (!$('sq').value) { $('sstatus').textContent = 'type a substring'; return; }
     aborter = new AbortController();
     $('sgo').disabled = true; $('scancel').disabled = false;
+    hl = $('sq').value;
     const found = []; show(found);
     try {
       const r = await fetch(searchURL('ndjson'), { signal: aborter.signal });
