@@ -181,6 +181,7 @@ func search(ctx context.Context, logs []*partition.Log, q Query, found func(Reco
 	}
 	start := time.Now()
 	lastReport := int64(0)
+	var buf []byte // one read buffer for every partition
 	for _, l := range logs {
 		from := l.LogStartOffset()
 		if q.From > 0 {
@@ -194,7 +195,7 @@ func search(ctx context.Context, logs []*partition.Log, q Query, found func(Reco
 			}
 			from = off
 		}
-		err := scanBatches(ctx, l, from, true, func(h segment.Header, batch []byte) (bool, error) {
+		err := scanBatchesBuf(ctx, l, from, true, &buf, func(h segment.Header, batch []byte) (bool, error) {
 			if q.onBatch != nil {
 				q.onBatch(ctx)
 				if err := ctx.Err(); err != nil {

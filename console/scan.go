@@ -27,10 +27,21 @@ type batchFn func(h segment.Header, batch []byte) (bool, error)
 // (a record count costs one small pread per batch). ctx is checked between
 // batches; its error is returned when it ends the scan.
 func scanBatches(ctx context.Context, l *partition.Log, from int64, data bool, fn batchFn) error {
-	buf := make([]byte, segment.HeaderSize)
+	return scanBatchesBuf(ctx, l, from, data, new([]byte), fn)
+}
+
+// scanBatchesBuf is scanBatches reading into *buf (allocated or grown as
+// needed), so a scan over many partitions reuses one buffer.
+func scanBatchesBuf(ctx context.Context, l *partition.Log, from int64, data bool, bufp *[]byte, fn batchFn) error {
+	want := segment.HeaderSize
 	if data {
-		buf = make([]byte, readChunk)
+		want = readChunk
 	}
+	if len(*bufp) < want {
+		*bufp = make([]byte, want)
+	}
+	buf := *bufp
+	defer func() { *bufp = buf }()
 	off := max(from, l.LogStartOffset())
 	for {
 		if err := ctx.Err(); err != nil {

@@ -678,6 +678,7 @@ func (sq *sqlQuery) run(ctx context.Context, logs []*partition.Log) (QueryResult
 	start := time.Now()
 	defer func() { res.ElapsedMs = time.Since(start).Milliseconds() }()
 	var evalErr error
+	var buf []byte // one read buffer for every partition
 	for _, l := range logs {
 		if sq.partitions != nil && !containsInt32(sq.partitions, l.Partition()) {
 			continue
@@ -693,7 +694,7 @@ func (sq *sqlQuery) run(ctx context.Context, logs []*partition.Log) (QueryResult
 			}
 			from = off
 		}
-		err := scanBatches(ctx, l, from, true, func(h segment.Header, batch []byte) (bool, error) {
+		err := scanBatchesBuf(ctx, l, from, true, &buf, func(h segment.Header, batch []byte) (bool, error) {
 			res.Bytes += h.Size()
 			if h.Attributes&segment.AttrControl != 0 || sq.fromTime > 0 && h.MaxTimestamp < sq.fromTime {
 				return true, nil
