@@ -238,6 +238,7 @@ func TestBadValues(t *testing.T) {
 	f("", []string{"SLUICE_LOG_RETENTION_HOURS=x"}, nil, "log.retention.hours", "x", "SLUICE_LOG_RETENTION_HOURS")
 	f("sluice.fsync=sometimes", nil, nil, "sluice.fsync", "sometimes", ":1")
 	f("sluice.http.listen=nope", nil, nil, "sluice.http.listen", "nope", ":1")
+	f("console.alerts.webhook.url=ftp://x", nil, nil, "console.alerts.webhook.url", "ftp://x", ":1")
 	f("log.cleaner.min.cleanable.ratio=1.5", nil, nil, "log.cleaner.min.cleanable.ratio", "1.5", ":1")
 	f("log.cleanup.policy=shred", nil, nil, "log.cleanup.policy", "shred", ":1")
 	f("log.cleaner.dedupe.buffer.size=1000", nil, nil, "log.cleaner.dedupe.buffer.size", "1000", ":1")

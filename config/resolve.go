@@ -61,10 +61,13 @@ type Config struct {
 
 	HTTPListen       string
 	ConsoleRetention time.Duration // console.metrics.retention.ms
-	Pprof            bool
-	LogLevel         string
-	LogFormat        string
-	ShutdownTimeout  time.Duration
+	// console.alerts.lag.records, .lag.seconds (0: off), .webhook.url
+	ConsoleAlertLagRecords, ConsoleAlertLagSeconds int64
+	ConsoleAlertWebhook                            string
+	Pprof                                          bool
+	LogLevel                                       string
+	LogFormat                                      string
+	ShutdownTimeout                                time.Duration
 }
 
 // Cleaner holds the log cleaner's broker-wide settings.
@@ -330,6 +333,12 @@ func resolveService(r resolver, c *Config) error {
 	}
 	c.Pprof = r.bool("sluice.pprof")
 	c.ConsoleRetention = r.ms("console.metrics.retention.ms")
+	c.ConsoleAlertLagRecords = r.int("console.alerts.lag.records")
+	c.ConsoleAlertLagSeconds = r.int("console.alerts.lag.seconds")
+	c.ConsoleAlertWebhook = r.str("console.alerts.webhook.url")
+	if u := c.ConsoleAlertWebhook; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return r.bad("console.alerts.webhook.url", "want an http:// or https:// URL")
+	}
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")

@@ -69,6 +69,8 @@ type Config struct {
 	MaxSeries int
 	Started   time.Time
 	Logger    *slog.Logger
+	// Alerts are the alert thresholds and the webhook (all off by default).
+	Alerts AlertRules
 	// Now is the clock of the first sample (time.Now); tests set it.
 	Now func() time.Time
 }
@@ -88,6 +90,7 @@ type Console struct {
 	// searchHook (tests) runs before each batch a search reads;
 	// lastSearch is how the last search ended (end, limit, budget,
 	// cancelled).
+	sent       map[string]Alert // alerts the webhook was last told of (sampler goroutine only)
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
 
@@ -175,6 +178,7 @@ func (c *Console) sampler() {
 			return
 		case now := <-t.C:
 			c.sample(now)
+			c.notifyAlerts(context.Background())
 			if p := c.historyPath(); p != "" && now.Sub(lastSave) >= saveEvery {
 				lastSave = now
 				if err := c.hist.save(p); err != nil {
@@ -253,6 +257,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /api/openapi.json", c.openAPI)
 	m.HandleFunc("GET /api/csrf", c.csrf)
 	m.HandleFunc("GET /api/overview", c.overview)
+	m.HandleFunc("GET /api/alerts", c.alertsAPI)
 	m.HandleFunc("GET /api/series", c.seriesAPI)
 	m.HandleFunc("GET /api/topics", c.listTopics)
 	m.HandleFunc("POST /api/topics", c.post(c.createTopic))

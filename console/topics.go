@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,14 +15,14 @@ import (
 
 // PartitionInfo is one partition as the topic page shows it.
 type PartitionInfo struct {
-	Partition     int32  `json:"partition"`
-	Leader        int32  `json:"leader"`
-	LogStart      int64  `json:"log_start_offset"`
-	LogEnd        int64  `json:"log_end_offset"`
-	HighWatermark int64  `json:"high_watermark"`
+	Partition     int32 `json:"partition"`
+	Leader        int32 `json:"leader"`
+	LogStart      int64 `json:"log_start_offset"`
+	LogEnd        int64 `json:"log_end_offset"`
+	HighWatermark int64 `json:"high_watermark"`
 	// LastStable is the last stable offset: the high watermark, as
 	// Sluice has no transactions yet.
-	LastStable int64 `json:"last_stable_offset"`
+	LastStable    int64  `json:"last_stable_offset"`
 	Segments      int    `json:"segments"`
 	SizeBytes     int64  `json:"size_bytes"`
 	Records       int64  `json:"records"`
@@ -276,13 +275,6 @@ func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": name})
 }
 
-// Alert is one thing the overview flags.
-type Alert struct {
-	Severity string `json:"severity"` // warning or critical
-	Text     string `json:"text"`
-	Link     string `json:"link,omitempty"`
-}
-
 // GET /api/overview
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	logs := c.cfg.Store.Logs()
@@ -299,27 +291,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	for _, l := range c.cfg.Store.OfflineLogs() {
 		offline = append(offline, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
 	}
-	alerts := []Alert{}
-	if len(offline) > 0 {
-		alerts = append(alerts, Alert{"critical", fmt.Sprintf("%d partition(s) offline: %s", len(offline), strings.Join(offline[:min(len(offline), 5)], ", ")), ""})
-	}
-	var fsTotal, fsFree uint64
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(c.cfg.Store.Dir(), &st); err == nil {
-		fsTotal, fsFree = st.Blocks*uint64(st.Bsize), st.Bavail*uint64(st.Bsize)
-		if fsTotal > 0 && float64(fsFree)/float64(fsTotal) < 0.1 {
-			alerts = append(alerts, Alert{"warning", fmt.Sprintf("data directory's disk is %.0f%% full", 100-100*float64(fsFree)/float64(fsTotal)), ""})
-		}
-	}
-	for _, g := range c.groupVerdicts(r.Context()) {
-		if g.Verdict != VerdictOK {
-			sev := "warning"
-			if g.Verdict != VerdictLagging {
-				sev = "critical"
-			}
-			alerts = append(alerts, Alert{sev, fmt.Sprintf("consumer group %q is %s (lag %d records)", g.Group, g.Verdict, g.Lag), "#/groups/" + g.Group})
-		}
-	}
+	fsTotal, fsFree := diskSpace(c.cfg.Store.Dir())
+	alerts := c.alerts(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,
 		"brokers": []map[string]any{{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "version": c.cfg.Version, "rack": c.cfg.Rack,

@@ -129,6 +129,8 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 		Requests:  d.metrics.RequestsTotal,
 		DataDir:   d.cfg.DataDir,
 		Retention: d.cfg.ConsoleRetention,
-		Logger:    d.log,
+		Alerts: console.AlertRules{LagRecords: d.cfg.ConsoleAlertLagRecords, LagSeconds: d.cfg.ConsoleAlertLagSeconds,
+			Webhook: d.cfg.ConsoleAlertWebhook},
+		Logger: d.log,
 	})
 }
