@@ -30,6 +30,13 @@
 // samples per group partition (verdict.go); lag in time is the age of the
 // record at the committed offset, read from the log.
 //
+// Alerts (alerts.go) are evaluated on demand (overview, GET /api/alerts)
+// and by the sampler, which POSTs their changes to the webhook when one is
+// set; the sampler goroutine alone owns what the webhook was last told.
+//
+// Locks: Console.mu (lag windows, last counters) and history.mu (series)
+// are never held together, nor across I/O.
+//
 // # Memory and disk bounds
 //
 // Series (overview rates, disk bytes, each group's total lag) are capped at
