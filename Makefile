@@ -7,6 +7,9 @@ BIN       ?= bin
 #   make run LISTEN=127.0.0.1:19092 ARGS='--log-level debug'
 DATA_DIR  ?=
 LISTEN    ?=
+# make run serves the web console, /metrics and /healthz here (loopback;
+# HTTP= turns the HTTP listener off).
+HTTP      ?= 127.0.0.1:8080
 ARGS      ?=
 # The git revision for `sluice version` and sluiced --version when the go
 # command stamps none itself.
@@ -36,16 +39,17 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/sluice ./cmd/sluice
 
 # The broker on the embedded defaults (data in ./data, Kafka on
-# 127.0.0.1:9092), or on DATA_DIR, LISTEN and ARGS (see above).
+# 127.0.0.1:9092) with the web console on http://127.0.0.1:8080/, or on
+# DATA_DIR, LISTEN, HTTP and ARGS (see above).
 run: build
-	$(BIN)/sluiced $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LISTEN),--listen $(LISTEN)) $(ARGS)
+	$(BIN)/sluiced $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(LISTEN),--listen $(LISTEN)) $(if $(HTTP),--http-listen $(HTTP)) $(ARGS)
 
-# Installs what the tests need (kcat, a JDK and Maven from Debian's packages
+# Installs what the tests need (kcat, a JDK, Maven and Chromium from Debian's packages
 # when run as root; Apache Kafka's jars from Maven Central into e2e/java),
 # then vets and runs every test with the race detector.
 test: test-deps
 	$(GO) vet $(PKGS)
-	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 $(GO) test $(TESTFLAGS) $(PKGS)
+	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 SLUICE_REQUIRE_CHROMIUM=1 $(GO) test $(TESTFLAGS) $(PKGS)
 
 test-deps:
 	@scripts/test-deps.sh

@@ -85,7 +85,7 @@ func TestDefaults(t *testing.T) {
 			OffsetsTopicSegmentBytes: 16 << 20},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
-		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute,
+		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {
@@ -283,6 +283,7 @@ func TestBadValues(t *testing.T) {
 	f("", []string{"SLUICE_LOG_RETENTION_HOURS=x"}, nil, "log.retention.hours", "x", "SLUICE_LOG_RETENTION_HOURS")
 	f("sluice.fsync=sometimes", nil, nil, "sluice.fsync", "sometimes", ":1")
 	f("sluice.http.listen=nope", nil, nil, "sluice.http.listen", "nope", ":1")
+	f("console.alerts.webhook.url=ftp://x", nil, nil, "console.alerts.webhook.url", "ftp://x", ":1")
 	f("log.cleaner.min.cleanable.ratio=1.5", nil, nil, "log.cleaner.min.cleanable.ratio", "1.5", ":1")
 	f("log.cleanup.policy=shred", nil, nil, "log.cleanup.policy", "shred", ":1")
 	f("log.cleaner.dedupe.buffer.size=1000", nil, nil, "log.cleaner.dedupe.buffer.size", "1000", ":1")

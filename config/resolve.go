@@ -82,11 +82,15 @@ type Config struct {
 	SuperUsers           []string
 	AllowEveryoneIfNoACL bool
 
-	HTTPListen      string
-	Pprof           bool
-	LogLevel        string
-	LogFormat       string
-	ShutdownTimeout time.Duration
+	HTTPListen       string
+	ConsoleRetention time.Duration // console.metrics.retention.ms
+	// console.alerts.lag.records, .lag.seconds (0: off), .webhook.url
+	ConsoleAlertLagRecords, ConsoleAlertLagSeconds int64
+	ConsoleAlertWebhook                            string
+	Pprof                                          bool
+	LogLevel                                       string
+	LogFormat                                      string
+	ShutdownTimeout                                time.Duration
 }
 
 // SASL holds the authentication settings of SASL listeners.
@@ -446,6 +450,13 @@ func resolveService(r resolver, c *Config) error {
 		}
 	}
 	c.Pprof = r.bool("sluice.pprof")
+	c.ConsoleRetention = r.ms("console.metrics.retention.ms")
+	c.ConsoleAlertLagRecords = r.int("console.alerts.lag.records")
+	c.ConsoleAlertLagSeconds = r.int("console.alerts.lag.seconds")
+	c.ConsoleAlertWebhook = r.str("console.alerts.webhook.url")
+	if u := c.ConsoleAlertWebhook; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return r.bad("console.alerts.webhook.url", "want an http:// or https:// URL")
+	}
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")

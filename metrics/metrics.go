@@ -511,3 +511,21 @@ func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
 // Version is the main module's version from the build info ("(devel)"
 // for a build from a work tree).
 func Version() string { return buildinfo.Read().Version }
+
+// RequestsTotal is the number of Kafka requests handled so far, every API
+// key summed (the console samples it for its request-rate chart).
+func (m *Metrics) RequestsTotal() float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		m.requests.Collect(ch)
+		close(ch)
+	}()
+	var total float64
+	for pm := range ch {
+		var d dto.Metric
+		if err := pm.Write(&d); err == nil && d.Counter != nil {
+			total += d.Counter.GetValue()
+		}
+	}
+	return total
+}

@@ -3,7 +3,7 @@
 # Debian's packages, kcat (librdkafka) for the interop tests, strace for
 # e2e's sendfile share check and the Python clients kafka-python and
 # confluent-kafka-python for e2e's consumer-group tests, a JDK and Maven
-# for e2e's Java tests; from npm, kafkajs into e2e/node (pinned by its
+# for e2e's Java tests, chromium for the console's browser test; from npm, kafkajs into e2e/node (pinned by its
 # package-lock.json) when node and npm exist; from Maven Central, Apache
 # Kafka's jars (pinned in e2e/java/pom.xml) into e2e/java/lib, with the Java
 # test programs compiled to e2e/java/target/classes.
@@ -28,6 +28,8 @@ python_has confluent_kafka || need+=(python3-confluent-kafka)
 # A JDK (javac compiles the test programs; java runs them and Kafka's tools).
 command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+# Headless Chromium for the console's browser test (console/browser_test.go, chromedp).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 status=0
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then

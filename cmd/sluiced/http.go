@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/sluice/sluice/buildinfo"
+	"github.com/sluice/sluice/console"
 )
 
-// httpServer is the --http-listen listener: /metrics, /healthz, /readyz
-// and, with --pprof, /debug/pprof/.
+// httpServer is the --http-listen listener: /metrics, /healthz, /readyz,
+// the web console (/ and /api/) and, with --pprof, /debug/pprof/.
 type httpServer struct {
 	srv  *http.Server
 	done chan struct{}
@@ -41,6 +44,8 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
+	// The web console and its API (console package), once the broker runs.
+	mux.HandleFunc("/", d.serveConsole)
 	if d.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -88,4 +93,44 @@ func (hs *httpServer) close(log *slog.Logger) {
 		log.Warn("http shutdown", "err", err)
 	}
 	<-hs.done
+}
+
+// serveConsole hands / and /api/ to the console; 503 until the broker is up.
+func (d *daemon) serveConsole(w http.ResponseWriter, r *http.Request) {
+	c := d.console.Load()
+	if c == nil {
+		http.Error(w, "starting: the console is served once the broker is up", http.StatusServiceUnavailable)
+		return
+	}
+	c.Handler().ServeHTTP(w, r)
+}
+
+// startConsole starts the console over the running server.
+func (d *daemon) startConsole(srv *server) (*console.Console, error) {
+	b := srv.Broker()
+	return console.New(console.Config{
+		NodeID: b.NodeID(), ClusterID: b.ClusterID(), Rack: d.cfg.Rack, Version: buildinfo.Read().String(),
+		KafkaAddr: srv.Addr().String(), Store: srv.Store(),
+		Traffic: func() map[string]console.TopicBytes {
+			out := map[string]console.TopicBytes{}
+			for t, v := range b.Traffic() {
+				out[t] = console.TopicBytes{In: v.In, Out: v.Out}
+			}
+			return out
+		},
+		Lag: func() []console.LagEntry {
+			lag := b.ConsumerLag()
+			out := make([]console.LagEntry, len(lag))
+			for i, l := range lag {
+				out[i] = console.LagEntry{Group: l.Group, Topic: l.Topic, Partition: l.Partition, Committed: l.Committed, End: l.LogEnd}
+			}
+			return out
+		},
+		Requests:  d.metrics.RequestsTotal,
+		DataDir:   d.cfg.DataDir,
+		Retention: d.cfg.ConsoleRetention,
+		Alerts: console.AlertRules{LagRecords: d.cfg.ConsoleAlertLagRecords, LagSeconds: d.cfg.ConsoleAlertLagSeconds,
+			Webhook: d.cfg.ConsoleAlertWebhook},
+		Logger: d.log,
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/config"
+	"github.com/sluice/sluice/console"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/partition"
 )
@@ -161,6 +162,7 @@ type daemon struct {
 	// netHealth is the Kafka listener's health check once it listens
 	// (netio.Server.Health): /healthz fails while it reports an error.
 	netHealth atomic.Pointer[func() error]
+	console   atomic.Pointer[console.Console] // the web console once the broker runs (http.go)
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -180,6 +182,13 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 	d.store.Store(srv.Store())
 	netHealth := srv.NetHealth
 	d.netHealth.Store(&netHealth)
+	if d.cfg.HTTPListen != "" {
+		c, err := d.startConsole(srv)
+		if err != nil {
+			return errors.Join(err, srv.shutdown(context.Background()))
+		}
+		d.console.Store(c)
+	}
 	d.state.Store(serving)
 	ready(stdout, addr)
 	d.notify.send("READY=1", "STATUS=serving Kafka on "+addr)
@@ -187,6 +196,11 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 	d.state.Store(stopping)
 	d.notify.send("STOPPING=1", "STATUS=stopping")
 	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
+	if c := d.console.Swap(nil); c != nil {
+		if err := c.Close(); err != nil { // stops sampling and saves the history before the store closes
+			d.log.Warn("console: cannot save metrics history", "err", err)
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.shutdown(sctx); err != nil {

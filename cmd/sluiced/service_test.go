@@ -85,7 +85,8 @@ func TestServiceNotifyAndHTTP(t *testing.T) {
 	for _, abstract := range []bool{false, true} {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
 			sock, ch := notifySocket(t, abstract)
-			p := start(t, []string{"NOTIFY_SOCKET=" + sock}, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
+			dir := t.TempDir()
+			p := start(t, []string{"NOTIFY_SOCKET=" + sock}, "--data-dir", dir, "--listen", "127.0.0.1:0",
 				"--http-listen", "127.0.0.1:0", "--pprof", "--fsync", "always")
 			receive(t, ch, "READY=1", p.cmd.Process.Pid)
 			base := "http://" + p.waitLog("http listening")["addr"].(string)
@@ -94,6 +95,9 @@ func TestServiceNotifyAndHTTP(t *testing.T) {
 			}
 			p.stop()
 			receive(t, ch, "STOPPING=1", p.cmd.Process.Pid)
+			if _, err := os.Stat(filepath.Join(dir, "console", "history")); err != nil {
+				t.Errorf("the console's history was not saved at shutdown: %v", err)
+			}
 		})
 	}
 }
@@ -106,6 +110,12 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 	}
 	if code, body := httpGet(t, base+"/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/"); code != 200 || !strings.Contains(body, "<title>Sluice console</title>") {
+		t.Fatalf("console page: %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/api/topics"); code != 200 || !strings.Contains(body, `"name":"metrics-topic"`) || !strings.Contains(body, `"records":10,`) {
+		t.Fatalf("/api/topics: %d %s", code, body)
 	}
 	if code, _ := httpGet(t, base+"/debug/pprof/"); code != 200 {
 		t.Fatalf("/debug/pprof/: %d", code)

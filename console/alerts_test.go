@@ -1,0 +1,78 @@
+package console
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestAlertsWebhook: lag thresholds and verdicts raise alerts, the webhook
+// hears when they start and when they end, and GET /api/alerts lists them.
+func TestAlertsWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var posts []struct{ Firing, Resolved []Alert }
+	fail := true
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if fail { // the first post fails: the alerts are sent again next time
+			fail = false
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		var p struct{ Firing, Resolved []Alert }
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Errorf("webhook body %q: %v", b, err)
+		}
+		posts = append(posts, p)
+	}))
+	defer hook.Close()
+	e := startEnv(t)
+	e.con.cfg.Alerts = AlertRules{LagRecords: 5, LagSeconds: 1, Webhook: hook.URL}
+	e.createTopic(t, "events", 1)
+	e.produce(t, "events", 0, 10, 10, func(i int) string { return "x" })
+	consume(t, e, "app", 10)
+	e.produce(t, "events", 0, 20, 10, func(i int) string { return "y" })
+	// The lag-seconds rule needs the oldest unconsumed record to be over
+	// a second old: the records carry the producer's timestamps, so wait
+	// for the clock to pass it (polling, no fixed sleep).
+	deadline := time.Now().Add(10 * time.Second)
+	for e.con.oldestUnconsumed(t.Context(), "app") <= 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the oldest unconsumed record never got a second old")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.con.sample(time.Now())
+	e.con.notifyAlerts(t.Context()) // fails: 503
+	e.con.notifyAlerts(t.Context())
+	mu.Lock()
+	if len(posts) != 1 || len(posts[0].Firing) != 3 || len(posts[0].Resolved) != 0 {
+		t.Fatalf("first webhook post: %+v", posts)
+	}
+	ids := []string{posts[0].Firing[0].ID, posts[0].Firing[1].ID, posts[0].Firing[2].ID}
+	mu.Unlock()
+	if strings.Join(ids, " ") != "group:app:lag-records group:app:lag-seconds group:app:verdict" {
+		t.Fatalf("alerts fired: %v", ids)
+	}
+	var list struct{ Alerts []Alert }
+	mustStatus(t, "alerts", e.get(t, "/api/alerts", &list), 200, list)
+	if len(list.Alerts) != 3 {
+		t.Fatalf("GET /api/alerts: %+v", list)
+	}
+	e.con.notifyAlerts(t.Context()) // nothing changed: no post
+	var out map[string]any
+	mustStatus(t, "reset", e.post(t, "/api/groups/app/reset", map[string]any{"topic": "events", "to": "latest", "apply": true}, &out), 200, out)
+	e.con.notifyAlerts(t.Context())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) != 2 || len(posts[1].Firing) != 0 || len(posts[1].Resolved) != 3 {
+		t.Fatalf("webhook posts after the reset: %+v", posts)
+	}
+}
