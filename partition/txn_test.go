@@ -3,8 +3,11 @@ package partition
 import (
 	"encoding/binary"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/segment/segmenttest"
 )
@@ -127,4 +130,96 @@ func TestMarkerFencing(t *testing.T) {
 	wantErr(t, err, ErrInvalidRecord)
 	// The transaction is closed: a plain batch goes in.
 	mustAppend(t, l, txnBatch(1, 5, 1, 1, false))
+}
+
+// TestTxnTornTail: a crash cuts the log inside an ABORT marker or inside
+// the transactional batch after it (at each field boundary of interest). Recovery rebuilds the
+// transaction state and the .txnindex from the log: with the marker cut
+// the transaction is open again (LSO at its first offset, no aborted
+// entry); with it whole, it is aborted (entry in .txnindex, LSO past it).
+func TestTxnTornTail(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, src, testConfig(), true, 0, nil)
+	mustAppend(t, l, batch(1, 10, 1))            // 0
+	mustAppend(t, l, txnBatch(1, 0, 0, 2, true)) // 1-2
+	markerStart := l.Size()
+	if _, err := l.AppendMarker(1, 0, false, 4); err != nil { // 3
+		t.Fatal(err)
+	}
+	lastStart := l.Size()
+	mustAppend(t, l, txnBatch(2, 0, 0, 2, true)) // 4-5
+	end := l.Size()
+	// Crash: l is abandoned; its files are what the page cache holds.
+	logName := fileName(src, 0, logSuffix)
+	h := int64(segment.HeaderSize)
+	for _, cut := range []int64{markerStart, markerStart + 1, markerStart + h - 1, markerStart + h, lastStart - 1,
+		lastStart, lastStart + 1, lastStart + h, end - 1} {
+		dir := filepath.Join(t.TempDir(), "t-0")
+		copyDir(t, src, dir)
+		if err := os.Truncate(filepath.Join(dir, filepath.Base(logName)), cut); err != nil {
+			t.Fatal(err)
+		}
+		l := openTest(t, dir, testConfig(), false, -1, nil)
+		wantLEO, wantLSO, wantAborted := int64(3), int64(1), []AbortedTxn(nil)
+		if cut >= lastStart {
+			wantLEO, wantLSO, wantAborted = 4, 4, []AbortedTxn{{ProducerID: 1, FirstOffset: 1}}
+		}
+		res, err := l.ReadCommitted(0, 1<<20, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Regions {
+			r.Release()
+		}
+		if l.LogEndOffset() != wantLEO || l.LastStableOffset() != wantLSO || !slices.Equal(res.AbortedTransactions, wantAborted) {
+			t.Fatalf("cut at %d: LEO %d LSO %d aborted %v; want %d %d %v", cut, l.LogEndOffset(), l.LastStableOffset(),
+				res.AbortedTransactions, wantLEO, wantLSO, wantAborted)
+		}
+		// The marker can be written again after a cut one.
+		if cut < lastStart {
+			if off, err := l.AppendMarker(1, 0, false, 4); err != nil || off != 3 {
+				t.Fatalf("cut at %d: marker again at %d: %v", cut, off, err)
+			}
+			if l.LastStableOffset() != 4 {
+				t.Fatalf("cut at %d: LSO %d after the marker", cut, l.LastStableOffset())
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(fileName(dir, 0, txnIndexSuffix))
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		es, partial, err := DecodeTxnIndex(b)
+		if err != nil || partial != 0 || len(es) != 1 || es[0] != (TxnIndexEntry{ProducerID: 1, FirstOffset: 1, LastOffset: 3, LastStableOffset: 4}) {
+			t.Fatalf("cut at %d: .txnindex %+v partial %d: %v", cut, es, partial, err)
+		}
+		verifyDir(t, dir)
+	}
+}
+
+// TestTxnStateSurvivesCleanRestart: an open transaction's first offset
+// is in the producer snapshot (Kafka's currentTxnFirstOffset): a clean
+// start, which reads no log, has the same LSO, and the marker closes it.
+func TestTxnStateSurvivesCleanRestart(t *testing.T) {
+	l, dir := newTestLog(t, testConfig(), nil)
+	mustAppend(t, l, batch(1, 10, 1))
+	mustAppend(t, l, txnBatch(9, 1, 0, 3, true))
+	mustAppend(t, l, batch(1, 10, 1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := readSnapshot(vfs.Default, fileName(dir, 5, snapshotSuffix))
+	if err != nil || m[9] == nil || m[9].txnFirstOffset != 1 {
+		t.Fatalf("snapshot %+v: %v", m[9], err)
+	}
+	l = openTest(t, dir, testConfig(), true, 5, nil)
+	defer l.Close()
+	if l.RecoveredBytes() != 0 || l.LastStableOffset() != 1 {
+		t.Fatalf("clean start: recovered %d bytes, LSO %d; want 0 and 1", l.RecoveredBytes(), l.LastStableOffset())
+	}
+	if _, err := l.AppendMarker(9, 1, true, 0); err != nil || l.LastStableOffset() != 6 {
+		t.Fatalf("after the commit: LSO %d, %v", l.LastStableOffset(), err)
+	}
 }
