@@ -128,7 +128,7 @@ func (l *Log) LastStableOffset() int64 {
 
 func (l *log) lsoLocked() int64 {
 	if f := l.mu.firstUnstable; f >= 0 && f < l.mu.hw {
-		return f
+		return max(f, l.mu.logStart) // records below the log start are gone (Kafka's rule)
 	}
 	return l.mu.hw
 }
