@@ -2,9 +2,11 @@ package partition
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluice/sluice/internal/vfs"
@@ -221,5 +223,46 @@ func TestTxnStateSurvivesCleanRestart(t *testing.T) {
 	}
 	if _, err := l.AppendMarker(9, 1, true, 0); err != nil || l.LastStableOffset() != 6 {
 		t.Fatalf("after the commit: LSO %d, %v", l.LastStableOffset(), err)
+	}
+}
+
+// TestTxnIndexRolledAndRetained: each segment gets its own .txnindex (the
+// one holding the marker), and retention deletes it with its segment.
+func TestTxnIndexRolledAndRetained(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 200
+	l, dir := newTestLog(t, cfg, nil)
+	for i := range 4 {
+		mustAppend(t, l, txnBatch(1, 0, int32(2*i), 2, true))
+		if _, err := l.AppendMarker(1, 0, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+	if len(names) < 2 {
+		t.Fatalf("%d .txnindex files for %d segments", len(names), l.Segments())
+	}
+	for _, n := range names {
+		b, _ := os.ReadFile(n)
+		es, _, _ := DecodeTxnIndex(b)
+		var base int64
+		fmt.Sscanf(filepath.Base(n), "%020d", &base)
+		for _, e := range es {
+			if e.LastOffset < base {
+				t.Fatalf("%s holds the marker at %d, below its base", n, e.LastOffset)
+			}
+		}
+	}
+	if _, err := l.DeleteRecordsBefore(l.HighWatermark()); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+	if len(left) >= len(names) {
+		t.Fatalf(".txnindex files %v left after deleting their segments (before: %v)", left, names)
+	}
+	for _, n := range left {
+		if _, err := os.Stat(strings.TrimSuffix(n, txnIndexSuffix) + logSuffix); err != nil {
+			t.Fatalf("%s outlived its segment", n)
+		}
 	}
 }
