@@ -2,6 +2,7 @@ package partition
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,10 +121,16 @@ func TestMarkerFencing(t *testing.T) {
 	// A plain batch while the transaction is open.
 	_, err := l.Append(txnBatch(1, 5, 1, 1, false))
 	wantErr(t, err, ErrInvalidTxnState)
+	if st := l.Producers()[1]; st.CurrentTxnStartOffset != 0 || st.Epoch != 5 || st.CoordinatorEpoch != -1 {
+		t.Fatalf("producer state with a transaction open: %+v", st)
+	}
 	_, err = l.AppendMarker(1, 4, true, 0)
 	wantErr(t, err, ErrInvalidProducerEpoch)
 	if _, err := l.AppendMarker(1, 5, false, 3); err != nil {
 		t.Fatal(err)
+	}
+	if st := l.Producers()[1]; st.CurrentTxnStartOffset != -1 || st.CoordinatorEpoch != 3 {
+		t.Fatalf("producer state after the marker: %+v", st)
 	}
 	_, err = l.AppendMarker(1, 5, false, 2)
 	wantErr(t, err, ErrTransactionCoordinatorFenced)
@@ -265,4 +272,28 @@ func TestTxnIndexRolledAndRetained(t *testing.T) {
 			t.Fatalf("%s outlived its segment", n)
 		}
 	}
+}
+
+// FuzzDecodeTxnIndex: any bytes decode to whole entries and a partial
+// tail, or fail with corruption; whole entries re-encode to the same bytes.
+func FuzzDecodeTxnIndex(f *testing.F) {
+	f.Add(abortedTxn{1, 2, 3, 4}.appendTo(nil))
+	f.Add(append(abortedTxn{1, 2, 3, 4}.appendTo(nil), 0, 1))
+	f.Add([]byte{0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		es, partial, err := decodeTxnIndex(b)
+		if err != nil {
+			if !errors.Is(err, segment.ErrCorrupt) {
+				t.Fatalf("error %v is not corruption", err)
+			}
+			return
+		}
+		var back []byte
+		for _, e := range es {
+			back = e.appendTo(back)
+		}
+		if partial != len(b)%txnIndexEntrySize || string(back) != string(b[:len(b)-partial]) {
+			t.Fatalf("%d entries and %d partial bytes do not give back %x", len(es), partial, b)
+		}
+	})
 }
