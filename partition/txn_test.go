@@ -121,7 +121,7 @@ func TestMarkerFencing(t *testing.T) {
 	// A plain batch while the transaction is open.
 	_, err := l.Append(txnBatch(1, 5, 1, 1, false))
 	wantErr(t, err, ErrInvalidTxnState)
-	if st := l.Producers()[1]; st.CurrentTxnStartOffset != 0 || st.Epoch != 5 || st.CoordinatorEpoch != -1 {
+	if st := l.Producers()[1]; st.TxnStartOffset != 0 || st.Epoch != 5 || st.CoordinatorEpoch != -1 {
 		t.Fatalf("producer state with a transaction open: %+v", st)
 	}
 	_, err = l.AppendMarker(1, 4, true, 0)
@@ -129,7 +129,7 @@ func TestMarkerFencing(t *testing.T) {
 	if _, err := l.AppendMarker(1, 5, false, 3); err != nil {
 		t.Fatal(err)
 	}
-	if st := l.Producers()[1]; st.CurrentTxnStartOffset != -1 || st.CoordinatorEpoch != 3 {
+	if st := l.Producers()[1]; st.TxnStartOffset != -1 || st.CoordinatorEpoch != 3 {
 		t.Fatalf("producer state after the marker: %+v", st)
 	}
 	_, err = l.AppendMarker(1, 5, false, 2)
