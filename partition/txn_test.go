@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/segment/segmenttest"
 )
@@ -296,4 +299,45 @@ func FuzzDecodeTxnIndex(f *testing.F) {
 			t.Fatalf("%d entries and %d partial bytes do not give back %x", len(es), partial, b)
 		}
 	})
+}
+
+// TestMarkerIndexWriteFails: an ABORT marker whose .txnindex write fails
+// (injected EIO) is undone with its round, the log goes offline, and the
+// next start has the transaction open again with no aborted entry.
+func TestMarkerIndexWriteFails(t *testing.T) {
+	fail := atomic.Bool{}
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if fail.Load() && op.Kind == errorfs.OpWrite && strings.HasSuffix(op.Path, txnIndexSuffix) {
+			return syscall.EIO
+		}
+		return nil
+	}))
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l, err := openLog(dir, openOptions{topic: "t", cfg: testConfig(), recoveryPoint: 0, logStart: -1, clean: true,
+		logger: quietLogger(), fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, txnBatch(4, 0, 0, 2, true))
+	fail.Store(true)
+	_, err = l.AppendMarker(4, 0, false, 0)
+	wantErr(t, err, ErrStorage)
+	if !errors.Is(err, syscall.EIO) || l.Offline() == nil {
+		t.Fatalf("marker error %v, offline %v", err, l.Offline())
+	}
+	if l.LogEndOffset() != 2 || l.LastStableOffset() != 0 {
+		t.Fatalf("after the undone marker: LEO %d LSO %d, want 2 and 0", l.LogEndOffset(), l.LastStableOffset())
+	}
+	l.Close()
+	l = openTest(t, dir, testConfig(), false, -1, nil)
+	defer l.Close()
+	if l.LogEndOffset() != 2 || l.LastStableOffset() != 0 || l.Producers()[4].TxnStartOffset != 0 {
+		t.Fatalf("reopened: LEO %d LSO %d state %+v", l.LogEndOffset(), l.LastStableOffset(), l.Producers()[4])
+	}
+	if _, err := os.Stat(fileName(dir, 0, txnIndexSuffix)); !os.IsNotExist(err) {
+		t.Fatalf(".txnindex after the undone marker: %v", err)
+	}
+	if off, err := l.AppendMarker(4, 0, false, 0); err != nil || off != 2 || l.LastStableOffset() != 3 {
+		t.Fatalf("marker again: %d, %v, LSO %d", off, err, l.LastStableOffset())
+	}
 }
