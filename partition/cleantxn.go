@@ -41,16 +41,14 @@ type abortedRun struct {
 func newTxnCleaning(segs []*logSegment, from, end int64) (*txnCleaning, error) {
 	t := &txnCleaning{aborted: map[int64]*abortedRun{}, committed: map[int64]bool{}}
 	for _, s := range segs {
-		s.txn.Lock()
-		err := s.loadTxnLocked()
-		for _, e := range s.txn.entries {
+		es, err := s.abortedEntries()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
 			if e.lastOffset >= from && e.firstOffset < end {
 				t.pending = append(t.pending, e)
 			}
-		}
-		s.txn.Unlock()
-		if err != nil {
-			return nil, err
 		}
 	}
 	sort.SliceStable(t.pending, func(i, j int) bool { return t.pending[i].firstOffset < t.pending[j].firstOffset })
