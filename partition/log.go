@@ -20,9 +20,10 @@ import (
 // log is the implementation behind Log.
 //
 // Lock order: cleanMu (one cleaning at a time) → swapMu (segment-file surgery: the cleaner's swap, retention's
-// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock.
-// pmu (producer state) and cleaner (the cleaner's bookkeeping) are taken
-// alone. No lock is held across fsync or a
+// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock;
+// a segment's txn.io → txn (its .txnindex, txnindex.go) come after wmu and
+// syncMu, never with mu or idx held. pmu (producer state) and cleaner (the
+// cleaner's bookkeeping) are taken alone. No lock is held across fsync or a
 // network write; wmu is held across the appender's pwritev and, under
 // FlushAlways, its fsync, but wmu only serialises writers, never readers.
 type log struct {
