@@ -91,7 +91,11 @@
 // transaction, or the high watermark when that is lower or none is open;
 // it is published with the high watermark (the appender computes it at the
 // end of a round that began or ended a transaction). Log.ReadCommitted
-// (Fetch read_committed) reads below it, still as file regions.
+// (Fetch read_committed) reads below it, still as file regions. On one
+// node the high watermark covers each round as it is published; once
+// replication lets it lag the log end, a transaction whose marker is above
+// it must keep bounding the LSO (Kafka's unreplicatedTxns), which is not
+// done yet.
 //
 // Each ABORT marker adds an entry to `<base>.txnindex` of the segment it is
 // in: Kafka's TransactionIndex, 34 bytes, big-endian:
