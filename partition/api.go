@@ -37,6 +37,9 @@ var (
 	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch") // UNKNOWN_LEADER_EPOCH (76)
 	ErrPolicyViolation    = errors.New("partition: policy violation")     // POLICY_VIOLATION (44)
 	ErrInvalidConfig      = errors.New("partition: invalid config")       // INVALID_CONFIG (40)
+	// Transactions.
+	ErrInvalidTxnState              = errors.New("partition: invalid transaction state")         // INVALID_TXN_STATE (48)
+	ErrTransactionCoordinatorFenced = errors.New("partition: transaction coordinator is fenced") // TRANSACTION_COORDINATOR_FENCED (52)
 )
 
 // FlushPolicy is when appended data is fsync'd (Kafka's flush.messages and
@@ -165,6 +168,10 @@ type ReadResult struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	LogEndOffset     int64
+	// AbortedTransactions (ReadCommitted only) are the aborted
+	// transactions that may have records in the regions, oldest marker
+	// first: Fetch's AbortedTransactions.
+	AbortedTransactions []AbortedTxn
 }
 
 // Log is one partition's log: its ordered segments, appends, reads, rolls,
@@ -190,6 +197,16 @@ func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(rec
 // no regions. offset < LogStartOffset or > LogEndOffset: ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int64, minOneBatch bool) (ReadResult, error) {
 	return l.read(offset, maxBytes, minOneBatch)
+}
+
+// ReadCommitted is Read for a read_committed consumer (Fetch
+// isolation_level 1): regions stop below the last stable offset (the first
+// offset of the oldest open transaction, or the high watermark), still as
+// file regions for sendfile, and AbortedTransactions lists the aborted
+// transactions (from the segments' .txnindex) whose records the consumer
+// must drop. offset == LastStableOffset yields no regions.
+func (l *Log) ReadCommitted(offset int64, maxBytes int64, minOneBatch bool) (ReadResult, error) {
+	return l.readIsolated(offset, maxBytes, minOneBatch, true)
 }
 
 // Offsets.
@@ -271,6 +288,12 @@ type ProducerState struct {
 	Epoch        int16
 	LastSequence int32 // sequence of the last record of the last batch
 	LastOffset   int64
+	// LastTimestamp is the max timestamp of the last batch (-1: unknown);
+	// CoordinatorEpoch the last marker's (-1: none); TxnStartOffset the
+	// first offset of the producer's open transaction (-1: none).
+	LastTimestamp    int64
+	CoordinatorEpoch int32
+	TxnStartOffset   int64
 }
 
 // StoreConfig configures a Store.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,16 @@ type logSegment struct {
 	maxTS       atomic.Int64
 	maxTSOffset atomic.Int64
 
+	// txn is the aborted-transaction index (txnindex.go), read on first
+	// use.
+	txn struct {
+		sync.Mutex            // guards the fields below; never held across I/O
+		io         sync.Mutex // the file's writes, fsyncs and first read; taken first
+		loaded     bool
+		entries    []abortedTxn // appended to or replaced, never changed in place
+		dirty      bool         // written since the last sync
+	}
+
 	// Appender-only state (the single writer owns it).
 	created         time.Time
 	bytesSinceIndex int
@@ -95,7 +106,7 @@ func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time
 // is made this way (a 1,000-partition topic is created in a third of the
 // time); a roll uses createSegment, as the segment is about to be written.
 func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		// A leftover from a failed earlier attempt would be taken for data.
 		p := fileName(dir, base, suffix)
 		if _, err := fsys.Stat(p); err == nil {
@@ -192,6 +203,25 @@ func (s *logSegment) lookupPosition(pos int64) (int64, error) {
 	}
 	_, p := oi.LookupPosition(uint32(min(pos, maxSegmentBytes)))
 	return int64(p), nil
+}
+
+// offsetAtOrAfter is an upper bound of the offsets of the batches that end
+// at or before pos: the last offset + 1 of the first indexed batch starting
+// at or after pos, else bound.
+func (s *logSegment) offsetAtOrAfter(pos, bound int64) (int64, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return 0, err
+	}
+	n := oi.Entries()
+	i := sort.Search(n, func(i int) bool { _, p := oi.Entry(i); return int64(p) >= pos })
+	if i == n {
+		return bound, nil
+	}
+	off, _ := oi.Entry(i)
+	return min(off+1, bound), nil
 }
 
 // lookupTime returns the offset to start a scan for timestamp ts from.
@@ -299,6 +329,9 @@ func (s *logSegment) sync() error {
 	if err := s.log.Sync(); err != nil {
 		return err
 	}
+	if err := s.syncTxn(); err != nil {
+		return err
+	}
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.idx.Lock()
@@ -332,6 +365,9 @@ func (s *logSegment) truncate(pos int64, next int64) error {
 		s.idx.times.TruncateTo(next)
 	}
 	s.idx.Unlock()
+	if err := s.truncateTxn(next); err != nil {
+		return err
+	}
 	return s.log.Truncate(pos)
 }
 
@@ -378,7 +414,7 @@ func (s *logSegment) markDeleted() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
@@ -390,7 +426,7 @@ func (s *logSegment) markDeleted() error {
 }
 
 func (s *logSegment) removeFiles() {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		s.fs.Remove(fileName(s.dir, s.base, suffix) + deletedSuffix)
 	}
 }
