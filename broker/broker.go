@@ -171,7 +171,7 @@ type Broker struct {
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 
-	cl *clusterMember // nil without a controller; see cluster.go
+	cl          *clusterMember                 // nil without a controller; see cluster.go
 	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
