@@ -232,3 +232,18 @@ func decodeSaslName(s string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// VerifyScram reports whether password matches cred: it derives the
+// client key from the password with the stored salt and iterations and
+// compares its hash with the StoredKey, as the server's check of a SCRAM
+// proof does (a login form's password, not a SASL exchange).
+func VerifyScram(m Mechanism, cred ScramCredential, password string) bool {
+	salted, err := SaltPassword(m, password, cred.Salt, int(cred.Iterations))
+	if err != nil {
+		return false
+	}
+	h := m.hash()
+	sum := h()
+	sum.Write(hmacOf(h, salted, "Client Key"))
+	return hmac.Equal(sum.Sum(nil), cred.StoredKey)
+}

@@ -98,6 +98,9 @@ type connAuth struct {
 type connState struct {
 	auth connAuth // SASL listeners only
 	ssl  string   // SSL listeners only: the principal from the client certificate, once worked out
+	// local is the principal of an in-process connection (DialAs).
+	local    string
+	internal bool // DialInternal: the broker's own requests pass every ACL check
 }
 
 // stateOf is c's state, created on its first request.
@@ -122,7 +125,13 @@ func authOf(c *netio.Conn) *connAuth {
 // authenticated with SASL, "User:ANONYMOUS" on a listener without SASL
 // (as Kafka names it), "" while a SASL connection has not authenticated.
 func (b *Broker) principal(c *netio.Conn) string {
-	if c != nil && c.SecurityProtocol() == listener.SSL {
+	if c == nil {
+		return anonymous
+	}
+	if st, _ := c.State().(*connState); st != nil && st.local != "" {
+		return st.local
+	}
+	if c.SecurityProtocol() == listener.SSL {
 		return b.sslPrincipal(c)
 	}
 	a := authOf(c)

@@ -85,7 +85,7 @@ func TestDefaults(t *testing.T) {
 			OffsetsTopicSegmentBytes: 16 << 20},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
-		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour,
+		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(*c, want) {

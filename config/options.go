@@ -235,9 +235,11 @@ var Options = []Option{
 		Doc: "A broker whose heartbeats stop for this long is fenced by the active controller (9 s, Kafka's default): it leaves Metadata and DescribeCluster and its partition leaderships move. Shorter fails over faster; too short fences brokers on a busy host or a slow network."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
-		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). It has no authentication: bind it to loopback or a private interface."},
+		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). Without SASL users it has no authentication: bind it to loopback or a private interface; with SASL users (SCRAM credentials, PLAIN users or a SASL listener) the console asks for a login and shows what the user's ACLs allow."},
 	{Key: "console.metrics.retention.ms", Flag: "console-metrics-retention", Default: "604800000", Kind: Millis, Min: 60000, Max: 366 * 86400000, Section: secService,
 		Doc: "How long the web console keeps its per-minute metrics history (7 days), in memory and in <data-dir>/console/history (rewritten every 10 minutes and at shutdown): 16 bytes per minute per series, at most 256 series (7 days: about 160 KiB per series, 40 MiB at the cap). Longer keeps longer charts at that cost."},
+	{Key: "console.session.timeout.ms", Flag: "console-session-timeout", Default: "28800000", Kind: Millis, Min: 60000, Max: 30 * 86400000, Section: secService,
+		Doc: "How long a web console login lasts (8 hours) when the broker has SASL users; the session cookie expires then and the user logs in again. Sessions live in memory: a restart ends them all."},
 	{Key: "console.alerts.lag.records", Flag: "console-alerts-lag-records", Default: "0", Kind: Int, Min: 0, Max: maxInt64, Section: secService,
 		Doc: "The console alerts when a consumer group's total lag exceeds this many records (0: off). Groups that are lagging, stalled or stopped (Burrow's rules), offline partitions and a disk over 90% full alert regardless."},
 	{Key: "console.alerts.lag.seconds", Flag: "console-alerts-lag-seconds", Default: "0", Kind: Int, Min: 0, Max: maxInt64, Section: secService,

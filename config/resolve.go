@@ -84,6 +84,7 @@ type Config struct {
 
 	HTTPListen       string
 	ConsoleRetention time.Duration // console.metrics.retention.ms
+	ConsoleSession   time.Duration // console.session.timeout.ms
 	// console.alerts.lag.records, .lag.seconds (0: off), .webhook.url
 	ConsoleAlertLagRecords, ConsoleAlertLagSeconds int64
 	ConsoleAlertWebhook                            string
@@ -451,6 +452,7 @@ func resolveService(r resolver, c *Config) error {
 	}
 	c.Pprof = r.bool("sluice.pprof")
 	c.ConsoleRetention = r.ms("console.metrics.retention.ms")
+	c.ConsoleSession = r.ms("console.session.timeout.ms")
 	c.ConsoleAlertLagRecords = r.int("console.alerts.lag.records")
 	c.ConsoleAlertLagSeconds = r.int("console.alerts.lag.seconds")
 	c.ConsoleAlertWebhook = r.str("console.alerts.webhook.url")

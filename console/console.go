@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -71,8 +72,33 @@ type Config struct {
 	Logger    *slog.Logger
 	// Alerts are the alert thresholds and the webhook (all off by default).
 	Alerts AlertRules
-	// Now is the clock of the first sample (time.Now); tests set it.
+	// Now is the clock of the first sample and of sessions (time.Now);
+	// tests set it.
 	Now func() time.Time
+
+	// Security (see security.go); all optional.
+
+	// Dial connects a Kafka client acting as principal from host
+	// (broker.DialAs, in-process): requests the console sends for a
+	// viewer use it. Nil: the console's own client for every viewer.
+	Dial func(principal string, host netip.Addr) DialFunc
+	// DialInternal is the console's own client's dialer (the sampler's
+	// group reads; broker.DialInternal). Nil: TCP to KafkaAddr.
+	DialInternal DialFunc
+	// Authorize is the broker's authorizer (broker.Authorize); nil: every
+	// viewer sees everything.
+	Authorize func(principal string, host netip.Addr, rt acl.ResourceType, name string, op acl.Operation) bool
+	// LoginRequired says whether the console asks for a login now (the
+	// broker has SASL users or a SASL listener); nil: never.
+	LoginRequired func() bool
+	// CheckPassword verifies a login (broker.CheckPassword).
+	CheckPassword func(user, password string) bool
+	// SessionTimeout [console.session.timeout.ms] is how long a login
+	// lasts (8 h).
+	SessionTimeout time.Duration
+	// FailedLoginDelay holds back the answer to a wrong password (0:
+	// none; sluiced uses connection.failed.authentication.delay.ms).
+	FailedLoginDelay time.Duration
 }
 
 // Console serves the web console and its JSON API.
@@ -82,10 +108,13 @@ type Console struct {
 	kcl    *kgo.Client
 	adm    *kadm.Client
 	hist   *history
-	mux    *http.ServeMux
+	mux    http.Handler
 	stop   chan struct{}
 	done   chan struct{}
 	counts sync.Map // "topic/partition" → countState
+
+	sessions sessions
+	clients  clients
 
 	// searchHook (tests) runs before each batch a search reads;
 	// lastSearch is how the last search ended (end, limit, budget,
@@ -127,11 +156,18 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 8 * time.Hour
+	}
 	if cfg.Started.IsZero() {
 		cfg.Started = time.Now()
 	}
-	kcl, err := kgo.NewClient(kgo.SeedBrokers(cfg.KafkaAddr), kgo.ClientID("sluice-console"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.KafkaAddr), kgo.ClientID("sluice-console"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.DisableIdempotentWrite()}
+	if cfg.DialInternal != nil {
+		opts = append(opts, kgo.Dialer(cfg.DialInternal))
+	}
+	kcl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("console: cannot create Kafka client for %s: %w", cfg.KafkaAddr, err)
 	}
@@ -161,6 +197,7 @@ func (c *Console) Close() error {
 	close(c.stop)
 	<-c.done
 	c.kcl.Close()
+	c.closeClients()
 	if p := c.historyPath(); p != "" {
 		return c.hist.save(p)
 	}
@@ -255,6 +292,9 @@ func (c *Console) routes() {
 		files.ServeHTTP(w, r)
 	})))
 	m.HandleFunc("GET /api/openapi.json", c.openAPI)
+	m.HandleFunc("GET /api/session", c.sessionAPI)
+	m.HandleFunc("POST /api/login", c.post(c.login))
+	m.HandleFunc("POST /api/logout", c.post(c.logout))
 	m.HandleFunc("GET /api/csrf", c.csrf)
 	m.HandleFunc("GET /api/overview", c.overview)
 	m.HandleFunc("GET /api/alerts", c.alertsAPI)
@@ -276,7 +316,7 @@ func (c *Console) routes() {
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such API endpoint: %s %s", r.Method, r.URL.Path)
 	})
-	c.mux = m
+	c.mux = c.guard(m)
 }
 
 // CSRF: double-submit. Every page and GET /api/csrf set the cookie
@@ -307,16 +347,18 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (c *Console) csrf(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"token": csrfToken(w, r), "header": csrfHeader})
+	tok := csrfToken(w, r)
+	if v := viewerOf(r.Context()); v != nil && v.csrf != "" {
+		tok = v.csrf
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok, "header": csrfHeader})
 }
 
 // post wraps a mutating handler: it needs the CSRF header to match the
 // cookie, and a JSON body of at most 1 MiB.
 func (c *Console) post(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(csrfCookie)
-		hdr := r.Header.Get(csrfHeader)
-		if err != nil || hdr == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(hdr)) != 1 {
+		if !csrfOK(r) {
 			writeErr(w, http.StatusForbidden, "missing or wrong CSRF token: send the %s cookie's value in the %s header", csrfCookie, csrfHeader)
 			return
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -47,6 +48,9 @@ func timeParam(r *http.Request, name string) (int64, error) {
 
 func (c *Console) partitionLog(w http.ResponseWriter, r *http.Request) (*partition.Log, bool) {
 	topic := r.PathValue("topic")
+	if !c.topicAccess(w, r, topic, acl.Read) {
+		return nil, false
+	}
 	logs := c.topicLogs()[topic]
 	if len(logs) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
@@ -122,6 +126,9 @@ func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
 // stops at budget_ms (at most 60 s) or when the client goes away.
 func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
+	if !c.topicAccess(w, r, topic, acl.Read) {
+		return
+	}
 	logs := c.topicLogs()[topic]
 	if len(logs) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
@@ -297,7 +304,7 @@ func (s *searchWriter) done(p Progress, stopped string, err error) {
 func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
 	n := len(c.topicLogs()[topic])
-	if n == 0 {
+	if n == 0 || !c.allowed(r.Context(), acl.Topic, topic, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
 		return
 	}
@@ -350,7 +357,7 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	if err := c.kcl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+	if err := c.client(ctx).ProduceSync(ctx, rec).FirstErr(); err != nil {
 		writeErr(w, http.StatusBadGateway, "cannot produce to %s-%d: %v", topic, rec.Partition, err)
 		return
 	}

@@ -9,15 +9,18 @@
 //	console ──(partition.Store, read only)──▶ logs: offsets, sizes, segments,
 //	   │                                      batch headers (record counts),
 //	   │                                      segment bytes (browse, search)
-//	   └──(Kafka protocol, loopback)─────────▶ the broker's own listener:
-//	                                          create/delete topics, partitions,
-//	                                          configs, groups, commits, produce
+//	   └──(Kafka protocol, in-process)───────▶ the broker's handlers, over a
+//	       one kgo client per viewer           net.Pipe (broker.DialAs): create/
+//	       (principal, browser IP)             delete topics, partitions, configs,
+//	                                           groups, commits, produce
 //
 // Mutations go through the Kafka API like any client's, so they take the
-// broker's checks and paths; reads go straight to the segments, which is
-// what makes exact record counts (sum of batch headers' record counts,
-// counted incrementally) and in-broker search cheap.
-//
+// broker's checks and paths — including its ACL checks, as the viewer's
+// principal — and need no listener (a broker whose only listener is SASL
+// serves the console all the same); reads go straight to the segments,
+// which is what makes exact record counts (sum of batch headers' record
+// counts, counted incrementally) and in-broker search cheap.
+
 // Search reads a partition's segments 1 MiB at a time (pread through the
 // regions partition.Log.Read returns), skips batches outside the time
 // range by their header timestamps, decodes the rest and matches with
@@ -68,8 +71,33 @@
 //
 // # Security
 //
-// The console has no login yet: it binds where --http-listen says, which
-// should be loopback or a private interface. POSTs need the double-submit
-// CSRF token (cookie sluice_csrf, header X-Sluice-CSRF); deleting a topic
-// or a group needs its name typed again.
+// Without SASL users (no SCRAM credential, no PLAIN user, no SASL
+// listener) the console has no login: it binds where --http-listen says,
+// which should be loopback or a private interface, and acts as
+// User:ANONYMOUS. With SASL users, everything under /api/ but /api/csrf,
+// /api/session, /api/login and /api/openapi.json answers 401 and the page
+// sends to /login.html until POST /api/login accepts a user's password:
+// checked against the broker's SCRAM credential (the password salted with
+// the stored salt and iterations must give the StoredKey, as a SCRAM proof
+// would) or its PLAIN users. The session cookie sluice_session is random
+// (256 bits), HttpOnly, SameSite=Strict, Secure over TLS, and expires after
+// console.session.timeout.ms (8 h); sessions live in memory (at most 4,096;
+// a restart ends them). A wrong password is answered after
+// connection.failed.authentication.delay.ms.
+//
+// The viewer is then User:<name> from the browser's IP address. With an
+// authorizer on, what the console reads itself is filtered with the
+// broker's authorizer: topics need DESCRIBE (others are absent: 404),
+// records (browse, search, export, query) READ (403), groups and their
+// lag series DESCRIBE. Everything sent as Kafka requests (group and
+// config reads, every mutation) goes through a client acting as the
+// viewer's principal, so the broker makes Kafka's checks itself; no ACL
+// table is duplicated here. The sampler's own reads (alerts, webhook) run
+// as the broker (DialInternal); each viewer sees only the alerts of what
+// it may describe.
+//
+// POSTs need the CSRF token in the X-Sluice-CSRF header: without a
+// login, the double-submit cookie sluice_csrf; with one, the session's
+// token (a new one at login, so a token planted before it is useless).
+// Deleting a topic or a group needs its name typed again.
 package console

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/sluice/sluice/acl"
 )
 
 // GroupSummary is one row of the groups list.
@@ -36,7 +38,7 @@ type PartitionLag struct {
 // describe asks the broker about groups (all when none are named).
 func (c *Console) describe(ctx context.Context, groups ...string) (kadm.DescribedGroups, error) {
 	if len(groups) == 0 {
-		listed, err := c.adm.ListGroups(ctx)
+		listed, err := c.admin(ctx).ListGroups(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +47,7 @@ func (c *Console) describe(ctx context.Context, groups ...string) (kadm.Describe
 	if len(groups) == 0 {
 		return kadm.DescribedGroups{}, nil
 	}
-	return c.adm.DescribeGroups(ctx, groups...)
+	return c.admin(ctx).DescribeGroups(ctx, groups...)
 }
 
 func active(d kadm.DescribedGroup) bool { return len(d.Members) > 0 }
@@ -87,7 +89,9 @@ func (c *Console) groupVerdicts(ctx context.Context) []GroupSummary {
 	}
 	out := make([]GroupSummary, 0, len(byGroup))
 	for _, g := range byGroup {
-		out = append(out, *g)
+		if c.allowed(ctx, acl.Group, g.Group, acl.Describe) {
+			out = append(out, *g)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
 	return out
@@ -109,7 +113,7 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, ok := described[name]
-	offsets, oerr := c.adm.FetchOffsets(ctx, name)
+	offsets, oerr := c.admin(ctx).FetchOffsets(ctx, name)
 	if oerr != nil {
 		writeErr(w, http.StatusBadGateway, "cannot fetch offsets of group %q: %v", name, oerr)
 		return
@@ -229,7 +233,7 @@ func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request) {
 	for _, p := range plan {
 		os.Add(kadm.Offset{Topic: p.Topic, Partition: p.Partition, At: p.Target, LeaderEpoch: -1})
 	}
-	resp, err := c.adm.CommitOffsets(ctx, name, os)
+	resp, err := c.admin(ctx).CommitOffsets(ctx, name, os)
 	if err == nil {
 		err = resp.Error()
 	}
@@ -249,7 +253,7 @@ func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]
 		}
 	}
 	current := map[int32]int64{}
-	if offsets, err := c.adm.FetchOffsets(ctx, group); err == nil {
+	if offsets, err := c.admin(ctx).FetchOffsets(ctx, group); err == nil {
 		offsets.Each(func(o kadm.OffsetResponse) {
 			if o.Topic == req.Topic && o.Err == nil {
 				current[o.Partition] = o.At
@@ -312,7 +316,7 @@ func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := c.adm.DeleteGroup(ctx, name)
+	resp, err := c.admin(ctx).DeleteGroup(ctx, name)
 	if err == nil {
 		err = resp.Err
 	}

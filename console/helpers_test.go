@@ -46,7 +46,11 @@ func testLogger() *slog.Logger {
 func startEnv(t testing.TB) *env { return startEnvAt(t, time.Now()) }
 
 // startEnvAt is startEnv with the console's first sample taken at now.
-func startEnvAt(t testing.TB, now time.Time) *env {
+func startEnvAt(t testing.TB, now time.Time) *env { return startEnvWith(t, now, nil, nil, nil) }
+
+// startEnvWith is startEnvAt with changes to the broker's and the
+// console's configs (either may be nil) and the test client's options.
+func startEnvWith(t testing.TB, now time.Time, bopt func(*broker.ServerConfig), copt func(*Config, *broker.Broker), kopts []kgo.Opt) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ncfg := netio.DefaultConfig()
@@ -54,15 +58,19 @@ func startEnvAt(t testing.TB, now time.Time) *env {
 	bcfg := broker.DefaultConfig()
 	bcfg.Groups.InitialRebalanceDelay = 0
 	m := metrics.New()
-	srv, err := broker.StartServer(broker.ServerConfig{
+	scfg := broker.ServerConfig{
 		Store: partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
 		Net:   ncfg, Broker: bcfg, Logger: testLogger(), WrapHandler: m.Instrument,
-	})
+	}
+	if bopt != nil {
+		bopt(&scfg)
+	}
+	srv, err := broker.StartServer(scfg)
 	if err != nil {
 		t.Fatalf("StartServer: %v", err)
 	}
 	b := srv.Broker()
-	con, err := New(Config{NodeID: b.NodeID(), ClusterID: b.ClusterID(), Version: "test", KafkaAddr: srv.Addr().String(),
+	ccfg := Config{NodeID: b.NodeID(), ClusterID: b.ClusterID(), Version: "test", KafkaAddr: srv.Addr().String(),
 		Store: srv.Store(), DataDir: dir, Requests: m.RequestsTotal, SampleEvery: time.Hour, Logger: testLogger(), Now: func() time.Time { return now },
 		Traffic: func() map[string]TopicBytes {
 			out := map[string]TopicBytes{}
@@ -78,13 +86,17 @@ func startEnvAt(t testing.TB, now time.Time) *env {
 			}
 			return out
 		},
-	})
+	}
+	if copt != nil {
+		copt(&ccfg, b)
+	}
+	con, err := New(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(con.Handler())
 	jar, _ := cookiejar.New(nil)
-	kcl, err := kgo.NewClient(kgo.SeedBrokers(srv.Addr().String()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	kcl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(srv.Addr().String()), kgo.RecordPartitioner(kgo.ManualPartitioner())}, kopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +152,21 @@ func (e *env) do(t testing.TB, method, path string, body any, csrf bool, out any
 		}
 	}
 	return resp.StatusCode
+}
+
+// rawPost posts body (JSON text) with the CSRF header; the caller closes
+// nothing (the body is read and closed).
+func (e *env) rawPost(t testing.TB, path, body string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(body))
+	req.Header.Set(csrfHeader, e.token())
+	resp, err := e.cl.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }
 
 func (e *env) get(t testing.TB, path string, out any) int {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xwb1989/sqlparser"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
 )
@@ -771,6 +772,9 @@ func (c *Console) queryAPI(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusBadRequest, "%v", err)
 			return
 		}
+	}
+	if !c.topicAccess(w, r, sq.topic, acl.Read) {
+		return
 	}
 	logs := c.topicLogs()[sq.topic]
 	if len(logs) == 0 {

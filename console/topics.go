@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -126,7 +127,8 @@ func (c *Console) listTopics(w http.ResponseWriter, r *http.Request) {
 	traffic := c.traffic()
 	out := []TopicSummary{}
 	for name, logs := range c.topicLogs() {
-		if q != "" && !strings.Contains(strings.ToLower(name), q) || !internal && strings.HasPrefix(name, "__") {
+		if q != "" && !strings.Contains(strings.ToLower(name), q) || !internal && strings.HasPrefix(name, "__") ||
+			!c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 			continue
 		}
 		out = append(out, c.summarize(r.Context(), name, logs, traffic))
@@ -147,7 +149,7 @@ type ConfigEntry struct {
 func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	logs := c.topicLogs()[name]
-	if len(logs) == 0 {
+	if len(logs) == 0 || !c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}
@@ -159,7 +161,7 @@ func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	configs := []ConfigEntry{}
 	var cfgErr string
-	rcs, err := c.adm.DescribeTopicConfigs(ctx, name)
+	rcs, err := c.admin(ctx).DescribeTopicConfigs(ctx, name)
 	if err == nil && len(rcs) == 1 && rcs[0].Err != nil {
 		err = rcs[0].Err
 	}
@@ -201,7 +203,7 @@ func (c *Console) createTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := c.adm.CreateTopic(ctx, req.Partitions, -1, cfg, req.Name)
+	resp, err := c.admin(ctx).CreateTopic(ctx, req.Partitions, -1, cfg, req.Name)
 	if err == nil {
 		err = resp.Err
 	}
@@ -232,7 +234,7 @@ func (c *Console) addPartitions(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := c.adm.UpdatePartitions(ctx, req.Count, name)
+	resp, err := c.admin(ctx).UpdatePartitions(ctx, req.Count, name)
 	if err == nil {
 		if one, ok := resp[name]; ok && one.Err != nil {
 			err = fmt.Errorf("%w: %s", one.Err, one.ErrMessage)
@@ -264,7 +266,7 @@ func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := c.adm.DeleteTopic(ctx, name)
+	resp, err := c.admin(ctx).DeleteTopic(ctx, name)
 	if err == nil {
 		err = resp.Err
 	}
@@ -277,10 +279,15 @@ func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
 
 // GET /api/overview
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	logs := c.cfg.Store.Logs()
+	all := c.cfg.Store.Logs()
+	logs := all[:0:0]
 	topics := map[string]bool{}
 	var size int64
-	for _, l := range logs {
+	for _, l := range all {
+		if !c.allowed(r.Context(), acl.Topic, l.Topic(), acl.Describe) {
+			continue
+		}
+		logs = append(logs, l)
 		topics[l.Topic()] = true
 		size += l.Size()
 	}
@@ -308,7 +315,17 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 func (c *Console) seriesAPI(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	if name == "" {
-		writeJSON(w, http.StatusOK, map[string]any{"names": c.hist.names()})
+		names := []string{}
+		for _, n := range c.hist.names() {
+			if c.seriesAllowed(r.Context(), n) {
+				names = append(names, n)
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"names": names})
+		return
+	}
+	if !c.seriesAllowed(r.Context(), name) {
+		writeJSON(w, http.StatusOK, map[string]any{"name": name, "points": []any{}})
 		return
 	}
 	since, err := intParam(r, "since", 600, 1, int64(c.cfg.Retention/time.Second))
@@ -348,7 +365,7 @@ func (c *Console) alterConfigs(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := c.adm.AlterTopicConfigs(ctx, ops, name)
+	resp, err := c.admin(ctx).AlterTopicConfigs(ctx, ops, name)
 	if err == nil && len(resp) == 1 && resp[0].Err != nil {
 		err = fmt.Errorf("%w: %s", resp[0].Err, resp[0].ErrMessage)
 	}

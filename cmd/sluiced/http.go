@@ -108,6 +108,10 @@ func (d *daemon) serveConsole(w http.ResponseWriter, r *http.Request) {
 // startConsole starts the console over the running server.
 func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 	b := srv.Broker()
+	saslListener := false
+	for _, l := range d.cfg.Listeners {
+		saslListener = saslListener || l.Protocol.SASL()
+	}
 	return console.New(console.Config{
 		NodeID: b.NodeID(), ClusterID: b.ClusterID(), Rack: d.cfg.Rack, Version: buildinfo.Read().String(),
 		KafkaAddr: srv.Addr().String(), Store: srv.Store(),
@@ -132,5 +136,11 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 		Alerts: console.AlertRules{LagRecords: d.cfg.ConsoleAlertLagRecords, LagSeconds: d.cfg.ConsoleAlertLagSeconds,
 			Webhook: d.cfg.ConsoleAlertWebhook},
 		Logger: d.log,
+		// Security: the console's Kafka requests go to the broker
+		// in-process, as the logged-in user (or User:ANONYMOUS), so they
+		// need no listener and take the broker's ACL checks.
+		Dial: b.DialAs, DialInternal: b.DialInternal(), Authorize: b.Authorize, CheckPassword: b.CheckPassword,
+		LoginRequired:  func() bool { return saslListener || b.HasUsers() },
+		SessionTimeout: d.cfg.ConsoleSession, FailedLoginDelay: d.cfg.SASL.FailedAuthDelay,
 	})
 }

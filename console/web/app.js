@@ -19,6 +19,7 @@ async function api(path, opts = {}) {
     o.body = JSON.stringify(o.body);
   }
   const r = await fetch(path, o);
+  if (r.status === 401) { location.href = '/login.html'; throw new Error('login required'); }
   const j = await r.json();
   if (!r.ok) throw new Error(j.error || r.statusText);
   return j;
@@ -37,7 +38,19 @@ function route() {
   (pages[page] || overview)().catch(e => { main.innerHTML = `<p class="err">${esc(e.message)}</p>`; });
 }
 window.addEventListener('hashchange', route);
-window.addEventListener('DOMContentLoaded', async () => { await fetch('/api/csrf'); route(); });
+window.addEventListener('DOMContentLoaded', async () => { await fetch('/api/csrf'); await who(); route(); });
+
+// who shows the logged-in user and a logout button.
+async function who() {
+  const s = await api('/api/session');
+  if (!s.user) return;
+  const el = document.getElementById('who');
+  el.innerHTML = `<span>${esc(s.principal)}</span><button class="secondary" id="logout">Log out</button>`;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await api('/api/logout', { body: {} });
+    location.href = '/login.html';
+  });
+}
 
 async function overview() {
   main.innerHTML = `<h1>Overview</h1><div class="cards" id="cards"></div><div id="alerts"></div>
