@@ -56,7 +56,7 @@ func TestOverviewPagesAndOpenAPI(t *testing.T) {
 	mustStatus(t, "openapi", e.get(t, "/api/openapi.json", &doc), 200, doc)
 	for _, p := range []string{"/api/overview", "/api/series", "/api/topics", "/api/topics/{topic}", "/api/topics/{topic}/partitions",
 		"/api/topics/{topic}/delete", "/api/topics/{topic}/configs", "/api/topics/{topic}/records", "/api/query", "/api/alerts", "/api/topics/{topic}/search", "/api/groups", "/api/groups/{group}",
-		"/api/groups/{group}/reset", "/api/groups/{group}/delete", "/api/csrf"} {
+		"/api/groups/{group}/reset", "/api/groups/{group}/delete", "/api/csrf", "/api/session", "/api/login", "/api/logout"} {
 		if doc.Paths[p] == nil {
 			t.Errorf("openapi.json lacks %s", p)
 		}
