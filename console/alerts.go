@@ -51,7 +51,7 @@ func (c *Console) alerts(ctx context.Context) []Alert {
 	if len(offline) > 0 {
 		out = append(out, Alert{"offline", "critical", fmt.Sprintf("%d partition(s) offline: %s", len(offline), strings.Join(offline[:min(len(offline), 5)], ", ")), ""})
 	}
-	if total, free := diskSpace(c.cfg.Store.Dir()); total > 0 && float64(free)/float64(total) < 0.1 {
+	if total, free := c.statfs(c.cfg.Store.Dir()); total > 0 && float64(free)/float64(total) < 0.1 {
 		out = append(out, Alert{"disk", "warning", fmt.Sprintf("data directory's disk is %.0f%% full", 100-100*float64(free)/float64(total)), ""})
 	}
 	for _, g := range c.groupVerdicts(ctx) {
@@ -110,15 +110,18 @@ func (c *Console) alertsAPI(w http.ResponseWriter, r *http.Request) {
 		"rules": map[string]any{"lag_records": c.cfg.Alerts.LagRecords, "lag_seconds": c.cfg.Alerts.LagSeconds, "webhook": c.cfg.Alerts.Webhook != ""}})
 }
 
-// notifyAlerts (the sampler) posts to the webhook the alerts that started
-// and ended since the last post. A failed post is logged and retried at the
-// next sample.
+// notifyAlerts (the sampler) evaluates the alerts, keeps them for
+// /metrics (alertmetrics.go) and posts to the webhook the alerts that
+// started and ended since the last post. A failed post is logged and
+// retried at the next sample.
 func (c *Console) notifyAlerts(ctx context.Context) {
+	as := c.alerts(ctx)
+	c.lastAlerts.Store(&evaluated{at: time.Now(), alerts: as})
 	if c.cfg.Alerts.Webhook == "" {
 		return
 	}
 	now := map[string]Alert{}
-	for _, a := range c.alerts(ctx) {
+	for _, a := range as {
 		now[a.ID] = a
 	}
 	firing, resolved := []Alert{}, []Alert{}

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // TestAlertsWebhook: lag thresholds and verdicts raise alerts, the webhook
@@ -61,6 +64,15 @@ func TestAlertsWebhook(t *testing.T) {
 	if strings.Join(ids, " ") != "group:app:lag-records group:app:lag-seconds group:app:verdict" {
 		t.Fatalf("alerts fired: %v", ids)
 	}
+	m := scrapeAlerts(t, e.con)
+	for _, want := range []string{`sluice_console_alerts{rule="group_lag_records",severity="warning"} 1`,
+		`sluice_console_alerts{rule="group_lag_seconds",severity="warning"} 1`, `sluice_console_alerts{rule="offline",severity="critical"} 0`,
+		`sluice_console_alert_firing{id="group:app:lag-records",rule="group_lag_records",severity="warning"} 1`,
+		`sluice_console_alert_firing{id="group:app:verdict",rule="group_verdict",severity=`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("alert metrics lack %s:\n%s", want, m)
+		}
+	}
 	var list struct{ Alerts []Alert }
 	mustStatus(t, "alerts", e.get(t, "/api/alerts", &list), 200, list)
 	if len(list.Alerts) != 3 {
@@ -75,4 +87,18 @@ func TestAlertsWebhook(t *testing.T) {
 	if len(posts) != 2 || len(posts[1].Firing) != 0 || len(posts[1].Resolved) != 3 {
 		t.Fatalf("webhook posts after the reset: %+v", posts)
 	}
+	if m := scrapeAlerts(t, e.con); strings.Contains(m, "sluice_console_alert_firing") ||
+		!strings.Contains(m, `sluice_console_alerts{rule="group_lag_records",severity="warning"} 0`) {
+		t.Errorf("alert metrics after the reset:\n%s", m)
+	}
+}
+
+// scrapeAlerts is c's alert metrics in Prometheus' text format.
+func scrapeAlerts(t *testing.T, c *Console) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c.Collector())
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
 }

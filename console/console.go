@@ -122,6 +122,10 @@ type Console struct {
 	sent       map[string]Alert // alerts the webhook was last told of (sampler goroutine only)
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
+	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
+	// statfs is the data directory's file system size and space
+	// available (diskSpace; tests set it before any sample).
+	statfs func(dir string) (total, free uint64)
 
 	mu struct {
 		sync.Mutex
@@ -173,6 +177,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl),
 		hist: newHistory(cfg.SampleEvery, cfg.Retention, cfg.MaxSeries), stop: make(chan struct{}), done: make(chan struct{})}
+	c.statfs = diskSpace
 	c.mu.lag = lagTracker{maxKeys: 10000, w: map[lagKey][]lagSample{}}
 	if p := c.historyPath(); p != "" {
 		if err := c.hist.load(p, time.Now().Add(-cfg.Retention)); err != nil {

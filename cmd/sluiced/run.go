@@ -188,6 +188,11 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 			return errors.Join(err, srv.shutdown(context.Background()))
 		}
 		d.console.Store(c)
+		alerts := c.Collector()
+		if err := d.metrics.Registry().Register(alerts); err != nil {
+			d.log.Warn("console: cannot register alert metrics", "err", err)
+		}
+		defer d.metrics.Registry().Unregister(alerts)
 	}
 	d.state.Store(serving)
 	ready(stdout, addr)

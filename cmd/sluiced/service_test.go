@@ -134,7 +134,8 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 		`sluice_log_size_bytes{partition="0",topic="metrics-topic"}`, `sluice_broker_info{cluster_id=`, "sluice_process_open_fds ",
 		`sluice_topic_bytes_in_total{topic="metrics-topic"}`, `sluice_append_round_bytes_bucket{le="4096"}`,
 		`sluice_append_round_batches_bucket{le="1"}`, `sluice_fsync_duration_seconds_bucket{le=`,
-		"sluice_cleaner_cleanings_total ", "sluice_cleaner_bytes_read_total ", "sluice_cleaner_errors_total ",
+		"sluice_cleaner_cleanings_total ", `sluice_console_alerts{rule="offline",severity="critical"} 0`,
+		"sluice_console_alerts_evaluated_timestamp_seconds ", "sluice_cleaner_bytes_read_total ", "sluice_cleaner_errors_total ",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %q", want)
