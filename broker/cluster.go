@@ -34,7 +34,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -438,4 +440,43 @@ func splitHostPort(addr string) (string, uint16, bool) {
 	}
 	port, err := strconv.ParseUint(p, 10, 16)
 	return host, uint16(port), err == nil
+}
+
+// ClusterBroker is one broker of the cluster as the web console shows it.
+type ClusterBroker struct {
+	ID         int32
+	Endpoints  []string // "NAME://host:port", in registration order
+	Rack       string
+	Epoch      int64 // broker epoch (-1: not registered yet)
+	Fenced     bool
+	Controller bool // the active controller (the Raft leader) runs on this node
+	Self       bool // the broker answering
+}
+
+// ClusterBrokers lists every broker of the metadata image, fenced ones
+// included, with this one always among them (before its registration is
+// committed, as liveBrokers does), sorted by id. Without a controller
+// quorum it is this broker alone.
+func (b *Broker) ClusterBrokers() []ClusterBroker {
+	ctl := b.controllerID()
+	self := ClusterBroker{ID: b.cfg.NodeID, Rack: b.cfg.Rack, Epoch: -1, Self: true, Controller: ctl == b.cfg.NodeID,
+		Endpoints: strings.Split(b.advertisedListeners(), ",")}
+	if b.cl == nil {
+		return []ClusterBroker{self}
+	}
+	var out []ClusterBroker
+	seenSelf := false
+	for _, br := range b.cl.ctl.Image().Brokers() {
+		cb := ClusterBroker{ID: br.ID, Rack: br.Rack, Epoch: br.Epoch, Fenced: br.Fenced, Controller: br.ID == ctl, Self: br.ID == self.ID}
+		for _, e := range br.Endpoints {
+			cb.Endpoints = append(cb.Endpoints, e.Name+"://"+net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+		}
+		seenSelf = seenSelf || cb.Self
+		out = append(out, cb)
+	}
+	if !seenSelf {
+		out = append(out, self)
+	}
+	slices.SortFunc(out, func(x, y ClusterBroker) int { return int(x.ID) - int(y.ID) })
+	return out
 }

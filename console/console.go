@@ -40,6 +40,16 @@ type LagEntry struct {
 // since the broker started.
 type TopicBytes struct{ In, Out int64 }
 
+// BrokerInfo is one broker of the cluster (from the metadata image).
+type BrokerInfo struct {
+	ID         int32
+	Endpoints  []string // NAME://host:port
+	Rack       string
+	Fenced     bool
+	Controller bool // the active controller runs on this node
+	Self       bool // the broker serving this console
+}
+
 // Config wires the console to the running broker.
 type Config struct {
 	NodeID    int32
@@ -52,7 +62,10 @@ type Config struct {
 	KafkaAddr string
 	// Store is read directly for offsets, sizes, record counts, browsing
 	// and search (the console reads segments itself).
-	Store   *partition.Store
+	Store *partition.Store
+	// Brokers lists the cluster's brokers (broker.ClusterBrokers); nil:
+	// this broker alone.
+	Brokers func() []BrokerInfo
 	Traffic func() map[string]TopicBytes // may be nil
 	Lag     func() []LagEntry            // may be nil
 	// Requests is the total number of Kafka requests handled (may be nil).

@@ -302,13 +302,40 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	alerts := c.alerts(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,
-		"brokers": []map[string]any{{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "version": c.cfg.Version, "rack": c.cfg.Rack,
-			"leaders": len(logs), "log_bytes": size,
-			"started": c.cfg.Started.UnixMilli(), "uptime_seconds": int64(time.Since(c.cfg.Started).Seconds()), "controller": true, "state": "running"}},
-		"topics": len(topics), "partitions": len(logs), "log_bytes": size,
+		"brokers":    c.brokers(len(logs), size),
+		"topics":     len(topics), "partitions": len(logs), "log_bytes": size,
 		"disk_total_bytes": fsTotal, "disk_free_bytes": fsFree,
 		"offline_partitions": offline, "under_replicated_partitions": 0, "alerts": alerts,
 	})
+}
+
+// brokers is the overview's brokers table: every broker of the cluster
+// (id, endpoints, rack, alive or fenced, the controller); this one also
+// with its version, uptime, leaders and log bytes, which the others'
+// consoles show for them.
+func (c *Console) brokers(leaders int, size int64) []map[string]any {
+	self := map[string]any{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "endpoints": []string{c.cfg.KafkaAddr}, "version": c.cfg.Version,
+		"rack": c.cfg.Rack, "leaders": leaders, "log_bytes": size, "started": c.cfg.Started.UnixMilli(),
+		"uptime_seconds": int64(time.Since(c.cfg.Started).Seconds()), "controller": true, "state": "alive", "self": true}
+	if c.cfg.Brokers == nil {
+		return []map[string]any{self}
+	}
+	var out []map[string]any
+	for _, b := range c.cfg.Brokers() {
+		state := "alive"
+		if b.Fenced {
+			state = "fenced"
+		}
+		m := map[string]any{"id": b.ID, "endpoint": strings.Join(b.Endpoints, ", "), "endpoints": b.Endpoints, "rack": b.Rack,
+			"controller": b.Controller, "state": state, "self": b.Self}
+		if b.Self {
+			for _, k := range []string{"version", "leaders", "log_bytes", "started", "uptime_seconds"} {
+				m[k] = self[k]
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // GET /api/series?name=bytes_in_per_sec&since=3600 (seconds back; default 600)

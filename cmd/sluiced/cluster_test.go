@@ -2,6 +2,7 @@ package main
 
 import (
 	be "encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -182,7 +183,7 @@ func TestThreeNodeQuorum(t *testing.T) {
 	startNode := func(i int) *proc {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(t, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "three-node-test", "--data-dir", dirs[i],
-			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl))
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl), "--http-listen", "127.0.0.1:0")
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
 		}
@@ -193,6 +194,12 @@ func TestThreeNodeQuorum(t *testing.T) {
 	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
 	leader := agreed(t, addrs, 20*time.Second, allThree)
 	t.Logf("%.2fs: node %d leads, three brokers registered", time.Since(began).Seconds(), leader)
+	// Any node's console shows the three brokers, the controller among them.
+	for _, n := range nodes {
+		consoleBrokers(t, n, func(bs []consoleBroker) string {
+			return wantBrokers(bs, leader, map[int32]string{1: "alive", 2: "alive", 3: "alive"})
+		})
+	}
 
 	// kill -9 of the controller: the other two elect a new one.
 	killed := int(leader - 1)
@@ -222,6 +229,13 @@ func TestThreeNodeQuorum(t *testing.T) {
 		return ""
 	})
 	t.Logf("broker %d fenced %.2fs after kill -9", leader, time.Since(killedAt).Seconds())
+	states := map[int32]string{1: "alive", 2: "alive", 3: "alive"}
+	states[leader] = "fenced"
+	for i, n := range nodes {
+		if i != killed {
+			consoleBrokers(t, n, func(bs []consoleBroker) string { return wantBrokers(bs, newLeader, states) })
+		}
+	}
 
 	// It restarts on the same directory and addresses and rejoins.
 	nodes[killed] = startNode(killed)
@@ -260,4 +274,64 @@ func TestControllerPortTaken(t *testing.T) {
 	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
 	p.waitLog("registered with the controller")
 	p.stop()
+}
+
+// consoleBroker is a row of the console's brokers table (/api/overview).
+type consoleBroker struct {
+	ID         int32
+	Endpoint   string
+	State      string
+	Controller bool
+	Self       bool
+}
+
+// consoleBrokers polls n's /api/overview until check passes (it returns
+// what is wrong, "" when nothing).
+func consoleBrokers(t *testing.T, n *proc, check func([]consoleBroker) string) {
+	t.Helper()
+	base := "http://" + n.waitLog("http listening")["addr"].(string)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := httpGet(t, base+"/api/overview")
+		var o struct{ Brokers []consoleBroker }
+		msg := fmt.Sprintf("/api/overview: %d %s", code, body)
+		if code == 200 && json.Unmarshal([]byte(body), &o) == nil {
+			if msg = check(o.Brokers); msg != "" {
+				msg = fmt.Sprintf("%s (brokers %+v)", msg, o.Brokers)
+			}
+		}
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("console of %s: %s", n.addr, msg)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
+// wantBrokers checks the brokers' states and the controller, and that
+// each has its PLAINTEXT endpoint and one is the answering node.
+func wantBrokers(bs []consoleBroker, controller int32, states map[int32]string) string {
+	if len(bs) != len(states) {
+		return fmt.Sprintf("%d brokers, want %d", len(bs), len(states))
+	}
+	self := 0
+	for _, b := range bs {
+		switch {
+		case b.State != states[b.ID]:
+			return fmt.Sprintf("broker %d is %s, want %s", b.ID, b.State, states[b.ID])
+		case b.Controller != (b.ID == controller):
+			return fmt.Sprintf("broker %d controller=%v, want the controller %d", b.ID, b.Controller, controller)
+		case !strings.Contains(b.Endpoint, "PLAINTEXT://127.0.0.1:"):
+			return fmt.Sprintf("broker %d endpoint %q", b.ID, b.Endpoint)
+		}
+		if b.Self {
+			self++
+		}
+	}
+	if self != 1 {
+		return fmt.Sprintf("%d brokers marked as this one", self)
+	}
+	return ""
 }

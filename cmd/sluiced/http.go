@@ -115,6 +115,14 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 	return console.New(console.Config{
 		NodeID: b.NodeID(), ClusterID: b.ClusterID(), Rack: d.cfg.Rack, Version: buildinfo.Read().String(),
 		KafkaAddr: srv.Addr().String(), Store: srv.Store(),
+		Brokers: func() []console.BrokerInfo {
+			var out []console.BrokerInfo
+			for _, cb := range b.ClusterBrokers() {
+				out = append(out, console.BrokerInfo{ID: cb.ID, Endpoints: cb.Endpoints, Rack: cb.Rack, Fenced: cb.Fenced,
+					Controller: cb.Controller, Self: cb.Self})
+			}
+			return out
+		},
 		Traffic: func() map[string]console.TopicBytes {
 			out := map[string]console.TopicBytes{}
 			for t, v := range b.Traffic() {

@@ -117,6 +117,9 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 	if code, body := httpGet(t, base+"/api/topics"); code != 200 || !strings.Contains(body, `"name":"metrics-topic"`) || !strings.Contains(body, `"records":10,`) {
 		t.Fatalf("/api/topics: %d %s", code, body)
 	}
+	// A combined single node: its console's brokers table is itself, the
+	// controller, alive.
+	consoleBrokers(t, p, func(bs []consoleBroker) string { return wantBrokers(bs, 1, map[int32]string{1: "alive"}) })
 	if code, _ := httpGet(t, base+"/debug/pprof/"); code != 200 {
 		t.Fatalf("/debug/pprof/: %d", code)
 	}

@@ -73,8 +73,10 @@ async function overview() {
       `<div class="alert ${a.severity}"><b>${a.severity}</b>${a.link ? `<a href="${esc(a.link)}">${esc(a.text)}</a>` : esc(a.text)}</div>`).join('')
       : '<div class="alert none">No alerts.</div>';
     document.getElementById('brokers').innerHTML = `<table><tr><th>ID</th><th>Endpoint</th><th>Rack</th><th>Version</th><th>State</th><th>Controller</th><th class="num">Leaders</th><th class="num">Log bytes</th><th>Uptime</th></tr>` +
-      o.brokers.map(b => `<tr><td>${b.id}</td><td>${esc(b.endpoint)}</td><td>${esc(b.rack || '—')}</td><td>${esc(b.version)}</td><td>${b.state}</td><td>${b.controller ? 'yes' : ''}</td>
-      <td class="num">${fmtNum(b.leaders)}</td><td class="num">${fmtBytes(b.log_bytes)}</td><td>${fmtAge(b.uptime_seconds)}</td></tr>`).join('') + '</table>';
+      o.brokers.map(b => `<tr><td>${b.id}${b.self ? ' <span class="muted">(this one)</span>' : ''}</td><td>${esc(b.endpoint)}</td><td>${esc(b.rack || '—')}</td><td>${esc(b.version || '—')}</td>
+      <td><span class="badge ${b.state === 'alive' ? 'OK' : 'stalled'}">${b.state}</span></td><td>${b.controller ? 'yes' : ''}</td>
+      <td class="num">${b.leaders == null ? '—' : fmtNum(b.leaders)}</td><td class="num">${b.log_bytes == null ? '—' : fmtBytes(b.log_bytes)}</td>
+      <td>${b.uptime_seconds == null ? '—' : fmtAge(b.uptime_seconds)}</td></tr>`).join('') + '</table>';
     for (const [n, , f] of series) {
       const s = await api(`/api/series?name=${n}&since=600`);
       const el = document.getElementById('c-' + n);
