@@ -177,6 +177,14 @@
 // and gnet's small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
+// # In-process connections
+//
+// ServeLocal (local.go) serves a Handler over one end of a net.Pipe for a
+// client inside the process (sluiced's web console, acting as its
+// logged-in user): same framing, one goroutine serving the connection's
+// requests in order, file regions copied with pread rather than sent with
+// sendfile, no gnet, no byte budget, no metrics wrapper.
+//
 // # Locks
 //
 // Lock order: Server.mu before conn.mu; no code takes Server.mu while
