@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -653,4 +654,63 @@ func TestCorruptSegment(t *testing.T) {
 		binary.BigEndian.PutUint32(b[second+8:], 1<<30)
 	})
 	f("crc", "crc mismatch", func(b []byte) { b[len(b)-3] ^= 0xff })
+}
+
+// TestSearchLargeTopicCancelled: a search over a topic of many segments
+// (2 partitions × 2 MiB, several segments each) reads batch after batch until
+// its client goes away, then stops before the next batch: the hook, which
+// runs before each batch, holds the scan at batch 200 of 256 (in the second
+// partition) until the request ends, and no batch is read after it. No
+// timing is involved.
+func TestSearchLargeTopicCancelled(t *testing.T) {
+	e := startEnv(t)
+	var out map[string]any
+	mustStatus(t, "create", e.post(t, "/api/topics", map[string]any{"name": "large", "partitions": 2,
+		"configs": map[string]string{"segment.bytes": "16384"}}, &out), http.StatusCreated, out)
+	big := strings.Repeat("x", 1000)
+	for p := int32(0); p < 2; p++ {
+		e.produce(t, "large", p, 2048, 16, func(i int) string { return big })
+	}
+	logs := e.con.topicLogs()["large"]
+	if n := logs[0].Segments(); n < 5 {
+		t.Fatalf("%d segments, want many", n)
+	}
+	var batches atomic.Int64
+	started := make(chan struct{})
+	hook := func(ctx context.Context) {
+		if batches.Add(1) == 200 {
+			close(started)
+			<-ctx.Done()
+		}
+	}
+	e.con.searchHook.Store(&hook)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.http.URL+"/api/topics/large/search?q=never&limit=10000&budget_ms=60000", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := e.cl.Do(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	select {
+	case <-started:
+	case err := <-errc:
+		cancel()
+		t.Fatalf("the search ended before batch 200 (%d batches, %v)", batches.Load(), err)
+	}
+	cancel()
+	<-errc
+	deadline := time.Now().Add(10 * time.Second)
+	for e.con.lastSearch.Load() != "cancelled" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the search did not stop as cancelled: %v", e.con.lastSearch.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+	if n := batches.Load(); n != 200 {
+		t.Fatalf("the hook ran %d times: batches were read after the cancel", n)
+	}
 }
