@@ -41,8 +41,8 @@
 // reopen the file by its path, so 10,000 active segments cost 10,000
 // descriptors (their .log files), not 30,000. Mappings are MADV_RANDOM:
 // a first touch of a page reads that page only, not 128 KiB around it
-// (which, on a sparse preallocated index, zero-filled and mapped ~64 KiB
-// per index); opening asks for the bytes already written with
+// (on a sparse preallocated index, 128 KiB of zero-filling per first
+// touch); opening asks for the bytes already written with
 // MADV_WILLNEED before counting the entries. Sync is msync
 // then fsync. Indexes are never trusted after a crash (recovery rebuilds
 // them), so a failed msync loses nothing that recovery cannot redo.
