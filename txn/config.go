@@ -100,4 +100,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-
