@@ -37,6 +37,9 @@ var (
 	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch") // UNKNOWN_LEADER_EPOCH (76)
 	ErrPolicyViolation    = errors.New("partition: policy violation")     // POLICY_VIOLATION (44)
 	ErrInvalidConfig      = errors.New("partition: invalid config")       // INVALID_CONFIG (40)
+	// Transactions.
+	ErrInvalidTxnState              = errors.New("partition: invalid transaction state")         // INVALID_TXN_STATE (48)
+	ErrTransactionCoordinatorFenced = errors.New("partition: transaction coordinator is fenced") // TRANSACTION_COORDINATOR_FENCED (52)
 )
 
 // FlushPolicy is when appended data is fsync'd (Kafka's flush.messages and

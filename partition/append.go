@@ -14,6 +14,7 @@ import (
 // appendReq is one Append call waiting for, or being served by, the writer.
 type appendReq struct {
 	records []byte
+	control bool // AppendMarker's: control batches allowed
 	batches []batchRef
 	res     AppendResult
 	err     error
@@ -24,6 +25,10 @@ type appendReq struct {
 type batchRef struct {
 	b []byte
 	h segment.Header
+	// marker is a control batch's decoded record; aborted the entry an
+	// ABORT marker adds to the segment's .txnindex once written.
+	marker  *segment.Marker
+	aborted *abortedTxn
 }
 
 var reqPool = sync.Pool{New: func() any {
@@ -33,12 +38,16 @@ var reqPool = sync.Pool{New: func() any {
 // append validates records, queues them, and either waits for the writer
 // or becomes it (group commit: one writer at a time writes every append
 // queued meanwhile with one pwritev, and under FlushAlways one fsync).
-func (l *log) append(records []byte) (AppendResult, error) {
+func (l *log) append(records []byte) (AppendResult, error) { return l.appendWith(records, false) }
+
+// appendWith is append; control allows control batches (markers).
+func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
 	req := reqPool.Get().(*appendReq)
 	defer func() {
-		req.records, req.batches, req.err = nil, req.batches[:0], nil
+		req.records, req.batches, req.err, req.control = nil, req.batches[:0], nil, false
 		reqPool.Put(req)
 	}()
+	req.control = control
 	if err := l.validate(req, records); err != nil {
 		return AppendResult{}, err
 	}
@@ -76,15 +85,26 @@ func (l *log) validate(req *appendReq, records []byte) error {
 		if h.Size() > maxBytes {
 			return fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", ErrMessageTooLarge, h.Size(), maxBytes)
 		}
+		var mk *segment.Marker
 		if h.Attributes&segment.AttrControl != 0 {
-			return fmt.Errorf("%w: control batches come only from the transaction coordinator", ErrInvalidRecord)
+			if !req.control {
+				return fmt.Errorf("%w: control batches come only from the transaction coordinator", ErrInvalidRecord)
+			}
+			m, err := segment.ParseMarker(b)
+			if err != nil {
+				return err
+			}
+			mk = &m
+		}
+		if h.Attributes&segment.AttrTransactional != 0 && h.ProducerID < 0 {
+			return fmt.Errorf("%w: transactional batch without a producer id", ErrInvalidRecord)
 		}
 		if cfg.Compact() {
 			if err := checkKeys(b); err != nil {
 				return err
 			}
 		}
-		req.batches = append(req.batches, batchRef{b, h})
+		req.batches = append(req.batches, batchRef{b: b, h: h, marker: mk})
 		return nil
 	})
 	switch {
@@ -159,6 +179,7 @@ type round struct {
 	seg         *logSegment   // segment being written
 	created     []*logSegment // segments rolled during the round
 	saved       map[int64]*producerEntry
+	txnChanged  bool // a transaction began or ended: the LSO moves
 	// startSeg's timestamp state before the round, restored on abort.
 	maxTS, maxTSOffset int64
 	bytesSinceIndex    int
@@ -204,7 +225,13 @@ func (l *log) writeRound() {
 		l.abortRound(&rd, err)
 		return
 	}
-	l.publishRound(&rd, epochs, cfg)
+	unstable := int64(-2) // unchanged
+	if rd.txnChanged {
+		l.pmu.Lock()
+		unstable = firstUnstable(l.producers)
+		l.pmu.Unlock()
+	}
+	l.publishRound(&rd, epochs, cfg, unstable)
 }
 
 // writeEpochFor writes the leader-epoch checkpoint when the round starts a
@@ -251,8 +278,14 @@ func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Co
 		}
 		rd.next = br.h.LastOffset() + 1
 		l.pmu.Lock()
-		updateProducers(l.producers, br.h)
+		if t, ok := applyBatch(l.producers, br.h, br.marker); ok && t.aborted {
+			a := abortedEntry(l.producers, t)
+			br.aborted = &a
+		}
 		l.pmu.Unlock()
+		if br.h.Attributes&(segment.AttrTransactional|segment.AttrControl) != 0 {
+			rd.txnChanged = true
+		}
 		l.w.written = append(l.w.written, *br)
 		l.w.bufs = append(l.w.bufs, br.b)
 	}
@@ -282,9 +315,17 @@ func (l *log) checkProducer(rd *round, r *appendReq) (dup bool, err error) {
 	if _, ok := rd.saved[h.ProducerID]; !ok {
 		rd.saved[h.ProducerID] = cloneEntry(e)
 	}
+	if mk := r.batches[0].marker; mk != nil {
+		return false, e.checkMarker(h, *mk)
+	}
 	kind, meta, err := e.check(h)
 	if err != nil {
 		return false, err
+	}
+	if kind == seqNew {
+		if err := e.checkTxn(h); err != nil {
+			return false, err
+		}
 	}
 	if kind == seqDuplicate {
 		if n := len(r.batches); n > 1 {
@@ -401,6 +442,11 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 		if err := rd.seg.noteBatch(br.h, pos, cfg.IndexIntervalBytes); err != nil {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
+		if br.aborted != nil {
+			if err := rd.seg.appendAborted(*br.aborted); err != nil {
+				return fmt.Errorf("%w: %w", ErrStorage, err)
+			}
+		}
 		pos += br.h.Size()
 	}
 	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
@@ -439,11 +485,14 @@ func (l *log) syncRound(rd *round) error {
 
 // publishRound makes the round visible: log end, high watermark, waiters,
 // and the leader epochs written by writeEpochFor (if not nil). No I/O.
-func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config) {
+func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if rd.next == rd.startOffset {
 		return
+	}
+	if unstable != -2 {
+		l.mu.firstUnstable = unstable
 	}
 	if epochs != nil {
 		l.mu.epochs = epochs

@@ -78,6 +78,10 @@ type log struct {
 		writing       bool
 		closed        bool
 		werr          error // sticky: the log is in an unknown state
+		// firstUnstable is the first offset of the oldest open
+		// transaction as published (-1: none); the LSO is the lower of it
+		// and hw.
+		firstUnstable int64
 	}
 
 	pmu       sync.Mutex
@@ -174,8 +178,9 @@ func (l *log) load(o openOptions) error {
 		return err
 	}
 	recovered := !(o.clean && o.recoveryPoint >= l.active().base)
+	rebuildFrom := int64(-1)
 	if recovered {
-		err = l.recover(o.recoveryPoint)
+		rebuildFrom, err = l.recover(o.recoveryPoint)
 	} else {
 		err = l.loadClean(o.recoveryPoint)
 	}
@@ -198,7 +203,7 @@ func (l *log) load(o openOptions) error {
 			return err
 		}
 	}
-	return l.loadProducers()
+	return l.loadProducers(rebuildFrom)
 }
 
 // scanDir removes leftovers of interrupted deletes and cleanings and
@@ -256,21 +261,24 @@ func (l *log) setEnd(leo int64, s *logSegment, pos int64) {
 // on, rebuilding their indexes. A torn or corrupt tail is truncated (and
 // every later segment deleted), with the bytes dropped logged. Corruption
 // below the recovery point, which had been fsync'd, is an error naming file
-// and position: nothing is dropped silently.
-func (l *log) recover(recoveryPoint int64) error {
+// and position: nothing is dropped silently. It returns the base of the
+// first segment recovered, whose .txnindex (and every later one's) it
+// emptied for loadProducers to rebuild.
+func (l *log) recover(recoveryPoint int64) (int64, error) {
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > recoveryPoint }) - 1
 	i = max(i, 0)
 	next := segs[i].base
+	rebuildFrom := next
 	for ; i < len(segs); i++ {
 		s := segs[i]
 		if s.base < next && i > 0 {
-			return fmt.Errorf("%w: segment %q starts at offset %d, below the end %d of the one before",
+			return -1, fmt.Errorf("%w: segment %q starts at offset %d, below the end %d of the one before",
 				segment.ErrCorrupt, s.log.Path(), s.base, next)
 		}
 		end, last, rerr := l.recoverSegment(s)
 		if rerr != nil && !errors.Is(rerr, segment.ErrCorrupt) && !errors.Is(rerr, segment.ErrTorn) {
-			return rerr
+			return -1, rerr
 		}
 		if last >= 0 {
 			next = last + 1
@@ -281,17 +289,17 @@ func (l *log) recover(recoveryPoint int64) error {
 			continue
 		}
 		if err := l.checkTail(s, end, next, recoveryPoint, rerr); err != nil {
-			return err
+			return -1, err
 		}
 		if err := l.truncateTail(i, end, next, rerr); err != nil {
-			return err
+			return -1, err
 		}
 		break
 	}
 	a := l.active()
 	l.setEnd(next, a, a.log.Size())
 	l.mu.recoveryPoint = max(recoveryPoint, l.mu.segments[0].base)
-	return a.reopenWritable(l.config().SegmentIndexBytes)
+	return rebuildFrom, a.reopenWritable(l.config().SegmentIndexBytes)
 }
 
 // recoverSegment rebuilds s's indexes while validating its batches. It
@@ -311,6 +319,9 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 	s.maxTS.Store(-1)
 	s.maxTSOffset.Store(-1)
 	s.bytesSinceIndex = 0
+	if err := s.resetTxn(); err != nil {
+		return 0, -1, err
+	}
 	last := int64(-1)
 	interval := l.config().IndexIntervalBytes
 	var noteErr error
@@ -406,37 +417,81 @@ func (s *logSegment) reopenWritable(indexBytes int) error {
 	return err
 }
 
-// loadProducers restores idempotent-producer state from the newest snapshot
-// at or below the log end, replaying batch headers after it.
-func (l *log) loadProducers() error {
-	m, snapOff, err := loadLatestSnapshot(l.fs, l.dir, l.mu.leo)
+// loadProducers restores idempotent-producer and transaction state from
+// the newest snapshot at or below the log end, replaying batch headers
+// after it (and reading markers). After a recovery (rebuildFrom >= 0, the
+// base of the first segment recovered) it replays from a snapshot at or
+// below rebuildFrom and writes again the .txnindex of every recovered
+// segment, which recovery emptied. It sets the first unstable offset.
+func (l *log) loadProducers(rebuildFrom int64) error {
+	atMost := l.mu.leo
+	if rebuildFrom >= 0 {
+		atMost = rebuildFrom
+	}
+	m, snapOff, err := loadLatestSnapshot(l.fs, l.dir, l.mu.leo, atMost)
 	if err != nil {
 		return err
 	}
 	l.producers = m
 	from := max(snapOff, l.mu.logStart)
-	if from >= l.mu.leo {
-		return nil
-	}
 	for _, s := range l.mu.segments {
+		if from >= l.mu.leo {
+			break
+		}
 		if next := l.nextBaseLocked(s); next <= from {
 			continue
 		}
-		pos, err := l.positionOf(s, from)
-		if err != nil {
+		if err := l.replaySegment(s, from, rebuildFrom >= 0 && s.base >= rebuildFrom); err != nil {
 			return err
 		}
-		err = s.log.ScanFrom(pos, func(h segment.Header, _ int64) bool {
-			if h.LastOffset() >= from {
-				updateProducers(m, h)
-			}
+	}
+	l.mu.firstUnstable = firstUnstable(m)
+	return nil
+}
+
+// replaySegment applies s's batches from offset from to the producer
+// state; rebuild adds the aborted transactions to s's .txnindex.
+func (l *log) replaySegment(s *logSegment, from int64, rebuild bool) error {
+	pos, err := l.positionOf(s, from)
+	if err != nil {
+		return err
+	}
+	var ferr error
+	err = s.log.ScanFrom(pos, func(h segment.Header, p int64) bool {
+		if h.LastOffset() < from {
 			return true
-		})
-		if err != nil {
-			return fmt.Errorf("cannot rebuild producer state from %q: %w", s.log.Path(), err)
 		}
+		var mk *segment.Marker
+		if h.Attributes&segment.AttrControl != 0 {
+			if mk, ferr = readMarker(s, h, p); ferr != nil {
+				return false
+			}
+		}
+		if t, ok := applyBatch(l.producers, h, mk); ok && t.aborted && rebuild {
+			ferr = s.appendAborted(abortedEntry(l.producers, t))
+		}
+		return ferr == nil
+	})
+	if err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot rebuild producer state from %q: %w", s.log.Path(), err)
 	}
 	return nil
+}
+
+// readMarker reads the control batch h at pos of s.
+func readMarker(s *logSegment, h segment.Header, pos int64) (*segment.Marker, error) {
+	buf := make([]byte, h.Size())
+	if _, err := s.log.ReadAt(buf, pos); err != nil {
+		return nil, err
+	}
+	m, err := segment.ParseMarker(buf)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // nextBaseLocked is the base offset of the segment after s, or the log end.

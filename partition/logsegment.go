@@ -71,6 +71,15 @@ type logSegment struct {
 	maxTS       atomic.Int64
 	maxTSOffset atomic.Int64
 
+	// txn is the aborted-transaction index (txnindex.go), read on first
+	// use.
+	txn struct {
+		sync.Mutex
+		loaded  bool
+		entries []abortedTxn
+		dirty   bool // written since the last sync
+	}
+
 	// Appender-only state (the single writer owns it).
 	created         time.Time
 	bytesSinceIndex int
@@ -95,7 +104,7 @@ func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time
 // is made this way (a 1,000-partition topic is created in a third of the
 // time); a roll uses createSegment, as the segment is about to be written.
 func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		// A leftover from a failed earlier attempt would be taken for data.
 		p := fileName(dir, base, suffix)
 		if _, err := fsys.Stat(p); err == nil {
@@ -299,6 +308,9 @@ func (s *logSegment) sync() error {
 	if err := s.log.Sync(); err != nil {
 		return err
 	}
+	if err := s.syncTxn(); err != nil {
+		return err
+	}
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.idx.Lock()
@@ -332,6 +344,9 @@ func (s *logSegment) truncate(pos int64, next int64) error {
 		s.idx.times.TruncateTo(next)
 	}
 	s.idx.Unlock()
+	if err := s.truncateTxn(next); err != nil {
+		return err
+	}
 	return s.log.Truncate(pos)
 }
 
@@ -378,7 +393,7 @@ func (s *logSegment) markDeleted() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
@@ -390,7 +405,7 @@ func (s *logSegment) markDeleted() error {
 }
 
 func (s *logSegment) removeFiles() {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		s.fs.Remove(fileName(s.dir, s.base, suffix) + deletedSuffix)
 	}
 }

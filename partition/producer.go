@@ -171,13 +171,13 @@ func writeSnapshotBytes(fsys vfs.FS, dir string, offset int64, b []byte) error {
 	return nil
 }
 
-// loadLatestSnapshot returns the newest valid snapshot at or below limit,
-// and its offset; (empty, -1) when there is none. Snapshots above limit
+// loadLatestSnapshot returns the newest valid snapshot at or below limit
+// and atMost (a recovery replays from below what it rebuilds), and its offset; (empty, -1) when there is none. Snapshots above limit
 // (left by a log that was truncated) are deleted. When the newest is in
 // Sluice's old format, it and every older old-format snapshot are rewritten
 // in Kafka's (each keeping only every producer's last batch on disk; the
 // state returned keeps all of them).
-func loadLatestSnapshot(fsys vfs.FS, dir string, limit int64) (map[int64]*producerEntry, int64, error) {
+func loadLatestSnapshot(fsys vfs.FS, dir string, limit, atMost int64) (map[int64]*producerEntry, int64, error) {
 	offs, err := listSnapshots(dir)
 	if err != nil {
 		return nil, -1, err
@@ -186,6 +186,9 @@ func loadLatestSnapshot(fsys vfs.FS, dir string, limit int64) (map[int64]*produc
 		p := fileName(dir, offs[i], snapshotSuffix)
 		if offs[i] > limit {
 			fsys.Remove(p)
+			continue
+		}
+		if offs[i] > atMost {
 			continue
 		}
 		m, old, err := readSnapshot(fsys, p)

@@ -275,7 +275,7 @@ func (r *RepairReport) truncate() error {
 		if fileName(r.Dir, base, logSuffix) <= r.File {
 			continue
 		}
-		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if err := os.Remove(fileName(r.Dir, base, suffix)); err != nil && !os.IsNotExist(err) {
 				return fmt.Errorf("cannot remove segment file: %w", err)
 			}

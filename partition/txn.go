@@ -1,0 +1,134 @@
+package partition
+
+// Transactions on the partition log: ongoing transactions in the producer
+// state, markers, the last stable offset (see doc.go, "Transactions").
+
+import (
+	"fmt"
+
+	"github.com/sluice/sluice/segment"
+)
+
+// completedTxn is a transaction ended by a marker: its producer, the offset
+// of its first batch (the marker's own when it wrote nothing here) and the
+// marker's offset.
+type completedTxn struct {
+	producerID              int64
+	firstOffset, lastOffset int64
+	aborted                 bool
+}
+
+// checkTxn applies Kafka's transaction rules to a data batch of a known
+// producer (ProducerAppendInfo): a non-transactional batch while the
+// producer's transaction is open is INVALID_TXN_STATE.
+func (e *producerEntry) checkTxn(h segment.Header) error {
+	if e == nil || h.Attributes&segment.AttrTransactional != 0 {
+		return nil
+	}
+	if e.txnFirstOffset >= 0 {
+		return fmt.Errorf("%w: non-transactional batch from producer %d while its transaction from offset %d is open",
+			ErrInvalidTxnState, h.ProducerID, e.txnFirstOffset)
+	}
+	return nil
+}
+
+// checkMarker applies Kafka's rules to a marker (appendEndTxnMarker): an
+// older producer epoch is fenced, and so is an older coordinator epoch.
+func (e *producerEntry) checkMarker(h segment.Header, m segment.Marker) error {
+	if e == nil {
+		return nil
+	}
+	if h.ProducerEpoch < e.epoch {
+		return fmt.Errorf("%w: marker for producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+	}
+	if e.coordinatorEpoch > m.CoordinatorEpoch {
+		return fmt.Errorf("%w: marker for producer %d from coordinator epoch %d, %d already seen",
+			ErrTransactionCoordinatorFenced, h.ProducerID, m.CoordinatorEpoch, e.coordinatorEpoch)
+	}
+	return nil
+}
+
+// applyBatch records an appended batch in m: updateProducers, plus the
+// start of a transaction (a transactional data batch when none is open) or
+// its end (a marker, returned as completed).
+func applyBatch(m map[int64]*producerEntry, h segment.Header, mk *segment.Marker) (completedTxn, bool) {
+	if h.ProducerID < 0 {
+		return completedTxn{}, false
+	}
+	updateProducers(m, h)
+	e := m[h.ProducerID]
+	if h.Attributes&segment.AttrControl == 0 {
+		if h.Attributes&segment.AttrTransactional != 0 && e.txnFirstOffset < 0 {
+			e.txnFirstOffset = h.BaseOffset
+		}
+		return completedTxn{}, false
+	}
+	if mk == nil || (mk.Type != segment.ControlAbort && mk.Type != segment.ControlCommit) {
+		return completedTxn{}, false
+	}
+	first := e.txnFirstOffset
+	if first < 0 {
+		first = h.BaseOffset
+	}
+	e.txnFirstOffset, e.coordinatorEpoch = -1, mk.CoordinatorEpoch
+	return completedTxn{producerID: h.ProducerID, firstOffset: first, lastOffset: h.BaseOffset, aborted: mk.Type == segment.ControlAbort}, true
+}
+
+// firstUnstable is the first offset of the oldest open transaction in m,
+// -1 when none is open.
+func firstUnstable(m map[int64]*producerEntry) int64 {
+	first := int64(-1)
+	for _, e := range m {
+		if e.txnFirstOffset >= 0 && (first < 0 || e.txnFirstOffset < first) {
+			first = e.txnFirstOffset
+		}
+	}
+	return first
+}
+
+// abortedEntry is the aborted-index entry for t, completed in m: its last
+// stable offset is the first offset of the oldest transaction still open,
+// or the offset after the marker (Kafka's lastStableOffset(completedTxn)).
+func abortedEntry(m map[int64]*producerEntry, t completedTxn) abortedTxn {
+	lso := firstUnstable(m)
+	if lso < 0 {
+		lso = t.lastOffset + 1
+	}
+	return abortedTxn{producerID: t.producerID, firstOffset: t.firstOffset, lastOffset: t.lastOffset, lastStableOffset: lso}
+}
+
+// AppendMarker writes a transaction marker (a control batch: one COMMIT or
+// ABORT control record carrying coordinatorEpoch, as Kafka writes it) for
+// the producer's transaction and closes it: the last stable offset moves
+// past it, and an ABORT adds the transaction to the aborted index. It
+// returns the marker's offset. A producer epoch older than the producer's
+// is ErrInvalidProducerEpoch; a coordinator epoch older than the last
+// marker's is ErrTransactionCoordinatorFenced. A marker for a producer with
+// no open transaction here is written all the same (Kafka does too).
+func (l *Log) AppendMarker(producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
+	if producerID < 0 {
+		return -1, fmt.Errorf("%w: marker for producer id %d", ErrInvalidRecord, producerID)
+	}
+	b := segment.EncodeMarker(producerID, producerEpoch, commit, coordinatorEpoch, l.now().UnixMilli())
+	res, err := l.appendWith(b, true)
+	if err != nil {
+		return -1, err
+	}
+	return res.BaseOffset, nil
+}
+
+// LastStableOffset is the offset below which every transaction is decided
+// (read_committed consumers read up to it): the first offset of the oldest
+// open transaction, or the high watermark when it is lower or none is open.
+func (l *Log) LastStableOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.lsoLocked()
+}
+
+func (l *log) lsoLocked() int64 {
+	if f := l.mu.firstUnstable; f >= 0 && f < l.mu.hw {
+		return f
+	}
+	return l.mu.hw
+}
