@@ -31,6 +31,7 @@ import (
 	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/txn"
 )
 
 // Config configures a Broker. Start from DefaultConfig.
@@ -63,6 +64,9 @@ type Config struct {
 	// Groups configures the consumer-group coordinator (Kafka's
 	// offsets.* and group.* settings). Zero fields take its defaults.
 	Groups group.Config
+	// Txn configures the transaction coordinator (Kafka's transaction.*
+	// and transactional.id.* settings). Zero fields take its defaults.
+	Txn txn.Config
 	// FetchSessionSlots is how many incremental fetch sessions (KIP-227)
 	// are cached [max.incremental.fetch.session.cache.slots]; 0 disables
 	// them. Default 1000.
@@ -99,6 +103,7 @@ func DefaultConfig() Config {
 		DefaultLog:       partition.DefaultConfig(),
 		ProducerIDBlock:  1000,
 		Groups:           group.DefaultConfig(),
+		Txn:              txn.DefaultConfig(),
 
 		FetchSessionSlots:    1000,
 		FetchSessionEviction: 2 * time.Minute,
@@ -115,6 +120,7 @@ type Broker struct {
 	topics      *topics
 	producerIDs *producerIDs
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
+	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	sessions    *fetchSessionCache
@@ -172,6 +178,11 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err := b.loadGroups(); err != nil {
 		return nil, err
 	}
+	b.tx.cfg = cfg.Txn
+	if err := b.loadTxns(); err != nil {
+		b.closeGroups()
+		return nil, err
+	}
 	b.log.Info("broker ready", "node_id", cfg.NodeID, "cluster_id", clusterID,
 		"topics", ts.count(), "dir", dir)
 	return b, nil
@@ -191,10 +202,12 @@ func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*neti
 	return b.dispatch(ctx, c, frame)
 }
 
-// Close stops the broker: the group coordinator answers its long polls
-// and stops. It does not close the store.
+// Close stops the broker: the transaction coordinator stops (a
+// transaction being completed stays prepared, completed at the next
+// start), the group coordinator answers its long polls and stops. It does
+// not close the store.
 func (b *Broker) Close() error {
-	return b.closeGroups()
+	return errors.Join(b.closeTxns(), b.closeGroups())
 }
 
 var _ netio.Handler = (*Broker)(nil)

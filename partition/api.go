@@ -274,6 +274,12 @@ type ProducerState struct {
 	Epoch        int16
 	LastSequence int32 // sequence of the last record of the last batch
 	LastOffset   int64
+	// LastTimestamp is the max timestamp of the last batch (-1: unknown);
+	// CoordinatorEpoch the last marker's (-1: none); TxnStartOffset the
+	// first offset of the producer's open transaction (-1: none).
+	LastTimestamp    int64
+	CoordinatorEpoch int32
+	TxnStartOffset   int64
 }
 
 // StoreConfig configures a Store.

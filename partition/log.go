@@ -595,7 +595,8 @@ func (l *log) producerStates() map[int64]ProducerState {
 	defer l.pmu.Unlock()
 	out := make(map[int64]ProducerState, len(l.producers))
 	for id, e := range l.producers {
-		st := ProducerState{Epoch: e.epoch, LastSequence: -1, LastOffset: -1}
+		st := ProducerState{Epoch: e.epoch, LastSequence: -1, LastOffset: -1, LastTimestamp: e.timestamp,
+			CoordinatorEpoch: e.coordinatorEpoch, TxnStartOffset: e.txnFirstOffset}
 		if b, ok := e.last(); ok {
 			st.LastSequence, st.LastOffset = b.lastSeq, b.lastOffset
 		}

@@ -102,7 +102,6 @@ type Coordinator struct {
 	mu        struct {
 		sync.Mutex
 		txns       map[string]*txnMeta
-		byPID      map[int64]*txnMeta
 		nextExpire time.Time
 		closed     bool
 	}
@@ -163,7 +162,6 @@ func Open(cfg Config, logs []*partition.Log, hooks Hooks) (*Coordinator, error) 
 	}
 	c := &Coordinator{cfg: cfg, log: cfg.Logger, hooks: hooks, quit: make(chan struct{}), done: make(chan struct{})}
 	c.mu.txns = map[string]*txnMeta{}
-	c.mu.byPID = map[int64]*txnMeta{}
 	for i, l := range logs {
 		if l != nil && l.Partition() != int32(i) {
 			return nil, fmt.Errorf("txn: %s partition %d found where %d expected", TopicName, l.Partition(), i)
@@ -305,9 +303,6 @@ func (c *Coordinator) expire(now time.Time) {
 		if err == nil {
 			m.state = Dead
 			delete(c.mu.txns, m.id)
-			if c.mu.byPID[m.producerID] == m {
-				delete(c.mu.byPID, m.producerID)
-			}
 		}
 		c.mu.Unlock()
 		if err != nil {

@@ -35,7 +35,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeout tim
 	ongoing := m.state == Ongoing
 	c.mu.Unlock()
 	if ongoing {
-		if err := c.fenceAndAbort(ctx, m); err != nil {
+		if err := c.fenceAndAbort(context.WithoutCancel(ctx), m); err != nil {
 			return -1, -1, err
 		}
 		c.mu.Lock()
@@ -86,7 +86,6 @@ func (c *Coordinator) getOrCreate(id string) (*txnMeta, error) {
 	m.state = Empty
 	m.update = c.now()
 	c.mu.txns[id] = m
-	c.mu.byPID[pid] = m
 	return m, nil
 }
 
@@ -121,11 +120,7 @@ func (c *Coordinator) write(m *txnMeta, next txnState, done bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {
-		if c.mu.byPID[m.producerID] == m {
-			delete(c.mu.byPID, m.producerID)
-		}
 		m.txnState = next
-		c.mu.byPID[m.producerID] = m
 	}
 	if done || err != nil {
 		m.pending = false
@@ -216,19 +211,20 @@ func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, tps []
 	return out, nil
 }
 
-// CheckProduce tells whether a transactional batch of pid at epoch may go
-// to tp: nil when tp is in the producer's ongoing transaction,
-// INVALID_TXN_STATE when the producer has no transaction holding tp,
-// PRODUCER_FENCED for an older epoch.
-func (c *Coordinator) CheckProduce(pid int64, epoch int16, tp TopicPartition) error {
+// CheckProduce tells whether a transactional batch of pid at epoch, sent
+// with transactional id id, may go to tp: nil when tp is in the id's
+// ongoing transaction; INVALID_PRODUCER_ID_MAPPING when the id is unknown
+// or held by another producer id; INVALID_PRODUCER_EPOCH for an older
+// epoch (a fenced producer); INVALID_TXN_STATE when tp was not added.
+func (c *Coordinator) CheckProduce(id string, pid int64, epoch int16, tp TopicPartition) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := c.mu.byPID[pid]
+	m := c.mu.txns[id]
 	switch {
-	case m == nil:
-		return kerr.InvalidTxnState
+	case m == nil, m.producerID != pid:
+		return kerr.InvalidProducerIDMapping
 	case epoch < m.epoch:
-		return kerr.ProducerFenced
+		return kerr.InvalidProducerEpoch
 	case m.state != Ongoing || !m.hasAll([]TopicPartition{tp}):
 		return kerr.InvalidTxnState
 	}
@@ -271,7 +267,7 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 	if c.cfg.testAfterPrepare != nil && c.cfg.testAfterPrepare() {
 		return nil // a simulated crash: left prepared
 	}
-	c.complete(ctx, m)
+	c.complete(context.WithoutCancel(ctx), m)
 	return nil
 }
 

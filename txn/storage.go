@@ -176,9 +176,6 @@ func (c *Coordinator) replay(p int32, r segment.Record) {
 		c.log.Warn("skipping undecodable "+TopicName+" key", "partition", p, "offset", r.Offset)
 		return
 	}
-	if old := c.mu.txns[k.TransactionalID]; old != nil && c.mu.byPID[old.producerID] == old {
-		delete(c.mu.byPID, old.producerID)
-	}
 	if r.ValueNull {
 		delete(c.mu.txns, k.TransactionalID)
 		return
@@ -190,7 +187,6 @@ func (c *Coordinator) replay(p int32, r segment.Record) {
 	}
 	m := &txnMeta{txnState: s, id: k.TransactionalID, part: p}
 	c.mu.txns[m.id] = m
-	c.mu.byPID[m.producerID] = m
 }
 
 // readAt reads the bytes of whole batches from offset (up to 1 MiB, at

@@ -139,13 +139,13 @@ func TestCommitAndAbortWriteMarkers(t *testing.T) {
 	if epoch != 0 {
 		t.Fatalf("first epoch %d, want 0", epoch)
 	}
-	if err := h.c.CheckProduce(pid, epoch, tp0); err != kerr.InvalidTxnState {
+	if err := h.c.CheckProduce("a", pid, epoch, tp0); err != kerr.InvalidTxnState {
 		t.Fatalf("produce before AddPartitions: %v, want INVALID_TXN_STATE", err)
 	}
 	if err := h.c.AddPartitions("a", pid, epoch, []TopicPartition{tp1, tp0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.c.CheckProduce(pid, epoch, tp0); err != nil {
+	if err := h.c.CheckProduce("a", pid, epoch, tp0); err != nil {
 		t.Fatalf("produce after AddPartitions: %v", err)
 	}
 	if d := h.describe("a"); d.State != Ongoing || len(d.Partitions) != 2 {
@@ -235,8 +235,8 @@ func TestFencingAbortsOngoing(t *testing.T) {
 	if err := h.c.EndTxn(ctx, "a", pid, e1, true); err != kerr.ProducerFenced {
 		t.Fatalf("old instance's commit: %v, want PRODUCER_FENCED", err)
 	}
-	if err := h.c.CheckProduce(pid, e1, tp0); err != kerr.ProducerFenced {
-		t.Fatalf("old instance's produce: %v, want PRODUCER_FENCED", err)
+	if err := h.c.CheckProduce("a", pid, e1, tp0); err != kerr.InvalidProducerEpoch {
+		t.Fatalf("old instance's produce: %v, want INVALID_PRODUCER_EPOCH", err)
 	}
 }
 

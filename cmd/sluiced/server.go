@@ -99,6 +99,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger) broker.Config {
 	b.Groups.MaxSessionTimeout = g.MaxSessionTimeout
 	b.Groups.OffsetsRetention = g.OffsetsRetention
 	b.Groups.OffsetsRetentionCheckInterval = g.OffsetsRetentionCheck
+	t := cfg.Txn
+	b.Txn.Partitions = t.StatePartitions
+	b.Txn.SegmentBytes = t.StateSegmentBytes
+	b.Txn.MaxTimeout = t.MaxTimeout
+	b.Txn.AbortInterval = t.AbortInterval
+	b.Txn.IDExpiration = t.IDExpiration
+	b.Txn.ExpireInterval = t.ExpireInterval
 	return b
 }
 

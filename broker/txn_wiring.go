@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/sluice/sluice/group"
+	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/txn"
+)
+
+// The transaction coordinator of a Broker lives in Broker.tx. New opens it
+// when __transaction_state already exists (so transactions are loaded, and
+// prepared ones completed, at start-up); otherwise the first transactional
+// request creates the topic and opens it, as Kafka does.
+//
+// Markers: the coordinator's WriteMarkers hook appends a COMMIT or ABORT
+// control batch (partition.Log.AppendMarker) to every data partition of the
+// transaction, concurrently, and for a __consumer_offsets partition (a
+// group added by AddOffsetsToTxn) materialises or discards the producer's
+// pending offsets in the group coordinator instead (they are held in
+// memory: see group/txnoffsets.go). A partition deleted since the
+// transaction began is skipped, as Kafka skips markers for unknown
+// partitions; so is a marker older than the partition's producer epoch
+// (a newer instance already ended the transaction there).
+
+// txnEntry is one broker's transaction coordinator; mu serialises its
+// opening.
+type txnEntry struct {
+	mu     sync.Mutex
+	cfg    txn.Config
+	c      *txn.Coordinator
+	closed bool
+}
+
+var errTxnsClosed = errors.New("broker: transaction coordinator closed")
+
+// loadTxns opens the coordinator at start-up if __transaction_state exists.
+func (b *Broker) loadTxns() error {
+	if b.topics.get(txn.TopicName) == nil {
+		return nil
+	}
+	_, err := b.txns()
+	return err
+}
+
+// txns returns the broker's transaction coordinator, opening it on first
+// use.
+func (b *Broker) txns() (*txn.Coordinator, error) {
+	e := &b.tx
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errTxnsClosed
+	}
+	if e.c != nil {
+		return e.c, nil
+	}
+	cfg := e.cfg
+	if cfg.Logger == nil {
+		cfg.Logger = b.log
+	}
+	t, err := b.txnStateTopic(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := txn.Open(cfg, t.partitions, txn.Hooks{NewProducerID: b.producerIDs.next, WriteMarkers: b.writeMarkers})
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
+	}
+	e.c = c
+	return c, nil
+}
+
+// closeTxns stops the coordinator; later transactional requests get
+// COORDINATOR_NOT_AVAILABLE. Idempotent.
+func (b *Broker) closeTxns() error {
+	e := &b.tx
+	e.mu.Lock()
+	c := e.c
+	e.closed, e.c, e.cfg = true, nil, txn.Config{}
+	e.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Close()
+}
+
+// txnCoordinatorOr returns the coordinator, logging why it is unavailable.
+func (b *Broker) txnCoordinatorOr() *txn.Coordinator {
+	c, err := b.txns()
+	if err != nil {
+		if !errors.Is(err, errTxnsClosed) {
+			b.log.Error("transaction coordinator unavailable", "err", err)
+		}
+		return nil
+	}
+	return c
+}
+
+// txnStateTopic returns __transaction_state, creating it compacted
+// (transaction.state.log.* settings), with no time retention.
+func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
+	if t := b.topics.get(txn.TopicName); t != nil {
+		return t, nil
+	}
+	d := txn.DefaultConfig()
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = d.Partitions
+	}
+	if cfg.SegmentBytes <= 0 {
+		cfg.SegmentBytes = d.SegmentBytes
+	}
+	configs := map[string]string{
+		"cleanup.policy":   "compact",
+		"segment.bytes":    strconv.FormatInt(cfg.SegmentBytes, 10),
+		"retention.ms":     "-1",
+		"compression.type": "uncompressed",
+	}
+	t, err := b.topics.createTopic(txn.TopicName, cfg.Partitions, configs)
+	if errors.Is(err, errTopicExists) {
+		if t = b.topics.get(txn.TopicName); t != nil {
+			return t, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot create %s: %w", txn.TopicName, err)
+	}
+	return t, nil
+}
+
+// writeMarkers is the coordinator's WriteMarkers hook.
+func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
+	errs := make([]error, len(m.Partitions))
+	var wg sync.WaitGroup
+	for i, tp := range m.Partitions {
+		if len(m.Partitions) == 1 {
+			errs[i] = b.writeMarker(ctx, m, tp)
+			break
+		}
+		wg.Go(func() { errs[i] = b.writeMarker(ctx, m, tp) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// writeMarker ends m's transaction on one partition.
+func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
+	if tp.Topic == group.TopicName {
+		gc := b.coordinatorOr()
+		if gc == nil {
+			return fmt.Errorf("broker: cannot complete offsets of producer %d: group coordinator unavailable", m.ProducerID)
+		}
+		return gc.CompleteTxn(ctx, tp.Partition, m.ProducerID, m.Commit)
+	}
+	t := b.topics.get(tp.Topic)
+	var l *partition.Log
+	if t != nil {
+		l = t.partition(tp.Partition)
+	}
+	if l == nil {
+		b.log.Warn("transaction marker for a partition that no longer exists skipped",
+			"topic", tp.Topic, "partition", tp.Partition, "producer_id", m.ProducerID)
+		return nil
+	}
+	_, err := l.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, partition.ErrInvalidProducerEpoch), errors.Is(err, partition.ErrTransactionCoordinatorFenced):
+		b.log.Warn("transaction marker refused by the partition; skipped", "topic", tp.Topic,
+			"partition", tp.Partition, "producer_id", m.ProducerID, "err", err)
+		return nil
+	}
+	return fmt.Errorf("broker: cannot write marker to %s-%d: %w", tp.Topic, tp.Partition, err)
+}
