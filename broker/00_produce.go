@@ -39,10 +39,17 @@ import (
 //   INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID, KAFKA_STORAGE_ERROR. An
 //   empty records field is INVALID_RECORD. A duplicate idempotent retry
 //   returns its original offsets and no error.
-// * Transactions are not served yet: a request with a TransactionalID, or
-//   a batch with the transactional attribute, gets INVALID_TXN_STATE (48)
-//   for the partition — what Kafka answers (KIP-890 verification) for a
-//   transactional write no transaction coordinator has begun.
+// * Transactional batches (attribute bit 4, txn_produce.go): without a
+//   transaction coordinator (no TxnVerifier set) a request with a
+//   TransactionalID, or a transactional batch, gets INVALID_TXN_STATE (48)
+//   for the partition, what Kafka answers (KIP-890 verification) for a
+//   transactional write no coordinator has begun. With one, a
+//   transactional batch without a TransactionalID gets
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), as in Kafka; otherwise the
+//   verifier decides (the partition must be in the producer's
+//   transaction), then Log.Append applies Kafka's producer-state rules
+//   (INVALID_TXN_STATE for a plain batch inside an open transaction,
+//   INVALID_PRODUCER_EPOCH, sequences) and opens the transaction.
 // * Before the append, the topic's compression.type and
 //   message.timestamp.* configs apply (produce_policy.go): batches in
 //   another codec are recompressed, out-of-range CreateTime timestamps get
@@ -101,7 +108,7 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
-			sp.ErrorCode = j.precheck(acksOK, req.TransactionID != nil)
+			sp.ErrorCode = j.precheck(acksOK, req.TransactionID)
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
 			}
@@ -112,7 +119,7 @@ func (b *Broker) produceJobs(req *kmsg.ProduceRequest, resp *kmsg.ProduceRespons
 }
 
 // precheck returns the error code a partition gets before any append.
-func (j *produceJob) precheck(acksOK, transactional bool) int16 {
+func (j *produceJob) precheck(acksOK bool, txnID *string) int16 {
 	switch {
 	case !acksOK:
 		return kerr.InvalidRequiredAcks.Code
@@ -122,8 +129,8 @@ func (j *produceJob) precheck(acksOK, transactional bool) int16 {
 		return kerr.InvalidTopicException.Code
 	case len(j.records) == 0:
 		return kerr.InvalidRecord.Code
-	case transactional || hasTransactionalBatch(j.records):
-		return kerr.InvalidTxnState.Code
+	case txnID != nil || hasTransactionalBatch(j.records):
+		return j.checkTxn(txnID)
 	}
 	return 0
 }

@@ -41,9 +41,14 @@ import (
 //   (v13+, topics by id), OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH (v9+ CurrentLeaderEpoch), with HighWatermark,
 //   LastStableOffset and LogStartOffset -1 as Kafka does.
-// * AbortedTransactions is null and PreferredReadReplica (v11+) -1.
-//   IsolationLevel is accepted; with no transactions yet the last stable
-//   offset equals the high watermark.
+// * IsolationLevel 1 (read_committed, v4+): records are read only below
+//   the partition's last stable offset (the first offset of its oldest
+//   open transaction, or the high watermark), still by sendfile, and
+//   AbortedTransactions lists the aborted transactions whose records the
+//   consumer drops (from the segments' .txnindex; Log.ReadCommitted).
+//   read_uncommitted reads to the high watermark with AbortedTransactions
+//   null. Every answer carries LastStableOffset. PreferredReadReplica
+//   (v11+) is -1.
 // * Incremental fetch sessions (KIP-227, v7+; fetchsession.go): a full
 //   fetch at epoch 0 gets a session id when the cache has room
 //   (max.incremental.fetch.session.cache.slots); later fetches list only
@@ -70,6 +75,7 @@ type fetchPart struct {
 	offset    int64
 	maxBytes  int64
 	epoch     int32 // CurrentLeaderEpoch, -1 unchecked
+	committed bool  // IsolationLevel 1 (read_committed, v4+)
 	errCode   int16 // request-level error (unknown topic, …)
 
 	// Result of the latest read.
@@ -190,6 +196,7 @@ func (b *Broker) resolveFetch(req *kmsg.FetchRequest) []fetchTopic {
 			if req.Version < 9 {
 				fp.epoch = -1
 			}
+			fp.committed = req.Version >= 4 && req.IsolationLevel == readCommitted
 			if t == nil {
 				fp.errCode = missing
 			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
@@ -289,7 +296,11 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {
 		return
 	}
-	res, err := fp.log.Read(fp.offset, limit, minOneBatch)
+	read := fp.log.Read
+	if fp.committed {
+		read = fp.log.ReadCommitted
+	}
+	res, err := read(fp.offset, limit, minOneBatch)
 	if err != nil {
 		releaseRegions(res.Regions)
 		fp.code = errorCode(err)

@@ -119,9 +119,9 @@ func lookupOffset(l *partition.Log, version int16, isolation int8, ts int64) (in
 	return -1, -1, nil
 }
 
-// lastStableOffset is the high watermark until transactions exist (Log
-// reports the LSO only on reads).
-func lastStableOffset(l *partition.Log) int64 { return l.HighWatermark() }
+// lastStableOffset is the partition's LSO: read_committed consumers read
+// below it.
+func lastStableOffset(l *partition.Log) int64 { return l.LastStableOffset() }
 
 // checkLeaderEpoch compares a request's CurrentLeaderEpoch (-1: unchecked)
 // with the log's.

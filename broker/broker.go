@@ -124,6 +124,7 @@ type Broker struct {
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	sessions    *fetchSessionCache
+	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
 

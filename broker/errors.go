@@ -55,6 +55,8 @@ var errorCodes = []struct {
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch.Code},
 	{partition.ErrPolicyViolation, kerr.PolicyViolation.Code},
 	{partition.ErrInvalidConfig, kerr.InvalidConfig.Code},
+	{partition.ErrInvalidTxnState, kerr.InvalidTxnState.Code},
+	{partition.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced.Code},
 	{errInvalidTopic, kerr.InvalidTopicException.Code},
 	{errTopicExists, kerr.TopicAlreadyExists.Code},
 	{errUnknownTopic, kerr.UnknownTopicOrPartition.Code},

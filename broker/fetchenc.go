@@ -23,7 +23,11 @@ import (
 //	    HighWatermark int64
 //	    LastStableOffset int64          v4+
 //	    LogStartOffset int64            v5+
-//	    AbortedTransactions nullable [] v4+ (always null)
+//	    AbortedTransactions nullable [   v4+ (null unless read_committed)
+//	      ProducerID int64
+//	      FirstOffset int64
+//	      tagged fields                 v12+
+//	    ]
 //	    PreferredReadReplica int32      v11+ (always -1)
 //	    Records nullable bytes          length prefix, then regions
 //	                                    (v0-3: the down-converted copy)
@@ -135,6 +139,21 @@ func writeFetchBody(w *fetchWriter, version int16, errCode int16, sessionID int3
 	w.tags()
 }
 
+// writeAborted writes AbortedTransactions: null for read_uncommitted (and
+// for a partition in error), else the read's list, possibly empty.
+func writeAborted(w *fetchWriter, fp *fetchPart) {
+	if !fp.committed || fp.code != 0 {
+		w.length(-1, w.flexible, false)
+		return
+	}
+	w.array(len(fp.res.AbortedTransactions))
+	for _, a := range fp.res.AbortedTransactions {
+		w.i64(a.ProducerID)
+		w.i64(a.FirstOffset)
+		w.tags()
+	}
+}
+
 func writeFetchPartition(w *fetchWriter, version int16, fp *fetchPart) {
 	hw, lso, start := fp.res.HighWatermark, fp.res.LastStableOffset, fp.res.LogStartOffset
 	if fp.code != 0 {
@@ -150,7 +169,7 @@ func writeFetchPartition(w *fetchWriter, version int16, fp *fetchPart) {
 		w.i64(start)
 	}
 	if version >= 4 {
-		w.length(-1, w.flexible, false) // AbortedTransactions: null
+		writeAborted(w, fp)
 	}
 	if version >= 11 {
 		w.i32(-1) // PreferredReadReplica

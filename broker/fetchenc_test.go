@@ -48,8 +48,9 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 	id1, id2 := newUUID(), newUUID()
 	topics := []fetchTopic{
 		{name: "alpha", id: id1, parts: []fetchPart{
-			{partition: 0, res: partition.ReadResult{Regions: regs, Bytes: 350, HighWatermark: 40, LastStableOffset: 39, LogStartOffset: 3}},
-			{partition: 1, res: partition.ReadResult{HighWatermark: 7, LastStableOffset: 7, LogStartOffset: 0}},
+			{partition: 0, committed: true, res: partition.ReadResult{Regions: regs, Bytes: 350, HighWatermark: 40, LastStableOffset: 39, LogStartOffset: 3,
+				AbortedTransactions: []partition.AbortedTxn{{ProducerID: 7, FirstOffset: 5}, {ProducerID: 1 << 40, FirstOffset: 1 << 33}}}},
+			{partition: 1, committed: true, res: partition.ReadResult{HighWatermark: 7, LastStableOffset: 7, LogStartOffset: 0}},
 			{partition: 2, code: kerr.OffsetOutOfRange.Code, res: partition.ReadResult{HighWatermark: 9}},
 		}},
 		{name: "b", id: id2, parts: []fetchPart{
@@ -115,6 +116,14 @@ func kmsgFetchResponse(v, topErr int16, sessionID int32, topics []fetchTopic) *k
 				rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 			}
 			rp.PreferredReadReplica = -1
+			if fp.committed && fp.code == 0 {
+				rp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+				for _, a := range fp.res.AbortedTransactions {
+					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+					rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+				}
+			}
 			rp.RecordBatches = append([]byte{}, fp.legacy...)
 			for _, reg := range fp.res.Regions {
 				b := make([]byte, reg.Len)

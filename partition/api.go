@@ -168,6 +168,10 @@ type ReadResult struct {
 	LastStableOffset int64
 	LogStartOffset   int64
 	LogEndOffset     int64
+	// AbortedTransactions (ReadCommitted only) are the aborted
+	// transactions that may have records in the regions, oldest marker
+	// first: Fetch's AbortedTransactions.
+	AbortedTransactions []AbortedTxn
 }
 
 // Log is one partition's log: its ordered segments, appends, reads, rolls,
@@ -193,6 +197,16 @@ func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(rec
 // no regions. offset < LogStartOffset or > LogEndOffset: ErrOffsetOutOfRange.
 func (l *Log) Read(offset int64, maxBytes int64, minOneBatch bool) (ReadResult, error) {
 	return l.read(offset, maxBytes, minOneBatch)
+}
+
+// ReadCommitted is Read for a read_committed consumer (Fetch
+// isolation_level 1): regions stop below the last stable offset (the first
+// offset of the oldest open transaction, or the high watermark), still as
+// file regions for sendfile, and AbortedTransactions lists the aborted
+// transactions (from the segments' .txnindex) whose records the consumer
+// must drop. offset == LastStableOffset yields no regions.
+func (l *Log) ReadCommitted(offset int64, maxBytes int64, minOneBatch bool) (ReadResult, error) {
+	return l.readIsolated(offset, maxBytes, minOneBatch, true)
 }
 
 // Offsets.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,6 +202,25 @@ func (s *logSegment) lookupPosition(pos int64) (int64, error) {
 	}
 	_, p := oi.LookupPosition(uint32(min(pos, maxSegmentBytes)))
 	return int64(p), nil
+}
+
+// offsetAtOrAfter is an upper bound of the offsets of the batches that end
+// at or before pos: the last offset + 1 of the first indexed batch starting
+// at or after pos, else bound.
+func (s *logSegment) offsetAtOrAfter(pos, bound int64) (int64, error) {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	oi, err := s.indexesLocked()
+	if err != nil {
+		return 0, err
+	}
+	n := oi.Entries()
+	i := sort.Search(n, func(i int) bool { _, p := oi.Entry(i); return int64(p) >= pos })
+	if i == n {
+		return bound, nil
+	}
+	off, _ := oi.Entry(i)
+	return min(off+1, bound), nil
 }
 
 // lookupTime returns the offset to start a scan for timestamp ts from.

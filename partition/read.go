@@ -53,12 +53,22 @@ func (l *log) limitLocked(s *logSegment) int64 {
 }
 
 func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error) {
+	return l.readIsolated(offset, maxBytes, minOneBatch, false)
+}
+
+// readIsolated is read; committed reads only below the last stable offset
+// and collects the aborted transactions of the range read.
+func (l *log) readIsolated(offset, maxBytes int64, minOneBatch, committed bool) (ReadResult, error) {
 	l.mu.RLock()
 	res := ReadResult{
 		HighWatermark:    l.mu.hw,
-		LastStableOffset: l.mu.hw,
+		LastStableOffset: l.lsoLocked(),
 		LogStartOffset:   l.mu.logStart,
 		LogEndOffset:     l.mu.leo,
+	}
+	end := res.HighWatermark
+	if committed {
+		end = res.LastStableOffset
 	}
 	if l.mu.closed {
 		l.mu.RUnlock()
@@ -73,13 +83,24 @@ func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error)
 		return res, fmt.Errorf("%w: %d is outside [%d, %d] of %s-%d", ErrOffsetOutOfRange,
 			offset, res.LogStartOffset, res.LogEndOffset, l.topic, l.partition)
 	}
-	for offset < l.mu.hw {
+	for offset < end {
 		v, ok := l.pinLocked(offset)
 		if !ok {
 			break
 		}
+		next := l.nextBaseLocked(v.seg)
 		l.mu.RUnlock()
+		if end < next {
+			// The LSO (a batch start) lies in this segment: read below it.
+			if err := l.limitTo(&v, end); err != nil {
+				v.seg.Release()
+				return res, err
+			}
+		}
 		reg, found, err := l.readSegment(v, offset, maxBytes, minOneBatch)
+		if err == nil && found && committed {
+			res.AbortedTransactions, err = l.abortedFor(v.seg, offset, reg, min(next, end))
+		}
 		if err != nil || found {
 			if found {
 				res.Regions, res.Bytes = append(res.Regions, reg), reg.Len
@@ -92,6 +113,52 @@ func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error)
 	}
 	l.mu.RUnlock()
 	return res, nil
+}
+
+// limitTo lowers v's limit to the position of the batch starting at
+// offset (the last stable offset), if v holds it.
+func (l *log) limitTo(v *readView, offset int64) error {
+	pos, _, err := l.findBatch(*v, offset)
+	if err != nil {
+		return err
+	}
+	if pos >= 0 {
+		v.limit = pos
+	}
+	return nil
+}
+
+// abortedFor collects the aborted transactions that may hold records of
+// reg, read from offset in seg: Kafka's collectAbortedTransactions from
+// offset up to an upper bound (the offset of the first index entry at or
+// after the region's end, or bound), across seg and the segments after it
+// (an aborted transaction's marker may be far ahead) until an entry's last
+// stable offset reaches the bound.
+func (l *log) abortedFor(seg *logSegment, offset int64, reg sendfile.Region, bound int64) ([]AbortedTxn, error) {
+	upper, err := seg.offsetAtOrAfter(reg.Off+reg.Len, bound)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.RLock()
+	var segs []*logSegment
+	all := l.mu.segments
+	for i, s := range all {
+		if i+1 < len(all) && all[i+1].base <= seg.base {
+			continue // wholly below seg
+		}
+		s.acquire()
+		segs = append(segs, s)
+	}
+	l.mu.RUnlock()
+	defer releaseAll(segs)
+	var out []AbortedTxn
+	for _, s := range segs {
+		more := false
+		if out, more, err = s.collectAborted(out, offset, upper); err != nil || !more {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // readSegment finds the batch holding offset in v and returns the region of

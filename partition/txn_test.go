@@ -75,7 +75,10 @@ func TestAppendMarkerFormat(t *testing.T) {
 		t.Fatalf("marker header %+v", h)
 	}
 	var key, value []byte
-	segment.Records(m, func(r segment.Record) bool { key, value = append(key, r.Key...), append(value, r.Value...); return false })
+	segment.Records(m, func(r segment.Record) bool {
+		key, value = append(key, r.Key...), append(value, r.Value...)
+		return false
+	})
 	if want := []byte{0, 0, 0, 1}; string(key) != string(want) {
 		t.Fatalf("key %x, want %x", key, want)
 	}
