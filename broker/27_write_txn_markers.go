@@ -2,14 +2,12 @@ package broker
 
 import (
 	"context"
-	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/txn"
 )
 
@@ -59,19 +57,6 @@ func (b *Broker) writeOneMarker(ctx context.Context, m txn.Markers, tp txn.Topic
 		}
 		return group.ErrorCode(gc.CompleteTxn(ctx, tp.Partition, m.ProducerID, m.Commit))
 	}
-	t := b.topics.get(tp.Topic)
-	if t == nil || t.partition(tp.Partition) == nil {
-		return kerr.UnknownTopicOrPartition.Code
-	}
-	_, err := t.partition(tp.Partition).AppendMarker(m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, partition.ErrInvalidProducerEpoch):
-		return kerr.InvalidProducerEpoch.Code
-	case errors.Is(err, partition.ErrTransactionCoordinatorFenced):
-		return kerr.TransactionCoordinatorFenced.Code
-	}
-	b.log.Error("cannot write transaction marker", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-	return kerr.KafkaStorageError.Code
+	_, code := b.WriteTxnMarker(tp.Topic, tp.Partition, m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch)
+	return code
 }

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/sluice/sluice/group"
-	"github.com/sluice/sluice/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/sluice/sluice/txn"
 )
 
@@ -72,6 +72,7 @@ func (b *Broker) txns() (*txn.Coordinator, error) {
 		return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
 	}
 	e.c = c
+	b.SetTxnVerifier(txnProduceVerifier{c})
 	return c, nil
 }
 
@@ -83,6 +84,7 @@ func (b *Broker) closeTxns() error {
 	c := e.c
 	e.closed, e.c, e.cfg = true, nil, txn.Config{}
 	e.mu.Unlock()
+	b.SetTxnVerifier(nil)
 	if c == nil {
 		return nil
 	}
@@ -147,33 +149,26 @@ func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
 	return errors.Join(errs...)
 }
 
-// writeMarker ends m's transaction on one partition.
+// writeMarker ends m's transaction on one partition (writeOneMarker); a
+// partition that no longer exists, or that refuses the marker as stale, is
+// skipped with a warning rather than retried for ever.
 func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
-	if tp.Topic == group.TopicName {
-		gc := b.coordinatorOr()
-		if gc == nil {
-			return fmt.Errorf("broker: cannot complete offsets of producer %d: group coordinator unavailable", m.ProducerID)
-		}
-		return gc.CompleteTxn(ctx, tp.Partition, m.ProducerID, m.Commit)
-	}
-	t := b.topics.get(tp.Topic)
-	var l *partition.Log
-	if t != nil {
-		l = t.partition(tp.Partition)
-	}
-	if l == nil {
-		b.log.Warn("transaction marker for a partition that no longer exists skipped",
-			"topic", tp.Topic, "partition", tp.Partition, "producer_id", m.ProducerID)
+	switch code := b.writeOneMarker(ctx, m, tp); code {
+	case 0:
 		return nil
-	}
-	_, err := l.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch)
-	switch {
-	case err == nil:
+	case kerr.UnknownTopicOrPartition.Code, kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
+		b.log.Warn("transaction marker skipped", "topic", tp.Topic, "partition", tp.Partition,
+			"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
 		return nil
-	case errors.Is(err, partition.ErrInvalidProducerEpoch), errors.Is(err, partition.ErrTransactionCoordinatorFenced):
-		b.log.Warn("transaction marker refused by the partition; skipped", "topic", tp.Topic,
-			"partition", tp.Partition, "producer_id", m.ProducerID, "err", err)
-		return nil
+	default:
+		return fmt.Errorf("broker: cannot write marker to %s-%d: %w", tp.Topic, tp.Partition, kerr.ErrorForCode(code))
 	}
-	return fmt.Errorf("broker: cannot write marker to %s-%d: %w", tp.Topic, tp.Partition, err)
+}
+
+// txnProduceVerifier is the Produce path's check of a transactional batch
+// (TxnVerifier): the partition must be in the id's ongoing transaction.
+type txnProduceVerifier struct{ c *txn.Coordinator }
+
+func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int64, epoch int16) int16 {
+	return txn.ErrorCode(v.c.CheckProduce(id, pid, epoch, txn.TopicPartition{Topic: topic, Partition: p}))
 }
