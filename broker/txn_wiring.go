@@ -136,6 +136,11 @@ func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
 
 // writeMarkers is the coordinator's WriteMarkers hook.
 func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
+	if h := b.testBeforeMarkers; h != nil {
+		if err := h(m); err != nil {
+			return err
+		}
+	}
 	errs := make([]error, len(m.Partitions))
 	var wg sync.WaitGroup
 	for i, tp := range m.Partitions {

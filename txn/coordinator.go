@@ -174,8 +174,14 @@ func Open(cfg Config, logs []*partition.Log, hooks Hooks) (*Coordinator, error) 
 		return nil, err
 	}
 	c.mu.nextExpire = c.now().Add(cfg.ExpireInterval)
+	prepared := 0
+	for _, m := range c.mu.txns {
+		if m.state == PrepareCommit || m.state == PrepareAbort {
+			prepared++
+		}
+	}
 	c.log.Info("transaction coordinator loaded", "transactional_ids", len(c.mu.txns), "records", n,
-		"partitions", len(c.parts), "took", time.Since(start).Round(time.Millisecond))
+		"prepared_to_complete", prepared, "partitions", len(c.parts), "took", time.Since(start).Round(time.Millisecond))
 	if cfg.Manual {
 		close(c.done)
 	} else {
