@@ -119,16 +119,16 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
-	gr          groupsEntry  // the group coordinator; see groups_wiring.go
-	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
+	gr          groupsEntry // the group coordinator; see groups_wiring.go
+	tx          txnEntry    // the transaction coordinator; see txn_wiring.go
 	// testBeforeMarkers, set by tests before any request, runs before a
 	// transaction's markers are written; an error fails the write (a
 	// crash point or a failing partition).
 	testBeforeMarkers func(txn.Markers) error
-	traffic     traffic      // bytes in and out per topic; see traffic.go
-	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
-	sessions    *fetchSessionCache
-	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
+	traffic           traffic      // bytes in and out per topic; see traffic.go
+	sasl              saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
+	sessions          *fetchSessionCache
+	txnVerifier       atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
 
 	fetchRequests, fetchRequestParts atomic.Int64 // Fetch requests and the partitions they listed
 
