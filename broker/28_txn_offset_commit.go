@@ -10,7 +10,8 @@ import (
 	"github.com/sluice/sluice/netio"
 )
 
-// TxnOffsetCommit: v0-4
+// TxnOffsetCommit: v0-5 (v5, KIP-890 part 2, differs only by an error
+// code TRANSACTION_ABORTABLE that transactions v1 never answer)
 //
 // Behavior:
 // * The offsets are pending in the group coordinator until the
@@ -27,7 +28,7 @@ import (
 //   KIP-890 part 2 does not either): the client sends AddOffsetsToTxn
 //   first, which is.
 
-func init() { register(28, 0, 4, handleTxnOffsetCommit) }
+func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.TxnOffsetCommitRequest)
