@@ -47,6 +47,14 @@
 // under any commit rate. Every record has a key, as a compacted topic
 // requires.
 //
+// # Transactional offsets
+//
+// TxnOffsetCommit's offsets wait, per producer id, in memory until the
+// transaction coordinator's marker for the group's partition: a commit
+// appends them as ordinary offset records, an abort drops them (see
+// txnoffsets.go; they are not in the log before the marker, unlike
+// Kafka's). OffsetFetch reports a partition with one pending as unstable.
+//
 // # Concurrency
 //
 // Lock order: part.wmu (one per __consumer_offsets partition, serialises
