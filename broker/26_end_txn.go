@@ -9,7 +9,7 @@ import (
 	"github.com/sluice/sluice/netio"
 )
 
-// EndTxn: v0-5
+// EndTxn: v0-4
 //
 // Behavior:
 // * Commit or abort: PrepareCommit/PrepareAbort is written to
@@ -23,16 +23,15 @@ import (
 //   transaction, is INVALID_TXN_STATE. INVALID_PRODUCER_ID_MAPPING,
 //   PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v2) and
 //   CONCURRENT_TRANSACTIONS as for AddPartitionsToTxn.
-// * v5 answers the producer id and epoch, which stay the same: the
-//   transaction.version feature (KIP-890 part 2, an epoch bump per
-//   transaction) is not advertised, so clients run transactions v1.
+// * v5 is not served: it means transactions v2 (KIP-890 part 2: Kafka
+//   bumps the epoch at every EndTxn v5 and answers the new one), which
+//   Sluice does not implement; clients then run transactions v1.
 
-func init() { register(26, 0, 5, handleEndTxn) }
+func init() { register(26, 0, 4, handleEndTxn) }
 
 func handleEndTxn(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
-	resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch
 	tc := b.txnCoordinatorOr()
 	if tc == nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
@@ -40,8 +39,5 @@ func handleEndTxn(ctx context.Context, b *Broker, r *request) (*netio.Response, 
 	}
 	err := tc.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
 	resp.ErrorCode = fencedCode(err, r.version >= 2)
-	if err != nil {
-		resp.ProducerID, resp.ProducerEpoch = -1, -1
-	}
 	return r.respond(resp), nil
 }

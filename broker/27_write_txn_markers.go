@@ -11,7 +11,7 @@ import (
 	"github.com/sluice/sluice/txn"
 )
 
-// WriteTxnMarkers: v0-1
+// WriteTxnMarkers: v1 (v0 went with Kafka 4.0, KIP-896)
 //
 // Behavior:
 // * Sent by a transaction coordinator to the partitions' leaders (on one
@@ -23,7 +23,7 @@ import (
 //   partition's producer epoch), TRANSACTION_COORDINATOR_FENCED, or
 //   KAFKA_STORAGE_ERROR.
 
-func init() { register(27, 0, 1, handleWriteTxnMarkers) }
+func init() { register(27, 1, 1, handleWriteTxnMarkers) }
 
 func handleWriteTxnMarkers(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.WriteTxnMarkersRequest)
