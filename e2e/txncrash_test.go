@@ -88,7 +88,7 @@ func TestKillDuringTransactions(t *testing.T) {
 	cancel() // the producer stops; what it was doing is left to the coordinator
 	last := <-done
 	cl.Close()
-	d = start(t, dir, "--config", cfg, "--listen", addr)
+	start(t, dir, "--config", cfg, "--listen", addr) // stopped at cleanup
 	mu.Lock()
 	t.Logf("killed during transaction %d; %d acknowledged before", last, len(outcome))
 	mu.Unlock()
