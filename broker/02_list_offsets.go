@@ -24,7 +24,9 @@ import (
 //   READ_COMMITTED (v2+) the last stable offset. -3 (max timestamp, v7+):
 //   the offset and timestamp of the record with the largest timestamp.
 //   >= 0: the first offset whose timestamp is >= it; none is offset -1,
-//   timestamp -1. Special timestamps answer timestamp -1.
+//   timestamp -1. With READ_COMMITTED an offset found at or past the last
+//   stable offset is none, as in Kafka. Special timestamps answer
+//   timestamp -1.
 // * LeaderEpoch (v4+) is the partition's current leader epoch (Log has no
 //   epoch-for-offset lookup yet; on one node without leader changes they
 //   agree). CurrentLeaderEpoch (v4+) older than the log's:
@@ -105,18 +107,26 @@ func lookupOffset(l *partition.Log, version int16, isolation int8, ts int64) (in
 		return l.HighWatermark(), -1, nil
 	case ts == listMaxTimestamp && version >= 7:
 		off, mts, ok, err := l.MaxTimestamp()
-		if err != nil || !ok {
+		if err != nil || !ok || !fetchable(l, isolation, off) {
 			return -1, -1, err
 		}
 		return off, mts, nil
 	case ts >= 0:
 		off, fts, ok, err := l.OffsetForTimestamp(ts)
-		if err != nil || !ok {
+		if err != nil || !ok || !fetchable(l, isolation, off) {
 			return -1, -1, err
 		}
 		return off, fts, nil
 	}
 	return -1, -1, nil
+}
+
+// fetchable reports whether a consumer of the isolation level may read
+// off: with read_committed, only below the LSO (Kafka's
+// fetchOffsetForTimestamp filter; the lookups already stop at the high
+// watermark).
+func fetchable(l *partition.Log, isolation int8, off int64) bool {
+	return isolation != readCommitted || off < lastStableOffset(l)
 }
 
 // lastStableOffset is the partition's LSO: read_committed consumers read

@@ -1,6 +1,8 @@
 // Package dump prints segment files the way Kafka's DumpLogSegments
 // (kafka-dump-log.sh) does: one line per batch of a .log (and per record with
-// PrintData), one line per entry of a .index or .timeindex, and with
+// PrintData; a transaction marker's record shows "endTxnMarker: COMMIT
+// coordinatorEpoch: N"), one line per entry of a .index, .timeindex or
+// .txnindex (aborted transactions), and with
 // VerifyIndex a check that each index entry points at the batch it claims.
 // Corrupt or torn data is reported with its position and reason, never
 // panicked on; the caller turns ErrProblems into exit status 1.
@@ -72,8 +74,10 @@ func (d *dumper) file() {
 		d.offsetIndex(base)
 	case ".timeindex":
 		d.timeIndex(base)
+	case ".txnindex":
+		d.txnIndex()
 	default:
-		d.problem("unknown file type (want .log, .index or .timeindex)")
+		d.problem("unknown file type (want .log, .index, .timeindex or .txnindex)")
 	}
 }
 

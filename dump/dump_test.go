@@ -2,6 +2,7 @@ package dump
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"os"
@@ -121,4 +122,47 @@ func TestDumpGolden(t *testing.T) {
 		os.WriteFile(logPath, data, 0o644)
 	}, true, logPath)
 	f("bad-names", Options{}, nil, true, filepath.Join(filepath.Dir(logPath), "x.log"), stem+".txt")
+}
+
+// TestDumpTransactions: markers print as Kafka's endTxnMarker lines and a
+// .txnindex as its entries (a torn tail is a problem).
+func TestDumpTransactions(t *testing.T) {
+	dir := t.TempDir()
+	stem := filepath.Join(dir, "00000000000000000000")
+	log, err := segment.Open(stem + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := segmenttest.NewBatch(0, 2, ts0, 3)
+	txn.ProducerID, txn.ProducerEpoch, txn.BaseSequence, txn.Attributes = 7, 2, 0, segment.AttrTransactional
+	commit := segment.EncodeMarker(7, 2, true, 5, ts0+1)
+	segment.SetBaseOffset(commit, 2)
+	abort := segment.EncodeMarker(7, 2, false, 5, ts0+2)
+	segment.SetBaseOffset(abort, 3)
+	if _, err := log.Append([][]byte{txn.Encode(), commit, abort}); err != nil {
+		t.Fatal(err)
+	}
+	log.Close()
+	entry := []byte{0, 0}
+	for _, v := range []int64{7, 3, 3, 4} {
+		entry = binary.BigEndian.AppendUint64(entry, uint64(v))
+	}
+	os.WriteFile(stem+".txnindex", append(entry, 0, 0, 1), 0o644)
+	var out bytes.Buffer
+	err = Files(&out, Options{PrintData: true}, stem+".log", stem+".txnindex")
+	if !errors.Is(err, ErrProblems) {
+		t.Fatalf("Files = %v, want the torn entry reported", err)
+	}
+	got := strings.ReplaceAll(out.String(), dir, "DIR")
+	for _, want := range []string{
+		"baseOffset: 2 lastOffset: 2 count: 1 baseSequence: -1 lastSequence: -1 producerId: 7 producerEpoch: 2 partitionLeaderEpoch: 0 isTransactional: true isControl: true",
+		"| offset: 2 CreateTime: 1700000000001 keySize: 4 valueSize: 6 sequence: -1 headerKeys: [] endTxnMarker: COMMIT coordinatorEpoch: 5\n",
+		"| offset: 3 CreateTime: 1700000000002 keySize: 4 valueSize: 6 sequence: -1 headerKeys: [] endTxnMarker: ABORT coordinatorEpoch: 5\n",
+		"Dumping DIR/00000000000000000000.txnindex\nversion: 0 producerId: 7 firstOffset: 3 lastOffset: 3 lastStableOffset: 4\n",
+		"ERROR: DIR/00000000000000000000.txnindex: position 34: 3 bytes of a torn entry\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dump lacks %q:\n%s", want, got)
+		}
+	}
 }

@@ -113,6 +113,11 @@ func (d *dumper) printRecords(h segment.Header, batch []byte, pos int64) {
 			d.printf("%s", hdr.Key)
 		}
 		d.printf("]")
+		if h.Attributes&segment.AttrControl != 0 {
+			d.printControl(r, pos)
+			d.printf("\n")
+			return true
+		}
 		if !r.KeyNull {
 			d.printf(" key: %s", printable(r.Key))
 		}

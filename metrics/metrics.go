@@ -306,6 +306,7 @@ var (
 	logStart      = newConst("sluice_log_start_offset", "First offset of a partition.", prometheus.GaugeValue, tp...)
 	logEnd        = newConst("sluice_log_end_offset", "Offset the next record of a partition gets.", prometheus.GaugeValue, tp...)
 	logHW         = newConst("sluice_log_high_watermark", "Offset up to which a partition's records are visible to consumers.", prometheus.GaugeValue, tp...)
+	logLSO        = newConst("sluice_log_last_stable_offset", "Offset below which a partition's transactions are all decided (read_committed consumers read up to it); the high watermark minus it is the LSO lag an open transaction causes.", prometheus.GaugeValue, tp...)
 	dirtyRatio    = newConst("sluice_log_dirty_ratio", "Compacted partitions: share of the inactive segments' bytes written since the last cleaning.", prometheus.GaugeValue, tp...)
 	cleanings     = newConst("sluice_cleaner_cleanings_total", "Logs cleaned by the log cleaner.", prometheus.CounterValue)
 	cleanRead     = newConst("sluice_cleaner_bytes_read_total", "Segment bytes the log cleaner read and rewrote.", prometheus.CounterValue)
@@ -379,7 +380,7 @@ func (sendfileCollector) Collect(ch chan<- prometheus.Metric) {
 type logCollector struct{ m *Metrics }
 
 func (logCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, logSize, logSegments, logStart, logEnd, logHW, dirtyRatio)
+	describe(ch, logSize, logSegments, logStart, logEnd, logHW, logLSO, dirtyRatio)
 }
 
 func (c logCollector) Collect(ch chan<- prometheus.Metric) {
@@ -394,6 +395,7 @@ func (c logCollector) Collect(ch chan<- prometheus.Metric) {
 		logStart.emit(ch, float64(l.LogStartOffset()), t, p)
 		logEnd.emit(ch, float64(l.LogEndOffset()), t, p)
 		logHW.emit(ch, float64(l.HighWatermark()), t, p)
+		logLSO.emit(ch, float64(l.LastStableOffset()), t, p)
 		if l.Config().Compact() {
 			dirtyRatio.emit(ch, l.DirtyRatio(), t, p)
 		}

@@ -73,6 +73,7 @@ func TestMetrics(t *testing.T) {
 		`sluice_connections_refused_total{reason="sasl_on_plaintext"} 6`,
 		`sluice_fetch_sendfile_bytes_total `,
 		`sluice_log_end_offset{partition="0",topic="t"} 0`,
+		`sluice_log_last_stable_offset{partition="0",topic="t"} 0`,
 		`sluice_log_segments{partition="0",topic="t"} 1`,
 		`sluice_log_size_bytes{partition="0",topic="t"} 0`,
 		`sluice_broker_info{cluster_id="c",node_id="1"} 1`,

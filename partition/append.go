@@ -228,7 +228,7 @@ func (l *log) writeRound() {
 	unstable := int64(-2) // unchanged
 	if rd.txnChanged {
 		l.pmu.Lock()
-		unstable = firstUnstable(l.producers)
+		unstable = l.open.first(l.producers)
 		l.pmu.Unlock()
 	}
 	l.publishRound(&rd, epochs, cfg, unstable)
@@ -278,10 +278,7 @@ func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Co
 		}
 		rd.next = br.h.LastOffset() + 1
 		l.pmu.Lock()
-		if t, ok := applyBatch(l.producers, br.h, br.marker); ok && t.aborted {
-			a := abortedEntry(l.producers, t)
-			br.aborted = &a
-		}
+		br.aborted = l.applyLocked(br.h, br.marker)
 		l.pmu.Unlock()
 		if br.h.Attributes&(segment.AttrTransactional|segment.AttrControl) != 0 {
 			rd.txnChanged = true
@@ -548,6 +545,7 @@ func (l *log) abortRound(rd *round, err error) {
 		} else {
 			l.producers[id] = e
 		}
+		l.open.note(l.producers, id)
 	}
 	l.pmu.Unlock()
 	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]

@@ -20,6 +20,7 @@ type cleaner struct {
 	now      func() time.Time
 	buf      []byte           // read buffer
 	kept     []segment.Record // the kept records of one batch (copies)
+	txns     *txnCleaning     // the pass's transactions (cleantxn.go)
 }
 
 func newCleaner(bufferBytes int64, stop <-chan struct{}, now func() time.Time) *cleaner {
@@ -58,6 +59,11 @@ func (c *cleaner) clean(l *Log, force bool) (CleanerStats, error) {
 		return st, err
 	}
 	horizon := l.tombstoneHorizon(now.UnixMilli(), cfg.DeleteRetentionMs)
+	if len(p.segs) > 0 {
+		if c.txns, err = newTxnCleaning(p.segs, p.segs[0].base, end); err != nil {
+			return st, err
+		}
+	}
 	for _, g := range groupSegments(p, end, cfg) {
 		if c.stopped() {
 			return st, errCleanerStopped
@@ -85,6 +91,10 @@ func (c *cleaner) buildMap(p *cleanPlan) (int64, error) {
 	}
 	c.sizeMap(int(min(n, math.MaxInt32)))
 	end := p.uncleanable
+	txns, err := newTxnCleaning(p.segs, p.firstDirty, end)
+	if err != nil {
+		return 0, err
+	}
 	for i, s := range p.segs {
 		if p.nexts[i] <= p.firstDirty {
 			continue
@@ -93,6 +103,13 @@ func (c *cleaner) buildMap(p *cleanPlan) (int64, error) {
 		err := c.forEachBatch(s, func(b []byte, h segment.Header) error {
 			if h.LastOffset() < p.firstDirty {
 				return nil
+			}
+			if h.Attributes&segment.AttrControl != 0 {
+				txns.reach(h.LastOffset())
+				return nil // a marker's key is not a record key
+			}
+			if txns.onData(h) {
+				return nil // aborted: dropped, never maps its keys
 			}
 			return segment.Records(b, func(r segment.Record) bool {
 				if r.Offset < p.firstDirty || r.KeyNull {

@@ -26,6 +26,7 @@ type cleanedSeg struct {
 	maxTSOff   int64
 	pending    [][]byte
 	pendBytes  int
+	aborted    []abortedTxn // its .txnindex, written by finish when not empty
 }
 
 func createCleaned(fsys vfs.FS, dir string, base int64, indexBytes int) (*cleanedSeg, error) {
@@ -102,7 +103,7 @@ func (c *cleanedSeg) finish() error {
 			err = aerr
 		}
 	}
-	for _, f := range []func() error{c.oi.Trim, c.ti.Trim, c.oi.Sync, c.ti.Sync, c.log.Sync} {
+	for _, f := range []func() error{c.oi.Trim, c.ti.Trim, c.oi.Sync, c.ti.Sync, c.log.Sync, c.writeTxnIndex} {
 		if err == nil {
 			err = f()
 		}
@@ -127,9 +128,35 @@ func (c *cleanedSeg) close() error {
 	return errors.Join(errs...)
 }
 
+// writeTxnIndex writes and fsyncs the .txnindex.cleaned, if any entry.
+func (c *cleanedSeg) writeTxnIndex() error {
+	if len(c.aborted) == 0 {
+		return nil
+	}
+	var b []byte
+	for _, a := range c.aborted {
+		b = a.appendTo(b)
+	}
+	f, err := c.fs.Create(c.path(txnIndexSuffix))
+	if err != nil {
+		return fmt.Errorf("%w: cannot create cleaned transaction index: %w", ErrStorage, err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%w: cannot write cleaned transaction index: %w", ErrStorage, err)
+	}
+	return nil
+}
+
 // removeFiles deletes the .cleaned and .swap files of the segment.
 func (c *cleanedSeg) removeFiles() {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range segmentSuffixes {
 		for _, p := range []string{fileName(c.dir, c.base, suffix) + cleanedSuffix, fileName(c.dir, c.base, suffix) + swapSuffix} {
 			if _, err := c.fs.Stat(p); err == nil {
 				c.fs.Remove(p)
@@ -235,7 +262,16 @@ func (c *cleaner) cleanGroup(l *log, g []*logSegment, end, horizon int64, cfg Co
 
 // filterBatch writes b as it is when every record stays, nothing when none
 // does, else the kept records re-encoded as batches of contiguous offsets.
+// Markers and aborted transactions follow cleantxn.go.
 func (c *cleaner) filterBatch(w *groupWriter, b []byte, h segment.Header, horizon int64, st *CleanerStats) error {
+	if h.Attributes&segment.AttrControl != 0 {
+		return c.filterMarker(w, b, h, horizon, st)
+	}
+	if c.txns != nil && c.txns.onData(h) {
+		st.RecordsRead += int64(h.NumRecords)
+		st.RecordsRemoved += int64(h.NumRecords)
+		return nil
+	}
 	c.kept = c.kept[:0]
 	err := segment.Records(b, func(r segment.Record) bool {
 		st.RecordsRead++
@@ -256,6 +292,28 @@ func (c *cleaner) filterBatch(w *groupWriter, b []byte, h segment.Header, horizo
 		return w.add(b, h)
 	}
 	return c.writeRuns(w, b, h)
+}
+
+// filterMarker keeps a control batch as it is unless it may go and is
+// below the horizon; a kept ABORT marker takes its .txnindex entry along.
+func (c *cleaner) filterMarker(w *groupWriter, b []byte, h segment.Header, horizon int64, st *CleanerStats) error {
+	st.RecordsRead++
+	removable, entry := false, (*abortedTxn)(nil)
+	if m, err := segment.ParseMarker(b); err == nil && c.txns != nil {
+		removable, entry = c.txns.onMarker(h, m)
+	}
+	if removable && h.LastOffset() < horizon {
+		st.RecordsRemoved++
+		return nil
+	}
+	if err := w.add(b, h); err != nil {
+		return err
+	}
+	if entry != nil {
+		cur := w.outs[len(w.outs)-1]
+		cur.aborted = append(cur.aborted, *entry)
+	}
+	return nil
 }
 
 // retain is the cleaner's rule: a record stays when it has a key, is the

@@ -108,11 +108,15 @@ func (l *log) planCleaning(now time.Time, cfg Config) (*cleanPlan, error) {
 		s.acquire()
 	}
 	p := &cleanPlan{firstDirty: l.firstDirtyOffset(l.mu.logStart, l.mu.leo)}
+	lso := l.lsoLocked()
 	l.mu.RUnlock()
 	keep, err := lagCut(segs, now, cfg.MinCompactionLagMs)
 	if err != nil {
 		releaseAll(segs)
 		return nil, err
+	}
+	for keep > 0 && nexts[keep-1] > lso {
+		keep-- // open transactions are not cleaned (cleantxn.go)
 	}
 	releaseAll(segs[keep:])
 	p.segs, p.nexts = segs[:keep], nexts[:keep]

@@ -7,7 +7,8 @@
 //
 // A partition directory `<topic>-<partition>/` holds Kafka's files:
 // `<base>.log`, `.index`, `.timeindex` per segment (see packages segment and
-// mmapindex), `<offset>.snapshot` producer-state snapshots,
+// mmapindex), `.txnindex` for a segment holding ABORT markers (below),
+// `<offset>.snapshot` producer-state snapshots,
 // `leader-epoch-checkpoint` and `partition.metadata`. The data directory
 // holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
 // `cleaner-offset-checkpoint`, `.kafka_cleanshutdown` and `.lock`.
@@ -42,8 +43,11 @@
 // An entry is one producer's last batch: sequences lastSequence-offsetDelta
 // … lastSequence (wrapping at MaxInt32), offsets lastOffset-offsetDelta …
 // lastOffset, timestamp its max timestamp. A producer with no batch yet (an
-// epoch bump) has lastSequence -1, lastOffset -1, offsetDelta 0. The two
-// transaction fields are -1. Sluice writes ids ascending and reads any
+// epoch bump) has lastSequence -1, lastOffset -1, offsetDelta 0.
+// coordinatorEpoch is that of the producer's last marker (-1 before any)
+// and currentTxnFirstOffset the first offset of its open transaction (-1
+// when none is open), so a clean start knows the open transactions and the
+// last stable offset without reading the log. Sluice writes ids ascending and reads any
 // order (Kafka writes its hash map's order), so kafka-dump-log reads
 // Sluice's snapshots and Sluice reads Kafka's.
 //
@@ -69,6 +73,53 @@
 // offset: everything below it was in the cleaned section of the last
 // cleaning. It is written after each cleaning; a missing or stale entry
 // (outside the log) means "clean from the log start".
+//
+// # Transactions
+//
+// A transactional producer's batches (attribute bit 4) open a transaction
+// on the partition at the first one's offset (the producer state's
+// currentTxnFirstOffset); a plain batch from that producer while it is open
+// is INVALID_TXN_STATE. Log.AppendMarker, called by the transaction
+// coordinator, writes the marker that ends it: a control batch (attributes
+// isControl|isTransactional, no sequence) holding one control record, key
+// | version i16 = 0 | type i16 (0 ABORT, 1 COMMIT) |, value | version i16 =
+// 0 | coordinatorEpoch i32 | (segment/control.go). A marker from an older
+// producer epoch is INVALID_PRODUCER_EPOCH, from an older coordinator epoch
+// TRANSACTION_COORDINATOR_FENCED.
+//
+// The last stable offset (LSO) is the first offset of the oldest open
+// transaction, or the high watermark when that is lower or none is open;
+// it is published with the high watermark (the appender computes it at the
+// end of a round that began or ended a transaction). Log.ReadCommitted
+// (Fetch read_committed) reads below it, still as file regions. On one
+// node the high watermark covers each round as it is published; once
+// replication lets it lag the log end, a transaction whose marker is above
+// it must keep bounding the LSO (Kafka's unreplicatedTxns), which is not
+// done yet.
+//
+// Each ABORT marker adds an entry to `<base>.txnindex` of the segment it is
+// in: Kafka's TransactionIndex, 34 bytes, big-endian:
+//
+//	| version i16 = 0 | producerId i64 | firstOffset i64 | lastOffset i64 | lastStableOffset i64 |
+//
+// firstOffset is the transaction's first offset (perhaps in an earlier
+// segment), lastOffset the marker's, lastStableOffset the LSO once it was
+// aborted. The file is written (not preallocated) after the marker's
+// pwritev and fsync'd with its segment; a round undone after a write error
+// cuts it back; it is renamed and deleted with its segment by retention,
+// carried by the cleaner's swaps. ReadCommitted returns the entries whose
+// transaction overlaps what was read (from the segment read on, until an
+// entry's lastStableOffset reaches the end of the read: Kafka's
+// collectAbortedTransactions), which the consumer uses to drop aborted
+// records. Recovery empties the .txnindex of every segment it recovers and
+// rebuilds it while replaying producer state from a snapshot at or below
+// the first recovered segment (reading each marker's control record): a
+// torn marker leaves its transaction open, a whole one is indexed.
+//
+// The log cleaner drops aborted records, keeps markers out of the key map,
+// removes a marker past delete.retention.ms once its transaction's data is
+// gone, moves a kept ABORT marker's entry into the cleaned segment, and
+// never cleans at or past the LSO (cleantxn.go).
 //
 // # Errors and the sticky-error rule
 //

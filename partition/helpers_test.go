@@ -154,6 +154,7 @@ func verifyDirGaps(t testing.TB, dir string, gaps bool) {
 			t.Errorf("verify: %s named below the end %d of the segment before", name, next)
 		}
 		starts := verifyLogFile(t, name, base, &next, gaps)
+		verifyTxnIndex(t, strings.TrimSuffix(name, ".log")+txnIndexSuffix, name)
 		idx := strings.TrimSuffix(name, ".log") + ".index"
 		if st, err := os.Stat(name); err == nil && st.Size() == 0 && !exists(idx) {
 			continue // an empty first segment creates its indexes on first use
@@ -281,4 +282,40 @@ func quietLogger() *slog.Logger {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// verifyTxnIndex checks a segment's .txnindex (if any) against its .log:
+// whole entries, ascending markers, each one an ABORT marker of its
+// producer in that .log, after the transaction's first offset.
+func verifyTxnIndex(t testing.TB, name, logName string) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if os.IsNotExist(err) {
+		return
+	}
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	es, partial, err := DecodeTxnIndex(b)
+	if err != nil || partial != 0 {
+		t.Errorf("verify: %s: %d partial bytes: %v", name, partial, err)
+	}
+	data, err := os.ReadFile(logName)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	aborts := map[int64]int64{} // marker offset → producer
+	segment.Split(data, func(batch []byte, h segment.Header) error {
+		if m, err := segment.ParseMarker(batch); err == nil && h.Attributes&segment.AttrControl != 0 && !m.Commit() {
+			aborts[h.BaseOffset] = h.ProducerID
+		}
+		return nil
+	})
+	prev := int64(-1)
+	for _, e := range es {
+		if pid, ok := aborts[e.LastOffset]; !ok || pid != e.ProducerID || e.FirstOffset > e.LastOffset || e.LastOffset <= prev {
+			t.Errorf("verify: %s entry %+v is not an ABORT marker of its producer in %s after the one before", name, e, logName)
+		}
+		prev = e.LastOffset
+	}
 }

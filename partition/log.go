@@ -20,9 +20,10 @@ import (
 // log is the implementation behind Log.
 //
 // Lock order: cleanMu (one cleaning at a time) → swapMu (segment-file surgery: the cleaner's swap, retention's
-// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock.
-// pmu (producer state) and cleaner (the cleaner's bookkeeping) are taken
-// alone. No lock is held across fsync or a
+// deletes) → wmu (the single writer) → mu (state) → a segment's syncMu → its idx lock;
+// a segment's txn.io → txn (its .txnindex, txnindex.go) come after wmu and
+// syncMu, never with mu or idx held. pmu (producer state) and cleaner (the
+// cleaner's bookkeeping) are taken alone. No lock is held across fsync or a
 // network write; wmu is held across the appender's pwritev and, under
 // FlushAlways, its fsync, but wmu only serialises writers, never readers.
 type log struct {
@@ -86,6 +87,7 @@ type log struct {
 
 	pmu       sync.Mutex
 	producers map[int64]*producerEntry
+	open      openTxns // producers with an open transaction (txn.go)
 
 	// recoveredBytes counts segment bytes read by recovery (tests check a
 	// clean start reads none).
@@ -432,7 +434,7 @@ func (l *log) loadProducers(rebuildFrom int64) error {
 	if err != nil {
 		return err
 	}
-	l.producers = m
+	l.producers, l.open = m, newOpenTxns(m)
 	from := max(snapOff, l.mu.logStart)
 	for _, s := range l.mu.segments {
 		if from >= l.mu.leo {
@@ -445,7 +447,7 @@ func (l *log) loadProducers(rebuildFrom int64) error {
 			return err
 		}
 	}
-	l.mu.firstUnstable = firstUnstable(m)
+	l.mu.firstUnstable = l.open.first(m)
 	return nil
 }
 
@@ -467,8 +469,8 @@ func (l *log) replaySegment(s *logSegment, from int64, rebuild bool) error {
 				return false
 			}
 		}
-		if t, ok := applyBatch(l.producers, h, mk); ok && t.aborted && rebuild {
-			ferr = s.appendAborted(abortedEntry(l.producers, t))
+		if a := l.applyLocked(h, mk); a != nil && rebuild {
+			ferr = s.appendAborted(*a)
 		}
 		return ferr == nil
 	})

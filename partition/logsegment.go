@@ -75,10 +75,11 @@ type logSegment struct {
 	// txn is the aborted-transaction index (txnindex.go), read on first
 	// use.
 	txn struct {
-		sync.Mutex
-		loaded  bool
-		entries []abortedTxn
-		dirty   bool // written since the last sync
+		sync.Mutex            // guards the fields below; never held across I/O
+		io         sync.Mutex // the file's writes, fsyncs and first read; taken first
+		loaded     bool
+		entries    []abortedTxn // appended to or replaced, never changed in place
+		dirty      bool         // written since the last sync
 	}
 
 	// Appender-only state (the single writer owns it).

@@ -34,8 +34,9 @@ type producerEntry struct {
 	// timestamp is the max timestamp of the producer's last batch (Kafka's
 	// lastTimestamp; -1 when unknown).
 	timestamp int64
-	// coordinatorEpoch and txnFirstOffset are Kafka's transaction fields,
-	// -1 outside transactions: kept only to round-trip a snapshot.
+	// coordinatorEpoch is the epoch of the producer's last marker (-1:
+	// none) and txnFirstOffset the first offset of its open transaction
+	// (-1: none open); see txn.go.
 	coordinatorEpoch int32
 	txnFirstOffset   int64
 }

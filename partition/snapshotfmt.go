@@ -26,7 +26,8 @@ import (
 // entry with no batch (an epoch bump alone) has lastOffset -1, lastSequence
 // -1 and offsetDelta 0. timestamp is the last batch's max timestamp (Kafka
 // expires a producer producer.id.expiration.ms after it), coordinatorEpoch
-// -1 and currentTxnFirstOffset -1 outside transactions. Sluice writes the
+// the last marker's (-1 before any) and currentTxnFirstOffset the first
+// offset of the open transaction (-1 when none is open). Sluice writes the
 // entries by ascending producer id; Kafka writes them in hash-map order,
 // and Sluice reads either.
 //

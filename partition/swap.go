@@ -47,8 +47,15 @@ func cleanerStep(step string) error {
 	return nil
 }
 
-// segmentSuffixes are a segment's files; a swap renames the .log first.
-var segmentSuffixes = []string{logSuffix, indexSuffix, timeIndexSuffix}
+// segmentSuffixes are a segment's files; a swap renames the .log first. A
+// segment without aborted transactions has no .txnindex.
+var segmentSuffixes = []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix}
+
+// missingTxnIndex reports a rename that failed only because the segment
+// has no .txnindex.
+func missingTxnIndex(suffix string, err error) bool {
+	return suffix == txnIndexSuffix && vfs.IsNotExist(err)
+}
 
 // swapIn makes the cleaned segments outs replace old, which must still be
 // consecutive in the log. committed reports whether the swap reached its
@@ -117,7 +124,7 @@ func (l *log) renameToSwap(outs []*cleanedSeg) error {
 	for i, s := range outs {
 		for _, suffix := range segmentSuffixes {
 			p := fileName(l.dir, s.base, suffix)
-			if err := l.fs.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
+			if err := l.fs.Rename(p+cleanedSuffix, p+swapSuffix); err != nil && !missingTxnIndex(suffix, err) {
 				return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+cleanedSuffix, err)
 			}
 			if i == 0 && suffix == logSuffix {
@@ -171,7 +178,7 @@ func (l *log) renameFromSwap(outs []*cleanedSeg) error {
 	for i, s := range outs {
 		for _, suffix := range segmentSuffixes {
 			p := fileName(l.dir, s.base, suffix)
-			if err := l.fs.Rename(p+swapSuffix, p); err != nil {
+			if err := l.fs.Rename(p+swapSuffix, p); err != nil && !missingTxnIndex(suffix, err) {
 				return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+swapSuffix, err)
 			}
 			if i == 0 && suffix == logSuffix {

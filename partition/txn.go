@@ -74,23 +74,60 @@ func applyBatch(m map[int64]*producerEntry, h segment.Header, mk *segment.Marker
 	return completedTxn{producerID: h.ProducerID, firstOffset: first, lastOffset: h.BaseOffset, aborted: mk.Type == segment.ControlAbort}, true
 }
 
-// firstUnstable is the first offset of the oldest open transaction in m,
-// -1 when none is open.
-func firstUnstable(m map[int64]*producerEntry) int64 {
+// openTxns is the set of producers with an open transaction (guarded by
+// pmu with the producer state), so that the first unstable offset is found
+// among them rather than among every idempotent producer.
+type openTxns map[int64]struct{}
+
+// newOpenTxns is the set of m's producers with an open transaction.
+func newOpenTxns(m map[int64]*producerEntry) openTxns {
+	o := openTxns{}
+	for id := range m {
+		o.note(m, id)
+	}
+	return o
+}
+
+// note updates pid's membership from its entry in m.
+func (o openTxns) note(m map[int64]*producerEntry, pid int64) {
+	if e := m[pid]; e != nil && e.txnFirstOffset >= 0 {
+		o[pid] = struct{}{}
+	} else {
+		delete(o, pid)
+	}
+}
+
+// first is the first offset of the oldest open transaction, -1 when none
+// is open.
+func (o openTxns) first(m map[int64]*producerEntry) int64 {
 	first := int64(-1)
-	for _, e := range m {
-		if e.txnFirstOffset >= 0 && (first < 0 || e.txnFirstOffset < first) {
-			first = e.txnFirstOffset
+	for id := range o {
+		if f := m[id].txnFirstOffset; first < 0 || f < first {
+			first = f
 		}
 	}
 	return first
 }
 
-// abortedEntry is the aborted-index entry for t, completed in m: its last
-// stable offset is the first offset of the oldest transaction still open,
-// or the offset after the marker (Kafka's lastStableOffset(completedTxn)).
-func abortedEntry(m map[int64]*producerEntry, t completedTxn) abortedTxn {
-	lso := firstUnstable(m)
+// applyLocked is applyBatch on the log's producer state (pmu held, or at
+// load): it keeps the open set and returns, for an ABORT marker, the
+// aborted-index entry to write.
+func (l *log) applyLocked(h segment.Header, mk *segment.Marker) *abortedTxn {
+	t, ok := applyBatch(l.producers, h, mk)
+	l.open.note(l.producers, h.ProducerID)
+	if !ok || !t.aborted {
+		return nil
+	}
+	a := abortedEntry(l.open.first(l.producers), t)
+	return &a
+}
+
+// abortedEntry is the aborted-index entry for t, completed while the
+// oldest open transaction began at firstUnstable (-1: none): its last
+// stable offset is that, or the offset after the marker (Kafka's
+// lastStableOffset(completedTxn)).
+func abortedEntry(firstUnstable int64, t completedTxn) abortedTxn {
+	lso := firstUnstable
 	if lso < 0 {
 		lso = t.lastOffset + 1
 	}
@@ -128,7 +165,7 @@ func (l *Log) LastStableOffset() int64 {
 
 func (l *log) lsoLocked() int64 {
 	if f := l.mu.firstUnstable; f >= 0 && f < l.mu.hw {
-		return f
+		return max(f, l.mu.logStart) // records below the log start are gone (Kafka's rule)
 	}
 	return l.mu.hw
 }

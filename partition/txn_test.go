@@ -2,9 +2,18 @@ package partition
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/segment/segmenttest"
 )
@@ -115,10 +124,16 @@ func TestMarkerFencing(t *testing.T) {
 	// A plain batch while the transaction is open.
 	_, err := l.Append(txnBatch(1, 5, 1, 1, false))
 	wantErr(t, err, ErrInvalidTxnState)
+	if st := l.Producers()[1]; st.TxnStartOffset != 0 || st.Epoch != 5 || st.CoordinatorEpoch != -1 {
+		t.Fatalf("producer state with a transaction open: %+v", st)
+	}
 	_, err = l.AppendMarker(1, 4, true, 0)
 	wantErr(t, err, ErrInvalidProducerEpoch)
 	if _, err := l.AppendMarker(1, 5, false, 3); err != nil {
 		t.Fatal(err)
+	}
+	if st := l.Producers()[1]; st.TxnStartOffset != -1 || st.CoordinatorEpoch != 3 {
+		t.Fatalf("producer state after the marker: %+v", st)
 	}
 	_, err = l.AppendMarker(1, 5, false, 2)
 	wantErr(t, err, ErrTransactionCoordinatorFenced)
@@ -127,4 +142,202 @@ func TestMarkerFencing(t *testing.T) {
 	wantErr(t, err, ErrInvalidRecord)
 	// The transaction is closed: a plain batch goes in.
 	mustAppend(t, l, txnBatch(1, 5, 1, 1, false))
+}
+
+// TestTxnTornTail: a crash cuts the log inside an ABORT marker or inside
+// the transactional batch after it (at each field boundary of interest). Recovery rebuilds the
+// transaction state and the .txnindex from the log: with the marker cut
+// the transaction is open again (LSO at its first offset, no aborted
+// entry); with it whole, it is aborted (entry in .txnindex, LSO past it).
+func TestTxnTornTail(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, src, testConfig(), true, 0, nil)
+	mustAppend(t, l, batch(1, 10, 1))            // 0
+	mustAppend(t, l, txnBatch(1, 0, 0, 2, true)) // 1-2
+	markerStart := l.Size()
+	if _, err := l.AppendMarker(1, 0, false, 4); err != nil { // 3
+		t.Fatal(err)
+	}
+	lastStart := l.Size()
+	mustAppend(t, l, txnBatch(2, 0, 0, 2, true)) // 4-5
+	end := l.Size()
+	// Crash: l is abandoned; its files are what the page cache holds.
+	logName := fileName(src, 0, logSuffix)
+	h := int64(segment.HeaderSize)
+	for _, cut := range []int64{markerStart, markerStart + 1, markerStart + h - 1, markerStart + h, lastStart - 1,
+		lastStart, lastStart + 1, lastStart + h, end - 1} {
+		dir := filepath.Join(t.TempDir(), "t-0")
+		copyDir(t, src, dir)
+		if err := os.Truncate(filepath.Join(dir, filepath.Base(logName)), cut); err != nil {
+			t.Fatal(err)
+		}
+		l := openTest(t, dir, testConfig(), false, -1, nil)
+		wantLEO, wantLSO, wantAborted := int64(3), int64(1), []AbortedTxn(nil)
+		if cut >= lastStart {
+			wantLEO, wantLSO, wantAborted = 4, 4, []AbortedTxn{{ProducerID: 1, FirstOffset: 1}}
+		}
+		res, err := l.ReadCommitted(0, 1<<20, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Regions {
+			r.Release()
+		}
+		if l.LogEndOffset() != wantLEO || l.LastStableOffset() != wantLSO || !slices.Equal(res.AbortedTransactions, wantAborted) {
+			t.Fatalf("cut at %d: LEO %d LSO %d aborted %v; want %d %d %v", cut, l.LogEndOffset(), l.LastStableOffset(),
+				res.AbortedTransactions, wantLEO, wantLSO, wantAborted)
+		}
+		// The marker can be written again after a cut one.
+		if cut < lastStart {
+			if off, err := l.AppendMarker(1, 0, false, 4); err != nil || off != 3 {
+				t.Fatalf("cut at %d: marker again at %d: %v", cut, off, err)
+			}
+			if l.LastStableOffset() != 4 {
+				t.Fatalf("cut at %d: LSO %d after the marker", cut, l.LastStableOffset())
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(fileName(dir, 0, txnIndexSuffix))
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		es, partial, err := DecodeTxnIndex(b)
+		if err != nil || partial != 0 || len(es) != 1 || es[0] != (TxnIndexEntry{ProducerID: 1, FirstOffset: 1, LastOffset: 3, LastStableOffset: 4}) {
+			t.Fatalf("cut at %d: .txnindex %+v partial %d: %v", cut, es, partial, err)
+		}
+		verifyDir(t, dir)
+	}
+}
+
+// TestTxnStateSurvivesCleanRestart: an open transaction's first offset
+// is in the producer snapshot (Kafka's currentTxnFirstOffset): a clean
+// start, which reads no log, has the same LSO, and the marker closes it.
+func TestTxnStateSurvivesCleanRestart(t *testing.T) {
+	l, dir := newTestLog(t, testConfig(), nil)
+	mustAppend(t, l, batch(1, 10, 1))
+	mustAppend(t, l, txnBatch(9, 1, 0, 3, true))
+	mustAppend(t, l, batch(1, 10, 1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := readSnapshot(vfs.Default, fileName(dir, 5, snapshotSuffix))
+	if err != nil || m[9] == nil || m[9].txnFirstOffset != 1 {
+		t.Fatalf("snapshot %+v: %v", m[9], err)
+	}
+	l = openTest(t, dir, testConfig(), true, 5, nil)
+	defer l.Close()
+	if l.RecoveredBytes() != 0 || l.LastStableOffset() != 1 {
+		t.Fatalf("clean start: recovered %d bytes, LSO %d; want 0 and 1", l.RecoveredBytes(), l.LastStableOffset())
+	}
+	if _, err := l.AppendMarker(9, 1, true, 0); err != nil || l.LastStableOffset() != 6 {
+		t.Fatalf("after the commit: LSO %d, %v", l.LastStableOffset(), err)
+	}
+}
+
+// TestTxnIndexRolledAndRetained: each segment gets its own .txnindex (the
+// one holding the marker), and retention deletes it with its segment.
+func TestTxnIndexRolledAndRetained(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 200
+	l, dir := newTestLog(t, cfg, nil)
+	for i := range 4 {
+		mustAppend(t, l, txnBatch(1, 0, int32(2*i), 2, true))
+		if _, err := l.AppendMarker(1, 0, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+	if len(names) < 2 {
+		t.Fatalf("%d .txnindex files for %d segments", len(names), l.Segments())
+	}
+	for _, n := range names {
+		b, _ := os.ReadFile(n)
+		es, _, _ := DecodeTxnIndex(b)
+		var base int64
+		fmt.Sscanf(filepath.Base(n), "%020d", &base)
+		for _, e := range es {
+			if e.LastOffset < base {
+				t.Fatalf("%s holds the marker at %d, below its base", n, e.LastOffset)
+			}
+		}
+	}
+	if _, err := l.DeleteRecordsBefore(l.HighWatermark()); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"+txnIndexSuffix))
+	if len(left) >= len(names) {
+		t.Fatalf(".txnindex files %v left after deleting their segments (before: %v)", left, names)
+	}
+	for _, n := range left {
+		if _, err := os.Stat(strings.TrimSuffix(n, txnIndexSuffix) + logSuffix); err != nil {
+			t.Fatalf("%s outlived its segment", n)
+		}
+	}
+}
+
+// FuzzDecodeTxnIndex: any bytes decode to whole entries and a partial
+// tail, or fail with corruption; whole entries re-encode to the same bytes.
+func FuzzDecodeTxnIndex(f *testing.F) {
+	f.Add(abortedTxn{1, 2, 3, 4}.appendTo(nil))
+	f.Add(append(abortedTxn{1, 2, 3, 4}.appendTo(nil), 0, 1))
+	f.Add([]byte{0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		es, partial, err := decodeTxnIndex(b)
+		if err != nil {
+			if !errors.Is(err, segment.ErrCorrupt) {
+				t.Fatalf("error %v is not corruption", err)
+			}
+			return
+		}
+		var back []byte
+		for _, e := range es {
+			back = e.appendTo(back)
+		}
+		if partial != len(b)%txnIndexEntrySize || string(back) != string(b[:len(b)-partial]) {
+			t.Fatalf("%d entries and %d partial bytes do not give back %x", len(es), partial, b)
+		}
+	})
+}
+
+// TestMarkerIndexWriteFails: an ABORT marker whose .txnindex write fails
+// (injected EIO) is undone with its round, the log goes offline, and the
+// next start has the transaction open again with no aborted entry.
+func TestMarkerIndexWriteFails(t *testing.T) {
+	fail := atomic.Bool{}
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if fail.Load() && op.Kind == errorfs.OpWrite && strings.HasSuffix(op.Path, txnIndexSuffix) {
+			return syscall.EIO
+		}
+		return nil
+	}))
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l, err := openLog(dir, openOptions{topic: "t", cfg: testConfig(), recoveryPoint: 0, logStart: -1, clean: true,
+		logger: quietLogger(), fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, txnBatch(4, 0, 0, 2, true))
+	fail.Store(true)
+	_, err = l.AppendMarker(4, 0, false, 0)
+	wantErr(t, err, ErrStorage)
+	if !errors.Is(err, syscall.EIO) || l.Offline() == nil {
+		t.Fatalf("marker error %v, offline %v", err, l.Offline())
+	}
+	if l.LogEndOffset() != 2 || l.LastStableOffset() != 0 {
+		t.Fatalf("after the undone marker: LEO %d LSO %d, want 2 and 0", l.LogEndOffset(), l.LastStableOffset())
+	}
+	l.Close()
+	l = openTest(t, dir, testConfig(), false, -1, nil)
+	defer l.Close()
+	if l.LogEndOffset() != 2 || l.LastStableOffset() != 0 || l.Producers()[4].TxnStartOffset != 0 {
+		t.Fatalf("reopened: LEO %d LSO %d state %+v", l.LogEndOffset(), l.LastStableOffset(), l.Producers()[4])
+	}
+	if _, err := os.Stat(fileName(dir, 0, txnIndexSuffix)); !os.IsNotExist(err) {
+		t.Fatalf(".txnindex after the undone marker: %v", err)
+	}
+	if off, err := l.AppendMarker(4, 0, false, 0); err != nil || off != 2 || l.LastStableOffset() != 3 {
+		t.Fatalf("marker again: %d, %v, LSO %d", off, err, l.LastStableOffset())
+	}
 }

@@ -80,9 +80,19 @@ func decodeTxnIndex(b []byte) ([]abortedTxn, int, error) {
 
 func (s *logSegment) txnPath() string { return fileName(s.dir, s.base, txnIndexSuffix) }
 
-// loadTxnLocked reads the segment's .txnindex once (none: no entries).
-func (s *logSegment) loadTxnLocked() error {
-	if s.txn.loaded {
+// The .txnindex's locks: txn.io serialises the file's writes, fsyncs and
+// first read (the appender, recovery, flushes, a reader's first use);
+// txn.Mutex guards the entries and is never held across I/O, so readers
+// collecting aborted transactions never wait for a write or an fsync
+// (only, once per segment, for the first read of the file).
+
+// loadTxnIOLocked reads the segment's .txnindex once (none: no entries).
+// Called with txn.io held.
+func (s *logSegment) loadTxnIOLocked() error {
+	s.txn.Lock()
+	loaded := s.txn.loaded
+	s.txn.Unlock()
+	if loaded {
 		return nil
 	}
 	b, err := vfs.ReadFile(s.fs, s.txnPath())
@@ -93,23 +103,47 @@ func (s *logSegment) loadTxnLocked() error {
 	if err != nil {
 		return fmt.Errorf("transaction index %q: %w", s.txnPath(), err)
 	}
+	s.txn.Lock()
 	s.txn.entries, s.txn.loaded = es, true
+	s.txn.Unlock()
 	return nil
+}
+
+// abortedEntries returns the entries (read on first use); the slice is
+// only ever appended to or replaced, so it may be read without the lock.
+func (s *logSegment) abortedEntries() ([]abortedTxn, error) {
+	s.txn.Lock()
+	es, loaded := s.txn.entries, s.txn.loaded
+	s.txn.Unlock()
+	if loaded {
+		return es, nil
+	}
+	s.txn.io.Lock()
+	err := s.loadTxnIOLocked()
+	s.txn.io.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.txn.Lock()
+	defer s.txn.Unlock()
+	return s.txn.entries, nil
 }
 
 // appendAborted adds an entry to the segment's .txnindex (written now,
 // fsync'd with the segment).
 func (s *logSegment) appendAborted(a abortedTxn) error {
-	s.txn.Lock()
-	defer s.txn.Unlock()
-	if err := s.loadTxnLocked(); err != nil {
+	s.txn.io.Lock()
+	defer s.txn.io.Unlock()
+	if err := s.loadTxnIOLocked(); err != nil {
 		return err
 	}
+	s.txn.Lock()
+	off := int64(len(s.txn.entries)) * txnIndexEntrySize
+	s.txn.Unlock()
 	f, err := s.fs.OpenReadWrite(s.txnPath())
 	if err != nil {
 		return fmt.Errorf("cannot open transaction index: %w", err)
 	}
-	off := int64(len(s.txn.entries)) * txnIndexEntrySize
 	_, err = f.WriteAt(a.appendTo(nil), off)
 	if err == nil {
 		err = f.Truncate(off + txnIndexEntrySize) // a torn entry after it goes
@@ -120,42 +154,53 @@ func (s *logSegment) appendAborted(a abortedTxn) error {
 	if err != nil {
 		return fmt.Errorf("cannot write transaction index %q: %w", s.txnPath(), err)
 	}
+	s.txn.Lock()
 	s.txn.entries = append(s.txn.entries, a)
 	s.txn.dirty = true
+	s.txn.Unlock()
 	return nil
 }
 
 // truncateTxn drops the entries whose marker is at or after next.
 func (s *logSegment) truncateTxn(next int64) error {
-	s.txn.Lock()
-	defer s.txn.Unlock()
-	if err := s.loadTxnLocked(); err != nil {
+	s.txn.io.Lock()
+	defer s.txn.io.Unlock()
+	if err := s.loadTxnIOLocked(); err != nil {
 		return err
 	}
-	n := len(s.txn.entries)
-	for n > 0 && s.txn.entries[n-1].lastOffset >= next {
+	s.txn.Lock()
+	es := s.txn.entries
+	n := len(es)
+	for n > 0 && es[n-1].lastOffset >= next {
 		n--
 	}
-	if n == len(s.txn.entries) {
+	if n == len(es) {
+		s.txn.Unlock()
 		return nil
 	}
-	s.txn.entries = s.txn.entries[:n]
-	return s.rewriteTxnLocked()
+	// A new slice: readers may hold the old one.
+	s.txn.entries = append([]abortedTxn(nil), es[:n]...)
+	s.txn.dirty = true
+	s.txn.Unlock()
+	return s.rewriteTxnIOLocked(n)
 }
 
 // resetTxn empties the index (recovery rebuilds it from the log).
 func (s *logSegment) resetTxn() error {
+	s.txn.io.Lock()
+	defer s.txn.io.Unlock()
 	s.txn.Lock()
-	defer s.txn.Unlock()
-	s.txn.entries, s.txn.loaded = nil, true
+	s.txn.entries, s.txn.loaded, s.txn.dirty = nil, true, false
+	s.txn.Unlock()
 	if err := s.fs.Remove(s.txnPath()); err != nil && !vfs.IsNotExist(err) {
 		return fmt.Errorf("cannot remove transaction index: %w", err)
 	}
 	return nil
 }
 
-func (s *logSegment) rewriteTxnLocked() error {
-	if len(s.txn.entries) == 0 {
+// rewriteTxnIOLocked cuts the file to n entries (removes it at 0).
+func (s *logSegment) rewriteTxnIOLocked(n int) error {
+	if n == 0 {
 		if err := s.fs.Remove(s.txnPath()); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot remove transaction index: %w", err)
 		}
@@ -165,52 +210,42 @@ func (s *logSegment) rewriteTxnLocked() error {
 	if err != nil {
 		return fmt.Errorf("cannot open transaction index: %w", err)
 	}
-	err = f.Truncate(int64(len(s.txn.entries)) * txnIndexEntrySize)
+	err = f.Truncate(int64(n) * txnIndexEntrySize)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("cannot truncate transaction index %q: %w", s.txnPath(), err)
 	}
-	s.txn.dirty = true
 	return nil
-}
-
-// hasAborted reports whether an entry for the marker at offset exists.
-func (s *logSegment) hasAborted(offset int64) (bool, error) {
-	s.txn.Lock()
-	defer s.txn.Unlock()
-	if err := s.loadTxnLocked(); err != nil {
-		return false, err
-	}
-	for _, e := range s.txn.entries {
-		if e.lastOffset == offset {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // syncTxn fsyncs the .txnindex if it changed since the last sync.
 func (s *logSegment) syncTxn() error {
+	s.txn.io.Lock()
+	defer s.txn.io.Unlock()
 	s.txn.Lock()
-	defer s.txn.Unlock()
-	if !s.txn.dirty || len(s.txn.entries) == 0 {
-		s.txn.dirty = false
+	dirty, n := s.txn.dirty, len(s.txn.entries)
+	s.txn.dirty = false
+	s.txn.Unlock()
+	if !dirty || n == 0 {
 		return nil
 	}
 	f, err := s.fs.OpenReadWrite(s.txnPath())
 	if err != nil {
-		return fmt.Errorf("cannot open transaction index: %w", err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = fmt.Errorf("cannot open transaction index: %w", err)
+	} else {
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
+		s.txn.Lock()
+		s.txn.dirty = true
+		s.txn.Unlock()
 		return fmt.Errorf("cannot fsync transaction index %q: %w", s.txnPath(), err)
 	}
-	s.txn.dirty = false
 	return nil
 }
 
@@ -218,12 +253,11 @@ func (s *logSegment) syncTxn() error {
 // out, and reports whether a later segment may hold more (no entry here
 // reached a last stable offset >= to: Kafka's collectAbortedTxns stop).
 func (s *logSegment) collectAborted(out []AbortedTxn, from, to int64) ([]AbortedTxn, bool, error) {
-	s.txn.Lock()
-	defer s.txn.Unlock()
-	if err := s.loadTxnLocked(); err != nil {
+	es, err := s.abortedEntries()
+	if err != nil {
 		return out, false, err
 	}
-	for _, e := range s.txn.entries {
+	for _, e := range es {
 		if e.lastOffset >= from && e.firstOffset < to {
 			out = append(out, AbortedTxn{ProducerID: e.producerID, FirstOffset: e.firstOffset})
 		}

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(&command{
 		name:    "dump",
-		summary: "print .log, .index and .timeindex files (Kafka's kafka-dump-log.sh)",
+		summary: "print .log, .index, .timeindex and .txnindex files (Kafka's kafka-dump-log.sh)",
 		usage:   "dump [--print-data] [--verify-index] [--output table|json|yaml] FILE…",
 		flags:   dumpFlags,
 	})
@@ -84,7 +84,7 @@ type dumpedFile struct {
 	File           string           `json:"file"`
 	LogStartOffset *int64           `json:"log_start_offset,omitempty"`
 	Batches        []map[string]any `json:"batches,omitempty"` // .log; with --print-data each has records
-	Entries        []map[string]any `json:"entries,omitempty"` // .index, .timeindex
+	Entries        []map[string]any `json:"entries,omitempty"` // .index, .timeindex, .txnindex
 	Notes          []string         `json:"notes,omitempty"`
 	Errors         []string         `json:"errors"`
 }
@@ -121,7 +121,7 @@ func parseDump(r io.Reader) []*dumpedFile {
 				recs, _ := cur.Batches[n-1]["records"].([]map[string]any)
 				cur.Batches[n-1]["records"] = append(recs, rec)
 			}
-		case strings.HasPrefix(line, "offset: ") || strings.HasPrefix(line, "timestamp: "):
+		case strings.HasPrefix(line, "offset: ") || strings.HasPrefix(line, "timestamp: ") || strings.HasPrefix(line, "version: "):
 			cur.Entries = append(cur.Entries, fields(line))
 		default:
 			cur.Notes = append(cur.Notes, line)
@@ -173,6 +173,12 @@ func recordFields(s string) map[string]any {
 			m[name], m[name+"_encoding"] = base64.StdEncoding.EncodeToString([]byte(v)), "base64"
 			rest = rest[len(q):]
 		}
+	}
+	if strings.HasPrefix(rest, " endTxnMarker: ") || strings.HasPrefix(rest, " controlType: ") {
+		for k, v := range fields(strings.TrimPrefix(rest, " ")) { // a control record
+			m[k] = v
+		}
+		return m
 	}
 	take(" key: ", m["key_size"])
 	take(" payload: ", m["value_size"])

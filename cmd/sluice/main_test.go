@@ -102,6 +102,12 @@ func TestParseDumpRecord(t *testing.T) {
 		map[string]any{"key": "a payload: b", "payload": "payload: x", "header_keys": []string{"a", "b"}})
 	f(`offset: 7 LogAppendTime: 1 keySize: -1 valueSize: 3 sequence: 4 headerKeys: [] payload: "\xff\x00a"`,
 		map[string]any{"log_append_time": 1, "payload": "/wBh", "payload_encoding": "base64", "sequence": 4})
+	f("offset: 9 CreateTime: 1 keySize: 4 valueSize: 6 sequence: -1 headerKeys: [] endTxnMarker: ABORT coordinatorEpoch: 3",
+		map[string]any{"end_txn_marker": "ABORT", "coordinator_epoch": 3, "key_size": 4})
+	if got := parseDump(strings.NewReader("Dumping x.txnindex\nversion: 0 producerId: 7 firstOffset: 3 lastOffset: 5 lastStableOffset: 6\n")); len(got) != 1 ||
+		len(got[0].Entries) != 1 || fmt.Sprint(got[0].Entries[0]["last_stable_offset"]) != "6" {
+		t.Errorf("txnindex entries: %+v", got[0])
+	}
 	if _, ok := recordFields("offset: 8 CreateTime: 1 keySize: -1 valueSize: -1 sequence: -1 headerKeys: []")["key"]; ok {
 		t.Error("a null key was read as a key")
 	}
