@@ -177,3 +177,19 @@ type txnProduceVerifier struct{ c *txn.Coordinator }
 func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int64, epoch int16) int16 {
 	return txn.ErrorCode(v.c.CheckProduce(id, pid, epoch, txn.TopicPartition{Topic: topic, Partition: p}))
 }
+
+// TransactionStates counts the transactional ids by state name (nil
+// before the transaction coordinator is loaded), for metrics.
+func (b *Broker) TransactionStates() map[string]int {
+	b.tx.mu.Lock()
+	c := b.tx.c
+	b.tx.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for s, n := range c.States() {
+		out[s.String()] = n
+	}
+	return out
+}

@@ -64,3 +64,14 @@ func (c *Coordinator) Describe(ids []string) []Description {
 	}
 	return out
 }
+
+// States counts the transactional ids by state.
+func (c *Coordinator) States() map[State]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[State]int{}
+	for _, m := range c.mu.txns {
+		out[m.state]++
+	}
+	return out
+}
