@@ -18,7 +18,7 @@ import (
 //   node the coordinator writes its own markers without it; served for
 //   tools and for the cluster to come): each marker is appended to each
 //   partition as the coordinator's own are (a __consumer_offsets
-//   partition completes the producer's pending offsets). Per partition:
+//   partition then commits or drops the producer's pending offsets). Per partition:
 //   UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH (older than the
 //   partition's producer epoch), TRANSACTION_COORDINATOR_FENCED, or
 //   KAFKA_STORAGE_ERROR.
@@ -48,15 +48,19 @@ func handleWriteTxnMarkers(ctx context.Context, b *Broker, r *request) (*netio.R
 	return r.respond(resp), nil
 }
 
-// writeOneMarker appends one marker and returns its error code.
-func (b *Broker) writeOneMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) int16 {
+// writeOneMarker appends one marker and returns its error code. On a
+// __consumer_offsets partition the group coordinator then commits or drops
+// the producer's pending offsets (group/txnoffsets.go).
+func (b *Broker) writeOneMarker(_ context.Context, m txn.Markers, tp txn.TopicPartition) int16 {
+	var gc *group.Coordinator
 	if tp.Topic == group.TopicName {
-		gc := b.coordinatorOr()
-		if gc == nil {
+		if gc = b.coordinatorOr(); gc == nil {
 			return kerr.CoordinatorNotAvailable.Code
 		}
-		return group.ErrorCode(gc.CompleteTxn(ctx, tp.Partition, m.ProducerID, m.Commit))
 	}
 	_, code := b.WriteTxnMarker(tp.Topic, tp.Partition, m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch)
+	if code == 0 && gc != nil {
+		gc.EndTxn(tp.Partition, m.ProducerID, m.Commit)
+	}
 	return code
 }

@@ -14,9 +14,10 @@ import (
 // code TRANSACTION_ABORTABLE that transactions v1 never answer)
 //
 // Behavior:
-// * The offsets are pending in the group coordinator until the
-//   transaction ends: EndTxn's commit materialises them (appended to
-//   __consumer_offsets), an abort discards them (group/txnoffsets.go).
+// * The offsets are appended to the group's __consumer_offsets partition
+//   as a transactional batch of the producer before the response, and are
+//   pending until the transaction ends: EndTxn's COMMIT marker there makes
+//   them the group's offsets, an ABORT drops them (group/txnoffsets.go).
 //   Until then OffsetFetch with RequireStable answers
 //   UNSTABLE_OFFSET_COMMIT for those partitions.
 // * v3+ with a member id and generation: checked as OffsetCommit checks
@@ -30,7 +31,7 @@ import (
 
 func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 
-func handleTxnOffsetCommit(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	cr := group.TxnCommitRequest{Group: req.Group, Generation: -1, ProducerID: req.ProducerID,
@@ -60,7 +61,7 @@ func handleTxnOffsetCommit(_ context.Context, b *Broker, r *request) (*netio.Res
 				errs[tp] = kerr.CoordinatorNotAvailable
 			}
 		} else {
-			errs = c.TxnCommit(cr)
+			errs = c.TxnCommit(ctx, cr)
 		}
 	}
 	for _, t := range req.Topics {

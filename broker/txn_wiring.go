@@ -19,10 +19,9 @@ import (
 //
 // Markers: the coordinator's WriteMarkers hook appends a COMMIT or ABORT
 // control batch (partition.Log.AppendMarker) to every data partition of the
-// transaction, concurrently, and for a __consumer_offsets partition (a
-// group added by AddOffsetsToTxn) materialises or discards the producer's
-// pending offsets in the group coordinator instead (they are held in
-// memory: see group/txnoffsets.go). A partition deleted since the
+// transaction, concurrently; on a __consumer_offsets partition (a group
+// added by AddOffsetsToTxn) the group coordinator then commits or drops
+// the producer's pending offsets (group/txnoffsets.go). A partition deleted since the
 // transaction began is skipped, as Kafka skips markers for unknown
 // partitions; so is a marker older than the partition's producer epoch
 // (a newer instance already ended the transaction there).

@@ -61,6 +61,15 @@ type part struct {
 type write struct {
 	recs  []kv
 	apply func(err error)
+	// txn, when set, makes recs a transactional batch of its own (the
+	// offsets of TxnOffsetCommit, txnoffsets.go).
+	txn *txnTag
+}
+
+// txnTag is the producer of a transactional write.
+type txnTag struct {
+	producerID int64
+	epoch      int16
 }
 
 // kv is one record: value nil is a tombstone.

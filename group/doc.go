@@ -49,11 +49,11 @@
 //
 // # Transactional offsets
 //
-// TxnOffsetCommit's offsets wait, per producer id, in memory until the
-// transaction coordinator's marker for the group's partition: a commit
-// appends them as ordinary offset records, an abort drops them (see
-// txnoffsets.go; they are not in the log before the marker, unlike
-// Kafka's). OffsetFetch reports a partition with one pending as unstable.
+// TxnOffsetCommit's offsets are appended as a transactional batch of the
+// producer (no sequence) and wait, per producer id, for the transaction's
+// COMMIT or ABORT marker on the group's partition, which load replays
+// too (txnoffsets.go). OffsetFetch reports a partition with one pending
+// as unstable.
 //
 // # Concurrency
 //
