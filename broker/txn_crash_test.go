@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/txn"
 )
@@ -16,7 +18,9 @@ import (
 // kill -9 leaves it) after EndTxn wrote PrepareCommit (or PrepareAbort)
 // and before any marker; after the restart the coordinator completes the
 // transaction, and read_committed shows all of it (commit) or none
-// (abort), with the last stable offset moving on.
+// (abort), with the last stable offset moving on; the group offset the
+// transaction committed (TxnOffsetCommit) is there after a commit and not
+// after an abort.
 func TestTxnCrashAfterPrepare(t *testing.T) {
 	for _, commit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) { testTxnCrashAfterPrepare(t, commit) })
@@ -46,6 +50,30 @@ func testTxnCrashAfterPrepare(t *testing.T, commit bool) {
 		if err := cl.ProduceSync(ctx, kgo.StringRecord(fmt.Sprintf("v%d", i))).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The transaction commits a group's offset too (sendOffsetsToTransaction).
+	pid, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, addr)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.Version = 3
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "crash", pid, epoch, "crash-group"
+	if code := rc.roundTrip(ao).(*kmsg.AddOffsetsToTxnResponse).ErrorCode; code != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(code))
+	}
+	oc := kmsg.NewPtrTxnOffsetCommitRequest()
+	oc.Version = 3
+	oc.TransactionalID, oc.Group, oc.ProducerID, oc.ProducerEpoch, oc.Generation = "crash", "crash-group", pid, epoch, -1
+	ot := kmsg.NewTxnOffsetCommitRequestTopic()
+	ot.Topic = "out"
+	op := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	op.Partition, op.Offset, op.LeaderEpoch = 0, 42, -1
+	ot.Partitions = append(ot.Partitions, op)
+	oc.Topics = append(oc.Topics, ot)
+	if code := rc.roundTrip(oc).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("TxnOffsetCommit: %v", kerr.ErrorForCode(code))
 	}
 	ended := make(chan error, 1)
 	go func() {
@@ -82,11 +110,21 @@ func testTxnCrashAfterPrepare(t *testing.T, commit bool) {
 			t.Fatalf("partition %d: LSO %d stuck below the HW %d", p, l.LastStableOffset(), l.HighWatermark())
 		}
 	}
-	wantN := 0
+	wantN, wantOffset := 0, int64(-1)
 	if commit {
-		wantN = n
+		wantN, wantOffset = n, 42
 	}
 	checkCommitted(t, ts, "out", wantN)
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version = 7
+	of.Group, of.RequireStable = "crash-group", true
+	oft := kmsg.NewOffsetFetchRequestTopic()
+	oft.Topic, oft.Partitions = "out", []int32{0}
+	of.Topics = append(of.Topics, oft)
+	got := dialRaw(t, ts.addr).roundTrip(of).(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0]
+	if got.ErrorCode != 0 || got.Offset != wantOffset {
+		t.Fatalf("the group's offset after recovery: %d (%v), want %d", got.Offset, kerr.ErrorForCode(got.ErrorCode), wantOffset)
+	}
 }
 
 // checkCommitted reads topic with read_committed up to each partition's
