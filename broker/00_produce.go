@@ -54,7 +54,9 @@ import (
 //   verifier decides (the partition must be in the producer's
 //   transaction), then Log.Append applies Kafka's producer-state rules
 //   (INVALID_TXN_STATE for a plain batch inside an open transaction,
-//   INVALID_PRODUCER_EPOCH, sequences) and opens the transaction.
+//   INVALID_PRODUCER_EPOCH, sequences) and opens the transaction. From
+//   v11 (KIP-890) the verifier's INVALID_TXN_STATE is answered as
+//   TRANSACTION_ABORTABLE (120), as Kafka does.
 // * Before the append, the topic's compression.type and
 //   message.timestamp.* configs apply (produce_policy.go): batches in
 //   another codec are recompressed, out-of-range CreateTime timestamps get
@@ -124,6 +126,11 @@ func (b *Broker) produceJobs(r *request, req *kmsg.ProduceRequest, resp *kmsg.Pr
 			sp.ErrorCode = denied
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.precheck(acksOK, req.TransactionID)
+			}
+			if sp.ErrorCode == kerr.InvalidTxnState.Code && req.Version >= 11 {
+				// KIP-890: v11+ clients get TRANSACTION_ABORTABLE for a
+				// write their transaction did not add, as Kafka answers.
+				sp.ErrorCode = kerr.TransactionAbortable.Code
 			}
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
