@@ -141,7 +141,7 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
-		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond},
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond, FailedAuthMax: 10, FailedAuthWindow: time.Minute},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,
@@ -244,6 +244,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.saslStats.log = lograte.New(netio.WrongProtocolLogEvery)
+	b.saslStats.limit = newAuthLimiter(cfg.SASL.FailedAuthMax, cfg.SASL.FailedAuthWindow)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err

@@ -98,6 +98,10 @@ type SASL struct {
 	MaxReceiveBytes int32         // sasl.server.max.receive.size
 	Reauth          time.Duration // connections.max.reauth.ms; 0: sessions never end
 	FailedAuthDelay time.Duration // connection.failed.authentication.delay.ms
+	// FailedAuthMax and FailedAuthWindow are
+	// sluice.failed.authentication.max.per.address and .window.ms.
+	FailedAuthMax    int
+	FailedAuthWindow time.Duration
 	// PlainUsers are the PLAIN users of each listener (upper-case name)
 	// from listener.name.<listener>.plain.sasl.jaas.config; nil when none.
 	PlainUsers map[string]map[string]string
@@ -282,6 +286,8 @@ func (r resolver) sasl(c *Config) error {
 	c.SASL.MaxReceiveBytes = int32(r.int("sasl.server.max.receive.size"))
 	c.SASL.Reauth = r.ms("connections.max.reauth.ms")
 	c.SASL.FailedAuthDelay = r.ms("connection.failed.authentication.delay.ms")
+	c.SASL.FailedAuthMax = int(r.int("sluice.failed.authentication.max.per.address"))
+	c.SASL.FailedAuthWindow = r.ms("sluice.failed.authentication.window.ms")
 	jaas := lookup("listener.name.<listener>.plain.sasl.jaas.config")
 	for key := range r.s.levels {
 		name, ok := jaas.matches(key)

@@ -105,11 +105,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
 	b.SASL = broker.SASLConfig{
-		Mechanisms:      []auth.Mechanism{},
-		PlainUsers:      cfg.SASL.PlainUsers,
-		PlainUsersAll:   cfg.SASL.PlainUsersAll,
-		Reauth:          cfg.SASL.Reauth,
-		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+		Mechanisms:       []auth.Mechanism{},
+		PlainUsers:       cfg.SASL.PlainUsers,
+		PlainUsersAll:    cfg.SASL.PlainUsersAll,
+		Reauth:           cfg.SASL.Reauth,
+		FailedAuthDelay:  cfg.SASL.FailedAuthDelay,
+		FailedAuthMax:    cfg.SASL.FailedAuthMax,
+		FailedAuthWindow: cfg.SASL.FailedAuthWindow,
 	}
 	for _, m := range cfg.SASLMechanisms {
 		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
