@@ -123,6 +123,11 @@ type Config struct {
 	// in acls.json. Nil (the default, as Kafka without an authorizer):
 	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
 	Authorizer *acl.Config
+	// InterBroker is how this broker reaches the other brokers of its
+	// cluster (registration, heartbeats, forwarded requests): which of
+	// their listeners, and how it authenticates there (peer.go). The zero
+	// value: their PLAINTEXT listener, no authentication.
+	InterBroker InterBrokerConfig
 
 	// principalForTest, when set, names each connection's principal
 	// (tests in this package, until SASL authenticates connections).

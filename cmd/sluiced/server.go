@@ -116,6 +116,9 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	for _, m := range cfg.SASLMechanisms {
 		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
 	}
+	ib := cfg.InterBroker
+	b.InterBroker = broker.InterBrokerConfig{Listener: ib.Listener, Protocol: ib.Protocol, Mechanism: auth.Mechanism(ib.Mechanism),
+		Username: ib.Username, Password: ib.Password, TLS: tl.clientConfig(ib.Listener)}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
