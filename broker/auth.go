@@ -64,7 +64,8 @@ type SASLConfig struct {
 	// FailedAuthMax and FailedAuthWindow limit failed authentications per
 	// client address (authlimit.go): an address that failed FailedAuthMax
 	// times within FailedAuthWindow of its first failure is refused until
-	// the window ends. Default 10 per minute; FailedAuthMax 0: no limit.
+	// the window ends. FailedAuthMax 0 (the default, as Kafka): no limit;
+	// FailedAuthWindow default 1 minute.
 	FailedAuthMax    int
 	FailedAuthWindow time.Duration
 

@@ -146,7 +146,7 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
-		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond, FailedAuthMax: 10, FailedAuthWindow: time.Minute},
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,

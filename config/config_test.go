@@ -71,7 +71,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
 		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
-		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthMax: 10, FailedAuthWindow: time.Minute},
+		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
 		InterBroker:    InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
 		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,

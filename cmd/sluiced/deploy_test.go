@@ -46,7 +46,8 @@ func TestDefaultConfigLoads(t *testing.T) {
 	if code != 0 || strings.Contains(stderr, "ignoring") {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stdout, "\nsluice.shutdown.timeout.ms=30000\t") || !strings.Contains(stdout, "\nlog.dirs=/var/lib/sluice\t") {
+	if !strings.Contains(stdout, "\nsluice.shutdown.timeout.ms=30000\t") || !strings.Contains(stdout, "\nlog.dirs=/var/lib/sluice\t") ||
+		!strings.Contains(stdout, "\nsluice.failed.authentication.max.per.address=10\t") || !strings.HasPrefix(stdout, "listeners=PLAINTEXT://127.0.0.1:9092\t") {
 		t.Fatalf("unexpected effective config:\n%s", stdout)
 	}
 	unit, _ := os.ReadFile("../../deploy/sluiced.service")
