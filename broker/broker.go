@@ -127,6 +127,11 @@ type Config struct {
 	// in acls.json. Nil (the default, as Kafka without an authorizer):
 	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
 	Authorizer *acl.Config
+	// InterBroker is how this broker reaches the other brokers of its
+	// cluster (registration, heartbeats, forwarded requests): which of
+	// their listeners, and how it authenticates there (peer.go). The zero
+	// value: their PLAINTEXT listener, no authentication.
+	InterBroker InterBrokerConfig
 
 	// principalForTest, when set, names each connection's principal
 	// (tests in this package, until SASL authenticates connections).
@@ -145,7 +150,7 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
-		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond},
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,
@@ -254,6 +259,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.saslStats.log = lograte.New(netio.WrongProtocolLogEvery)
+	b.saslStats.limit = newAuthLimiter(cfg.SASL.FailedAuthMax, cfg.SASL.FailedAuthWindow)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
 		return nil, err

@@ -105,15 +105,20 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
 	b.SASL = broker.SASLConfig{
-		Mechanisms:      []auth.Mechanism{},
-		PlainUsers:      cfg.SASL.PlainUsers,
-		PlainUsersAll:   cfg.SASL.PlainUsersAll,
-		Reauth:          cfg.SASL.Reauth,
-		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+		Mechanisms:       []auth.Mechanism{},
+		PlainUsers:       cfg.SASL.PlainUsers,
+		PlainUsersAll:    cfg.SASL.PlainUsersAll,
+		Reauth:           cfg.SASL.Reauth,
+		FailedAuthDelay:  cfg.SASL.FailedAuthDelay,
+		FailedAuthMax:    cfg.SASL.FailedAuthMax,
+		FailedAuthWindow: cfg.SASL.FailedAuthWindow,
 	}
 	for _, m := range cfg.SASLMechanisms {
 		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
 	}
+	ib := cfg.InterBroker
+	b.InterBroker = broker.InterBrokerConfig{Listener: ib.Listener, Protocol: ib.Protocol, Mechanism: auth.Mechanism(ib.Mechanism),
+		Username: ib.Username, Password: ib.Password, TLS: tl.clientConfig(ib.Listener)}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
