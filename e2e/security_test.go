@@ -507,3 +507,124 @@ func runSecScript(t *testing.T, b *secBroker, client string, rt, bad []secCase, 
 		})
 	}
 }
+
+// TestSecurityAsChecked is the issue's acceptance check: a broker whose
+// only listener is SASL_SSL, with SCRAM-SHA-512 users made by `sluice users
+// create` and the StandardAuthorizer. The super user admin is a PLAIN user
+// from JAAS (the bootstrap: it makes the SCRAM users). kcat and franz-go
+// (alice) and the Java client (carol, the AclMatrix program: each of
+// Kafka's authorization exceptions before a grant, success after) work
+// within their ACLs and get TOPIC_AUTHORIZATION_FAILED outside them; a
+// wrong password gets SASL_AUTHENTICATION_FAILED at once; Kafka's
+// kafka-acls --list shows what `sluice acls create` made.
+func TestSecurityAsChecked(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, "e2e CA")
+	caPath := ca.WriteCA(t, dir, "ca.pem")
+	props := strings.Join([]string{
+		"ssl.keystore.location=" + ca.Issue(t, testcerts.Options{}).WriteKeystore(t, dir, "server.pem"),
+		"sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN",
+		`listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-pw";`,
+		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users=User:admin",
+		"connection.failed.authentication.delay.ms=10",
+		"offsets.topic.num.partitions=1",
+	}, "\n") + "\n"
+	cfg := filepath.Join(dir, "server.properties")
+	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := start(t, filepath.Join(dir, "data"), "--config", cfg, "--group-initial-rebalance-delay", "1",
+		"--listen", "SASL_SSL://"+freeAddr(t))
+	// One client properties file for sluice and Kafka's tools alike.
+	adminProps := filepath.Join(dir, "admin.properties")
+	if err := os.WriteFile(adminProps, []byte("security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n"+
+		`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-pw";`+"\n"+
+		"ssl.truststore.type=PEM\nssl.truststore.location="+caPath+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sluice runs `sluice CMD SUB --brokers … ARGS…` as the super user.
+	sluice := func(cmd, sub string, rest ...string) {
+		t.Helper()
+		args := append([]string{cmd, sub, "--brokers", d.Addr, "--command-config", adminProps, "--tls-ca", caPath}, rest...)
+		if code, out := runSluice(t, args...); code != 0 {
+			t.Fatalf("sluice %v: exit %d\n%s", args, code, out)
+		}
+	}
+	for _, u := range []string{"alice", "carol"} {
+		sluice("users", "create", "--mechanism", "SCRAM-SHA-512", "--user-password", u+"-pw", u)
+	}
+	sluice("topics", "create", "--partitions", "1", "allowed-kcat", "allowed-franz", "denied")
+	sluice("acls", "create", "--allow-principal", "User:alice", "--operation", "Read", "--operation", "Write",
+		"--operation", "Describe", "--topic", "allowed-", "--resource-pattern-type", "prefixed")
+	sluice("acls", "create", "--allow-principal", "User:alice", "--operation", "Read", "--group", "alice-",
+		"--resource-pattern-type", "prefixed")
+
+	alice := secCase{"SASL_SSL", "SCRAM-SHA-512", "alice", "alice-pw"}
+	tc := kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool, ServerName: "localhost"})
+	t.Run("kcat", func(t *testing.T) {
+		t.Parallel()
+		kcat := requireKcat(t)
+		b := &secBroker{addrs: map[string]string{"SASL_SSL": d.Addr}, caPath: caPath}
+		runTool(t, ioTimeout, []byte("a\nb\n"), kcat, append(b.kcatSec(alice), "-P", "-t", "allowed-kcat")...)
+		out := lines(runTool(t, ioTimeout, nil, kcat, append(b.kcatSec(alice), "-G", "alice-kcat", "-o", "beginning", "-e", "-q", "allowed-kcat")...))
+		if strings.Join(out, ",") != "a,b" {
+			t.Fatalf("kcat read %q, want a, b", out)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kcat, append(b.kcatSec(alice), "-P", "-t", "denied")...)
+		cmd.Stdin = strings.NewReader("x\n")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Topic authorization failed") {
+			t.Fatalf("kcat producing outside its ACLs: %v, want Topic authorization failed in\n%s", err, tail(string(out), 2000))
+		}
+	})
+	t.Run("franz-go", func(t *testing.T) {
+		t.Parallel()
+		mech := kgo.SASL(franzMech(alice))
+		cl := newClient(t, d.Addr, tc, mech)
+		produceSync(t, cl, &kgo.Record{Topic: "allowed-franz", Value: []byte("franz")})
+		cons := newClient(t, d.Addr, tc, mech, kgo.ConsumeTopics("allowed-franz"), kgo.ConsumerGroup("alice-franz"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+		pollN(t, cons, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+		defer cancel()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "denied", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Fatalf("producing outside its ACLs: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+		}
+		bad := newClient(t, d.Addr, tc, kgo.SASL(scram.Auth{User: "alice", Pass: "wrong"}.AsSha512Mechanism()))
+		began := time.Now()
+		err := bad.Ping(ctx)
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Fatalf("wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+		}
+		// At once: not retried until a timeout (franz-go's default is 30 s).
+		if took := time.Since(began); took > 15*time.Second {
+			t.Fatalf("wrong password: SASL_AUTHENTICATION_FAILED after %v", took)
+		}
+	})
+	t.Run("java", func(t *testing.T) {
+		t.Parallel()
+		runJavaProgram(t, requireJava(t), "AclMatrix", d.Addr, caPath)
+	})
+	t.Run("kafka-acls", func(t *testing.T) {
+		t.Parallel()
+		kit := requireJava(t)
+		r := runToolBatch(t, kit, []toolRun{{name: "list", main: "org.apache.kafka.tools.AclCommand",
+			args: []string{"--bootstrap-server", d.Addr, "--command-config", adminProps, "--list"}}})["list"]
+		if r == nil {
+			t.Fatal("kafka-acls --list did not run")
+		}
+		for _, w := range []string{
+			"ResourcePattern(resourceType=TOPIC, name=allowed-, patternType=PREFIXED)",
+			"(principal=User:alice, host=*, operation=WRITE, permissionType=ALLOW)",
+			"(principal=User:alice, host=*, operation=READ, permissionType=ALLOW)",
+			"(principal=User:alice, host=*, operation=DESCRIBE, permissionType=ALLOW)",
+			"ResourcePattern(resourceType=GROUP, name=alice-, patternType=PREFIXED)",
+		} {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("kafka-acls --list (exit %s) lacks %q:\n%s\nstderr:\n%s", r.exit, w, r.stdout, tail(r.stderr, 2048))
+			}
+		}
+	})
+}

@@ -96,6 +96,7 @@ public final class AclMatrix {
         p.put("enable.idempotence", Boolean.toString(idempotent));
         p.put("acks", idempotent ? "all" : "1");
         p.put("max.block.ms", "15000");
+        p.put("request.timeout.ms", "10000");
         p.put("delivery.timeout.ms", "15000");
         p.put("retries", idempotent ? "2147483647" : "0");
         try (KafkaProducer<String, String> pr = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
