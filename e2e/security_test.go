@@ -490,7 +490,9 @@ func runSecScript(t *testing.T, b *secBroker, client string, rt, bad []secCase, 
 		want[badName(c)] = "autherr " + badName(c) + " " + authError
 	}
 	// One process runs every case in turn: more than runScript's bound.
+	began := time.Now()
 	got := lines(runTool(t, 2*scriptTimeout, nil, name, args...))
+	t.Logf("%s in %v:\n%s", client, time.Since(began).Round(time.Millisecond), strings.Join(got, "\n"))
 	for caseName, line := range want {
 		t.Run(caseName, func(t *testing.T) {
 			for _, l := range got {

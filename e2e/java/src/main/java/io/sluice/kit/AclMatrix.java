@@ -11,6 +11,8 @@ import java.util.concurrent.Future;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -22,6 +24,7 @@ import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ClusterAuthorizationException;
 import org.apache.kafka.common.errors.GroupAuthorizationException;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
@@ -38,7 +41,10 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * carol's call fails with the exception Apache Kafka gives
  * (TopicAuthorizationException, ClusterAuthorizationException,
  * GroupAuthorizationException), after it the call works. The cases run in
- * order: each builds on the grants before it.
+ * order: each builds on the grants before it. The admin matrix then does
+ * the same for Admin calls (topic and broker configs, topic creation and
+ * deletion, ACLs, group offsets and deletion), each on one connection
+ * across its grant.
  *
  * Usage: AclMatrix host:port CA.pem (a SASL_SSL listener with PLAIN and
  * SCRAM-SHA-512 and an authorizer; super.users=User:admin)
@@ -164,6 +170,69 @@ public final class AclMatrix {
         }
     }
 
+    /** An Admin call carol makes. */
+    interface Call {
+        void run(Admin a) throws Exception;
+    }
+
+    static Throwable attempt(Admin a, Call call) {
+        try {
+            call.run(a);
+            return null;
+        } catch (Throwable e) {
+            return e;
+        }
+    }
+
+    /**
+     * A case of the admin matrix: call fails with want until carol is
+     * granted op on the resource, then works on the same connection (the
+     * broker must not keep a stale decision for it) once the new ACL is in
+     * place.
+     */
+    static void adminCase(Kit kit, String name, Class<? extends Throwable> want, ResourceType type, String resource,
+            AclOperation op, Call call) {
+        kit.run(name, () -> {
+            try (Admin a = Admin.create(carol("acl-carol-admin"))) {
+                mustFail(attempt(a, call), want, name + " without " + op);
+                grant(type, resource, op);
+                Throwable[] last = new Throwable[1];
+                try {
+                    Kit.waitFor(name + " to work with " + op, () -> (last[0] = attempt(a, call)) == null);
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + ": " + Kit.describe(last[0]));
+                }
+            }
+        });
+    }
+
+    static void adminMatrix(Kit kit) {
+        String created = Kit.unique("acl-created"), otherGroup = Kit.unique("acl-other-group");
+        ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, TOPIC);
+        adminCase(kit, "create-topic", TopicAuthorizationException.class, ResourceType.TOPIC, created, AclOperation.CREATE,
+                a -> Kit.createTopic(a, created, 1, Map.of()));
+        adminCase(kit, "delete-topic", TopicAuthorizationException.class, ResourceType.TOPIC, created, AclOperation.DELETE,
+                a -> Kit.get(a.deleteTopics(List.of(created)).all()));
+        adminCase(kit, "describe-topic-configs", TopicAuthorizationException.class, ResourceType.TOPIC, TOPIC,
+                AclOperation.DESCRIBE_CONFIGS, a -> Kit.get(a.describeConfigs(List.of(topic)).all()));
+        adminCase(kit, "alter-topic-configs", TopicAuthorizationException.class, ResourceType.TOPIC, TOPIC,
+                AclOperation.ALTER_CONFIGS, a -> Kit.get(a.incrementalAlterConfigs(Map.of(topic, List.of(
+                        new AlterConfigOp(new ConfigEntry("retention.ms", "3600000"), AlterConfigOp.OpType.SET)))).all()));
+        adminCase(kit, "describe-broker-configs", ClusterAuthorizationException.class, ResourceType.CLUSTER,
+                "kafka-cluster", AclOperation.DESCRIBE_CONFIGS, a -> {
+                    String id = Integer.toString(Kit.get(a.describeCluster().nodes()).iterator().next().id());
+                    Kit.get(a.describeConfigs(List.of(new ConfigResource(ConfigResource.Type.BROKER, id))).all());
+                });
+        adminCase(kit, "create-acls", ClusterAuthorizationException.class, ResourceType.CLUSTER, "kafka-cluster",
+                AclOperation.ALTER, a -> Kit.get(a.createAcls(List.of(new AclBinding(
+                        new ResourcePattern(ResourceType.TOPIC, "by-carol", PatternType.LITERAL),
+                        new AccessControlEntry("User:dave", "*", AclOperation.READ, AclPermissionType.ALLOW)))).all()));
+        adminCase(kit, "list-group-offsets", GroupAuthorizationException.class, ResourceType.GROUP, otherGroup,
+                AclOperation.DESCRIBE, a -> Kit.get(a.listConsumerGroupOffsets(otherGroup).partitionsToOffsetAndMetadata()));
+        adminCase(kit, "delete-group", GroupAuthorizationException.class, ResourceType.GROUP, GROUP, AclOperation.DELETE,
+                a -> Kit.get(a.deleteConsumerGroups(List.of(GROUP)).all()));
+    }
+
     public static void main(String[] args) {
         if (args.length != 2) {
             System.err.println("usage: AclMatrix host:port CA.pem");
@@ -207,6 +276,7 @@ public final class AclMatrix {
             grant(ResourceType.CLUSTER, "kafka-cluster", AclOperation.DESCRIBE);
             mustWork(describeAcls(), "describeAcls");
         });
+        adminMatrix(kit);
         kit.finish();
     }
 }
