@@ -28,6 +28,7 @@ import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.ClusterAuthorizationException;
 import org.apache.kafka.common.errors.GroupAuthorizationException;
 import org.apache.kafka.common.errors.TopicAuthorizationException;
+import org.apache.kafka.common.errors.TransactionalIdAuthorizationException;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
@@ -233,6 +234,19 @@ public final class AclMatrix {
                 a -> Kit.get(a.deleteConsumerGroups(List.of(GROUP)).all()));
     }
 
+    /** initTransactions as carol with transactional.id id; returns the failure or null. */
+    static Throwable initTransactions(String id) {
+        Properties p = carol("acl-txn");
+        p.put("transactional.id", id);
+        p.put("max.block.ms", "15000");
+        try (KafkaProducer<String, String> pr = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+            pr.initTransactions();
+            return null;
+        } catch (Throwable e) {
+            return e;
+        }
+    }
+
     public static void main(String[] args) {
         if (args.length != 2) {
             System.err.println("usage: AclMatrix host:port CA.pem");
@@ -277,6 +291,18 @@ public final class AclMatrix {
             mustWork(describeAcls(), "describeAcls");
         });
         adminMatrix(kit);
+        kit.run("list-topics-filtered", () -> {
+            try (Admin a = Admin.create(carol("acl-carol-admin"))) {
+                java.util.Set<String> names = Kit.get(a.listTopics().names());
+                Kit.check(names.contains(TOPIC) && !names.contains("denied"),
+                        "carol lists %s: want %s and not denied (no Describe on it)", names, TOPIC);
+            }
+        });
+        // Only the refusal: with Write on the transactional id,
+        // initTransactions needs the transaction coordinator Sluice has
+        // not got yet (it answers FindCoordinator(TRANSACTION) with an error).
+        kit.run("init-transactions-without-acl", () -> mustFail(initTransactions(Kit.unique("acl-txn")),
+                TransactionalIdAuthorizationException.class, "initTransactions"));
         kit.finish();
     }
 }
