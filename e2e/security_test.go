@@ -320,7 +320,8 @@ func (g *saramaGroup) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.C
 }
 
 // testSaramaSecurity: for each cell, a SyncProducer and then a
-// ConsumerGroup member reading everything back and committing.
+// ConsumerGroup member reading everything back and committing; a wrong
+// password or an unknown user gets ErrSASLAuthenticationFailed.
 func testSaramaSecurity(t *testing.T, b *secBroker) {
 	const n = 20
 	for _, c := range secAll {
@@ -366,6 +367,19 @@ func testSaramaSecurity(t *testing.T, b *secBroker) {
 			}
 		})
 	}
+	for _, c := range secBad {
+		t.Run(badName(c), func(t *testing.T) {
+			cfg := b.saramaConfig(c)
+			cfg.Metadata.Retry.Max = 0
+			cl, err := sarama.NewClient([]string{b.addrs[c.proto]}, cfg)
+			if err == nil {
+				cl.Close()
+			}
+			if !errors.Is(err, sarama.ErrSASLAuthenticationFailed) {
+				t.Fatalf("got %v, want SASL_AUTHENTICATION_FAILED", err)
+			}
+		})
+	}
 }
 
 func kafkaGoMech(c secCase) kgosasl.Mechanism {
@@ -383,7 +397,8 @@ func kafkaGoMech(c secCase) kgosasl.Mechanism {
 }
 
 // testKafkaGoSecurity: for each cell, a Writer and then a Reader in a
-// group, committing what it read.
+// group, committing what it read; a wrong password or an unknown user
+// gets SASLAuthenticationFailed.
 func testKafkaGoSecurity(t *testing.T, b *secBroker) {
 	const n = 20
 	for _, c := range secAll {
@@ -419,6 +434,19 @@ func testKafkaGoSecurity(t *testing.T, b *secBroker) {
 				if err := r.CommitMessages(ctx, m); err != nil {
 					t.Fatalf("CommitMessages: %v", err)
 				}
+			}
+		})
+	}
+	for _, c := range secBad {
+		t.Run(badName(c), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+			defer cancel()
+			conn, err := (&kafkago.Dialer{Timeout: 10 * time.Second, SASLMechanism: kafkaGoMech(c)}).DialContext(ctx, "tcp", b.addrs[c.proto])
+			if err == nil {
+				conn.Close()
+			}
+			if !errors.Is(err, kafkago.SASLAuthenticationFailed) {
+				t.Fatalf("got %v, want SASL_AUTHENTICATION_FAILED", err)
 			}
 		})
 	}
