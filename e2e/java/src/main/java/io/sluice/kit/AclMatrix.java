@@ -20,6 +20,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AccessControlEntryFilter;
 import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
@@ -31,6 +32,7 @@ import org.apache.kafka.common.errors.TopicAuthorizationException;
 import org.apache.kafka.common.errors.TransactionalIdAuthorizationException;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourcePatternFilter;
 import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -45,7 +47,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * order: each builds on the grants before it. The admin matrix then does
  * the same for Admin calls (topic and broker configs, topic creation and
  * deletion, ACLs, group offsets and deletion), each on one connection
- * across its grant.
+ * across its grant; and a revoked ACL stops an open connection's calls.
  *
  * Usage: AclMatrix host:port CA.pem (a SASL_SSL listener with PLAIN and
  * SCRAM-SHA-512 and an authorizer; super.users=User:admin)
@@ -296,6 +298,24 @@ public final class AclMatrix {
                 java.util.Set<String> names = Kit.get(a.listTopics().names());
                 Kit.check(names.contains(TOPIC) && !names.contains("denied"),
                         "carol lists %s: want %s and not denied (no Describe on it)", names, TOPIC);
+            }
+        });
+        kit.run("revoke-applies-to-open-connection", () -> {
+            ConfigResource topic = new ConfigResource(ConfigResource.Type.TOPIC, TOPIC);
+            Call describe = a -> Kit.get(a.describeConfigs(List.of(topic)).all());
+            try (Admin a = Admin.create(carol("acl-carol-admin"))) {
+                mustWork(attempt(a, describe), "describeConfigs with DescribeConfigs");
+                try (Admin su = admin()) {
+                    Kit.get(su.deleteAcls(List.of(new AclBindingFilter(
+                            new ResourcePatternFilter(ResourceType.TOPIC, TOPIC, PatternType.LITERAL),
+                            // every op: AlterConfigs implies DescribeConfigs
+                            new AccessControlEntryFilter("User:carol", "*", AclOperation.ANY,
+                                    AclPermissionType.ALLOW)))).all());
+                }
+                Throwable[] last = new Throwable[1];
+                Kit.waitFor("the revoked ACL to apply to carol's open connection",
+                        () -> (last[0] = attempt(a, describe)) != null);
+                expect(last[0], TopicAuthorizationException.class, "describeConfigs after the revoke");
             }
         });
         // Only the refusal: with Write on the transactional id,
