@@ -658,3 +658,28 @@ func TestSecurityAsChecked(t *testing.T) {
 		}
 	})
 }
+
+// TestJavaReauthentication: with connections.max.reauth.ms the Java
+// client's producer and group consumer re-authenticate (KIP-368) over
+// SASL_SSL with SCRAM-SHA-512 and keep working; the broker's /metrics
+// counts the re-authentications (the Reauth program polls it).
+func TestJavaReauthentication(t *testing.T) {
+	kit := requireJava(t)
+	dir := t.TempDir()
+	ca := testcerts.NewCA(t, "e2e CA")
+	props := strings.Join([]string{
+		"ssl.keystore.location=" + ca.Issue(t, testcerts.Options{}).WriteKeystore(t, dir, "server.pem"),
+		"sasl.enabled.mechanisms=SCRAM-SHA-512",
+		"connections.max.reauth.ms=1000",
+		"offsets.topic.num.partitions=1",
+	}, "\n") + "\n"
+	cfg := filepath.Join(dir, "server.properties")
+	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plainAddr, httpAddr := freeAddr(t), freeAddr(t)
+	d := start(t, filepath.Join(dir, "data"), "--config", cfg, "--group-initial-rebalance-delay", "1",
+		"--listen", "SASL_SSL://"+freeAddr(t)+",PLAINTEXT://"+plainAddr, "--http-listen", httpAddr)
+	upsertSCRAM(t, newClient(t, plainAddr), "bob", "bob-pw")
+	runJavaProgram(t, kit, "Reauth", d.Addr, ca.WriteCA(t, dir, "ca.pem"), "http://"+httpAddr+"/metrics")
+}
