@@ -517,6 +517,12 @@ func runSecScript(t *testing.T, b *secBroker, client string, rt, bad []secCase, 
 		args = append(args, arg("bad", badName(c), c))
 		want[badName(c)] = "autherr " + badName(c) + " " + authError
 	}
+	if client == "confluent" { // librdkafka's _SSL for an expired certificate and a wrong CA
+		args = append(args, "badssl,expired-server-certificate,SSL,"+b.addrs["EXPIRED"]+",-,-,-,-,-",
+			arg("badssl", "wrong-ca", secSSL)+","+b.otherCAPath)
+		want["expired-server-certificate"] = "autherr expired-server-certificate _SSL"
+		want["wrong-ca"] = "autherr wrong-ca _SSL"
+	}
 	// One process runs every case in turn: more than runScript's bound.
 	began := time.Now()
 	got := lines(runTool(t, 2*scriptTimeout, nil, name, args...))

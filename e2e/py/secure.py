@@ -3,12 +3,13 @@ SASL_SSL; run by e2e/security_test.go.
 
   secure.py LIB CA.pem CASE...
       LIB is confluent or kafkapython; each CASE is
-      KIND,NAME,PROTOCOL,ADDR,MECHANISM,USER,PASSWORD,TOPIC,GROUP (MECHANISM,
-      USER and PASSWORD "-" for SSL). KIND rt: produce 20 records to TOPIC,
-      then read them back as a member of GROUP and commit; prints "ok NAME"
-      or "fail NAME: ERROR". KIND bad: connect expecting the authentication
-      to fail; prints "autherr NAME ERROR-NAME" (confluent: the code
-      error_cb reported) or "fail NAME: ...".
+      KIND,NAME,PROTOCOL,ADDR,MECHANISM,USER,PASSWORD,TOPIC,GROUP[,CA] (MECHANISM,
+      USER and PASSWORD "-" for SSL; CA, when given, replaces CA.pem). KIND
+      rt: produce 20 records to TOPIC, then read them back as a member of
+      GROUP and commit; prints "ok NAME" or "fail NAME: ERROR". KIND bad
+      (badssl): connect expecting the authentication (the TLS handshake) to
+      fail; prints "autherr NAME ERROR-NAME" (confluent: the code error_cb
+      reported) or "fail NAME: ...".
 """
 import sys
 import time
@@ -56,14 +57,16 @@ def confluent_rt(c, ca):
 
 def confluent_bad(c, ca):
     from confluent_kafka import KafkaError, Producer
+    name = "_SSL" if c["kind"] == "badssl" else "_AUTHENTICATION"
+    want = getattr(KafkaError, name)
     codes = []
-    p = Producer(dict(confluent_conf(c, ca), error_cb=lambda e: codes.append(e.code())))
+    p = Producer(dict(confluent_conf(c, c.get("ca") or ca), error_cb=lambda e: codes.append(e.code())))
     deadline = time.monotonic() + 20
-    while KafkaError._AUTHENTICATION not in codes and time.monotonic() < deadline:
+    while want not in codes and time.monotonic() < deadline:
         p.poll(0.2)  # serves error_cb
-    if KafkaError._AUTHENTICATION not in codes:
-        raise RuntimeError("no _AUTHENTICATION error, error codes %s" % codes)
-    return "_AUTHENTICATION"
+    if want not in codes:
+        raise RuntimeError("no %s error, error codes %s" % (name, codes))
+    return name
 
 
 def kp_conf(c, ca):
@@ -94,7 +97,7 @@ def kafkapython_rt(c, ca):
     cons.close()
 
 
-KEYS = ["kind", "name", "proto", "addr", "mech", "user", "password", "topic", "group"]
+KEYS = ["kind", "name", "proto", "addr", "mech", "user", "password", "topic", "group", "ca"]
 
 if __name__ == "__main__":
     lib, ca = sys.argv[1], sys.argv[2]
