@@ -318,11 +318,12 @@ public final class AclMatrix {
                 expect(last[0], TopicAuthorizationException.class, "describeConfigs after the revoke");
             }
         });
-        // Only the refusal: with Write on the transactional id,
-        // initTransactions needs the transaction coordinator Sluice has
-        // not got yet (it answers FindCoordinator(TRANSACTION) with an error).
-        kit.run("init-transactions-without-acl", () -> mustFail(initTransactions(Kit.unique("acl-txn")),
-                TransactionalIdAuthorizationException.class, "initTransactions"));
+        kit.run("init-transactions", () -> {
+            String id = Kit.unique("acl-txn");
+            mustFail(initTransactions(id), TransactionalIdAuthorizationException.class, "initTransactions");
+            grant(ResourceType.TRANSACTIONAL_ID, id, AclOperation.WRITE);
+            mustWork(initTransactions(id), "initTransactions with Write on the transactional id");
+        });
         kit.finish();
     }
 }
