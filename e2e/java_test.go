@@ -187,11 +187,11 @@ func startJavaBroker(t *testing.T, dir string, extra ...string) *daemon {
 	return start(t, dir, append([]string{"--config", cfg, "--group-initial-rebalance-delay", "1"}, extra...)...)
 }
 
-// runJavaProgram runs one test program of the kit against addr and turns
-// each case line into a subtest.
-func runJavaProgram(t *testing.T, kit *javaKit, program, addr string) {
+// runJavaProgram runs one test program of the kit with args (the broker's
+// address first) and turns each case line into a subtest.
+func runJavaProgram(t *testing.T, kit *javaKit, program string, args ...string) {
 	t.Helper()
-	stdout, stderr, err := kit.run(t, "io.sluice.kit."+program, addr)
+	stdout, stderr, err := kit.run(t, "io.sluice.kit."+program, args...)
 	done, failed := false, 0
 	for _, line := range strings.Split(stdout, "\n") {
 		switch {
