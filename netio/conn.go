@@ -281,6 +281,9 @@ func (c *conn) checkTimeouts(d deadlines) timeout {
 	default:
 		return noTimeout
 	}
+	// Counted before the close, so that a client that saw the close finds
+	// it in Stats.
+	c.srv.countTimeout(why)
 	c.requestCloseLocked()
 	return why
 }
