@@ -475,6 +475,45 @@ func TestReadAcrossSwapAfterMiss(t *testing.T) {
 	}
 }
 
+// TestCleanerLeavesHighWatermarkSegment: between a roll and the round's
+// publish (its fsync), the segment that rolled is full but still holds
+// the high watermark; a cleaning then must not swap it out, or readers,
+// which find their limit in it by identity, see nothing in its range, and
+// the round's fsync of it finds its file closed (the log goes offline).
+func TestCleanerLeavesHighWatermarkSegment(t *testing.T) {
+	clock := newClock()
+	cfg := compactConfig()
+	cfg.Flush = FlushAlways
+	l, _ := newTestLog(t, cfg, clock)
+	c := testCleaner(clock)
+	checked := false
+	testHookBeforeSync = func() {
+		l.mu.RLock()
+		rolled := l.active() != l.mu.hwSeg
+		hw := l.mu.hw
+		l.mu.RUnlock()
+		if !rolled || checked || hw < 50 {
+			return
+		}
+		checked = true
+		mustClean(t, c, l)
+		res, err := l.Read(hw-1, 64<<10, true)
+		for _, r := range res.Regions {
+			r.Release()
+		}
+		if err != nil || len(res.Regions) == 0 {
+			t.Errorf("read at %d below the high watermark %d after a cleaning: %d regions, %v", hw-1, hw, len(res.Regions), err)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeSync = nil })
+	for i := 0; i < 400 && !checked; i++ {
+		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%5), value: fmt.Sprintf("v%d", i)}}))
+	}
+	if !checked {
+		t.Fatal("no round rolled")
+	}
+}
+
 // TestCleanerGroupsSmallSegments: segments that shrink are merged up to
 // segment.bytes.
 func TestCleanerGroupsSmallSegments(t *testing.T) {
