@@ -86,6 +86,7 @@ const (
 	secFetch   = "Fetch sessions (consumers of many partitions)"
 	secGroup   = "Consumer groups (used by the group coordinator)"
 	secAuthz   = "Authorization (ACLs)"
+	secTxn     = "Transactions (used by the transaction coordinator)"
 	secService = "Service"
 	secCluster = "Cluster (KRaft controller quorum)"
 )
@@ -233,6 +234,18 @@ var Options = []Option{
 		Doc: "How often this broker heartbeats to the active controller (2 s, Kafka's default). Keep it well under broker.session.timeout.ms: shorter notices a new controller sooner at the cost of one small request per interval."},
 	{Key: "broker.session.timeout.ms", Default: "9000", Kind: Millis, Min: 1, Max: maxInt32, Section: secCluster,
 		Doc: "A broker whose heartbeats stop for this long is fenced by the active controller (9 s, Kafka's default): it leaves Metadata and DescribeCluster and its partition leaderships move. Shorter fails over faster; too short fences brokers on a busy host or a slow network."},
+	{Key: "transaction.max.timeout.ms", Default: "900000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "Largest transaction.timeout.ms a producer may ask for (15 minutes); a larger one fails InitProducerId with INVALID_TRANSACTION_TIMEOUT. A transaction left open by a hung producer holds back read_committed consumers of its partitions until its timeout: a lower cap bounds that stall."},
+	{Key: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Default: "10000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "How often transactions past their timeout are looked for and aborted (10 s); the epoch is bumped, fencing their producer. Shorter aborts a hanging transaction sooner, for a scan of every transactional id each time."},
+	{Key: "transactional.id.expiration.ms", Default: "604800000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "A transactional id with no transaction in progress and no update for this long (7 days) is forgotten; its next producer starts with a new producer id. Longer keeps more ids in memory and in __transaction_state."},
+	{Key: "transaction.remove.expired.transaction.cleanup.interval.ms", Default: "3600000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "How often expired transactional ids are removed (1 h)."},
+	{Key: "transaction.state.log.num.partitions", Default: "50", Kind: Int, Min: 1, Max: 1 << 16, Section: secTxn,
+		Doc: "Partitions of __transaction_state (50), fixed when it is first created (by the first transactional request). More spreads the coordinator's writes over more files."},
+	{Key: "transaction.state.log.segment.bytes", Default: "104857600", Kind: Int, Min: 14, Max: maxInt32, Section: secTxn,
+		Doc: "Segment size of __transaction_state (100 MiB, as Kafka). The coordinator replays it at start-up and the active segment is never compacted: smaller segments load faster after many transactions; larger ones mean fewer files."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). It has no authentication: bind it to loopback or a private interface."},
@@ -264,7 +277,8 @@ var Ignored = []string{
 	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
-	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
+	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+	"transaction.state.log.load.buffer.size", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version",
 	"sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.callback.handler.class",

@@ -70,6 +70,7 @@ type Config struct {
 	FsyncInterval time.Duration
 
 	Group Group
+	Txn   Txn
 
 	Cluster Cluster
 
@@ -136,6 +137,16 @@ type Group struct {
 	OffsetsTopicSegmentBytes int64
 }
 
+// Txn holds the transaction coordinator's settings (txn.Config).
+type Txn struct {
+	MaxTimeout        time.Duration
+	AbortInterval     time.Duration
+	IDExpiration      time.Duration
+	ExpireInterval    time.Duration
+	StatePartitions   int32
+	StateSegmentBytes int64
+}
+
 // resolver reads typed values; values were checked when added.
 type resolver struct{ s *Settings }
 
@@ -188,6 +199,7 @@ func resolve(s *Settings) (*Config, error) {
 	}
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
+	resolveTxn(r, c)
 	resolveFetchSessions(r, c)
 	resolveSSL(r, c)
 	if len(errs) > 0 {
@@ -568,5 +580,16 @@ func resolveGroup(r resolver, c *Config) {
 		OffsetsRetentionCheck:    r.ms("offsets.retention.check.interval.ms"),
 		OffsetsTopicPartitions:   int32(r.int("offsets.topic.num.partitions")),
 		OffsetsTopicSegmentBytes: r.int("offsets.topic.segment.bytes"),
+	}
+}
+
+func resolveTxn(r resolver, c *Config) {
+	c.Txn = Txn{
+		MaxTimeout:        r.ms("transaction.max.timeout.ms"),
+		AbortInterval:     r.ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+		IDExpiration:      r.ms("transactional.id.expiration.ms"),
+		ExpireInterval:    r.ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
+		StatePartitions:   int32(r.int("transaction.state.log.num.partitions")),
+		StateSegmentBytes: r.int("transaction.state.log.segment.bytes"),
 	}
 }

@@ -99,6 +99,7 @@ type Sources struct {
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
 	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
+	Txns      func() map[string]int         // transactional ids by state (broker.Broker.TransactionStates)
 	NodeID    int32
 	ClusterID string
 }
@@ -141,7 +142,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
 		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m})
+		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -330,6 +331,7 @@ var (
 	sessionParts  = newConst("sluice_fetch_session_partitions", "Partitions held by all cached fetch sessions (Kafka's NumIncrementalFetchPartitionsCached).", prometheus.GaugeValue)
 	sessionEvict  = newConst("sluice_fetch_session_evictions_total", "Fetch sessions evicted to make room for new ones.", prometheus.CounterValue)
 	fetchListed   = newConst("sluice_fetch_request_partitions_total", "Partitions listed in Fetch requests (with sessions, only those whose position moved).", prometheus.CounterValue)
+	txnStates     = newConst("sluice_transactions", "Transactional ids known to the transaction coordinator, by state (Ongoing ones hold back read_committed consumers of their partitions until they end or time out).", prometheus.GaugeValue, "state")
 	gtp           = []string{"group", "topic", "partition"}
 	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
 	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
@@ -496,6 +498,20 @@ func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	sessionParts.emit(ch, float64(s.Partitions))
 	sessionEvict.emit(ch, float64(s.Evictions))
 	fetchListed.emit(ch, float64(s.RequestPartitions))
+}
+
+type txnCollector struct{ m *Metrics }
+
+func (txnCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, txnStates) }
+
+func (c txnCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Txns
+	if f == nil {
+		return
+	}
+	for state, n := range f() {
+		txnStates.emit(ch, float64(n), state)
+	}
 }
 
 type infoCollector struct{ m *Metrics }

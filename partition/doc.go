@@ -176,8 +176,9 @@
 //
 // # File descriptors and mappings
 //
-// Each log's active segment holds 3 descriptors (.log, .index, .timeindex)
-// and 2 read-write mappings, except a new log's first segment, which has
+// Each log's active segment holds 1 descriptor (its .log) and 2 read-write
+// mappings of its indexes, whose files are closed once mapped and reopened
+// by path to trim or fsync (package mmapindex), except a new log's first segment, which has
 // only its .log until its first append (or an unclean start's recovery)
 // creates, preallocates and maps its indexes: a 1,000-partition topic is
 // created without 2,000 index files of 10 MiB and their mappings. An
@@ -189,7 +190,7 @@
 // every one no reader holds is parked (segcache.go). A Fetch region holds a
 // reference on its segment, so its descriptor stays open until sendfile is
 // done with it. The store holds .lock; a compaction adds a few while it
-// writes. So a broker needs about 3 descriptors per partition, plus the
+// writes. So a broker needs about 1 descriptor per partition, plus the
 // inactive segments being read (at most ~1,000 between sweeps, more only
 // while readers hold them), plus 2 per client connection (the socket and
 // its writer's dup, package netio), and about 2 mappings per partition

@@ -127,6 +127,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	if cfg.Authorizer {
 		b.Authorizer = &acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL}
 	}
+	t := cfg.Txn
+	b.Txn.Partitions = t.StatePartitions
+	b.Txn.SegmentBytes = t.StateSegmentBytes
+	b.Txn.MaxTimeout = t.MaxTimeout
+	b.Txn.AbortInterval = t.AbortInterval
+	b.Txn.IDExpiration = t.IDExpiration
+	b.Txn.ExpireInterval = t.ExpireInterval
 	return b
 }
 
@@ -232,7 +239,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }
