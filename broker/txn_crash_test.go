@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,8 +35,11 @@ func testTxnCrashAfterPrepare(t *testing.T, commit bool) {
 	addr := ts.addr
 	reached := make(chan struct{})
 	release := make(chan struct{})
+	var reachedOnce sync.Once
 	ts.Broker().testBeforeMarkers = func(txn.Markers) error {
-		close(reached)
+		// The coordinator retries the markers on its next tick until the
+		// server stops: every attempt fails, the first one tells the test.
+		reachedOnce.Do(func() { close(reached) })
 		<-release
 		return errors.New("injected crash: no marker written")
 	}

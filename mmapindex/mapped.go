@@ -118,6 +118,19 @@ func (x *mapped) withFile(fn func(f vfs.File) error) error {
 	return err
 }
 
+// syncFile fsyncs the index file if it is still at its path.
+func (x *mapped) syncFile() error {
+	f, err := x.fs.Open(x.path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
 // mapFile preallocates (writable) and maps the file.
 func (x *mapped) mapFile(f vfs.File, maxBytes int) error {
 	st, err := f.Stat()
@@ -348,8 +361,10 @@ func (x *mapped) sync() error {
 		}
 	}
 	if x.fdWritable {
-		// A file renamed away for deletion has nothing left to make durable.
-		if err := x.withFile(vfs.File.Sync); err != nil && !vfs.IsNotExist(err) {
+		// A file renamed away for deletion has nothing left to make
+		// durable: opened without creating it (read-only suffices for
+		// fsync), so that no empty index of no segment appears at its path.
+		if err := x.syncFile(); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot fsync index %q: %w", x.path, err)
 		}
 	}

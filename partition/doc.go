@@ -228,8 +228,11 @@
 // batch stays valid by the RecordBatch v2 rule recordsCount ==
 // lastOffsetDelta + 1), with the batch's codec (snappy keeps its xerial
 // framing), producer id and epoch, and each run's own base sequence. The
-// active segment is never cleaned; a compacted log's idle active segment
-// rolls after segment.ms (or max.compaction.lag.ms) so that it can be.
+// active segment is never cleaned, nor the one holding the high watermark
+// (one that rolled in a round not yet published: readers find their limit
+// in it by identity, and the round still fsyncs it); a compacted log's idle
+// active segment rolls after segment.ms (or max.compaction.lag.ms) so that
+// it can be.
 //
 // # The swap sequence
 //
@@ -246,7 +249,10 @@
 //     fsync the directory
 //  5. open the new segments and replace the old ones in the segment list
 //     (under mu); readers holding old segments finish on their open files,
-//     which are removed when the last reference is released
+//     which are removed when the last reference is released (a read that
+//     finds no batch past its offset in the segment it pinned goes on at
+//     the next base it saw when pinning, never asking the list about a
+//     segment that may have left it)
 //
 // At open (finishSwaps), a leftover .cleaned file means the crash came
 // before the commit: every .cleaned and .swap file is removed and the old

@@ -134,6 +134,9 @@ func (s *store) sweepSegments(maxOpen int) (parked, open int) {
 // startSegmentSweep runs sweepSegments every segmentSweepInterval until the
 // store stops.
 func (s *store) startSegmentSweep() {
+	if s.cfg.noSegmentSweep {
+		return
+	}
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()

@@ -25,11 +25,23 @@ func openFilesIn(t *testing.T, dir string) int {
 	return n
 }
 
+// openSweptStore opens a store without the background idle sweep: the
+// tests sweep (and count descriptors) themselves, and a background sweep
+// between two of their steps would take a segment's second chance.
+func openSweptStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: testConfig(), Logger: quietLogger(), noSegmentSweep: true})
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	return s
+}
+
 // segmentedStore makes a store with one log of many small segments.
 func segmentedStore(t *testing.T) (*Store, *Log) {
 	t.Helper()
 	dir := t.TempDir()
-	s := openTestStore(t, dir)
+	s := openSweptStore(t, dir)
 	t.Cleanup(func() { s.Close() })
 	cfg := testConfig()
 	cfg.SegmentBytes = 4 << 10
@@ -85,7 +97,7 @@ func TestIdleSegmentsHoldNoFiles(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTestStore(t, s.Dir())
+	s = openSweptStore(t, s.Dir())
 	defer s.Close()
 	if n := openFilesIn(t, dir); n != 1 {
 		t.Fatalf("%d descriptors open after a restart, want 1", n)
