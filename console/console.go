@@ -116,15 +116,19 @@ type Config struct {
 
 // Console serves the web console and its JSON API.
 type Console struct {
-	cfg    Config
-	log    *slog.Logger
-	kcl    *kgo.Client
-	adm    *kadm.Client
-	hist   *history
-	mux    http.Handler
-	stop   chan struct{}
-	done   chan struct{}
-	counts sync.Map // "topic/partition" → countState
+	cfg  Config
+	log  *slog.Logger
+	kcl  *kgo.Client
+	adm  *kadm.Client
+	hist *history
+	// statDisk reports the data directory's filesystem size and free
+	// bytes (diskSpace; tests replace it, so the host's disk does not
+	// decide which alerts fire).
+	statDisk func(dir string) (total, free uint64)
+	mux      http.Handler
+	stop     chan struct{}
+	done     chan struct{}
+	counts   sync.Map // "topic/partition" → countState
 
 	sessions sessions
 	clients  clients
@@ -136,9 +140,6 @@ type Console struct {
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
 	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
-	// statfs is the data directory's file system size and space
-	// available (diskSpace; tests set it before any sample).
-	statfs func(dir string) (total, free uint64)
 
 	mu struct {
 		sync.Mutex
@@ -188,9 +189,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: cannot create Kafka client for %s: %w", cfg.KafkaAddr, err)
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl),
+	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl), statDisk: diskSpace,
 		hist: newHistory(cfg.SampleEvery, cfg.Retention, cfg.MaxSeries), stop: make(chan struct{}), done: make(chan struct{})}
-	c.statfs = diskSpace
 	c.mu.lag = lagTracker{maxKeys: 10000, w: map[lagKey][]lagSample{}}
 	if p := c.historyPath(); p != "" {
 		if err := c.hist.load(p, time.Now().Add(-cfg.Retention)); err != nil {

@@ -95,7 +95,7 @@ func startEnvWith(t testing.TB, now time.Time, bopt func(*broker.ServerConfig), 
 		t.Fatal(err)
 	}
 	// A disk half full, whatever this machine's is: no disk alert.
-	con.statfs = func(string) (uint64, uint64) { return 100 << 30, 50 << 30 }
+	con.statDisk = func(string) (uint64, uint64) { return 100 << 30, 50 << 30 }
 	hs := httptest.NewServer(con.Handler())
 	jar, _ := cookiejar.New(nil)
 	kcl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(srv.Addr().String()), kgo.RecordPartitioner(kgo.ManualPartitioner())}, kopts...)...)
