@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,8 +35,9 @@ func testTxnCrashAfterPrepare(t *testing.T, commit bool) {
 	addr := ts.addr
 	reached := make(chan struct{})
 	release := make(chan struct{})
+	var once sync.Once // the coordinator's retry (Tick) may call it too
 	ts.Broker().testBeforeMarkers = func(txn.Markers) error {
-		close(reached)
+		once.Do(func() { close(reached) })
 		<-release
 		return errors.New("injected crash: no marker written")
 	}
