@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -803,4 +804,76 @@ func mxDescribeTxn(*mxEnv) kmsg.Request {
 	r := kmsg.NewPtrDescribeTransactionsRequest()
 	r.TransactionalIDs = []string{mxTxn}
 	return r
+}
+
+// TestACLTxnPartial covers what the matrix's one-resource requests do
+// not: AddPartitionsToTxn failing as a whole when one topic is denied (the
+// others OPERATION_NOT_ATTEMPTED, nothing added), internal topics, and the
+// transactional ids DescribeTransactions and ListTransactions hide.
+func TestACLTxnPartial(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	admin := as.dialAs(t, testAdmin)
+	for _, n := range []string{mxTopic, "hidden"} {
+		if c := admin.roundTrip(mxCreateTopic(n)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+			t.Fatalf("create %s: %d", n, c)
+		}
+	}
+	e := &mxEnv{t: t, as: as, admin: admin}
+	for _, id := range []string{"hidden-txn", mxTxn} {
+		ip := admin.roundTrip(mxInitPID(kmsgString(id))).(*kmsg.InitProducerIDResponse)
+		if ip.ErrorCode != 0 {
+			t.Fatalf("InitProducerId %s: %d", id, ip.ErrorCode)
+		}
+		e.pid, e.epoch = ip.ProducerID, ip.ProducerEpoch
+	}
+	as.setACLs(t, []acl.Binding{grant(&chkAddPartsTxn, mxPrincipal), grant(&chkAddPartsTopic, mxPrincipal),
+		grant(&chkDescTxn, mxPrincipal)})
+	rc := as.dialAs(t, mxPrincipal)
+
+	codes := func(r *kmsg.AddPartitionsToTxnResponse) map[string]int16 {
+		m := map[string]int16{}
+		for _, rt := range r.Topics {
+			m[rt.Topic] = rt.Partitions[0].ErrorCode
+		}
+		return m
+	}
+	req := mxAddParts(e)
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = "hidden", []int32{0}
+	req.Topics = append(req.Topics, rt)
+	got := codes(rc.roundTrip(req).(*kmsg.AddPartitionsToTxnResponse))
+	want := map[string]int16{mxTopic: kerr.OperationNotAttempted.Code, "hidden": kerr.TopicAuthorizationFailed.Code}
+	if !maps.Equal(got, want) {
+		t.Errorf("AddPartitionsToTxn with a denied topic: %v, want %v", got, want)
+	}
+	if st := describeTxn(t, admin, mxTxn); len(st.Topics) != 0 {
+		t.Errorf("partitions added by a failed request: %v", st.Topics)
+	}
+	// Internal topics are never the client's to add (Kafka leaves them out
+	// of the authorized topics), not even a super user's.
+	req = mxAddParts(e)
+	req.Topics[0].Topic = "__consumer_offsets"
+	if c := admin.roundTrip(req).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode; c != kerr.TopicAuthorizationFailed.Code {
+		t.Errorf("AddPartitionsToTxn of __consumer_offsets: %d, want TOPIC_AUTHORIZATION_FAILED", c)
+	}
+
+	// DescribeTransactions answers in request order, the hidden id denied.
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{"hidden-txn", mxTxn}
+	var ids []string
+	var errs []int16
+	for _, st := range rc.roundTrip(dt).(*kmsg.DescribeTransactionsResponse).TransactionStates {
+		ids, errs = append(ids, st.TransactionalID), append(errs, st.ErrorCode)
+	}
+	if !slices.Equal(ids, dt.TransactionalIDs) || !slices.Equal(errs, []int16{kerr.TransactionalIDAuthorizationFailed.Code, 0}) {
+		t.Errorf("DescribeTransactions: ids %v codes %v", ids, errs)
+	}
+	lt := kmsg.NewPtrListTransactionsRequest()
+	ids = nil
+	for _, st := range rc.roundTrip(lt).(*kmsg.ListTransactionsResponse).TransactionStates {
+		ids = append(ids, st.TransactionalID)
+	}
+	if !slices.Equal(ids, []string{mxTxn}) {
+		t.Errorf("ListTransactions as %s: %v, want [%s]", mxPrincipal, ids, mxTxn)
+	}
 }
