@@ -88,3 +88,21 @@ func TestTxnConfluentKafkaPython(t *testing.T) {
 		runScript(t, py, "py/confluent.py", "read", d.Addr, topic, "read_uncommitted"))
 	d.Stop()
 }
+
+// TestTxnKafkaJS: kafkajs's transactional producer against sluiced (one
+// partition, so that a reader knows it has seen everything once it reads
+// the last committed record).
+func TestTxnKafkaJS(t *testing.T) {
+	node := nodeWithKafkajs(t)
+	d := startTxnBroker(t)
+	const topic = "js-txn"
+	createTopic(t, d.Addr, topic, 1)
+	out := runScript(t, node, "node/txn.js", "txn", d.Addr, topic, "js-txn-id")
+	if v := withPrefix(out, "kafkajs"); len(v) == 1 {
+		t.Logf("kafkajs %s", v[0][0])
+	}
+	checkTxnOutcome(t, out,
+		runScript(t, node, "node/txn.js", "read", d.Addr, topic, "read_committed", "b04"),
+		runScript(t, node, "node/txn.js", "read", d.Addr, topic, "read_uncommitted", "b04"))
+	d.Stop()
+}
