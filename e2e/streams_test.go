@@ -122,7 +122,7 @@ func TestStreamsExactlyOnceAcrossKill(t *testing.T) {
 	pcancel()
 	d.Kill()
 	pcl.Close()
-	d = start(t, dir, "--config", cfg, "--group-initial-rebalance-delay", "0", "--listen", addr)
+	start(t, dir, "--config", cfg, "--group-initial-rebalance-delay", "0", "--listen", addr) // stopped at cleanup
 	produceSync(t, newClient(t, addr), second[100:]...)
 	produceSync(t, newClient(t, addr), batch(200)...)
 	poll(func() bool { return maps.Equal(got, want) }, "exact counts after the kill", 90*time.Second)
