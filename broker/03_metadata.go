@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -121,7 +122,7 @@ func (b *Broker) requestedTopicMetadata(r *request, rt kmsg.MetadataRequestTopic
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.Topic = &name
 		mt.IsInternal = isInternalTopic(name)
-		mt.ErrorCode = errorCode(err)
+		mt.ErrorCode = codeOf(err)
 		return mt
 	}
 	return b.topicMetadata(t)
@@ -136,8 +137,8 @@ func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 	if !allowed || isInternalTopic(name) {
 		return nil, errUnknownTopic
 	}
-	t, err := b.topics.createTopic(name, b.cfg.NumPartitions, nil)
-	if errors.Is(err, errTopicExists) || errorCode(err) == kerr.TopicAlreadyExists.Code {
+	t, err := b.createTopicAny(name, b.cfg.NumPartitions, -1, nil, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(name); t != nil {
 			return t, nil
 		}
@@ -145,7 +146,10 @@ func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 		// removing files: Kafka's retriable answer for a topic not ready.
 		return nil, newAPIError(kerr.LeaderNotAvailable, "Topic '%s' is being created or deleted.", name)
 	}
-	if err != nil && errorCode(err) == kerr.UnknownServerError.Code {
+	if errors.Is(err, errNotReconciled) {
+		return nil, newAPIError(kerr.LeaderNotAvailable, "Topic '%s' is being created.", name)
+	}
+	if err != nil && codeOf(err) == kerr.UnknownServerError.Code {
 		b.log.Error("cannot auto-create topic", "topic", name, "err", err)
 	}
 	return t, err
@@ -159,6 +163,10 @@ func (b *Broker) topicMetadata(t *topic) kmsg.MetadataResponseTopic {
 	mt.TopicID = t.id
 	mt.IsInternal = t.internal()
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.partitions))
+	if t.meta != nil {
+		mt.Partitions = imagePartitions(t, b.liveSet())
+		return mt
+	}
 	for i, l := range t.partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
 		p.Partition = int32(i)
@@ -193,4 +201,42 @@ func (b *Broker) fillTopicAuthorizedOps(r *request, req *kmsg.MetadataRequest, r
 			mt.AuthorizedOperations = b.authorizedOps(r, acl.Topic, *mt.Topic)
 		}
 	}
+}
+
+// imagePartitions describes t's partitions from the metadata image:
+// leader, leader epoch, replicas and ISR as the controller set them (with
+// no replication yet, the ISR is every replica); a replica on a fenced
+// broker is offline, and a partition without a leader LEADER_NOT_AVAILABLE.
+func imagePartitions(t *topic, live map[int32]bool) []kmsg.MetadataResponseTopicPartition {
+	out := make([]kmsg.MetadataResponseTopicPartition, 0, len(t.meta.Partitions))
+	for i, ip := range t.meta.Partitions {
+		p := kmsg.NewMetadataResponseTopicPartition()
+		p.Partition = int32(i)
+		p.Leader, p.LeaderEpoch = ip.Leader, ip.LeaderEpoch
+		p.Replicas, p.ISR = slices.Clone(ip.Replicas), slices.Clone(ip.ISR)
+		p.OfflineReplicas = []int32{}
+		for _, r := range ip.Replicas {
+			if !live[r] {
+				p.OfflineReplicas = append(p.OfflineReplicas, r)
+			}
+		}
+		if ip.Leader < 0 {
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// liveSet is the unfenced brokers of the image, this broker among them.
+func (b *Broker) liveSet() map[int32]bool {
+	live := map[int32]bool{b.cfg.NodeID: true}
+	if b.cl != nil {
+		for _, br := range b.cl.ctl.Image().Brokers() {
+			if !br.Fenced {
+				live[br.ID] = true
+			}
+		}
+	}
+	return live
 }

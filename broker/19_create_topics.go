@@ -94,6 +94,7 @@ func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 // topicPlan is a validated CreateTopics entry.
 type topicPlan struct {
 	partitions int32
+	rf         int16 // -1: the default
 	configs    map[string]string
 }
 
@@ -106,7 +107,9 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 	var created *topic
 	var job func()
 	if err == nil && !validateOnly {
-		job = func() { created, err = b.topics.createTopic(rt.Topic, plan.partitions, plan.configs) }
+		job = func() {
+			created, err = b.createTopicAny(rt.Topic, plan.partitions, plan.rf, plan.configs, max(millis(timeoutMs), clusterWait))
+		}
 	}
 	return job, func(done bool, st *kmsg.CreateTopicsResponseTopic) {
 		if !done {
@@ -121,7 +124,7 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 			st.TopicID = created.id
 		}
 		st.NumPartitions = plan.partitions
-		st.ReplicationFactor = 1
+		st.ReplicationFactor = max(plan.rf, 1)
 		for _, e := range b.topicConfigEntries(plan.configs) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
@@ -147,7 +150,11 @@ func (b *Broker) planTopic(rt *kmsg.CreateTopicsRequestTopic) (topicPlan, error)
 	if _, err := checkTopicConfigs(b.topics.defaults.get(), configs); err != nil {
 		return plan, err
 	}
-	return topicPlan{partitions: n, configs: configs}, nil
+	rf := rt.ReplicationFactor
+	if len(rt.ReplicaAssignment) > 0 {
+		rf = int16(len(rt.ReplicaAssignment[0].Replicas))
+	}
+	return topicPlan{partitions: n, rf: rf, configs: configs}, nil
 }
 
 // checkNewTopicName checks the name's syntax, existence and collisions.
@@ -170,7 +177,7 @@ func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, er
 		}
 		return b.checkCreateAssignment(rt.ReplicaAssignment)
 	}
-	if err := checkReplicationFactor(rt.ReplicationFactor); err != nil {
+	if err := b.checkReplicationFactor(rt.ReplicationFactor); err != nil {
 		return 0, err
 	}
 	switch n := rt.NumPartitions; {
@@ -185,10 +192,11 @@ func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, er
 	}
 }
 
-// checkReplicationFactor accepts -1 (the default, 1) and 1.
-func checkReplicationFactor(rf int16) error {
+// checkReplicationFactor accepts -1 (the default, 1) and 1; with a
+// controller, any factor up to the unfenced brokers (the controller checks).
+func (b *Broker) checkReplicationFactor(rf int16) error {
 	switch {
-	case rf == -1 || rf == 1:
+	case rf == -1 || rf == 1 || rf > 1 && b.cl != nil:
 		return nil
 	case rf <= 0:
 		return newAPIError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
@@ -203,7 +211,7 @@ func checkReplicationFactor(rf int16) error {
 func (b *Broker) checkCreateAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) (int32, error) {
 	parts := make([]int32, 0, len(as))
 	for _, a := range as {
-		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+		if err := b.checkReplicas(a.Replicas); err != nil {
 			return 0, err
 		}
 		parts = append(parts, a.Partition)

@@ -100,7 +100,13 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "delete topic")
 			return
 		}
-		jobs = append(jobs, func() { err = b.topics.removeTopic(t) })
+		jobs = append(jobs, func() {
+			if b.cl != nil {
+				err = b.deleteTopicAny(t, max(millis(req.TimeoutMillis), clusterWait))
+				return
+			}
+			err = b.topics.removeTopic(t)
+		})
 		finish = append(finish, func(done bool) {
 			switch {
 			case !done && req.TimeoutMillis <= 0:
@@ -145,6 +151,9 @@ func (b *Broker) markFromRequest(rt kmsg.DeleteTopicsRequestTopic, version int16
 			code = kerr.InvalidRequest
 		}
 		return nil, newAPIError(code, "Internal topic %s cannot be deleted.", name)
+	}
+	if b.cl != nil {
+		return t, nil // the controller decides; the reconciler removes the files
 	}
 	t, err = b.topics.markDeleted(name, t.id)
 	if errors.Is(err, errUnknownTopic) { // deleted meanwhile

@@ -53,7 +53,7 @@ func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Re
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "create partitions")
 			return
 		}
-		jobs = append(jobs, func() { _, err = b.topics.addPartitions(rt.Topic, rt.Count) })
+		jobs = append(jobs, func() { err = b.addPartitionsAny(rt.Topic, rt.Count, max(millis(req.TimeoutMillis), clusterWait)) })
 		finish = append(finish, func(done bool) {
 			if !done {
 				err = timedOut("Adding partitions", rt.Topic, req.TimeoutMillis)
@@ -97,7 +97,7 @@ func (b *Broker) checkGrowAssignment(as []kmsg.CreatePartitionsRequestTopicAssig
 			"Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", added, len(as))
 	}
 	for _, a := range as {
-		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+		if err := b.checkReplicas(a.Replicas); err != nil {
 			return err
 		}
 	}

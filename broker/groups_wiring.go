@@ -106,7 +106,7 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 		"retention.ms":      "-1",
 		"max.message.bytes": strconv.Itoa(64 << 20),
 	}
-	t, err := b.topics.createTopic(group.TopicName, cfg.Partitions, configs)
+	t, err := b.createTopicAny(group.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
 	if errors.Is(err, errTopicExists) {
 		if t = b.topics.get(group.TopicName); t != nil {
 			return t, b.compactOffsetsTopic(t)

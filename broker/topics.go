@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -34,14 +35,29 @@ const maxTopicNameLen = 249
 type topic struct {
 	name       string
 	id         [16]byte
-	partitions []*partition.Log  // nil: offline (the store could not open it)
+	partitions []*partition.Log  // nil: offline (the store could not open it), or not a replica here
 	configs    map[string]string // overrides of the broker's defaults
+
+	// meta is the topic in the metadata image (reconcile.go), nil on a
+	// broker without a controller; self is this broker's id. With meta,
+	// partition(p) is the local log only where this broker leads p.
+	meta *metadata.TopicImage
+	self int32
+}
+
+// leads reports whether this broker may serve clients for partition p:
+// always without a metadata image, else when the image names it leader.
+func (t *topic) leads(p int32) bool {
+	return t.meta == nil || int(p) < len(t.meta.Partitions) && t.meta.Partitions[p].Leader == t.self
 }
 
 // missingCode is the error code for partition p when t.partition(p) is nil:
 // KAFKA_STORAGE_ERROR for an offline partition, UNKNOWN_TOPIC_OR_PARTITION
 // for one that does not exist.
 func (t *topic) missingCode(p int32) int16 {
+	if t != nil && t.meta != nil && p >= 0 && int(p) < len(t.meta.Partitions) && !t.leads(p) {
+		return kerr.NotLeaderForPartition.Code
+	}
 	if t != nil && p >= 0 && int(p) < len(t.partitions) && t.partitions[p] == nil {
 		return kerr.KafkaStorageError.Code
 	}
@@ -56,7 +72,7 @@ func isInternalTopic(name string) bool { return len(name) >= 2 && name[:2] == "_
 
 // partition returns partition p or nil.
 func (t *topic) partition(p int32) *partition.Log {
-	if p < 0 || int(p) >= len(t.partitions) {
+	if p < 0 || int(p) >= len(t.partitions) || !t.leads(p) {
 		return nil
 	}
 	return t.partitions[p]
@@ -629,7 +645,7 @@ func (ts *topics) setConfigs(name string, configs map[string]string) error {
 	if err := ts.persistConfigsLocked(name, configs); err != nil {
 		return err
 	}
-	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: maps.Clone(configs)}
+	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: maps.Clone(configs), meta: t.meta, self: t.self}
 	if err := ts.applyConfigs(nt, configs); err != nil {
 		return err
 	}
