@@ -72,6 +72,7 @@ func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, e
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	jobs := b.produceJobs(r, req, resp)
 	runAppends(jobs)
+	b.produceLeaderHints(r, resp)
 	if req.Acks == 0 {
 		for _, j := range jobs {
 			if j.out.ErrorCode != 0 {

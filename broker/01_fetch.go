@@ -217,6 +217,8 @@ func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 				fp.errCode = missing
 			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
 				fp.errCode = t.missingCode(rp.Partition)
+			} else {
+				fp.errCode = t.imageEpochCode(rp.Partition, &fp.epoch)
 			}
 		}
 	}

@@ -67,7 +67,9 @@ func handleListOffsets(_ context.Context, b *Broker, r *request) (*netio.Respons
 				sp.ErrorCode = denied
 			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
-			} else {
+			} else if r.version < 4 {
+				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)
+			} else if sp.ErrorCode = t.imageEpochCode(rp.Partition, &rp.CurrentLeaderEpoch); sp.ErrorCode == 0 {
 				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)

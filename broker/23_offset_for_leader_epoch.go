@@ -54,8 +54,10 @@ func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*neti
 				sp.ErrorCode = denied
 			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
-			} else {
-				endOffsetForEpoch(l, r.version >= 2, rp, &sp)
+			} else if r.version < 2 {
+				endOffsetForEpoch(l, false, rp, &sp)
+			} else if sp.ErrorCode = t.imageEpochCode(rp.Partition, &rp.CurrentLeaderEpoch); sp.ErrorCode == 0 {
+				endOffsetForEpoch(l, true, rp, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

@@ -34,6 +34,9 @@ func (b *Broker) createTopicAny(name string, n int32, rf int16, configs map[stri
 	if rf == -1 {
 		rf = 1
 	}
+	if err := b.awaitReady(timeout); err != nil {
+		return nil, err
+	}
 	id, err := b.ctlCreateTopic(name, n, rf, configs)
 	if err != nil {
 		return nil, err
@@ -74,6 +77,9 @@ func (b *Broker) ctlCreateTopic(name string, n int32, rf int16, configs map[stri
 // deleteTopicAny deletes t through the controller and waits until it is
 // gone here.
 func (b *Broker) deleteTopicAny(t *topic, timeout time.Duration) error {
+	if err := b.awaitReady(timeout); err != nil {
+		return err
+	}
 	ctl := b.cl.ctl
 	var err error
 	if ctl.IsLeader() {
@@ -105,6 +111,9 @@ func (b *Broker) deleteTopicAny(t *topic, timeout time.Duration) error {
 func (b *Broker) addPartitionsAny(name string, total int32, timeout time.Duration) error {
 	if b.cl == nil {
 		_, err := b.topics.addPartitions(name, total)
+		return err
+	}
+	if err := b.awaitReady(timeout); err != nil {
 		return err
 	}
 	ctl := b.cl.ctl
@@ -230,4 +239,38 @@ func codeOf(err error) int16 {
 		return ae.code
 	}
 	return errorCode(err)
+}
+
+// produceLeaderHints fills KIP-951's CurrentLeader of every partition
+// answered NOT_LEADER_OR_FOLLOWER (Produce v10+) and the NodeEndpoints of
+// those leaders at the listener the client came in on, so the client
+// moves to the new leader without a Metadata round trip.
+func (b *Broker) produceLeaderHints(r *request, resp *kmsg.ProduceResponse) {
+	if r.version < 10 || b.cl == nil {
+		return
+	}
+	want := map[int32]bool{}
+	for i := range resp.Topics {
+		st := &resp.Topics[i]
+		t := b.topics.get(st.Topic)
+		for k := range st.Partitions {
+			sp := &st.Partitions[k]
+			if sp.ErrorCode != kerr.NotLeaderForPartition.Code || t == nil || t.meta == nil ||
+				sp.Partition < 0 || int(sp.Partition) >= len(t.meta.Partitions) {
+				continue
+			}
+			ip := t.meta.Partitions[sp.Partition]
+			sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = ip.Leader, ip.LeaderEpoch
+			if ip.Leader >= 0 {
+				want[ip.Leader] = true
+			}
+		}
+	}
+	for _, br := range b.liveBrokers(r.conn) {
+		if want[br.NodeID] {
+			nb := kmsg.NewProduceResponseBroker()
+			nb.NodeID, nb.Host, nb.Port, nb.Rack = br.NodeID, br.Host, br.Port, br.Rack
+			resp.Brokers = append(resp.Brokers, nb)
+		}
+	}
 }

@@ -73,11 +73,12 @@ type reconciler struct {
 	prev     *metadata.Image
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed after each pass
+	ready    chan struct{} // closed after the first pass
 }
 
 func newReconciler(b *Broker) *reconciler {
 	return &reconciler{b: b, ctl: b.cfg.Controller, quit: make(chan struct{}), done: make(chan struct{}),
-		notify: make(chan struct{})}
+		notify: make(chan struct{}), ready: make(chan struct{})}
 }
 
 func (r *reconciler) start(epoch func() int64) { go r.loop(epoch) }
@@ -107,6 +108,7 @@ func (r *reconciler) loop(epoch func() int64) {
 		return
 	}
 	r.takeover()
+	first := true
 	for {
 		ch := r.ctl.ImageChanged()
 		im := r.ctl.Image()
@@ -115,6 +117,10 @@ func (r *reconciler) loop(epoch func() int64) {
 			r.prev = im
 		}
 		r.signal()
+		if first {
+			close(r.ready)
+			first = false
+		}
 		select {
 		case <-ch:
 		case <-r.quit:
@@ -311,6 +317,23 @@ func (ts *topics) publishImage(t *topic) {
 		ts.log.Error("cannot apply a topic's configs to its partitions", "topic", t.name, "err", err)
 	}
 	ts.publish(t)
+}
+
+// awaitReady waits until this broker is registered and its logs follow the
+// image (the reconciler's first pass), so the controller counts it among
+// the live brokers when it places replicas.
+func (b *Broker) awaitReady(timeout time.Duration) error {
+	if b.cl == nil {
+		return nil
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-b.cl.rec.ready:
+		return nil
+	case <-timer.C:
+		return newAPIError(kerr.NotController, "This broker has not joined the cluster yet.")
+	}
 }
 
 // errNotReconciled: the change was committed but this broker has not

@@ -70,6 +70,19 @@ func (t *topic) internal() bool { return isInternalTopic(t.name) }
 
 func isInternalTopic(name string) bool { return len(name) >= 2 && name[:2] == "__" }
 
+// imageEpochCode checks a client's CurrentLeaderEpoch (-1: unchecked)
+// against partition p's leader epoch in the metadata image, then clears
+// it: the local log's epoch does not follow leadership changes yet
+// (replication will), so it is not checked again. 0 without an image.
+func (t *topic) imageEpochCode(p int32, epoch *int32) int16 {
+	if t == nil || t.meta == nil || p < 0 || int(p) >= len(t.meta.Partitions) {
+		return 0
+	}
+	code := checkLeaderEpoch(true, *epoch, t.meta.Partitions[p].LeaderEpoch)
+	*epoch = -1
+	return code
+}
+
 // partition returns partition p or nil.
 func (t *topic) partition(p int32) *partition.Log {
 	if p < 0 || int(p) >= len(t.partitions) || !t.leads(p) {

@@ -108,9 +108,14 @@ func TestThreeNodeTopics(t *testing.T) {
 
 	// Every node answers the same leaders, spread over the three brokers
 	// (with no replication yet, the ISR is every replica).
+	// Each node applies the metadata log on its own: poll each.
 	var want []int32
 	for i, a := range addrs {
 		got, err := leadersOf(a, "rf3")
+		for deadline := time.Now().Add(10 * time.Second); err != nil && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond) // polling Metadata, bounded by the deadline
+			got, err = leadersOf(a, "rf3")
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +126,7 @@ func TestThreeNodeTopics(t *testing.T) {
 			t.Fatalf("node %d answers leaders %v, node 1 %v", i+1, got, want)
 		}
 	}
+	t.Logf("rf3 leaders %v on all three nodes %v after the creation began", want, time.Since(began))
 	for id := int32(1); id <= 3; id++ {
 		if !slices.Contains(want, id) {
 			t.Fatalf("rf3 leaders %v: none on broker %d", want, id)
@@ -167,7 +173,7 @@ func TestThreeNodeTopics(t *testing.T) {
 	// A produce to a broker that does not lead the partition is refused.
 	nonLeader := addrs[want[0]%3] // broker want[0]+1 (mod 3) does not lead partition 0
 	preq := kmsg.NewPtrProduceRequest()
-	preq.Version, preq.Acks, preq.TimeoutMillis = 9, -1, 5000
+	preq.Version, preq.Acks, preq.TimeoutMillis = 11, -1, 5000
 	pt := kmsg.NewProduceRequestTopic()
 	pt.Topic = "rf3"
 	pp := kmsg.NewProduceRequestTopicPartition()
@@ -178,8 +184,37 @@ func TestThreeNodeTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+	presp := r.(*kmsg.ProduceResponse)
+	if code := presp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("produce to a non-leader: %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(code))
+	}
+	// KIP-951: the answer names the leader and where to reach it.
+	if cur := presp.Topics[0].Partitions[0].CurrentLeader; cur.LeaderID != want[0] || cur.LeaderEpoch != 0 ||
+		len(presp.Brokers) != 1 || presp.Brokers[0].NodeID != want[0] ||
+		fmt.Sprintf("%s:%d", presp.Brokers[0].Host, presp.Brokers[0].Port) != addrs[want[0]-1] {
+		t.Fatalf("produce to a non-leader: current leader %+v, brokers %+v; want %d at %s", cur, presp.Brokers, want[0], addrs[want[0]-1])
+	}
+
+	// The leader checks a client's CurrentLeaderEpoch against the image's.
+	for _, c := range []struct {
+		epoch int32
+		want  int16
+	}{{0, 0}, {-1, 0}, {5, kerr.UnknownLeaderEpoch.Code}} {
+		lreq := kmsg.NewPtrListOffsetsRequest()
+		lreq.Version = 9
+		lt := kmsg.NewListOffsetsRequestTopic()
+		lt.Topic = "rf3"
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition, lp.CurrentLeaderEpoch, lp.Timestamp = 0, c.epoch, -1
+		lt.Partitions = append(lt.Partitions, lp)
+		lreq.Topics = append(lreq.Topics, lt)
+		r, err := request(addrs[want[0]-1], lreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := r.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode; code != c.want {
+			t.Fatalf("ListOffsets with CurrentLeaderEpoch %d: %v, want %v", c.epoch, kerr.ErrorForCode(code), kerr.ErrorForCode(c.want))
+		}
 	}
 
 	// kill -9 of a broker that is not the controller: its partitions get
