@@ -107,7 +107,14 @@ func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 	default:
 		return fail(kerr.InvalidRequest)
 	}
-	gc := b.coordinatorOr()
+	gc := b.coordinatorOr() // creates __consumer_offsets on first use
+	if leader, ok := b.remoteCoordinator(c0, key); ok {
+		if leader.NodeID < 0 {
+			return fail(kerr.CoordinatorNotAvailable)
+		}
+		c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
+		return c
+	}
 	if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
 		return fail(kerr.CoordinatorNotAvailable)
 	}

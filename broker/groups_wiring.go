@@ -56,6 +56,9 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
+	if b.cl != nil {
+		cfg.Owns = b.leadsOffsetsPartition
+	}
 	t, err := b.offsetsTopic(cfg)
 	if err != nil {
 		return nil, err
@@ -172,5 +175,8 @@ func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecon
 // partitionExists reports whether topic has partition p.
 func (b *Broker) partitionExists(topicName string, p int32) bool {
 	t := b.topics.get(topicName)
+	if t != nil && t.meta != nil { // in a cluster: any broker may lead it
+		return p >= 0 && int(p) < len(t.meta.Partitions)
+	}
 	return t != nil && t.partition(p) != nil
 }

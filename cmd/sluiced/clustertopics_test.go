@@ -170,6 +170,53 @@ func TestThreeNodeTopics(t *testing.T) {
 		})
 	}
 
+	// Groups live with their __consumer_offsets partition's leader: every
+	// node names the same coordinator, and a group commits and fetches
+	// its offsets there.
+	gcl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumerGroup("g1"), kgo.ConsumeTopics("rf1"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcl.Close()
+	for n := 0; n < 6; {
+		fs := gcl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("group consumed %d of 6", n)
+		}
+		n += fs.NumRecords()
+	}
+	if err := gcl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	var coordinators []int32
+	for _, a := range addrs {
+		freq := kmsg.NewPtrFindCoordinatorRequest()
+		freq.Version, freq.CoordinatorKeys = 4, []string{"g1"}
+		r, err := request(a, freq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc := r.(*kmsg.FindCoordinatorResponse).Coordinators[0]
+		if fc.ErrorCode != 0 {
+			t.Fatalf("FindCoordinator at %s: %v", a, kerr.ErrorForCode(fc.ErrorCode))
+		}
+		coordinators = append(coordinators, fc.NodeID)
+	}
+	if coordinators[0] != coordinators[1] || coordinators[1] != coordinators[2] {
+		t.Fatalf("coordinators of g1 named by the three nodes: %v", coordinators)
+	}
+	offs, err := adm.FetchOffsets(ctx, "g1")
+	if err != nil || offs.Error() != nil {
+		t.Fatalf("fetch offsets: %v %v", err, offs.Error())
+	}
+	for p := range int32(6) {
+		if o, ok := offs.Lookup("rf1", p); !ok || o.At != 1 {
+			t.Fatalf("g1 rf1/%d committed %+v, want 1", p, o)
+		}
+	}
+	t.Logf("group g1 coordinated by broker %d", coordinators[0])
+
 	// A produce to a broker that does not lead the partition is refused.
 	nonLeader := addrs[want[0]%3] // broker want[0]+1 (mod 3) does not lead partition 0
 	preq := kmsg.NewPtrProduceRequest()
