@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -264,6 +266,8 @@ func TestThreeNodeTopics(t *testing.T) {
 		}
 	}
 
+	describeWithKafkaTools(t, addrs[1], "rf3", want)
+
 	// kill -9 of a broker that is not the controller: its partitions get
 	// new leaders from the ISR once its session expires.
 	ctlID, _ := viewOf(addrs[0])
@@ -326,4 +330,42 @@ func TestMeasureThousandPartitions(t *testing.T) {
 		}
 	}
 	t.Logf("1,000 RF=3 partitions: CreateTopics answered in %v, Metadata on all three in %v", created, time.Since(began))
+}
+
+// describeWithKafkaTools runs Apache Kafka's kafka-topics --describe (the
+// e2e Java kit's jars) against addr and checks it shows leaders (with
+// replicas and ISR of three) as want. Skipped without java or the jars.
+func describeWithKafkaTools(t *testing.T, addr, topic string, want []int32) {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	lib, _ := filepath.Abs("../../e2e/java/lib")
+	if jars, _ := filepath.Glob(filepath.Join(lib, "kafka-tools-*.jar")); err != nil || len(jars) == 0 {
+		t.Logf("kafka-topics --describe skipped: java (%v) or the Kafka jars in %s missing", err, lib)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
+		"-cp", lib+"/*", "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", addr, "--describe", "--topic", topic)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kafka-topics --describe: %v\n%s", err, out)
+	}
+	var leaders []int32
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "Leader:" {
+				n, _ := strconv.Atoi(f[i+1])
+				leaders = append(leaders, int32(n))
+			}
+		}
+		if strings.Contains(line, "Leader:") && (!strings.Contains(line, "Replicas: ") || strings.Count(line, ",") < 4) {
+			t.Fatalf("kafka-topics --describe line without three replicas and ISR: %q", line)
+		}
+	}
+	if !slices.Equal(leaders, want) {
+		t.Fatalf("kafka-topics --describe shows leaders %v, want %v:\n%s", leaders, want, out)
+	}
+	t.Logf("kafka-topics --describe: leaders %v", leaders)
 }
