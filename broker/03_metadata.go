@@ -30,10 +30,15 @@ import (
 //   (no LEADER_NOT_AVAILABLE round trip). Internal names ("__…") are never
 //   auto-created. Otherwise UNKNOWN_TOPIC_OR_PARTITION; illegal names get
 //   INVALID_TOPIC_EXCEPTION.
-// * Partitions (still local: topics move into the metadata image next):
-//   leader, replicas and ISR are this node, offline empty,
-//   LeaderEpoch (v7+) the log's; TopicID (v10+); IsInternal (v1+) for "__"
-//   names. An offline partition (its log could not be opened) is shown as
+// * Partitions, with a controller (reconcile.go): leader, leader epoch
+//   (v7+), replicas and ISR from the metadata image (no replication yet:
+//   the ISR is what the controller set, every replica until one is
+//   fenced), replicas on fenced brokers in OfflineReplicas (v5+), a
+//   partition with no leader LEADER_NOT_AVAILABLE. A broker that just
+//   started waits (5 s at most) until its logs follow the image and it is
+//   unfenced before answering. Without a controller: leader, replicas and
+//   ISR are this node, offline empty, LeaderEpoch the log's. TopicID
+//   (v10+); IsInternal (v1+) for "__" names. An offline partition (its log could not be opened) is shown as
 //   Kafka shows one whose only replica is on a failed log directory:
 //   LEADER_NOT_AVAILABLE, leader -1, ISR empty, this node in
 //   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR.
@@ -51,6 +56,7 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	_ = b.awaitReady(startWait) // in a cluster: topics once the logs follow the image
 	resp.Brokers = b.liveBrokers(r.conn)
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = b.controllerID()

@@ -35,11 +35,17 @@ import (
 //   TOPIC_ALREADY_EXISTS. A name given twice in one request:
 //   INVALID_REQUEST, once.
 // * NumPartitions -1 is the broker's num.partitions; 0 or below -1:
-//   INVALID_PARTITIONS. ReplicationFactor must be -1 or 1 (one node), else
-//   INVALID_REPLICATION_FACTOR.
+//   INVALID_PARTITIONS. ReplicationFactor: with a controller (clusterops.go)
+//   the active controller places the replicas on the unfenced brokers
+//   (-1 is 1; more than the unfenced brokers: INVALID_REPLICATION_FACTOR),
+//   the request is forwarded to it from the other brokers, and the answer
+//   waits until this broker applied the topic. Without one it must be -1
+//   or 1, else INVALID_REPLICATION_FACTOR.
 // * ReplicaAssignment: NumPartitions and ReplicationFactor must then be -1
 //   (INVALID_REQUEST); partitions must be 0..n-1 and each list exactly
-//   [nodeID], else INVALID_REPLICA_ASSIGNMENT.
+//   [nodeID] (with a controller: registered brokers, none twice; only the
+//   list's length is used, as the replication factor), else
+//   INVALID_REPLICA_ASSIGNMENT.
 // * Configs: the topic configs of topicconfig.go; an unknown key, a bad
 //   value or a null value is INVALID_CONFIG with a message naming the key
 //   (and the value). A key given twice: the last wins.

@@ -18,6 +18,10 @@ import (
 //   TOPIC_AUTHORIZATION_FAILED; then a missing topic is
 //   UNKNOWN_TOPIC_OR_PARTITION and an existing one needs DELETE, else
 //   TOPIC_AUTHORIZATION_FAILED (an unknown topic id stays UNKNOWN_TOPIC_ID).
+// * With a controller (clusterops.go): the active controller removes the
+//   topic from the metadata image (forwarded to it from other brokers) and
+//   every broker's reconciler then hides it and removes its files; a
+//   success means it is gone from this broker. Without a controller:
 // * Every named topic is first hidden from Metadata, produce and fetch,
 //   before any file work, so none is listed once the response leaves (nor
 //   while it is being prepared). Their logs are then removed in parallel

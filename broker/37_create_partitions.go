@@ -21,6 +21,9 @@ import (
 //   the background (Metadata shows the new partitions once all exist);
 //   TimeoutMillis <= 0 answers at once. A topic with another CreatePartitions
 //   or a deletion in progress: REASSIGNMENT_IN_PROGRESS.
+// * With a controller (clusterops.go): the active controller places the new
+//   partitions with the replication factor of partition 0 (forwarded to it
+//   from other brokers); the answer waits until this broker applied them.
 // * Only increases: Count equal to or below the current count is
 //   INVALID_PARTITIONS (with Kafka's messages), as is a count above the
 //   broker's limit (10000). Unknown topics: UNKNOWN_TOPIC_OR_PARTITION. A

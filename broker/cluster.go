@@ -91,6 +91,7 @@ func newClusterMember(b *Broker) *clusterMember {
 	_, _ = rand.Read(m.incarnation[:]) // crypto/rand.Read never fails
 	m.epoch.Store(-1)
 	m.rec = newReconciler(b)
+	b.topics.markImageOnly()
 	return m
 }
 

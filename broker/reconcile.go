@@ -21,7 +21,7 @@ package broker
 // crash interrupted (each partition directory is itself created atomically
 // by partition.Store, and removed by rename to "-delete" first). That first
 // pass waits until the image holds this broker's own registration at its
-// current epoch: the registration was committed after every earlier
+// current epoch, unfenced: the registration was committed after every earlier
 // record, so the image then holds every topic created or deleted before
 // this start, and a local topic missing from it was deleted meanwhile.
 //
@@ -38,9 +38,11 @@ package broker
 // controller (and are finished at start as before).
 //
 // Topic configs: CreateTopics' configs are Config records in the image,
-// copied to topic-configs.json when the topic is first created here; later
-// AlterConfigs changes stay local to the broker that serves them (not yet
-// records).
+// copied to topic-configs.json when the topic is first created here (or
+// after a crash left it without them); later AlterConfigs changes stay
+// local to the broker that serves them (not yet records). A topic whose
+// overrides were all removed locally gets its creation-time ones back
+// from the image at the next start.
 //
 // Replication is not there yet: a follower keeps an empty local log, and
 // the ISR is what the controller set (all replicas at creation).
@@ -118,6 +120,11 @@ func (r *reconciler) loop(epoch func() int64) {
 		}
 		r.signal()
 		if first {
+			// Groups load once __consumer_offsets follows the image (New
+			// saw it hidden).
+			if err := r.b.loadGroups(); err != nil {
+				r.b.log.Error("cannot load the consumer groups", "err", err)
+			}
 			close(r.ready)
 			first = false
 		}
@@ -130,14 +137,15 @@ func (r *reconciler) loop(epoch func() int64) {
 }
 
 // awaitCaughtUp waits until the image holds this broker's registration at
-// its current epoch; false if stopped first.
+// its current epoch, unfenced (so it leads again the partitions only it
+// can lead); false if stopped first.
 func (r *reconciler) awaitCaughtUp(epoch func() int64) bool {
 	tick := time.NewTicker(registerRetry)
 	defer tick.Stop()
 	for {
 		ch := r.ctl.ImageChanged()
 		if e := epoch(); e >= 0 {
-			if br, ok := r.ctl.Image().Broker(r.b.cfg.NodeID); ok && br.Epoch == e {
+			if br, ok := r.ctl.Image().Broker(r.b.cfg.NodeID); ok && br.Epoch == e && !br.Fenced {
 				return true
 			}
 		}
@@ -160,7 +168,7 @@ func (r *reconciler) takeover() {
 	}
 	im := r.ctl.Image()
 	var imports []controller.ImportedTopic
-	for _, t := range r.b.topics.all() {
+	for _, t := range r.b.topics.allOf(false) {
 		if t.meta != nil {
 			continue
 		}
@@ -187,6 +195,7 @@ func (r *reconciler) takeover() {
 		return
 	}
 	r.strayOK = true
+	r.b.topics.imageOnly.Store(true)
 }
 
 // pass brings the local topics to im.
@@ -202,7 +211,7 @@ func (r *reconciler) pass(im *metadata.Image) {
 			r.b.log.Error("cannot reconcile a topic's local logs", "topic", name, "err", err)
 		}
 	}
-	for _, t := range r.b.topics.all() {
+	for _, t := range r.b.topics.allOf(false) {
 		if ti, ok := im.TopicByID(t.id); ok && ti.Name == t.name {
 			continue
 		}
@@ -219,15 +228,21 @@ func (r *reconciler) pass(im *metadata.Image) {
 // the others, and publishes the topic.
 func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 	ts, self := r.b.topics, r.b.cfg.NodeID
-	local := ts.get(ti.Name)
+	local := ts.getLocal(ti.Name)
 	if local != nil && local.id != ti.ID {
 		if err := r.remove(local); err != nil {
 			return err
 		}
 		local = nil
 	}
+	// The image's configs (those given at creation) unless this broker
+	// already keeps the topic's own: a topic it serves, or one whose
+	// overrides are in topic-configs.json (AlterConfigs stays local).
 	configs := im.Configs(metadata.ResourceTopic, ti.Name)
-	if local != nil {
+	ts.writeMu.Lock()
+	_, inFile := ts.configFile[ti.Name]
+	ts.writeMu.Unlock()
+	if local != nil && (local.meta != nil || inFile) {
 		configs = local.configs
 	}
 	cfg, err := logConfig(ts.defaults.get(), configs)
@@ -262,7 +277,7 @@ func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 		}
 		copy(parts[run[0]:run[1]], logs)
 	}
-	if local == nil && len(configs) > 0 {
+	if !inFile && len(configs) > 0 {
 		if err := ts.persistConfigs(ti.Name, configs); err != nil {
 			return err
 		}
@@ -310,13 +325,25 @@ func (r *reconciler) remove(t *topic) error {
 func (ts *topics) publishImage(t *topic) {
 	ts.writeMu.Lock()
 	defer ts.writeMu.Unlock()
-	if cur := ts.get(t.name); cur != nil && cur.id == t.id {
+	if cur := ts.getLocal(t.name); cur != nil && cur.id == t.id && cur.meta != nil {
 		t.configs = cur.configs
 	}
 	if err := ts.applyConfigs(t, t.configs); err != nil {
 		ts.log.Error("cannot apply a topic's configs to its partitions", "topic", t.name, "err", err)
 	}
 	ts.publish(t)
+}
+
+// startWait bounds how long Metadata waits, after a start, for the
+// broker's logs to follow the image.
+const startWait = 5 * time.Second
+
+// markImageOnly hides the topics not from the image once the data
+// directory was taken over (called by New with a controller).
+func (ts *topics) markImageOnly() {
+	if _, err := os.Stat(filepath.Join(ts.store.Dir(), takeoverFile)); err == nil {
+		ts.imageOnly.Store(true)
+	}
 }
 
 // awaitReady waits until this broker is registered and its logs follow the

@@ -118,6 +118,10 @@ type topics struct {
 	// afterStep, if set (tests, setAfterStep), runs after each file step of
 	// a topic creation or deletion (topicops.go); an error stops it there.
 	afterStep atomic.Pointer[func(topic, step string) error]
+	// imageOnly hides topics not (yet) from the metadata image: set with
+	// a controller once the data directory was taken over (reconcile.go),
+	// so a topic a crash left half-made on disk is never served.
+	imageOnly atomic.Bool
 	// ops counts operations in flight, background ones included; Shutdown
 	// waits for them before closing the store.
 	ops sync.WaitGroup
@@ -232,22 +236,43 @@ func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 func (ts *topics) get(name string) *topic {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
+	return ts.visible(ts.mu.byName[name])
+}
+
+// getLocal is get with the topics imageOnly hides (the reconciler).
+func (ts *topics) getLocal(name string) *topic {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
 	return ts.mu.byName[name]
+}
+
+// visible returns t, or nil if imageOnly hides it.
+func (ts *topics) visible(t *topic) *topic {
+	if t != nil && t.meta == nil && ts.imageOnly.Load() {
+		return nil
+	}
+	return t
 }
 
 // getByID returns the topic or nil.
 func (ts *topics) getByID(id [16]byte) *topic {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	return ts.mu.byID[id]
+	return ts.visible(ts.mu.byID[id])
 }
 
 // all returns every topic sorted by name.
-func (ts *topics) all() []*topic {
+func (ts *topics) all() []*topic { return ts.allOf(true) }
+
+// allOf returns every topic sorted by name; with filter, not those
+// imageOnly hides.
+func (ts *topics) allOf(filter bool) []*topic {
 	ts.mu.RLock()
 	out := make([]*topic, 0, len(ts.mu.byName))
 	for _, t := range ts.mu.byName {
-		out = append(out, t)
+		if !filter || ts.visible(t) != nil {
+			out = append(out, t)
+		}
 	}
 	ts.mu.RUnlock()
 	slices.SortFunc(out, func(a, b *topic) int {
