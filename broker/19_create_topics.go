@@ -198,17 +198,19 @@ func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, er
 	}
 }
 
-// checkReplicationFactor accepts -1 (the default, 1) and 1; with a
-// controller, any factor up to the unfenced brokers (the controller checks).
+// checkReplicationFactor accepts -1 (the default, 1) and factors up to
+// the unfenced brokers (one without a controller; the controller checks
+// again as it places the replicas).
 func (b *Broker) checkReplicationFactor(rf int16) error {
+	brokers := int16(len(b.liveSet()))
 	switch {
-	case rf == -1 || rf == 1 || rf > 1 && b.cl != nil:
+	case rf == -1 || rf >= 1 && rf <= brokers:
 		return nil
 	case rf <= 0:
 		return newAPIError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 	default:
 		return newAPIError(kerr.InvalidReplicationFactor,
-			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", rf, rf)
+			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, brokers)
 	}
 }
 
