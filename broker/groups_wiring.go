@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
 )
@@ -43,6 +45,7 @@ func (b *Broker) loadGroups() error {
 
 // groups returns the broker's group coordinator, opening it on first use.
 func (b *Broker) groups() (*group.Coordinator, error) {
+	_ = b.awaitReady(startWait) // in a cluster: __consumer_offsets follows the image
 	e := b.groupsEntry()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -110,7 +113,7 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 		"max.message.bytes": strconv.Itoa(64 << 20),
 	}
 	t, err := b.createTopicAny(group.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
-	if errors.Is(err, errTopicExists) {
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(group.TopicName); t != nil {
 			return t, b.compactOffsetsTopic(t)
 		}

@@ -120,13 +120,13 @@ func (r *reconciler) loop(epoch func() int64) {
 		}
 		r.signal()
 		if first {
+			close(r.ready)
+			first = false
 			// Groups load once __consumer_offsets follows the image (New
 			// saw it hidden).
 			if err := r.b.loadGroups(); err != nil {
 				r.b.log.Error("cannot load the consumer groups", "err", err)
 			}
-			close(r.ready)
-			first = false
 		}
 		select {
 		case <-ch:
@@ -249,9 +249,18 @@ func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 	if err != nil {
 		return err
 	}
+	offline := map[int32]bool{} // their logs could not be opened: left offline, never re-created
+	for _, o := range ts.store.Offline() {
+		if o.Topic == ti.Name && (o.TopicID == ti.ID || o.TopicID == [16]byte{}) {
+			offline[o.Partition] = true
+		}
+	}
 	parts := make([]*partition.Log, len(ti.Partitions))
 	var missing, drop []int32
 	for i, p := range ti.Partitions {
+		if offline[int32(i)] {
+			continue
+		}
 		l := ts.store.Get(ti.Name, int32(i))
 		if l != nil && l.TopicID() != ti.ID {
 			drop, l = append(drop, int32(i)), nil
