@@ -30,7 +30,7 @@ UNITDIR   ?= /etc/systemd/system
 STATEDIR  ?= /var/lib/sluice
 DESTDIR   ?=
 
-.PHONY: all build run test test-deps bench lint install clean
+.PHONY: all build run test test-deps bench bench-matrix lint install clean
 
 all: build
 
@@ -57,6 +57,17 @@ test-deps:
 # Go benchmarks of the storage and zero-copy paths (see docs/BENCHMARKS.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./segment/ ./mmapindex/ ./partition/ ./sendfile/
+
+# Issue 19's table (create 1,000 partitions; 1,000 x 1 KiB; 16 x 1 KiB;
+# 16 x 100 B; 100 connections x small requests; fsync=always x 16
+# producers) against sluiced, Apache Kafka (when e2e/java/lib holds its
+# jars) and kfake, each cell on a fresh broker, printed as one table with
+# MB/s, broker CPU-s/GB and peak RSS. Not part of `make test`. About 10
+# minutes with Kafka; MATRIX_ARGS is passed on, e.g.
+#   make bench-matrix MATRIX_ARGS='--only sluiced,kfake --matrix-bytes 256M'
+MATRIX_ARGS ?=
+bench-matrix:
+	cd bench/peers && $(GO) run ./cmd/compare --workloads matrix $(MATRIX_ARGS)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

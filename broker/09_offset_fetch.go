@@ -17,8 +17,11 @@ import (
 //   means every offset the group committed.
 // * A partition without a committed offset (or of an unknown group or
 //   topic): offset -1, leader epoch -1, metadata "", no error.
-// * RequireStable (v7+) never waits: without transactions no commit is
-//   pending. v9's member id and epoch (KIP-848 groups) are not checked.
+// * RequireStable (v7+, KIP-447): a partition with an offset pending in a
+//   transaction (TxnOffsetCommit not yet ended) gets
+//   UNSTABLE_OFFSET_COMMIT and offset -1; the client retries. Without it
+//   the last committed offset is answered. v9's member id and epoch
+//   (KIP-848 groups) are not checked.
 // * Group errors (coordinator unavailable): per partition in v0-1, the
 //   top-level ErrorCode in v2-7, per group from v8.
 // * With an authorizer: DESCRIBE on the group, else
@@ -33,7 +36,7 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if r.version >= 8 {
 		for _, rg := range req.Groups {
-			resp.Groups = append(resp.Groups, b.fetchGroupOffsets(r, rg))
+			resp.Groups = append(resp.Groups, b.fetchGroupOffsets(r, rg, req.RequireStable))
 		}
 		return r.respond(resp), nil
 	}
@@ -47,7 +50,7 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 		gt.Topic, gt.Partitions = t.Topic, t.Partitions
 		rg.Topics = append(rg.Topics, gt)
 	}
-	g := b.fetchGroupOffsets(r, rg)
+	g := b.fetchGroupOffsets(r, rg, r.version >= 7 && req.RequireStable)
 	resp.ErrorCode = g.ErrorCode
 	for _, t := range g.Topics {
 		rt := kmsg.NewOffsetFetchResponseTopic()
@@ -67,7 +70,7 @@ func handleOffsetFetch(_ context.Context, b *Broker, r *request) (*netio.Respons
 }
 
 // fetchGroupOffsets answers one group (v8+ shape).
-func (b *Broker) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (b *Broker) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	sg := kmsg.NewOffsetFetchResponseGroup()
 	sg.Group = rg.Group
 	if sg.ErrorCode = b.denied(r, &chkOffFetchGroup, rg.Group); sg.ErrorCode != 0 {
@@ -121,6 +124,9 @@ func (b *Broker) fetchGroupOffsets(r *request, rg kmsg.OffsetFetchRequestGroup) 
 		sp.Partition, sp.Offset, sp.LeaderEpoch = cm.Partition, cm.Offset.Offset, cm.LeaderEpoch
 		md := cm.Metadata
 		sp.Metadata = &md
+		if requireStable && cm.Unstable {
+			sp.Offset, sp.LeaderEpoch, sp.ErrorCode = -1, -1, kerr.UnstableOffsetCommit.Code
+		}
 		sg.Topics[i].Partitions = append(sg.Topics[i].Partitions, sp)
 	}
 	sg.Topics = append(sg.Topics, deniedTopics...)

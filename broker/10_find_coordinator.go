@@ -25,12 +25,10 @@ import (
 //   fails, COORDINATOR_NOT_AVAILABLE. A group whose __consumer_offsets
 //   partition is offline (its log could not be opened) also gets
 //   COORDINATOR_NOT_AVAILABLE; other groups are unaffected.
-// * Transaction keys (type 1), until the transaction coordinator exists: a
-//   non-retriable error with a message saying transactions are not served
-//   (txnUnsupported): UNSUPPORTED_VERSION (35) on v4+, and
-//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) on v1-3, the only code
-//   librdkafka stops on (see txnUnsupportedCode). Other types
-//   INVALID_REQUEST.
+// * Transaction keys (type 1): this node is every transactional id's
+//   coordinator. The first request creates __transaction_state and loads
+//   the transaction coordinator; if that fails, or the id's partition is
+//   offline, COORDINATOR_NOT_AVAILABLE. Other types INVALID_REQUEST.
 // * v0-3 ask for one key (answered in the top-level fields); v4+ for several
 //   (one Coordinators entry each).
 
@@ -55,39 +53,8 @@ func handleFindCoordinator(_ context.Context, b *Broker, r *request) (*netio.Res
 	return r.respond(resp), nil
 }
 
-// txnUnsupported is the error message of the answers to transactional
-// requests until transactions are built.
-var txnUnsupported = "transactions are not supported by this broker yet (Sluice has no transaction coordinator)"
-
-// txnUnsupportedCode is the error a FindCoordinator(TRANSACTION) of
-// version gets. The code must be one the client stops on at once; the
-// retriable COORDINATOR_NOT_AVAILABLE made producers wait 5-45 s for a
-// misleading timeout. What clients do with FindCoordinator errors:
-//
-//   - Java (v4+ lookups): any non-retriable code other than 53 is fatal
-//     and shows the error message ("Could not find a coordinator with type
-//     TRANSACTION ... due to unexpected error: <message>"), 1.3 s; 53 is
-//     fatal too but reported as an ACL failure without the message.
-//   - franz-go (v4+): any non-retriable code is fatal (2 ms).
-//   - librdkafka (kcat, confluent-kafka; v1-3 lookups): only 53 is fatal;
-//     every other code is retried until init_transactions times out. With
-//     53 it prints "Failed to find transaction coordinator: ...:
-//     Transactional Id authorization failed: <message>".
-//   - kafkajs (v1-2): any error ends in a non-retriable "Failed to find
-//     group coordinator" at once.
-//
-// So v4+ gets UNSUPPORTED_VERSION (what a broker lacking a feature
-// answers; INVALID_REQUEST would blame the client) and v1-3 gets 53, each
-// with txnUnsupported.
-func txnUnsupportedCode(version int16) int16 {
-	if version >= 4 {
-		return kerr.UnsupportedVersion.Code
-	}
-	return kerr.TransactionalIDAuthorizationFailed.Code
-}
-
 func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
-	version, c0 := r.version, r.conn
+	c0 := r.conn
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	c.NodeID, c.Port = -1, -1
@@ -102,26 +69,27 @@ func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 		if e := b.denied(r, &chkFindGroup, key); e != 0 {
 			return fail(kerr.GroupAuthorizationFailed)
 		}
+		gc := b.coordinatorOr() // creates __consumer_offsets on first use
+		if leader, ok := b.remoteCoordinator(c0, key); ok {
+			if leader.NodeID < 0 {
+				return fail(kerr.CoordinatorNotAvailable)
+			}
+			c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
+			return c
+		}
+		if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
+			return fail(kerr.CoordinatorNotAvailable)
+		}
 	case 1:
 		if e := b.denied(r, &chkFindTxn, key); e != 0 {
 			return fail(kerr.TransactionalIDAuthorizationFailed)
 		}
-		c.ErrorCode = txnUnsupportedCode(version)
-		c.ErrorMessage = &txnUnsupported
-		return c
-	default:
-		return fail(kerr.InvalidRequest)
-	}
-	gc := b.coordinatorOr() // creates __consumer_offsets on first use
-	if leader, ok := b.remoteCoordinator(c0, key); ok {
-		if leader.NodeID < 0 {
+		tc := b.txnCoordinatorOr()
+		if tc == nil || tc.Available(key) != nil {
 			return fail(kerr.CoordinatorNotAvailable)
 		}
-		c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
-		return c
-	}
-	if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
-		return fail(kerr.CoordinatorNotAvailable)
+	default:
+		return fail(kerr.InvalidRequest)
 	}
 	c.NodeID = b.cfg.NodeID
 	c.Host, c.Port = b.advertised(c0)

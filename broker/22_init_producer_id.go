@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/txn"
 )
 
 // InitProducerID: v0-5
@@ -23,15 +24,20 @@ import (
 //   restarts (files.go: producer-id-block).
 // * v3+: ProducerID and ProducerEpoch must both be -1 or both be set, else
 //   INVALID_REQUEST, as in Kafka.
-// * With a TransactionalID: UNSUPPORTED_VERSION (35) until the
-//   transaction coordinator exists, which Java and franz-go treat as fatal,
-//   so a transactional producer fails at once instead of retrying to its
-//   timeout (librdkafka stops earlier, at FindCoordinator: see
-//   txnUnsupportedCode). An empty TransactionalID is INVALID_REQUEST.
+// * With a TransactionalID: the transaction coordinator's answer
+//   (txn.Coordinator.InitProducerID): a new id with epoch 0 for a new
+//   transactional id, else the epoch bumped, fencing the previous
+//   instance after aborting its ongoing transaction;
+//   TransactionTimeoutMillis above transaction.max.timeout.ms (or <= 0) is
+//   INVALID_TRANSACTION_TIMEOUT; CONCURRENT_TRANSACTIONS while the id's
+//   transaction is completing; a ProducerID/Epoch (v3+) that is not the
+//   current one is PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v4, as
+//   Kafka maps it for older clients). An empty TransactionalID is
+//   INVALID_REQUEST.
 
 func init() { register(22, 0, 5, handleInitProducerID) }
 
-func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+func handleInitProducerID(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
@@ -47,7 +53,7 @@ func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Resp
 	case req.TransactionalID != nil && *req.TransactionalID == "":
 		resp.ErrorCode = kerr.InvalidRequest.Code
 	case req.TransactionalID != nil:
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		resp.ProducerID, resp.ProducerEpoch, resp.ErrorCode = b.initTransactional(ctx, r.version, req)
 	default:
 		id, err := b.producerIDs.next()
 		if err != nil {
@@ -58,4 +64,32 @@ func handleInitProducerID(_ context.Context, b *Broker, r *request) (*netio.Resp
 		resp.ProducerID, resp.ProducerEpoch = id, 0
 	}
 	return r.respond(resp), nil
+}
+
+func (b *Broker) initTransactional(ctx context.Context, version int16, req *kmsg.InitProducerIDRequest) (int64, int16, int16) {
+	tc := b.txnCoordinatorOr()
+	if tc == nil {
+		return -1, -1, kerr.CoordinatorNotAvailable.Code
+	}
+	pid, epoch := int64(-1), int16(-1)
+	if version >= 3 {
+		pid, epoch = req.ProducerID, req.ProducerEpoch
+	}
+	pid, epoch, err := tc.InitProducerID(ctx, *req.TransactionalID, millis(req.TransactionTimeoutMillis), pid, epoch)
+	if err != nil {
+		return -1, -1, fencedCode(err, version >= 4)
+	}
+	return pid, epoch, 0
+}
+
+// fencedCode is the error code of a transaction coordinator's error,
+// PRODUCER_FENCED becoming INVALID_PRODUCER_EPOCH for request versions
+// older than KIP-588's (InitProducerId v4, AddPartitionsToTxn v2,
+// AddOffsetsToTxn v2, EndTxn v2, TxnOffsetCommit v3), as Kafka maps it.
+func fencedCode(err error, newVersion bool) int16 {
+	code := txn.ErrorCode(err)
+	if code == kerr.ProducerFenced.Code && !newVersion {
+		return kerr.InvalidProducerEpoch.Code
+	}
+	return code
 }

@@ -21,6 +21,9 @@ import (
 //   SASL_AUTHENTICATION_FAILED (58) with Kafka's message after
 //   connection.failed.authentication.delay.ms, then closes the connection
 //   (Java: SaslAuthenticationException). Counted and logged.
+// * From a client address that failed FailedAuthMax times within
+//   FailedAuthWindow: SASL_AUTHENTICATION_FAILED ("too many failed
+//   authentications") without checking the credentials (authlimit.go).
 // * Without a handshake first (or after authentication without a new
 //   handshake): ILLEGAL_SASL_STATE and closed.
 //

@@ -42,10 +42,10 @@ func handleDescribeQuorum(ctx context.Context, b *Broker, r *request) (*netio.Re
 		return r.respond(resp), nil
 	}
 	if b.cl != nil && !b.cl.ctl.IsLeader() && (r.clientID == nil || *r.clientID != forwardedClientID) {
-		if addr, err := leaderAddr(b.cl.ctl); err == nil {
+		if addr, err := b.leaderAddr(b.cl.ctl); err == nil {
 			fwd := *req
 			fresp := fwd.ResponseKind().(*kmsg.DescribeQuorumResponse)
-			if err := callPeer(ctx, addr, forwardedClientID, &fwd, fresp); err == nil {
+			if err := b.callPeer(ctx, addr, forwardedClientID, &fwd, fresp); err == nil {
 				fresp.Version = r.version
 				return r.respond(fresp), nil
 			}

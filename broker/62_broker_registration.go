@@ -14,6 +14,8 @@ import (
 // BrokerRegistration: v0-4
 //
 // Behavior:
+// * With an authorizer, the sender needs CLUSTER_ACTION on the cluster
+//   (brokers are in super.users), else CLUSTER_AUTHORIZATION_FAILED.
 // * Served (not listed in ApiVersions) on the broker listener of a
 //   combined node, as Kafka serves it on the CONTROLLER listener (here
 //   Raft's own; see cluster.go): the active controller registers the
@@ -29,6 +31,9 @@ func init() { registerHidden(62, 0, 4, handleBrokerRegistration) }
 func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.BrokerRegistrationRequest)
 	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	if resp.ErrorCode = b.denied(r, &chkBrokerAction, ""); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	switch {
 	case b.cl == nil:
 		resp.ErrorCode = kerr.NotController.Code

@@ -12,6 +12,8 @@ import (
 // BrokerHeartbeat: v0-2
 //
 // Behavior:
+// * With an authorizer, the sender needs CLUSTER_ACTION on the cluster
+//   (brokers are in super.users), else CLUSTER_AUTHORIZATION_FAILED.
 // * Served (not listed in ApiVersions) on the broker listener of a
 //   combined node, as BrokerRegistration (see cluster.go). The active controller renews the
 //   broker's session (broker.session.timeout.ms), unfences it on its first
@@ -29,6 +31,9 @@ func init() { registerHidden(63, 0, 2, handleBrokerHeartbeat) }
 func handleBrokerHeartbeat(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.BrokerHeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+	if resp.ErrorCode = b.denied(r, &chkBrokerAction, ""); resp.ErrorCode != 0 {
+		return r.respond(resp), nil
+	}
 	if b.cl == nil {
 		resp.ErrorCode = kerr.NotController.Code
 		return r.respond(resp), nil

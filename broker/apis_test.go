@@ -102,7 +102,8 @@ func TestInitProducerID(t *testing.T) {
 			t.Errorf("%+v: %+v, want error %d", req, got, want)
 		}
 	}
-	f(&kmsg.InitProducerIDRequest{Version: 4, TransactionalID: kmsg.StringPtr("tx"), ProducerID: -1, ProducerEpoch: -1}, kerr.UnsupportedVersion.Code)
+	// A transactional id with no transaction.timeout.ms (txn_test.go covers the rest).
+	f(&kmsg.InitProducerIDRequest{Version: 4, TransactionalID: kmsg.StringPtr("tx"), ProducerID: -1, ProducerEpoch: -1}, kerr.InvalidTransactionTimeout.Code)
 	f(&kmsg.InitProducerIDRequest{Version: 4, ProducerID: 5, ProducerEpoch: -1}, kerr.InvalidRequest.Code)
 	f(&kmsg.InitProducerIDRequest{Version: 2, TransactionalID: kmsg.StringPtr("")}, kerr.InvalidRequest.Code)
 }

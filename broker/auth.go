@@ -31,7 +31,8 @@ import (
 // other request closes the connection (logged, counted). A failed
 // authentication answers SASL_AUTHENTICATION_FAILED with Kafka's message
 // after connection.failed.authentication.delay.ms and closes the
-// connection. The state (connAuth, in connState) lives in the connection's netio.Conn
+// connection; a client address that failed too often lately is refused
+// without its credentials being checked (authlimit.go). The state (connAuth, in connState) lives in the connection's netio.Conn
 // (SetState): one connection's requests are handled one at a time, so it
 // needs no lock.
 
@@ -60,6 +61,13 @@ type SASLConfig struct {
 	// a failed authentication's answer and close are held back, slowing
 	// password guessing. Default 100 ms; 0: none.
 	FailedAuthDelay time.Duration
+	// FailedAuthMax and FailedAuthWindow limit failed authentications per
+	// client address (authlimit.go): an address that failed FailedAuthMax
+	// times within FailedAuthWindow of its first failure is refused until
+	// the window ends. FailedAuthMax 0 (the default, as Kafka): no limit;
+	// FailedAuthWindow default 1 minute.
+	FailedAuthMax    int
+	FailedAuthWindow time.Duration
 
 	now func() time.Time // session expiry clock; nil: time.Now (tests set it)
 }
@@ -217,6 +225,11 @@ type stepResult struct {
 // authenticate feeds token to c's session. A failure is counted, logged
 // and held back by FailedAuthDelay (ctx cuts the wait short).
 func (b *Broker) authenticate(ctx context.Context, c *netio.Conn, a *connAuth, token []byte) stepResult {
+	if f := b.authRateLimited(c, a); f != nil {
+		a.sess = nil
+		b.failedAuthDelay(ctx)
+		return stepResult{failure: f}
+	}
 	out, done, err := a.sess.Step(token)
 	if err == nil && done && a.user != "" && a.sess.User() != a.user {
 		err = &auth.Failure{Reason: "re-authentication as " + a.sess.User() + " on a connection of " + a.user,
@@ -255,15 +268,43 @@ func (b *Broker) authFailed(ctx context.Context, c *netio.Conn, a *connAuth, err
 	n := b.saslStats.failed.Add(1)
 	b.authLog(c, "SASL authentication failed", "mechanism", a.mech, "reason", f.Reason, "failed_total", n)
 	a.sess = nil
-	if d := b.cfg.SASL.FailedAuthDelay; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
+	if ip := clientIP(c); b.saslStats.limit.failed(ip, b.cfg.SASL.clock()) {
+		b.log.Warn("SASL: too many failed authentications from a client address: refusing its authentications until the window ends",
+			"client", ip, "failures", b.cfg.SASL.FailedAuthMax, "window", b.cfg.SASL.FailedAuthWindow, "listener", c.ListenerName())
 	}
+	b.failedAuthDelay(ctx)
 	return f
+}
+
+// failedAuthDelay waits connection.failed.authentication.delay.ms (ctx
+// cuts it short).
+func (b *Broker) failedAuthDelay(ctx context.Context) {
+	d := b.cfg.SASL.FailedAuthDelay
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+}
+
+// authRateLimited is the failure that refuses an authentication from an
+// address that failed too often lately (authlimit.go), else nil. Counted,
+// and logged once per interval per address.
+func (b *Broker) authRateLimited(c *netio.Conn, a *connAuth) *auth.Failure {
+	ip := clientIP(c)
+	blocked, until := b.saslStats.limit.blocked(ip, b.cfg.SASL.clock())
+	if !blocked {
+		return nil
+	}
+	n := b.saslStats.rateLimited.Add(1)
+	b.authLog(c, "SASL authentication refused: too many failed authentications from this address", "mechanism", a.mech,
+		"until", until.UTC().Format(time.RFC3339), "rate_limited_total", n)
+	return &auth.Failure{Reason: "too many failed authentications from " + ip,
+		Message: "Authentication failed: too many failed authentications from this address, retry after " + until.UTC().Format(time.RFC3339)}
 }
 
 // rawToken serves a frame of a SaslHandshake v0 exchange: the frame is
@@ -282,7 +323,9 @@ func (b *Broker) rawToken(ctx context.Context, c *netio.Conn, a *connAuth, frame
 // saslStats are the SASL listeners' counters.
 type saslStats struct {
 	log                                                          *lograte.PerKey // set by New
+	limit                                                        *authLimiter    // set by New
 	unauthenticated, expired, failed, succeeded, reauthenticated atomic.Uint64
+	rateLimited                                                  atomic.Uint64
 }
 
 // SASLStats are the SASL listeners' counters since start.
@@ -294,13 +337,19 @@ type SASLStats struct {
 	// ApiVersions or the SASL APIs before authentication.
 	Unauthenticated uint64
 	Expired         uint64 // connections closed because their session expired
+	// RateLimited counts authentications refused because their client
+	// address failed FailedAuthMax times within FailedAuthWindow.
+	RateLimited uint64
+	// BlockedAddrs is how many client addresses are refused now.
+	BlockedAddrs int
 }
 
 // SASLStats returns the SASL listeners' counters.
 func (b *Broker) SASLStats() SASLStats {
 	s := &b.saslStats
 	return SASLStats{Succeeded: s.succeeded.Load(), Failed: s.failed.Load(), Reauthenticated: s.reauthenticated.Load(),
-		Unauthenticated: s.unauthenticated.Load(), Expired: s.expired.Load()}
+		Unauthenticated: s.unauthenticated.Load(), Expired: s.expired.Load(), RateLimited: s.rateLimited.Load(),
+		BlockedAddrs: s.limit.blockedAddrs(b.cfg.SASL.clock())}
 }
 
 // listenerCreds are the users of one listener: SCRAM users (the

@@ -62,6 +62,7 @@ var (
 	chkLogDirs        = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkDescScram      = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkAlterScram     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "each user"}
+	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
@@ -110,10 +111,11 @@ var apiChecks = map[int16][]*check{
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	// BrokerRegistration and BrokerHeartbeat come from the other brokers
-	// of the cluster, which do not authenticate yet (as the Raft
-	// listener): see cluster.go.
-	62: {},
-	63: {},
+	// of the cluster on the inter-broker listener (peer.go), as Kafka's
+	// controller checks them: CLUSTER_ACTION, which brokers have as
+	// super.users.
+	62: {&chkBrokerAction},
+	63: {&chkBrokerAction},
 }
 
 // authzOn reports whether an authorizer is configured.

@@ -283,6 +283,20 @@ func mxCases() []mxCase {
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterUserSCRAMCredentialsResponse).Results[0].ErrorCode }},
+		{key: 62, name: "broker-registration", test: &chkBrokerAction, needs: []*check{&chkBrokerAction}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrBrokerRegistrationRequest()
+				r.BrokerID = 7
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.BrokerRegistrationResponse).ErrorCode }},
+		{key: 63, name: "broker-heartbeat", test: &chkBrokerAction, needs: []*check{&chkBrokerAction}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrBrokerHeartbeatRequest()
+				r.BrokerID = 7
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.BrokerHeartbeatResponse).ErrorCode }},
 		{key: 55, name: "describe-quorum", test: &chkDescQuorum, needs: []*check{&chkDescQuorum}, ok: okAny,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeQuorumRequest()

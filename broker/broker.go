@@ -50,6 +50,7 @@ import (
 	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/txn"
 )
 
 // Config configures a Broker. Start from DefaultConfig.
@@ -95,6 +96,9 @@ type Config struct {
 	// Groups configures the consumer-group coordinator (Kafka's
 	// offsets.* and group.* settings). Zero fields take its defaults.
 	Groups group.Config
+	// Txn configures the transaction coordinator (Kafka's transaction.*
+	// and transactional.id.* settings). Zero fields take its defaults.
+	Txn txn.Config
 	// FetchSessionSlots is how many incremental fetch sessions (KIP-227)
 	// are cached [max.incremental.fetch.session.cache.slots]; 0 disables
 	// them. Default 1000.
@@ -123,6 +127,11 @@ type Config struct {
 	// in acls.json. Nil (the default, as Kafka without an authorizer):
 	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
 	Authorizer *acl.Config
+	// InterBroker is how this broker reaches the other brokers of its
+	// cluster (registration, heartbeats, forwarded requests): which of
+	// their listeners, and how it authenticates there (peer.go). The zero
+	// value: their PLAINTEXT listener, no authentication.
+	InterBroker InterBrokerConfig
 
 	// principalForTest, when set, names each connection's principal
 	// (tests in this package, until SASL authenticates connections).
@@ -141,13 +150,14 @@ func DefaultConfig() Config {
 	return Config{
 		NodeID:           1,
 		AdvertisedHost:   "localhost",
-		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond},
+		SASL:             SASLConfig{FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
 		AdvertisedPort:   9092,
 		AutoCreateTopics: true,
 		NumPartitions:    1,
 		DefaultLog:       partition.DefaultConfig(),
 		ProducerIDBlock:  1000,
 		Groups:           group.DefaultConfig(),
+		Txn:              txn.DefaultConfig(),
 
 		FetchSessionSlots:    1000,
 		FetchSessionEviction: 2 * time.Minute,
@@ -164,12 +174,17 @@ type Broker struct {
 	topics      *topics
 	producerIDs *producerIDs
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
+	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	saslStats   saslStats    // SASL listeners' counters; see auth.go
 	scram       *scramStore  // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
+	// testBeforeMarkers, set by tests before any request, runs before a
+	// transaction's markers are written; an error fails the write (a
+	// crash point or a failing partition).
+	testBeforeMarkers func(txn.Markers) error
 
 	cl          *clusterMember                 // nil without a controller; see cluster.go
 	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
@@ -244,8 +259,14 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)
 	b.saslStats.log = lograte.New(netio.WrongProtocolLogEvery)
+	b.saslStats.limit = newAuthLimiter(cfg.SASL.FailedAuthMax, cfg.SASL.FailedAuthWindow)
 	b.gr.cfg = cfg.Groups
 	if err := b.loadGroups(); err != nil {
+		return nil, err
+	}
+	b.tx.cfg = cfg.Txn
+	if err := b.loadTxns(); err != nil {
+		b.closeGroups()
 		return nil, err
 	}
 	b.log.Info("broker ready", "node_id", cfg.NodeID, "cluster_id", clusterID,
@@ -267,10 +288,12 @@ func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*neti
 	return b.dispatch(ctx, c, frame)
 }
 
-// Close stops the broker: the group coordinator answers its long polls
-// and stops. It does not close the store.
+// Close stops the broker: the transaction coordinator stops (a
+// transaction being completed stays prepared, completed at the next
+// start), the group coordinator answers its long polls and stops. It does
+// not close the store.
 func (b *Broker) Close() error {
-	return b.closeGroups()
+	return errors.Join(b.closeTxns(), b.closeGroups())
 }
 
 var _ netio.Handler = (*Broker)(nil)

@@ -4,8 +4,8 @@ package broker
 // quorum member (package controller) next to the broker. The broker joins
 // the cluster as a KRaft broker does:
 //
-//	start ──▶ register (BrokerRegistration: id, incarnation, PLAINTEXT
-//	            endpoint, rack) ──▶ broker epoch, registered fenced
+//	start ──▶ register (BrokerRegistration: id, incarnation, every
+//	            advertised endpoint, rack) ──▶ broker epoch, registered fenced
 //	      ──▶ heartbeat now and every broker.heartbeat.interval.ms
 //	            (BrokerHeartbeat: epoch, metadata offset) ──▶ unfenced
 //	stop  ──▶ heartbeat with WantShutdown: the controller fences it at once
@@ -14,7 +14,9 @@ package broker
 // local controller when this node leads, else as Kafka's BrokerRegistration
 // (API 62) and BrokerHeartbeat (API 63) frames to the leader's broker
 // listener, whose address is in the metadata image (the leader registered
-// its own broker first; until then registration retries). The leader's
+// its own broker first; until then registration retries): the endpoint of
+// inter.broker.listener.name, authenticated as that listener demands
+// (peer.go). The leader's
 // handlers (62_broker_registration.go, 63_broker_heartbeat.go) call its
 // controller; NOT_CONTROLLER makes the sender look the leader up again,
 // STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED makes it register again.
@@ -295,28 +297,10 @@ func peerError(code int16) error {
 	return fmt.Errorf("broker: controller answered %v", kerr.ErrorForCode(code))
 }
 
-// leaderAddr is the active controller's broker listener, from the image.
-func leaderAddr(ctl *controller.Controller) (string, error) {
-	id, _ := ctl.Leader()
-	if id < 0 {
-		return "", errNoController
-	}
-	br, ok := ctl.Image().Broker(id)
-	if !ok {
-		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
-	}
-	for _, e := range br.Endpoints {
-		if e.Name == "PLAINTEXT" {
-			return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), nil
-		}
-	}
-	return "", fmt.Errorf("%w: node %d has no PLAINTEXT endpoint", errNoController, id)
-}
-
 // callLeader sends req to the leader's broker listener on the loop's
 // connection, dialing it when the leader moved.
 func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
-	addr, err := leaderAddr(m.ctl)
+	addr, err := m.b.leaderAddr(m.ctl)
 	if err != nil {
 		return err
 	}
@@ -325,15 +309,14 @@ func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
 		m.conn = nil
 	}
 	if m.conn == nil {
-		c, err := net.DialTimeout("tcp", addr, peerTimeout)
+		c, err := m.b.dialPeer(context.Background(), addr)
 		if err != nil {
-			return fmt.Errorf("broker: cannot reach the controller's broker at %s: %w", addr, err)
+			return fmt.Errorf("broker: cannot reach the controller's broker: %w", err)
 		}
-		m.conn, m.connAddr = c, addr
+		m.conn, m.connAddr, m.corrID = c, addr, 100 // 1…99: the SASL exchange
 	}
 	m.corrID++
-	clientID := "sluice-broker-" + strconv.Itoa(int(m.b.cfg.NodeID))
-	if err := roundTrip(m.conn, clientID, m.corrID, req, resp); err != nil {
+	if err := roundTrip(m.conn, m.b.peerClientID(), m.corrID, req, resp); err != nil {
 		_ = m.conn.Close()
 		m.conn = nil
 		return err
@@ -381,14 +364,13 @@ func roundTrip(c net.Conn, clientID string, corrID int32, req kmsg.Request, resp
 
 // callPeer sends one request to addr on a connection of its own (admin
 // requests forwarded to the leader, such as DescribeQuorum).
-func callPeer(ctx context.Context, addr, clientID string, req kmsg.Request, resp kmsg.Response) error {
-	d := net.Dialer{Timeout: peerTimeout}
-	c, err := d.DialContext(ctx, "tcp", addr)
+func (b *Broker) callPeer(ctx context.Context, addr, clientID string, req kmsg.Request, resp kmsg.Response) error {
+	c, err := b.dialPeer(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("broker: cannot reach %s: %w", addr, err)
+		return err
 	}
 	defer c.Close()
-	return roundTrip(c, clientID, 1, req, resp)
+	return roundTrip(c, clientID, 100, req, resp)
 }
 
 // liveBrokers returns the unfenced brokers of the image with their

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -145,16 +144,16 @@ func (b *Broker) addPartitionsAny(name string, total int32, timeout time.Duratio
 	return err
 }
 
-// forward sends req to the active controller's broker listener.
+// forward sends req to the active controller's broker, at its
+// inter-broker listener (peer.go), authenticated as that listener demands.
 func (b *Broker) forward(req kmsg.Request, resp kmsg.Response) error {
-	addr, err := leaderAddr(b.cl.ctl)
+	addr, err := b.leaderAddr(b.cl.ctl)
 	if err != nil {
 		return newAPIError(kerr.NotController, "No active controller is known yet: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterWait+peerTimeout)
 	defer cancel()
-	clientID := "sluice-broker-" + strconv.Itoa(int(b.cfg.NodeID))
-	if err := callPeer(ctx, addr, clientID, req, resp); err != nil {
+	if err := b.callPeer(ctx, addr, b.peerClientID(), req, resp); err != nil {
 		return newAPIError(kerr.NotController, "Cannot forward to the active controller: %v", err)
 	}
 	return nil

@@ -86,6 +86,14 @@ func TestFetchSessionsKgo(t *testing.T) {
 		producePartitions(ctx, t, prod, topic, some, 5, next)
 		checkInOrder(t, consumeN(ctx, t, cons, 50), seen)
 	}
+	// Each round's records came in a fetch sent after the previous round
+	// was consumed, and the fetch after the last round lists what it
+	// moved: at least four fetches follow the one above. The fourth is sent
+	// once the consumer took the last records, so it may not have reached
+	// the broker yet when consumeN returns: wait for it.
+	waitFor(t, "the fetch after the last round", 10*time.Second, func() bool {
+		return ts.Broker().FetchSessions().Requests >= before.Requests+4
+	})
 	after := ts.Broker().FetchSessions()
 	reqs, listed := after.Requests-before.Requests, after.RequestPartitions-before.RequestPartitions
 	t.Logf("%d incremental fetches listed %d partitions (%.1f per fetch, of %d)", reqs, listed, float64(listed)/float64(reqs), nparts)

@@ -2,10 +2,11 @@ package broker
 
 import (
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/partition"
 )
 
 func produceOne(t *testing.T, rc *rawConn, req *kmsg.ProduceRequest) kmsg.ProduceResponseTopicPartition {
@@ -88,28 +89,50 @@ func TestProduceAcksZeroSendsNothing(t *testing.T) {
 	rc.expectClosed()
 }
 
+// TestProduceManyPartitionsOneRequest: every partition of one request is
+// appended and answered with its own offsets, with fewer partitions than
+// appendWorkers (a goroutine each) and more (shared workers), and under
+// fsync=always (a goroutine each again).
 func TestProduceManyPartitionsOneRequest(t *testing.T) {
-	ts := startServer(t, "")
-	ts.createTopic(t, "m", 4, nil)
-	rc := dialRaw(t, ts.addr)
-	req := produceReq(9, -1, "m", 0, makeBatch(noProducer, []byte("0")))
-	for p := int32(1); p < 4; p++ {
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = p
-		rp.Records = makeBatch(noProducer, []byte("p"), []byte("q"))
-		req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
-	}
-	for round := range 3 {
-		resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
-		for _, p := range resp.Topics[0].Partitions {
-			want := int64(round * 2)
-			if p.Partition == 0 {
-				want = int64(round)
+	f := func(partitions int32, flush partition.FlushPolicy) {
+		t.Helper()
+		ts := startServer(t, "", func(c *ServerConfig) { c.Store.Defaults.Flush = flush })
+		ts.createTopic(t, "m", partitions, nil)
+		rc := dialRaw(t, ts.addr)
+		req := produceReq(9, -1, "m", 0, makeBatch(noProducer, []byte("0")))
+		for p := int32(1); p < partitions; p++ {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition = p
+			rp.Records = makeBatch(noProducer, []byte("p"), []byte("q"))
+			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		}
+		for round := range 3 {
+			resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
+			if got := len(resp.Topics[0].Partitions); got != int(partitions) {
+				t.Fatalf("%d partitions answered, want %d", got, partitions)
 			}
-			if p.ErrorCode != 0 || p.BaseOffset != want {
-				t.Fatalf("round %d partition %d: error %d base %d, want %d", round, p.Partition, p.ErrorCode, p.BaseOffset, want)
+			for i, p := range resp.Topics[0].Partitions {
+				want := int64(round * 2)
+				if p.Partition == 0 {
+					want = int64(round)
+				}
+				if p.Partition != int32(i) || p.ErrorCode != 0 || p.BaseOffset != want {
+					t.Fatalf("%d partitions, round %d: answer %d is partition %d: error %d base %d, want %d",
+						partitions, round, i, p.Partition, p.ErrorCode, p.BaseOffset, want)
+				}
+			}
+		}
+		for p := range partitions {
+			want := int64(6)
+			if p == 0 {
+				want = 3
+			}
+			if end := ts.Store().Get("m", p).LogEndOffset(); end != want {
+				t.Fatalf("%d partitions: partition %d ends at %d, want %d", partitions, p, end, want)
 			}
 		}
 	}
-	_ = time.Second
+	f(4, partition.FlushNever)
+	f(2*appendWorkers+3, partition.FlushNever)
+	f(appendWorkers+1, partition.FlushAlways)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -445,3 +446,91 @@ func TestScramCredentialsCorrupt(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestSASLFailedAuthPerAddress: a client address that fails
+// FailedAuthMax times within the window is refused (even with the right
+// password, which is then not checked) until the window ends, counted;
+// the refusals do not extend the window. Failures injected with franz-go
+// and wrong passwords; the window's clock is injected.
+func TestSASLFailedAuthPerAddress(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	s := startSASLServer(t, "", func(c *ServerConfig) {
+		c.Broker.SASL.FailedAuthMax = 3
+		c.Broker.SASL.FailedAuthWindow = time.Minute
+		c.Broker.SASL.now = func() time.Time { return time.Unix(0, now.Load()) }
+	})
+	ping := func(mech sasl.Mechanism) error {
+		t.Helper()
+		cl := newKgo(t, s.sasl, kgo.SASL(mech), kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
+		defer cl.Close()
+		return cl.Ping(testCtx(t))
+	}
+	good := scram.Auth{User: "bob", Pass: "bob-pw"}.AsSha512Mechanism()
+	for i := range 3 {
+		if err := ping(scram.Auth{User: "bob", Pass: fmt.Sprint("guess", i)}.AsSha512Mechanism()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+		now.Add(int64(10 * time.Second))
+	}
+	if st := s.Broker().SASLStats(); st.Failed != 3 || st.RateLimited != 0 || st.BlockedAddrs != 1 {
+		t.Fatalf("after 3 failures: %+v", st)
+	}
+	for _, mech := range []sasl.Mechanism{good, plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()} {
+		if err := ping(mech); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Fatalf("%s while blocked: %v", mech.Name(), err)
+		}
+	}
+	// A raw exchange sees the message.
+	rc := dialRaw(t, s.sasl)
+	if r := saslRawPlain(t, rc, "alice", "alice-pw"); r.ErrorCode != kerr.SaslAuthenticationFailed.Code ||
+		r.ErrorMessage == nil || !strings.Contains(*r.ErrorMessage, "too many failed authentications") {
+		t.Fatalf("raw while blocked: %+v", r)
+	}
+	rc.expectClosed()
+	if st := s.Broker().SASLStats(); st.Failed != 3 || st.RateLimited != 3 || st.Succeeded != 0 {
+		t.Fatalf("while blocked: %+v", st)
+	}
+	now.Add(int64(31 * time.Second)) // 61 s after the first failure: the window is over
+	if err := ping(good); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	if st := s.Broker().SASLStats(); st.BlockedAddrs != 0 || st.Succeeded != 1 {
+		t.Fatalf("after the window: %+v", st)
+	}
+	// The PLAINTEXT listener is not affected, and a fresh window counts anew.
+	if err := newKgo(t, s.plain).Ping(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(scram.Auth{User: "bob", Pass: "again"}.AsSha512Mechanism()); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatal(err)
+	}
+	if err := ping(good); err != nil {
+		t.Fatalf("one failure in a new window: %v", err)
+	}
+}
+
+// TestAuthLimiterBounded: past maxAuthAddrs addresses, expired windows are
+// dropped and new addresses are not tracked while none has expired.
+func TestAuthLimiterBounded(t *testing.T) {
+	l := newAuthLimiter(1, time.Minute)
+	t0 := time.Unix(1000, 0)
+	for i := range maxAuthAddrs {
+		if !l.failed(fmt.Sprint("10.0.", i/256, ".", i%256), t0) {
+			t.Fatal("one failure should block at max 1")
+		}
+	}
+	if l.failed("192.0.2.1", t0) {
+		t.Fatal("a new address was tracked past the bound")
+	}
+	if b, _ := l.blocked("192.0.2.1", t0); b {
+		t.Fatal("untracked address blocked")
+	}
+	t1 := t0.Add(time.Minute)
+	if !l.failed("192.0.2.1", t1) || l.blockedAddrs(t1) != 1 {
+		t.Fatalf("after expiry: tracked %d blocked", l.blockedAddrs(t1))
+	}
+	if b, _ := newAuthLimiter(0, time.Minute).blocked("x", t0); b {
+		t.Fatal("max 0 blocks")
+	}
+}

@@ -71,7 +71,8 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
 		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
-		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond},
+		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
+		InterBroker:    InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
 		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
@@ -83,6 +84,8 @@ func TestDefaults(t *testing.T) {
 		Group: Group{InitialRebalanceDelay: 3 * time.Second, MinSessionTimeout: 6 * time.Second, MaxSessionTimeout: 30 * time.Minute,
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
+		Txn: Txn{MaxTimeout: 15 * time.Minute, AbortInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour,
+			ExpireInterval: time.Hour, StatePartitions: 50, StateSegmentBytes: 100 << 20},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour,
@@ -310,7 +313,7 @@ func TestTable(t *testing.T) {
 	keys, flags, envs := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i := range Options {
 		o := &Options[i]
-		if keys[o.Key] || o.Flag != "" && flags[o.Flag] || envs[o.Env()] {
+		if keys[o.Key] || o.Flag != "" && flags[o.Flag] || !o.Pattern && envs[o.Env()] {
 			t.Errorf("%s: duplicate key, flag or variable", o.Key)
 		}
 		keys[o.Key], flags[o.Flag], envs[o.Env()] = true, true, true
@@ -423,4 +426,37 @@ func writeTestFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestInterBrokerLogin(t *testing.T) {
+	const base = "listeners=PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094\n" +
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL\ninter.broker.listener.name=INTERNAL\n"
+	ok := func(file string, want InterBroker) {
+		t.Helper()
+		c, s, err := load(t, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if c.InterBroker != want || len(s.Unknown()) != 0 || len(s.IgnoredKeys()) != 0 {
+			t.Fatalf("%s:\ngot %+v (unknown %q, ignored %q), want %+v", file, c.InterBroker, s.Unknown(), s.IgnoredKeys(), want)
+		}
+	}
+	bad := func(file, key string) {
+		t.Helper()
+		_, _, err := load(t, file, nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != key {
+			t.Fatalf("%s: err %v, want one on %s", file, err, key)
+		}
+	}
+	ok("", InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext})
+	ok(base+"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"+
+		`listener.name.internal.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="b-pw";`+"\n",
+		InterBroker{Listener: "INTERNAL", Protocol: listener.SASLSSL, Mechanism: "SCRAM-SHA-512", Username: "broker", Password: "b-pw"})
+	ok(base+"sasl.enabled.mechanisms=PLAIN\n"+ // unset mechanism: the first enabled one
+		`listener.name.INTERNAL.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="p" user_b="p";`+"\n",
+		InterBroker{Listener: "INTERNAL", Protocol: listener.SASLSSL, Mechanism: "PLAIN", Username: "b", Password: "p"})
+	bad(base, "inter.broker.listener.name") // no login
+	bad(base+"sasl.mechanism.inter.broker.protocol=GSSAPI\n", "sasl.mechanism.inter.broker.protocol")
+	bad(base+"listener.name.internal.scram-sha-256.sasl.jaas.config=nope\n", "listener.name.internal.scram-sha-256.sasl.jaas.config")
 }

@@ -86,6 +86,7 @@ const (
 	secFetch   = "Fetch sessions (consumers of many partitions)"
 	secGroup   = "Consumer groups (used by the group coordinator)"
 	secAuthz   = "Authorization (ACLs)"
+	secTxn     = "Transactions (used by the transaction coordinator)"
 	secService = "Service"
 	secCluster = "Cluster (KRaft controller quorum)"
 )
@@ -109,10 +110,20 @@ var Options = []Option{
 		Doc: "SASL session lifetime (KIP-368): given to clients in SaslAuthenticate, which re-authenticate before it ends; a connection whose session ended is closed at its next request other than a re-authentication. 0 (Kafka's default): sessions never end. Set it so that deleted users and changed passwords stop working on open connections too; shorter costs a SCRAM exchange per connection per period."},
 	{Key: "connection.failed.authentication.delay.ms", Default: "100", Kind: Millis, Min: 0, Max: maxInt64, Section: secNet,
 		Doc: "How long the answer to a failed SASL authentication (SASL_AUTHENTICATION_FAILED) and the close that follows are held back (100 ms, Kafka's default). Longer slows password guessing and clients retrying in a loop; keep it below the clients' request timeout."},
+	{Key: "sluice.failed.authentication.max.per.address", Default: "0", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
+		Doc: "Failed SASL authentications a client address (IP) may make within sluice.failed.authentication.window.ms of its first one; past it every authentication from the address is refused with SASL_AUTHENTICATION_FAILED, without checking the credentials, until the window ends (logged once, counted as sluice_sasl_authentications_total{result=\"rate_limited\"}). Kafka's connection.failed.authentication.delay.ms slows one connection; this stops a client guessing over many connections. Lower is stricter on guessing but locks out a client that mistyped a password (or many clients behind one NAT address) for longer. 0 (default, Kafka's behaviour): no limit; the shipped deploy/server.properties sets 10."},
+	{Key: "sluice.failed.authentication.window.ms", Default: "60000", Kind: Millis, Min: 1, Max: maxInt64, Section: secNet,
+		Doc: "The window of sluice.failed.authentication.max.per.address (1 minute), counted from an address's first failure; refusals do not extend it, so a client with the right password gets in once it ends."},
 	{Key: "sasl.plain.users.file", Kind: String, Section: secNet,
 		Doc: "A file of PLAIN users for every SASL listener: one user=password per line, # comments (Sluice's own key; Kafka reads users from JAAS only). Read at start. A listener's JAAS users (listener.name.<listener>.plain.sasl.jaas.config) win over it. Unset: PLAIN users come only from JAAS. Keep it readable by sluiced only: it holds passwords in clear, as a Kafka JAAS file does."},
 	{Key: "listener.name.<listener>.plain.sasl.jaas.config", Kind: String, Section: secNet, Pattern: true,
-		Doc: "PLAIN users of one listener in Kafka's JAAS syntax, e.g. listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\"; Each user_<name>=\"<password>\" is a user (username/password, the broker's own login, are accepted and unused). File only; never shown by --print-config or DescribeConfigs."},
+		Doc: "PLAIN users of one listener in Kafka's JAAS syntax, e.g. listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\"; Each user_<name>=\"<password>\" is a user (username/password are the broker's own login on this listener, used when it is the inter-broker listener with sasl.mechanism.inter.broker.protocol=PLAIN). File only; never shown by --print-config or DescribeConfigs."},
+	{Key: "sasl.mechanism.inter.broker.protocol", Kind: String, Section: secNet,
+		Doc: "The SASL mechanism a broker authenticates with when inter.broker.listener.name is a SASL_PLAINTEXT or SASL_SSL listener: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, one of sasl.enabled.mechanisms. Its login is the username and password options of listener.name.<listener>.<mechanism>.sasl.jaas.config (Kafka's keys). Kafka's default is GSSAPI, which Sluice does not serve; unset here: the first of sasl.enabled.mechanisms. Put the brokers' user in super.users when an authorizer is on (BrokerRegistration and BrokerHeartbeat need CLUSTER_ACTION)."},
+	{Key: "listener.name.<listener>.scram-sha-256.sasl.jaas.config", Kind: String, Section: secNet, Pattern: true,
+		Doc: "This broker's own SCRAM-SHA-256 login on the inter-broker listener, in Kafka's JAAS syntax: org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" password=\"broker-secret\"; (the user is created with `sluice users create`, as SCRAM users are). File only; never shown."},
+	{Key: "listener.name.<listener>.scram-sha-512.sasl.jaas.config", Kind: String, Section: secNet, Pattern: true,
+		Doc: "As listener.name.<listener>.scram-sha-256.sasl.jaas.config, for SCRAM-SHA-512."},
 	{Key: "node.id", Flag: "node-id", Default: "1", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
 		Doc: "This broker's id, stored in meta.properties on first start; starting later with another id is refused (it would confuse clients' metadata). broker.id is the older name and is used when node.id is not set."},
 	{Key: "broker.id", Kind: Int, Min: 0, Max: maxInt32, Section: secNet,
@@ -233,6 +244,18 @@ var Options = []Option{
 		Doc: "How often this broker heartbeats to the active controller (2 s, Kafka's default). Keep it well under broker.session.timeout.ms: shorter notices a new controller sooner at the cost of one small request per interval."},
 	{Key: "broker.session.timeout.ms", Default: "9000", Kind: Millis, Min: 1, Max: maxInt32, Section: secCluster,
 		Doc: "A broker whose heartbeats stop for this long is fenced by the active controller (9 s, Kafka's default): it leaves Metadata and DescribeCluster and its partition leaderships move. Shorter fails over faster; too short fences brokers on a busy host or a slow network."},
+	{Key: "transaction.max.timeout.ms", Default: "900000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "Largest transaction.timeout.ms a producer may ask for (15 minutes); a larger one fails InitProducerId with INVALID_TRANSACTION_TIMEOUT. A transaction left open by a hung producer holds back read_committed consumers of its partitions until its timeout: a lower cap bounds that stall."},
+	{Key: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Default: "10000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "How often transactions past their timeout are looked for and aborted (10 s); the epoch is bumped, fencing their producer. Shorter aborts a hanging transaction sooner, for a scan of every transactional id each time."},
+	{Key: "transactional.id.expiration.ms", Default: "604800000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "A transactional id with no transaction in progress and no update for this long (7 days) is forgotten; its next producer starts with a new producer id. Longer keeps more ids in memory and in __transaction_state."},
+	{Key: "transaction.remove.expired.transaction.cleanup.interval.ms", Default: "3600000", Kind: Millis, Min: 1, Max: maxInt32, Section: secTxn,
+		Doc: "How often expired transactional ids are removed (1 h)."},
+	{Key: "transaction.state.log.num.partitions", Default: "50", Kind: Int, Min: 1, Max: 1 << 16, Section: secTxn,
+		Doc: "Partitions of __transaction_state (50), fixed when it is first created (by the first transactional request). More spreads the coordinator's writes over more files."},
+	{Key: "transaction.state.log.segment.bytes", Default: "104857600", Kind: Int, Min: 14, Max: maxInt32, Section: secTxn,
+		Doc: "Segment size of __transaction_state (100 MiB, as Kafka). The coordinator replays it at start-up and the active segment is never compacted: smaller segments load faster after many transactions; larger ones mean fewer files."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). It has no authentication: bind it to loopback or a private interface."},
@@ -264,11 +287,12 @@ var Ignored = []string{
 	"num.recovery.threads.per.data.dir", "num.replica.fetchers", "background.threads",
 	"queued.max.requests", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"default.replication.factor", "min.insync.replicas", "offsets.topic.replication.factor",
-	"transaction.state.log.", "share.coordinator.", "replica.", "unclean.leader.election.enable",
+	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+	"transaction.state.log.load.buffer.size", "share.coordinator.", "replica.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version",
 	"sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.callback.handler.class",
-	"sasl.client.", "sasl.mechanism.inter.broker.protocol", "sasl.jaas.config", "group.coordinator.", "confluent.", "metric.reporters",
+	"sasl.client.", "sasl.jaas.config", "group.coordinator.", "confluent.", "metric.reporters",
 	"leader.imbalance.", "controlled.shutdown.", "log.preallocate", "offsets.commit.timeout.ms",
 	"offsets.commit.required.acks", "offsets.load.buffer.size",
 }

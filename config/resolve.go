@@ -21,8 +21,11 @@ type Config struct {
 	// Listeners are the broker listeners to serve, in listeners' order
 	// (controller listeners left out).
 	Listeners           []listener.Listener
-	InterBrokerListener string   // inter.broker.listener.name; "" when unset
-	SASLMechanisms      []string // sasl.enabled.mechanisms, upper case
+	InterBrokerListener string // inter.broker.listener.name; "" when unset
+	// InterBroker is how this broker reaches the others: the listener
+	// (inter.broker.listener.name, else PLAINTEXT) and its login there.
+	InterBroker    InterBroker
+	SASLMechanisms []string // sasl.enabled.mechanisms, upper case
 	// SSL holds, for each SSL or SASL_SSL listener by name, its ssl.*
 	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
 	// unset keys left out), for auth/tlsconf.
@@ -70,6 +73,7 @@ type Config struct {
 	FsyncInterval time.Duration
 
 	Group Group
+	Txn   Txn
 
 	Cluster Cluster
 
@@ -93,11 +97,26 @@ type Config struct {
 	ShutdownTimeout                                time.Duration
 }
 
+// InterBroker is the client side of the inter-broker listener.
+type InterBroker struct {
+	Listener string            // upper case; PLAINTEXT when inter.broker.listener.name is unset
+	Protocol listener.Protocol // the listener's; PLAINTEXT when it is not one of Listeners
+	// Mechanism, Username and Password are set when Protocol is SASL:
+	// sasl.mechanism.inter.broker.protocol and the username and password
+	// options of listener.name.<listener>.<mechanism>.sasl.jaas.config.
+	Mechanism          string
+	Username, Password string
+}
+
 // SASL holds the authentication settings of SASL listeners.
 type SASL struct {
 	MaxReceiveBytes int32         // sasl.server.max.receive.size
 	Reauth          time.Duration // connections.max.reauth.ms; 0: sessions never end
 	FailedAuthDelay time.Duration // connection.failed.authentication.delay.ms
+	// FailedAuthMax and FailedAuthWindow are
+	// sluice.failed.authentication.max.per.address and .window.ms.
+	FailedAuthMax    int
+	FailedAuthWindow time.Duration
 	// PlainUsers are the PLAIN users of each listener (upper-case name)
 	// from listener.name.<listener>.plain.sasl.jaas.config; nil when none.
 	PlainUsers map[string]map[string]string
@@ -134,6 +153,16 @@ type Group struct {
 	OffsetsRetentionCheck    time.Duration
 	OffsetsTopicPartitions   int32
 	OffsetsTopicSegmentBytes int64
+}
+
+// Txn holds the transaction coordinator's settings (txn.Config).
+type Txn struct {
+	MaxTimeout        time.Duration
+	AbortInterval     time.Duration
+	IDExpiration      time.Duration
+	ExpireInterval    time.Duration
+	StatePartitions   int32
+	StateSegmentBytes int64
 }
 
 // resolver reads typed values; values were checked when added.
@@ -188,6 +217,7 @@ func resolve(s *Settings) (*Config, error) {
 	}
 	resolveCleaner(r, c)
 	resolveGroup(r, c)
+	resolveTxn(r, c)
 	resolveFetchSessions(r, c)
 	resolveSSL(r, c)
 	if len(errs) > 0 {
@@ -273,7 +303,52 @@ func (r resolver) listeners(c *Config) error {
 	if err != nil {
 		return r.bad("sasl.enabled.mechanisms", err.Error())
 	}
-	return r.sasl(c)
+	if err := r.sasl(c); err != nil {
+		return err
+	}
+	return r.interBroker(c)
+}
+
+// interBroker resolves how this broker logs in to the inter-broker
+// listener of the others.
+func (r resolver) interBroker(c *Config) error {
+	ib := InterBroker{Listener: c.InterBrokerListener, Protocol: listener.Plaintext}
+	if ib.Listener == "" {
+		ib.Listener = "PLAINTEXT"
+	}
+	for _, l := range c.Listeners {
+		if l.Name == ib.Listener {
+			ib.Protocol = l.Protocol
+		}
+	}
+	const mechKey = "sasl.mechanism.inter.broker.protocol"
+	if !ib.Protocol.SASL() {
+		c.InterBroker = ib
+		return nil
+	}
+	ib.Mechanism = strings.ToUpper(strings.TrimSpace(r.str(mechKey)))
+	if ib.Mechanism == "" && len(c.SASLMechanisms) > 0 {
+		ib.Mechanism = c.SASLMechanisms[0]
+	}
+	if !slices.Contains(c.SASLMechanisms, ib.Mechanism) {
+		return r.bad(mechKey, fmt.Sprintf("%q is not one of sasl.enabled.mechanisms (%s)", ib.Mechanism, strings.Join(c.SASLMechanisms, ",")))
+	}
+	key := "listener.name." + strings.ToLower(ib.Listener) + "." + strings.ToLower(ib.Mechanism) + ".sasl.jaas.config"
+	for k := range r.s.levels {
+		if !strings.EqualFold(k, key) {
+			continue
+		}
+		_, opts, err := auth.ParseJAAS(r.str(k))
+		if err != nil {
+			return r.bad(k, err.Error())
+		}
+		ib.Username, ib.Password = opts["username"], opts["password"]
+	}
+	if ib.Username == "" && c.InterBrokerListener != "" {
+		return r.bad("inter.broker.listener.name", fmt.Sprintf("%s is a %s listener: set %s with this broker's username and password", ib.Listener, ib.Protocol, key))
+	}
+	c.InterBroker = ib
+	return nil
 }
 
 // sasl resolves the SASL settings; PLAIN users are read (the users file
@@ -282,6 +357,8 @@ func (r resolver) sasl(c *Config) error {
 	c.SASL.MaxReceiveBytes = int32(r.int("sasl.server.max.receive.size"))
 	c.SASL.Reauth = r.ms("connections.max.reauth.ms")
 	c.SASL.FailedAuthDelay = r.ms("connection.failed.authentication.delay.ms")
+	c.SASL.FailedAuthMax = int(r.int("sluice.failed.authentication.max.per.address"))
+	c.SASL.FailedAuthWindow = r.ms("sluice.failed.authentication.window.ms")
 	jaas := lookup("listener.name.<listener>.plain.sasl.jaas.config")
 	for key := range r.s.levels {
 		name, ok := jaas.matches(key)
@@ -568,5 +645,16 @@ func resolveGroup(r resolver, c *Config) {
 		OffsetsRetentionCheck:    r.ms("offsets.retention.check.interval.ms"),
 		OffsetsTopicPartitions:   int32(r.int("offsets.topic.num.partitions")),
 		OffsetsTopicSegmentBytes: r.int("offsets.topic.segment.bytes"),
+	}
+}
+
+func resolveTxn(r resolver, c *Config) {
+	c.Txn = Txn{
+		MaxTimeout:        r.ms("transaction.max.timeout.ms"),
+		AbortInterval:     r.ms("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+		IDExpiration:      r.ms("transactional.id.expiration.ms"),
+		ExpireInterval:    r.ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
+		StatePartitions:   int32(r.int("transaction.state.log.num.partitions")),
+		StateSegmentBytes: r.int("transaction.state.log.segment.bytes"),
 	}
 }

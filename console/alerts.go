@@ -51,7 +51,7 @@ func (c *Console) alerts(ctx context.Context) []Alert {
 	if len(offline) > 0 {
 		out = append(out, Alert{"offline", "critical", fmt.Sprintf("%d partition(s) offline: %s", len(offline), strings.Join(offline[:min(len(offline), 5)], ", ")), ""})
 	}
-	if total, free := diskSpace(c.cfg.Store.Dir()); total > 0 && float64(free)/float64(total) < 0.1 {
+	if total, free := c.statDisk(c.cfg.Store.Dir()); total > 0 && float64(free)/float64(total) < 0.1 {
 		out = append(out, Alert{"disk", "warning", fmt.Sprintf("data directory's disk is %.0f%% full", 100-100*float64(free)/float64(total)), ""})
 	}
 	for _, g := range c.groupVerdicts(ctx) {

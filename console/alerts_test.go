@@ -35,6 +35,7 @@ func TestAlertsWebhook(t *testing.T) {
 	defer hook.Close()
 	e := startEnv(t)
 	e.con.cfg.Alerts = AlertRules{LagRecords: 5, LagSeconds: 1, Webhook: hook.URL}
+	e.con.statDisk = func(string) (uint64, uint64) { return 100 << 30, 50 << 30 } // half full, whatever the host's disk
 	e.createTopic(t, "events", 1)
 	e.produce(t, "events", 0, 10, 10, func(i int) string { return "x" })
 	consume(t, e, "app", 10)

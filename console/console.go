@@ -77,15 +77,19 @@ type Config struct {
 
 // Console serves the web console and its JSON API.
 type Console struct {
-	cfg    Config
-	log    *slog.Logger
-	kcl    *kgo.Client
-	adm    *kadm.Client
-	hist   *history
-	mux    *http.ServeMux
-	stop   chan struct{}
-	done   chan struct{}
-	counts sync.Map // "topic/partition" → countState
+	cfg  Config
+	log  *slog.Logger
+	kcl  *kgo.Client
+	adm  *kadm.Client
+	hist *history
+	// statDisk reports the data directory's filesystem size and free
+	// bytes (diskSpace; tests replace it, so the host's disk does not
+	// decide which alerts fire).
+	statDisk func(dir string) (total, free uint64)
+	mux      *http.ServeMux
+	stop     chan struct{}
+	done     chan struct{}
+	counts   sync.Map // "topic/partition" → countState
 
 	// searchHook (tests) runs before each batch a search reads;
 	// lastSearch is how the last search ended (end, limit, budget,
@@ -135,7 +139,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: cannot create Kafka client for %s: %w", cfg.KafkaAddr, err)
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl),
+	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl), statDisk: diskSpace,
 		hist: newHistory(cfg.SampleEvery, cfg.Retention, cfg.MaxSeries), stop: make(chan struct{}), done: make(chan struct{})}
 	c.mu.lag = lagTracker{maxKeys: 10000, w: map[lagKey][]lagSample{}}
 	if p := c.historyPath(); p != "" {

@@ -291,7 +291,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	for _, l := range c.cfg.Store.OfflineLogs() {
 		offline = append(offline, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
 	}
-	fsTotal, fsFree := diskSpace(c.cfg.Store.Dir())
+	fsTotal, fsFree := c.statDisk(c.cfg.Store.Dir())
 	alerts := c.alerts(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,

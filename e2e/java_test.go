@@ -187,11 +187,11 @@ func startJavaBroker(t *testing.T, dir string, extra ...string) *daemon {
 	return start(t, dir, append([]string{"--config", cfg, "--group-initial-rebalance-delay", "1"}, extra...)...)
 }
 
-// runJavaProgram runs one test program of the kit against addr and turns
-// each case line into a subtest.
-func runJavaProgram(t *testing.T, kit *javaKit, program, addr string) {
+// runJavaProgram runs one test program of the kit with args (the broker's
+// address first) and turns each case line into a subtest.
+func runJavaProgram(t *testing.T, kit *javaKit, program string, args ...string) {
 	t.Helper()
-	stdout, stderr, err := kit.run(t, "io.sluice.kit."+program, addr)
+	stdout, stderr, err := kit.run(t, "io.sluice.kit."+program, args...)
 	done, failed := false, 0
 	for _, line := range strings.Split(stdout, "\n") {
 		switch {
@@ -216,11 +216,12 @@ func runJavaProgram(t *testing.T, kit *javaKit, program, addr string) {
 // TestJavaClients runs the Java client programs, in parallel, against one
 // sluiced: the producer/consumer round trip with every codec, headers and
 // both timestamp types; a classic-protocol group of two members; the
-// idempotent producer; and the Admin client's calls.
+// idempotent producer; the Admin client's calls; and the transactional
+// producer (commit, abort, sendOffsetsToTransaction, fencing).
 func TestJavaClients(t *testing.T) {
 	kit := requireJava(t)
 	d := startJavaBroker(t, t.TempDir())
-	for _, program := range []string{"RoundTrip", "Groups", "Idempotent", "AdminCalls"} {
+	for _, program := range []string{"RoundTrip", "Groups", "Idempotent", "AdminCalls", "Transactions"} {
 		t.Run(program, func(t *testing.T) {
 			t.Parallel()
 			runJavaProgram(t, kit, program, d.Addr)

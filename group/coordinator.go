@@ -40,8 +40,11 @@ type Coordinator struct {
 	mu        struct {
 		sync.Mutex
 		groups map[string]*group
-		dirty  []*part // parts with queued writes
-		closed bool
+		// txnGroups: producer id → groups holding its pending
+		// transactional offsets (txnoffsets.go).
+		txnGroups map[int64]map[string]struct{}
+		dirty     []*part // parts with queued writes
+		closed    bool
 	}
 }
 
@@ -58,6 +61,15 @@ type part struct {
 type write struct {
 	recs  []kv
 	apply func(err error)
+	// txn, when set, makes recs a transactional batch of its own (the
+	// offsets of TxnOffsetCommit, txnoffsets.go).
+	txn *txnTag
+}
+
+// txnTag is the producer of a transactional write.
+type txnTag struct {
+	producerID int64
+	epoch      int16
 }
 
 // kv is one record: value nil is a tombstone.
@@ -167,7 +179,7 @@ func (c *Coordinator) getOrCreateLocked(id string) *group {
 // before any member was added).
 func (c *Coordinator) dropIfUnusedLocked(g *group) {
 	if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 &&
-		len(g.offsets) == 0 && !g.hasMetadata() && c.mu.groups[g.id] == g {
+		len(g.offsets) == 0 && len(g.txnOffsets) == 0 && !g.hasMetadata() && c.mu.groups[g.id] == g {
 		delete(c.mu.groups, g.id)
 	}
 }

@@ -47,6 +47,14 @@
 // under any commit rate. Every record has a key, as a compacted topic
 // requires.
 //
+// # Transactional offsets
+//
+// TxnOffsetCommit's offsets are appended as a transactional batch of the
+// producer (no sequence) and wait, per producer id, for the transaction's
+// COMMIT or ABORT marker on the group's partition, which load replays
+// too (txnoffsets.go). OffsetFetch reports a partition with one pending
+// as unstable.
+//
 // # Concurrency
 //
 // Lock order: part.wmu (one per __consumer_offsets partition, serialises

@@ -150,6 +150,9 @@ type group struct {
 	syncDeadline   time.Time // pendingSync members are removed then
 
 	offsets map[TopicPartition]Offset
+	// txnOffsets: producer id → offsets pending in its transaction
+	// (txnoffsets.go).
+	txnOffsets map[int64]map[TopicPartition]Offset
 }
 
 func newGroup(id string, part int32, now time.Time) *group {

@@ -125,6 +125,9 @@ type Committed struct {
 	TopicPartition
 	Offset
 	Found bool // false: no offset (-1)
+	// Unstable: a transaction holds a pending offset for the partition
+	// (OffsetFetch RequireStable answers UNSTABLE_OFFSET_COMMIT).
+	Unstable bool
 }
 
 // Fetch serves OffsetFetch for one group: the requested partitions, or all
@@ -155,6 +158,7 @@ func (c *Coordinator) Fetch(groupID string, tps []TopicPartition) ([]Committed, 
 			if o, ok := g.offsets[tp]; ok {
 				cm.Offset, cm.Found = o, true
 			}
+			cm.Unstable = g.unstableLocked(tp)
 		}
 		out = append(out, cm)
 	}
@@ -246,7 +250,7 @@ func (c *Coordinator) ExpireOffsets() int {
 			}
 		}
 		n += len(recs)
-		if len(g.offsets) == 0 && len(g.members) == 0 && len(g.pending) == 0 {
+		if len(g.offsets) == 0 && len(g.members) == 0 && len(g.pending) == 0 && len(g.txnOffsets) == 0 {
 			if g.hasMetadata() {
 				recs = append(recs, groupTombstone(id))
 			}

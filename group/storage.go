@@ -104,6 +104,17 @@ func encodeBatch(recs []kv, ts int64) []byte {
 	return raw
 }
 
+// encodeTxnBatch is encodeBatch as a transactional batch of tag's
+// producer, without a sequence (a coordinator's write).
+func encodeTxnBatch(recs []kv, ts int64, tag *txnTag) []byte {
+	b := encodeBatch(recs, ts)
+	binary.BigEndian.PutUint16(b[21:], binary.BigEndian.Uint16(b[21:])|segment.AttrTransactional)
+	binary.BigEndian.PutUint64(b[43:], uint64(tag.producerID))
+	binary.BigEndian.PutUint16(b[51:], uint16(tag.epoch))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
+	return b
+}
+
 func recsSize(recs []kv) int {
 	n := 0
 	for _, r := range recs {
@@ -120,7 +131,7 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 	for i := 0; i < len(ws); {
 		j, size := i, 0
 		var recs []kv
-		for j < len(ws) && (j == i || size+recsSize(ws[j].recs) <= maxBatchBytes) {
+		for j < len(ws) && (j == i || ws[i].txn == nil && ws[j].txn == nil && size+recsSize(ws[j].recs) <= maxBatchBytes) {
 			size += recsSize(ws[j].recs)
 			recs = append(recs, ws[j].recs...)
 			j++
@@ -129,7 +140,11 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 		if pt.log == nil {
 			err = kerr.CoordinatorNotAvailable // offline (offline.go)
 		} else if len(recs) > 0 {
-			if _, err = pt.log.Append(encodeBatch(recs, ts)); err != nil {
+			batch := encodeBatch(recs, ts)
+			if tag := ws[i].txn; tag != nil {
+				batch = encodeTxnBatch(recs, ts, tag)
+			}
+			if _, err = pt.log.Append(batch); err != nil {
 				c.log.Error("cannot append to __consumer_offsets", "partition", pt.index, "records", len(recs), "err", err)
 				err = storageError(err)
 			}
@@ -155,9 +170,10 @@ func (c *Coordinator) load() (int, error) {
 		}
 		total += n
 	}
+	c.settleLoadedTxns()
 	now := c.now()
 	for id, g := range c.mu.groups {
-		if len(g.offsets) == 0 && !g.hasMetadata() {
+		if len(g.offsets) == 0 && len(g.txnOffsets) == 0 && !g.hasMetadata() {
 			delete(c.mu.groups, id)
 			continue
 		}
@@ -183,10 +199,29 @@ func (c *Coordinator) loadPart(pt *part) (int, error) {
 		next := off
 		err = segment.Split(buf, func(batch []byte, h segment.Header) error {
 			next = h.LastOffset() + 1
+			if h.LastOffset() < off {
+				return nil
+			}
+			if h.Attributes&segment.AttrControl != 0 {
+				m, err := segment.ParseMarker(batch)
+				if err != nil {
+					c.log.Warn("skipping bad transaction marker", "partition", pt.index, "offset", h.BaseOffset, "err", err)
+					return nil
+				}
+				if m.Type == segment.ControlCommit || m.Type == segment.ControlAbort {
+					c.endTxnLocked(pt.index, h.ProducerID, m.Commit())
+				}
+				return nil
+			}
+			txn := h.Attributes&segment.AttrTransactional != 0
 			return segment.Records(batch, func(r segment.Record) bool {
 				if r.Offset >= off {
 					n++
-					c.replay(pt.index, r)
+					if txn {
+						c.replayTxn(pt.index, h.ProducerID, r)
+					} else {
+						c.replay(pt.index, r)
+					}
 				}
 				return true
 			})
@@ -272,9 +307,9 @@ func (c *Coordinator) replayOffset(p int32, k kmsg.OffsetCommitKey, r segment.Re
 func (c *Coordinator) replayGroup(p int32, id string, r segment.Record) {
 	g := c.loadGroup(p, id)
 	if r.ValueNull {
-		offsets := g.offsets
+		offsets, txnOffsets := g.offsets, g.txnOffsets
 		*g = *newGroup(id, p, c.now())
-		g.offsets = offsets
+		g.offsets, g.txnOffsets = offsets, txnOffsets
 		return
 	}
 	var v kmsg.GroupMetadataValue
@@ -282,9 +317,9 @@ func (c *Coordinator) replayGroup(p int32, id string, r segment.Record) {
 		c.log.Warn("skipping bad group metadata value", "partition", p, "offset", r.Offset, "err", err)
 		return
 	}
-	offsets := g.offsets
+	offsets, txnOffsets := g.offsets, g.txnOffsets
 	*g = *newGroup(id, p, c.now())
-	g.offsets = offsets
+	g.offsets, g.txnOffsets = offsets, txnOffsets
 	g.protocolType, g.generation = v.ProtocolType, v.Generation
 	if v.Protocol != nil {
 		g.protocol = *v.Protocol

@@ -24,7 +24,8 @@
 //	sluice_connections_refused_total{reason}   netio: closed by max.connections, max.connections.per.ip, max.connection.creation.rate;
 //	                                           tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed (client security.protocol SSL/SASL_SSL);
 //	                                           sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE (broker; client SASL_PLAINTEXT)
-//	sluice_sasl_authentications_total{result}  SASL listeners: succeeded, failed (SASL_AUTHENTICATION_FAILED), reauthenticated (KIP-368)
+//	sluice_sasl_authentications_total{result}  SASL listeners: succeeded, failed (SASL_AUTHENTICATION_FAILED), reauthenticated (KIP-368), rate_limited (address blocked)
+//	sluice_sasl_blocked_addresses              client addresses refused SASL authentication now (sluice.failed.authentication.*)
 //	sluice_sasl_connections_closed_total{reason} SASL listeners: unauthenticated (a request before authentication), expired (session ended without re-authentication)
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
@@ -99,6 +100,7 @@ type Sources struct {
 	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
 	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
 	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
+	Txns      func() map[string]int         // transactional ids by state (broker.Broker.TransactionStates)
 	NodeID    int32
 	ClusterID string
 }
@@ -141,7 +143,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
 		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m})
+		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -303,7 +305,8 @@ var (
 	refused       = newConst("sluice_connections_refused_total", "Connections refused: closed at once by a connection limit, or speaking the wrong security.protocol to this PLAINTEXT listener (tls_on_plaintext: a TLS ClientHello, answered a handshake_failure alert and closed; sasl_on_plaintext: SASL requests answered ILLEGAL_SASL_STATE).", prometheus.CounterValue, "reason")
 	tlsHandshakes = newConst("sluice_tls_handshakes_total", "TLS handshakes on SSL and SASL_SSL listeners, by result: ok, failed (wrong CA, no or unmapped client certificate, not TLS; each closed its connection) or timeout (not finished within 10 s).", prometheus.CounterValue, "result")
 	tlsCopied     = newConst("sluice_tls_copied_bytes_total", "Record bytes read and encrypted through a buffer on TLS listeners (no sendfile without kTLS).", prometheus.CounterValue)
-	saslAuth      = newConst("sluice_sasl_authentications_total", "SASL authentications on SASL listeners: succeeded, failed (answered SASL_AUTHENTICATION_FAILED, or closed on a v0 handshake), reauthenticated (KIP-368).", prometheus.CounterValue, "result")
+	saslAuth      = newConst("sluice_sasl_authentications_total", "SASL authentications on SASL listeners: succeeded, failed (answered SASL_AUTHENTICATION_FAILED, or closed on a v0 handshake), reauthenticated (KIP-368), rate_limited (refused: the client address failed sluice.failed.authentication.max.per.address times within the window).", prometheus.CounterValue, "result")
+	saslBlocked   = newConst("sluice_sasl_blocked_addresses", "Client addresses whose SASL authentications are refused now (too many failures within sluice.failed.authentication.window.ms).", prometheus.GaugeValue)
 	saslClosed    = newConst("sluice_sasl_connections_closed_total", "Connections on SASL listeners closed by the broker: unauthenticated (a request other than ApiVersions or the SASL APIs before authentication), expired (the session of connections.max.reauth.ms ended without re-authentication).", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
@@ -330,6 +333,7 @@ var (
 	sessionParts  = newConst("sluice_fetch_session_partitions", "Partitions held by all cached fetch sessions (Kafka's NumIncrementalFetchPartitionsCached).", prometheus.GaugeValue)
 	sessionEvict  = newConst("sluice_fetch_session_evictions_total", "Fetch sessions evicted to make room for new ones.", prometheus.CounterValue)
 	fetchListed   = newConst("sluice_fetch_request_partitions_total", "Partitions listed in Fetch requests (with sessions, only those whose position moved).", prometheus.CounterValue)
+	txnStates     = newConst("sluice_transactions", "Transactional ids known to the transaction coordinator, by state (Ongoing ones hold back read_committed consumers of their partitions until they end or time out).", prometheus.GaugeValue, "state")
 	gtp           = []string{"group", "topic", "partition"}
 	committedOff  = newConst("sluice_consumer_group_committed_offset", "A consumer group's committed offset on a partition.", prometheus.GaugeValue, gtp...)
 	groupLag      = newConst("sluice_consumer_group_lag", "A consumer group's lag on a partition: the high watermark minus its committed offset.", prometheus.GaugeValue, gtp...)
@@ -346,7 +350,7 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslClosed,
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslBlocked, saslClosed,
 		tlsHandshakes, tlsCopied)
 }
 
@@ -360,6 +364,8 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 		saslAuth.emit(ch, float64(st.Succeeded), "succeeded")
 		saslAuth.emit(ch, float64(st.Failed), "failed")
 		saslAuth.emit(ch, float64(st.Reauthenticated), "reauthenticated")
+		saslAuth.emit(ch, float64(st.RateLimited), "rate_limited")
+		saslBlocked.emit(ch, float64(st.BlockedAddrs))
 		saslClosed.emit(ch, float64(st.Unauthenticated), "unauthenticated")
 		saslClosed.emit(ch, float64(st.Expired), "expired")
 	}
@@ -496,6 +502,20 @@ func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	sessionParts.emit(ch, float64(s.Partitions))
 	sessionEvict.emit(ch, float64(s.Evictions))
 	fetchListed.emit(ch, float64(s.RequestPartitions))
+}
+
+type txnCollector struct{ m *Metrics }
+
+func (txnCollector) Describe(ch chan<- *prometheus.Desc) { describe(ch, txnStates) }
+
+func (c txnCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Txns
+	if f == nil {
+		return
+	}
+	for state, n := range f() {
+		txnStates.emit(ch, float64(n), state)
+	}
 }
 
 type infoCollector struct{ m *Metrics }

@@ -47,6 +47,7 @@ func TestMetrics(t *testing.T) {
 	}
 	m.SetSources(Sources{Net: func() netio.Stats { return netio.Stats{ConnsOpen: 3, RefusedTLS: 2} }, Logs: store.Logs,
 		Traffic: traffic, NodeID: 1, ClusterID: "c", SASL: func() uint64 { return 6 },
+		Txns: func() map[string]int { return map[string]int{"Ongoing": 2, "CompleteCommit": 5} },
 		Sessions: func() broker.FetchSessionStats {
 			return broker.FetchSessionStats{Sessions: 2, Partitions: 300, Evictions: 1, Requests: 9, RequestPartitions: 420}
 		}})
@@ -60,6 +61,8 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`sluice_requests_total{api="Metadata"} 1`,
 		`sluice_fetch_sessions 2`,
+		`sluice_transactions{state="Ongoing"} 2`,
+		`sluice_transactions{state="CompleteCommit"} 5`,
 		`sluice_fetch_session_partitions 300`,
 		`sluice_fetch_session_evictions_total 1`,
 		`sluice_fetch_request_partitions_total 420`,

@@ -30,9 +30,9 @@ type OffsetIndex struct{ offsetIndex }
 // OpenOffsetIndex opens or creates path for the segment at baseOffset. The
 // entries are the leading run of strictly increasing entries (a preallocated
 // tail of zeros after a crash is not taken for entries). maxBytes > 0 makes it
-// writable and preallocated; maxBytes == 0 maps it read-only at its size
-// and closes the file at once (a read-only index holds a mapping, no file
-// descriptor).
+// writable and preallocated; maxBytes == 0 maps it read-only at its size.
+// Either way the file is closed once mapped (an index holds a mapping, no
+// file descriptor).
 func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
 	return openOffsetIndex(vfs.Default, path, baseOffset, maxBytes)
 }
@@ -63,10 +63,11 @@ func (x *OffsetIndex) IsFull() bool { return x.isFull() }
 func (x *OffsetIndex) TruncateTo(offset int64) { x.truncateTo(offset) }
 func (x *OffsetIndex) Reset()                  { x.truncateTo(-1 << 63) }
 
-// Sync msyncs the mapping and, while writable, fsyncs the file. Trim
-// shrinks the file to its entries (remapping at that size, read-only
-// afterwards). Close trims if writable, unmaps explicitly and closes the fd
-// (if still open); the index is unusable after.
+// Sync msyncs the mapping and, for an index opened writable, fsyncs the
+// file (reopened by path; a file renamed away for deletion is skipped).
+// Trim shrinks the file to its entries (remapping at that size, read-only
+// afterwards). Close trims if writable and still at its path, and unmaps
+// explicitly; the index is unusable after. No index keeps a descriptor open.
 func (x *OffsetIndex) Sync() error  { return x.sync() }
 func (x *OffsetIndex) Trim() error  { return x.trim() }
 func (x *OffsetIndex) Close() error { return x.close() }

@@ -419,3 +419,23 @@ func TestLookupDuringAppend(t *testing.T) {
 		t.Fatalf("final Lookup = %d", off)
 	}
 }
+
+// TestSyncAfterRenameCreatesNothing: an index whose file was renamed away
+// (a segment being deleted or swapped out) syncs without error and without
+// creating an empty file at its old path.
+func TestSyncAfterRenameCreatesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "00000000000000001000.index")
+	x := openOffset(t, path, 4096)
+	if err := x.Append(base+1, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".deleted"); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Sync(); err != nil {
+		t.Fatalf("sync after the rename: %v", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("%s after a sync of the renamed index: %v", path, err)
+	}
+}

@@ -42,6 +42,7 @@ type conn struct {
 	drainedOnce sync.Once
 
 	lastActive   atomic.Int64 // UnixNano of the last byte received or sent
+	handshaking  atomic.Bool  // a TLS handshake is under way: HandshakeTimeout, not idleness, bounds it
 	lastWrite    atomic.Int64 // UnixNano of the writer's last progress (batch taken, chunk sent)
 	partialSince atomic.Int64 // UnixNano since a partial frame waits for its rest; 0: none
 
@@ -276,11 +277,14 @@ func (c *conn) checkTimeouts(d deadlines) timeout {
 		why = frameTimeout
 	case d.write != 0 && c.mu.writing && c.lastWrite.Load() < d.write:
 		why = writeTimeout
-	case d.idle != 0 && c.idleLocked() && c.lastActive.Load() < d.idle:
+	case d.idle != 0 && c.idleLocked() && !c.handshaking.Load() && c.lastActive.Load() < d.idle:
 		why = idleTimeout
 	default:
 		return noTimeout
 	}
+	// Counted before the close, so that a client that saw the close finds
+	// it in Stats.
+	c.srv.countTimeout(why)
 	c.requestCloseLocked()
 	return why
 }

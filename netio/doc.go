@@ -138,7 +138,10 @@
 // (within [10 ms, 30 s]), closes:
 //
 //   - idle connections: no byte received or sent for IdleTimeout and
-//     nothing being served or sent (IdleClosed);
+//     nothing being served or sent (IdleClosed); a TLS connection still in
+//     its handshake is bounded by HandshakeTimeout instead. Each is counted
+//     before its socket closes, so a client that saw the close finds it in
+//     Stats;
 //   - stuck writers: responses pending and no write progress for
 //     IdleTimeout (WriteTimeouts). Progress is recorded after each writev
 //     and each 1 MiB of a region, so a client reading slower than 1 MiB per

@@ -342,6 +342,18 @@ func (s *Server) startIdleTicker() {
 	}()
 }
 
+// countTimeout counts a connection about to be closed for why.
+func (s *Server) countTimeout(why timeout) {
+	switch why {
+	case idleTimeout:
+		s.stats.idled.Add(1)
+	case writeTimeout:
+		s.stats.writeTimeouts.Add(1)
+	case frameTimeout:
+		s.stats.frameTimeouts.Add(1)
+	}
+}
+
 // closeIdle closes connections idle for IdleTimeout (no byte received
 // or sent, nothing pending), those whose writer made no progress for
 // IdleTimeout, and those holding a partial frame for FrameTimeout.
@@ -364,14 +376,10 @@ func (s *Server) closeIdle(now time.Time) {
 	s.mu.Unlock()
 	for _, c := range conns {
 		switch c.checkTimeouts(d) {
-		case idleTimeout:
-			s.stats.idled.Add(1)
 		case writeTimeout:
-			s.stats.writeTimeouts.Add(1)
 			s.log.Info("netio: closing connection: responses made no progress", "conn", c.pub.id,
 				"remote", c.pub.remoteAddr, "timeout", s.cfg.IdleTimeout)
 		case frameTimeout:
-			s.stats.frameTimeouts.Add(1)
 			s.log.Debug("netio: closing connection: partial request not completed in time", "conn", c.pub.id,
 				"remote", c.pub.remoteAddr, "timeout", s.cfg.FrameTimeout)
 		}

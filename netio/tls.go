@@ -36,6 +36,7 @@ func (s *Server) openTLS(tc *net.TCPConn, e *enrollee) {
 	}
 	c.tls = tls.Server(tc, s.cfg.TLS[e.l.Name])
 	c.mu.muted = true // no gnet side: closing means closing tc
+	c.handshaking.Store(true)
 	if !s.register(c) {
 		s.limits.release(e.ip)
 		c.closeSocket()
@@ -73,6 +74,7 @@ func (c *conn) handshake() error {
 		c.pub.tls = &st
 		s.stats.tlsHandshakes.Add(1)
 		c.lastActive.Store(nowNano())
+		c.handshaking.Store(false)
 		return nil
 	}
 	switch {

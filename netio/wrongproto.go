@@ -41,8 +41,8 @@ var tlsHandshakeFailure = []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}
 // socket's send buffer; if they did not, the write fails with EAGAIN and
 // the client sees the bare close.
 func (s *Server) refuseTLS(c *conn) {
+	n := s.stats.tlsRefused.Add(1) // before the client can see the alert
 	_, _ = unix.Write(c.gc.Fd(), tlsHandshakeFailure)
-	n := s.stats.tlsRefused.Add(1)
 	if !s.wrongProtoLog.Allow(c.ip, time.Now()) {
 		return
 	}

@@ -329,6 +329,11 @@ type StoreConfig struct {
 	// through; nil is the operating system's (vfs.Default). Tests inject
 	// faults with internal/vfs/errorfs.
 	FS vfs.FS
+
+	// noSegmentSweep (tests) runs no background idle sweep: tests that
+	// count descriptors sweep themselves, and a background sweep between
+	// their steps would take a segment's second chance.
+	noSegmentSweep bool
 }
 
 // Observer receives the writes and fsyncs of every log of a Store. Its

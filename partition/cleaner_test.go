@@ -411,6 +411,109 @@ func TestReaderAcrossSwap(t *testing.T) {
 	}
 }
 
+// TestReadAcrossSwapAfterMiss: a read whose offset lies past the last
+// batch of the segment it pinned (a gap cleaning left) moves on to the next
+// segment even when the cleaner swapped the pinned one out meanwhile; it
+// used to ask the list for the successor of a segment no longer in it, get
+// the log end offset and answer nothing below the high watermark.
+func TestReadAcrossSwapAfterMiss(t *testing.T) {
+	clock := newClock()
+	l, _ := newTestLog(t, compactConfig(), clock)
+	c := testCleaner(clock)
+	// Each segment's keys are its own, and each key is written twice in a
+	// row: cleaning keeps every segment, each ending at a record that is
+	// followed by a superseded one, so a gap ends each segment.
+	for i := 0; i < 400; i++ {
+		k := fmt.Sprintf("k%d", i/2)
+		mustAppend(t, l, kvBatch(0, 1, []kv{{key: k, value: fmt.Sprintf("v%d", i)}}))
+	}
+	mustClean(t, c, l)
+	// Find a gap at the end of a segment that has a successor below the
+	// high watermark.
+	l.mu.RLock()
+	segs := append([]*logSegment(nil), l.mu.segments...)
+	l.mu.RUnlock()
+	gap := int64(-1)
+	recs := readRecords(t, l, 0)
+	for i := 0; i+1 < len(segs)-1 && gap < 0; i++ {
+		next := segs[i+1].base
+		last := int64(-1)
+		for _, r := range recs {
+			if r.off >= segs[i].base && r.off < next {
+				last = r.off
+			}
+		}
+		if last >= 0 && last+1 < next {
+			gap = last + 1
+		}
+	}
+	if gap < 0 {
+		t.Fatalf("no segment ends in a gap after cleaning: %d segments", len(segs))
+	}
+	// Dirty data, so that the next cleaning rewrites (swaps) every
+	// segment, including the one the read pins.
+	for i := 0; i < 400; i++ {
+		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i/2), value: fmt.Sprintf("w%d", i)}}))
+	}
+	swapped := false
+	readMissHook = func() {
+		if !swapped {
+			swapped = true
+			mustClean(t, c, l)
+		}
+	}
+	t.Cleanup(func() { readMissHook = nil })
+	res, err := l.Read(gap, 64<<10, true)
+	for _, r := range res.Regions {
+		r.Release()
+	}
+	if !swapped {
+		t.Fatalf("the read at %d did not miss in its segment", gap)
+	}
+	if err != nil || len(res.Regions) == 0 {
+		t.Fatalf("read at %d (high watermark %d) during a swap: %d regions, %v", gap, res.HighWatermark, len(res.Regions), err)
+	}
+}
+
+// TestCleanerLeavesHighWatermarkSegment: between a roll and the round's
+// publish (its fsync), the segment that rolled is full but still holds
+// the high watermark; a cleaning then must not swap it out, or readers,
+// which find their limit in it by identity, see nothing in its range, and
+// the round's fsync of it finds its file closed (the log goes offline).
+func TestCleanerLeavesHighWatermarkSegment(t *testing.T) {
+	clock := newClock()
+	cfg := compactConfig()
+	cfg.Flush = FlushAlways
+	l, _ := newTestLog(t, cfg, clock)
+	c := testCleaner(clock)
+	checked := false
+	testHookBeforeSync = func() {
+		l.mu.RLock()
+		rolled := l.active() != l.mu.hwSeg
+		hw := l.mu.hw
+		l.mu.RUnlock()
+		if !rolled || checked || hw < 50 {
+			return
+		}
+		checked = true
+		mustClean(t, c, l)
+		res, err := l.Read(hw-1, 64<<10, true)
+		for _, r := range res.Regions {
+			r.Release()
+		}
+		if err != nil || len(res.Regions) == 0 {
+			t.Errorf("read at %d below the high watermark %d after a cleaning: %d regions, %v", hw-1, hw, len(res.Regions), err)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeSync = nil })
+	for i := 0; i < 400 && !checked; i++ {
+		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%5), value: fmt.Sprintf("v%d", i)}}))
+	}
+	if !checked {
+		t.Fatal("no round rolled")
+	}
+}
+
 // TestCleanerGroupsSmallSegments: segments that shrink are merged up to
 // segment.bytes.
 func TestCleanerGroupsSmallSegments(t *testing.T) {

@@ -50,14 +50,17 @@ func (l *log) firstDirtyOffset(logStart, leo int64) int64 {
 }
 
 // inactiveLocked returns the segments readers see whole (not the active
-// one, nothing at or past the high watermark) with their next bases.
+// one, nothing at or past the high watermark) with their next bases. The
+// segment holding the high watermark is left out even when it is full (a
+// roll added the next one, the round has not published yet): readers find
+// their limit in it by identity, so it must not be swapped out.
 func (l *log) inactiveLocked() ([]*logSegment, []int64) {
 	segs := l.mu.segments
 	var out []*logSegment
 	var nexts []int64
 	for i := 0; i+1 < len(segs); i++ {
 		next := segs[i+1].base
-		if next > l.mu.hw {
+		if next > l.mu.hw || segs[i] == l.mu.hwSeg {
 			break
 		}
 		out = append(out, segs[i])

@@ -176,8 +176,9 @@
 //
 // # File descriptors and mappings
 //
-// Each log's active segment holds 3 descriptors (.log, .index, .timeindex)
-// and 2 read-write mappings, except a new log's first segment, which has
+// Each log's active segment holds 1 descriptor (its .log) and 2 read-write
+// mappings of its indexes, whose files are closed once mapped and reopened
+// by path to trim or fsync (package mmapindex), except a new log's first segment, which has
 // only its .log until its first append (or an unclean start's recovery)
 // creates, preallocates and maps its indexes: a 1,000-partition topic is
 // created without 2,000 index files of 10 MiB and their mappings. An
@@ -189,7 +190,7 @@
 // every one no reader holds is parked (segcache.go). A Fetch region holds a
 // reference on its segment, so its descriptor stays open until sendfile is
 // done with it. The store holds .lock; a compaction adds a few while it
-// writes. So a broker needs about 3 descriptors per partition, plus the
+// writes. So a broker needs about 1 descriptor per partition, plus the
 // inactive segments being read (at most ~1,000 between sweeps, more only
 // while readers hold them), plus 2 per client connection (the socket and
 // its writer's dup, package netio), and about 2 mappings per partition
@@ -227,8 +228,11 @@
 // batch stays valid by the RecordBatch v2 rule recordsCount ==
 // lastOffsetDelta + 1), with the batch's codec (snappy keeps its xerial
 // framing), producer id and epoch, and each run's own base sequence. The
-// active segment is never cleaned; a compacted log's idle active segment
-// rolls after segment.ms (or max.compaction.lag.ms) so that it can be.
+// active segment is never cleaned, nor the one holding the high watermark
+// (one that rolled in a round not yet published: readers find their limit
+// in it by identity, and the round still fsyncs it); a compacted log's idle
+// active segment rolls after segment.ms (or max.compaction.lag.ms) so that
+// it can be.
 //
 // # The swap sequence
 //
@@ -245,7 +249,10 @@
 //     fsync the directory
 //  5. open the new segments and replace the old ones in the segment list
 //     (under mu); readers holding old segments finish on their open files,
-//     which are removed when the last reference is released
+//     which are removed when the last reference is released (a read that
+//     finds no batch past its offset in the segment it pinned goes on at
+//     the next base it saw when pinning, never asking the list about a
+//     segment that may have left it)
 //
 // At open (finishSwaps), a leftover .cleaned file means the crash came
 // before the commit: every .cleaned and .swap file is removed and the old

@@ -28,9 +28,14 @@ type epochCache struct {
 }
 
 func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
-	c := &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
+	c := newEpochCache(fsys, dir)
 	err := readCheckpoint(fsys, c.path, 2, c.addEntry)
 	return c, err
+}
+
+// newEpochCache is the empty cache of a new partition in dir.
+func newEpochCache(fsys vfs.FS, dir string) *epochCache {
+	return &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
 }
 
 // addEntry parses one "epoch startOffset" line's fields.

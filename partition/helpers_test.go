@@ -68,6 +68,12 @@ func batch(n, size int, ts int64) []byte {
 	return segmenttest.NewBatch(0, n, ts, size).Encode()
 }
 
+// crash leaves l as a kill -9 would, without Close, once its rolled
+// segments' flushes finished (Store.Abandon's rule): no goroutine of the
+// old log writes into the directory (a producer snapshot's .tmp, a
+// .txnindex) while the test reopens it.
+func crash(l *Log) { l.bg.Wait() }
+
 func mustAppend(t testing.TB, l *Log, b []byte) AppendResult {
 	t.Helper()
 	res, err := l.Append(b)

@@ -113,6 +113,10 @@ type openOptions struct {
 	onLogStart    func()
 	observer      Observer
 	fs            vfs.FS // nil: vfs.Default
+	// fresh: dir was just created and holds only partition.metadata, so
+	// there is nothing to list, clean up, recover or load (a topic
+	// creation skips those syscalls for each of its partitions).
+	fresh bool
 }
 
 // openLog opens the partition directory dir, recovering it if the last
@@ -122,8 +126,10 @@ func openLog(dir string, o openOptions) (*Log, error) {
 		return nil, err
 	}
 	fsys := vfs.Or(o.fs)
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+	if !o.fresh {
+		if err := fsys.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+		}
 	}
 	l := &Log{log{fs: fsys, dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
 		logger: o.logger, now: o.now, onLogStart: o.onLogStart, observer: o.observer}}
@@ -149,6 +155,9 @@ func openLog(dir string, o openOptions) (*Log, error) {
 
 // load lists the segments, recovers if needed and sets the offsets.
 func (l *log) load(o openOptions) error {
+	if o.fresh {
+		return l.loadFresh(o)
+	}
 	bases, err := l.scanDir()
 	if err != nil {
 		return err
@@ -206,6 +215,26 @@ func (l *log) load(o openOptions) error {
 		}
 	}
 	return l.loadProducers(rebuildFrom)
+}
+
+// loadFresh sets up the empty log of a directory that was just created
+// (o.fresh): its first segment's .log is created, with no indexes, no
+// epochs and no producers, and without listing or reading the directory.
+func (l *log) loadFresh(o openOptions) error {
+	start := max(o.logStart, 0)
+	s, err := newSegmentLazy(l.fs, l.dir, start, l.config().SegmentIndexBytes, l.now())
+	if err != nil {
+		return err
+	}
+	l.mu.segments = append(l.mu.segments, s)
+	l.mu.epochs = newEpochCache(l.fs, l.dir)
+	l.setEnd(start, s, 0)
+	l.mu.recoveryPoint = start
+	l.mu.logStart = start
+	m := make(map[int64]*producerEntry)
+	l.producers, l.open = m, newOpenTxns(m)
+	l.mu.firstUnstable = l.open.first(m)
+	return nil
 }
 
 // scanDir removes leftovers of interrupted deletes and cleanings and

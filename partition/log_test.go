@@ -191,6 +191,7 @@ func TestCrashRecoveryKeepsAcknowledged(t *testing.T) {
 	}
 	leo := l.LogEndOffset()
 	// Crash: abandon l without Close (indexes stay preallocated, no marker).
+	crash(l)
 	l2 := openTest(t, dir, cfg, false, -1, nil)
 	defer l2.Close()
 	if l2.LogEndOffset() != leo || l2.HighWatermark() != leo {

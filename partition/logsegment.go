@@ -115,6 +115,12 @@ func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now 
 			}
 		}
 	}
+	return newSegmentLazy(fsys, dir, base, indexBytes, now)
+}
+
+// newSegmentLazy is createSegmentLazy in a directory known to hold no
+// file of this segment (a partition directory just created).
+func newSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
 	s, err := openSegment(fsys, dir, base, indexBytes)
 	if err != nil {
 		return nil, err

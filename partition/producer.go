@@ -75,6 +75,12 @@ func (e *producerEntry) check(h segment.Header) (seqCheck, batchMeta, error) {
 		// Unknown producer: Kafka accepts any first sequence.
 		return seqNew, batchMeta{}, nil
 	}
+	if h.BaseSequence < 0 && h.ProducerEpoch >= e.epoch {
+		// NO_SEQUENCE: a coordinator's own write (the group coordinator's
+		// transactional offsets, Kafka's origin COORDINATOR): only the
+		// epoch is checked.
+		return seqNew, batchMeta{}, nil
+	}
 	switch {
 	case h.ProducerEpoch < e.epoch:
 		return 0, batchMeta{}, fmt.Errorf("%w: producer %d epoch %d is older than %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)

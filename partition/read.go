@@ -52,6 +52,10 @@ func (l *log) limitLocked(s *logSegment) int64 {
 	return 0
 }
 
+// readMissHook, when set (tests), is called when a read found no batch at
+// its offset in the segment it pinned, before it moves to the next one.
+var readMissHook func()
+
 func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error) {
 	return l.readIsolated(offset, maxBytes, minOneBatch, false)
 }
@@ -107,9 +111,16 @@ func (l *log) readIsolated(offset, maxBytes int64, minOneBatch, committed bool) 
 			}
 			return res, err
 		}
-		// offset lies past the last batch of that segment: the next one.
+		// offset lies past the last batch of that segment: go on at the
+		// next base seen when pinning it. The cleaner may have swapped the
+		// segment out meanwhile (it is then no longer in the list, and its
+		// next base unknown); its cleaned replacement holds no batch in
+		// [offset, next) either, as cleaning only removes batches.
+		if readMissHook != nil {
+			readMissHook()
+		}
 		l.mu.RLock()
-		offset = max(offset, l.nextBaseLocked(v.seg))
+		offset = max(offset, next)
 	}
 	l.mu.RUnlock()
 	return res, nil

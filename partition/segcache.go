@@ -8,7 +8,8 @@ import (
 // File descriptors of inactive segments.
 //
 // The active segment of every log keeps its .log open (the appender writes
-// it) and its two indexes open and mapped read-write: 3 descriptors. An
+// it) and its two indexes mapped read-write (their files closed once
+// mapped, package mmapindex): 1 descriptor. An
 // inactive segment holds none while idle: its indexes, opened on first use,
 // are mapped read-only with their files closed at once (package mmapindex),
 // and its .log is opened on first use and parked again (segment.File.Park)
@@ -133,6 +134,9 @@ func (s *store) sweepSegments(maxOpen int) (parked, open int) {
 // startSegmentSweep runs sweepSegments every segmentSweepInterval until the
 // store stops.
 func (s *store) startSegmentSweep() {
+	if s.cfg.noSegmentSweep {
+		return
+	}
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()

@@ -22,7 +22,10 @@ import (
 // are removed at open. Many partitions at once (CreateLogs, DeleteLogs) pay
 // for durability once: a creation ends with one syncfs(2) of the data
 // directory's filesystem instead of fsyncs per file, a deletion with one
-// fsync of the data directory and one checkpoint write. Making a topic's
+// fsync of the data directory and one checkpoint write. A directory just
+// created this way is opened without listing or reading it (it holds only
+// partition.metadata and the empty first .log): what is left per partition
+// is the kernel's work for three new inodes and a rename. Making a topic's
 // partitions appear or go all together is the caller's (the broker records
 // the operation first and finishes it at start).
 //
@@ -93,10 +96,13 @@ func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool)
 		return nil, fmt.Errorf("%w: %s: %v", ErrOffline, tp, off.Err)
 	}
 	dir := filepath.Join(s.cfg.Dir, tp.String())
-	if err := createPartitionDir(s.fs, dir, id, sync); err != nil {
+	made, err := createPartitionDir(s.fs, dir, id, sync)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
-	l, err := openLog(dir, s.openOptions(tp, id, cfg, 0, 0, true))
+	o := s.openOptions(tp, id, cfg, 0, 0, true)
+	o.fresh = made
+	l, err = openLog(dir, o)
 	if errors.Is(err, ErrInvalidConfig) {
 		return nil, err
 	}
@@ -115,22 +121,27 @@ func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool)
 }
 
 // createPartitionDir creates dir with its partition.metadata, atomically
-// (see newDirSuffix). An existing directory whose partition.metadata names
-// topicID (a crash after the rename) is kept.
-func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) error {
-	if _, err := fsys.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
-		if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
-			return nil
+// (see newDirSuffix), and reports whether it made it. An existing directory
+// whose partition.metadata names topicID (a crash after the rename) is
+// kept.
+func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) (bool, error) {
+	_, err := fsys.Stat(dir)
+	exists := err == nil
+	if exists {
+		if _, err := fsys.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+			if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
+				return false, nil
+			}
 		}
 	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
 	if err := fsys.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
+		return false, fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
 	}
-	err := writePartitionMetadataSync(fsys, tmp, topicID, sync)
-	if err == nil {
+	err = writePartitionMetadataSync(fsys, tmp, topicID, sync)
+	if err == nil && exists {
 		// A stale directory without metadata (from before directories
 		// were created this way) is replaced.
 		err = fsys.RemoveAll(dir)
@@ -140,12 +151,12 @@ func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) er
 	}
 	if err != nil {
 		fsys.RemoveAll(tmp)
-		return fmt.Errorf("cannot create partition directory %q: %w", dir, err)
+		return false, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
 	}
 	if sync {
-		return syncDir(fsys, filepath.Dir(dir))
+		return true, syncDir(fsys, filepath.Dir(dir))
 	}
-	return nil
+	return true, nil
 }
 
 func writePartitionMetadataSync(fsys vfs.FS, dir string, id [16]byte, sync bool) error {

@@ -277,6 +277,37 @@ func TestTxnIndexRolledAndRetained(t *testing.T) {
 	}
 }
 
+// TestRolledFlushAfterDeleteLeavesNoTxnIndex: the flush of a rolled
+// segment that runs after retention renamed the segment's files away does
+// not create its .txnindex again (it used to open it by path, creating a
+// .txnindex of no segment).
+func TestRolledFlushAfterDeleteLeavesNoTxnIndex(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 200
+	l, dir := newTestLog(t, cfg, nil)
+	mustAppend(t, l, txnBatch(1, 0, 0, 2, true))
+	if _, err := l.AppendMarker(1, 0, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.RLock()
+	first := l.mu.segments[0]
+	l.mu.RUnlock()
+	// Hold the flush after the roll at the .txnindex fsync until retention
+	// renamed the segment's files.
+	first.txn.io.Lock()
+	mustAppend(t, l, batch(1, 300, 1)) // rolls
+	if _, err := l.DeleteRecordsBefore(l.HighWatermark()); err != nil {
+		first.txn.io.Unlock()
+		t.Fatal(err)
+	}
+	first.txn.io.Unlock()
+	l.bg.Wait()
+	if _, err := os.Stat(first.txnPath()); !os.IsNotExist(err) {
+		names, _ := filepath.Glob(filepath.Join(dir, "*"))
+		t.Fatalf("%s after its segment was deleted: %v; files %v", first.txnPath(), err, names)
+	}
+}
+
 // FuzzDecodeTxnIndex: any bytes decode to whole entries and a partial
 // tail, or fail with corruption; whole entries re-encode to the same bytes.
 func FuzzDecodeTxnIndex(f *testing.F) {

@@ -231,7 +231,14 @@ func (s *logSegment) syncTxn() error {
 	if !dirty || n == 0 {
 		return nil
 	}
-	f, err := s.fs.OpenReadWrite(s.txnPath())
+	// Opened without creating it: a rolled segment's flush may come after
+	// retention or a cleaner swap renamed the segment's files away (to
+	// .deleted), and creating the file again would leave a .txnindex of no
+	// segment behind. A segment that is going needs no fsync.
+	f, err := s.fs.Open(s.txnPath())
+	if vfs.IsNotExist(err) {
+		return nil
+	}
 	if err != nil {
 		err = fmt.Errorf("cannot open transaction index: %w", err)
 	} else {

@@ -208,6 +208,7 @@ func TestTxnModel(t *testing.T) {
 			m.check(t, l, r, "after a clean reopen")
 			run("after a clean reopen", 40)
 			// Crash: no Close, recovery from scratch.
+			crash(l)
 			l = openTest(t, dir, cfg, false, -1, nil)
 			t.Cleanup(func() { l.Close() })
 			m.check(t, l, r, "after a crash")

@@ -127,6 +127,11 @@ func validate(b []byte) (Header, error) {
 	if h.Compression() != 0 {
 		return h, nil // the produce path never decompresses
 	}
+	if recordsValid(b[HeaderSize:], h.NumRecords) {
+		return h, nil
+	}
+	// The slow walk names what is wrong (it accepts exactly what the fast
+	// pass accepts: FuzzRecordsValid).
 	return h, walkRecords(b[HeaderSize:], h.NumRecords, nil)
 }
 
@@ -238,6 +243,97 @@ func walkRecords(data []byte, n int32, fn func(r rawRecord) bool) error {
 		return errRecordsLong
 	}
 	return nil
+}
+
+// recordsValid is walkRecords(data, n, nil) == nil in one tight pass, the
+// produce path's per-record check: the same lengths, varint bounds,
+// offset deltas and header counts, read with a one-byte fast path for the
+// small varints most fields are, without building records or tracking an
+// error. It says only whether data is valid; walkRecords says why not.
+func recordsValid(data []byte, n int32) bool {
+	if int64(n) > int64(len(data))/minRecordSize {
+		return false
+	}
+	pos := 0
+	for i := int32(0); i < n; i++ {
+		l, p := varintAt(data, pos)
+		if p < 0 || l < 0 || l > int64(len(data)-p) {
+			return false
+		}
+		end := p + int(l)
+		if !recordValid(data[:end], p, n) {
+			return false
+		}
+		pos = end
+	}
+	return pos == len(data)
+}
+
+// recordValid checks the record body b[pos:] as parseRecord does, offset
+// delta in [0, n).
+func recordValid(b []byte, pos int, n int32) bool {
+	if pos >= len(b) { // attributes
+		return false
+	}
+	_, pos = varintAt(b, pos+1) // timestamp delta
+	if pos < 0 {
+		return false
+	}
+	delta, pos := varintAt(b, pos)
+	if pos < 0 || delta < 0 || delta >= int64(n) {
+		return false
+	}
+	if pos = bytesAt(b, pos, true); pos < 0 { // key
+		return false
+	}
+	if pos = bytesAt(b, pos, true); pos < 0 { // value
+		return false
+	}
+	count, pos := varintAt(b, pos)
+	if pos < 0 || count < 0 || count > math.MaxInt32 || count > int64((len(b)-pos)/2) {
+		return false
+	}
+	for j := int64(0); j < count; j++ {
+		if pos = bytesAt(b, pos, false); pos < 0 { // header key: never null
+			return false
+		}
+		if pos = bytesAt(b, pos, true); pos < 0 {
+			return false
+		}
+	}
+	return pos == len(b)
+}
+
+// varintAt reads the zig-zag varint at b[pos:]: its value and the position
+// after it, or a negative position if b holds none.
+func varintAt(b []byte, pos int) (int64, int) {
+	if pos < len(b) && b[pos] < 0x80 {
+		u := int64(b[pos])
+		return u>>1 ^ -(u & 1), pos + 1
+	}
+	if pos > len(b) {
+		return 0, -1
+	}
+	v, k := binary.Varint(b[pos:])
+	if k <= 0 {
+		return 0, -1
+	}
+	return v, pos + k
+}
+
+// bytesAt skips the length-prefixed field at b[pos:] (-1: null, if
+// nullable) and returns the position after it, or a negative one.
+func bytesAt(b []byte, pos int, nullable bool) int {
+	l, pos := varintAt(b, pos)
+	switch {
+	case pos < 0:
+		return -1
+	case l == -1 && nullable:
+		return pos
+	case l < 0 || l > int64(len(b)-pos):
+		return -1
+	}
+	return pos + int(l)
 }
 
 // nextRecord splits the length-prefixed record at the start of data.

@@ -213,7 +213,7 @@ func BenchmarkValidate(b *testing.B) {
 	for _, size := range []struct {
 		name      string
 		n, valLen int
-	}{{"records=10x100B", 10, 100}, {"records=100x1KiB", 100, 1024}} {
+	}{{"records=10x100B", 10, 100}, {"records=160x100B", 160, 100}, {"records=100x1KiB", 100, 1024}} {
 		batch := segmenttest.NewBatch(0, size.n, 1, size.valLen).Encode()
 		b.Run(size.name, func(b *testing.B) {
 			b.SetBytes(int64(len(batch)))

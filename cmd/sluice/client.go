@@ -3,6 +3,7 @@ package main
 // Flags and helpers shared by the subcommands that talk to a broker.
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -153,6 +154,11 @@ func (c *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tc == nil { // --command-config may ask for TLS (SSL, SASL_SSL)
+		if tc, err = c.commandConfigTLS(); err != nil {
+			return nil, err
+		}
+	}
 	if tc != nil {
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
@@ -161,6 +167,21 @@ func (c *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, error) {
 		return nil, fmt.Errorf("cannot create client for %q: %w", c.brokers, err)
 	}
 	return cl, nil
+}
+
+// commandConfigTLS is the TLS configuration --command-config asks for,
+// nil when it does not: its PEM truststore, else the system's roots.
+func (c *clientFlags) commandConfigTLS() (*tls.Config, error) {
+	useTLS, ca, err := c.sasl.commandConfigTLS()
+	if !useTLS || err != nil {
+		return nil, err
+	}
+	if ca == "" {
+		return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tls.serverName}, nil
+	}
+	f := c.tls
+	f.ca = ca
+	return f.config()
 }
 
 func (c *clientFlags) admin() (*kadm.Client, error) {

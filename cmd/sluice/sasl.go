@@ -23,10 +23,10 @@ type saslFlags struct {
 }
 
 func (s *saslFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&s.mechanism, "sasl-mechanism", "", "authenticate with SASL: `PLAIN|SCRAM-SHA-256|SCRAM-SHA-512` (the broker's listener must be SASL_PLAINTEXT)")
+	fs.StringVar(&s.mechanism, "sasl-mechanism", "", "authenticate with SASL: `PLAIN|SCRAM-SHA-256|SCRAM-SHA-512` (a SASL_PLAINTEXT listener, or SASL_SSL with --tls-ca)")
 	fs.StringVar(&s.user, "user", "", "SASL user name")
 	fs.StringVar(&s.password, "password", "", "SASL password (env SLUICE_PASSWORD; a flag shows in the process list)")
-	fs.StringVar(&s.commandConfig, "command-config", "", "Kafka client properties `file` (security.protocol, sasl.mechanism, sasl.jaas.config), as Kafka's tools take; flags win over it")
+	fs.StringVar(&s.commandConfig, "command-config", "", "Kafka client properties `file` (security.protocol, sasl.mechanism, sasl.jaas.config, ssl.truststore.location of a PEM truststore), as Kafka's tools take; flags win over it")
 }
 
 // jaas login modules of Kafka's client configs.
@@ -93,11 +93,26 @@ func or(a, b string) string {
 // clientProperties are the SASL settings of a Kafka client properties file.
 type clientProperties struct {
 	mechanism, user, password string
+	// tls is set for security.protocol SSL and SASL_SSL; truststore is
+	// then ssl.truststore.location (PEM only), "" for the system's roots.
+	tls        bool
+	truststore string
 }
 
-// readClientProperties reads security.protocol, sasl.mechanism and
+// commandConfigTLS is --command-config's TLS: whether it asks for it
+// (SSL, SASL_SSL) and the PEM truststore it names.
+func (s *saslFlags) commandConfigTLS() (useTLS bool, ca string, err error) {
+	if s.commandConfig == "" {
+		return false, "", nil
+	}
+	p, err := readClientProperties(s.commandConfig)
+	return p.tls, p.truststore, err
+}
+
+// readClientProperties reads security.protocol, sasl.mechanism,
 // sasl.jaas.config (PlainLoginModule or ScramLoginModule with username
-// and password); other keys are ignored, as Kafka's tools pass them to
+// and password) and, for SSL and SASL_SSL, ssl.truststore.location and
+// ssl.truststore.type (PEM); other keys are ignored, as Kafka's tools pass them to
 // the client.
 func readClientProperties(path string) (clientProperties, error) {
 	var out clientProperties
@@ -114,12 +129,19 @@ func readClientProperties(path string) (clientProperties, error) {
 	for _, p := range props {
 		kv[p.Key] = strings.TrimSpace(p.Value)
 	}
-	switch proto := strings.ToUpper(kv["security.protocol"]); proto {
-	case "", "PLAINTEXT":
-		return out, nil
-	case "SASL_PLAINTEXT":
+	proto := strings.ToUpper(kv["security.protocol"])
+	switch proto {
+	case "", "PLAINTEXT", "SASL_PLAINTEXT":
+	case "SSL", "SASL_SSL":
+		out.tls, out.truststore = true, kv["ssl.truststore.location"]
+		if typ := strings.ToUpper(kv["ssl.truststore.type"]); out.truststore != "" && typ != "PEM" {
+			return out, usagef("--command-config %s: ssl.truststore.type %s: sluice's client reads PEM truststores only (or give --tls-ca)", path, or(typ, "JKS"))
+		}
 	default:
-		return out, usagef("--command-config %s: security.protocol %s is not supported by sluice's client (PLAINTEXT or SASL_PLAINTEXT)", path, proto)
+		return out, usagef("--command-config %s: security.protocol %s is not supported by sluice's client (PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL)", path, proto)
+	}
+	if !strings.HasPrefix(proto, "SASL_") {
+		return out, nil
 	}
 	out.mechanism = or(kv["sasl.mechanism"], "GSSAPI") // Kafka's client default
 	if j := kv["sasl.jaas.config"]; j != "" {

@@ -99,6 +99,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	logger := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	warnSettings(logger, settings, c.configFile)
+	warnOpenListeners(logger, cfg)
 	if c.printConfig {
 		printConfig(stdout, settings)
 		return nil

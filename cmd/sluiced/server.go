@@ -105,15 +105,20 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
 	b.SASL = broker.SASLConfig{
-		Mechanisms:      []auth.Mechanism{},
-		PlainUsers:      cfg.SASL.PlainUsers,
-		PlainUsersAll:   cfg.SASL.PlainUsersAll,
-		Reauth:          cfg.SASL.Reauth,
-		FailedAuthDelay: cfg.SASL.FailedAuthDelay,
+		Mechanisms:       []auth.Mechanism{},
+		PlainUsers:       cfg.SASL.PlainUsers,
+		PlainUsersAll:    cfg.SASL.PlainUsersAll,
+		Reauth:           cfg.SASL.Reauth,
+		FailedAuthDelay:  cfg.SASL.FailedAuthDelay,
+		FailedAuthMax:    cfg.SASL.FailedAuthMax,
+		FailedAuthWindow: cfg.SASL.FailedAuthWindow,
 	}
 	for _, m := range cfg.SASLMechanisms {
 		b.SASL.Mechanisms = append(b.SASL.Mechanisms, auth.Mechanism(m))
 	}
+	ib := cfg.InterBroker
+	b.InterBroker = broker.InterBrokerConfig{Listener: ib.Listener, Protocol: ib.Protocol, Mechanism: auth.Mechanism(ib.Mechanism),
+		Username: ib.Username, Password: ib.Password, TLS: tl.clientConfig(ib.Listener)}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -127,6 +132,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	if cfg.Authorizer {
 		b.Authorizer = &acl.Config{SuperUsers: cfg.SuperUsers, AllowIfNoACL: cfg.AllowEveryoneIfNoACL}
 	}
+	t := cfg.Txn
+	b.Txn.Partitions = t.StatePartitions
+	b.Txn.SegmentBytes = t.StateSegmentBytes
+	b.Txn.MaxTimeout = t.MaxTimeout
+	b.Txn.AbortInterval = t.AbortInterval
+	b.Txn.IDExpiration = t.IDExpiration
+	b.Txn.ExpireInterval = t.ExpireInterval
 	return b
 }
 
@@ -232,7 +244,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }

@@ -107,3 +107,26 @@ func (t *tlsListeners) stop() {
 	close(t.done)
 	t.done = nil
 }
+
+// clientConfig is the TLS configuration this broker dials the other
+// brokers' listener with (inter-broker): it trusts the listener's
+// ssl.truststore (read at start; the system's CAs without one) and offers
+// the keystore's certificate (the current one, after reloads) for
+// ssl.client.auth. Nil when listener is not a TLS listener.
+func (t *tlsListeners) clientConfig(listener string) *tls.Config {
+	s := t.byName[listener]
+	if s == nil {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    s.Current().ClientCAs,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			certs := s.Current().Certificates
+			if len(certs) == 0 {
+				return &tls.Certificate{}, nil
+			}
+			return &certs[0], nil
+		},
+	}
+}

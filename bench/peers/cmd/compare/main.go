@@ -63,6 +63,7 @@ type config struct {
 	ombWarmup   time.Duration
 	kafkaHeap   string
 	kafkaLib    string
+	matrixBytes string
 }
 
 func main() {
@@ -76,7 +77,8 @@ func main() {
 	flag.BoolVar(&cfg.kfakeMemory, "kfake-memory", false, "kfake keeps records in memory (default: its DataDir on disk, page cache, like sluiced --fsync never)")
 	flag.StringVar(&cfg.natsSync, "nats-sync", "default", "natsserver --sync: default (fsync every 2 min), always, or an interval")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated brokers or rows to run, e.g. kafka,sluiced or sluiced/sluice-bench,kfake/kgobench (default: all)")
-	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all)")
+	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always)")
+	flag.StringVar(&cfg.matrixBytes, "matrix-bytes", "1G", "matrix: bytes produced by the 16x1k and fsync-16 rows (1000x1k: half, 16x100: a quarter, conns-100: a sixteenth)")
 	flag.DurationVar(&cfg.ombDuration, "omb-duration", 30*time.Second, "OMB workloads: time measured at the fixed rate (after --omb-warmup)")
 	flag.DurationVar(&cfg.ombWarmup, "omb-warmup", 5*time.Second, "OMB workloads: time at the fixed rate before measuring")
 	flag.StringVar(&cfg.kafkaHeap, "kafka-heap", "1G", "Apache Kafka's JVM -Xmx/-Xms (kafka-server-start.sh's 1G)")
@@ -136,9 +138,13 @@ func run(cfg *config) error {
 	}
 	c := &comparer{cfg: cfg, bin: bin}
 	load0 := loadavg()
-	floors, floorCmd, err := c.floor()
-	if err != nil {
-		logf("floor failed: %v", err)
+	var floors []*bench.Floor
+	var floorCmd string
+	if want["16k"] || want["omb-16x1k"] || want["omb-1x100"] { // the matrix rows need no floor
+		floors, floorCmd, err = c.floor()
+		if err != nil {
+			logf("floor failed: %v", err)
+		}
 	}
 	var rows []*row
 	if want["16k"] {
@@ -168,8 +174,12 @@ func run(cfg *config) error {
 			ombs = append(ombs, c.runOMB(w))
 		}
 	}
+	var matrix *matrixRun
+	if want["matrix"] {
+		matrix = c.runMatrix()
+	}
 	var buf bytes.Buffer
-	report(&buf, cfg, floors, floorCmd, rows, ombs, load0, loadavg(), err)
+	report(&buf, cfg, floors, floorCmd, rows, ombs, matrix, load0, loadavg(), err)
 	os.Stdout.Write(buf.Bytes())
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, buf.Bytes(), 0o644); err != nil {
@@ -189,11 +199,20 @@ func run(cfg *config) error {
 			}
 		}
 	}
+	if matrix != nil {
+		for _, r := range matrixRows {
+			for _, b := range matrix.brokers {
+				if cell := matrix.cells[r.name][b]; cell.err != nil {
+					errs = append(errs, fmt.Errorf("matrix %s %s: %w", r.name, b, cell.err))
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
 func parseWorkloads(list string) (map[string]bool, error) {
-	known := map[string]bool{"16k": true}
+	known := map[string]bool{"16k": true, "matrix": true}
 	for _, w := range ombWorkloads {
 		known[w.name] = true
 	}
@@ -201,7 +220,7 @@ func parseWorkloads(list string) (map[string]bool, error) {
 	for _, w := range strings.Split(list, ",") {
 		w = strings.TrimSpace(w)
 		if !known[w] {
-			return nil, fmt.Errorf("--workloads: unknown workload %q (16k, omb-16x1k, omb-1x100)", w)
+			return nil, fmt.Errorf("--workloads: unknown workload %q (16k, omb-16x1k, omb-1x100, matrix)", w)
 		}
 		want[w] = true
 	}
@@ -302,9 +321,15 @@ type server struct {
 	done    chan struct{} // closed when the process has exited
 }
 
+// serverOpts are a row's departures from the default broker.
+type serverOpts struct {
+	noTopic bool // withServerOpts creates no topic (the row times its own)
+	fsync   bool // every append fsync'd before it is acknowledged
+}
+
 // startServer starts broker on dir and port (logging to tag.log) and
 // waits until it listens; Apache Kafka, until it answers ApiVersions.
-func (c *comparer) startServer(broker, tag, dir string, port, partitions int) (*server, error) {
+func (c *comparer) startServer(broker, tag, dir string, port, partitions int, o serverOpts) (*server, error) {
 	var name string
 	var args []string
 	switch broker {
@@ -312,15 +337,24 @@ func (c *comparer) startServer(broker, tag, dir string, port, partitions int) (*
 		name = "sluiced"
 		args = []string{"--data-dir", dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port),
 			"--num-partitions", strconv.Itoa(partitions), "--log-level", "warn"}
+		if o.fsync {
+			args = append(args, "--fsync", "always")
+		}
 	case "kafka":
 		name = "kafkaserver"
 		args = []string{"--port", strconv.Itoa(port), "--dir", dir, "--lib", c.cfg.kafkaLib,
 			"--heap", c.cfg.kafkaHeap, "--partitions", strconv.Itoa(partitions)}
+		if o.fsync {
+			args = append(args, "--prop", "log.flush.interval.messages=1")
+		}
 	case "kfake":
 		name = "kfakeserver"
 		args = []string{"--port", strconv.Itoa(port), "--partitions", strconv.Itoa(partitions)}
-		if !c.cfg.kfakeMemory {
+		if !c.cfg.kfakeMemory || o.fsync {
 			args = append(args, "--data-dir", dir)
+		}
+		if o.fsync {
+			args = append(args, "--sync")
 		}
 	case "nats":
 		name = "natsserver"
@@ -395,6 +429,11 @@ func readTail(path string) string {
 // creates topic (Kafka protocol brokers), runs fn, then reads the
 // broker's peak RSS and stops it. It returns the server's command line.
 func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func(addr string, pid int) error) (hwmMB float64, cmdline string, err error) {
+	return c.withServerOpts(broker, tag, topic, partitions, serverOpts{}, fn)
+}
+
+// withServerOpts is withServer with o's departures from the defaults.
+func (c *comparer) withServerOpts(broker, tag, topic string, partitions int, o serverOpts, fn func(addr string, pid int) error) (hwmMB float64, cmdline string, err error) {
 	dir := filepath.Join(c.cfg.work, "data-"+tag)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, "", fmt.Errorf("cannot create %s: %w", dir, err)
@@ -404,7 +443,7 @@ func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func
 	if err != nil {
 		return 0, "", err
 	}
-	s, err := c.startServer(broker, tag, dir, port, partitions)
+	s, err := c.startServer(broker, tag, dir, port, partitions, o)
 	if err != nil {
 		return 0, "", err
 	}
@@ -415,7 +454,7 @@ func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func
 		err = errors.Join(err, s.stop())
 	}()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if broker != "nats" {
+	if broker != "nats" && !o.noTopic {
 		if err := createTopic(addr, topic, partitions); err != nil {
 			return 0, s.cmdline, err
 		}
@@ -545,7 +584,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, ombs []*ombRun, load0, load1 string, floorErr error) {
+func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, ombs []*ombRun, matrix *matrixRun, load0, load1 string, floorErr error) {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	fmt.Fprintf(bw, "\nHost: %d CPUs, load average %s at the start, %s at the end.\n\n", runtime.NumCPU(), load0, load1)
@@ -561,6 +600,9 @@ func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, ro
 	for _, o := range ombs {
 		reportOMB(bw, cfg, o)
 	}
+	if matrix != nil {
+		reportMatrix(bw, cfg, matrix)
+	}
 	fmt.Fprintln(bw, "\nCommands (binaries built from this tree; ports and directories as in this run):")
 	fmt.Fprintln(bw, "\n```sh")
 	if floorCmd != "" {
@@ -575,6 +617,15 @@ func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, ro
 		for _, r := range o.rows {
 			for _, c := range r.commands {
 				fmt.Fprintln(bw, c)
+			}
+		}
+	}
+	if matrix != nil {
+		for _, r := range matrixRows {
+			for _, b := range matrix.brokers {
+				for _, c := range matrix.cells[r.name][b].commands {
+					fmt.Fprintln(bw, c)
+				}
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,14 +32,23 @@ func main() {
 	lib := flag.String("lib", "", "Kafka jars (default: e2e/java/lib of the repository above the working directory, or $SLUICE_KAFKA_LIB)")
 	heap := flag.String("heap", "1G", "JVM -Xmx and -Xms, as kafka-server-start.sh sets them")
 	parts := flag.Int("partitions", 4, "num.partitions (auto-created topics)")
+	props := map[string]string{}
+	flag.Func("prop", "an extra server.properties entry KEY=VALUE (repeatable), e.g. log.flush.interval.messages=1", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		props[k] = v
+		return nil
+	})
 	flag.Parse()
-	if err := run(*port, *dir, *lib, *heap, *parts); err != nil {
+	if err := run(*port, *dir, *lib, *heap, *parts, props); err != nil {
 		fmt.Fprintf(os.Stderr, "kafkaserver: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(port int, dir, lib, heap string, parts int) error {
+func run(port int, dir, lib, heap string, parts int, props map[string]string) error {
 	if dir == "" {
 		return fmt.Errorf("--dir is required")
 	}
@@ -51,8 +61,8 @@ func run(port int, dir, lib, heap string, parts int) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	plan, err := kafkaref.Prepare(ctx, kafkaref.Options{LibDir: lib, Dir: dir, Heap: heap, Port: port,
-		Props: map[string]string{"num.partitions": strconv.Itoa(parts)}})
+	props["num.partitions"] = strconv.Itoa(parts)
+	plan, err := kafkaref.Prepare(ctx, kafkaref.Options{LibDir: lib, Dir: dir, Heap: heap, Port: port, Props: props})
 	if err != nil {
 		return err
 	}

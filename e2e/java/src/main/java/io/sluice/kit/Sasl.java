@@ -24,6 +24,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * consumer group reads them all back and commits; a wrong password and an
  * unknown user fail with SaslAuthenticationException (SASL_AUTHENTICATION_FAILED).
  *
+ * With security.protocol=SASL_SSL (and a truststore) in
+ * $SLUICE_KIT_CLIENT_PROPERTIES it does the same over SASL_SSL.
+ *
  * Usage: Sasl host:port (the broker's SASL_PLAINTEXT listener; the test
  * configures alice/alice-pw as a PLAIN user and bob/bob-pw as a SCRAM user)
  */
@@ -35,7 +38,10 @@ public final class Sasl {
         String module = mechanism.equals("PLAIN")
                 ? "org.apache.kafka.common.security.plain.PlainLoginModule"
                 : "org.apache.kafka.common.security.scram.ScramLoginModule";
-        p.put("security.protocol", "SASL_PLAINTEXT");
+        // SASL_PLAINTEXT unless $SLUICE_KIT_CLIENT_PROPERTIES asks for SASL_SSL.
+        if (!p.getProperty("security.protocol", "").equals("SASL_SSL")) {
+            p.put("security.protocol", "SASL_PLAINTEXT");
+        }
         p.put("sasl.mechanism", mechanism);
         p.put("sasl.jaas.config", module + " required username=\"" + user + "\" password=\"" + password + "\";");
         return p;

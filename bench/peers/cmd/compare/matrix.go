@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/internal/kafkaref"
+)
+
+// The matrix workload is issue 19's table: the workloads where many
+// partitions, small records, many connections or fsync=always cost a
+// broker most. Each cell is its own fresh broker, so one row's files and
+// memory never carry into the next:
+//
+//	create-1000   CreateTopics of 1,000 partitions until every partition
+//	              has a leader and answers ListOffsets: wall and broker CPU
+//	1000x1k       kgobench produce, 1,000 partitions x 1 KiB, acks=1
+//	16x1k         kgobench produce, 16 partitions x 1 KiB, acks=1
+//	16x100        kgobench produce, 16 partitions x 100 B, acks=1
+//	conns-100     sluice bench produce, 100 connections, one 512 B record
+//	              per request (--batch-bytes 1024): broker µs per request
+//	fsync-16      sluice bench produce, 16 connections x 16 partitions x
+//	              16 KiB, every append fsync'd (sluiced --fsync always,
+//	              kfake --sync, Kafka log.flush.interval.messages=1)
+//
+// Every produced row reports MB/s, the broker's CPU-seconds per GB and its
+// peak RSS (VmHWM). --matrix-bytes sets the 16x1k and fsync-16 volume;
+// 1000x1k produces half of it, 16x100 a quarter, conns-100 a sixteenth.
+
+// matrixBrokers are measured in every row (Kafka when its jars are there).
+var matrixBrokers = []string{"sluiced", "kafka", "kfake"}
+
+type matrixRow struct {
+	name, title string
+}
+
+var matrixRows = []matrixRow{
+	{"create-1000", "create a 1,000-partition topic"},
+	{"1000x1k", "1,000 partitions × 1 KiB, one franz-go producer"},
+	{"16x1k", "16 partitions × 1 KiB, one franz-go producer"},
+	{"16x100", "16 partitions × 100 B, one franz-go producer"},
+	{"conns-100", "100 connections × small requests (one 512 B record each)"},
+	{"fsync-16", "fsync=always, 16 producers × 16 KiB"},
+}
+
+// matrixCell is one broker's figures in one row.
+type matrixCell struct {
+	res      *bench.Result // produce rows
+	wall     time.Duration // create-1000
+	cpuSec   float64       // create-1000: broker CPU over the create
+	hwmMB    float64
+	commands []string
+	err      error
+}
+
+type matrixRun struct {
+	brokers []string
+	skipped map[string]string // broker: why not measured
+	cells   map[string]map[string]*matrixCell
+}
+
+func (c *comparer) runMatrix() *matrixRun {
+	run := &matrixRun{skipped: map[string]string{}, cells: map[string]map[string]*matrixCell{}}
+	for _, b := range matrixBrokers {
+		if !c.selected(b, "") && !c.selected(b, "kgobench") && !c.selected(b, "sluice-bench") {
+			continue
+		}
+		if b == "kafka" {
+			if err := kafkaref.Check(c.cfg.kafkaLib); err != nil {
+				run.skipped[b] = err.Error()
+				continue
+			}
+		}
+		run.brokers = append(run.brokers, b)
+	}
+	for _, r := range matrixRows {
+		run.cells[r.name] = map[string]*matrixCell{}
+		for _, b := range run.brokers {
+			logf("matrix %s %s: start", r.name, b)
+			cell := c.matrixCell(r.name, b)
+			run.cells[r.name][b] = cell
+			if cell.err != nil {
+				logf("matrix %s %s: %v", r.name, b, cell.err)
+			} else if cell.res != nil {
+				logf("matrix %s %s: %s", r.name, b, cell.res.Line())
+			} else {
+				logf("matrix %s %s: %.3f s, %.2f CPU-s", r.name, b, cell.wall.Seconds(), cell.cpuSec)
+			}
+		}
+	}
+	return run
+}
+
+func (c *comparer) matrixCell(row, broker string) *matrixCell {
+	cell := &matrixCell{}
+	total, err := bench.ParseBytes(c.cfg.matrixBytes)
+	if err != nil {
+		cell.err = err
+		return cell
+	}
+	bytes := func(div int64) string { return strconv.FormatInt(max(total/div, 1<<20), 10) }
+	o := serverOpts{}
+	partitions := 16
+	var tool string
+	var args []string
+	switch row {
+	case "create-1000":
+		o.noTopic = true
+	case "1000x1k", "16x1k", "16x100":
+		size, div := "1024", int64(1)
+		switch row {
+		case "1000x1k":
+			partitions, div = 1000, 2
+		case "16x100":
+			size, div = "100", 4
+		}
+		tool = "kgobench"
+		args = []string{"produce", "--topic", "matrix", "--partitions", strconv.Itoa(partitions),
+			"--record-size", size, "--acks", "1", "--total-bytes", bytes(div), "--json"}
+	case "conns-100":
+		tool = "sluice"
+		args = []string{"bench", "produce", "--topic", "matrix", "--partitions", "16", "--producers", "100",
+			"--record-size", "512", "--batch-bytes", "1024", "--acks", "1", "--total-bytes", bytes(16), "--json"}
+	case "fsync-16":
+		o.fsync = true
+		tool = "sluice"
+		args = []string{"bench", "produce", "--topic", "matrix", "--partitions", "16", "--producers", "16",
+			"--record-size", "16384", "--acks", "1", "--total-bytes", bytes(1), "--json"}
+	}
+	var cmdline string
+	cell.hwmMB, cmdline, cell.err = c.withServerOpts(broker, "matrix-"+row+"-"+broker, "matrix", partitions, o,
+		func(addr string, pid int) error {
+			if row == "create-1000" {
+				return c.timeCreate(cell, addr, pid)
+			}
+			full := append(args, "--brokers", addr, "--broker-pid", strconv.Itoa(pid))
+			var cmd string
+			var err error
+			cell.res, cmd, err = c.result(tool, full)
+			cell.commands = append(cell.commands, cmd)
+			return err
+		})
+	if cmdline != "" {
+		cell.commands = append([]string{cmdline}, cell.commands...)
+	}
+	return cell
+}
+
+// timeCreate creates a 1,000-partition topic and waits until every
+// partition answers (createTopic), measuring wall time and broker CPU.
+func (c *comparer) timeCreate(cell *matrixCell, addr string, pid int) error {
+	cpu0, err := bench.ProcCPU(pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := createTopic(addr, "create1000", 1000); err != nil {
+		return err
+	}
+	cell.wall = time.Since(start)
+	cpu1, err := bench.ProcCPU(pid)
+	if err != nil {
+		return err
+	}
+	cell.cpuSec = cpu1 - cpu0
+	cell.commands = append(cell.commands, "(kadm) CreateTopic create1000, 1000 partitions, then ListTopics + ListEndOffsets until every partition answers")
+	return nil
+}
+
+func reportMatrix(bw *bufio.Writer, cfg *config, m *matrixRun) {
+	fmt.Fprintf(bw, "\n## Matrix (issue 19): each cell a fresh broker; --matrix-bytes %s\n\n", cfg.matrixBytes)
+	fmt.Fprint(bw, "| workload |")
+	for _, b := range m.brokers {
+		fmt.Fprintf(bw, " %s |", matrixLabel(cfg, b))
+	}
+	fmt.Fprint(bw, "\n| --- |")
+	for range m.brokers {
+		fmt.Fprint(bw, " ---: |")
+	}
+	fmt.Fprintln(bw)
+	for _, r := range matrixRows {
+		fmt.Fprintf(bw, "| %s |", r.title)
+		for _, b := range m.brokers {
+			fmt.Fprintf(bw, " %s |", matrixText(r.name, m.cells[r.name][b]))
+		}
+		fmt.Fprintln(bw)
+	}
+	fmt.Fprint(bw, `
+Cells: MB/s (MB = 2^20 bytes), the broker's CPU-seconds per GB produced
+(utime+stime of the broker process over the run) and its peak RSS (VmHWM);
+the create row gives wall time from CreateTopics until every partition
+answers ListOffsets, and the broker's CPU-seconds over it; the 100-connection
+row adds the broker's CPU per request (one record per request). The load
+generator shares the machine's CPUs with the broker.
+`)
+	for b, why := range m.skipped {
+		fmt.Fprintf(bw, "\n%s not measured: %s\n", b, indent(why))
+	}
+	for _, r := range matrixRows {
+		for _, b := range m.brokers {
+			if cell := m.cells[r.name][b]; cell.err != nil {
+				fmt.Fprintf(bw, "\n%s %s failed: %s\n", r.name, b, indent(cell.err.Error()))
+			}
+		}
+	}
+}
+
+func matrixLabel(cfg *config, b string) string {
+	switch b {
+	case "sluiced":
+		return "sluiced"
+	case "kfake":
+		return "kfake (DataDir)"
+	}
+	return brokerLabel(cfg, b)
+}
+
+func matrixText(row string, cell *matrixCell) string {
+	switch {
+	case cell == nil:
+		return "-"
+	case cell.err != nil:
+		return "failed"
+	case row == "create-1000":
+		return fmt.Sprintf("%.2f s, %.2f CPU-s", cell.wall.Seconds(), cell.cpuSec)
+	case cell.res == nil:
+		return "-"
+	}
+	r := cell.res
+	s := fmt.Sprintf("%.1f MB/s", r.MBps)
+	if r.Broker != nil {
+		s += fmt.Sprintf(", %.2f CPU-s/GB", r.Broker.CPUSecPerGB)
+		if row == "conns-100" && r.Records > 0 {
+			s += fmt.Sprintf(", %.1f µs/request", r.Broker.CPUSec/float64(r.Records)*1e6)
+		}
+	}
+	return s + ", RSS " + hwmText(cell.hwmMB) + " MB"
+}

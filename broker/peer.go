@@ -1,0 +1,181 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice/sluice/auth"
+	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/listener"
+)
+
+// Connections to the other brokers of the cluster.
+//
+// A broker reaches the others (BrokerRegistration and BrokerHeartbeat to
+// the active controller's broker, forwarded DescribeQuorum) at their
+// inter.broker.listener.name endpoint in the metadata image, as a Kafka
+// broker does, and secures the connection as that listener demands:
+//
+//	dial ──▶ TLS handshake (SSL, SASL_SSL: verified against the
+//	         │              listener's ssl.truststore; the keystore's
+//	         │              certificate offered as the client's)
+//	         ▼
+//	         SaslHandshake v1 + SaslAuthenticate (SASL_*: the mechanism of
+//	         │   sasl.mechanism.inter.broker.protocol, the username and
+//	         │   password of listener.name.<l>.<mech>.sasl.jaas.config)
+//	         ▼
+//	         requests
+//
+// On the receiving side the connection is an ordinary client's: with an
+// authorizer, BrokerRegistration and BrokerHeartbeat need CLUSTER_ACTION on
+// the cluster, which brokers get by being in super.users (as in Kafka).
+
+// InterBrokerConfig is how this broker connects to the others.
+type InterBrokerConfig struct {
+	// Listener is inter.broker.listener.name: the endpoint name looked up
+	// in the other brokers' registrations. "" means PLAINTEXT.
+	Listener string
+	// Protocol is the listener's security protocol (its
+	// listener.security.protocol.map entry). "" means PLAINTEXT.
+	Protocol listener.Protocol
+	// Mechanism is sasl.mechanism.inter.broker.protocol, used on SASL
+	// listeners; Username and Password are this broker's login, from the
+	// listener's JAAS configuration for the mechanism.
+	Mechanism          auth.Mechanism
+	Username, Password string
+	// TLS is the client configuration on SSL and SASL_SSL listeners (its
+	// ServerName is set per peer from the endpoint's host).
+	TLS *tls.Config
+}
+
+func (c *InterBrokerConfig) listener() string {
+	if c.Listener == "" {
+		return "PLAINTEXT"
+	}
+	return c.Listener
+}
+
+// leaderAddr is the active controller's inter-broker endpoint, from the
+// image.
+func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
+	id, _ := ctl.Leader()
+	if id < 0 {
+		return "", errNoController
+	}
+	br, ok := ctl.Image().Broker(id)
+	if !ok {
+		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
+	}
+	want := b.cfg.InterBroker.listener()
+	for _, e := range br.Endpoints {
+		if e.Name == want {
+			return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), nil
+		}
+	}
+	return "", fmt.Errorf("%w: node %d has no %s endpoint (inter.broker.listener.name)", errNoController, id, want)
+}
+
+// dialPeer connects to another broker's inter-broker listener at addr and
+// secures the connection as InterBroker says.
+func (b *Broker) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
+	ib := &b.cfg.InterBroker
+	d := net.Dialer{Timeout: peerTimeout}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot reach broker %s: %w", addr, err)
+	}
+	if ib.Protocol.TLS() {
+		cfg := &tls.Config{}
+		if ib.TLS != nil {
+			cfg = ib.TLS.Clone()
+		}
+		if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
+		tc := tls.Client(c, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("broker: TLS handshake with broker %s: %w", addr, err)
+		}
+		c = tc
+	}
+	if ib.Protocol.SASL() {
+		if err := b.peerSASL(ctx, c, addr); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// peerMechanism is the client side of InterBroker's mechanism.
+func (ib *InterBrokerConfig) peerMechanism() (sasl.Mechanism, error) {
+	switch ib.Mechanism {
+	case auth.Plain:
+		return plain.Auth{User: ib.Username, Pass: ib.Password}.AsMechanism(), nil
+	case auth.ScramSHA256:
+		return scram.Auth{User: ib.Username, Pass: ib.Password}.AsSha256Mechanism(), nil
+	case auth.ScramSHA512:
+		return scram.Auth{User: ib.Username, Pass: ib.Password}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("broker: inter-broker SASL mechanism %q is not served", ib.Mechanism)
+}
+
+// peerSASL authenticates c (SaslHandshake v1, then SaslAuthenticate until
+// the mechanism is done).
+func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string) error {
+	mech, err := b.cfg.InterBroker.peerMechanism()
+	if err != nil {
+		return err
+	}
+	clientID := b.peerClientID()
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Mechanism = mech.Name()
+	hsResp := hs.ResponseKind().(*kmsg.SASLHandshakeResponse)
+	if err := roundTrip(c, clientID, 1, hs, hsResp); err != nil {
+		return err
+	}
+	if hsResp.ErrorCode != 0 {
+		return fmt.Errorf("broker: SaslHandshake %s with broker %s: %w", mech.Name(), addr, kerr.ErrorForCode(hsResp.ErrorCode))
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	sess, token, err := mech.Authenticate(ctx, host)
+	if err != nil {
+		return fmt.Errorf("broker: SASL %s with broker %s: %w", mech.Name(), addr, err)
+	}
+	for corr, done := int32(2), false; !done; corr++ {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.SASLAuthBytes = token
+		resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+		if err := roundTrip(c, clientID, corr, req, resp); err != nil {
+			return err
+		}
+		if resp.ErrorCode != 0 {
+			msg := ""
+			if resp.ErrorMessage != nil {
+				msg = ": " + *resp.ErrorMessage
+			}
+			return fmt.Errorf("broker: SASL %s as %s with broker %s: %w%s", mech.Name(), b.cfg.InterBroker.Username, addr,
+				kerr.ErrorForCode(resp.ErrorCode), msg)
+		}
+		if done, token, err = sess.Challenge(resp.SASLAuthBytes); err != nil {
+			return fmt.Errorf("broker: SASL %s with broker %s: %w", mech.Name(), addr, err)
+		}
+	}
+	return nil
+}
+
+func (b *Broker) peerClientID() string {
+	return "sluice-broker-" + strconv.Itoa(int(b.cfg.NodeID))
+}

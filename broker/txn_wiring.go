@@ -1,0 +1,195 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice/sluice/txn"
+)
+
+// The transaction coordinator of a Broker lives in Broker.tx. New opens it
+// when __transaction_state already exists (so transactions are loaded, and
+// prepared ones completed, at start-up); otherwise the first transactional
+// request creates the topic and opens it, as Kafka does.
+//
+// Markers: the coordinator's WriteMarkers hook appends a COMMIT or ABORT
+// control batch (partition.Log.AppendMarker) to every data partition of the
+// transaction, concurrently; on a __consumer_offsets partition (a group
+// added by AddOffsetsToTxn) the group coordinator then commits or drops
+// the producer's pending offsets (group/txnoffsets.go). A partition deleted since the
+// transaction began is skipped, as Kafka skips markers for unknown
+// partitions; so is a marker older than the partition's producer epoch
+// (a newer instance already ended the transaction there).
+
+// txnEntry is one broker's transaction coordinator; mu serialises its
+// opening.
+type txnEntry struct {
+	mu     sync.Mutex
+	cfg    txn.Config
+	c      *txn.Coordinator
+	closed bool
+}
+
+var errTxnsClosed = errors.New("broker: transaction coordinator closed")
+
+// loadTxns opens the coordinator at start-up if __transaction_state exists.
+func (b *Broker) loadTxns() error {
+	if b.topics.get(txn.TopicName) == nil {
+		return nil
+	}
+	_, err := b.txns()
+	return err
+}
+
+// txns returns the broker's transaction coordinator, opening it on first
+// use.
+func (b *Broker) txns() (*txn.Coordinator, error) {
+	_ = b.awaitReady(startWait) // in a cluster: __transaction_state follows the image
+	e := &b.tx
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errTxnsClosed
+	}
+	if e.c != nil {
+		return e.c, nil
+	}
+	cfg := e.cfg
+	if cfg.Logger == nil {
+		cfg.Logger = b.log
+	}
+	t, err := b.txnStateTopic(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := txn.Open(cfg, t.partitions, txn.Hooks{NewProducerID: b.producerIDs.next, WriteMarkers: b.writeMarkers})
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
+	}
+	e.c = c
+	b.SetTxnVerifier(txnProduceVerifier{c})
+	return c, nil
+}
+
+// closeTxns stops the coordinator; later transactional requests get
+// COORDINATOR_NOT_AVAILABLE. Idempotent.
+func (b *Broker) closeTxns() error {
+	e := &b.tx
+	e.mu.Lock()
+	c := e.c
+	e.closed, e.c, e.cfg = true, nil, txn.Config{}
+	e.mu.Unlock()
+	b.SetTxnVerifier(nil)
+	if c == nil {
+		return nil
+	}
+	return c.Close()
+}
+
+// txnCoordinatorOr returns the coordinator, logging why it is unavailable.
+func (b *Broker) txnCoordinatorOr() *txn.Coordinator {
+	c, err := b.txns()
+	if err != nil {
+		if !errors.Is(err, errTxnsClosed) {
+			b.log.Error("transaction coordinator unavailable", "err", err)
+		}
+		return nil
+	}
+	return c
+}
+
+// txnStateTopic returns __transaction_state, creating it compacted
+// (transaction.state.log.* settings), with no time retention.
+func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
+	if t := b.topics.get(txn.TopicName); t != nil {
+		return t, nil
+	}
+	d := txn.DefaultConfig()
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = d.Partitions
+	}
+	if cfg.SegmentBytes <= 0 {
+		cfg.SegmentBytes = d.SegmentBytes
+	}
+	configs := map[string]string{
+		"cleanup.policy":   "compact",
+		"segment.bytes":    strconv.FormatInt(cfg.SegmentBytes, 10),
+		"retention.ms":     "-1",
+		"compression.type": "uncompressed",
+	}
+	t, err := b.createTopicAny(txn.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
+		if t = b.topics.get(txn.TopicName); t != nil {
+			return t, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: cannot create %s: %w", txn.TopicName, err)
+	}
+	return t, nil
+}
+
+// writeMarkers is the coordinator's WriteMarkers hook.
+func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
+	if h := b.testBeforeMarkers; h != nil {
+		if err := h(m); err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(m.Partitions))
+	var wg sync.WaitGroup
+	for i, tp := range m.Partitions {
+		if len(m.Partitions) == 1 {
+			errs[i] = b.writeMarker(ctx, m, tp)
+			break
+		}
+		wg.Go(func() { errs[i] = b.writeMarker(ctx, m, tp) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// writeMarker ends m's transaction on one partition (writeOneMarker); a
+// partition that no longer exists, or that refuses the marker as stale, is
+// skipped with a warning rather than retried for ever.
+func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
+	switch code := b.writeOneMarker(ctx, m, tp); code {
+	case 0:
+		return nil
+	case kerr.UnknownTopicOrPartition.Code, kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
+		b.log.Warn("transaction marker skipped", "topic", tp.Topic, "partition", tp.Partition,
+			"producer_id", m.ProducerID, "err", kerr.ErrorForCode(code))
+		return nil
+	default:
+		return fmt.Errorf("broker: cannot write marker to %s-%d: %w", tp.Topic, tp.Partition, kerr.ErrorForCode(code))
+	}
+}
+
+// txnProduceVerifier is the Produce path's check of a transactional batch
+// (TxnVerifier): the partition must be in the id's ongoing transaction.
+type txnProduceVerifier struct{ c *txn.Coordinator }
+
+func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int64, epoch int16) int16 {
+	return txn.ErrorCode(v.c.CheckProduce(id, pid, epoch, txn.TopicPartition{Topic: topic, Partition: p}))
+}
+
+// TransactionStates counts the transactional ids by state name (nil
+// before the transaction coordinator is loaded), for metrics.
+func (b *Broker) TransactionStates() map[string]int {
+	b.tx.mu.Lock()
+	c := b.tx.c
+	b.tx.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	out := map[string]int{}
+	for s, n := range c.States() {
+		out[s.String()] = n
+	}
+	return out
+}

@@ -1,0 +1,53 @@
+// Package txn is Sluice's transaction coordinator (Kafka's
+// TransactionCoordinator and TransactionStateManager): the state of every
+// transactional id, producer id and epoch allocation and fencing, the
+// partitions of ongoing transactions, commit and abort (markers written
+// through a hook the broker provides), timeouts and id expiration, kept in
+// the internal topic __transaction_state.
+//
+// # State machine
+//
+//	              AddPartitions            EndTxn(commit)                 markers
+//	Empty ───────────────────▶ Ongoing ───────────────────▶ PrepareCommit ─────────▶ CompleteCommit
+//	  ▲  Complete* ──(Add)──────▶  │     EndTxn(abort), timeout,
+//	  │                            └── InitProducerId ────▶ PrepareAbort ──────────▶ CompleteAbort
+//	  └──── InitProducerId (epoch bump) from Empty / Complete* ────────────────────────┘
+//	idle for transactional.id.expiration.ms: Dead (a tombstone; removed)
+//
+// An InitProducerId, or the timeout, of an Ongoing transaction bumps the
+// epoch first (fencing the producer that began it) and aborts with the new
+// epoch. While a change is being written, or a prepared transaction's
+// markers are being written, the id answers CONCURRENT_TRANSACTIONS.
+// PrepareEpochFence is Kafka's in-memory state for that fence; Sluice never
+// stores it.
+//
+// # Storage: __transaction_state
+//
+// Partition of an id: abs(javaStringHashCode(id)) % partitions, as Kafka.
+// One record per change, RecordBatch v2 (uncompressed, producer id -1),
+// appended through partition.Log, with Kafka's schemas (big-endian;
+// string = int16 length + bytes; v1 is flexible: compact strings and
+// arrays, tagged fields):
+//
+//	key (version 0)    | version int16 = 0 | transactional_id string |
+//	value (version 1)  | version int16 = 1 | producer_id int64 | producer_epoch int16 |
+//	                   | transaction_timeout_ms int32 | state int8 |
+//	                   | partitions [ topic string | partition_ids [int32] ] |
+//	                   | last_update_ts int64 | start_ts int64 (-1: none) |
+//	                   | tagged: 0 previous_producer_id int64, 1 next_producer_id int64 |
+//
+// Version 0 values (no tagged fields) are read too. A tombstone removes the
+// id. At Open every partition is replayed from its log start to its high
+// watermark (last record of a key wins; an undecodable record is skipped
+// with a warning); then every PrepareCommit/PrepareAbort found is completed
+// by writing its markers again (WriteMarkers must be idempotent) and the
+// Complete state.
+//
+// # Concurrency
+//
+// Coordinator.mu guards every id's state; it is never held across an
+// append or a marker write. An id being changed has pending set, so
+// changes to one id are serial and its records reach the log in order.
+// part.wmu serialises appends to one partition. One goroutine drives
+// timeouts, expiry and marker retries from the injectable clock.
+package txn

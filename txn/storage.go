@@ -1,0 +1,213 @@
+package txn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/segment"
+)
+
+// Versions written: key 0, value 1 (flexible, with the previous and next
+// producer ids as tagged fields), as Kafka 4 writes them.
+const (
+	keyVersion   = 0
+	valueVersion = 1
+)
+
+// kv is one record: value nil is a tombstone.
+type kv struct{ key, value []byte }
+
+func keyOf(id string) []byte {
+	k := kmsg.TxnMetadataKey{Version: keyVersion, TransactionalID: id}
+	return k.AppendTo(nil)
+}
+
+// stateRecord is the record of id's state s.
+func stateRecord(id string, s *txnState) kv {
+	v := kmsg.NewTxnMetadataValue()
+	v.Version = valueVersion
+	v.ProducerID, v.ProducerEpoch = s.producerID, s.epoch
+	v.PreviousProducerID, v.NextProducerID = s.prevProducerID, -1
+	v.TimeoutMillis = int32(s.timeout.Milliseconds())
+	v.State = kmsg.TransactionState(s.state)
+	byTopic := map[string]int{}
+	for _, tp := range s.sortedPartitions() {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			i = len(v.Topics)
+			byTopic[tp.Topic] = i
+			t := kmsg.NewTxnMetadataValueTopic()
+			t.Topic = tp.Topic
+			v.Topics = append(v.Topics, t)
+		}
+		v.Topics[i].Partitions = append(v.Topics[i].Partitions, tp.Partition)
+	}
+	v.LastUpdateTimestamp = s.update.UnixMilli()
+	v.StartTimestamp = -1
+	if !s.start.IsZero() {
+		v.StartTimestamp = s.start.UnixMilli()
+	}
+	return kv{key: keyOf(id), value: v.AppendTo(nil)}
+}
+
+func tombstone(id string) kv { return kv{key: keyOf(id)} }
+
+// decodeState is the inverse of stateRecord.
+func decodeState(value []byte) (txnState, error) {
+	var v kmsg.TxnMetadataValue
+	if err := v.ReadFrom(value); err != nil {
+		return txnState{}, err
+	}
+	if v.Version > valueVersion {
+		return txnState{}, fmt.Errorf("unknown value version %d", v.Version)
+	}
+	s := txnState{
+		producerID: v.ProducerID, prevProducerID: v.PreviousProducerID,
+		epoch: v.ProducerEpoch, lastEpoch: -1,
+		timeout: time.Duration(v.TimeoutMillis) * time.Millisecond,
+		state:   State(v.State),
+		update:  time.UnixMilli(v.LastUpdateTimestamp),
+	}
+	if v.Version == 0 {
+		s.prevProducerID = -1
+	}
+	if v.StartTimestamp >= 0 {
+		s.start = time.UnixMilli(v.StartTimestamp)
+	}
+	s.partitions = map[TopicPartition]struct{}{}
+	for _, t := range v.Topics {
+		for _, p := range t.Partitions {
+			s.partitions[TopicPartition{t.Topic, p}] = struct{}{}
+		}
+	}
+	return s, nil
+}
+
+// appendRecord appends one record to partition p of __transaction_state.
+func (c *Coordinator) appendRecord(p int32, r kv) error {
+	pt := c.parts[p]
+	if pt.log == nil {
+		return kerr.CoordinatorNotAvailable
+	}
+	ts := c.now().UnixMilli()
+	rec := segment.Record{Timestamp: ts, Key: r.key, Value: r.value, ValueNull: r.value == nil}
+	batch, err := segment.EncodeBatch(segment.BatchSpec{PartitionLeaderEpoch: -1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, []segment.Record{rec})
+	if err != nil {
+		return fmt.Errorf("txn: cannot encode state record: %w", err)
+	}
+	pt.wmu.Lock()
+	_, err = pt.log.Append(batch)
+	pt.wmu.Unlock()
+	if err != nil {
+		c.log.Error("cannot append to "+TopicName, "partition", p, "err", err)
+		if errorsIsClosed(err) {
+			return kerr.NotCoordinator
+		}
+		return kerr.CoordinatorNotAvailable
+	}
+	return nil
+}
+
+func errorsIsClosed(err error) bool { return errors.Is(err, partition.ErrClosed) }
+
+// load replays every partition from its log start to its high watermark;
+// the last record of a key wins and a tombstone removes the id. A record
+// that does not decode is skipped with a warning.
+func (c *Coordinator) load() (int, error) {
+	n := 0
+	for _, pt := range c.parts {
+		if pt.log == nil {
+			continue
+		}
+		k, err := c.loadPart(pt)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (c *Coordinator) loadPart(pt *part) (int, error) {
+	n := 0
+	off, end := pt.log.LogStartOffset(), pt.log.HighWatermark()
+	for off < end {
+		buf, err := readAt(pt.log, off)
+		if err != nil {
+			return n, err
+		}
+		if len(buf) == 0 {
+			break
+		}
+		next := off
+		err = segment.Split(buf, func(batch []byte, h segment.Header) error {
+			next = h.LastOffset() + 1
+			if h.Attributes&segment.AttrControl != 0 {
+				return nil
+			}
+			return segment.Records(batch, func(r segment.Record) bool {
+				if r.Offset >= off {
+					n++
+					c.replay(pt.index, r)
+				}
+				return true
+			})
+		})
+		if err != nil {
+			return n, fmt.Errorf("txn: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
+		}
+		if next <= off {
+			break
+		}
+		off = next
+	}
+	return n, nil
+}
+
+// replay applies one record.
+func (c *Coordinator) replay(p int32, r segment.Record) {
+	var k kmsg.TxnMetadataKey
+	if r.KeyNull || k.ReadFrom(r.Key) != nil || k.Version != keyVersion {
+		c.log.Warn("skipping undecodable "+TopicName+" key", "partition", p, "offset", r.Offset)
+		return
+	}
+	if r.ValueNull {
+		delete(c.mu.txns, k.TransactionalID)
+		return
+	}
+	s, err := decodeState(r.Value)
+	if err != nil {
+		c.log.Warn("skipping undecodable "+TopicName+" value", "partition", p, "offset", r.Offset, "err", err)
+		return
+	}
+	m := &txnMeta{txnState: s, id: k.TransactionalID, part: p}
+	c.mu.txns[m.id] = m
+}
+
+// readAt reads the bytes of whole batches from offset (up to 1 MiB, at
+// least one batch) through the log's file regions.
+func readAt(l *partition.Log, offset int64) ([]byte, error) {
+	rr, err := l.Read(offset, 1<<20, true)
+	if err != nil {
+		return nil, fmt.Errorf("txn: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
+	}
+	defer func() {
+		for _, r := range rr.Regions {
+			r.Release()
+		}
+	}()
+	buf := make([]byte, 0, rr.Bytes)
+	for _, r := range rr.Regions {
+		start := len(buf)
+		buf = buf[:start+int(r.Len)]
+		if _, err := r.File.ReadAt(buf[start:], r.Off); err != nil {
+			return nil, fmt.Errorf("txn: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
+		}
+	}
+	return buf, nil
+}
