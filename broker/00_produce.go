@@ -36,8 +36,10 @@ import (
 //   always). TimeoutMillis is not used (nothing to wait for yet).
 // * acks=0 sends no response; if any partition failed, the connection is
 //   closed instead, as Kafka does, so the client notices.
-// * With an authorizer (authz.go): a transactional id needs WRITE on it,
-//   else every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED; each
+// * With an authorizer (authz.go): a request with transactional batches
+//   needs WRITE on its transactional id, else every partition gets
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED (as Kafka, which does not check
+//   the id of a request without transactional batches); each
 //   topic needs WRITE, else its partitions get TOPIC_AUTHORIZATION_FAILED
 //   (before the topic's existence is looked at, as Kafka).
 // * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
@@ -106,7 +108,7 @@ func (b *Broker) produceJobs(r *request, req *kmsg.ProduceRequest, resp *kmsg.Pr
 	var jobs []*produceJob
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	var txnDenied int16
-	if req.TransactionID != nil {
+	if req.TransactionID != nil && hasTransactionalRecords(req) {
 		txnDenied = b.denied(r, &chkProduceTxn, *req.TransactionID)
 	}
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
@@ -192,6 +194,19 @@ func (j *produceJob) upConvert() int16 {
 	j.b.traffic.counters(j.topic).convertedIn.Add(int64(len(j.records)))
 	j.records = batch
 	return 0
+}
+
+// hasTransactionalRecords reports whether any partition of req carries a
+// transactional batch (Kafka's ProduceRequest.hasTransactionalRecords).
+func hasTransactionalRecords(req *kmsg.ProduceRequest) bool {
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			if hasTransactionalBatch(p.Records) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasTransactionalBatch reports whether any RecordBatch in records has the

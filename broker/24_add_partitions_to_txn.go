@@ -25,12 +25,25 @@ import (
 // * v4-5 (broker to broker, KIP-890 part 1): several transactions, each
 //   answered as above; with VerifyOnly nothing is added: each partition
 //   is NONE if in the ongoing transaction, else INVALID_TXN_STATE.
+// * With an authorizer (authz.go), as Kafka: v0-3 need WRITE on the
+//   transactional id (else every partition gets
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and WRITE on each topic (else
+//   its partitions get TOPIC_AUTHORIZATION_FAILED, checked before
+//   existence, and the other partitions OPERATION_NOT_ATTEMPTED); v4+ need
+//   CLUSTER_ACTION on the cluster, else the top-level error is
+//   CLUSTER_AUTHORIZATION_FAILED. For v0-3 an internal topic gets
+//   TOPIC_AUTHORIZATION_FAILED, with or without an authorizer (Kafka
+//   leaves internal topics out of the authorized set).
 
 func init() { register(24, 0, 5, handleAddPartitionsToTxn) }
 
 func handleAddPartitionsToTxn(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if r.version >= 4 && !b.allowed(r, &chkAddPartsCluster, "") {
+		resp.ErrorCode = chkAddPartsCluster.err.Code
+		return r.respond(resp), nil
+	}
 	tc := b.txnCoordinatorOr()
 	if r.version < 4 {
 		one := kmsg.NewAddPartitionsToTxnRequestTransaction()
@@ -40,7 +53,7 @@ func handleAddPartitionsToTxn(_ context.Context, b *Broker, r *request) (*netio.
 			rt.Topic, rt.Partitions = t.Topic, t.Partitions
 			one.Topics = append(one.Topics, rt)
 		}
-		res := b.addPartitionsToTxn(tc, r.version, &one)
+		res := b.addPartitionsToTxn(r, tc, &one)
 		for _, t := range res.Topics {
 			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
 			rt.Topic = t.Topic
@@ -54,21 +67,30 @@ func handleAddPartitionsToTxn(_ context.Context, b *Broker, r *request) (*netio.
 		return r.respond(resp), nil
 	}
 	for i := range req.Transactions {
-		resp.Transactions = append(resp.Transactions, b.addPartitionsToTxn(tc, r.version, &req.Transactions[i]))
+		resp.Transactions = append(resp.Transactions, b.addPartitionsToTxn(r, tc, &req.Transactions[i]))
 	}
 	return r.respond(resp), nil
 }
 
 // addPartitionsToTxn answers one transaction of the request.
-func (b *Broker) addPartitionsToTxn(tc *txn.Coordinator, version int16, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+// Requests from clients (v0-3) are authorized here; v4+ were authorized
+// as a whole by the handler.
+func (b *Broker) addPartitionsToTxn(r *request, tc *txn.Coordinator, t *kmsg.AddPartitionsToTxnRequestTransaction) kmsg.AddPartitionsToTxnResponseTransaction {
+	version := r.version
+	client := version < 4
+	txnDenied := client && !b.allowed(r, &chkAddPartsTxn, t.TransactionalID)
 	var tps []txn.TopicPartition
-	unknown := map[txn.TopicPartition]bool{}
+	failed := map[txn.TopicPartition]int16{} // partitions that fail the request
 	for _, rt := range t.Topics {
+		topicDenied := client && !txnDenied && (isInternalTopic(rt.Topic) || !b.allowed(r, &chkAddPartsTopic, rt.Topic))
 		for _, p := range rt.Partitions {
 			tp := txn.TopicPartition{Topic: rt.Topic, Partition: p}
 			tps = append(tps, tp)
-			if isInternalTopic(rt.Topic) || !b.partitionExists(rt.Topic, p) {
-				unknown[tp] = true
+			switch {
+			case topicDenied:
+				failed[tp] = chkAddPartsTopic.err.Code
+			case isInternalTopic(rt.Topic) || !b.partitionExists(rt.Topic, p):
+				failed[tp] = kerr.UnknownTopicOrPartition.Code
 			}
 		}
 	}
@@ -79,15 +101,17 @@ func (b *Broker) addPartitionsToTxn(tc *txn.Coordinator, version int16, t *kmsg.
 		}
 	}
 	switch {
-	case tc == nil:
-		all(kerr.CoordinatorNotAvailable.Code)
-	case len(unknown) > 0:
+	case txnDenied:
+		all(chkAddPartsTxn.err.Code)
+	case len(failed) > 0:
 		for _, tp := range tps {
 			codes[tp] = kerr.OperationNotAttempted.Code
-			if unknown[tp] {
-				codes[tp] = kerr.UnknownTopicOrPartition.Code
+			if c, ok := failed[tp]; ok {
+				codes[tp] = c
 			}
 		}
+	case tc == nil:
+		all(kerr.CoordinatorNotAvailable.Code)
 	case t.VerifyOnly:
 		res, err := tc.VerifyPartitions(t.TransactionalID, t.ProducerID, t.ProducerEpoch, tps)
 		if err != nil {

@@ -21,6 +21,9 @@ import (
 //   INVALID_PRODUCER_EPOCH before v2); an empty group id is
 //   INVALID_GROUP_ID; COORDINATOR_NOT_AVAILABLE when either coordinator
 //   cannot be loaded.
+// * With an authorizer (authz.go), as Kafka: WRITE on the transactional id
+//   (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then READ on the group
+//   (else GROUP_AUTHORIZATION_FAILED).
 
 func init() { register(25, 0, 4, handleAddOffsetsToTxn) }
 
@@ -29,6 +32,10 @@ func handleAddOffsetsToTxn(_ context.Context, b *Broker, r *request) (*netio.Res
 	resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
 	gc, tc := b.coordinatorOr(), b.txnCoordinatorOr()
 	switch {
+	case !b.allowed(r, &chkAddOffsetsTxn, req.TransactionalID):
+		resp.ErrorCode = chkAddOffsetsTxn.err.Code
+	case !b.allowed(r, &chkAddOffsetsGroup, req.Group):
+		resp.ErrorCode = chkAddOffsetsGroup.err.Code
 	case req.Group == "":
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 	case gc == nil || tc == nil:

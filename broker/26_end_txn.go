@@ -23,6 +23,8 @@ import (
 //   transaction, is INVALID_TXN_STATE. INVALID_PRODUCER_ID_MAPPING,
 //   PRODUCER_FENCED (INVALID_PRODUCER_EPOCH before v2) and
 //   CONCURRENT_TRANSACTIONS as for AddPartitionsToTxn.
+// * With an authorizer (authz.go): WRITE on the transactional id, else
+//   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka.
 // * v5 is not served: it means transactions v2 (KIP-890 part 2: Kafka
 //   bumps the epoch at every EndTxn v5 and answers the new one), which
 //   Sluice does not implement; clients then run transactions v1.
@@ -32,6 +34,10 @@ func init() { register(26, 0, 4, handleEndTxn) }
 func handleEndTxn(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if !b.allowed(r, &chkEndTxn, req.TransactionalID) {
+		resp.ErrorCode = chkEndTxn.err.Code
+		return r.respond(resp), nil
+	}
 	tc := b.txnCoordinatorOr()
 	if tc == nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code

@@ -22,12 +22,16 @@ import (
 //   UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH (older than the
 //   partition's producer epoch), TRANSACTION_COORDINATOR_FENCED, or
 //   KAFKA_STORAGE_ERROR.
+// * With an authorizer (authz.go): CLUSTER_ACTION on the cluster, else
+//   every partition gets CLUSTER_AUTHORIZATION_FAILED and nothing is
+//   written, as Kafka.
 
 func init() { register(27, 1, 1, handleWriteTxnMarkers) }
 
 func handleWriteTxnMarkers(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	denied := !b.allowed(r, &chkWriteMarkers, "")
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
@@ -38,7 +42,11 @@ func handleWriteTxnMarkers(ctx context.Context, b *Broker, r *request) (*netio.R
 			for _, p := range t.Partitions {
 				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
 				rp.Partition = p
-				rp.ErrorCode = b.writeOneMarker(ctx, mk, txn.TopicPartition{Topic: t.Topic, Partition: p})
+				if denied {
+					rp.ErrorCode = chkWriteMarkers.err.Code
+				} else {
+					rp.ErrorCode = b.writeOneMarker(ctx, mk, txn.TopicPartition{Topic: t.Topic, Partition: p})
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			rm.Topics = append(rm.Topics, rt)

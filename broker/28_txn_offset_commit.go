@@ -25,6 +25,12 @@ import (
 //   generation -1 skips the check.
 // * Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION each;
 //   metadata over offset.metadata.max.bytes: OFFSET_METADATA_TOO_LARGE.
+// * With an authorizer (authz.go), as Kafka: WRITE on the transactional
+//   id, else every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+//   READ on the group, else every partition gets GROUP_AUTHORIZATION_FAILED;
+//   READ on each topic, else its partitions get TOPIC_AUTHORIZATION_FAILED
+//   (before existence is looked at). Only the authorized offsets are
+//   written.
 // * The producer is not checked against the transaction (Kafka before
 //   KIP-890 part 2 does not either): the client sends AddOffsetsToTxn
 //   first, which is.
@@ -39,7 +45,22 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.R
 	if r.version >= 3 {
 		cr.MemberID, cr.Generation, cr.InstanceID = req.MemberID, req.Generation, req.InstanceID
 	}
+	var whole int16 // an error for every partition
+	switch {
+	case !b.allowed(r, &chkTxnCommitTxn, req.TransactionalID):
+		whole = chkTxnCommitTxn.err.Code
+	case !b.allowed(r, &chkTxnCommitGroup, req.Group):
+		whole = chkTxnCommitGroup.err.Code
+	}
+	topicDenied := map[string]bool{}
 	for _, t := range req.Topics {
+		if whole != 0 {
+			break
+		}
+		if !b.allowed(r, &chkTxnCommitTopic, t.Topic) {
+			topicDenied[t.Topic] = true
+			continue
+		}
 		for _, p := range t.Partitions {
 			if !b.partitionExists(t.Topic, p.Partition) {
 				continue
@@ -71,9 +92,15 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.R
 			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
 			tp := group.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-			if _, ok := cr.Offsets[tp]; !ok {
+			_, ok := cr.Offsets[tp]
+			switch {
+			case whole != 0:
+				rp.ErrorCode = whole
+			case topicDenied[t.Topic]:
+				rp.ErrorCode = chkTxnCommitTopic.err.Code
+			case !ok:
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
+			default:
 				rp.ErrorCode = group.ErrorCode(errs[tp])
 			}
 			rt.Partitions = append(rt.Partitions, rp)

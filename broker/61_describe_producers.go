@@ -19,6 +19,8 @@ import (
 //   last marker's coordinator epoch (-1: none) and the first offset of the
 //   producer's open transaction (-1: none), sorted by producer id.
 //   Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION.
+// * With an authorizer (authz.go): READ on the topic, else its partitions
+//   get TOPIC_AUTHORIZATION_FAILED (before existence), as Kafka.
 
 func init() { register(61, 0, 0, handleDescribeProducers) }
 
@@ -29,9 +31,15 @@ func handleDescribeProducers(_ context.Context, b *Broker, r *request) (*netio.R
 		rt := kmsg.NewDescribeProducersResponseTopic()
 		rt.Topic = t.Topic
 		tp := b.topics.get(t.Topic)
+		denied := b.denied(r, &chkDescProducers, t.Topic)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = p
+			if denied != 0 {
+				rp.ErrorCode = denied
+				rt.Partitions = append(rt.Partitions, rp)
+				continue
+			}
 			if tp == nil || tp.partition(p) == nil {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				rt.Partitions = append(rt.Partitions, rp)

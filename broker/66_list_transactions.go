@@ -21,6 +21,8 @@ import (
 //   less: no filter), and (v2+) by TransactionalIDPattern, a regular
 //   expression (Go's RE2 syntax; one that does not compile is
 //   INVALID_REQUEST).
+// * With an authorizer (authz.go): only the ids the principal may
+//   DESCRIBE are listed, as Kafka.
 
 func init() { register(66, 0, 2, handleListTransactions) }
 
@@ -57,7 +59,7 @@ func handleListTransactions(_ context.Context, b *Broker, r *request) (*netio.Re
 		minDur = time.Duration(req.DurationFilterMillis) * time.Millisecond
 	}
 	for _, l := range tc.List(states, req.ProducerIDFilters, minDur) {
-		if re != nil && !re.MatchString(l.TransactionalID) {
+		if re != nil && !re.MatchString(l.TransactionalID) || !b.allowed(r, &chkListTxn, l.TransactionalID) {
 			continue
 		}
 		s := kmsg.NewListTransactionsResponseTransactionState()

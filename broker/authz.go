@@ -68,6 +68,21 @@ var (
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
 	chkOffDelTopic    = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+
+	chkAddPartsTxn     = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "v0-3 (clients): the transactional id"}
+	chkAddPartsTopic   = check{resource: acl.Topic, op: acl.Write, err: kerr.TopicAuthorizationFailed, when: "v0-3: each topic (the other partitions: OPERATION_NOT_ATTEMPTED)"}
+	chkAddPartsCluster = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "v4+ (broker to broker): the whole request"}
+	chkAddOffsetsTxn   = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "the transactional id"}
+	chkAddOffsetsGroup = check{resource: acl.Group, op: acl.Read, err: kerr.GroupAuthorizationFailed, when: "the group"}
+	chkEndTxn          = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "the transactional id"}
+	chkWriteMarkers    = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (every partition)"}
+	chkTxnCommitTxn    = check{resource: acl.TransactionalID, op: acl.Write, err: kerr.TransactionalIDAuthorizationFailed, when: "the transactional id (every partition)"}
+	chkTxnCommitGroup  = check{resource: acl.Group, op: acl.Read, err: kerr.GroupAuthorizationFailed, when: "the group (every partition)"}
+	chkTxnCommitTopic  = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each topic"}
+	chkDescProducers   = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each partition"}
+	chkDescTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: kerr.TransactionalIDAuthorizationFailed, when: "each transactional id"}
+	chkDescTxnTopic    = check{resource: acl.Topic, op: acl.Describe, err: nil, when: "each topic of a transaction (others filtered out; __consumer_offsets kept)"}
+	chkListTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: nil, when: "each transactional id (others filtered out)"}
 )
 
 // apiChecks is the table: every served API key and the checks its
@@ -95,6 +110,11 @@ var apiChecks = map[int16][]*check{
 	21:         {&chkDeleteRecords},
 	22:         {&chkInitPIDTxn, &chkInitPIDIdem},
 	23:         {&chkEpochReplica, &chkEpochTopic},
+	24:         {&chkAddPartsTxn, &chkAddPartsTopic, &chkAddPartsCluster},
+	25:         {&chkAddOffsetsTxn, &chkAddOffsetsGroup},
+	26:         {&chkEndTxn},
+	27:         {&chkWriteMarkers},
+	28:         {&chkTxnCommitTxn, &chkTxnCommitGroup, &chkTxnCommitTopic},
 	29:         {&chkDescribeACLs},
 	30:         {&chkAlterACLs},
 	31:         {&chkAlterACLs},
@@ -110,12 +130,15 @@ var apiChecks = map[int16][]*check{
 	51:         {&chkAlterScram},
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
+	61:         {&chkDescProducers},
 	// BrokerRegistration and BrokerHeartbeat come from the other brokers
 	// of the cluster on the inter-broker listener (peer.go), as Kafka's
 	// controller checks them: CLUSTER_ACTION, which brokers have as
 	// super.users.
 	62: {&chkBrokerAction},
 	63: {&chkBrokerAction},
+	65: {&chkDescTxn, &chkDescTxnTopic},
+	66: {&chkListTxn},
 }
 
 // authzOn reports whether an authorizer is configured.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -43,6 +44,19 @@ type mxEnv struct {
 	as    *authServer
 	admin *rawConn
 	seq   int
+	// mxTxn's producer, initialized by the admin.
+	pid   int64
+	epoch int16
+}
+
+// begin makes sure mxTxn has an ongoing transaction holding mxTopic-0,
+// added by the admin.
+func (e *mxEnv) begin() {
+	e.t.Helper()
+	r := e.admin.roundTrip(mxAddParts(e)).(*kmsg.AddPartitionsToTxnResponse)
+	if c := r.Topics[0].Partitions[0].ErrorCode; c != 0 {
+		e.t.Fatalf("AddPartitionsToTxn as admin: %d", c)
+	}
 }
 
 func (e *mxEnv) fresh(prefix string) string { e.seq++; return fmt.Sprintf("%s-%d", prefix, e.seq) }
@@ -83,8 +97,8 @@ func mxCases() []mxCase {
 				return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 			}},
 		{key: 0, name: "produce-transactional", test: &chkProduceTxn, needs: []*check{&chkProduceTxn, &chkProduceTopic}, ok: kerr.InvalidTxnState.Code,
-			req: func(*mxEnv) kmsg.Request {
-				r := produceReq(9, 1, mxTopic, 0, mxBatch())
+			req: func(e *mxEnv) kmsg.Request {
+				r := produceReq(9, 1, mxTopic, 0, makeBatch(batchOpts{producerID: e.pid, producerEpoch: e.epoch, transactional: true}, []byte("v")))
 				id := mxTxn
 				r.TransactionID = &id
 				return r
@@ -127,7 +141,7 @@ func mxCases() []mxCase {
 			}},
 		{key: 10, name: "find-group-coordinator", test: &chkFindGroup, needs: []*check{&chkFindGroup}, ok: 0,
 			req: func(*mxEnv) kmsg.Request { return mxFind(0, mxGroup) }, code: mxFindCode},
-		{key: 10, name: "find-txn-coordinator", test: &chkFindTxn, needs: []*check{&chkFindTxn}, ok: kerr.UnsupportedVersion.Code,
+		{key: 10, name: "find-txn-coordinator", test: &chkFindTxn, needs: []*check{&chkFindTxn}, ok: 0,
 			req: func(*mxEnv) kmsg.Request { return mxFind(1, mxTxn) }, code: mxFindCode},
 		{key: 11, name: "join-group", test: &chkGroupRead, needs: []*check{&chkGroupRead}, ok: kerr.MemberIDRequired.Code,
 			req: func(*mxEnv) kmsg.Request {
@@ -222,13 +236,114 @@ func mxCases() []mxCase {
 		{key: 22, name: "init-producer-id", test: &chkInitPIDIdem, needs: []*check{&chkInitPIDIdem}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { return mxInitPID(nil) },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.InitProducerIDResponse).ErrorCode }},
-		{key: 22, name: "init-producer-id-transactional", test: &chkInitPIDTxn, needs: []*check{&chkInitPIDTxn}, ok: kerr.UnsupportedVersion.Code,
-			req:  func(*mxEnv) kmsg.Request { id := mxTxn; return mxInitPID(&id) },
+		{key: 22, name: "init-producer-id-transactional", test: &chkInitPIDTxn, needs: []*check{&chkInitPIDTxn}, ok: 0,
+			req:  func(e *mxEnv) kmsg.Request { id := e.fresh("m-txn-init"); return mxInitPID(&id) },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.InitProducerIDResponse).ErrorCode }},
 		{key: 23, name: "offset-for-leader-epoch", test: &chkEpochTopic, needs: []*check{&chkEpochTopic}, ok: 0,
 			req: func(*mxEnv) kmsg.Request { return mxEpoch(-1) }, code: mxEpochCode},
 		{key: 23, name: "offset-for-leader-epoch-replica", test: &chkEpochReplica, needs: []*check{&chkEpochReplica}, ok: 0,
 			req: func(*mxEnv) kmsg.Request { return mxEpoch(1) }, code: mxEpochCode},
+		{key: 24, name: "add-partitions-to-txn-id", test: &chkAddPartsTxn, needs: []*check{&chkAddPartsTxn, &chkAddPartsTopic}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request { return mxAddParts(e) }, code: mxAddPartsCode},
+		{key: 24, name: "add-partitions-to-txn-topic", test: &chkAddPartsTopic, needs: []*check{&chkAddPartsTxn, &chkAddPartsTopic}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request { return mxAddParts(e) }, code: mxAddPartsCode},
+		{key: 24, name: "add-partitions-to-txn-broker", test: &chkAddPartsCluster, needs: []*check{&chkAddPartsCluster}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request {
+				e.begin()
+				r := kmsg.NewPtrAddPartitionsToTxnRequest()
+				r.Version = 4
+				tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+				tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = mxTxn, e.pid, e.epoch, true
+				rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+				rt.Topic, rt.Partitions = mxTopic, []int32{0}
+				tx.Topics = append(tx.Topics, rt)
+				r.Transactions = append(r.Transactions, tx)
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				rs := r.(*kmsg.AddPartitionsToTxnResponse)
+				if rs.ErrorCode != 0 {
+					return rs.ErrorCode
+				}
+				return rs.Transactions[0].Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 25, name: "add-offsets-to-txn-id", test: &chkAddOffsetsTxn, needs: []*check{&chkAddOffsetsTxn, &chkAddOffsetsGroup}, ok: 0,
+			req: mxAddOffsets, code: func(r kmsg.Response) int16 { return r.(*kmsg.AddOffsetsToTxnResponse).ErrorCode }},
+		{key: 25, name: "add-offsets-to-txn-group", test: &chkAddOffsetsGroup, needs: []*check{&chkAddOffsetsTxn, &chkAddOffsetsGroup}, ok: 0,
+			req: mxAddOffsets, code: func(r kmsg.Response) int16 { return r.(*kmsg.AddOffsetsToTxnResponse).ErrorCode }},
+		{key: 28, name: "txn-offset-commit-id", test: &chkTxnCommitTxn, needs: []*check{&chkTxnCommitTxn, &chkTxnCommitGroup, &chkTxnCommitTopic}, ok: 0,
+			req: mxTxnCommit, code: mxTxnCommitCode},
+		{key: 28, name: "txn-offset-commit-group", test: &chkTxnCommitGroup, needs: []*check{&chkTxnCommitTxn, &chkTxnCommitGroup, &chkTxnCommitTopic}, ok: 0,
+			req: mxTxnCommit, code: mxTxnCommitCode},
+		{key: 28, name: "txn-offset-commit-topic", test: &chkTxnCommitTopic, needs: []*check{&chkTxnCommitTxn, &chkTxnCommitGroup, &chkTxnCommitTopic}, ok: 0,
+			req: mxTxnCommit, code: mxTxnCommitCode},
+		{key: 26, name: "end-txn", test: &chkEndTxn, needs: []*check{&chkEndTxn}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request {
+				e.begin()
+				r := kmsg.NewPtrEndTxnRequest()
+				r.Version = 3
+				r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit = mxTxn, e.pid, e.epoch, true
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.EndTxnResponse).ErrorCode }},
+		{key: 27, name: "write-txn-markers", test: &chkWriteMarkers, needs: []*check{&chkWriteMarkers}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrWriteTxnMarkersRequest()
+				r.Version = 1
+				m := kmsg.NewWriteTxnMarkersRequestMarker()
+				m.ProducerID, m.ProducerEpoch, m.Committed = 1<<40, 0, false // a producer no case uses
+				mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+				mt.Topic, mt.Partitions = mxTopic, []int32{0}
+				m.Topics = append(m.Topics, mt)
+				r.Markers = append(r.Markers, m)
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.WriteTxnMarkersResponse).Markers[0].Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 61, name: "describe-producers", test: &chkDescProducers, needs: []*check{&chkDescProducers}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeProducersRequest()
+				rt := kmsg.NewDescribeProducersRequestTopic()
+				rt.Topic, rt.Partitions = mxTopic, []int32{0}
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 65, name: "describe-transactions", test: &chkDescTxn, needs: []*check{&chkDescTxn}, ok: 0,
+			req: mxDescribeTxn, code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.DescribeTransactionsResponse).TransactionStates[0].ErrorCode
+			}},
+		{key: 65, name: "describe-transactions-topics", test: &chkDescTxnTopic, needs: []*check{&chkDescTxn, &chkDescTxnTopic}, ok: 0,
+			req: func(e *mxEnv) kmsg.Request { e.begin(); return mxDescribeTxn(e) },
+			code: func(r kmsg.Response) int16 {
+				st := r.(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+				if st.ErrorCode != 0 {
+					return st.ErrorCode
+				}
+				for _, t := range st.Topics {
+					if t.Topic == mxTopic {
+						return 0
+					}
+				}
+				return filtered
+			}},
+		{key: 66, name: "list-transactions", test: &chkListTxn, needs: []*check{&chkListTxn}, ok: 0,
+			req: func(*mxEnv) kmsg.Request { r := kmsg.NewPtrListTransactionsRequest(); r.Version = 1; return r },
+			code: func(r kmsg.Response) int16 {
+				rs := r.(*kmsg.ListTransactionsResponse)
+				if rs.ErrorCode != 0 {
+					return rs.ErrorCode
+				}
+				for _, st := range rs.TransactionStates {
+					if st.TransactionalID == mxTxn {
+						return 0
+					}
+				}
+				return filtered
+			}},
 		{key: 29, name: "describe-acls", test: &chkDescribeACLs, needs: []*check{&chkDescribeACLs}, ok: 0,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeACLsRequest()
@@ -351,6 +466,12 @@ func TestACLMatrix(t *testing.T) {
 	if c := mxCommitCode(e.admin.roundTrip(mxCommit(e))); c != 0 {
 		t.Fatalf("commit as admin: %d", c)
 	}
+	// mxTxn's producer, for the transaction APIs.
+	ip := e.admin.roundTrip(mxInitPID(kmsgString(mxTxn))).(*kmsg.InitProducerIDResponse)
+	if ip.ErrorCode != 0 {
+		t.Fatalf("InitProducerId %s as admin: %d", mxTxn, ip.ErrorCode)
+	}
+	e.pid, e.epoch = ip.ProducerID, ip.ProducerEpoch
 	cases := mxCases()
 	covered := map[int16][]*check{}
 	for _, c := range cases {
@@ -652,5 +773,121 @@ func TestACLAuthorizedOperations(t *testing.T) {
 	if got, want := rc.roundTrip(dg).(*kmsg.DescribeGroupsResponse).Groups[0].AuthorizedOperations,
 		bits(acl.Delete, acl.Describe); got != want {
 		t.Errorf("group authorized operations %b, want %b", got, want)
+	}
+}
+
+func mxAddParts(e *mxEnv) *kmsg.AddPartitionsToTxnRequest {
+	r := kmsg.NewPtrAddPartitionsToTxnRequest()
+	r.Version = 3
+	r.TransactionalID, r.ProducerID, r.ProducerEpoch = mxTxn, e.pid, e.epoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = mxTopic, []int32{0}
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxAddPartsCode(r kmsg.Response) int16 {
+	return r.(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+func mxAddOffsets(e *mxEnv) kmsg.Request {
+	r := kmsg.NewPtrAddOffsetsToTxnRequest()
+	r.Version = 3
+	r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group = mxTxn, e.pid, e.epoch, mxGroup
+	return r
+}
+
+func mxTxnCommit(e *mxEnv) kmsg.Request {
+	r := kmsg.NewPtrTxnOffsetCommitRequest()
+	r.Version = 3
+	r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch, r.Generation = mxTxn, mxGroup, e.pid, e.epoch, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = mxTopic
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Offset = 0
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	return r
+}
+
+func mxTxnCommitCode(r kmsg.Response) int16 {
+	return r.(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+func mxDescribeTxn(*mxEnv) kmsg.Request {
+	r := kmsg.NewPtrDescribeTransactionsRequest()
+	r.TransactionalIDs = []string{mxTxn}
+	return r
+}
+
+// TestACLTxnPartial covers what the matrix's one-resource requests do
+// not: AddPartitionsToTxn failing as a whole when one topic is denied (the
+// others OPERATION_NOT_ATTEMPTED, nothing added), internal topics, and the
+// transactional ids DescribeTransactions and ListTransactions hide.
+func TestACLTxnPartial(t *testing.T) {
+	as := startAuthServer(t, "", acl.Config{})
+	admin := as.dialAs(t, testAdmin)
+	for _, n := range []string{mxTopic, "hidden"} {
+		if c := admin.roundTrip(mxCreateTopic(n)).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; c != 0 {
+			t.Fatalf("create %s: %d", n, c)
+		}
+	}
+	e := &mxEnv{t: t, as: as, admin: admin}
+	for _, id := range []string{"hidden-txn", mxTxn} {
+		ip := admin.roundTrip(mxInitPID(kmsgString(id))).(*kmsg.InitProducerIDResponse)
+		if ip.ErrorCode != 0 {
+			t.Fatalf("InitProducerId %s: %d", id, ip.ErrorCode)
+		}
+		e.pid, e.epoch = ip.ProducerID, ip.ProducerEpoch
+	}
+	as.setACLs(t, []acl.Binding{grant(&chkAddPartsTxn, mxPrincipal), grant(&chkAddPartsTopic, mxPrincipal),
+		grant(&chkDescTxn, mxPrincipal)})
+	rc := as.dialAs(t, mxPrincipal)
+
+	codes := func(r *kmsg.AddPartitionsToTxnResponse) map[string]int16 {
+		m := map[string]int16{}
+		for _, rt := range r.Topics {
+			m[rt.Topic] = rt.Partitions[0].ErrorCode
+		}
+		return m
+	}
+	req := mxAddParts(e)
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = "hidden", []int32{0}
+	req.Topics = append(req.Topics, rt)
+	got := codes(rc.roundTrip(req).(*kmsg.AddPartitionsToTxnResponse))
+	want := map[string]int16{mxTopic: kerr.OperationNotAttempted.Code, "hidden": kerr.TopicAuthorizationFailed.Code}
+	if !maps.Equal(got, want) {
+		t.Errorf("AddPartitionsToTxn with a denied topic: %v, want %v", got, want)
+	}
+	if st := describeTxn(t, admin, mxTxn); len(st.Topics) != 0 {
+		t.Errorf("partitions added by a failed request: %v", st.Topics)
+	}
+	// Internal topics are never the client's to add (Kafka leaves them out
+	// of the authorized topics), not even a super user's.
+	req = mxAddParts(e)
+	req.Topics[0].Topic = "__consumer_offsets"
+	if c := admin.roundTrip(req).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode; c != kerr.TopicAuthorizationFailed.Code {
+		t.Errorf("AddPartitionsToTxn of __consumer_offsets: %d, want TOPIC_AUTHORIZATION_FAILED", c)
+	}
+
+	// DescribeTransactions answers in request order, the hidden id denied.
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{"hidden-txn", mxTxn}
+	var ids []string
+	var errs []int16
+	for _, st := range rc.roundTrip(dt).(*kmsg.DescribeTransactionsResponse).TransactionStates {
+		ids, errs = append(ids, st.TransactionalID), append(errs, st.ErrorCode)
+	}
+	if !slices.Equal(ids, dt.TransactionalIDs) || !slices.Equal(errs, []int16{kerr.TransactionalIDAuthorizationFailed.Code, 0}) {
+		t.Errorf("DescribeTransactions: ids %v codes %v", ids, errs)
+	}
+	lt := kmsg.NewPtrListTransactionsRequest()
+	ids = nil
+	for _, st := range rc.roundTrip(lt).(*kmsg.ListTransactionsResponse).TransactionStates {
+		ids = append(ids, st.TransactionalID)
+	}
+	if !slices.Equal(ids, []string{mxTxn}) {
+		t.Errorf("ListTransactions as %s: %v, want [%s]", mxPrincipal, ids, mxTxn)
 	}
 }
