@@ -26,6 +26,10 @@ import (
 //   converted bytes are counted (TopicTraffic.ConvertedIn). A v0-2 request
 //   carrying RecordBatch v2 is appended as it is; a v3+ request carrying a
 //   legacy set gets INVALID_RECORD, as in Kafka.
+// * With a controller, a partition this broker does not lead (metadata
+//   image) gets NOT_LEADER_OR_FOLLOWER; from v10 with the current leader
+//   and its epoch (CurrentLeader) and that leader's endpoint at the
+//   client's listener (NodeEndpoints), as KIP-951.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). On one node 1 and -1 both complete when
 //   Log.Append returns (which already waits for fsync under --fsync
@@ -77,6 +81,7 @@ func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, e
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	jobs := b.produceJobs(r, req, resp)
 	runAppends(jobs)
+	b.produceLeaderHints(r, resp)
 	if req.Acks == 0 {
 		for _, j := range jobs {
 			if j.out.ErrorCode != 0 {

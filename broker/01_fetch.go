@@ -18,6 +18,10 @@ import (
 // Fetch: v0-17 (v17 only adds a follower's ReplicaDirectoryId tag)
 //
 // Behavior:
+// * With a controller, a partition this broker does not lead (metadata
+//   image) gets NOT_LEADER_OR_FOLLOWER, and a CurrentLeaderEpoch is
+//   checked against the image's leader epoch (older: FENCED_LEADER_EPOCH,
+//   newer: UNKNOWN_LEADER_EPOCH) instead of the log's.
 // * v0-3 cannot carry RecordBatch v2: their records are down-converted to
 //   magic 0 (v0-1) or magic 1 (v2-3) message sets, copied rather than sent
 //   by sendfile (fetchdown.go). v0-2 have no MaxBytes: only each
@@ -217,6 +221,8 @@ func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 				fp.errCode = missing
 			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
 				fp.errCode = t.missingCode(rp.Partition)
+			} else {
+				fp.errCode = t.imageEpochCode(rp.Partition, &fp.epoch)
 			}
 		}
 	}

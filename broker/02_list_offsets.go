@@ -13,6 +13,10 @@ import (
 // ListOffsets: v0-9
 //
 // Behavior:
+// * With a controller, a partition this broker does not lead (metadata
+//   image) gets NOT_LEADER_OR_FOLLOWER, and a CurrentLeaderEpoch is
+//   checked against the image's leader epoch (older: FENCED_LEADER_EPOCH,
+//   newer: UNKNOWN_LEADER_EPOCH) instead of the log's.
 // * v0 (sarama before V0_10_1, Burrow) answers the old offsets array
 //   (OldStyleOffsets), at most MaxNumOffsets long: latest gives the high
 //   watermark, earliest the log start offset, a timestamp >= 0 the first
@@ -67,7 +71,9 @@ func handleListOffsets(_ context.Context, b *Broker, r *request) (*netio.Respons
 				sp.ErrorCode = denied
 			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
-			} else {
+			} else if r.version < 4 {
+				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)
+			} else if sp.ErrorCode = t.imageEpochCode(rp.Partition, &rp.CurrentLeaderEpoch); sp.ErrorCode == 0 {
 				b.listOffset(l, r.version, req.IsolationLevel, rp, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,10 +30,15 @@ import (
 //   (no LEADER_NOT_AVAILABLE round trip). Internal names ("__…") are never
 //   auto-created. Otherwise UNKNOWN_TOPIC_OR_PARTITION; illegal names get
 //   INVALID_TOPIC_EXCEPTION.
-// * Partitions (still local: topics move into the metadata image next):
-//   leader, replicas and ISR are this node, offline empty,
-//   LeaderEpoch (v7+) the log's; TopicID (v10+); IsInternal (v1+) for "__"
-//   names. An offline partition (its log could not be opened) is shown as
+// * Partitions, with a controller (reconcile.go): leader, leader epoch
+//   (v7+), replicas and ISR from the metadata image (no replication yet:
+//   the ISR is what the controller set, every replica until one is
+//   fenced), replicas on fenced brokers in OfflineReplicas (v5+), a
+//   partition with no leader LEADER_NOT_AVAILABLE. A broker that just
+//   started waits (5 s at most) until its logs follow the image and it is
+//   unfenced before answering. Without a controller: leader, replicas and
+//   ISR are this node, offline empty, LeaderEpoch the log's. TopicID
+//   (v10+); IsInternal (v1+) for "__" names. An offline partition (its log could not be opened) is shown as
 //   Kafka shows one whose only replica is on a failed log directory:
 //   LEADER_NOT_AVAILABLE, leader -1, ISR empty, this node in
 //   OfflineReplicas; requests for it get KAFKA_STORAGE_ERROR.
@@ -50,6 +56,7 @@ func init() { register(3, 0, 12, handleMetadata) }
 func handleMetadata(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	_ = b.awaitReady(startWait) // in a cluster: topics once the logs follow the image
 	resp.Brokers = b.liveBrokers(r.conn)
 	resp.ClusterID = &b.clusterID
 	resp.ControllerID = b.controllerID()
@@ -121,7 +128,7 @@ func (b *Broker) requestedTopicMetadata(r *request, rt kmsg.MetadataRequestTopic
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.Topic = &name
 		mt.IsInternal = isInternalTopic(name)
-		mt.ErrorCode = errorCode(err)
+		mt.ErrorCode = codeOf(err)
 		return mt
 	}
 	return b.topicMetadata(t)
@@ -136,8 +143,8 @@ func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 	if !allowed || isInternalTopic(name) {
 		return nil, errUnknownTopic
 	}
-	t, err := b.topics.createTopic(name, b.cfg.NumPartitions, nil)
-	if errors.Is(err, errTopicExists) || errorCode(err) == kerr.TopicAlreadyExists.Code {
+	t, err := b.createTopicAny(name, b.cfg.NumPartitions, -1, nil, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(name); t != nil {
 			return t, nil
 		}
@@ -145,7 +152,10 @@ func (b *Broker) autoCreateTopic(name string, allowed bool) (*topic, error) {
 		// removing files: Kafka's retriable answer for a topic not ready.
 		return nil, newAPIError(kerr.LeaderNotAvailable, "Topic '%s' is being created or deleted.", name)
 	}
-	if err != nil && errorCode(err) == kerr.UnknownServerError.Code {
+	if errors.Is(err, errNotReconciled) {
+		return nil, newAPIError(kerr.LeaderNotAvailable, "Topic '%s' is being created.", name)
+	}
+	if err != nil && codeOf(err) == kerr.UnknownServerError.Code {
 		b.log.Error("cannot auto-create topic", "topic", name, "err", err)
 	}
 	return t, err
@@ -159,6 +169,10 @@ func (b *Broker) topicMetadata(t *topic) kmsg.MetadataResponseTopic {
 	mt.TopicID = t.id
 	mt.IsInternal = t.internal()
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.partitions))
+	if t.meta != nil {
+		mt.Partitions = imagePartitions(t, b.liveSet())
+		return mt
+	}
 	for i, l := range t.partitions {
 		p := kmsg.NewMetadataResponseTopicPartition()
 		p.Partition = int32(i)
@@ -193,4 +207,42 @@ func (b *Broker) fillTopicAuthorizedOps(r *request, req *kmsg.MetadataRequest, r
 			mt.AuthorizedOperations = b.authorizedOps(r, acl.Topic, *mt.Topic)
 		}
 	}
+}
+
+// imagePartitions describes t's partitions from the metadata image:
+// leader, leader epoch, replicas and ISR as the controller set them (with
+// no replication yet, the ISR is every replica); a replica on a fenced
+// broker is offline, and a partition without a leader LEADER_NOT_AVAILABLE.
+func imagePartitions(t *topic, live map[int32]bool) []kmsg.MetadataResponseTopicPartition {
+	out := make([]kmsg.MetadataResponseTopicPartition, 0, len(t.meta.Partitions))
+	for i, ip := range t.meta.Partitions {
+		p := kmsg.NewMetadataResponseTopicPartition()
+		p.Partition = int32(i)
+		p.Leader, p.LeaderEpoch = ip.Leader, ip.LeaderEpoch
+		p.Replicas, p.ISR = slices.Clone(ip.Replicas), slices.Clone(ip.ISR)
+		p.OfflineReplicas = []int32{}
+		for _, r := range ip.Replicas {
+			if !live[r] {
+				p.OfflineReplicas = append(p.OfflineReplicas, r)
+			}
+		}
+		if ip.Leader < 0 {
+			p.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// liveSet is the unfenced brokers of the image, this broker among them.
+func (b *Broker) liveSet() map[int32]bool {
+	live := map[int32]bool{b.cfg.NodeID: true}
+	if b.cl != nil {
+		for _, br := range b.cl.ctl.Image().Brokers() {
+			if !br.Fenced {
+				live[br.ID] = true
+			}
+		}
+	}
+	return live
 }

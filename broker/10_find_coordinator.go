@@ -15,7 +15,12 @@ import (
 // * With an authorizer: DESCRIBE on the group (type 0) or transactional id
 //   (type 1), else GROUP_AUTHORIZATION_FAILED or
 //   TRANSACTIONAL_ID_AUTHORIZATION_FAILED for that key.
-// * Group keys (type 0): this node is every group's coordinator. The first
+// * Group keys (type 0), with a controller: the leader of the group's
+//   __consumer_offsets partition (created with replication factor up to
+//   3, the live brokers), at the listener the client came in on;
+//   COORDINATOR_NOT_AVAILABLE while it has no leader. Group calls to a
+//   broker that does not lead the group's partition get NOT_COORDINATOR.
+//   Without a controller this node is every group's coordinator. The first
 //   request creates __consumer_offsets and loads the coordinator; if that
 //   fails, COORDINATOR_NOT_AVAILABLE. A group whose __consumer_offsets
 //   partition is offline (its log could not be opened) also gets
@@ -64,7 +69,14 @@ func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 		if e := b.denied(r, &chkFindGroup, key); e != 0 {
 			return fail(kerr.GroupAuthorizationFailed)
 		}
-		gc := b.coordinatorOr()
+		gc := b.coordinatorOr() // creates __consumer_offsets on first use
+		if leader, ok := b.remoteCoordinator(c0, key); ok {
+			if leader.NodeID < 0 {
+				return fail(kerr.CoordinatorNotAvailable)
+			}
+			c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
+			return c
+		}
 		if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
 			return fail(kerr.CoordinatorNotAvailable)
 		}

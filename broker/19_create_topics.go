@@ -35,11 +35,17 @@ import (
 //   TOPIC_ALREADY_EXISTS. A name given twice in one request:
 //   INVALID_REQUEST, once.
 // * NumPartitions -1 is the broker's num.partitions; 0 or below -1:
-//   INVALID_PARTITIONS. ReplicationFactor must be -1 or 1 (one node), else
-//   INVALID_REPLICATION_FACTOR.
+//   INVALID_PARTITIONS. ReplicationFactor: with a controller (clusterops.go)
+//   the active controller places the replicas on the unfenced brokers
+//   (-1 is 1; more than the unfenced brokers: INVALID_REPLICATION_FACTOR),
+//   the request is forwarded to it from the other brokers, and the answer
+//   waits until this broker applied the topic. Without one it must be -1
+//   or 1, else INVALID_REPLICATION_FACTOR.
 // * ReplicaAssignment: NumPartitions and ReplicationFactor must then be -1
 //   (INVALID_REQUEST); partitions must be 0..n-1 and each list exactly
-//   [nodeID], else INVALID_REPLICA_ASSIGNMENT.
+//   [nodeID] (with a controller: registered brokers, none twice; only the
+//   list's length is used, as the replication factor), else
+//   INVALID_REPLICA_ASSIGNMENT.
 // * Configs: the topic configs of topicconfig.go; an unknown key, a bad
 //   value or a null value is INVALID_CONFIG with a message naming the key
 //   (and the value). A key given twice: the last wins.
@@ -94,6 +100,7 @@ func handleCreateTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 // topicPlan is a validated CreateTopics entry.
 type topicPlan struct {
 	partitions int32
+	rf         int16 // -1: the default
 	configs    map[string]string
 }
 
@@ -106,7 +113,9 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 	var created *topic
 	var job func()
 	if err == nil && !validateOnly {
-		job = func() { created, err = b.topics.createTopic(rt.Topic, plan.partitions, plan.configs) }
+		job = func() {
+			created, err = b.createTopicAny(rt.Topic, plan.partitions, plan.rf, plan.configs, max(millis(timeoutMs), clusterWait))
+		}
 	}
 	return job, func(done bool, st *kmsg.CreateTopicsResponseTopic) {
 		if !done {
@@ -121,7 +130,7 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 			st.TopicID = created.id
 		}
 		st.NumPartitions = plan.partitions
-		st.ReplicationFactor = 1
+		st.ReplicationFactor = max(plan.rf, 1)
 		for _, e := range b.topicConfigEntries(plan.configs) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.Source = e.name, e.value, int8(e.source)
@@ -147,7 +156,11 @@ func (b *Broker) planTopic(rt *kmsg.CreateTopicsRequestTopic) (topicPlan, error)
 	if _, err := checkTopicConfigs(b.topics.defaults.get(), configs); err != nil {
 		return plan, err
 	}
-	return topicPlan{partitions: n, configs: configs}, nil
+	rf := rt.ReplicationFactor
+	if len(rt.ReplicaAssignment) > 0 {
+		rf = int16(len(rt.ReplicaAssignment[0].Replicas))
+	}
+	return topicPlan{partitions: n, rf: rf, configs: configs}, nil
 }
 
 // checkNewTopicName checks the name's syntax, existence and collisions.
@@ -170,7 +183,7 @@ func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, er
 		}
 		return b.checkCreateAssignment(rt.ReplicaAssignment)
 	}
-	if err := checkReplicationFactor(rt.ReplicationFactor); err != nil {
+	if err := b.checkReplicationFactor(rt.ReplicationFactor); err != nil {
 		return 0, err
 	}
 	switch n := rt.NumPartitions; {
@@ -185,16 +198,19 @@ func (b *Broker) plannedPartitions(rt *kmsg.CreateTopicsRequestTopic) (int32, er
 	}
 }
 
-// checkReplicationFactor accepts -1 (the default, 1) and 1.
-func checkReplicationFactor(rf int16) error {
+// checkReplicationFactor accepts -1 (the default, 1) and factors up to
+// the unfenced brokers (one without a controller; the controller checks
+// again as it places the replicas).
+func (b *Broker) checkReplicationFactor(rf int16) error {
+	brokers := int16(len(b.liveSet()))
 	switch {
-	case rf == -1 || rf == 1:
+	case rf == -1 || rf >= 1 && rf <= brokers:
 		return nil
 	case rf <= 0:
 		return newAPIError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
 	default:
 		return newAPIError(kerr.InvalidReplicationFactor,
-			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", rf, rf)
+			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, brokers)
 	}
 }
 
@@ -203,7 +219,7 @@ func checkReplicationFactor(rf int16) error {
 func (b *Broker) checkCreateAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) (int32, error) {
 	parts := make([]int32, 0, len(as))
 	for _, a := range as {
-		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+		if err := b.checkReplicas(a.Replicas); err != nil {
 			return 0, err
 		}
 		parts = append(parts, a.Partition)

@@ -18,6 +18,10 @@ import (
 //   TOPIC_AUTHORIZATION_FAILED; then a missing topic is
 //   UNKNOWN_TOPIC_OR_PARTITION and an existing one needs DELETE, else
 //   TOPIC_AUTHORIZATION_FAILED (an unknown topic id stays UNKNOWN_TOPIC_ID).
+// * With a controller (clusterops.go): the active controller removes the
+//   topic from the metadata image (forwarded to it from other brokers) and
+//   every broker's reconciler then hides it and removes its files; a
+//   success means it is gone from this broker. Without a controller:
 // * Every named topic is first hidden from Metadata, produce and fetch,
 //   before any file work, so none is listed once the response leaves (nor
 //   while it is being prepared). Their logs are then removed in parallel
@@ -100,7 +104,13 @@ func handleDeleteTopics(_ context.Context, b *Broker, r *request) (*netio.Respon
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "delete topic")
 			return
 		}
-		jobs = append(jobs, func() { err = b.topics.removeTopic(t) })
+		jobs = append(jobs, func() {
+			if b.cl != nil {
+				err = b.deleteTopicAny(t, max(millis(req.TimeoutMillis), clusterWait))
+				return
+			}
+			err = b.topics.removeTopic(t)
+		})
 		finish = append(finish, func(done bool) {
 			switch {
 			case !done && req.TimeoutMillis <= 0:
@@ -145,6 +155,9 @@ func (b *Broker) markFromRequest(rt kmsg.DeleteTopicsRequestTopic, version int16
 			code = kerr.InvalidRequest
 		}
 		return nil, newAPIError(code, "Internal topic %s cannot be deleted.", name)
+	}
+	if b.cl != nil {
+		return t, nil // the controller decides; the reconciler removes the files
 	}
 	t, err = b.topics.markDeleted(name, t.id)
 	if errors.Is(err, errUnknownTopic) { // deleted meanwhile

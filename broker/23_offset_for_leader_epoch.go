@@ -16,6 +16,10 @@ import (
 //   else TOPIC_AUTHORIZATION_FAILED per partition; a replica (v3+
 //   ReplicaID >= 0) needs CLUSTER_ACTION on the cluster, else
 //   CLUSTER_AUTHORIZATION_FAILED per partition.
+// * With a controller, a partition this broker does not lead (metadata
+//   image) gets NOT_LEADER_OR_FOLLOWER, and a CurrentLeaderEpoch is
+//   checked against the image's leader epoch (older: FENCED_LEADER_EPOCH,
+//   newer: UNKNOWN_LEADER_EPOCH) instead of the log's.
 // * For each partition, the end offset of the largest leader epoch <= the
 //   requested one, and that epoch (v1+), from Log.EndOffsetForEpoch;
 //   consumers use it to detect log truncation (KIP-320).
@@ -54,8 +58,10 @@ func handleOffsetForLeaderEpoch(_ context.Context, b *Broker, r *request) (*neti
 				sp.ErrorCode = denied
 			} else if l == nil {
 				sp.ErrorCode = t.missingCode(rp.Partition)
-			} else {
-				endOffsetForEpoch(l, r.version >= 2, rp, &sp)
+			} else if r.version < 2 {
+				endOffsetForEpoch(l, false, rp, &sp)
+			} else if sp.ErrorCode = t.imageEpochCode(rp.Partition, &rp.CurrentLeaderEpoch); sp.ErrorCode == 0 {
+				endOffsetForEpoch(l, true, rp, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

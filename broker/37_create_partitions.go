@@ -21,6 +21,9 @@ import (
 //   the background (Metadata shows the new partitions once all exist);
 //   TimeoutMillis <= 0 answers at once. A topic with another CreatePartitions
 //   or a deletion in progress: REASSIGNMENT_IN_PROGRESS.
+// * With a controller (clusterops.go): the active controller places the new
+//   partitions with the replication factor of partition 0 (forwarded to it
+//   from other brokers); the answer waits until this broker applied them.
 // * Only increases: Count equal to or below the current count is
 //   INVALID_PARTITIONS (with Kafka's messages), as is a count above the
 //   broker's limit (10000). Unknown topics: UNKNOWN_TOPIC_OR_PARTITION. A
@@ -53,7 +56,7 @@ func handleCreatePartitions(_ context.Context, b *Broker, r *request) (*netio.Re
 			st2.ErrorCode, st2.ErrorMessage = b.errorResult(err, "create partitions")
 			return
 		}
-		jobs = append(jobs, func() { _, err = b.topics.addPartitions(rt.Topic, rt.Count) })
+		jobs = append(jobs, func() { err = b.addPartitionsAny(rt.Topic, rt.Count, max(millis(req.TimeoutMillis), clusterWait)) })
 		finish = append(finish, func(done bool) {
 			if !done {
 				err = timedOut("Adding partitions", rt.Topic, req.TimeoutMillis)
@@ -97,7 +100,7 @@ func (b *Broker) checkGrowAssignment(as []kmsg.CreatePartitionsRequestTopicAssig
 			"Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", added, len(as))
 	}
 	for _, a := range as {
-		if err := checkReplicas(a.Replicas, b.cfg.NodeID); err != nil {
+		if err := b.checkReplicas(a.Replicas); err != nil {
 			return err
 		}
 	}

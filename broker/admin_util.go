@@ -82,7 +82,11 @@ func duplicates[K comparable](n int, key func(i int) K) map[K]bool {
 
 // checkReplicas checks one partition's manual assignment: on one node the
 // only valid list is [nodeID].
-func checkReplicas(replicas []int32, nodeID int32) error {
+func (b *Broker) checkReplicas(replicas []int32) error {
+	if b.cl != nil {
+		return b.checkClusterReplicas(replicas)
+	}
+	nodeID := b.cfg.NodeID
 	if len(replicas) == 0 {
 		return newAPIError(kerr.InvalidReplicaAssignment,
 			"The manual partition assignment includes an empty replica list.")

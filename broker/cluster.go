@@ -80,6 +80,8 @@ type clusterMember struct {
 	conn     net.Conn
 	connAddr string
 	corrID   int32
+
+	rec *reconciler // the image's topics onto the local logs (reconcile.go)
 }
 
 func newClusterMember(b *Broker) *clusterMember {
@@ -92,10 +94,15 @@ func newClusterMember(b *Broker) *clusterMember {
 	}
 	_, _ = rand.Read(m.incarnation[:]) // crypto/rand.Read never fails
 	m.epoch.Store(-1)
+	m.rec = newReconciler(b)
+	b.topics.markImageOnly()
 	return m
 }
 
-func (m *clusterMember) start() { go m.loop() }
+func (m *clusterMember) start() {
+	go m.loop()
+	m.rec.start(m.epoch.Load)
+}
 
 // Registered is closed once this broker has registered and been unfenced
 // for the first time.
@@ -153,6 +160,7 @@ func (m *clusterMember) step() time.Duration {
 // this broker now (Kafka's controlled shutdown), so that it leaves Metadata
 // before its session would expire.
 func (m *clusterMember) stop() {
+	m.rec.stop()
 	close(m.quit)
 	<-m.done
 	if m.epoch.Load() >= 0 {

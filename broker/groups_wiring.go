@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
 )
@@ -43,6 +45,7 @@ func (b *Broker) loadGroups() error {
 
 // groups returns the broker's group coordinator, opening it on first use.
 func (b *Broker) groups() (*group.Coordinator, error) {
+	_ = b.awaitReady(startWait) // in a cluster: __consumer_offsets follows the image
 	e := b.groupsEntry()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -55,6 +58,9 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 	cfg := e.cfg
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
+	}
+	if b.cl != nil {
+		cfg.Owns = b.leadsOffsetsPartition
 	}
 	t, err := b.offsetsTopic(cfg)
 	if err != nil {
@@ -106,8 +112,8 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 		"retention.ms":      "-1",
 		"max.message.bytes": strconv.Itoa(64 << 20),
 	}
-	t, err := b.topics.createTopic(group.TopicName, cfg.Partitions, configs)
-	if errors.Is(err, errTopicExists) {
+	t, err := b.createTopicAny(group.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(group.TopicName); t != nil {
 			return t, b.compactOffsetsTopic(t)
 		}
@@ -172,5 +178,8 @@ func millis(ms int32) time.Duration { return time.Duration(ms) * time.Millisecon
 // partitionExists reports whether topic has partition p.
 func (b *Broker) partitionExists(topicName string, p int32) bool {
 	t := b.topics.get(topicName)
+	if t != nil && t.meta != nil { // in a cluster: any broker may lead it
+		return p >= 0 && int(p) < len(t.meta.Partitions)
+	}
 	return t != nil && t.partition(p) != nil
 }

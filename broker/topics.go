@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -34,14 +35,29 @@ const maxTopicNameLen = 249
 type topic struct {
 	name       string
 	id         [16]byte
-	partitions []*partition.Log  // nil: offline (the store could not open it)
+	partitions []*partition.Log  // nil: offline (the store could not open it), or not a replica here
 	configs    map[string]string // overrides of the broker's defaults
+
+	// meta is the topic in the metadata image (reconcile.go), nil on a
+	// broker without a controller; self is this broker's id. With meta,
+	// partition(p) is the local log only where this broker leads p.
+	meta *metadata.TopicImage
+	self int32
+}
+
+// leads reports whether this broker may serve clients for partition p:
+// always without a metadata image, else when the image names it leader.
+func (t *topic) leads(p int32) bool {
+	return t.meta == nil || int(p) < len(t.meta.Partitions) && t.meta.Partitions[p].Leader == t.self
 }
 
 // missingCode is the error code for partition p when t.partition(p) is nil:
 // KAFKA_STORAGE_ERROR for an offline partition, UNKNOWN_TOPIC_OR_PARTITION
 // for one that does not exist.
 func (t *topic) missingCode(p int32) int16 {
+	if t != nil && t.meta != nil && p >= 0 && int(p) < len(t.meta.Partitions) && !t.leads(p) {
+		return kerr.NotLeaderForPartition.Code
+	}
 	if t != nil && p >= 0 && int(p) < len(t.partitions) && t.partitions[p] == nil {
 		return kerr.KafkaStorageError.Code
 	}
@@ -54,9 +70,22 @@ func (t *topic) internal() bool { return isInternalTopic(t.name) }
 
 func isInternalTopic(name string) bool { return len(name) >= 2 && name[:2] == "__" }
 
+// imageEpochCode checks a client's CurrentLeaderEpoch (-1: unchecked)
+// against partition p's leader epoch in the metadata image, then clears
+// it: the local log's epoch does not follow leadership changes yet
+// (replication will), so it is not checked again. 0 without an image.
+func (t *topic) imageEpochCode(p int32, epoch *int32) int16 {
+	if t == nil || t.meta == nil || p < 0 || int(p) >= len(t.meta.Partitions) {
+		return 0
+	}
+	code := checkLeaderEpoch(true, *epoch, t.meta.Partitions[p].LeaderEpoch)
+	*epoch = -1
+	return code
+}
+
 // partition returns partition p or nil.
 func (t *topic) partition(p int32) *partition.Log {
-	if p < 0 || int(p) >= len(t.partitions) {
+	if p < 0 || int(p) >= len(t.partitions) || !t.leads(p) {
 		return nil
 	}
 	return t.partitions[p]
@@ -89,6 +118,10 @@ type topics struct {
 	// afterStep, if set (tests, setAfterStep), runs after each file step of
 	// a topic creation or deletion (topicops.go); an error stops it there.
 	afterStep atomic.Pointer[func(topic, step string) error]
+	// imageOnly hides topics not (yet) from the metadata image: set with
+	// a controller once the data directory was taken over (reconcile.go),
+	// so a topic a crash left half-made on disk is never served.
+	imageOnly atomic.Bool
 	// ops counts operations in flight, background ones included; Shutdown
 	// waits for them before closing the store.
 	ops sync.WaitGroup
@@ -203,22 +236,43 @@ func (ts *topics) applyConfigs(t *topic, overrides map[string]string) error {
 func (ts *topics) get(name string) *topic {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
+	return ts.visible(ts.mu.byName[name])
+}
+
+// getLocal is get with the topics imageOnly hides (the reconciler).
+func (ts *topics) getLocal(name string) *topic {
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
 	return ts.mu.byName[name]
+}
+
+// visible returns t, or nil if imageOnly hides it.
+func (ts *topics) visible(t *topic) *topic {
+	if t != nil && t.meta == nil && ts.imageOnly.Load() {
+		return nil
+	}
+	return t
 }
 
 // getByID returns the topic or nil.
 func (ts *topics) getByID(id [16]byte) *topic {
 	ts.mu.RLock()
 	defer ts.mu.RUnlock()
-	return ts.mu.byID[id]
+	return ts.visible(ts.mu.byID[id])
 }
 
 // all returns every topic sorted by name.
-func (ts *topics) all() []*topic {
+func (ts *topics) all() []*topic { return ts.allOf(true) }
+
+// allOf returns every topic sorted by name; with filter, not those
+// imageOnly hides.
+func (ts *topics) allOf(filter bool) []*topic {
 	ts.mu.RLock()
 	out := make([]*topic, 0, len(ts.mu.byName))
 	for _, t := range ts.mu.byName {
-		out = append(out, t)
+		if !filter || ts.visible(t) != nil {
+			out = append(out, t)
+		}
 	}
 	ts.mu.RUnlock()
 	slices.SortFunc(out, func(a, b *topic) int {
@@ -629,7 +683,7 @@ func (ts *topics) setConfigs(name string, configs map[string]string) error {
 	if err := ts.persistConfigsLocked(name, configs); err != nil {
 		return err
 	}
-	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: maps.Clone(configs)}
+	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: maps.Clone(configs), meta: t.meta, self: t.self}
 	if err := ts.applyConfigs(nt, configs); err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ func (b *Broker) loadTxns() error {
 // txns returns the broker's transaction coordinator, opening it on first
 // use.
 func (b *Broker) txns() (*txn.Coordinator, error) {
+	_ = b.awaitReady(startWait) // in a cluster: __transaction_state follows the image
 	e := &b.tx
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -121,8 +122,8 @@ func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
 		"retention.ms":     "-1",
 		"compression.type": "uncompressed",
 	}
-	t, err := b.topics.createTopic(txn.TopicName, cfg.Partitions, configs)
-	if errors.Is(err, errTopicExists) {
+	t, err := b.createTopicAny(txn.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
 		if t = b.topics.get(txn.TopicName); t != nil {
 			return t, nil
 		}

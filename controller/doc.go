@@ -58,6 +58,9 @@
 //   - AlterPartition: a partition leader changes its ISR, naming the leader
 //     and partition epochs it acts on (stale ones are refused, as are
 //     fenced brokers and non-replicas in the new ISR).
+//   - ImportTopics: the takeover of a single-node data directory's topics
+//     (ids, partition counts, configs kept; the importing broker the only
+//     replica), once, by the broker package's reconciler.
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
 package controller

@@ -12,6 +12,12 @@ const TopicName = "__consumer_offsets"
 // (Kafka's broker setting in brackets), except InitialRebalanceDelay, where
 // zero means no delay as in Kafka: start from DefaultConfig.
 type Config struct {
+	// Owns, if set, tells whether this broker is the coordinator of the
+	// groups of a __consumer_offsets partition (in a cluster: it leads
+	// that partition). A group of a partition it does not own gets
+	// NOT_COORDINATOR (16) from every call, so the client looks the
+	// coordinator up again. Nil: every partition is owned (one node).
+	Owns func(partition int32) bool
 	// Partitions is the partition count of __consumer_offsets when the
 	// coordinator creates it [offsets.topic.num.partitions]. Default 50.
 	// An existing topic keeps its count: it decides where groups live.

@@ -13,9 +13,14 @@ import "github.com/twmb/franz-go/pkg/kerr"
 // answer it per group.
 
 // Available returns nil when the group's __consumer_offsets partition is
-// online, kerr.CoordinatorNotAvailable when it is offline.
+// online, kerr.CoordinatorNotAvailable when it is offline, and
+// kerr.NotCoordinator when Config.Owns says another broker leads it.
 func (c *Coordinator) Available(groupID string) error {
-	if c.parts[PartitionFor(groupID, int32(len(c.parts)))].log == nil {
+	p := PartitionFor(groupID, int32(len(c.parts)))
+	if c.cfg.Owns != nil && !c.cfg.Owns(p) {
+		return kerr.NotCoordinator
+	}
+	if c.parts[p].log == nil {
 		return kerr.CoordinatorNotAvailable
 	}
 	return nil
