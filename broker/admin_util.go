@@ -160,7 +160,7 @@ func (ts *topics) updateConfigs(name string, validateOnly bool, edit func(map[st
 	if err := ts.persistConfigsLocked(name, next); err != nil {
 		return err
 	}
-	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: next}
+	nt := &topic{name: name, id: t.id, partitions: t.partitions, configs: next, meta: t.meta, self: t.self}
 	if err := ts.applyConfigs(nt, next); err != nil {
 		return err
 	}
