@@ -63,4 +63,8 @@
 //     replica), once, by the broker package's reconciler.
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
+//   - CreateAcls / DeleteAcls / AlterScramCredentials: ACL bindings get
+//     fresh random ids here; deletion filters are matched against the
+//     leader's image under the decision lock; removing a credential that
+//     does not exist is left out and reported back.
 package controller

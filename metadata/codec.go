@@ -96,6 +96,14 @@ func deref(p decodable) Record {
 		return *r
 	case *ProducerIdsBlock:
 		return *r
+	case *AccessControlEntry:
+		return *r
+	case *RemoveAccessControlEntry:
+		return *r
+	case *UserScramCredential:
+		return *r
+	case *RemoveUserScramCredential:
+		return *r
 	}
 	panic(fmt.Sprintf("BUG: metadata: deref of %T", p))
 }

@@ -13,8 +13,14 @@
 // incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
 // Partition {replicas, ISR, leader, leader epoch, partition epoch},
 // PartitionChange, RemoveTopic, Config {resource, key, value or delete},
-// ProducerIdsBlock {broker, first id, size}. Type numbers 9-15 are reserved
-// for the ACL and SCRAM records.
+// ProducerIdsBlock {broker, first id, size}, and the security records
+// (types 9-12): AccessControlEntry {id, resource type, name, pattern type,
+// principal, host, operation, permission} and RemoveAccessControlEntry {id};
+// UserScramCredential {user, mechanism, salt, stored key, server key,
+// iterations}, which sets or replaces, and RemoveUserScramCredential. Salt
+// and keys are encoded as strings (uint16 length). A snapshot restates ACLs
+// by id and credentials by user and mechanism after the producer-id block.
+// Types 13-15 are reserved. Nothing proposes the security records yet.
 //
 // # Encoding
 //

@@ -41,6 +41,8 @@ type Image struct {
 	byName      map[string]UUID
 	configs     map[ConfigResource]map[string]string
 	producerIDs ProducerIdsBlock // the last block handed out
+	acls        map[UUID]AccessControlEntry
+	scram       map[ScramKey]UserScramCredential
 }
 
 // Empty is the image before any record.
@@ -121,6 +123,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 type builder struct {
 	Image
 	brokersOwned, topicsOwned, configsOwned bool
+	aclsOwned, scramOwned                   bool
 	owned                                   map[UUID]bool // topics cloned in this batch
 }
 
@@ -148,6 +151,14 @@ func (b *builder) apply(rec Record) error {
 		return b.config(r)
 	case ProducerIdsBlock:
 		return b.producerIdsBlock(r)
+	case AccessControlEntry:
+		return b.acl(r)
+	case RemoveAccessControlEntry:
+		return b.removeACL(r)
+	case UserScramCredential:
+		return b.scramCredential(r)
+	case RemoveUserScramCredential:
+		return b.removeScram(r)
 	}
 	return invalid("unknown record %T", rec)
 }

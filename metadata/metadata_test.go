@@ -29,6 +29,16 @@ func sampleRecords() []Record {
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},
 		ProducerIdsBlock{BrokerID: 1, BrokerEpoch: 2, FirstID: 1000, Size: 1000},
 		FenceBroker{BrokerID: 1, BrokerEpoch: 2},
+		AccessControlEntry{ID: UUID{1}, ResourceType: 2, ResourceName: "a", PatternType: 3,
+			Principal: "User:alice", Host: "*", Operation: 3, Permission: 3},
+		AccessControlEntry{ID: UUID{2}, ResourceType: 4, ResourceName: "kafka-cluster", PatternType: 3,
+			Principal: "User:bob", Host: "10.0.0.1", Operation: 2, Permission: 2},
+		RemoveAccessControlEntry{ID: UUID{2}},
+		UserScramCredential{Name: "alice", Mechanism: 2, Salt: []byte("s1"), StoredKey: []byte("k1"),
+			ServerKey: []byte("v1"), Iterations: 4096},
+		UserScramCredential{Name: "bob", Mechanism: 1, Salt: []byte("s2"), StoredKey: []byte("k2"),
+			ServerKey: []byte("v2"), Iterations: 8192},
+		RemoveUserScramCredential{Name: "bob", Mechanism: 1},
 		RemoveTopic{TopicID: idB},
 	}
 }

@@ -18,10 +18,8 @@ var (
 // names, not its wire ids) and are never reused.
 type Type uint8
 
-// Record types. 9-15 are reserved for the security issue's ACL and SCRAM
-// records (AccessControlEntry, RemoveAccessControlEntry,
-// UserScramCredential, RemoveUserScramCredential); decoding them fails with
-// ErrCorrupt until they exist.
+// Record types. 9-12 are the security records (security.go); 13-15 are
+// reserved.
 const (
 	TypeRegisterBroker   Type = 1
 	TypeFenceBroker      Type = 2
@@ -31,10 +29,10 @@ const (
 	TypePartitionChange  Type = 6
 	TypeRemoveTopic      Type = 7
 	TypeConfig           Type = 8
-	TypeAccessControl    Type = 9  // reserved
-	TypeRemoveAccessCtl  Type = 10 // reserved
-	TypeScramCredential  Type = 11 // reserved
-	TypeRemoveScram      Type = 12 // reserved
+	TypeAccessControl    Type = 9
+	TypeRemoveAccessCtl  Type = 10
+	TypeScramCredential  Type = 11
+	TypeRemoveScram      Type = 12
 	TypeProducerIdsBlock Type = 16
 )
 
@@ -201,6 +199,14 @@ func newRecord(t Type, v uint8) decodable {
 		return &Config{}
 	case TypeProducerIdsBlock:
 		return &ProducerIdsBlock{}
+	case TypeAccessControl:
+		return &AccessControlEntry{}
+	case TypeRemoveAccessCtl:
+		return &RemoveAccessControlEntry{}
+	case TypeScramCredential:
+		return &UserScramCredential{}
+	case TypeRemoveScram:
+		return &RemoveUserScramCredential{}
 	}
 	return nil
 }

@@ -44,7 +44,7 @@ func (im *Image) Records() []Record {
 	if im.producerIDs != (ProducerIdsBlock{}) {
 		recs = append(recs, im.producerIDs)
 	}
-	return recs
+	return im.securityRecords(recs)
 }
 
 func compareStrings(a, b string) int {
