@@ -23,18 +23,29 @@ type CommitRequest struct {
 // check). It returns an error per partition; it blocks until the offsets are
 // appended to __consumer_offsets.
 func (c *Coordinator) Commit(ctx context.Context, req CommitRequest) map[TopicPartition]error {
-	out := make(map[TopicPartition]error, len(req.Offsets))
+	return c.commitWith(ctx, req.Group, req.Offsets, func(out map[TopicPartition]error) (chan error, error) {
+		return c.commitLocked(&req, out)
+	})
+}
+
+// commitWith runs a commit of offsets to group: locked (under c.mu)
+// validates it, records per-partition rejections in out and queues the
+// rest; commitWith then waits for the append and gives every partition
+// not already answered its error. Commit and TxnCommit share it.
+func (c *Coordinator) commitWith(ctx context.Context, group string, offsets map[TopicPartition]Offset,
+	locked func(out map[TopicPartition]error) (chan error, error)) map[TopicPartition]error {
+	out := make(map[TopicPartition]error, len(offsets))
 	all := func(err error) map[TopicPartition]error {
-		for tp := range req.Offsets {
+		for tp := range offsets {
 			out[tp] = err
 		}
 		return out
 	}
-	if err := c.Available(req.Group); err != nil {
+	if err := c.Available(group); err != nil {
 		return all(err)
 	}
 	c.mu.Lock()
-	wait, err := c.commitLocked(&req, out)
+	wait, err := locked(out)
 	c.mu.Unlock()
 	if err != nil {
 		return all(err)
@@ -45,7 +56,7 @@ func (c *Coordinator) Commit(ctx context.Context, req CommitRequest) map[TopicPa
 	c.flushDirty()
 	select {
 	case err := <-wait:
-		for tp := range req.Offsets {
+		for tp := range offsets {
 			if _, done := out[tp]; !done {
 				out[tp] = err
 			}

@@ -45,37 +45,9 @@ type TxnCommitRequest struct {
 // producer and records them as pending. It returns an error per
 // partition once the batch is appended.
 func (c *Coordinator) TxnCommit(ctx context.Context, req TxnCommitRequest) map[TopicPartition]error {
-	out := make(map[TopicPartition]error, len(req.Offsets))
-	all := func(err error) map[TopicPartition]error {
-		for tp := range req.Offsets {
-			out[tp] = err
-		}
-		return out
-	}
-	if err := c.Available(req.Group); err != nil {
-		return all(err)
-	}
-	c.mu.Lock()
-	wait, err := c.txnCommitLocked(&req, out)
-	c.mu.Unlock()
-	if err != nil {
-		return all(err)
-	}
-	if wait == nil {
-		return out
-	}
-	c.flushDirty()
-	select {
-	case err := <-wait:
-		for tp := range req.Offsets {
-			if _, done := out[tp]; !done {
-				out[tp] = err
-			}
-		}
-		return out
-	case <-ctx.Done():
-		return all(ctx.Err())
-	}
+	return c.commitWith(ctx, req.Group, req.Offsets, func(out map[TopicPartition]error) (chan error, error) {
+		return c.txnCommitLocked(&req, out)
+	})
 }
 
 func (c *Coordinator) txnCommitLocked(req *TxnCommitRequest, out map[TopicPartition]error) (chan error, error) {
