@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/netio"
 )
 
@@ -13,6 +14,7 @@ type Endpoint struct {
 	Listener string // listener name
 	Host     string
 	Port     int32
+	Protocol listener.Protocol // the listener's security protocol ("" means PLAINTEXT)
 }
 
 func (e Endpoint) String() string {
@@ -44,7 +46,7 @@ func (b *Broker) advertised(c *netio.Conn) (string, int32) {
 func (b *Broker) advertisedListeners() string {
 	m := *b.endpoints.Load()
 	if len(m) == 0 {
-		return Endpoint{"PLAINTEXT", b.cfg.AdvertisedHost, b.advertisedPort()}.String()
+		return Endpoint{Listener: "PLAINTEXT", Host: b.cfg.AdvertisedHost, Port: b.advertisedPort()}.String()
 	}
 	parts := make([]string, 0, len(m))
 	for _, e := range b.cfg.Advertised {

@@ -192,23 +192,9 @@ func (b *Broker) registeredEndpoints() []metadata.Endpoint {
 	for _, e := range b.cfg.Advertised {
 		e = m[e.Listener]
 		out = append(out, metadata.Endpoint{Name: e.Listener, Host: e.Host, Port: uint16(e.Port),
-			SecurityProtocol: securityProtocolID(e.Listener)})
+			SecurityProtocol: e.Protocol.ID()})
 	}
 	return out
-}
-
-// securityProtocolID is Kafka's id of the security protocol a listener of
-// the standard names uses (0 for others: the name carries no protocol).
-func securityProtocolID(name string) int16 {
-	switch name {
-	case "SSL":
-		return 1
-	case "SASL_PLAINTEXT":
-		return 2
-	case "SASL_SSL":
-		return 3
-	}
-	return 0
 }
 
 func (m *clusterMember) register() (int64, error) {

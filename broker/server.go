@@ -143,7 +143,7 @@ func endpoints(cfg ServerConfig) ([]Endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
-		out = append(out, Endpoint{Listener: l.Name, Host: host, Port: port})
+		out = append(out, Endpoint{Listener: l.Name, Host: host, Port: port, Protocol: l.Protocol})
 	}
 	return out, nil
 }

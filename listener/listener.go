@@ -36,6 +36,21 @@ func (p Protocol) SASL() bool { return p == SASLPlaintext || p == SASLSSL }
 // TLS reports whether the connection is wrapped in TLS.
 func (p Protocol) TLS() bool { return p == SSL || p == SASLSSL }
 
+// ID is Kafka's id of the protocol (SecurityProtocol.id, as brokers
+// register their listeners): 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT,
+// 3 SASL_SSL.
+func (p Protocol) ID() int16 {
+	switch p {
+	case SSL:
+		return 1
+	case SASLPlaintext:
+		return 2
+	case SASLSSL:
+		return 3
+	}
+	return 0
+}
+
 func parseProtocol(s string) (Protocol, error) {
 	switch p := Protocol(strings.ToUpper(strings.TrimSpace(s))); p {
 	case Plaintext, SSL, SASLPlaintext, SASLSSL:
