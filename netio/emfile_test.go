@@ -77,12 +77,12 @@ func acceptOutOfDescriptors(t *testing.T) {
 		if n, err := unix.Read(fd, b[:]); n > 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("a connection over the descriptor limit was not shed: read %d, %v", n, err)
 		}
-		unix.Close(fd) // gives the process one descriptor: the filler takes it back
-		f, err := os.Open(os.DevNull)
-		if err != nil {
-			t.Fatal(err)
+		// Replace the socket by /dev/null in one step: closing it would
+		// free a descriptor that the server's spare (reopened after each
+		// shed connection) and the filler would then race for.
+		if err := unix.Dup3(int(filler[0].Fd()), fd, unix.O_CLOEXEC); err != nil {
+			t.Fatalf("dup3: %v", err)
 		}
-		filler = append(filler, f)
 	}
 	if st := s.Stats(); st.AcceptErrors < 3 || st.ConnsShed != 3 {
 		t.Fatalf("want 3 accept errors and 3 connections shed: %+v", st)
@@ -95,6 +95,9 @@ func acceptOutOfDescriptors(t *testing.T) {
 	roundTripOn(t, steady, h)
 	for _, f := range filler {
 		f.Close()
+	}
+	for _, fd := range socks {
+		unix.Close(fd)
 	}
 	if err := s.Health(); err != nil {
 		t.Fatalf("Health = %v with descriptors free", err)
