@@ -44,6 +44,7 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /metadataz", d.metadataz)
 	// The web console and its API (console package), once the broker runs.
 	mux.HandleFunc("/", d.serveConsole)
 	if d.cfg.Pprof {
@@ -84,6 +85,26 @@ func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	}
+}
+
+// metadataz answers the metadata this node applied, as JSON
+// {"applied_index": N, "image_sha256": "hex"}: nodes with equal answers
+// applied the same metadata log (the cluster tests and `sluice cluster
+// info`-style checks compare them). 503 while the broker starts, or
+// (rarely) when an entry was applied while it was read: ask again.
+func (d *daemon) metadataz(w http.ResponseWriter, r *http.Request) {
+	b := d.broker.Load()
+	if b == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	idx, sum, ok := b.MetadataState()
+	if !ok {
+		http.Error(w, "metadata changing or no quorum: ask again", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"applied_index\":%d,\"image_sha256\":\"%x\"}\n", idx, sum)
 }
 
 func (hs *httpServer) close(log *slog.Logger) {
