@@ -3,12 +3,12 @@
 // it (issue 14's "Test hosts"). It needs root and iproute2's ip; without
 // them New skips the test with a message saying so.
 //
-//	 root namespace (the test process)        bridge namespace <prefix>-br
-//	  <veth> 10.A.B.254/24 ──────────────────── up0 ─┐
-//	                                                 br0 (bridge, no address)
-//	 host namespace <prefix>-h1: eth0 10.A.B.1 ── h1 ─┤
-//	 host namespace <prefix>-h2: eth0 10.A.B.2 ── h2 ─┤
-//	 host namespace <prefix>-h3: eth0 10.A.B.3 ── h3 ─┘
+//	root namespace (the test process)        bridge namespace <prefix>-br
+//	 <veth> 10.A.B.254/24 ──────────────────── up0 ─┐
+//	                                                br0 (bridge, no address)
+//	host namespace <prefix>-h1: eth0 10.A.B.1 ── h1 ─┤
+//	host namespace <prefix>-h2: eth0 10.A.B.2 ── h2 ─┤
+//	host namespace <prefix>-h3: eth0 10.A.B.3 ── h3 ─┘
 //
 // Every host reaches every other and the test process reaches every host
 // directly (same /24, no routing). Host.Cut sets the bridge side of the
