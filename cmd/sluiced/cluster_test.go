@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -213,6 +214,22 @@ func TestThreeNodeQuorum(t *testing.T) {
 		return ""
 	})
 	t.Logf("new leader %d %.2fs after kill -9 of %d", newLeader, time.Since(killedAt).Seconds(), leader)
+	// The new controller serves admin calls: CreateTopics through either
+	// survivor (the other forwards it) succeeds within 10 s of the kill.
+	for k, a := range rest {
+		topic := fmt.Sprintf("after-kill-%d", k)
+		for {
+			err := createTopic(a, topic)
+			if err == nil {
+				t.Logf("CreateTopics %s through %s answered %.2fs after kill -9 of the controller", topic, a, time.Since(killedAt).Seconds())
+				break
+			}
+			if time.Since(killedAt) > 10*time.Second {
+				t.Fatalf("CreateTopics %s through %s 10s after kill -9 of the controller: %v", topic, a, err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	}
 
 	// Its broker misses its heartbeats: fenced after the session timeout,
 	// it leaves Metadata and DescribeCluster everywhere.
@@ -274,6 +291,27 @@ func TestControllerPortTaken(t *testing.T) {
 	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
 	p.waitLog("registered with the controller")
 	p.stop()
+}
+
+// createTopic sends CreateTopics for a one-partition RF=1 topic to addr.
+func createTopic(addr, topic string) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version, req.TimeoutMillis = 5, 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+	req.Topics = append(req.Topics, rt)
+	r, err := request(addr, req)
+	if err != nil {
+		return err
+	}
+	resp := r.(*kmsg.CreateTopicsResponse)
+	if len(resp.Topics) != 1 {
+		return fmt.Errorf("CreateTopics: %d topics in the answer", len(resp.Topics))
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		return fmt.Errorf("CreateTopics: %w", kerr.ErrorForCode(code))
+	}
+	return nil
 }
 
 // consoleBroker is a row of the console's brokers table (/api/overview).
