@@ -255,6 +255,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	b.port.Store(cfg.AdvertisedPort)
 	if cfg.Controller != nil {
 		b.cl = newClusterMember(b)
+		pids.reserve = b.reserveProducerIDs
 	}
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)

@@ -195,6 +195,8 @@ func TestThreeNodeQuorum(t *testing.T) {
 	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
 	leader := agreed(t, addrs, 20*time.Second, allThree)
 	t.Logf("%.2fs: node %d leads, three brokers registered", time.Since(began).Seconds(), leader)
+	pids := map[int64]string{}
+	initPIDs(t, addrs, pids, "at start")
 	// Any node's console shows the three brokers, the controller among them.
 	for _, n := range nodes {
 		consoleBrokers(t, n, func(bs []consoleBroker) string {
@@ -257,6 +259,9 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// It restarts on the same directory and addresses and rejoins.
 	nodes[killed] = startNode(killed)
 	agreed(t, addrs, 20*time.Second, allThree)
+	// Producer ids stay unique across brokers, a controller change and a
+	// restart: each broker's blocks come from the active controller.
+	initPIDs(t, addrs, pids, "after the restart")
 	for _, n := range nodes {
 		n.stop()
 	}
@@ -291,6 +296,39 @@ func TestControllerPortTaken(t *testing.T) {
 	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
 	p.waitLog("registered with the controller")
 	p.stop()
+}
+
+// initPIDs asks every node for two idempotent producer ids (InitProducerId
+// without a transactional id) and fails on an id handed out before (pids
+// maps each to where it was handed out).
+func initPIDs(t *testing.T, addrs []string, pids map[int64]string, when string) {
+	t.Helper()
+	for _, a := range addrs {
+		for k := range 2 {
+			req := kmsg.NewPtrInitProducerIDRequest()
+			req.Version, req.ProducerID, req.ProducerEpoch = 4, -1, -1
+			var resp *kmsg.InitProducerIDResponse
+			for deadline := time.Now().Add(15 * time.Second); ; {
+				r, err := request(a, req)
+				if err != nil {
+					t.Fatalf("InitProducerId at %s: %v", a, err)
+				}
+				resp = r.(*kmsg.InitProducerIDResponse)
+				if resp.ErrorCode != kerr.CoordinatorLoadInProgress.Code || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // retriable: no block yet; polling, bounded by the deadline
+			}
+			if resp.ErrorCode != 0 {
+				t.Fatalf("InitProducerId at %s %s: %v", a, when, kerr.ErrorForCode(resp.ErrorCode))
+			}
+			where := fmt.Sprintf("%s (#%d %s)", a, k+1, when)
+			if prev, ok := pids[resp.ProducerID]; ok {
+				t.Fatalf("producer id %d handed out twice: by %s and by %s", resp.ProducerID, prev, where)
+			}
+			pids[resp.ProducerID] = where
+		}
+	}
 }
 
 // createTopic sends CreateTopics for a one-partition RF=1 topic to addr.

@@ -150,8 +150,8 @@ func (c *nsCluster) cutAndHeal(i int, what, topic string) {
 
 // partInfo is one partition of a Metadata answer.
 type partInfo struct {
-	leader int32
-	isr    []int32
+	leader        int32
+	isr, replicas []int32
 }
 
 // partitionsOf asks addr for topic's partitions, in partition order.
@@ -174,7 +174,7 @@ func partitionsOf(addr, topic string) ([]partInfo, error) {
 		if int(p.Partition) >= len(out) {
 			return nil, fmt.Errorf("metadata for %s: partition %d of %d", topic, p.Partition, len(out))
 		}
-		out[p.Partition] = partInfo{leader: p.Leader, isr: p.ISR}
+		out[p.Partition] = partInfo{leader: p.Leader, isr: p.ISR, replicas: p.Replicas}
 	}
 	return out, nil
 }
