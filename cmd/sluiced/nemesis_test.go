@@ -464,8 +464,8 @@ func checkNemesis(t *testing.T, c *nsCluster, topic string, replicas map[int32][
 // verifiableProducer is Apache Kafka's VerifiableProducer (kafka-tools)
 // running against the cluster, idempotent with acks=all.
 type verifiableProducer struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd    *exec.Cmd
+	done   chan struct{}
 	acks   []ack
 	t      *testing.T
 	stderr *syncBuffer
