@@ -81,13 +81,6 @@ func (c *nsCluster) kill(i int) {
 	}
 }
 
-// restart kills node i if it runs and starts it again.
-func (c *nsCluster) restart(i int) {
-	c.t.Helper()
-	c.kill(i)
-	c.start(i)
-}
-
 // stopAll stops the running nodes cleanly (SIGTERM, exit status 0).
 func (c *nsCluster) stopAll() {
 	c.t.Helper()
