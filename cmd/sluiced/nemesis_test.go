@@ -69,6 +69,9 @@ var (
 const nemesisPartitions = 6
 
 func TestNemesis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the nemesis test takes 20-30 s: not with -short")
+	}
 	faults := strings.Split(*nemesisSchedule, ",")
 	for _, f := range faults {
 		if !slices.Contains([]string{"kill-leader", "kill-two", "cut-heal", "restart-all"}, f) {
@@ -135,6 +138,7 @@ func runNemesis(t *testing.T, rf int16, faults []string) {
 	h := &history{}
 	load, stopLoad := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	defer func() { stopLoad(); wg.Wait() }() // also when a check fails early
 	for p := range 2 {
 		wg.Add(1)
 		go func() { defer wg.Done(); produceUnique(t, load, c.addrs(), topic, fmt.Sprintf("franz%d-", p), h) }()
@@ -144,9 +148,9 @@ func runNemesis(t *testing.T, rf int16, faults []string) {
 		java = startVerifiableProducer(t, c.addrs()[0], topic)
 	}
 	reading, stopReading := context.WithCancel(context.Background())
-	defer stopReading()
 	consumed := make(chan struct{})
 	go func() { defer close(consumed); consumeGroup(t, reading, c.addrs(), topic, h) }()
+	defer func() { stopReading(); <-consumed }()
 	c.waitAcked(h, 10, 30*time.Second) // the load runs before the first fault
 
 	for round := range *nemesisRounds {

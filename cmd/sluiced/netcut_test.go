@@ -21,6 +21,9 @@ import (
 // a broker that is not the controller, then for the controller itself
 // (the other two elect a new one). Needs root (network namespaces).
 func TestNetnsCutFencesAndHeals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two cuts of 3 s sessions take 10-15 s: not with -short")
+	}
 	c := newNSCluster(t)
 	defer c.stopAll()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs()...), kgo.RequestRetries(20))
@@ -105,9 +108,9 @@ func (c *nsCluster) cutAndHeal(i int, what, topic string) {
 			for k, p := range parts {
 				g := got[k]
 				inISR := slices.DeleteFunc(slices.Clone(p.isr), func(r int32) bool { return r == id })
+				// Partitions led by the others are not checked: under a heavy
+				// load another broker may miss its session too.
 				switch {
-				case p.leader != id && g.leader != p.leader:
-					msg = fmt.Sprintf("partition %d: leader %d moved to %d", k, p.leader, g.leader)
 				case p.leader == id && len(inISR) > 0 && !slices.Contains(inISR, g.leader):
 					msg = fmt.Sprintf("partition %d: leader %d, want one of the ISR %v", k, g.leader, inISR)
 				case p.leader == id && len(inISR) == 0 && g.leader != -1:
