@@ -262,6 +262,14 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// Producer ids stay unique across brokers, a controller change and a
 	// restart: each broker's blocks come from the active controller.
 	initPIDs(t, addrs, pids, "after the restart")
+	// The three applied the same metadata log: /metadataz answers the same
+	// index and image digest everywhere, with the three brokers unfenced.
+	st := sameMetadataOf(t, nodes)
+	for id := int32(1); id <= 3; id++ {
+		if epoch, fenced := st.broker(id); epoch < 0 || fenced {
+			t.Fatalf("/metadataz: broker %d epoch %d fenced %v", id, epoch, fenced)
+		}
+	}
 	for _, n := range nodes {
 		n.stop()
 	}
@@ -328,6 +336,40 @@ func initPIDs(t *testing.T, addrs []string, pids map[int64]string, when string) 
 			}
 			pids[resp.ProducerID] = where
 		}
+	}
+}
+
+// sameMetadataOf polls the nodes' /metadataz until they answer the same
+// applied index and image digest, and returns that answer.
+func sameMetadataOf(t *testing.T, nodes []*proc) metadataState {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var got []metadataState
+		msg := ""
+		for _, n := range nodes {
+			code, body := httpGet(t, "http://"+n.waitLog("http listening")["addr"].(string)+"/metadataz")
+			var st metadataState
+			if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
+				msg = fmt.Sprintf("/metadataz of %s: %d %s", n.addr, code, body)
+				break
+			}
+			got = append(got, st)
+		}
+		if msg == "" {
+			for _, st := range got[1:] {
+				if st.AppliedIndex != got[0].AppliedIndex || st.ImageSHA256 != got[0].ImageSHA256 || len(st.ImageSHA256) != 64 {
+					msg = fmt.Sprintf("/metadataz answers differ: %+v", got)
+				}
+			}
+		}
+		if msg == "" {
+			return got[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
 	}
 }
 
