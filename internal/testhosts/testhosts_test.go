@@ -1,8 +1,12 @@
 package testhosts
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,96 +15,111 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// listenIn opens a TCP listener inside ns: a locked thread joins the
-// namespace, creates the socket there and goes back (a socket stays in
-// the namespace it was made in).
-func listenIn(t *testing.T, ns, addr string) net.Listener {
+// inNS runs fn on a thread that joined ns, and brings the thread back to
+// its namespace after (a socket stays in the namespace it was made in).
+func inNS(t *testing.T, ns string, fn func()) {
 	t.Helper()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	ch := make(chan result)
+	errc := make(chan error)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
 		defer orig.Close()
 		f, err := os.Open("/run/netns/" + ns)
 		if err != nil {
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: err}
+			errc <- err
 			return
 		}
-		l, err := net.Listen("tcp", addr)
-		// Back to the original namespace before the thread serves others;
-		// if that fails the thread stays locked and dies with the goroutine.
+		fn()
+		// Back before the thread serves other goroutines; if that fails the
+		// thread stays locked and ends with this goroutine.
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{l, err}
+		errc <- nil
 	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen in %s: %v", ns, r.err)
+	if err := <-errc; err != nil {
+		t.Fatalf("in namespace %s: %v", ns, err)
 	}
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
 }
 
-// dialOK reports whether a connection to addr is accepted within d.
-func dialOK(addr string, d time.Duration) bool {
-	c, err := net.DialTimeout("tcp", addr, d)
-	if err == nil {
-		c.Close()
+// serve listens on addr inside h's namespace, accepting and closing.
+func serve(t *testing.T, h *Host, addr string) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	inNS(t, h.NS, func() { l, err = net.Listen("tcp", addr) })
+	if err != nil {
+		t.Fatalf("listen in %s: %v", h.NS, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
+
+// dialOK reports whether a connection to addr is accepted within d, from
+// the namespace ns ("" for the test's own).
+func dialOK(t *testing.T, ns, addr string, d time.Duration) bool {
+	var err error
+	dial := func() {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, d); err == nil {
+			c.Close()
+		}
+	}
+	if ns == "" {
+		dial()
+	} else {
+		inNS(t, ns, dial)
 	}
 	return err == nil
 }
 
-// The test process reaches a host; a cut host is unreachable (from the
-// test and from the other host's namespace), a healed one reachable again;
-// cleanup leaves no namespace behind.
+// The test process and the other host reach a host; a cut host is
+// unreachable from both, a healed one reachable again; cleanup leaves no
+// namespace behind.
 func TestCutHeal(t *testing.T) {
 	var prefix string
 	t.Run("net", func(t *testing.T) {
 		n := New(t)
 		h1, h2 := n.AddHost(), n.AddHost()
 		prefix = n.prefix
-		l := listenIn(t, h1.NS, h1.Addr(7000))
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
+		serve(t, h1, h1.Addr(7000))
+		for _, from := range []string{"", h2.NS} {
+			if !dialOK(t, from, h1.Addr(7000), 5*time.Second) {
+				t.Fatalf("cannot reach %s from namespace %q", h1.Addr(7000), from)
 			}
-		}()
-		if !dialOK(h1.Addr(7000), 5*time.Second) {
-			t.Fatalf("cannot reach %s from the test process", h1.Addr(7000))
-		}
-		// From h2's namespace, with the ip tool's own connect: bash's /dev/tcp
-		// is not everywhere, so check reachability by a neighbour lookup instead.
-		if out, err := h2.Command("ip", "route", "get", h1.IP).CombinedOutput(); err != nil || !strings.Contains(string(out), "eth0") {
-			t.Fatalf("h2 has no route to h1: %v %s", err, out)
 		}
 		h1.Cut()
-		if dialOK(h1.Addr(7000), 300*time.Millisecond) {
-			t.Fatal("reached a cut host")
+		for _, from := range []string{"", h2.NS} {
+			if dialOK(t, from, h1.Addr(7000), 300*time.Millisecond) {
+				t.Fatalf("reached the cut host from namespace %q", from)
+			}
 		}
 		h1.Heal()
 		deadline := time.Now().Add(10 * time.Second)
-		for !dialOK(h1.Addr(7000), 500*time.Millisecond) {
+		for !dialOK(t, h2.NS, h1.Addr(7000), 500*time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatal("healed host unreachable after 10s")
+				t.Fatal("healed host unreachable from the other host after 10s")
 			}
+		}
+		if !dialOK(t, "", h1.Addr(7000), 5*time.Second) {
+			t.Fatal("healed host unreachable from the test process")
 		}
 	})
 	if t.Skipped() || prefix == "" {
@@ -111,5 +130,25 @@ func TestCutHeal(t *testing.T) {
 		if strings.HasPrefix(e.Name(), prefix+"-") {
 			t.Errorf("namespace %s left after cleanup", e.Name())
 		}
+	}
+}
+
+// New removes a namespace left by a test process that no longer runs.
+func TestRemovesStale(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skipf("cannot run true: %v", err)
+	}
+	stale := fmt.Sprintf("%s%d-1-br", namePrefix, dead.Process.Pid)
+	if out, err := exec.Command("ip", "netns", "add", stale).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", stale).Run() })
+	New(t)
+	if _, err := os.Stat("/run/netns/" + stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stale namespace %s still there (%v)", stale, err)
 	}
 }
