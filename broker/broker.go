@@ -185,6 +185,10 @@ type Broker struct {
 	// transaction's markers are written; an error fails the write (a
 	// crash point or a failing partition).
 	testBeforeMarkers func(txn.Markers) error
+	// testBeforeMarker, set by tests before any request, runs before the
+	// marker of one partition is written; an error fails that partition's
+	// write only (markers partly written).
+	testBeforeMarker func(txn.Markers, txn.TopicPartition) error
 
 	// txnVersion is the finalized transaction.version level and
 	// featuresEpoch its FinalizedFeaturesEpoch (18_api_versions.go).

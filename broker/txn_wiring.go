@@ -159,6 +159,11 @@ func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
 // partition that no longer exists, or that refuses the marker as stale, is
 // skipped with a warning rather than retried for ever.
 func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
+	if h := b.testBeforeMarker; h != nil {
+		if err := h(m, tp); err != nil {
+			return err
+		}
+	}
 	switch code := b.writeOneMarker(ctx, m, tp); code {
 	case 0:
 		return nil
