@@ -338,7 +338,8 @@ func (c *Coordinator) coordinatorEpoch(p int32) int32 {
 //
 // A retry of a completed EndTxnV2 (the producer's epoch one behind, or its
 // previous producer id after an exhausted epoch, with the same decision)
-// answers the current producer id and epoch. An abort with no transaction
+// answers the current producer id and epoch; one with the other decision
+// is INVALID_TXN_STATE. An abort with no transaction
 // open (Empty or Complete*: nothing was added, or every add failed) is
 // allowed and bumps the epoch, as Kafka allows it for v2 clients; a commit
 // then is INVALID_TXN_STATE.
@@ -407,9 +408,12 @@ func (c *Coordinator) checkEndV2Locked(id string, pid int64, epoch int16, commit
 	done := m.state == CompleteCommit && commit || m.state == CompleteAbort && !commit
 	bumped := pid == m.producerID && int(epoch)+1 == int(m.epoch) ||
 		pid == m.prevProducerID && epoch == math.MaxInt16-1 && m.epoch == 0
+	complete := m.state == CompleteCommit || m.state == CompleteAbort
 	switch {
 	case done && m.v2 && bumped:
 		return m, true, nil
+	case complete && m.v2 && bumped: // a retry with the other decision, as Kafka answers it
+		return nil, false, kerr.InvalidTxnState
 	case m.producerID != pid:
 		return nil, false, kerr.InvalidProducerIDMapping
 	case m.epoch != epoch:

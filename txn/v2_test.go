@@ -37,8 +37,11 @@ func TestEndTxnV2BumpsEveryTransaction(t *testing.T) {
 		if len(h.takeMarkers()) != 0 {
 			t.Fatalf("txn %d: a retry wrote markers", i)
 		}
-		if _, _, err := h.c.EndTxnV2(ctx, "a", pid, epoch, !commit); err != kerr.ProducerFenced {
-			t.Fatalf("txn %d: opposite decision at the old epoch: %v, want PRODUCER_FENCED", i, err)
+		if _, _, err := h.c.EndTxnV2(ctx, "a", pid, epoch, !commit); err != kerr.InvalidTxnState {
+			t.Fatalf("txn %d: opposite decision at the old epoch: %v, want INVALID_TXN_STATE", i, err)
+		}
+		if _, _, err := h.c.EndTxnV2(ctx, "a", pid, epoch-1, commit); err != kerr.ProducerFenced {
+			t.Fatalf("txn %d: two epochs behind: %v, want PRODUCER_FENCED", i, err)
 		}
 		if err := h.c.AddPartitions("a", pid, epoch, []TopicPartition{tp0}); err != kerr.ProducerFenced {
 			t.Fatalf("txn %d: add at the old epoch: %v, want PRODUCER_FENCED", i, err)
