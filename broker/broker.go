@@ -185,6 +185,15 @@ type Broker struct {
 	// transaction's markers are written; an error fails the write (a
 	// crash point or a failing partition).
 	testBeforeMarkers func(txn.Markers) error
+	// testBeforeMarker, set by tests before any request, runs before the
+	// marker of one partition is written; an error fails that partition's
+	// write only (markers partly written).
+	testBeforeMarker func(txn.Markers, txn.TopicPartition) error
+
+	// txnVersion is the finalized transaction.version level and
+	// featuresEpoch its FinalizedFeaturesEpoch (18_api_versions.go).
+	txnVersion    int16
+	featuresEpoch int64
 
 	cl          *clusterMember                 // nil without a controller; see cluster.go
 	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
@@ -265,6 +274,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		return nil, err
 	}
 	b.tx.cfg = cfg.Txn
+	b.txnVersion, b.featuresEpoch = txn.TransactionVersion(cfg.Txn), time.Now().UnixMilli()
 	if err := b.loadTxns(); err != nil {
 		b.closeGroups()
 		return nil, err

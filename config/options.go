@@ -256,6 +256,8 @@ var Options = []Option{
 		Doc: "Partitions of __transaction_state (50), fixed when it is first created (by the first transactional request). More spreads the coordinator's writes over more files."},
 	{Key: "transaction.state.log.segment.bytes", Default: "104857600", Kind: Int, Min: 14, Max: maxInt32, Section: secTxn,
 		Doc: "Segment size of __transaction_state (100 MiB, as Kafka). The coordinator replays it at start-up and the active segment is never compacted: smaller segments load faster after many transactions; larger ones mean fewer files."},
+	{Key: "transaction.version", Default: "2", Kind: Int, Min: 1, Max: 2, Section: secTxn,
+		Doc: "The transaction.version feature level finalized and advertised in ApiVersions (2). At 2 the Java client 4.x and franz-go run transactions v2 (KIP-890 part 2: no AddPartitionsToTxn, Produce v12 adds partitions on the coordinator, EndTxn v5 bumps the producer epoch at every commit and abort, which closes the window where a late write from a previous transaction lands in the next). 1 keeps those clients on transactions v1: set it if a client misbehaves with v2. Kafka sets this feature with kafka-features.sh (--feature transaction.version=1); requests are served by their version either way."},
 
 	{Key: "sluice.http.listen", Flag: "http-listen", Kind: String, Section: secService,
 		Doc: "host:port of the HTTP listener serving the web console (/ and its JSON API under /api/), /metrics (Prometheus), /healthz and /readyz. Unset: no HTTP listener (make run sets 127.0.0.1:8080). Without SASL users it has no authentication: bind it to loopback or a private interface; with SASL users (SCRAM credentials, PLAIN users or a SASL listener) the console asks for a login and shows what the user's ACLs allow."},
