@@ -48,7 +48,11 @@ func handleCreateACLs(_ context.Context, b *Broker, r *request) (*netio.Response
 			Operation: acl.Operation(c.Operation), Permission: acl.Permission(c.PermissionType),
 		}
 	}
-	for i, err := range b.acls.create(bs) {
+	create := b.acls.create
+	if b.cl != nil {
+		create = b.createACLsCluster
+	}
+	for i, err := range create(bs) {
 		resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = b.aclResult(err, "create acls")
 	}
 	return r.respond(resp), nil

@@ -44,7 +44,11 @@ func handleDeleteACLs(_ context.Context, b *Broker, r *request) (*netio.Response
 			Operation: acl.Operation(f.Operation), Permission: acl.Permission(f.PermissionType),
 		}
 	}
-	matched, errs := b.acls.delete(fs)
+	del := b.acls.delete
+	if b.cl != nil {
+		del = b.deleteACLsCluster
+	}
+	matched, errs := del(fs)
 	for i := range resp.Results {
 		res := &resp.Results[i]
 		res.ErrorCode, res.ErrorMessage = b.aclResult(errs[i], "delete acls")

@@ -59,11 +59,17 @@ type acls struct {
 // openACLs loads acls.json (a missing file is no ACLs). cfg nil: no
 // authorizer, every request is allowed, the ACL APIs answer
 // SECURITY_DISABLED; stored ACLs are still loaded and kept.
-func openACLs(dir string, cfg *acl.Config) (*acls, error) {
+//
+// fromFile false (a broker with a controller): acls.json is not read, the
+// ACLs come from the metadata image (security_cluster.go).
+func openACLs(dir string, cfg *acl.Config, fromFile bool) (*acls, error) {
 	a := &acls{dir: dir}
-	recs, err := readACLs(dir)
-	if err != nil {
-		return nil, err
+	var recs []aclRecord
+	if fromFile {
+		var err error
+		if recs, err = readACLs(dir); err != nil {
+			return nil, err
+		}
 	}
 	a.mu.records = recs
 	if cfg != nil {

@@ -230,11 +230,14 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := openACLs(dir, cfg.Authorizer)
+	// With a controller, ACLs and credentials come from the metadata image
+	// (security_cluster.go): the files are only read to be taken over.
+	fromFiles := cfg.Controller == nil
+	as, err := openACLs(dir, cfg.Authorizer, fromFiles)
 	if err != nil {
 		return nil, err
 	}
-	scram, err := openScramStore(dir)
+	scram, err := openScramStore(dir, fromFiles)
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,9 @@ func (b *Broker) Authorize(principal string, host netip.Addr, rt acl.ResourceTyp
 	if rt == acl.Cluster {
 		name = acl.ClusterName
 	}
+	if !b.securityReady(az, principal) {
+		return false
+	}
 	return az.Authorize(principal, host, rt, name, op)
 }
 

@@ -55,11 +55,17 @@ type scramStore struct {
 	writeMu sync.Mutex
 }
 
-func openScramStore(dir string) (*scramStore, error) {
+// openScramStore loads the credentials file, or, fromFile false (a
+// broker with a controller), starts empty: the credentials come from the
+// metadata image (security_cluster.go).
+func openScramStore(dir string, fromFile bool) (*scramStore, error) {
 	s := &scramStore{dir: dir}
-	users, err := readScramFile(dir)
-	if err != nil {
-		return nil, err
+	users := scramUsers{}
+	if fromFile {
+		var err error
+		if users, err = readScramFile(dir); err != nil {
+			return nil, err
+		}
 	}
 	s.users.Store(&users)
 	return s, nil
