@@ -74,8 +74,8 @@ type securityFollower struct {
 	quit     chan struct{}
 	done     chan struct{}
 
-	ready   atomic.Bool                     // applied an image at least as new as the caught-up one
-	readyCh chan struct{}                   // closed when ready is set
+	ready   atomic.Bool                    // applied an image at least as new as the caught-up one
+	readyCh chan struct{}                  // closed when ready is set
 	applied atomic.Pointer[metadata.Image] // the last image applied
 
 	notifyMu sync.Mutex
