@@ -21,7 +21,10 @@ import (
 //	  "host": "*", "operation": 3, "permissionType": 3}, …]}
 //
 // Each element has the fields of KRaft's AccessControlEntryRecord (Kafka's
-// enum codes), so ACLs can move into the cluster metadata log as they are.
+// enum codes). The file is the truth only for a broker without a
+// controller; with one (always in sluiced) ACLs are metadata records, and
+// an acls.json found at the first start is imported into the metadata log
+// and renamed acls.json.imported (security_cluster.go).
 const (
 	aclsFile        = "acls.json"
 	aclsFileVersion = 1
