@@ -115,7 +115,7 @@ func (f *securityFollower) loop() {
 		f.signal()
 		select {
 		case <-ch:
-		case <-caughtUp: // nil once caught up: never ready
+		case <-caughtUp: // nil once caught up (then never ready)
 		case <-f.quit:
 			return
 		}
