@@ -159,7 +159,8 @@ func (b *Broker) allowed(r *request, c *check, name string) bool {
 	if st, _ := r.conn.State().(*connState); st != nil && st.internal {
 		return true
 	}
-	if !b.securityReady(az, r.principal) {
+	if !b.securityReady(az, r.principal, !r.authzWaited) {
+		r.authzWaited = true
 		return false
 	}
 	var ok bool

@@ -58,7 +58,7 @@ func (b *Broker) Authorize(principal string, host netip.Addr, rt acl.ResourceTyp
 	if rt == acl.Cluster {
 		name = acl.ClusterName
 	}
-	if !b.securityReady(az, principal) {
+	if !b.securityReady(az, principal, false) {
 		return false
 	}
 	return az.Authorize(principal, host, rt, name, op)

@@ -208,14 +208,19 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
+// authzStartWait bounds how long a request waits, after a start, for the
+// authorizer to catch up with the metadata log (startWait; tests shorten
+// it).
+var authzStartWait = startWait
+
 // securityReady reports whether principal may be authorized now: always
 // without a controller; with one, once the follower is ready (waiting up
-// to startWait for it), and for super users at once.
-func (b *Broker) securityReady(az *acl.Authorizer, principal string) bool {
+// to authzStartWait for it if wait), and for super users at once.
+func (b *Broker) securityReady(az *acl.Authorizer, principal string, wait bool) bool {
 	if b.cl == nil || b.cl.sec.ready.Load() || az.IsSuperUser(principal) {
 		return true
 	}
-	return b.cl.sec.awaitReady(startWait)
+	return wait && b.cl.sec.awaitReady(authzStartWait)
 }
 
 func bindingOf(e metadata.AccessControlEntry) acl.Binding {
