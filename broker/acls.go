@@ -63,16 +63,20 @@ type acls struct {
 // authorizer, every request is allowed, the ACL APIs answer
 // SECURITY_DISABLED; stored ACLs are still loaded and kept.
 //
-// fromFile false (a broker with a controller): acls.json is not read, the
-// ACLs come from the metadata image (security_cluster.go).
+// fromFile false (a broker with a controller): acls.json is only checked
+// (it is imported later), the ACLs come from the metadata image
+// (security_cluster.go).
 func openACLs(dir string, cfg *acl.Config, fromFile bool) (*acls, error) {
 	a := &acls{dir: dir}
-	var recs []aclRecord
-	if fromFile {
-		var err error
-		if recs, err = readACLs(dir); err != nil {
-			return nil, err
-		}
+	// A corrupt file stops the start either way: its ACLs (a DENY among
+	// them) must not be silently dropped, from this node or from the
+	// metadata log it would be imported into.
+	recs, err := readACLs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !fromFile {
+		recs = nil
 	}
 	a.mu.records = recs
 	if cfg != nil {

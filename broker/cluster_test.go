@@ -1,7 +1,11 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -293,5 +297,24 @@ func TestAuthorizerWaitsForTheMetadataLog(t *testing.T) {
 	// ACLs: the node does not know the set is empty.
 	if code := describe(dialRaw(t, ts.addr)); code != kerr.ClusterAuthorizationFailed.Code {
 		t.Fatalf("ann's DescribeAcls before the log is caught up: error %d, want CLUSTER_AUTHORIZATION_FAILED", code)
+	}
+}
+
+// A corrupt acls.json stops a combined node's start, as a standalone
+// broker's: its ACLs must not be dropped on the way into the metadata log.
+func TestCorruptACLsFileStopsCombinedNode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, aclsFile), []byte(`{"version": 1, "acls": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testServerConfig(dir)
+	withController(1, []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}})(&cfg)
+	srv, err := StartServer(cfg)
+	if err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("a combined node started with a corrupt acls.json")
+	}
+	if !errors.Is(err, ErrACLsCorrupt) {
+		t.Fatalf("start: %v, want ErrACLsCorrupt", err)
 	}
 }

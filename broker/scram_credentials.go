@@ -64,12 +64,12 @@ type scramStore struct {
 // metadata image (security_cluster.go).
 func openScramStore(dir string, fromFile bool) (*scramStore, error) {
 	s := &scramStore{dir: dir}
-	users := scramUsers{}
-	if fromFile {
-		var err error
-		if users, err = readScramFile(dir); err != nil {
-			return nil, err
-		}
+	users, err := readScramFile(dir) // corrupt: the start fails either way
+	if err != nil {
+		return nil, err
+	}
+	if !fromFile {
+		users = scramUsers{}
 	}
 	s.users.Store(&users)
 	return s, nil

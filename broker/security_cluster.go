@@ -235,9 +235,14 @@ func entryOf(bd acl.Binding) metadata.AccessControlEntry {
 		Operation: int8(bd.Operation), Permission: int8(bd.Permission)}
 }
 
-// imageHasBinding reports whether im holds bd.
-func imageHasBinding(im *metadata.Image, bd acl.Binding) bool {
-	return slices.ContainsFunc(im.ACLs(), func(e metadata.AccessControlEntry) bool { return bindingOf(e) == bd })
+// imageBindings is the set of im's ACL bindings.
+func imageBindings(im *metadata.Image) map[acl.Binding]bool {
+	entries := im.ACLs()
+	out := make(map[acl.Binding]bool, len(entries))
+	for _, e := range entries {
+		out[bindingOf(e)] = true
+	}
+	return out
 }
 
 // ctlSecurityError maps the controller's errors for the security
@@ -307,8 +312,9 @@ func (b *Broker) createACLsCluster(bs []acl.Binding) []error {
 		valid = made
 	}
 	b.awaitSecurity("create acls", func(im *metadata.Image) bool {
+		have := imageBindings(im)
 		for _, bd := range valid {
-			if !imageHasBinding(im, bd) {
+			if !have[bd] {
 				return false
 			}
 		}
@@ -383,9 +389,10 @@ func (b *Broker) deleteACLsCluster(fs []acl.Filter) (matched [][]acl.Binding, er
 		}
 	}
 	b.awaitSecurity("delete acls", func(im *metadata.Image) bool {
+		have := imageBindings(im)
 		for _, bs := range matched {
 			for _, bd := range bs {
-				if imageHasBinding(im, bd) {
+				if have[bd] {
 					return false
 				}
 			}
