@@ -16,9 +16,11 @@
 //
 // Files the broker keeps in the data directory (never touched by handlers):
 // meta.properties (node.id, cluster.id, version), topic-configs.json (topic
-// config overrides), producer-id-block (the next unallocated producer id)
-// and acls.json (the ACLs; see acls.go).
-// config overrides) and producer-id-block (the next unallocated producer id).
+// config overrides), producer-id-block (the next unallocated producer id);
+// without a controller also acls.json (the ACLs; see acls.go) and
+// scram-credentials.json (scram_credentials.go). With a controller, ACLs
+// and SCRAM credentials are metadata records shared by every broker
+// (security_cluster.go), and those two files are only imported once.
 //
 // # The cluster
 //
@@ -124,7 +126,7 @@ type Config struct {
 	StaticConfigs map[string]StaticConfig
 	// Authorizer turns authorization on (Kafka's StandardAuthorizer,
 	// authorizer.class.name): every request is checked against the ACLs
-	// in acls.json. Nil (the default, as Kafka without an authorizer):
+	// (the metadata image's with a controller, else acls.json). Nil (the default, as Kafka without an authorizer):
 	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
 	Authorizer *acl.Config
 	// InterBroker is how this broker reaches the other brokers of its
@@ -239,11 +241,14 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := openACLs(dir, cfg.Authorizer)
+	// With a controller, ACLs and credentials come from the metadata image
+	// (security_cluster.go): the files are only read to be taken over.
+	fromFiles := cfg.Controller == nil
+	as, err := openACLs(dir, cfg.Authorizer, fromFiles)
 	if err != nil {
 		return nil, err
 	}
-	scram, err := openScramStore(dir)
+	scram, err := openScramStore(dir, fromFiles)
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ type request struct {
 	principal  string
 	host       netip.Addr
 	identified bool
+	// authzWaited: this request already waited for the authorizer to
+	// catch up with the metadata log (securityReady), so it waits once.
+	authzWaited bool
 }
 
 // handlerFunc serves one request. It returns the response to send, nil to
