@@ -316,6 +316,7 @@ func (l *log) setEnd(leo int64, s *logSegment, pos int64) {
 func (l *log) setLEOLocked(leo int64, s *logSegment, pos int64) {
 	if !l.mu.replicated {
 		l.setEnd(leo, s, pos)
+		l.mu.ckptHW = -1 // committed as a single replica: the HW is the end
 		return
 	}
 	if l.mu.hw == leo {

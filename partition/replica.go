@@ -31,10 +31,11 @@ type batchEnd struct {
 // an append moves the log end offset and the high watermark together. On:
 // appends move only the log end offset, and the high watermark moves
 // through UpdateHighWatermark (and down only through TruncateTo). The first
-// switch on of a log opened from disk starts its high watermark at the
-// value of the store's replication-offset-checkpoint (0 when it has no
-// entry, as Kafka), clamped to [LogStartOffset, LogEndOffset]. Switching off
-// moves the high watermark to the log end offset.
+// switch on of a log opened by the store starts its high watermark at the
+// value of the replication-offset-checkpoint (0 when it has no entry, as
+// Kafka), clamped to [LogStartOffset, LogEndOffset], unless the log
+// appended as a single replica since it opened (its data is then
+// committed). Switching off moves the high watermark to the log end offset.
 func (l *Log) SetReplicated(on bool) error { return l.setReplicated(on) }
 
 // Replicated reports whether the log is in replicated mode.
