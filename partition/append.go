@@ -212,6 +212,7 @@ func (l *log) writeRound() {
 		replicated: l.mu.replicated}
 	epoch := l.mu.epochs.latest()
 	rd.lastEpoch, rd.noEpochs = epoch, len(l.mu.epochs.entries) == 0
+	rd.ends = l.w.ends[:0]
 	l.mu.RUnlock()
 	cfg := l.config()
 	now := l.now()
@@ -256,6 +257,7 @@ func (l *log) writeRound() {
 		l.pmu.Unlock()
 	}
 	l.publishRound(&rd, epochs, cfg, unstable)
+	l.w.ends = rd.ends[:0]
 }
 
 // writeEpochFor writes the leader-epoch checkpoint when the round starts a

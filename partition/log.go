@@ -62,6 +62,7 @@ type log struct {
 		pending []*appendReq // being written by the current round
 		bufs    [][]byte     // their bytes for the current segment
 		written []batchRef   // the batches behind bufs, indexed once written
+		ends    []batchEnd   // the round's batch ends (replicated mode), reused
 	}
 
 	mu struct {

@@ -270,3 +270,107 @@ func TestAppendAsFollowerGap(t *testing.T) {
 		t.Fatalf("batch bases %v", bases)
 	}
 }
+
+// TestUnreplicatedTxnHoldsLSO: a transaction whose marker is not yet below
+// the high watermark keeps the last stable offset at its first offset
+// (Kafka's unreplicatedTxns), so read_committed consumers cannot read its
+// records before they learn its outcome.
+func TestUnreplicatedTxnHoldsLSO(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	if err := l.SetReplicated(true); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(2, 20, 1_700_000_000_000))         // 0-1
+	mustAppend(t, l, txnBatch(8, 0, 0, 3, true))              // 2-4
+	if _, err := l.AppendMarker(8, 0, false, 1); err != nil { // 5: abort
+		t.Fatal(err)
+	}
+	f := func(hw, wantLSO int64) {
+		t.Helper()
+		l.UpdateHighWatermark(hw)
+		if got := l.LastStableOffset(); got != wantLSO {
+			t.Fatalf("hw %d: lso %d, want %d", l.HighWatermark(), got, wantLSO)
+		}
+	}
+	f(1, 1)
+	f(4, 2) // the transaction's records are below the HW, its marker is not
+	f(5, 2)
+	f(6, 6) // the marker replicated: decided
+}
+
+// TestReplicaConcurrentReadsAndAppends runs a follower's appends and high
+// watermark moves against consumers and a replica reader (run with -race):
+// consumers never get a batch at or above the high watermark their result
+// reports, the replica reader never one at or above the log end.
+func TestReplicaConcurrentReadsAndAppends(t *testing.T) {
+	leader, _ := newTestLog(t, truncCfg(), newClock())
+	for range 60 {
+		mustAppend(t, leader, batch(3, 30, 1_700_000_000_000))
+	}
+	all := replicaBatches(t, leader, 0)
+	f, _ := newTestLog(t, truncCfg(), newClock())
+	if err := f.SetReplicated(true); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	reader := func(read func(off int64) (ReadResult, error), limit func(ReadResult) int64) {
+		var err error
+		defer func() { errs <- err }()
+		for off := int64(0); ; {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			var res ReadResult
+			if res, err = read(off); err != nil {
+				return
+			}
+			for _, r := range res.Regions {
+				buf := make([]byte, r.Len)
+				_, rerr := r.File.ReadAt(buf, r.Off)
+				r.Release()
+				if rerr != nil {
+					err = rerr
+					return
+				}
+				err = segment.Split(buf, func(_ []byte, h segment.Header) error {
+					if h.LastOffset() >= limit(res) {
+						return fmt.Errorf("batch %d-%d read with limit %d", h.BaseOffset, h.LastOffset(), limit(res))
+					}
+					off = h.LastOffset() + 1
+					return nil
+				})
+				if err != nil {
+					return
+				}
+			}
+		}
+	}
+	go reader(func(off int64) (ReadResult, error) { return f.Read(off, 200, true) },
+		func(r ReadResult) int64 { return r.HighWatermark })
+	go reader(func(off int64) (ReadResult, error) { return f.ReadCommitted(off, 200, true) },
+		func(r ReadResult) int64 { return r.LastStableOffset })
+	go reader(func(off int64) (ReadResult, error) { return f.ReadReplica(off, 200) },
+		func(r ReadResult) int64 { return r.LogEndOffset })
+	for i, b := range all {
+		if _, err := f.AppendAsFollower(b); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 {
+			h, _ := segment.ParseHeader(all[i-1])
+			f.UpdateHighWatermark(h.LastOffset() + 2) // inside the batch just appended
+		}
+	}
+	close(done)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.UpdateHighWatermark(f.LogEndOffset())
+	if got := concat(replicaBatches(t, f, 0)); !bytes.Equal(got, concat(all)) {
+		t.Fatal("follower differs from the leader")
+	}
+}
