@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -372,5 +377,34 @@ func TestReplicaConcurrentReadsAndAppends(t *testing.T) {
 	f.UpdateHighWatermark(f.LogEndOffset())
 	if got := concat(replicaBatches(t, f, 0)); !bytes.Equal(got, concat(all)) {
 		t.Fatal("follower differs from the leader")
+	}
+}
+
+// TestAppendAsFollowerWriteFails: a follower append whose write fails
+// appends nothing, restores the producer state it changed, and takes the
+// log offline (the sticky-error rule), as a client append does.
+func TestAppendAsFollowerWriteFails(t *testing.T) {
+	all := leaderHistory(t)
+	var armed atomic.Bool
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if armed.Load() && op.Kind == errorfs.OpWrite && strings.HasSuffix(op.Path, logSuffix) {
+			return syscall.EIO
+		}
+		return nil
+	}))
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := followerWith(t, dir, fsys, all[:3])
+	defer l.Close()
+	before, leo := fmt.Sprint(l.Producers()), l.LogEndOffset()
+	armed.Store(true)
+	_, err := l.AppendAsFollower(concat(all[3:]))
+	if !errors.Is(err, ErrStorage) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("err %v, want a storage error wrapping EIO", err)
+	}
+	if got := fmt.Sprint(l.Producers()); got != before || l.LogEndOffset() != leo {
+		t.Fatalf("after a failed append: producers %s (were %s), log end %d (was %d)", got, before, l.LogEndOffset(), leo)
+	}
+	if l.Offline() == nil {
+		t.Fatal("log not offline after a failed write")
 	}
 }
