@@ -554,7 +554,7 @@ func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable i
 	a := l.active()
 	l.setLEOLocked(rd.next, a, a.log.Size())
 	if rd.replicated {
-		l.mu.ends = append(l.mu.ends, rd.ends...)
+		l.mu.ends = thinEnds(append(l.mu.ends, rd.ends...))
 		l.mu.unrepl = append(l.mu.unrepl, rd.completed...)
 	}
 	if cfg.Flush == FlushAlways && l.mu.werr == nil {

@@ -27,6 +27,27 @@ type batchEnd struct {
 	pos  int64
 }
 
+// maxEnds bounds the batch ends kept above the high watermark (32 bytes
+// each): past it every other one is dropped, so a high watermark that
+// stops moving while the log end runs on costs at most ~2 MiB. The high
+// watermark's position is then the end of the last kept batch below it:
+// consumers see less until it moves on (at the log end it is exact), never
+// more.
+const maxEnds = 1 << 16
+
+// thinEnds halves ends when it reached maxEnds, keeping the last one.
+func thinEnds(ends []batchEnd) []batchEnd {
+	if len(ends) < maxEnds {
+		return ends
+	}
+	n := 0
+	for i := 1 - len(ends)%2; i < len(ends); i += 2 {
+		ends[n] = ends[i]
+		n++
+	}
+	return ends[:n]
+}
+
 // SetReplicated switches replicated mode. Off (the default, one replica):
 // an append moves the log end offset and the high watermark together. On:
 // appends move only the log end offset, and the high watermark moves

@@ -408,3 +408,26 @@ func TestAppendAsFollowerWriteFails(t *testing.T) {
 		t.Fatal("log not offline after a failed write")
 	}
 }
+
+// TestThinEnds: the kept batch ends stay ascending, keep the newest, and
+// halve at the bound.
+func TestThinEnds(t *testing.T) {
+	for _, n := range []int{maxEnds - 1, maxEnds, maxEnds + 1} {
+		ends := make([]batchEnd, n)
+		for i := range ends {
+			ends[i].next = int64(i + 1)
+		}
+		got := thinEnds(ends)
+		if n < maxEnds && len(got) != n || n >= maxEnds && len(got) != (n+1)/2 {
+			t.Fatalf("%d ends thinned to %d", n, len(got))
+		}
+		if got[len(got)-1].next != int64(n) {
+			t.Fatalf("%d ends: the last kept is %d", n, got[len(got)-1].next)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].next <= got[i-1].next {
+				t.Fatalf("not ascending at %d", i)
+			}
+		}
+	}
+}
