@@ -28,8 +28,8 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 // leader-epoch-checkpoint before returning; the log's appends then stamp
 // epoch on their batches. As Kafka's LeaderEpochFileCache.assign, entries
 // the new one contradicts (epoch >= it, or a start offset >= startOffset)
-// are dropped first; assigning the latest epoch again at its start does
-// nothing. An epoch older than the latest is ErrFencedLeaderEpoch (a stale
+// are dropped first; assigning the latest epoch again does nothing (it
+// has begun). An epoch older than the latest is ErrFencedLeaderEpoch (a stale
 // leadership), a start offset beyond the log end ErrOffsetOutOfRange.
 func (l *Log) AssignLeaderEpoch(epoch int32, startOffset int64) error {
 	l.wmu.Lock() // no append round edits the cache meanwhile
