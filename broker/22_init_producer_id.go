@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,7 +22,11 @@ import (
 //   with epoch 0, every time — also when (v3+) the producer sends its
 //   current id and epoch to bump after an error, as Kafka does for
 //   non-transactional producers. Ids are never reused, even across
-//   restarts (files.go: producer-id-block).
+//   restarts (files.go: producer-id-block) and, in a cluster, across
+//   brokers: blocks come from the active controller (AllocateProducerIds,
+//   67_allocate_producer_ids.go); while none can be had (not registered
+//   yet, no controller) the answer is COORDINATOR_LOAD_IN_PROGRESS, which
+//   clients retry, as Kafka's RPCProducerIdManager answers.
 // * v3+: ProducerID and ProducerEpoch must both be -1 or both be set, else
 //   INVALID_REQUEST, as in Kafka.
 // * With a TransactionalID: the transaction coordinator's answer
@@ -56,6 +61,11 @@ func handleInitProducerID(ctx context.Context, b *Broker, r *request) (*netio.Re
 		resp.ProducerID, resp.ProducerEpoch, resp.ErrorCode = b.initTransactional(ctx, r.version, req)
 	default:
 		id, err := b.producerIDs.next()
+		if errors.Is(err, errNoProducerIDs) {
+			b.log.Warn("cannot allocate producer id", "err", err)
+			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code // retriable, as Kafka while it waits for a block
+			break
+		}
 		if err != nil {
 			b.log.Error("cannot allocate producer id", "err", err)
 			resp.ErrorCode = kerr.KafkaStorageError.Code // no Kafka code fits better

@@ -131,14 +131,15 @@ var apiChecks = map[int16][]*check{
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	61:         {&chkDescProducers},
-	// BrokerRegistration and BrokerHeartbeat come from the other brokers
-	// of the cluster on the inter-broker listener (peer.go), as Kafka's
-	// controller checks them: CLUSTER_ACTION, which brokers have as
-	// super.users.
+	// BrokerRegistration, BrokerHeartbeat and AllocateProducerIds (67)
+	// come from the other brokers of the cluster on the inter-broker
+	// listener (peer.go), as Kafka's controller checks them:
+	// CLUSTER_ACTION, which brokers have as super.users.
 	62: {&chkBrokerAction},
 	63: {&chkBrokerAction},
 	65: {&chkDescTxn, &chkDescTxnTopic},
 	66: {&chkListTxn},
+	67: {&chkBrokerAction},
 }
 
 // authzOn reports whether an authorizer is configured.

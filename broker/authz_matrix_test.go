@@ -412,6 +412,13 @@ func mxCases() []mxCase {
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.BrokerHeartbeatResponse).ErrorCode }},
+		{key: 67, name: "allocate-producer-ids", test: &chkBrokerAction, needs: []*check{&chkBrokerAction}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrAllocateProducerIDsRequest()
+				r.BrokerID = 7
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.AllocateProducerIDsResponse).ErrorCode }},
 		{key: 55, name: "describe-quorum", test: &chkDescQuorum, needs: []*check{&chkDescQuorum}, ok: okAny,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeQuorumRequest()

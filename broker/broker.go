@@ -16,8 +16,10 @@
 //
 // Files the broker keeps in the data directory (never touched by handlers):
 // meta.properties (node.id, cluster.id, version), topic-configs.json (topic
-// config overrides), producer-id-block (the next unallocated producer id);
-// without a controller also acls.json (the ACLs; see acls.go) and
+// config overrides), producer-id-block (the next unallocated producer id
+// of a broker alone; with a controller quorum, blocks of ids come from the
+// controller and the file is only a floor, see files.go); without a
+// controller also acls.json (the ACLs; see acls.go) and
 // scram-credentials.json (scram_credentials.go). With a controller, ACLs
 // and SCRAM credentials are metadata records shared by every broker
 // (security_cluster.go), and those two files are only imported once.
@@ -92,8 +94,10 @@ type Config struct {
 	// broker settings). Default partition.DefaultConfig().
 	DefaultLog partition.Config
 	// ProducerIDBlock is how many producer ids one fsync'd bump of
-	// producer-id-block reserves. Default 1000: larger means fewer writes,
-	// and more ids skipped at each restart (ids are never reused).
+	// producer-id-block reserves (a broker without a controller quorum;
+	// with one, the controller's block size applies). Default 1000: larger
+	// means fewer writes, and more ids skipped at each restart (ids are
+	// never reused).
 	ProducerIDBlock int64
 	// Groups configures the consumer-group coordinator (Kafka's
 	// offsets.* and group.* settings). Zero fields take its defaults.
@@ -269,6 +273,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	b.port.Store(cfg.AdvertisedPort)
 	if cfg.Controller != nil {
 		b.cl = newClusterMember(b)
+		pids.reserve = b.reserveProducerIDs
 	}
 	b.setEndpoints(cfg.Advertised)
 	b.sasl.log = lograte.New(netio.WrongProtocolLogEvery)

@@ -31,6 +31,7 @@ package broker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -459,4 +460,22 @@ func (b *Broker) ClusterBrokers() []ClusterBroker {
 	}
 	slices.SortFunc(out, func(x, y ClusterBroker) int { return int(x.ID) - int(y.ID) })
 	return out
+}
+
+// MetadataState is the metadata this node has applied: the Raft index of
+// the last applied entry and the SHA-256 of the image's snapshot bytes
+// (metadata.Image.AppendSnapshot: equal images, equal bytes). Nodes that
+// applied the same log answer the same pair. The index is read before and
+// after the image; ok is false without a controller quorum or when an
+// entry was applied in between (ask again).
+func (b *Broker) MetadataState() (applied uint64, digest [sha256.Size]byte, ok bool) {
+	if b.cl == nil {
+		return 0, digest, false
+	}
+	applied = b.cl.ctl.AppliedIndex()
+	im := b.cl.ctl.Image()
+	if b.cl.ctl.AppliedIndex() != applied {
+		return 0, digest, false
+	}
+	return applied, sha256.Sum256(im.AppendSnapshot(nil)), true
 }

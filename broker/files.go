@@ -152,17 +152,27 @@ func newClusterID() string {
 }
 
 // producerIDs allocates producer ids that are never reused, even across
-// restarts: producer-id-block holds the first id not yet reserved; ids are
-// handed out from an in-memory block, and reserving the next block
-// rewrites the file (fsync'd) first. A restart skips the unused rest of the
-// current block.
+// restarts. Ids are handed out from an in-memory block. Alone (no
+// controller), reserving the next block rewrites producer-id-block, which
+// holds the first id not yet reserved (fsync'd first). With a controller
+// quorum, blocks come from the active controller (reserve, set once the
+// broker joins the cluster: AllocateProducerIds), unique across brokers;
+// the file then only gives a floor, the ids a single-node directory handed
+// out before it joined a cluster: a block's ids below it are skipped. A
+// restart skips the unused rest of the current block either way.
 type producerIDs struct {
 	dir   string
 	block int64
-	mu    struct {
+	// reserve, when set, gets the next block [first, first+size) from the
+	// controller. Set before the broker serves requests.
+	reserve func() (first, size int64, err error)
+	// refill serializes reservations; mu is not held across their I/O.
+	refill sync.Mutex
+	mu     struct {
 		sync.Mutex
 		next  int64 // next id to hand out
-		limit int64 // first id not reserved on disk
+		limit int64 // first id not reserved (in the file, or by the controller)
+		floor int64 // the file's value at open: no id below it is handed out
 	}
 }
 
@@ -181,23 +191,54 @@ func openProducerIDs(dir string, block int64) (*producerIDs, error) {
 		if v < 0 {
 			return nil, fmt.Errorf("broker: %q holds negative id %d", path, v)
 		}
-		p.mu.next, p.mu.limit = v, v
+		p.mu.next, p.mu.limit, p.mu.floor = v, v, v
 	}
 	return p, nil
 }
 
 // next returns a fresh producer id.
 func (p *producerIDs) next() (int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mu.next >= p.mu.limit {
-		limit := p.mu.limit + p.block
-		if err := writeFileAtomic(p.dir, producerIDBlockFile, binary.BigEndian.AppendUint64(nil, uint64(limit))); err != nil {
-			return 0, fmt.Errorf("cannot reserve producer ids: %w", err)
+	for {
+		p.mu.Lock()
+		if p.mu.next < p.mu.limit {
+			id := p.mu.next
+			p.mu.next++
+			p.mu.Unlock()
+			return id, nil
 		}
-		p.mu.limit = limit
+		p.mu.Unlock()
+		if err := p.refillBlock(); err != nil {
+			return 0, err
+		}
 	}
-	id := p.mu.next
-	p.mu.next++
-	return id, nil
+}
+
+// refillBlock reserves the next block unless another caller just did.
+func (p *producerIDs) refillBlock() error {
+	p.refill.Lock()
+	defer p.refill.Unlock()
+	p.mu.Lock()
+	next, limit, floor := p.mu.next, p.mu.limit, p.mu.floor
+	p.mu.Unlock()
+	if next < limit {
+		return nil
+	}
+	if p.reserve != nil {
+		first, size, err := p.reserve()
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.mu.next, p.mu.limit = max(first, floor), first+size // empty when all below the floor: reserve again
+		p.mu.Unlock()
+		return nil
+	}
+	limit += p.block
+	if err := writeFileAtomic(p.dir, producerIDBlockFile, binary.BigEndian.AppendUint64(nil, uint64(limit))); err != nil {
+		return fmt.Errorf("cannot reserve producer ids: %w", err)
+	}
+	p.mu.Lock()
+	p.mu.limit = limit
+	p.mu.Unlock()
+	return nil
 }

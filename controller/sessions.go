@@ -13,21 +13,40 @@ func (c *Controller) sessionLoop() {
 	defer c.done.Done()
 	tick := time.NewTicker(c.cfg.SessionCheckInterval)
 	defer tick.Stop()
+	led := false
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-tick.C:
 		}
-		if !c.IsLeader() {
-			continue
-		}
-		for _, id := range c.expiredSessions() {
-			if err := c.FenceBroker(id); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrClosed) {
-				c.cfg.Logger.Error("cannot fence broker", "broker", id, "error", err)
-			}
+		led = c.checkSessions(led)
+	}
+}
+
+// checkSessions is one pass of sessionLoop: wasLeader says whether the
+// previous pass saw this node lead; it returns whether this one did. A
+// pass that finds leadership (re)gained starts every broker's session
+// afresh instead of fencing: what this node saw while it led before is
+// stale (the heartbeats went to another leader meanwhile), and
+// leaderLoop, which clears it too, may not have run yet: raft reports the
+// new state before LeaderCh delivers it.
+func (c *Controller) checkSessions(wasLeader bool) bool {
+	if !c.IsLeader() {
+		return false
+	}
+	if !wasLeader {
+		c.mu.Lock()
+		clear(c.mu.lastSeen)
+		c.mu.Unlock()
+		return true
+	}
+	for _, id := range c.expiredSessions() {
+		if err := c.FenceBroker(id); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrClosed) {
+			c.cfg.Logger.Error("cannot fence broker", "broker", id, "error", err)
 		}
 	}
+	return true
 }
 
 // expiredSessions returns the unfenced brokers past their session.

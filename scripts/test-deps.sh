@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the tools the test suite drives besides Go clients: from
-# Debian's packages, kcat (librdkafka) for the interop tests, strace for
+# Debian's packages, kcat (librdkafka) for the interop tests, iproute2 (ip)
+# for the network-namespace cluster tests, strace for
 # e2e's sendfile share check and the Python clients kafka-python and
 # confluent-kafka-python for e2e's consumer-group tests, a JDK and Maven
 # for e2e's Java tests, chromium for the console's browser test; from npm, kafkajs into e2e/node (pinned by its
@@ -23,6 +24,9 @@ python_has() {
 need=()
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v strace >/dev/null 2>&1 || need+=(strace)
+# ip (iproute2) for the network-namespace cluster tests (internal/testhosts:
+# cut a broker off, heal it; they run as root and skip without ip).
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 python_has kafka || need+=(python3-kafka)
 python_has confluent_kafka || need+=(python3-confluent-kafka)
 # A JDK (javac compiles the test programs; java runs them and Kafka's tools).

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -194,6 +195,8 @@ func TestThreeNodeQuorum(t *testing.T) {
 	addrs := []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}
 	leader := agreed(t, addrs, 20*time.Second, allThree)
 	t.Logf("%.2fs: node %d leads, three brokers registered", time.Since(began).Seconds(), leader)
+	pids := map[int64]string{}
+	initPIDs(t, addrs, pids, "at start")
 	// Any node's console shows the three brokers, the controller among them.
 	for _, n := range nodes {
 		consoleBrokers(t, n, func(bs []consoleBroker) string {
@@ -213,6 +216,22 @@ func TestThreeNodeQuorum(t *testing.T) {
 		return ""
 	})
 	t.Logf("new leader %d %.2fs after kill -9 of %d", newLeader, time.Since(killedAt).Seconds(), leader)
+	// The new controller serves admin calls: CreateTopics through either
+	// survivor (the other forwards it) succeeds within 10 s of the kill.
+	for k, a := range rest {
+		topic := fmt.Sprintf("after-kill-%d", k)
+		for {
+			err := createTopic(a, topic)
+			if err == nil {
+				t.Logf("CreateTopics %s through %s answered %.2fs after kill -9 of the controller", topic, a, time.Since(killedAt).Seconds())
+				break
+			}
+			if time.Since(killedAt) > 10*time.Second {
+				t.Fatalf("CreateTopics %s through %s 10s after kill -9 of the controller: %v", topic, a, err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling interval
+		}
+	}
 
 	// Its broker misses its heartbeats: fenced after the session timeout,
 	// it leaves Metadata and DescribeCluster everywhere.
@@ -240,6 +259,17 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// It restarts on the same directory and addresses and rejoins.
 	nodes[killed] = startNode(killed)
 	agreed(t, addrs, 20*time.Second, allThree)
+	// Producer ids stay unique across brokers, a controller change and a
+	// restart: each broker's blocks come from the active controller.
+	initPIDs(t, addrs, pids, "after the restart")
+	// The three applied the same metadata log: /metadataz answers the same
+	// index and image digest everywhere, with the three brokers unfenced.
+	st := sameMetadataOf(t, nodes)
+	for id := int32(1); id <= 3; id++ {
+		if epoch, fenced := st.broker(id); epoch < 0 || fenced {
+			t.Fatalf("/metadataz: broker %d epoch %d fenced %v", id, epoch, fenced)
+		}
+	}
 	for _, n := range nodes {
 		n.stop()
 	}
@@ -274,6 +304,94 @@ func TestControllerPortTaken(t *testing.T) {
 	p.waitLog("the port next to the client port is taken: the one-node controller quorum listens on a free port instead (set a CONTROLLER:// listener to choose)")
 	p.waitLog("registered with the controller")
 	p.stop()
+}
+
+// initPIDs asks every node for two idempotent producer ids (InitProducerId
+// without a transactional id) and fails on an id handed out before (pids
+// maps each to where it was handed out).
+func initPIDs(t *testing.T, addrs []string, pids map[int64]string, when string) {
+	t.Helper()
+	for _, a := range addrs {
+		for k := range 2 {
+			req := kmsg.NewPtrInitProducerIDRequest()
+			req.Version, req.ProducerID, req.ProducerEpoch = 4, -1, -1
+			var resp *kmsg.InitProducerIDResponse
+			for deadline := time.Now().Add(15 * time.Second); ; {
+				r, err := request(a, req)
+				if err != nil {
+					t.Fatalf("InitProducerId at %s: %v", a, err)
+				}
+				resp = r.(*kmsg.InitProducerIDResponse)
+				if resp.ErrorCode != kerr.CoordinatorLoadInProgress.Code || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // retriable: no block yet; polling, bounded by the deadline
+			}
+			if resp.ErrorCode != 0 {
+				t.Fatalf("InitProducerId at %s %s: %v", a, when, kerr.ErrorForCode(resp.ErrorCode))
+			}
+			where := fmt.Sprintf("%s (#%d %s)", a, k+1, when)
+			if prev, ok := pids[resp.ProducerID]; ok {
+				t.Fatalf("producer id %d handed out twice: by %s and by %s", resp.ProducerID, prev, where)
+			}
+			pids[resp.ProducerID] = where
+		}
+	}
+}
+
+// sameMetadataOf polls the nodes' /metadataz until they answer the same
+// applied index and image digest, and returns that answer.
+func sameMetadataOf(t *testing.T, nodes []*proc) metadataState {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var got []metadataState
+		msg := ""
+		for _, n := range nodes {
+			code, body := httpGet(t, "http://"+n.waitLog("http listening")["addr"].(string)+"/metadataz")
+			var st metadataState
+			if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
+				msg = fmt.Sprintf("/metadataz of %s: %d %s", n.addr, code, body)
+				break
+			}
+			got = append(got, st)
+		}
+		if msg == "" {
+			for _, st := range got[1:] {
+				if st.AppliedIndex != got[0].AppliedIndex || st.ImageSHA256 != got[0].ImageSHA256 || len(st.ImageSHA256) != 64 {
+					msg = fmt.Sprintf("/metadataz answers differ: %+v", got)
+				}
+			}
+		}
+		if msg == "" {
+			return got[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
+// createTopic sends CreateTopics for a one-partition RF=1 topic to addr.
+func createTopic(addr, topic string) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version, req.TimeoutMillis = 5, 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, 1
+	req.Topics = append(req.Topics, rt)
+	r, err := request(addr, req)
+	if err != nil {
+		return err
+	}
+	resp := r.(*kmsg.CreateTopicsResponse)
+	if len(resp.Topics) != 1 {
+		return fmt.Errorf("CreateTopics: %d topics in the answer", len(resp.Topics))
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		return fmt.Errorf("CreateTopics: %w", kerr.ErrorForCode(code))
+	}
+	return nil
 }
 
 // consoleBroker is a row of the console's brokers table (/api/overview).

@@ -68,7 +68,14 @@ func (s *syncBuffer) String() string {
 // start runs sluiced with args (JSON logs) and env added to the test's.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--log-format", "json"}, args...)...)
+	return startCmd(t, exec.Command(binary, append([]string{"--log-format", "json"}, args...)...), env)
+}
+
+// startCmd runs cmd, a sluiced (possibly wrapped, as by ip netns exec,
+// which execs it) with JSON logs, with env added to the test's, and waits
+// until it listens.
+func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
+	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +46,7 @@ func (d *daemon) mux() *http.ServeMux {
 	mux.Handle("GET /metrics", d.metrics.Handler(d.log))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /metadataz", d.metadataz)
 	// The web console and its API (console package), once the broker runs.
 	mux.HandleFunc("/", d.serveConsole)
 	if d.cfg.Pprof {
@@ -84,6 +87,43 @@ func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	}
+}
+
+// metadataState is /metadataz's answer.
+type metadataState struct {
+	AppliedIndex uint64           `json:"applied_index"` // Raft index of the last applied metadata entry
+	ImageSHA256  string           `json:"image_sha256"`  // of the image's snapshot bytes
+	Brokers      []metadataBroker `json:"brokers"`
+}
+
+type metadataBroker struct {
+	ID     int32 `json:"id"`
+	Epoch  int64 `json:"epoch"` // broker epoch (-1: not registered)
+	Fenced bool  `json:"fenced"`
+}
+
+// metadataz answers the metadata this node applied, as JSON
+// (metadataState): nodes with equal index and digest applied the same
+// metadata log; the brokers carry their epochs (a broker that registers
+// again gets a new one). 503 while the broker starts, or when an entry
+// was applied while it was read (ask again).
+func (d *daemon) metadataz(w http.ResponseWriter, r *http.Request) {
+	b := d.broker.Load()
+	if b == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	idx, sum, ok := b.MetadataState()
+	if !ok {
+		http.Error(w, "metadata changing or no quorum: ask again", http.StatusServiceUnavailable)
+		return
+	}
+	st := metadataState{AppliedIndex: idx, ImageSHA256: hex.EncodeToString(sum[:])}
+	for _, cb := range b.ClusterBrokers() {
+		st.Brokers = append(st.Brokers, metadataBroker{ID: cb.ID, Epoch: cb.Epoch, Fenced: cb.Fenced})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st) // the client went away: nothing to do
 }
 
 func (hs *httpServer) close(log *slog.Logger) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/console"
@@ -164,6 +165,7 @@ type daemon struct {
 	// (netio.Server.Health): /healthz fails while it reports an error.
 	netHealth atomic.Pointer[func() error]
 	console   atomic.Pointer[console.Console] // the web console once the broker runs (http.go)
+	broker    atomic.Pointer[broker.Broker]   // the broker once it runs, for /metadataz (http.go)
 }
 
 // serve starts everything, waits for ctx, and stops.
@@ -181,6 +183,7 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	addr := srv.Addr().String()
 	d.store.Store(srv.Store())
+	d.broker.Store(srv.Broker())
 	netHealth := srv.NetHealth
 	d.netHealth.Store(&netHealth)
 	if d.cfg.HTTPListen != "" {
