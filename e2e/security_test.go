@@ -183,13 +183,12 @@ func TestSecurityClientMatrix(t *testing.T) {
 		t.Run("kafka-python", func(t *testing.T) {
 			t.Parallel()
 			py := python(t, "kafka", "python3-kafka")
-			// SASL_PLAINTEXT only: over SSL and SASL_SSL, kafka-python 2.0
-			// (Debian's python3-kafka) hung in about half of the runs, the
-			// broker logging "tls: bad record MAC" on one of its handshakes,
-			// while the seven other clients (confluent-kafka-python on the
-			// same OpenSSL included) never did. Not yet explained: see the
-			// closing note of issue 17.
-			runSecScript(t, b, "kafkapython", []secCase{secPlainPlain, secPlainScram}, nil, "", py, "py/secure.py", "kafkapython", b.caPath)
+			// Every cell, and no spurious reconnects: kafka-python 2.0 closes a
+			// connection that turns readable with no request in flight, which a
+			// TLS 1.3 session ticket sent after the handshake made it do over
+			// and over (issue 17; the broker issues no tickets now, see
+			// auth/tlsconf). secure.py fails a cell that saw such a close.
+			runSecScript(t, b, "kafkapython", secAll, nil, "", py, "py/secure.py", "kafkapython", b.caPath)
 		})
 		t.Run("kafkajs", func(t *testing.T) {
 			t.Parallel()

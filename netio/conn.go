@@ -29,6 +29,7 @@ type conn struct {
 	tcp *net.TCPConn    // the writer's dup of the socket (the socket itself on a TLS listener)
 	raw syscall.RawConn // tcp's RawConn, for sendfile
 	tls *tls.Conn       // on a TLS listener, the session over tcp that reads and writes; nil otherwise
+	hs  *handshakeConn  // on a TLS listener, tcp as tls reads it (names a client's plaintext alert)
 
 	ctx    context.Context // handlers' context; cancelled by onClose
 	cancel context.CancelFunc

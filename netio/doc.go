@@ -97,10 +97,13 @@
 //
 //   - The read goroutine runs the handshake within HandshakeTimeout
 //     (Stats.TLSHandshakeTimeouts; a failed one is TLSHandshakeFailures,
-//     logged once per client IP per WrongProtocolLogEvery), publishes the
-//     session on Conn.TLS, then frames exactly as a muted connection's read
-//     goroutine does: it reads only while the budget has room, so TCP
-//     pushes back on a client that pipelines without reading.
+//     logged once per client IP per WrongProtocolLogEvery; a client that
+//     refused it with an unencrypted alert, as OpenSSL does in TLS 1.3,
+//     is logged with that alert, not crypto/tls's "bad record MAC"),
+//     publishes the session on Conn.TLS, then frames exactly as a muted
+//     connection's read goroutine does: it reads only while the budget
+//     has room, so TCP pushes back on a client that pipelines without
+//     reading.
 //   - The writer coalesces byte runs in a pooled 64 KiB buffer (a size
 //     prefix is not a record of its own) and copies each file region
 //     through it (pread, encrypt, write; Stats.TLSCopiedBytes): no

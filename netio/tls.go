@@ -10,7 +10,9 @@ package netio
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -34,7 +36,8 @@ func (s *Server) openTLS(tc *net.TCPConn, e *enrollee) {
 		s.log.Error("netio: cannot set up connection", "remote", tc.RemoteAddr(), "err", err)
 		return
 	}
-	c.tls = tls.Server(tc, s.cfg.TLS[e.l.Name])
+	c.hs = &handshakeConn{TCPConn: tc, sniff: true, alert: -1}
+	c.tls = tls.Server(c.hs, s.cfg.TLS[e.l.Name])
 	c.mu.muted = true // no gnet side: closing means closing tc
 	c.handshaking.Store(true)
 	if !s.register(c) {
@@ -69,6 +72,7 @@ func (c *conn) handshake() error {
 	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
 	err := c.tls.HandshakeContext(ctx) // on ctx's end, closes the socket
+	c.hs.sniff = false
 	if err == nil {
 		st := c.tls.ConnectionState()
 		c.pub.tls = &st
@@ -85,10 +89,89 @@ func (c *conn) handshake() error {
 	case c.ctx.Err() != nil || errors.Is(err, net.ErrClosed):
 		// closed by Shutdown or the idle ticker
 	default:
+		err = c.hs.explain(err)
 		n := s.stats.tlsFailures.Add(1)
 		s.logPerIP(c, "netio: TLS handshake failed", "err", err, "tls_handshake_failures_total", n)
 	}
 	return err
+}
+
+// handshakeConn is a TLS connection's socket as crypto/tls reads it.
+// During the handshake it follows the records the client sends, to name
+// a fatal alert the client sent unencrypted: OpenSSL (librdkafka, kcat,
+// Python's ssl) refuses a TLS 1.3 server's certificate (unknown CA,
+// expired) with a plaintext alert after the server switched to its
+// handshake keys, and crypto/tls, failing to decrypt it, reports "local
+// error: tls: bad record MAC", which reads like bytes corrupted on the
+// way (issue 17). After the handshake it only passes reads through.
+type handshakeConn struct {
+	*net.TCPConn
+	sniff bool // the read goroutine's: on until the handshake ends
+
+	hdr   [tlsRecordHeaderLen]byte // the current record's header, nhdr bytes of it so far
+	nhdr  int
+	left  int     // body bytes of the current record still to come
+	body  [2]byte // a plaintext alert's level and description
+	nbody int
+	alert int // the description of the last plaintext alert; -1 none
+}
+
+// TLS record layer (RFC 8446 §5.1): | type (1B) | version (2B) | length (2B) | body |.
+const (
+	tlsRecordHeaderLen = 5
+	tlsAlertRecord     = 21
+)
+
+func (h *handshakeConn) Read(p []byte) (int, error) {
+	n, err := h.TCPConn.Read(p)
+	if h.sniff {
+		h.follow(p[:n])
+	}
+	return n, err
+}
+
+// follow moves the record parser over b, the next bytes from the client.
+func (h *handshakeConn) follow(b []byte) {
+	for len(b) > 0 {
+		if h.nhdr < len(h.hdr) {
+			k := copy(h.hdr[h.nhdr:], b)
+			h.nhdr, b = h.nhdr+k, b[k:]
+			if h.nhdr < len(h.hdr) {
+				return
+			}
+			h.left, h.nbody = int(binary.BigEndian.Uint16(h.hdr[3:])), 0
+		}
+		k := min(h.left, len(b))
+		if h.plainAlert() {
+			h.nbody += copy(h.body[h.nbody:], b[:k])
+		}
+		h.left, b = h.left-k, b[k:]
+		if h.left > 0 {
+			return
+		}
+		if h.plainAlert() {
+			h.alert = int(h.body[1])
+		}
+		h.nhdr = 0
+	}
+}
+
+// plainAlert reports whether the current record is an unencrypted alert:
+// an encrypted one is longer than its 2 bytes (TLS 1.2) or typed as
+// application data (TLS 1.3).
+func (h *handshakeConn) plainAlert() bool {
+	return h.hdr[0] == tlsAlertRecord && binary.BigEndian.Uint16(h.hdr[3:]) == 2
+}
+
+// explain names the client's unencrypted alert when crypto/tls failed on
+// our side (a local error) after receiving one; otherwise err is returned.
+func (h *handshakeConn) explain(err error) error {
+	var op *net.OpError
+	if h.alert < 0 || !errors.As(err, &op) || op.Op != "local error" {
+		return err
+	}
+	return fmt.Errorf("the client refused the handshake with an unencrypted alert: %w (alert %d; crypto/tls reports %q)",
+		tls.AlertError(h.alert), h.alert, err)
 }
 
 // logPerIP logs a warning about c at most once per client IP per

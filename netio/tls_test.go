@@ -5,9 +5,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,4 +291,72 @@ func TestPlaintextAndTLSListeners(t *testing.T) {
 	if st := s.Stats(); st.TLSHandshakes != 1 || st.TLSCopiedBytes != copied {
 		t.Fatalf("%+v", st)
 	}
+}
+
+// plainAlertConn is a TLS client's socket that sends, instead of the
+// client's encrypted records after its ClientHello, the unencrypted fatal
+// unknown_ca alert OpenSSL sends when it refuses a TLS 1.3 server's
+// certificate.
+type plainAlertConn struct{ net.Conn }
+
+func (c plainAlertConn) Write(b []byte) (int, error) {
+	var out []byte
+	for rest := b; len(rest) >= tlsRecordHeaderLen; {
+		n := tlsRecordHeaderLen + int(binary.BigEndian.Uint16(rest[3:]))
+		if rest[0] == 23 { // application_data: TLS 1.3's encrypted records
+			out = append(out, tlsAlertRecord, 3, 3, 0, 2, 2, 48)
+		} else {
+			out = append(out, rest[:n]...)
+		}
+		rest = rest[n:]
+	}
+	_, err := c.Conn.Write(out)
+	return len(b), err
+}
+
+// syncBuffer is a log sink tests read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTLSPlaintextAlertNamed: a client that refuses the server's
+// certificate with an unencrypted alert in the middle of a TLS 1.3
+// handshake (OpenSSL: kcat, librdkafka, Python's ssl) is logged with its
+// alert, not as crypto/tls's "bad record MAC" (issue 17: that line sent
+// the search for a corrupted stream down the wrong path).
+func TestTLSPlaintextAlertNamed(t *testing.T) {
+	testTLS = newTLSFixture(t)
+	defer func() { testTLS = nil }()
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	logs := &syncBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	s := startServer(t, cfg, h)
+	nc := rawDial(t, s)
+	wrongCA := testTLS.clientConfig()
+	wrongCA.RootCAs = testcerts.NewCA(t, "another CA").Pool
+	tc := tls.Client(plainAlertConn{nc}, wrongCA)
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("handshake with an untrusted CA succeeded")
+	}
+	eventually(t, "the failure to be counted", func() bool { return s.Stats().TLSHandshakeFailures == 1 })
+	out := logs.String()
+	if !strings.Contains(out, "unencrypted alert: tls: unknown certificate authority (alert 48;") {
+		t.Fatalf("the log does not name the client's alert:\n%s", out)
+	}
+	roundTrip(t, s, h)
 }

@@ -23,6 +23,16 @@
 // A Server's tls.Config answers every handshake with the configuration
 // current at that moment (GetConfigForClient), so Reload swaps the
 // certificate for new connections while open ones keep their session.
+//
+// Session tickets are off: after its handshake flight the server sends
+// nothing until the client's first request. With tickets on, a TLS 1.3
+// server sends a NewSessionTicket record right after the handshake (Go's
+// crypto/tls with its own flight; Apache Kafka's JDK does too), and
+// kafka-python 2.0 closes any connection that turns readable while it has
+// no request in flight ("Socket EVENT_READ without in-flight-requests"),
+// then reconnects, again and again (issue 17; e2e/security_test.go).
+// The cost is no session resumption: a client that reconnects makes a
+// full handshake, which Kafka's long-lived connections seldom do.
 package tlsconf
 
 import (
@@ -82,7 +92,8 @@ func New(listener string, set Settings, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.base = &tls.Config{
-		MinVersion: tls.VersionTLS12, // never used: every handshake gets cur
+		MinVersion:             tls.VersionTLS12, // never used: every handshake gets cur
+		SessionTicketsDisabled: true,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			return s.cur.Load(), nil
 		},
@@ -128,7 +139,8 @@ func (s *Server) build(stamps map[string]fileStamp) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	// No session tickets: see the package doc.
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, SessionTicketsDisabled: true}
 	if cfg.ClientAuth, err = clientAuth(s.set.get("ssl.client.auth")); err != nil {
 		return nil, err
 	}

@@ -263,3 +263,52 @@ func TestReloadOnFileChange(t *testing.T) {
 		t.Fatal("a broken keystore replaced the certificate")
 	}
 }
+
+// ticketCache is a client session cache that counts the sessions a server
+// offered (a NewSessionTicket, which TLS 1.3 sends after the handshake).
+type ticketCache struct{ offered int }
+
+func (*ticketCache) Get(string) (*tls.ClientSessionState, bool) { return nil, false }
+func (c *ticketCache) Put(_ string, cs *tls.ClientSessionState) {
+	if cs != nil {
+		c.offered++
+	}
+}
+
+// TestNoSessionTickets: the server sends nothing after its handshake
+// flight until the client's first request (issue 17). A TLS 1.3
+// NewSessionTicket is a record the client did not ask for: kafka-python
+// 2.0 closes a connection that turns readable with no request in flight
+// ("Socket EVENT_READ without in-flight-requests"), reconnecting over
+// and over. The client reads the server's first byte, so any ticket sent
+// before it has been processed.
+func TestNoSessionTickets(t *testing.T) {
+	f := newFixture(t)
+	base := Settings{
+		"ssl.keystore.location":   f.server.WriteKeystore(t, f.dir, "ks.pem"),
+		"ssl.truststore.location": f.ca.WriteCA(t, f.dir, "ca.pem"),
+	}
+	for _, tc := range []struct {
+		auth       string
+		maxVersion uint16
+	}{{"none", tls.VersionTLS13}, {"required", tls.VersionTLS13}, {"none", tls.VersionTLS12}} {
+		set := Settings{"ssl.client.auth": tc.auth}
+		for k, v := range base {
+			set[k] = v
+		}
+		s, err := New("SSL", set, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache := &ticketCache{}
+		cli := f.clientConfig(tc.auth == "required")
+		cli.ClientSessionCache, cli.MaxVersion = cache, tc.maxVersion
+		st, err := handshake(t, s.TLSConfig(), cli)
+		if err != nil {
+			t.Fatalf("ssl.client.auth=%s, TLS %x: %v", tc.auth, tc.maxVersion, err)
+		}
+		if cache.offered != 0 || st.Version != tc.maxVersion {
+			t.Fatalf("ssl.client.auth=%s: TLS %x, %d session tickets sent, want none", tc.auth, st.Version, cache.offered)
+		}
+	}
+}
