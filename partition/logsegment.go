@@ -129,6 +129,20 @@ func newSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now tim
 	return s, nil
 }
 
+// freshSegment is the first segment of a partition directory just created
+// (Log.loadFresh): not even its .log exists until the first append (or
+// anything else needing a descriptor) creates it, so creating a
+// 1,000-partition topic allocates no inode for a .log; the segment's first
+// fsync then fsyncs the directory too (segment.CreateLazyFS).
+func freshSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) *logSegment {
+	s := &logSegment{base: base, dir: dir, fs: fsys, log: segment.CreateLazyFS(fsys, fileName(dir, base, logSuffix)), created: now}
+	s.idx.maxBytes = indexBytes
+	s.refs.Store(1)
+	s.maxTS.Store(-1)
+	s.maxTSOffset.Store(-1)
+	return s
+}
+
 // openSegment opens an existing segment's .log; indexBytes > 0 marks it the
 // writable active segment. Indexes open on first use.
 func openSegment(fsys vfs.FS, dir string, base int64, indexBytes int) (*logSegment, error) {

@@ -2,9 +2,13 @@ package partition
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 // TestCreateDeleteLogsLeftovers stops CreateLogs and DeleteLogs part way
@@ -122,4 +126,65 @@ func TestFreshLogMatchesReopened(t *testing.T) {
 	if err != nil || r.Bytes == 0 {
 		t.Fatalf("read after crash: %+v, %v", r, err)
 	}
+}
+
+// TestFreshLogFileOnFirstAppend: a created partition has no .log until its
+// first append; under FlushAlways that append's fsync is followed by one of
+// the partition directory (the new name is durable before the append is
+// acknowledged), and later appends fsync the file only. After a crash the
+// written partition has its records and the never-written one opens empty.
+func TestFreshLogFileOnFirstAppend(t *testing.T) {
+	dir := t.TempDir()
+	fs := errorfs.Wrap(vfs.Default, nil)
+	cfg := testConfig()
+	cfg.Flush = FlushAlways
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := s.CreateLogs("f", 0, 2, [16]byte{3}, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := func(p int) string { return filepath.Join(dir, fmt.Sprintf("f-%d", p), "00000000000000000000.log") }
+	for p := range 2 {
+		if _, err := os.Stat(seg(p)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("f-%d has a .log before its first append: %v", p, err)
+		}
+	}
+	for i := range 2 {
+		fs.Reset()
+		mustAppend(t, logs[0], batch(2, 10, 1))
+		var syncs []errorfs.Op
+		for _, op := range fs.Ops() {
+			if op.Kind == errorfs.OpSync || op.Kind == errorfs.OpSyncDir {
+				syncs = append(syncs, op)
+			}
+		}
+		// The first append also writes the leader-epoch checkpoint
+		// (its own fsyncs, after the round's).
+		want := []errorfs.Op{{Kind: errorfs.OpSync, Path: seg(0)}}
+		if i == 0 {
+			want = append(want, errorfs.Op{Kind: errorfs.OpSyncDir, Path: filepath.Dir(seg(0))})
+			syncs = syncs[:min(len(syncs), len(want))]
+		}
+		if fmt.Sprint(syncs) != fmt.Sprint(want) {
+			t.Fatalf("append %d: fsyncs %v, want %v", i, syncs, want)
+		}
+	}
+	if _, err := os.Stat(seg(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("f-1 got a .log without an append: %v", err)
+	}
+	crashStore(s)
+
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if got := s.Get("f", 0).LogEndOffset(); got != 4 {
+		t.Fatalf("f-0 reopened at LEO %d, want 4", got)
+	}
+	l := s.Get("f", 1)
+	if l.LogEndOffset() != 0 {
+		t.Fatalf("f-1 reopened at LEO %d, want 0", l.LogEndOffset())
+	}
+	mustAppend(t, l, batch(1, 10, 1))
 }
