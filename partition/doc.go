@@ -184,8 +184,8 @@
 // indexes: a 1,000-partition topic is created without 1,000 .log files and
 // 2,000 index files of 10 MiB and their mappings. That .log's first fsync
 // also fsyncs the partition directory, so its name is as durable as its
-// bytes; a partition never written has no .log (a start finds its
-// directory empty and creates one). An
+// bytes; a partition never written has no .log, and a start leaves it so
+// (its indexes, if a crash left them behind, are removed). An
 // inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle

@@ -176,7 +176,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := createSegmentLazy(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := emptySegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}

@@ -186,5 +186,11 @@ func TestFreshLogFileOnFirstAppend(t *testing.T) {
 	if l.LogEndOffset() != 0 {
 		t.Fatalf("f-1 reopened at LEO %d, want 0", l.LogEndOffset())
 	}
+	if _, err := os.Stat(seg(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the start created f-1's .log: %v", err)
+	}
 	mustAppend(t, l, batch(1, 10, 1))
+	if _, err := os.Stat(seg(1)); err != nil {
+		t.Fatalf("f-1 has no .log after its first append: %v", err)
+	}
 }
