@@ -194,3 +194,33 @@ func TestFreshLogFileOnFirstAppend(t *testing.T) {
 		t.Fatalf("f-1 has no .log after its first append: %v", err)
 	}
 }
+
+// TestFreshLogTruncateFully: a new partition's .log, not created yet, is
+// deleted and replaced by TruncateFullyAndStartAt like any other (a
+// follower starting at the leader's log start); appends and a crash
+// restart then see the new start.
+func TestFreshLogTruncateFully(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	logs, err := s.CreateLogs("g", 0, 1, [16]byte{4}, testConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := logs[0]
+	if err := l.TruncateFullyAndStartAt(100); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(3, 10, 1))
+	if l.LogStartOffset() != 100 || l.LogEndOffset() != 103 {
+		t.Fatalf("log start %d, end %d; want 100, 103", l.LogStartOffset(), l.LogEndOffset())
+	}
+	crashStore(s)
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if l := s.Get("g", 0); l.LogStartOffset() != 100 || l.LogEndOffset() != 103 {
+		t.Fatalf("reopened: log start %d, end %d; want 100, 103", l.LogStartOffset(), l.LogEndOffset())
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "g-0", "*"+deletedSuffix)); len(m) != 0 {
+		t.Fatalf("leftover deleted files: %v", m)
+	}
+}
