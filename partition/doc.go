@@ -249,10 +249,14 @@
 //
 // Each log's active segment holds 1 descriptor (its .log) and 2 read-write
 // mappings of its indexes, whose files are closed once mapped and reopened
-// by path to trim or fsync (package mmapindex), except a new log's first segment, which has
-// only its .log until its first append (or an unclean start's recovery)
-// creates, preallocates and maps its indexes: a 1,000-partition topic is
-// created without 2,000 index files of 10 MiB and their mappings. An
+// by path to trim or fsync (package mmapindex), except a new log's first
+// segment, which has no file at all until its first append (or an unclean
+// start's recovery) creates its .log and creates, preallocates and maps its
+// indexes: a 1,000-partition topic is created without 1,000 .log files and
+// 2,000 index files of 10 MiB and their mappings. That .log's first fsync
+// also fsyncs the partition directory, so its name is as durable as its
+// bytes; a partition never written has no .log, and a start leaves it so
+// (its indexes, if a crash left them behind, are removed). An
 // inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle

@@ -195,7 +195,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := createSegmentLazy(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := emptySegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}
@@ -237,14 +237,12 @@ func (l *log) load(o openOptions) error {
 }
 
 // loadFresh sets up the empty log of a directory that was just created
-// (o.fresh): its first segment's .log is created, with no indexes, no
-// epochs and no producers, and without listing or reading the directory.
+// (o.fresh): its first segment, whose .log and indexes are created on
+// first use (freshSegment), no epochs and no producers, without listing or
+// reading the directory.
 func (l *log) loadFresh(o openOptions) error {
 	start := max(o.logStart, 0)
-	s, err := newSegmentLazy(l.fs, l.dir, start, l.config().SegmentIndexBytes, l.now())
-	if err != nil {
-		return err
-	}
+	s := freshSegment(l.fs, l.dir, start, l.config().SegmentIndexBytes, l.now())
 	l.mu.segments = append(l.mu.segments, s)
 	l.mu.epochs = newEpochCache(l.fs, l.dir)
 	l.setEnd(start, s, 0)

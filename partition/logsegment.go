@@ -106,16 +106,36 @@ func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time
 // is made this way (a 1,000-partition topic is created in a third of the
 // time); a roll uses createSegment, as the segment is about to be written.
 func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
+	if err := removeSegmentLeftovers(fsys, dir, base); err != nil {
+		return nil, err
+	}
+	return newSegmentLazy(fsys, dir, base, indexBytes, now)
+}
+
+// emptySegment is the first segment of a log whose directory holds no .log
+// (a partition never written, at a later start): its files' leftovers are
+// removed and, as for a new partition (freshSegment), its .log is created
+// by the first append.
+func emptySegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
+	if err := removeSegmentLeftovers(fsys, dir, base); err != nil {
+		return nil, err
+	}
+	return freshSegment(fsys, dir, base, indexBytes, now), nil
+}
+
+// removeSegmentLeftovers removes the files of segment base, if any: a
+// leftover from a failed earlier attempt (indexes are created before the
+// first append creates the .log) would be taken for data.
+func removeSegmentLeftovers(fsys vfs.FS, dir string, base int64) error {
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		// A leftover from a failed earlier attempt would be taken for data.
 		p := fileName(dir, base, suffix)
 		if _, err := fsys.Stat(p); err == nil {
 			if err := fsys.Remove(p); err != nil {
-				return nil, fmt.Errorf("cannot clear old segment file: %w", err)
+				return fmt.Errorf("cannot clear old segment file: %w", err)
 			}
 		}
 	}
-	return newSegmentLazy(fsys, dir, base, indexBytes, now)
+	return nil
 }
 
 // newSegmentLazy is createSegmentLazy in a directory known to hold no
@@ -127,6 +147,20 @@ func newSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now tim
 	}
 	s.created = now
 	return s, nil
+}
+
+// freshSegment is the first segment of a partition directory just created
+// (Log.loadFresh): not even its .log exists until the first append (or
+// anything else needing a descriptor) creates it, so creating a
+// 1,000-partition topic allocates no inode for a .log; the segment's first
+// fsync then fsyncs the directory too (segment.CreateLazyFS).
+func freshSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) *logSegment {
+	s := &logSegment{base: base, dir: dir, fs: fsys, log: segment.CreateLazyFS(fsys, fileName(dir, base, logSuffix)), created: now}
+	s.idx.maxBytes = indexBytes
+	s.refs.Store(1)
+	s.maxTS.Store(-1)
+	s.maxTSOffset.Store(-1)
+	return s
 }
 
 // openSegment opens an existing segment's .log; indexBytes > 0 marks it the

@@ -24,8 +24,9 @@ import (
 // directory's filesystem instead of fsyncs per file, a deletion with one
 // fsync of the data directory and one checkpoint write. A directory just
 // created this way is opened without listing or reading it (it holds only
-// partition.metadata and the empty first .log): what is left per partition
-// is the kernel's work for three new inodes and a rename. Making a topic's
+// partition.metadata; the first .log is created by the first append): what
+// is left per partition is the kernel's work for two new inodes (the
+// directory and partition.metadata) and a rename. Making a topic's
 // partitions appear or go all together is the caller's (the broker records
 // the operation first and finishes it at start).
 //

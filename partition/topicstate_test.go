@@ -2,9 +2,13 @@ package partition
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 // TestCreateDeleteLogsLeftovers stops CreateLogs and DeleteLogs part way
@@ -121,5 +125,102 @@ func TestFreshLogMatchesReopened(t *testing.T) {
 	r, err := l.Read(0, 1<<20, true)
 	if err != nil || r.Bytes == 0 {
 		t.Fatalf("read after crash: %+v, %v", r, err)
+	}
+}
+
+// TestFreshLogFileOnFirstAppend: a created partition has no .log until its
+// first append; under FlushAlways that append's fsync is followed by one of
+// the partition directory (the new name is durable before the append is
+// acknowledged), and later appends fsync the file only. After a crash the
+// written partition has its records and the never-written one opens empty.
+func TestFreshLogFileOnFirstAppend(t *testing.T) {
+	dir := t.TempDir()
+	fs := errorfs.Wrap(vfs.Default, nil)
+	cfg := testConfig()
+	cfg.Flush = FlushAlways
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := s.CreateLogs("f", 0, 2, [16]byte{3}, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := func(p int) string { return filepath.Join(dir, fmt.Sprintf("f-%d", p), "00000000000000000000.log") }
+	for p := range 2 {
+		if _, err := os.Stat(seg(p)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("f-%d has a .log before its first append: %v", p, err)
+		}
+	}
+	for i := range 2 {
+		fs.Reset()
+		mustAppend(t, logs[0], batch(2, 10, 1))
+		var syncs []errorfs.Op
+		for _, op := range fs.Ops() {
+			if op.Kind == errorfs.OpSync || op.Kind == errorfs.OpSyncDir {
+				syncs = append(syncs, op)
+			}
+		}
+		// The first append also writes the leader-epoch checkpoint
+		// (its own fsyncs, after the round's).
+		want := []errorfs.Op{{Kind: errorfs.OpSync, Path: seg(0)}}
+		if i == 0 {
+			want = append(want, errorfs.Op{Kind: errorfs.OpSyncDir, Path: filepath.Dir(seg(0))})
+			syncs = syncs[:min(len(syncs), len(want))]
+		}
+		if fmt.Sprint(syncs) != fmt.Sprint(want) {
+			t.Fatalf("append %d: fsyncs %v, want %v", i, syncs, want)
+		}
+	}
+	if _, err := os.Stat(seg(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("f-1 got a .log without an append: %v", err)
+	}
+	crashStore(s)
+
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if got := s.Get("f", 0).LogEndOffset(); got != 4 {
+		t.Fatalf("f-0 reopened at LEO %d, want 4", got)
+	}
+	l := s.Get("f", 1)
+	if l.LogEndOffset() != 0 {
+		t.Fatalf("f-1 reopened at LEO %d, want 0", l.LogEndOffset())
+	}
+	if _, err := os.Stat(seg(1)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the start created f-1's .log: %v", err)
+	}
+	mustAppend(t, l, batch(1, 10, 1))
+	if _, err := os.Stat(seg(1)); err != nil {
+		t.Fatalf("f-1 has no .log after its first append: %v", err)
+	}
+}
+
+// TestFreshLogTruncateFully: a new partition's .log, not created yet, is
+// deleted and replaced by TruncateFullyAndStartAt like any other (a
+// follower starting at the leader's log start); appends and a crash
+// restart then see the new start.
+func TestFreshLogTruncateFully(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	logs, err := s.CreateLogs("g", 0, 1, [16]byte{4}, testConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := logs[0]
+	if err := l.TruncateFullyAndStartAt(100); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(3, 10, 1))
+	if l.LogStartOffset() != 100 || l.LogEndOffset() != 103 {
+		t.Fatalf("log start %d, end %d; want 100, 103", l.LogStartOffset(), l.LogEndOffset())
+	}
+	crashStore(s)
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if l := s.Get("g", 0); l.LogStartOffset() != 100 || l.LogEndOffset() != 103 {
+		t.Fatalf("reopened: log start %d, end %d; want 100, 103", l.LogStartOffset(), l.LogEndOffset())
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "g-0", "*"+deletedSuffix)); len(m) != 0 {
+		t.Fatalf("leftover deleted files: %v", m)
 	}
 }

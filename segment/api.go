@@ -111,6 +111,19 @@ func Open(path string) (*File, error) { return open(vfs.Default, path) }
 // and truncate of the File goes through it.
 func OpenFS(fsys vfs.FS, path string) (*File, error) { return open(fsys, path) }
 
+// CreateLazyFS is a File for a new, empty .log at path that does not exist
+// yet (the caller knows the directory holds no such file): it is created by
+// the first use that needs a descriptor (Append, Truncate, Handle, a read),
+// so a partition that is never written costs no inode. Until then Size is
+// 0, Park and Close have nothing to close and Sync has nothing to do; the
+// first Sync after the file was created also fsyncs its directory, so the
+// new name is as durable as the bytes.
+func CreateLazyFS(fsys vfs.FS, path string) *File {
+	sf := &File{file{fs: vfs.Or(fsys), path: path}}
+	sf.absent.Store(true)
+	return sf
+}
+
 // Append writes bufs at the current end with one pwritev (looping on short
 // writes) and returns the position they start at. On any error it truncates
 // the file back to that position, so no partial batch stays readable, and

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -41,7 +42,14 @@ type file struct {
 	hmu    sync.Mutex
 	closed bool // Close ran: never reopened
 	path   string
-	end    atomic.Int64 // Size(): end of the last appended batch
+	// absent: the file is not created yet (CreateLazyFS); the first use
+	// that needs a descriptor creates it. Changed under hmu.
+	absent atomic.Bool
+	// dirUnsynced: the file was created by that first use and its
+	// directory entry is not durable yet; the next sync fsyncs the
+	// directory too.
+	dirUnsynced atomic.Bool
+	end         atomic.Int64 // Size(): end of the last appended batch
 
 	// wmu serialises the writers (Append, Truncate); the partition's
 	// appender is the only one, so it is never contended.
@@ -92,6 +100,9 @@ func (f *file) handle() (*handle, error) {
 	if f.closed {
 		return nil, fmt.Errorf("segment %q: %w", f.path, os.ErrClosed)
 	}
+	if f.absent.Load() {
+		return f.createLocked()
+	}
 	// The file must still be there: a parked segment is never recreated.
 	if _, err := f.fs.Stat(f.path); err != nil {
 		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
@@ -101,6 +112,19 @@ func (f *file) handle() (*handle, error) {
 		return nil, fmt.Errorf("cannot reopen segment %q: %w", f.path, err)
 	}
 	h := &handle{f: vf, osf: vfs.OSFile(vf)}
+	f.h.Store(h)
+	return h, nil
+}
+
+// createLocked creates the file of a lazy File (CreateLazyFS). hmu held.
+func (f *file) createLocked() (*handle, error) {
+	vf, err := f.fs.OpenReadWrite(f.path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create segment %q: %w", f.path, err)
+	}
+	h := &handle{f: vf, osf: vfs.OSFile(vf)}
+	f.dirUnsynced.Store(true)
+	f.absent.Store(false)
 	f.h.Store(h)
 	return h, nil
 }
@@ -351,12 +375,21 @@ type readerAt func(p []byte, pos int64) (int, error)
 func (r readerAt) ReadAt(p []byte, pos int64) (int, error) { return r(p, pos) }
 
 func (f *file) sync() error {
+	if f.absent.Load() {
+		return nil // never created: nothing was written
+	}
 	h, err := f.handle()
 	if err != nil {
 		return err
 	}
 	if err := h.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
+	}
+	if f.dirUnsynced.Load() {
+		if err := vfs.SyncDir(f.fs, filepath.Dir(f.path)); err != nil {
+			return fmt.Errorf("cannot fsync the directory of new segment %q: %w", f.path, err)
+		}
+		f.dirUnsynced.Store(false)
 	}
 	return nil
 }

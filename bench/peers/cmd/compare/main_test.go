@@ -64,3 +64,17 @@ func TestReportOMB(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestFioWriteMiBps(t *testing.T) {
+	f := func(out string, want float64, wantErr bool) {
+		t.Helper()
+		got, err := fioWriteMiBps([]byte(out))
+		if (err != nil) != wantErr || got != want {
+			t.Fatalf("fioWriteMiBps(%q) = %v, %v; want %v (error %v)", out, got, err, want, wantErr)
+		}
+	}
+	f(`{"jobs":[{"jobname":"floor","write":{"io_bytes":1073741824,"bw":948224}}]}`, 926, false)
+	f(`{"jobs":[]}`, 0, true)
+	f(`{"jobs":[{"write":{"bw":0}}]}`, 0, true)
+	f(`not json`, 0, true)
+}

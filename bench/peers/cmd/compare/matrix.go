@@ -2,8 +2,14 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice/sluice/bench"
@@ -25,10 +31,19 @@ import (
 //	fsync-16      sluice bench produce, 16 connections x 16 partitions x
 //	              16 KiB, every append fsync'd (sluiced --fsync always,
 //	              kfake --sync, Kafka log.flush.interval.messages=1)
+//	fsync-16x1k   the same with 1 KiB records in requests of 16 KiB
+//	              (--batch-bytes 16384): the fsync, not the copy, is the cost
 //
 // Every produced row reports MB/s, the broker's CPU-seconds per GB and its
 // peak RSS (VmHWM). --matrix-bytes sets the 16x1k and fsync-16 volume;
-// 1000x1k produces half of it, 16x100 a quarter, conns-100 a sixteenth.
+// 1000x1k produces half of it, 16x100 a quarter, fsync-16x1k an eighth,
+// conns-100 a sixteenth.
+//
+// When fio is on the PATH, the fsync rows also get their floors, measured
+// in the same run on the work directory's filesystem (fioFloors): fsync-16
+// against fio's sequential 1 MiB writes fsync'd every 32 MiB (the disk's
+// bandwidth), fsync-16x1k against 16 fio jobs writing 16 KiB and
+// fdatasyncing each write (16 writers of the same request size).
 
 // matrixBrokers are measured in every row (Kafka when its jars are there).
 var matrixBrokers = []string{"sluiced", "kafka", "kfake"}
@@ -44,6 +59,18 @@ var matrixRows = []matrixRow{
 	{"16x100", "16 partitions × 100 B, one franz-go producer"},
 	{"conns-100", "100 connections × small requests (one 512 B record each)"},
 	{"fsync-16", "fsync=always, 16 producers × 16 KiB"},
+	{"fsync-16x1k", "fsync=always, 16 producers × 1 KiB, 16 KiB requests"},
+}
+
+// fioFloor is one fio job of the fsync rows' floors.
+type fioFloor struct {
+	name string   // the row it is the floor of
+	args []string // fio's job options
+}
+
+var fioFloors = []fioFloor{
+	{"fsync-16", []string{"--rw=write", "--bs=1M", "--size=1G", "--ioengine=psync", "--fsync=32", "--end_fsync=1"}},
+	{"fsync-16x1k", []string{"--rw=write", "--bs=16k", "--size=16M", "--numjobs=16", "--ioengine=psync", "--fdatasync=1", "--group_reporting"}},
 }
 
 // matrixCell is one broker's figures in one row.
@@ -60,6 +87,9 @@ type matrixRun struct {
 	brokers []string
 	skipped map[string]string // broker: why not measured
 	cells   map[string]map[string]*matrixCell
+	fio     map[string]float64 // row: its fio floor in MiB/s
+	fioCmds []string
+	fioErr  error
 }
 
 func (c *comparer) runMatrix() *matrixRun {
@@ -76,6 +106,7 @@ func (c *comparer) runMatrix() *matrixRun {
 		}
 		run.brokers = append(run.brokers, b)
 	}
+	run.fio, run.fioCmds, run.fioErr = c.measureFioFloors()
 	for _, r := range matrixRows {
 		run.cells[r.name] = map[string]*matrixCell{}
 		for _, b := range run.brokers {
@@ -129,6 +160,11 @@ func (c *comparer) matrixCell(row, broker string) *matrixCell {
 		tool = "sluice"
 		args = []string{"bench", "produce", "--topic", "matrix", "--partitions", "16", "--producers", "16",
 			"--record-size", "16384", "--acks", "1", "--total-bytes", bytes(1), "--json"}
+	case "fsync-16x1k":
+		o.fsync = true
+		tool = "sluice"
+		args = []string{"bench", "produce", "--topic", "matrix", "--partitions", "16", "--producers", "16",
+			"--record-size", "1024", "--batch-bytes", "16384", "--acks", "1", "--total-bytes", bytes(8), "--json"}
 	}
 	var cmdline string
 	cell.hwmMB, cmdline, cell.err = c.withServerOpts(broker, "matrix-"+row+"-"+broker, "matrix", partitions, o,
@@ -184,7 +220,11 @@ func reportMatrix(bw *bufio.Writer, cfg *config, m *matrixRun) {
 	for _, r := range matrixRows {
 		fmt.Fprintf(bw, "| %s |", r.title)
 		for _, b := range m.brokers {
-			fmt.Fprintf(bw, " %s |", matrixText(r.name, m.cells[r.name][b]))
+			text := matrixText(r.name, m.cells[r.name][b])
+			if cell := m.cells[r.name][b]; m.fio[r.name] > 0 && cell != nil && cell.err == nil && cell.res != nil {
+				text += fmt.Sprintf(", %.2f× fio", cell.res.MBps/m.fio[r.name])
+			}
+			fmt.Fprintf(bw, " %s |", text)
 		}
 		fmt.Fprintln(bw)
 	}
@@ -196,6 +236,15 @@ answers ListOffsets, and the broker's CPU-seconds over it; the 100-connection
 row adds the broker's CPU per request (one record per request). The load
 generator shares the machine's CPUs with the broker.
 `)
+	switch {
+	case m.fioErr != nil:
+		fmt.Fprintf(bw, "\nfio floors not measured: %s\n", indent(m.fioErr.Error()))
+	case len(m.fio) > 0:
+		fmt.Fprint(bw, "\nfio floors, same run, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
+		for i, f := range fioFloors {
+			fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, m.fio[f.name], m.fioCmds[i])
+		}
+	}
 	for b, why := range m.skipped {
 		fmt.Fprintf(bw, "\n%s not measured: %s\n", b, indent(why))
 	}
@@ -238,4 +287,63 @@ func matrixText(row string, cell *matrixCell) string {
 		}
 	}
 	return s + ", RSS " + hwmText(cell.hwmMB) + " MB"
+}
+
+// measureFioFloors runs fioFloors in the work directory when fio is on the
+// PATH (nil map and no error when it is not) and returns each row's floor
+// in MiB/s with the commands run.
+func (c *comparer) measureFioFloors() (map[string]float64, []string, error) {
+	fio, err := exec.LookPath("fio")
+	if err != nil {
+		return nil, nil, nil
+	}
+	dir := filepath.Join(c.cfg.work, "fio")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("cannot create %s: %w", dir, err)
+	}
+	defer os.RemoveAll(dir)
+	floors := map[string]float64{}
+	var cmds []string
+	for _, f := range fioFloors {
+		args := append([]string{"--name=floor", "--directory=" + dir, "--output-format=json"}, f.args...)
+		cmds = append(cmds, "fio "+strings.Join(args, " "))
+		logf("matrix fio floor of %s: fio %s", f.name, strings.Join(args, " "))
+		out, err := exec.Command(fio, args...).Output()
+		if err != nil {
+			return nil, nil, fmt.Errorf("fio %s: %w", strings.Join(args, " "), err)
+		}
+		mibps, err := fioWriteMiBps(out)
+		if err != nil {
+			return nil, nil, err
+		}
+		floors[f.name] = mibps
+		logf("matrix fio floor of %s: %.1f MiB/s", f.name, mibps)
+		// The next job starts on an empty directory.
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, err
+		}
+	}
+	return floors, cmds, nil
+}
+
+// fioWriteMiBps reads the write bandwidth of fio's JSON output (one job,
+// or one group with --group_reporting): write.bw is in KiB/s.
+func fioWriteMiBps(out []byte) (float64, error) {
+	var r struct {
+		Jobs []struct {
+			Write struct {
+				BW float64 `json:"bw"`
+			} `json:"write"`
+		} `json:"jobs"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return 0, fmt.Errorf("cannot parse fio's JSON output: %w", err)
+	}
+	if len(r.Jobs) == 0 || r.Jobs[0].Write.BW <= 0 {
+		return 0, errors.New("fio's JSON output has no write bandwidth")
+	}
+	return r.Jobs[0].Write.BW / 1024, nil
 }
