@@ -46,13 +46,13 @@
 // broker calls Elect(p, leaderEpoch, log) when it becomes p's leader and
 // Resign(p, leaderEpoch) when it stops being it:
 //
-//	             Elect                  load done
-//	  Unloaded ─────────▶ Loading ────────────────▶ Loaded
-//	  NOT_COORDINATOR     COORDINATOR_LOAD_         serving p's groups
-//	     ▲                IN_PROGRESS                  │
-//	     └──── Resign ───────┴─────────────────────────┘
-//	     (groups dropped, waiting joins/syncs and queued writes
-//	      answered NOT_COORDINATOR); Elect at a higher epoch reloads
+//	           Elect                  load done
+//	Unloaded ─────────▶ Loading ────────────────▶ Loaded
+//	NOT_COORDINATOR     COORDINATOR_LOAD_         serving p's groups
+//	   ▲                IN_PROGRESS                  │
+//	   └──── Resign ───────┴─────────────────────────┘
+//	   (groups dropped, waiting joins/syncs and queued writes
+//	    answered NOT_COORDINATOR); Elect at a higher epoch reloads
 //
 // Stale calls (an epoch below the last one seen) change nothing; a load
 // overtaken by a Resign or a newer Elect gives up. load.go has the details.
