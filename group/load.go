@@ -64,11 +64,8 @@ func (c *Coordinator) Elect(p, epoch int32, l *partition.Log) <-chan struct{} {
 		close(done)
 		return done
 	}
-	if pt.state != partUnloaded {
-		c.unloadLocked(pt)
-	}
+	c.unloadLocked(pt) // also drops a group a racing call left behind
 	pt.epoch, pt.state = epoch, partLoading
-	pt.gen++
 	gen := pt.gen
 	c.loads.Add(1)
 	c.mu.Unlock()
@@ -143,7 +140,9 @@ func (c *Coordinator) unloadLocked(pt *part) {
 			w.apply(kerr.NotCoordinator)
 		}
 	}
-	c.log.Info("groups unloaded", "partition", pt.index, "groups", n)
+	if n > 0 {
+		c.log.Info("groups unloaded", "partition", pt.index, "groups", n)
+	}
 }
 
 // loadElected is Elect's load of pt (generation gen).

@@ -317,9 +317,17 @@ func (c *Coordinator) complete(ctx context.Context, m *txnMeta) {
 }
 
 // coordinatorEpoch is the leader epoch of the id's partition (Kafka's
-// coordinator epoch).
+// coordinator epoch): the one of its Elect in a cluster, else the local
+// log's.
 func (c *Coordinator) coordinatorEpoch(p int32) int32 {
-	if l := c.parts[p].log; l != nil {
+	c.mu.Lock()
+	pt := c.parts[p]
+	epoch, l := pt.epoch, pt.log
+	c.mu.Unlock()
+	if epoch >= 0 {
+		return epoch
+	}
+	if l != nil {
 		return max(l.LeaderEpoch(), 0)
 	}
 	return 0
