@@ -195,6 +195,9 @@ func (s *txnState) hasAll(tps []TopicPartition) bool {
 // each partition in id's ongoing transaction, INVALID_TXN_STATE for the
 // others; a producer error applies to all.
 func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, tps []TopicPartition) (map[TopicPartition]error, error) {
+	if err := c.Available(id); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, err := c.checkProducerLocked(id, pid, epoch)
