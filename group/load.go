@@ -183,7 +183,11 @@ func (c *Coordinator) loadElected(pt *part, gen uint64, l *partition.Log) {
 		return
 	}
 	groups := c.finishLoadLocked(func(p int32) bool { return p == pt.index })
-	c.log.Info("groups loaded", "partition", pt.index, "epoch", pt.epoch, "groups", groups, "records", n,
+	logf := c.log.Info
+	if groups == 0 {
+		logf = c.log.Debug
+	}
+	logf("groups loaded", "partition", pt.index, "epoch", pt.epoch, "groups", groups, "records", n,
 		"took", time.Since(start).Round(time.Millisecond))
 }
 

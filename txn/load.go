@@ -90,7 +90,9 @@ func (c *Coordinator) Resign(p, epoch int32) {
 	}
 	n := c.unloadLocked(pt)
 	pt.epoch = max(pt.epoch, epoch)
-	c.log.Info("transactional ids unloaded", "partition", p, "transactional_ids", n)
+	if n > 0 {
+		c.log.Info("transactional ids unloaded", "partition", p, "transactional_ids", n)
+	}
 }
 
 // Owned reports the partitions loaded or loading, for logs and tests.
@@ -168,7 +170,11 @@ func (c *Coordinator) loadElected(pt *part, gen uint64, l *partition.Log) bool {
 			}
 		}
 	}
-	c.log.Info("transactional ids loaded", "partition", pt.index, "epoch", pt.epoch, "transactional_ids", ids,
+	logf := c.log.Info
+	if ids == 0 {
+		logf = c.log.Debug
+	}
+	logf("transactional ids loaded", "partition", pt.index, "epoch", pt.epoch, "transactional_ids", ids,
 		"records", n, "prepared_to_complete", prepared, "took", time.Since(start).Round(time.Millisecond))
 	return true
 }
