@@ -29,9 +29,25 @@
 // broker listener, found in the metadata image (cluster.go draws the
 // sequence). Metadata and DescribeCluster list the image's live brokers
 // and name the Raft leader as controller; DescribeQuorum is answered by
-// the leader and forwarded there by the other nodes. Topics and their
-// partitions are still this node's own logs (leader, replicas and ISR
-// this node); they move into the image next.
+// the leader and forwarded there by the other nodes. Topics live in the
+// metadata image and each broker reconciles its local logs from it
+// (reconcile.go).
+//
+// Coordinators follow the image too (coordinators.go): the group and
+// transaction coordinators of a broker hold the __consumer_offsets and
+// __transaction_state partitions it leads, loading a partition when it
+// gains the leadership and unloading it when it loses it:
+//
+//	           leader here                load done
+//	Unloaded ─────────────▶ Loading ───────────────▶ Loaded
+//	NOT_COORDINATOR         COORDINATOR_LOAD_         serving its groups /
+//	   ▲                    IN_PROGRESS               transactional ids
+//	   └──────── another broker leads ────────────────────┘
+//
+// FindCoordinator names the partition's leader. Transaction markers for
+// partitions other brokers lead are sent to them with WriteTxnMarkers,
+// carrying the __transaction_state partition's leader epoch as
+// coordinator epoch.
 package broker
 
 import (
