@@ -130,3 +130,19 @@ func chanOf(ch <-chan struct{}) chan struct{} {
 	go func() { <-ch; out <- struct{}{} }()
 	return out
 }
+
+// An Elect with no local log (the partition is offline here) answers
+// COORDINATOR_NOT_AVAILABLE for its groups.
+func TestElectOffline(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.LoadOnElection = true
+	h.reopen()
+	p := PartitionFor("g", h.cfg.Partitions)
+	<-h.c.Elect(p, 0, nil)
+	if _, err := h.c.Fetch("g", nil); !errors.Is(err, kerr.CoordinatorNotAvailable) {
+		t.Fatalf("offline partition: %v, want COORDINATOR_NOT_AVAILABLE", err)
+	}
+	if h.c.OfflinePartitions() != 1 {
+		t.Fatalf("offline partitions %d, want 1", h.c.OfflinePartitions())
+	}
+}

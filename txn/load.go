@@ -85,7 +85,11 @@ func (c *Coordinator) Resign(p, epoch int32) {
 	pt := c.parts[p]
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if pt.state == partUnloaded || epoch >= 0 && epoch < pt.epoch {
+	if epoch >= 0 && epoch < pt.epoch {
+		return
+	}
+	if pt.state == partUnloaded {
+		pt.epoch = max(pt.epoch, epoch)
 		return
 	}
 	n := c.unloadLocked(pt)
@@ -139,6 +143,11 @@ func (c *Coordinator) loadElected(pt *part, gen uint64, l *partition.Log) bool {
 		return false
 	}
 	pt.log = l
+	if l == nil { // offline here: COORDINATOR_NOT_AVAILABLE
+		pt.state = partLoaded
+		c.mu.Unlock()
+		return false
+	}
 	c.mu.Unlock()
 	n, err := c.loadPart(pt, func(fn func()) bool {
 		c.mu.Lock()
