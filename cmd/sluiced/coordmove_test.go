@@ -35,6 +35,7 @@ func restartableNodes(t *testing.T, clusterID string) (nodes []*proc, addrs []st
 		"SLUICE_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
 		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
 		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000",
+		"SLUICE_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
 	}
 	restart = func(i int) *proc {
 		_, ctl, _ := strings.Cut(voters[i], "@")
