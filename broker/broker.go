@@ -191,6 +191,7 @@ type Broker struct {
 	producerIDs *producerIDs
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
 	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
+	peers       peerPool     // idle inter-broker connections; see coordinators.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	saslStats   saslStats    // SASL listeners' counters; see auth.go
@@ -309,7 +310,9 @@ func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*neti
 // start), the group coordinator answers its long polls and stops. It does
 // not close the store.
 func (b *Broker) Close() error {
-	return errors.Join(b.closeTxns(), b.closeGroups())
+	err := errors.Join(b.closeTxns(), b.closeGroups())
+	b.peers.close()
+	return err
 }
 
 var _ netio.Handler = (*Broker)(nil)

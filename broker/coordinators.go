@@ -300,12 +300,80 @@ func verifyCode(code int16) int16 {
 	return code
 }
 
-// callPeerAt is callPeer at a given request version.
+// callPeerAt sends req at version to the broker at addr and reads its
+// response, on an idle connection of the pool if there is one (retried
+// once on a fresh connection if that fails: the peer may have restarted),
+// else on a new one, which then joins the pool.
 func (b *Broker) callPeerAt(ctx context.Context, addr string, version int16, req kmsg.Request, resp kmsg.Response) error {
+	if c := b.peers.get(addr); c != nil {
+		if err := roundTripAt(c, b.peerClientID(), 100, version, req, resp); err == nil {
+			b.peers.put(addr, c)
+			return nil
+		}
+		_ = c.Close()
+	}
 	c, err := b.dialPeer(ctx, addr)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	return roundTripAt(c, b.peerClientID(), 100, version, req, resp)
+	if err := roundTripAt(c, b.peerClientID(), 100, version, req, resp); err != nil {
+		_ = c.Close()
+		return err
+	}
+	b.peers.put(addr, c)
+	return nil
+}
+
+// maxIdlePeerConns bounds the idle connections kept per peer.
+const maxIdlePeerConns = 4
+
+// peerPool keeps idle connections to other brokers (markers and produce
+// verifications), so that a request does not pay a dial, TLS handshake
+// and SASL exchange each time. A connection is used by one request at a
+// time: taken out by get, given back by put after a whole round trip.
+type peerPool struct {
+	mu struct {
+		sync.Mutex
+		idle   map[string][]net.Conn
+		closed bool
+	}
+}
+
+func (p *peerPool) get(addr string) net.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := p.mu.idle[addr]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	p.mu.idle[addr] = cs[:len(cs)-1]
+	return c
+}
+
+func (p *peerPool) put(addr string, c net.Conn) {
+	p.mu.Lock()
+	if p.mu.closed || len(p.mu.idle[addr]) >= maxIdlePeerConns {
+		p.mu.Unlock()
+		_ = c.Close()
+		return
+	}
+	if p.mu.idle == nil {
+		p.mu.idle = map[string][]net.Conn{}
+	}
+	p.mu.idle[addr] = append(p.mu.idle[addr], c)
+	p.mu.Unlock()
+}
+
+// close closes the idle connections; later ones are closed when put back.
+func (p *peerPool) close() {
+	p.mu.Lock()
+	idle := p.mu.idle
+	p.mu.idle, p.mu.closed = nil, true
+	p.mu.Unlock()
+	for _, cs := range idle {
+		for _, c := range cs {
+			_ = c.Close()
+		}
+	}
 }
