@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	be "encoding/binary"
+	"hash/crc32"
 	"errors"
 	"fmt"
 	"slices"
@@ -389,7 +391,8 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 		return mustClient(t, kgo.SeedBrokers(addrs...), kgo.TransactionalID(id), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.TransactionTimeout(20*time.Second), kgo.RequestRetries(50), kgo.RetryTimeout(30*time.Second))
 	}
-	var lastPID int64 = -1 // the producer id of the last record produced
+	var lastPID int64 = -1 // the producer id and epoch of the last record produced
+	var lastEpoch int16 = -1
 	tryTxn := func(p *kgo.Client, prefix string, commit bool, dead ...int32) ([]string, error) {
 		if err := p.BeginTransaction(); err != nil {
 			return nil, err
@@ -404,7 +407,7 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 			if err != nil {
 				return nil, fmt.Errorf("produce %s: %w", v, err)
 			}
-			lastPID = rec.ProducerID
+			lastPID, lastEpoch = rec.ProducerID, rec.ProducerEpoch
 			vals = append(vals, v)
 		}
 		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
@@ -429,6 +432,14 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("transactional id %s coordinated by broker %d; tx leaders %v", id, coord, leaders)
+	// Outside a transaction, a transactional batch to a partition another
+	// broker leads is refused: that leader asks the coordinator, which
+	// answers INVALID_TXN_STATE (TRANSACTION_ABORTABLE for Produce v11+).
+	other := int32(slices.IndexFunc(leaders, func(l int32) bool { return l != coord }))
+	if code := produceTxnBatch(t, addrs[leaders[other]-1], id, "tx", other, lastPID, lastEpoch); code != kerr.TransactionAbortable.Code {
+		t.Fatalf("transactional produce to tx-%d (leader %d) outside a transaction: %v, want TRANSACTION_ABORTABLE (v11+)",
+			other, leaders[other], kerr.ErrorForCode(code))
+	}
 
 	cons := mustClient(t, kgo.SeedBrokers(addrs...), kgo.ConsumeTopics("tx"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -504,4 +515,32 @@ func mustClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// produceTxnBatch sends one transactional batch of producer pid at epoch
+// (transactional id id) to topic/p at addr and returns the partition's
+// error code.
+func produceTxnBatch(t *testing.T, addr, id, topic string, p int32, pid int64, epoch int16) int16 {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	rec := kmsg.Record{Value: []byte("stray")}
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	b := kmsg.RecordBatch{Magic: 2, Attributes: 0x10, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: 1000, NumRecords: 1, Records: rec.AppendTo(nil)}
+	raw := b.AppendTo(nil)
+	be.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	be.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis, req.TransactionID = 11, -1, 5000, &id
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = p, raw
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	r, err := request(addr, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 }
