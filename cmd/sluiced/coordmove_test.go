@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	be "encoding/binary"
-	"hash/crc32"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strconv"
 	"strings"
