@@ -35,6 +35,11 @@ func (c *Coordinator) List(states, types []string) ([]Listing, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.Group, b.Group) })
+	for _, pt := range c.parts {
+		if pt.state == partLoading { // as Kafka: the groups so far, and the error
+			return out, kerr.CoordinatorLoadInProgress
+		}
+	}
 	return out, nil
 }
 

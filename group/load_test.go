@@ -52,6 +52,9 @@ func TestElectLoadResign(t *testing.T) {
 	if got := h.c.Describe([]string{"g"})[0].Err; !errors.Is(got, kerr.CoordinatorLoadInProgress) {
 		t.Fatalf("describe while loading: %v", got)
 	}
+	if _, err := h.c.List(nil, nil); !errors.Is(err, kerr.CoordinatorLoadInProgress) {
+		t.Fatalf("list while loading: %v", err)
+	}
 	close(release)
 	recv(t, chanOf(done))
 	fetched := func() int64 {
@@ -64,6 +67,9 @@ func TestElectLoadResign(t *testing.T) {
 	}
 	if got := fetched(); got != 42 {
 		t.Fatalf("loaded offset %d, want 42", got)
+	}
+	if ls, err := h.c.List(nil, nil); err != nil || len(ls) != 1 || ls[0].Group != "g" {
+		t.Fatalf("list once loaded: %+v %v", ls, err)
 	}
 	if loaded, loading := h.c.Owned(); len(loaded) != 1 || loaded[0] != p || len(loading) != 0 {
 		t.Fatalf("owned %v loading %v", loaded, loading)
