@@ -46,7 +46,9 @@ import (
 // sent to that broker in one WriteTxnMarkers (API 27) per broker over the
 // inter-broker connection (peer.go). A transactional Produce to a
 // partition led here whose transactional id another broker coordinates is
-// verified with that broker by AddPartitionsToTxn v4 VerifyOnly (KIP-890).
+// verified with that broker by AddPartitionsToTxn v4 VerifyOnly (KIP-890),
+// once per transaction and partition: later batches find the transaction
+// ongoing in the partition's producer state (partition.Log.InTransaction).
 
 // electCoordinators brings both coordinators to the partitions' leaders in
 // the published topics (called after each reconcile pass, and when a

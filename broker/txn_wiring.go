@@ -182,6 +182,11 @@ func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int6
 	if v.b.cl != nil {
 		switch err := v.c.Available(id); {
 		case errors.Is(err, kerr.NotCoordinator):
+			if t := v.b.topics.get(topic); t != nil {
+				if l := t.partition(p); l != nil && l.InTransaction(pid, epoch) {
+					return 0 // verified at the transaction's first batch here
+				}
+			}
 			return v.b.verifyRemote(id, topic, p, pid, epoch)
 		case err != nil:
 			return verifyCode(txn.ErrorCode(err))

@@ -402,13 +402,20 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 			if slices.Contains(dead, l) {
 				continue
 			}
-			v := fmt.Sprintf("%s-%d", prefix, part)
-			rec, err := p.ProduceSync(ctx, &kgo.Record{Topic: "tx", Partition: int32(part), Value: []byte(v)}).First()
-			if err != nil {
-				return nil, fmt.Errorf("produce %s: %w", v, err)
+			vs := []string{fmt.Sprintf("%s-%d", prefix, part)}
+			if prefix == "c1" {
+				// Two batches: the leader verifies the first with the
+				// coordinator; the second finds the transaction ongoing.
+				vs = append(vs, vs[0]+"-second")
 			}
-			lastPID, lastEpoch = rec.ProducerID, rec.ProducerEpoch
-			vals = append(vals, v)
+			for _, v := range vs {
+				rec, err := p.ProduceSync(ctx, &kgo.Record{Topic: "tx", Partition: int32(part), Value: []byte(v)}).First()
+				if err != nil {
+					return nil, fmt.Errorf("produce %s: %w", v, err)
+				}
+				lastPID, lastEpoch = rec.ProducerID, rec.ProducerEpoch
+				vals = append(vals, v)
+			}
 		}
 		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
 			return nil, fmt.Errorf("end transaction %s (commit %v): %w", prefix, commit, err)
