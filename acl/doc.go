@@ -3,7 +3,8 @@
 // O on resource R".
 //
 // A Binding is the shape of KRaft's AccessControlEntryRecord (the record
-// ACLs will become in the cluster metadata log):
+// ACLs are in the cluster metadata log, metadata.AccessControlEntry, so
+// every broker's Authorizer holds the same set):
 //
 //	| resource type | resource name | pattern type | principal | host | operation | permission |
 //	| TOPIC         | orders-       | PREFIXED     | User:ann  | *    | READ      | ALLOW      |
@@ -25,7 +26,8 @@
 //     unless allow.everyone.if.no.acl.found is true.
 //
 // Decisions read an immutable index (swapped atomically when the bindings
-// change) and allocate nothing: a map from name to bindings per resource
+// change: in a cluster, when the broker applies a metadata image that
+// changed them) and allocate nothing: a map from name to bindings per resource
 // type for literal patterns, and for prefixed patterns a map probed once
 // per distinct prefix length in use.
 package acl

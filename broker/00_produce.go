@@ -16,7 +16,7 @@ import (
 	"github.com/sluice/sluice/segment"
 )
 
-// Produce: v0-11
+// Produce: v0-12
 //
 // Behavior:
 // * v0-2 carry legacy message sets (magic 0 and 1): each partition's set is
@@ -63,6 +63,15 @@ import (
 //   INVALID_PRODUCER_EPOCH, sequences) and opens the transaction. From
 //   v11 (KIP-890) the verifier's INVALID_TXN_STATE is answered as
 //   TRANSACTION_ABORTABLE (120), as Kafka does.
+// * v12 is transactions v2 (KIP-890 part 2): the producer sent no
+//   AddPartitionsToTxn, so before the appends every partition of the
+//   request with a transactional batch is added to the transaction on the
+//   coordinator, in one call (txn_produce.go, implicitTxnAdds; a
+//   CONCURRENT_TRANSACTIONS is retried for a while, as Kafka's leader
+//   retries it). A failed add gives its partitions INVALID_PRODUCER_EPOCH
+//   (fenced), INVALID_PRODUCER_ID_MAPPING, TRANSACTION_ABORTABLE or
+//   NOT_ENOUGH_REPLICAS (retriable: the coordinator is unavailable). The
+//   verification above then runs as for v11. v0-11 never add.
 // * Before the append, the topic's compression.type and
 //   message.timestamp.* configs apply (produce_policy.go): batches in
 //   another codec are recompressed, out-of-range CreateTime timestamps get
@@ -74,12 +83,12 @@ import (
 
 const produceKey = 0
 
-func init() { register(produceKey, 0, 11, handleProduce) }
+func init() { register(produceKey, 0, 12, handleProduce) }
 
-func handleProduce(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	jobs := b.produceJobs(r, req, resp)
+	jobs := b.produceJobs(ctx, r, req, resp)
 	runAppends(jobs)
 	b.produceLeaderHints(r, resp)
 	if req.Acks == 0 {
@@ -104,13 +113,14 @@ type produceJob struct {
 
 // produceJobs builds the response skeleton and one job per partition that
 // passed the request-level checks (others get their error code now).
-func (b *Broker) produceJobs(r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
+func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
 	var jobs []*produceJob
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	var txnDenied int16
 	if req.TransactionID != nil && hasTransactionalRecords(req) {
 		txnDenied = b.denied(r, &chkProduceTxn, *req.TransactionID)
 	}
+	added := b.implicitTxnAdds(ctx, r, req, txnDenied)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -131,6 +141,9 @@ func (b *Broker) produceJobs(r *request, req *kmsg.ProduceRequest, resp *kmsg.Pr
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
 			sp.ErrorCode = denied
+			if sp.ErrorCode == 0 && added != nil {
+				sp.ErrorCode = added[TopicPartition{rt.Topic, rp.Partition}]
+			}
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.precheck(acksOK, req.TransactionID)
 			}

@@ -19,15 +19,39 @@ import (
 //   UNSUPPORTED_VERSION (35) and the ranges (dispatch.go), without parsing
 //   the body.
 // * The response header never has tagged fields, even at v3+.
-// * No features: SupportedFeatures and FinalizedFeatures are empty,
-//   FinalizedFeaturesEpoch -1. ThrottleMillis is 0.
+// * v3+ advertise one feature (KIP-584), transaction.version: supported
+//   0-2, finalized at the configured level (transaction.version, default
+//   2), with FinalizedFeaturesEpoch the broker's start time in ms (it
+//   grows across restarts, so a client that compares epochs, as the Java
+//   client does, takes a new level). The Java client (4.0+) and franz-go
+//   use transactions v2 when the finalized level is 2. The v0 answer to
+//   an unsupported version has no features. ThrottleMillis is 0.
 
 const apiVersionsKey = 18
 
 func init() { register(apiVersionsKey, 0, 4, handleAPIVersions) }
 
-func handleAPIVersions(_ context.Context, _ *Broker, r *request) (*netio.Response, error) {
-	return r.respond(apiVersionsResponse()), nil
+func handleAPIVersions(_ context.Context, b *Broker, r *request) (*netio.Response, error) {
+	resp := apiVersionsResponse()
+	if r.version >= 3 {
+		b.appendFeatures(resp)
+	}
+	return r.respond(resp), nil
+}
+
+// transactionVersionFeature is the name of the transaction.version feature.
+const transactionVersionFeature = "transaction.version"
+
+// appendFeatures fills the supported and finalized features.
+func (b *Broker) appendFeatures(resp *kmsg.ApiVersionsResponse) {
+	sf := kmsg.NewApiVersionsResponseSupportedFeature()
+	sf.Name, sf.MinVersion, sf.MaxVersion = transactionVersionFeature, 0, 2
+	resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+	ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+	ff.Name = transactionVersionFeature
+	ff.MinVersionLevel, ff.MaxVersionLevel = b.txnVersion, b.txnVersion
+	resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+	resp.FinalizedFeaturesEpoch = b.featuresEpoch
 }
 
 // apiVersionsResponse lists the registered APIs.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/txn"
 )
 
 // TxnOffsetCommit: v0-5 (v5, KIP-890 part 2, differs only by an error
@@ -31,9 +32,15 @@ import (
 //   READ on each topic, else its partitions get TOPIC_AUTHORIZATION_FAILED
 //   (before existence is looked at). Only the authorized offsets are
 //   written.
-// * The producer is not checked against the transaction (Kafka before
-//   KIP-890 part 2 does not either): the client sends AddOffsetsToTxn
-//   first, which is.
+// * v0-4: the producer is not checked against the transaction: the
+//   client sends AddOffsetsToTxn first, which is.
+// * v5 is transactions v2 (KIP-890 part 2): the client sends no
+//   AddOffsetsToTxn, so the group's __consumer_offsets partition is first
+//   added to the transaction on the coordinator (retrying
+//   CONCURRENT_TRANSACTIONS for a while). If that fails every partition
+//   gets the error: INVALID_PRODUCER_EPOCH (fenced),
+//   INVALID_PRODUCER_ID_MAPPING, TRANSACTION_ABORTABLE (no transaction
+//   to add to) or COORDINATOR_NOT_AVAILABLE (retriable).
 
 func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 
@@ -51,6 +58,9 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.R
 		whole = chkTxnCommitTxn.err.Code
 	case !b.allowed(r, &chkTxnCommitGroup, req.Group):
 		whole = chkTxnCommitGroup.err.Code
+	}
+	if whole == 0 && r.version >= 5 {
+		whole = b.implicitOffsetsAdd(ctx, req)
 	}
 	topicDenied := map[string]bool{}
 	for _, t := range req.Topics {
@@ -108,4 +118,26 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.R
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return r.respond(resp), nil
+}
+
+// implicitOffsetsAdd adds the group's __consumer_offsets partition to the
+// transaction for a TxnOffsetCommit v5 (transactions v2) and returns the
+// error code every partition gets when that fails.
+func (b *Broker) implicitOffsetsAdd(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) int16 {
+	gc, tc := b.coordinatorOr(), b.txnCoordinatorOr()
+	if gc == nil || tc == nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	tp := txn.TopicPartition{Topic: group.TopicName, Partition: group.PartitionFor(req.Group, gc.Partitions())}
+	err := implicitAdd(ctx, tc, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{tp})
+	switch code := txn.ErrorCode(err); code {
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch.Code
+	case kerr.InvalidTxnState.Code:
+		return kerr.TransactionAbortable.Code
+	case kerr.ConcurrentTransactions.Code, kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code, kerr.KafkaStorageError.Code:
+		return kerr.CoordinatorNotAvailable.Code
+	default:
+		return code
+	}
 }

@@ -21,7 +21,9 @@ import (
 //   LITERAL (the field's default); ANY and MATCH select as Kafka's
 //   ResourcePatternFilter does (MATCH: the bindings that apply to the
 //   named resource, literal, wildcard and prefixed).
-// * Matching bindings come back grouped by resource pattern, sorted.
+// * Matching bindings come back grouped by resource pattern, sorted, from
+//   this broker's authorizer: with a controller the metadata image's ACLs,
+//   the same on every broker (security_cluster.go).
 
 func init() { register(29, 0, 3, handleDescribeACLs) }
 

@@ -20,10 +20,17 @@ import (
 //   PREFIXED, a concrete resource type, operation and permission, a
 //   non-empty name, kafka-cluster for CLUSTER, a Type:name principal, a
 //   host that is * or an IP address): INVALID_REQUEST with a message.
-// * Valid creations are written to acls.json (fsync'd, renamed) before
-//   the response and before they take effect; an ACL that exists already
-//   succeeds without a second copy. A write failure is answered to every
-//   valid creation (KAFKA_STORAGE_ERROR or UNKNOWN_SERVER_ERROR, logged).
+// * With a controller (always in sluiced) valid creations are a decision
+//   of the active controller, forwarded to it from any other broker as
+//   this same request (security_cluster.go): AccessControlEntry records in
+//   the metadata log, enforced by every broker once it applies them; the
+//   answer waits until this broker has. A controller that cannot be
+//   reached answers NOT_CONTROLLER to every valid creation.
+// * Without one they are written to acls.json (fsync'd, renamed) before
+//   the response and before they take effect; a write failure is answered
+//   to every valid creation (KAFKA_STORAGE_ERROR or UNKNOWN_SERVER_ERROR,
+//   logged).
+// * Either way an ACL that exists already succeeds without a second copy.
 
 func init() { register(30, 0, 3, handleCreateACLs) }
 
@@ -48,7 +55,11 @@ func handleCreateACLs(_ context.Context, b *Broker, r *request) (*netio.Response
 			Operation: acl.Operation(c.Operation), Permission: acl.Permission(c.PermissionType),
 		}
 	}
-	for i, err := range b.acls.create(bs) {
+	create := b.acls.create
+	if b.cl != nil {
+		create = b.createACLsCluster
+	}
+	for i, err := range create(bs) {
 		resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = b.aclResult(err, "create acls")
 	}
 	return r.respond(resp), nil

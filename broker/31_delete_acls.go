@@ -17,9 +17,12 @@ import (
 //   (54); without ALTER on the cluster, CLUSTER_AUTHORIZATION_FAILED (31).
 // * A filter with an UNKNOWN field is INVALID_REQUEST. Filters select as
 //   in DescribeAcls (ANY, MATCH, nil strings match anything).
-// * Every binding some filter selects is removed in one write of
-//   acls.json; each filter's result lists what it matched (a binding two
-//   filters match is listed under both).
+// * Every binding some filter selects is removed at once: with a
+//   controller by one decision of the active controller (the filters
+//   matched against its image, forwarded to it from any other broker;
+//   security_cluster.go), without one in one write of acls.json. Each
+//   filter's result lists what it matched (a binding two filters match is
+//   listed under both).
 
 func init() { register(31, 0, 3, handleDeleteACLs) }
 
@@ -44,7 +47,11 @@ func handleDeleteACLs(_ context.Context, b *Broker, r *request) (*netio.Response
 			Operation: acl.Operation(f.Operation), Permission: acl.Permission(f.PermissionType),
 		}
 	}
-	matched, errs := b.acls.delete(fs)
+	del := b.acls.delete
+	if b.cl != nil {
+		del = b.deleteACLsCluster
+	}
+	matched, errs := del(fs)
 	for i := range resp.Results {
 		res := &resp.Results[i]
 		res.ErrorCode, res.ErrorMessage = b.aclResult(errs[i], "delete acls")

@@ -19,7 +19,10 @@ import (
 // * Named users: one result each, in request order; a user without
 //   credentials gets RESOURCE_NOT_FOUND, a user named twice
 //   DUPLICATE_RESOURCE (one result), with Kafka's messages.
-// * Credentials are in scram-credentials.json (scram_credentials.go).
+// * Answered from this broker's snapshot of the credentials: with a
+//   controller the metadata image's, the same on every broker
+//   (security_cluster.go); without one scram-credentials.json
+//   (scram_credentials.go).
 
 func init() { register(50, 0, 0, handleDescribeUserSCRAMCredentials) }
 

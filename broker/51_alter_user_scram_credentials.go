@@ -14,8 +14,8 @@ import (
 //
 // Behavior:
 // * Upsertions carry the client-salted password (RFC 5802 Hi); the broker
-//   stores salt, StoredKey, ServerKey and iterations (auth.NewScramCredential)
-//   in scram-credentials.json, fsync'd before the response. Deletions
+//   stores salt, StoredKey, ServerKey and iterations (auth.NewScramCredential),
+//   never the password. Deletions
 //   remove one mechanism of a user.
 // * One result per user, in order of first appearance. A user whose
 //   alterations include an error gets that error and none of them is
@@ -24,8 +24,16 @@ import (
 //   UNACCEPTABLE_CREDENTIAL, the same user and mechanism twice
 //   DUPLICATE_RESOURCE, deleting a missing credential RESOURCE_NOT_FOUND
 //   (Kafka's messages).
-// * A failed write of the file answers every user KAFKA_STORAGE_ERROR and
-//   changes nothing.
+// * With a controller (always in sluiced) the alterations are a decision
+//   of the active controller: UserScramCredential and
+//   RemoveUserScramCredential records in the metadata log, forwarded to
+//   the controller's broker from any other (security_cluster.go), so every
+//   broker authenticates with them; the answer waits until this broker
+//   applied them. A controller that cannot be reached answers
+//   NOT_CONTROLLER.
+// * Without one (a broker embedded without a quorum) they are in
+//   scram-credentials.json, fsync'd before the response; a failed write
+//   answers every user KAFKA_STORAGE_ERROR and changes nothing.
 // * Connections already authenticated stay so; new authentications use
 //   the new credentials at once.
 
@@ -65,7 +73,38 @@ func handleAlterUserSCRAMCredentials(_ context.Context, b *Broker, r *request) (
 			userErr[user] = e
 		}
 	}
-	err := b.scram.alter(func(cur scramUsers) []scramChange {
+	var err error
+	if b.cl != nil {
+		err = b.alterScramCluster(req, order, byUser, userErr)
+	} else {
+		err = b.alterScramFile(order, byUser, userErr)
+	}
+	for _, user := range order {
+		res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+		res.User = user
+		switch e := userErr[user]; {
+		case e != nil:
+			msg := e.msg
+			res.ErrorCode, res.ErrorMessage = e.err.Code, &msg
+		case b.cl != nil && err != nil:
+			res.ErrorCode, res.ErrorMessage = b.errorResult(err, "alter scram credentials")
+		case err != nil:
+			msg := "cannot store the credentials: " + err.Error()
+			res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, &msg
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	if err != nil && b.cl == nil {
+		b.log.Error("cannot store SCRAM credentials", "err", err)
+	}
+	return r.respond(resp), nil
+}
+
+// alterScramFile applies the users' alterations (those without an error
+// in userErr) to scram-credentials.json, setting userErr for the users
+// whose deletion names a missing credential.
+func (b *Broker) alterScramFile(order []string, byUser map[string][]scramAlteration, userErr map[string]*scramAlteration) error {
+	return b.scram.alter(func(cur scramUsers) []scramChange {
 		var changes []scramChange
 		for _, user := range order {
 			if userErr[user] != nil {
@@ -81,23 +120,6 @@ func handleAlterUserSCRAMCredentials(_ context.Context, b *Broker, r *request) (
 		}
 		return changes
 	})
-	for _, user := range order {
-		res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-		res.User = user
-		switch e := userErr[user]; {
-		case e != nil:
-			msg := e.msg
-			res.ErrorCode, res.ErrorMessage = e.err.Code, &msg
-		case err != nil:
-			msg := "cannot store the credentials: " + err.Error()
-			res.ErrorCode, res.ErrorMessage = kerr.KafkaStorageError.Code, &msg
-		}
-		resp.Results = append(resp.Results, res)
-	}
-	if err != nil {
-		b.log.Error("cannot store SCRAM credentials", "err", err)
-	}
-	return r.respond(resp), nil
 }
 
 // missingCred reports whether one of as deletes a credential cur lacks.

@@ -21,7 +21,10 @@ import (
 //	  "host": "*", "operation": 3, "permissionType": 3}, …]}
 //
 // Each element has the fields of KRaft's AccessControlEntryRecord (Kafka's
-// enum codes), so ACLs can move into the cluster metadata log as they are.
+// enum codes). The file is the truth only for a broker without a
+// controller; with one (always in sluiced) ACLs are metadata records, and
+// an acls.json found at the first start is imported into the metadata log
+// and renamed acls.json.imported (security_cluster.go).
 const (
 	aclsFile        = "acls.json"
 	aclsFileVersion = 1
@@ -59,11 +62,21 @@ type acls struct {
 // openACLs loads acls.json (a missing file is no ACLs). cfg nil: no
 // authorizer, every request is allowed, the ACL APIs answer
 // SECURITY_DISABLED; stored ACLs are still loaded and kept.
-func openACLs(dir string, cfg *acl.Config) (*acls, error) {
+//
+// fromFile false (a broker with a controller): acls.json is only checked
+// (it is imported later), the ACLs come from the metadata image
+// (security_cluster.go).
+func openACLs(dir string, cfg *acl.Config, fromFile bool) (*acls, error) {
 	a := &acls{dir: dir}
+	// A corrupt file stops the start either way: its ACLs (a DENY among
+	// them) must not be silently dropped, from this node or from the
+	// metadata log it would be imported into.
 	recs, err := readACLs(dir)
 	if err != nil {
 		return nil, err
+	}
+	if !fromFile {
+		recs = nil
 	}
 	a.mu.records = recs
 	if cfg != nil {

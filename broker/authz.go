@@ -159,6 +159,10 @@ func (b *Broker) allowed(r *request, c *check, name string) bool {
 	if st, _ := r.conn.State().(*connState); st != nil && st.internal {
 		return true
 	}
+	if !b.securityReady(az, r.principal, !r.authzWaited) {
+		r.authzWaited = true
+		return false
+	}
 	var ok bool
 	switch {
 	case c.anyName:

@@ -16,9 +16,11 @@
 //
 // Files the broker keeps in the data directory (never touched by handlers):
 // meta.properties (node.id, cluster.id, version), topic-configs.json (topic
-// config overrides), producer-id-block (the next unallocated producer id)
-// and acls.json (the ACLs; see acls.go).
-// config overrides) and producer-id-block (the next unallocated producer id).
+// config overrides), producer-id-block (the next unallocated producer id);
+// without a controller also acls.json (the ACLs; see acls.go) and
+// scram-credentials.json (scram_credentials.go). With a controller, ACLs
+// and SCRAM credentials are metadata records shared by every broker
+// (security_cluster.go), and those two files are only imported once.
 //
 // # The cluster
 //
@@ -140,7 +142,7 @@ type Config struct {
 	StaticConfigs map[string]StaticConfig
 	// Authorizer turns authorization on (Kafka's StandardAuthorizer,
 	// authorizer.class.name): every request is checked against the ACLs
-	// in acls.json. Nil (the default, as Kafka without an authorizer):
+	// (the metadata image's with a controller, else acls.json). Nil (the default, as Kafka without an authorizer):
 	// everything is allowed and the ACL APIs answer SECURITY_DISABLED.
 	Authorizer *acl.Config
 	// InterBroker is how this broker reaches the other brokers of its
@@ -202,6 +204,15 @@ type Broker struct {
 	// transaction's markers are written; an error fails the write (a
 	// crash point or a failing partition).
 	testBeforeMarkers func(txn.Markers) error
+	// testBeforeMarker, set by tests before any request, runs before the
+	// marker of one partition is written; an error fails that partition's
+	// write only (markers partly written).
+	testBeforeMarker func(txn.Markers, txn.TopicPartition) error
+
+	// txnVersion is the finalized transaction.version level and
+	// featuresEpoch its FinalizedFeaturesEpoch (18_api_versions.go).
+	txnVersion    int16
+	featuresEpoch int64
 
 	cl          *clusterMember                 // nil without a controller; see cluster.go
 	txnVerifier atomic.Pointer[txnVerifierBox] // txn_produce.go; nil: no coordinator
@@ -247,11 +258,14 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, err := openACLs(dir, cfg.Authorizer)
+	// With a controller, ACLs and credentials come from the metadata image
+	// (security_cluster.go): the files are only read to be taken over.
+	fromFiles := cfg.Controller == nil
+	as, err := openACLs(dir, cfg.Authorizer, fromFiles)
 	if err != nil {
 		return nil, err
 	}
-	scram, err := openScramStore(dir)
+	scram, err := openScramStore(dir, fromFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +296,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		return nil, err
 	}
 	b.tx.cfg = cfg.Txn
+	b.txnVersion, b.featuresEpoch = txn.TransactionVersion(cfg.Txn), time.Now().UnixMilli()
 	if err := b.loadTxns(); err != nil {
 		b.closeGroups()
 		return nil, err

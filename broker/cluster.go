@@ -81,7 +81,8 @@ type clusterMember struct {
 	connAddr string
 	corrID   int32
 
-	rec *reconciler // the image's topics onto the local logs (reconcile.go)
+	rec *reconciler       // the image's topics onto the local logs (reconcile.go)
+	sec *securityFollower // the image's ACLs and credentials (security_cluster.go)
 }
 
 func newClusterMember(b *Broker) *clusterMember {
@@ -95,12 +96,14 @@ func newClusterMember(b *Broker) *clusterMember {
 	_, _ = rand.Read(m.incarnation[:]) // crypto/rand.Read never fails
 	m.epoch.Store(-1)
 	m.rec = newReconciler(b)
+	m.sec = newSecurityFollower(b, m.rec.ready)
 	b.topics.markImageOnly()
 	return m
 }
 
 func (m *clusterMember) start() {
 	go m.loop()
+	m.sec.start()
 	m.rec.start(m.epoch.Load)
 }
 
@@ -161,6 +164,7 @@ func (m *clusterMember) step() time.Duration {
 // before its session would expire.
 func (m *clusterMember) stop() {
 	m.rec.stop()
+	m.sec.stop()
 	close(m.quit)
 	<-m.done
 	if m.epoch.Load() >= 0 {

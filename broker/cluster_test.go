@@ -1,16 +1,24 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/netio"
 )
 
 // freeControllerAddr returns a loopback address whose port was free.
@@ -252,5 +260,61 @@ func TestBrokerRegistrationErrors(t *testing.T) {
 	}
 	if got := metadataBrokers(t, ts.addr); !slices.Equal(got, []int32{1}) {
 		t.Errorf("Metadata brokers %v after broker 7's controlled shutdown, want [1]", got)
+	}
+}
+
+// A combined node that cannot catch up with the metadata log (the other
+// voter of its quorum never starts, so there is no leader) does not decide
+// on the ACLs it may lack: a request of an ordinary principal waits for
+// the log, then is denied; a super user's is served at once.
+func TestAuthorizerWaitsForTheMetadataLog(t *testing.T) {
+	was := authzStartWait
+	t.Cleanup(func() { authzStartWait = was }) // after the server stops
+	authzStartWait = 200 * time.Millisecond
+	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}, {ID: 2, Addr: freeControllerAddr(t)}}
+	var admins sync.Map // local addresses of the super user's connections
+	ts := startServer(t, "", withController(1, voters), func(cfg *ServerConfig) {
+		cfg.Broker.Authorizer = &acl.Config{SuperUsers: []string{"User:admin"}, AllowIfNoACL: true}
+		cfg.Broker.principalForTest = func(c *netio.Conn) string {
+			if _, ok := admins.Load(c.RemoteAddr().String()); ok {
+				return "User:admin"
+			}
+			return "User:ann"
+		}
+	})
+	describe := func(rc *rawConn) int16 {
+		req := kmsg.NewPtrDescribeACLsRequest()
+		req.ResourceType, req.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny
+		req.Operation, req.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+		return rc.roundTrip(req).(*kmsg.DescribeACLsResponse).ErrorCode
+	}
+	admin := dialRaw(t, ts.addr)
+	admins.Store(admin.c.LocalAddr().String(), true)
+	if code := describe(admin); code != 0 {
+		t.Fatalf("the super user's DescribeAcls: error %d", code)
+	}
+	// allow.everyone.if.no.acl.found would allow ann on an empty set of
+	// ACLs: the node does not know the set is empty.
+	if code := describe(dialRaw(t, ts.addr)); code != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("ann's DescribeAcls before the log is caught up: error %d, want CLUSTER_AUTHORIZATION_FAILED", code)
+	}
+}
+
+// A corrupt acls.json stops a combined node's start, as a standalone
+// broker's: its ACLs must not be dropped on the way into the metadata log.
+func TestCorruptACLsFileStopsCombinedNode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, aclsFile), []byte(`{"version": 1, "acls": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testServerConfig(dir)
+	withController(1, []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}})(&cfg)
+	srv, err := StartServer(cfg)
+	if err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("a combined node started with a corrupt acls.json")
+	}
+	if !errors.Is(err, ErrACLsCorrupt) {
+		t.Fatalf("start: %v, want ErrACLsCorrupt", err)
 	}
 }

@@ -225,7 +225,7 @@ func (b *Broker) writeMarkersSplit(ctx context.Context, m txn.Markers) error {
 	var wg sync.WaitGroup
 	for _, tp := range local {
 		wg.Go(func() {
-			if err := b.markerResult(m, tp, b.writeOneMarker(ctx, m, tp)); err != nil {
+			if err := b.writeLocalMarker(ctx, m, tp); err != nil {
 				fail(err)
 			}
 		})

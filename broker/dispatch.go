@@ -27,6 +27,9 @@ type request struct {
 	principal  string
 	host       netip.Addr
 	identified bool
+	// authzWaited: this request already waited for the authorizer to
+	// catch up with the metadata log (securityReady), so it waits once.
+	authzWaited bool
 }
 
 // handlerFunc serves one request. It returns the response to send, nil to
@@ -216,10 +219,19 @@ func (r *request) respond(resp kmsg.Response) *netio.Response {
 }
 
 // unsupportedAPIVersions is the v0 ApiVersions response to a version this
-// broker does not serve: error 35 and the supported ranges, so the client
-// can retry with a version it shares.
+// broker does not serve: error 35 and the range of ApiVersions alone, as
+// Kafka answers (KIP-511), so the client retries with the highest version
+// it shares and learns the other ranges, and the features (v3+), from
+// that answer. (A v0 answer cannot carry features: franz-go 1.22 sends
+// ApiVersions v5 first, and kept the v0 answer's ranges when they were all
+// listed here, never seeing transaction.version.)
 func unsupportedAPIVersions(corrID int32) *netio.Response {
-	resp := apiVersionsResponse()
+	resp := kmsg.NewPtrApiVersionsResponse()
+	for _, k := range apiVersionsResponse().ApiKeys {
+		if k.ApiKey == apiVersionsKey {
+			resp.ApiKeys = append(resp.ApiKeys, k)
+		}
+	}
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
 	buf := binary.BigEndian.AppendUint32(make([]byte, 0, 512), uint32(corrID))

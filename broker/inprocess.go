@@ -58,6 +58,9 @@ func (b *Broker) Authorize(principal string, host netip.Addr, rt acl.ResourceTyp
 	if rt == acl.Cluster {
 		name = acl.ClusterName
 	}
+	if !b.securityReady(az, principal, false) {
+		return false
+	}
 	return az.Authorize(principal, host, rt, name, op)
 }
 
@@ -65,8 +68,13 @@ func (b *Broker) Authorize(principal string, host netip.Addr, rt acl.ResourceTyp
 func (b *Broker) AuthorizerOn() bool { return b.authzOn() }
 
 // HasUsers reports whether SASL users exist: a SCRAM credential or a
-// PLAIN user of any listener.
+// PLAIN user of any listener. With a controller, until this broker has
+// caught up with the metadata log it cannot know, and says yes (so the
+// console asks for a login rather than skip it).
 func (b *Broker) HasUsers() bool {
+	if b.cl != nil && !b.cl.sec.ready.Load() {
+		return true
+	}
 	if len(b.scram.snapshot()) > 0 || len(b.cfg.SASL.PlainUsersAll) > 0 {
 		return true
 	}

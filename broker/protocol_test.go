@@ -35,7 +35,10 @@ func TestAPIVersionsUnsupportedVersion(t *testing.T) {
 	if resp.ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Fatalf("error code %d, want 35", resp.ErrorCode)
 	}
-	checkAPIRanges(t, resp)
+	// KIP-511, as Kafka: the range of ApiVersions alone, to retry with.
+	if len(resp.ApiKeys) != 1 || resp.ApiKeys[0].ApiKey != 18 || resp.ApiKeys[0].MinVersion != 0 || resp.ApiKeys[0].MaxVersion != 4 {
+		t.Fatalf("ranges %+v, want ApiVersions 0-4 alone", resp.ApiKeys)
+	}
 	// The connection stays usable.
 	ok := rc.roundTrip(kmsg.NewPtrApiVersionsRequest()).(*kmsg.ApiVersionsResponse)
 	if ok.ErrorCode != 0 {
@@ -47,7 +50,7 @@ func TestAPIVersionsUnsupportedVersion(t *testing.T) {
 // Apache Kafka 3.9 served them (issue 12), up to what Sluice serves.
 func checkAPIRanges(t *testing.T, resp *kmsg.ApiVersionsResponse) {
 	t.Helper()
-	want := map[int16][2]int16{0: {0, 11}, 1: {0, 17}, 2: {0, 9}, 3: {0, 12}, 8: {0, 9}, 9: {0, 9},
+	want := map[int16][2]int16{0: {0, 12}, 1: {0, 17}, 2: {0, 9}, 3: {0, 12}, 8: {0, 9}, 9: {0, 9},
 		10: {0, 5}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 5}, 18: {0, 4}, 22: {0, 5}, 23: {0, 4},
 		17: {0, 1}, 36: {0, 2}}
 	got := map[int16][2]int16{}
@@ -86,8 +89,8 @@ func TestAPIVersionsV3HeaderHasNoTags(t *testing.T) {
 		t.Fatalf("error %d, %d keys", resp.ErrorCode, len(resp.ApiKeys))
 	}
 	checkAPIRanges(t, resp)
-	if len(resp.SupportedFeatures) != 0 || len(resp.FinalizedFeatures) != 0 {
-		t.Fatalf("features advertised")
+	if len(resp.SupportedFeatures) != 1 || len(resp.FinalizedFeatures) != 1 || resp.FinalizedFeatures[0].Name != "transaction.version" {
+		t.Fatalf("features %+v / %+v, want transaction.version alone", resp.SupportedFeatures, resp.FinalizedFeatures)
 	}
 }
 

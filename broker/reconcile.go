@@ -110,6 +110,7 @@ func (r *reconciler) loop(epoch func() int64) {
 		return
 	}
 	r.takeover()
+	r.takeoverSecurity()
 	first := true
 	for {
 		ch := r.ctl.ImageChanged()

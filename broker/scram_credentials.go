@@ -22,7 +22,11 @@ import (
 //	{"version": 1, "users": {"alice": {"SCRAM-SHA-512": {
 //	    "salt": base64, "stored_key": base64, "server_key": base64, "iterations": 8192}}}}
 //
-// With the cluster metadata (KRaft) these become metadata records.
+// The file is the truth only for a broker without a controller; with one
+// (always in sluiced) credentials are UserScramCredential records of the
+// metadata log, this store holds the image's snapshot (security_cluster.go),
+// and a scram-credentials.json found at the first start is imported and
+// renamed scram-credentials.json.imported.
 const scramCredentialsFile = "scram-credentials.json"
 
 const scramFileVersion = 1
@@ -55,11 +59,17 @@ type scramStore struct {
 	writeMu sync.Mutex
 }
 
-func openScramStore(dir string) (*scramStore, error) {
+// openScramStore loads the credentials file, or, fromFile false (a
+// broker with a controller), starts empty: the credentials come from the
+// metadata image (security_cluster.go).
+func openScramStore(dir string, fromFile bool) (*scramStore, error) {
 	s := &scramStore{dir: dir}
-	users, err := readScramFile(dir)
+	users, err := readScramFile(dir) // corrupt: the start fails either way
 	if err != nil {
 		return nil, err
+	}
+	if !fromFile {
+		users = scramUsers{}
 	}
 	s.users.Store(&users)
 	return s, nil

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/sluice/sluice/txn"
 )
@@ -163,4 +165,126 @@ func checkCommitted(t *testing.T, ts *testServer, topic string, n int) {
 	if got != n {
 		t.Fatalf("read_committed shows %d records of the transaction, want %d", got, n)
 	}
+}
+
+// TestTxnCrashMarkersPartlyWritten: the broker crashes (the store
+// abandoned, as kill -9 leaves it) after EndTxn wrote PrepareCommit (or
+// PrepareAbort) and the marker of one partition of three, the other two
+// markers not written. At the restart the coordinator writes the markers
+// again (the partition that had one gets a second, which changes nothing)
+// and completes the transaction: read_committed shows the whole
+// transaction exactly once (commit) or nothing of it (abort), the LSO is
+// not stuck, and the transactional id goes on: a new producer instance
+// commits a next transaction. Run with transactions v2 (EndTxn v5: the
+// markers carry the bumped epoch) and v1 (a client capped at EndTxn v4).
+func TestTxnCrashMarkersPartlyWritten(t *testing.T) {
+	pinned := kversion.Stable()
+	pinned.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
+	for _, tc := range []struct {
+		name   string
+		commit bool
+		opts   []kgo.Opt
+	}{
+		{"v2/commit", true, nil},
+		{"v2/abort", false, nil},
+		{"v1/commit", true, []kgo.Opt{kgo.MaxVersions(pinned)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testTxnCrashMarkersPartlyWritten(t, tc.commit, tc.opts) })
+	}
+}
+
+func testTxnCrashMarkersPartlyWritten(t *testing.T, commit bool, opts []kgo.Opt) {
+	dir := t.TempDir()
+	ts := startTxnServer(t, dir)
+	ts.createTopic(t, "out", 3, nil)
+	addr := ts.addr
+	reached := make(chan struct{})
+	release := make(chan struct{})
+	var reachedOnce sync.Once
+	var markerEpoch atomic.Int32
+	ts.Broker().testBeforeMarker = func(m txn.Markers, tp txn.TopicPartition) error {
+		markerEpoch.Store(int32(m.ProducerEpoch))
+		if tp.Partition == 0 {
+			return nil // written before the crash
+		}
+		reachedOnce.Do(func() { close(reached) })
+		<-release
+		return errors.New("injected crash: marker not written")
+	}
+	ctx := testCtx(t)
+	cl := newKgo(t, addr, append([]kgo.Opt{kgo.TransactionalID("partial"), kgo.DefaultProduceTopic("out"),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner())}, opts...)...)
+	if err := cl.Ping(ctx); err != nil { // learn transaction.version before BeginTransaction
+		t.Fatal(err)
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	for i := range n {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(fmt.Sprintf("v%d", i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := ts.Broker().topics.get("out").partition(0)
+	leo0 := p0.LogEndOffset()
+	ended := make(chan error, 1)
+	go func() {
+		ec, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ended <- cl.EndTransaction(ec, kgo.TransactionEndTry(commit))
+	}()
+	<-reached
+	waitFor(t, "the marker of partition 0", 10*time.Second, func() bool { return p0.LogEndOffset() == leo0+1 })
+	ts.Store().Abandon() // the crash: nothing flushed or closed
+	close(release)
+	t.Logf("EndTransaction: %v", <-ended) // whatever the client got: the decision is the log's
+	cl.Close()
+	stopGroupServer(t, ts)
+	v2 := len(opts) == 0
+	if got := int16(markerEpoch.Load()); v2 && got != epoch+1 || !v2 && got != epoch {
+		t.Fatalf("markers at epoch %d, producer at %d (v2: %v)", got, epoch, v2)
+	}
+
+	ts = startTxnServer(t, dir, func(c *ServerConfig) { c.Net.Addr = addr })
+	tc, err := ts.Broker().txns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := txn.CompleteAbort
+	if commit {
+		want = txn.CompleteCommit
+	}
+	waitFor(t, "the prepared transaction completed", 10*time.Second, func() bool {
+		return tc.Describe([]string{"partial"})[0].State == want
+	})
+	out := ts.Broker().topics.get("out")
+	for p := range int32(3) {
+		l := out.partition(p)
+		if l.LastStableOffset() != l.HighWatermark() {
+			t.Fatalf("partition %d: LSO %d stuck below the HW %d", p, l.LastStableOffset(), l.HighWatermark())
+		}
+	}
+	wantN := 0
+	if commit {
+		wantN = n
+	}
+	checkCommitted(t, ts, "out", wantN)
+
+	// The id goes on: a new instance fences whatever is left and commits.
+	next := newKgo(t, ts.addr, append([]kgo.Opt{kgo.TransactionalID("partial"), kgo.DefaultProduceTopic("out")}, opts...)...)
+	if err := next.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	checkCommitted(t, ts, "out", wantN+1)
 }

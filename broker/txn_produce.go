@@ -1,7 +1,10 @@
 package broker
 
 import (
+	"context"
+
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
@@ -16,6 +19,25 @@ import (
 // for concurrent use; it runs before the append, once per partition.
 type TxnVerifier interface {
 	VerifyTxnProduce(transactionalID, topic string, partition int32, producerID int64, producerEpoch int16) int16
+}
+
+// TxnAdder is a TxnVerifier that can also add partitions to a
+// transaction, for Produce v12 (transactions v2, KIP-890 part 2: the
+// producer sends no AddPartitionsToTxn; the partition leader adds the
+// partitions on the coordinator before the append). It answers 0 or the
+// error code for every partition given: INVALID_PRODUCER_EPOCH (fenced),
+// INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE, or NOT_ENOUGH_REPLICAS
+// (retriable: the coordinator is unavailable or still completing the
+// previous transaction), as Kafka's leader converts them. A verifier
+// without it only verifies, as for v11.
+type TxnAdder interface {
+	AddTxnPartitions(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, tps []TopicPartition) int16
+}
+
+// TopicPartition names one partition (of a transaction).
+type TopicPartition struct {
+	Topic     string
+	Partition int32
 }
 
 type txnVerifierBox struct{ v TxnVerifier }
@@ -72,4 +94,53 @@ func (b *Broker) WriteTxnMarker(topic string, part int32, producerID int64, prod
 		return -1, errorCode(err)
 	}
 	return off, 0
+}
+
+// implicitTxnAdds adds to the transaction, in one call, every partition
+// of a Produce v12+ request that carries a transactional batch and passes
+// the request's other checks (transactions v2: no AddPartitionsToTxn came
+// before). It returns the error code of the partitions the add failed
+// for (nil when it succeeded or nothing was to add); the per-partition
+// verification (checkTxn) then runs as for older versions.
+func (b *Broker) implicitTxnAdds(ctx context.Context, r *request, req *kmsg.ProduceRequest, txnDenied int16) map[TopicPartition]int16 {
+	box := b.txnVerifier.Load()
+	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	if req.Version < 12 || req.TransactionID == nil || txnDenied != 0 || box == nil || !acksOK {
+		return nil
+	}
+	adder, ok := box.v.(TxnAdder)
+	if !ok {
+		return nil
+	}
+	var tps []TopicPartition
+	pid, epoch := int64(-1), int16(-1)
+	for _, rt := range req.Topics {
+		t := b.topics.get(rt.Topic)
+		if t == nil || t.internal() || b.denied(r, &chkProduceTopic, rt.Topic) != 0 {
+			continue
+		}
+		for _, rp := range rt.Partitions {
+			if t.partition(rp.Partition) == nil || !hasTransactionalBatch(rp.Records) {
+				continue
+			}
+			h, err := segment.ParseHeader(rp.Records)
+			if err != nil {
+				continue
+			}
+			pid, epoch = h.ProducerID, h.ProducerEpoch
+			tps = append(tps, TopicPartition{rt.Topic, rp.Partition})
+		}
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	code := adder.AddTxnPartitions(ctx, *req.TransactionID, pid, epoch, tps)
+	if code == 0 {
+		return nil
+	}
+	failed := make(map[TopicPartition]int16, len(tps))
+	for _, tp := range tps {
+		failed[tp] = code
+	}
+	return failed
 }

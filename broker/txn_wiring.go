@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -148,9 +149,20 @@ func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
 		}
 	}
 	if len(m.Partitions) == 1 && b.cl == nil {
-		return b.markerResult(m, m.Partitions[0], b.writeOneMarker(ctx, m, m.Partitions[0]))
+		return b.writeLocalMarker(ctx, m, m.Partitions[0])
 	}
 	return b.writeMarkersSplit(ctx, m)
+}
+
+// writeLocalMarker ends m's transaction on tp, a partition this broker
+// leads (writeOneMarker), after the testBeforeMarker hook.
+func (b *Broker) writeLocalMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
+	if h := b.testBeforeMarker; h != nil {
+		if err := h(m, tp); err != nil {
+			return err
+		}
+	}
+	return b.markerResult(m, tp, b.writeOneMarker(ctx, m, tp))
 }
 
 // markerResult is the outcome of m's marker on tp given its error code: a
@@ -193,6 +205,62 @@ func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int6
 		}
 	}
 	return txn.ErrorCode(v.c.CheckProduce(id, pid, epoch, txn.TopicPartition{Topic: topic, Partition: p}))
+}
+
+// Implicit adds (Produce v12) retry CONCURRENT_TRANSACTIONS, the previous
+// transaction still completing, for up to implicitAddRetryFor, with a
+// backoff doubling from 5 ms to 100 ms (Kafka's leader retries the
+// verification likewise, add.partitions.to.txn.retry.backoff.*).
+const (
+	implicitAddRetryFor = 5 * time.Second
+	implicitAddBackoff  = 5 * time.Millisecond
+	implicitAddMaxWait  = 100 * time.Millisecond
+)
+
+// AddTxnPartitions is TxnAdder: the partitions join the transaction
+// (txn.Coordinator.AddPartitions), the coordinator's errors converted as a
+// Produce answers them.
+func (v txnProduceVerifier) AddTxnPartitions(ctx context.Context, id string, pid int64, epoch int16, tps []TopicPartition) int16 {
+	ttps := make([]txn.TopicPartition, len(tps))
+	for i, tp := range tps {
+		ttps[i] = txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+	}
+	return produceAddCode(implicitAdd(ctx, v.c, id, pid, epoch, ttps))
+}
+
+// implicitAdd adds tps to id's transaction for a transactions v2 request
+// (Produce v12, TxnOffsetCommit v5), retrying CONCURRENT_TRANSACTIONS.
+func implicitAdd(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
+	deadline := time.Now().Add(implicitAddRetryFor)
+	wait := implicitAddBackoff
+	for {
+		err := c.AddPartitions(id, pid, epoch, tps)
+		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, implicitAddMaxWait)
+	}
+}
+
+// produceAddCode converts the coordinator's answer to an implicit add into
+// the code a Produce partition gets.
+func produceAddCode(err error) int16 {
+	switch code := txn.ErrorCode(err); code {
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch.Code
+	case kerr.ConcurrentTransactions.Code, kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code,
+		kerr.CoordinatorLoadInProgress.Code, kerr.KafkaStorageError.Code:
+		return kerr.NotEnoughReplicas.Code
+	default:
+		return code
+	}
 }
 
 // TransactionStates counts the transactional ids by state name (nil

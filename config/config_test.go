@@ -85,7 +85,7 @@ func TestDefaults(t *testing.T) {
 			OffsetsRetention: 7 * 24 * time.Hour, OffsetsRetentionCheck: 10 * time.Minute, OffsetsTopicPartitions: 50,
 			OffsetsTopicSegmentBytes: 16 << 20},
 		Txn: Txn{MaxTimeout: 15 * time.Minute, AbortInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour,
-			ExpireInterval: time.Hour, StatePartitions: 50, StateSegmentBytes: 100 << 20},
+			ExpireInterval: time.Hour, StatePartitions: 50, StateSegmentBytes: 100 << 20, Version: 2},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,

@@ -164,6 +164,7 @@ type Txn struct {
 	ExpireInterval    time.Duration
 	StatePartitions   int32
 	StateSegmentBytes int64
+	Version           int16
 }
 
 // resolver reads typed values; values were checked when added.
@@ -658,5 +659,6 @@ func resolveTxn(r resolver, c *Config) {
 		ExpireInterval:    r.ms("transaction.remove.expired.transaction.cleanup.interval.ms"),
 		StatePartitions:   int32(r.int("transaction.state.log.num.partitions")),
 		StateSegmentBytes: r.int("transaction.state.log.segment.bytes"),
+		Version:           int16(r.int("transaction.version")),
 	}
 }

@@ -64,7 +64,11 @@
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
 //   - CreateAcls / DeleteAcls / AlterScramCredentials: ACL bindings get
-//     fresh random ids here; deletion filters are matched against the
-//     leader's image under the decision lock; removing a credential that
-//     does not exist is left out and reported back.
+//     fresh random ids here, and one the image already holds is not
+//     stored twice (so a retry or a repeated takeover is harmless);
+//     deletion filters are matched against the leader's image under the
+//     decision lock; a user whose alteration removes a credential that
+//     does not exist is left out whole and reported back. Every broker's
+//     authorizer and SCRAM store follow the image (the broker package's
+//     security_cluster.go).
 package controller

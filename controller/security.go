@@ -8,7 +8,10 @@ import (
 )
 
 // CreateAcls adds ACL bindings (their IDs are ignored and chosen here) and
-// returns them as stored. Leader only.
+// returns them as stored. A binding the image already holds (every field
+// but the id equal), or one given twice, is not stored again: its stored
+// entry is returned, so creating the same ACLs twice (a retried request, a
+// repeated takeover) is harmless. Leader only.
 func (c *Controller) CreateAcls(acls []metadata.AccessControlEntry) ([]metadata.AccessControlEntry, error) {
 	if err := c.beginDecision(); err != nil {
 		return nil, err
@@ -16,17 +19,29 @@ func (c *Controller) CreateAcls(acls []metadata.AccessControlEntry) ([]metadata.
 	defer c.endDecision()
 	im := c.Image()
 	used := map[metadata.UUID]bool{}
+	have := map[metadata.AccessControlEntry]metadata.AccessControlEntry{} // by binding (zero id)
 	for _, a := range im.ACLs() {
 		used[a.ID] = true
+		key := a
+		key.ID = metadata.UUID{}
+		have[key] = a
 	}
 	out := make([]metadata.AccessControlEntry, len(acls))
-	recs := make([]metadata.Record, len(acls))
+	var recs []metadata.Record
 	for i, a := range acls {
+		a.ID = metadata.UUID{}
+		if stored, ok := have[a]; ok {
+			out[i] = stored
+			continue
+		}
+		key := a
 		for a.ID.IsZero() || used[a.ID] {
 			_, _ = rand.Read(a.ID[:]) // crypto/rand.Read never fails
 		}
 		used[a.ID] = true
-		out[i], recs[i] = a, a
+		have[key] = a
+		out[i] = a
+		recs = append(recs, a)
 	}
 	if err := c.propose(recs); err != nil {
 		return nil, fmt.Errorf("create acls: %w", err)
@@ -63,10 +78,18 @@ func (c *Controller) DeleteAcls(filters []func(metadata.AccessControlEntry) bool
 	return out, nil
 }
 
-// AlterScramCredentials sets upserts and removes deletions in one batch. A
-// deletion of a credential that does not exist is left out and reported in
-// missing (Kafka's RESOURCE_NOT_FOUND for it). Leader only.
-func (c *Controller) AlterScramCredentials(upserts []metadata.UserScramCredential, deletions []metadata.RemoveUserScramCredential) (missing []metadata.RemoveUserScramCredential, err error) {
+// ScramAlteration is one user's part of an AlterUserScramCredentials
+// request: credentials to set and mechanisms to remove.
+type ScramAlteration struct {
+	Upserts   []metadata.UserScramCredential
+	Deletions []metadata.RemoveUserScramCredential
+}
+
+// AlterScramCredentials applies every user's alteration in one batch. A
+// user one of whose deletions names a credential that does not exist is
+// left out whole and reported in missing (missing[i] for alts[i]: Kafka's
+// RESOURCE_NOT_FOUND, none of that user's changes applied). Leader only.
+func (c *Controller) AlterScramCredentials(alts []ScramAlteration) (missing []bool, err error) {
 	if err := c.beginDecision(); err != nil {
 		return nil, err
 	}
@@ -75,18 +98,25 @@ func (c *Controller) AlterScramCredentials(upserts []metadata.UserScramCredentia
 	for _, cr := range c.Image().ScramCredentials() {
 		have[metadata.ScramKey{Name: cr.Name, Mechanism: cr.Mechanism}] = true
 	}
-	recs := make([]metadata.Record, 0, len(upserts)+len(deletions))
-	for _, d := range deletions {
-		k := metadata.ScramKey(d)
-		if !have[k] {
-			missing = append(missing, d)
+	missing = make([]bool, len(alts))
+	var recs []metadata.Record
+	for i, a := range alts {
+		for _, d := range a.Deletions {
+			if !have[metadata.ScramKey(d)] {
+				missing[i] = true
+			}
+		}
+		if missing[i] {
 			continue
 		}
-		delete(have, k)
-		recs = append(recs, d)
-	}
-	for _, u := range upserts {
-		recs = append(recs, u)
+		for _, d := range a.Deletions {
+			delete(have, metadata.ScramKey(d))
+			recs = append(recs, d)
+		}
+		for _, u := range a.Upserts {
+			have[metadata.ScramKey{Name: u.Name, Mechanism: u.Mechanism}] = true
+			recs = append(recs, u)
+		}
 	}
 	if err := c.propose(recs); err != nil {
 		return nil, fmt.Errorf("alter scram credentials: %w", err)

@@ -19,6 +19,11 @@ func TestSecurityDecisions(t *testing.T) {
 	if len(made) != 2 || made[0].ID.IsZero() || made[0].ID == made[1].ID || len(ctl.Image().ACLs()) != 2 {
 		t.Fatalf("created %+v, image %+v", made, ctl.Image().ACLs())
 	}
+	// The same binding again (a retry, a repeated takeover) is not stored twice.
+	again, err := ctl.CreateAcls([]metadata.AccessControlEntry{b, b})
+	if err != nil || again[0] != made[1] || again[1] != made[1] || len(ctl.Image().ACLs()) != 2 {
+		t.Fatalf("created again %+v (%v), image %+v", again, err, ctl.Image().ACLs())
+	}
 	isBob := func(e metadata.AccessControlEntry) bool { return e.Principal == "User:bob" }
 	gone, err := ctl.DeleteAcls([]func(metadata.AccessControlEntry) bool{isBob, isBob})
 	if err != nil {
@@ -32,15 +37,23 @@ func TestSecurityDecisions(t *testing.T) {
 	}
 	cred := metadata.UserScramCredential{Name: "alice", Mechanism: 2, Salt: []byte("s"),
 		StoredKey: []byte("k"), ServerKey: []byte("v"), Iterations: 4096}
-	missing, err := ctl.AlterScramCredentials([]metadata.UserScramCredential{cred},
-		[]metadata.RemoveUserScramCredential{{Name: "nobody", Mechanism: 1}})
-	if err != nil || len(missing) != 1 {
+	missing, err := ctl.AlterScramCredentials([]ScramAlteration{{Upserts: []metadata.UserScramCredential{cred}},
+		{Deletions: []metadata.RemoveUserScramCredential{{Name: "nobody", Mechanism: 1}}}})
+	if err != nil || len(missing) != 2 || missing[0] || !missing[1] {
 		t.Fatalf("alter: missing %v, %v", missing, err)
 	}
 	if creds := ctl.Image().ScramCredentials(); len(creds) != 1 || creds[0].Name != "alice" {
 		t.Fatalf("credentials %+v", creds)
 	}
-	if _, err := ctl.AlterScramCredentials(nil, []metadata.RemoveUserScramCredential{{Name: "alice", Mechanism: 2}}); err != nil {
+	// A user whose deletion names a missing credential changes nothing.
+	cred256 := cred
+	cred256.Mechanism = 1
+	missing, err = ctl.AlterScramCredentials([]ScramAlteration{{Upserts: []metadata.UserScramCredential{cred256},
+		Deletions: []metadata.RemoveUserScramCredential{{Name: "alice", Mechanism: 1}}}})
+	if err != nil || !missing[0] || len(ctl.Image().ScramCredentials()) != 1 {
+		t.Fatalf("alter with a missing deletion: missing %v, %v, credentials %+v", missing, err, ctl.Image().ScramCredentials())
+	}
+	if _, err := ctl.AlterScramCredentials([]ScramAlteration{{Deletions: []metadata.RemoveUserScramCredential{{Name: "alice", Mechanism: 2}}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(ctl.Image().ScramCredentials()); n != 0 {

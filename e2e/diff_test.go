@@ -292,6 +292,7 @@ var diffScenarios = []diffScenario{
 	{"Produce", scProduce},
 	{"Idempotent produce", scIdempotent},
 	{"Transactions", scTransactions},
+	{"Transactions v2", scTransactionsV2},
 	{"Fetch", scFetch},
 	{"OffsetForLeaderEpoch", scOffsetForLeaderEpoch},
 	{"ListOffsets", scListOffsets},
@@ -1177,9 +1178,7 @@ func compareResults(k, s *diffResults) []compatRow {
 
 // apiVersionsReasons explain the version ranges apiVersionsReason's
 // general rules do not, by ApiVersions item.
-var apiVersionsReasons = map[string]string{
-	"26 EndTxn": "EndTxn v5 means transactions v2 (KIP-890 part 2: an epoch bump at every commit or abort), not built yet (issue 16); clients run transactions v1",
-}
+var apiVersionsReasons = map[string]string{}
 
 // apiVersionsReason explains a difference in an API's version range.
 func apiVersionsReason(kafka, sluice string) string {

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 )
 
@@ -117,6 +118,20 @@ func (im *Image) ACLs() []AccessControlEntry {
 		out = append(out, im.acls[id])
 	}
 	return out
+}
+
+// SameSecurity reports whether im and o share their ACLs and SCRAM
+// credentials: true when no record between them changed either (Apply
+// keeps the maps it did not write to), so a reader that rebuilds from
+// them (a broker's authorizer) can skip the images that leave them alone.
+// False may also mean equal contents reached another way (a snapshot
+// restored).
+func (im *Image) SameSecurity(o *Image) bool {
+	return o != nil && sameMap(im.acls, o.acls) && sameMap(im.scram, o.scram)
+}
+
+func sameMap[K comparable, V any](a, b map[K]V) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
 // ScramCredentials returns every SCRAM credential, by user then mechanism.

@@ -52,3 +52,40 @@ func TestApplySecurityRecords(t *testing.T) {
 		t.Fatalf("snapshot after apply differs: %v", err)
 	}
 }
+
+// SameSecurity is true across records that leave ACLs and credentials
+// alone and false after one that changes either.
+func TestSameSecurity(t *testing.T) {
+	a := AccessControlEntry{ID: UUID{1}, ResourceType: 2, ResourceName: "t", PatternType: 3,
+		Principal: "User:alice", Host: "*", Operation: 3, Permission: 3}
+	c := UserScramCredential{Name: "alice", Mechanism: 2, Salt: []byte("s"), StoredKey: []byte("k"),
+		ServerKey: []byte("v"), Iterations: 4096}
+	im1, err := Empty.Apply([]Record{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im2, err := im1.Apply([]Record{Topic{Name: "t", ID: UUID{9}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im3, err := im2.Apply([]Record{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im4, err := im3.Apply([]Record{RemoveAccessControlEntry{ID: a.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(x, y *Image, want bool) {
+		t.Helper()
+		if got := x.SameSecurity(y); got != want {
+			t.Fatalf("SameSecurity = %v, want %v", got, want)
+		}
+	}
+	f(Empty, Empty, true)
+	f(Empty, nil, false)
+	f(Empty, im1, false)
+	f(im1, im2, true)
+	f(im2, im3, false)
+	f(im3, im4, false)
+}

@@ -43,6 +43,17 @@ type Config struct {
 	// MarkerRetry is the wait before retrying the markers of a
 	// transaction whose markers could not all be written. Default 1 s.
 	MarkerRetry time.Duration
+	// Version is the transaction.version feature level the broker
+	// finalizes and advertises in ApiVersions [Kafka: kafka-features.sh
+	// --feature transaction.version=N]: 2 (the default, Kafka 4's for a
+	// new cluster) lets clients run transactions v2 (KIP-890 part 2:
+	// Produce v12 adds partitions implicitly, EndTxn v5 bumps the epoch at
+	// every transaction); 1 keeps clients that key on the feature (the
+	// Java client 4.x, franz-go) on transactions v1, for clients that
+	// misbehave with v2. Requests are served by their version whatever
+	// the level, as in Kafka. Sluice writes the state log in level 1's
+	// format (flexible values), so 0 is not offered.
+	Version int16
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// LoadOnElection makes Open load no partition: the broker calls Elect
@@ -73,6 +84,7 @@ func DefaultConfig() Config {
 		IDExpiration:   7 * 24 * time.Hour,
 		ExpireInterval: time.Hour,
 		MarkerRetry:    time.Second,
+		Version:        2,
 		Now:            time.Now,
 	}
 }
@@ -100,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MarkerRetry <= 0 {
 		c.MarkerRetry = d.MarkerRetry
+	}
+	if c.Version <= 0 {
+		c.Version = d.Version
 	}
 	if c.Now == nil {
 		c.Now = d.Now

@@ -126,6 +126,7 @@ type part struct {
 type txnState struct {
 	producerID     int64
 	prevProducerID int64 // -1 unless the last bump changed the producer id
+	nextProducerID int64 // -1 unless a prepared v2 transaction exhausted the epoch (the id the producer continues with)
 	epoch          int16
 	lastEpoch      int16 // the epoch before the last bump; -1 if none
 	timeout        time.Duration
@@ -133,6 +134,7 @@ type txnState struct {
 	partitions     map[TopicPartition]struct{}
 	start          time.Time // when the transaction began (zero: none)
 	update         time.Time
+	v2             bool // the last EndTxn or implicit add was transactions v2 (KIP-890 part 2)
 }
 
 func (s txnState) clone() txnState {
@@ -219,6 +221,10 @@ func (c *Coordinator) Close() error {
 	})
 	return nil
 }
+
+// TransactionVersion is the finalized transaction.version level of cfg
+// (Config.Version, its default filled in).
+func TransactionVersion(cfg Config) int16 { return cfg.withDefaults().Version }
 
 // Partitions is the partition count of __transaction_state in use.
 func (c *Coordinator) Partitions() int32 { return int32(len(c.parts)) }

@@ -21,6 +21,24 @@
 // PrepareEpochFence is Kafka's in-memory state for that fence; Sluice never
 // stores it.
 //
+// # Transactions v2 (KIP-890 part 2)
+//
+// EndTxnV2 (EndTxn v5) bumps the producer epoch at every commit and abort:
+// the prepare record already carries epoch+1 (and the epoch before it is
+// remembered as lastEpoch), the markers are written with it, and the
+// producer continues with it, so a late write of the previous transaction
+// is fenced on every partition. At the last epoch (math.MaxInt16-1) the
+// bump writes the markers at math.MaxInt16 and hands the producer a new
+// producer id at epoch 0, kept as next_producer_id in the prepare record
+// until the Complete record moves to it. A v2 request sets
+// client_transaction_version 2 in the record (v2), which makes an EndTxnV2
+// one epoch behind, after the Complete, a retry (answered, not fenced).
+// Partitions join implicitly: the broker calls AddPartitions for a
+// Produce v12 or TxnOffsetCommit v5 (no AddPartitionsToTxn or
+// AddOffsetsToTxn from the client). Which rules apply follows the request
+// version, as in Kafka; Config.Version only sets the transaction.version
+// level the broker advertises, which is what clients key on.
+//
 // # Storage: __transaction_state
 //
 // Partition of an id: abs(javaStringHashCode(id)) % partitions, as Kafka.
@@ -34,7 +52,8 @@
 //	                   | transaction_timeout_ms int32 | state int8 |
 //	                   | partitions [ topic string | partition_ids [int32] ] |
 //	                   | last_update_ts int64 | start_ts int64 (-1: none) |
-//	                   | tagged: 0 previous_producer_id int64, 1 next_producer_id int64 |
+//	                   | tagged: 0 previous_producer_id int64, 1 next_producer_id int64, |
+//	                   |         2 client_transaction_version int16 (2: v2)                |
 //
 // Version 0 values (no tagged fields) are read too. A tombstone removes the
 // id. Loading a partition replays it from its log start to its log end

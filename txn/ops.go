@@ -82,7 +82,7 @@ func (c *Coordinator) getOrCreate(id string) (*txnMeta, error) {
 		return m, nil
 	}
 	m = &txnMeta{id: id, part: PartitionFor(id, c.Partitions())}
-	m.producerID, m.prevProducerID, m.epoch, m.lastEpoch = pid, -1, -1, -1
+	m.producerID, m.prevProducerID, m.nextProducerID, m.epoch, m.lastEpoch = pid, -1, -1, -1, -1
 	m.state = Empty
 	m.update = c.now()
 	c.mu.txns[id] = m
@@ -314,6 +314,10 @@ func (c *Coordinator) complete(ctx context.Context, m *txnMeta) {
 	if commit {
 		next.state = CompleteCommit
 	}
+	if next.nextProducerID >= 0 { // a v2 transaction exhausted the epoch: continue with the new id
+		next.prevProducerID, next.producerID, next.nextProducerID = next.producerID, next.nextProducerID, -1
+		next.lastEpoch, next.epoch = next.epoch, 0
+	}
 	if err := c.write(m, next, true); err != nil {
 		c.log.Warn("cannot write transaction completion; will retry", "transactional_id", m.id, "err", err)
 	}
@@ -334,4 +338,99 @@ func (c *Coordinator) coordinatorEpoch(p int32) int32 {
 		return max(l.LeaderEpoch(), 0)
 	}
 	return 0
+}
+
+// EndTxnV2 serves EndTxn v5 (transactions v2, KIP-890 part 2): as EndTxn,
+// but the producer epoch is bumped at every commit or abort. The prepare
+// record carries the bumped epoch, the markers are written with it, and
+// the producer continues with the returned producer id and epoch. When the
+// epoch is exhausted (the bump reaches math.MaxInt16) the markers are
+// written at that epoch and a new producer id, at epoch 0, is returned.
+//
+// A retry of a completed EndTxnV2 (the producer's epoch one behind, or its
+// previous producer id after an exhausted epoch, with the same decision)
+// answers the current producer id and epoch; one with the other decision
+// is INVALID_TXN_STATE. An abort with no transaction
+// open (Empty or Complete*: nothing was added, or every add failed) is
+// allowed and bumps the epoch, as Kafka allows it for v2 clients; a commit
+// then is INVALID_TXN_STATE.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
+	if err := c.Available(id); err != nil {
+		return -1, -1, err
+	}
+	c.mu.Lock()
+	m, retry, err := c.checkEndV2Locked(id, pid, epoch, commit)
+	if err != nil || retry {
+		c.mu.Unlock()
+		if err != nil {
+			return -1, -1, err
+		}
+		return m.producerID, m.epoch, nil
+	}
+	next := m.txnState.clone()
+	m.pending = true
+	c.mu.Unlock()
+	if next.state != Ongoing { // an abort of nothing: no partition to mark
+		next.partitions, next.start = nil, time.Time{}
+	}
+	next.lastEpoch, next.v2, next.update = next.epoch, true, c.now()
+	if next.epoch >= math.MaxInt16-1 {
+		npid, err := c.hooks.NewProducerID()
+		if err != nil {
+			c.clearPending(m)
+			c.log.Error("cannot allocate producer id", "err", err)
+			return -1, -1, kerr.KafkaStorageError
+		}
+		next.nextProducerID, next.epoch = npid, math.MaxInt16
+	} else {
+		next.epoch++
+	}
+	next.state = PrepareAbort
+	if commit {
+		next.state = PrepareCommit
+	}
+	if err := c.write(m, next, false); err != nil {
+		return -1, -1, err
+	}
+	rpid, repoch := next.producerID, next.epoch
+	if next.nextProducerID >= 0 {
+		rpid, repoch = next.nextProducerID, 0
+	}
+	if c.cfg.testAfterPrepare != nil && c.cfg.testAfterPrepare() {
+		return rpid, repoch, nil // a simulated crash: left prepared
+	}
+	c.complete(context.WithoutCancel(ctx), m)
+	return rpid, repoch, nil
+}
+
+// checkEndV2Locked is EndTxnV2's check of the producer against id's
+// state; retry reports a retry of the completed EndTxnV2 (m answers it).
+func (c *Coordinator) checkEndV2Locked(id string, pid int64, epoch int16, commit bool) (m *txnMeta, retry bool, err error) {
+	if c.mu.closed {
+		return nil, false, kerr.NotCoordinator
+	}
+	m = c.mu.txns[id]
+	switch {
+	case m == nil:
+		return nil, false, kerr.InvalidProducerIDMapping
+	case m.pending, m.state == PrepareCommit, m.state == PrepareAbort, m.state == PrepareEpochFence:
+		return nil, false, kerr.ConcurrentTransactions
+	}
+	done := m.state == CompleteCommit && commit || m.state == CompleteAbort && !commit
+	bumped := pid == m.producerID && int(epoch)+1 == int(m.epoch) ||
+		pid == m.prevProducerID && epoch == math.MaxInt16-1 && m.epoch == 0
+	complete := m.state == CompleteCommit || m.state == CompleteAbort
+	switch {
+	case done && m.v2 && bumped:
+		return m, true, nil
+	case complete && m.v2 && bumped: // a retry with the other decision, as Kafka answers it
+		return nil, false, kerr.InvalidTxnState
+	case m.producerID != pid:
+		return nil, false, kerr.InvalidProducerIDMapping
+	case m.epoch != epoch:
+		return nil, false, kerr.ProducerFenced
+	case m.state == Ongoing, !commit && (m.state == Empty || m.state == CompleteCommit || m.state == CompleteAbort):
+		return m, false, nil
+	}
+	return nil, false, kerr.InvalidTxnState
 }

@@ -32,7 +32,10 @@ func stateRecord(id string, s *txnState) kv {
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = valueVersion
 	v.ProducerID, v.ProducerEpoch = s.producerID, s.epoch
-	v.PreviousProducerID, v.NextProducerID = s.prevProducerID, -1
+	v.PreviousProducerID, v.NextProducerID = s.prevProducerID, s.nextProducerID
+	if s.v2 {
+		v.ClientTransactionVersion = 2
+	}
 	v.TimeoutMillis = int32(s.timeout.Milliseconds())
 	v.State = kmsg.TransactionState(s.state)
 	byTopic := map[string]int{}
@@ -67,14 +70,15 @@ func decodeState(value []byte) (txnState, error) {
 		return txnState{}, fmt.Errorf("unknown value version %d", v.Version)
 	}
 	s := txnState{
-		producerID: v.ProducerID, prevProducerID: v.PreviousProducerID,
+		producerID: v.ProducerID, prevProducerID: v.PreviousProducerID, nextProducerID: v.NextProducerID,
 		epoch: v.ProducerEpoch, lastEpoch: -1,
 		timeout: time.Duration(v.TimeoutMillis) * time.Millisecond,
 		state:   State(v.State),
 		update:  time.UnixMilli(v.LastUpdateTimestamp),
 	}
+	s.v2 = v.ClientTransactionVersion >= 2
 	if v.Version == 0 {
-		s.prevProducerID = -1
+		s.prevProducerID, s.nextProducerID, s.v2 = -1, -1, false
 	}
 	if v.StartTimestamp >= 0 {
 		s.start = time.UnixMilli(v.StartTimestamp)

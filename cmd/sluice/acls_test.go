@@ -14,19 +14,26 @@ import (
 )
 
 // startAuthBroker runs a broker with the authorizer on in which every
-// connection (User:ANONYMOUS until SASL) is a super user.
-func startAuthBroker(t *testing.T) string {
+// connection (User:ANONYMOUS until SASL) is a super user; combined, with
+// its one-voter controller quorum (ACLs in the metadata log, as sluiced
+// keeps them), else standalone (acls.json).
+func startAuthBroker(t *testing.T, combined bool) string {
 	t.Helper()
 	ncfg := netio.DefaultConfig()
 	ncfg.Addr = "127.0.0.1:0"
 	bcfg := broker.DefaultConfig()
 	bcfg.Authorizer = &acl.Config{SuperUsers: []string{"User:ANONYMOUS"}}
-	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
+	dir := t.TempDir()
+	scfg := broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
 		Net:    ncfg,
 		Broker: bcfg,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if combined {
+		scfg.OpenController = oneVoter(dir)
+	}
+	srv, err := broker.StartServer(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +42,22 @@ func startAuthBroker(t *testing.T) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+	awaitRegistered(t, srv)
 	return srv.Addr().String()
 }
 
-// TestACLsGolden drives sluice acls against a broker with an authorizer.
+// TestACLsGolden drives sluice acls against a broker with an authorizer,
+// standalone and with a controller quorum: the same transcripts.
 func TestACLsGolden(t *testing.T) {
-	addr := startAuthBroker(t)
+	for _, combined := range []bool{false, true} {
+		t.Run(map[bool]string{false: "standalone", true: "combined"}[combined], func(t *testing.T) {
+			testACLsGolden(t, startAuthBroker(t, combined))
+		})
+	}
+	golden(t, "acls-security-disabled", cli(t, startBroker(t), "", "acls", "list"))
+}
+
+func testACLsGolden(t *testing.T, addr string) {
 	steps := []struct {
 		name string
 		args []string
@@ -64,5 +81,4 @@ func TestACLsGolden(t *testing.T) {
 	for _, s := range steps {
 		golden(t, s.name, cli(t, addr, "", s.args...))
 	}
-	golden(t, "acls-security-disabled", cli(t, startBroker(t), "", "acls", "list"))
 }

@@ -65,19 +65,12 @@ func startCombinedNode(t *testing.T) string {
 	ncfg := netio.DefaultConfig()
 	ncfg.Addr = "127.0.0.1:0"
 	dir := t.TempDir()
-	ctlAddr := "127.0.0.1:0" // one voter: nobody dials it
 	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
-		Net:    ncfg,
-		Broker: broker.DefaultConfig(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OpenController: func() (*controller.Controller, error) {
-			return controller.Open(controller.Config{
-				NodeID: 1, Voters: []controller.Voter{{ID: 1, Addr: ctlAddr}}, DataDir: dir,
-				Timeouts: controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond},
-				Logger:   hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
-			})
-		},
+		Store:          partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
+		Net:            ncfg,
+		Broker:         broker.DefaultConfig(),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OpenController: oneVoter(dir),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +80,31 @@ func startCombinedNode(t *testing.T) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+	awaitRegistered(t, srv)
+	return srv.Addr().String()
+}
+
+// oneVoter opens a one-voter controller quorum in dir, as sluiced does by
+// default.
+func oneVoter(dir string) func() (*controller.Controller, error) {
+	return func() (*controller.Controller, error) {
+		return controller.Open(controller.Config{
+			NodeID: 1, Voters: []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}}, DataDir: dir, // one voter: nobody dials it
+			Timeouts: controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond},
+			Logger:   hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
+		})
+	}
+}
+
+// awaitRegistered waits until srv's broker joined its quorum (at once
+// without one).
+func awaitRegistered(t *testing.T, srv *broker.Server) {
+	t.Helper()
 	select {
 	case <-srv.Broker().Registered():
 	case <-time.After(20 * time.Second):
 		t.Fatal("the broker did not register within 20 s")
 	}
-	return srv.Addr().String()
 }
 
 var normalizers = []struct {

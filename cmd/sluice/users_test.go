@@ -19,8 +19,9 @@ import (
 
 // startSASLBroker runs a broker with a PLAINTEXT and a SASL_PLAINTEXT
 // listener (PLAIN user admin/admin-pw, SCRAM enabled) and returns both
-// addresses.
-func startSASLBroker(t *testing.T) (plain, sasl string) {
+// addresses; combined, with its one-voter controller quorum (users in the
+// metadata log, as sluiced keeps them), else standalone.
+func startSASLBroker(t *testing.T, combined bool) (plain, sasl string) {
 	t.Helper()
 	ncfg := netio.DefaultConfig()
 	ncfg.Listeners = []listener.Listener{
@@ -31,12 +32,17 @@ func startSASLBroker(t *testing.T) (plain, sasl string) {
 	bcfg.SASL.Mechanisms = auth.Mechanisms
 	bcfg.SASL.PlainUsers = map[string]map[string]string{"SASL_PLAINTEXT": {"admin": "admin-pw"}}
 	bcfg.SASL.FailedAuthDelay = time.Millisecond
-	srv, err := broker.StartServer(broker.ServerConfig{
-		Store:  partition.StoreConfig{Dir: t.TempDir(), Defaults: partition.DefaultConfig()},
+	dir := t.TempDir()
+	scfg := broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
 		Net:    ncfg,
 		Broker: bcfg,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if combined {
+		scfg.OpenController = oneVoter(dir)
+	}
+	srv, err := broker.StartServer(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,15 +51,24 @@ func startSASLBroker(t *testing.T) (plain, sasl string) {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+	awaitRegistered(t, srv)
 	a := srv.Addrs()
 	return a["PLAINTEXT"].String(), a["SASL_PLAINTEXT"].String()
 }
 
 // TestUsersAndSASLFlags: sluice users manages SCRAM users, and every
 // command authenticates with --sasl-mechanism/--user/--password or a
-// Kafka --command-config file.
+// Kafka --command-config file; standalone and with a controller quorum.
 func TestUsersAndSASLFlags(t *testing.T) {
-	plain, sasl := startSASLBroker(t)
+	for _, combined := range []bool{false, true} {
+		t.Run(map[bool]string{false: "standalone", true: "combined"}[combined], func(t *testing.T) {
+			plain, sasl := startSASLBroker(t, combined)
+			testUsersAndSASLFlags(t, plain, sasl)
+		})
+	}
+}
+
+func testUsersAndSASLFlags(t *testing.T, plain, sasl string) {
 	f := func(addr string, wantExit string, want []string, args ...string) {
 		t.Helper()
 		out := cli(t, addr, "", args...)

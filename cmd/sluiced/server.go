@@ -139,6 +139,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.Txn.AbortInterval = t.AbortInterval
 	b.Txn.IDExpiration = t.IDExpiration
 	b.Txn.ExpireInterval = t.ExpireInterval
+	b.Txn.Version = t.Version
 	return b
 }
 

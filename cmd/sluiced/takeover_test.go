@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,8 +11,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -147,4 +153,99 @@ func hasConfig(rc kadm.ResourceConfig, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// A data directory whose standalone broker kept ACLs in acls.json and
+// SCRAM credentials in scram-credentials.json is taken over at sluiced's
+// first start: both are imported into the metadata log (the ACL listed
+// and enforced, the user authenticating), the files are renamed
+// *.imported; a second start keeps them from the log alone.
+func TestTakeoverOfSecurityFiles(t *testing.T) {
+	dir := t.TempDir()
+	ncfg := netio.DefaultConfig()
+	ncfg.Addr = "127.0.0.1:0"
+	bcfg := broker.DefaultConfig()
+	bcfg.Authorizer = &acl.Config{SuperUsers: []string{"User:ANONYMOUS"}}
+	srv, err := broker.StartServer(broker.ServerConfig{
+		Store:  partition.StoreConfig{Dir: dir, Defaults: partition.DefaultConfig()},
+		Net:    ncfg,
+		Broker: bcfg,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	old := adminAt(t, srv.Addr().String())
+	if err := upsertUser(ctx, old, "carol", "carol-secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := createACL(ctx, old, kadm.NewACLs().Topics("t").ResourcePatternType(kadm.ACLPatternLiteral).
+		Operations(kadm.OpRead).Allow("User:carol").AllowHosts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"acls.json", "scram-credentials.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatalf("the standalone broker wrote no %s: %v", f, err)
+		}
+	}
+
+	n := secNode{id: 1, plain: fmt.Sprintf("127.0.0.1:%d", freePort(t)), sasl: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		ctl: fmt.Sprintf("127.0.0.1:%d", freePort(t)), dir: dir}
+	conf := writeFile(t, "server.properties", secConfig(n, "1@"+n.ctl))
+	for run := 1; run <= 2; run++ {
+		p := start(t, nil, "--config", conf)
+		if p.addr == "" {
+			t.Fatalf("sluiced did not start:\n%s", p.stderr)
+		}
+		if run == 1 {
+			p.waitLog("took over acls.json into the metadata log")
+			p.waitLog("took over scram-credentials.json into the metadata log")
+		}
+		adm := adminAt(t, n.plain)
+		pollUntil(t, 10*time.Second, fmt.Sprintf("run %d: the old ACL and user", run), func() error {
+			d, err := adm.DescribeACLs(ctx, kadm.NewACLs().Topics().ResourcePatternType(kadm.ACLPatternAny).
+				Operations(kadm.OpAny).Allow().AllowHosts().Deny().DenyHosts())
+			if err != nil {
+				return err
+			}
+			var got []kadm.DescribedACL
+			for _, r := range d {
+				got = append(got, r.Described...)
+			}
+			if len(got) != 1 || got[0].Principal != "User:carol" || got[0].Name != "t" || got[0].Operation != kmsg.ACLOperationRead {
+				return fmt.Errorf("described %+v", got)
+			}
+			return authenticate(ctx, n.sasl, "carol", "carol-secret")
+		})
+		// Enforced: carol may read t but not write it.
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, "t"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(n.sasl), kgo.SASL(scram.Auth{User: "carol", Pass: "carol-secret"}.AsSha512Mechanism()),
+			kgo.DisableIdempotentWrite(), kgo.RequestRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("x")}).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Fatalf("run %d: carol's produce: %v, want TOPIC_AUTHORIZATION_FAILED", run, err)
+		}
+		cl.Close()
+		p.stop()
+		if len(p.logs("took over acls.json into the metadata log")) != map[int]int{1: 1, 2: 0}[run] {
+			t.Fatalf("run %d: import logs %v", run, p.logs("took over acls.json into the metadata log"))
+		}
+		for _, f := range []string{"acls.json", "scram-credentials.json"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				t.Fatalf("run %d: %s still there", run, f)
+			}
+			if _, err := os.Stat(filepath.Join(dir, f+".imported")); err != nil {
+				t.Fatalf("run %d: %v", run, err)
+			}
+		}
+	}
 }

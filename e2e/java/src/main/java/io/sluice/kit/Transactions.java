@@ -8,8 +8,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.FeatureMetadata;
+import org.apache.kafka.clients.admin.FinalizedVersionRange;
+import org.apache.kafka.clients.admin.TransactionDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -28,7 +33,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * them); sendOffsetsToTransaction commits a group's offsets with the
  * transaction, and an aborted one leaves them; a second producer with the
  * same transactional.id fences the first, whose open transaction is
- * aborted.
+ * aborted. transactions-v2: with transaction.version 2 finalized, ten
+ * transactions in a row on one producer run transactions v2 (the epoch is
+ * bumped at each EndTxn) and read_committed sees exactly the committed ones.
  *
  * Usage: Transactions host:port [case…]
  */
@@ -52,6 +59,32 @@ public final class Transactions {
                 for (String v : read(kit, topic, "read_committed")) {
                     check(!v.startsWith("ab"), "aborted record %s read with read_committed", v);
                 }
+            });
+            kit.run("transactions-v2", () -> {
+                // The broker finalizes transaction.version 2: the client runs
+                // transactions v2 (KIP-890 part 2), and the coordinator bumps
+                // the producer epoch at every commit and abort (EndTxn v5).
+                FeatureMetadata fm = Kit.get(admin.describeFeatures().featureMetadata());
+                FinalizedVersionRange tv = fm.finalizedFeatures().get("transaction.version");
+                check(tv != null && tv.maxVersionLevel() == 2, "finalized features %s", fm.finalizedFeatures());
+                String id = Kit.unique("kit-txn-v2");
+                String v2 = Kit.unique("txn-v2");
+                Kit.createTopic(admin, v2, PARTITIONS, Map.of());
+                final int n = 10;
+                Set<String> want = new TreeSet<>();
+                try (KafkaProducer<String, String> p = producer(kit, id)) {
+                    p.initTransactions();
+                    for (int i = 0; i < n; i++) {
+                        boolean commit = i % 3 != 1;
+                        send(p, v2, "t" + i, 4, commit);
+                        for (int j = 0; commit && j < 4; j++) {
+                            want.add("t" + i + "-" + j);
+                        }
+                    }
+                    TransactionDescription d = Kit.get(admin.describeTransactions(List.of(id)).description(id));
+                    eq(n, d.producerEpoch(), "producer epoch after " + n + " transactions (one bump per EndTxn v5)");
+                }
+                eq(want, new TreeSet<>(read(kit, v2, "read_committed")), "read_committed records");
             });
             kit.run("send-offsets-to-transaction", () -> {
                 String group = Kit.unique("kit-txn-group");
