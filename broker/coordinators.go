@@ -46,9 +46,11 @@ import (
 // sent to that broker in one WriteTxnMarkers (API 27) per broker over the
 // inter-broker connection (peer.go). A transactional Produce to a
 // partition led here whose transactional id another broker coordinates is
-// verified with that broker by AddPartitionsToTxn v4 VerifyOnly (KIP-890),
+// verified with that broker by AddPartitionsToTxn v5 VerifyOnly (KIP-890),
 // once per transaction and partition: later batches find the transaction
 // ongoing in the partition's producer state (partition.Log.InTransaction).
+// The implicit add of transactions v2 (Produce v12, TxnOffsetCommit v5)
+// for such an id is an AddPartitionsToTxn v5 to that broker.
 
 // electCoordinators brings both coordinators to the partitions' leaders in
 // the published topics (called after each reconcile pass, and when a
@@ -248,47 +250,98 @@ func (b *Broker) writeMarkersSplit(ctx context.Context, m txn.Markers) error {
 	return errors.Join(errs...)
 }
 
-// verifyRemote asks the coordinator of transactional id (the leader of its
-// __transaction_state partition) whether the partition is in the
-// producer's ongoing transaction (AddPartitionsToTxn v4 VerifyOnly).
-func (b *Broker) verifyRemote(id, topic string, p int32, pid int64, epoch int16) int16 {
+// txnCoordinatorAddr is the inter-broker address of the coordinator of
+// transactional id when another broker leads its __transaction_state
+// partition; an error when it has no leader, this broker leads it (not
+// loaded yet), or its address is unknown.
+func (b *Broker) txnCoordinatorAddr(id string) (string, error) {
 	t := b.topics.get(txn.TopicName)
 	if t == nil || t.meta == nil || len(t.meta.Partitions) == 0 {
-		return kerr.InvalidTxnState.Code
+		return "", errors.New("broker: no " + txn.TopicName)
 	}
 	leader := t.meta.Partitions[txn.PartitionFor(id, int32(len(t.meta.Partitions)))].Leader
 	if leader < 0 || leader == b.cfg.NodeID {
-		return kerr.NotEnoughReplicas.Code // retriable: the coordinator moves
+		return "", fmt.Errorf("broker: the coordinator of %q is moving (leader %d)", id, leader)
 	}
-	addr, err := b.peerAddr(leader)
+	return b.peerAddr(leader)
+}
+
+// addPartitionsRemote sends AddPartitionsToTxn v5 for one transaction to
+// the coordinator of id (VerifyOnly: only check them) and returns the
+// request's error code and each partition's.
+func (b *Broker) addPartitionsRemote(ctx context.Context, id string, pid int64, epoch int16, tps []txn.TopicPartition,
+	verifyOnly bool) (int16, map[txn.TopicPartition]int16, error) {
+	addr, err := b.txnCoordinatorAddr(id)
 	if err != nil {
-		return kerr.NotEnoughReplicas.Code
+		return 0, nil, err
 	}
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	tr := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly = id, pid, epoch, true
-	rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
-	rt.Topic, rt.Partitions = topic, []int32{p}
-	tr.Topics = append(tr.Topics, rt)
+	tr.TransactionalID, tr.ProducerID, tr.ProducerEpoch, tr.VerifyOnly = id, pid, epoch, verifyOnly
+	byTopic := map[string]int{}
+	for _, tp := range tps {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			i = len(tr.Topics)
+			byTopic[tp.Topic] = i
+			rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+			rt.Topic = tp.Topic
+			tr.Topics = append(tr.Topics, rt)
+		}
+		tr.Topics[i].Partitions = append(tr.Topics[i].Partitions, tp.Partition)
+	}
 	req.Transactions = append(req.Transactions, tr)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
-	if err := b.callPeerAt(context.Background(), addr, 4, req, resp); err != nil {
-		b.log.Warn("cannot verify a transactional produce with its coordinator", "transactional_id", id, "broker", leader, "err", err)
-		return kerr.NotEnoughReplicas.Code
+	if err := b.callPeerAt(ctx, addr, 5, req, resp); err != nil {
+		return 0, nil, err
 	}
-	if resp.ErrorCode != 0 {
-		return resp.ErrorCode
+	codes := make(map[txn.TopicPartition]int16, len(tps))
+	for _, tp := range tps {
+		codes[tp] = kerr.UnknownServerError.Code // unless answered
 	}
 	for _, rtx := range resp.Transactions {
-		for _, rtt := range rtx.Topics {
-			for _, rp := range rtt.Partitions {
-				if rtt.Topic == topic && rp.Partition == p {
-					return verifyCode(rp.ErrorCode)
-				}
+		for _, rt := range rtx.Topics {
+			for _, rp := range rt.Partitions {
+				codes[txn.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}] = rp.ErrorCode
 			}
 		}
 	}
-	return kerr.InvalidTxnState.Code
+	return resp.ErrorCode, codes, nil
+}
+
+// verifyRemote asks the coordinator of transactional id (the leader of its
+// __transaction_state partition) whether the partition is in the
+// producer's ongoing transaction (AddPartitionsToTxn v5 VerifyOnly).
+func (b *Broker) verifyRemote(id, topic string, p int32, pid int64, epoch int16) int16 {
+	tp := txn.TopicPartition{Topic: topic, Partition: p}
+	top, codes, err := b.addPartitionsRemote(context.Background(), id, pid, epoch, []txn.TopicPartition{tp}, true)
+	switch {
+	case err != nil:
+		b.log.Warn("cannot verify a transactional produce with its coordinator", "transactional_id", id, "err", err)
+		return kerr.NotEnoughReplicas.Code // retriable: the coordinator moves
+	case top != 0:
+		return verifyCode(top)
+	}
+	return verifyCode(codes[tp])
+}
+
+// addRemote adds tps to id's transaction on its coordinator, another
+// broker (the implicit add of transactions v2), and returns its error.
+func (b *Broker) addRemote(ctx context.Context, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
+	top, codes, err := b.addPartitionsRemote(ctx, id, pid, epoch, tps, false)
+	if err != nil {
+		b.log.Warn("cannot add partitions to a transaction on its coordinator", "transactional_id", id, "err", err)
+		return kerr.CoordinatorNotAvailable // retriable
+	}
+	if top != 0 {
+		return kerr.ErrorForCode(top)
+	}
+	for _, tp := range tps {
+		if c := codes[tp]; c != 0 {
+			return kerr.ErrorForCode(c)
+		}
+	}
+	return nil
 }
 
 // verifyCode maps a coordinator's VerifyOnly answer to the Produce error:

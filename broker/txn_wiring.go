@@ -225,16 +225,23 @@ func (v txnProduceVerifier) AddTxnPartitions(ctx context.Context, id string, pid
 	for i, tp := range tps {
 		ttps[i] = txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
 	}
-	return produceAddCode(implicitAdd(ctx, v.c, id, pid, epoch, ttps))
+	return produceAddCode(v.b.implicitAdd(ctx, v.c, id, pid, epoch, ttps))
 }
 
 // implicitAdd adds tps to id's transaction for a transactions v2 request
-// (Produce v12, TxnOffsetCommit v5), retrying CONCURRENT_TRANSACTIONS.
-func implicitAdd(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
+// (Produce v12, TxnOffsetCommit v5), retrying CONCURRENT_TRANSACTIONS; on
+// the coordinator c, or in a cluster on the broker that coordinates id
+// (coordinators.go).
+func (b *Broker) implicitAdd(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
 	deadline := time.Now().Add(implicitAddRetryFor)
 	wait := implicitAddBackoff
 	for {
-		err := c.AddPartitions(id, pid, epoch, tps)
+		var err error
+		if b.cl != nil && errors.Is(c.Available(id), kerr.NotCoordinator) {
+			err = b.addRemote(ctx, id, pid, epoch, tps)
+		} else {
+			err = c.AddPartitions(id, pid, epoch, tps)
+		}
 		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().After(deadline) {
 			return err
 		}
