@@ -584,3 +584,121 @@ func describedPID(t *testing.T, addr, id string) int64 {
 	}
 	return ds[0].ProducerID
 }
+
+// A franz-go GroupTransactSession whose group and transactional id have
+// coordinators on different brokers copies a topic in transactions: the
+// offsets go to the group's coordinator (TxnOffsetCommit; with
+// transactions v2 that broker adds its __consumer_offsets partition to
+// the transaction on the transaction coordinator), and the commit marker
+// on that partition, sent by the transaction coordinator with
+// WriteTxnMarkers, makes them the group's committed offsets.
+func TestThreeNodeGroupTransactSessionAcrossBrokers(t *testing.T) {
+	nodes, addrs, _ := restartableNodes(t, "txn-offsets-across-brokers")
+	defer stopAll(nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := mustClient(t, kgo.SeedBrokers(addrs...), kgo.RequestRetries(20), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	for _, topic := range []string{"etl-in", "etl-out"} {
+		if res, err := adm.CreateTopic(ctx, 3, 1, nil, topic); err != nil || res.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, res.Err)
+		}
+	}
+	const id = "etl-app"
+	var txnCoord int32
+	eventually(t, 20*time.Second, func() string {
+		var err error
+		if txnCoord, err = coordinatorOf(addrs[0], 1, id); err != nil {
+			return fmt.Sprintf("FindCoordinator(%s): %v", id, err)
+		}
+		return ""
+	})
+	gid, groupCoord := "", int32(-1)
+	for i := 0; gid == ""; i++ {
+		g := "etl-" + strconv.Itoa(i)
+		var c int32
+		eventually(t, 20*time.Second, func() string {
+			var err error
+			if c, err = coordinatorOf(addrs[0], 0, g); err != nil {
+				return fmt.Sprintf("FindCoordinator(%s): %v", g, err)
+			}
+			return ""
+		})
+		if c != txnCoord {
+			gid, groupCoord = g, c
+		}
+	}
+	t.Logf("transactional id %s coordinated by broker %d, group %s by broker %d", id, txnCoord, gid, groupCoord)
+
+	var recs []*kgo.Record
+	for p := range int32(3) {
+		for i := range 5 {
+			recs = append(recs, &kgo.Record{Topic: "etl-in", Partition: p, Value: []byte(fmt.Sprintf("%d-%d", p, i))})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(addrs...), kgo.TransactionalID(id), kgo.ConsumerGroup(gid),
+		kgo.ConsumeTopics("etl-in"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.DefaultProduceTopic("etl-out"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	copied := 0
+	for copied < len(recs) {
+		if ctx.Err() != nil {
+			t.Fatalf("copied %d of %d records", copied, len(recs))
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := sess.PollFetches(pctx)
+		pcancel()
+		got := fs.Records()
+		if len(got) == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range got {
+			sess.Produce(ctx, &kgo.Record{Value: r.Value}, nil)
+		}
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			t.Fatalf("end: %v", err)
+		}
+		if committed {
+			copied += len(got)
+		}
+	}
+	// The group's committed offsets, at its coordinator, are the ends of
+	// the input partitions.
+	eventually(t, 20*time.Second, func() string {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = 8
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = gid
+		req.Groups = append(req.Groups, rg)
+		r, err := request(addrs[groupCoord-1], req)
+		if err != nil {
+			return err.Error()
+		}
+		g := r.(*kmsg.OffsetFetchResponse).Groups[0]
+		if g.ErrorCode != 0 {
+			return fmt.Sprintf("OffsetFetch %s: %v", gid, kerr.ErrorForCode(g.ErrorCode))
+		}
+		n := 0
+		for _, rt := range g.Topics {
+			for _, rp := range rt.Partitions {
+				if rt.Topic == "etl-in" && rp.Offset == 5 {
+					n++
+				}
+			}
+		}
+		if n != 3 {
+			return fmt.Sprintf("group %s committed %+v, want offset 5 on the three etl-in partitions", gid, g.Topics)
+		}
+		return ""
+	})
+}
