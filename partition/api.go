@@ -179,7 +179,8 @@ type ReadResult struct {
 //
 // Offsets: LogStartOffset <= HighWatermark <= LogEndOffset. On one node the
 // high watermark follows the log end offset once an append completes (after
-// fsync under FlushAlways); they are kept apart for replication.
+// fsync under FlushAlways); in replicated mode (SetReplicated, replica.go)
+// only UpdateHighWatermark moves it and TruncateTo lowers it.
 type Log struct{ log }
 
 // Append validates records (one or more RecordBatch v2), assigns offsets,
@@ -217,9 +218,13 @@ func (l *Log) LogEndOffset() int64   { return l.logEndOffset() }
 // LeaderEpoch is the partition's current leader epoch (0 on a fresh log).
 func (l *Log) LeaderEpoch() int32 { return l.leaderEpoch() }
 
-// EndOffsetForEpoch answers OffsetForLeaderEpoch: the end offset of the
-// largest epoch <= epoch and that epoch, or ErrUnknownLeaderEpoch /
-// ErrFencedLeaderEpoch (epoch > current).
+// EndOffsetForEpoch answers OffsetForLeaderEpoch as Kafka's
+// LeaderEpochFileCache.endOffsetFor: for the latest epoch, the log end
+// offset; else the largest epoch <= epoch with the start offset of the next
+// higher one; for an epoch below the first entry, epoch itself with the
+// first entry's start offset; (-1, -1) (UNDEFINED) for -1 or an epoch above
+// the latest. The error is always nil today (the broker checks the
+// current leader epoch).
 func (l *Log) EndOffsetForEpoch(epoch int32) (endOffset int64, leaderEpoch int32, err error) {
 	return l.endOffsetForEpoch(epoch)
 }
@@ -261,7 +266,8 @@ func (l *Log) TopicID() [16]byte { return l.topicID }
 func (l *Log) Dir() string       { return l.dir }
 
 // Wait returns a channel closed at the next change of the high watermark
-// (the delayed-fetch queue waits on it).
+// or, in replicated mode, of the log end offset too (the delayed-fetch
+// queue waits on it; a follower's fetch waits for the log end).
 func (l *Log) Wait() <-chan struct{} { return l.wait() }
 
 // RecoveredBytes is the segment bytes read by recovery when the log was

@@ -13,12 +13,13 @@ import (
 
 // appendReq is one Append call waiting for, or being served by, the writer.
 type appendReq struct {
-	records []byte
-	control bool // AppendMarker's: control batches allowed
-	batches []batchRef
-	res     AppendResult
-	err     error
-	done    chan struct{}
+	records  []byte
+	control  bool // AppendMarker's: control batches allowed
+	follower bool // AppendAsFollower's: the leader's offsets and epochs kept
+	batches  []batchRef
+	res      AppendResult
+	err      error
+	done     chan struct{}
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -44,13 +45,18 @@ func (l *log) append(records []byte) (AppendResult, error) { return l.appendWith
 func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
 	req := reqPool.Get().(*appendReq)
 	defer func() {
-		req.records, req.batches, req.err, req.control = nil, req.batches[:0], nil, false
+		req.records, req.batches, req.err, req.control, req.follower = nil, req.batches[:0], nil, false, false
 		reqPool.Put(req)
 	}()
 	req.control = control
 	if err := l.validate(req, records); err != nil {
 		return AppendResult{}, err
 	}
+	return l.enqueue(req)
+}
+
+// enqueue hands a validated request to the writer, or becomes it.
+func (l *log) enqueue(req *appendReq) (AppendResult, error) {
 	l.mu.Lock()
 	if err := l.appendableLocked(); err != nil {
 		l.mu.Unlock()
@@ -180,6 +186,17 @@ type round struct {
 	created     []*logSegment // segments rolled during the round
 	saved       map[int64]*producerEntry
 	txnChanged  bool // a transaction began or ended: the LSO moves
+	// replicated: the log is in replicated mode (fixed for the round, as
+	// SetReplicated takes wmu); ends are the batch ends written, completed
+	// the transactions the round's markers decided.
+	replicated bool
+	ends       []batchEnd
+	completed  []completedTxn
+	// epochs are leader-epoch entries the round starts (a follower's
+	// batches may carry newer epochs); lastEpoch the latest so far.
+	epochs    []epochEntry
+	lastEpoch int32
+	noEpochs  bool // the log has no epoch entry yet
 	// startSeg's timestamp state before the round, restored on abort.
 	maxTS, maxTSOffset int64
 	bytesSinceIndex    int
@@ -191,8 +208,11 @@ func (l *log) writeRound() {
 	l.mu.RLock()
 	a := l.active()
 	rd := round{startOffset: l.mu.leo, startSeg: a, startPos: a.log.Size(), next: l.mu.leo, seg: a,
-		maxTS: a.maxTS.Load(), maxTSOffset: a.maxTSOffset.Load(), bytesSinceIndex: a.bytesSinceIndex}
+		maxTS: a.maxTS.Load(), maxTSOffset: a.maxTSOffset.Load(), bytesSinceIndex: a.bytesSinceIndex,
+		replicated: l.mu.replicated}
 	epoch := l.mu.epochs.latest()
+	rd.lastEpoch, rd.noEpochs = epoch, len(l.mu.epochs.entries) == 0
+	rd.ends = l.w.ends[:0]
 	l.mu.RUnlock()
 	cfg := l.config()
 	now := l.now()
@@ -207,7 +227,12 @@ func (l *log) writeRound() {
 		if err != nil {
 			break
 		}
-		if err = l.assign(&rd, r, epoch, now, cfg); err != nil {
+		if r.follower {
+			err = l.assignFollower(&rd, r, now, cfg)
+		} else {
+			err = l.assign(&rd, r, epoch, now, cfg)
+		}
+		if err != nil {
 			break
 		}
 	}
@@ -219,7 +244,7 @@ func (l *log) writeRound() {
 	}
 	var epochs *epochCache
 	if err == nil {
-		epochs, err = l.writeEpochFor(&rd, epoch)
+		epochs, err = l.writeEpochFor(&rd)
 	}
 	if err != nil {
 		l.abortRound(&rd, err)
@@ -232,20 +257,25 @@ func (l *log) writeRound() {
 		l.pmu.Unlock()
 	}
 	l.publishRound(&rd, epochs, cfg, unstable)
+	l.w.ends = rd.ends[:0]
 }
 
 // writeEpochFor writes the leader-epoch checkpoint when the round starts a
 // new epoch, before the round is published and without holding mu (the
 // write fsyncs; the writer's wmu keeps the cache from changing meanwhile).
 // It returns the cache to install, nil when unchanged.
-func (l *log) writeEpochFor(rd *round, epoch int32) (*epochCache, error) {
-	if rd.next == rd.startOffset {
+func (l *log) writeEpochFor(rd *round) (*epochCache, error) {
+	if rd.next == rd.startOffset || len(rd.epochs) == 0 {
 		return nil, nil
 	}
 	l.mu.RLock()
 	next := l.mu.epochs.clone()
 	l.mu.RUnlock()
-	if !next.assign(epoch, rd.startOffset) {
+	changed := false
+	for _, e := range rd.epochs {
+		changed = next.assign(e.epoch, e.startOffset) || changed
+	}
+	if !changed {
 		return nil, nil
 	}
 	if err := next.write(); err != nil {
@@ -265,6 +295,7 @@ func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Co
 		return err
 	}
 	r.res = AppendResult{BaseOffset: rd.next, LogAppendTime: -1}
+	rd.noteEpoch(epoch, rd.next)
 	for i := range r.batches {
 		br := &r.batches[i]
 		segment.SetBaseOffset(br.b, rd.next)
@@ -277,17 +308,37 @@ func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Co
 			r.res.LogAppendTime = ts
 		}
 		rd.next = br.h.LastOffset() + 1
-		l.pmu.Lock()
-		br.aborted = l.applyLocked(br.h, br.marker)
-		l.pmu.Unlock()
-		if br.h.Attributes&(segment.AttrTransactional|segment.AttrControl) != 0 {
-			rd.txnChanged = true
-		}
-		l.w.written = append(l.w.written, *br)
-		l.w.bufs = append(l.w.bufs, br.b)
+		l.queueBatch(rd, br)
 	}
 	r.res.LastOffset = rd.next - 1
 	return nil
+}
+
+// queueBatch applies a stamped batch to the producer state and queues its
+// bytes for the round's pwritev.
+func (l *log) queueBatch(rd *round, br *batchRef) {
+	var t completedTxn
+	var done bool
+	l.pmu.Lock()
+	br.aborted, t, done = l.applyCompletedLocked(br.h, br.marker)
+	l.pmu.Unlock()
+	if br.h.Attributes&(segment.AttrTransactional|segment.AttrControl) != 0 {
+		rd.txnChanged = true
+	}
+	if done && rd.replicated {
+		rd.completed = append(rd.completed, t)
+	}
+	l.w.written = append(l.w.written, *br)
+	l.w.bufs = append(l.w.bufs, br.b)
+}
+
+// noteEpoch records that epoch starts at offset when it is newer than any
+// the log or the round knows (Kafka's maybeAssignEpochStartOffset).
+func (rd *round) noteEpoch(epoch int32, offset int64) {
+	if epoch > rd.lastEpoch || (rd.noEpochs && len(rd.epochs) == 0) {
+		rd.epochs = append(rd.epochs, epochEntry{epoch, offset})
+		rd.lastEpoch = max(rd.lastEpoch, epoch)
+	}
 }
 
 // checkProducer applies the idempotence rules to r's batches. A duplicate
@@ -347,6 +398,9 @@ func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) erro
 	last := rd.next + int64(r.batches[len(r.batches)-1].h.LastOffsetDelta)
 	for _, br := range r.batches[:len(r.batches)-1] {
 		last += int64(br.h.LastOffsetDelta) + 1
+	}
+	if r.follower { // the leader's offsets, gaps (compaction) included
+		last = r.batches[len(r.batches)-1].h.LastOffset()
 	}
 	cur := rd.seg.log.Size() + pendingBytes(l.w.bufs)
 	switch {
@@ -439,6 +493,9 @@ func (l *log) writeBufs(rd *round, cfg Config) error {
 		if err := rd.seg.noteBatch(br.h, pos, cfg.IndexIntervalBytes); err != nil {
 			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
+		if rd.replicated {
+			rd.ends = append(rd.ends, batchEnd{next: br.h.LastOffset() + 1, seg: rd.seg, pos: pos + br.h.Size()})
+		}
 		if br.aborted != nil {
 			if err := rd.seg.appendAborted(*br.aborted); err != nil {
 				return fmt.Errorf("%w: %w", ErrStorage, err)
@@ -495,7 +552,11 @@ func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable i
 		l.mu.epochs = epochs
 	}
 	a := l.active()
-	l.setEnd(rd.next, a, a.log.Size())
+	l.setLEOLocked(rd.next, a, a.log.Size())
+	if rd.replicated {
+		l.mu.ends = append(l.mu.ends, rd.ends...)
+		l.mu.unrepl = append(l.mu.unrepl, rd.completed...)
+	}
 	if cfg.Flush == FlushAlways && l.mu.werr == nil {
 		l.mu.recoveryPoint = rd.next
 	}

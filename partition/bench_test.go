@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice/sluice/segment"
 	"github.com/sluice/sluice/segment/segmenttest"
 )
 
@@ -136,4 +137,55 @@ func BenchmarkReadRandomOffset(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkAppendAsFollower compares, in one run and for the same batches,
+// a client append (Log.Append: offsets assigned, producer checks, one
+// replica), a leader's append in replicated mode followed by the high
+// watermark move a follower's fetch causes, and a follower's append of the
+// same batches with the leader's offsets kept (Log.AppendAsFollower).
+func BenchmarkAppendAsFollower(b *testing.B) {
+	for _, size := range benchSizes[:2] {
+		b.Run(fmt.Sprintf("append/size=%s", sizeName(size)), func(b *testing.B) { benchOrigin(b, size, "append") })
+		b.Run(fmt.Sprintf("leader/size=%s", sizeName(size)), func(b *testing.B) { benchOrigin(b, size, "leader") })
+		b.Run(fmt.Sprintf("follower/size=%s", sizeName(size)), func(b *testing.B) { benchOrigin(b, size, "follower") })
+	}
+}
+
+func benchOrigin(b *testing.B, size int, origin string) {
+	buf := benchBatch(size)
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = benchRotate
+	cfg.RetentionBytes = 0
+	l := openTest(b, filepath.Join(b.TempDir(), "t-0"), cfg, true, 0, nil)
+	defer l.Close()
+	if origin != "append" {
+		if err := l.SetReplicated(true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	segs := l.Segments()
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var err error
+		switch origin {
+		case "follower":
+			segment.SetBaseOffset(buf, l.LogEndOffset())
+			_, err = l.AppendAsFollower(buf)
+		default:
+			_, err = l.Append(buf)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if origin != "append" { // the leader's HW after a fetch; the follower's from the response
+			l.UpdateHighWatermark(l.LogEndOffset())
+		}
+		if n := l.Segments(); n != segs {
+			l.ApplyRetention(time.Now())
+			segs = l.Segments()
+		}
+	}
 }

@@ -257,7 +257,7 @@ func (l *log) rollIfIdle(now time.Time) error {
 	if !cfg.Compact() {
 		return nil
 	}
-	l.wmu.Lock() // no round in progress: hw == leo
+	l.wmu.Lock() // no round in progress
 	defer l.wmu.Unlock()
 	l.mu.RLock()
 	a, leo, err := l.active(), l.mu.leo, l.appendableLocked()
@@ -270,7 +270,7 @@ func (l *log) rollIfIdle(now time.Time) error {
 		return err
 	}
 	l.mu.Lock()
-	l.setEnd(leo, rd.seg, 0)
+	l.setLEOLocked(leo, rd.seg, 0)
 	l.mu.Unlock()
 	return nil
 }

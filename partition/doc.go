@@ -11,7 +11,8 @@
 // `<offset>.snapshot` producer-state snapshots,
 // `leader-epoch-checkpoint` and `partition.metadata`. The data directory
 // holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
-// `cleaner-offset-checkpoint`, `.kafka_cleanshutdown` and `.lock`.
+// `cleaner-offset-checkpoint`, `replication-offset-checkpoint` (each log's
+// high watermark, below), `.kafka_cleanshutdown` and `.lock`.
 //
 // Every checkpoint file is Kafka's text format:
 //
@@ -92,10 +93,11 @@
 // it is published with the high watermark (the appender computes it at the
 // end of a round that began or ended a transaction). Log.ReadCommitted
 // (Fetch read_committed) reads below it, still as file regions. On one
-// node the high watermark covers each round as it is published; once
-// replication lets it lag the log end, a transaction whose marker is above
-// it must keep bounding the LSO (Kafka's unreplicatedTxns), which is not
-// done yet.
+// node the high watermark covers each round as it is published; in
+// replicated mode, where it lags the log end, a transaction whose marker is
+// not yet below it keeps bounding the LSO at its first offset (Kafka's
+// unreplicatedTxns), so no read_committed consumer reads records whose
+// outcome a truncation could still change.
 //
 // Each ABORT marker adds an entry to `<base>.txnindex` of the segment it is
 // in: Kafka's TransactionIndex, 34 bytes, big-endian:
@@ -120,6 +122,75 @@
 // removes a marker past delete.retention.ms once its transaction's data is
 // gone, moves a kept ABORT marker's entry into the cleaned segment, and
 // never cleans at or past the LSO (cleantxn.go).
+//
+// # Offsets, replicated mode and truncation
+//
+//	log start            high watermark (HW)            log end offset (LEO)
+//	|  consumers: Read, ReadCommitted (to the LSO) |   followers only   |
+//	+----------------------------------------------+--------------------+
+//	|<──────────────────── ReadReplica (a follower's fetch) ──────────>|
+//
+// LogStartOffset <= LastStableOffset <= HighWatermark <= LogEndOffset.
+// Consumers (Read, ReadCommitted, the offset and timestamp lookups, the
+// cleaner and DeleteRecords) never see at or above the HW; ReadReplica
+// reads to the LEO, as zero-copy file regions too.
+//
+//	                  SetReplicated(true)
+//	single replica ─────────────────────────▶ replicated
+//	(default)      ◀─────────────────────────
+//	                  SetReplicated(false): HW := LEO
+//
+//	single replica: Append publishes LEO and HW together.
+//	replicated:     Append and AppendAsFollower publish the LEO only;
+//	                UpdateHighWatermark(hw) moves the HW up (clamped to
+//	                [log start, LEO], never down, waking Wait); TruncateTo
+//	                moves both down.
+//
+// The HW is kept with its position (segment, byte) for the readers'
+// limit; in replicated mode the appender also records every published
+// batch's end above it, so a move costs no I/O: the HW's position is the
+// end of the last batch wholly below it (an HW inside a batch hides that
+// batch, as Kafka's fetch upper bound does). Wait wakes at every publish
+// (LEO moves) and every HW move.
+//
+// AppendAsFollower is the replica origin of an append: the leader's base
+// offsets, partition leader epochs, producer ids, sequences and timestamps
+// are kept; CRC and framing are checked (corruption wraps ErrCorruption);
+// producer and transaction state, the .txnindex, the leader-epoch cache (a
+// batch with a newer epoch starts that epoch at its base offset), indexes
+// and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
+// writes `leader-epoch-checkpoint` before returning; EndOffsetForEpoch
+// answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
+// TruncationOffset is the follower's rule for the leader's answer
+// (KIP-101, KIP-279).
+//
+// TruncateTo(offset) removes everything at and above offset, as a
+// follower does when its log diverges from its leader's:
+//
+//	before:  [seg 0      ][seg 100      ][seg 200   )  LEO 260
+//	TruncateTo(150), the batch 148-152 holding 150:
+//	after:   [seg 0      ][seg 100  )                  LEO 148
+//
+// in this order: the recovery point, segment list, LEO and HW in memory
+// (readers see the shorter log at once); the later segments renamed for
+// deletion, last first; the holding segment cut (its .index, .timeindex
+// and .txnindex entries at or above the new end dropped); the leader
+// epochs from the new end dropped and the checkpoint written; the producer
+// state rebuilt from the newest snapshot at or below the new end (later
+// ones deleted) and the batches after it. A kill -9 at any step reopens as
+// a prefix of the old log (recovery validates the remaining tail segment).
+// An offset below the log start truncates fully: every segment, snapshot
+// and epoch goes and the log starts empty at offset
+// (TruncateFullyAndStartAt, also for a leader whose log start passed the
+// follower's end).
+//
+// Store.CheckpointHighWatermarks writes `replication-offset-checkpoint`
+// ("topic partition hw" lines, the format above; temporary file, fsync,
+// rename) and Store.Close does too. At open each log keeps its entry (0
+// without one, as Kafka); the first SetReplicated(true) starts the HW
+// there, clamped to [log start, LEO], so a restarted replica never shows
+// consumers what was not known replicated (unless it appended as a single
+// replica since it opened).
 //
 // # Errors and the sticky-error rule
 //

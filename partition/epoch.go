@@ -83,9 +83,17 @@ func (c *epochCache) truncateFromEnd(offset int64) bool {
 	return changed
 }
 
-// endOffsetFor is Kafka's LeaderEpochFileCache.endOffsetFor: the end offset
-// of the largest epoch <= requested, or (-1, -1) when undefined.
+// endOffsetFor is Kafka's LeaderEpochFileCache.endOffsetFor: for the
+// latest epoch, the log end; else the start of the first epoch above the
+// requested one, with the largest epoch <= requested, or with requested
+// itself when it is below every known epoch (the log's start was removed:
+// the follower replicates from there); (-1, -1) for an undefined (-1) or
+// unknown newer epoch. A log never appended to has no entry and answers
+// epoch 0 with its log end.
 func (c *epochCache) endOffsetFor(requested int32, logEnd int64) (int64, int32) {
+	if requested < 0 {
+		return -1, -1
+	}
 	if len(c.entries) == 0 {
 		if requested == 0 {
 			return logEnd, 0
@@ -103,7 +111,22 @@ func (c *epochCache) endOffsetFor(requested int32, logEnd int64) (int64, int32) 
 			return c.entries[i+1].startOffset, c.entries[i].epoch
 		}
 	}
-	return -1, -1
+	return c.entries[0].startOffset, requested
+}
+
+// assignAt is Kafka's LeaderEpochFileCache.assign: epoch starts at offset,
+// after dropping every entry it contradicts (an epoch >= it, or a start
+// offset >= offset). It reports whether the cache changed.
+func (c *epochCache) assignAt(epoch int32, offset int64) bool {
+	if n := len(c.entries); n > 0 && c.entries[n-1] == (epochEntry{epoch, offset}) {
+		return false
+	}
+	n := len(c.entries)
+	for n > 0 && (c.entries[n-1].epoch >= epoch || c.entries[n-1].startOffset >= offset) {
+		n--
+	}
+	c.entries = append(c.entries[:n], epochEntry{epoch, offset})
+	return true
 }
 
 func (c *epochCache) write() error {

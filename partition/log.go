@@ -62,17 +62,32 @@ type log struct {
 		pending []*appendReq // being written by the current round
 		bufs    [][]byte     // their bytes for the current segment
 		written []batchRef   // the batches behind bufs, indexed once written
+		ends    []batchEnd   // the round's batch ends (replicated mode), reused
 	}
 
 	mu struct {
 		sync.RWMutex
-		segments      []*logSegment // ascending base; the last is active
-		logStart      int64
-		leo           int64
-		hw            int64
-		hwSeg         *logSegment // segment that holds the high watermark
-		hwPos         int64       // its size at the high watermark
-		recoveryPoint int64       // everything below is fsync'd
+		segments []*logSegment // ascending base; the last is active
+		logStart int64
+		leo      int64
+		hw       int64
+		hwSeg    *logSegment // segment that holds the high watermark
+		hwPos    int64       // its size at the high watermark
+		leoSeg   *logSegment // segment that holds the log end (the active one)
+		leoPos   int64       // its size at the log end (published data only)
+		// replicated: the high watermark moves only by
+		// UpdateHighWatermark (replica.go); ends are the published batch
+		// ends above it, ascending, so a move needs no I/O, and unrepl the
+		// transactions whose marker is not yet below it (they keep the
+		// last stable offset down, as Kafka's unreplicatedTxns).
+		replicated bool
+		ends       []batchEnd
+		unrepl     []completedTxn
+		// ckptHW is the high watermark read from the store's
+		// replication-offset-checkpoint at open (-1: none), applied by
+		// SetReplicated(true).
+		ckptHW        int64
+		recoveryPoint int64 // everything below is fsync'd
 		epochs        *epochCache
 		waitCh        chan struct{}
 		queue         []*appendReq // appends waiting for a writer
@@ -107,7 +122,10 @@ type openOptions struct {
 	recoveryPoint int64 // -1: unknown (recover everything)
 	logStart      int64 // -1: unknown
 	cleanerPoint  int64 // cleaner-offset-checkpoint entry; -1: none
-	clean         bool  // the clean-shutdown marker was there
+	// highWatermark is the replication-offset-checkpoint entry (0 when
+	// none, Kafka's default), applied when the log turns replicated.
+	highWatermark int64
+	clean         bool // the clean-shutdown marker was there
 	logger        *slog.Logger
 	now           func() time.Time
 	onLogStart    func()
@@ -143,6 +161,7 @@ func openLog(dir string, o openOptions) (*Log, error) {
 	cfg := o.cfg
 	l.cfg.Store(&cfg)
 	l.cleaner.firstDirty = -1
+	l.mu.ckptHW = o.highWatermark
 	if o.cleanerPoint > 0 {
 		l.cleaner.firstDirty = o.cleanerPoint
 	}
@@ -284,8 +303,27 @@ func (l *log) loadClean(leo int64) error {
 	return nil
 }
 
+// setEnd moves the log end offset and the high watermark together (a log
+// being loaded, a single replica).
 func (l *log) setEnd(leo int64, s *logSegment, pos int64) {
 	l.mu.leo, l.mu.hw, l.mu.hwSeg, l.mu.hwPos = leo, leo, s, pos
+	l.mu.leoSeg, l.mu.leoPos = s, pos
+	l.mu.ends = l.mu.ends[:0]
+}
+
+// setLEOLocked publishes a new log end at pos of s: with the high watermark
+// on a single replica, alone in replicated mode (where a high watermark at
+// the old end, the same place, follows the segment a roll started).
+func (l *log) setLEOLocked(leo int64, s *logSegment, pos int64) {
+	if !l.mu.replicated {
+		l.setEnd(leo, s, pos)
+		l.mu.ckptHW = -1 // committed as a single replica: the HW is the end
+		return
+	}
+	if l.mu.hw == leo {
+		l.mu.hwSeg, l.mu.hwPos = s, pos
+	}
+	l.mu.leo, l.mu.leoSeg, l.mu.leoPos = leo, s, pos
 }
 
 // recover validates every batch from the segment holding the recovery point

@@ -417,6 +417,17 @@ func (s *logSegment) Release() {
 // markDeleted renames the files to *.deleted (Kafka's first step), then
 // drops the log's own reference: the files go when the last reader is done.
 func (s *logSegment) markDeleted() error {
+	if err := s.renameForDeletion(); err != nil {
+		return err
+	}
+	s.dropDeleted()
+	return nil
+}
+
+// renameForDeletion is markDeleted's first half: the files renamed to
+// *.deleted (open descriptors and maps keep working), the log's reference
+// kept.
+func (s *logSegment) renameForDeletion() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
@@ -426,9 +437,14 @@ func (s *logSegment) markDeleted() error {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
 		}
 	}
+	return nil
+}
+
+// dropDeleted is markDeleted's second half: the log's reference goes, and
+// with the last one the files.
+func (s *logSegment) dropDeleted() {
 	s.deleted.Store(true)
 	s.Release()
-	return nil
 }
 
 func (s *logSegment) removeFiles() {

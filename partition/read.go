@@ -11,16 +11,26 @@ import (
 )
 
 // readView is a segment pinned for reading with the limit readers may see
-// in it (its size at the high watermark).
+// in it (its size at the high watermark, or at the log end for a replica).
 type readView struct {
 	seg   *logSegment
 	limit int64
 }
 
+// bound is where a read stops: the high watermark's segment and position
+// (consumers) or the log end's (followers, ReadReplica).
+type bound struct {
+	seg *logSegment
+	pos int64
+}
+
+func (l *log) hwBoundLocked() bound  { return bound{l.mu.hwSeg, l.mu.hwPos} }
+func (l *log) leoBoundLocked() bound { return bound{l.mu.leoSeg, l.mu.leoPos} }
+
 // pin finds the segment holding offset (binary search on base offsets) and
-// takes a reference on it. ok is false when offset is at the high
-// watermark. Called with mu held.
-func (l *log) pinLocked(offset int64) (readView, bool) {
+// takes a reference on it. ok is false when offset is at the bound. Called
+// with mu held.
+func (l *log) pinLocked(offset int64, b bound) (readView, bool) {
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
 	if i < 0 {
@@ -28,8 +38,8 @@ func (l *log) pinLocked(offset int64) (readView, bool) {
 	}
 	for ; i < len(segs); i++ {
 		s := segs[i]
-		lim := l.limitLocked(s)
-		if lim == 0 && s.base >= l.mu.hwSeg.base {
+		lim := limitOf(s, b)
+		if lim == 0 && s.base >= b.seg.base {
 			return readView{}, false
 		}
 		if i+1 < len(segs) && segs[i+1].base <= offset {
@@ -41,12 +51,12 @@ func (l *log) pinLocked(offset int64) (readView, bool) {
 	return readView{}, false
 }
 
-// limitLocked is how much of s readers may see.
-func (l *log) limitLocked(s *logSegment) int64 {
+// limitOf is how much of s a read stopping at b may see.
+func limitOf(s *logSegment, b bound) int64 {
 	switch {
-	case s == l.mu.hwSeg:
-		return l.mu.hwPos
-	case s.base < l.mu.hwSeg.base:
+	case s == b.seg:
+		return b.pos
+	case s.base < b.seg.base:
 		return s.log.Size()
 	}
 	return 0
@@ -63,6 +73,13 @@ func (l *log) read(offset, maxBytes int64, minOneBatch bool) (ReadResult, error)
 // readIsolated is read; committed reads only below the last stable offset
 // and collects the aborted transactions of the range read.
 func (l *log) readIsolated(offset, maxBytes int64, minOneBatch, committed bool) (ReadResult, error) {
+	return l.readUpTo(offset, maxBytes, minOneBatch, committed, false)
+}
+
+// readUpTo is the read path: consumers stop at the high watermark
+// (committed ones at the last stable offset), a replica (follower fetch)
+// at the log end offset.
+func (l *log) readUpTo(offset, maxBytes int64, minOneBatch, committed, replica bool) (ReadResult, error) {
 	l.mu.RLock()
 	res := ReadResult{
 		HighWatermark:    l.mu.hw,
@@ -70,8 +87,11 @@ func (l *log) readIsolated(offset, maxBytes int64, minOneBatch, committed bool) 
 		LogStartOffset:   l.mu.logStart,
 		LogEndOffset:     l.mu.leo,
 	}
-	end := res.HighWatermark
-	if committed {
+	end, b := res.HighWatermark, l.hwBoundLocked()
+	switch {
+	case replica:
+		end, b = res.LogEndOffset, l.leoBoundLocked()
+	case committed:
 		end = res.LastStableOffset
 	}
 	if l.mu.closed {
@@ -88,7 +108,7 @@ func (l *log) readIsolated(offset, maxBytes int64, minOneBatch, committed bool) 
 			offset, res.LogStartOffset, res.LogEndOffset, l.topic, l.partition)
 	}
 	for offset < end {
-		v, ok := l.pinLocked(offset)
+		v, ok := l.pinLocked(offset, b)
 		if !ok {
 			break
 		}

@@ -25,6 +25,7 @@ const (
 	cleanShutdownFile      = ".kafka_cleanshutdown"
 	recoveryPointFile      = "recovery-point-offset-checkpoint"
 	logStartOffsetFile     = "log-start-offset-checkpoint"
+	replicationOffsetFile  = "replication-offset-checkpoint"
 	partitionMetadataFile  = "partition.metadata"
 	deleteDirSuffix        = "-delete"
 	defaultRetentionCheck  = 5 * time.Minute
@@ -51,10 +52,14 @@ type store struct {
 		closed  bool
 	}
 	checkpointMu sync.Mutex // serialises checkpoint writes
-	openedClean  bool       // the clean-shutdown marker was trusted at open
-	cl           cleanerState
-	stop         chan struct{}
-	done         sync.WaitGroup
+	hwMu         sync.Mutex // serialises replication-offset-checkpoint writes
+	// openHWs is the replication-offset-checkpoint read at open: the
+	// entries of partitions that could not be opened are written back.
+	openHWs     map[topicPartition]int64
+	openedClean bool // the clean-shutdown marker was trusted at open
+	cl          cleanerState
+	stop        chan struct{}
+	done        sync.WaitGroup
 
 	// topicLocks serialises the creation and deletion of one topic's logs
 	// (topicstate.go); held across their file operations, never by readers.
@@ -138,6 +143,11 @@ func (s *store) loadAll() error {
 		starts = map[topicPartition]int64{}
 	}
 	s.openedClean = clean
+	s.openHWs, err = readOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, replicationOffsetFile))
+	if err != nil {
+		s.logger.Warn("ignoring unreadable replication-offset checkpoint: replicated logs start at their log start", "err", err)
+		s.openHWs = map[topicPartition]int64{}
+	}
 	cleaned := s.readCleanerCheckpoint()
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
@@ -191,6 +201,7 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 	if cp, ok := cleaned[tp]; ok {
 		o.cleanerPoint = cp
 	}
+	o.highWatermark = s.openHWs[tp] // 0 when none, as Kafka
 	if idErr != nil {
 		s.takeOffline(tp, id, path, rp, ls, idErr)
 		return nil
@@ -328,7 +339,7 @@ func (s *store) close() error {
 	// already offline) keeps the marker from being written, so the next
 	// start recovers from the recovery points.
 	closeErr := s.closeLogs()
-	ckErr := s.checkpoint()
+	ckErr := errors.Join(s.checkpoint(), s.checkpointHighWatermarks())
 	var markErr error
 	if ckErr == nil && closeErr == nil && s.offlineCount() == 0 {
 		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))

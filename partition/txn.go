@@ -113,13 +113,20 @@ func (o openTxns) first(m map[int64]*producerEntry) int64 {
 // load): it keeps the open set and returns, for an ABORT marker, the
 // aborted-index entry to write.
 func (l *log) applyLocked(h segment.Header, mk *segment.Marker) *abortedTxn {
+	a, _, _ := l.applyCompletedLocked(h, mk)
+	return a
+}
+
+// applyCompletedLocked is applyLocked that also returns the transaction a
+// marker completed (ok), for the replicated log's unreplicated set.
+func (l *log) applyCompletedLocked(h segment.Header, mk *segment.Marker) (*abortedTxn, completedTxn, bool) {
 	t, ok := applyBatch(l.producers, h, mk)
 	l.open.note(l.producers, h.ProducerID)
 	if !ok || !t.aborted {
-		return nil
+		return nil, t, ok
 	}
 	a := abortedEntry(l.open.first(l.producers), t)
-	return &a
+	return &a, t, ok
 }
 
 // abortedEntry is the aborted-index entry for t, completed while the
@@ -164,7 +171,13 @@ func (l *Log) LastStableOffset() int64 {
 }
 
 func (l *log) lsoLocked() int64 {
-	if f := l.mu.firstUnstable; f >= 0 && f < l.mu.hw {
+	f := l.mu.firstUnstable
+	for _, t := range l.mu.unrepl { // decided, but the marker is not below the HW yet
+		if f < 0 || t.firstOffset < f {
+			f = t.firstOffset
+		}
+	}
+	if f >= 0 && f < l.mu.hw {
 		return max(f, l.mu.logStart) // records below the log start are gone (Kafka's rule)
 	}
 	return l.mu.hw
