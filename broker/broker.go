@@ -72,6 +72,17 @@ type Config struct {
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration
+	// Replication (replication.go), Kafka's keys: ReplicaLagTimeMax
+	// [replica.lag.time.max.ms] 30 s, how long a follower may go without
+	// catching up before it leaves the ISR; ReplicaFetchWait
+	// [replica.fetch.wait.max.ms] 500 ms, a follower fetch's long poll;
+	// NumReplicaFetchers [num.replica.fetchers] 1, fetcher goroutines per
+	// leader broker; HWCheckpointInterval
+	// [replica.high.watermark.checkpoint.interval.ms] 5 s.
+	ReplicaLagTimeMax    time.Duration
+	ReplicaFetchWait     time.Duration
+	NumReplicaFetchers   int
+	HWCheckpointInterval time.Duration
 	// Advertised is, per listener name, the host:port Metadata gives a
 	// client connected on that listener [advertised.listeners]; a
 	// connection on a listener not in it (or none) gets

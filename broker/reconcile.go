@@ -118,6 +118,7 @@ func (r *reconciler) loop(epoch func() int64) {
 		if im != r.prev {
 			r.pass(im)
 			r.prev = im
+			r.b.cl.repl.sync(im)
 		}
 		r.signal()
 		if first {
