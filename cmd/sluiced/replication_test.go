@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ type replCluster struct {
 	addrs []string
 }
 
-func startReplCluster(t *testing.T) *replCluster {
+func startReplCluster(t *testing.T, env ...string) *replCluster {
 	t.Helper()
 	c := &replCluster{t: t}
 	var voters []string
@@ -46,6 +47,7 @@ func startReplCluster(t *testing.T) *replCluster {
 		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
 		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000",
 	}
+	c.env = append(c.env, env...)
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		dir := t.TempDir()
@@ -328,11 +330,16 @@ func TestReplicationAcksAll(t *testing.T) {
 // oneBatch encodes one uncompressed RecordBatch v2 holding value.
 func oneBatch(t *testing.T, value string) []byte {
 	t.Helper()
+	return idempotentBatch(value, -1, -1, -1)
+}
+
+// idempotentBatch is oneBatch of a producer id, epoch and sequence.
+func idempotentBatch(value string, pid int64, epoch int16, seq int32) []byte {
 	rec := kmsg.Record{Value: []byte(value)}
-	var recBuf []byte
-	recBuf = rec.AppendTo(recBuf)
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the body after a 1-byte varint 0
+	recBuf := rec.AppendTo(nil)
 	b := kmsg.RecordBatch{Magic: 2, LastOffsetDelta: 0, FirstTimestamp: time.Now().UnixMilli(),
-		MaxTimestamp: time.Now().UnixMilli(), ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1,
+		MaxTimestamp: time.Now().UnixMilli(), ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq,
 		NumRecords: 1, Records: recBuf}
 	raw := b.AppendTo(nil)
 	b.Length = int32(len(raw) - 12)
@@ -377,4 +384,136 @@ func checkAcked(t *testing.T, ctx context.Context, addrs []string, topic string,
 		}
 	}
 	t.Logf("%d acknowledged records read back exactly once at their offsets", len(want))
+}
+
+// produceRaw sends one acks=all Produce of records to addr's topic-0 and
+// returns its partition answer.
+func produceRaw(t *testing.T, addr, topic string, records []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Version, preq.Acks, preq.TimeoutMillis = 9, -1, 10000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Records = records
+	pt.Partitions = append(pt.Partitions, pp)
+	preq.Topics = append(preq.Topics, pt)
+	r, err := request(addr, preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+}
+
+// isrChanges returns the ISRs a node's "ISR changed" logs name for topic.
+func isrChanges(p *proc, topic string) []string {
+	var out []string
+	for _, rec := range p.logs("ISR changed") {
+		if rec["topic"] == topic {
+			out = append(out, fmt.Sprint(rec["isr"]))
+		}
+	}
+	return out
+}
+
+// With replica.lag.time.max.ms=1000, a follower stopped (SIGSTOP) leaves
+// the ISR by the leader's AlterPartition before its session expires, and
+// rejoins it (AlterPartition again) once resumed and caught up. Then an
+// idempotent producer's batch acknowledged by a leader killed with kill -9
+// and retried at the new leader is deduplicated: same offset, nothing
+// appended twice.
+func TestReplicationISRAndRetry(t *testing.T) {
+	c := startReplCluster(t, "SLUICE_REPLICA_LAG_TIME_MAX_MS=1000")
+	const topic = "isr"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	res, err := kadm.NewClient(adm).CreateTopic(ctx, 1, 3, nil, topic)
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	leader, _ := waitPartition(t, c.addrs[0], topic, 0, 10*time.Second, func(l int32, isr []int32) bool {
+		return l > 0 && len(isr) == 3
+	})
+	view, err := viewOf(c.addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stopped int32
+	for id := int32(1); id <= 3; id++ {
+		if id != leader && id != view.leader {
+			stopped = id
+			break
+		}
+	}
+	if sp := produceRaw(t, c.addrs[leader-1], topic, oneBatch(t, "before")); sp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	p := c.nodes[stopped-1]
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	// A stalled follower with nothing to fetch is caught up (as in Kafka):
+	// a record makes it lag. acks=all completes once the leader took it
+	// out of the ISR.
+	if sp := produceRaw(t, c.addrs[leader-1], topic, oneBatch(t, "while-stopped")); sp.ErrorCode != 0 {
+		t.Fatalf("produce with a follower stopped: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	acked := time.Since(stoppedAt)
+	_, isr, err := partitionState(c.addrs[leader-1], topic, 0)
+	if err != nil || len(isr) != 2 || slices.Contains(isr, stopped) {
+		t.Fatalf("after an acks=all produce with follower %d stopped: isr %v (%v)", stopped, isr, err)
+	}
+	changes := isrChanges(c.nodes[leader-1], topic)
+	if len(changes) == 0 {
+		t.Fatalf("the ISR shrank %v after SIGSTOP without the leader's AlterPartition (fenced?)", acked)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("follower %d stopped: acks=all answered after %v, the leader shrank the ISR: %v", stopped, acked, changes)
+	waitPartition(t, c.addrs[leader-1], topic, 0, 15*time.Second, func(_ int32, isr []int32) bool {
+		return len(isr) == 3
+	})
+	if got := isrChanges(c.nodes[leader-1], topic); len(got) < 2 {
+		t.Fatalf("ISR back to three without the leader's AlterPartition: %v", got)
+	}
+	t.Logf("follower %d back in the ISR %v after SIGSTOP", stopped, time.Since(stoppedAt))
+
+	// An idempotent batch acknowledged by the old leader, retried at the new one.
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.Version = 4
+	r, err := request(c.addrs[leader-1], ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipr := r.(*kmsg.InitProducerIDResponse)
+	if ipr.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(ipr.ErrorCode))
+	}
+	batch := idempotentBatch("once", ipr.ProducerID, ipr.ProducerEpoch, 0)
+	first := produceRaw(t, c.addrs[leader-1], topic, batch)
+	if first.ErrorCode != 0 {
+		t.Fatalf("idempotent produce: %v", kerr.ErrorForCode(first.ErrorCode))
+	}
+	c.kill(leader)
+	live := c.live()
+	newLeader, _ := waitPartition(t, live[0], topic, 0, 15*time.Second, func(l int32, _ []int32) bool {
+		return l > 0 && l != leader
+	})
+	retry := produceRaw(t, c.addrs[newLeader-1], topic, batch)
+	if retry.ErrorCode != 0 || retry.BaseOffset != first.BaseOffset {
+		t.Fatalf("retry at the new leader %d: %v at %d, want the original offset %d", newLeader,
+			kerr.ErrorForCode(retry.ErrorCode), retry.BaseOffset, first.BaseOffset)
+	}
+	next := produceRaw(t, c.addrs[newLeader-1], topic, idempotentBatch("next", ipr.ProducerID, ipr.ProducerEpoch, 1))
+	if next.ErrorCode != 0 || next.BaseOffset != first.BaseOffset+1 {
+		t.Fatalf("next batch at the new leader: %v at %d, want %d", kerr.ErrorForCode(next.ErrorCode), next.BaseOffset, first.BaseOffset+1)
+	}
+	t.Logf("idempotent retry after fail-over to %d deduplicated at offset %d", newLeader, first.BaseOffset)
 }
