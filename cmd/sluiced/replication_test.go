@@ -527,3 +527,112 @@ func TestReplicationISRAndRetry(t *testing.T) {
 	}
 	t.Logf("idempotent retry after fail-over to %d deduplicated at offset %d", newLeader, first.BaseOffset)
 }
+
+// A leader that appended records its followers never fetched (acks=1
+// while both followers were stopped) and was then killed comes back as a
+// follower of the new leader, which wrote other records at those offsets:
+// the Fetch response's DivergingEpoch makes it truncate (KIP-101/279/320),
+// then it catches up and all three logs are byte-identical.
+func TestReplicationDivergedLeaderTruncates(t *testing.T) {
+	c := startReplCluster(t)
+	const topic = "diverge"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	res, err := kadm.NewClient(adm).CreateTopic(ctx, 1, 3, nil, topic)
+	if err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	leader, _ := waitPartition(t, c.addrs[0], topic, 0, 10*time.Second, func(l int32, isr []int32) bool {
+		return l > 0 && len(isr) == 3
+	})
+	for i := range 3 {
+		if sp := produceRaw(t, c.addrs[leader-1], topic, oneBatch(t, fmt.Sprint("committed-", i))); sp.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(sp.ErrorCode))
+		}
+	}
+	c.waitIdentical(topic, 0, 1, 10*time.Second)
+	// Both followers stopped: the quorum has no majority, so nothing
+	// changes in the metadata while the leader takes acks=1 records alone.
+	var followers []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != leader {
+			followers = append(followers, id)
+			if err := c.nodes[id-1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Version, preq.Acks, preq.TimeoutMillis = 9, 1, 5000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pt.Partitions = append(pt.Partitions, pp)
+	preq.Topics = append(preq.Topics, pt)
+	for i := range 5 {
+		preq.Topics[0].Partitions[0].Records = oneBatch(t, fmt.Sprint("lost-", i))
+		r, err := request(c.addrs[leader-1], preq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("acks=1 produce: %v", kerr.ErrorForCode(code))
+		}
+	}
+	c.kill(leader)
+	for _, id := range followers {
+		if err := c.nodes[id-1].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newLeader, _ := waitPartition(t, c.addrs[followers[0]-1], topic, 0, 20*time.Second, func(l int32, _ []int32) bool {
+		return l > 0 && l != leader
+	})
+	for i := range 8 {
+		if sp := produceRaw(t, c.addrs[newLeader-1], topic, oneBatch(t, fmt.Sprint("new-", i))); sp.ErrorCode != 0 {
+			t.Fatalf("produce at the new leader: %v", kerr.ErrorForCode(sp.ErrorCode))
+		}
+	}
+	c.start(int(leader - 1))
+	waitPartition(t, c.addrs[newLeader-1], topic, 0, 20*time.Second, func(_ int32, isr []int32) bool {
+		return len(isr) == 3
+	})
+	c.waitIdentical(topic, 0, 1, 15*time.Second)
+	if recs := c.nodes[leader-1].logs("follower log diverged from its leader: truncating"); len(recs) == 0 {
+		t.Fatalf("the old leader did not truncate; stderr:\n%s", c.nodes[leader-1].stderr)
+	} else {
+		t.Logf("old leader %d truncated: %v", leader, recs[0])
+	}
+	// Every committed and new record is there once; of the acks=1 ones,
+	// only those a follower fetched before it stopped may be (a fetch
+	// answered while it was stopped is applied when it resumes).
+	ccl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccl.Close()
+	var got []string
+	for !slices.Contains(got, "new-7") {
+		fs := ccl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %v", got)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	var want []string
+	for _, v := range got {
+		if !strings.HasPrefix(v, "lost-") {
+			want = append(want, v)
+		}
+	}
+	if fmt.Sprint(want) != "[committed-0 committed-1 committed-2 new-0 new-1 new-2 new-3 new-4 new-5 new-6 new-7]" {
+		t.Fatalf("records after the fail-over: %v", got)
+	}
+	t.Logf("records after the fail-over: %v", got)
+}
