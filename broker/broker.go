@@ -31,9 +31,33 @@
 // broker listener, found in the metadata image (cluster.go draws the
 // sequence). Metadata and DescribeCluster list the image's live brokers
 // and name the Raft leader as controller; DescribeQuorum is answered by
-// the leader and forwarded there by the other nodes. Topics and their
-// partitions are still this node's own logs (leader, replicas and ISR
-// this node); they move into the image next.
+// the leader and forwarded there by the other nodes. Topics live in the
+// image (placed by the controller; reconcile.go creates and deletes the
+// local logs).
+//
+// # Replication
+//
+// Partitions of replication factor > 1 are replicated as in Kafka
+// (replication.go has the details and the error codes):
+//
+//	              metadata image (leader, leader epoch, ISR, partition epoch)
+//	                     │ reconciler pass ─▶ replicaManager.sync
+//	       ┌─────────────┴──────────────┐
+//	leader here                    follower here
+//	SetReplicated, AssignLeaderEpoch   SetReplicated; partition added to
+//	leaderState per partition:         the fetcher of (leader, slot),
+//	  followers' LEO, caught-up time   num.replica.fetchers slots
+//	       ▲                                 │
+//	       │  Fetch v17 (ReplicaState, FetchOffset = LEO,
+//	       └─ LastFetchedEpoch, CurrentLeaderEpoch) ─┘
+//	diverged epoch? ─▶ DivergingEpoch ─▶ follower TruncateTo
+//	else follower LEO = FetchOffset; HW = min LEO over the ISR
+//	(UpdateHighWatermark, wakes acks=all produces and long polls);
+//	ReadReplica up to the LEO ─▶ follower AppendAsFollower,
+//	its HW = min(leader HW, own LEO)
+//
+//	ISR: shrink (lag > replica.lag.time.max.ms), expand (LEO >= HW)
+//	─▶ AlterPartition (56) to the active controller ─▶ image
 package broker
 
 import (

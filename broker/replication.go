@@ -327,7 +327,9 @@ func (rm *replicaManager) followerFetched(st *leaderState, replica int32, offset
 	st.mu.Unlock()
 	rm.advanceHW(st)
 	if expand != nil {
-		rm.wg.Go(func() { rm.alterISR(st, expand) })
+		// Not in rm.wg: a fetch may arrive while stop waits. The call is
+		// bounded by peerTimeout and touches only st and the controller.
+		go rm.alterISR(st, expand)
 	}
 	return 0
 }
