@@ -162,18 +162,10 @@ type leaderState struct {
 
 // followerState is a follower as its leader sees it.
 type followerState struct {
-	leo           int64 // -1: not fetched since this leadership began
-	caughtUp      time.Time
-	lastFetch     time.Time
-	lastFetchLEO  int64 // the leader's LEO at that fetch
-	brokerEpochOK bool
-}
-
-// isr returns a copy of the current ISR.
-func (st *leaderState) isr() []int32 {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return slices.Clone(st.mu.isr)
+	leo          int64 // -1: not fetched since this leadership began
+	caughtUp     time.Time
+	lastFetch    time.Time
+	lastFetchLEO int64 // the leader's LEO at that fetch
 }
 
 // lost reports whether this leadership ended.
