@@ -304,14 +304,31 @@ func (f *replicaFetcher) apply(resp *kmsg.FetchResponse, sent map[fetchKey]*fetc
 				continue // removed meanwhile (a new leader, or leader here)
 			}
 			if err := f.applyPartition(st, rp); err != nil {
-				f.rm.b.log.Warn("replica fetch of a partition failed", "topic", st.topic, "partition", st.partition,
-					"leader", f.leader, "err", err)
+				delay := replicaFetchBackoff
+				if leaderBehind(err) {
+					// The leader has not applied the image naming it
+					// yet (or moved on): retry soon, quietly.
+					delay = replicaFetchBackoff / 10
+					f.rm.b.log.Debug("replica fetch of a partition: leader not ready", "topic", st.topic,
+						"partition", st.partition, "leader", f.leader, "err", err)
+				} else {
+					f.rm.b.log.Warn("replica fetch of a partition failed", "topic", st.topic, "partition", st.partition,
+						"leader", f.leader, "err", err)
+				}
 				f.mu.Lock()
-				st.delayUntil = time.Now().Add(replicaFetchBackoff)
+				st.delayUntil = time.Now().Add(delay)
 				f.mu.Unlock()
 			}
 		}
 	}
+}
+
+// leaderBehind reports the errors of a leader whose metadata image is
+// behind or ahead of the follower's: the next image settles them.
+func leaderBehind(err error) bool {
+	return errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownTopicID) ||
+		errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) ||
+		errors.Is(err, kerr.UnknownTopicOrPartition)
 }
 
 // current reports whether st is still one of the fetcher's partitions.
