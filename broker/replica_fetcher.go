@@ -4,7 +4,12 @@ package broker
 // goroutine per (leader broker, slot), num.replica.fetchers slots per
 // leader, each sending Fetch requests for all its partitions on one
 // connection to the leader's inter-broker listener (peer.go: TLS and SASL
-// as that listener demands).
+// as that listener demands). Each Fetch is a full sessionless one (session
+// epoch -1): follower fetch sessions (KIP-227) are not used yet. A
+// partition whose answer is an error waits replica.fetch.backoff.ms (1 s;
+// 100 ms when the leader is merely behind the image) before it is fetched
+// again; the others go on. OFFSET_OUT_OF_RANGE asks the leader for its
+// log start and end (ListOffsets as a replica) and truncates to them.
 
 import (
 	"context"
