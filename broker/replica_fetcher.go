@@ -4,8 +4,11 @@ package broker
 // goroutine per (leader broker, slot), num.replica.fetchers slots per
 // leader, each sending Fetch requests for all its partitions on one
 // connection to the leader's inter-broker listener (peer.go: TLS and SASL
-// as that listener demands). Each Fetch is a full sessionless one (session
-// epoch -1): follower fetch sessions (KIP-227) are not used yet. A
+// as that listener demands), in an incremental fetch session (KIP-227): a
+// full fetch first, then only the partitions whose fetch offset, log
+// start or epochs changed, the others forgotten while they back off; a
+// session error, or a leader that keeps no session, falls back to full
+// fetches. A
 // partition whose answer is an error waits replica.fetch.backoff.ms (1 s;
 // 100 ms when the leader is merely behind the image) before it is fetched
 // again; the others go on. OFFSET_OUT_OF_RANGE asks the leader for its
@@ -16,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -59,10 +64,11 @@ type replicaFetcher struct {
 	mu    sync.Mutex
 	parts map[*partition.Log]*fetchState
 
-	// The loop's connection (loop goroutine only).
+	// The loop's connection and fetch session (loop goroutine only).
 	conn   net.Conn
 	addr   string
 	corrID int32
+	sess   fetchSessionState
 }
 
 // syncFollowers moves every followed partition to its leader's fetcher
@@ -170,7 +176,7 @@ func (f *replicaFetcher) loop() {
 			return
 		default:
 		}
-		req, states, next := f.request()
+		req, states, listed, next := f.request()
 		if req == nil {
 			f.sleep(next)
 			continue
@@ -178,7 +184,16 @@ func (f *replicaFetcher) loop() {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		if err := f.call(req, resp); err != nil {
 			f.rm.b.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
+			f.sess = fetchSessionState{}
 			f.sleep(time.Now().Add(200 * time.Millisecond))
+			continue
+		}
+		switch resp.ErrorCode {
+		case 0:
+			f.sessionAnswered(resp, states, listed)
+		case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code, kerr.FetchSessionTopicIDError.Code:
+			f.rm.b.log.Debug("replica fetch session reset", "leader", f.leader, "err", kerr.ErrorForCode(resp.ErrorCode))
+			f.sess = fetchSessionState{} // the next fetch is a full one
 			continue
 		}
 		f.apply(resp, states)
@@ -204,8 +219,10 @@ func (f *replicaFetcher) sleep(t time.Time) {
 }
 
 // request builds the next Fetch of every partition not backing off; next
-// is when the first one backing off may go again.
-func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState, time.Time) {
+// is when the first one backing off may go again. With a fetch session
+// (KIP-227) it lists only the partitions whose fetch parameters changed
+// since the session last saw them, and forgets those not fetched now.
+func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState, map[fetchKey]sentParams, time.Time) {
 	now := time.Now()
 	var next time.Time
 	req := kmsg.NewPtrFetchRequest()
@@ -216,8 +233,9 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 	req.MaxWaitMillis = int32(f.rm.fetchWait.Milliseconds())
 	req.MinBytes = 1
 	req.MaxBytes = replicaFetchResponseMax
-	req.SessionID, req.SessionEpoch = 0, -1 // sessionless
+	req.SessionID, req.SessionEpoch = f.sess.id, f.sess.epoch // 0, 0: a full fetch asking for a session
 	states := map[fetchKey]*fetchState{}
+	listed := map[fetchKey]sentParams{}
 	byTopic := map[metadata.UUID]int{}
 	f.mu.Lock()
 	for _, st := range f.parts {
@@ -227,6 +245,13 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 			}
 			continue
 		}
+		k := fetchKey{st.topicID, st.partition}
+		states[k] = st
+		sp := sentParams{offset: st.log.LogEndOffset(), logStart: st.log.LogStartOffset(), cur: st.epoch, last: lastEpoch(st.log)}
+		if old, ok := f.sess.parts[k]; ok && f.sess.id != 0 && old == sp {
+			continue // the session has it
+		}
+		listed[k] = sp
 		i, ok := byTopic[st.topicID]
 		if !ok {
 			i = len(req.Topics)
@@ -237,19 +262,71 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = st.partition
-		rp.CurrentLeaderEpoch = st.epoch
-		rp.FetchOffset = st.log.LogEndOffset()
-		rp.LastFetchedEpoch = lastEpoch(st.log)
-		rp.LogStartOffset = st.log.LogStartOffset()
+		rp.CurrentLeaderEpoch = sp.cur
+		rp.FetchOffset = sp.offset
+		rp.LastFetchedEpoch = sp.last
+		rp.LogStartOffset = sp.logStart
 		rp.PartitionMaxBytes = replicaFetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-		states[fetchKey{st.topicID, st.partition}] = st
 	}
 	f.mu.Unlock()
-	if len(states) == 0 {
-		return nil, nil, next
+	if f.sess.id != 0 {
+		forgot := map[metadata.UUID]int{}
+		for k := range f.sess.parts {
+			if _, ok := states[k]; ok {
+				continue
+			}
+			i, ok := forgot[k.id]
+			if !ok {
+				i = len(req.ForgottenTopics)
+				forgot[k.id] = i
+				ft := kmsg.NewFetchRequestForgottenTopic()
+				ft.TopicID = k.id
+				req.ForgottenTopics = append(req.ForgottenTopics, ft)
+			}
+			req.ForgottenTopics[i].Partitions = append(req.ForgottenTopics[i].Partitions, k.p)
+		}
 	}
-	return req, states, next
+	if len(states) == 0 {
+		if f.sess.id != 0 {
+			f.sess = fetchSessionState{} // nothing to fetch: start afresh later
+		}
+		return nil, nil, nil, next
+	}
+	return req, states, listed, next
+}
+
+// fetchSessionState is the fetcher's incremental fetch session with its
+// leader (id 0: none; the next fetch is a full one asking for one).
+type fetchSessionState struct {
+	id, epoch int32
+	parts     map[fetchKey]sentParams // what the session holds
+}
+
+// sentParams are a partition's fetch parameters as last sent.
+type sentParams struct {
+	offset, logStart int64
+	cur, last        int32
+}
+
+// sessionAnswered moves the session on after a successful Fetch.
+func (f *replicaFetcher) sessionAnswered(resp *kmsg.FetchResponse, states map[fetchKey]*fetchState, listed map[fetchKey]sentParams) {
+	switch {
+	case f.sess.id == 0 && resp.SessionID != 0:
+		f.sess = fetchSessionState{id: resp.SessionID, epoch: 1, parts: listed}
+		return
+	case f.sess.id == 0:
+		return // the leader keeps no session: full fetches go on
+	}
+	for k := range f.sess.parts {
+		if _, ok := states[k]; !ok {
+			delete(f.sess.parts, k) // forgotten
+		}
+	}
+	maps.Copy(f.sess.parts, listed)
+	if f.sess.epoch++; f.sess.epoch == math.MaxInt32 {
+		f.sess.epoch = 1
+	}
 }
 
 type fetchKey struct {

@@ -17,7 +17,7 @@ import (
 // over the SASL listener as User:broker (a super user, so it has
 // CLUSTER_ACTION), and both brokers are live in Metadata on each node.
 // Replication runs over the same listener: acks=all to an RF=2 topic
-// completes only once the follower fetched over SASL.
+// completes only once the follower fetched over SASL, in a fetch session.
 func TestInterBrokerSASL(t *testing.T) {
 	const n = 2
 	var voters []string
@@ -81,6 +81,19 @@ sluice.http.listen=127.0.0.1:0
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatalf("acks=all over a SASL inter-broker listener: %v", err)
+	}
+	// Each broker leads one partition and follows the other's, in an
+	// incremental fetch session (KIP-227) held by the leader.
+	for i, p := range nodes {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if metricValue(scrape(t, p), "sluice_fetch_sessions") >= 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d holds no follower fetch session", i+1)
+			}
+			time.Sleep(20 * time.Millisecond) // polling /metrics, bounded by the deadline
+		}
 	}
 	for _, p := range nodes {
 		p.stop()
