@@ -198,10 +198,12 @@ type acked struct {
 
 // Replication on three sluiced processes, RF=3, min.insync.replicas=2:
 // acks=all produces reach all three replicas' segment files byte for
-// byte; kill -9 of the leader under acks=all load elects another leader
-// and every acknowledged record is there exactly once at its acknowledged
-// offset; the killed node restarts, truncates and catches up and rejoins
-// the ISR; with two brokers down acks=all gets NOT_ENOUGH_REPLICAS.
+// byte; kill -9 of the leader under acks=all load (idempotent franz-go)
+// elects another leader and every acknowledged record is there exactly
+// once at its acknowledged offset; the killed node restarts, catches up
+// and rejoins the ISR; with two brokers down (one killed, one stopped while
+// the quorum still had a majority) acks=all gets NOT_ENOUGH_REPLICAS at
+// once.
 func TestReplicationAcksAll(t *testing.T) {
 	c := startReplCluster(t)
 	const topic = "repl"
@@ -261,33 +263,56 @@ func TestReplicationAcksAll(t *testing.T) {
 	n := c.waitIdentical(topic, 0, 2000*5, 15*time.Second)
 	t.Logf("three replicas' segments byte-identical (%d bytes)", n)
 
-	// kill -9 the leader while acks=all produces run.
+	// kill -9 the leader while acks=all produces run: rounds of 500
+	// records until told to stop.
 	done := make(chan error, 1)
-	go func() { done <- produce(pcl, 6000, "b") }()
-	for {
-		mu.Lock()
-		k := len(acks)
-		mu.Unlock()
-		if k >= 2500 {
-			break
+	stop := make(chan struct{})
+	go func() {
+		for r := 0; ; r++ {
+			if err := produce(pcl, 500, fmt.Sprintf("b%03d", r)); err != nil {
+				done <- err
+				return
+			}
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("load ended before the kill: %v", err)
-		case <-time.After(5 * time.Millisecond): // polling the ack count
+	}()
+	ackCount := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acks)
+	}
+	waitAcks := func(n int) {
+		for deadline := time.Now().Add(30 * time.Second); ackCount() < n; {
+			select {
+			case err := <-done:
+				t.Fatalf("load ended with %d acknowledgements: %v", ackCount(), err)
+			case <-time.After(5 * time.Millisecond): // polling the ack count
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d acknowledgements, want %d", ackCount(), n)
+			}
 		}
 	}
+	waitAcks(3000)
 	c.kill(leader)
 	killedAt := time.Now()
+	atKill := ackCount()
 	live := c.live()
 	newLeader, isr := waitPartition(t, live[0], topic, 0, 15*time.Second, func(l int32, isr []int32) bool {
 		return l > 0 && l != leader
 	})
-	t.Logf("leader %d killed; new leader %d (isr %v) after %v", leader, newLeader, isr, time.Since(killedAt))
+	t.Logf("leader %d killed after %d acknowledgements; new leader %d (isr %v) after %v", leader, atKill, newLeader, isr, time.Since(killedAt))
+	waitAcks(atKill + 1000)
+	close(stop)
 	if err := <-done; err != nil {
 		t.Fatalf("acks=all produce across the fail-over: %v", err)
 	}
-	t.Logf("all 8000 records acknowledged %v after the kill", time.Since(killedAt))
+	t.Logf("%d records acknowledged, the last %v after the kill", ackCount(), time.Since(killedAt))
 	checkAcked(t, ctx, live, topic, acks)
 
 	// The killed node restarts, catches up and rejoins the ISR.
