@@ -12,7 +12,8 @@ package broker
 //
 //	follower's fetcher ──Fetch v17 (ReplicaState{id, broker epoch},
 //	   │                 FetchOffset = LEO, LastFetchedEpoch,
-//	   │                 CurrentLeaderEpoch; many partitions)──▶ leader
+//	   │                 CurrentLeaderEpoch; many partitions, in an
+//	   │                 incremental fetch session)──────────▶ leader
 //	   │                                 │ LastFetchedEpoch diverges from the
 //	   │                                 │ leader's epochs: DivergingEpoch
 //	   │                                 │ (no records; KIP-320)
