@@ -103,7 +103,11 @@ func newClusterMember(b *Broker) *clusterMember {
 }
 
 func (m *clusterMember) start() {
-	go m.loop()
+	if !m.b.cfg.ControllerOnly {
+		go m.loop()
+	} else {
+		close(m.done)
+	}
 	m.sec.start()
 	m.rec.start(m.epoch.Load)
 }
@@ -179,11 +183,22 @@ func (m *clusterMember) stop() {
 }
 
 func (m *clusterMember) registration() controller.BrokerRegistration {
-	return controller.BrokerRegistration{
+	reg := controller.BrokerRegistration{
 		BrokerID: m.b.cfg.NodeID, Incarnation: m.incarnation, Rack: m.b.cfg.Rack,
 		Endpoints: m.b.registeredEndpoints(),
 	}
+	if m.ctl.IsObserver() {
+		host, port, _ := splitHostPort(m.ctl.Addr())
+		reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{Name: observerEndpoint, Host: host, Port: port})
+	}
+	return reg
 }
+
+// observerEndpoint names, in a broker-only node's BrokerRegistration, the
+// address its metadata-log follower (a raft non-voter) listens at. The
+// active controller adds it to the quorum as a non-voter and leaves the
+// entry out of the registered endpoints (62_broker_registration.go).
+const observerEndpoint = "SLUICE_METADATA_OBSERVER"
 
 // registeredEndpoints are this broker's advertised listeners as it
 // registers them, so each client is told of every broker at the listener

@@ -106,11 +106,19 @@ func (r *reconciler) signal() {
 
 func (r *reconciler) loop(epoch func() int64) {
 	defer close(r.done)
-	if !r.awaitCaughtUp(epoch) {
-		return
+	controllerOnly := r.b.cfg.ControllerOnly
+	if controllerOnly {
+		// Not a broker: nothing to register, take over or load; the image
+		// is followed so that forwarded admin requests can wait for it.
+		r.strayOK = true
+		r.b.topics.imageOnly.Store(true)
+	} else {
+		if !r.awaitCaughtUp(epoch) {
+			return
+		}
+		r.takeover()
+		r.takeoverSecurity()
 	}
-	r.takeover()
-	r.takeoverSecurity()
 	first := true
 	for {
 		ch := r.ctl.ImageChanged()
@@ -120,6 +128,10 @@ func (r *reconciler) loop(epoch func() int64) {
 			r.prev = im
 		}
 		r.signal()
+		if first && controllerOnly {
+			close(r.ready)
+			first = false
+		}
 		if first {
 			close(r.ready)
 			first = false
