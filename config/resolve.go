@@ -301,7 +301,10 @@ func (r resolver) listeners(c *Config) error {
 		return r.bad(key, reason)
 	}
 	brokers := listener.Brokers(ls)
-	isBroker, isController, _ := r.roles() // checked by resolveCluster
+	isBroker, isController, err := r.roles()
+	if err != nil { // reported by resolveCluster
+		isBroker, isController = true, true
+	}
 	switch {
 	case !isBroker && len(brokers) > 0:
 		return r.bad("listeners", fmt.Sprintf("with process.roles=controller, listeners holds only the controller listeners of controller.listener.names, not %s", brokers[0].Name))
@@ -668,7 +671,7 @@ func (r resolver) controllerListener(c *Config) (string, bool, error) {
 			}
 		}
 	}
-	if isBroker, _, _ := r.roles(); !isBroker {
+	if isBroker, _, err := r.roles(); err == nil && !isBroker {
 		return "", false, r.bad("listeners", "a controller-only node (process.roles=controller) needs a listener named in controller.listener.names, such as CONTROLLER://:9093")
 	}
 	host, portStr, _ := net.SplitHostPort(c.Listen) // checked by listeners
