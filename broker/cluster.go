@@ -413,7 +413,7 @@ func (b *Broker) liveBrokers(c *netio.Conn) []kmsg.MetadataResponseBroker {
 			break
 		}
 	}
-	if !seenSelf {
+	if !seenSelf && !b.cfg.ControllerOnly { // a controller-only node is no broker
 		out = append(out, self)
 	}
 	return out
@@ -470,7 +470,7 @@ func (b *Broker) ClusterBrokers() []ClusterBroker {
 		seenSelf = seenSelf || cb.Self
 		out = append(out, cb)
 	}
-	if !seenSelf {
+	if !seenSelf && !b.cfg.ControllerOnly {
 		out = append(out, self)
 	}
 	slices.SortFunc(out, func(x, y ClusterBroker) int { return int(x.ID) - int(y.ID) })

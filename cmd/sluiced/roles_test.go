@@ -141,9 +141,11 @@ func TestDedicatedControllers(t *testing.T) {
 		return brokersAre(4, 5)(v)
 	})
 	t.Logf("%.2fs: controller %d leads, brokers 4 and 5 registered", time.Since(began).Seconds(), leader)
-	// The controllers answer DescribeQuorum on their CONTROLLER listener.
-	if v, err := viewOf(ctls[0].addr); err != nil || v.leader != leader {
-		t.Fatalf("DescribeQuorum on controller 1's CONTROLLER listener: leader %d, %v", v.leader, err)
+	// The controllers answer on their CONTROLLER listener, and list the
+	// two brokers only, themselves not among them.
+	ctlAddrs := []string{ctls[0].addr, ctls[1].addr, ctls[2].addr}
+	if got := agreed(t, ctlAddrs, 10*time.Second, brokersAre(4, 5)); got != leader {
+		t.Fatalf("the controllers name leader %d, the brokers %d", got, leader)
 	}
 
 	createTopicN(t, brokers[0].addr, "spread", 8, time.Now().Add(10*time.Second))
