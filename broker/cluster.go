@@ -1,7 +1,9 @@
 package broker
 
 // A combined node (process.roles=broker,controller) runs a controller
-// quorum member (package controller) next to the broker. The broker joins
+// quorum member (package controller) next to the broker; a broker-only
+// node runs a non-voting member that follows the metadata log; a
+// controller-only node runs a voter and a broker that never registers. The broker joins
 // the cluster as a KRaft broker does:
 //
 //	start ──▶ register (BrokerRegistration: id, incarnation, every
@@ -20,8 +22,16 @@ package broker
 // handlers (62_broker_registration.go, 63_broker_heartbeat.go) call its
 // controller; NOT_CONTROLLER makes the sender look the leader up again,
 // STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED makes it register again.
-// Kafka sends these on the CONTROLLER listener; here that listener is
-// hashicorp/raft's own transport, so they ride the broker listener.
+// Kafka sends these on the CONTROLLER listener. Here a combined node sends
+// them to the leader's broker listener once the leader's broker is
+// registered; before that, and always when the leader is a controller-only
+// node (process.roles=controller, Config.ControllerOnly, which registers no
+// broker), they go to the leader's CONTROLLER listener, which passes Kafka
+// frames on to a Kafka listener of that node (controller/mux.go). A
+// broker-only node (process.roles=broker) runs a raft observer in place of
+// a voter, sends its address in its registration (observerEndpoint; the
+// leader adds it as a non-voter), and, while it knows no leader, tries the
+// voters of Config.QuorumAddrs in turn.
 //
 // Every node applies the metadata log, so Metadata and DescribeCluster
 // read the brokers from the local image; DescribeQuorum is answered by the
