@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,7 +11,28 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/config"
+	"github.com/sluice/sluice/listener"
 )
+
+// A broker-only node bound to every interface gives the controllers a
+// reachable address for its metadata follower: its advertised host.
+func TestObserverHost(t *testing.T) {
+	hostname, _ := os.Hostname()
+	f := func(ctl, advertised string, ls []listener.Listener, want string) {
+		t.Helper()
+		cfg := &config.Config{Cluster: config.Cluster{ControllerListen: ctl}, Advertised: advertised,
+			Listeners: ls, InterBrokerListener: "INTERNAL"}
+		if got := observerHost(cfg); got != want {
+			t.Fatalf("observerHost(%q, %q) = %q, want %q", ctl, advertised, got, want)
+		}
+	}
+	f("10.0.0.4:9093", "", nil, "")
+	f(":9093", "broker4.example:9092", nil, "broker4.example")
+	f("0.0.0.0:9093", "broker4.example:9092", []listener.Listener{{Name: "INTERNAL", Advertised: "10.1.0.4:9094"}}, "10.1.0.4")
+	f(":9093", "", nil, hostname)
+}
 
 // rolesEnv is the environment of every node of a roles test: the quorum
 // and short heartbeats and sessions.

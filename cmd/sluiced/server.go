@@ -205,6 +205,9 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	if observer {
 		ccfg.Advertise = self
+		if h := observerHost(cfg); h != "" {
+			ccfg.Advertise = net.JoinHostPort(h, portOf(cl.ControllerListen))
+		}
 	}
 	if len(voters) == 1 {
 		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
@@ -216,6 +219,28 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	log.Info("controller quorum member started", "node_id", cfg.NodeID, "listen", ctl.Addr(), "voters", len(voters),
 		"roles", strings.Join(cl.Roles, ","))
 	return ctl, nil
+}
+
+// observerHost is the host a broker-only node's metadata follower is
+// reached at when its listener binds every interface: the host of the
+// inter-broker listener's advertised address (else the first listener's),
+// else the machine's host name, as the broker advertises itself then.
+func observerHost(cfg *config.Config) string {
+	host, _, _ := net.SplitHostPort(cfg.Cluster.ControllerListen)
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return "" // a bound host is advertised as it is
+	}
+	adv := cfg.Advertised
+	for _, l := range cfg.Listeners {
+		if l.Name == cfg.InterBrokerListener && l.Advertised != "" {
+			adv = l.Advertised
+		}
+	}
+	if h, _, err := net.SplitHostPort(adv); err == nil && h != "" {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // portFree reports whether addr can be bound now.
