@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/config"
@@ -125,6 +127,34 @@ func replicasOn(t *testing.T, addr, topic string, n int) []int32 {
 	}
 }
 
+// produceAll produces one record to each of topic's n partitions with
+// franz-go through seeds, and reads them back.
+func produceAll(t *testing.T, seeds []string, topic string, n int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for p := range n {
+		r := &kgo.Record{Topic: topic, Partition: p, Value: []byte(strconv.Itoa(int(p)))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce to %s/%d: %v", topic, p, err)
+		}
+	}
+	got := map[int32]bool{}
+	for len(got) < int(n) {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read back %d of %d partitions of %s: %v", len(got), n, topic, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[r.Partition] = true })
+	}
+}
+
 // Three controller-only nodes and two broker-only nodes: only the brokers
 // are in Metadata and get replicas; kill -9 of the active controller
 // elects another while the brokers keep creating topics; a broker-only
@@ -193,6 +223,7 @@ func TestDedicatedControllers(t *testing.T) {
 		}
 	}
 	t.Logf("controller %d leads %.2fs after kill -9 of %d; both brokers created topics", newLeader, time.Since(killedAt).Seconds(), leader)
+	produceAll(t, addrs(), "spread", 8)
 
 	// kill -9 of broker 5: fenced, then restarted, it registers again.
 	brokers[1].kill()
