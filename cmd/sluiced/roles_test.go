@@ -187,8 +187,8 @@ func TestDedicatedControllers(t *testing.T) {
 	addrs := func() []string { return []string{brokers[0].addr, brokers[1].addr} }
 	began := time.Now()
 	leader := agreed(t, addrs(), 20*time.Second, func(v clusterView) string {
-		if !slices.Equal(v.voters, []int32{1, 2, 3}) {
-			return fmt.Sprintf("voters %v", v.voters)
+		if !slices.Equal(v.voters, []int32{1, 2, 3}) || !slices.Equal(v.observers, []int32{4, 5}) {
+			return fmt.Sprintf("voters %v observers %v, want 1-3 and 4, 5", v.voters, v.observers)
 		}
 		return brokersAre(4, 5)(v)
 	})
