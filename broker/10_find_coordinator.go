@@ -2,11 +2,14 @@ package broker
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
+	"github.com/sluice/sluice/txn"
 )
 
 // FindCoordinator: v0-5
@@ -19,16 +22,19 @@ import (
 //   __consumer_offsets partition (created with replication factor up to
 //   3, the live brokers), at the listener the client came in on;
 //   COORDINATOR_NOT_AVAILABLE while it has no leader. Group calls to a
-//   broker that does not lead the group's partition get NOT_COORDINATOR.
+//   broker that has not loaded the group's partition get NOT_COORDINATOR
+//   (COORDINATOR_LOAD_IN_PROGRESS while it loads: coordinators.go).
 //   Without a controller this node is every group's coordinator. The first
 //   request creates __consumer_offsets and loads the coordinator; if that
 //   fails, COORDINATOR_NOT_AVAILABLE. A group whose __consumer_offsets
 //   partition is offline (its log could not be opened) also gets
 //   COORDINATOR_NOT_AVAILABLE; other groups are unaffected.
-// * Transaction keys (type 1): this node is every transactional id's
-//   coordinator. The first request creates __transaction_state and loads
-//   the transaction coordinator; if that fails, or the id's partition is
-//   offline, COORDINATOR_NOT_AVAILABLE. Other types INVALID_REQUEST.
+// * Transaction keys (type 1), with a controller: the leader of the id's
+//   __transaction_state partition, as for groups; without one this node
+//   is every transactional id's coordinator. The first request creates
+//   __transaction_state and opens the transaction coordinator; if that
+//   fails, or the id's partition is offline, COORDINATOR_NOT_AVAILABLE.
+//   Other types INVALID_REQUEST.
 // * v0-3 ask for one key (answered in the top-level fields); v4+ for several
 //   (one Coordinators entry each).
 
@@ -70,22 +76,29 @@ func (b *Broker) findCoordinator(r *request, keyType int8, key string) kmsg.Find
 			return fail(kerr.GroupAuthorizationFailed)
 		}
 		gc := b.coordinatorOr() // creates __consumer_offsets on first use
-		if leader, ok := b.remoteCoordinator(c0, key); ok {
+		if leader, ok := b.partitionCoordinator(c0, group.TopicName, key); ok {
 			if leader.NodeID < 0 {
 				return fail(kerr.CoordinatorNotAvailable)
 			}
 			c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
 			return c
 		}
-		if gc == nil || gc.Available(key) != nil { // nil: the group's __consumer_offsets partition is online
+		if gc == nil || errors.Is(gc.Available(key), kerr.CoordinatorNotAvailable) { // offline partition
 			return fail(kerr.CoordinatorNotAvailable)
 		}
 	case 1:
 		if e := b.denied(r, &chkFindTxn, key); e != 0 {
 			return fail(kerr.TransactionalIDAuthorizationFailed)
 		}
-		tc := b.txnCoordinatorOr()
-		if tc == nil || tc.Available(key) != nil {
+		tc := b.txnCoordinatorOr() // creates __transaction_state on first use
+		if leader, ok := b.partitionCoordinator(c0, txn.TopicName, key); ok {
+			if leader.NodeID < 0 {
+				return fail(kerr.CoordinatorNotAvailable)
+			}
+			c.NodeID, c.Host, c.Port = leader.NodeID, leader.Host, leader.Port
+			return c
+		}
+		if tc == nil || errors.Is(tc.Available(key), kerr.CoordinatorNotAvailable) {
 			return fail(kerr.CoordinatorNotAvailable)
 		}
 	default:

@@ -16,7 +16,9 @@ import (
 // * With an authorizer: DESCRIBE on the cluster lists every group; without
 //   it, only the groups the principal may DESCRIBE are listed.
 // * Every group this node coordinates that is not Dead, including groups
-//   that only hold committed offsets (protocol type "").
+//   that only hold committed offsets (protocol type ""). While one of its
+//   __consumer_offsets partitions loads (a cluster: coordinators.go), the
+//   groups loaded so far with COORDINATOR_LOAD_IN_PROGRESS, as Kafka.
 // * StatesFilter (v4+) and TypesFilter (v5+, every group is "classic")
 //   keep matching groups when not empty.
 

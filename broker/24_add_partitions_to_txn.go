@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/txn"
 )
@@ -24,7 +25,12 @@ import (
 //   previous transaction is completing).
 // * v4-5 (broker to broker, KIP-890 part 1): several transactions, each
 //   answered as above; with VerifyOnly nothing is added: each partition
-//   is NONE if in the ongoing transaction, else INVALID_TXN_STATE.
+//   is NONE if in the ongoing transaction, else INVALID_TXN_STATE. In a
+//   cluster the partition leaders send them to the id's coordinator
+//   (coordinators.go): VerifyOnly for a v11 transactional Produce, an add
+//   for the implicit adds of transactions v2 (Produce v12, and
+//   TxnOffsetCommit v5, whose __consumer_offsets partition a broker may
+//   add).
 // * With an authorizer (authz.go), as Kafka: v0-3 need WRITE on the
 //   transactional id (else every partition gets
 //   TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and WRITE on each topic (else
@@ -89,7 +95,9 @@ func (b *Broker) addPartitionsToTxn(r *request, tc *txn.Coordinator, t *kmsg.Add
 			switch {
 			case topicDenied:
 				failed[tp] = chkAddPartsTopic.err.Code
-			case isInternalTopic(rt.Topic) || !b.partitionExists(rt.Topic, p):
+			case isInternalTopic(rt.Topic) && (client || rt.Topic != group.TopicName) || !b.partitionExists(rt.Topic, p):
+				// A broker (v4+) may add a group's __consumer_offsets
+				// partition: TxnOffsetCommit v5's implicit add.
 				failed[tp] = kerr.UnknownTopicOrPartition.Code
 			}
 		}

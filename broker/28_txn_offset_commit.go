@@ -129,7 +129,7 @@ func (b *Broker) implicitOffsetsAdd(ctx context.Context, req *kmsg.TxnOffsetComm
 		return kerr.CoordinatorNotAvailable.Code
 	}
 	tp := txn.TopicPartition{Topic: group.TopicName, Partition: group.PartitionFor(req.Group, gc.Partitions())}
-	err := implicitAdd(ctx, tc, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{tp})
+	err := b.implicitAdd(ctx, tc, req.TransactionalID, req.ProducerID, req.ProducerEpoch, []txn.TopicPartition{tp})
 	switch code := txn.ErrorCode(err); code {
 	case kerr.ProducerFenced.Code:
 		return kerr.InvalidProducerEpoch.Code

@@ -33,9 +33,25 @@
 // broker listener, found in the metadata image (cluster.go draws the
 // sequence). Metadata and DescribeCluster list the image's live brokers
 // and name the Raft leader as controller; DescribeQuorum is answered by
-// the leader and forwarded there by the other nodes. Topics and their
-// partitions are still this node's own logs (leader, replicas and ISR
-// this node); they move into the image next.
+// the leader and forwarded there by the other nodes. Topics live in the
+// metadata image and each broker reconciles its local logs from it
+// (reconcile.go).
+//
+// Coordinators follow the image too (coordinators.go): the group and
+// transaction coordinators of a broker hold the __consumer_offsets and
+// __transaction_state partitions it leads, loading a partition when it
+// gains the leadership and unloading it when it loses it:
+//
+//	           leader here                load done
+//	Unloaded ─────────────▶ Loading ───────────────▶ Loaded
+//	NOT_COORDINATOR         COORDINATOR_LOAD_         serving its groups /
+//	   ▲                    IN_PROGRESS               transactional ids
+//	   └──────── another broker leads ────────────────────┘
+//
+// FindCoordinator names the partition's leader. Transaction markers for
+// partitions other brokers lead are sent to them with WriteTxnMarkers,
+// carrying the __transaction_state partition's leader epoch as
+// coordinator epoch.
 package broker
 
 import (
@@ -191,6 +207,7 @@ type Broker struct {
 	producerIDs *producerIDs
 	gr          groupsEntry  // the group coordinator; see groups_wiring.go
 	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
+	peers       peerPool     // idle inter-broker connections; see coordinators.go
 	traffic     traffic      // bytes in and out per topic; see traffic.go
 	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
 	saslStats   saslStats    // SASL listeners' counters; see auth.go
@@ -325,7 +342,9 @@ func (b *Broker) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*neti
 // start), the group coordinator answers its long polls and stops. It does
 // not close the store.
 func (b *Broker) Close() error {
-	return errors.Join(b.closeTxns(), b.closeGroups())
+	err := errors.Join(b.closeTxns(), b.closeGroups())
+	b.peers.close()
+	return err
 }
 
 var _ netio.Handler = (*Broker)(nil)

@@ -342,10 +342,16 @@ func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
 	return nil
 }
 
-// roundTrip writes one request frame on c and reads its response.
+// roundTrip writes one request frame on c, at the request's highest
+// version, and reads its response.
 func roundTrip(c net.Conn, clientID string, corrID int32, req kmsg.Request, resp kmsg.Response) error {
-	req.SetVersion(req.MaxVersion())
-	resp.SetVersion(req.MaxVersion())
+	return roundTripAt(c, clientID, corrID, req.MaxVersion(), req, resp)
+}
+
+// roundTripAt is roundTrip at the given version (one the peer serves).
+func roundTripAt(c net.Conn, clientID string, corrID int32, version int16, req kmsg.Request, resp kmsg.Response) error {
+	req.SetVersion(version)
+	resp.SetVersion(version)
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))
 	frame := f.AppendRequest(nil, req, corrID)
 	_ = c.SetDeadline(time.Now().Add(peerTimeout))

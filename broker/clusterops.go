@@ -18,8 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/controller"
-	"github.com/sluice/sluice/group"
-	"github.com/sluice/sluice/netio"
 )
 
 // clusterWait bounds the wait for a committed change to be applied here
@@ -274,37 +272,4 @@ func (b *Broker) produceLeaderHints(r *request, resp *kmsg.ProduceResponse) {
 			resp.Brokers = append(resp.Brokers, nb)
 		}
 	}
-}
-
-// leadsOffsetsPartition tells the group coordinator whether this broker
-// leads __consumer_offsets partition p (group.Config.Owns): groups live
-// with their partition's leader.
-func (b *Broker) leadsOffsetsPartition(p int32) bool {
-	t := b.topics.get(group.TopicName)
-	return t == nil || t.leads(p)
-}
-
-// remoteCoordinator is FindCoordinator's answer for a group whose
-// __consumer_offsets partition another broker leads (NodeID -1: no
-// leader, or its endpoint unknown); ok false when this broker answers.
-func (b *Broker) remoteCoordinator(c *netio.Conn, groupID string) (kmsg.MetadataResponseBroker, bool) {
-	var none kmsg.MetadataResponseBroker
-	none.NodeID = -1
-	if b.cl == nil {
-		return none, false
-	}
-	t := b.topics.get(group.TopicName)
-	if t == nil || t.meta == nil || len(t.meta.Partitions) == 0 {
-		return none, false
-	}
-	leader := t.meta.Partitions[group.PartitionFor(groupID, int32(len(t.meta.Partitions)))].Leader
-	if leader == b.cfg.NodeID {
-		return none, false
-	}
-	for _, br := range b.liveBrokers(c) {
-		if br.NodeID == leader {
-			return br, true
-		}
-	}
-	return none, true
 }

@@ -59,9 +59,7 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
-	if b.cl != nil {
-		cfg.Owns = b.leadsOffsetsPartition
-	}
+	cfg.LoadOnElection = b.cl != nil // coordinators.go
 	t, err := b.offsetsTopic(cfg)
 	if err != nil {
 		return nil, err
@@ -71,6 +69,9 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 		return nil, fmt.Errorf("broker: cannot open group coordinator: %w", err)
 	}
 	e.c = c
+	if b.cl != nil {
+		b.electOn(group.TopicName, c.Elect, c.Resign)
+	}
 	return c, nil
 }
 

@@ -128,21 +128,16 @@ func (r *reconciler) loop(epoch func() int64) {
 			r.prev = im
 		}
 		r.signal()
-		if first && controllerOnly {
-			close(r.ready)
-			first = false
-		}
 		if first {
 			close(r.ready)
 			first = false
-			// Groups and transactions load once __consumer_offsets and
-			// __transaction_state follow the image (New saw them hidden).
-			if err := r.b.loadGroups(); err != nil {
-				r.b.log.Error("cannot load the consumer groups", "err", err)
-			}
-			if err := r.b.loadTxns(); err != nil {
-				r.b.log.Error("cannot load the transaction coordinator", "err", err)
-			}
+		}
+		// The coordinators open once __consumer_offsets and
+		// __transaction_state follow the image (New saw them hidden), then
+		// load and unload partitions as their leadership moves. A
+		// controller-only node leads none and has none.
+		if !controllerOnly {
+			r.b.followCoordinators()
 		}
 		select {
 		case <-ch:

@@ -64,6 +64,7 @@ func (b *Broker) txns() (*txn.Coordinator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
+	cfg.LoadOnElection = b.cl != nil // coordinators.go
 	t, err := b.txnStateTopic(cfg)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,10 @@ func (b *Broker) txns() (*txn.Coordinator, error) {
 		return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
 	}
 	e.c = c
-	b.SetTxnVerifier(txnProduceVerifier{c})
+	b.SetTxnVerifier(txnProduceVerifier{b, c})
+	if b.cl != nil {
+		b.electOn(txn.TopicName, c.Elect, c.Resign)
+	}
 	return c, nil
 }
 
@@ -135,36 +139,37 @@ func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
 	return t, nil
 }
 
-// writeMarkers is the coordinator's WriteMarkers hook.
+// writeMarkers is the coordinator's WriteMarkers hook: local partitions
+// through writeOneMarker, partitions other brokers lead with
+// WriteTxnMarkers to them (coordinators.go).
 func (b *Broker) writeMarkers(ctx context.Context, m txn.Markers) error {
 	if h := b.testBeforeMarkers; h != nil {
 		if err := h(m); err != nil {
 			return err
 		}
 	}
-	errs := make([]error, len(m.Partitions))
-	var wg sync.WaitGroup
-	for i, tp := range m.Partitions {
-		if len(m.Partitions) == 1 {
-			errs[i] = b.writeMarker(ctx, m, tp)
-			break
-		}
-		wg.Go(func() { errs[i] = b.writeMarker(ctx, m, tp) })
+	if len(m.Partitions) == 1 && b.cl == nil {
+		return b.writeLocalMarker(ctx, m, m.Partitions[0])
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return b.writeMarkersSplit(ctx, m)
 }
 
-// writeMarker ends m's transaction on one partition (writeOneMarker); a
-// partition that no longer exists, or that refuses the marker as stale, is
-// skipped with a warning rather than retried for ever.
-func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
+// writeLocalMarker ends m's transaction on tp, a partition this broker
+// leads (writeOneMarker), after the testBeforeMarker hook.
+func (b *Broker) writeLocalMarker(ctx context.Context, m txn.Markers, tp txn.TopicPartition) error {
 	if h := b.testBeforeMarker; h != nil {
 		if err := h(m, tp); err != nil {
 			return err
 		}
 	}
-	switch code := b.writeOneMarker(ctx, m, tp); code {
+	return b.markerResult(m, tp, b.writeOneMarker(ctx, m, tp))
+}
+
+// markerResult is the outcome of m's marker on tp given its error code: a
+// partition that no longer exists, or that refuses the marker as stale, is
+// skipped with a warning rather than retried for ever.
+func (b *Broker) markerResult(m txn.Markers, tp txn.TopicPartition, code int16) error {
+	switch code {
 	case 0:
 		return nil
 	case kerr.UnknownTopicOrPartition.Code, kerr.InvalidProducerEpoch.Code, kerr.TransactionCoordinatorFenced.Code:
@@ -178,9 +183,27 @@ func (b *Broker) writeMarker(ctx context.Context, m txn.Markers, tp txn.TopicPar
 
 // txnProduceVerifier is the Produce path's check of a transactional batch
 // (TxnVerifier): the partition must be in the id's ongoing transaction.
-type txnProduceVerifier struct{ c *txn.Coordinator }
+// In a cluster, an id this broker does not coordinate is verified with
+// the broker that does (verifyRemote).
+type txnProduceVerifier struct {
+	b *Broker
+	c *txn.Coordinator
+}
 
 func (v txnProduceVerifier) VerifyTxnProduce(id, topic string, p int32, pid int64, epoch int16) int16 {
+	if v.b.cl != nil {
+		switch err := v.c.Available(id); {
+		case errors.Is(err, kerr.NotCoordinator):
+			if t := v.b.topics.get(topic); t != nil {
+				if l := t.partition(p); l != nil && l.InTransaction(pid, epoch) {
+					return 0 // verified at the transaction's first batch here
+				}
+			}
+			return v.b.verifyRemote(id, topic, p, pid, epoch)
+		case err != nil:
+			return verifyCode(txn.ErrorCode(err))
+		}
+	}
 	return txn.ErrorCode(v.c.CheckProduce(id, pid, epoch, txn.TopicPartition{Topic: topic, Partition: p}))
 }
 
@@ -202,16 +225,23 @@ func (v txnProduceVerifier) AddTxnPartitions(ctx context.Context, id string, pid
 	for i, tp := range tps {
 		ttps[i] = txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
 	}
-	return produceAddCode(implicitAdd(ctx, v.c, id, pid, epoch, ttps))
+	return produceAddCode(v.b.implicitAdd(ctx, v.c, id, pid, epoch, ttps))
 }
 
 // implicitAdd adds tps to id's transaction for a transactions v2 request
-// (Produce v12, TxnOffsetCommit v5), retrying CONCURRENT_TRANSACTIONS.
-func implicitAdd(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
+// (Produce v12, TxnOffsetCommit v5), retrying CONCURRENT_TRANSACTIONS; on
+// the coordinator c, or in a cluster on the broker that coordinates id
+// (coordinators.go).
+func (b *Broker) implicitAdd(ctx context.Context, c *txn.Coordinator, id string, pid int64, epoch int16, tps []txn.TopicPartition) error {
 	deadline := time.Now().Add(implicitAddRetryFor)
 	wait := implicitAddBackoff
 	for {
-		err := c.AddPartitions(id, pid, epoch, tps)
+		var err error
+		if b.cl != nil && errors.Is(c.Available(id), kerr.NotCoordinator) {
+			err = b.addRemote(ctx, id, pid, epoch, tps)
+		} else {
+			err = c.AddPartitions(id, pid, epoch, tps)
+		}
 		if !errors.Is(err, kerr.ConcurrentTransactions) || time.Now().After(deadline) {
 			return err
 		}

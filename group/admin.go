@@ -35,6 +35,11 @@ func (c *Coordinator) List(states, types []string) ([]Listing, error) {
 		}
 	}
 	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.Group, b.Group) })
+	for _, pt := range c.parts {
+		if pt.state == partLoading { // as Kafka: the groups so far, and the error
+			return out, kerr.CoordinatorLoadInProgress
+		}
+	}
 	return out, nil
 }
 
@@ -71,8 +76,8 @@ func (c *Coordinator) Describe(ids []string) []Description {
 		switch {
 		case c.mu.closed:
 			d.Err = kerr.NotCoordinator
-		case c.Available(id) != nil:
-			d.Err = kerr.CoordinatorNotAvailable
+		case c.availableLocked(id) != nil:
+			d.Err = c.availableLocked(id)
 		case g != nil:
 			d = describe(g)
 		}
@@ -107,7 +112,7 @@ func (c *Coordinator) DeleteGroups(ids []string) []error {
 	c.mu.Lock()
 	for i, id := range ids {
 		var wait chan error
-		if errs[i] = c.Available(id); errs[i] != nil {
+		if errs[i] = c.availableLocked(id); errs[i] != nil {
 			continue
 		}
 		wait, errs[i] = c.deleteGroupLocked(id)

@@ -12,12 +12,14 @@ const TopicName = "__consumer_offsets"
 // (Kafka's broker setting in brackets), except InitialRebalanceDelay, where
 // zero means no delay as in Kafka: start from DefaultConfig.
 type Config struct {
-	// Owns, if set, tells whether this broker is the coordinator of the
-	// groups of a __consumer_offsets partition (in a cluster: it leads
-	// that partition). A group of a partition it does not own gets
-	// NOT_COORDINATOR (16) from every call, so the client looks the
-	// coordinator up again. Nil: every partition is owned (one node).
-	Owns func(partition int32) bool
+	// LoadOnElection makes Open load no partition: the broker calls Elect
+	// when it becomes the leader of a __consumer_offsets partition and
+	// Resign when it stops being it (load.go). A group of a partition not
+	// held gets NOT_COORDINATOR (16) from every call, so the client looks
+	// the coordinator up again; one still loading gets
+	// COORDINATOR_LOAD_IN_PROGRESS (14). False (one node): Open loads
+	// every partition and holds them all.
+	LoadOnElection bool
 	// Partitions is the partition count of __consumer_offsets when the
 	// coordinator creates it [offsets.topic.num.partitions]. Default 50.
 	// An existing topic keeps its count: it decides where groups live.
@@ -60,6 +62,9 @@ type Config struct {
 	Manual bool
 	// Logger receives the coordinator's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// testBeforeLoad, if set, runs before an Elect's load reads the log.
+	testBeforeLoad func(p int32)
 }
 
 // DefaultConfig returns the defaults documented on Config.

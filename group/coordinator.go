@@ -37,6 +37,7 @@ type Coordinator struct {
 	done  chan struct{}
 
 	closeOnce sync.Once
+	loads     sync.WaitGroup // Elect's loads in flight
 	mu        struct {
 		sync.Mutex
 		groups map[string]*group
@@ -54,6 +55,12 @@ type part struct {
 	log   *partition.Log
 	wmu   sync.Mutex // serialises appends; taken before Coordinator.mu
 	queue []*write   // guarded by Coordinator.mu
+	// Guarded by Coordinator.mu (load.go): where the partition is in the
+	// load/unload diagram, the leader epoch of the last Elect or Resign,
+	// and a generation bumped by each, so a stale load gives up.
+	state partState
+	epoch int32
+	gen   uint64
 }
 
 // write is records to append, and what to do once they are (or are not):
@@ -77,7 +84,8 @@ type kv struct{ key, value []byte }
 
 // Open loads every group and offset from the partitions of
 // __consumer_offsets (logs[i] is partition i) and starts the background
-// goroutine (unless cfg.Manual).
+// goroutine (unless cfg.Manual). With cfg.LoadOnElection it loads none:
+// partitions load on Elect (load.go), and logs may be nil.
 func Open(cfg Config, logs []*partition.Log) (*Coordinator, error) {
 	cfg = cfg.withDefaults()
 	if len(logs) == 0 {
@@ -96,12 +104,19 @@ func Open(cfg Config, logs []*partition.Log) (*Coordinator, error) {
 			return nil, fmt.Errorf("group: __consumer_offsets partition %d found where %d expected", l.Partition(), i)
 		}
 		// l == nil: offline (offline.go).
-		c.parts = append(c.parts, &part{index: int32(i), log: l})
+		pt := &part{index: int32(i), log: l, state: partLoaded, epoch: -1}
+		if cfg.LoadOnElection {
+			pt.log, pt.state = nil, partUnloaded
+		}
+		c.parts = append(c.parts, pt)
 	}
 	start := time.Now()
-	n, err := c.load()
-	if err != nil {
-		return nil, err
+	n := 0
+	if !cfg.LoadOnElection {
+		var err error
+		if n, err = c.load(); err != nil {
+			return nil, err
+		}
 	}
 	c.log.Info("group coordinator loaded", "groups", len(c.mu.groups), "records", n,
 		"partitions", len(c.parts), "offline_partitions", c.OfflinePartitions(),
@@ -129,6 +144,7 @@ func (c *Coordinator) Close() error {
 			}
 		}
 		c.mu.Unlock()
+		c.loads.Wait()
 		c.flushDirty()
 	})
 	return nil
@@ -216,11 +232,20 @@ func (c *Coordinator) flushPartLocked(pt *part) {
 	c.mu.Lock()
 	ws := pt.queue
 	pt.queue = nil
+	loaded := pt.state == partLoaded
 	c.mu.Unlock()
 	if len(ws) == 0 {
 		return
 	}
-	errs := c.appendWrites(pt, ws)
+	var errs []error
+	if loaded {
+		errs = c.appendWrites(pt, ws)
+	} else { // unloaded since queued (load.go)
+		errs = make([]error, len(ws))
+		for i := range errs {
+			errs[i] = kerr.NotCoordinator
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, w := range ws {

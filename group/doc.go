@@ -32,10 +32,30 @@
 //	                                    | session_timeout int32 | subscription bytes | assignment bytes |
 //
 // A null value (tombstone) deletes the key: a deleted or expired offset, a
-// deleted group. At start-up every partition is read from its log start
-// offset to its high watermark and replayed; the last record of a key wins.
+// deleted group. A partition is loaded by reading it from its log start
+// offset to its log end offset and replaying it (the last record of a key
+// wins): on one node every partition at start-up; in a cluster each when
+// this broker becomes its leader.
 // A key or value that does not decode (unknown version, truncated) is
 // skipped with a warning; the records around it still load.
+//
+// # Loading and unloading (cluster)
+//
+// Groups move with the leadership of their __consumer_offsets partition
+// (Kafka's onElection / onResignation). With Config.LoadOnElection the
+// broker calls Elect(p, leaderEpoch, log) when it becomes p's leader and
+// Resign(p, leaderEpoch) when it stops being it:
+//
+//	           Elect                  load done
+//	Unloaded ─────────▶ Loading ────────────────▶ Loaded
+//	NOT_COORDINATOR     COORDINATOR_LOAD_         serving p's groups
+//	   ▲                IN_PROGRESS                  │
+//	   └──── Resign ───────┴─────────────────────────┘
+//	   (groups dropped, waiting joins/syncs and queued writes
+//	    answered NOT_COORDINATOR); Elect at a higher epoch reloads
+//
+// Stale calls (an epoch below the last one seen) change nothing; a load
+// overtaken by a Resign or a newer Elect gives up. load.go has the details.
 //
 // # Compaction
 //

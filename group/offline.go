@@ -1,7 +1,5 @@
 package group
 
-import "github.com/twmb/franz-go/pkg/kerr"
-
 // Offline __consumer_offsets partitions.
 //
 // The broker passes nil for a partition of __consumer_offsets that the store
@@ -13,25 +11,23 @@ import "github.com/twmb/franz-go/pkg/kerr"
 // answer it per group.
 
 // Available returns nil when the group's __consumer_offsets partition is
-// online, kerr.CoordinatorNotAvailable when it is offline, and
-// kerr.NotCoordinator when Config.Owns says another broker leads it.
+// loaded and online, kerr.CoordinatorNotAvailable when it is offline,
+// kerr.CoordinatorLoadInProgress while it loads, and kerr.NotCoordinator
+// when this coordinator does not hold it (load.go) or is closed.
 func (c *Coordinator) Available(groupID string) error {
-	p := PartitionFor(groupID, int32(len(c.parts)))
-	if c.cfg.Owns != nil && !c.cfg.Owns(p) {
-		return kerr.NotCoordinator
-	}
-	if c.parts[p].log == nil {
-		return kerr.CoordinatorNotAvailable
-	}
-	return nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.availableLocked(groupID)
 }
 
 // OfflinePartitions counts the __consumer_offsets partitions that are
 // offline.
 func (c *Coordinator) OfflinePartitions() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n := 0
 	for _, pt := range c.parts {
-		if pt.log == nil {
+		if pt.state == partLoaded && pt.log == nil {
 			n++
 		}
 	}

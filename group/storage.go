@@ -160,34 +160,51 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 // load replays every partition. Called by Open before anything else runs.
 func (c *Coordinator) load() (int, error) {
 	total := 0
+	direct := func(fn func()) bool { fn(); return true }
 	for _, pt := range c.parts {
 		if pt.log == nil {
 			continue // offline
 		}
-		n, err := c.loadPart(pt)
+		n, err := c.loadPart(pt, direct)
 		if err != nil {
 			return total, err
 		}
 		total += n
 	}
-	c.settleLoadedTxns()
+	c.finishLoadLocked(func(int32) bool { return true })
+	return total, nil
+}
+
+// finishLoadLocked ends the load of the partitions in (settles their
+// transactional offsets, forgets groups left with nothing, gives loaded
+// members a full session) and returns their group count.
+func (c *Coordinator) finishLoadLocked(in func(p int32) bool) int {
+	c.settleLoadedTxns(in)
 	now := c.now()
+	n := 0
 	for id, g := range c.mu.groups {
+		if !in(g.part) {
+			continue
+		}
 		if len(g.offsets) == 0 && len(g.txnOffsets) == 0 && !g.hasMetadata() {
 			delete(c.mu.groups, id)
 			continue
 		}
+		n++
 		for _, m := range g.members {
 			m.deadline = now.Add(m.sessionTimeout)
 		}
 	}
-	return total, nil
+	return n
 }
 
-// loadPart replays one partition from its log start to its high watermark.
-func (c *Coordinator) loadPart(pt *part) (int, error) {
+// loadPart replays one partition from its log start to its log end
+// offset. Chunks are read without Coordinator.mu and replayed through
+// apply, which runs its function under mu (or not at all, returning
+// false, when the load was abandoned: load.go).
+func (c *Coordinator) loadPart(pt *part, apply func(func()) bool) (int, error) {
 	n := 0
-	off, end := pt.log.LogStartOffset(), pt.log.HighWatermark()
+	off, end := pt.log.LogStartOffset(), pt.log.LogEndOffset()
 	for off < end {
 		buf, err := readAt(pt.log, off)
 		if err != nil {
@@ -197,35 +214,9 @@ func (c *Coordinator) loadPart(pt *part) (int, error) {
 			break
 		}
 		next := off
-		err = segment.Split(buf, func(batch []byte, h segment.Header) error {
-			next = h.LastOffset() + 1
-			if h.LastOffset() < off {
-				return nil
-			}
-			if h.Attributes&segment.AttrControl != 0 {
-				m, err := segment.ParseMarker(batch)
-				if err != nil {
-					c.log.Warn("skipping bad transaction marker", "partition", pt.index, "offset", h.BaseOffset, "err", err)
-					return nil
-				}
-				if m.Type == segment.ControlCommit || m.Type == segment.ControlAbort {
-					c.endTxnLocked(pt.index, h.ProducerID, m.Commit())
-				}
-				return nil
-			}
-			txn := h.Attributes&segment.AttrTransactional != 0
-			return segment.Records(batch, func(r segment.Record) bool {
-				if r.Offset >= off {
-					n++
-					if txn {
-						c.replayTxn(pt.index, h.ProducerID, r)
-					} else {
-						c.replay(pt.index, r)
-					}
-				}
-				return true
-			})
-		})
+		if !apply(func() { next, err = c.replayChunk(pt, buf, off, &n) }) {
+			return n, nil
+		}
 		if err != nil {
 			return n, fmt.Errorf("group: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
 		}
@@ -235,6 +226,42 @@ func (c *Coordinator) loadPart(pt *part) (int, error) {
 		off = next
 	}
 	return n, nil
+}
+
+// replayChunk replays the batches of buf (read at off) and returns the
+// offset after the last one; n counts the records replayed.
+func (c *Coordinator) replayChunk(pt *part, buf []byte, off int64, n *int) (int64, error) {
+	next := off
+	err := segment.Split(buf, func(batch []byte, h segment.Header) error {
+		next = h.LastOffset() + 1
+		if h.LastOffset() < off {
+			return nil
+		}
+		if h.Attributes&segment.AttrControl != 0 {
+			m, err := segment.ParseMarker(batch)
+			if err != nil {
+				c.log.Warn("skipping bad transaction marker", "partition", pt.index, "offset", h.BaseOffset, "err", err)
+				return nil
+			}
+			if m.Type == segment.ControlCommit || m.Type == segment.ControlAbort {
+				c.endTxnLocked(pt.index, h.ProducerID, m.Commit())
+			}
+			return nil
+		}
+		txn := h.Attributes&segment.AttrTransactional != 0
+		return segment.Records(batch, func(r segment.Record) bool {
+			if r.Offset >= off {
+				*n++
+				if txn {
+					c.replayTxn(pt.index, h.ProducerID, r)
+				} else {
+					c.replay(pt.index, r)
+				}
+			}
+			return true
+		})
+	})
+	return next, err
 }
 
 // readAt reads the bytes of whole batches from offset (up to 1 MiB, at

@@ -165,14 +165,15 @@ func (c *Coordinator) replayTxn(p int32, producerID int64, r segment.Record) {
 		Offset{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTimestamp: v.CommitTimestamp})
 }
 
-// settleLoadedTxns commits, after load, the pending offsets of producers
-// with no open transaction on their partition (their marker was cleaned
-// away: see the package comment above).
-func (c *Coordinator) settleLoadedTxns() {
+// settleLoadedTxns commits, after the load of the partitions in, the
+// pending offsets of producers with no open transaction on their
+// partition (their marker was cleaned away: see the package comment
+// above).
+func (c *Coordinator) settleLoadedTxns(in func(p int32) bool) {
 	for pid, ids := range c.mu.txnGroups {
 		parts := map[int32]bool{}
 		for id := range ids {
-			if g := c.mu.groups[id]; g != nil {
+			if g := c.mu.groups[id]; g != nil && in(g.part) {
 				parts[g.part] = true
 			}
 		}

@@ -56,6 +56,13 @@ type Config struct {
 	Version int16
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// LoadOnElection makes Open load no partition: the broker calls Elect
+	// when it becomes the leader of a __transaction_state partition and
+	// Resign when it stops being it (load.go). Ids of a partition not held
+	// get NOT_COORDINATOR; of one still loading,
+	// COORDINATOR_LOAD_IN_PROGRESS. False (one node): Open loads every
+	// partition and holds them all.
+	LoadOnElection bool
 	// Manual disables the background goroutine; the owner calls Tick
 	// (tests with an injected clock).
 	Manual bool
@@ -63,6 +70,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	testAfterPrepare func() bool
+	// testBeforeLoad, if set, runs before an Elect's load reads the log.
+	testBeforeLoad func(p int32)
 }
 
 // DefaultConfig returns the defaults documented on Config.

@@ -99,6 +99,7 @@ type Coordinator struct {
 	done  chan struct{}
 
 	closeOnce sync.Once
+	loads     sync.WaitGroup // Elect's loads in flight
 	mu        struct {
 		sync.Mutex
 		txns       map[string]*txnMeta
@@ -112,6 +113,13 @@ type part struct {
 	index int32
 	log   *partition.Log
 	wmu   sync.Mutex // serialises appends; never taken with Coordinator.mu held
+	// Guarded by Coordinator.mu (load.go): where the partition is in the
+	// load/unload diagram, the leader epoch of the last Elect or Resign
+	// (the coordinator epoch; -1 on one node), and a generation bumped by
+	// each, so a stale load or write gives up.
+	state partState
+	epoch int32
+	gen   uint64
 }
 
 // txnState is what the log holds of a transactional id.
@@ -168,12 +176,19 @@ func Open(cfg Config, logs []*partition.Log, hooks Hooks) (*Coordinator, error) 
 		if l != nil && l.Partition() != int32(i) {
 			return nil, fmt.Errorf("txn: %s partition %d found where %d expected", TopicName, l.Partition(), i)
 		}
-		c.parts = append(c.parts, &part{index: int32(i), log: l})
+		pt := &part{index: int32(i), log: l, state: partLoaded, epoch: -1}
+		if cfg.LoadOnElection {
+			pt.log, pt.state = nil, partUnloaded
+		}
+		c.parts = append(c.parts, pt)
 	}
 	start := time.Now()
-	n, err := c.load()
-	if err != nil {
-		return nil, err
+	n := 0
+	if !cfg.LoadOnElection {
+		var err error
+		if n, err = c.load(); err != nil {
+			return nil, err
+		}
 	}
 	c.mu.nextExpire = c.now().Add(cfg.ExpireInterval)
 	prepared := 0
@@ -202,6 +217,7 @@ func (c *Coordinator) Close() error {
 		c.mu.Lock()
 		c.mu.closed = true
 		c.mu.Unlock()
+		c.loads.Wait()
 	})
 	return nil
 }
@@ -217,9 +233,20 @@ func (c *Coordinator) Partitions() int32 { return int32(len(c.parts)) }
 // id: Kafka's abs(id.hashCode()) % partitions, as for groups.
 func PartitionFor(id string, partitions int32) int32 { return group.PartitionFor(id, partitions) }
 
-// Available reports whether id's partition is online (nil) or why not.
+// Available reports whether id's partition is loaded and online (nil) or
+// why not: NOT_COORDINATOR when this coordinator does not hold it (or is
+// closed), COORDINATOR_LOAD_IN_PROGRESS while it loads,
+// COORDINATOR_NOT_AVAILABLE when it is offline.
 func (c *Coordinator) Available(id string) error {
-	if c.parts[PartitionFor(id, c.Partitions())].log == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pt := c.parts[PartitionFor(id, c.Partitions())]
+	switch {
+	case c.mu.closed, pt.state == partUnloaded:
+		return kerr.NotCoordinator
+	case pt.state == partLoading:
+		return kerr.CoordinatorLoadInProgress
+	case pt.log == nil:
 		return kerr.CoordinatorNotAvailable
 	}
 	return nil

@@ -56,11 +56,28 @@
 //	                   |         2 client_transaction_version int16 (2: v2)                |
 //
 // Version 0 values (no tagged fields) are read too. A tombstone removes the
-// id. At Open every partition is replayed from its log start to its high
-// watermark (last record of a key wins; an undecodable record is skipped
-// with a warning); then every PrepareCommit/PrepareAbort found is completed
-// by writing its markers again (WriteMarkers must be idempotent) and the
-// Complete state.
+// id. Loading a partition replays it from its log start to its log end
+// offset (last record of a key wins; an undecodable record is skipped with
+// a warning); then every PrepareCommit/PrepareAbort found is completed by
+// writing its markers again (WriteMarkers must be idempotent) and the
+// Complete state. On one node every partition loads at Open.
+//
+// # Placement in a cluster: load and unload
+//
+// The coordinator of an id is the leader of its __transaction_state
+// partition. With Config.LoadOnElection the broker calls Elect(p,
+// leaderEpoch, log) when it becomes p's leader and Resign when it stops
+// being it; the leader epoch is the coordinator epoch of the markers:
+//
+//	           Elect                   load done
+//	Unloaded ─────────▶ Loading ─────────────────▶ Loaded ── prepared ones
+//	NOT_COORDINATOR     COORDINATOR_LOAD_            │       completed
+//	   ▲                IN_PROGRESS                  │
+//	   └──── Resign ───────┴─────────────────────────┘
+//	   (ids forgotten; a write in flight fails NOT_COORDINATOR);
+//	   Elect at a higher epoch reloads
+//
+// load.go has the details.
 //
 // # Concurrency
 //

@@ -195,6 +195,9 @@ func (s *txnState) hasAll(tps []TopicPartition) bool {
 // each partition in id's ongoing transaction, INVALID_TXN_STATE for the
 // others; a producer error applies to all.
 func (c *Coordinator) VerifyPartitions(id string, pid int64, epoch int16, tps []TopicPartition) (map[TopicPartition]error, error) {
+	if err := c.Available(id); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, err := c.checkProducerLocked(id, pid, epoch)
@@ -321,9 +324,17 @@ func (c *Coordinator) complete(ctx context.Context, m *txnMeta) {
 }
 
 // coordinatorEpoch is the leader epoch of the id's partition (Kafka's
-// coordinator epoch).
+// coordinator epoch): the one of its Elect in a cluster, else the local
+// log's.
 func (c *Coordinator) coordinatorEpoch(p int32) int32 {
-	if l := c.parts[p].log; l != nil {
+	c.mu.Lock()
+	pt := c.parts[p]
+	epoch, l := pt.epoch, pt.log
+	c.mu.Unlock()
+	if epoch >= 0 {
+		return epoch
+	}
+	if l != nil {
 		return max(l.LeaderEpoch(), 0)
 	}
 	return 0

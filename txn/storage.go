@@ -95,7 +95,13 @@ func decodeState(value []byte) (txnState, error) {
 // appendRecord appends one record to partition p of __transaction_state.
 func (c *Coordinator) appendRecord(p int32, r kv) error {
 	pt := c.parts[p]
-	if pt.log == nil {
+	c.mu.Lock()
+	state, l := pt.state, pt.log
+	c.mu.Unlock()
+	switch {
+	case state != partLoaded:
+		return kerr.NotCoordinator // unloaded meanwhile (load.go)
+	case l == nil:
 		return kerr.CoordinatorNotAvailable
 	}
 	ts := c.now().UnixMilli()
@@ -105,8 +111,16 @@ func (c *Coordinator) appendRecord(p int32, r kv) error {
 		return fmt.Errorf("txn: cannot encode state record: %w", err)
 	}
 	pt.wmu.Lock()
-	_, err = pt.log.Append(batch)
+	c.mu.Lock()
+	current := pt.state == partLoaded && pt.log == l
+	c.mu.Unlock()
+	if current {
+		_, err = l.Append(batch)
+	}
 	pt.wmu.Unlock()
+	if !current {
+		return kerr.NotCoordinator
+	}
 	if err != nil {
 		c.log.Error("cannot append to "+TopicName, "partition", p, "err", err)
 		if errorsIsClosed(err) {
@@ -124,11 +138,12 @@ func errorsIsClosed(err error) bool { return errors.Is(err, partition.ErrClosed)
 // that does not decode is skipped with a warning.
 func (c *Coordinator) load() (int, error) {
 	n := 0
+	direct := func(fn func()) bool { fn(); return true }
 	for _, pt := range c.parts {
 		if pt.log == nil {
 			continue
 		}
-		k, err := c.loadPart(pt)
+		k, err := c.loadPart(pt, direct)
 		n += k
 		if err != nil {
 			return n, err
@@ -137,9 +152,13 @@ func (c *Coordinator) load() (int, error) {
 	return n, nil
 }
 
-func (c *Coordinator) loadPart(pt *part) (int, error) {
+// loadPart replays one partition from its log start to its log end
+// offset. Chunks are read without Coordinator.mu and replayed through
+// apply, which runs its function under mu (or not at all, returning false,
+// when the load was abandoned: load.go).
+func (c *Coordinator) loadPart(pt *part, apply func(func()) bool) (int, error) {
 	n := 0
-	off, end := pt.log.LogStartOffset(), pt.log.HighWatermark()
+	off, end := pt.log.LogStartOffset(), pt.log.LogEndOffset()
 	for off < end {
 		buf, err := readAt(pt.log, off)
 		if err != nil {
@@ -149,19 +168,9 @@ func (c *Coordinator) loadPart(pt *part) (int, error) {
 			break
 		}
 		next := off
-		err = segment.Split(buf, func(batch []byte, h segment.Header) error {
-			next = h.LastOffset() + 1
-			if h.Attributes&segment.AttrControl != 0 {
-				return nil
-			}
-			return segment.Records(batch, func(r segment.Record) bool {
-				if r.Offset >= off {
-					n++
-					c.replay(pt.index, r)
-				}
-				return true
-			})
-		})
+		if !apply(func() { next, err = c.replayChunk(pt, buf, off, &n) }) {
+			return n, nil
+		}
 		if err != nil {
 			return n, fmt.Errorf("txn: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
 		}
@@ -171,6 +180,26 @@ func (c *Coordinator) loadPart(pt *part) (int, error) {
 		off = next
 	}
 	return n, nil
+}
+
+// replayChunk replays the records of buf (read at off) and returns the
+// offset after its last batch; n counts the records replayed.
+func (c *Coordinator) replayChunk(pt *part, buf []byte, off int64, n *int) (int64, error) {
+	next := off
+	err := segment.Split(buf, func(batch []byte, h segment.Header) error {
+		next = h.LastOffset() + 1
+		if h.Attributes&segment.AttrControl != 0 {
+			return nil
+		}
+		return segment.Records(batch, func(r segment.Record) bool {
+			if r.Offset >= off {
+				*n++
+				c.replay(pt.index, r)
+			}
+			return true
+		})
+	})
+	return next, err
 }
 
 // replay applies one record.
