@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -23,6 +24,9 @@ import (
 //
 // A Kafka frame of 8 MiB or more whose first byte is 0..15 would be taken
 // for raft and dropped by raft's decoder; nothing sends one.
+
+// errNotAdvertisable is raft's own check: peers cannot dial a wildcard.
+var errNotAdvertisable = errors.New("controller: the CONTROLLER listener's address is not advertisable")
 
 // muxSniffTimeout bounds the wait for a new connection's first two bytes.
 const muxSniffTimeout = 10 * time.Second
@@ -57,7 +61,7 @@ func newMuxLayer(bind string, advertise net.Addr, serve func(net.Conn)) (*muxLay
 	}
 	if a, ok := advertise.(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
 		_ = ln.Close()
-		return nil, raft.ErrTransportShutdown // as raft's own check: not advertisable
+		return nil, fmt.Errorf("%w: %s binds every interface and no address to advertise was given (list this node in controller.quorum.voters)", errNotAdvertisable, bind)
 	}
 	m := &muxLayer{ln: ln, advertise: advertise, serve: serve, raftConns: make(chan net.Conn), closed: make(chan struct{})}
 	go m.acceptLoop()
