@@ -272,3 +272,22 @@ func TestBrokerOnlyJoinsCombined(t *testing.T) {
 	}
 	b4.stop()
 }
+
+// A node whose roles and quorum settings contradict each other does not
+// start: it exits with status 2 and says why, as Kafka refuses them.
+func TestRolesRefused(t *testing.T) {
+	f := func(roles, voters, listen, want string) {
+		t.Helper()
+		env := []string{"SLUICE_PROCESS_ROLES=" + roles, "SLUICE_CONTROLLER_QUORUM_VOTERS=" + voters}
+		code, _, stderr := runToExit(t, env, "--node-id", "4", "--data-dir", t.TempDir(), "--listen", listen)
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Fatalf("roles %s, voters %q: exit %d, stderr:\n%s\nwant status 2 and %q", roles, voters, code, stderr, want)
+		}
+	}
+	f("broker", "", "PLAINTEXT://127.0.0.1:0", "needs the controller quorum's voters")
+	f("broker", "4@127.0.0.1:9093", "PLAINTEXT://127.0.0.1:0", "must not be one of the voters")
+	f("broker", "1@127.0.0.1:9093", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", "must not hold a listener named in controller.listener.names")
+	f("controller", "1@127.0.0.1:9093", "CONTROLLER://127.0.0.1:0", "must be one of the voters")
+	f("controller", "4@127.0.0.1:9093", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", "holds only the controller listeners")
+	f("controller", "4@127.0.0.1:9093,4@127.0.0.1:9094", "CONTROLLER://127.0.0.1:0", "listed twice")
+}
