@@ -435,13 +435,22 @@ func (b *Broker) liveBrokers(c *netio.Conn) []kmsg.MetadataResponseBroker {
 	return out
 }
 
-// controllerID is the active controller's id (-1 while none is known),
-// or this node's without a controller.
+// controllerID is the controller Metadata and DescribeCluster name: the
+// active controller's id (-1 while none is known), or this node's without
+// a controller. When the active controller is a controller-only node,
+// which clients cannot reach, it is this broker's id, as a KRaft broker
+// names a live broker there: admin requests sent to it are forwarded.
 func (b *Broker) controllerID() int32 {
 	if b.cl == nil {
 		return b.cfg.NodeID
 	}
 	id, _ := b.cl.ctl.Leader()
+	if id < 0 || b.cfg.ControllerOnly {
+		return id
+	}
+	if _, ok := b.cl.ctl.Image().Broker(id); !ok {
+		return b.cfg.NodeID
+	}
 	return id
 }
 

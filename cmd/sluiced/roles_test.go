@@ -155,6 +155,29 @@ func produceAll(t *testing.T, seeds []string, topic string, n int32) {
 	}
 }
 
+// quorumLeader checks DescribeQuorum through franz-go, which sends it to
+// the controller Metadata names (as sluice cluster info does), names
+// leader.
+func quorumLeader(t *testing.T, seeds []string, leader int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	tp := kmsg.NewDescribeQuorumRequestTopic()
+	tp.Topic = "__cluster_metadata"
+	tp.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = []kmsg.DescribeQuorumRequestTopic{tp}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].LeaderID != leader {
+		t.Fatalf("DescribeQuorum through franz-go: %+v, %v; want leader %d", resp, err, leader)
+	}
+}
+
 // Three controller-only nodes and two broker-only nodes: only the brokers
 // are in Metadata and get replicas; kill -9 of the active controller
 // elects another while the brokers keep creating topics; a broker-only
@@ -199,6 +222,14 @@ func TestDedicatedControllers(t *testing.T) {
 	if got := agreed(t, ctlAddrs, 10*time.Second, brokersAre(4, 5)); got != leader {
 		t.Fatalf("the controllers name leader %d, the brokers %d", got, leader)
 	}
+
+	// Clients cannot reach a controller-only node: a broker names itself
+	// as the controller (KRaft names a live broker), and admin clients
+	// reach the quorum through it.
+	if v, err := viewOf(brokers[0].addr); err != nil || v.controller != 4 {
+		t.Fatalf("DescribeCluster through broker 4 names controller %d (%v), want 4", v.controller, err)
+	}
+	quorumLeader(t, addrs(), leader)
 
 	createTopicN(t, brokers[0].addr, "spread", 8, time.Now().Add(10*time.Second))
 	if on := replicasOn(t, brokers[1].addr, "spread", 8); !slices.Equal(on, []int32{4, 5}) {
