@@ -66,8 +66,20 @@ type Config struct {
 	// Brokers lists the cluster's brokers (broker.ClusterBrokers); nil:
 	// this broker alone.
 	Brokers func() []BrokerInfo
-	Traffic func() map[string]TopicBytes // may be nil
-	Lag     func() []LagEntry            // may be nil
+	// Topics lists every topic's partitions from the metadata image
+	// (broker.ClusterTopics); nil: the store's logs are the cluster.
+	// Partitions led by other brokers are read from their leaders with a
+	// client on the inter-broker listener: PeerAddr gives a broker's
+	// inter-broker endpoint (broker.PeerAddr), DialPeer dials it as the
+	// broker (broker.DialPeer, TLS and SASL as configured).
+	Topics   func() map[string][]PartitionMeta
+	PeerAddr func(id int32) (string, bool)
+	DialPeer DialFunc
+	// RemoteTimeout bounds each read from another broker (3 s): past it,
+	// the partition shows as unavailable.
+	RemoteTimeout time.Duration
+	Traffic       func() map[string]TopicBytes // may be nil
+	Lag           func() []LagEntry            // may be nil
 	// Requests is the total number of Kafka requests handled (may be nil).
 	Requests func() float64
 	// DataDir holds the history file (DataDir/console/history); empty: not
@@ -140,6 +152,14 @@ type Console struct {
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
 	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
+
+	// peer is the inter-broker admin client (cluster.go), made on first
+	// use.
+	peer struct {
+		sync.Mutex
+		cl  *kgo.Client
+		adm *kadm.Client
+	}
 
 	mu struct {
 		sync.Mutex
@@ -215,6 +235,7 @@ func (c *Console) Close() error {
 	close(c.stop)
 	<-c.done
 	c.kcl.Close()
+	c.closePeer()
 	c.closeClients()
 	if p := c.historyPath(); p != "" {
 		return c.hist.save(p)

@@ -32,7 +32,10 @@ type PartitionLag struct {
 	// the committed offset), 0 without lag.
 	LagSeconds float64 `json:"lag_seconds"`
 	Member     string  `json:"member,omitempty"`
-	Verdict    string  `json:"verdict"`
+	// Error says why End is unknown (-1): the partition's leader did not
+	// answer within the remote bound.
+	Error   string `json:"error,omitempty"`
+	Verdict string `json:"verdict"`
 }
 
 // describe asks the broker about groups (all when none are named).
@@ -137,7 +140,14 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 		members = append(members, map[string]any{"member_id": m.MemberID, "client_id": m.ClientID, "host": m.ClientHost,
 			"instance_id": m.InstanceID, "assignments": assigned})
 	}
-	logs := c.topicLogs()
+	all := c.topicParts()
+	need := map[string][]part{}
+	offsets.Each(func(o kadm.OffsetResponse) {
+		if p, ok := partOf(all, o.Topic, o.Partition); ok && o.Err == nil && p.remote() {
+			need[o.Topic] = append(need[o.Topic], p)
+		}
+	})
+	stats := c.remoteStats(ctx, need)
 	parts := []PartitionLag{}
 	verdictAll := VerdictOK
 	var total int64
@@ -146,15 +156,8 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.At, End: -1, Member: owner[topicPart(o.Topic, o.Partition)]}
-		if ls := logs[o.Topic]; int(o.Partition) < len(ls) {
-			l := ls[o.Partition]
-			pl.End = l.HighWatermark()
-			pl.Lag = max(pl.End-max(pl.Committed, l.LogStartOffset()), 0)
-			if pl.Lag > 0 {
-				if ts, ok, err := recordAt(ctx, l, max(pl.Committed, l.LogStartOffset())); err == nil && ok {
-					pl.LagSeconds = max(float64(time.Now().UnixMilli()-ts)/1000, 0)
-				}
-			}
+		if p, ok := partOf(all, o.Topic, o.Partition); ok {
+			c.partitionLag(ctx, o.Topic, p, stats[o.Topic][o.Partition], &pl)
 		}
 		c.mu.Lock()
 		w := c.mu.lag.window(lagKey{name, o.Topic, o.Partition})
@@ -204,8 +207,7 @@ func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	logs := c.topicLogs()[req.Topic]
-	if len(logs) == 0 {
+	if len(c.topicParts()[req.Topic]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", req.Topic)
 		return
 	}
@@ -245,11 +247,11 @@ func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]ResetPlan, int, error) {
-	logs := c.topicLogs()[req.Topic]
+	logs := c.topicParts()[req.Topic]
 	parts := req.Partitions
 	if len(parts) == 0 {
 		for _, l := range logs {
-			parts = append(parts, l.Partition())
+			parts = append(parts, l.meta.Partition)
 		}
 	}
 	current := map[int32]int64{}
@@ -267,12 +269,15 @@ func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]
 		if p < 0 || int(p) >= len(logs) {
 			return nil, http.StatusBadRequest, errorf("partition %d is not in [0, %d)", p, len(logs))
 		}
-		l := logs[p]
+		rd := reader{c: c, topic: req.Topic, p: logs[p]}
 		cur, ok := current[p]
 		if !ok {
 			cur = -1
 		}
-		start, end := l.LogStartOffset(), l.HighWatermark()
+		start, end, err := rd.bounds(ctx)
+		if err != nil {
+			return nil, http.StatusServiceUnavailable, err
+		}
 		var target int64
 		switch req.To {
 		case "earliest":
@@ -285,7 +290,7 @@ func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]
 			}
 			target = req.Value
 		case "timestamp":
-			off, _, found, err := l.OffsetForTimestamp(req.Value)
+			off, found, err := rd.offsetForTime(ctx, req.Value)
 			if err != nil {
 				return nil, http.StatusInternalServerError, err
 			}
@@ -338,4 +343,42 @@ func withCurrent(w []lagSample, cur lagSample) []lagSample {
 		out = out[len(out)-lagWindow:]
 	}
 	return out
+}
+
+// partOf finds partition p of topic.
+func partOf(all map[string][]part, topic string, p int32) (part, bool) {
+	for _, x := range all[topic] {
+		if x.meta.Partition == p {
+			return x, true
+		}
+	}
+	return part{}, false
+}
+
+// partitionLag fills pl's end offset, lag and lag in time from p's log
+// here, or from its leader's answer st (remoteStats) and one record fetched
+// from it.
+func (c *Console) partitionLag(ctx context.Context, topic string, p part, st *remoteStat, pl *PartitionLag) {
+	var start int64
+	switch {
+	case p.local != nil:
+		start, pl.End = p.local.LogStartOffset(), p.local.HighWatermark()
+	case st == nil:
+		pl.Error = "no leader"
+		return
+	case st.err != nil:
+		pl.Error = st.err.Error()
+		return
+	default:
+		start, pl.End = st.start, st.end
+	}
+	pl.Lag = max(pl.End-max(pl.Committed, start), 0)
+	if pl.Lag == 0 {
+		return
+	}
+	from := max(pl.Committed, start)
+	recs, err := reader{c: c, topic: topic, p: p}.read(ctx, from, pl.End, 1, 1)
+	if err == nil && len(recs) > 0 {
+		pl.LagSeconds = max(float64(time.Now().UnixMilli()-recs[0].Timestamp)/1000, 0)
+	}
 }

@@ -16,8 +16,15 @@ import (
 
 // PartitionInfo is one partition as the topic page shows it.
 type PartitionInfo struct {
-	Partition     int32 `json:"partition"`
-	Leader        int32 `json:"leader"`
+	Partition int32   `json:"partition"`
+	Leader    int32   `json:"leader"`
+	Replicas  []int32 `json:"replicas"`
+	ISR       []int32 `json:"isr"`
+	// Remote: led by another broker, read from it (records is then the
+	// offset span, approximate; segments -1); Unavailable: its leader
+	// did not answer within the bound, or it has none (offsets -1).
+	Remote        bool  `json:"remote,omitempty"`
+	Unavailable   bool  `json:"unavailable,omitempty"`
 	LogStart      int64 `json:"log_start_offset"`
 	LogEnd        int64 `json:"log_end_offset"`
 	HighWatermark int64 `json:"high_watermark"`
@@ -46,6 +53,8 @@ type TopicSummary struct {
 	BytesIn     int64  `json:"bytes_in"`
 	BytesOut    int64  `json:"bytes_out"`
 	Cleanup     string `json:"cleanup_policy"`
+	// Unavailable counts partitions whose leader did not answer.
+	Unavailable int `json:"unavailable_partitions"`
 }
 
 // topicLogs groups the store's logs by topic, partitions in order.
@@ -60,11 +69,13 @@ func (c *Console) topicLogs() map[string][]*partition.Log {
 	return out
 }
 
-// partitionInfo describes l, counting its records from batch headers
-// (incrementally: only batches appended since the last count are read).
-func (c *Console) partitionInfo(ctx context.Context, l *partition.Log) PartitionInfo {
-	pi := PartitionInfo{Partition: l.Partition(), Leader: c.cfg.NodeID, LogStart: l.LogStartOffset(),
-		LogEnd: l.LogEndOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments(), SizeBytes: l.Size()}
+// partitionInfo describes the local log l, counting its records from
+// batch headers (incrementally: only batches appended since the last
+// count are read).
+func (c *Console) partitionInfo(ctx context.Context, p part) PartitionInfo {
+	l := p.local
+	pi := PartitionInfo{Partition: l.Partition(), Leader: p.meta.Leader, Replicas: p.meta.Replicas, ISR: p.meta.ISR,
+		LogStart: l.LogStartOffset(), LogEnd: l.LogEndOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments(), SizeBytes: l.Size()}
 	pi.LastStable = pi.HighWatermark
 	key := fmt.Sprintf("%s/%d", l.Topic(), l.Partition())
 	var prev countState
@@ -81,22 +92,49 @@ func (c *Console) partitionInfo(ctx context.Context, l *partition.Log) Partition
 	return pi
 }
 
-func (c *Console) summarize(ctx context.Context, name string, logs []*partition.Log, traffic map[string]TopicBytes) TopicSummary {
-	s := TopicSummary{Name: name, Internal: strings.HasPrefix(name, "__"), Partitions: len(logs),
+// partitionInfos describes a topic's partitions: local ones from the
+// segments, remote ones from stats (remoteStats).
+func (c *Console) partitionInfos(ctx context.Context, name string, ps []part, stats map[string]map[int32]*remoteStat) []PartitionInfo {
+	out := make([]PartitionInfo, 0, len(ps))
+	for _, p := range ps {
+		if p.remote() {
+			out = append(out, remoteInfo(p, stats[name][p.meta.Partition]))
+			continue
+		}
+		out = append(out, c.partitionInfo(ctx, p))
+	}
+	return out
+}
+
+func (c *Console) summarize(name string, ps []part, infos []PartitionInfo, traffic map[string]TopicBytes) TopicSummary {
+	s := TopicSummary{Name: name, Internal: strings.HasPrefix(name, "__"), Partitions: len(ps),
 		BytesIn: traffic[name].In, BytesOut: traffic[name].Out}
-	if len(logs) > 0 {
-		s.Cleanup = logs[0].Config().CleanupPolicy
+	for _, p := range ps {
+		if p.local != nil {
+			s.Cleanup = p.local.Config().CleanupPolicy
+			break
+		}
 	}
-	var compacted, txn bool
-	for _, l := range logs {
-		pi := c.partitionInfo(ctx, l)
-		s.SizeBytes += pi.SizeBytes
-		s.Records += pi.Records
+	var compacted, txn, remote bool
+	for _, pi := range infos {
+		s.SizeBytes += max(pi.SizeBytes, 0)
+		s.Records += max(pi.Records, 0)
 		s.Approximate = s.Approximate || pi.Approximate
-		compacted, txn = compacted || pi.Compacted, txn || pi.Transactional
+		s.Unavailable += boolInt(pi.Unavailable)
+		compacted, txn, remote = compacted || pi.Compacted, txn || pi.Transactional, remote || pi.Remote
 	}
-	s.RecordsNote = recordsNote(s.Approximate, compacted, txn)
+	s.RecordsNote = recordsNote(s.Approximate && !remote, compacted, txn)
+	if remote {
+		s.RecordsNote = strings.TrimPrefix(s.RecordsNote+"; partitions led by other brokers count their offset span (compaction gaps and markers included)", "; ")
+	}
 	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func recordsNote(approx, compacted, txn bool) string {
@@ -126,12 +164,17 @@ func (c *Console) listTopics(w http.ResponseWriter, r *http.Request) {
 	internal := r.URL.Query().Get("internal") == "true"
 	traffic := c.traffic()
 	out := []TopicSummary{}
-	for name, logs := range c.topicLogs() {
+	shown := map[string][]part{}
+	for name, ps := range c.topicParts() {
 		if q != "" && !strings.Contains(strings.ToLower(name), q) || !internal && strings.HasPrefix(name, "__") ||
 			!c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 			continue
 		}
-		out = append(out, c.summarize(r.Context(), name, logs, traffic))
+		shown[name] = ps
+	}
+	stats := c.remoteStats(r.Context(), shown)
+	for name, ps := range shown {
+		out = append(out, c.summarize(name, ps, c.partitionInfos(r.Context(), name, ps, stats), traffic))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
@@ -148,15 +191,12 @@ type ConfigEntry struct {
 // GET /api/topics/{topic}
 func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
-	logs := c.topicLogs()[name]
-	if len(logs) == 0 || !c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
+	ps := c.topicParts()[name]
+	if len(ps) == 0 || !c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}
-	parts := make([]PartitionInfo, 0, len(logs))
-	for _, l := range logs {
-		parts = append(parts, c.partitionInfo(r.Context(), l))
-	}
+	parts := c.partitionInfos(r.Context(), name, ps, c.remoteStats(r.Context(), map[string][]part{name: ps}))
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	configs := []ConfigEntry{}
@@ -173,7 +213,7 @@ func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"summary": c.summarize(r.Context(), name, logs, c.traffic()), "partitions": parts,
+		"summary": c.summarize(name, ps, parts, c.traffic()), "partitions": parts,
 		"configs": configs, "configs_error": cfgErr,
 	})
 }
@@ -223,7 +263,7 @@ func (c *Console) addPartitions(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	have := len(c.topicLogs()[name])
+	have := len(c.topicParts()[name])
 	if have == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
@@ -260,7 +300,7 @@ func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "type the topic's name in confirm to delete it")
 		return
 	}
-	if len(c.topicLogs()[name]) == 0 {
+	if len(c.topicParts()[name]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}
@@ -375,7 +415,7 @@ func (c *Console) alterConfigs(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if len(c.topicLogs()[name]) == 0 {
+	if len(c.topicParts()[name]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}

@@ -163,6 +163,24 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 			}
 			return out
 		},
+		// The cluster's partitions: from the metadata image; those led by
+		// other brokers are read from them on the inter-broker listener.
+		Topics: func() map[string][]console.PartitionMeta {
+			ts := b.ClusterTopics()
+			if ts == nil {
+				return nil
+			}
+			out := make(map[string][]console.PartitionMeta, len(ts))
+			for t, ps := range ts {
+				ms := make([]console.PartitionMeta, len(ps))
+				for i, p := range ps {
+					ms[i] = console.PartitionMeta{Partition: p.Partition, Leader: p.Leader, Replicas: p.Replicas, ISR: p.ISR}
+				}
+				out[t] = ms
+			}
+			return out
+		},
+		PeerAddr: b.PeerAddr, DialPeer: b.DialPeer(),
 		Traffic: func() map[string]console.TopicBytes {
 			out := map[string]console.TopicBytes{}
 			for t, v := range b.Traffic() {

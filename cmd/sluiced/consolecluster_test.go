@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// clusterPartition is a row of the console's topic page (/api/topics/{t}).
+type clusterPartition struct {
+	Partition     int32
+	Leader        int32
+	Replicas, ISR []int32
+	HighWatermark int64 `json:"high_watermark"`
+	LogEnd        int64 `json:"log_end_offset"`
+	SizeBytes     int64 `json:"size_bytes"`
+	Remote        bool
+	Unavailable   bool
+	Error         string
+}
+
+func consoleJSON(t *testing.T, base, path string, out any) int {
+	t.Helper()
+	code, body := httpGet(t, base+path)
+	if code == 200 {
+		if err := json.Unmarshal([]byte(body), out); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, body)
+		}
+	}
+	return code
+}
+
+// In a cluster, any broker's console shows the whole cluster: broker 1's
+// console shows all six partitions of an RF=1 topic spread over three
+// brokers (end offsets and sizes from their leaders), browses a partition
+// led by broker 3, counts every record with SQL and computes a group's lag
+// on every partition; with broker 2 killed its partitions show as
+// unavailable and the page still answers.
+func TestConsoleClusterWide(t *testing.T) {
+	nodes, addrs := threeNodes(t, "--http-listen", "127.0.0.1:0")
+	defer stopAll(nodes)
+	const topic = "spread"
+	cl := mustClient(t, kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite())
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var leaders []int32
+	eventually(t, 15*time.Second, func() string {
+		var err error
+		leaders, err = leadersOf(addrs[0], topic)
+		if err != nil || len(leaders) != 6 || slices.Contains(leaders, -1) {
+			return fmt.Sprintf("leaders of %s: %v %v", topic, leaders, err)
+		}
+		return ""
+	})
+	for _, id := range []int32{1, 2, 3} {
+		if !slices.Contains(leaders, id) {
+			t.Fatalf("leaders %v: broker %d leads none", leaders, id)
+		}
+	}
+	// Partition p gets p+2 records.
+	want := make([]int64, 6)
+	var total int64
+	for p := range int32(6) {
+		for i := range p + 2 {
+			r := &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("p%d-v%d", p, i))}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce to %d: %v", p, err)
+			}
+		}
+		want[p] = int64(p + 2)
+		total += want[p]
+	}
+	// A group committed 1 on every partition: its lag is end-1 everywhere.
+	var offs kadm.Offsets
+	for p := range int32(6) {
+		offs.Add(kadm.Offset{Topic: topic, Partition: p, At: 1, LeaderEpoch: -1})
+	}
+	if resp, err := adm.CommitOffsets(ctx, "watchers", offs); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+
+	base := "http://" + nodes[0].waitLog("http listening")["addr"].(string)
+	var page struct {
+		Summary struct {
+			Partitions int
+			Records    int64
+		}
+		Partitions []clusterPartition
+	}
+	if code := consoleJSON(t, base, "/api/topics/"+topic, &page); code != 200 || len(page.Partitions) != 6 {
+		t.Fatalf("topic page: %d, %+v", code, page)
+	}
+	for i, p := range page.Partitions {
+		if p.Partition != int32(i) || p.Leader != leaders[i] || p.HighWatermark != want[i] || p.LogEnd < want[i] ||
+			p.Unavailable || p.Remote != (p.Leader != 1) || !slices.Equal(p.Replicas, []int32{leaders[i]}) ||
+			!slices.Equal(p.ISR, []int32{leaders[i]}) || p.SizeBytes <= 0 {
+			t.Errorf("partition %d: %+v, want leader %d, high watermark %d", i, p, leaders[i], want[i])
+		}
+	}
+	if page.Summary.Partitions != 6 || page.Summary.Records != total {
+		t.Errorf("summary %+v, want 6 partitions, %d records", page.Summary, total)
+	}
+
+	// Browse a partition led by broker 3, oldest first and newest first.
+	on3 := slices.Index(leaders, 3)
+	var recs struct {
+		Records []struct {
+			Offset int64
+			Value  string
+		}
+	}
+	if code := consoleJSON(t, base, fmt.Sprintf("/api/topics/%s/records?partition=%d&offset=0", topic, on3), &recs); code != 200 ||
+		int64(len(recs.Records)) != want[on3] || recs.Records[1].Value != fmt.Sprintf("p%d-v1", on3) {
+		t.Fatalf("browse %s-%d (broker 3): %d %+v", topic, on3, code, recs)
+	}
+	if code := consoleJSON(t, base, fmt.Sprintf("/api/topics/%s/records?partition=%d&limit=1", topic, on3), &recs); code != 200 ||
+		len(recs.Records) != 1 || recs.Records[0].Offset != want[on3]-1 {
+		t.Fatalf("newest of %s-%d: %d %+v", topic, on3, code, recs)
+	}
+
+	// SQL over every partition, wherever it is led.
+	var res struct {
+		Rows    [][]any
+		Stopped string
+	}
+	q := url.QueryEscape(fmt.Sprintf(`SELECT partition, offset FROM "%s" LIMIT 1000`, topic))
+	if code := consoleJSON(t, base, "/api/query?sql="+q, &res); code != 200 || int64(len(res.Rows)) != total || res.Stopped != "end" {
+		t.Fatalf("query: %d: %d rows (want %d), stopped %q", code, len(res.Rows), total, res.Stopped)
+	}
+	q = url.QueryEscape(fmt.Sprintf(`SELECT offset FROM "%s" WHERE value LIKE '%%-v3'`, topic))
+	if code := consoleJSON(t, base, "/api/query?sql="+q, &res); code != 200 || len(res.Rows) != 4 { // partitions 2..5 have a v3
+		t.Fatalf("query with WHERE: %d: %+v", code, res)
+	}
+
+	// Group lag on every partition.
+	var g struct {
+		Lag        int64
+		Partitions []struct {
+			Partition int32
+			End       int64 `json:"end_offset"`
+			Lag       int64
+			Error     string
+		}
+	}
+	if code := consoleJSON(t, base, "/api/groups/watchers", &g); code != 200 || len(g.Partitions) != 6 || g.Lag != total-6 {
+		t.Fatalf("group: %d %+v, want lag %d", code, g, total-6)
+	}
+	for _, p := range g.Partitions {
+		if p.End != want[p.Partition] || p.Lag != want[p.Partition]-1 {
+			t.Errorf("group lag on %d: %+v, want end %d", p.Partition, p, want[p.Partition])
+		}
+	}
+
+	// Broker 2 down: its partitions are unavailable, the others still
+	// read; the page answers (the remote bound is 3 s; 20 s is generous).
+	nodes[1].kill()
+	began := time.Now()
+	eventually(t, 20*time.Second, func() string {
+		if code := consoleJSON(t, base, "/api/topics/"+topic, &page); code != 200 || len(page.Partitions) != 6 {
+			return fmt.Sprintf("topic page after kill: %d", code)
+		}
+		for i, p := range page.Partitions {
+			if leaders[i] == 2 && !p.Unavailable {
+				return fmt.Sprintf("partition %d of killed broker 2: %+v", i, p)
+			}
+			if leaders[i] != 2 && (p.Unavailable || p.HighWatermark != want[i]) {
+				return fmt.Sprintf("partition %d on a live broker: %+v", i, p)
+			}
+		}
+		return ""
+	})
+	t.Logf("after the kill, the topic page showed broker 2's partitions unavailable within %v", time.Since(began))
+	on2 := slices.Index(leaders, 2)
+	var e struct{ Error string }
+	if code := consoleJSON(t, base, fmt.Sprintf("/api/topics/%s/records?partition=%d", topic, on2), &e); code != 503 {
+		t.Errorf("browse of a partition on the killed broker: %d, want 503", code)
+	}
+}
