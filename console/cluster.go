@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,7 +37,16 @@ type PartitionMeta struct {
 }
 
 // errUnavailable marks a partition whose leader cannot be read now.
-var errUnavailable = errors.New("console: partition unavailable")
+var (
+	errUnavailable = errors.New("console: partition unavailable")
+	errNoLeader    = fmt.Errorf("%w: no leader", errUnavailable)
+)
+
+// firstLine is err's message up to its first line break (joined errors).
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
 
 // part is one partition of a topic: led here (local is its log) or led
 // by another broker (local is nil).
@@ -158,7 +168,7 @@ func (c *Console) remoteStats(ctx context.Context, topics map[string][]part) map
 			}
 			st := &remoteStat{err: fmt.Errorf("%w: leader %d did not answer", errUnavailable, p.meta.Leader)}
 			if p.meta.Leader < 0 {
-				st.err = fmt.Errorf("%w: no leader", errUnavailable)
+				st.err = errNoLeader
 			}
 			out[t][p.meta.Partition] = st
 			set.Add(t, p.meta.Partition)
@@ -181,16 +191,20 @@ func (c *Console) remoteStats(ctx context.Context, topics map[string][]part) map
 	var wg sync.WaitGroup
 	var starts, ends kadm.ListedOffsets
 	var dirs kadm.DescribedAllLogDirs
+	var serr, eerr error
 	wg.Add(3)
-	go func() { defer wg.Done(); starts, _ = adm.ListStartOffsets(ctx, names...) }()
-	go func() { defer wg.Done(); ends, _ = adm.ListEndOffsets(ctx, names...) }()
+	go func() { defer wg.Done(); starts, serr = adm.ListStartOffsets(ctx, names...) }()
+	go func() { defer wg.Done(); ends, eerr = adm.ListEndOffsets(ctx, names...) }()
 	go func() { defer wg.Done(); dirs, _ = adm.DescribeAllLogDirs(ctx, set) }()
 	wg.Wait()
+	callErr := errors.Join(serr, eerr)
 	for t, ps := range out {
 		for p, st := range ps {
 			s, ok1 := starts.Lookup(t, p)
 			e, ok2 := ends.Lookup(t, p)
 			switch {
+			case (!ok1 || !ok2) && callErr != nil && st.err != nil && !errors.Is(st.err, errNoLeader):
+				st.err = fmt.Errorf("%w: leader %d did not answer: %v", errUnavailable, c.leaderOf(topics, t, p), firstLine(callErr))
 			case ok1 && s.Err != nil:
 				st.err = fmt.Errorf("%w: %v", errUnavailable, s.Err)
 			case ok2 && e.Err != nil:

@@ -5,10 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -181,9 +187,73 @@ func TestConsoleClusterWide(t *testing.T) {
 		return ""
 	})
 	t.Logf("after the kill, the topic page showed broker 2's partitions unavailable within %v", time.Since(began))
+	shotClusterTopic(t, base+"/#/topics/"+topic)
 	on2 := slices.Index(leaders, 2)
 	var e struct{ Error string }
 	if code := consoleJSON(t, base, fmt.Sprintf("/api/topics/%s/records?partition=%d", topic, on2), &e); code != 503 {
 		t.Errorf("browse of a partition on the killed broker: %d, want 503", code)
+	}
+
+	// Broker 3 hung (SIGSTOP): connections to it stay open and silent;
+	// the page still answers, its partitions unavailable once the remote
+	// bound (3 s) passes.
+	if err := nodes[2].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer nodes[2].kill() // SIGKILL ends a stopped process too
+	eventually(t, 30*time.Second, func() string {
+		began := time.Now()
+		code := consoleJSON(t, base, "/api/topics/"+topic, &page)
+		took := time.Since(began)
+		if code != 200 || len(page.Partitions) != 6 {
+			return fmt.Sprintf("topic page with broker 3 hung: %d", code)
+		}
+		if took > 15*time.Second {
+			t.Fatalf("topic page took %v with broker 3 hung (remote bound 3 s)", took)
+		}
+		for i, p := range page.Partitions {
+			if leaders[i] != 1 && !p.Unavailable || leaders[i] == 1 && (p.Unavailable || p.HighWatermark != want[i]) {
+				return fmt.Sprintf("partition %d (leader %d) with broker 3 hung: %+v", i, leaders[i], p)
+			}
+		}
+		t.Logf("with broker 3 hung the topic page answered in %v", took)
+		return ""
+	})
+}
+
+// shotClusterTopic renders the topic page at url in headless Chromium (when
+// installed, as console's TestBrowser), checks it shows the unavailable
+// partitions, and saves .bench/console-shots/cluster-topic.png.
+func shotClusterTopic(t *testing.T, url string) {
+	t.Helper()
+	exe, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Log("chromium not found: no screenshot of the cluster's topic page")
+		return
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 860), chromedp.Flag("disable-gpu", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.Poll[chromedp.Void](
+		`(document.querySelector("main")||{}).innerText?.includes("unavailable")`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("topic page in chromium: %v", err)
+	}
+	s, err := chromedp.Run(ctx, chromedp.Text("main"))
+	if err != nil || !strings.Contains(s, "Replicas") || !strings.Contains(s, "(here)") {
+		t.Errorf("topic page text: %v %q", err, s)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := filepath.Join("..", "..", ".bench", "console-shots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cluster-topic.png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -123,7 +123,7 @@ async function topic(name) {
   const t = await api(`/api/topics/${encodeURIComponent(name)}`);
   const s = t.summary;
   main.innerHTML = `<h1>Topic ${esc(name)}</h1>
-  <div class="cards">${[['Partitions', s.partitions], ['Records', fmtNum(s.records) + (s.records_approximate ? ' ≈' : '')], ['Size', fmtBytes(s.size_bytes)],
+  <div class="cards">${[['Partitions', s.partitions + (s.unavailable_partitions ? ` <span class="badge stalled">${s.unavailable_partitions} unavailable</span>` : '')], ['Records', fmtNum(s.records) + (s.records_approximate ? ' ≈' : '')], ['Size', fmtBytes(s.size_bytes)],
     ['Bytes in', fmtBytes(s.bytes_in)], ['Bytes out', fmtBytes(s.bytes_out)]].map(([k, v]) => `<div class="card"><div class="k">${k}</div><div class="v">${v}</div></div>`).join('')}</div>
   ${s.records_note ? `<p class="note">Records: ${esc(s.records_note)}</p>` : '<p class="muted">Record counts are exact, summed from batch headers.</p>'}
   <div class="row"><a href="#/messages/${encodeURIComponent(name)}">Browse and search messages →</a></div>
