@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -337,4 +338,41 @@ func (c *Console) remoteOffsetForTime(ctx context.Context, topic string, p int32
 		return 0, false, fmt.Errorf("%w: offset for time in %s-%d: %v", errUnavailable, topic, p, o.Err)
 	}
 	return o.Offset, o.Offset >= 0, nil
+}
+
+// routed wraps local, the in-process dialer of the console's Kafka
+// clients, so that a connection to another broker of the cluster (an
+// address in its registration, which Metadata answers) goes to that
+// broker's inter-broker listener (cfg.DialPeer) rather than to this
+// broker: group requests reach their coordinator and produce its
+// partition's leader. Those requests then act as the broker, not as the
+// viewer, so the console checks the viewer's ACLs itself before sending
+// them (groups.go, data.go). Without DialPeer, or for this broker's own
+// addresses, local dials.
+func routed(cfg *Config, local DialFunc) DialFunc {
+	if cfg.DialPeer == nil || cfg.PeerAddr == nil || cfg.Brokers == nil {
+		return local
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == cfg.KafkaAddr {
+			return local(ctx, network, addr)
+		}
+		for _, b := range cfg.Brokers() {
+			for _, e := range b.Endpoints {
+				_, hostPort, ok := strings.Cut(e, "://")
+				if !ok || hostPort != addr {
+					continue
+				}
+				if b.Self {
+					return local(ctx, network, addr)
+				}
+				peer, ok := cfg.PeerAddr(b.ID)
+				if !ok {
+					return nil, fmt.Errorf("%w: broker %d has no inter-broker endpoint", errUnavailable, b.ID)
+				}
+				return cfg.DialPeer(ctx, network, peer)
+			}
+		}
+		return local(ctx, network, addr)
+	}
 }

@@ -203,7 +203,7 @@ func New(cfg Config) (*Console, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.KafkaAddr), kgo.ClientID("sluice-console"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.DisableIdempotentWrite()}
 	if cfg.DialInternal != nil {
-		opts = append(opts, kgo.Dialer(cfg.DialInternal))
+		opts = append(opts, kgo.Dialer(routed(&cfg, cfg.DialInternal)))
 	}
 	kcl, err := kgo.NewClient(opts...)
 	if err != nil {

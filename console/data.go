@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice/sluice/acl"
@@ -372,6 +373,12 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	n := len(c.topicParts()[topic])
 	if n == 0 || !c.allowed(r.Context(), acl.Topic, topic, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
+		return
+	}
+	// The leader may be another broker, reached as the broker (routed):
+	// check WRITE here as the leader would for the viewer.
+	if !c.allowed(r.Context(), acl.Topic, topic, acl.Write) {
+		writeErr(w, http.StatusForbidden, "topic %q: %v", topic, kerr.TopicAuthorizationFailed)
 		return
 	}
 	var req struct {

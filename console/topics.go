@@ -338,24 +338,49 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	for _, l := range c.cfg.Store.OfflineLogs() {
 		offline = append(offline, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
 	}
+	// The cluster's partitions, from the metadata image: how many, which
+	// have no leader, which lack replicas in their ISR, who leads them.
+	partitions, under := len(logs), 0
+	leaders := map[int32]int{c.cfg.NodeID: len(logs)}
+	if c.cfg.Topics != nil {
+		if image := c.cfg.Topics(); image != nil {
+			partitions, leaders = 0, map[int32]int{}
+			for t, ps := range image {
+				if !c.allowed(r.Context(), acl.Topic, t, acl.Describe) {
+					continue
+				}
+				topics[t] = true
+				for _, p := range ps {
+					partitions++
+					leaders[p.Leader]++
+					if p.Leader < 0 {
+						offline = append(offline, fmt.Sprintf("%s-%d", t, p.Partition))
+					}
+					if len(p.ISR) < len(p.Replicas) {
+						under++
+					}
+				}
+			}
+		}
+	}
 	fsTotal, fsFree := c.statDisk(c.cfg.Store.Dir())
 	alerts := c.alerts(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,
-		"brokers":    c.brokers(len(logs), size),
-		"topics":     len(topics), "partitions": len(logs), "log_bytes": size,
+		"brokers":    c.brokers(leaders, size),
+		"topics":     len(topics), "partitions": partitions, "log_bytes": size,
 		"disk_total_bytes": fsTotal, "disk_free_bytes": fsFree,
-		"offline_partitions": offline, "under_replicated_partitions": 0, "alerts": alerts,
+		"offline_partitions": offline, "under_replicated_partitions": under, "alerts": alerts,
 	})
 }
 
 // brokers is the overview's brokers table: every broker of the cluster
-// (id, endpoints, rack, alive or fenced, the controller); this one also
-// with its version, uptime, leaders and log bytes, which the others'
-// consoles show for them.
-func (c *Console) brokers(leaders int, size int64) []map[string]any {
+// (id, endpoints, rack, alive or fenced, the controller, the partitions it
+// leads in the metadata image); this one also with its version, uptime
+// and log bytes, which the others' consoles show for them.
+func (c *Console) brokers(leaders map[int32]int, size int64) []map[string]any {
 	self := map[string]any{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "endpoints": []string{c.cfg.KafkaAddr}, "version": c.cfg.Version,
-		"rack": c.cfg.Rack, "leaders": leaders, "log_bytes": size, "started": c.cfg.Started.UnixMilli(),
+		"rack": c.cfg.Rack, "leaders": leaders[c.cfg.NodeID], "log_bytes": size, "started": c.cfg.Started.UnixMilli(),
 		"uptime_seconds": int64(time.Since(c.cfg.Started).Seconds()), "controller": true, "state": "alive", "self": true}
 	if c.cfg.Brokers == nil {
 		return []map[string]any{self}
@@ -367,7 +392,7 @@ func (c *Console) brokers(leaders int, size int64) []map[string]any {
 			state = "fenced"
 		}
 		m := map[string]any{"id": b.ID, "endpoint": strings.Join(b.Endpoints, ", "), "endpoints": b.Endpoints, "rack": b.Rack,
-			"controller": b.Controller, "state": state, "self": b.Self}
+			"controller": b.Controller, "state": state, "self": b.Self, "leaders": leaders[b.ID]}
 		if b.Self {
 			for _, k := range []string{"version", "leaders", "log_bytes", "started", "uptime_seconds"} {
 				m[k] = self[k]

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -87,12 +89,22 @@ func TestConsoleClusterWide(t *testing.T) {
 		want[p] = int64(p + 2)
 		total += want[p]
 	}
-	// A group committed 1 on every partition: its lag is end-1 everywhere.
+	// A group coordinated by broker 3 committed 1 on every partition: its
+	// lag is end-1 everywhere.
+	group := ""
+	for i := 0; group == ""; i++ {
+		name := fmt.Sprintf("watchers-%d", i)
+		if id, err := coordinatorOf(addrs[0], 0, name); err == nil && id == 3 {
+			group = name
+		} else if i > 200 {
+			t.Fatalf("no group name coordinated by broker 3: %v", err)
+		}
+	}
 	var offs kadm.Offsets
 	for p := range int32(6) {
 		offs.Add(kadm.Offset{Topic: topic, Partition: p, At: 1, LeaderEpoch: -1})
 	}
-	if resp, err := adm.CommitOffsets(ctx, "watchers", offs); err != nil || resp.Error() != nil {
+	if resp, err := adm.CommitOffsets(ctx, group, offs); err != nil || resp.Error() != nil {
 		t.Fatalf("commit: %v %v", err, resp.Error())
 	}
 
@@ -159,7 +171,7 @@ func TestConsoleClusterWide(t *testing.T) {
 			Error     string
 		}
 	}
-	if code := consoleJSON(t, base, "/api/groups/watchers", &g); code != 200 || len(g.Partitions) != 6 || g.Lag != total-6 {
+	if code := consoleJSON(t, base, "/api/groups/"+group, &g); code != 200 || len(g.Partitions) != 6 || g.Lag != total-6 {
 		t.Fatalf("group: %d %+v, want lag %d", code, g, total-6)
 	}
 	for _, p := range g.Partitions {
@@ -167,6 +179,53 @@ func TestConsoleClusterWide(t *testing.T) {
 			t.Errorf("group lag on %d: %+v, want end %d", p.Partition, p, want[p.Partition])
 		}
 	}
+
+	// The overview counts leaders per broker from the metadata image.
+	var ov struct {
+		Brokers []struct {
+			ID      int32
+			Leaders int
+		}
+		Under int `json:"under_replicated_partitions"`
+	}
+	if code := consoleJSON(t, base, "/api/overview", &ov); code != 200 || len(ov.Brokers) != 3 || ov.Under != 0 {
+		t.Fatalf("overview: %d %+v", code, ov)
+	}
+	for _, b := range ov.Brokers {
+		n := 0
+		for _, l := range leaders {
+			n += boolInt(l == b.ID)
+		}
+		if b.Leaders < n { // __consumer_offsets adds to the topic's
+			t.Errorf("overview: broker %d leads %d partitions, want at least %d", b.ID, b.Leaders, n)
+		}
+	}
+
+	// Produce from the console to a partition led by broker 3.
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if _, err := hc.Get(base + "/api/csrf"); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(base)
+	req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/topics/%s/records", base, topic),
+		strings.NewReader(fmt.Sprintf(`{"partition":%d,"value":"from the console"}`, on3)))
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "sluice_csrf" {
+			req.Header.Set("X-Sluice-CSRF", c.Value)
+		}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var produced struct{ Offset int64 }
+	_ = json.NewDecoder(resp.Body).Decode(&produced)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || produced.Offset != want[on3] {
+		t.Fatalf("produce to %s-%d (broker 3) from the console: %d %+v", topic, on3, resp.StatusCode, produced)
+	}
+	want[on3]++
 
 	// Broker 2 down: its partitions are unavailable, the others still
 	// read; the page answers (the remote bound is 3 s; 20 s is generous).
@@ -256,4 +315,11 @@ func shotClusterTopic(t *testing.T, url string) {
 	if err := os.WriteFile(filepath.Join(dir, "cluster-topic.png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
