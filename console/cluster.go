@@ -268,7 +268,8 @@ func (c *Console) fetchRemote(ctx context.Context, topic string, p int32, from, 
 		return err
 	}
 	opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchMaxPartitionBytes(4<<20))
+		kgo.FetchMaxWait(100*time.Millisecond), kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.KeepControlRecords()) // seen, so a log ending in a marker ends the read
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("console: cannot create fetch client: %w", err)
@@ -289,7 +290,7 @@ func (c *Console) fetchRemote(ctx context.Context, topic string, p int32, from, 
 			if done || r.Offset < from {
 				return
 			}
-			if r.Offset >= to || !fn(segmentRecord(r)) {
+			if r.Offset >= to || !r.Attrs.IsControl() && !fn(segmentRecord(r)) {
 				done = true
 				return
 			}
