@@ -83,7 +83,7 @@ func (c *Console) oldestUnconsumed(ctx context.Context, group string) float64 {
 	}
 	all := c.topicParts()
 	var oldest float64
-	for _, e := range c.cfg.Lag() {
+	for _, e := range c.lagEntries(ctx) {
 		p, ok := partOf(all, e.Topic, e.Partition)
 		if e.Group != group || e.End <= e.Committed || !ok || p.local == nil {
 			continue

@@ -377,3 +377,72 @@ func routed(cfg *Config, local DialFunc) DialFunc {
 		return local(ctx, network, addr)
 	}
 }
+
+// lagEntries is Config.Lag with the end offsets of partitions led by other
+// brokers asked of their leaders (one bounded round for all): a group's
+// lag counts every partition, wherever it is led. Entries whose leader
+// does not answer are left out.
+func (c *Console) lagEntries(ctx context.Context) []LagEntry {
+	if c.cfg.Lag == nil {
+		return nil
+	}
+	return c.fillEnds(ctx, c.cfg.Lag())
+}
+
+// fillEnds sets the end offsets of lag's entries on partitions led by other
+// brokers from their leaders, leaving out those that do not answer (and
+// entries with no end).
+func (c *Console) fillEnds(ctx context.Context, lag []LagEntry) []LagEntry {
+	all := c.topicParts()
+	need := map[string][]part{}
+	seen := map[string]bool{}
+	for _, e := range lag {
+		p, ok := partOf(all, e.Topic, e.Partition)
+		if k := topicPart(e.Topic, e.Partition); ok && p.remote() && !seen[k] {
+			seen[k] = true
+			need[e.Topic] = append(need[e.Topic], p)
+		}
+	}
+	stats := c.remoteStats(ctx, need)
+	out := lag[:0]
+	for _, e := range lag {
+		p, ok := partOf(all, e.Topic, e.Partition)
+		if ok && p.remote() {
+			st := stats[e.Topic][e.Partition]
+			if st == nil || st.err != nil {
+				continue
+			}
+			e.End = st.end
+		}
+		if e.End >= 0 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// otherGroupsLag is the lag entries of groups coordinated by other brokers
+// (their coordinators' OffsetFetch, one bounded round), with every
+// partition's end offset.
+func (c *Console) otherGroupsLag(ctx context.Context, groups []string) []LagEntry {
+	ctx, cancel := context.WithTimeout(ctx, c.remoteTimeout())
+	defer cancel()
+	all := c.topicParts()
+	var out []LagEntry
+	for g, r := range c.admin(ctx).FetchManyOffsets(ctx, groups...) {
+		if r.Err != nil {
+			continue
+		}
+		r.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err != nil || o.At < 0 {
+				return
+			}
+			e := LagEntry{Group: g, Topic: o.Topic, Partition: o.Partition, Committed: o.At, End: -1}
+			if p, ok := partOf(all, o.Topic, o.Partition); ok && p.local != nil {
+				e.End = p.local.HighWatermark()
+			}
+			out = append(out, e)
+		})
+	}
+	return c.fillEnds(ctx, out)
+}

@@ -27,7 +27,8 @@ import (
 var webFS embed.FS
 
 // LagEntry is one group's committed offset on one partition and the
-// partition's end (high watermark).
+// partition's end (high watermark; -1 when this broker has no log of it:
+// the console asks the partition's leader, as for one led elsewhere).
 type LagEntry struct {
 	Group     string
 	Topic     string
@@ -282,10 +283,7 @@ func (c *Console) sample(now time.Time) {
 	for _, l := range logs {
 		disk += float64(l.Size())
 	}
-	var lag []LagEntry
-	if c.cfg.Lag != nil {
-		lag = c.cfg.Lag()
-	}
+	lag := c.lagEntries(context.Background())
 	c.mu.Lock()
 	prev, prevTime := c.mu.prev, c.mu.prevTime
 	c.mu.prev, c.mu.prevTime = cur, now

@@ -69,7 +69,21 @@ func (c *Console) groupVerdicts(ctx context.Context) []GroupSummary {
 	now := map[lagKey]lagSample{}
 	if c.cfg.Lag != nil {
 		t := time.Now().UnixMilli()
-		for _, e := range c.cfg.Lag() {
+		here := map[string]bool{}
+		for _, e := range c.lagEntries(ctx) {
+			now[lagKey{e.Group, e.Topic, e.Partition}] = lagSample{t, e.Committed, e.End}
+			here[e.Group] = true
+		}
+		// Groups coordinated by other brokers: their coordinators'
+		// commits (no history here: their charts are on their
+		// coordinator's console).
+		var others []string
+		for name := range described {
+			if !here[name] && c.allowed(ctx, acl.Group, name, acl.Describe) {
+				others = append(others, name)
+			}
+		}
+		for _, e := range c.otherGroupsLag(ctx, others) {
 			now[lagKey{e.Group, e.Topic, e.Partition}] = lagSample{t, e.Committed, e.End}
 		}
 	}

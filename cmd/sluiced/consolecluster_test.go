@@ -180,6 +180,23 @@ func TestConsoleClusterWide(t *testing.T) {
 		}
 	}
 
+	// The groups list: the same lag, though broker 3 coordinates it.
+	var gl struct {
+		Groups []struct {
+			Group string
+			Lag   int64
+		}
+	}
+	if code := consoleJSON(t, base, "/api/groups", &gl); code != 200 ||
+		!slices.ContainsFunc(gl.Groups, func(x struct {
+			Group string
+			Lag   int64
+		}) bool {
+			return x.Group == group && x.Lag == total-6
+		}) {
+		t.Errorf("groups list: %d %+v, want %s with lag %d", code, gl, group, total-6)
+	}
+
 	// The overview counts leaders per broker from the metadata image.
 	var ov struct {
 		Brokers []struct {

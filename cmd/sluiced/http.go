@@ -189,7 +189,7 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 			return out
 		},
 		Lag: func() []console.LagEntry {
-			lag := b.ConsumerLag()
+			lag := b.GroupCommits() // partitions led elsewhere too: the console asks their leaders
 			out := make([]console.LagEntry, len(lag))
 			for i, l := range lag {
 				out[i] = console.LagEntry{Group: l.Group, Topic: l.Topic, Partition: l.Partition, Committed: l.Committed, End: l.LogEnd}
