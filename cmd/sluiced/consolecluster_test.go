@@ -147,6 +147,12 @@ func TestConsoleClusterWide(t *testing.T) {
 		t.Fatalf("newest of %s-%d: %d %+v", topic, on3, code, recs)
 	}
 
+	// Search every partition: the one match is on broker 3.
+	code, body := httpGet(t, fmt.Sprintf("%s/api/topics/%s/search?q=p%d-v1&format=jsonl", base, topic, on3))
+	if lines := strings.Split(strings.TrimSpace(body), "\n"); code != 200 || len(lines) != 1 || !strings.Contains(lines[0], fmt.Sprintf(`"partition":%d`, on3)) {
+		t.Fatalf("search: %d %q", code, body)
+	}
+
 	// SQL over every partition, wherever it is led.
 	var res struct {
 		Rows    [][]any
