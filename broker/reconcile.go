@@ -44,8 +44,9 @@ package broker
 // overrides were all removed locally gets its creation-time ones back
 // from the image at the next start.
 //
-// Replication is not there yet: a follower keeps an empty local log, and
-// the ISR is what the controller set (all replicas at creation).
+// Replication follows each pass: replicaManager.sync (replication.go)
+// starts or ends this broker's leaderships and moves the partitions it
+// follows onto its leaders' fetchers, from the same image.
 
 import (
 	"fmt"
@@ -118,6 +119,7 @@ func (r *reconciler) loop(epoch func() int64) {
 		if im != r.prev {
 			r.pass(im)
 			r.prev = im
+			r.b.cl.repl.sync(im)
 		}
 		r.signal()
 		if first {
