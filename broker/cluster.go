@@ -535,3 +535,66 @@ func (b *Broker) MetadataState() (applied uint64, digest [sha256.Size]byte, ok b
 	}
 	return applied, sha256.Sum256(im.AppendSnapshot(nil)), true
 }
+
+// ClusterPartition is one partition of the metadata image as the web
+// console shows it.
+type ClusterPartition struct {
+	Partition int32
+	Leader    int32 // -1: no leader (offline)
+	Replicas  []int32
+	ISR       []int32
+}
+
+// ClusterTopics returns every topic of the metadata image with its
+// partitions in order; nil without a controller quorum (the store's logs
+// are then the whole cluster).
+func (b *Broker) ClusterTopics() map[string][]ClusterPartition {
+	if b.cl == nil {
+		return nil
+	}
+	im := b.cl.ctl.Image()
+	out := map[string][]ClusterPartition{}
+	for _, name := range im.TopicNames() {
+		t, ok := im.Topic(name)
+		if !ok {
+			continue
+		}
+		ps := make([]ClusterPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ps[i] = ClusterPartition{Partition: p.Partition, Leader: p.Leader,
+				Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR)}
+		}
+		out[name] = ps
+	}
+	return out
+}
+
+// PeerAddr is broker id's inter-broker endpoint (inter.broker.listener.name)
+// in the metadata image.
+func (b *Broker) PeerAddr(id int32) (string, bool) {
+	if b.cl == nil {
+		return "", false
+	}
+	br, ok := b.cl.ctl.Image().Broker(id)
+	if !ok {
+		return "", false
+	}
+	want := b.cfg.InterBroker.listener()
+	for _, e := range br.Endpoints {
+		if e.Name == want {
+			return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), true
+		}
+	}
+	return "", false
+}
+
+// DialPeer returns a dialer (kgo.Dialer's signature) that connects to
+// another broker's inter-broker listener and secures the connection as
+// the inter-broker configuration says (TLS, SASL), as the broker's own
+// principal: the web console reads partitions led by other brokers with
+// it (ListOffsets, DescribeLogDirs, Fetch). Never hand it to a user's
+// requests: what the console reads through it is filtered by the console
+// with Authorize first.
+func (b *Broker) DialPeer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, _, addr string) (net.Conn, error) { return b.dialPeer(ctx, addr) }
+}
