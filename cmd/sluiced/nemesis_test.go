@@ -163,6 +163,11 @@ func runNemesis(t *testing.T, rf int16, faults []string) {
 	stopReading()
 	<-consumed
 	final := c.sameMetadata(20*time.Second, 0, 1, 2)
+	if rf > 1 {
+		// Every replica back in the ISR: each has everything below the
+		// high watermarks read above, so the checker may ask it of all.
+		c.fullISR(topic, 60*time.Second)
+	}
 	replicas := c.replicasOf(topic)
 	c.stopAll()
 	t.Logf("nemesis done in %.1fs: %d acknowledged (%d by VerifiableProducer), %d produce failures (not acknowledged), %d records consumed; metadata identical on all three (index %d)",
@@ -395,6 +400,30 @@ func (c *nsCluster) replicasOf(topic string) map[int32][]int32 {
 		out[int32(p)] = pi.replicas
 	}
 	return out
+}
+
+// fullISR waits until every partition of topic has all its replicas in
+// its ISR.
+func (c *nsCluster) fullISR(topic string, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		parts, err := partitionsOf(c.addrs()[0], topic)
+		lagging := ""
+		for p, pi := range parts {
+			if len(pi.isr) != len(pi.replicas) {
+				lagging = fmt.Sprintf("partition %d: ISR %v of replicas %v", p, pi.isr, pi.replicas)
+				break
+			}
+		}
+		if err == nil && lagging == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("replicas not back in the ISR after %v: %v %s\n%s", timeout, err, lagging, describePartitions(c.addrs()[0], topic))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkNemesis reads every replica of every partition from the nodes'
