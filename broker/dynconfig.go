@@ -191,6 +191,24 @@ func (ts *topics) setDynamic(cluster, validateOnly bool, edit func(map[string]st
 	return ts.reapplyLocked()
 }
 
+// replaceDynamic makes dyn the dynamic configs of both levels (from the
+// metadata image): validated, cached in broker-configs.json and applied to
+// every topic.
+func (ts *topics) replaceDynamic(dyn dynamicLevels) error {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
+	log, err := buildDefaults(ts.defaults.static, dyn)
+	if err != nil {
+		return err
+	}
+	if err := writeBrokerConfigs(ts.store.Dir(), dyn); err != nil {
+		return err
+	}
+	ts.defaults.cur.Store(&liveDefaults{log: log, dynamic: dyn})
+	ts.log.Info("dynamic broker configs changed", "node", dyn.Node, "cluster", dyn.Cluster)
+	return ts.reapplyLocked()
+}
+
 // loadDynamic reads broker-configs.json at start and applies it. A value
 // that no longer validates (a file edited by hand) stops the start.
 func (ts *topics) loadDynamic() error {
