@@ -19,7 +19,10 @@ package broker
 //
 // A change is validated as a whole, persisted, then applied to every
 // topic without an override of that config (partition.Log.SetConfig), so
-// no restart is needed.
+// no restart is needed. With a controller the levels are Config records
+// of the BROKER resources "" and the node id (configs_cluster.go): the
+// reconciler applies them (replaceDynamic) and the file is only a cache
+// of the image, read at start.
 
 import (
 	"encoding/json"

@@ -75,14 +75,14 @@ func describedAt(addr, topic, key string) string {
 // everywhere polls until every node describes topic's key as want.
 func everywhere(t *testing.T, addrs []string, topic, key, want string) {
 	t.Helper()
-	for i, a := range addrs {
+	for _, a := range addrs {
 		got := describedAt(a, topic, key)
 		for deadline := time.Now().Add(15 * time.Second); got != want && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond) // polling DescribeConfigs, bounded by the deadline
 			got = describedAt(a, topic, key)
 		}
 		if got != want {
-			t.Fatalf("node %d describes %s %s as %q, want %q", i+1, topic, key, got, want)
+			t.Fatalf("node at %s describes %s %s as %q, want %q", a, topic, key, got, want)
 		}
 	}
 }
@@ -104,6 +104,11 @@ func TestThreeNodeConfigs(t *testing.T) {
 			n.stop()
 		}
 	}()
+	// Changes through a node that does not lead the quorum are forwarded.
+	follower := addrs[0]
+	if leader := agreed(t, addrs, 20*time.Second, allThree); leader == 1 {
+		follower = addrs[1]
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -148,12 +153,22 @@ func TestThreeNodeConfigs(t *testing.T) {
 		t.Fatalf("produce of 2000 bytes to cfg/%d (broker 3) = %v, want MESSAGE_TOO_LARGE", p3, err)
 	}
 	// A validation error and validate-only change nothing.
-	if err := alterVia(addrs[1], kmsg.ConfigResourceTypeTopic, "cfg", op(set, "retention.ms", "x")); !errors.Is(err, kerr.InvalidConfig) {
+	vreq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	vreq.Version, vreq.ValidateOnly = 1, true
+	vr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	vr.ResourceType, vr.ResourceName = kmsg.ConfigResourceTypeTopic, "cfg"
+	vr.Configs = append(vr.Configs, op(set, "retention.ms", "1"))
+	vreq.Resources = append(vreq.Resources, vr)
+	if r, err := request(follower, vreq); err != nil || r.(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode != 0 {
+		t.Fatalf("validate only: %v %+v", err, r)
+	}
+	if err := alterVia(follower, kmsg.ConfigResourceTypeTopic, "cfg", op(set, "retention.ms", "x")); !errors.Is(err, kerr.InvalidConfig) {
 		t.Fatalf("invalid retention.ms: %v, want INVALID_CONFIG", err)
 	}
 
 	// Deleting the override restores the default everywhere.
-	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeTopic, "cfg", op(del, "max.message.bytes", "")); err != nil {
+	everywhere(t, addrs, "cfg", "retention.ms", "3600000/DYNAMIC_TOPIC_CONFIG")
+	if err := alterVia(follower, kmsg.ConfigResourceTypeTopic, "cfg", op(del, "max.message.bytes", "")); err != nil {
 		t.Fatal(err)
 	}
 	everywhere(t, addrs, "cfg", "max.message.bytes", "1048588/DEFAULT_CONFIG")
@@ -163,7 +178,7 @@ func TestThreeNodeConfigs(t *testing.T) {
 
 	// The cluster-wide broker default applies to topics without an
 	// override, on every broker.
-	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeBroker, "",
+	if err := alterVia(follower, kmsg.ConfigResourceTypeBroker, "",
 		op(set, "log.retention.ms", "7200000"), op(set, "message.max.bytes", "1500")); err != nil {
 		t.Fatalf("cluster default: %v", err)
 	}
@@ -173,6 +188,13 @@ func TestThreeNodeConfigs(t *testing.T) {
 	if err := produceTo(ctx, cl, "plain", ledBy3("plain"), 2000); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("produce of 2000 bytes to plain (broker 3) = %v, want MESSAGE_TOO_LARGE", err)
 	}
+
+	// A node's own dynamic config wins over the cluster's, on that node.
+	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeBroker, "3", op(set, "log.retention.ms", "5400000")); err != nil {
+		t.Fatalf("broker 3's config: %v", err)
+	}
+	everywhere(t, addrs[2:], "plain", "retention.ms", "5400000/DYNAMIC_BROKER_CONFIG")
+	everywhere(t, addrs[:2], "plain", "retention.ms", "7200000/DYNAMIC_DEFAULT_BROKER_CONFIG")
 
 	// Everything survives a restart of all three nodes (same data
 	// directories and ports).
@@ -189,5 +211,6 @@ func TestThreeNodeConfigs(t *testing.T) {
 	everywhere(t, addrs, "cfg", "retention.ms", "3600000/DYNAMIC_TOPIC_CONFIG")
 	everywhere(t, addrs, "cfg", "cleanup.policy", "delete,compact/DYNAMIC_TOPIC_CONFIG")
 	everywhere(t, addrs, "cfg", "max.message.bytes", "1500/DYNAMIC_DEFAULT_BROKER_CONFIG")
-	everywhere(t, addrs, "plain", "retention.ms", "7200000/DYNAMIC_DEFAULT_BROKER_CONFIG")
+	everywhere(t, addrs[:2], "plain", "retention.ms", "7200000/DYNAMIC_DEFAULT_BROKER_CONFIG")
+	everywhere(t, addrs[2:], "plain", "retention.ms", "5400000/DYNAMIC_BROKER_CONFIG")
 }
