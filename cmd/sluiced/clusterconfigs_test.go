@@ -176,6 +176,29 @@ func TestThreeNodeConfigs(t *testing.T) {
 		t.Fatalf("produce of 2000 bytes after the delete: %v", err)
 	}
 
+	// AlterConfigs (v2) replaces a topic's whole override set.
+	replace := func(configs map[string]string) {
+		t.Helper()
+		req := kmsg.NewPtrAlterConfigsRequest()
+		req.Version = 2
+		rr := kmsg.NewAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "plain"
+		for k, v := range configs {
+			c := kmsg.NewAlterConfigsRequestResourceConfig()
+			c.Name, c.Value = k, &v
+			rr.Configs = append(rr.Configs, c)
+		}
+		req.Resources = append(req.Resources, rr)
+		r, err := request(follower, req)
+		if err != nil || r.(*kmsg.AlterConfigsResponse).Resources[0].ErrorCode != 0 {
+			t.Fatalf("AlterConfigs %v: %v %+v", configs, err, r)
+		}
+	}
+	replace(map[string]string{"retention.ms": "1000"})
+	everywhere(t, addrs, "plain", "retention.ms", "1000/DYNAMIC_TOPIC_CONFIG")
+	replace(nil)
+	everywhere(t, addrs, "plain", "retention.ms", "604800000/DEFAULT_CONFIG")
+
 	// The cluster-wide broker default applies to topics without an
 	// override, on every broker.
 	if err := alterVia(follower, kmsg.ConfigResourceTypeBroker, "",
