@@ -31,9 +31,15 @@ import (
 //   and its epoch (CurrentLeader) and that leader's endpoint at the
 //   client's listener (NodeEndpoints), as KIP-951.
 // * Acks must be 0, 1 or -1, else every partition gets
-//   INVALID_REQUIRED_ACKS (21). On one node 1 and -1 both complete when
-//   Log.Append returns (which already waits for fsync under --fsync
-//   always). TimeoutMillis is not used (nothing to wait for yet).
+//   INVALID_REQUIRED_ACKS (21). acks=1 completes when Log.Append returns
+//   (which already waits for fsync under --fsync always). acks=-1 (all),
+//   in a cluster (replication.go): NOT_ENOUGH_REPLICAS before the append
+//   when the partition's ISR is smaller than min.insync.replicas; after
+//   it, the response waits until each partition's high watermark passes
+//   its last offset (for one replica at once), then answers
+//   NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below
+//   min.insync.replicas meanwhile, NOT_LEADER_OR_FOLLOWER if this broker
+//   stopped leading it, or REQUEST_TIMED_OUT once TimeoutMillis passed.
 // * acks=0 sends no response; if any partition failed, the connection is
 //   closed instead, as Kafka does, so the client notices.
 // * With an authorizer (authz.go): a request with transactional batches
@@ -90,6 +96,9 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	jobs := b.produceJobs(ctx, r, req, resp)
 	runAppends(jobs)
+	if req.Acks == -1 {
+		awaitReplication(ctx, jobs, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
+	}
 	b.produceLeaderHints(r, resp)
 	if req.Acks == 0 {
 		for _, j := range jobs {
@@ -109,6 +118,11 @@ type produceJob struct {
 	records []byte
 	t       *topic
 	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
+
+	// acks=all on a partition this broker leads in a cluster: its replica
+	// state, and the last offset appended (-1: nothing to wait for).
+	st   *leaderState
+	last int64
 }
 
 // produceJobs builds the response skeleton and one job per partition that
@@ -139,7 +153,7 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
-			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp}
+			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp, last: -1}
 			sp.ErrorCode = denied
 			if sp.ErrorCode == 0 && added != nil {
 				sp.ErrorCode = added[TopicPartition{rt.Topic, rp.Partition}]
@@ -154,6 +168,12 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			}
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
+			}
+			if sp.ErrorCode == 0 && req.Acks == -1 && b.cl != nil {
+				j.st = b.cl.repl.leader(t.partition(rp.Partition))
+				if !b.cl.repl.minInsync(j.st) {
+					sp.ErrorCode = kerr.NotEnoughReplicas.Code
+				}
 			}
 			jobs = append(jobs, j)
 		}
@@ -313,9 +333,68 @@ func (j *produceJob) append() {
 		return
 	}
 	j.out.BaseOffset = res.BaseOffset
+	if j.st != nil {
+		j.last = res.LastOffset
+	}
 	j.out.LogAppendTime = res.LogAppendTime
 	j.out.LogStartOffset = res.LogStartOffset
 	if !res.Duplicate {
 		j.b.traffic.counters(j.topic).in.Add(int64(len(j.records)))
 	}
+}
+
+// awaitReplication completes acks=all: it waits, as one waiter for the
+// whole request, on the Wait channels of the logs it appended to (closed
+// by their HW and LEO moves) and on their leaderships, until every
+// partition's HW passes its last offset or timeout passes (replication.go).
+func awaitReplication(ctx context.Context, jobs []*produceJob, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var waits []<-chan struct{}
+		for _, j := range jobs {
+			if j.last < 0 || j.out.ErrorCode != 0 {
+				continue
+			}
+			l := j.st.log
+			ch := l.Wait() // before looking: no wake-up missed
+			switch {
+			case j.st.lost():
+				j.fail(kerr.NotLeaderForPartition.Code)
+			case l.HighWatermark() > j.last:
+				if !j.b.cl.repl.minInsync(j.st) {
+					j.fail(kerr.NotEnoughReplicasAfterAppend.Code)
+				}
+				j.last = -1
+			default:
+				waits = append(waits, ch, j.st.gone)
+			}
+		}
+		if len(waits) == 0 {
+			return
+		}
+		if !time.Now().Before(deadline) || ctx.Err() != nil {
+			for _, j := range jobs {
+				if j.last >= 0 && j.out.ErrorCode == 0 {
+					j.fail(kerr.RequestTimedOut.Code)
+				}
+			}
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
+		waitAny(ctx, timer.C, waits)
+	}
+}
+
+// fail answers the job's partition with code after its append.
+func (j *produceJob) fail(code int16) {
+	j.out.ErrorCode, j.last = code, -1
+	j.out.BaseOffset, j.out.LogStartOffset, j.out.LogAppendTime = -1, -1, -1
 }

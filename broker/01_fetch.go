@@ -70,8 +70,16 @@ import (
 // * KAFKA_STORAGE_ERROR is answered as NOT_LEADER_OR_FOLLOWER to v0-5,
 //   whose clients may not know it (Kafka's maybeDownConvertStorageError):
 //   they refresh metadata and retry instead of failing.
-// * Follower fetches (ReplicaID >= 0) are served as consumer fetches until
-//   replication exists.
+// * Follower fetches (ReplicaID, or v15+ ReplicaState.ID, >= 0; see
+//   replication.go): with a controller, from a broker that is not a
+//   replica of the partition: NOT_LEADER_OR_FOLLOWER. A LastFetchedEpoch
+//   (v12+) the leader's epochs disagree with gets DivergingEpoch (the
+//   leader's end offset for that epoch, and the epoch) and no records;
+//   otherwise the fetch offset is the follower's LEO (which may move the
+//   HW and bring the follower back into the ISR) and records are read up
+//   to the LEO (ReadReplica, same sendfile path), not the HW. The long
+//   poll also wakes on LEO moves. Without a controller they are served as
+//   consumer fetches.
 
 func init() { register(1, 0, 17, handleFetch) }
 
@@ -84,6 +92,17 @@ type fetchPart struct {
 	epoch     int32 // CurrentLeaderEpoch, -1 unchecked
 	committed bool  // IsolationLevel 1 (read_committed, v4+)
 	errCode   int16 // request-level error (unknown topic, …)
+
+	// A follower's fetch (replication.go): the follower's id (-1 for a
+	// consumer), the partition's replica state on this leader, the
+	// follower's LastFetchedEpoch (-1: none), and the leader's epoch and
+	// end offset to answer as DivergingEpoch (diverged set).
+	replica          int32
+	st               *leaderState
+	lastFetchedEpoch int32
+	diverged         bool
+	divEpoch         int32
+	divEnd           int64
 
 	// Result of the latest read.
 	code   int16
@@ -116,6 +135,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		fetchReq = &cp
 	}
 	topics := b.resolveFetch(r, fetchReq)
+	b.replicaFetched(topics)
 	b.fetchUntilReady(ctx, req, topics)
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
@@ -183,8 +203,13 @@ func storageErrorsAsNotLeader(topics []fetchTopic) {
 func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 	out := make([]fetchTopic, len(req.Topics))
 	var replicaDenied int16
+	replica := int32(-1)
 	if fetchPrivileged(req) {
 		replicaDenied = b.denied(r, &chkFetchReplica, "")
+		replica = req.ReplicaID
+		if req.Version >= 15 {
+			replica = req.ReplicaState.ID
+		}
 	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -210,9 +235,13 @@ func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 			rp := &rt.Partitions[k]
 			fp := &ft.parts[k]
 			*fp = fetchPart{partition: rp.Partition, offset: rp.FetchOffset,
-				maxBytes: max(int64(rp.PartitionMaxBytes), 0), epoch: rp.CurrentLeaderEpoch}
+				maxBytes: max(int64(rp.PartitionMaxBytes), 0), epoch: rp.CurrentLeaderEpoch,
+				replica: -1, lastFetchedEpoch: -1}
 			if req.Version < 9 {
 				fp.epoch = -1
+			}
+			if req.Version >= 12 {
+				fp.lastFetchedEpoch = rp.LastFetchedEpoch
 			}
 			fp.committed = req.Version >= 4 && req.IsolationLevel == readCommitted
 			if denied != 0 {
@@ -224,9 +253,41 @@ func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 			} else {
 				fp.errCode = t.imageEpochCode(rp.Partition, &fp.epoch)
 			}
+			if fp.errCode == 0 && replica >= 0 && b.cl != nil {
+				fp.replica = replica
+				fp.st, fp.errCode = b.cl.repl.replicaFetchCode(fp.log, replica)
+			}
 		}
 	}
 	return out
+}
+
+// replicaFetched applies a follower's fetch to the leader's replica state
+// (Kafka's Partition.fetchRecords): a LastFetchedEpoch the leader's log
+// disagrees with is answered with DivergingEpoch and no records (KIP-320);
+// otherwise the fetch offset is the follower's LEO, which may move the HW
+// and expand the ISR.
+func (b *Broker) replicaFetched(topics []fetchTopic) {
+	for i := range topics {
+		for k := range topics[i].parts {
+			fp := &topics[i].parts[k]
+			if fp.st == nil || fp.errCode != 0 {
+				continue
+			}
+			l := fp.log
+			if fp.lastFetchedEpoch >= 0 {
+				end, epoch, err := l.EndOffsetForEpoch(fp.lastFetchedEpoch)
+				if err == nil && (epoch < fp.lastFetchedEpoch || end < fp.offset) {
+					fp.diverged, fp.divEpoch, fp.divEnd = true, epoch, end
+					continue
+				}
+			}
+			if fp.offset < l.LogStartOffset() || fp.offset > l.LogEndOffset() {
+				continue // OFFSET_OUT_OF_RANGE from the read
+			}
+			fp.errCode = b.cl.repl.followerFetched(fp.st, fp.replica, fp.offset)
+		}
+	}
 }
 
 // fetchUntilReady reads every partition, waiting for more data while the
@@ -299,7 +360,7 @@ func (b *Broker) readFetch(topics []fetchTopic, maxBytes int64) (total int64, fa
 		for k := range topics[i].parts {
 			fp := &topics[i].parts[k]
 			b.readPart(fp, min(fp.maxBytes, left), total == 0)
-			if fp.code != 0 {
+			if fp.code != 0 || fp.diverged {
 				failed = true
 			}
 			total += fp.res.Bytes
@@ -318,8 +379,19 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {
 		return
 	}
+	if fp.diverged {
+		l := fp.log
+		fp.res = partition.ReadResult{HighWatermark: l.HighWatermark(), LastStableOffset: l.LastStableOffset(),
+			LogStartOffset: l.LogStartOffset(), LogEndOffset: l.LogEndOffset()}
+		return
+	}
 	read := fp.log.Read
-	if fp.committed {
+	switch {
+	case fp.st != nil:
+		read = func(offset, maxBytes int64, _ bool) (partition.ReadResult, error) {
+			return fp.log.ReadReplica(offset, maxBytes)
+		}
+	case fp.committed:
 		read = fp.log.ReadCommitted
 	}
 	res, err := read(fp.offset, limit, minOneBatch)

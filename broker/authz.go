@@ -135,6 +135,7 @@ var apiChecks = map[int16][]*check{
 	// come from the other brokers of the cluster on the inter-broker
 	// listener (peer.go), as Kafka's controller checks them:
 	// CLUSTER_ACTION, which brokers have as super.users.
+	56: {&chkBrokerAction}, // AlterPartition, from partition leaders
 	62: {&chkBrokerAction},
 	63: {&chkBrokerAction},
 	65: {&chkDescTxn, &chkDescTxnTopic},

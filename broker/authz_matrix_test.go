@@ -419,6 +419,13 @@ func mxCases() []mxCase {
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.AllocateProducerIDsResponse).ErrorCode }},
+		{key: 56, name: "alter-partition", test: &chkBrokerAction, needs: []*check{&chkBrokerAction}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrAlterPartitionRequest()
+				r.BrokerID = 7
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterPartitionResponse).ErrorCode }},
 		{key: 55, name: "describe-quorum", test: &chkDescQuorum, needs: []*check{&chkDescQuorum}, ok: okAny,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeQuorumRequest()

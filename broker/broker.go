@@ -52,6 +52,30 @@
 // partitions other brokers lead are sent to them with WriteTxnMarkers,
 // carrying the __transaction_state partition's leader epoch as
 // coordinator epoch.
+//
+// # Replication
+//
+// Partitions of replication factor > 1 are replicated as in Kafka
+// (replication.go has the details and the error codes):
+//
+//	              metadata image (leader, leader epoch, ISR, partition epoch)
+//	                     │ reconciler pass ─▶ replicaManager.sync
+//	       ┌─────────────┴──────────────┐
+//	leader here                    follower here
+//	SetReplicated, AssignLeaderEpoch   SetReplicated; partition added to
+//	leaderState per partition:         the fetcher of (leader, slot),
+//	  followers' LEO, caught-up time   num.replica.fetchers slots
+//	       ▲                                 │
+//	       │  Fetch v17 (ReplicaState, FetchOffset = LEO,
+//	       └─ LastFetchedEpoch, CurrentLeaderEpoch) ─┘
+//	diverged epoch? ─▶ DivergingEpoch ─▶ follower TruncateTo
+//	else follower LEO = FetchOffset; HW = min LEO over the ISR
+//	(UpdateHighWatermark, wakes acks=all produces and long polls);
+//	ReadReplica up to the LEO ─▶ follower AppendAsFollower,
+//	its HW = min(leader HW, own LEO)
+//
+//	ISR: shrink (lag > replica.lag.time.max.ms), expand (LEO >= HW)
+//	─▶ AlterPartition (56) to the active controller ─▶ image
 package broker
 
 import (
@@ -90,6 +114,17 @@ type Config struct {
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration
+	// Replication (replication.go), Kafka's keys: ReplicaLagTimeMax
+	// [replica.lag.time.max.ms] 30 s, how long a follower may go without
+	// catching up before it leaves the ISR; ReplicaFetchWait
+	// [replica.fetch.wait.max.ms] 500 ms, a follower fetch's long poll;
+	// NumReplicaFetchers [num.replica.fetchers] 1, fetcher goroutines per
+	// leader broker; HWCheckpointInterval
+	// [replica.high.watermark.checkpoint.interval.ms] 5 s.
+	ReplicaLagTimeMax    time.Duration
+	ReplicaFetchWait     time.Duration
+	NumReplicaFetchers   int
+	HWCheckpointInterval time.Duration
 	// Advertised is, per listener name, the host:port Metadata gives a
 	// client connected on that listener [advertised.listeners]; a
 	// connection on a listener not in it (or none) gets

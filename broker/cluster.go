@@ -82,8 +82,9 @@ type clusterMember struct {
 	connAddr string
 	corrID   int32
 
-	rec *reconciler       // the image's topics onto the local logs (reconcile.go)
-	sec *securityFollower // the image's ACLs and credentials (security_cluster.go)
+	rec  *reconciler       // the image's topics onto the local logs (reconcile.go)
+	repl *replicaManager   // leader and follower replica state (replication.go)
+	sec  *securityFollower // the image's ACLs and credentials (security_cluster.go)
 }
 
 func newClusterMember(b *Broker) *clusterMember {
@@ -97,6 +98,7 @@ func newClusterMember(b *Broker) *clusterMember {
 	_, _ = rand.Read(m.incarnation[:]) // crypto/rand.Read never fails
 	m.epoch.Store(-1)
 	m.rec = newReconciler(b)
+	m.repl = newReplicaManager(b)
 	m.sec = newSecurityFollower(b, m.rec.ready)
 	b.topics.markImageOnly()
 	return m
@@ -105,6 +107,7 @@ func newClusterMember(b *Broker) *clusterMember {
 func (m *clusterMember) start() {
 	go m.loop()
 	m.sec.start()
+	m.repl.start()
 	m.rec.start(m.epoch.Load)
 }
 
@@ -165,12 +168,20 @@ func (m *clusterMember) step() time.Duration {
 // before its session would expire.
 func (m *clusterMember) stop() {
 	m.rec.stop()
+	m.repl.stop()
 	m.sec.stop()
 	close(m.quit)
 	<-m.done
 	if m.epoch.Load() >= 0 {
 		if _, err := m.heartbeat(true); err != nil {
 			m.b.log.Warn("could not tell the controller this broker is stopping; its session will expire", "err", err)
+		} else if m.ctl.IsLeader() {
+			// The fence must reach the other nodes before this one's
+			// raft stops: followers learn an entry is committed from
+			// the leader's next append.
+			if err := m.ctl.Barrier(peerTimeout); err != nil {
+				m.b.log.Warn("the other controllers may not have applied this broker's fencing", "err", err)
+			}
 		}
 	}
 	if m.conn != nil {
@@ -364,12 +375,17 @@ func roundTripAt(c net.Conn, clientID string, corrID int32, version int16, req k
 // callPeer sends one request to addr on a connection of its own (admin
 // requests forwarded to the leader, such as DescribeQuorum).
 func (b *Broker) callPeer(ctx context.Context, addr, clientID string, req kmsg.Request, resp kmsg.Response) error {
+	return b.callPeerAt(ctx, addr, clientID, req, resp, req.MaxVersion())
+}
+
+// callPeerAt is callPeer at a given request version.
+func (b *Broker) callPeerAt(ctx context.Context, addr, clientID string, req kmsg.Request, resp kmsg.Response, version int16) error {
 	c, err := b.dialPeer(ctx, addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return roundTrip(c, clientID, 100, req, resp)
+	return roundTripAt(c, clientID, 100, version, req, resp)
 }
 
 // liveBrokers returns the unfenced brokers of the image with their

@@ -188,7 +188,7 @@ func (b *Broker) writeRemoteMarkers(ctx context.Context, m txn.Markers, leader i
 	}
 	req.Markers = append(req.Markers, mk)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
-	if err := b.callPeerAt(ctx, addr, 1, req, resp); err != nil {
+	if err := b.callPeerPooled(ctx, addr, 1, req, resp); err != nil {
 		return nil, fmt.Errorf("broker: WriteTxnMarkers to broker %d: %w", leader, err)
 	}
 	codes := make(map[txn.TopicPartition]int16, len(tps))
@@ -292,7 +292,7 @@ func (b *Broker) addPartitionsRemote(ctx context.Context, id string, pid int64, 
 	}
 	req.Transactions = append(req.Transactions, tr)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
-	if err := b.callPeerAt(ctx, addr, 5, req, resp); err != nil {
+	if err := b.callPeerPooled(ctx, addr, 5, req, resp); err != nil {
 		return 0, nil, err
 	}
 	codes := make(map[txn.TopicPartition]int16, len(tps))
@@ -355,11 +355,11 @@ func verifyCode(code int16) int16 {
 	return code
 }
 
-// callPeerAt sends req at version to the broker at addr and reads its
+// callPeerPooled sends req at version to the broker at addr and reads its
 // response, on an idle connection of the pool if there is one (retried
 // once on a fresh connection if that fails: the peer may have restarted),
 // else on a new one, which then joins the pool.
-func (b *Broker) callPeerAt(ctx context.Context, addr string, version int16, req kmsg.Request, resp kmsg.Response) error {
+func (b *Broker) callPeerPooled(ctx context.Context, addr string, version int16, req kmsg.Request, resp kmsg.Response) error {
 	if c := b.peers.get(addr); c != nil {
 		if err := roundTripAt(c, b.peerClientID(), 100, version, req, resp); err == nil {
 			b.peers.put(addr, c)

@@ -31,7 +31,8 @@ import (
 //	    PreferredReadReplica int32      v11+ (always -1)
 //	    Records nullable bytes          length prefix, then regions
 //	                                    (v0-3: the down-converted copy)
-//	    tagged fields                   v12+
+//	    tagged fields                   v12+ (DivergingEpoch, tag 0, to
+//	                                    a follower whose log diverged)
 //	  ]
 //	  tagged fields                     v12+
 //	]
@@ -179,6 +180,15 @@ func writeFetchPartition(w *fetchWriter, version int16, fp *fetchPart) {
 		w.buf = append(w.buf, fp.legacy...)
 	} else {
 		w.regions(fp.res.Regions)
+	}
+	if fp.diverged && w.flexible {
+		// One tagged field: DivergingEpoch (tag 0), 13 bytes: Epoch int32,
+		// EndOffset int64, its own empty tags.
+		w.buf = append(w.buf, 1, 0, 13)
+		w.i32(fp.divEpoch)
+		w.i64(fp.divEnd)
+		w.buf = append(w.buf, 0)
+		return
 	}
 	w.tags()
 }

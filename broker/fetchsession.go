@@ -70,6 +70,7 @@ type sessionPart struct {
 	maxBytes        int32
 	leaderEpoch     int32
 	fetcherLogStart int64
+	lastFetched     int32 // LastFetchedEpoch (v12+, followers), -1 none
 
 	highWatermark int64 // -1 after an error: the partition is answered again
 	lastStable    int64
@@ -243,6 +244,10 @@ func (p *sessionPart) setRequest(version int16, rp *kmsg.FetchRequestTopicPartit
 	if version < 9 {
 		p.leaderEpoch = -1
 	}
+	p.lastFetched = -1
+	if version >= 12 {
+		p.lastFetched = rp.LastFetchedEpoch
+	}
 }
 
 // sessionTopics rebuilds request topics from a session's partitions, one
@@ -257,6 +262,7 @@ func sessionTopics(parts []sessionPart) []kmsg.FetchRequestTopic {
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p.key.partition, p.fetchOffset, p.maxBytes
 		rp.CurrentLeaderEpoch, rp.LogStartOffset = p.leaderEpoch, p.fetcherLogStart
+		rp.LastFetchedEpoch = p.lastFetched
 		t := &out[len(out)-1]
 		t.Partitions = append(t.Partitions, rp)
 	}

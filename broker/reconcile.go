@@ -53,8 +53,9 @@ package broker
 // broker-configs.json of a directory already taken over before configs
 // were records is replaced by the image's (empty) broker configs.
 //
-// Replication is not there yet: a follower keeps an empty local log, and
-// the ISR is what the controller set (all replicas at creation).
+// Replication follows each pass: replicaManager.sync (replication.go)
+// starts or ends this broker's leaderships and moves the partitions it
+// follows onto its leaders' fetchers, from the same image.
 
 import (
 	"fmt"
@@ -130,6 +131,7 @@ func (r *reconciler) loop(epoch func() int64) {
 		if im != r.prev {
 			r.pass(im)
 			r.prev = im
+			r.b.cl.repl.sync(im)
 			r.applied.Store(im)
 		}
 		r.signal()

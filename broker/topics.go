@@ -72,8 +72,9 @@ func isInternalTopic(name string) bool { return len(name) >= 2 && name[:2] == "_
 
 // imageEpochCode checks a client's CurrentLeaderEpoch (-1: unchecked)
 // against partition p's leader epoch in the metadata image, then clears
-// it: the local log's epoch does not follow leadership changes yet
-// (replication will), so it is not checked again. 0 without an image.
+// it: the image is the truth (the local log's epoch follows it once the
+// reconciler applied the leadership, replication.go), so it is not
+// checked again. 0 without an image.
 func (t *topic) imageEpochCode(p int32, epoch *int32) int16 {
 	if t == nil || t.meta == nil || p < 0 || int(p) >= len(t.meta.Partitions) {
 		return 0

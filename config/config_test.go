@@ -77,7 +77,7 @@ func TestDefaults(t *testing.T) {
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
-		MessageMaxBytes: 1048588, RetentionCheck: 5 * time.Minute, CheckpointInterval: time.Minute,
+		MessageMaxBytes: 1048588, MinInsyncReplicas: 1, RetentionCheck: 5 * time.Minute, CheckpointInterval: time.Minute,
 		Fsync: "never", FsyncInterval: time.Second,
 		CleanupPolicy: "delete", MinCleanableDirtyRatio: 0.5, MaxCompactionLagMs: maxInt64, DeleteRetentionMs: day,
 		Cleaner: Cleaner{Threads: 1, DedupeBufferSize: 128 << 20, Backoff: 15 * time.Second},
@@ -87,7 +87,8 @@ func TestDefaults(t *testing.T) {
 		Txn: Txn{MaxTimeout: 15 * time.Minute, AbortInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour,
 			ExpireInterval: time.Hour, StatePartitions: 50, StateSegmentBytes: 100 << 20, Version: 2},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
-			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second},
+			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second,
+			ReplicaLagTimeMax: 30 * time.Second, ReplicaFetchWait: 500 * time.Millisecond, NumReplicaFetchers: 1, HWCheckpointInterval: 5 * time.Second},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
@@ -135,6 +136,7 @@ func TestClusterKeys(t *testing.T) {
 		}
 		want.Roles = []string{"broker", "controller"}
 		want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
+		want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
 		if !reflect.DeepEqual(c.Cluster, want) {
 			t.Fatalf("%q:\n got %+v\nwant %+v", file, c.Cluster, want)
 		}

@@ -56,6 +56,7 @@ type Config struct {
 	IndexSizeMaxBytes  int
 	IndexIntervalBytes int
 	MessageMaxBytes    int
+	MinInsyncReplicas  int // min.insync.replicas: the topics' default
 	LogAppendTime      bool
 	RetentionCheck     time.Duration
 	CheckpointInterval time.Duration
@@ -142,6 +143,12 @@ type Cluster struct {
 	Voters            string   // controller.quorum.voters; "" means this node alone
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
+	// Replication: replica.lag.time.max.ms, replica.fetch.wait.max.ms,
+	// num.replica.fetchers, replica.high.watermark.checkpoint.interval.ms.
+	ReplicaLagTimeMax    time.Duration
+	ReplicaFetchWait     time.Duration
+	NumReplicaFetchers   int
+	HWCheckpointInterval time.Duration
 }
 
 // Group holds the consumer-group settings, passed on to the group
@@ -422,6 +429,7 @@ func resolveLog(r resolver, c *Config) error {
 	c.IndexSizeMaxBytes = int(r.int("log.index.size.max.bytes"))
 	c.IndexIntervalBytes = int(r.int("log.index.interval.bytes"))
 	c.MessageMaxBytes = int(r.int("message.max.bytes"))
+	c.MinInsyncReplicas = int(r.int("min.insync.replicas"))
 	c.LogAppendTime = r.enum("log.message.timestamp.type") == "LogAppendTime"
 	c.RetentionCheck = r.ms("log.retention.check.interval.ms")
 	c.CheckpointInterval = r.ms("log.flush.offset.checkpoint.interval.ms")
@@ -566,6 +574,10 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.Voters = r.str("controller.quorum.voters")
 	cl.HeartbeatInterval = r.ms("broker.heartbeat.interval.ms")
 	cl.SessionTimeout = r.ms("broker.session.timeout.ms")
+	cl.ReplicaLagTimeMax = r.ms("replica.lag.time.max.ms")
+	cl.ReplicaFetchWait = r.ms("replica.fetch.wait.max.ms")
+	cl.NumReplicaFetchers = int(r.int("num.replica.fetchers"))
+	cl.HWCheckpointInterval = r.ms("replica.high.watermark.checkpoint.interval.ms")
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

@@ -261,6 +261,18 @@ func (c *Controller) Leader() (int32, string) {
 	return int32(n), string(addr)
 }
 
+// Barrier waits, on the leader, until an entry proposed now is committed
+// and applied: the followers that acknowledged it know everything
+// committed before it (a leader about to stop calls it so that its last
+// decisions, such as fencing itself, reach the others). ErrNotLeader on
+// another node.
+func (c *Controller) Barrier(timeout time.Duration) error {
+	if err := c.raft.Barrier(timeout).Error(); err != nil {
+		return c.raftError(err)
+	}
+	return nil
+}
+
 // Snapshot makes raft write a snapshot now.
 func (c *Controller) Snapshot() error {
 	if err := c.raft.Snapshot().Error(); err != nil {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Two sluiced processes whose inter-broker listener is SASL_PLAINTEXT
@@ -12,6 +16,8 @@ import (
 // authorizer on: the follower registers and heartbeats with the leader
 // over the SASL listener as User:broker (a super user, so it has
 // CLUSTER_ACTION), and both brokers are live in Metadata on each node.
+// Replication runs over the same listener: acks=all to an RF=2 topic
+// completes only once the follower fetched over SASL, in a fetch session.
 func TestInterBrokerSASL(t *testing.T) {
 	const n = 2
 	var voters []string
@@ -58,6 +64,36 @@ sluice.http.listen=127.0.0.1:0
 	}
 	if got := metricValue(scrape(t, nodes[leader-1]), `sluice_sasl_authentications_total{result="failed"}`); got != 0 {
 		t.Fatalf("leader %d counted %v failed SASL authentications", leader, got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if res, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 2, nil, "sasl-repl"); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	var recs []*kgo.Record
+	for i := range 20 {
+		recs = append(recs, &kgo.Record{Topic: "sasl-repl", Value: []byte(fmt.Sprint(i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("acks=all over a SASL inter-broker listener: %v", err)
+	}
+	// Each broker leads one partition and follows the other's, in an
+	// incremental fetch session (KIP-227) held by the leader.
+	for i, p := range nodes {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if metricValue(scrape(t, p), "sluice_fetch_sessions") >= 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d holds no follower fetch session", i+1)
+			}
+			time.Sleep(20 * time.Millisecond) // polling /metrics, bounded by the deadline
+		}
 	}
 	for _, p := range nodes {
 		p.stop()

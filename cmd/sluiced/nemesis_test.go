@@ -22,14 +22,11 @@ package main
 //	-nemesis.java          also run VerifiableProducer (default true; it
 //	                       is skipped without java or the kit's jars)
 //
-// Subtest rf1 runs today: six RF=1 partitions spread over the three
-// brokers. An acknowledged record must survive kill -9 and restarts; while
-// its only broker is down its partition takes no writes (they fail and are
-// not acknowledged). Subtest rf3 (RF=3, min.insync.replicas=2) waits for
-// replication: it runs when replicationBuilt is true (the lead flips it
-// when replication is merged) or with SLUICE_NEMESIS_RF3=1 in the
-// environment (for the replication branches before that), and is skipped
-// with a message otherwise.
+// Subtest rf1: six RF=1 partitions spread over the three brokers. An
+// acknowledged record must survive kill -9 and restarts; while its only
+// broker is down its partition takes no writes (they fail and are not
+// acknowledged). Subtest rf3: the same with RF=3 and
+// min.insync.replicas=2, where the replica comparison does real work.
 
 import (
 	"bufio"
@@ -51,11 +48,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// replicationBuilt says the cluster replicates partition data (issue 15):
-// the RF=3 nemesis subtest runs only then. Flip it when merging
-// replication; until then SLUICE_NEMESIS_RF3=1 runs the subtest anyway.
-const replicationBuilt = false
 
 var (
 	nemesisRounds   = flag.Int("nemesis.rounds", 1, "times the nemesis schedule runs (TestNemesis)")
@@ -79,12 +71,7 @@ func TestNemesis(t *testing.T) {
 		}
 	}
 	t.Run("rf1", func(t *testing.T) { runNemesis(t, 1, faults) })
-	t.Run("rf3", func(t *testing.T) {
-		if !replicationBuilt && os.Getenv("SLUICE_NEMESIS_RF3") != "1" {
-			t.Skip("waits for replication (issue 15): followers' logs are empty today. Runs once replicationBuilt is true in cmd/sluiced/nemesis_test.go, or with SLUICE_NEMESIS_RF3=1")
-		}
-		runNemesis(t, 3, faults)
-	})
+	t.Run("rf3", func(t *testing.T) { runNemesis(t, 3, faults) })
 }
 
 // ack is what one client was told about one record.

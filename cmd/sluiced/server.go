@@ -42,6 +42,7 @@ func storeConfig(cfg *config.Config, log *slog.Logger) partition.StoreConfig {
 	def.RetentionMs = cfg.RetentionMs
 	def.RetentionBytes = cfg.RetentionBytes
 	def.MaxMessageBytes = cfg.MessageMaxBytes
+	def.MinInsyncReplicas = cfg.MinInsyncReplicas
 	def.LogAppendTime = cfg.LogAppendTime
 	def.FlushInterval = cfg.FsyncInterval
 	def.CleanupPolicy = cfg.CleanupPolicy
@@ -101,6 +102,10 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ClusterID = cfg.ClusterID
 	b.Rack = cfg.Rack
 	b.HeartbeatInterval = cfg.Cluster.HeartbeatInterval
+	b.ReplicaLagTimeMax = cfg.Cluster.ReplicaLagTimeMax
+	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
+	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
+	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log

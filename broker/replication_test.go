@@ -1,0 +1,256 @@
+package broker
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/controller"
+)
+
+// twoBrokers starts a combined node (broker 1, the controller) and
+// registers a second broker, 7, by hand: a replica that fetches only when
+// the test says so.
+func twoBrokers(t *testing.T) (*testServer, *rawConn) {
+	t.Helper()
+	voters := []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}} // one voter: nobody dials it
+	ts := startServer(t, "", withController(1, voters))
+	select {
+	case <-ts.Broker().Registered():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broker did not register within 15 s")
+	}
+	rc := dialRaw(t, ts.addr)
+	t.Cleanup(func() { rc.c.Close() })
+	reg := kmsg.NewPtrBrokerRegistrationRequest()
+	reg.BrokerID, reg.ClusterID, reg.IncarnationID = 7, "sluice-test-cluster", [16]byte{7}
+	l := kmsg.NewBrokerRegistrationRequestListener()
+	l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", 9
+	reg.Listeners = append(reg.Listeners, l)
+	rr := rc.roundTrip(reg).(*kmsg.BrokerRegistrationResponse)
+	hb := kmsg.NewPtrBrokerHeartbeatRequest()
+	hb.BrokerID, hb.BrokerEpoch = 7, rr.BrokerEpoch
+	if r := rc.roundTrip(hb).(*kmsg.BrokerHeartbeatResponse); rr.ErrorCode != 0 || r.ErrorCode != 0 || r.IsFenced {
+		t.Fatalf("broker 7: registration %d, heartbeat %+v", rr.ErrorCode, r)
+	}
+	return ts, rc
+}
+
+// AlterPartition (API 56) on the active controller's broker: the
+// partition leader's ISR change is committed; stale epochs, a sender that
+// does not lead, unknown topics and ineligible replicas get Kafka's codes.
+func TestAlterPartitionErrors(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("ap", 1, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	p := ti.Partitions[0]
+	im := ts.ctl.Image()
+	leader, other := p.Leader, p.Replicas[0]
+	if other == leader {
+		other = p.Replicas[1]
+	}
+	lb, _ := im.Broker(leader)
+	ob, _ := im.Broker(other)
+
+	type req struct {
+		version        int16
+		broker         int32
+		brokerEpoch    int64
+		topicID        [16]byte
+		topic          string
+		leaderEpoch    int32
+		partitionEpoch int32
+		isr            []int32
+		isrEpochs      []int64
+	}
+	send := func(r req) (int16, kmsg.AlterPartitionResponseTopicPartition) {
+		t.Helper()
+		ar := kmsg.NewPtrAlterPartitionRequest()
+		ar.Version, ar.BrokerID, ar.BrokerEpoch = r.version, r.broker, r.brokerEpoch
+		rt := kmsg.NewAlterPartitionRequestTopic()
+		rt.Topic, rt.TopicID = r.topic, r.topicID
+		rp := kmsg.NewAlterPartitionRequestTopicPartition()
+		rp.LeaderEpoch, rp.PartitionEpoch, rp.NewISR = r.leaderEpoch, r.partitionEpoch, r.isr
+		for i, b := range r.isr {
+			m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+			m.BrokerID = b
+			if i < len(r.isrEpochs) {
+				m.BrokerEpoch = r.isrEpochs[i]
+			}
+			rp.NewEpochISR = append(rp.NewEpochISR, m)
+		}
+		rt.Partitions = append(rt.Partitions, rp)
+		ar.Topics = append(ar.Topics, rt)
+		resp := rc.roundTrip(ar).(*kmsg.AlterPartitionResponse)
+		if resp.ErrorCode != 0 {
+			return resp.ErrorCode, kmsg.AlterPartitionResponseTopicPartition{}
+		}
+		return 0, resp.Topics[0].Partitions[0]
+	}
+	ok := req{version: 3, broker: leader, brokerEpoch: lb.Epoch, topicID: id, topic: "ap",
+		leaderEpoch: p.LeaderEpoch, partitionEpoch: p.PartitionEpoch, isr: []int32{leader}}
+	for _, c := range []struct {
+		what string
+		edit func(*req)
+		want int16
+	}{
+		{"stale broker epoch", func(r *req) { r.brokerEpoch++ }, kerr.StaleBrokerEpoch.Code},
+		{"unknown topic id", func(r *req) { r.topicID = [16]byte{9} }, kerr.UnknownTopicID.Code},
+		{"unknown topic name (v0)", func(r *req) { r.version, r.topic = 0, "nope" }, kerr.UnknownTopicOrPartition.Code},
+		{"older leader epoch", func(r *req) { r.leaderEpoch-- }, kerr.FencedLeaderEpoch.Code},
+		{"not the leader", func(r *req) { r.broker, r.brokerEpoch = other, ob.Epoch }, kerr.InvalidRequest.Code},
+		{"stale partition epoch", func(r *req) { r.partitionEpoch-- }, kerr.InvalidUpdateVersion.Code},
+		{"non-replica in the ISR", func(r *req) { r.isr = []int32{leader, 5} }, kerr.IneligibleReplica.Code},
+		{"stale broker epoch in the ISR (v3)", func(r *req) {
+			r.isr, r.isrEpochs = []int32{leader, other}, []int64{lb.Epoch, ob.Epoch + 1}
+		}, kerr.IneligibleReplica.Code},
+	} {
+		r := ok
+		r.isr = slices.Clone(ok.isr)
+		c.edit(&r)
+		if code, sp := send(r); code != c.want && sp.ErrorCode != c.want {
+			t.Errorf("%s: top-level %v, partition %v; want %v", c.what, kerr.ErrorForCode(code), kerr.ErrorForCode(sp.ErrorCode), kerr.ErrorForCode(c.want))
+		}
+	}
+	code, sp := send(ok)
+	if code != 0 || sp.ErrorCode != 0 || !slices.Equal(sp.ISR, []int32{leader}) || sp.LeaderID != leader ||
+		sp.LeaderEpoch != p.LeaderEpoch || sp.PartitionEpoch != p.PartitionEpoch+1 {
+		t.Fatalf("shrink to the leader: %v %+v", kerr.ErrorForCode(code), sp)
+	}
+	ti, _ = ts.ctl.Image().TopicByID(id)
+	if got := ti.Partitions[0]; !slices.Equal(got.ISR, []int32{leader}) || got.PartitionEpoch != p.PartitionEpoch+1 {
+		t.Fatalf("image after the shrink: %+v", got)
+	}
+	// The same change again is stale now.
+	if code, sp := send(ok); code != 0 || sp.ErrorCode != kerr.InvalidUpdateVersion.Code {
+		t.Fatalf("repeated change: %v %v, want INVALID_UPDATE_VERSION", code, sp.ErrorCode)
+	}
+}
+
+// replicaFetch sends a Fetch v17 as replica 7 for topic id's partition p.
+func replicaFetch(t *testing.T, rc *rawConn, replica int32, id [16]byte, p int32, offset int64, currentEpoch, lastEpoch int32) kmsg.FetchResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.Version, req.ReplicaID, req.MaxBytes, req.SessionEpoch = 17, -1, 1<<20, -1
+	req.ReplicaState.ID, req.ReplicaState.Epoch = replica, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, offset, 1<<20
+	rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = currentEpoch, lastEpoch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := rc.roundTrip(req).(*kmsg.FetchResponse)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("fetch response %+v", resp)
+	}
+	return resp.Topics[0].Partitions[0]
+}
+
+// The leader's side of replication, with the test as the follower
+// (replica 7): acks=all waits for the follower's fetch (and times out
+// without it), a follower reads above the high watermark and its fetch
+// offset moves it, DivergingEpoch answers a LastFetchedEpoch the leader's
+// log disagrees with, and stale epochs and non-replicas are refused.
+func TestLeaderServesFollowerFetch(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("lf", 2, 2, map[string]string{"min.insync.replicas": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	epoch := ti.Partitions[p].LeaderEpoch
+	if _, err := ts.Broker().awaitTopic("lf", time.Now().Add(10*time.Second), func(tp *topic) bool {
+		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// acks=all: the follower has not fetched, so the HW stays at 0.
+	batch := makeBatch(noProducer, []byte("a"), []byte("b"), []byte("c"))
+	req := produceReq(9, -1, "lf", p, batch)
+	req.TimeoutMillis = 200
+	if got := produceOne(t, rc, req); got.ErrorCode != kerr.RequestTimedOut.Code {
+		t.Fatalf("acks=all without the follower: %v, want REQUEST_TIMED_OUT", kerr.ErrorForCode(got.ErrorCode))
+	}
+	// The follower reads the records above the HW; a consumer does not.
+	fp := replicaFetch(t, rc, 7, id, p, 0, epoch, -1)
+	if fp.ErrorCode != 0 || fp.HighWatermark != 0 || len(fp.RecordBatches) != len(batch) {
+		t.Fatalf("follower fetch at 0: %v hw %d, %d bytes of records, want %d", kerr.ErrorForCode(fp.ErrorCode), fp.HighWatermark, len(fp.RecordBatches), len(batch))
+	}
+	// Its next fetch, at 3, is its LEO: the HW moves to 3.
+	fp = replicaFetch(t, rc, 7, id, p, 3, epoch, epoch)
+	if fp.ErrorCode != 0 || fp.DivergingEpoch.EndOffset != -1 {
+		t.Fatalf("follower fetch at 3: %v, diverging %+v", kerr.ErrorForCode(fp.ErrorCode), fp.DivergingEpoch)
+	}
+	if hw := ts.Broker().topics.get("lf").partition(p).HighWatermark(); hw != 3 {
+		t.Fatalf("leader HW %d after the follower fetched at 3, want 3", hw)
+	}
+	// A LastFetchedEpoch whose end on the leader is below the fetch offset.
+	fp = replicaFetch(t, rc, 7, id, p, 10, epoch, epoch)
+	if fp.ErrorCode != 0 || fp.DivergingEpoch.Epoch != epoch || fp.DivergingEpoch.EndOffset != 3 || len(fp.RecordBatches) != 0 {
+		t.Fatalf("diverged follower: %v, diverging %+v, %d bytes", kerr.ErrorForCode(fp.ErrorCode), fp.DivergingEpoch, len(fp.RecordBatches))
+	}
+	// A future leader epoch (the leader's epoch is 0 here: -1 would mean
+	// unchecked), and a broker that is no replica.
+	if fp := replicaFetch(t, rc, 7, id, p, 3, epoch+1, epoch); fp.ErrorCode != kerr.UnknownLeaderEpoch.Code {
+		t.Fatalf("future epoch: %v", kerr.ErrorForCode(fp.ErrorCode))
+	}
+	if fp := replicaFetch(t, rc, 8, id, p, 3, epoch, epoch); fp.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("non-replica: %v", kerr.ErrorForCode(fp.ErrorCode))
+	}
+	// acks=all completes once the follower fetched past the batch.
+	rc2 := dialRaw(t, ts.addr)
+	defer rc2.c.Close()
+	req = produceReq(9, -1, "lf", p, makeBatch(noProducer, []byte("d")))
+	req.TimeoutMillis = 10000
+	corr := rc2.send(req) // answered once the follower fetched past it
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if ts.Broker().topics.get("lf").partition(p).LogEndOffset() == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the acks=all batch was not appended")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the log end, bounded
+	}
+	replicaFetch(t, rc, 7, id, p, 4, epoch, epoch)
+	if got := rc2.read(req, corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; got.ErrorCode != 0 || got.BaseOffset != 3 {
+		t.Fatalf("acks=all after the follower's fetch: %v at %d", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+	}
+	// The follower leaves the ISR (the controller fences it): the ISR is
+	// below min.insync.replicas=2, so acks=all is refused before the append.
+	if err := ts.ctl.FenceBroker(7); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if !ts.Broker().cl.repl.minInsync(ts.Broker().cl.repl.leader(ts.Broker().topics.get("lf").partition(p))) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not see the ISR shrink")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the leader's state, bounded
+	}
+	if got := produceOne(t, rc, produceReq(9, -1, "lf", p, makeBatch(noProducer, []byte("e")))); got.ErrorCode != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := produceOne(t, rc, produceReq(9, 1, "lf", p, makeBatch(noProducer, []byte("e")))); got.ErrorCode != 0 {
+		t.Fatalf("acks=1 with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
