@@ -152,6 +152,25 @@ func TestThreeNodeConfigs(t *testing.T) {
 	if err := produceTo(ctx, cl, "cfg", p3, 2000); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("produce of 2000 bytes to cfg/%d (broker 3) = %v, want MESSAGE_TOO_LARGE", p3, err)
 	}
+	// min.insync.replicas above the replication factor: acks=all to the
+	// partition broker 3 leads answers NOT_ENOUGH_REPLICAS.
+	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeTopic, "cfg", op(set, "min.insync.replicas", "4")); err != nil {
+		t.Fatal(err)
+	}
+	everywhere(t, addrs, "cfg", "min.insync.replicas", "4/DYNAMIC_TOPIC_CONFIG")
+	once, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RecordRetries(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer once.Close()
+	if err := produceTo(ctx, once, "cfg", p3, 10); !errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("acks=all produce with min.insync.replicas=4 = %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeTopic, "cfg", op(del, "min.insync.replicas", "")); err != nil {
+		t.Fatal(err)
+	}
+	everywhere(t, addrs, "cfg", "min.insync.replicas", "1/DEFAULT_CONFIG")
+
 	// A validation error and validate-only change nothing.
 	vreq := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	vreq.Version, vreq.ValidateOnly = 1, true
