@@ -18,7 +18,9 @@ import (
 // * Brokers: every registered, unfenced broker of the metadata image at
 //   its PLAINTEXT endpoint, and always this node at its advertised host and
 //   port (rack null unless configured); ControllerID is the active
-//   controller (the Raft leader, -1 while an election runs); without a
+//   controller (the Raft leader, -1 while an election runs), or this
+//   broker when that is a controller-only node, which clients cannot reach
+//   (KRaft names a live broker, which forwards admin requests); without a
 //   controller, this node alone and its id. ClusterID from meta.properties
 //   (v2+).
 // * Which topics: v0 an empty list means all; v1+ a null list means all and

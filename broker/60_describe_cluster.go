@@ -13,7 +13,8 @@ import (
 //
 // Behavior:
 // * ClusterID from meta.properties; ControllerID is the active controller
-//   (the Raft leader; -1 during an election); Brokers are the registered,
+//   (the Raft leader; -1 during an election), or this broker when that is
+//   a controller-only node (as KRaft names a live broker); Brokers are the registered,
 //   unfenced brokers of the metadata image and this node, as in Metadata.
 //   Without a controller: this node alone, named controller.
 // * ClusterAuthorizedOperations is INT32_MIN unless

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"net"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +27,12 @@ import (
 //   answers NOT_CONTROLLER; a ClusterID other than this cluster's gets
 //   INCONSISTENT_CLUSTER_ID. Features, LogDirs and PreviousBrokerEpoch are
 //   not checked.
+// * A broker-only node adds a listener named SLUICE_METADATA_OBSERVER:
+//   the address of its metadata-log follower. The active controller makes
+//   it a raft non-voter there (so the broker follows the metadata log)
+//   before registering it, and does not register that endpoint.
+// * Also served behind the CONTROLLER listener (controller/mux.go), where
+//   brokers reach a controller-only node.
 
 func init() { registerHidden(62, 0, 4, handleBrokerRegistration) }
 
@@ -44,12 +52,24 @@ func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.
 		if req.Rack != nil {
 			reg.Rack = *req.Rack
 		}
+		observer := ""
 		for _, l := range req.Listeners {
+			if l.Name == observerEndpoint {
+				observer = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+				continue
+			}
 			reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{
 				Name: l.Name, Host: l.Host, Port: l.Port, SecurityProtocol: l.SecurityProtocol,
 			})
 		}
-		epoch, err := b.cl.ctl.RegisterBroker(reg)
+		var epoch int64
+		var err error
+		if observer != "" {
+			err = b.cl.ctl.AddObserver(req.BrokerID, observer)
+		}
+		if err == nil {
+			epoch, err = b.cl.ctl.RegisterBroker(reg)
+		}
 		resp.ErrorCode, resp.BrokerEpoch = controllerError(err), epoch
 		if err != nil && resp.ErrorCode == kerr.UnknownServerError.Code {
 			b.log.Error("cannot register broker", "broker", req.BrokerID, "err", err)

@@ -111,6 +111,16 @@ type Config struct {
 	// that is its own cluster (no registration; Metadata and
 	// DescribeCluster name this node alone). See cluster.go.
 	Controller *controller.Controller
+	// ControllerOnly is process.roles=controller: the node serves the
+	// controller RPCs (BrokerRegistration, BrokerHeartbeat, forwarded
+	// admin requests) and never registers as a broker, so it is given no
+	// partitions and Metadata never lists it. Needs Controller.
+	ControllerOnly bool
+	// QuorumAddrs are the voters' CONTROLLER listeners
+	// (controller.quorum.voters). A broker-only node (its Controller an
+	// observer) sends its controller RPCs there until it knows the active
+	// controller. See cluster.go.
+	QuorumAddrs []string
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration
@@ -261,6 +271,8 @@ type Broker struct {
 	// port is the advertised port, set once the listener knows it when
 	// listening on port 0 (requests may already be arriving).
 	port atomic.Int32
+	// quorumNext picks the next of cfg.QuorumAddrs to try (peer.go).
+	quorumNext atomic.Uint32
 	// endpoints is cfg.Advertised by listener name, with the real ports
 	// once listening; replaced whole by StartServer.
 	endpoints atomic.Pointer[map[string]Endpoint]

@@ -1,7 +1,9 @@
 package broker
 
 // A combined node (process.roles=broker,controller) runs a controller
-// quorum member (package controller) next to the broker. The broker joins
+// quorum member (package controller) next to the broker; a broker-only
+// node runs a non-voting member that follows the metadata log; a
+// controller-only node runs a voter and a broker that never registers. The broker joins
 // the cluster as a KRaft broker does:
 //
 //	start ──▶ register (BrokerRegistration: id, incarnation, every
@@ -20,8 +22,16 @@ package broker
 // handlers (62_broker_registration.go, 63_broker_heartbeat.go) call its
 // controller; NOT_CONTROLLER makes the sender look the leader up again,
 // STALE_BROKER_EPOCH or BROKER_ID_NOT_REGISTERED makes it register again.
-// Kafka sends these on the CONTROLLER listener; here that listener is
-// hashicorp/raft's own transport, so they ride the broker listener.
+// Kafka sends these on the CONTROLLER listener. Here a combined node sends
+// them to the leader's broker listener once the leader's broker is
+// registered; before that, and always when the leader is a controller-only
+// node (process.roles=controller, Config.ControllerOnly, which registers no
+// broker), they go to the leader's CONTROLLER listener, which passes Kafka
+// frames on to a Kafka listener of that node (controller/mux.go). A
+// broker-only node (process.roles=broker) runs a raft observer in place of
+// a voter, sends its address in its registration (observerEndpoint; the
+// leader adds it as a non-voter), and, while it knows no leader, tries the
+// voters of Config.QuorumAddrs in turn.
 //
 // Every node applies the metadata log, so Metadata and DescribeCluster
 // read the brokers from the local image; DescribeQuorum is answered by the
@@ -105,7 +115,11 @@ func newClusterMember(b *Broker) *clusterMember {
 }
 
 func (m *clusterMember) start() {
-	go m.loop()
+	if !m.b.cfg.ControllerOnly {
+		go m.loop()
+	} else {
+		close(m.done)
+	}
 	m.sec.start()
 	m.repl.start()
 	m.rec.start(m.epoch.Load)
@@ -190,11 +204,22 @@ func (m *clusterMember) stop() {
 }
 
 func (m *clusterMember) registration() controller.BrokerRegistration {
-	return controller.BrokerRegistration{
+	reg := controller.BrokerRegistration{
 		BrokerID: m.b.cfg.NodeID, Incarnation: m.incarnation, Rack: m.b.cfg.Rack,
 		Endpoints: m.b.registeredEndpoints(),
 	}
+	if m.ctl.IsObserver() {
+		host, port, _ := splitHostPort(m.ctl.Addr())
+		reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{Name: observerEndpoint, Host: host, Port: port})
+	}
+	return reg
 }
+
+// observerEndpoint names, in a broker-only node's BrokerRegistration, the
+// address its metadata-log follower (a raft non-voter) listens at. The
+// active controller adds it to the quorum as a non-voter and leaves the
+// entry out of the registered endpoints (62_broker_registration.go).
+const observerEndpoint = "SLUICE_METADATA_OBSERVER"
 
 // registeredEndpoints are this broker's advertised listeners as it
 // registers them, so each client is told of every broker at the listener
@@ -420,19 +445,28 @@ func (b *Broker) liveBrokers(c *netio.Conn) []kmsg.MetadataResponseBroker {
 			break
 		}
 	}
-	if !seenSelf {
+	if !seenSelf && !b.cfg.ControllerOnly { // a controller-only node is no broker
 		out = append(out, self)
 	}
 	return out
 }
 
-// controllerID is the active controller's id (-1 while none is known),
-// or this node's without a controller.
+// controllerID is the controller Metadata and DescribeCluster name: the
+// active controller's id (-1 while none is known), or this node's without
+// a controller. When the active controller is a controller-only node,
+// which clients cannot reach, it is this broker's id, as a KRaft broker
+// names a live broker there: admin requests sent to it are forwarded.
 func (b *Broker) controllerID() int32 {
 	if b.cl == nil {
 		return b.cfg.NodeID
 	}
 	id, _ := b.cl.ctl.Leader()
+	if id < 0 || b.cfg.ControllerOnly {
+		return id
+	}
+	if _, ok := b.cl.ctl.Image().Broker(id); !ok {
+		return b.cfg.NodeID
+	}
 	return id
 }
 
@@ -477,7 +511,7 @@ func (b *Broker) ClusterBrokers() []ClusterBroker {
 		seenSelf = seenSelf || cb.Self
 		out = append(out, cb)
 	}
-	if !seenSelf {
+	if !seenSelf && !b.cfg.ControllerOnly {
 		out = append(out, self)
 	}
 	slices.SortFunc(out, func(x, y ClusterBroker) int { return int(x.ID) - int(y.ID) })
@@ -500,4 +534,67 @@ func (b *Broker) MetadataState() (applied uint64, digest [sha256.Size]byte, ok b
 		return 0, digest, false
 	}
 	return applied, sha256.Sum256(im.AppendSnapshot(nil)), true
+}
+
+// ClusterPartition is one partition of the metadata image as the web
+// console shows it.
+type ClusterPartition struct {
+	Partition int32
+	Leader    int32 // -1: no leader (offline)
+	Replicas  []int32
+	ISR       []int32
+}
+
+// ClusterTopics returns every topic of the metadata image with its
+// partitions in order; nil without a controller quorum (the store's logs
+// are then the whole cluster).
+func (b *Broker) ClusterTopics() map[string][]ClusterPartition {
+	if b.cl == nil {
+		return nil
+	}
+	im := b.cl.ctl.Image()
+	out := map[string][]ClusterPartition{}
+	for _, name := range im.TopicNames() {
+		t, ok := im.Topic(name)
+		if !ok {
+			continue
+		}
+		ps := make([]ClusterPartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ps[i] = ClusterPartition{Partition: p.Partition, Leader: p.Leader,
+				Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR)}
+		}
+		out[name] = ps
+	}
+	return out
+}
+
+// PeerAddr is broker id's inter-broker endpoint (inter.broker.listener.name)
+// in the metadata image.
+func (b *Broker) PeerAddr(id int32) (string, bool) {
+	if b.cl == nil {
+		return "", false
+	}
+	br, ok := b.cl.ctl.Image().Broker(id)
+	if !ok {
+		return "", false
+	}
+	want := b.cfg.InterBroker.listener()
+	for _, e := range br.Endpoints {
+		if e.Name == want {
+			return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))), true
+		}
+	}
+	return "", false
+}
+
+// DialPeer returns a dialer (kgo.Dialer's signature) that connects to
+// another broker's inter-broker listener and secures the connection as
+// the inter-broker configuration says (TLS, SASL), as the broker's own
+// principal: the web console reads partitions led by other brokers with
+// it (ListOffsets, DescribeLogDirs, Fetch). Never hand it to a user's
+// requests: what the console reads through it is filtered by the console
+// with Authorize first.
+func (b *Broker) DialPeer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, _, addr string) (net.Conn, error) { return b.dialPeer(ctx, addr) }
 }

@@ -64,15 +64,27 @@ func (c *InterBrokerConfig) listener() string {
 	return c.Listener
 }
 
-// leaderAddr is the active controller's inter-broker endpoint, from the
-// image.
+// leaderAddr is where the active controller takes controller RPCs: its
+// broker's inter-broker endpoint, from the image, once its broker
+// registered; else (a controller-only node, which registers no broker, or
+// a combined one not registered yet) its CONTROLLER listener, the raft
+// address, which passes Kafka-framed connections on (controller/mux.go). A broker-only node that knows no
+// leader yet (it follows the metadata log only once the active controller
+// added it) tries the voters of controller.quorum.voters in turn: the
+// others answer NOT_CONTROLLER.
 func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
-	id, _ := ctl.Leader()
+	id, raftAddr := ctl.Leader()
 	if id < 0 {
+		if qs := b.cfg.QuorumAddrs; len(qs) > 0 {
+			return qs[int(b.quorumNext.Add(1))%len(qs)], nil
+		}
 		return "", errNoController
 	}
 	br, ok := ctl.Image().Broker(id)
 	if !ok {
+		if raftAddr != "" {
+			return raftAddr, nil
+		}
 		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
 	}
 	want := b.cfg.InterBroker.listener()

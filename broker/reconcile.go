@@ -119,11 +119,19 @@ func (r *reconciler) signal() {
 
 func (r *reconciler) loop(epoch func() int64) {
 	defer close(r.done)
-	if !r.awaitCaughtUp(epoch) {
-		return
+	controllerOnly := r.b.cfg.ControllerOnly
+	if controllerOnly {
+		// Not a broker: nothing to register, take over or load; the image
+		// is followed so that forwarded admin requests can wait for it.
+		r.strayOK = true
+		r.b.topics.imageOnly.Store(true)
+	} else {
+		if !r.awaitCaughtUp(epoch) {
+			return
+		}
+		r.takeover()
+		r.takeoverSecurity()
 	}
-	r.takeover()
-	r.takeoverSecurity()
 	first := true
 	for {
 		ch := r.ctl.ImageChanged()
@@ -141,8 +149,11 @@ func (r *reconciler) loop(epoch func() int64) {
 		}
 		// The coordinators open once __consumer_offsets and
 		// __transaction_state follow the image (New saw them hidden), then
-		// load and unload partitions as their leadership moves.
-		r.b.followCoordinators()
+		// load and unload partitions as their leadership moves. A
+		// controller-only node leads none and has none.
+		if !controllerOnly {
+			r.b.followCoordinators()
+		}
 		select {
 		case <-ch:
 		case <-r.quit:

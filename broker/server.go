@@ -180,6 +180,9 @@ func (s *Server) Addr() net.Addr { return s.net.Addr() }
 // Addrs are the listening addresses (with the real ports) by listener name.
 func (s *Server) Addrs() map[string]net.Addr { return s.net.Addrs() }
 
+// Controller is this node's controller quorum member (nil without one).
+func (s *Server) Controller() *controller.Controller { return s.ctl }
+
 // Broker is the server's broker.
 func (s *Server) Broker() *Broker { return s.broker }
 

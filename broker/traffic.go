@@ -68,7 +68,13 @@ type PartitionLag struct {
 // ConsumerLag returns every group's lag on every partition it committed,
 // sorted by group, topic and partition (for metrics). Empty while the group
 // coordinator is not open.
-func (b *Broker) ConsumerLag() []PartitionLag {
+func (b *Broker) ConsumerLag() []PartitionLag { return b.consumerLag(false) }
+
+// GroupCommits is ConsumerLag with also the partitions that have no log on
+// this broker (LogEnd and Lag -1): the web console asks their leaders.
+func (b *Broker) GroupCommits() []PartitionLag { return b.consumerLag(true) }
+
+func (b *Broker) consumerLag(all bool) []PartitionLag {
 	b.gr.mu.Lock()
 	c := b.gr.c
 	b.gr.mu.Unlock()
@@ -81,7 +87,7 @@ func (b *Broker) ConsumerLag() []PartitionLag {
 	}
 	var out []PartitionLag
 	for _, g := range groups {
-		out = append(out, b.groupLag(c, g.Group)...)
+		out = append(out, b.groupLag(c, g.Group, all)...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, z := out[i], out[j]
@@ -96,21 +102,25 @@ func (b *Broker) ConsumerLag() []PartitionLag {
 	return out
 }
 
-func (b *Broker) groupLag(c *group.Coordinator, id string) []PartitionLag {
+func (b *Broker) groupLag(c *group.Coordinator, id string, all bool) []PartitionLag {
 	committed, err := c.Fetch(id, nil)
 	if err != nil {
 		return nil
 	}
 	out := make([]PartitionLag, 0, len(committed))
 	for _, cm := range committed {
+		if !cm.Found {
+			continue
+		}
 		t := b.topics.get(cm.Topic)
-		if t == nil || !cm.Found {
+		if t == nil || t.partition(cm.Partition) == nil {
+			if all {
+				out = append(out, PartitionLag{Group: id, Topic: cm.Topic, Partition: cm.Partition,
+					Committed: cm.Offset.Offset, LogEnd: -1, Lag: -1})
+			}
 			continue
 		}
 		l := t.partition(cm.Partition)
-		if l == nil {
-			continue
-		}
 		end := l.HighWatermark()
 		out = append(out, PartitionLag{Group: id, Topic: cm.Topic, Partition: cm.Partition,
 			Committed: cm.Offset.Offset, LogEnd: end, Lag: max(end-cm.Offset.Offset, 0)})

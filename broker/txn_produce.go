@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -93,8 +94,18 @@ func (b *Broker) WriteTxnMarker(topic string, part int32, producerID int64, prod
 	if err != nil {
 		return -1, errorCode(err)
 	}
+	// As Kafka's append with acks=all: the coordinator completes the
+	// transaction only once the marker is on every in-sync replica, so a
+	// new leader never lacks it. On time-out it writes the marker again
+	// (a marker with no open transaction changes nothing).
+	if !l.AwaitHighWatermark(off, markerCommitTimeout) {
+		return -1, kerr.RequestTimedOut.Code
+	}
 	return off, 0
 }
+
+// markerCommitTimeout bounds the wait for a marker to reach the ISR.
+const markerCommitTimeout = 5 * time.Second
 
 // implicitTxnAdds adds to the transaction, in one call, every partition
 // of a Produce v12+ request that carries a transactional batch and passes

@@ -150,8 +150,30 @@ func TestClusterKeys(t *testing.T) {
 	f("listeners=PLAINTEXT://127.0.0.1:9092,CTL://127.0.0.1:7000\ncontroller.listener.names=CTL\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CTL:PLAINTEXT\n"+
 		"controller.quorum.voters=1@127.0.0.1:7000,2@127.0.0.2:7000",
 		Cluster{ControllerListen: "127.0.0.1:7000", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:7000,2@127.0.0.2:7000"}, "")
-	f("process.roles=broker", Cluster{}, "only broker,controller")
-	f("process.roles=broker,zookeeper", Cluster{}, "want broker, controller or both")
+	// A broker or a controller alone, with Kafka's checks.
+	f("process.roles=broker", Cluster{}, "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	f("process.roles=broker\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093", Cluster{}, "must not be one of the voters")
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9094", Cluster{},
+		"with process.roles=broker, listeners must not hold a listener named in controller.listener.names")
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\ncontroller.listener.names=", Cluster{}, "controller.listener.names")
+	f("process.roles=controller\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093", Cluster{}, "only the controller listeners")
+	f("process.roles=controller\nlisteners=CONTROLLER://127.0.0.1:9093\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093", Cluster{}, "must be one of the voters")
+	f("process.roles=broker,zookeeper", Cluster{}, "want broker, controller or broker,controller")
+	roles := func(file string, want Cluster) {
+		t.Helper()
+		c, _, err := load(t, file, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", file, err)
+		}
+		want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
+		if !reflect.DeepEqual(c.Cluster, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", file, c.Cluster, want)
+		}
+	}
+	roles("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092",
+		Cluster{Roles: []string{"broker"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
+	roles("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093",
+		Cluster{Roles: []string{"controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
 	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")
 }
 

@@ -151,6 +151,12 @@ type Cluster struct {
 	HWCheckpointInterval time.Duration
 }
 
+// BrokerOnly reports process.roles=broker.
+func (c Cluster) BrokerOnly() bool { return !slices.Contains(c.Roles, "controller") }
+
+// ControllerOnly reports process.roles=controller.
+func (c Cluster) ControllerOnly() bool { return !slices.Contains(c.Roles, "broker") }
+
 // Group holds the consumer-group settings, passed on to the group
 // coordinator (group.Config).
 type Group struct {
@@ -302,7 +308,22 @@ func (r resolver) listeners(c *Config) error {
 		return r.bad(key, reason)
 	}
 	brokers := listener.Brokers(ls)
-	if len(brokers) == 0 {
+	isBroker, isController, err := r.roles()
+	if err != nil { // reported by resolveCluster
+		isBroker, isController = true, true
+	}
+	switch {
+	case !isBroker && len(brokers) > 0:
+		return r.bad("listeners", fmt.Sprintf("with process.roles=controller, listeners holds only the controller listeners of controller.listener.names, not %s", brokers[0].Name))
+	case !isBroker:
+		// The controller RPCs that brokers send to the CONTROLLER listener
+		// are served by an internal listener on loopback (controller/mux.go).
+		c.Listen = "127.0.0.1:0"
+		c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
+		return nil
+	case !isController && len(brokers) < len(ls):
+		return r.bad("listeners", "with process.roles=broker, listeners must not hold a listener named in controller.listener.names (the controllers' addresses are in controller.quorum.voters)")
+	case len(brokers) == 0:
 		return r.bad("listeners", "no broker listener (every listener is a controller listener)")
 	}
 	c.Listeners = brokers
@@ -560,16 +581,18 @@ func resolveService(r resolver, c *Config) error {
 // port + 1 (port 0 stays 0).
 func resolveCluster(r resolver, c *Config) error {
 	cl := &c.Cluster
-	for role := range strings.SplitSeq(r.str("process.roles"), ",") {
-		role = strings.ToLower(strings.TrimSpace(role))
-		if role != "broker" && role != "controller" {
-			return r.bad("process.roles", "want broker, controller or both")
-		}
-		cl.Roles = appendOnce(cl.Roles, role)
+	isBroker, isController, err := r.roles()
+	if err != nil {
+		return err
 	}
-	slices.Sort(cl.Roles)
-	if len(cl.Roles) != 2 {
-		return r.bad("process.roles", "only broker,controller (a combined node) is supported so far")
+	if isBroker {
+		cl.Roles = append(cl.Roles, "broker")
+	}
+	if isController {
+		cl.Roles = append(cl.Roles, "controller")
+	}
+	if err := r.checkRoles(c, isBroker, isController); err != nil {
+		return err
 	}
 	cl.Voters = r.str("controller.quorum.voters")
 	cl.HeartbeatInterval = r.ms("broker.heartbeat.interval.ms")
@@ -594,6 +617,50 @@ func resolveCluster(r resolver, c *Config) error {
 	return nil
 }
 
+// roles reads process.roles.
+func (r resolver) roles() (isBroker, isController bool, err error) {
+	for role := range strings.SplitSeq(r.str("process.roles"), ",") {
+		switch strings.ToLower(strings.TrimSpace(role)) {
+		case "broker":
+			isBroker = true
+		case "controller":
+			isController = true
+		default:
+			return false, false, r.bad("process.roles", "want broker, controller or broker,controller")
+		}
+	}
+	return isBroker, isController, nil
+}
+
+// checkRoles applies Kafka's checks to a node that is a broker or a
+// controller alone: controller.listener.names set; a broker-only node
+// names the quorum in controller.quorum.voters and is not one of its
+// voters; a controller-only node binds a listener named in
+// controller.listener.names and, with voters set, is one of them.
+func (r resolver) checkRoles(c *Config, isBroker, isController bool) error {
+	if isBroker && isController {
+		return nil
+	}
+	if r.str("controller.listener.names") == "" {
+		return r.bad("controller.listener.names", "must be set when process.roles is broker or controller alone")
+	}
+	voters := r.str("controller.quorum.voters")
+	listed := false
+	for v := range strings.SplitSeq(voters, ",") {
+		id, _, ok := strings.Cut(strings.TrimSpace(v), "@")
+		listed = listed || ok && strings.TrimSpace(id) == strconv.Itoa(int(c.NodeID))
+	}
+	switch {
+	case isBroker && voters == "":
+		return r.bad("controller.quorum.voters", "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	case isBroker && listed:
+		return r.bad("controller.quorum.voters", fmt.Sprintf("node.id %d is a broker only (process.roles=broker) and must not be one of the voters", c.NodeID))
+	case isController && voters != "" && !listed:
+		return r.bad("controller.quorum.voters", fmt.Sprintf("node.id %d is a controller (process.roles=controller) and must be one of the voters", c.NodeID))
+	}
+	return nil
+}
+
 // controllerListener returns the first listeners entry named in
 // controller.listener.names, or (derived) the client listener's host at
 // port + 1.
@@ -615,6 +682,9 @@ func (r resolver) controllerListener(c *Config) (string, bool, error) {
 				return l.Addr(), false, nil
 			}
 		}
+	}
+	if isBroker, _, err := r.roles(); err == nil && !isBroker {
+		return "", false, r.bad("listeners", "a controller-only node (process.roles=controller) needs a listener named in controller.listener.names, such as CONTROLLER://:9093")
 	}
 	host, portStr, _ := net.SplitHostPort(c.Listen) // checked by listeners
 	port, _ := strconv.Atoi(portStr)

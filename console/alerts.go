@@ -81,14 +81,14 @@ func (c *Console) oldestUnconsumed(ctx context.Context, group string) float64 {
 	if c.cfg.Lag == nil {
 		return 0
 	}
-	logs := c.topicLogs()
+	all := c.topicParts()
 	var oldest float64
-	for _, e := range c.cfg.Lag() {
-		ls := logs[e.Topic]
-		if e.Group != group || e.End <= e.Committed || int(e.Partition) >= len(ls) {
+	for _, e := range c.lagEntries(ctx) {
+		p, ok := partOf(all, e.Topic, e.Partition)
+		if e.Group != group || e.End <= e.Committed || !ok || p.local == nil {
 			continue
 		}
-		l := ls[e.Partition]
+		l := p.local
 		if ts, ok, err := recordAt(ctx, l, max(e.Committed, l.LogStartOffset())); err == nil && ok {
 			oldest = max(oldest, float64(time.Now().UnixMilli()-ts)/1000)
 		}

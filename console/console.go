@@ -27,7 +27,8 @@ import (
 var webFS embed.FS
 
 // LagEntry is one group's committed offset on one partition and the
-// partition's end (high watermark).
+// partition's end (high watermark; -1 when this broker has no log of it:
+// the console asks the partition's leader, as for one led elsewhere).
 type LagEntry struct {
 	Group     string
 	Topic     string
@@ -66,8 +67,20 @@ type Config struct {
 	// Brokers lists the cluster's brokers (broker.ClusterBrokers); nil:
 	// this broker alone.
 	Brokers func() []BrokerInfo
-	Traffic func() map[string]TopicBytes // may be nil
-	Lag     func() []LagEntry            // may be nil
+	// Topics lists every topic's partitions from the metadata image
+	// (broker.ClusterTopics); nil: the store's logs are the cluster.
+	// Partitions led by other brokers are read from their leaders with a
+	// client on the inter-broker listener: PeerAddr gives a broker's
+	// inter-broker endpoint (broker.PeerAddr), DialPeer dials it as the
+	// broker (broker.DialPeer, TLS and SASL as configured).
+	Topics   func() map[string][]PartitionMeta
+	PeerAddr func(id int32) (string, bool)
+	DialPeer DialFunc
+	// RemoteTimeout bounds each read from another broker (3 s): past it,
+	// the partition shows as unavailable.
+	RemoteTimeout time.Duration
+	Traffic       func() map[string]TopicBytes // may be nil
+	Lag           func() []LagEntry            // may be nil
 	// Requests is the total number of Kafka requests handled (may be nil).
 	Requests func() float64
 	// DataDir holds the history file (DataDir/console/history); empty: not
@@ -141,6 +154,14 @@ type Console struct {
 	lastSearch atomic.Value
 	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
 
+	// peer is the inter-broker admin client (cluster.go), made on first
+	// use.
+	peer struct {
+		sync.Mutex
+		cl  *kgo.Client
+		adm *kadm.Client
+	}
+
 	mu struct {
 		sync.Mutex
 		lag      lagTracker
@@ -183,7 +204,7 @@ func New(cfg Config) (*Console, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.KafkaAddr), kgo.ClientID("sluice-console"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.DisableIdempotentWrite()}
 	if cfg.DialInternal != nil {
-		opts = append(opts, kgo.Dialer(cfg.DialInternal))
+		opts = append(opts, kgo.Dialer(routed(&cfg, cfg.DialInternal)))
 	}
 	kcl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -215,6 +236,7 @@ func (c *Console) Close() error {
 	close(c.stop)
 	<-c.done
 	c.kcl.Close()
+	c.closePeer()
 	c.closeClients()
 	if p := c.historyPath(); p != "" {
 		return c.hist.save(p)
@@ -261,10 +283,7 @@ func (c *Console) sample(now time.Time) {
 	for _, l := range logs {
 		disk += float64(l.Size())
 	}
-	var lag []LagEntry
-	if c.cfg.Lag != nil {
-		lag = c.cfg.Lag()
-	}
+	lag := c.lagEntries(context.Background())
 	c.mu.Lock()
 	prev, prevTime := c.mu.prev, c.mu.prevTime
 	c.mu.prev, c.mu.prevTime = cur, now

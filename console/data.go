@@ -8,14 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/partition"
+	"github.com/sluice/sluice/segment"
 )
 
 func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
@@ -46,32 +49,74 @@ func timeParam(r *http.Request, name string) (int64, error) {
 	return t.UnixMilli(), nil
 }
 
-func (c *Console) partitionLog(w http.ResponseWriter, r *http.Request) (*partition.Log, bool) {
+func (c *Console) partitionPart(w http.ResponseWriter, r *http.Request) (string, part, bool) {
 	topic := r.PathValue("topic")
 	if !c.topicAccess(w, r, topic, acl.Read) {
-		return nil, false
+		return "", part{}, false
 	}
-	logs := c.topicLogs()[topic]
-	if len(logs) == 0 {
+	ps := c.topicParts()[topic]
+	if len(ps) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
-		return nil, false
+		return "", part{}, false
 	}
-	p, err := intParam(r, "partition", 0, 0, int64(len(logs)-1))
+	p, err := intParam(r, "partition", 0, 0, int64(len(ps)-1))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "%v", err)
-		return nil, false
+		return "", part{}, false
 	}
-	return logs[p], true
+	return topic, ps[p], true
+}
+
+// reader reads one partition's records: from its segments here, or from
+// its leader (remote).
+type reader struct {
+	c     *Console
+	topic string
+	p     part
+}
+
+func (rd reader) bounds(ctx context.Context) (start, hw int64, err error) {
+	if l := rd.p.local; l != nil {
+		return l.LogStartOffset(), l.HighWatermark(), nil
+	}
+	return rd.c.remoteBounds(ctx, rd.topic, rd.p)
+}
+
+func (rd reader) offsetForTime(ctx context.Context, ms int64) (int64, bool, error) {
+	if l := rd.p.local; l != nil {
+		off, _, found, err := l.OffsetForTimestamp(ms)
+		return off, found, err
+	}
+	return rd.c.remoteOffsetForTime(ctx, rd.topic, rd.p.meta.Partition, ms)
+}
+
+// read decodes records with from <= offset < to (to is the high
+// watermark hw), at most limit, oldest first.
+func (rd reader) read(ctx context.Context, from, to int64, limit, maxBytes int) ([]Record, error) {
+	if l := rd.p.local; l != nil {
+		return readRecords(ctx, l, from, to, limit, maxBytes)
+	}
+	var out []Record
+	ctx, cancel := context.WithTimeout(ctx, rd.c.remoteTimeout())
+	defer cancel()
+	err := rd.c.fetchRemote(ctx, rd.topic, rd.p.meta.Partition, from, to, func(sr segment.Record) bool {
+		out = append(out, newRecord(rd.p.meta.Partition, sr, maxBytes))
+		return len(out) < limit
+	})
+	return out, err
 }
 
 // GET /api/topics/{topic}/records?partition=0&offset=N&time=T&limit=50&max_bytes=4096
 // Without offset or time: the newest records, newest first (before=N
-// pages back). With offset or time: from there on, oldest first.
+// pages back). With offset or time: from there on, oldest first. A
+// partition led by another broker is fetched from it (503 when it does
+// not answer within the remote bound).
 func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
-	l, ok := c.partitionLog(w, r)
+	topic, p, ok := c.partitionPart(w, r)
 	if !ok {
 		return
 	}
+	rd := reader{c: c, topic: topic, p: p}
 	limit, err1 := intParam(r, "limit", 50, 1, 1000)
 	maxBytes, err2 := intParam(r, "max_bytes", 4096, 1, 1<<20)
 	offset, err3 := intParam(r, "offset", -1, 0, 1<<62)
@@ -81,41 +126,52 @@ func (c *Console) browse(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	start, hw := l.LogStartOffset(), l.HighWatermark()
+	start, hw, err := rd.bounds(r.Context())
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
 	var recs []Record
-	var err error
 	order := "newest"
 	switch {
 	case offset >= 0 || ts > 0:
 		order = "oldest"
 		if ts > 0 {
-			off, _, found, terr := l.OffsetForTimestamp(ts)
+			off, found, terr := rd.offsetForTime(r.Context(), ts)
 			if terr != nil {
 				writeErr(w, http.StatusInternalServerError, "cannot look up time %d: %v", ts, terr)
 				return
 			}
 			offset = hw
 			if found {
-				offset = off
+				offset = min(off, hw)
 			}
 		}
 		if offset < start || offset > hw {
 			writeErr(w, http.StatusBadRequest, "offset %d is out of range [%d, %d]", offset, start, hw)
 			return
 		}
-		recs, err = readRecords(r.Context(), l, offset, -1, int(limit), int(maxBytes))
+		recs, err = rd.read(r.Context(), offset, hw, int(limit), int(maxBytes))
 	default:
-		recs, err = newestRecords(r.Context(), l, before, int(limit), int(maxBytes))
+		if before < 0 || before > hw {
+			before = hw
+		}
+		recs, err = rd.read(r.Context(), max(before-limit, start), before, int(limit), int(maxBytes))
+		slices.Reverse(recs)
 	}
 	if err != nil {
-		writeErr(w, http.StatusInternalServerError, "%v", err)
+		code := http.StatusInternalServerError
+		if errors.Is(err, errUnavailable) {
+			code = http.StatusServiceUnavailable
+		}
+		writeErr(w, code, "%v", err)
 		return
 	}
 	if recs == nil {
 		recs = []Record{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"topic": l.Topic(), "partition": l.Partition(), "order": order,
-		"log_start_offset": start, "high_watermark": hw, "records": recs})
+	writeJSON(w, http.StatusOK, map[string]any{"topic": topic, "partition": p.meta.Partition, "order": order,
+		"log_start_offset": start, "high_watermark": hw, "records": recs, "leader": p.meta.Leader, "remote": p.remote()})
 }
 
 // GET /api/topics/{topic}/search?q=&in=value|key|header|any|json&path=$.a&partitions=0,1&from=&to=&limit=100&budget_ms=10000&format=ndjson|jsonl|csv
@@ -129,20 +185,25 @@ func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 	if !c.topicAccess(w, r, topic, acl.Read) {
 		return
 	}
-	logs := c.topicLogs()[topic]
-	if len(logs) == 0 {
+	ps := c.topicParts()[topic]
+	if len(ps) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
 		return
 	}
-	q, budget, format, err := parseSearch(r, logs)
+	q, budget, format, err := parseSearch(r, len(ps))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	var sel []*partition.Log
-	for _, l := range logs {
-		if q.Partitions == nil || containsInt32(q.Partitions, l.Partition()) {
-			sel = append(sel, l)
+	var remote []part
+	for _, p := range ps {
+		switch {
+		case q.Partitions != nil && !containsInt32(q.Partitions, p.meta.Partition):
+		case p.local != nil:
+			sel = append(sel, p.local)
+		default:
+			remote = append(remote, p)
 		}
 	}
 	ctx, cancel := contextWithBudget(r, budget)
@@ -152,6 +213,12 @@ func (c *Console) searchAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	out := newSearchWriter(w, format, topic)
 	p, err := search(ctx, sel, q, out.record, out.progress)
+	for _, rp := range remote {
+		if err != nil || p.Matches >= q.Limit {
+			break
+		}
+		err = c.searchRemote(ctx, topic, rp, q, &p, out.record)
+	}
 	stopped := "end"
 	switch {
 	case p.Matches >= q.Limit:
@@ -176,7 +243,7 @@ func containsInt32(s []int32, v int32) bool {
 	return false
 }
 
-func parseSearch(r *http.Request, logs []*partition.Log) (Query, time.Duration, string, error) {
+func parseSearch(r *http.Request, partitions int) (Query, time.Duration, string, error) {
 	v := r.URL.Query()
 	q := Query{Text: []byte(v.Get("q")), In: v.Get("in")}
 	if len(q.Text) == 0 {
@@ -198,8 +265,8 @@ func parseSearch(r *http.Request, logs []*partition.Log) (Query, time.Duration, 
 		q.Partitions = []int32{}
 		for _, s := range strings.Split(ps, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-			if err != nil || n < 0 || int(n) >= len(logs) {
-				return q, 0, "", fmt.Errorf("partitions: %q is not a partition of this topic (0..%d)", s, len(logs)-1)
+			if err != nil || n < 0 || int(n) >= partitions {
+				return q, 0, "", fmt.Errorf("partitions: %q is not a partition of this topic (0..%d)", s, partitions-1)
 			}
 			q.Partitions = append(q.Partitions, int32(n))
 		}
@@ -303,9 +370,15 @@ func (s *searchWriter) done(p Progress, stopped string, err error) {
 // POST /api/topics/{topic}/records {"partition", "key", "value", "headers": [{"key","value"}], "encoding": "text"|"base64"}
 func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 	topic := r.PathValue("topic")
-	n := len(c.topicLogs()[topic])
+	n := len(c.topicParts()[topic])
 	if n == 0 || !c.allowed(r.Context(), acl.Topic, topic, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", topic)
+		return
+	}
+	// The leader may be another broker, reached as the broker (routed):
+	// check WRITE here as the leader would for the viewer.
+	if !c.allowed(r.Context(), acl.Topic, topic, acl.Write) {
+		writeErr(w, http.StatusForbidden, "topic %q: %v", topic, kerr.TopicAuthorizationFailed)
 		return
 	}
 	var req struct {
@@ -362,4 +435,33 @@ func (c *Console) produce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"topic": topic, "partition": rec.Partition, "offset": rec.Offset})
+}
+
+// searchRemote searches a partition led by another broker, fetching its
+// records from the leader up to the high watermark it answers.
+func (c *Console) searchRemote(ctx context.Context, topic string, p part, q Query, pr *Progress, found func(Record)) error {
+	rd := reader{c: c, topic: topic, p: p}
+	from, hw, err := rd.bounds(ctx)
+	if err != nil {
+		return err
+	}
+	if q.From > 0 {
+		off, ok, err := rd.offsetForTime(ctx, q.From)
+		if err != nil || !ok {
+			return err
+		}
+		from = max(from, off)
+	}
+	return c.fetchRemote(ctx, topic, p.meta.Partition, from, hw, func(r segment.Record) bool {
+		pr.Records++
+		pr.ScannedBytes += int64(len(r.Key) + len(r.Value))
+		if (q.From > 0 && r.Timestamp < q.From) || (q.To > 0 && r.Timestamp > q.To) {
+			return true
+		}
+		if q.match(&r) {
+			pr.Matches++
+			found(newRecord(p.meta.Partition, r, q.MaxBytes))
+		}
+		return pr.Matches < q.Limit
+	})
 }

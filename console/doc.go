@@ -14,6 +14,23 @@
 //	       (principal, browser IP)             delete topics, partitions, configs,
 //	                                           groups, commits, produce
 //
+// In a cluster (Config.Topics from the metadata image) a partition this
+// broker leads is read as above; one led by another broker is read from
+// its leader with a franz-go client on the inter-broker listener, dialed
+// as the broker (Config.DialPeer: TLS and SASL as configured), within
+// Config.RemoteTimeout (3 s) per page (cluster.go):
+//
+//	console ──(kadm, inter-broker listener)──▶ leaders: ListOffsets (log
+//	                                           start, high watermark),
+//	                                           DescribeLogDirs (size),
+//	                                           Fetch (browse, search, SQL,
+//	                                           lag in time)
+//
+// A leader that is down or silent past the bound makes its partitions
+// "unavailable" (offsets -1, browse 503); a remote partition's record
+// count is its offset span (approximate). ACL filtering is the console's
+// own, as for local reads: the peer client acts as the broker.
+//
 // Mutations go through the Kafka API like any client's, so they take the
 // broker's checks and paths — including its ACL checks, as the viewer's
 // principal — and need no listener (a broker whose only listener is SASL

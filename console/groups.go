@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice/sluice/acl"
 )
@@ -32,7 +33,10 @@ type PartitionLag struct {
 	// the committed offset), 0 without lag.
 	LagSeconds float64 `json:"lag_seconds"`
 	Member     string  `json:"member,omitempty"`
-	Verdict    string  `json:"verdict"`
+	// Error says why End is unknown (-1): the partition's leader did not
+	// answer within the remote bound.
+	Error   string `json:"error,omitempty"`
+	Verdict string `json:"verdict"`
 }
 
 // describe asks the broker about groups (all when none are named).
@@ -65,7 +69,21 @@ func (c *Console) groupVerdicts(ctx context.Context) []GroupSummary {
 	now := map[lagKey]lagSample{}
 	if c.cfg.Lag != nil {
 		t := time.Now().UnixMilli()
-		for _, e := range c.cfg.Lag() {
+		here := map[string]bool{}
+		for _, e := range c.lagEntries(ctx) {
+			now[lagKey{e.Group, e.Topic, e.Partition}] = lagSample{t, e.Committed, e.End}
+			here[e.Group] = true
+		}
+		// Groups coordinated by other brokers: their coordinators'
+		// commits (no history here: their charts are on their
+		// coordinator's console).
+		var others []string
+		for name := range described {
+			if !here[name] && c.allowed(ctx, acl.Group, name, acl.Describe) {
+				others = append(others, name)
+			}
+		}
+		for _, e := range c.otherGroupsLag(ctx, others) {
 			now[lagKey{e.Group, e.Topic, e.Partition}] = lagSample{t, e.Committed, e.End}
 		}
 	}
@@ -105,6 +123,9 @@ func (c *Console) listGroups(w http.ResponseWriter, r *http.Request) {
 // GET /api/groups/{group}
 func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("group")
+	if !c.groupAccess(w, r, name, acl.Describe) {
+		return
+	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	described, err := c.describe(ctx, name)
@@ -137,7 +158,14 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 		members = append(members, map[string]any{"member_id": m.MemberID, "client_id": m.ClientID, "host": m.ClientHost,
 			"instance_id": m.InstanceID, "assignments": assigned})
 	}
-	logs := c.topicLogs()
+	all := c.topicParts()
+	need := map[string][]part{}
+	offsets.Each(func(o kadm.OffsetResponse) {
+		if p, ok := partOf(all, o.Topic, o.Partition); ok && o.Err == nil && p.remote() {
+			need[o.Topic] = append(need[o.Topic], p)
+		}
+	})
+	stats := c.remoteStats(ctx, need)
 	parts := []PartitionLag{}
 	verdictAll := VerdictOK
 	var total int64
@@ -146,15 +174,8 @@ func (c *Console) getGroup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.At, End: -1, Member: owner[topicPart(o.Topic, o.Partition)]}
-		if ls := logs[o.Topic]; int(o.Partition) < len(ls) {
-			l := ls[o.Partition]
-			pl.End = l.HighWatermark()
-			pl.Lag = max(pl.End-max(pl.Committed, l.LogStartOffset()), 0)
-			if pl.Lag > 0 {
-				if ts, ok, err := recordAt(ctx, l, max(pl.Committed, l.LogStartOffset())); err == nil && ok {
-					pl.LagSeconds = max(float64(time.Now().UnixMilli()-ts)/1000, 0)
-				}
-			}
+		if p, ok := partOf(all, o.Topic, o.Partition); ok {
+			c.partitionLag(ctx, o.Topic, p, stats[o.Topic][o.Partition], &pl)
 		}
 		c.mu.Lock()
 		w := c.mu.lag.window(lagKey{name, o.Topic, o.Partition})
@@ -204,8 +225,10 @@ func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	logs := c.topicLogs()[req.Topic]
-	if len(logs) == 0 {
+	if !c.groupAccess(w, r, name, acl.Read) || !c.topicAccess(w, r, req.Topic, acl.Read) {
+		return
+	}
+	if len(c.topicParts()[req.Topic]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", req.Topic)
 		return
 	}
@@ -245,11 +268,11 @@ func (c *Console) resetGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]ResetPlan, int, error) {
-	logs := c.topicLogs()[req.Topic]
+	logs := c.topicParts()[req.Topic]
 	parts := req.Partitions
 	if len(parts) == 0 {
 		for _, l := range logs {
-			parts = append(parts, l.Partition())
+			parts = append(parts, l.meta.Partition)
 		}
 	}
 	current := map[int32]int64{}
@@ -267,12 +290,15 @@ func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]
 		if p < 0 || int(p) >= len(logs) {
 			return nil, http.StatusBadRequest, errorf("partition %d is not in [0, %d)", p, len(logs))
 		}
-		l := logs[p]
+		rd := reader{c: c, topic: req.Topic, p: logs[p]}
 		cur, ok := current[p]
 		if !ok {
 			cur = -1
 		}
-		start, end := l.LogStartOffset(), l.HighWatermark()
+		start, end, err := rd.bounds(ctx)
+		if err != nil {
+			return nil, http.StatusServiceUnavailable, err
+		}
 		var target int64
 		switch req.To {
 		case "earliest":
@@ -285,7 +311,7 @@ func (c *Console) planReset(ctx context.Context, group string, req resetReq) ([]
 			}
 			target = req.Value
 		case "timestamp":
-			off, _, found, err := l.OffsetForTimestamp(req.Value)
+			off, found, err := rd.offsetForTime(ctx, req.Value)
 			if err != nil {
 				return nil, http.StatusInternalServerError, err
 			}
@@ -314,6 +340,9 @@ func (c *Console) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "type the group's name in confirm to delete it")
 		return
 	}
+	if !c.groupAccess(w, r, name, acl.Delete) {
+		return
+	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	resp, err := c.admin(ctx).DeleteGroup(ctx, name)
@@ -338,4 +367,54 @@ func withCurrent(w []lagSample, cur lagSample) []lagSample {
 		out = out[len(out)-lagWindow:]
 	}
 	return out
+}
+
+// partOf finds partition p of topic.
+func partOf(all map[string][]part, topic string, p int32) (part, bool) {
+	for _, x := range all[topic] {
+		if x.meta.Partition == p {
+			return x, true
+		}
+	}
+	return part{}, false
+}
+
+// partitionLag fills pl's end offset, lag and lag in time from p's log
+// here, or from its leader's answer st (remoteStats) and one record fetched
+// from it.
+func (c *Console) partitionLag(ctx context.Context, topic string, p part, st *remoteStat, pl *PartitionLag) {
+	var start int64
+	switch {
+	case p.local != nil:
+		start, pl.End = p.local.LogStartOffset(), p.local.HighWatermark()
+	case st == nil:
+		pl.Error = "no leader"
+		return
+	case st.err != nil:
+		pl.Error = st.err.Error()
+		return
+	default:
+		start, pl.End = st.start, st.end
+	}
+	pl.Lag = max(pl.End-max(pl.Committed, start), 0)
+	if pl.Lag == 0 {
+		return
+	}
+	from := max(pl.Committed, start)
+	recs, err := reader{c: c, topic: topic, p: p}.read(ctx, from, pl.End, 1, 1)
+	if err == nil && len(recs) > 0 {
+		pl.LagSeconds = max(float64(time.Now().UnixMilli()-recs[0].Timestamp)/1000, 0)
+	}
+}
+
+// groupAccess checks the viewer's op on group itself, as the coordinator
+// would: a group coordinated by another broker is reached as the broker
+// (routed), so its own check does not see the viewer. It answers as the
+// broker's refusal did (502, GROUP_AUTHORIZATION_FAILED).
+func (c *Console) groupAccess(w http.ResponseWriter, r *http.Request, group string, op acl.Operation) bool {
+	if c.allowed(r.Context(), acl.Group, group, op) {
+		return true
+	}
+	writeErr(w, http.StatusBadGateway, "group %q: %v", group, kerr.GroupAuthorizationFailed)
+	return false
 }

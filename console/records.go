@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,19 +94,6 @@ func readRecords(ctx context.Context, l *partition.Log, from, to int64, limit, m
 		return len(out) < limit && h.LastOffset()+1 < to, nil
 	})
 	return out, err
-}
-
-// newestRecords returns up to limit records below before (before < 0: the
-// high watermark), newest first. Compaction gaps may make it return fewer.
-func newestRecords(ctx context.Context, l *partition.Log, before int64, limit, maxBytes int) ([]Record, error) {
-	hw := l.HighWatermark()
-	if before < 0 || before > hw {
-		before = hw
-	}
-	from := max(before-int64(limit), l.LogStartOffset())
-	recs, err := readRecords(ctx, l, from, before, limit, maxBytes)
-	slices.Reverse(recs)
-	return recs, err
 }
 
 // recordAt returns the timestamp of the first record at or after offset

@@ -323,7 +323,7 @@ func (c *Console) viewerClient(ctx context.Context) *viewerClient {
 		c.evictClientLocked()
 	}
 	kcl, err := kgo.NewClient(kgo.SeedBrokers(c.cfg.KafkaAddr), kgo.ClientID("sluice-console"),
-		kgo.Dialer(c.cfg.Dial(v.principal, v.host)),
+		kgo.Dialer(routed(&c.cfg, c.cfg.Dial(v.principal, v.host))),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0), kgo.DisableIdempotentWrite())
 	if err != nil {
 		panic("BUG: console: kgo.NewClient with fixed options: " + err.Error())

@@ -673,72 +673,24 @@ type QueryResult struct {
 	ElapsedMs int64    `json:"elapsed_ms"`
 }
 
-// run evaluates sq over the topic's logs.
-func (sq *sqlQuery) run(ctx context.Context, logs []*partition.Log) (QueryResult, error) {
+// run evaluates sq over the topic's partitions: local ones from their
+// segments, remote ones fetched from their leaders (each read bounded by
+// the remote bound; a leader that does not answer fails the query).
+func (sq *sqlQuery) run(ctx context.Context, c *Console, topic string, ps []part) (QueryResult, error) {
 	res := QueryResult{Columns: sq.columns, Rows: [][]any{}, Stopped: "end"}
 	start := time.Now()
 	defer func() { res.ElapsedMs = time.Since(start).Milliseconds() }()
-	var evalErr error
 	var buf []byte // one read buffer for every partition
-	for _, l := range logs {
-		if sq.partitions != nil && !containsInt32(sq.partitions, l.Partition()) {
+	for _, p := range ps {
+		if sq.partitions != nil && !containsInt32(sq.partitions, p.meta.Partition) {
 			continue
 		}
-		from := l.LogStartOffset()
-		if sq.fromTime > 0 {
-			off, _, ok, err := l.OffsetForTimestamp(sq.fromTime)
-			if err != nil {
-				return res, err
-			}
-			if !ok {
-				continue
-			}
-			from = off
+		var err error
+		if p.local != nil {
+			err = sq.runLocal(ctx, p.local, &buf, &res)
+		} else {
+			err = sq.runRemote(ctx, c, topic, p, &res)
 		}
-		err := scanBatchesBuf(ctx, l, from, true, &buf, func(h segment.Header, batch []byte) (bool, error) {
-			res.Bytes += h.Size()
-			if h.Attributes&segment.AttrControl != 0 || sq.fromTime > 0 && h.MaxTimestamp < sq.fromTime {
-				return true, nil
-			}
-			err := segment.Records(batch, func(r segment.Record) bool {
-				if r.Offset < from {
-					return true
-				}
-				res.Scanned++
-				sr := &sqlRecord{r: &r, p: l.Partition()}
-				if sq.where != nil {
-					ok, err := sq.eval(sq.where, sr)
-					if err != nil {
-						evalErr = err
-						return false
-					}
-					if !truthy(ok) {
-						return true
-					}
-				}
-				row := make([]any, len(sq.exprs))
-				for i, e := range sq.exprs {
-					v, err := sq.eval(e, sr)
-					if err != nil {
-						evalErr = err
-						return false
-					}
-					if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
-						v = nil
-					}
-					row[i] = v
-				}
-				res.Rows = append(res.Rows, row)
-				return len(res.Rows) < sq.limit
-			})
-			if evalErr != nil {
-				return false, evalErr
-			}
-			if err != nil {
-				return false, fmt.Errorf("cannot decode batch at offset %d of %s-%d: %w", h.BaseOffset, l.Topic(), l.Partition(), err)
-			}
-			return len(res.Rows) < sq.limit, nil
-		})
 		if err != nil {
 			return res, err
 		}
@@ -748,6 +700,91 @@ func (sq *sqlQuery) run(ctx context.Context, logs []*partition.Log) (QueryResult
 		}
 	}
 	return res, nil
+}
+
+// add evaluates sq on one record, adding its row to res when it matches;
+// it reports whether to go on.
+func (sq *sqlQuery) add(r *segment.Record, p int32, res *QueryResult) (bool, error) {
+	res.Scanned++
+	sr := &sqlRecord{r: r, p: p}
+	if sq.where != nil {
+		ok, err := sq.eval(sq.where, sr)
+		if err != nil {
+			return false, err
+		}
+		if !truthy(ok) {
+			return true, nil
+		}
+	}
+	row := make([]any, len(sq.exprs))
+	for i, e := range sq.exprs {
+		v, err := sq.eval(e, sr)
+		if err != nil {
+			return false, err
+		}
+		if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			v = nil
+		}
+		row[i] = v
+	}
+	res.Rows = append(res.Rows, row)
+	return len(res.Rows) < sq.limit, nil
+}
+
+func (sq *sqlQuery) runLocal(ctx context.Context, l *partition.Log, buf *[]byte, res *QueryResult) error {
+	from := l.LogStartOffset()
+	if sq.fromTime > 0 {
+		off, _, ok, err := l.OffsetForTimestamp(sq.fromTime)
+		if err != nil || !ok {
+			return err
+		}
+		from = off
+	}
+	var evalErr error
+	return scanBatchesBuf(ctx, l, from, true, buf, func(h segment.Header, batch []byte) (bool, error) {
+		res.Bytes += h.Size()
+		if h.Attributes&segment.AttrControl != 0 || sq.fromTime > 0 && h.MaxTimestamp < sq.fromTime {
+			return true, nil
+		}
+		more := true
+		err := segment.Records(batch, func(r segment.Record) bool {
+			if r.Offset < from {
+				return true
+			}
+			more, evalErr = sq.add(&r, l.Partition(), res)
+			return more
+		})
+		if evalErr != nil {
+			return false, evalErr
+		}
+		if err != nil {
+			return false, fmt.Errorf("cannot decode batch at offset %d of %s-%d: %w", h.BaseOffset, l.Topic(), l.Partition(), err)
+		}
+		return more, nil
+	})
+}
+
+func (sq *sqlQuery) runRemote(ctx context.Context, c *Console, topic string, p part, res *QueryResult) error {
+	rd := reader{c: c, topic: topic, p: p}
+	from, hw, err := rd.bounds(ctx)
+	if err != nil {
+		return err
+	}
+	if sq.fromTime > 0 {
+		off, ok, err := rd.offsetForTime(ctx, sq.fromTime)
+		if err != nil || !ok {
+			return err
+		}
+		from = max(from, off)
+	}
+	var evalErr error
+	err = c.fetchRemote(ctx, topic, p.meta.Partition, from, hw, func(r segment.Record) bool {
+		res.Bytes += int64(len(r.Key) + len(r.Value))
+		var more bool
+		more, evalErr = sq.add(&r, p.meta.Partition, res)
+		return more
+	})
+	return errors.Join(evalErr, err)
 }
 
 // GET /api/query?sql=SELECT…&budget_ms=10000
@@ -776,14 +813,14 @@ func (c *Console) queryAPI(w http.ResponseWriter, r *http.Request) {
 	if !c.topicAccess(w, r, sq.topic, acl.Read) {
 		return
 	}
-	logs := c.topicLogs()[sq.topic]
-	if len(logs) == 0 {
+	ps := c.topicParts()[sq.topic]
+	if len(ps) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", sq.topic)
 		return
 	}
 	ctx, cancel := contextWithBudget(r, time.Duration(budget)*time.Millisecond)
 	defer cancel()
-	res, err := sq.run(ctx, logs)
+	res, err := sq.run(ctx, c, sq.topic, ps)
 	switch {
 	case err == nil:
 	case r.Context().Err() == nil && errors.Is(context.Cause(ctx), errBudget):

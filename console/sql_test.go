@@ -111,7 +111,7 @@ func TestQuery(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := sq.run(ctx, e.con.topicLogs()["orders"]); err != context.Canceled {
+	if _, err := sq.run(ctx, e.con, "orders", e.con.topicParts()["orders"]); err != context.Canceled {
 		t.Fatalf("cancelled query: %v", err)
 	}
 }

@@ -16,8 +16,15 @@ import (
 
 // PartitionInfo is one partition as the topic page shows it.
 type PartitionInfo struct {
-	Partition     int32 `json:"partition"`
-	Leader        int32 `json:"leader"`
+	Partition int32   `json:"partition"`
+	Leader    int32   `json:"leader"`
+	Replicas  []int32 `json:"replicas"`
+	ISR       []int32 `json:"isr"`
+	// Remote: led by another broker, read from it (records is then the
+	// offset span, approximate; segments -1); Unavailable: its leader
+	// did not answer within the bound, or it has none (offsets -1).
+	Remote        bool  `json:"remote,omitempty"`
+	Unavailable   bool  `json:"unavailable,omitempty"`
 	LogStart      int64 `json:"log_start_offset"`
 	LogEnd        int64 `json:"log_end_offset"`
 	HighWatermark int64 `json:"high_watermark"`
@@ -46,6 +53,8 @@ type TopicSummary struct {
 	BytesIn     int64  `json:"bytes_in"`
 	BytesOut    int64  `json:"bytes_out"`
 	Cleanup     string `json:"cleanup_policy"`
+	// Unavailable counts partitions whose leader did not answer.
+	Unavailable int `json:"unavailable_partitions"`
 }
 
 // topicLogs groups the store's logs by topic, partitions in order.
@@ -60,11 +69,13 @@ func (c *Console) topicLogs() map[string][]*partition.Log {
 	return out
 }
 
-// partitionInfo describes l, counting its records from batch headers
-// (incrementally: only batches appended since the last count are read).
-func (c *Console) partitionInfo(ctx context.Context, l *partition.Log) PartitionInfo {
-	pi := PartitionInfo{Partition: l.Partition(), Leader: c.cfg.NodeID, LogStart: l.LogStartOffset(),
-		LogEnd: l.LogEndOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments(), SizeBytes: l.Size()}
+// partitionInfo describes the local log l, counting its records from
+// batch headers (incrementally: only batches appended since the last
+// count are read).
+func (c *Console) partitionInfo(ctx context.Context, p part) PartitionInfo {
+	l := p.local
+	pi := PartitionInfo{Partition: l.Partition(), Leader: p.meta.Leader, Replicas: p.meta.Replicas, ISR: p.meta.ISR,
+		LogStart: l.LogStartOffset(), LogEnd: l.LogEndOffset(), HighWatermark: l.HighWatermark(), Segments: l.Segments(), SizeBytes: l.Size()}
 	pi.LastStable = pi.HighWatermark
 	key := fmt.Sprintf("%s/%d", l.Topic(), l.Partition())
 	var prev countState
@@ -81,22 +92,49 @@ func (c *Console) partitionInfo(ctx context.Context, l *partition.Log) Partition
 	return pi
 }
 
-func (c *Console) summarize(ctx context.Context, name string, logs []*partition.Log, traffic map[string]TopicBytes) TopicSummary {
-	s := TopicSummary{Name: name, Internal: strings.HasPrefix(name, "__"), Partitions: len(logs),
+// partitionInfos describes a topic's partitions: local ones from the
+// segments, remote ones from stats (remoteStats).
+func (c *Console) partitionInfos(ctx context.Context, name string, ps []part, stats map[string]map[int32]*remoteStat) []PartitionInfo {
+	out := make([]PartitionInfo, 0, len(ps))
+	for _, p := range ps {
+		if p.remote() {
+			out = append(out, remoteInfo(p, stats[name][p.meta.Partition]))
+			continue
+		}
+		out = append(out, c.partitionInfo(ctx, p))
+	}
+	return out
+}
+
+func (c *Console) summarize(name string, ps []part, infos []PartitionInfo, traffic map[string]TopicBytes) TopicSummary {
+	s := TopicSummary{Name: name, Internal: strings.HasPrefix(name, "__"), Partitions: len(ps),
 		BytesIn: traffic[name].In, BytesOut: traffic[name].Out}
-	if len(logs) > 0 {
-		s.Cleanup = logs[0].Config().CleanupPolicy
+	for _, p := range ps {
+		if p.local != nil {
+			s.Cleanup = p.local.Config().CleanupPolicy
+			break
+		}
 	}
-	var compacted, txn bool
-	for _, l := range logs {
-		pi := c.partitionInfo(ctx, l)
-		s.SizeBytes += pi.SizeBytes
-		s.Records += pi.Records
+	var compacted, txn, remote bool
+	for _, pi := range infos {
+		s.SizeBytes += max(pi.SizeBytes, 0)
+		s.Records += max(pi.Records, 0)
 		s.Approximate = s.Approximate || pi.Approximate
-		compacted, txn = compacted || pi.Compacted, txn || pi.Transactional
+		s.Unavailable += boolInt(pi.Unavailable)
+		compacted, txn, remote = compacted || pi.Compacted, txn || pi.Transactional, remote || pi.Remote
 	}
-	s.RecordsNote = recordsNote(s.Approximate, compacted, txn)
+	s.RecordsNote = recordsNote(s.Approximate && !remote, compacted, txn)
+	if remote {
+		s.RecordsNote = strings.TrimPrefix(s.RecordsNote+"; partitions led by other brokers count their offset span (compaction gaps and markers included)", "; ")
+	}
 	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func recordsNote(approx, compacted, txn bool) string {
@@ -126,12 +164,17 @@ func (c *Console) listTopics(w http.ResponseWriter, r *http.Request) {
 	internal := r.URL.Query().Get("internal") == "true"
 	traffic := c.traffic()
 	out := []TopicSummary{}
-	for name, logs := range c.topicLogs() {
+	shown := map[string][]part{}
+	for name, ps := range c.topicParts() {
 		if q != "" && !strings.Contains(strings.ToLower(name), q) || !internal && strings.HasPrefix(name, "__") ||
 			!c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 			continue
 		}
-		out = append(out, c.summarize(r.Context(), name, logs, traffic))
+		shown[name] = ps
+	}
+	stats := c.remoteStats(r.Context(), shown)
+	for name, ps := range shown {
+		out = append(out, c.summarize(name, ps, c.partitionInfos(r.Context(), name, ps, stats), traffic))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, map[string]any{"topics": out})
@@ -148,15 +191,12 @@ type ConfigEntry struct {
 // GET /api/topics/{topic}
 func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
-	logs := c.topicLogs()[name]
-	if len(logs) == 0 || !c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
+	ps := c.topicParts()[name]
+	if len(ps) == 0 || !c.allowed(r.Context(), acl.Topic, name, acl.Describe) {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}
-	parts := make([]PartitionInfo, 0, len(logs))
-	for _, l := range logs {
-		parts = append(parts, c.partitionInfo(r.Context(), l))
-	}
+	parts := c.partitionInfos(r.Context(), name, ps, c.remoteStats(r.Context(), map[string][]part{name: ps}))
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	configs := []ConfigEntry{}
@@ -173,7 +213,7 @@ func (c *Console) getTopic(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"summary": c.summarize(r.Context(), name, logs, c.traffic()), "partitions": parts,
+		"summary": c.summarize(name, ps, parts, c.traffic()), "partitions": parts,
 		"configs": configs, "configs_error": cfgErr,
 	})
 }
@@ -223,7 +263,7 @@ func (c *Console) addPartitions(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	have := len(c.topicLogs()[name])
+	have := len(c.topicParts()[name])
 	if have == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
@@ -260,7 +300,7 @@ func (c *Console) deleteTopic(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "type the topic's name in confirm to delete it")
 		return
 	}
-	if len(c.topicLogs()[name]) == 0 {
+	if len(c.topicParts()[name]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}
@@ -298,24 +338,49 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	for _, l := range c.cfg.Store.OfflineLogs() {
 		offline = append(offline, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
 	}
+	// The cluster's partitions, from the metadata image: how many, which
+	// have no leader, which lack replicas in their ISR, who leads them.
+	partitions, under := len(logs), 0
+	leaders := map[int32]int{c.cfg.NodeID: len(logs)}
+	if c.cfg.Topics != nil {
+		if image := c.cfg.Topics(); image != nil {
+			partitions, leaders = 0, map[int32]int{}
+			for t, ps := range image {
+				if !c.allowed(r.Context(), acl.Topic, t, acl.Describe) {
+					continue
+				}
+				topics[t] = true
+				for _, p := range ps {
+					partitions++
+					leaders[p.Leader]++
+					if p.Leader < 0 {
+						offline = append(offline, fmt.Sprintf("%s-%d", t, p.Partition))
+					}
+					if len(p.ISR) < len(p.Replicas) {
+						under++
+					}
+				}
+			}
+		}
+	}
 	fsTotal, fsFree := c.statDisk(c.cfg.Store.Dir())
 	alerts := c.alerts(r.Context())
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster_id": c.cfg.ClusterID,
-		"brokers":    c.brokers(len(logs), size),
-		"topics":     len(topics), "partitions": len(logs), "log_bytes": size,
+		"brokers":    c.brokers(leaders, size),
+		"topics":     len(topics), "partitions": partitions, "log_bytes": size,
 		"disk_total_bytes": fsTotal, "disk_free_bytes": fsFree,
-		"offline_partitions": offline, "under_replicated_partitions": 0, "alerts": alerts,
+		"offline_partitions": offline, "under_replicated_partitions": under, "alerts": alerts,
 	})
 }
 
 // brokers is the overview's brokers table: every broker of the cluster
-// (id, endpoints, rack, alive or fenced, the controller); this one also
-// with its version, uptime, leaders and log bytes, which the others'
-// consoles show for them.
-func (c *Console) brokers(leaders int, size int64) []map[string]any {
+// (id, endpoints, rack, alive or fenced, the controller, the partitions it
+// leads in the metadata image); this one also with its version, uptime
+// and log bytes, which the others' consoles show for them.
+func (c *Console) brokers(leaders map[int32]int, size int64) []map[string]any {
 	self := map[string]any{"id": c.cfg.NodeID, "endpoint": c.cfg.KafkaAddr, "endpoints": []string{c.cfg.KafkaAddr}, "version": c.cfg.Version,
-		"rack": c.cfg.Rack, "leaders": leaders, "log_bytes": size, "started": c.cfg.Started.UnixMilli(),
+		"rack": c.cfg.Rack, "leaders": leaders[c.cfg.NodeID], "log_bytes": size, "started": c.cfg.Started.UnixMilli(),
 		"uptime_seconds": int64(time.Since(c.cfg.Started).Seconds()), "controller": true, "state": "alive", "self": true}
 	if c.cfg.Brokers == nil {
 		return []map[string]any{self}
@@ -327,7 +392,7 @@ func (c *Console) brokers(leaders int, size int64) []map[string]any {
 			state = "fenced"
 		}
 		m := map[string]any{"id": b.ID, "endpoint": strings.Join(b.Endpoints, ", "), "endpoints": b.Endpoints, "rack": b.Rack,
-			"controller": b.Controller, "state": state, "self": b.Self}
+			"controller": b.Controller, "state": state, "self": b.Self, "leaders": leaders[b.ID]}
 		if b.Self {
 			for _, k := range []string{"version", "leaders", "log_bytes", "started", "uptime_seconds"} {
 				m[k] = self[k]
@@ -375,7 +440,7 @@ func (c *Console) alterConfigs(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if len(c.topicLogs()[name]) == 0 {
+	if len(c.topicParts()[name]) == 0 {
 		writeErr(w, http.StatusNotFound, "unknown topic %q", name)
 		return
 	}

@@ -29,7 +29,7 @@ func freeAddr(t testing.TB) string {
 
 func testConfig(id int32, voters []Voter, dir string) Config {
 	return Config{
-		NodeID: id, Voters: voters, DataDir: dir,
+		NodeID: id, Voters: voters, DataDir: dir, Serve: func(c net.Conn) { c.Close() },
 		SessionTimeout:       2500 * time.Millisecond, // generous: a loaded CI machine must not fence by accident
 		SessionCheckInterval: 50 * time.Millisecond,
 		ApplyTimeout:         5 * time.Second,

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,21 @@ type Config struct {
 	// DataDir holds __cluster_metadata-0/ (raft.db and snapshots/).
 	DataDir string
 
+	// Observer makes this node a non-voting member (process.roles=broker):
+	// it never bootstraps the quorum nor stands for election, and follows
+	// the metadata log once the active controller adds it as a raft
+	// non-voter (AddObserver, on its broker's registration). NodeID must
+	// not be one of Voters.
+	Observer bool
+	// Advertise is the address the quorum reaches this node at when
+	// ListenAddr binds a wildcard host. Default: this node's address in
+	// Voters, else ListenAddr.
+	Advertise string
+	// Serve, when set, receives the connections to the CONTROLLER
+	// listener that are not raft's: the brokers' controller RPCs
+	// (mux.go). Nil: the listener speaks raft only.
+	Serve func(net.Conn)
+
 	// SessionTimeout is broker.session.timeout.ms: a broker that sends no
 	// heartbeat for this long is fenced. Default 9 s (Kafka's).
 	SessionTimeout time.Duration
@@ -131,6 +147,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.ListenAddr == "" {
 		return cfg, fmt.Errorf("controller: node %d is not in controller.quorum.voters", cfg.NodeID)
+	}
+	if cfg.Observer && slices.ContainsFunc(cfg.Voters, func(v Voter) bool { return v.ID == cfg.NodeID }) {
+		return cfg, fmt.Errorf("controller: node %d is an observer but is in controller.quorum.voters", cfg.NodeID)
 	}
 	return cfg, nil
 }

@@ -156,15 +156,23 @@ func (c *Controller) openRaft(dir string) error {
 	if err != nil {
 		return err
 	}
-	c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, advertise, 3, 5*time.Second, c.cfg.Logger)
-	if err != nil {
-		return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, err)
+	if c.cfg.Serve != nil {
+		layer, lerr := newMuxLayer(c.cfg.ListenAddr, advertise, c.cfg.Serve)
+		if lerr != nil {
+			return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, lerr)
+		}
+		c.trans = raft.NewNetworkTransportWithLogger(layer, 3, 5*time.Second, c.cfg.Logger)
+	} else {
+		c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, advertise, 3, 5*time.Second, c.cfg.Logger)
+		if err != nil {
+			return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, err)
+		}
 	}
 	has, err := raft.HasExistingState(c.store, c.store, snaps)
 	if err != nil {
 		return fmt.Errorf("controller: cannot read the metadata log: %w", err)
 	}
-	if !has {
+	if !has && !c.cfg.Observer { // an observer waits to be added by the leader
 		var servers []raft.Server
 		for _, v := range c.cfg.Voters {
 			servers = append(servers, raft.Server{
@@ -191,6 +199,13 @@ func (c *Controller) openRaft(dir string) error {
 // elsewhere (a wildcard host such as :9093), else nil: raft advertises the
 // bound address.
 func (c *Controller) advertiseAddr() (net.Addr, error) {
+	if a := c.cfg.Advertise; a != "" && a != c.cfg.ListenAddr {
+		ta, err := net.ResolveTCPAddr("tcp", a)
+		if err != nil {
+			return nil, fmt.Errorf("controller: cannot resolve this node's address %s: %w", a, err)
+		}
+		return ta, nil
+	}
 	for _, v := range c.cfg.Voters {
 		if v.ID != c.cfg.NodeID || v.Addr == c.cfg.ListenAddr {
 			continue
@@ -268,6 +283,39 @@ func (c *Controller) Leader() (int32, string) {
 // another node.
 func (c *Controller) Barrier(timeout time.Duration) error {
 	if err := c.raft.Barrier(timeout).Error(); err != nil {
+		return c.raftError(err)
+	}
+	return nil
+}
+
+// Addr is the address the quorum reaches this node at (its CONTROLLER
+// listener).
+func (c *Controller) Addr() string { return string(c.trans.LocalAddr()) }
+
+// IsObserver reports whether this node is a non-voting member
+// (Config.Observer).
+func (c *Controller) IsObserver() bool { return c.cfg.Observer }
+
+// AddObserver makes broker id, whose node listens for raft at addr, a
+// non-voting member of the quorum, so it follows the metadata log
+// (Kafka's brokers fetch it from the controllers). Only the active
+// controller adds; a voter, or an observer already known at addr, is left
+// as it is.
+func (c *Controller) AddObserver(id int32, addr string) error {
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID == sid && (s.Suffrage == raft.Voter || string(s.Address) == addr) {
+			return nil
+		}
+	}
+	if err := c.raft.AddNonvoter(sid, raft.ServerAddress(addr), 0, c.cfg.ApplyTimeout).Error(); err != nil {
 		return c.raftError(err)
 	}
 	return nil

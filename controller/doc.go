@@ -18,12 +18,24 @@
 // quorum from controller.quorum.voters on every voter alike; a single voter
 // elects itself with no extra step.
 //
-// sluiced runs one node per combined (broker,controller) process; with
-// controller.quorum.voters unset it is a one-voter quorum with short Raft
-// timers. Brokers reach the active controller as the broker package's
-// cluster.go describes (locally, or with BrokerRegistration and
-// BrokerHeartbeat to the leader's broker listener); heartbeats carry the
-// node's applied index, which Quorum reports as its log end offset.
+// sluiced runs one node per process: a voter for process.roles=controller
+// or broker,controller (combined); with controller.quorum.voters unset a
+// combined node is a one-voter quorum with short Raft timers. A broker-only
+// node (process.roles=broker) runs an observer (Config.Observer): a raft
+// non-voter that never bootstraps nor votes; the active controller adds it
+// with AddObserver when its broker registers, and then replicates the log
+// to it as to the voters (hashicorp/raft has no fetch-based follower, so
+// this is how a KRaft broker's metadata fetch is done here). Brokers reach
+// the active controller as the broker package's cluster.go describes;
+// heartbeats carry the node's applied index, which Quorum reports as its
+// log end offset.
+//
+// With Config.Serve set, the CONTROLLER listener carries both raft and the
+// Kafka-framed controller RPCs, told apart by a connection's first two
+// bytes (mux.go):
+//
+//	raft:  [rpc type 0..15][msgpack map 0x80-0x8f | 0xde] ──▶ raft transport
+//	Kafka: [int32 frame size < 8 MiB: byte 1 < 0x80]       ──▶ Config.Serve
 //
 // # The state machine
 //

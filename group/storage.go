@@ -144,9 +144,12 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 			if tag := ws[i].txn; tag != nil {
 				batch = encodeTxnBatch(recs, ts, tag)
 			}
-			if _, err = pt.log.Append(batch); err != nil {
+			var res partition.AppendResult
+			if res, err = pt.log.Append(batch); err != nil {
 				c.log.Error("cannot append to __consumer_offsets", "partition", pt.index, "records", len(recs), "err", err)
 				err = storageError(err)
+			} else {
+				err = awaitCommitted(pt.log, res.LastOffset)
 			}
 		}
 		for k := i; k < j; k++ {
@@ -155,6 +158,25 @@ func (c *Coordinator) appendWrites(pt *part, ws []*write) []error {
 		i = j
 	}
 	return errs
+}
+
+// commitTimeout bounds the wait for an append to __consumer_offsets to
+// reach every in-sync replica [offsets.commit.timeout.ms] 5 s.
+const commitTimeout = 5 * time.Second
+
+// awaitCommitted waits, as Kafka's append with acks=all, until the record
+// at last is on every in-sync replica of a replicated __consumer_offsets
+// partition, so that a commit answered is not lost when the coordinator
+// moves. It runs with the partition's write lock held: later writes of
+// the partition queue behind it (and go out as one batch), so writes
+// apply in log order. A timeout answers COORDINATOR_NOT_AVAILABLE (the
+// client finds the coordinator again and retries), as Kafka maps
+// NOT_ENOUGH_REPLICAS for its coordinators.
+func awaitCommitted(l *partition.Log, last int64) error {
+	if !l.AwaitHighWatermark(last, commitTimeout) {
+		return kerr.CoordinatorNotAvailable
+	}
+	return nil
 }
 
 // load replays every partition. Called by Open before anything else runs.

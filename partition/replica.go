@@ -66,6 +66,33 @@ func (l *Log) Replicated() bool {
 	return l.mu.replicated
 }
 
+// AwaitHighWatermark waits until the high watermark passes offset (the
+// record at offset is committed: every ISR member has it) and reports
+// whether it did within timeout. On a log not in replicated mode the high
+// watermark moves with every append, so it returns true at once. The
+// internal topics' coordinators wait with it as Kafka's append with
+// acks=all does.
+func (l *Log) AwaitHighWatermark(offset int64, timeout time.Duration) bool {
+	var timer *time.Timer
+	for {
+		ch := l.Wait() // before looking: no wake-up missed
+		if l.HighWatermark() > offset {
+			if timer != nil {
+				timer.Stop()
+			}
+			return true
+		}
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
 // UpdateHighWatermark moves the high watermark of a replicated log up to hw
 // clamped to [LogStartOffset, LogEndOffset] and reports whether it moved;
 // it never moves down (TruncateTo does). It wakes the waiters of Wait. On a

@@ -75,7 +75,12 @@ func (l *log) truncateTo(offset int64) error {
 		l.mu.RUnlock()
 		switch {
 		case offset >= leo:
-			return nil
+			// Nothing to cut, but a leader epoch begun at the log end and
+			// never written to (this broker led, appended nothing, lost
+			// the leadership) must go: kept, it stays this follower's
+			// last epoch and the leader answers the same divergence at
+			// every fetch (Kafka's truncateTo does the same).
+			return l.truncateEpochs(leo)
 		case offset < start || offset <= first:
 			return l.truncateFullyLocked(max(offset, 0))
 		}

@@ -302,3 +302,35 @@ func TestTruncateThenStoreRestart(t *testing.T) {
 		t.Fatal("log differs from the leader's after truncation, restart and refetch")
 	}
 }
+
+// TestTruncateAtEndDropsUnusedEpoch: a broker that led (AssignLeaderEpoch at
+// its log end), appended nothing and became a follower keeps that epoch as
+// its last; the new leader does not know it and answers the divergence
+// (an older epoch ending at this log's end). TruncateTo at the log end cuts
+// no record but must drop the unused epoch, else the follower asks with it
+// again and the leader answers the same divergence at every fetch (a
+// replica stuck for ever: found by the nemesis test).
+func TestTruncateAtEndDropsUnusedEpoch(t *testing.T) {
+	all := leaderHistory(t)
+	l := followerWith(t, t.TempDir(), nil, all)
+	leo := l.LogEndOffset()
+	if err := l.AssignLeaderEpoch(9, leo); err != nil {
+		t.Fatal(err)
+	}
+	// The new leader (epoch 10) never saw epoch 9: its answer for it is
+	// epoch 5 ending at this log's end.
+	tr := l.TruncationFor(5, leo)
+	if tr.Offset != leo {
+		t.Fatalf("truncation offset %d, want the log end %d", tr.Offset, leo)
+	}
+	if err := l.TruncateTo(tr.Offset); err != nil {
+		t.Fatal(err)
+	}
+	eps := l.LeaderEpochs()
+	if last := eps[len(eps)-1]; last.Epoch != 5 {
+		t.Fatalf("epochs after truncating at the end: %v, want the last one to be 5", eps)
+	}
+	if l.LogEndOffset() != leo {
+		t.Fatalf("log end %d after truncating at it, want %d", l.LogEndOffset(), leo)
+	}
+}

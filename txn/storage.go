@@ -92,6 +92,26 @@ func decodeState(value []byte) (txnState, error) {
 	return s, nil
 }
 
+// stateCommitTimeout bounds the wait for a state record to reach every
+// in-sync replica of a replicated __transaction_state partition.
+const stateCommitTimeout = 5 * time.Second
+
+// errNotCommitted: the record did not reach the ISR in time.
+var errNotCommitted = errors.New("txn: state record not on every in-sync replica in time")
+
+// awaitCommitted waits, as Kafka's append with acks=all, until the record
+// at last is on every in-sync replica, so that a transaction state
+// answered is not lost when the coordinator moves. Called with the
+// partition's write lock held: state records apply in log order. A
+// timeout answers COORDINATOR_NOT_AVAILABLE, as Kafka maps
+// NOT_ENOUGH_REPLICAS and REQUEST_TIMED_OUT for its coordinator.
+func awaitCommitted(l *partition.Log, last int64) error {
+	if !l.AwaitHighWatermark(last, stateCommitTimeout) {
+		return errNotCommitted
+	}
+	return nil
+}
+
 // appendRecord appends one record to partition p of __transaction_state.
 func (c *Coordinator) appendRecord(p int32, r kv) error {
 	pt := c.parts[p]
@@ -114,12 +134,18 @@ func (c *Coordinator) appendRecord(p int32, r kv) error {
 	c.mu.Lock()
 	current := pt.state == partLoaded && pt.log == l
 	c.mu.Unlock()
+	var res partition.AppendResult
 	if current {
-		_, err = l.Append(batch)
+		if res, err = l.Append(batch); err == nil {
+			err = awaitCommitted(l, res.LastOffset)
+		}
 	}
 	pt.wmu.Unlock()
 	if !current {
 		return kerr.NotCoordinator
+	}
+	if errors.Is(err, errNotCommitted) {
+		return kerr.CoordinatorNotAvailable
 	}
 	if err != nil {
 		c.log.Error("cannot append to "+TopicName, "partition", p, "err", err)

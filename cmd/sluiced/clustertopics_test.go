@@ -19,8 +19,8 @@ import (
 )
 
 // threeNodes starts three combined nodes on loopback and waits until they
-// agree on a leader and three live brokers.
-func threeNodes(t *testing.T) (nodes []*proc, addrs []string) {
+// agree on a leader and three live brokers; extra are more flags for each.
+func threeNodes(t *testing.T, extra ...string) (nodes []*proc, addrs []string) {
 	t.Helper()
 	var voters []string
 	var clientPorts []int
@@ -35,8 +35,9 @@ func threeNodes(t *testing.T) (nodes []*proc, addrs []string) {
 	}
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
-		p := start(t, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "three-node-topics", "--data-dir", t.TempDir(),
-			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl))
+		args := []string{"--node-id", strconv.Itoa(i + 1), "--cluster-id", "three-node-topics", "--data-dir", t.TempDir(),
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl)}
+		p := start(t, env, append(args, extra...)...)
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
 		}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,6 +80,17 @@ func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
+	if dir := os.Getenv("SLUICE_TEST_LOGDIR"); dir != "" {
+		// Debugging aid: every node's log also goes to a file there, kept
+		// after the test (its temporary directories are not).
+		f, err := os.CreateTemp(dir, "sluiced-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "%s\n", strings.Join(cmd.Args, " "))
+		t.Cleanup(func() { f.Close() })
+		cmd.Stderr = io.MultiWriter(p.stderr, f)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -163,6 +163,24 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 			}
 			return out
 		},
+		// The cluster's partitions: from the metadata image; those led by
+		// other brokers are read from them on the inter-broker listener.
+		Topics: func() map[string][]console.PartitionMeta {
+			ts := b.ClusterTopics()
+			if ts == nil {
+				return nil
+			}
+			out := make(map[string][]console.PartitionMeta, len(ts))
+			for t, ps := range ts {
+				ms := make([]console.PartitionMeta, len(ps))
+				for i, p := range ps {
+					ms[i] = console.PartitionMeta{Partition: p.Partition, Leader: p.Leader, Replicas: p.Replicas, ISR: p.ISR}
+				}
+				out[t] = ms
+			}
+			return out
+		},
+		PeerAddr: b.PeerAddr, DialPeer: b.DialPeer(),
 		Traffic: func() map[string]console.TopicBytes {
 			out := map[string]console.TopicBytes{}
 			for t, v := range b.Traffic() {
@@ -171,7 +189,7 @@ func (d *daemon) startConsole(srv *server) (*console.Console, error) {
 			return out
 		},
 		Lag: func() []console.LagEntry {
-			lag := b.ConsumerLag()
+			lag := b.GroupCommits() // partitions led elsewhere too: the console asks their leaders
 			out := make([]console.LagEntry, len(lag))
 			for i, l := range lag {
 				out[i] = console.LagEntry{Group: l.Group, Topic: l.Topic, Partition: l.Partition, Committed: l.Committed, End: l.LogEnd}

@@ -182,6 +182,9 @@ func (d *daemon) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	addr := srv.Addr().String()
+	if d.cfg.Cluster.ControllerOnly() {
+		addr = srv.Controller().Addr() // its only listener; the Kafka one is internal
+	}
 	d.store.Store(srv.Store())
 	d.broker.Store(srv.Broker())
 	netHealth := srv.NetHealth

@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -106,6 +109,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
+	b.ControllerOnly = cfg.Cluster.ControllerOnly()
+	if cfg.Cluster.BrokerOnly() {
+		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
+		for _, v := range vs {
+			b.QuorumAddrs = append(b.QuorumAddrs, v.Addr)
+		}
+	}
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
 	b.Logger = log
@@ -166,9 +176,14 @@ func withStaticConfigs(b broker.Config, s *config.Settings) broker.Config {
 // startController opens this node's member of the controller quorum
 // (package controller) in the data directory, on the CONTROLLER listener.
 // With controller.quorum.voters unset the node is its own one-voter
-// quorum, whose Raft timers are short: there is no peer to wait for.
-func startController(cfg *config.Config, log *slog.Logger) (*controller.Controller, error) {
+// quorum, whose Raft timers are short: there is no peer to wait for. A
+// broker-only node (process.roles=broker) opens an observer: a raft
+// non-voter that follows the metadata log, listening next to its client
+// listener. The CONTROLLER listener passes Kafka-framed connections (the
+// brokers' controller RPCs) to serve.
+func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn)) (*controller.Controller, error) {
 	cl := cfg.Cluster
+	observer := cl.BrokerOnly()
 	if cl.Voters == "" && cl.ControllerDerived && !portFree(cl.ControllerListen) {
 		// A one-voter quorum is never dialed: any port serves.
 		host, _, _ := net.SplitHostPort(cl.ControllerListen)
@@ -176,20 +191,28 @@ func startController(cfg *config.Config, log *slog.Logger) (*controller.Controll
 			"taken", cl.ControllerListen)
 		cl.ControllerListen = net.JoinHostPort(host, "0")
 	}
-	voters := []controller.Voter{{ID: cfg.NodeID, Addr: net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))}}
+	self := net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))
+	voters := []controller.Voter{{ID: cfg.NodeID, Addr: self}}
 	if cl.Voters != "" {
 		var err error
 		if voters, err = controller.ParseVoters(cl.Voters); err != nil {
 			return nil, usageError{err}
 		}
-		if !slices.ContainsFunc(voters, func(v controller.Voter) bool { return v.ID == cfg.NodeID }) {
+		in := slices.ContainsFunc(voters, func(v controller.Voter) bool { return v.ID == cfg.NodeID })
+		if !in && !observer {
 			return nil, usageError{fmt.Errorf("config: node.id %d is not one of controller.quorum.voters %q", cfg.NodeID, cl.Voters)}
 		}
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout,
-		Logger:         raftLogger(len(voters), cfg.LogFormat),
+		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
+		Logger: raftLogger(len(voters), cfg.LogFormat),
+	}
+	if observer {
+		ccfg.Advertise = self
+		if h := observerHost(cfg); h != "" {
+			ccfg.Advertise = net.JoinHostPort(h, portOf(cl.ControllerListen))
+		}
 	}
 	if len(voters) == 1 {
 		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
@@ -198,8 +221,31 @@ func startController(cfg *config.Config, log *slog.Logger) (*controller.Controll
 	if err != nil {
 		return nil, err
 	}
-	log.Info("controller quorum member started", "node_id", cfg.NodeID, "listen", cl.ControllerListen, "voters", len(voters))
+	log.Info("controller quorum member started", "node_id", cfg.NodeID, "listen", ctl.Addr(), "voters", len(voters),
+		"roles", strings.Join(cl.Roles, ","))
 	return ctl, nil
+}
+
+// observerHost is the host a broker-only node's metadata follower is
+// reached at when its listener binds every interface: the host of the
+// inter-broker listener's advertised address (else the first listener's),
+// else the machine's host name, as the broker advertises itself then.
+func observerHost(cfg *config.Config) string {
+	host, _, _ := net.SplitHostPort(cfg.Cluster.ControllerListen)
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return "" // a bound host is advertised as it is
+	}
+	adv := cfg.Advertised
+	for _, l := range cfg.Listeners {
+		if l.Name == cfg.InterBrokerListener && l.Advertised != "" {
+			adv = l.Advertised
+		}
+	}
+	if h, _, err := net.SplitHostPort(adv); err == nil && h != "" {
+		return h
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 // portFree reports whether addr can be bound now.
@@ -230,12 +276,19 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	if fresh {
 		log.Info("new data directory", "dir", cfg.DataDir)
 	}
+	var rpcAddr atomic.Pointer[string] // where the CONTROLLER listener's Kafka connections go
+	serve := controller.ProxyTo(func() string {
+		if a := rpcAddr.Load(); a != nil {
+			return *a
+		}
+		return ""
+	})
 	srv, err := broker.StartServer(broker.ServerConfig{
 		Store:  scfg,
 		Net:    netConfig(cfg, log, tl),
 		Broker: withStaticConfigs(brokerConfig(cfg, log, tl), settings),
 		OpenController: func() (*controller.Controller, error) {
-			return startController(cfg, log)
+			return startController(cfg, log, serve)
 		},
 		Advertised:  cfg.Advertised,
 		Logger:      log,
@@ -244,6 +297,8 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	a := controllerRPCAddr(cfg, srv)
+	rpcAddr.Store(&a)
 	if !fresh {
 		logRecovery(log, srv.Store())
 	}
@@ -253,6 +308,29 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
+}
+
+// controllerRPCAddr is the listener that serves the controller RPCs
+// arriving on the CONTROLLER listener: the inter-broker listener (so they
+// are secured as brokers' requests to each other are), else the first; on
+// a controller-only node, its internal loopback listener.
+func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
+	addr := srv.Addr()
+	name := cfg.InterBrokerListener
+	if name == "" {
+		name = "PLAINTEXT"
+	}
+	if a, ok := srv.Addrs()[name]; ok {
+		addr = a
+	}
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if ta.IP == nil || ta.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+	}
+	return ta.String()
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never

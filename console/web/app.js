@@ -100,7 +100,7 @@ async function topics() {
     const q = document.getElementById('q').value, internal = document.getElementById('internal').checked;
     const r = await api(`/api/topics?q=${encodeURIComponent(q)}&internal=${internal}`);
     document.getElementById('list').innerHTML = `<table><tr><th>Topic</th><th class="num">Partitions</th><th class="num">Records</th><th class="num">Size</th><th class="num">Bytes in</th><th class="num">Bytes out</th><th>Cleanup</th></tr>` +
-      r.topics.map(t => `<tr><td><a href="#/topics/${encodeURIComponent(t.name)}">${esc(t.name)}</a></td><td class="num">${t.partitions}</td>
+      r.topics.map(t => `<tr><td><a href="#/topics/${encodeURIComponent(t.name)}">${esc(t.name)}</a></td><td class="num">${t.partitions}${t.unavailable_partitions ? ` <span class="badge stalled">${t.unavailable_partitions} unavailable</span>` : ''}</td>
       <td class="num" title="${esc(t.records_note || 'exact, from batch headers')}">${fmtNum(t.records)}${t.records_approximate ? ' ≈' : ''}${t.records_note ? ' *' : ''}</td>
       <td class="num">${fmtBytes(t.size_bytes)}</td><td class="num">${fmtBytes(t.bytes_in)}</td><td class="num">${fmtBytes(t.bytes_out)}</td><td>${esc(t.cleanup_policy)}</td></tr>`).join('') +
       (r.topics.length ? '' : '<tr><td colspan="7" class="muted">No topics.</td></tr>') + '</table>';
@@ -123,14 +123,17 @@ async function topic(name) {
   const t = await api(`/api/topics/${encodeURIComponent(name)}`);
   const s = t.summary;
   main.innerHTML = `<h1>Topic ${esc(name)}</h1>
-  <div class="cards">${[['Partitions', s.partitions], ['Records', fmtNum(s.records) + (s.records_approximate ? ' ≈' : '')], ['Size', fmtBytes(s.size_bytes)],
+  <div class="cards">${[['Partitions', s.partitions + (s.unavailable_partitions ? ` <span class="badge stalled">${s.unavailable_partitions} unavailable</span>` : '')], ['Records', fmtNum(s.records) + (s.records_approximate ? ' ≈' : '')], ['Size', fmtBytes(s.size_bytes)],
     ['Bytes in', fmtBytes(s.bytes_in)], ['Bytes out', fmtBytes(s.bytes_out)]].map(([k, v]) => `<div class="card"><div class="k">${k}</div><div class="v">${v}</div></div>`).join('')}</div>
   ${s.records_note ? `<p class="note">Records: ${esc(s.records_note)}</p>` : '<p class="muted">Record counts are exact, summed from batch headers.</p>'}
   <div class="row"><a href="#/messages/${encodeURIComponent(name)}">Browse and search messages →</a></div>
   <h2>Partitions</h2>
-  <table><tr><th>Partition</th><th>Leader</th><th class="num">Log start</th><th class="num">Log end</th><th class="num">High watermark</th><th class="num" title="no transactions yet: the high watermark">LSO</th><th class="num">Records</th><th class="num">Segments</th><th class="num">Size</th></tr>
-  ${t.partitions.map(p => `<tr><td>${p.partition}</td><td>${p.leader}</td><td class="num">${fmtNum(p.log_start_offset)}</td><td class="num">${fmtNum(p.log_end_offset)}</td>
-  <td class="num">${fmtNum(p.high_watermark)}</td><td class="num">${fmtNum(p.last_stable_offset)}</td><td class="num">${fmtNum(p.records)}</td><td class="num">${p.segments}</td><td class="num">${fmtBytes(p.size_bytes)}</td></tr>`).join('')}</table>
+  <table><tr><th>Partition</th><th>Leader</th><th>Replicas</th><th>ISR</th><th class="num">Log start</th><th class="num">Log end</th><th class="num">High watermark</th><th class="num" title="no transactions yet: the high watermark">LSO</th><th class="num">Records</th><th class="num">Segments</th><th class="num">Size</th></tr>
+  ${t.partitions.map(p => p.unavailable
+    ? `<tr><td>${p.partition}</td><td>${p.leader < 0 ? 'none' : p.leader}</td><td>${(p.replicas || []).join(', ')}</td><td>${(p.isr || []).join(', ')}</td>
+  <td colspan="7"><span class="badge stalled">unavailable</span> <span class="muted">${esc((p.error || '').replace(/^console: partition unavailable: /, ''))}</span></td></tr>`
+    : `<tr><td>${p.partition}</td><td style="white-space:nowrap">${p.leader}${p.remote ? '' : ' <span class="muted">(here)</span>'}</td><td>${(p.replicas || []).join(', ')}</td><td>${(p.isr || []).join(', ')}</td><td class="num">${fmtNum(p.log_start_offset)}</td><td class="num">${fmtNum(p.log_end_offset)}</td>
+  <td class="num">${fmtNum(p.high_watermark)}</td><td class="num">${fmtNum(p.last_stable_offset)}</td><td class="num">${fmtNum(p.records)}${p.remote ? ' ≈' : ''}</td><td class="num">${p.segments < 0 ? '—' : p.segments}</td><td class="num">${p.size_bytes < 0 ? '—' : fmtBytes(p.size_bytes)}</td></tr>`).join('')}</table>
   <div class="panel"><div class="row"><b>Add partitions:</b> total <input id="pcount" type="number" min="${s.partitions + 1}" value="${s.partitions + 1}" style="width:80px"> <button id="addp">Add</button> <span id="addmsg"></span></div>
   <div class="row"><b>Delete topic:</b> type its name <input id="confirm" placeholder="${esc(name)}"> <button class="danger" id="del" disabled>Delete</button> <span id="delmsg"></span></div></div>
   <h2>Configs</h2>${t.configs_error ? `<p class="err">${esc(t.configs_error)}</p>` : ''}

@@ -1,0 +1,126 @@
+package controller
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// The prefixes raft's transport opens a connection with are told apart
+// from Kafka frames of every size a controller RPC has.
+func TestMuxPrefix(t *testing.T) {
+	f := func(b0, b1 byte, raft bool) {
+		t.Helper()
+		if got := isRaftPrefix(b0, b1); got != raft {
+			t.Fatalf("isRaftPrefix(%#x, %#x) = %v, want %v", b0, b1, got, raft)
+		}
+	}
+	f(0x01, 0x88, true) // RequestVote, fixmap of 8 (as raft v1.8 sends)
+	f(0x04, 0x86, true) // RequestPreVote
+	f(0x00, 0xde, true) // AppendEntries, map16
+	f(0x00, 0x00, false)
+	f(0x00, 0x7f, false) // a frame just under 8 MiB
+	f(0x10, 0x80, false)
+}
+
+// A Kafka-framed connection to a voter's CONTROLLER listener reaches
+// Serve, first bytes included, while raft keeps working on the same port.
+func TestMuxServesKafkaFrames(t *testing.T) {
+	got := make(chan []byte, 1)
+	voters := []Voter{{ID: 1, Addr: freeAddr(t)}}
+	cfg := testConfig(1, voters, t.TempDir())
+	cfg.Serve = func(c net.Conn) {
+		defer c.Close()
+		b := make([]byte, 6)
+		if _, err := io.ReadFull(c, b); err != nil {
+			got <- nil
+			return
+		}
+		_, _ = c.Write([]byte("pong"))
+		got <- b
+	}
+	ctl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	eventually(t, 10*time.Second, func() string {
+		if !ctl.IsLeader() {
+			return "no leader"
+		}
+		return ""
+	})
+	c, err := net.DialTimeout("tcp", voters[0].Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	frame := []byte{0, 0, 0, 2, 0xab, 0xcd}
+	if _, err := c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, frame) {
+		t.Fatalf("Serve read % x, want % x", b, frame)
+	}
+	reply := make([]byte, 4)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, reply); err != nil || string(reply) != "pong" {
+		t.Fatalf("reply %q, %v", reply, err)
+	}
+	if _, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An observer (process.roles=broker) is not a voter: it follows the
+// metadata log once the leader adds it, never leads, and a second
+// AddObserver at the same address changes nothing.
+func TestObserverFollowsLog(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader()
+	ocfg := testConfig(4, c.voters, t.TempDir())
+	ocfg.Observer, ocfg.ListenAddr = true, "127.0.0.1:0"
+	obs, err := Open(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.AddObserver(4, obs.Addr()); err == nil {
+		t.Fatal("an observer added a member: want a not-leader error")
+	}
+	for range 2 {
+		if err := leader.AddObserver(4, obs.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 8}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		im := obs.Image()
+		_, b := im.Broker(7)
+		_, a := im.Broker(8)
+		if !a || !b {
+			return "the observer's image lacks the registrations"
+		}
+		if id, _ := obs.Leader(); id != leader.NodeID() {
+			return "the observer does not know the leader"
+		}
+		return ""
+	})
+	q, err := leader.Quorum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Voters) != 3 {
+		t.Fatalf("voters %+v: the observer must not vote", q.Voters)
+	}
+	if obs.IsLeader() {
+		t.Fatal("the observer leads")
+	}
+}
