@@ -3,10 +3,12 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/netio"
 )
 
@@ -21,6 +23,8 @@ import (
 //   CreateTopics does (INVALID_CONFIG naming key and value; a null value
 //   is INVALID_CONFIG, as in Kafka), then persisted in topic-configs.json
 //   and applied to every partition's live log (partition.Log.SetConfig).
+//   With a controller the result is a set of Config records through the
+//   active controller, applied by every broker (configs_cluster.go).
 //   Unknown topics: UNKNOWN_TOPIC_OR_PARTITION.
 // * BROKER resources (this node's id, or "" for the cluster-wide default):
 //   the configs given replace that level's dynamic broker configs
@@ -88,6 +92,13 @@ func (b *Broker) replaceTopicConfigs(rr *kmsg.AlterConfigsRequestResource, valid
 		}
 		overrides[c.Name] = *c.Value
 	}
+	if b.cl != nil {
+		return b.alterConfigsCluster(metadata.ResourceTopic, rr.ResourceName, validateOnly, func(m map[string]string) error {
+			clear(m)
+			maps.Copy(m, overrides)
+			return nil
+		})
+	}
 	if b.topics.get(rr.ResourceName) == nil {
 		return newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rr.ResourceName)
 	}
@@ -107,7 +118,11 @@ func (b *Broker) replaceTopicConfigs(rr *kmsg.AlterConfigsRequestResource, valid
 // checkBrokerResource accepts this node's id or "" (the cluster-wide
 // default), and only keys that can change dynamically.
 func (b *Broker) checkBrokerResource(name string, keys []string) error {
-	if name != "" {
+	if name != "" && b.cl != nil {
+		if err := b.checkClusterBrokerName(name); err != nil {
+			return err
+		}
+	} else if name != "" {
 		if err := b.checkBrokerName(name); err != nil {
 			return err
 		}
@@ -121,7 +136,7 @@ func (b *Broker) replaceBrokerConfigs(rr *kmsg.AlterConfigsRequestResource, name
 	if err := b.checkBrokerResource(rr.ResourceName, names); err != nil {
 		return err
 	}
-	err := b.topics.setDynamic(rr.ResourceName == "", validateOnly, func(m map[string]string) error {
+	edit := func(m map[string]string) error {
 		clear(m)
 		for _, c := range rr.Configs {
 			if c.Value != nil {
@@ -129,7 +144,13 @@ func (b *Broker) replaceBrokerConfigs(rr *kmsg.AlterConfigsRequestResource, name
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if b.cl != nil {
+		err = b.alterConfigsCluster(metadata.ResourceBroker, rr.ResourceName, validateOnly, edit)
+	} else {
+		err = b.topics.setDynamic(rr.ResourceName == "", validateOnly, edit)
+	}
 	if err == nil && !validateOnly {
 		b.log.Info("broker configs replaced", "resource", rr.ResourceName, "configs", names)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/netio"
 )
 
@@ -36,6 +37,8 @@ import (
 //   static key: INVALID_REQUEST "Cannot update these configs dynamically",
 //   as Kafka. Other resource types, and a resource named twice:
 //   INVALID_REQUEST.
+// * With a controller the result is a set of Config records through the
+//   active controller, applied by every broker (configs_cluster.go).
 // * ValidateOnly: every check, nothing changed.
 
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
@@ -73,26 +76,34 @@ func (b *Broker) incrementalAlterResource(rr *kmsg.IncrementalAlterConfigsReques
 	}
 	switch rr.ResourceType {
 	case kmsg.ConfigResourceTypeTopic:
-		return b.topics.updateConfigs(rr.ResourceName, validateOnly, func(overrides map[string]string) error {
+		edit := func(overrides map[string]string) error {
 			for _, c := range rr.Configs {
 				if err := b.applyConfigOp(overrides, c); err != nil {
 					return err
 				}
 			}
 			return nil
-		})
+		}
+		if b.cl != nil {
+			return b.alterConfigsCluster(metadata.ResourceTopic, rr.ResourceName, validateOnly, edit)
+		}
+		return b.topics.updateConfigs(rr.ResourceName, validateOnly, edit)
 	case kmsg.ConfigResourceTypeBroker:
 		if err := b.checkBrokerResource(rr.ResourceName, names); err != nil {
 			return err
 		}
-		return b.topics.setDynamic(rr.ResourceName == "", validateOnly, func(m map[string]string) error {
+		edit := func(m map[string]string) error {
 			for _, c := range rr.Configs {
 				if err := applyBrokerConfigOp(m, c); err != nil {
 					return err
 				}
 			}
 			return nil
-		})
+		}
+		if b.cl != nil {
+			return b.alterConfigsCluster(metadata.ResourceBroker, rr.ResourceName, validateOnly, edit)
+		}
+		return b.topics.setDynamic(rr.ResourceName == "", validateOnly, edit)
 	default:
 		return newAPIError(kerr.InvalidRequest, "Unsupported resource type %d.", rr.ResourceType)
 	}

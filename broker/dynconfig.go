@@ -19,7 +19,10 @@ package broker
 //
 // A change is validated as a whole, persisted, then applied to every
 // topic without an override of that config (partition.Log.SetConfig), so
-// no restart is needed.
+// no restart is needed. With a controller the levels are Config records
+// of the BROKER resources "" and the node id (configs_cluster.go): the
+// reconciler applies them (replaceDynamic) and the file is only a cache
+// of the image, read at start.
 
 import (
 	"encoding/json"
@@ -188,6 +191,24 @@ func (ts *topics) setDynamic(cluster, validateOnly bool, edit func(map[string]st
 	}
 	ts.defaults.cur.Store(&liveDefaults{log: log, dynamic: next})
 	ts.log.Info("dynamic broker configs changed", "node", next.Node, "cluster", next.Cluster)
+	return ts.reapplyLocked()
+}
+
+// replaceDynamic makes dyn the dynamic configs of both levels (from the
+// metadata image): validated, cached in broker-configs.json and applied to
+// every topic.
+func (ts *topics) replaceDynamic(dyn dynamicLevels) error {
+	ts.writeMu.Lock()
+	defer ts.writeMu.Unlock()
+	log, err := buildDefaults(ts.defaults.static, dyn)
+	if err != nil {
+		return err
+	}
+	if err := writeBrokerConfigs(ts.store.Dir(), dyn); err != nil {
+		return err
+	}
+	ts.defaults.cur.Store(&liveDefaults{log: log, dynamic: dyn})
+	ts.log.Info("dynamic broker configs changed", "node", dyn.Node, "cluster", dyn.Cluster)
 	return ts.reapplyLocked()
 }
 

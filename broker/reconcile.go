@@ -37,12 +37,21 @@ package broker
 // them). topicops.go's intent records still serve a broker without a
 // controller (and are finished at start as before).
 //
-// Topic configs: CreateTopics' configs are Config records in the image,
-// copied to topic-configs.json when the topic is first created here (or
-// after a crash left it without them); later AlterConfigs changes stay
-// local to the broker that serves them (not yet records). A topic whose
-// overrides were all removed locally gets its creation-time ones back
-// from the image at the next start.
+// # Configs
+//
+// Topic configs and dynamic broker configs are Config records in the
+// image: CreateTopics' configs, and every AlterConfigs and
+// IncrementalAlterConfigs change made through any broker
+// (configs_cluster.go). Each pass applies them: a topic whose configs
+// changed gets them on every local partition (partition.Log.SetConfig),
+// and the BROKER resources "" (cluster-wide default) and this node's id
+// become the dynamic broker configs every topic without an override
+// follows. topic-configs.json and broker-configs.json are caches written
+// from the image (read at start so the logs open with the last known
+// configs; the first pass corrects them). The takeover of a single-node
+// directory imports both files' contents into the metadata log. A
+// broker-configs.json of a directory already taken over before configs
+// were records is replaced by the image's (empty) broker configs.
 //
 // Replication follows each pass: replicaManager.sync (replication.go)
 // starts or ends this broker's leaderships and moves the partitions it
@@ -50,10 +59,12 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -74,6 +85,7 @@ type reconciler struct {
 	done     chan struct{}
 	strayOK  bool // local topics missing from the image may be deleted
 	prev     *metadata.Image
+	applied  atomic.Pointer[metadata.Image] // the last image a pass applied
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed after each pass
 	ready    chan struct{} // closed after the first pass
@@ -128,6 +140,7 @@ func (r *reconciler) loop(epoch func() int64) {
 			r.pass(im)
 			r.prev = im
 			r.b.cl.repl.sync(im)
+			r.applied.Store(im)
 		}
 		r.signal()
 		if first {
@@ -203,6 +216,9 @@ func (r *reconciler) takeover() {
 		}
 		r.b.log.Info("took over the topics of a single-node data directory into the metadata log", "topics", len(imports))
 	}
+	if r.ctl.IsLeader() {
+		r.importBrokerConfigs(im)
+	}
 	if err := writeFileAtomic(dir, takeoverFile, []byte("topics of this directory are in the metadata log\n")); err != nil {
 		r.b.log.Error("cannot mark the data directory as taken over", "err", err)
 		return
@@ -211,13 +227,36 @@ func (r *reconciler) takeover() {
 	r.b.topics.imageOnly.Store(true)
 }
 
-// pass brings the local topics to im.
+// awaitApplied waits until ok holds for the last image a pass applied or
+// the deadline passes; it reports whether ok held.
+func (r *reconciler) awaitApplied(deadline time.Time, ok func(*metadata.Image) bool) bool {
+	for {
+		ch := r.passed()
+		if im := r.applied.Load(); im != nil && ok(im) {
+			return true
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return false
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ch:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// pass brings the local topics and the dynamic broker configs to im.
 func (r *reconciler) pass(im *metadata.Image) {
+	r.applyBrokerConfigs(im)
 	for _, name := range im.TopicNames() {
 		ti, _ := im.Topic(name)
 		if r.prev != nil {
-			if pt, ok := r.prev.TopicByID(ti.ID); ok && pt == ti {
-				continue // shared by Apply: unchanged
+			if pt, ok := r.prev.TopicByID(ti.ID); ok && pt == ti &&
+				maps.Equal(r.prev.Configs(metadata.ResourceTopic, name), im.Configs(metadata.ResourceTopic, name)) {
+				continue // shared by Apply, same configs: unchanged
 			}
 		}
 		if err := r.ensure(im, ti); err != nil {
@@ -248,16 +287,12 @@ func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 		}
 		local = nil
 	}
-	// The image's configs (those given at creation) unless this broker
-	// already keeps the topic's own: a topic it serves, or one whose
-	// overrides are in topic-configs.json (AlterConfigs stays local).
+	// The image's configs are the topic's: topic-configs.json is a cache
+	// of them (read at start before the first pass).
 	configs := im.Configs(metadata.ResourceTopic, ti.Name)
 	ts.writeMu.Lock()
-	_, inFile := ts.configFile[ti.Name]
+	cached := ts.configFile[ti.Name]
 	ts.writeMu.Unlock()
-	if local != nil && (local.meta != nil || inFile) {
-		configs = local.configs
-	}
 	cfg, err := logConfig(ts.defaults.get(), configs)
 	if err != nil {
 		return err
@@ -299,7 +334,7 @@ func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 		}
 		copy(parts[run[0]:run[1]], logs)
 	}
-	if !inFile && len(configs) > 0 {
+	if !maps.Equal(cached, configs) {
 		if err := ts.persistConfigs(ti.Name, configs); err != nil {
 			return err
 		}
@@ -342,14 +377,11 @@ func (r *reconciler) remove(t *topic) error {
 	return nil
 }
 
-// publishImage publishes a topic built from the image, keeping the
-// configs a concurrent AlterConfigs set on the one it replaces.
+// publishImage publishes a topic built from the image, with the image's
+// configs applied to its partitions.
 func (ts *topics) publishImage(t *topic) {
 	ts.writeMu.Lock()
 	defer ts.writeMu.Unlock()
-	if cur := ts.getLocal(t.name); cur != nil && cur.id == t.id && cur.meta != nil {
-		t.configs = cur.configs
-	}
 	if err := ts.applyConfigs(t, t.configs); err != nil {
 		ts.log.Error("cannot apply a topic's configs to its partitions", "topic", t.name, "err", err)
 	}
@@ -411,5 +443,41 @@ func (b *Broker) awaitTopic(name string, deadline time.Time, ok func(*topic) boo
 		case <-timer.C:
 		}
 		timer.Stop()
+	}
+}
+
+// applyBrokerConfigs makes the image's dynamic broker configs (the
+// cluster-wide default and this node's) the live ones.
+func (r *reconciler) applyBrokerConfigs(im *metadata.Image) {
+	ts := r.b.topics
+	next := dynamicLevels{
+		Node:    im.Configs(metadata.ResourceBroker, brokerResourceName(r.b.cfg.NodeID)),
+		Cluster: im.Configs(metadata.ResourceBroker, ""),
+	}
+	cur := ts.defaults.dynamic()
+	if maps.Equal(cur.Node, next.Node) && maps.Equal(cur.Cluster, next.Cluster) {
+		return
+	}
+	if err := ts.replaceDynamic(next); err != nil {
+		r.b.log.Error("cannot apply the dynamic broker configs of the metadata image", "err", err)
+	}
+}
+
+// importBrokerConfigs imports broker-configs.json's levels into the
+// metadata log at the takeover, unless the image already has configs
+// there.
+func (r *reconciler) importBrokerConfigs(im *metadata.Image) {
+	dyn := r.b.topics.defaults.dynamic()
+	for name, level := range map[string]map[string]string{"": dyn.Cluster, brokerResourceName(r.b.cfg.NodeID): dyn.Node} {
+		if len(level) == 0 || len(im.Configs(metadata.ResourceBroker, name)) > 0 {
+			continue
+		}
+		changes := make(map[string]*string, len(level))
+		for k, v := range level {
+			changes[k] = &v
+		}
+		if err := r.ctl.SetConfigs(metadata.ResourceBroker, name, changes); err != nil {
+			r.b.log.Error("cannot import the dynamic broker configs into the metadata log", "resource", name, "err", err)
+		}
 	}
 }

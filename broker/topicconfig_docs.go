@@ -70,10 +70,14 @@ for this node (resource name = its node.id; source DYNAMIC_BROKER_CONFIG)
 or as the cluster-wide default (resource name ""; source
 DYNAMIC_DEFAULT_BROKER_CONFIG). The node's value wins over the cluster's,
 which wins over the static value; within one level, log.retention.ms wins
-over .minutes over .hours, as in Kafka. Changes are validated as a whole,
-kept in broker-configs.json in the data directory (replaced atomically and
-fsync'd) and applied at once to every topic without its own override, no
-restart needed. Every other broker key is static: changing it answers
+over .minutes over .hours, as in Kafka. Changes are validated as a whole
+by the broker that receives them, committed as Config records through the
+active controller (forwarded when another node leads the quorum), and
+applied by every broker at once to every topic without its own override,
+no restart needed; each broker caches them in broker-configs.json in its
+data directory. Topic configs changed with AlterConfigs or
+IncrementalAlterConfigs are records the same way: a change made through
+any broker applies on every broker. Every other broker key is static: changing it answers
 INVALID_REQUEST "Cannot update these configs dynamically: Set(key)", as
 Kafka does for its static keys. Some keys Kafka can change live are static
 here: log.cleaner.threads, log.cleaner.dedupe.buffer.size and

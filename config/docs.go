@@ -100,8 +100,9 @@ the effective value of every key and where it came from.
 
 The log.* keys, message.max.bytes and the other broker defaults of topic
 configs can also be changed on a running broker with
-IncrementalAlterConfigs on the BROKER resource (kept in
-broker-configs.json in the data directory); topic-level configs, which
+IncrementalAlterConfigs on the BROKER resource (metadata records applied
+by every broker, cached in broker-configs.json in the data directory);
+topic-level configs, which
 ones Sluice honours and which it only stores, and the dynamic broker
 configs are in [TOPIC-CONFIGS.md](TOPIC-CONFIGS.md).
 

@@ -235,6 +235,13 @@ func TestDedicatedControllers(t *testing.T) {
 	if on := replicasOn(t, brokers[1].addr, "spread", 8); !slices.Equal(on, []int32{4, 5}) {
 		t.Fatalf("replicas of spread on %v, want on brokers 4 and 5 only", on)
 	}
+	// A config change through a broker goes to the controller-only
+	// leader as a record, and both brokers apply it.
+	if err := alterVia(brokers[0].addr, kmsg.ConfigResourceTypeTopic, "spread",
+		op(kmsg.IncrementalAlterConfigOpSet, "retention.ms", "3600000")); err != nil {
+		t.Fatalf("alter configs through broker 4: %v", err)
+	}
+	everywhere(t, addrs(), "spread", "retention.ms", "3600000/DYNAMIC_TOPIC_CONFIG")
 
 	// kill -9 of the active controller: another is elected, and both
 	// brokers keep serving and creating topics.

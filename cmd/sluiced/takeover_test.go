@@ -43,6 +43,15 @@ func TestTakeoverOfSingleNodeDir(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	before := writeOldTopics(ctx, t, srv.Addr().String())
+	// A later topic change and a cluster-wide broker default, kept in
+	// topic-configs.json and broker-configs.json, are imported too.
+	set := kmsg.IncrementalAlterConfigOpSet
+	if err := alterVia(srv.Addr().String(), kmsg.ConfigResourceTypeTopic, "old-a", op(set, "retention.ms", "222222")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alterVia(srv.Addr().String(), kmsg.ConfigResourceTypeBroker, "", op(set, "log.roll.ms", "333333")); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +98,9 @@ func TestTakeoverOfSingleNodeDir(t *testing.T) {
 		if v, err := rc.On("old-b", nil); err != nil || !hasConfig(v, "retention.ms", "123456789") {
 			t.Fatalf("run %d: old-b configs %+v (%v)", run, v, err)
 		}
+		// At run 2 the caches are gone: the configs come from the image.
+		everywhere(t, []string{p.addr}, "old-a", "retention.ms", "222222/DYNAMIC_TOPIC_CONFIG")
+		everywhere(t, []string{p.addr}, "old-b", "segment.ms", "333333/DYNAMIC_DEFAULT_BROKER_CONFIG")
 		n := 0
 		for n < 5 {
 			fs := cl.PollFetches(ctx)
@@ -101,6 +113,11 @@ func TestTakeoverOfSingleNodeDir(t *testing.T) {
 		p.stop()
 		if _, err := os.Stat(filepath.Join(dir, "topics-in-metadata")); err != nil {
 			t.Fatalf("run %d: %v", run, err)
+		}
+		for _, f := range []string{"topic-configs.json", "broker-configs.json"} {
+			if err := os.Remove(filepath.Join(dir, f)); err != nil {
+				t.Fatalf("run %d: the cache %s: %v", run, f, err)
+			}
 		}
 	}
 }
