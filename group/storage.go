@@ -287,9 +287,12 @@ func (c *Coordinator) replayChunk(pt *part, buf []byte, off int64, n *int) (int6
 }
 
 // readAt reads the bytes of whole batches from offset (up to 1 MiB, at
-// least one batch) through the log's file regions.
+// least one batch) through the log's file regions, up to the log end as
+// Kafka's coordinators load (FetchIsolation.LOG_END): a new leader's high
+// watermark lags its log end until the followers fetch again, and records
+// above it were answered by the old leader (acks=all) all the same.
 func readAt(l *partition.Log, offset int64) ([]byte, error) {
-	rr, err := l.Read(offset, 1<<20, true)
+	rr, err := l.ReadReplica(offset, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("group: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
 	}

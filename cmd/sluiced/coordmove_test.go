@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	be "encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"slices"
@@ -147,9 +146,8 @@ func leadersNow(t *testing.T, addr, topic string, dead ...int32) []int32 {
 // coordinator's broker moves the partition's leadership, the new leader
 // loads the partition and the members of a franz-go group find it, rejoin
 // and keep consuming; the old coordinator, restarted, answers
-// NOT_COORDINATOR for the group. Committed offsets survive when the
-// partition is replicated (checked on a group without members; skipped
-// with a message while the new leader's copy of the partition is empty).
+// NOT_COORDINATOR for the group. Committed offsets survive the move (the
+// partition is replicated; checked on a group without members).
 func TestThreeNodeGroupCoordinatorMoves(t *testing.T) {
 	nodes, addrs, restart := restartableNodes(t, "group-coordinator-moves")
 	defer stopAll(nodes)
@@ -307,15 +305,11 @@ func TestThreeNodeGroupCoordinatorMoves(t *testing.T) {
 		}
 		return ""
 	})
-	if committed == 7 {
-		t.Logf("group %s's committed offset survived the move to broker %d", idle, idleLeader)
-	} else if end := partitionEnd(t, addrs[idleLeader-1], group.TopicName, idleP); end == 0 {
-		t.Logf("SKIPPED offsets-intact check: %s-%d is empty on its new leader %d (partition data is not replicated yet); "+
-			"group %s's commit is not there", group.TopicName, idleP, idleLeader, idle)
-	} else {
+	if committed != 7 {
 		t.Fatalf("group %s after the move: committed offset %d, want 7; its partition holds %d records on broker %d",
-			idle, committed, end, idleLeader)
+			idle, committed, partitionEnd(t, addrs[idleLeader-1], group.TopicName, idleP), idleLeader)
 	}
+	t.Logf("group %s's committed offset survived the move to broker %d", idle, idleLeader)
 
 	// The old coordinator comes back: it no longer leads the partition and
 	// answers NOT_COORDINATOR for the group.
@@ -502,29 +496,13 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 	live := slices.Delete(slices.Clone(addrs), int(coord-1), int(coord))
 	newCoord := movedCoordinator(t, live, 1, id, coord)
 	t.Logf("transactional id %s: coordinator %d -> %d %.2fs after kill -9", id, coord, newCoord, time.Since(killedAt).Seconds())
+	// The same producer goes on: the new coordinator loaded the id's state
+	// from its replica of the __transaction_state partition.
 	after, err := tryTxn(prod, "c3", true, coord)
 	if err != nil {
-		// The same producer can go on only if the new coordinator has the
-		// id's state: a replicated __transaction_state partition.
 		stateP := txn.PartitionFor(id, int32(len(leadersNow(t, live[0], txn.TopicName, coord))))
-		if end := partitionEnd(t, addrs[newCoord-1], txn.TopicName, stateP); end != 0 || !errors.Is(err, kerr.InvalidProducerIDMapping) {
-			t.Fatalf("after the move (%s-%d holds %d records on broker %d): %v", txn.TopicName, stateP, end, newCoord, err)
-		}
-		t.Logf("SKIPPED same-producer continuation: %s-%d is empty on its new leader %d (partition data is not replicated yet): %v; "+
-			"a new producer session with the same transactional id takes over", txn.TopicName, stateP, newCoord, err)
-		prod.Close()
-		oldPID := lastPID
-		after, err = tryTxn(newProducer(), "c3", true, coord)
-		if pid := describedPID(t, addrs[newCoord-1], id); pid == oldPID {
-			// The partitions take the new session's batches for the old
-			// one's (same producer id): duplicates or a stale epoch.
-			t.Logf("SKIPPED the new session's transaction (%v): broker %d handed out producer id %d again "+
-				"(producer ids are not yet allocated in cluster-wide blocks by the controller)", err, newCoord, oldPID)
-			return
-		}
-		if err != nil {
-			t.Fatalf("new producer session through broker %d: %v", newCoord, err)
-		}
+		t.Fatalf("after the move (%s-%d holds %d records on broker %d): %v", txn.TopicName, stateP,
+			partitionEnd(t, addrs[newCoord-1], txn.TopicName, stateP), newCoord, err)
 	}
 	eventually(t, 20*time.Second, allSeen(after))
 	t.Logf("transaction completed through broker %d %.2fs after kill -9", newCoord, time.Since(killedAt).Seconds())
@@ -566,23 +544,6 @@ func produceTxnBatch(t *testing.T, addr, id, topic string, p int32, pid int64, e
 		t.Fatal(err)
 	}
 	return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
-}
-
-// describedPID is the producer id of transactional id at its coordinator
-// addr (DescribeTransactions).
-func describedPID(t *testing.T, addr, id string) int64 {
-	t.Helper()
-	req := kmsg.NewPtrDescribeTransactionsRequest()
-	req.TransactionalIDs = []string{id}
-	r, err := request(addr, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds := r.(*kmsg.DescribeTransactionsResponse).TransactionStates
-	if len(ds) != 1 || ds[0].ErrorCode != 0 {
-		t.Fatalf("DescribeTransactions %s at %s: %+v", id, addr, ds)
-	}
-	return ds[0].ProducerID
 }
 
 // A franz-go GroupTransactSession whose group and transactional id have
