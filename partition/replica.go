@@ -266,6 +266,53 @@ func (l *Log) ReadReplica(offset, maxBytes int64) (ReadResult, error) {
 	return l.readUpTo(offset, maxBytes, true, false, true)
 }
 
+// ScanToEnd reads the log from its start to its log end offset in chunks
+// of whole batches (up to 1 MiB each, at least one batch) and calls fn with
+// each chunk and the offset it was read at; fn returns the offset after
+// the chunk's last batch and whether to go on. It reads above the high
+// watermark, as Kafka's coordinators load their partitions (LOG_END
+// isolation): a new leader's high watermark lags its log end until the
+// followers fetch again, and the records above it were answered by the
+// old leader all the same.
+func (l *Log) ScanToEnd(fn func(chunk []byte, at int64) (next int64, more bool, err error)) error {
+	off, end := l.LogStartOffset(), l.LogEndOffset()
+	for off < end {
+		buf, err := l.readChunk(off)
+		if err != nil || len(buf) == 0 {
+			return err
+		}
+		next, more, err := fn(buf, off)
+		if err != nil || !more || next <= off {
+			return err
+		}
+		off = next
+	}
+	return nil
+}
+
+// readChunk copies the whole batches from offset (up to 1 MiB, at least
+// one batch, up to the log end) out of the log's file regions.
+func (l *Log) readChunk(offset int64) ([]byte, error) {
+	rr, err := l.ReadReplica(offset, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("partition: cannot read %s-%d at %d: %w", l.topic, l.partition, offset, err)
+	}
+	defer func() {
+		for _, r := range rr.Regions {
+			r.Release()
+		}
+	}()
+	buf := make([]byte, 0, rr.Bytes)
+	for _, r := range rr.Regions {
+		start := len(buf)
+		buf = buf[:start+int(r.Len)]
+		if _, err := r.File.ReadAt(buf[start:], r.Off); err != nil {
+			return nil, fmt.Errorf("partition: cannot read %s-%d at %d: %w", l.topic, l.partition, offset, err)
+		}
+	}
+	return buf, nil
+}
+
 // AppendAsFollower appends batches fetched from the leader (the replica
 // append origin): each batch keeps its base offset, partition leader epoch,
 // producer id, epoch and sequences and timestamps as the leader wrote them;

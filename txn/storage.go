@@ -184,28 +184,18 @@ func (c *Coordinator) load() (int, error) {
 // when the load was abandoned: load.go).
 func (c *Coordinator) loadPart(pt *part, apply func(func()) bool) (int, error) {
 	n := 0
-	off, end := pt.log.LogStartOffset(), pt.log.LogEndOffset()
-	for off < end {
-		buf, err := readAt(pt.log, off)
-		if err != nil {
-			return n, err
-		}
-		if len(buf) == 0 {
-			break
-		}
+	err := pt.log.ScanToEnd(func(buf []byte, off int64) (int64, bool, error) {
 		next := off
+		var err error
 		if !apply(func() { next, err = c.replayChunk(pt, buf, off, &n) }) {
-			return n, nil
+			return off, false, nil // the load was abandoned
 		}
 		if err != nil {
-			return n, fmt.Errorf("txn: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
+			return off, false, fmt.Errorf("txn: cannot load %s-%d at offset %d: %w", TopicName, pt.index, off, err)
 		}
-		if next <= off {
-			break
-		}
-		off = next
-	}
-	return n, nil
+		return next, true, nil
+	})
+	return n, err
 }
 
 // replayChunk replays the records of buf (read at off) and returns the
@@ -246,30 +236,4 @@ func (c *Coordinator) replay(p int32, r segment.Record) {
 	}
 	m := &txnMeta{txnState: s, id: k.TransactionalID, part: p}
 	c.mu.txns[m.id] = m
-}
-
-// readAt reads the bytes of whole batches from offset (up to 1 MiB, at
-// least one batch) through the log's file regions, up to the log end as
-// Kafka's coordinators load (FetchIsolation.LOG_END): a new leader's high
-// watermark lags its log end until the followers fetch again, and records
-// above it were answered by the old leader (acks=all) all the same.
-func readAt(l *partition.Log, offset int64) ([]byte, error) {
-	rr, err := l.ReadReplica(offset, 1<<20)
-	if err != nil {
-		return nil, fmt.Errorf("txn: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
-	}
-	defer func() {
-		for _, r := range rr.Regions {
-			r.Release()
-		}
-	}()
-	buf := make([]byte, 0, rr.Bytes)
-	for _, r := range rr.Regions {
-		start := len(buf)
-		buf = buf[:start+int(r.Len)]
-		if _, err := r.File.ReadAt(buf[start:], r.Off); err != nil {
-			return nil, fmt.Errorf("txn: cannot read %s-%d at %d: %w", l.Topic(), l.Partition(), offset, err)
-		}
-	}
-	return buf, nil
 }
