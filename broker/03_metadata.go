@@ -33,9 +33,9 @@ import (
 //   auto-created. Otherwise UNKNOWN_TOPIC_OR_PARTITION; illegal names get
 //   INVALID_TOPIC_EXCEPTION.
 // * Partitions, with a controller (reconcile.go): leader, leader epoch
-//   (v7+), replicas and ISR from the metadata image (no replication yet:
-//   the ISR is what the controller set, every replica until one is
-//   fenced), replicas on fenced brokers in OfflineReplicas (v5+), a
+//   (v7+), replicas and ISR from the metadata image (the ISR as the
+//   leaders' AlterPartitions and the controller's fencing left it),
+//   replicas on fenced brokers in OfflineReplicas (v5+), a
 //   partition with no leader LEADER_NOT_AVAILABLE. A broker that just
 //   started waits (5 s at most) until its logs follow the image and it is
 //   unfenced before answering. Without a controller: leader, replicas and
@@ -212,8 +212,8 @@ func (b *Broker) fillTopicAuthorizedOps(r *request, req *kmsg.MetadataRequest, r
 }
 
 // imagePartitions describes t's partitions from the metadata image:
-// leader, leader epoch, replicas and ISR as the controller set them (with
-// no replication yet, the ISR is every replica); a replica on a fenced
+// leader, leader epoch, replicas and ISR as the image holds them (ISR
+// changes come from AlterPartition and fencing); a replica on a fenced
 // broker is offline, and a partition without a leader LEADER_NOT_AVAILABLE.
 func imagePartitions(t *topic, live map[int32]bool) []kmsg.MetadataResponseTopicPartition {
 	out := make([]kmsg.MetadataResponseTopicPartition, 0, len(t.meta.Partitions))

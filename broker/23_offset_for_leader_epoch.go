@@ -27,7 +27,8 @@ import (
 //   newer: UNKNOWN_LEADER_EPOCH. Errors from the log map through
 //   errors.go; with an error, LeaderEpoch and EndOffset are -1.
 // * Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION. ReplicaID
-//   (v3+) is not checked until replication exists.
+//   (v3+) is not checked: followers use Fetch's DivergingEpoch (KIP-320),
+//   not this API, so any replica id is answered as a consumer is.
 
 func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 
