@@ -135,8 +135,7 @@ func TestClusterKeys(t *testing.T) {
 			t.Fatalf("%q: %v", file, err)
 		}
 		want.Roles = []string{"broker", "controller"}
-		want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
-		want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
+		clusterTimingDefaults(&want)
 		if !reflect.DeepEqual(c.Cluster, want) {
 			t.Fatalf("%q:\n got %+v\nwant %+v", file, c.Cluster, want)
 		}
@@ -165,7 +164,7 @@ func TestClusterKeys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", file, err)
 		}
-		want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
+		clusterTimingDefaults(&want)
 		if !reflect.DeepEqual(c.Cluster, want) {
 			t.Fatalf("%q:\n got %+v\nwant %+v", file, c.Cluster, want)
 		}
@@ -483,4 +482,11 @@ func TestInterBrokerLogin(t *testing.T) {
 	bad(base, "inter.broker.listener.name") // no login
 	bad(base+"sasl.mechanism.inter.broker.protocol=GSSAPI\n", "sasl.mechanism.inter.broker.protocol")
 	bad(base+"listener.name.internal.scram-sha-256.sasl.jaas.config=nope\n", "listener.name.internal.scram-sha-256.sasl.jaas.config")
+}
+
+// clusterTimingDefaults sets the heartbeat, session and replication
+// settings of want to their defaults (Kafka's).
+func clusterTimingDefaults(want *Cluster) {
+	want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
+	want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
 }
