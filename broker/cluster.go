@@ -326,6 +326,16 @@ func peerError(code int16) error {
 	return fmt.Errorf("broker: controller answered %v", kerr.ErrorForCode(code))
 }
 
+// controllerCallTimeout bounds one registration or heartbeat exchange with
+// the controller: twice the heartbeat interval, at least 1 s (4 s with
+// Kafka's defaults, under half of broker.session.timeout.ms). Before, a
+// heartbeat sent to a controller just cut off waited peerTimeout (5 s),
+// longer than a short session, and the new controller fenced this live
+// broker.
+func controllerCallTimeout(interval time.Duration) time.Duration {
+	return max(2*interval, time.Second)
+}
+
 // callLeader sends req to the leader's broker listener on the loop's
 // connection, dialing it when the leader moved.
 func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
@@ -337,15 +347,21 @@ func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
 		_ = m.conn.Close()
 		m.conn = nil
 	}
+	// A controller cut off by the network answers nothing: a call to it
+	// must end well within a session, so that the heartbeats reach the
+	// controller elected meanwhile before this broker's session runs out.
+	timeout := controllerCallTimeout(m.interval)
 	if m.conn == nil {
-		c, err := m.b.dialPeer(context.Background(), addr)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		c, err := m.b.dialPeer(ctx, addr)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("broker: cannot reach the controller's broker: %w", err)
 		}
 		m.conn, m.connAddr, m.corrID = c, addr, 100 // 1…99: the SASL exchange
 	}
 	m.corrID++
-	if err := roundTrip(m.conn, m.b.peerClientID(), m.corrID, req, resp); err != nil {
+	if err := roundTripWithin(m.conn, timeout, m.b.peerClientID(), m.corrID, req.MaxVersion(), req, resp); err != nil {
 		_ = m.conn.Close()
 		m.conn = nil
 		return err
@@ -361,11 +377,16 @@ func roundTrip(c net.Conn, clientID string, corrID int32, req kmsg.Request, resp
 
 // roundTripAt is roundTrip at the given version (one the peer serves).
 func roundTripAt(c net.Conn, clientID string, corrID int32, version int16, req kmsg.Request, resp kmsg.Response) error {
+	return roundTripWithin(c, peerTimeout, clientID, corrID, version, req, resp)
+}
+
+// roundTripWithin is roundTripAt with the whole exchange bounded by timeout.
+func roundTripWithin(c net.Conn, timeout time.Duration, clientID string, corrID int32, version int16, req kmsg.Request, resp kmsg.Response) error {
 	req.SetVersion(version)
 	resp.SetVersion(version)
 	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))
 	frame := f.AppendRequest(nil, req, corrID)
-	_ = c.SetDeadline(time.Now().Add(peerTimeout))
+	_ = c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.Write(frame); err != nil {
 		return fmt.Errorf("broker: cannot send request %d: %w", req.Key(), err)
 	}
