@@ -53,26 +53,11 @@ func handleOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Resp
 			if denied[t.Topic] != 0 || !b.partitionExists(t.Topic, p.Partition) {
 				continue
 			}
-			o := group.Offset{Offset: p.Offset, LeaderEpoch: -1}
-			if r.version >= 6 {
-				o.LeaderEpoch = p.LeaderEpoch
-			}
-			if p.Metadata != nil {
-				o.Metadata = *p.Metadata
-			}
-			cr.Offsets[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = o
+			cr.Offsets[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] =
+				commitOffset(p.Offset, p.LeaderEpoch, r.version >= 6, p.Metadata)
 		}
 	}
-	errs := map[group.TopicPartition]error{}
-	if len(cr.Offsets) > 0 {
-		if c := b.coordinatorOr(); c == nil {
-			for tp := range cr.Offsets {
-				errs[tp] = kerr.CoordinatorNotAvailable
-			}
-		} else {
-			errs = c.Commit(ctx, cr)
-		}
-	}
+	errs := b.commitVia(cr.Offsets, func(c *group.Coordinator) map[group.TopicPartition]error { return c.Commit(ctx, cr) })
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
@@ -93,4 +78,36 @@ func handleOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.Resp
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return r.respond(resp), nil
+}
+
+// commitOffset is one partition's offset to commit; the leader epoch is
+// kept only where the request version carries it (else -1).
+func commitOffset(offset int64, leaderEpoch int32, hasEpoch bool, metadata *string) group.Offset {
+	o := group.Offset{Offset: offset, LeaderEpoch: -1}
+	if hasEpoch {
+		o.LeaderEpoch = leaderEpoch
+	}
+	if metadata != nil {
+		o.Metadata = *metadata
+	}
+	return o
+}
+
+// commitVia runs commit on the group coordinator for offsets (OffsetCommit
+// or TxnOffsetCommit), or answers COORDINATOR_NOT_AVAILABLE for each of
+// them when there is none; nothing to commit asks nothing.
+func (b *Broker) commitVia(offsets map[group.TopicPartition]group.Offset,
+	commit func(*group.Coordinator) map[group.TopicPartition]error) map[group.TopicPartition]error {
+	errs := map[group.TopicPartition]error{}
+	if len(offsets) == 0 {
+		return errs
+	}
+	c := b.coordinatorOr()
+	if c == nil {
+		for tp := range offsets {
+			errs[tp] = kerr.CoordinatorNotAvailable
+		}
+		return errs
+	}
+	return commit(c)
 }

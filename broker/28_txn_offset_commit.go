@@ -75,26 +75,11 @@ func handleTxnOffsetCommit(ctx context.Context, b *Broker, r *request) (*netio.R
 			if !b.partitionExists(t.Topic, p.Partition) {
 				continue
 			}
-			o := group.Offset{Offset: p.Offset, LeaderEpoch: -1}
-			if r.version >= 2 {
-				o.LeaderEpoch = p.LeaderEpoch
-			}
-			if p.Metadata != nil {
-				o.Metadata = *p.Metadata
-			}
-			cr.Offsets[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = o
+			cr.Offsets[group.TopicPartition{Topic: t.Topic, Partition: p.Partition}] =
+				commitOffset(p.Offset, p.LeaderEpoch, r.version >= 2, p.Metadata)
 		}
 	}
-	errs := map[group.TopicPartition]error{}
-	if len(cr.Offsets) > 0 {
-		if c := b.coordinatorOr(); c == nil {
-			for tp := range cr.Offsets {
-				errs[tp] = kerr.CoordinatorNotAvailable
-			}
-		} else {
-			errs = c.TxnCommit(ctx, cr)
-		}
-	}
+	errs := b.commitVia(cr.Offsets, func(c *group.Coordinator) map[group.TopicPartition]error { return c.TxnCommit(ctx, cr) })
 	for _, t := range req.Topics {
 		rt := kmsg.NewTxnOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
