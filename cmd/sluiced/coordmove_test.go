@@ -214,8 +214,7 @@ func TestThreeNodeGroupCoordinatorMoves(t *testing.T) {
 		return vals
 	}
 
-	var mu sync.Mutex
-	seen := map[string]bool{}
+	seen := newSeenValues()
 	for range 2 {
 		m, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumerGroup(gid), kgo.ConsumeTopics("gm"),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second),
@@ -225,29 +224,9 @@ func TestThreeNodeGroupCoordinatorMoves(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Close()
-		go func() {
-			for ctx.Err() == nil {
-				fs := m.PollFetches(ctx)
-				fs.EachRecord(func(r *kgo.Record) {
-					mu.Lock()
-					seen[string(r.Value)] = true
-					mu.Unlock()
-				})
-			}
-		}()
+		go seen.consume(ctx, m)
 	}
-	allSeen := func(vals []string) func() string {
-		return func() string {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, v := range vals {
-				if !seen[v] {
-					return fmt.Sprintf("record %s not consumed by the group", v)
-				}
-			}
-			return ""
-		}
-	}
+	allSeen := func(vals []string) func() string { return seen.missing(vals, "not consumed by the group") }
 	eventually(t, 30*time.Second, allSeen(produce("before")))
 	described := func(addr string, want int) func() string {
 		return func() string {
@@ -457,37 +436,17 @@ func TestThreeNodeTransactionsAcrossBrokers(t *testing.T) {
 
 	cons := mustClient(t, kgo.SeedBrokers(addrs...), kgo.ConsumeTopics("tx"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	go func() {
-		for ctx.Err() == nil {
-			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				mu.Lock()
-				seen[string(r.Value)] = true
-				mu.Unlock()
-			})
-		}
-	}()
+	seen := newSeenValues()
+	go seen.consume(ctx, cons)
 	allSeen := func(vals []string) func() string {
-		return func() string {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, v := range vals {
-				if !seen[v] {
-					return fmt.Sprintf("committed record %s not seen by the read_committed consumer", v)
-				}
-			}
-			return ""
-		}
+		return seen.missing(vals, "(committed) not seen by the read_committed consumer")
 	}
 	eventually(t, 20*time.Second, allSeen(committed))
-	mu.Lock()
 	for _, v := range aborted {
-		if seen[v] {
+		if seen.has(v) {
 			t.Errorf("aborted record %s seen by the read_committed consumer", v)
 		}
 	}
-	mu.Unlock()
 
 	// kill -9 of the coordinator's broker: the producer finds the new
 	// coordinator and completes a transaction on the partitions still led.
@@ -662,4 +621,42 @@ func TestThreeNodeGroupTransactSessionAcrossBrokers(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// seenValues is the set of record values some consumers have read.
+type seenValues struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func newSeenValues() *seenValues { return &seenValues{m: map[string]bool{}} }
+
+// consume polls cl until ctx ends, recording every value it reads.
+func (s *seenValues) consume(ctx context.Context, cl *kgo.Client) {
+	for ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			s.mu.Lock()
+			s.m[string(r.Value)] = true
+			s.mu.Unlock()
+		})
+	}
+}
+
+func (s *seenValues) has(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[v]
+}
+
+// missing is a condition for eventually: the first of vals not read yet,
+// as "record V " + what, or "" when all were.
+func (s *seenValues) missing(vals []string, what string) func() string {
+	return func() string {
+		for _, v := range vals {
+			if !s.has(v) {
+				return fmt.Sprintf("record %s %s", v, what)
+			}
+		}
+		return ""
+	}
 }
