@@ -157,7 +157,11 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		}
 		topics = kept
 	}
-	return encodeFetch(r, 0, sessionID, topics), nil
+	resp := encodeFetch(r, 0, sessionID, topics)
+	if fetchPrivileged(req) {
+		resp.MarkReplica() // counted apart: replicated bytes by sendfile or copied
+	}
+	return resp, nil
 }
 
 // fetchPrivileged reports whether req comes from a follower, whose

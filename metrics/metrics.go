@@ -31,6 +31,8 @@
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
 //	sluice_fetch_copied_bytes_total            bytes sent by the copy fallback (pread + write)
+//	sluice_replica_fetch_bytes_total{path}     netio: record bytes of followers' Fetch responses, by path:
+//	                                           sendfile, or copied (TLS listener, or sendfile unsupported)
 //	sluice_log_size_bytes{topic,partition}     bytes of all segments
 //	sluice_log_segments{topic,partition}       segment count
 //	sluice_log_start_offset{topic,partition}
@@ -311,6 +313,7 @@ var (
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
+	replicaBytes  = newConst("sluice_replica_fetch_bytes_total", "Record bytes of followers' Fetch responses (replication) sent by this broker as leader, by path: sendfile (zero copy) or copied (read and written through a buffer: a TLS listener, or sendfile unsupported).", prometheus.CounterValue, "path")
 	copiedBytes   = newConst("sluice_fetch_copied_bytes_total", "Record bytes sent by the copy fallback (pread and write).", prometheus.CounterValue)
 	tp            = []string{"topic", "partition"}
 	logSize       = newConst("sluice_log_size_bytes", "Bytes of all segments of a partition.", prometheus.GaugeValue, tp...)
@@ -351,7 +354,7 @@ type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
 	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslBlocked, saslClosed,
-		tlsHandshakes, tlsCopied)
+		tlsHandshakes, tlsCopied, replicaBytes)
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
@@ -393,6 +396,8 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeFailures), "failed")
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeTimeouts), "timeout")
 	tlsCopied.emit(ch, float64(s.TLSCopiedBytes))
+	replicaBytes.emit(ch, float64(s.ReplicaSendfileBytes), "sendfile")
+	replicaBytes.emit(ch, float64(s.ReplicaCopiedBytes), "copied")
 }
 
 type sendfileCollector struct{}
