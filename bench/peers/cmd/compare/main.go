@@ -72,6 +72,7 @@ type config struct {
 	kafkaHeap   string
 	kafkaLib    string
 	matrixBytes string
+	matrixOnly  string
 	replBytes   string
 	replWarmup  string
 	replRounds  int
@@ -91,6 +92,7 @@ func main() {
 	flag.StringVar(&cfg.only, "only", "", "comma-separated brokers or rows to run, e.g. kafka,sluiced or sluiced/sluice-bench,kfake/kgobench (default: all)")
 	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always), repl (issue 15: three-node clusters, RF=3 acks=all beside RF=1 acks=1, sluiced and Apache Kafka in alternating rounds)")
 	flag.StringVar(&cfg.matrixBytes, "matrix-bytes", "1G", "matrix: bytes produced by the 16x1k and fsync-16 rows (1000x1k: half, 16x100: a quarter, conns-100: a sixteenth)")
+	flag.StringVar(&cfg.matrixOnly, "matrix-rows", "", "matrix: comma-separated rows to run, e.g. 16x1k,fsync-16 (default: all: create-1000, 1000x1k, 16x1k, 16x100, conns-100, fsync-16, fsync-16x1k)")
 	flag.StringVar(&cfg.replBytes, "repl-bytes", "256M", "repl: bytes produced by each row")
 	flag.StringVar(&cfg.replWarmup, "repl-warmup", "64M", "repl: bytes produced (16 KiB, RF=3, acks=all) on each fresh cluster before its rows, not reported")
 	flag.IntVar(&cfg.replRounds, "repl-rounds", 2, "repl: rounds, each a fresh sluiced cluster then a fresh Apache Kafka cluster")
@@ -125,6 +127,9 @@ func run(cfg *config) error {
 	}
 	want, err := parseWorkloads(cfg.workloads)
 	if err != nil {
+		return err
+	}
+	if matrixRows, err = selectMatrixRows(matrixRows, cfg.matrixOnly); err != nil {
 		return err
 	}
 	if cfg.repo == "" {

@@ -116,3 +116,16 @@ func TestReportRepl(t *testing.T) {
 		t.Errorf("commands of a run without any: %q", c)
 	}
 }
+
+func TestSelectMatrixRows(t *testing.T) {
+	rows, err := selectMatrixRows(matrixRows, "fsync-16, 16x1k")
+	if err != nil || len(rows) != 2 || rows[0].name != "16x1k" || rows[1].name != "fsync-16" {
+		t.Fatalf("selectMatrixRows = %v, %v", rows, err)
+	}
+	if rows, err := selectMatrixRows(matrixRows, ""); err != nil || len(rows) != len(matrixRows) {
+		t.Fatalf("empty list: %d rows, %v", len(rows), err)
+	}
+	if _, err := selectMatrixRows(matrixRows, "16x1k,17x1k"); err == nil {
+		t.Fatal("an unknown row was accepted")
+	}
+}
