@@ -79,7 +79,9 @@ import (
 //   HW and bring the follower back into the ISR) and records are read up
 //   to the LEO (ReadReplica, same sendfile path), not the HW. The long
 //   poll also wakes on LEO moves. Without a controller they are served as
-//   consumer fetches.
+//   consumer fetches. Their responses are marked (netio
+//   Response.MarkReplica), so the record bytes sent to followers are
+//   counted apart, by sendfile or copied (sluice_replica_fetch_bytes_total).
 
 func init() { register(1, 0, 17, handleFetch) }
 
