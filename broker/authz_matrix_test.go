@@ -385,6 +385,16 @@ func mxCases() []mxCase {
 		{key: 35, name: "describe-log-dirs", test: &chkLogDirs, needs: []*check{&chkLogDirs}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { r := kmsg.NewPtrDescribeLogDirsRequest(); r.Version = 3; return r },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeLogDirsResponse).ErrorCode }},
+		{key: 43, name: "elect-leaders", test: &chkElectLeaders, needs: []*check{&chkElectLeaders}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrElectLeadersRequest()
+				r.Version = 2
+				t := kmsg.NewElectLeadersRequestTopic()
+				t.Topic, t.Partitions = mxTopic, []int32{0}
+				r.Topics = append(r.Topics, t)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.ElectLeadersResponse).ErrorCode }},
 		{key: 50, name: "describe-user-scram-credentials", test: &chkDescScram, needs: []*check{&chkDescScram}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest() },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeUserSCRAMCredentialsResponse).ErrorCode }},

@@ -149,6 +149,12 @@ type Cluster struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// Preferred leaders: auto.leader.rebalance.enable,
+	// leader.imbalance.check.interval.seconds,
+	// leader.imbalance.per.broker.percentage.
+	AutoLeaderRebalance          bool
+	LeaderImbalanceCheckInterval time.Duration
+	LeaderImbalancePercentage    int
 }
 
 // BrokerOnly reports process.roles=broker.
@@ -601,6 +607,9 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.ReplicaFetchWait = r.ms("replica.fetch.wait.max.ms")
 	cl.NumReplicaFetchers = int(r.int("num.replica.fetchers"))
 	cl.HWCheckpointInterval = r.ms("replica.high.watermark.checkpoint.interval.ms")
+	cl.AutoLeaderRebalance = r.bool("auto.leader.rebalance.enable")
+	cl.LeaderImbalanceCheckInterval = time.Duration(r.int("leader.imbalance.check.interval.seconds")) * time.Second
+	cl.LeaderImbalancePercentage = int(r.int("leader.imbalance.per.broker.percentage"))
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

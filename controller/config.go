@@ -97,6 +97,23 @@ type Config struct {
 	// member is alive, elect any live replica (losing acknowledged data).
 	// Default false (Kafka's).
 	UncleanLeaderElection bool
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: the active
+	// controller gives partitions back to their preferred leader (the
+	// first replica) when a broker's share of preferred leaderships held
+	// elsewhere passes LeaderImbalancePerBrokerPercentage. sluiced's
+	// default is true (Kafka's); a zero Config leaves it off.
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds:
+	// how often the imbalance is checked. Default 300 s (Kafka's). Shorter
+	// gives leaderships back sooner after a restart, for a scan of every
+	// partition on the active controller each time.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share (in percent) of a
+	// broker's preferred leaderships that may be held elsewhere before
+	// they are given back. sluiced's default is 10 (Kafka's); here it is
+	// taken as given, so 0 rebalances on any imbalance.
+	LeaderImbalancePerBrokerPercentage int
 	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
 	// (Kafka's ProducerIdsBlock size).
 	ProducerIDBlockSize int32
@@ -124,6 +141,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = cfg.SessionTimeout / 9
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if cfg.ProducerIDBlockSize <= 0 {
 		cfg.ProducerIDBlockSize = 1000

@@ -6,7 +6,7 @@
 //	                                                              ▲
 //	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
 //	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
-//	  AllocateProducerIDs, SetConfigs ────────────────────────────┘ raft.Apply
+//	  ElectLeaders, AllocateProducerIDs, SetConfigs ──────────────┘ raft.Apply
 //	                                                 (returns after commit)
 //
 // # Storage and transport
@@ -65,6 +65,19 @@
 //     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
 //     replica. An unfenced broker takes back leaderless partitions whose ISR
 //     names it.
+//   - ElectLeaders (elect.go): PREFERRED makes a partition's first
+//     replica leader when it is alive and in the ISR
+//     (ErrElectionNotNeeded when it leads, ErrPreferredLeaderNotAvailable
+//     when it cannot); UNCLEAN, only for a partition without a live
+//     leader, takes a live ISR member, else the first live replica, which
+//     becomes the whole ISR. Every change of one call is one batch of
+//     PartitionChange records (leader epoch + 1). A nil partition list
+//     means every partition, answered without those needing no election.
+//   - Auto leader rebalance (rebalance.go, Config.AutoLeaderRebalance):
+//     every LeaderImbalanceCheckInterval the active controller counts, per
+//     broker, the partitions it is preferred leader of that others lead;
+//     over LeaderImbalancePerBrokerPercentage, it runs the preferred
+//     elections of those whose preferred leader is alive and in the ISR.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AlterPartition: a partition leader changes its ISR, naming the leader

@@ -1,6 +1,7 @@
 package main
 
-// sluice topics create|list|describe|delete|alter-config, with kadm.
+// sluice topics create|list|describe|delete|alter-config|add-partitions,
+// with kadm (elect-leaders: elect.go).
 
 import (
 	"context"
@@ -19,8 +20,8 @@ import (
 func init() {
 	register(&command{
 		name:    "topics",
-		summary: "create, list, describe and delete topics, and alter their configs",
-		usage:   "topics create|list|describe|delete|alter-config|add-partitions [FLAGS] [TOPIC…]",
+		summary: "create, list, describe and delete topics, alter their configs, elect their leaders",
+		usage:   "topics create|list|describe|delete|alter-config|add-partitions|elect-leaders [FLAGS] [TOPIC…]",
 		flags:   topicsFlags,
 		more:    topicsSubList,
 	})

@@ -206,7 +206,9 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
 		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
-		Logger: raftLogger(len(voters), cfg.LogFormat),
+		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
+		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
+		Logger:                             raftLogger(len(voters), cfg.LogFormat),
 	}
 	if observer {
 		ccfg.Advertise = self
