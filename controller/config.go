@@ -97,6 +97,16 @@ type Config struct {
 	// member is alive, elect any live replica (losing acknowledged data).
 	// Default false (Kafka's).
 	UncleanLeaderElection bool
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (Kafka's
+	// eligible.leader.replicas.version=1, KIP-966; elr.go): replicas that
+	// leave an ISR already under min.insync.replicas stay eligible to lead,
+	// so losing the whole ISR does not take the partition offline when a
+	// clean one comes back. Default false, as Kafka 4.0; every broker must
+	// set it alike (they keep the high watermark still under min ISR).
+	EligibleLeaderReplicas bool
+	// DefaultMinInsync is the broker's min.insync.replicas, the topics'
+	// default, for the ELR rules. Default 1.
+	DefaultMinInsync int
 	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
 	// (Kafka's ProducerIdsBlock size).
 	ProducerIDBlockSize int32
@@ -124,6 +134,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = cfg.SessionTimeout / 9
+	}
+	if cfg.DefaultMinInsync <= 0 {
+		cfg.DefaultMinInsync = 1
 	}
 	if cfg.ProducerIDBlockSize <= 0 {
 		cfg.ProducerIDBlockSize = 1000
