@@ -149,6 +149,8 @@ type Cluster struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (KIP-966).
+	EligibleLeaderReplicas bool
 }
 
 // BrokerOnly reports process.roles=broker.
@@ -601,6 +603,7 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.ReplicaFetchWait = r.ms("replica.fetch.wait.max.ms")
 	cl.NumReplicaFetchers = int(r.int("num.replica.fetchers"))
 	cl.HWCheckpointInterval = r.ms("replica.high.watermark.checkpoint.interval.ms")
+	cl.EligibleLeaderReplicas = r.bool("eligible.leader.replicas.enable")
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

@@ -109,6 +109,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
+	b.EligibleLeaderReplicas = cfg.Cluster.EligibleLeaderReplicas
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
 	if cfg.Cluster.BrokerOnly() {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
@@ -206,6 +207,7 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
 		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
+		EligibleLeaderReplicas: cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
 		Logger: raftLogger(len(voters), cfg.LogFormat),
 	}
 	if observer {

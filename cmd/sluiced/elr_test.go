@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// splitCluster is one controller-only node and three broker-only nodes,
+// so brokers can be stopped, killed and restarted (on their data
+// directories and ports) while the metadata quorum lives on.
+type splitCluster struct {
+	t      *testing.T
+	env    []string
+	ctl    *proc
+	args   [][]string
+	nodes  []*proc // brokers 1-3 at [0-2]; nil while down
+	addrs  []string
+	stderr []*proc // every broker process started, for the race check
+}
+
+func startSplitCluster(t *testing.T, env ...string) *splitCluster {
+	t.Helper()
+	voter := fmt.Sprintf("9@127.0.0.1:%d", freePort(t))
+	c := &splitCluster{t: t, env: append([]string{
+		"SLUICE_CONTROLLER_QUORUM_VOTERS=" + voter,
+		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
+		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000",
+	}, env...)}
+	t.Cleanup(func() {
+		for _, p := range append(c.stderr, c.ctl) {
+			if p != nil && strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
+				t.Errorf("data race in a sluiced process:\n%s", p.stderr)
+			}
+		}
+	})
+	_, ctlAddr, _ := strings.Cut(voter, "@")
+	c.ctl = start(t, append([]string{"SLUICE_PROCESS_ROLES=controller"}, c.env...), "--node-id", "9",
+		"--cluster-id", "elr", "--data-dir", t.TempDir(), "--listen", "CONTROLLER://"+ctlAddr)
+	if c.ctl.addr != ctlAddr {
+		t.Fatalf("controller did not start:\n%s", c.ctl.stderr)
+	}
+	for id := 1; id <= 3; id++ {
+		// Port 0: a restart gets new ports (addrs follows), so the
+		// metadata follower's port, derived from it, never collides.
+		c.args = append(c.args, []string{"--node-id", strconv.Itoa(id), "--cluster-id", "elr", "--data-dir", t.TempDir(),
+			"--listen", "PLAINTEXT://127.0.0.1:0"})
+		c.addrs = append(c.addrs, "")
+		c.nodes = append(c.nodes, nil)
+		c.start(int32(id))
+	}
+	agreed(t, c.addrs, 20*time.Second, brokersAre(1, 2, 3))
+	return c
+}
+
+// start starts broker id (again).
+func (c *splitCluster) start(id int32) {
+	c.t.Helper()
+	p := start(c.t, append([]string{"SLUICE_PROCESS_ROLES=broker"}, c.env...), c.args[id-1]...)
+	if p.addr == "" {
+		c.t.Fatalf("broker %d did not start:\n%s", id, p.stderr)
+	}
+	c.nodes[id-1], c.addrs[id-1] = p, p.addr
+	c.stderr = append(c.stderr, p)
+}
+
+// topic creates a one-partition RF=3 topic and waits for its full ISR;
+// it returns the leader and the two followers.
+func (c *splitCluster) topic(name string) (leader int32, followers []int32) {
+	c.t.Helper()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res, err := kadm.NewClient(adm).CreateTopic(ctx, 1, 3, nil, name); err != nil || res.Err != nil {
+		c.t.Fatalf("create %s: %v %v", name, err, res.Err)
+	}
+	leader, _ = waitPartition(c.t, c.addrs[0], name, 0, 10*time.Second, func(l int32, isr []int32) bool {
+		return l > 0 && len(isr) == 3
+	})
+	for id := int32(1); id <= 3; id++ {
+		if id != leader {
+			followers = append(followers, id)
+		}
+	}
+	return leader, followers
+}
+
+// With min.insync.replicas=2 and both followers of an RF=3 partition
+// stopped (SIGSTOP) just after an acks=all produce was appended, the
+// leader shrinks the ISR to itself after replica.lag.time.max.ms; the high
+// watermark then passes the batch with the ISR under min.insync.replicas,
+// so the produce answers NOT_ENOUGH_REPLICAS_AFTER_APPEND (Kafka's
+// Partition.checkEnoughReplicasReachOffset), and the next one
+// NOT_ENOUGH_REPLICAS before any append.
+func TestNotEnoughReplicasAfterAppend(t *testing.T) {
+	c := startSplitCluster(t, "SLUICE_REPLICA_LAG_TIME_MAX_MS=2000", "SLUICE_MIN_INSYNC_REPLICAS=2")
+	const topic = "after-append"
+	leader, followers := c.topic(topic)
+	at := c.addrs[leader-1]
+	if sp := produceRaw(t, at, topic, oneBatch(t, "warm")); sp.ErrorCode != 0 {
+		t.Fatalf("produce with the full ISR: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	for _, f := range followers {
+		if err := c.nodes[f-1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, f := range followers {
+			_ = c.nodes[f-1].cmd.Process.Signal(syscall.SIGCONT)
+		}
+	})
+	began := time.Now()
+	sp := produceRaw(t, at, topic, oneBatch(t, "in-flight")) // timeout_ms 10 s
+	if sp.ErrorCode != kerr.NotEnoughReplicasAfterAppend.Code {
+		t.Fatalf("acks=all produce while the ISR shrank: %v after %v, want NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+			kerr.ErrorForCode(sp.ErrorCode), time.Since(began))
+	}
+	t.Logf("in-flight acks=all produce: NOT_ENOUGH_REPLICAS_AFTER_APPEND after %v", time.Since(began))
+	if sp := produceRaw(t, at, topic, oneBatch(t, "next")); sp.ErrorCode != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("next acks=all produce: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(sp.ErrorCode))
+	}
+}
+
+// KIP-966: RF=3, min.insync.replicas=2, eligible leader replicas on. Both
+// followers shut down cleanly one after the other (the second leaves an
+// ISR under min.insync.replicas, so it joins the ELR), then the leader is
+// killed with kill -9: the partition has no ISR. The ELR follower
+// restarted alone leads (from the ELR: no unclean election), and once the
+// other follower is back and the ISR reaches min.insync.replicas again,
+// every record acknowledged with acks=all is read back at its offset.
+func TestELRLeaderAfterISRLost(t *testing.T) {
+	c := startSplitCluster(t, "SLUICE_MIN_INSYNC_REPLICAS=2", "SLUICE_ELIGIBLE_LEADER_REPLICAS_ENABLE=true")
+	const topic = "elr"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader, followers := c.topic(topic)
+	first, second := followers[0], followers[1]
+	at := c.addrs[leader-1]
+	var acks []acked
+	produce := func(n int, tag string) {
+		t.Helper()
+		for i := range n {
+			v := fmt.Sprintf("%s-%d", tag, i)
+			sp := produceRaw(t, at, topic, oneBatch(t, v))
+			if sp.ErrorCode != 0 {
+				t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
+			}
+			acks = append(acks, acked{value: v, offset: sp.BaseOffset})
+		}
+	}
+	isrIs := func(want ...int32) func(int32, []int32) bool {
+		slices.Sort(want)
+		return func(_ int32, isr []int32) bool { return slices.Equal(isr, want) }
+	}
+	produce(20, "all-three")
+	c.nodes[first-1].stop()
+	c.nodes[first-1] = nil
+	waitPartition(t, at, topic, 0, 10*time.Second, isrIs(leader, second))
+	produce(20, "two")
+	c.nodes[second-1].stop()
+	c.nodes[second-1] = nil
+	waitPartition(t, at, topic, 0, 10*time.Second, isrIs(leader))
+	if sp := produceRaw(t, at, topic, oneBatch(t, "refused")); sp.ErrorCode != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("acks=all with the ISR under min.insync.replicas: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(sp.ErrorCode))
+	}
+
+	c.nodes[leader-1].kill()
+	c.nodes[leader-1] = nil
+	killed := time.Now()
+	c.start(second)
+	newLeader, isr := waitPartition(t, c.addrs[second-1], topic, 0, 15*time.Second, func(l int32, _ []int32) bool {
+		return l == second
+	})
+	if !slices.Equal(isr, []int32{second}) {
+		t.Fatalf("leader %d elected from the ELR with ISR %v, want [%d]", newLeader, isr, second)
+	}
+	t.Logf("ELR member %d leads %v after kill -9 of leader %d (ISR lost)", second, time.Since(killed), leader)
+
+	c.start(first)
+	waitPartition(t, c.addrs[second-1], topic, 0, 15*time.Second, isrIs(first, second))
+	checkAcked(t, ctx, []string{c.addrs[first-1], c.addrs[second-1]}, topic, acks)
+}
