@@ -56,7 +56,9 @@
 // barrier, so it reads every committed record.
 //
 //   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
-//     its first Heartbeat unfences it.
+//     its first Heartbeat unfences it. A new incarnation whose
+//     PreviousBrokerEpoch is not the epoch it held (no clean shutdown)
+//     leaves every ELR.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
 //     broker a full session.
@@ -65,6 +67,14 @@
 //     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
 //     replica. An unfenced broker takes back leaderless partitions whose ISR
 //     names it.
+//   - Eligible leader replicas (KIP-966, EligibleLeaderReplicas; elr.go):
+//     every decision's partition changes also set the ELR and the last
+//     known ELR. Under min ISR (the topic's min.insync.replicas, else
+//     DefaultMinInsync, capped at the replication factor) a replica leaving
+//     the ISR joins the ELR, and a fenced last ISR member leaves the ISR
+//     too; at min ISR or more both lists are empty. With no live ISR
+//     member the leader is a live ELR member (ISR = it), else, with an
+//     empty ELR, a live last-known-ELR member.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AlterPartition: a partition leader changes its ISR, naming the leader
