@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,39 +104,134 @@ func (c *splitCluster) topic(name string) (leader int32, followers []int32) {
 
 // With min.insync.replicas=2 and both followers of an RF=3 partition
 // stopped (SIGSTOP) just after an acks=all produce was appended, the
-// leader shrinks the ISR to itself after replica.lag.time.max.ms; the high
-// watermark then passes the batch with the ISR under min.insync.replicas,
-// so the produce answers NOT_ENOUGH_REPLICAS_AFTER_APPEND (Kafka's
-// Partition.checkEnoughReplicasReachOffset), and the next one
-// NOT_ENOUGH_REPLICAS before any append.
+// leader shrinks the ISR to itself after replica.lag.time.max.ms. Then, as
+// Kafka's Partition.checkEnoughReplicasReachOffset: without eligible
+// leader replicas the high watermark passes the batch with the ISR under
+// min.insync.replicas, so the produce answers
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND; with them (KIP-966) the high watermark
+// stays still under min.insync.replicas, so it answers REQUEST_TIMED_OUT
+// and consumers still see only the record before. The next produce gets
+// NOT_ENOUGH_REPLICAS before any append either way.
 func TestNotEnoughReplicasAfterAppend(t *testing.T) {
-	c := startSplitCluster(t, "SLUICE_REPLICA_LAG_TIME_MAX_MS=2000", "SLUICE_MIN_INSYNC_REPLICAS=2")
-	const topic = "after-append"
-	leader, followers := c.topic(topic)
-	at := c.addrs[leader-1]
-	if sp := produceRaw(t, at, topic, oneBatch(t, "warm")); sp.ErrorCode != 0 {
-		t.Fatalf("produce with the full ISR: %v", kerr.ErrorForCode(sp.ErrorCode))
-	}
-	for _, f := range followers {
-		if err := c.nodes[f-1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
+	f := func(elr bool, want *kerr.Error) {
+		t.Helper()
+		c := startSplitCluster(t, "SLUICE_REPLICA_LAG_TIME_MAX_MS=2000", "SLUICE_MIN_INSYNC_REPLICAS=2",
+			"SLUICE_ELIGIBLE_LEADER_REPLICAS_ENABLE="+strconv.FormatBool(elr))
+		const topic = "after-append"
+		leader, followers := c.topic(topic)
+		at := c.addrs[leader-1]
+		if sp := produceRaw(t, at, topic, oneBatch(t, "warm")); sp.ErrorCode != 0 {
+			t.Fatalf("produce with the full ISR: %v", kerr.ErrorForCode(sp.ErrorCode))
 		}
-	}
-	t.Cleanup(func() {
+		// The followers replicate (an acks=all answered before the
+		// leader's replica state exists does not wait for them).
+		waitFor(t, "the high watermark past the first record", 10*time.Second, func() bool {
+			return highWatermark(t, at, topic) == 1
+		})
 		for _, f := range followers {
-			_ = c.nodes[f-1].cmd.Process.Signal(syscall.SIGCONT)
+			if err := c.nodes[f-1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			waitStopped(t, c.nodes[f-1].cmd.Process.Pid)
 		}
+		defer func() {
+			for _, f := range followers {
+				_ = c.nodes[f-1].cmd.Process.Signal(syscall.SIGCONT)
+			}
+		}()
+		began := time.Now()
+		sp := produceTimeout(t, at, topic, oneBatch(t, "in-flight"), 4000)
+		if sp.ErrorCode != want.Code {
+			t.Fatalf("ELR %v: acks=all produce while the ISR shrank: %v after %v, want %v",
+				elr, kerr.ErrorForCode(sp.ErrorCode), time.Since(began), want)
+		}
+		t.Logf("ELR %v: in-flight acks=all produce: %v after %v", elr, want, time.Since(began))
+		waitPartition(t, at, topic, 0, 10*time.Second, func(_ int32, isr []int32) bool {
+			return slices.Equal(isr, []int32{leader})
+		})
+		if sp := produceRaw(t, at, topic, oneBatch(t, "next")); sp.ErrorCode != kerr.NotEnoughReplicas.Code {
+			t.Fatalf("next acks=all produce: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if hw, wantHW := highWatermark(t, at, topic), map[bool]int64{false: 2, true: 1}[elr]; hw != wantHW {
+			t.Fatalf("ELR %v: high watermark %d with the ISR [%d], want %d", elr, hw, leader, wantHW)
+		}
+	}
+	f(false, kerr.NotEnoughReplicasAfterAppend)
+	f(true, kerr.RequestTimedOut)
+}
+
+// waitFor polls cond until it holds, failing after timeout.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond) // polling, bounded by the deadline
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped (state
+// T in /proc): SIGSTOP is sent at once but takes effect asynchronously,
+// and a follower still running could fetch what the test appends next.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("stop of process %d", pid), 10*time.Second, func() bool {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			return false
+		}
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			// The state follows the command's closing parenthesis.
+			i := bytes.LastIndexByte(b, ')')
+			if err != nil || i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				return false
+			}
+		}
+		return true
 	})
-	began := time.Now()
-	sp := produceRaw(t, at, topic, oneBatch(t, "in-flight")) // timeout_ms 10 s
-	if sp.ErrorCode != kerr.NotEnoughReplicasAfterAppend.Code {
-		t.Fatalf("acks=all produce while the ISR shrank: %v after %v, want NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-			kerr.ErrorForCode(sp.ErrorCode), time.Since(began))
+}
+
+// produceTimeout is produceRaw with timeout_ms (under request's 5 s).
+func produceTimeout(t *testing.T, addr, topic string, records []byte, timeoutMs int32) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Version, preq.Acks, preq.TimeoutMillis = 9, -1, timeoutMs
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Records = records
+	pt.Partitions = append(pt.Partitions, pp)
+	preq.Topics = append(preq.Topics, pt)
+	r, err := request(addr, preq)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("in-flight acks=all produce: NOT_ENOUGH_REPLICAS_AFTER_APPEND after %v", time.Since(began))
-	if sp := produceRaw(t, at, topic, oneBatch(t, "next")); sp.ErrorCode != kerr.NotEnoughReplicas.Code {
-		t.Fatalf("next acks=all produce: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(sp.ErrorCode))
+	return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+}
+
+// highWatermark is ListOffsets' latest offset of topic-0 at addr (the HW).
+func highWatermark(t *testing.T, addr, topic string) int64 {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp = -1
+	lt.Partitions = append(lt.Partitions, lp)
+	req.Topics = append(req.Topics, lt)
+	r, err := request(addr, req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	p := r.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	if p.ErrorCode != 0 {
+		t.Fatalf("ListOffsets: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	return p.Offset
 }
 
 // elrState is partition 0 of topic as DescribeTopicPartitions (API 75)
