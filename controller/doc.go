@@ -45,7 +45,11 @@
 // a batch that does not decode or apply is refused whole, on every node
 // alike, and its error is the proposal's answer. A snapshot is the image's
 // snapshot encoding (metadata.Image.AppendSnapshot), so restoring it gives
-// the same image, byte for byte.
+// the same image, byte for byte. Partition and PartitionChange records
+// carry the ELR and the last known ELR at record version 1, written only
+// when set: a log or snapshot from before KIP-966 replays unchanged, and a
+// cluster without eligible leader replicas writes the same bytes as
+// before (the metadata package draws the frames).
 //
 // # Decisions
 //
