@@ -49,7 +49,7 @@ func handleDescribeTopicPartitions(_ context.Context, b *Broker, r *request) (*n
 	all := len(names) == 0
 	if all {
 		for _, t := range b.topics.all() {
-			if b.allowed(r, &chkMetadataTopic, t.name) {
+			if b.allowed(r, &chkDescTopicParts, t.name) {
 				names = append(names, t.name)
 			}
 		}
@@ -101,7 +101,7 @@ func (b *Broker) describeTopicPartitions(r *request, name string, first int32, l
 	dt := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	dt.Topic = &name
 	dt.IsInternal = isInternalTopic(name)
-	if dt.ErrorCode = b.denied(r, &chkMetadataTopic, name); dt.ErrorCode != 0 {
+	if dt.ErrorCode = b.denied(r, &chkDescTopicParts, name); dt.ErrorCode != 0 {
 		return dt, -1
 	}
 	t := b.topics.get(name)
