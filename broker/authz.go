@@ -83,6 +83,7 @@ var (
 	chkDescProducers   = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each partition"}
 	chkDescTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: kerr.TransactionalIDAuthorizationFailed, when: "each transactional id"}
 	chkDescTxnTopic    = check{resource: acl.Topic, op: acl.Describe, err: nil, when: "each topic of a transaction (others filtered out; __consumer_offsets kept)"}
+	chkDescTopicParts  = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic named (all topics: filtered out)"}
 	chkListTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: nil, when: "each transactional id (others filtered out)"}
 )
 
@@ -133,6 +134,7 @@ var apiChecks = map[int16][]*check{
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	61:         {&chkDescProducers},
+	75:         {&chkDescTopicParts},
 	// BrokerRegistration, BrokerHeartbeat and AllocateProducerIds (67)
 	// come from the other brokers of the cluster on the inter-broker
 	// listener (peer.go), as Kafka's controller checks them:

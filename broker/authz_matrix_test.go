@@ -301,6 +301,15 @@ func mxCases() []mxCase {
 			code: func(r kmsg.Response) int16 {
 				return r.(*kmsg.WriteTxnMarkersResponse).Markers[0].Topics[0].Partitions[0].ErrorCode
 			}},
+		{key: 75, name: "describe-topic-partitions", test: &chkDescTopicParts, needs: []*check{&chkDescTopicParts}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeTopicPartitionsRequest()
+				rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+				rt.Topic = mxTopic
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeTopicPartitionsResponse).Topics[0].ErrorCode }},
 		{key: 61, name: "describe-producers", test: &chkDescProducers, needs: []*check{&chkDescProducers}, ok: 0,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeProducersRequest()

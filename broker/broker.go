@@ -135,6 +135,10 @@ type Config struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// EligibleLeaderReplicas [eligible.leader.replicas.enable] false: as
+	// KIP-966, a leader keeps the high watermark still while the ISR is
+	// smaller than min.insync.replicas (the controller's ELR relies on it).
+	EligibleLeaderReplicas bool
 	// Advertised is, per listener name, the host:port Metadata gives a
 	// client connected on that listener [advertised.listeners]; a
 	// connection on a listener not in it (or none) gets

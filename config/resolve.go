@@ -155,6 +155,8 @@ type Cluster struct {
 	AutoLeaderRebalance          bool
 	LeaderImbalanceCheckInterval time.Duration
 	LeaderImbalancePercentage    int
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (KIP-966).
+	EligibleLeaderReplicas bool
 }
 
 // BrokerOnly reports process.roles=broker.
@@ -610,6 +612,7 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.AutoLeaderRebalance = r.bool("auto.leader.rebalance.enable")
 	cl.LeaderImbalanceCheckInterval = time.Duration(r.int("leader.imbalance.check.interval.seconds")) * time.Second
 	cl.LeaderImbalancePercentage = int(r.int("leader.imbalance.per.broker.percentage"))
+	cl.EligibleLeaderReplicas = r.bool("eligible.leader.replicas.enable")
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

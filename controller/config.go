@@ -114,6 +114,16 @@ type Config struct {
 	// they are given back. sluiced's default is 10 (Kafka's); here it is
 	// taken as given, so 0 rebalances on any imbalance.
 	LeaderImbalancePerBrokerPercentage int
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (Kafka's
+	// eligible.leader.replicas.version=1, KIP-966; elr.go): replicas that
+	// leave an ISR already under min.insync.replicas stay eligible to lead,
+	// so losing the whole ISR does not take the partition offline when a
+	// clean one comes back. Default false, as Kafka 4.0; every broker must
+	// set it alike (they keep the high watermark still under min ISR).
+	EligibleLeaderReplicas bool
+	// DefaultMinInsync is the broker's min.insync.replicas, the topics'
+	// default, for the ELR rules. Default 1.
+	DefaultMinInsync int
 	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
 	// (Kafka's ProducerIdsBlock size).
 	ProducerIDBlockSize int32
@@ -144,6 +154,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.LeaderImbalanceCheckInterval <= 0 {
 		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.DefaultMinInsync <= 0 {
+		cfg.DefaultMinInsync = 1
 	}
 	if cfg.ProducerIDBlockSize <= 0 {
 		cfg.ProducerIDBlockSize = 1000

@@ -45,7 +45,11 @@
 // a batch that does not decode or apply is refused whole, on every node
 // alike, and its error is the proposal's answer. A snapshot is the image's
 // snapshot encoding (metadata.Image.AppendSnapshot), so restoring it gives
-// the same image, byte for byte.
+// the same image, byte for byte. Partition and PartitionChange records
+// carry the ELR and the last known ELR at record version 1, written only
+// when set: a log or snapshot from before KIP-966 replays unchanged, and a
+// cluster without eligible leader replicas writes the same bytes as
+// before (the metadata package draws the frames).
 //
 // # Decisions
 //
@@ -56,7 +60,9 @@
 // barrier, so it reads every committed record.
 //
 //   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
-//     its first Heartbeat unfences it.
+//     its first Heartbeat unfences it. A new incarnation whose
+//     PreviousBrokerEpoch is not the epoch it held (no clean shutdown)
+//     leaves every ELR.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
 //     broker a full session.
@@ -78,6 +84,14 @@
 //     broker, the partitions it is preferred leader of that others lead;
 //     over LeaderImbalancePerBrokerPercentage, it runs the preferred
 //     elections of those whose preferred leader is alive and in the ISR.
+//   - Eligible leader replicas (KIP-966, EligibleLeaderReplicas; elr.go):
+//     every decision's partition changes also set the ELR and the last
+//     known ELR. Under min ISR (the topic's min.insync.replicas, else
+//     DefaultMinInsync, capped at the replication factor) a replica leaving
+//     the ISR joins the ELR, and a fenced last ISR member leaves the ISR
+//     too; at min ISR or more both lists are empty. With no live ISR
+//     member the leader is a live ELR member (ISR = it), else, with an
+//     empty ELR, a live last-known-ELR member.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AlterPartition: a partition leader changes its ISR, naming the leader

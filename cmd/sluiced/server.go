@@ -109,6 +109,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
+	b.EligibleLeaderReplicas = cfg.Cluster.EligibleLeaderReplicas
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
 	if cfg.Cluster.BrokerOnly() {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
@@ -209,6 +210,7 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
+		EligibleLeaderReplicas:             cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
 	}
 	if observer {
 		ccfg.Advertise = self
