@@ -135,6 +135,11 @@ type Config struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// ReplicaSelector is replica.selector.class (replica_select.go): ""
+	// (Kafka's default) serves consumers from the leader only; the
+	// rack-aware selector's class name points consumers with a rack at an
+	// in-sync follower in it (KIP-392).
+	ReplicaSelector string
 	// Advertised is, per listener name, the host:port Metadata gives a
 	// client connected on that listener [advertised.listeners]; a
 	// connection on a listener not in it (or none) gets

@@ -250,6 +250,8 @@ var Options = []Option{
 		Doc: "How long a follower's fetch waits at the leader for new records (500 ms, Kafka's default). Keep it well under replica.lag.time.max.ms."},
 	{Key: "num.replica.fetchers", Default: "1", Kind: Int, Min: 1, Max: 64, Section: secCluster,
 		Doc: "Fetcher goroutines (each with its own connection) a follower runs per leader broker (1, Kafka's default); partitions are spread over them. More helps a follower of many busy partitions keep up."},
+	{Key: "replica.selector.class", Kind: String, Section: secCluster,
+		Doc: "How a partition leader picks the replica a consumer reads from (KIP-392). Unset (Kafka's default): the leader. org.apache.kafka.common.replica.RackAwareReplicaSelector: a consumer that sends its rack (client.rack; Fetch v11+) is told to read from an in-sync follower in its rack (PreferredReadReplica) when the leader is in another rack, and followers serve such consumers up to their own high watermark. Saves cross-rack traffic at the cost of reading slightly behind the leader; set it on every broker."},
 	{Key: "replica.high.watermark.checkpoint.interval.ms", Default: "5000", Kind: Millis, Min: 1, Max: maxInt32, Section: secCluster,
 		Doc: "How often each replicated log's high watermark is written to replication-offset-checkpoint in the data directory (5 s, Kafka's default; also at shutdown). A restarted replica starts from it."},
 	{Key: "min.insync.replicas", Default: "1", Kind: Int, Min: 1, Max: maxInt32, Section: secLog,

@@ -109,6 +109,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
+	b.ReplicaSelector = cfg.Cluster.ReplicaSelector
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
 	if cfg.Cluster.BrokerOnly() {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
