@@ -83,7 +83,9 @@ import (
 //   HW and bring the follower back into the ISR) and records are read up
 //   to the LEO (ReadReplica, same sendfile path), not the HW. The long
 //   poll also wakes on LEO moves. Without a controller they are served as
-//   consumer fetches.
+//   consumer fetches. A replica out of the ISR gets no records of a
+//   leader-throttled partition while the leader's replication quota is
+//   exceeded (throttle.go).
 
 func init() { register(1, 0, 17, handleFetch) }
 
@@ -111,6 +113,10 @@ type fetchPart struct {
 	// one (v11+, replica_select.go; 0: none, so the zero value is none);
 	// a partition with one reads no records.
 	redirect int32
+	// throttledPart: a follower's fetch of a partition leader-throttled
+	// here (throttle.go); throttled: and the follower is out of the ISR,
+	// so no records are read while the leader quota is exceeded.
+	throttledPart, throttled bool
 
 	// Result of the latest read.
 	code   int16
@@ -145,6 +151,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	topics := b.resolveFetch(r, fetchReq)
 	b.selectReadReplicas(fetchReq, topics)
 	b.replicaFetched(topics)
+	b.markLeaderThrottled(topics)
 	b.fetchUntilReady(ctx, req, topics)
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
@@ -153,6 +160,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		storageErrorsAsNotLeader(topics)
 	}
 	b.countFetched(topics)
+	b.countFetchBytes(fetchPrivileged(req) && b.cl != nil, topics)
 	var sessionID int32
 	switch fc.kind {
 	case fetchFull:
@@ -388,7 +396,7 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {
 		return
 	}
-	if fp.diverged || fp.redirect > 0 {
+	if fp.diverged || fp.redirect > 0 || b.leaderHolds(fp) {
 		l := fp.log
 		fp.res = partition.ReadResult{HighWatermark: l.HighWatermark(), LastStableOffset: l.LastStableOffset(),
 			LogStartOffset: l.LogStartOffset(), LogEndOffset: l.LogEndOffset()}

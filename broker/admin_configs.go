@@ -256,6 +256,8 @@ func dynamicEntries(m map[string]string, src kmsg.ConfigSource) []configEntry {
 		e := configEntry{name: key, value: &v, source: src, typ: kmsg.ConfigTypeString}
 		if d := dynamicTopicSynonym(key); d != nil {
 			e.typ, e.doc = d.typ, d.doc
+		} else if doc, ok := throttleRateDocs[key]; ok {
+			e.typ, e.doc = kmsg.ConfigTypeLong, doc
 		}
 		e.synonyms = []configSynonym{{key, &v, src}}
 		out = append(out, e)

@@ -306,7 +306,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates, Repl: b.ReplicationStats})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }
