@@ -245,14 +245,14 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
-	gr          groupsEntry  // the group coordinator; see groups_wiring.go
-	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
-	peers       peerPool     // idle inter-broker connections; see coordinators.go
-	traffic     traffic      // bytes in and out per topic; see traffic.go
+	gr          groupsEntry       // the group coordinator; see groups_wiring.go
+	tx          txnEntry          // the transaction coordinator; see txn_wiring.go
+	peers       peerPool          // idle inter-broker connections; see coordinators.go
+	traffic     traffic           // bytes in and out per topic; see traffic.go
 	quotas      replicationQuotas // replication throttles and fetch byte counters; see throttle.go
-	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
-	saslStats   saslStats    // SASL listeners' counters; see auth.go
-	scram       *scramStore  // SCRAM credentials; see scram_credentials.go
+	sasl        saslRefusals      // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
+	saslStats   saslStats         // SASL listeners' counters; see auth.go
+	scram       *scramStore       // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 	// testBeforeMarkers, set by tests before any request, runs before a
