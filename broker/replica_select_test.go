@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/metadata"
+	"github.com/sluice/sluice/partition"
 )
 
 // rackPair is twoBrokers with racks: a combined node (broker 1, rack a)
@@ -137,4 +139,31 @@ func TestRackAwarePreferredReadReplica(t *testing.T) {
 	}
 	t.Run("rack-aware", func(t *testing.T) { f(t, RackAwareReplicaSelector) })
 	t.Run("none", func(t *testing.T) { f(t, "") })
+}
+
+// Which log serves a fetch on this broker (3): the leader's always; a
+// follower's only for a consumer's Fetch v11+ with the selector on, while
+// the image has it in the ISR (out of it, or not a replica: none, so the
+// client gets NOT_LEADER_OR_FOLLOWER and goes back to the leader).
+func TestFetchLogOnFollower(t *testing.T) {
+	local := new(partition.Log)
+	f := func(selector string, leader int32, isr []int32, consumerV11 bool, want *partition.Log) {
+		t.Helper()
+		b := &Broker{cfg: Config{ReplicaSelector: selector}}
+		tp := &topic{name: "t", partitions: []*partition.Log{local}, self: 3,
+			meta: &metadata.TopicImage{Name: "t", Partitions: []metadata.Partition{{Replicas: []int32{1, 2, 3}, ISR: isr, Leader: leader}}}}
+		if got := b.fetchLog(tp, 0, consumerV11); got != want {
+			t.Fatalf("selector %q, leader %d, isr %v, consumer v11+ %v: log %p, want %p", selector, leader, isr, consumerV11, got, want)
+		}
+		if got := b.fetchLog(tp, 1, consumerV11); got != nil {
+			t.Fatalf("partition 1 (none): %p", got)
+		}
+	}
+	rack := RackAwareReplicaSelector
+	f(rack, 3, []int32{1, 2, 3}, true, local) // the leader
+	f("", 3, []int32{3}, false, local)
+	f(rack, 1, []int32{1, 2, 3}, true, local) // an in-sync follower
+	f(rack, 1, []int32{1, 2}, true, nil)      // out of the ISR
+	f(rack, 1, []int32{1, 2, 3}, false, nil)  // a follower's fetch, or v0-10
+	f("", 1, []int32{1, 2, 3}, true, nil)     // no selector
 }
