@@ -76,6 +76,17 @@
 //
 //	ISR: shrink (lag > replica.lag.time.max.ms), expand (LEO >= HW)
 //	─▶ AlterPartition (56) to the active controller ─▶ image
+//
+// Replication throttles (throttle.go, Kafka's ReplicationQuotaManager):
+// the dynamic broker configs leader./follower.replication.throttled.rate
+// cap the bytes/s of the partitions the topic configs
+// leader./follower.replication.throttled.replicas name, for replicas out
+// of the ISR (leader side) or behind the leader's HW (follower side).
+//
+// Fetch from the closest replica (replica_select.go, KIP-392): with
+// replica.selector.class the rack-aware selector, the leader answers a
+// consumer's Fetch that names a rack with PreferredReadReplica, an in-sync
+// follower in that rack, which then serves it up to its own HW.
 package broker
 
 import (
