@@ -305,7 +305,7 @@ var Ignored = []string{
 	"default.replication.factor", "offsets.topic.replication.factor",
 	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
 	"transaction.state.log.load.buffer.size", "share.coordinator.", "replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.response.max.bytes",
-	"replica.fetch.backoff.ms", "replica.socket.", "replica.selector.", "replica.alter.log.dirs.", "unclean.leader.election.enable",
+	"replica.fetch.backoff.ms", "replica.socket.", "replica.alter.log.dirs.", "unclean.leader.election.enable",
 	"delete.topic.enable", "log.cleaner.io.", "metadata.", "auto.leader.rebalance.enable",
 	"log.flush.scheduler.interval.ms", "log.message.format.version",
 	"sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.server.callback.handler.class",
