@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,7 +76,8 @@ func createTopics(t *testing.T, addr, topic string, rf int16, configs map[string
 // replica.selector.class rack-aware, a franz-go consumer with kgo.Rack of
 // a follower's rack reads every record from that follower, whose consumer
 // fetch bytes count them while the leader's stay 0; without it, the
-// leader serves it.
+// leader serves it. Apache Kafka's ConsoleConsumer with client.rack (the
+// e2e Java kit) is served by the follower too.
 func TestRackAwareConsumerReadsFromFollower(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two three-node clusters")
@@ -132,6 +135,22 @@ func TestRackAwareConsumerReadsFromFollower(t *testing.T) {
 		}
 		if !selector && (nearBytes != 0 || leaderBytes <= 0) {
 			t.Fatalf("no selector: broker %d sent %v consumer bytes, the leader %v; want all from the leader", near, nearBytes, leaderBytes)
+		}
+		if !selector {
+			return
+		}
+		// Kafka's own consumer (client.rack), when the Java kit is there.
+		out, ok := javaConsoleConsumer(t, addrs, topic, rack, n)
+		if !ok {
+			return
+		}
+		if got := strings.Count(out, "value-"); got != n {
+			t.Fatalf("the Java consumer printed %d of %d records:\n%s", got, n, out)
+		}
+		leaderAfter, nearAfter := metricValue(scrape(t, nodes[leader-1]), metric), metricValue(scrape(t, nodes[near-1]), metric)
+		t.Logf("after the Java consumer: the leader %v, broker %d %v", leaderAfter, near, nearAfter)
+		if nearAfter < 2*nearBytes || leaderAfter != 0 {
+			t.Fatalf("Java consumer with client.rack=%s: broker %d sent %v more consumer bytes, the leader %v", rack, near, nearAfter-nearBytes, leaderAfter)
 		}
 	}
 	t.Run("rack-aware", func(t *testing.T) { f(t, true) })
@@ -276,4 +295,30 @@ func TestFollowerReplicationThrottle(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling the files, bounded by the deadline
 	}
+}
+
+// javaConsoleConsumer reads n records of topic's partition 0 from the
+// start with Apache Kafka's ConsoleConsumer (the e2e Java kit's jars) and
+// client.rack=rack, and returns what it printed; false (logged) when java
+// or the jars are missing.
+func javaConsoleConsumer(t *testing.T, addrs []string, topic, rack string, n int) (string, bool) {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	lib, _ := filepath.Abs(filepath.Join("..", "..", "e2e", "java", "lib"))
+	if jars, _ := filepath.Glob(filepath.Join(lib, "kafka-tools-*.jar")); err != nil || len(jars) == 0 {
+		t.Log("no java or no e2e/java/lib (scripts/test-deps.sh): the Java consumer is not run")
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx256m",
+		"-cp", filepath.Join(lib, "*"), "org.apache.kafka.tools.consumer.ConsoleConsumer",
+		"--bootstrap-server", strings.Join(addrs, ","), "--topic", topic, "--partition", "0", "--offset", "earliest",
+		"--max-messages", strconv.Itoa(n), "--timeout-ms", "60000", "--consumer-property", "client.rack="+rack)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ConsoleConsumer: %v\n%s", err, stderr.String())
+	}
+	return stdout.String(), true
 }
