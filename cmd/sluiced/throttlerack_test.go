@@ -252,7 +252,7 @@ func TestFollowerReplicationThrottle(t *testing.T) {
 	}
 	// Out of the ISR, the follower lags the high watermark: throttled (an
 	// ISR member holds the high watermark, so it never lags it).
-	waitPartition(t, c.addrs[lead-1], topic, 0, 10*time.Second, func(_ int32, isr []int32) bool { return len(isr) == 1 })
+	waitPartition(t, c.addrs[lead-1], topic, 0, 15*time.Second, func(_ int32, isr []int32) bool { return len(isr) == 1 })
 	base, _ := segmentBytes(c.dirs[fol-1], topic, 0)
 	t.Logf("cluster up after %v, 8 MiB produced with the follower stopped after %v", up, time.Since(began))
 	if err := follower.cmd.Process.Signal(syscall.SIGCONT); err != nil {
