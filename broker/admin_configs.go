@@ -227,6 +227,11 @@ func (b *Broker) brokerConfigEntries(clusterLevel bool) []configEntry {
 			byName[key] = e
 		}
 	}
+	for key, doc := range throttleRateDocs { // dynamic only; Kafka's default: off
+		e := b.staticBrokerEntry(key, kmsg.ConfigTypeLong, doc, strPtr(maxLong), strPtr(maxLong))
+		e.readOnly = false
+		byName[key] = e
+	}
 	for key, sc := range b.cfg.StaticConfigs {
 		if _, ok := byName[key]; !ok {
 			byName[key] = b.staticBrokerEntry(key, kmsg.ConfigTypeString, sc.Doc, nilIfEmpty(sc.Value), nil)
