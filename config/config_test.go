@@ -175,6 +175,10 @@ func TestClusterKeys(t *testing.T) {
 	roles("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093",
 		Cluster{Roles: []string{"controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
 	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")
+	f("replica.selector.class=com.example.Closest", Cluster{}, "want unset (the leader) or org.apache.kafka.common.replica.RackAwareReplicaSelector")
+	roles("replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector",
+		Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+			ReplicaSelector: "org.apache.kafka.common.replica.RackAwareReplicaSelector"})
 }
 
 func TestPrecedence(t *testing.T) {

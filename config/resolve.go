@@ -157,7 +157,15 @@ type Cluster struct {
 	LeaderImbalancePercentage    int
 	// EligibleLeaderReplicas is eligible.leader.replicas.enable (KIP-966).
 	EligibleLeaderReplicas bool
+	// ReplicaSelector is replica.selector.class: "" (the leader) or
+	// RackAwareReplicaSelectorClass (KIP-392).
+	ReplicaSelector string
 }
+
+// RackAwareReplicaSelectorClass is Kafka's rack-aware replica selector,
+// the one value of replica.selector.class Sluice knows (the same string
+// as broker.RackAwareReplicaSelector).
+const RackAwareReplicaSelectorClass = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 
 // BrokerOnly reports process.roles=broker.
 func (c Cluster) BrokerOnly() bool { return !slices.Contains(c.Roles, "controller") }
@@ -613,6 +621,10 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.LeaderImbalanceCheckInterval = time.Duration(r.int("leader.imbalance.check.interval.seconds")) * time.Second
 	cl.LeaderImbalancePercentage = int(r.int("leader.imbalance.per.broker.percentage"))
 	cl.EligibleLeaderReplicas = r.bool("eligible.leader.replicas.enable")
+	cl.ReplicaSelector = strings.TrimSpace(r.str("replica.selector.class"))
+	if cl.ReplicaSelector != "" && cl.ReplicaSelector != RackAwareReplicaSelectorClass {
+		return r.bad("replica.selector.class", "want unset (the leader) or "+RackAwareReplicaSelectorClass)
+	}
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

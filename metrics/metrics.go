@@ -51,6 +51,12 @@
 //	sluice_topic_bytes_out_total{topic}        record bytes sent in Fetch responses
 //	sluice_topic_converted_bytes_in_total{topic}   legacy (magic 0/1) bytes up-converted on Produce v0-2
 //	sluice_topic_converted_bytes_out_total{topic}  batch bytes down-converted (copied) for Fetch v0-3
+//	sluice_fetch_record_bytes_total{to="consumer"|"follower"}  record bytes sent in Fetch responses (consumers: also as a KIP-392 follower)
+//	sluice_replica_fetched_bytes_total         record bytes fetched from leaders as a follower
+//	sluice_replication_throttle_rate_bytes{side="leader"|"follower"}   leader./follower.replication.throttled.rate (-1: off)
+//	sluice_replication_throttled_bytes_total{side}   bytes of throttled partitions (the quota's input)
+//	sluice_replication_throttled_bytes_per_second{side}   their rate now, over the quota's 11 s window
+//	sluice_replication_throttled_fetches_total{side}   partition fetches held back by the quota
 //	sluice_consumer_group_committed_offset{group,topic,partition}
 //	sluice_consumer_group_lag{group,topic,partition}   high watermark minus the committed offset
 //	sluice_broker_info{node_id,cluster_id}     1
@@ -69,6 +75,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,10 +106,11 @@ type Sources struct {
 	Lag       func() []broker.PartitionLag
 	Sessions  func() broker.FetchSessionStats // the fetch session cache (KIP-227)
 	Cleaner   func() partition.CleanerStats
-	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
-	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
-	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
-	Txns      func() map[string]int         // transactional ids by state (broker.Broker.TransactionStates)
+	Offline   func() []partition.OfflineLog  // partitions the store could not open (offline.go)
+	SASL      func() uint64                  // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
+	SASLAuth  func() broker.SASLStats        // SASL listeners' authentications (broker.Broker.SASLStats)
+	Txns      func() map[string]int          // transactional ids by state (broker.Broker.TransactionStates)
+	Repl      func() broker.ReplicationStats // fetch bytes and replication throttles (broker.Broker.ReplicationStats)
 	NodeID    int32
 	ClusterID string
 }
@@ -145,7 +153,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
 		m.roundBytes, m.roundBatches, m.fsyncs,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m})
+		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m}, replCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -507,6 +515,46 @@ func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	sessionParts.emit(ch, float64(s.Partitions))
 	sessionEvict.emit(ch, float64(s.Evictions))
 	fetchListed.emit(ch, float64(s.RequestPartitions))
+}
+
+var (
+	fetchRecordBytes  = newConst("sluice_fetch_record_bytes_total", "Record bytes sent in Fetch responses, to consumers (also as a KIP-392 follower) or to followers.", prometheus.CounterValue, "to")
+	replicaFetchedIn  = newConst("sluice_replica_fetched_bytes_total", "Record bytes fetched from partition leaders as a follower.", prometheus.CounterValue)
+	throttleRate      = newConst("sluice_replication_throttle_rate_bytes", "leader.replication.throttled.rate or follower.replication.throttled.rate in bytes/s (-1: no throttle).", prometheus.GaugeValue, "side")
+	throttledBytes    = newConst("sluice_replication_throttled_bytes_total", "Replication bytes of throttled partitions (what the quota measures).", prometheus.CounterValue, "side")
+	throttledByteRate = newConst("sluice_replication_throttled_bytes_per_second", "Rate of the throttled partitions' replication bytes now, over the quota's window.", prometheus.GaugeValue, "side")
+	throttledFetches  = newConst("sluice_replication_throttled_fetches_total", "Partition fetches held back because the replication quota was exceeded.", prometheus.CounterValue, "side")
+)
+
+type replCollector struct{ m *Metrics }
+
+func (replCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, fetchRecordBytes, replicaFetchedIn, throttleRate, throttledBytes, throttledByteRate, throttledFetches)
+}
+
+func (c replCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Repl
+	if f == nil {
+		return
+	}
+	s := f()
+	fetchRecordBytes.emit(ch, float64(s.ConsumerFetchBytes), "consumer")
+	fetchRecordBytes.emit(ch, float64(s.ReplicaFetchBytes), "follower")
+	replicaFetchedIn.emit(ch, float64(s.ReplicaFetchedIn))
+	rate := func(r int64) float64 {
+		if r == math.MaxInt64 {
+			return -1
+		}
+		return float64(r)
+	}
+	throttleRate.emit(ch, rate(s.LeaderRate), "leader")
+	throttleRate.emit(ch, rate(s.FollowerRate), "follower")
+	throttledBytes.emit(ch, float64(s.LeaderBytes), "leader")
+	throttledBytes.emit(ch, float64(s.FollowerBytes), "follower")
+	throttledByteRate.emit(ch, s.LeaderByteRate, "leader")
+	throttledByteRate.emit(ch, s.FollowerByteRate, "follower")
+	throttledFetches.emit(ch, float64(s.LeaderHeld), "leader")
+	throttledFetches.emit(ch, float64(s.FollowerHeld), "follower")
 }
 
 type txnCollector struct{ m *Metrics }

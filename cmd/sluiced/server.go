@@ -110,6 +110,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
 	b.EligibleLeaderReplicas = cfg.Cluster.EligibleLeaderReplicas
+	b.ReplicaSelector = cfg.Cluster.ReplicaSelector
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
 	if cfg.Cluster.BrokerOnly() {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
@@ -309,7 +310,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates, Repl: b.ReplicationStats})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }
