@@ -17,7 +17,7 @@ import (
 )
 
 // freePort returns a loopback port that was free.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +114,7 @@ func viewOf(addr string) (clusterView, error) {
 
 // agreed polls the running nodes until each one's view passes check and
 // all name the same leader, which it returns.
-func agreed(t *testing.T, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
+func agreed(t testing.TB, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
