@@ -54,3 +54,56 @@ func TestRegainedLeadershipStartsFreshSessions(t *testing.T) {
 		t.Fatal("not fenced after missing a whole session")
 	}
 }
+
+// The pass that finds leadership gained keeps the heartbeats received
+// since the previous pass (they came to this leadership) and forgets the
+// older ones.
+func TestGainedLeadershipKeepsRecentHeartbeats(t *testing.T) {
+	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
+	now := time.Unix(1_000_000, 0)
+	cfg.Now = func() time.Time { return now }
+	cfg.SessionCheckInterval = time.Hour // the test runs the passes itself
+	ctl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	eventually(t, 10*time.Second, func() string {
+		if !ctl.IsLeader() {
+			return "single voter did not elect itself"
+		}
+		return ""
+	})
+	for id := int32(1); id <= 2; id++ {
+		epoch, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctl.Heartbeat(id, epoch); err != nil {
+			t.Fatal(err)
+		}
+		if id == 1 {
+			now = now.Add(time.Second) // broker 1's heartbeat was before the previous pass
+		}
+	}
+	prev := now.Add(-time.Second / 2)
+	if !ctl.checkSessionsSince(false, prev) {
+		t.Fatal("not leading")
+	}
+	ctl.mu.Lock()
+	_, kept1 := ctl.mu.lastSeen[1]
+	seen2, kept2 := ctl.mu.lastSeen[2]
+	ctl.mu.Unlock()
+	if kept1 || !kept2 || !seen2.Equal(now) {
+		t.Fatalf("after the first pass as leader: broker 1 kept %v, broker 2 kept %v at %v", kept1, kept2, seen2)
+	}
+	// Broker 2's session runs from its heartbeat: fenced once it is over.
+	now = now.Add(cfg.SessionTimeout + time.Second)
+	ctl.checkSessionsSince(true, prev)
+	if b, _ := ctl.Image().Broker(2); !b.Fenced {
+		t.Fatal("broker 2 not fenced a session after its last heartbeat")
+	}
+	if b, _ := ctl.Image().Broker(1); b.Fenced {
+		t.Fatal("broker 1 fenced: its session had to start afresh")
+	}
+}

@@ -288,6 +288,10 @@ func failoverOnce(b *testing.B, session, heartbeat time.Duration, onController b
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval
 	}
+	// Steady state: every broker heartbeated the controller since it was
+	// elected and since its first session check (session/9), so the kill
+	// does not fall into the start-up's registration.
+	time.Sleep(heartbeat + session/9 + 500*time.Millisecond) // a deliberate run time, not a wait for a condition
 	// The kill returns once the process is gone: acks after it come
 	// from the new leader.
 	nodes[leader-1].kill()
