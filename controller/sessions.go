@@ -43,16 +43,23 @@ func (c *Controller) checkSessions(wasLeader bool) bool {
 // received since prev are kept: only a leader records them, so they came
 // to this leadership (forgetting them gave a broker that registered and
 // died between the election and this pass a session from the next pass,
-// up to a check interval late; BenchmarkLeaderFailover showed it).
+// up to a check interval late; BenchmarkLeaderFailover showed it). The
+// other unfenced brokers' sessions start at this pass.
 func (c *Controller) checkSessionsSince(wasLeader bool, prev time.Time) bool {
 	if !c.IsLeader() {
 		return false
 	}
 	if !wasLeader {
+		now, brokers := c.cfg.Now(), c.Image().Brokers()
 		c.mu.Lock()
 		for id, seen := range c.mu.lastSeen {
 			if prev.IsZero() || seen.Before(prev) {
 				delete(c.mu.lastSeen, id)
+			}
+		}
+		for _, b := range brokers { // the fresh sessions start now, not at the next pass
+			if _, ok := c.mu.lastSeen[b.ID]; !ok && !b.Fenced {
+				c.mu.lastSeen[b.ID] = now
 			}
 		}
 		c.mu.Unlock()

@@ -339,3 +339,50 @@ func leaderIn(addr, topic string, p int32) (int32, bool) {
 	pt := resp.Topics[0].Partitions[p]
 	return pt.Leader, pt.ErrorCode == 0 && pt.Leader >= 0
 }
+
+// BenchmarkCreate1000PartitionsRF3: CreateTopics of 1,000 partitions, RF=3,
+// through node 1 of three loopback nodes with franz-go's admin client.
+// ns/op is the answer's time (the controller committed and applied the
+// batch); all-reconciled-ms until every node's broker reconciled it (its
+// 1,000 local logs created), from /metadataz.
+func BenchmarkCreate1000PartitionsRF3(b *testing.B) {
+	_, addrs, urls := benchNodes(b)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs[0]), kgo.RequestRetries(20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var answered, reconciled durations
+	i := 0
+	for b.Loop() {
+		began := time.Now()
+		res, err := adm.CreateTopic(context.Background(), 1000, 3, nil, fmt.Sprintf("big-%d", i))
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		answered = append(answered, time.Since(began))
+		i++
+		var target uint64
+		for _, u := range urls {
+			target = max(target, metadataOf(b, u).AppliedIndex)
+		}
+		for k, u := range urls {
+			for deadline := time.Now().Add(60 * time.Second); ; {
+				if r := metadataOf(b, u).Reconciled; r != nil && r.Index >= target {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("node %d did not reconcile entry %d in 60s", k+1, target)
+				}
+				time.Sleep(2 * time.Millisecond) // polling interval
+			}
+		}
+		reconciled = append(reconciled, time.Since(began))
+	}
+	b.Logf("answered %s; all three reconciled %s; limit 3s", answered.quantiles(), reconciled.quantiles())
+	b.ReportMetric(float64(reconciled.max().Milliseconds()), "max-all-reconciled-ms")
+}
