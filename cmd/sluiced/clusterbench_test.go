@@ -144,7 +144,7 @@ func BenchmarkMetadataPropagation(b *testing.B) {
 					break
 				}
 				if time.Now().After(deadline) {
-					b.Fatalf("node %d did not reconcile entry %d in 10s: %+v", k+1, target, states[k])
+					b.Fatalf("node %d did not reconcile entry %d in 10s: applied %+v, reconciled %+v", k+1, target, states[k].Applied, states[k].Reconciled)
 				}
 				time.Sleep(500 * time.Microsecond) // polling: the node stamps its own times
 			}
@@ -169,6 +169,9 @@ func BenchmarkMetadataPropagation(b *testing.B) {
 			reconciled[k] = append(reconciled[k], time.Duration(st.Reconciled.LagSeconds*float64(time.Second)))
 			sinceCommit[k] = append(sinceCommit[k], st.Applied.AppliedAt.Sub(first))
 			reconciledSinceCommit[k] = append(reconciledSinceCommit[k], st.Reconciled.AppliedAt.Sub(first))
+			if d := st.Reconciled.AppliedAt.Sub(first); d > 100*time.Millisecond {
+				b.Logf("op %d (entry %d) on node %d: reconciled %v after commit", i-1, target, k+1, d.Round(time.Millisecond))
+			}
 		}
 	}
 	var worst time.Duration
