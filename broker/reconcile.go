@@ -252,7 +252,6 @@ func (r *reconciler) awaitApplied(deadline time.Time, ok func(*metadata.Image) b
 // pass brings the local topics and the dynamic broker configs to im.
 func (r *reconciler) pass(im *metadata.Image) {
 	r.applyBrokerConfigs(im)
-	var changed []*metadata.TopicImage
 	for _, name := range im.TopicNames() {
 		ti, _ := im.Topic(name)
 		if r.prev != nil {
@@ -261,9 +260,10 @@ func (r *reconciler) pass(im *metadata.Image) {
 				continue // shared by Apply, same configs: unchanged
 			}
 		}
-		changed = append(changed, ti)
+		if err := r.ensure(im, ti); err != nil {
+			r.b.log.Error("cannot reconcile a topic's local logs", "topic", name, "err", err)
+		}
 	}
-	r.ensureAll(im, changed) // ensureall.go: several topics at once
 	for _, t := range r.b.topics.allOf(false) {
 		if ti, ok := im.TopicByID(t.id); ok && ti.Name == t.name {
 			continue

@@ -267,6 +267,11 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// The three applied the same metadata log: /metadataz answers the same
 	// index and image digest everywhere, with the three brokers unfenced.
 	st := sameMetadataOf(t, nodes)
+	// Each entry applied is stamped with the leader's append time: the
+	// apply lag of the last one, and of the last image reconciled.
+	if a, r := st.Applied, st.Reconciled; a == nil || a.Index == 0 || a.AppendedAt.IsZero() || a.LagSeconds < 0 || r == nil || r.Index > a.Index {
+		t.Fatalf("/metadataz apply stamps: applied %+v, reconciled %+v", a, r)
+	}
 	for id := int32(1); id <= 3; id++ {
 		if epoch, fenced := st.broker(id); epoch < 0 || fenced {
 			t.Fatalf("/metadataz: broker %d epoch %d fenced %v", id, epoch, fenced)
