@@ -196,6 +196,7 @@ func (rm *replicaManager) leader(l *partition.Log) *leaderState {
 func (rm *replicaManager) sync(im *metadata.Image) {
 	lead := map[*partition.Log]bool{}
 	follow := map[*partition.Log]followTarget{}
+	var starts []leaderStart
 	store := rm.b.store
 	for _, name := range im.TopicNames() {
 		ti, _ := im.Topic(name)
@@ -209,12 +210,13 @@ func (rm *replicaManager) sync(im *metadata.Image) {
 			}
 			if p.Leader == rm.self {
 				lead[l] = true
-				rm.becomeLeader(l, ti, p)
+				starts = append(starts, leaderStart{l, ti, p})
 				continue
 			}
 			follow[l] = followTarget{log: l, topic: name, topicID: ti.ID, partition: int32(i), leader: p.Leader, epoch: p.LeaderEpoch}
 		}
 	}
+	rm.becomeLeaders(starts) // leaderstart.go: concurrently
 	rm.mu.Lock()
 	var ended []*leaderState
 	for l, st := range rm.leaders {

@@ -42,6 +42,7 @@
 //	sluice_append_round_bytes                  bytes per pwritev of the writer, histogram (4 KiB..64 MiB)
 //	sluice_append_round_batches                batches per pwritev (group commit: appends sharing one write), histogram
 //	sluice_fsync_duration_seconds              fsync time of a segment, histogram (--fsync always or interval, rolls, shutdown)
+//	sluice_metadata_apply_lag_seconds{stage}   metadata log entry: controller's append to this node's apply, histogram; stage image or reconciled (controller/applylag.go)
 //	sluice_cleaner_cleanings_total             log cleaner: logs cleaned
 //	sluice_cleaner_bytes_read_total            log cleaner: segment bytes read and rewritten
 //	sluice_cleaner_bytes_written_total         log cleaner: bytes of the cleaned segments written
@@ -127,6 +128,7 @@ type Metrics struct {
 	roundBytes   prometheus.Histogram
 	roundBatches prometheus.Histogram
 	fsyncs       prometheus.Histogram
+	applyLag     *prometheus.HistogramVec // metadata apply lag, by stage
 
 	mu struct {
 		sync.Mutex
@@ -151,7 +153,7 @@ func New() *Metrics {
 		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
 	m.newWriterHistograms()
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
-		m.roundBytes, m.roundBatches, m.fsyncs,
+		m.roundBytes, m.roundBatches, m.fsyncs, m.applyLag,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
 		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m}, replCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
@@ -170,6 +172,17 @@ func (m *Metrics) newWriterHistograms() {
 	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_fsync_duration_seconds",
 		Help:    "Time of one fsync of a segment (appends under --fsync always, interval and shutdown flushes, rolled segments).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.applyLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_metadata_apply_lag_seconds",
+		Help: "Time from the active controller's append of a metadata log entry to this node applying it, by stage: " +
+			"image (its metadata image swapped) and reconciled (its broker's local logs brought to that image). " +
+			"Clocks of different hosts add their skew; it includes the commit, so it bounds the lag since commit from above.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"stage"})
+}
+
+// MetadataApplied observes one metadata log entry's apply lag at stage
+// (controller.StageImage or controller.StageReconciled).
+func (m *Metrics) MetadataApplied(stage string, lag time.Duration) {
+	m.applyLag.WithLabelValues(stage).Observe(lag.Seconds())
 }
 
 // Observer is the partition.Observer feeding the writer's histograms;

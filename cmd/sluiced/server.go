@@ -293,7 +293,11 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 		Net:    netConfig(cfg, log, tl),
 		Broker: withStaticConfigs(brokerConfig(cfg, log, tl), settings),
 		OpenController: func() (*controller.Controller, error) {
-			return startController(cfg, log, serve)
+			ctl, err := startController(cfg, log, serve)
+			if err == nil {
+				ctl.SetApplyObserver(func(stage string, s controller.ApplyStamp) { m.MetadataApplied(stage, s.Lag()) })
+			}
+			return ctl, err
 		},
 		Advertised:  cfg.Advertised,
 		Logger:      log,
