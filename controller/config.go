@@ -90,6 +90,13 @@ type Config struct {
 	// SessionTimeout is broker.session.timeout.ms: a broker that sends no
 	// heartbeat for this long is fenced. Default 9 s (Kafka's).
 	SessionTimeout time.Duration
+	// HeartbeatInterval is broker.heartbeat.interval.ms, how often the
+	// brokers heartbeat. Default 2 s (Kafka's). It bounds how early a new
+	// active controller may fence the previous controller's broker: not
+	// before two intervals after the election (sessions.go); longer is
+	// safer for a broker that survived its controller, shorter fences a
+	// dead one sooner when the election was slow.
+	HeartbeatInterval time.Duration
 	// SessionCheckInterval is how often the active controller looks for
 	// expired sessions. Default SessionTimeout/9 (1 s with the defaults).
 	SessionCheckInterval time.Duration
@@ -148,6 +155,9 @@ func (c *Config) withDefaults() (Config, error) {
 	cfg := *c
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 9 * time.Second
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
 	}
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = cfg.SessionTimeout / 9

@@ -65,7 +65,9 @@
 //     leaves every ELR.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
-//     broker a full session.
+//     broker a full session from its election, except the previous
+//     leader's own broker, whose session runs from when that leader was
+//     last heard from (sessions.go).
 //   - FenceBroker: the broker leaves every ISR (unless it is the last
 //     member) and each partition it led gets the first live ISR replica
 //     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live

@@ -24,7 +24,7 @@ import (
 
 // benchNodes starts three combined nodes with an HTTP listener each and
 // env added, and waits until they agree on a leader and three brokers.
-func benchNodes(b *testing.B, env ...string) (nodes []*proc, addrs, https []string) {
+func benchNodes(b testing.TB, env ...string) (nodes []*proc, addrs, https []string) {
 	b.Helper()
 	var voters []string
 	var clientPorts []int

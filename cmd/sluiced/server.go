@@ -207,7 +207,7 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
+		SessionTimeout: cl.SessionTimeout, HeartbeatInterval: cl.HeartbeatInterval, Observer: observer, Serve: serve,
 		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
