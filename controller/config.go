@@ -97,8 +97,12 @@ type Config struct {
 	// safer for a broker that survived its controller, shorter fences a
 	// dead one sooner when the election was slow.
 	HeartbeatInterval time.Duration
-	// SessionCheckInterval is how often the active controller looks for
-	// expired sessions. Default SessionTimeout/9 (1 s with the defaults).
+	// SessionCheckInterval is the longest time between two looks of the
+	// active controller for expired sessions; it also looks when the next
+	// session is due to expire (as KRaft's controller schedules its
+	// fencing check), so a broker is fenced at its session's end, not up
+	// to an interval later. Default SessionTimeout/9 (1 s with the
+	// defaults).
 	SessionCheckInterval time.Duration
 	// UncleanLeaderElection is unclean.leader.election.enable: when no ISR
 	// member is alive, elect any live replica (losing acknowledged data).

@@ -87,6 +87,8 @@ type Controller struct {
 		watch    leaderWatch         // raft's leader changes (sessions.go)
 	}
 
+	sessionKick chan struct{} // one slot: a session pass is due now (sessions.go)
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -103,7 +105,7 @@ func Open(c Config) (*Controller, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("controller: cannot create %q: %w", dir, err)
 	}
-	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
+	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{}), sessionKick: make(chan struct{}, 1)}
 	ctl.mu.lastSeen = map[int32]time.Time{}
 	ctl.mu.offsets = map[int32]uint64{}
 	ctl.mu.watch = leaderWatch{leader: -1, lost: -1}

@@ -105,6 +105,10 @@ func (c *Controller) startSessions() {
 		c.mu.lastSeen[w.lost] = c.previousLeaderSeen(now, w.lostAt)
 	}
 	w.leading = true
+	select { // the first pass computes when the first session ends
+	case c.sessionKick <- struct{}{}:
+	default:
+	}
 }
 
 // previousLeaderGrace is the least time the previous controller's broker
@@ -131,44 +135,62 @@ func (c *Controller) previousLeaderSeen(now, lastContact time.Time) time.Time {
 }
 
 // sessionLoop, on the active controller, fences every unfenced broker
-// whose session expired, every SessionCheckInterval.
+// whose session expired: at the next session's end (KRaft's controller
+// schedules its check there too), at most SessionCheckInterval after the
+// previous pass, and when this node becomes the leader.
 func (c *Controller) sessionLoop() {
 	defer c.done.Done()
-	tick := time.NewTicker(c.cfg.SessionCheckInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(c.cfg.SessionCheckInterval)
+	defer timer.Stop()
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-tick.C:
+		case <-c.sessionKick:
+		case <-timer.C:
 		}
-		c.checkSessions()
+		timer.Reset(untilNextPass(c.cfg.Now(), c.checkSessions(), c.cfg.SessionCheckInterval))
 	}
 }
 
-// checkSessions is one pass of sessionLoop.
-func (c *Controller) checkSessions() {
-	if !c.IsLeader() {
-		return
+// untilNextPass is how long sessionLoop waits at now for its next pass
+// when the next session ends at next (zero: none known): until just after
+// that end, within [1 ms, interval].
+func untilNextPass(now, next time.Time, interval time.Duration) time.Duration {
+	if next.IsZero() {
+		return interval
 	}
-	for _, id := range c.expiredSessions() {
+	// A session expires once strictly more than SessionTimeout passed.
+	d := next.Sub(now) + time.Millisecond
+	return min(max(d, time.Millisecond), interval)
+}
+
+// checkSessions is one pass of sessionLoop: it fences the brokers whose
+// session expired and returns when the next of the others ends (zero if
+// none, or not leading).
+func (c *Controller) checkSessions() time.Time {
+	if !c.IsLeader() {
+		return time.Time{}
+	}
+	expired, next := c.expiredSessions()
+	for _, id := range expired {
 		if err := c.FenceBroker(id); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrClosed) {
 			c.cfg.Logger.Error("cannot fence broker", "broker", id, "error", err)
 		}
 	}
+	return next
 }
 
-// expiredSessions returns the unfenced brokers past their session. A
-// broker not heard from in this leadership yet (registered since it
-// began) gets a session from now.
-func (c *Controller) expiredSessions() []int32 {
+// expiredSessions returns the unfenced brokers past their session, and
+// when the first of the others' ends. A broker not heard from in this
+// leadership yet (registered since it began) gets a session from now.
+func (c *Controller) expiredSessions() (expired []int32, next time.Time) {
 	now := c.cfg.Now()
-	var expired []int32
 	brokers := c.Image().Brokers()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.mu.watch.leading {
-		return nil
+		return nil, time.Time{}
 	}
 	for _, b := range brokers {
 		if b.Fenced {
@@ -176,12 +198,16 @@ func (c *Controller) expiredSessions() []int32 {
 		}
 		seen, ok := c.mu.lastSeen[b.ID]
 		if !ok {
+			seen = now
 			c.mu.lastSeen[b.ID] = now
-			continue
 		}
-		if now.Sub(seen) > c.cfg.SessionTimeout {
+		end := seen.Add(c.cfg.SessionTimeout)
+		switch {
+		case now.Sub(seen) > c.cfg.SessionTimeout:
 			expired = append(expired, b.ID)
+		case next.IsZero() || end.Before(next):
+			next = end
 		}
 	}
-	return expired
+	return expired, next
 }

@@ -204,3 +204,37 @@ func TestPreviousLeaderSeen(t *testing.T) {
 	f(3*time.Second, 2*time.Second, -2*time.Second, 0)              // grace capped at the session
 	f(3*time.Second, 500*time.Millisecond, time.Second, 0)
 }
+
+// The next pass comes just after the first session's end (KRaft's
+// controller schedules its fencing check there), within
+// SessionCheckInterval.
+func TestNextPassAtSessionEnd(t *testing.T) {
+	n := newSessionNode(t, 3*time.Second, 500*time.Millisecond)
+	n.at(time.Second)
+	n.heartbeat(1, -1)
+	n.heartbeat(2, -1)
+	n.at(2 * time.Second)
+	expired, next := n.ctl.expiredSessions()
+	if len(expired) != 0 || !next.Equal(n.t0.Add(3*time.Second)) {
+		t.Fatalf("at 2s: expired %v, next session end %v, want none and broker 3's at 3s", expired, next.Sub(n.t0))
+	}
+	if d := untilNextPass(n.now(), next, time.Hour); d != time.Second+time.Millisecond {
+		t.Fatalf("next pass in %v, want 1.001s", d)
+	}
+	n.at(3001 * time.Millisecond)
+	if f := n.fenced(); f != [3]bool{false, false, true} {
+		t.Fatalf("just after broker 3's session: fenced %v", f)
+	}
+	if _, next = n.ctl.expiredSessions(); !next.Equal(n.t0.Add(4 * time.Second)) {
+		t.Fatalf("next session end %v, want 4s", next.Sub(n.t0))
+	}
+	if d := untilNextPass(n.now(), next, 200*time.Millisecond); d != 200*time.Millisecond {
+		t.Fatalf("next pass in %v, want the check interval", d)
+	}
+	if d := untilNextPass(n.now(), time.Time{}, 200*time.Millisecond); d != 200*time.Millisecond {
+		t.Fatalf("with no session: next pass in %v, want the check interval", d)
+	}
+	if d := untilNextPass(n.now(), n.t0, time.Hour); d != time.Millisecond {
+		t.Fatalf("with a session already over: next pass in %v, want 1ms", d)
+	}
+}
