@@ -212,6 +212,8 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
 		EligibleLeaderReplicas:             cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
+		UncleanLeaderElection:              cl.UncleanLeaderElection,
+		UncleanLeaderElectionCheckInterval: cl.UncleanLeaderElectionInterval,
 	}
 	if observer {
 		ccfg.Advertise = self
