@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestUncleanLeaderElectionOnConfig: an RF=3 partition (controller-only
@@ -28,34 +29,7 @@ func TestUncleanLeaderElectionOnConfig(t *testing.T) {
 	const topic = "unclean-cfg"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	leader, followers := c.topic(topic)
-	at := c.addrs[leader-1]
-	produce := func(addr, tag string, n int) []acked {
-		t.Helper()
-		var out []acked
-		for i := range n {
-			v := fmt.Sprintf("%s-%d", tag, i)
-			sp := produceRaw(t, addr, topic, oneBatch(t, v))
-			if sp.ErrorCode != 0 {
-				t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
-			}
-			out = append(out, acked{value: v, offset: sp.BaseOffset})
-		}
-		return out
-	}
-	onAll := produce(at, "all-three", 10)
-
-	for _, f := range followers {
-		c.nodes[f-1].stop()
-		c.nodes[f-1] = nil
-	}
-	waitPartition(t, at, topic, 0, 15*time.Second, func(l int32, isr []int32) bool {
-		return l == leader && slices.Equal(isr, []int32{leader})
-	})
-	produce(at, "leader-only", 5) // acknowledged, and about to be lost
-
-	c.nodes[leader-1].kill()
-	c.nodes[leader-1] = nil
+	leader, followers, onAll := loseISR(t, c, topic)
 	var live []string
 	for _, f := range followers {
 		c.start(f)
@@ -95,6 +69,85 @@ func TestUncleanLeaderElectionOnConfig(t *testing.T) {
 	}
 	t.Logf("broker %d leads %s-0 %v after the config change (leader %d lost)", newLeader, topic, time.Since(altered), leader)
 
+	afterUnclean(t, ctx, c, topic, newLeader, live, onAll)
+}
+
+// TestUncleanLeaderElectionBrokerDefault: with the broker key
+// unclean.leader.election.enable=true (the topics' default, described as
+// STATIC_BROKER_CONFIG), a partition that lost its ISR and every replica
+// is taken over by the first out-of-ISR replica that comes back.
+func TestUncleanLeaderElectionBrokerDefault(t *testing.T) {
+	c := startSplitCluster(t, "SLUICE_UNCLEAN_LEADER_ELECTION_ENABLE=true")
+	const topic = "unclean-default"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader, followers, onAll := loseISR(t, c, topic)
+	waitELR(t, c.ctl.addr, topic, 15*time.Second, func(st elrState) bool { return st.leader == -1 })
+	back := followers[1]
+	c.start(back)
+	live := []string{c.addrs[back-1]}
+	newLeader, isr := waitPartition(t, live[0], topic, 0, 15*time.Second, func(l int32, _ []int32) bool { return l >= 0 })
+	if newLeader != back || !slices.Equal(isr, []int32{back}) {
+		t.Fatalf("after the unclean election: leader %d ISR %v, want %d alone (leader %d lost)", newLeader, isr, back, leader)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(live...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
+	if err != nil || len(rcs) != 1 || rcs[0].Err != nil {
+		t.Fatalf("describe configs: %v %+v", err, rcs)
+	}
+	i := slices.IndexFunc(rcs[0].Configs, func(c kadm.Config) bool { return c.Key == "unclean.leader.election.enable" })
+	if i < 0 || rcs[0].Configs[i].MaybeValue() != "true" || rcs[0].Configs[i].Source != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("unclean.leader.election.enable not described as a static true: %+v", rcs[0].Configs)
+	}
+	afterUnclean(t, ctx, c, topic, newLeader, live, onAll)
+}
+
+// loseISR creates an RF=3 topic and acknowledges ten records on all
+// three replicas; both followers stop (fenced, they leave the ISR), the
+// leader alone acknowledges five more, and is killed (kill -9). It
+// returns the lost leader, the stopped followers and the records all three
+// held.
+func loseISR(t *testing.T, c *splitCluster, topic string) (leader int32, followers []int32, onAll []acked) {
+	t.Helper()
+	leader, followers = c.topic(topic)
+	at := c.addrs[leader-1]
+	produce := func(tag string, n int) []acked {
+		t.Helper()
+		var out []acked
+		for i := range n {
+			v := fmt.Sprintf("%s-%d", tag, i)
+			sp := produceRaw(t, at, topic, oneBatch(t, v))
+			if sp.ErrorCode != 0 {
+				t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
+			}
+			out = append(out, acked{value: v, offset: sp.BaseOffset})
+		}
+		return out
+	}
+	onAll = produce("all-three", 10)
+	for _, f := range followers {
+		c.nodes[f-1].stop()
+		c.nodes[f-1] = nil
+	}
+	waitPartition(t, at, topic, 0, 15*time.Second, func(l int32, isr []int32) bool {
+		return l == leader && slices.Equal(isr, []int32{leader})
+	})
+	produce("leader-only", 5) // acknowledged by the ISR, the leader alone
+	c.nodes[leader-1].kill()
+	c.nodes[leader-1] = nil
+	return leader, followers, onAll
+}
+
+// afterUnclean checks the partition after an unclean election to
+// newLeader: produce works, the first new record follows the ones every
+// replica held (the lost leader's own are gone), all of them are read
+// back at their offsets, and the controller logged the election.
+func afterUnclean(t *testing.T, ctx context.Context, c *splitCluster, topic string, newLeader int32, live []string, onAll []acked) {
+	t.Helper()
 	sp := produceRaw(t, c.addrs[newLeader-1], topic, oneBatch(t, "after-unclean"))
 	if sp.ErrorCode != 0 {
 		t.Fatalf("produce after the unclean election: %v", kerr.ErrorForCode(sp.ErrorCode))
