@@ -298,6 +298,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 			ctl, err := startController(cfg, log, serve)
 			if err == nil {
 				ctl.SetApplyObserver(func(stage string, s controller.ApplyStamp) { m.MetadataApplied(stage, s.Lag()) })
+				m.UncleanElections(ctl.UncleanElections)
 			}
 			return ctl, err
 		},
