@@ -369,11 +369,14 @@ func (c *Controller) SetConfigs(resourceType int8, resourceName string, changes 
 		recs = append(recs, rec)
 	}
 	var elected []metadata.Record
-	if next, err := im.Apply(recs); err == nil && touchesUnclean(resourceType, changes) {
-		// A batch the image refuses is refused whole by propose below.
-		elected = c.trackELR(next, c.uncleanElections(next), -1)
-		recs = append(recs, elected...)
-		im = next
+	if touchesUnclean(resourceType, changes) {
+		// A batch the image refuses (Apply's error) is refused whole by
+		// propose below, elections or not.
+		if next, err := im.Apply(recs); err == nil {
+			elected = c.trackELR(next, c.uncleanElections(next), -1)
+			recs = append(recs, elected...)
+			im = next
+		}
 	}
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot change configs of %q: %w", resourceName, err)
