@@ -104,10 +104,19 @@ type Config struct {
 	// to an interval later. Default SessionTimeout/9 (1 s with the
 	// defaults).
 	SessionCheckInterval time.Duration
-	// UncleanLeaderElection is unclean.leader.election.enable: when no ISR
-	// member is alive, elect any live replica (losing acknowledged data).
-	// Default false (Kafka's).
+	// UncleanLeaderElection is this node's static
+	// unclean.leader.election.enable, the last default of the topic config
+	// of that name (unclean.go): when no ISR member (nor, with
+	// EligibleLeaderReplicas, eligible leader replica) is alive, elect a
+	// live replica outside the ISR, losing what only the lost replicas
+	// held. Default false (Kafka's).
 	UncleanLeaderElection bool
+	// UncleanLeaderElectionCheckInterval is
+	// unclean.leader.election.interval.ms: how often the active controller
+	// runs the unclean elections of leaderless partitions that allow one.
+	// Default 5 minutes (Kafka's); elections on fencing, unfencing and
+	// config changes do not wait for it.
+	UncleanLeaderElectionCheckInterval time.Duration
 	// AutoLeaderRebalance is auto.leader.rebalance.enable: the active
 	// controller gives partitions back to their preferred leader (the
 	// first replica) when a broker's share of preferred leaderships held
@@ -168,6 +177,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.LeaderImbalanceCheckInterval <= 0 {
 		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.UncleanLeaderElectionCheckInterval <= 0 {
+		cfg.UncleanLeaderElectionCheckInterval = 5 * time.Minute
 	}
 	if cfg.DefaultMinInsync <= 0 {
 		cfg.DefaultMinInsync = 1

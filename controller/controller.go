@@ -80,6 +80,8 @@ type Controller struct {
 	readyGen  uint64        // leaderGen at which the last barrier completed; under decideMu
 	leaderGen atomic.Uint64 // bumped on every leadership change
 
+	uncleanCount atomic.Int64 // unclean elections committed (unclean.go)
+
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
@@ -113,10 +115,11 @@ func Open(c Config) (*Controller, error) {
 		ctl.closeStores()
 		return nil, err
 	}
-	ctl.done.Add(3)
+	ctl.done.Add(4)
 	go ctl.leaderLoop()
 	go ctl.sessionLoop()
 	go ctl.rebalanceLoop()
+	go ctl.uncleanLoop()
 	return ctl, nil
 }
 

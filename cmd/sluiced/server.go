@@ -212,6 +212,8 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
 		EligibleLeaderReplicas:             cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
+		UncleanLeaderElection:              cl.UncleanLeaderElection,
+		UncleanLeaderElectionCheckInterval: cl.UncleanLeaderElectionInterval,
 	}
 	if observer {
 		ccfg.Advertise = self
@@ -296,6 +298,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 			ctl, err := startController(cfg, log, serve)
 			if err == nil {
 				ctl.SetApplyObserver(func(stage string, s controller.ApplyStamp) { m.MetadataApplied(stage, s.Lag()) })
+				m.UncleanElections(ctl.UncleanElections)
 			}
 			return ctl, err
 		},
