@@ -24,6 +24,10 @@ func sampleRecords() []Record {
 		Partition{TopicID: idA, Partition: 1, Replicas: []int32{1, 0}, ISR: []int32{1}, Leader: 1},
 		PartitionChange{TopicID: idA, Partition: 0, Leader: 1, ISR: []int32{1}},
 		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeader, ISR: []int32{}, Replicas: nil},
+		Partition{TopicID: idA, Partition: 2, Replicas: []int32{1, 0, 2}, ISR: []int32{1, 0}, Leader: 1,
+			Adding: []int32{2}, Removing: []int32{0}},
+		PartitionChange{TopicID: idA, Partition: 2, Leader: NoLeaderChange, Replicas: []int32{1, 2},
+			ISR: []int32{1, 2}, Adding: []int32{}, Removing: []int32{}},
 		Config{ResourceType: ResourceTopic, ResourceName: "a", Key: "retention.ms", Value: "1000"},
 		Config{ResourceType: ResourceBroker, ResourceName: "", Key: "x", Delete: true},
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},
@@ -150,6 +154,30 @@ func TestApply(t *testing.T) {
 			}
 			return ""
 		})
+	f("reassignment begins and completes", []Record{
+		PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, Replicas: []int32{0, 1, 2},
+			Adding: []int32{2}, Removing: []int32{0}},
+		PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, ISR: []int32{0, 1, 2}},
+	}, false, func(im *Image) string {
+		p := part(im, "a", 0)
+		if !p.Reassigning() || !reflect.DeepEqual(p.Target(), []int32{1, 2}) || !reflect.DeepEqual(p.Original(), []int32{0, 1}) {
+			return fmt.Sprintf("%+v", p)
+		}
+		next, err := im.Apply([]Record{PartitionChange{TopicID: idA, Partition: 0, Leader: 1, Replicas: []int32{1, 2},
+			ISR: []int32{1, 2}, Adding: []int32{}, Removing: []int32{}}})
+		if err != nil {
+			return err.Error()
+		}
+		if p := part(next, "a", 0); p.Reassigning() || p.Leader != 1 || p.LeaderEpoch != 1 || !reflect.DeepEqual(p.Replicas, []int32{1, 2}) {
+			return fmt.Sprintf("completed: %+v", p)
+		}
+		return ""
+	})
+	f("adding outside replicas", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, Adding: []int32{2}}}, true, none)
+	f("adding and removing overlap", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange,
+		Adding: []int32{1}, Removing: []int32{1}}}, true, none)
+	f("removing every replica", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange,
+		Removing: []int32{0, 1}}}, true, none)
 	f("fence and unfence", []Record{FenceBroker{BrokerID: 1, BrokerEpoch: 1}}, false, func(im *Image) string {
 		if b, _ := im.Broker(1); !b.Fenced {
 			return "not fenced"

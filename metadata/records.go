@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Errors. ErrCorrupt marks bytes that are not a valid frame or record (kept
@@ -108,6 +109,10 @@ type Topic struct {
 }
 
 // Partition creates a partition or, in a snapshot, states it whole.
+// During a reassignment (KIP-455) Replicas is the union of the target and
+// the original replicas, Adding the target's replicas not in the original
+// and Removing the original's not in the target; both are empty otherwise.
+// A partition with a reassignment pending is encoded as version 1.
 type Partition struct {
 	TopicID        UUID
 	Partition      int32
@@ -116,17 +121,45 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	Adding         []int32 // version 1: replicas being added
+	Removing       []int32 // version 1: replicas being removed
+}
+
+// Reassigning reports whether a reassignment of p is pending.
+func (p Partition) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// Target is the replica list a pending reassignment moves to (Replicas
+// less Removing, in order); Replicas when none is pending.
+func (p Partition) Target() []int32 { return without(p.Replicas, p.Removing) }
+
+// Original is the replica list before a pending reassignment (Replicas
+// less Adding, in order); Replicas when none is pending.
+func (p Partition) Original() []int32 { return without(p.Replicas, p.Adding) }
+
+// without returns the elements of v not in drop, in v's order.
+func without(v, drop []int32) []int32 {
+	out := make([]int32, 0, len(v))
+	for _, x := range v {
+		if !slices.Contains(drop, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // PartitionChange changes a partition. Leader NoLeaderChange keeps the
-// leader; a nil ISR or Replicas keeps it. Applying it bumps the partition
-// epoch, and the leader epoch when the leader changes.
+// leader; a nil ISR, Replicas, Adding or Removing keeps it (an empty,
+// non-nil Adding or Removing clears it). Applying it bumps the partition
+// epoch, and the leader epoch when the leader changes. A change that sets
+// Adding or Removing is encoded as version 1.
 type PartitionChange struct {
 	TopicID   UUID
 	Partition int32
 	Leader    int32
 	ISR       []int32 // nil = unchanged
 	Replicas  []int32 // nil = unchanged
+	Adding    []int32 // version 1; nil = unchanged
+	Removing  []int32 // version 1; nil = unchanged
 }
 
 // RemoveTopic deletes a topic with its partitions and configs.
@@ -168,8 +201,19 @@ func (RegisterBroker) Version() uint8   { return 0 }
 func (FenceBroker) Version() uint8      { return 0 }
 func (UnfenceBroker) Version() uint8    { return 0 }
 func (Topic) Version() uint8            { return 0 }
-func (Partition) Version() uint8        { return 0 }
-func (PartitionChange) Version() uint8  { return 0 }
+func (p Partition) Version() uint8 {
+	if p.Reassigning() {
+		return 1
+	}
+	return 0
+}
+
+func (c PartitionChange) Version() uint8 {
+	if c.Adding != nil || c.Removing != nil {
+		return 1
+	}
+	return 0
+}
 func (RemoveTopic) Version() uint8      { return 0 }
 func (Config) Version() uint8           { return 0 }
 func (ProducerIdsBlock) Version() uint8 { return 0 }
@@ -177,6 +221,15 @@ func (ProducerIdsBlock) Version() uint8 { return 0 }
 // newRecord returns a pointer to a zero record of type t at version v, or
 // nil when the pair is unknown.
 func newRecord(t Type, v uint8) decodable {
+	if v == 1 {
+		switch t {
+		case TypePartition:
+			return &Partition{}
+		case TypePartitionChange:
+			return &PartitionChange{}
+		}
+		return nil
+	}
 	if v != 0 {
 		return nil
 	}
@@ -283,6 +336,10 @@ func (rec Partition) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.int32(rec.LeaderEpoch)
 	w.int32(rec.PartitionEpoch)
+	if rec.Version() == 1 {
+		w.int32s(rec.Adding)
+		w.int32s(rec.Removing)
+	}
 }
 
 func (rec *Partition) decodeFields(r *reader) {
@@ -293,6 +350,13 @@ func (rec *Partition) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.LeaderEpoch = r.int32()
 	rec.PartitionEpoch = r.int32()
+	if r.version == 1 {
+		rec.Adding = r.int32s()
+		rec.Removing = r.int32s()
+		if !rec.Reassigning() && r.err == nil {
+			r.err = fmt.Errorf("%w: partition version 1 without a reassignment", ErrCorrupt)
+		}
+	}
 }
 
 func (rec PartitionChange) encodeFields(w *writer) {
@@ -301,6 +365,10 @@ func (rec PartitionChange) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.nullableInt32s(rec.ISR)
 	w.nullableInt32s(rec.Replicas)
+	if rec.Version() == 1 {
+		w.nullableInt32s(rec.Adding)
+		w.nullableInt32s(rec.Removing)
+	}
 }
 
 func (rec *PartitionChange) decodeFields(r *reader) {
@@ -309,6 +377,13 @@ func (rec *PartitionChange) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.ISR = r.nullableInt32s()
 	rec.Replicas = r.nullableInt32s()
+	if r.version == 1 {
+		rec.Adding = r.nullableInt32s()
+		rec.Removing = r.nullableInt32s()
+		if rec.Adding == nil && rec.Removing == nil && r.err == nil {
+			r.err = fmt.Errorf("%w: partition change version 1 without adding or removing", ErrCorrupt)
+		}
+	}
 }
 
 func (rec RemoveTopic) encodeFields(w *writer) { w.uuid(rec.TopicID) }
