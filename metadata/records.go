@@ -197,10 +197,10 @@ func (RemoveTopic) Type() Type      { return TypeRemoveTopic }
 func (Config) Type() Type           { return TypeConfig }
 func (ProducerIdsBlock) Type() Type { return TypeProducerIdsBlock }
 
-func (RegisterBroker) Version() uint8   { return 0 }
-func (FenceBroker) Version() uint8      { return 0 }
-func (UnfenceBroker) Version() uint8    { return 0 }
-func (Topic) Version() uint8            { return 0 }
+func (RegisterBroker) Version() uint8 { return 0 }
+func (FenceBroker) Version() uint8    { return 0 }
+func (UnfenceBroker) Version() uint8  { return 0 }
+func (Topic) Version() uint8          { return 0 }
 func (p Partition) Version() uint8 {
 	if p.Reassigning() {
 		return 1
