@@ -64,6 +64,8 @@ var (
 	chkAlterScram     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "each user"}
 	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkReassign       = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition)"}
+	chkListReassign   = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
@@ -124,6 +126,8 @@ var apiChecks = map[int16][]*check{
 	36:         {}, // SaslAuthenticate
 	37:         {&chkCreateParts},
 	42:         {&chkDeleteGroups},
+	45:         {&chkReassign},
+	46:         {&chkListReassign},
 	44:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
 	47:         {&chkOffDelGroup, &chkOffDelTopic},
 	50:         {&chkDescScram},

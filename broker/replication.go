@@ -157,7 +157,8 @@ type leaderState struct {
 		isr            []int32
 		partitionEpoch int32
 		followers      map[int32]*followerState
-		pending        bool // an AlterPartition in flight
+		pending        bool    // an AlterPartition in flight
+		joining        []int32 // the followers an in-flight expand adds
 	}
 }
 
@@ -267,9 +268,33 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 	st.mu.Lock()
 	if p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.replicas, st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.Replicas), slices.Clone(p.ISR), p.PartitionEpoch
+		rm.followReplicasLocked(st, p)
 	}
 	st.mu.Unlock()
+	if on := len(p.Replicas) > 1; on != l.Replicated() {
+		// A reassignment changed the replica count: an RF=1 partition
+		// gaining a replica must hold its HW for it from now on.
+		if err := l.SetReplicated(on); err != nil {
+			rm.b.log.Error("cannot switch a log's replicated mode", "topic", ti.Name, "partition", p.Partition, "err", err)
+		}
+	}
 	rm.advanceHW(st)
+}
+
+// followReplicasLocked keeps a follower state for every replica of p
+// other than this broker: a reassignment adds replicas (out of the ISR,
+// not caught up) and removes others during one leadership.
+func (rm *replicaManager) followReplicasLocked(st *leaderState, p metadata.Partition) {
+	for _, r := range p.Replicas {
+		if r != rm.self && st.mu.followers[r] == nil {
+			st.mu.followers[r] = &followerState{leo: -1, lastFetchLEO: -1}
+		}
+	}
+	for r := range st.mu.followers {
+		if !slices.Contains(p.Replicas, r) {
+			delete(st.mu.followers, r)
+		}
+	}
 }
 
 // advanceHW moves the leader's HW to the minimum LEO over the ISR.
@@ -277,7 +302,11 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 	leo := st.log.LogEndOffset()
 	hw := leo
 	st.mu.Lock()
-	for _, r := range st.mu.isr {
+	// The maximal ISR (KIP-497's): a follower whose joining is in flight
+	// counts already, so nothing is committed that it lacks should the
+	// controller's answer make it a leader (a reassignment completes in the
+	// same change).
+	for _, r := range slices.Concat(st.mu.isr, st.mu.joining) {
 		if r == rm.self {
 			continue
 		}
@@ -315,7 +344,7 @@ func (rm *replicaManager) followerFetched(st *leaderState, replica int32, offset
 	var expand []int32
 	if !slices.Contains(st.mu.isr, replica) && !st.mu.pending && offset >= st.log.HighWatermark() && offset >= st.epochStart {
 		expand = append(slices.Clone(st.mu.isr), replica)
-		st.mu.pending = true
+		st.mu.pending, st.mu.joining = true, []int32{replica}
 	}
 	st.mu.Unlock()
 	rm.advanceHW(st)
@@ -384,6 +413,12 @@ func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
 	st.mu.pending = false
+	if err != nil || p.LeaderEpoch == st.epoch {
+		// Kept when the change moved the leadership (a completed
+		// reassignment): until the image ends it here, the HW still waits
+		// for the new leader.
+		st.mu.joining = nil
+	}
 	if err == nil && p.LeaderEpoch == st.epoch && p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.ISR), p.PartitionEpoch
 	}

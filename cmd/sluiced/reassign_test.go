@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// partitionReplicas asks addr for topic-p's replicas and leader, and the
+// cluster's controller.
+func partitionReplicas(addr, topic string, p int32) (replicas []int32, leader, controller int32, err error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = &topic
+	req.Topics = append(req.Topics, mt)
+	r, err := request(addr, req)
+	if err != nil {
+		return nil, -1, -1, err
+	}
+	resp := r.(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || int(p) >= len(resp.Topics[0].Partitions) {
+		return nil, -1, -1, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
+	}
+	mp := resp.Topics[0].Partitions[p]
+	return mp.Replicas, mp.Leader, resp.ControllerID, nil
+}
+
+// waitReplicas polls addr until topic-0's replicas are want, led by one of
+// them.
+func waitReplicas(t *testing.T, addr, topic string, want []int32, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		rs, leader, _, err := partitionReplicas(addr, topic, 0)
+		if err == nil && slices.Equal(rs, want) && slices.Contains(want, leader) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s-0 at %s after %v: replicas %v leader %d (%v), want %v", topic, addr, timeout, rs, leader, err, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling Metadata, bounded by the deadline
+	}
+}
+
+// hasPartitionDir reports whether dir holds topic-p's directory, or one
+// being deleted.
+func hasPartitionDir(t *testing.T, dir, topic string, p int32) bool {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%s-%d", topic, p)
+	for _, e := range ents {
+		if e.Name() == name || strings.HasPrefix(e.Name(), name+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// waitPartitionDir polls until node's directory of topic-0 exists (want)
+// or is gone.
+func (c *replCluster) waitPartitionDir(node int32, topic string, want bool, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for hasPartitionDir(c.t, c.dirs[node-1], topic, 0) != want {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("node %d's %s-0 directory present=%v after %v, want %v", node, topic, !want, timeout, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the directory, bounded by the deadline
+	}
+}
+
+// loader produces unique values to one topic with an idempotent acks=all
+// franz-go client until stopped, and keeps what was acknowledged.
+type loader struct {
+	mu   sync.Mutex
+	acks []acked
+	err  error
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startLoad(ctx context.Context, cl *kgo.Client, topic string) *loader {
+	ld := &loader{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(ld.done)
+		for i := 0; ; i++ {
+			select {
+			case <-ld.stop:
+				return
+			default:
+			}
+			v := fmt.Sprintf("%s-%06d", topic, i)
+			r, err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).First()
+			ld.mu.Lock()
+			if err != nil {
+				ld.err = errors.Join(ld.err, err)
+			} else {
+				ld.acks = append(ld.acks, acked{v, r.Offset})
+			}
+			ld.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ld
+}
+
+func (ld *loader) count() int {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	return len(ld.acks)
+}
+
+// waitCount polls until n more records than at the call were acknowledged.
+func (ld *loader) waitCount(t *testing.T, n int) {
+	t.Helper()
+	want := ld.count() + n
+	for deadline := time.Now().Add(20 * time.Second); ld.count() < want; {
+		select {
+		case <-ld.done:
+			t.Fatalf("load ended with %d acknowledgements: %v", ld.count(), ld.err)
+		case <-time.After(5 * time.Millisecond): // polling the ack count
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledgements, want %d", ld.count(), want)
+		}
+	}
+}
+
+func (ld *loader) finish(t *testing.T) []acked {
+	t.Helper()
+	close(ld.stop)
+	<-ld.done
+	if ld.err != nil {
+		t.Fatalf("acks=all produce failed: %v", ld.err)
+	}
+	return ld.acks
+}
+
+// other returns the node ids 1-3 not in ids, ascending.
+func other(ids ...int32) []int32 {
+	var out []int32
+	for id := int32(1); id <= 3; id++ {
+		if !slices.Contains(ids, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Reassignment under load (KIP-455) on three sluiced processes: an RF=1
+// partition moves to another broker, then an RF=2 one from {a, b} to
+// {b, c}, each while an idempotent acks=all franz-go producer writes to
+// it. Every acknowledged record is read back exactly once at its offset,
+// the removed replicas' partition directories go and the added ones hold
+// the data.
+func TestReassignUnderLoad(t *testing.T) {
+	c := startReplCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RecordRetries(1000), kgo.RetryTimeout(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	move := func(topic string, rf int16, target func(from []int32) []int32) {
+		t.Helper()
+		if res, err := adm.CreateTopic(ctx, 1, rf, nil, topic); err != nil || res.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, res.Err)
+		}
+		var from []int32
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			rs, leader, _, err := partitionReplicas(c.addrs[0], topic, 0)
+			if err == nil && len(rs) == int(rf) && leader > 0 {
+				from = rs
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: replicas %v leader %d (%v)", topic, rs, leader, err)
+			}
+			time.Sleep(20 * time.Millisecond) // polling Metadata, bounded by the deadline
+		}
+		to := target(from)
+		ld := startLoad(ctx, cl, topic)
+		ld.waitCount(t, 200)
+		var req kadm.AlterPartitionAssignmentsReq
+		req.Assign(topic, 0, to)
+		res, err := adm.AlterPartitionAssignments(ctx, req)
+		if err != nil || res.Error() != nil {
+			t.Fatalf("reassign %s %v -> %v: %v %v", topic, from, to, err, res.Error())
+		}
+		began := time.Now()
+		waitReplicas(t, c.addrs[0], topic, to, 20*time.Second)
+		t.Logf("%s: %v -> %v in %v under load", topic, from, to, time.Since(began))
+		ld.waitCount(t, 200) // the producer carries on at the new leader
+		acks := ld.finish(t)
+		checkAcked(t, ctx, c.addrs, topic, acks)
+		for _, id := range from {
+			if !slices.Contains(to, id) {
+				c.waitPartitionDir(id, topic, false, 10*time.Second)
+			}
+		}
+		for _, id := range to {
+			c.waitPartitionDir(id, topic, true, time.Second)
+		}
+		if pend, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: {}}}); err != nil || len(pend.Sorted()) != 0 {
+			t.Fatalf("still pending after the move: %v %v", pend.Sorted(), err)
+		}
+	}
+	move("mv1", 1, func(from []int32) []int32 { return other(from...)[:1] })
+	move("mv2", 2, func(from []int32) []int32 { return append([]int32{from[1]}, other(from...)...) })
+}
+
+// The pending state and the refusals: a reassignment to a broker that is
+// stopped (SIGSTOP) stays pending, ListPartitionReassignments shows it
+// (replicas the union, adding and removing) and Metadata shows the union;
+// a cancel restores the original replicas, and the stopped broker, once
+// resumed, drops the log it had begun. Then Kafka's errors through kadm.
+func TestReassignPendingCancelAndErrors(t *testing.T) {
+	c := startReplCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "pend"
+	ctlID := int32(-1)
+	for deadline := time.Now().Add(10 * time.Second); ctlID < 1; {
+		mreq := kmsg.NewPtrMetadataRequest()
+		mreq.Version = 12
+		r, err := request(c.addrs[0], mreq)
+		if err == nil {
+			ctlID = r.(*kmsg.MetadataResponse).ControllerID
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no controller known: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling Metadata, bounded by the deadline
+	}
+	// The stopped node is neither the controller nor the partition's
+	// replica; the clients talk to the other two.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs[ctlID-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	waitPartition(t, c.addrs[ctlID-1], topic, 0, 10*time.Second, func(l int32, _ []int32) bool { return l > 0 })
+	from, _, _, err := partitionReplicas(c.addrs[ctlID-1], topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := other(ctlID, from[0])
+	if len(stopped) == 0 {
+		// The controller holds the replica: move it elsewhere first.
+		stopped = other(ctlID)[1:]
+		var req kadm.AlterPartitionAssignmentsReq
+		req.Assign(topic, 0, other(ctlID)[:1])
+		if res, err := adm.AlterPartitionAssignments(ctx, req); err != nil || res.Error() != nil {
+			t.Fatalf("reassign: %v %v", err, res.Error())
+		}
+		from = other(ctlID)[:1]
+		waitReplicas(t, c.addrs[ctlID-1], topic, from, 20*time.Second)
+	}
+	victim := stopped[0]
+	p := c.nodes[victim-1]
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer p.cmd.Process.Signal(syscall.SIGCONT)
+
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, []int32{victim})
+	if res, err := adm.AlterPartitionAssignments(ctx, req); err != nil || res.Error() != nil {
+		t.Fatalf("reassign to the stopped node %d: %v %v", victim, err, res.Error())
+	}
+	pend, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pend.Sorted()
+	want := []int32{victim, from[0]}
+	if len(got) != 1 || !slices.Equal(got[0].Replicas, want) || !slices.Equal(got[0].AddingReplicas, []int32{victim}) ||
+		!slices.Equal(got[0].RemovingReplicas, from) {
+		t.Fatalf("pending %+v, want replicas %v adding [%d] removing %v", got, want, victim, from)
+	}
+	if rs, leader, _, err := partitionReplicas(c.addrs[ctlID-1], topic, 0); err != nil || !slices.Equal(rs, want) || leader != from[0] {
+		t.Fatalf("Metadata while pending: replicas %v leader %d (%v), want the union %v led by %d", rs, leader, err, want, from[0])
+	}
+
+	var cancelReq kadm.AlterPartitionAssignmentsReq
+	cancelReq.CancelAssign(topic, 0)
+	if res, err := adm.AlterPartitionAssignments(ctx, cancelReq); err != nil || res.Error() != nil {
+		t.Fatalf("cancel: %v %v", err, res.Error())
+	}
+	waitReplicas(t, c.addrs[ctlID-1], topic, from, 10*time.Second)
+	if pend, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: {}}}); err != nil || len(pend.Sorted()) != 0 {
+		t.Fatalf("pending after the cancel: %+v %v", pend.Sorted(), err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	c.waitPartitionDir(victim, topic, false, 15*time.Second)
+
+	// Kafka's refusals.
+	f := func(replicas []int32, partition int32, topicName string, want error) {
+		t.Helper()
+		var req kadm.AlterPartitionAssignmentsReq
+		req.Assign(topicName, partition, replicas)
+		res, err := adm.AlterPartitionAssignments(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res[topicName][partition].Err; !errors.Is(got, want) {
+			t.Fatalf("%s-%d -> %v: %v, want %v", topicName, partition, replicas, got, want)
+		}
+	}
+	f([]int32{9}, 0, topic, kerr.InvalidReplicaAssignment)
+	f([]int32{1, 1}, 0, topic, kerr.InvalidReplicaAssignment)
+	f([]int32{}, 0, topic, kerr.InvalidReplicaAssignment)
+	f(nil, 0, topic, kerr.NoReassignmentInProgress)
+	f([]int32{1}, 5, topic, kerr.UnknownTopicOrPartition)
+	f([]int32{1}, 0, "no-such-topic", kerr.UnknownTopicOrPartition)
+}
