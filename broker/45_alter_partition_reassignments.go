@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -267,7 +268,8 @@ func ctlReassignError(err error, topic string, partition int32) error {
 	case errors.Is(err, controller.ErrUnknownTopic):
 		return newAPIError(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", topic, partition)
 	case errors.Is(err, controller.ErrInvalidReplicaAssignment):
-		return newAPIError(kerr.InvalidReplicaAssignment, "%v", err)
+		_, why, _ := strings.Cut(err.Error(), controller.ErrInvalidReplicaAssignment.Error()+": ")
+		return newAPIError(kerr.InvalidReplicaAssignment, "Invalid replica assignment for %s-%d: %s.", topic, partition, why)
 	case errors.Is(err, controller.ErrNoReassignmentInProgress):
 		return newAPIError(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d.", topic, partition)
 	}

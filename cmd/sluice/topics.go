@@ -1,6 +1,7 @@
 package main
 
-// sluice topics create|list|describe|delete|alter-config, with kadm.
+// sluice topics create|list|describe|delete|alter-config|add-partitions,
+// with kadm; reassign is reassign.go.
 
 import (
 	"context"
@@ -20,7 +21,7 @@ func init() {
 	register(&command{
 		name:    "topics",
 		summary: "create, list, describe and delete topics, and alter their configs",
-		usage:   "topics create|list|describe|delete|alter-config|add-partitions [FLAGS] [TOPIC…]",
+		usage:   "topics create|list|describe|delete|alter-config|add-partitions|reassign [FLAGS] [TOPIC…]",
 		flags:   topicsFlags,
 		more:    topicsSubList,
 	})
@@ -42,6 +43,8 @@ var topicsSubs = map[string]topicsSub{
 	"delete":         {"delete TOPIC…", "delete topics and their data", deleteFlags},
 	"alter-config":   {"alter-config TOPIC… [--set KEY=VALUE]… [--delete KEY]…", "set or remove topic config overrides", alterFlags},
 	"add-partitions": {"add-partitions TOPIC… (--num N | --total N)", "add partitions to topics (never removes any)", addPartitionsFlags},
+	"reassign": {"reassign (--topic T --partition N (--replicas IDS | --cancel) | --plan FILE [--cancel] | --list [--topic T]) [--wait]",
+		"move partitions between brokers, list the moves in progress, cancel them", reassignFlags},
 }
 
 func topicsFlags(*flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
