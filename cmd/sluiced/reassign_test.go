@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -341,4 +345,129 @@ func TestReassignPendingCancelAndErrors(t *testing.T) {
 	f(nil, 0, topic, kerr.NoReassignmentInProgress)
 	f([]int32{1}, 5, topic, kerr.UnknownTopicOrPartition)
 	f([]int32{1}, 0, "no-such-topic", kerr.UnknownTopicOrPartition)
+}
+
+// sluiceCLI builds the sluice command once, next to the sluiced binary.
+var sluiceCLI = sync.OnceValues(func() (string, error) {
+	path := filepath.Join(filepath.Dir(binary), "sluice")
+	if out, err := exec.Command("go", "build", "-o", path, "../sluice").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("cannot build sluice: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+// runSluice runs the sluice command and returns its stdout; a non-zero
+// exit fails the test.
+func runSluice(t *testing.T, args ...string) []byte {
+	t.Helper()
+	path, err := sluiceCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("sluice %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// `sluice cluster balance` on a deliberately skewed cluster: six equal
+// RF=1 partitions all on broker 1 (moved there by reassignment) end two
+// per broker, each its preferred leader, with every record still there;
+// a second plan finds nothing to move.
+func TestClusterBalanceSkewed(t *testing.T) {
+	c := startReplCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic, parts = "bal", 6
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addrs...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if res, err := adm.CreateTopic(ctx, parts, 1, nil, topic); err != nil || res.Err != nil {
+		t.Fatalf("create: %v %v", err, res.Err)
+	}
+	var skew kadm.AlterPartitionAssignmentsReq
+	for p := range int32(parts) {
+		skew.Assign(topic, p, []int32{1})
+	}
+	if res, err := adm.AlterPartitionAssignments(ctx, skew); err != nil || res.Error() != nil {
+		t.Fatalf("skew: %v %v", err, res.Error())
+	}
+	placement := func() (map[int32]int, map[int32]int, string) {
+		md, err := adm.ListTopics(ctx, topic)
+		if err != nil || md[topic].Err != nil {
+			return nil, nil, fmt.Sprint(err, md[topic].Err)
+		}
+		replicas, leaders := map[int32]int{}, map[int32]int{}
+		for _, p := range md[topic].Partitions {
+			for _, r := range p.Replicas {
+				replicas[r]++
+			}
+			if p.Leader != p.Replicas[0] {
+				return nil, nil, fmt.Sprintf("%s-%d led by %d, replicas %v", topic, p.Partition, p.Leader, p.Replicas)
+			}
+			leaders[p.Leader]++
+		}
+		return replicas, leaders, ""
+	}
+	waitPlacement := func(want map[int32]int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			replicas, leaders, msg := placement()
+			if msg == "" && fmt.Sprint(replicas) == fmt.Sprint(want) && fmt.Sprint(leaders) == fmt.Sprint(want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("placement: replicas %v leaders %v (%s), want %v each", replicas, leaders, msg, want)
+			}
+			time.Sleep(50 * time.Millisecond) // polling Metadata, bounded by the deadline
+		}
+	}
+	waitPlacement(map[int32]int{1: parts})
+	for p := range int32(parts) {
+		for i := range 20 {
+			r := &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d-%03d", p, i)}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce to %s-%d: %v", topic, p, err)
+			}
+		}
+	}
+
+	brokers := strings.Join(c.addrs, ",")
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	out := runSluice(t, "cluster", "balance", "--brokers", brokers, "--execute", "--wait", "--save-plan", planFile, "--output", "json")
+	var res struct {
+		Moves []struct {
+			From, To []int32
+		}
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("balance output: %v\n%s", err, out)
+	}
+	if len(res.Moves) != 4 {
+		t.Fatalf("%d moves, want 4:\n%s", len(res.Moves), out)
+	}
+	if _, err := os.Stat(planFile); err != nil {
+		t.Fatal(err)
+	}
+	waitPlacement(map[int32]int{1: 2, 2: 2, 3: 2})
+	for p := range int32(parts) {
+		o, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lo, _ := o.Lookup(topic, p); lo.Err != nil || lo.Offset != 20 {
+			t.Fatalf("%s-%d end offset %d (%v), want 20", topic, p, lo.Offset, lo.Err)
+		}
+	}
+	if again := runSluice(t, "cluster", "balance", "--brokers", brokers); !bytes.HasPrefix(again, []byte("balanced: no move needed")) {
+		t.Fatalf("a second balance plans moves:\n%s", again)
+	}
 }
