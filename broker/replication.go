@@ -249,6 +249,8 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		st = &leaderState{log: l, topic: ti.Name, topicID: ti.ID, partition: p.Partition, epoch: p.LeaderEpoch,
 			epochStart: leo, gone: make(chan struct{})}
 		st.mu.followers = map[int32]*followerState{}
+		// Whole before it is published: a produce may look it up at once.
+		st.mu.replicas, st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.Replicas), slices.Clone(p.ISR), p.PartitionEpoch
 		now := time.Now()
 		for _, r := range p.Replicas {
 			if r != rm.self {
