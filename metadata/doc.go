@@ -11,8 +11,10 @@
 //
 // The records are KRaft's, typed: RegisterBroker (endpoints, rack,
 // incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
-// Partition {replicas, ISR, leader, leader epoch, partition epoch},
-// PartitionChange, RemoveTopic, Config {resource, key, value or delete},
+// Partition {replicas, ISR, leader, leader epoch, partition epoch; version
+// 1 adds the adding and removing replicas of a pending reassignment,
+// KIP-455}, PartitionChange (version 1 likewise, nullable: null keeps,
+// empty clears), RemoveTopic, Config {resource, key, value or delete},
 // ProducerIdsBlock {broker, first id, size}, and the security records
 // (types 9-12): AccessControlEntry {id, resource type, name, pattern type,
 // principal, host, operation, permission} and RemoveAccessControlEntry {id};
@@ -46,7 +48,9 @@
 // bytes. Decoders bound every length and count by the bytes left in the
 // frame, refuse bytes after the last field and unknown type/version pairs;
 // every such failure wraps ErrCorrupt. A new field means a new version of
-// the record; decoders keep reading the old ones.
+// the record; decoders keep reading the old ones. Encoders write the
+// lowest version that holds the record (a Partition with no reassignment
+// pending is version 0), so a version 1 frame without one is corrupt.
 //
 // # Image
 //
