@@ -96,6 +96,17 @@ func TestDecodeCorrupt(t *testing.T) {
 	fb := AppendRecord(nil, RegisterBroker{Fenced: true})
 	fb[len(fb)-1] = 2
 	f("bool 2", fb)
+	// Version 1 with empty adding and removing lists: version 0's record,
+	// not canonical.
+	v1 := append([]byte{good[0], 1}, good[2:]...)
+	v1 = append(v1, 0, 0, 0, 0, 0, 0, 0, 0)
+	v1[5] += 8
+	f("partition v1 without a reassignment", v1)
+	c1 := AppendRecord(nil, PartitionChange{TopicID: idA, Leader: NoLeaderChange})
+	c1 = append([]byte{c1[0], 1}, c1[2:]...)
+	c1 = append(c1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	c1[5] += 8
+	f("partition change v1 keeping both", c1)
 }
 
 func TestApply(t *testing.T) {
