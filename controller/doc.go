@@ -68,6 +68,9 @@
 //     names it.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
+//     CreateTopicAssigned (manual.go) places them as CreateTopics' manual
+//     assignment lists them: registered brokers, none twice, one length;
+//     the ISR is the unfenced replicas, the leader the first of them.
 //   - AlterPartition: a partition leader changes its ISR, naming the leader
 //     and partition epochs it acts on (stale ones are refused, as are
 //     fenced brokers and non-replicas in the new ISR).

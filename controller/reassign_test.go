@@ -159,3 +159,29 @@ func TestAlterPartitionReassignmentsCompletes(t *testing.T) {
 		t.Fatalf("%d still pending", n)
 	}
 }
+
+func TestCreateTopicAssigned(t *testing.T) {
+	ctl, _ := openSingle(t, 3)
+	if err := ctl.FenceBroker(3); err != nil {
+		t.Fatal(err)
+	}
+	f := func(name string, assignment [][]int32, want error) {
+		t.Helper()
+		if _, err := ctl.CreateTopicAssigned(name, assignment, map[string]string{"retention.ms": "1000"}); !errors.Is(err, want) {
+			t.Fatalf("%s %v: %v, want %v", name, assignment, err, want)
+		}
+	}
+	f("a", [][]int32{{3, 1}, {2, 3}, {1}}, ErrInvalidReplicaAssignment) // lengths differ
+	f("a", [][]int32{{1, 9}}, ErrInvalidReplicaAssignment)              // unregistered
+	f("a", [][]int32{{1, 1}}, ErrInvalidReplicaAssignment)              // twice
+	f("a", [][]int32{{3}}, ErrInvalidReplicaAssignment)                 // all fenced
+	f("a", [][]int32{{3, 1}, {2, 3}}, nil)
+	f("a", [][]int32{{1}}, ErrTopicExists)
+	ti, _ := ctl.Image().Topic("a")
+	if got := fmt.Sprintf("%s %s", partitionString(ti.Partitions[0]), partitionString(ti.Partitions[1])); got != "[3 1]/[1]/1/[]/[] [2 3]/[2]/2/[]/[]" {
+		t.Fatalf("placed %s", got)
+	}
+	if c := ctl.Image().Configs(metadata.ResourceTopic, "a"); c["retention.ms"] != "1000" {
+		t.Fatalf("configs %v", c)
+	}
+}

@@ -374,7 +374,7 @@ func runSluice(t *testing.T, args ...string) []byte {
 }
 
 // `sluice cluster balance` on a deliberately skewed cluster: six equal
-// RF=1 partitions all on broker 1 (moved there by reassignment) end two
+// RF=1 partitions all created on broker 1 (a manual assignment) end two
 // per broker, each its preferred leader, with every record still there;
 // a second plan finds nothing to move.
 func TestClusterBalanceSkewed(t *testing.T) {
@@ -389,15 +389,41 @@ func TestClusterBalanceSkewed(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	if res, err := adm.CreateTopic(ctx, parts, 1, nil, topic); err != nil || res.Err != nil {
-		t.Fatalf("create: %v %v", err, res.Err)
+	// createAt sends CreateTopics with a manual assignment to node i.
+	createAt := func(i int, name string, lists ...[]int32) error {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.TimeoutMillis = 7, 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
+		for p, l := range lists {
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = int32(p), l
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+		}
+		req.Topics = append(req.Topics, rt)
+		r, err := request(c.addrs[i-1], req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kerr.ErrorForCode(r.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode)
 	}
-	var skew kadm.AlterPartitionAssignmentsReq
-	for p := range int32(parts) {
-		skew.Assign(topic, p, []int32{1})
+	// Every partition on broker 1, asked of broker 2 (forwarded to the
+	// controller) and again of broker 3.
+	var onOne [][]int32
+	for range parts {
+		onOne = append(onOne, []int32{1})
 	}
-	if res, err := adm.AlterPartitionAssignments(ctx, skew); err != nil || res.Error() != nil {
-		t.Fatalf("skew: %v %v", err, res.Error())
+	if err := createAt(2, topic, onOne...); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := createAt(3, topic, onOne...); !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatalf("create again: %v", err)
+	}
+	for i := range 3 {
+		if err := createAt(i+1, "mixed", []int32{1}, []int32{1, 2}); !errors.Is(err, kerr.InvalidReplicaAssignment) {
+			t.Fatalf("lists of two lengths at node %d: %v", i+1, err)
+		}
 	}
 	placement := func() (map[int32]int, map[int32]int, string) {
 		md, err := adm.ListTopics(ctx, topic)
