@@ -414,13 +414,12 @@ func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	st.mu.Unlock()
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
-	st.mu.pending = false
 	if err != nil || p.LeaderEpoch == st.epoch {
-		// Kept when the change moved the leadership (a completed
-		// reassignment): until the image ends it here, the HW still waits
-		// for the new leader.
-		st.mu.joining = nil
+		st.mu.pending, st.mu.joining = false, nil
 	}
+	// Else the change moved the leadership (a completed reassignment):
+	// until the image ends it here, the HW still waits for the new leader
+	// and no other ISR change is asked for.
 	if err == nil && p.LeaderEpoch == st.epoch && p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.ISR), p.PartitionEpoch
 	}
