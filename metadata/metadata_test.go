@@ -26,8 +26,7 @@ func sampleRecords() []Record {
 		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeader, ISR: []int32{}, Replicas: nil},
 		Partition{TopicID: idA, Partition: 2, Replicas: []int32{1, 0, 2}, ISR: []int32{1, 0}, Leader: 1,
 			Adding: []int32{2}, Removing: []int32{0}},
-		PartitionChange{TopicID: idA, Partition: 2, Leader: NoLeaderChange, Replicas: []int32{1, 2},
-			ISR: []int32{1, 2}, Adding: []int32{}, Removing: []int32{}},
+		PartitionChange{TopicID: idA, Partition: 2, Leader: NoLeaderChange, Adding: []int32{2}, Removing: []int32{}},
 		Config{ResourceType: ResourceTopic, ResourceName: "a", Key: "retention.ms", Value: "1000"},
 		Config{ResourceType: ResourceBroker, ResourceName: "", Key: "x", Delete: true},
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},
@@ -253,6 +252,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(got.AppendSnapshot(nil), snap) {
 		t.Fatal("snapshot bytes differ after a round trip")
+	}
+	if ti, _ := got.Topic("a"); !ti.Partitions[2].Reassigning() {
+		t.Fatalf("the pending reassignment did not survive the snapshot: %+v", ti.Partitions[2])
 	}
 	if _, err := DecodeSnapshot(snap[:len(snap)-1]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("torn snapshot: %v", err)
