@@ -331,7 +331,11 @@ func TestReassignPendingCancelAndErrors(t *testing.T) {
 		t.Helper()
 		var req kadm.AlterPartitionAssignmentsReq
 		req.Assign(topicName, partition, replicas)
-		res, err := adm.AlterPartitionAssignments(ctx, req)
+		actx := ctx
+		if errors.Is(want, kerr.InvalidReplicationFactor) {
+			actx = kadm.ForbidAlterRf(ctx) // v1's AllowReplicationFactorChange false (KIP-860)
+		}
+		res, err := adm.AlterPartitionAssignments(actx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,6 +349,7 @@ func TestReassignPendingCancelAndErrors(t *testing.T) {
 	f(nil, 0, topic, kerr.NoReassignmentInProgress)
 	f([]int32{1}, 5, topic, kerr.UnknownTopicOrPartition)
 	f([]int32{1}, 0, "no-such-topic", kerr.UnknownTopicOrPartition)
+	f([]int32{1, 2}, 0, topic, kerr.InvalidReplicationFactor)
 }
 
 // sluiceCLI builds the sluice command once, next to the sluiced binary.
