@@ -40,7 +40,21 @@ package broker
 // The controller also takes a fenced broker out of every ISR (its session
 // expired, or it shut down). One AlterPartition per partition is in flight
 // at a time; a refused one (stale partition epoch, new leader) waits for
-// the image. The HW is recomputed at every change of the ISR.
+// the image. The HW is recomputed at every change of the ISR. While an
+// expand is in flight the joining follower already counts in the HW
+// (KIP-497's maximal ISR): the controller may answer it by completing a
+// reassignment (controller/reassign.go) that makes the joiner the leader
+// and removes this broker, so nothing may be committed that it lacks; an
+// answer that moved the leadership keeps it counted, and asks for nothing
+// more, until the image ends the leadership here.
+//
+// A reassignment changes the replicas during a leadership: the leader
+// keeps a follower state for every replica of the image (an adding one
+// starts out of the ISR, not caught up, and joins by the expand above),
+// drops those removed, and switches replicated mode when the replica
+// count crosses one (an RF=1 partition gaining a replica holds its HW for
+// it from then on). The reconciler creates an adding replica's log and
+// deletes a removed one's; sync moves their fetchers.
 //
 // Produce with acks=all (00_produce.go): NOT_ENOUGH_REPLICAS before the
 // append when the ISR is smaller than min.insync.replicas; after the append
