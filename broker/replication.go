@@ -40,7 +40,21 @@ package broker
 // The controller also takes a fenced broker out of every ISR (its session
 // expired, or it shut down). One AlterPartition per partition is in flight
 // at a time; a refused one (stale partition epoch, new leader) waits for
-// the image. The HW is recomputed at every change of the ISR.
+// the image. The HW is recomputed at every change of the ISR. While an
+// expand is in flight the joining follower already counts in the HW
+// (KIP-497's maximal ISR): the controller may answer it by completing a
+// reassignment (controller/reassign.go) that makes the joiner the leader
+// and removes this broker, so nothing may be committed that it lacks; an
+// answer that moved the leadership keeps it counted, and asks for nothing
+// more, until the image ends the leadership here.
+//
+// A reassignment changes the replicas during a leadership: the leader
+// keeps a follower state for every replica of the image (an adding one
+// starts out of the ISR, not caught up, and joins by the expand above),
+// drops those removed, and switches replicated mode when the replica
+// count crosses one (an RF=1 partition gaining a replica holds its HW for
+// it from then on). The reconciler creates an adding replica's log and
+// deletes a removed one's; sync moves their fetchers.
 //
 // Produce with acks=all (00_produce.go): NOT_ENOUGH_REPLICAS before the
 // append when the ISR is smaller than min.insync.replicas; after the append
@@ -162,7 +176,8 @@ type leaderState struct {
 		isr            []int32
 		partitionEpoch int32
 		followers      map[int32]*followerState
-		pending        bool // an AlterPartition in flight
+		pending        bool    // an AlterPartition in flight
+		joining        []int32 // the followers an in-flight expand adds
 	}
 }
 
@@ -277,9 +292,33 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 	st.mu.Lock()
 	if p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.replicas, st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.Replicas), slices.Clone(p.ISR), p.PartitionEpoch
+		rm.followReplicasLocked(st, p)
 	}
 	st.mu.Unlock()
+	if on := len(p.Replicas) > 1; on != l.Replicated() {
+		// A reassignment changed the replica count: an RF=1 partition
+		// gaining a replica must hold its HW for it from now on.
+		if err := l.SetReplicated(on); err != nil {
+			rm.b.log.Error("cannot switch a log's replicated mode", "topic", ti.Name, "partition", p.Partition, "err", err)
+		}
+	}
 	rm.advanceHW(st)
+}
+
+// followReplicasLocked keeps a follower state for every replica of p
+// other than this broker: a reassignment adds replicas (out of the ISR,
+// not caught up) and removes others during one leadership.
+func (rm *replicaManager) followReplicasLocked(st *leaderState, p metadata.Partition) {
+	for _, r := range p.Replicas {
+		if r != rm.self && st.mu.followers[r] == nil {
+			st.mu.followers[r] = &followerState{leo: -1, lastFetchLEO: -1}
+		}
+	}
+	for r := range st.mu.followers {
+		if !slices.Contains(p.Replicas, r) {
+			delete(st.mu.followers, r)
+		}
+	}
 }
 
 // advanceHW moves the leader's HW to the minimum LEO over the ISR. With
@@ -293,7 +332,11 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 		st.mu.Unlock()
 		return
 	}
-	for _, r := range st.mu.isr {
+	// The maximal ISR (KIP-497's): a follower whose joining is in flight
+	// counts already, so nothing is committed that it lacks should the
+	// controller's answer make it a leader (a reassignment completes in the
+	// same change).
+	for _, r := range slices.Concat(st.mu.isr, st.mu.joining) {
 		if r == rm.self {
 			continue
 		}
@@ -331,7 +374,7 @@ func (rm *replicaManager) followerFetched(st *leaderState, replica int32, offset
 	var expand []int32
 	if !slices.Contains(st.mu.isr, replica) && !st.mu.pending && offset >= st.log.HighWatermark() && offset >= st.epochStart {
 		expand = append(slices.Clone(st.mu.isr), replica)
-		st.mu.pending = true
+		st.mu.pending, st.mu.joining = true, []int32{replica}
 	}
 	st.mu.Unlock()
 	rm.advanceHW(st)
@@ -399,7 +442,12 @@ func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	st.mu.Unlock()
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
-	st.mu.pending = false
+	if err != nil || p.LeaderEpoch == st.epoch {
+		st.mu.pending, st.mu.joining = false, nil
+	}
+	// Else the change moved the leadership (a completed reassignment):
+	// until the image ends it here, the HW still waits for the new leader
+	// and no other ISR change is asked for.
 	if err == nil && p.LeaderEpoch == st.epoch && p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.ISR), p.PartitionEpoch
 	}

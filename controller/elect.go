@@ -75,6 +75,7 @@ func (c *Controller) ElectLeaders(typ ElectionType, parts []TopicPartition) ([]E
 		}
 		out = append(out, ElectionResult{TopicPartition: tp, Err: err})
 	}
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		err = fmt.Errorf("cannot elect leaders: %w", err)
 		for i := range out {

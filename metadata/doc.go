@@ -14,6 +14,9 @@
 // Partition {replicas, ISR, leader, leader epoch, partition epoch; version
 // 1 adds KIP-966's eligible leader replicas and last known ELR},
 // PartitionChange (version 1 adds the same two, nullable: null keeps), RemoveTopic, Config {resource, key, value or delete},
+// 1 adds the adding and removing replicas of a pending reassignment,
+// KIP-455}, PartitionChange (version 1 likewise, nullable: null keeps,
+// empty clears), RemoveTopic, Config {resource, key, value or delete},
 // ProducerIdsBlock {broker, first id, size}, and the security records
 // (types 9-12): AccessControlEntry {id, resource type, name, pattern type,
 // principal, host, operation, permission} and RemoveAccessControlEntry {id};
@@ -47,7 +50,9 @@
 // bytes. Decoders bound every length and count by the bytes left in the
 // frame, refuse bytes after the last field and unknown type/version pairs;
 // every such failure wraps ErrCorrupt. A new field means a new version of
-// the record; decoders keep reading the old ones.
+// the record; decoders keep reading the old ones. Encoders write the
+// lowest version that holds the record (a Partition with no reassignment
+// pending is version 0), so a version 1 frame without one is corrupt.
 //
 // Partition and PartitionChange are written at version 1 only when they
 // carry an ELR or a last known ELR (appended after the version 0 fields:
