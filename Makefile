@@ -19,7 +19,7 @@ DIRTY     := $(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo tr
 LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.version=$(VERSION) \
 	-X github.com/sluice/sluice/buildinfo.revision=$(REVISION) -X github.com/sluice/sluice/buildinfo.modified=$(DIRTY)
 # -race is on for every test run; 2 cores keep the whole suite well under 15 minutes.
-TESTFLAGS ?= -race -count=1 -timeout 30m
+TESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS      ?= ./...
 # make install: PREFIX/DESTDIR-aware, as usual (DESTDIR stages into a
 # directory and then skips creating the user and chowning).
@@ -49,7 +49,7 @@ run: build
 # then vets and runs every test with the race detector.
 test: test-deps
 	$(GO) vet $(PKGS)
-	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 SLUICE_REQUIRE_CHROMIUM=1 $(GO) test $(TESTFLAGS) $(PKGS)
+	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 SLUICE_REQUIRE_CHROMIUM=1 GO=$(GO) scripts/gotest.sh $(TESTFLAGS) $(PKGS)
 
 test-deps:
 	@scripts/test-deps.sh

@@ -119,17 +119,10 @@ func describeBrokerConfigs(ctx context.Context, adm *kadm.Client, cf *clientFlag
 // alterBrokerConfigs sets and deletes dynamic configs of the broker
 // resource (IncrementalAlterConfigs).
 func alterBrokerConfigs(ctx context.Context, adm *kadm.Client, cf *clientFlags, brokers []int32, set keyValues, del []string, stdout io.Writer) error {
-	if len(set)+len(del) == 0 {
-		return usagef("nothing to alter: give --set KEY=VALUE or --delete KEY")
+	alter, err := alterOps(set, del)
+	if err != nil {
+		return err
 	}
-	var alter []kadm.AlterConfig
-	for k, v := range set {
-		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
-	}
-	for _, k := range del {
-		alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-	}
-	sort.Slice(alter, func(i, j int) bool { return alter[i].Name < alter[j].Name })
 	resp, err := adm.AlterBrokerConfigs(ctx, alter, brokers...)
 	if err != nil {
 		return fmt.Errorf("alter configs: %w", err)
@@ -162,4 +155,21 @@ func alterBrokerConfigs(ctx context.Context, adm *kadm.Client, cf *clientFlags, 
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// alterOps turns --set and --delete into IncrementalAlterConfigs
+// operations, sorted by name; a usage error when both are empty.
+func alterOps(set keyValues, del []string) ([]kadm.AlterConfig, error) {
+	if len(set)+len(del) == 0 {
+		return nil, usagef("nothing to alter: give --set KEY=VALUE or --delete KEY")
+	}
+	var alter []kadm.AlterConfig
+	for k, v := range set {
+		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+	}
+	for _, k := range del {
+		alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+	}
+	sort.Slice(alter, func(i, j int) bool { return alter[i].Name < alter[j].Name })
+	return alter, nil
 }

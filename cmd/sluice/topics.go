@@ -233,17 +233,10 @@ func alterFlags(fs *flag.FlagSet) topicsBody {
 		if err := needTopics(args); err != nil {
 			return err
 		}
-		if len(set)+len(del) == 0 {
-			return usagef("nothing to alter: give --set KEY=VALUE or --delete KEY")
+		alter, err := alterOps(set, del)
+		if err != nil {
+			return err
 		}
-		var alter []kadm.AlterConfig
-		for k, v := range set {
-			alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
-		}
-		for _, k := range del {
-			alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-		}
-		sort.Slice(alter, func(i, j int) bool { return alter[i].Name < alter[j].Name })
 		resp, err := adm.AlterTopicConfigs(ctx, alter, args...)
 		if err != nil {
 			return fmt.Errorf("alter configs: %w", err)
