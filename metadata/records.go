@@ -112,7 +112,7 @@ type Topic struct {
 // During a reassignment (KIP-455) Replicas is the union of the target and
 // the original replicas, Adding the target's replicas not in the original
 // and Removing the original's not in the target; both are empty otherwise.
-// A partition with a reassignment pending is encoded as version 1.
+// A partition with a reassignment pending is encoded as version 2.
 type Partition struct {
 	TopicID        UUID
 	Partition      int32
@@ -160,7 +160,7 @@ func without(v, drop []int32) []int32 {
 // leader; a nil ISR, Replicas, Adding or Removing keeps it (an empty,
 // non-nil Adding or Removing clears it). Applying it bumps the partition
 // epoch, and the leader epoch when the leader changes. A change that sets
-// Adding or Removing is encoded as version 1.
+// Adding or Removing is encoded as version 2.
 type PartitionChange struct {
 	TopicID   UUID
 	Partition int32
