@@ -242,6 +242,7 @@ func (rm *replicaManager) sync(im *metadata.Image) {
 	}
 	rm.mu.Unlock()
 	for _, st := range ended {
+		st.log.OnAppend(nil)
 		close(st.gone)
 	}
 	rm.syncFollowers(follow)
@@ -286,6 +287,7 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		rm.mu.Lock()
 		rm.leaders[l] = st
 		rm.mu.Unlock()
+		l.OnAppend(func() { rm.appended(st) })
 		rm.b.log.Info("leading partition", "topic", ti.Name, "partition", p.Partition, "leader_epoch", p.LeaderEpoch,
 			"isr", p.ISR, "log_end_offset", leo)
 	}
@@ -349,6 +351,19 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 	}
 	st.mu.Unlock()
 	st.log.UpdateHighWatermark(hw)
+}
+
+// appended moves the HW after an append to a partition st leads, as
+// Kafka's maybeIncrementLeaderHW after appendRecordsToLeader: with the ISR
+// this broker alone no follower's fetch would, and acks=all, consumers
+// and the coordinators' commits would wait for the next metadata change.
+// It runs on the log's appender (partition.Log.OnAppend).
+func (rm *replicaManager) appended(st *leaderState) {
+	select {
+	case <-st.gone:
+	default:
+		rm.advanceHW(st)
+	}
 }
 
 // followerFetched records a follower's fetch at offset on a partition this

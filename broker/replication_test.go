@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/partition"
 )
 
 // twoBrokers starts a combined node (broker 1, the controller) and
@@ -263,5 +264,61 @@ func TestLeaderServesFollowerFetch(t *testing.T) {
 	}
 	if got := produceOne(t, rc, produceReq(9, 1, "lf", p, makeBatch(noProducer, []byte("e")))); got.ErrorCode != 0 {
 		t.Fatalf("acks=1 with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// A leader whose ISR is itself alone (its follower fenced, the topic's
+// min.insync.replicas 1) commits its own appends at once, as Kafka's
+// maybeIncrementLeaderHW after an append: acks=all completes, and after
+// an acks=1 produce consumers see the records (the HW is the LEO). Before,
+// the HW waited for the next metadata change, so acks=all timed out until
+// one came.
+func TestLeaderAloneInISRMovesHW(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("alone", 2, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	if err := ts.ctl.FenceBroker(7); err != nil {
+		t.Fatal(err)
+	}
+	var l *partition.Log
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if tp := ts.Broker().topics.get("alone"); tp != nil && tp.partition(p) != nil {
+			l = tp.partition(p)
+			if st := ts.Broker().cl.repl.leader(l); st != nil {
+				st.mu.Lock()
+				isr := slices.Clone(st.mu.isr)
+				st.mu.Unlock()
+				if slices.Equal(isr, []int32{1}) {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not see the ISR shrink to itself")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the leader's state, bounded
+	}
+	req := produceReq(9, -1, "alone", p, makeBatch(noProducer, []byte("a"), []byte("b")))
+	req.TimeoutMillis = 5000
+	if got := produceOne(t, rc, req); got.ErrorCode != 0 || got.BaseOffset != 0 {
+		t.Fatalf("acks=all with the leader alone in the ISR: %v at %d", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+	}
+	if got := produceOne(t, rc, produceReq(9, 1, "alone", p, makeBatch(noProducer, []byte("c")))); got.ErrorCode != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if hw, leo := l.HighWatermark(), l.LogEndOffset(); hw != 3 || leo != 3 {
+		t.Fatalf("after acks=1 with the leader alone in the ISR: HW %d, LEO %d, want 3 and 3", hw, leo)
 	}
 }
