@@ -81,6 +81,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -116,6 +117,10 @@ type replicaManager struct {
 
 	quit chan struct{}
 	wg   sync.WaitGroup
+
+	// hwComputed, a test hook, runs in advanceHW between computing the
+	// HW and moving the log's.
+	hwComputed atomic.Pointer[func()]
 }
 
 type fetcherKey struct {
@@ -326,14 +331,17 @@ func (rm *replicaManager) followReplicasLocked(st *leaderState, p metadata.Parti
 // advanceHW moves the leader's HW to the minimum LEO over the ISR. With
 // eligible leader replicas (KIP-966) it stays still while the ISR is under
 // min.insync.replicas, so every ELR member holds every record below it.
+// It computes and moves the HW under st.mu, as Kafka under the partition's
+// ISR lock: a follower's fetch that checks the HW to join the ISR
+// (followerFetched) comes wholly before the move, and holds the HW, or
+// after it (lock order: st.mu, then the log's; no I/O).
 func (rm *replicaManager) advanceHW(st *leaderState) {
-	leo := st.log.LogEndOffset()
-	hw := leo
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if rm.b.cfg.EligibleLeaderReplicas && len(st.mu.isr) < effectiveMinInsync(st.log.Config().MinInsyncReplicas, len(st.mu.replicas)) {
-		st.mu.Unlock()
 		return
 	}
+	hw := st.log.LogEndOffset()
 	// The maximal ISR (KIP-497's): a follower whose joining is in flight
 	// counts already, so nothing is committed that it lacks should the
 	// controller's answer make it a leader (a reassignment completes in the
@@ -344,12 +352,13 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 		}
 		f := st.mu.followers[r]
 		if f == nil || f.leo < 0 {
-			st.mu.Unlock()
 			return // an ISR member not heard from yet holds the HW
 		}
 		hw = min(hw, f.leo)
 	}
-	st.mu.Unlock()
+	if fn := rm.hwComputed.Load(); fn != nil {
+		(*fn)()
+	}
 	st.log.UpdateHighWatermark(hw)
 }
 
