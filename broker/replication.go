@@ -345,16 +345,18 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 	// The maximal ISR (KIP-497's): a follower whose joining is in flight
 	// counts already, so nothing is committed that it lacks should the
 	// controller's answer make it a leader (a reassignment completes in the
-	// same change).
-	for _, r := range slices.Concat(st.mu.isr, st.mu.joining) {
-		if r == rm.self {
-			continue
+	// same change). No allocation: this runs after every append.
+	for _, set := range [2][]int32{st.mu.isr, st.mu.joining} {
+		for _, r := range set {
+			if r == rm.self {
+				continue
+			}
+			f := st.mu.followers[r]
+			if f == nil || f.leo < 0 {
+				return // an ISR member not heard from yet holds the HW
+			}
+			hw = min(hw, f.leo)
 		}
-		f := st.mu.followers[r]
-		if f == nil || f.leo < 0 {
-			return // an ISR member not heard from yet holds the HW
-		}
-		hw = min(hw, f.leo)
 	}
 	if fn := rm.hwComputed.Load(); fn != nil {
 		(*fn)()
