@@ -27,7 +27,7 @@ func TestManyLogsCrashRecovery(t *testing.T) {
 	opt := withController(1, []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}})
 	key := func(l *partition.Log) string { return fmt.Sprintf("%s-%d", l.Topic(), l.Partition()) }
 	appended := map[string]int64{} // the log end offset each log must have at least
-	epochAt0 := map[string]bool{}   // an epoch entry starting at 0 was written by the first append
+	epochAt0 := map[string]bool{}  // an epoch entry starting at 0 was written by the first append
 
 	// produce sends one record to partitions [0, upTo] of every topic
 	// through a real client, and notes the offsets.
