@@ -65,11 +65,16 @@ import (
 var (
 	errNoController = errors.New("broker: no active controller known")
 	errReregister   = errors.New("broker: the controller no longer knows this registration")
+	errDuplicate    = errors.New("broker: another broker with this node.id is registered and alive")
 )
 
 // registerRetry is how long the member waits before trying again after a
 // failed registration or heartbeat (no leader yet, leader moving).
 const registerRetry = 100 * time.Millisecond
+
+// duplicateRetry is the wait before registering again after
+// DUPLICATE_BROKER_REGISTRATION: the other broker's session lasts seconds.
+const duplicateRetry = time.Second
 
 // peerTimeout bounds one request to the leader's broker listener.
 const peerTimeout = 5 * time.Second
@@ -91,6 +96,10 @@ type clusterMember struct {
 	conn     net.Conn
 	connAddr string
 	corrID   int32
+	// refused is set while the controller refuses the registration as a
+	// duplicate (used by the loop goroutine only), so that the error is
+	// logged once per refusal streak, not at every retry.
+	refused bool
 
 	rec  *reconciler       // the image's topics onto the local logs (reconcile.go)
 	repl *replicaManager   // leader and follower replica state (replication.go)
@@ -154,10 +163,19 @@ func (m *clusterMember) loop() {
 func (m *clusterMember) step() time.Duration {
 	if m.epoch.Load() < 0 {
 		epoch, err := m.register()
-		if err != nil {
+		switch {
+		case errors.Is(err, errDuplicate):
+			if !m.refused {
+				m.refused = true
+				m.b.log.Error(fmt.Sprintf("node.id %d is taken: another broker registered with it is alive; not registered, retrying until its session ends (as Kafka's broker does)", m.b.cfg.NodeID),
+					"node_id", m.b.cfg.NodeID, "err", err)
+			}
+			return duplicateRetry
+		case err != nil:
 			m.b.log.Debug("broker registration failed; retrying", "err", err)
 			return registerRetry
 		}
+		m.refused = false
 		m.epoch.Store(epoch)
 		m.b.log.Info("registered with the controller", "broker_epoch", epoch)
 		return 0 // the first heartbeat unfences
@@ -241,7 +259,12 @@ func (b *Broker) registeredEndpoints() []metadata.Endpoint {
 func (m *clusterMember) register() (int64, error) {
 	reg := m.registration()
 	if m.ctl.IsLeader() {
-		return m.ctl.RegisterBroker(reg)
+		reg.Local = true // this node's own controller: no duplicate of it can be alive
+		epoch, err := m.ctl.RegisterBroker(reg)
+		if errors.Is(err, controller.ErrDuplicateBroker) {
+			err = fmt.Errorf("%w (%v)", errDuplicate, err)
+		}
+		return epoch, err
 	}
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID = reg.BrokerID, m.b.clusterID, reg.Incarnation
@@ -309,6 +332,8 @@ func controllerError(err error) int16 {
 		return kerr.StaleBrokerEpoch.Code
 	case errors.Is(err, controller.ErrUnknownBroker):
 		return kerr.BrokerIDNotRegistered.Code
+	case errors.Is(err, controller.ErrDuplicateBroker):
+		return kerr.DuplicateBrokerRegistration.Code
 	}
 	return kerr.UnknownServerError.Code
 }
@@ -322,6 +347,8 @@ func peerError(code int16) error {
 		return errNoController
 	case kerr.StaleBrokerEpoch.Code, kerr.BrokerIDNotRegistered.Code:
 		return fmt.Errorf("%w (%v)", errReregister, kerr.ErrorForCode(code))
+	case kerr.DuplicateBrokerRegistration.Code:
+		return fmt.Errorf("%w (%v)", errDuplicate, kerr.ErrorForCode(code))
 	}
 	return fmt.Errorf("broker: controller answered %v", kerr.ErrorForCode(code))
 }

@@ -33,6 +33,9 @@ var (
 	ErrInvalidReplication = errors.New("controller: invalid replication factor")
 	ErrStaleBrokerEpoch   = errors.New("controller: stale broker epoch")
 	ErrUnknownBroker      = errors.New("controller: unknown broker")
+	// ErrDuplicateBroker is DUPLICATE_BROKER_REGISTRATION: another
+	// incarnation of the broker id is registered and alive.
+	ErrDuplicateBroker = errors.New("controller: another broker with this id is registered and alive")
 
 	// AlterPartition's refusals, Kafka's error codes in their names.
 	ErrNotPartitionLeader   = errors.New("controller: not the partition's leader")
@@ -82,6 +85,7 @@ type Controller struct {
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
+		heard    map[int32]bool      // lastSeen is a heartbeat or registration, not a session granted by this leader
 		offsets  map[int32]uint64    // broker id → metadata offset its last heartbeat reported
 	}
 
@@ -103,6 +107,7 @@ func Open(c Config) (*Controller, error) {
 	}
 	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
 	ctl.mu.lastSeen = map[int32]time.Time{}
+	ctl.mu.heard = map[int32]bool{}
 	ctl.mu.offsets = map[int32]uint64{}
 	if err := ctl.openRaft(dir); err != nil {
 		ctl.closeStores()
@@ -348,6 +353,7 @@ func (c *Controller) leaderLoop() {
 			if isLeader {
 				c.mu.Lock()
 				clear(c.mu.lastSeen)
+				clear(c.mu.heard)
 				clear(c.mu.offsets)
 				c.mu.Unlock()
 			}

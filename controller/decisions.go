@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluice/sluice/metadata"
 )
@@ -15,18 +16,27 @@ type BrokerRegistration struct {
 	Incarnation metadata.UUID // new on every process start
 	Endpoints   []metadata.Endpoint
 	Rack        string
+	// Local is set when the broker runs in this controller's own process
+	// (a combined node registering with itself): its previous incarnation
+	// was an earlier process of this node, never a live duplicate.
+	Local bool
 }
 
 // RegisterBroker registers a broker and returns its new broker epoch. A
 // broker registers fenced and is unfenced by its first heartbeat; a new
-// incarnation of a live broker gives up its leaderships as a fenced one
-// does. A repeat of the same incarnation's registration returns the epoch
-// already given.
+// incarnation of a broker whose session has ended (fenced, or silent for
+// the session timeout) gives up its leaderships as a fenced one does. A
+// new incarnation of a broker that is alive is refused with
+// ErrDuplicateBroker (CheckRegistration). A repeat of the same
+// incarnation's registration returns the epoch already given.
 func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	if err := c.beginDecision(); err != nil {
 		return 0, err
 	}
 	defer c.endDecision()
+	if err := c.CheckRegistration(reg); err != nil {
+		return 0, err
+	}
 	im := c.Image()
 	epoch := int64(1)
 	if old, ok := im.Broker(reg.BrokerID); ok {
@@ -51,9 +61,43 @@ func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	return epoch, nil
 }
 
+// CheckRegistration refuses, with ErrDuplicateBroker, a registration of
+// a new incarnation of a broker id whose registration is alive: unfenced,
+// and heard from (registration or heartbeat) by this controller within
+// the session timeout, as Kafka's ClusterControlManager refuses it with
+// DUPLICATE_BROKER_REGISTRATION (two processes started with one node.id).
+// The refused broker retries; it registers once the other's session ends.
+// Unlike Kafka, a broker this controller has not heard from since it took
+// over is not taken as alive, so after a controller fail-over or a whole
+// cluster's restart a restarted broker registers at once instead of
+// waiting out a session. The active controller's handler calls it before
+// adding a broker-only node's metadata follower, so a duplicate never
+// takes over the live broker's place in the quorum; RegisterBroker checks
+// again under the decision lock.
+func (c *Controller) CheckRegistration(reg BrokerRegistration) error {
+	if reg.Local {
+		return nil
+	}
+	old, ok := c.Image().Broker(reg.BrokerID)
+	if !ok || old.Fenced || old.Incarnation == reg.Incarnation {
+		return nil
+	}
+	c.mu.Lock()
+	seen, heard := c.mu.lastSeen[reg.BrokerID]
+	heard = heard && c.mu.heard[reg.BrokerID]
+	c.mu.Unlock()
+	if heard && c.cfg.Now().Sub(seen) <= c.cfg.SessionTimeout {
+		return fmt.Errorf("%w: broker %d (registered at epoch %d) was heard from %v ago, within its session (%v)",
+			ErrDuplicateBroker, reg.BrokerID, old.Epoch, c.cfg.Now().Sub(seen).Round(time.Millisecond), c.cfg.SessionTimeout)
+	}
+	return nil
+}
+
+// touch records that broker id was heard from now.
 func (c *Controller) touch(id int32) {
 	c.mu.Lock()
 	c.mu.lastSeen[id] = c.cfg.Now()
+	c.mu.heard[id] = true
 	c.mu.Unlock()
 }
 

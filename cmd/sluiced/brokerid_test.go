@@ -1,0 +1,123 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// combinedThree starts three combined nodes with short sessions and waits
+// until they agree on a leader and three brokers; it returns the voters
+// (for broker-only nodes to join) and the client addresses.
+func combinedThree(t *testing.T, clusterID string) (voters, addrs []string) {
+	t.Helper()
+	for id := 1; id <= 3; id++ {
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
+	}
+	for i := range 3 {
+		_, ctl, _ := strings.Cut(voters[i], "@")
+		p := start(t, rolesEnv(voters, "broker,controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", clusterID,
+			"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0,CONTROLLER://"+ctl)
+		if p.addr == "" {
+			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
+		}
+		addrs = append(addrs, p.addr)
+	}
+	agreed(t, addrs, 20*time.Second, brokersAre(1, 2, 3))
+	return voters, addrs
+}
+
+// brokerPort polls addr's Metadata until broker id is listed at a port
+// for which ok is true, and returns it.
+func brokerPort(t *testing.T, addr string, id int32, timeout time.Duration, ok func(int32) bool) int32 {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		md := kmsg.NewPtrMetadataRequest()
+		md.Version = 12
+		r, err := request(addr, md)
+		var port int32 = -1
+		if err == nil {
+			for _, b := range r.(*kmsg.MetadataResponse).Brokers {
+				if b.NodeID == id {
+					port = b.Port
+				}
+			}
+		}
+		if ok(port) {
+			return port
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker %d through %s: port %d (%v)", id, addr, port, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval
+	}
+}
+
+func portNum(t *testing.T, addr string) int32 {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(p)
+	if err != nil || perr != nil {
+		t.Fatalf("bad address %q", addr)
+	}
+	return int32(n)
+}
+
+// Two sluiced processes started with one node.id: the second is refused
+// with DUPLICATE_BROKER_REGISTRATION while the first is alive, says so in
+// its log, and keeps retrying as Kafka's broker does; once the first is
+// killed and its session ends, the second registers in its place.
+func TestDuplicateNodeID(t *testing.T) {
+	voters, addrs := combinedThree(t, "dup-node-id")
+	startB4 := func() *proc {
+		p := start(t, rolesEnv(voters, "broker"), "--node-id", "4", "--cluster-id", "dup-node-id",
+			"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0")
+		if p.addr == "" {
+			t.Fatalf("broker 4 did not start:\n%s", p.stderr)
+		}
+		return p
+	}
+	first := startB4()
+	firstPort := portNum(t, first.addr)
+	agreed(t, addrs, 20*time.Second, brokersAre(1, 2, 3, 4))
+	brokerPort(t, addrs[0], 4, 10*time.Second, func(p int32) bool { return p == firstPort })
+
+	second := startB4()
+	secondPort := portNum(t, second.addr)
+	msg := "node.id 4 is taken: another broker registered with it is alive; not registered, retrying until its session ends (as Kafka's broker does)"
+	rec := second.waitLog(msg)
+	if e, _ := rec["err"].(string); !strings.Contains(e, "DUPLICATE_BROKER_REGISTRATION") {
+		t.Fatalf("the refusal's log record %v does not name DUPLICATE_BROKER_REGISTRATION", rec)
+	}
+	if len(second.logs("registered with the controller")) != 0 {
+		t.Fatalf("the duplicate registered:\n%s", second.stderr)
+	}
+	// The live broker keeps its registration on every node.
+	for _, a := range addrs {
+		brokerPort(t, a, 4, 5*time.Second, func(p int32) bool { return p == firstPort })
+	}
+	if len(second.logs(msg)) != 1 {
+		t.Fatalf("the refusal is logged %d times, want once per streak", len(second.logs(msg)))
+	}
+
+	// The first dies: after its session (3 s) the second takes node.id 4.
+	first.kill()
+	killed := time.Now()
+	for _, a := range addrs {
+		brokerPort(t, a, 4, 15*time.Second, func(p int32) bool { return p == secondPort })
+	}
+	second.waitLog("registered with the controller")
+	t.Logf("the duplicate registered %.2fs after the first was killed", time.Since(killed).Seconds())
+	createTopicN(t, second.addr, "after-dup", 4, time.Now().Add(10*time.Second))
+	if on := replicasOn(t, addrs[0], "after-dup", 4); !slices.Contains(on, 4) {
+		t.Fatalf("replicas of after-dup on %v: broker 4 got none", on)
+	}
+	second.stop()
+}
