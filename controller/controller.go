@@ -36,6 +36,8 @@ var (
 	// ErrDuplicateBroker is DUPLICATE_BROKER_REGISTRATION: another
 	// incarnation of the broker id is registered and alive.
 	ErrDuplicateBroker = errors.New("controller: another broker with this id is registered and alive")
+	// ErrBrokerAlive refuses to unregister an unfenced broker.
+	ErrBrokerAlive = errors.New("controller: the broker is alive")
 
 	// AlterPartition's refusals, Kafka's error codes in their names.
 	ErrNotPartitionLeader   = errors.New("controller: not the partition's leader")
@@ -326,6 +328,25 @@ func (c *Controller) AddObserver(id int32, addr string) error {
 	return nil
 }
 
+// removeObserver takes non-voter id out of the quorum's configuration
+// (raft RemoveServer); a voter, or an id not in it, is left alone.
+func (c *Controller) removeObserver(id int32) error {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID == sid && s.Suffrage != raft.Voter {
+			if err := c.raft.RemoveServer(sid, 0, c.cfg.ApplyTimeout).Error(); err != nil {
+				return c.raftError(err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // Snapshot makes raft write a snapshot now.
 func (c *Controller) Snapshot() error {
 	if err := c.raft.Snapshot().Error(); err != nil {
@@ -422,8 +443,9 @@ type QuorumInfo struct {
 	LeaderEpoch   int32  // the raft term
 	HighWatermark uint64 // the commit index
 	Voters        []Voter
-	// States has one entry per voter, then the observers: brokers that
-	// heartbeat and are not voters. Only the leader knows the others'
+	// States has one entry per voter, then the observers: the quorum's
+	// non-voters (broker-only nodes' metadata followers) and the brokers
+	// that heartbeat and are not voters. Only the leader knows the others'
 	// offsets; elsewhere they are -1.
 	States       []ReplicaState
 	AppliedIndex uint64 // this node's
@@ -453,18 +475,22 @@ func (c *Controller) Quorum() (QuorumInfo, error) {
 		LeaderID: leader, LeaderEpoch: int32(c.raft.CurrentTerm()),
 		HighWatermark: c.raft.CommitIndex(), AppliedIndex: c.AppliedIndex(),
 	}
+	var nonvoters []int32
 	for _, s := range f.Configuration().Servers {
 		id, err := strconv.ParseInt(string(s.ID), 10, 32)
-		if err != nil || s.Suffrage != raft.Voter {
-			continue
+		switch {
+		case err != nil:
+		case s.Suffrage == raft.Voter:
+			q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
+		default:
+			nonvoters = append(nonvoters, int32(id))
 		}
-		q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
 	}
-	q.States = c.replicaStates(q.Voters, leader == c.cfg.NodeID)
+	q.States = c.replicaStates(q.Voters, nonvoters, leader == c.cfg.NodeID)
 	return q, nil
 }
 
-func (c *Controller) replicaStates(voters []Voter, leader bool) []ReplicaState {
+func (c *Controller) replicaStates(voters []Voter, nonvoters []int32, leader bool) []ReplicaState {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -490,9 +516,9 @@ func (c *Controller) replicaStates(voters []Voter, leader bool) []ReplicaState {
 		out = append(out, st)
 	}
 	if leader {
-		var observers []int32
+		observers := slices.Clone(nonvoters)
 		for id := range c.mu.offsets {
-			if !isVoter[id] {
+			if !isVoter[id] && !slices.Contains(observers, id) {
 				observers = append(observers, id)
 			}
 		}

@@ -180,6 +180,43 @@ func (c *Controller) FenceBroker(id int32) error {
 	return nil
 }
 
+// UnregisterBroker removes a broker that is gone for good (Kafka's
+// UnregisterBroker): its registration leaves the image, and a broker-only
+// node's metadata follower leaves the quorum (raft RemoveServer), so the
+// leader stops replicating to it. A broker that is alive (unfenced) is
+// refused with ErrBrokerAlive: stop it first (its controlled shutdown
+// fences it), or wait for its session to end. Kafka unregisters a live
+// broker, which then registers again at once; refusing keeps a mistyped id
+// from disturbing a running broker. Partitions keep it among their
+// replicas (it already left their ISRs and leaderships when fenced) until
+// they are reassigned. A voter stays in the quorum: removing controllers
+// is not done here.
+func (c *Controller) UnregisterBroker(id int32) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	br, ok := c.Image().Broker(id)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownBroker, id)
+	}
+	if !br.Fenced {
+		return fmt.Errorf("%w: broker %d (epoch %d) is unfenced", ErrBrokerAlive, id, br.Epoch)
+	}
+	if err := c.removeObserver(id); err != nil {
+		return fmt.Errorf("cannot remove broker %d's metadata follower from the quorum: %w", id, err)
+	}
+	if err := c.propose([]metadata.Record{metadata.UnregisterBroker{BrokerID: id, BrokerEpoch: br.Epoch}}); err != nil {
+		return fmt.Errorf("cannot unregister broker %d: %w", id, err)
+	}
+	c.mu.Lock()
+	delete(c.mu.lastSeen, id)
+	delete(c.mu.heard, id)
+	delete(c.mu.offsets, id)
+	c.mu.Unlock()
+	return nil
+}
+
 // CreateTopic creates a topic of partitions × replicationFactor replicas
 // on the unfenced brokers, with configs, and returns its id.
 func (c *Controller) CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) (metadata.UUID, error) {

@@ -56,7 +56,17 @@
 // barrier, so it reads every committed record.
 //
 //   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
-//     its first Heartbeat unfences it.
+//     its first Heartbeat unfences it. A new incarnation of a broker id
+//     that is alive (unfenced and heard from within its session) is
+//     refused with ErrDuplicateBroker (DUPLICATE_BROKER_REGISTRATION: two
+//     processes with one node.id); the refused one retries until the
+//     other's session ends. A broker this leader has not heard from since
+//     it took over is not taken as alive, nor is a combined node's own
+//     broker (BrokerRegistration.Local).
+//   - UnregisterBroker: a fenced broker's registration is removed
+//     (metadata.UnregisterBroker) and a broker-only node's raft
+//     non-voter is removed from the configuration (RemoveServer); a live
+//     broker is refused with ErrBrokerAlive.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
 //     broker a full session.

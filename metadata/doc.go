@@ -10,7 +10,8 @@
 // # Records
 //
 // The records are KRaft's, typed: RegisterBroker (endpoints, rack,
-// incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
+// incarnation, broker epoch), FenceBroker, UnfenceBroker, UnregisterBroker
+// {broker, epoch} (type 17: the registration is gone), Topic {name, id},
 // Partition {replicas, ISR, leader, leader epoch, partition epoch},
 // PartitionChange, RemoveTopic, Config {resource, key, value or delete},
 // ProducerIdsBlock {broker, first id, size}, and the security records

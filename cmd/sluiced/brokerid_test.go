@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -120,4 +121,72 @@ func TestDuplicateNodeID(t *testing.T) {
 		t.Fatalf("replicas of after-dup on %v: broker 4 got none", on)
 	}
 	second.stop()
+}
+
+// unregister sends UnregisterBroker for id through addr.
+func unregister(addr string, id int32) (int16, error) {
+	req := kmsg.NewPtrUnregisterBrokerRequest()
+	req.BrokerID = id
+	r, err := request(addr, req)
+	if err != nil {
+		return -1, err
+	}
+	return r.(*kmsg.UnregisterBrokerResponse).ErrorCode, nil
+}
+
+// A broker-only node removed for good: UnregisterBroker is refused while
+// it runs; once it stopped, it leaves the brokers and the quorum's
+// observers on every node (through a node that is not the controller,
+// which forwards it); started again, it registers and follows the log.
+func TestRemoveBrokerOnlyNode(t *testing.T) {
+	voters, addrs := combinedThree(t, "remove-broker")
+	dir := t.TempDir()
+	startB4 := func() *proc {
+		p := start(t, rolesEnv(voters, "broker"), "--node-id", "4", "--cluster-id", "remove-broker",
+			"--data-dir", dir, "--listen", "PLAINTEXT://127.0.0.1:0")
+		if p.addr == "" {
+			t.Fatalf("broker 4 did not start:\n%s", p.stderr)
+		}
+		return p
+	}
+	b4 := startB4()
+	observers := func(want ...int32) func(clusterView) string {
+		return func(v clusterView) string {
+			if !slices.Equal(v.observers, want) {
+				return fmt.Sprintf("observers %v, want %v", v.observers, want)
+			}
+			return ""
+		}
+	}
+	leader := agreed(t, addrs, 20*time.Second, func(v clusterView) string {
+		if msg := observers(4)(v); msg != "" {
+			return msg
+		}
+		return brokersAre(1, 2, 3, 4)(v)
+	})
+	follower := addrs[leader%3] // a node that is not the controller
+	if code, err := unregister(follower, 4); err != nil || code != kerr.InvalidRequest.Code {
+		t.Fatalf("unregister the live broker 4: code %d, %v; want INVALID_REQUEST", code, err)
+	}
+	if code, err := unregister(follower, 9); err != nil || code != kerr.BrokerIDNotRegistered.Code {
+		t.Fatalf("unregister unknown broker 9: code %d, %v; want BROKER_ID_NOT_REGISTERED", code, err)
+	}
+	b4.stop() // its controlled shutdown fences it
+	if code, err := unregister(follower, 4); err != nil || code != 0 {
+		t.Fatalf("unregister the stopped broker 4: code %d, %v", code, err)
+	}
+	agreed(t, addrs, 10*time.Second, func(v clusterView) string {
+		if msg := observers()(v); msg != "" {
+			return msg
+		}
+		return brokersAre(1, 2, 3)(v)
+	})
+	b4 = startB4()
+	agreed(t, append(slices.Clone(addrs), b4.addr), 20*time.Second, func(v clusterView) string {
+		if msg := observers(4)(v); msg != "" {
+			return msg
+		}
+		return brokersAre(1, 2, 3, 4)(v)
+	})
+	b4.stop()
 }
