@@ -117,9 +117,10 @@ type Config struct {
 	// partitions and Metadata never lists it. Needs Controller.
 	ControllerOnly bool
 	// QuorumAddrs are the voters' CONTROLLER listeners
-	// (controller.quorum.voters). A broker-only node (its Controller an
-	// observer) sends its controller RPCs there until it knows the active
-	// controller. See cluster.go.
+	// (controller.quorum.voters), or controller.quorum.bootstrap.servers.
+	// A broker-only node (its Controller an observer) asks them for the
+	// active controller and sends its controller RPCs there until its
+	// metadata follower knows the leader. See cluster.go and peer.go.
 	QuorumAddrs []string
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.

@@ -30,8 +30,9 @@ package broker
 // frames on to a Kafka listener of that node (controller/mux.go). A
 // broker-only node (process.roles=broker) runs a raft observer in place of
 // a voter, sends its address in its registration (observerEndpoint; the
-// leader adds it as a non-voter), and, while it knows no leader, tries the
-// voters of Config.QuorumAddrs in turn.
+// leader adds it as a non-voter), and, while it knows no leader, asks the
+// controllers of Config.QuorumAddrs (controller.quorum.voters or
+// controller.quorum.bootstrap.servers) in turn for it (peer.go).
 //
 // Every node applies the metadata log, so Metadata and DescribeCluster
 // read the brokers from the local image; DescribeQuorum is answered by the

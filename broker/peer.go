@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -68,15 +69,23 @@ func (c *InterBrokerConfig) listener() string {
 // broker's inter-broker endpoint, from the image, once its broker
 // registered; else (a controller-only node, which registers no broker, or
 // a combined one not registered yet) its CONTROLLER listener, the raft
-// address, which passes Kafka-framed connections on (controller/mux.go). A broker-only node that knows no
-// leader yet (it follows the metadata log only once the active controller
-// added it) tries the voters of controller.quorum.voters in turn: the
-// others answer NOT_CONTROLLER.
+// address, which passes Kafka-framed connections on (controller/mux.go). A
+// broker-only node that knows no leader yet (it follows the metadata log
+// only once the active controller added it) takes the next of
+// Config.QuorumAddrs (controller.quorum.voters or
+// controller.quorum.bootstrap.servers) and asks it for the leader with
+// DescribeQuorum (v2 names each voter's CONTROLLER listener): the leader's
+// address when the answer names one, else that controller itself, which
+// answers NOT_CONTROLLER and the next call tries the next.
 func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 	id, raftAddr := ctl.Leader()
 	if id < 0 {
 		if qs := b.cfg.QuorumAddrs; len(qs) > 0 {
-			return qs[int(b.quorumNext.Add(1))%len(qs)], nil
+			q := qs[int(b.quorumNext.Add(1))%len(qs)]
+			if a, ok := b.quorumLeaderVia(q); ok {
+				return a, nil
+			}
+			return q, nil
 		}
 		return "", errNoController
 	}
@@ -94,6 +103,33 @@ func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: node %d has no %s endpoint (inter.broker.listener.name)", errNoController, id, want)
+}
+
+// quorumLeaderVia asks the controller at addr (a CONTROLLER listener) for
+// the active controller's CONTROLLER listener, with DescribeQuorum v2.
+func (b *Broker) quorumLeaderVia(addr string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = []kmsg.DescribeQuorumRequestTopic{t}
+	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if err := b.callPeerAt(ctx, addr, b.peerClientID(), req, resp, 2); err != nil {
+		return "", false
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		return "", false
+	}
+	leader := resp.Topics[0].Partitions[0].LeaderID
+	for _, n := range resp.Nodes {
+		if n.NodeID == leader && len(n.Listeners) > 0 {
+			l := n.Listeners[0]
+			return net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), true
+		}
+	}
+	return "", false
 }
 
 // dialPeer connects to another broker's inter-broker listener at addr and

@@ -111,7 +111,10 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	want := []string{"controller.quorum.bootstrap.servers",
+	if len(c.Cluster.BootstrapServers) != 0 || c.Cluster.Voters != "" {
+		t.Fatalf("the stock file's bootstrap server is this node (a standalone quorum): %+v", c.Cluster)
+	}
+	want := []string{
 		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
 		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
@@ -151,6 +154,14 @@ func TestClusterKeys(t *testing.T) {
 		Cluster{ControllerListen: "127.0.0.1:7000", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:7000,2@127.0.0.2:7000"}, "")
 	// A broker or a controller alone, with Kafka's checks.
 	f("process.roles=broker", Cluster{}, "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	// controller.quorum.bootstrap.servers: a broker-only node's alone.
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\ncontroller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{},
+		"set either controller.quorum.voters (a static quorum) or controller.quorum.bootstrap.servers, not both")
+	f("controller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1"}, "")
+	f("controller.quorum.bootstrap.servers=10.0.0.2:9093", Cluster{}, "10.0.0.2:9093 is not this node's CONTROLLER listener")
+	f("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9095\ncontroller.quorum.bootstrap.servers=localhost:9093", Cluster{},
+		"localhost:9093 is not this node's CONTROLLER listener")
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.bootstrap.servers=127.0.0.1", Cluster{}, `"127.0.0.1" is not host:port`)
 	f("process.roles=broker\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093", Cluster{}, "must not be one of the voters")
 	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9094", Cluster{},
 		"with process.roles=broker, listeners must not hold a listener named in controller.listener.names")
@@ -171,6 +182,9 @@ func TestClusterKeys(t *testing.T) {
 	}
 	roles("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092",
 		Cluster{Roles: []string{"broker"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
+	roles("process.roles=broker\nnode.id=4\ncontroller.quorum.bootstrap.servers=127.0.0.1:9093, 127.0.0.2:9093\nlisteners=PLAINTEXT://127.0.0.1:9092",
+		Cluster{Roles: []string{"broker"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+			BootstrapServers: []string{"127.0.0.1:9093", "127.0.0.2:9093"}})
 	roles("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093",
 		Cluster{Roles: []string{"controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
 	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")

@@ -141,6 +141,10 @@ type Cluster struct {
 	ControllerDerived bool     // ControllerListen is next to the client port, not a listeners entry
 	ControllerHost    string   // host the quorum reaches it at when voters are unset
 	Voters            string   // controller.quorum.voters; "" means this node alone
+	// BootstrapServers is controller.quorum.bootstrap.servers: host:port
+	// of controllers' CONTROLLER listeners, for a broker-only node that is
+	// not given the voters.
+	BootstrapServers  []string
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	// Replication: replica.lag.time.max.ms, replica.fetch.wait.max.ms,
@@ -595,6 +599,9 @@ func resolveCluster(r resolver, c *Config) error {
 		return err
 	}
 	cl.Voters = r.str("controller.quorum.voters")
+	if cl.BootstrapServers, err = r.bootstrapServers(); err != nil {
+		return err
+	}
 	cl.HeartbeatInterval = r.ms("broker.heartbeat.interval.ms")
 	cl.SessionTimeout = r.ms("broker.session.timeout.ms")
 	cl.ReplicaLagTimeMax = r.ms("replica.lag.time.max.ms")
@@ -614,6 +621,9 @@ func resolveCluster(r resolver, c *Config) error {
 		host = "localhost"
 	}
 	cl.ControllerHost = host
+	if isController {
+		return r.checkStandalone(cl, addr)
+	}
 	return nil
 }
 
@@ -632,12 +642,70 @@ func (r resolver) roles() (isBroker, isController bool, err error) {
 	return isBroker, isController, nil
 }
 
+// bootstrapServers reads controller.quorum.bootstrap.servers: host:port,
+// comma-separated.
+func (r resolver) bootstrapServers() ([]string, error) {
+	var out []string
+	for s := range strings.SplitSeq(r.str("controller.quorum.bootstrap.servers"), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			return nil, r.bad("controller.quorum.bootstrap.servers", fmt.Sprintf("%q is not host:port", s))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// checkBootstrap refuses voters and bootstrap servers set together (the
+// node's kind of quorum must not be ambiguous).
+func (r resolver) checkBootstrap() error {
+	if r.str("controller.quorum.bootstrap.servers") != "" && r.str("controller.quorum.voters") != "" {
+		return r.bad("controller.quorum.bootstrap.servers", "set either controller.quorum.voters (a static quorum) or controller.quorum.bootstrap.servers, not both")
+	}
+	return nil
+}
+
+// checkStandalone applies controller.quorum.bootstrap.servers to a
+// controller: naming only this node's own CONTROLLER listener (Kafka's
+// stock server.properties, formatted with kafka-storage format
+// --standalone) makes it a quorum of one, as with no quorum setting;
+// naming another controller would mean joining a dynamic quorum
+// (KIP-853: AddRaftVoter), which is not supported yet.
+func (r resolver) checkStandalone(cl *Cluster, controllerAddr string) error {
+	_, ownPort, _ := net.SplitHostPort(controllerAddr)
+	for _, s := range cl.BootstrapServers {
+		host, port, _ := net.SplitHostPort(s)
+		if port != ownPort || !isLocalHost(host, cl.ControllerHost) {
+			return r.bad("controller.quorum.bootstrap.servers", fmt.Sprintf("%s is not this node's CONTROLLER listener: a controller that joins other controllers (a dynamic quorum, KIP-853) is not supported yet; list the quorum in controller.quorum.voters", s))
+		}
+	}
+	cl.BootstrapServers = nil // a quorum of one: this node
+	return nil
+}
+
+// isLocalHost reports whether host names this machine's CONTROLLER
+// listener (whose host is own).
+func isLocalHost(host, own string) bool {
+	if host == own || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
 // checkRoles applies Kafka's checks to a node that is a broker or a
 // controller alone: controller.listener.names set; a broker-only node
-// names the quorum in controller.quorum.voters and is not one of its
-// voters; a controller-only node binds a listener named in
-// controller.listener.names and, with voters set, is one of them.
+// names the quorum in controller.quorum.voters (or
+// controller.quorum.bootstrap.servers) and is not one of its voters; a
+// controller-only node binds a listener named in controller.listener.names
+// and, with voters set, is one of them.
 func (r resolver) checkRoles(c *Config, isBroker, isController bool) error {
+	if err := r.checkBootstrap(); err != nil {
+		return err
+	}
 	if isBroker && isController {
 		return nil
 	}
@@ -651,8 +719,8 @@ func (r resolver) checkRoles(c *Config, isBroker, isController bool) error {
 		listed = listed || ok && strings.TrimSpace(id) == strconv.Itoa(int(c.NodeID))
 	}
 	switch {
-	case isBroker && voters == "":
-		return r.bad("controller.quorum.voters", "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	case isBroker && voters == "" && r.str("controller.quorum.bootstrap.servers") == "":
+		return r.bad("controller.quorum.voters", "a broker-only node (process.roles=broker) needs the controller quorum's voters (or controller.quorum.bootstrap.servers)")
 	case isBroker && listed:
 		return r.bad("controller.quorum.voters", fmt.Sprintf("node.id %d is a broker only (process.roles=broker) and must not be one of the voters", c.NodeID))
 	case isController && voters != "" && !listed:

@@ -25,7 +25,10 @@
 // non-voter that never bootstraps nor votes; the active controller adds it
 // with AddObserver when its broker registers, and then replicates the log
 // to it as to the voters (hashicorp/raft has no fetch-based follower, so
-// this is how a KRaft broker's metadata fetch is done here). Brokers reach
+// this is how a KRaft broker's metadata fetch is done here). An observer
+// needs no voters: given controller.quorum.bootstrap.servers in their
+// place, its broker finds the active controller through them and, once
+// added, raft's configuration in the log names the voters. Brokers reach
 // the active controller as the broker package's cluster.go describes;
 // heartbeats carry the node's applied index, which Quorum reports as its
 // log end offset.

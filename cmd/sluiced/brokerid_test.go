@@ -190,3 +190,65 @@ func TestRemoveBrokerOnlyNode(t *testing.T) {
 	})
 	b4.stop()
 }
+
+// A broker-only node given controller.quorum.bootstrap.servers (one
+// controller, not the active one) in place of the voters finds the active
+// controller through it, registers, follows the metadata log and takes
+// partitions.
+func TestBrokerOnlyBootstrapServers(t *testing.T) {
+	var voters []string
+	for id := 1; id <= 3; id++ {
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
+	}
+	var ctlAddrs []string
+	for i := range 3 {
+		_, addr, _ := strings.Cut(voters[i], "@")
+		p := start(t, rolesEnv(voters, "controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", "bootstrap-servers",
+			"--data-dir", t.TempDir(), "--listen", "CONTROLLER://"+addr)
+		if p.addr != addr {
+			t.Fatalf("controller %d: ready at %q, want %s:\n%s", i+1, p.addr, addr, p.stderr)
+		}
+		ctlAddrs = append(ctlAddrs, addr)
+	}
+	leader := agreed(t, ctlAddrs, 20*time.Second, brokersAre())
+	bootstrap := ctlAddrs[leader%3] // not the active controller
+	env := []string{
+		"SLUICE_PROCESS_ROLES=broker",
+		"SLUICE_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS=" + bootstrap,
+		"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500",
+		"SLUICE_BROKER_SESSION_TIMEOUT_MS=3000",
+	}
+	b4 := start(t, env, "--node-id", "4", "--cluster-id", "bootstrap-servers",
+		"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0")
+	if b4.addr == "" {
+		t.Fatalf("broker 4 did not start:\n%s", b4.stderr)
+	}
+	if got := agreed(t, []string{b4.addr, ctlAddrs[0]}, 20*time.Second, func(v clusterView) string {
+		if !slices.Equal(v.voters, []int32{1, 2, 3}) || !slices.Equal(v.observers, []int32{4}) {
+			return fmt.Sprintf("voters %v observers %v, want 1-3 and 4", v.voters, v.observers)
+		}
+		return brokersAre(4)(v)
+	}); got != leader {
+		t.Fatalf("leader %d, was %d", got, leader)
+	}
+	createTopicN(t, b4.addr, "boot", 2, time.Now().Add(10*time.Second))
+	replicasOn(t, b4.addr, "boot", 2)
+	produceAll(t, []string{b4.addr}, "boot", 2)
+	b4.stop()
+}
+
+// Voters and bootstrap servers together, or a controller bootstrapping
+// from another controller (a dynamic quorum), do not start: status 2.
+func TestBootstrapServersRefused(t *testing.T) {
+	f := func(roles, voters, bootstrap, listen, want string) {
+		t.Helper()
+		env := []string{"SLUICE_PROCESS_ROLES=" + roles, "SLUICE_CONTROLLER_QUORUM_VOTERS=" + voters,
+			"SLUICE_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS=" + bootstrap}
+		code, _, stderr := runToExit(t, env, "--node-id", "4", "--data-dir", t.TempDir(), "--listen", listen)
+		if code != 2 || !strings.Contains(stderr, want) {
+			t.Fatalf("roles %s, voters %q, bootstrap %q: exit %d, stderr:\n%s\nwant status 2 and %q", roles, voters, bootstrap, code, stderr, want)
+		}
+	}
+	f("broker", "1@127.0.0.1:9093", "127.0.0.1:9093", "PLAINTEXT://127.0.0.1:0", "not both")
+	f("broker,controller", "", "127.0.0.2:9093", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", "is not this node's CONTROLLER listener")
+}

@@ -115,6 +115,7 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 		for _, v := range vs {
 			b.QuorumAddrs = append(b.QuorumAddrs, v.Addr)
 		}
+		b.QuorumAddrs = append(b.QuorumAddrs, cfg.Cluster.BootstrapServers...)
 	}
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
@@ -193,7 +194,9 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	self := net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))
 	voters := []controller.Voter{{ID: cfg.NodeID, Addr: self}}
-	if cl.Voters != "" {
+	if observer && len(cl.BootstrapServers) > 0 {
+		voters = nil // controller.quorum.bootstrap.servers: the leader adds it and the log names the voters
+	} else if cl.Voters != "" {
 		var err error
 		if voters, err = controller.ParseVoters(cl.Voters); err != nil {
 			return nil, usageError{err}
