@@ -84,6 +84,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -200,6 +201,12 @@ type Config struct {
 	// their listeners, and how it authenticates there (peer.go). The zero
 	// value: their PLAINTEXT listener, no authentication.
 	InterBroker InterBrokerConfig
+	// ControllerClient is how this broker reaches the controllers'
+	// CONTROLLER listeners (controller RPCs to a controller-only leader,
+	// or before the active controller's broker is known): the listener's
+	// security protocol and sasl.mechanism.controller.protocol login. The
+	// zero value: PLAINTEXT, no authentication.
+	ControllerClient InterBrokerConfig
 
 	// principalForTest, when set, names each connection's principal
 	// (tests in this package, until SASL authenticates connections).
@@ -274,6 +281,10 @@ type Broker struct {
 	port atomic.Int32
 	// quorumNext picks the next of cfg.QuorumAddrs to try (peer.go).
 	quorumNext atomic.Uint32
+	// ctlAddrs holds the addresses leaderAddr handed out that are
+	// controllers' CONTROLLER listeners (string → struct{}): dialPeer
+	// secures those as ControllerClient says (peer.go).
+	ctlAddrs sync.Map
 	// endpoints is cfg.Advertised by listener name, with the real ports
 	// once listening; replaced whole by StartServer.
 	endpoints atomic.Pointer[map[string]Endpoint]

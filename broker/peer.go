@@ -36,6 +36,14 @@ import (
 //	         ▼
 //	         requests
 //
+// A connection to a controller's CONTROLLER listener (the raft address of
+// a controller-only leader, controller.quorum.voters or
+// controller.quorum.bootstrap.servers) is secured the same way, but as
+// ControllerClient says: the CONTROLLER listener's security protocol and
+// the login of sasl.mechanism.controller.protocol, as Kafka brokers speak
+// to controllers. The controller passes those bytes to a listener of that
+// protocol (controller/mux.go), where TLS and SASL end.
+//
 // On the receiving side the connection is an ordinary client's: with an
 // authorizer, BrokerRegistration and BrokerHeartbeat need CLUSTER_ACTION on
 // the cluster, which brokers get by being in super.users (as in Kafka).
@@ -81,9 +89,9 @@ func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 	id, raftAddr := ctl.Leader()
 	if id < 0 {
 		if qs := b.cfg.QuorumAddrs; len(qs) > 0 {
-			q := qs[int(b.quorumNext.Add(1))%len(qs)]
+			q := b.controllerAddr(qs[int(b.quorumNext.Add(1))%len(qs)])
 			if a, ok := b.quorumLeaderVia(q); ok {
-				return a, nil
+				return b.controllerAddr(a), nil
 			}
 			return q, nil
 		}
@@ -92,7 +100,7 @@ func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 	br, ok := ctl.Image().Broker(id)
 	if !ok {
 		if raftAddr != "" {
-			return raftAddr, nil
+			return b.controllerAddr(raftAddr), nil
 		}
 		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
 	}
@@ -103,6 +111,13 @@ func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: node %d has no %s endpoint (inter.broker.listener.name)", errNoController, id, want)
+}
+
+// controllerAddr records addr as a controller's CONTROLLER listener, so
+// that dialPeer secures connections to it as ControllerClient says.
+func (b *Broker) controllerAddr(addr string) string {
+	b.ctlAddrs.Store(addr, struct{}{})
+	return addr
 }
 
 // quorumLeaderVia asks the controller at addr (a CONTROLLER listener) for
@@ -133,9 +148,16 @@ func (b *Broker) quorumLeaderVia(addr string) (string, bool) {
 }
 
 // dialPeer connects to another broker's inter-broker listener at addr and
-// secures the connection as InterBroker says.
+// secures the connection as InterBroker says; at a controller's CONTROLLER
+// listener (an address leaderAddr handed out as one), as ControllerClient
+// says, as a Kafka broker speaks to the controllers in the CONTROLLER
+// listener's security protocol (the CONTROLLER listener passes the bytes
+// on to a listener of that protocol, controller/mux.go).
 func (b *Broker) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 	ib := &b.cfg.InterBroker
+	if _, ok := b.ctlAddrs.Load(addr); ok {
+		ib = &b.cfg.ControllerClient
+	}
 	d := net.Dialer{Timeout: peerTimeout}
 	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
 	defer cancel()
@@ -159,7 +181,7 @@ func (b *Broker) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 		c = tc
 	}
 	if ib.Protocol.SASL() {
-		if err := b.peerSASL(ctx, c, addr); err != nil {
+		if err := b.peerSASL(ctx, c, addr, ib); err != nil {
 			_ = c.Close()
 			return nil, err
 		}
@@ -182,8 +204,8 @@ func (ib *InterBrokerConfig) peerMechanism() (sasl.Mechanism, error) {
 
 // peerSASL authenticates c (SaslHandshake v1, then SaslAuthenticate until
 // the mechanism is done).
-func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string) error {
-	mech, err := b.cfg.InterBroker.peerMechanism()
+func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string, ib *InterBrokerConfig) error {
+	mech, err := ib.peerMechanism()
 	if err != nil {
 		return err
 	}
@@ -214,7 +236,7 @@ func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string) error {
 			if resp.ErrorMessage != nil {
 				msg = ": " + *resp.ErrorMessage
 			}
-			return fmt.Errorf("broker: SASL %s as %s with broker %s: %w%s", mech.Name(), b.cfg.InterBroker.Username, addr,
+			return fmt.Errorf("broker: SASL %s as %s with broker %s: %w%s", mech.Name(), ib.Username, addr,
 				kerr.ErrorForCode(resp.ErrorCode), msg)
 		}
 		if done, token, err = sess.Challenge(resp.SASLAuthBytes); err != nil {

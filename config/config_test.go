@@ -69,11 +69,12 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
-		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
-		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
-		InterBroker:    InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
-		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		Listeners:        []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
+		SASLMechanisms:   []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
+		SASL:             SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
+		InterBroker:      InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
+		ControllerClient: InterBroker{Listener: "CONTROLLER", Protocol: listener.Plaintext},
+		Listen:           "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
@@ -503,4 +504,48 @@ func TestInterBrokerLogin(t *testing.T) {
 func clusterTimingDefaults(want *Cluster) {
 	want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
 	want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
+}
+
+// The controllers' CONTROLLER listener: its protocol from the map, and on
+// SASL the login of sasl.mechanism.controller.protocol; a controller-only
+// node serves the RPCs on an internal loopback listener of that protocol.
+func TestControllerClient(t *testing.T) {
+	const broker = "process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092\n" +
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL\nsasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256\n"
+	ok := func(file string, want InterBroker) *Config {
+		t.Helper()
+		c, s, err := load(t, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if c.ControllerClient != want || len(s.Unknown()) != 0 {
+			t.Fatalf("%s:\ngot %+v (unknown %q), want %+v", file, c.ControllerClient, s.Unknown(), want)
+		}
+		return c
+	}
+	bad := func(file, key string) {
+		t.Helper()
+		_, _, err := load(t, file, nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != key {
+			t.Fatalf("%s: err %v, want one on %s", file, err, key)
+		}
+	}
+	ok("", InterBroker{Listener: "CONTROLLER", Protocol: listener.Plaintext})
+	c := ok(broker+"sasl.mechanism.controller.protocol=SCRAM-SHA-256\n"+
+		`listener.name.controller.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="ctl" password="c-pw";`+"\n",
+		InterBroker{Listener: "CONTROLLER", Protocol: listener.SASLSSL, Mechanism: "SCRAM-SHA-256", Username: "ctl", Password: "c-pw"})
+	if _, ok := c.SSL["CONTROLLER"]; !ok {
+		t.Fatalf("no TLS settings for the controllers' listener: %v", c.SSL)
+	}
+	ok(broker+`listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="p";`+"\n",
+		InterBroker{Listener: "CONTROLLER", Protocol: listener.SASLSSL, Mechanism: "PLAIN", Username: "b", Password: "p"})
+	bad(broker, "controller.listener.names") // no login
+	bad(broker+"sasl.mechanism.controller.protocol=GSSAPI\n", "sasl.mechanism.controller.protocol")
+	// A controller-only node: its internal listener speaks SSL.
+	c = ok("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093\n"+
+		"listener.security.protocol.map=CONTROLLER:SSL\n", InterBroker{Listener: "CONTROLLER", Protocol: listener.SSL})
+	if len(c.Listeners) != 1 || c.Listeners[0].Name != "CONTROLLER" || c.Listeners[0].Protocol != listener.SSL || c.Listeners[0].Host != "127.0.0.1" {
+		t.Fatalf("controller-only listeners %+v, want an internal SSL one on loopback", c.Listeners)
+	}
 }

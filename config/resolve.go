@@ -24,8 +24,14 @@ type Config struct {
 	InterBrokerListener string // inter.broker.listener.name; "" when unset
 	// InterBroker is how this broker reaches the others: the listener
 	// (inter.broker.listener.name, else PLAINTEXT) and its login there.
-	InterBroker    InterBroker
-	SASLMechanisms []string // sasl.enabled.mechanisms, upper case
+	InterBroker InterBroker
+	// ControllerClient is how this node reaches the controllers' CONTROLLER
+	// listeners (controller RPCs of a broker-only node, and of any broker
+	// before the active controller's broker is known): the first of
+	// controller.listener.names, its listener.security.protocol.map entry,
+	// and sasl.mechanism.controller.protocol with that listener's JAAS login.
+	ControllerClient InterBroker
+	SASLMechanisms   []string // sasl.enabled.mechanisms, upper case
 	// SSL holds, for each SSL or SASL_SSL listener by name, its ssl.*
 	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
 	// unset keys left out), for auth/tlsconf.
@@ -321,10 +327,16 @@ func (r resolver) listeners(c *Config) error {
 		return r.bad("listeners", fmt.Sprintf("with process.roles=controller, listeners holds only the controller listeners of controller.listener.names, not %s", brokers[0].Name))
 	case !isBroker:
 		// The controller RPCs that brokers send to the CONTROLLER listener
-		// are served by an internal listener on loopback (controller/mux.go).
+		// are served by an internal listener on loopback (controller/mux.go)
+		// that speaks the CONTROLLER listener's security protocol, with its
+		// ssl.* settings: the CONTROLLER listener passes the bytes on as
+		// they are, so TLS and SASL end there.
 		c.Listen = "127.0.0.1:0"
 		c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
-		return nil
+		if ctl := controllerListenerOf(ls, r.str("controller.listener.names")); ctl != nil && ctl.Protocol != listener.Plaintext {
+			c.Listeners = []listener.Listener{{Name: ctl.Name, Protocol: ctl.Protocol, Host: "127.0.0.1"}}
+		}
+		return r.security(c)
 	case !isController && len(brokers) < len(ls):
 		return r.bad("listeners", "with process.roles=broker, listeners must not hold a listener named in controller.listener.names (the controllers' addresses are in controller.quorum.voters)")
 	case len(brokers) == 0:
@@ -333,6 +345,13 @@ func (r resolver) listeners(c *Config) error {
 	c.Listeners = brokers
 	c.Listen, c.Advertised = brokers[0].Addr(), brokers[0].Advertised
 	c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
+	return r.security(c)
+}
+
+// security resolves the SASL mechanisms and users and how this node logs
+// in to the other brokers and to the controllers.
+func (r resolver) security(c *Config) error {
+	var err error
 	c.SASLMechanisms, err = saslMechanisms(r.str("sasl.enabled.mechanisms"))
 	if err != nil {
 		return r.bad("sasl.enabled.mechanisms", err.Error())
@@ -340,7 +359,79 @@ func (r resolver) listeners(c *Config) error {
 	if err := r.sasl(c); err != nil {
 		return err
 	}
-	return r.interBroker(c)
+	if err := r.interBroker(c); err != nil {
+		return err
+	}
+	return r.controllerClient(c)
+}
+
+// controllerListenerOf is the first listener of ls named in names
+// (controller.listener.names), or nil.
+func controllerListenerOf(ls []listener.Listener, names string) *listener.Listener {
+	for n := range strings.SplitSeq(names, ",") {
+		n = strings.ToUpper(strings.TrimSpace(n))
+		for i := range ls {
+			if ls[i].Controller && ls[i].Name == n {
+				return &ls[i]
+			}
+		}
+	}
+	return nil
+}
+
+// controllerClient resolves how this node logs in to the controllers'
+// CONTROLLER listeners: the first of controller.listener.names, with its
+// protocol from listener.security.protocol.map (PLAINTEXT when unmapped),
+// and on SASL sasl.mechanism.controller.protocol (default: the first of
+// sasl.enabled.mechanisms) with the username and password of
+// listener.name.<controller>.<mechanism>.sasl.jaas.config.
+func (r resolver) controllerClient(c *Config) error {
+	name, _, _ := strings.Cut(r.str("controller.listener.names"), ",")
+	cc := InterBroker{Listener: strings.ToUpper(strings.TrimSpace(name)), Protocol: listener.Plaintext}
+	if protos, err := listener.ParseProtocolMap(r.str("listener.security.protocol.map")); err == nil {
+		if p, ok := protos[cc.Listener]; ok {
+			cc.Protocol = p
+		}
+	}
+	if !cc.Protocol.SASL() {
+		c.ControllerClient = cc
+		return nil
+	}
+	const mechKey = "sasl.mechanism.controller.protocol"
+	cc.Mechanism = strings.ToUpper(strings.TrimSpace(r.str(mechKey)))
+	if cc.Mechanism == "" && len(c.SASLMechanisms) > 0 {
+		cc.Mechanism = c.SASLMechanisms[0]
+	}
+	if !slices.Contains(c.SASLMechanisms, cc.Mechanism) {
+		return r.bad(mechKey, fmt.Sprintf("%q is not one of sasl.enabled.mechanisms (%s)", cc.Mechanism, strings.Join(c.SASLMechanisms, ",")))
+	}
+	var err error
+	if cc.Username, cc.Password, err = r.jaasLogin(cc.Listener, cc.Mechanism); err != nil {
+		return err
+	}
+	if cc.Username == "" {
+		key := "listener.name." + strings.ToLower(cc.Listener) + "." + strings.ToLower(cc.Mechanism) + ".sasl.jaas.config"
+		return r.bad("controller.listener.names", fmt.Sprintf("%s is a %s listener: set %s with this node's username and password", cc.Listener, cc.Protocol, key))
+	}
+	c.ControllerClient = cc
+	return nil
+}
+
+// jaasLogin reads the username and password options of
+// listener.name.<listener>.<mechanism>.sasl.jaas.config ("" when unset).
+func (r resolver) jaasLogin(name, mech string) (user, pass string, err error) {
+	key := "listener.name." + strings.ToLower(name) + "." + strings.ToLower(mech) + ".sasl.jaas.config"
+	for k := range r.s.levels {
+		if !strings.EqualFold(k, key) {
+			continue
+		}
+		_, opts, err := auth.ParseJAAS(r.str(k))
+		if err != nil {
+			return "", "", r.bad(k, err.Error())
+		}
+		user, pass = opts["username"], opts["password"]
+	}
+	return user, pass, nil
 }
 
 // interBroker resolves how this broker logs in to the inter-broker

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -135,6 +136,9 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	ib := cfg.InterBroker
 	b.InterBroker = broker.InterBrokerConfig{Listener: ib.Listener, Protocol: ib.Protocol, Mechanism: auth.Mechanism(ib.Mechanism),
 		Username: ib.Username, Password: ib.Password, TLS: tl.clientConfig(ib.Listener)}
+	cc := cfg.ControllerClient
+	b.ControllerClient = broker.InterBrokerConfig{Listener: cc.Listener, Protocol: cc.Protocol, Mechanism: auth.Mechanism(cc.Mechanism),
+		Username: cc.Username, Password: cc.Password, TLS: tl.clientConfig(cc.Listener)}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -314,9 +318,11 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 }
 
 // controllerRPCAddr is the listener that serves the controller RPCs
-// arriving on the CONTROLLER listener: the inter-broker listener (so they
-// are secured as brokers' requests to each other are), else the first; on
-// a controller-only node, its internal loopback listener.
+// arriving on the CONTROLLER listener, which passes their bytes on as they
+// are: one that speaks the CONTROLLER listener's security protocol, as
+// the brokers dial it (the inter-broker listener when it does, else the
+// first that does; on a controller-only node, its internal loopback
+// listener); when none does, the inter-broker listener, else the first.
 func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 	addr := srv.Addr()
 	name := cfg.InterBrokerListener
@@ -326,6 +332,11 @@ func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 	if a, ok := srv.Addrs()[name]; ok {
 		addr = a
 	}
+	if l, ok := sameProtocol(cfg.Listeners, name, cfg.ControllerClient.Protocol); ok {
+		if a, ok := srv.Addrs()[l]; ok {
+			addr = a
+		}
+	}
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return addr.String()
@@ -334,6 +345,22 @@ func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
 	}
 	return ta.String()
+}
+
+// sameProtocol names the listener of ls that speaks p: prefer, else the
+// first.
+func sameProtocol(ls []listener.Listener, prefer string, p listener.Protocol) (string, bool) {
+	found := ""
+	for _, l := range ls {
+		switch {
+		case l.Protocol != p:
+		case l.Name == prefer:
+			return l.Name, true
+		case found == "":
+			found = l.Name
+		}
+	}
+	return found, found != ""
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never
