@@ -65,6 +65,7 @@ var (
 	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkUnregister     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkAlterQuorum    = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
@@ -133,6 +134,7 @@ var apiChecks = map[int16][]*check{
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	61:         {&chkDescProducers},
 	64:         {&chkUnregister},
+	80:         {&chkAlterQuorum},
 	// BrokerRegistration, BrokerHeartbeat and AllocateProducerIds (67)
 	// come from the other brokers of the cluster on the inter-broker
 	// listener (peer.go), as Kafka's controller checks them:

@@ -123,6 +123,11 @@ type Config struct {
 	// active controller and sends its controller RPCs there until its
 	// metadata follower knows the leader. See cluster.go and peer.go.
 	QuorumAddrs []string
+	// JoinQuorum: this node's controller was started to join a running
+	// quorum (controller.quorum.bootstrap.servers naming other
+	// controllers): until it is a voter, the node asks the active
+	// controller, found through QuorumAddrs, to add it (AddRaftVoter).
+	JoinQuorum bool
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration

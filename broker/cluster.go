@@ -91,6 +91,7 @@ type clusterMember struct {
 	regOnce     atomic.Bool
 	quit        chan struct{}
 	done        chan struct{}
+	joinDone    chan struct{} // closed when joinLoop ends (at once without Config.JoinQuorum)
 
 	// conn is the loop's connection to the leader's broker listener,
 	// used only by the loop goroutine (and by stop after it ended).
@@ -111,6 +112,7 @@ func newClusterMember(b *Broker) *clusterMember {
 	m := &clusterMember{
 		b: b, ctl: b.cfg.Controller, interval: b.cfg.HeartbeatInterval,
 		registered: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+		joinDone: make(chan struct{}),
 	}
 	if m.interval <= 0 {
 		m.interval = 2 * time.Second
@@ -125,6 +127,11 @@ func newClusterMember(b *Broker) *clusterMember {
 }
 
 func (m *clusterMember) start() {
+	if m.b.cfg.JoinQuorum {
+		go m.joinLoop()
+	} else {
+		close(m.joinDone)
+	}
 	if !m.b.cfg.ControllerOnly {
 		go m.loop()
 	} else {
@@ -205,6 +212,7 @@ func (m *clusterMember) stop() {
 	m.sec.stop()
 	close(m.quit)
 	<-m.done
+	<-m.joinDone
 	if m.epoch.Load() >= 0 {
 		if _, err := m.heartbeat(true); err != nil {
 			m.b.log.Warn("could not tell the controller this broker is stopping; its session will expire", "err", err)

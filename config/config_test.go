@@ -112,7 +112,7 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	if len(c.Cluster.BootstrapServers) != 0 || c.Cluster.Voters != "" {
+	if len(c.Cluster.BootstrapServers) != 0 || c.Cluster.Voters != "" || !c.Cluster.Standalone {
 		t.Fatalf("the stock file's bootstrap server is this node (a standalone quorum): %+v", c.Cluster)
 	}
 	want := []string{
@@ -158,10 +158,12 @@ func TestClusterKeys(t *testing.T) {
 	// controller.quorum.bootstrap.servers: a broker-only node's alone.
 	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\ncontroller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{},
 		"set either controller.quorum.voters (a static quorum) or controller.quorum.bootstrap.servers, not both")
-	f("controller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1"}, "")
-	f("controller.quorum.bootstrap.servers=10.0.0.2:9093", Cluster{}, "10.0.0.2:9093 is not this node's CONTROLLER listener")
-	f("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9095\ncontroller.quorum.bootstrap.servers=localhost:9093", Cluster{},
-		"localhost:9093 is not this node's CONTROLLER listener")
+	f("controller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1", Standalone: true}, "")
+	f("controller.quorum.bootstrap.servers=10.0.0.2:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+		BootstrapServers: []string{"10.0.0.2:9093"}, Join: true}, "")
+	f("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9095\ncontroller.quorum.bootstrap.servers=localhost:9093", Cluster{ControllerListen: "127.0.0.1:9095",
+		ControllerHost: "127.0.0.1", BootstrapServers: []string{"localhost:9093"}, Join: true}, "")
+	f("controller.quorum.bootstrap.servers=127.0.0.1:9093,10.0.0.2:9093", Cluster{}, "names this node and other controllers")
 	f("process.roles=broker\nnode.id=4\ncontroller.quorum.bootstrap.servers=127.0.0.1", Cluster{}, `"127.0.0.1" is not host:port`)
 	f("process.roles=broker\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093", Cluster{}, "must not be one of the voters")
 	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9094", Cluster{},

@@ -148,9 +148,17 @@ type Cluster struct {
 	ControllerHost    string   // host the quorum reaches it at when voters are unset
 	Voters            string   // controller.quorum.voters; "" means this node alone
 	// BootstrapServers is controller.quorum.bootstrap.servers: host:port
-	// of controllers' CONTROLLER listeners, for a broker-only node that is
-	// not given the voters.
-	BootstrapServers  []string
+	// of controllers' CONTROLLER listeners, for a broker-only node or a
+	// joining controller (Join) that is not given the voters.
+	BootstrapServers []string
+	// Standalone: a controller whose bootstrap servers name only itself
+	// (kafka-storage format --standalone): a quorum of one that others may
+	// join, so it keeps raft's ordinary timers.
+	Standalone bool
+	// Join: a controller whose bootstrap servers name other controllers:
+	// on an empty metadata log it asks the active controller to add it as
+	// a voter (AddRaftVoter) instead of starting a quorum.
+	Join              bool
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	// Replication: replica.lag.time.max.ms, replica.fetch.wait.max.ms,
@@ -760,20 +768,34 @@ func (r resolver) checkBootstrap() error {
 }
 
 // checkStandalone applies controller.quorum.bootstrap.servers to a
-// controller: naming only this node's own CONTROLLER listener (Kafka's
-// stock server.properties, formatted with kafka-storage format
-// --standalone) makes it a quorum of one, as with no quorum setting;
-// naming another controller would mean joining a dynamic quorum
-// (KIP-853: AddRaftVoter), which is not supported yet.
+// controller (KIP-853, without a format step): naming only this node's own
+// CONTROLLER listener (Kafka's stock server.properties, formatted with
+// kafka-storage format --standalone) starts a quorum of one (Standalone);
+// naming only other controllers joins their quorum as a voter (Join, as
+// with --no-initial-controllers and controller.quorum.auto.join.enable).
+// Naming both is refused: which node starts the quorum would be unclear.
 func (r resolver) checkStandalone(cl *Cluster, controllerAddr string) error {
+	if len(cl.BootstrapServers) == 0 {
+		return nil
+	}
 	_, ownPort, _ := net.SplitHostPort(controllerAddr)
+	self, others := 0, 0
 	for _, s := range cl.BootstrapServers {
 		host, port, _ := net.SplitHostPort(s)
-		if port != ownPort || !isLocalHost(host, cl.ControllerHost) {
-			return r.bad("controller.quorum.bootstrap.servers", fmt.Sprintf("%s is not this node's CONTROLLER listener: a controller that joins other controllers (a dynamic quorum, KIP-853) is not supported yet; list the quorum in controller.quorum.voters", s))
+		if port == ownPort && isLocalHost(host, cl.ControllerHost) {
+			self++
+		} else {
+			others++
 		}
 	}
-	cl.BootstrapServers = nil // a quorum of one: this node
+	switch {
+	case others == 0:
+		cl.BootstrapServers, cl.Standalone = nil, true
+	case self == 0:
+		cl.Join = true
+	default:
+		return r.bad("controller.quorum.bootstrap.servers", "names this node and other controllers: name only this node on the first controller (it starts the quorum) and a running controller on the others (they join it), or list the quorum in controller.quorum.voters")
+	}
 	return nil
 }
 

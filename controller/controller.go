@@ -36,6 +36,9 @@ var (
 	// ErrDuplicateBroker is DUPLICATE_BROKER_REGISTRATION: another
 	// incarnation of the broker id is registered and alive.
 	ErrDuplicateBroker = errors.New("controller: another broker with this id is registered and alive")
+	// ErrDuplicateVoter refuses to add a voter under an id another voter
+	// has (DUPLICATE_VOTER).
+	ErrDuplicateVoter = errors.New("controller: another voter has this id")
 	// ErrBrokerAlive refuses to unregister an unfenced broker.
 	ErrBrokerAlive = errors.New("controller: the broker is alive")
 
@@ -179,7 +182,7 @@ func (c *Controller) openRaft(dir string) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot read the metadata log: %w", err)
 	}
-	if !has && !c.cfg.Observer { // an observer waits to be added by the leader
+	if !has && !c.cfg.Observer && !c.cfg.Join { // observers and joining voters wait to be added by the leader
 		var servers []raft.Server
 		for _, v := range c.cfg.Voters {
 			servers = append(servers, raft.Server{
@@ -326,6 +329,52 @@ func (c *Controller) AddObserver(id int32, addr string) error {
 		return c.raftError(err)
 	}
 	return nil
+}
+
+// AddVoter makes node id, whose CONTROLLER listener is addr, a voter of
+// the quorum (Kafka's AddRaftVoter; raft AddVoter): a controller started
+// with Config.Join asks for it. Only the active controller adds; a voter
+// already known at addr is left as it is (ErrDuplicateVoter at another
+// address), and a non-voter is promoted. The new voter catches up from
+// the log (or a snapshot) as a follower does.
+func (c *Controller) AddVoter(id int32, addr string) error {
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID != sid || s.Suffrage != raft.Voter {
+			continue
+		}
+		if string(s.Address) == addr {
+			return nil
+		}
+		return fmt.Errorf("%w: node %d is a voter at %s, not %s", ErrDuplicateVoter, id, s.Address, addr)
+	}
+	if err := c.raft.AddVoter(sid, raft.ServerAddress(addr), 0, c.cfg.ApplyTimeout).Error(); err != nil {
+		return c.raftError(err)
+	}
+	return nil
+}
+
+// IsVoter reports whether this node is a voter in the quorum's current
+// configuration, as this node knows it.
+func (c *Controller) IsVoter() bool {
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	sid := raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID == sid {
+			return s.Suffrage == raft.Voter
+		}
+	}
+	return false
 }
 
 // removeObserver takes non-voter id out of the quorum's configuration

@@ -16,7 +16,10 @@
 // snapshots/ (raft's file snapshot store, two kept). Nodes talk over raft's
 // TCP transport on the CONTROLLER listener. An empty log bootstraps the
 // quorum from controller.quorum.voters on every voter alike; a single voter
-// elects itself with no extra step.
+// elects itself with no extra step. A node opened with Config.Join (a
+// controller given controller.quorum.bootstrap.servers naming others)
+// never bootstraps: it waits for the active controller to add it with
+// AddVoter (raft AddVoter, on its AddRaftVoter request) and then votes.
 //
 // sluiced runs one node per process: a voter for process.roles=controller
 // or broker,controller (combined); with controller.quorum.voters unset a

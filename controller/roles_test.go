@@ -200,3 +200,55 @@ func TestUnregisterBroker(t *testing.T) {
 		t.Fatalf("register again: %v", err)
 	}
 }
+
+// A node started with Join waits for the leader to add it as a voter:
+// then it follows the log and is counted in the quorum; a second add at
+// the same address changes nothing, at another address it is refused.
+func TestJoinAsVoter(t *testing.T) {
+	c := newCluster(t, 1)
+	leader := c.leader()
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	jcfg := testConfig(2, nil, t.TempDir())
+	jcfg.Join, jcfg.ListenAddr = true, freeAddr(t)
+	j, err := Open(jcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.IsVoter() {
+		t.Fatal("a joining node is a voter before it is added")
+	}
+	if err := j.AddVoter(2, j.Addr()); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("add on a non-leader: %v", err)
+	}
+	for range 2 {
+		if err := leader.AddVoter(2, j.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := leader.AddVoter(2, "127.0.0.1:1"); !errors.Is(err, ErrDuplicateVoter) {
+		t.Fatalf("add at another address: %v", err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if !j.IsVoter() {
+			return "the joined node is not a voter"
+		}
+		if _, ok := j.Image().Broker(7); !ok {
+			return "the joined node's image lacks the registration"
+		}
+		return ""
+	})
+	q, err := leader.Quorum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Voters) != 2 {
+		t.Fatalf("voters %+v, want 2", q.Voters)
+	}
+	// Two voters: a proposal needs both, so the joined node takes part.
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 8}); err != nil {
+		t.Fatal(err)
+	}
+}

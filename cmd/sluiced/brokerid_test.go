@@ -250,5 +250,56 @@ func TestBootstrapServersRefused(t *testing.T) {
 		}
 	}
 	f("broker", "1@127.0.0.1:9093", "127.0.0.1:9093", "PLAINTEXT://127.0.0.1:0", "not both")
-	f("broker,controller", "", "127.0.0.2:9093", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0", "is not this node's CONTROLLER listener")
+	ctl := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	f("broker,controller", "", ctl+",127.0.0.2:9093", "PLAINTEXT://127.0.0.1:0,CONTROLLER://"+ctl, "names this node and other controllers")
+}
+
+// A dynamic quorum (KIP-853) without a format step: the first controller
+// names only itself in controller.quorum.bootstrap.servers and starts a
+// quorum of one; two more name it and join as voters (AddRaftVoter); a
+// broker-only node bootstraps through one of the joiners. After kill -9
+// of the first controller the two others elect a leader among themselves
+// and the broker keeps creating topics: they are real voters.
+func TestControllersJoinThroughBootstrapServers(t *testing.T) {
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	}
+	env := func(roles, bootstrap string) []string {
+		return []string{"SLUICE_PROCESS_ROLES=" + roles, "SLUICE_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS=" + bootstrap,
+			"SLUICE_BROKER_HEARTBEAT_INTERVAL_MS=500", "SLUICE_BROKER_SESSION_TIMEOUT_MS=3000"}
+	}
+	var ctls []*proc
+	for i, addr := range addrs {
+		p := start(t, env("controller", addrs[0]), "--node-id", strconv.Itoa(i+1), "--cluster-id", "dynamic-quorum",
+			"--data-dir", t.TempDir(), "--listen", "CONTROLLER://"+addr)
+		if p.addr != addr {
+			t.Fatalf("controller %d: ready at %q, want %s:\n%s", i+1, p.addr, addr, p.stderr)
+		}
+		ctls = append(ctls, p)
+	}
+	agreed(t, addrs, 20*time.Second, func(v clusterView) string {
+		if !slices.Equal(v.voters, []int32{1, 2, 3}) {
+			return fmt.Sprintf("voters %v, want 1-3", v.voters)
+		}
+		return ""
+	})
+	b4 := start(t, env("broker", addrs[2]), "--node-id", "4", "--cluster-id", "dynamic-quorum",
+		"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0")
+	if b4.addr == "" {
+		t.Fatalf("broker 4 did not start:\n%s", b4.stderr)
+	}
+	leader := agreed(t, []string{b4.addr}, 20*time.Second, brokersAre(4))
+	createTopicN(t, b4.addr, "dyn", 2, time.Now().Add(10*time.Second))
+	ctls[leader-1].kill()
+	newLeader := agreed(t, []string{b4.addr}, 20*time.Second, func(v clusterView) string {
+		if v.leader == leader {
+			return fmt.Sprintf("the killed controller %d still leads", leader)
+		}
+		return brokersAre(4)(v)
+	})
+	createTopicN(t, b4.addr, "dyn-after", 2, time.Now().Add(15*time.Second))
+	replicasOn(t, b4.addr, "dyn-after", 2)
+	t.Logf("controller %d leads after kill -9 of %d", newLeader, leader)
+	b4.stop()
 }

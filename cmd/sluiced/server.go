@@ -111,7 +111,8 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
-	if cfg.Cluster.BrokerOnly() {
+	b.JoinQuorum = cfg.Cluster.Join
+	if cfg.Cluster.BrokerOnly() || cfg.Cluster.Join {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
 		for _, v := range vs {
 			b.QuorumAddrs = append(b.QuorumAddrs, v.Addr)
@@ -198,7 +199,7 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	self := net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))
 	voters := []controller.Voter{{ID: cfg.NodeID, Addr: self}}
-	if observer && len(cl.BootstrapServers) > 0 {
+	if (observer || cl.Join) && len(cl.BootstrapServers) > 0 {
 		voters = nil // controller.quorum.bootstrap.servers: the leader adds it and the log names the voters
 	} else if cl.Voters != "" {
 		var err error
@@ -212,16 +213,16 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
+		SessionTimeout: cl.SessionTimeout, Observer: observer, Join: cl.Join, Serve: serve,
 		Logger: raftLogger(len(voters), cfg.LogFormat),
 	}
-	if observer {
+	if observer || cl.Join {
 		ccfg.Advertise = self
 		if h := observerHost(cfg); h != "" {
 			ccfg.Advertise = net.JoinHostPort(h, portOf(cl.ControllerListen))
 		}
 	}
-	if len(voters) == 1 {
+	if len(voters) == 1 && !cl.Standalone { // a standalone quorum of one (bootstrap servers) may grow: raft's own timers
 		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
 	}
 	ctl, err := controller.Open(ccfg)
