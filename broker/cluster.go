@@ -175,7 +175,7 @@ func (m *clusterMember) step() time.Duration {
 		case errors.Is(err, errDuplicate):
 			if !m.refused {
 				m.refused = true
-				m.b.log.Error(fmt.Sprintf("node.id %d is taken: another broker registered with it is alive; not registered, retrying until its session ends (as Kafka's broker does)", m.b.cfg.NodeID),
+				m.b.log.Error(fmt.Sprintf("node.id %d is taken: another broker registered with it is alive; not registered, retrying until its session ends, as Kafka's broker does (after a restart within the session, the old incarnation's)", m.b.cfg.NodeID),
 					"node_id", m.b.cfg.NodeID, "err", err)
 			}
 			return duplicateRetry

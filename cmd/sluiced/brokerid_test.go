@@ -92,7 +92,7 @@ func TestDuplicateNodeID(t *testing.T) {
 
 	second := startB4()
 	secondPort := portNum(t, second.addr)
-	msg := "node.id 4 is taken: another broker registered with it is alive; not registered, retrying until its session ends (as Kafka's broker does)"
+	msg := "node.id 4 is taken: another broker registered with it is alive; not registered, retrying until its session ends, as Kafka's broker does (after a restart within the session, the old incarnation's)"
 	rec := second.waitLog(msg)
 	if e, _ := rec["err"].(string); !strings.Contains(e, "DUPLICATE_BROKER_REGISTRATION") {
 		t.Fatalf("the refusal's log record %v does not name DUPLICATE_BROKER_REGISTRATION", rec)
