@@ -90,7 +90,7 @@ type Controller struct {
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
-		heard    map[int32]bool      // lastSeen is a heartbeat or registration, not a session granted by this leader
+		heard    map[int32]heardMark // last heartbeat or registration, for CheckRegistration (never cleared by the session checks)
 		offsets  map[int32]uint64    // broker id → metadata offset its last heartbeat reported
 	}
 
@@ -112,7 +112,7 @@ func Open(c Config) (*Controller, error) {
 	}
 	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
 	ctl.mu.lastSeen = map[int32]time.Time{}
-	ctl.mu.heard = map[int32]bool{}
+	ctl.mu.heard = map[int32]heardMark{}
 	ctl.mu.offsets = map[int32]uint64{}
 	if err := ctl.openRaft(dir); err != nil {
 		ctl.closeStores()
@@ -423,7 +423,6 @@ func (c *Controller) leaderLoop() {
 			if isLeader {
 				c.mu.Lock()
 				clear(c.mu.lastSeen)
-				clear(c.mu.heard)
 				clear(c.mu.offsets)
 				c.mu.Unlock()
 			}

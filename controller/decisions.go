@@ -83,21 +83,31 @@ func (c *Controller) CheckRegistration(reg BrokerRegistration) error {
 		return nil
 	}
 	c.mu.Lock()
-	seen, heard := c.mu.lastSeen[reg.BrokerID]
-	heard = heard && c.mu.heard[reg.BrokerID]
+	h, ok := c.mu.heard[reg.BrokerID]
 	c.mu.Unlock()
-	if heard && c.cfg.Now().Sub(seen) <= c.cfg.SessionTimeout {
+	ago := c.cfg.Now().Sub(h.at)
+	if ok && h.gen == c.leaderGen.Load() && ago <= c.cfg.SessionTimeout {
 		return fmt.Errorf("%w: broker %d (registered at epoch %d) was heard from %v ago, within its session (%v)",
-			ErrDuplicateBroker, reg.BrokerID, old.Epoch, c.cfg.Now().Sub(seen).Round(time.Millisecond), c.cfg.SessionTimeout)
+			ErrDuplicateBroker, reg.BrokerID, old.Epoch, ago.Round(time.Millisecond), c.cfg.SessionTimeout)
 	}
 	return nil
 }
 
+// heardMark is when this controller last heard from a broker, and in
+// which of its leaderships (leaderGen): a mark from an earlier leadership
+// is stale, as the broker's heartbeats may have gone to another leader
+// meanwhile.
+type heardMark struct {
+	at  time.Time
+	gen uint64
+}
+
 // touch records that broker id was heard from now.
 func (c *Controller) touch(id int32) {
+	now := c.cfg.Now()
 	c.mu.Lock()
-	c.mu.lastSeen[id] = c.cfg.Now()
-	c.mu.heard[id] = true
+	c.mu.lastSeen[id] = now
+	c.mu.heard[id] = heardMark{at: now, gen: c.leaderGen.Load()}
 	c.mu.Unlock()
 }
 

@@ -38,7 +38,6 @@ func (c *Controller) checkSessions(wasLeader bool) bool {
 	if !wasLeader {
 		c.mu.Lock()
 		clear(c.mu.lastSeen)
-		clear(c.mu.heard)
 		c.mu.Unlock()
 		return true
 	}
