@@ -169,9 +169,16 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
 			}
-			if sp.ErrorCode == 0 && req.Acks == -1 && b.cl != nil {
+			if sp.ErrorCode == 0 && b.cl != nil {
+				// In a cluster the image can name this broker leader a moment
+				// before its leadership starts (epoch assigned, fetcher
+				// stopped, ISR known): until then the client retries, as
+				// Kafka answers a broker that has not become leader yet.
 				j.st = b.cl.repl.leader(t.partition(rp.Partition))
-				if !b.cl.repl.minInsync(j.st) {
+				switch {
+				case j.st == nil:
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				case req.Acks == -1 && !b.cl.repl.minInsync(j.st):
 					sp.ErrorCode = kerr.NotEnoughReplicas.Code
 				}
 			}

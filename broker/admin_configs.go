@@ -227,6 +227,11 @@ func (b *Broker) brokerConfigEntries(clusterLevel bool) []configEntry {
 			byName[key] = e
 		}
 	}
+	for key, doc := range throttleRateDocs { // dynamic only; Kafka's default: off
+		e := b.staticBrokerEntry(key, kmsg.ConfigTypeLong, doc, strPtr(maxLong), strPtr(maxLong))
+		e.readOnly = false
+		byName[key] = e
+	}
 	for key, sc := range b.cfg.StaticConfigs {
 		if _, ok := byName[key]; !ok {
 			byName[key] = b.staticBrokerEntry(key, kmsg.ConfigTypeString, sc.Doc, nilIfEmpty(sc.Value), nil)
@@ -256,6 +261,8 @@ func dynamicEntries(m map[string]string, src kmsg.ConfigSource) []configEntry {
 		e := configEntry{name: key, value: &v, source: src, typ: kmsg.ConfigTypeString}
 		if d := dynamicTopicSynonym(key); d != nil {
 			e.typ, e.doc = d.typ, d.doc
+		} else if doc, ok := throttleRateDocs[key]; ok {
+			e.typ, e.doc = kmsg.ConfigTypeLong, doc
 		}
 		e.synonyms = []configSynonym{{key, &v, src}}
 		out = append(out, e)

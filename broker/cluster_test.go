@@ -22,7 +22,7 @@ import (
 )
 
 // freeControllerAddr returns a loopback address whose port was free.
-func freeControllerAddr(t *testing.T) string {
+func freeControllerAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

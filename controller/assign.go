@@ -89,10 +89,12 @@ func rackAlternated(im *metadata.Image) []metadata.Broker {
 
 // electOnFence returns the partition changes for fencing broker lost: it
 // leaves every ISR it is in (unless it is the last member, kept so the
-// partition's data is not forgotten), and each partition it led gets the
-// first other live ISR replica in replica order as leader (leader epoch +
-// 1), or no leader; with unclean election, any live replica (ISR = it).
-func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Record {
+// partition's data is not forgotten; with elr it leaves it too, for the
+// ELR), and each partition it led gets the first other live ISR replica in
+// replica order as leader (leader epoch + 1), else with elr a live
+// eligible leader replica (elr.go), or no leader; with unclean election,
+// any live replica (ISR = it).
+func electOnFence(im *metadata.Image, lost int32, unclean, elr bool) []metadata.Record {
 	live := func(id int32) bool {
 		b, ok := im.Broker(id)
 		return ok && !b.Fenced && id != lost
@@ -105,7 +107,7 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 				continue
 			}
 			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == lost })
-			if len(isr) == 0 {
+			if len(isr) == 0 && !elr {
 				isr = slices.Clone(p.ISR)
 			}
 			leader := p.Leader
@@ -116,6 +118,9 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 						leader = r
 						break
 					}
+				}
+				if r, ok := elrLeader(afterFence(p, lost), live); leader == metadata.NoLeader && elr && ok {
+					leader, isr = r, []int32{r}
 				}
 				if leader == metadata.NoLeader && unclean {
 					for _, r := range p.Replicas {
@@ -136,8 +141,9 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 
 // electOnUnfence returns the changes that make broker back the leader of
 // the leaderless partitions whose ISR names it (or, with unclean election,
-// of the leaderless partitions it is a replica of whose ISR is all fenced).
-func electOnUnfence(im *metadata.Image, back int32, unclean bool) []metadata.Record {
+// of the leaderless partitions it is a replica of whose ISR is all fenced;
+// with elr, of those whose ISR is empty and that it is eligible to lead).
+func electOnUnfence(im *metadata.Image, back int32, unclean, elr bool) []metadata.Record {
 	var recs []metadata.Record
 	for _, name := range im.TopicNames() {
 		t, _ := im.Topic(name)
@@ -148,6 +154,8 @@ func electOnUnfence(im *metadata.Image, back int32, unclean bool) []metadata.Rec
 			isr := p.ISR
 			switch {
 			case slices.Contains(p.ISR, back):
+			case elr && elrEligible(p, back):
+				isr = []int32{back}
 			case unclean:
 				isr = []int32{back}
 			default:

@@ -104,6 +104,33 @@ type Config struct {
 	// member is alive, elect any live replica (losing acknowledged data).
 	// Default false (Kafka's).
 	UncleanLeaderElection bool
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: the active
+	// controller gives partitions back to their preferred leader (the
+	// first replica) when a broker's share of preferred leaderships held
+	// elsewhere passes LeaderImbalancePerBrokerPercentage. sluiced's
+	// default is true (Kafka's); a zero Config leaves it off.
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds:
+	// how often the imbalance is checked. Default 300 s (Kafka's). Shorter
+	// gives leaderships back sooner after a restart, for a scan of every
+	// partition on the active controller each time.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share (in percent) of a
+	// broker's preferred leaderships that may be held elsewhere before
+	// they are given back. sluiced's default is 10 (Kafka's); here it is
+	// taken as given, so 0 rebalances on any imbalance.
+	LeaderImbalancePerBrokerPercentage int
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (Kafka's
+	// eligible.leader.replicas.version=1, KIP-966; elr.go): replicas that
+	// leave an ISR already under min.insync.replicas stay eligible to lead,
+	// so losing the whole ISR does not take the partition offline when a
+	// clean one comes back. Default false, as Kafka 4.0; every broker must
+	// set it alike (they keep the high watermark still under min ISR).
+	EligibleLeaderReplicas bool
+	// DefaultMinInsync is the broker's min.insync.replicas, the topics'
+	// default, for the ELR rules. Default 1.
+	DefaultMinInsync int
 	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
 	// (Kafka's ProducerIdsBlock size).
 	ProducerIDBlockSize int32
@@ -131,6 +158,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = cfg.SessionTimeout / 9
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.DefaultMinInsync <= 0 {
+		cfg.DefaultMinInsync = 1
 	}
 	if cfg.ProducerIDBlockSize <= 0 {
 		cfg.ProducerIDBlockSize = 1000

@@ -118,9 +118,10 @@ func Open(c Config) (*Controller, error) {
 		ctl.closeStores()
 		return nil, err
 	}
-	ctl.done.Add(2)
+	ctl.done.Add(3)
 	go ctl.leaderLoop()
 	go ctl.sessionLoop()
+	go ctl.rebalanceLoop()
 	return ctl, nil
 }
 

@@ -20,6 +20,10 @@ type BrokerRegistration struct {
 	// (a combined node registering with itself): its previous incarnation
 	// was an earlier process of this node, never a live duplicate.
 	Local bool
+	// PreviousBrokerEpoch is the broker epoch the broker held when it last
+	// shut down cleanly, -1 (or 0) if it did not: a new incarnation with
+	// another value leaves every ELR (KIP-966).
+	PreviousBrokerEpoch int64
 }
 
 // RegisterBroker registers a broker and returns its new broker epoch. A
@@ -52,8 +56,13 @@ func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	if old, ok := im.Broker(reg.BrokerID); ok && !old.Fenced {
 		// A restart within its session: the old incarnation's leaderships
 		// move now, as for a fence.
-		recs = append(recs, electOnFence(im, reg.BrokerID, c.cfg.UncleanLeaderElection)...)
+		recs = append(recs, electOnFence(im, reg.BrokerID, c.cfg.UncleanLeaderElection, c.cfg.EligibleLeaderReplicas)...)
 	}
+	unclean := int32(-1)
+	if uncleanRestart(im, reg) {
+		unclean = reg.BrokerID
+	}
+	recs = c.trackELR(im, recs, unclean)
 	if err := c.propose(recs); err != nil {
 		return 0, fmt.Errorf("cannot register broker %d: %w", reg.BrokerID, err)
 	}
@@ -159,7 +168,8 @@ func (c *Controller) unfence(id int32, epoch int64) error {
 		return nil
 	}
 	recs := []metadata.Record{metadata.UnfenceBroker{BrokerID: id, BrokerEpoch: epoch}}
-	recs = append(recs, electOnUnfence(im, id, c.cfg.UncleanLeaderElection)...)
+	recs = append(recs, electOnUnfence(im, id, c.cfg.UncleanLeaderElection, c.cfg.EligibleLeaderReplicas)...)
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot unfence broker %d: %w", id, err)
 	}
@@ -183,7 +193,8 @@ func (c *Controller) FenceBroker(id int32) error {
 		return nil
 	}
 	recs := []metadata.Record{metadata.FenceBroker{BrokerID: id, BrokerEpoch: br.Epoch}}
-	recs = append(recs, electOnFence(im, id, c.cfg.UncleanLeaderElection)...)
+	recs = append(recs, electOnFence(im, id, c.cfg.UncleanLeaderElection, c.cfg.EligibleLeaderReplicas)...)
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot fence broker %d: %w", id, err)
 	}
@@ -347,7 +358,7 @@ func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID m
 	if !changed {
 		return p, nil
 	}
-	if err := c.propose([]metadata.Record{rec}); err != nil {
+	if err := c.propose(c.trackELR(im, []metadata.Record{rec}, -1)); err != nil {
 		return p, fmt.Errorf("cannot alter %s-%d: %w", t.Name, partition, err)
 	}
 	t, _ = c.Image().TopicByID(topicID)

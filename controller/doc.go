@@ -6,7 +6,7 @@
 //	                                                              ▲
 //	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
 //	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
-//	  AllocateProducerIDs, SetConfigs ────────────────────────────┘ raft.Apply
+//	  ElectLeaders, AllocateProducerIDs, SetConfigs ──────────────┘ raft.Apply
 //	                                                 (returns after commit)
 //
 // # Storage and transport
@@ -51,7 +51,11 @@
 // a batch that does not decode or apply is refused whole, on every node
 // alike, and its error is the proposal's answer. A snapshot is the image's
 // snapshot encoding (metadata.Image.AppendSnapshot), so restoring it gives
-// the same image, byte for byte.
+// the same image, byte for byte. Partition and PartitionChange records
+// carry the ELR and the last known ELR at record version 1, written only
+// when set: a log or snapshot from before KIP-966 replays unchanged, and a
+// cluster without eligible leader replicas writes the same bytes as
+// before (the metadata package draws the frames).
 //
 // # Decisions
 //
@@ -68,7 +72,9 @@
 //     processes with one node.id); the refused one retries until the
 //     other's session ends. A broker this leader has not heard from since
 //     it took over is not taken as alive, nor is a combined node's own
-//     broker (BrokerRegistration.Local).
+//     broker (BrokerRegistration.Local). A new incarnation whose
+//     PreviousBrokerEpoch is not the epoch it held (no clean shutdown)
+//     leaves every ELR.
 //   - UnregisterBroker: a fenced broker's registration is removed
 //     (metadata.UnregisterBroker) and a broker-only node's raft
 //     non-voter is removed from the configuration (RemoveServer); a live
@@ -81,6 +87,27 @@
 //     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
 //     replica. An unfenced broker takes back leaderless partitions whose ISR
 //     names it.
+//   - ElectLeaders (elect.go): PREFERRED makes a partition's first
+//     replica leader when it is alive and in the ISR
+//     (ErrElectionNotNeeded when it leads, ErrPreferredLeaderNotAvailable
+//     when it cannot); UNCLEAN, only for a partition without a live
+//     leader, takes a live ISR member, else the first live replica, which
+//     becomes the whole ISR. Every change of one call is one batch of
+//     PartitionChange records (leader epoch + 1). A nil partition list
+//     means every partition, answered without those needing no election.
+//   - Auto leader rebalance (rebalance.go, Config.AutoLeaderRebalance):
+//     every LeaderImbalanceCheckInterval the active controller counts, per
+//     broker, the partitions it is preferred leader of that others lead;
+//     over LeaderImbalancePerBrokerPercentage, it runs the preferred
+//     elections of those whose preferred leader is alive and in the ISR.
+//   - Eligible leader replicas (KIP-966, EligibleLeaderReplicas; elr.go):
+//     every decision's partition changes also set the ELR and the last
+//     known ELR. Under min ISR (the topic's min.insync.replicas, else
+//     DefaultMinInsync, capped at the replication factor) a replica leaving
+//     the ISR joins the ELR, and a fenced last ISR member leaves the ISR
+//     too; at min ISR or more both lists are empty. With no live ISR
+//     member the leader is a live ELR member (ISR = it), else, with an
+//     empty ELR, a live last-known-ELR member.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AlterPartition: a partition leader changes its ISR, naming the leader

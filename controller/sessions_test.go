@@ -56,6 +56,58 @@ func TestRegainedLeadershipStartsFreshSessions(t *testing.T) {
 	}
 }
 
+// The pass that finds leadership gained keeps the heartbeats received
+// since the previous pass (they came to this leadership) and starts the
+// other brokers' sessions afresh, there and then.
+func TestGainedLeadershipKeepsRecentHeartbeats(t *testing.T) {
+	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
+	now := time.Unix(1_000_000, 0)
+	cfg.Now = func() time.Time { return now }
+	cfg.SessionCheckInterval = time.Hour // the test runs the passes itself
+	ctl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	eventually(t, 10*time.Second, func() string {
+		if !ctl.IsLeader() {
+			return "single voter did not elect itself"
+		}
+		return ""
+	})
+	t0 := now
+	for id := int32(1); id <= 2; id++ {
+		epoch, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctl.Heartbeat(id, epoch); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second) // broker 1 at t0, broker 2 at t0+1s
+	}
+	prev := t0.Add(time.Second / 2) // the previous pass: between the two heartbeats
+	now = t0.Add(1200 * time.Millisecond)
+	if !ctl.checkSessionsSince(false, prev) {
+		t.Fatal("not leading")
+	}
+	ctl.mu.Lock()
+	seen1, seen2 := ctl.mu.lastSeen[1], ctl.mu.lastSeen[2]
+	ctl.mu.Unlock()
+	if !seen1.Equal(now) || !seen2.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after the first pass as leader: broker 1 seen at %v (want the pass), broker 2 at %v (want its heartbeat)", seen1, seen2)
+	}
+	// A session after broker 2's heartbeat, within broker 1's fresh one.
+	now = t0.Add(time.Second + cfg.SessionTimeout + 100*time.Millisecond)
+	ctl.checkSessionsSince(true, prev)
+	if b, _ := ctl.Image().Broker(2); !b.Fenced {
+		t.Fatal("broker 2 not fenced a session after its last heartbeat")
+	}
+	if b, _ := ctl.Image().Broker(1); b.Fenced {
+		t.Fatal("broker 1 fenced within the session that began at the first pass")
+	}
+}
+
 // A second incarnation of a broker id is refused while the first is alive
 // (unfenced, heard from within its session), as Kafka's
 // DUPLICATE_BROKER_REGISTRATION; once the session has passed, or the

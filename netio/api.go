@@ -32,7 +32,16 @@ type Handler interface {
 // Response is a response body made of byte runs and file regions, sent in
 // order: runs of bytes with writev, regions with sendfile(2). Regions are
 // released (Region.Release) once sent or once the connection is gone.
-type Response struct{ parts []part }
+type Response struct {
+	parts   []part
+	replica bool // a follower's Fetch: its regions count in Stats.Replica*
+}
+
+// MarkReplica marks r as the answer to a follower's Fetch: the writer
+// counts its file regions in Stats.ReplicaSendfileBytes or
+// Stats.ReplicaCopiedBytes, so an operator can see the share of
+// replicated bytes that leaves the leader by sendfile(2).
+func (r *Response) MarkReplica() { r.replica = true }
 
 type part struct {
 	b      []byte

@@ -17,7 +17,7 @@ import (
 )
 
 // freePort returns a loopback port that was free.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,7 +114,7 @@ func viewOf(addr string) (clusterView, error) {
 
 // agreed polls the running nodes until each one's view passes check and
 // all name the same leader, which it returns.
-func agreed(t *testing.T, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
+func agreed(t testing.TB, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -267,6 +267,11 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// The three applied the same metadata log: /metadataz answers the same
 	// index and image digest everywhere, with the three brokers unfenced.
 	st := sameMetadataOf(t, nodes)
+	// Each entry applied is stamped with the leader's append time: the
+	// apply lag of the last one, and of the last image reconciled.
+	if a, r := st.Applied, st.Reconciled; a == nil || a.Index == 0 || a.AppendedAt.IsZero() || a.LagSeconds < 0 || r == nil || r.Index > a.Index {
+		t.Fatalf("/metadataz apply stamps: applied %+v, reconciled %+v", a, r)
+	}
 	for id := int32(1); id <= 3; id++ {
 		if epoch, fenced := st.broker(id); epoch < 0 || fenced {
 			t.Fatalf("/metadataz: broker %d epoch %d fenced %v", id, epoch, fenced)
