@@ -320,13 +320,28 @@ func anyFlushAlways(jobs []*produceJob) bool {
 	return false
 }
 
+// produceBeforeAppend, when set (tests), is called by each job between
+// its leadership check and its append.
+var produceBeforeAppend atomic.Pointer[func(l *partition.Log)]
+
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
 	l := j.t.partition(j.out.Partition)
+	if hook := produceBeforeAppend.Load(); hook != nil {
+		(*hook)(l)
+	}
 	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
 	var res partition.AppendResult
-	if err == nil {
+	switch {
+	case err != nil:
+	case j.st == nil:
 		res, err = l.Append(records)
+	case j.st.lost():
+		err = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+	default:
+		// Made in the leadership's epoch: refused if the log has moved
+		// to a newer one meanwhile (a follower of the next leader).
+		res, err = l.AppendAsLeader(records, j.st.epoch)
 	}
 	if err != nil {
 		j.out.ErrorCode = errorCode(err)

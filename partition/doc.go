@@ -159,7 +159,12 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// writes `leader-epoch-checkpoint` before returning; EndOffsetForEpoch
+// writes `leader-epoch-checkpoint` before returning; AppendAsLeader is
+// Append made in a leader epoch, refused (ErrNotLeaderEpoch) unless that
+// is still the log's latest when the writer takes it, so an append checked
+// as leader cannot land after the log has begun following a newer leader
+// (its batch would carry that leader's epoch and never be found by an
+// epoch comparison); EndOffsetForEpoch
 // answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
 // TruncationOffset is the follower's rule for the leader's answer
 // (KIP-101, KIP-279).
