@@ -357,6 +357,9 @@ func (j *produceJob) append() {
 	j.out.BaseOffset = res.BaseOffset
 	if j.st != nil {
 		j.last = res.LastOffset
+		// As Kafka's maybeIncrementLeaderHW after a leader append: with
+		// the ISR down to this leader no follower fetch moves the HW.
+		j.b.cl.repl.advanceHW(j.st)
 	}
 	j.out.LogAppendTime = res.LogAppendTime
 	j.out.LogStartOffset = res.LogStartOffset

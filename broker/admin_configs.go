@@ -72,6 +72,11 @@ func (b *Broker) topicConfigEntries(overrides map[string]string) []configEntry {
 			if sv := d.value(static); b.staticSet(d.synonyms, sv != dflt) {
 				e.synonyms = append(e.synonyms, configSynonym{syn, &sv, kmsg.ConfigSourceStaticBrokerConfig})
 			}
+		} else if sc, ok := b.cfg.StaticConfigs[syn]; ok && sc.Set && len(d.synonyms) > 0 {
+			// A config only stored here whose broker key the daemon reads
+			// (unclean.leader.election.enable, for the controller).
+			sv := sc.Value
+			e.synonyms = append(e.synonyms, configSynonym{syn, &sv, kmsg.ConfigSourceStaticBrokerConfig})
 		}
 		e.synonyms = append(e.synonyms, configSynonym{syn, &dflt, kmsg.ConfigSourceDefaultConfig})
 		e.value, e.source = e.synonyms[0].value, e.synonyms[0].source

@@ -363,6 +363,10 @@ func (rm *replicaManager) isrLoop() {
 			if shrunk := rm.laggards(st, time.Now()); shrunk != nil {
 				rm.alterISR(st, shrunk)
 			}
+			// Appends other than produce (coordinator records, transaction
+			// markers) to a leader alone in its ISR have no follower fetch
+			// to move the HW past them: this tick does.
+			rm.advanceHW(st)
 		}
 	}
 }

@@ -191,8 +191,9 @@ var topicConfigDefs = []topicConfigDef{
 		value: func(c partition.Config) string { return strconv.FormatInt(c.SegmentMs, 10) },
 		doc:   "The age at which a non-empty active segment is rolled."},
 	{name: "unclean.leader.election.enable", synonyms: []string{"unclean.leader.election.enable"}, typ: kmsg.ConfigTypeBoolean, dflt: "false",
-		set: validBool, effect: storedForCluster,
-		doc: "Whether a replica outside the ISR may become leader as a last resort, losing data."},
+		set:    validBool,
+		effect: "Honoured by the active controller (controller/unclean.go): it elects a live replica outside the ISR of a partition whose ISR is all lost, at once when this is set to true. On one node there is no other replica.",
+		doc:    "Whether a replica outside the ISR may become leader as a last resort, losing data."},
 }
 
 // topicConfigByName indexes topicConfigDefs.

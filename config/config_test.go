@@ -90,7 +90,7 @@ func TestDefaults(t *testing.T) {
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second,
 			ReplicaLagTimeMax: 30 * time.Second, ReplicaFetchWait: 500 * time.Millisecond, NumReplicaFetchers: 1, HWCheckpointInterval: 5 * time.Second,
-			AutoLeaderRebalance: true, LeaderImbalanceCheckInterval: 300 * time.Second, LeaderImbalancePercentage: 10},
+			AutoLeaderRebalance: true, LeaderImbalanceCheckInterval: 300 * time.Second, LeaderImbalancePercentage: 10, UncleanLeaderElectionInterval: 5 * time.Minute},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
@@ -512,6 +512,7 @@ func clusterTimingDefaults(want *Cluster) {
 	want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
 	want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
 	want.AutoLeaderRebalance, want.LeaderImbalanceCheckInterval, want.LeaderImbalancePercentage = true, 300*time.Second, 10
+	want.UncleanLeaderElectionInterval = 5 * time.Minute
 }
 
 // The controllers' CONTROLLER listener: its protocol from the map, and on

@@ -175,6 +175,11 @@ type Cluster struct {
 	LeaderImbalancePercentage    int
 	// EligibleLeaderReplicas is eligible.leader.replicas.enable (KIP-966).
 	EligibleLeaderReplicas bool
+	// UncleanLeaderElection is unclean.leader.election.enable, the topics'
+	// default; UncleanLeaderElectionInterval is
+	// unclean.leader.election.interval.ms.
+	UncleanLeaderElection         bool
+	UncleanLeaderElectionInterval time.Duration
 	// ReplicaSelector is replica.selector.class: "" (the leader) or
 	// RackAwareReplicaSelectorClass (KIP-392).
 	ReplicaSelector string
@@ -727,6 +732,8 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.LeaderImbalanceCheckInterval = time.Duration(r.int("leader.imbalance.check.interval.seconds")) * time.Second
 	cl.LeaderImbalancePercentage = int(r.int("leader.imbalance.per.broker.percentage"))
 	cl.EligibleLeaderReplicas = r.bool("eligible.leader.replicas.enable")
+	cl.UncleanLeaderElection = r.bool("unclean.leader.election.enable")
+	cl.UncleanLeaderElectionInterval = r.ms("unclean.leader.election.interval.ms")
 	cl.ReplicaSelector = strings.TrimSpace(r.str("replica.selector.class"))
 	if cl.ReplicaSelector != "" && cl.ReplicaSelector != RackAwareReplicaSelectorClass {
 		return r.bad("replica.selector.class", "want unset (the leader) or "+RackAwareReplicaSelectorClass)

@@ -81,12 +81,15 @@
 //     broker is refused with ErrBrokerAlive.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
-//     broker a full session.
+//     broker a full session from its election, except the previous
+//     leader's own broker, whose session runs from when that leader was
+//     last heard from (sessions.go).
 //   - FenceBroker: the broker leaves every ISR (unless it is the last
 //     member) and each partition it led gets the first live ISR replica
-//     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
-//     replica. An unfenced broker takes back leaderless partitions whose ISR
-//     names it.
+//     (leader epoch + 1), or no leader; where the topic allows unclean
+//     elections, the first live replica. An unfenced broker takes back
+//     leaderless partitions whose ISR names it (or, unclean, any it is a
+//     replica of).
 //   - ElectLeaders (elect.go): PREFERRED makes a partition's first
 //     replica leader when it is alive and in the ISR
 //     (ErrElectionNotNeeded when it leads, ErrPreferredLeaderNotAvailable
@@ -118,6 +121,15 @@
 //     replica), once, by the broker package's reconciler.
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
+//   - Unclean leader election (unclean.go): a partition without a live
+//     ISR member (nor, with ELR, a live eligible one) gets its first live
+//     replica as leader, alone in the ISR, ELR and last known ELR emptied
+//     (leader epoch + 1), when its topic's unclean.leader.election.enable
+//     allows it (topic config, else this node's dynamic broker config,
+//     else the cluster-wide one, else UncleanLeaderElection). Decided on
+//     fencing and unfencing, in the same batch as a SetConfigs that names
+//     the key, and every UncleanLeaderElectionCheckInterval; each one is
+//     logged at ERROR and counted (UncleanElections).
 //   - CreateAcls / DeleteAcls / AlterScramCredentials: ACL bindings get
 //     fresh random ids here, and one the image already holds is not
 //     stored twice (so a retry or a repeated takeover is harmless);

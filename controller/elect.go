@@ -66,7 +66,7 @@ func (c *Controller) ElectLeaders(typ ElectionType, parts []TopicPartition) ([]E
 			continue
 		}
 		seen[tp] = true
-		rec, err := electOne(im, typ, tp)
+		rec, err := electOne(im, typ, tp, c.cfg.EligibleLeaderReplicas)
 		if all && errors.Is(err, ErrElectionNotNeeded) {
 			continue
 		}
@@ -75,6 +75,7 @@ func (c *Controller) ElectLeaders(typ ElectionType, parts []TopicPartition) ([]E
 		}
 		out = append(out, ElectionResult{TopicPartition: tp, Err: err})
 	}
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		err = fmt.Errorf("cannot elect leaders: %w", err)
 		for i := range out {
@@ -84,6 +85,7 @@ func (c *Controller) ElectLeaders(typ ElectionType, parts []TopicPartition) ([]E
 		}
 		return out, err
 	}
+	c.noteUnclean(im, recs)
 	return out, nil
 }
 
@@ -99,8 +101,9 @@ func allPartitions(im *metadata.Image) []TopicPartition {
 	return out
 }
 
-// electOne decides one partition's election and returns its change.
-func electOne(im *metadata.Image, typ ElectionType, tp TopicPartition) (metadata.PartitionChange, error) {
+// electOne decides one partition's election and returns its change; elr
+// is Config.EligibleLeaderReplicas.
+func electOne(im *metadata.Image, typ ElectionType, tp TopicPartition, elr bool) (metadata.PartitionChange, error) {
 	t, ok := im.Topic(tp.Topic)
 	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
 		return metadata.PartitionChange{}, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, tp.Topic, tp.Partition)
@@ -110,7 +113,7 @@ func electOne(im *metadata.Image, typ ElectionType, tp TopicPartition) (metadata
 	leader, isr := metadata.NoLeader, p.ISR
 	var err error
 	if typ == ElectUnclean {
-		leader, isr, err = electUnclean(p, live)
+		leader, isr, err = electUnclean(p, live, elr)
 	} else {
 		leader, err = electPreferred(p, live)
 	}
@@ -148,11 +151,12 @@ func electPreferred(p metadata.Partition, live func(int32) bool) (int32, error) 
 
 // electUnclean returns the leader and ISR of an unclean election: only for
 // a partition without a live leader (else ErrElectionNotNeeded), a live
-// ISR member first (a clean choice, ISR kept), else the first live replica
-// in replica order, which becomes the whole ISR (what only it holds is
-// what the partition keeps). ErrEligibleLeadersNotAvailable when no
-// replica is alive.
-func electUnclean(p metadata.Partition, live func(int32) bool) (int32, []int32, error) {
+// ISR member first (a clean choice, ISR kept), else with elr a live
+// eligible leader replica (clean too, ISR = it; elr.go), else the first
+// live replica in replica order, which becomes the whole ISR (what only it
+// holds is what the partition keeps). ErrEligibleLeadersNotAvailable when
+// no replica is alive.
+func electUnclean(p metadata.Partition, live func(int32) bool, elr bool) (int32, []int32, error) {
 	if p.Leader != metadata.NoLeader && live(p.Leader) {
 		return p.Leader, p.ISR, ErrElectionNotNeeded
 	}
@@ -160,6 +164,9 @@ func electUnclean(p metadata.Partition, live func(int32) bool) (int32, []int32, 
 		if slices.Contains(p.ISR, r) && live(r) {
 			return r, p.ISR, nil
 		}
+	}
+	if r, ok := elrLeader(p, live); elr && ok {
+		return r, []int32{r}, nil
 	}
 	for _, r := range p.Replicas {
 		if live(r) {

@@ -36,7 +36,7 @@ func TestElectUnclean(t *testing.T) {
 	f := func(replicas, isr []int32, leader int32, alive func(int32) bool, want int32, wantISR []int32, wantErr error) {
 		t.Helper()
 		p := metadata.Partition{Replicas: replicas, ISR: isr, Leader: leader}
-		got, gotISR, err := electUnclean(p, alive)
+		got, gotISR, err := electUnclean(p, alive, false)
 		if !errors.Is(err, wantErr) || err == nil && (got != want || !slices.Equal(gotISR, wantISR)) {
 			t.Fatalf("electUnclean(%v, isr %v, leader %d) = %d %v, %v; want %d %v, %v", replicas, isr, leader, got, gotISR, err, want, wantISR, wantErr)
 		}

@@ -88,7 +88,9 @@ func (c *Controller) setELR(im *metadata.Image, t *metadata.TopicImage, p metada
 		replicas = pc.Replicas
 	}
 	var elr, lke []int32
-	if c.cfg.EligibleLeaderReplicas && len(isr) < c.minISR(im, t, len(replicas)) {
+	// An unclean election empties both lists, as Kafka's: the new leader's
+	// log is the partition's now, so no other replica is known clean.
+	if c.cfg.EligibleLeaderReplicas && len(isr) < c.minISR(im, t, len(replicas)) && !uncleanChange(p, *pc) {
 		// In replica order, so every node computes the same lists.
 		for _, r := range replicas {
 			switch {

@@ -43,6 +43,7 @@
 //	sluice_append_round_batches                batches per pwritev (group commit: appends sharing one write), histogram
 //	sluice_fsync_duration_seconds              fsync time of a segment, histogram (--fsync always or interval, rolls, shutdown)
 //	sluice_metadata_apply_lag_seconds{stage}   metadata log entry: controller's append to this node's apply, histogram; stage image or reconciled (controller/applylag.go)
+//	sluice_unclean_leader_elections_total      unclean leader elections committed by this node as active controller (controller/unclean.go)
 //	sluice_cleaner_cleanings_total             log cleaner: logs cleaned
 //	sluice_cleaner_bytes_read_total            log cleaner: segment bytes read and rewritten
 //	sluice_cleaner_bytes_written_total         log cleaner: bytes of the cleaned segments written
@@ -183,6 +184,19 @@ func (m *Metrics) newWriterHistograms() {
 // (controller.StageImage or controller.StageReconciled).
 func (m *Metrics) MetadataApplied(stage string, lag time.Duration) {
 	m.applyLag.WithLabelValues(stage).Observe(lag.Seconds())
+}
+
+// UncleanElections exports n, the unclean leader elections this node
+// committed as the active controller (controller.UncleanElections), as
+// sluice_unclean_leader_elections_total. Call it once the node's
+// controller runs; a second call is ignored.
+func (m *Metrics) UncleanElections(n func() int64) {
+	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_unclean_leader_elections_total",
+		Help: "Unclean leader elections this node committed as the active controller since it started " +
+			"(unclean.leader.election.enable; Kafka's UncleanLeaderElectionsPerSec): leaders elected outside the ISR, " +
+			"losing the records only the lost replicas held. Each is logged at ERROR with topic, partition and leader."},
+		func() float64 { return float64(n()) })
+	_ = m.reg.Register(c) // AlreadyRegisteredError on a second call: the first stays
 }
 
 // Observer is the partition.Observer feeding the writer's histograms;

@@ -30,12 +30,17 @@ func freePort(t testing.TB) int {
 // request sends one request to addr on a new connection and returns the
 // response.
 func request(addr string, req kmsg.Request) (kmsg.Response, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	return requestWithin(addr, req, 5*time.Second)
+}
+
+// requestWithin is request bounded by timeout.
+func requestWithin(addr string, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	c, err := net.DialTimeout("tcp", addr, min(2*time.Second, timeout))
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(timeout))
 	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cluster-test")).AppendRequest(nil, req, 1)
 	if _, err := c.Write(frame); err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ import (
 
 // benchNodes starts three combined nodes with an HTTP listener each and
 // env added, and waits until they agree on a leader and three brokers.
-func benchNodes(b *testing.B, env ...string) (nodes []*proc, addrs, https []string) {
+func benchNodes(b testing.TB, env ...string) (nodes []*proc, addrs, https []string) {
 	b.Helper()
 	var voters []string
 	var clientPorts []int
@@ -191,8 +191,9 @@ func BenchmarkMetadataPropagation(b *testing.B) {
 // (by the new leader: the old one is dead) and to the first Metadata
 // answer from a survivor naming a new leader, against
 // broker.session.timeout.ms + 2 s. "broker": the leader is not the
-// active controller; "controller": it is (an election comes first, and
-// the new controller gives every broker a fresh session).
+// active controller; "controller": it is (an election comes first; the
+// new controller starts the killed broker's session from when it last
+// heard the old controller, controller/sessions.go).
 func BenchmarkLeaderFailover(b *testing.B) {
 	for _, c := range []struct {
 		name       string
@@ -201,6 +202,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		controller bool
 	}{
 		{"session=9s(default)/broker", 9 * time.Second, 2 * time.Second, false},
+		{"session=9s(default)/controller", 9 * time.Second, 2 * time.Second, true},
 		{"session=3s/broker", 3 * time.Second, 500 * time.Millisecond, false},
 		{"session=3s/controller", 3 * time.Second, 500 * time.Millisecond, true},
 	} {

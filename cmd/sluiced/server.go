@@ -215,11 +215,13 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout, Observer: observer, Join: cl.Join, Serve: serve,
+		SessionTimeout: cl.SessionTimeout, HeartbeatInterval: cl.HeartbeatInterval, Observer: observer, Join: cl.Join, Serve: serve,
 		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
 		EligibleLeaderReplicas:             cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
+		UncleanLeaderElection:              cl.UncleanLeaderElection,
+		UncleanLeaderElectionCheckInterval: cl.UncleanLeaderElectionInterval,
 	}
 	if observer || cl.Join {
 		ccfg.Advertise = self
@@ -304,6 +306,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 			ctl, err := startController(cfg, log, serve)
 			if err == nil {
 				ctl.SetApplyObserver(func(stage string, s controller.ApplyStamp) { m.MetadataApplied(stage, s.Lag()) })
+				m.UncleanElections(ctl.UncleanElections)
 			}
 			return ctl, err
 		},
