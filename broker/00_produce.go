@@ -29,7 +29,10 @@ import (
 // * With a controller, a partition this broker does not lead (metadata
 //   image) gets NOT_LEADER_OR_FOLLOWER; from v10 with the current leader
 //   and its epoch (CurrentLeader) and that leader's endpoint at the
-//   client's listener (NodeEndpoints), as KIP-951.
+//   client's listener (NodeEndpoints), as KIP-951. So does one whose
+//   leadership has not started yet, or has ended by the time of the
+//   append: the append is made in the leadership's epoch
+//   (Log.AppendAsLeader) and refused once the log is at another.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). acks=1 completes when Log.Append returns
 //   (which already waits for fsync under --fsync always). acks=-1 (all),
