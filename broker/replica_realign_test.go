@@ -2,11 +2,13 @@ package broker
 
 import (
 	"bytes"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
@@ -227,5 +229,99 @@ func TestProduceAfterLeadershipMovedRefused(t *testing.T) {
 	}
 	if got, want := leader.LogEndOffset(), next.Load()+1; got != want {
 		t.Fatalf("log end %d, want %d: only the next leader's batch", got, want)
+	}
+}
+
+// While an ISR expansion is in flight the HW waits for the joining
+// follower too (Kafka's maximal ISR): the controller may commit the new
+// ISR before the leader hears of it, and a member that lacks records
+// below the HW could then be elected (TestNemesis/rf3 saw a consumed
+// record vanish that way).
+func TestHWWaitsForFollowerJoiningISR(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	reg := kmsg.NewPtrBrokerRegistrationRequest()
+	reg.BrokerID, reg.ClusterID, reg.IncarnationID = 8, "sluice-test-cluster", [16]byte{8}
+	l := kmsg.NewBrokerRegistrationRequestListener()
+	l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", 9
+	reg.Listeners = append(reg.Listeners, l)
+	rr := rc.roundTrip(reg).(*kmsg.BrokerRegistrationResponse)
+	hb := kmsg.NewPtrBrokerHeartbeatRequest()
+	hb.BrokerID, hb.BrokerEpoch = 8, rr.BrokerEpoch
+	if r := rc.roundTrip(hb).(*kmsg.BrokerHeartbeatResponse); rr.ErrorCode != 0 || r.ErrorCode != 0 || r.IsFenced {
+		t.Fatalf("broker 8: registration %d, heartbeat %+v", rr.ErrorCode, r)
+	}
+	id, err := ts.ctl.CreateTopic("maxisr", 3, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	epoch := ti.Partitions[p].LeaderEpoch
+	tp, err := ts.Broker().awaitTopic("maxisr", time.Now().Add(10*time.Second), func(tp *topic) bool {
+		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := tp.partition(p)
+	st := ts.Broker().cl.repl.leader(log)
+	isr := func() []int32 {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return slices.Clone(st.mu.isr)
+	}
+	// Broker 8 leaves the ISR.
+	ts.Broker().cl.repl.alterISR(st, slices.DeleteFunc(isr(), func(r int32) bool { return r == 8 }))
+	if slices.Contains(isr(), 8) {
+		t.Fatalf("ISR %v after dropping 8", isr())
+	}
+	produce := func(v string) {
+		t.Helper()
+		if r := produceOne(t, rc, produceReq(9, 1, "maxisr", p, makeBatch(noProducer, []byte(v)))); r.ErrorCode != 0 {
+			t.Fatal(kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+	produce("a")
+	replicaFetch(t, rc, 7, id, p, 0, epoch, -1)
+	replicaFetch(t, rc, 7, id, p, 1, epoch, epoch)
+	if hw := log.HighWatermark(); hw != 1 {
+		t.Fatalf("HW %d with the ISR %v at 1, want 1", hw, isr())
+	}
+
+	// Broker 8 reaches the HW: the expansion is held before it is sent.
+	entered, release := make(chan struct{}), make(chan struct{})
+	hook := func(_ *leaderState, proposed []int32) {
+		if slices.Contains(proposed, 8) {
+			close(entered)
+			<-release
+		}
+	}
+	alterISRHook.Store(&hook)
+	defer alterISRHook.Store(nil)
+	replicaFetch(t, rc, 8, id, p, 1, epoch, epoch)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ISR expansion for broker 8")
+	}
+	produce("b")
+	replicaFetch(t, rc, 7, id, p, 2, epoch, epoch)
+	if hw := log.HighWatermark(); hw != 1 {
+		close(release)
+		t.Fatalf("HW %d while 8 (at 1) joins the ISR, want 1", hw)
+	}
+	close(release)
+	waitFor(t, "broker 8 back in the ISR", 10*time.Second, func() bool { return slices.Contains(isr(), 8) })
+	replicaFetch(t, rc, 8, id, p, 2, epoch, epoch)
+	if hw := log.HighWatermark(); hw != 2 {
+		t.Fatalf("HW %d with the whole ISR at 2, want 2", hw)
 	}
 }

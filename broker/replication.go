@@ -35,7 +35,10 @@ package broker
 //     ISR that has not caught up to the leader's LEO for
 //     replica.lag.time.max.ms (30 s) leaves it;
 //   - expand, on a follower's fetch: a follower out of the ISR whose LEO
-//     reached the HW (and the start of the current leader epoch) joins it.
+//     reached the HW (and the start of the current leader epoch) joins it;
+//     until the controller answers, the HW also waits for that follower
+//     (Kafka's maximal ISR), as the controller may commit the new ISR
+//     before the leader hears of it.
 //
 // The controller also takes a fenced broker out of every ISR (its session
 // expired, or it shut down). One AlterPartition per partition is in flight
@@ -67,6 +70,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -163,6 +167,11 @@ type leaderState struct {
 		partitionEpoch int32
 		followers      map[int32]*followerState
 		pending        bool // an AlterPartition in flight
+		// maximal is the ISR an expansion in flight proposes: until the
+		// answer, the HW counts its members too (Kafka's maximal ISR), so
+		// it never passes the joining follower's LEO; the controller may
+		// commit the expansion before the leader hears of it.
+		maximal []int32
 	}
 }
 
@@ -282,7 +291,8 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 	rm.advanceHW(st)
 }
 
-// advanceHW moves the leader's HW to the minimum LEO over the ISR. With
+// advanceHW moves the leader's HW to the minimum LEO over the ISR (and,
+// while an expansion is in flight, over the follower it adds). With
 // eligible leader replicas (KIP-966) it stays still while the ISR is under
 // min.insync.replicas, so every ELR member holds every record below it.
 func (rm *replicaManager) advanceHW(st *leaderState) {
@@ -293,16 +303,18 @@ func (rm *replicaManager) advanceHW(st *leaderState) {
 		st.mu.Unlock()
 		return
 	}
-	for _, r := range st.mu.isr {
-		if r == rm.self {
-			continue
+	for _, members := range [2][]int32{st.mu.isr, st.mu.maximal} { // maximal: an expansion in flight
+		for _, r := range members {
+			if r == rm.self {
+				continue
+			}
+			f := st.mu.followers[r]
+			if f == nil || f.leo < 0 {
+				st.mu.Unlock()
+				return // an ISR member not heard from yet holds the HW
+			}
+			hw = min(hw, f.leo)
 		}
-		f := st.mu.followers[r]
-		if f == nil || f.leo < 0 {
-			st.mu.Unlock()
-			return // an ISR member not heard from yet holds the HW
-		}
-		hw = min(hw, f.leo)
 	}
 	st.mu.Unlock()
 	st.log.UpdateHighWatermark(hw)
@@ -331,7 +343,7 @@ func (rm *replicaManager) followerFetched(st *leaderState, replica int32, offset
 	var expand []int32
 	if !slices.Contains(st.mu.isr, replica) && !st.mu.pending && offset >= st.log.HighWatermark() && offset >= st.epochStart {
 		expand = append(slices.Clone(st.mu.isr), replica)
-		st.mu.pending = true
+		st.mu.pending, st.mu.maximal = true, expand
 	}
 	st.mu.Unlock()
 	rm.advanceHW(st)
@@ -396,14 +408,20 @@ func (rm *replicaManager) laggards(st *leaderState, now time.Time) []int32 {
 	return out
 }
 
+// alterISRHook, when set (tests), is called by alterISR before it sends.
+var alterISRHook atomic.Pointer[func(st *leaderState, isr []int32)]
+
 // alterISR asks the controller for isr and adopts the answer.
 func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	st.mu.Lock()
 	pe := st.mu.partitionEpoch
 	st.mu.Unlock()
+	if hook := alterISRHook.Load(); hook != nil {
+		(*hook)(st, isr)
+	}
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
-	st.mu.pending = false
+	st.mu.pending, st.mu.maximal = false, nil
 	if err == nil && p.LeaderEpoch == st.epoch && p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.ISR), p.PartitionEpoch
 	}
