@@ -151,7 +151,9 @@
 // batch's end above it, so a move costs no I/O: the HW's position is the
 // end of the last batch wholly below it (an HW inside a batch hides that
 // batch, as Kafka's fetch upper bound does). Wait wakes at every publish
-// (LEO moves) and every HW move.
+// (LEO moves) and every HW move. OnAppend's hook runs after every round
+// that added records, before its appends return: a leader moves the HW
+// there (with the ISR the leader alone, nothing else would).
 //
 // AppendAsFollower is the replica origin of an append: the leader's base
 // offsets, partition leader epochs, producer ids, sequences and timestamps
@@ -159,12 +161,14 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// writes `leader-epoch-checkpoint` before returning; AppendAsLeader is
+// records the epoch; its `leader-epoch-checkpoint` entry is written and
+// fsync'd before the first record of the epoch (by that append round, or
+// at once when the epoch starts below the log end). AppendAsLeader is
 // Append made in a leader epoch, refused (ErrNotLeaderEpoch) unless that
 // is still the log's latest when the writer takes it, so an append checked
 // as leader cannot land after the log has begun following a newer leader
 // (its batch would carry that leader's epoch and never be found by an
-// epoch comparison); EndOffsetForEpoch
+// epoch comparison). EndOffsetForEpoch
 // answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
 // TruncationOffset is the follower's rule for the leader's answer
 // (KIP-101, KIP-279).
