@@ -29,7 +29,10 @@ import (
 // * With a controller, a partition this broker does not lead (metadata
 //   image) gets NOT_LEADER_OR_FOLLOWER; from v10 with the current leader
 //   and its epoch (CurrentLeader) and that leader's endpoint at the
-//   client's listener (NodeEndpoints), as KIP-951.
+//   client's listener (NodeEndpoints), as KIP-951. So does one whose
+//   leadership has not started yet, or has ended by the time of the
+//   append: the append is made in the leadership's epoch
+//   (Log.AppendAsLeader) and refused once the log is at another.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). acks=1 completes when Log.Append returns
 //   (which already waits for fsync under --fsync always). acks=-1 (all),
@@ -320,13 +323,28 @@ func anyFlushAlways(jobs []*produceJob) bool {
 	return false
 }
 
+// produceBeforeAppend, when set (tests), is called by each job between
+// its leadership check and its append.
+var produceBeforeAppend atomic.Pointer[func(l *partition.Log)]
+
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
 	l := j.t.partition(j.out.Partition)
+	if hook := produceBeforeAppend.Load(); hook != nil {
+		(*hook)(l)
+	}
 	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
 	var res partition.AppendResult
-	if err == nil {
+	switch {
+	case err != nil:
+	case j.st == nil:
 		res, err = l.Append(records)
+	case j.st.lost():
+		err = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+	default:
+		// Made in the leadership's epoch: refused if the log has moved
+		// to a newer one meanwhile (a follower of the next leader).
+		res, err = l.AppendAsLeader(records, j.st.epoch)
 	}
 	if err != nil {
 		j.out.ErrorCode = errorCode(err)

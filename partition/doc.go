@@ -163,7 +163,12 @@
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
 // records the epoch; its `leader-epoch-checkpoint` entry is written and
 // fsync'd before the first record of the epoch (by that append round, or
-// at once when the epoch starts below the log end); EndOffsetForEpoch
+// at once when the epoch starts below the log end). AppendAsLeader is
+// Append made in a leader epoch, refused (ErrNotLeaderEpoch) unless that
+// is still the log's latest when the writer takes it, so an append checked
+// as leader cannot land after the log has begun following a newer leader
+// (its batch would carry that leader's epoch and never be found by an
+// epoch comparison). EndOffsetForEpoch
 // answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
 // TruncationOffset is the follower's rule for the leader's answer
 // (KIP-101, KIP-279).
