@@ -95,7 +95,27 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	jobs := b.produceJobs(ctx, r, req, resp)
+	if b.pipelines(req, jobs) {
+		// The appends are queued now, in request order; the wait for their
+		// fsync or their replicas runs while netio handles this
+		// connection's next requests (netio.Pending).
+		submitAppends(jobs)
+		return netio.Pending(func() (*netio.Response, error) {
+			for _, j := range jobs {
+				j.wait()
+			}
+			return b.finishProduce(ctx, r, req, resp, jobs)
+		}), nil
+	}
 	runAppends(jobs)
+	return b.finishProduce(ctx, r, req, resp, jobs)
+}
+
+// finishProduce completes a produce whose appends are done: acks=all's
+// wait for the high watermark, the leader hints, and the response (none
+// for acks=0).
+func (b *Broker) finishProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest,
+	resp *kmsg.ProduceResponse, jobs []*produceJob) (*netio.Response, error) {
 	if req.Acks == -1 {
 		awaitReplication(ctx, jobs, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
 	}
@@ -123,6 +143,11 @@ type produceJob struct {
 	// state, and the last offset appended (-1: nothing to wait for).
 	st   *leaderState
 	last int64
+
+	// pending is the append submitted by submitAppends (pipelined
+	// produce), perr the error that kept it from being submitted.
+	pending *partition.PendingAppend
+	perr    error
 }
 
 // produceJobs builds the response skeleton and one job per partition that
@@ -313,6 +338,52 @@ func anyFlushAlways(jobs []*produceJob) bool {
 	return false
 }
 
+// pipelines reports whether the request's appends are split from the wait
+// for their outcome (netio.Pending): when a partition fsyncs every append
+// (the wait is the fsync) or acks=all waits for replicas. Other produces
+// answer once written, as before (their appends run on several goroutines).
+func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
+	for _, j := range jobs {
+		if j.out.ErrorCode != 0 {
+			continue
+		}
+		if j.st != nil || j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
+			return true
+		}
+	}
+	return false
+}
+
+// submitAppends queues every job's records on its log, in order, without
+// waiting (Log.Submit): a later request's appends to the same partition
+// queue behind these, which keeps an idempotent producer's sequences in
+// order.
+func submitAppends(jobs []*produceJob) {
+	for _, j := range jobs {
+		if j.out.ErrorCode != 0 {
+			continue
+		}
+		l := j.t.partition(j.out.Partition)
+		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+		if err != nil {
+			j.perr = err
+			continue
+		}
+		j.pending = l.Submit(records)
+	}
+}
+
+// wait completes a job queued by submitAppends and fills its response.
+func (j *produceJob) wait() {
+	switch {
+	case j.pending != nil:
+		j.done(j.pending.Wait())
+		j.pending = nil
+	case j.perr != nil:
+		j.done(partition.AppendResult{}, j.perr)
+	}
+}
+
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
 	l := j.t.partition(j.out.Partition)
@@ -321,6 +392,11 @@ func (j *produceJob) append() {
 	if err == nil {
 		res, err = l.Append(records)
 	}
+	j.done(res, err)
+}
+
+// done fills the job's response with its append's outcome.
+func (j *produceJob) done(res partition.AppendResult, err error) {
 	if err != nil {
 		j.out.ErrorCode = errorCode(err)
 		msg := err.Error()
