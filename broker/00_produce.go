@@ -31,8 +31,8 @@ import (
 //   and its epoch (CurrentLeader) and that leader's endpoint at the
 //   client's listener (NodeEndpoints), as KIP-951.
 // * Acks must be 0, 1 or -1, else every partition gets
-//   INVALID_REQUIRED_ACKS (21). acks=1 completes when Log.Append returns
-//   (which already waits for fsync under --fsync always). acks=-1 (all),
+//   INVALID_REQUIRED_ACKS (21). acks=1 completes when the append is
+//   written (and fsync'd under --fsync always). acks=-1 (all),
 //   in a cluster (replication.go): NOT_ENOUGH_REPLICAS before the append
 //   when the partition's ISR is smaller than min.insync.replicas; after
 //   it, the response waits until each partition's high watermark passes
@@ -82,6 +82,15 @@ import (
 //   message.timestamp.* configs apply (produce_policy.go): batches in
 //   another codec are recompressed, out-of-range CreateTime timestamps get
 //   INVALID_TIMESTAMP.
+// * Pipelining (netio.Pending): when a partition of the request fsyncs
+//   every append (--fsync always) or acks=-1 waits for replicas in a
+//   cluster, the handler queues the appends in request order
+//   (Log.Submit) and answers Pending; the wait for the fsync or the high
+//   watermark runs while the connection's next produces are appended (at
+//   most netio's MaxPending, 5, pending per connection), so one fsync
+//   covers all of them; responses leave in request order. Every other
+//   request kind waits for the pending produces first (dispatch.go:
+//   Conn.WaitPending), as when one request was served at a time.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
