@@ -1,8 +1,10 @@
 package netio
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 // pendWant is the answer to opPend id: id, "P", the first 10 bytes.
@@ -114,4 +116,42 @@ func TestPendingAfterClientClosed(t *testing.T) {
 		return slices.Contains(ev, "w1") && slices.Contains(ev, "w2")
 	})
 	roundTrip(t, s, h)
+}
+
+// Shutdown waits for pending responses: they are answered and sent before
+// the connection closes.
+func TestShutdownFinishesPending(t *testing.T) {
+	h := newTestHandler(t, 1<<10)
+	s, err := Listen(testConfig(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	c.send(req(opPend, 1), req(opPend, 2))
+	eventually(t, "both handled", func() bool { return h.handled.Load() == 2 })
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	eventually(t, "Shutdown to start draining", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.mu.draining
+	})
+	h.release(2)
+	h.release(1)
+	for id := uint32(1); id <= 2; id++ {
+		if got := string(c.recv()); got != pendWant(h, id) {
+			t.Fatalf("response %d: %q", id, got)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	c.expectClosed()
+	if a, r := h.acquired.Load(), h.released.Load(); a != r || a != 2 {
+		t.Fatalf("regions acquired %d, released %d", a, r)
+	}
 }
