@@ -537,7 +537,8 @@ func (c *conn) deliver(frame []byte) {
 }
 
 // serveRequests is the request goroutine: it calls the Handler for each
-// frame in order, one at a time, and queues the responses.
+// frame in order, one at a time, and queues the responses (through the
+// completer once one is Pending: settle, pipeline.go).
 func (c *conn) serveRequests() {
 	defer c.srv.conns.Done()
 	for {
