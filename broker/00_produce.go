@@ -148,8 +148,8 @@ type produceJob struct {
 	t       *topic
 	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
 
-	// acks=all on a partition this broker leads in a cluster: its replica
-	// state, and the last offset appended (-1: nothing to wait for).
+	// A partition this broker leads in a cluster: its replica state, and
+	// (acks=all) the last offset appended (-1: nothing to wait for).
 	st   *leaderState
 	last int64
 
@@ -203,9 +203,16 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
 			}
-			if sp.ErrorCode == 0 && req.Acks == -1 && b.cl != nil {
+			if sp.ErrorCode == 0 && b.cl != nil {
+				// In a cluster the image can name this broker leader a moment
+				// before its leadership starts (epoch assigned, fetcher
+				// stopped, ISR known): until then the client retries, as
+				// Kafka answers a broker that has not become leader yet.
 				j.st = b.cl.repl.leader(t.partition(rp.Partition))
-				if !b.cl.repl.minInsync(j.st) {
+				switch {
+				case j.st == nil:
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				case req.Acks == -1 && !b.cl.repl.minInsync(j.st):
 					sp.ErrorCode = kerr.NotEnoughReplicas.Code
 				}
 			}
@@ -356,7 +363,9 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		if j.out.ErrorCode != 0 {
 			continue
 		}
-		if j.st != nil || j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
+		// j.st is set for every acks in a cluster (the leadership check):
+		// only acks=all waits for replicas.
+		if (req.Acks == -1 && j.st != nil) || j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
 			return true
 		}
 	}
@@ -420,6 +429,9 @@ func (j *produceJob) done(res partition.AppendResult, err error) {
 	j.out.BaseOffset = res.BaseOffset
 	if j.st != nil {
 		j.last = res.LastOffset
+		// As Kafka's maybeIncrementLeaderHW after a leader append: with
+		// the ISR down to this leader no follower fetch moves the HW.
+		j.b.cl.repl.advanceHW(j.st)
 	}
 	j.out.LogAppendTime = res.LogAppendTime
 	j.out.LogStartOffset = res.LogStartOffset

@@ -54,8 +54,12 @@ import (
 //   AbortedTransactions lists the aborted transactions whose records the
 //   consumer drops (from the segments' .txnindex; Log.ReadCommitted).
 //   read_uncommitted reads to the high watermark with AbortedTransactions
-//   null. Every answer carries LastStableOffset. PreferredReadReplica
-//   (v11+) is -1.
+//   null. Every answer carries LastStableOffset.
+// * PreferredReadReplica (v11+) is -1 unless replica.selector.class is
+//   the rack-aware selector (replica_select.go, KIP-392): then a
+//   consumer's fetch with a Rack may be answered, per partition, with an
+//   in-sync follower in that rack and no records, and a follower in the
+//   ISR serves consumers' fetches up to its own high watermark.
 // * Incremental fetch sessions (KIP-227, v7+; fetchsession.go): a full
 //   fetch at epoch 0 gets a session id when the cache has room
 //   (max.incremental.fetch.session.cache.slots); later fetches list only
@@ -79,7 +83,12 @@ import (
 //   HW and bring the follower back into the ISR) and records are read up
 //   to the LEO (ReadReplica, same sendfile path), not the HW. The long
 //   poll also wakes on LEO moves. Without a controller they are served as
-//   consumer fetches.
+//   consumer fetches. Their responses are marked (netio
+//   Response.MarkReplica), so the record bytes sent to followers are
+//   counted apart, by sendfile or copied (sluice_replica_fetch_bytes_total).
+//   consumer fetches. A replica out of the ISR gets no records of a
+//   leader-throttled partition while the leader's replication quota is
+//   exceeded (throttle.go).
 
 func init() { register(1, 0, 17, handleFetch) }
 
@@ -103,6 +112,14 @@ type fetchPart struct {
 	diverged         bool
 	divEpoch         int32
 	divEnd           int64
+	// redirect is the PreferredReadReplica a consumer is sent to plus
+	// one (v11+, replica_select.go; 0: none, so the zero value is none);
+	// a partition with one reads no records.
+	redirect int32
+	// throttledPart: a follower's fetch of a partition leader-throttled
+	// here (throttle.go); throttled: and the follower is out of the ISR,
+	// so no records are read while the leader quota is exceeded.
+	throttledPart, throttled bool
 
 	// Result of the latest read.
 	code   int16
@@ -135,7 +152,9 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		fetchReq = &cp
 	}
 	topics := b.resolveFetch(r, fetchReq)
+	b.selectReadReplicas(fetchReq, topics)
 	b.replicaFetched(topics)
+	b.markLeaderThrottled(topics)
 	b.fetchUntilReady(ctx, req, topics)
 	if magic := fetchMagic(req.Version); magic < 2 {
 		b.downConvertFetch(topics, magic)
@@ -144,6 +163,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		storageErrorsAsNotLeader(topics)
 	}
 	b.countFetched(topics)
+	b.countFetchBytes(fetchPrivileged(req) && b.cl != nil, topics)
 	var sessionID int32
 	switch fc.kind {
 	case fetchFull:
@@ -157,7 +177,11 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		}
 		topics = kept
 	}
-	return encodeFetch(r, 0, sessionID, topics), nil
+	resp := encodeFetch(r, 0, sessionID, topics)
+	if fetchPrivileged(req) {
+		resp.MarkReplica() // counted apart: replicated bytes by sendfile or copied
+	}
+	return resp, nil
 }
 
 // fetchPrivileged reports whether req comes from a follower, whose
@@ -248,7 +272,7 @@ func (b *Broker) resolveFetch(r *request, req *kmsg.FetchRequest) []fetchTopic {
 				fp.errCode = denied
 			} else if t == nil {
 				fp.errCode = missing
-			} else if fp.log = t.partition(rp.Partition); fp.log == nil {
+			} else if fp.log = b.fetchLog(t, rp.Partition, replica < 0 && req.Version >= 11); fp.log == nil {
 				fp.errCode = t.missingCode(rp.Partition)
 			} else {
 				fp.errCode = t.imageEpochCode(rp.Partition, &fp.epoch)
@@ -360,7 +384,7 @@ func (b *Broker) readFetch(topics []fetchTopic, maxBytes int64) (total int64, fa
 		for k := range topics[i].parts {
 			fp := &topics[i].parts[k]
 			b.readPart(fp, min(fp.maxBytes, left), total == 0)
-			if fp.code != 0 || fp.diverged {
+			if fp.code != 0 || fp.diverged || fp.redirect > 0 {
 				failed = true
 			}
 			total += fp.res.Bytes
@@ -379,7 +403,7 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {
 		return
 	}
-	if fp.diverged {
+	if fp.diverged || fp.redirect > 0 || b.leaderHolds(fp) {
 		l := fp.log
 		fp.res = partition.ReadResult{HighWatermark: l.HighWatermark(), LastStableOffset: l.LastStableOffset(),
 			LogStartOffset: l.LogStartOffset(), LogEndOffset: l.LogEndOffset()}

@@ -154,7 +154,7 @@ func applyBrokerConfigOp(m map[string]string, c kmsg.IncrementalAlterConfigsRequ
 	case kmsg.IncrementalAlterConfigOpDelete:
 		delete(m, c.Name)
 	case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
-		if def.typ != kmsg.ConfigTypeList {
+		if def == nil || def.typ != kmsg.ConfigTypeList {
 			return newAPIError(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s",
 				strings.ToLower(c.Op.String()), c.Name)
 		}

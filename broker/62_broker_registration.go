@@ -25,8 +25,11 @@ import (
 //   its broker epoch.
 // * A node that is not the active controller, or has no controller,
 //   answers NOT_CONTROLLER; a ClusterID other than this cluster's gets
-//   INCONSISTENT_CLUSTER_ID. Features, LogDirs and PreviousBrokerEpoch are
-//   not checked.
+//   INCONSISTENT_CLUSTER_ID. Features and LogDirs are not checked.
+//   PreviousBrokerEpoch (v3+; -1 before) is the epoch the broker's
+//   clean-shutdown marker named: a new incarnation whose value is not the
+//   epoch it held registers as after an unclean shutdown and leaves every
+//   eligible-leader-replica set (KIP-966; controller/elr.go).
 // * A broker-only node adds a listener named SLUICE_METADATA_OBSERVER:
 //   the address of its metadata-log follower. The active controller makes
 //   it a raft non-voter there (so the broker follows the metadata log)
@@ -48,7 +51,8 @@ func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.
 	case req.ClusterID != b.clusterID:
 		resp.ErrorCode = kerr.InconsistentClusterID.Code
 	default:
-		reg := controller.BrokerRegistration{BrokerID: req.BrokerID, Incarnation: req.IncarnationID}
+		reg := controller.BrokerRegistration{BrokerID: req.BrokerID, Incarnation: req.IncarnationID,
+			PreviousBrokerEpoch: req.PreviousBrokerEpoch}
 		if req.Rack != nil {
 			reg.Rack = *req.Rack
 		}

@@ -72,6 +72,11 @@ func (b *Broker) topicConfigEntries(overrides map[string]string) []configEntry {
 			if sv := d.value(static); b.staticSet(d.synonyms, sv != dflt) {
 				e.synonyms = append(e.synonyms, configSynonym{syn, &sv, kmsg.ConfigSourceStaticBrokerConfig})
 			}
+		} else if sc, ok := b.cfg.StaticConfigs[syn]; ok && sc.Set && len(d.synonyms) > 0 {
+			// A config only stored here whose broker key the daemon reads
+			// (unclean.leader.election.enable, for the controller).
+			sv := sc.Value
+			e.synonyms = append(e.synonyms, configSynonym{syn, &sv, kmsg.ConfigSourceStaticBrokerConfig})
 		}
 		e.synonyms = append(e.synonyms, configSynonym{syn, &dflt, kmsg.ConfigSourceDefaultConfig})
 		e.value, e.source = e.synonyms[0].value, e.synonyms[0].source
@@ -227,6 +232,11 @@ func (b *Broker) brokerConfigEntries(clusterLevel bool) []configEntry {
 			byName[key] = e
 		}
 	}
+	for key, doc := range throttleRateDocs { // dynamic only; Kafka's default: off
+		e := b.staticBrokerEntry(key, kmsg.ConfigTypeLong, doc, strPtr(maxLong), strPtr(maxLong))
+		e.readOnly = false
+		byName[key] = e
+	}
 	for key, sc := range b.cfg.StaticConfigs {
 		if _, ok := byName[key]; !ok {
 			byName[key] = b.staticBrokerEntry(key, kmsg.ConfigTypeString, sc.Doc, nilIfEmpty(sc.Value), nil)
@@ -256,6 +266,8 @@ func dynamicEntries(m map[string]string, src kmsg.ConfigSource) []configEntry {
 		e := configEntry{name: key, value: &v, source: src, typ: kmsg.ConfigTypeString}
 		if d := dynamicTopicSynonym(key); d != nil {
 			e.typ, e.doc = d.typ, d.doc
+		} else if doc, ok := throttleRateDocs[key]; ok {
+			e.typ, e.doc = kmsg.ConfigTypeLong, doc
 		}
 		e.synonyms = []configSynonym{{key, &v, src}}
 		out = append(out, e)

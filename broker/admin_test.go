@@ -345,7 +345,7 @@ func TestAdminDescribeConfigsRaw(t *testing.T) {
 	r = describe(kmsg.ConfigResourceTypeBroker, "1", nil)
 	got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
 	for _, c := range r.Configs {
-		if dynamic := dynamicTopicSynonym(c.Name) != nil; c.ReadOnly == dynamic {
+		if dynamic := dynamicTopicSynonym(c.Name) != nil || isThrottleRate(c.Name); c.ReadOnly == dynamic {
 			t.Errorf("broker config %s: read-only %v, dynamic %v", c.Name, c.ReadOnly, dynamic)
 		}
 		got[c.Name] = c

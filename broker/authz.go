@@ -64,6 +64,7 @@ var (
 	chkAlterScram     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "each user"}
 	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkElectLeaders   = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition named, and the top v1+)"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
@@ -82,6 +83,7 @@ var (
 	chkDescProducers   = check{resource: acl.Topic, op: acl.Read, err: kerr.TopicAuthorizationFailed, when: "each partition"}
 	chkDescTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: kerr.TransactionalIDAuthorizationFailed, when: "each transactional id"}
 	chkDescTxnTopic    = check{resource: acl.Topic, op: acl.Describe, err: nil, when: "each topic of a transaction (others filtered out; __consumer_offsets kept)"}
+	chkDescTopicParts  = check{resource: acl.Topic, op: acl.Describe, err: kerr.TopicAuthorizationFailed, when: "each topic named (all topics: filtered out)"}
 	chkListTxn         = check{resource: acl.TransactionalID, op: acl.Describe, err: nil, when: "each transactional id (others filtered out)"}
 )
 
@@ -124,6 +126,7 @@ var apiChecks = map[int16][]*check{
 	36:         {}, // SaslAuthenticate
 	37:         {&chkCreateParts},
 	42:         {&chkDeleteGroups},
+	43:         {&chkElectLeaders},
 	44:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
 	47:         {&chkOffDelGroup, &chkOffDelTopic},
 	50:         {&chkDescScram},
@@ -131,6 +134,7 @@ var apiChecks = map[int16][]*check{
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	61:         {&chkDescProducers},
+	75:         {&chkDescTopicParts},
 	// BrokerRegistration, BrokerHeartbeat and AllocateProducerIds (67)
 	// come from the other brokers of the cluster on the inter-broker
 	// listener (peer.go), as Kafka's controller checks them:

@@ -301,6 +301,15 @@ func mxCases() []mxCase {
 			code: func(r kmsg.Response) int16 {
 				return r.(*kmsg.WriteTxnMarkersResponse).Markers[0].Topics[0].Partitions[0].ErrorCode
 			}},
+		{key: 75, name: "describe-topic-partitions", test: &chkDescTopicParts, needs: []*check{&chkDescTopicParts}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrDescribeTopicPartitionsRequest()
+				rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+				rt.Topic = mxTopic
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeTopicPartitionsResponse).Topics[0].ErrorCode }},
 		{key: 61, name: "describe-producers", test: &chkDescProducers, needs: []*check{&chkDescProducers}, ok: 0,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeProducersRequest()
@@ -385,6 +394,16 @@ func mxCases() []mxCase {
 		{key: 35, name: "describe-log-dirs", test: &chkLogDirs, needs: []*check{&chkLogDirs}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { r := kmsg.NewPtrDescribeLogDirsRequest(); r.Version = 3; return r },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeLogDirsResponse).ErrorCode }},
+		{key: 43, name: "elect-leaders", test: &chkElectLeaders, needs: []*check{&chkElectLeaders}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrElectLeadersRequest()
+				r.Version = 2
+				t := kmsg.NewElectLeadersRequestTopic()
+				t.Topic, t.Partitions = mxTopic, []int32{0}
+				r.Topics = append(r.Topics, t)
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.ElectLeadersResponse).ErrorCode }},
 		{key: 50, name: "describe-user-scram-credentials", test: &chkDescScram, needs: []*check{&chkDescScram}, ok: 0,
 			req:  func(*mxEnv) kmsg.Request { return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest() },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.DescribeUserSCRAMCredentialsResponse).ErrorCode }},

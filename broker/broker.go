@@ -76,6 +76,17 @@
 //
 //	ISR: shrink (lag > replica.lag.time.max.ms), expand (LEO >= HW)
 //	─▶ AlterPartition (56) to the active controller ─▶ image
+//
+// Replication throttles (throttle.go, Kafka's ReplicationQuotaManager):
+// the dynamic broker configs leader./follower.replication.throttled.rate
+// cap the bytes/s of the partitions the topic configs
+// leader./follower.replication.throttled.replicas name, for replicas out
+// of the ISR (leader side) or behind the leader's HW (follower side).
+//
+// Fetch from the closest replica (replica_select.go, KIP-392): with
+// replica.selector.class the rack-aware selector, the leader answers a
+// consumer's Fetch that names a rack with PreferredReadReplica, an in-sync
+// follower in that rack, which then serves it up to its own HW.
 package broker
 
 import (
@@ -135,6 +146,15 @@ type Config struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// EligibleLeaderReplicas [eligible.leader.replicas.enable] false: as
+	// KIP-966, a leader keeps the high watermark still while the ISR is
+	// smaller than min.insync.replicas (the controller's ELR relies on it).
+	EligibleLeaderReplicas bool
+	// ReplicaSelector is replica.selector.class (replica_select.go): ""
+	// (Kafka's default) serves consumers from the leader only; the
+	// rack-aware selector's class name points consumers with a rack at an
+	// in-sync follower in it (KIP-392).
+	ReplicaSelector string
 	// Advertised is, per listener name, the host:port Metadata gives a
 	// client connected on that listener [advertised.listeners]; a
 	// connection on a listener not in it (or none) gets
@@ -240,13 +260,14 @@ type Broker struct {
 	clusterID   string
 	topics      *topics
 	producerIDs *producerIDs
-	gr          groupsEntry  // the group coordinator; see groups_wiring.go
-	tx          txnEntry     // the transaction coordinator; see txn_wiring.go
-	peers       peerPool     // idle inter-broker connections; see coordinators.go
-	traffic     traffic      // bytes in and out per topic; see traffic.go
-	sasl        saslRefusals // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
-	saslStats   saslStats    // SASL listeners' counters; see auth.go
-	scram       *scramStore  // SCRAM credentials; see scram_credentials.go
+	gr          groupsEntry       // the group coordinator; see groups_wiring.go
+	tx          txnEntry          // the transaction coordinator; see txn_wiring.go
+	peers       peerPool          // idle inter-broker connections; see coordinators.go
+	traffic     traffic           // bytes in and out per topic; see traffic.go
+	quotas      replicationQuotas // replication throttles and fetch byte counters; see throttle.go
+	sasl        saslRefusals      // SASL requests on this PLAINTEXT listener; see 17_sasl_handshake.go
+	saslStats   saslStats         // SASL listeners' counters; see auth.go
+	scram       *scramStore       // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
 	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
 	// testBeforeMarkers, set by tests before any request, runs before a

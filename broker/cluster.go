@@ -159,6 +159,7 @@ func (m *clusterMember) step() time.Duration {
 			return registerRetry
 		}
 		m.epoch.Store(epoch)
+		m.b.store.SetBrokerEpoch(epoch) // named by the clean-shutdown marker (KIP-966)
 		m.b.log.Info("registered with the controller", "broker_epoch", epoch)
 		return 0 // the first heartbeat unfences
 	}
@@ -207,6 +208,9 @@ func (m *clusterMember) registration() controller.BrokerRegistration {
 	reg := controller.BrokerRegistration{
 		BrokerID: m.b.cfg.NodeID, Incarnation: m.incarnation, Rack: m.b.cfg.Rack,
 		Endpoints: m.b.registeredEndpoints(),
+		// The epoch the clean-shutdown marker named, else -1: an unclean
+		// restart leaves every ELR (KIP-966).
+		PreviousBrokerEpoch: m.b.store.CleanShutdownBrokerEpoch(),
 	}
 	if m.ctl.IsObserver() {
 		host, port, _ := splitHostPort(m.ctl.Addr())
@@ -246,6 +250,7 @@ func (m *clusterMember) register() (int64, error) {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID = reg.BrokerID, m.b.clusterID, reg.Incarnation
 	req.Rack = nilIfEmpty(reg.Rack)
+	req.PreviousBrokerEpoch = reg.PreviousBrokerEpoch
 	for _, e := range reg.Endpoints {
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port, l.SecurityProtocol = e.Name, e.Host, e.Port, e.SecurityProtocol

@@ -18,18 +18,18 @@ import (
 
 	"github.com/sluice/sluice/acl"
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/internal/freeport"
 	"github.com/sluice/sluice/netio"
 )
 
 // freeControllerAddr returns a loopback address whose port was free.
-func freeControllerAddr(t *testing.T) string {
+func freeControllerAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 // withController makes the server a combined node: node id of voters,

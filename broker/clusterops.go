@@ -7,6 +7,8 @@ package broker
 // forwards admin requests to its controller. The answer waits until this
 // broker's reconciler has applied the change (reconcile.go), so a client
 // that reads Metadata from the broker it asked sees the result.
+// ElectLeaders (43_elect_leaders.go) is forwarded the same way, whole, at
+// v2; its answer leaves once the controller committed the changes.
 
 import (
 	"context"

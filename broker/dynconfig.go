@@ -5,7 +5,7 @@ package broker
 // Sluice can honour, namely the broker-level defaults of topic configs
 // (log.retention.ms, log.segment.bytes, log.cleaner.min.cleanable.ratio,
 // message.max.bytes, compression.type, …; every synonym in
-// topicConfigDefs). They are set for this node (resource name = node id,
+// topicConfigDefs), and the replication throttle rates (throttle.go). They are set for this node (resource name = node id,
 // DYNAMIC_BROKER_CONFIG) or as the cluster-wide default (resource name "",
 // DYNAMIC_DEFAULT_BROKER_CONFIG); a topic config's default is, most
 // specific first, the node's dynamic value, the cluster's, the static
@@ -141,7 +141,7 @@ func buildDefaults(static partition.Config, dyn dynamicLevels) (partition.Config
 	if err := c.Validate(); err != nil {
 		return c, newAPIError(kerr.InvalidConfig, "%v", err)
 	}
-	return c, nil
+	return c, checkThrottleRates(dyn)
 }
 
 // checkDynamicKeys rejects keys that cannot change on a running broker,
@@ -149,7 +149,7 @@ func buildDefaults(static partition.Config, dyn dynamicLevels) (partition.Config
 func checkDynamicKeys(name string, keys []string) error {
 	var static []string
 	for _, k := range keys {
-		if dynamicTopicSynonym(k) == nil {
+		if dynamicTopicSynonym(k) == nil && !isThrottleRate(k) {
 			static = append(static, k)
 		}
 	}

@@ -28,7 +28,7 @@ import (
 //	      FirstOffset int64
 //	      tagged fields                 v12+
 //	    ]
-//	    PreferredReadReplica int32      v11+ (always -1)
+//	    PreferredReadReplica int32      v11+ (-1: none; replica_select.go)
 //	    Records nullable bytes          length prefix, then regions
 //	                                    (v0-3: the down-converted copy)
 //	    tagged fields                   v12+ (DivergingEpoch, tag 0, to
@@ -173,7 +173,7 @@ func writeFetchPartition(w *fetchWriter, version int16, fp *fetchPart) {
 		writeAborted(w, fp)
 	}
 	if version >= 11 {
-		w.i32(-1) // PreferredReadReplica
+		w.i32(fp.redirect - 1) // PreferredReadReplica
 	}
 	if version < 4 {
 		w.length(len(fp.legacy), false, false)

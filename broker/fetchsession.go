@@ -357,7 +357,7 @@ func (c *fetchSessionCache) finishIncremental(fc *fetchContext, topics []fetchTo
 // answered, records it, and reports whether the client must hear it.
 func (p *sessionPart) answer(fp *fetchPart) (must, records bool) {
 	hw, lso, start, records := answered(fp)
-	must = records || fp.code != 0 || hw != p.highWatermark || lso != p.lastStable || start != p.logStart
+	must = records || fp.code != 0 || fp.redirect > 0 || hw != p.highWatermark || lso != p.lastStable || start != p.logStart
 	p.highWatermark, p.lastStable, p.logStart = hw, lso, start
 	return must, records
 }

@@ -23,6 +23,7 @@ import (
 
 // groupsEntry is one broker's coordinator; mu serialises its opening.
 type groupsEntry struct {
+	openMu sync.Mutex // serializes opening (its topic's creation); taken before mu, never by the reconciler
 	mu     sync.Mutex
 	cfg    group.Config
 	c      *group.Coordinator
@@ -48,21 +49,45 @@ func (b *Broker) groups() (*group.Coordinator, error) {
 	_ = b.awaitReady(startWait) // in a cluster: __consumer_offsets follows the image
 	e := b.groupsEntry()
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return nil, errGroupsClosed
 	}
-	if e.c != nil {
-		return e.c, nil
+	if c := e.c; c != nil {
+		e.mu.Unlock()
+		return c, nil
+	}
+	e.mu.Unlock()
+	e.openMu.Lock()
+	defer e.openMu.Unlock()
+	e.mu.Lock() // again: closed or opened while this one waited
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errGroupsClosed
+	}
+	if c := e.c; c != nil {
+		e.mu.Unlock()
+		return c, nil
 	}
 	cfg := e.cfg
+	e.mu.Unlock()
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
 	cfg.LoadOnElection = b.cl != nil // coordinators.go
+	// Not under e.mu: in a cluster, creating the topic waits until this
+	// broker's reconciler has applied it, and the reconciler takes e.mu
+	// after each pass (electCoordinators): held here, every metadata
+	// change on this broker stalled for clusterWait (10 s) when a request
+	// created __consumer_offsets (BenchmarkMetadataPropagation found it).
 	t, err := b.offsetsTopic(cfg)
 	if err != nil {
 		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errGroupsClosed
 	}
 	c, err := group.Open(cfg, t.partitions)
 	if err != nil {

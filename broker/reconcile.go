@@ -135,12 +135,13 @@ func (r *reconciler) loop(epoch func() int64) {
 	first := true
 	for {
 		ch := r.ctl.ImageChanged()
-		im := r.ctl.Image()
+		im, stamp := r.ctl.StampedImage()
 		if im != r.prev {
 			r.pass(im)
 			r.prev = im
 			r.b.cl.repl.sync(im)
 			r.applied.Store(im)
+			r.ctl.Reconciled(stamp, time.Now()) // the apply lag's "reconciled" stage (controller/applylag.go)
 		}
 		r.signal()
 		if first {

@@ -12,7 +12,10 @@ package broker
 // partition whose answer is an error waits replica.fetch.backoff.ms (1 s;
 // 100 ms when the leader is merely behind the image) before it is fetched
 // again; the others go on. OFFSET_OUT_OF_RANGE asks the leader for its
-// log start and end (ListOffsets as a replica) and truncates to them.
+// log start and end (ListOffsets as a replica) and truncates to them. A
+// follower-throttled partition behind the leader's high watermark is left
+// out while the follower quota is exceeded (throttle.go), looked at again
+// every 100 ms.
 
 import (
 	"context"
@@ -47,6 +50,10 @@ type followTarget struct {
 type fetchState struct {
 	followTarget
 	delayUntil time.Time // after an error: replica.fetch.backoff.ms
+	// inSync: the log reached the leader's high watermark at the last
+	// answer (loop goroutine only); a follower-throttled partition that
+	// has not is held back while the quota is exceeded (throttle.go).
+	inSync bool
 }
 
 type replicaFetcher struct {
@@ -242,6 +249,12 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 		if now.Before(st.delayUntil) {
 			if next.IsZero() || st.delayUntil.Before(next) {
 				next = st.delayUntil
+			}
+			continue
+		}
+		if f.rm.b.followerHolds(st) {
+			if hold := now.Add(replicaThrottleRecheck); next.IsZero() || hold.Before(next) {
+				next = hold
 			}
 			continue
 		}
@@ -453,6 +466,7 @@ func (f *replicaFetcher) applyPartition(st *fetchState, rp *kmsg.FetchResponseTo
 		}
 	}
 	l.UpdateHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
+	f.rm.b.followerAppended(st, len(rp.RecordBatches), rp.HighWatermark)
 	return nil
 }
 

@@ -53,6 +53,11 @@ package broker
 // (partition.Log.Read); idempotent-producer state follows the data
 // (AppendAsFollower keeps it), so a retry after fail-over is deduplicated.
 //
+// With eligible.leader.replicas.enable (KIP-966) the HW stays still while
+// the ISR is smaller than min.insync.replicas (capped at the replication
+// factor), so the replicas the controller keeps in the partition's ELR
+// hold every record below it.
+//
 // The HWs are checkpointed (replication-offset-checkpoint) every
 // replica.high.watermark.checkpoint.interval.ms (5 s) and when the store
 // closes.
@@ -191,6 +196,7 @@ func (rm *replicaManager) leader(l *partition.Log) *leaderState {
 func (rm *replicaManager) sync(im *metadata.Image) {
 	lead := map[*partition.Log]bool{}
 	follow := map[*partition.Log]followTarget{}
+	var starts []leaderStart
 	store := rm.b.store
 	for _, name := range im.TopicNames() {
 		ti, _ := im.Topic(name)
@@ -204,12 +210,13 @@ func (rm *replicaManager) sync(im *metadata.Image) {
 			}
 			if p.Leader == rm.self {
 				lead[l] = true
-				rm.becomeLeader(l, ti, p)
+				starts = append(starts, leaderStart{l, ti, p})
 				continue
 			}
 			follow[l] = followTarget{log: l, topic: name, topicID: ti.ID, partition: int32(i), leader: p.Leader, epoch: p.LeaderEpoch}
 		}
 	}
+	rm.becomeLeaders(starts) // leaderstart.go: concurrently
 	rm.mu.Lock()
 	var ended []*leaderState
 	for l, st := range rm.leaders {
@@ -248,6 +255,9 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		st = &leaderState{log: l, topic: ti.Name, topicID: ti.ID, partition: p.Partition, epoch: p.LeaderEpoch,
 			epochStart: leo, gone: make(chan struct{})}
 		st.mu.followers = map[int32]*followerState{}
+		// Whole before it is published: a produce or fetch that finds it
+		// must not see an empty ISR.
+		st.mu.replicas, st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.Replicas), slices.Clone(p.ISR), p.PartitionEpoch
 		now := time.Now()
 		for _, r := range p.Replicas {
 			if r != rm.self {
@@ -272,11 +282,17 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 	rm.advanceHW(st)
 }
 
-// advanceHW moves the leader's HW to the minimum LEO over the ISR.
+// advanceHW moves the leader's HW to the minimum LEO over the ISR. With
+// eligible leader replicas (KIP-966) it stays still while the ISR is under
+// min.insync.replicas, so every ELR member holds every record below it.
 func (rm *replicaManager) advanceHW(st *leaderState) {
 	leo := st.log.LogEndOffset()
 	hw := leo
 	st.mu.Lock()
+	if rm.b.cfg.EligibleLeaderReplicas && len(st.mu.isr) < effectiveMinInsync(st.log.Config().MinInsyncReplicas, len(st.mu.replicas)) {
+		st.mu.Unlock()
+		return
+	}
 	for _, r := range st.mu.isr {
 		if r == rm.self {
 			continue
@@ -347,6 +363,10 @@ func (rm *replicaManager) isrLoop() {
 			if shrunk := rm.laggards(st, time.Now()); shrunk != nil {
 				rm.alterISR(st, shrunk)
 			}
+			// Appends other than produce (coordinator records, transaction
+			// markers) to a leader alone in its ISR have no follower fetch
+			// to move the HW past them: this tick does.
+			rm.advanceHW(st)
 		}
 	}
 }
@@ -499,4 +519,10 @@ func (rm *replicaManager) minInsync(st *leaderState) bool {
 	n := len(st.mu.isr)
 	st.mu.Unlock()
 	return n >= st.log.Config().MinInsyncReplicas
+}
+
+// effectiveMinInsync is min.insync.replicas capped at the replication
+// factor, as Kafka's effective min ISR.
+func effectiveMinInsync(minInsync, replicas int) int {
+	return max(1, min(minInsync, replicas))
 }

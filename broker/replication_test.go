@@ -193,6 +193,17 @@ func TestLeaderServesFollowerFetch(t *testing.T) {
 	if fp.ErrorCode != 0 || fp.HighWatermark != 0 || len(fp.RecordBatches) != len(batch) {
 		t.Fatalf("follower fetch at 0: %v hw %d, %d bytes of records, want %d", kerr.ErrorForCode(fp.ErrorCode), fp.HighWatermark, len(fp.RecordBatches), len(batch))
 	}
+	// Its records left by sendfile, counted as replicated bytes (a
+	// consumer's fetch is not: it reads below the HW, nothing here).
+	for deadline := time.Now().Add(10 * time.Second); ts.NetStats().ReplicaSendfileBytes < uint64(len(batch)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("replica bytes by sendfile: %+v, want %d", ts.NetStats(), len(batch))
+		}
+		time.Sleep(5 * time.Millisecond) // polling the counter, bounded
+	}
+	if st := ts.NetStats(); st.ReplicaSendfileBytes != uint64(len(batch)) || st.ReplicaCopiedBytes != 0 {
+		t.Fatalf("replica bytes: sendfile %d, copied %d; want %d by sendfile", st.ReplicaSendfileBytes, st.ReplicaCopiedBytes, len(batch))
+	}
 	// Its next fetch, at 3, is its LEO: the HW moves to 3.
 	fp = replicaFetch(t, rc, 7, id, p, 3, epoch, epoch)
 	if fp.ErrorCode != 0 || fp.DivergingEpoch.EndOffset != -1 {

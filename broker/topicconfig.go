@@ -92,14 +92,14 @@ var topicConfigDefs = []topicConfigDef{
 		effect: "Honoured: 0 fsyncs before every acknowledgement; a finite value fsyncs the partition at the broker's flush tick (log.flush.interval.ms, 1 s when unset), so the period is the tick rather than the topic's value.",
 		doc:    "Milliseconds between fsyncs."},
 	{name: "follower.replication.throttled.replicas", typ: kmsg.ConfigTypeList, dflt: "",
-		set: validThrottledReplicas, effect: storedForCluster,
+		set: validThrottledReplicas, effect: "Honoured: a follower named here that is behind its leader's high watermark fetches the partition at most at follower.replication.throttled.rate (dynamic broker config; throttle.go).",
 		doc: "Replicas whose follower fetches are throttled: partitionId:brokerId pairs, or * for all."},
 	{name: "index.interval.bytes", synonyms: []string{"log.index.interval.bytes"}, typ: kmsg.ConfigTypeInt, dflt: "4096",
 		set:   intSetter(func(c *partition.Config) *int { return &c.IndexIntervalBytes }, atLeast(0)),
 		value: func(c partition.Config) string { return strconv.Itoa(c.IndexIntervalBytes) },
 		doc:   "Bytes appended between two offset index entries."},
 	{name: "leader.replication.throttled.replicas", typ: kmsg.ConfigTypeList, dflt: "",
-		set: validThrottledReplicas, effect: storedForCluster,
+		set: validThrottledReplicas, effect: "Honoured: a leader named here sends the partition to followers out of the ISR at most at leader.replication.throttled.rate (dynamic broker config; throttle.go).",
 		doc: "Replicas whose leader-side replication is throttled: partitionId:brokerId pairs, or * for all."},
 	{name: "local.retention.bytes", synonyms: []string{"log.local.retention.bytes"}, typ: kmsg.ConfigTypeLong, dflt: "-2",
 		set: validLong(atLeast(-2)), effect: noTieredStorage,
@@ -191,8 +191,9 @@ var topicConfigDefs = []topicConfigDef{
 		value: func(c partition.Config) string { return strconv.FormatInt(c.SegmentMs, 10) },
 		doc:   "The age at which a non-empty active segment is rolled."},
 	{name: "unclean.leader.election.enable", synonyms: []string{"unclean.leader.election.enable"}, typ: kmsg.ConfigTypeBoolean, dflt: "false",
-		set: validBool, effect: storedForCluster,
-		doc: "Whether a replica outside the ISR may become leader as a last resort, losing data."},
+		set:    validBool,
+		effect: "Honoured by the active controller (controller/unclean.go): it elects a live replica outside the ISR of a partition whose ISR is all lost, at once when this is set to true. On one node there is no other replica.",
+		doc:    "Whether a replica outside the ISR may become leader as a last resort, losing data."},
 }
 
 // topicConfigByName indexes topicConfigDefs.

@@ -342,6 +342,8 @@ func TestDescribeBrokerSources(t *testing.T) {
 			"log.segment.bytes":   {Value: "1073741824"},
 			"sluice.fsync":        {Doc: "When appends are fsync'd."},
 			"log.dirs":            {Value: c.Store.Dir, Set: true},
+			// Only stored here, for the controller (controller/unclean.go).
+			"unclean.leader.election.enable": {Value: "true", Set: true},
 		}
 	})
 	got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
@@ -368,6 +370,11 @@ func TestDescribeBrokerSources(t *testing.T) {
 	if c.MaybeValue() != "86400000" || c.Source != kmsg.ConfigSourceStaticBrokerConfig ||
 		len(c.Synonyms) != 2 || c.Synonyms[1].Source != kmsg.ConfigSourceDefaultConfig || deref(c.Synonyms[1].Value) != "604800000" {
 		t.Errorf("retention.ms = %q from %v, synonyms %+v", c.MaybeValue(), c.Source, c.Synonyms)
+	}
+	c = describeTopicConfig(t, adminClient(t, ts), "src", "unclean.leader.election.enable")
+	if c.MaybeValue() != "true" || c.Source != kmsg.ConfigSourceStaticBrokerConfig ||
+		len(c.Synonyms) != 2 || c.Synonyms[1].Source != kmsg.ConfigSourceDefaultConfig || deref(c.Synonyms[1].Value) != "false" {
+		t.Errorf("unclean.leader.election.enable = %q from %v, synonyms %+v", c.MaybeValue(), c.Source, c.Synonyms)
 	}
 }
 

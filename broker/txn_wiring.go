@@ -30,6 +30,7 @@ import (
 // txnEntry is one broker's transaction coordinator; mu serialises its
 // opening.
 type txnEntry struct {
+	openMu sync.Mutex // serializes opening (its topic's creation); taken before mu, never by the reconciler
 	mu     sync.Mutex
 	cfg    txn.Config
 	c      *txn.Coordinator
@@ -53,21 +54,42 @@ func (b *Broker) txns() (*txn.Coordinator, error) {
 	_ = b.awaitReady(startWait) // in a cluster: __transaction_state follows the image
 	e := &b.tx
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return nil, errTxnsClosed
 	}
-	if e.c != nil {
-		return e.c, nil
+	if c := e.c; c != nil {
+		e.mu.Unlock()
+		return c, nil
+	}
+	e.mu.Unlock()
+	e.openMu.Lock()
+	defer e.openMu.Unlock()
+	e.mu.Lock() // again: closed or opened while this one waited
+	if e.closed {
+		e.mu.Unlock()
+		return nil, errTxnsClosed
+	}
+	if c := e.c; c != nil {
+		e.mu.Unlock()
+		return c, nil
 	}
 	cfg := e.cfg
+	e.mu.Unlock()
 	if cfg.Logger == nil {
 		cfg.Logger = b.log
 	}
 	cfg.LoadOnElection = b.cl != nil // coordinators.go
+	// Not under e.mu: creating the topic waits for this broker's
+	// reconciler, which takes e.mu after each pass (see groups).
 	t, err := b.txnStateTopic(cfg)
 	if err != nil {
 		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, errTxnsClosed
 	}
 	c, err := txn.Open(cfg, t.partitions, txn.Hooks{NewProducerID: b.producerIDs.next, WriteMarkers: b.writeMarkers})
 	if err != nil {

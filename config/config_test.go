@@ -88,7 +88,8 @@ func TestDefaults(t *testing.T) {
 			ExpireInterval: time.Hour, StatePartitions: 50, StateSegmentBytes: 100 << 20, Version: 2},
 		Cluster: Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
 			HeartbeatInterval: 2 * time.Second, SessionTimeout: 9 * time.Second,
-			ReplicaLagTimeMax: 30 * time.Second, ReplicaFetchWait: 500 * time.Millisecond, NumReplicaFetchers: 1, HWCheckpointInterval: 5 * time.Second},
+			ReplicaLagTimeMax: 30 * time.Second, ReplicaFetchWait: 500 * time.Millisecond, NumReplicaFetchers: 1, HWCheckpointInterval: 5 * time.Second,
+			AutoLeaderRebalance: true, LeaderImbalanceCheckInterval: 300 * time.Second, LeaderImbalancePercentage: 10, UncleanLeaderElectionInterval: 5 * time.Minute},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,
 		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
 	}
@@ -174,6 +175,10 @@ func TestClusterKeys(t *testing.T) {
 	roles("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093",
 		Cluster{Roles: []string{"controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
 	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")
+	f("replica.selector.class=com.example.Closest", Cluster{}, "want unset (the leader) or org.apache.kafka.common.replica.RackAwareReplicaSelector")
+	roles("replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector",
+		Cluster{Roles: []string{"broker", "controller"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+			ReplicaSelector: "org.apache.kafka.common.replica.RackAwareReplicaSelector"})
 }
 
 func TestPrecedence(t *testing.T) {
@@ -489,4 +494,6 @@ func TestInterBrokerLogin(t *testing.T) {
 func clusterTimingDefaults(want *Cluster) {
 	want.HeartbeatInterval, want.SessionTimeout = 2*time.Second, 9*time.Second
 	want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
+	want.AutoLeaderRebalance, want.LeaderImbalanceCheckInterval, want.LeaderImbalancePercentage = true, 300*time.Second, 10
+	want.UncleanLeaderElectionInterval = 5 * time.Minute
 }

@@ -149,7 +149,28 @@ type Cluster struct {
 	ReplicaFetchWait     time.Duration
 	NumReplicaFetchers   int
 	HWCheckpointInterval time.Duration
+	// Preferred leaders: auto.leader.rebalance.enable,
+	// leader.imbalance.check.interval.seconds,
+	// leader.imbalance.per.broker.percentage.
+	AutoLeaderRebalance          bool
+	LeaderImbalanceCheckInterval time.Duration
+	LeaderImbalancePercentage    int
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (KIP-966).
+	EligibleLeaderReplicas bool
+	// UncleanLeaderElection is unclean.leader.election.enable, the topics'
+	// default; UncleanLeaderElectionInterval is
+	// unclean.leader.election.interval.ms.
+	UncleanLeaderElection         bool
+	UncleanLeaderElectionInterval time.Duration
+	// ReplicaSelector is replica.selector.class: "" (the leader) or
+	// RackAwareReplicaSelectorClass (KIP-392).
+	ReplicaSelector string
 }
+
+// RackAwareReplicaSelectorClass is Kafka's rack-aware replica selector,
+// the one value of replica.selector.class Sluice knows (the same string
+// as broker.RackAwareReplicaSelector).
+const RackAwareReplicaSelectorClass = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 
 // BrokerOnly reports process.roles=broker.
 func (c Cluster) BrokerOnly() bool { return !slices.Contains(c.Roles, "controller") }
@@ -601,6 +622,16 @@ func resolveCluster(r resolver, c *Config) error {
 	cl.ReplicaFetchWait = r.ms("replica.fetch.wait.max.ms")
 	cl.NumReplicaFetchers = int(r.int("num.replica.fetchers"))
 	cl.HWCheckpointInterval = r.ms("replica.high.watermark.checkpoint.interval.ms")
+	cl.AutoLeaderRebalance = r.bool("auto.leader.rebalance.enable")
+	cl.LeaderImbalanceCheckInterval = time.Duration(r.int("leader.imbalance.check.interval.seconds")) * time.Second
+	cl.LeaderImbalancePercentage = int(r.int("leader.imbalance.per.broker.percentage"))
+	cl.EligibleLeaderReplicas = r.bool("eligible.leader.replicas.enable")
+	cl.UncleanLeaderElection = r.bool("unclean.leader.election.enable")
+	cl.UncleanLeaderElectionInterval = r.ms("unclean.leader.election.interval.ms")
+	cl.ReplicaSelector = strings.TrimSpace(r.str("replica.selector.class"))
+	if cl.ReplicaSelector != "" && cl.ReplicaSelector != RackAwareReplicaSelectorClass {
+		return r.bad("replica.selector.class", "want unset (the leader) or "+RackAwareReplicaSelectorClass)
+	}
 	if cl.HeartbeatInterval >= cl.SessionTimeout {
 		return r.bad("broker.heartbeat.interval.ms", "must be shorter than broker.session.timeout.ms")
 	}

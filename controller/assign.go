@@ -89,10 +89,13 @@ func rackAlternated(im *metadata.Image) []metadata.Broker {
 
 // electOnFence returns the partition changes for fencing broker lost: it
 // leaves every ISR it is in (unless it is the last member, kept so the
-// partition's data is not forgotten), and each partition it led gets the
-// first other live ISR replica in replica order as leader (leader epoch +
-// 1), or no leader; with unclean election, any live replica (ISR = it).
-func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Record {
+// partition's data is not forgotten; with elr it leaves it too, for the
+// ELR), and each partition it led gets the first other live ISR replica in
+// replica order as leader (leader epoch + 1), else with elr a live
+// eligible leader replica (elr.go), or no leader; where unclean (a
+// topic's unclean.leader.election.enable, unclean.go) allows it, the first
+// live replica (ISR = it).
+func electOnFence(im *metadata.Image, lost int32, unclean func(topic string) bool, elr bool) []metadata.Record {
 	live := func(id int32) bool {
 		b, ok := im.Broker(id)
 		return ok && !b.Fenced && id != lost
@@ -105,7 +108,7 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 				continue
 			}
 			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == lost })
-			if len(isr) == 0 {
+			if len(isr) == 0 && !elr {
 				isr = slices.Clone(p.ISR)
 			}
 			leader := p.Leader
@@ -117,7 +120,10 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 						break
 					}
 				}
-				if leader == metadata.NoLeader && unclean {
+				if r, ok := elrLeader(afterFence(p, lost), live); leader == metadata.NoLeader && elr && ok {
+					leader, isr = r, []int32{r}
+				}
+				if leader == metadata.NoLeader && unclean(name) {
 					for _, r := range p.Replicas {
 						if live(r) {
 							leader, isr = r, []int32{r}
@@ -135,9 +141,10 @@ func electOnFence(im *metadata.Image, lost int32, unclean bool) []metadata.Recor
 }
 
 // electOnUnfence returns the changes that make broker back the leader of
-// the leaderless partitions whose ISR names it (or, with unclean election,
-// of the leaderless partitions it is a replica of whose ISR is all fenced).
-func electOnUnfence(im *metadata.Image, back int32, unclean bool) []metadata.Record {
+// the leaderless partitions whose ISR names it (with elr, also of those
+// whose ISR is empty and that it is eligible to lead; where unclean allows
+// it, of every leaderless partition it is a replica of).
+func electOnUnfence(im *metadata.Image, back int32, unclean func(topic string) bool, elr bool) []metadata.Record {
 	var recs []metadata.Record
 	for _, name := range im.TopicNames() {
 		t, _ := im.Topic(name)
@@ -148,7 +155,9 @@ func electOnUnfence(im *metadata.Image, back int32, unclean bool) []metadata.Rec
 			isr := p.ISR
 			switch {
 			case slices.Contains(p.ISR, back):
-			case unclean:
+			case elr && elrEligible(p, back):
+				isr = []int32{back}
+			case unclean(name):
 				isr = []int32{back}
 			default:
 				continue

@@ -101,7 +101,7 @@ func TestElectOnFence(t *testing.T) {
 	f := func(fenced []int32, p metadata.Record, lost int32, unclean bool, want []metadata.Record) {
 		t.Helper()
 		im := imageOf(t, map[int32]string{1: "", 2: "", 3: ""}, fenced, metadata.Topic{Name: "t", ID: id}, p)
-		got := electOnFence(im, lost, unclean)
+		got := electOnFence(im, lost, func(string) bool { return unclean }, false)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("got %+v\nwant %+v", got, want)
 		}

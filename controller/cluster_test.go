@@ -12,19 +12,19 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/sluice/sluice/internal/freeport"
 	"github.com/sluice/sluice/metadata"
 )
 
 // freeAddr returns a loopback address with a port that was free.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return a
 }
 
 func testConfig(id int32, voters []Voter, dir string) Config {

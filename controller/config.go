@@ -90,13 +90,60 @@ type Config struct {
 	// SessionTimeout is broker.session.timeout.ms: a broker that sends no
 	// heartbeat for this long is fenced. Default 9 s (Kafka's).
 	SessionTimeout time.Duration
-	// SessionCheckInterval is how often the active controller looks for
-	// expired sessions. Default SessionTimeout/9 (1 s with the defaults).
+	// HeartbeatInterval is broker.heartbeat.interval.ms, how often the
+	// brokers heartbeat. Default 2 s (Kafka's). It bounds how early a new
+	// active controller may fence the previous controller's broker: not
+	// before two intervals after the election (sessions.go); longer is
+	// safer for a broker that survived its controller, shorter fences a
+	// dead one sooner when the election was slow.
+	HeartbeatInterval time.Duration
+	// SessionCheckInterval is the longest time between two looks of the
+	// active controller for expired sessions; it also looks when the next
+	// session is due to expire (as KRaft's controller schedules its
+	// fencing check), so a broker is fenced at its session's end, not up
+	// to an interval later. Default SessionTimeout/9 (1 s with the
+	// defaults).
 	SessionCheckInterval time.Duration
-	// UncleanLeaderElection is unclean.leader.election.enable: when no ISR
-	// member is alive, elect any live replica (losing acknowledged data).
-	// Default false (Kafka's).
+	// UncleanLeaderElection is this node's static
+	// unclean.leader.election.enable, the last default of the topic config
+	// of that name (unclean.go): when no ISR member (nor, with
+	// EligibleLeaderReplicas, eligible leader replica) is alive, elect a
+	// live replica outside the ISR, losing what only the lost replicas
+	// held. Default false (Kafka's).
 	UncleanLeaderElection bool
+	// UncleanLeaderElectionCheckInterval is
+	// unclean.leader.election.interval.ms: how often the active controller
+	// runs the unclean elections of leaderless partitions that allow one.
+	// Default 5 minutes (Kafka's); elections on fencing, unfencing and
+	// config changes do not wait for it.
+	UncleanLeaderElectionCheckInterval time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable: the active
+	// controller gives partitions back to their preferred leader (the
+	// first replica) when a broker's share of preferred leaderships held
+	// elsewhere passes LeaderImbalancePerBrokerPercentage. sluiced's
+	// default is true (Kafka's); a zero Config leaves it off.
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds:
+	// how often the imbalance is checked. Default 300 s (Kafka's). Shorter
+	// gives leaderships back sooner after a restart, for a scan of every
+	// partition on the active controller each time.
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is
+	// leader.imbalance.per.broker.percentage: the share (in percent) of a
+	// broker's preferred leaderships that may be held elsewhere before
+	// they are given back. sluiced's default is 10 (Kafka's); here it is
+	// taken as given, so 0 rebalances on any imbalance.
+	LeaderImbalancePerBrokerPercentage int
+	// EligibleLeaderReplicas is eligible.leader.replicas.enable (Kafka's
+	// eligible.leader.replicas.version=1, KIP-966; elr.go): replicas that
+	// leave an ISR already under min.insync.replicas stay eligible to lead,
+	// so losing the whole ISR does not take the partition offline when a
+	// clean one comes back. Default false, as Kafka 4.0; every broker must
+	// set it alike (they keep the high watermark still under min ISR).
+	EligibleLeaderReplicas bool
+	// DefaultMinInsync is the broker's min.insync.replicas, the topics'
+	// default, for the ELR rules. Default 1.
+	DefaultMinInsync int
 	// ProducerIDBlockSize is the size of a producer-id block. Default 1000
 	// (Kafka's ProducerIdsBlock size).
 	ProducerIDBlockSize int32
@@ -122,8 +169,20 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 9 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
 	if cfg.SessionCheckInterval <= 0 {
 		cfg.SessionCheckInterval = cfg.SessionTimeout / 9
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.UncleanLeaderElectionCheckInterval <= 0 {
+		cfg.UncleanLeaderElectionCheckInterval = 5 * time.Minute
+	}
+	if cfg.DefaultMinInsync <= 0 {
+		cfg.DefaultMinInsync = 1
 	}
 	if cfg.ProducerIDBlockSize <= 0 {
 		cfg.ProducerIDBlockSize = 1000

@@ -67,7 +67,8 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 // reads the image, proposes, and waits for the commit before the next one
 // reads, so two decisions never act on the same stale image. It is held
 // across the commit wait by design and is never taken by readers. mu
-// guards the broker sessions and is never held across I/O.
+// guards the broker sessions and is never held across I/O nor while
+// waiting for raft: raft's own goroutine takes it (observeRaft).
 type Controller struct {
 	cfg   Config
 	fsm   *FSM
@@ -79,11 +80,16 @@ type Controller struct {
 	readyGen  uint64        // leaderGen at which the last barrier completed; under decideMu
 	leaderGen atomic.Uint64 // bumped on every leadership change
 
+	uncleanCount atomic.Int64 // unclean elections committed (unclean.go)
+
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
 		offsets  map[int32]uint64    // broker id → metadata offset its last heartbeat reported
+		watch    leaderWatch         // raft's leader changes (sessions.go)
 	}
+
+	sessionKick chan struct{} // one slot: a session pass is due now (sessions.go)
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -101,16 +107,19 @@ func Open(c Config) (*Controller, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("controller: cannot create %q: %w", dir, err)
 	}
-	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{})}
+	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{}), sessionKick: make(chan struct{}, 1)}
 	ctl.mu.lastSeen = map[int32]time.Time{}
 	ctl.mu.offsets = map[int32]uint64{}
+	ctl.mu.watch = leaderWatch{leader: -1, lost: -1}
 	if err := ctl.openRaft(dir); err != nil {
 		ctl.closeStores()
 		return nil, err
 	}
-	ctl.done.Add(2)
+	ctl.done.Add(4)
 	go ctl.leaderLoop()
 	go ctl.sessionLoop()
+	go ctl.rebalanceLoop()
+	go ctl.uncleanLoop()
 	return ctl, nil
 }
 
@@ -191,6 +200,13 @@ func (c *Controller) openRaft(dir string) error {
 	c.raft, err = raft.NewRaft(rc, c.fsm, c.store, c.store, snaps, c.trans)
 	if err != nil {
 		return fmt.Errorf("controller: cannot start raft: %w", err)
+	}
+	// The sessions follow raft's state changes as they happen (sessions.go).
+	// An election cannot end before the first heartbeat timeout, long after
+	// this; should one have, the sessions start here.
+	c.raft.RegisterObserver(raft.NewObserver(nil, false, c.observeRaft))
+	if c.IsLeader() {
+		c.startSessions()
 	}
 	return nil
 }
@@ -334,23 +350,16 @@ func (c *Controller) notLeader() error {
 	return &NotLeaderError{LeaderID: id, LeaderAddr: addr}
 }
 
-// leaderLoop follows leadership changes: each one invalidates the barrier,
-// and a new leader gives every broker a fresh session (heartbeats went to
-// the old leader).
+// leaderLoop follows leadership changes: each one invalidates the barrier.
+// (The broker sessions follow them on raft's goroutine: observeRaft.)
 func (c *Controller) leaderLoop() {
 	defer c.done.Done()
 	for {
 		select {
 		case <-c.stop:
 			return
-		case isLeader := <-c.raft.LeaderCh():
+		case <-c.raft.LeaderCh():
 			c.leaderGen.Add(1)
-			if isLeader {
-				c.mu.Lock()
-				clear(c.mu.lastSeen)
-				clear(c.mu.offsets)
-				c.mu.Unlock()
-			}
 		}
 	}
 }

@@ -15,6 +15,10 @@ type BrokerRegistration struct {
 	Incarnation metadata.UUID // new on every process start
 	Endpoints   []metadata.Endpoint
 	Rack        string
+	// PreviousBrokerEpoch is the broker epoch the broker held when it last
+	// shut down cleanly, -1 (or 0) if it did not: a new incarnation with
+	// another value leaves every ELR (KIP-966).
+	PreviousBrokerEpoch int64
 }
 
 // RegisterBroker registers a broker and returns its new broker epoch. A
@@ -42,11 +46,17 @@ func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	if old, ok := im.Broker(reg.BrokerID); ok && !old.Fenced {
 		// A restart within its session: the old incarnation's leaderships
 		// move now, as for a fence.
-		recs = append(recs, electOnFence(im, reg.BrokerID, c.cfg.UncleanLeaderElection)...)
+		recs = append(recs, electOnFence(im, reg.BrokerID, c.uncleanEnabled(im), c.cfg.EligibleLeaderReplicas)...)
 	}
+	unclean := int32(-1)
+	if uncleanRestart(im, reg) {
+		unclean = reg.BrokerID
+	}
+	recs = c.trackELR(im, recs, unclean)
 	if err := c.propose(recs); err != nil {
 		return 0, fmt.Errorf("cannot register broker %d: %w", reg.BrokerID, err)
 	}
+	c.noteUnclean(im, recs)
 	c.touch(reg.BrokerID)
 	return epoch, nil
 }
@@ -105,10 +115,12 @@ func (c *Controller) unfence(id int32, epoch int64) error {
 		return nil
 	}
 	recs := []metadata.Record{metadata.UnfenceBroker{BrokerID: id, BrokerEpoch: epoch}}
-	recs = append(recs, electOnUnfence(im, id, c.cfg.UncleanLeaderElection)...)
+	recs = append(recs, electOnUnfence(im, id, c.uncleanEnabled(im), c.cfg.EligibleLeaderReplicas)...)
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot unfence broker %d: %w", id, err)
 	}
+	c.noteUnclean(im, recs)
 	return nil
 }
 
@@ -129,10 +141,12 @@ func (c *Controller) FenceBroker(id int32) error {
 		return nil
 	}
 	recs := []metadata.Record{metadata.FenceBroker{BrokerID: id, BrokerEpoch: br.Epoch}}
-	recs = append(recs, electOnFence(im, id, c.cfg.UncleanLeaderElection)...)
+	recs = append(recs, electOnFence(im, id, c.uncleanEnabled(im), c.cfg.EligibleLeaderReplicas)...)
+	recs = c.trackELR(im, recs, -1)
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot fence broker %d: %w", id, err)
 	}
+	c.noteUnclean(im, recs)
 	return nil
 }
 
@@ -256,7 +270,7 @@ func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID m
 	if !changed {
 		return p, nil
 	}
-	if err := c.propose([]metadata.Record{rec}); err != nil {
+	if err := c.propose(c.trackELR(im, []metadata.Record{rec}, -1)); err != nil {
 		return p, fmt.Errorf("cannot alter %s-%d: %w", t.Name, partition, err)
 	}
 	t, _ = c.Image().TopicByID(topicID)
@@ -330,12 +344,15 @@ func (c *Controller) AllocateProducerIDs(brokerID int32, brokerEpoch int64) (met
 }
 
 // SetConfigs sets (value non-nil) or deletes (nil) config keys of a
-// resource in one batch.
+// resource in one batch. A change of unclean.leader.election.enable
+// carries, in the same batch, the unclean elections it allows
+// (unclean.go).
 func (c *Controller) SetConfigs(resourceType int8, resourceName string, changes map[string]*string) error {
 	if err := c.beginDecision(); err != nil {
 		return err
 	}
 	defer c.endDecision()
+	im := c.Image()
 	keys := make([]string, 0, len(changes))
 	for k := range changes {
 		keys = append(keys, k)
@@ -351,8 +368,19 @@ func (c *Controller) SetConfigs(resourceType int8, resourceName string, changes 
 		}
 		recs = append(recs, rec)
 	}
+	var elected []metadata.Record
+	if touchesUnclean(resourceType, changes) {
+		// A batch the image refuses (Apply's error) is refused whole by
+		// propose below, elections or not.
+		if next, err := im.Apply(recs); err == nil {
+			elected = c.trackELR(next, c.uncleanElections(next), -1)
+			recs = append(recs, elected...)
+			im = next
+		}
+	}
 	if err := c.propose(recs); err != nil {
 		return fmt.Errorf("cannot change configs of %q: %w", resourceName, err)
 	}
+	c.noteUnclean(im, elected)
 	return nil
 }

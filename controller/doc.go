@@ -6,7 +6,7 @@
 //	                                                              ▲
 //	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
 //	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
-//	  AllocateProducerIDs, SetConfigs ────────────────────────────┘ raft.Apply
+//	  ElectLeaders, AllocateProducerIDs, SetConfigs ──────────────┘ raft.Apply
 //	                                                 (returns after commit)
 //
 // # Storage and transport
@@ -45,7 +45,11 @@
 // a batch that does not decode or apply is refused whole, on every node
 // alike, and its error is the proposal's answer. A snapshot is the image's
 // snapshot encoding (metadata.Image.AppendSnapshot), so restoring it gives
-// the same image, byte for byte.
+// the same image, byte for byte. Partition and PartitionChange records
+// carry the ELR and the last known ELR at record version 1, written only
+// when set: a log or snapshot from before KIP-966 replays unchanged, and a
+// cluster without eligible leader replicas writes the same bytes as
+// before (the metadata package draws the frames).
 //
 // # Decisions
 //
@@ -56,15 +60,41 @@
 // barrier, so it reads every committed record.
 //
 //   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
-//     its first Heartbeat unfences it.
+//     its first Heartbeat unfences it. A new incarnation whose
+//     PreviousBrokerEpoch is not the epoch it held (no clean shutdown)
+//     leaves every ELR.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
-//     broker a full session.
+//     broker a full session from its election, except the previous
+//     leader's own broker, whose session runs from when that leader was
+//     last heard from (sessions.go).
 //   - FenceBroker: the broker leaves every ISR (unless it is the last
 //     member) and each partition it led gets the first live ISR replica
-//     (leader epoch + 1), or no leader; with UncleanLeaderElection, any live
-//     replica. An unfenced broker takes back leaderless partitions whose ISR
-//     names it.
+//     (leader epoch + 1), or no leader; where the topic allows unclean
+//     elections, the first live replica. An unfenced broker takes back
+//     leaderless partitions whose ISR names it (or, unclean, any it is a
+//     replica of).
+//   - ElectLeaders (elect.go): PREFERRED makes a partition's first
+//     replica leader when it is alive and in the ISR
+//     (ErrElectionNotNeeded when it leads, ErrPreferredLeaderNotAvailable
+//     when it cannot); UNCLEAN, only for a partition without a live
+//     leader, takes a live ISR member, else the first live replica, which
+//     becomes the whole ISR. Every change of one call is one batch of
+//     PartitionChange records (leader epoch + 1). A nil partition list
+//     means every partition, answered without those needing no election.
+//   - Auto leader rebalance (rebalance.go, Config.AutoLeaderRebalance):
+//     every LeaderImbalanceCheckInterval the active controller counts, per
+//     broker, the partitions it is preferred leader of that others lead;
+//     over LeaderImbalancePerBrokerPercentage, it runs the preferred
+//     elections of those whose preferred leader is alive and in the ISR.
+//   - Eligible leader replicas (KIP-966, EligibleLeaderReplicas; elr.go):
+//     every decision's partition changes also set the ELR and the last
+//     known ELR. Under min ISR (the topic's min.insync.replicas, else
+//     DefaultMinInsync, capped at the replication factor) a replica leaving
+//     the ISR joins the ELR, and a fenced last ISR member leaves the ISR
+//     too; at min ISR or more both lists are empty. With no live ISR
+//     member the leader is a live ELR member (ISR = it), else, with an
+//     empty ELR, a live last-known-ELR member.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
 //   - AlterPartition: a partition leader changes its ISR, naming the leader
@@ -75,6 +105,15 @@
 //     replica), once, by the broker package's reconciler.
 //   - AllocateProducerIDs: the next block of 1000 ids; the image refuses a
 //     block below its next id, so blocks never overlap.
+//   - Unclean leader election (unclean.go): a partition without a live
+//     ISR member (nor, with ELR, a live eligible one) gets its first live
+//     replica as leader, alone in the ISR, ELR and last known ELR emptied
+//     (leader epoch + 1), when its topic's unclean.leader.election.enable
+//     allows it (topic config, else this node's dynamic broker config,
+//     else the cluster-wide one, else UncleanLeaderElection). Decided on
+//     fencing and unfencing, in the same batch as a SetConfigs that names
+//     the key, and every UncleanLeaderElectionCheckInterval; each one is
+//     logged at ERROR and counted (UncleanElections).
 //   - CreateAcls / DeleteAcls / AlterScramCredentials: ACL bindings get
 //     fresh random ids here, and one the image already holds is not
 //     stored twice (so a retry or a repeated takeover is harmless);

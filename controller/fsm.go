@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/sluice/sluice/metadata"
@@ -18,6 +19,7 @@ type FSM struct {
 		sync.Mutex
 		changed chan struct{} // closed at the next swap
 	}
+	lag applyLag // the last entry's stamp (applylag.go)
 }
 
 // NewFSM returns a state machine holding the empty image.
@@ -64,7 +66,10 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if err != nil {
 		return fmt.Errorf("controller: log entry %d: %w", l.Index, err)
 	}
+	st := ApplyStamp{Index: l.Index, AppendedAt: l.AppendedAt, AppliedAt: time.Now()}
+	f.lag.image.Store(&stampedImage{next, st})
 	f.swap(next)
+	f.lag.observe(StageImage, st)
 	return nil
 }
 
@@ -85,6 +90,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot restore snapshot: %w", err)
 	}
+	f.lag.image.Store(&stampedImage{im, ApplyStamp{AppliedAt: time.Now()}})
 	f.swap(im)
 	return nil
 }

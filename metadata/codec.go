@@ -51,7 +51,7 @@ func DecodeRecord(b []byte) (Record, []byte, error) {
 	if p == nil {
 		return nil, nil, fmt.Errorf("%w: unknown type %d version %d", ErrCorrupt, t, v)
 	}
-	r := reader{b: b[frameHeaderSize : frameHeaderSize+int(n)]}
+	r := reader{b: b[frameHeaderSize : frameHeaderSize+int(n)], version: v}
 	p.decodeFields(&r)
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%w: %d bytes after the fields", ErrCorrupt, len(r.b))
@@ -160,8 +160,9 @@ func (w *writer) nullableInt32s(v []int32) {
 // reader consumes big-endian fields. The first error sticks; later reads
 // return zero values.
 type reader struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version uint8 // the record's version
 }
 
 func (r *reader) take(n int) []byte {

@@ -11,8 +11,9 @@
 //
 // The records are KRaft's, typed: RegisterBroker (endpoints, rack,
 // incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
-// Partition {replicas, ISR, leader, leader epoch, partition epoch},
-// PartitionChange, RemoveTopic, Config {resource, key, value or delete},
+// Partition {replicas, ISR, leader, leader epoch, partition epoch; version
+// 1 adds KIP-966's eligible leader replicas and last known ELR},
+// PartitionChange (version 1 adds the same two, nullable: null keeps), RemoveTopic, Config {resource, key, value or delete},
 // ProducerIdsBlock {broker, first id, size}, and the security records
 // (types 9-12): AccessControlEntry {id, resource type, name, pattern type,
 // principal, host, operation, permission} and RemoveAccessControlEntry {id};
@@ -47,6 +48,15 @@
 // frame, refuse bytes after the last field and unknown type/version pairs;
 // every such failure wraps ErrCorrupt. A new field means a new version of
 // the record; decoders keep reading the old ones.
+//
+// Partition and PartitionChange are written at version 1 only when they
+// carry an ELR or a last known ELR (appended after the version 0 fields:
+// two []int32, nullable in PartitionChange), else at version 0, so logs
+// and snapshots written before KIP-966 decode unchanged (with no ELR) and
+// a cluster that never enables it writes the same bytes as before. A
+// version 1 frame without either list is corrupt (it would re-encode as
+// version 0). The image checks the ELR and the last known ELR are
+// replicas, apart from the ISR and from each other.
 //
 // # Image
 //

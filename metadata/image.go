@@ -247,8 +247,12 @@ func (b *builder) partition(r Partition) error {
 	if err := checkAssignment(r.Replicas, r.ISR, r.Leader); err != nil {
 		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
+	if err := checkELR(r); err != nil {
+		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
 	t = b.ownTopic(r.TopicID)
 	r.Replicas, r.ISR = clone32(r.Replicas), clone32(r.ISR)
+	r.EligibleLeaderReplicas, r.LastKnownElr = clone32(r.EligibleLeaderReplicas), clone32(r.LastKnownElr)
 	t.Partitions = append(t.Partitions, r)
 	return nil
 }
@@ -279,6 +283,25 @@ func checkAssignment(replicas, isr []int32, leader int32) error {
 	return nil
 }
 
+// checkELR checks the ELR and the last known ELR are distinct replicas,
+// the ELR apart from the ISR and the last known ELR apart from both.
+func checkELR(p Partition) error {
+	seen := map[int32]bool{}
+	for _, r := range p.ISR {
+		seen[r] = true
+	}
+	for _, set := range [][]int32{p.EligibleLeaderReplicas, p.LastKnownElr} {
+		for _, r := range set {
+			if seen[r] || !slices.Contains(p.Replicas, r) {
+				return invalid("ELR %v, last known ELR %v with ISR %v of replicas %v",
+					p.EligibleLeaderReplicas, p.LastKnownElr, p.ISR, p.Replicas)
+			}
+			seen[r] = true
+		}
+	}
+	return nil
+}
+
 func (b *builder) partitionChange(r PartitionChange) error {
 	t, ok := b.topics[r.TopicID]
 	if !ok || r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
@@ -291,6 +314,12 @@ func (b *builder) partitionChange(r PartitionChange) error {
 	if r.ISR != nil {
 		p.ISR = clone32(r.ISR)
 	}
+	if r.EligibleLeaderReplicas != nil {
+		p.EligibleLeaderReplicas = clone32(r.EligibleLeaderReplicas)
+	}
+	if r.LastKnownElr != nil {
+		p.LastKnownElr = clone32(r.LastKnownElr)
+	}
 	if r.Leader != NoLeaderChange {
 		if r.Leader != p.Leader {
 			if p.LeaderEpoch == math.MaxInt32 {
@@ -301,6 +330,9 @@ func (b *builder) partitionChange(r PartitionChange) error {
 		p.Leader = r.Leader
 	}
 	if err := checkAssignment(p.Replicas, p.ISR, p.Leader); err != nil {
+		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
+	if err := checkELR(p); err != nil {
 		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
 	if p.PartitionEpoch == math.MaxInt32 {

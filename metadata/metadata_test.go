@@ -24,6 +24,7 @@ func sampleRecords() []Record {
 		Partition{TopicID: idA, Partition: 1, Replicas: []int32{1, 0}, ISR: []int32{1}, Leader: 1},
 		PartitionChange{TopicID: idA, Partition: 0, Leader: 1, ISR: []int32{1}},
 		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeader, ISR: []int32{}, Replicas: nil},
+		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeaderChange, EligibleLeaderReplicas: []int32{1}, LastKnownElr: []int32{0}},
 		Config{ResourceType: ResourceTopic, ResourceName: "a", Key: "retention.ms", Value: "1000"},
 		Config{ResourceType: ResourceBroker, ResourceName: "", Key: "x", Delete: true},
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},

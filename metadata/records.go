@@ -116,6 +116,15 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// EligibleLeaderReplicas (KIP-966) are replicas out of the ISR that
+	// still hold every record below the high watermark: the ISR shrank
+	// below min.insync.replicas when they left it. Disjoint from the ISR.
+	EligibleLeaderReplicas []int32
+	// LastKnownElr are the replicas that left the ELR without rejoining
+	// the ISR (an unclean shutdown), kept while the ISR is under
+	// min.insync.replicas: the last hope of a leader when ISR and ELR are
+	// both empty.
+	LastKnownElr []int32
 }
 
 // PartitionChange changes a partition. Leader NoLeaderChange keeps the
@@ -127,6 +136,10 @@ type PartitionChange struct {
 	Leader    int32
 	ISR       []int32 // nil = unchanged
 	Replicas  []int32 // nil = unchanged
+	// EligibleLeaderReplicas and LastKnownElr (version 1) replace the
+	// partition's; nil = unchanged.
+	EligibleLeaderReplicas []int32
+	LastKnownElr           []int32
 }
 
 // RemoveTopic deletes a topic with its partitions and configs.
@@ -164,12 +177,27 @@ func (RemoveTopic) Type() Type      { return TypeRemoveTopic }
 func (Config) Type() Type           { return TypeConfig }
 func (ProducerIdsBlock) Type() Type { return TypeProducerIdsBlock }
 
-func (RegisterBroker) Version() uint8   { return 0 }
-func (FenceBroker) Version() uint8      { return 0 }
-func (UnfenceBroker) Version() uint8    { return 0 }
-func (Topic) Version() uint8            { return 0 }
-func (Partition) Version() uint8        { return 0 }
-func (PartitionChange) Version() uint8  { return 0 }
+func (RegisterBroker) Version() uint8 { return 0 }
+func (FenceBroker) Version() uint8    { return 0 }
+func (UnfenceBroker) Version() uint8  { return 0 }
+func (Topic) Version() uint8          { return 0 }
+
+// Version is 1 when the partition has an ELR or a last known ELR, else
+// 0: records without them encode as before KIP-966, byte for byte.
+func (rec Partition) Version() uint8 {
+	if len(rec.EligibleLeaderReplicas) > 0 || len(rec.LastKnownElr) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// Version is 1 when the change sets the ELR or the last known ELR, else 0.
+func (rec PartitionChange) Version() uint8 {
+	if rec.EligibleLeaderReplicas != nil || rec.LastKnownElr != nil {
+		return 1
+	}
+	return 0
+}
 func (RemoveTopic) Version() uint8      { return 0 }
 func (Config) Version() uint8           { return 0 }
 func (ProducerIdsBlock) Version() uint8 { return 0 }
@@ -177,6 +205,14 @@ func (ProducerIdsBlock) Version() uint8 { return 0 }
 // newRecord returns a pointer to a zero record of type t at version v, or
 // nil when the pair is unknown.
 func newRecord(t Type, v uint8) decodable {
+	if v == 1 {
+		switch t {
+		case TypePartition:
+			return &Partition{}
+		case TypePartitionChange:
+			return &PartitionChange{}
+		}
+	}
 	if v != 0 {
 		return nil
 	}
@@ -283,6 +319,10 @@ func (rec Partition) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.int32(rec.LeaderEpoch)
 	w.int32(rec.PartitionEpoch)
+	if rec.Version() == 1 {
+		w.int32s(rec.EligibleLeaderReplicas)
+		w.int32s(rec.LastKnownElr)
+	}
 }
 
 func (rec *Partition) decodeFields(r *reader) {
@@ -293,6 +333,13 @@ func (rec *Partition) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.LeaderEpoch = r.int32()
 	rec.PartitionEpoch = r.int32()
+	if r.version == 1 {
+		rec.EligibleLeaderReplicas = r.int32s()
+		rec.LastKnownElr = r.int32s()
+		if r.err == nil && rec.Version() != 1 {
+			r.err = fmt.Errorf("%w: partition version 1 without an ELR", ErrCorrupt)
+		}
+	}
 }
 
 func (rec PartitionChange) encodeFields(w *writer) {
@@ -301,6 +348,10 @@ func (rec PartitionChange) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.nullableInt32s(rec.ISR)
 	w.nullableInt32s(rec.Replicas)
+	if rec.Version() == 1 {
+		w.nullableInt32s(rec.EligibleLeaderReplicas)
+		w.nullableInt32s(rec.LastKnownElr)
+	}
 }
 
 func (rec *PartitionChange) decodeFields(r *reader) {
@@ -309,6 +360,13 @@ func (rec *PartitionChange) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.ISR = r.nullableInt32s()
 	rec.Replicas = r.nullableInt32s()
+	if r.version == 1 {
+		rec.EligibleLeaderReplicas = r.nullableInt32s()
+		rec.LastKnownElr = r.nullableInt32s()
+		if r.err == nil && rec.Version() != 1 {
+			r.err = fmt.Errorf("%w: partition change version 1 without an ELR", ErrCorrupt)
+		}
+	}
 }
 
 func (rec RemoveTopic) encodeFields(w *writer) { w.uuid(rec.TopicID) }

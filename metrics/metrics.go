@@ -31,6 +31,8 @@
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
 //	sluice_fetch_copied_bytes_total            bytes sent by the copy fallback (pread + write)
+//	sluice_replica_fetch_bytes_total{path}     netio: record bytes of followers' Fetch responses, by path:
+//	                                           sendfile, or copied (TLS listener, or sendfile unsupported)
 //	sluice_log_size_bytes{topic,partition}     bytes of all segments
 //	sluice_log_segments{topic,partition}       segment count
 //	sluice_log_start_offset{topic,partition}
@@ -40,6 +42,8 @@
 //	sluice_append_round_bytes                  bytes per pwritev of the writer, histogram (4 KiB..64 MiB)
 //	sluice_append_round_batches                batches per pwritev (group commit: appends sharing one write), histogram
 //	sluice_fsync_duration_seconds              fsync time of a segment, histogram (--fsync always or interval, rolls, shutdown)
+//	sluice_metadata_apply_lag_seconds{stage}   metadata log entry: controller's append to this node's apply, histogram; stage image or reconciled (controller/applylag.go)
+//	sluice_unclean_leader_elections_total      unclean leader elections committed by this node as active controller (controller/unclean.go)
 //	sluice_cleaner_cleanings_total             log cleaner: logs cleaned
 //	sluice_cleaner_bytes_read_total            log cleaner: segment bytes read and rewritten
 //	sluice_cleaner_bytes_written_total         log cleaner: bytes of the cleaned segments written
@@ -49,6 +53,12 @@
 //	sluice_topic_bytes_out_total{topic}        record bytes sent in Fetch responses
 //	sluice_topic_converted_bytes_in_total{topic}   legacy (magic 0/1) bytes up-converted on Produce v0-2
 //	sluice_topic_converted_bytes_out_total{topic}  batch bytes down-converted (copied) for Fetch v0-3
+//	sluice_fetch_record_bytes_total{to="consumer"|"follower"}  record bytes sent in Fetch responses (consumers: also as a KIP-392 follower)
+//	sluice_replica_fetched_bytes_total         record bytes fetched from leaders as a follower
+//	sluice_replication_throttle_rate_bytes{side="leader"|"follower"}   leader./follower.replication.throttled.rate (-1: off)
+//	sluice_replication_throttled_bytes_total{side}   bytes of throttled partitions (the quota's input)
+//	sluice_replication_throttled_bytes_per_second{side}   their rate now, over the quota's 11 s window
+//	sluice_replication_throttled_fetches_total{side}   partition fetches held back by the quota
 //	sluice_consumer_group_committed_offset{group,topic,partition}
 //	sluice_consumer_group_lag{group,topic,partition}   high watermark minus the committed offset
 //	sluice_broker_info{node_id,cluster_id}     1
@@ -67,6 +77,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,10 +108,11 @@ type Sources struct {
 	Lag       func() []broker.PartitionLag
 	Sessions  func() broker.FetchSessionStats // the fetch session cache (KIP-227)
 	Cleaner   func() partition.CleanerStats
-	Offline   func() []partition.OfflineLog // partitions the store could not open (offline.go)
-	SASL      func() uint64                 // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
-	SASLAuth  func() broker.SASLStats       // SASL listeners' authentications (broker.Broker.SASLStats)
-	Txns      func() map[string]int         // transactional ids by state (broker.Broker.TransactionStates)
+	Offline   func() []partition.OfflineLog  // partitions the store could not open (offline.go)
+	SASL      func() uint64                  // SASL requests refused on the PLAINTEXT listener (broker.Broker.SASLRefused)
+	SASLAuth  func() broker.SASLStats        // SASL listeners' authentications (broker.Broker.SASLStats)
+	Txns      func() map[string]int          // transactional ids by state (broker.Broker.TransactionStates)
+	Repl      func() broker.ReplicationStats // fetch bytes and replication throttles (broker.Broker.ReplicationStats)
 	NodeID    int32
 	ClusterID string
 }
@@ -117,6 +129,7 @@ type Metrics struct {
 	roundBytes   prometheus.Histogram
 	roundBatches prometheus.Histogram
 	fsyncs       prometheus.Histogram
+	applyLag     *prometheus.HistogramVec // metadata apply lag, by stage
 
 	mu struct {
 		sync.Mutex
@@ -141,9 +154,9 @@ func New() *Metrics {
 		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
 	m.newWriterHistograms()
 	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
-		m.roundBytes, m.roundBatches, m.fsyncs,
+		m.roundBytes, m.roundBatches, m.fsyncs, m.applyLag,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
-		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m})
+		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m}, replCollector{m})
 	prefixed := prometheus.WrapRegistererWithPrefix("sluice_", m.reg)
 	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -160,6 +173,30 @@ func (m *Metrics) newWriterHistograms() {
 	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_fsync_duration_seconds",
 		Help:    "Time of one fsync of a segment (appends under --fsync always, interval and shutdown flushes, rolled segments).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.applyLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_metadata_apply_lag_seconds",
+		Help: "Time from the active controller's append of a metadata log entry to this node applying it, by stage: " +
+			"image (its metadata image swapped) and reconciled (its broker's local logs brought to that image). " +
+			"Clocks of different hosts add their skew; it includes the commit, so it bounds the lag since commit from above.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"stage"})
+}
+
+// MetadataApplied observes one metadata log entry's apply lag at stage
+// (controller.StageImage or controller.StageReconciled).
+func (m *Metrics) MetadataApplied(stage string, lag time.Duration) {
+	m.applyLag.WithLabelValues(stage).Observe(lag.Seconds())
+}
+
+// UncleanElections exports n, the unclean leader elections this node
+// committed as the active controller (controller.UncleanElections), as
+// sluice_unclean_leader_elections_total. Call it once the node's
+// controller runs; a second call is ignored.
+func (m *Metrics) UncleanElections(n func() int64) {
+	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_unclean_leader_elections_total",
+		Help: "Unclean leader elections this node committed as the active controller since it started " +
+			"(unclean.leader.election.enable; Kafka's UncleanLeaderElectionsPerSec): leaders elected outside the ISR, " +
+			"losing the records only the lost replicas held. Each is logged at ERROR with topic, partition and leader."},
+		func() float64 { return float64(n()) })
+	_ = m.reg.Register(c) // AlreadyRegisteredError on a second call: the first stays
 }
 
 // Observer is the partition.Observer feeding the writer's histograms;
@@ -325,6 +362,7 @@ var (
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
+	replicaBytes  = newConst("sluice_replica_fetch_bytes_total", "Record bytes of followers' Fetch responses (replication) sent by this broker as leader, by path: sendfile (zero copy) or copied (read and written through a buffer: a TLS listener, or sendfile unsupported).", prometheus.CounterValue, "path")
 	copiedBytes   = newConst("sluice_fetch_copied_bytes_total", "Record bytes sent by the copy fallback (pread and write).", prometheus.CounterValue)
 	tp            = []string{"topic", "partition"}
 	logSize       = newConst("sluice_log_size_bytes", "Bytes of all segments of a partition.", prometheus.GaugeValue, tp...)
@@ -365,7 +403,7 @@ type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
 	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslBlocked, saslClosed,
-		tlsHandshakes, tlsCopied)
+		tlsHandshakes, tlsCopied, replicaBytes)
 }
 
 func (c netCollector) Collect(ch chan<- prometheus.Metric) {
@@ -407,6 +445,8 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeFailures), "failed")
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeTimeouts), "timeout")
 	tlsCopied.emit(ch, float64(s.TLSCopiedBytes))
+	replicaBytes.emit(ch, float64(s.ReplicaSendfileBytes), "sendfile")
+	replicaBytes.emit(ch, float64(s.ReplicaCopiedBytes), "copied")
 }
 
 type sendfileCollector struct{}
@@ -516,6 +556,46 @@ func (c sessionCollector) Collect(ch chan<- prometheus.Metric) {
 	sessionParts.emit(ch, float64(s.Partitions))
 	sessionEvict.emit(ch, float64(s.Evictions))
 	fetchListed.emit(ch, float64(s.RequestPartitions))
+}
+
+var (
+	fetchRecordBytes  = newConst("sluice_fetch_record_bytes_total", "Record bytes sent in Fetch responses, to consumers (also as a KIP-392 follower) or to followers.", prometheus.CounterValue, "to")
+	replicaFetchedIn  = newConst("sluice_replica_fetched_bytes_total", "Record bytes fetched from partition leaders as a follower.", prometheus.CounterValue)
+	throttleRate      = newConst("sluice_replication_throttle_rate_bytes", "leader.replication.throttled.rate or follower.replication.throttled.rate in bytes/s (-1: no throttle).", prometheus.GaugeValue, "side")
+	throttledBytes    = newConst("sluice_replication_throttled_bytes_total", "Replication bytes of throttled partitions (what the quota measures).", prometheus.CounterValue, "side")
+	throttledByteRate = newConst("sluice_replication_throttled_bytes_per_second", "Rate of the throttled partitions' replication bytes now, over the quota's window.", prometheus.GaugeValue, "side")
+	throttledFetches  = newConst("sluice_replication_throttled_fetches_total", "Partition fetches held back because the replication quota was exceeded.", prometheus.CounterValue, "side")
+)
+
+type replCollector struct{ m *Metrics }
+
+func (replCollector) Describe(ch chan<- *prometheus.Desc) {
+	describe(ch, fetchRecordBytes, replicaFetchedIn, throttleRate, throttledBytes, throttledByteRate, throttledFetches)
+}
+
+func (c replCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.sources().Repl
+	if f == nil {
+		return
+	}
+	s := f()
+	fetchRecordBytes.emit(ch, float64(s.ConsumerFetchBytes), "consumer")
+	fetchRecordBytes.emit(ch, float64(s.ReplicaFetchBytes), "follower")
+	replicaFetchedIn.emit(ch, float64(s.ReplicaFetchedIn))
+	rate := func(r int64) float64 {
+		if r == math.MaxInt64 {
+			return -1
+		}
+		return float64(r)
+	}
+	throttleRate.emit(ch, rate(s.LeaderRate), "leader")
+	throttleRate.emit(ch, rate(s.FollowerRate), "follower")
+	throttledBytes.emit(ch, float64(s.LeaderBytes), "leader")
+	throttledBytes.emit(ch, float64(s.FollowerBytes), "follower")
+	throttledByteRate.emit(ch, s.LeaderByteRate, "leader")
+	throttledByteRate.emit(ch, s.FollowerByteRate, "follower")
+	throttledFetches.emit(ch, float64(s.LeaderHeld), "leader")
+	throttledFetches.emit(ch, float64(s.FollowerHeld), "follower")
 }
 
 type txnCollector struct{ m *Metrics }

@@ -51,6 +51,8 @@ func TestMetrics(t *testing.T) {
 		Sessions: func() broker.FetchSessionStats {
 			return broker.FetchSessionStats{Sessions: 2, Partitions: 300, Evictions: 1, Requests: 9, RequestPartitions: 420}
 		}})
+	m.UncleanElections(func() int64 { return 2 })
+	m.UncleanElections(func() int64 { return 9 }) // ignored
 	h := m.Instrument(fakeHandler{})
 	for _, frame := range [][]byte{{0, 3, 0, 1}, {0, 0}, {0x7f, 0x7f}, nil} {
 		if _, err := h.Handle(context.Background(), nil, frame); err != nil {
@@ -85,6 +87,7 @@ func TestMetrics(t *testing.T) {
 		`sluice_topic_bytes_in_total{topic="t"} 5`,
 		`sluice_topic_converted_bytes_in_total{topic="t"} 3`,
 		`sluice_topic_converted_bytes_out_total{topic="t"} 4`,
+		`sluice_unclean_leader_elections_total 2`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)

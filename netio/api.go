@@ -42,9 +42,16 @@ type Handler interface {
 // order: runs of bytes with writev, regions with sendfile(2). Regions are
 // released (Region.Release) once sent or once the connection is gone.
 type Response struct {
-	parts []part
-	wait  func() (*Response, error) // set by Pending: not complete yet
+	parts   []part
+	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
+	wait    func() (*Response, error) // set by Pending: not complete yet
 }
+
+// MarkReplica marks r as the answer to a follower's Fetch: the writer
+// counts its file regions in Stats.ReplicaSendfileBytes or
+// Stats.ReplicaCopiedBytes, so an operator can see the share of
+// replicated bytes that leaves the leader by sendfile(2).
+func (r *Response) MarkReplica() { r.replica = true }
 
 // Pending returns a response that is not complete yet: netio calls wait
 // once, on a goroutine of the connection other than the one calling

@@ -71,7 +71,10 @@
 //     *net.TCPConn (so Go's netpoller waits for writability). It takes every
 //     queued response at once, prepends each size, sends runs of bytes with
 //     one writev and each file region with sendfile.Send (sendfile.Copy if
-//     unsupported), releasing each region once sent. gnet's own Write is
+//     unsupported), releasing each region once sent. The regions of a
+//     response marked as a follower's Fetch (Response.MarkReplica) are
+//     also counted as Stats.ReplicaSendfileBytes or ReplicaCopiedBytes
+//     (TLS, or the copy fallback). gnet's own Write is
 //     never used: gnet v2.9.0 has no writable callback, so a sendfile that
 //     hits EAGAIN on the loop never resumes.
 //   - A write error or a Handler error (after earlier responses are sent)

@@ -28,6 +28,7 @@ import (
 const (
 	opEcho   = 'e' // args: payload; response: id, payload
 	opFile   = 'f' // args: off uint64, len uint64; response: id, region
+	opRepl   = 'r' // opFile answered as to a follower's Fetch (Response.MarkReplica)
 	opMixed  = 'm' // args: off, len; response: id, "<", region, ">", region, "!"
 	opBig    = 'b' // args: n uint32; response: id, n bytes of 'x'
 	opNil    = 'n' // no response
@@ -127,9 +128,12 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 	switch op {
 	case opEcho:
 		r.AppendBytes(args)
-	case opFile, opMixed:
+	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])
-		if op == opFile {
+		if op == opRepl {
+			r.MarkReplica()
+		}
+		if op != opMixed {
 			r.AppendRegion(h.region(off, n))
 			break
 		}
@@ -188,9 +192,9 @@ func (h *testHandler) want(req []byte) []byte {
 	switch op {
 	case opEcho:
 		out = append(out, args...)
-	case opFile, opMixed:
+	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])
-		if op == opFile {
+		if op != opMixed {
 			return append(out, h.data[off:off+n]...)
 		}
 		out = append(out, '<')

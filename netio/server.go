@@ -75,6 +75,8 @@ type Stats struct {
 	TLSHandshakeFailures uint64 // TLS handshakes that failed (wrong CA, no client certificate, not TLS, …), each closed its connection
 	TLSHandshakeTimeouts uint64 // connections closed for not completing the TLS handshake within HandshakeTimeout
 	TLSCopiedBytes       uint64 // file-region bytes read and encrypted through a buffer (no sendfile on TLS)
+	ReplicaSendfileBytes uint64 // file-region bytes of followers' Fetch responses (Response.MarkReplica) sent by sendfile(2)
+	ReplicaCopiedBytes   uint64 // the same bytes read and copied instead (TLS, or sendfile unsupported)
 	QueuedBytes          int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
 }
@@ -85,6 +87,7 @@ type counters struct {
 	writeTimeouts, frameTimeouts, muted                    atomic.Uint64
 	acceptErrors, shed, tlsRefused                         atomic.Uint64
 	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
+	replicaSendfile, replicaCopied                         atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -112,6 +115,8 @@ func (s *Server) Stats() Stats {
 		TLSHandshakeFailures: c.tlsFailures.Load(),
 		TLSHandshakeTimeouts: c.tlsTimeouts.Load(),
 		TLSCopiedBytes:       c.tlsCopied.Load(),
+		ReplicaSendfileBytes: c.replicaSendfile.Load(),
+		ReplicaCopiedBytes:   c.replicaCopied.Load(),
 		QueuedBytes:          c.queuedBytes.Load(),
 		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
 	}

@@ -219,10 +219,10 @@ func (c *conn) writeTLSRuns(iov [][]byte) error {
 // copyTLS sends a file region through the TLS session: read with pread
 // into a pooled buffer, encrypted and written (no sendfile without kTLS).
 // The bytes are counted in Stats.TLSCopiedBytes.
-func (c *conn) copyTLS(r sendfile.Region) error {
+func (c *conn) copyTLS(r sendfile.Region) (int64, error) {
 	bp := tlsBufPool.Get().(*[]byte)
 	defer tlsBufPool.Put(bp)
 	n, err := sendfile.CopyThrough(c.tls, r, *bp)
 	c.srv.stats.tlsCopied.Add(uint64(n))
-	return err
+	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -110,6 +111,46 @@ func TestTLSRegionsCopied(t *testing.T) {
 	}
 	if got := sendfile.Stats().CopiedBytes - copiedBefore; got != 0 {
 		t.Fatalf("TLS copies counted as %d bytes of the sendfile fallback", got)
+	}
+}
+
+// TestReplicaRegionsCounted: the regions of a response marked as a
+// follower's Fetch count as replica bytes, by sendfile on a plaintext
+// listener and copied on a TLS one; other responses' regions do not.
+func TestReplicaRegionsCounted(t *testing.T) {
+	for _, withTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", withTLS), func(t *testing.T) {
+			if withTLS {
+				testTLS = newTLSFixture(t)
+				defer func() { testTLS = nil }()
+			}
+			h := newTestHandler(t, 4<<20)
+			s := startServer(t, testConfig(), h)
+			c := dial(t, s)
+			reqs := [][]byte{
+				req(opRepl, 1, u64(0), u64(3<<20+17)), // spans several writeChunks
+				req(opFile, 2, u64(1000), u64(70000)), // a consumer's: not counted
+				req(opRepl, 3, u64(5), u64(1000)),
+			}
+			c.send(reqs...)
+			for i, q := range reqs {
+				if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+					t.Fatalf("response %d: %d bytes differ from the %d expected", i, len(got), len(h.want(q)))
+				}
+			}
+			want := uint64(3<<20 + 17 + 1000)
+			counted := func(st Stats) uint64 {
+				if withTLS {
+					return st.ReplicaCopiedBytes
+				}
+				return st.ReplicaSendfileBytes
+			}
+			eventually(t, "the replica bytes to be counted", func() bool { return counted(s.Stats()) >= want })
+			st := s.Stats()
+			if counted(st) != want || st.ReplicaSendfileBytes+st.ReplicaCopiedBytes != want {
+				t.Fatalf("replica bytes: sendfile %d, copied %d; want %d in all", st.ReplicaSendfileBytes, st.ReplicaCopiedBytes, want)
+			}
+		})
 	}
 }
 

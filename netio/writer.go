@@ -128,7 +128,7 @@ func (c *conn) appendResponse(hdr []byte, r *Response) error {
 		}
 		err := c.flush()
 		if err == nil {
-			err = c.sendRegion(p.region)
+			err = c.sendRegion(p.region, r.replica)
 		}
 		p.region.Release()
 		if err != nil {
@@ -173,19 +173,19 @@ func (c *conn) progress() {
 const writeChunk = 1 << 20
 
 // sendRegion sends r in chunks of writeChunk, recording progress after
-// each.
-func (c *conn) sendRegion(r sendfile.Region) error {
+// each; replica: r answers a follower's Fetch (Response.MarkReplica).
+func (c *conn) sendRegion(r sendfile.Region, replica bool) error {
 	for r.Len > writeChunk {
 		chunk := r
 		chunk.Len = writeChunk
-		if err := c.sendChunk(chunk); err != nil {
+		if err := c.sendChunk(chunk, replica); err != nil {
 			return err
 		}
 		c.progress()
 		r.Off += writeChunk
 		r.Len -= writeChunk
 	}
-	if err := c.sendChunk(r); err != nil {
+	if err := c.sendChunk(r, replica); err != nil {
 		return err
 	}
 	c.progress()
@@ -193,12 +193,20 @@ func (c *conn) sendRegion(r sendfile.Region) error {
 }
 
 // sendChunk sends r with sendfile(2), or copies it when sendfile is not
-// supported for this file or socket.
-func (c *conn) sendChunk(r sendfile.Region) error {
+// supported for this file or socket (or the connection is TLS). A
+// replica's bytes are counted as sent by sendfile or copied.
+func (c *conn) sendChunk(r sendfile.Region, replica bool) error {
 	if c.tls != nil {
-		return c.copyTLS(r)
+		n, err := c.copyTLS(r)
+		if replica {
+			c.srv.stats.replicaCopied.Add(uint64(n))
+		}
+		return err
 	}
 	n, err := sendfile.Send(c.raw, r)
+	if replica {
+		c.srv.stats.replicaSendfile.Add(uint64(n))
+	}
 	if err == nil || !sendfile.IsUnsupported(err) {
 		return err
 	}
@@ -207,7 +215,10 @@ func (c *conn) sendChunk(r sendfile.Region) error {
 	}
 	r.Off += n
 	r.Len -= n
-	_, err = sendfile.Copy(c.tcp, r, c.w.copyBuf)
+	m, err := sendfile.Copy(c.tcp, r, c.w.copyBuf)
+	if replica {
+		c.srv.stats.replicaCopied.Add(uint64(m))
+	}
 	return err
 }
 

@@ -403,6 +403,14 @@ func OpenStore(cfg StoreConfig) (*Store, error) { return openStore(cfg) }
 // a checkpointed recovery point then read no segment data.
 func (s *Store) OpenedClean() bool { return s.openedClean }
 
+// CleanShutdownBrokerEpoch is the broker epoch the trusted clean-shutdown
+// marker named at open, -1 if none (KIP-966's PreviousBrokerEpoch).
+func (s *Store) CleanShutdownBrokerEpoch() int64 { return s.openedEpoch }
+
+// SetBrokerEpoch sets the broker epoch the clean-shutdown marker names
+// when the store closes cleanly ({"version":0,"brokerEpoch":N}, Kafka's).
+func (s *Store) SetBrokerEpoch(epoch int64) { s.brokerEpoch.Store(epoch) }
+
 // Logs returns every log, sorted by topic then partition.
 func (s *Store) Logs() []*Log { return s.logs() }
 

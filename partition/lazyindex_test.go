@@ -40,3 +40,54 @@ func TestNewLogCreatesIndexesOnFirstAppend(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderOpensIndexesOfSegmentRenamedForDeletion: a reader holding a
+// sealed segment whose indexes are closed (parked by the segment sweep)
+// still finds its batches after the segment's files were
+// renamed to .deleted by retention, truncation or the cleaner's swap.
+func TestReaderOpensIndexesOfSegmentRenamedForDeletion(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t-0")
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 4 << 10
+	l := openTest(t, dir, cfg, true, 0, nil)
+	for range 20 {
+		mustAppend(t, l, batch(4, 200, 1000))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg, true, 0, nil)
+	defer l.Close()
+	l.parkIdleSegments(true)
+	segs, _ := l.pinAll()
+	if len(segs) < 3 {
+		releaseAll(segs)
+		t.Fatalf("%d segments, want at least 3", len(segs))
+	}
+	s := segs[0]
+	s.idx.Lock()
+	opened := s.idx.offsets != nil
+	s.idx.Unlock()
+	if opened {
+		releaseAll(segs)
+		t.Fatal("the oldest segment has its indexes open after parking: the test proves nothing")
+	}
+	deleted := fileName(dir, s.base, indexSuffix) + deletedSuffix
+	if err := l.dropOldest(s); err != nil { // retention's path
+		t.Fatal(err)
+	}
+	if !exists(deleted) {
+		t.Fatal("the index was not renamed to .deleted")
+	}
+	off, pos, err := s.lookup(s.base + 5)
+	if err != nil {
+		t.Fatalf("lookup in a segment renamed for deletion: %v", err)
+	}
+	if off > s.base+5 || pos < 0 {
+		t.Fatalf("lookup(%d) = %d at %d", s.base+5, off, pos)
+	}
+	releaseAll(segs)
+	if exists(deleted) {
+		t.Fatal("the .deleted index outlived the last reference")
+	}
+}

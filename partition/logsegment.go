@@ -65,6 +65,10 @@ type logSegment struct {
 		offsets  *mmapindex.OffsetIndex
 		times    *mmapindex.TimeIndex
 		maxBytes int // > 0: open writable (the active segment)
+		// suffix follows the index files' names: deletedSuffix once they
+		// are renamed for deletion, so a reader still holding the segment
+		// opens them by their new names.
+		suffix string
 	}
 
 	// maxTS is the largest batch timestamp and maxTSOffset the last offset
@@ -189,11 +193,11 @@ func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 	if s.idx.offsets != nil {
 		return s.idx.offsets, nil
 	}
-	oi, err := mmapindex.OpenOffsetIndexFS(s.fs, fileName(s.dir, s.base, indexSuffix), s.base, s.idx.maxBytes)
+	oi, err := mmapindex.OpenOffsetIndexFS(s.fs, fileName(s.dir, s.base, indexSuffix)+s.idx.suffix, s.base, s.idx.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open offset index of segment %d: %w", s.base, err)
 	}
-	ti, err := mmapindex.OpenTimeIndexFS(s.fs, fileName(s.dir, s.base, timeIndexSuffix), s.base, s.idx.maxBytes)
+	ti, err := mmapindex.OpenTimeIndexFS(s.fs, fileName(s.dir, s.base, timeIndexSuffix)+s.idx.suffix, s.base, s.idx.maxBytes)
 	if err != nil {
 		oi.Close()
 		return nil, fmt.Errorf("cannot open time index of segment %d: %w", s.base, err)
@@ -459,16 +463,21 @@ func (s *logSegment) markDeleted() error {
 }
 
 // renameForDeletion is markDeleted's first half: the files renamed to
-// *.deleted (open descriptors and maps keep working), the log's reference
-// kept.
+// *.deleted (open descriptors and maps keep working; indexes not opened
+// yet are opened by their new names), the log's reference kept.
 func (s *logSegment) renameForDeletion() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+	s.idx.Lock() // no index opened by its old name while they move
+	defer s.idx.Unlock()
+	for _, suffix := range segmentSuffixes {
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
+		}
+		if suffix == timeIndexSuffix {
+			s.idx.suffix = deletedSuffix
 		}
 	}
 	return nil

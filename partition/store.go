@@ -2,6 +2,7 @@ package partition
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -57,6 +59,10 @@ type store struct {
 	// entries of partitions that could not be opened are written back.
 	openHWs     map[topicPartition]int64
 	openedClean bool // the clean-shutdown marker was trusted at open
+	// openedEpoch is the brokerEpoch the trusted marker named (-1: none);
+	// brokerEpoch is the one the next marker names (-1: none).
+	openedEpoch int64
+	brokerEpoch atomic.Int64
 	cl          cleanerState
 	stop        chan struct{}
 	done        sync.WaitGroup
@@ -93,6 +99,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	s := &Store{store{cfg: cfg, fs: vfs.Or(cfg.FS), logger: cfg.Logger, stop: make(chan struct{})}}
 	s.mu.logs = make(map[topicPartition]*Log)
 	s.mu.offline = make(map[topicPartition]*OfflineLog)
+	s.brokerEpoch.Store(-1)
 	if err := s.takeLock(); err != nil {
 		return nil, err
 	}
@@ -143,6 +150,10 @@ func (s *store) loadAll() error {
 		starts = map[topicPartition]int64{}
 	}
 	s.openedClean = clean
+	s.openedEpoch = -1
+	if clean {
+		s.openedEpoch = readMarkerEpoch(s.fs, marker)
+	}
 	s.openHWs, err = readOffsetCheckpoint(s.fs, filepath.Join(s.cfg.Dir, replicationOffsetFile))
 	if err != nil {
 		s.logger.Warn("ignoring unreadable replication-offset checkpoint: replicated logs start at their log start", "err", err)
@@ -342,7 +353,7 @@ func (s *store) close() error {
 	ckErr := errors.Join(s.checkpoint(), s.checkpointHighWatermarks())
 	var markErr error
 	if ckErr == nil && closeErr == nil && s.offlineCount() == 0 {
-		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), []byte("{\"version\":0}\n"))
+		markErr = writeFileAtomic(s.fs, filepath.Join(s.cfg.Dir, cleanShutdownFile), markerBytes(s.brokerEpoch.Load()))
 	}
 	lockErr := s.lock.Close()
 	return errors.Join(closeErr, ckErr, markErr, lockErr)
@@ -388,4 +399,31 @@ func readPartitionMetadata(dir string) ([16]byte, error) {
 		copy(id[:], raw)
 	}
 	return id, nil
+}
+
+// markerBytes is the clean-shutdown marker, Kafka's
+// CleanShutdownFileHandler JSON: {"version":0,"brokerEpoch":N}, without
+// brokerEpoch when the broker epoch is unknown (-1).
+func markerBytes(brokerEpoch int64) []byte {
+	if brokerEpoch < 0 {
+		return []byte("{\"version\":0}\n")
+	}
+	return fmt.Appendf(nil, "{\"version\":0,\"brokerEpoch\":%d}\n", brokerEpoch)
+}
+
+// readMarkerEpoch returns the brokerEpoch of the marker at path, -1 when
+// it names none or cannot be read (the broker then counts as having shut
+// down uncleanly, the safe side).
+func readMarkerEpoch(fsys vfs.FS, path string) int64 {
+	b, err := vfs.ReadFile(fsys, path)
+	if err != nil {
+		return -1
+	}
+	var m struct {
+		BrokerEpoch *int64 `json:"brokerEpoch"`
+	}
+	if json.Unmarshal(b, &m) != nil || m.BrokerEpoch == nil || *m.BrokerEpoch < 0 {
+		return -1
+	}
+	return *m.BrokerEpoch
 }

@@ -146,8 +146,8 @@ func (l *log) renameToSwap(outs []*cleanedSeg) error {
 // the last reference is released.
 func (l *log) commitSwap(old []*logSegment, outs []*cleanedSeg) error {
 	for i, s := range old {
-		if err := s.renameFiles("", deletedSuffix); err != nil {
-			return err
+		if err := s.renameForDeletion(); err != nil {
+			return fmt.Errorf("%w: %w", ErrStorage, err)
 		}
 		if i == 0 {
 			if err := cleanerStep(stepDeletedPartial); err != nil {
@@ -213,21 +213,6 @@ func (l *log) replaceSegments(old, news []*logSegment) {
 		s.deleted.Store(true)
 		s.Release()
 	}
-}
-
-// renameFiles renames the segment's files from suffix from to suffix to
-// (appended to the final names); missing files are skipped.
-func (s *logSegment) renameFiles(from, to string) error {
-	if err := s.holdFileOpen(); err != nil {
-		return err
-	}
-	for _, suffix := range segmentSuffixes {
-		p := fileName(s.dir, s.base, suffix)
-		if err := s.fs.Rename(p+from, p+to); err != nil && !vfs.IsNotExist(err) {
-			return fmt.Errorf("%w: cannot rename %q: %w", ErrStorage, p+from, err)
-		}
-	}
-	return nil
 }
 
 // finishSwaps completes or rolls back a swap a crash interrupted. Any

@@ -40,7 +40,7 @@ const newDirSuffix = "-new"
 
 // CreateLogs creates partitions [from, to) of topic (returning existing
 // ones as they are), all with topicID and cfg, and makes them durable with
-// one syncfs(2). progress, if not nil, is called after each partition (a
+// one syncfs(2) (fewer than syncfsFrom: with fsyncs of their own). progress, if not nil, is called after each partition (a
 // test hook: an error stops there, unsynced). On error, the logs created so
 // far are returned with it.
 func (s *Store) CreateLogs(topic string, from, to int32, topicID [16]byte, cfg Config, progress func(p int32) error) ([]*Log, error) {
@@ -64,8 +64,9 @@ func (s *store) create(topic string, partition int32, topicID [16]byte, cfg Conf
 func (s *store) createLogs(topic string, from, to int32, id [16]byte, cfg Config, progress func(int32) error) ([]*Log, error) {
 	defer s.topicLocks.lock(topic)()
 	out := make([]*Log, 0, max(to-from, 0))
+	few := to-from < syncfsFrom
 	for p := from; p < to; p++ {
-		l, err := s.createOne(topicPartition{topic, p}, id, cfg, false)
+		l, err := s.createOne(topicPartition{topic, p}, id, cfg, few)
 		if err != nil {
 			return out, err
 		}
@@ -76,11 +77,22 @@ func (s *store) createLogs(topic string, from, to int32, id [16]byte, cfg Config
 			}
 		}
 	}
+	if few {
+		return out, nil // each one synced its own files and the data directory
+	}
 	if err := syncFS(s.fs, s.cfg.Dir); err != nil {
 		return out, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return out, nil
 }
+
+// syncfsFrom is the number of logs from which createLogs makes them durable
+// with one syncfs(2) instead of fsyncs of each log's files and the data
+// directory. syncfs flushes every dirty page of the file system, other
+// processes' too: a cluster's reconcile creating a one-partition topic
+// waited up to 300 ms for it on a shared, busy disk (docs/BENCHMARKS.md,
+// "Cluster metadata"), where a few fsyncs take milliseconds.
+const syncfsFrom = 8
 
 // createOne creates one log; sync fsyncs its files and the data directory
 // (otherwise the caller syncs the filesystem). topic's lock held.

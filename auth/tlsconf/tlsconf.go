@@ -48,6 +48,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -72,10 +73,27 @@ type Server struct {
 	}
 }
 
-// fileStamp is what Watch compares to see a file change.
+// fileStamp is what Watch compares to see a file change: the inode
+// too, so a file replaced by rename (as cert managers do) with the same
+// size within the clock's granularity is still seen.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	ino  uint64
+}
+
+// stampOf is fi's fileStamp.
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+// same reports whether a and b stamp the same file contents.
+func (a fileStamp) same(b fileStamp) bool {
+	return a.mod.Equal(b.mod) && a.size == b.size && a.ino == b.ino
 }
 
 // New reads listener's certificates and builds its configuration.
@@ -175,7 +193,7 @@ func readFile(path, key string, stamps map[string]fileStamp) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	stamps[path] = fileStamp{fi.ModTime(), fi.Size()}
+	stamps[path] = stampOf(fi)
 	return b, nil
 }
 
@@ -453,7 +471,7 @@ func (s *Server) reloadIfChanged() {
 	changed := false
 	for path, st := range s.mu.stamps {
 		fi, err := os.Stat(path)
-		if err != nil || !fi.ModTime().Equal(st.mod) || fi.Size() != st.size {
+		if err != nil || !stampOf(fi).same(st) {
 			changed = true
 			break
 		}

@@ -293,3 +293,28 @@ func TestDumpGolden(t *testing.T) {
 	f("dump-print-data", "--print-data")
 	f("dump-json", "--print-data", "--output", "json")
 }
+
+// TestElectLeadersGolden drives `sluice topics elect-leaders` against a
+// node with its controller quorum: its partitions are led by their only,
+// preferred replica already (the elections themselves are tested on three
+// processes in cmd/sluiced/elect_test.go).
+func TestElectLeadersGolden(t *testing.T) {
+	addr := startCombinedNode(t)
+	steps := []struct {
+		name string
+		args []string
+	}{
+		{"elect-create", []string{"topics", "create", "orders", "--partitions", "3"}},
+		{"elect-topic", []string{"topics", "elect-leaders", "orders"}},
+		{"elect-partition-json", []string{"topics", "elect-leaders", "orders", "--partition", "1", "--output", "json"}},
+		{"elect-all", []string{"topics", "elect-leaders"}},
+		{"elect-unclean", []string{"topics", "elect-leaders", "orders", "--type", "unclean"}},
+		{"elect-unknown", []string{"topics", "elect-leaders", "orders", "nope", "--partition", "-1"}},
+		{"elect-unknown-partition", []string{"topics", "elect-leaders", "orders", "--partition", "7"}},
+		{"elect-bad-type", []string{"topics", "elect-leaders", "--type", "dirty"}},
+		{"elect-partition-no-topic", []string{"topics", "elect-leaders", "--partition", "0"}},
+	}
+	for _, s := range steps {
+		golden(t, s.name, cli(t, addr, "", s.args...))
+	}
+}

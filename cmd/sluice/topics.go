@@ -1,6 +1,7 @@
 package main
 
-// sluice topics create|list|describe|delete|alter-config, with kadm.
+// sluice topics create|list|describe|delete|alter-config|add-partitions,
+// with kadm (elect-leaders: elect.go).
 
 import (
 	"context"
@@ -19,8 +20,8 @@ import (
 func init() {
 	register(&command{
 		name:    "topics",
-		summary: "create, list, describe and delete topics, and alter their configs",
-		usage:   "topics create|list|describe|delete|alter-config|add-partitions [FLAGS] [TOPIC…]",
+		summary: "create, list, describe and delete topics, alter their configs, elect their leaders",
+		usage:   "topics create|list|describe|delete|alter-config|add-partitions|elect-leaders [FLAGS] [TOPIC…]",
 		flags:   topicsFlags,
 		more:    topicsSubList,
 	})
@@ -229,17 +230,10 @@ func alterFlags(fs *flag.FlagSet) topicsBody {
 		if err := needTopics(args); err != nil {
 			return err
 		}
-		if len(set)+len(del) == 0 {
-			return usagef("nothing to alter: give --set KEY=VALUE or --delete KEY")
+		alter, err := alterOps(set, del)
+		if err != nil {
+			return err
 		}
-		var alter []kadm.AlterConfig
-		for k, v := range set {
-			alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
-		}
-		for _, k := range del {
-			alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-		}
-		sort.Slice(alter, func(i, j int) bool { return alter[i].Name < alter[j].Name })
 		resp, err := adm.AlterTopicConfigs(ctx, alter, args...)
 		if err != nil {
 			return fmt.Errorf("alter configs: %w", err)

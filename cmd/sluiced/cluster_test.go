@@ -14,28 +14,34 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/internal/freeport"
 )
 
 // freePort returns a loopback port that was free.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // request sends one request to addr on a new connection and returns the
 // response.
 func request(addr string, req kmsg.Request) (kmsg.Response, error) {
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	return requestWithin(addr, req, 5*time.Second)
+}
+
+// requestWithin is request bounded by timeout.
+func requestWithin(addr string, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
+	c, err := net.DialTimeout("tcp", addr, min(2*time.Second, timeout))
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(timeout))
 	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("cluster-test")).AppendRequest(nil, req, 1)
 	if _, err := c.Write(frame); err != nil {
 		return nil, err
@@ -114,7 +120,7 @@ func viewOf(addr string) (clusterView, error) {
 
 // agreed polls the running nodes until each one's view passes check and
 // all name the same leader, which it returns.
-func agreed(t *testing.T, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
+func agreed(t testing.TB, addrs []string, timeout time.Duration, check func(clusterView) string) int32 {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -267,6 +273,11 @@ func TestThreeNodeQuorum(t *testing.T) {
 	// The three applied the same metadata log: /metadataz answers the same
 	// index and image digest everywhere, with the three brokers unfenced.
 	st := sameMetadataOf(t, nodes)
+	// Each entry applied is stamped with the leader's append time: the
+	// apply lag of the last one, and of the last image reconciled.
+	if a, r := st.Applied, st.Reconciled; a == nil || a.Index == 0 || a.AppendedAt.IsZero() || a.LagSeconds < 0 || r == nil || r.Index > a.Index {
+		t.Fatalf("/metadataz apply stamps: applied %+v, reconciled %+v", a, r)
+	}
 	for id := int32(1); id <= 3; id++ {
 		if epoch, fenced := st.broker(id); epoch < 0 || fenced {
 			t.Fatalf("/metadataz: broker %d epoch %d fenced %v", id, epoch, fenced)

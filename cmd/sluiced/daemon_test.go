@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // proc is a running sluiced.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string // Kafka listener, once ready
 	stderr *syncBuffer
@@ -67,7 +67,7 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs sluiced with args (JSON logs) and env added to the test's.
-func start(t *testing.T, env []string, args ...string) *proc {
+func start(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	return startCmd(t, exec.Command(binary, append([]string{"--log-format", "json"}, args...)...), env)
 }
@@ -75,7 +75,7 @@ func start(t *testing.T, env []string, args ...string) *proc {
 // startCmd runs cmd, a sluiced (possibly wrapped, as by ip netns exec,
 // which execs it) with JSON logs, with env added to the test's, and waits
 // until it listens.
-func startCmd(t *testing.T, cmd *exec.Cmd, env []string) *proc {
+func startCmd(t testing.TB, cmd *exec.Cmd, env []string) *proc {
 	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
 	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice/sluice/buildinfo"
 	"github.com/sluice/sluice/console"
+	"github.com/sluice/sluice/controller"
 )
 
 // httpServer is the --http-listen listener: /metrics, /healthz, /readyz,
@@ -94,6 +95,25 @@ type metadataState struct {
 	AppliedIndex uint64           `json:"applied_index"` // Raft index of the last applied metadata entry
 	ImageSHA256  string           `json:"image_sha256"`  // of the image's snapshot bytes
 	Brokers      []metadataBroker `json:"brokers"`
+	// The last entry applied to the image, and the last one whose image
+	// the broker finished reconciling (controller/applylag.go).
+	Applied    *applyStamp `json:"applied,omitempty"`
+	Reconciled *applyStamp `json:"reconciled,omitempty"`
+}
+
+// applyStamp is one metadata log entry's apply lag on this node.
+type applyStamp struct {
+	Index      uint64    `json:"index"`       // Raft index; 0: an image restored from a snapshot
+	AppendedAt time.Time `json:"appended_at"` // the active controller's clock when it appended the entry
+	AppliedAt  time.Time `json:"applied_at"`  // this node's clock
+	LagSeconds float64   `json:"lag_seconds"` // applied_at - appended_at (0 if appended_at is unknown)
+}
+
+func newApplyStamp(s controller.ApplyStamp) *applyStamp {
+	if s.AppliedAt.IsZero() {
+		return nil
+	}
+	return &applyStamp{Index: s.Index, AppendedAt: s.AppendedAt, AppliedAt: s.AppliedAt, LagSeconds: s.Lag().Seconds()}
 }
 
 type metadataBroker struct {
@@ -119,6 +139,9 @@ func (d *daemon) metadataz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := metadataState{AppliedIndex: idx, ImageSHA256: hex.EncodeToString(sum[:])}
+	if im, rec, ok := b.MetadataApplyStamps(); ok {
+		st.Applied, st.Reconciled = newApplyStamp(im), newApplyStamp(rec)
+	}
 	for _, cb := range b.ClusterBrokers() {
 		st.Brokers = append(st.Brokers, metadataBroker{ID: cb.ID, Epoch: cb.Epoch, Fenced: cb.Fenced})
 	}

@@ -327,16 +327,31 @@ func produceUnique(t *testing.T, ctx context.Context, seeds []string, topic, pre
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	var wg sync.WaitGroup
+	// finish waits for the callbacks of what is in flight; a record a
+	// broker never answers (a test that failed and left the cluster broken)
+	// is failed by closing the client after a bound, so that a failed test
+	// reports instead of hanging until go test's timeout.
+	finish := func() {
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Logf("%s: produces unanswered 30 s after the load stopped; closing the client", prefix)
+			cl.Close()
+			<-done
+		}
+	}
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
+			finish()
 			return
 		case <-tick.C:
 		}
 		select {
 		case <-ctx.Done():
-			wg.Wait()
+			finish()
 			return
 		case inflight <- struct{}{}:
 		}

@@ -433,11 +433,18 @@ func produceRaw(t *testing.T, addr, topic string, records []byte) kmsg.ProduceRe
 	pp.Records = records
 	pt.Partitions = append(pt.Partitions, pp)
 	preq.Topics = append(preq.Topics, pt)
-	r, err := request(addr, preq)
-	if err != nil {
-		t.Fatal(err)
+	// A leader named by the image answers NOT_LEADER_OR_FOLLOWER until its
+	// leadership has started; a client retries, and so does this.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r, err := request(addr, preq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if sp.ErrorCode != kerr.NotLeaderForPartition.Code || time.Now().After(end) {
+			return sp
+		}
 	}
-	return r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 }
 
 // isrChanges returns the ISRs a node's "ISR changed" logs name for topic.
@@ -504,7 +511,12 @@ func TestReplicationISRAndRetry(t *testing.T) {
 	waitPartition(t, c.addrs[leader-1], topic, 0, 5*time.Second, func(_ int32, isr []int32) bool {
 		return len(isr) == 2 && !slices.Contains(isr, stopped)
 	})
-	changes := isrChanges(c.nodes[leader-1], topic)
+	// The leader logs its change once the controller answered its
+	// AlterPartition, which can be after the image carried it.
+	var changes []string
+	for end := time.Now().Add(5 * time.Second); len(changes) == 0 && time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		changes = isrChanges(c.nodes[leader-1], topic)
+	}
 	if len(changes) == 0 {
 		t.Fatalf("the ISR shrank %v after SIGSTOP without the leader's AlterPartition (fenced?)", acked)
 	}

@@ -109,6 +109,8 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.ReplicaFetchWait = cfg.Cluster.ReplicaFetchWait
 	b.NumReplicaFetchers = cfg.Cluster.NumReplicaFetchers
 	b.HWCheckpointInterval = cfg.Cluster.HWCheckpointInterval
+	b.EligibleLeaderReplicas = cfg.Cluster.EligibleLeaderReplicas
+	b.ReplicaSelector = cfg.Cluster.ReplicaSelector
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
 	if cfg.Cluster.BrokerOnly() {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
@@ -205,8 +207,13 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout, Observer: observer, Serve: serve,
-		Logger: raftLogger(len(voters), cfg.LogFormat),
+		SessionTimeout: cl.SessionTimeout, HeartbeatInterval: cl.HeartbeatInterval, Observer: observer, Serve: serve,
+		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
+		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
+		Logger:                             raftLogger(len(voters), cfg.LogFormat),
+		EligibleLeaderReplicas:             cl.EligibleLeaderReplicas, DefaultMinInsync: cfg.MinInsyncReplicas,
+		UncleanLeaderElection:              cl.UncleanLeaderElection,
+		UncleanLeaderElectionCheckInterval: cl.UncleanLeaderElectionInterval,
 	}
 	if observer {
 		ccfg.Advertise = self
@@ -288,7 +295,12 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 		Net:    netConfig(cfg, log, tl),
 		Broker: withStaticConfigs(brokerConfig(cfg, log, tl), settings),
 		OpenController: func() (*controller.Controller, error) {
-			return startController(cfg, log, serve)
+			ctl, err := startController(cfg, log, serve)
+			if err == nil {
+				ctl.SetApplyObserver(func(stage string, s controller.ApplyStamp) { m.MetadataApplied(stage, s.Lag()) })
+				m.UncleanElections(ctl.UncleanElections)
+			}
+			return ctl, err
 		},
 		Advertised:  cfg.Advertised,
 		Logger:      log,
@@ -305,7 +317,7 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 	b := srv.Broker()
 	m.SetSources(metrics.Sources{Net: srv.NetStats, Logs: srv.Store().Logs, Traffic: b.Traffic,
 		Lag: b.ConsumerLag, Sessions: b.FetchSessions, Cleaner: srv.Store().CleanerStats, NodeID: b.NodeID(), ClusterID: b.ClusterID(),
-		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates})
+		Offline: srv.Store().Offline, SASL: b.SASLRefused, SASLAuth: b.SASLStats, Txns: b.TransactionStates, Repl: b.ReplicationStats})
 	tl.start()
 	return &server{Server: srv, metrics: m, tls: tl}, nil
 }

@@ -64,7 +64,7 @@ func receive(t *testing.T, ch <-chan string, want string, pid int) {
 	}
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

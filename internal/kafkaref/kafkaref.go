@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/internal/freeport"
 )
 
 // Version is the Apache Kafka release e2e/java/pom.xml pins.
@@ -205,14 +207,8 @@ func clusterID() string {
 }
 
 // FreePort is a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("kafkaref: cannot find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// Never one this process handed out before (internal/freeport).
+func FreePort() (int, error) { return freeport.Port() }
 
 // Broker is a running Apache Kafka process.
 type Broker struct {

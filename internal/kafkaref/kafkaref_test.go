@@ -3,9 +3,11 @@ package kafkaref
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +70,50 @@ func TestPingNotKafka(t *testing.T) {
 	defer cancel()
 	if err := Ping(ctx, ln.Addr().String()); err == nil {
 		t.Fatal("Ping succeeded against a listener that closes connections")
+	}
+}
+
+// TestClusterNodeProps: every node of a three-node cluster lists the
+// same three voters, has its own id, ports and log dir, and replicates the
+// internal topics three times.
+func TestClusterNodeProps(t *testing.T) {
+	dir := t.TempDir()
+	voters := "1@127.0.0.1:11,2@127.0.0.1:21,3@127.0.0.1:31"
+	seen := map[string]bool{}
+	for id := 1; id <= 3; id++ {
+		p := &Plan{Addr: fmt.Sprintf("127.0.0.1:%d0", id), ControllerAddr: fmt.Sprintf("127.0.0.1:%d1", id),
+			Dir: filepath.Join(dir, fmt.Sprintf("node%d", id))}
+		m := clusterNodeProps(p, id, 3, voters, map[string]string{"min.insync.replicas": "2"})
+		for k, want := range map[string]string{
+			"node.id":                          strconv.Itoa(id),
+			"process.roles":                    "broker,controller",
+			"controller.quorum.voters":         voters,
+			"listeners":                        fmt.Sprintf("PLAINTEXT://127.0.0.1:%d0,CONTROLLER://127.0.0.1:%d1", id, id),
+			"advertised.listeners":             fmt.Sprintf("PLAINTEXT://127.0.0.1:%d0", id),
+			"log.dirs":                         filepath.Join(p.Dir, "logs"),
+			"offsets.topic.replication.factor": "3",
+			"transaction.state.log.min.isr":    "2",
+			"min.insync.replicas":              "2",
+		} {
+			if m[k] != want {
+				t.Errorf("node %d: %s=%q, want %q", id, k, m[k], want)
+			}
+		}
+		if seen[m["log.dirs"]] {
+			t.Errorf("node %d shares log.dirs %s", id, m["log.dirs"])
+		}
+		seen[m["log.dirs"]] = true
+	}
+	// One node: internal topics replicated once.
+	p := &Plan{Addr: "127.0.0.1:1", ControllerAddr: "127.0.0.1:2", Dir: dir}
+	if m := clusterNodeProps(p, 1, 1, "1@127.0.0.1:2", nil); m["offsets.topic.replication.factor"] != "1" || m["transaction.state.log.min.isr"] != "1" {
+		t.Errorf("one node: %v", m)
+	}
+}
+
+func TestPrepareClusterMissingJars(t *testing.T) {
+	_, err := PrepareCluster(context.Background(), ClusterOptions{LibDir: t.TempDir(), Dir: t.TempDir()})
+	if !errors.Is(err, ErrMissing) {
+		t.Fatalf("PrepareCluster without jars = %v, want ErrMissing", err)
 	}
 }

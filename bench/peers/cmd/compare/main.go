@@ -17,6 +17,14 @@
 // kgobench with acks=all and linger 1 ms): each broker's peak produce
 // rate on a fresh broker, then, on another fresh broker, end-to-end
 // latency at a fixed rate, half the slower broker's peak (omb.go).
+//
+// Workload matrix is issue 19's table (matrix.go). Workload repl is issue
+// 15's replication benchmark (repl.go): three-node sluiced and Apache
+// Kafka clusters, one at a time in alternating rounds, RF=3 acks=all and
+// RF=1 acks=1 produce of 16 KiB and 1 KiB records, with the three
+// brokers' CPU and the share of replicated bytes sent by sendfile:
+//
+//	cd bench/peers && go run ./cmd/compare --workloads repl   # make bench-repl
 package main
 
 import (
@@ -64,6 +72,11 @@ type config struct {
 	kafkaHeap   string
 	kafkaLib    string
 	matrixBytes string
+	matrixOnly  string
+	replBytes   string
+	replWarmup  string
+	replRounds  int
+	replHeap    string
 }
 
 func main() {
@@ -77,8 +90,13 @@ func main() {
 	flag.BoolVar(&cfg.kfakeMemory, "kfake-memory", false, "kfake keeps records in memory (default: its DataDir on disk, page cache, like sluiced --fsync never)")
 	flag.StringVar(&cfg.natsSync, "nats-sync", "default", "natsserver --sync: default (fsync every 2 min), always, or an interval")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated brokers or rows to run, e.g. kafka,sluiced or sluiced/sluice-bench,kfake/kgobench (default: all)")
-	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always)")
+	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always), repl (issue 15: three-node clusters, RF=3 acks=all beside RF=1 acks=1, sluiced and Apache Kafka in alternating rounds)")
 	flag.StringVar(&cfg.matrixBytes, "matrix-bytes", "1G", "matrix: bytes produced by the 16x1k and fsync-16 rows (1000x1k: half, 16x100: a quarter, conns-100: a sixteenth)")
+	flag.StringVar(&cfg.matrixOnly, "matrix-rows", "", "matrix: comma-separated rows to run, e.g. 16x1k,fsync-16 (default: all: create-1000, 1000x1k, 16x1k, 16x100, conns-100, fsync-16, fsync-16x1k)")
+	flag.StringVar(&cfg.replBytes, "repl-bytes", "256M", "repl: bytes produced by each row")
+	flag.StringVar(&cfg.replWarmup, "repl-warmup", "64M", "repl: bytes produced (16 KiB, RF=3, acks=all) on each fresh cluster before its rows, not reported")
+	flag.IntVar(&cfg.replRounds, "repl-rounds", 2, "repl: rounds, each a fresh sluiced cluster then a fresh Apache Kafka cluster")
+	flag.StringVar(&cfg.replHeap, "repl-heap", "512m", "repl: each Apache Kafka node's JVM -Xmx/-Xms (three share the machine)")
 	flag.DurationVar(&cfg.ombDuration, "omb-duration", 30*time.Second, "OMB workloads: time measured at the fixed rate (after --omb-warmup)")
 	flag.DurationVar(&cfg.ombWarmup, "omb-warmup", 5*time.Second, "OMB workloads: time at the fixed rate before measuring")
 	flag.StringVar(&cfg.kafkaHeap, "kafka-heap", "1G", "Apache Kafka's JVM -Xmx/-Xms (kafka-server-start.sh's 1G)")
@@ -109,6 +127,9 @@ func run(cfg *config) error {
 	}
 	want, err := parseWorkloads(cfg.workloads)
 	if err != nil {
+		return err
+	}
+	if matrixRows, err = selectMatrixRows(matrixRows, cfg.matrixOnly); err != nil {
 		return err
 	}
 	if cfg.repo == "" {
@@ -178,8 +199,12 @@ func run(cfg *config) error {
 	if want["matrix"] {
 		matrix = c.runMatrix()
 	}
+	var repl *replRun
+	if want["repl"] {
+		repl = c.runRepl()
+	}
 	var buf bytes.Buffer
-	report(&buf, cfg, floors, floorCmd, rows, ombs, matrix, load0, loadavg(), err)
+	report(&buf, cfg, floors, floorCmd, rows, ombs, matrix, repl, load0, loadavg(), err)
 	os.Stdout.Write(buf.Bytes())
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, buf.Bytes(), 0o644); err != nil {
@@ -208,11 +233,23 @@ func run(cfg *config) error {
 			}
 		}
 	}
+	if repl != nil {
+		for _, cl := range repl.clusters {
+			if cl.err != nil {
+				errs = append(errs, fmt.Errorf("repl round %d %s: %w", cl.round, cl.broker, cl.err))
+			}
+			for _, r := range cl.rows {
+				if r.err != nil {
+					errs = append(errs, fmt.Errorf("repl round %d %s %s: %w", cl.round, cl.broker, r.key(), r.err))
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
 func parseWorkloads(list string) (map[string]bool, error) {
-	known := map[string]bool{"16k": true, "matrix": true}
+	known := map[string]bool{"16k": true, "matrix": true, "repl": true}
 	for _, w := range ombWorkloads {
 		known[w.name] = true
 	}
@@ -220,7 +257,7 @@ func parseWorkloads(list string) (map[string]bool, error) {
 	for _, w := range strings.Split(list, ",") {
 		w = strings.TrimSpace(w)
 		if !known[w] {
-			return nil, fmt.Errorf("--workloads: unknown workload %q (16k, omb-16x1k, omb-1x100, matrix)", w)
+			return nil, fmt.Errorf("--workloads: unknown workload %q (16k, omb-16x1k, omb-1x100, matrix, repl)", w)
 		}
 		want[w] = true
 	}
@@ -584,7 +621,7 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, ombs []*ombRun, matrix *matrixRun, load0, load1 string, floorErr error) {
+func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, rows []*row, ombs []*ombRun, matrix *matrixRun, repl *replRun, load0, load1 string, floorErr error) {
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
 	fmt.Fprintf(bw, "\nHost: %d CPUs, load average %s at the start, %s at the end.\n\n", runtime.NumCPU(), load0, load1)
@@ -602,6 +639,9 @@ func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, ro
 	}
 	if matrix != nil {
 		reportMatrix(bw, cfg, matrix)
+	}
+	if repl != nil {
+		reportRepl(bw, cfg, repl)
 	}
 	fmt.Fprintln(bw, "\nCommands (binaries built from this tree; ports and directories as in this run):")
 	fmt.Fprintln(bw, "\n```sh")
@@ -627,6 +667,11 @@ func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, ro
 					fmt.Fprintln(bw, c)
 				}
 			}
+		}
+	}
+	if repl != nil {
+		for _, c := range replCommands(repl) {
+			fmt.Fprintln(bw, c)
 		}
 	}
 	fmt.Fprintln(bw, "```")

@@ -78,3 +78,54 @@ func TestFioWriteMiBps(t *testing.T) {
 	f(`{"jobs":[{"write":{"bw":0}}]}`, 0, true)
 	f(`not json`, 0, true)
 }
+
+// TestReportRepl: ratios are taken within each round and their median
+// reported; the sendfile share and a failed row are shown.
+func TestReportRepl(t *testing.T) {
+	res := func(mbps, p99 float64) *bench.Result {
+		return &bench.Result{MBps: mbps, Bytes: 1 << 30, Latency: bench.Latency{P50: p99 / 2, P99: p99},
+			Broker: &bench.Usage{CPUSecPerGB: 1}}
+	}
+	row := func(mbps, p99, cpu float64) *replRow {
+		return &replRow{topic: "r3", size: 16384, acks: "all", res: res(mbps, p99), cpuAll: cpu}
+	}
+	s1 := row(100, 10, 2)
+	s1.sendfile, s1.copied, s1.scraped = float64(2<<30)*0.95, float64(2<<30)*0.05, true
+	run := &replRun{skipped: map[string]string{}, clusters: []*replCluster{
+		{round: 1, broker: "sluiced", rows: []*replRow{s1}},
+		{round: 1, broker: "kafka", rows: []*replRow{row(50, 40, 8)}},
+		{round: 2, broker: "sluiced", rows: []*replRow{row(90, 30, 2)}},
+		{round: 2, broker: "kafka", rows: []*replRow{row(60, 40, 4), {topic: "r1", size: 1024, acks: "1", err: errString("boom")}}},
+	}}
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	reportRepl(bw, &config{replBytes: "256M", replRounds: 2, replHeap: "512m"}, run)
+	bw.Flush()
+	out := buf.String()
+	for _, want := range []string{
+		"| 1 | sluiced | r3 | 16 KiB | all | 100.0 | 5.0 ms | 10.0 ms | 2.00 | 1.00 | 95.0% (2.00× produced) |",
+		"| 2 | kafka | r1 | 1 KiB | 1 | failed: boom |",
+		// MB/s 2.00 and 1.50 (median 1.75); p99 0.25 and 0.75 (0.50); CPU 0.25 and 0.50.
+		"| r3/16384/all | 2.00, 1.50 | 1.75 | 0.25, 0.75 | 0.50 | 0.38 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if c := replCommands(run); len(c) != 0 {
+		t.Errorf("commands of a run without any: %q", c)
+	}
+}
+
+func TestSelectMatrixRows(t *testing.T) {
+	rows, err := selectMatrixRows(matrixRows, "fsync-16, 16x1k")
+	if err != nil || len(rows) != 2 || rows[0].name != "16x1k" || rows[1].name != "fsync-16" {
+		t.Fatalf("selectMatrixRows = %v, %v", rows, err)
+	}
+	if rows, err := selectMatrixRows(matrixRows, ""); err != nil || len(rows) != len(matrixRows) {
+		t.Fatalf("empty list: %d rows, %v", len(rows), err)
+	}
+	if _, err := selectMatrixRows(matrixRows, "16x1k,17x1k"); err == nil {
+		t.Fatal("an unknown row was accepted")
+	}
+}

@@ -62,6 +62,29 @@ var matrixRows = []matrixRow{
 	{"fsync-16x1k", "fsync=always, 16 producers × 1 KiB, 16 KiB requests"},
 }
 
+// selectMatrixRows keeps the rows named in the comma-separated list
+// (all of them when it is empty), in the table's order.
+func selectMatrixRows(rows []matrixRow, list string) ([]matrixRow, error) {
+	if strings.TrimSpace(list) == "" {
+		return rows, nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	var out []matrixRow
+	for _, r := range rows {
+		if want[r.name] {
+			out = append(out, r)
+			delete(want, r.name)
+		}
+	}
+	for n := range want {
+		return nil, fmt.Errorf("--matrix-rows: unknown row %q", n)
+	}
+	return out, nil
+}
+
 // fioFloor is one fio job of the fsync rows' floors.
 type fioFloor struct {
 	name string   // the row it is the floor of

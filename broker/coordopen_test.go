@@ -1,0 +1,64 @@
+package broker
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/controller"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The first ListGroups of a combined node creates __consumer_offsets
+// through the controller and waits for this broker's reconciler to apply
+// it; the reconciler takes the coordinator's lock after its pass, so the
+// creation must not hold that lock (it did: the request, and every
+// metadata change on the broker, stalled for clusterWait, 10 s).
+func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
+	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}}
+	ts := startServer(t, "", withController(1, voters))
+	select {
+	case <-ts.Broker().Registered():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broker did not register within 15 s")
+	}
+	// Metadata changes meanwhile, so that the reconciler runs its
+	// after-pass step while the request opens the coordinator.
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := ts.ctl.CreateTopic(fmt.Sprintf("busy-%d", i), 1, 1, nil); err != nil {
+				t.Errorf("create busy-%d: %v", i, err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	rc := dialRaw(t, ts.addr)
+	defer rc.c.Close()
+	began := time.Now()
+	for {
+		resp := rc.roundTrip(kmsg.NewPtrListGroupsRequest()).(*kmsg.ListGroupsResponse)
+		took := time.Since(began)
+		// A generous bound: it takes milliseconds; the stall took clusterWait.
+		if took > clusterWait/2 {
+			t.Fatalf("ListGroups answered error %d after %v (clusterWait %v): the coordinator's opening stalled on the reconciler",
+				resp.ErrorCode, took, clusterWait)
+		}
+		if resp.ErrorCode == 0 {
+			t.Logf("ListGroups served %v after the first", took)
+			return
+		}
+		if resp.ErrorCode != kerr.CoordinatorLoadInProgress.Code {
+			t.Fatalf("ListGroups: error %d", resp.ErrorCode)
+		}
+		time.Sleep(10 * time.Millisecond) // retriable: polling interval, bounded above
+	}
+}
