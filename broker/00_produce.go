@@ -428,10 +428,7 @@ func (j *produceJob) done(res partition.AppendResult, err error) {
 	}
 	j.out.BaseOffset = res.BaseOffset
 	if j.st != nil {
-		j.last = res.LastOffset
-		// As Kafka's maybeIncrementLeaderHW after a leader append: with
-		// the ISR down to this leader no follower fetch moves the HW.
-		j.b.cl.repl.advanceHW(j.st)
+		j.last = res.LastOffset // the HW moved after the append (replicaManager.appended)
 	}
 	j.out.LogAppendTime = res.LogAppendTime
 	j.out.LogStartOffset = res.LogStartOffset

@@ -43,8 +43,9 @@ import (
 //   or 1, else INVALID_REPLICATION_FACTOR.
 // * ReplicaAssignment: NumPartitions and ReplicationFactor must then be -1
 //   (INVALID_REQUEST); partitions must be 0..n-1 and each list exactly
-//   [nodeID] (with a controller: registered brokers, none twice; only the
-//   list's length is used, as the replication factor), else
+//   [nodeID] (with a controller: registered brokers, none twice, every
+//   list of one length; the controller places the replicas as listed, the
+//   ISR the unfenced ones, the first of them the leader), else
 //   INVALID_REPLICA_ASSIGNMENT.
 // * Configs: the topic configs of topicconfig.go; an unknown key, a bad
 //   value or a null value is INVALID_CONFIG with a message naming the key
@@ -102,6 +103,7 @@ type topicPlan struct {
 	partitions int32
 	rf         int16 // -1: the default
 	configs    map[string]string
+	assignment [][]int32 // with a controller: the manual assignment, by partition (nil: none)
 }
 
 // createTopicFromRequest validates one topic and returns the creation to
@@ -114,7 +116,12 @@ func (b *Broker) createTopicFromRequest(rt *kmsg.CreateTopicsRequestTopic, valid
 	var job func()
 	if err == nil && !validateOnly {
 		job = func() {
-			created, err = b.createTopicAny(rt.Topic, plan.partitions, plan.rf, plan.configs, max(millis(timeoutMs), clusterWait))
+			timeout := max(millis(timeoutMs), clusterWait)
+			if plan.assignment != nil {
+				created, err = b.createTopicPlaced(rt.Topic, plan.assignment, plan.configs, timeout)
+				return
+			}
+			created, err = b.createTopicAny(rt.Topic, plan.partitions, plan.rf, plan.configs, timeout)
 		}
 	}
 	return job, func(done bool, st *kmsg.CreateTopicsResponseTopic) {
@@ -157,10 +164,17 @@ func (b *Broker) planTopic(rt *kmsg.CreateTopicsRequestTopic) (topicPlan, error)
 		return plan, err
 	}
 	rf := rt.ReplicationFactor
+	var assignment [][]int32
 	if len(rt.ReplicaAssignment) > 0 {
 		rf = int16(len(rt.ReplicaAssignment[0].Replicas))
+		if b.cl != nil {
+			assignment = make([][]int32, n)
+			for _, a := range rt.ReplicaAssignment {
+				assignment[a.Partition] = a.Replicas
+			}
+		}
 	}
-	return topicPlan{partitions: n, rf: rf, configs: configs}, nil
+	return topicPlan{partitions: n, rf: rf, configs: configs, assignment: assignment}, nil
 }
 
 // checkNewTopicName checks the name's syntax, existence and collisions.

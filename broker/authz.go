@@ -65,6 +65,8 @@ var (
 	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkElectLeaders   = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition named, and the top v1+)"}
+	chkReassign       = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition)"}
+	chkListReassign   = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkCreateParts    = check{resource: acl.Topic, op: acl.Alter, err: kerr.TopicAuthorizationFailed, when: "each topic"}
 	chkDeleteGroups   = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "each group"}
 	chkOffDelGroup    = check{resource: acl.Group, op: acl.Delete, err: kerr.GroupAuthorizationFailed, when: "the group"}
@@ -127,6 +129,8 @@ var apiChecks = map[int16][]*check{
 	37:         {&chkCreateParts},
 	42:         {&chkDeleteGroups},
 	43:         {&chkElectLeaders},
+	45:         {&chkReassign},
+	46:         {&chkListReassign},
 	44:         {&chkAlterCfgBroker, &chkAlterCfgTopic},
 	47:         {&chkOffDelGroup, &chkOffDelTopic},
 	50:         {&chkDescScram},

@@ -465,6 +465,22 @@ func mxCases() []mxCase {
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode }},
+		{key: 45, name: "alter-partition-reassignments", test: &chkReassign, needs: []*check{&chkReassign}, ok: 0,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+				rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+				rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+				rp.Replicas = []int32{1}
+				rt.Topic, rt.Partitions = mxTopic, append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+				return r
+			},
+			code: func(r kmsg.Response) int16 {
+				return r.(*kmsg.AlterPartitionAssignmentsResponse).Topics[0].Partitions[0].ErrorCode
+			}},
+		{key: 46, name: "list-partition-reassignments", test: &chkListReassign, needs: []*check{&chkListReassign}, ok: 0,
+			req:  func(*mxEnv) kmsg.Request { return kmsg.NewPtrListPartitionReassignmentsRequest() },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.ListPartitionReassignmentsResponse).ErrorCode }},
 		{key: 42, name: "delete-groups", test: &chkDeleteGroups, needs: []*check{&chkDeleteGroups}, ok: okAny,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDeleteGroupsRequest()

@@ -197,8 +197,8 @@ func ctlTopicError(err error, name string) error {
 }
 
 // checkClusterReplicas checks one manual replica list against the
-// registered brokers (the controller places the replicas itself for now:
-// only the list's length, the replication factor, is used).
+// registered brokers (the controller checks again as it places them:
+// createTopicPlaced).
 func (b *Broker) checkClusterReplicas(replicas []int32) error {
 	if len(replicas) == 0 {
 		return newAPIError(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")

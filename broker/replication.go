@@ -40,7 +40,21 @@ package broker
 // The controller also takes a fenced broker out of every ISR (its session
 // expired, or it shut down). One AlterPartition per partition is in flight
 // at a time; a refused one (stale partition epoch, new leader) waits for
-// the image. The HW is recomputed at every change of the ISR.
+// the image. The HW is recomputed at every change of the ISR. While an
+// expand is in flight the joining follower already counts in the HW
+// (KIP-497's maximal ISR): the controller may answer it by completing a
+// reassignment (controller/reassign.go) that makes the joiner the leader
+// and removes this broker, so nothing may be committed that it lacks; an
+// answer that moved the leadership keeps it counted, and asks for nothing
+// more, until the image ends the leadership here.
+//
+// A reassignment changes the replicas during a leadership: the leader
+// keeps a follower state for every replica of the image (an adding one
+// starts out of the ISR, not caught up, and joins by the expand above),
+// drops those removed, and switches replicated mode when the replica
+// count crosses one (an RF=1 partition gaining a replica holds its HW for
+// it from then on). The reconciler creates an adding replica's log and
+// deletes a removed one's; sync moves their fetchers.
 //
 // Produce with acks=all (00_produce.go): NOT_ENOUGH_REPLICAS before the
 // append when the ISR is smaller than min.insync.replicas; after the append
@@ -67,6 +81,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -102,6 +117,10 @@ type replicaManager struct {
 
 	quit chan struct{}
 	wg   sync.WaitGroup
+
+	// hwComputed, a test hook, runs in advanceHW between computing the
+	// HW and moving the log's.
+	hwComputed atomic.Pointer[func()]
 }
 
 type fetcherKey struct {
@@ -162,7 +181,8 @@ type leaderState struct {
 		isr            []int32
 		partitionEpoch int32
 		followers      map[int32]*followerState
-		pending        bool // an AlterPartition in flight
+		pending        bool    // an AlterPartition in flight
+		joining        []int32 // the followers an in-flight expand adds
 	}
 }
 
@@ -227,6 +247,7 @@ func (rm *replicaManager) sync(im *metadata.Image) {
 	}
 	rm.mu.Unlock()
 	for _, st := range ended {
+		st.log.OnAppend(nil)
 		close(st.gone)
 	}
 	rm.syncFollowers(follow)
@@ -271,41 +292,89 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		rm.mu.Lock()
 		rm.leaders[l] = st
 		rm.mu.Unlock()
+		l.OnAppend(func() { rm.appended(st) })
 		rm.b.log.Info("leading partition", "topic", ti.Name, "partition", p.Partition, "leader_epoch", p.LeaderEpoch,
 			"isr", p.ISR, "log_end_offset", leo)
 	}
 	st.mu.Lock()
 	if p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.replicas, st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.Replicas), slices.Clone(p.ISR), p.PartitionEpoch
+		rm.followReplicasLocked(st, p)
 	}
 	st.mu.Unlock()
+	if on := len(p.Replicas) > 1; on != l.Replicated() {
+		// A reassignment changed the replica count: an RF=1 partition
+		// gaining a replica must hold its HW for it from now on.
+		if err := l.SetReplicated(on); err != nil {
+			rm.b.log.Error("cannot switch a log's replicated mode", "topic", ti.Name, "partition", p.Partition, "err", err)
+		}
+	}
 	rm.advanceHW(st)
+}
+
+// followReplicasLocked keeps a follower state for every replica of p
+// other than this broker: a reassignment adds replicas (out of the ISR,
+// not caught up) and removes others during one leadership.
+func (rm *replicaManager) followReplicasLocked(st *leaderState, p metadata.Partition) {
+	for _, r := range p.Replicas {
+		if r != rm.self && st.mu.followers[r] == nil {
+			st.mu.followers[r] = &followerState{leo: -1, lastFetchLEO: -1}
+		}
+	}
+	for r := range st.mu.followers {
+		if !slices.Contains(p.Replicas, r) {
+			delete(st.mu.followers, r)
+		}
+	}
 }
 
 // advanceHW moves the leader's HW to the minimum LEO over the ISR. With
 // eligible leader replicas (KIP-966) it stays still while the ISR is under
 // min.insync.replicas, so every ELR member holds every record below it.
+// It computes and moves the HW under st.mu, as Kafka under the partition's
+// ISR lock: a follower's fetch that checks the HW to join the ISR
+// (followerFetched) comes wholly before the move, and holds the HW, or
+// after it (lock order: st.mu, then the log's; no I/O).
 func (rm *replicaManager) advanceHW(st *leaderState) {
-	leo := st.log.LogEndOffset()
-	hw := leo
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	if rm.b.cfg.EligibleLeaderReplicas && len(st.mu.isr) < effectiveMinInsync(st.log.Config().MinInsyncReplicas, len(st.mu.replicas)) {
-		st.mu.Unlock()
 		return
 	}
-	for _, r := range st.mu.isr {
-		if r == rm.self {
-			continue
+	hw := st.log.LogEndOffset()
+	// The maximal ISR (KIP-497's): a follower whose joining is in flight
+	// counts already, so nothing is committed that it lacks should the
+	// controller's answer make it a leader (a reassignment completes in the
+	// same change). No allocation: this runs after every append.
+	for _, set := range [2][]int32{st.mu.isr, st.mu.joining} {
+		for _, r := range set {
+			if r == rm.self {
+				continue
+			}
+			f := st.mu.followers[r]
+			if f == nil || f.leo < 0 {
+				return // an ISR member not heard from yet holds the HW
+			}
+			hw = min(hw, f.leo)
 		}
-		f := st.mu.followers[r]
-		if f == nil || f.leo < 0 {
-			st.mu.Unlock()
-			return // an ISR member not heard from yet holds the HW
-		}
-		hw = min(hw, f.leo)
 	}
-	st.mu.Unlock()
+	if fn := rm.hwComputed.Load(); fn != nil {
+		(*fn)()
+	}
 	st.log.UpdateHighWatermark(hw)
+}
+
+// appended moves the HW after an append to a partition st leads, as
+// Kafka's maybeIncrementLeaderHW after appendRecordsToLeader: with the ISR
+// this broker alone no follower's fetch would, and acks=all, consumers
+// and the coordinators' commits would wait for the next metadata change.
+// It runs on the log's appender (partition.Log.OnAppend).
+func (rm *replicaManager) appended(st *leaderState) {
+	select {
+	case <-st.gone:
+	default:
+		rm.advanceHW(st)
+	}
 }
 
 // followerFetched records a follower's fetch at offset on a partition this
@@ -331,7 +400,7 @@ func (rm *replicaManager) followerFetched(st *leaderState, replica int32, offset
 	var expand []int32
 	if !slices.Contains(st.mu.isr, replica) && !st.mu.pending && offset >= st.log.HighWatermark() && offset >= st.epochStart {
 		expand = append(slices.Clone(st.mu.isr), replica)
-		st.mu.pending = true
+		st.mu.pending, st.mu.joining = true, []int32{replica}
 	}
 	st.mu.Unlock()
 	rm.advanceHW(st)
@@ -363,10 +432,6 @@ func (rm *replicaManager) isrLoop() {
 			if shrunk := rm.laggards(st, time.Now()); shrunk != nil {
 				rm.alterISR(st, shrunk)
 			}
-			// Appends other than produce (coordinator records, transaction
-			// markers) to a leader alone in its ISR have no follower fetch
-			// to move the HW past them: this tick does.
-			rm.advanceHW(st)
 		}
 	}
 }
@@ -403,7 +468,12 @@ func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	st.mu.Unlock()
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
-	st.mu.pending = false
+	if err != nil || p.LeaderEpoch == st.epoch {
+		st.mu.pending, st.mu.joining = false, nil
+	}
+	// Else the change moved the leadership (a completed reassignment):
+	// until the image ends it here, the HW still waits for the new leader
+	// and no other ISR change is asked for.
 	if err == nil && p.LeaderEpoch == st.epoch && p.PartitionEpoch >= st.mu.partitionEpoch {
 		st.mu.isr, st.mu.partitionEpoch = slices.Clone(p.ISR), p.PartitionEpoch
 	}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/partition"
 )
 
 // twoBrokers starts a combined node (broker 1, the controller) and
@@ -263,5 +265,149 @@ func TestLeaderServesFollowerFetch(t *testing.T) {
 	}
 	if got := produceOne(t, rc, produceReq(9, 1, "lf", p, makeBatch(noProducer, []byte("e")))); got.ErrorCode != 0 {
 		t.Fatalf("acks=1 with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
+// A leader whose ISR is itself alone (its follower fenced, the topic's
+// min.insync.replicas 1) commits its own appends at once, as Kafka's
+// maybeIncrementLeaderHW after an append: acks=all completes, and after
+// an acks=1 produce consumers see the records (the HW is the LEO). Before,
+// the HW waited for the next metadata change, so acks=all timed out until
+// one came.
+func TestLeaderAloneInISRMovesHW(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("alone", 2, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	if err := ts.ctl.FenceBroker(7); err != nil {
+		t.Fatal(err)
+	}
+	var l *partition.Log
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if tp := ts.Broker().topics.get("alone"); tp != nil && tp.partition(p) != nil {
+			l = tp.partition(p)
+			if st := ts.Broker().cl.repl.leader(l); st != nil {
+				st.mu.Lock()
+				isr := slices.Clone(st.mu.isr)
+				st.mu.Unlock()
+				if slices.Equal(isr, []int32{1}) {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader did not see the ISR shrink to itself")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the leader's state, bounded
+	}
+	req := produceReq(9, -1, "alone", p, makeBatch(noProducer, []byte("a"), []byte("b")))
+	req.TimeoutMillis = 5000
+	if got := produceOne(t, rc, req); got.ErrorCode != 0 || got.BaseOffset != 0 {
+		t.Fatalf("acks=all with the leader alone in the ISR: %v at %d", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+	}
+	if got := produceOne(t, rc, produceReq(9, 1, "alone", p, makeBatch(noProducer, []byte("c")))); got.ErrorCode != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if hw, leo := l.HighWatermark(), l.LogEndOffset(); hw != 3 || leo != 3 {
+		t.Fatalf("after acks=1 with the leader alone in the ISR: HW %d, LEO %d, want 3 and 3", hw, leo)
+	}
+}
+
+// The high watermark never passes a member of the maximal ISR (KIP-497:
+// the ISR and the followers an in-flight expand adds). A follower's fetch
+// that reaches the HW joins; an append that moves the HW at the same time
+// must be ordered with that check, as Kafka orders them under the
+// partition's ISR lock: either the follower joins before and holds the HW,
+// or it sees the HW moved and does not join. The test hook runs the
+// follower's fetch between the append's HW computation and its move.
+func TestHWNeverPassesJoiningFollower(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("join", 2, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	// Broker 7 leaves the ISR (fenced), then comes back unfenced: a
+	// replica out of the ISR that may join it.
+	if err := ts.ctl.FenceBroker(7); err != nil {
+		t.Fatal(err)
+	}
+	b7, _ := ts.ctl.Image().Broker(7)
+	if err := ts.ctl.Heartbeat(7, b7.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	rm := ts.Broker().cl.repl
+	var st *leaderState
+	waitFor(t, "the leader's ISR to be itself", 10*time.Second, func() bool {
+		tp := ts.Broker().topics.get("join")
+		if tp == nil || tp.partition(p) == nil {
+			return false
+		}
+		if st = rm.leader(tp.partition(p)); st == nil {
+			return false
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return slices.Equal(st.mu.isr, []int32{1})
+	})
+	if got := produceOne(t, rc, produceReq(9, 1, "join", p, makeBatch(noProducer, []byte("a")))); got.ErrorCode != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	// The next append computes HW 2; before it moves the HW, broker 7
+	// fetches at 1, the HW until then.
+	var once sync.Once
+	fetched := make(chan struct{})
+	hook := func() {
+		if st.log.LogEndOffset() != 2 {
+			return
+		}
+		once.Do(func() {
+			go func() {
+				defer close(fetched)
+				rm.followerFetched(st, 7, 1)
+			}()
+			select {
+			case <-fetched:
+			case <-time.After(300 * time.Millisecond): // ordered after the move: it cannot finish meanwhile
+			}
+		})
+	}
+	rm.hwComputed.Store(&hook)
+	defer rm.hwComputed.Store(nil)
+	if got := produceOne(t, rc, produceReq(9, 1, "join", p, makeBatch(noProducer, []byte("b")))); got.ErrorCode != 0 {
+		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got.ErrorCode))
+	}
+	select {
+	case <-fetched:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower's fetch did not return")
+	}
+	hw := st.log.HighWatermark()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, r := range slices.Concat(st.mu.isr, st.mu.joining) {
+		if f := st.mu.followers[r]; r != 1 && (f == nil || f.leo < hw) {
+			t.Fatalf("HW %d passes broker %d (ISR %v, joining %v) at %+v", hw, r, st.mu.isr, st.mu.joining, f)
+		}
 	}
 }

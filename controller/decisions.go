@@ -267,6 +267,9 @@ func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID m
 		}
 	}
 	rec, changed := change(topicID, p, p.Leader, isr)
+	if done, ok := completeOnISRChange(im, topicID, p, isr); ok {
+		rec, changed = done, true // the ISR change completes a reassignment (reassign.go)
+	}
 	if !changed {
 		return p, nil
 	}

@@ -7,6 +7,8 @@
 //	Controller (leader): RegisterBroker, Heartbeat, FenceBroker,  │
 //	  CreateTopic, CreatePartitions, DeleteTopic, AlterPartition, │
 //	  ElectLeaders, AllocateProducerIDs, SetConfigs ──────────────┘ raft.Apply
+//	  AlterPartitionReassignments, AllocateProducerIDs,           │
+//	  SetConfigs ─────────────────────────────────────────────────┘ raft.Apply
 //	                                                 (returns after commit)
 //
 // # Storage and transport
@@ -97,9 +99,25 @@
 //     empty ELR, a live last-known-ELR member.
 //   - CreateTopic: replicas over the unfenced brokers as Kafka assigns them
 //     (leaders round-robin, rack-alternated when racks are set).
+//     CreateTopicAssigned (manual.go) places them as CreateTopics' manual
+//     assignment lists them: registered brokers, none twice, one length;
+//     the ISR is the unfenced replicas, the leader the first of them.
 //   - AlterPartition: a partition leader changes its ISR, naming the leader
 //     and partition epochs it acts on (stale ones are refused, as are
 //     fenced brokers and non-replicas in the new ISR).
+//     An ISR change that puts every target replica of a pending
+//     reassignment in the ISR completes it in the same record.
+//   - AlterPartitionReassignments (reassign.go, KIP-455): replicas become
+//     target ++ (original - target), with adding = target - original and
+//     removing = original - target; the adding replicas fetch out of the
+//     ISR. Once the ISR holds every target replica the partition's
+//     replicas become the target, the ISR loses the removed ones and a
+//     removed leader gives way to the first live target replica (leader
+//     epoch + 1). A null target cancels (back to the original replicas,
+//     the ISR without the adding ones); a new target replaces a pending
+//     one, starting from the original replicas. Unknown or duplicated
+//     brokers and empty lists are refused, as is a cancel with nothing
+//     pending; the requests of one call are decided in one batch.
 //   - ImportTopics: the takeover of a single-node data directory's topics
 //     (ids, partition counts, configs kept; the importing broker the only
 //     replica), once, by the broker package's reconciler.

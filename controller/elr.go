@@ -110,13 +110,6 @@ func (c *Controller) setELR(im *metadata.Image, t *metadata.TopicImage, p metada
 	}
 }
 
-func nonNil(v []int32) []int32 {
-	if v == nil {
-		return []int32{}
-	}
-	return v
-}
-
 // elrLeader is the leader KIP-966 elects when no ISR member is live: the
 // first live ELR member in replica order, else (with an empty ELR) the
 // first live last-known-ELR member.

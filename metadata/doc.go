@@ -12,11 +12,14 @@
 // The records are KRaft's, typed: RegisterBroker (endpoints, rack,
 // incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
 // Partition {replicas, ISR, leader, leader epoch, partition epoch; version
-// 1 adds KIP-966's eligible leader replicas and last known ELR},
-// PartitionChange (version 1 adds the same two, nullable: null keeps), RemoveTopic, Config {resource, key, value or delete},
-// ProducerIdsBlock {broker, first id, size}, and the security records
-// (types 9-12): AccessControlEntry {id, resource type, name, pattern type,
-// principal, host, operation, permission} and RemoveAccessControlEntry {id};
+// 1 adds KIP-966's eligible leader replicas and last known ELR; version 2
+// adds those two and the adding and removing replicas of a pending
+// reassignment, KIP-455}, PartitionChange (versions 1 and 2 likewise,
+// nullable: null keeps, empty clears), RemoveTopic, Config {resource, key,
+// value or delete}, ProducerIdsBlock {broker, first id, size}, and the
+// security records (types 9-12): AccessControlEntry {id, resource type,
+// name, pattern type, principal, host, operation, permission} and
+// RemoveAccessControlEntry {id};
 // UserScramCredential {user, mechanism, salt, stored key, server key,
 // iterations}, which sets or replaces, and RemoveUserScramCredential. Salt
 // and keys are encoded as strings (uint16 length). A snapshot restates ACLs
@@ -47,7 +50,9 @@
 // bytes. Decoders bound every length and count by the bytes left in the
 // frame, refuse bytes after the last field and unknown type/version pairs;
 // every such failure wraps ErrCorrupt. A new field means a new version of
-// the record; decoders keep reading the old ones.
+// the record; decoders keep reading the old ones. Encoders write the
+// lowest version that holds the record, so a frame that would re-encode
+// at a lower version is corrupt.
 //
 // Partition and PartitionChange are written at version 1 only when they
 // carry an ELR or a last known ELR (appended after the version 0 fields:
@@ -55,8 +60,15 @@
 // and snapshots written before KIP-966 decode unchanged (with no ELR) and
 // a cluster that never enables it writes the same bytes as before. A
 // version 1 frame without either list is corrupt (it would re-encode as
-// version 0). The image checks the ELR and the last known ELR are
-// replicas, apart from the ISR and from each other.
+// version 0). Version 2 is written when a reassignment is pending (a
+// Partition with adding or removing replicas) or a PartitionChange sets
+// adding or removing (an empty list ends the reassignment): after the
+// version 0 fields come the ELR, the last known ELR, adding and removing
+// (all four nullable in PartitionChange). A version 2 Partition without a
+// reassignment, or a version 2 PartitionChange with both adding and
+// removing null, is corrupt. The image checks the ELR and the last known
+// ELR are replicas, apart from the ISR and from each other, and that
+// adding and removing are disjoint replicas that leave one at least.
 //
 // # Image
 //

@@ -250,9 +250,13 @@ func (b *builder) partition(r Partition) error {
 	if err := checkELR(r); err != nil {
 		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
+	if err := checkReassignment(r.Replicas, r.Adding, r.Removing); err != nil {
+		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
 	t = b.ownTopic(r.TopicID)
 	r.Replicas, r.ISR = clone32(r.Replicas), clone32(r.ISR)
 	r.EligibleLeaderReplicas, r.LastKnownElr = clone32(r.EligibleLeaderReplicas), clone32(r.LastKnownElr)
+	r.Adding, r.Removing = clone32(r.Adding), clone32(r.Removing)
 	t.Partitions = append(t.Partitions, r)
 	return nil
 }
@@ -302,6 +306,25 @@ func checkELR(p Partition) error {
 	return nil
 }
 
+// checkReassignment checks a pending reassignment: adding and removing
+// are distinct replicas, disjoint, and leave a target that is not empty.
+func checkReassignment(replicas, adding, removing []int32) error {
+	if len(adding) == 0 && len(removing) == 0 {
+		return nil
+	}
+	seen := map[int32]bool{}
+	for _, r := range slices.Concat(adding, removing) {
+		if seen[r] || !slices.Contains(replicas, r) {
+			return invalid("adding %v, removing %v of replicas %v", adding, removing, replicas)
+		}
+		seen[r] = true
+	}
+	if len(removing) >= len(replicas) {
+		return invalid("removing %v leaves no replicas of %v", removing, replicas)
+	}
+	return nil
+}
+
 func (b *builder) partitionChange(r PartitionChange) error {
 	t, ok := b.topics[r.TopicID]
 	if !ok || r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
@@ -320,6 +343,12 @@ func (b *builder) partitionChange(r PartitionChange) error {
 	if r.LastKnownElr != nil {
 		p.LastKnownElr = clone32(r.LastKnownElr)
 	}
+	if r.Adding != nil {
+		p.Adding = clone32(r.Adding)
+	}
+	if r.Removing != nil {
+		p.Removing = clone32(r.Removing)
+	}
 	if r.Leader != NoLeaderChange {
 		if r.Leader != p.Leader {
 			if p.LeaderEpoch == math.MaxInt32 {
@@ -333,6 +362,9 @@ func (b *builder) partitionChange(r PartitionChange) error {
 		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
 	if err := checkELR(p); err != nil {
+		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
+	}
+	if err := checkReassignment(p.Replicas, p.Adding, p.Removing); err != nil {
 		return fmt.Errorf("topic %q partition %d: %w", t.Name, r.Partition, err)
 	}
 	if p.PartitionEpoch == math.MaxInt32 {

@@ -80,5 +80,6 @@ func LocalChangesFor(prev, next *Image, broker int32) LocalChanges {
 
 func samePartition(a, b Partition) bool {
 	return a.Leader == b.Leader && a.LeaderEpoch == b.LeaderEpoch && a.PartitionEpoch == b.PartitionEpoch &&
-		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
+		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR) &&
+		slices.Equal(a.Adding, b.Adding) && slices.Equal(a.Removing, b.Removing)
 }

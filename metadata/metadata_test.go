@@ -25,6 +25,9 @@ func sampleRecords() []Record {
 		PartitionChange{TopicID: idA, Partition: 0, Leader: 1, ISR: []int32{1}},
 		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeader, ISR: []int32{}, Replicas: nil},
 		PartitionChange{TopicID: idA, Partition: 1, Leader: NoLeaderChange, EligibleLeaderReplicas: []int32{1}, LastKnownElr: []int32{0}},
+		Partition{TopicID: idA, Partition: 2, Replicas: []int32{1, 0, 2}, ISR: []int32{1, 0}, Leader: 1,
+			Adding: []int32{2}, Removing: []int32{0}},
+		PartitionChange{TopicID: idA, Partition: 2, Leader: NoLeaderChange, Adding: []int32{2}, Removing: []int32{}},
 		Config{ResourceType: ResourceTopic, ResourceName: "a", Key: "retention.ms", Value: "1000"},
 		Config{ResourceType: ResourceBroker, ResourceName: "", Key: "x", Delete: true},
 		ProducerIdsBlock{BrokerID: 0, BrokerEpoch: 1, FirstID: 0, Size: 1000},
@@ -93,6 +96,17 @@ func TestDecodeCorrupt(t *testing.T) {
 	fb := AppendRecord(nil, RegisterBroker{Fenced: true})
 	fb[len(fb)-1] = 2
 	f("bool 2", fb)
+	// Version 1 with empty adding and removing lists: version 0's record,
+	// not canonical.
+	v1 := append([]byte{good[0], 1}, good[2:]...)
+	v1 = append(v1, 0, 0, 0, 0, 0, 0, 0, 0)
+	v1[5] += 8
+	f("partition v1 without a reassignment", v1)
+	c1 := AppendRecord(nil, PartitionChange{TopicID: idA, Leader: NoLeaderChange})
+	c1 = append([]byte{c1[0], 1}, c1[2:]...)
+	c1 = append(c1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	c1[5] += 8
+	f("partition change v1 keeping both", c1)
 }
 
 func TestApply(t *testing.T) {
@@ -151,6 +165,30 @@ func TestApply(t *testing.T) {
 			}
 			return ""
 		})
+	f("reassignment begins and completes", []Record{
+		PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, Replicas: []int32{0, 1, 2},
+			Adding: []int32{2}, Removing: []int32{0}},
+		PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, ISR: []int32{0, 1, 2}},
+	}, false, func(im *Image) string {
+		p := part(im, "a", 0)
+		if !p.Reassigning() || !reflect.DeepEqual(p.Target(), []int32{1, 2}) || !reflect.DeepEqual(p.Original(), []int32{0, 1}) {
+			return fmt.Sprintf("%+v", p)
+		}
+		next, err := im.Apply([]Record{PartitionChange{TopicID: idA, Partition: 0, Leader: 1, Replicas: []int32{1, 2},
+			ISR: []int32{1, 2}, Adding: []int32{}, Removing: []int32{}}})
+		if err != nil {
+			return err.Error()
+		}
+		if p := part(next, "a", 0); p.Reassigning() || p.Leader != 1 || p.LeaderEpoch != 1 || !reflect.DeepEqual(p.Replicas, []int32{1, 2}) {
+			return fmt.Sprintf("completed: %+v", p)
+		}
+		return ""
+	})
+	f("adding outside replicas", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange, Adding: []int32{2}}}, true, none)
+	f("adding and removing overlap", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange,
+		Adding: []int32{1}, Removing: []int32{1}}}, true, none)
+	f("removing every replica", []Record{PartitionChange{TopicID: idA, Partition: 0, Leader: NoLeaderChange,
+		Removing: []int32{0, 1}}}, true, none)
 	f("fence and unfence", []Record{FenceBroker{BrokerID: 1, BrokerEpoch: 1}}, false, func(im *Image) string {
 		if b, _ := im.Broker(1); !b.Fenced {
 			return "not fenced"
@@ -215,6 +253,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(got.AppendSnapshot(nil), snap) {
 		t.Fatal("snapshot bytes differ after a round trip")
+	}
+	if ti, _ := got.Topic("a"); !ti.Partitions[2].Reassigning() {
+		t.Fatalf("the pending reassignment did not survive the snapshot: %+v", ti.Partitions[2])
 	}
 	if _, err := DecodeSnapshot(snap[:len(snap)-1]); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("torn snapshot: %v", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Errors. ErrCorrupt marks bytes that are not a valid frame or record (kept
@@ -108,6 +109,10 @@ type Topic struct {
 }
 
 // Partition creates a partition or, in a snapshot, states it whole.
+// During a reassignment (KIP-455) Replicas is the union of the target and
+// the original replicas, Adding the target's replicas not in the original
+// and Removing the original's not in the target; both are empty otherwise.
+// A partition with a reassignment pending is encoded as version 2.
 type Partition struct {
 	TopicID        UUID
 	Partition      int32
@@ -125,11 +130,37 @@ type Partition struct {
 	// min.insync.replicas: the last hope of a leader when ISR and ELR are
 	// both empty.
 	LastKnownElr []int32
+	Adding       []int32 // version 2: replicas being added
+	Removing     []int32 // version 2: replicas being removed
+}
+
+// Reassigning reports whether a reassignment of p is pending.
+func (p Partition) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// Target is the replica list a pending reassignment moves to (Replicas
+// less Removing, in order); Replicas when none is pending.
+func (p Partition) Target() []int32 { return without(p.Replicas, p.Removing) }
+
+// Original is the replica list before a pending reassignment (Replicas
+// less Adding, in order); Replicas when none is pending.
+func (p Partition) Original() []int32 { return without(p.Replicas, p.Adding) }
+
+// without returns the elements of v not in drop, in v's order.
+func without(v, drop []int32) []int32 {
+	out := make([]int32, 0, len(v))
+	for _, x := range v {
+		if !slices.Contains(drop, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // PartitionChange changes a partition. Leader NoLeaderChange keeps the
-// leader; a nil ISR or Replicas keeps it. Applying it bumps the partition
-// epoch, and the leader epoch when the leader changes.
+// leader; a nil ISR, Replicas, Adding or Removing keeps it (an empty,
+// non-nil Adding or Removing clears it). Applying it bumps the partition
+// epoch, and the leader epoch when the leader changes. A change that sets
+// Adding or Removing is encoded as version 2.
 type PartitionChange struct {
 	TopicID   UUID
 	Partition int32
@@ -140,6 +171,8 @@ type PartitionChange struct {
 	// partition's; nil = unchanged.
 	EligibleLeaderReplicas []int32
 	LastKnownElr           []int32
+	Adding                 []int32 // version 2; nil = unchanged
+	Removing               []int32 // version 2; nil = unchanged
 }
 
 // RemoveTopic deletes a topic with its partitions and configs.
@@ -182,17 +215,26 @@ func (FenceBroker) Version() uint8    { return 0 }
 func (UnfenceBroker) Version() uint8  { return 0 }
 func (Topic) Version() uint8          { return 0 }
 
-// Version is 1 when the partition has an ELR or a last known ELR, else
-// 0: records without them encode as before KIP-966, byte for byte.
+// Version is 2 when a reassignment is pending (ELR, last known ELR,
+// adding and removing follow), 1 when the partition has only an ELR or a
+// last known ELR, else 0: records without them encode as before, byte
+// for byte.
 func (rec Partition) Version() uint8 {
+	if rec.Reassigning() {
+		return 2
+	}
 	if len(rec.EligibleLeaderReplicas) > 0 || len(rec.LastKnownElr) > 0 {
 		return 1
 	}
 	return 0
 }
 
-// Version is 1 when the change sets the ELR or the last known ELR, else 0.
+// Version is 2 when the change sets adding or removing, 1 when it sets
+// only the ELR or the last known ELR, else 0.
 func (rec PartitionChange) Version() uint8 {
+	if rec.Adding != nil || rec.Removing != nil {
+		return 2
+	}
 	if rec.EligibleLeaderReplicas != nil || rec.LastKnownElr != nil {
 		return 1
 	}
@@ -205,13 +247,14 @@ func (ProducerIdsBlock) Version() uint8 { return 0 }
 // newRecord returns a pointer to a zero record of type t at version v, or
 // nil when the pair is unknown.
 func newRecord(t Type, v uint8) decodable {
-	if v == 1 {
+	if v == 1 || v == 2 {
 		switch t {
 		case TypePartition:
 			return &Partition{}
 		case TypePartitionChange:
 			return &PartitionChange{}
 		}
+		return nil
 	}
 	if v != 0 {
 		return nil
@@ -323,6 +366,12 @@ func (rec Partition) encodeFields(w *writer) {
 		w.int32s(rec.EligibleLeaderReplicas)
 		w.int32s(rec.LastKnownElr)
 	}
+	if rec.Version() == 2 {
+		w.int32s(rec.EligibleLeaderReplicas)
+		w.int32s(rec.LastKnownElr)
+		w.int32s(rec.Adding)
+		w.int32s(rec.Removing)
+	}
 }
 
 func (rec *Partition) decodeFields(r *reader) {
@@ -340,6 +389,15 @@ func (rec *Partition) decodeFields(r *reader) {
 			r.err = fmt.Errorf("%w: partition version 1 without an ELR", ErrCorrupt)
 		}
 	}
+	if r.version == 2 {
+		rec.EligibleLeaderReplicas = r.int32s()
+		rec.LastKnownElr = r.int32s()
+		rec.Adding = r.int32s()
+		rec.Removing = r.int32s()
+		if !rec.Reassigning() && r.err == nil {
+			r.err = fmt.Errorf("%w: partition version 2 without a reassignment", ErrCorrupt)
+		}
+	}
 }
 
 func (rec PartitionChange) encodeFields(w *writer) {
@@ -351,6 +409,12 @@ func (rec PartitionChange) encodeFields(w *writer) {
 	if rec.Version() == 1 {
 		w.nullableInt32s(rec.EligibleLeaderReplicas)
 		w.nullableInt32s(rec.LastKnownElr)
+	}
+	if rec.Version() == 2 {
+		w.nullableInt32s(rec.EligibleLeaderReplicas)
+		w.nullableInt32s(rec.LastKnownElr)
+		w.nullableInt32s(rec.Adding)
+		w.nullableInt32s(rec.Removing)
 	}
 }
 
@@ -365,6 +429,15 @@ func (rec *PartitionChange) decodeFields(r *reader) {
 		rec.LastKnownElr = r.nullableInt32s()
 		if r.err == nil && rec.Version() != 1 {
 			r.err = fmt.Errorf("%w: partition change version 1 without an ELR", ErrCorrupt)
+		}
+	}
+	if r.version == 2 {
+		rec.EligibleLeaderReplicas = r.nullableInt32s()
+		rec.LastKnownElr = r.nullableInt32s()
+		rec.Adding = r.nullableInt32s()
+		rec.Removing = r.nullableInt32s()
+		if rec.Adding == nil && rec.Removing == nil && r.err == nil {
+			r.err = fmt.Errorf("%w: partition change version 2 without adding or removing", ErrCorrupt)
 		}
 	}
 }

@@ -286,6 +286,11 @@ func (l *log) writeRound() {
 	}
 	l.publishRound(&rd, epochs, cfg, unstable)
 	l.w.ends = rd.ends[:0]
+	if rd.next != rd.startOffset {
+		if fn := l.appendHook.Load(); fn != nil {
+			(*fn)()
+		}
+	}
 }
 
 // writeEpochFor writes the leader-epoch checkpoint when the round starts a

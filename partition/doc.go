@@ -151,7 +151,9 @@
 // batch's end above it, so a move costs no I/O: the HW's position is the
 // end of the last batch wholly below it (an HW inside a batch hides that
 // batch, as Kafka's fetch upper bound does). Wait wakes at every publish
-// (LEO moves) and every HW move.
+// (LEO moves) and every HW move. OnAppend's hook runs after every round
+// that added records, before its appends return: a leader moves the HW
+// there (with the ISR the leader alone, nothing else would).
 //
 // AppendAsFollower is the replica origin of an append: the leader's base
 // offsets, partition leader epochs, producer ids, sequences and timestamps

@@ -41,6 +41,9 @@ type log struct {
 	onLogStart func()
 	// observer, if not nil, hears of writes and fsyncs (StoreConfig.Observer).
 	observer Observer
+	// appendHook, if set, is called after each append round that added
+	// records (OnAppend).
+	appendHook atomic.Pointer[func()]
 
 	// swapMu serialises changes that rename segment files: the cleaner's
 	// swap sequence (swap.go) and the deletion of old segments, so a swap

@@ -93,6 +93,22 @@ func (l *Log) AwaitHighWatermark(offset int64, timeout time.Duration) bool {
 	}
 }
 
+// OnAppend sets fn to be called after every append round that adds
+// records, before the round's Append calls return: on the appending
+// goroutine, holding the writer's lock but none of the log's state locks,
+// so fn may read the log and move its high watermark (UpdateHighWatermark)
+// but must not append, truncate or switch replicated mode. nil clears it.
+// A partition leader moves its high watermark from it, as Kafka's
+// maybeIncrementLeaderHW after an append: with the ISR the leader alone,
+// no follower's fetch would move it.
+func (l *Log) OnAppend(fn func()) {
+	if fn == nil {
+		l.appendHook.Store(nil)
+		return
+	}
+	l.appendHook.Store(&fn)
+}
+
 // UpdateHighWatermark moves the high watermark of a replicated log up to hw
 // clamped to [LogStartOffset, LogEndOffset] and reports whether it moved;
 // it never moves down (TruncateTo does). It wakes the waiters of Wait. On a

@@ -431,3 +431,27 @@ func TestThinEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestOnAppendHook: the hook runs once for every append that adds records,
+// before Append returns, so a high watermark it moves is there when the
+// appender answers; nil clears it.
+func TestOnAppendHook(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	if err := l.SetReplicated(true); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	l.OnAppend(func() {
+		calls.Add(1)
+		l.UpdateHighWatermark(l.LogEndOffset())
+	})
+	mustAppend(t, l, batch(5, 30, 1_700_000_000_000))
+	if n, hw := calls.Load(), l.HighWatermark(); n != 1 || hw != 5 {
+		t.Fatalf("after an append: %d hook calls, hw %d; want 1 and 5", n, hw)
+	}
+	l.OnAppend(nil)
+	mustAppend(t, l, batch(5, 30, 1_700_000_000_000))
+	if n, hw := calls.Load(), l.HighWatermark(); n != 1 || hw != 5 {
+		t.Fatalf("after clearing the hook: %d hook calls, hw %d; want 1 and 5", n, hw)
+	}
+}

@@ -1,6 +1,6 @@
 package main
 
-// sluice cluster info: the cluster id, the controller, the brokers with
+// sluice cluster info (balance is balance.go): the cluster id, the controller, the brokers with
 // their state, the controller quorum with each voter's lag (as
 // kafka-metadata-quorum.sh describe --status --replication) and the API
 // versions the brokers serve (as rpk cluster info plus
@@ -25,8 +25,9 @@ import (
 func init() {
 	register(&command{
 		name:    "cluster",
-		summary: "cluster id, controller, brokers, the controller quorum and the API versions served",
-		usage:   "cluster info [--output table|json|yaml]",
+		summary: "cluster id, controller, brokers, quorum and API versions; balance replicas and leaders",
+		usage:   "cluster info|balance [--execute [--wait]] [--save-plan FILE] [--output table|json|yaml]",
+		more:    clusterSubList,
 		flags:   clusterFlags,
 	})
 }
@@ -76,15 +77,31 @@ type apiVersion struct {
 	Max    int16  `json:"max"`
 }
 
+// clusterSubList lists the subcommands of `sluice cluster`.
+func clusterSubList(w io.Writer) {
+	fmt.Fprintln(w, "subcommands:")
+	fmt.Fprintf(w, "  %-8s %s\n", "info", "cluster id, controller, brokers, the controller quorum and the API versions served")
+	fmt.Fprintf(w, "  %-8s %s\n", "balance", "plan moves that even out each broker's replicas (by bytes) and preferred leaders; --execute applies them")
+}
+
 func clusterFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
 	cf := addClientFlags(fs)
+	execute := fs.Bool("execute", false, "balance: apply the plan (AlterPartitionReassignments)")
+	wait := fs.Bool("wait", false, "balance --execute: wait (up to --request-timeout) until the moves complete")
+	savePlan := fs.String("save-plan", "", "balance: write the plan as kafka-reassign-partitions JSON to `FILE` (for sluice topics reassign --plan)")
 	return func(args []string, stdout, stderr io.Writer) int {
 		pos, err := parseInterspersed(fs, args)
 		if err != nil {
 			return flagError(stderr, "cluster", err)
 		}
+		if len(pos) == 1 && pos[0] == "balance" {
+			return exit(stderr, "cluster balance", clusterBalance(cf, *execute, *wait, *savePlan, stdout))
+		}
 		if len(pos) != 1 || pos[0] != "info" {
-			return exit(stderr, "cluster", usagef("want: sluice cluster info"))
+			return exit(stderr, "cluster", usagef("want: sluice cluster info|balance"))
+		}
+		if *execute || *wait || *savePlan != "" {
+			return exit(stderr, "cluster info", usagef("--execute, --wait and --save-plan are balance's flags"))
 		}
 		info, err := readClusterInfo(cf)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 // sluice topics create|list|describe|delete|alter-config|add-partitions,
 // with kadm (elect-leaders: elect.go).
+// with kadm; reassign is reassign.go.
 
 import (
 	"context"
@@ -21,7 +22,7 @@ func init() {
 	register(&command{
 		name:    "topics",
 		summary: "create, list, describe and delete topics, alter their configs, elect their leaders",
-		usage:   "topics create|list|describe|delete|alter-config|add-partitions|elect-leaders [FLAGS] [TOPIC…]",
+		usage:   "topics create|list|describe|delete|alter-config|add-partitions|elect-leaders|reassign [FLAGS] [TOPIC…]",
 		flags:   topicsFlags,
 		more:    topicsSubList,
 	})
@@ -43,6 +44,8 @@ var topicsSubs = map[string]topicsSub{
 	"delete":         {"delete TOPIC…", "delete topics and their data", deleteFlags},
 	"alter-config":   {"alter-config TOPIC… [--set KEY=VALUE]… [--delete KEY]…", "set or remove topic config overrides", alterFlags},
 	"add-partitions": {"add-partitions TOPIC… (--num N | --total N)", "add partitions to topics (never removes any)", addPartitionsFlags},
+	"reassign": {"reassign (--topic T --partition N (--replicas IDS | --cancel) | --plan FILE [--cancel] | --list [--topic T]) [--wait]",
+		"move partitions between brokers, list the moves in progress, cancel them", reassignFlags},
 }
 
 func topicsFlags(*flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
