@@ -196,3 +196,123 @@ func TestPipelinedAcksAllAppendsWhileWaiting(t *testing.T) {
 		}
 	}
 }
+
+// An idempotent producer's pipeline with a failed request in it: the
+// corrupt request N gets CORRUPT_MESSAGE and the requests after it, whose
+// sequences now leave a gap, OUT_OF_ORDER_SEQUENCE_NUMBER (as Kafka, which
+// serves a connection's requests one at a time): nothing after N is
+// appended or acknowledged ahead of it. A Metadata request, a Fetch and an
+// acks=0 produce interleaved with the produces are answered (or not, for
+// acks=0) in their places; the producer's resend of N and the rest is
+// then appended in order.
+func TestPipelinedIdempotentFailureKeepsLaterOnesOut(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "pf", 1, nil)
+	ts.createTopic(t, "pz", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	id, epoch := initProducerID(t, rc)
+	batch := func(seq int32) []byte {
+		return makeBatch(batchOpts{producerID: id, producerEpoch: epoch, sequence: seq}, fmt.Appendf(nil, "s%d", seq))
+	}
+	const bad = 1
+	type sent struct {
+		req  kmsg.Request
+		corr int32
+	}
+	var out []sent
+	send := func(req kmsg.Request) { out = append(out, sent{req, rc.send(req)}) }
+	for seq := range int32(4) {
+		b := batch(seq)
+		if seq == bad {
+			b[len(b)-1] ^= 0xff // the CRC no longer matches
+		}
+		send(produceReq(9, -1, "pf", 0, b))
+		switch seq {
+		case 0:
+			send(kmsg.NewPtrMetadataRequest()) // all topics
+		case 2:
+			// acks=0 to another topic: no answer, nothing out of place.
+			rc.send(produceReq(9, 0, "pz", 0, makeBatch(noProducer, []byte("z"))))
+			f := kmsg.NewPtrFetchRequest()
+			f.Version, f.ReplicaID, f.MaxBytes = 11, -1, 1<<20
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "pf"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			f.Topics = append(f.Topics, ft)
+			send(f)
+		}
+	}
+	want := []int16{0, kerr.CorruptMessage.Code, kerr.OutOfOrderSequenceNumber.Code, kerr.OutOfOrderSequenceNumber.Code}
+	produced := 0
+	for _, s := range out {
+		switch resp := rc.read(s.req, s.corr).(type) {
+		case *kmsg.ProduceResponse:
+			p := resp.Topics[0].Partitions[0]
+			if p.ErrorCode != want[produced] {
+				t.Fatalf("produce of sequence %d: %v, want %v", produced, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(want[produced]))
+			}
+			if p.ErrorCode == 0 && p.BaseOffset != 0 {
+				t.Fatalf("sequence 0 at offset %d, want 0", p.BaseOffset)
+			}
+			produced++
+		case *kmsg.MetadataResponse:
+			if len(resp.Topics) < 2 {
+				t.Fatalf("metadata lists %d topics, want the 2 created", len(resp.Topics))
+			}
+		case *kmsg.FetchResponse:
+			// Served after the produces before it: it sees sequence 0 only.
+			if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.HighWatermark != 1 {
+				t.Fatalf("fetch between the produces: %v HW %d, want HW 1", kerr.ErrorForCode(p.ErrorCode), p.HighWatermark)
+			}
+		}
+	}
+	if produced != len(want) {
+		t.Fatalf("%d produce answers, want %d", produced, len(want))
+	}
+	// The producer resends from the failed batch on: appended in order.
+	var corrs []int32
+	var reqs []*kmsg.ProduceRequest
+	for seq := int32(bad); seq < 4; seq++ {
+		req := produceReq(9, -1, "pf", 0, batch(seq))
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(bad+i) {
+			t.Fatalf("resent sequence %d: %v base %d, want base %d", bad+i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, bad+i)
+		}
+	}
+	if end := ts.Store().Get("pz", 0).LogEndOffset(); end != 1 {
+		t.Fatalf("acks=0 topic log end %d, want 1", end)
+	}
+}
+
+// A failed acks=0 produce in a pipeline closes the connection (Kafka's
+// answer to a failed acks=0 request) after the answers of the requests
+// before it, which are sent whole and in order.
+func TestPipelinedAcksZeroFailureClosesAfterEarlierAnswers(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "p0", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range 2 {
+		req := produceReq(9, 1, "p0", 0, makeBatch(noProducer, fmt.Appendf(nil, "v%d", i)))
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	b := makeBatch(noProducer, []byte("bad"))
+	b[len(b)-1] ^= 0xff
+	rc.send(produceReq(9, 0, "p0", 0, b))
+	rc.send(produceReq(9, 1, "p0", 0, makeBatch(noProducer, []byte("after"))))
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(i) {
+			t.Fatalf("request %d: %v base %d, want base %d", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, i)
+		}
+	}
+	rc.expectClosed()
+}
