@@ -15,20 +15,24 @@ import (
 // topics of 100 partitions, RF=3, every replica set holding broker 1 and
 // the leaders spread over the three: broker 1 hosts all 10,000
 // partitions, leads a third and follows the others.
-func snapshot10000(tb testing.TB) []byte {
+func snapshot10000(tb testing.TB) []byte { return snapshotOf(tb, 100, 0) }
+
+// snapshotOf is snapshot10000 with topics topics of 100 partitions, at
+// leader epoch epoch.
+func snapshotOf(tb testing.TB, topics int, epoch int32) []byte {
 	tb.Helper()
 	var recs []metadata.Record
 	for id := int32(1); id <= 3; id++ {
 		recs = append(recs, metadata.RegisterBroker{BrokerID: id, BrokerEpoch: 1, Incarnation: metadata.UUID{byte(id)},
 			Endpoints: []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 1}}, Fenced: true})
 	}
-	for ti := range 100 {
+	for ti := range topics {
 		id := metadata.UUID{byte(ti >> 8), byte(ti), 0x5b}
 		name := fmt.Sprintf("snap-%03d", ti)
 		recs = append(recs, metadata.Topic{Name: name, ID: id})
 		for p := range int32(100) {
 			r := []int32{p%3 + 1, (p+1)%3 + 1, (p+2)%3 + 1}
-			recs = append(recs, metadata.Partition{TopicID: id, Partition: p, Replicas: r, ISR: r, Leader: r[0]})
+			recs = append(recs, metadata.Partition{TopicID: id, Partition: p, Replicas: r, ISR: r, Leader: r[0], LeaderEpoch: epoch})
 		}
 	}
 	im, err := metadata.Empty.Apply(recs)
@@ -127,7 +131,7 @@ func reportPhases(b *testing.B, restore, reconcile, sync time.Duration) {
 	b.ReportMetric(float64(sync.Microseconds())/1000/n, "sync-ms")
 }
 
-func waitRegistered(b *testing.B, br *Broker) {
+func waitRegistered(b testing.TB, br *Broker) {
 	select {
 	case <-br.Registered():
 	case <-time.After(30 * time.Second):
@@ -139,6 +143,12 @@ func waitRegistered(b *testing.B, br *Broker) {
 // reconciler of its own (the broker's, following its own one-node quorum,
 // stays idle: that quorum's image does not change meanwhile).
 func applySnapshot(b *testing.B, br *Broker, snap []byte) (restore, reconcile, sync time.Duration) {
+	b.Helper()
+	return applySnapshotOf(b, br, snap, 10000)
+}
+
+// applySnapshotOf is applySnapshot of a snapshot of want partitions.
+func applySnapshotOf(b testing.TB, br *Broker, snap []byte, want int) (restore, reconcile, sync time.Duration) {
 	b.Helper()
 	began := time.Now()
 	fsm := controller.NewFSM()
@@ -152,8 +162,8 @@ func applySnapshot(b *testing.B, br *Broker, snap []byte) (restore, reconcile, s
 	passed := time.Now()
 	br.cl.repl.sync(im)
 	synced := time.Now()
-	if n := len(br.store.Logs()); n < 10000 {
-		b.Fatalf("%d local logs after the pass, want 10000", n)
+	if n := len(br.store.Logs()); n < want {
+		b.Fatalf("%d local logs after the pass, want %d", n, want)
 	}
 	return restored.Sub(began), passed.Sub(restored), synced.Sub(passed)
 }

@@ -264,6 +264,9 @@ func (l *log) writeRound() {
 			break
 		}
 	}
+	if err == nil && rd.next > rd.startOffset {
+		err = l.syncEpochs()
+	}
 	if err == nil {
 		err = l.writeBufs(&rd, cfg)
 	}
@@ -315,6 +318,30 @@ func (l *log) writeEpochFor(rd *round) (*epochCache, error) {
 		return nil, fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	return next, nil
+}
+
+// syncEpochs writes the leader-epoch checkpoint when the cache holds an
+// epoch the file does not (AssignLeaderEpoch deferred it): called by a
+// round with records, before their bytes are written, as Kafka writes an
+// epoch's entry before the epoch's first record. wmu held; mu is not held
+// across the write.
+func (l *log) syncEpochs() error {
+	l.mu.RLock()
+	var next *epochCache
+	if l.mu.epochs.unsynced {
+		next = l.mu.epochs.clone()
+	}
+	l.mu.RUnlock()
+	if next == nil {
+		return nil
+	}
+	if err := next.write(); err != nil {
+		return fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+	}
+	l.mu.Lock()
+	l.mu.epochs = next
+	l.mu.Unlock()
+	return nil
 }
 
 // assign checks one request's producer sequences, rolls if it does not fit,

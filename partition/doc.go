@@ -161,7 +161,9 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// writes `leader-epoch-checkpoint` before returning; EndOffsetForEpoch
+// records the epoch; its `leader-epoch-checkpoint` entry is written and
+// fsync'd before the first record of the epoch (by that append round, or
+// at once when the epoch starts below the log end); EndOffsetForEpoch
 // answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
 // TruncationOffset is the follower's rule for the leader's answer
 // (KIP-101, KIP-279).

@@ -25,6 +25,11 @@ type epochCache struct {
 	fs      vfs.FS
 	path    string
 	entries []epochEntry
+	// unsynced: entries differ from the file by an epoch that no record
+	// carries yet (AssignLeaderEpoch at the log end). The writer writes
+	// the file before the first record of a round (syncEpochs): a crash
+	// before that loses only an epoch that covers no record.
+	unsynced bool
 }
 
 func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
@@ -52,7 +57,7 @@ func (c *epochCache) addEntry(f []string) error {
 // clone copies the cache (the writer edits and writes a copy, then
 // installs it under mu).
 func (c *epochCache) clone() *epochCache {
-	return &epochCache{fs: c.fs, path: c.path, entries: append([]epochEntry(nil), c.entries...)}
+	return &epochCache{fs: c.fs, path: c.path, entries: append([]epochEntry(nil), c.entries...), unsynced: c.unsynced}
 }
 
 func (c *epochCache) latest() int32 {
@@ -129,8 +134,14 @@ func (c *epochCache) assignAt(epoch int32, offset int64) bool {
 	return true
 }
 
+// write writes the whole cache to the leader-epoch-checkpoint (fsync'd:
+// writeFileAtomic).
 func (c *epochCache) write() error {
-	return writeFileAtomic(c.fs, c.path, c.encode())
+	if err := writeFileAtomic(c.fs, c.path, c.encode()); err != nil {
+		return err
+	}
+	c.unsynced = false
+	return nil
 }
 
 // encode is the text of the leader-epoch-checkpoint.

@@ -24,9 +24,18 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 }
 
 // AssignLeaderEpoch records that epoch starts at startOffset (called on
-// becoming leader, with the log end offset) and writes the
-// leader-epoch-checkpoint before returning; the log's appends then stamp
-// epoch on their batches. As Kafka's LeaderEpochFileCache.assign, entries
+// becoming leader, with the log end offset); the log's appends then stamp
+// epoch on their batches. An epoch starting at the log end covers no
+// record yet: its leader-epoch-checkpoint is written and fsync'd by the
+// first append round that has records, before their bytes are written
+// (syncEpochs), not here, so becoming the leader of many partitions at
+// once (a broker restarting or catching up from a snapshot) costs no
+// I/O. A crash before that round loses an epoch entry no record depends
+// on: the log then ends at the entry's start offset and the broker is
+// given a newer epoch when it leads again. Kafka's
+// LeaderEpochFileCache.assign writes the file at once; the difference is
+// never visible to a replica. An epoch starting below the log end is
+// written before returning. As Kafka's LeaderEpochFileCache.assign, entries
 // the new one contradicts (epoch >= it, or a start offset >= startOffset)
 // are dropped first; assigning the latest epoch again does nothing (it
 // has begun). An epoch older than the latest is ErrFencedLeaderEpoch (a stale
@@ -56,7 +65,9 @@ func (l *Log) AssignLeaderEpoch(epoch int32, startOffset int64) error {
 	if !next.assignAt(epoch, startOffset) {
 		return nil
 	}
-	if err := next.write(); err != nil {
+	if startOffset == leo {
+		next.unsynced = true
+	} else if err := next.write(); err != nil {
 		return fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	l.mu.Lock()

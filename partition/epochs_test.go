@@ -5,7 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 // TestEndOffsetForEpochKafka: OffsetForLeaderEpoch as Kafka's
@@ -31,20 +37,27 @@ func TestEndOffsetForEpochKafka(t *testing.T) {
 	}
 }
 
-// TestAssignLeaderEpoch: becoming leader writes the epoch's entry to the
-// leader-epoch-checkpoint before returning; later appends carry the epoch;
-// stale epochs are fenced.
+// TestAssignLeaderEpoch: becoming leader at the log end records the
+// epoch in memory; the first append writes its entry to the
+// leader-epoch-checkpoint and carries the epoch; stale epochs are fenced.
 func TestAssignLeaderEpoch(t *testing.T) {
 	l, dir := newTestLog(t, testConfig(), newClock())
 	mustAppend(t, l, batch(3, 20, 1_700_000_000_000))
 	if err := l.AssignLeaderEpoch(3, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, leaderEpochFile))
-	if err != nil || string(b) != "0\n2\n0 0\n3 3\n" {
-		t.Fatalf("leader-epoch-checkpoint %q, %v", b, err)
+	ckpt := func(want string) {
+		t.Helper()
+		if b, err := os.ReadFile(filepath.Join(dir, leaderEpochFile)); err != nil || string(b) != want {
+			t.Fatalf("leader-epoch-checkpoint %q, %v; want %q", b, err, want)
+		}
+	}
+	ckpt("0\n1\n0 0\n") // deferred: no record carries epoch 3 yet
+	if got := l.LeaderEpochs(); len(got) != 2 || got[1] != (EpochEntry{3, 3}) {
+		t.Fatalf("LeaderEpochs = %v", got)
 	}
 	mustAppend(t, l, batch(2, 20, 1_700_000_000_000))
+	ckpt("0\n2\n0 0\n3 3\n")
 	hs := readAll(t, l, 3)
 	if len(hs) != 1 || hs[0].PartitionLeaderEpoch != 3 || l.LeaderEpoch() != 3 {
 		t.Fatalf("batch epoch %d, log epoch %d; want 3", hs[0].PartitionLeaderEpoch, l.LeaderEpoch())
@@ -144,5 +157,67 @@ func TestTruncationOffsetTable(t *testing.T) {
 	// The follower tracked no epoch then: the leader's end.
 	if tr := TruncationOffset(3, 8, nil, 10, 7); tr.Offset != 8 || !tr.Done {
 		t.Errorf("follower without epochs: %+v, want 8", tr)
+	}
+}
+
+// TestAssignLeaderEpochCrash: an epoch begun at the log end and crashed
+// before any append is gone after recovery (no record carried it) and can
+// be begun again; one that an append used survives the crash with the
+// append.
+func TestAssignLeaderEpochCrash(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, dir, testConfig(), true, 0, nil)
+	mustAppend(t, l, batch(3, 20, 1))
+	if err := l.AssignLeaderEpoch(5, 3); err != nil {
+		t.Fatal(err)
+	}
+	crash(l)
+	l = openTest(t, dir, testConfig(), false, -1, nil)
+	if got := l.LeaderEpochs(); len(got) != 1 || got[0] != (EpochEntry{0, 0}) || l.LogEndOffset() != 3 {
+		t.Fatalf("after the crash: epochs %v, LEO %d; want [{0 0}], 3", got, l.LogEndOffset())
+	}
+	if err := l.AssignLeaderEpoch(6, 3); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(2, 20, 1))
+	crash(l)
+	l = openTest(t, dir, testConfig(), false, -1, nil)
+	defer l.Close()
+	if got := l.LeaderEpochs(); len(got) != 2 || got[1] != (EpochEntry{6, 3}) {
+		t.Fatalf("after the second crash: epochs %v; want [{0 0} {6 3}]", got)
+	}
+	if hs := readAll(t, l, 3); len(hs) != 1 || hs[0].PartitionLeaderEpoch != 6 {
+		t.Fatalf("batches from 3: %+v", hs)
+	}
+}
+
+// TestDeferredEpochWriteFails: when the deferred leader-epoch checkpoint
+// cannot be written, the append that needed it fails with ErrStorage and
+// none of its records are published.
+func TestDeferredEpochWriteFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t-0")
+	var fail atomic.Bool
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if fail.Load() && op.Kind == errorfs.OpSync && strings.Contains(op.Path, leaderEpochFile) {
+			return syscall.EIO
+		}
+		return nil
+	}))
+	l, err := openLog(dir, openOptions{topic: "t", cfg: testConfig(), recoveryPoint: 0, logStart: -1, clean: true,
+		logger: quietLogger(), fs: fsys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	mustAppend(t, l, batch(3, 20, 1))
+	if err := l.AssignLeaderEpoch(2, 3); err != nil {
+		t.Fatalf("AssignLeaderEpoch at the log end wrote the checkpoint: %v", err)
+	}
+	fail.Store(true)
+	if _, err := l.Append(batch(2, 20, 1)); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append with the checkpoint failing: %v, want ErrStorage", err)
+	}
+	if l.LogEndOffset() != 3 || l.HighWatermark() != 3 {
+		t.Fatalf("LEO %d, HW %d after the failed append; want 3, 3", l.LogEndOffset(), l.HighWatermark())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice/sluice/internal/vfs"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -136,40 +137,49 @@ func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool)
 // createPartitionDir creates dir with its partition.metadata, atomically
 // (see newDirSuffix), and reports whether it made it. An existing directory
 // whose partition.metadata names topicID (a crash after the rename) is
-// kept.
+// kept. The common case costs a mkdir, the file's creation and a rename:
+// whether dir exists is learnt from the rename (a missing or empty dir is
+// replaced; one with entries refuses), not from a lookup first, which in
+// a data directory of 10,000 entries is a directory search of its own.
 func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) (bool, error) {
-	_, err := fsys.Stat(dir)
-	exists := err == nil
-	if exists {
-		if _, err := fsys.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
-			if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
-				return false, nil
-			}
-		}
-	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
-	if err := fsys.MkdirAll(tmp, 0o755); err != nil {
+	if err := fsys.Mkdir(tmp, 0o755); err != nil {
 		return false, fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
 	}
-	err = writePartitionMetadataSync(fsys, tmp, topicID, sync)
-	if err == nil && exists {
-		// A stale directory without metadata (from before directories
-		// were created this way) is replaced.
-		err = fsys.RemoveAll(dir)
-	}
+	made := true
+	err := writePartitionMetadataSync(fsys, tmp, topicID, sync)
 	if err == nil {
 		err = fsys.Rename(tmp, dir)
+		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTDIR) {
+			made, err = replaceStaleDir(fsys, dir, tmp, topicID)
+		}
 	}
 	if err != nil {
 		fsys.RemoveAll(tmp)
 		return false, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
 	}
-	if sync {
+	if sync && made {
 		return true, syncDir(fsys, filepath.Dir(dir))
 	}
-	return true, nil
+	return made, nil
+}
+
+// replaceStaleDir handles an existing dir that the rename of tmp could not
+// replace: one whose partition.metadata names topicID is kept (tmp
+// removed; false), any other (a stale directory from before directories
+// were created this way) is removed and replaced by tmp (true).
+func replaceStaleDir(fsys vfs.FS, dir, tmp string, topicID [16]byte) (bool, error) {
+	if _, err := fsys.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+		if id, err := readPartitionMetadata(dir); err == nil && id == topicID {
+			return false, fsys.RemoveAll(tmp)
+		}
+	}
+	if err := fsys.RemoveAll(dir); err != nil {
+		return false, err
+	}
+	return true, fsys.Rename(tmp, dir)
 }
 
 func writePartitionMetadataSync(fsys vfs.FS, dir string, id [16]byte, sync bool) error {

@@ -224,3 +224,52 @@ func TestFreshLogTruncateFully(t *testing.T) {
 		t.Fatalf("leftover deleted files: %v", m)
 	}
 }
+
+// TestCreatePartitionDirExisting: createPartitionDir learns from its
+// rename whether the directory exists: a missing or empty one is made, one
+// whose partition.metadata names the topic id is kept with its files, any
+// other is replaced; no "-new" directory is left behind.
+func TestCreatePartitionDirExisting(t *testing.T) {
+	id := [16]byte{9}
+	f := func(name string, setup func(dir string), wantMade, wantMarker bool) {
+		t.Helper()
+		root := t.TempDir()
+		dir := filepath.Join(root, "x-0")
+		setup(dir)
+		made, err := createPartitionDir(vfs.Default, dir, id, true)
+		if err != nil || made != wantMade {
+			t.Fatalf("%s: made %v, %v; want %v", name, made, err, wantMade)
+		}
+		if got, err := readPartitionMetadata(dir); err != nil || got != id {
+			t.Fatalf("%s: topic id %x, %v", name, got, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "marker")); (err == nil) != wantMarker {
+			t.Fatalf("%s: marker kept %v, want %v", name, err == nil, wantMarker)
+		}
+		if m, _ := filepath.Glob(filepath.Join(root, "*"+newDirSuffix)); len(m) != 0 {
+			t.Fatalf("%s: leftovers %v", name, m)
+		}
+	}
+	with := func(files map[string][]byte) func(string) {
+		return func(dir string) {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for n, b := range files {
+				if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	f("missing", func(string) {}, true, false)
+	f("empty", with(nil), true, false)
+	f("same id", with(map[string][]byte{partitionMetadataFile: partitionMetadataBody(id), "marker": nil}), false, true)
+	f("other id", with(map[string][]byte{partitionMetadataFile: partitionMetadataBody([16]byte{1}), "marker": nil}), true, false)
+	f("no metadata", with(map[string][]byte{"marker": []byte("junk")}), true, false)
+	f("a file", func(dir string) {
+		if err := os.WriteFile(dir, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, true, false)
+}

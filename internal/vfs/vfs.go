@@ -56,6 +56,9 @@ type FS interface {
 	RemoveAll(name string) error
 	Rename(oldname, newname string) error
 	MkdirAll(dir string, perm os.FileMode) error
+	// Mkdir creates dir, whose parent exists (one mkdir(2), where MkdirAll
+	// looks the path up first).
+	Mkdir(dir string, perm os.FileMode) error
 	// List returns the entries of dir, sorted by name.
 	List(dir string) ([]os.DirEntry, error)
 	Stat(name string) (os.FileInfo, error)
@@ -148,6 +151,7 @@ func (osFS) Remove(name string) error                    { return os.Remove(name
 func (osFS) RemoveAll(name string) error                 { return os.RemoveAll(name) }
 func (osFS) Rename(oldname, newname string) error        { return os.Rename(oldname, newname) }
 func (osFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
+func (osFS) Mkdir(dir string, perm os.FileMode) error    { return os.Mkdir(dir, perm) }
 func (osFS) List(dir string) ([]os.DirEntry, error)      { return os.ReadDir(dir) }
 func (osFS) Stat(name string) (os.FileInfo, error)       { return os.Stat(name) }
 

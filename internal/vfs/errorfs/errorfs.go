@@ -33,7 +33,7 @@ const (
 	OpTruncate             // File.Truncate
 	OpRename               // FS.Rename
 	OpRemove               // FS.Remove, FS.RemoveAll
-	OpMkdir                // FS.MkdirAll
+	OpMkdir                // FS.MkdirAll, FS.Mkdir
 )
 
 var kindNames = [...]string{"create", "write", "sync", "syncdir", "truncate", "rename", "remove", "mkdir"}
@@ -157,6 +157,13 @@ func (fs *FS) Rename(oldname, newname string) error {
 		return err
 	}
 	return fs.inner.Rename(oldname, newname)
+}
+
+func (fs *FS) Mkdir(dir string, perm os.FileMode) error {
+	if err := fs.check(Op{OpMkdir, dir}); err != nil {
+		return err
+	}
+	return fs.inner.Mkdir(dir, perm)
 }
 
 func (fs *FS) MkdirAll(dir string, perm os.FileMode) error {
