@@ -88,7 +88,12 @@ import (
 //   (Log.Submit) and answers Pending; the wait for the fsync or the high
 //   watermark runs while the connection's next produces are appended (at
 //   most netio's MaxPending, 5, pending per connection), so one fsync
-//   covers all of them; responses leave in request order. Every other
+//   covers all of them; responses leave in request order. A request
+//   whose append fails fails alone, in its place: an idempotent
+//   producer's later requests then fail the sequence check
+//   (OUT_OF_ORDER_SEQUENCE_NUMBER), as when Kafka serves them one at a
+//   time. acks=0 produces are not pipelined: one that fails closes the
+//   connection before the next request is read, as Kafka. Every other
 //   request kind waits for the pending produces first (dispatch.go:
 //   Conn.WaitPending), as when one request was served at a time.
 // * Partitions of one request are appended concurrently (they are
@@ -358,7 +363,13 @@ func anyFlushAlways(jobs []*produceJob) bool {
 // for their outcome (netio.Pending): when a partition fsyncs every append
 // (the wait is the fsync) or acks=all waits for replicas. Other produces
 // answer once written, as before (their appends run on several goroutines).
+// acks=0 is never pipelined: a failed acks=0 produce closes the connection
+// with nothing after it read, as Kafka (a pipelined one would fail only in
+// its wait, after the connection's next requests were appended).
 func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
+	if req.Acks == 0 {
+		return false
+	}
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue

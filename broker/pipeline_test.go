@@ -292,7 +292,8 @@ func TestPipelinedIdempotentFailureKeepsLaterOnesOut(t *testing.T) {
 
 // A failed acks=0 produce in a pipeline closes the connection (Kafka's
 // answer to a failed acks=0 request) after the answers of the requests
-// before it, which are sent whole and in order.
+// before it, which are sent whole and in order; the produce sent after it
+// is not appended (acks=0 is not pipelined: nothing after it is read).
 func TestPipelinedAcksZeroFailureClosesAfterEarlierAnswers(t *testing.T) {
 	ts := startServer(t, "", fsyncAlways)
 	ts.createTopic(t, "p0", 1, nil)
@@ -315,4 +316,7 @@ func TestPipelinedAcksZeroFailureClosesAfterEarlierAnswers(t *testing.T) {
 		}
 	}
 	rc.expectClosed()
+	if end := ts.Store().Get("p0", 0).LogEndOffset(); end != 2 {
+		t.Fatalf("log end %d after the failed acks=0 produce, want 2 (nothing after it appended)", end)
+	}
 }
