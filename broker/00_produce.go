@@ -29,7 +29,10 @@ import (
 // * With a controller, a partition this broker does not lead (metadata
 //   image) gets NOT_LEADER_OR_FOLLOWER; from v10 with the current leader
 //   and its epoch (CurrentLeader) and that leader's endpoint at the
-//   client's listener (NodeEndpoints), as KIP-951.
+//   client's listener (NodeEndpoints), as KIP-951. So does one whose
+//   leadership has not started yet, or has ended by the time of the
+//   append: the append is made in the leadership's epoch
+//   (Log.AppendAsLeader) and refused once the log is at another.
 // * Acks must be 0, 1 or -1, else every partition gets
 //   INVALID_REQUIRED_ACKS (21). acks=1 completes when the append is
 //   written (and fsync'd under --fsync always). acks=-1 (all),
@@ -85,8 +88,9 @@ import (
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
 //   every append (--fsync always) or acks=-1 waits for replicas in a
 //   cluster, the handler queues the appends in request order
-//   (Log.Submit) and answers Pending; the wait for the fsync or the high
-//   watermark runs while the connection's next produces are appended (at
+//   (Log.Submit; on a cluster leadership Log.SubmitAsLeader, in its
+//   epoch as the append above) and answers Pending; the wait for the
+//   fsync or the high watermark runs while the connection's next produces are appended (at
 //   most netio's MaxPending, 5, pending per connection), so one fsync
 //   covers all of them; responses leave in request order. A request
 //   whose append fails fails alone, in its place: an idempotent
@@ -393,12 +397,21 @@ func submitAppends(jobs []*produceJob) {
 			continue
 		}
 		l := j.t.partition(j.out.Partition)
-		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
-		if err != nil {
-			j.perr = err
-			continue
+		if hook := produceBeforeAppend.Load(); hook != nil {
+			(*hook)(l)
 		}
-		j.pending = l.Submit(records)
+		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+		switch {
+		case err != nil:
+			j.perr = err
+		case j.st == nil:
+			j.pending = l.Submit(records)
+		case j.st.lost():
+			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+		default:
+			// As append: made in the leadership's epoch (Log.AppendAsLeader).
+			j.pending = l.SubmitAsLeader(records, j.st.epoch)
+		}
 	}
 }
 
@@ -413,13 +426,28 @@ func (j *produceJob) wait() {
 	}
 }
 
+// produceBeforeAppend, when set (tests), is called by each job between
+// its leadership check and its append.
+var produceBeforeAppend atomic.Pointer[func(l *partition.Log)]
+
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
 	l := j.t.partition(j.out.Partition)
+	if hook := produceBeforeAppend.Load(); hook != nil {
+		(*hook)(l)
+	}
 	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
 	var res partition.AppendResult
-	if err == nil {
+	switch {
+	case err != nil:
+	case j.st == nil:
 		res, err = l.Append(records)
+	case j.st.lost():
+		err = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+	default:
+		// Made in the leadership's epoch: refused if the log has moved
+		// to a newer one meanwhile (a follower of the next leader).
+		res, err = l.AppendAsLeader(records, j.st.epoch)
 	}
 	j.done(res, err)
 }

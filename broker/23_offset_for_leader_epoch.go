@@ -28,7 +28,9 @@ import (
 //   errors.go; with an error, LeaderEpoch and EndOffset are -1.
 // * Unknown topics or partitions: UNKNOWN_TOPIC_OR_PARTITION. ReplicaID
 //   (v3+) is not checked: followers use Fetch's DivergingEpoch (KIP-320),
-//   not this API, so any replica id is answered as a consumer is.
+//   and this API only to realign a log that ends inside one of the
+//   leader's batches (replica_fetcher.go), so any replica id is answered
+//   as a consumer is.
 
 func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 

@@ -23,6 +23,11 @@ import (
 //   Raft's own; see cluster.go): the active controller registers the
 //   broker (fenced, broker epoch + 1 for a new incarnation) and answers
 //   its broker epoch.
+// * A new incarnation (IncarnationID) of a broker id whose registration
+//   is alive (unfenced, heard from within broker.session.timeout.ms) gets
+//   DUPLICATE_BROKER_REGISTRATION, as in Kafka: two processes were
+//   started with one node.id. The refused broker logs it and retries (as
+//   Kafka's BrokerLifecycleManager does) until the other's session ends.
 // * A node that is not the active controller, or has no controller,
 //   answers NOT_CONTROLLER; a ClusterID other than this cluster's gets
 //   INCONSISTENT_CLUSTER_ID. Features and LogDirs are not checked.
@@ -67,8 +72,8 @@ func handleBrokerRegistration(_ context.Context, b *Broker, r *request) (*netio.
 			})
 		}
 		var epoch int64
-		var err error
-		if observer != "" {
+		err := b.cl.ctl.CheckRegistration(reg) // before a duplicate's follower replaces the live one's
+		if err == nil && observer != "" {
 			err = b.cl.ctl.AddObserver(req.BrokerID, observer)
 		}
 		if err == nil {

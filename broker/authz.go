@@ -64,6 +64,8 @@ var (
 	chkAlterScram     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "each user"}
 	chkBrokerAction   = check{resource: acl.Cluster, op: acl.ClusterAction, err: kerr.ClusterAuthorizationFailed, when: "always (brokers: super.users)"}
 	chkDescQuorum     = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkUnregister     = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
+	chkAlterQuorum    = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always"}
 	chkElectLeaders   = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition named, and the top v1+)"}
 	chkReassign       = check{resource: acl.Cluster, op: acl.Alter, err: kerr.ClusterAuthorizationFailed, when: "always (every partition)"}
 	chkListReassign   = check{resource: acl.Cluster, op: acl.Describe, err: kerr.ClusterAuthorizationFailed, when: "always"}
@@ -138,7 +140,9 @@ var apiChecks = map[int16][]*check{
 	55:         {&chkDescQuorum},
 	60:         {}, // DescribeCluster: DESCRIBE on the cluster only fills authorized operations
 	61:         {&chkDescProducers},
+	64:         {&chkUnregister},
 	75:         {&chkDescTopicParts},
+	80:         {&chkAlterQuorum},
 	// BrokerRegistration, BrokerHeartbeat and AllocateProducerIds (67)
 	// come from the other brokers of the cluster on the inter-broker
 	// listener (peer.go), as Kafka's controller checks them:

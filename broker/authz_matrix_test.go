@@ -445,6 +445,20 @@ func mxCases() []mxCase {
 				return r
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterPartitionResponse).ErrorCode }},
+		{key: 80, name: "add-raft-voter", test: &chkAlterQuorum, needs: []*check{&chkAlterQuorum}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrAddRaftVoterRequest()
+				r.VoterID = 99
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.AddRaftVoterResponse).ErrorCode }},
+		{key: 64, name: "unregister-broker", test: &chkUnregister, needs: []*check{&chkUnregister}, ok: okAny,
+			req: func(*mxEnv) kmsg.Request {
+				r := kmsg.NewPtrUnregisterBrokerRequest()
+				r.BrokerID = 99
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.UnregisterBrokerResponse).ErrorCode }},
 		{key: 55, name: "describe-quorum", test: &chkDescQuorum, needs: []*check{&chkDescQuorum}, ok: okAny,
 			req: func(*mxEnv) kmsg.Request {
 				r := kmsg.NewPtrDescribeQuorumRequest()

@@ -95,6 +95,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,10 +129,16 @@ type Config struct {
 	// partitions and Metadata never lists it. Needs Controller.
 	ControllerOnly bool
 	// QuorumAddrs are the voters' CONTROLLER listeners
-	// (controller.quorum.voters). A broker-only node (its Controller an
-	// observer) sends its controller RPCs there until it knows the active
-	// controller. See cluster.go.
+	// (controller.quorum.voters), or controller.quorum.bootstrap.servers.
+	// A broker-only node (its Controller an observer) asks them for the
+	// active controller and sends its controller RPCs there until its
+	// metadata follower knows the leader. See cluster.go and peer.go.
 	QuorumAddrs []string
+	// JoinQuorum: this node's controller was started to join a running
+	// quorum (controller.quorum.bootstrap.servers naming other
+	// controllers): until it is a voter, the node asks the active
+	// controller, found through QuorumAddrs, to add it (AddRaftVoter).
+	JoinQuorum bool
 	// HeartbeatInterval is broker.heartbeat.interval.ms: how often the
 	// broker heartbeats to the active controller. Default 2 s.
 	HeartbeatInterval time.Duration
@@ -219,6 +226,12 @@ type Config struct {
 	// their listeners, and how it authenticates there (peer.go). The zero
 	// value: their PLAINTEXT listener, no authentication.
 	InterBroker InterBrokerConfig
+	// ControllerClient is how this broker reaches the controllers'
+	// CONTROLLER listeners (controller RPCs to a controller-only leader,
+	// or before the active controller's broker is known): the listener's
+	// security protocol and sasl.mechanism.controller.protocol login. The
+	// zero value: PLAINTEXT, no authentication.
+	ControllerClient InterBrokerConfig
 
 	// principalForTest, when set, names each connection's principal
 	// (tests in this package, until SASL authenticates connections).
@@ -294,6 +307,10 @@ type Broker struct {
 	port atomic.Int32
 	// quorumNext picks the next of cfg.QuorumAddrs to try (peer.go).
 	quorumNext atomic.Uint32
+	// ctlAddrs holds the addresses leaderAddr handed out that are
+	// controllers' CONTROLLER listeners (string → struct{}): dialPeer
+	// secures those as ControllerClient says (peer.go).
+	ctlAddrs sync.Map
 	// endpoints is cfg.Advertised by listener name, with the real ports
 	// once listening; replaced whole by StartServer.
 	endpoints atomic.Pointer[map[string]Endpoint]

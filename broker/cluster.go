@@ -30,8 +30,9 @@ package broker
 // frames on to a Kafka listener of that node (controller/mux.go). A
 // broker-only node (process.roles=broker) runs a raft observer in place of
 // a voter, sends its address in its registration (observerEndpoint; the
-// leader adds it as a non-voter), and, while it knows no leader, tries the
-// voters of Config.QuorumAddrs in turn.
+// leader adds it as a non-voter), and, while it knows no leader, asks the
+// controllers of Config.QuorumAddrs (controller.quorum.voters or
+// controller.quorum.bootstrap.servers) in turn for it (peer.go).
 //
 // Every node applies the metadata log, so Metadata and DescribeCluster
 // read the brokers from the local image; DescribeQuorum is answered by the
@@ -65,11 +66,16 @@ import (
 var (
 	errNoController = errors.New("broker: no active controller known")
 	errReregister   = errors.New("broker: the controller no longer knows this registration")
+	errDuplicate    = errors.New("broker: another broker with this node.id is registered and alive")
 )
 
 // registerRetry is how long the member waits before trying again after a
 // failed registration or heartbeat (no leader yet, leader moving).
 const registerRetry = 100 * time.Millisecond
+
+// duplicateRetry is the wait before registering again after
+// DUPLICATE_BROKER_REGISTRATION: the other broker's session lasts seconds.
+const duplicateRetry = time.Second
 
 // peerTimeout bounds one request to the leader's broker listener.
 const peerTimeout = 5 * time.Second
@@ -85,12 +91,17 @@ type clusterMember struct {
 	regOnce     atomic.Bool
 	quit        chan struct{}
 	done        chan struct{}
+	joinDone    chan struct{} // closed when joinLoop ends (at once without Config.JoinQuorum)
 
 	// conn is the loop's connection to the leader's broker listener,
 	// used only by the loop goroutine (and by stop after it ended).
 	conn     net.Conn
 	connAddr string
 	corrID   int32
+	// refused is set while the controller refuses the registration as a
+	// duplicate (used by the loop goroutine only), so that the error is
+	// logged once per refusal streak, not at every retry.
+	refused bool
 
 	rec  *reconciler       // the image's topics onto the local logs (reconcile.go)
 	repl *replicaManager   // leader and follower replica state (replication.go)
@@ -101,6 +112,7 @@ func newClusterMember(b *Broker) *clusterMember {
 	m := &clusterMember{
 		b: b, ctl: b.cfg.Controller, interval: b.cfg.HeartbeatInterval,
 		registered: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+		joinDone: make(chan struct{}),
 	}
 	if m.interval <= 0 {
 		m.interval = 2 * time.Second
@@ -115,6 +127,11 @@ func newClusterMember(b *Broker) *clusterMember {
 }
 
 func (m *clusterMember) start() {
+	if m.b.cfg.JoinQuorum {
+		go m.joinLoop()
+	} else {
+		close(m.joinDone)
+	}
 	if !m.b.cfg.ControllerOnly {
 		go m.loop()
 	} else {
@@ -154,10 +171,19 @@ func (m *clusterMember) loop() {
 func (m *clusterMember) step() time.Duration {
 	if m.epoch.Load() < 0 {
 		epoch, err := m.register()
-		if err != nil {
+		switch {
+		case errors.Is(err, errDuplicate):
+			if !m.refused {
+				m.refused = true
+				m.b.log.Error(fmt.Sprintf("node.id %d is taken: another broker registered with it is alive; not registered, retrying until its session ends, as Kafka's broker does (after a restart within the session, the old incarnation's)", m.b.cfg.NodeID),
+					"node_id", m.b.cfg.NodeID, "err", err)
+			}
+			return duplicateRetry
+		case err != nil:
 			m.b.log.Debug("broker registration failed; retrying", "err", err)
 			return registerRetry
 		}
+		m.refused = false
 		m.epoch.Store(epoch)
 		m.b.store.SetBrokerEpoch(epoch) // named by the clean-shutdown marker (KIP-966)
 		m.b.log.Info("registered with the controller", "broker_epoch", epoch)
@@ -187,6 +213,7 @@ func (m *clusterMember) stop() {
 	m.sec.stop()
 	close(m.quit)
 	<-m.done
+	<-m.joinDone
 	if m.epoch.Load() >= 0 {
 		if _, err := m.heartbeat(true); err != nil {
 			m.b.log.Warn("could not tell the controller this broker is stopping; its session will expire", "err", err)
@@ -245,7 +272,12 @@ func (b *Broker) registeredEndpoints() []metadata.Endpoint {
 func (m *clusterMember) register() (int64, error) {
 	reg := m.registration()
 	if m.ctl.IsLeader() {
-		return m.ctl.RegisterBroker(reg)
+		reg.Local = true // this node's own controller: no duplicate of it can be alive
+		epoch, err := m.ctl.RegisterBroker(reg)
+		if errors.Is(err, controller.ErrDuplicateBroker) {
+			err = fmt.Errorf("%w (%v)", errDuplicate, err)
+		}
+		return epoch, err
 	}
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID = reg.BrokerID, m.b.clusterID, reg.Incarnation
@@ -314,6 +346,8 @@ func controllerError(err error) int16 {
 		return kerr.StaleBrokerEpoch.Code
 	case errors.Is(err, controller.ErrUnknownBroker):
 		return kerr.BrokerIDNotRegistered.Code
+	case errors.Is(err, controller.ErrDuplicateBroker):
+		return kerr.DuplicateBrokerRegistration.Code
 	}
 	return kerr.UnknownServerError.Code
 }
@@ -327,6 +361,8 @@ func peerError(code int16) error {
 		return errNoController
 	case kerr.StaleBrokerEpoch.Code, kerr.BrokerIDNotRegistered.Code:
 		return fmt.Errorf("%w (%v)", errReregister, kerr.ErrorForCode(code))
+	case kerr.DuplicateBrokerRegistration.Code:
+		return fmt.Errorf("%w (%v)", errDuplicate, kerr.ErrorForCode(code))
 	}
 	return fmt.Errorf("broker: controller answered %v", kerr.ErrorForCode(code))
 }

@@ -52,6 +52,7 @@ var errorCodes = []struct {
 	{syscall.EFBIG, kerr.KafkaStorageError.Code},
 	{partition.ErrClosed, kerr.NotLeaderForPartition.Code},
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch.Code},
+	{partition.ErrNotLeaderEpoch, kerr.NotLeaderForPartition.Code},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch.Code},
 	{partition.ErrPolicyViolation, kerr.PolicyViolation.Code},
 	{partition.ErrInvalidConfig, kerr.InvalidConfig.Code},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -34,6 +35,14 @@ import (
 //	         │   password of listener.name.<l>.<mech>.sasl.jaas.config)
 //	         ▼
 //	         requests
+//
+// A connection to a controller's CONTROLLER listener (the raft address of
+// a controller-only leader, controller.quorum.voters or
+// controller.quorum.bootstrap.servers) is secured the same way, but as
+// ControllerClient says: the CONTROLLER listener's security protocol and
+// the login of sasl.mechanism.controller.protocol, as Kafka brokers speak
+// to controllers. The controller passes those bytes to a listener of that
+// protocol (controller/mux.go), where TLS and SASL end.
 //
 // On the receiving side the connection is an ordinary client's: with an
 // authorizer, BrokerRegistration and BrokerHeartbeat need CLUSTER_ACTION on
@@ -68,22 +77,30 @@ func (c *InterBrokerConfig) listener() string {
 // broker's inter-broker endpoint, from the image, once its broker
 // registered; else (a controller-only node, which registers no broker, or
 // a combined one not registered yet) its CONTROLLER listener, the raft
-// address, which passes Kafka-framed connections on (controller/mux.go). A broker-only node that knows no
-// leader yet (it follows the metadata log only once the active controller
-// added it) tries the voters of controller.quorum.voters in turn: the
-// others answer NOT_CONTROLLER.
+// address, which passes Kafka-framed connections on (controller/mux.go). A
+// broker-only node that knows no leader yet (it follows the metadata log
+// only once the active controller added it) takes the next of
+// Config.QuorumAddrs (controller.quorum.voters or
+// controller.quorum.bootstrap.servers) and asks it for the leader with
+// DescribeQuorum (v2 names each voter's CONTROLLER listener): the leader's
+// address when the answer names one, else that controller itself, which
+// answers NOT_CONTROLLER and the next call tries the next.
 func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 	id, raftAddr := ctl.Leader()
 	if id < 0 {
 		if qs := b.cfg.QuorumAddrs; len(qs) > 0 {
-			return qs[int(b.quorumNext.Add(1))%len(qs)], nil
+			q := b.controllerAddr(qs[int(b.quorumNext.Add(1))%len(qs)])
+			if a, ok := b.quorumLeaderVia(q); ok {
+				return b.controllerAddr(a), nil
+			}
+			return q, nil
 		}
 		return "", errNoController
 	}
 	br, ok := ctl.Image().Broker(id)
 	if !ok {
 		if raftAddr != "" {
-			return raftAddr, nil
+			return b.controllerAddr(raftAddr), nil
 		}
 		return "", fmt.Errorf("%w: node %d leads but its broker has not registered yet", errNoController, id)
 	}
@@ -96,10 +113,51 @@ func (b *Broker) leaderAddr(ctl *controller.Controller) (string, error) {
 	return "", fmt.Errorf("%w: node %d has no %s endpoint (inter.broker.listener.name)", errNoController, id, want)
 }
 
+// controllerAddr records addr as a controller's CONTROLLER listener, so
+// that dialPeer secures connections to it as ControllerClient says.
+func (b *Broker) controllerAddr(addr string) string {
+	b.ctlAddrs.Store(addr, struct{}{})
+	return addr
+}
+
+// quorumLeaderVia asks the controller at addr (a CONTROLLER listener) for
+// the active controller's CONTROLLER listener, with DescribeQuorum v2.
+func (b *Broker) quorumLeaderVia(addr string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = []kmsg.DescribeQuorumRequestTopic{t}
+	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if err := b.callPeerAt(ctx, addr, b.peerClientID(), req, resp, 2); err != nil {
+		return "", false
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		return "", false
+	}
+	leader := resp.Topics[0].Partitions[0].LeaderID
+	for _, n := range resp.Nodes {
+		if n.NodeID == leader && len(n.Listeners) > 0 {
+			l := n.Listeners[0]
+			return net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port))), true
+		}
+	}
+	return "", false
+}
+
 // dialPeer connects to another broker's inter-broker listener at addr and
-// secures the connection as InterBroker says.
+// secures the connection as InterBroker says; at a controller's CONTROLLER
+// listener (an address leaderAddr handed out as one), as ControllerClient
+// says, as a Kafka broker speaks to the controllers in the CONTROLLER
+// listener's security protocol (the CONTROLLER listener passes the bytes
+// on to a listener of that protocol, controller/mux.go).
 func (b *Broker) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 	ib := &b.cfg.InterBroker
+	if _, ok := b.ctlAddrs.Load(addr); ok {
+		ib = &b.cfg.ControllerClient
+	}
 	d := net.Dialer{Timeout: peerTimeout}
 	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
 	defer cancel()
@@ -123,7 +181,7 @@ func (b *Broker) dialPeer(ctx context.Context, addr string) (net.Conn, error) {
 		c = tc
 	}
 	if ib.Protocol.SASL() {
-		if err := b.peerSASL(ctx, c, addr); err != nil {
+		if err := b.peerSASL(ctx, c, addr, ib); err != nil {
 			_ = c.Close()
 			return nil, err
 		}
@@ -146,8 +204,8 @@ func (ib *InterBrokerConfig) peerMechanism() (sasl.Mechanism, error) {
 
 // peerSASL authenticates c (SaslHandshake v1, then SaslAuthenticate until
 // the mechanism is done).
-func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string) error {
-	mech, err := b.cfg.InterBroker.peerMechanism()
+func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string, ib *InterBrokerConfig) error {
+	mech, err := ib.peerMechanism()
 	if err != nil {
 		return err
 	}
@@ -178,7 +236,7 @@ func (b *Broker) peerSASL(ctx context.Context, c net.Conn, addr string) error {
 			if resp.ErrorMessage != nil {
 				msg = ": " + *resp.ErrorMessage
 			}
-			return fmt.Errorf("broker: SASL %s as %s with broker %s: %w%s", mech.Name(), b.cfg.InterBroker.Username, addr,
+			return fmt.Errorf("broker: SASL %s as %s with broker %s: %w%s", mech.Name(), ib.Username, addr,
 				kerr.ErrorForCode(resp.ErrorCode), msg)
 		}
 		if done, token, err = sess.Challenge(resp.SASLAuthBytes); err != nil {

@@ -12,13 +12,21 @@ package broker
 // partition whose answer is an error waits replica.fetch.backoff.ms (1 s;
 // 100 ms when the leader is merely behind the image) before it is fetched
 // again; the others go on. OFFSET_OUT_OF_RANGE asks the leader for its
-// log start and end (ListOffsets as a replica) and truncates to them. A
+// log start and end (ListOffsets as a replica) and truncates to them. An
+// answer is applied only while the partition's log still ends at the
+// offset the request asked from, in the same leader epoch (else it is
+// dropped and the next request asks from the log end, as Kafka's fetcher
+// compares its fetch position); an answer whose first batch starts below
+// that offset (the logs end batches at different offsets) realigns the
+// follower: truncation by leader epoch through OffsetForLeaderEpoch, then
+// to the leader's batch start, and fetching goes on from the log end. A
 // follower-throttled partition behind the leader's high watermark is left
 // out while the follower quota is exceeded (throttle.go), looked at again
 // every 100 ms.
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -54,6 +62,10 @@ type fetchState struct {
 	// answer (loop goroutine only); a follower-throttled partition that
 	// has not is held back while the quota is exceeded (throttle.go).
 	inSync bool
+	// sent is the fetch position of the last request that asked for the
+	// partition (loop goroutine only): its answer is applied only while
+	// the log still ends there, in the same leader epoch (answersPosition).
+	sent sentParams
 }
 
 type replicaFetcher struct {
@@ -183,28 +195,42 @@ func (f *replicaFetcher) loop() {
 			return
 		default:
 		}
-		req, states, listed, next := f.request()
-		if req == nil {
-			f.sleep(next)
-			continue
+		if wait, until := f.fetchOnce(); wait {
+			f.sleep(until)
 		}
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		if err := f.call(req, resp); err != nil {
-			f.rm.b.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
-			f.sess = fetchSessionState{}
-			f.sleep(time.Now().Add(200 * time.Millisecond))
-			continue
-		}
-		switch resp.ErrorCode {
-		case 0:
-			f.sessionAnswered(resp, states, listed)
-		case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code, kerr.FetchSessionTopicIDError.Code:
-			f.rm.b.log.Debug("replica fetch session reset", "leader", f.leader, "err", kerr.ErrorForCode(resp.ErrorCode))
-			f.sess = fetchSessionState{} // the next fetch is a full one
-			continue
-		}
-		f.apply(resp, states)
 	}
+}
+
+// replicaFetchAnswered, when set (tests), is called with each Fetch
+// answer the fetcher got, before it is applied.
+var replicaFetchAnswered func(*replicaFetcher)
+
+// fetchOnce sends one Fetch and applies its answer. wait says to sleep
+// until until (zero: replica.fetch.backoff.ms) before the next.
+func (f *replicaFetcher) fetchOnce() (wait bool, until time.Time) {
+	req, states, listed, next := f.request()
+	if req == nil {
+		return true, next
+	}
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if err := f.call(req, resp); err != nil {
+		f.rm.b.log.Debug("replica fetch failed", "leader", f.leader, "err", err)
+		f.sess = fetchSessionState{}
+		return true, time.Now().Add(200 * time.Millisecond)
+	}
+	switch resp.ErrorCode {
+	case 0:
+		f.sessionAnswered(resp, states, listed)
+	case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code, kerr.FetchSessionTopicIDError.Code:
+		f.rm.b.log.Debug("replica fetch session reset", "leader", f.leader, "err", kerr.ErrorForCode(resp.ErrorCode))
+		f.sess = fetchSessionState{} // the next fetch is a full one
+		return false, time.Time{}
+	}
+	if replicaFetchAnswered != nil {
+		replicaFetchAnswered(f)
+	}
+	f.apply(resp, states)
+	return false, time.Time{}
 }
 
 // sleep waits until t, a poke or the end.
@@ -261,6 +287,7 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 		k := fetchKey{st.topicID, st.partition}
 		states[k] = st
 		sp := sentParams{offset: st.log.LogEndOffset(), logStart: st.log.LogStartOffset(), cur: st.epoch, last: lastEpoch(st.log)}
+		st.sent = sp
 		if old, ok := f.sess.parts[k]; ok && f.sess.id != 0 && old == sp {
 			continue // the session has it
 		}
@@ -398,6 +425,11 @@ func (f *replicaFetcher) apply(resp *kmsg.FetchResponse, sent map[fetchKey]*fetc
 			if st == nil || !f.current(st) {
 				continue // removed meanwhile (a new leader, or leader here)
 			}
+			if !f.answersPosition(st) {
+				f.rm.b.log.Debug("replica fetch answer for an old position dropped", "topic", st.topic, "partition", st.partition,
+					"fetch_offset", st.sent.offset, "log_end_offset", st.log.LogEndOffset(), "leader_epoch", st.sent.cur)
+				continue // the next request asks from the log end
+			}
 			if err := f.applyPartition(st, rp); err != nil {
 				delay := replicaFetchBackoff
 				if leaderBehind(err) {
@@ -424,6 +456,20 @@ func leaderBehind(err error) bool {
 	return errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.UnknownTopicID) ||
 		errors.Is(err, kerr.UnknownLeaderEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) ||
 		errors.Is(err, kerr.UnknownTopicOrPartition)
+}
+
+// answersPosition reports whether an answer to st's last request still
+// fits its log: the log ends at the fetch offset sent, and the leader epoch
+// is the one the request was made in. A log that moved meanwhile (truncated
+// or appended to by anything but this answer) or a new leader epoch makes
+// the answer stale; applied, its batches would start below or above the
+// log end. Kafka's fetcher drops an answer whose fetch offset is no longer
+// its position the same way; the next request asks from the log end.
+func (f *replicaFetcher) answersPosition(st *fetchState) bool {
+	f.mu.Lock()
+	epoch := st.epoch
+	f.mu.Unlock()
+	return st.sent.cur == epoch && st.log.LogEndOffset() == st.sent.offset
 }
 
 // current reports whether st is still one of the fetcher's partitions.
@@ -462,12 +508,101 @@ func (f *replicaFetcher) applyPartition(st *fetchState, rp *kmsg.FetchResponseTo
 	}
 	if len(rp.RecordBatches) > 0 {
 		if _, err := l.AppendAsFollower(rp.RecordBatches); err != nil {
+			if base, ok := firstBaseOffset(rp.RecordBatches); ok && base < l.LogEndOffset() &&
+				errors.Is(err, partition.ErrUnexpectedAppendOffset) {
+				return f.realign(st, base)
+			}
 			return fmt.Errorf("cannot append the leader's records at %d: %w", l.LogEndOffset(), err)
 		}
 	}
 	l.UpdateHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
 	f.rm.b.followerAppended(st, len(rp.RecordBatches), rp.HighWatermark)
 	return nil
+}
+
+// firstBaseOffset is the base offset of the first batch in records.
+func firstBaseOffset(records []byte) (int64, bool) {
+	if len(records) < 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(records)), true
+}
+
+// realign re-derives the position of a follower whose fetch at its log end
+// offset the leader answered with a batch starting below it, at base: the
+// two logs end batches at different offsets, so the follower's records from
+// base on are not the leader's, and appending the answer can never succeed
+// (refetching the same offset would get the same batch). As Kafka's fetcher
+// does with a partition whose position it cannot trust, it truncates by
+// leader epoch first (OffsetForLeaderEpoch for its latest epoch, and for
+// each older one the answer sends it to, KIP-101/279), then, if the log
+// still reaches past base, to base; the next fetch asks from the new log
+// end, so the follower never stays stuck.
+func (f *replicaFetcher) realign(st *fetchState, base int64) error {
+	l := st.log
+	was := l.LogEndOffset()
+	for epoch, n := lastEpoch(l), 0; epoch >= 0 && n < maxEpochQueries; n++ {
+		end, leaderEpoch, err := f.epochEnd(st, epoch)
+		if err != nil {
+			return fmt.Errorf("cannot ask the leader where epoch %d ends: %w", epoch, err)
+		}
+		tr := l.TruncationFor(leaderEpoch, end)
+		if err := l.TruncateTo(tr.Offset); err != nil {
+			return fmt.Errorf("cannot truncate to %d: %w", tr.Offset, err)
+		}
+		if tr.Done {
+			break
+		}
+		epoch = tr.NextEpoch
+	}
+	if l.LogEndOffset() > base {
+		if err := l.TruncateTo(base); err != nil {
+			return fmt.Errorf("cannot truncate to %d: %w", base, err)
+		}
+	}
+	f.rm.b.log.Warn("follower log ended inside a leader's batch: truncated by leader epoch and to the batch's start",
+		"topic", st.topic, "partition", st.partition, "leader", f.leader, "leader_batch_offset", base,
+		"log_end_offset_was", was, "log_end_offset", l.LogEndOffset())
+	return nil
+}
+
+// maxEpochQueries bounds realign's OffsetForLeaderEpoch questions (each
+// older epoch the leader's answers lead to costs one).
+const maxEpochQueries = 8
+
+// epochEnd asks the leader, as a replica, where leader epoch epoch ends in
+// its log (OffsetForLeaderEpoch v4): the end offset and the largest epoch
+// <= epoch it has.
+func (f *replicaFetcher) epochEnd(st *fetchState, epoch int32) (int64, int32, error) {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.SetVersion(4)
+	req.ReplicaID = f.rm.self
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = st.topic
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	f.mu.Lock()
+	rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = st.partition, st.epoch, epoch
+	f.mu.Unlock()
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	addr, err := f.rm.b.brokerAddr(f.leader)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	if err := f.rm.b.callPeerAt(ctx, addr, f.rm.b.peerClientID(), req, resp, req.Version); err != nil {
+		return 0, 0, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0, 0, errors.New("broker: malformed OffsetForLeaderEpoch response")
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 {
+		return 0, 0, kerr.ErrorForCode(p.ErrorCode)
+	}
+	return p.EndOffset, p.LeaderEpoch, nil
 }
 
 // outOfRange handles OFFSET_OUT_OF_RANGE: the follower's LEO is below the

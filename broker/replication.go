@@ -461,11 +461,17 @@ func (rm *replicaManager) laggards(st *leaderState, now time.Time) []int32 {
 	return out
 }
 
+// alterISRHook, when set (tests), is called by alterISR before it sends.
+var alterISRHook atomic.Pointer[func(st *leaderState, isr []int32)]
+
 // alterISR asks the controller for isr and adopts the answer.
 func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 	st.mu.Lock()
 	pe := st.mu.partitionEpoch
 	st.mu.Unlock()
+	if hook := alterISRHook.Load(); hook != nil {
+		(*hook)(st, isr)
+	}
 	p, err := rm.sendAlterPartition(st, pe, isr)
 	st.mu.Lock()
 	if err != nil || p.LeaderEpoch == st.epoch {

@@ -69,11 +69,12 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Listeners:      []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
-		SASLMechanisms: []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
-		SASL:           SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
-		InterBroker:    InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
-		Listen:         "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
+		Listeners:        []listener.Listener{{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1", Port: 9092}},
+		SASLMechanisms:   []string{"SCRAM-SHA-256", "SCRAM-SHA-512"},
+		SASL:             SASL{MaxReceiveBytes: 512 << 10, FailedAuthDelay: 100 * time.Millisecond, FailedAuthWindow: time.Minute},
+		InterBroker:      InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext},
+		ControllerClient: InterBroker{Listener: "CONTROLLER", Protocol: listener.Plaintext},
+		Listen:           "127.0.0.1:9092", NodeID: 1, SocketRequestMaxBytes: 100 << 20, ConnectionsMaxIdle: 10 * time.Minute,
 		MaxConnections: maxInt32, MaxConnectionsPerIP: maxInt32, MaxConnectionCreationRate: maxInt32, RequestReadTimeout: 30 * time.Second,
 		DataDir: "./data", NumPartitions: 1, AutoCreateTopics: true, RetentionMs: 7 * day, RetentionBytes: -1,
 		SegmentBytes: 1 << 30, SegmentMs: 7 * day, IndexSizeMaxBytes: 10 << 20, IndexIntervalBytes: 4096,
@@ -112,7 +113,10 @@ func TestKafkaStockFile(t *testing.T) {
 	if len(s.Unknown()) != 0 {
 		t.Fatalf("unknown keys in Kafka's own file: %v", s.Unknown())
 	}
-	want := []string{"controller.quorum.bootstrap.servers",
+	if len(c.Cluster.BootstrapServers) != 0 || c.Cluster.Voters != "" || !c.Cluster.Standalone {
+		t.Fatalf("the stock file's bootstrap server is this node (a standalone quorum): %+v", c.Cluster)
+	}
+	want := []string{
 		"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
 		"share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
@@ -152,6 +156,16 @@ func TestClusterKeys(t *testing.T) {
 		Cluster{ControllerListen: "127.0.0.1:7000", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:7000,2@127.0.0.2:7000"}, "")
 	// A broker or a controller alone, with Kafka's checks.
 	f("process.roles=broker", Cluster{}, "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	// controller.quorum.bootstrap.servers: a broker-only node's alone.
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\ncontroller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{},
+		"set either controller.quorum.voters (a static quorum) or controller.quorum.bootstrap.servers, not both")
+	f("controller.quorum.bootstrap.servers=127.0.0.1:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1", Standalone: true}, "")
+	f("controller.quorum.bootstrap.servers=10.0.0.2:9093", Cluster{ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+		BootstrapServers: []string{"10.0.0.2:9093"}, Join: true}, "")
+	f("listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9095\ncontroller.quorum.bootstrap.servers=localhost:9093", Cluster{ControllerListen: "127.0.0.1:9095",
+		ControllerHost: "127.0.0.1", BootstrapServers: []string{"localhost:9093"}, Join: true}, "")
+	f("controller.quorum.bootstrap.servers=127.0.0.1:9093,10.0.0.2:9093", Cluster{}, "names this node and other controllers")
+	f("process.roles=broker\nnode.id=4\ncontroller.quorum.bootstrap.servers=127.0.0.1", Cluster{}, `"127.0.0.1" is not host:port`)
 	f("process.roles=broker\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093", Cluster{}, "must not be one of the voters")
 	f("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9094", Cluster{},
 		"with process.roles=broker, listeners must not hold a listener named in controller.listener.names")
@@ -172,6 +186,9 @@ func TestClusterKeys(t *testing.T) {
 	}
 	roles("process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092",
 		Cluster{Roles: []string{"broker"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
+	roles("process.roles=broker\nnode.id=4\ncontroller.quorum.bootstrap.servers=127.0.0.1:9093, 127.0.0.2:9093\nlisteners=PLAINTEXT://127.0.0.1:9092",
+		Cluster{Roles: []string{"broker"}, ControllerListen: "127.0.0.1:9093", ControllerDerived: true, ControllerHost: "127.0.0.1",
+			BootstrapServers: []string{"127.0.0.1:9093", "127.0.0.2:9093"}})
 	roles("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093",
 		Cluster{Roles: []string{"controller"}, ControllerListen: "127.0.0.1:9093", ControllerHost: "127.0.0.1", Voters: "1@127.0.0.1:9093"})
 	f("broker.heartbeat.interval.ms=9000", Cluster{}, "shorter than broker.session.timeout.ms")
@@ -496,4 +513,48 @@ func clusterTimingDefaults(want *Cluster) {
 	want.ReplicaLagTimeMax, want.ReplicaFetchWait, want.NumReplicaFetchers, want.HWCheckpointInterval = 30*time.Second, 500*time.Millisecond, 1, 5*time.Second
 	want.AutoLeaderRebalance, want.LeaderImbalanceCheckInterval, want.LeaderImbalancePercentage = true, 300*time.Second, 10
 	want.UncleanLeaderElectionInterval = 5 * time.Minute
+}
+
+// The controllers' CONTROLLER listener: its protocol from the map, and on
+// SASL the login of sasl.mechanism.controller.protocol; a controller-only
+// node serves the RPCs on an internal loopback listener of that protocol.
+func TestControllerClient(t *testing.T) {
+	const broker = "process.roles=broker\nnode.id=4\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=PLAINTEXT://127.0.0.1:9092\n" +
+		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL\nsasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256\n"
+	ok := func(file string, want InterBroker) *Config {
+		t.Helper()
+		c, s, err := load(t, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if c.ControllerClient != want || len(s.Unknown()) != 0 {
+			t.Fatalf("%s:\ngot %+v (unknown %q), want %+v", file, c.ControllerClient, s.Unknown(), want)
+		}
+		return c
+	}
+	bad := func(file, key string) {
+		t.Helper()
+		_, _, err := load(t, file, nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != key {
+			t.Fatalf("%s: err %v, want one on %s", file, err, key)
+		}
+	}
+	ok("", InterBroker{Listener: "CONTROLLER", Protocol: listener.Plaintext})
+	c := ok(broker+"sasl.mechanism.controller.protocol=SCRAM-SHA-256\n"+
+		`listener.name.controller.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="ctl" password="c-pw";`+"\n",
+		InterBroker{Listener: "CONTROLLER", Protocol: listener.SASLSSL, Mechanism: "SCRAM-SHA-256", Username: "ctl", Password: "c-pw"})
+	if _, ok := c.SSL["CONTROLLER"]; !ok {
+		t.Fatalf("no TLS settings for the controllers' listener: %v", c.SSL)
+	}
+	ok(broker+`listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="p";`+"\n",
+		InterBroker{Listener: "CONTROLLER", Protocol: listener.SASLSSL, Mechanism: "PLAIN", Username: "b", Password: "p"})
+	bad(broker, "controller.listener.names") // no login
+	bad(broker+"sasl.mechanism.controller.protocol=GSSAPI\n", "sasl.mechanism.controller.protocol")
+	// A controller-only node: its internal listener speaks SSL.
+	c = ok("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093\n"+
+		"listener.security.protocol.map=CONTROLLER:SSL\n", InterBroker{Listener: "CONTROLLER", Protocol: listener.SSL})
+	if len(c.Listeners) != 1 || c.Listeners[0].Name != "CONTROLLER" || c.Listeners[0].Protocol != listener.SSL || c.Listeners[0].Host != "127.0.0.1" {
+		t.Fatalf("controller-only listeners %+v, want an internal SSL one on loopback", c.Listeners)
+	}
 }

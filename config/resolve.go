@@ -24,8 +24,14 @@ type Config struct {
 	InterBrokerListener string // inter.broker.listener.name; "" when unset
 	// InterBroker is how this broker reaches the others: the listener
 	// (inter.broker.listener.name, else PLAINTEXT) and its login there.
-	InterBroker    InterBroker
-	SASLMechanisms []string // sasl.enabled.mechanisms, upper case
+	InterBroker InterBroker
+	// ControllerClient is how this node reaches the controllers' CONTROLLER
+	// listeners (controller RPCs of a broker-only node, and of any broker
+	// before the active controller's broker is known): the first of
+	// controller.listener.names, its listener.security.protocol.map entry,
+	// and sasl.mechanism.controller.protocol with that listener's JAAS login.
+	ControllerClient InterBroker
+	SASLMechanisms   []string // sasl.enabled.mechanisms, upper case
 	// SSL holds, for each SSL or SASL_SSL listener by name, its ssl.*
 	// settings (Kafka keys; listener.name.<name>.ssl.* overrides applied;
 	// unset keys left out), for auth/tlsconf.
@@ -141,6 +147,18 @@ type Cluster struct {
 	ControllerDerived bool     // ControllerListen is next to the client port, not a listeners entry
 	ControllerHost    string   // host the quorum reaches it at when voters are unset
 	Voters            string   // controller.quorum.voters; "" means this node alone
+	// BootstrapServers is controller.quorum.bootstrap.servers: host:port
+	// of controllers' CONTROLLER listeners, for a broker-only node or a
+	// joining controller (Join) that is not given the voters.
+	BootstrapServers []string
+	// Standalone: a controller whose bootstrap servers name only itself
+	// (kafka-storage format --standalone): a quorum of one that others may
+	// join, so it keeps raft's ordinary timers.
+	Standalone bool
+	// Join: a controller whose bootstrap servers name other controllers:
+	// on an empty metadata log it asks the active controller to add it as
+	// a voter (AddRaftVoter) instead of starting a quorum.
+	Join              bool
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	// Replication: replica.lag.time.max.ms, replica.fetch.wait.max.ms,
@@ -338,10 +356,16 @@ func (r resolver) listeners(c *Config) error {
 		return r.bad("listeners", fmt.Sprintf("with process.roles=controller, listeners holds only the controller listeners of controller.listener.names, not %s", brokers[0].Name))
 	case !isBroker:
 		// The controller RPCs that brokers send to the CONTROLLER listener
-		// are served by an internal listener on loopback (controller/mux.go).
+		// are served by an internal listener on loopback (controller/mux.go)
+		// that speaks the CONTROLLER listener's security protocol, with its
+		// ssl.* settings: the CONTROLLER listener passes the bytes on as
+		// they are, so TLS and SASL end there.
 		c.Listen = "127.0.0.1:0"
 		c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
-		return nil
+		if ctl := controllerListenerOf(ls, r.str("controller.listener.names")); ctl != nil && ctl.Protocol != listener.Plaintext {
+			c.Listeners = []listener.Listener{{Name: ctl.Name, Protocol: ctl.Protocol, Host: "127.0.0.1"}}
+		}
+		return r.security(c)
 	case !isController && len(brokers) < len(ls):
 		return r.bad("listeners", "with process.roles=broker, listeners must not hold a listener named in controller.listener.names (the controllers' addresses are in controller.quorum.voters)")
 	case len(brokers) == 0:
@@ -350,6 +374,13 @@ func (r resolver) listeners(c *Config) error {
 	c.Listeners = brokers
 	c.Listen, c.Advertised = brokers[0].Addr(), brokers[0].Advertised
 	c.InterBrokerListener = strings.ToUpper(r.str("inter.broker.listener.name"))
+	return r.security(c)
+}
+
+// security resolves the SASL mechanisms and users and how this node logs
+// in to the other brokers and to the controllers.
+func (r resolver) security(c *Config) error {
+	var err error
 	c.SASLMechanisms, err = saslMechanisms(r.str("sasl.enabled.mechanisms"))
 	if err != nil {
 		return r.bad("sasl.enabled.mechanisms", err.Error())
@@ -357,7 +388,79 @@ func (r resolver) listeners(c *Config) error {
 	if err := r.sasl(c); err != nil {
 		return err
 	}
-	return r.interBroker(c)
+	if err := r.interBroker(c); err != nil {
+		return err
+	}
+	return r.controllerClient(c)
+}
+
+// controllerListenerOf is the first listener of ls named in names
+// (controller.listener.names), or nil.
+func controllerListenerOf(ls []listener.Listener, names string) *listener.Listener {
+	for n := range strings.SplitSeq(names, ",") {
+		n = strings.ToUpper(strings.TrimSpace(n))
+		for i := range ls {
+			if ls[i].Controller && ls[i].Name == n {
+				return &ls[i]
+			}
+		}
+	}
+	return nil
+}
+
+// controllerClient resolves how this node logs in to the controllers'
+// CONTROLLER listeners: the first of controller.listener.names, with its
+// protocol from listener.security.protocol.map (PLAINTEXT when unmapped),
+// and on SASL sasl.mechanism.controller.protocol (default: the first of
+// sasl.enabled.mechanisms) with the username and password of
+// listener.name.<controller>.<mechanism>.sasl.jaas.config.
+func (r resolver) controllerClient(c *Config) error {
+	name, _, _ := strings.Cut(r.str("controller.listener.names"), ",")
+	cc := InterBroker{Listener: strings.ToUpper(strings.TrimSpace(name)), Protocol: listener.Plaintext}
+	if protos, err := listener.ParseProtocolMap(r.str("listener.security.protocol.map")); err == nil {
+		if p, ok := protos[cc.Listener]; ok {
+			cc.Protocol = p
+		}
+	}
+	if !cc.Protocol.SASL() {
+		c.ControllerClient = cc
+		return nil
+	}
+	const mechKey = "sasl.mechanism.controller.protocol"
+	cc.Mechanism = strings.ToUpper(strings.TrimSpace(r.str(mechKey)))
+	if cc.Mechanism == "" && len(c.SASLMechanisms) > 0 {
+		cc.Mechanism = c.SASLMechanisms[0]
+	}
+	if !slices.Contains(c.SASLMechanisms, cc.Mechanism) {
+		return r.bad(mechKey, fmt.Sprintf("%q is not one of sasl.enabled.mechanisms (%s)", cc.Mechanism, strings.Join(c.SASLMechanisms, ",")))
+	}
+	var err error
+	if cc.Username, cc.Password, err = r.jaasLogin(cc.Listener, cc.Mechanism); err != nil {
+		return err
+	}
+	if cc.Username == "" {
+		key := "listener.name." + strings.ToLower(cc.Listener) + "." + strings.ToLower(cc.Mechanism) + ".sasl.jaas.config"
+		return r.bad("controller.listener.names", fmt.Sprintf("%s is a %s listener: set %s with this node's username and password", cc.Listener, cc.Protocol, key))
+	}
+	c.ControllerClient = cc
+	return nil
+}
+
+// jaasLogin reads the username and password options of
+// listener.name.<listener>.<mechanism>.sasl.jaas.config ("" when unset).
+func (r resolver) jaasLogin(name, mech string) (user, pass string, err error) {
+	key := "listener.name." + strings.ToLower(name) + "." + strings.ToLower(mech) + ".sasl.jaas.config"
+	for k := range r.s.levels {
+		if !strings.EqualFold(k, key) {
+			continue
+		}
+		_, opts, err := auth.ParseJAAS(r.str(k))
+		if err != nil {
+			return "", "", r.bad(k, err.Error())
+		}
+		user, pass = opts["username"], opts["password"]
+	}
+	return user, pass, nil
 }
 
 // interBroker resolves how this broker logs in to the inter-broker
@@ -616,6 +719,9 @@ func resolveCluster(r resolver, c *Config) error {
 		return err
 	}
 	cl.Voters = r.str("controller.quorum.voters")
+	if cl.BootstrapServers, err = r.bootstrapServers(); err != nil {
+		return err
+	}
 	cl.HeartbeatInterval = r.ms("broker.heartbeat.interval.ms")
 	cl.SessionTimeout = r.ms("broker.session.timeout.ms")
 	cl.ReplicaLagTimeMax = r.ms("replica.lag.time.max.ms")
@@ -645,6 +751,9 @@ func resolveCluster(r resolver, c *Config) error {
 		host = "localhost"
 	}
 	cl.ControllerHost = host
+	if isController {
+		return r.checkStandalone(cl, addr)
+	}
 	return nil
 }
 
@@ -663,12 +772,84 @@ func (r resolver) roles() (isBroker, isController bool, err error) {
 	return isBroker, isController, nil
 }
 
+// bootstrapServers reads controller.quorum.bootstrap.servers: host:port,
+// comma-separated.
+func (r resolver) bootstrapServers() ([]string, error) {
+	var out []string
+	for s := range strings.SplitSeq(r.str("controller.quorum.bootstrap.servers"), ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
+			return nil, r.bad("controller.quorum.bootstrap.servers", fmt.Sprintf("%q is not host:port", s))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// checkBootstrap refuses voters and bootstrap servers set together (the
+// node's kind of quorum must not be ambiguous).
+func (r resolver) checkBootstrap() error {
+	if r.str("controller.quorum.bootstrap.servers") != "" && r.str("controller.quorum.voters") != "" {
+		return r.bad("controller.quorum.bootstrap.servers", "set either controller.quorum.voters (a static quorum) or controller.quorum.bootstrap.servers, not both")
+	}
+	return nil
+}
+
+// checkStandalone applies controller.quorum.bootstrap.servers to a
+// controller (KIP-853, without a format step): naming only this node's own
+// CONTROLLER listener (Kafka's stock server.properties, formatted with
+// kafka-storage format --standalone) starts a quorum of one (Standalone);
+// naming only other controllers joins their quorum as a voter (Join, as
+// with --no-initial-controllers and controller.quorum.auto.join.enable).
+// Naming both is refused: which node starts the quorum would be unclear.
+func (r resolver) checkStandalone(cl *Cluster, controllerAddr string) error {
+	if len(cl.BootstrapServers) == 0 {
+		return nil
+	}
+	_, ownPort, _ := net.SplitHostPort(controllerAddr)
+	self, others := 0, 0
+	for _, s := range cl.BootstrapServers {
+		host, port, _ := net.SplitHostPort(s)
+		if port == ownPort && isLocalHost(host, cl.ControllerHost) {
+			self++
+		} else {
+			others++
+		}
+	}
+	switch {
+	case others == 0:
+		cl.BootstrapServers, cl.Standalone = nil, true
+	case self == 0:
+		cl.Join = true
+	default:
+		return r.bad("controller.quorum.bootstrap.servers", "names this node and other controllers: name only this node on the first controller (it starts the quorum) and a running controller on the others (they join it), or list the quorum in controller.quorum.voters")
+	}
+	return nil
+}
+
+// isLocalHost reports whether host names this machine's CONTROLLER
+// listener (whose host is own).
+func isLocalHost(host, own string) bool {
+	if host == own || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
 // checkRoles applies Kafka's checks to a node that is a broker or a
 // controller alone: controller.listener.names set; a broker-only node
-// names the quorum in controller.quorum.voters and is not one of its
-// voters; a controller-only node binds a listener named in
-// controller.listener.names and, with voters set, is one of them.
+// names the quorum in controller.quorum.voters (or
+// controller.quorum.bootstrap.servers) and is not one of its voters; a
+// controller-only node binds a listener named in controller.listener.names
+// and, with voters set, is one of them.
 func (r resolver) checkRoles(c *Config, isBroker, isController bool) error {
+	if err := r.checkBootstrap(); err != nil {
+		return err
+	}
 	if isBroker && isController {
 		return nil
 	}
@@ -682,8 +863,8 @@ func (r resolver) checkRoles(c *Config, isBroker, isController bool) error {
 		listed = listed || ok && strings.TrimSpace(id) == strconv.Itoa(int(c.NodeID))
 	}
 	switch {
-	case isBroker && voters == "":
-		return r.bad("controller.quorum.voters", "a broker-only node (process.roles=broker) needs the controller quorum's voters")
+	case isBroker && voters == "" && r.str("controller.quorum.bootstrap.servers") == "":
+		return r.bad("controller.quorum.voters", "a broker-only node (process.roles=broker) needs the controller quorum's voters (or controller.quorum.bootstrap.servers)")
 	case isBroker && listed:
 		return r.bad("controller.quorum.voters", fmt.Sprintf("node.id %d is a broker only (process.roles=broker) and must not be one of the voters", c.NodeID))
 	case isController && voters != "" && !listed:

@@ -1,6 +1,11 @@
 package config
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"github.com/sluice/sluice/listener"
+)
 
 // TLS settings of SSL and SASL_SSL listeners: Kafka's ssl.* broker keys,
 // each overridable per listener with listener.name.<name>.ssl.* (the
@@ -79,7 +84,13 @@ func listenerOverride(key string) (*Option, string) {
 // resolveSSL gathers the ssl.* settings of each TLS listener, overrides
 // applied.
 func resolveSSL(r resolver, c *Config) {
-	for _, l := range c.Listeners {
+	ls := c.Listeners
+	if cc := c.ControllerClient; cc.Protocol.TLS() && !slices.ContainsFunc(ls, func(l listener.Listener) bool { return l.Name == cc.Listener }) {
+		// The client side of the controllers' TLS listener (a broker
+		// reaching them), which this node does not serve.
+		ls = append(slices.Clone(ls), listener.Listener{Name: cc.Listener, Protocol: cc.Protocol})
+	}
+	for _, l := range ls {
 		if !l.Protocol.TLS() {
 			continue
 		}

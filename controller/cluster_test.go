@@ -510,13 +510,21 @@ func TestSingleVoterBootstrapsAndRestarts(t *testing.T) {
 		t.Fatalf("stale heartbeat: %v", err)
 	}
 
-	// The broker restarts (new incarnation) within its session: its
-	// partitions lose their leader (the ISR keeps it), and its first
+	// The broker restarts (new incarnation) within its session: from
+	// another process that is a duplicate and refused; from this
+	// controller's own process (a combined node restarted after kill -9)
+	// its partitions lose their leader (the ISR keeps it), and its first
 	// heartbeat unfences it and gives them back (leader epoch + 2).
 	if again, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{1}}); err != nil || again != epoch {
 		t.Fatalf("repeated registration: epoch %d, %v", again, err)
 	}
-	epoch2, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{2}})
+	if err := ctl.Heartbeat(1, epoch); err != nil { // heard from since the reopen
+		t.Fatal(err)
+	}
+	if _, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{2}}); !errors.Is(err, ErrDuplicateBroker) {
+		t.Fatalf("registration of another live incarnation: %v, want ErrDuplicateBroker", err)
+	}
+	epoch2, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: 1, Incarnation: metadata.UUID{2}, Local: true})
 	if err != nil || epoch2 != epoch+1 {
 		t.Fatalf("re-registration: epoch %d, %v", epoch2, err)
 	}

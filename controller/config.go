@@ -78,6 +78,13 @@ type Config struct {
 	// non-voter (AddObserver, on its broker's registration). NodeID must
 	// not be one of Voters.
 	Observer bool
+	// Join makes this node a voter that joins a running quorum
+	// (controller.quorum.bootstrap.servers naming other controllers, as
+	// KIP-853's controllers do): on an empty metadata log it does not
+	// bootstrap; it waits, as a raft member without a configuration, for
+	// the active controller to add it (AddVoter, on its AddRaftVoter
+	// request), then votes. Voters may be empty.
+	Join bool
 	// Advertise is the address the quorum reaches this node at when
 	// ListenAddr binds a wildcard host. Default: this node's address in
 	// Voters, else ListenAddr.
@@ -206,6 +213,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.ListenAddr == "" {
 		return cfg, fmt.Errorf("controller: node %d is not in controller.quorum.voters", cfg.NodeID)
+	}
+	if cfg.Observer && cfg.Join {
+		return cfg, fmt.Errorf("controller: node %d cannot be both an observer and a joining voter", cfg.NodeID)
 	}
 	if cfg.Observer && slices.ContainsFunc(cfg.Voters, func(v Voter) bool { return v.ID == cfg.NodeID }) {
 		return cfg, fmt.Errorf("controller: node %d is an observer but is in controller.quorum.voters", cfg.NodeID)

@@ -33,6 +33,14 @@ var (
 	ErrInvalidReplication = errors.New("controller: invalid replication factor")
 	ErrStaleBrokerEpoch   = errors.New("controller: stale broker epoch")
 	ErrUnknownBroker      = errors.New("controller: unknown broker")
+	// ErrDuplicateBroker is DUPLICATE_BROKER_REGISTRATION: another
+	// incarnation of the broker id is registered and alive.
+	ErrDuplicateBroker = errors.New("controller: another broker with this id is registered and alive")
+	// ErrDuplicateVoter refuses to add a voter under an id another voter
+	// has (DUPLICATE_VOTER).
+	ErrDuplicateVoter = errors.New("controller: another voter has this id")
+	// ErrBrokerAlive refuses to unregister an unfenced broker.
+	ErrBrokerAlive = errors.New("controller: the broker is alive")
 
 	// AlterPartition's refusals, Kafka's error codes in their names.
 	ErrNotPartitionLeader   = errors.New("controller: not the partition's leader")
@@ -85,6 +93,7 @@ type Controller struct {
 	mu struct {
 		sync.Mutex
 		lastSeen map[int32]time.Time // broker id → last heartbeat (leader only)
+		heard    map[int32]heardMark // last heartbeat or registration, for CheckRegistration (never cleared by the session checks)
 		offsets  map[int32]uint64    // broker id → metadata offset its last heartbeat reported
 		watch    leaderWatch         // raft's leader changes (sessions.go)
 	}
@@ -109,6 +118,7 @@ func Open(c Config) (*Controller, error) {
 	}
 	ctl := &Controller{cfg: cfg, fsm: NewFSM(), stop: make(chan struct{}), sessionKick: make(chan struct{}, 1)}
 	ctl.mu.lastSeen = map[int32]time.Time{}
+	ctl.mu.heard = map[int32]heardMark{}
 	ctl.mu.offsets = map[int32]uint64{}
 	ctl.mu.watch = leaderWatch{leader: -1, lost: -1}
 	if err := ctl.openRaft(dir); err != nil {
@@ -181,7 +191,7 @@ func (c *Controller) openRaft(dir string) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot read the metadata log: %w", err)
 	}
-	if !has && !c.cfg.Observer { // an observer waits to be added by the leader
+	if !has && !c.cfg.Observer && !c.cfg.Join { // observers and joining voters wait to be added by the leader
 		var servers []raft.Server
 		for _, v := range c.cfg.Voters {
 			servers = append(servers, raft.Server{
@@ -337,6 +347,71 @@ func (c *Controller) AddObserver(id int32, addr string) error {
 	return nil
 }
 
+// AddVoter makes node id, whose CONTROLLER listener is addr, a voter of
+// the quorum (Kafka's AddRaftVoter; raft AddVoter): a controller started
+// with Config.Join asks for it. Only the active controller adds; a voter
+// already known at addr is left as it is (ErrDuplicateVoter at another
+// address), and a non-voter is promoted. The new voter catches up from
+// the log (or a snapshot) as a follower does.
+func (c *Controller) AddVoter(id int32, addr string) error {
+	if !c.IsLeader() {
+		return c.notLeader()
+	}
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID != sid || s.Suffrage != raft.Voter {
+			continue
+		}
+		if string(s.Address) == addr {
+			return nil
+		}
+		return fmt.Errorf("%w: node %d is a voter at %s, not %s", ErrDuplicateVoter, id, s.Address, addr)
+	}
+	if err := c.raft.AddVoter(sid, raft.ServerAddress(addr), 0, c.cfg.ApplyTimeout).Error(); err != nil {
+		return c.raftError(err)
+	}
+	return nil
+}
+
+// IsVoter reports whether this node is a voter in the quorum's current
+// configuration, as this node knows it.
+func (c *Controller) IsVoter() bool {
+	f := c.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	sid := raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID == sid {
+			return s.Suffrage == raft.Voter
+		}
+	}
+	return false
+}
+
+// removeObserver takes non-voter id out of the quorum's configuration
+// (raft RemoveServer); a voter, or an id not in it, is left alone.
+func (c *Controller) removeObserver(id int32) error {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return c.raftError(err)
+	}
+	sid := raft.ServerID(strconv.Itoa(int(id)))
+	for _, s := range f.Configuration().Servers {
+		if s.ID == sid && s.Suffrage != raft.Voter {
+			if err := c.raft.RemoveServer(sid, 0, c.cfg.ApplyTimeout).Error(); err != nil {
+				return c.raftError(err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // Snapshot makes raft write a snapshot now.
 func (c *Controller) Snapshot() error {
 	if err := c.raft.Snapshot().Error(); err != nil {
@@ -425,8 +500,9 @@ type QuorumInfo struct {
 	LeaderEpoch   int32  // the raft term
 	HighWatermark uint64 // the commit index
 	Voters        []Voter
-	// States has one entry per voter, then the observers: brokers that
-	// heartbeat and are not voters. Only the leader knows the others'
+	// States has one entry per voter, then the observers: the quorum's
+	// non-voters (broker-only nodes' metadata followers) and the brokers
+	// that heartbeat and are not voters. Only the leader knows the others'
 	// offsets; elsewhere they are -1.
 	States       []ReplicaState
 	AppliedIndex uint64 // this node's
@@ -456,18 +532,22 @@ func (c *Controller) Quorum() (QuorumInfo, error) {
 		LeaderID: leader, LeaderEpoch: int32(c.raft.CurrentTerm()),
 		HighWatermark: c.raft.CommitIndex(), AppliedIndex: c.AppliedIndex(),
 	}
+	var nonvoters []int32
 	for _, s := range f.Configuration().Servers {
 		id, err := strconv.ParseInt(string(s.ID), 10, 32)
-		if err != nil || s.Suffrage != raft.Voter {
-			continue
+		switch {
+		case err != nil:
+		case s.Suffrage == raft.Voter:
+			q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
+		default:
+			nonvoters = append(nonvoters, int32(id))
 		}
-		q.Voters = append(q.Voters, Voter{ID: int32(id), Addr: string(s.Address)})
 	}
-	q.States = c.replicaStates(q.Voters, leader == c.cfg.NodeID)
+	q.States = c.replicaStates(q.Voters, nonvoters, leader == c.cfg.NodeID)
 	return q, nil
 }
 
-func (c *Controller) replicaStates(voters []Voter, leader bool) []ReplicaState {
+func (c *Controller) replicaStates(voters []Voter, nonvoters []int32, leader bool) []ReplicaState {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -493,9 +573,9 @@ func (c *Controller) replicaStates(voters []Voter, leader bool) []ReplicaState {
 		out = append(out, st)
 	}
 	if leader {
-		var observers []int32
+		observers := slices.Clone(nonvoters)
 		for id := range c.mu.offsets {
-			if !isVoter[id] {
+			if !isVoter[id] && !slices.Contains(observers, id) {
 				observers = append(observers, id)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/sluice/sluice/metadata"
 )
@@ -15,6 +16,10 @@ type BrokerRegistration struct {
 	Incarnation metadata.UUID // new on every process start
 	Endpoints   []metadata.Endpoint
 	Rack        string
+	// Local is set when the broker runs in this controller's own process
+	// (a combined node registering with itself): its previous incarnation
+	// was an earlier process of this node, never a live duplicate.
+	Local bool
 	// PreviousBrokerEpoch is the broker epoch the broker held when it last
 	// shut down cleanly, -1 (or 0) if it did not: a new incarnation with
 	// another value leaves every ELR (KIP-966).
@@ -23,14 +28,19 @@ type BrokerRegistration struct {
 
 // RegisterBroker registers a broker and returns its new broker epoch. A
 // broker registers fenced and is unfenced by its first heartbeat; a new
-// incarnation of a live broker gives up its leaderships as a fenced one
-// does. A repeat of the same incarnation's registration returns the epoch
-// already given.
+// incarnation of a broker whose session has ended (fenced, or silent for
+// the session timeout) gives up its leaderships as a fenced one does. A
+// new incarnation of a broker that is alive is refused with
+// ErrDuplicateBroker (CheckRegistration). A repeat of the same
+// incarnation's registration returns the epoch already given.
 func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	if err := c.beginDecision(); err != nil {
 		return 0, err
 	}
 	defer c.endDecision()
+	if err := c.CheckRegistration(reg); err != nil {
+		return 0, err
+	}
 	im := c.Image()
 	epoch := int64(1)
 	if old, ok := im.Broker(reg.BrokerID); ok {
@@ -61,9 +71,53 @@ func (c *Controller) RegisterBroker(reg BrokerRegistration) (int64, error) {
 	return epoch, nil
 }
 
-func (c *Controller) touch(id int32) {
+// CheckRegistration refuses, with ErrDuplicateBroker, a registration of
+// a new incarnation of a broker id whose registration is alive: unfenced,
+// and heard from (registration or heartbeat) by this controller within
+// the session timeout, as Kafka's ClusterControlManager refuses it with
+// DUPLICATE_BROKER_REGISTRATION (two processes started with one node.id).
+// The refused broker retries; it registers once the other's session ends.
+// Unlike Kafka, a broker this controller has not heard from since it took
+// over is not taken as alive, so after a controller fail-over or a whole
+// cluster's restart a restarted broker registers at once instead of
+// waiting out a session. The active controller's handler calls it before
+// adding a broker-only node's metadata follower, so a duplicate never
+// takes over the live broker's place in the quorum; RegisterBroker checks
+// again under the decision lock.
+func (c *Controller) CheckRegistration(reg BrokerRegistration) error {
+	if reg.Local {
+		return nil
+	}
+	old, ok := c.Image().Broker(reg.BrokerID)
+	if !ok || old.Fenced || old.Incarnation == reg.Incarnation {
+		return nil
+	}
 	c.mu.Lock()
-	c.mu.lastSeen[id] = c.cfg.Now()
+	h, ok := c.mu.heard[reg.BrokerID]
+	c.mu.Unlock()
+	ago := c.cfg.Now().Sub(h.at)
+	if ok && h.gen == c.leaderGen.Load() && ago <= c.cfg.SessionTimeout {
+		return fmt.Errorf("%w: broker %d (registered at epoch %d) was heard from %v ago, within its session (%v)",
+			ErrDuplicateBroker, reg.BrokerID, old.Epoch, ago.Round(time.Millisecond), c.cfg.SessionTimeout)
+	}
+	return nil
+}
+
+// heardMark is when this controller last heard from a broker, and in
+// which of its leaderships (leaderGen): a mark from an earlier leadership
+// is stale, as the broker's heartbeats may have gone to another leader
+// meanwhile.
+type heardMark struct {
+	at  time.Time
+	gen uint64
+}
+
+// touch records that broker id was heard from now.
+func (c *Controller) touch(id int32) {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	c.mu.lastSeen[id] = now
+	c.mu.heard[id] = heardMark{at: now, gen: c.leaderGen.Load()}
 	c.mu.Unlock()
 }
 
@@ -147,6 +201,43 @@ func (c *Controller) FenceBroker(id int32) error {
 		return fmt.Errorf("cannot fence broker %d: %w", id, err)
 	}
 	c.noteUnclean(im, recs)
+	return nil
+}
+
+// UnregisterBroker removes a broker that is gone for good (Kafka's
+// UnregisterBroker): its registration leaves the image, and a broker-only
+// node's metadata follower leaves the quorum (raft RemoveServer), so the
+// leader stops replicating to it. A broker that is alive (unfenced) is
+// refused with ErrBrokerAlive: stop it first (its controlled shutdown
+// fences it), or wait for its session to end. Kafka unregisters a live
+// broker, which then registers again at once; refusing keeps a mistyped id
+// from disturbing a running broker. Partitions keep it among their
+// replicas (it already left their ISRs and leaderships when fenced) until
+// they are reassigned. A voter stays in the quorum: removing controllers
+// is not done here.
+func (c *Controller) UnregisterBroker(id int32) error {
+	if err := c.beginDecision(); err != nil {
+		return err
+	}
+	defer c.endDecision()
+	br, ok := c.Image().Broker(id)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownBroker, id)
+	}
+	if !br.Fenced {
+		return fmt.Errorf("%w: broker %d (epoch %d) is unfenced", ErrBrokerAlive, id, br.Epoch)
+	}
+	if err := c.removeObserver(id); err != nil {
+		return fmt.Errorf("cannot remove broker %d's metadata follower from the quorum: %w", id, err)
+	}
+	if err := c.propose([]metadata.Record{metadata.UnregisterBroker{BrokerID: id, BrokerEpoch: br.Epoch}}); err != nil {
+		return fmt.Errorf("cannot unregister broker %d: %w", id, err)
+	}
+	c.mu.Lock()
+	delete(c.mu.lastSeen, id)
+	delete(c.mu.heard, id)
+	delete(c.mu.offsets, id)
+	c.mu.Unlock()
 	return nil
 }
 

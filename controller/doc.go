@@ -18,7 +18,10 @@
 // snapshots/ (raft's file snapshot store, two kept). Nodes talk over raft's
 // TCP transport on the CONTROLLER listener. An empty log bootstraps the
 // quorum from controller.quorum.voters on every voter alike; a single voter
-// elects itself with no extra step.
+// elects itself with no extra step. A node opened with Config.Join (a
+// controller given controller.quorum.bootstrap.servers naming others)
+// never bootstraps: it waits for the active controller to add it with
+// AddVoter (raft AddVoter, on its AddRaftVoter request) and then votes.
 //
 // sluiced runs one node per process: a voter for process.roles=controller
 // or broker,controller (combined); with controller.quorum.voters unset a
@@ -27,7 +30,10 @@
 // non-voter that never bootstraps nor votes; the active controller adds it
 // with AddObserver when its broker registers, and then replicates the log
 // to it as to the voters (hashicorp/raft has no fetch-based follower, so
-// this is how a KRaft broker's metadata fetch is done here). Brokers reach
+// this is how a KRaft broker's metadata fetch is done here). An observer
+// needs no voters: given controller.quorum.bootstrap.servers in their
+// place, its broker finds the active controller through them and, once
+// added, raft's configuration in the log names the voters. Brokers reach
 // the active controller as the broker package's cluster.go describes;
 // heartbeats carry the node's applied index, which Quorum reports as its
 // log end offset.
@@ -62,9 +68,19 @@
 // barrier, so it reads every committed record.
 //
 //   - RegisterBroker: the broker is registered fenced with broker epoch + 1;
-//     its first Heartbeat unfences it. A new incarnation whose
+//     its first Heartbeat unfences it. A new incarnation of a broker id
+//     that is alive (unfenced and heard from within its session) is
+//     refused with ErrDuplicateBroker (DUPLICATE_BROKER_REGISTRATION: two
+//     processes with one node.id); the refused one retries until the
+//     other's session ends. A broker this leader has not heard from since
+//     it took over is not taken as alive, nor is a combined node's own
+//     broker (BrokerRegistration.Local). A new incarnation whose
 //     PreviousBrokerEpoch is not the epoch it held (no clean shutdown)
 //     leaves every ELR.
+//   - UnregisterBroker: a fenced broker's registration is removed
+//     (metadata.UnregisterBroker) and a broker-only node's raft
+//     non-voter is removed from the configuration (RemoveServer); a live
+//     broker is refused with ErrBrokerAlive.
 //   - Sessions: a broker without a heartbeat for SessionTimeout
 //     (broker.session.timeout.ms, 9 s) is fenced; a new leader gives every
 //     broker a full session from its election, except the previous

@@ -23,7 +23,11 @@ import (
 //	       frame under 8 MiB (controller RPCs are a few hundred bytes)
 //
 // A Kafka frame of 8 MiB or more whose first byte is 0..15 would be taken
-// for raft and dropped by raft's decoder; nothing sends one.
+// for raft and dropped by raft's decoder; nothing sends one. A TLS
+// connection opens with a handshake record (0x16) and goes to Serve as
+// well: Serve passes the bytes on to a listener that terminates TLS (and
+// SASL), so the CONTROLLER listener's security applies to the controller
+// RPCs; raft's own connections stay plaintext.
 
 // errNotAdvertisable is raft's own check: peers cannot dial a wildcard.
 var errNotAdvertisable = errors.New("controller: the CONTROLLER listener's address is not advertisable")

@@ -2,10 +2,14 @@ package controller
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/metadata"
 )
 
 // The prefixes raft's transport opens a connection with are told apart
@@ -122,5 +126,129 @@ func TestObserverFollowsLog(t *testing.T) {
 	}
 	if obs.IsLeader() {
 		t.Fatal("the observer leads")
+	}
+}
+
+// UnregisterBroker refuses an unknown or live broker; a fenced broker-only
+// node leaves the image and the quorum (its follower is no longer a
+// non-voter), and may register again later.
+func TestUnregisterBroker(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader()
+	ocfg := testConfig(4, c.voters, t.TempDir())
+	ocfg.Observer, ocfg.ListenAddr = true, "127.0.0.1:0"
+	obs, err := Open(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if err := leader.AddObserver(4, obs.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 4, Incarnation: metadata.UUID{4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Heartbeat(4, epoch); err != nil {
+		t.Fatal(err)
+	}
+	observers := func() []int32 {
+		q, err := leader.Quorum()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int32
+		for _, s := range q.States {
+			if !s.Voter {
+				out = append(out, s.ID)
+			}
+		}
+		return out
+	}
+	if got := observers(); !slices.Equal(got, []int32{4}) {
+		t.Fatalf("observers %v, want [4]", got)
+	}
+	if err := leader.UnregisterBroker(9); !errors.Is(err, ErrUnknownBroker) {
+		t.Fatalf("unregister an unknown broker: %v", err)
+	}
+	if err := leader.UnregisterBroker(4); !errors.Is(err, ErrBrokerAlive) {
+		t.Fatalf("unregister a live broker: %v", err)
+	}
+	if err := obs.UnregisterBroker(4); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("unregister on a non-leader: %v", err)
+	}
+	if err := leader.FenceBroker(4); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.UnregisterBroker(4); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := leader.Image().Broker(4); ok {
+		t.Fatal("broker 4 still registered")
+	}
+	if got := observers(); len(got) != 0 {
+		t.Fatalf("observers %v after unregistering, want none", got)
+	}
+	f := leader.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.Configuration().Servers); n != 3 {
+		t.Fatalf("%d servers in the quorum's configuration, want the 3 voters", n)
+	}
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 4, Incarnation: metadata.UUID{5}}); err != nil {
+		t.Fatalf("register again: %v", err)
+	}
+}
+
+// A node started with Join waits for the leader to add it as a voter:
+// then it follows the log and is counted in the quorum; a second add at
+// the same address changes nothing, at another address it is refused.
+func TestJoinAsVoter(t *testing.T) {
+	c := newCluster(t, 1)
+	leader := c.leader()
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	jcfg := testConfig(2, nil, t.TempDir())
+	jcfg.Join, jcfg.ListenAddr = true, freeAddr(t)
+	j, err := Open(jcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.IsVoter() {
+		t.Fatal("a joining node is a voter before it is added")
+	}
+	if err := j.AddVoter(2, j.Addr()); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("add on a non-leader: %v", err)
+	}
+	for range 2 {
+		if err := leader.AddVoter(2, j.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := leader.AddVoter(2, "127.0.0.1:1"); !errors.Is(err, ErrDuplicateVoter) {
+		t.Fatalf("add at another address: %v", err)
+	}
+	eventually(t, 10*time.Second, func() string {
+		if !j.IsVoter() {
+			return "the joined node is not a voter"
+		}
+		if _, ok := j.Image().Broker(7); !ok {
+			return "the joined node's image lacks the registration"
+		}
+		return ""
+	})
+	q, err := leader.Quorum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Voters) != 2 {
+		t.Fatalf("voters %+v, want 2", q.Voters)
+	}
+	// Two voters: a proposal needs both, so the joined node takes part.
+	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 8}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -236,5 +237,67 @@ func TestNextPassAtSessionEnd(t *testing.T) {
 	}
 	if d := untilNextPass(n.now(), n.t0, time.Hour); d != time.Millisecond {
 		t.Fatalf("with a session already over: next pass in %v, want 1ms", d)
+	}
+}
+
+// A second incarnation of a broker id is refused while the first is alive
+// (unfenced, heard from within its session), as Kafka's
+// DUPLICATE_BROKER_REGISTRATION; once the session has passed, or the
+// first is fenced, it registers.
+func TestDuplicateRegistrationRefused(t *testing.T) {
+	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
+	now := time.Unix(1_000_000, 0)
+	cfg.Now = func() time.Time { return now }
+	cfg.SessionCheckInterval = time.Hour // no fencing behind the test's back
+	ctl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	eventually(t, 10*time.Second, func() string {
+		if !ctl.IsLeader() {
+			return "single voter did not elect itself"
+		}
+		return ""
+	})
+	register := func(inc byte) (int64, error) {
+		return ctl.RegisterBroker(BrokerRegistration{BrokerID: 7, Incarnation: metadata.UUID{inc}})
+	}
+	epoch, err := register(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Heartbeat(7, epoch); err != nil {
+		t.Fatal(err)
+	}
+	// Alive: the other incarnation is refused, the same one is not.
+	if _, err := register(2); !errors.Is(err, ErrDuplicateBroker) {
+		t.Fatalf("second incarnation while the first is alive: %v", err)
+	}
+	if again, err := register(1); err != nil || again != epoch {
+		t.Fatalf("repeat of the first: epoch %d, %v", again, err)
+	}
+	if b, _ := ctl.Image().Broker(7); b.Epoch != epoch || b.Incarnation != (metadata.UUID{1}) {
+		t.Fatalf("the refused registration changed broker 7: %+v", b)
+	}
+	// Just within the session: still refused; past it: registered.
+	now = now.Add(cfg.SessionTimeout)
+	if _, err := register(2); !errors.Is(err, ErrDuplicateBroker) {
+		t.Fatalf("at the end of the session: %v", err)
+	}
+	now = now.Add(time.Millisecond)
+	epoch2, err := register(2)
+	if err != nil || epoch2 != epoch+1 {
+		t.Fatalf("after the session: epoch %d, %v", epoch2, err)
+	}
+	// A fenced broker's id is free at once.
+	if err := ctl.Heartbeat(7, epoch2); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.FenceBroker(7); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := register(3); err != nil {
+		t.Fatalf("after fencing: %v", err)
 	}
 }

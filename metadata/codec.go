@@ -84,6 +84,8 @@ func deref(p decodable) Record {
 		return *r
 	case *UnfenceBroker:
 		return *r
+	case *UnregisterBroker:
+		return *r
 	case *Topic:
 		return *r
 	case *Partition:

@@ -10,7 +10,8 @@
 // # Records
 //
 // The records are KRaft's, typed: RegisterBroker (endpoints, rack,
-// incarnation, broker epoch), FenceBroker, UnfenceBroker, Topic {name, id},
+// incarnation, broker epoch), FenceBroker, UnfenceBroker, UnregisterBroker
+// {broker, epoch} (type 17: the registration is gone), Topic {name, id},
 // Partition {replicas, ISR, leader, leader epoch, partition epoch; version
 // 1 adds KIP-966's eligible leader replicas and last known ELR; version 2
 // adds those two and the adding and removing replicas of a pending

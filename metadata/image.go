@@ -139,6 +139,8 @@ func (b *builder) apply(rec Record) error {
 		return b.setFenced(r.BrokerID, r.BrokerEpoch, true)
 	case UnfenceBroker:
 		return b.setFenced(r.BrokerID, r.BrokerEpoch, false)
+	case UnregisterBroker:
+		return b.unregisterBroker(r)
 	case Topic:
 		return b.topic(r)
 	case Partition:
@@ -204,6 +206,16 @@ func (b *builder) registerBroker(r RegisterBroker) error {
 		ID: r.BrokerID, Incarnation: r.Incarnation, Epoch: r.BrokerEpoch,
 		Endpoints: slices.Clone(r.Endpoints), Rack: r.Rack, Fenced: r.Fenced,
 	}
+	return nil
+}
+
+func (b *builder) unregisterBroker(r UnregisterBroker) error {
+	old, ok := b.brokers[r.BrokerID]
+	if !ok || old.Epoch != r.BrokerEpoch {
+		return invalid("broker %d epoch %d is not registered", r.BrokerID, r.BrokerEpoch)
+	}
+	b.ownBrokers()
+	delete(b.brokers, r.BrokerID)
 	return nil
 }
 

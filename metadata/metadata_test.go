@@ -316,6 +316,7 @@ func FuzzApply(f *testing.F) {
 	f.Add(EncodeBatch([]Record{PartitionChange{TopicID: idA, Partition: 1, Leader: 1, ISR: []int32{1}}}))
 	f.Add(EncodeBatch([]Record{RemoveTopic{TopicID: idA}, Topic{Name: "a", ID: idB}}))
 	f.Add(EncodeBatch([]Record{UnfenceBroker{BrokerID: 1, BrokerEpoch: 2}, ProducerIdsBlock{FirstID: 5000, Size: 1}}))
+	f.Add(EncodeBatch([]Record{UnregisterBroker{BrokerID: 1, BrokerEpoch: 2}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		batch, err := DecodeBatch(b)
 		if err != nil {
@@ -339,4 +340,43 @@ func FuzzApply(f *testing.F) {
 			LocalChangesFor(base, next, id)
 		}
 	})
+}
+
+// UnregisterBroker removes a registration at its epoch only; the old image
+// keeps it, the record round-trips, and the id can register again.
+func TestUnregisterBroker(t *testing.T) {
+	base, err := Empty.Apply([]Record{
+		RegisterBroker{BrokerID: 4, Incarnation: UUID{4}, BrokerEpoch: 3, Fenced: true},
+		RegisterBroker{BrokerID: 5, Incarnation: UUID{5}, BrokerEpoch: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := base.Apply([]Record{UnregisterBroker{BrokerID: 4, BrokerEpoch: 2}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unregister at another epoch: %v", err)
+	}
+	if _, err := base.Apply([]Record{UnregisterBroker{BrokerID: 9, BrokerEpoch: 1}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unregister an unknown broker: %v", err)
+	}
+	rec := UnregisterBroker{BrokerID: 4, BrokerEpoch: 3}
+	batch, err := DecodeBatch(EncodeBatch([]Record{rec}))
+	if err != nil || len(batch) != 1 || batch[0] != Record(rec) {
+		t.Fatalf("round trip: %+v, %v", batch, err)
+	}
+	next, err := base.Apply(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := next.Broker(4); ok {
+		t.Fatal("broker 4 still registered")
+	}
+	if _, ok := base.Broker(4); !ok {
+		t.Fatal("Apply changed the old image")
+	}
+	if _, ok := next.Broker(5); !ok {
+		t.Fatal("broker 5 lost")
+	}
+	if _, err := next.Apply([]Record{RegisterBroker{BrokerID: 4, Incarnation: UUID{6}, BrokerEpoch: 1}}); err != nil {
+		t.Fatalf("register again: %v", err)
+	}
 }

@@ -20,7 +20,7 @@ var (
 type Type uint8
 
 // Record types. 9-12 are the security records (security.go); 13-15 are
-// reserved.
+// reserved; 17 is UnregisterBroker.
 const (
 	TypeRegisterBroker   Type = 1
 	TypeFenceBroker      Type = 2
@@ -35,6 +35,7 @@ const (
 	TypeScramCredential  Type = 11
 	TypeRemoveScram      Type = 12
 	TypeProducerIdsBlock Type = 16
+	TypeUnregisterBroker Type = 17
 )
 
 // Special broker ids in Partition and PartitionChange.
@@ -98,6 +99,14 @@ type FenceBroker struct {
 
 // UnfenceBroker unfences a broker.
 type UnfenceBroker struct {
+	BrokerID    int32
+	BrokerEpoch int64
+}
+
+// UnregisterBroker removes a broker's registration (Kafka's
+// UnregisterBrokerRecord): it is no longer listed anywhere. Partitions
+// keep naming it among their replicas until they are reassigned.
+type UnregisterBroker struct {
 	BrokerID    int32
 	BrokerEpoch int64
 }
@@ -209,6 +218,7 @@ func (PartitionChange) Type() Type  { return TypePartitionChange }
 func (RemoveTopic) Type() Type      { return TypeRemoveTopic }
 func (Config) Type() Type           { return TypeConfig }
 func (ProducerIdsBlock) Type() Type { return TypeProducerIdsBlock }
+func (UnregisterBroker) Type() Type { return TypeUnregisterBroker }
 
 func (RegisterBroker) Version() uint8 { return 0 }
 func (FenceBroker) Version() uint8    { return 0 }
@@ -243,6 +253,7 @@ func (rec PartitionChange) Version() uint8 {
 func (RemoveTopic) Version() uint8      { return 0 }
 func (Config) Version() uint8           { return 0 }
 func (ProducerIdsBlock) Version() uint8 { return 0 }
+func (UnregisterBroker) Version() uint8 { return 0 }
 
 // newRecord returns a pointer to a zero record of type t at version v, or
 // nil when the pair is unknown.
@@ -278,6 +289,8 @@ func newRecord(t Type, v uint8) decodable {
 		return &Config{}
 	case TypeProducerIdsBlock:
 		return &ProducerIdsBlock{}
+	case TypeUnregisterBroker:
+		return &UnregisterBroker{}
 	case TypeAccessControl:
 		return &AccessControlEntry{}
 	case TypeRemoveAccessCtl:
@@ -340,6 +353,16 @@ func (rec UnfenceBroker) encodeFields(w *writer) {
 }
 
 func (rec *UnfenceBroker) decodeFields(r *reader) {
+	rec.BrokerID = r.int32()
+	rec.BrokerEpoch = r.int64()
+}
+
+func (rec UnregisterBroker) encodeFields(w *writer) {
+	w.int32(rec.BrokerID)
+	w.int64(rec.BrokerEpoch)
+}
+
+func (rec *UnregisterBroker) decodeFields(r *reader) {
 	rec.BrokerID = r.int32()
 	rec.BrokerEpoch = r.int64()
 }

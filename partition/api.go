@@ -4,6 +4,7 @@ package partition
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -37,6 +38,10 @@ var (
 	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch") // UNKNOWN_LEADER_EPOCH (76)
 	ErrPolicyViolation    = errors.New("partition: policy violation")     // POLICY_VIOLATION (44)
 	ErrInvalidConfig      = errors.New("partition: invalid config")       // INVALID_CONFIG (40)
+	// ErrNotLeaderEpoch refuses an AppendAsLeader whose leader epoch is
+	// not the log's latest: the leadership it was made under has ended
+	// (or not begun). NOT_LEADER_OR_FOLLOWER (6).
+	ErrNotLeaderEpoch = errors.New("partition: the append's leader epoch is not the log's")
 	// Transactions.
 	ErrInvalidTxnState              = errors.New("partition: invalid transaction state")         // INVALID_TXN_STATE (48)
 	ErrTransactionCoordinatorFenced = errors.New("partition: transaction coordinator is fenced") // TRANSACTION_COORDINATOR_FENCED (52)
@@ -200,7 +205,18 @@ func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(rec
 // later keeps an idempotent producer's pipelined batches in order while
 // their fsyncs are shared (one round covers every append queued while the
 // previous round wrote). A validation error is returned by Wait.
-func (l *Log) Submit(records []byte) *PendingAppend { return l.submit(records) }
+func (l *Log) Submit(records []byte) *PendingAppend { return l.submit(records, -1) }
+
+// SubmitAsLeader is Submit made by the leader of leaderEpoch: its Wait
+// returns ErrNotLeaderEpoch, nothing written, unless leaderEpoch is the
+// log's latest leader epoch when the writer assigns its offsets
+// (AppendAsLeader).
+func (l *Log) SubmitAsLeader(records []byte, leaderEpoch int32) *PendingAppend {
+	if leaderEpoch < 0 {
+		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	}
+	return l.submit(records, leaderEpoch)
+}
 
 // PendingAppend is an append queued by Submit.
 type PendingAppend struct {
@@ -218,6 +234,22 @@ func (p *PendingAppend) Wait() (AppendResult, error) {
 	putReq(p.req)
 	p.req = nil
 	return res, err
+}
+
+// AppendAsLeader is Append made by the leader of leaderEpoch (Kafka's
+// appendAsLeader): it is refused with ErrNotLeaderEpoch, nothing written,
+// unless leaderEpoch is the log's latest leader epoch when the writer
+// assigns its offsets. A leadership's epoch is assigned before it takes
+// appends (AssignLeaderEpoch), and a newer one arrives with a new
+// leadership or with the new leader's batches appended as a follower, so
+// an append checked as leader a moment before the leadership moved can
+// never land in the follower's log stamped with the new leader's epoch
+// (a batch that leader never wrote, which no epoch comparison finds).
+func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendResult, error) {
+	if leaderEpoch < 0 {
+		return AppendResult{}, fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)
+	}
+	return l.appendIn(records, false, leaderEpoch)
 }
 
 // Read returns regions of whole batches starting with the batch that

@@ -16,10 +16,13 @@ type appendReq struct {
 	records  []byte
 	control  bool // AppendMarker's: control batches allowed
 	follower bool // AppendAsFollower's: the leader's offsets and epochs kept
-	batches  []batchRef
-	res      AppendResult
-	err      error
-	done     chan struct{}
+	// epoch is AppendAsLeader's leader epoch, checked against the log's
+	// latest when the writer assigns offsets; -1 unchecked.
+	epoch   int32
+	batches []batchRef
+	res     AppendResult
+	err     error
+	done    chan struct{}
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -33,7 +36,7 @@ type batchRef struct {
 }
 
 var reqPool = sync.Pool{New: func() any {
-	return &appendReq{done: make(chan struct{}, 1), batches: make([]batchRef, 0, 4)}
+	return &appendReq{done: make(chan struct{}, 1), batches: make([]batchRef, 0, 4), epoch: -1}
 }}
 
 // append validates records, queues them, and either waits for the writer
@@ -43,9 +46,14 @@ func (l *log) append(records []byte) (AppendResult, error) { return l.appendWith
 
 // appendWith is append; control allows control batches (markers).
 func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
+	return l.appendIn(records, control, -1)
+}
+
+// appendIn is appendWith made under leader epoch (-1: unchecked).
+func (l *log) appendIn(records []byte, control bool, epoch int32) (AppendResult, error) {
 	req := reqPool.Get().(*appendReq)
 	defer putReq(req)
-	req.control = control
+	req.control, req.epoch = control, epoch
 	if err := l.validate(req, records); err != nil {
 		return AppendResult{}, err
 	}
@@ -54,16 +62,18 @@ func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
 
 // putReq returns a request whose result was read to the pool.
 func putReq(req *appendReq) {
-	req.records, req.batches, req.err, req.control, req.follower = nil, req.batches[:0], nil, false, false
+	req.records, req.batches, req.err, req.control, req.follower, req.epoch = nil, req.batches[:0], nil, false, false, -1
 	req.res = AppendResult{}
 	reqPool.Put(req)
 }
 
 // submit validates records and queues them for the writer without
-// waiting: appends submitted to a log are written in submit order. When
-// no writer runs, one is started on a goroutine (the caller goes on).
-func (l *log) submit(records []byte) *PendingAppend {
+// waiting, made under leader epoch (-1: unchecked, as appendIn): appends
+// submitted to a log are written in submit order. When no writer runs,
+// one is started on a goroutine (the caller goes on).
+func (l *log) submit(records []byte, epoch int32) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
+	req.epoch = epoch
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
 		return &PendingAppend{err: err}
@@ -238,8 +248,7 @@ func (l *log) writeRound() {
 	rd := round{startOffset: l.mu.leo, startSeg: a, startPos: a.log.Size(), next: l.mu.leo, seg: a,
 		maxTS: a.maxTS.Load(), maxTSOffset: a.maxTSOffset.Load(), bytesSinceIndex: a.bytesSinceIndex,
 		replicated: l.mu.replicated}
-	epoch := l.mu.epochs.latest()
-	rd.lastEpoch, rd.noEpochs = epoch, len(l.mu.epochs.entries) == 0
+	rd.lastEpoch, rd.noEpochs = l.mu.epochs.latest(), len(l.mu.epochs.entries) == 0
 	rd.ends = l.w.ends[:0]
 	l.mu.RUnlock()
 	cfg := l.config()
@@ -258,7 +267,7 @@ func (l *log) writeRound() {
 		if r.follower {
 			err = l.assignFollower(&rd, r, now, cfg)
 		} else {
-			err = l.assign(&rd, r, epoch, now, cfg)
+			err = l.assign(&rd, r, now, cfg)
 		}
 		if err != nil {
 			break
@@ -344,9 +353,17 @@ func (l *log) syncEpochs() error {
 	return nil
 }
 
-// assign checks one request's producer sequences, rolls if it does not fit,
-// stamps offsets, epoch and append time, and queues its bytes.
-func (l *log) assign(rd *round, r *appendReq, epoch int32, now time.Time, cfg Config) error {
+// assign checks one request's leader epoch (AppendAsLeader) and producer
+// sequences, rolls if it does not fit, stamps offsets, the log's latest
+// epoch (a follower's batches earlier in the round may have begun a newer
+// one) and append time, and queues its bytes.
+func (l *log) assign(rd *round, r *appendReq, now time.Time, cfg Config) error {
+	epoch := rd.lastEpoch
+	if r.epoch >= 0 && r.epoch != epoch {
+		r.err = fmt.Errorf("%w: %s-%d: the append was made in leader epoch %d, the log is at epoch %d",
+			ErrNotLeaderEpoch, l.topic, l.partition, r.epoch, epoch)
+		return nil
+	}
 	if dup, err := l.checkProducer(rd, r); dup || err != nil {
 		r.err = err
 		return nil

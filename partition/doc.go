@@ -163,7 +163,12 @@
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
 // records the epoch; its `leader-epoch-checkpoint` entry is written and
 // fsync'd before the first record of the epoch (by that append round, or
-// at once when the epoch starts below the log end); EndOffsetForEpoch
+// at once when the epoch starts below the log end). AppendAsLeader is
+// Append made in a leader epoch, refused (ErrNotLeaderEpoch) unless that
+// is still the log's latest when the writer takes it, so an append checked
+// as leader cannot land after the log has begun following a newer leader
+// (its batch would carry that leader's epoch and never be found by an
+// epoch comparison). EndOffsetForEpoch
 // answers as Kafka's LeaderEpochFileCache.endOffsetFor, and
 // TruncationOffset is the follower's rule for the leader's answer
 // (KIP-101, KIP-279).
@@ -249,7 +254,8 @@
 // appends in it (append.go). Append queues and waits. Submit queues (in
 // call order: offsets and producer sequences follow it) and returns at
 // once, starting the writer on a goroutine when none runs; its
-// PendingAppend's Wait waits. The broker submits a connection's pipelined
+// PendingAppend's Wait waits. SubmitAsLeader is Submit checked against a
+// leader epoch, as AppendAsLeader. The broker submits a connection's pipelined
 // produces in request order and waits in netio's pending phase, so an
 // fsync covers the appends of every request in flight on every
 // connection, not one request per connection.

@@ -351,7 +351,7 @@ func (l *Log) AppendAsFollower(records []byte) (AppendResult, error) {
 	}
 	req := reqPool.Get().(*appendReq)
 	defer func() {
-		req.records, req.batches, req.err, req.control, req.follower = nil, req.batches[:0], nil, false, false
+		req.records, req.batches, req.err, req.control, req.follower, req.epoch = nil, req.batches[:0], nil, false, false, -1
 		reqPool.Put(req)
 	}()
 	req.control, req.follower = true, true

@@ -455,3 +455,61 @@ func TestOnAppendHook(t *testing.T) {
 		t.Fatalf("after clearing the hook: %d hook calls, hw %d; want 1 and 5", n, hw)
 	}
 }
+
+// TestAppendAsLeaderFenced: an append made in a leader epoch lands only
+// while that epoch is the log's latest. Once the log has begun a newer
+// epoch (a newer leadership here, or the next leader's batch appended as
+// its follower) it is refused with ErrNotLeaderEpoch and nothing is
+// written; otherwise that batch would carry the next leader's epoch in a
+// log that leader never wrote, which no epoch comparison can find.
+func TestAppendAsLeaderFenced(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	if err := l.SetReplicated(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AssignLeaderEpoch(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	f := func(epoch int32, want error) {
+		t.Helper()
+		leo := l.LogEndOffset()
+		res, err := l.AppendAsLeader(batch(2, 20, 1_700_000_000_000), epoch)
+		if !errors.Is(err, want) {
+			t.Fatalf("AppendAsLeader in epoch %d: %v, want %v", epoch, err, want)
+		}
+		switch {
+		case err != nil && l.LogEndOffset() != leo:
+			t.Fatalf("a refused append moved the log end from %d to %d", leo, l.LogEndOffset())
+		case err == nil:
+			bs := replicaBatches(t, l, res.BaseOffset)
+			if h, _ := segment.ParseHeader(bs[0]); h.PartitionLeaderEpoch != epoch {
+				t.Fatalf("batch stamped with epoch %d, want %d", h.PartitionLeaderEpoch, epoch)
+			}
+		}
+	}
+	f(3, nil)
+	f(2, ErrNotLeaderEpoch) // an older leadership's
+	f(4, ErrNotLeaderEpoch) // not begun yet
+
+	// The leadership moved: the log follows the next leader, whose first
+	// batch (epoch 5) it appends; a late append of the old leadership is
+	// refused.
+	next := batch(1, 20, 1_700_000_000_000)
+	segment.SetBaseOffset(next, l.LogEndOffset())
+	segment.SetLeaderEpoch(next, 5)
+	if _, err := l.AppendAsFollower(next); err != nil {
+		t.Fatal(err)
+	}
+	f(3, ErrNotLeaderEpoch)
+
+	// Leading again at a newer epoch.
+	if err := l.AssignLeaderEpoch(6, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	f(5, ErrNotLeaderEpoch)
+	f(3, ErrNotLeaderEpoch)
+	f(6, nil)
+	if _, err := l.AppendAsLeader(batch(1, 20, 0), -1); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("AppendAsLeader without an epoch: %v", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // TestSubmitQueuesInOrderAndSharesFsync: Submit returns at once, even
@@ -56,5 +58,48 @@ func TestSubmitQueuesInOrderAndSharesFsync(t *testing.T) {
 	}
 	if rp := l.recoveryPointOf(); rp != 12 || l.LogEndOffset() != 12 {
 		t.Fatalf("recovery point %d, LEO %d, want 12", rp, l.LogEndOffset())
+	}
+}
+
+// TestSubmitAsLeaderFenced: SubmitAsLeader checks its epoch as
+// AppendAsLeader does, when the writer assigns offsets: a submit of the
+// current epoch lands stamped with it, one of another epoch (or queued
+// behind the next leader's batch appended as its follower) is refused
+// with ErrNotLeaderEpoch and writes nothing; a negative epoch is refused.
+func TestSubmitAsLeaderFenced(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	if err := l.SetReplicated(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AssignLeaderEpoch(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	ok := l.SubmitAsLeader(batch(2, 20, 1_700_000_000_000), 3)
+	stale := l.SubmitAsLeader(batch(2, 20, 1_700_000_000_000), 2)
+	res, err := ok.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := segment.ParseHeader(replicaBatches(t, l, res.BaseOffset)[0]); h.PartitionLeaderEpoch != 3 {
+		t.Fatalf("batch stamped with epoch %d, want 3", h.PartitionLeaderEpoch)
+	}
+	if _, err := stale.Wait(); !errors.Is(err, ErrNotLeaderEpoch) {
+		t.Fatalf("submit in epoch 2: %v, want ErrNotLeaderEpoch", err)
+	}
+	next := batch(1, 20, 1_700_000_000_000)
+	segment.SetBaseOffset(next, l.LogEndOffset())
+	segment.SetLeaderEpoch(next, 5)
+	if _, err := l.AppendAsFollower(next); err != nil {
+		t.Fatal(err)
+	}
+	leo := l.LogEndOffset()
+	if _, err := l.SubmitAsLeader(batch(1, 20, 0), 3).Wait(); !errors.Is(err, ErrNotLeaderEpoch) {
+		t.Fatalf("submit of the old leadership after the next leader's batch: %v, want ErrNotLeaderEpoch", err)
+	}
+	if l.LogEndOffset() != leo {
+		t.Fatalf("a refused submit moved the log end from %d to %d", leo, l.LogEndOffset())
+	}
+	if _, err := l.SubmitAsLeader(batch(1, 20, 0), -1).Wait(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("SubmitAsLeader without an epoch: %v", err)
 	}
 }

@@ -5,6 +5,10 @@ package main
 // kafka-metadata-quorum.sh describe --status --replication) and the API
 // versions the brokers serve (as rpk cluster info plus
 // kafka-broker-api-versions.sh).
+//
+// sluice cluster remove-broker N: unregister broker N, gone for good
+// (UnregisterBroker, as kafka-cluster.sh unregister --id N); refused while
+// it is alive.
 
 import (
 	"context"
@@ -25,8 +29,8 @@ import (
 func init() {
 	register(&command{
 		name:    "cluster",
-		summary: "cluster id, controller, brokers, quorum and API versions; balance replicas and leaders",
-		usage:   "cluster info|balance [--execute [--wait]] [--save-plan FILE] [--output table|json|yaml]",
+		summary: "cluster id, controller, brokers, quorum and API versions; balance replicas and leaders; remove a broker gone for good",
+		usage:   "cluster info|balance [--execute [--wait]] [--save-plan FILE] [--output table|json|yaml] | cluster remove-broker ID",
 		more:    clusterSubList,
 		flags:   clusterFlags,
 	})
@@ -80,8 +84,9 @@ type apiVersion struct {
 // clusterSubList lists the subcommands of `sluice cluster`.
 func clusterSubList(w io.Writer) {
 	fmt.Fprintln(w, "subcommands:")
-	fmt.Fprintf(w, "  %-8s %s\n", "info", "cluster id, controller, brokers, the controller quorum and the API versions served")
-	fmt.Fprintf(w, "  %-8s %s\n", "balance", "plan moves that even out each broker's replicas (by bytes) and preferred leaders; --execute applies them")
+	fmt.Fprintf(w, "  %-13s %s\n", "info", "cluster id, controller, brokers, the controller quorum and the API versions served")
+	fmt.Fprintf(w, "  %-13s %s\n", "balance", "plan moves that even out each broker's replicas (by bytes) and preferred leaders; --execute applies them")
+	fmt.Fprintf(w, "  %-13s %s\n", "remove-broker", "unregister a stopped broker gone for good (UnregisterBroker) and its Raft non-voter")
 }
 
 func clusterFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer) int {
@@ -94,11 +99,14 @@ func clusterFlags(fs *flag.FlagSet) func(args []string, stdout, stderr io.Writer
 		if err != nil {
 			return flagError(stderr, "cluster", err)
 		}
+		if len(pos) == 2 && pos[0] == "remove-broker" {
+			return removeBroker(cf, pos[1], stdout, stderr)
+		}
 		if len(pos) == 1 && pos[0] == "balance" {
 			return exit(stderr, "cluster balance", clusterBalance(cf, *execute, *wait, *savePlan, stdout))
 		}
 		if len(pos) != 1 || pos[0] != "info" {
-			return exit(stderr, "cluster", usagef("want: sluice cluster info|balance"))
+			return exit(stderr, "cluster", usagef("want: sluice cluster info|balance, or sluice cluster remove-broker ID"))
 		}
 		if *execute || *wait || *savePlan != "" {
 			return exit(stderr, "cluster info", usagef("--execute, --wait and --save-plan are balance's flags"))
@@ -268,4 +276,56 @@ func printQuorum(w io.Writer, q *quorumInfo) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+}
+
+// removedBroker is remove-broker's answer.
+type removedBroker struct {
+	Broker int32  `json:"broker"`
+	Status string `json:"status"` // OK, or the error
+}
+
+// removeBroker sends UnregisterBroker for the broker id in arg (the
+// client routes it to the controller Metadata names, which forwards it
+// to the active controller).
+func removeBroker(cf *clientFlags, arg string, stdout, stderr io.Writer) int {
+	const name = "cluster remove-broker"
+	id, err := strconv.ParseInt(arg, 10, 32)
+	if err != nil || id < 0 {
+		return exit(stderr, name, usagef("broker id %q is not a non-negative integer", arg))
+	}
+	cl, err := cf.client()
+	if err != nil {
+		return exit(stderr, name, err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cf.timeout)
+	defer cancel()
+	req := kmsg.NewPtrUnregisterBrokerRequest()
+	req.BrokerID = int32(id)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return exit(stderr, name, fmt.Errorf("cannot unregister broker %d: %w", id, err))
+	}
+	out := removedBroker{Broker: int32(id), Status: "OK"}
+	rerr := kerr.ErrorForCode(resp.ErrorCode)
+	if rerr != nil {
+		msg := ""
+		if resp.ErrorMessage != nil {
+			msg = *resp.ErrorMessage
+		}
+		out.Status = errText(rerr, msg)
+	}
+	if err := printOut(stdout, cf.output, out, func(w io.Writer) error {
+		if rerr != nil {
+			return nil // the error goes to stderr alone
+		}
+		_, err := fmt.Fprintf(w, "broker %d unregistered\n", id)
+		return err
+	}); err != nil {
+		return exit(stderr, name, err)
+	}
+	if rerr != nil {
+		return exit(stderr, name, fmt.Errorf("broker %d: %s", id, out.Status))
+	}
+	return 0
 }

@@ -352,9 +352,17 @@ func TestElectLeadersUnclean(t *testing.T) {
 	if results, err = adm2.ElectLeaders(ctx, kadm.ElectPreferredReplica, set); err != nil || results[topic][0].Err == nil {
 		t.Fatalf("preferred election with the only ISR member down: %+v, %v", results, err)
 	}
-	results, err = adm2.ElectLeaders(ctx, kadm.ElectLiveReplica, set)
-	if err != nil || results[topic][0].Err != nil {
-		t.Fatalf("unclean election: %+v, %v", results, err)
+	// The restarted follower may not be registered and unfenced yet: until
+	// it is, no replica is alive (ELIGIBLE_LEADERS_NOT_AVAILABLE).
+	for end := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		results, err = adm2.ElectLeaders(ctx, kadm.ElectLiveReplica, set)
+		if err == nil && errors.Is(results[topic][0].Err, kerr.EligibleLeadersNotAvailable) && time.Now().Before(end) {
+			continue
+		}
+		if err != nil || results[topic][0].Err != nil {
+			t.Fatalf("unclean election: %+v, %v", results, err)
+		}
+		break
 	}
 	waitPartViews(t, third, topic, 10*time.Second, func(ps []partView) string {
 		if ps[0].leader != follower || !slices.Equal(ps[0].isr, []int32{follower}) {

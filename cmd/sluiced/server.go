@@ -23,6 +23,7 @@ import (
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/config"
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/metrics"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
@@ -112,11 +113,13 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	b.EligibleLeaderReplicas = cfg.Cluster.EligibleLeaderReplicas
 	b.ReplicaSelector = cfg.Cluster.ReplicaSelector
 	b.ControllerOnly = cfg.Cluster.ControllerOnly()
-	if cfg.Cluster.BrokerOnly() {
+	b.JoinQuorum = cfg.Cluster.Join
+	if cfg.Cluster.BrokerOnly() || cfg.Cluster.Join {
 		vs, _ := controller.ParseVoters(cfg.Cluster.Voters) // checked by startController
 		for _, v := range vs {
 			b.QuorumAddrs = append(b.QuorumAddrs, v.Addr)
 		}
+		b.QuorumAddrs = append(b.QuorumAddrs, cfg.Cluster.BootstrapServers...)
 	}
 	b.AutoCreateTopics = cfg.AutoCreateTopics
 	b.NumPartitions = cfg.NumPartitions
@@ -136,6 +139,9 @@ func brokerConfig(cfg *config.Config, log *slog.Logger, tl *tlsListeners) broker
 	ib := cfg.InterBroker
 	b.InterBroker = broker.InterBrokerConfig{Listener: ib.Listener, Protocol: ib.Protocol, Mechanism: auth.Mechanism(ib.Mechanism),
 		Username: ib.Username, Password: ib.Password, TLS: tl.clientConfig(ib.Listener)}
+	cc := cfg.ControllerClient
+	b.ControllerClient = broker.InterBrokerConfig{Listener: cc.Listener, Protocol: cc.Protocol, Mechanism: auth.Mechanism(cc.Mechanism),
+		Username: cc.Username, Password: cc.Password, TLS: tl.clientConfig(cc.Listener)}
 	b.FetchSessionSlots = cfg.FetchSessionSlots
 	b.FetchSessionEviction = cfg.FetchSessionEviction
 	g := cfg.Group
@@ -195,7 +201,9 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	self := net.JoinHostPort(cl.ControllerHost, portOf(cl.ControllerListen))
 	voters := []controller.Voter{{ID: cfg.NodeID, Addr: self}}
-	if cl.Voters != "" {
+	if (observer || cl.Join) && len(cl.BootstrapServers) > 0 {
+		voters = nil // controller.quorum.bootstrap.servers: the leader adds it and the log names the voters
+	} else if cl.Voters != "" {
 		var err error
 		if voters, err = controller.ParseVoters(cl.Voters); err != nil {
 			return nil, usageError{err}
@@ -207,7 +215,7 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 	}
 	ccfg := controller.Config{
 		NodeID: cfg.NodeID, Voters: voters, ListenAddr: cl.ControllerListen, DataDir: cfg.DataDir,
-		SessionTimeout: cl.SessionTimeout, HeartbeatInterval: cl.HeartbeatInterval, Observer: observer, Serve: serve,
+		SessionTimeout: cl.SessionTimeout, HeartbeatInterval: cl.HeartbeatInterval, Observer: observer, Join: cl.Join, Serve: serve,
 		AutoLeaderRebalance: cl.AutoLeaderRebalance, LeaderImbalanceCheckInterval: cl.LeaderImbalanceCheckInterval,
 		LeaderImbalancePerBrokerPercentage: cl.LeaderImbalancePercentage,
 		Logger:                             raftLogger(len(voters), cfg.LogFormat),
@@ -215,13 +223,13 @@ func startController(cfg *config.Config, log *slog.Logger, serve func(net.Conn))
 		UncleanLeaderElection:              cl.UncleanLeaderElection,
 		UncleanLeaderElectionCheckInterval: cl.UncleanLeaderElectionInterval,
 	}
-	if observer {
+	if observer || cl.Join {
 		ccfg.Advertise = self
 		if h := observerHost(cfg); h != "" {
 			ccfg.Advertise = net.JoinHostPort(h, portOf(cl.ControllerListen))
 		}
 	}
-	if len(voters) == 1 {
+	if len(voters) == 1 && !cl.Standalone { // a standalone quorum of one (bootstrap servers) may grow: raft's own timers
 		ccfg.Timeouts = controller.Timeouts{Heartbeat: 100 * time.Millisecond, Election: 100 * time.Millisecond, LeaderLease: 50 * time.Millisecond}
 	}
 	ctl, err := controller.Open(ccfg)
@@ -323,9 +331,11 @@ func startServer(cfg *config.Config, settings *config.Settings, log *slog.Logger
 }
 
 // controllerRPCAddr is the listener that serves the controller RPCs
-// arriving on the CONTROLLER listener: the inter-broker listener (so they
-// are secured as brokers' requests to each other are), else the first; on
-// a controller-only node, its internal loopback listener.
+// arriving on the CONTROLLER listener, which passes their bytes on as they
+// are: one that speaks the CONTROLLER listener's security protocol, as
+// the brokers dial it (the inter-broker listener when it does, else the
+// first that does; on a controller-only node, its internal loopback
+// listener); when none does, the inter-broker listener, else the first.
 func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 	addr := srv.Addr()
 	name := cfg.InterBrokerListener
@@ -335,6 +345,11 @@ func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 	if a, ok := srv.Addrs()[name]; ok {
 		addr = a
 	}
+	if l, ok := sameProtocol(cfg.Listeners, name, cfg.ControllerClient.Protocol); ok {
+		if a, ok := srv.Addrs()[l]; ok {
+			addr = a
+		}
+	}
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
 		return addr.String()
@@ -343,6 +358,22 @@ func controllerRPCAddr(cfg *config.Config, srv *broker.Server) string {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
 	}
 	return ta.String()
+}
+
+// sameProtocol names the listener of ls that speaks p: prefer, else the
+// first.
+func sameProtocol(ls []listener.Listener, prefer string, p listener.Protocol) (string, bool) {
+	found := ""
+	for _, l := range ls {
+		switch {
+		case l.Protocol != p:
+		case l.Name == prefer:
+			return l.Name, true
+		case found == "":
+			found = l.Name
+		}
+	}
+	return found, found != ""
 }
 
 // isNewDataDir reports, before the store opens, whether dir has never

@@ -40,6 +40,16 @@ func newTLSListeners(cfg *config.Config, log *slog.Logger) (*tlsListeners, error
 		}
 		t.byName[l.Name] = s
 	}
+	// The controllers' TLS CONTROLLER listener, which this node reaches
+	// as a client (and a combined or controller node also serves through
+	// its internal listener, when it is one of Listeners above).
+	if cc := cfg.ControllerClient; cc.Protocol.TLS() && t.byName[cc.Listener] == nil {
+		s, err := tlsconf.New(cc.Listener, cfg.SSL[cc.Listener], log)
+		if err != nil {
+			return nil, fmt.Errorf("TLS to the controllers' %s listener: %w", cc.Listener, err)
+		}
+		t.byName[cc.Listener] = s
+	}
 	return t, nil
 }
 
