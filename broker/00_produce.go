@@ -34,8 +34,8 @@ import (
 //   append: the append is made in the leadership's epoch
 //   (Log.AppendAsLeader) and refused once the log is at another.
 // * Acks must be 0, 1 or -1, else every partition gets
-//   INVALID_REQUIRED_ACKS (21). acks=1 completes when Log.Append returns
-//   (which already waits for fsync under --fsync always). acks=-1 (all),
+//   INVALID_REQUIRED_ACKS (21). acks=1 completes when the append is
+//   written (and fsync'd under --fsync always). acks=-1 (all),
 //   in a cluster (replication.go): NOT_ENOUGH_REPLICAS before the append
 //   when the partition's ISR is smaller than min.insync.replicas; after
 //   it, the response waits until each partition's high watermark passes
@@ -85,6 +85,21 @@ import (
 //   message.timestamp.* configs apply (produce_policy.go): batches in
 //   another codec are recompressed, out-of-range CreateTime timestamps get
 //   INVALID_TIMESTAMP.
+// * Pipelining (netio.Pending): when a partition of the request fsyncs
+//   every append (--fsync always) or acks=-1 waits for replicas in a
+//   cluster, the handler queues the appends in request order
+//   (Log.Submit; on a cluster leadership Log.SubmitAsLeader, in its
+//   epoch as the append above) and answers Pending; the wait for the
+//   fsync or the high watermark runs while the connection's next produces are appended (at
+//   most netio's MaxPending, 5, pending per connection), so one fsync
+//   covers all of them; responses leave in request order. A request
+//   whose append fails fails alone, in its place: an idempotent
+//   producer's later requests then fail the sequence check
+//   (OUT_OF_ORDER_SEQUENCE_NUMBER), as when Kafka serves them one at a
+//   time. acks=0 produces are not pipelined: one that fails closes the
+//   connection before the next request is read, as Kafka. Every other
+//   request kind waits for the pending produces first (dispatch.go:
+//   Conn.WaitPending), as when one request was served at a time.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
@@ -98,7 +113,27 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 	req := r.kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	jobs := b.produceJobs(ctx, r, req, resp)
+	if b.pipelines(req, jobs) {
+		// The appends are queued now, in request order; the wait for their
+		// fsync or their replicas runs while netio handles this
+		// connection's next requests (netio.Pending).
+		submitAppends(jobs)
+		return netio.Pending(func() (*netio.Response, error) {
+			for _, j := range jobs {
+				j.wait()
+			}
+			return b.finishProduce(ctx, r, req, resp, jobs)
+		}), nil
+	}
 	runAppends(jobs)
+	return b.finishProduce(ctx, r, req, resp, jobs)
+}
+
+// finishProduce completes a produce whose appends are done: acks=all's
+// wait for the high watermark, the leader hints, and the response (none
+// for acks=0).
+func (b *Broker) finishProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest,
+	resp *kmsg.ProduceResponse, jobs []*produceJob) (*netio.Response, error) {
 	if req.Acks == -1 {
 		awaitReplication(ctx, jobs, time.Duration(max(req.TimeoutMillis, 0))*time.Millisecond)
 	}
@@ -122,10 +157,15 @@ type produceJob struct {
 	t       *topic
 	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
 
-	// acks=all on a partition this broker leads in a cluster: its replica
-	// state, and the last offset appended (-1: nothing to wait for).
+	// A partition this broker leads in a cluster: its replica state, and
+	// (acks=all) the last offset appended (-1: nothing to wait for).
 	st   *leaderState
 	last int64
+
+	// pending is the append submitted by submitAppends (pipelined
+	// produce), perr the error that kept it from being submitted.
+	pending *partition.PendingAppend
+	perr    error
 }
 
 // produceJobs builds the response skeleton and one job per partition that
@@ -323,6 +363,69 @@ func anyFlushAlways(jobs []*produceJob) bool {
 	return false
 }
 
+// pipelines reports whether the request's appends are split from the wait
+// for their outcome (netio.Pending): when a partition fsyncs every append
+// (the wait is the fsync) or acks=all waits for replicas. Other produces
+// answer once written, as before (their appends run on several goroutines).
+// acks=0 is never pipelined: a failed acks=0 produce closes the connection
+// with nothing after it read, as Kafka (a pipelined one would fail only in
+// its wait, after the connection's next requests were appended).
+func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
+	if req.Acks == 0 {
+		return false
+	}
+	for _, j := range jobs {
+		if j.out.ErrorCode != 0 {
+			continue
+		}
+		// j.st is set for every acks in a cluster (the leadership check):
+		// only acks=all waits for replicas.
+		if (req.Acks == -1 && j.st != nil) || j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
+			return true
+		}
+	}
+	return false
+}
+
+// submitAppends queues every job's records on its log, in order, without
+// waiting (Log.Submit): a later request's appends to the same partition
+// queue behind these, which keeps an idempotent producer's sequences in
+// order.
+func submitAppends(jobs []*produceJob) {
+	for _, j := range jobs {
+		if j.out.ErrorCode != 0 {
+			continue
+		}
+		l := j.t.partition(j.out.Partition)
+		if hook := produceBeforeAppend.Load(); hook != nil {
+			(*hook)(l)
+		}
+		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+		switch {
+		case err != nil:
+			j.perr = err
+		case j.st == nil:
+			j.pending = l.Submit(records)
+		case j.st.lost():
+			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+		default:
+			// As append: made in the leadership's epoch (Log.AppendAsLeader).
+			j.pending = l.SubmitAsLeader(records, j.st.epoch)
+		}
+	}
+}
+
+// wait completes a job queued by submitAppends and fills its response.
+func (j *produceJob) wait() {
+	switch {
+	case j.pending != nil:
+		j.done(j.pending.Wait())
+		j.pending = nil
+	case j.perr != nil:
+		j.done(partition.AppendResult{}, j.perr)
+	}
+}
+
 // produceBeforeAppend, when set (tests), is called by each job between
 // its leadership check and its append.
 var produceBeforeAppend atomic.Pointer[func(l *partition.Log)]
@@ -346,6 +449,11 @@ func (j *produceJob) append() {
 		// to a newer one meanwhile (a follower of the next leader).
 		res, err = l.AppendAsLeader(records, j.st.epoch)
 	}
+	j.done(res, err)
+}
+
+// done fills the job's response with its append's outcome.
+func (j *produceJob) done(res partition.AppendResult, err error) {
 	if err != nil {
 		j.out.ErrorCode = errorCode(err)
 		msg := err.Error()

@@ -161,11 +161,18 @@ func skipHeaderTags(b []byte) ([]byte, error) {
 // dispatch parses one frame and runs its handler.
 func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
 	if a := authOf(c); a != nil && a.state == authAuthenticate && a.rawV0 {
+		c.WaitPending()
 		return b.rawToken(ctx, c, a, frame)
 	}
 	h, body, err := parseHeader(frame)
 	if err != nil {
 		return nil, err
+	}
+	if h.key != produceKey {
+		// Only Produce overlaps the waits of earlier produces (netio's
+		// pipeline); every other request sees them complete first, as
+		// when one request was served at a time.
+		c.WaitPending()
 	}
 	if err := b.checkAuthenticated(c, h); err != nil {
 		return nil, err
@@ -187,13 +194,22 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 	}
 	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
 	resp, err := a.fn(ctx, b, r)
-	if h.key == produceKey {
-		// The records were written and the response encoded: nothing refers
-		// to the frame now (other APIs keep slices of it, e.g. JoinGroup's
-		// member metadata, so only Produce hands its frame back).
-		netio.RecycleFrame(frame)
+	if h.key != produceKey {
+		return resp, err
 	}
-	return resp, err
+	// Once the records are written and the response encoded nothing refers
+	// to the frame (other APIs keep slices of it, e.g. JoinGroup's member
+	// metadata, so only Produce hands its frame back): at once, or when a
+	// pipelined produce's wait is over.
+	if !resp.IsPending() {
+		netio.RecycleFrame(frame)
+		return resp, err
+	}
+	return netio.Pending(func() (*netio.Response, error) {
+		out, err := resp.Wait()
+		netio.RecycleFrame(frame)
+		return out, err
+	}), err
 }
 
 // responseHeader appends the response header: the correlation id, and for

@@ -38,6 +38,9 @@ func FuzzHandleFrame(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		resp, err := b.Handle(ctx, conn, append([]byte(nil), frame...))
+		if err == nil && resp.IsPending() {
+			resp, err = resp.Wait()
+		}
 		if resp == nil {
 			return // an error (close) or acks=0
 		}

@@ -965,9 +965,19 @@ type verifiableEvent struct {
 // read back by Kafka's VerifiableConsumer at that offset with that value,
 // and none stored twice.
 func TestJavaVerifiableCrash(t *testing.T) {
+	t.Run("default", func(t *testing.T) { javaVerifiableCrash(t) })
+	// Under --fsync always a connection's produces are pipelined
+	// (netio.Pending): the Java producer's five in flight are appended while
+	// earlier ones wait for their fsync, and acknowledged means fsync'd.
+	t.Run("fsync-always", func(t *testing.T) { javaVerifiableCrash(t, "--fsync", "always") })
+}
+
+// javaVerifiableCrash is TestJavaVerifiableCrash with sluiced started
+// with extra.
+func javaVerifiableCrash(t *testing.T, extra ...string) {
 	kit := requireJava(t)
 	dir := t.TempDir()
-	d := startJavaBroker(t, dir)
+	d := startJavaBroker(t, dir, extra...)
 	addr := d.Addr
 	const topic, total = "verifiable", 1200
 	createTopic(t, addr, topic, 2)
@@ -1017,7 +1027,7 @@ func TestJavaVerifiableCrash(t *testing.T) {
 	waitFor(t, "250 records acknowledged before the kill", javaTimeout, func() bool { return ackedNow() >= 250 })
 	d.Kill()
 	before := ackedNow()
-	startJavaBroker(t, dir, "--listen", addr)
+	startJavaBroker(t, dir, append([]string{"--listen", addr}, extra...)...)
 	select {
 	case err := <-done:
 		if err != nil {

@@ -272,6 +272,21 @@ func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) 
 	in := len(frame)
 	start := time.Now()
 	resp, err := i.h.Handle(ctx, c, frame)
+	if err == nil && resp.IsPending() {
+		// A pipelined produce: counted when its wait is over, so its
+		// latency covers the fsync or the replicas as before.
+		return netio.Pending(func() (*netio.Response, error) {
+			out, err := resp.Wait()
+			i.observe(api, in, start, out, err)
+			return out, err
+		}), nil
+	}
+	i.observe(api, in, start, resp, err)
+	return resp, err
+}
+
+// observe counts one served request.
+func (i *instrumented) observe(api string, in int, start time.Time, resp *netio.Response, err error) {
 	i.m.latency.WithLabelValues(api).Observe(time.Since(start).Seconds())
 	i.m.requests.WithLabelValues(api).Inc()
 	i.m.bytesIn.WithLabelValues(api).Add(float64(in))
@@ -281,7 +296,6 @@ func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) 
 	if err != nil {
 		i.m.errors.WithLabelValues(api).Inc()
 	}
-	return resp, err
 }
 
 // constMetric describes one scrape-time metric.

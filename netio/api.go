@@ -25,6 +25,15 @@ import (
 // connection closed; the server goes on. ctx is done when the connection
 // closes or the server shuts down: a handler that waits (a long poll)
 // should then answer at once with what it has.
+//
+// A Handler may split a request in two (see Pending): what must happen in
+// request order (a produce's appends) inside Handle, and the wait for
+// its outcome (the fsync, the replicas) in the Pending response's wait
+// function, which netio runs on another goroutine while later requests
+// are handled. Handle calls stay one at a time; responses are sent in
+// request order whatever order the waits end in. A Handler that serves a
+// request which must not overlap earlier pending ones calls
+// Conn.WaitPending first.
 type Handler interface {
 	Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error)
 }
@@ -34,7 +43,8 @@ type Handler interface {
 // released (Region.Release) once sent or once the connection is gone.
 type Response struct {
 	parts   []part
-	replica bool // a follower's Fetch: its regions count in Stats.Replica*
+	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
+	wait    func() (*Response, error) // set by Pending: not complete yet
 }
 
 // MarkReplica marks r as the answer to a follower's Fetch: the writer
@@ -42,6 +52,30 @@ type Response struct {
 // Stats.ReplicaCopiedBytes, so an operator can see the share of
 // replicated bytes that leaves the leader by sendfile(2).
 func (r *Response) MarkReplica() { r.replica = true }
+
+// Pending returns a response that is not complete yet: netio calls wait
+// once, on a goroutine of the connection other than the one calling
+// Handle, and sends what it returns (nil: nothing; an error closes the
+// connection after the responses before it) in the request's place in
+// the connection's order. Meanwhile later requests of the connection are
+// handled, at most Config.MaxPending pending at once. wait must not touch
+// the Conn's state (SetState) nor rely on later requests waiting for it.
+func Pending(wait func() (*Response, error)) *Response { return &Response{wait: wait} }
+
+// IsPending reports whether r was made by Pending.
+func (r *Response) IsPending() bool { return r != nil && r.wait != nil }
+
+// Wait completes r: for a Pending response it runs its wait function
+// (once) and returns its result, for any other r returns r itself. For
+// callers that serve a Handler without netio's connection (tests, tools).
+func (r *Response) Wait() (*Response, error) {
+	if !r.IsPending() {
+		return r, nil
+	}
+	w := r.wait
+	r.wait = nil
+	return w()
+}
 
 type part struct {
 	b      []byte
@@ -113,6 +147,19 @@ type Conn struct {
 	maxReq     *atomic.Int32        // its conn's framing limit
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
+	settle     func()               // waits for the connection's pending responses; nil in-process
+}
+
+// WaitPending returns once every response that c's earlier requests
+// returned as Pending has completed and been queued for sending, in
+// order. Called from Handle (never from a wait function), before serving
+// a request that must not overlap them: netio overlaps only what a
+// Handler made Pending. On an in-process connection (which runs waits
+// at once) it returns at once.
+func (c *Conn) WaitPending() {
+	if c != nil && c.settle != nil {
+		c.settle()
+	}
 }
 
 // SetMaxRequestBytes bounds the size of the requests c's framing accepts

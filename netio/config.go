@@ -72,6 +72,16 @@ type Config struct {
 	// 64 MiB; lower it for many connections, raise it for deep pipelining.
 	ConnBudgetBytes int64
 
+	// MaxPending bounds, per connection, the responses a Handler returned
+	// as Pending (a produce waiting for its fsync or its replicas) that
+	// are not complete yet: with that many outstanding, the next request
+	// is not handled until the oldest completes. Their frames stay
+	// counted against ConnBudgetBytes until then, which bounds their
+	// bytes. Default 5, what franz-go and the Java client keep in flight
+	// per connection (max.in.flight.requests.per.connection); 1 serves
+	// one request at a time end to end.
+	MaxPending int
+
 	// MaxConns is max.connections: connections open at once. A connection
 	// accepted beyond it is closed at once and counted
 	// (Stats.RefusedMaxConns). Default 0: no limit (Kafka's default is
@@ -135,6 +145,7 @@ const (
 	DefaultConnBudgetBytes     = 64 << 20
 	DefaultFrameTimeout        = 30 * time.Second
 	DefaultHandshakeTimeout    = 10 * time.Second
+	DefaultMaxPending          = 5
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -147,6 +158,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes: DefaultMaxRequestBytes,
 		IdleTimeout:     DefaultIdleTimeout,
 		ConnBudgetBytes: DefaultConnBudgetBytes,
+		MaxPending:      DefaultMaxPending,
 		FrameTimeout:    DefaultFrameTimeout,
 		Logger:          slog.Default(),
 	}
@@ -184,6 +196,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ConnBudgetBytes == 0 {
 		cfg.ConnBudgetBytes = DefaultConnBudgetBytes
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
 	}
 	if cfg.FrameTimeout == 0 {
 		cfg.FrameTimeout = DefaultFrameTimeout

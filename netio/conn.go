@@ -71,6 +71,14 @@ type conn struct {
 		// orphans: the client closed with whole requests received but not
 		// served; they are served (responses discarded), as Kafka does.
 		orphans bool
+		// flights: requests handled whose responses are not queued yet,
+		// in request order, while any of them is Pending (pipeline.go);
+		// waits counts the Pending ones whose wait has not returned;
+		// completing: the completer goroutine runs.
+		flights    []flight
+		waits      int
+		completing bool
+		failed     bool // a Handler error or panic was queued: serve no more
 	}
 }
 
@@ -116,6 +124,7 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	}
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
 		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
+	c.pub.settle = c.waitFlights
 	c.maxReq.Store(s.cfg.MaxRequestBytes)
 	if e.l.Protocol.SASL() {
 		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))
@@ -219,7 +228,7 @@ func (c *conn) chargeLocked(n int64) {
 
 // idleLocked reports whether nothing is dispatched, served or being sent.
 func (c *conn) idleLocked() bool {
-	return len(c.mu.frames) == 0 && !c.mu.handling && len(c.mu.queue) == 0 && !c.mu.writing
+	return len(c.mu.frames) == 0 && !c.mu.handling && len(c.mu.flights) == 0 && len(c.mu.queue) == 0 && !c.mu.writing
 }
 
 // checkDrainedLocked closes drained once Shutdown's wait is over for c.
@@ -528,7 +537,8 @@ func (c *conn) deliver(frame []byte) {
 }
 
 // serveRequests is the request goroutine: it calls the Handler for each
-// frame in order, one at a time, and queues the responses.
+// frame in order, one at a time, and queues the responses (through the
+// completer once one is Pending: settle, pipeline.go).
 func (c *conn) serveRequests() {
 	defer c.srv.conns.Done()
 	for {
@@ -537,7 +547,7 @@ func (c *conn) serveRequests() {
 			return
 		}
 		resp, err, panicked := c.handle(frame)
-		if !c.queueResponse(int64(len(frame)), resp, err, panicked) {
+		if !c.settle(flight{frameLen: int64(len(frame)), resp: resp, err: err, panicked: panicked}) {
 			return
 		}
 	}
@@ -548,7 +558,7 @@ func (c *conn) serveRequests() {
 func (c *conn) nextFrame() ([]byte, bool) {
 	for {
 		c.mu.Lock()
-		if c.mu.closed && (!c.mu.orphans || len(c.mu.frames) == 0) {
+		if c.mu.failed || c.mu.closed && (!c.mu.orphans || len(c.mu.frames) == 0) {
 			c.mu.orphans = false
 			c.mu.Unlock()
 			return nil, false
@@ -583,41 +593,43 @@ func (c *conn) handle(frame []byte) (resp *Response, err error, panicked bool) {
 	return resp, err, false
 }
 
-// queueResponse hands a Handler's result to the writer and reports whether
-// the request goroutine goes on.
-func (c *conn) queueResponse(frameLen int64, resp *Response, err error, panicked bool) bool {
-	c.mu.Lock()
+// queueResponseLocked hands a Handler's result (a complete response) to
+// the writer and reports whether the request goroutine goes on, and a
+// response to release once mu is unlocked. The caller kicks the writer.
+func (c *conn) queueResponseLocked(f flight) (goOn bool, drop *Response) {
 	c.mu.handling = false
-	c.chargeLocked(-frameLen)
-	if c.mu.closed || panicked {
-		if panicked {
+	c.chargeLocked(-f.frameLen)
+	if c.mu.failed { // an earlier error queued the close: nothing after it is sent
+		c.checkDrainedLocked()
+		return false, f.resp
+	}
+	if c.mu.closed || f.panicked {
+		if f.panicked {
 			c.mu.orphans = false
 		}
-		goOn := c.mu.closed && c.mu.orphans && err == nil
+		goOn = c.mu.closed && c.mu.orphans && f.err == nil
+		if f.err != nil || f.panicked {
+			c.mu.failed = true
+		}
 		c.requestCloseLocked()
 		c.checkDrainedLocked()
-		c.mu.Unlock()
-		if resp != nil {
-			resp.Release()
-		}
-		return goOn
+		return goOn, f.resp
 	}
-	if resp != nil {
-		size := sizeLen + resp.Len()
-		c.mu.queue = append(c.mu.queue, outItem{resp: resp, size: size})
+	if f.resp != nil {
+		size := sizeLen + f.resp.Len()
+		c.mu.queue = append(c.mu.queue, outItem{resp: f.resp, size: size})
 		c.mu.respBytes += size
 		c.chargeLocked(size)
 	}
-	if err != nil {
+	if f.err != nil {
 		c.srv.log.Debug("netio: handler error; closing connection after queued responses",
-			"conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+			"conn", c.pub.id, "remote", c.pub.remoteAddr, "err", f.err)
 		c.mu.stopped = true
+		c.mu.failed = true
 		c.mu.queue = append(c.mu.queue, outItem{closeAfter: true})
 	}
 	c.checkDrainedLocked()
-	c.mu.Unlock()
-	kick(c.writeKick)
-	return err == nil
+	return f.err == nil, nil
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

@@ -65,7 +65,8 @@
 //   - The request goroutine calls the Handler for one frame at a time in
 //     arrival order (Kafka's per-connection ordering, which keeps an
 //     idempotent producer's pipelined batches in order) and queues each
-//     non-nil Response.
+//     non-nil Response — or, for a Pending one, hands it to the completer
+//     goroutine and goes on (Pipelining, below).
 //   - The writer goroutine owns a dup of the socket wrapped as a
 //     *net.TCPConn (so Go's netpoller waits for writability). It takes every
 //     queued response at once, prepends each size, sends runs of bytes with
@@ -86,6 +87,49 @@
 //     poller after the last OnClose at shutdown.
 //   - A Handler panic is recovered, logged with its stack, counted and
 //     closes its connection only.
+//
+// # Pipelining
+//
+// A Handler may split a request (netio.Pending): the part that must run
+// in request order inside Handle (a produce's appends, queued on their
+// logs), and a wait for its outcome (the fsync, acks=all's replicas)
+// that the completer goroutine runs while the request goroutine handles
+// the next frames. Responses still leave in request order:
+//
+//	frames ─▶ request goroutine ──▶ Handle(1) → Pending  ─┐
+//	          (one Handle at a       Handle(2) → Pending  ─┤ flights, in request order
+//	          time, in order)        Handle(3) → complete ─┘ (≤ MaxPending Pending)
+//	                                                        │
+//	          completer goroutine: wait(1), queue 1; wait(2), queue 2; queue 3
+//	                                                        │
+//	                                                        ▼
+//	                                  response queue ──▶ writer goroutine
+//
+// The rules:
+//
+//   - Once a response is Pending, every later one (Pending or complete)
+//     goes through c.mu.flights behind it; a flight leaves flights only
+//     when its response is queued, so a complete response cannot
+//     overtake a pending one. With no flight, a complete response is
+//     queued directly, as before.
+//   - At most Config.MaxPending (default 5, a Kafka client's in-flight
+//     limit) responses are pending: the request goroutine then waits for
+//     the oldest wait to return. A pending request's frame stays charged
+//     to ConnBudgetBytes until its response is queued, which bounds the
+//     bytes in flight.
+//   - Handle calls stay one at a time, so a Handler's connection state
+//     (Conn.SetState) needs no lock; wait functions must not touch it. A
+//     Handler that serves a request which must not overlap the pending
+//     ones calls Conn.WaitPending first (the broker does for every
+//     request but Produce).
+//   - A wait that returns an error or panics is handled as Handle's:
+//     the responses before it are sent, then the connection closes;
+//     nothing handled after it is sent (the request goroutine stops, the
+//     waits still run and their responses are released). When the
+//     connection closes, pending waits still run to their end (a produce
+//     is written anyway); their responses are released.
+//   - The completer goroutine starts when the first flight is queued and
+//     exits when flights is empty; an idle connection has none.
 //
 // # TLS listeners
 //
@@ -173,7 +217,8 @@
 // the logs' descriptors) / 2 so that the limit sheds connections before
 // the operating system does.
 //
-// Memory, worst case for a client that pipelines without reading: up to
+// Memory, worst case for a client that pipelines without reading (pending
+// requests included: their frames count until answered): up to
 // ConnBudgetBytes of dispatched frames, and up to ConnBudgetBytes of
 // queued responses (frames are admitted while the budget has room, and
 // the request goroutine serves while the unsent responses are under
@@ -192,7 +237,8 @@
 // client inside the process (sluiced's web console, acting as its
 // logged-in user): same framing, one goroutine serving the connection's
 // requests in order, file regions copied with pread rather than sent with
-// sendfile, no gnet, no byte budget, no metrics wrapper.
+// sendfile, no gnet, no byte budget, no metrics wrapper. A Pending
+// response is waited for at once (nothing overlaps).
 //
 // # Locks
 //
@@ -200,6 +246,7 @@
 // holding conn.mu. connLimits.mu is a leaf (taken alone). conn.mu is
 // held only for bookkeeping and across gnet's Close and Wake, which
 // enqueue a task and write an eventfd without blocking, and a muted
-// connection's socket close; never across a Handler call, a socket read
+// connection's socket close; never across a Handler call or a Pending
+// response's wait, a socket read
 // or write, or Region.Release.
 package netio

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -36,6 +37,12 @@ const (
 	opGate   = 'g' // waits for the gate (or ctx), then responds with id and a region
 	opHold   = 'h' // like opGate, but ignores ctx (a write waiting for its fsync)
 	opBadLen = 'L' // a malformed frame the handler rejects with an error
+	// Pipelining (pipeline_test.go): a Pending response whose wait blocks
+	// until release(id), then answers id, "P" and a region (opPend) or
+	// fails (opPendErr); opSettle calls Conn.WaitPending, then echoes.
+	opPend    = 'P'
+	opPendErr = 'E'
+	opSettle  = 'S'
 )
 
 // testHandler implements the ops above over one real file.
@@ -47,7 +54,41 @@ type testHandler struct {
 	handled  atomic.Int64  // Handle calls
 	entered  chan struct{} // opGate signals here when it starts waiting
 	gate     chan struct{} // closed to let opGate requests go on
+
+	pmu    sync.Mutex
+	events []string                 // "h<id>" when Handle ran, "w<id>" when a wait returns
+	rel    map[uint32]chan struct{} // closed by release(id)
 }
+
+// note records a pipelining event.
+func (h *testHandler) note(ev string) {
+	h.pmu.Lock()
+	h.events = append(h.events, ev)
+	h.pmu.Unlock()
+}
+
+// seen returns the events so far.
+func (h *testHandler) seen() []string {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	return append([]string(nil), h.events...)
+}
+
+// releaseCh is the channel release(id) closes.
+func (h *testHandler) releaseCh(id uint32) chan struct{} {
+	h.pmu.Lock()
+	defer h.pmu.Unlock()
+	if h.rel == nil {
+		h.rel = map[uint32]chan struct{}{}
+	}
+	if h.rel[id] == nil {
+		h.rel[id] = make(chan struct{})
+	}
+	return h.rel[id]
+}
+
+// release lets the wait of pending request id return.
+func (h *testHandler) release(id uint32) { close(h.releaseCh(id)) }
 
 type countRef struct{ h *testHandler }
 
@@ -120,6 +161,24 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 		h.entered <- struct{}{}
 		<-h.gate
 		r.AppendRegion(h.region(0, 1000))
+	case opPend, opPendErr:
+		n := binary.BigEndian.Uint32(id)
+		h.note(fmt.Sprintf("h%d", n))
+		ch := h.releaseCh(n)
+		return Pending(func() (*Response, error) {
+			<-ch
+			defer h.note(fmt.Sprintf("w%d", n))
+			if op == opPendErr {
+				return nil, errors.New("test pending error")
+			}
+			r.AppendBytes([]byte("P"))
+			r.AppendRegion(h.region(0, 10))
+			return r, nil
+		}), nil
+	case opSettle:
+		c.WaitPending()
+		h.note(fmt.Sprintf("h%d", binary.BigEndian.Uint32(id)))
+		r.AppendBytes(args)
 	default:
 		return nil, fmt.Errorf("unknown op %q", op)
 	}

@@ -54,6 +54,9 @@ func ServeLocal(ctx context.Context, h Handler, c *Conn, rw io.ReadWriteCloser) 
 			return err
 		}
 		resp, err := handleLocal(ctx, h, c, frame)
+		if err == nil && resp.IsPending() {
+			resp, err = waitLocal(resp) // one request at a time: nothing to overlap
+		}
 		if err != nil {
 			return err
 		}
@@ -75,6 +78,16 @@ func handleLocal(ctx context.Context, h Handler, c *Conn, frame []byte) (resp *R
 		}
 	}()
 	return h.Handle(ctx, c, frame)
+}
+
+// waitLocal completes a Pending response, recovering a panic as Handle's.
+func waitLocal(pending *Response) (resp *Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, fmt.Errorf("netio: pending response panicked on a local connection: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return pending.Wait()
 }
 
 // writeLocal writes resp with its size prefix in one Write (a net.Pipe

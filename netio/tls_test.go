@@ -74,6 +74,9 @@ func TestTLSSharedPaths(t *testing.T) {
 		{"Slowloris", TestSlowloris},
 		{"WriteTimeout", TestWriteTimeout},
 		{"RequestsBeforePeerCloseAreServed", TestRequestsBeforePeerCloseAreServed},
+		{"PendingOverlapsAndAnswersInOrder", TestPendingOverlapsAndAnswersInOrder},
+		{"PendingErrorClosesAfterEarlierResponses", TestPendingErrorClosesAfterEarlierResponses},
+		{"ShutdownFinishesPending", TestShutdownFinishesPending},
 	} {
 		t.Run(tc.name, tc.f)
 	}

@@ -196,6 +196,46 @@ type Log struct{ log }
 // of the round readable and takes the log offline (see Offline).
 func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(records) }
 
+// Submit is Append split in two: it validates records and queues them for
+// the appender in call order, returning at once; Wait on the result
+// returns what Append would have, once the write is done (and fsync'd
+// under FlushAlways). Appends submitted to one log are assigned offsets
+// and checked against producer sequences in the order Submit was called,
+// so a caller that submits a connection's requests in order and waits
+// later keeps an idempotent producer's pipelined batches in order while
+// their fsyncs are shared (one round covers every append queued while the
+// previous round wrote). A validation error is returned by Wait.
+func (l *Log) Submit(records []byte) *PendingAppend { return l.submit(records, -1) }
+
+// SubmitAsLeader is Submit made by the leader of leaderEpoch: its Wait
+// returns ErrNotLeaderEpoch, nothing written, unless leaderEpoch is the
+// log's latest leader epoch when the writer assigns its offsets
+// (AppendAsLeader).
+func (l *Log) SubmitAsLeader(records []byte, leaderEpoch int32) *PendingAppend {
+	if leaderEpoch < 0 {
+		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	}
+	return l.submit(records, leaderEpoch)
+}
+
+// PendingAppend is an append queued by Submit.
+type PendingAppend struct {
+	req *appendReq
+	err error
+}
+
+// Wait waits for the append and returns its result; call it exactly once.
+func (p *PendingAppend) Wait() (AppendResult, error) {
+	if p.req == nil {
+		return AppendResult{}, p.err
+	}
+	<-p.req.done
+	res, err := p.req.res, p.req.err
+	putReq(p.req)
+	p.req = nil
+	return res, err
+}
+
 // AppendAsLeader is Append made by the leader of leaderEpoch (Kafka's
 // appendAsLeader): it is refused with ErrNotLeaderEpoch, nothing written,
 // unless leaderEpoch is the log's latest leader epoch when the writer

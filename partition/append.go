@@ -52,15 +52,45 @@ func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
 // appendIn is appendWith made under leader epoch (-1: unchecked).
 func (l *log) appendIn(records []byte, control bool, epoch int32) (AppendResult, error) {
 	req := reqPool.Get().(*appendReq)
-	defer func() {
-		req.records, req.batches, req.err, req.control, req.follower, req.epoch = nil, req.batches[:0], nil, false, false, -1
-		reqPool.Put(req)
-	}()
+	defer putReq(req)
 	req.control, req.epoch = control, epoch
 	if err := l.validate(req, records); err != nil {
 		return AppendResult{}, err
 	}
 	return l.enqueue(req)
+}
+
+// putReq returns a request whose result was read to the pool.
+func putReq(req *appendReq) {
+	req.records, req.batches, req.err, req.control, req.follower, req.epoch = nil, req.batches[:0], nil, false, false, -1
+	req.res = AppendResult{}
+	reqPool.Put(req)
+}
+
+// submit validates records and queues them for the writer without
+// waiting, made under leader epoch (-1: unchecked, as appendIn): appends
+// submitted to a log are written in submit order. When no writer runs,
+// one is started on a goroutine (the caller goes on).
+func (l *log) submit(records []byte, epoch int32) *PendingAppend {
+	req := reqPool.Get().(*appendReq)
+	req.epoch = epoch
+	if err := l.validate(req, records); err != nil {
+		putReq(req)
+		return &PendingAppend{err: err}
+	}
+	l.mu.Lock()
+	if err := l.appendableLocked(); err != nil {
+		l.mu.Unlock()
+		putReq(req)
+		return &PendingAppend{err: err}
+	}
+	l.mu.queue = append(l.mu.queue, req)
+	if !l.mu.writing {
+		l.mu.writing = true
+		go l.writeQueued()
+	}
+	l.mu.Unlock()
+	return &PendingAppend{req: req}
 }
 
 // enqueue hands a validated request to the writer, or becomes it.

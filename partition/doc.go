@@ -246,6 +246,20 @@
 // writes the leader-epoch checkpoint before publishing a round, then takes
 // mu only to publish the new end.
 //
+// # Group commit and Submit
+//
+// Appends queue on the log; the first appender with no writer running
+// becomes the writer and takes rounds of everything queued: one pwritev
+// and, under FlushAlways, one fsync per round, whatever the number of
+// appends in it (append.go). Append queues and waits. Submit queues (in
+// call order: offsets and producer sequences follow it) and returns at
+// once, starting the writer on a goroutine when none runs; its
+// PendingAppend's Wait waits. SubmitAsLeader is Submit checked against a
+// leader epoch, as AppendAsLeader. The broker submits a connection's pipelined
+// produces in request order and waits in netio's pending phase, so an
+// fsync covers the appends of every request in flight on every
+// connection, not one request per connection.
+//
 // # Offline partitions, repair, creation and deletion
 //
 // A partition whose log cannot be opened is taken offline rather than

@@ -1,0 +1,322 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/partition"
+)
+
+// Pipelined produce (netio.Pending): under fsync=always and for acks=all,
+// a connection's produces are appended in request order while earlier
+// ones wait for their fsync or their replicas; responses leave in request
+// order.
+
+func fsyncAlways(c *ServerConfig) { c.Store.Defaults.Flush = partition.FlushAlways }
+
+// pipeListLatest is a ListOffsets(latest) request for topic's partition 0.
+func pipeListLatest(topic string) *kmsg.ListOffsetsRequest {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Timestamp = -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// An idempotent producer's pipelined requests (eight sent before any
+// answer is read) get contiguous offsets in request order and their
+// answers in request order; a ListOffsets sent after them (not a produce:
+// it waits for the produces before it) sees all of them.
+func TestPipelinedIdempotentProduceFsyncAlways(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "pi", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	id, epoch := initProducerID(t, rc)
+	const n = 8
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range n {
+		b := makeBatch(batchOpts{producerID: id, producerEpoch: epoch, sequence: int32(2 * i)}, []byte("a"), []byte("b"))
+		req := produceReq(9, -1, "pi", 0, b)
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	lo := pipeListLatest("pi")
+	loCorr := rc.send(lo)
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(2*i) {
+			t.Fatalf("request %d: %v base %d, want base %d", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, 2*i)
+		}
+	}
+	got := rc.read(lo, loCorr).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	if got.ErrorCode != 0 || got.Offset != 2*n {
+		t.Fatalf("ListOffsets after the produces: %v offset %d, want %d", kerr.ErrorForCode(got.ErrorCode), got.Offset, 2*n)
+	}
+}
+
+// A corrupt batch in the middle of a pipeline gets CORRUPT_MESSAGE in its
+// own answer, in its place; the requests around it are appended and
+// answered, and the connection stays open.
+func TestPipelinedProduceCorruptBatchAnswersInOrder(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "pc", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	const n, bad = 5, 2
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range n {
+		b := makeBatch(noProducer, fmt.Appendf(nil, "v%d", i))
+		if i == bad {
+			b[len(b)-1] ^= 0xff // the last value byte: the CRC no longer matches
+		}
+		req := produceReq(9, 1, "pc", 0, b)
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	next := int64(0)
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if i == bad {
+			if p.ErrorCode != kerr.CorruptMessage.Code || p.BaseOffset != -1 {
+				t.Fatalf("corrupt request %d: %v base %d, want CORRUPT_MESSAGE", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+			}
+			continue
+		}
+		if p.ErrorCode != 0 || p.BaseOffset != next {
+			t.Fatalf("request %d: %v base %d, want base %d", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, next)
+		}
+		next++
+	}
+	if got := rc.roundTrip(pipeListLatest("pc")).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]; got.Offset != n-1 {
+		t.Fatalf("log end %d, want %d", got.Offset, n-1)
+	}
+}
+
+// franz-go's idempotent producer with five requests in flight per
+// connection under fsync=always: every record is acknowledged, offsets
+// follow the order of production, nothing is duplicated.
+func TestPipelinedKgoIdempotentFsyncAlways(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "pk", 1, nil)
+	cl := newKgo(t, ts.addr, kgo.DefaultProduceTopic("pk"), // idempotent: 5 in flight (franz-go, Kafka v1+)
+		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(64))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 400
+	offsets := make([]int64, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
+	for i := range n {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}, func(r *kgo.Record, err error) {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && failed == nil {
+				failed = fmt.Errorf("record %d: %w", i, err)
+			}
+			offsets[i] = r.Offset
+		})
+	}
+	wg.Wait()
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	for i, o := range offsets {
+		if o != int64(i) {
+			t.Fatalf("record %d at offset %d, want %d (offsets must follow production order)", i, o, i)
+		}
+	}
+	if end := ts.Store().Get("pk", 0).LogEndOffset(); end != n {
+		t.Fatalf("log end %d, want %d", end, n)
+	}
+}
+
+// acks=all waits for the replicas in the pipeline's wait phase: three
+// produces sent on one connection are all appended while the first still
+// waits for the follower (so the log end reaches +3 before any answer),
+// and once the follower fetched past them they are answered in order.
+func TestPipelinedAcksAllAppendsWhileWaiting(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	id, err := ts.ctl.CreateTopic("pa", 2, 2, map[string]string{"min.insync.replicas": "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := ts.ctl.Image().TopicByID(id)
+	var p int32 = -1
+	for _, pp := range ti.Partitions {
+		if pp.Leader == 1 {
+			p = pp.Partition
+		}
+	}
+	if p < 0 {
+		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
+	}
+	epoch := ti.Partitions[p].LeaderEpoch
+	if _, err := ts.Broker().awaitTopic("pa", time.Now().Add(10*time.Second), func(tp *topic) bool {
+		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	log := ts.Broker().topics.get("pa").partition(p)
+	prod := dialRaw(t, ts.addr)
+	const n = 3
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range n {
+		req := produceReq(9, -1, "pa", p, makeBatch(noProducer, fmt.Appendf(nil, "v%d", i)))
+		req.TimeoutMillis = 20000
+		reqs = append(reqs, req)
+		corrs = append(corrs, prod.send(req))
+	}
+	waitFor(t, "all three acks=all produces appended before the follower fetched", 10*time.Second,
+		func() bool { return log.LogEndOffset() == n })
+	if hw := log.HighWatermark(); hw != 0 {
+		t.Fatalf("HW %d before the follower fetched, want 0", hw)
+	}
+	replicaFetch(t, rc, 7, id, p, 0, epoch, -1)
+	replicaFetch(t, rc, 7, id, p, n, epoch, epoch) // its LEO is n: the HW moves to n
+	for i, req := range reqs {
+		got := prod.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if got.ErrorCode != 0 || got.BaseOffset != int64(i) {
+			t.Fatalf("acks=all request %d: %v base %d, want base %d", i, kerr.ErrorForCode(got.ErrorCode), got.BaseOffset, i)
+		}
+	}
+}
+
+// An idempotent producer's pipeline with a failed request in it: the
+// corrupt request N gets CORRUPT_MESSAGE and the requests after it, whose
+// sequences now leave a gap, OUT_OF_ORDER_SEQUENCE_NUMBER (as Kafka, which
+// serves a connection's requests one at a time): nothing after N is
+// appended or acknowledged ahead of it. A Metadata request, a Fetch and an
+// acks=0 produce interleaved with the produces are answered (or not, for
+// acks=0) in their places; the producer's resend of N and the rest is
+// then appended in order.
+func TestPipelinedIdempotentFailureKeepsLaterOnesOut(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "pf", 1, nil)
+	ts.createTopic(t, "pz", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	id, epoch := initProducerID(t, rc)
+	batch := func(seq int32) []byte {
+		return makeBatch(batchOpts{producerID: id, producerEpoch: epoch, sequence: seq}, fmt.Appendf(nil, "s%d", seq))
+	}
+	const bad = 1
+	type sent struct {
+		req  kmsg.Request
+		corr int32
+	}
+	var out []sent
+	send := func(req kmsg.Request) { out = append(out, sent{req, rc.send(req)}) }
+	for seq := range int32(4) {
+		b := batch(seq)
+		if seq == bad {
+			b[len(b)-1] ^= 0xff // the CRC no longer matches
+		}
+		send(produceReq(9, -1, "pf", 0, b))
+		switch seq {
+		case 0:
+			send(kmsg.NewPtrMetadataRequest()) // all topics
+		case 2:
+			// acks=0 to another topic: no answer, nothing out of place.
+			rc.send(produceReq(9, 0, "pz", 0, makeBatch(noProducer, []byte("z"))))
+			f := kmsg.NewPtrFetchRequest()
+			f.Version, f.ReplicaID, f.MaxBytes = 11, -1, 1<<20
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "pf"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			f.Topics = append(f.Topics, ft)
+			send(f)
+		}
+	}
+	want := []int16{0, kerr.CorruptMessage.Code, kerr.OutOfOrderSequenceNumber.Code, kerr.OutOfOrderSequenceNumber.Code}
+	produced := 0
+	for _, s := range out {
+		switch resp := rc.read(s.req, s.corr).(type) {
+		case *kmsg.ProduceResponse:
+			p := resp.Topics[0].Partitions[0]
+			if p.ErrorCode != want[produced] {
+				t.Fatalf("produce of sequence %d: %v, want %v", produced, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(want[produced]))
+			}
+			if p.ErrorCode == 0 && p.BaseOffset != 0 {
+				t.Fatalf("sequence 0 at offset %d, want 0", p.BaseOffset)
+			}
+			produced++
+		case *kmsg.MetadataResponse:
+			if len(resp.Topics) < 2 {
+				t.Fatalf("metadata lists %d topics, want the 2 created", len(resp.Topics))
+			}
+		case *kmsg.FetchResponse:
+			// Served after the produces before it: it sees sequence 0 only.
+			if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.HighWatermark != 1 {
+				t.Fatalf("fetch between the produces: %v HW %d, want HW 1", kerr.ErrorForCode(p.ErrorCode), p.HighWatermark)
+			}
+		}
+	}
+	if produced != len(want) {
+		t.Fatalf("%d produce answers, want %d", produced, len(want))
+	}
+	// The producer resends from the failed batch on: appended in order.
+	var corrs []int32
+	var reqs []*kmsg.ProduceRequest
+	for seq := int32(bad); seq < 4; seq++ {
+		req := produceReq(9, -1, "pf", 0, batch(seq))
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(bad+i) {
+			t.Fatalf("resent sequence %d: %v base %d, want base %d", bad+i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, bad+i)
+		}
+	}
+	if end := ts.Store().Get("pz", 0).LogEndOffset(); end != 1 {
+		t.Fatalf("acks=0 topic log end %d, want 1", end)
+	}
+}
+
+// A failed acks=0 produce in a pipeline closes the connection (Kafka's
+// answer to a failed acks=0 request) after the answers of the requests
+// before it, which are sent whole and in order; the produce sent after it
+// is not appended (acks=0 is not pipelined: nothing after it is read).
+func TestPipelinedAcksZeroFailureClosesAfterEarlierAnswers(t *testing.T) {
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "p0", 1, nil)
+	rc := dialRaw(t, ts.addr)
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range 2 {
+		req := produceReq(9, 1, "p0", 0, makeBatch(noProducer, fmt.Appendf(nil, "v%d", i)))
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	b := makeBatch(noProducer, []byte("bad"))
+	b[len(b)-1] ^= 0xff
+	rc.send(produceReq(9, 0, "p0", 0, b))
+	rc.send(produceReq(9, 1, "p0", 0, makeBatch(noProducer, []byte("after"))))
+	for i, req := range reqs {
+		p := rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(i) {
+			t.Fatalf("request %d: %v base %d, want base %d", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, i)
+		}
+	}
+	rc.expectClosed()
+	if end := ts.Store().Get("p0", 0).LogEndOffset(); end != 2 {
+		t.Fatalf("log end %d after the failed acks=0 produce, want 2 (nothing after it appended)", end)
+	}
+}

@@ -1,0 +1,139 @@
+package netio
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// Pipelining (see the package doc): a Handler may return a Pending
+// response; the request goroutine then goes on to the next request while
+// the completer goroutine runs the wait, and every response — pending or
+// not — handled after it goes through c.mu.flights, so they reach the
+// writer in request order.
+
+// flight is one handled request whose response is not queued yet.
+type flight struct {
+	frameLen int64 // refunded from the budget once queued
+	resp     *Response
+	err      error
+	panicked bool
+}
+
+// settle hands the result of Handle to the writer, directly when nothing
+// is in flight and it is complete, else through flights. It reports
+// whether the request goroutine goes on; it waits while MaxPending
+// responses are pending.
+func (c *conn) settle(f flight) bool {
+	pending := f.resp.IsPending() && f.err == nil && !f.panicked
+	if f.resp.IsPending() && !pending {
+		f.resp = nil // a Handler error wins; its wait never runs
+	}
+	c.mu.Lock()
+	if !pending && len(c.mu.flights) == 0 {
+		goOn, drop := c.queueResponseLocked(f)
+		c.mu.Unlock()
+		if drop != nil {
+			drop.Release()
+		}
+		kick(c.writeKick)
+		return goOn
+	}
+	c.mu.handling = false
+	c.mu.flights = append(c.mu.flights, f)
+	if pending {
+		c.mu.waits++
+	}
+	if !c.mu.completing {
+		c.mu.completing = true
+		c.srv.conns.Add(1)
+		go c.complete()
+	}
+	c.mu.Unlock()
+	if f.err != nil || f.panicked {
+		return false // the completer queues it in order, then the close
+	}
+	return c.waitRoom()
+}
+
+// waitRoom waits until fewer than MaxPending responses are pending; false
+// once a queued error or panic stopped the connection.
+func (c *conn) waitRoom() bool {
+	for {
+		c.mu.Lock()
+		failed, room := c.mu.failed, c.mu.waits < c.srv.cfg.MaxPending
+		c.mu.Unlock()
+		switch {
+		case failed:
+			return false
+		case room:
+			return true
+		}
+		<-c.reqKick // the completer kicks after each flight; waits always end
+	}
+}
+
+// waitFlights waits until every flight is queued (Conn.WaitPending). It
+// runs on the request goroutine, inside Handle.
+func (c *conn) waitFlights() {
+	for {
+		c.mu.Lock()
+		n := len(c.mu.flights)
+		c.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		<-c.reqKick
+	}
+}
+
+// complete is the completer goroutine: it takes flights in order, runs a
+// pending one's wait, and queues each response. It exits when none is
+// left (settle starts another for the next Pending).
+func (c *conn) complete() {
+	defer c.srv.conns.Done()
+	for {
+		c.mu.Lock()
+		if len(c.mu.flights) == 0 {
+			c.mu.completing = false
+			c.checkDrainedLocked()
+			c.mu.Unlock()
+			kick(c.reqKick)
+			return
+		}
+		f := c.mu.flights[0]
+		c.mu.Unlock()
+		waited := f.resp.IsPending()
+		if waited {
+			f.resp, f.err, f.panicked = c.await(f.resp)
+		}
+		c.mu.Lock()
+		// Taken off only now: until it is queued, a later complete
+		// response must not overtake it (settle checks flights).
+		c.mu.flights[0] = flight{}
+		c.mu.flights = c.mu.flights[1:]
+		if waited {
+			c.mu.waits--
+		}
+		_, drop := c.queueResponseLocked(f)
+		c.mu.Unlock()
+		if drop != nil {
+			drop.Release()
+		}
+		kick(c.writeKick)
+		kick(c.reqKick)
+	}
+}
+
+// await runs a Pending response's wait, recovering a panic as handle does.
+func (c *conn) await(p *Response) (resp *Response, err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.srv.stats.panics.Add(1)
+			c.srv.log.Error("netio: pending response panicked; closing connection", "conn", c.pub.id,
+				"remote", c.pub.remoteAddr, "panic", r, "stack", string(debug.Stack()))
+			resp, err, panicked = nil, fmt.Errorf("netio: pending response panicked: %v", r), true
+		}
+	}()
+	resp, err = p.Wait()
+	return resp, err, false
+}
