@@ -51,15 +51,21 @@ func (b *Broker) ctlCreateTopic(name string, n int32, rf int16, configs map[stri
 		id, err := ctl.CreateTopic(name, n, rf, configs)
 		return id, ctlTopicError(err, name)
 	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(clusterWait / time.Millisecond)
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, n, rf
+	return b.forwardCreateTopic(rt, configs)
+}
+
+// forwardCreateTopic sends a CreateTopics request for the one topic rt, with
+// configs added, to the controller and returns the new topic's ID.
+func (b *Broker) forwardCreateTopic(rt kmsg.CreateTopicsRequestTopic, configs map[string]string) ([16]byte, error) {
 	for k, v := range configs {
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
 		c.Name, c.Value = k, &v
 		rt.Configs = append(rt.Configs, c)
 	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = int32(clusterWait / time.Millisecond)
 	req.Topics = append(req.Topics, rt)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	if err := b.forward(req, resp); err != nil {

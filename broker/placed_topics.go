@@ -39,8 +39,6 @@ func (b *Broker) createTopicPlaced(name string, assignment [][]int32, configs ma
 }
 
 func (b *Broker) forwardPlacedTopic(name string, assignment [][]int32, configs map[string]string) ([16]byte, error) {
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = int32(clusterWait / time.Millisecond)
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, -1, -1
 	for p, replicas := range assignment {
@@ -48,22 +46,5 @@ func (b *Broker) forwardPlacedTopic(name string, assignment [][]int32, configs m
 		a.Partition, a.Replicas = int32(p), replicas
 		rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
 	}
-	for k, v := range configs {
-		c := kmsg.NewCreateTopicsRequestTopicConfig()
-		c.Name, c.Value = k, &v
-		rt.Configs = append(rt.Configs, c)
-	}
-	req.Topics = append(req.Topics, rt)
-	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
-	if err := b.forward(req, resp); err != nil {
-		return [16]byte{}, err
-	}
-	if len(resp.Topics) != 1 {
-		return [16]byte{}, newAPIError(kerr.UnknownServerError, "The controller answered %d topics.", len(resp.Topics))
-	}
-	st := resp.Topics[0]
-	if err := forwardedError(st.ErrorCode, st.ErrorMessage); err != nil {
-		return [16]byte{}, err
-	}
-	return st.TopicID, nil
+	return b.forwardCreateTopic(rt, configs)
 }
