@@ -566,6 +566,19 @@ func (f *replicaFetcher) realign(st *fetchState, base int64) error {
 	return nil
 }
 
+// callLeader sends req (at version) to the leader on a connection of its
+// own, not the fetcher's, and reads the answer into resp within
+// peerTimeout.
+func (f *replicaFetcher) callLeader(req kmsg.Request, resp kmsg.Response, version int16) error {
+	addr, err := f.rm.b.brokerAddr(f.leader)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	return f.rm.b.callPeerAt(ctx, addr, f.rm.b.peerClientID(), req, resp, version)
+}
+
 // maxEpochQueries bounds realign's OffsetForLeaderEpoch questions (each
 // older epoch the leader's answers lead to costs one).
 const maxEpochQueries = 8
@@ -586,13 +599,7 @@ func (f *replicaFetcher) epochEnd(st *fetchState, epoch int32) (int64, int32, er
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
-	addr, err := f.rm.b.brokerAddr(f.leader)
-	if err != nil {
-		return 0, 0, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-	defer cancel()
-	if err := f.rm.b.callPeerAt(ctx, addr, f.rm.b.peerClientID(), req, resp, req.Version); err != nil {
+	if err := f.callLeader(req, resp, req.Version); err != nil {
 		return 0, 0, err
 	}
 	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
@@ -640,13 +647,7 @@ func (f *replicaFetcher) listOffset(st *fetchState, ts int64) (int64, error) {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-	addr, err := f.rm.b.brokerAddr(f.leader)
-	if err != nil {
-		return 0, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-	defer cancel()
-	if err := f.rm.b.callPeerAt(ctx, addr, f.rm.b.peerClientID(), req, resp, req.Version); err != nil {
+	if err := f.callLeader(req, resp, req.Version); err != nil {
 		return 0, err
 	}
 	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
