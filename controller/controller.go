@@ -328,15 +328,12 @@ func (c *Controller) IsObserver() bool { return c.cfg.Observer }
 // controller adds; a voter, or an observer already known at addr, is left
 // as it is.
 func (c *Controller) AddObserver(id int32, addr string) error {
-	if !c.IsLeader() {
-		return c.notLeader()
-	}
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return c.raftError(err)
+	servers, err := c.leaderServers()
+	if err != nil {
+		return err
 	}
 	sid := raft.ServerID(strconv.Itoa(int(id)))
-	for _, s := range f.Configuration().Servers {
+	for _, s := range servers {
 		if s.ID == sid && (s.Suffrage == raft.Voter || string(s.Address) == addr) {
 			return nil
 		}
@@ -354,15 +351,12 @@ func (c *Controller) AddObserver(id int32, addr string) error {
 // address), and a non-voter is promoted. The new voter catches up from
 // the log (or a snapshot) as a follower does.
 func (c *Controller) AddVoter(id int32, addr string) error {
-	if !c.IsLeader() {
-		return c.notLeader()
-	}
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return c.raftError(err)
+	servers, err := c.leaderServers()
+	if err != nil {
+		return err
 	}
 	sid := raft.ServerID(strconv.Itoa(int(id)))
-	for _, s := range f.Configuration().Servers {
+	for _, s := range servers {
 		if s.ID != sid || s.Suffrage != raft.Voter {
 			continue
 		}
@@ -375,6 +369,24 @@ func (c *Controller) AddVoter(id int32, addr string) error {
 		return c.raftError(err)
 	}
 	return nil
+}
+
+// servers returns the quorum's current configuration as this node knows it.
+func (c *Controller) servers() ([]raft.Server, error) {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, c.raftError(err)
+	}
+	return f.Configuration().Servers, nil
+}
+
+// leaderServers is servers on the active controller, and notLeader
+// elsewhere: the quorum's membership changes only there.
+func (c *Controller) leaderServers() ([]raft.Server, error) {
+	if !c.IsLeader() {
+		return nil, c.notLeader()
+	}
+	return c.servers()
 }
 
 // IsVoter reports whether this node is a voter in the quorum's current
@@ -396,12 +408,12 @@ func (c *Controller) IsVoter() bool {
 // removeObserver takes non-voter id out of the quorum's configuration
 // (raft RemoveServer); a voter, or an id not in it, is left alone.
 func (c *Controller) removeObserver(id int32) error {
-	f := c.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return c.raftError(err)
+	servers, err := c.servers()
+	if err != nil {
+		return err
 	}
 	sid := raft.ServerID(strconv.Itoa(int(id)))
-	for _, s := range f.Configuration().Servers {
+	for _, s := range servers {
 		if s.ID == sid && s.Suffrage != raft.Voter {
 			if err := c.raft.RemoveServer(sid, 0, c.cfg.ApplyTimeout).Error(); err != nil {
 				return c.raftError(err)

@@ -241,6 +241,21 @@ func (c *Controller) UnregisterBroker(id int32) error {
 	return nil
 }
 
+// beginCreateTopic begins a decision (the caller ends it with endDecision)
+// to create topic name, and returns the image it decides on; a name already
+// taken is refused with ErrTopicExists, the decision then ended here.
+func (c *Controller) beginCreateTopic(name string) (*metadata.Image, error) {
+	if err := c.beginDecision(); err != nil {
+		return nil, err
+	}
+	im := c.Image()
+	if _, ok := im.Topic(name); ok {
+		c.endDecision()
+		return nil, fmt.Errorf("%w: %q", ErrTopicExists, name)
+	}
+	return im, nil
+}
+
 // CreateTopic creates a topic of partitions × replicationFactor replicas
 // on the unfenced brokers, with configs, and returns its id.
 func (c *Controller) CreateTopic(name string, partitions int32, replicationFactor int16, configs map[string]string) (metadata.UUID, error) {
@@ -250,14 +265,11 @@ func (c *Controller) CreateTopic(name string, partitions int32, replicationFacto
 	if partitions < 1 {
 		return metadata.UUID{}, fmt.Errorf("%w: %d", ErrInvalidPartitions, partitions)
 	}
-	if err := c.beginDecision(); err != nil {
+	im, err := c.beginCreateTopic(name)
+	if err != nil {
 		return metadata.UUID{}, err
 	}
 	defer c.endDecision()
-	im := c.Image()
-	if _, ok := im.Topic(name); ok {
-		return metadata.UUID{}, fmt.Errorf("%w: %q", ErrTopicExists, name)
-	}
 	assignment, err := assign(im, partitions, replicationFactor)
 	if err != nil {
 		return metadata.UUID{}, fmt.Errorf("cannot create topic %q: %w", name, err)

@@ -22,14 +22,11 @@ func (c *Controller) CreateTopicAssigned(name string, assignment [][]int32, conf
 	if len(assignment) == 0 {
 		return metadata.UUID{}, fmt.Errorf("%w: %d", ErrInvalidPartitions, 0)
 	}
-	if err := c.beginDecision(); err != nil {
+	im, err := c.beginCreateTopic(name)
+	if err != nil {
 		return metadata.UUID{}, err
 	}
 	defer c.endDecision()
-	im := c.Image()
-	if _, ok := im.Topic(name); ok {
-		return metadata.UUID{}, fmt.Errorf("%w: %q", ErrTopicExists, name)
-	}
 	id := newTopicID(im)
 	recs := []metadata.Record{metadata.Topic{Name: name, ID: id}}
 	for p, replicas := range assignment {

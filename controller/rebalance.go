@@ -15,7 +15,13 @@ func (c *Controller) rebalanceLoop() {
 	if !c.cfg.AutoLeaderRebalance {
 		return
 	}
-	tick := time.NewTicker(c.cfg.LeaderImbalanceCheckInterval)
+	c.everyTickAsLeader(c.cfg.LeaderImbalanceCheckInterval, c.rebalanceLeaders)
+}
+
+// everyTickAsLeader calls f every d while this node is the active
+// controller, until the controller closes.
+func (c *Controller) everyTickAsLeader(d time.Duration, f func()) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
@@ -24,7 +30,7 @@ func (c *Controller) rebalanceLoop() {
 		case <-tick.C:
 		}
 		if c.IsLeader() {
-			c.rebalanceLeaders()
+			f()
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluice/sluice/metadata"
 )
@@ -102,21 +101,11 @@ func touchesUnclean(resourceType int8, changes map[string]*string) bool {
 // every UncleanLeaderElectionCheckInterval.
 func (c *Controller) uncleanLoop() {
 	defer c.done.Done()
-	tick := time.NewTicker(c.cfg.UncleanLeaderElectionCheckInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-tick.C:
-		}
-		if !c.IsLeader() {
-			continue
-		}
+	c.everyTickAsLeader(c.cfg.UncleanLeaderElectionCheckInterval, func() {
 		if err := c.electUncleanLeaders(); err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrClosed) {
 			c.cfg.Logger.Error("cannot run unclean leader elections", "error", err)
 		}
-	}
+	})
 }
 
 // electUncleanLeaders decides and commits the unclean elections due.
