@@ -337,34 +337,42 @@ func (rec *RegisterBroker) decodeFields(r *reader) {
 	rec.Fenced = r.bool()
 }
 
+// encodeBrokerEpoch writes the fields FenceBroker, UnfenceBroker and
+// UnregisterBroker share: the broker's id and epoch.
+func encodeBrokerEpoch(w *writer, id int32, epoch int64) {
+	w.int32(id)
+	w.int64(epoch)
+}
+
+// decodeBrokerEpoch reads what encodeBrokerEpoch wrote.
+func decodeBrokerEpoch(r *reader) (id int32, epoch int64) {
+	id = r.int32()
+	epoch = r.int64()
+	return id, epoch
+}
+
 func (rec FenceBroker) encodeFields(w *writer) {
-	w.int32(rec.BrokerID)
-	w.int64(rec.BrokerEpoch)
+	encodeBrokerEpoch(w, rec.BrokerID, rec.BrokerEpoch)
 }
 
 func (rec *FenceBroker) decodeFields(r *reader) {
-	rec.BrokerID = r.int32()
-	rec.BrokerEpoch = r.int64()
+	rec.BrokerID, rec.BrokerEpoch = decodeBrokerEpoch(r)
 }
 
 func (rec UnfenceBroker) encodeFields(w *writer) {
-	w.int32(rec.BrokerID)
-	w.int64(rec.BrokerEpoch)
+	encodeBrokerEpoch(w, rec.BrokerID, rec.BrokerEpoch)
 }
 
 func (rec *UnfenceBroker) decodeFields(r *reader) {
-	rec.BrokerID = r.int32()
-	rec.BrokerEpoch = r.int64()
+	rec.BrokerID, rec.BrokerEpoch = decodeBrokerEpoch(r)
 }
 
 func (rec UnregisterBroker) encodeFields(w *writer) {
-	w.int32(rec.BrokerID)
-	w.int64(rec.BrokerEpoch)
+	encodeBrokerEpoch(w, rec.BrokerID, rec.BrokerEpoch)
 }
 
 func (rec *UnregisterBroker) decodeFields(r *reader) {
-	rec.BrokerID = r.int32()
-	rec.BrokerEpoch = r.int64()
+	rec.BrokerID, rec.BrokerEpoch = decodeBrokerEpoch(r)
 }
 
 func (rec Topic) encodeFields(w *writer) {
