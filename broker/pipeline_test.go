@@ -151,26 +151,8 @@ func TestPipelinedKgoIdempotentFsyncAlways(t *testing.T) {
 // and once the follower fetched past them they are answered in order.
 func TestPipelinedAcksAllAppendsWhileWaiting(t *testing.T) {
 	ts, rc := twoBrokers(t)
-	id, err := ts.ctl.CreateTopic("pa", 2, 2, map[string]string{"min.insync.replicas": "2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, _ := ts.ctl.Image().TopicByID(id)
-	var p int32 = -1
-	for _, pp := range ti.Partitions {
-		if pp.Leader == 1 {
-			p = pp.Partition
-		}
-	}
-	if p < 0 {
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-	}
-	epoch := ti.Partitions[p].LeaderEpoch
-	if _, err := ts.Broker().awaitTopic("pa", time.Now().Add(10*time.Second), func(tp *topic) bool {
-		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	id, p, epoch := createLedByOne(t, ts, "pa", 2, 2, map[string]string{"min.insync.replicas": "2"})
+	awaitLeading(t, ts, "pa", p)
 	log := ts.Broker().topics.get("pa").partition(p)
 	prod := dialRaw(t, ts.addr)
 	const n = 3

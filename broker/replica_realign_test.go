@@ -20,7 +20,16 @@ import (
 // with its log and leader epoch.
 func ledByOne(t *testing.T, ts *testServer, name string) (metadata.UUID, int32, *partition.Log, int32) {
 	t.Helper()
-	id, err := ts.ctl.CreateTopic(name, 2, 2, nil)
+	id, p, epoch := createLedByOne(t, ts, name, 2, 2, nil)
+	return id, p, awaitLeading(t, ts, name, p), epoch
+}
+
+// createLedByOne creates topic name (partitions × rf replicas, with
+// configs) and returns its id, the last partition broker 1 leads in the
+// controller's image, and that partition's leader epoch.
+func createLedByOne(t *testing.T, ts *testServer, name string, partitions int32, rf int16, configs map[string]string) (metadata.UUID, int32, int32) {
+	t.Helper()
+	id, err := ts.ctl.CreateTopic(name, partitions, rf, configs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,13 +43,20 @@ func ledByOne(t *testing.T, ts *testServer, name string) (metadata.UUID, int32, 
 	if p < 0 {
 		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
 	}
+	return id, p, ti.Partitions[p].LeaderEpoch
+}
+
+// awaitLeading waits until broker 1's leadership of partition p of topic
+// name has started and returns the partition's log.
+func awaitLeading(t *testing.T, ts *testServer, name string, p int32) *partition.Log {
+	t.Helper()
 	tp, err := ts.Broker().awaitTopic(name, time.Now().Add(10*time.Second), func(tp *topic) bool {
 		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id, p, tp.partition(p), ti.Partitions[p].LeaderEpoch
+	return tp.partition(p)
 }
 
 // followerOfOne is a replica fetcher of broker 7 (the test's hand-made
@@ -250,28 +266,8 @@ func TestHWWaitsForFollowerJoiningISR(t *testing.T) {
 	if r := rc.roundTrip(hb).(*kmsg.BrokerHeartbeatResponse); rr.ErrorCode != 0 || r.ErrorCode != 0 || r.IsFenced {
 		t.Fatalf("broker 8: registration %d, heartbeat %+v", rr.ErrorCode, r)
 	}
-	id, err := ts.ctl.CreateTopic("maxisr", 3, 3, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, _ := ts.ctl.Image().TopicByID(id)
-	var p int32 = -1
-	for _, pp := range ti.Partitions {
-		if pp.Leader == 1 {
-			p = pp.Partition
-		}
-	}
-	if p < 0 {
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-	}
-	epoch := ti.Partitions[p].LeaderEpoch
-	tp, err := ts.Broker().awaitTopic("maxisr", time.Now().Add(10*time.Second), func(tp *topic) bool {
-		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := tp.partition(p)
+	id, p, epoch := createLedByOne(t, ts, "maxisr", 3, 3, nil)
+	log := awaitLeading(t, ts, "maxisr", p)
 	st := ts.Broker().cl.repl.leader(log)
 	isr := func() []int32 {
 		st.mu.Lock()

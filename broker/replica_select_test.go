@@ -80,26 +80,8 @@ func consumerFetch(t *testing.T, rc *rawConn, rack string, id [16]byte, p int32,
 func TestRackAwarePreferredReadReplica(t *testing.T) {
 	f := func(t *testing.T, selector string) {
 		ts, rc, beat := rackPair(t, selector)
-		id, err := ts.ctl.CreateTopic("rk", 2, 2, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ti, _ := ts.ctl.Image().TopicByID(id)
-		var p int32 = -1
-		for _, pp := range ti.Partitions {
-			if pp.Leader == 1 {
-				p = pp.Partition
-			}
-		}
-		if p < 0 {
-			t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-		}
-		epoch := ti.Partitions[p].LeaderEpoch
-		if _, err := ts.Broker().awaitTopic("rk", time.Now().Add(10*time.Second), func(tp *topic) bool {
-			return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		id, p, epoch := createLedByOne(t, ts, "rk", 2, 2, nil)
+		awaitLeading(t, ts, "rk", p)
 		batch := makeBatch(noProducer, []byte("a"), []byte("b"), []byte("c"))
 		if got := produceOne(t, rc, produceReq(9, 1, "rk", p, batch)); got.ErrorCode != 0 {
 			t.Fatalf("produce: %v", kerr.ErrorForCode(got.ErrorCode))

@@ -162,26 +162,8 @@ func replicaFetch(t *testing.T, rc *rawConn, replica int32, id [16]byte, p int32
 // log disagrees with, and stale epochs and non-replicas are refused.
 func TestLeaderServesFollowerFetch(t *testing.T) {
 	ts, rc := twoBrokers(t)
-	id, err := ts.ctl.CreateTopic("lf", 2, 2, map[string]string{"min.insync.replicas": "2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, _ := ts.ctl.Image().TopicByID(id)
-	var p int32 = -1
-	for _, pp := range ti.Partitions {
-		if pp.Leader == 1 {
-			p = pp.Partition
-		}
-	}
-	if p < 0 {
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-	}
-	epoch := ti.Partitions[p].LeaderEpoch
-	if _, err := ts.Broker().awaitTopic("lf", time.Now().Add(10*time.Second), func(tp *topic) bool {
-		return tp != nil && tp.partition(p) != nil && ts.Broker().cl.repl.leader(tp.partition(p)) != nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	id, p, epoch := createLedByOne(t, ts, "lf", 2, 2, map[string]string{"min.insync.replicas": "2"})
+	awaitLeading(t, ts, "lf", p)
 
 	// acks=all: the follower has not fetched, so the HW stays at 0.
 	batch := makeBatch(noProducer, []byte("a"), []byte("b"), []byte("c"))
@@ -276,20 +258,7 @@ func TestLeaderServesFollowerFetch(t *testing.T) {
 // one came.
 func TestLeaderAloneInISRMovesHW(t *testing.T) {
 	ts, rc := twoBrokers(t)
-	id, err := ts.ctl.CreateTopic("alone", 2, 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, _ := ts.ctl.Image().TopicByID(id)
-	var p int32 = -1
-	for _, pp := range ti.Partitions {
-		if pp.Leader == 1 {
-			p = pp.Partition
-		}
-	}
-	if p < 0 {
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-	}
+	_, p, _ := createLedByOne(t, ts, "alone", 2, 2, nil)
 	if err := ts.ctl.FenceBroker(7); err != nil {
 		t.Fatal(err)
 	}
@@ -333,20 +302,7 @@ func TestLeaderAloneInISRMovesHW(t *testing.T) {
 // follower's fetch between the append's HW computation and its move.
 func TestHWNeverPassesJoiningFollower(t *testing.T) {
 	ts, rc := twoBrokers(t)
-	id, err := ts.ctl.CreateTopic("join", 2, 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ti, _ := ts.ctl.Image().TopicByID(id)
-	var p int32 = -1
-	for _, pp := range ti.Partitions {
-		if pp.Leader == 1 {
-			p = pp.Partition
-		}
-	}
-	if p < 0 {
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-	}
+	_, p, _ := createLedByOne(t, ts, "join", 2, 2, nil)
 	// Broker 7 leaves the ISR (fenced), then comes back unfenced: a
 	// replica out of the ISR that may join it.
 	if err := ts.ctl.FenceBroker(7); err != nil {

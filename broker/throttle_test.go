@@ -124,24 +124,9 @@ func TestLeaderReplicationThrottle(t *testing.T) {
 		t.Fatalf("rate 1000: %v", kerr.ErrorForCode(code))
 	}
 	led := func(name string, configs map[string]string) ([16]byte, int32) {
-		id, err := ts.ctl.CreateTopic(name, 2, 2, configs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ti, _ := ts.ctl.Image().TopicByID(id)
-		for _, pp := range ti.Partitions {
-			if pp.Leader != 1 {
-				continue
-			}
-			if _, err := ts.Broker().awaitTopic(name, time.Now().Add(10*time.Second), func(tp *topic) bool {
-				return tp != nil && tp.partition(pp.Partition) != nil && ts.Broker().cl.repl.leader(tp.partition(pp.Partition)) != nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return id, pp.Partition
-		}
-		t.Fatalf("broker 1 leads no partition of %+v", ti.Partitions)
-		return id, -1
+		id, p, _ := createLedByOne(t, ts, name, 2, 2, configs)
+		awaitLeading(t, ts, name, p)
+		return id, p
 	}
 	thr, thrP := led("thr", map[string]string{leaderThrottledList: "*"})
 	free, freeP := led("free", nil)
