@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
@@ -255,17 +254,7 @@ func TestProduceAfterLeadershipMovedRefused(t *testing.T) {
 // record vanish that way).
 func TestHWWaitsForFollowerJoiningISR(t *testing.T) {
 	ts, rc := twoBrokers(t)
-	reg := kmsg.NewPtrBrokerRegistrationRequest()
-	reg.BrokerID, reg.ClusterID, reg.IncarnationID = 8, "sluice-test-cluster", [16]byte{8}
-	l := kmsg.NewBrokerRegistrationRequestListener()
-	l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", 9
-	reg.Listeners = append(reg.Listeners, l)
-	rr := rc.roundTrip(reg).(*kmsg.BrokerRegistrationResponse)
-	hb := kmsg.NewPtrBrokerHeartbeatRequest()
-	hb.BrokerID, hb.BrokerEpoch = 8, rr.BrokerEpoch
-	if r := rc.roundTrip(hb).(*kmsg.BrokerHeartbeatResponse); rr.ErrorCode != 0 || r.ErrorCode != 0 || r.IsFenced {
-		t.Fatalf("broker 8: registration %d, heartbeat %+v", rr.ErrorCode, r)
-	}
+	registerByHand(t, rc, 8)
 	id, p, epoch := createLedByOne(t, ts, "maxisr", 3, 3, nil)
 	log := awaitLeading(t, ts, "maxisr", p)
 	st := ts.Broker().cl.repl.leader(log)

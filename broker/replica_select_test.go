@@ -7,7 +7,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice/sluice/controller"
 	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
 )
@@ -18,17 +17,9 @@ import (
 // the test keeps beating: the session is 3 s).
 func rackPair(t *testing.T, selector string) (ts *testServer, rc *rawConn, beat func()) {
 	t.Helper()
-	voters := []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}}
-	ts = startServer(t, "", withController(1, voters), func(cfg *ServerConfig) {
+	ts, rc = combinedNode(t, func(cfg *ServerConfig) {
 		cfg.Broker.Rack, cfg.Broker.ReplicaSelector = "a", selector
 	})
-	select {
-	case <-ts.Broker().Registered():
-	case <-time.After(15 * time.Second):
-		t.Fatal("the broker did not register within 15 s")
-	}
-	rc = dialRaw(t, ts.addr)
-	t.Cleanup(func() { rc.c.Close() })
 	reg := kmsg.NewPtrBrokerRegistrationRequest()
 	reg.BrokerID, reg.ClusterID, reg.IncarnationID = 7, "sluice-test-cluster", [16]byte{7}
 	rack := "b"

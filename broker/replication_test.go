@@ -18,8 +18,18 @@ import (
 // the test says so.
 func twoBrokers(t *testing.T) (*testServer, *rawConn) {
 	t.Helper()
+	ts, rc := combinedNode(t)
+	registerByHand(t, rc, 7)
+	return ts, rc
+}
+
+// combinedNode starts a combined node (broker 1, the only controller
+// voter: nobody dials it) with opts, waits until its broker registered,
+// and returns it with a raw connection to it.
+func combinedNode(t *testing.T, opts ...func(*ServerConfig)) (*testServer, *rawConn) {
+	t.Helper()
 	voters := []controller.Voter{{ID: 1, Addr: "127.0.0.1:0"}} // one voter: nobody dials it
-	ts := startServer(t, "", withController(1, voters))
+	ts := startServer(t, "", append([]func(*ServerConfig){withController(1, voters)}, opts...)...)
 	select {
 	case <-ts.Broker().Registered():
 	case <-time.After(15 * time.Second):
@@ -27,18 +37,24 @@ func twoBrokers(t *testing.T) (*testServer, *rawConn) {
 	}
 	rc := dialRaw(t, ts.addr)
 	t.Cleanup(func() { rc.c.Close() })
+	return ts, rc
+}
+
+// registerByHand registers broker id over rc (a listener nobody dials)
+// and heartbeats it once, so that it is unfenced.
+func registerByHand(t *testing.T, rc *rawConn, id int32) {
+	t.Helper()
 	reg := kmsg.NewPtrBrokerRegistrationRequest()
-	reg.BrokerID, reg.ClusterID, reg.IncarnationID = 7, "sluice-test-cluster", [16]byte{7}
+	reg.BrokerID, reg.ClusterID, reg.IncarnationID = id, "sluice-test-cluster", [16]byte{byte(id)}
 	l := kmsg.NewBrokerRegistrationRequestListener()
 	l.Name, l.Host, l.Port = "PLAINTEXT", "127.0.0.1", 9
 	reg.Listeners = append(reg.Listeners, l)
 	rr := rc.roundTrip(reg).(*kmsg.BrokerRegistrationResponse)
 	hb := kmsg.NewPtrBrokerHeartbeatRequest()
-	hb.BrokerID, hb.BrokerEpoch = 7, rr.BrokerEpoch
+	hb.BrokerID, hb.BrokerEpoch = id, rr.BrokerEpoch
 	if r := rc.roundTrip(hb).(*kmsg.BrokerHeartbeatResponse); rr.ErrorCode != 0 || r.ErrorCode != 0 || r.IsFenced {
-		t.Fatalf("broker 7: registration %d, heartbeat %+v", rr.ErrorCode, r)
+		t.Fatalf("broker %d: registration %d, heartbeat %+v", id, rr.ErrorCode, r)
 	}
-	return ts, rc
 }
 
 // AlterPartition (API 56) on the active controller's broker: the
