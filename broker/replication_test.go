@@ -57,6 +57,28 @@ func registerByHand(t *testing.T, rc *rawConn, id int32) {
 	}
 }
 
+// awaitISRAlone waits until broker 1 leads partition p of topic name with
+// an ISR of itself alone, and returns the partition's log and leader state.
+func awaitISRAlone(t *testing.T, ts *testServer, name string, p int32) (*partition.Log, *leaderState) {
+	t.Helper()
+	var l *partition.Log
+	var st *leaderState
+	waitFor(t, "the leader's ISR to be itself", 10*time.Second, func() bool {
+		tp := ts.Broker().topics.get(name)
+		if tp == nil || tp.partition(p) == nil {
+			return false
+		}
+		l = tp.partition(p)
+		if st = ts.Broker().cl.repl.leader(l); st == nil {
+			return false
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return slices.Equal(st.mu.isr, []int32{1})
+	})
+	return l, st
+}
+
 // AlterPartition (API 56) on the active controller's broker: the
 // partition leader's ISR change is committed; stale epochs, a sender that
 // does not lead, unknown topics and ineligible replicas get Kafka's codes.
@@ -278,24 +300,7 @@ func TestLeaderAloneInISRMovesHW(t *testing.T) {
 	if err := ts.ctl.FenceBroker(7); err != nil {
 		t.Fatal(err)
 	}
-	var l *partition.Log
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if tp := ts.Broker().topics.get("alone"); tp != nil && tp.partition(p) != nil {
-			l = tp.partition(p)
-			if st := ts.Broker().cl.repl.leader(l); st != nil {
-				st.mu.Lock()
-				isr := slices.Clone(st.mu.isr)
-				st.mu.Unlock()
-				if slices.Equal(isr, []int32{1}) {
-					break
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the leader did not see the ISR shrink to itself")
-		}
-		time.Sleep(5 * time.Millisecond) // polling the leader's state, bounded
-	}
+	l, _ := awaitISRAlone(t, ts, "alone", p)
 	req := produceReq(9, -1, "alone", p, makeBatch(noProducer, []byte("a"), []byte("b")))
 	req.TimeoutMillis = 5000
 	if got := produceOne(t, rc, req); got.ErrorCode != 0 || got.BaseOffset != 0 {
@@ -329,19 +334,7 @@ func TestHWNeverPassesJoiningFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	rm := ts.Broker().cl.repl
-	var st *leaderState
-	waitFor(t, "the leader's ISR to be itself", 10*time.Second, func() bool {
-		tp := ts.Broker().topics.get("join")
-		if tp == nil || tp.partition(p) == nil {
-			return false
-		}
-		if st = rm.leader(tp.partition(p)); st == nil {
-			return false
-		}
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		return slices.Equal(st.mu.isr, []int32{1})
-	})
+	_, st := awaitISRAlone(t, ts, "join", p)
 	if got := produceOne(t, rc, produceReq(9, 1, "join", p, makeBatch(noProducer, []byte("a")))); got.ErrorCode != 0 {
 		t.Fatalf("acks=1: %v", kerr.ErrorForCode(got.ErrorCode))
 	}
