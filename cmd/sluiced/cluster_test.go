@@ -34,6 +34,20 @@ func request(addr string, req kmsg.Request) (kmsg.Response, error) {
 	return requestWithin(addr, req, 5*time.Second)
 }
 
+// topicMetadata is addr's Metadata (v12) answer for topic.
+func topicMetadata(addr, topic string) (*kmsg.MetadataResponse, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = &topic
+	req.Topics = append(req.Topics, mt)
+	r, err := request(addr, req)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*kmsg.MetadataResponse), nil
+}
+
 // requestWithin is request bounded by timeout.
 func requestWithin(addr string, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
 	c, err := net.DialTimeout("tcp", addr, min(2*time.Second, timeout))

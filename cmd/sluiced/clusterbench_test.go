@@ -19,7 +19,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // benchNodes starts three combined nodes with an HTTP listener each and
@@ -327,16 +326,10 @@ func failoverOnce(b *testing.B, session, heartbeat time.Duration, onController b
 
 // leaderIn is partition p's leader of topic in addr's Metadata.
 func leaderIn(addr, topic string, p int32) (int32, bool) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return -1, false
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || int(p) >= len(resp.Topics[0].Partitions) {
 		return -1, false
 	}

@@ -49,16 +49,10 @@ func threeNodes(t *testing.T, extra ...string) (nodes []*proc, addrs []string) {
 
 // leadersOf asks addr for topic's partition leaders (-1 for an error).
 func leadersOf(addr, topic string) ([]int32, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		return nil, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}

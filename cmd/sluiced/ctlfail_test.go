@@ -16,16 +16,10 @@ import (
 // partitionLeaders is each partition's leader and leader epoch of topic
 // in addr's Metadata (-1 for a partition with an error or no leader).
 func partitionLeaders(addr, topic string) (leaders, epochs []int32, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		return nil, nil, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}

@@ -24,16 +24,10 @@ type partView struct {
 
 // topicPartViews asks addr for every partition of topic.
 func topicPartViews(addr, topic string) ([]partView, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		return nil, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}

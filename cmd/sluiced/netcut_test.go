@@ -10,7 +10,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Issue 14: a broker cut off by its namespace's link going down is fenced
@@ -157,16 +156,10 @@ type partInfo struct {
 
 // partitionsOf asks addr for topic's partitions, in partition order.
 func partitionsOf(addr, topic string) ([]partInfo, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		return nil, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}
@@ -183,17 +176,12 @@ func partitionsOf(addr, topic string) ([]partInfo, error) {
 // describePartitions is addr's Metadata answer for topic's partitions, one
 // line each, for failure messages.
 func describePartitions(addr, topic string) string {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return err.Error()
 	}
 	var b strings.Builder
-	for _, t := range r.(*kmsg.MetadataResponse).Topics {
+	for _, t := range resp.Topics {
 		fmt.Fprintf(&b, "%s: error %d\n", *t.Topic, t.ErrorCode)
 		for _, p := range t.Partitions {
 			fmt.Fprintf(&b, "  %d: error %d leader %d epoch %d replicas %v isr %v\n", p.Partition, p.ErrorCode, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR)

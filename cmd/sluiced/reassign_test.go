@@ -25,16 +25,10 @@ import (
 // partitionReplicas asks addr for topic-p's replicas and leader, and the
 // cluster's controller.
 func partitionReplicas(addr, topic string, p int32) (replicas []int32, leader, controller int32, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return nil, -1, -1, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || int(p) >= len(resp.Topics[0].Partitions) {
 		return nil, -1, -1, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}

@@ -98,16 +98,10 @@ func (c *replCluster) live() []string {
 
 // partitionState asks addr for topic's partition p: leader and ISR.
 func partitionState(addr, topic string, p int32) (leader int32, isr []int32, err error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Version = 12
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = &topic
-	req.Topics = append(req.Topics, mt)
-	r, err := request(addr, req)
+	resp, err := topicMetadata(addr, topic)
 	if err != nil {
 		return -1, nil, err
 	}
-	resp := r.(*kmsg.MetadataResponse)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || int(p) >= len(resp.Topics[0].Partitions) {
 		return -1, nil, fmt.Errorf("metadata for %s: %+v", topic, resp.Topics)
 	}
