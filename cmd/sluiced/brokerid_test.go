@@ -18,9 +18,7 @@ import (
 // (for broker-only nodes to join) and the client addresses.
 func combinedThree(t *testing.T, clusterID string) (voters, addrs []string) {
 	t.Helper()
-	for id := 1; id <= 3; id++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
-	}
+	voters = threeVoters(t)
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(t, rolesEnv(voters, "broker,controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", clusterID,
@@ -32,6 +30,17 @@ func combinedThree(t *testing.T, clusterID string) (voters, addrs []string) {
 	}
 	agreed(t, addrs, 20*time.Second, brokersAre(1, 2, 3))
 	return voters, addrs
+}
+
+// threeVoters is controller.quorum.voters for three nodes, ids 1 to 3,
+// each at a free loopback port.
+func threeVoters(t *testing.T) []string {
+	t.Helper()
+	var voters []string
+	for id := 1; id <= 3; id++ {
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
+	}
+	return voters
 }
 
 // brokerPort polls addr's Metadata until broker id is listed at a port
@@ -196,10 +205,7 @@ func TestRemoveBrokerOnlyNode(t *testing.T) {
 // controller through it, registers, follows the metadata log and takes
 // partitions.
 func TestBrokerOnlyBootstrapServers(t *testing.T) {
-	var voters []string
-	for id := 1; id <= 3; id++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
-	}
+	voters := threeVoters(t)
 	var ctlAddrs []string
 	for i := range 3 {
 		_, addr, _ := strings.Cut(voters[i], "@")

@@ -37,10 +37,7 @@ func controllerTLS(t *testing.T, protocol, extra string) {
 	ca := testcerts.NewCA(t, "controller CA")
 	keystore := ca.Issue(t, testcerts.Options{}).WriteKeystore(t, dir, "node.pem")
 	truststore := ca.WriteCA(t, dir, "ca.pem")
-	var voters []string
-	for id := 1; id <= 3; id++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
-	}
+	voters := threeVoters(t)
 	common := fmt.Sprintf(`controller.quorum.voters=%s
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:%s

@@ -183,10 +183,7 @@ func quorumLeader(t *testing.T, seeds []string, leader int32) {
 // elects another while the brokers keep creating topics; a broker-only
 // node restarted after kill -9 registers again.
 func TestDedicatedControllers(t *testing.T) {
-	var voters []string
-	for id := 1; id <= 3; id++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
-	}
+	voters := threeVoters(t)
 	var ctls []*proc
 	for i := range 3 {
 		_, addr, _ := strings.Cut(voters[i], "@")
@@ -277,21 +274,7 @@ func TestDedicatedControllers(t *testing.T) {
 // Three combined nodes, then a broker-only node added later: it
 // registers, follows the metadata log and receives new partitions.
 func TestBrokerOnlyJoinsCombined(t *testing.T) {
-	var voters []string
-	for id := 1; id <= 3; id++ {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", id, freePort(t)))
-	}
-	var addrs []string
-	for i := range 3 {
-		_, ctl, _ := strings.Cut(voters[i], "@")
-		p := start(t, rolesEnv(voters, "broker,controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", "roles-mixed",
-			"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0,CONTROLLER://"+ctl)
-		if p.addr == "" {
-			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
-		}
-		addrs = append(addrs, p.addr)
-	}
-	agreed(t, addrs, 20*time.Second, brokersAre(1, 2, 3))
+	voters, addrs := combinedThree(t, "roles-mixed")
 	b4 := start(t, rolesEnv(voters, "broker"), "--node-id", "4", "--cluster-id", "roles-mixed",
 		"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0")
 	if b4.addr == "" {
