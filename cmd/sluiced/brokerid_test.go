@@ -205,16 +205,10 @@ func TestRemoveBrokerOnlyNode(t *testing.T) {
 // controller through it, registers, follows the metadata log and takes
 // partitions.
 func TestBrokerOnlyBootstrapServers(t *testing.T) {
-	voters := threeVoters(t)
+	_, ctls := threeControllers(t, "bootstrap-servers")
 	var ctlAddrs []string
-	for i := range 3 {
-		_, addr, _ := strings.Cut(voters[i], "@")
-		p := start(t, rolesEnv(voters, "controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", "bootstrap-servers",
-			"--data-dir", t.TempDir(), "--listen", "CONTROLLER://"+addr)
-		if p.addr != addr {
-			t.Fatalf("controller %d: ready at %q, want %s:\n%s", i+1, p.addr, addr, p.stderr)
-		}
-		ctlAddrs = append(ctlAddrs, addr)
+	for _, p := range ctls {
+		ctlAddrs = append(ctlAddrs, p.addr)
 	}
 	leader := agreed(t, ctlAddrs, 20*time.Second, brokersAre())
 	bootstrap := ctlAddrs[leader%3] // not the active controller

@@ -178,22 +178,30 @@ func quorumLeader(t *testing.T, seeds []string, leader int32) {
 	}
 }
 
-// Three controller-only nodes and two broker-only nodes: only the brokers
-// are in Metadata and get replicas; kill -9 of the active controller
-// elects another while the brokers keep creating topics; a broker-only
-// node restarted after kill -9 registers again.
-func TestDedicatedControllers(t *testing.T) {
+// threeControllers starts three controller-only nodes (ids 1 to 3) of
+// cluster clusterID and returns the voters and the processes.
+func threeControllers(t *testing.T, clusterID string) ([]string, []*proc) {
+	t.Helper()
 	voters := threeVoters(t)
 	var ctls []*proc
 	for i := range 3 {
 		_, addr, _ := strings.Cut(voters[i], "@")
-		p := start(t, rolesEnv(voters, "controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", "roles-test",
+		p := start(t, rolesEnv(voters, "controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", clusterID,
 			"--data-dir", t.TempDir(), "--listen", "CONTROLLER://"+addr)
 		if p.addr != addr {
 			t.Fatalf("controller %d: ready at %q, want %s:\n%s", i+1, p.addr, addr, p.stderr)
 		}
 		ctls = append(ctls, p)
 	}
+	return voters, ctls
+}
+
+// Three controller-only nodes and two broker-only nodes: only the brokers
+// are in Metadata and get replicas; kill -9 of the active controller
+// elects another while the brokers keep creating topics; a broker-only
+// node restarted after kill -9 registers again.
+func TestDedicatedControllers(t *testing.T) {
+	voters, ctls := threeControllers(t, "roles-test")
 	brokerDirs := []string{t.TempDir(), t.TempDir()}
 	startBroker := func(i int) *proc {
 		p := start(t, rolesEnv(voters, "broker"), "--node-id", strconv.Itoa(4+i), "--cluster-id", "roles-test",
