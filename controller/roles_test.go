@@ -78,18 +78,26 @@ func TestMuxServesKafkaFrames(t *testing.T) {
 	}
 }
 
+// openObserver opens node id as an observer (process.roles=broker) of
+// c's quorum, on a loopback port; the caller closes it.
+func openObserver(t *testing.T, c *cluster, id int32) *Controller {
+	t.Helper()
+	ocfg := testConfig(id, c.voters, t.TempDir())
+	ocfg.Observer, ocfg.ListenAddr = true, "127.0.0.1:0"
+	obs, err := Open(ocfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs
+}
+
 // An observer (process.roles=broker) is not a voter: it follows the
 // metadata log once the leader adds it, never leads, and a second
 // AddObserver at the same address changes nothing.
 func TestObserverFollowsLog(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.leader()
-	ocfg := testConfig(4, c.voters, t.TempDir())
-	ocfg.Observer, ocfg.ListenAddr = true, "127.0.0.1:0"
-	obs, err := Open(ocfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	obs := openObserver(t, c, 4)
 	defer obs.Close()
 	if _, err := leader.RegisterBroker(BrokerRegistration{BrokerID: 7}); err != nil {
 		t.Fatal(err)
@@ -135,12 +143,7 @@ func TestObserverFollowsLog(t *testing.T) {
 func TestUnregisterBroker(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.leader()
-	ocfg := testConfig(4, c.voters, t.TempDir())
-	ocfg.Observer, ocfg.ListenAddr = true, "127.0.0.1:0"
-	obs, err := Open(ocfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	obs := openObserver(t, c, 4)
 	defer obs.Close()
 	if err := leader.AddObserver(4, obs.Addr()); err != nil {
 		t.Fatal(err)
