@@ -14,8 +14,18 @@ import (
 // heartbeats here).
 func openSingle(t *testing.T, brokers int32) (*Controller, map[int32]int64) {
 	t.Helper()
+	return openSingleWith(t, brokers, nil)
+}
+
+// openSingleWith is openSingle with tweak, if not nil, applied to the
+// controller's config before it opens.
+func openSingleWith(t *testing.T, brokers int32, tweak func(*Config)) (*Controller, map[int32]int64) {
+	t.Helper()
 	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
 	cfg.SessionTimeout = time.Minute
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	ctl, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +37,14 @@ func openSingle(t *testing.T, brokers int32) (*Controller, map[int32]int64) {
 		}
 		return ""
 	})
+	return ctl, registerUnfenced(t, ctl, brokers)
+}
+
+// registerUnfenced registers brokers 1..brokers on ctl (incarnation {id})
+// and heartbeats each once, so that they are unfenced; it returns their
+// broker epochs.
+func registerUnfenced(t *testing.T, ctl *Controller, brokers int32) map[int32]int64 {
+	t.Helper()
 	epochs := map[int32]int64{}
 	for id := int32(1); id <= brokers; id++ {
 		e, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
@@ -38,7 +56,7 @@ func openSingle(t *testing.T, brokers int32) (*Controller, map[int32]int64) {
 		}
 		epochs[id] = e
 	}
-	return ctl, epochs
+	return epochs
 }
 
 func TestAlterPartition(t *testing.T) {

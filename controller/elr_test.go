@@ -3,7 +3,6 @@ package controller
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/sluice/sluice/metadata"
 )
@@ -12,32 +11,9 @@ import (
 // min.insync.replicas of 2; it returns the brokers' incarnations too.
 func openELR(t *testing.T, brokers int32) (*Controller, map[int32]int64) {
 	t.Helper()
-	cfg := testConfig(1, []Voter{{ID: 1, Addr: freeAddr(t)}}, t.TempDir())
-	cfg.SessionTimeout = time.Minute
-	cfg.EligibleLeaderReplicas, cfg.DefaultMinInsync = true, 2
-	ctl, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ctl.Close() })
-	eventually(t, 10*time.Second, func() string {
-		if !ctl.IsLeader() {
-			return "no leader"
-		}
-		return ""
+	return openSingleWith(t, brokers, func(cfg *Config) {
+		cfg.EligibleLeaderReplicas, cfg.DefaultMinInsync = true, 2
 	})
-	epochs := map[int32]int64{}
-	for id := int32(1); id <= brokers; id++ {
-		e, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ctl.Heartbeat(id, e); err != nil {
-			t.Fatal(err)
-		}
-		epochs[id] = e
-	}
-	return ctl, epochs
 }
 
 // TestELRTransitions walks one RF=3, min.insync.replicas=2 partition

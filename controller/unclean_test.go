@@ -278,17 +278,7 @@ func TestUncleanElectionPeriodic(t *testing.T) {
 		return ctl
 	}
 	ctl := open()
-	epochs := map[int32]int64{}
-	for id := int32(1); id <= 2; id++ {
-		e, err := ctl.RegisterBroker(BrokerRegistration{BrokerID: id, Incarnation: metadata.UUID{byte(id)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ctl.Heartbeat(id, e); err != nil {
-			t.Fatal(err)
-		}
-		epochs[id] = e
-	}
+	epochs := registerUnfenced(t, ctl, 2)
 	if _, err := ctl.CreateTopic("t", 1, 2, nil); err != nil {
 		t.Fatal(err)
 	}
