@@ -1,10 +1,8 @@
 package netio
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
 )
 
 // pendWant is the answer to opPend id: id, "P", the first 10 bytes.
@@ -129,17 +127,7 @@ func TestShutdownFinishesPending(t *testing.T) {
 	c := dial(t, s)
 	c.send(req(opPend, 1), req(opPend, 2))
 	eventually(t, "both handled", func() bool { return h.handled.Load() == 2 })
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
-	eventually(t, "Shutdown to start draining", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.mu.draining
-	})
+	shut := startShutdown(t, s)
 	h.release(2)
 	h.release(1)
 	for id := uint32(1); id <= 2; id++ {

@@ -369,17 +369,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	q := req(opHold, 1)
 	c.send(q)
 	<-h.entered
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		shut <- s.Shutdown(ctx)
-	}()
-	eventually(t, "Shutdown to start draining", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.mu.draining
-	})
+	shut := startShutdown(t, s)
 	if late, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
 		late.Close()
 		t.Fatal("a new connection was accepted while shutting down")
@@ -684,4 +674,22 @@ func TestHealth(t *testing.T) {
 	}
 	s.lns[0].ln.Close() // the fault: the listening socket is gone
 	eventually(t, "Health to report it", func() bool { return errors.Is(s.Health(), ErrNotAccepting) })
+}
+
+// startShutdown runs s.Shutdown (within 10 s) in the background and
+// returns its result's channel once s has started draining.
+func startShutdown(t *testing.T, s *Server) <-chan error {
+	t.Helper()
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	eventually(t, "Shutdown to start draining", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.mu.draining
+	})
+	return shut
 }
