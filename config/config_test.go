@@ -486,14 +486,6 @@ func TestInterBrokerLogin(t *testing.T) {
 			t.Fatalf("%s:\ngot %+v (unknown %q, ignored %q), want %+v", file, c.InterBroker, s.Unknown(), s.IgnoredKeys(), want)
 		}
 	}
-	bad := func(file, key string) {
-		t.Helper()
-		_, _, err := load(t, file, nil)
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != key {
-			t.Fatalf("%s: err %v, want one on %s", file, err, key)
-		}
-	}
 	ok("", InterBroker{Listener: "PLAINTEXT", Protocol: listener.Plaintext})
 	ok(base+"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"+
 		`listener.name.internal.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="b-pw";`+"\n",
@@ -501,9 +493,19 @@ func TestInterBrokerLogin(t *testing.T) {
 	ok(base+"sasl.enabled.mechanisms=PLAIN\n"+ // unset mechanism: the first enabled one
 		`listener.name.INTERNAL.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="p" user_b="p";`+"\n",
 		InterBroker{Listener: "INTERNAL", Protocol: listener.SASLSSL, Mechanism: "PLAIN", Username: "b", Password: "p"})
-	bad(base, "inter.broker.listener.name") // no login
-	bad(base+"sasl.mechanism.inter.broker.protocol=GSSAPI\n", "sasl.mechanism.inter.broker.protocol")
-	bad(base+"listener.name.internal.scram-sha-256.sasl.jaas.config=nope\n", "listener.name.internal.scram-sha-256.sasl.jaas.config")
+	refusedOn(t, base, "inter.broker.listener.name") // no login
+	refusedOn(t, base+"sasl.mechanism.inter.broker.protocol=GSSAPI\n", "sasl.mechanism.inter.broker.protocol")
+	refusedOn(t, base+"listener.name.internal.scram-sha-256.sasl.jaas.config=nope\n", "listener.name.internal.scram-sha-256.sasl.jaas.config")
+}
+
+// refusedOn checks that loading file fails with an error on key.
+func refusedOn(t *testing.T, file, key string) {
+	t.Helper()
+	_, _, err := load(t, file, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != key {
+		t.Fatalf("%s: err %v, want one on %s", file, err, key)
+	}
 }
 
 // clusterTimingDefaults sets the heartbeat, session and replication
@@ -532,14 +534,6 @@ func TestControllerClient(t *testing.T) {
 		}
 		return c
 	}
-	bad := func(file, key string) {
-		t.Helper()
-		_, _, err := load(t, file, nil)
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != key {
-			t.Fatalf("%s: err %v, want one on %s", file, err, key)
-		}
-	}
 	ok("", InterBroker{Listener: "CONTROLLER", Protocol: listener.Plaintext})
 	c := ok(broker+"sasl.mechanism.controller.protocol=SCRAM-SHA-256\n"+
 		`listener.name.controller.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="ctl" password="c-pw";`+"\n",
@@ -549,8 +543,8 @@ func TestControllerClient(t *testing.T) {
 	}
 	ok(broker+`listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="p";`+"\n",
 		InterBroker{Listener: "CONTROLLER", Protocol: listener.SASLSSL, Mechanism: "PLAIN", Username: "b", Password: "p"})
-	bad(broker, "controller.listener.names") // no login
-	bad(broker+"sasl.mechanism.controller.protocol=GSSAPI\n", "sasl.mechanism.controller.protocol")
+	refusedOn(t, broker, "controller.listener.names") // no login
+	refusedOn(t, broker+"sasl.mechanism.controller.protocol=GSSAPI\n", "sasl.mechanism.controller.protocol")
 	// A controller-only node: its internal listener speaks SSL.
 	c = ok("process.roles=controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:9093\nlisteners=CONTROLLER://127.0.0.1:9093\n"+
 		"listener.security.protocol.map=CONTROLLER:SSL\n", InterBroker{Listener: "CONTROLLER", Protocol: listener.SSL})
