@@ -15,6 +15,7 @@ import (
 	"github.com/sluice/sluice/group"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
+	"github.com/sluice/sluice/sendfile"
 )
 
 // fastCleaner makes the log cleaner look for dirty logs every 20 ms.
@@ -24,6 +25,18 @@ func fastCleaner(c *ServerConfig) { c.Store.CleanerBackoff = 20 * time.Milliseco
 type logRecord struct {
 	offset     int64
 	key, value string
+}
+
+// regionBytes reads region r of a log read and releases it.
+func regionBytes(t *testing.T, r sendfile.Region) []byte {
+	t.Helper()
+	buf := make([]byte, r.Len)
+	_, err := r.File.ReadAt(buf, r.Off)
+	r.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf
 }
 
 // readLog reads every record of l from its start through Read.
@@ -36,12 +49,7 @@ func readLog(t *testing.T, l *partition.Log) []logRecord {
 			t.Fatalf("read at %d: %v", off, err)
 		}
 		for _, r := range res.Regions {
-			buf := make([]byte, r.Len)
-			_, err := r.File.ReadAt(buf, r.Off)
-			r.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
+			buf := regionBytes(t, r)
 			err = segment.Split(buf, func(b []byte, h segment.Header) error {
 				off = h.LastOffset() + 1
 				return segment.Records(b, func(rec segment.Record) bool {

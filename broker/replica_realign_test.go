@@ -111,12 +111,7 @@ func logBytes(t *testing.T, l *partition.Log) []byte {
 			t.Fatalf("replica read at %d of %d: %v", off, l.LogEndOffset(), err)
 		}
 		for _, r := range res.Regions {
-			buf := make([]byte, r.Len)
-			_, err := r.File.ReadAt(buf, r.Off)
-			r.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
+			buf := regionBytes(t, r)
 			out = append(out, buf...)
 			if err := segment.Split(buf, func(_ []byte, h segment.Header) error {
 				off = h.LastOffset() + 1
