@@ -303,14 +303,7 @@ func TestELRLeaderAfterISRLost(t *testing.T) {
 	var acks []acked
 	produce := func(n int, tag string) {
 		t.Helper()
-		for i := range n {
-			v := fmt.Sprintf("%s-%d", tag, i)
-			sp := produceRaw(t, at, topic, oneBatch(t, v))
-			if sp.ErrorCode != 0 {
-				t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
-			}
-			acks = append(acks, acked{value: v, offset: sp.BaseOffset})
-		}
+		acks = append(acks, produceAcked(t, at, topic, tag, n)...)
 	}
 	produce(20, "all-three")
 	c.nodes[first-1].stop()

@@ -415,6 +415,22 @@ func checkAcked(t *testing.T, ctx context.Context, addrs []string, topic string,
 	t.Logf("%d acknowledged records read back exactly once at their offsets", len(want))
 }
 
+// produceAcked sends n one-record acks=all Produces, values tag-0 to
+// tag-(n-1), to addr's topic-0 and returns where each was acknowledged.
+func produceAcked(t *testing.T, addr, topic, tag string, n int) []acked {
+	t.Helper()
+	var out []acked
+	for i := range n {
+		v := fmt.Sprintf("%s-%d", tag, i)
+		sp := produceRaw(t, addr, topic, oneBatch(t, v))
+		if sp.ErrorCode != 0 {
+			t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		out = append(out, acked{value: v, offset: sp.BaseOffset})
+	}
+	return out
+}
+
 // produceRaw sends one acks=all Produce of records to addr's topic-0 and
 // returns its partition answer.
 func produceRaw(t *testing.T, addr, topic string, records []byte) kmsg.ProduceResponseTopicPartition {

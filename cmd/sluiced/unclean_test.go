@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -117,16 +116,7 @@ func loseISR(t *testing.T, c *splitCluster, topic string) (leader int32, followe
 	at := c.addrs[leader-1]
 	produce := func(tag string, n int) []acked {
 		t.Helper()
-		var out []acked
-		for i := range n {
-			v := fmt.Sprintf("%s-%d", tag, i)
-			sp := produceRaw(t, at, topic, oneBatch(t, v))
-			if sp.ErrorCode != 0 {
-				t.Fatalf("produce %s: %v", v, kerr.ErrorForCode(sp.ErrorCode))
-			}
-			out = append(out, acked{value: v, offset: sp.BaseOffset})
-		}
-		return out
+		return produceAcked(t, at, topic, tag, n)
 	}
 	onAll = produce("all-three", 10)
 	for _, f := range followers {
