@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	be "encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -104,6 +105,13 @@ func viewOf(addr string) (clusterView, error) {
 	}
 	p := qr.Topics[0].Partitions[0]
 	v.leader, v.epoch = p.LeaderID, p.LeaderEpoch
+	// By node id: a dynamic quorum lists its voters in the order they
+	// joined, which concurrent joins leave open.
+	byID := func(a, b kmsg.DescribeQuorumResponseTopicPartitionReplicaState) int {
+		return cmp.Compare(a.ReplicaID, b.ReplicaID)
+	}
+	slices.SortFunc(p.CurrentVoters, byID)
+	slices.SortFunc(p.Observers, byID)
 	for _, s := range p.CurrentVoters {
 		v.voters, v.votersLEO = append(v.voters, s.ReplicaID), append(v.votersLEO, s.LogEndOffset)
 	}
