@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,14 +20,8 @@ import (
 // start-up); otherwise the first group request creates the topic and opens
 // it, as Kafka creates __consumer_offsets on first use.
 
-// groupsEntry is one broker's coordinator; mu serialises its opening.
-type groupsEntry struct {
-	openMu sync.Mutex // serializes opening (its topic's creation); taken before mu, never by the reconciler
-	mu     sync.Mutex
-	cfg    group.Config
-	c      *group.Coordinator
-	closed bool // closeGroups ran: never reopen
-}
+// groupsEntry is one broker's group coordinator (coordentry.go).
+type groupsEntry = coordEntry[*group.Coordinator, group.Config]
 
 // errGroupsClosed: the broker is shutting down.
 var errGroupsClosed = errors.New("broker: group coordinator closed")
@@ -47,57 +40,26 @@ func (b *Broker) loadGroups() error {
 // groups returns the broker's group coordinator, opening it on first use.
 func (b *Broker) groups() (*group.Coordinator, error) {
 	_ = b.awaitReady(startWait) // in a cluster: __consumer_offsets follows the image
-	e := b.groupsEntry()
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errGroupsClosed
-	}
-	if c := e.c; c != nil {
-		e.mu.Unlock()
-		return c, nil
-	}
-	e.mu.Unlock()
-	e.openMu.Lock()
-	defer e.openMu.Unlock()
-	e.mu.Lock() // again: closed or opened while this one waited
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errGroupsClosed
-	}
-	if c := e.c; c != nil {
-		e.mu.Unlock()
-		return c, nil
-	}
-	cfg := e.cfg
-	e.mu.Unlock()
-	if cfg.Logger == nil {
-		cfg.Logger = b.log
-	}
-	cfg.LoadOnElection = b.cl != nil // coordinators.go
-	// Not under e.mu: in a cluster, creating the topic waits until this
-	// broker's reconciler has applied it, and the reconciler takes e.mu
-	// after each pass (electCoordinators): held here, every metadata
-	// change on this broker stalled for clusterWait (10 s) when a request
-	// created __consumer_offsets (BenchmarkMetadataPropagation found it).
-	t, err := b.offsetsTopic(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errGroupsClosed
-	}
-	c, err := group.Open(cfg, t.partitions)
-	if err != nil {
-		return nil, fmt.Errorf("broker: cannot open group coordinator: %w", err)
-	}
-	e.c = c
-	if b.cl != nil {
-		b.electOn(group.TopicName, c.Elect, c.Resign)
-	}
-	return c, nil
+	return b.groupsEntry().get(errGroupsClosed, func(cfg group.Config) (func() (*group.Coordinator, error), error) {
+		if cfg.Logger == nil {
+			cfg.Logger = b.log
+		}
+		cfg.LoadOnElection = b.cl != nil // coordinators.go
+		t, err := b.offsetsTopic(cfg)    // not under the entry's mu (coordentry.go)
+		if err != nil {
+			return nil, err
+		}
+		return func() (*group.Coordinator, error) {
+			c, err := group.Open(cfg, t.partitions)
+			if err != nil {
+				return nil, fmt.Errorf("broker: cannot open group coordinator: %w", err)
+			}
+			if b.cl != nil {
+				b.electOn(group.TopicName, c.Elect, c.Resign)
+			}
+			return c, nil
+		}, nil
+	})
 }
 
 // closeGroups closes the broker's coordinator (answering long-polls with

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,15 +26,8 @@ import (
 // partitions; so is a marker older than the partition's producer epoch
 // (a newer instance already ended the transaction there).
 
-// txnEntry is one broker's transaction coordinator; mu serialises its
-// opening.
-type txnEntry struct {
-	openMu sync.Mutex // serializes opening (its topic's creation); taken before mu, never by the reconciler
-	mu     sync.Mutex
-	cfg    txn.Config
-	c      *txn.Coordinator
-	closed bool
-}
+// txnEntry is one broker's transaction coordinator (coordentry.go).
+type txnEntry = coordEntry[*txn.Coordinator, txn.Config]
 
 var errTxnsClosed = errors.New("broker: transaction coordinator closed")
 
@@ -52,55 +44,27 @@ func (b *Broker) loadTxns() error {
 // use.
 func (b *Broker) txns() (*txn.Coordinator, error) {
 	_ = b.awaitReady(startWait) // in a cluster: __transaction_state follows the image
-	e := &b.tx
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errTxnsClosed
-	}
-	if c := e.c; c != nil {
-		e.mu.Unlock()
-		return c, nil
-	}
-	e.mu.Unlock()
-	e.openMu.Lock()
-	defer e.openMu.Unlock()
-	e.mu.Lock() // again: closed or opened while this one waited
-	if e.closed {
-		e.mu.Unlock()
-		return nil, errTxnsClosed
-	}
-	if c := e.c; c != nil {
-		e.mu.Unlock()
-		return c, nil
-	}
-	cfg := e.cfg
-	e.mu.Unlock()
-	if cfg.Logger == nil {
-		cfg.Logger = b.log
-	}
-	cfg.LoadOnElection = b.cl != nil // coordinators.go
-	// Not under e.mu: creating the topic waits for this broker's
-	// reconciler, which takes e.mu after each pass (see groups).
-	t, err := b.txnStateTopic(cfg)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, errTxnsClosed
-	}
-	c, err := txn.Open(cfg, t.partitions, txn.Hooks{NewProducerID: b.producerIDs.next, WriteMarkers: b.writeMarkers})
-	if err != nil {
-		return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
-	}
-	e.c = c
-	b.SetTxnVerifier(txnProduceVerifier{b, c})
-	if b.cl != nil {
-		b.electOn(txn.TopicName, c.Elect, c.Resign)
-	}
-	return c, nil
+	return b.tx.get(errTxnsClosed, func(cfg txn.Config) (func() (*txn.Coordinator, error), error) {
+		if cfg.Logger == nil {
+			cfg.Logger = b.log
+		}
+		cfg.LoadOnElection = b.cl != nil // coordinators.go
+		t, err := b.txnStateTopic(cfg)   // not under the entry's mu (coordentry.go)
+		if err != nil {
+			return nil, err
+		}
+		return func() (*txn.Coordinator, error) {
+			c, err := txn.Open(cfg, t.partitions, txn.Hooks{NewProducerID: b.producerIDs.next, WriteMarkers: b.writeMarkers})
+			if err != nil {
+				return nil, fmt.Errorf("broker: cannot open transaction coordinator: %w", err)
+			}
+			b.SetTxnVerifier(txnProduceVerifier{b, c})
+			if b.cl != nil {
+				b.electOn(txn.TopicName, c.Elect, c.Resign)
+			}
+			return c, nil
+		}, nil
+	})
 }
 
 // closeTxns stops the coordinator; later transactional requests get
