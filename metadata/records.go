@@ -393,13 +393,11 @@ func (rec Partition) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.int32(rec.LeaderEpoch)
 	w.int32(rec.PartitionEpoch)
-	if rec.Version() == 1 {
+	if rec.Version() >= 1 { // version 2 adds to version 1's fields
 		w.int32s(rec.EligibleLeaderReplicas)
 		w.int32s(rec.LastKnownElr)
 	}
 	if rec.Version() == 2 {
-		w.int32s(rec.EligibleLeaderReplicas)
-		w.int32s(rec.LastKnownElr)
 		w.int32s(rec.Adding)
 		w.int32s(rec.Removing)
 	}
@@ -413,16 +411,14 @@ func (rec *Partition) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.LeaderEpoch = r.int32()
 	rec.PartitionEpoch = r.int32()
-	if r.version == 1 {
+	if r.version >= 1 { // version 2 adds to version 1's fields
 		rec.EligibleLeaderReplicas = r.int32s()
 		rec.LastKnownElr = r.int32s()
-		if r.err == nil && rec.Version() != 1 {
-			r.err = fmt.Errorf("%w: partition version 1 without an ELR", ErrCorrupt)
-		}
+	}
+	if r.version == 1 && r.err == nil && rec.Version() != 1 {
+		r.err = fmt.Errorf("%w: partition version 1 without an ELR", ErrCorrupt)
 	}
 	if r.version == 2 {
-		rec.EligibleLeaderReplicas = r.int32s()
-		rec.LastKnownElr = r.int32s()
 		rec.Adding = r.int32s()
 		rec.Removing = r.int32s()
 		if !rec.Reassigning() && r.err == nil {
@@ -437,13 +433,11 @@ func (rec PartitionChange) encodeFields(w *writer) {
 	w.int32(rec.Leader)
 	w.nullableInt32s(rec.ISR)
 	w.nullableInt32s(rec.Replicas)
-	if rec.Version() == 1 {
+	if rec.Version() >= 1 { // version 2 adds to version 1's fields
 		w.nullableInt32s(rec.EligibleLeaderReplicas)
 		w.nullableInt32s(rec.LastKnownElr)
 	}
 	if rec.Version() == 2 {
-		w.nullableInt32s(rec.EligibleLeaderReplicas)
-		w.nullableInt32s(rec.LastKnownElr)
 		w.nullableInt32s(rec.Adding)
 		w.nullableInt32s(rec.Removing)
 	}
@@ -455,16 +449,14 @@ func (rec *PartitionChange) decodeFields(r *reader) {
 	rec.Leader = r.int32()
 	rec.ISR = r.nullableInt32s()
 	rec.Replicas = r.nullableInt32s()
-	if r.version == 1 {
+	if r.version >= 1 { // version 2 adds to version 1's fields
 		rec.EligibleLeaderReplicas = r.nullableInt32s()
 		rec.LastKnownElr = r.nullableInt32s()
-		if r.err == nil && rec.Version() != 1 {
-			r.err = fmt.Errorf("%w: partition change version 1 without an ELR", ErrCorrupt)
-		}
+	}
+	if r.version == 1 && r.err == nil && rec.Version() != 1 {
+		r.err = fmt.Errorf("%w: partition change version 1 without an ELR", ErrCorrupt)
 	}
 	if r.version == 2 {
-		rec.EligibleLeaderReplicas = r.nullableInt32s()
-		rec.LastKnownElr = r.nullableInt32s()
 		rec.Adding = r.nullableInt32s()
 		rec.Removing = r.nullableInt32s()
 		if rec.Adding == nil && rec.Removing == nil && r.err == nil {
