@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,6 +111,20 @@ func (rc *rawConn) send(req kmsg.Request) int32 {
 	rc.corr++
 	rc.write(rc.fmt.AppendRequest(nil, req, rc.corr))
 	return rc.corr
+}
+
+// sendRefused sends a request the broker may refuse by closing the
+// connection before it has read it all (an oversized frame): a write
+// failing with EPIPE or ECONNRESET is then the expected outcome, which
+// expectClosed confirms.
+func (rc *rawConn) sendRefused(req kmsg.Request) {
+	rc.t.Helper()
+	rc.corr++
+	rc.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := rc.c.Write(rc.fmt.AppendRequest(nil, req, rc.corr))
+	if err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		rc.t.Fatalf("write: %v", err)
+	}
 }
 
 // write writes a whole frame, size prefix included.

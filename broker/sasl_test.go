@@ -204,7 +204,7 @@ func TestSASLProtocolErrors(t *testing.T) {
 		rc.roundTrip(hs)
 		au := kmsg.NewPtrSASLAuthenticateRequest()
 		au.SASLAuthBytes = make([]byte, auth.MaxTokenBytes+1)
-		rc.send(au)
+		rc.sendRefused(au)
 		rc.expectClosed()
 	})
 	t.Run("scram wrong nonce", func(t *testing.T) {
