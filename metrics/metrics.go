@@ -257,11 +257,22 @@ func (l slogPrintln) Println(v ...any) {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Instrument wraps h to count, time and size every request by API key.
-func (m *Metrics) Instrument(h netio.Handler) netio.Handler { return &instrumented{m: m, h: h} }
+// The result is a netio.QuickChecker that asks h when h is one.
+func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
+	q, _ := h.(netio.QuickChecker)
+	return &instrumented{m: m, h: h, q: q}
+}
 
 type instrumented struct {
 	m *Metrics
 	h netio.Handler
+	q netio.QuickChecker // h's, or nil
+}
+
+// Quick forwards to the wrapped Handler (netio.QuickChecker); false when
+// it has no such method.
+func (i *instrumented) Quick(c *netio.Conn, frame []byte) bool {
+	return i.q != nil && i.q.Quick(c, frame)
 }
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {

@@ -31,11 +31,15 @@ func (c *conn) settle(f flight) bool {
 	c.mu.Lock()
 	if !pending && len(c.mu.flights) == 0 {
 		goOn, drop := c.queueResponseLocked(f)
+		var next []byte
+		if goOn && len(c.mu.frames) > 0 {
+			next = c.mu.frames[0] // only this goroutine takes frames
+		}
 		c.mu.Unlock()
 		if drop != nil {
 			drop.Release()
 		}
-		kick(c.writeKick)
+		c.sendQueued(next != nil && c.quick(next))
 		return goOn
 	}
 	c.mu.handling = false
@@ -49,10 +53,16 @@ func (c *conn) settle(f flight) bool {
 		go c.complete()
 	}
 	c.mu.Unlock()
+	c.sendQueued(false) // what earlier frames' responses held back
 	if f.err != nil || f.panicked {
 		return false // the completer queues it in order, then the close
 	}
 	return c.waitRoom()
+}
+
+// quick reports whether the Handler calls frame quick (QuickChecker).
+func (c *conn) quick(frame []byte) bool {
+	return c.srv.quick != nil && c.srv.quick.Quick(&c.pub, frame)
 }
 
 // waitRoom waits until fewer than MaxPending responses are pending; false
@@ -115,11 +125,13 @@ func (c *conn) complete() {
 			c.mu.waits--
 		}
 		_, drop := c.queueResponseLocked(f)
+		// A complete response next is queued at once: send both together.
+		hold := len(c.mu.flights) > 0 && !c.mu.flights[0].resp.IsPending()
 		c.mu.Unlock()
 		if drop != nil {
 			drop.Release()
 		}
-		kick(c.writeKick)
+		c.sendQueued(hold)
 		kick(c.reqKick)
 	}
 }
