@@ -57,6 +57,7 @@ type QuickChecker interface {
 // released (Region.Release) once sent or once the connection is gone.
 type Response struct {
 	parts   []part
+	first   [1]part                   // parts' first array: a one-part response costs one allocation
 	files   bool                      // a part is a file region: only the writer goroutine sends it
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
@@ -99,11 +100,18 @@ type part struct {
 }
 
 // AppendBytes adds b (not copied; do not modify it afterwards).
-func (r *Response) AppendBytes(b []byte) { r.parts = append(r.parts, part{b: b}) }
+func (r *Response) AppendBytes(b []byte) { r.appendPart(part{b: b}) }
+
+func (r *Response) appendPart(p part) {
+	if r.parts == nil {
+		r.parts = r.first[:0]
+	}
+	r.parts = append(r.parts, p)
+}
 
 // AppendRegion adds a file region.
 func (r *Response) AppendRegion(reg sendfile.Region) {
-	r.parts = append(r.parts, part{region: reg, isFile: true})
+	r.appendPart(part{region: reg, isFile: true})
 	r.files = true
 }
 

@@ -63,6 +63,7 @@ type conn struct {
 		handling  bool  // the Handler is running
 		writing   bool  // a goroutine holds responses taken from queue (and c.w)
 		wdone     bool  // a write failed or a close was sent: nothing more is written
+		writerOn  bool  // the writer goroutine was started (on first use)
 		paused    bool  // the event loop stopped dispatching (over budget)
 		muting    bool  // dispatch asked gnet to close so that reading moves to a goroutine
 		muted     bool  // gnet's side is closed: a read goroutine reads c.tcp

@@ -22,8 +22,9 @@ func TestSmallResponseWrittenInline(t *testing.T) {
 	if got := string(c.recv()); got != string(u32(1))+"small" {
 		t.Fatalf("response 1: %q", got)
 	}
-	if st := s.Stats(); st.InlineBatches != 1 || st.WriterBatches != 0 {
-		t.Fatalf("after a small response: inline %d, writer %d batches; want 1, 0", st.InlineBatches, st.WriterBatches)
+	if st := s.Stats(); st.InlineBatches != 1 || st.WriterBatches != 0 || writerStarted(s) {
+		t.Fatalf("after a small response: inline %d, writer %d batches, writer started %v; want 1, 0, false",
+			st.InlineBatches, st.WriterBatches, writerStarted(s))
 	}
 	q := req(opFile, 2, u64(100), u64(5000))
 	c.send(q)
@@ -35,9 +36,22 @@ func TestSmallResponseWrittenInline(t *testing.T) {
 	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
 		t.Fatalf("response 3: %d bytes differ from the %d expected", len(got), len(h.want(q)))
 	}
-	if st := s.Stats(); st.InlineBatches != 1 || st.WriterBatches != 2 {
+	if st := s.Stats(); st.InlineBatches != 1 || st.WriterBatches != 2 || !writerStarted(s) {
 		t.Fatalf("after a region and a large response: inline %d, writer %d batches; want 1, 2", st.InlineBatches, st.WriterBatches)
 	}
+}
+
+// writerStarted reports whether the writer goroutine of s's one
+// connection was started.
+func writerStarted(s *Server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.mu.conns {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.mu.writerOn
+	}
+	return false
 }
 
 // blockThen sends a request that blocks until released, then the given

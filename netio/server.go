@@ -406,7 +406,7 @@ func (s *Server) register(c *conn) bool {
 		return false
 	}
 	s.mu.conns[c] = struct{}{}
-	s.conns.Add(2) // request goroutine and writer (a muted connection adds its reader)
+	s.conns.Add(1) // the request goroutine (the writer, the completer and a muted connection's reader add their own)
 	return true
 }
 
@@ -464,7 +464,6 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s.stats.accepted.Add(1)
 	s.stats.connsOpen.Add(1)
 	go c.serveRequests()
-	go c.writeLoop()
 	return nil, gnet.None
 }
 

@@ -50,21 +50,36 @@ func (c *conn) sendQueued(hold bool) {
 		c.mu.Unlock()
 		return
 	}
-	var batch []outItem
-	if small {
-		batch = c.takeBatchLocked()
-	}
-	c.mu.Unlock()
-	if batch == nil {
-		kick(c.writeKick)
+	if !small {
+		c.wakeWriterLocked()
+		c.mu.Unlock()
 		return
 	}
+	batch := c.takeBatchLocked()
+	c.mu.Unlock()
 	c.srv.stats.inlineBatches.Add(1)
 	c.sendBatch(batch)
 }
 
-// writeLoop is the writer goroutine: it sends what the goroutines that
-// queue responses leave to it (file regions, large responses), each batch
+// wakeWriterLocked wakes the writer goroutine, starting it on first use:
+// a connection whose responses are all written in place never has one.
+// The caller is a goroutine of c counted in srv.conns, so the count is
+// not zero while Shutdown may wait on it.
+func (c *conn) wakeWriterLocked() {
+	switch {
+	case c.mu.closed || c.mu.wdone:
+	case c.mu.writerOn:
+		kick(c.writeKick)
+	default:
+		c.mu.writerOn = true
+		c.srv.conns.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// writeLoop is the writer goroutine, started on first use
+// (wakeWriterLocked): it sends what the goroutines that queue responses
+// leave to it (file regions, large responses), each batch
 // of byte runs with one writev and each file region with sendfile(2), and
 // releases every region it took.
 func (c *conn) writeLoop() {
@@ -153,15 +168,13 @@ func (c *conn) finishBatch(batch []outItem, end bool) {
 		c.chargeLocked(-sent)
 		room = full && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes
 	}
-	more := len(c.mu.queue) > 0 && !c.mu.closed && !c.mu.wdone
+	if len(c.mu.queue) > 0 {
+		c.wakeWriterLocked()
+	}
 	c.checkDrainedLocked()
 	c.mu.Unlock()
-	c.lastActive.Store(nowNano())
 	if room {
 		kick(c.reqKick)
-	}
-	if more {
-		kick(c.writeKick)
 	}
 }
 
