@@ -137,37 +137,41 @@
 //
 // # Writing responses
 //
-// A hand-off to the writer goroutine costs a wake-up per response, and a
-// writev per response costs a loopback delivery: for a connection of small
-// requests these were most of the broker's CPU beside the append itself.
-// So responses are written where they are produced, and those ready
-// together leave in one writev:
+// A hand-off to the writer goroutine costs a wake-up, and a writev costs a
+// loopback delivery: for a connection of small requests these were much
+// of the broker's CPU beside the append itself. So small responses are
+// written where they are produced, and those ready together leave in one
+// writev:
 //
 //	request goroutine: Handle(1) → queue 1 ─┐ next frame quick: hold
 //	                   Handle(2) → queue 2 ─┤ next frame quick: hold
 //	                   Handle(3) → queue 3 ─┘ no frame waiting: writev(1, 2, 3) itself
-//	                   Handle(4) → Fetch with file regions: queue 4, wake the writer goroutine
+//	                   Handle(4) → queue 4    next frame may wait (a long poll): wake the writer goroutine
+//	                   Handle(5) → Fetch with file regions: queue 5, wake the writer goroutine
 //
 // The rules (writer.go, sendQueued):
 //
 //   - One goroutine writes at a time (conn.mu.writing): it takes the whole
-//     queue, so responses leave in request order whoever writes them.
-//   - The goroutine that queued a response (the request goroutine, or the
-//     completer for a pipelined one) writes the queue itself when nobody
-//     is writing and it holds only byte runs, at most 64 KiB. A queue
-//     with a file region, or more bytes, wakes the writer goroutine, so
-//     that sendfile and large writes overlap the next requests (and a
-//     page-cache miss never stalls the request goroutine). A goroutine
-//     that finds the queue taken leaves it: the writer of the batch looks
-//     again when done and wakes the writer goroutine for what was queued
-//     meanwhile.
+//     queue, so responses leave in request order whoever writes them. A
+//     goroutine that finds the queue taken leaves what it queued: the
+//     writer of the batch looks again when done and wakes the writer
+//     goroutine for it.
 //   - Hold: while the next frame waiting is quick — the Handler says so
 //     from its bytes alone (QuickChecker; the broker: a Produce without a
 //     transactional id) — the request goroutine queues without writing,
-//     up to 32 responses and within both 64 KiB and ConnBudgetBytes; a
-//     frame not known to be quick (a long-poll Fetch, a JoinGroup) has
-//     everything before it sent first. The completer holds only while the
-//     next flight is complete (it is queued at once).
+//     up to 32 responses and within both 64 KiB and ConnBudgetBytes. The
+//     completer holds while the next flight is complete (it is queued at
+//     once).
+//   - In place: with no frame waiting (or, for the completer, before the
+//     next wait), the goroutine writes the queue itself when it holds only
+//     byte runs, at most 64 KiB.
+//   - The writer goroutine, started on first use, sends the rest: a queue
+//     with a file region or over 64 KiB (so sendfile and large writes
+//     overlap the next requests, and a page-cache miss never stalls the
+//     request goroutine), and what precedes a frame not known to be quick
+//     (a long poll, a JoinGroup), which then waits for nothing; a Handler
+//     without QuickChecker gets the writer goroutine's batching as before,
+//     and in-place writes only when no frame waits.
 //   - A write in place blocks its goroutine like the writer's: the write
 //     timeout cuts it off the same way (closing the socket ends the
 //     write), and a connection whose request goroutine is writing reads

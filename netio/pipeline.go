@@ -39,7 +39,7 @@ func (c *conn) settle(f flight) bool {
 		if drop != nil {
 			drop.Release()
 		}
-		c.sendQueued(next != nil && c.quick(next))
+		c.sendQueued(c.nextOf(next))
 		return goOn
 	}
 	c.mu.handling = false
@@ -53,16 +53,23 @@ func (c *conn) settle(f flight) bool {
 		go c.complete()
 	}
 	c.mu.Unlock()
-	c.sendQueued(false) // what earlier frames' responses held back
+	c.sendQueued(nextSlow) // what earlier frames' responses held back
 	if f.err != nil || f.panicked {
 		return false // the completer queues it in order, then the close
 	}
 	return c.waitRoom()
 }
 
-// quick reports whether the Handler calls frame quick (QuickChecker).
-func (c *conn) quick(frame []byte) bool {
-	return c.srv.quick != nil && c.srv.quick.Quick(&c.pub, frame)
+// nextOf classifies the frame waiting after a response (nil: none) by
+// the Handler's QuickChecker.
+func (c *conn) nextOf(frame []byte) next {
+	switch {
+	case frame == nil:
+		return nextNone
+	case c.srv.quick != nil && c.srv.quick.Quick(&c.pub, frame):
+		return nextQuick
+	}
+	return nextSlow
 }
 
 // waitRoom waits until fewer than MaxPending responses are pending; false
@@ -126,12 +133,16 @@ func (c *conn) complete() {
 		}
 		_, drop := c.queueResponseLocked(f)
 		// A complete response next is queued at once: send both together.
-		hold := len(c.mu.flights) > 0 && !c.mu.flights[0].resp.IsPending()
+		// Before a wait, write in place.
+		nx := nextNone
+		if len(c.mu.flights) > 0 && !c.mu.flights[0].resp.IsPending() {
+			nx = nextQuick
+		}
 		c.mu.Unlock()
 		if drop != nil {
 			drop.Release()
 		}
-		c.sendQueued(hold)
+		c.sendQueued(nx)
 		kick(c.reqKick)
 	}
 }

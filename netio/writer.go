@@ -22,35 +22,46 @@ type writerState struct {
 	copyBuf []byte    // allocated on first use of the copy fallback
 }
 
-// Writing responses in place: the goroutine that queued a response (the
-// request goroutine, or the completer for a pipelined one) writes the
-// queue itself when it holds only byte runs, at most inlineMax of them,
-// and nobody else is writing; no hand-off to the writer goroutine. While
-// the connection's next frame is quick (QuickChecker), it holds its
-// responses back instead, at most holdMax of them, so that responses
-// ready together leave in one writev.
+// Writing responses in place (package doc): the goroutine that queued a
+// response (the request goroutine, or the completer for a pipelined one)
+// writes the queue itself when nothing waits after it, the queue holds
+// only byte runs, at most inlineMax of them, and nobody else is writing;
+// no hand-off to the writer goroutine. While the connection's next frame
+// is quick (QuickChecker), it holds its responses back instead, at most
+// holdMax of them, so that responses ready together leave in one writev.
 const (
 	inlineMax = 64 << 10
 	holdMax   = 32
 )
 
+// next is what follows a queued response on its goroutine.
+type next int
+
+const (
+	nextNone  next = iota // nothing waiting: write the queue in place
+	nextQuick             // a quick frame, or a complete flight: hold the queue
+	nextSlow              // a frame that may wait: leave the queue to the writer goroutine
+)
+
 // sendQueued sends what c has queued, after the calling goroutine queued
-// a response: nothing while hold (more responses follow at once) and the
-// queue may be held; else it writes the queue itself, or kicks the writer
-// goroutine for responses with file regions or over inlineMax. A queue
-// taken by someone else is sent by them (finishBatch looks again).
-func (c *conn) sendQueued(hold bool) {
+// a response: nothing while the next request is quick and the queue may
+// be held; the writer goroutine's job when a request that may wait
+// follows (the write overlaps it, and a batch forms as before), or when
+// the queue has file regions or more than inlineMax bytes; else the
+// calling goroutine writes the queue itself. A queue someone is writing
+// is theirs: finishBatch looks again.
+func (c *conn) sendQueued(nx next) {
 	c.mu.Lock()
 	if len(c.mu.queue) == 0 || c.mu.writing || c.mu.closed || c.mu.wdone {
 		c.mu.Unlock()
 		return
 	}
 	small := !c.mu.queueFile && c.mu.respBytes <= inlineMax
-	if hold && small && len(c.mu.queue) < holdMax && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes {
+	if nx == nextQuick && small && len(c.mu.queue) < holdMax && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes {
 		c.mu.Unlock()
 		return
 	}
-	if !small {
+	if !small || nx == nextSlow {
 		c.wakeWriterLocked()
 		c.mu.Unlock()
 		return
