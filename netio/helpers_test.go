@@ -66,8 +66,12 @@ type testHandler struct {
 	quickOps string // ops that Quick reports quick (QuickChecker); none by default
 }
 
-// Quick reports the frame quick when its op is in quickOps.
+// Quick reports the frame quick when its op is in quickOps; with '!' in
+// quickOps it panics on opPanic, as Handle does.
 func (h *testHandler) Quick(_ *Conn, frame []byte) bool {
+	if len(frame) > 0 && frame[0] == opPanic && strings.IndexByte(h.quickOps, '!') >= 0 {
+		panic("test Quick panic")
+	}
 	return len(frame) > 0 && strings.IndexByte(h.quickOps, frame[0]) >= 0
 }
 

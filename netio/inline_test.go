@@ -136,6 +136,23 @@ func TestNoHoldBeforeSlowFrame(t *testing.T) {
 	}
 }
 
+// A QuickChecker that panics does not take the server down: the frame
+// counts as slow, and its Handle call, which panics too, is recovered and
+// closes the connection as any Handler panic does; the server serves on.
+func TestQuickPanicRecovered(t *testing.T) {
+	h := newTestHandler(t, 1<<16)
+	h.quickOps = string(opEcho) + "!"
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	blockThen(t, s, c, req(opPanic, 1))
+	h.release(0)
+	c.expectClosed() // response 0 may or may not leave first, as before any Handler panic
+	if st := s.Stats(); st.PanicsRecovered != 1 {
+		t.Fatalf("%+v", st)
+	}
+	roundTrip(t, s, h)
+}
+
 // Held responses never wait for room in a budget they fill themselves:
 // with a budget smaller than the responses, every one still arrives.
 func TestHoldWithinTinyBudget(t *testing.T) {

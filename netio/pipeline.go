@@ -61,8 +61,14 @@ func (c *conn) settle(f flight) bool {
 }
 
 // nextOf classifies the frame waiting after a response (nil: none) by
-// the Handler's QuickChecker.
-func (c *conn) nextOf(frame []byte) next {
+// the Handler's QuickChecker; a Quick that panics calls it slow (the
+// frame's Handle call meets the same bug and is recovered there).
+func (c *conn) nextOf(frame []byte) (nx next) {
+	defer func() {
+		if recover() != nil {
+			nx = nextSlow
+		}
+	}()
 	switch {
 	case frame == nil:
 		return nextNone
