@@ -90,9 +90,9 @@ func (c *conn) wakeWriterLocked() {
 
 // writeLoop is the writer goroutine, started on first use
 // (wakeWriterLocked): it sends what the goroutines that queue responses
-// leave to it (file regions, large responses), each batch
-// of byte runs with one writev and each file region with sendfile(2), and
-// releases every region it took.
+// leave to it (file regions, large responses, what precedes a request
+// that may wait), each batch of byte runs with one writev and each file
+// region with sendfile(2), and releases every region it took.
 func (c *conn) writeLoop() {
 	defer c.srv.conns.Done()
 	for {
