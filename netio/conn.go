@@ -564,6 +564,7 @@ func (c *conn) endRead(err error) {
 }
 
 func (c *conn) readFrames(fr *frameReader) error {
+	defer fr.dropDirect()
 	for {
 		max := c.maxReq.Load()
 		st, err := frameLoop(fr, max, c)
@@ -571,6 +572,12 @@ func (c *conn) readFrames(fr *frameReader) error {
 			c.srv.stats.rejected.Add(1)
 			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 			return err
+		}
+		if st == framePartial && fr.direct == nil && c.admit() {
+			fr.startDirect(max)
+		}
+		if fr.direct != nil {
+			st = framePartial // the frame read directly is the partial one
 		}
 		c.notePartial(st)
 		if st == frameBlocked {
@@ -583,6 +590,9 @@ func (c *conn) readFrames(fr *frameReader) error {
 			return err
 		}
 		c.lastActive.Store(nowNano())
+		if frame := fr.takeDirect(); frame != nil {
+			c.deliver(frame)
+		}
 	}
 }
 
