@@ -424,10 +424,23 @@ func (c *conn) startDirect() bool {
 }
 
 // fillDirect moves what gnet has buffered into the frame being read
-// directly and delivers the frame once whole (true).
+// directly, then reads the socket straight into the frame while it has
+// data, and delivers the frame once whole (true). The socket is
+// non-blocking; a read that gives nothing (EAGAIN), the peer's EOF or an
+// error ends the reading here, and gnet's next read on the level-triggered
+// poller sees the same and closes as usual (a peer's EOF still serves
+// the whole requests sent before it). Frame bytes read this way are
+// copied by the kernel only, socket to frame.
 func (c *conn) fillDirect() bool {
 	m, _ := c.gc.Read(c.asm[c.asmN:])
 	c.asmN += m
+	for c.asmN < len(c.asm) && c.gc.InboundBuffered() == 0 {
+		n, err := unix.Read(c.gc.Fd(), c.asm[c.asmN:])
+		if n <= 0 || err != nil {
+			break
+		}
+		c.asmN += n
+	}
 	if c.asmN < len(c.asm) {
 		return false
 	}
