@@ -129,8 +129,9 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 	switch op {
 	case opEcho:
 		r.AppendBytes(args)
-	case opRecycle:
-		r.AppendBytes(append([]byte(nil), args...))
+	case opRecycle: // the response may not point into the frame
+		r = &Response{}
+		r.AppendBytes(append(append([]byte(nil), id...), args...))
 		RecycleFrame(frame)
 	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])

@@ -477,8 +477,12 @@ func TestLargeRequestsInPieces(t *testing.T) {
 		errc <- nil
 	}()
 	for i, q := range reqs {
-		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
-			t.Fatalf("response %d: %d bytes, want %d", i, len(got), len(h.want(q)))
+		if got, want := c.recv(), h.want(q); !bytes.Equal(got, want) {
+			at := 0
+			for at < min(len(got), len(want)) && got[at] == want[at] {
+				at++
+			}
+			t.Fatalf("response %d (op %c): %d bytes, want %d, first difference at %d", i, q[0], len(got), len(want), at)
 		}
 	}
 	if err := <-errc; err != nil {
