@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,9 +276,21 @@ func (s *store) applyRetention() {
 	}
 }
 
+// flushInterval flushes the logs under FlushInterval, and those under
+// FlushAlways whose leader-epoch checkpoint an append wrote without an
+// fsync (their recovery point waits for it: append.go, publishRound).
 func (s *store) flushInterval() {
 	for _, l := range s.logs() {
-		if l.config().Flush != FlushInterval || l.offline() != nil {
+		if l.offline() != nil {
+			continue
+		}
+		switch l.config().Flush {
+		case FlushInterval:
+		case FlushAlways:
+			if l.epochFile().dirtyFrom.Load() == math.MaxInt64 {
+				continue
+			}
+		default:
 			continue
 		}
 		if err := l.Flush(); err != nil && !errors.Is(err, ErrClosed) {

@@ -275,7 +275,7 @@ func replayInto(m map[int64]*producerEntry, s *logSegment, from, end int64) erro
 // an empty log at offset. Called with wmu, swapMu and cleanMu held.
 func (l *log) truncateFullyLocked(offset int64) error {
 	l.mu.RLock()
-	old := l.mu.segments
+	old, file := l.mu.segments, l.mu.epochs.file
 	l.mu.RUnlock()
 	// Renamed first (a new segment may take the name of an old one), the
 	// old segments stay in the list, readable, until the new one replaces
@@ -294,7 +294,7 @@ func (l *log) truncateFullyLocked(offset int64) error {
 	if err != nil {
 		return err
 	}
-	epochs := newEpochCache(l.fs, l.dir)
+	epochs := &epochCache{file: file} // one epochFile per log: its mu orders writes and fsyncs
 	if err := epochs.write(); err != nil {
 		return fmt.Errorf("cannot write the leader epoch checkpoint: %w", err)
 	}
