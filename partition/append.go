@@ -645,6 +645,7 @@ func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable i
 		// The round's bytes are fsync'd, an epoch entry written lazily
 		// may not be: the recovery point stays at its start until the
 		// log's next flush, so recovery re-learns it from the batches.
+		l.mu.syncedEnd = rd.next
 		if rp := min(rd.next, l.mu.epochs.file.dirtyFrom.Load()); rp > l.mu.recoveryPoint {
 			l.mu.recoveryPoint = rp
 		}

@@ -167,8 +167,10 @@
 // epoch starts below the log end. The file is fsync'd when the log is
 // flushed (Flush, a rolled segment's flush, Close), before the recovery
 // point passes the epochs it holds; under FlushAlways the recovery point
-// stays at the start of an epoch whose entry is not fsync'd yet. So a new
-// partition's first append costs no fsync of its own under FlushNever.
+// stays at the start of an epoch whose entry is not fsync'd yet, until the
+// store's flush tick (every FlushInterval, 1 s by default) fsyncs the
+// checkpoint. So a new partition's first append costs no fsync of its own
+// under FlushNever, and only its segment's under FlushAlways.
 // A crash can leave the file without its latest entries, or (a power
 // loss) empty or torn; recovery re-learns the epochs from the batches it
 // validates above the recovery point (a batch whose partitionLeaderEpoch

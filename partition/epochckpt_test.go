@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
@@ -111,8 +112,10 @@ func TestRollFlushesEpochCheckpoint(t *testing.T) {
 func TestFlushAlwaysRecoveryPointWaitsForEpoch(t *testing.T) {
 	cfg := testConfig()
 	cfg.Flush = FlushAlways
+	cfg.FlushInterval = time.Hour // the test ticks the store itself
 	dir := t.TempDir()
-	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), CleanerThreads: -1})
+	fsys := errorfs.Wrap(vfs.Default, nil)
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), CleanerThreads: -1, FS: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +128,20 @@ func TestFlushAlwaysRecoveryPointWaitsForEpoch(t *testing.T) {
 	if rp := l.recoveryPointOf(); rp != 0 {
 		t.Fatalf("recovery point %d before the first epoch entry is fsync'd, want 0", rp)
 	}
+	fsys.Reset()
 	s.flushInterval()
 	if rp := l.recoveryPointOf(); rp != 3 {
 		t.Fatalf("recovery point %d after the store's flush tick, want 3", rp)
+	}
+	// The tick fsyncs the checkpoint and its directory, no segment file
+	// (the rounds did).
+	if f, d := epochSyncs(fsys.Ops()); f != 1 || d != 1 || len(fsys.Ops()) != 2 {
+		t.Fatalf("the flush tick did %v, want the checkpoint's and the directory's fsync", fsys.Ops())
+	}
+	fsys.Reset()
+	s.flushInterval()
+	if ops := fsys.Ops(); len(ops) != 0 {
+		t.Fatalf("a second tick with nothing new did %v", ops)
 	}
 	mustAppend(t, l, batch(1, 20, 1))
 	if err := l.AssignLeaderEpoch(2, 4); err != nil {

@@ -12,20 +12,25 @@ import (
 
 // BenchmarkFirstAppend1000 creates a 1,000-partition topic (untimed, one
 // syncfs as CreateTopics does) and times one small batch (1 record, 100 B)
-// appended to each new partition, with the default FlushNever: one op is
-// the 1,000 first appends, done by 64 goroutines (the broker's cap per
-// produce request) or one after another. fsyncs/op counts every file and
-// directory fsync during them (an errorfs wrapper records, the real OS
-// file system runs).
+// appended to each new partition, with the default FlushNever and with
+// FlushAlways: one op is the 1,000 first appends, done by 64 goroutines
+// (the broker's cap per produce request) or one after another. fsyncs/op
+// counts every file and directory fsync during them (an errorfs wrapper
+// records, the real OS file system runs).
 func BenchmarkFirstAppend1000(b *testing.B) {
-	for _, workers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { benchFirstAppend(b, 1000, workers) })
+	for _, flush := range []FlushPolicy{FlushNever, FlushAlways} {
+		for _, workers := range []int{1, 64} {
+			b.Run(fmt.Sprintf("flush=%s/workers=%d", flush, workers), func(b *testing.B) {
+				benchFirstAppend(b, 1000, workers, flush)
+			})
+		}
 	}
 }
 
-func benchFirstAppend(b *testing.B, partitions, workers int) {
+func benchFirstAppend(b *testing.B, partitions, workers int, flush FlushPolicy) {
 	fsys := errorfs.Wrap(vfs.Default, nil)
 	cfg := testConfig()
+	cfg.Flush = flush
 	s, err := OpenStore(StoreConfig{Dir: b.TempDir(), Defaults: cfg, Logger: quietLogger(), FS: fsys,
 		CleanerThreads: -1})
 	if err != nil {

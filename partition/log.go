@@ -98,6 +98,12 @@ type log struct {
 		writing       bool
 		closed        bool
 		werr          error // sticky: the log is in an unknown state
+
+		// syncedEnd is the end the last FlushAlways round fsync'd: the
+		// recovery point once the leader-epoch checkpoint is fsync'd too
+		// (flushEpochCheckpoint).
+		syncedEnd int64
+
 		// firstUnstable is the first offset of the oldest open
 		// transaction as published (-1: none); the LSO is the lower of it
 		// and hw.
@@ -773,6 +779,35 @@ func (l *log) syncDirty() error {
 		return err // a failure elsewhere meanwhile: the point stays
 	}
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, leo)
+	return nil
+}
+
+// flushEpochCheckpoint fsyncs the leader-epoch checkpoint if an append
+// wrote it since its last fsync and moves the recovery point to the end
+// the last FlushAlways round fsync'd, which that checkpoint held back
+// (publishRound): the store's flush tick for FlushAlways logs, which fsyncs
+// no segment (their rounds did). A failure takes the log offline.
+func (l *log) flushEpochCheckpoint() error {
+	l.mu.RLock()
+	if err := l.offlineLocked(); err != nil {
+		l.mu.RUnlock()
+		return err
+	}
+	file := l.mu.epochs.file
+	l.mu.RUnlock()
+	if err := file.flush(); err != nil {
+		err = fmt.Errorf("%w: cannot flush the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+		l.setOffline(err)
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.offlineLocked(); err != nil {
+		return err
+	}
+	if rp := min(l.mu.syncedEnd, file.dirtyFrom.Load()); rp > l.mu.recoveryPoint && rp <= l.mu.leo {
+		l.mu.recoveryPoint = rp
+	}
 	return nil
 }
 

@@ -154,6 +154,7 @@ func (l *log) dropAboveLocked(keep []*logSegment, s *logSegment, cut, end int64)
 	}
 	l.mu.unrepl = kept
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, end)
+	l.mu.syncedEnd = min(l.mu.syncedEnd, end)
 	l.cleaner.Lock()
 	if l.cleaner.firstDirty > end {
 		l.cleaner.firstDirty = end
@@ -305,7 +306,7 @@ func (l *log) truncateFullyLocked(offset int64) error {
 	l.mu.Lock()
 	l.mu.segments = []*logSegment{s}
 	l.setEnd(offset, s, 0)
-	l.mu.logStart, l.mu.recoveryPoint = offset, offset
+	l.mu.logStart, l.mu.recoveryPoint, l.mu.syncedEnd = offset, offset, offset
 	l.mu.unrepl, l.mu.firstUnstable = nil, -1
 	l.mu.epochs = epochs
 	l.notifyLocked()
