@@ -350,8 +350,9 @@ func (l *log) setLEOLocked(leo int64, s *logSegment, pos int64) {
 // on, rebuilding their indexes and re-learning the leader epochs their
 // batches begin (the checkpoint is written lazily, so it may lack them);
 // with relearnAll (the checkpoint was unreadable) the earlier segments'
-// batch headers are read for their epochs too. A torn or corrupt tail is truncated (and
-// every later segment deleted), with the bytes dropped logged. Corruption
+// batch headers are read for their epochs too. A torn or corrupt tail is
+// truncated (and every later segment deleted), with the bytes dropped
+// logged. Corruption
 // below the recovery point, which had been fsync'd, is an error naming file
 // and position: nothing is dropped silently. It returns the base of the
 // first segment recovered, whose .txnindex (and every later one's) it
