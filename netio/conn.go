@@ -51,6 +51,11 @@ type conn struct {
 
 	firstChecked bool // event loop only: the first bytes were checked for a TLS ClientHello
 
+	// asm is the frame being read straight into its own buffer (event
+	// loop only): asm[:asmN] has arrived. nil: none (startDirect).
+	asm  []byte
+	asmN int
+
 	w writerState // owned by the goroutine that set mu.writing (writer.go)
 
 	mu struct {
@@ -345,7 +350,9 @@ const muteAfter = 1 << 20
 
 // dispatch runs on the event loop (OnTraffic and Wake): it hands every
 // whole buffered frame to the request goroutine until the budget is
-// spent (frameLoop). Partial frames stay in gnet's buffer.
+// spent (frameLoop). A partial frame the budget admits is read straight
+// into its own buffer from then on (startDirect); other partial frames
+// stay in gnet's buffer.
 func (c *conn) dispatch() gnet.Action {
 	c.lastActive.Store(nowNano()) // any input counts as activity
 	if !c.firstChecked && c.gc.InboundBuffered() >= tlsHeaderLen {
@@ -355,17 +362,104 @@ func (c *conn) dispatch() gnet.Action {
 			return gnet.Close
 		}
 	}
-	st, err := frameLoop(c.gc, c.maxReq.Load(), c)
+	for {
+		if c.asm != nil && !c.fillDirect() {
+			c.notePartial(framePartial)
+			return gnet.None
+		}
+		st, err := frameLoop(c.gc, c.maxReq.Load(), c)
+		if err != nil {
+			c.srv.stats.rejected.Add(1)
+			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
+			return gnet.Close
+		}
+		if st == framePartial && c.startDirect() {
+			continue
+		}
+		c.notePartial(st)
+		if st == frameBlocked {
+			return c.overBudget()
+		}
+		return gnet.None
+	}
+}
+
+// directMin is the frame size from which a partial frame waits in gnet's
+// buffer until an eighth of it has arrived before a new buffer is
+// allocated for it: a client cannot make the broker allocate more than 8
+// times what it sent (or directMin) for a frame. A free recycled buffer
+// that holds the frame is taken at once.
+const directMin = 256 << 10
+
+// startDirect begins reading the partial frame at the head of gnet's
+// buffer straight into a frame buffer, when the budget admits it: each of
+// its bytes is then copied once, from gnet's read buffer into the frame,
+// instead of into gnet's ring buffer (which would grow to the frame's
+// size and keep that size) and out again. It reports whether it began.
+func (c *conn) startDirect() bool {
+	n := c.gc.InboundBuffered()
+	if n < sizeLen {
+		return false
+	}
+	prefix, err := c.gc.Peek(sizeLen)
 	if err != nil {
-		c.srv.stats.rejected.Add(1)
-		c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
-		return gnet.Close
+		return false
 	}
-	c.notePartial(st)
-	if st == frameBlocked {
-		return c.overBudget()
+	size, err := frameSize(prefix, c.maxReq.Load())
+	if err != nil || int(size) <= n-sizeLen {
+		return false // frameLoop closes on a bad prefix; a whole frame is not partial
 	}
-	return gnet.None
+	if !c.admit() {
+		return false
+	}
+	frame := freeFrame(int(size))
+	if frame == nil {
+		if int(size) > directMin && 8*(n-sizeLen) < int(size) {
+			return false
+		}
+		frame = newFrame(int(size))
+	}
+	if _, err := c.gc.Discard(sizeLen); err != nil {
+		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
+	}
+	c.asm, c.asmN = frame, 0
+	return true
+}
+
+// fillDirect moves what gnet has buffered into the frame being read
+// directly, then reads the socket straight into the frame while it has
+// data, and delivers the frame once whole (true). The socket is
+// non-blocking; a read that gives nothing (EAGAIN), the peer's EOF or an
+// error ends the reading here, and gnet's next read on the level-triggered
+// poller sees the same and closes as usual (a peer's EOF still serves
+// the whole requests sent before it). Frame bytes read this way are
+// copied by the kernel only, socket to frame.
+func (c *conn) fillDirect() bool {
+	m, _ := c.gc.Read(c.asm[c.asmN:])
+	c.asmN += m
+	for c.asmN < len(c.asm) && c.gc.InboundBuffered() == 0 {
+		n, err := unix.Read(c.gc.Fd(), c.asm[c.asmN:])
+		if n <= 0 || err != nil {
+			break
+		}
+		c.asmN += n
+	}
+	if c.asmN < len(c.asm) {
+		return false
+	}
+	frame := c.asm
+	c.asm, c.asmN = nil, 0
+	c.deliver(frame)
+	return true
+}
+
+// dropDirect recycles a partial frame that will never be whole (the
+// connection closed on the event loop).
+func (c *conn) dropDirect() {
+	if c.asm != nil {
+		RecycleFrame(c.asm)
+		c.asm, c.asmN = nil, 0
+	}
 }
 
 // notePartial starts the frame deadline when a frame is partly received
@@ -450,6 +544,9 @@ func (c *conn) handOff() bool {
 	}
 	c.mu.muting, c.mu.muted, c.mu.paused = false, true, false
 	c.mu.Unlock()
+	if c.asm != nil {
+		panic("BUG: netio: muting a connection with a frame half read directly")
+	}
 	leftover := make([]byte, c.gc.InboundBuffered())
 	if _, err := io.ReadFull(c.gc, leftover); err != nil {
 		panic(fmt.Sprintf("BUG: netio: cannot take %d buffered bytes: %v", len(leftover), err))
@@ -483,6 +580,7 @@ func (c *conn) endRead(err error) {
 }
 
 func (c *conn) readFrames(fr *frameReader) error {
+	defer fr.dropDirect()
 	for {
 		max := c.maxReq.Load()
 		st, err := frameLoop(fr, max, c)
@@ -490,6 +588,12 @@ func (c *conn) readFrames(fr *frameReader) error {
 			c.srv.stats.rejected.Add(1)
 			c.srv.log.Warn("netio: closing connection", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 			return err
+		}
+		if st == framePartial && fr.direct == nil && c.admit() {
+			fr.startDirect(max)
+		}
+		if fr.direct != nil {
+			st = framePartial // the frame read directly is the partial one
 		}
 		c.notePartial(st)
 		if st == frameBlocked {
@@ -502,6 +606,9 @@ func (c *conn) readFrames(fr *frameReader) error {
 			return err
 		}
 		c.lastActive.Store(nowNano())
+		if frame := fr.takeDirect(); frame != nil {
+			c.deliver(frame)
+		}
 	}
 }
 

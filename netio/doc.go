@@ -60,10 +60,19 @@
 //     ErrNotAccepting from then until a connection is set up again or
 //     Health can open the 3 descriptors a new connection needs, and for
 //     good if the listener failed otherwise.
-//   - The event loop (OnTraffic) only frames: it peeks the 4-byte prefix,
-//     waits until the whole frame is in gnet's buffer, copies it once into
-//     a fresh slice (gnet reuses its buffer) and queues it. It never does
-//     disk I/O, never blocks and never writes to the socket.
+//   - The event loop (OnTraffic) only frames: it peeks the 4-byte prefix
+//     and queues each whole frame in a slice of its own (gnet reuses its
+//     buffers). A frame that has only partly arrived, once the budget
+//     admits it, gets its own buffer at once and each later read is copied
+//     straight into it, so every request byte is copied once in user
+//     space, from gnet's read buffer to the frame (before, partial frames
+//     waited in gnet's ring buffer, which grew to the largest request and
+//     kept that size, and were copied out again). A frame over 256 KiB
+//     waits in gnet's buffer until an eighth of it has arrived unless a
+//     free recycled buffer holds it, so a client cannot make the broker
+//     allocate more than 8 times what it sent. Frame buffers are
+//     recycled (framepool.go). The event loop never does disk I/O, never
+//     blocks and never writes to the socket.
 //   - The request goroutine calls the Handler for one frame at a time in
 //     arrival order (Kafka's per-connection ordering, which keeps an
 //     idempotent producer's pipelined batches in order) and queues each
@@ -283,6 +292,14 @@
 // (two once it has sent a file region or a large response) and gnet's
 // small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
+//
+// Across connections, recycled frame buffers over 1 MiB are kept for
+// reuse up to the most bytes such frames held at once in the last one to
+// two minutes (at least 16 MiB), so the steady state allocates no frame
+// memory (framepool.go). A producer with one connection to 16 partitions
+// (franz-go, 1–16 MiB requests, four in flight) thus peaked at 64–70 MB
+// RSS, down from 171–184 MB, in the run of docs/BENCHMARKS.md's "One copy
+// per produced byte".
 //
 // # In-process connections
 //

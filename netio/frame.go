@@ -131,12 +131,19 @@ type frameReader struct {
 	r   io.Reader
 	buf []byte // buffered input is buf[off:]
 	off int
+	// direct is a large frame being read straight into its own buffer
+	// (startDirect): direct[:directN] has arrived; nil: none.
+	direct  []byte
+	directN int
+	// directOver is the frame size above which startDirect acts
+	// (readBufSize; tests lower it).
+	directOver int
 }
 
 func newFrameReader(r io.Reader, leftover []byte) *frameReader {
 	buf := make([]byte, len(leftover), max(len(leftover), readBufSize))
 	copy(buf, leftover)
-	return &frameReader{r: r, buf: buf}
+	return &frameReader{r: r, buf: buf, directOver: readBufSize}
 }
 
 func (fr *frameReader) InboundBuffered() int { return len(fr.buf) - fr.off }
@@ -163,11 +170,53 @@ func (fr *frameReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads once from the socket into the buffer, making room for the
-// whole frame at the head when its size prefix is known (at most
-// sizeLen+max bytes). Between frames the buffer shrinks back to
-// readBufSize.
+// startDirect moves the partial frame at the head of the buffer, when it
+// is larger than directOver, into a buffer of its own that fill then
+// reads into: each of its bytes is copied once (socket to frame), not
+// twice (socket to buffer to frame). It reports whether it did.
+func (fr *frameReader) startDirect(maxSize int32) bool {
+	n := fr.InboundBuffered()
+	if fr.direct != nil || n < sizeLen {
+		return false
+	}
+	size, err := frameSize(fr.buf[fr.off:], maxSize)
+	if err != nil || int(size) <= fr.directOver || int(size) <= n-sizeLen {
+		return false
+	}
+	fr.direct = newFrame(int(size))
+	fr.directN = copy(fr.direct, fr.buf[fr.off+sizeLen:])
+	fr.off = len(fr.buf)
+	return true
+}
+
+// takeDirect returns the frame read directly once it is whole, else nil.
+func (fr *frameReader) takeDirect() []byte {
+	if fr.direct == nil || fr.directN < len(fr.direct) {
+		return nil
+	}
+	frame := fr.direct
+	fr.direct, fr.directN = nil, 0
+	return frame
+}
+
+// dropDirect recycles a frame that will never be whole.
+func (fr *frameReader) dropDirect() {
+	if fr.direct != nil {
+		RecycleFrame(fr.direct)
+		fr.direct, fr.directN = nil, 0
+	}
+}
+
+// fill reads once from the socket: into the frame being read directly,
+// else into the buffer, making room for the whole frame at the head when
+// its size prefix is known (at most sizeLen+max bytes). Between frames
+// the buffer shrinks back to readBufSize.
 func (fr *frameReader) fill(maxSize int32) error {
+	if fr.direct != nil {
+		m, err := fr.r.Read(fr.direct[fr.directN:])
+		fr.directN += m
+		return readErr(m, err)
+	}
 	n := fr.InboundBuffered()
 	want := readBufSize
 	if n >= sizeLen {
@@ -187,6 +236,12 @@ func (fr *frameReader) fill(maxSize int32) error {
 	}
 	m, err := fr.r.Read(fr.buf[len(fr.buf):cap(fr.buf)])
 	fr.buf = fr.buf[:len(fr.buf)+m]
+	return readErr(m, err)
+}
+
+// readErr is fill's outcome of a read that gave m bytes and err: any
+// progress is success (err comes again on the next read).
+func readErr(m int, err error) error {
 	if m > 0 {
 		return nil
 	}

@@ -187,22 +187,30 @@ func gnetPath(t *testing.T, in []byte, max int32, chunks []byte) ([][]byte, bool
 	}
 }
 
-// readerPath runs the muted connection's loop (frameLoop, then fill) over
-// a socket that returns short reads.
+// readerPath runs the muted connection's loop (frameLoop, then fill,
+// frames over 8 bytes read directly) over a socket that returns short
+// reads.
 func readerPath(t *testing.T, in []byte, max int32, chunks []byte) ([][]byte, bool) {
 	split := len(in) / 2
 	fr := newFrameReader(&chunkReader{in: in[split:], chunks: chunks}, in[:split]) // gnet's leftover, then the socket
+	fr.directOver = 8
 	sink := &budgetSink{room: len(in) + 1}
 	for {
-		_, err := frameLoop(fr, max, sink)
+		st, err := frameLoop(fr, max, sink)
 		if err != nil {
 			return sink.frames, true
+		}
+		if st == framePartial {
+			fr.startDirect(max)
 		}
 		if err := fr.fill(max); err != nil {
 			if !errors.Is(err, io.EOF) {
 				t.Fatalf("fill: %v", err)
 			}
 			return sink.frames, false
+		}
+		if frame := fr.takeDirect(); frame != nil {
+			sink.deliver(frame)
 		}
 	}
 }

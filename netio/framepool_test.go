@@ -15,9 +15,21 @@ func TestFrameClasses(t *testing.T) {
 	f(4096, 12)
 	f(4097, 13)
 	f(1<<20, 20)
-	f(1<<20+1, 21)
-	f(1<<24, 24)
-	f(1<<24+1, -1)
+	f(1<<20+1, -1)
+}
+
+func TestLargeCap(t *testing.T) {
+	for _, c := range []struct{ n, want int }{
+		{1<<20 + 1, 1<<20 + 256<<10},
+		{9 << 19, 5 << 20}, // 4.5 MiB takes 5 MiB
+		{5 << 20, 5 << 20},
+		{16 << 20, 16 << 20},
+		{16<<20 + 1, 20 << 20},
+	} {
+		if got := largeCap(c.n); got != c.want {
+			t.Errorf("largeCap(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
 }
 
 // A recycled frame comes back for the next frame of its class, and frames
@@ -37,5 +49,65 @@ func TestRecycleFrame(t *testing.T) {
 	RecycleFrame(nil)
 	if c := newFrame(100); cap(c) != 100 {
 		t.Fatalf("small frames are plain allocations: cap %d", cap(c))
+	}
+}
+
+// Large frames share one free list: a frame takes the smallest free
+// buffer that holds it, and the list keeps no more than the most bytes in
+// use at once lately (at least largeFreeMin), preferring larger buffers.
+func TestLargeFreeList(t *testing.T) {
+	reset := func() {
+		largeFree.Lock()
+		largeFree.bufs, largeFree.bytes, largeFree.inUse = nil, 0, 0
+		largeFree.peak, largeFree.prevPeak = 0, 0
+		largeFree.Unlock()
+	}
+	state := func() (free, n, inUse int) {
+		largeFree.Lock()
+		defer largeFree.Unlock()
+		return largeFree.bytes, len(largeFree.bufs), largeFree.inUse
+	}
+	reset()
+	defer reset()
+	f2 := newFrame(2 << 20)
+	f8 := newFrame(8 << 20)
+	if cap(f2) != 2<<20 || cap(f8) != 8<<20 {
+		t.Fatalf("caps %d %d", cap(f2), cap(f8))
+	}
+	RecycleFrame(f2)
+	RecycleFrame(f8)
+	if g := newFrame(3 << 20); cap(g) != 8<<20 {
+		t.Fatalf("3 MiB frame: cap %d, want the free 8 MiB buffer", cap(g))
+	} else {
+		RecycleFrame(g)
+	}
+	if g := newFrame(1<<20 + 1); cap(g) != 2<<20 {
+		t.Fatalf("1 MiB+1 frame: cap %d, want the smallest free buffer (2 MiB)", cap(g))
+	} else {
+		RecycleFrame(g)
+	}
+	// 2 + 8 MiB are free, and at most 10 MiB were in use at once: 12 MiB
+	// more does not fit in largeFreeMin (16): the 2 MiB buffer is dropped
+	// to make room, then the 8 MiB one.
+	f12 := newFrame(12 << 20)
+	RecycleFrame(f12)
+	if free, n, inUse := state(); free != 12<<20 || n != 1 || inUse != 0 {
+		t.Fatalf("free list: %d bytes in %d buffers, %d in use; want only the 12 MiB one", free, n, inUse)
+	}
+	RecycleFrame(make([]byte, 5<<20)) // no room, and smaller than every free buffer: dropped
+	if free, _, _ := state(); free != 12<<20 {
+		t.Fatalf("free list: %d bytes, want 12 MiB", free)
+	}
+	// 44 MiB in use at once (the free 12 MiB buffer and four new 8 MiB
+	// ones): the free list may keep all of it.
+	var held [][]byte
+	for range 5 {
+		held = append(held, newFrame(8<<20))
+	}
+	for _, f := range held {
+		RecycleFrame(f)
+	}
+	if free, n, inUse := state(); free != 44<<20 || n != 5 || inUse != 0 {
+		t.Fatalf("after 5 x 8 MiB in use at once: %d bytes free in %d buffers, %d in use", free, n, inUse)
 	}
 }

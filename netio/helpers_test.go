@@ -27,17 +27,18 @@ import (
 // Test requests are | op byte | id uint32 | args |; responses start with
 // the id.
 const (
-	opEcho   = 'e' // args: payload; response: id, payload
-	opFile   = 'f' // args: off uint64, len uint64; response: id, region
-	opRepl   = 'r' // opFile answered as to a follower's Fetch (Response.MarkReplica)
-	opMixed  = 'm' // args: off, len; response: id, "<", region, ">", region, "!"
-	opBig    = 'b' // args: n uint32; response: id, n bytes of 'x'
-	opNil    = 'n' // no response
-	opPanic  = 'p'
-	opError  = 'x' // Handle returns an error
-	opGate   = 'g' // waits for the gate (or ctx), then responds with id and a region
-	opHold   = 'h' // like opGate, but ignores ctx (a write waiting for its fsync)
-	opBadLen = 'L' // a malformed frame the handler rejects with an error
+	opEcho    = 'e' // args: payload; response: id, payload
+	opRecycle = 'c' // as opEcho, with the payload copied and the frame recycled (RecycleFrame)
+	opFile    = 'f' // args: off uint64, len uint64; response: id, region
+	opRepl    = 'r' // opFile answered as to a follower's Fetch (Response.MarkReplica)
+	opMixed   = 'm' // args: off, len; response: id, "<", region, ">", region, "!"
+	opBig     = 'b' // args: n uint32; response: id, n bytes of 'x'
+	opNil     = 'n' // no response
+	opPanic   = 'p'
+	opError   = 'x' // Handle returns an error
+	opGate    = 'g' // waits for the gate (or ctx), then responds with id and a region
+	opHold    = 'h' // like opGate, but ignores ctx (a write waiting for its fsync)
+	opBadLen  = 'L' // a malformed frame the handler rejects with an error
 	// Pipelining (pipeline_test.go): a Pending response whose wait blocks
 	// until release(id), then answers id, "P" and a region (opPend) or
 	// fails (opPendErr); opSettle calls Conn.WaitPending, then echoes.
@@ -143,6 +144,10 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 	switch op {
 	case opEcho:
 		r.AppendBytes(args)
+	case opRecycle: // the response may not point into the frame
+		r = &Response{}
+		r.AppendBytes(append(append([]byte(nil), id...), args...))
+		RecycleFrame(frame)
 	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])
 		if op == opRepl {
@@ -210,7 +215,7 @@ func (h *testHandler) want(req []byte) []byte {
 	op, id, args := req[0], req[1:5], req[5:]
 	out := append([]byte(nil), id...)
 	switch op {
-	case opEcho:
+	case opEcho, opRecycle:
 		out = append(out, args...)
 	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])

@@ -480,6 +480,7 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if c.handOff() {
 		return gnet.None
 	}
+	c.dropDirect()
 	if err != nil {
 		ev.s.log.Debug("netio: connection closed", "conn", c.pub.id, "remote", c.pub.remoteAddr, "err", err)
 	}

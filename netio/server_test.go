@@ -197,6 +197,19 @@ func TestTruncatedFrameThenClose(t *testing.T) {
 		t.Fatalf("a truncated frame was dispatched: %+v", st)
 	}
 	roundTrip(t, s, h)
+
+	// The same with a large frame, 3/4 of it sent (read straight into
+	// its own buffer by then): it is dropped, not dispatched.
+	open := s.Stats().ConnsOpen
+	c = dial(t, s)
+	big := req(opEcho, 2, make([]byte, 2<<20))
+	c.write(append(u32(uint32(len(big))), big[:len(big)*3/4]...))
+	c.nc.Close()
+	eventually(t, "the truncated connection to close", func() bool { return s.Stats().ConnsOpen == open })
+	if st := s.Stats(); st.Requests != 1 {
+		t.Fatalf("a truncated frame was dispatched: %+v", st)
+	}
+	roundTrip(t, s, h)
 }
 
 func TestHalfOpenConnections(t *testing.T) {
@@ -431,15 +444,24 @@ func TestCloseWhileHandling(t *testing.T) {
 
 // TestLargeRequestsInPieces writes large and tiny frames in uneven pieces,
 // so frames span gnet's ring buffer and the latest read.
+// TestLargeRequestsInPieces: frames arriving in pieces of every size are
+// read whole (the large ones straight into their own buffers, see
+// conn.startDirect), also when the handler recycles its frames so that
+// later frames reuse their buffers.
 func TestLargeRequestsInPieces(t *testing.T) {
 	h := newTestHandler(t, 4096)
 	s := startServer(t, testConfig(), h)
 	c := dial(t, s)
 	var reqs [][]byte
-	for i, n := range []int{0, 300 << 10, 1, 2 << 20, 7, 65536, 65531, 100} {
+	sizes := []int{0, 300 << 10, 1, 2 << 20, 7, 65536, 65531, 100, 3 << 20, 1<<20 + 1, 2 << 20, 5 << 20, 3 << 20}
+	for i, n := range sizes {
 		payload := make([]byte, n)
 		rand.Read(payload)
-		reqs = append(reqs, req(opEcho, uint32(i), payload))
+		op := byte(opEcho)
+		if i%2 == 1 || n > 2<<20 {
+			op = opRecycle
+		}
+		reqs = append(reqs, req(op, uint32(i), payload))
 	}
 	stream := encode(reqs...)
 	errc := make(chan error, 1)
@@ -455,8 +477,12 @@ func TestLargeRequestsInPieces(t *testing.T) {
 		errc <- nil
 	}()
 	for i, q := range reqs {
-		if got := c.recv(); !bytes.Equal(got, h.want(q)) {
-			t.Fatalf("response %d: %d bytes, want %d", i, len(got), len(h.want(q)))
+		if got, want := c.recv(), h.want(q); !bytes.Equal(got, want) {
+			at := 0
+			for at < min(len(got), len(want)) && got[at] == want[at] {
+				at++
+			}
+			t.Fatalf("response %d (op %c): %d bytes, want %d, first difference at %d", i, q[0], len(got), len(want), at)
 		}
 	}
 	if err := <-errc; err != nil {

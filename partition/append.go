@@ -307,7 +307,9 @@ func (l *log) writeRound() {
 
 // writeEpochFor writes the leader-epoch checkpoint when the round starts a
 // new epoch, before the round is published and without holding mu (the
-// write fsyncs; the writer's wmu keeps the cache from changing meanwhile).
+// writer's wmu keeps the cache from changing meanwhile). The write is not
+// fsync'd (writeLazy): the log's next flush does that, and until then a
+// crash loses nothing recovery cannot re-learn from the batches.
 // It returns the cache to install, nil when unchanged.
 func (l *log) writeEpochFor(rd *round) (*epochCache, error) {
 	if rd.next == rd.startOffset || len(rd.epochs) == 0 {
@@ -323,7 +325,7 @@ func (l *log) writeEpochFor(rd *round) (*epochCache, error) {
 	if !changed {
 		return nil, nil
 	}
-	if err := next.write(); err != nil {
+	if err := next.writeLazy(); err != nil {
 		return nil, fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	return next, nil
@@ -332,8 +334,8 @@ func (l *log) writeEpochFor(rd *round) (*epochCache, error) {
 // syncEpochs writes the leader-epoch checkpoint when the cache holds an
 // epoch the file does not (AssignLeaderEpoch deferred it): called by a
 // round with records, before their bytes are written, as Kafka writes an
-// epoch's entry before the epoch's first record. wmu held; mu is not held
-// across the write.
+// epoch's entry before the epoch's first record. Not fsync'd (writeLazy,
+// see writeEpochFor). wmu held; mu is not held across the write.
 func (l *log) syncEpochs() error {
 	l.mu.RLock()
 	var next *epochCache
@@ -344,7 +346,7 @@ func (l *log) syncEpochs() error {
 	if next == nil {
 		return nil
 	}
-	if err := next.write(); err != nil {
+	if err := next.writeLazy(); err != nil {
 		return fmt.Errorf("%w: cannot write the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
 	}
 	l.mu.Lock()
@@ -532,9 +534,10 @@ func (l *log) roll(rd *round, cfg Config, now time.Time) error {
 	return nil
 }
 
-// flushRolled fsyncs a segment that rolled, advances the recovery point past
-// it and writes the producer snapshot at the new segment's base, off the
-// append path (Kafka schedules the same flush).
+// flushRolled fsyncs a segment that rolled, writes the producer snapshot at
+// the new segment's base and fsyncs the leader-epoch checkpoint if an
+// append wrote it since its last fsync, then advances the recovery point
+// past the segment, off the append path (Kafka schedules the same flush).
 func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
 	defer l.bg.Done()
 	defer old.Release()
@@ -544,6 +547,10 @@ func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
 	}
 	if err := writeSnapshotBytes(l.fs, l.dir, next, snap); err != nil {
 		l.setOffline(err)
+		return
+	}
+	if err := l.epochFile().flush(); err != nil {
+		l.setOffline(fmt.Errorf("cannot flush the leader epoch checkpoint: %w", err))
 		return
 	}
 	l.mu.Lock()
@@ -635,7 +642,13 @@ func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable i
 		l.mu.unrepl = append(l.mu.unrepl, rd.completed...)
 	}
 	if cfg.Flush == FlushAlways && l.mu.werr == nil {
-		l.mu.recoveryPoint = rd.next
+		// The round's bytes are fsync'd, an epoch entry written lazily
+		// may not be: the recovery point stays at its start until the
+		// log's next flush, so recovery re-learns it from the batches.
+		l.mu.syncedEnd = rd.next
+		if rp := min(rd.next, l.mu.epochs.file.dirtyFrom.Load()); rp > l.mu.recoveryPoint {
+			l.mu.recoveryPoint = rp
+		}
 	}
 	l.notifyLocked()
 }

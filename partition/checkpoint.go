@@ -52,6 +52,29 @@ func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	return syncDir(fsys, filepath.Dir(path))
 }
 
+// writeFileReplace writes data to path via a temporary file and a rename,
+// without fsync: a process crash leaves the old or the new file, a power
+// loss may leave either, or an empty or torn one (the caller recovers from
+// that: the leader-epoch checkpoint, epoch.go).
+func writeFileReplace(fsys vfs.FS, path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := fsys.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("cannot create %q: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write %q: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cannot close %q: %w", tmp, err)
+	}
+	if err := fsys.Rename(tmp, path); err != nil {
+		return fmt.Errorf("cannot rename %q: %w", tmp, err)
+	}
+	return nil
+}
+
 func syncDir(fsys vfs.FS, dir string) error {
 	if err := vfs.SyncDir(fsys, dir); err != nil {
 		return fmt.Errorf("cannot fsync directory %q: %w", dir, err)

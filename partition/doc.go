@@ -161,9 +161,23 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// records the epoch; its `leader-epoch-checkpoint` entry is written and
-// fsync'd before the first record of the epoch (by that append round, or
-// at once when the epoch starts below the log end). AppendAsLeader is
+// records the epoch; its `leader-epoch-checkpoint` entry is written before
+// the first record of the epoch by that append round, without an fsync
+// (temporary file and rename), or written and fsync'd at once when the
+// epoch starts below the log end. The file is fsync'd when the log is
+// flushed (Flush, a rolled segment's flush, Close), before the recovery
+// point passes the epochs it holds; under FlushAlways the recovery point
+// stays at the start of an epoch whose entry is not fsync'd yet, until the
+// store's flush tick (every FlushInterval, 1 s by default) fsyncs the
+// checkpoint. So a new partition's first append costs no fsync of its own
+// under FlushNever, and only its segment's under FlushAlways.
+// A crash can leave the file without its latest entries, or (a power
+// loss) empty or torn; recovery re-learns the epochs from the batches it
+// validates above the recovery point (a batch whose partitionLeaderEpoch
+// is newer than the latest known begins that epoch, as Kafka's
+// LogSegment.recover), from every segment's batch headers when the file
+// does not parse after an unclean shutdown (after a clean one that is
+// corruption), and drops entries past the log end. AppendAsLeader is
 // Append made in a leader epoch, refused (ErrNotLeaderEpoch) unless that
 // is still the log's latest when the writer takes it, so an append checked
 // as leader cannot land after the log has begun following a newer leader

@@ -3,8 +3,12 @@ package partition
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/segment"
@@ -22,8 +26,7 @@ type epochEntry struct {
 // epochCache is the partition's leader epochs and the offset each began at.
 // Guarded by the log's mu.
 type epochCache struct {
-	fs      vfs.FS
-	path    string
+	file    *epochFile // shared by the cache's clones
 	entries []epochEntry
 	// unsynced: entries differ from the file by an epoch that no record
 	// carries yet (AssignLeaderEpoch at the log end). The writer writes
@@ -32,15 +35,48 @@ type epochCache struct {
 	unsynced bool
 }
 
+// epochFile is the leader-epoch-checkpoint on disk and what of it is
+// durable. An append round writes it whole without an fsync (writeLazy:
+// temporary file and rename, so a kill -9 leaves the old or the new file);
+// flush fsyncs it (file and directory) when the log is flushed, before the
+// recovery point moves past the epochs it holds. A power loss can leave
+// the last lazy write lost or the file empty or torn; recovery re-learns
+// the epochs of the batches above the recovery point from their
+// partitionLeaderEpoch, and all of them when the file does not parse
+// (log.go: recover).
+type epochFile struct {
+	fs   vfs.FS
+	path string
+	// mu serialises the file's writes and fsyncs, so a flush makes durable
+	// exactly what it saw written. Held across their I/O; never taken with
+	// the log's mu held, nor mu taken under it.
+	mu      sync.Mutex
+	durable []epochEntry // the entries last fsync'd (or read at open); under mu
+	// dirtyFrom is the smallest start offset of an entry written since the
+	// last fsync and not in durable (math.MaxInt64: none). Set under mu,
+	// read without it by a FlushAlways round, which keeps its recovery
+	// point below it.
+	dirtyFrom atomic.Int64
+	// dirty: the file was written since the last fsync (under mu).
+	dirty bool
+}
+
+func newEpochFile(fsys vfs.FS, dir string) *epochFile {
+	f := &epochFile{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
+	f.dirtyFrom.Store(math.MaxInt64)
+	return f
+}
+
 func loadEpochCache(fsys vfs.FS, dir string) (*epochCache, error) {
 	c := newEpochCache(fsys, dir)
-	err := readCheckpoint(fsys, c.path, 2, c.addEntry)
+	err := readCheckpoint(fsys, c.file.path, 2, c.addEntry)
+	c.file.durable = slices.Clone(c.entries)
 	return c, err
 }
 
 // newEpochCache is the empty cache of a new partition in dir.
 func newEpochCache(fsys vfs.FS, dir string) *epochCache {
-	return &epochCache{fs: fsys, path: filepath.Join(dir, leaderEpochFile)}
+	return &epochCache{file: newEpochFile(fsys, dir)}
 }
 
 // addEntry parses one "epoch startOffset" line's fields.
@@ -57,7 +93,7 @@ func (c *epochCache) addEntry(f []string) error {
 // clone copies the cache (the writer edits and writes a copy, then
 // installs it under mu).
 func (c *epochCache) clone() *epochCache {
-	return &epochCache{fs: c.fs, path: c.path, entries: append([]epochEntry(nil), c.entries...), unsynced: c.unsynced}
+	return &epochCache{file: c.file, entries: slices.Clone(c.entries), unsynced: c.unsynced}
 }
 
 func (c *epochCache) latest() int32 {
@@ -75,6 +111,19 @@ func (c *epochCache) assign(epoch int32, offset int64) bool {
 	}
 	c.entries = append(c.entries, epochEntry{epoch, offset})
 	return true
+}
+
+// learn is Kafka's LogSegment.recover rule for a recovered batch: one
+// whose partitionLeaderEpoch is newer than the latest known begins that
+// epoch at its base offset (assignAt: entries it contradicts go).
+func (c *epochCache) learn(h segment.Header) {
+	if h.Magic < 2 || h.PartitionLeaderEpoch < 0 {
+		return
+	}
+	if len(c.entries) > 0 && h.PartitionLeaderEpoch <= c.latest() {
+		return
+	}
+	c.assignAt(h.PartitionLeaderEpoch, h.BaseOffset)
 }
 
 // truncateFromEnd drops epochs that start at or after offset.
@@ -134,14 +183,97 @@ func (c *epochCache) assignAt(epoch int32, offset int64) bool {
 	return true
 }
 
-// write writes the whole cache to the leader-epoch-checkpoint (fsync'd:
-// writeFileAtomic).
+// write writes the whole cache to the leader-epoch-checkpoint, fsync'd
+// (writeFileAtomic): for the rare changes outside an append round
+// (truncation, an epoch begun below the log end, loading).
 func (c *epochCache) write() error {
-	if err := writeFileAtomic(c.fs, c.path, c.encode()); err != nil {
+	if err := c.file.write(c.entries, c.encode(), true); err != nil {
 		return err
 	}
 	c.unsynced = false
 	return nil
+}
+
+// writeLazy writes the whole cache to the leader-epoch-checkpoint without
+// an fsync (an append round's new epochs): the file is fsync'd when the log
+// is flushed (epochFile.flush), and until then recovery can re-learn what
+// a power loss takes from it.
+func (c *epochCache) writeLazy() error {
+	if err := c.file.write(c.entries, c.encode(), false); err != nil {
+		return err
+	}
+	c.unsynced = false
+	return nil
+}
+
+// write replaces the file with data, the encoding of entries: via a
+// temporary file and a rename, fsync'd (file and directory) when durable.
+func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if durable {
+		if err := writeFileAtomic(f.fs, f.path, data); err != nil {
+			return err
+		}
+		f.durable, f.dirty = slices.Clone(entries), false
+		f.dirtyFrom.Store(math.MaxInt64)
+		return nil
+	}
+	if err := writeFileReplace(f.fs, f.path, data); err != nil {
+		return err
+	}
+	f.dirty = true
+	if from := firstNewEntry(f.durable, entries); from < f.dirtyFrom.Load() {
+		f.dirtyFrom.Store(from)
+	}
+	return nil
+}
+
+// flush fsyncs the file and its directory if it was written since the
+// last fsync. The log calls it before its recovery point moves (a flush, a
+// rolled segment's flush, a clean close).
+func (f *epochFile) flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.dirty {
+		return nil
+	}
+	file, err := f.fs.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("cannot open %q to fsync it: %w", f.path, err)
+	}
+	err = file.Sync()
+	if cerr := file.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot fsync %q: %w", f.path, err)
+	}
+	if err := syncDir(f.fs, filepath.Dir(f.path)); err != nil {
+		return err
+	}
+	f.dirty = false
+	f.dirtyFrom.Store(math.MaxInt64)
+	return nil
+}
+
+// commonPrefix is the number of leading entries a and b share.
+func commonPrefix(a, b []epochEntry) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// firstNewEntry is the start offset of the first entry of next that the
+// durable file does not hold (math.MaxInt64: none; next only drops
+// entries).
+func firstNewEntry(durable, next []epochEntry) int64 {
+	if n := commonPrefix(durable, next); n < len(next) {
+		return next[n].startOffset
+	}
+	return math.MaxInt64
 }
 
 // encode is the text of the leader-epoch-checkpoint.

@@ -26,15 +26,17 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 // AssignLeaderEpoch records that epoch starts at startOffset (called on
 // becoming leader, with the log end offset); the log's appends then stamp
 // epoch on their batches. An epoch starting at the log end covers no
-// record yet: its leader-epoch-checkpoint is written and fsync'd by the
-// first append round that has records, before their bytes are written
-// (syncEpochs), not here, so becoming the leader of many partitions at
-// once (a broker restarting or catching up from a snapshot) costs no
-// I/O. A crash before that round loses an epoch entry no record depends
-// on: the log then ends at the entry's start offset and the broker is
-// given a newer epoch when it leads again. Kafka's
-// LeaderEpochFileCache.assign writes the file at once; the difference is
-// never visible to a replica. An epoch starting below the log end is
+// record yet: its leader-epoch-checkpoint is written (without an fsync:
+// the log's next flush does that) by the first append round that has
+// records, before their bytes are written (syncEpochs), not here, so
+// becoming the leader of many partitions at once (a broker restarting or
+// catching up from a snapshot) costs no I/O. A crash before that round
+// loses an epoch entry no record depends on: the log then ends at the
+// entry's start offset and the broker is given a newer epoch when it leads
+// again; a crash after it loses at most entries that recovery re-learns
+// from the batches (doc.go). Kafka's LeaderEpochFileCache.assign writes
+// and fsyncs the file at once; the difference is never visible to a
+// replica. An epoch starting below the log end is
 // written before returning. As Kafka's LeaderEpochFileCache.assign, entries
 // the new one contradicts (epoch >= it, or a start offset >= startOffset)
 // are dropped first; assigning the latest epoch again does nothing (it

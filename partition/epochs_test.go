@@ -198,7 +198,7 @@ func TestDeferredEpochWriteFails(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
 	var fail atomic.Bool
 	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if fail.Load() && op.Kind == errorfs.OpSync && strings.Contains(op.Path, leaderEpochFile) {
+		if fail.Load() && op.Kind == errorfs.OpWrite && strings.Contains(op.Path, leaderEpochFile) {
 			return syscall.EIO
 		}
 		return nil

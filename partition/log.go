@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,6 +98,12 @@ type log struct {
 		writing       bool
 		closed        bool
 		werr          error // sticky: the log is in an unknown state
+
+		// syncedEnd is the end the last FlushAlways round fsync'd: the
+		// recovery point once the leader-epoch checkpoint is fsync'd too
+		// (flushEpochCheckpoint).
+		syncedEnd int64
+
 		// firstUnstable is the first offset of the oldest open
 		// transaction as published (-1: none); the LSO is the lower of it
 		// and hw.
@@ -207,13 +214,22 @@ func (l *log) load(o openOptions) error {
 	}
 	// segment.ms counts from this start for a reopened active segment.
 	l.active().created = l.now()
+	relearnAll := false
 	if l.mu.epochs, err = loadEpochCache(l.fs, l.dir); err != nil {
-		return err
+		// Appends write the file without an fsync: a power loss can leave
+		// it empty or torn. After a clean shutdown it was fsync'd, and a
+		// bad file is corruption.
+		if o.clean || !errors.Is(err, segment.ErrCorrupt) {
+			return err
+		}
+		l.logger.Warn("leader epoch checkpoint unreadable after an unclean shutdown: re-learning every epoch from the batch headers",
+			"err", err)
+		l.mu.epochs, relearnAll = newEpochCache(l.fs, l.dir), true
 	}
 	recovered := !(o.clean && o.recoveryPoint >= l.active().base)
 	rebuildFrom := int64(-1)
 	if recovered {
-		rebuildFrom, err = l.recover(o.recoveryPoint)
+		rebuildFrom, err = l.recover(o.recoveryPoint, relearnAll)
 	} else {
 		err = l.loadClean(o.recoveryPoint)
 	}
@@ -231,8 +247,11 @@ func (l *log) load(o openOptions) error {
 	if l.mu.logStart > l.mu.leo {
 		l.mu.logStart = l.mu.leo
 	}
-	if l.mu.epochs.truncateFromEnd(l.mu.leo + 1) {
-		if err := l.mu.epochs.write(); err != nil {
+	// Entries past the log end (their batches lost) go; the file is
+	// rewritten, fsync'd, when that or recovery changed the cache.
+	ep := l.mu.epochs
+	if ep.truncateFromEnd(l.mu.leo+1) || !slices.Equal(ep.entries, ep.file.durable) {
+		if err := ep.write(); err != nil {
 			return err
 		}
 	}
@@ -328,16 +347,25 @@ func (l *log) setLEOLocked(leo int64, s *logSegment, pos int64) {
 }
 
 // recover validates every batch from the segment holding the recovery point
-// on, rebuilding their indexes. A torn or corrupt tail is truncated (and
-// every later segment deleted), with the bytes dropped logged. Corruption
+// on, rebuilding their indexes and re-learning the leader epochs their
+// batches begin (the checkpoint is written lazily, so it may lack them);
+// with relearnAll (the checkpoint was unreadable) the earlier segments'
+// batch headers are read for their epochs too. A torn or corrupt tail is
+// truncated (and every later segment deleted), with the bytes dropped
+// logged. Corruption
 // below the recovery point, which had been fsync'd, is an error naming file
 // and position: nothing is dropped silently. It returns the base of the
 // first segment recovered, whose .txnindex (and every later one's) it
 // emptied for loadProducers to rebuild.
-func (l *log) recover(recoveryPoint int64) (int64, error) {
+func (l *log) recover(recoveryPoint int64, relearnAll bool) (int64, error) {
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > recoveryPoint }) - 1
 	i = max(i, 0)
+	if relearnAll {
+		if err := l.learnEpochs(segs[:i]); err != nil {
+			return -1, err
+		}
+	}
 	next := segs[i].base
 	rebuildFrom := next
 	for ; i < len(segs); i++ {
@@ -399,6 +427,7 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 		if noteErr == nil {
 			noteErr = s.noteBatch(h, pos, interval)
 		}
+		l.mu.epochs.learn(h)
 		last = h.LastOffset()
 	})
 	l.recoveredBytes.Add(end)
@@ -414,6 +443,21 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 		}
 	}
 	return end, last, rerr
+}
+
+// learnEpochs reads the batch headers of segs (below the recovery point:
+// fsync'd, not validated again) for the leader epochs they begin.
+func (l *log) learnEpochs(segs []*logSegment) error {
+	for _, s := range segs {
+		err := walkHeaders(s.log, 0, s.log.Size(), func(h segment.Header, _ int64) bool {
+			l.mu.epochs.learn(h)
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("cannot read the leader epochs of %q: %w", s.log.Path(), err)
+		}
+	}
+	return nil
 }
 
 // checkTail decides whether invalid data at end of s is a torn tail (cut by
@@ -696,7 +740,8 @@ func (l *log) flush() error {
 }
 
 // syncDirty fsyncs every segment above the recovery point (its .log and
-// indexes) and advances the recovery point to the log end seen at the
+// indexes) and the leader-epoch checkpoint if written since its last fsync,
+// and advances the recovery point to the log end seen at the
 // start. close calls it after marking the log closed.
 func (l *log) syncDirty() error {
 	l.mu.RLock()
@@ -712,6 +757,7 @@ func (l *log) syncDirty() error {
 			segs = append(segs, s)
 		}
 	}
+	file := l.mu.epochs.file
 	l.mu.RUnlock()
 	var err error
 	for _, s := range segs {
@@ -719,6 +765,9 @@ func (l *log) syncDirty() error {
 			err = l.observeSync(s.sync)
 		}
 		s.Release()
+	}
+	if err == nil {
+		err = file.flush() // the epochs of what the recovery point passes
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: cannot flush %s-%d: %w", ErrStorage, l.topic, l.partition, err)
@@ -732,6 +781,42 @@ func (l *log) syncDirty() error {
 	}
 	l.mu.recoveryPoint = max(l.mu.recoveryPoint, leo)
 	return nil
+}
+
+// flushEpochCheckpoint fsyncs the leader-epoch checkpoint if an append
+// wrote it since its last fsync and moves the recovery point to the end
+// the last FlushAlways round fsync'd, which that checkpoint held back
+// (publishRound): the store's flush tick for FlushAlways logs, which fsyncs
+// no segment (their rounds did). A failure takes the log offline.
+func (l *log) flushEpochCheckpoint() error {
+	l.mu.RLock()
+	if err := l.offlineLocked(); err != nil {
+		l.mu.RUnlock()
+		return err
+	}
+	file := l.mu.epochs.file
+	l.mu.RUnlock()
+	if err := file.flush(); err != nil {
+		err = fmt.Errorf("%w: cannot flush the leader epoch checkpoint of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+		l.setOffline(err)
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.offlineLocked(); err != nil {
+		return err
+	}
+	if rp := min(l.mu.syncedEnd, file.dirtyFrom.Load()); rp > l.mu.recoveryPoint && rp <= l.mu.leo {
+		l.mu.recoveryPoint = rp
+	}
+	return nil
+}
+
+// epochFile is the log's leader-epoch-checkpoint (one for the log's life).
+func (l *log) epochFile() *epochFile {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.epochs.file
 }
 
 // observeSync runs sync and, with an observer, reports its duration when

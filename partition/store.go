@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,12 +276,28 @@ func (s *store) applyRetention() {
 	}
 }
 
+// flushInterval flushes the logs under FlushInterval, and fsyncs the
+// leader-epoch checkpoint of those under FlushAlways that an append wrote
+// without an fsync (their recovery point waits for it: append.go,
+// publishRound).
 func (s *store) flushInterval() {
 	for _, l := range s.logs() {
-		if l.config().Flush != FlushInterval || l.offline() != nil {
+		if l.offline() != nil {
 			continue
 		}
-		if err := l.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+		var err error
+		switch l.config().Flush {
+		case FlushInterval:
+			err = l.Flush()
+		case FlushAlways:
+			if l.epochFile().dirtyFrom.Load() == math.MaxInt64 {
+				continue
+			}
+			err = l.flushEpochCheckpoint()
+		default:
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrClosed) {
 			s.logger.Error("interval flush failed", "topic", l.topic, "partition", l.partition, "err", err)
 		}
 	}

@@ -154,6 +154,7 @@ func (l *log) dropAboveLocked(keep []*logSegment, s *logSegment, cut, end int64)
 	}
 	l.mu.unrepl = kept
 	l.mu.recoveryPoint = min(l.mu.recoveryPoint, end)
+	l.mu.syncedEnd = min(l.mu.syncedEnd, end)
 	l.cleaner.Lock()
 	if l.cleaner.firstDirty > end {
 		l.cleaner.firstDirty = end
@@ -275,7 +276,7 @@ func replayInto(m map[int64]*producerEntry, s *logSegment, from, end int64) erro
 // an empty log at offset. Called with wmu, swapMu and cleanMu held.
 func (l *log) truncateFullyLocked(offset int64) error {
 	l.mu.RLock()
-	old := l.mu.segments
+	old, file := l.mu.segments, l.mu.epochs.file
 	l.mu.RUnlock()
 	// Renamed first (a new segment may take the name of an old one), the
 	// old segments stay in the list, readable, until the new one replaces
@@ -294,7 +295,7 @@ func (l *log) truncateFullyLocked(offset int64) error {
 	if err != nil {
 		return err
 	}
-	epochs := newEpochCache(l.fs, l.dir)
+	epochs := &epochCache{file: file} // one epochFile per log: its mu orders writes and fsyncs
 	if err := epochs.write(); err != nil {
 		return fmt.Errorf("cannot write the leader epoch checkpoint: %w", err)
 	}
@@ -305,7 +306,7 @@ func (l *log) truncateFullyLocked(offset int64) error {
 	l.mu.Lock()
 	l.mu.segments = []*logSegment{s}
 	l.setEnd(offset, s, 0)
-	l.mu.logStart, l.mu.recoveryPoint = offset, offset
+	l.mu.logStart, l.mu.recoveryPoint, l.mu.syncedEnd = offset, offset, offset
 	l.mu.unrepl, l.mu.firstUnstable = nil, -1
 	l.mu.epochs = epochs
 	l.notifyLocked()
