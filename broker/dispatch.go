@@ -225,9 +225,12 @@ func (r *request) responseHeader(dst []byte) []byte {
 }
 
 // respond encodes a kmsg response (whose version is set to the request's).
+// The buffer starts at 64 bytes, enough for a one-partition Produce
+// response (about 60): most responses are that, and bytes allocated per
+// request drive the garbage collector; larger ones grow it.
 func (r *request) respond(resp kmsg.Response) *netio.Response {
 	resp.SetVersion(r.version)
-	buf := r.responseHeader(make([]byte, 0, 256))
+	buf := r.responseHeader(make([]byte, 0, 64))
 	buf = resp.AppendTo(buf)
 	out := new(netio.Response)
 	out.AppendBytes(buf)

@@ -38,11 +38,27 @@ type Handler interface {
 	Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error)
 }
 
+// QuickChecker is a Handler that can tell, from a request frame alone and
+// before Handle sees it, that serving it takes only CPU and page-cache
+// time: no long poll, no wait for another request, a coordinator or a
+// replica (a Pending response's wait does not count: it runs elsewhere).
+// While the next frame waiting on a connection is quick, the goroutine
+// that queued a response holds it back and sends it together with the
+// next ones in one write (package doc, "Writing responses"); a Handler
+// without the method, or a frame it calls slow, has the responses before
+// it sent first. Quick is called on the connection's request goroutine,
+// like Handle (it may read Conn.State), and must not block or keep frame.
+type QuickChecker interface {
+	Quick(c *Conn, frame []byte) bool
+}
+
 // Response is a response body made of byte runs and file regions, sent in
 // order: runs of bytes with writev, regions with sendfile(2). Regions are
 // released (Region.Release) once sent or once the connection is gone.
 type Response struct {
 	parts   []part
+	first   [1]part                   // parts' first array: a one-part response costs one allocation
+	files   bool                      // a part is a file region: only the writer goroutine sends it
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
 }
@@ -84,11 +100,19 @@ type part struct {
 }
 
 // AppendBytes adds b (not copied; do not modify it afterwards).
-func (r *Response) AppendBytes(b []byte) { r.parts = append(r.parts, part{b: b}) }
+func (r *Response) AppendBytes(b []byte) { r.appendPart(part{b: b}) }
+
+func (r *Response) appendPart(p part) {
+	if r.parts == nil {
+		r.parts = r.first[:0]
+	}
+	r.parts = append(r.parts, p)
+}
 
 // AppendRegion adds a file region.
 func (r *Response) AppendRegion(reg sendfile.Region) {
-	r.parts = append(r.parts, part{region: reg, isFile: true})
+	r.appendPart(part{region: reg, isFile: true})
+	r.files = true
 }
 
 // Len is the body's length in bytes.

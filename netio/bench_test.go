@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkRoundTrip: one connection, one request at a time (latency).
@@ -111,4 +113,77 @@ func BenchmarkRoundTripBaseline(b *testing.B) {
 		c.write(frame)
 		c.recv()
 	}
+}
+
+// BenchmarkManyConns is issue 19's conns-100 row in netio alone: 100
+// connections, each keeping 4 small requests in flight (the next sent as
+// each response arrives), echoed by the test handler. cpu-ns/req is the
+// whole process's CPU (user+system, the clients' included) per request;
+// writes/req the response batches per request. quick=true lets the
+// request goroutine hold responses before a quick frame.
+func BenchmarkManyConns(b *testing.B) {
+	for _, quick := range []bool{false, true} {
+		b.Run(fmt.Sprintf("quick=%v", quick), func(b *testing.B) {
+			const conns, depth = 100, 4
+			h := newTestHandler(b, 4096)
+			if quick {
+				h.quickOps = string(opEcho)
+			}
+			s := startServer(b, testConfig(), h)
+			cs := make([]*client, conns)
+			for i := range cs {
+				cs[i] = dial(b, s)
+			}
+			frame := encode(req(opEcho, 1, make([]byte, 100)))
+			per := b.N/conns + 1
+			st0, cpu0 := s.Stats(), processCPU(b)
+			b.ResetTimer()
+			errs := make(chan error, conns)
+			for _, c := range cs {
+				go func() { errs <- c.keepInFlight(frame, depth, per) }()
+			}
+			for range cs {
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			n := float64(per * conns)
+			b.ReportMetric(float64(processCPU(b)-cpu0)/n, "cpu-ns/req")
+			st := s.Stats()
+			b.ReportMetric(float64(st.InlineBatches+st.WriterBatches-st0.InlineBatches-st0.WriterBatches)/n, "writes/req")
+		})
+	}
+}
+
+// keepInFlight sends frame n times, keeping depth unanswered, and reads
+// every response.
+func (c *client) keepInFlight(frame []byte, depth, n int) error {
+	sent := 0
+	for ; sent < depth && sent < n; sent++ {
+		if _, err := c.nc.Write(frame); err != nil {
+			return err
+		}
+	}
+	for range n {
+		if _, err := c.tryRecv(10 * time.Second); err != nil {
+			return err
+		}
+		if sent < n {
+			if _, err := c.nc.Write(frame); err != nil {
+				return err
+			}
+			sent++
+		}
+	}
+	return nil
+}
+
+// processCPU is the process's user+system CPU time so far, in ns.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

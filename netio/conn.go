@@ -56,16 +56,19 @@ type conn struct {
 	asm  []byte
 	asmN int
 
-	w writerState // owned by the writer goroutine
+	w writerState // owned by the goroutine that set mu.writing (writer.go)
 
 	mu struct {
 		sync.Mutex
 		frames    [][]byte // dispatched, not yet handed to the Handler
 		queue     []outItem
+		queueFile bool  // a response in queue has a file region: the writer goroutine sends it
 		charged   int64 // bytes counted against ConnBudgetBytes
 		respBytes int64 // response bytes queued or being written
 		handling  bool  // the Handler is running
-		writing   bool  // the writer holds responses taken from queue
+		writing   bool  // a goroutine holds responses taken from queue (and c.w)
+		wdone     bool  // a write failed or a close was sent: nothing more is written
+		writerOn  bool  // the writer goroutine was started (on first use)
 		paused    bool  // the event loop stopped dispatching (over budget)
 		muting    bool  // dispatch asked gnet to close so that reading moves to a goroutine
 		muted     bool  // gnet's side is closed: a read goroutine reads c.tcp
@@ -725,6 +728,7 @@ func (c *conn) queueResponseLocked(f flight) (goOn bool, drop *Response) {
 	if f.resp != nil {
 		size := sizeLen + f.resp.Len()
 		c.mu.queue = append(c.mu.queue, outItem{resp: f.resp, size: size})
+		c.mu.queueFile = c.mu.queueFile || f.resp.files
 		c.mu.respBytes += size
 		c.chargeLocked(size)
 	}

@@ -1,7 +1,8 @@
 // Package netio is Sluice's network layer: an accept goroutine takes
 // connections, gnet event loops read and frame requests; per connection,
-// one goroutine serves requests in order and one goroutine writes
-// responses, file regions by sendfile(2).
+// one goroutine serves requests in order and writes small responses
+// itself, and a writer goroutine, started on first use, writes the rest:
+// file regions by sendfile(2).
 //
 // # Request frame
 //
@@ -28,7 +29,8 @@
 // # Goroutines and ownership
 //
 //	accept goroutine ──socket──▶ gnet event loop ──frames──▶ request goroutine ──responses──▶ writer goroutine
-//	(limits, EMFILE)             (read, frame, copy)         (Handler.Handle, one at a time)  (writev + sendfile on a dup fd)
+//	(limits, EMFILE)             (read, frame, copy)         (Handler.Handle, one at a time;  (writev + sendfile on a dup fd;
+//	                                                          writev of small responses)       started on first use)
 //	                             or, once muted: read goroutine (reads only while the budget has room)
 //
 // Who does what:
@@ -75,21 +77,23 @@
 //     arrival order (Kafka's per-connection ordering, which keeps an
 //     idempotent producer's pipelined batches in order) and queues each
 //     non-nil Response — or, for a Pending one, hands it to the completer
-//     goroutine and goes on (Pipelining, below).
-//   - The writer goroutine owns a dup of the socket wrapped as a
-//     *net.TCPConn (so Go's netpoller waits for writability). It takes every
-//     queued response at once, prepends each size, sends runs of bytes with
-//     one writev and each file region with sendfile.Send (sendfile.Copy if
-//     unsupported), releasing each region once sent. The regions of a
-//     response marked as a follower's Fetch (Response.MarkReplica) are
-//     also counted as Stats.ReplicaSendfileBytes or ReplicaCopiedBytes
-//     (TLS, or the copy fallback). gnet's own Write is
-//     never used: gnet v2.9.0 has no writable callback, so a sendfile that
+//     goroutine and goes on (Pipelining, below). It writes small
+//     responses itself (Writing responses, below).
+//   - The connection's socket, for writing, is a dup wrapped as a
+//     *net.TCPConn (so Go's netpoller waits for writability). Whoever
+//     writes takes every queued response at once, prepends each size,
+//     sends runs of bytes with one writev and each file region with
+//     sendfile.Send (sendfile.Copy if unsupported), releasing each region
+//     once sent: the writer goroutine, or a goroutine writing in place.
+//     The regions of a response marked as a follower's Fetch
+//     (Response.MarkReplica) are also counted as Stats.ReplicaSendfileBytes
+//     or ReplicaCopiedBytes (TLS, or the copy fallback). gnet's own Write
+//     is never used: gnet v2.9.0 has no writable callback, so a sendfile that
 //     hits EAGAIN on the loop never resumes.
 //   - A write error or a Handler error (after earlier responses are sent)
-//     makes the writer call gnet's Conn.Close, which is goroutine-safe (a
+//     makes whoever wrote call gnet's Conn.Close, which is goroutine-safe (a
 //     task queued to the event loop). OnClose, on the loop, closes the dup,
-//     stops both goroutines and releases every queued region; a Handler
+//     stops the connection's goroutines and releases every queued region; a Handler
 //     still running finds the connection closed when it returns and
 //     releases its response. gnet's Close and Wake are called only under
 //     conn.mu and never after OnClose, because gnet closes the loop's
@@ -112,7 +116,7 @@
 //	          completer goroutine: wait(1), queue 1; wait(2), queue 2; queue 3
 //	                                                        │
 //	                                                        ▼
-//	                                  response queue ──▶ writer goroutine
+//	                                  response queue ──▶ written in place, or by the writer goroutine
 //
 // The rules:
 //
@@ -140,6 +144,53 @@
 //   - The completer goroutine starts when the first flight is queued and
 //     exits when flights is empty; an idle connection has none.
 //
+// # Writing responses
+//
+// A hand-off to the writer goroutine costs a wake-up, and a writev costs a
+// loopback delivery: for a connection of small requests these were much
+// of the broker's CPU beside the append itself. So small responses are
+// written where they are produced, and those ready together leave in one
+// writev:
+//
+//	request goroutine: Handle(1) → queue 1 ─┐ next frame quick: hold
+//	                   Handle(2) → queue 2 ─┤ next frame quick: hold
+//	                   Handle(3) → queue 3 ─┘ no frame waiting: writev(1, 2, 3) itself
+//	                   Handle(4) → queue 4    next frame may wait (a long poll): wake the writer goroutine
+//	                   Handle(5) → Fetch with file regions: queue 5, wake the writer goroutine
+//
+// The rules (writer.go, sendQueued):
+//
+//   - One goroutine writes at a time (conn.mu.writing): it takes the whole
+//     queue, so responses leave in request order whoever writes them. A
+//     goroutine that finds the queue taken leaves what it queued: the
+//     writer of the batch looks again when done and wakes the writer
+//     goroutine for it.
+//   - Hold: while the next frame waiting is quick — the Handler says so
+//     from its bytes alone (QuickChecker; the broker: a Produce without a
+//     transactional id) — the request goroutine queues without writing,
+//     up to 32 responses and within both 64 KiB and ConnBudgetBytes. The
+//     completer holds while the next flight is complete (it is queued at
+//     once).
+//   - In place: with no frame waiting (or, for the completer, before the
+//     next wait), the goroutine writes the queue itself when it holds only
+//     byte runs, at most 64 KiB.
+//   - The writer goroutine, started on first use, sends the rest: a queue
+//     with a file region or over 64 KiB (so sendfile and large writes
+//     overlap the next requests, and a page-cache miss never stalls the
+//     request goroutine), and what precedes a frame not known to be quick
+//     (a long poll, a JoinGroup), which then waits for nothing; a Handler
+//     without QuickChecker gets the writer goroutine's batching as before,
+//     and in-place writes only when no frame waits.
+//   - A write in place blocks its goroutine like the writer's: the write
+//     timeout cuts it off the same way (closing the socket ends the
+//     write), and a connection whose request goroutine is writing reads
+//     no more requests meanwhile, as Kafka mutes a channel until its
+//     response is sent. A failed write or a Handler error's close ends
+//     writing for good (conn.mu.wdone).
+//
+// Stats.InlineBatches and WriterBatches count the batches written each
+// way.
+//
 // # TLS listeners
 //
 // gnet cannot own a TLS session, so a listener with Config.TLS has no
@@ -147,7 +198,8 @@
 // but reading and writing is shared with the gnet path.
 //
 //	accept goroutine ──socket──▶ read goroutine ──frames──▶ request goroutine ──responses──▶ writer goroutine
-//	(limits, EMFILE)             (handshake, framing)       (Handler.Handle)                (writes, region copies)
+//	(limits, EMFILE)             (handshake, framing)       (Handler.Handle; small           (writes, region copies;
+//	                                                         responses written in place)     started on first use)
 //
 // Where it differs:
 //
@@ -236,8 +288,9 @@
 // goroutine's buffer (64 KiB, or one partial frame, at most
 // MaxRequestBytes). With the defaults (64 MiB,
 // 100 MiB requests) that is about 2×64 MiB + 2×100 MiB at the extreme,
-// ~130 MiB with 1 MiB requests; an idle connection costs two goroutines
-// and gnet's small buffers. Bytes of file regions are not in memory: they
+// ~130 MiB with 1 MiB requests; an idle connection costs one goroutine
+// (two once it has sent a file region or a large response) and gnet's
+// small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
 // Across connections, recycled frame buffers over 1 MiB are kept for

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,9 @@ const (
 	opPend    = 'P'
 	opPendErr = 'E'
 	opSettle  = 'S'
+	// opBlock waits until release(id) (or ctx), then answers id alone:
+	// a slow request with a bytes-only response (inline_test.go).
+	opBlock = 'B'
 )
 
 // testHandler implements the ops above over one real file.
@@ -59,6 +63,17 @@ type testHandler struct {
 	pmu    sync.Mutex
 	events []string                 // "h<id>" when Handle ran, "w<id>" when a wait returns
 	rel    map[uint32]chan struct{} // closed by release(id)
+
+	quickOps string // ops that Quick reports quick (QuickChecker); none by default
+}
+
+// Quick reports the frame quick when its op is in quickOps; with '!' in
+// quickOps it panics on opPanic, as Handle does.
+func (h *testHandler) Quick(_ *Conn, frame []byte) bool {
+	if len(frame) > 0 && frame[0] == opPanic && strings.IndexByte(h.quickOps, '!') >= 0 {
+		panic("test Quick panic")
+	}
+	return len(frame) > 0 && strings.IndexByte(h.quickOps, frame[0]) >= 0
 }
 
 // note records a pipelining event.
@@ -180,6 +195,11 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 			r.AppendRegion(h.region(0, 10))
 			return r, nil
 		}), nil
+	case opBlock:
+		select {
+		case <-h.releaseCh(binary.BigEndian.Uint32(id)):
+		case <-ctx.Done():
+		}
 	case opSettle:
 		c.WaitPending()
 		h.note(fmt.Sprintf("h%d", binary.BigEndian.Uint32(id)))

@@ -31,11 +31,15 @@ func (c *conn) settle(f flight) bool {
 	c.mu.Lock()
 	if !pending && len(c.mu.flights) == 0 {
 		goOn, drop := c.queueResponseLocked(f)
+		var next []byte
+		if goOn && len(c.mu.frames) > 0 {
+			next = c.mu.frames[0] // only this goroutine takes frames
+		}
 		c.mu.Unlock()
 		if drop != nil {
 			drop.Release()
 		}
-		kick(c.writeKick)
+		c.sendQueued(c.nextOf(next))
 		return goOn
 	}
 	c.mu.handling = false
@@ -49,10 +53,29 @@ func (c *conn) settle(f flight) bool {
 		go c.complete()
 	}
 	c.mu.Unlock()
+	c.sendQueued(nextSlow) // what earlier frames' responses held back
 	if f.err != nil || f.panicked {
 		return false // the completer queues it in order, then the close
 	}
 	return c.waitRoom()
+}
+
+// nextOf classifies the frame waiting after a response (nil: none) by
+// the Handler's QuickChecker; a Quick that panics calls it slow (the
+// frame's Handle call meets the same bug and is recovered there).
+func (c *conn) nextOf(frame []byte) (nx next) {
+	defer func() {
+		if recover() != nil {
+			nx = nextSlow
+		}
+	}()
+	switch {
+	case frame == nil:
+		return nextNone
+	case c.srv.quick != nil && c.srv.quick.Quick(&c.pub, frame):
+		return nextQuick
+	}
+	return nextSlow
 }
 
 // waitRoom waits until fewer than MaxPending responses are pending; false
@@ -115,11 +138,17 @@ func (c *conn) complete() {
 			c.mu.waits--
 		}
 		_, drop := c.queueResponseLocked(f)
+		// A complete response next is queued at once: send both together.
+		// Before a wait, write in place.
+		nx := nextNone
+		if len(c.mu.flights) > 0 && !c.mu.flights[0].resp.IsPending() {
+			nx = nextQuick
+		}
 		c.mu.Unlock()
 		if drop != nil {
 			drop.Release()
 		}
-		kick(c.writeKick)
+		c.sendQueued(nx)
 		kick(c.reqKick)
 	}
 }

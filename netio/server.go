@@ -24,6 +24,7 @@ import (
 type Server struct {
 	cfg         Config
 	h           Handler
+	quick       QuickChecker // h's, or nil
 	log         *slog.Logger
 	lns         []*boundListener // one per Config.Listeners entry, in order
 	cli         *gnet.Client     // gnet's event loops, without gnet's acceptor
@@ -77,6 +78,8 @@ type Stats struct {
 	TLSCopiedBytes       uint64 // file-region bytes read and encrypted through a buffer (no sendfile on TLS)
 	ReplicaSendfileBytes uint64 // file-region bytes of followers' Fetch responses (Response.MarkReplica) sent by sendfile(2)
 	ReplicaCopiedBytes   uint64 // the same bytes read and copied instead (TLS, or sendfile unsupported)
+	InlineBatches        uint64 // batches of responses written by the goroutine that queued them (no hand-off)
+	WriterBatches        uint64 // batches of responses written by a connection's writer goroutine
 	QueuedBytes          int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
 }
@@ -88,6 +91,7 @@ type counters struct {
 	acceptErrors, shed, tlsRefused                         atomic.Uint64
 	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
 	replicaSendfile, replicaCopied                         atomic.Uint64
+	inlineBatches, writerBatches                           atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -117,6 +121,8 @@ func (s *Server) Stats() Stats {
 		TLSCopiedBytes:       c.tlsCopied.Load(),
 		ReplicaSendfileBytes: c.replicaSendfile.Load(),
 		ReplicaCopiedBytes:   c.replicaCopied.Load(),
+		InlineBatches:        c.inlineBatches.Load(),
+		WriterBatches:        c.writerBatches.Load(),
 		QueuedBytes:          c.queuedBytes.Load(),
 		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
 	}
@@ -139,6 +145,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	s := &Server{cfg: cfg, h: h, log: cfg.Logger, lns: lns, limits: newConnLimits(cfg),
 		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
 		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
+	s.quick, _ = h.(QuickChecker)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {
@@ -399,7 +406,7 @@ func (s *Server) register(c *conn) bool {
 		return false
 	}
 	s.mu.conns[c] = struct{}{}
-	s.conns.Add(2) // request goroutine and writer (a muted connection adds its reader)
+	s.conns.Add(1) // the request goroutine (the writer, the completer and a muted connection's reader add their own)
 	return true
 }
 
@@ -457,7 +464,6 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s.stats.accepted.Add(1)
 	s.stats.connsOpen.Add(1)
 	go c.serveRequests()
-	go c.writeLoop()
 	return nil, gnet.None
 }
 

@@ -50,7 +50,6 @@ func (s *Server) openTLS(tc *net.TCPConn, e *enrollee) {
 	s.stats.connsOpen.Add(1)
 	s.conns.Add(1) // the read goroutine
 	go c.serveRequests()
-	go c.writeLoop()
 	go c.tlsReadLoop()
 }
 

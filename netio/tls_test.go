@@ -77,6 +77,11 @@ func TestTLSSharedPaths(t *testing.T) {
 		{"PendingOverlapsAndAnswersInOrder", TestPendingOverlapsAndAnswersInOrder},
 		{"PendingErrorClosesAfterEarlierResponses", TestPendingErrorClosesAfterEarlierResponses},
 		{"ShutdownFinishesPending", TestShutdownFinishesPending},
+		{"SmallResponseWrittenInline", TestSmallResponseWrittenInline},
+		{"QuickFramesShareOneWrite", TestQuickFramesShareOneWrite},
+		{"NoHoldBeforeSlowFrame", TestNoHoldBeforeSlowFrame},
+		{"PipelinedOrderQuick", TestPipelinedOrderQuick},
+		{"InlineWriteTimeout", TestInlineWriteTimeout},
 	} {
 		t.Run(tc.name, tc.f)
 	}

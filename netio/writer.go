@@ -12,7 +12,9 @@ import (
 // copyBufSize is the buffer of the copy fallback (sendfile unsupported).
 const copyBufSize = 128 << 10
 
-// writerState is owned by the writer goroutine.
+// writerState belongs to the goroutine that took a batch (c.mu.writing):
+// the writer goroutine, or a request or completer goroutine writing its
+// own responses (sendQueued).
 type writerState struct {
 	spare   []outItem // the previous batch's array, reused for the queue
 	hdrs    []byte    // size prefixes of the current batch, 4 bytes each
@@ -20,9 +22,77 @@ type writerState struct {
 	copyBuf []byte    // allocated on first use of the copy fallback
 }
 
-// writeLoop is the writer goroutine: it sends queued responses in order,
-// each batch of byte runs with one writev and each file region with
-// sendfile(2), and releases every region it took.
+// Writing responses in place (package doc): the goroutine that queued a
+// response (the request goroutine, or the completer for a pipelined one)
+// writes the queue itself when nothing waits after it, the queue holds
+// only byte runs, at most inlineMax of them, and nobody else is writing;
+// no hand-off to the writer goroutine. While the connection's next frame
+// is quick (QuickChecker), it holds its responses back instead, at most
+// holdMax of them, so that responses ready together leave in one writev.
+const (
+	inlineMax = 64 << 10
+	holdMax   = 32
+)
+
+// next is what follows a queued response on its goroutine.
+type next int
+
+const (
+	nextNone  next = iota // nothing waiting: write the queue in place
+	nextQuick             // a quick frame, or a complete flight: hold the queue
+	nextSlow              // a frame that may wait: leave the queue to the writer goroutine
+)
+
+// sendQueued sends what c has queued, after the calling goroutine queued
+// a response: nothing while the next request is quick and the queue may
+// be held; the writer goroutine's job when a request that may wait
+// follows (the write overlaps it, and a batch forms as before), or when
+// the queue has file regions or more than inlineMax bytes; else the
+// calling goroutine writes the queue itself. A queue someone is writing
+// is theirs: finishBatch looks again.
+func (c *conn) sendQueued(nx next) {
+	c.mu.Lock()
+	if len(c.mu.queue) == 0 || c.mu.writing || c.mu.closed || c.mu.wdone {
+		c.mu.Unlock()
+		return
+	}
+	small := !c.mu.queueFile && c.mu.respBytes <= inlineMax
+	if nx == nextQuick && small && len(c.mu.queue) < holdMax && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes {
+		c.mu.Unlock()
+		return
+	}
+	if !small || nx == nextSlow {
+		c.wakeWriterLocked()
+		c.mu.Unlock()
+		return
+	}
+	batch := c.takeBatchLocked()
+	c.mu.Unlock()
+	c.srv.stats.inlineBatches.Add(1)
+	c.sendBatch(batch)
+}
+
+// wakeWriterLocked wakes the writer goroutine, starting it on first use:
+// a connection whose responses are all written in place never has one.
+// The caller is a goroutine of c counted in srv.conns, so the count is
+// not zero while Shutdown may wait on it.
+func (c *conn) wakeWriterLocked() {
+	switch {
+	case c.mu.closed || c.mu.wdone:
+	case c.mu.writerOn:
+		kick(c.writeKick)
+	default:
+		c.mu.writerOn = true
+		c.srv.conns.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// writeLoop is the writer goroutine, started on first use
+// (wakeWriterLocked): it sends what the goroutines that queue responses
+// leave to it (file regions, large responses, what precedes a request
+// that may wait), each batch of byte runs with one writev and each file
+// region with sendfile(2), and releases every region it took.
 func (c *conn) writeLoop() {
 	defer c.srv.conns.Done()
 	for {
@@ -30,32 +100,41 @@ func (c *conn) writeLoop() {
 		if !ok {
 			return
 		}
-		closeAfter, err := c.writeBatch(batch)
-		c.finishBatch(batch)
-		if err != nil {
-			c.srv.log.Debug("netio: write failed; closing connection", "conn", c.pub.id,
-				"remote", c.pub.remoteAddr, "err", err)
-		}
-		if err != nil || closeAfter {
-			c.requestClose()
+		c.srv.stats.writerBatches.Add(1)
+		if !c.sendBatch(batch) {
 			return
 		}
 	}
 }
 
-// nextBatch waits for queued responses and takes all of them.
+// sendBatch writes a batch taken from the queue, hands c.w back, and
+// reports false once nothing more may be written (a write failed, or the
+// batch ended with a close request, which it makes).
+func (c *conn) sendBatch(batch []outItem) bool {
+	closeAfter, err := c.writeBatch(batch)
+	end := err != nil || closeAfter
+	c.finishBatch(batch, end)
+	if err != nil {
+		c.srv.log.Debug("netio: write failed; closing connection", "conn", c.pub.id,
+			"remote", c.pub.remoteAddr, "err", err)
+	}
+	if end {
+		c.requestClose()
+	}
+	return !end
+}
+
+// nextBatch waits for queued responses nobody else is writing and takes
+// all of them.
 func (c *conn) nextBatch() ([]outItem, bool) {
 	for {
 		c.mu.Lock()
-		if c.mu.closed {
+		if c.mu.closed || c.mu.wdone {
 			c.mu.Unlock()
 			return nil, false
 		}
-		if len(c.mu.queue) > 0 {
-			batch := c.mu.queue
-			c.mu.queue = c.w.spare[:0]
-			c.mu.writing = true
-			c.lastWrite.Store(nowNano())
+		if len(c.mu.queue) > 0 && !c.mu.writing {
+			batch := c.takeBatchLocked()
 			c.mu.Unlock()
 			return batch, true
 		}
@@ -67,8 +146,23 @@ func (c *conn) nextBatch() ([]outItem, bool) {
 	}
 }
 
-// finishBatch refunds the batch's bytes and keeps its array for reuse.
-func (c *conn) finishBatch(batch []outItem) {
+// takeBatchLocked takes the whole queue for the caller to write; the
+// caller owns c.w until finishBatch.
+func (c *conn) takeBatchLocked() []outItem {
+	batch := c.mu.queue
+	c.mu.queue = c.w.spare[:0]
+	c.w.spare = nil
+	c.mu.queueFile = false
+	c.mu.writing = true
+	c.lastWrite.Store(nowNano())
+	return batch
+}
+
+// finishBatch refunds the batch's bytes, keeps its array for reuse and
+// hands c.w back; end: nothing more may be written. It wakes the request
+// goroutine if the refund gave it room (nextFrame), and the writer if
+// responses were queued meanwhile (their goroutines saw c.w taken).
+func (c *conn) finishBatch(batch []outItem, end bool) {
 	var sent int64
 	for _, it := range batch {
 		sent += it.size
@@ -77,14 +171,22 @@ func (c *conn) finishBatch(batch []outItem) {
 	c.w.spare = batch[:0]
 	c.mu.Lock()
 	c.mu.writing = false
+	c.mu.wdone = c.mu.wdone || end
+	room := false
 	if !c.mu.closed {
+		full := c.mu.respBytes >= c.srv.cfg.ConnBudgetBytes
 		c.mu.respBytes -= sent
 		c.chargeLocked(-sent)
+		room = full && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes
+	}
+	if len(c.mu.queue) > 0 {
+		c.wakeWriterLocked()
 	}
 	c.checkDrainedLocked()
 	c.mu.Unlock()
-	c.lastActive.Store(nowNano())
-	kick(c.reqKick)
+	if room {
+		kick(c.reqKick)
+	}
 }
 
 // writeBatch sends batch's responses in order. It stops at a close
