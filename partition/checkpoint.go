@@ -30,24 +30,8 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.topic,
 // rename, then fsyncs the directory, so a crash leaves the old or the new
 // file, never a torn one.
 func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := fsys.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("cannot create %q: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write %q: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot fsync %q: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("cannot close %q: %w", tmp, err)
-	}
-	if err := fsys.Rename(tmp, path); err != nil {
-		return fmt.Errorf("cannot rename %q: %w", tmp, err)
+	if err := writeViaTemp(fsys, path, data, true); err != nil {
+		return err
 	}
 	return syncDir(fsys, filepath.Dir(path))
 }
@@ -57,6 +41,12 @@ func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 // loss may leave either, or an empty or torn one (the caller recovers from
 // that: the leader-epoch checkpoint, epoch.go).
 func writeFileReplace(fsys vfs.FS, path string, data []byte) error {
+	return writeViaTemp(fsys, path, data, false)
+}
+
+// writeViaTemp writes data to path.tmp (fsync'd if sync) and renames it
+// over path.
+func writeViaTemp(fsys vfs.FS, path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := fsys.Create(tmp)
 	if err != nil {
@@ -65,6 +55,12 @@ func writeFileReplace(fsys vfs.FS, path string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("cannot write %q: %w", tmp, err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("cannot fsync %q: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cannot close %q: %w", tmp, err)
