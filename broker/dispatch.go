@@ -21,6 +21,9 @@ type request struct {
 	corrID   int32
 	clientID *string
 	kreq     kmsg.Request
+	// call is the pooled state of a Produce (produce_call.go); nil for
+	// other APIs.
+	call *produceCall
 
 	// principal and host, found once per request when an authorizer asks
 	// (principalOf); identified says they are set.
@@ -187,26 +190,40 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		}
 		return nil, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
 	}
+	if h.key == produceKey {
+		return b.dispatchProduce(ctx, c, a, h, body, frame)
+	}
 	kreq, err := decodeBody(h, body)
 	if err != nil {
 		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
 		return nil, err
 	}
 	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
-	resp, err := a.fn(ctx, b, r)
-	if h.key != produceKey {
-		return resp, err
+	return a.fn(ctx, b, r)
+}
+
+// dispatchProduce decodes and serves a Produce into a pooled produceCall
+// (produce_call.go), which goes back to its pool with the frame once the
+// response is encoded: at once, or when a pipelined produce's wait is
+// over. Nothing refers to the frame then (other APIs keep slices of it,
+// e.g. JoinGroup's member metadata, so only Produce hands its frame back).
+func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h header, body, frame []byte) (*netio.Response, error) {
+	pc := getProduceCall()
+	if err := pc.decode(h, body); err != nil {
+		putProduceCall(pc)
+		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
+		return nil, err
 	}
-	// Once the records are written and the response encoded nothing refers
-	// to the frame (other APIs keep slices of it, e.g. JoinGroup's member
-	// metadata, so only Produce hands its frame back): at once, or when a
-	// pipelined produce's wait is over.
+	pc.r = request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: &pc.req, call: pc}
+	resp, err := a.fn(ctx, b, &pc.r)
 	if !resp.IsPending() {
+		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return resp, err
 	}
 	return netio.Pending(func() (*netio.Response, error) {
 		out, err := resp.Wait()
+		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return out, err
 	}), err
@@ -225,16 +242,22 @@ func (r *request) responseHeader(dst []byte) []byte {
 }
 
 // respond encodes a kmsg response (whose version is set to the request's).
-// The buffer starts at 64 bytes, enough for a one-partition Produce
-// response (about 60): most responses are that, and bytes allocated per
-// request drive the garbage collector; larger ones grow it.
+// The buffer starts as 64 bytes allocated with the Response, enough for a
+// one-partition Produce response (about 60): most responses are that, and
+// allocations per request drive the garbage collector; larger ones grow it.
 func (r *request) respond(resp kmsg.Response) *netio.Response {
 	resp.SetVersion(r.version)
-	buf := r.responseHeader(make([]byte, 0, 64))
+	o := new(smallResponse)
+	buf := r.responseHeader(o.buf[:0])
 	buf = resp.AppendTo(buf)
-	out := new(netio.Response)
-	out.AppendBytes(buf)
-	return out
+	o.out.AppendBytes(buf)
+	return &o.out
+}
+
+// smallResponse is a response and its first 64 bytes in one allocation.
+type smallResponse struct {
+	out netio.Response
+	buf [64]byte
 }
 
 // unsupportedAPIVersions is the v0 ApiVersions response to a version this
