@@ -149,7 +149,23 @@ func (b *Broker) finishProduce(ctx context.Context, r *request, req *kmsg.Produc
 		}
 		return nil, nil
 	}
-	return r.respond(resp), nil
+	return r.respondSized(resp, produceResponseSize(resp)), nil
+}
+
+// produceResponseSize is about the encoded size of resp (a little more
+// than a v8 response), for respondSized.
+func produceResponseSize(resp *kmsg.ProduceResponse) int {
+	n := 16 // header, counts, throttle, tags
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		n += 4 + len(t.Topic) + 36*len(t.Partitions)
+		for k := range t.Partitions {
+			if m := t.Partitions[k].ErrorMessage; m != nil {
+				n += len(*m)
+			}
+		}
+	}
+	return n
 }
 
 // produceJob is one partition's append and where its result goes.

@@ -92,7 +92,13 @@ type header struct {
 // parseHeader reads key, version, correlation id and client id; the tagged
 // fields of a v2 header are skipped by skipHeaderTags once the version's
 // flexibility is known.
-func parseHeader(frame []byte) (header, []byte, error) {
+func parseHeader(frame []byte) (header, []byte, error) { return parseHeaderAfter(frame, nil) }
+
+// parseHeaderAfter is parseHeader for a connection whose previous request
+// had client id prev (nil: none known): the same client id is returned as
+// prev itself, not allocated again (clients send one client id per
+// connection, on every request).
+func parseHeaderAfter(frame []byte, prev *string) (header, []byte, error) {
 	var h header
 	if len(frame) < 10 {
 		return h, nil, errClose("request header of %d bytes is short", len(frame))
@@ -106,8 +112,12 @@ func parseHeader(frame []byte) (header, []byte, error) {
 		if int(n) > len(rest) {
 			return h, nil, errClose("client id of %d bytes overruns the frame", n)
 		}
-		s := string(rest[:n])
-		h.clientID = &s
+		if prev != nil && *prev == string(rest[:n]) {
+			h.clientID = prev
+		} else {
+			s := string(rest[:n])
+			h.clientID = &s
+		}
 		rest = rest[n:]
 	} else if n != -1 {
 		return h, nil, errClose("client id length %d", n)
@@ -167,9 +177,18 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		c.WaitPending()
 		return b.rawToken(ctx, c, a, frame)
 	}
-	h, body, err := parseHeader(frame)
+	var st *connState
+	var prev *string
+	if c != nil {
+		st = stateOf(c)
+		prev = st.clientID
+	}
+	h, body, err := parseHeaderAfter(frame, prev)
 	if err != nil {
 		return nil, err
+	}
+	if st != nil {
+		st.clientID = h.clientID
 	}
 	if h.key != produceKey {
 		// Only Produce overlaps the waits of earlier produces (netio's
@@ -245,8 +264,19 @@ func (r *request) responseHeader(dst []byte) []byte {
 // The buffer starts as 64 bytes allocated with the Response, enough for a
 // one-partition Produce response (about 60): most responses are that, and
 // allocations per request drive the garbage collector; larger ones grow it.
-func (r *request) respond(resp kmsg.Response) *netio.Response {
+func (r *request) respond(resp kmsg.Response) *netio.Response { return r.respondSized(resp, 0) }
+
+// respondSized is respond for a response of about size bytes: a buffer
+// of that size is allocated at once when it exceeds 64 bytes, instead of
+// growing by doubling.
+func (r *request) respondSized(resp kmsg.Response, size int) *netio.Response {
 	resp.SetVersion(r.version)
+	if size > len(smallResponse{}.buf) {
+		buf := r.responseHeader(make([]byte, 0, size))
+		out := new(netio.Response)
+		out.AppendBytes(resp.AppendTo(buf))
+		return out
+	}
 	o := new(smallResponse)
 	buf := r.responseHeader(o.buf[:0])
 	buf = resp.AppendTo(buf)
