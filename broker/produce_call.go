@@ -34,8 +34,16 @@ func getProduceCall() *produceCall { return produceCalls.Get().(*produceCall) }
 // putProduceCall drops what pc refers to (frames, logs, strings) and
 // returns it to the pool, unless it grew too large to keep.
 func putProduceCall(pc *produceCall) {
+	if pc.reset() {
+		produceCalls.Put(pc)
+	}
+}
+
+// reset drops what pc refers to and reports whether it is small enough to
+// be kept.
+func (pc *produceCall) reset() bool {
 	if len(pc.jobs) > maxPooledPartitions || len(pc.req.Topics) > maxPooledPartitions {
-		return
+		return false
 	}
 	for i := range pc.req.Topics {
 		clear(pc.req.Topics[i].Partitions) // the records point into the frame
@@ -43,7 +51,7 @@ func putProduceCall(pc *produceCall) {
 	clear(pc.jobs)
 	clear(pc.ptrs)
 	pc.r = request{}
-	produceCalls.Put(pc)
+	return true
 }
 
 // decode decodes a Produce body (header h) into pc.req, reusing its
