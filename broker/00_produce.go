@@ -452,7 +452,7 @@ func submitAppends(jobs []*produceJob) {
 		if hook := produceBeforeAppend.Load(); hook != nil {
 			(*hook)(l)
 		}
-		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+		records, err := applyProducePolicy(l.Config(), j.records, time.Time{}) // produce_policy.go; the zero time: time.Now() if needed
 		switch {
 		case err != nil:
 			j.perr = err
@@ -488,7 +488,7 @@ func (j *produceJob) append() {
 	if hook := produceBeforeAppend.Load(); hook != nil {
 		(*hook)(l)
 	}
-	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+	records, err := applyProducePolicy(l.Config(), j.records, time.Time{}) // produce_policy.go; the zero time: time.Now() if needed
 	var res partition.AppendResult
 	switch {
 	case err != nil:

@@ -50,15 +50,29 @@ type api struct {
 // apis is filled by each API file's init; read-only afterwards.
 var apis = map[int16]api{}
 
+// apiByKey is apis as an array for dispatch, which looks a key up per
+// request (an array index, not a map lookup); keys past its end are not
+// served.
+var apiByKey [128]api
+
+// lookupAPI returns the registered API of key.
+func lookupAPI(key int16) (api, bool) {
+	if key < 0 || int(key) >= len(apiByKey) || apiByKey[key].fn == nil {
+		return api{}, false
+	}
+	return apiByKey[key], true
+}
+
 // register adds an API key with the versions it serves. Called from init.
 func register(key, minVersion, maxVersion int16, fn handlerFunc) {
 	if _, dup := apis[key]; dup {
 		panic(fmt.Sprintf("BUG: broker: api key %d registered twice", key))
 	}
-	if minVersion > maxVersion || kmsg.RequestForKey(key) == nil {
+	if minVersion > maxVersion || kmsg.RequestForKey(key) == nil || key < 0 || int(key) >= len(apiByKey) {
 		panic(fmt.Sprintf("BUG: broker: bad registration for api key %d", key))
 	}
 	apis[key] = api{key: key, min: minVersion, max: maxVersion, fn: fn}
+	apiByKey[key] = apis[key]
 }
 
 // registerHidden adds an API key that is served but left out of
@@ -70,6 +84,7 @@ func registerHidden(key, minVersion, maxVersion int16, fn handlerFunc) {
 	a := apis[key]
 	a.hidden = true
 	apis[key] = a
+	apiByKey[key] = a
 }
 
 // registeredAPIs returns every served API sorted by key (ApiVersions' table).
@@ -199,7 +214,7 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 	if err := b.checkAuthenticated(c, h); err != nil {
 		return nil, err
 	}
-	a, ok := apis[h.key]
+	a, ok := lookupAPI(h.key)
 	if !ok {
 		return nil, errClose("unknown api key %d (version %d)", h.key, h.version)
 	}
