@@ -175,6 +175,10 @@ type produceJob struct {
 	records []byte
 	t       *topic
 	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
+	// log is the partition's log as precheck found it led here: later
+	// steps use it, not a new lookup, which finds nil once the leadership
+	// moved mid-request.
+	log *partition.Log
 
 	// A partition this broker leads in a cluster: its replica state, and
 	// (acks=all) the last offset appended (-1: nothing to wait for).
@@ -244,7 +248,7 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 				// before its leadership starts (epoch assigned, fetcher
 				// stopped, ISR known): until then the client retries, as
 				// Kafka answers a broker that has not become leader yet.
-				j.st = b.cl.repl.leader(t.partition(rp.Partition))
+				j.st = b.cl.repl.leader(j.log)
 				switch {
 				case j.st == nil:
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
@@ -269,10 +273,13 @@ func grow[T any](s []T, n int) []T {
 
 // precheck returns the error code a partition gets before any append.
 func (j *produceJob) precheck(acksOK bool, txnID *string) int16 {
+	if j.t != nil {
+		j.log = j.t.partition(j.out.Partition)
+	}
 	switch {
 	case !acksOK:
 		return kerr.InvalidRequiredAcks.Code
-	case j.t == nil || j.t.partition(j.out.Partition) == nil:
+	case j.log == nil:
 		return j.t.missingCode(j.out.Partition)
 	case j.t.internal():
 		return kerr.InvalidTopicException.Code
@@ -408,7 +415,7 @@ const appendWorkers = 64
 // anyFlushAlways reports whether any job's log fsyncs every append.
 func anyFlushAlways(jobs []*produceJob) bool {
 	for _, j := range jobs {
-		if j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
+		if j.log.Config().Flush == partition.FlushAlways {
 			return true
 		}
 	}
@@ -432,7 +439,7 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		}
 		// j.st is set for every acks in a cluster (the leadership check):
 		// only acks=all waits for replicas.
-		if (req.Acks == -1 && j.st != nil) || j.t.partition(j.out.Partition).Config().Flush == partition.FlushAlways {
+		if (req.Acks == -1 && j.st != nil) || j.log.Config().Flush == partition.FlushAlways {
 			return true
 		}
 	}
@@ -448,7 +455,7 @@ func submitAppends(jobs []*produceJob) {
 		if j.out.ErrorCode != 0 {
 			continue
 		}
-		l := j.t.partition(j.out.Partition)
+		l := j.log
 		if hook := produceBeforeAppend.Load(); hook != nil {
 			(*hook)(l)
 		}
@@ -484,7 +491,7 @@ var produceBeforeAppend atomic.Pointer[func(l *partition.Log)]
 
 // append appends the job's records and fills its response.
 func (j *produceJob) append() {
-	l := j.t.partition(j.out.Partition)
+	l := j.log
 	if hook := produceBeforeAppend.Load(); hook != nil {
 		(*hook)(l)
 	}

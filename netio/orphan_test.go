@@ -29,3 +29,28 @@ func TestRequestsBeforePeerCloseAreServed(t *testing.T) {
 	c.nc.Close()
 	roundTrip(t, s, h) // and the server goes on
 }
+
+// The same when the requests end with a large frame cut short (read
+// straight into its own buffer, conn.fillDirect, when the client's EOF
+// arrives): the whole requests before it are served, the cut one is not.
+func TestRequestsBeforePeerCloseServedWithPartialLargeFrame(t *testing.T) {
+	h := newTestHandler(t, 1<<20)
+	s := startServer(t, testConfig(), h)
+	const n = 20
+	var frames [][]byte
+	for i := 0; i < n; i++ {
+		frames = append(frames, req(opNil, uint32(i), make([]byte, 1000+i)))
+	}
+	big := encode(req(opNil, n, make([]byte, 4<<20)))
+	c := dial(t, s)
+	c.write(encode(frames...))
+	c.write(big[:len(big)/2])
+	c.closeWrite()
+	eventually(t, "every whole request served after the client closed", func() bool { return h.handled.Load() == n })
+	c.nc.Close()
+	eventually(t, "the connection to close", func() bool { return s.Stats().ConnsOpen == 0 })
+	if got := h.handled.Load(); got != n {
+		t.Fatalf("%d requests handled, want %d (the cut one not)", got, n)
+	}
+	roundTrip(t, s, h)
+}
