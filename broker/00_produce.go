@@ -111,7 +111,10 @@ func init() { register(produceKey, 0, 12, handleProduce) }
 
 func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response, error) {
 	req := r.kreq.(*kmsg.ProduceRequest)
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if r.call == nil { // not from dispatchProduce: a call of its own
+		r.call = &produceCall{req: *req}
+	}
+	resp := r.call.response()
 	jobs := b.produceJobs(ctx, r, req, resp)
 	if b.pipelines(req, jobs) {
 		// The appends are queued now, in request order; the wait for their
@@ -146,7 +149,23 @@ func (b *Broker) finishProduce(ctx context.Context, r *request, req *kmsg.Produc
 		}
 		return nil, nil
 	}
-	return r.respond(resp), nil
+	return r.respondSized(resp, produceResponseSize(resp)), nil
+}
+
+// produceResponseSize is about the encoded size of resp (a little more
+// than a v8 response), for respondSized.
+func produceResponseSize(resp *kmsg.ProduceResponse) int {
+	n := 16 // header, counts, throttle, tags
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		n += 4 + len(t.Topic) + 36*len(t.Partitions)
+		for k := range t.Partitions {
+			if m := t.Partitions[k].ErrorMessage; m != nil {
+				n += len(*m)
+			}
+		}
+	}
+	return n
 }
 
 // produceJob is one partition's append and where its result goes.
@@ -173,22 +192,29 @@ type produceJob struct {
 }
 
 // produceJobs builds the response skeleton and one job per partition that
-// passed the request-level checks (others get their error code now).
+// passed the request-level checks (others get their error code now). The
+// response's slices and the jobs are r.call's, reused from an earlier
+// request where they fit.
 func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []*produceJob {
-	var jobs []*produceJob
+	n := 0
+	for i := range req.Topics {
+		n += len(req.Topics[i].Partitions)
+	}
+	jobs := r.call.newJobs(n)[:0]
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
 	var txnDenied int16
 	if req.TransactionID != nil && hasTransactionalRecords(req) {
 		txnDenied = b.denied(r, &chkProduceTxn, *req.TransactionID)
 	}
 	added := b.implicitTxnAdds(ctx, r, req, txnDenied)
-	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	resp.Topics = grow(resp.Topics, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := &resp.Topics[i]
+		parts := st.Partitions
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		st.Partitions = grow(parts, len(rt.Partitions))
 		t := b.topics.get(rt.Topic)
 		denied := txnDenied
 		if denied == 0 {
@@ -200,7 +226,8 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
-			j := &produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp, last: -1}
+			j := r.call.ptrs[len(jobs)]
+			*j = produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp, last: -1}
 			sp.ErrorCode = denied
 			if sp.ErrorCode == 0 && added != nil {
 				sp.ErrorCode = added[TopicPartition{rt.Topic, rp.Partition}]
@@ -233,6 +260,15 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 		}
 	}
 	return jobs
+}
+
+// grow returns s resized to n, reusing its array (and what its elements
+// hold beyond the length, for the caller to reset) when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // precheck returns the error code a partition gets before any append.
@@ -323,15 +359,31 @@ func hasTransactionalBatch(records []byte) bool {
 // runAppends appends every job that passed its prechecks, concurrently
 // when there are several (on at most appendWorkers goroutines).
 func runAppends(jobs []*produceJob) {
-	var todo []*produceJob
+	var one *produceJob
+	n := 0
+	for _, j := range jobs {
+		if j.out.ErrorCode == 0 {
+			one, n = j, n+1
+		}
+	}
+	switch n {
+	case 0:
+		return
+	case 1: // no goroutine, nor the WaitGroup and slice below
+		one.append()
+		return
+	}
+	runAppendsConcurrently(jobs, n)
+}
+
+// runAppendsConcurrently appends the n jobs that passed their prechecks
+// on several goroutines.
+func runAppendsConcurrently(jobs []*produceJob, n int) {
+	todo := make([]*produceJob, 0, n)
 	for _, j := range jobs {
 		if j.out.ErrorCode == 0 {
 			todo = append(todo, j)
 		}
-	}
-	if len(todo) == 1 {
-		todo[0].append()
-		return
 	}
 	var wg sync.WaitGroup
 	if len(todo) <= appendWorkers || anyFlushAlways(todo) {
@@ -407,7 +459,7 @@ func submitAppends(jobs []*produceJob) {
 		if hook := produceBeforeAppend.Load(); hook != nil {
 			(*hook)(l)
 		}
-		records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+		records, err := applyProducePolicy(l.Config(), j.records, time.Time{}) // produce_policy.go; the zero time: time.Now() if needed
 		switch {
 		case err != nil:
 			j.perr = err
@@ -443,7 +495,7 @@ func (j *produceJob) append() {
 	if hook := produceBeforeAppend.Load(); hook != nil {
 		(*hook)(l)
 	}
-	records, err := applyProducePolicy(l.Config(), j.records, time.Now()) // produce_policy.go
+	records, err := applyProducePolicy(l.Config(), j.records, time.Time{}) // produce_policy.go; the zero time: time.Now() if needed
 	var res partition.AppendResult
 	switch {
 	case err != nil:

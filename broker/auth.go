@@ -109,6 +109,9 @@ type connState struct {
 	// local is the principal of an in-process connection (DialAs).
 	local    string
 	internal bool // DialInternal: the broker's own requests pass every ACL check
+	// clientID is the client id of the connection's last request, reused
+	// by the next one that sends the same (dispatch, parseHeaderAfter).
+	clientID *string
 }
 
 // stateOf is c's state, created on its first request.

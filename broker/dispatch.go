@@ -21,6 +21,9 @@ type request struct {
 	corrID   int32
 	clientID *string
 	kreq     kmsg.Request
+	// call is the pooled state of a Produce (produce_call.go); nil for
+	// other APIs.
+	call *produceCall
 
 	// principal and host, found once per request when an authorizer asks
 	// (principalOf); identified says they are set.
@@ -47,15 +50,29 @@ type api struct {
 // apis is filled by each API file's init; read-only afterwards.
 var apis = map[int16]api{}
 
+// apiByKey is apis as an array for dispatch, which looks a key up per
+// request (an array index, not a map lookup); keys past its end are not
+// served.
+var apiByKey [128]api
+
+// lookupAPI returns the registered API of key.
+func lookupAPI(key int16) (api, bool) {
+	if key < 0 || int(key) >= len(apiByKey) || apiByKey[key].fn == nil {
+		return api{}, false
+	}
+	return apiByKey[key], true
+}
+
 // register adds an API key with the versions it serves. Called from init.
 func register(key, minVersion, maxVersion int16, fn handlerFunc) {
 	if _, dup := apis[key]; dup {
 		panic(fmt.Sprintf("BUG: broker: api key %d registered twice", key))
 	}
-	if minVersion > maxVersion || kmsg.RequestForKey(key) == nil {
+	if minVersion > maxVersion || kmsg.RequestForKey(key) == nil || key < 0 || int(key) >= len(apiByKey) {
 		panic(fmt.Sprintf("BUG: broker: bad registration for api key %d", key))
 	}
 	apis[key] = api{key: key, min: minVersion, max: maxVersion, fn: fn}
+	apiByKey[key] = apis[key]
 }
 
 // registerHidden adds an API key that is served but left out of
@@ -67,6 +84,7 @@ func registerHidden(key, minVersion, maxVersion int16, fn handlerFunc) {
 	a := apis[key]
 	a.hidden = true
 	apis[key] = a
+	apiByKey[key] = a
 }
 
 // registeredAPIs returns every served API sorted by key (ApiVersions' table).
@@ -89,7 +107,13 @@ type header struct {
 // parseHeader reads key, version, correlation id and client id; the tagged
 // fields of a v2 header are skipped by skipHeaderTags once the version's
 // flexibility is known.
-func parseHeader(frame []byte) (header, []byte, error) {
+func parseHeader(frame []byte) (header, []byte, error) { return parseHeaderAfter(frame, nil) }
+
+// parseHeaderAfter is parseHeader for a connection whose previous request
+// had client id prev (nil: none known): the same client id is returned as
+// prev itself, not allocated again (clients send one client id per
+// connection, on every request).
+func parseHeaderAfter(frame []byte, prev *string) (header, []byte, error) {
 	var h header
 	if len(frame) < 10 {
 		return h, nil, errClose("request header of %d bytes is short", len(frame))
@@ -103,8 +127,12 @@ func parseHeader(frame []byte) (header, []byte, error) {
 		if int(n) > len(rest) {
 			return h, nil, errClose("client id of %d bytes overruns the frame", n)
 		}
-		s := string(rest[:n])
-		h.clientID = &s
+		if prev != nil && *prev == string(rest[:n]) {
+			h.clientID = prev
+		} else {
+			s := string(rest[:n])
+			h.clientID = &s
+		}
 		rest = rest[n:]
 	} else if n != -1 {
 		return h, nil, errClose("client id length %d", n)
@@ -164,9 +192,18 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		c.WaitPending()
 		return b.rawToken(ctx, c, a, frame)
 	}
-	h, body, err := parseHeader(frame)
+	var st *connState
+	var prev *string
+	if c != nil {
+		st = stateOf(c)
+		prev = st.clientID
+	}
+	h, body, err := parseHeaderAfter(frame, prev)
 	if err != nil {
 		return nil, err
+	}
+	if st != nil {
+		st.clientID = h.clientID
 	}
 	if h.key != produceKey {
 		// Only Produce overlaps the waits of earlier produces (netio's
@@ -177,7 +214,7 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 	if err := b.checkAuthenticated(c, h); err != nil {
 		return nil, err
 	}
-	a, ok := apis[h.key]
+	a, ok := lookupAPI(h.key)
 	if !ok {
 		return nil, errClose("unknown api key %d (version %d)", h.key, h.version)
 	}
@@ -187,26 +224,40 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		}
 		return nil, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
 	}
+	if h.key == produceKey {
+		return b.dispatchProduce(ctx, c, a, h, body, frame)
+	}
 	kreq, err := decodeBody(h, body)
 	if err != nil {
 		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
 		return nil, err
 	}
 	r := &request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: kreq}
-	resp, err := a.fn(ctx, b, r)
-	if h.key != produceKey {
-		return resp, err
+	return a.fn(ctx, b, r)
+}
+
+// dispatchProduce decodes and serves a Produce into a pooled produceCall
+// (produce_call.go), which goes back to its pool with the frame once the
+// response is encoded: at once, or when a pipelined produce's wait is
+// over. Nothing refers to the frame then (other APIs keep slices of it,
+// e.g. JoinGroup's member metadata, so only Produce hands its frame back).
+func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h header, body, frame []byte) (*netio.Response, error) {
+	pc := getProduceCall()
+	if err := pc.decode(h, body); err != nil {
+		putProduceCall(pc)
+		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
+		return nil, err
 	}
-	// Once the records are written and the response encoded nothing refers
-	// to the frame (other APIs keep slices of it, e.g. JoinGroup's member
-	// metadata, so only Produce hands its frame back): at once, or when a
-	// pipelined produce's wait is over.
+	pc.r = request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: &pc.req, call: pc}
+	resp, err := a.fn(ctx, b, &pc.r)
 	if !resp.IsPending() {
+		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return resp, err
 	}
 	return netio.Pending(func() (*netio.Response, error) {
 		out, err := resp.Wait()
+		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return out, err
 	}), err
@@ -225,16 +276,33 @@ func (r *request) responseHeader(dst []byte) []byte {
 }
 
 // respond encodes a kmsg response (whose version is set to the request's).
-// The buffer starts at 64 bytes, enough for a one-partition Produce
-// response (about 60): most responses are that, and bytes allocated per
-// request drive the garbage collector; larger ones grow it.
-func (r *request) respond(resp kmsg.Response) *netio.Response {
+// The buffer starts as 64 bytes allocated with the Response, enough for a
+// one-partition Produce response (about 60): most responses are that, and
+// allocations per request drive the garbage collector; larger ones grow it.
+func (r *request) respond(resp kmsg.Response) *netio.Response { return r.respondSized(resp, 0) }
+
+// respondSized is respond for a response of about size bytes: a buffer
+// of that size is allocated at once when it exceeds 64 bytes, instead of
+// growing by doubling.
+func (r *request) respondSized(resp kmsg.Response, size int) *netio.Response {
 	resp.SetVersion(r.version)
-	buf := r.responseHeader(make([]byte, 0, 64))
+	if size > len(smallResponse{}.buf) {
+		buf := r.responseHeader(make([]byte, 0, size))
+		out := new(netio.Response)
+		out.AppendBytes(resp.AppendTo(buf))
+		return out
+	}
+	o := new(smallResponse)
+	buf := r.responseHeader(o.buf[:0])
 	buf = resp.AppendTo(buf)
-	out := new(netio.Response)
-	out.AppendBytes(buf)
-	return out
+	o.out.AppendBytes(buf)
+	return &o.out
+}
+
+// smallResponse is a response and its first 64 bytes in one allocation.
+type smallResponse struct {
+	out netio.Response
+	buf [64]byte
 }
 
 // unsupportedAPIVersions is the v0 ApiVersions response to a version this

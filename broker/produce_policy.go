@@ -39,7 +39,8 @@ var topicCodecs = map[string]int{
 // stored: checked against the timestamp bounds and recompressed when the
 // topic's codec differs. It returns records itself when nothing changes.
 // Errors wrap partition.ErrInvalidTimestamp, or partition.ErrCorruptMessage
-// for batches that do not decode (the log would refuse them too).
+// for batches that do not decode (the log would refuse them too). A zero
+// now is the time of the call, read only when the records are decoded.
 func applyProducePolicy(cfg partition.Config, records []byte, now time.Time) ([]byte, error) {
 	before, after := cfg.TimestampBounds()
 	checkTS := !cfg.LogAppendTime && (before != math.MaxInt64 || after != math.MaxInt64)
@@ -49,6 +50,9 @@ func applyProducePolicy(cfg partition.Config, records []byte, now time.Time) ([]
 	}
 	if !checkTS && codec < 0 {
 		return records, nil // the common case: no decoding, zero-copy
+	}
+	if now.IsZero() {
+		now = time.Now()
 	}
 	var out []byte
 	changed := false
