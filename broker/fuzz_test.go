@@ -10,23 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 )
 
 // FuzzHandleFrame feeds arbitrary frames to Broker.Handle: it never
 // panics, and a response starts with the request's correlation id.
 func FuzzHandleFrame(f *testing.F) {
-	store, err := partition.OpenStore(partition.StoreConfig{Dir: f.TempDir(), Defaults: partition.DefaultConfig(), Logger: testLogger()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { store.Close() })
-	cfg := DefaultConfig()
-	cfg.Logger = testLogger()
-	b, err := New(cfg, store)
-	if err != nil {
-		f.Fatal(err)
-	}
+	b := newTestBroker(f)
 	if _, err := b.topics.createTopic("t", 2, nil); err != nil {
 		f.Fatal(err)
 	}

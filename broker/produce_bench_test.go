@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 )
 
 // BenchmarkHandleProduce measures one Produce request end to end through
@@ -26,18 +25,7 @@ func BenchmarkHandleProduce(b *testing.B) {
 }
 
 func benchHandleProduce(b *testing.B, version int16, partitions, records, size int) {
-	store, err := partition.OpenStore(partition.StoreConfig{Dir: b.TempDir(), Defaults: partition.DefaultConfig(), Logger: testLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	cfg := DefaultConfig()
-	cfg.Logger = testLogger()
-	br, err := New(cfg, store)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { br.Close() })
+	br := newTestBroker(b)
 	if _, err := br.topics.createTopic("bench", int32(partitions), nil); err != nil {
 		b.Fatal(err)
 	}
