@@ -112,14 +112,8 @@ func mxCases() []mxCase {
 			req: func(*mxEnv) kmsg.Request { return mxFetch(1) }, code: mxFetchCode},
 		{key: 2, name: "list-offsets", test: &chkListOffsets, needs: []*check{&chkListOffsets}, ok: 0,
 			req: func(*mxEnv) kmsg.Request {
-				r := kmsg.NewPtrListOffsetsRequest()
+				r := pipeListLatest(mxTopic)
 				r.Version = 5
-				rt := kmsg.NewListOffsetsRequestTopic()
-				rt.Topic = mxTopic
-				rp := kmsg.NewListOffsetsRequestTopicPartition()
-				rp.Timestamp = -1
-				rt.Partitions = append(rt.Partitions, rp)
-				r.Topics = append(r.Topics, rt)
 				return r
 			},
 			code: func(r kmsg.Response) int16 {

@@ -21,7 +21,7 @@ import (
 
 func fsyncAlways(c *ServerConfig) { c.Store.Defaults.Flush = partition.FlushAlways }
 
-// pipeListLatest is a ListOffsets(latest) request for topic's partition 0.
+// pipeListLatest is a ListOffsets(latest) request (v4) for topic's partition 0.
 func pipeListLatest(topic string) *kmsg.ListOffsetsRequest {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.Version = 4

@@ -87,14 +87,21 @@ type clusterView struct {
 	clusterBrokers    []int32
 }
 
-func viewOf(addr string) (clusterView, error) {
-	var v clusterView
+// describeQuorumRequest asks for the metadata quorum's state
+// (__cluster_metadata, partition 0).
+func describeQuorumRequest() *kmsg.DescribeQuorumRequest {
 	dq := kmsg.NewPtrDescribeQuorumRequest()
-	dq.Version = 1
 	t := kmsg.NewDescribeQuorumRequestTopic()
 	t.Topic = "__cluster_metadata"
 	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
 	dq.Topics = []kmsg.DescribeQuorumRequestTopic{t}
+	return dq
+}
+
+func viewOf(addr string) (clusterView, error) {
+	var v clusterView
+	dq := describeQuorumRequest()
+	dq.Version = 1
 	r, err := request(addr, dq)
 	if err != nil {
 		return v, err

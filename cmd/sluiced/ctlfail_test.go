@@ -39,12 +39,8 @@ func partitionLeaders(addr, topic string) (leaders, epochs []int32, err error) {
 // paused, the request is abandoned after 200 ms and sent again.
 func quorumLeaderOtherThan(t *testing.T, addrs []string, old int32) int32 {
 	t.Helper()
-	dq := kmsg.NewPtrDescribeQuorumRequest()
+	dq := describeQuorumRequest()
 	dq.Version = 1
-	tp := kmsg.NewDescribeQuorumRequestTopic()
-	tp.Topic = "__cluster_metadata"
-	tp.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
-	dq.Topics = []kmsg.DescribeQuorumRequestTopic{tp}
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		leader, msg := int32(-1), ""
 		for _, a := range addrs {

@@ -167,12 +167,7 @@ func quorumLeader(t *testing.T, seeds []string, leader int32) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrDescribeQuorumRequest()
-	tp := kmsg.NewDescribeQuorumRequestTopic()
-	tp.Topic = "__cluster_metadata"
-	tp.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
-	req.Topics = []kmsg.DescribeQuorumRequestTopic{tp}
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := describeQuorumRequest().RequestWith(ctx, cl)
 	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].LeaderID != leader {
 		t.Fatalf("DescribeQuorum through franz-go: %+v, %v; want leader %d", resp, err, leader)
 	}
