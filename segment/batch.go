@@ -247,21 +247,31 @@ func walkRecords(data []byte, n int32, fn func(r rawRecord) bool) error {
 
 // recordsValid is walkRecords(data, n, nil) == nil in one tight pass, the
 // produce path's per-record check: the same lengths, varint bounds,
-// offset deltas and header counts, read with a one-byte fast path for the
-// small varints most fields are, without building records or tracking an
+// offset deltas and header counts, without building records or tracking an
 // error. It says only whether data is valid; walkRecords says why not.
+//
+// For small records this pass is most of the broker's own CPU, so it reads
+// each field in place: varint12 (inlined) reads the varints of one and two
+// bytes that nearly every field of a small record is, and only a longer
+// one costs a call (varintLong, binary.Varint). A record's fields are read
+// within its length, so none runs past it.
 func recordsValid(data []byte, n int32) bool {
 	if int64(n) > int64(len(data))/minRecordSize {
 		return false
 	}
 	pos := 0
-	for i := int32(0); i < n; i++ {
-		l, p := varintAt(data, pos)
-		if p < 0 || l < 0 || l > int64(len(data)-p) {
+	for range n {
+		l, p := varint12(data, pos)
+		if p < 0 {
+			if l, p = varintLong(data, pos); p < 0 {
+				return false
+			}
+		}
+		if l < 0 || l > int64(len(data)-p) {
 			return false
 		}
 		end := p + int(l)
-		if !recordValid(data[:end], p, n) {
+		if !recordValid(data[p:end], n) {
 			return false
 		}
 		pos = end
@@ -269,49 +279,99 @@ func recordsValid(data []byte, n int32) bool {
 	return pos == len(data)
 }
 
-// recordValid checks the record body b[pos:] as parseRecord does, offset
-// delta in [0, n).
-func recordValid(b []byte, pos int, n int32) bool {
-	if pos >= len(b) { // attributes
-		return false
-	}
-	_, pos = varintAt(b, pos+1) // timestamp delta
+// recordValid checks one record body (its length prefix removed) as
+// parseRecord does, offset delta in [0, n).
+func recordValid(b []byte, n int32) bool {
+	// attributes (1 byte), then the timestamp delta
+	_, pos := varint12(b, 1)
 	if pos < 0 {
-		return false
-	}
-	delta, pos := varintAt(b, pos)
-	if pos < 0 || delta < 0 || delta >= int64(n) {
-		return false
-	}
-	if pos = bytesAt(b, pos, true); pos < 0 { // key
-		return false
-	}
-	if pos = bytesAt(b, pos, true); pos < 0 { // value
-		return false
-	}
-	count, pos := varintAt(b, pos)
-	if pos < 0 || count < 0 || count > math.MaxInt32 || count > int64((len(b)-pos)/2) {
-		return false
-	}
-	for j := int64(0); j < count; j++ {
-		if pos = bytesAt(b, pos, false); pos < 0 { // header key: never null
+		if _, pos = varintLong(b, 1); pos < 0 {
 			return false
 		}
-		if pos = bytesAt(b, pos, true); pos < 0 {
+	}
+	v, p := varint12(b, pos) // offset delta in [0, n)
+	if p < 0 {
+		if v, p = varintLong(b, pos); p < 0 {
 			return false
 		}
+	}
+	if uint64(v) >= uint64(n) {
+		return false
+	}
+	pos = p
+	for range 2 { // key, value: -1 is null
+		v, p := varint12(b, pos)
+		if p < 0 {
+			if v, p = varintLong(b, pos); p < 0 {
+				return false
+			}
+		}
+		if v < -1 || v > int64(len(b)-p) {
+			return false
+		}
+		pos = p + int(max(v, 0))
+	}
+	v, p = varint12(b, pos) // header count
+	if p < 0 {
+		if v, p = varintLong(b, pos); p < 0 {
+			return false
+		}
+	}
+	switch {
+	case v == 0:
+		return p == len(b)
+	case v < 0 || v > int64((len(b)-p)/2): // a header takes 2+ bytes; this bound < MaxInt32
+		return false
+	}
+	return headersValid(b, p, v)
+}
+
+// varint12 reads a varint of one or two bytes at b[pos:] (pos >= 0), as
+// varintAt does; its position is negative if the varint there is longer
+// or b holds none. It inlines.
+func varint12(b []byte, pos int) (int64, int) {
+	if pos < len(b) {
+		u := int64(b[pos])
+		if u < 0x80 {
+			return u>>1 ^ -(u & 1), pos + 1
+		}
+		if pos+1 < len(b) && b[pos+1] < 0x80 {
+			u = u&0x7f | int64(b[pos+1])<<7
+			return u>>1 ^ -(u & 1), pos + 2
+		}
+	}
+	return 0, -1
+}
+
+// headersValid checks that b[pos:] is exactly count headers.
+func headersValid(b []byte, pos int, count int64) bool {
+	for range count {
+		l, p := varintAt(b, pos) // key: never null
+		if p < 0 || l < 0 || l > int64(len(b)-p) {
+			return false
+		}
+		l, p = varintAt(b, p+int(l)) // value
+		if p < 0 || l < -1 || l > int64(len(b)-p) {
+			return false
+		}
+		pos = p + int(max(l, 0))
 	}
 	return pos == len(b)
 }
 
-// varintAt reads the zig-zag varint at b[pos:]: its value and the position
-// after it, or a negative position if b holds none.
+// varintAt reads the zig-zag varint at b[pos:] (pos >= 0): its value and
+// the position after it, or a negative position if b holds none.
 func varintAt(b []byte, pos int) (int64, int) {
-	if pos < len(b) && b[pos] < 0x80 {
-		u := int64(b[pos])
-		return u>>1 ^ -(u & 1), pos + 1
+	if v, p := varint12(b, pos); p >= 0 {
+		return v, p
 	}
-	if pos > len(b) {
+	return varintLong(b, pos)
+}
+
+// varintLong is varintAt by binary.Varint, for the varints varint12 does
+// not read.
+func varintLong(b []byte, pos int) (int64, int) {
+	if pos >= len(b) {
 		return 0, -1
 	}
 	v, k := binary.Varint(b[pos:])
@@ -319,21 +379,6 @@ func varintAt(b []byte, pos int) (int64, int) {
 		return 0, -1
 	}
 	return v, pos + k
-}
-
-// bytesAt skips the length-prefixed field at b[pos:] (-1: null, if
-// nullable) and returns the position after it, or a negative one.
-func bytesAt(b []byte, pos int, nullable bool) int {
-	l, pos := varintAt(b, pos)
-	switch {
-	case pos < 0:
-		return -1
-	case l == -1 && nullable:
-		return pos
-	case l < 0 || l > int64(len(b)-pos):
-		return -1
-	}
-	return pos + int(l)
 }
 
 // nextRecord splits the length-prefixed record at the start of data.

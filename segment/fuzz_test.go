@@ -102,7 +102,7 @@ func FuzzScan(f *testing.F) {
 // records walkRecords accepts (Validate trusts the first and asks the
 // second only for the reason of a rejection).
 func FuzzRecordsValid(f *testing.F) {
-	for _, b := range [][]byte{testBatch(0, 1), testBatch(5, 7), segmenttest.NewBatch(0, 30, 1, 200).Encode()} {
+	for _, b := range [][]byte{testBatch(0, 1), testBatch(5, 7), segmenttest.NewBatch(0, 30, 1, 200).Encode(), mixedBatch()} {
 		h, _ := ParseHeader(b)
 		f.Add(b[HeaderSize:], h.NumRecords)
 		f.Add(b[HeaderSize:len(b)-1], h.NumRecords)
@@ -115,4 +115,16 @@ func FuzzRecordsValid(f *testing.F) {
 			t.Fatalf("recordsValid = %v, walkRecords = %v (n %d, % x)", fast, err, n, data)
 		}
 	})
+}
+
+// mixedBatch has the fields varint12 leaves to varintLong (a timestamp
+// delta and a value length of 3+ bytes), null keys and values, and headers.
+func mixedBatch() []byte {
+	b := segmenttest.NewBatch(0, 3, 1, 10)
+	b.Records[0].TimestampDelta = 1 << 40
+	b.Records[0].Key = nil
+	b.Records[1].Value = make([]byte, 20000)
+	b.Records[1].Headers = []segmenttest.Header{{Key: "h", Value: []byte("v")}, {Key: "", Value: nil}}
+	b.Records[2].Value = nil
+	return b.Encode()
 }
