@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -144,7 +143,7 @@ func (l *log) validate(req *appendReq, records []byte) error {
 			return fmt.Errorf("%w: transactional batch without a producer id", ErrInvalidRecord)
 		}
 		if cfg.Compact() {
-			if err := checkKeys(b); err != nil {
+			if err := checkKeys(b, h); err != nil {
 				return err
 			}
 		}
@@ -164,23 +163,17 @@ func (l *log) validate(req *appendReq, records []byte) error {
 }
 
 // checkKeys refuses a batch with a record without a key (a compacted log
-// keeps the latest record per key: a keyless one has no place). Compressed
+// keeps the latest record per key: a keyless one has no place). b was
+// validated (h is its header): its CRC is not checked again; compressed
 // batches are decompressed to see their keys.
-func checkKeys(b []byte) error {
-	keyless := int64(-1)
-	err := segment.Records(b, func(r segment.Record) bool {
-		if r.KeyNull {
-			keyless = r.Offset
-			return false
-		}
-		return true
-	})
+func checkKeys(b []byte, h segment.Header) error {
+	keyless, err := segment.FirstKeyless(b, h)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruptMessage, err)
 	}
 	if keyless >= 0 {
 		return fmt.Errorf("%w: compacted topic cannot accept a record without a key (offset delta %d of its batch)",
-			ErrInvalidRecord, keyless-int64(binary.BigEndian.Uint64(b)))
+			ErrInvalidRecord, keyless)
 	}
 	return nil
 }

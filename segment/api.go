@@ -87,6 +87,14 @@ func Split(records []byte, fn func(batch []byte, h Header) error) error {
 	return split(records, fn)
 }
 
+// FirstKeyless returns the offset delta of the first record whose key is
+// null in batch, a batch Validate (or Split) accepted with header h, or -1
+// if every record has a key: what a compacted topic refuses. It does not
+// check the CRC again; an uncompressed batch is read in place (only each
+// record's length, offset delta and key length), a compressed one is
+// decompressed and walked (errors wrap ErrCorrupt, as Records').
+func FirstKeyless(batch []byte, h Header) (int32, error) { return firstKeyless(batch, h) }
+
 // SetBaseOffset writes baseOffset into a batch's first 8 bytes.
 // SetLeaderEpoch writes partitionLeaderEpoch (bytes 12..16). Neither is
 // covered by the CRC.

@@ -280,3 +280,38 @@ func TestVarintAtMatchesBinaryVarint(t *testing.T) {
 	f(bytes.Repeat([]byte{0x80}, 11), 0) // longer than 10 bytes
 	f(append(bytes.Repeat([]byte{0x80}, 9), 0), 0)
 }
+
+// TestFirstKeyless: the first record with a null key, compressed or not,
+// and the corruption of a compressed batch that does not decompress.
+func TestFirstKeyless(t *testing.T) {
+	f := func(codec int, keys []bool, want int32, wantErr error) {
+		t.Helper()
+		b := segmenttest.Batch{BaseOffset: 7, BaseTimestamp: 1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Codec: codec}
+		for i, keyed := range keys {
+			r := segmenttest.Record{TimestampDelta: int64(i), Value: make([]byte, 200)}
+			if keyed {
+				r.Key = []byte("k")
+			}
+			b.Records = append(b.Records, r)
+		}
+		enc := b.Encode()
+		h, err := Validate(enc)
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		if wantErr != nil {
+			enc = enc[:len(enc)-4] // the records no longer decompress
+		}
+		got, err := FirstKeyless(enc, h)
+		if got != want || !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
+			t.Fatalf("codec %d, keys %v: FirstKeyless = %d, %v; want %d, %v", codec, keys, got, err, want, wantErr)
+		}
+	}
+	for codec := segmenttest.None; codec <= segmenttest.Zstd; codec++ {
+		f(codec, []bool{true}, -1, nil)
+		f(codec, []bool{true, true, true}, -1, nil)
+		f(codec, []bool{false}, 0, nil)
+		f(codec, []bool{true, true, false, false}, 2, nil)
+	}
+	f(segmenttest.Gzip, []bool{true, false}, -1, ErrCorrupt)
+}

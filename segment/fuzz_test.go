@@ -16,6 +16,7 @@ func FuzzValidate(f *testing.F) {
 		b.Codec = codec
 		f.Add(b.Encode())
 	}
+	f.Add(mixedBatch())
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkValidateProperties(t, b)
@@ -49,6 +50,16 @@ func checkValidateProperties(t *testing.T, b []byte) {
 		err = Records(b, func(r Record) bool { n++; return true })
 		if h.Compression() == CodecNone && (err != nil || n != h.NumRecords) {
 			t.Fatalf("Records on an accepted uncompressed batch = %v after %d of %d", err, n, h.NumRecords)
+		}
+		want := int32(-1)
+		werr := Records(b, func(r Record) bool {
+			if r.KeyNull {
+				want = int32(r.Offset - h.BaseOffset)
+			}
+			return !r.KeyNull
+		})
+		if got, err := FirstKeyless(b, h); got != want || (err == nil) != (werr == nil) {
+			t.Fatalf("FirstKeyless = %d, %v; Records' first null key %d, %v", got, err, want, werr)
 		}
 	}
 }

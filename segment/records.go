@@ -88,6 +88,62 @@ func Records(batch []byte, fn func(r Record) bool) error {
 	})
 }
 
+func firstKeyless(batch []byte, h Header) (int32, error) {
+	if len(batch) < HeaderSize {
+		return -1, errShortHeader
+	}
+	data := batch[HeaderSize:]
+	if h.Compression() == CodecNone {
+		if delta, ok := firstKeylessInPlace(data, h.NumRecords); ok {
+			return delta, nil
+		}
+	} else {
+		var err error
+		if data, err = decompress(h.Compression(), data); err != nil {
+			return -1, fmt.Errorf("%w: %w: %s: %w", ErrCorrupt, ErrDecompress, CodecName(h.Compression()), err)
+		}
+	}
+	delta := int32(-1)
+	err := walkRecords(data, h.NumRecords, func(r rawRecord) bool {
+		if r.keyNull {
+			delta = r.offsetDelta
+		}
+		return delta < 0
+	})
+	return delta, err
+}
+
+// firstKeylessInPlace is firstKeyless over validated, uncompressed records
+// data: it reads each record's length, then its offset delta and key
+// length, and skips the rest. ok is false if data is not what recordsValid
+// accepts here (the caller walks it again to say why).
+func firstKeylessInPlace(data []byte, n int32) (delta int32, ok bool) {
+	pos := 0
+	for range n {
+		l, p := varintAt(data, pos)
+		if p < 0 || l < 0 || l > int64(len(data)-p) {
+			return -1, false
+		}
+		end := p + int(l)
+		b := data[:end]
+		_, p = varintAt(b, p+1) // after the attributes, the timestamp delta
+		if p < 0 {
+			return -1, false
+		}
+		d, p := varintAt(b, p)
+		if p < 0 || uint64(d) >= uint64(n) {
+			return -1, false
+		}
+		if key, p := varintAt(b, p); p < 0 {
+			return -1, false
+		} else if key == -1 {
+			return int32(d), true
+		}
+		pos = end
+	}
+	return -1, true
+}
+
 func fillRecord(rec *Record, h Header, r *rawRecord) {
 	rec.Offset = h.BaseOffset + int64(r.offsetDelta)
 	rec.Timestamp = h.BaseTimestamp + r.tsDelta
