@@ -306,6 +306,11 @@ func TestFirstKeyless(t *testing.T) {
 		if got != want || !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
 			t.Fatalf("codec %d, keys %v: FirstKeyless = %d, %v; want %d, %v", codec, keys, got, err, want, wantErr)
 		}
+		if codec == segmenttest.None {
+			if n := testing.AllocsPerRun(10, func() { FirstKeyless(enc, h) }); n != 0 {
+				t.Fatalf("FirstKeyless allocates %v times on an uncompressed batch", n)
+			}
+		}
 	}
 	for codec := segmenttest.None; codec <= segmenttest.Zstd; codec++ {
 		f(codec, []bool{true}, -1, nil)
