@@ -27,9 +27,12 @@ import (
 // created this way is opened without listing or reading it (it holds only
 // partition.metadata; the first .log is created by the first append): what
 // is left per partition is the kernel's work for two new inodes (the
-// directory and partition.metadata) and a rename. Making a topic's
+// directory and partition.metadata) and a rename. CreateLogsLazy leaves
+// even those to the partition's first write (lazydir.go), for a caller
+// that keeps the partitions' existence elsewhere. Making a topic's
 // partitions appear or go all together is the caller's (the broker records
-// the operation first and finishes it at start).
+// the operation first and finishes it at start, or keeps its topics in the
+// metadata log).
 //
 // A per-topic lock (topicLocks) serialises creations and deletions of one
 // topic's logs, so one topic's big creation never waits for, or holds up,
