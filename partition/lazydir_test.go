@@ -56,6 +56,12 @@ func TestCreateLogsLazy(t *testing.T) {
 		if _, err := l.Read(0, 1<<20, true); err != nil {
 			t.Fatal(err)
 		}
+		if _, _, _, err := l.OffsetForTimestamp(1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.ReadReplica(0, 1<<20); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.Flush(); err != nil {
 			t.Fatal(err)
 		}
