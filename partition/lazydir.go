@@ -64,13 +64,6 @@ func (d *partDir) Make() error {
 	return nil
 }
 
-// made reports whether the directory exists.
-func (d *partDir) made() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.mu.made
-}
-
 // Sync fsyncs the directory and, the first time after Make created it,
 // partition.metadata first and the data directory after, so the new
 // directory's name and contents are durable.
