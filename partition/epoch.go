@@ -223,6 +223,11 @@ func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error
 		if err := writeFileAtomic(f.fs, f.path, data); err != nil {
 			return err
 		}
+		if f.pdir != nil {
+			if err := f.pdir.syncNew(); err != nil { // a new directory's name too
+				return err
+			}
+		}
 		f.durable, f.dirty = slices.Clone(entries), false
 		f.dirtyFrom.Store(math.MaxInt64)
 		return nil

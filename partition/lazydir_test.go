@@ -244,3 +244,36 @@ func TestCreateLogsLazyMakeFails(t *testing.T) {
 		t.Fatalf("directories: %v, want [m-1]", d)
 	}
 }
+
+// TestCreateLogsLazyDurableEpochWrite: a durable leader-epoch checkpoint
+// write that makes a lazy log's directory (TruncateFullyAndStartAt) also
+// makes the new directory durable: partition.metadata and the data
+// directory are fsync'd before it returns.
+func TestCreateLogsLazyDurableEpochWrite(t *testing.T) {
+	dir := t.TempDir()
+	fs := errorfs.Wrap(vfs.Default, nil)
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: testConfig(), Logger: quietLogger(), FS: fs, CleanerThreads: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	logs, err := s.CreateLogsLazy("e", 0, 1, [16]byte{12}, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.Reset()
+	if err := logs[0].TruncateFullyAndStartAt(70); err != nil {
+		t.Fatal(err)
+	}
+	var synced []string
+	for _, op := range fs.Ops() {
+		if op.Kind == errorfs.OpSync || op.Kind == errorfs.OpSyncDir {
+			synced = append(synced, filepath.Base(op.Path))
+		}
+	}
+	for _, want := range []string{partitionMetadataFile, filepath.Base(dir)} {
+		if !slices.Contains(synced, want) {
+			t.Fatalf("fsyncs %v: no %s", synced, want)
+		}
+	}
+}
