@@ -24,6 +24,10 @@ package broker
 // current epoch, unfenced: the registration was committed after every earlier
 // record, so the image then holds every topic created or deleted before
 // this start, and a local topic missing from it was deleted meanwhile.
+// So a partition's directory is not made when its log is created here
+// (partition.Store.CreateLogsLazy) but by its first write: a partition
+// never written has nothing on disk, and its log is created again by the
+// first pass of every start, empty at offset 0.
 //
 // # Takeover of a single-node data directory
 //
@@ -329,7 +333,9 @@ func (r *reconciler) ensure(im *metadata.Image, ti *metadata.TopicImage) error {
 		}
 	}
 	for _, run := range runs(missing) {
-		logs, err := ts.store.CreateLogs(ti.Name, run[0], run[1], ti.ID, cfg, nil)
+		// The image is the truth and every start creates missing logs
+		// again: a new partition's directory waits for its first write.
+		logs, err := ts.store.CreateLogsLazy(ti.Name, run[0], run[1], ti.ID, cfg)
 		if err != nil {
 			return fmt.Errorf("cannot create partitions [%d, %d): %w", run[0], run[1], err)
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -168,7 +170,13 @@ func loadTopics(store *partition.Store, defaults partition.Config, logger *slog.
 // buildTopics groups the store's partitions into topics. A partition that
 // is offline, missing (a gap) or carries another topic id is left nil
 // (offline) with an ERROR: one bad partition never keeps the broker down.
+// In a data directory taken over by the metadata log (takeoverFile) a
+// missing partition is expected, not an error: one never written has no
+// directory (partition.Store.CreateLogsLazy), and the reconciler's first
+// pass creates its log again from the image.
 func buildTopics(store *partition.Store, logger *slog.Logger) []*topic {
+	_, err := os.Stat(filepath.Join(store.Dir(), takeoverFile))
+	inImage := err == nil
 	type slot struct {
 		l  *partition.Log
 		id [16]byte
@@ -202,6 +210,8 @@ func buildTopics(store *partition.Store, logger *slog.Logger) []*topic {
 		for p := range n {
 			s, ok := parts[p]
 			switch {
+			case !ok && inImage:
+				logger.Debug("partition not on disk (never written): its log comes from the metadata image", "topic", name, "partition", p)
 			case !ok:
 				logger.Error("partition directory missing: partition offline", "topic", name, "partition", p)
 			case s.l != nil && s.id != t.id:

@@ -282,6 +282,26 @@
 // and renamed into place, and renamed to `-delete` before removal; many at
 // once share one syncfs or directory fsync (topicstate.go).
 //
+// CreateLogsLazy (the broker's reconciler, which recreates every
+// partition from the metadata log at each start) makes no directory at
+// all: a log's directory is made, the same atomic way, by the first use
+// that writes a file into it, and the first fsync in it also fsyncs its
+// partition.metadata and the data directory (lazydir.go):
+//
+//	CreateLogsLazy        first append (or an index, the epoch checkpoint,
+//	  (memory only)         TruncateFullyAndStartAt)
+//	      │                     │ mkdir <dir>.<id>-new, partition.metadata,
+//	      │                     │ rename to <dir>: Kafka's layout from here
+//	      ▼                     ▼
+//	  no directory ───────▶ directory, not durable ──first fsync──▶ durable
+//	  (deleted: nothing       (kill -9: kept by the     (.log, partition.metadata,
+//	   to remove)              page cache)                <dir>, data directory)
+//
+// A crash before the first write leaves nothing; the next start opens the
+// directories there are, and the reconciler creates the rest again, empty
+// at offset 0. A crash after it leaves the directory (or, before the
+// rename, a `-new` leftover removed at open).
+//
 // # File descriptors and mappings
 //
 // Each log's active segment holds 1 descriptor (its .log) and 2 read-write
@@ -290,7 +310,8 @@
 // segment, which has no file at all until its first append (or an unclean
 // start's recovery) creates its .log and creates, preallocates and maps its
 // indexes: a 1,000-partition topic is created without 1,000 .log files and
-// 2,000 index files of 10 MiB and their mappings. That .log's first fsync
+// 2,000 index files of 10 MiB and their mappings (and, by CreateLogsLazy,
+// without its 1,000 directories). That .log's first fsync
 // also fsyncs the partition directory, so its name is as durable as its
 // bytes; a partition never written has no .log, and a start leaves it so
 // (its indexes, if a crash left them behind, are removed). An

@@ -47,6 +47,9 @@ type epochCache struct {
 type epochFile struct {
 	fs   vfs.FS
 	path string
+	// pdir, for a new log, is made before the first write and synced by
+	// flush (nil: the directory exists; flush fsyncs it).
+	pdir *partDir
 	// mu serialises the file's writes and fsyncs, so a flush makes durable
 	// exactly what it saw written. Held across their I/O; never taken with
 	// the log's mu held, nor mu taken under it.
@@ -211,9 +214,19 @@ func (c *epochCache) writeLazy() error {
 func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pdir != nil {
+		if err := f.pdir.Make(); err != nil {
+			return err
+		}
+	}
 	if durable {
 		if err := writeFileAtomic(f.fs, f.path, data); err != nil {
 			return err
+		}
+		if f.pdir != nil {
+			if err := f.pdir.syncNew(); err != nil { // a new directory's name too
+				return err
+			}
 		}
 		f.durable, f.dirty = slices.Clone(entries), false
 		f.dirtyFrom.Store(math.MaxInt64)
@@ -249,12 +262,20 @@ func (f *epochFile) flush() error {
 	if err != nil {
 		return fmt.Errorf("cannot fsync %q: %w", f.path, err)
 	}
-	if err := syncDir(f.fs, filepath.Dir(f.path)); err != nil {
+	if err := f.syncDir(); err != nil {
 		return err
 	}
 	f.dirty = false
 	f.dirtyFrom.Store(math.MaxInt64)
 	return nil
+}
+
+// syncDir fsyncs the file's directory (partDir.Sync for a new log's).
+func (f *epochFile) syncDir() error {
+	if f.pdir != nil {
+		return f.pdir.Sync()
+	}
+	return syncDir(f.fs, filepath.Dir(f.path))
 }
 
 // commonPrefix is the number of leading entries a and b share.

@@ -74,3 +74,51 @@ func benchFirstAppend(b *testing.B, partitions, workers int, flush FlushPolicy) 
 	b.ReportMetric(float64(syncs)/float64(b.N), "fsyncs/op")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*partitions), "µs/partition")
 }
+
+// BenchmarkCreateThenFirstAppend1000 times, together, the creation of a
+// 1,000-partition topic and one small batch (1 record, 100 B) appended to
+// each of its partitions by 64 goroutines, FlushNever: CreateLogs (the
+// directories made at creation, one syncfs) against CreateLogsLazy (each
+// directory made by its partition's first append), so the work a lazy
+// creation moves to the first appends is counted on both sides.
+func BenchmarkCreateThenFirstAppend1000(b *testing.B) {
+	for _, lazy := range []bool{false, true} {
+		b.Run(fmt.Sprintf("lazy=%v", lazy), func(b *testing.B) {
+			cfg := testConfig()
+			s, err := OpenStore(StoreConfig{Dir: b.TempDir(), Defaults: cfg, Logger: quietLogger(), CleanerThreads: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			rec := batch(1, 100, 1)
+			for i := 0; i < b.N; i++ {
+				topic, id := fmt.Sprintf("t%d", i), [16]byte{byte(i), byte(i >> 8)}
+				var logs []*Log
+				if lazy {
+					logs, err = s.CreateLogsLazy(topic, 0, 1000, id, cfg)
+				} else {
+					logs, err = s.CreateLogs(topic, 0, 1000, id, cfg, nil)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range 64 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for j := next.Add(1) - 1; j < int64(len(logs)); j = next.Add(1) - 1 {
+							if _, err := logs[j].Append(append([]byte(nil), rec...)); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*1000), "µs/partition")
+		})
+	}
+}

@@ -30,6 +30,7 @@ import (
 type log struct {
 	fs        vfs.FS
 	dir       string
+	pdir      *partDir // dir, made on first use for a log created by CreateLogsLazy (lazydir.go)
 	topic     string
 	partition int32
 	topicID   [16]byte
@@ -145,6 +146,9 @@ type openOptions struct {
 	// there is nothing to list, clean up, recover or load (a topic
 	// creation skips those syscalls for each of its partitions).
 	fresh bool
+	// lazyDir (with fresh): dir does not exist yet; the first use that
+	// writes a file into it makes it (CreateLogsLazy, lazydir.go).
+	lazyDir bool
 }
 
 // openLog opens the partition directory dir, recovering it if the last
@@ -159,7 +163,11 @@ func openLog(dir string, o openOptions) (*Log, error) {
 			return nil, fmt.Errorf("cannot create partition directory %q: %w", dir, err)
 		}
 	}
-	l := &Log{log{fs: fsys, dir: dir, topic: o.topic, partition: o.partition, topicID: o.topicID,
+	pdir := madeDir(fsys, dir, o.topicID)
+	if o.lazyDir {
+		pdir = lazyDir(fsys, dir, o.topicID)
+	}
+	l := &Log{log{fs: fsys, dir: dir, pdir: pdir, topic: o.topic, partition: o.partition, topicID: o.topicID,
 		logger: o.logger, now: o.now, onLogStart: o.onLogStart, observer: o.observer}}
 	if l.logger == nil {
 		l.logger = slog.Default()
@@ -205,7 +213,7 @@ func (l *log) load(o openOptions) error {
 	}
 	if len(l.mu.segments) == 0 {
 		start := max(o.logStart, 0)
-		s, err := emptySegment(l.fs, l.dir, start, cfg.SegmentIndexBytes, l.now())
+		s, err := emptySegment(l.fs, l.pdir, start, cfg.SegmentIndexBytes, l.now())
 		if err != nil {
 			return err
 		}
@@ -264,9 +272,10 @@ func (l *log) load(o openOptions) error {
 // reading the directory.
 func (l *log) loadFresh(o openOptions) error {
 	start := max(o.logStart, 0)
-	s := freshSegment(l.fs, l.dir, start, l.config().SegmentIndexBytes, l.now())
+	s := freshSegment(l.fs, l.pdir, start, l.config().SegmentIndexBytes, l.now())
 	l.mu.segments = append(l.mu.segments, s)
 	l.mu.epochs = newEpochCache(l.fs, l.dir)
+	l.mu.epochs.file.pdir = l.pdir
 	l.setEnd(start, s, 0)
 	l.mu.recoveryPoint = start
 	l.mu.logStart = start

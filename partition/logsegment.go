@@ -39,6 +39,9 @@ type logSegment struct {
 	dir  string
 	fs   vfs.FS
 	log  *segment.File
+	// pdir, set on a log's first segment only (freshSegment), is made
+	// before the segment's first file is created.
+	pdir *partDir
 
 	refs    atomic.Int32
 	deleted atomic.Bool
@@ -120,8 +123,8 @@ func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now 
 // (a partition never written, at a later start): its files' leftovers are
 // removed and, as for a new partition (freshSegment), its .log is created
 // by the first append.
-func emptySegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
-	if err := removeSegmentLeftovers(fsys, dir, base); err != nil {
+func emptySegment(fsys vfs.FS, dir *partDir, base int64, indexBytes int, now time.Time) (*logSegment, error) {
+	if err := removeSegmentLeftovers(fsys, dir.path, base); err != nil {
 		return nil, err
 	}
 	return freshSegment(fsys, dir, base, indexBytes, now), nil
@@ -158,8 +161,13 @@ func newSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now tim
 // anything else needing a descriptor) creates it, so creating a
 // 1,000-partition topic allocates no inode for a .log; the segment's first
 // fsync then fsyncs the directory too (segment.CreateLazyFS).
-func freshSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) *logSegment {
-	s := &logSegment{base: base, dir: dir, fs: fsys, log: segment.CreateLazyFS(fsys, fileName(dir, base, logSuffix)), created: now}
+//
+// In a directory not made yet (CreateLogsLazy), the .log's creation and the
+// indexes' make it first (partDir), and the .log's first fsync fsyncs what
+// partDir.Sync does instead of the directory alone.
+func freshSegment(fsys vfs.FS, dir *partDir, base int64, indexBytes int, now time.Time) *logSegment {
+	s := &logSegment{base: base, dir: dir.path, pdir: dir, fs: fsys,
+		log: segment.CreateLazyInFS(fsys, fileName(dir.path, base, logSuffix), dir), created: now}
 	s.idx.maxBytes = indexBytes
 	s.refs.Store(1)
 	s.maxTS.Store(-1)
@@ -192,6 +200,11 @@ func (s *logSegment) indexes() (*mmapindex.OffsetIndex, error) {
 func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 	if s.idx.offsets != nil {
 		return s.idx.offsets, nil
+	}
+	if s.pdir != nil {
+		if err := s.pdir.Make(); err != nil {
+			return nil, fmt.Errorf("cannot create the indexes of segment %d: %w", s.base, err)
+		}
 	}
 	oi, err := mmapindex.OpenOffsetIndexFS(s.fs, fileName(s.dir, s.base, indexSuffix)+s.idx.suffix, s.base, s.idx.maxBytes)
 	if err != nil {

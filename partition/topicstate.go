@@ -27,9 +27,12 @@ import (
 // created this way is opened without listing or reading it (it holds only
 // partition.metadata; the first .log is created by the first append): what
 // is left per partition is the kernel's work for two new inodes (the
-// directory and partition.metadata) and a rename. Making a topic's
+// directory and partition.metadata) and a rename. CreateLogsLazy leaves
+// even those to the partition's first write (lazydir.go), for a caller
+// that keeps the partitions' existence elsewhere. Making a topic's
 // partitions appear or go all together is the caller's (the broker records
-// the operation first and finishes it at start).
+// the operation first and finishes it at start, or keeps its topics in the
+// metadata log).
 //
 // A per-topic lock (topicLocks) serialises creations and deletions of one
 // topic's logs, so one topic's big creation never waits for, or holds up,
@@ -46,6 +49,27 @@ const newDirSuffix = "-new"
 // far are returned with it.
 func (s *Store) CreateLogs(topic string, from, to int32, topicID [16]byte, cfg Config, progress func(p int32) error) ([]*Log, error) {
 	return s.createLogs(topic, from, to, topicID, cfg, progress)
+}
+
+// CreateLogsLazy creates partitions [from, to) of topic as CreateLogs
+// does, except that their directories are not made: each is made by the
+// first use that writes a file into it (the first append, usually), made
+// durable by the first fsync there, and a partition never written leaves
+// nothing on disk (lazydir.go). So the caller must keep the partitions'
+// existence durable itself and create them again at every start: the
+// broker's reconciler does, from the metadata log. Creating a
+// 1,000-partition topic this way costs no file system call.
+func (s *Store) CreateLogsLazy(topic string, from, to int32, topicID [16]byte, cfg Config) ([]*Log, error) {
+	defer s.topicLocks.lock(topic)()
+	out := make([]*Log, 0, max(to-from, 0))
+	for p := from; p < to; p++ {
+		l, err := s.createLazy(topicPartition{topic, p}, topicID, cfg)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // DeleteLogs deletes the listed partitions of topic (online or offline; a
@@ -98,6 +122,33 @@ const syncfsFrom = 8
 // createOne creates one log; sync fsyncs its files and the data directory
 // (otherwise the caller syncs the filesystem). topic's lock held.
 func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool) (*Log, error) {
+	if l, err := s.existing(tp); l != nil || err != nil {
+		return l, err
+	}
+	dir := filepath.Join(s.cfg.Dir, tp.String())
+	made, err := createPartitionDir(s.fs, dir, id, sync)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	o := s.openOptions(tp, id, cfg, 0, 0, true)
+	o.fresh = made
+	return s.add(tp, dir, o)
+}
+
+// createLazy creates one log whose directory is made by its first use
+// (CreateLogsLazy). topic's lock held.
+func (s *store) createLazy(tp topicPartition, id [16]byte, cfg Config) (*Log, error) {
+	if l, err := s.existing(tp); l != nil || err != nil {
+		return l, err
+	}
+	o := s.openOptions(tp, id, cfg, 0, 0, true)
+	o.fresh, o.lazyDir = true, true
+	return s.add(tp, filepath.Join(s.cfg.Dir, tp.String()), o)
+}
+
+// existing returns tp's log if the store has it, an error if it is offline
+// or the store closed, and neither if tp is to be created.
+func (s *store) existing(tp topicPartition) (*Log, error) {
 	s.mu.Lock()
 	closed, l, off := s.mu.closed, s.mu.logs[tp], s.mu.offline[tp]
 	s.mu.Unlock()
@@ -109,14 +160,12 @@ func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool)
 	case off != nil:
 		return nil, fmt.Errorf("%w: %s: %v", ErrOffline, tp, off.Err)
 	}
-	dir := filepath.Join(s.cfg.Dir, tp.String())
-	made, err := createPartitionDir(s.fs, dir, id, sync)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
-	}
-	o := s.openOptions(tp, id, cfg, 0, 0, true)
-	o.fresh = made
-	l, err = openLog(dir, o)
+	return nil, nil
+}
+
+// add opens a new log in dir with o and adds it to the store.
+func (s *store) add(tp topicPartition, dir string, o openOptions) (*Log, error) {
+	l, err := openLog(dir, o)
 	if errors.Is(err, ErrInvalidConfig) {
 		return nil, err
 	}
@@ -268,6 +317,9 @@ func (s *store) detach(tp topicPartition) (string, error) {
 		// Its files are about to go: close without fsyncing them.
 		if err := l.closeDiscarding(); err != nil {
 			s.logger.Warn("error closing a deleted log", "partition", tp.String(), "err", err)
+		}
+		if !l.pdir.retire() {
+			return "", nil // created lazily and never written: nothing on disk
 		}
 		dir = l.dir
 	case off != nil:

@@ -278,6 +278,9 @@ func (l *log) truncateFullyLocked(offset int64) error {
 	l.mu.RLock()
 	old, file := l.mu.segments, l.mu.epochs.file
 	l.mu.RUnlock()
+	if err := l.pdir.Make(); err != nil {
+		return err
+	}
 	// Renamed first (a new segment may take the name of an old one), the
 	// old segments stay in the list, readable, until the new one replaces
 	// them.

@@ -121,13 +121,29 @@ func OpenFS(fsys vfs.FS, path string) (*File, error) { return open(fsys, path) }
 
 // CreateLazyFS is a File for a new, empty .log at path that does not exist
 // yet (the caller knows the directory holds no such file): it is created by
-// the first use that needs a descriptor (Append, Truncate, Handle, a read),
+// the first use that needs a descriptor (Append, a Truncate above 0, Handle, a read),
 // so a partition that is never written costs no inode. Until then Size is
 // 0, Park and Close have nothing to close and Sync has nothing to do; the
 // first Sync after the file was created also fsyncs its directory, so the
 // new name is as durable as the bytes.
 func CreateLazyFS(fsys vfs.FS, path string) *File {
-	sf := &File{file{fs: vfs.Or(fsys), path: path}}
+	return CreateLazyInFS(fsys, path, nil)
+}
+
+// Dir is the directory of a lazy File when it may not exist yet either
+// (CreateLazyInFS). Make creates it (once: later calls return the first
+// call's result), and Sync makes the new directory entries durable.
+type Dir interface {
+	Make() error
+	Sync() error
+}
+
+// CreateLazyInFS is CreateLazyFS in a directory that may not exist yet:
+// dir.Make runs before the file is created, and dir.Sync replaces the
+// fsync of the file's directory that follows the file's first fsync. nil
+// dir is CreateLazyFS.
+func CreateLazyInFS(fsys vfs.FS, path string, dir Dir) *File {
+	sf := &File{file{fs: vfs.Or(fsys), path: path, dir: dir}}
 	sf.absent.Store(true)
 	return sf
 }

@@ -42,6 +42,9 @@ type file struct {
 	hmu    sync.Mutex
 	closed bool // Close ran: never reopened
 	path   string
+	// dir, if not nil, is the lazy file's directory, made before the file
+	// and synced instead of it (CreateLazyInFS).
+	dir Dir
 	// absent: the file is not created yet (CreateLazyFS); the first use
 	// that needs a descriptor creates it. Changed under hmu.
 	absent atomic.Bool
@@ -118,6 +121,11 @@ func (f *file) handle() (*handle, error) {
 
 // createLocked creates the file of a lazy File (CreateLazyFS). hmu held.
 func (f *file) createLocked() (*handle, error) {
+	if f.dir != nil {
+		if err := f.dir.Make(); err != nil {
+			return nil, fmt.Errorf("cannot create segment %q: %w", f.path, err)
+		}
+	}
 	vf, err := f.fs.OpenReadWrite(f.path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create segment %q: %w", f.path, err)
@@ -362,6 +370,9 @@ func (f *file) truncate(size int64) error {
 }
 
 func (f *file) truncateFile(size int64) error {
+	if size == 0 && f.absent.Load() {
+		return nil // never created (or its creation failed): nothing to cut
+	}
 	h, err := f.handle()
 	if err != nil {
 		return err
@@ -386,12 +397,20 @@ func (f *file) sync() error {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
 	}
 	if f.dirUnsynced.Load() {
-		if err := vfs.SyncDir(f.fs, filepath.Dir(f.path)); err != nil {
+		if err := f.syncDir(); err != nil {
 			return fmt.Errorf("cannot fsync the directory of new segment %q: %w", f.path, err)
 		}
 		f.dirUnsynced.Store(false)
 	}
 	return nil
+}
+
+// syncDir fsyncs the directory of a file that the first use created.
+func (f *file) syncDir() error {
+	if f.dir != nil {
+		return f.dir.Sync()
+	}
+	return vfs.SyncDir(f.fs, filepath.Dir(f.path))
 }
 
 // window is a buffered pread over [0, end) of a file: bytes(pos, n) returns

@@ -112,3 +112,66 @@ func equalOps(a, b []errorfs.Op) bool {
 	}
 	return true
 }
+
+// testDir is a Dir that records its calls and makes the directory.
+type testDir struct {
+	path         string
+	makes, syncs int
+	makeErr      error
+}
+
+func (d *testDir) Make() error {
+	d.makes++
+	if d.makeErr != nil {
+		return d.makeErr
+	}
+	return os.MkdirAll(d.path, 0o755)
+}
+
+func (d *testDir) Sync() error { d.syncs++; return nil }
+
+// TestCreateLazyInDir: a lazy File in a directory that does not exist yet
+// makes the directory before creating itself (a failure leaves it absent
+// and is retried by the next use), and its first Sync after that is the
+// Dir's, not a plain fsync of the directory.
+func TestCreateLazyInDir(t *testing.T) {
+	d := &testDir{path: filepath.Join(t.TempDir(), "t-0"), makeErr: syscall.ENOSPC}
+	fs := errorfs.Wrap(vfs.Default, nil)
+	path := filepath.Join(d.path, "00000000000000000000.log")
+	f := CreateLazyInFS(fs, path, d)
+	defer f.Close()
+	if err := f.Sync(); err != nil || d.makes != 0 || d.syncs != 0 {
+		t.Fatalf("sync before the first append: %v, makes %d, syncs %d", err, d.makes, d.syncs)
+	}
+	if _, err := f.Append([][]byte{testBatch(0, 1)}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append with a failing Make: %v, want ENOSPC", err)
+	}
+	if _, err := os.Stat(d.path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("directory after a failed Make: %v", err)
+	}
+	d.makeErr = nil
+	b := testBatch(0, 2)
+	if pos, err := f.Append([][]byte{b}); err != nil || pos != 0 {
+		t.Fatalf("append: pos %d, %v", pos, err)
+	}
+	if d.makes != 2 {
+		t.Fatalf("makes %d, want 2 (the failed one and the retry)", d.makes)
+	}
+	fs.Reset()
+	for range 2 {
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.syncs != 1 {
+		t.Fatalf("Dir syncs %d, want 1 (the first Sync after the creation)", d.syncs)
+	}
+	for _, op := range fs.Ops() {
+		if op.Kind == errorfs.OpSyncDir {
+			t.Fatalf("the File fsync'd its directory itself: %v", fs.Ops())
+		}
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != int64(len(b)) {
+		t.Fatalf("file: %v, %v", st, err)
+	}
+}

@@ -502,6 +502,14 @@ func (c *comparer) withServerOpts(broker, tag, topic string, partitions int, o s
 // createTopic creates topic and waits until every partition has a leader
 // (Apache Kafka answers CreateTopics before its broker can take writes).
 func createTopic(addr, topic string, partitions int) error {
+	return createTopicAfter(addr, topic, partitions, nil)
+}
+
+// createTopicAfter is createTopic calling ready, if not nil, once the
+// broker has answered a first Metadata request (it is up and serving),
+// just before CreateTopics: the create row's clock starts there, so a
+// broker's start-up is not counted as topic creation.
+func createTopicAfter(addr, topic string, partitions int, ready func() error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
@@ -510,6 +518,14 @@ func createTopic(addr, topic string, partitions int) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	if ready != nil {
+		if _, err := adm.BrokerMetadata(ctx); err != nil {
+			return fmt.Errorf("broker at %s not serving Metadata: %w", addr, err)
+		}
+		if err := ready(); err != nil {
+			return err
+		}
+	}
 	if _, err := adm.CreateTopic(ctx, int32(partitions), 1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("cannot create topic %q on %s: %w", topic, addr, err)
 	}
