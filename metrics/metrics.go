@@ -258,16 +258,19 @@ func (l slogPrintln) Println(v ...any) {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Instrument wraps h to count, time and size every request by API key.
-// The result is a netio.QuickChecker that asks h when h is one.
+// The result is a netio.QuickChecker and a netio.FrameRecycler that ask
+// h when h is one.
 func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
 	q, _ := h.(netio.QuickChecker)
-	return &instrumented{m: m, h: h, q: q}
+	r, _ := h.(netio.FrameRecycler)
+	return &instrumented{m: m, h: h, q: q, r: r}
 }
 
 type instrumented struct {
 	m    *Metrics
 	h    netio.Handler
 	q    netio.QuickChecker              // h's, or nil
+	r    netio.FrameRecycler             // h's, or nil
 	apis [128]atomic.Pointer[apiMetrics] // by API key, made on first use
 }
 
@@ -275,6 +278,12 @@ type instrumented struct {
 // it has no such method.
 func (i *instrumented) Quick(c *netio.Conn, frame []byte) bool {
 	return i.q != nil && i.q.Quick(c, frame)
+}
+
+// Recycles forwards to the wrapped Handler (netio.FrameRecycler); false
+// when it has no such method. Handle reads no frame after h's Handle.
+func (i *instrumented) Recycles(head []byte) bool {
+	return i.r != nil && i.r.Recycles(head)
 }
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {

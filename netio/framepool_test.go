@@ -35,19 +35,20 @@ func TestLargeCap(t *testing.T) {
 // A recycled frame comes back for the next frame of its class, and frames
 // that are not pool-shaped are never pooled.
 func TestRecycleFrame(t *testing.T) {
-	a := newFrame(300 << 10)
+	skipFrameCheck(t)
+	a := newFrame(300<<10, true)
 	if len(a) != 300<<10 || cap(a) != 512<<10 {
 		t.Fatalf("newFrame: len %d cap %d", len(a), cap(a))
 	}
 	a[0] = 42
 	RecycleFrame(a)
-	b := newFrame(400 << 10)
+	b := newFrame(400<<10, true)
 	if cap(b) != 512<<10 {
 		t.Fatalf("next frame of the class: cap %d", cap(b))
 	}
 	RecycleFrame(make([]byte, 5000)) // not a power-of-two capacity: ignored
 	RecycleFrame(nil)
-	if c := newFrame(100); cap(c) != 100 {
+	if c := newFrame(100, true); cap(c) != 100 {
 		t.Fatalf("small frames are plain allocations: cap %d", cap(c))
 	}
 }
@@ -56,11 +57,17 @@ func TestRecycleFrame(t *testing.T) {
 // buffer that holds it, and the list keeps no more than the most bytes in
 // use at once lately (at least largeFreeMin), preferring larger buffers.
 func TestLargeFreeList(t *testing.T) {
+	skipFrameCheck(t)
 	reset := func() {
 		largeFree.Lock()
+		bufs := largeFree.bufs
+		for _, b := range bufs {
+			delete(largeFree.mapped, base(b[:cap(b)]))
+		}
 		largeFree.bufs, largeFree.bytes, largeFree.inUse = nil, 0, 0
 		largeFree.peak, largeFree.prevPeak = 0, 0
 		largeFree.Unlock()
+		unmapFrames(bufs)
 	}
 	state := func() (free, n, inUse int) {
 		largeFree.Lock()
@@ -69,19 +76,19 @@ func TestLargeFreeList(t *testing.T) {
 	}
 	reset()
 	defer reset()
-	f2 := newFrame(2 << 20)
-	f8 := newFrame(8 << 20)
+	f2 := newFrame(2<<20, true)
+	f8 := newFrame(8<<20, true)
 	if cap(f2) != 2<<20 || cap(f8) != 8<<20 {
 		t.Fatalf("caps %d %d", cap(f2), cap(f8))
 	}
 	RecycleFrame(f2)
 	RecycleFrame(f8)
-	if g := newFrame(3 << 20); cap(g) != 8<<20 {
+	if g := newFrame(3<<20, true); cap(g) != 8<<20 {
 		t.Fatalf("3 MiB frame: cap %d, want the free 8 MiB buffer", cap(g))
 	} else {
 		RecycleFrame(g)
 	}
-	if g := newFrame(1<<20 + 1); cap(g) != 2<<20 {
+	if g := newFrame(1<<20+1, true); cap(g) != 2<<20 {
 		t.Fatalf("1 MiB+1 frame: cap %d, want the smallest free buffer (2 MiB)", cap(g))
 	} else {
 		RecycleFrame(g)
@@ -89,12 +96,15 @@ func TestLargeFreeList(t *testing.T) {
 	// 2 + 8 MiB are free, and at most 10 MiB were in use at once: 12 MiB
 	// more does not fit in largeFreeMin (16): the 2 MiB buffer is dropped
 	// to make room, then the 8 MiB one.
-	f12 := newFrame(12 << 20)
+	f12 := newFrame(12<<20, true)
 	RecycleFrame(f12)
 	if free, n, inUse := state(); free != 12<<20 || n != 1 || inUse != 0 {
 		t.Fatalf("free list: %d bytes in %d buffers, %d in use; want only the 12 MiB one", free, n, inUse)
 	}
-	RecycleFrame(make([]byte, 5<<20)) // no room, and smaller than every free buffer: dropped
+	if isMapped(f2) || isMapped(f8) || !isMapped(f12) {
+		t.Fatalf("dropped buffers still mapped (2 MiB: %v, 8 MiB: %v), or the kept one not (%v)", isMapped(f2), isMapped(f8), isMapped(f12))
+	}
+	RecycleFrame(make([]byte, 5<<20)) // not mapped: the garbage collector's
 	if free, _, _ := state(); free != 12<<20 {
 		t.Fatalf("free list: %d bytes, want 12 MiB", free)
 	}
@@ -102,12 +112,48 @@ func TestLargeFreeList(t *testing.T) {
 	// ones): the free list may keep all of it.
 	var held [][]byte
 	for range 5 {
-		held = append(held, newFrame(8<<20))
+		held = append(held, newFrame(8<<20, true))
 	}
 	for _, f := range held {
 		RecycleFrame(f)
 	}
 	if free, n, inUse := state(); free != 44<<20 || n != 5 || inUse != 0 {
 		t.Fatalf("after 5 x 8 MiB in use at once: %d bytes free in %d buffers, %d in use", free, n, inUse)
+	}
+}
+
+// A large frame the Handler does not recycle is a heap slice; one it
+// recycles is mapped, counted in use by FrameMemory until recycled.
+func TestMappedFrames(t *testing.T) {
+	skipFrameCheck(t)
+	inUse0, _ := FrameMemory()
+	heap := newFrame(3<<20, false)
+	if isMapped(heap) {
+		t.Fatalf("a frame that will not be recycled was mapped")
+	}
+	m := newFrame(3<<20, true)
+	if !isMapped(m) || len(m) != 3<<20 || cap(m) != 3<<20 {
+		t.Fatalf("mapped %v, len %d, cap %d", isMapped(m), len(m), cap(m))
+	}
+	m[0], m[len(m)-1] = 1, 2 // writable
+	if inUse, _ := FrameMemory(); inUse-inUse0 != 3<<20 {
+		t.Fatalf("FrameMemory in use grew by %d, want 3 MiB", inUse-inUse0)
+	}
+	RecycleFrame(m)
+	if inUse, _ := FrameMemory(); inUse != inUse0 {
+		t.Fatalf("FrameMemory in use %d after recycling, want %d", inUse, inUse0)
+	}
+}
+
+func isMapped(b []byte) bool {
+	largeFree.Lock()
+	defer largeFree.Unlock()
+	_, ok := largeFree.mapped[base(b[:cap(b)])]
+	return ok
+}
+
+func skipFrameCheck(t *testing.T) {
+	if frameCheck {
+		t.Skip("framecheck maps and never reuses frames")
 	}
 }
