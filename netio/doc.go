@@ -309,11 +309,13 @@
 // most ConnBudgetBytes plus one frame) and the free list.
 //
 // The free list, across connections: recycled mapped frames are kept for
-// reuse up to the most bytes such frames held at once in the last one to
-// two minutes (at least 16 MiB), so the steady state maps no frame
-// memory; buffers beyond that bound are unmapped (munmap) when a frame
-// comes back, and a timer trims the list back to the bound once a peak
-// has passed. FrameMemory reports both figures. A frame whose Handler
+// reuse while what is mapped, in use and free, stays within the most
+// bytes such frames held at once in the last one to two minutes (at
+// least 16 MiB), so the steady state maps no frame memory and the free
+// list never adds to the peak in use; buffers beyond that bound are
+// unmapped (munmap) when a frame comes back or needs a new mapping, and a
+// timer trims the list back to the bound once a peak has passed.
+// FrameMemory reports both figures. A frame whose Handler
 // panicked is never recycled: it stays mapped and counted in use.
 //
 // A producer with one connection to 16 partitions (franz-go, 1–16 MiB

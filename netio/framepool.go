@@ -22,14 +22,19 @@ import (
 //     mapped outside the Go heap (anonymous mmap), sized up to the next
 //     eighth of their power of two (a 4.5 MiB request takes 5 MiB, not
 //     8), and kept, once recycled, in one free list; a frame takes the
-//     smallest free buffer that holds it. The free list keeps at most as
-//     many bytes as mapped frames held at once lately (the most in use at
-//     any moment of the last one to two minutes, at least largeFreeMin),
-//     so a steady load maps nothing: its frames come back for its next
-//     requests. Buffers it drops are unmapped (munmap), so their memory
-//     goes back to the kernel at once. Producers' requests vary in size
-//     from one to the next (1–16 MiB for one franz-go producer with 16
-//     partitions).
+//     smallest free buffer that holds it. What is mapped, in use and
+//     free, stays within the most that mapped frames held at once lately
+//     (at any moment of the last one to two minutes, at least
+//     largeFreeMin): a frame that needs a new mapping first drops the
+//     free buffers too small for it (smallest first) to make room, and a
+//     recycled one drops smaller free ones. So a steady load maps
+//     nothing (its frames come back for its next requests), and the free
+//     list never adds to the peak in use. Buffers dropped are unmapped
+//     (munmap): their memory goes back to the kernel at once.
+//     Producers' requests vary in size from one to the next (1–16 MiB
+//     for one franz-go producer with 16 partitions); when the free list
+//     bounded only its own bytes, the peak in use plus free buffers of
+//     the wrong sizes mapped 39–42 MiB for 26–32 MiB in use.
 //   - Other frames over 1 MiB (a Handler that does not recycle them) are
 //     plain allocations, left to the garbage collector.
 //   - Frames of 2 KiB or less are plain allocations, never pooled.
@@ -40,11 +45,12 @@ import (
 // mapped frame costs its own pages only, and the heap's goal stays that
 // of the broker's small objects.
 //
-// Mapped memory is thus the frames in use — bounded by what the
-// connections' budgets let in at once (ConnBudgetBytes plus one frame
-// each) — plus the free list, at most the peak in use lately and at least
-// largeFreeMin; it falls back to largeFreeMin within two minutes of the
-// load dropping. A frame whose Handler panicked is never handed back: it
+// Mapped memory is thus at most the peak of frames in use over the last
+// one to two minutes — bounded by what the connections' budgets let in
+// at once (ConnBudgetBytes plus one frame each) — or largeFreeMin, plus
+// a new mapping while it is being made room for; it falls back to
+// largeFreeMin within two minutes of the load dropping (a timer trims
+// the free list). A frame whose Handler panicked is never handed back: it
 // stays counted in use (FrameMemory) and mapped.
 const (
 	minFrameClass = 12 // 4 KiB
@@ -154,10 +160,15 @@ func takeLargeOr(n int, alloc bool) []byte {
 		largeFree.Unlock()
 		return b
 	}
-	largeFree.Unlock()
 	if !alloc {
+		largeFree.Unlock()
 		return nil
 	}
+	// No free buffer holds n bytes: those that are smaller make room
+	// for the new mapping first, smallest first.
+	drop, _ := dropLocked(largeCap(n), 0, nil)
+	largeFree.Unlock()
+	unmapFrames(drop)
 	b, err := mapFrame(largeCap(n))
 	if err != nil {
 		return make([]byte, n) // not mapped: RecycleFrame leaves it to the GC
@@ -223,11 +234,12 @@ func removeLargeLocked(i int) []byte {
 
 // dropLocked takes buffers off the free list, smallest first and only
 // those smaller than keep (0: any), until room more bytes fit under the
-// bound; it reports whether they do, and the buffers taken off (to
-// unmap once unlocked are appended to drop).
+// bound: what is mapped, in use or free, stays within the most in use at
+// once lately (or largeFreeMin). It reports whether they fit, and
+// appends the buffers taken off to drop (to unmap once unlocked).
 func dropLocked(room, keep int, drop [][]byte) ([][]byte, bool) {
 	limit := max(largeFree.peak, largeFree.prevPeak, largeFreeMin)
-	for largeFree.bytes+room > limit {
+	for largeFree.inUse+largeFree.bytes+room > limit {
 		small := -1
 		for i, f := range largeFree.bufs {
 			if (keep == 0 || cap(f) < keep) && (small < 0 || cap(f) < cap(largeFree.bufs[small])) {
