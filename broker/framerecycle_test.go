@@ -11,7 +11,7 @@ import (
 	"github.com/sluice/sluice/netio"
 )
 
-// Produce frames over 1 MiB are mapped outside the Go heap (the broker is
+// Produce frames over 256 KiB are mapped outside the Go heap (the broker is
 // a netio.FrameRecycler) and must come back on every path, or the mapping
 // leaks: served (acks=1, acks=0, pipelined under flush.messages=1),
 // refused (an unsupported version), malformed (a body kmsg cannot decode,

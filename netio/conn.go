@@ -395,12 +395,12 @@ func (c *conn) dispatch() gnet.Action {
 // directMin is the frame size from which a partial frame waits in gnet's
 // buffer until an eighth of it has arrived before a new buffer is
 // allocated for it: a client cannot make the broker allocate more than 8
-// times what it sent (or directMin) for a frame. A free recycled buffer
-// that holds the frame is taken at once, and so is a new mapped one
-// (FrameRecycler): a mapping's pages cost memory only once written, so
-// the frame's memory follows what arrived without the wait, and gnet's
-// buffer (which grows to what waits in it and keeps that size) stays
-// small.
+// times what it sent (or directMin) for a frame. A frame the Handler
+// recycles (FrameRecycler) is mapped (framepool.go) and taken at once,
+// from the free list or new: a mapping's pages cost memory only once
+// written, so the frame's memory follows what arrived without the wait,
+// and gnet's buffer (which grows to what waits in it and keeps that
+// size) stays small.
 const directMin = 256 << 10
 
 // startDirect begins reading the partial frame at the head of gnet's

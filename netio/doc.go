@@ -69,10 +69,10 @@
 //     waited in gnet's ring buffer, which grew to the largest request and
 //     kept that size, and were copied out again). A frame the Handler
 //     will recycle (FrameRecycler: the broker's Produce frames) over
-//     1 MiB is mapped outside the Go heap and taken at once, since its
+//     256 KiB is mapped outside the Go heap and taken at once, since its
 //     pages cost memory only as its bytes arrive; any other frame over
-//     256 KiB waits in gnet's buffer until an eighth of it has arrived
-//     unless a free recycled buffer holds it, so a client cannot make the
+//     256 KiB waits in gnet's buffer until an eighth of it has arrived,
+//     so a client cannot make the
 //     broker allocate more than 8 times what it sent. Frame buffers are
 //     recycled (framepool.go). The event loop never does disk I/O, never
 //     blocks and never writes to the socket.
@@ -296,7 +296,7 @@
 // small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
-// Frame memory (framepool.go), per frame: a frame of n bytes up to 1 MiB
+// Frame memory (framepool.go), per frame: a frame of n bytes up to 256 KiB
 // takes n rounded up to a power of two (at least 4 KiB) from a sync.Pool
 // on the Go heap; a larger one that the Handler recycles (FrameRecycler)
 // is an anonymous mapping of n rounded up to an eighth of its power of

@@ -16,8 +16,8 @@ import (
 // nothing it keeps refers to any part of it — hands it back with
 // RecycleFrame.
 //
-//   - Frames of 2 KiB+1 to 1 MiB come from a sync.Pool per power-of-two
-//     class (4 KiB … 1 MiB); the garbage collector empties those pools.
+//   - Frames of 2 KiB+1 to 256 KiB come from a sync.Pool per power-of-two
+//     class (4 KiB … 256 KiB); the garbage collector empties those pools.
 //   - Larger frames the Handler promised to recycle (FrameRecycler) are
 //     mapped outside the Go heap (anonymous mmap), sized up to the next
 //     eighth of their power of two (a 4.5 MiB request takes 5 MiB, not
@@ -35,7 +35,7 @@ import (
 //     for one franz-go producer with 16 partitions); when the free list
 //     bounded only its own bytes, the peak in use plus free buffers of
 //     the wrong sizes mapped 39–42 MiB for 26–32 MiB in use.
-//   - Other frames over 1 MiB (a Handler that does not recycle them) are
+//   - Other frames over 256 KiB (a Handler that does not recycle them) are
 //     plain allocations, left to the garbage collector.
 //   - Frames of 2 KiB or less are plain allocations, never pooled.
 //
@@ -54,7 +54,7 @@ import (
 // stays counted in use (FrameMemory) and mapped.
 const (
 	minFrameClass = 12 // 4 KiB
-	maxFrameClass = 20 // 1 MiB: larger frames are mapped or plain
+	maxFrameClass = 18 // 256 KiB: larger frames are mapped or plain
 )
 
 const (
@@ -102,7 +102,7 @@ func frameClass(n int) int {
 
 // largeCap is the capacity a large frame of n bytes is allocated with: n
 // rounded up to an eighth of its power of two (a multiple of the page
-// size for any n over 1 MiB).
+// size for any n over 256 KiB).
 func largeCap(n int) int {
 	step := 1 << (bits.Len(uint(n-1)) - 3)
 	return (n + step - 1) / step * step

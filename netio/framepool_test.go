@@ -14,12 +14,13 @@ func TestFrameClasses(t *testing.T) {
 	f(2049, 12)
 	f(4096, 12)
 	f(4097, 13)
-	f(1<<20, 20)
-	f(1<<20+1, -1)
+	f(256<<10, 18)
+	f(256<<10+1, -1)
 }
 
 func TestLargeCap(t *testing.T) {
 	for _, c := range []struct{ n, want int }{
+		{256<<10 + 1, 320 << 10},
 		{1<<20 + 1, 1<<20 + 256<<10},
 		{9 << 19, 5 << 20}, // 4.5 MiB takes 5 MiB
 		{5 << 20, 5 << 20},
@@ -36,14 +37,14 @@ func TestLargeCap(t *testing.T) {
 // that are not pool-shaped are never pooled.
 func TestRecycleFrame(t *testing.T) {
 	skipFrameCheck(t)
-	a := newFrame(300<<10, true)
-	if len(a) != 300<<10 || cap(a) != 512<<10 {
+	a := newFrame(100<<10, true)
+	if len(a) != 100<<10 || cap(a) != 128<<10 {
 		t.Fatalf("newFrame: len %d cap %d", len(a), cap(a))
 	}
 	a[0] = 42
 	RecycleFrame(a)
-	b := newFrame(400<<10, true)
-	if cap(b) != 512<<10 {
+	b := newFrame(120<<10, true)
+	if cap(b) != 128<<10 {
 		t.Fatalf("next frame of the class: cap %d", cap(b))
 	}
 	RecycleFrame(make([]byte, 5000)) // not a power-of-two capacity: ignored
@@ -93,10 +94,14 @@ func TestLargeFreeList(t *testing.T) {
 	} else {
 		RecycleFrame(g)
 	}
-	// 2 + 8 MiB are free, and at most 10 MiB were in use at once: 12 MiB
-	// more does not fit in largeFreeMin (16): the 2 MiB buffer is dropped
-	// to make room, then the 8 MiB one.
+	// 2 + 8 MiB are free, and at most 10 MiB were in use at once: a new
+	// 12 MiB mapping does not fit beside them in largeFreeMin (16): the
+	// 2 MiB buffer is dropped to make room, then the 8 MiB one, before it
+	// is mapped.
 	f12 := newFrame(12<<20, true)
+	if free, n, inUse := state(); free != 0 || n != 0 || inUse != 12<<20 {
+		t.Fatalf("a new 12 MiB mapping left %d bytes free in %d buffers, %d in use; want the free ones dropped first", free, n, inUse)
+	}
 	RecycleFrame(f12)
 	if free, n, inUse := state(); free != 12<<20 || n != 1 || inUse != 0 {
 		t.Fatalf("free list: %d bytes in %d buffers, %d in use; want only the 12 MiB one", free, n, inUse)
