@@ -83,6 +83,8 @@ type Stats struct {
 	WriterBatches        uint64 // batches of responses written by a connection's writer goroutine
 	QueuedBytes          int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
+	FrameBytesInUse      int64  // request frames mapped outside the Go heap and handed to the Handler, not recycled yet (FrameMemory; process-wide)
+	FrameBytesFree       int64  // mapped frame buffers kept for reuse (FrameMemory; process-wide)
 }
 
 type counters struct {
@@ -99,6 +101,7 @@ type counters struct {
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	c := &s.stats
+	inUse, free := FrameMemory()
 	return Stats{
 		ConnsOpen:            c.connsOpen.Load(),
 		ConnsAccepted:        c.accepted.Load(),
@@ -126,6 +129,8 @@ func (s *Server) Stats() Stats {
 		WriterBatches:        c.writerBatches.Load(),
 		QueuedBytes:          c.queuedBytes.Load(),
 		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
+		FrameBytesInUse:      inUse,
+		FrameBytesFree:       free,
 	}
 }
 
