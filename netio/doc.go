@@ -314,8 +314,10 @@
 // least 16 MiB), so the steady state maps no frame memory and the free
 // list never adds to the peak in use; buffers beyond that bound are
 // unmapped (munmap) when a frame comes back or needs a new mapping, and a
-// timer trims the list back to the bound once a peak has passed.
-// FrameMemory reports both figures. A frame whose Handler
+// timer trims the list back to the bound once a peak has passed, and
+// unmaps it all once no mapped frame was in use for a whole minute (an
+// idle broker keeps no frame memory). FrameMemory reports both figures.
+// A frame whose Handler
 // panicked is never recycled: it stays mapped and counted in use.
 //
 // A producer with one connection to 16 partitions (franz-go, 1–16 MiB

@@ -49,8 +49,9 @@ import (
 // one to two minutes — bounded by what the connections' budgets let in
 // at once (ConnBudgetBytes plus one frame each) — or largeFreeMin, plus
 // a new mapping while it is being made room for; it falls back to
-// largeFreeMin within two minutes of the load dropping (a timer trims
-// the free list). A frame whose Handler panicked is never handed back: it
+// largeFreeMin within two to three minutes of the load dropping, and to
+// nothing once no mapped frame was in use for a whole minute (a timer
+// trims the free list). A frame whose Handler panicked is never handed back: it
 // stays counted in use (FrameMemory) and mapped.
 const (
 	minFrameClass = 12 // 4 KiB
@@ -166,7 +167,7 @@ func takeLargeOr(n int, alloc bool) []byte {
 	}
 	// No free buffer holds n bytes: those that are smaller make room
 	// for the new mapping first, smallest first.
-	drop, _ := dropLocked(largeCap(n), 0, nil)
+	drop, _ := dropLocked(largeCap(n), 0, limitLocked(), nil)
 	largeFree.Unlock()
 	unmapFrames(drop)
 	b, err := mapFrame(largeCap(n))
@@ -232,13 +233,16 @@ func removeLargeLocked(i int) []byte {
 	return b
 }
 
+// limitLocked is the bound of what is mapped, in use or free: the most
+// in use at once lately, or largeFreeMin.
+func limitLocked() int { return max(largeFree.peak, largeFree.prevPeak, largeFreeMin) }
+
 // dropLocked takes buffers off the free list, smallest first and only
-// those smaller than keep (0: any), until room more bytes fit under the
-// bound: what is mapped, in use or free, stays within the most in use at
-// once lately (or largeFreeMin). It reports whether they fit, and
-// appends the buffers taken off to drop (to unmap once unlocked).
-func dropLocked(room, keep int, drop [][]byte) ([][]byte, bool) {
-	limit := max(largeFree.peak, largeFree.prevPeak, largeFreeMin)
+// those smaller than keep (0: any), until room more bytes fit under
+// limit beside what is mapped, in use or free. It reports whether they
+// fit, and appends the buffers taken off to drop (to unmap once
+// unlocked).
+func dropLocked(room, keep, limit int, drop [][]byte) ([][]byte, bool) {
 	for largeFree.inUse+largeFree.bytes+room > limit {
 		small := -1
 		for i, f := range largeFree.bufs {
@@ -264,7 +268,7 @@ func putLarge(b []byte) {
 	largeFree.Lock()
 	largeFree.inUse = max(largeFree.inUse-c, 0)
 	notePeakLocked(time.Now())
-	drop, ok := dropLocked(c, c, nil)
+	drop, ok := dropLocked(c, c, limitLocked(), nil)
 	if ok {
 		largeFree.bufs = append(largeFree.bufs, b[:0])
 		largeFree.bytes += c
@@ -277,23 +281,29 @@ func putLarge(b []byte) {
 	unmapFrames(drop)
 }
 
-// scheduleTrimLocked makes sure that a free list over largeFreeMin is
-// trimmed to its bound once the peak it was kept for has passed, even if
-// no frame comes back meanwhile.
+// scheduleTrimLocked makes sure that a free list is trimmed to its bound
+// once the peak it was kept for has passed, even if no frame comes back
+// meanwhile, and given back whole once idle (trimLarge).
 func scheduleTrimLocked() {
-	if largeFree.trimming || largeFree.bytes <= largeFreeMin {
+	if largeFree.trimming || largeFree.bytes == 0 {
 		return
 	}
 	largeFree.trimming = true
-	time.AfterFunc(largePeakEvery, trimLarge)
+	time.AfterFunc(largePeakEvery, func() { trimLarge(time.Now()) })
 }
 
-// trimLarge unmaps free buffers over the free list's bound.
-func trimLarge() {
+// trimLarge unmaps free buffers over the free list's bound, and all of
+// them once a whole window (60 s) passed with no mapped frame in use: an
+// idle broker keeps no frame memory, not even largeFreeMin.
+func trimLarge(now time.Time) {
 	largeFree.Lock()
 	largeFree.trimming = false
-	notePeakLocked(time.Now())
-	drop, _ := dropLocked(0, 0, nil)
+	notePeakLocked(now)
+	limit := limitLocked()
+	if largeFree.inUse == 0 && largeFree.peak == 0 && largeFree.prevPeak == 0 {
+		limit = 0
+	}
+	drop, _ := dropLocked(0, 0, limit, nil)
 	scheduleTrimLocked()
 	largeFree.Unlock()
 	unmapFrames(drop)

@@ -1,6 +1,9 @@
 package netio
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestFrameClasses(t *testing.T) {
 	f := func(n, want int) {
@@ -59,17 +62,7 @@ func TestRecycleFrame(t *testing.T) {
 // use at once lately (at least largeFreeMin), preferring larger buffers.
 func TestLargeFreeList(t *testing.T) {
 	skipFrameCheck(t)
-	reset := func() {
-		largeFree.Lock()
-		bufs := largeFree.bufs
-		for _, b := range bufs {
-			delete(largeFree.mapped, base(b[:cap(b)]))
-		}
-		largeFree.bufs, largeFree.bytes, largeFree.inUse = nil, 0, 0
-		largeFree.peak, largeFree.prevPeak = 0, 0
-		largeFree.Unlock()
-		unmapFrames(bufs)
-	}
+	reset := resetLargeFree
 	state := func() (free, n, inUse int) {
 		largeFree.Lock()
 		defer largeFree.Unlock()
@@ -131,6 +124,8 @@ func TestLargeFreeList(t *testing.T) {
 // recycles is mapped, counted in use by FrameMemory until recycled.
 func TestMappedFrames(t *testing.T) {
 	skipFrameCheck(t)
+	resetLargeFree()
+	defer resetLargeFree()
 	inUse0, _ := FrameMemory()
 	heap := newFrame(3<<20, false)
 	if isMapped(heap) {
@@ -150,6 +145,19 @@ func TestMappedFrames(t *testing.T) {
 	}
 }
 
+// resetLargeFree empties the free list (unmapping it) and its accounting.
+func resetLargeFree() {
+	largeFree.Lock()
+	bufs := largeFree.bufs
+	for _, b := range bufs {
+		delete(largeFree.mapped, base(b[:cap(b)]))
+	}
+	largeFree.bufs, largeFree.bytes, largeFree.inUse = nil, 0, 0
+	largeFree.peak, largeFree.prevPeak = 0, 0
+	largeFree.Unlock()
+	unmapFrames(bufs)
+}
+
 func isMapped(b []byte) bool {
 	largeFree.Lock()
 	defer largeFree.Unlock()
@@ -160,5 +168,42 @@ func isMapped(b []byte) bool {
 func skipFrameCheck(t *testing.T) {
 	if frameCheck {
 		t.Skip("framecheck maps and never reuses frames")
+	}
+}
+
+// The trim timer's work: free buffers stay while the peak they were kept
+// for counts (this window or the last), and are all unmapped once a whole
+// window passed with no mapped frame in use.
+func TestFreeListTrim(t *testing.T) {
+	skipFrameCheck(t)
+	resetLargeFree()
+	defer resetLargeFree()
+	now := time.Now()
+	largeFree.Lock()
+	largeFree.peak, largeFree.prevPeak, largeFree.windowEnd = 0, 0, now.Add(largePeakEvery)
+	largeFree.Unlock()
+	var held [][]byte
+	for range 3 {
+		held = append(held, newFrame(8<<20, true))
+	}
+	for _, f := range held {
+		RecycleFrame(f)
+	}
+	free := func() int64 { _, f := FrameMemory(); return f }
+	if got := free(); got != 24<<20 {
+		t.Fatalf("free list %d bytes, want 24 MiB", got)
+	}
+	trimLarge(now.Add(largePeakEvery + time.Second)) // the peak was in the last window: kept
+	if got := free(); got != 24<<20 {
+		t.Fatalf("one window on: free list %d bytes, want 24 MiB kept", got)
+	}
+	trimLarge(now.Add(2*largePeakEvery + 2*time.Second)) // a whole window with nothing in use
+	if got := free(); got != 0 {
+		t.Fatalf("idle for a window: free list %d bytes, want 0", got)
+	}
+	for _, f := range held {
+		if isMapped(f) {
+			t.Fatalf("a trimmed buffer is still mapped")
+		}
 	}
 }
