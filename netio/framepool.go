@@ -76,9 +76,10 @@ var largeFree struct {
 	// the free list keeps at most max(peak, prevPeak, largeFreeMin).
 	peak, prevPeak int
 	windowEnd      time.Time
-	// mapped holds the base address of every mapping made here, in use
-	// or free, with its length: RecycleFrame tells them from heap slices.
-	mapped map[uintptr]int
+	// mapped holds the base address of every mapping made here, and
+	// whether it is in use (false: free): RecycleFrame tells them from
+	// heap slices, and a frame recycled twice from one recycled once.
+	mapped map[uintptr]bool
 	// released: (framecheck builds) frames recycled and made inaccessible.
 	released map[uintptr]bool
 	trimming bool // a trim is scheduled (scheduleTrimLocked)
@@ -156,6 +157,7 @@ func takeLargeOr(n int, alloc bool) []byte {
 	}
 	if best >= 0 {
 		b := removeLargeLocked(best)[:n]
+		largeFree.mapped[base(b)] = true
 		largeFree.inUse += cap(b)
 		notePeakLocked(time.Now())
 		largeFree.Unlock()
@@ -190,9 +192,9 @@ func mapFrame(size int) ([]byte, error) {
 	}
 	largeFree.Lock()
 	if largeFree.mapped == nil {
-		largeFree.mapped = make(map[uintptr]int)
+		largeFree.mapped = make(map[uintptr]bool)
 	}
-	largeFree.mapped[base(b)] = len(b)
+	largeFree.mapped[base(b)] = true
 	largeFree.Unlock()
 	return b, nil
 }
@@ -266,10 +268,15 @@ func dropLocked(room, keep, limit int, drop [][]byte) ([][]byte, bool) {
 func putLarge(b []byte) {
 	c := cap(b)
 	largeFree.Lock()
+	if !largeFree.mapped[base(b[:c])] {
+		largeFree.Unlock()
+		panic("BUG: netio: a frame was recycled twice")
+	}
 	largeFree.inUse = max(largeFree.inUse-c, 0)
 	notePeakLocked(time.Now())
 	drop, ok := dropLocked(c, c, limitLocked(), nil)
 	if ok {
+		largeFree.mapped[base(b[:c])] = false
 		largeFree.bufs = append(largeFree.bufs, b[:0])
 		largeFree.bytes += c
 	} else {

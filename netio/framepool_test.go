@@ -143,6 +143,14 @@ func TestMappedFrames(t *testing.T) {
 	if inUse, _ := FrameMemory(); inUse != inUse0 {
 		t.Fatalf("FrameMemory in use %d after recycling, want %d", inUse, inUse0)
 	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatalf("recycling a mapped frame twice did not panic")
+			}
+		}()
+		RecycleFrame(m)
+	}()
 }
 
 // resetLargeFree empties the free list (unmapping it) and its accounting.
