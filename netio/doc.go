@@ -321,8 +321,8 @@
 // panicked is never recycled: it stays mapped and counted in use.
 //
 // A producer with one connection to 16 partitions (franz-go, 1–16 MiB
-// requests, four in flight) peaked at 53–58 MB RSS with mapped frames,
-// against 58–104 MB with heap frames (docs/BENCHMARKS.md, issue 19,
+// requests, four in flight) peaked at 47–56 MB RSS with mapped frames,
+// against 70–105 MB with heap frames (docs/BENCHMARKS.md, issue 19,
 // "Produce frames outside the Go heap").
 //
 // # In-process connections
