@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -186,12 +187,70 @@ func skipHeaderTags(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// dispatch parses one frame and runs its handler.
+// Recycles reports whether the broker hands a frame starting with head
+// back to netio (netio.FrameRecycler): a Produce's, on every path
+// (served, refused or malformed). netio maps such frames, when large,
+// outside the Go heap. Other requests keep slices of their frame in what
+// they store (JoinGroup's member metadata, SASL state), so their frames
+// stay the garbage collector's.
+func (b *Broker) Recycles(head []byte) bool {
+	return len(head) >= 2 && int16(binary.BigEndian.Uint16(head)) == produceKey
+}
+
+var _ netio.FrameRecycler = (*Broker)(nil)
+
+// dispatch parses one frame and runs its handler. A frame Recycles
+// called the broker's is recycled on every path but a panic's.
 func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
+	recycle := b.Recycles(frame)
 	if a := authOf(c); a != nil && a.state == authAuthenticate && a.rawV0 {
 		c.WaitPending()
+		if recycle { // a raw SASL token, not a Produce: the token may be kept
+			token := bytes.Clone(frame)
+			netio.RecycleFrame(frame)
+			frame = token
+		}
 		return b.rawToken(ctx, c, a, frame)
 	}
+	if !recycle {
+		return b.dispatchFrame(ctx, c, frame)
+	}
+	resp, kept, err := b.dispatchProduceFrame(ctx, c, frame)
+	if !kept {
+		netio.RecycleFrame(frame)
+	}
+	return resp, err
+}
+
+// dispatchProduceFrame is dispatchFrame for a frame whose api key is
+// Produce's; kept says that dispatchProduce took the frame (and recycles
+// it once the response is encoded).
+func (b *Broker) dispatchProduceFrame(ctx context.Context, c *netio.Conn, frame []byte) (resp *netio.Response, kept bool, err error) {
+	var st *connState
+	var prev *string
+	if c != nil {
+		st = stateOf(c)
+		prev = st.clientID
+	}
+	h, body, err := parseHeaderAfter(frame, prev)
+	if err != nil {
+		return nil, false, err
+	}
+	if st != nil {
+		st.clientID = h.clientID
+	}
+	if err := b.checkAuthenticated(c, h); err != nil {
+		return nil, false, err
+	}
+	a, _ := lookupAPI(h.key)
+	if h.version < a.min || h.version > a.max {
+		return nil, false, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
+	}
+	return b.dispatchProduce(ctx, c, a, h, body, frame)
+}
+
+// dispatchFrame serves a frame that is not the broker's to recycle.
+func (b *Broker) dispatchFrame(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
 	var st *connState
 	var prev *string
 	if c != nil {
@@ -224,9 +283,6 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 		}
 		return nil, errClose("api key %d version %d outside %d-%d", h.key, h.version, a.min, a.max)
 	}
-	if h.key == produceKey {
-		return b.dispatchProduce(ctx, c, a, h, body, frame)
-	}
 	kreq, err := decodeBody(h, body)
 	if err != nil {
 		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
@@ -239,28 +295,29 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 // dispatchProduce decodes and serves a Produce into a pooled produceCall
 // (produce_call.go), which goes back to its pool with the frame once the
 // response is encoded: at once, or when a pipelined produce's wait is
-// over. Nothing refers to the frame then (other APIs keep slices of it,
-// e.g. JoinGroup's member metadata, so only Produce hands its frame back).
-func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h header, body, frame []byte) (*netio.Response, error) {
+// over (kept: the frame is then recycled here, else by the caller).
+// Nothing refers to the frame then: the appends that read it are done
+// (other APIs keep slices of it, e.g. JoinGroup's member metadata, so
+// only Produce hands its frame back).
+func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h header, body, frame []byte) (*netio.Response, bool, error) {
 	pc := getProduceCall()
 	if err := pc.decode(h, body); err != nil {
 		putProduceCall(pc)
 		b.log.Debug("cannot decode request", "key", h.key, "version", h.version, "err", err)
-		return nil, err
+		return nil, false, err
 	}
 	pc.r = request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: &pc.req, call: pc}
 	resp, err := a.fn(ctx, b, &pc.r)
 	if !resp.IsPending() {
 		putProduceCall(pc)
-		netio.RecycleFrame(frame)
-		return resp, err
+		return resp, false, err
 	}
 	return netio.Pending(func() (*netio.Response, error) {
 		out, err := resp.Wait()
 		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return out, err
-	}), err
+	}), true, err
 }
 
 // responseHeader appends the response header: the correlation id, and for

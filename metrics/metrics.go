@@ -29,6 +29,7 @@
 //	sluice_sasl_connections_closed_total{reason} SASL listeners: unauthenticated (a request before authentication), expired (session ended without re-authentication)
 //	sluice_handler_panics_recovered_total      netio: handler panics recovered
 //	sluice_queued_bytes                        netio: bytes counted against connection budgets now
+//	sluice_frame_mapped_bytes{state}           netio: request frame buffers mapped outside the Go heap: in_use, free
 //	sluice_fetch_sendfile_bytes_total          bytes sent with sendfile(2)
 //	sluice_fetch_copied_bytes_total            bytes sent by the copy fallback (pread + write)
 //	sluice_replica_fetch_bytes_total{path}     netio: record bytes of followers' Fetch responses, by path:
@@ -258,16 +259,19 @@ func (l slogPrintln) Println(v ...any) {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Instrument wraps h to count, time and size every request by API key.
-// The result is a netio.QuickChecker that asks h when h is one.
+// The result is a netio.QuickChecker and a netio.FrameRecycler that ask
+// h when h is one.
 func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
 	q, _ := h.(netio.QuickChecker)
-	return &instrumented{m: m, h: h, q: q}
+	r, _ := h.(netio.FrameRecycler)
+	return &instrumented{m: m, h: h, q: q, r: r}
 }
 
 type instrumented struct {
 	m    *Metrics
 	h    netio.Handler
 	q    netio.QuickChecker              // h's, or nil
+	r    netio.FrameRecycler             // h's, or nil
 	apis [128]atomic.Pointer[apiMetrics] // by API key, made on first use
 }
 
@@ -275,6 +279,12 @@ type instrumented struct {
 // it has no such method.
 func (i *instrumented) Quick(c *netio.Conn, frame []byte) bool {
 	return i.q != nil && i.q.Quick(c, frame)
+}
+
+// Recycles forwards to the wrapped Handler (netio.FrameRecycler); false
+// when it has no such method. Handle reads no frame after h's Handle.
+func (i *instrumented) Recycles(head []byte) bool {
+	return i.r != nil && i.r.Recycles(head)
 }
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
@@ -412,6 +422,7 @@ var (
 	saslClosed    = newConst("sluice_sasl_connections_closed_total", "Connections on SASL listeners closed by the broker: unauthenticated (a request other than ApiVersions or the SASL APIs before authentication), expired (the session of connections.max.reauth.ms ended without re-authentication).", prometheus.CounterValue, "reason")
 	panics        = newConst("sluice_handler_panics_recovered_total", "Request handler panics recovered (each closed its connection).", prometheus.CounterValue)
 	queued        = newConst("sluice_queued_bytes", "Bytes of requests and responses counted against connection budgets now.", prometheus.GaugeValue)
+	frameMapped   = newConst("sluice_frame_mapped_bytes", "Bytes of produce request buffers mapped outside the Go heap: in_use (read or being served), free (kept for reuse, at most the peak in use over the last one to two minutes or 16 MiB).", prometheus.GaugeValue, "state")
 	sentBytes     = newConst("sluice_fetch_sendfile_bytes_total", "Record bytes sent with sendfile(2).", prometheus.CounterValue)
 	replicaBytes  = newConst("sluice_replica_fetch_bytes_total", "Record bytes of followers' Fetch responses (replication) sent by this broker as leader, by path: sendfile (zero copy) or copied (read and written through a buffer: a TLS listener, or sendfile unsupported).", prometheus.CounterValue, "path")
 	copiedBytes   = newConst("sluice_fetch_copied_bytes_total", "Record bytes sent by the copy fallback (pread and write).", prometheus.CounterValue)
@@ -453,7 +464,7 @@ func describe(ch chan<- *prometheus.Desc, ms ...constMetric) {
 type netCollector struct{ m *Metrics }
 
 func (netCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, saslAuth, saslBlocked, saslClosed,
+	describe(ch, connsOpen, connsAccepted, idleClosed, framesRej, overflows, timedOut, muted, acceptErrors, shed, refused, panics, queued, frameMapped, saslAuth, saslBlocked, saslClosed,
 		tlsHandshakes, tlsCopied, replicaBytes)
 }
 
@@ -492,6 +503,8 @@ func (c netCollector) Collect(ch chan<- prometheus.Metric) {
 	refused.emit(ch, float64(s.RefusedTLS), "tls_on_plaintext")
 	panics.emit(ch, float64(s.PanicsRecovered))
 	queued.emit(ch, float64(s.QueuedBytes))
+	frameMapped.emit(ch, float64(s.FrameBytesInUse), "in_use")
+	frameMapped.emit(ch, float64(s.FrameBytesFree), "free")
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakes), "ok")
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeFailures), "failed")
 	tlsHandshakes.emit(ch, float64(s.TLSHandshakeTimeouts), "timeout")

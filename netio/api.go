@@ -52,6 +52,24 @@ type QuickChecker interface {
 	Quick(c *Conn, frame []byte) bool
 }
 
+// FrameRecycler is a Handler that hands back with RecycleFrame every
+// frame for which Recycles reports true, once nothing refers to it, on
+// every path: served, refused, malformed (the exception, a Handler that
+// panics, leaves its frame mapped and counted by FrameMemory). netio then
+// maps such a frame, when large, outside the Go heap (framepool.go), so
+// that it costs its own pages and not twice that in garbage collector
+// headroom; a use after RecycleFrame may fault. head is the frame's first
+// FrameHeadLen bytes (a Kafka request's api_key); Recycles is called on an
+// event loop or read goroutine, for frames of any size, and must be quick,
+// must not block and must not keep head. Frames netio never hands to
+// Handle (the connection closed first) netio recycles itself.
+type FrameRecycler interface {
+	Recycles(head []byte) bool
+}
+
+// FrameHeadLen is the length of the head FrameRecycler.Recycles sees.
+const FrameHeadLen = 2
+
 // Response is a response body made of byte runs and file regions, sent in
 // order: runs of bytes with writev, regions with sendfile(2). Regions are
 // released (Region.Release) once sent or once the connection is gone.

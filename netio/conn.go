@@ -61,6 +61,7 @@ type conn struct {
 	mu struct {
 		sync.Mutex
 		frames    [][]byte // dispatched, not yet handed to the Handler
+		reqDone   bool     // the request goroutine ended: frames are recycled, not queued
 		queue     []outItem
 		queueFile bool  // a response in queue has a file region: the writer goroutine sends it
 		charged   int64 // bytes counted against ConnBudgetBytes
@@ -324,14 +325,21 @@ func (c *conn) onClose(peerEOF bool, rest [][]byte) {
 	c.partialSince.Store(0)
 	queue := c.mu.queue
 	c.mu.queue = nil
-	if peerEOF {
+	var drop [][]byte
+	switch {
+	case c.mu.reqDone:
+		drop = rest
+	case peerEOF:
 		c.mu.frames = append(c.mu.frames, rest...)
-	} else {
-		c.mu.frames = nil
 	}
-	c.mu.orphans = len(c.mu.frames) > 0
+	// Frames not served are recycled by the request goroutine as it ends
+	// (dropFrames): it may be looking at the next one (Quick).
+	c.mu.orphans = peerEOF && len(c.mu.frames) > 0
 	c.checkDrainedLocked()
 	c.mu.Unlock()
+	for _, f := range drop {
+		RecycleFrame(f)
+	}
 	// Handlers see a cancelled context from here on: a waiting long poll
 	// answers at once; a write (Produce) still happens.
 	c.cancel()
@@ -387,8 +395,12 @@ func (c *conn) dispatch() gnet.Action {
 // directMin is the frame size from which a partial frame waits in gnet's
 // buffer until an eighth of it has arrived before a new buffer is
 // allocated for it: a client cannot make the broker allocate more than 8
-// times what it sent (or directMin) for a frame. A free recycled buffer
-// that holds the frame is taken at once.
+// times what it sent (or directMin) for a frame. A frame the Handler
+// recycles (FrameRecycler) is mapped (framepool.go) and taken at once,
+// from the free list or new: a mapping's pages cost memory only once
+// written, so the frame's memory follows what arrived without the wait,
+// and gnet's buffer (which grows to what waits in it and keeps that
+// size) stays small.
 const directMin = 256 << 10
 
 // startDirect begins reading the partial frame at the head of gnet's
@@ -406,18 +418,26 @@ func (c *conn) startDirect() bool {
 		return false
 	}
 	size, err := frameSize(prefix, c.maxReq.Load())
-	if err != nil || int(size) <= n-sizeLen {
-		return false // frameLoop closes on a bad prefix; a whole frame is not partial
+	if err != nil || int(size) <= n-sizeLen || n < sizeLen+FrameHeadLen {
+		return false // frameLoop closes on a bad prefix; a whole frame is not partial; wait for the head
 	}
 	if !c.admit() {
 		return false
 	}
-	frame := freeFrame(int(size))
+	head, err := c.gc.Peek(sizeLen + FrameHeadLen)
+	if err != nil {
+		return false
+	}
+	mapped := c.recycles(head[sizeLen:])
+	var frame []byte
+	if mapped {
+		frame = freeFrame(int(size))
+	}
 	if frame == nil {
-		if int(size) > directMin && 8*(n-sizeLen) < int(size) {
+		if !mapped && int(size) > directMin && 8*(n-sizeLen) < int(size) {
 			return false
 		}
-		frame = newFrame(int(size))
+		frame = newFrame(int(size), mapped)
 	}
 	if _, err := c.gc.Discard(sizeLen); err != nil {
 		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
@@ -482,11 +502,19 @@ func (c *conn) takeBufferedFrames() [][]byte {
 	return all
 }
 
-// takeAll is a frameSink that admits everything.
+// takeAll is a frameSink that admits everything (its frames are on the
+// heap: it is for a closing connection's last frames).
 type takeAll [][]byte
 
-func (t *takeAll) admit() bool       { return true }
-func (t *takeAll) deliver(fr []byte) { *t = append(*t, fr) }
+func (t *takeAll) admit() bool               { return true }
+func (t *takeAll) deliver(fr []byte)         { *t = append(*t, fr) }
+func (t *takeAll) recycles(head []byte) bool { return false }
+
+// recycles asks the Handler whether it recycles a frame starting with
+// head (frameSink): such frames may be mapped outside the heap.
+func (c *conn) recycles(head []byte) bool {
+	return c.srv.recycler != nil && c.srv.recycler.Recycles(head)
+}
 
 // admit reports whether one more frame may be dispatched; if not because
 // of the budget, it marks c paused so the next refund wakes the loop.
@@ -590,7 +618,7 @@ func (c *conn) readFrames(fr *frameReader) error {
 			return err
 		}
 		if st == framePartial && fr.direct == nil && c.admit() {
-			fr.startDirect(max)
+			fr.startDirect(max, c)
 		}
 		if fr.direct != nil {
 			st = framePartial // the frame read directly is the partial one
@@ -640,10 +668,30 @@ func (c *conn) deliver(frame []byte) {
 	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
 	c.mu.Lock()
+	if c.mu.reqDone { // nobody will serve it
+		c.mu.Unlock()
+		RecycleFrame(frame)
+		return
+	}
 	c.mu.frames = append(c.mu.frames, frame)
 	c.chargeLocked(int64(len(frame)))
 	c.mu.Unlock()
 	kick(c.reqKick)
+}
+
+// dropFrames runs as the request goroutine ends: the frames it will not
+// hand to the Handler are recycled, and frames delivered from now on are
+// recycled at once.
+func (c *conn) dropFrames() {
+	c.mu.Lock()
+	c.mu.reqDone = true
+	frames := c.mu.frames
+	c.mu.frames = nil // still charged: onClose refunds everything
+	c.checkDrainedLocked()
+	c.mu.Unlock()
+	for _, f := range frames {
+		RecycleFrame(f)
+	}
 }
 
 // serveRequests is the request goroutine: it calls the Handler for each
@@ -651,6 +699,7 @@ func (c *conn) deliver(frame []byte) {
 // completer once one is Pending: settle, pipeline.go).
 func (c *conn) serveRequests() {
 	defer c.srv.conns.Done()
+	defer c.dropFrames()
 	for {
 		frame, ok := c.nextFrame()
 		if !ok {

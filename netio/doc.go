@@ -67,10 +67,13 @@
 //     straight into it, so every request byte is copied once in user
 //     space, from gnet's read buffer to the frame (before, partial frames
 //     waited in gnet's ring buffer, which grew to the largest request and
-//     kept that size, and were copied out again). A frame over 256 KiB
-//     waits in gnet's buffer until an eighth of it has arrived unless a
-//     free recycled buffer holds it, so a client cannot make the broker
-//     allocate more than 8 times what it sent. Frame buffers are
+//     kept that size, and were copied out again). A frame the Handler
+//     will recycle (FrameRecycler: the broker's Produce frames) over
+//     256 KiB is mapped outside the Go heap and taken at once, since its
+//     pages cost memory only as its bytes arrive; any other frame over
+//     256 KiB waits in gnet's buffer until an eighth of it has arrived,
+//     so a client cannot make the
+//     broker allocate more than 8 times what it sent. Frame buffers are
 //     recycled (framepool.go). The event loop never does disk I/O, never
 //     blocks and never writes to the socket.
 //   - The request goroutine calls the Handler for one frame at a time in
@@ -293,13 +296,34 @@
 // small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
-// Across connections, recycled frame buffers over 1 MiB are kept for
-// reuse up to the most bytes such frames held at once in the last one to
-// two minutes (at least 16 MiB), so the steady state allocates no frame
-// memory (framepool.go). A producer with one connection to 16 partitions
-// (franz-go, 1–16 MiB requests, four in flight) thus peaked at 64–70 MB
-// RSS, down from 171–184 MB, in the run of docs/BENCHMARKS.md's "One copy
-// per produced byte".
+// Frame memory (framepool.go), per frame: a frame of n bytes up to 256 KiB
+// takes n rounded up to a power of two (at least 4 KiB) from a sync.Pool
+// on the Go heap; a larger one that the Handler recycles (FrameRecycler)
+// is an anonymous mapping of n rounded up to an eighth of its power of
+// two (at most 12.5% more), whose pages become resident only as the
+// request's bytes are read into it; other large frames are plain heap
+// slices. Mapped frames are not Go heap, so the garbage collector's
+// headroom (GOGC=100: the heap may grow to twice what is live) does not
+// double them: RSS is the binary, the Go heap of small objects, the
+// mapped frames in use (bounded per connection by the budget above, at
+// most ConnBudgetBytes plus one frame) and the free list.
+//
+// The free list, across connections: recycled mapped frames are kept for
+// reuse while what is mapped, in use and free, stays within the most
+// bytes such frames held at once in the last one to two minutes (at
+// least 16 MiB), so the steady state maps no frame memory and the free
+// list never adds to the peak in use; buffers beyond that bound are
+// unmapped (munmap) when a frame comes back or needs a new mapping, and a
+// timer trims the list back to the bound once a peak has passed, and
+// unmaps it all once no mapped frame was in use for a whole minute (an
+// idle broker keeps no frame memory). FrameMemory reports both figures.
+// A frame whose Handler
+// panicked is never recycled: it stays mapped and counted in use.
+//
+// A producer with one connection to 16 partitions (franz-go, 1–16 MiB
+// requests, four in flight) peaked at 47–56 MB RSS with mapped frames,
+// against 70–105 MB with heap frames (docs/BENCHMARKS.md, issue 19,
+// "Produce frames outside the Go heap").
 //
 // # In-process connections
 //

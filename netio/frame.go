@@ -59,10 +59,13 @@ type inbound interface {
 }
 
 // frameSink receives frames from frameLoop: admit says whether one more
-// may be dispatched now (the connection's budget), deliver takes it.
+// may be dispatched now (the connection's budget), deliver takes it,
+// recycles says whether a frame starting with head (FrameHeadLen bytes)
+// will be recycled (FrameRecycler), so may be mapped.
 type frameSink interface {
 	admit() bool
 	deliver(frame []byte)
+	recycles(head []byte) bool
 }
 
 // frameState is what is left at the head of the input after frameLoop.
@@ -101,17 +104,25 @@ func frameLoop(in inbound, max int32, sink frameSink) (frameState, error) {
 		if !sink.admit() {
 			return frameBlocked, nil
 		}
-		sink.deliver(takeFrame(in, int(size)))
+		sink.deliver(takeFrame(in, int(size), sink))
 	}
 }
 
 // takeFrame moves the whole frame at the head of in (size bytes after the
 // prefix, all buffered) into a fresh slice.
-func takeFrame(in inbound, size int) []byte {
+func takeFrame(in inbound, size int, sink frameSink) []byte {
+	mapped := false
+	if size >= FrameHeadLen {
+		head, err := in.Peek(sizeLen + FrameHeadLen)
+		if err != nil {
+			panic(fmt.Sprintf("BUG: netio: %d-byte frame was buffered but Peek: %v", size, err))
+		}
+		mapped = sink.recycles(head[sizeLen:])
+	}
 	if _, err := in.Discard(sizeLen); err != nil {
 		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
 	}
-	frame := newFrame(size)
+	frame := newFrame(size, mapped)
 	if size == 0 {
 		return frame
 	}
@@ -173,17 +184,19 @@ func (fr *frameReader) Read(p []byte) (int, error) {
 // startDirect moves the partial frame at the head of the buffer, when it
 // is larger than directOver, into a buffer of its own that fill then
 // reads into: each of its bytes is copied once (socket to frame), not
-// twice (socket to buffer to frame). It reports whether it did.
-func (fr *frameReader) startDirect(maxSize int32) bool {
+// twice (socket to buffer to frame). It reports whether it did; it waits
+// for the frame's head (FrameHeadLen bytes: sink.recycles).
+func (fr *frameReader) startDirect(maxSize int32, sink frameSink) bool {
 	n := fr.InboundBuffered()
-	if fr.direct != nil || n < sizeLen {
+	if fr.direct != nil || n < sizeLen+FrameHeadLen {
 		return false
 	}
 	size, err := frameSize(fr.buf[fr.off:], maxSize)
 	if err != nil || int(size) <= fr.directOver || int(size) <= n-sizeLen {
 		return false
 	}
-	fr.direct = newFrame(int(size))
+	head := fr.buf[fr.off+sizeLen : fr.off+sizeLen+FrameHeadLen]
+	fr.direct = newFrame(int(size), sink.recycles(head))
 	fr.directN = copy(fr.direct, fr.buf[fr.off+sizeLen:])
 	fr.off = len(fr.buf)
 	return true

@@ -40,8 +40,9 @@ type budgetSink struct {
 	frames [][]byte
 }
 
-func (b *budgetSink) admit() bool          { return len(b.frames) < b.room }
-func (b *budgetSink) deliver(frame []byte) { b.frames = append(b.frames, frame) }
+func (b *budgetSink) admit() bool               { return len(b.frames) < b.room }
+func (b *budgetSink) deliver(frame []byte)      { b.frames = append(b.frames, frame) }
+func (b *budgetSink) recycles(head []byte) bool { return false }
 
 func TestFrameLoop(t *testing.T) {
 	f := func(in []byte, max int32, room int, wantFrames []string, wantSt frameState, wantErr error) {
@@ -201,7 +202,7 @@ func readerPath(t *testing.T, in []byte, max int32, chunks []byte) ([][]byte, bo
 			return sink.frames, true
 		}
 		if st == framePartial {
-			fr.startDirect(max)
+			fr.startDirect(max, sink)
 		}
 		if err := fr.fill(max); err != nil {
 			if !errors.Is(err, io.EOF) {

@@ -133,9 +133,16 @@ func (h *testHandler) region(off, n uint64) sendfile.Region {
 	return sendfile.Region{File: h.file, Off: int64(off), Len: int64(n), Ref: countRef{h}}
 }
 
+// Recycles: the handler recycles opRecycle frames (FrameRecycler), on
+// every path.
+func (h *testHandler) Recycles(head []byte) bool { return head[0] == opRecycle }
+
 func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Response, error) {
 	h.handled.Add(1)
 	if len(frame) < 5 {
+		if len(frame) >= FrameHeadLen && h.Recycles(frame) {
+			RecycleFrame(frame)
+		}
 		return nil, errors.New("short test frame")
 	}
 	op, id, args := frame[0], frame[1:5], frame[5:]

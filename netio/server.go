@@ -24,7 +24,8 @@ import (
 type Server struct {
 	cfg         Config
 	h           Handler
-	quick       QuickChecker // h's, or nil
+	quick       QuickChecker  // h's, or nil
+	recycler    FrameRecycler // h's, or nil
 	log         *slog.Logger
 	lns         []*boundListener // one per Config.Listeners entry, in order
 	cli         *gnet.Client     // gnet's event loops, without gnet's acceptor
@@ -82,6 +83,8 @@ type Stats struct {
 	WriterBatches        uint64 // batches of responses written by a connection's writer goroutine
 	QueuedBytes          int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
+	FrameBytesInUse      int64  // request frames mapped outside the Go heap and handed to the Handler, not recycled yet (FrameMemory; process-wide)
+	FrameBytesFree       int64  // mapped frame buffers kept for reuse (FrameMemory; process-wide)
 }
 
 type counters struct {
@@ -98,6 +101,7 @@ type counters struct {
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	c := &s.stats
+	inUse, free := FrameMemory()
 	return Stats{
 		ConnsOpen:            c.connsOpen.Load(),
 		ConnsAccepted:        c.accepted.Load(),
@@ -125,6 +129,8 @@ func (s *Server) Stats() Stats {
 		WriterBatches:        c.writerBatches.Load(),
 		QueuedBytes:          c.queuedBytes.Load(),
 		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
+		FrameBytesInUse:      inUse,
+		FrameBytesFree:       free,
 	}
 }
 
@@ -146,6 +152,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
 		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
 	s.quick, _ = h.(QuickChecker)
+	s.recycler, _ = h.(FrameRecycler)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {

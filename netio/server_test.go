@@ -490,6 +490,36 @@ func TestLargeRequestsInPieces(t *testing.T) {
 	}
 }
 
+// Frames the Handler recycles are mapped outside the heap; those netio
+// never hands to it (queued behind a request that failed, so the
+// connection closes) netio recycles itself, so none stays mapped.
+func TestUnservedFramesRecycled(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	s := startServer(t, testConfig(), h)
+	inUse0, _ := FrameMemory()
+	big := make([]byte, 2<<20)
+	c := dial(t, s)
+	// opBlock holds the request goroutine until all frames are read; the
+	// failing opError then stops it with three frames queued.
+	c.write(encode(req(opBlock, 1), req(opError, 2), req(opRecycle, 3, big), req(opRecycle, 4, big), req(opRecycle, 5, big)))
+	eventually(t, "frames read", func() bool {
+		inUse, _ := FrameMemory()
+		return inUse-inUse0 >= 3*(2<<20)
+	})
+	h.release(1)
+	if got := c.recv(); !bytes.Equal(got, u32(1)) {
+		t.Fatalf("response %x, want opBlock's", got)
+	}
+	c.expectClosed()
+	eventually(t, "mapped frames recycled", func() bool {
+		inUse, _ := FrameMemory()
+		return inUse == inUse0
+	})
+	if n := h.handled.Load(); n != 2 {
+		t.Fatalf("handled %d requests, want 2 (none after the failing one)", n)
+	}
+}
+
 // TestEmptyFrame: a zero-size frame reaches the Handler (which rejects it).
 func TestEmptyFrame(t *testing.T) {
 	h := newTestHandler(t, 4096)

@@ -132,6 +132,7 @@ func checkHTTP(t *testing.T, p *proc, base string) {
 		`sluice_request_duration_seconds_bucket{api="Produce",le=`, `sluice_request_bytes_total{api="Produce"}`,
 		"sluice_connections_open ", "sluice_connections_accepted_total ", "sluice_frames_rejected_total ",
 		"sluice_handler_panics_recovered_total ", "sluice_fetch_sendfile_bytes_total ", "sluice_fetch_copied_bytes_total ",
+		`sluice_frame_mapped_bytes{state="in_use"}`, `sluice_frame_mapped_bytes{state="free"}`,
 		`sluice_log_end_offset{partition="0",topic="metrics-topic"} 10`, `sluice_log_high_watermark{partition="0",topic="metrics-topic"} 10`,
 		`sluice_log_start_offset{partition="0",topic="metrics-topic"} 0`, `sluice_log_segments{partition="0",topic="metrics-topic"} 1`,
 		`sluice_log_size_bytes{partition="0",topic="metrics-topic"}`, `sluice_broker_info{cluster_id=`, "sluice_process_open_fds ",
