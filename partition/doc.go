@@ -279,7 +279,7 @@
 // is short, so appends to one log seldom overlap and most rounds hold one
 // (100 connections x one 512 B record, 16 partitions, 2 cores: 0.99
 // pwritev per request). Making the writer yield once before its round
-// gathered 4.3 appends per pwritev there but cost 5% more broker CPU (the
+// gathered 4.3 appends per pwritev there but cost 5-7% more broker CPU (the
 // waiters' park and wake-up cost more than the pwritevs saved;
 // docs/BENCHMARKS.md, issue 19), so it does not.
 //
