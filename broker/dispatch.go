@@ -222,10 +222,10 @@ func (b *Broker) dispatch(ctx context.Context, c *netio.Conn, frame []byte) (*ne
 	return resp, err
 }
 
-// dispatchProduceFrame is dispatchFrame for a frame whose api key is
-// Produce's; kept says that dispatchProduce took the frame (and recycles
-// it once the response is encoded).
-func (b *Broker) dispatchProduceFrame(ctx context.Context, c *netio.Conn, frame []byte) (resp *netio.Response, kept bool, err error) {
+// parseConnHeader parses frame's header on connection c (nil in tests),
+// reusing the client id string of c's previous request when it is the same,
+// and remembers this request's client id for the next one.
+func parseConnHeader(c *netio.Conn, frame []byte) (header, []byte, error) {
 	var st *connState
 	var prev *string
 	if c != nil {
@@ -234,10 +234,21 @@ func (b *Broker) dispatchProduceFrame(ctx context.Context, c *netio.Conn, frame 
 	}
 	h, body, err := parseHeaderAfter(frame, prev)
 	if err != nil {
-		return nil, false, err
+		return h, nil, err
 	}
 	if st != nil {
 		st.clientID = h.clientID
+	}
+	return h, body, nil
+}
+
+// dispatchProduceFrame is dispatchFrame for a frame whose api key is
+// Produce's; kept says that dispatchProduce took the frame (and recycles
+// it once the response is encoded).
+func (b *Broker) dispatchProduceFrame(ctx context.Context, c *netio.Conn, frame []byte) (resp *netio.Response, kept bool, err error) {
+	h, body, err := parseConnHeader(c, frame)
+	if err != nil {
+		return nil, false, err
 	}
 	if err := b.checkAuthenticated(c, h); err != nil {
 		return nil, false, err
@@ -251,18 +262,9 @@ func (b *Broker) dispatchProduceFrame(ctx context.Context, c *netio.Conn, frame 
 
 // dispatchFrame serves a frame that is not the broker's to recycle.
 func (b *Broker) dispatchFrame(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
-	var st *connState
-	var prev *string
-	if c != nil {
-		st = stateOf(c)
-		prev = st.clientID
-	}
-	h, body, err := parseHeaderAfter(frame, prev)
+	h, body, err := parseConnHeader(c, frame)
 	if err != nil {
 		return nil, err
-	}
-	if st != nil {
-		st.clientID = h.clientID
 	}
 	if h.key != produceKey {
 		// Only Produce overlaps the waits of earlier produces (netio's

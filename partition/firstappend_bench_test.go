@@ -48,21 +48,7 @@ func benchFirstAppend(b *testing.B, partitions, workers int, flush FlushPolicy) 
 		}
 		fsys.Reset()
 		b.StartTimer()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := next.Add(1) - 1; j < int64(len(logs)); j = next.Add(1) - 1 {
-					if _, err := logs[j].Append(append([]byte(nil), rec...)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		appendToEach(b, logs, workers, rec)
 		b.StopTimer()
 		for _, op := range fsys.Ops() {
 			if op.Kind == errorfs.OpSync || op.Kind == errorfs.OpSyncDir {
@@ -102,23 +88,29 @@ func BenchmarkCreateThenFirstAppend1000(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range 64 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for j := next.Add(1) - 1; j < int64(len(logs)); j = next.Add(1) - 1 {
-							if _, err := logs[j].Append(append([]byte(nil), rec...)); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
+				appendToEach(b, logs, 64, rec)
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*1000), "µs/partition")
 		})
 	}
+}
+
+// appendToEach appends a copy of rec to every log, workers goroutines
+// taking the next log in turn.
+func appendToEach(b *testing.B, logs []*Log, workers int, rec []byte) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := next.Add(1) - 1; j < int64(len(logs)); j = next.Add(1) - 1 {
+				if _, err := logs[j].Append(append([]byte(nil), rec...)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
