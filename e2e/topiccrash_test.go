@@ -12,7 +12,7 @@ import (
 
 // TestKillDuringBigTopicCreateAndDelete kills sluiced (SIGKILL) while a
 // 500-partition topic is being created, and again while it is being
-// deleted: every restart must succeed, with the topic wholly there (every
+// deleted (after a record to each partition made its directory): every restart must succeed, with the topic wholly there (every
 // partition, its config) or wholly gone.
 func TestKillDuringBigTopicCreateAndDelete(t *testing.T) {
 	if testing.Short() {
@@ -29,13 +29,15 @@ func TestKillDuringBigTopicCreateAndDelete(t *testing.T) {
 		defer cancel()
 		kadm.NewClient(cl).CreateTopic(ctx, n, 1, map[string]*string{"cleanup.policy": strPtr("compact")}, topic)
 	}()
-	waitFor(t, "some partitions of the new topic", ioTimeout, func() bool { return countDirs(t, dataDir, topic) >= 20 })
+	// A partition's directory is made by its first write, so creation
+	// leaves no directory to count: the kill comes once the topic is in
+	// the metadata, while its partitions are still being set up.
+	waitFor(t, "the new topic in the metadata", ioTimeout, func() bool { return topicListed(t, d.Addr, topic) })
 	d.Kill()
-	created := countDirs(t, dataDir, topic)
 
 	d = start(t, dataDir)
 	parts, compact := describeTopic(t, d.Addr, topic)
-	t.Logf("killed with %d of %d partition directories; after restart the topic has %d partitions", created, n, parts)
+	t.Logf("killed once the topic was listed; after restart the topic has %d of %d partitions", parts, n)
 	if parts != 0 && parts != n || parts == n && !compact {
 		t.Fatalf("after a crash during creation: %d partitions (compact %v), want 0 or %d with cleanup.policy=compact", parts, compact, n)
 	}
@@ -43,6 +45,10 @@ func TestKillDuringBigTopicCreateAndDelete(t *testing.T) {
 		createTopicConfigs(t, d.Addr, topic, n, map[string]*string{"cleanup.policy": strPtr("compact")})
 	}
 	requireHealthy(t, d.Addr, "other")
+	writeEveryPartition(t, d.Addr, topic, n) // every partition gets its directory
+	if got := countDirs(t, dataDir, topic); got != n {
+		t.Fatalf("%d partition directories after a record to each of %d partitions", got, n)
+	}
 
 	go func() {
 		cl := newClient(t, d.Addr)
@@ -80,6 +86,40 @@ func countDirs(t *testing.T, dataDir, topic string) int {
 		}
 	}
 	return n
+}
+
+// topicListed says whether Metadata lists topic (without creating it).
+func topicListed(t *testing.T, addr, topic string) bool {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	defer cancel()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return false
+	}
+	d, ok := td[topic]
+	return ok && d.Err == nil && len(d.Partitions) > 0
+}
+
+// writeEveryPartition produces one keyed record to each of topic's n
+// partitions and waits for every acknowledgement.
+func writeEveryPartition(t *testing.T, addr, topic string, n int) {
+	t.Helper()
+	cl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*ioTimeout)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Partition: int32(i), Key: []byte("k"), Value: []byte("v")}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce to every partition of %s: %v", topic, err)
+	}
 }
 
 // describeTopic returns the topic's partition count (0: no such topic) and
