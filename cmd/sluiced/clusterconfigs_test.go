@@ -140,6 +140,17 @@ func TestThreeNodeConfigs(t *testing.T) {
 		return -1
 	}
 	p3 := ledBy3("cfg")
+	// CreateTopics answers once the controller committed the topic; each
+	// broker learns it from the metadata log a moment later, and the
+	// alter below is validated by broker 1 against what it has applied.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ls, err := leadersOf(addrs[0], "cfg"); err == nil && len(ls) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("broker 1 does not know topic cfg")
+		}
+	}
 
 	set, del, app := kmsg.IncrementalAlterConfigOpSet, kmsg.IncrementalAlterConfigOpDelete, kmsg.IncrementalAlterConfigOpAppend
 	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeTopic, "cfg",
