@@ -54,10 +54,11 @@ import (
 // * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
 //   auto-creates). Internal topics ("__…"): INVALID_TOPIC_EXCEPTION.
 // * A client's record set first gets Kafka's checks that read only the
-//   batch header (produce_shape.go): one batch per partition, baseOffset
-//   0, the size, then (CRC intact) LogValidator.validateBatch's offset
-//   range, record count, control and sequence checks and its refusal of
-//   a producer's LogAppendTime batch (INVALID_RECORD, MESSAGE_TOO_LARGE,
+//   batch header (produce_shape.go): no zstd before v7, one batch per
+//   partition, baseOffset 0, the size, then (CRC intact)
+//   LogValidator.validateBatch's offset range, record count, control and
+//   sequence checks and its refusal of a producer's LogAppendTime batch
+//   (UNSUPPORTED_COMPRESSION_TYPE, INVALID_RECORD, MESSAGE_TOO_LARGE,
 //   INVALID_TIMESTAMP).
 // * Records are validated by Log.Append (CRC, sizes, sequences); its
 //   errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,

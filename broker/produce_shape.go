@@ -4,6 +4,8 @@ package broker
 // read the records, with Kafka's error codes (the messages are the text of
 // Kafka's exceptions, which Kafka logs and leaves out of its response):
 //
+//   - v3-6: a zstd batch is UNSUPPORTED_COMPRESSION_TYPE (zstd came with
+//     v7; ProduceRequest.validateRecords).
 //   - v3+: more than one batch for a partition is INVALID_RECORD
 //     (ProduceRequest.validateRecords: "… only allowed to contain exactly
 //     one record batch per partition"); a v0-2 request's v2 batches too
@@ -13,19 +15,25 @@ package broker
 //     append whose origin is a client).
 //   - then a batch over max.message.bytes is MESSAGE_TOO_LARGE (the log
 //     checks it again, after its own validation of the batch).
-//   - then, for a batch whose CRC holds (else the log's own check answers
-//     CORRUPT_MESSAGE first, as Kafka), LogValidator.validateBatch's: an offset range
-//     (lastOffsetDelta+1) below 1, a record count below 1 or one that
-//     disagrees with the range, a control batch, a producer id with a
-//     negative base sequence: INVALID_RECORD. And validateTimestamp's for
-//     a batch marked LogAppendTime, which a producer must not send on a
-//     LogAppendTime topic, nor without a timestamp: INVALID_TIMESTAMP.
+//   - then, for a batch whose CRC holds (else the log's own check
+//     answers CORRUPT_MESSAGE first, as Kafka), LogValidator.validateBatch's:
+//     an offset range (lastOffsetDelta+1) below 1, a record count below 1
+//     or one that disagrees with the range, a control batch, a producer
+//     id with a negative base sequence: INVALID_RECORD. And
+//     validateTimestamp's for a batch marked LogAppendTime, which a
+//     producer must not send on a LogAppendTime topic, nor without a
+//     timestamp: INVALID_TIMESTAMP.
 //
 // Only a client's produce goes through these: a follower's fetched
 // batches, the coordinators' writes and recovery keep the offsets the
-// leader assigned. The records themselves (their count, lengths and offset
-// deltas) are checked by segment.Validate as the log appends; its refusals
-// are CORRUPT_MESSAGE where Kafka answers INVALID_RECORD.
+// leader assigned. Where Sluice still differs from Kafka
+// (docs/COMPATIBILITY.md, "Produce batch shape"): records that do not
+// match the header's count are refused by segment.Validate as the log
+// appends, as CORRUPT_MESSAGE where Kafka answers INVALID_RECORD; a
+// CreateTime batch whose maxTimestamp is below its baseTimestamp is
+// INVALID_TIMESTAMP where Kafka sets maxTimestamp from the records; and a
+// compressed batch whose records' offset deltas are not 0..n-1 is stored
+// as sent, where Kafka rebuilds it with consecutive offsets.
 
 import (
 	"encoding/binary"
@@ -45,7 +53,10 @@ func (j *produceJob) clientBatchCheck(version int16) int16 {
 	if !ok {
 		return 0
 	}
+	const attributesLow = 22 // the low byte of attributes: the codec
 	switch {
+	case version >= 3 && version < 7 && int(first[attributesLow]&segment.AttrCompressionMask) == segment.CodecZstd:
+		return j.refuse(kerr.UnsupportedCompressionType.Code, "Produce requests with version %d are not allowed to use ZStandard compression", version)
 	case n > 1 && version >= 3:
 		return j.refuse(kerr.InvalidRecord.Code, "Produce requests with version %d are only allowed to contain exactly one record batch per partition", version)
 	case n > 1:

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // shapedBatch encodes a RecordBatch v2 of values whose header shape mod
@@ -99,6 +101,12 @@ func TestProduceBatchShapeRefused(t *testing.T) {
 	two := append(append([]byte(nil), one...), one...)
 	f("two batches, v9", 9, "t", two, invalid, "Produce requests with version 9 are only allowed to contain exactly one record batch per partition")
 	f("two batches, v2", 2, "t", two, invalid, "")
+	zstd, err := zstdBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f("zstd on v6", 6, "t", zstd, kerr.UnsupportedCompressionType.Code, "")
+	f("zstd on v3", 3, "t", zstd, kerr.UnsupportedCompressionType.Code, "")
 	lat := func(b *kmsg.RecordBatch, _ []kmsg.Record) { b.Attributes |= 0x08 }
 	f("LogAppendTime batch on a LogAppendTime topic", 9, "lat", batch(lat, 1), badTS, "")
 	f("LogAppendTime batch without a timestamp", 9, "t", batch(func(b *kmsg.RecordBatch, recs []kmsg.Record) {
@@ -127,4 +135,24 @@ func TestProduceBatchShapeRefused(t *testing.T) {
 	if p := produceOne(t, rc, produceReq(9, 1, "t", 0, batch(lat, 1))); p.ErrorCode != 0 || p.BaseOffset != 2 {
 		t.Fatalf("LogAppendTime batch on a CreateTime topic: error %d, base offset %d, want 0 and 2", p.ErrorCode, p.BaseOffset)
 	}
+	if p := produceOne(t, rc, produceReq(7, 1, "t", 0, zstd)); p.ErrorCode != 0 || p.BaseOffset != 3 {
+		t.Fatalf("zstd on v7: error %d, base offset %d, want 0 and 3", p.ErrorCode, p.BaseOffset)
+	}
+}
+
+// zstdBatch is a batch of one record, zstd-compressed.
+func zstdBatch() ([]byte, error) {
+	r := kmsg.Record{Key: []byte("k"), Value: []byte("v")}
+	r.Length = int32(len(r.AppendTo(nil)) - 1)
+	data, err := segment.Compress(nil, segment.CodecZstd, false, r.AppendTo(nil))
+	if err != nil {
+		return nil, err
+	}
+	ts := time.Now().UnixMilli()
+	b := kmsg.RecordBatch{Magic: 2, Attributes: segment.CodecZstd, FirstTimestamp: ts, MaxTimestamp: ts,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: data}
+	raw := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return raw, nil
 }
