@@ -53,6 +53,13 @@ import (
 //   (before the topic's existence is looked at, as Kafka).
 // * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
 //   auto-creates). Internal topics ("__…"): INVALID_TOPIC_EXCEPTION.
+// * A client's record set first gets Kafka's checks that read only the
+//   batch header (produce_shape.go): no zstd before v7, one batch per
+//   partition, baseOffset 0, the size, then (CRC intact)
+//   LogValidator.validateBatch's offset range, record count, control and
+//   sequence checks and its refusal of a producer's LogAppendTime batch
+//   (UNSUPPORTED_COMPRESSION_TYPE, INVALID_RECORD, MESSAGE_TOO_LARGE,
+//   INVALID_TIMESTAMP).
 // * Records are validated by Log.Append (CRC, sizes, sequences); its
 //   errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 //   INVALID_RECORD, INVALID_TIMESTAMP, OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -242,6 +249,9 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			}
 			if sp.ErrorCode == 0 {
 				sp.ErrorCode = j.messageFormat(req.Version)
+			}
+			if sp.ErrorCode == 0 {
+				sp.ErrorCode = j.clientBatchCheck(req.Version) // produce_shape.go
 			}
 			if sp.ErrorCode == 0 && b.cl != nil {
 				// In a cluster the image can name this broker leader a moment

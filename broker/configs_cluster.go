@@ -2,7 +2,10 @@ package broker
 
 // Configs with a controller: AlterConfigs and IncrementalAlterConfigs of
 // TOPIC and BROKER resources are validated by the broker that receives
-// them (the same checks and error codes as without a controller), then
+// them (the same checks and error codes as without a controller; a topic
+// this broker's image lacks is looked for again after a read barrier,
+// catchUpMetadata, since the controller may have committed it a moment
+// ago, as CreateTopics answers once it has), then
 // become Config records through the active controller: straight to it
 // when this node leads the quorum, else forwarded to the leader's broker
 // listener as an IncrementalAlterConfigs v1 of SET and DELETE ops (the
@@ -18,6 +21,8 @@ package broker
 // forwarded change for node 2 reaches the controller on another node.
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"strconv"
 	"time"
@@ -38,6 +43,9 @@ func (b *Broker) alterConfigsCluster(typ int8, name string, validateOnly bool, e
 	ctl := b.cl.ctl
 	im := ctl.Image()
 	if typ == metadata.ResourceTopic {
+		if _, ok := im.Topic(name); !ok {
+			im = b.catchUpMetadata()
+		}
 		if _, ok := im.Topic(name); !ok {
 			return newAPIError(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
 		}
@@ -84,6 +92,57 @@ func (b *Broker) alterConfigsCluster(typ int8, name string, validateOnly bool, e
 		b.log.Warn("a committed change is not applied on this broker yet", "change", "alter configs", "resource", name)
 	}
 	return nil
+}
+
+// catchUpMetadata is a read barrier: it brings this node's image up to
+// the active controller's commit index (DescribeQuorum's high watermark,
+// asked of the leader) and returns the image. A topic the controller has
+// committed, which CreateTopics answers after, is then in it. Should the
+// leader not answer or this node not catch up within peerTimeout, the
+// image is returned as it is (and the error logged).
+func (b *Broker) catchUpMetadata() *metadata.Image {
+	ctl := b.cl.ctl
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	index, err := b.leaderCommitIndex(ctx)
+	if err == nil {
+		err = ctl.CatchUp(ctx, index)
+	}
+	if err != nil {
+		b.log.Warn("cannot bring the metadata image up to the controller's", "err", err)
+	}
+	return ctl.Image()
+}
+
+// leaderCommitIndex is the active controller's metadata commit index.
+func (b *Broker) leaderCommitIndex(ctx context.Context) (uint64, error) {
+	ctl := b.cl.ctl
+	if ctl.IsLeader() {
+		return ctl.CommitIndex(), nil
+	}
+	addr, err := b.leaderAddr(ctl)
+	if err != nil {
+		return 0, fmt.Errorf("no active controller is known: %w", err)
+	}
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	resp := req.ResponseKind().(*kmsg.DescribeQuorumResponse)
+	if err := b.callPeer(ctx, addr, forwardedClientID, req, resp); err != nil {
+		return 0, fmt.Errorf("cannot ask the active controller at %s its commit index: %w", addr, err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("DescribeQuorum at %s: %w", addr, err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0, fmt.Errorf("DescribeQuorum at %s answered %d topics", addr, len(resp.Topics))
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return 0, fmt.Errorf("DescribeQuorum at %s: %w", addr, err)
+	}
+	if p.HighWatermark < 0 {
+		return 0, fmt.Errorf("DescribeQuorum at %s: high watermark %d", addr, p.HighWatermark)
+	}
+	return uint64(p.HighWatermark), nil
 }
 
 // checkConfigsResult validates a resource's whole new config set.

@@ -59,6 +59,17 @@
 // cluster without eligible leader replicas writes the same bytes as
 // before (the metadata package draws the frames).
 //
+// # Read barrier
+//
+// A node's image trails the leader's by the time a follower takes to learn
+// that an entry is committed (the leader's next append, within the commit
+// timeout). A broker that must not answer from that gap (an admin request
+// naming a topic CreateTopics has just created through another node) asks
+// the leader its commit index (CommitIndex; brokers ask through
+// DescribeQuorum's high watermark) and calls CatchUp with it: it returns
+// once raft has applied that index and the FSM has applied the last
+// command entry at or below it (catchup.go).
+//
 // # Decisions
 //
 // Only the leader decides; every other node answers a *NotLeaderError naming

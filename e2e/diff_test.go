@@ -290,6 +290,7 @@ var diffScenarios = []diffScenario{
 	{"Metadata", scMetadata},
 	{"CreateTopics", scCreateTopics},
 	{"Produce", scProduce},
+	{"Produce batch shape", scProduceShape},
 	{"Idempotent produce", scIdempotent},
 	{"Transactions", scTransactions},
 	{"Transactions v2", scTransactionsV2},
@@ -1329,5 +1330,8 @@ var knownDiffs = func() map[string]string {
 	m[bc+" / log.retention.hours"] = "Kafka reports the documented default only where server.properties sets it; Sluice lists every retention form it reads"
 	m[bc+" / log.retention.ms"] = "Kafka reports the unset log.retention.ms as null (log.retention.hours applies); Sluice reports the effective value"
 	m[bc+" / min.insync.replicas"] = "same value; Kafka's KRaft format writes a cluster-level dynamic default (for ELR); Sluice's is static"
+	m["Produce batch shape / recordsCount and lastOffsetDelta say 3, 2 records"] = "Sluice's log validation (segment.Validate) reports records that do not match the header's count as CORRUPT_MESSAGE; Kafka, whose CRC check passed, as INVALID_RECORD"
+	m["Produce batch shape / maxTimestamp below baseTimestamp"] = "Sluice refuses a CreateTime batch whose maxTimestamp is below its baseTimestamp (segment.Validate); Kafka accepts it and sets maxTimestamp from the records"
+	m["Produce batch shape / then ListOffsets latest"] = "one batch fewer in Sluice: the maxTimestamp batch above"
 	return m
 }()

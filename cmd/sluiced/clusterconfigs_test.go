@@ -140,17 +140,6 @@ func TestThreeNodeConfigs(t *testing.T) {
 		return -1
 	}
 	p3 := ledBy3("cfg")
-	// CreateTopics answers once the controller committed the topic; each
-	// broker learns it from the metadata log a moment later, and the
-	// alter below is validated by broker 1 against what it has applied.
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if ls, err := leadersOf(addrs[0], "cfg"); err == nil && len(ls) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("broker 1 does not know topic cfg")
-		}
-	}
 
 	set, del, app := kmsg.IncrementalAlterConfigOpSet, kmsg.IncrementalAlterConfigOpDelete, kmsg.IncrementalAlterConfigOpAppend
 	if err := alterVia(addrs[0], kmsg.ConfigResourceTypeTopic, "cfg",
@@ -266,4 +255,68 @@ func TestThreeNodeConfigs(t *testing.T) {
 	everywhere(t, addrs, "cfg", "max.message.bytes", "1500/DYNAMIC_DEFAULT_BROKER_CONFIG")
 	everywhere(t, addrs[:2], "plain", "retention.ms", "7200000/DYNAMIC_DEFAULT_BROKER_CONFIG")
 	everywhere(t, addrs[2:], "plain", "retention.ms", "5400000/DYNAMIC_BROKER_CONFIG")
+}
+
+// legacyAlterVia sends one AlterConfigs (v1) TOPIC resource setting
+// key=value to addr and returns its error.
+func legacyAlterVia(addr, topic, key, value string) error {
+	req := kmsg.NewPtrAlterConfigsRequest()
+	req.Version = 1
+	rr := kmsg.NewAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	c := kmsg.NewAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = key, &value
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	r, err := request(addr, req)
+	if err != nil {
+		return err
+	}
+	res := r.(*kmsg.AlterConfigsResponse).Resources
+	if len(res) != 1 {
+		return fmt.Errorf("%d resources answered", len(res))
+	}
+	return kerr.ErrorForCode(res[0].ErrorCode)
+}
+
+// A client that creates a topic through the active controller and at once
+// alters its configs through another broker succeeds, as with Kafka (whose
+// brokers forward the change to the controller): CreateTopics answers once
+// the controller committed the topic, before the other broker may have
+// applied it. Each round races the other broker's metadata log. A topic
+// that exists nowhere still answers UNKNOWN_TOPIC_OR_PARTITION.
+func TestThreeNodeCreateThenAlterElsewhere(t *testing.T) {
+	nodes, addrs := threeNodes(t)
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	leader := agreed(t, addrs, 20*time.Second, allThree)
+	ctlAddr, other := addrs[leader-1], addrs[leader%3]
+	for i := range 30 {
+		topic := fmt.Sprintf("fresh-%d", i)
+		if err := createTopic(ctlAddr, topic); err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+		var err error
+		if i%2 == 0 {
+			err = alterVia(other, kmsg.ConfigResourceTypeTopic, topic, op(kmsg.IncrementalAlterConfigOpSet, "retention.ms", "3600000"))
+		} else {
+			err = legacyAlterVia(other, topic, "retention.ms", "3600000")
+		}
+		if err != nil {
+			t.Fatalf("round %d: alter %s through a broker that is not the controller right after creating it: %v", i, topic, err)
+		}
+	}
+	everywhere(t, addrs, "fresh-29", "retention.ms", "3600000/DYNAMIC_TOPIC_CONFIG")
+	for _, a := range []string{ctlAddr, other} {
+		err := alterVia(a, kmsg.ConfigResourceTypeTopic, "never-created", op(kmsg.IncrementalAlterConfigOpSet, "retention.ms", "1"))
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			t.Fatalf("alter of a topic that does not exist through %s: %v, want UNKNOWN_TOPIC_OR_PARTITION", a, err)
+		}
+		if err := legacyAlterVia(a, "never-created", "retention.ms", "1"); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			t.Fatalf("AlterConfigs of a topic that does not exist through %s: %v, want UNKNOWN_TOPIC_OR_PARTITION", a, err)
+		}
+	}
 }
