@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"sort"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/sluice/sluice/netio"
@@ -103,6 +104,10 @@ func produceScanOf(c *netio.Conn, frame []byte) segment.Prechecks {
 	return nil
 }
 
+// produceScanned, when set (tests), is called by dispatchProduce with the
+// checks found for each Produce frame (nil: none).
+var produceScanned atomic.Pointer[func(pre segment.Prechecks)]
+
 // Arrived walks what arrived of the frame (netio.FrameScan).
 func (s *produceScan) Arrived(frame []byte, n int) {
 	s.frame = frame
@@ -125,8 +130,11 @@ func (s *produceScan) step(in []byte) bool {
 		if s.topics == 0 {
 			return s.endWithTags(scanDone)
 		}
+		if !s.skipString(in, false, scanParts) {
+			return false
+		}
 		s.topics--
-		return s.skipString(in, false, scanParts)
+		return true
 	case scanParts:
 		return s.count(in, &s.parts, 6, scanPart) // index, records, tags
 	case scanPart:
