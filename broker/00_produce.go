@@ -53,6 +53,11 @@ import (
 //   (before the topic's existence is looked at, as Kafka).
 // * Unknown topics and partitions: UNKNOWN_TOPIC_OR_PARTITION (produce never
 //   auto-creates). Internal topics ("__…"): INVALID_TOPIC_EXCEPTION.
+// * A request large enough to be read from the socket in pieces has each
+//   batch's CRC-32C computed and its records walked as its bytes arrive,
+//   while they are still in cache (produce_scan.go); the append's
+//   validation uses those results for the very bytes they were computed
+//   over and checks in full whatever the scan did not (same errors).
 // * Records are validated by Log.Append (CRC, sizes, sequences); its
 //   errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 //   INVALID_RECORD, INVALID_TIMESTAMP, OUT_OF_ORDER_SEQUENCE_NUMBER,
