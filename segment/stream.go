@@ -107,36 +107,41 @@ func (s *BatchStream) begin(b []byte) {
 // not decode from a part waits for more; once the section is whole, the
 // walk is recordsValid's.
 func (s *BatchStream) walkRecords(data []byte) {
-	whole := len(data) == s.size-HeaderSize
-	for s.recIdx < s.n {
-		l, p := varint12(data, s.recPos)
+	s.walk, s.recPos, s.recIdx = walkFrom(data, s.size-HeaderSize, s.n, s.recPos, s.recIdx)
+}
+
+// walkFrom is walkRecords' loop, over locals as recordsValid's: from
+// record i at pos of data (the first len(data) of the section's full
+// bytes) it returns 1 once all n records were walked and fill the
+// section exactly, -1 at a bad record, 0 when it must wait for more
+// bytes; and where it stopped.
+func walkFrom(data []byte, full int, n int32, pos int, i int32) (int8, int, int32) {
+	for i < n {
+		l, p := varint12(data, pos)
 		if p < 0 {
-			if l, p = varintLong(data, s.recPos); p < 0 {
-				if whole {
-					s.walk = -1
+			if l, p = varintLong(data, pos); p < 0 {
+				if len(data) == full {
+					return -1, pos, i
 				}
-				return
+				return 0, pos, i
 			}
 		}
-		if l < 0 || l > int64(s.size-HeaderSize-p) {
-			s.walk = -1
-			return
+		if l < 0 || l > int64(full-p) {
+			return -1, pos, i
 		}
 		end := p + int(l)
 		if end > len(data) {
-			return // the record's body has not all arrived
+			return 0, pos, i // the record's body has not all arrived
 		}
-		if !recordValid(data[p:end], s.n) {
-			s.walk = -1
-			return
+		if !recordValid(data[p:end], n) {
+			return -1, pos, i
 		}
-		s.recPos, s.recIdx = end, s.recIdx+1
+		pos, i = end, i+1
 	}
-	if s.recPos == s.size-HeaderSize {
-		s.walk = 1
-	} else {
-		s.walk = -1
+	if pos == full {
+		return 1, pos, i
 	}
+	return -1, pos, i
 }
 
 // Done reports whether the whole batch was fed.

@@ -195,24 +195,39 @@ func TestSplitPrechecked(t *testing.T) {
 	}
 }
 
-// BenchmarkBatchStream is the CRC and walk of a 1 MiB batch of 1 KiB
-// records, fed in 256 KiB pieces (netio's scanChunk) or at once.
+// BenchmarkBatchStream is the CRC and walk of a 1 MiB batch of 1 KiB or
+// 100 B records, fed in 64 or 256 KiB pieces (netio's scanChunk) or at
+// once, beside Validate of the same batch (one pass, in cache).
 func BenchmarkBatchStream(b *testing.B) {
-	batch := segmenttest.NewBatch(0, 1000, 1, 1024).Encode()
-	for _, piece := range []int{64 << 10, 256 << 10, len(batch)} {
-		b.Run("piece="+strconv.Itoa(piece), func(b *testing.B) {
+	for _, size := range []int{100, 1024} {
+		batch := segmenttest.NewBatch(0, 1<<20/(size+10), 1, size).Encode()
+		b.Run("records="+strconv.Itoa(size)+"B/validate", func(b *testing.B) {
 			b.SetBytes(int64(len(batch)))
-			b.ReportAllocs()
 			for b.Loop() {
-				var s BatchStream
-				for n := 0; n < len(batch); {
-					n = min(len(batch), n+piece)
-					s.Feed(batch[:n])
-				}
-				if !s.Done() || !s.Result().RecordsValid {
-					b.Fatal("not checked")
+				if _, err := Validate(batch); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
+		for _, piece := range []int{64 << 10, 256 << 10, len(batch)} {
+			benchStream(b, batch, size, piece)
+		}
 	}
+}
+
+func benchStream(b *testing.B, batch []byte, size, piece int) {
+	b.Run("records="+strconv.Itoa(size)+"B/piece="+strconv.Itoa(piece), func(b *testing.B) {
+		b.SetBytes(int64(len(batch)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var s BatchStream
+			for n := 0; n < len(batch); {
+				n = min(len(batch), n+piece)
+				s.Feed(batch[:n])
+			}
+			if !s.Done() || !s.Result().RecordsValid {
+				b.Fatal("not checked")
+			}
+		}
+	})
 }
