@@ -68,9 +68,10 @@ type FrameRecycler interface {
 }
 
 // FrameScanner is a Handler that looks at a frame while it arrives. netio
-// reads a large frame (over 64 KiB, when the connection's budget lets it
-// in before it is whole) from the socket in pieces straight into its
-// buffer; for such a frame it asks ScanFrame, with the frame's first
+// reads a frame that is not whole in its read buffer when the
+// connection's budget lets it in (in practice a large one; a muted or
+// TLS connection: one over 64 KiB) from the socket in pieces straight
+// into the frame's buffer; for such a frame it asks ScanFrame, with the frame's first
 // FrameHeadLen bytes and its size, for a FrameScan, and calls its Arrived
 // after every piece, while the piece is still in the CPU's cache. The
 // Handler finds the scan again with Conn.FrameScan when it handles the

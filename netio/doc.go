@@ -322,8 +322,9 @@
 //
 // # Scanning a frame as it arrives
 //
-// A frame over 64 KiB that the budget lets in before it is whole is read
-// straight into its own buffer, in as many reads as the socket needs. A
+// A frame that is not whole in the read buffer when the budget lets it
+// in (a muted or TLS connection: one over 64 KiB) is read straight into
+// its own buffer, in as many reads as the socket needs. A
 // Handler that is a FrameScanner may ask, from the frame's head and size,
 // to see it arrive: netio then calls the FrameScan's Arrived after every
 // read, with the frame and the bytes arrived so far, and bounds each read
