@@ -60,6 +60,11 @@ import (
 //   sequence checks and its refusal of a producer's LogAppendTime batch
 //   (UNSUPPORTED_COMPRESSION_TYPE, INVALID_RECORD, MESSAGE_TOO_LARGE,
 //   INVALID_TIMESTAMP).
+// * A request large enough to be read from the socket in pieces has each
+//   batch's CRC-32C computed and its records walked as its bytes arrive,
+//   while they are still in cache (produce_scan.go); the append's
+//   validation uses those results for the very bytes they were computed
+//   over and checks in full whatever the scan did not (same errors).
 // * Records are validated by Log.Append (CRC, sizes, sequences); its
 //   errors map through errors.go: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 //   INVALID_RECORD, INVALID_TIMESTAMP, OUT_OF_ORDER_SEQUENCE_NUMBER,
@@ -182,6 +187,9 @@ type produceJob struct {
 	records []byte
 	t       *topic
 	out     *kmsg.ProduceResponseTopicPartition // ErrorCode preset: skip append
+	// pre is what was checked of the request's batches as they arrived
+	// (produce_scan.go; nil: nothing), for the append's validation.
+	pre segment.Prechecks
 	// log is the partition's log as precheck found it led here: later
 	// steps use it, not a new lookup, which finds nil once the leadership
 	// moved mid-request.
@@ -234,7 +242,7 @@ func (b *Broker) produceJobs(ctx context.Context, r *request, req *kmsg.ProduceR
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogStartOffset = -1, -1
 			j := r.call.ptrs[len(jobs)]
-			*j = produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp, last: -1}
+			*j = produceJob{b: b, topic: rt.Topic, records: rp.Records, t: t, out: sp, last: -1, pre: r.call.pre}
 			sp.ErrorCode = denied
 			if sp.ErrorCode == 0 && added != nil {
 				sp.ErrorCode = added[TopicPartition{rt.Topic, rp.Partition}]
@@ -474,12 +482,12 @@ func submitAppends(jobs []*produceJob) {
 		case err != nil:
 			j.perr = err
 		case j.st == nil:
-			j.pending = l.Submit(records)
+			j.pending = l.SubmitPrechecked(records, -1, j.pre)
 		case j.st.lost():
 			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
 		default:
 			// As append: made in the leadership's epoch (Log.AppendAsLeader).
-			j.pending = l.SubmitAsLeader(records, j.st.epoch)
+			j.pending = j.submitAsLeader(records)
 		}
 	}
 }
@@ -510,15 +518,32 @@ func (j *produceJob) append() {
 	switch {
 	case err != nil:
 	case j.st == nil:
-		res, err = l.Append(records)
+		res, err = l.AppendPrechecked(records, -1, j.pre)
 	case j.st.lost():
 		err = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
 	default:
 		// Made in the leadership's epoch: refused if the log has moved
 		// to a newer one meanwhile (a follower of the next leader).
-		res, err = l.AppendAsLeader(records, j.st.epoch)
+		res, err = j.appendAsLeader(records)
 	}
 	j.done(res, err)
+}
+
+// appendAsLeader is Log.AppendAsLeader in the job's leadership epoch,
+// using what was checked of records as they arrived.
+func (j *produceJob) appendAsLeader(records []byte) (partition.AppendResult, error) {
+	if j.st.epoch < 0 { // refused, as AppendAsLeader refuses it
+		return j.log.AppendAsLeader(records, j.st.epoch)
+	}
+	return j.log.AppendPrechecked(records, j.st.epoch, j.pre)
+}
+
+// submitAsLeader is Log.SubmitAsLeader as appendAsLeader.
+func (j *produceJob) submitAsLeader(records []byte) *partition.PendingAppend {
+	if j.st.epoch < 0 {
+		return j.log.SubmitAsLeader(records, j.st.epoch)
+	}
+	return j.log.SubmitPrechecked(records, j.st.epoch, j.pre)
 }
 
 // done fills the job's response with its append's outcome.

@@ -309,6 +309,10 @@ func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h he
 		return nil, false, err
 	}
 	pc.r = request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: &pc.req, call: pc}
+	pc.pre = produceScanOf(c, frame)
+	if hook := produceScanned.Load(); hook != nil {
+		(*hook)(pc.pre)
+	}
 	resp, err := a.fn(ctx, b, &pc.r)
 	if !resp.IsPending() {
 		putProduceCall(pc)

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/segment"
 )
 
 // produceCall is the state of one Produce request from its decoding to its
@@ -20,6 +22,9 @@ type produceCall struct {
 	resp kmsg.ProduceResponse
 	jobs []produceJob  // one per partition of req, in request order
 	ptrs []*produceJob // &jobs[i]: what the handler's functions take
+	// pre is what was checked of the frame's batches as it arrived
+	// (produce_scan.go); nil: nothing.
+	pre segment.Prechecks
 }
 
 // maxPooledPartitions bounds what a pooled produceCall keeps: the calls of
@@ -51,6 +56,7 @@ func (pc *produceCall) reset() bool {
 	clear(pc.jobs)
 	clear(pc.ptrs)
 	pc.r = request{}
+	pc.pre = nil
 	return true
 }
 

@@ -259,12 +259,13 @@ func (l slogPrintln) Println(v ...any) {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Instrument wraps h to count, time and size every request by API key.
-// The result is a netio.QuickChecker and a netio.FrameRecycler that ask
-// h when h is one.
+// The result is a netio.QuickChecker, a netio.FrameRecycler and a
+// netio.FrameScanner that ask h when h is one.
 func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
 	q, _ := h.(netio.QuickChecker)
 	r, _ := h.(netio.FrameRecycler)
-	return &instrumented{m: m, h: h, q: q, r: r}
+	s, _ := h.(netio.FrameScanner)
+	return &instrumented{m: m, h: h, q: q, r: r, s: s}
 }
 
 type instrumented struct {
@@ -272,6 +273,7 @@ type instrumented struct {
 	h    netio.Handler
 	q    netio.QuickChecker              // h's, or nil
 	r    netio.FrameRecycler             // h's, or nil
+	s    netio.FrameScanner              // h's, or nil
 	apis [128]atomic.Pointer[apiMetrics] // by API key, made on first use
 }
 
@@ -285,6 +287,15 @@ func (i *instrumented) Quick(c *netio.Conn, frame []byte) bool {
 // when it has no such method. Handle reads no frame after h's Handle.
 func (i *instrumented) Recycles(head []byte) bool {
 	return i.r != nil && i.r.Recycles(head)
+}
+
+// ScanFrame forwards to the wrapped Handler (netio.FrameScanner); nil
+// when it has no such method.
+func (i *instrumented) ScanFrame(head []byte, size int) netio.FrameScan {
+	if i.s == nil {
+		return nil
+	}
+	return i.s.ScanFrame(head, size)
 }
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {

@@ -67,6 +67,33 @@ type FrameRecycler interface {
 	Recycles(head []byte) bool
 }
 
+// FrameScanner is a Handler that looks at a frame while it arrives. netio
+// reads a frame that is not whole in its read buffer when the
+// connection's budget lets it in (in practice a large one; a muted or
+// TLS connection: one over 64 KiB) from the socket in pieces straight
+// into the frame's buffer; for such a frame it asks ScanFrame, with the frame's first
+// FrameHeadLen bytes and its size, for a FrameScan, and calls its Arrived
+// after every piece, while the piece is still in the CPU's cache. The
+// Handler finds the scan again with Conn.FrameScan when it handles the
+// frame. Frames read whole, or before their head arrived, get no scan:
+// a Handler must serve a frame the same with or without one. ScanFrame
+// and Arrived are called on an event loop or read goroutine, must be quick
+// and must not block; a panic in them is a panic of the server.
+type FrameScanner interface {
+	ScanFrame(head []byte, size int) FrameScan
+}
+
+// FrameScan sees one frame arrive (FrameScanner). Arrived is called, on
+// the goroutine reading the frame, each time more of it arrived: frame is
+// the frame's whole buffer and frame[:n] what has arrived, n growing from
+// call to call; frame[n:] holds garbage. The calls end before Handle gets
+// the frame (the last had n == len(frame)), or when the connection closes
+// first; a scan may keep frame until then, and the Handler may keep it
+// while it holds the frame.
+type FrameScan interface {
+	Arrived(frame []byte, n int)
+}
+
 // FrameHeadLen is the length of the head FrameRecycler.Recycles sees.
 const FrameHeadLen = 2
 
@@ -190,6 +217,19 @@ type Conn struct {
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 	settle     func()               // waits for the connection's pending responses; nil in-process
+	// cur is the frame Handle is serving and scan its FrameScan, set
+	// around each Handle call (FrameScan).
+	cur  []byte
+	scan FrameScan
+}
+
+// FrameScan returns the FrameScan that saw frame arrive (FrameScanner),
+// when frame is the one Handle is serving on c now, or nil.
+func (c *Conn) FrameScan(frame []byte) FrameScan {
+	if c == nil || c.scan == nil || len(frame) != len(c.cur) || len(frame) == 0 || &frame[0] != &c.cur[0] {
+		return nil
+	}
+	return c.scan
 }
 
 // WaitPending returns once every response that c's earlier requests

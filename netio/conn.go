@@ -53,15 +53,19 @@ type conn struct {
 
 	// asm is the frame being read straight into its own buffer (event
 	// loop only): asm[:asmN] has arrived. nil: none (startDirect).
-	asm  []byte
-	asmN int
+	asm     []byte
+	asmN    int
+	asmScan FrameScan // asm's, or nil
 
 	w writerState // owned by the goroutine that set mu.writing (writer.go)
 
 	mu struct {
 		sync.Mutex
-		frames    [][]byte // dispatched, not yet handed to the Handler
-		reqDone   bool     // the request goroutine ended: frames are recycled, not queued
+		frames [][]byte // dispatched, not yet handed to the Handler
+		// scans holds the FrameScan of frames in frames that have one,
+		// by the address of their first byte.
+		scans     map[*byte]FrameScan
+		reqDone   bool // the request goroutine ended: frames are recycled, not queued
 		queue     []outItem
 		queueFile bool  // a response in queue has a file region: the writer goroutine sends it
 		charged   int64 // bytes counted against ConnBudgetBytes
@@ -443,6 +447,7 @@ func (c *conn) startDirect() bool {
 		panic(fmt.Sprintf("BUG: netio: Discard(%d): %v", sizeLen, err))
 	}
 	c.asm, c.asmN = frame, 0
+	c.asmScan = c.scan(head[sizeLen:], int(size))
 	return true
 }
 
@@ -457,19 +462,25 @@ func (c *conn) startDirect() bool {
 func (c *conn) fillDirect() bool {
 	m, _ := c.gc.Read(c.asm[c.asmN:])
 	c.asmN += m
+	if m > 0 && c.asmScan != nil {
+		c.asmScan.Arrived(c.asm, c.asmN)
+	}
 	for c.asmN < len(c.asm) && c.gc.InboundBuffered() == 0 {
-		n, err := unix.Read(c.gc.Fd(), c.asm[c.asmN:])
+		n, err := unix.Read(c.gc.Fd(), c.asm[c.asmN:scanEnd(c.asmScan, c.asmN, len(c.asm))])
 		if n <= 0 || err != nil {
 			break
 		}
 		c.asmN += n
+		if c.asmScan != nil {
+			c.asmScan.Arrived(c.asm, c.asmN)
+		}
 	}
 	if c.asmN < len(c.asm) {
 		return false
 	}
-	frame := c.asm
-	c.asm, c.asmN = nil, 0
-	c.deliver(frame)
+	frame, scan := c.asm, c.asmScan
+	c.asm, c.asmN, c.asmScan = nil, 0, nil
+	c.deliverScanned(frame, scan)
 	return true
 }
 
@@ -478,7 +489,7 @@ func (c *conn) fillDirect() bool {
 func (c *conn) dropDirect() {
 	if c.asm != nil {
 		RecycleFrame(c.asm)
-		c.asm, c.asmN = nil, 0
+		c.asm, c.asmN, c.asmScan = nil, 0, nil
 	}
 }
 
@@ -506,9 +517,19 @@ func (c *conn) takeBufferedFrames() [][]byte {
 // heap: it is for a closing connection's last frames).
 type takeAll [][]byte
 
-func (t *takeAll) admit() bool               { return true }
-func (t *takeAll) deliver(fr []byte)         { *t = append(*t, fr) }
-func (t *takeAll) recycles(head []byte) bool { return false }
+func (t *takeAll) admit() bool                { return true }
+func (t *takeAll) deliver(fr []byte)          { *t = append(*t, fr) }
+func (t *takeAll) recycles(head []byte) bool  { return false }
+func (t *takeAll) scan([]byte, int) FrameScan { return nil }
+
+// scan asks the Handler for the FrameScan of a frame starting with head,
+// of size bytes, that is read in pieces (frameSink).
+func (c *conn) scan(head []byte, size int) FrameScan {
+	if c.srv.scanner == nil {
+		return nil
+	}
+	return c.srv.scanner.ScanFrame(head, size)
+}
 
 // recycles asks the Handler whether it recycles a frame starting with
 // head (frameSink): such frames may be mapped outside the heap.
@@ -634,8 +655,8 @@ func (c *conn) readFrames(fr *frameReader) error {
 			return err
 		}
 		c.lastActive.Store(nowNano())
-		if frame := fr.takeDirect(); frame != nil {
-			c.deliver(frame)
+		if frame, scan := fr.takeDirect(); frame != nil {
+			c.deliverScanned(frame, scan)
 		}
 	}
 }
@@ -663,7 +684,11 @@ func (c *conn) waitBudget() bool {
 
 // deliver queues a frame for the request goroutine (frameSink). The frame
 // deadline restarts: it bounds each frame, not a stream of them.
-func (c *conn) deliver(frame []byte) {
+func (c *conn) deliver(frame []byte) { c.deliverScanned(frame, nil) }
+
+// deliverScanned is deliver of a frame and the FrameScan that saw it
+// arrive (nil: none).
+func (c *conn) deliverScanned(frame []byte, scan FrameScan) {
 	c.srv.stats.requests.Add(1)
 	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
@@ -674,6 +699,12 @@ func (c *conn) deliver(frame []byte) {
 		return
 	}
 	c.mu.frames = append(c.mu.frames, frame)
+	if scan != nil && len(frame) > 0 {
+		if c.mu.scans == nil {
+			c.mu.scans = make(map[*byte]FrameScan)
+		}
+		c.mu.scans[&frame[0]] = scan
+	}
 	c.chargeLocked(int64(len(frame)))
 	c.mu.Unlock()
 	kick(c.reqKick)
@@ -687,6 +718,7 @@ func (c *conn) dropFrames() {
 	c.mu.reqDone = true
 	frames := c.mu.frames
 	c.mu.frames = nil // still charged: onClose refunds everything
+	clear(c.mu.scans)
 	c.checkDrainedLocked()
 	c.mu.Unlock()
 	for _, f := range frames {
@@ -701,11 +733,11 @@ func (c *conn) serveRequests() {
 	defer c.srv.conns.Done()
 	defer c.dropFrames()
 	for {
-		frame, ok := c.nextFrame()
+		frame, scan, ok := c.nextFrame()
 		if !ok {
 			return
 		}
-		resp, err, panicked := c.handle(frame)
+		resp, err, panicked := c.handle(frame, scan)
 		if !c.settle(flight{frameLen: int64(len(frame)), resp: resp, err: err, panicked: panicked}) {
 			return
 		}
@@ -714,21 +746,22 @@ func (c *conn) serveRequests() {
 
 // nextFrame waits for a frame and for room for its response: it does not
 // start a request while ConnBudgetBytes of responses wait for the writer.
-func (c *conn) nextFrame() ([]byte, bool) {
+func (c *conn) nextFrame() ([]byte, FrameScan, bool) {
 	for {
 		c.mu.Lock()
 		if c.mu.failed || c.mu.closed && (!c.mu.orphans || len(c.mu.frames) == 0) {
 			c.mu.orphans = false
 			c.mu.Unlock()
-			return nil, false
+			return nil, nil, false
 		}
 		if len(c.mu.frames) > 0 && (c.mu.closed || c.mu.respBytes < c.srv.cfg.ConnBudgetBytes) {
 			frame := c.mu.frames[0]
 			c.mu.frames[0] = nil
 			c.mu.frames = c.mu.frames[1:]
 			c.mu.handling = true
+			scan := c.takeScanLocked(frame)
 			c.mu.Unlock()
-			return frame, true
+			return frame, scan, true
 		}
 		c.mu.Unlock()
 		select {
@@ -738,9 +771,25 @@ func (c *conn) nextFrame() ([]byte, bool) {
 	}
 }
 
-// handle calls the Handler, recovering a panic.
-func (c *conn) handle(frame []byte) (resp *Response, err error, panicked bool) {
+// takeScanLocked takes the FrameScan of a frame taken off mu.frames, or
+// nil.
+func (c *conn) takeScanLocked(frame []byte) FrameScan {
+	if len(c.mu.scans) == 0 || len(frame) == 0 {
+		return nil
+	}
+	scan := c.mu.scans[&frame[0]]
+	if scan != nil {
+		delete(c.mu.scans, &frame[0])
+	}
+	return scan
+}
+
+// handle calls the Handler with frame and the FrameScan that saw it
+// arrive (Conn.FrameScan), recovering a panic.
+func (c *conn) handle(frame []byte, scan FrameScan) (resp *Response, err error, panicked bool) {
+	c.pub.cur, c.pub.scan = frame, scan
 	defer func() {
+		c.pub.cur, c.pub.scan = nil, nil
 		if p := recover(); p != nil {
 			c.srv.stats.panics.Add(1)
 			c.srv.log.Error("netio: handler panicked; closing connection", "conn", c.pub.id,

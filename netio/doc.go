@@ -320,6 +320,24 @@
 // A frame whose Handler
 // panicked is never recycled: it stays mapped and counted in use.
 //
+// # Scanning a frame as it arrives
+//
+// A frame that is not whole in the read buffer when the budget lets it
+// in (a muted or TLS connection: one over 64 KiB) is read straight into
+// its own buffer, in as many reads as the socket needs. A
+// Handler that is a FrameScanner may ask, from the frame's head and size,
+// to see it arrive: netio then calls the FrameScan's Arrived after every
+// read, with the frame and the bytes arrived so far, and bounds each read
+// to 256 KiB (scanChunk) so that the bytes just read are still in the
+// CPU's cache (a 1 MiB L2) when the scan reads them — a read of all a
+// socket holds can be several MiB. The scan is handed over with the frame
+// (Conn.FrameScan, during Handle). The broker checks each Produce batch's
+// CRC-32C and records this way (broker/produce_scan.go): once a 16 MiB
+// request is whole, its first bytes are long gone from the caches.
+// Frames read whole from gnet's buffer, and frames of a connection that
+// closes first, are never scanned or not handed over: a Handler serves a
+// frame the same with or without its scan.
+//
 // A producer with one connection to 16 partitions (franz-go, 1–16 MiB
 // requests, four in flight) peaked at 47–56 MB RSS with mapped frames,
 // against 70–105 MB with heap frames (docs/BENCHMARKS.md, issue 19,

@@ -61,11 +61,13 @@ type inbound interface {
 // frameSink receives frames from frameLoop: admit says whether one more
 // may be dispatched now (the connection's budget), deliver takes it,
 // recycles says whether a frame starting with head (FrameHeadLen bytes)
-// will be recycled (FrameRecycler), so may be mapped.
+// will be recycled (FrameRecycler), so may be mapped; scan gives the
+// FrameScan of a frame read in pieces (FrameScanner), or nil.
 type frameSink interface {
 	admit() bool
 	deliver(frame []byte)
 	recycles(head []byte) bool
+	scan(head []byte, size int) FrameScan
 }
 
 // frameState is what is left at the head of the input after frameLoop.
@@ -132,6 +134,21 @@ func takeFrame(in inbound, size int, sink frameSink) []byte {
 	return frame
 }
 
+// scanChunk bounds each read into a frame that has a FrameScan: the scan
+// reads each piece right after it arrived, so the piece must still be in
+// the CPU's cache (a read of the several MiB a socket may hold would
+// push its first bytes out of a 1 MiB L2 before the scan reaches them).
+const scanChunk = 256 << 10
+
+// scanEnd is where a read into a frame of size bytes, n of them arrived,
+// ends: at most scanChunk on when scan is not nil.
+func scanEnd(scan FrameScan, n, size int) int {
+	if scan == nil {
+		return size
+	}
+	return min(size, n+scanChunk)
+}
+
 // readBufSize is a frameReader's buffer between frames.
 const readBufSize = 64 << 10
 
@@ -146,6 +163,7 @@ type frameReader struct {
 	// (startDirect): direct[:directN] has arrived; nil: none.
 	direct  []byte
 	directN int
+	scan    FrameScan // direct's, or nil
 	// directOver is the frame size above which startDirect acts
 	// (readBufSize; tests lower it).
 	directOver int
@@ -197,26 +215,36 @@ func (fr *frameReader) startDirect(maxSize int32, sink frameSink) bool {
 	}
 	head := fr.buf[fr.off+sizeLen : fr.off+sizeLen+FrameHeadLen]
 	fr.direct = newFrame(int(size), sink.recycles(head))
+	fr.scan = sink.scan(head, int(size))
 	fr.directN = copy(fr.direct, fr.buf[fr.off+sizeLen:])
 	fr.off = len(fr.buf)
+	fr.arrived()
 	return true
 }
 
-// takeDirect returns the frame read directly once it is whole, else nil.
-func (fr *frameReader) takeDirect() []byte {
-	if fr.direct == nil || fr.directN < len(fr.direct) {
-		return nil
+// arrived tells the direct frame's scan what has arrived.
+func (fr *frameReader) arrived() {
+	if fr.scan != nil {
+		fr.scan.Arrived(fr.direct, fr.directN)
 	}
-	frame := fr.direct
-	fr.direct, fr.directN = nil, 0
-	return frame
+}
+
+// takeDirect returns the frame read directly, and its scan, once it is
+// whole, else nil.
+func (fr *frameReader) takeDirect() ([]byte, FrameScan) {
+	if fr.direct == nil || fr.directN < len(fr.direct) {
+		return nil, nil
+	}
+	frame, scan := fr.direct, fr.scan
+	fr.direct, fr.directN, fr.scan = nil, 0, nil
+	return frame, scan
 }
 
 // dropDirect recycles a frame that will never be whole.
 func (fr *frameReader) dropDirect() {
 	if fr.direct != nil {
 		RecycleFrame(fr.direct)
-		fr.direct, fr.directN = nil, 0
+		fr.direct, fr.directN, fr.scan = nil, 0, nil
 	}
 }
 
@@ -226,8 +254,11 @@ func (fr *frameReader) dropDirect() {
 // the buffer shrinks back to readBufSize.
 func (fr *frameReader) fill(maxSize int32) error {
 	if fr.direct != nil {
-		m, err := fr.r.Read(fr.direct[fr.directN:])
+		m, err := fr.r.Read(fr.direct[fr.directN:scanEnd(fr.scan, fr.directN, len(fr.direct))])
 		fr.directN += m
+		if m > 0 {
+			fr.arrived()
+		}
 		return readErr(m, err)
 	}
 	n := fr.InboundBuffered()

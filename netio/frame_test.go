@@ -40,9 +40,10 @@ type budgetSink struct {
 	frames [][]byte
 }
 
-func (b *budgetSink) admit() bool               { return len(b.frames) < b.room }
-func (b *budgetSink) deliver(frame []byte)      { b.frames = append(b.frames, frame) }
-func (b *budgetSink) recycles(head []byte) bool { return false }
+func (b *budgetSink) admit() bool                { return len(b.frames) < b.room }
+func (b *budgetSink) deliver(frame []byte)       { b.frames = append(b.frames, frame) }
+func (b *budgetSink) recycles(head []byte) bool  { return false }
+func (b *budgetSink) scan([]byte, int) FrameScan { return nil }
 
 func TestFrameLoop(t *testing.T) {
 	f := func(in []byte, max int32, room int, wantFrames []string, wantSt frameState, wantErr error) {
@@ -210,7 +211,7 @@ func readerPath(t *testing.T, in []byte, max int32, chunks []byte) ([][]byte, bo
 			}
 			return sink.frames, false
 		}
-		if frame := fr.takeDirect(); frame != nil {
+		if frame, _ := fr.takeDirect(); frame != nil {
 			sink.deliver(frame)
 		}
 	}

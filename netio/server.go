@@ -26,6 +26,7 @@ type Server struct {
 	h           Handler
 	quick       QuickChecker  // h's, or nil
 	recycler    FrameRecycler // h's, or nil
+	scanner     FrameScanner  // h's, or nil
 	log         *slog.Logger
 	lns         []*boundListener // one per Config.Listeners entry, in order
 	cli         *gnet.Client     // gnet's event loops, without gnet's acceptor
@@ -153,6 +154,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
 	s.quick, _ = h.(QuickChecker)
 	s.recycler, _ = h.(FrameRecycler)
+	s.scanner, _ = h.(FrameScanner)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	if s.reserve, err = os.Open(os.DevNull); err != nil {

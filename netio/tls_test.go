@@ -82,6 +82,7 @@ func TestTLSSharedPaths(t *testing.T) {
 		{"NoHoldBeforeSlowFrame", TestNoHoldBeforeSlowFrame},
 		{"PipelinedOrderQuick", TestPipelinedOrderQuick},
 		{"InlineWriteTimeout", TestInlineWriteTimeout},
+		{"FrameScan", TestFrameScan},
 	} {
 		t.Run(tc.name, tc.f)
 	}

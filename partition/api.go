@@ -205,7 +205,7 @@ func (l *Log) Append(records []byte) (AppendResult, error) { return l.append(rec
 // later keeps an idempotent producer's pipelined batches in order while
 // their fsyncs are shared (one round covers every append queued while the
 // previous round wrote). A validation error is returned by Wait.
-func (l *Log) Submit(records []byte) *PendingAppend { return l.submit(records, -1) }
+func (l *Log) Submit(records []byte) *PendingAppend { return l.submit(records, -1, nil) }
 
 // SubmitAsLeader is Submit made by the leader of leaderEpoch: its Wait
 // returns ErrNotLeaderEpoch, nothing written, unless leaderEpoch is the
@@ -215,7 +215,19 @@ func (l *Log) SubmitAsLeader(records []byte, leaderEpoch int32) *PendingAppend {
 	if leaderEpoch < 0 {
 		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
 	}
-	return l.submit(records, leaderEpoch)
+	return l.submit(records, leaderEpoch, nil)
+}
+
+// SubmitPrechecked is Submit (leaderEpoch -1) or SubmitAsLeader
+// (leaderEpoch >= 0) of records whose batches were checked as they
+// arrived: pre (nil: nothing) spares their validation the CRC and the
+// records walk it found (segment.SplitPrechecked). Its outcome and errors
+// are Submit's.
+func (l *Log) SubmitPrechecked(records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
+	if leaderEpoch < -1 {
+		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	}
+	return l.submit(records, leaderEpoch, pre)
 }
 
 // PendingAppend is an append queued by Submit.
@@ -249,7 +261,19 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendResult, e
 	if leaderEpoch < 0 {
 		return AppendResult{}, fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)
 	}
-	return l.appendIn(records, false, leaderEpoch)
+	return l.appendIn(records, false, leaderEpoch, nil)
+}
+
+// AppendPrechecked is Append (leaderEpoch -1) or AppendAsLeader
+// (leaderEpoch >= 0) of records whose batches were checked as they
+// arrived: pre (nil: nothing) spares their validation the CRC and the
+// records walk it found (segment.SplitPrechecked). Its outcome and errors
+// are Append's.
+func (l *Log) AppendPrechecked(records []byte, leaderEpoch int32, pre segment.Prechecks) (AppendResult, error) {
+	if leaderEpoch < -1 {
+		return AppendResult{}, fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)
+	}
+	return l.appendIn(records, false, leaderEpoch, pre)
 }
 
 // Read returns regions of whole batches starting with the batch that

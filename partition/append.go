@@ -17,7 +17,10 @@ type appendReq struct {
 	follower bool // AppendAsFollower's: the leader's offsets and epochs kept
 	// epoch is AppendAsLeader's leader epoch, checked against the log's
 	// latest when the writer assigns offsets; -1 unchecked.
-	epoch   int32
+	epoch int32
+	// pre is what was checked of records' batches as they arrived
+	// (segment.Prechecks); nil: nothing.
+	pre     segment.Prechecks
 	batches []batchRef
 	res     AppendResult
 	err     error
@@ -45,14 +48,14 @@ func (l *log) append(records []byte) (AppendResult, error) { return l.appendWith
 
 // appendWith is append; control allows control batches (markers).
 func (l *log) appendWith(records []byte, control bool) (AppendResult, error) {
-	return l.appendIn(records, control, -1)
+	return l.appendIn(records, control, -1, nil)
 }
 
 // appendIn is appendWith made under leader epoch (-1: unchecked).
-func (l *log) appendIn(records []byte, control bool, epoch int32) (AppendResult, error) {
+func (l *log) appendIn(records []byte, control bool, epoch int32, pre segment.Prechecks) (AppendResult, error) {
 	req := reqPool.Get().(*appendReq)
 	defer putReq(req)
-	req.control, req.epoch = control, epoch
+	req.control, req.epoch, req.pre = control, epoch, pre
 	if err := l.validate(req, records); err != nil {
 		return AppendResult{}, err
 	}
@@ -61,7 +64,7 @@ func (l *log) appendIn(records []byte, control bool, epoch int32) (AppendResult,
 
 // putReq returns a request whose result was read to the pool.
 func putReq(req *appendReq) {
-	req.records, req.batches, req.err, req.control, req.follower, req.epoch = nil, req.batches[:0], nil, false, false, -1
+	req.records, req.batches, req.err, req.control, req.follower, req.epoch, req.pre = nil, req.batches[:0], nil, false, false, -1, nil
 	req.res = AppendResult{}
 	reqPool.Put(req)
 }
@@ -70,9 +73,9 @@ func putReq(req *appendReq) {
 // waiting, made under leader epoch (-1: unchecked, as appendIn): appends
 // submitted to a log are written in submit order. When no writer runs,
 // one is started on a goroutine (the caller goes on).
-func (l *log) submit(records []byte, epoch int32) *PendingAppend {
+func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
-	req.epoch = epoch
+	req.epoch, req.pre = epoch, pre
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
 		return &PendingAppend{err: err}
@@ -124,7 +127,7 @@ func (l *log) validate(req *appendReq, records []byte) error {
 	cfg := l.config()
 	maxBytes := int64(cfg.MaxMessageBytes)
 	req.records = records
-	err := segment.Split(records, func(b []byte, h segment.Header) error {
+	err := segment.SplitPrechecked(records, req.pre, func(b []byte, h segment.Header) error {
 		if h.Size() > maxBytes {
 			return fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", ErrMessageTooLarge, h.Size(), maxBytes)
 		}

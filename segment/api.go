@@ -84,7 +84,15 @@ func Validate(b []byte) (Header, error) { return validate(b) }
 // batches) and calls fn with each batch's bytes (a sub-slice of records) and
 // its header, after Validate succeeds on it. An empty set is an error.
 func Split(records []byte, fn func(batch []byte, h Header) error) error {
-	return split(records, fn)
+	return split(records, nil, fn)
+}
+
+// SplitPrechecked is Split using what pre found for each batch as it
+// arrived (stream.go: a BatchStream's CRC in place of computing it, its
+// records walk in place of Validate's when it passed). Its outcome and its
+// errors are Split's; pre nil is Split.
+func SplitPrechecked(records []byte, pre Prechecks, fn func(batch []byte, h Header) error) error {
+	return split(records, pre, fn)
 }
 
 // FirstKeyless returns the offset delta of the first record whose key is

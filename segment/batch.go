@@ -107,7 +107,11 @@ func parseHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
-func validate(b []byte) (Header, error) {
+func validate(b []byte) (Header, error) { return validatePre(b, nil) }
+
+// validatePre is validate using what pre found for b, if anything (see
+// stream.go): a CRC computed as b arrived, a records walk that passed.
+func validatePre(b []byte, pre Prechecks) (Header, error) {
 	h, err := parseHeader(b)
 	if err != nil {
 		return h, err
@@ -118,8 +122,18 @@ func validate(b []byte) (Header, error) {
 	case int64(len(b)) > size:
 		return h, errLongBatch
 	}
-	if crc32.Checksum(b[offAttributes:], castagnoli) != h.CRC {
-		return h, errBadCRC
+	var r StreamResult
+	ok := false
+	if pre != nil {
+		r, ok = pre.Precheck(b)
+	}
+	if !ok || r.CRC != h.CRC {
+		// Computed here when nothing was found, and again when what was
+		// found does not match: a result only ever accepts.
+		if crc32.Checksum(b[offAttributes:], castagnoli) != h.CRC {
+			return h, errBadCRC
+		}
+		ok = false
 	}
 	if err := checkHeaderFields(h); err != nil {
 		return h, err
@@ -127,7 +141,7 @@ func validate(b []byte) (Header, error) {
 	if h.Compression() != 0 {
 		return h, nil // the produce path never decompresses
 	}
-	if recordsValid(b[HeaderSize:], h.NumRecords) {
+	if ok && r.RecordsValid || recordsValid(b[HeaderSize:], h.NumRecords) {
 		return h, nil
 	}
 	// The slow walk names what is wrong (it accepts exactly what the fast
@@ -155,7 +169,7 @@ func checkHeaderFields(h Header) error {
 	return nil
 }
 
-func split(records []byte, fn func(batch []byte, h Header) error) error {
+func split(records []byte, pre Prechecks, fn func(batch []byte, h Header) error) error {
 	if len(records) == 0 {
 		return errEmptyRecords
 	}
@@ -169,7 +183,7 @@ func split(records []byte, fn func(batch []byte, h Header) error) error {
 			return fmt.Errorf("batch at byte %d of the record set: %w", pos, errShortBatch)
 		}
 		batch := rest[:h.Size():h.Size()]
-		if _, err := validate(batch); err != nil {
+		if _, err := validatePre(batch, pre); err != nil {
 			return fmt.Errorf("batch at byte %d of the record set: %w", pos, err)
 		}
 		if err := fn(batch, h); err != nil {

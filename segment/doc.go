@@ -53,6 +53,12 @@
 // never stored: legacy.go draws their layout, up-converts them to one
 // RecordBatch v2 on append and down-converts batches for old fetchers.
 //
+// A produce request's batches may be checked while they arrive
+// (BatchStream, stream.go): the same CRC-32C and record walk, piece by
+// piece, each piece still in cache. SplitPrechecked takes those results
+// for the bytes they were computed over and uses them only to accept; an
+// error is always Validate's own.
+//
 // Recovery trusts nothing: Recover validates every batch and stops at the
 // first that is torn (ErrTorn: the file ends inside it) or corrupt
 // (ErrCorrupt: bad magic, length, CRC, count or record framing).
