@@ -96,9 +96,10 @@ import (
 //   most netio's MaxPending, 5, pending per connection), so one fsync
 //   covers all of them; responses leave in request order. Appends that
 //   do not fsync each are written by the broker's partition.WritePool
-//   (one worker per core): while it is behind, a partition's batches
+//   while it is behind, a partition's batches
 //   from several requests in flight queue and are written with one
-//   pwritev (1,000 partitions x ~5 KB per request: fewer, larger writes).
+//   pwritev (1,000 partitions x ~5 KB per request: fewer, larger writes);
+//   its workers are half the cores (writePoolWorkers).
 //   A request
 //   whose append fails fails alone, in its place: an idempotent
 //   producer's later requests then fail the sequence check
@@ -611,8 +612,11 @@ func (j *produceJob) fail(code int16) {
 
 // writePoolWorkers is the number of goroutines of the broker's
 // WritePool, which writes the appends of pipelined produces that do not
-// fsync each append: one per core, at least 2. A pwritev to the page cache
-// is CPU work, so more workers would not write faster, and fewer workers
-// let more requests' batches queue on each log between its rounds, each
-// round then writing them with one pwritev.
-func writePoolWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+// fsync each append: half the cores, at least one. A pwritev to the page
+// cache is CPU work, and the rest of a produce (reading the socket,
+// decoding, validating) needs the other half; fewer workers also let more
+// requests' batches queue on each log between its rounds, each round then
+// writing them with one pwritev. On 2 cores, 1,000 partitions x 1 KiB:
+// one worker made 62-73 k pwritevs per 512 MB, two 79-84 k, the 64
+// goroutines per request before 110-125 k (docs/BENCHMARKS.md).
+func writePoolWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
