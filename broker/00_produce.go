@@ -89,25 +89,24 @@ import (
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
 //   every append (--fsync always), acks=-1 waits for replicas in a
 //   cluster, or (acks 1 or -1) the request appends to more than
-//   appendWorkers (64) partitions, the handler queues the appends in request order
-//   (Log.Submit; on a cluster leadership Log.SubmitAsLeader, in its
-//   epoch as the append above) and answers Pending; the wait for the
-//   fsync or the high watermark runs while the connection's next produces are appended (at
-//   most netio's MaxPending, 5, pending per connection), so one fsync
-//   covers all of them; responses leave in request order. Appends that
-//   do not fsync each are written by the broker's partition.WritePool
-//   while it is behind, a partition's batches
-//   from several requests in flight queue and are written with one
-//   pwritev (1,000 partitions x ~5 KB per request: fewer, larger writes);
-//   its workers are half the cores (writePoolWorkers).
-//   A request
-//   whose append fails fails alone, in its place: an idempotent
-//   producer's later requests then fail the sequence check
-//   (OUT_OF_ORDER_SEQUENCE_NUMBER), as when Kafka serves them one at a
-//   time. acks=0 produces are not pipelined: one that fails closes the
-//   connection before the next request is read, as Kafka. Every other
-//   request kind waits for the pending produces first (dispatch.go:
-//   Conn.WaitPending), as when one request was served at a time.
+//   appendWorkers (64) partitions, the handler queues the appends in
+//   request order (Log.SubmitTo; on a cluster leadership in its epoch, as
+//   the append above) and answers Pending; the wait for the fsync, the
+//   write or the high watermark runs while the connection's next produces
+//   are appended (at most netio's MaxPending, 5, pending per connection),
+//   so one fsync covers all of them; responses leave in request order.
+//   Appends that do not fsync each are written by the broker's
+//   partition.WritePool (half the cores as workers, writePoolWorkers):
+//   while it is behind, a partition's batches from several requests in
+//   flight queue and are written with one pwritev (1,000 partitions x ~5
+//   KB per request: fewer, larger writes). A request whose append fails
+//   fails alone, in its place: an idempotent producer's later requests
+//   then fail the sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER), as when
+//   Kafka serves them one at a time. acks=0 produces are not pipelined:
+//   one that fails closes the connection before the next request is
+//   read, as Kafka. Every other request kind waits for the pending
+//   produces first (dispatch.go: Conn.WaitPending), as when one request
+//   was served at a time.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
