@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,20 +99,26 @@ import (
 //   another codec are recompressed, out-of-range CreateTime timestamps get
 //   INVALID_TIMESTAMP.
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
-//   every append (--fsync always) or acks=-1 waits for replicas in a
-//   cluster, the handler queues the appends in request order
-//   (Log.Submit; on a cluster leadership Log.SubmitAsLeader, in its
-//   epoch as the append above) and answers Pending; the wait for the
-//   fsync or the high watermark runs while the connection's next produces are appended (at
-//   most netio's MaxPending, 5, pending per connection), so one fsync
-//   covers all of them; responses leave in request order. A request
-//   whose append fails fails alone, in its place: an idempotent
-//   producer's later requests then fail the sequence check
-//   (OUT_OF_ORDER_SEQUENCE_NUMBER), as when Kafka serves them one at a
-//   time. acks=0 produces are not pipelined: one that fails closes the
-//   connection before the next request is read, as Kafka. Every other
-//   request kind waits for the pending produces first (dispatch.go:
-//   Conn.WaitPending), as when one request was served at a time.
+//   every append (--fsync always), acks=-1 waits for replicas in a
+//   cluster, or (acks 1 or -1) the request appends to more than
+//   appendWorkers (64) partitions, the handler queues the appends in
+//   request order (Log.SubmitTo; on a cluster leadership in its epoch, as
+//   the append above) and answers Pending; the wait for the fsync, the
+//   write or the high watermark runs while the connection's next produces
+//   are appended (at most netio's MaxPending, 5, pending per connection),
+//   so one fsync covers all of them; responses leave in request order.
+//   Appends that do not fsync each are written by the broker's
+//   partition.WritePool (half the cores as workers, writePoolWorkers):
+//   while it is behind, a partition's batches from several requests in
+//   flight queue and are written with one pwritev (1,000 partitions x ~5
+//   KB per request: fewer, larger writes). A request whose append fails
+//   fails alone, in its place: an idempotent producer's later requests
+//   then fail the sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER), as when
+//   Kafka serves them one at a time. acks=0 produces are not pipelined:
+//   one that fails closes the connection before the next request is
+//   read, as Kafka. Every other request kind waits for the pending
+//   produces first (dispatch.go: Conn.WaitPending), as when one request
+//   was served at a time.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
@@ -132,8 +139,10 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 		// The appends are queued now, in request order; the wait for their
 		// fsync or their replicas runs while netio handles this
 		// connection's next requests (netio.Pending).
-		submitAppends(jobs)
+		g := new(partition.SubmitGroup)
+		b.submitAppends(jobs, g)
 		return netio.Pending(func() (*netio.Response, error) {
+			g.Wait() // one wake-up for the pool's appends
 			for _, j := range jobs {
 				j.wait()
 			}
@@ -442,7 +451,9 @@ func anyFlushAlways(jobs []*produceJob) bool {
 
 // pipelines reports whether the request's appends are split from the wait
 // for their outcome (netio.Pending): when a partition fsyncs every append
-// (the wait is the fsync) or acks=all waits for replicas. Other produces
+// (the wait is the fsync), acks=all waits for replicas, or more than
+// appendWorkers partitions are appended (the pool may then write each
+// partition's batches of several requests at once). Other produces
 // answer once written, as before (their appends run on several goroutines).
 // acks=0 is never pipelined: a failed acks=0 produce closes the connection
 // with nothing after it read, as Kafka (a pipelined one would fail only in
@@ -451,6 +462,7 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 	if req.Acks == 0 {
 		return false
 	}
+	n := 0
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue
@@ -460,15 +472,16 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		if (req.Acks == -1 && j.st != nil) || j.log.Config().Flush == partition.FlushAlways {
 			return true
 		}
+		n++
 	}
-	return false
+	return n > appendWorkers
 }
 
 // submitAppends queues every job's records on its log, in order, without
 // waiting (Log.Submit): a later request's appends to the same partition
 // queue behind these, which keeps an idempotent producer's sequences in
 // order.
-func submitAppends(jobs []*produceJob) {
+func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue
@@ -478,16 +491,21 @@ func submitAppends(jobs []*produceJob) {
 			(*hook)(l)
 		}
 		records, err := applyProducePolicy(l.Config(), j.records, time.Time{}) // produce_policy.go; the zero time: time.Now() if needed
+		epoch := int32(-1)                                                     // unchecked
+		if j.st != nil {
+			// As append: made in the leadership's epoch (Log.AppendAsLeader).
+			epoch = j.st.epoch
+		}
 		switch {
 		case err != nil:
 			j.perr = err
-		case j.st == nil:
-			j.pending = l.SubmitPrechecked(records, -1, j.pre)
-		case j.st.lost():
+		case j.st != nil && j.st.lost():
 			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+		case l.Config().Flush == partition.FlushAlways:
+			// A writer goroutine of its own: its fsync overlaps the others'.
+			j.pending = l.SubmitTo(nil, nil, records, epoch, j.pre)
 		default:
-			// As append: made in the leadership's epoch (Log.AppendAsLeader).
-			j.pending = j.submitAsLeader(records)
+			j.pending = l.SubmitTo(b.writes, g, records, epoch, j.pre)
 		}
 	}
 }
@@ -536,14 +554,6 @@ func (j *produceJob) appendAsLeader(records []byte) (partition.AppendResult, err
 		return j.log.AppendAsLeader(records, j.st.epoch)
 	}
 	return j.log.AppendPrechecked(records, j.st.epoch, j.pre)
-}
-
-// submitAsLeader is Log.SubmitAsLeader as appendAsLeader.
-func (j *produceJob) submitAsLeader(records []byte) *partition.PendingAppend {
-	if j.st.epoch < 0 {
-		return j.log.SubmitAsLeader(records, j.st.epoch)
-	}
-	return j.log.SubmitPrechecked(records, j.st.epoch, j.pre)
 }
 
 // done fills the job's response with its append's outcome.
@@ -625,3 +635,14 @@ func (j *produceJob) fail(code int16) {
 	j.out.ErrorCode, j.last = code, -1
 	j.out.BaseOffset, j.out.LogStartOffset, j.out.LogAppendTime = -1, -1, -1
 }
+
+// writePoolWorkers is the number of goroutines of the broker's
+// WritePool, which writes the appends of pipelined produces that do not
+// fsync each append: half the cores, at least one. A pwritev to the page
+// cache is CPU work, and the rest of a produce (reading the socket,
+// decoding, validating) needs the other half; fewer workers also let more
+// requests' batches queue on each log between its rounds, each round then
+// writing them with one pwritev. On 2 cores, 1,000 partitions x 1 KiB:
+// one worker made 62-73 k pwritevs per 512 MB, two 79-84 k, the 64
+// goroutines per request before 110-125 k (docs/BENCHMARKS.md).
+func writePoolWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }

@@ -282,7 +282,9 @@ type Broker struct {
 	saslStats   saslStats         // SASL listeners' counters; see auth.go
 	scram       *scramStore       // SCRAM credentials; see scram_credentials.go
 	sessions    *fetchSessionCache
-	acls        *acls // ACLs and the authorizer; see acls.go and authz.go
+	// writes writes the appends of pipelined produces (00_produce.go).
+	writes *partition.WritePool
+	acls   *acls // ACLs and the authorizer; see acls.go and authz.go
 	// testBeforeMarkers, set by tests before any request, runs before a
 	// transaction's markers are written; an error fails the write (a
 	// crash point or a failing partition).
@@ -371,6 +373,7 @@ func New(cfg Config, store *partition.Store) (*Broker, error) {
 		producerIDs: pids,
 		scram:       scram,
 		sessions:    newFetchSessionCache(cfg.FetchSessionSlots, cfg.FetchSessionEviction.Milliseconds()),
+		writes:      partition.NewWritePool(writePoolWorkers()),
 	}
 	b.port.Store(cfg.AdvertisedPort)
 	if cfg.Controller != nil {

@@ -302,3 +302,67 @@ func TestPipelinedAcksZeroFailureClosesAfterEarlierAnswers(t *testing.T) {
 		t.Fatalf("log end %d after the failed acks=0 produce, want 2 (nothing after it appended)", end)
 	}
 }
+
+// A produce of more partitions than appendWorkers with acks=1 is
+// pipelined too, its appends written by the broker's WritePool: six
+// requests to 100 partitions sent before any answer is read (an
+// idempotent producer's, so a batch written out of order would fail its
+// sequence check), the fourth carrying a corrupt batch for partition 7.
+// Every partition gets contiguous offsets in request order, each answer
+// arrives in its place with its own error, and a ListOffsets sent after
+// them sees every append.
+func TestPipelinedManyPartitionsAcksOne(t *testing.T) {
+	const parts, n, bad, badPart = 100, 6, 3, 7
+	if parts <= appendWorkers {
+		t.Fatalf("%d partitions do not take the pipelined path (appendWorkers %d)", parts, appendWorkers)
+	}
+	ts := startServer(t, "")
+	ts.createTopic(t, "pm", parts, nil)
+	rc := dialRaw(t, ts.addr)
+	id, epoch := initProducerID(t, rc)
+	var reqs []*kmsg.ProduceRequest
+	var corrs []int32
+	for i := range n {
+		req := produceReq(9, 1, "pm", 0, nil)
+		req.Topics[0].Partitions = nil
+		for p := range int32(parts) {
+			seq := int32(2 * i)
+			if i > bad && p == badPart {
+				seq -= 2 // the corrupt batch was not appended
+			}
+			b := makeBatch(batchOpts{producerID: id, producerEpoch: epoch, sequence: seq}, fmt.Appendf(nil, "%d-%d", i, p), []byte("x"))
+			if i == bad && p == badPart {
+				b[len(b)-1] ^= 0xff // the CRC no longer matches
+			}
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition, rp.Records = p, b
+			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		}
+		reqs = append(reqs, req)
+		corrs = append(corrs, rc.send(req))
+	}
+	lo := pipeListLatest("pm")
+	lo.Topics[0].Partitions[0].Partition = badPart
+	loCorr := rc.send(lo)
+	for i, req := range reqs {
+		for _, p := range rc.read(req, corrs[i]).(*kmsg.ProduceResponse).Topics[0].Partitions {
+			want := int64(2 * i)
+			switch {
+			case i == bad && p.Partition == badPart:
+				if p.ErrorCode != kerr.CorruptMessage.Code {
+					t.Fatalf("request %d partition %d: %v, want CORRUPT_MESSAGE", i, p.Partition, kerr.ErrorForCode(p.ErrorCode))
+				}
+				continue
+			case i > bad && p.Partition == badPart:
+				want -= 2
+			}
+			if p.ErrorCode != 0 || p.BaseOffset != want {
+				t.Fatalf("request %d partition %d: %v base %d, want base %d", i, p.Partition, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, want)
+			}
+		}
+	}
+	got := rc.read(lo, loCorr).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	if got.ErrorCode != 0 || got.Offset != 2*(n-1) {
+		t.Fatalf("ListOffsets of partition %d after the produces: %v offset %d, want %d", badPart, kerr.ErrorForCode(got.ErrorCode), got.Offset, 2*(n-1))
+	}
+}

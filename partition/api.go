@@ -218,18 +218,6 @@ func (l *Log) SubmitAsLeader(records []byte, leaderEpoch int32) *PendingAppend {
 	return l.submit(records, leaderEpoch, nil)
 }
 
-// SubmitPrechecked is Submit (leaderEpoch -1) or SubmitAsLeader
-// (leaderEpoch >= 0) of records whose batches were checked as they
-// arrived: pre (nil: nothing) spares their validation the CRC and the
-// records walk it found (segment.SplitPrechecked). Its outcome and errors
-// are Submit's.
-func (l *Log) SubmitPrechecked(records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
-	if leaderEpoch < -1 {
-		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
-	}
-	return l.submit(records, leaderEpoch, pre)
-}
-
 // PendingAppend is an append queued by Submit.
 type PendingAppend struct {
 	req *appendReq

@@ -25,6 +25,8 @@ type appendReq struct {
 	res     AppendResult
 	err     error
 	done    chan struct{}
+	// group, if set, is told too once done is (SubmitTo).
+	group *SubmitGroup
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -65,6 +67,7 @@ func (l *log) appendIn(records []byte, control bool, epoch int32, pre segment.Pr
 // putReq returns a request whose result was read to the pool.
 func putReq(req *appendReq) {
 	req.records, req.batches, req.err, req.control, req.follower, req.epoch, req.pre = nil, req.batches[:0], nil, false, false, -1, nil
+	req.group = nil
 	req.res = AppendResult{}
 	reqPool.Put(req)
 }
@@ -74,6 +77,12 @@ func putReq(req *appendReq) {
 // submitted to a log are written in submit order. When no writer runs,
 // one is started on a goroutine (the caller goes on).
 func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
+	return l.submitTo(nil, nil, records, epoch, pre)
+}
+
+// submitTo is submit; with a pool, the pool's workers write (WritePool);
+// with a group, the group counts the append until it is done.
+func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
 	if err := l.validate(req, records); err != nil {
@@ -86,10 +95,18 @@ func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *Pendin
 		putReq(req)
 		return &PendingAppend{err: err}
 	}
+	if g != nil {
+		req.group = g
+		g.wg.Add(1)
+	}
 	l.mu.queue = append(l.mu.queue, req)
 	if !l.mu.writing {
 		l.mu.writing = true
-		go l.writeQueued()
+		if pool != nil {
+			pool.list(l)
+		} else {
+			go l.writeQueued()
+		}
 	}
 	l.mu.Unlock()
 	return &PendingAppend{req: req}
@@ -193,20 +210,48 @@ func (l *log) writeQueued() {
 			l.mu.Unlock()
 			return
 		}
-		l.w.pending, l.mu.queue = l.mu.queue, l.w.pending[:0]
-		err := l.appendableLocked()
 		l.mu.Unlock()
-		if err == nil {
-			l.writeRound()
-		} else {
-			for _, r := range l.w.pending {
-				r.err = err
-			}
+		l.takeRound()
+	}
+}
+
+// writeOneRound is a WritePool worker's turn at l: one round of what is
+// queued, then l is listed again at the end if more queued meanwhile.
+func (l *log) writeOneRound(pool *WritePool) {
+	l.wmu.Lock()
+	l.takeRound()
+	l.wmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.mu.queue) == 0 {
+		l.mu.writing = false
+		return
+	}
+	pool.list(l)
+}
+
+// takeRound writes one round of the queued appends (or fails them when
+// the log cannot be appended to) and signals their waiters. wmu held;
+// the caller is the writer (l.mu.writing).
+func (l *log) takeRound() {
+	l.mu.Lock()
+	l.w.pending, l.mu.queue = l.mu.queue, l.w.pending[:0]
+	err := l.appendableLocked()
+	l.mu.Unlock()
+	if err == nil {
+		l.writeRound()
+	} else {
+		for _, r := range l.w.pending {
+			r.err = err
 		}
-		for i, r := range l.w.pending {
-			r.done <- struct{}{}
-			l.w.pending[i] = nil
+	}
+	for i, r := range l.w.pending {
+		g := r.group // r is the waiter's once done is sent
+		r.done <- struct{}{}
+		if g != nil {
+			g.wg.Done()
 		}
+		l.w.pending[i] = nil
 	}
 }
 

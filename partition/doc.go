@@ -274,6 +274,15 @@
 // fsync covers the appends of every request in flight on every
 // connection, not one request per connection.
 //
+// SubmitTo is Submit with the writing done by a WritePool (writepool.go):
+// a fixed set of workers takes the logs with appends queued in the order
+// they were listed, one round each, and lists a log again behind the
+// others if more queued meanwhile. While the workers are behind, each
+// log's queue grows by every request submitted since its last round, so
+// a request of many partitions shares its pwritevs with the requests in
+// flight after it (the broker's produces of more than 64 partitions); a
+// SubmitGroup lets the caller wait once for all its appends.
+//
 // A round holds only what queued while the previous one wrote: the
 // writer never waits for company. Without fsync a small append's pwritev
 // is short, so appends to one log seldom overlap and most rounds hold one

@@ -1,0 +1,110 @@
+package partition
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/sluice/sluice/segment"
+)
+
+// WritePool runs the writers of logs whose appends were submitted with
+// SubmitTo on a fixed set of goroutines instead of one goroutine per log.
+//
+// A log with appends queued is listed once (FIFO); a worker takes the
+// first log listed, writes one round of what is queued on it (one
+// pwritev), and lists it again at the end if more queued meanwhile. While
+// the workers are behind, every log's queue keeps growing, so a round
+// holds the appends of every request submitted since that log's last
+// round: with many partitions per request (1,000 x 1 KiB: ~5 KB per
+// partition per request) the pool writes several requests' batches to a
+// partition with one pwritev, and the kernel's cost per write (ext4 takes
+// about as much per pwritev as per 4 KiB copied at that size) is shared.
+// An idle pool writes a log as soon as it is listed: nothing waits for
+// company. Under FlushAlways a round also fsyncs, which blocks a worker
+// for the disk: such logs are better left to Submit (a writer goroutine
+// each, whose fsyncs overlap).
+//
+// Lock order: a log's mu, then the pool's mu (SubmitTo lists a log while
+// holding the log's mu; a worker never takes a log's lock under the
+// pool's).
+type WritePool struct {
+	workers int
+	mu      struct {
+		sync.Mutex
+		logs    []*log // listed logs; logs[head:] are waiting
+		head    int
+		running int // workers running, at most workers
+	}
+}
+
+// NewWritePool returns a pool of at most workers goroutines (at least 1).
+// Workers are started when logs are listed and return when none is, so
+// an idle pool holds no goroutine and needs no Close.
+func NewWritePool(workers int) *WritePool {
+	return &WritePool{workers: max(workers, 1)}
+}
+
+// list queues l for a worker. Called with l.mu held and l.mu.writing
+// just set.
+func (p *WritePool) list(l *log) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.logs = append(p.mu.logs, l)
+	if p.mu.running < p.workers {
+		p.mu.running++
+		go p.work()
+	}
+}
+
+// next returns the first listed log; nil when none is listed, and then
+// the calling worker is no longer counted as running.
+func (p *WritePool) next() *log {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.head == len(p.mu.logs) {
+		p.mu.running--
+		return nil
+	}
+	l := p.mu.logs[p.mu.head]
+	p.mu.logs[p.mu.head] = nil
+	p.mu.head++
+	switch {
+	case p.mu.head == len(p.mu.logs):
+		p.mu.logs, p.mu.head = p.mu.logs[:0], 0
+	case p.mu.head > 1024 && p.mu.head > len(p.mu.logs)/2:
+		// Never empty for long: move the waiting logs to the front so
+		// the array does not grow without bound.
+		n := copy(p.mu.logs, p.mu.logs[p.mu.head:])
+		clear(p.mu.logs[n:])
+		p.mu.logs, p.mu.head = p.mu.logs[:n], 0
+	}
+	return l
+}
+
+func (p *WritePool) work() {
+	for l := p.next(); l != nil; l = p.next() {
+		l.writeOneRound(p)
+	}
+}
+
+// SubmitTo is Submit with the writing done by pool (see WritePool), or,
+// pool nil, by a writer goroutine of the log's own as Submit's. With g
+// not nil, g counts the append until it is done: a caller that submits
+// many appends waits once with g.Wait, and then their Waits do not block.
+// leaderEpoch is SubmitAsLeader's (-1: unchecked, as Submit); pre, as
+// AppendPrechecked's, spares validation what was checked as the records
+// arrived (nil: nothing).
+func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
+	if leaderEpoch < -1 {
+		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	}
+	return l.submitTo(pool, g, records, leaderEpoch, pre)
+}
+
+// SubmitGroup counts the appends submitted with it (SubmitTo) that are
+// not done yet. Its zero value is ready to use.
+type SubmitGroup struct{ wg sync.WaitGroup }
+
+// Wait waits until every append submitted with g so far is done, so
+// that one wake-up serves them all instead of one per PendingAppend.
+func (g *SubmitGroup) Wait() { g.wg.Wait() }

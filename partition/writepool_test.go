@@ -1,0 +1,143 @@
+package partition
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/segment/segmenttest"
+)
+
+// TestWritePoolCombinesAndTakesTurns: a one-worker pool writes log a's
+// first append alone (held in its pwritev until 7 more are queued), then
+// log b, listed meanwhile, before a's second round (FIFO), and a's 7
+// queued appends in one combined pwritev: each gets the offsets of its own
+// batch, dense in submit order; the group's Wait returns once all are
+// done, after which no Wait blocks and the worker has returned.
+func TestWritePoolCombinesAndTakesTurns(t *testing.T) {
+	const n = 8
+	a := newGatedLog(t, n-1, nil)
+	b, _ := newTestLog(t, testConfig(), nil)
+	pool := NewWritePool(1)
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) func() {
+		return func() { mu.Lock(); order = append(order, s); mu.Unlock() }
+	}
+	a.OnAppend(note("a"))
+	b.OnAppend(note("b"))
+
+	var g SubmitGroup
+	ts := func(i int) int64 { return 1_700_000_000_000 + int64(i) }
+	pend := []*PendingAppend{a.SubmitTo(pool, &g, segmenttest.NewBatch(0, 2, ts(0), 30).Encode(), -1, nil)}
+	<-a.entered // the worker holds a's first round
+	pb := b.SubmitTo(pool, &g, batch(1, 30, 1), -1, nil)
+	for i := 1; i < n; i++ {
+		pend = append(pend, a.SubmitTo(pool, &g, segmenttest.NewBatch(0, 1+i%3, ts(i), 30).Encode(), -1, nil))
+	}
+	g.Wait()
+
+	next := int64(0)
+	for i, p := range pend {
+		res, err := waitNow(t, p)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if want := int64(1 + i%3); i == 0 && res.LastOffset != 1 || i > 0 && res.LastOffset-res.BaseOffset+1 != want {
+			t.Fatalf("append %d: offsets %d-%d", i, res.BaseOffset, res.LastOffset)
+		}
+		if res.BaseOffset != next {
+			t.Fatalf("append %d at %d, want %d (dense, submit order)", i, res.BaseOffset, next)
+		}
+		next = res.LastOffset + 1
+	}
+	if _, err := waitNow(t, pb); err != nil {
+		t.Fatalf("append to b: %v", err)
+	}
+	if w := a.writes.Load(); w != 2 {
+		t.Fatalf("%d pwritevs to a's .log for %d appends, want 2 (one alone, one combined)", w, n)
+	}
+	if got := fmtOrder(order); got != "a b a" {
+		t.Fatalf("rounds published in the order %q, want \"a b a\" (b listed while a wrote)", got)
+	}
+	for i, h := range readAll(t, a.Log, 0) {
+		if h.BaseTimestamp != ts(i) {
+			t.Fatalf("batch %d of a has timestamp %d, want %d (submit order)", i, h.BaseTimestamp, ts(i))
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for running(pool) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still running with nothing listed", running(pool))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestWritePoolCombinedWriteFailure: the combined pwritev of a pool's
+// round fails (EIO, ENOSPC): every append in it gets ErrStorage wrapping
+// the errno, the first round's stays, and the group's Wait returns.
+func TestWritePoolCombinedWriteFailure(t *testing.T) {
+	f := func(errno syscall.Errno) {
+		t.Helper()
+		const n = 5
+		a := newGatedLog(t, n-1, errno)
+		a.fail.Store(2)
+		pool := NewWritePool(2)
+		var g SubmitGroup
+		pend := []*PendingAppend{a.SubmitTo(pool, &g, batch(2, 30, 0), -1, nil)}
+		<-a.entered
+		for i := 1; i < n; i++ {
+			pend = append(pend, a.SubmitTo(pool, &g, batch(1, 30, int64(i)), -1, nil))
+		}
+		g.Wait()
+		for i, p := range pend {
+			_, err := waitNow(t, p)
+			switch {
+			case i == 0 && err != nil:
+				t.Fatalf("%v: the first round's append: %v", errno, err)
+			case i > 0 && (!errors.Is(err, ErrStorage) || !errors.Is(err, errno)):
+				t.Fatalf("%v: append %d of the failed round: %v, want ErrStorage wrapping it", errno, i, err)
+			}
+		}
+		if a.LogEndOffset() != 2 {
+			t.Fatalf("%v: LEO %d after the failed round, want 2", errno, a.LogEndOffset())
+		}
+		if p := a.SubmitTo(pool, nil, batch(1, 10, 9), -1, nil); !errors.Is(waitErr(p), ErrStorage) {
+			t.Fatalf("%v: an append after the failure was not refused", errno)
+		}
+	}
+	f(syscall.EIO)
+	f(syscall.ENOSPC)
+}
+
+// waitNow waits for p, failing the test if that blocks: p's group's Wait
+// has returned.
+func waitNow(t *testing.T, p *PendingAppend) (AppendResult, error) {
+	t.Helper()
+	if p.req != nil && len(p.req.done) == 0 {
+		t.Fatal("Wait would block after the group's Wait returned")
+	}
+	return p.Wait()
+}
+
+func waitErr(p *PendingAppend) error { _, err := p.Wait(); return err }
+
+func running(p *WritePool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mu.running
+}
+
+func fmtOrder(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
