@@ -72,6 +72,15 @@ func (x *OffsetIndex) Sync() error  { return x.sync() }
 func (x *OffsetIndex) Trim() error  { return x.trim() }
 func (x *OffsetIndex) Close() error { return x.close() }
 
+// RenameTo renames the file to path, and the index follows it, as Kafka's
+// AbstractIndex.renameTo: Sync, Trim, TruncateTo and Close reopen the file
+// by path, so an index left at its old name would reach whatever file
+// takes that name next (a segment created again at the same base offset
+// after a truncation), cutting a file another index has mapped. After a
+// rename that failed because the file was gone, the index is at path all
+// the same, never at the old name. Not concurrently with any other method.
+func (x *OffsetIndex) RenameTo(path string) error { return x.renameTo(path) }
+
 // Path is the file's path.
 func (x *OffsetIndex) Path() string { return x.path }
 
@@ -108,6 +117,7 @@ func (x *TimeIndex) Reset()                                      { x.truncateTo(
 func (x *TimeIndex) Sync() error                                 { return x.sync() }
 func (x *TimeIndex) Trim() error                                 { return x.trim() }
 func (x *TimeIndex) Close() error                                { return x.close() }
+func (x *TimeIndex) RenameTo(path string) error                  { return x.renameTo(path) }
 func (x *TimeIndex) Path() string                                { return x.path }
 
 // LookupPosition returns the entry with the largest position <= pos (entry

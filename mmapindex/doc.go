@@ -39,10 +39,12 @@
 // the file's descriptor, and entries are written through it. No index holds
 // a descriptor after opening (as Kafka's AbstractIndex): trim and fsync
 // reopen the file by its path, so 10,000 active segments cost 10,000
-// descriptors (their .log files), not 30,000. Mappings are MADV_RANDOM:
-// a first touch of a page reads that page only, not 128 KiB around it
-// (on a sparse preallocated index, 128 KiB of zero-filling per first
-// touch); opening asks for the bytes already written with
+// descriptors (their .log files), not 30,000. So a renamed file is renamed
+// through its index (RenameTo), which then reopens the new name: reopened
+// by the old one, a trim would cut the file that took that name next.
+// Mappings are MADV_RANDOM: a first touch of a page reads that page
+// only, not 128 KiB around it (on a sparse preallocated index, 128 KiB of
+// zero-filling per first touch); opening asks for the bytes already written with
 // MADV_WILLNEED before counting the entries. Sync is msync
 // then fsync. Indexes are never trusted after a crash (recovery rebuilds
 // them), so a failed msync loses nothing that recovery cannot redo.

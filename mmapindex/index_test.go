@@ -439,3 +439,63 @@ func TestSyncAfterRenameCreatesNothing(t *testing.T) {
 		t.Fatalf("%s after a sync of the renamed index: %v", path, err)
 	}
 }
+
+// TestRenameToThenNewIndexAtOldName: an index renamed through RenameTo
+// (a segment renamed for deletion) whose old name a new index takes (a
+// segment created again at the same base offset) syncs and closes its
+// own file: the new index keeps its preallocated size and takes entries
+// through its mapping. Reached by the old name, the close trimmed the new
+// file to the old entry count, and the new index's next Append faulted.
+func TestRenameToThenNewIndexAtOldName(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "00000000000000001000.index")
+	old, err := OpenOffsetIndex(path, base, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.RenameTo(path + ".deleted"); err != nil {
+		t.Fatal(err)
+	}
+	if old.Path() != path+".deleted" {
+		t.Fatalf("Path %q after RenameTo", old.Path())
+	}
+	x := openOffset(t, path, 4096)
+	if err := old.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p    string
+		size int64
+	}{{path, 4096}, {path + ".deleted", 0}} {
+		fi, err := os.Stat(c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != c.size {
+			t.Fatalf("%s: %d bytes, want %d", c.p, fi.Size(), c.size)
+		}
+	}
+	for i := range 4096 / OffsetEntrySize {
+		if err := x.Append(base+int64(i), uint32(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A rename of a file that is gone still moves the index off the old
+	// name, which may be another file's now.
+	gone, err := OpenOffsetIndex(filepath.Join(dir, "00000000000000002000.index"), base, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(gone.Path()); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.RenameTo(gone.Path() + ".deleted"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("RenameTo of a removed file: %v", err)
+	}
+	if err := gone.Close(); err != nil || filepath.Base(gone.Path()) != "00000000000000002000.index.deleted" {
+		t.Fatalf("close: %v, path %s", err, gone.Path())
+	}
+}

@@ -98,6 +98,17 @@ func (x *mapped) openFile(maxBytes int) error {
 	return err
 }
 
+// renameTo renames the file to path; the index is at path afterwards
+// even if the file was gone, so that it never reopens the old name.
+func (x *mapped) renameTo(path string) error {
+	old := x.path
+	x.path = path
+	if err := x.fs.Rename(old, path); err != nil {
+		return fmt.Errorf("cannot rename index %q to %q: %w", old, path, err)
+	}
+	return nil
+}
+
 // exists reports whether the index file is still at its path (a segment
 // being deleted renames its files first).
 func (x *mapped) exists() bool {

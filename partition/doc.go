@@ -349,7 +349,12 @@
 //
 // A deleted partition's directory, a swapped-out or deleted segment's files
 // are renamed first; a segment about to be renamed is reopened and never
-// parked again, since a parked file is reopened by its path.
+// parked again, since a parked file is reopened by its path. Its open
+// indexes, which reopen their files by path to trim and fsync, are renamed
+// through themselves (mmapindex RenameTo): the old names may be taken at
+// once by a new segment at the same base offset (a truncation to the log's
+// first offset, a cleaner's swap), whose files an old index must never
+// reach.
 //
 // # Log compaction
 //

@@ -478,15 +478,24 @@ func (s *logSegment) markDeleted() error {
 // renameForDeletion is markDeleted's first half: the files renamed to
 // *.deleted (open descriptors and maps keep working; indexes not opened
 // yet are opened by their new names), the log's reference kept.
+//
+// Open indexes are renamed through themselves (RenameTo): they reopen
+// their files by path to trim and fsync, and the old names are free for a
+// new segment at the same base offset (a truncation to the log's first
+// offset, a cleaner's swap). Closed by an old name, an index trimmed the
+// new segment's mapped .index to its own entries, and the new segment's
+// next index entry past that size faulted (SIGBUS).
 func (s *logSegment) renameForDeletion() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
+	s.syncMu.Lock() // sync reopens the open indexes by their paths
+	defer s.syncMu.Unlock()
 	s.idx.Lock() // no index opened by its old name while they move
 	defer s.idx.Unlock()
 	for _, suffix := range segmentSuffixes {
 		p := fileName(s.dir, s.base, suffix)
-		if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) {
+		if err := s.renameFileLocked(p, suffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
 		}
 		if suffix == timeIndexSuffix {
@@ -494,6 +503,18 @@ func (s *logSegment) renameForDeletion() error {
 		}
 	}
 	return nil
+}
+
+// renameFileLocked renames the segment's file p (of suffix) to its
+// .deleted name, through the index when it is open. syncMu and idx held.
+func (s *logSegment) renameFileLocked(p, suffix string) error {
+	switch {
+	case suffix == indexSuffix && s.idx.offsets != nil:
+		return s.idx.offsets.RenameTo(p + deletedSuffix)
+	case suffix == timeIndexSuffix && s.idx.times != nil:
+		return s.idx.times.RenameTo(p + deletedSuffix)
+	}
+	return s.fs.Rename(p, p+deletedSuffix)
 }
 
 // dropDeleted is markDeleted's second half: the log's reference goes, and

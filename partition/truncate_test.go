@@ -3,6 +3,7 @@ package partition
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
+	"github.com/sluice/sluice/mmapindex"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -195,6 +197,55 @@ func TestTruncateFully(t *testing.T) {
 		t.Fatalf("reopened: start %d end %d", g.LogStartOffset(), g.LogEndOffset())
 	}
 	verifyDir(t, dir)
+}
+
+// TestTruncateFullyKeepsNewIndexes: a truncation to the log's first
+// offset (a follower whose batches its new leader never had: a kill -9 of
+// the leader of epoch 0 before they were replicated) starts a segment of
+// the same name as the one it deletes. The old segment's indexes, open
+// (recovery after a kill -9 opens them), follow their files to the
+// .deleted names: closed by the old name, their trim cut the new
+// segment's preallocated, mapped .index to the old entry count (none),
+// and the next index entry's write faulted (SIGBUS), killing the broker
+// (TestNemesis/rf3).
+func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
+	cfg := testConfig()
+	ts := int64(1_700_000_000_000)
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, dir, cfg, true, 0, nil)
+	mustAppend(t, l, batch(2, 20, ts)) // 0-1: under index.interval.bytes, no index entry
+	crash(l)
+	l = openTest(t, dir, cfg, false, -1, nil) // recovery opens the indexes, writable
+	defer func() { l.Close() }()
+	if err := l.TruncateTo(0); err != nil {
+		t.Fatal(err)
+	}
+	want := int64(cfg.SegmentIndexBytes / mmapindex.OffsetEntrySize * mmapindex.OffsetEntrySize)
+	for _, name := range []string{"00000000000000000000.index", "00000000000000000000.timeindex"} {
+		if name == "00000000000000000000.timeindex" {
+			want = int64(cfg.SegmentIndexBytes / mmapindex.TimeEntrySize * mmapindex.TimeEntrySize)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != want {
+			t.Fatalf("%s of the new segment is %d bytes after the truncation, want %d (preallocated and mapped): "+
+				"the deleted segment's index trimmed it", name, fi.Size(), want)
+		}
+	}
+	for range 20 { // 20 KiB: index entries every index.interval.bytes (4 KiB)
+		mustAppend(t, l, batch(5, 200, ts))
+	}
+	end := l.LogEndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	verifyDir(t, dir)
+	l = openTest(t, dir, cfg, true, end, nil)
+	if got := readAll(t, l, 0); len(got) != 20 || got[0].BaseOffset != 0 || l.LogEndOffset() != 100 {
+		t.Fatalf("reopened: log end %d, %d batches %v", l.LogEndOffset(), len(got), got)
+	}
 }
 
 // TestTruncateCrashAtEveryStep fails each mutating filesystem call of a

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,12 +145,32 @@ func (p *proc) wait() int {
 // stop sends SIGTERM and wants exit status 0.
 func (p *proc) stop() {
 	p.t.Helper()
+	select {
+	case <-p.done: // crashed (a signal to it would fail with "os: process already finished")
+		p.t.Fatalf("sluiced exited before it was stopped (%v):\n%s", p.err, crashReport(p.stderr.String()))
+	default:
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		p.t.Fatal(err)
 	}
 	if code := p.wait(); code != 0 {
 		p.t.Fatalf("exit status %d after SIGTERM, want 0; stderr:\n%s", code, p.stderr)
 	}
+}
+
+// crashReport is the part of a dead sluiced's stderr that says why: the
+// log lines before a Go panic or fatal error and the first lines of the
+// traceback (the faulting goroutine's), else the last lines.
+func crashReport(stderr string) string {
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	at := slices.IndexFunc(lines, func(l string) bool {
+		return strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") ||
+			strings.HasPrefix(l, "unexpected fault address ")
+	})
+	if at < 0 {
+		return strings.Join(lines[max(len(lines)-40, 0):], "\n")
+	}
+	return strings.Join(lines[max(at-20, 0):min(at+40, len(lines))], "\n")
 }
 
 // logs returns the JSON log records with message msg.
@@ -267,4 +288,38 @@ func TestSecondDaemonRefused(t *testing.T) {
 		t.Fatalf("second daemon: exit %d, stderr:\n%s\nwant 1 and the lock error", code, second.stderr)
 	}
 	first.stop()
+}
+
+// TestCrashReport: a crashed node's report holds the log lines before the
+// fault and the faulting goroutine, not the thousands of lines after.
+func TestCrashReport(t *testing.T) {
+	f := func(stderr string, want, wantNot []string) {
+		t.Helper()
+		got := crashReport(stderr)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("report lacks %q:\n%s", w, got)
+			}
+		}
+		for _, w := range wantNot {
+			if strings.Contains(got, w) {
+				t.Errorf("report has %q:\n%s", w, got)
+			}
+		}
+	}
+	var b strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&b, "{\"msg\":\"log line %d\"}\n", i)
+	}
+	logs := b.String()
+	var gs strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&gs, "goroutine %d [select]:\n", i+2)
+	}
+	crash := "unexpected fault address 0x7f8f12400000\nfatal error: fault\n[signal SIGBUS: bus error code=0x2]\n\n" +
+		"goroutine 1 [running]:\nmmapindex.(*offsetIndex).append\n" + gs.String()
+	f(logs+crash, []string{"log line 99", "log line 80", "SIGBUS", "mmapindex.(*offsetIndex).append"},
+		[]string{"log line 79", "goroutine 400 "})
+	f(logs, []string{"log line 99", "log line 60"}, []string{"log line 59"})
+	f("", nil, nil)
 }
