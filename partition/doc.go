@@ -351,10 +351,13 @@
 // are renamed first; a segment about to be renamed is reopened and never
 // parked again, since a parked file is reopened by its path. Its open
 // indexes, which reopen their files by path to trim and fsync, are renamed
-// through themselves (mmapindex RenameTo): the old names may be taken at
-// once by a new segment at the same base offset (a truncation to the log's
-// first offset, a cleaner's swap), whose files an old index must never
-// reach.
+// through themselves (mmapindex RenameTo), its .txnindex (read lazily,
+// written, cut and fsync'd by path) is from then on reached by its .deleted
+// name, and its .log's modification time (retention of a segment with no
+// batch timestamp) is read through its descriptor: the old names may be
+// taken at once by a new segment at the same base offset (a truncation to
+// the log's first offset, a cleaner's swap), whose files an old segment
+// must never reach.
 //
 // # Log compaction
 //

@@ -87,6 +87,10 @@ type logSegment struct {
 		loaded     bool
 		entries    []abortedTxn // appended to or replaced, never changed in place
 		dirty      bool         // written since the last sync
+		// renamed (guarded by io, not by the Mutex) is set once the file
+		// is renamed for deletion: txnPath gives its .deleted name from
+		// then on, as the old name may be a new segment's at once.
+		renamed bool
 	}
 
 	// Appender-only state (the single writer owns it).
@@ -311,11 +315,42 @@ func (s *logSegment) largestTimestamp() (int64, error) {
 	if ts := s.maxTS.Load(); ts >= 0 {
 		return ts, nil
 	}
-	fi, err := s.fs.Stat(s.log.Path())
+	mt, err := s.logModTime()
 	if err != nil {
-		return 0, fmt.Errorf("cannot stat segment: %w", err)
+		return 0, err
 	}
-	return fi.ModTime().UnixMilli(), nil
+	return mt.UnixMilli(), nil
+}
+
+// logModTime is the .log's modification time. A segment renamed for
+// deletion (or about to be: noPark is set before any rename) is statted
+// through its descriptor, held open from then on: its path may name a new
+// segment's .log at the same base offset by now, or nothing. Others by
+// path, which avoids reopening a parked file; a rename that may have come
+// during that stat (noPark set after it) makes it go through the
+// descriptor. The caller holds a reference.
+func (s *logSegment) logModTime() (time.Time, error) {
+	if !s.noPark.Load() {
+		fi, err := s.fs.Stat(s.log.Path())
+		if !s.noPark.Load() {
+			if err != nil {
+				return time.Time{}, fmt.Errorf("cannot stat segment: %w", err)
+			}
+			return fi.ModTime(), nil
+		}
+	}
+	if err := s.holdFileOpen(); err != nil { // waits out a park in progress
+		return time.Time{}, fmt.Errorf("cannot stat segment: %w", err)
+	}
+	f, err := s.log.Handle()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot stat segment: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot stat segment %q: %w", s.log.Path(), err)
+	}
+	return fi.ModTime(), nil
 }
 
 // noteBatch records a batch appended (or recovered) at pos, adding index
@@ -485,15 +520,30 @@ func (s *logSegment) markDeleted() error {
 // offset, a cleaner's swap). Closed by an old name, an index trimmed the
 // new segment's mapped .index to its own entries, and the new segment's
 // next index entry past that size faulted (SIGBUS).
+//
+// The .txnindex, also reached by path (read lazily, written, cut, fsync'd),
+// is renamed last, under its own lock (renameTxnForDeletion): from then on
+// it is reached by its .deleted name.
 func (s *logSegment) renameForDeletion() error {
 	if err := s.holdFileOpen(); err != nil {
 		return err
 	}
+	if err := s.renameLogAndIndexes(); err != nil {
+		return err
+	}
+	return s.renameTxnForDeletion()
+}
+
+// renameLogAndIndexes renames the .log and the indexes (renameForDeletion).
+func (s *logSegment) renameLogAndIndexes() error {
 	s.syncMu.Lock() // sync reopens the open indexes by their paths
 	defer s.syncMu.Unlock()
 	s.idx.Lock() // no index opened by its old name while they move
 	defer s.idx.Unlock()
 	for _, suffix := range segmentSuffixes {
+		if suffix == txnIndexSuffix {
+			continue // renameTxnForDeletion
+		}
 		p := fileName(s.dir, s.base, suffix)
 		if err := s.renameFileLocked(p, suffix); err != nil && !vfs.IsNotExist(err) {
 			return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
@@ -515,6 +565,21 @@ func (s *logSegment) renameFileLocked(p, suffix string) error {
 		return s.idx.times.RenameTo(p + deletedSuffix)
 	}
 	return s.fs.Rename(p, p+deletedSuffix)
+}
+
+// renameTxnForDeletion renames the .txnindex to its .deleted name under
+// txn.io, which every access of the file by its path holds (txnPath):
+// none reaches it by its old name after this. Neither syncMu nor idx is
+// held: a flush's fsync of the file that it waits for stalls no lookup.
+func (s *logSegment) renameTxnForDeletion() error {
+	s.txn.io.Lock()
+	defer s.txn.io.Unlock()
+	p := fileName(s.dir, s.base, txnIndexSuffix)
+	if err := s.fs.Rename(p, p+deletedSuffix); err != nil && !vfs.IsNotExist(err) { // most segments have none
+		return fmt.Errorf("cannot rename %q for deletion: %w", p, err)
+	}
+	s.txn.renamed = true
+	return nil
 }
 
 // dropDeleted is markDeleted's second half: the log's reference goes, and

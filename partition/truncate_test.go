@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
@@ -383,5 +384,38 @@ func TestTruncateAtEndDropsUnusedEpoch(t *testing.T) {
 	}
 	if l.LogEndOffset() != leo {
 		t.Fatalf("log end %d after truncating at it, want %d", l.LogEndOffset(), leo)
+	}
+}
+
+// TestTruncatedReaderStatsItsLog: the largest timestamp of a segment whose
+// batches have none is its .log's modification time (retention.ms); for a
+// segment a truncation to the log's first offset renamed for deletion, held
+// by a reader, it is still that segment's, not that of the new segment's
+// .log of the same name (it was statted by its old path).
+func TestTruncatedReaderStatsItsLog(t *testing.T) {
+	cfg := testConfig()
+	l, dir := newTestLog(t, cfg, nil)
+	mustAppend(t, l, batch(1, 20, -1)) // no timestamp
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	old := time.UnixMilli(1_000_000_000_000)
+	if err := os.Chtimes(filepath.Join(dir, "00000000000000000000.log"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.RLock()
+	seg := l.mu.segments[0]
+	seg.acquire() // a reader's pin
+	l.mu.RUnlock()
+	defer seg.Release()
+	if got, err := seg.largestTimestamp(); err != nil || got != old.UnixMilli() {
+		t.Fatalf("largest timestamp %d (%v), want the .log's mtime %d", got, err, old.UnixMilli())
+	}
+	if err := l.TruncateTo(0); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch(1, 20, -1)) // the new segment's .log, modified now
+	if got, err := seg.largestTimestamp(); err != nil || got != old.UnixMilli() {
+		t.Fatalf("largest timestamp of the truncated segment %d (%v), want its .log's mtime %d", got, err, old.UnixMilli())
 	}
 }

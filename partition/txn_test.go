@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
@@ -284,27 +285,98 @@ func TestTxnIndexRolledAndRetained(t *testing.T) {
 func TestRolledFlushAfterDeleteLeavesNoTxnIndex(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 200
-	l, dir := newTestLog(t, cfg, nil)
+	dir := filepath.Join(t.TempDir(), "t-0")
+	first := fileName(dir, 0, logSuffix)
+	// Hold the flush after the roll at the first segment's .log fsync
+	// (before its .txnindex's) until retention renamed the segment's files.
+	var armed atomic.Bool
+	blocked, resume := make(chan struct{}), make(chan struct{})
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpSync && op.Path == first && armed.CompareAndSwap(true, false) {
+			close(blocked)
+			<-resume
+		}
+		return nil
+	})).SkipSyncs()
+	o := openOptions{topic: "t", partition: 0, cfg: cfg, recoveryPoint: 0, logStart: -1, clean: true,
+		logger: quietLogger(), fs: fsys}
+	l, err := openLog(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { l.Close() }()
 	mustAppend(t, l, txnBatch(1, 0, 0, 2, true))
 	if _, err := l.AppendMarker(1, 0, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	l.mu.RLock()
-	first := l.mu.segments[0]
-	l.mu.RUnlock()
-	// Hold the flush after the roll at the .txnindex fsync until retention
-	// renamed the segment's files.
-	first.txn.io.Lock()
+	armed.Store(true)
 	mustAppend(t, l, batch(1, 300, 1)) // rolls
-	if _, err := l.DeleteRecordsBefore(l.HighWatermark()); err != nil {
-		first.txn.io.Unlock()
+	select {
+	case <-blocked:
+	case <-time.After(10 * time.Second):
+		close(resume)
+		t.Fatal("no fsync of the rolled segment's .log")
+	}
+	_, err = l.DeleteRecordsBefore(l.HighWatermark())
+	close(resume)
+	if err != nil {
 		t.Fatal(err)
 	}
-	first.txn.io.Unlock()
 	l.bg.Wait()
-	if _, err := os.Stat(first.txnPath()); !os.IsNotExist(err) {
-		names, _ := filepath.Glob(filepath.Join(dir, "*"))
-		t.Fatalf("%s after its segment was deleted: %v; files %v", first.txnPath(), err, names)
+	for _, p := range []string{fileName(dir, 0, txnIndexSuffix), fileName(dir, 0, txnIndexSuffix) + deletedSuffix} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			names, _ := filepath.Glob(filepath.Join(dir, "*"))
+			t.Fatalf("%s after its segment was deleted: %v; files %v", p, err, names)
+		}
+	}
+}
+
+// TestTruncatedReaderKeepsItsAbortedTxns: a reader holding a segment that
+// a truncation to the log's first offset renames for deletion reads the
+// aborted transactions of that segment's .txnindex, not those of the new
+// segment at the same base offset, whose .txnindex has the old name (the
+// old segment's index, read lazily, used to be read by that name).
+func TestTruncatedReaderKeepsItsAbortedTxns(t *testing.T) {
+	cfg := testConfig()
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, dir, cfg, true, 0, nil)
+	mustAppend(t, l, txnBatch(1, 0, 0, 2, true))              // 0-1
+	if _, err := l.AppendMarker(1, 0, false, 0); err != nil { // 2: ABORT
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg, true, 3, nil) // the .txnindex is read on first use
+	defer func() { l.Close() }()
+	l.mu.RLock()
+	old := l.mu.segments[0]
+	old.acquire() // a reader's pin
+	l.mu.RUnlock()
+	defer old.Release()
+	if err := l.TruncateTo(0); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, txnBatch(2, 0, 0, 1, true))              // 0
+	if _, err := l.AppendMarker(2, 0, false, 0); err != nil { // 1: ABORT
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := old.collectAborted(nil, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []AbortedTxn{{ProducerID: 1, FirstOffset: 0}}; !slices.Equal(got, want) {
+		t.Fatalf("aborted transactions of the truncated segment: %v, want %v", got, want)
+	}
+	l.mu.RLock()
+	cur := l.mu.segments[0]
+	l.mu.RUnlock()
+	got, _, err = cur.collectAborted(nil, 0, 100)
+	if want := []AbortedTxn{{ProducerID: 2, FirstOffset: 0}}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("aborted transactions of the new segment: %v (%v), want %v", got, err, want)
 	}
 }
 

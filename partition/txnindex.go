@@ -78,10 +78,20 @@ func decodeTxnIndex(b []byte) ([]abortedTxn, int, error) {
 	return out, len(b), nil
 }
 
-func (s *logSegment) txnPath() string { return fileName(s.dir, s.base, txnIndexSuffix) }
+// txnPath is the .txnindex's path: its .deleted name once the segment was
+// renamed for deletion (a new segment at the same base offset may own the
+// old name at once). Called with txn.io held.
+func (s *logSegment) txnPath() string {
+	p := fileName(s.dir, s.base, txnIndexSuffix)
+	if s.txn.renamed {
+		return p + deletedSuffix
+	}
+	return p
+}
 
-// The .txnindex's locks: txn.io serialises the file's writes, fsyncs and
-// first read (the appender, recovery, flushes, a reader's first use);
+// The .txnindex's locks: txn.io serialises the file's writes, fsyncs,
+// first read (the appender, recovery, flushes, a reader's first use) and
+// its rename for deletion;
 // txn.Mutex guards the entries and is never held across I/O, so readers
 // collecting aborted transactions never wait for a write or an fsync
 // (only, once per segment, for the first read of the file).
@@ -231,10 +241,14 @@ func (s *logSegment) syncTxn() error {
 	if !dirty || n == 0 {
 		return nil
 	}
-	// Opened without creating it: a rolled segment's flush may come after
-	// retention or a cleaner swap renamed the segment's files away (to
-	// .deleted), and creating the file again would leave a .txnindex of no
-	// segment behind. A segment that is going needs no fsync.
+	// A segment that is going needs no fsync: a rolled segment's flush may
+	// come after retention or a cleaner swap renamed its files (to
+	// .deleted), and the old name may be a new segment's by then.
+	if s.txn.renamed {
+		return nil
+	}
+	// Opened without creating it: a file created again would be a
+	// .txnindex of no segment.
 	f, err := s.fs.Open(s.txnPath())
 	if vfs.IsNotExist(err) {
 		return nil
