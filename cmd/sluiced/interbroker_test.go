@@ -58,9 +58,21 @@ sluice.http.listen=127.0.0.1:0
 		}
 		return ""
 	})
-	// The follower authenticated with SASL on the leader's INTERNAL listener.
-	if got := metricValue(scrape(t, nodes[leader-1]), `sluice_sasl_authentications_total{result="succeeded"}`); got < 1 {
-		t.Fatalf("leader %d counted %v SASL authentications", leader, got)
+	// The follower authenticated with SASL on the leader's INTERNAL
+	// listener. A leader elected after the follower registered (the two
+	// voters' start-up can elect twice) sees the follower's SASL
+	// connection with its next heartbeat (broker.heartbeat.interval.ms
+	// 500), so the count is waited for, naming the leader at each look.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got := metricValue(scrape(t, nodes[leader-1]), `sluice_sasl_authentications_total{result="succeeded"}`)
+		if got >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leader %d counted %v SASL authentications", leader, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+		leader = agreed(t, addrs, 20*time.Second, func(clusterView) string { return "" })
 	}
 	if got := metricValue(scrape(t, nodes[leader-1]), `sluice_sasl_authentications_total{result="failed"}`); got != 0 {
 		t.Fatalf("leader %d counted %v failed SASL authentications", leader, got)
