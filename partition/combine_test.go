@@ -50,8 +50,14 @@ func newGatedLog(t *testing.T, want int, errno error) *gatedLog {
 		n := g.writes.Add(1)
 		if n == 1 {
 			close(g.entered)
-			deadline := time.Now().Add(10 * time.Second)
-			for queued(lp.Load()) < want && time.Now().Before(deadline) {
+			deadline := time.Now().Add(30 * time.Second)
+			for queued(lp.Load()) < want {
+				if time.Now().After(deadline) {
+					// Said here, not left to a write count that then looks
+					// like a combining bug.
+					t.Errorf("gate: %d of %d appends queued behind the first write after 30 s", queued(lp.Load()), want)
+					break
+				}
 				runtime.Gosched()
 			}
 		}
