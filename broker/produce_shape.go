@@ -38,7 +38,6 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -73,7 +72,7 @@ func (j *produceJob) clientBatchCheck(version int16) int16 {
 	if limit := int64(cfg.MaxMessageBytes); h.Size() > limit {
 		return j.refuse(kerr.MessageTooLarge.Code, "The record batch size in the append to %s is %d bytes which exceeds the maximum configured value of %d.", j.tp(), h.Size(), limit)
 	}
-	if !badClientBatch(h, cfg.LogAppendTime) || !crcHolds(first, h) {
+	if !badClientBatch(h, cfg.LogAppendTime) || !segment.CRCHolds(first, h) {
 		return 0
 	}
 	code, msg := explainClientBatch(h, j.tp())
@@ -133,12 +132,6 @@ func firstBatch(records []byte) (first []byte, n int, ok bool) {
 		records, n = records[size:], n+1
 	}
 	return first, n, n > 0
-}
-
-// crcHolds reports whether batch's CRC-32C (attributes to the end) is h's.
-func crcHolds(batch []byte, h segment.Header) bool {
-	const attributesAt = 21
-	return crc32.Checksum(batch[attributesAt:], crc32.MakeTable(crc32.Castagnoli)) == h.CRC
 }
 
 // refuse sets the partition's error message and returns code.

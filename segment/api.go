@@ -5,6 +5,7 @@ package segment
 
 import (
 	"errors"
+	"hash/crc32"
 	"os"
 
 	"github.com/sluice/sluice/internal/vfs"
@@ -93,6 +94,12 @@ func Split(records []byte, fn func(batch []byte, h Header) error) error {
 // errors are Split's; pre nil is Split.
 func SplitPrechecked(records []byte, pre Prechecks, fn func(batch []byte, h Header) error) error {
 	return split(records, pre, fn)
+}
+
+// CRCHolds reports whether batch's CRC-32C (attributes to the end) is
+// the one its header h carries, without Validate's other checks.
+func CRCHolds(batch []byte, h Header) bool {
+	return len(batch) >= HeaderSize && crc32.Checksum(batch[offAttributes:], castagnoli) == h.CRC
 }
 
 // FirstKeyless returns the offset delta of the first record whose key is
