@@ -100,8 +100,8 @@ import (
 //   INVALID_TIMESTAMP.
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
 //   every append (--fsync always), acks=-1 waits for replicas in a
-//   cluster, or (acks 1 or -1) the request appends to more than
-//   appendWorkers (64) partitions, the handler queues the appends in
+//   cluster, or (acks 1 or -1) the request appends to more than one
+//   partition, the handler queues the appends in
 //   request order (Log.SubmitTo; on a cluster leadership in its epoch, as
 //   the append above) and answers Pending; the wait for the fsync, the
 //   write or the high watermark runs while the connection's next produces
@@ -111,7 +111,11 @@ import (
 //   partition.WritePool (half the cores as workers, writePoolWorkers):
 //   while it is behind, a partition's batches from several requests in
 //   flight queue and are written with one pwritev (1,000 partitions x ~5
-//   KB per request: fewer, larger writes). A request whose append fails
+//   KB per request: fewer, larger writes), and a request spawns no
+//   goroutine per partition (16 partitions: each such goroutine grew its
+//   stack on the append path, ~5% of the broker's CPU at 100 B records,
+//   and woke a thread). A request of one partition is appended in
+//   Handle, with no hand-off. A request whose append fails
 //   fails alone, in its place: an idempotent producer's later requests
 //   then fail the sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER), as when
 //   Kafka serves them one at a time. acks=0 produces are not pipelined:
@@ -120,7 +124,8 @@ import (
 //   produces first (dispatch.go: Conn.WaitPending), as when one request
 //   was served at a time.
 // * Partitions of one request are appended concurrently (they are
-//   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
+//   independent logs): by the pool, or for acks=0 on a goroutine each
+//   (runAppends). Success fills BaseOffset, LogAppendTime (-1 unless
 //   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
 //   BaseOffset -1, LogStartOffset -1 and (v8+) ErrorMessage.
 
@@ -384,7 +389,8 @@ func hasTransactionalBatch(records []byte) bool {
 }
 
 // runAppends appends every job that passed its prechecks, concurrently
-// when there are several (on at most appendWorkers goroutines).
+// when there are several (on at most appendWorkers goroutines): a produce
+// that is not pipelined, that is one partition, or acks=0.
 func runAppends(jobs []*produceJob) {
 	var one *produceJob
 	n := 0
@@ -451,10 +457,11 @@ func anyFlushAlways(jobs []*produceJob) bool {
 
 // pipelines reports whether the request's appends are split from the wait
 // for their outcome (netio.Pending): when a partition fsyncs every append
-// (the wait is the fsync), acks=all waits for replicas, or more than
-// appendWorkers partitions are appended (the pool may then write each
-// partition's batches of several requests at once). Other produces
-// answer once written, as before (their appends run on several goroutines).
+// (the wait is the fsync), acks=all waits for replicas, or more than one
+// partition is appended (the pool then writes them with no goroutine per
+// partition, and each partition's batches of several requests in flight
+// with one pwritev). A produce to one partition is appended in Handle and
+// answered once written (no hand-off at all).
 // acks=0 is never pipelined: a failed acks=0 produce closes the connection
 // with nothing after it read, as Kafka (a pipelined one would fail only in
 // its wait, after the connection's next requests were appended).
@@ -474,7 +481,7 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		}
 		n++
 	}
-	return n > appendWorkers
+	return n > 1
 }
 
 // submitAppends queues every job's records on its log, in order, without
