@@ -100,8 +100,9 @@ import (
 //   INVALID_TIMESTAMP.
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
 //   every append (--fsync always), acks=-1 waits for replicas in a
-//   cluster, or (acks 1 or -1) the request appends to more than one
-//   partition, the handler queues the appends in
+//   cluster, or (acks 1 or -1) the request appends to more than
+//   appendWorkers (64) partitions, or to several of little data each
+//   (below), the handler queues the appends in
 //   request order (Log.SubmitTo; on a cluster leadership in its epoch, as
 //   the append above) and answers Pending; the wait for the fsync, the
 //   write or the high watermark runs while the connection's next produces
@@ -112,10 +113,12 @@ import (
 //   while it is behind, a partition's batches from several requests in
 //   flight queue and are written with one pwritev (1,000 partitions x ~5
 //   KB per request: fewer, larger writes), and a request spawns no
-//   goroutine per partition (16 partitions: each such goroutine grew its
-//   stack on the append path, ~5% of the broker's CPU at 100 B records,
-//   and woke a thread). A request of one partition is appended in
-//   Handle, with no hand-off. A request whose append fails
+//   goroutine per partition. So are produces of several partitions of
+//   less than 128 KiB each on average (pipelineSmallBytes; 16 x 100 B
+//   records): a goroutine per partition grew its stack on the append
+//   path, ~5% of the broker's CPU. A request of one partition is
+//   appended in Handle, with no hand-off; a few large batches on a
+//   goroutine each. A request whose append fails
 //   fails alone, in its place: an idempotent producer's later requests
 //   then fail the sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER), as when
 //   Kafka serves them one at a time. acks=0 produces are not pipelined:
@@ -390,7 +393,7 @@ func hasTransactionalBatch(records []byte) bool {
 
 // runAppends appends every job that passed its prechecks, concurrently
 // when there are several (on at most appendWorkers goroutines): a produce
-// that is not pipelined, that is one partition, or acks=0.
+// that is not pipelined: one partition, a few large batches, or acks=0.
 func runAppends(jobs []*produceJob) {
 	var one *produceJob
 	n := 0
@@ -457,11 +460,15 @@ func anyFlushAlways(jobs []*produceJob) bool {
 
 // pipelines reports whether the request's appends are split from the wait
 // for their outcome (netio.Pending): when a partition fsyncs every append
-// (the wait is the fsync), acks=all waits for replicas, or more than one
-// partition is appended (the pool then writes them with no goroutine per
-// partition, and each partition's batches of several requests in flight
-// with one pwritev). A produce to one partition is appended in Handle and
-// answered once written (no hand-off at all).
+// (the wait is the fsync), acks=all waits for replicas, more than
+// appendWorkers partitions are appended, or several partitions of less
+// than pipelineSmallBytes each on average. The pool then writes them with
+// no goroutine per partition, and each partition's batches of several
+// requests in flight with one pwritev. A produce to one partition is
+// appended in Handle and answered once written (no hand-off at all); one
+// to a few partitions of large batches (4 x 1 MiB) on a goroutine each,
+// whose writes overlap on the cores instead of queueing for the pool's
+// worker (pipelined, 4 x 16 KiB records cost ~14% more CPU).
 // acks=0 is never pipelined: a failed acks=0 produce closes the connection
 // with nothing after it read, as Kafka (a pipelined one would fail only in
 // its wait, after the connection's next requests were appended).
@@ -469,7 +476,7 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 	if req.Acks == 0 {
 		return false
 	}
-	n := 0
+	n, size := 0, 0
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue
@@ -479,10 +486,18 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		if (req.Acks == -1 && j.st != nil) || j.log.Config().Flush == partition.FlushAlways {
 			return true
 		}
-		n++
+		n, size = n+1, size+len(j.records)
 	}
-	return n > 1
+	return n > appendWorkers || (n > 1 && size < n*pipelineSmallBytes)
 }
+
+// pipelineSmallBytes is the average bytes per partition under which a
+// produce of several partitions is pipelined (pipelines): a goroutine per
+// partition costs its creation, its stack's growth on the append path and
+// a wake-up, which at 16 partitions x 100 B records (~45 KB per partition
+// per request) was ~5% of the broker's CPU; at ~1 MB per partition it is
+// lost in the copy.
+const pipelineSmallBytes = 128 << 10
 
 // submitAppends queues every job's records on its log, in order, without
 // waiting (Log.Submit): a later request's appends to the same partition

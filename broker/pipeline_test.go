@@ -372,8 +372,9 @@ func TestPipelinedManyPartitionsAcksOne(t *testing.T) {
 	}
 }
 
-// A produce of a few partitions with acks=1 is pipelined too (no
-// goroutine per partition; the pool writes): while the first request's
+// A produce of a few partitions of small batches with acks=1 is
+// pipelined too (pipelineSmallBytes: no goroutine per partition, the
+// pool writes): while the first request's
 // write to partition 0 is held in its pwritev, the connection's second
 // request is already handled, its appends queued behind the first's.
 // Once the write is let go, both answers arrive in request order with
@@ -435,4 +436,37 @@ func TestPipelinedFewPartitionsAcksOne(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Which produces are pipelined (pipelines), by acks, partition count
+// and bytes per partition: several partitions of small batches, or more
+// than appendWorkers, are; one partition, a few large batches, and
+// acks=0 are not.
+func TestPipelinesChoice(t *testing.T) {
+	ts := startServer(t, "")
+	ts.createTopic(t, "ch", appendWorkers+1, nil)
+	b := ts.Broker()
+	f := func(acks int16, parts, size int, want bool) {
+		t.Helper()
+		var jobs []*produceJob
+		for p := range parts {
+			j := &produceJob{out: &kmsg.ProduceResponseTopicPartition{}, records: make([]byte, size)}
+			j.log = ts.Store().Get("ch", int32(p))
+			jobs = append(jobs, j)
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks = acks
+		if got := b.pipelines(req, jobs); got != want {
+			t.Fatalf("acks %d, %d partitions x %d B: pipelined %v, want %v", acks, parts, size, got, want)
+		}
+	}
+	f(1, 1, 100, false)
+	f(1, 2, 100, true)
+	f(-1, 16, 45<<10, true)
+	f(1, 16, pipelineSmallBytes-1, true)
+	f(1, 16, pipelineSmallBytes, false)
+	f(1, 4, 1<<20, false)
+	f(1, appendWorkers+1, 1<<20, true)
+	f(0, 16, 100, false)
+	f(0, appendWorkers+1, 100, false)
 }
