@@ -128,9 +128,10 @@ import (
 //   was served at a time.
 // * Partitions of one request are appended concurrently (they are
 //   independent logs): by the pool, or on one goroutine per core, the
-//   request goroutine's among them (runAppends). Success fills BaseOffset, LogAppendTime (-1 unless
-//   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
-//   BaseOffset -1, LogStartOffset -1 and (v8+) ErrorMessage.
+//   request goroutine's among them (runAppends). Success fills
+//   BaseOffset, LogAppendTime (-1 unless the topic uses LogAppendTime)
+//   and LogStartOffset (v5+); errors fill BaseOffset -1, LogStartOffset
+//   -1 and (v8+) ErrorMessage.
 
 const produceKey = 0
 
@@ -392,8 +393,8 @@ func hasTransactionalBatch(records []byte) bool {
 }
 
 // runAppends appends every job that passed its prechecks, concurrently
-// when there are several (runAppendsConcurrently): a produce
-// that is not pipelined: one partition, a few large batches, or acks=0.
+// when there are several (runAppendsConcurrently): a produce that is not
+// pipelined (one partition, a few large batches, or acks=0).
 func runAppends(jobs []*produceJob) {
 	var one *produceJob
 	n := 0
