@@ -101,7 +101,8 @@ import (
 // * Pipelining (netio.Pending): when a partition of the request fsyncs
 //   every append (--fsync always), acks=-1 waits for replicas in a
 //   cluster, or (acks 1 or -1) the request appends to more than
-//   appendWorkers (64) partitions, the handler queues the appends in
+//   appendWorkers (64) partitions, or to several of little data each
+//   (below), the handler queues the appends in
 //   request order (Log.SubmitTo; on a cluster leadership in its epoch, as
 //   the append above) and answers Pending; the wait for the fsync, the
 //   write or the high watermark runs while the connection's next produces
@@ -111,7 +112,13 @@ import (
 //   partition.WritePool (half the cores as workers, writePoolWorkers):
 //   while it is behind, a partition's batches from several requests in
 //   flight queue and are written with one pwritev (1,000 partitions x ~5
-//   KB per request: fewer, larger writes). A request whose append fails
+//   KB per request: fewer, larger writes), and a request spawns no
+//   goroutine per partition. So are produces of several partitions of
+//   less than 128 KiB each on average (pipelineSmallBytes; 16 x 100 B
+//   records): a goroutine per partition grew its stack on the append
+//   path, ~5% of the broker's CPU. A request of one partition is
+//   appended in Handle, with no hand-off; a few large batches on one
+//   goroutine per core. A request whose append fails
 //   fails alone, in its place: an idempotent producer's later requests
 //   then fail the sequence check (OUT_OF_ORDER_SEQUENCE_NUMBER), as when
 //   Kafka serves them one at a time. acks=0 produces are not pipelined:
@@ -120,9 +127,11 @@ import (
 //   produces first (dispatch.go: Conn.WaitPending), as when one request
 //   was served at a time.
 // * Partitions of one request are appended concurrently (they are
-//   independent logs). Success fills BaseOffset, LogAppendTime (-1 unless
-//   the topic uses LogAppendTime) and LogStartOffset (v5+); errors fill
-//   BaseOffset -1, LogStartOffset -1 and (v8+) ErrorMessage.
+//   independent logs): by the pool, or on one goroutine per core, the
+//   request goroutine's among them (runAppends). Success fills
+//   BaseOffset, LogAppendTime (-1 unless the topic uses LogAppendTime)
+//   and LogStartOffset (v5+); errors fill BaseOffset -1, LogStartOffset
+//   -1 and (v8+) ErrorMessage.
 
 const produceKey = 0
 
@@ -384,7 +393,8 @@ func hasTransactionalBatch(records []byte) bool {
 }
 
 // runAppends appends every job that passed its prechecks, concurrently
-// when there are several (on at most appendWorkers goroutines).
+// when there are several (runAppendsConcurrently): a produce that is not
+// pipelined (one partition, a few large batches, or acks=0).
 func runAppends(jobs []*produceJob) {
 	var one *produceJob
 	n := 0
@@ -404,7 +414,12 @@ func runAppends(jobs []*produceJob) {
 }
 
 // runAppendsConcurrently appends the n jobs that passed their prechecks
-// on several goroutines.
+// on several goroutines, the caller's among them, each taking the next
+// job in turn: up to appendWorkers jobs on one goroutine per core
+// (GOMAXPROCS), more on appendWorkers. A goroutine per job grew its stack
+// twice on the append path (2 to 8 KiB): 16 partitions x 1 KiB made ~2,800
+// morestacks per 512 MiB, one per core ~260. Under fsync=always each job
+// still gets a goroutine of its own, so that their fsyncs overlap.
 func runAppendsConcurrently(jobs []*produceJob, n int) {
 	todo := make([]*produceJob, 0, n)
 	for _, j := range jobs {
@@ -413,7 +428,7 @@ func runAppendsConcurrently(jobs []*produceJob, n int) {
 		}
 	}
 	var wg sync.WaitGroup
-	if len(todo) <= appendWorkers || anyFlushAlways(todo) {
+	if anyFlushAlways(todo) {
 		for _, j := range todo {
 			wg.Go(j.append)
 		}
@@ -421,13 +436,19 @@ func runAppendsConcurrently(jobs []*produceJob, n int) {
 		return
 	}
 	var next atomic.Int64
-	for range appendWorkers {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
-				todo[i].append()
-			}
-		})
+	work := func() {
+		for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
+			todo[i].append()
+		}
 	}
+	lanes := appendWorkers
+	if len(todo) <= appendWorkers {
+		lanes = min(len(todo), runtime.GOMAXPROCS(0))
+	}
+	for range lanes - 1 {
+		wg.Go(work)
+	}
+	work() // the request goroutine is a lane too
 	wg.Wait()
 }
 
@@ -435,7 +456,8 @@ func runAppendsConcurrently(jobs []*produceJob, n int) {
 // goroutine per partition costs its creation and its stack's growth on the
 // append path, ~10% of the broker's CPU at 1,000 partitions x 1 KiB; 64
 // goroutines, each taking the next partition in turn, keep both cores
-// busy. Under fsync=always every partition still gets its own goroutine
+// busy (such produces are now pipelined unless acks=0). Under
+// fsync=always every partition still gets its own goroutine
 // (anyFlushAlways): their fsyncs then overlap instead of queueing.
 const appendWorkers = 64
 
@@ -451,10 +473,15 @@ func anyFlushAlways(jobs []*produceJob) bool {
 
 // pipelines reports whether the request's appends are split from the wait
 // for their outcome (netio.Pending): when a partition fsyncs every append
-// (the wait is the fsync), acks=all waits for replicas, or more than
-// appendWorkers partitions are appended (the pool may then write each
-// partition's batches of several requests at once). Other produces
-// answer once written, as before (their appends run on several goroutines).
+// (the wait is the fsync), acks=all waits for replicas, more than
+// appendWorkers partitions are appended, or several partitions of less
+// than pipelineSmallBytes each on average. The pool then writes them with
+// no goroutine per partition, and each partition's batches of several
+// requests in flight with one pwritev. A produce to one partition is
+// appended in Handle and answered once written (no hand-off at all); one
+// to a few partitions of large batches (4 x 1 MiB) on one goroutine per
+// core, whose writes overlap on the cores instead of queueing for the
+// pool's worker (pipelined, 4 x 16 KiB records cost ~14% more CPU).
 // acks=0 is never pipelined: a failed acks=0 produce closes the connection
 // with nothing after it read, as Kafka (a pipelined one would fail only in
 // its wait, after the connection's next requests were appended).
@@ -462,7 +489,7 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 	if req.Acks == 0 {
 		return false
 	}
-	n := 0
+	n, size := 0, 0
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue
@@ -472,10 +499,18 @@ func (b *Broker) pipelines(req *kmsg.ProduceRequest, jobs []*produceJob) bool {
 		if (req.Acks == -1 && j.st != nil) || j.log.Config().Flush == partition.FlushAlways {
 			return true
 		}
-		n++
+		n, size = n+1, size+len(j.records)
 	}
-	return n > appendWorkers
+	return n > appendWorkers || (n > 1 && size < n*pipelineSmallBytes)
 }
+
+// pipelineSmallBytes is the average bytes per partition under which a
+// produce of several partitions is pipelined (pipelines): a goroutine per
+// partition costs its creation, its stack's growth on the append path and
+// a wake-up, which at 16 partitions x 100 B records (~45 KB per partition
+// per request) was ~5% of the broker's CPU; at ~1 MB per partition it is
+// lost in the copy.
+const pipelineSmallBytes = 128 << 10
 
 // submitAppends queues every job's records on its log, in order, without
 // waiting (Log.Submit): a later request's appends to the same partition

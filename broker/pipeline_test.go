@@ -3,7 +3,10 @@ package broker
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -365,4 +370,103 @@ func TestPipelinedManyPartitionsAcksOne(t *testing.T) {
 	if got.ErrorCode != 0 || got.Offset != 2*(n-1) {
 		t.Fatalf("ListOffsets of partition %d after the produces: %v offset %d, want %d", badPart, kerr.ErrorForCode(got.ErrorCode), got.Offset, 2*(n-1))
 	}
+}
+
+// A produce of a few partitions of small batches with acks=1 is
+// pipelined too (pipelineSmallBytes: no goroutine per partition, the
+// pool writes): while the first request's
+// write to partition 0 is held in its pwritev, the connection's second
+// request is already handled, its appends queued behind the first's.
+// Once the write is let go, both answers arrive in request order with
+// contiguous offsets. Before, the connection served nothing until every
+// append of the first request was written.
+func TestPipelinedFewPartitionsAcksOne(t *testing.T) {
+	var armed atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sep := string(os.PathSeparator)
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if armed.Load() && op.Kind == errorfs.OpWrite && strings.HasSuffix(op.Path, ".log") &&
+			strings.Contains(op.Path, sep+"few-0"+sep) {
+			once.Do(func() { close(held); <-release })
+		}
+		return nil
+	}))
+	ts := startServer(t, "", func(c *ServerConfig) { c.Store.FS = fsys })
+	ts.createTopic(t, "few", 2, nil)
+	one := ts.Store().Get("few", 1)
+	var submitted atomic.Int32 // appends to few-1 begun
+	hook := func(l *partition.Log) {
+		if l == one {
+			submitted.Add(1)
+		}
+	}
+	produceBeforeAppend.Store(&hook)
+	defer produceBeforeAppend.Store(nil)
+	armed.Store(true)
+	defer once.Do(func() {}) // a failed test does not leave a write held...
+	defer close(release)     // ...nor the writer blocked
+
+	rc := dialRaw(t, ts.addr)
+	req := func(v string) *kmsg.ProduceRequest {
+		r := produceReq(9, 1, "few", 0, makeBatch(noProducer, []byte(v+"-0")))
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = 1, makeBatch(noProducer, []byte(v+"-1"))
+		r.Topics[0].Partitions = append(r.Topics[0].Partitions, rp)
+		return r
+	}
+	a, b := req("a"), req("b")
+	ca := rc.send(a)
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request's write to few-0 never started")
+	}
+	cb := rc.send(b)
+	waitFor(t, "the second request handled while the first's write is held", 10*time.Second,
+		func() bool { return submitted.Load() == 2 })
+	release <- struct{}{}
+	for i, r := range []struct {
+		req  *kmsg.ProduceRequest
+		corr int32
+	}{{a, ca}, {b, cb}} {
+		for _, p := range rc.read(r.req, r.corr).(*kmsg.ProduceResponse).Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.BaseOffset != int64(i) {
+				t.Fatalf("request %d partition %d: %v base %d, want base %d", i, p.Partition, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, i)
+			}
+		}
+	}
+}
+
+// Which produces are pipelined (pipelines), by acks, partition count
+// and bytes per partition: several partitions of small batches, or more
+// than appendWorkers, are; one partition, a few large batches, and
+// acks=0 are not.
+func TestPipelinesChoice(t *testing.T) {
+	ts := startServer(t, "")
+	ts.createTopic(t, "ch", appendWorkers+1, nil)
+	b := ts.Broker()
+	f := func(acks int16, parts, size int, want bool) {
+		t.Helper()
+		var jobs []*produceJob
+		for p := range parts {
+			j := &produceJob{out: &kmsg.ProduceResponseTopicPartition{}, records: make([]byte, size)}
+			j.log = ts.Store().Get("ch", int32(p))
+			jobs = append(jobs, j)
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks = acks
+		if got := b.pipelines(req, jobs); got != want {
+			t.Fatalf("acks %d, %d partitions x %d B: pipelined %v, want %v", acks, parts, size, got, want)
+		}
+	}
+	f(1, 1, 100, false)
+	f(1, 2, 100, true)
+	f(-1, 16, 45<<10, true)
+	f(1, 16, pipelineSmallBytes-1, true)
+	f(1, 16, pipelineSmallBytes, false)
+	f(1, 4, 1<<20, false)
+	f(1, appendWorkers+1, 1<<20, true)
+	f(0, 16, 100, false)
+	f(0, appendWorkers+1, 100, false)
 }

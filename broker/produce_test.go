@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -91,8 +92,8 @@ func TestProduceAcksZeroSendsNothing(t *testing.T) {
 
 // TestProduceManyPartitionsOneRequest: every partition of one request is
 // appended and answered with its own offsets, with fewer partitions than
-// appendWorkers (a goroutine each) and more (shared workers), and under
-// fsync=always (a goroutine each again).
+// appendWorkers and more (both pipelined: small batches), and under
+// fsync=always (a goroutine each).
 func TestProduceManyPartitionsOneRequest(t *testing.T) {
 	f := func(partitions int32, flush partition.FlushPolicy) {
 		t.Helper()
@@ -135,4 +136,42 @@ func TestProduceManyPartitionsOneRequest(t *testing.T) {
 	f(4, partition.FlushNever)
 	f(2*appendWorkers+3, partition.FlushNever)
 	f(appendWorkers+1, partition.FlushAlways)
+}
+
+// TestProduceFewLargePartitionsOneRequest: a request of a few partitions
+// of large batches is not pipelined (pipelineSmallBytes) and is appended
+// on one goroutine per core, the request goroutine's among them: every
+// partition, in three requests, gets its own contiguous offsets, with more
+// partitions than cores and fewer.
+func TestProduceFewLargePartitionsOneRequest(t *testing.T) {
+	f := func(partitions int32) {
+		t.Helper()
+		ts := startServer(t, "")
+		ts.createTopic(t, "big", partitions, nil)
+		rc := dialRaw(t, ts.addr)
+		req := produceReq(9, 1, "big", 0, nil)
+		req.Topics[0].Partitions = nil
+		for p := range partitions {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition = p
+			rp.Records = makeBatch(noProducer, make([]byte, pipelineSmallBytes), []byte{byte(p)})
+			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		}
+		for round := range 3 {
+			resp := rc.roundTrip(req).(*kmsg.ProduceResponse)
+			for i, p := range resp.Topics[0].Partitions {
+				if p.Partition != int32(i) || p.ErrorCode != 0 || p.BaseOffset != int64(2*round) {
+					t.Fatalf("%d partitions, round %d: answer %d is partition %d: %v base %d, want %d",
+						partitions, round, i, p.Partition, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset, 2*round)
+				}
+			}
+		}
+		for p := range partitions {
+			if end := ts.Store().Get("big", p).LogEndOffset(); end != 6 {
+				t.Fatalf("%d partitions: partition %d ends at %d, want 6", partitions, p, end)
+			}
+		}
+	}
+	f(2)
+	f(int32(runtime.GOMAXPROCS(0)) + 3)
 }

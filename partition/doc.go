@@ -280,8 +280,8 @@
 // others if more queued meanwhile. While the workers are behind, each
 // log's queue grows by every request submitted since its last round, so
 // a request of many partitions shares its pwritevs with the requests in
-// flight after it (the broker's produces of more than 64 partitions); a
-// SubmitGroup lets the caller wait once for all its appends.
+// flight after it (the broker's produces of more than 64 partitions, or
+// of several partitions of small batches); a SubmitGroup lets the caller wait once for all its appends.
 //
 // A round holds only what queued while the previous one wrote: the
 // writer never waits for company. Without fsync a small append's pwritev
