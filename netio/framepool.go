@@ -18,6 +18,9 @@ import (
 //
 //   - Frames of 257 B to 256 KiB come from a sync.Pool per power-of-two
 //     class (512 B … 256 KiB); the garbage collector empties those pools.
+//     Frames of 2 KiB or less come from the pools only when the Handler
+//     recycles them (FrameRecycler); others are plain allocations of
+//     their own size, as before.
 //     The pools hold each buffer's base address (an unsafe.Pointer fits
 //     in an interface without an allocation), so that recycling a frame
 //     allocates nothing either: with 100 connections of one 512 B record
@@ -130,7 +133,9 @@ func newFrame(n int, mapped bool) []byte {
 		return make([]byte, n)
 	}
 	c := frameClass(n)
-	if c < 0 {
+	if c < 0 || !mapped && n <= 2<<10 {
+		// A small frame nobody recycles is a plain allocation of its
+		// own size: a pooled one would only round it up.
 		return make([]byte, n)
 	}
 	if p, ok := framePools[c-minFrameClass].Get().(unsafe.Pointer); ok {

@@ -58,6 +58,17 @@ func TestRecycleFrame(t *testing.T) {
 	if c := newFrame(100, true); cap(c) != 100 {
 		t.Fatalf("frames of 256 B or less are plain allocations: cap %d", cap(c))
 	}
+	if c := newFrame(600, false); cap(c) != 600 {
+		t.Fatalf("a small frame nobody recycles is a plain allocation: cap %d", cap(c))
+	}
+	d := newFrame(600, true)
+	if cap(d) != 1024 {
+		t.Fatalf("a small recycled frame: cap %d, want its class's 1024", cap(d))
+	}
+	RecycleFrame(d)
+	if allocs := testing.AllocsPerRun(100, func() { RecycleFrame(newFrame(600, true)) }); allocs != 0 {
+		t.Fatalf("%v allocations to take and recycle a pooled frame, want 0", allocs)
+	}
 }
 
 // Large frames share one free list: a frame takes the smallest free
