@@ -61,7 +61,8 @@ func (pc *produceCall) reset() bool {
 }
 
 // decode decodes a Produce body (header h) into pc.req, reusing its
-// topics slice.
+// topics, their partitions and names (decodeProduceReusing), or with
+// kmsg where that declines.
 func (pc *produceCall) decode(h header, body []byte) error {
 	pc.req = kmsg.ProduceRequest{Version: h.version, Topics: pc.req.Topics[:0]}
 	if pc.req.IsFlexible() {
@@ -70,6 +71,10 @@ func (pc *produceCall) decode(h header, body []byte) error {
 			return err
 		}
 	}
+	if decodeProduceReusing(&pc.req, body) {
+		return nil
+	}
+	pc.req = kmsg.ProduceRequest{Version: h.version, Topics: pc.req.Topics[:0]}
 	if err := pc.req.ReadFrom(body); err != nil {
 		return errClose("cannot decode api key %d v%d: %v", h.key, h.version, err)
 	}

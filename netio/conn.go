@@ -62,6 +62,10 @@ type conn struct {
 	mu struct {
 		sync.Mutex
 		frames [][]byte // dispatched, not yet handed to the Handler
+		// frameBuf is the head of frames' array: frames starts there
+		// again once it is empty (nextFrame takes frames[0] by slicing,
+		// which would otherwise use up the array and reallocate it).
+		frameBuf [][]byte
 		// scans holds the FrameScan of frames in frames that have one,
 		// by the address of their first byte.
 		scans     map[*byte]FrameScan
@@ -698,7 +702,14 @@ func (c *conn) deliverScanned(frame []byte, scan FrameScan) {
 		RecycleFrame(frame)
 		return
 	}
+	if len(c.mu.frames) == 0 {
+		c.mu.frames = c.mu.frameBuf[:0]
+	}
+	before := cap(c.mu.frames)
 	c.mu.frames = append(c.mu.frames, frame)
+	if cap(c.mu.frames) != before { // a new array: frames is its head
+		c.mu.frameBuf = c.mu.frames[:0]
+	}
 	if scan != nil && len(frame) > 0 {
 		if c.mu.scans == nil {
 			c.mu.scans = make(map[*byte]FrameScan)
@@ -718,6 +729,7 @@ func (c *conn) dropFrames() {
 	c.mu.reqDone = true
 	frames := c.mu.frames
 	c.mu.frames = nil // still charged: onClose refunds everything
+	c.mu.frameBuf = nil
 	clear(c.mu.scans)
 	c.checkDrainedLocked()
 	c.mu.Unlock()

@@ -296,9 +296,9 @@
 // small buffers. Bytes of file regions are not in memory: they
 // count against the budget but are sent from the page cache.
 //
-// Frame memory (framepool.go), per frame: a frame of n bytes up to 256 KiB
-// takes n rounded up to a power of two (at least 4 KiB) from a sync.Pool
-// on the Go heap; a larger one that the Handler recycles (FrameRecycler)
+// Frame memory (framepool.go), per frame: a frame of 257 B up to 256 KiB
+// takes n rounded up to a power of two (at least 512 B) from a sync.Pool
+// on the Go heap (a frame of 256 B or less is a plain allocation); a larger one that the Handler recycles (FrameRecycler)
 // is an anonymous mapping of n rounded up to an eighth of its power of
 // two (at most 12.5% more), whose pages become resident only as the
 // request's bytes are read into it; other large frames are plain heap

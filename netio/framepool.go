@@ -16,8 +16,16 @@ import (
 // nothing it keeps refers to any part of it — hands it back with
 // RecycleFrame.
 //
-//   - Frames of 2 KiB+1 to 256 KiB come from a sync.Pool per power-of-two
-//     class (4 KiB … 256 KiB); the garbage collector empties those pools.
+//   - Frames of 257 B to 256 KiB come from a sync.Pool per power-of-two
+//     class (512 B … 256 KiB); the garbage collector empties those pools.
+//     Frames of 2 KiB or less come from the pools only when the Handler
+//     recycles them (FrameRecycler); others are plain allocations of
+//     their own size, as before.
+//     The pools hold each buffer's base address (an unsafe.Pointer fits
+//     in an interface without an allocation), so that recycling a frame
+//     allocates nothing either: with 100 connections of one 512 B record
+//     per request, the frame was most of the bytes the broker allocated
+//     (docs/BENCHMARKS.md, issue 19, branch conns100).
 //   - Larger frames the Handler promised to recycle (FrameRecycler) are
 //     mapped outside the Go heap (anonymous mmap), sized up to the next
 //     eighth of their power of two (a 4.5 MiB request takes 5 MiB, not
@@ -37,7 +45,7 @@ import (
 //     the wrong sizes mapped 39–42 MiB for 26–32 MiB in use.
 //   - Other frames over 256 KiB (a Handler that does not recycle them) are
 //     plain allocations, left to the garbage collector.
-//   - Frames of 2 KiB or less are plain allocations, never pooled.
+//   - Frames of 256 B or less are plain allocations, never pooled.
 //
 // Why outside the heap: the garbage collector lets the heap grow to
 // twice what is live (GOGC=100) before it collects, so on the heap every
@@ -54,7 +62,7 @@ import (
 // trims the free list). A frame whose Handler panicked is never handed back: it
 // stays counted in use (FrameMemory) and mapped.
 const (
-	minFrameClass = 12 // 4 KiB
+	minFrameClass = 9  // 512 B
 	maxFrameClass = 18 // 256 KiB: larger frames are mapped or plain
 )
 
@@ -125,11 +133,13 @@ func newFrame(n int, mapped bool) []byte {
 		return make([]byte, n)
 	}
 	c := frameClass(n)
-	if c < 0 {
+	if c < 0 || !mapped && n <= 2<<10 {
+		// A small frame nobody recycles is a plain allocation of its
+		// own size: a pooled one would only round it up.
 		return make([]byte, n)
 	}
-	if p, ok := framePools[c-minFrameClass].Get().(*[]byte); ok {
-		return (*p)[:n]
+	if p, ok := framePools[c-minFrameClass].Get().(unsafe.Pointer); ok {
+		return unsafe.Slice((*byte)(p), 1<<c)[:n]
 	}
 	return make([]byte, n, 1<<c)
 }
@@ -345,6 +355,5 @@ func RecycleFrame(frame []byte) {
 	if c == 0 || c&(c-1) != 0 || frameClass(c) != bits.Len(uint(c-1)) {
 		return
 	}
-	b := frame[:0]
-	framePools[bits.Len(uint(c-1))-minFrameClass].Put(&b)
+	framePools[bits.Len(uint(c-1))-minFrameClass].Put(unsafe.Pointer(unsafe.SliceData(frame)))
 }

@@ -13,7 +13,10 @@ func TestFrameClasses(t *testing.T) {
 		}
 	}
 	f(0, -1)
-	f(2048, -1)
+	f(256, -1)
+	f(257, 9)
+	f(600, 10)
+	f(2048, 11)
 	f(2049, 12)
 	f(4096, 12)
 	f(4097, 13)
@@ -53,7 +56,18 @@ func TestRecycleFrame(t *testing.T) {
 	RecycleFrame(make([]byte, 5000)) // not a power-of-two capacity: ignored
 	RecycleFrame(nil)
 	if c := newFrame(100, true); cap(c) != 100 {
-		t.Fatalf("small frames are plain allocations: cap %d", cap(c))
+		t.Fatalf("frames of 256 B or less are plain allocations: cap %d", cap(c))
+	}
+	if c := newFrame(600, false); cap(c) != 600 {
+		t.Fatalf("a small frame nobody recycles is a plain allocation: cap %d", cap(c))
+	}
+	d := newFrame(600, true)
+	if cap(d) != 1024 {
+		t.Fatalf("a small recycled frame: cap %d, want its class's 1024", cap(d))
+	}
+	RecycleFrame(d)
+	if allocs := testing.AllocsPerRun(100, func() { RecycleFrame(newFrame(600, true)) }); allocs != 0 {
+		t.Fatalf("%v allocations to take and recycle a pooled frame, want 0", allocs)
 	}
 }
 
