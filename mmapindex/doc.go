@@ -34,6 +34,14 @@
 // its entries and maps it read-only; Close trims, unmaps and closes. An
 // index opened with maxBytes == 0 is mapped read-only at its size.
 //
+// An index may have no file at all (Absent): NewOffsetIndexFS for a file
+// the caller knows is not there, OpenOffsetIndexLazyFS for one that may
+// not be. It is empty; lookups, Sync, Trim, TruncateTo and Close touch no
+// file and RenameTo only moves its path; a writable one's first Append
+// creates, preallocates and maps the file (a read-only one stays empty).
+// So a segment that never gets an entry (package partition: less than
+// index.interval.bytes appended) costs no index file and no mapping.
+//
 // Files: the Open*IndexFS variants open, preallocate, truncate and fsync
 // through a vfs.FS (so tests can fail those calls); the mapping itself uses
 // the file's descriptor, and entries are written through it. No index holds

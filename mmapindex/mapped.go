@@ -30,6 +30,11 @@ type mapped struct {
 	werr       error // sticky: a failed TruncateTo; returned by every later call
 	fresh      bool  // the file was empty at open: no entries to count
 	written    int64 // the file's size at open, before preallocation
+	// absent: there is no file (a segment's index before its first entry):
+	// no entries, no mapping; with maxBytes > 0 the first append creates,
+	// preallocates and maps the file.
+	absent   bool
+	maxBytes int
 }
 
 // orderError is an Append out of order; it wraps ErrOrder.
@@ -54,12 +59,34 @@ func (e *orderError) Unwrap() error { return ErrOrder }
 // continues reports whether entry i (> 0) extends the run ending at i-1.
 type continues func(m []byte, i int) bool
 
-func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int, cont continues) error {
+// How open treats a file that does not exist.
+const (
+	missingCreate = iota // create it (writable) or fail (read-only)
+	missingAbsent        // an absent index (see mapped.absent)
+	knownAbsent          // the caller knows there is none: no lookup
+)
+
+func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int, cont continues, missing int) error {
 	if maxBytes < 0 {
 		return fmt.Errorf("cannot open index %q: negative maxBytes %d", path, maxBytes)
 	}
-	x.fs, x.path, x.base, x.esize = vfs.Or(fsys), path, base, esize
+	x.fs, x.path, x.base, x.esize, x.maxBytes = vfs.Or(fsys), path, base, esize, maxBytes
+	if missing == knownAbsent {
+		x.absent = true
+		return nil
+	}
+	if missing == missingAbsent && maxBytes > 0 {
+		// Opened writable, the file would be created: look first.
+		if _, err := x.fs.Stat(path); vfs.IsNotExist(err) {
+			x.absent = true
+			return nil
+		}
+	}
 	if err := x.openFile(maxBytes); err != nil {
+		if missing == missingAbsent && vfs.IsNotExist(err) {
+			x.absent = true
+			return nil
+		}
 		return fmt.Errorf("cannot open index %q: %w", path, err)
 	}
 	if x.fresh {
@@ -98,11 +125,36 @@ func (x *mapped) openFile(maxBytes int) error {
 	return err
 }
 
+// create makes the file of an absent writable index: created (emptied
+// if a leftover is there), preallocated and mapped. On failure the index
+// stays absent (a leftover file holds no entry: zeros or nothing).
+func (x *mapped) create() error {
+	f, err := x.fs.Create(x.path)
+	if err != nil {
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	err = x.mapFile(f, x.maxBytes)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		x.unmap()
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	x.absent, x.fdWritable = false, true
+	return nil
+}
+
 // renameTo renames the file to path; the index is at path afterwards
-// even if the file was gone, so that it never reopens the old name.
+// even if the file was gone, so that it never reopens the old name. An
+// absent index only changes its path (its first append, if any, creates
+// the file there).
 func (x *mapped) renameTo(path string) error {
 	old := x.path
 	x.path = path
+	if x.absent {
+		return nil
+	}
 	if err := x.fs.Rename(old, path); err != nil {
 		return fmt.Errorf("cannot rename index %q to %q: %w", old, path, err)
 	}
@@ -236,6 +288,9 @@ func allZero(b []byte) bool {
 func (x *mapped) entries() int { return int(x.n.Load()) }
 
 func (x *mapped) capacity() int {
+	if x.absent {
+		return int(x.roundDown(int64(x.maxBytes))) / x.esize
+	}
 	if !x.rw {
 		return x.entries()
 	}
@@ -254,6 +309,11 @@ func (x *mapped) checkRoom() error {
 	}
 	if x.closed {
 		return fmt.Errorf("index %q: append after close", x.path)
+	}
+	if x.absent && x.maxBytes > 0 {
+		if err := x.create(); err != nil {
+			return err
+		}
 	}
 	if x.isFull() {
 		return fmt.Errorf("index %q: %d entries: %w", x.path, x.entries(), ErrFull)

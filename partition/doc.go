@@ -306,10 +306,13 @@
 // that writes a file into it, and the first fsync in it also fsyncs its
 // partition.metadata and the data directory (lazydir.go):
 //
-//	CreateLogsLazy        first append (or an index, the epoch checkpoint,
-//	  (memory only)         TruncateFullyAndStartAt)
+//	CreateLogsLazy        first append (or the epoch checkpoint,
+//	  (memory only)         TruncateFullyAndStartAt, a first index entry)
 //	      │                     │ mkdir <dir>.<id>-new, partition.metadata,
-//	      │                     │ rename to <dir>: Kafka's layout from here
+//	      │                     │ rename to <dir>: Kafka's layout from here;
+//	      │                     │ then <base>.log (no .index, .timeindex:
+//	      │                     │ made by the segment's first index entry,
+//	      │                     │ after index.interval.bytes, below)
 //	      ▼                     ▼
 //	  no directory ───────▶ directory, not durable ──first fsync──▶ durable
 //	  (deleted: nothing       (kill -9: kept by the     (.log, partition.metadata,
@@ -326,13 +329,32 @@
 // mappings of its indexes, whose files are closed once mapped and reopened
 // by path to trim or fsync (package mmapindex), except a new log's first
 // segment, which has no file at all until its first append (or an unclean
-// start's recovery) creates its .log and creates, preallocates and maps its
-// indexes: a 1,000-partition topic is created without 1,000 .log files and
-// 2,000 index files of 10 MiB and their mappings (and, by CreateLogsLazy,
-// without its 1,000 directories). That .log's first fsync
-// also fsyncs the partition directory, so its name is as durable as its
-// bytes; a partition never written has no .log, and a start leaves it so
-// (its indexes, if a crash left them behind, are removed). An
+// start's recovery) creates its .log: a 1,000-partition topic is created
+// without 1,000 .log files (and, by CreateLogsLazy, without its 1,000
+// directories). That .log's first fsync also fsyncs the partition
+// directory, so its name is as durable as its bytes; a partition never
+// written has no .log, and a start leaves it so (its indexes, if a crash
+// left them behind, are removed).
+//
+// A segment's .index and .timeindex are created (preallocated to
+// segment.index.bytes and mapped) by its first index entry, which is due
+// once more than index.interval.bytes (4096) were appended to it, not when
+// the segment is made: a segment that got less has neither file nor
+// mapping, and its indexes are Absent (mmapindex), empty wherever they are
+// read: a lookup scans its .log from the start (at most about 4 KiB), a
+// truncation, roll, recovery or rename for deletion has nothing to cut,
+// trim, rebuild or rename (recovery creates the files only if its rebuild
+// adds an entry). Its largest timestamp, which a sealed segment's final
+// time-index entry would keep, is read from its batch headers when its
+// indexes are opened from disk (clean start, a reader after the idle
+// sweep), so ListOffsets by timestamp and retention.ms see it after a
+// restart; a seal adds no final entry to an index without a file. So
+// 1,000 partitions' first 4 MiB make 1,000 .log files, not 3,000 files,
+// 2,000 preallocations and 2,000 mappings. Kafka opening such a
+// directory rebuilds the missing indexes (its recovery of a segment whose
+// .index is missing). The index files' directory entries are not fsync'd
+// of their own (nor are a rolled segment's): indexes are rebuilt or, when
+// missing, Absent, which is always right. An
 // inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle

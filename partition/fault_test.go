@@ -59,8 +59,8 @@ func TestCloseFsyncsEveryDirtyLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p < 2 {
-			mustAppend(t, l, batch(3, 50, 1))
+		if p < 2 { // 6 KiB: past index.interval.bytes, so the segment has index files
+			mustAppend(t, l, batch(3, 2000, 1))
 		}
 	}
 	fs.Reset()

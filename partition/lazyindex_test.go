@@ -1,12 +1,21 @@
 package partition
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 // TestNewLogCreatesIndexesOnFirstAppend: a new log's first segment has no
-// index files until its first append, also when reopened clean; reopened
+// index files until its first index entry (here its first append, of 10
+// KiB), also when reopened clean; reopened
 // clean or after a crash (unclean, recovery rebuilds the indexes), appends
 // and reads work and the indexes agree with the log (verifyDir).
 func TestNewLogCreatesIndexesOnFirstAppend(t *testing.T) {
@@ -49,6 +58,7 @@ func TestReaderOpensIndexesOfSegmentRenamedForDeletion(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
 	cfg := DefaultConfig()
 	cfg.SegmentBytes = 4 << 10
+	cfg.IndexIntervalBytes = 1000 // index entries (and so index files) in every segment
 	l := openTest(t, dir, cfg, true, 0, nil)
 	for range 20 {
 		mustAppend(t, l, batch(4, 200, 1000))
@@ -90,4 +100,161 @@ func TestReaderOpensIndexesOfSegmentRenamedForDeletion(t *testing.T) {
 	if exists(deleted) {
 		t.Fatal("the .deleted index outlived the last reference")
 	}
+}
+
+// TestSmallSegmentsHaveNoIndexFiles: segments that got less than
+// index.interval.bytes have no .index or .timeindex (no entry was due),
+// sealed or active, and the log answers as if they were empty indexes:
+// OffsetForTimestamp for every batch's timestamp, MaxTimestamp, a read at
+// every offset, and retention by batch timestamp (not the files' mtime),
+// in the first run, after a clean restart and after a kill -9.
+func TestSmallSegmentsHaveNoIndexFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t-0")
+	t.Cleanup(func() { verifyDir(t, dir) })
+	cfg := testConfig()
+	cfg.SegmentBytes = 1500 // three ~450-byte batches a segment: 3.3 segments
+	const n = 10
+	ts0 := int64(1_000_000) // 1970: older than any retention
+	l := openTest(t, dir, cfg, true, 0, nil)
+	for i := range n {
+		mustAppend(t, l, batch(1, 380, ts0+int64(i)*1000))
+	}
+	check := func(when string, l *Log, n int64) {
+		t.Helper()
+		if l.Segments() < 3 {
+			t.Fatalf("%s: %d segments, want at least 3", when, l.Segments())
+		}
+		idx, _ := filepath.Glob(filepath.Join(dir, "*index"))
+		if len(idx) != 0 {
+			t.Fatalf("%s: index files %v, but no segment got %d bytes", when, idx, cfg.IndexIntervalBytes)
+		}
+		for i := range n {
+			for _, ts := range []int64{ts0 + i*1000, ts0 + i*1000 - 999} {
+				off, got, ok, err := l.OffsetForTimestamp(ts)
+				if err != nil || !ok || off != i || got != ts0+i*1000 {
+					t.Fatalf("%s: OffsetForTimestamp(%d) = %d, %d, %v, %v; want %d, %d", when, ts, off, got, ok, err, i, ts0+i*1000)
+				}
+			}
+			res, err := l.Read(i, 1, true)
+			if err != nil || len(res.Regions) == 0 {
+				t.Fatalf("%s: Read(%d): %v, %d regions", when, i, err, len(res.Regions))
+			}
+			got := readAll(t, l, i)
+			if int64(len(got)) != n-i || got[0].BaseOffset != i {
+				t.Fatalf("%s: from %d read %d batches starting at %d", when, i, len(got), got[0].BaseOffset)
+			}
+		}
+		if _, _, ok, err := l.OffsetForTimestamp(ts0 + n*1000); ok || err != nil {
+			t.Fatalf("%s: OffsetForTimestamp past the newest: ok %v, %v", when, ok, err)
+		}
+		if off, ts, ok, err := l.MaxTimestamp(); err != nil || !ok || off != n-1 || ts != ts0+(n-1)*1000 {
+			t.Fatalf("%s: MaxTimestamp = %d, %d, %v, %v; want %d, %d", when, off, ts, ok, err, n-1, ts0+(n-1)*1000)
+		}
+	}
+	check("first run", l, n)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTest(t, dir, cfg, true, n, nil)
+	check("clean restart", l, n)
+	mustAppend(t, l, batch(1, 380, ts0+n*1000)) // unflushed when killed
+	crash(l)
+	l = openTest(t, dir, cfg, false, n, nil)
+	defer l.Close()
+	check("kill -9 and restart", l, n+1)
+	// Retention follows the batch timestamps (1970) read from the
+	// headers, not the files' modification times (now).
+	segs := l.Segments()
+	deleted, err := l.ApplyRetention(time.Now())
+	if err != nil || deleted != segs-1 {
+		t.Fatalf("retention deleted %d of %d segments (%v), want every inactive one", deleted, segs, err)
+	}
+}
+
+// TestFirstIndexEntryCrashAtEveryStep fails each mutating filesystem call
+// of the append that adds a segment's first index entry (creating,
+// preallocating and mapping its .index and .timeindex) in turn, the state
+// a kill -9 just before it leaves, abandons the log and reopens it after
+// an unclean shutdown: it holds the batches before that append, with or
+// without it, its indexes (absent, empty, preallocated or written) agree
+// with the .log, and the next appends index as usual.
+func TestFirstIndexEntryCrashAtEveryStep(t *testing.T) {
+	cfg := testConfig()
+	small := batch(2, 500, 1000) // 1 KiB: no index entry due
+	big := batch(5, 1000, 2000)  // 5 KiB: the first entry
+	run := func(dir string, inj errorfs.Injector, armed *atomic.Bool) (*errorfs.FS, error) {
+		fsys := errorfs.Wrap(vfs.Default, inj).SkipSyncs()
+		l := openTestFS(t, dir, cfg, true, 0, fsys)
+		mustAppend(t, l, small)
+		mustAppend(t, l, small)
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		fsys.Reset()
+		armed.Store(true)
+		_, err := l.Append(big)
+		crash(l)
+		return fsys, err
+	}
+	var never atomic.Bool
+	counted, err := run(filepath.Join(t.TempDir(), "count-0"), nil, &never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := counted.Ops()
+	t.Logf("mutating calls of the append: %v", ops)
+	created := 0
+	for _, op := range ops {
+		if op.Kind == errorfs.OpCreate && strings.HasSuffix(op.Path, "index") {
+			created++
+		}
+	}
+	if created != 2 {
+		t.Fatalf("the append created %d index files, want 2: %v", created, ops)
+	}
+	for k := 1; k <= len(ops); k++ {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("k%d-0", k))
+		var seen atomic.Int32
+		var armed atomic.Bool
+		inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if armed.Load() && seen.Add(1) == int32(k) {
+				return syscall.EIO
+			}
+			return nil
+		})
+		_, aerr := run(dir, inj, &armed)
+		if aerr == nil {
+			t.Fatalf("k=%d (%v): the append succeeded", k, ops[k-1])
+		}
+		l := openTest(t, dir, cfg, false, 4, nil)
+		if end := l.LogEndOffset(); end != 4 && end != 9 {
+			t.Fatalf("k=%d (%v): log end %d after the restart, want 4 or 9", k, ops[k-1], end)
+		}
+		for range 3 {
+			mustAppend(t, l, big)
+		}
+		if got := readAll(t, l, 0); len(got) < 5 || got[0].BaseOffset != 0 {
+			t.Fatalf("k=%d: read %d batches", k, len(got))
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		verifyDir(t, dir)
+		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+			if !exists(fileName(dir, 0, suffix)) {
+				t.Fatalf("k=%d: no %s after 15 KiB more", k, suffix)
+			}
+		}
+	}
+}
+
+// openTestFS is openTest through fsys.
+func openTestFS(t testing.TB, dir string, cfg Config, clean bool, rp int64, fsys vfs.FS) *Log {
+	t.Helper()
+	l, err := openLog(dir, openOptions{topic: "t", partition: 0, cfg: cfg, recoveryPoint: rp, logStart: -1,
+		clean: clean, logger: quietLogger(), fs: fsys})
+	if err != nil {
+		t.Fatalf("openLog: %v", err)
+	}
+	return l
 }

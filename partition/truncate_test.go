@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -208,35 +209,52 @@ func TestTruncateFully(t *testing.T) {
 // .deleted names: closed by the old name, their trim cut the new
 // segment's preallocated, mapped .index to the old entry count (none),
 // and the next index entry's write faulted (SIGBUS), killing the broker
-// (TestNemesis/rf3).
+// (TestNemesis/rf3). The old segment got an index entry, so its index
+// files exist and recovery maps them; the new one creates its own at its
+// first entry, at the same names, while the old ones are still open.
 func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 	cfg := testConfig()
 	ts := int64(1_700_000_000_000)
 	dir := filepath.Join(t.TempDir(), "t-0")
 	l := openTest(t, dir, cfg, true, 0, nil)
-	mustAppend(t, l, batch(2, 20, ts)) // 0-1: under index.interval.bytes, no index entry
+	mustAppend(t, l, batch(2, 20, ts))
+	mustAppend(t, l, batch(5, 1000, ts)) // past index.interval.bytes: an entry, so index files
 	crash(l)
 	l = openTest(t, dir, cfg, false, -1, nil) // recovery opens the indexes, writable
 	defer func() { l.Close() }()
+	old := l.active()
+	if old.idx.offsets == nil || old.idx.offsets.Absent() || old.idx.times.Absent() {
+		t.Fatal("the old segment's indexes are not open with files: the test proves nothing")
+	}
+	// A reader holds the old segment: its indexes close (and trim) only
+	// after the new segment made its own files.
+	pinned, _ := l.pinAll()
 	if err := l.TruncateTo(0); err != nil {
 		t.Fatal(err)
 	}
-	want := int64(cfg.SegmentIndexBytes / mmapindex.OffsetEntrySize * mmapindex.OffsetEntrySize)
-	for _, name := range []string{"00000000000000000000.index", "00000000000000000000.timeindex"} {
-		if name == "00000000000000000000.timeindex" {
-			want = int64(cfg.SegmentIndexBytes / mmapindex.TimeEntrySize * mmapindex.TimeEntrySize)
-		}
-		fi, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Size() != want {
-			t.Fatalf("%s of the new segment is %d bytes after the truncation, want %d (preallocated and mapped): "+
-				"the deleted segment's index trimmed it", name, fi.Size(), want)
+	idx := []string{filepath.Join(dir, "00000000000000000000.index"), filepath.Join(dir, "00000000000000000000.timeindex")}
+	for _, p := range idx {
+		if exists(p) {
+			t.Fatalf("%s exists after the truncation: the new segment has no index entry yet", p)
 		}
 	}
 	for range 20 { // 20 KiB: index entries every index.interval.bytes (4 KiB)
 		mustAppend(t, l, batch(5, 200, ts))
+	}
+	releaseAll(pinned)
+	want := int64(cfg.SegmentIndexBytes / mmapindex.OffsetEntrySize * mmapindex.OffsetEntrySize)
+	for _, p := range idx {
+		if strings.HasSuffix(p, ".timeindex") {
+			want = int64(cfg.SegmentIndexBytes / mmapindex.TimeEntrySize * mmapindex.TimeEntrySize)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != want {
+			t.Fatalf("%s of the new segment is %d bytes, want %d (preallocated and mapped): "+
+				"the deleted segment's index trimmed it", p, fi.Size(), want)
+		}
 	}
 	end := l.LogEndOffset()
 	if err := l.Close(); err != nil {
