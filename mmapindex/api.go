@@ -45,10 +45,11 @@ func OpenOffsetIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int)
 }
 
 // OpenOffsetIndexLazyFS is OpenOffsetIndexFS, except that a missing file
-// is not created (nor an error): the index is Absent, empty until its
-// first Append creates, preallocates and maps the file (writable,
-// maxBytes > 0) or for good (read-only). A writable open looks for the
-// file first (a stat).
+// is not created (nor an error): the index is Absent (see the package
+// doc: writable, it keeps its first entries in memory and creates the
+// file past them or at Trim; read-only, it is empty). A writable open
+// looks for the file first (a stat). An Append that grows the buffer or
+// creates the file must not run concurrently with lookups.
 func OpenOffsetIndexLazyFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
 	return openOffsetIndex(fsys, path, baseOffset, maxBytes, missingAbsent)
 }
@@ -61,8 +62,7 @@ func NewOffsetIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) 
 }
 
 // Absent reports whether the index has no file (OpenOffsetIndexLazyFS,
-// NewOffsetIndexFS): it holds no entry, and Sync, Trim, TruncateTo and
-// Close touch no file; RenameTo only moves its path.
+// NewOffsetIndexFS): its entries, if any, are in memory.
 func (x *OffsetIndex) Absent() bool { return x.absent }
 
 // Append adds (offset, pos); offset must exceed the last entry's (ErrOrder)

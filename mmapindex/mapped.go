@@ -30,12 +30,24 @@ type mapped struct {
 	werr       error // sticky: a failed TruncateTo; returned by every later call
 	fresh      bool  // the file was empty at open: no entries to count
 	written    int64 // the file's size at open, before preallocation
-	// absent: there is no file (a segment's index before its first entry):
-	// no entries, no mapping; with maxBytes > 0 the first append creates,
-	// preallocates and maps the file.
+	// absent: there is no file. m is then a heap buffer (or nil) holding
+	// the entries appended so far (writable, maxBytes > 0), grown up to
+	// memMaxEntries; the append past that, or a trim (a roll, Close),
+	// creates the file (see create, materialize).
 	absent   bool
 	maxBytes int
+	renamed  bool // renameTo was called: Close of an absent index creates nothing
 }
+
+// An absent writable index keeps its first entries in memory, and creates
+// its file at the append past memMaxEntries or at Trim (a segment's roll,
+// or Close): a partition's first few MiB cost no index file, and one that
+// never gets that far before a roll or a restart pays for the file once,
+// sized to its entries, instead of preallocating and mapping 10 MiB.
+const (
+	memFirstEntries = 16
+	memMaxEntries   = 512 // a 4 KiB page of offset entries: ~2 MiB of log at index.interval.bytes 4096
+)
 
 // orderError is an Append out of order; it wraps ErrOrder.
 type orderError struct {
@@ -129,19 +141,74 @@ func (x *mapped) openFile(maxBytes int) error {
 // if a leftover is there), preallocated and mapped. On failure the index
 // stays absent (a leftover file holds no entry: zeros or nothing).
 func (x *mapped) create() error {
+	mem := x.m
 	f, err := x.fs.Create(x.path)
 	if err != nil {
 		return fmt.Errorf("cannot create index %q: %w", x.path, err)
 	}
+	x.m = nil
 	err = x.mapFile(f, x.maxBytes)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		x.unmap()
 		err = cerr
 	}
 	if err != nil {
+		x.m, x.rw = mem, false
 		return fmt.Errorf("cannot create index %q: %w", x.path, err)
 	}
+	copy(x.m, mem[:x.entries()*x.esize])
 	x.absent, x.fdWritable = false, true
+	return nil
+}
+
+// materialize writes an absent index's buffered entries into a new file
+// of their size, mapped read-only (a trim: the index is sealed). With no
+// entry it stays absent: no file.
+func (x *mapped) materialize() error {
+	n := x.entries()
+	if n == 0 {
+		x.m, x.maxBytes = nil, 0
+		return nil
+	}
+	mem := x.m[:n*x.esize]
+	err := func() error {
+		f, err := x.fs.Create(x.path)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(mem)
+		if err == nil {
+			err = x.mapLocked(f, int64(len(mem)), false)
+		}
+		if cerr := f.Close(); err == nil && cerr != nil {
+			x.unmap()
+			err = cerr
+		}
+		return err
+	}()
+	if err != nil {
+		x.m, x.rw = mem, false
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	x.absent, x.fdWritable, x.maxBytes = false, true, 0
+	return nil
+}
+
+// grow makes room for another entry in an absent index's buffer, or
+// creates its file once the buffer holds memMaxEntries.
+func (x *mapped) grow() error {
+	n := x.entries()
+	limit := int(x.roundDown(int64(x.maxBytes))) / x.esize
+	if n < len(x.m)/x.esize || n >= limit {
+		return nil // room, or full (ErrFull follows)
+	}
+	if n >= memMaxEntries {
+		return x.create()
+	}
+	c := min(max(2*n, memFirstEntries), memMaxEntries, limit)
+	buf := make([]byte, c*x.esize)
+	copy(buf, x.m)
+	x.m = buf
 	return nil
 }
 
@@ -153,6 +220,7 @@ func (x *mapped) renameTo(path string) error {
 	old := x.path
 	x.path = path
 	if x.absent {
+		x.renamed = true
 		return nil
 	}
 	if err := x.fs.Rename(old, path); err != nil {
@@ -254,6 +322,10 @@ func (x *mapped) unmap() error {
 	if x.m == nil {
 		return nil
 	}
+	if x.absent { // a heap buffer
+		x.m, x.rw = nil, false
+		return nil
+	}
 	err := x.m.Unmap()
 	x.m, x.rw = nil, false
 	return err
@@ -289,7 +361,7 @@ func (x *mapped) entries() int { return int(x.n.Load()) }
 
 func (x *mapped) capacity() int {
 	if x.absent {
-		return int(x.roundDown(int64(x.maxBytes))) / x.esize
+		return int(x.roundDown(int64(x.maxBytes))) / x.esize // the buffer grows up to it
 	}
 	if !x.rw {
 		return x.entries()
@@ -311,7 +383,7 @@ func (x *mapped) checkRoom() error {
 		return fmt.Errorf("index %q: append after close", x.path)
 	}
 	if x.absent && x.maxBytes > 0 {
-		if err := x.create(); err != nil {
+		if err := x.grow(); err != nil {
 			return err
 		}
 	}
@@ -446,6 +518,13 @@ func (x *mapped) trim() error {
 	if x.closed || x.werr != nil {
 		return x.werr
 	}
+	if x.absent {
+		if err := x.materialize(); err != nil {
+			x.werr = err
+			return err
+		}
+		return nil
+	}
 	if !x.rw {
 		return nil
 	}
@@ -459,6 +538,10 @@ func (x *mapped) trim() error {
 func (x *mapped) close() error {
 	if x.closed {
 		return nil
+	}
+	if x.absent && x.renamed { // renamed for deletion: no file to write
+		x.n.Store(0)
+		x.unmap()
 	}
 	if x.rw && !x.exists() {
 		// Renamed away for deletion (a torn tail's later segments, an

@@ -307,12 +307,12 @@
 // partition.metadata and the data directory (lazydir.go):
 //
 //	CreateLogsLazy        first append (or the epoch checkpoint,
-//	  (memory only)         TruncateFullyAndStartAt, a first index entry)
+//	  (memory only)         TruncateFullyAndStartAt)
 //	      │                     │ mkdir <dir>.<id>-new, partition.metadata,
 //	      │                     │ rename to <dir>: Kafka's layout from here;
 //	      │                     │ then <base>.log (no .index, .timeindex:
-//	      │                     │ made by the segment's first index entry,
-//	      │                     │ after index.interval.bytes, below)
+//	      │                     │ entries in memory until 512 or a seal,
+//	      │                     │ below)
 //	      ▼                     ▼
 //	  no directory ───────▶ directory, not durable ──first fsync──▶ durable
 //	  (deleted: nothing       (kill -9: kept by the     (.log, partition.metadata,
@@ -336,25 +336,30 @@
 // written has no .log, and a start leaves it so (its indexes, if a crash
 // left them behind, are removed).
 //
-// A segment's .index and .timeindex are created (preallocated to
-// segment.index.bytes and mapped) by its first index entry, which is due
-// once more than index.interval.bytes (4096) were appended to it, not when
-// the segment is made: a segment that got less has neither file nor
-// mapping, and its indexes are Absent (mmapindex), empty wherever they are
-// read: a lookup scans its .log from the start (at most about 4 KiB), a
-// truncation, roll, recovery or rename for deletion has nothing to cut,
-// trim, rebuild or rename (recovery creates the files only if its rebuild
-// adds an entry). Its largest timestamp, which a sealed segment's final
-// time-index entry would keep, is read from its batch headers when its
-// indexes are opened from disk (clean start, a reader after the idle
-// sweep), so ListOffsets by timestamp and retention.ms see it after a
-// restart; a seal adds no final entry to an index without a file. So
-// 1,000 partitions' first 4 MiB make 1,000 .log files, not 3,000 files,
-// 2,000 preallocations and 2,000 mappings. Kafka opening such a
-// directory rebuilds the missing indexes (its recovery of a segment whose
-// .index is missing). The index files' directory entries are not fsync'd
-// of their own (nor are a rolled segment's): indexes are rebuilt or, when
-// missing, Absent, which is always right. An
+// A segment's .index and .timeindex are not made with the segment. Their
+// entries (one per index.interval.bytes, 4096, appended) are kept in
+// memory (mmapindex's Absent indexes) until there are 512 of them (about
+// 2 MiB of log), when the files are created, preallocated to
+// segment.index.bytes and mapped with the entries copied in, or until the
+// segment is sealed (a roll, Close), when they are written to files of
+// their size; a segment with no entry gets no file. Nothing is lost by a
+// crash meanwhile: an unclean start rebuilds the indexes of every segment
+// from the one holding the recovery point, which always includes the
+// active one, and a sealed segment's indexes are written at its seal,
+// before its flush lets the recovery point pass it. Without a file an
+// index is empty wherever it is read: a lookup scans the .log from the
+// start (a few KiB), a truncation, flush, recovery or rename for deletion
+// has no file to cut, fsync, rebuild or rename. A segment opened from
+// disk without a .timeindex (it had no entry) learns its largest
+// timestamp, which the seal's final time-index entry keeps for the
+// others, from its batch headers, so ListOffsets by timestamp and
+// retention.ms see it after a restart. So 1,000 new partitions' first 2
+// GiB make 1,000 .log files, not 3,000 files, 2,000 preallocations and
+// 2,000 mappings (the indexes are written at the next roll or shutdown).
+// Kafka opening such a directory rebuilds a missing index (its recovery
+// of a segment whose .index is missing). The index files' directory
+// entries are not fsync'd of their own (nor are a rolled segment's .log):
+// a lost index file is Absent, which is always right. An
 // inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle

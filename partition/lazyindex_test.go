@@ -14,10 +14,11 @@ import (
 )
 
 // TestNewLogCreatesIndexesOnFirstAppend: a new log's first segment has no
-// index files until its first index entry (here its first append, of 10
-// KiB), also when reopened clean; reopened
-// clean or after a crash (unclean, recovery rebuilds the indexes), appends
-// and reads work and the indexes agree with the log (verifyDir).
+// index files after its first appends (their entries are kept in memory),
+// also when reopened clean; Close writes them (trimmed to the entries).
+// Reopened clean or after a crash (unclean: recovery rebuilds the
+// entries), appends and reads work and the indexes agree with the log
+// (verifyDir).
 func TestNewLogCreatesIndexesOnFirstAppend(t *testing.T) {
 	for _, clean := range []bool{true, false} {
 		dir := filepath.Join(t.TempDir(), "t-0")
@@ -31,21 +32,39 @@ func TestNewLogCreatesIndexesOnFirstAppend(t *testing.T) {
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
-		l = openTest(t, dir, DefaultConfig(), clean, 0, nil)
-		if clean && (exists(idx) || exists(tidx)) { // recovery rebuilds them
-			t.Fatal("reopening an empty log clean created its indexes")
+		l = openTest(t, dir, DefaultConfig(), true, 0, nil)
+		if exists(idx) || exists(tidx) {
+			t.Fatal("reopening an empty log created its indexes")
 		}
-		for range 3 {
-			mustAppend(t, l, batch(10, 1000, 1000))
+		for i := range int64(3) {
+			mustAppend(t, l, batch(10, 1000, 1000+i)) // 10 KiB: an index entry each
 		}
-		if !exists(idx) || !exists(tidx) {
-			t.Fatalf("clean %v: no indexes after the first append", clean)
+		if exists(idx) || exists(tidx) {
+			t.Fatalf("clean %v: index files after 3 entries", clean)
 		}
 		if got := len(readAll(t, l, 0)); got != 3 {
 			t.Fatalf("clean %v: read %d batches, want 3", clean, got)
 		}
+		if clean {
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			crash(l)
+		}
+		l = openTest(t, dir, DefaultConfig(), clean, 30, nil)
+		if clean != (exists(idx) && exists(tidx)) {
+			t.Fatalf("clean %v: index files %v %v after the restart", clean, exists(idx), exists(tidx))
+		}
+		mustAppend(t, l, batch(10, 1000, 2000))
+		if got := len(readAll(t, l, 0)); got != 4 {
+			t.Fatalf("clean %v: read %d batches after the restart, want 4", clean, got)
+		}
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if !exists(idx) || !exists(tidx) {
+			t.Fatalf("clean %v: no index files after Close", clean)
 		}
 	}
 }
@@ -171,78 +190,89 @@ func TestSmallSegmentsHaveNoIndexFiles(t *testing.T) {
 	}
 }
 
-// TestFirstIndexEntryCrashAtEveryStep fails each mutating filesystem call
-// of the append that adds a segment's first index entry (creating,
-// preallocating and mapping its .index and .timeindex) in turn, the state
-// a kill -9 just before it leaves, abandons the log and reopens it after
-// an unclean shutdown: it holds the batches before that append, with or
+// TestIndexCreationCrashAtEveryStep fails each mutating filesystem call
+// of an append that creates a segment's index files, in turn (the state a
+// kill -9 just before it leaves), abandons the log and reopens it after an
+// unclean shutdown: it holds the batches before that append, with or
 // without it, its indexes (absent, empty, preallocated or written) agree
-// with the .log, and the next appends index as usual.
-func TestFirstIndexEntryCrashAtEveryStep(t *testing.T) {
-	cfg := testConfig()
-	small := batch(2, 500, 1000) // 1 KiB: no index entry due
-	big := batch(5, 1000, 2000)  // 5 KiB: the first entry
-	run := func(dir string, inj errorfs.Injector, armed *atomic.Bool) (*errorfs.FS, error) {
-		fsys := errorfs.Wrap(vfs.Default, inj).SkipSyncs()
-		l := openTestFS(t, dir, cfg, true, 0, fsys)
-		mustAppend(t, l, small)
-		mustAppend(t, l, small)
-		if err := l.Flush(); err != nil {
-			t.Fatal(err)
+// with the .log, and the next appends index as usual. The files are
+// created by the append past the entries kept in memory (512: every batch
+// is indexed here), or, with fewer, by the roll that seals the segment.
+func TestIndexCreationCrashAtEveryStep(t *testing.T) {
+	for _, roll := range []bool{false, true} {
+		cfg := testConfig()
+		cfg.IndexIntervalBytes = 1 // an entry per batch
+		before := 512              // mmapindex's memMaxEntries: the next entry creates the files
+		if roll {
+			cfg.SegmentBytes = 4000
+			before = 3
 		}
-		fsys.Reset()
-		armed.Store(true)
-		_, err := l.Append(big)
-		crash(l)
-		return fsys, err
-	}
-	var never atomic.Bool
-	counted, err := run(filepath.Join(t.TempDir(), "count-0"), nil, &never)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops := counted.Ops()
-	t.Logf("mutating calls of the append: %v", ops)
-	created := 0
-	for _, op := range ops {
-		if op.Kind == errorfs.OpCreate && strings.HasSuffix(op.Path, "index") {
-			created++
+		next := batch(1, 20, int64(1000+before)) // a new time-index entry too
+		if roll {
+			next = batch(1, 4000, int64(1000+before))
 		}
-	}
-	if created != 2 {
-		t.Fatalf("the append created %d index files, want 2: %v", created, ops)
-	}
-	for k := 1; k <= len(ops); k++ {
-		dir := filepath.Join(t.TempDir(), fmt.Sprintf("k%d-0", k))
-		var seen atomic.Int32
-		var armed atomic.Bool
-		inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
-			if armed.Load() && seen.Add(1) == int32(k) {
-				return syscall.EIO
+		run := func(dir string, inj errorfs.Injector, armed *atomic.Bool) (*errorfs.FS, error) {
+			fsys := errorfs.Wrap(vfs.Default, inj).SkipSyncs()
+			l := openTestFS(t, dir, cfg, true, 0, fsys)
+			for i := range before {
+				mustAppend(t, l, batch(1, 20, int64(1000+i))) // each a new time-index entry
 			}
-			return nil
-		})
-		_, aerr := run(dir, inj, &armed)
-		if aerr == nil {
-			t.Fatalf("k=%d (%v): the append succeeded", k, ops[k-1])
+			if err := l.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			fsys.Reset()
+			armed.Store(true)
+			_, err := l.Append(next)
+			crash(l)
+			return fsys, err
 		}
-		l := openTest(t, dir, cfg, false, 4, nil)
-		if end := l.LogEndOffset(); end != 4 && end != 9 {
-			t.Fatalf("k=%d (%v): log end %d after the restart, want 4 or 9", k, ops[k-1], end)
-		}
-		for range 3 {
-			mustAppend(t, l, big)
-		}
-		if got := readAll(t, l, 0); len(got) < 5 || got[0].BaseOffset != 0 {
-			t.Fatalf("k=%d: read %d batches", k, len(got))
-		}
-		if err := l.Close(); err != nil {
+		var never atomic.Bool
+		counted, err := run(filepath.Join(t.TempDir(), "count-0"), nil, &never)
+		if err != nil {
 			t.Fatal(err)
 		}
-		verifyDir(t, dir)
-		for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-			if !exists(fileName(dir, 0, suffix)) {
-				t.Fatalf("k=%d: no %s after 15 KiB more", k, suffix)
+		ops := counted.Ops()
+		t.Logf("roll %v: the append's mutating calls: %v", roll, ops)
+		created := 0
+		for _, op := range ops {
+			if op.Kind == errorfs.OpCreate && strings.HasPrefix(filepath.Base(op.Path), "00000000000000000000.") &&
+				strings.HasSuffix(op.Path, "index") {
+				created++
+			}
+		}
+		if created != 2 {
+			t.Fatalf("roll %v: the append created %d index files of segment 0, want 2: %v", roll, created, ops)
+		}
+		for k := 1; k <= len(ops); k++ {
+			dir := filepath.Join(t.TempDir(), fmt.Sprintf("k%d-0", k))
+			var seen atomic.Int32
+			var armed atomic.Bool
+			inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if armed.Load() && seen.Add(1) == int32(k) {
+					return syscall.EIO
+				}
+				return nil
+			})
+			_, aerr := run(dir, inj, &armed)
+			l := openTest(t, dir, cfg, false, int64(before), nil)
+			if end := l.LogEndOffset(); end != int64(before) && end != int64(before)+1 {
+				t.Fatalf("roll %v, k=%d (%v, append: %v): log end %d after the restart, want %d or %d",
+					roll, k, ops[k-1], aerr, end, before, before+1)
+			}
+			for range 3 {
+				mustAppend(t, l, batch(1, 20, 5000))
+			}
+			if got := readAll(t, l, 0); len(got) < before+3 || got[0].BaseOffset != 0 {
+				t.Fatalf("roll %v, k=%d: read %d batches", roll, k, len(got))
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			verifyDir(t, dir)
+			for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+				if !exists(fileName(dir, 0, suffix)) {
+					t.Fatalf("roll %v, k=%d: no %s after Close", roll, k, suffix)
+				}
 			}
 		}
 	}

@@ -73,8 +73,7 @@ type logSegment struct {
 		// opens them by their new names.
 		suffix string
 		// noFiles: the segment was just created and has no index file,
-		// so the first open makes Absent indexes without looking (their
-		// files are created by their first entry: noteBatch).
+		// so the first open makes Absent indexes without looking.
 		noFiles bool
 		// scanned: the largest timestamp was read from the batch headers
 		// (a segment whose time index has no file).
@@ -118,11 +117,10 @@ func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time
 	return s, nil
 }
 
-// createSegmentLazy creates an empty segment's .log only. Its index files
-// are created (preallocated and mapped) by its first index entry, after
-// index.interval.bytes were appended (noteBatch): a segment that got less
-// has none, and its indexes are Absent (empty: lookups scan its .log from
-// the start).
+// createSegmentLazy creates an empty segment's .log only. Its indexes are
+// Absent: their entries (noteBatch) are kept in memory until there are
+// many or the segment is sealed, when their files are created (package
+// doc, "File descriptors and mappings").
 func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
 	if err := removeSegmentLeftovers(fsys, dir, base); err != nil {
 		return nil, err
@@ -211,10 +209,12 @@ func (s *logSegment) indexes() (*mmapindex.OffsetIndex, error) {
 }
 
 // indexesLocked opens the indexes if they are not open. An index whose
-// file does not exist is Absent: empty, its file created by its first
-// entry. A segment opened from disk whose time index has no file learns
-// its largest timestamp from its batch headers (a few: no index entry
-// was due, so it holds at most about index.interval.bytes).
+// file does not exist is Absent (empty; a writable one keeps its entries
+// in memory until it creates the file). A segment opened from disk whose
+// time index has no file learns its largest timestamp from its batch
+// headers: a few KiB after a clean stop or a seal (no entry was due), at
+// most about 2 MiB after a crash (512 entries kept in memory), which
+// recovery then reads again anyway.
 func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 	if s.idx.offsets != nil {
 		return s.idx.offsets, nil
@@ -425,9 +425,10 @@ func (s *logSegment) noteBatch(h segment.Header, pos int64, indexInterval int) e
 		return err
 	}
 	if s.pdir != nil && (oi.Absent() || s.idx.times.Absent()) {
-		// The first entry creates the files: in a directory made by the
-		// log's first write (lazydir.go), which may not be made yet
-		// (the entry is added before the round's pwritev).
+		// The files may be created by this entry or later: in a
+		// directory made by the log's first write (lazydir.go), which
+		// may not be made yet (the entry is added before the round's
+		// pwritev).
 		if err := s.pdir.Make(); err != nil {
 			return fmt.Errorf("cannot create the indexes of segment %d: %w", s.base, err)
 		}
@@ -458,10 +459,11 @@ func (s *logSegment) seal() error {
 	if s.idx.offsets == nil {
 		return nil
 	}
-	// A time index without a file (no entry was due) stays so: its
-	// largest timestamp is read from the batch headers when it is opened
-	// again (indexesLocked), not written into a file of one entry.
-	if ts := s.maxTS.Load(); ts >= 0 && !s.idx.times.Absent() {
+	// A time index without a file and without an entry (none was due)
+	// stays so: its largest timestamp is read from the batch headers when
+	// it is opened again (indexesLocked), not written into a file of one
+	// entry. One holding entries in memory writes them at the trim below.
+	if ts := s.maxTS.Load(); ts >= 0 && !(s.idx.times.Absent() && s.idx.times.Entries() == 0) {
 		err := s.idx.times.Append(ts, s.maxTSOffset.Load())
 		if err != nil && !errors.Is(err, mmapindex.ErrFull) {
 			return fmt.Errorf("cannot add final time index entry to segment %d: %w", s.base, err)

@@ -209,16 +209,19 @@ func TestTruncateFully(t *testing.T) {
 // .deleted names: closed by the old name, their trim cut the new
 // segment's preallocated, mapped .index to the old entry count (none),
 // and the next index entry's write faulted (SIGBUS), killing the broker
-// (TestNemesis/rf3). The old segment got an index entry, so its index
-// files exist and recovery maps them; the new one creates its own at its
-// first entry, at the same names, while the old ones are still open.
+// (TestNemesis/rf3). The old segment has index files (more entries than
+// an index keeps in memory), which recovery maps; the new one creates its
+// own at the same names while the old ones are still open.
 func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 // an entry per batch
+	const entries = 600        // past the 512 entries an index keeps in memory: its files exist
 	ts := int64(1_700_000_000_000)
 	dir := filepath.Join(t.TempDir(), "t-0")
 	l := openTest(t, dir, cfg, true, 0, nil)
-	mustAppend(t, l, batch(2, 20, ts))
-	mustAppend(t, l, batch(5, 1000, ts)) // past index.interval.bytes: an entry, so index files
+	for i := range int64(entries) {
+		mustAppend(t, l, batch(1, 20, ts+i))
+	}
 	crash(l)
 	l = openTest(t, dir, cfg, false, -1, nil) // recovery opens the indexes, writable
 	defer func() { l.Close() }()
@@ -238,8 +241,8 @@ func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 			t.Fatalf("%s exists after the truncation: the new segment has no index entry yet", p)
 		}
 	}
-	for range 20 { // 20 KiB: index entries every index.interval.bytes (4 KiB)
-		mustAppend(t, l, batch(5, 200, ts))
+	for i := range int64(entries) {
+		mustAppend(t, l, batch(1, 20, ts+i))
 	}
 	releaseAll(pinned)
 	want := int64(cfg.SegmentIndexBytes / mmapindex.OffsetEntrySize * mmapindex.OffsetEntrySize)
@@ -256,13 +259,16 @@ func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 				"the deleted segment's index trimmed it", p, fi.Size(), want)
 		}
 	}
+	for i := range int64(10) { // entries written past the size a wrong trim would leave
+		mustAppend(t, l, batch(1, 20, ts+entries+i))
+	}
 	end := l.LogEndOffset()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	verifyDir(t, dir)
 	l = openTest(t, dir, cfg, true, end, nil)
-	if got := readAll(t, l, 0); len(got) != 20 || got[0].BaseOffset != 0 || l.LogEndOffset() != 100 {
+	if got := readAll(t, l, 0); len(got) != entries+10 || got[0].BaseOffset != 0 || l.LogEndOffset() != entries+10 {
 		t.Fatalf("reopened: log end %d, %d batches %v", l.LogEndOffset(), len(got), got)
 	}
 }
