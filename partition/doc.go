@@ -161,18 +161,19 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// records the epoch; its `leader-epoch-checkpoint` entry is written before
-// the first record of the epoch by that append round, without an fsync
-// (temporary file and rename), or written and fsync'd at once when the
-// epoch starts below the log end. The file is fsync'd when the log is
-// flushed (Flush, a rolled segment's flush, Close), before the recovery
-// point passes the epochs it holds; under FlushAlways the recovery point
-// stays at the start of an epoch whose entry is not fsync'd yet, until the
-// store's flush tick (every FlushInterval, 1 s by default) fsyncs the
-// checkpoint. So a new partition's first append costs no fsync of its own
-// under FlushNever, and only its segment's under FlushAlways.
-// A crash can leave the file without its latest entries, or (a power
-// loss) empty or torn; recovery re-learns the epochs from the batches it
+// records the epoch; its `leader-epoch-checkpoint` entry is recorded in
+// memory by the append round that writes the first record of the epoch,
+// or written and fsync'd at once when the epoch starts below the log end.
+// The recorded text is written to the file (temporary file, fsync,
+// rename, directory fsync) when the log is flushed (Flush, a rolled
+// segment's flush, Close), before the recovery point passes the epochs it
+// holds; under FlushAlways the recovery point stays at the start of an
+// epoch whose entry is not in the file yet, until the store's flush tick
+// (every FlushInterval, 1 s by default) writes the checkpoint. So a new
+// partition's first append creates no checkpoint file and costs no fsync
+// of its own under FlushNever, and only its segment's under FlushAlways.
+// A crash can leave the file without its latest entries (the ones not
+// flushed yet), or (a power loss) empty or torn; recovery re-learns the epochs from the batches it
 // validates above the recovery point (a batch whose partitionLeaderEpoch
 // is newer than the latest known begins that epoch, as Kafka's
 // LogSegment.recover), from every segment's batch headers when the file
