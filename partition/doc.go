@@ -7,7 +7,9 @@
 //
 // A partition directory `<topic>-<partition>/` holds Kafka's files:
 // `<base>.log`, `.index`, `.timeindex` per segment (see packages segment and
-// mmapindex), `.txnindex` for a segment holding ABORT markers (below),
+// mmapindex; the indexes are written once the segment has entries and
+// rolls or the log closes, or has 512: "File descriptors and mappings"),
+// `.txnindex` for a segment holding ABORT markers (below),
 // `<offset>.snapshot` producer-state snapshots,
 // `leader-epoch-checkpoint` and `partition.metadata`. The data directory
 // holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
