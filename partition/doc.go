@@ -246,7 +246,8 @@
 // renames and a cleaner swap failing after its commit point (one failing
 // before it leaves the log untouched and online).
 //
-// Store.Close seals each log's active segment, fsyncs every segment above
+// Store.Close (16 logs at once, so that their fsyncs share the file
+// system's journal commits) seals each log's active segment, fsyncs every segment above
 // its recovery point (.log and indexes) and writes its producer snapshot
 // (temporary file, fsync, rename, directory fsync), and only if every log
 // closed without error writes the recovery points and then the
