@@ -247,11 +247,11 @@
 // before it leaves the log untouched and online).
 //
 // Store.Close (16 logs at once, so that their fsyncs share the file
-// system's journal commits) seals each log's active segment, fsyncs every segment above
-// its recovery point (.log and indexes) and writes its producer snapshot
-// (temporary file, fsync, rename, directory fsync), and only if every log
-// closed without error writes the recovery points and then the
-// clean-shutdown marker.
+// system's journal commits) seals each log's active segment, fsyncs every
+// segment above its recovery point (.log and indexes) and writes its
+// producer snapshot (temporary file, fsync, rename, directory fsync), and
+// only if every log closed without error writes the recovery points and
+// then the clean-shutdown marker.
 //
 // All file operations go through StoreConfig.FS (internal/vfs; the OS by
 // default), so tests inject faults at any call with internal/vfs/errorfs.
