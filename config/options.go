@@ -172,7 +172,7 @@ var Options = []Option{
 	{Key: "log.roll.ms", Flag: "log-roll-ms", Kind: Millis, Min: 1, Max: maxInt64, Section: secLog,
 		Doc: "log.roll.hours in milliseconds (or a duration); wins over it at the same level. Unset by default."},
 	{Key: "log.index.size.max.bytes", Flag: "log-index-size-max-bytes", Default: "10485760", Kind: Int, Min: 4096, Max: maxInt32, Section: secLog,
-		Doc: "Preallocated size of an active segment's .index/.timeindex (10 MiB), made at the segment's first append and trimmed when it rolls. A full index rolls the segment early; smaller saves address space with many partitions."},
+		Doc: "Preallocated size of an active segment's .index/.timeindex (10 MiB), made once the segment has 512 index entries (before that they are kept in memory and written at its roll or shutdown) and trimmed when it rolls. A full index rolls the segment early; smaller saves address space with many partitions."},
 	{Key: "log.index.interval.bytes", Flag: "log-index-interval-bytes", Default: "4096", Kind: Int, Min: 0, Max: maxInt32, Section: secLog,
 		Doc: "Bytes appended between two index entries (4096). Smaller: a fetch finds its position with less scanning, at the cost of larger indexes."},
 	{Key: "message.max.bytes", Flag: "message-max-bytes", Default: "1048588", Kind: Int, Min: 0, Max: maxInt32, Section: secLog,

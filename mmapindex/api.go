@@ -34,15 +34,36 @@ type OffsetIndex struct{ offsetIndex }
 // Either way the file is closed once mapped (an index holds a mapping, no
 // file descriptor).
 func OpenOffsetIndex(path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
-	return openOffsetIndex(vfs.Default, path, baseOffset, maxBytes)
+	return openOffsetIndex(vfs.Default, path, baseOffset, maxBytes, missingCreate)
 }
 
 // OpenOffsetIndexFS is OpenOffsetIndex through fsys (vfs.Default when nil):
 // opening, truncating and fsync go through it; the entries themselves are
 // written through the mmap of its descriptor.
 func OpenOffsetIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
-	return openOffsetIndex(fsys, path, baseOffset, maxBytes)
+	return openOffsetIndex(fsys, path, baseOffset, maxBytes, missingCreate)
 }
+
+// OpenOffsetIndexLazyFS is OpenOffsetIndexFS, except that a missing file
+// is not created (nor an error): the index is Absent (see the package
+// doc: writable, it keeps its first entries in memory and creates the
+// file past them or at Trim; read-only, it is empty). A writable open
+// looks for the file first (a stat). An Append that grows the buffer or
+// creates the file must not run concurrently with lookups.
+func OpenOffsetIndexLazyFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+	return openOffsetIndex(fsys, path, baseOffset, maxBytes, missingAbsent)
+}
+
+// NewOffsetIndexFS is the Absent index of a file the caller knows does
+// not exist (a segment just created): no syscall until its first Append.
+func NewOffsetIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) *OffsetIndex {
+	x, _ := openOffsetIndex(fsys, path, baseOffset, maxBytes, knownAbsent) // cannot fail
+	return x
+}
+
+// Absent reports whether the index has no file (OpenOffsetIndexLazyFS,
+// NewOffsetIndexFS): its entries, if any, are in memory.
+func (x *OffsetIndex) Absent() bool { return x.absent }
 
 // Append adds (offset, pos); offset must exceed the last entry's (ErrOrder)
 // and offset-baseOffset must fit in uint32. ErrFull when no room is left.
@@ -89,13 +110,27 @@ func (x *OffsetIndex) Path() string { return x.path }
 type TimeIndex struct{ timeIndex }
 
 func OpenTimeIndex(path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
-	return openTimeIndex(vfs.Default, path, baseOffset, maxBytes)
+	return openTimeIndex(vfs.Default, path, baseOffset, maxBytes, missingCreate)
 }
 
 // OpenTimeIndexFS is OpenTimeIndex through fsys (vfs.Default when nil).
 func OpenTimeIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
-	return openTimeIndex(fsys, path, baseOffset, maxBytes)
+	return openTimeIndex(fsys, path, baseOffset, maxBytes, missingCreate)
 }
+
+// OpenTimeIndexLazyFS is OpenOffsetIndexLazyFS for a time index.
+func OpenTimeIndexLazyFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+	return openTimeIndex(fsys, path, baseOffset, maxBytes, missingAbsent)
+}
+
+// NewTimeIndexFS is NewOffsetIndexFS for a time index.
+func NewTimeIndexFS(fsys vfs.FS, path string, baseOffset int64, maxBytes int) *TimeIndex {
+	x, _ := openTimeIndex(fsys, path, baseOffset, maxBytes, knownAbsent) // cannot fail
+	return x
+}
+
+// Absent is as OffsetIndex.Absent.
+func (x *TimeIndex) Absent() bool { return x.absent }
 
 // Append adds (timestamp, offset) when timestamp is greater than the last
 // entry's (otherwise it is a no-op returning nil: Kafka's maybeAppend).

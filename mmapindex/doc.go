@@ -34,6 +34,19 @@
 // its entries and maps it read-only; Close trims, unmaps and closes. An
 // index opened with maxBytes == 0 is mapped read-only at its size.
 //
+// An index may have no file at all (Absent): NewOffsetIndexFS for a file
+// the caller knows is not there, OpenOffsetIndexLazyFS for one that may
+// not be. A writable one keeps its first 512 entries in a heap buffer
+// (lookups read them there; Sync, TruncateTo and RenameTo touch no file);
+// the Append past them creates, preallocates and maps the file and copies
+// them in, and Trim or Close writes them to a file of their size (none
+// when there are none; Close after RenameTo writes nothing: the segment is
+// being deleted). A read-only one is empty. So a segment that gets few
+// entries before it rolls or the broker stops (package partition: a
+// partition's first ~2 MiB at index.interval.bytes 4096) costs no index
+// file and no mapping while it is written: nothing that a crash needs,
+// since indexes are rebuilt from the log after one.
+//
 // Files: the Open*IndexFS variants open, preallocate, truncate and fsync
 // through a vfs.FS (so tests can fail those calls); the mapping itself uses
 // the file's descriptor, and entries are written through it. No index holds

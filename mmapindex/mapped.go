@@ -30,7 +30,24 @@ type mapped struct {
 	werr       error // sticky: a failed TruncateTo; returned by every later call
 	fresh      bool  // the file was empty at open: no entries to count
 	written    int64 // the file's size at open, before preallocation
+	// absent: there is no file. m is then a heap buffer (or nil) holding
+	// the entries appended so far (writable, maxBytes > 0), grown up to
+	// memMaxEntries; the append past that, or a trim (a roll, Close),
+	// creates the file (see create, materialize).
+	absent   bool
+	maxBytes int
+	renamed  bool // renameTo was called: Close of an absent index creates nothing
 }
+
+// An absent writable index keeps its first entries in memory, and creates
+// its file at the append past memMaxEntries or at Trim (a segment's roll,
+// or Close): a partition's first few MiB cost no index file, and one that
+// never gets that far before a roll or a restart pays for the file once,
+// sized to its entries, instead of preallocating and mapping 10 MiB.
+const (
+	memFirstEntries = 16
+	memMaxEntries   = 512 // a 4 KiB page of offset entries: ~2 MiB of log at index.interval.bytes 4096
+)
 
 // orderError is an Append out of order; it wraps ErrOrder.
 type orderError struct {
@@ -54,12 +71,34 @@ func (e *orderError) Unwrap() error { return ErrOrder }
 // continues reports whether entry i (> 0) extends the run ending at i-1.
 type continues func(m []byte, i int) bool
 
-func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int, cont continues) error {
+// How open treats a file that does not exist.
+const (
+	missingCreate = iota // create it (writable) or fail (read-only)
+	missingAbsent        // an absent index (see mapped.absent)
+	knownAbsent          // the caller knows there is none: no lookup
+)
+
+func (x *mapped) open(fsys vfs.FS, path string, base int64, esize, maxBytes int, cont continues, missing int) error {
 	if maxBytes < 0 {
 		return fmt.Errorf("cannot open index %q: negative maxBytes %d", path, maxBytes)
 	}
-	x.fs, x.path, x.base, x.esize = vfs.Or(fsys), path, base, esize
+	x.fs, x.path, x.base, x.esize, x.maxBytes = vfs.Or(fsys), path, base, esize, maxBytes
+	if missing == knownAbsent {
+		x.absent = true
+		return nil
+	}
+	if missing == missingAbsent && maxBytes > 0 {
+		// Opened writable, the file would be created: look first.
+		if _, err := x.fs.Stat(path); vfs.IsNotExist(err) {
+			x.absent = true
+			return nil
+		}
+	}
 	if err := x.openFile(maxBytes); err != nil {
+		if missing == missingAbsent && vfs.IsNotExist(err) {
+			x.absent = true
+			return nil
+		}
 		return fmt.Errorf("cannot open index %q: %w", path, err)
 	}
 	if x.fresh {
@@ -98,11 +137,92 @@ func (x *mapped) openFile(maxBytes int) error {
 	return err
 }
 
+// create makes the file of an absent writable index: created (emptied
+// if a leftover is there), preallocated and mapped. On failure the index
+// stays absent (a leftover file holds no entry: zeros or nothing).
+func (x *mapped) create() error {
+	mem := x.m
+	f, err := x.fs.Create(x.path)
+	if err != nil {
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	x.m = nil
+	err = x.mapFile(f, x.maxBytes)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		x.unmap()
+		err = cerr
+	}
+	if err != nil {
+		x.m, x.rw = mem, false
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	copy(x.m, mem[:x.entries()*x.esize])
+	x.absent, x.fdWritable = false, true
+	return nil
+}
+
+// materialize writes an absent index's buffered entries into a new file
+// of their size, mapped read-only (a trim: the index is sealed). With no
+// entry it stays absent: no file.
+func (x *mapped) materialize() error {
+	n := x.entries()
+	if n == 0 {
+		x.m, x.maxBytes = nil, 0
+		return nil
+	}
+	mem := x.m[:n*x.esize]
+	err := func() error {
+		f, err := x.fs.Create(x.path)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(mem)
+		if err == nil {
+			err = x.mapLocked(f, int64(len(mem)), false)
+		}
+		if cerr := f.Close(); err == nil && cerr != nil {
+			x.unmap()
+			err = cerr
+		}
+		return err
+	}()
+	if err != nil {
+		x.m, x.rw = mem, false
+		return fmt.Errorf("cannot create index %q: %w", x.path, err)
+	}
+	x.absent, x.fdWritable, x.maxBytes = false, true, 0
+	return nil
+}
+
+// grow makes room for another entry in an absent index's buffer, or
+// creates its file once the buffer holds memMaxEntries.
+func (x *mapped) grow() error {
+	n := x.entries()
+	limit := int(x.roundDown(int64(x.maxBytes))) / x.esize
+	if n < len(x.m)/x.esize || n >= limit {
+		return nil // room, or full (ErrFull follows)
+	}
+	if n >= memMaxEntries {
+		return x.create()
+	}
+	c := min(max(2*n, memFirstEntries), memMaxEntries, limit)
+	buf := make([]byte, c*x.esize)
+	copy(buf, x.m)
+	x.m = buf
+	return nil
+}
+
 // renameTo renames the file to path; the index is at path afterwards
-// even if the file was gone, so that it never reopens the old name.
+// even if the file was gone, so that it never reopens the old name. An
+// absent index only changes its path (its first append, if any, creates
+// the file there).
 func (x *mapped) renameTo(path string) error {
 	old := x.path
 	x.path = path
+	if x.absent {
+		x.renamed = true
+		return nil
+	}
 	if err := x.fs.Rename(old, path); err != nil {
 		return fmt.Errorf("cannot rename index %q to %q: %w", old, path, err)
 	}
@@ -202,6 +322,10 @@ func (x *mapped) unmap() error {
 	if x.m == nil {
 		return nil
 	}
+	if x.absent { // a heap buffer
+		x.m, x.rw = nil, false
+		return nil
+	}
 	err := x.m.Unmap()
 	x.m, x.rw = nil, false
 	return err
@@ -236,6 +360,9 @@ func allZero(b []byte) bool {
 func (x *mapped) entries() int { return int(x.n.Load()) }
 
 func (x *mapped) capacity() int {
+	if x.absent {
+		return int(x.roundDown(int64(x.maxBytes))) / x.esize // the buffer grows up to it
+	}
 	if !x.rw {
 		return x.entries()
 	}
@@ -254,6 +381,11 @@ func (x *mapped) checkRoom() error {
 	}
 	if x.closed {
 		return fmt.Errorf("index %q: append after close", x.path)
+	}
+	if x.absent && x.maxBytes > 0 {
+		if err := x.grow(); err != nil {
+			return err
+		}
 	}
 	if x.isFull() {
 		return fmt.Errorf("index %q: %d entries: %w", x.path, x.entries(), ErrFull)
@@ -386,6 +518,13 @@ func (x *mapped) trim() error {
 	if x.closed || x.werr != nil {
 		return x.werr
 	}
+	if x.absent {
+		if err := x.materialize(); err != nil {
+			x.werr = err
+			return err
+		}
+		return nil
+	}
 	if !x.rw {
 		return nil
 	}
@@ -399,6 +538,10 @@ func (x *mapped) trim() error {
 func (x *mapped) close() error {
 	if x.closed {
 		return nil
+	}
+	if x.absent && x.renamed { // renamed for deletion: no file to write
+		x.n.Store(0)
+		x.unmap()
 	}
 	if x.rw && !x.exists() {
 		// Renamed away for deletion (a torn tail's later segments, an

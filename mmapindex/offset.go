@@ -8,9 +8,9 @@ import (
 
 type offsetIndex struct{ mapped }
 
-func openOffsetIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*OffsetIndex, error) {
+func openOffsetIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int, missing int) (*OffsetIndex, error) {
 	x := &OffsetIndex{}
-	if err := x.open(fsys, path, baseOffset, OffsetEntrySize, maxBytes, offsetContinues); err != nil {
+	if err := x.open(fsys, path, baseOffset, OffsetEntrySize, maxBytes, offsetContinues, missing); err != nil {
 		return nil, err
 	}
 	return x, nil

@@ -8,9 +8,9 @@ import (
 
 type timeIndex struct{ mapped }
 
-func openTimeIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int) (*TimeIndex, error) {
+func openTimeIndex(fsys vfs.FS, path string, baseOffset int64, maxBytes int, missing int) (*TimeIndex, error) {
 	x := &TimeIndex{}
-	if err := x.open(fsys, path, baseOffset, TimeEntrySize, maxBytes, timeContinues); err != nil {
+	if err := x.open(fsys, path, baseOffset, TimeEntrySize, maxBytes, timeContinues, missing); err != nil {
 		return nil, err
 	}
 	return x, nil

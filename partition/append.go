@@ -295,8 +295,8 @@ func (l *log) writeRound() {
 	cfg := l.config()
 	now := l.now()
 	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
-	// A new log's first segment creates its indexes on first use
-	// (createSegmentLazy): from its first append on, they are open.
+	// The active segment's indexes are open from its first append on
+	// (Absent, without files, until its first entry: createSegmentLazy).
 	var err error
 	if _, ierr := a.indexes(); ierr != nil {
 		err = fmt.Errorf("%w: %w", ErrStorage, ierr)

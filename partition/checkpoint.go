@@ -36,14 +36,6 @@ func writeFileAtomic(fsys vfs.FS, path string, data []byte) error {
 	return syncDir(fsys, filepath.Dir(path))
 }
 
-// writeFileReplace writes data to path via a temporary file and a rename,
-// without fsync: a process crash leaves the old or the new file, a power
-// loss may leave either, or an empty or torn one (the caller recovers from
-// that: the leader-epoch checkpoint, epoch.go).
-func writeFileReplace(fsys vfs.FS, path string, data []byte) error {
-	return writeViaTemp(fsys, path, data, false)
-}
-
 // writeViaTemp writes data to path.tmp (fsync'd if sync) and renames it
 // over path.
 func writeViaTemp(fsys vfs.FS, path string, data []byte, sync bool) error {

@@ -7,7 +7,9 @@
 //
 // A partition directory `<topic>-<partition>/` holds Kafka's files:
 // `<base>.log`, `.index`, `.timeindex` per segment (see packages segment and
-// mmapindex), `.txnindex` for a segment holding ABORT markers (below),
+// mmapindex; the indexes are written once the segment has entries and
+// rolls or the log closes, or has 512: "File descriptors and mappings"),
+// `.txnindex` for a segment holding ABORT markers (below),
 // `<offset>.snapshot` producer-state snapshots,
 // `leader-epoch-checkpoint` and `partition.metadata`. The data directory
 // holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
@@ -161,18 +163,19 @@
 // producer and transaction state, the .txnindex, the leader-epoch cache (a
 // batch with a newer epoch starts that epoch at its base offset), indexes
 // and rolls follow as for Append. AssignLeaderEpoch (becoming leader)
-// records the epoch; its `leader-epoch-checkpoint` entry is written before
-// the first record of the epoch by that append round, without an fsync
-// (temporary file and rename), or written and fsync'd at once when the
-// epoch starts below the log end. The file is fsync'd when the log is
-// flushed (Flush, a rolled segment's flush, Close), before the recovery
-// point passes the epochs it holds; under FlushAlways the recovery point
-// stays at the start of an epoch whose entry is not fsync'd yet, until the
-// store's flush tick (every FlushInterval, 1 s by default) fsyncs the
-// checkpoint. So a new partition's first append costs no fsync of its own
-// under FlushNever, and only its segment's under FlushAlways.
-// A crash can leave the file without its latest entries, or (a power
-// loss) empty or torn; recovery re-learns the epochs from the batches it
+// records the epoch; its `leader-epoch-checkpoint` entry is recorded in
+// memory by the append round that writes the first record of the epoch,
+// or written and fsync'd at once when the epoch starts below the log end.
+// The recorded text is written to the file (temporary file, fsync,
+// rename, directory fsync) when the log is flushed (Flush, a rolled
+// segment's flush, Close), before the recovery point passes the epochs it
+// holds; under FlushAlways the recovery point stays at the start of an
+// epoch whose entry is not in the file yet, until the store's flush tick
+// (every FlushInterval, 1 s by default) writes the checkpoint. So a new
+// partition's first append creates no checkpoint file and costs no fsync
+// of its own under FlushNever, and only its segment's under FlushAlways.
+// A crash can leave the file without its latest entries (the ones not
+// flushed yet), or (a power loss) empty or torn; recovery re-learns the epochs from the batches it
 // validates above the recovery point (a batch whose partitionLeaderEpoch
 // is newer than the latest known begins that epoch, as Kafka's
 // LogSegment.recover), from every segment's batch headers when the file
@@ -243,11 +246,12 @@
 // renames and a cleaner swap failing after its commit point (one failing
 // before it leaves the log untouched and online).
 //
-// Store.Close seals each log's active segment, fsyncs every segment above
-// its recovery point (.log and indexes) and writes its producer snapshot
-// (temporary file, fsync, rename, directory fsync), and only if every log
-// closed without error writes the recovery points and then the
-// clean-shutdown marker.
+// Store.Close (16 logs at once, so that their fsyncs share the file
+// system's journal commits) seals each log's active segment, fsyncs every
+// segment above its recovery point (.log and indexes) and writes its
+// producer snapshot (temporary file, fsync, rename, directory fsync), and
+// only if every log closed without error writes the recovery points and
+// then the clean-shutdown marker.
 //
 // All file operations go through StoreConfig.FS (internal/vfs; the OS by
 // default), so tests inject faults at any call with internal/vfs/errorfs.
@@ -306,10 +310,13 @@
 // that writes a file into it, and the first fsync in it also fsyncs its
 // partition.metadata and the data directory (lazydir.go):
 //
-//	CreateLogsLazy        first append (or an index, the epoch checkpoint,
+//	CreateLogsLazy        first append (or the epoch checkpoint,
 //	  (memory only)         TruncateFullyAndStartAt)
 //	      │                     │ mkdir <dir>.<id>-new, partition.metadata,
-//	      │                     │ rename to <dir>: Kafka's layout from here
+//	      │                     │ rename to <dir>: Kafka's layout from here;
+//	      │                     │ then <base>.log (no .index, .timeindex:
+//	      │                     │ entries in memory until 512 or a seal,
+//	      │                     │ below)
 //	      ▼                     ▼
 //	  no directory ───────▶ directory, not durable ──first fsync──▶ durable
 //	  (deleted: nothing       (kill -9: kept by the     (.log, partition.metadata,
@@ -326,13 +333,37 @@
 // mappings of its indexes, whose files are closed once mapped and reopened
 // by path to trim or fsync (package mmapindex), except a new log's first
 // segment, which has no file at all until its first append (or an unclean
-// start's recovery) creates its .log and creates, preallocates and maps its
-// indexes: a 1,000-partition topic is created without 1,000 .log files and
-// 2,000 index files of 10 MiB and their mappings (and, by CreateLogsLazy,
-// without its 1,000 directories). That .log's first fsync
-// also fsyncs the partition directory, so its name is as durable as its
-// bytes; a partition never written has no .log, and a start leaves it so
-// (its indexes, if a crash left them behind, are removed). An
+// start's recovery) creates its .log: a 1,000-partition topic is created
+// without 1,000 .log files (and, by CreateLogsLazy, without its 1,000
+// directories). That .log's first fsync also fsyncs the partition
+// directory, so its name is as durable as its bytes; a partition never
+// written has no .log, and a start leaves it so (its indexes, if a crash
+// left them behind, are removed).
+//
+// A segment's .index and .timeindex are not made with the segment. Their
+// entries (one per index.interval.bytes, 4096, appended) are kept in
+// memory (mmapindex's Absent indexes) until there are 512 of them (about
+// 2 MiB of log), when the files are created, preallocated to
+// segment.index.bytes and mapped with the entries copied in, or until the
+// segment is sealed (a roll, Close), when they are written to files of
+// their size; a segment with no entry gets no file. Nothing is lost by a
+// crash meanwhile: an unclean start rebuilds the indexes of every segment
+// from the one holding the recovery point, which always includes the
+// active one, and a sealed segment's indexes are written at its seal,
+// before its flush lets the recovery point pass it. Without a file an
+// index is empty wherever it is read: a lookup scans the .log from the
+// start (a few KiB), a truncation, flush, recovery or rename for deletion
+// has no file to cut, fsync, rebuild or rename. A segment opened from
+// disk without a .timeindex (it had no entry) learns its largest
+// timestamp, which the seal's final time-index entry keeps for the
+// others, from its batch headers, so ListOffsets by timestamp and
+// retention.ms see it after a restart. So 1,000 new partitions' first 2
+// GiB make 1,000 .log files, not 3,000 files, 2,000 preallocations and
+// 2,000 mappings (the indexes are written at the next roll or shutdown).
+// Kafka opening such a directory rebuilds a missing index (its recovery
+// of a segment whose .index is missing). The index files' directory
+// entries are not fsync'd of their own (nor are a rolled segment's .log):
+// a lost index file is Absent, which is always right. An
 // inactive segment holds none while idle: its
 // indexes are mapped read-only with their files closed, and its .log is
 // opened when first read and parked (closed) again by the store's idle

@@ -60,8 +60,11 @@ type epochFile struct {
 	// read without it by a FlushAlways round, which keeps its recovery
 	// point below it.
 	dirtyFrom atomic.Int64
-	// dirty: the file was written since the last fsync (under mu).
-	dirty bool
+	// dirty: entries were written (writeLazy) since the last fsync, and
+	// pending holds the file's new text, not written yet: flush writes it
+	// (temporary file, fsync, rename, directory fsync). Under mu.
+	dirty   bool
+	pending []byte
 }
 
 func newEpochFile(fsys vfs.FS, dir string) *epochFile {
@@ -197,10 +200,12 @@ func (c *epochCache) write() error {
 	return nil
 }
 
-// writeLazy writes the whole cache to the leader-epoch-checkpoint without
-// an fsync (an append round's new epochs): the file is fsync'd when the log
-// is flushed (epochFile.flush), and until then recovery can re-learn what
-// a power loss takes from it.
+// writeLazy records the whole cache as the leader-epoch-checkpoint's next
+// text (an append round's new epochs) without writing it: the file is
+// written and fsync'd when the log is flushed (epochFile.flush: a flush,
+// a roll's flush, Close, the store's flush tick under FlushAlways), and
+// until then the recovery point stays below the new entries (dirtyFrom),
+// so a crash's recovery re-learns them from the batches.
 func (c *epochCache) writeLazy() error {
 	if err := c.file.write(c.entries, c.encode(), false); err != nil {
 		return err
@@ -214,15 +219,16 @@ func (c *epochCache) writeLazy() error {
 func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.pdir != nil {
-		if err := f.pdir.Make(); err != nil {
-			return err
-		}
-	}
 	if durable {
+		if f.pdir != nil {
+			if err := f.pdir.Make(); err != nil {
+				return err
+			}
+		}
 		if err := writeFileAtomic(f.fs, f.path, data); err != nil {
 			return err
 		}
+		f.pending = nil
 		if f.pdir != nil {
 			if err := f.pdir.syncNew(); err != nil { // a new directory's name too
 				return err
@@ -232,9 +238,7 @@ func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error
 		f.dirtyFrom.Store(math.MaxInt64)
 		return nil
 	}
-	if err := writeFileReplace(f.fs, f.path, data); err != nil {
-		return err
-	}
+	f.pending = data // written by flush
 	f.dirty = true
 	if from := firstNewEntry(f.durable, entries); from < f.dirtyFrom.Load() {
 		f.dirtyFrom.Store(from)
@@ -251,21 +255,18 @@ func (f *epochFile) flush() error {
 	if !f.dirty {
 		return nil
 	}
-	file, err := f.fs.Open(f.path)
-	if err != nil {
-		return fmt.Errorf("cannot open %q to fsync it: %w", f.path, err)
+	if f.pdir != nil {
+		if err := f.pdir.Make(); err != nil {
+			return err
+		}
 	}
-	err = file.Sync()
-	if cerr := file.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("cannot fsync %q: %w", f.path, err)
+	if err := writeViaTemp(f.fs, f.path, f.pending, true); err != nil {
+		return err
 	}
 	if err := f.syncDir(); err != nil {
 		return err
 	}
-	f.dirty = false
+	f.dirty, f.pending = false, nil
 	f.dirtyFrom.Store(math.MaxInt64)
 	return nil
 }

@@ -26,9 +26,10 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 // AssignLeaderEpoch records that epoch starts at startOffset (called on
 // becoming leader, with the log end offset); the log's appends then stamp
 // epoch on their batches. An epoch starting at the log end covers no
-// record yet: its leader-epoch-checkpoint is written (without an fsync:
-// the log's next flush does that) by the first append round that has
-// records, before their bytes are written (syncEpochs), not here, so
+// record yet: its leader-epoch-checkpoint entry is recorded by the first
+// append round that has records, before their bytes are written
+// (syncEpochs), and written to the file by the log's next flush, not
+// here, so
 // becoming the leader of many partitions at once (a broker restarting or
 // catching up from a snapshot) costs no I/O. A crash before that round
 // loses an epoch entry no record depends on: the log then ends at the

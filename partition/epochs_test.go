@@ -38,11 +38,18 @@ func TestEndOffsetForEpochKafka(t *testing.T) {
 }
 
 // TestAssignLeaderEpoch: becoming leader at the log end records the
-// epoch in memory; the first append writes its entry to the
-// leader-epoch-checkpoint and carries the epoch; stale epochs are fenced.
+// epoch in memory; the first append carries the epoch and records its
+// entry, which the next flush writes to the leader-epoch-checkpoint; stale
+// epochs are fenced.
 func TestAssignLeaderEpoch(t *testing.T) {
 	l, dir := newTestLog(t, testConfig(), newClock())
 	mustAppend(t, l, batch(3, 20, 1_700_000_000_000))
+	if exists(filepath.Join(dir, leaderEpochFile)) {
+		t.Fatal("an append wrote the leader-epoch-checkpoint")
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.AssignLeaderEpoch(3, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +64,10 @@ func TestAssignLeaderEpoch(t *testing.T) {
 		t.Fatalf("LeaderEpochs = %v", got)
 	}
 	mustAppend(t, l, batch(2, 20, 1_700_000_000_000))
+	ckpt("0\n1\n0 0\n") // recorded, written by the flush
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	ckpt("0\n2\n0 0\n3 3\n")
 	hs := readAll(t, l, 3)
 	if len(hs) != 1 || hs[0].PartitionLeaderEpoch != 3 || l.LeaderEpoch() != 3 {
@@ -191,9 +202,11 @@ func TestAssignLeaderEpochCrash(t *testing.T) {
 	}
 }
 
-// TestDeferredEpochWriteFails: when the deferred leader-epoch checkpoint
-// cannot be written, the append that needed it fails with ErrStorage and
-// none of its records are published.
+// TestDeferredEpochWriteFails: an append that begins an epoch records its
+// checkpoint entry without writing it; when the flush cannot write it, the
+// flush fails with ErrStorage (the log goes offline), the recovery point
+// stays below the epoch's start, and a restart after that crash re-learns
+// the epoch from the batches.
 func TestDeferredEpochWriteFails(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
 	var fail atomic.Bool
@@ -208,16 +221,28 @@ func TestDeferredEpochWriteFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	mustAppend(t, l, batch(3, 20, 1))
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.AssignLeaderEpoch(2, 3); err != nil {
 		t.Fatalf("AssignLeaderEpoch at the log end wrote the checkpoint: %v", err)
 	}
 	fail.Store(true)
-	if _, err := l.Append(batch(2, 20, 1)); !errors.Is(err, ErrStorage) {
-		t.Fatalf("append with the checkpoint failing: %v, want ErrStorage", err)
+	mustAppend(t, l, batch(2, 20, 1)) // writes no checkpoint
+	if err := l.Flush(); !errors.Is(err, ErrStorage) {
+		t.Fatalf("flush with the checkpoint failing: %v, want ErrStorage", err)
 	}
-	if l.LogEndOffset() != 3 || l.HighWatermark() != 3 {
-		t.Fatalf("LEO %d, HW %d after the failed append; want 3, 3", l.LogEndOffset(), l.HighWatermark())
+	if rp := l.recoveryPointOf(); rp > 3 {
+		t.Fatalf("recovery point %d past the start 3 of an epoch not in the checkpoint", rp)
+	}
+	if _, err := l.Append(batch(1, 20, 1)); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append after the failed flush: %v, want the sticky ErrStorage", err)
+	}
+	crash(l)
+	l = openTest(t, dir, testConfig(), false, 3, nil)
+	defer l.Close()
+	if got := l.LeaderEpochs(); l.LogEndOffset() != 5 || len(got) != 2 || got[1] != (EpochEntry{2, 3}) {
+		t.Fatalf("after the restart: log end %d, epochs %v; want 5, [{0 0} {2 3}]", l.LogEndOffset(), got)
 	}
 }

@@ -59,8 +59,8 @@ func TestCloseFsyncsEveryDirtyLog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p < 2 {
-			mustAppend(t, l, batch(3, 50, 1))
+		if p < 2 { // 6 KiB: past index.interval.bytes, so the segment has index files
+			mustAppend(t, l, batch(3, 2000, 1))
 		}
 	}
 	fs.Reset()
@@ -446,14 +446,19 @@ func TestFaultAtEveryWriteAndFsync(t *testing.T) {
 }
 
 // TestEpochCheckpointWrittenOutsideMu: the leader-epoch checkpoint that a
-// log's first append writes is written (not fsync'd) without the log's mu
-// held, so readers of the offsets are not stalled by a slow disk.
+// log's first append records is not written by the append but by the
+// log's flush, without the log's mu held, so readers of the offsets are
+// not stalled by a slow disk.
 func TestEpochCheckpointWrittenOutsideMu(t *testing.T) {
 	dir := t.TempDir()
 	inSync, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
+	var flushing atomic.Bool
 	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if op.Kind == errorfs.OpRename && strings.Contains(op.Path, leaderEpochFile) {
+			if !flushing.Load() {
+				t.Errorf("the checkpoint was written before the flush: %v", op)
+			}
 			once.Do(func() { close(inSync); <-release })
 		}
 		return nil
@@ -467,28 +472,30 @@ func TestEpochCheckpointWrittenOutsideMu(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appended := make(chan error, 1)
-	go func() {
-		_, err := l.Append(batch(1, 10, 1))
-		appended <- err
-	}()
+	mustAppend(t, l, batch(1, 10, 1))
+	if exists(filepath.Join(l.Dir(), leaderEpochFile)) {
+		t.Fatal("the first append wrote the leader-epoch checkpoint")
+	}
+	flushing.Store(true)
+	flushed := make(chan error, 1)
+	go func() { flushed <- l.Flush() }()
 	<-inSync
 	read := make(chan int64, 1)
-	go func() { read <- l.HighWatermark() + l.LogEndOffset() }()
+	go func() { read <- l.HighWatermark() + l.LogEndOffset() + int64(l.LeaderEpoch()) }()
 	select {
 	case got := <-read:
-		if got != 0 {
-			t.Errorf("offsets moved before the round was published: %d", got)
+		if got != 2 {
+			t.Errorf("offsets and epoch %d, want 2", got)
 		}
 	case <-time.After(10 * time.Second):
-		t.Error("a reader of the offsets waited for the epoch checkpoint's fsync")
+		t.Error("a reader of the offsets waited for the epoch checkpoint's write")
 	}
 	close(release)
-	if err := <-appended; err != nil {
+	if err := <-flushed; err != nil {
 		t.Fatal(err)
 	}
-	if l.HighWatermark() != 1 || l.LeaderEpoch() != 0 {
-		t.Fatalf("high watermark %d, epoch %d", l.HighWatermark(), l.LeaderEpoch())
+	if ep, err := loadEpochCache(vfs.Default, l.Dir()); err != nil || len(ep.entries) != 1 {
+		t.Fatalf("checkpoint after the flush: %v, %v", ep, err)
 	}
 }
 

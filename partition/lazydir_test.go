@@ -81,9 +81,12 @@ func TestCreateLogsLazy(t *testing.T) {
 	if got, err := readPartitionMetadata(pdir); err != nil || got != id {
 		t.Fatalf("partition.metadata: %x, %v; want %x", got, err, id)
 	}
-	for _, name := range []string{"00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex"} {
-		if _, err := os.Stat(filepath.Join(pdir, name)); err != nil {
-			t.Fatalf("after the first append: %v", err)
+	if _, err := os.Stat(filepath.Join(pdir, "00000000000000000000.log")); err != nil {
+		t.Fatalf("after the first append: %v", err)
+	}
+	for _, name := range []string{"00000000000000000000.index", "00000000000000000000.timeindex"} {
+		if exists(filepath.Join(pdir, name)) { // no index entry was due
+			t.Fatalf("%s after a first append of %d bytes", name, logs[1].Size())
 		}
 	}
 	flushSyncs := func() []string {
@@ -100,21 +103,29 @@ func TestCreateLogsLazy(t *testing.T) {
 		}
 		return syncs
 	}
-	// The first append also wrote the leader-epoch checkpoint.
+	// The first append also recorded the leader-epoch checkpoint, which the
+	// flush writes (a temporary file, fsync'd, renamed).
 	want := []string{"00000000000000000000.log", partitionMetadataFile, "z-1", filepath.Base(dir),
-		"00000000000000000000.index", "00000000000000000000.timeindex", leaderEpochFile, "z-1"}
+		leaderEpochFile + ".tmp", "z-1"}
 	if got := flushSyncs(); !slices.Equal(got, want) {
 		t.Fatalf("first flush: fsyncs %v, want %v", got, want)
 	}
 	mustAppend(t, logs[1], batch(1, 10, 1))
-	if got, want := flushSyncs(), []string{"00000000000000000000.log", "00000000000000000000.index", "00000000000000000000.timeindex"}; !slices.Equal(got, want) {
+	if got, want := flushSyncs(), []string{"00000000000000000000.log"}; !slices.Equal(got, want) {
 		t.Fatalf("second flush: fsyncs %v, want %v", got, want)
+	}
+	mustAppend(t, logs[1], batch(1, 5000, 1)) // past index.interval.bytes: the first entry, kept in memory
+	if got, want := flushSyncs(), []string{"00000000000000000000.log"}; !slices.Equal(got, want) {
+		t.Fatalf("flush after the first index entry: fsyncs %v, want %v", got, want)
+	}
+	if exists(filepath.Join(pdir, "00000000000000000000.index")) {
+		t.Fatal("the first index entry created the .index")
 	}
 	crashStore(s)
 
 	s = openTestStore(t, dir)
 	defer s.Close()
-	if l := s.Get("z", 1); l == nil || l.LogEndOffset() != 4 {
+	if l := s.Get("z", 1); l == nil || l.LogEndOffset() != 5 {
 		t.Fatalf("z-1 after the crash: %v", l)
 	}
 	for _, p := range []int32{0, 2} {
@@ -126,8 +137,8 @@ func TestCreateLogsLazy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if logs[0].LogEndOffset() != 0 || logs[1].LogEndOffset() != 4 || logs[2].LogEndOffset() != 0 {
-		t.Fatalf("created again: ends %d %d %d, want 0 4 0", logs[0].LogEndOffset(), logs[1].LogEndOffset(), logs[2].LogEndOffset())
+	if logs[0].LogEndOffset() != 0 || logs[1].LogEndOffset() != 5 || logs[2].LogEndOffset() != 0 {
+		t.Fatalf("created again: ends %d %d %d, want 0 5 0", logs[0].LogEndOffset(), logs[1].LogEndOffset(), logs[2].LogEndOffset())
 	}
 	mustAppend(t, logs[2], batch(2, 10, 1))
 	if logs[2].LogEndOffset() != 2 {

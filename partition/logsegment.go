@@ -72,6 +72,12 @@ type logSegment struct {
 		// are renamed for deletion, so a reader still holding the segment
 		// opens them by their new names.
 		suffix string
+		// noFiles: the segment was just created and has no index file,
+		// so the first open makes Absent indexes without looking.
+		noFiles bool
+		// scanned: the largest timestamp was read from the batch headers
+		// (a segment whose time index has no file).
+		scanned bool
 	}
 
 	// maxTS is the largest batch timestamp and maxTSOffset the last offset
@@ -111,11 +117,10 @@ func createSegment(fsys vfs.FS, dir string, base int64, indexBytes int, now time
 	return s, nil
 }
 
-// createSegmentLazy creates an empty segment's .log only: its indexes are
-// created (preallocated and mapped) on first use, so a new partition costs
-// one file instead of three until its first append. A log's first segment
-// is made this way (a 1,000-partition topic is created in a third of the
-// time); a roll uses createSegment, as the segment is about to be written.
+// createSegmentLazy creates an empty segment's .log only. Its indexes are
+// Absent: their entries (noteBatch) are kept in memory until there are
+// many or the segment is sealed, when their files are created (package
+// doc, "File descriptors and mappings").
 func createSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now time.Time) (*logSegment, error) {
 	if err := removeSegmentLeftovers(fsys, dir, base); err != nil {
 		return nil, err
@@ -157,6 +162,7 @@ func newSegmentLazy(fsys vfs.FS, dir string, base int64, indexBytes int, now tim
 		return nil, err
 	}
 	s.created = now
+	s.idx.noFiles = true
 	return s, nil
 }
 
@@ -173,6 +179,7 @@ func freshSegment(fsys vfs.FS, dir *partDir, base int64, indexBytes int, now tim
 	s := &logSegment{base: base, dir: dir.path, pdir: dir, fs: fsys,
 		log: segment.CreateLazyInFS(fsys, fileName(dir.path, base, logSuffix), dir), created: now}
 	s.idx.maxBytes = indexBytes
+	s.idx.noFiles = true
 	s.refs.Store(1)
 	s.maxTS.Store(-1)
 	s.maxTSOffset.Store(-1)
@@ -201,23 +208,40 @@ func (s *logSegment) indexes() (*mmapindex.OffsetIndex, error) {
 	return s.indexesLocked()
 }
 
+// indexesLocked opens the indexes if they are not open. An index whose
+// file does not exist is Absent (empty; a writable one keeps its entries
+// in memory until it creates the file). A segment opened from disk whose
+// time index has no file learns its largest timestamp from its batch
+// headers: a few KiB after a clean stop or a seal (no entry was due), at
+// most about 2 MiB after a crash (512 entries kept in memory), which
+// recovery then reads again anyway.
 func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 	if s.idx.offsets != nil {
 		return s.idx.offsets, nil
 	}
-	if s.pdir != nil {
-		if err := s.pdir.Make(); err != nil {
-			return nil, fmt.Errorf("cannot create the indexes of segment %d: %w", s.base, err)
-		}
+	oname := fileName(s.dir, s.base, indexSuffix) + s.idx.suffix
+	tname := fileName(s.dir, s.base, timeIndexSuffix) + s.idx.suffix
+	if s.idx.noFiles {
+		s.idx.noFiles = false
+		s.idx.offsets = mmapindex.NewOffsetIndexFS(s.fs, oname, s.base, s.idx.maxBytes)
+		s.idx.times = mmapindex.NewTimeIndexFS(s.fs, tname, s.base, s.idx.maxBytes)
+		return s.idx.offsets, nil
 	}
-	oi, err := mmapindex.OpenOffsetIndexFS(s.fs, fileName(s.dir, s.base, indexSuffix)+s.idx.suffix, s.base, s.idx.maxBytes)
+	oi, err := mmapindex.OpenOffsetIndexLazyFS(s.fs, oname, s.base, s.idx.maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open offset index of segment %d: %w", s.base, err)
 	}
-	ti, err := mmapindex.OpenTimeIndexFS(s.fs, fileName(s.dir, s.base, timeIndexSuffix)+s.idx.suffix, s.base, s.idx.maxBytes)
+	ti, err := mmapindex.OpenTimeIndexLazyFS(s.fs, tname, s.base, s.idx.maxBytes)
 	if err != nil {
 		oi.Close()
 		return nil, fmt.Errorf("cannot open time index of segment %d: %w", s.base, err)
+	}
+	if ti.Absent() && !s.idx.scanned {
+		if err := s.scanTimestamps(); err != nil {
+			oi.Close()
+			ti.Close()
+			return nil, err
+		}
 	}
 	s.idx.offsets, s.idx.times = oi, ti
 	if ts, off := ti.Last(); ts >= 0 && ts > s.maxTS.Load() {
@@ -225,6 +249,34 @@ func (s *logSegment) indexesLocked() (*mmapindex.OffsetIndex, error) {
 		s.maxTSOffset.Store(off)
 	}
 	return oi, nil
+}
+
+// scanTimestamps learns the largest batch timestamp from the batch
+// headers, for a segment whose time index has no file. It stops quietly
+// at a header that does not parse (a torn tail: recovery, if due, deals
+// with it); an I/O error is returned.
+func (s *logSegment) scanTimestamps() error {
+	size := s.log.Size()
+	if size == 0 {
+		s.idx.scanned = true
+		return nil
+	}
+	maxTS, maxOff := int64(-1), int64(-1)
+	err := walkHeaders(s.log, 0, size, func(h segment.Header, _ int64) bool {
+		if h.MaxTimestamp > maxTS {
+			maxTS, maxOff = h.MaxTimestamp, h.LastOffset()
+		}
+		return true
+	})
+	if err != nil && !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, segment.ErrTorn) {
+		return fmt.Errorf("cannot read the batch timestamps of %q: %w", s.log.Path(), err)
+	}
+	if maxTS > s.maxTS.Load() {
+		s.maxTS.Store(maxTS)
+		s.maxTSOffset.Store(maxOff)
+	}
+	s.idx.scanned = true
+	return nil
 }
 
 // lookup returns the index entry at or below offset: the position a scan
@@ -372,6 +424,15 @@ func (s *logSegment) noteBatch(h segment.Header, pos int64, indexInterval int) e
 	if err != nil {
 		return err
 	}
+	if s.pdir != nil && (oi.Absent() || s.idx.times.Absent()) {
+		// The files may be created by this entry or later: in a
+		// directory made by the log's first write (lazydir.go), which
+		// may not be made yet (the entry is added before the round's
+		// pwritev).
+		if err := s.pdir.Make(); err != nil {
+			return fmt.Errorf("cannot create the indexes of segment %d: %w", s.base, err)
+		}
+	}
 	if err := oi.Append(h.LastOffset(), uint32(pos)); err != nil {
 		return fmt.Errorf("cannot add offset index entry to segment %d: %w", s.base, err)
 	}
@@ -398,7 +459,11 @@ func (s *logSegment) seal() error {
 	if s.idx.offsets == nil {
 		return nil
 	}
-	if ts := s.maxTS.Load(); ts >= 0 {
+	// A time index without a file and without an entry (none was due)
+	// stays so: its largest timestamp is read from the batch headers when
+	// it is opened again (indexesLocked), not written into a file of one
+	// entry. One holding entries in memory writes them at the trim below.
+	if ts := s.maxTS.Load(); ts >= 0 && !(s.idx.times.Absent() && s.idx.times.Entries() == 0) {
 		err := s.idx.times.Append(ts, s.maxTSOffset.Load())
 		if err != nil && !errors.Is(err, mmapindex.ErrFull) {
 			return fmt.Errorf("cannot add final time index entry to segment %d: %w", s.base, err)

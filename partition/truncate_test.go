@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -208,35 +209,58 @@ func TestTruncateFully(t *testing.T) {
 // .deleted names: closed by the old name, their trim cut the new
 // segment's preallocated, mapped .index to the old entry count (none),
 // and the next index entry's write faulted (SIGBUS), killing the broker
-// (TestNemesis/rf3).
+// (TestNemesis/rf3). The old segment has index files (more entries than
+// an index keeps in memory), which recovery maps; the new one creates its
+// own at the same names while the old ones are still open.
 func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 // an entry per batch
+	const entries = 600        // past the 512 entries an index keeps in memory: its files exist
 	ts := int64(1_700_000_000_000)
 	dir := filepath.Join(t.TempDir(), "t-0")
 	l := openTest(t, dir, cfg, true, 0, nil)
-	mustAppend(t, l, batch(2, 20, ts)) // 0-1: under index.interval.bytes, no index entry
+	for i := range int64(entries) {
+		mustAppend(t, l, batch(1, 20, ts+i))
+	}
 	crash(l)
 	l = openTest(t, dir, cfg, false, -1, nil) // recovery opens the indexes, writable
 	defer func() { l.Close() }()
+	old := l.active()
+	if old.idx.offsets == nil || old.idx.offsets.Absent() || old.idx.times.Absent() {
+		t.Fatal("the old segment's indexes are not open with files: the test proves nothing")
+	}
+	// A reader holds the old segment: its indexes close (and trim) only
+	// after the new segment made its own files.
+	pinned, _ := l.pinAll()
 	if err := l.TruncateTo(0); err != nil {
 		t.Fatal(err)
 	}
+	idx := []string{filepath.Join(dir, "00000000000000000000.index"), filepath.Join(dir, "00000000000000000000.timeindex")}
+	for _, p := range idx {
+		if exists(p) {
+			t.Fatalf("%s exists after the truncation: the new segment has no index entry yet", p)
+		}
+	}
+	for i := range int64(entries) {
+		mustAppend(t, l, batch(1, 20, ts+i))
+	}
+	releaseAll(pinned)
 	want := int64(cfg.SegmentIndexBytes / mmapindex.OffsetEntrySize * mmapindex.OffsetEntrySize)
-	for _, name := range []string{"00000000000000000000.index", "00000000000000000000.timeindex"} {
-		if name == "00000000000000000000.timeindex" {
+	for _, p := range idx {
+		if strings.HasSuffix(p, ".timeindex") {
 			want = int64(cfg.SegmentIndexBytes / mmapindex.TimeEntrySize * mmapindex.TimeEntrySize)
 		}
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fi.Size() != want {
-			t.Fatalf("%s of the new segment is %d bytes after the truncation, want %d (preallocated and mapped): "+
-				"the deleted segment's index trimmed it", name, fi.Size(), want)
+			t.Fatalf("%s of the new segment is %d bytes, want %d (preallocated and mapped): "+
+				"the deleted segment's index trimmed it", p, fi.Size(), want)
 		}
 	}
-	for range 20 { // 20 KiB: index entries every index.interval.bytes (4 KiB)
-		mustAppend(t, l, batch(5, 200, ts))
+	for i := range int64(10) { // entries written past the size a wrong trim would leave
+		mustAppend(t, l, batch(1, 20, ts+entries+i))
 	}
 	end := l.LogEndOffset()
 	if err := l.Close(); err != nil {
@@ -244,7 +268,7 @@ func TestTruncateFullyKeepsNewIndexes(t *testing.T) {
 	}
 	verifyDir(t, dir)
 	l = openTest(t, dir, cfg, true, end, nil)
-	if got := readAll(t, l, 0); len(got) != 20 || got[0].BaseOffset != 0 || l.LogEndOffset() != 100 {
+	if got := readAll(t, l, 0); len(got) != entries+10 || got[0].BaseOffset != 0 || l.LogEndOffset() != entries+10 {
 		t.Fatalf("reopened: log end %d, %d batches %v", l.LogEndOffset(), len(got), got)
 	}
 }
