@@ -673,14 +673,13 @@ func TestCleanerCrashAtEverySwapStep(t *testing.T) {
 	}
 }
 
-// TestStoreCloseInterruptsCleanerBackoff: a cleaner thread sleeping out
-// an hour-long backoff with a dirty compacted log is stopped by Close,
-// not waited for: a Close that waited would hang the test until its
-// timeout.
-func TestStoreCloseInterruptsCleanerBackoff(t *testing.T) {
-	scfg := StoreConfig{Dir: t.TempDir(), Defaults: testConfig(), Logger: quietLogger(),
-		CleanerBackoff: time.Hour, CleanerDedupeBufferSize: 1 << 20}
-	s, err := OpenStore(scfg)
+// openDirtyCompactedStore fills in scfg's Defaults, Logger and dedupe
+// buffer and opens a store with it holding one compacted log, "table" 0,
+// given n appends over 10 keys.
+func openDirtyCompactedStore(t *testing.T, scfg *StoreConfig, n int) (*Store, *Log) {
+	t.Helper()
+	scfg.Defaults, scfg.Logger, scfg.CleanerDedupeBufferSize = testConfig(), quietLogger(), 1<<20
+	s, err := OpenStore(*scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,9 +689,18 @@ func TestStoreCloseInterruptsCleanerBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 40; i++ {
+	for i := 0; i < n; i++ {
 		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%10), value: fmt.Sprintf("v%d", i)}}))
 	}
+	return s, l
+}
+
+// TestStoreCloseInterruptsCleanerBackoff: a cleaner thread sleeping out
+// an hour-long backoff with a dirty compacted log is stopped by Close,
+// not waited for: a Close that waited would hang the test until its
+// timeout.
+func TestStoreCloseInterruptsCleanerBackoff(t *testing.T) {
+	s, _ := openDirtyCompactedStore(t, &StoreConfig{Dir: t.TempDir(), CleanerBackoff: time.Hour}, 40)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -705,21 +713,8 @@ func TestStoreCloseInterruptsCleanerBackoff(t *testing.T) {
 // backoff).
 func TestStoreCleansInBackground(t *testing.T) {
 	dir := t.TempDir()
-	scfg := StoreConfig{Dir: dir, Defaults: testConfig(), Logger: quietLogger(),
-		CleanerBackoff: 5 * time.Millisecond, CleanerDedupeBufferSize: 1 << 20}
-	s, err := OpenStore(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := compactConfig()
-	cfg.MinCleanableDirtyRatio = 0.3
-	l, err := s.Create("table", 0, [16]byte{9}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 400; i++ {
-		mustAppend(t, l, kvBatch(0, 1, []kv{{key: fmt.Sprintf("k%d", i%10), value: fmt.Sprintf("v%d", i)}}))
-	}
+	scfg := StoreConfig{Dir: dir, CleanerBackoff: 5 * time.Millisecond}
+	s, l := openDirtyCompactedStore(t, &scfg, 400)
 	before := l.Size()
 	deadline := time.Now().Add(20 * time.Second)
 	// Cleanings may start while the appends go on: wait for one that

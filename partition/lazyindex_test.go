@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -245,15 +244,8 @@ func TestIndexCreationCrashAtEveryStep(t *testing.T) {
 		}
 		for k := 1; k <= len(ops); k++ {
 			dir := filepath.Join(t.TempDir(), fmt.Sprintf("k%d-0", k))
-			var seen atomic.Int32
-			var armed atomic.Bool
-			inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
-				if armed.Load() && seen.Add(1) == int32(k) {
-					return syscall.EIO
-				}
-				return nil
-			})
-			_, aerr := run(dir, inj, &armed)
+			inj, armed := failNthArmed(k)
+			_, aerr := run(dir, inj, armed)
 			l := openTest(t, dir, cfg, false, int64(before), nil)
 			if end := l.LogEndOffset(); end != int64(before) && end != int64(before)+1 {
 				t.Fatalf("roll %v, k=%d (%v, append: %v): log end %d after the restart, want %d or %d",

@@ -303,14 +303,7 @@ func TestTruncateCrashAtEveryStep(t *testing.T) {
 	}
 	for k := 1; k <= n; k++ {
 		dir := filepath.Join(t.TempDir(), fmt.Sprintf("k%d-0", k))
-		var seen atomic.Int32
-		var armed atomic.Bool
-		inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
-			if armed.Load() && seen.Add(1) == int32(k) {
-				return syscall.EIO
-			}
-			return nil
-		})
+		inj, armed := failNthArmed(k)
 		fsys := errorfs.Wrap(vfs.Default, inj).SkipSyncs()
 		f := followerWith(t, dir, fsys, all)
 		if err := f.Flush(); err != nil {
@@ -442,4 +435,17 @@ func TestTruncatedReaderStatsItsLog(t *testing.T) {
 	if got, err := seg.largestTimestamp(); err != nil || got != old.UnixMilli() {
 		t.Fatalf("largest timestamp of the truncated segment %d (%v), want its .log's mtime %d", got, err, old.UnixMilli())
 	}
+}
+
+// failNthArmed is an injector that fails with EIO the k-th mutating call
+// made once armed is set (k counts from 1), and nothing else.
+func failNthArmed(k int) (errorfs.InjectorFunc, *atomic.Bool) {
+	var seen atomic.Int32
+	armed := new(atomic.Bool)
+	return func(op errorfs.Op) error {
+		if armed.Load() && seen.Add(1) == int32(k) {
+			return syscall.EIO
+		}
+		return nil
+	}, armed
 }
