@@ -1,9 +1,9 @@
 package broker
 
 import (
-	"encoding/binary"
-	"math"
+	"strings"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -30,18 +30,21 @@ import (
 //	v9–12: the same with compact lengths (uvarint n+1, 0: null) and an
 //	       empty tagged-field section (uvarint 0) after each partition,
 //	       each topic and the request
+//
+// The fields are read with kbin.Reader, the reader kmsg decodes with, so
+// lengths, bounds and varints are refused exactly where kmsg refuses them.
 func decodeProduceReusing(req *kmsg.ProduceRequest, body []byte) bool {
 	if req.Version < 3 || req.Version > 12 {
 		return false
 	}
-	d := produceDecoder{src: body, flex: req.Version >= 9}
-	if l, ok := d.length(2); !ok || l >= 0 { // a transactional id: kmsg's
+	d := produceDecoder{Reader: kbin.Reader{Src: body}, flex: req.Version >= 9}
+	if d.stringLen() >= 0 || !d.Ok() { // a transactional id: kmsg's
 		return false
 	}
-	acks, ok1 := d.int16()
-	timeout, ok2 := d.int32()
-	nt, ok3 := d.arrayLen(2)
-	if !ok1 || !ok2 || !ok3 {
+	acks := d.Int16()
+	timeout := d.Int32()
+	nt := d.arrayLen()
+	if !d.Ok() || nt < 0 {
 		return false
 	}
 	topics := req.Topics[:min(cap(req.Topics), nt)]
@@ -60,26 +63,30 @@ func decodeProduceReusing(req *kmsg.ProduceRequest, body []byte) bool {
 	return true
 }
 
-// produceDecoder reads a Produce body from src; flex: compact lengths and
-// tagged fields (v9+).
+// produceDecoder reads a Produce body; flex: compact lengths and tagged
+// fields (v9+).
 type produceDecoder struct {
-	src  []byte
+	kbin.Reader
 	flex bool
 }
 
 // topic decodes one topic into t, reusing its partitions slice and its
 // name when the bytes are the same.
 func (d *produceDecoder) topic(t *kmsg.ProduceRequestTopic) bool {
-	l, ok := d.length(2)
-	if !ok || l < 0 || l > len(d.src) {
+	var name string // aliases the body: copied only when it differs
+	if d.flex {
+		name = d.UnsafeCompactString()
+	} else {
+		name = d.UnsafeString()
+	}
+	if !d.Ok() {
 		return false
 	}
-	if name := d.src[:l]; t.Topic != string(name) {
-		t.Topic = string(name)
+	if t.Topic != name {
+		t.Topic = strings.Clone(name)
 	}
-	d.src = d.src[l:]
-	n, ok := d.arrayLen(6)
-	if !ok {
+	n := d.arrayLen()
+	if !d.Ok() || n < 0 {
 		return false
 	}
 	parts := t.Partitions[:min(cap(t.Partitions), n)]
@@ -88,20 +95,13 @@ func (d *produceDecoder) topic(t *kmsg.ProduceRequestTopic) bool {
 	}
 	for i := range parts {
 		p := &parts[i]
-		idx, ok := d.int32()
-		if !ok {
-			return false
+		*p = kmsg.ProduceRequestTopicPartition{Partition: d.Int32()}
+		if d.flex {
+			p.Records = d.CompactNullableBytes()
+		} else {
+			p.Records = d.NullableBytes()
 		}
-		l, ok := d.length(4)
-		if !ok || l > len(d.src) {
-			return false
-		}
-		*p = kmsg.ProduceRequestTopicPartition{Partition: idx}
-		if l >= 0 {
-			p.Records = d.src[:l:l]
-			d.src = d.src[l:]
-		}
-		if !d.noTags() {
+		if !d.Ok() || !d.noTags() {
 			return false
 		}
 	}
@@ -111,63 +111,25 @@ func (d *produceDecoder) topic(t *kmsg.ProduceRequestTopic) bool {
 	return d.noTags()
 }
 
-func (d *produceDecoder) int16() (int16, bool) {
-	if len(d.src) < 2 {
-		return 0, false
-	}
-	v := int16(binary.BigEndian.Uint16(d.src))
-	d.src = d.src[2:]
-	return v, true
-}
-
-func (d *produceDecoder) int32() (int32, bool) {
-	if len(d.src) < 4 {
-		return 0, false
-	}
-	v := int32(binary.BigEndian.Uint32(d.src))
-	d.src = d.src[4:]
-	return v, true
-}
-
-// length reads a string's or bytes' length: classic (an int16 or, when
-// width is 4, an int32) or compact (uvarint n+1); -1 is null.
-func (d *produceDecoder) length(width int) (int, bool) {
+// stringLen reads a string's length without the string: an int16 or,
+// flexible, a uvarint n+1; -1 is null.
+func (d *produceDecoder) stringLen() int {
 	if d.flex {
-		u, m := binary.Uvarint(d.src)
-		if m <= 0 || u > math.MaxInt32 || m > 1 && d.src[m-1] == 0 { // not minimal: kmsg's
-
-			return 0, false
-		}
-		d.src = d.src[m:]
-		return int(u) - 1, true
+		return int(d.Uvarint()) - 1
 	}
-	if width == 2 {
-		v, ok := d.int16()
-		return int(v), ok
-	}
-	v, ok := d.int32()
-	return int(v), ok
+	return int(d.Int16())
 }
 
-// arrayLen reads an array's length, refusing a null array and one whose
-// elements (at least minSize bytes each) could not fit in what is left:
-// kmsg refuses the latter too, and it bounds what is allocated.
-func (d *produceDecoder) arrayLen(minSize int) (int, bool) {
-	n, ok := d.length(4)
-	if !ok || n < 0 || n > len(d.src)/minSize {
-		return 0, false
+// arrayLen reads an array's length as kmsg does (refusing one longer than
+// the bytes left); -1 is null.
+func (d *produceDecoder) arrayLen() int {
+	if d.flex {
+		return int(d.CompactArrayLen())
 	}
-	return n, true
+	return int(d.ArrayLen())
 }
 
 // noTags reads an empty tagged-field section (flexible versions only).
 func (d *produceDecoder) noTags() bool {
-	if !d.flex {
-		return true
-	}
-	if len(d.src) == 0 || d.src[0] != 0 {
-		return false
-	}
-	d.src = d.src[1:]
-	return true
+	return !d.flex || d.Uvarint() == 0 && d.Ok()
 }
