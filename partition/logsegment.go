@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -261,13 +262,7 @@ func (s *logSegment) scanTimestamps() error {
 		s.idx.scanned = true
 		return nil
 	}
-	maxTS, maxOff := int64(-1), int64(-1)
-	err := walkHeaders(s.log, 0, size, func(h segment.Header, _ int64) bool {
-		if h.MaxTimestamp > maxTS {
-			maxTS, maxOff = h.MaxTimestamp, h.LastOffset()
-		}
-		return true
-	})
+	maxTS, maxOff, err := maxTimestampBelow(s.log, size)
 	if err != nil && !errors.Is(err, segment.ErrCorrupt) && !errors.Is(err, segment.ErrTorn) {
 		return fmt.Errorf("cannot read the batch timestamps of %q: %w", s.log.Path(), err)
 	}
@@ -673,4 +668,20 @@ func (s *logSegment) closeFiles() error {
 	s.idx.Unlock()
 	errs = append(errs, s.log.Close())
 	return errors.Join(errs...)
+}
+
+// maxTimestampBelow is the largest batch max timestamp among the batches
+// of f before limit, and the last offset of the batch that has it (-1, -1
+// when there is none), read from the batch headers. A header that does
+// not parse ends the walk with its error (segment.ErrCorrupt,
+// segment.ErrTorn) and what was found before it.
+func maxTimestampBelow(f io.ReaderAt, limit int64) (maxTS, maxOff int64, err error) {
+	maxTS, maxOff = -1, -1
+	err = walkHeaders(f, 0, limit, func(h segment.Header, _ int64) bool {
+		if h.MaxTimestamp > maxTS {
+			maxTS, maxOff = h.MaxTimestamp, h.LastOffset()
+		}
+		return true
+	})
+	return maxTS, maxOff, err
 }

@@ -176,13 +176,7 @@ func (l *log) cutSegment(s *logSegment, pos, end int64, wasSealed bool) error {
 	if err := s.truncate(pos, end); err != nil {
 		return err
 	}
-	maxTS, maxOff := int64(-1), int64(-1)
-	err := walkHeaders(s.log, 0, pos, func(h segment.Header, _ int64) bool {
-		if h.MaxTimestamp > maxTS {
-			maxTS, maxOff = h.MaxTimestamp, h.LastOffset()
-		}
-		return true
-	})
+	maxTS, maxOff, err := maxTimestampBelow(s.log, pos)
 	if err != nil {
 		return fmt.Errorf("cannot read %q after truncating it: %w", s.log.Path(), err)
 	}
