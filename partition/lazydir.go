@@ -26,6 +26,7 @@ type partDir struct {
 	fs      vfs.FS
 	path    string
 	topicID [16]byte
+	links   *metaLinks
 	mu      struct {
 		sync.Mutex
 		made     bool // the directory exists
@@ -42,8 +43,8 @@ func madeDir(fsys vfs.FS, path string, topicID [16]byte) *partDir {
 }
 
 // lazyDir is the partDir of a directory not made yet.
-func lazyDir(fsys vfs.FS, path string, topicID [16]byte) *partDir {
-	return &partDir{fs: fsys, path: path, topicID: topicID}
+func lazyDir(fsys vfs.FS, path string, topicID [16]byte, links *metaLinks) *partDir {
+	return &partDir{fs: fsys, path: path, topicID: topicID, links: links}
 }
 
 // Make creates the directory if it does not exist yet. A failure is
@@ -57,7 +58,7 @@ func (d *partDir) Make() error {
 	case d.mu.retired:
 		return fmt.Errorf("cannot create partition directory %q: %w", d.path, ErrClosed)
 	}
-	if _, err := createPartitionDir(d.fs, d.path, d.topicID, false); err != nil {
+	if _, err := createPartitionDir(d.fs, d.path, d.topicID, false, d.links); err != nil {
 		return err
 	}
 	d.mu.made, d.mu.unsynced = true, true

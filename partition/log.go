@@ -149,6 +149,8 @@ type openOptions struct {
 	// lazyDir (with fresh): dir does not exist yet; the first use that
 	// writes a file into it makes it (CreateLogsLazy, lazydir.go).
 	lazyDir bool
+	// metaLinks: the store's partition.metadata sources (metalink.go).
+	metaLinks *metaLinks
 }
 
 // openLog opens the partition directory dir, recovering it if the last
@@ -165,7 +167,7 @@ func openLog(dir string, o openOptions) (*Log, error) {
 	}
 	pdir := madeDir(fsys, dir, o.topicID)
 	if o.lazyDir {
-		pdir = lazyDir(fsys, dir, o.topicID)
+		pdir = lazyDir(fsys, dir, o.topicID, o.metaLinks)
 	}
 	l := &Log{log{fs: fsys, dir: dir, pdir: pdir, topic: o.topic, partition: o.partition, topicID: o.topicID,
 		logger: o.logger, now: o.now, onLogStart: o.onLogStart, observer: o.observer}}

@@ -72,6 +72,9 @@ type store struct {
 	// (topicstate.go); held across their file operations, never by readers.
 	// Different topics are created and deleted in parallel.
 	topicLocks topicLocks
+	// metaLinks: new partition directories of a topic share its
+	// partition.metadata inode (metalink.go).
+	metaLinks metaLinks
 }
 
 func openStore(cfg StoreConfig) (*Store, error) {
@@ -233,7 +236,7 @@ func (s *store) openOptions(tp topicPartition, id [16]byte, cfg Config, rp, ls i
 		topic: tp.topic, partition: tp.partition, topicID: id, cfg: cfg,
 		recoveryPoint: rp, logStart: ls, cleanerPoint: -1, clean: clean,
 		logger: s.logger, now: s.cfg.Now, observer: s.cfg.Observer, fs: s.fs,
-		onLogStart: func() { s.writeCheckpoints() },
+		onLogStart: func() { s.writeCheckpoints() }, metaLinks: &s.metaLinks,
 	}
 }
 

@@ -126,7 +126,7 @@ func (s *store) createOne(tp topicPartition, id [16]byte, cfg Config, sync bool)
 		return l, err
 	}
 	dir := filepath.Join(s.cfg.Dir, tp.String())
-	made, err := createPartitionDir(s.fs, dir, id, sync)
+	made, err := createPartitionDir(s.fs, dir, id, sync, &s.metaLinks)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorage, err)
 	}
@@ -190,7 +190,11 @@ func (s *store) add(tp topicPartition, dir string, o openOptions) (*Log, error) 
 // whether dir exists is learnt from the rename (a missing or empty dir is
 // replaced; one with entries refuses), not from a lookup first, which in
 // a data directory of 10,000 entries is a directory search of its own.
-func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) (bool, error) {
+//
+// Without sync, links (nil: none) gives partition.metadata the inode of
+// another directory of the same topic when it can (metalink.go), and
+// remembers this one's for the next.
+func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool, links *metaLinks) (bool, error) {
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := fmt.Sprintf("%s.%s%s", dir, hex.EncodeToString(rnd[:]), newDirSuffix)
@@ -198,7 +202,14 @@ func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) (b
 		return false, fmt.Errorf("cannot create partition directory %q: %w", tmp, err)
 	}
 	made := true
-	err := writePartitionMetadataSync(fsys, tmp, topicID, sync)
+	var err error
+	linked := false
+	if src := links.get(topicID); src != "" && !sync {
+		linked = linkPartitionMetadata(fsys, src, tmp, partitionMetadataBody(topicID))
+	}
+	if !linked {
+		err = writePartitionMetadataSync(fsys, tmp, topicID, sync)
+	}
 	if err == nil {
 		err = fsys.Rename(tmp, dir)
 		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTDIR) {
@@ -211,6 +222,9 @@ func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool) (b
 	}
 	if sync && made {
 		return true, syncDir(fsys, filepath.Dir(dir))
+	}
+	if made && !linked && !sync {
+		links.put(topicID, filepath.Join(dir, partitionMetadataFile))
 	}
 	return made, nil
 }

@@ -236,7 +236,7 @@ func TestCreatePartitionDirExisting(t *testing.T) {
 		root := t.TempDir()
 		dir := filepath.Join(root, "x-0")
 		setup(dir)
-		made, err := createPartitionDir(vfs.Default, dir, id, true)
+		made, err := createPartitionDir(vfs.Default, dir, id, true, nil)
 		if err != nil || made != wantMade {
 			t.Fatalf("%s: made %v, %v; want %v", name, made, err, wantMade)
 		}

@@ -55,6 +55,9 @@ type FS interface {
 	Remove(name string) error
 	RemoveAll(name string) error
 	Rename(oldname, newname string) error
+	// Link makes newname a second name of the file oldname (link(2)): no
+	// new inode. It fails where the file system has no hard links.
+	Link(oldname, newname string) error
 	MkdirAll(dir string, perm os.FileMode) error
 	// Mkdir creates dir, whose parent exists (one mkdir(2), where MkdirAll
 	// looks the path up first).
@@ -150,6 +153,7 @@ func (osFS) OpenDir(name string) (File, error) {
 func (osFS) Remove(name string) error                    { return os.Remove(name) }
 func (osFS) RemoveAll(name string) error                 { return os.RemoveAll(name) }
 func (osFS) Rename(oldname, newname string) error        { return os.Rename(oldname, newname) }
+func (osFS) Link(oldname, newname string) error          { return os.Link(oldname, newname) }
 func (osFS) MkdirAll(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
 func (osFS) Mkdir(dir string, perm os.FileMode) error    { return os.Mkdir(dir, perm) }
 func (osFS) List(dir string) ([]os.DirEntry, error)      { return os.ReadDir(dir) }

@@ -1,6 +1,6 @@
 // Package errorfs wraps a vfs.FS to inject faults, as pebble's errorfs
 // does: every mutating call (create, write, fsync, truncate, rename,
-// remove, mkdir) is shown to an Injector, which may fail it with an error
+// remove, mkdir, link) is shown to an Injector, which may fail it with an error
 // (ENOSPC, EIO, EROFS…) or, for a write, make it short. The FS records the
 // calls it saw, so a test can first count the calls of a run and then fail
 // each in turn.
@@ -34,9 +34,10 @@ const (
 	OpRename               // FS.Rename
 	OpRemove               // FS.Remove, FS.RemoveAll
 	OpMkdir                // FS.MkdirAll, FS.Mkdir
+	OpLink                 // FS.Link (the path is the new name)
 )
 
-var kindNames = [...]string{"create", "write", "sync", "syncdir", "truncate", "rename", "remove", "mkdir"}
+var kindNames = [...]string{"create", "write", "sync", "syncdir", "truncate", "rename", "remove", "mkdir", "link"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -157,6 +158,13 @@ func (fs *FS) Rename(oldname, newname string) error {
 		return err
 	}
 	return fs.inner.Rename(oldname, newname)
+}
+
+func (fs *FS) Link(oldname, newname string) error {
+	if err := fs.check(Op{OpLink, newname}); err != nil {
+		return err
+	}
+	return fs.inner.Link(oldname, newname)
 }
 
 func (fs *FS) Mkdir(dir string, perm os.FileMode) error {
