@@ -11,7 +11,14 @@
 // rolls or the log closes, or has 512: "File descriptors and mappings"),
 // `.txnindex` for a segment holding ABORT markers (below),
 // `<offset>.snapshot` producer-state snapshots,
-// `leader-epoch-checkpoint` and `partition.metadata`. The data directory
+// `leader-epoch-checkpoint` and `partition.metadata` ("version: 0",
+// "topic_id: <id>"). The partition.metadata files of one topic's
+// directories made by their first write (CreateLogsLazy) or by a CreateLogs
+// of many partitions are hard links to one inode when the file system
+// allows (the first one made is linked into the next; metalink.go): the
+// same bytes, one inode allocation per topic instead of one per partition.
+// Nothing writes the file in place, so the links stay alike: a rewrite is
+// a temporary file renamed over one name, a deletion unlinks one. The data directory
 // holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
 // `cleaner-offset-checkpoint`, `replication-offset-checkpoint` (each log's
 // high watermark, below), `.kafka_cleanshutdown` and `.lock`.
@@ -312,7 +319,8 @@
 //
 //	CreateLogsLazy        first append (or the epoch checkpoint,
 //	  (memory only)         TruncateFullyAndStartAt)
-//	      │                     │ mkdir <dir>.<id>-new, partition.metadata,
+//	      │                     │ mkdir <dir>.<id>-new, partition.metadata
+//	      │                     │ (created, or linked to a sibling's),
 //	      │                     │ rename to <dir>: Kafka's layout from here;
 //	      │                     │ then <base>.log (no .index, .timeindex:
 //	      │                     │ entries in memory until 512 or a seal,

@@ -65,18 +65,22 @@ func (m *metaLinks) put(id [16]byte, path string) {
 
 // linkPartitionMetadata gives dir (a new directory of topic id, not yet
 // renamed into place) a partition.metadata that is a link to src, and
-// reports whether it did: false (with nothing left in dir) when the link
-// fails or the linked file does not hold body.
-func linkPartitionMetadata(fsys vfs.FS, src, dir string, body []byte) bool {
+// reports whether it did: false, with nothing left in dir, when the link
+// fails or the linked file does not hold body. An error means a link it
+// made could not be removed again: dir must not be used, since creating
+// the file over the link would truncate the other directory's file.
+func linkPartitionMetadata(fsys vfs.FS, src, dir string, body []byte) (bool, error) {
 	dst := filepath.Join(dir, partitionMetadataFile)
 	if err := fsys.Link(src, dst); err != nil {
-		return false
+		return false, nil
 	}
 	if ok, err := holds(fsys, dst, body); err == nil && ok {
-		return true
+		return true, nil
 	}
-	fsys.Remove(dst)
-	return false
+	if err := fsys.Remove(dst); err != nil {
+		return false, fmt.Errorf("cannot remove %q, linked to %q: %w", dst, src, err)
+	}
+	return false, nil
 }
 
 // holds reports whether the file at path holds exactly body.

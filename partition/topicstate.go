@@ -205,9 +205,9 @@ func createPartitionDir(fsys vfs.FS, dir string, topicID [16]byte, sync bool, li
 	var err error
 	linked := false
 	if src := links.get(topicID); src != "" && !sync {
-		linked = linkPartitionMetadata(fsys, src, tmp, partitionMetadataBody(topicID))
+		linked, err = linkPartitionMetadata(fsys, src, tmp, partitionMetadataBody(topicID))
 	}
-	if !linked {
+	if !linked && err == nil {
 		err = writePartitionMetadataSync(fsys, tmp, topicID, sync)
 	}
 	if err == nil {
