@@ -18,10 +18,12 @@
 // allows (the first one made is linked into the next; metalink.go): the
 // same bytes, one inode allocation per topic instead of one per partition.
 // Nothing writes the file in place, so the links stay alike: a rewrite is
-// a temporary file renamed over one name, a deletion unlinks one. The data directory
-// holds `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
-// `cleaner-offset-checkpoint`, `replication-offset-checkpoint` (each log's
-// high watermark, below), `.kafka_cleanshutdown` and `.lock`.
+// a temporary file renamed over one name, a deletion unlinks one.
+//
+// The data directory holds `recovery-point-offset-checkpoint`,
+// `log-start-offset-checkpoint`, `cleaner-offset-checkpoint`,
+// `replication-offset-checkpoint` (each log's high watermark, below),
+// `.kafka_cleanshutdown` and `.lock`.
 //
 // Every checkpoint file is Kafka's text format:
 //
