@@ -339,33 +339,28 @@ func (r *request) responseHeader(dst []byte) []byte {
 }
 
 // respond encodes a kmsg response (whose version is set to the request's).
-// The buffer starts as 64 bytes allocated with the Response, enough for a
-// one-partition Produce response (about 60): most responses are that, and
-// allocations per request drive the garbage collector; larger ones grow it.
+// Its buffer starts as the 64 bytes of a pooled netio.NewSmallResponse,
+// enough for a one-partition Produce response (about 60): most responses
+// are that, and allocations per request drive the garbage collector; the
+// connection's writer returns it to the pool once written. Larger ones
+// grow it.
 func (r *request) respond(resp kmsg.Response) *netio.Response { return r.respondSized(resp, 0) }
 
 // respondSized is respond for a response of about size bytes: a buffer
-// of that size is allocated at once when it exceeds 64 bytes, instead of
-// growing by doubling.
+// of that size is allocated at once when it exceeds
+// netio.SmallResponseBytes, instead of growing by doubling.
 func (r *request) respondSized(resp kmsg.Response, size int) *netio.Response {
 	resp.SetVersion(r.version)
-	if size > len(smallResponse{}.buf) {
+	if size > netio.SmallResponseBytes {
 		buf := r.responseHeader(make([]byte, 0, size))
 		out := new(netio.Response)
 		out.AppendBytes(resp.AppendTo(buf))
 		return out
 	}
-	o := new(smallResponse)
-	buf := r.responseHeader(o.buf[:0])
-	buf = resp.AppendTo(buf)
-	o.out.AppendBytes(buf)
-	return &o.out
-}
-
-// smallResponse is a response and its first 64 bytes in one allocation.
-type smallResponse struct {
-	out netio.Response
-	buf [64]byte
+	out, buf := netio.NewSmallResponse()
+	buf = r.responseHeader(buf)
+	out.AppendBytes(resp.AppendTo(buf))
+	return out
 }
 
 // unsupportedAPIVersions is the v0 ApiVersions response to a version this

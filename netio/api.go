@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sluice/sluice/listener"
@@ -106,6 +107,50 @@ type Response struct {
 	files   bool                      // a part is a file region: only the writer goroutine sends it
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
+	home    *smallResponse            // set by NewSmallResponse: back to smallResponses once written
+}
+
+// SmallResponseBytes is the capacity of the buffer NewSmallResponse hands
+// out: a one-partition Produce response (about 60 bytes with its header)
+// fits.
+const SmallResponseBytes = 64
+
+// smallResponse is a Response and its first SmallResponseBytes bytes,
+// recycled through smallResponses.
+type smallResponse struct {
+	r   Response
+	buf [SmallResponseBytes]byte
+}
+
+var smallResponses = sync.Pool{New: func() any {
+	s := new(smallResponse)
+	s.r.home = s
+	return s
+}}
+
+// NewSmallResponse returns an empty Response and a buffer of
+// SmallResponseBytes capacity (length 0) that belongs to it, for a body
+// built with append and added with AppendBytes (a body that outgrows the
+// buffer is appended to a new array, as append does). Neither costs an
+// allocation: the connection's writer takes the Response back for reuse
+// once its bytes are written (or its write failed), so the caller must
+// not touch it, nor the buffer, after Handle returned it. A Response that
+// is never written (the connection closed first, a Handler error, a
+// caller outside netio) is left to the garbage collector.
+func NewSmallResponse() (*Response, []byte) {
+	s := smallResponses.Get().(*smallResponse)
+	return &s.r, s.buf[:0]
+}
+
+// recycle hands a written Response of NewSmallResponse back to the pool;
+// other Responses are left alone.
+func (r *Response) recycle() {
+	s := r.home
+	if s == nil {
+		return
+	}
+	s.r = Response{home: s}
+	smallResponses.Put(s)
 }
 
 // MarkReplica marks r as the answer to a follower's Fetch: the writer

@@ -190,6 +190,12 @@
 //     no more requests meanwhile, as Kafka mutes a channel until its
 //     response is sent. A failed write or a Handler error's close ends
 //     writing for good (conn.mu.wdone).
+//   - A Response made by NewSmallResponse (the broker's answers of at
+//     most 64 bytes: a one-partition Produce) comes from a pool with its
+//     buffer, and whoever wrote its batch hands it back once the writev
+//     returned (finishBatch), whether the write succeeded or not; one
+//     dropped unwritten (the connection closed first) is left to the
+//     garbage collector. So a small request's answer costs no allocation.
 //
 // Stats.InlineBatches and WriterBatches count the batches written each
 // way.

@@ -48,6 +48,9 @@ const (
 	// opBlock waits until release(id) (or ctx), then answers id alone:
 	// a slow request with a bytes-only response (inline_test.go).
 	opBlock = 'B'
+	// opSmall is opEcho answered with a pooled NewSmallResponse, built in
+	// its buffer (a payload over SmallResponseBytes-4 outgrows it).
+	opSmall = 's'
 )
 
 // testHandler implements the ops above over one real file.
@@ -171,6 +174,11 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 		r.AppendBytes([]byte("!"))
 	case opBig:
 		r.AppendBytes(make([]byte, binary.BigEndian.Uint32(args)))
+	case opSmall:
+		small, buf := NewSmallResponse()
+		buf = append(append(buf, id...), args...)
+		small.AppendBytes(buf)
+		return small, nil
 	case opNil:
 		return nil, nil
 	case opPanic:
@@ -222,7 +230,7 @@ func (h *testHandler) want(req []byte) []byte {
 	op, id, args := req[0], req[1:5], req[5:]
 	out := append([]byte(nil), id...)
 	switch op {
-	case opEcho, opRecycle:
+	case opEcho, opRecycle, opSmall:
 		out = append(out, args...)
 	case opFile, opRepl, opMixed:
 		off, n := binary.BigEndian.Uint64(args), binary.BigEndian.Uint64(args[8:])

@@ -167,9 +167,17 @@ func (c *conn) takeBatchLocked() []outItem {
 // goroutine if the refund gave it room (nextFrame), and the writer if
 // responses were queued meanwhile (their goroutines saw c.w taken).
 func (c *conn) finishBatch(batch []outItem, end bool) {
+	// Nothing refers to the batch's bytes any more (a failed write may
+	// have left runs in the writev's vector): its small responses go back
+	// to their pool.
+	clear(c.w.iov)
+	c.w.iov = c.w.iov[:0]
 	var sent int64
 	for _, it := range batch {
 		sent += it.size
+		if it.resp != nil {
+			it.resp.recycle()
+		}
 	}
 	clear(batch)
 	c.w.spare = batch[:0]
