@@ -36,10 +36,7 @@ func TestCreateLogsLazy(t *testing.T) {
 	dir := t.TempDir()
 	fs := errorfs.Wrap(vfs.Default, nil)
 	cfg := testConfig()
-	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStoreOn(t, dir, fs, cfg)
 	fs.Reset()
 	id := [16]byte{7}
 	logs, err := s.CreateLogsLazy("z", 0, 3, id, cfg)

@@ -52,10 +52,7 @@ func TestCreateLogsLazySharesMetadataInode(t *testing.T) {
 	dir := t.TempDir()
 	fs := errorfs.Wrap(vfs.Default, nil)
 	cfg := testConfig()
-	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStoreOn(t, dir, fs, cfg)
 	id, other := [16]byte{21}, [16]byte{22}
 	logs, err := s.CreateLogsLazy("m", 0, 8, id, cfg)
 	if err != nil {
@@ -162,10 +159,7 @@ func TestCreateLogsLazyLinkFails(t *testing.T) {
 				return nil
 			}))
 			cfg := testConfig()
-			s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openStoreOn(t, dir, fs, cfg)
 			defer s.Close()
 			id := [16]byte{23}
 			logs, err := s.CreateLogsLazy("f", 0, 3, id, cfg)
@@ -208,10 +202,7 @@ func TestCreateLogsLazyLinkFaultAtEachStep(t *testing.T) {
 			}
 			return nil
 		}))
-		s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openStoreOn(t, dir, fs, cfg)
 		logs, err := s.CreateLogsLazy("e", 0, 2, id, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -292,10 +283,7 @@ func TestCreateLogsLazyMismatchedLinkNotRemoved(t *testing.T) {
 		return nil
 	}))
 	cfg := testConfig()
-	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStoreOn(t, dir, fs, cfg)
 	defer s.Close()
 	id, other := [16]byte{25}, [16]byte{26}
 	logs, err := s.CreateLogsLazy("x", 0, 2, id, cfg)

@@ -12,12 +12,25 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 func openTestStore(t *testing.T, dir string) *Store {
 	t.Helper()
 	cfg := testConfig()
 	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("OpenStore: %v", err)
+	}
+	return s
+}
+
+// openStoreOn opens a store on dir through fsys with defaults cfg and no
+// cleaner threads, failing the test if it cannot.
+func openStoreOn(t *testing.T, dir string, fsys vfs.FS, cfg Config) *Store {
+	t.Helper()
+	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fsys, CleanerThreads: -1})
 	if err != nil {
 		t.Fatalf("OpenStore: %v", err)
 	}

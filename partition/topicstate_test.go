@@ -138,10 +138,7 @@ func TestFreshLogFileOnFirstAppend(t *testing.T) {
 	fs := errorfs.Wrap(vfs.Default, nil)
 	cfg := testConfig()
 	cfg.Flush = FlushAlways
-	s, err := OpenStore(StoreConfig{Dir: dir, Defaults: cfg, Logger: quietLogger(), FS: fs, CleanerThreads: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStoreOn(t, dir, fs, cfg)
 	logs, err := s.CreateLogs("f", 0, 2, [16]byte{3}, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
