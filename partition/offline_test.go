@@ -2,11 +2,12 @@ package partition
 
 import (
 	"bytes"
-	"github.com/sluice/sluice/internal/vfs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice/sluice/internal/vfs"
 
 	"github.com/sluice/sluice/segment"
 )

@@ -5,10 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sluice/sluice/internal/vfs"
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"github.com/sluice/sluice/internal/vfs"
 
 	"golang.org/x/sys/unix"
 )
