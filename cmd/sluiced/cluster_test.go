@@ -29,6 +29,15 @@ func freePort(t testing.TB) int {
 	return p
 }
 
+// freeHTTP is an address for a node's --http-listen in a test that names
+// its nodes' other ports in advance (a quorum's voters): a listen on
+// 127.0.0.1:0 may be handed the port freePort just gave out for the
+// node's controller listener, which then cannot bind it.
+func freeHTTP(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+}
+
 // request sends one request to addr on a new connection and returns the
 // response.
 func request(addr string, req kmsg.Request) (kmsg.Response, error) {
@@ -221,7 +230,7 @@ func TestThreeNodeQuorum(t *testing.T) {
 	startNode := func(i int) *proc {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(t, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "three-node-test", "--data-dir", dirs[i],
-			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl), "--http-listen", "127.0.0.1:0")
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl), "--http-listen", freeHTTP(t))
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
 		}

@@ -35,7 +35,7 @@ func benchNodes(b testing.TB, env ...string) (nodes []*proc, addrs, https []stri
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(b, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "cluster-bench", "--data-dir", b.TempDir(),
-			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl), "--http-listen", "127.0.0.1:0")
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl), "--http-listen", freeHTTP(b))
 		if p.addr == "" {
 			b.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
 		}

@@ -20,6 +20,7 @@ import (
 
 // threeNodes starts three combined nodes on loopback and waits until they
 // agree on a leader and three live brokers; extra are more flags for each.
+// Each serves its console and metrics on a port of its own (freeHTTP).
 func threeNodes(t *testing.T, extra ...string) (nodes []*proc, addrs []string) {
 	t.Helper()
 	var voters []string
@@ -36,7 +37,8 @@ func threeNodes(t *testing.T, extra ...string) (nodes []*proc, addrs []string) {
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		args := []string{"--node-id", strconv.Itoa(i + 1), "--cluster-id", "three-node-topics", "--data-dir", t.TempDir(),
-			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl)}
+			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl),
+			"--http-listen", freeHTTP(t)}
 		p := start(t, env, append(args, extra...)...)
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)

@@ -52,7 +52,7 @@ func consoleJSON(t *testing.T, base, path string, out any) int {
 // on every partition; with broker 2 killed its partitions show as
 // unavailable and the page still answers.
 func TestConsoleClusterWide(t *testing.T) {
-	nodes, addrs := threeNodes(t, "--http-listen", "127.0.0.1:0")
+	nodes, addrs := threeNodes(t)
 	defer stopAll(nodes)
 	const topic = "spread"
 	cl := mustClient(t, kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite())

@@ -38,7 +38,7 @@ func rackNodes(t *testing.T, env ...string) (nodes []*proc, addrs []string) {
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(t, env, "--node-id", strconv.Itoa(i+1), "--cluster-id", "racks", "--data-dir", t.TempDir(),
-			"--rack", string(rune('a'+i)), "--http-listen", "127.0.0.1:0",
+			"--rack", string(rune('a'+i)), "--http-listen", freeHTTP(t),
 			"--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", clientPorts[i], ctl))
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
