@@ -22,7 +22,7 @@ func combinedThree(t *testing.T, clusterID string) (voters, addrs []string) {
 	for i := range 3 {
 		_, ctl, _ := strings.Cut(voters[i], "@")
 		p := start(t, rolesEnv(voters, "broker,controller"), "--node-id", strconv.Itoa(i+1), "--cluster-id", clusterID,
-			"--data-dir", t.TempDir(), "--listen", "PLAINTEXT://127.0.0.1:0,CONTROLLER://"+ctl)
+			"--data-dir", t.TempDir(), "--listen", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://%s", freePort(t), ctl))
 		if p.addr == "" {
 			t.Fatalf("node %d did not start:\n%s", i+1, p.stderr)
 		}
