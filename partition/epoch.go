@@ -60,10 +60,8 @@ type epochFile struct {
 	// read without it by a FlushAlways round, which keeps its recovery
 	// point below it.
 	dirtyFrom atomic.Int64
-	// dirty: entries were written (writeLazy) since the last fsync, and
-	// pending holds the file's new text, not written yet: flush writes it
-	// (temporary file, fsync, rename, directory fsync). Under mu.
-	dirty   bool
+	// pending: the file's new text, recorded by writeLazy since the last
+	// fsync and not written yet (nil: none); flush writes it. Under mu.
 	pending []byte
 }
 
@@ -190,7 +188,7 @@ func (c *epochCache) assignAt(epoch int32, offset int64) bool {
 }
 
 // write writes the whole cache to the leader-epoch-checkpoint, fsync'd
-// (writeFileAtomic): for the rare changes outside an append round
+// (epochFile.writeDurableLocked): for the rare changes outside an append round
 // (truncation, an epoch begun below the log end, loading).
 func (c *epochCache) write() error {
 	if err := c.file.write(c.entries, c.encode(), true); err != nil {
@@ -214,59 +212,55 @@ func (c *epochCache) writeLazy() error {
 	return nil
 }
 
-// write replaces the file with data, the encoding of entries: via a
-// temporary file and a rename, fsync'd (file and directory) when durable.
+// write replaces the file with data, the encoding of entries, when
+// durable (writeDurableLocked); otherwise it records data for the next
+// flush to write.
 func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if durable {
-		if f.pdir != nil {
-			if err := f.pdir.Make(); err != nil {
-				return err
-			}
-		}
-		if err := writeFileAtomic(f.fs, f.path, data); err != nil {
+		if err := f.writeDurableLocked(data); err != nil {
 			return err
 		}
-		f.pending = nil
-		if f.pdir != nil {
-			if err := f.pdir.syncNew(); err != nil { // a new directory's name too
-				return err
-			}
-		}
-		f.durable, f.dirty = slices.Clone(entries), false
-		f.dirtyFrom.Store(math.MaxInt64)
+		f.durable = slices.Clone(entries)
 		return nil
 	}
 	f.pending = data // written by flush
-	f.dirty = true
 	if from := firstNewEntry(f.durable, entries); from < f.dirtyFrom.Load() {
 		f.dirtyFrom.Store(from)
 	}
 	return nil
 }
 
-// flush fsyncs the file and its directory if it was written since the
-// last fsync. The log calls it before its recovery point moves (a flush, a
-// rolled segment's flush, a clean close).
+// flush writes the text writeLazy recorded since the last fsync, if any
+// (writeDurableLocked). The log calls it before its recovery point moves
+// (a flush, a rolled segment's flush, a clean close).
 func (f *epochFile) flush() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.dirty {
+	if f.pending == nil {
 		return nil
 	}
+	return f.writeDurableLocked(f.pending)
+}
+
+// writeDurableLocked replaces the file with data: the partition's
+// directory made if it is not yet (lazydir.go), a temporary file
+// fsync'd and renamed over the file, the directory fsync'd (and a new
+// directory's name). Nothing is pending after it. Under mu.
+func (f *epochFile) writeDurableLocked(data []byte) error {
 	if f.pdir != nil {
 		if err := f.pdir.Make(); err != nil {
 			return err
 		}
 	}
-	if err := writeViaTemp(f.fs, f.path, f.pending, true); err != nil {
+	if err := writeViaTemp(f.fs, f.path, data, true); err != nil {
 		return err
 	}
 	if err := f.syncDir(); err != nil {
 		return err
 	}
-	f.dirty, f.pending = false, nil
+	f.pending = nil
 	f.dirtyFrom.Store(math.MaxInt64)
 	return nil
 }

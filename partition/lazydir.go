@@ -92,19 +92,6 @@ func (d *partDir) Sync() error {
 	return nil
 }
 
-// syncNew is Sync if Make created the directory and no Sync completed
-// since, else nothing: for a file written durably (fsync'd with its
-// directory) that may be the first in a new directory.
-func (d *partDir) syncNew() error {
-	d.mu.Lock()
-	fresh := d.mu.unsynced
-	d.mu.Unlock()
-	if !fresh {
-		return nil
-	}
-	return d.Sync()
-}
-
 // retire stops later Makes (the log is being deleted) and reports whether
 // the directory exists.
 func (d *partDir) retire() bool {
