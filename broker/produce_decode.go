@@ -47,10 +47,7 @@ func decodeProduceReusing(req *kmsg.ProduceRequest, body []byte) bool {
 	if !d.Ok() || nt < 0 {
 		return false
 	}
-	topics := req.Topics[:min(cap(req.Topics), nt)]
-	for len(topics) < nt {
-		topics = append(topics, kmsg.ProduceRequestTopic{})
-	}
+	topics := reuse(req.Topics, nt)
 	for i := range topics {
 		if !d.topic(&topics[i]) {
 			return false
@@ -89,10 +86,7 @@ func (d *produceDecoder) topic(t *kmsg.ProduceRequestTopic) bool {
 	if !d.Ok() || n < 0 {
 		return false
 	}
-	parts := t.Partitions[:min(cap(t.Partitions), n)]
-	for len(parts) < n {
-		parts = append(parts, kmsg.ProduceRequestTopicPartition{})
-	}
+	parts := reuse(t.Partitions, n)
 	for i := range parts {
 		p := &parts[i]
 		*p = kmsg.ProduceRequestTopicPartition{Partition: d.Int32()}
@@ -132,4 +126,15 @@ func (d *produceDecoder) arrayLen() int {
 // noTags reads an empty tagged-field section (flexible versions only).
 func (d *produceDecoder) noTags() bool {
 	return !d.flex || d.Uvarint() == 0 && d.Ok()
+}
+
+// reuse is s with length n, keeping the elements of its array up to its
+// capacity (their slices and strings are reused) and zero ones after.
+func reuse[T any](s []T, n int) []T {
+	s = s[:min(cap(s), n)]
+	var zero T
+	for len(s) < n {
+		s = append(s, zero)
+	}
+	return s
 }
