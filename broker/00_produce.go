@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice/sluice/internal/lanes"
 	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
@@ -427,29 +428,19 @@ func runAppendsConcurrently(jobs []*produceJob, n int) {
 			todo = append(todo, j)
 		}
 	}
-	var wg sync.WaitGroup
 	if anyFlushAlways(todo) {
+		var wg sync.WaitGroup
 		for _, j := range todo {
 			wg.Go(j.append)
 		}
 		wg.Wait()
 		return
 	}
-	var next atomic.Int64
-	work := func() {
-		for i := next.Add(1) - 1; i < int64(len(todo)); i = next.Add(1) - 1 {
-			todo[i].append()
-		}
-	}
-	lanes := appendWorkers
+	workers := appendWorkers
 	if len(todo) <= appendWorkers {
-		lanes = min(len(todo), runtime.GOMAXPROCS(0))
+		workers = runtime.GOMAXPROCS(0)
 	}
-	for range lanes - 1 {
-		wg.Go(work)
-	}
-	work() // the request goroutine is a lane too
-	wg.Wait()
+	lanes.Run(len(todo), workers, func(i int) { todo[i].append() }) // the request goroutine is a lane too
 }
 
 // appendWorkers bounds the goroutines of one request's appends: a

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sluice/sluice/internal/lanes"
 	"github.com/sluice/sluice/internal/vfs"
 )
 
@@ -386,18 +387,7 @@ func (s *store) closeLogs() error {
 	// segment's indexes written at its seal, the leader-epoch checkpoint),
 	// and concurrent fsyncs share the file system's journal commits
 	// instead of paying one each. Logs close independently.
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(closeWorkers, len(logs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(len(logs)); i = next.Add(1) - 1 {
-				errs[i] = logs[i].Close()
-			}
-		}()
-	}
-	wg.Wait()
+	lanes.Run(len(logs), closeWorkers, func(i int) { errs[i] = logs[i].Close() })
 	return errors.Join(errs...)
 }
 
