@@ -2,9 +2,7 @@ package partition
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"sync"
 
@@ -74,26 +72,11 @@ func linkPartitionMetadata(fsys vfs.FS, src, dir string, body []byte) (bool, err
 	if err := fsys.Link(src, dst); err != nil {
 		return false, nil
 	}
-	if ok, err := holds(fsys, dst, body); err == nil && ok {
+	if b, err := vfs.ReadFile(fsys, dst); err == nil && bytes.Equal(b, body) {
 		return true, nil
 	}
 	if err := fsys.Remove(dst); err != nil {
 		return false, fmt.Errorf("cannot remove %q, linked to %q: %w", dst, src, err)
 	}
 	return false, nil
-}
-
-// holds reports whether the file at path holds exactly body.
-func holds(fsys vfs.FS, path string, body []byte) (bool, error) {
-	f, err := fsys.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	buf := make([]byte, len(body)+1)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("cannot read %q: %w", path, err)
-	}
-	return bytes.Equal(buf[:n], body), nil
 }
