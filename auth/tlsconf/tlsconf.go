@@ -306,7 +306,27 @@ func decryptKey(blk *pem.Block, password string) (*pem.Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot decrypt the private key with ssl.key.password: %w", err)
 	}
+	// The legacy format cannot always tell a wrong password: about one in
+	// 256 decrypts "succeed" into noise (see x509.DecryptPEMBlock), which
+	// would then fail as an unparsable key. A key that does not parse is
+	// a wrong password too.
+	if !isPrivateKey(der) {
+		return nil, errors.New("cannot decrypt the private key with ssl.key.password: the result is not a private key (wrong password?)")
+	}
 	return &pem.Block{Type: blk.Type, Bytes: der}, nil
+}
+
+// isPrivateKey reports whether der is a private key in a form
+// tls.X509KeyPair reads: PKCS#1, PKCS#8 or SEC 1 (EC).
+func isPrivateKey(der []byte) bool {
+	if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return true
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		return true
+	}
+	_, err := x509.ParseECPrivateKey(der)
+	return err == nil
 }
 
 // truststore loads the CAs that verify client certificates; nil when

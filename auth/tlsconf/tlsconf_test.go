@@ -2,11 +2,13 @@ package tlsconf
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -311,4 +313,37 @@ func TestNoSessionTickets(t *testing.T) {
 			t.Fatalf("ssl.client.auth=%s: TLS %x, %d session tickets sent, want none", tc.auth, st.Version, cache.offered)
 		}
 	}
+}
+
+// TestWrongPasswordThatDecrypts: legacy PEM encryption cannot always tell
+// a wrong password (its padding check passes about once in 256 tries and
+// the result is noise). Such a password is found by trying, and is
+// refused as a wrong password, not as an unparsable key.
+func TestWrongPasswordThatDecrypts(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	//lint:ignore SA1019 the legacy format is what is being read
+	blk, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", der, []byte("pw"), x509.PEMCipherAES256) //nolint:staticcheck
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100000 {
+		pw := fmt.Sprintf("wrong-%d", i)
+		//lint:ignore SA1019 see above
+		if _, err := x509.DecryptPEMBlock(blk, []byte(pw)); err != nil { //nolint:staticcheck
+			continue // detected by the format itself
+		}
+		_, err := decryptKey(blk, pw)
+		if err == nil || !strings.Contains(err.Error(), "cannot decrypt") {
+			t.Fatalf("password %q decrypts into noise: %v, want an error containing %q", pw, err, "cannot decrypt")
+		}
+		return
+	}
+	t.Fatal("no wrong password decrypted without an error in 100,000 tries")
 }
