@@ -318,12 +318,13 @@ func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h he
 		putProduceCall(pc)
 		return resp, false, err
 	}
-	return netio.Pending(func() (*netio.Response, error) {
+	wait := func() (*netio.Response, error) {
 		out, err := resp.Wait()
 		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return out, err
-	}), true, err
+	}
+	return netio.PendingLike(resp, wait), true, err
 }
 
 // responseHeader appends the response header: the correlation id, and for
