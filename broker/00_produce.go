@@ -150,12 +150,16 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 		// on their logs without a writer and written, for all of them,
 		// once the connection's last waiting frame was handled (plug.go).
 		b.plugAppends(jobs)
-		return netio.Deferred(func() (*netio.Response, error) {
+		wait := func() (*netio.Response, error) {
 			for _, j := range jobs {
 				j.wait() // writes j's log unless someone did
 			}
 			return b.finishProduce(ctx, r, req, resp, jobs)
-		}), nil
+		}
+		if plugMode == 2 && len(jobs) > 1 {
+			return netio.Pending(wait), nil
+		}
+		return netio.Deferred(wait), nil
 	}
 	if b.pipelines(req, jobs) {
 		// The appends are queued now, in request order; the wait for their
