@@ -150,16 +150,12 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 		// on their logs without a writer and written, for all of them,
 		// once the connection's last waiting frame was handled (plug.go).
 		b.plugAppends(jobs)
-		wait := func() (*netio.Response, error) {
+		return netio.Deferred(func() (*netio.Response, error) {
 			for _, j := range jobs {
 				j.wait() // writes j's log unless someone did
 			}
 			return b.finishProduce(ctx, r, req, resp, jobs)
-		}
-		if plugMode == 2 && len(jobs) > 1 {
-			return netio.Pending(wait), nil
-		}
-		return netio.Deferred(wait), nil
+		}), nil
 	}
 	if b.pipelines(req, jobs) {
 		// The appends are queued now, in request order; the wait for their

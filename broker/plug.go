@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -35,21 +34,8 @@ const plugMaxBytes = 4 << 20
 // acks=0 produce closes the connection before the next request is
 // handled. acks=-1 waits for replicas or is answered when written like
 // acks=1; it is left to the pipelined path.
-// plugMode (experiment, SLUICE_PLUG): 0 off, 1 plug every request
-// (Deferred), 2 one-partition requests Deferred and larger ones plugged
-// but answered Pending (the completer waits; the pool writes).
-var plugMode = func() int {
-	switch os.Getenv("SLUICE_PLUG") {
-	case "0":
-		return 0
-	case "2":
-		return 2
-	}
-	return 1
-}()
-
 func (b *Broker) plugs(r *request, req *kmsg.ProduceRequest, jobs []*produceJob) bool {
-	if plugMode == 0 || req.Acks != 1 || req.TransactionID != nil || r.conn == nil {
+	if req.Acks != 1 || req.TransactionID != nil || r.conn == nil {
 		return false
 	}
 	n, size := 0, 0
