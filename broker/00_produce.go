@@ -145,18 +145,6 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 	}
 	resp := r.call.response()
 	jobs := b.produceJobs(ctx, r, req, resp)
-	if b.plugs(r, req, jobs) {
-		// More requests of this connection wait: the appends are queued
-		// on their logs without a writer and written, for all of them,
-		// once the connection's last waiting frame was handled (plug.go).
-		b.plugAppends(jobs)
-		return netio.Deferred(func() (*netio.Response, error) {
-			for _, j := range jobs {
-				j.wait() // writes j's log unless someone did
-			}
-			return b.finishProduce(ctx, r, req, resp, jobs)
-		}), nil
-	}
 	if b.pipelines(req, jobs) {
 		// The appends are queued now, in request order; the wait for their
 		// fsync or their replicas runs while netio handles this

@@ -318,13 +318,12 @@ func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h he
 		putProduceCall(pc)
 		return resp, false, err
 	}
-	wait := func() (*netio.Response, error) {
+	return netio.Pending(func() (*netio.Response, error) {
 		out, err := resp.Wait()
 		putProduceCall(pc)
 		netio.RecycleFrame(frame)
 		return out, err
-	}
-	return netio.PendingLike(resp, wait), true, err
+	}), true, err
 }
 
 // responseHeader appends the response header: the correlation id, and for

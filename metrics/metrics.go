@@ -304,9 +304,9 @@ func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) 
 	start := time.Now()
 	resp, err := i.h.Handle(ctx, c, frame)
 	if err == nil && resp.IsPending() {
-		// A pipelined or plugged produce: counted when its wait is over, so its
+		// A pipelined produce: counted when its wait is over, so its
 		// latency covers the fsync or the replicas as before.
-		return netio.PendingLike(resp, func() (*netio.Response, error) {
+		return netio.Pending(func() (*netio.Response, error) {
 			out, err := resp.Wait()
 			i.observe(a, in, start, out, err)
 			return out, err

@@ -107,10 +107,7 @@ type Response struct {
 	files   bool                      // a part is a file region: only the writer goroutine sends it
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
-	// deferred: made by Deferred, its wait is run by the request
-	// goroutine once no whole frame waits (the plug).
-	deferred bool
-	home     *smallResponse // set by NewSmallResponse: back to smallResponses once written
+	home    *smallResponse            // set by NewSmallResponse: back to smallResponses once written
 }
 
 // SmallResponseBytes is the capacity of the buffer NewSmallResponse hands
@@ -171,36 +168,8 @@ func (r *Response) MarkReplica() { r.replica = true }
 // the Conn's state (SetState) nor rely on later requests waiting for it.
 func Pending(wait func() (*Response, error)) *Response { return &Response{wait: wait} }
 
-// Deferred returns a Pending response whose wait netio runs on the
-// connection's request goroutine itself, not on the completer, once no
-// whole request frame waits on the connection (the plug: Conn.Plugged),
-// or once Config.MaxPending responses are pending, or before a Handler's
-// Conn.WaitPending returns, or as the connection ends (a closed
-// connection's waits still run; their responses are dropped). Waits run
-// in request order and responses leave in request order, as Pending's.
-// A Handler defers work that is cheaper done once for several requests
-// (a produce's appends, queued on their logs without a writer, are then
-// written by one pwritev per log for all of them) without handing
-// anything to another goroutine. wait may also be run by the completer
-// goroutine, when a response before it was Pending: it must be safe to
-// run concurrently with later Handle calls, as Pending's.
-func Deferred(wait func() (*Response, error)) *Response {
-	return &Response{wait: wait, deferred: true}
-}
-
-// PendingLike returns a response made as r was (Pending or Deferred)
-// whose wait is wait: for a Handler that wraps another's pending response
-// (wait then calls r.Wait and adds to it).
-func PendingLike(r *Response, wait func() (*Response, error)) *Response {
-	return &Response{wait: wait, deferred: r != nil && r.deferred}
-}
-
-// IsPending reports whether r was made by Pending or Deferred.
+// IsPending reports whether r was made by Pending.
 func (r *Response) IsPending() bool { return r != nil && r.wait != nil }
-
-// IsDeferred reports whether r was made by Deferred and its wait has not
-// run.
-func (r *Response) IsDeferred() bool { return r != nil && r.wait != nil && r.deferred }
 
 // Wait completes r: for a Pending response it runs its wait function
 // (once) and returns its result, for any other r returns r itself. For
@@ -293,7 +262,6 @@ type Conn struct {
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 	settle     func()               // waits for the connection's pending responses; nil in-process
-	plugged    func() bool          // Plugged's; nil in-process
 	// cur is the frame Handle is serving and scan its FrameScan, set
 	// around each Handle call (FrameScan).
 	cur  []byte
@@ -319,16 +287,6 @@ func (c *Conn) WaitPending() {
 	if c != nil && c.settle != nil {
 		c.settle()
 	}
-}
-
-// Plugged reports, from Handle, whether a Deferred response returned now
-// would wait for later requests: a whole request frame waits on c behind
-// the one being served, or an earlier request's Deferred response has not
-// run yet. The Deferred waits then run together once no frame waits (see
-// Deferred). False on an in-process connection, and on a connection
-// stopped by a failure.
-func (c *Conn) Plugged() bool {
-	return c != nil && c.plugged != nil && c.plugged()
 }
 
 // SetMaxRequestBytes bounds the size of the requests c's framing accepts

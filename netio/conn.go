@@ -94,7 +94,6 @@ type conn struct {
 		// completing: the completer goroutine runs.
 		flights    []flight
 		waits      int
-		deferred   int // flights whose response is Deferred and not run yet
 		completing bool
 		failed     bool // a Handler error or panic was queued: serve no more
 	}
@@ -143,7 +142,6 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
 		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
 	c.pub.settle = c.waitFlights
-	c.pub.plugged = c.plugged
 	c.maxReq.Store(s.cfg.MaxRequestBytes)
 	if e.l.Protocol.SASL() {
 		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))
@@ -746,7 +744,6 @@ func (c *conn) dropFrames() {
 func (c *conn) serveRequests() {
 	defer c.srv.conns.Done()
 	defer c.dropFrames()
-	defer c.runDeferred() // plugged appends are written even if nobody reads the answers
 	for {
 		frame, scan, ok := c.nextFrame()
 		if !ok {

@@ -44,99 +44,20 @@ func (c *conn) settle(f flight) bool {
 	}
 	c.mu.handling = false
 	c.mu.flights = append(c.mu.flights, f)
-	deferred := pending && f.resp.deferred
 	if pending {
 		c.mu.waits++
 	}
-	if deferred {
-		c.mu.deferred++
-	}
-	if !deferred && !c.mu.completing {
+	if !c.mu.completing {
 		c.mu.completing = true
 		c.srv.conns.Add(1)
 		go c.complete()
 	}
-	// Unplug: with no whole frame waiting, or no room for another
-	// pending response, the request goroutine runs the Deferred waits
-	// itself (unless the completer runs, which then does).
-	unplug := !c.mu.completing && c.mu.deferred > 0 &&
-		(len(c.mu.frames) == 0 || c.mu.waits >= c.srv.cfg.MaxPending)
 	c.mu.Unlock()
-	if unplug {
-		return c.runDeferred()
-	}
-	if !deferred {
-		c.sendQueued(nextSlow) // what earlier frames' responses held back
-	}
+	c.sendQueued(nextSlow) // what earlier frames' responses held back
 	if f.err != nil || f.panicked {
 		return false // the completer queues it in order, then the close
 	}
 	return c.waitRoom()
-}
-
-// plugged is Conn.Plugged: a whole frame waits, or a Deferred response
-// has not run.
-func (c *conn) plugged() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return !c.mu.failed && (len(c.mu.frames) > 0 || c.mu.deferred > 0)
-}
-
-// runDeferred runs, on the request goroutine, the waits of the Deferred
-// flights, in order, and queues every flight's response (Deferred's
-// unplug), then sends them (holding them while the next frame is quick).
-// When the completer runs it leaves them to it. It reports whether the
-// request goroutine goes on.
-func (c *conn) runDeferred() bool {
-	c.mu.Lock()
-	if c.mu.completing || c.mu.deferred == 0 {
-		failed := c.mu.failed
-		c.mu.Unlock()
-		return !failed
-	}
-	// Without the completer, only this goroutine touches flights.
-	fl := c.mu.flights
-	c.mu.Unlock()
-	for i := range fl {
-		if fl[i].resp.IsPending() {
-			fl[i].resp, fl[i].err, fl[i].panicked = c.await(fl[i].resp)
-		}
-	}
-	var drops []*Response
-	c.mu.Lock()
-	handling := c.mu.handling // inside Handle (WaitPending): still handling
-	goOn := true
-	for i := range fl {
-		f := fl[i]
-		fl[i] = flight{}
-		var drop *Response
-		var ok bool
-		if ok, drop = c.queueResponseLocked(f); !ok {
-			goOn = false
-		}
-		if drop != nil {
-			drops = append(drops, drop)
-		}
-	}
-	c.mu.flights = c.mu.flights[:0]
-	c.mu.waits -= c.mu.deferred
-	c.mu.deferred = 0
-	c.mu.handling = handling
-	var next []byte
-	if goOn && len(c.mu.frames) > 0 {
-		next = c.mu.frames[0]
-	}
-	goOn = goOn && !c.mu.failed
-	c.mu.Unlock()
-	for _, d := range drops {
-		d.Release()
-	}
-	if handling {
-		c.sendQueued(nextNone) // before a request that may wait
-	} else {
-		c.sendQueued(c.nextOf(next))
-	}
-	return goOn
 }
 
 // nextOf classifies the frame waiting after a response (nil: none) by
@@ -177,7 +98,6 @@ func (c *conn) waitRoom() bool {
 // waitFlights waits until every flight is queued (Conn.WaitPending). It
 // runs on the request goroutine, inside Handle.
 func (c *conn) waitFlights() {
-	c.runDeferred()
 	for {
 		c.mu.Lock()
 		n := len(c.mu.flights)
@@ -205,7 +125,7 @@ func (c *conn) complete() {
 		}
 		f := c.mu.flights[0]
 		c.mu.Unlock()
-		waited, wasDeferred := f.resp.IsPending(), f.resp.IsDeferred()
+		waited := f.resp.IsPending()
 		if waited {
 			f.resp, f.err, f.panicked = c.await(f.resp)
 		}
@@ -216,9 +136,6 @@ func (c *conn) complete() {
 		c.mu.flights = c.mu.flights[1:]
 		if waited {
 			c.mu.waits--
-		}
-		if wasDeferred {
-			c.mu.deferred--
 		}
 		_, drop := c.queueResponseLocked(f)
 		// A complete response next is queued at once: send both together.

@@ -218,44 +218,16 @@ func (l *Log) SubmitAsLeader(records []byte, leaderEpoch int32) *PendingAppend {
 	return l.submit(records, leaderEpoch, nil)
 }
 
-// SubmitPlugged is SubmitTo without a writer: the append is validated and
-// queued on the log in call order, behind what is queued already, but no
-// writer is started nor listed for it. Whoever writes the log next writes
-// it too, in the same round (one pwritev): another append that finds no
-// writer at work, a WritePool's worker, or the PendingAppend's Wait, which
-// becomes the log's writer if none is at work and the append is still
-// queued. So a caller that submits several appends plugged and then waits
-// for them (a connection's queued produce requests, broker) writes each
-// log once for all of them and for whatever other callers queued
-// meanwhile, on its own goroutine, with no hand-off. Wait must be called:
-// until it is, or until another append comes, the append waits in the
-// queue unwritten.
-func (l *Log) SubmitPlugged(records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
-	if leaderEpoch < -1 {
-		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
-	}
-	return l.submitTo(nil, nil, records, leaderEpoch, pre, true)
-}
-
 // PendingAppend is an append queued by Submit.
 type PendingAppend struct {
 	req *appendReq
 	err error
-	// plugged is the log of a SubmitPlugged append: Wait writes it if
-	// nobody did.
-	plugged *log
 }
 
 // Wait waits for the append and returns its result; call it exactly once.
-// A plugged append (SubmitPlugged) is first written by the caller if no
-// writer is at work on its log.
 func (p *PendingAppend) Wait() (AppendResult, error) {
 	if p.req == nil {
 		return AppendResult{}, p.err
-	}
-	if p.plugged != nil {
-		p.plugged.unplug()
-		p.plugged = nil
 	}
 	<-p.req.done
 	res, err := p.req.res, p.req.err

@@ -77,14 +77,12 @@ func putReq(req *appendReq) {
 // submitted to a log are written in submit order. When no writer runs,
 // one is started on a goroutine (the caller goes on).
 func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
-	return l.submitTo(nil, nil, records, epoch, pre, false)
+	return l.submitTo(nil, nil, records, epoch, pre)
 }
 
 // submitTo is submit; with a pool, the pool's workers write (WritePool);
-// with a group, the group counts the append until it is done. plugged
-// queues the append without starting a writer (SubmitPlugged): the
-// PendingAppend's Wait starts one if nobody else did meanwhile.
-func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks, plugged bool) *PendingAppend {
+// with a group, the group counts the append until it is done.
+func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
 	if err := l.validate(req, records); err != nil {
@@ -102,10 +100,6 @@ func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch in
 		g.wg.Add(1)
 	}
 	l.mu.queue = append(l.mu.queue, req)
-	if plugged {
-		l.mu.Unlock()
-		return &PendingAppend{req: req, plugged: l}
-	}
 	if !l.mu.writing {
 		l.mu.writing = true
 		if pool != nil {
@@ -136,20 +130,6 @@ func (l *log) enqueue(req *appendReq) (AppendResult, error) {
 	l.writeQueued()
 	<-req.done
 	return req.res, req.err
-}
-
-// unplug writes what is queued on l, this goroutine becoming the writer,
-// unless a writer is at work (it takes the queue's rounds until it is
-// empty) or nothing is queued (a writer took the plugged appends).
-func (l *log) unplug() {
-	l.mu.Lock()
-	if l.mu.writing || len(l.mu.queue) == 0 {
-		l.mu.Unlock()
-		return
-	}
-	l.mu.writing = true
-	l.mu.Unlock()
-	l.writeQueued()
 }
 
 func (l *log) appendableLocked() error {

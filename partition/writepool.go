@@ -98,7 +98,7 @@ func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEp
 	if leaderEpoch < -1 {
 		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
 	}
-	return l.submitTo(pool, g, records, leaderEpoch, pre, false)
+	return l.submitTo(pool, g, records, leaderEpoch, pre)
 }
 
 // SubmitGroup counts the appends submitted with it (SubmitTo) that are
