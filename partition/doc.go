@@ -23,15 +23,7 @@
 // The data directory holds `recovery-point-offset-checkpoint`,
 // `log-start-offset-checkpoint`, `cleaner-offset-checkpoint`,
 // `replication-offset-checkpoint` (each log's high watermark, below),
-// `.kafka_cleanshutdown` and `.lock`. OpenStore sets the data directory's
-// FS_TOPDIR_FL inode flag (`chattr +T`; topdir.go) when the file system has
-// it and the process may: ext4 then spreads the partition directories made
-// in it over block groups (its Orlov allocator, as for directories in the
-// root), where without it each new directory and its .log are placed in the
-// data directory's group and, on ext4 without a journal, every new inode
-// scans past the inodes freed there in the last minute. Where the flag
-// cannot be set (XFS, tmpfs, another owner) nothing else changes. The flag
-// stays on the directory.
+// `.kafka_cleanshutdown` and `.lock`.
 //
 // Every checkpoint file is Kafka's text format:
 //

@@ -108,11 +108,6 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	if err := s.takeLock(); err != nil {
 		return nil, err
 	}
-	if set, err := markTopDir(cfg.Dir); err != nil {
-		cfg.Logger.Debug("partition directories not spread over block groups", "err", err)
-	} else if set {
-		cfg.Logger.Info("data directory marked FS_TOPDIR_FL (chattr +T): new partition directories are spread over block groups", "dir", cfg.Dir)
-	}
 	if err := s.loadAll(); err != nil {
 		s.closeLogs()
 		s.lock.Close()
