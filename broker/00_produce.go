@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -160,79 +159,8 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 			return b.finishProduce(ctx, r, req, resp, jobs)
 		}), nil
 	}
-	if out := b.produceLater(ctx, r, req, resp, jobs); out != nil {
-		return out, nil
-	}
 	runAppends(jobs)
 	return b.finishProduce(ctx, r, req, resp, jobs)
-}
-
-// xconnOn switches produceLater on (SLUICE_XCONN=1; prototype).
-var xconnOn = os.Getenv("SLUICE_XCONN") != "" && os.Getenv("SLUICE_XCONN") != "0"
-
-// xconnInline: SLUICE_XCONN=2, the request goroutine that finds no writer
-// at work writes itself (no pool).
-var xconnInline = os.Getenv("SLUICE_XCONN") == "2"
-
-func init() {
-	partition.InlineWorker = os.Getenv("SLUICE_XCONN") == "3" || os.Getenv("SLUICE_XCONN") == "4"
-	if os.Getenv("SLUICE_XCONN") == "4" {
-		partition.InlineRounds = 8
-	}
-}
-
-// produceLater serves an acks=1 produce of one partition through the
-// write pool: the pool's worker, once the append's round is written,
-// finishes the response and completes it on the connection
-// (netio.Later), so nobody waits for the append. nil: not taken.
-func (b *Broker) produceLater(ctx context.Context, r *request, req *kmsg.ProduceRequest,
-	resp *kmsg.ProduceResponse, jobs []*produceJob) *netio.Response {
-	if !xconnOn || req.Acks != 1 || req.TransactionID != nil || r.call == nil || r.call.frame == nil || b.writes == nil {
-		return nil
-	}
-	var one *produceJob
-	for _, j := range jobs {
-		if j.out.ErrorCode == 0 {
-			if one != nil {
-				return nil
-			}
-			one = j
-		}
-	}
-	if one == nil || one.log.Config().Flush == partition.FlushAlways {
-		return nil
-	}
-	epoch := int32(-1) // unchecked
-	if one.st != nil {
-		if one.st.epoch < 0 {
-			return nil // the plain path refuses it
-		}
-		epoch = one.st.epoch // as append: made in the leadership's epoch
-	}
-	out, lt := r.conn.Later()
-	if lt == nil {
-		return nil
-	}
-	pc := r.call
-	pc.later, pc.ctx, pc.b, pc.job = lt, ctx, b, one
-	l := one.log
-	if hook := produceBeforeAppend.Load(); hook != nil {
-		(*hook)(l)
-	}
-	records, err := applyProducePolicy(l.Config(), one.records, time.Time{})
-	if err == nil && one.st != nil && one.st.lost() {
-		err = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, one.topic, one.out.Partition, one.st.epoch)
-	}
-	if err != nil {
-		pc.AppendDone(partition.AppendResult{}, err)
-		return out
-	}
-	pool := b.writes
-	if xconnInline {
-		pool = nil
-	}
-	one.log.SubmitFunc(pool, records, epoch, one.pre, pc)
-	return out
 }
 
 // finishProduce completes a produce whose appends are done: acks=all's

@@ -310,14 +310,10 @@ func (b *Broker) dispatchProduce(ctx context.Context, c *netio.Conn, a api, h he
 	}
 	pc.r = request{conn: c, key: h.key, version: h.version, corrID: h.corrID, clientID: h.clientID, kreq: &pc.req, call: pc}
 	pc.pre = produceScanOf(c, frame)
-	pc.frame = frame
 	if hook := produceScanned.Load(); hook != nil {
 		(*hook)(pc.pre)
 	}
 	resp, err := a.fn(ctx, b, &pc.r)
-	if resp.IsLater() { // its completion recycles pc and the frame
-		return resp, true, err
-	}
 	if !resp.IsPending() {
 		putProduceCall(pc)
 		return resp, false, err

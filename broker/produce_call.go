@@ -1,13 +1,10 @@
 package broker
 
 import (
-	"context"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice/sluice/netio"
-	"github.com/sluice/sluice/partition"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -28,26 +25,6 @@ type produceCall struct {
 	// pre is what was checked of the frame's batches as it arrived
 	// (produce_scan.go); nil: nothing.
 	pre segment.Prechecks
-	// frame is the request's frame while a Later produce is in flight
-	// (xconn prototype): recycled by its completion.
-	frame []byte
-	// A Later produce's (produceLater): what AppendDone completes.
-	later *netio.Later
-	ctx   context.Context
-	b     *Broker
-	job   *produceJob
-}
-
-// AppendDone completes a Later produce (partition.AppendDoner), on the
-// goroutine that wrote its append: the response is encoded, pc and the
-// frame go back to their pools, and the response to the connection.
-func (pc *produceCall) AppendDone(res partition.AppendResult, err error) {
-	pc.job.done(res, err)
-	out, ferr := pc.b.finishProduce(pc.ctx, &pc.r, &pc.req, &pc.resp, pc.ptrs)
-	frame, lt := pc.frame, pc.later
-	putProduceCall(pc)
-	netio.RecycleFrame(frame)
-	lt.Complete(out, ferr)
 }
 
 // maxPooledPartitions bounds what a pooled produceCall keeps: the calls of
@@ -80,8 +57,6 @@ func (pc *produceCall) reset() bool {
 	clear(pc.ptrs)
 	pc.r = request{}
 	pc.pre = nil
-	pc.frame = nil
-	pc.later, pc.ctx, pc.b, pc.job = nil, nil, nil, nil
 	return true
 }
 

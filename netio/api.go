@@ -108,7 +108,6 @@ type Response struct {
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
 	home    *smallResponse            // set by NewSmallResponse: back to smallResponses once written
-	later   *Later                    // set by Conn.Later: completed by Later.Complete
 }
 
 // SmallResponseBytes is the capacity of the buffer NewSmallResponse hands
@@ -168,48 +167,6 @@ func (r *Response) MarkReplica() { r.replica = true }
 // handled, at most Config.MaxPending pending at once. wait must not touch
 // the Conn's state (SetState) nor rely on later requests waiting for it.
 func Pending(wait func() (*Response, error)) *Response { return &Response{wait: wait} }
-
-// Later is a response Handle returned before it was complete (Conn.Later):
-// another goroutine completes it with Complete, and netio queues it in
-// the request's place, with no goroutine of the connection waiting for
-// it. (Prototype, branch xconn.)
-type Later struct {
-	r       Response // what Handle returns; r.later is the Later
-	c       *conn
-	done    bool // Complete ran (c.mu)
-	settled bool // settle saw it: it is (or was) in c.mu.flights (c.mu)
-	resp    *Response
-	err     error
-}
-
-// Later returns a response for Handle to return now and the Later that
-// completes it, or nil, nil when c cannot take one (in-process). At most
-// Config.MaxPending are pending at once, Pending's and Later's together.
-func (c *Conn) Later() (*Response, *Later) {
-	if c == nil || c.owner == nil {
-		return nil, nil
-	}
-	lt := laters.Get().(*Later)
-	lt.c = c.owner
-	return &lt.r, lt
-}
-
-var laters = sync.Pool{New: func() any {
-	lt := new(Later)
-	lt.r.later = lt
-	return lt
-}}
-
-// recycleLater hands back a Later whose Complete and settle both ran
-// and whose response was taken; nothing refers to it any more.
-func recycleLater(lt *Later) {
-	*lt = Later{}
-	lt.r.later = lt
-	laters.Put(lt)
-}
-
-// IsLater reports whether r was made by Conn.Later.
-func (r *Response) IsLater() bool { return r != nil && r.later != nil }
 
 // IsPending reports whether r was made by Pending.
 func (r *Response) IsPending() bool { return r != nil && r.wait != nil }
@@ -305,7 +262,6 @@ type Conn struct {
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 	settle     func()               // waits for the connection's pending responses; nil in-process
-	owner      *conn                // the connection; nil in-process
 	// cur is the frame Handle is serving and scan its FrameScan, set
 	// around each Handle call (FrameScan).
 	cur  []byte

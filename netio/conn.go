@@ -95,10 +95,7 @@ type conn struct {
 		flights    []flight
 		waits      int
 		completing bool
-		// kickMe: the request goroutine waits on reqKick for room or for
-		// the flights to end (waitRoom, waitFlights): Later.Complete kicks.
-		kickMe bool
-		failed bool // a Handler error or panic was queued: serve no more
+		failed     bool // a Handler error or panic was queued: serve no more
 	}
 }
 
@@ -145,7 +142,6 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
 		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
 	c.pub.settle = c.waitFlights
-	c.pub.owner = c
 	c.maxReq.Store(s.cfg.MaxRequestBytes)
 	if e.l.Protocol.SASL() {
 		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))

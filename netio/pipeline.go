@@ -24,9 +24,6 @@ type flight struct {
 // whether the request goroutine goes on; it waits while MaxPending
 // responses are pending.
 func (c *conn) settle(f flight) bool {
-	if lt := f.resp.laterOf(); lt != nil && f.err == nil && !f.panicked {
-		return c.settleLater(f, lt)
-	}
 	pending := f.resp.IsPending() && f.err == nil && !f.panicked
 	if f.resp.IsPending() && !pending {
 		f.resp = nil // a Handler error wins; its wait never runs
@@ -50,18 +47,13 @@ func (c *conn) settle(f flight) bool {
 	if pending {
 		c.mu.waits++
 	}
-	behindLater := c.mu.flights[0].resp.laterOf() != nil
-	if !c.mu.completing && !behindLater {
+	if !c.mu.completing {
 		c.mu.completing = true
 		c.srv.conns.Add(1)
 		go c.complete()
 	}
 	c.mu.Unlock()
-	if behindLater {
-		c.sendQueued(nextQuick) // Later.Complete writes them
-	} else {
-		c.sendQueued(nextSlow) // what earlier frames' responses held back
-	}
+	c.sendQueued(nextSlow) // what earlier frames' responses held back
 	if f.err != nil || f.panicked {
 		return false // the completer queues it in order, then the close
 	}
@@ -92,7 +84,6 @@ func (c *conn) waitRoom() bool {
 	for {
 		c.mu.Lock()
 		failed, room := c.mu.failed, c.mu.waits < c.srv.cfg.MaxPending
-		c.mu.kickMe = !failed && !room
 		c.mu.Unlock()
 		switch {
 		case failed:
@@ -110,7 +101,6 @@ func (c *conn) waitFlights() {
 	for {
 		c.mu.Lock()
 		n := len(c.mu.flights)
-		c.mu.kickMe = n > 0
 		c.mu.Unlock()
 		if n == 0 {
 			return
@@ -134,17 +124,6 @@ func (c *conn) complete() {
 			return
 		}
 		f := c.mu.flights[0]
-		if lt := f.resp.laterOf(); lt != nil {
-			if !lt.done { // its Complete takes over
-				c.mu.completing = false
-				c.mu.Unlock()
-				kick(c.reqKick)
-				return
-			}
-			f.resp, f.err = lt.resp, lt.err
-			c.mu.flights[0] = f // the completer's until it pops it
-			recycleLater(lt)
-		}
 		c.mu.Unlock()
 		waited := f.resp.IsPending()
 		if waited {
@@ -162,7 +141,7 @@ func (c *conn) complete() {
 		// A complete response next is queued at once: send both together.
 		// Before a wait, write in place.
 		nx := nextNone
-		if len(c.mu.flights) > 0 && (!c.mu.flights[0].resp.IsPending() || c.mu.flights[0].resp.laterOf() != nil) {
+		if len(c.mu.flights) > 0 && !c.mu.flights[0].resp.IsPending() {
 			nx = nextQuick
 		}
 		c.mu.Unlock()
@@ -186,86 +165,4 @@ func (c *conn) await(p *Response) (resp *Response, err error, panicked bool) {
 	}()
 	resp, err = p.Wait()
 	return resp, err, false
-}
-
-func (r *Response) laterOf() *Later {
-	if r == nil {
-		return nil
-	}
-	return r.later
-}
-
-// settleLater is settle of a Later: queued at once if Complete already
-// ran, else kept in flights for Complete, the request goroutine going on.
-func (c *conn) settleLater(f flight, lt *Later) bool {
-	c.mu.Lock()
-	lt.settled = true
-	if lt.done {
-		c.mu.Unlock()
-		f.resp, f.err = lt.resp, lt.err
-		recycleLater(lt)
-		return c.settle(f)
-	}
-	c.mu.handling = false
-	c.mu.flights = append(c.mu.flights, f)
-	c.mu.waits++
-	c.mu.Unlock()
-	c.sendQueued(nextQuick) // earlier responses wait for it, within holdMax
-	return c.waitRoom()
-}
-
-// Complete completes the Later's response with resp (nil: nothing) or err
-// (closes the connection after the responses before it). It never blocks
-// on the connection: it queues every response now complete at the head
-// of the connection's order and writes them in place when nothing else
-// of the connection is left to complete. Called once, from any goroutine.
-func (lt *Later) Complete(resp *Response, err error) {
-	c := lt.c
-	c.mu.Lock()
-	lt.done, lt.resp, lt.err = true, resp, err
-	if !lt.settled {
-		c.mu.Unlock()
-		return
-	}
-	c.mu.waits--
-	handling := c.mu.handling
-	var drops []*Response
-	for len(c.mu.flights) > 0 && !c.mu.completing { // the completer's head is its own
-		f := c.mu.flights[0]
-		if l := f.resp.laterOf(); l != nil {
-			if !l.done {
-				break
-			}
-			f.resp, f.err = l.resp, l.err
-			recycleLater(l) // settled and done: only this flight referred to it
-		} else if f.resp.IsPending() {
-			c.mu.completing = true
-			c.srv.conns.Add(1)
-			go c.complete()
-			break
-		}
-		c.mu.flights[0] = flight{}
-		c.mu.flights = c.mu.flights[1:]
-		if _, drop := c.queueResponseLocked(f); drop != nil {
-			drops = append(drops, drop)
-		}
-	}
-	c.mu.handling = handling
-	nx := nextNone
-	if len(c.mu.flights) > 0 && c.mu.flights[0].resp.laterOf() != nil {
-		nx = nextQuick
-	}
-	send := len(c.mu.flights) == 0 || nx == nextQuick // else the completer sends
-	wake := c.mu.kickMe
-	c.mu.kickMe = false
-	c.mu.Unlock()
-	for _, d := range drops {
-		d.Release()
-	}
-	if wake {
-		kick(c.reqKick)
-	}
-	if send {
-		c.sendQueued(nx)
-	}
 }

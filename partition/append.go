@@ -27,10 +27,6 @@ type appendReq struct {
 	done    chan struct{}
 	// group, if set, is told too once done is (SubmitTo).
 	group *SubmitGroup
-	// call, if set, is called with the outcome instead of done being
-	// signalled (SubmitFunc), by the writer once its round is published
-	// and its locks are released.
-	call AppendDoner
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -71,7 +67,7 @@ func (l *log) appendIn(records []byte, control bool, epoch int32, pre segment.Pr
 // putReq returns a request whose result was read to the pool.
 func putReq(req *appendReq) {
 	req.records, req.batches, req.err, req.control, req.follower, req.epoch, req.pre = nil, req.batches[:0], nil, false, false, -1, nil
-	req.group, req.call = nil, nil
+	req.group = nil
 	req.res = AppendResult{}
 	reqPool.Put(req)
 }
@@ -87,34 +83,18 @@ func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *Pendin
 // submitTo is submit; with a pool, the pool's workers write (WritePool);
 // with a group, the group counts the append until it is done.
 func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
-	return l.submitCall(pool, g, records, epoch, pre, nil)
-}
-
-// submitCall is submitTo; with call set, the writer calls it with the
-// outcome (nil is returned then, and call runs at once on the caller's
-// goroutine when the append is refused before it is queued).
-func (l *log) submitCall(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks, call AppendDoner) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
-		if call != nil {
-			call.AppendDone(AppendResult{}, err)
-			return nil
-		}
 		return &PendingAppend{err: err}
 	}
 	l.mu.Lock()
 	if err := l.appendableLocked(); err != nil {
 		l.mu.Unlock()
 		putReq(req)
-		if call != nil {
-			call.AppendDone(AppendResult{}, err)
-			return nil
-		}
 		return &PendingAppend{err: err}
 	}
-	req.call = call
 	if g != nil {
 		req.group = g
 		g.wg.Add(1)
@@ -122,28 +102,13 @@ func (l *log) submitCall(pool *WritePool, g *SubmitGroup, records []byte, epoch 
 	l.mu.queue = append(l.mu.queue, req)
 	if !l.mu.writing {
 		l.mu.writing = true
-		switch {
-		case pool != nil && call != nil && InlineWorker:
-			work := pool.listOnly(l)
-			l.mu.Unlock()
-			if work {
-				pool.workInline()
-			}
-			return nil
-		case pool != nil:
+		if pool != nil {
 			pool.list(l)
-		case call != nil: // the caller writes, and tells the others queued meanwhile
-			l.mu.Unlock()
-			l.writeQueued()
-			return nil
-		default:
+		} else {
 			go l.writeQueued()
 		}
 	}
 	l.mu.Unlock()
-	if call != nil {
-		return nil
-	}
 	return &PendingAppend{req: req}
 }
 
@@ -236,54 +201,39 @@ func checkKeys(b []byte, h segment.Header) error {
 // writeQueued is the writer: it takes rounds of queued appends until the
 // queue is empty, then steps down.
 func (l *log) writeQueued() {
-	var calls []*appendReq
 	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	for {
 		l.mu.Lock()
 		if len(l.mu.queue) == 0 {
 			l.mu.writing = false
 			l.mu.Unlock()
-			break
+			return
 		}
 		l.mu.Unlock()
-		calls = l.takeRound(calls)
-	}
-	l.wmu.Unlock()
-	runCalls(calls)
-}
-
-// runCalls tells the appends of SubmitFunc their outcome, with no lock
-// of the log held (a call may write to a socket).
-func runCalls(calls []*appendReq) {
-	for i, r := range calls {
-		call, res, err := r.call, r.res, r.err
-		putReq(r)
-		calls[i] = nil
-		call.AppendDone(res, err)
+		l.takeRound()
 	}
 }
 
 // writeOneRound is a WritePool worker's turn at l: one round of what is
 // queued, then l is listed again at the end if more queued meanwhile.
-func (l *log) writeOneRound(pool *WritePool, calls []*appendReq) []*appendReq {
+func (l *log) writeOneRound(pool *WritePool) {
 	l.wmu.Lock()
-	calls = l.takeRound(calls[:0])
+	l.takeRound()
 	l.wmu.Unlock()
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.mu.queue) == 0 {
 		l.mu.writing = false
-	} else {
-		pool.list(l)
+		return
 	}
-	l.mu.Unlock()
-	runCalls(calls)
-	return calls[:0]
+	pool.list(l)
 }
 
 // takeRound writes one round of the queued appends (or fails them when
 // the log cannot be appended to) and signals their waiters. wmu held;
 // the caller is the writer (l.mu.writing).
-func (l *log) takeRound(calls []*appendReq) []*appendReq {
+func (l *log) takeRound() {
 	l.mu.Lock()
 	l.w.pending, l.mu.queue = l.mu.queue, l.w.pending[:0]
 	err := l.appendableLocked()
@@ -296,18 +246,13 @@ func (l *log) takeRound(calls []*appendReq) []*appendReq {
 		}
 	}
 	for i, r := range l.w.pending {
-		l.w.pending[i] = nil
-		if r.call != nil { // told by the caller once wmu is released (runCalls)
-			calls = append(calls, r)
-			continue
-		}
 		g := r.group // r is the waiter's once done is sent
 		r.done <- struct{}{}
 		if g != nil {
 			g.wg.Done()
 		}
+		l.w.pending[i] = nil
 	}
-	return calls
 }
 
 // round is the state of one writer round.

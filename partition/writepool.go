@@ -47,44 +47,13 @@ func NewWritePool(workers int) *WritePool {
 // list queues l for a worker. Called with l.mu held and l.mu.writing
 // just set.
 func (p *WritePool) list(l *log) {
-	if p.listOnly(l) {
-		go p.work()
-	}
-}
-
-// listOnly is list, reporting whether a worker is wanted (counted as
-// running) instead of starting it: the caller becomes it.
-func (p *WritePool) listOnly(l *log) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.logs = append(p.mu.logs, l)
 	if p.mu.running < p.workers {
 		p.mu.running++
-		return true
+		go p.work()
 	}
-	return false
-}
-
-// InlineWorker: SubmitFunc's caller becomes the pool's worker when one is
-// wanted (xconn prototype, SLUICE_XCONN=3).
-var InlineWorker bool
-
-// InlineRounds bounds the rounds an inline worker writes before it hands
-// the rest to a worker goroutine (0: no bound; SLUICE_XCONN=4: 8).
-var InlineRounds int
-
-// workInline is work on the caller's goroutine, for at most InlineRounds
-// rounds; what is still listed then goes to a worker goroutine.
-func (p *WritePool) workInline() {
-	var calls []*appendReq
-	for n := 0; InlineRounds == 0 || n < InlineRounds; n++ {
-		l := p.next()
-		if l == nil {
-			return
-		}
-		calls = l.writeOneRound(p, calls)
-	}
-	go p.work() // still counted as running
 }
 
 // next returns the first listed log; nil when none is listed, and then
@@ -113,9 +82,8 @@ func (p *WritePool) next() *log {
 }
 
 func (p *WritePool) work() {
-	var calls []*appendReq
 	for l := p.next(); l != nil; l = p.next() {
-		calls = l.writeOneRound(p, calls)
+		l.writeOneRound(p)
 	}
 }
 
@@ -131,25 +99,6 @@ func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEp
 		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
 	}
 	return l.submitTo(pool, g, records, leaderEpoch, pre)
-}
-
-// SubmitFunc is SubmitTo without a PendingAppend: the goroutine that
-// writes the append's round (a worker of pool) calls call with its
-// outcome once the round is published, with no lock of the log held; an
-// append refused before it is queued calls it at once, on the caller's
-// goroutine. call must not block for long: the log's next rounds, and
-// the pool's other logs, wait for it.
-func (l *Log) SubmitFunc(pool *WritePool, records []byte, leaderEpoch int32, pre segment.Prechecks, call AppendDoner) {
-	if leaderEpoch < -1 {
-		call.AppendDone(AppendResult{}, fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch))
-		return
-	}
-	l.submitCall(pool, nil, records, leaderEpoch, pre, call)
-}
-
-// AppendDoner is told an append's outcome (SubmitFunc).
-type AppendDoner interface {
-	AppendDone(AppendResult, error)
 }
 
 // SubmitGroup counts the appends submitted with it (SubmitTo) that are
