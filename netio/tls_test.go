@@ -404,9 +404,15 @@ func TestTLSPlaintextAlertNamed(t *testing.T) {
 		t.Fatal("handshake with an untrusted CA succeeded")
 	}
 	eventually(t, "the failure to be counted", func() bool { return s.Stats().TLSHandshakeFailures == 1 })
-	out := logs.String()
-	if !strings.Contains(out, "unencrypted alert: tls: unknown certificate authority (alert 48;") {
-		t.Fatalf("the log does not name the client's alert:\n%s", out)
+	// The failure is counted, then logged: wait for the line (CI once
+	// read the log between the two).
+	const want = "unencrypted alert: tls: unknown certificate authority (alert 48;"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not name the client's alert:\n%s", logs.String())
+		}
+		time.Sleep(time.Millisecond) // polling interval
 	}
 	roundTrip(t, s, h)
 }
