@@ -746,3 +746,33 @@ func TestStoreCleansInBackground(t *testing.T) {
 		t.Fatalf("checkpoint after restart %d, want %d", got, point)
 	}
 }
+
+// TestRollIfIdleAfterClose: the cleaner walks a list of logs taken before
+// one of them is closed (DeleteTopics, shutdown); a closed log has no
+// segments, and rolling it must do nothing rather than index its active
+// segment (a CI run of the broker tests panicked so: index out of range
+// [-1] in rollIfIdle).
+func TestRollIfIdleAfterClose(t *testing.T) {
+	clock := newClock()
+	dir := filepath.Join(t.TempDir(), "t-0")
+	l := openTest(t, dir, compactConfig(), true, 0, clock)
+	mustAppend(t, l, kvBatch(0, clock.now().UnixMilli(), []kv{{key: "k", value: "v"}}))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(365 * 24 * time.Hour) // past any roll age
+	if err := l.rollIfIdle(clock.now()); err != nil {
+		t.Fatalf("rollIfIdle on a closed log: %v", err)
+	}
+	// And a discarded log (DeleteTopics' close).
+	dir2 := filepath.Join(t.TempDir(), "t-1")
+	l2 := openTest(t, dir2, compactConfig(), true, 0, clock)
+	mustAppend(t, l2, kvBatch(0, clock.now().UnixMilli(), []kv{{key: "k", value: "v"}}))
+	if err := l2.closeDiscarding(); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(365 * 24 * time.Hour)
+	if err := l2.rollIfIdle(clock.now()); err != nil {
+		t.Fatalf("rollIfIdle on a discarded log: %v", err)
+	}
+}

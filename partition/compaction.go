@@ -260,9 +260,16 @@ func (l *log) rollIfIdle(now time.Time) error {
 	l.wmu.Lock() // no round in progress
 	defer l.wmu.Unlock()
 	l.mu.RLock()
-	a, leo, err := l.active(), l.mu.leo, l.appendableLocked()
+	if l.appendableLocked() != nil {
+		// Closed (a closed log has no segments: the cleaner may hold it
+		// from its list while DeleteTopics or shutdown closes it) or
+		// offline: nothing to roll.
+		l.mu.RUnlock()
+		return nil
+	}
+	a, leo := l.active(), l.mu.leo
 	l.mu.RUnlock()
-	if err != nil || a.log.Size() == 0 || now.Sub(a.created).Milliseconds() <= compactionRollMs(cfg, l.jitterSeed(a.base)) {
+	if a.log.Size() == 0 || now.Sub(a.created).Milliseconds() <= compactionRollMs(cfg, l.jitterSeed(a.base)) {
 		return nil
 	}
 	rd := round{startOffset: leo, startSeg: a, startPos: a.log.Size(), next: leo, seg: a}
