@@ -223,7 +223,6 @@ type produceJob struct {
 	// produce), perr the error that kept it from being submitted.
 	pending *partition.PendingAppend
 	perr    error
-	staged  partition.PendingAppend // pending's memory when staged (inline.go)
 }
 
 // produceJobs builds the response skeleton and one job per partition that

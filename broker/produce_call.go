@@ -1,12 +1,10 @@
 package broker
 
 import (
-	"context"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice/sluice/netio"
 	"github.com/sluice/sluice/segment"
 )
 
@@ -27,14 +25,6 @@ type produceCall struct {
 	// pre is what was checked of the frame's batches as it arrived
 	// (produce_scan.go); nil: nothing.
 	pre segment.Prechecks
-
-	// A produce served on an event loop with its appends staged
-	// (inline.go, stageProduce): its deferred response and what Complete
-	// needs.
-	dresp netio.Response
-	b     *Broker
-	ctx   context.Context
-	frame []byte
 }
 
 // maxPooledPartitions bounds what a pooled produceCall keeps: the calls of
@@ -67,7 +57,6 @@ func (pc *produceCall) reset() bool {
 	clear(pc.ptrs)
 	pc.r = request{}
 	pc.pre = nil
-	pc.dresp, pc.b, pc.ctx, pc.frame = netio.Response{}, nil, nil, nil
 	return true
 }
 

@@ -259,14 +259,13 @@ func (l slogPrintln) Println(v ...any) {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Instrument wraps h to count, time and size every request by API key.
-// The result is a netio.QuickChecker, a netio.FrameRecycler, a
-// netio.FrameScanner and a netio.InlineHandler that ask h when h is one.
+// The result is a netio.QuickChecker, a netio.FrameRecycler and a
+// netio.FrameScanner that ask h when h is one.
 func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
 	q, _ := h.(netio.QuickChecker)
 	r, _ := h.(netio.FrameRecycler)
 	s, _ := h.(netio.FrameScanner)
-	in, _ := h.(netio.InlineHandler)
-	return &instrumented{m: m, h: h, q: q, r: r, s: s, in: in}
+	return &instrumented{m: m, h: h, q: q, r: r, s: s}
 }
 
 type instrumented struct {
@@ -275,7 +274,6 @@ type instrumented struct {
 	q    netio.QuickChecker              // h's, or nil
 	r    netio.FrameRecycler             // h's, or nil
 	s    netio.FrameScanner              // h's, or nil
-	in   netio.InlineHandler             // h's, or nil
 	apis [128]atomic.Pointer[apiMetrics] // by API key, made on first use
 }
 
@@ -298,30 +296,6 @@ func (i *instrumented) ScanFrame(head []byte, size int) netio.FrameScan {
 		return nil
 	}
 	return i.s.ScanFrame(head, size)
-}
-
-// HandleInline forwards to the wrapped Handler (netio.InlineHandler) and
-// counts a request it served as Handle does; it declines when h has no
-// such method.
-func (i *instrumented) HandleInline(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, bool, error) {
-	if i.in == nil {
-		return nil, false, nil
-	}
-	a := i.forAPI(frame)
-	in := len(frame)
-	start := time.Now()
-	resp, ok, err := i.in.HandleInline(ctx, c, frame)
-	if ok {
-		i.observe(a, in, start, resp, err)
-	}
-	return resp, ok, err
-}
-
-// FlushLoop forwards to the wrapped Handler (netio.LoopFlusher).
-func (i *instrumented) FlushLoop(l *netio.Loop) {
-	if f, ok := i.h.(netio.LoopFlusher); ok {
-		f.FlushLoop(l)
-	}
 }
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {

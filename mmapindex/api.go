@@ -80,13 +80,6 @@ func (x *OffsetIndex) Entry(i int) (offset int64, pos uint32) { return x.entry(i
 // IsFull reports whether another Append would fail with ErrFull.
 func (x *OffsetIndex) IsFull() bool { return x.isFull() }
 
-// AppendsInPlace reports whether the next n Appends would store their
-// entries where the index keeps them now, with no I/O: into its mapping,
-// or into memory for an absent index that stays absent (an absent
-// writable index creates its file at the append past its first 512
-// entries).
-func (x *OffsetIndex) AppendsInPlace(n int) bool { return x.appendsInPlace(n) }
-
 // TruncateTo drops every entry with offset >= offset. Reset drops all.
 func (x *OffsetIndex) TruncateTo(offset int64) { x.truncateTo(offset) }
 func (x *OffsetIndex) Reset()                  { x.truncateTo(-1 << 63) }
@@ -161,9 +154,6 @@ func (x *TimeIndex) Trim() error                                 { return x.trim
 func (x *TimeIndex) Close() error                                { return x.close() }
 func (x *TimeIndex) RenameTo(path string) error                  { return x.renameTo(path) }
 func (x *TimeIndex) Path() string                                { return x.path }
-
-// AppendsInPlace is as OffsetIndex.AppendsInPlace.
-func (x *TimeIndex) AppendsInPlace(n int) bool { return x.appendsInPlace(n) }
 
 // LookupPosition returns the entry with the largest position <= pos (entry
 // positions are batch starts and increase with offsets), or (baseOffset, 0)

@@ -194,11 +194,6 @@ func (x *mapped) materialize() error {
 	return nil
 }
 
-// appendsInPlace reports whether n more appends need no file created.
-func (x *mapped) appendsInPlace(n int) bool {
-	return !x.absent || x.entries()+n <= memMaxEntries
-}
-
 // grow makes room for another entry in an absent index's buffer, or
 // creates its file once the buffer holds memMaxEntries.
 func (x *mapped) grow() error {

@@ -53,26 +53,6 @@ type QuickChecker interface {
 	Quick(c *Conn, frame []byte) bool
 }
 
-// InlineHandler is a Handler that can serve some requests on the gnet
-// event loop that read them, with no hand-off to the connection's request
-// goroutine (package doc, "Serving on the event loop"). netio offers a
-// frame to HandleInline only on a plaintext gnet connection whose request
-// goroutine is idle (no frame queued or being handled, nothing pending),
-// and only when the switch is on (SLUICE_EVLOOP). HandleInline either
-// declines (ok false) before any side effect, keeping nothing of frame —
-// netio then delivers the frame to the request goroutine as usual — or
-// serves it as Handle would (ok true; frame is the Handler's from then on)
-// and returns a complete response (never Pending), nil or an error, with
-// Handle's meaning. It runs on an event loop that serves many connections:
-// it must not block on anything but CPU work and page-cache writes (no
-// lock held across other I/O, no wait for another request, a coordinator
-// or a replica), and should decline whatever it cannot serve that way.
-// Calls for one connection are serialized with its Handle calls, so Conn
-// state needs no lock.
-type InlineHandler interface {
-	HandleInline(ctx context.Context, c *Conn, frame []byte) (resp *Response, ok bool, err error)
-}
-
 // FrameRecycler is a Handler that hands back with RecycleFrame every
 // frame for which Recycles reports true, once nothing refers to it, on
 // every path: served, refused, malformed (the exception, a Handler that
@@ -127,10 +107,7 @@ type Response struct {
 	files   bool                      // a part is a file region: only the writer goroutine sends it
 	replica bool                      // a follower's Fetch: its regions count in Stats.Replica*
 	wait    func() (*Response, error) // set by Pending: not complete yet
-	// deferred is set by Defer (served on an event loop, completed at
-	// the end of the loop's batch).
-	deferred DeferredWork
-	home     *smallResponse // set by NewSmallResponse: back to smallResponses once written
+	home    *smallResponse            // set by NewSmallResponse: back to smallResponses once written
 }
 
 // SmallResponseBytes is the capacity of the buffer NewSmallResponse hands
@@ -190,49 +167,6 @@ func (r *Response) MarkReplica() { r.replica = true }
 // handled, at most Config.MaxPending pending at once. wait must not touch
 // the Conn's state (SetState) nor rely on later requests waiting for it.
 func Pending(wait func() (*Response, error)) *Response { return &Response{wait: wait} }
-
-// DeferredWork is the rest of a request served on an event loop
-// (InlineHandler) whose outcome is known only once the loop's staged
-// work is done (LoopFlusher): at the end of the loop's batch of events,
-// netio calls the Handler's FlushLoop, then, in each connection's request
-// order, Complete for each deferred response whose work is Ready (or,
-// when it must, Complete without asking: it may then block briefly on the
-// other event loop's flush), and sends what Complete returns (nil:
-// nothing; an error closes the connection after the responses before
-// it). Both run on the event loop; Complete once.
-type DeferredWork interface {
-	Ready() bool
-	Complete() (*Response, error)
-}
-
-// Defer makes r (empty) the deferred response of w, for HandleInline to
-// return; r may live in the Handler's own memory: netio does not touch it
-// once it called w.Complete.
-func (r *Response) Defer(w DeferredWork) { *r = Response{deferred: w} }
-
-// IsDeferred reports whether r was made by Defer.
-func (r *Response) IsDeferred() bool { return r != nil && r.deferred != nil }
-
-// Loop is the event loop a request is served on by HandleInline
-// (Conn.Loop): a Handler that stages work there (Deferred) keeps its
-// state for the loop in it. Used only on its event loop.
-type Loop struct{ state any }
-
-// State is the value last given to SetState, or nil.
-func (l *Loop) State() any { return l.state }
-
-// SetState keeps v with the loop for the Handler.
-func (l *Loop) SetState(v any) { l.state = v }
-
-// LoopFlusher is an InlineHandler that stages work on an event loop: at
-// the end of each batch of events in which it returned Deferred
-// responses (and before any of a connection's requests goes to its
-// request goroutine while it has some), netio calls FlushLoop on the loop
-// before completing them. It must not block on anything but CPU and
-// page-cache work.
-type LoopFlusher interface {
-	FlushLoop(l *Loop)
-}
 
 // IsPending reports whether r was made by Pending.
 func (r *Response) IsPending() bool { return r != nil && r.wait != nil }
@@ -328,7 +262,6 @@ type Conn struct {
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 	settle     func()               // waits for the connection's pending responses; nil in-process
-	loop       *Loop                // the connection's event loop's, set during HandleInline
 	// cur is the frame Handle is serving and scan its FrameScan, set
 	// around each Handle call (FrameScan).
 	cur  []byte
@@ -343,10 +276,6 @@ func (c *Conn) FrameScan(frame []byte) FrameScan {
 	}
 	return c.scan
 }
-
-// Loop is the event loop c's request is served on, during HandleInline;
-// nil otherwise.
-func (c *Conn) Loop() *Loop { return c.loop }
 
 // WaitPending returns once every response that c's earlier requests
 // returned as Pending has completed and been queued for sending, in

@@ -51,13 +51,6 @@ type conn struct {
 
 	firstChecked bool // event loop only: the first bytes were checked for a TLS ClientHello
 
-	// Event loop only (inline.go): the loop's stage, and the results of
-	// requests served on the loop not queued yet (Deferred responses and
-	// what follows them), in request order; inStage: c is in stage.conns.
-	stage   *loopStage
-	staged  []flight
-	inStage bool
-
 	// asm is the frame being read straight into its own buffer (event
 	// loop only): asm[:asmN] has arrived. nil: none (startDirect).
 	asm     []byte
@@ -103,10 +96,6 @@ type conn struct {
 		waits      int
 		completing bool
 		failed     bool // a Handler error or panic was queued: serve no more
-		// loopHeld: responses of requests served on the event loop are
-		// queued and held; the loop writes them once its frames are
-		// dispatched (inline.go, flushOnLoop).
-		loopHeld bool
 	}
 }
 
@@ -114,11 +103,8 @@ type conn struct {
 // connection once everything before it was sent.
 type outItem struct {
 	resp       *Response
-	size       int64 // 4 + resp.Len(); resp.Len() when raw
+	size       int64 // 4 + resp.Len()
 	closeAfter bool
-	// raw: resp is the rest of a batch an event loop could not write at
-	// once (inline.go): its bytes go out as they are, with no size prefix.
-	raw bool
 }
 
 // newConn dups gc's socket into a *net.TCPConn for the writer. The dup is
@@ -710,14 +696,6 @@ func (c *conn) deliverScanned(frame []byte, scan FrameScan) {
 	c.srv.stats.requests.Add(1)
 	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
-	if c.srv.inline != nil {
-		if c.tryInline(frame, scan) {
-			return
-		}
-		if len(c.staged) > 0 { // what c staged is queued before this frame's turn
-			c.stage.flush(true)
-		}
-	}
 	c.mu.Lock()
 	if c.mu.reqDone { // nobody will serve it
 		c.mu.Unlock()

@@ -25,8 +25,6 @@ type Server struct {
 	cfg         Config
 	h           Handler
 	quick       QuickChecker  // h's, or nil
-	inline      InlineHandler // h's when SLUICE_EVLOOP allows it (inline.go), or nil
-	flusher     LoopFlusher   // h's when inline is set, or nil
 	recycler    FrameRecycler // h's, or nil
 	scanner     FrameScanner  // h's, or nil
 	log         *slog.Logger
@@ -55,7 +53,6 @@ type Server struct {
 		sync.Mutex
 		conns    map[*conn]struct{}
 		draining bool // Shutdown started: new connections are closed at once
-		stages   map[gnet.EventLoop]*loopStage
 	}
 }
 
@@ -84,8 +81,6 @@ type Stats struct {
 	ReplicaSendfileBytes uint64 // file-region bytes of followers' Fetch responses (Response.MarkReplica) sent by sendfile(2)
 	ReplicaCopiedBytes   uint64 // the same bytes read and copied instead (TLS, or sendfile unsupported)
 	InlineBatches        uint64 // batches of responses written by the goroutine that queued them (no hand-off)
-	LoopRequests         uint64 // requests served on the event loop that read them (InlineHandler)
-	LoopBatches          uint64 // batches of responses written on an event loop (non-blocking writev)
 	WriterBatches        uint64 // batches of responses written by a connection's writer goroutine
 	QueuedBytes          int64  // bytes counted against budgets now, all connections
 	MaxConnQueuedBytes   int64  // the most bytes one connection has had counted
@@ -101,7 +96,6 @@ type counters struct {
 	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
 	replicaSendfile, replicaCopied                         atomic.Uint64
 	inlineBatches, writerBatches                           atomic.Uint64
-	loopRequests, loopBatches                              atomic.Uint64
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
@@ -133,8 +127,6 @@ func (s *Server) Stats() Stats {
 		ReplicaSendfileBytes: c.replicaSendfile.Load(),
 		ReplicaCopiedBytes:   c.replicaCopied.Load(),
 		InlineBatches:        c.inlineBatches.Load(),
-		LoopRequests:         c.loopRequests.Load(),
-		LoopBatches:          c.loopBatches.Load(),
 		WriterBatches:        c.writerBatches.Load(),
 		QueuedBytes:          c.queuedBytes.Load(),
 		MaxConnQueuedBytes:   c.maxConnQueued.Load(),
@@ -161,10 +153,6 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		wrongProtoLog: lograte.New(WrongProtocolLogEvery),
 		closeAccept:   make(chan struct{}), idleDone: make(chan struct{})}
 	s.quick, _ = h.(QuickChecker)
-	if ih, ok := h.(InlineHandler); ok && evloopMode() > 0 {
-		s.inline = ih
-		s.flusher, _ = h.(LoopFlusher)
-	}
 	s.recycler, _ = h.(FrameRecycler)
 	s.scanner, _ = h.(FrameScanner)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -481,9 +469,6 @@ func (ev *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	gc.SetContext(c)
-	if s.inline != nil {
-		c.stage = s.stageOf(gc.EventLoop())
-	}
 	s.acc.failingSince.Store(0) // a connection was set up: descriptors are available
 	s.stats.accepted.Add(1)
 	s.stats.connsOpen.Add(1)
@@ -500,9 +485,6 @@ func (ev *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 			ev.s.limits.release(e.ip) // closed in OnOpen
 		}
 		return gnet.None
-	}
-	if c.inStage { // nothing of c is left waiting for a flush that may never run
-		c.stage.flush(true)
 	}
 	if c.handOff() {
 		return gnet.None
@@ -538,7 +520,5 @@ func (ev *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	act := c.dispatch()
-	c.flushOnLoop()
-	return act
+	return c.dispatch()
 }

@@ -6,8 +6,6 @@ import (
 	"math"
 	"net"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sluice/sluice/sendfile"
 )
 
@@ -26,8 +24,6 @@ type writerState struct {
 	// allocation per writev, as a local did.
 	bufs    net.Buffers
 	copyBuf []byte // allocated on first use of the copy fallback
-	// vecs is the iovec array of an event loop's writev (inline.go).
-	vecs []unix.Iovec
 }
 
 // Writing responses in place (package doc): the goroutine that queued a
@@ -170,14 +166,7 @@ func (c *conn) takeBatchLocked() []outItem {
 // hands c.w back; end: nothing more may be written. It wakes the request
 // goroutine if the refund gave it room (nextFrame), and the writer if
 // responses were queued meanwhile (their goroutines saw c.w taken).
-func (c *conn) finishBatch(batch []outItem, end bool) { c.finishBatchRest(batch, end, nil) }
-
-// finishBatchRest is finishBatch of a batch whose bytes from some point
-// on were not written (an event loop's write that would have blocked):
-// rest holds them (and the close request that ended the batch, if any),
-// and goes at the head of the queue, for the writer goroutine, before
-// anyone else may write.
-func (c *conn) finishBatchRest(batch []outItem, end bool, rest []outItem) {
+func (c *conn) finishBatch(batch []outItem, end bool) {
 	// Nothing refers to the batch's bytes any more (a failed write may
 	// have left runs in the writev's vector): its small responses go back
 	// to their pool.
@@ -200,9 +189,6 @@ func (c *conn) finishBatchRest(batch []outItem, end bool, rest []outItem) {
 		full := c.mu.respBytes >= c.srv.cfg.ConnBudgetBytes
 		c.mu.respBytes -= sent
 		c.chargeLocked(-sent)
-		if len(rest) > 0 && !end {
-			c.queueRestLocked(rest)
-		}
 		room = full && c.mu.respBytes < c.srv.cfg.ConnBudgetBytes
 	}
 	if len(c.mu.queue) > 0 {
@@ -228,11 +214,7 @@ func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
 			releaseItems(batch[i+1:]) // none: the request goroutine stopped
 			return true, c.flush()
 		}
-		hdr := w.hdrs[sizeLen*i : sizeLen*(i+1)]
-		if it.raw {
-			hdr = nil
-		}
-		if err := c.appendResponse(hdr, it.resp); err != nil {
+		if err := c.appendResponse(w.hdrs[sizeLen*i:sizeLen*(i+1)], it.resp); err != nil {
 			releaseItems(batch[i+1:])
 			return false, err
 		}
@@ -249,10 +231,8 @@ func (c *conn) appendResponse(hdr []byte, r *Response) error {
 		r.Release()
 		return fmt.Errorf("netio: response of %d bytes exceeds the int32 size prefix", n)
 	}
-	if hdr != nil { // nil: raw bytes, their prefix already sent
-		binary.BigEndian.PutUint32(hdr, uint32(n))
-		c.w.iov = append(c.w.iov, hdr)
-	}
+	binary.BigEndian.PutUint32(hdr, uint32(n))
+	c.w.iov = append(c.w.iov, hdr)
 	for j, p := range r.parts {
 		if !p.isFile {
 			if len(p.b) > 0 {
