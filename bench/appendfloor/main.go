@@ -5,6 +5,13 @@
 //
 //	go run ./bench/appendfloor --dir /work/tmp/floor --mode pwritev
 //	go run ./bench/appendfloor --dir /work/tmp/floor --mode uring --batch 1000
+//	go run ./bench/appendfloor --dir /work/tmp/floor --files 16 --size 40000 --pad
+//
+// --pad (pwritev only) writes zeros after each write up to the next page
+// boundary, and the next write to the file starts where the records
+// ended, over those zeros: every write then leaves its last page whole.
+// It measures what a write that ends mid-page costs the kernel; the
+// zeros are not counted as bytes written.
 //
 // The files are created (and the directory emptied) before the clock
 // starts, so the figures are the writes alone. CPU is the process's
@@ -39,7 +46,11 @@ func main() {
 	total := flag.Int64("total", 256<<20, "bytes written in all")
 	mode := flag.String("mode", "pwritev", "pwritev or uring")
 	batch := flag.Int("batch", 1000, "uring: writes per io_uring_enter")
+	pad := flag.Bool("pad", false, "pwritev: pad each write with zeros to the next 4 KiB boundary")
 	flag.Parse()
+	if *pad && *mode != "pwritev" {
+		log.Fatal("--pad is for --mode pwritev")
+	}
 	if *dir == "" {
 		log.Fatal("--dir is required")
 	}
@@ -63,11 +74,12 @@ func main() {
 	for i := range rec {
 		rec[i] = byte(i)
 	}
-	iov := make([]unix.Iovec, *per)
+	iov := make([]unix.Iovec, *per, *per+1)
 	for i := range iov {
 		iov[i].Base = &rec[0]
 		iov[i].SetLen(*size)
 	}
+	zeros := make([]byte, pageSize)
 	wbytes := int64(*size * *per)
 	writes := *total / wbytes
 
@@ -79,8 +91,14 @@ func main() {
 	case "pwritev":
 		for w := int64(0); w < writes; w++ {
 			f := int(w % int64(*files))
-			n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), uintptr(offs[f]), 0, 0)
-			if errno != 0 || int64(n) != wbytes {
+			v, want := iov, wbytes
+			if z := (pageSize - (offs[f]+wbytes)%pageSize) % pageSize; *pad && z > 0 {
+				v = append(iov, unix.Iovec{Base: &zeros[0]})
+				v[len(v)-1].SetLen(int(z))
+				want += z
+			}
+			n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), uintptr(offs[f]), 0, 0)
+			if errno != 0 || int64(n) != want {
 				log.Fatalf("pwritev: %d, %v", n, errno)
 			}
 			offs[f] += wbytes
@@ -114,6 +132,9 @@ func main() {
 	cpu := (u1 - u0) + (s1 - s0)
 	gb := float64(writes*wbytes) / (1 << 30)
 	ticks := float64(b1 - b0)
+	if *pad {
+		*mode += "+pad"
+	}
 	fmt.Printf("mode=%s files=%d bytes/write=%d writes=%d wall=%.2fs user=%.2fs sys=%.2fs cpu-s/GB=%.2f us/write=%.2f machine-busy-s/GB=%.2f (machine %.0f%% busy)\n",
 		*mode, *files, wbytes, writes, wall.Seconds(), u1-u0, s1-s0, cpu/gb, cpu/float64(writes)*1e6,
 		ticks/100/gb, 100*ticks/float64(t1-t0))
@@ -121,6 +142,8 @@ func main() {
 		unix.Close(fd)
 	}
 }
+
+const pageSize = 4096
 
 func rusage() (user, sys float64) {
 	var ru unix.Rusage
