@@ -45,9 +45,9 @@ func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	lo, hi := pickRange()
-	dir := filepath.Join(os.TempDir(), "sluice-freeport-"+strconv.Itoa(os.Getuid()))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, fmt.Errorf("freeport: cannot make the lock directory: %w", err)
+	dir, err := lockDir()
+	if err != nil {
+		return 0, err
 	}
 	for range 2000 {
 		p := lo + rand.IntN(hi-lo+1)
@@ -80,6 +80,15 @@ func Addr() (string, error) {
 	return fmt.Sprintf("127.0.0.1:%d", p), nil
 }
 
+// lockDir makes the lock files' directory, once per process.
+var lockDir = sync.OnceValues(func() (string, error) {
+	dir := filepath.Join(os.TempDir(), "sluice-freeport-"+strconv.Itoa(os.Getuid()))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("freeport: cannot make the lock directory: %w", err)
+	}
+	return dir, nil
+})
+
 // lock takes port p's lock file without waiting: ok false when another
 // process holds it.
 func lock(dir string, p int) (f *os.File, ok bool, err error) {
@@ -110,8 +119,8 @@ func listenable(p int) bool {
 // pickRange is the range ports are chosen from: below the kernel's
 // ephemeral range when there is room (from 20000, clear of the usual
 // fixed ports: Kafka's 9092, ZooKeeper's 2181, the benchmarks' 19xxx),
-// else above it.
-func pickRange() (lo, hi int) {
+// else above it. It is read once per process.
+var pickRange = sync.OnceValues(func() (lo, hi int) {
 	elo, ehi := ephemeralRange()
 	switch {
 	case elo-1 >= 20000+1000:
@@ -120,7 +129,7 @@ func pickRange() (lo, hi int) {
 		return ehi + 1, 65535
 	}
 	return 20000, 65535 // no room outside it: the lock still keeps processes apart
-}
+})
 
 // ephemeralRange reads net.ipv4.ip_local_port_range (Linux's default when
 // it cannot be read).
@@ -137,7 +146,7 @@ func ephemeralRange() (lo, hi int) {
 	l, err1 := strconv.Atoi(f[0])
 	h, err2 := strconv.Atoi(f[1])
 	if err1 != nil || err2 != nil || l < 1 || h < l || h > 65535 {
-		return 32768, 60999
+		return lo, hi
 	}
 	return l, h
 }
