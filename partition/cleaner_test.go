@@ -753,26 +753,24 @@ func TestStoreCleansInBackground(t *testing.T) {
 // segment (a CI run of the broker tests panicked so: index out of range
 // [-1] in rollIfIdle).
 func TestRollIfIdleAfterClose(t *testing.T) {
-	clock := newClock()
-	dir := filepath.Join(t.TempDir(), "t-0")
-	l := openTest(t, dir, compactConfig(), true, 0, clock)
-	mustAppend(t, l, kvBatch(0, clock.now().UnixMilli(), []kv{{key: "k", value: "v"}}))
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	clock.advance(365 * 24 * time.Hour) // past any roll age
-	if err := l.rollIfIdle(clock.now()); err != nil {
-		t.Fatalf("rollIfIdle on a closed log: %v", err)
-	}
-	// And a discarded log (DeleteTopics' close).
-	dir2 := filepath.Join(t.TempDir(), "t-1")
-	l2 := openTest(t, dir2, compactConfig(), true, 0, clock)
-	mustAppend(t, l2, kvBatch(0, clock.now().UnixMilli(), []kv{{key: "k", value: "v"}}))
-	if err := l2.closeDiscarding(); err != nil {
-		t.Fatal(err)
-	}
-	clock.advance(365 * 24 * time.Hour)
-	if err := l2.rollIfIdle(clock.now()); err != nil {
-		t.Fatalf("rollIfIdle on a discarded log: %v", err)
+	for _, c := range []struct {
+		name  string
+		close func(*Log) error
+	}{
+		{"closed", func(l *Log) error { return l.Close() }},
+		{"discarded", func(l *Log) error { return l.closeDiscarding() }}, // DeleteTopics' close
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := newClock()
+			l := openTest(t, filepath.Join(t.TempDir(), "t-0"), compactConfig(), true, 0, clock)
+			mustAppend(t, l, kvBatch(0, clock.now().UnixMilli(), []kv{{key: "k", value: "v"}}))
+			if err := c.close(l); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(365 * 24 * time.Hour) // past any roll age
+			if err := l.rollIfIdle(clock.now()); err != nil {
+				t.Fatalf("rollIfIdle on a %s log: %v", c.name, err)
+			}
+		})
 	}
 }
