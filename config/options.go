@@ -306,7 +306,7 @@ var Options = []Option{
 	{Key: "sluice.log.format", Flag: "log-format", Default: "text", Kind: Enum, Choices: []string{"text", "json"}, Section: secService,
 		Doc: "text (key=value, for people and journald) or json (one object per line, for log shippers)."},
 	{Key: "sluice.shutdown.timeout.ms", Flag: "shutdown-timeout", Default: "30000", Kind: Millis, Min: 1, Max: maxInt64, Section: secService,
-		Doc: "On SIGTERM or SIGINT, how long requests in flight may take to finish (30 s) before connections are cut; the data directory is flushed and marked clean either way. Keep systemd's TimeoutStopSec above it."},
+		Doc: "On SIGTERM or SIGINT, how long requests in flight may take to finish (30 s) before connections are cut; the data directory is flushed and marked clean either way. Once answered, each connection gets FIN and up to 1 s for its client to close it (requests it sends meanwhile are dropped, not served): a client still writing gets no reset that could make it drop responses it has not read. Keep systemd's TimeoutStopSec above it."},
 }
 
 // Ignored are Kafka broker keys that mean nothing for one node with its

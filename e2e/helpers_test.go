@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,17 +19,50 @@ import (
 )
 
 // newClient returns a franz-go client for addr (closed at cleanup) that
-// may auto-create topics.
+// may auto-create topics. Its log (info and above) is printed if the test
+// fails, so that a failure says what the client saw: retries, dead
+// connections, a producer id started over.
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
+	log := new(clientLog)
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation(),
-		kgo.RetryTimeout(ioTimeout)}, opts...)
+		kgo.RetryTimeout(ioTimeout), kgo.WithLogger(kgo.BasicLogger(log, kgo.LogLevelInfo, func() string {
+			return time.Now().UTC().Format("15:04:05.000000 ")
+		}))}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatalf("kgo.NewClient: %v", err)
 	}
-	t.Cleanup(cl.Close)
+	t.Cleanup(func() {
+		cl.Close()
+		if t.Failed() {
+			t.Logf("franz-go client of %s, its log:\n%s", addr, log.String())
+		}
+	})
 	return cl
+}
+
+// clientLog keeps the first clientLogMax bytes of a client's log.
+type clientLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+const clientLogMax = 64 << 10
+
+func (l *clientLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < clientLogMax {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (l *clientLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // createTopic creates topic with the given partitions through the Admin API.

@@ -131,6 +131,15 @@ type Config struct {
 	// IdleTimeout. Default 10 s; only used with TLS.
 	HandshakeTimeout time.Duration
 
+	// ShutdownLinger is how long Shutdown, once every dispatched request
+	// is answered, keeps each connection open for reading after sending
+	// its FIN, waiting for the client to close its side (a lingering
+	// close; see Server.Shutdown). Input that arrives meanwhile is read and
+	// dropped, never served. Kafka has no such setting: it closes at once.
+	// Default 1 s; negative: close at once. Shutdown's context bounds it
+	// too.
+	ShutdownLinger time.Duration
+
 	// Logger receives connection errors, recovered panics and gnet's own
 	// messages. Default slog.Default().
 	Logger *slog.Logger
@@ -146,6 +155,7 @@ const (
 	DefaultFrameTimeout        = 30 * time.Second
 	DefaultHandshakeTimeout    = 10 * time.Second
 	DefaultMaxPending          = 5
+	DefaultShutdownLinger      = time.Second
 )
 
 // DefaultConfig returns the defaults: listen on :9092 with one event loop
@@ -205,6 +215,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.ShutdownLinger == 0 {
+		cfg.ShutdownLinger = DefaultShutdownLinger
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

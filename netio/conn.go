@@ -83,6 +83,7 @@ type conn struct {
 		muted     bool  // gnet's side is closed: a read goroutine reads c.tcp
 		stopped   bool  // no more dispatch: handler error, panic or close requested
 		draining  bool  // Shutdown: finish what was dispatched
+		lingering bool  // Shutdown half-closed c: read and drop input until the client closes
 		closeSent bool  // close was requested (gc.Close, or c.tcp.Close when muted)
 		closed    bool  // onClose ran: gc must not be used any more
 		// orphans: the client closed with whole requests received but not
@@ -255,6 +256,31 @@ func (c *conn) checkDrainedLocked() {
 	}
 }
 
+// halfClose is Shutdown's lingering close of a drained connection: it
+// sends FIN after c's last response and makes a read goroutine (a muted or
+// TLS connection), which stopped reading when the drain began, read and
+// drop the client's input until the client closes. gnet goes on reading a
+// connection of its own: dispatch admits nothing while draining, and
+// onClose drops what gnet buffered. deadline bounds a TLS close_notify's
+// write to a client that reads nothing.
+func (c *conn) halfClose(deadline time.Time) {
+	c.mu.Lock()
+	if c.mu.closed || c.mu.closeSent {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.lingering = true
+	c.mu.Unlock()
+	kick(c.readKick)
+	// Errors are those of a connection closing under us (onClose closes
+	// c.tcp): nothing to do.
+	_ = c.tcp.SetWriteDeadline(deadline)
+	if c.tls != nil {
+		_ = c.tls.CloseWrite() // close_notify; the client's read ends cleanly
+	}
+	_ = c.tcp.CloseWrite()
+}
+
 // beginDrain stops dispatch; drained closes when what was dispatched has
 // been answered.
 func (c *conn) beginDrain() {
@@ -336,6 +362,11 @@ func (c *conn) onClose(peerEOF bool, rest [][]byte) {
 	var drop [][]byte
 	switch {
 	case c.mu.reqDone:
+		drop = rest
+	case peerEOF && c.mu.draining:
+		// Sent after Shutdown stopped dispatching: not served. The client
+		// sends them again elsewhere; served here unanswered, an
+		// idempotent producer's batches would be written twice.
 		drop = rest
 	case peerEOF:
 		c.mu.frames = append(c.mu.frames, rest...)
@@ -651,6 +682,9 @@ func (c *conn) readFrames(fr *frameReader) error {
 		c.notePartial(st)
 		if st == frameBlocked {
 			if !c.waitBudget() {
+				if c.lingers() {
+					return discardInput(fr)
+				}
 				return net.ErrClosed
 			}
 			continue
@@ -665,11 +699,29 @@ func (c *conn) readFrames(fr *frameReader) error {
 	}
 }
 
-// waitBudget waits until c may dispatch again; false once c is closing.
+// lingers reports whether Shutdown half-closed c (halfClose).
+func (c *conn) lingers() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.lingering && !c.mu.closeSent && !c.mu.closed
+}
+
+// discardInput reads and drops the client's input until it closes its
+// side, which it reports as io.EOF, or the socket fails (halfClose).
+func discardInput(fr *frameReader) error {
+	fr.off = len(fr.buf)
+	if _, err := io.Copy(io.Discard, fr.r); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// waitBudget waits until c may dispatch again; false once c is closing or
+// lingering (halfClose).
 func (c *conn) waitBudget() bool {
 	for {
 		c.mu.Lock()
-		closing := c.mu.closeSent || c.mu.closed
+		closing := c.mu.closeSent || c.mu.closed || c.mu.lingering
 		ok := !c.mu.stopped && !c.mu.draining && c.mu.charged < c.srv.cfg.ConnBudgetBytes
 		c.mu.Unlock()
 		switch {

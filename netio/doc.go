@@ -276,8 +276,12 @@
 // A connection whose Handler is running is never idle (a long poll ends
 // on its own). Shutdown closes the listener (new connections are
 // refused), stops dispatching, waits for dispatched requests to be
-// answered and sent, then stops gnet, which closes the rest, and closes
-// muted connections itself.
+// answered and sent, half-closes each connection and reads on (dropping
+// what arrives) until its client closes it or ShutdownLinger passes (a
+// lingering close: a socket closed under a client's writes answers them
+// with RST, which can make the client drop responses it has not read),
+// then stops gnet, which closes the rest, and closes muted connections
+// itself.
 //
 // # Limits per connection
 //

@@ -237,9 +237,23 @@ func (s *Server) Addrs() map[string]net.Addr {
 
 // Shutdown stops taking connections (new ones are closed at once) and
 // stops dispatching requests, waits until every request already
-// dispatched has been served and its response sent, then stops the event
-// loops and closes every connection. If ctx ends first, everything is
-// closed at once and ctx's error is returned.
+// dispatched has been served and its response sent, lingers (below),
+// then stops the event loops and closes every connection. If ctx ends
+// first, everything is closed at once and ctx's error is returned.
+//
+// The lingering close: once drained, each connection is half-closed (the
+// client reads FIN after the last response) and kept open for reading
+// until its client closes it, at most Config.ShutdownLinger; what it sends
+// meanwhile is read and dropped, never served. A pipelining client may
+// still be writing requests as its last response leaves. Had the socket
+// been closed, the kernel would answer those writes with RST, and a client
+// whose write fails may tear its connection down before reading the
+// responses already sent to it: franz-go then fails every request in
+// flight, and an idempotent producer retries batches that were appended.
+// After a restart the producer snapshot remembers only each producer's
+// last batch (Kafka's format), so the retry of an older one is
+// OUT_OF_ORDER_SEQUENCE_NUMBER and the producer starts over under a new
+// id, writing those batches a second time.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() { err = s.shutdown(ctx) })
@@ -263,6 +277,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 	// data) answers now with what it has instead of holding the drain.
 	s.cancel()
 	drainErr := waitDrained(ctx, conns)
+	if drainErr == nil {
+		s.linger(ctx, conns)
+	}
 	stopErr := s.stopEngine(ctx)
 	if drainErr != nil {
 		return fmt.Errorf("netio: shutdown: in-flight requests unfinished: %w", drainErr)
@@ -283,6 +300,29 @@ func waitDrained(ctx context.Context, conns []*conn) error {
 		}
 	}
 	return nil
+}
+
+// linger half-closes every drained connection and waits until each is
+// closed by its client, Config.ShutdownLinger passes or ctx ends.
+func (s *Server) linger(ctx context.Context, conns []*conn) {
+	if s.cfg.ShutdownLinger <= 0 {
+		return
+	}
+	deadline := time.Now().Add(s.cfg.ShutdownLinger)
+	for _, c := range conns {
+		c.halfClose(deadline)
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // stopAccepting closes the listener (new connections are refused) and

@@ -423,6 +423,52 @@ func TestShutdownDeadline(t *testing.T) {
 	})
 }
 
+// TestShutdownLingers: Shutdown half-closes a drained connection and
+// reads on until the client closes, so a client still writing requests
+// after its last response gets no RST (a client whose write fails may
+// drop responses it has not read: franz-go fails every request in
+// flight). What it sends after the drain is dropped, also once it closes
+// with those requests whole; the client's close, not the linger's bound,
+// ends Shutdown.
+func TestShutdownLingers(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.ShutdownLinger = time.Hour // only the client's close can end it within Shutdown's 10 s
+	s, err := Listen(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	q := req(opHold, 1)
+	c.send(q)
+	<-h.entered
+	shut := startShutdown(t, s)
+	close(h.gate)
+	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("in-flight response %q", got)
+	}
+	if _, err := c.tryRecv(10 * time.Second); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the last response: %v, want EOF (the server's FIN)", err)
+	}
+	// The first write to a closed socket draws RST; the next one fails.
+	for i := uint32(2); i <= 4; i++ {
+		if _, err := c.nc.Write(encode(req(opEcho, i, []byte("late")))); err != nil {
+			t.Fatalf("write %d after the server's FIN: %v", i, err)
+		}
+		time.Sleep(20 * time.Millisecond) // let an RST arrive, were one sent
+	}
+	c.nc.Close()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := h.handled.Load(); n != 1 {
+		t.Fatalf("%d requests handled, want 1: those sent after the drain must not be served", n)
+	}
+	if a, r := h.acquired.Load(), h.released.Load(); a != r || a != 1 {
+		t.Fatalf("regions acquired %d, released %d", a, r)
+	}
+}
+
 // TestCloseWhileHandling: the client goes away while its request is being
 // served; the response is released, not sent, and nothing leaks.
 func TestCloseWhileHandling(t *testing.T) {

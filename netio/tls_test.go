@@ -68,6 +68,7 @@ func TestTLSSharedPaths(t *testing.T) {
 		{"IdleTimeout", TestIdleTimeout},
 		{"ShutdownFinishesInFlight", TestShutdownFinishesInFlight},
 		{"ShutdownDeadline", TestShutdownDeadline},
+		{"ShutdownLingers", TestShutdownLingers},
 		{"CloseWhileHandling", TestCloseWhileHandling},
 		{"LargeRequestsInPieces", TestLargeRequestsInPieces},
 		{"EmptyFrame", TestEmptyFrame},
