@@ -370,19 +370,26 @@ func TestIdleTimeout(t *testing.T) {
 	}
 }
 
+// shutdownWhileHolding starts a server with cfg and h, has a client's
+// request held in h (opHold, until h.gate closes) and starts Shutdown.
+func shutdownWhileHolding(t *testing.T, cfg Config, h *testHandler) (s *Server, c *client, q []byte, shut <-chan error) {
+	t.Helper()
+	s, err := Listen(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = dial(t, s)
+	q = req(opHold, 1)
+	c.send(q)
+	<-h.entered
+	return s, c, q, startShutdown(t, s)
+}
+
 // TestShutdownFinishesInFlight: Shutdown waits for a request being served
 // and sends its response; new connections are refused meanwhile.
 func TestShutdownFinishesInFlight(t *testing.T) {
 	h := newTestHandler(t, 4096)
-	s, err := Listen(testConfig(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, s)
-	q := req(opHold, 1)
-	c.send(q)
-	<-h.entered
-	shut := startShutdown(t, s)
+	s, c, q, shut := shutdownWhileHolding(t, testConfig(), h)
 	if late, err := net.DialTimeout("tcp", s.Addr().String(), 5*time.Second); err == nil {
 		late.Close()
 		t.Fatal("a new connection was accepted while shutting down")
@@ -434,15 +441,7 @@ func TestShutdownLingers(t *testing.T) {
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
 	cfg.ShutdownLinger = time.Hour // only the client's close can end it within Shutdown's 10 s
-	s, err := Listen(cfg, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, s)
-	q := req(opHold, 1)
-	c.send(q)
-	<-h.entered
-	shut := startShutdown(t, s)
+	_, c, q, shut := shutdownWhileHolding(t, cfg, h)
 	close(h.gate)
 	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
 		t.Fatalf("in-flight response %q", got)
