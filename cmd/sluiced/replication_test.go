@@ -674,11 +674,10 @@ func TestReplicationDivergedLeaderTruncates(t *testing.T) {
 		return len(isr) == 3
 	})
 	c.waitIdentical(topic, 0, 1, 15*time.Second)
-	if recs := c.nodes[leader-1].logs("follower log diverged from its leader: truncating"); len(recs) == 0 {
-		t.Fatalf("the old leader did not truncate; stderr:\n%s", c.nodes[leader-1].stderr)
-	} else {
-		t.Logf("old leader %d truncated: %v", leader, recs[0])
-	}
+	// Polled: the line is written before the truncation, but the copy of
+	// sluiced's stderr into the test's buffer may lag the logs on disk.
+	rec := c.nodes[leader-1].waitLog("follower log diverged from its leader: truncating")
+	t.Logf("old leader %d truncated: %v", leader, rec)
 	// Every committed and new record is there once; of the acks=1 ones,
 	// only those a follower fetched before it stopped may be (a fetch
 	// answered while it was stopped is applied when it resumes).
