@@ -561,8 +561,13 @@ func TestReplicationISRAndRetry(t *testing.T) {
 	waitPartition(t, c.addrs[leader-1], topic, 0, 15*time.Second, func(_ int32, isr []int32) bool {
 		return len(isr) == 3
 	})
-	if got := isrChanges(c.nodes[leader-1], topic); len(got) < 2 {
-		t.Fatalf("ISR back to three without the leader's AlterPartition: %v", got)
+	// Polled: the copy of sluiced's stderr into the test's buffer may lag
+	// the metadata.
+	for deadline := time.Now().Add(10 * time.Second); len(isrChanges(c.nodes[leader-1], topic)) < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("ISR back to three without the leader's AlterPartition: %v", isrChanges(c.nodes[leader-1], topic))
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 	t.Logf("follower %d back in the ISR %v after SIGSTOP", stopped, time.Since(stoppedAt))
 
