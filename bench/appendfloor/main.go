@@ -11,7 +11,9 @@
 // boundary, and the next write to the file starts where the records
 // ended, over those zeros: every write then leaves its last page whole.
 // It measures what a write that ends mid-page costs the kernel; the
-// zeros are not counted as bytes written.
+// zeros are not counted as bytes written. --writeback starts the
+// kernel's writeback of each file's whole pages every so many bytes from
+// the writing thread, as the broker's appender does (sync_file_range).
 //
 // The files are created (and the directory emptied) before the clock
 // starts, so the figures are the writes alone. CPU is the process's
@@ -47,6 +49,7 @@ func main() {
 	mode := flag.String("mode", "pwritev", "pwritev or uring")
 	batch := flag.Int("batch", 1000, "uring: writes per io_uring_enter")
 	pad := flag.Bool("pad", false, "pwritev: pad each write with zeros to the next 4 KiB boundary")
+	writeback := flag.Int64("writeback", 0, "pwritev: every this many bytes of a file, start writeback of its whole pages written so far (sync_file_range SYNC_FILE_RANGE_WRITE, as segment.File does every 1 MiB); 0: leave it to the kernel")
 	flag.Parse()
 	if *pad && *mode != "pwritev" {
 		log.Fatal("--pad is for --mode pwritev")
@@ -70,6 +73,7 @@ func main() {
 		fds[i] = fd
 	}
 	offs := make([]int64, *files)
+	wb := make([]int64, *files) // writeback started below this
 	rec := make([]byte, *size)
 	for i := range rec {
 		rec[i] = byte(i)
@@ -102,6 +106,12 @@ func main() {
 				log.Fatalf("pwritev: %d, %v", n, errno)
 			}
 			offs[f] += wbytes
+			if upto := offs[f] &^ (pageSize - 1); *writeback > 0 && upto-wb[f] >= *writeback {
+				if err := unix.SyncFileRange(fds[f], wb[f], upto-wb[f], unix.SYNC_FILE_RANGE_WRITE); err != nil {
+					log.Fatalf("sync_file_range: %v", err)
+				}
+				wb[f] = upto
+			}
 		}
 	case "uring":
 		r, err := newRing(uint32(*batch))
@@ -134,6 +144,9 @@ func main() {
 	ticks := float64(b1 - b0)
 	if *pad {
 		*mode += "+pad"
+	}
+	if *writeback > 0 {
+		*mode += fmt.Sprintf("+writeback%d", *writeback)
 	}
 	fmt.Printf("mode=%s files=%d bytes/write=%d writes=%d wall=%.2fs user=%.2fs sys=%.2fs cpu-s/GB=%.2f us/write=%.2f machine-busy-s/GB=%.2f (machine %.0f%% busy)\n",
 		*mode, *files, wbytes, writes, wall.Seconds(), u1-u0, s1-s0, cpu/gb, cpu/float64(writes)*1e6,
