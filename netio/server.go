@@ -276,7 +276,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	// Handlers see their context done: a long poll (a Fetch waiting for
 	// data) answers now with what it has instead of holding the drain.
 	s.cancel()
-	drainErr := waitDrained(ctx, conns)
+	drainErr := waitAll(ctx, conns, func(c *conn) <-chan struct{} { return c.drained })
 	if drainErr == nil {
 		s.linger(ctx, conns)
 	}
@@ -290,11 +290,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	return nil
 }
 
-// waitDrained waits until every draining connection has drained.
-func waitDrained(ctx context.Context, conns []*conn) error {
+// waitAll waits until ch(c) is closed for every c of conns, or ctx ends.
+func waitAll(ctx context.Context, conns []*conn, ch func(*conn) <-chan struct{}) error {
 	for _, c := range conns {
 		select {
-		case <-c.drained:
+		case <-ch(c):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -308,21 +308,13 @@ func (s *Server) linger(ctx context.Context, conns []*conn) {
 	if s.cfg.ShutdownLinger <= 0 {
 		return
 	}
-	deadline := time.Now().Add(s.cfg.ShutdownLinger)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownLinger)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
 	for _, c := range conns {
 		c.halfClose(deadline)
 	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	for _, c := range conns {
-		select {
-		case <-c.done:
-		case <-t.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
+	_ = waitAll(ctx, conns, func(c *conn) <-chan struct{} { return c.done }) // the linger's end is no error
 }
 
 // stopAccepting closes the listener (new connections are refused) and
