@@ -563,12 +563,12 @@ func TestReplicationISRAndRetry(t *testing.T) {
 	})
 	// Polled: the copy of sluiced's stderr into the test's buffer may lag
 	// the metadata.
-	for deadline := time.Now().Add(10 * time.Second); len(isrChanges(c.nodes[leader-1], topic)) < 2; {
-		if time.Now().After(deadline) {
-			t.Fatalf("ISR back to three without the leader's AlterPartition: %v", isrChanges(c.nodes[leader-1], topic))
+	eventually(t, 10*time.Second, func() string {
+		if got := isrChanges(c.nodes[leader-1], topic); len(got) < 2 {
+			return fmt.Sprintf("ISR back to three without the leader's AlterPartition: %v", got)
 		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
+		return ""
+	})
 	t.Logf("follower %d back in the ISR %v after SIGSTOP", stopped, time.Since(stoppedAt))
 
 	// An idempotent batch acknowledged by the old leader, retried at the new one.
