@@ -196,6 +196,11 @@ func testFranzGoToKcat(t *testing.T, addr string) {
 // while the daemon is stopped (SIGTERM, or SIGKILL) and started again on
 // the same port: every acknowledged record is stored once, in production
 // order.
+func TestRestartMidStream(t *testing.T) {
+	t.Run("SIGTERM", func(t *testing.T) { testRestartMidStream(t, (*daemon).Stop) })
+	t.Run("SIGKILL", func(t *testing.T) { testRestartMidStream(t, (*daemon).Kill) })
+}
+
 // extraRecords describes the records of got that no acknowledgement named
 // (acked: offset -> value), and the values written more than once.
 func extraRecords(got []*kgo.Record, acked map[int64]string) string {
@@ -212,11 +217,6 @@ func extraRecords(got []*kgo.Record, acked map[int64]string) string {
 	}
 	return fmt.Sprintf("%d records not acknowledged where they are (offset:value, first 20: %v); %d values written twice (first 20: %v)",
 		len(extra), extra[:min(len(extra), 20)], len(again), again[:min(len(again), 20)])
-}
-
-func TestRestartMidStream(t *testing.T) {
-	t.Run("SIGTERM", func(t *testing.T) { testRestartMidStream(t, (*daemon).Stop) })
-	t.Run("SIGKILL", func(t *testing.T) { testRestartMidStream(t, (*daemon).Kill) })
 }
 
 func testRestartMidStream(t *testing.T, stopDaemon func(*daemon)) {
@@ -276,9 +276,7 @@ func testRestartMidStream(t *testing.T, stopDaemon func(*daemon)) {
 	if n := nAcked.Load(); n != int64(len(acked)) {
 		t.Errorf("%d records acknowledged at %d distinct offsets: two acknowledgements named one offset", n, len(acked))
 	}
-	cons := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(200*time.Millisecond))
-	got, err := pollNErr(cons, len(acked))
+	got, err := pollNErr(newConsumer(t, addr, topic), len(acked))
 	if len(got) > len(acked) {
 		t.Fatalf("%v; the log holds what was acknowledged and more: %s", err, extraRecords(got, acked))
 	}

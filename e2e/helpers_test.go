@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ import (
 // connections, a producer id started over.
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	log := new(clientLog)
+	log := &tailBuffer{max: 64 << 10}
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation(),
 		kgo.RetryTimeout(ioTimeout), kgo.WithLogger(kgo.BasicLogger(log, kgo.LogLevelInfo, func() string {
 			return time.Now().UTC().Format("15:04:05.000000 ")
@@ -40,29 +38,6 @@ func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 		}
 	})
 	return cl
-}
-
-// clientLog keeps the first clientLogMax bytes of a client's log.
-type clientLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-const clientLogMax = 64 << 10
-
-func (l *clientLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < clientLogMax {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *clientLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // createTopic creates topic with the given partitions through the Admin API.
@@ -101,9 +76,14 @@ func produceSync(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) []*kgo.Recor
 // with a fresh client, failing on errors or after ioTimeout.
 func consumeN(t testing.TB, addr, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl := newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	return pollN(t, newConsumer(t, addr, topic, opts...), n)
+}
+
+// newConsumer is a client that consumes topic from its start.
+func newConsumer(t testing.TB, addr, topic string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	return newClient(t, addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)...)
-	return pollN(t, cl, n)
 }
 
 // pollN polls cl until it has n records.
