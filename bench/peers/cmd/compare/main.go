@@ -73,6 +73,7 @@ type config struct {
 	kafkaLib    string
 	matrixBytes string
 	matrixOnly  string
+	matrixRuns  int
 	replBytes   string
 	replWarmup  string
 	replRounds  int
@@ -93,6 +94,7 @@ func main() {
 	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always), repl (issue 15: three-node clusters, RF=3 acks=all beside RF=1 acks=1, sluiced and Apache Kafka in alternating rounds)")
 	flag.StringVar(&cfg.matrixBytes, "matrix-bytes", "1G", "matrix: bytes produced by the 16x1k and fsync-16 rows (1000x1k: half, 16x100: a quarter, conns-100: a sixteenth)")
 	flag.StringVar(&cfg.matrixOnly, "matrix-rows", "", "matrix: comma-separated rows to run, e.g. 16x1k,fsync-16 (default: all: create-1000, 1000x1k, 16x1k, 16x100, conns-100, fsync-16, fsync-16x1k)")
+	flag.IntVar(&cfg.matrixRuns, "matrix-runs", 1, "matrix: rounds, each every row on every broker (their order rotating), with a median and a verdict per target over the rounds")
 	flag.StringVar(&cfg.replBytes, "repl-bytes", "256M", "repl: bytes produced by each row")
 	flag.StringVar(&cfg.replWarmup, "repl-warmup", "64M", "repl: bytes produced (16 KiB, RF=3, acks=all) on each fresh cluster before its rows, not reported")
 	flag.IntVar(&cfg.replRounds, "repl-rounds", 2, "repl: rounds, each a fresh sluiced cluster then a fresh Apache Kafka cluster")
@@ -225,13 +227,7 @@ func run(cfg *config) error {
 		}
 	}
 	if matrix != nil {
-		for _, r := range matrixRows {
-			for _, b := range matrix.brokers {
-				if cell := matrix.cells[r.name][b]; cell.err != nil {
-					errs = append(errs, fmt.Errorf("matrix %s %s: %w", r.name, b, cell.err))
-				}
-			}
-		}
+		errs = append(errs, matrixErrors(matrix)...)
 	}
 	if repl != nil {
 		for _, cl := range repl.clusters {
@@ -677,12 +673,8 @@ func report(w io.Writer, cfg *config, floors []*bench.Floor, floorCmd string, ro
 		}
 	}
 	if matrix != nil {
-		for _, r := range matrixRows {
-			for _, b := range matrix.brokers {
-				for _, c := range matrix.cells[r.name][b].commands {
-					fmt.Fprintln(bw, c)
-				}
-			}
+		for _, c := range matrixCommands(matrix) {
+			fmt.Fprintln(bw, c)
 		}
 	}
 	if repl != nil {

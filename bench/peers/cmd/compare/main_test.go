@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice/sluice/bench"
 )
@@ -127,5 +128,42 @@ func TestSelectMatrixRows(t *testing.T) {
 	}
 	if _, err := selectMatrixRows(matrixRows, "16x1k,17x1k"); err == nil {
 		t.Fatal("an unknown row was accepted")
+	}
+}
+
+func TestReportMatrixTargets(t *testing.T) {
+	prod := func(mbps, cpu, hwm float64) *matrixCell {
+		return &matrixCell{res: &bench.Result{MBps: mbps, Records: 1000, Broker: &bench.Usage{CPUSecPerGB: cpu, CPUSec: cpu / 100}}, hwmMB: hwm}
+	}
+	round := func(s16x100, k16x100, kafka16x100 float64) *matrixRound {
+		return &matrixRound{cells: map[string]map[string]*matrixCell{
+			"create-1000": {"sluiced": {wall: 100 * time.Millisecond}, "kafka": {wall: 5 * time.Second}},
+			"16x100":      {"sluiced": prod(150, s16x100, 40), "kfake": prod(140, k16x100, 20), "kafka": prod(100, kafka16x100, 600)},
+			"conns-100":   {"sluiced": prod(20, 30, 30), "kfake": {err: errString("boom")}},
+		}, fio: map[string]float64{}}
+	}
+	// 16x100 ratios 0.60, 0.80, 0.75: met in one round of three. In the
+	// third round Kafka spends less CPU per GB than sluiced.
+	run := &matrixRun{brokers: []string{"sluiced", "kafka", "kfake"}, skipped: map[string]string{},
+		rounds: []*matrixRound{round(3, 5, 8), round(4, 5, 8), round(3, 4, 2)}}
+	var buf bytes.Buffer
+	bw := bufio.NewWriter(&buf)
+	reportMatrix(bw, &config{matrixBytes: "512M"}, run)
+	bw.Flush()
+	out := buf.String()
+	for _, want := range []string{
+		"### Round 3",
+		"| create a 1,000-partition topic < 0.5 s | 0.10 s; 0.10 s; 0.10 s | 0.10 | 3 of 3 | met |",
+		"| 16 × 100 B broker CPU-s/GB ≤ 0.7× kfake's | 0.60×; 0.80×; 0.75× | 0.75 | 1 of 3 | **missed** (met in a minority of rounds) |",
+		"| 16 × 100 B RSS < 64 MB | 40 MB; 40 MB; 40 MB | 40.00 | 3 of 3 | met |",
+		// CPUSec 0.3 over 1000 records: 300 µs each.
+		"| 100 connections: ≤ 10 µs of broker CPU per request | 300.0 µs; 300.0 µs; 300.0 µs | 300.00 | 0 of 3 | **missed** |",
+		"| 1,000 × 1 KiB MB/s ≥ 1.5× kfake's | not measured | | | |",
+		"| ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster) | 2 of 2 rows; 2 of 2 rows; 1 of 2 rows (behind: 16x100) | - | 2 of 3 | met |",
+		"conns-100 kfake failed: boom",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -110,14 +110,32 @@ type matrixCell struct {
 type matrixRun struct {
 	brokers []string
 	skipped map[string]string // broker: why not measured
-	cells   map[string]map[string]*matrixCell
-	fio     map[string]float64 // row: its fio floor in MiB/s
+	rounds  []*matrixRound
+}
+
+// matrixRound is one pass over the rows, every broker in each.
+type matrixRound struct {
+	cells   map[string]map[string]*matrixCell // row: broker: its cell
+	fio     map[string]float64                // row: its fio floor in MiB/s
 	fioCmds []string
 	fioErr  error
 }
 
+// cell is broker's cell of row, nil when it was not measured or failed.
+func (rd *matrixRound) cell(row, broker string) *matrixCell {
+	c := rd.cells[row][broker]
+	if c == nil || c.err != nil {
+		return nil
+	}
+	return c
+}
+
+// runMatrix measures cfg.matrixRuns rounds. Each round measures the fio
+// floors again (the disk's speed drifts) and runs every row on every
+// broker, a fresh broker per cell; the brokers' order rotates from round
+// to round, so none is always first after another's writeback.
 func (c *comparer) runMatrix() *matrixRun {
-	run := &matrixRun{skipped: map[string]string{}, cells: map[string]map[string]*matrixCell{}}
+	run := &matrixRun{skipped: map[string]string{}}
 	for _, b := range matrixBrokers {
 		if !c.selected(b, "") && !c.selected(b, "kgobench") && !c.selected(b, "sluice-bench") {
 			continue
@@ -130,23 +148,60 @@ func (c *comparer) runMatrix() *matrixRun {
 		}
 		run.brokers = append(run.brokers, b)
 	}
-	run.fio, run.fioCmds, run.fioErr = c.measureFioFloors()
-	for _, r := range matrixRows {
-		run.cells[r.name] = map[string]*matrixCell{}
-		for _, b := range run.brokers {
-			logf("matrix %s %s: start", r.name, b)
-			cell := c.matrixCell(r.name, b)
-			run.cells[r.name][b] = cell
-			if cell.err != nil {
-				logf("matrix %s %s: %v", r.name, b, cell.err)
-			} else if cell.res != nil {
-				logf("matrix %s %s: %s", r.name, b, cell.res.Line())
-			} else {
-				logf("matrix %s %s: %.3f s, %.2f CPU-s", r.name, b, cell.wall.Seconds(), cell.cpuSec)
+	for i := range max(c.cfg.matrixRuns, 1) {
+		rd := &matrixRound{cells: map[string]map[string]*matrixCell{}}
+		run.rounds = append(run.rounds, rd)
+		rd.fio, rd.fioCmds, rd.fioErr = c.measureFioFloors()
+		for _, r := range matrixRows {
+			rd.cells[r.name] = map[string]*matrixCell{}
+			for j := range run.brokers {
+				b := run.brokers[(i+j)%len(run.brokers)]
+				logf("matrix round %d %s %s: start", i+1, r.name, b)
+				cell := c.matrixCell(r.name, b)
+				rd.cells[r.name][b] = cell
+				if cell.err != nil {
+					logf("matrix round %d %s %s: %v", i+1, r.name, b, cell.err)
+				} else if cell.res != nil {
+					logf("matrix round %d %s %s: %s", i+1, r.name, b, cell.res.Line())
+				} else {
+					logf("matrix round %d %s %s: %.3f s, %.2f CPU-s", i+1, r.name, b, cell.wall.Seconds(), cell.cpuSec)
+				}
 			}
 		}
 	}
 	return run
+}
+
+// matrixErrors are the failed cells of every round.
+func matrixErrors(m *matrixRun) []error {
+	var errs []error
+	for i, rd := range m.rounds {
+		for _, r := range matrixRows {
+			for _, b := range m.brokers {
+				if cell := rd.cells[r.name][b]; cell != nil && cell.err != nil {
+					errs = append(errs, fmt.Errorf("matrix round %d %s %s: %w", i+1, r.name, b, cell.err))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// matrixCommands are the commands of the run's first round (the others
+// repeat them), for the report.
+func matrixCommands(m *matrixRun) []string {
+	var out []string
+	if len(m.rounds) == 0 {
+		return nil
+	}
+	for _, r := range matrixRows {
+		for _, b := range m.brokers {
+			if cell := m.rounds[0].cells[r.name][b]; cell != nil {
+				out = append(out, cell.commands...)
+			}
+		}
+	}
+	return out
 }
 
 func (c *comparer) matrixCell(row, broker string) *matrixCell {
@@ -235,8 +290,32 @@ func (c *comparer) timeCreate(cell *matrixCell, addr string, pid int) error {
 }
 
 func reportMatrix(bw *bufio.Writer, cfg *config, m *matrixRun) {
-	fmt.Fprintf(bw, "\n## Matrix (issue 19): each cell a fresh broker; --matrix-bytes %s\n\n", cfg.matrixBytes)
-	fmt.Fprint(bw, "| workload |")
+	fmt.Fprintf(bw, "\n## Matrix (issue 19): each cell a fresh broker; --matrix-bytes %s, %d round(s)\n", cfg.matrixBytes, len(m.rounds))
+	for i, rd := range m.rounds {
+		if len(m.rounds) > 1 {
+			fmt.Fprintf(bw, "\n### Round %d\n", i+1)
+		}
+		reportMatrixRound(bw, cfg, m, rd)
+	}
+	fmt.Fprint(bw, `
+Cells: MB/s (MB = 2^20 bytes), the broker's CPU-seconds per GB produced
+(utime+stime of the broker process over the run) and its peak RSS (VmHWM);
+the create row gives wall time from CreateTopics (sent once the fresh
+broker has answered a first Metadata request) until every partition
+answers ListOffsets, and the broker's CPU-seconds over it; the 100-connection
+row adds the broker's CPU per request (one record per request). The load
+generator shares the machine's CPUs with the broker.
+`)
+	for b, why := range m.skipped {
+		fmt.Fprintf(bw, "\n%s not measured: %s\n", b, indent(why))
+	}
+	reportMatrixTargets(bw, m)
+}
+
+// reportMatrixRound writes one round's table, its fio floors and its
+// failed cells.
+func reportMatrixRound(bw *bufio.Writer, cfg *config, m *matrixRun, rd *matrixRound) {
+	fmt.Fprint(bw, "\n| workload |")
 	for _, b := range m.brokers {
 		fmt.Fprintf(bw, " %s |", matrixLabel(cfg, b))
 	}
@@ -248,38 +327,26 @@ func reportMatrix(bw *bufio.Writer, cfg *config, m *matrixRun) {
 	for _, r := range matrixRows {
 		fmt.Fprintf(bw, "| %s |", r.title)
 		for _, b := range m.brokers {
-			text := matrixText(r.name, m.cells[r.name][b])
-			if cell := m.cells[r.name][b]; m.fio[r.name] > 0 && cell != nil && cell.err == nil && cell.res != nil {
-				text += fmt.Sprintf(", %.2f× fio", cell.res.MBps/m.fio[r.name])
+			text := matrixText(r.name, rd.cells[r.name][b])
+			if cell := rd.cell(r.name, b); rd.fio[r.name] > 0 && cell != nil && cell.res != nil {
+				text += fmt.Sprintf(", %.2f× fio", cell.res.MBps/rd.fio[r.name])
 			}
 			fmt.Fprintf(bw, " %s |", text)
 		}
 		fmt.Fprintln(bw)
 	}
-	fmt.Fprint(bw, `
-Cells: MB/s (MB = 2^20 bytes), the broker's CPU-seconds per GB produced
-(utime+stime of the broker process over the run) and its peak RSS (VmHWM);
-the create row gives wall time from CreateTopics (sent once the fresh
-broker has answered a first Metadata request) until every partition
-answers ListOffsets, and the broker's CPU-seconds over it; the 100-connection
-row adds the broker's CPU per request (one record per request). The load
-generator shares the machine's CPUs with the broker.
-`)
 	switch {
-	case m.fioErr != nil:
-		fmt.Fprintf(bw, "\nfio floors not measured: %s\n", indent(m.fioErr.Error()))
-	case len(m.fio) > 0:
-		fmt.Fprint(bw, "\nfio floors, same run, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
+	case rd.fioErr != nil:
+		fmt.Fprintf(bw, "\nfio floors not measured: %s\n", indent(rd.fioErr.Error()))
+	case len(rd.fio) > 0:
+		fmt.Fprint(bw, "\nfio floors, same round, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
 		for i, f := range fioFloors {
-			fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, m.fio[f.name], m.fioCmds[i])
+			fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, rd.fio[f.name], rd.fioCmds[i])
 		}
-	}
-	for b, why := range m.skipped {
-		fmt.Fprintf(bw, "\n%s not measured: %s\n", b, indent(why))
 	}
 	for _, r := range matrixRows {
 		for _, b := range m.brokers {
-			if cell := m.cells[r.name][b]; cell.err != nil {
+			if cell := rd.cells[r.name][b]; cell != nil && cell.err != nil {
 				fmt.Fprintf(bw, "\n%s %s failed: %s\n", r.name, b, indent(cell.err.Error()))
 			}
 		}
