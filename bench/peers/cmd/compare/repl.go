@@ -128,7 +128,7 @@ func (c *comparer) replCluster(round int, broker string) *replCluster {
 		cl.err = fmt.Errorf("cannot create %s: %w", dir, err)
 		return cl
 	}
-	defer os.RemoveAll(dir)
+	defer retire(dir)
 	var nodes []*replNode
 	var stop func() error
 	var err error
