@@ -17,37 +17,42 @@ import (
 // target, and ok false when the round did not measure it.
 type matrixTarget struct {
 	name    string
-	median  bool // the median of v means something (not a count)
+	unit    func(v float64) string // writes the median; nil: no median (a count)
 	measure func(rd *matrixRound) (v float64, text string, met, ok bool)
 }
 
+func seconds(v float64) string { return fmt.Sprintf("%.2f s", v) }
+func times(v float64) string   { return fmt.Sprintf("%.2f×", v) }
+func mb(v float64) string      { return fmt.Sprintf("%.0f MB", v) }
+func micros(v float64) string  { return fmt.Sprintf("%.1f µs", v) }
+
 var matrixTargets = []matrixTarget{
-	{"create a 1,000-partition topic < 0.5 s", true, func(rd *matrixRound) (float64, string, bool, bool) {
+	{"create a 1,000-partition topic < 0.5 s", seconds, func(rd *matrixRound) (float64, string, bool, bool) {
 		c := rd.cell("create-1000", "sluiced")
 		if c == nil {
 			return 0, "", false, false
 		}
 		s := c.wall.Seconds()
-		return s, fmt.Sprintf("%.2f s", s), s < 0.5, true
+		return s, seconds(s), s < 0.5, true
 	}},
-	{"1,000 × 1 KiB MB/s ≥ 1.5× kfake's", true, mbpsRatio("1000x1k", "sluiced", "1000x1k", "kfake", 1.5)},
-	{"1,000 × 1 KiB MB/s ≥ 0.8× sluiced's 16 × 1 KiB", true, mbpsRatio("1000x1k", "sluiced", "16x1k", "sluiced", 0.8)},
-	{"1,000 × 1 KiB RSS < 200 MB", true, rssBelow("1000x1k", 200)},
-	{"16 × 1 KiB broker CPU-s/GB ≤ 0.7× kfake's", true, cpuRatio("16x1k", 0.7)},
-	{"16 × 100 B broker CPU-s/GB ≤ 0.7× kfake's", true, cpuRatio("16x100", 0.7)},
-	{"16 × 1 KiB RSS < 64 MB", true, rssBelow("16x1k", 64)},
-	{"16 × 100 B RSS < 64 MB", true, rssBelow("16x100", 64)},
-	{"100 connections: ≤ 10 µs of broker CPU per request", true, func(rd *matrixRound) (float64, string, bool, bool) {
+	{"1,000 × 1 KiB MB/s ≥ 1.5× kfake's", times, mbpsRatio("1000x1k", "sluiced", "1000x1k", "kfake", 1.5)},
+	{"1,000 × 1 KiB MB/s ≥ 0.8× sluiced's 16 × 1 KiB", times, mbpsRatio("1000x1k", "sluiced", "16x1k", "sluiced", 0.8)},
+	{"1,000 × 1 KiB RSS < 200 MB", mb, rssBelow("1000x1k", 200)},
+	{"16 × 1 KiB broker CPU-s/GB ≤ 0.7× kfake's", times, cpuRatio("16x1k", 0.7)},
+	{"16 × 100 B broker CPU-s/GB ≤ 0.7× kfake's", times, cpuRatio("16x100", 0.7)},
+	{"16 × 1 KiB RSS < 64 MB", mb, rssBelow("16x1k", 64)},
+	{"16 × 100 B RSS < 64 MB", mb, rssBelow("16x100", 64)},
+	{"100 connections: ≤ 10 µs of broker CPU per request", micros, func(rd *matrixRound) (float64, string, bool, bool) {
 		c := rd.cell("conns-100", "sluiced")
 		if c == nil || c.res == nil || c.res.Broker == nil || c.res.Records == 0 {
 			return 0, "", false, false
 		}
 		us := c.res.Broker.CPUSec / float64(c.res.Records) * 1e6
-		return us, fmt.Sprintf("%.1f µs", us), us <= 10, true
+		return us, micros(us), us <= 10, true
 	}},
-	{"fsync=always 16 × 16 KiB ≥ 0.7× fio's floor", true, fioShare("fsync-16", 0.7)},
-	{"fsync=always 16 × 1 KiB ≥ 0.5× fio's floor", true, fioShare("fsync-16x1k", 0.5)},
-	{"ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster)", false, aheadOfKafka},
+	{"fsync=always 16 × 16 KiB ≥ 0.7× fio's floor", times, fioShare("fsync-16", 0.7)},
+	{"fsync=always 16 × 1 KiB ≥ 0.5× fio's floor", times, fioShare("fsync-16x1k", 0.5)},
+	{"ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster)", nil, aheadOfKafka},
 }
 
 // mbps is the MB/s of broker's cell in row (ok false when not measured).
@@ -76,7 +81,7 @@ func mbpsRatio(row, broker, prow, peer string, atLeast float64) func(*matrixRoun
 			return 0, "", false, false
 		}
 		r := a / b
-		return r, fmt.Sprintf("%.2f×", r), r >= atLeast, true
+		return r, times(r), r >= atLeast, true
 	}
 }
 
@@ -88,17 +93,17 @@ func cpuRatio(row string, atMost float64) func(*matrixRound) (float64, string, b
 			return 0, "", false, false
 		}
 		r := a / b
-		return r, fmt.Sprintf("%.2f×", r), r <= atMost, true
+		return r, times(r), r <= atMost, true
 	}
 }
 
-func rssBelow(row string, mb float64) func(*matrixRound) (float64, string, bool, bool) {
+func rssBelow(row string, limit float64) func(*matrixRound) (float64, string, bool, bool) {
 	return func(rd *matrixRound) (float64, string, bool, bool) {
 		c := rd.cell(row, "sluiced")
 		if c == nil || c.hwmMB <= 0 {
 			return 0, "", false, false
 		}
-		return c.hwmMB, fmt.Sprintf("%.0f MB", c.hwmMB), c.hwmMB < mb, true
+		return c.hwmMB, mb(c.hwmMB), c.hwmMB < limit, true
 	}
 }
 
@@ -109,7 +114,7 @@ func fioShare(row string, atLeast float64) func(*matrixRound) (float64, string, 
 			return 0, "", false, false
 		}
 		r := a / rd.fio[row]
-		return r, fmt.Sprintf("%.2f×", r), r >= atLeast, true
+		return r, times(r), r >= atLeast, true
 	}
 }
 
@@ -193,8 +198,8 @@ than half of the rounds that measured it meet it. Not in the matrix:
 			continue
 		}
 		med := "-"
-		if t.median {
-			med = fmt.Sprintf("%.2f", median(vs))
+		if t.unit != nil {
+			med = t.unit(median(vs))
 		}
 		verdict := "**missed**"
 		switch {
