@@ -1,0 +1,205 @@
+// Command tcpfloor measures the kernel's floor for a produce row's shape:
+// what it costs a receiving process, at the least, to read requests from
+// one loopback TCP connection and copy each request's per-partition slices
+// into their own page-cache files, with nothing of a broker around it (no
+// parsing, no CRC, no index, no event loop: one locked thread doing
+// blocking read, pwrite and write system calls).
+//
+//	go run ./bench/tcpfloor --dir /work/tmp/tf --files 16 --write-size 40960   # 16 × 100 B's shape
+//	go run ./bench/tcpfloor --dir /work/tmp/tf --files 16 --write-size 294912  # 16 × 1 KiB's
+//
+// A child process (this binary with --send) writes frames of a 4-byte
+// big-endian length and files × write-size bytes as fast as the receiver
+// takes them, as one producer connection does. The receiver reads each
+// frame whole (the length, then the rest, as many reads as the socket
+// needs), writes slice i to file i at its end, and answers --response
+// bytes, as a broker answers each Produce request.
+//
+// CPU is the receiver's (getrusage RUSAGE_SELF, every thread) over the
+// run, per GB (2^30 bytes) received; the sender's is given apart. The files
+// are created before the clock starts. A broker doing this work also
+// parses and checks what it reads, so its CPU per GB can only be above
+// this floor, and any two brokers that both read the socket and write
+// each partition's batch with one call share it.
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	dir := flag.String("dir", "", "directory for the files (receiver)")
+	files := flag.Int("files", 16, "files (partitions) each frame is split over")
+	writeSize := flag.Int("write-size", 40960, "bytes of each frame per file: one pwrite each")
+	total := flag.Int64("total", 512<<20, "bytes to send in all (rounded down to whole frames)")
+	response := flag.Int("response", 64, "bytes answered per frame")
+	send := flag.String("send", "", "internal: be the sender, connecting to this address")
+	flag.Parse()
+	frame := *files * *writeSize
+	if frame <= 0 || *total < int64(frame) {
+		log.Fatal("tcpfloor: --files × --write-size must be positive and at most --total")
+	}
+	frames := *total / int64(frame)
+	if *send != "" {
+		if err := sender(*send, frame, frames, *response); err != nil {
+			log.Fatalf("tcpfloor sender: %v", err)
+		}
+		return
+	}
+	if *dir == "" {
+		log.Fatal("tcpfloor: --dir is required")
+	}
+	if err := receive(*dir, *files, *writeSize, frames, *response); err != nil {
+		log.Fatalf("tcpfloor: %v", err)
+	}
+}
+
+// receive runs the sender as a child and measures the receiving side.
+func receive(dir string, files, writeSize int, frames int64, response int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fds := make([]int, files)
+	offs := make([]int64, files)
+	for i := range fds {
+		fd, err := unix.Open(filepath.Join(dir, fmt.Sprintf("f%d-%d", os.Getpid(), i)), unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fmt.Errorf("cannot create file %d: %w", i, err)
+		}
+		defer unix.Close(fd)
+		fds[i] = fd
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	child := exec.Command(os.Args[0], "--send", ln.Addr().String(), "--files", strconv.Itoa(files),
+		"--write-size", strconv.Itoa(writeSize), "--total", strconv.FormatInt(frames*int64(files*writeSize), 10),
+		"--response", strconv.Itoa(response))
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("cannot start the sender: %w", err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	f, err := c.(*net.TCPConn).File() // a blocking duplicate of the socket
+	c.Close()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sock := int(f.Fd())
+	runtime.LockOSThread()
+
+	buf := make([]byte, files*writeSize)
+	resp := make([]byte, max(response, 0))
+	var hdr [4]byte
+	var reads int64
+	readFull := func(b []byte) error {
+		for len(b) > 0 {
+			n, err := unix.Read(sock, b)
+			reads++
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return io.ErrUnexpectedEOF
+			}
+			b = b[n:]
+		}
+		return nil
+	}
+	var ru0, ru1 unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru0); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for range frames {
+		if err := readFull(hdr[:]); err != nil {
+			return fmt.Errorf("reading a frame's length: %w", err)
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:]))
+		if n != len(buf) {
+			return fmt.Errorf("frame of %d bytes, want %d", n, len(buf))
+		}
+		if err := readFull(buf); err != nil {
+			return fmt.Errorf("reading a frame: %w", err)
+		}
+		for i, fd := range fds {
+			p := buf[i*writeSize : (i+1)*writeSize]
+			if _, err := unix.Pwrite(fd, p, offs[i]); err != nil {
+				return fmt.Errorf("pwrite: %w", err)
+			}
+			offs[i] += int64(writeSize)
+		}
+		if len(resp) > 0 {
+			if _, err := unix.Write(sock, resp); err != nil {
+				return fmt.Errorf("writing a response: %w", err)
+			}
+		}
+	}
+	wall := time.Since(t0)
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru1); err != nil {
+		return err
+	}
+	if err := child.Wait(); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	bytes := float64(frames) * float64(files*writeSize)
+	gb := bytes / (1 << 30)
+	user := tv(ru1.Utime) - tv(ru0.Utime)
+	sys := tv(ru1.Stime) - tv(ru0.Stime)
+	su := child.ProcessState.SysUsage().(*syscall.Rusage)
+	fmt.Printf("files=%d write-size=%d frame=%d frames=%d MB/s=%.1f receiver cpu-s/GB=%.3f (user %.2f s, sys %.2f s) us/frame=%.1f reads/frame=%.2f sender cpu-s/GB=%.3f\n",
+		files, writeSize, files*writeSize, frames, bytes/(1<<20)/wall.Seconds(), (user+sys)/gb, user, sys,
+		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (float64(su.Utime.Nano())+float64(su.Stime.Nano()))/1e9/gb)
+	return nil
+}
+
+func tv(t unix.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+
+// sender writes frames as fast as the receiver takes them and drains the
+// responses.
+func sender(addr string, frame int, frames int64, response int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.CopyN(io.Discard, c, frames*int64(max(response, 0)))
+		done <- err
+	}()
+	buf := make([]byte, 4+frame)
+	binary.BigEndian.PutUint32(buf, uint32(frame))
+	for i := 4; i < len(buf); i++ {
+		buf[i] = byte(i)
+	}
+	for range frames {
+		if _, err := c.Write(buf); err != nil {
+			return err
+		}
+	}
+	return <-done
+}
