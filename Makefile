@@ -64,7 +64,7 @@ bench:
 # jars) and kfake, each cell on a fresh broker, printed as one table with
 # MB/s, broker CPU-s/GB and peak RSS, then each of the issue's targets
 # judged over the rounds (--matrix-runs N: N rounds, a target met when
-# more than half meet it). Not part of `make test`. About 10 minutes a
+# more than half meet it). Not part of `make test`. About 5–10 minutes a
 # round with Kafka; MATRIX_ARGS is passed on, e.g.
 #   make bench-matrix MATRIX_ARGS='--only sluiced,kfake --matrix-bytes 256M'
 #   make bench-matrix MATRIX_ARGS='--matrix-bytes 512M --matrix-runs 3'
