@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +166,32 @@ func TestReportMatrixTargets(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestRetire: a finished cell's files are emptied, not deleted (their
+// inodes stay in use), directories and all.
+func TestRetire(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "topic-0")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{filepath.Join(dir, "meta"), filepath.Join(sub, "00000000000000000000.log")}
+	for _, f := range files {
+		if err := os.WriteFile(f, make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retire(dir)
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatalf("%s is gone: %v", f, err)
+		}
+		if fi.Size() != 0 {
+			t.Errorf("%s holds %d bytes, want 0", f, fi.Size())
 		}
 	}
 }
