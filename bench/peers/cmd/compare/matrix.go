@@ -40,6 +40,11 @@ import (
 // 1000x1k produces half of it, 16x100 a quarter, fsync-16x1k an eighth,
 // conns-100 a sixteenth.
 //
+// --matrix-runs N repeats the whole table N times (rounds, the brokers'
+// order rotating) and ends the report with issue 19's targets judged from
+// the cells (matrix_targets.go). Each cell's data directory is new and is
+// emptied, not deleted, when the cell ends (retire, main.go).
+//
 // When fio is on the PATH, the fsync rows also get their floors, measured
 // in the same run on the work directory's filesystem (fioFloors): fsync-16
 // against fio's sequential 1 MiB writes fsync'd every 32 MiB (the disk's
@@ -190,10 +195,10 @@ func matrixErrors(m *matrixRun) []error {
 // matrixCommands are the commands of the run's first round (the others
 // repeat them), for the report.
 func matrixCommands(m *matrixRun) []string {
-	var out []string
 	if len(m.rounds) == 0 {
 		return nil
 	}
+	var out []string
 	for _, r := range matrixRows {
 		for _, b := range m.brokers {
 			if cell := m.rounds[0].cells[r.name][b]; cell != nil {
