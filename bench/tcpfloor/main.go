@@ -129,8 +129,8 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 		}
 		return nil
 	}
-	var ru0, ru1 unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru0); err != nil {
+	var ru0, ru1 syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru0); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -159,7 +159,7 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 		}
 	}
 	wall := time.Since(t0)
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru1); err != nil {
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru1); err != nil {
 		return err
 	}
 	if err := child.Wait(); err != nil {
@@ -167,16 +167,16 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 	}
 	bytes := float64(frames) * float64(files*writeSize)
 	gb := bytes / (1 << 30)
-	user := tv(ru1.Utime) - tv(ru0.Utime)
-	sys := tv(ru1.Stime) - tv(ru0.Stime)
+	user := secs(ru1.Utime) - secs(ru0.Utime)
+	sys := secs(ru1.Stime) - secs(ru0.Stime)
 	su := child.ProcessState.SysUsage().(*syscall.Rusage)
 	fmt.Printf("files=%d write-size=%d frame=%d frames=%d MB/s=%.1f receiver cpu-s/GB=%.3f (user %.2f s, sys %.2f s) us/frame=%.1f reads/frame=%.2f sender cpu-s/GB=%.3f\n",
 		files, writeSize, files*writeSize, frames, bytes/(1<<20)/wall.Seconds(), (user+sys)/gb, user, sys,
-		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (float64(su.Utime.Nano())+float64(su.Stime.Nano()))/1e9/gb)
+		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (secs(su.Utime)+secs(su.Stime))/gb)
 	return nil
 }
 
-func tv(t unix.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+func secs(t syscall.Timeval) float64 { return float64(t.Nano()) / 1e9 }
 
 // sender writes frames as fast as the receiver takes them and drains the
 // responses.

@@ -283,9 +283,8 @@ func build(repo, bin string) error {
 }
 
 type comparer struct {
-	cfg   *config
-	bin   string
-	cells int // data directories made so far (each cell's is new)
+	cfg *config
+	bin string
 }
 
 // selected reports whether --only names the broker or broker/generator.
@@ -469,10 +468,9 @@ func (c *comparer) withServer(broker, tag, topic string, partitions int, fn func
 
 // withServerOpts is withServer with o's departures from the defaults.
 func (c *comparer) withServerOpts(broker, tag, topic string, partitions int, o serverOpts, fn func(addr string, pid int) error) (hwmMB float64, cmdline string, err error) {
-	c.cells++
-	dir := filepath.Join(c.cfg.work, fmt.Sprintf("data-%s-%d", tag, c.cells))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, "", fmt.Errorf("cannot create %s: %w", dir, err)
+	dir, err := os.MkdirTemp(c.cfg.work, "data-"+tag+"-") // new for each cell
+	if err != nil {
+		return 0, "", fmt.Errorf("cannot create a data directory in %s: %w", c.cfg.work, err)
 	}
 	defer retire(dir)
 	port, err := kafkaref.FreePort()
