@@ -103,6 +103,7 @@ type Config struct {
 	LogLevel                                       string
 	LogFormat                                      string
 	ShutdownTimeout                                time.Duration
+	TimerSlack                                     time.Duration // sluice.timer.slack.ms; 0: leave it
 }
 
 // InterBroker is the client side of the inter-broker listener.
@@ -692,6 +693,7 @@ func resolveService(r resolver, c *Config) error {
 	}
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
+	c.TimerSlack = r.ms("sluice.timer.slack.ms")
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: BUG: shutdown timeout not positive")

@@ -30,6 +30,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	selfExec = true
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return

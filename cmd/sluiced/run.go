@@ -99,6 +99,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return usageError{err}
 	}
 	logger := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
+	if !c.printConfig {
+		applyTimerSlack(cfg.TimerSlack, environ, logger) // may execute sluiced again
+	}
 	warnSettings(logger, settings, c.configFile)
 	warnOpenListeners(logger, cfg)
 	if c.printConfig {
