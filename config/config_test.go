@@ -92,7 +92,7 @@ func TestDefaults(t *testing.T) {
 			ReplicaLagTimeMax: 30 * time.Second, ReplicaFetchWait: 500 * time.Millisecond, NumReplicaFetchers: 1, HWCheckpointInterval: 5 * time.Second,
 			AutoLeaderRebalance: true, LeaderImbalanceCheckInterval: 300 * time.Second, LeaderImbalancePercentage: 10, UncleanLeaderElectionInterval: 5 * time.Minute},
 		FetchSessionSlots: 1000, FetchSessionEviction: 2 * time.Minute, ConsoleRetention: 7 * 24 * time.Hour, ConsoleSession: 8 * time.Hour,
-		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second,
+		LogLevel: "info", LogFormat: "text", ShutdownTimeout: 30 * time.Second, TimerSlack: 4 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", *c, want)
@@ -300,6 +300,31 @@ func TestFsyncMapping(t *testing.T) {
 	f("log.flush.interval.messages=1\nsluice.fsync=never", nil, "never", time.Second)
 	f("log.flush.interval.messages=1", []string{"--fsync", "interval", "--fsync-interval", "2s"}, "interval", 2*time.Second)
 	f("", []string{"--fsync", "always"}, "always", time.Second)
+}
+
+// The timer slack is 4 ms unless set, or unless every append is fsync'd
+// (the runtime then must hand a processor blocked in fsync on quickly).
+func TestTimerSlackDefault(t *testing.T) {
+	f := func(file string, args []string, want time.Duration) {
+		t.Helper()
+		c, _, err := load(t, file, nil, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TimerSlack != want {
+			t.Fatalf("%q %q: timer slack %v, want %v", file, args, c.TimerSlack, want)
+		}
+	}
+	f("", nil, 4*time.Millisecond)
+	f("", []string{"--fsync", "interval"}, 4*time.Millisecond)
+	f("", []string{"--fsync", "always"}, 0)
+	f("log.flush.interval.messages=1", nil, 0)
+	f("log.flush.interval.messages=1", []string{"--timer-slack", "2ms"}, 2*time.Millisecond)
+	f("sluice.timer.slack.ms=0", nil, 0)
+	f("sluice.timer.slack.ms=10", []string{"--fsync", "always"}, 10*time.Millisecond)
+	if _, _, err := load(t, "sluice.timer.slack.ms=2000", nil); err == nil {
+		t.Fatal("a 2 s timer slack accepted")
+	}
 }
 
 func TestBadValues(t *testing.T) {

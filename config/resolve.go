@@ -106,6 +106,10 @@ type Config struct {
 	TimerSlack                                     time.Duration // sluice.timer.slack.ms; 0: leave it
 }
 
+// DefaultTimerSlack is sluice.timer.slack.ms when it is unset and the
+// fsync policy is not always.
+const DefaultTimerSlack = 4 * time.Millisecond
+
 // InterBroker is the client side of the inter-broker listener.
 type InterBroker struct {
 	Listener string            // upper case; PLAINTEXT when inter.broker.listener.name is unset
@@ -693,7 +697,12 @@ func resolveService(r resolver, c *Config) error {
 	}
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
-	c.TimerSlack = r.ms("sluice.timer.slack.ms")
+	c.TimerSlack = DefaultTimerSlack
+	if _, ok := r.s.top("sluice.timer.slack.ms"); ok {
+		c.TimerSlack = r.ms("sluice.timer.slack.ms")
+	} else if c.Fsync == "always" {
+		c.TimerSlack = 0 // see the option's doc
+	}
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")
 	if c.ShutdownTimeout <= 0 {
 		return errors.New("config: BUG: shutdown timeout not positive")

@@ -33,7 +33,7 @@ import (
 // reexecEnv marks the process image executed with the slack set, so that
 // a kernel that does not keep the slack across execve costs one warning,
 // not a loop.
-const reexecEnv = "SLUICE_TIMER_SLACK_EXEC"
+const reexecEnv = "SLUICED_TIMER_SLACK_EXECUTED"
 
 // selfExec is whether run may execute the binary again to set the timer
 // slack: main sets it, so brokers run in-process by tests never do.
