@@ -26,6 +26,9 @@ func threadSlacks(t *testing.T, pid int) (slacks []time.Duration, ok bool) {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, false
 		}
+		if errors.Is(err, os.ErrNotExist) {
+			continue // the thread has exited since ReadDir
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
