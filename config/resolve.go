@@ -106,9 +106,9 @@ type Config struct {
 	TimerSlack                                     time.Duration // sluice.timer.slack.ms; 0: leave it
 }
 
-// DefaultTimerSlack is sluice.timer.slack.ms when it is unset and the
+// defaultTimerSlack is sluice.timer.slack.ms when it is unset and the
 // fsync policy is not always.
-const DefaultTimerSlack = 4 * time.Millisecond
+const defaultTimerSlack = 4 * time.Millisecond
 
 // InterBroker is the client side of the inter-broker listener.
 type InterBroker struct {
@@ -697,11 +697,11 @@ func resolveService(r resolver, c *Config) error {
 	}
 	c.LogLevel = r.enum("sluice.log.level")
 	c.LogFormat = r.enum("sluice.log.format")
-	c.TimerSlack = DefaultTimerSlack
-	if _, ok := r.s.top("sluice.timer.slack.ms"); ok {
+	switch _, set := r.s.top("sluice.timer.slack.ms"); {
+	case set:
 		c.TimerSlack = r.ms("sluice.timer.slack.ms")
-	} else if c.Fsync == "always" {
-		c.TimerSlack = 0 // see the option's doc
+	case c.Fsync != "always": // under always: 0, see the option's doc
+		c.TimerSlack = defaultTimerSlack
 	}
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")
 	if c.ShutdownTimeout <= 0 {
