@@ -327,6 +327,30 @@ func TestTimerSlackDefault(t *testing.T) {
 	}
 }
 
+// GOMAXPROCS: the runtime's default unless set, with a spare processor
+// asked for when every append is fsync'd and sluice.gomaxprocs is unset.
+func TestGoMaxProcsDefault(t *testing.T) {
+	f := func(file string, args []string, procs int, spare bool) {
+		t.Helper()
+		c, _, err := load(t, file, nil, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Procs != procs || c.SpareProc != spare {
+			t.Fatalf("%q %q: procs %d spare %v, want %d %v", file, args, c.Procs, c.SpareProc, procs, spare)
+		}
+	}
+	f("", nil, 0, false)
+	f("", []string{"--fsync", "interval"}, 0, false)
+	f("", []string{"--fsync", "always"}, 0, true)
+	f("log.flush.interval.messages=1", nil, 0, true)
+	f("log.flush.interval.messages=1", []string{"--gomaxprocs", "4"}, 4, false)
+	f("sluice.gomaxprocs=0\nsluice.fsync=always", nil, 0, false)
+	if _, _, err := load(t, "sluice.gomaxprocs=-1", nil); err == nil {
+		t.Fatal("a negative GOMAXPROCS accepted")
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	f := func(file string, env []string, args []string, key, value, where string) {
 		t.Helper()

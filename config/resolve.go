@@ -104,6 +104,12 @@ type Config struct {
 	LogFormat                                      string
 	ShutdownTimeout                                time.Duration
 	TimerSlack                                     time.Duration // sluice.timer.slack.ms; 0: leave it
+	// Procs is sluice.gomaxprocs (0: the runtime's default); SpareProc
+	// asks for one more than the runtime's default (sluice.gomaxprocs
+	// unset and sluice.fsync=always) unless GOMAXPROCS is in the
+	// environment.
+	Procs     int
+	SpareProc bool
 }
 
 // defaultTimerSlack is sluice.timer.slack.ms when it is unset and the
@@ -702,6 +708,11 @@ func resolveService(r resolver, c *Config) error {
 		c.TimerSlack = r.ms("sluice.timer.slack.ms")
 	case c.Fsync != "always": // under always: 0, see the option's doc
 		c.TimerSlack = defaultTimerSlack
+	}
+	if _, set := r.s.top("sluice.gomaxprocs"); set {
+		c.Procs = int(r.int("sluice.gomaxprocs"))
+	} else {
+		c.SpareProc = c.Fsync == "always" // see the option's doc
 	}
 	c.ShutdownTimeout = r.ms("sluice.shutdown.timeout.ms")
 	if c.ShutdownTimeout <= 0 {

@@ -101,6 +101,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	logger := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if !c.printConfig {
 		applyTimerSlack(cfg.TimerSlack, environ, logger) // may execute sluiced again
+		applyProcs(cfg.Procs, cfg.SpareProc, environ, logger)
 	}
 	warnSettings(logger, settings, c.configFile)
 	warnOpenListeners(logger, cfg)
