@@ -17,23 +17,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
-	"sync"
 
-	"github.com/sluice/sluice/internal/uring"
 	"golang.org/x/sys/unix"
 )
-
-var fsyncRing = sync.OnceValue(func() *uring.Ring {
-	if os.Getenv("SLUICE_URING_FSYNC") != "1" {
-		return nil
-	}
-	r, err := uring.Open(256)
-	if err != nil {
-		return nil
-	}
-	return r
-})
 
 // File is an open file. ReadAt, WriteAt and Pwritev use explicit offsets and
 // are safe for concurrent use; Write uses the file position.
@@ -193,14 +179,6 @@ func (f *osFile) Pwritev(iov []unix.Iovec, off int64) (int, error) {
 func (f *osFile) Sync() error {
 	if f.dir {
 		return f.File.Sync()
-	}
-	if r := fsyncRing(); r != nil {
-		err := r.Fdatasync(int(f.File.Fd()))
-		runtime.KeepAlive(f)
-		if err != nil {
-			return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-		}
-		return nil
 	}
 	for {
 		err := unix.Fdatasync(int(f.File.Fd()))
