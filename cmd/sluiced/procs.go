@@ -3,8 +3,6 @@ package main
 import (
 	"log/slog"
 	"runtime"
-	"slices"
-	"strings"
 )
 
 // applyProcs sets GOMAXPROCS from sluice.gomaxprocs: procs when it is
@@ -23,7 +21,7 @@ func applyProcs(procs int, spare bool, environ []string, log *slog.Logger) {
 	switch {
 	case procs > 0:
 		runtime.GOMAXPROCS(procs)
-	case spare && !slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }):
+	case spare && !inEnv(environ, "GOMAXPROCS"):
 		runtime.GOMAXPROCS(def + 1)
 	}
 	log.Debug("go processors", "gomaxprocs", runtime.GOMAXPROCS(0), "default", def, "cpus", runtime.NumCPU())

@@ -35,9 +35,15 @@ import (
 // not a loop.
 const reexecEnv = "SLUICED_TIMER_SLACK_EXECUTED"
 
-// selfExec is whether run may execute the binary again to set the timer
-// slack: main sets it, so brokers run in-process by tests never do.
+// selfExec is whether run may change the whole process: execute the
+// binary again to set the timer slack, set GOMAXPROCS (applyProcs). main
+// sets it, so brokers run in-process by tests never do.
 var selfExec bool
+
+// inEnv reports whether environ sets key.
+func inEnv(environ []string, key string) bool {
+	return slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
+}
 
 // currentTimerSlack is the calling thread's timer slack.
 func currentTimerSlack() (time.Duration, error) {
@@ -67,7 +73,7 @@ func applyTimerSlack(want time.Duration, environ []string, log *slog.Logger) {
 	if !selfExec {
 		return
 	}
-	if slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, reexecEnv+"=") }) {
+	if inEnv(environ, reexecEnv) {
 		log.Warn("timer slack not kept across execve; left as it is", "slack", have, "want", want)
 		return
 	}
