@@ -15,6 +15,13 @@
 // needs), writes slice i to file i at its end, and answers --response
 // bytes, as a broker answers each Produce request.
 //
+// With --conns N it measures the floor of many connections with small
+// requests instead (the matrix's conns-100 row; conns.go): N connections,
+// --inflight frames of --write-size bytes in flight on each, every frame
+// written whole to the next of --files files, and CPU per request:
+//
+//	go run ./bench/tcpfloor --dir /work/tmp/tf --conns 100 --files 16 --write-size 640 --total 67108864
+//
 // CPU is the receiver's (getrusage RUSAGE_SELF, every thread) over the
 // run, per GB (2^30 bytes) received; the sender's is given apart. The files
 // are created before the clock starts. A broker doing this work also
@@ -48,7 +55,28 @@ func main() {
 	total := flag.Int64("total", 512<<20, "bytes to send in all (rounded down to whole frames)")
 	response := flag.Int("response", 64, "bytes answered per frame")
 	send := flag.String("send", "", "internal: be the sender, connecting to this address")
+	conns := flag.Int("conns", 0, "many-connection mode: this many connections, each frame of --write-size bytes written whole to the next of --files files (0: one connection, each frame split over the files)")
+	inflight := flag.Int("inflight", 4, "--conns: frames unanswered per connection")
+	combine := flag.Bool("combine", false, "--conns: one pwritev per file for the frames of each epoll_wait round")
 	flag.Parse()
+	if *conns > 0 {
+		requests := *total / int64(max(*writeSize, 1))
+		if *writeSize <= 0 || requests < int64(*conns) || *inflight <= 0 {
+			log.Fatal("tcpfloor: --conns needs a positive --write-size and --inflight, and --total of at least one frame per connection")
+		}
+		var err error
+		if *send != "" {
+			err = sendConns(*send, *conns, *inflight, *writeSize, requests, *response)
+		} else if *dir == "" {
+			log.Fatal("tcpfloor: --dir is required")
+		} else {
+			err = receiveConns(*dir, *files, *conns, *writeSize, *inflight, *response, requests, *combine)
+		}
+		if err != nil {
+			log.Fatalf("tcpfloor: %v", err)
+		}
+		return
+	}
 	frame := *files * *writeSize
 	if frame <= 0 || *total < int64(frame) {
 		log.Fatal("tcpfloor: --files × --write-size must be positive and at most --total")
