@@ -209,10 +209,16 @@ func receiveConns(dir string, files, conns, frame, inflight, response int, reque
 	sys := secs(ru1.Stime) - secs(ru0.Stime)
 	su := child.ProcessState.SysUsage().(*syscall.Rusage)
 	r := float64(requests)
-	fmt.Printf("conns=%d inflight=%d frame=%d requests=%d combine=%v requests/s=%.0f receiver us/request=%.2f (user %.2f s, sys %.2f s) per request: epoll_wait %.3f read %.3f pwrite %.3f write %.3f; sender us/request=%.2f\n",
+	gb := r * float64(frame) / (1 << 30)
+	emit(fmt.Sprintf("conns=%d inflight=%d frame=%d requests=%d combine=%v requests/s=%.0f receiver us/request=%.2f (user %.2f s, sys %.2f s) per request: epoll_wait %.3f read %.3f pwrite %.3f write %.3f; sender us/request=%.2f",
 		conns, inflight, frame, requests, combine, r/wall.Seconds(), (user+sys)/r*1e6, user, sys,
 		float64(waits)/r, float64(reads)/r, float64(pwrites)/r, float64(writes)/r,
-		(secs(su.Utime)+secs(su.Stime))/r*1e6)
+		(secs(su.Utime)+secs(su.Stime))/r*1e6),
+		map[string]float64{"requests_per_s": r / wall.Seconds(), "us_per_request": (user + sys) / r * 1e6,
+			"cpu_s_per_gb": (user + sys) / gb, "user_s": user, "sys_s": sys,
+			"epoll_waits_per_request": float64(waits) / r, "reads_per_request": float64(reads) / r,
+			"pwrites_per_request": float64(pwrites) / r, "writes_per_request": float64(writes) / r,
+			"sender_us_per_request": (secs(su.Utime) + secs(su.Stime)) / r * 1e6})
 	return nil
 }
 

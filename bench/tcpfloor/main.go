@@ -32,6 +32,7 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +49,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// jsonOut: --json.
+var jsonOut bool
+
 func main() {
 	dir := flag.String("dir", "", "directory for the files (receiver)")
 	files := flag.Int("files", 16, "files (partitions) each frame is split over")
@@ -58,6 +62,7 @@ func main() {
 	conns := flag.Int("conns", 0, "many-connection mode: this many connections, each frame of --write-size bytes written whole to the next of --files files (0: one connection, each frame split over the files)")
 	inflight := flag.Int("inflight", 4, "--conns: frames unanswered per connection")
 	combine := flag.Bool("combine", false, "--conns: one pwritev per file for the frames of each epoll_wait round")
+	flag.BoolVar(&jsonOut, "json", false, "print the figures as one JSON object")
 	flag.Parse()
 	if *conns > 0 {
 		requests := *total / int64(max(*writeSize, 1))
@@ -198,10 +203,27 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 	user := secs(ru1.Utime) - secs(ru0.Utime)
 	sys := secs(ru1.Stime) - secs(ru0.Stime)
 	su := child.ProcessState.SysUsage().(*syscall.Rusage)
-	fmt.Printf("files=%d write-size=%d frame=%d frames=%d MB/s=%.1f receiver cpu-s/GB=%.3f (user %.2f s, sys %.2f s) us/frame=%.1f reads/frame=%.2f sender cpu-s/GB=%.3f\n",
+	emit(fmt.Sprintf("files=%d write-size=%d frame=%d frames=%d MB/s=%.1f receiver cpu-s/GB=%.3f (user %.2f s, sys %.2f s) us/frame=%.1f reads/frame=%.2f sender cpu-s/GB=%.3f",
 		files, writeSize, files*writeSize, frames, bytes/(1<<20)/wall.Seconds(), (user+sys)/gb, user, sys,
-		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (secs(su.Utime)+secs(su.Stime))/gb)
+		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (secs(su.Utime)+secs(su.Stime))/gb),
+		map[string]float64{"mb_per_s": bytes / (1 << 20) / wall.Seconds(), "cpu_s_per_gb": (user + sys) / gb,
+			"user_s": user, "sys_s": sys, "reads_per_frame": float64(reads) / float64(frames),
+			"sender_cpu_s_per_gb": (secs(su.Utime) + secs(su.Stime)) / gb})
 	return nil
+}
+
+// emit prints a run's figures: the text line, or with --json one JSON
+// object of them (bench/peers' compare reads it).
+func emit(text string, figures map[string]float64) {
+	if !jsonOut {
+		fmt.Println(text)
+		return
+	}
+	b, err := json.Marshal(figures)
+	if err != nil {
+		log.Fatalf("tcpfloor: %v", err)
+	}
+	fmt.Println(string(b))
 }
 
 func secs(t syscall.Timeval) float64 { return float64(t.Nano()) / 1e9 }

@@ -270,7 +270,7 @@ func build(repo, bin string) error {
 		dir  string
 		pkgs []string
 	}{
-		{repo, []string{"./cmd/sluiced", "./cmd/sluice"}},
+		{repo, []string{"./cmd/sluiced", "./cmd/sluice", "./bench/tcpfloor"}},
 		{filepath.Join(repo, "bench", "peers"), []string{"./cmd/kfakeserver", "./cmd/natsserver", "./cmd/natsbench", "./cmd/kgobench", "./cmd/kafkaserver"}},
 	} {
 		cmd := exec.Command("go", append([]string{"build", "-o", bin + "/"}, b.pkgs...)...)

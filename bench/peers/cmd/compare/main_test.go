@@ -148,6 +148,9 @@ func TestReportMatrixTargets(t *testing.T) {
 	// third round Kafka spends less CPU per GB than sluiced.
 	run := &matrixRun{brokers: []string{"sluiced", "kafka", "kfake"}, skipped: map[string]string{},
 		rounds: []*matrixRound{round(3, 5, 8), round(4, 5, 8), round(3, 4, 2)}}
+	// The first round has the kernel's floors of two rows.
+	run.rounds[0].floor = map[string]kernelFloor{"16x100": {CPUSecPerGB: 1.5}, "conns-100": {CPUSecPerGB: 9, USPerRequest: 100}}
+	run.rounds[0].floorCmds = map[string]string{"16x100": "tcpfloor --files 16", "conns-100": "tcpfloor --conns 100"}
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
 	reportMatrix(bw, &config{matrixBytes: "512M"}, run)
@@ -159,7 +162,12 @@ func TestReportMatrixTargets(t *testing.T) {
 		"| 16 × 100 B broker CPU-s/GB ≤ 0.7× kfake's | 0.60×; 0.80×; 0.75× | 0.75× | 1 of 3 | **missed** (met in a minority of rounds) |",
 		"| 16 × 100 B RSS < 64 MB | 40 MB; 40 MB; 40 MB | 40 MB | 3 of 3 | met |",
 		// CPUSec 0.3 over 1000 records: 300 µs each.
-		"| 100 connections: ≤ 10 µs of broker CPU per request | 300.0 µs; 300.0 µs; 300.0 µs | 300.0 µs | 0 of 3 | **missed** |",
+		"| 100 connections: ≤ 10 µs of broker CPU per request | 300.0 µs (floor 100.0); 300.0 µs; 300.0 µs | 300.0 µs | 0 of 3 | **missed** |",
+		// Round 1's cells against its floors: 3 ÷ 1.5 CPU-s/GB, 300 ÷ 100 µs.
+		"| 16 partitions × 100 B, one franz-go producer | 150.0 MB/s, 3.00 CPU-s/GB, RSS 40 MB, CPU 2.0× floor |",
+		"| 100 connections × small requests (one 512 B record each) | 20.0 MB/s, 30.00 CPU-s/GB, 300.0 µs/request, RSS 30 MB, CPU 3.0× floor |",
+		"- 16x100: 1.50 CPU-s/GB: `tcpfloor --files 16`",
+		"- conns-100: 100.0 µs/request: `tcpfloor --conns 100`",
 		"| 1,000 × 1 KiB MB/s ≥ 1.5× kfake's | not measured | | | |",
 		"| ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster) | 2 of 2 rows; 2 of 2 rows; 1 of 2 rows (behind: 16x100) | - | 2 of 3 | met |",
 		"conns-100 kfake failed: boom",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,12 @@ import (
 // against fio's sequential 1 MiB writes fsync'd every 32 MiB (the disk's
 // bandwidth), fsync-16x1k against 16 fio jobs writing 16 KiB and
 // fdatasyncing each write (16 writers of the same request size).
+//
+// Every round also measures the kernel's floor of four rows with
+// bench/tcpfloor (kernelFloors): 1000x1k, 16x1k, 16x100 and conns-100,
+// in the same shapes, with nothing of a broker around the socket reads,
+// the one write per partition batch (or request) and the answers. Each of
+// those cells then gives its broker's CPU as a multiple of the floor.
 
 // matrixBrokers are measured in every row (Kafka when its jars are there).
 var matrixBrokers = []string{"sluiced", "kafka", "kfake"}
@@ -120,10 +127,45 @@ type matrixRun struct {
 
 // matrixRound is one pass over the rows, every broker in each.
 type matrixRound struct {
-	cells   map[string]map[string]*matrixCell // row: broker: its cell
-	fio     map[string]float64                // row: its fio floor in MiB/s
-	fioCmds []string
-	fioErr  error
+	cells     map[string]map[string]*matrixCell // row: broker: its cell
+	fio       map[string]float64                // row: its fio floor in MiB/s
+	fioCmds   map[string]string                 // row: its fio command
+	fioErr    error
+	floor     map[string]kernelFloor // row: its kernel floor (tcpfloor)
+	floorCmds map[string]string
+	floorErr  error
+}
+
+// kernelFloor is one bench/tcpfloor run: the receiving side's CPU per GB
+// and, in the 100-connection shape, per request.
+type kernelFloor struct {
+	CPUSecPerGB  float64 `json:"cpu_s_per_gb"`
+	USPerRequest float64 `json:"us_per_request"`
+}
+
+// kernelFloors are the rows bench/tcpfloor has a floor for, with its
+// arguments for each: what reading the socket, writing each partition's
+// batch (or each request) to its page-cache file with one call and
+// answering cost, with nothing of a broker around it. The shapes follow
+// the rows' own writes: the one franz-go producer's requests carry ~290 KB
+// per partition at 16 × 1 KiB, ~40 KB at 16 × 100 B and ~8 KB at 1,000
+// partitions; the 100-connection row's requests are ~640 bytes.
+var kernelFloors = []struct {
+	row  string
+	args func(bytes func(div int64) string) []string
+}{
+	{"1000x1k", func(b func(int64) string) []string {
+		return []string{"--files", "1000", "--write-size", "8192", "--total", b(2)}
+	}},
+	{"16x1k", func(b func(int64) string) []string {
+		return []string{"--files", "16", "--write-size", "294912", "--total", b(1)}
+	}},
+	{"16x100", func(b func(int64) string) []string {
+		return []string{"--files", "16", "--write-size", "40960", "--total", b(4)}
+	}},
+	{"conns-100", func(b func(int64) string) []string {
+		return []string{"--conns", "100", "--files", "16", "--write-size", "640", "--total", b(16)}
+	}},
 }
 
 // cell is broker's cell of row, nil when it was not measured or failed.
@@ -157,6 +199,7 @@ func (c *comparer) runMatrix() *matrixRun {
 		rd := &matrixRound{cells: map[string]map[string]*matrixCell{}}
 		run.rounds = append(run.rounds, rd)
 		rd.fio, rd.fioCmds, rd.fioErr = c.measureFioFloors()
+		rd.floor, rd.floorCmds, rd.floorErr = c.measureKernelFloors(i + 1)
 		for _, r := range matrixRows {
 			rd.cells[r.name] = map[string]*matrixCell{}
 			for j := range run.brokers {
@@ -209,14 +252,23 @@ func matrixCommands(m *matrixRun) []string {
 	return out
 }
 
+// matrixVolume gives a row's volume: --matrix-bytes divided by div, at
+// least 1 MiB, as a decimal byte count.
+func (c *comparer) matrixVolume() (func(div int64) string, error) {
+	total, err := bench.ParseBytes(c.cfg.matrixBytes)
+	if err != nil {
+		return nil, err
+	}
+	return func(div int64) string { return strconv.FormatInt(max(total/div, 1<<20), 10) }, nil
+}
+
 func (c *comparer) matrixCell(row, broker string) *matrixCell {
 	cell := &matrixCell{}
-	total, err := bench.ParseBytes(c.cfg.matrixBytes)
+	bytes, err := c.matrixVolume()
 	if err != nil {
 		cell.err = err
 		return cell
 	}
-	bytes := func(div int64) string { return strconv.FormatInt(max(total/div, 1<<20), 10) }
 	o := serverOpts{}
 	partitions := 16
 	var tool string
@@ -336,6 +388,9 @@ func reportMatrixRound(bw *bufio.Writer, cfg *config, m *matrixRun, rd *matrixRo
 			if cell := rd.cell(r.name, b); rd.fio[r.name] > 0 && cell != nil && cell.res != nil {
 				text += fmt.Sprintf(", %.2f× fio", cell.res.MBps/rd.fio[r.name])
 			}
+			if x, ok := floorShare(rd, r.name, rd.cell(r.name, b)); ok {
+				text += fmt.Sprintf(", CPU %.1f× floor", x)
+			}
 			fmt.Fprintf(bw, " %s |", text)
 		}
 		fmt.Fprintln(bw)
@@ -345,8 +400,27 @@ func reportMatrixRound(bw *bufio.Writer, cfg *config, m *matrixRun, rd *matrixRo
 		fmt.Fprintf(bw, "\nfio floors not measured: %s\n", indent(rd.fioErr.Error()))
 	case len(rd.fio) > 0:
 		fmt.Fprint(bw, "\nfio floors, same round, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
-		for i, f := range fioFloors {
-			fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, rd.fio[f.name], rd.fioCmds[i])
+		for _, f := range fioFloors {
+			if cmd, ok := rd.fioCmds[f.name]; ok {
+				fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, rd.fio[f.name], cmd)
+			}
+		}
+	}
+	switch {
+	case rd.floorErr != nil:
+		fmt.Fprintf(bw, "\nkernel floors not measured: %s\n", indent(rd.floorErr.Error()))
+	case len(rd.floor) > 0:
+		fmt.Fprint(bw, "\nkernel floors, same round (bench/tcpfloor: the socket read, one write per partition batch or request and the answers on one thread, nothing of a broker; \"CPU n× floor\" above is a broker's CPU per GB, per request in the 100-connection row, as a multiple of its row's):\n\n")
+		for _, f := range kernelFloors {
+			kf, ok := rd.floor[f.row]
+			if !ok {
+				continue
+			}
+			fig := fmt.Sprintf("%.2f CPU-s/GB", kf.CPUSecPerGB)
+			if f.row == "conns-100" {
+				fig = fmt.Sprintf("%.1f µs/request", kf.USPerRequest)
+			}
+			fmt.Fprintf(bw, "- %s: %s: `%s`\n", f.row, fig, rd.floorCmds[f.row])
 		}
 	}
 	for _, r := range matrixRows {
@@ -390,10 +464,68 @@ func matrixText(row string, cell *matrixCell) string {
 	return s + ", RSS " + hwmText(cell.hwmMB) + " MB"
 }
 
-// measureFioFloors runs fioFloors in the work directory when fio is on the
-// PATH (nil map and no error when it is not) and returns each row's floor
-// in MiB/s with the commands run.
-func (c *comparer) measureFioFloors() (map[string]float64, []string, error) {
+// rowSelected reports whether the run measures row (--matrix-rows).
+func rowSelected(row string) bool {
+	return slices.ContainsFunc(matrixRows, func(r matrixRow) bool { return r.name == row })
+}
+
+// measureKernelFloors runs bench/tcpfloor for each selected row of
+// kernelFloors, in a directory of the work directory that is emptied, not
+// deleted, afterwards (retire: 1,000 files deleted would slow the next
+// cell's file creation on this ext4), and returns each row's floor and
+// command.
+func (c *comparer) measureKernelFloors(round int) (map[string]kernelFloor, map[string]string, error) {
+	bytes, err := c.matrixVolume()
+	if err != nil {
+		return nil, nil, err
+	}
+	floors, cmds := map[string]kernelFloor{}, map[string]string{}
+	for _, f := range kernelFloors {
+		if !rowSelected(f.row) {
+			continue
+		}
+		dir := filepath.Join(c.cfg.work, fmt.Sprintf("tcpfloor-%d-%s", round, f.row))
+		args := append(f.args(bytes), "--dir", dir, "--json")
+		logf("matrix kernel floor of %s: tcpfloor %s", f.row, strings.Join(args, " "))
+		out, cmdline, err := c.runTool("tcpfloor", args)
+		retire(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		var kf kernelFloor
+		if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &kf); err != nil || kf.CPUSecPerGB <= 0 {
+			return nil, nil, fmt.Errorf("cannot read the output of %s: %v\n%s", cmdline, err, out)
+		}
+		floors[f.row], cmds[f.row] = kf, cmdline
+		logf("matrix kernel floor of %s: %.2f CPU-s/GB, %.2f µs/request", f.row, kf.CPUSecPerGB, kf.USPerRequest)
+	}
+	return floors, cmds, nil
+}
+
+// floorShare is a cell's broker CPU as a multiple of its row's kernel
+// floor in the same round: per request in the 100-connection row, per GB
+// in the others (ok false when either is missing).
+func floorShare(rd *matrixRound, row string, cell *matrixCell) (float64, bool) {
+	f, ok := rd.floor[row]
+	if !ok || cell == nil || cell.res == nil || cell.res.Broker == nil {
+		return 0, false
+	}
+	if row == "conns-100" {
+		if f.USPerRequest <= 0 || cell.res.Records == 0 {
+			return 0, false
+		}
+		return cell.res.Broker.CPUSec / float64(cell.res.Records) * 1e6 / f.USPerRequest, true
+	}
+	if f.CPUSecPerGB <= 0 || cell.res.Broker.CPUSecPerGB <= 0 {
+		return 0, false
+	}
+	return cell.res.Broker.CPUSecPerGB / f.CPUSecPerGB, true
+}
+
+// measureFioFloors runs fioFloors of the selected rows in the work
+// directory when fio is on the PATH (nil map and no error when it is not)
+// and returns each row's floor in MiB/s with the commands run.
+func (c *comparer) measureFioFloors() (map[string]float64, map[string]string, error) {
 	fio, err := exec.LookPath("fio")
 	if err != nil {
 		return nil, nil, nil
@@ -404,10 +536,13 @@ func (c *comparer) measureFioFloors() (map[string]float64, []string, error) {
 	}
 	defer os.RemoveAll(dir)
 	floors := map[string]float64{}
-	var cmds []string
+	cmds := map[string]string{}
 	for _, f := range fioFloors {
+		if !rowSelected(f.name) {
+			continue
+		}
 		args := append([]string{"--name=floor", "--directory=" + dir, "--output-format=json"}, f.args...)
-		cmds = append(cmds, "fio "+strings.Join(args, " "))
+		cmds[f.name] = "fio " + strings.Join(args, " ")
 		logf("matrix fio floor of %s: fio %s", f.name, strings.Join(args, " "))
 		out, err := exec.Command(fio, args...).Output()
 		if err != nil {

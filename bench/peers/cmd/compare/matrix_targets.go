@@ -48,7 +48,11 @@ var matrixTargets = []matrixTarget{
 			return 0, "", false, false
 		}
 		us := c.res.Broker.CPUSec / float64(c.res.Records) * 1e6
-		return us, micros(us), us <= 10, true
+		text := micros(us)
+		if f := rd.floor["conns-100"].USPerRequest; f > 0 {
+			text += fmt.Sprintf(" (floor %.1f)", f)
+		}
+		return us, text, us <= 10, true
 	}},
 	{"fsync=always 16 × 16 KiB ≥ 0.7× fio's floor", times, fioShare("fsync-16", 0.7)},
 	{"fsync=always 16 × 1 KiB ≥ 0.5× fio's floor", times, fioShare("fsync-16x1k", 0.5)},
