@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -48,37 +45,14 @@ type floorConn struct {
 // receiveConns runs the sender as a child with conns connections and
 // measures the receiving side, per request.
 func receiveConns(dir string, files, conns, frame, inflight, response int, requests int64, combine bool) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	fds := make([]int, files)
-	offs := make([]int64, files)
-	for i := range fds {
-		fd, err := unix.Open(filepath.Join(dir, fmt.Sprintf("f%d-%d", os.Getpid(), i)), unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-		if err != nil {
-			return fmt.Errorf("cannot create file %d: %w", i, err)
-		}
-		defer unix.Close(fd)
-		fds[i] = fd
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fds, ln, child, cleanup, err := start(dir, files, "--conns", strconv.Itoa(conns),
+		"--inflight", strconv.Itoa(inflight), "--write-size", strconv.Itoa(frame),
+		"--total", strconv.FormatInt(requests*int64(frame), 10), "--response", strconv.Itoa(response))
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	child := exec.Command(os.Args[0], "--send", ln.Addr().String(), "--conns", strconv.Itoa(conns),
-		"--inflight", strconv.Itoa(inflight), "--write-size", strconv.Itoa(frame),
-		"--total", strconv.FormatInt(requests*int64(frame), 10), "--response", strconv.Itoa(response))
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		return fmt.Errorf("cannot start the sender: %w", err)
-	}
-	defer func() { // a failed run leaves no sender behind
-		if child.ProcessState == nil {
-			child.Process.Kill()
-			child.Wait()
-		}
-	}()
+	defer cleanup()
+	offs := make([]int64, files)
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("epoll_create1: %w", err)

@@ -103,31 +103,14 @@ func main() {
 
 // receive runs the sender as a child and measures the receiving side.
 func receive(dir string, files, writeSize int, frames int64, response int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	fds := make([]int, files)
-	offs := make([]int64, files)
-	for i := range fds {
-		fd, err := unix.Open(filepath.Join(dir, fmt.Sprintf("f%d-%d", os.Getpid(), i)), unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-		if err != nil {
-			return fmt.Errorf("cannot create file %d: %w", i, err)
-		}
-		defer unix.Close(fd)
-		fds[i] = fd
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	fds, ln, child, cleanup, err := start(dir, files, "--files", strconv.Itoa(files),
+		"--write-size", strconv.Itoa(writeSize), "--total", strconv.FormatInt(frames*int64(files*writeSize), 10),
+		"--response", strconv.Itoa(response))
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	child := exec.Command(os.Args[0], "--send", ln.Addr().String(), "--files", strconv.Itoa(files),
-		"--write-size", strconv.Itoa(writeSize), "--total", strconv.FormatInt(frames*int64(files*writeSize), 10),
-		"--response", strconv.Itoa(response))
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		return fmt.Errorf("cannot start the sender: %w", err)
-	}
+	defer cleanup()
+	offs := make([]int64, files)
 	c, err := ln.Accept()
 	if err != nil {
 		return err
@@ -210,6 +193,52 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 			"user_s": user, "sys_s": sys, "reads_per_frame": float64(reads) / float64(frames),
 			"sender_cpu_s_per_gb": (secs(su.Utime) + secs(su.Stime)) / gb})
 	return nil
+}
+
+// start creates the receiver's files in dir, listens on loopback and
+// starts this binary as the sender child (--send and the listener's
+// address, then args). cleanup closes the files and the listener, and
+// kills the sender unless the run waited for it.
+func start(dir string, files int, args ...string) (fds []int, ln net.Listener, child *exec.Cmd, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	fds = make([]int, files)
+	for i := range fds {
+		fd, err := unix.Open(filepath.Join(dir, fmt.Sprintf("f%d-%d", os.Getpid(), i)), unix.O_CREAT|unix.O_TRUNC|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("cannot create file %d: %w", i, err)
+		}
+		undo = append(undo, func() { unix.Close(fd) })
+		fds[i] = fd
+	}
+	if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	undo = append(undo, func() { ln.Close() })
+	child = exec.Command(os.Args[0], append([]string{"--send", ln.Addr().String()}, args...)...)
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("cannot start the sender: %w", err)
+	}
+	undo = append(undo, func() {
+		if child.ProcessState == nil { // a failed run leaves no sender behind
+			child.Process.Kill()
+			child.Wait()
+		}
+	})
+	return fds, ln, child, cleanup, nil
 }
 
 // emit prints a run's figures: the text line, or with --json one JSON
