@@ -242,11 +242,7 @@ func sendOne(c net.Conn, inflight, frame int, n int64, response int) error {
 		}
 		done <- nil
 	}()
-	buf := make([]byte, 4+frame)
-	binary.BigEndian.PutUint32(buf, uint32(frame))
-	for i := 4; i < len(buf); i++ {
-		buf[i] = byte(i)
-	}
+	buf := frameBytes(frame)
 	for range n {
 		slots <- struct{}{}
 		if _, err := c.Write(buf); err != nil {

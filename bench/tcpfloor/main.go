@@ -259,6 +259,17 @@ func secs(t syscall.Timeval) float64 { return float64(t.Nano()) / 1e9 }
 
 // sender writes frames as fast as the receiver takes them and drains the
 // responses.
+// frameBytes is the frame every sender writes: its 4-byte big-endian
+// length, then bytes whose value is their index in the frame (mod 256).
+func frameBytes(frame int) []byte {
+	buf := make([]byte, 4+frame)
+	binary.BigEndian.PutUint32(buf, uint32(frame))
+	for i := 4; i < len(buf); i++ {
+		buf[i] = byte(i)
+	}
+	return buf
+}
+
 func sender(addr string, frame int, frames int64, response int) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -270,11 +281,7 @@ func sender(addr string, frame int, frames int64, response int) error {
 		_, err := io.CopyN(io.Discard, c, frames*int64(max(response, 0)))
 		done <- err
 	}()
-	buf := make([]byte, 4+frame)
-	binary.BigEndian.PutUint32(buf, uint32(frame))
-	for i := 4; i < len(buf); i++ {
-		buf[i] = byte(i)
-	}
+	buf := frameBytes(frame)
 	for range frames {
 		if _, err := c.Write(buf); err != nil {
 			return err
