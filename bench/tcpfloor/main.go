@@ -200,15 +200,17 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 // address, then args). cleanup closes the files and the listener, and
 // kills the sender unless the run waited for it.
 func start(dir string, files int, args ...string) (fds []int, ln net.Listener, child *exec.Cmd, cleanup func(), err error) {
+	// The undo steps capture their own variables: an error return sets the
+	// named results to nil before the deferred undoing runs.
 	var undo []func()
-	cleanup = func() {
+	undoAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			cleanup()
+			undoAll()
 		}
 	}()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -223,22 +225,23 @@ func start(dir string, files int, args ...string) (fds []int, ln net.Listener, c
 		undo = append(undo, func() { unix.Close(fd) })
 		fds[i] = fd
 	}
-	if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	undo = append(undo, func() { ln.Close() })
-	child = exec.Command(os.Args[0], append([]string{"--send", ln.Addr().String()}, args...)...)
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
+	undo = append(undo, func() { l.Close() })
+	cmd := exec.Command(os.Args[0], append([]string{"--send", l.Addr().String()}, args...)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("cannot start the sender: %w", err)
 	}
 	undo = append(undo, func() {
-		if child.ProcessState == nil { // a failed run leaves no sender behind
-			child.Process.Kill()
-			child.Wait()
+		if cmd.ProcessState == nil { // a failed run leaves no sender behind
+			cmd.Process.Kill()
+			cmd.Wait()
 		}
 	})
-	return fds, ln, child, cleanup, nil
+	return fds, l, cmd, undoAll, nil
 }
 
 // emit prints a run's figures: the text line, or with --json one JSON
