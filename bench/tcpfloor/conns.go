@@ -161,7 +161,7 @@ func receiveConns(dir string, files, conns, frame, inflight, response int, reque
 		for _, ev := range ready {
 			c := cs[ev.Fd]
 			if len(c.out) > 0 {
-				if _, err := unix.Write(c.fd, c.out); err != nil {
+				if err := writeAll(c.fd, c.out); err != nil {
 					return fmt.Errorf("writing responses: %w", err)
 				}
 				writes++
@@ -193,6 +193,28 @@ func receiveConns(dir string, files, conns, frame, inflight, response int, reque
 			"epoll_waits_per_request": float64(waits) / r, "reads_per_request": float64(reads) / r,
 			"pwrites_per_request": float64(pwrites) / r, "writes_per_request": float64(writes) / r,
 			"sender_us_per_request": (secs(su.Utime) + secs(su.Stime)) / r * 1e6})
+	return nil
+}
+
+// writeAll writes b to the non-blocking socket fd, waiting for room when
+// the socket's buffer is full (it is not, in practice: the sender reads
+// every answer as it comes).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		switch {
+		case err == unix.EAGAIN:
+			if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, -1); err != nil && err != unix.EINTR {
+				return err
+			}
+			continue
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return err
+		}
+		b = b[n:]
+	}
 	return nil
 }
 
