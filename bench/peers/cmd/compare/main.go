@@ -266,11 +266,17 @@ func logf(format string, args ...any) {
 }
 
 func build(repo, bin string) error {
+	own := []string{"./cmd/sluiced", "./cmd/sluice"}
+	// The matrix's kernel floors; an older --repo may not have it (the
+	// matrix then reports them as not measured).
+	if _, err := os.Stat(filepath.Join(repo, "bench", "tcpfloor")); err == nil {
+		own = append(own, "./bench/tcpfloor")
+	}
 	for _, b := range []struct {
 		dir  string
 		pkgs []string
 	}{
-		{repo, []string{"./cmd/sluiced", "./cmd/sluice", "./bench/tcpfloor"}},
+		{repo, own},
 		{filepath.Join(repo, "bench", "peers"), []string{"./cmd/kfakeserver", "./cmd/natsserver", "./cmd/natsbench", "./cmd/kgobench", "./cmd/kafkaserver"}},
 	} {
 		cmd := exec.Command("go", append([]string{"build", "-o", bin + "/"}, b.pkgs...)...)
