@@ -152,20 +152,13 @@ type kernelFloor struct {
 // partitions; the 100-connection row's requests are ~640 bytes.
 var kernelFloors = []struct {
 	row  string
-	args func(bytes func(div int64) string) []string
+	args []string // tcpfloor's, but --total
+	div  int64    // --total: --matrix-bytes divided by div, as the row's volume
 }{
-	{"1000x1k", func(b func(int64) string) []string {
-		return []string{"--files", "1000", "--write-size", "8192", "--total", b(2)}
-	}},
-	{"16x1k", func(b func(int64) string) []string {
-		return []string{"--files", "16", "--write-size", "294912", "--total", b(1)}
-	}},
-	{"16x100", func(b func(int64) string) []string {
-		return []string{"--files", "16", "--write-size", "40960", "--total", b(4)}
-	}},
-	{"conns-100", func(b func(int64) string) []string {
-		return []string{"--conns", "100", "--files", "16", "--write-size", "640", "--total", b(16)}
-	}},
+	{"1000x1k", []string{"--files", "1000", "--write-size", "8192"}, 2},
+	{"16x1k", []string{"--files", "16", "--write-size", "294912"}, 1},
+	{"16x100", []string{"--files", "16", "--write-size", "40960"}, 4},
+	{"conns-100", []string{"--conns", "100", "--files", "16", "--write-size", "640"}, 16},
 }
 
 // cell is broker's cell of row, nil when it was not measured or failed.
@@ -485,7 +478,7 @@ func (c *comparer) measureKernelFloors(round int) (map[string]kernelFloor, map[s
 			continue
 		}
 		dir := filepath.Join(c.cfg.work, fmt.Sprintf("tcpfloor-%d-%s", round, f.row))
-		args := append(f.args(bytes), "--dir", dir, "--json")
+		args := append(slices.Clone(f.args), "--total", bytes(f.div), "--dir", dir, "--json")
 		logf("matrix kernel floor of %s: tcpfloor %s", f.row, strings.Join(args, " "))
 		out, cmdline, err := c.runTool("tcpfloor", args)
 		retire(dir)
