@@ -662,13 +662,14 @@ func (j *produceJob) fail(code int16) {
 	j.out.BaseOffset, j.out.LogStartOffset, j.out.LogAppendTime = -1, -1, -1
 }
 
-// writePoolWorkers is the number of goroutines of the broker's
-// WritePool, which writes the appends of pipelined produces that do not
-// fsync each append: half the cores, at least one. A pwritev to the page
-// cache is CPU work, and the rest of a produce (reading the socket,
-// decoding, validating) needs the other half; fewer workers also let more
-// requests' batches queue on each log between its rounds, each round then
-// writing them with one pwritev. On 2 cores, 1,000 partitions x 1 KiB:
-// one worker made 62-73 k pwritevs per 512 MB, two 79-84 k, the 64
-// goroutines per request before 110-125 k (docs/BENCHMARKS.md).
-func writePoolWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// writePoolWorkers is the most goroutines the broker's WritePool runs
+// (it writes the appends of pipelined produces that do not fsync each
+// append): one per core. The pool starts the second and later only while
+// many logs wait (partition.WritePool's workerBacklog). On 2 cores,
+// 1,000 partitions x 1 KiB: a second worker made 1-31% more MB/s than
+// one, in 9 of 9 pairs; two workers at once at 16 x 1 KiB cost 6-25% more
+// CPU per GB in 4 of 4 pairs, hence the backlog rule, under which 16
+// partitions keep one (docs/BENCHMARKS.md). Before, half the cores: one
+// worker made 62-73 k pwritevs per 512 MB, two 79-84 k, the 64 goroutines
+// per request before 110-125 k.
+func writePoolWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }

@@ -20,7 +20,13 @@ import (
 // partition with one pwritev, and the kernel's cost per write (ext4 takes
 // about as much per pwritev as per 4 KiB copied at that size) is shared.
 // An idle pool writes a log as soon as it is listed: nothing waits for
-// company. Under FlushAlways a round also fsyncs, which blocks a worker
+// company. One worker starts when a log is listed; another only when more
+// than workerBacklog logs wait per running worker (1,000 partitions, ~10
+// KB each per request): a worker's pwritev of a few KB is mostly the
+// kernel's fixed cost per write, and a second worker halves that stage,
+// while with few partitions (16 x 1 KiB: ~290 KB per write) one worker
+// keeps up and a second only takes the core that reads and validates the
+// requests. Under FlushAlways a round also fsyncs, which blocks a worker
 // for the disk: such logs are better left to Submit (a writer goroutine
 // each, whose fsyncs overlap).
 //
@@ -37,6 +43,10 @@ type WritePool struct {
 	}
 }
 
+// workerBacklog is how many listed logs wait per running worker before
+// the pool starts another (WritePool).
+const workerBacklog = 64
+
 // NewWritePool returns a pool of at most workers goroutines (at least 1).
 // Workers are started when logs are listed and return when none is, so
 // an idle pool holds no goroutine and needs no Close.
@@ -50,7 +60,8 @@ func (p *WritePool) list(l *log) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.mu.logs = append(p.mu.logs, l)
-	if p.mu.running < p.workers {
+	waiting := len(p.mu.logs) - p.mu.head
+	if p.mu.running == 0 || (p.mu.running < p.workers && waiting > workerBacklog*p.mu.running) {
 		p.mu.running++
 		go p.work()
 	}

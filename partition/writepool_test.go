@@ -76,6 +76,53 @@ func TestWritePoolCombinesAndTakesTurns(t *testing.T) {
 	}
 }
 
+// TestWritePoolStartsWorkersForBacklog: a two-worker pool runs one worker
+// while at most workerBacklog logs wait behind the one it writes (log a,
+// held in its pwritev), and starts the second once one more is listed;
+// that worker writes the waiting logs while a's round is still held.
+func TestWritePoolStartsWorkersForBacklog(t *testing.T) {
+	a := newGatedLog(t, 1, nil)
+	pool := NewWritePool(2)
+	var g SubmitGroup
+	pend := []*PendingAppend{a.SubmitTo(pool, &g, batch(1, 30, 0), -1, nil)}
+	<-a.entered // the first worker holds a's round
+	others := make([]*Log, workerBacklog+1)
+	for i := range others {
+		others[i], _ = newTestLog(t, testConfig(), nil)
+		pend = append(pend, others[i].SubmitTo(pool, &g, batch(1, 30, int64(i)), -1, nil))
+		if i == workerBacklog-1 {
+			if n := running(pool); n != 1 {
+				t.Fatalf("%d workers with %d logs waiting, want 1", n, workerBacklog)
+			}
+		}
+	}
+	if n := running(pool); n != 2 {
+		t.Fatalf("%d workers with %d logs waiting, want 2", n, workerBacklog+1)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, l := range others {
+		for l.LogEndOffset() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the second worker did not write the waiting logs while the first was held")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if a.LogEndOffset() != 0 {
+		t.Fatalf("a's held round published (LEO %d)", a.LogEndOffset())
+	}
+	pend = append(pend, a.SubmitTo(pool, &g, batch(1, 30, 99), -1, nil)) // opens a's gate
+	g.Wait()
+	for i, p := range pend {
+		if _, err := waitNow(t, p); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	if a.LogEndOffset() != 2 {
+		t.Fatalf("a's LEO %d, want 2", a.LogEndOffset())
+	}
+}
+
 // TestWritePoolCombinedWriteFailure: the combined pwritev of a pool's
 // round fails (EIO, ENOSPC): every append in it gets ErrStorage wrapping
 // the errno, the first round's stays, and the group's Wait returns.
