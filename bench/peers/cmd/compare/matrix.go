@@ -516,12 +516,17 @@ func floorShare(rd *matrixRound, row string, cell *matrixCell) (float64, bool) {
 }
 
 // measureFioFloors runs fioFloors of the selected rows in the work
-// directory when fio is on the PATH (nil map and no error when it is not)
-// and returns each row's floor in MiB/s with the commands run.
+// directory and returns each row's floor in MiB/s with the commands run
+// (nil maps and no error when no fsync row is selected). Without fio on
+// the PATH the error says which package to install, and the round's
+// report gives it where the floors would be.
 func (c *comparer) measureFioFloors() (map[string]float64, map[string]string, error) {
+	if !slices.ContainsFunc(fioFloors, func(f fioFloor) bool { return rowSelected(f.name) }) {
+		return nil, nil, nil
+	}
 	fio, err := exec.LookPath("fio")
 	if err != nil {
-		return nil, nil, nil
+		return nil, nil, fmt.Errorf("fio is not on the PATH, so the fsync rows have no floor (Debian: apt-get install fio): %w", err)
 	}
 	dir := filepath.Join(c.cfg.work, "fio")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
