@@ -22,11 +22,11 @@ import (
 // An idle pool writes a log as soon as it is listed: nothing waits for
 // company. One worker starts when a log is listed; another only when more
 // than workerBacklog logs wait per running worker (1,000 partitions, ~10
-// KB each per request): a worker's pwritev of a few KB is mostly the
-// kernel's fixed cost per write, and a second worker halves that stage,
-// while with few partitions (16 x 1 KiB: ~290 KB per write) one worker
-// keeps up and a second only takes the core that reads and validates the
-// requests. Under FlushAlways a round also fsyncs, which blocks a worker
+// KB each per request): one worker writing hundreds of logs one after
+// another becomes the stage every request waits on while the other core
+// idles, and a second halves it; with few partitions (16 x 1 KiB: ~290
+// KB per write) one worker keeps up, and a second only takes the core
+// that reads and validates the requests. Under FlushAlways a round also fsyncs, which blocks a worker
 // for the disk: such logs are better left to Submit (a writer goroutine
 // each, whose fsyncs overlap).
 //
