@@ -450,8 +450,8 @@ func matrixText(row string, cell *matrixCell) string {
 	s := fmt.Sprintf("%.1f MB/s", r.MBps)
 	if r.Broker != nil {
 		s += fmt.Sprintf(", %.2f CPU-s/GB", r.Broker.CPUSecPerGB)
-		if row == "conns-100" && r.Records > 0 {
-			s += fmt.Sprintf(", %.1f µs/request", r.Broker.CPUSec/float64(r.Records)*1e6)
+		if us, ok := brokerUSPerRequest(cell); ok && row == "conns-100" {
+			s += fmt.Sprintf(", %.1f µs/request", us)
 		}
 	}
 	return s + ", RSS " + hwmText(cell.hwmMB) + " MB"
@@ -495,6 +495,16 @@ func (c *comparer) measureKernelFloors(round int) (map[string]kernelFloor, map[s
 	return floors, cmds, nil
 }
 
+// brokerUSPerRequest is a cell's broker CPU per record in µs, which in
+// the 100-connection row (one record per request) is per request; ok false
+// when the cell has no broker figures or no records.
+func brokerUSPerRequest(cell *matrixCell) (float64, bool) {
+	if cell == nil || cell.res == nil || cell.res.Broker == nil || cell.res.Records == 0 {
+		return 0, false
+	}
+	return cell.res.Broker.CPUSec / float64(cell.res.Records) * 1e6, true
+}
+
 // floorShare is a cell's broker CPU as a multiple of its row's kernel
 // floor in the same round: per request in the 100-connection row, per GB
 // in the others (ok false when either is missing).
@@ -504,10 +514,11 @@ func floorShare(rd *matrixRound, row string, cell *matrixCell) (float64, bool) {
 		return 0, false
 	}
 	if row == "conns-100" {
-		if f.USPerRequest <= 0 || cell.res.Records == 0 {
+		us, ok := brokerUSPerRequest(cell)
+		if !ok || f.USPerRequest <= 0 {
 			return 0, false
 		}
-		return cell.res.Broker.CPUSec / float64(cell.res.Records) * 1e6 / f.USPerRequest, true
+		return us / f.USPerRequest, true
 	}
 	if f.CPUSecPerGB <= 0 || cell.res.Broker.CPUSecPerGB <= 0 {
 		return 0, false

@@ -43,11 +43,10 @@ var matrixTargets = []matrixTarget{
 	{"16 × 1 KiB RSS < 64 MB", mb, rssBelow("16x1k", 64)},
 	{"16 × 100 B RSS < 64 MB", mb, rssBelow("16x100", 64)},
 	{"100 connections: ≤ 10 µs of broker CPU per request", micros, func(rd *matrixRound) (float64, string, bool, bool) {
-		c := rd.cell("conns-100", "sluiced")
-		if c == nil || c.res == nil || c.res.Broker == nil || c.res.Records == 0 {
+		us, ok := brokerUSPerRequest(rd.cell("conns-100", "sluiced"))
+		if !ok {
 			return 0, "", false, false
 		}
-		us := c.res.Broker.CPUSec / float64(c.res.Records) * 1e6
 		text := micros(us)
 		if f := rd.floor["conns-100"].USPerRequest; f > 0 {
 			text += fmt.Sprintf(" (floor %.1f)", f)
