@@ -184,15 +184,15 @@ func receiveConns(dir string, files, conns, frame, inflight, response int, reque
 	su := child.ProcessState.SysUsage().(*syscall.Rusage)
 	r := float64(requests)
 	gb := r * float64(frame) / (1 << 30)
+	f := map[string]float64{"requests_per_s": r / wall.Seconds(), "us_per_request": (user + sys) / r * 1e6,
+		"cpu_s_per_gb": (user + sys) / gb, "user_s": user, "sys_s": sys,
+		"epoll_waits_per_request": float64(waits) / r, "reads_per_request": float64(reads) / r,
+		"pwrites_per_request": float64(pwrites) / r, "writes_per_request": float64(writes) / r,
+		"sender_us_per_request": (secs(su.Utime) + secs(su.Stime)) / r * 1e6}
 	emit(fmt.Sprintf("conns=%d inflight=%d frame=%d requests=%d combine=%v requests/s=%.0f receiver us/request=%.2f (user %.2f s, sys %.2f s) per request: epoll_wait %.3f read %.3f pwrite %.3f write %.3f; sender us/request=%.2f",
-		conns, inflight, frame, requests, combine, r/wall.Seconds(), (user+sys)/r*1e6, user, sys,
-		float64(waits)/r, float64(reads)/r, float64(pwrites)/r, float64(writes)/r,
-		(secs(su.Utime)+secs(su.Stime))/r*1e6),
-		map[string]float64{"requests_per_s": r / wall.Seconds(), "us_per_request": (user + sys) / r * 1e6,
-			"cpu_s_per_gb": (user + sys) / gb, "user_s": user, "sys_s": sys,
-			"epoll_waits_per_request": float64(waits) / r, "reads_per_request": float64(reads) / r,
-			"pwrites_per_request": float64(pwrites) / r, "writes_per_request": float64(writes) / r,
-			"sender_us_per_request": (secs(su.Utime) + secs(su.Stime)) / r * 1e6})
+		conns, inflight, frame, requests, combine, f["requests_per_s"], f["us_per_request"], user, sys,
+		f["epoll_waits_per_request"], f["reads_per_request"], f["pwrites_per_request"], f["writes_per_request"],
+		f["sender_us_per_request"]), f)
 	return nil
 }
 

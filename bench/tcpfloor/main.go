@@ -186,12 +186,13 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 	user := secs(ru1.Utime) - secs(ru0.Utime)
 	sys := secs(ru1.Stime) - secs(ru0.Stime)
 	su := child.ProcessState.SysUsage().(*syscall.Rusage)
+	mbps, cpuGB := bytes/(1<<20)/wall.Seconds(), (user+sys)/gb
+	readsPer, senderGB := float64(reads)/float64(frames), (secs(su.Utime)+secs(su.Stime))/gb
 	emit(fmt.Sprintf("files=%d write-size=%d frame=%d frames=%d MB/s=%.1f receiver cpu-s/GB=%.3f (user %.2f s, sys %.2f s) us/frame=%.1f reads/frame=%.2f sender cpu-s/GB=%.3f",
-		files, writeSize, files*writeSize, frames, bytes/(1<<20)/wall.Seconds(), (user+sys)/gb, user, sys,
-		(user+sys)/float64(frames)*1e6, float64(reads)/float64(frames), (secs(su.Utime)+secs(su.Stime))/gb),
-		map[string]float64{"mb_per_s": bytes / (1 << 20) / wall.Seconds(), "cpu_s_per_gb": (user + sys) / gb,
-			"user_s": user, "sys_s": sys, "reads_per_frame": float64(reads) / float64(frames),
-			"sender_cpu_s_per_gb": (secs(su.Utime) + secs(su.Stime)) / gb})
+		files, writeSize, files*writeSize, frames, mbps, cpuGB, user, sys,
+		(user+sys)/float64(frames)*1e6, readsPer, senderGB),
+		map[string]float64{"mb_per_s": mbps, "cpu_s_per_gb": cpuGB, "user_s": user, "sys_s": sys,
+			"reads_per_frame": readsPer, "sender_cpu_s_per_gb": senderGB})
 	return nil
 }
 
@@ -260,8 +261,6 @@ func emit(text string, figures map[string]float64) {
 
 func secs(t syscall.Timeval) float64 { return float64(t.Nano()) / 1e9 }
 
-// sender writes frames as fast as the receiver takes them and drains the
-// responses.
 // frameBytes is the frame every sender writes: its 4-byte big-endian
 // length, then bytes whose value is their index in the frame (mod 256).
 func frameBytes(frame int) []byte {
@@ -273,6 +272,8 @@ func frameBytes(frame int) []byte {
 	return buf
 }
 
+// sender writes frames as fast as the receiver takes them and drains the
+// responses.
 func sender(addr string, frame int, frames int64, response int) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
