@@ -49,7 +49,8 @@ GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$OUT" 
 	"$BIN/sluiced" --data-dir "$DATA" --listen 127.0.0.1:$PORT --num-partitions 16 \
 	--log-level error --timer-slack 0 >"$OUT.log" 2>&1 &
 VG=$!
-trap 'kill $VG 2>/dev/null; wait $VG 2>/dev/null; rm -rf "$DATA" $BUILT' EXIT
+# SIGKILL: callgrind 3.19 also asserts on the SIGTERM sluiced would handle.
+trap 'kill -KILL $VG 2>/dev/null; wait $VG 2>/dev/null; rm -rf "$DATA" $BUILT' EXIT
 for _ in $(seq 300); do
 	(echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
 	kill -0 $VG 2>/dev/null || { echo "callgrind-produce: sluiced under valgrind exited; see $OUT.log" >&2; exit 1; }
@@ -63,7 +64,8 @@ produce 2M >/dev/null
 callgrind_control -z $VG >/dev/null
 RECORDS=$(produce $TOTAL | python3 -c 'import json, sys; print(json.load(sys.stdin)["records"])')
 callgrind_control -d $VG >/dev/null
-PROFILE=$(ls -t "$OUT".* | grep -v '\.log$' | head -1)
+PROFILE=$OUT.1 # callgrind_control's first dump
+[ -s "$PROFILE" ] || { echo "callgrind-produce: no profile in $PROFILE; see $OUT.log" >&2; exit 1; }
 IR=$(callgrind_annotate --auto=no "$PROFILE" | awk '/PROGRAM TOTALS/ && !n {gsub(",", "", $1); print $1; n = 1}')
 mv "$PROFILE" "$OUT"
 echo "$SHAPE records=$RECORDS instructions=$IR per-record=$((IR / RECORDS))"
