@@ -26,9 +26,9 @@ import (
 // another becomes the stage every request waits on while the other core
 // idles, and a second halves it; with few partitions (16 x 1 KiB: ~290
 // KB per write) one worker keeps up, and a second only takes the core
-// that reads and validates the requests. Under FlushAlways a round also fsyncs, which blocks a worker
-// for the disk: such logs are better left to Submit (a writer goroutine
-// each, whose fsyncs overlap).
+// that reads and validates the requests. Under FlushAlways a round also
+// fsyncs, which blocks a worker for the disk: such logs are better left
+// to Submit (a writer goroutine each, whose fsyncs overlap).
 //
 // Lock order: a log's mu, then the pool's mu (SubmitTo lists a log while
 // holding the log's mu; a worker never takes a log's lock under the
