@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/broker"
 	"github.com/sluice/sluice/netio"
@@ -185,5 +189,100 @@ func TestProcUsage(t *testing.T) {
 	rss, hwm, err := procMem(root, 42)
 	if err != nil || rss != 100 || hwm != 200 {
 		t.Fatalf("procMem = %v, %v, %v", rss, hwm, err)
+	}
+}
+
+// deleteTopic deletes topic and, when recreate is set, creates it again
+// with partitions partitions once the broker takes it.
+func deleteTopic(t *testing.T, addr, topic string, partitions int, recreate bool) error {
+	c, err := dial(context.Background(), addr, nil, SASL{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.SetVersion(4)
+	req.TopicNames = []string{topic}
+	req.TimeoutMillis = 10000
+	resp := kmsg.NewPtrDeleteTopicsResponse()
+	if err := c.roundTrip(req, resp); err != nil {
+		return err
+	}
+	for _, rt := range resp.Topics {
+		if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
+			return fmt.Errorf("delete %s: %w", topic, err)
+		}
+	}
+	if !recreate {
+		return nil
+	}
+	time.Sleep(300 * time.Millisecond) // produce requests fail meanwhile
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := createTopic(c, topic, partitions)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// A produce run goes on through retriable errors (here the topic deleted
+// and created again under it) and ends with every byte of its budget
+// acknowledged, counting the requests it sent again.
+func TestProduceRetriesRetriableErrors(t *testing.T) {
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "again")
+	cfg.RecordSize, cfg.BatchBytes = 1000, 16<<10
+	cfg.TotalBytes = 24 << 20
+	cfg.Rate, _ = ParseRate("12MB/s") // about 2 s
+	errc := make(chan error, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		errc <- deleteTopic(t, addr, cfg.Topic, cfg.Partitions, true)
+	}()
+	res, err := Run(ctx, ModeProduce, cfg)
+	if derr := <-errc; derr != nil {
+		t.Fatalf("delete and create again: %v", derr)
+	}
+	if err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if res.Bytes < cfg.TotalBytes || res.Retries == 0 {
+		t.Fatalf("produce: %d of %d bytes acknowledged, %d retries (want some)", res.Bytes, cfg.TotalBytes, res.Retries)
+	}
+	if !strings.Contains(res.Line(), " retries=") {
+		t.Fatalf("line %q does not count the retries", res.Line())
+	}
+}
+
+// A retriable error that lasts past the retry window fails the run,
+// naming the error.
+func TestProduceRetriesEnd(t *testing.T) {
+	old := retryWindow
+	retryWindow = time.Second
+	t.Cleanup(func() { retryWindow = old })
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "gone")
+	cfg.RecordSize, cfg.BatchBytes = 1000, 16<<10
+	cfg.Duration = 20 * time.Second
+	cfg.Rate, _ = ParseRate("4MB/s")
+	errc := make(chan error, 1)
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		errc <- deleteTopic(t, addr, cfg.Topic, cfg.Partitions, false)
+	}()
+	start := time.Now()
+	_, err := Run(ctx, ModeProduce, cfg)
+	if derr := <-errc; derr != nil {
+		t.Fatalf("delete: %v", derr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") || !strings.Contains(err.Error(), "still failing") {
+		t.Fatalf("produce to a deleted topic: %v, want UNKNOWN_TOPIC_OR_PARTITION still failing", err)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Fatalf("the run failed after %s, not after the 1 s window", el)
 	}
 }

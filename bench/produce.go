@@ -25,7 +25,26 @@ type producer struct {
 	batches []*Batch // by partition
 	prefix  [][]byte // by partition: the request bytes before the batch
 	iov     net.Buffers
+	// retry holds the partitions whose batch got a retriable error and
+	// is to be sent again (the reader adds, the sender takes).
+	retry struct {
+		sync.Mutex
+		parts []int
+	}
+	failingSince time.Time // reader only: first retriable error of a run of them
 }
+
+// retryWindow bounds how long a producer sends a batch again after
+// retriable errors (NOT_LEADER_OR_FOLLOWER while a new topic's leaders
+// start, UNKNOWN_TOPIC_OR_PARTITION while its metadata spreads, a
+// leader's fail-over) before the run fails with the error, as
+// delivery.timeout.ms bounds a Kafka producer's retries (120 s there).
+// A variable for the tests.
+var retryWindow = 30 * time.Second
+
+// retryBackoff is the wait before sending a batch again (Kafka's
+// retry.backoff.ms default).
+const retryBackoff = 100 * time.Millisecond
 
 // budget ends a run after total bytes (0: no limit) have been claimed.
 type budget struct {
@@ -47,6 +66,7 @@ type inflightReq struct {
 	sent    time.Time
 	bytes   int64
 	records int64
+	part    int
 }
 
 func newProducer(c *conn, cfg *Config, id, partitions int, m *meter, lim *Limiter, bg *budget) (*producer, error) {
@@ -124,14 +144,31 @@ func (p *producer) barrier() error {
 }
 
 func (p *producer) sendLoop(ctx context.Context, queue chan<- inflightReq, slots chan struct{}) error {
-	for i := 0; ; i++ {
-		part := (p.id + i) % len(p.batches)
-		b := p.batches[part]
-		if ctx.Err() != nil || !p.budget.claim(int64(len(b.Bytes))) {
+	for i := 0; ; {
+		part, again := p.takeRetry()
+		switch {
+		case again:
+			select {
+			case <-time.After(retryBackoff):
+			case <-ctx.Done():
+				return nil
+			}
+		case ctx.Err() != nil:
 			return nil
-		}
-		if err := p.lim.Wait(ctx, p.tokens(b)); err != nil {
-			return nil // the run ended while waiting
+		default:
+			part = (p.id + i) % len(p.batches)
+			b := p.batches[part]
+			if !p.budget.claim(int64(len(b.Bytes))) {
+				// Spent: send again what failed, once every answer is in.
+				if slots == nil || !p.drain(ctx, slots) || !p.retryPending() {
+					return nil
+				}
+				continue
+			}
+			i++
+			if err := p.lim.Wait(ctx, p.tokens(b)); err != nil {
+				return nil // the run ended while waiting
+			}
 		}
 		if slots != nil {
 			select {
@@ -150,6 +187,45 @@ func (p *producer) sendLoop(ctx context.Context, queue chan<- inflightReq, slots
 		}
 		queue <- req
 	}
+}
+
+// drain waits until no request is in flight (it holds every slot, so
+// each answer has been read and each retriable failure listed), then
+// frees the slots. False: the run ended first.
+func (p *producer) drain(ctx context.Context, slots chan struct{}) bool {
+	held := 0
+	defer func() {
+		for ; held > 0; held-- {
+			<-slots
+		}
+	}()
+	for held < cap(slots) {
+		select {
+		case slots <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// takeRetry returns a partition whose batch is to be sent again.
+func (p *producer) takeRetry() (int, bool) {
+	p.retry.Lock()
+	defer p.retry.Unlock()
+	if len(p.retry.parts) == 0 {
+		return 0, false
+	}
+	part := p.retry.parts[0]
+	p.retry.parts = p.retry.parts[1:]
+	return part, true
+}
+
+func (p *producer) retryPending() bool {
+	p.retry.Lock()
+	defer p.retry.Unlock()
+	return len(p.retry.parts) > 0
 }
 
 func (p *producer) tokens(b *Batch) float64 {
@@ -171,7 +247,7 @@ func (p *producer) send(part int) (inflightReq, error) {
 	if _, err := p.iov.WriteTo(p.c.nc); err != nil {
 		return inflightReq{}, fmt.Errorf("bench: cannot send produce request: %w", err)
 	}
-	return inflightReq{corr: corr, sent: now, bytes: int64(len(b.Bytes)), records: int64(b.Records)}, nil
+	return inflightReq{corr: corr, sent: now, bytes: int64(len(b.Bytes)), records: int64(b.Records), part: part}, nil
 }
 
 // readLoop reads one response per queued request, in order.
@@ -202,11 +278,28 @@ func (p *producer) readResponse(req inflightReq, resp *kmsg.ProduceResponse) err
 	}
 	for _, t := range resp.Topics {
 		for _, pr := range t.Partitions {
-			if e := kerr.ErrorForCode(pr.ErrorCode); e != nil {
+			e := kerr.ErrorForCode(pr.ErrorCode)
+			if e == nil {
+				continue
+			}
+			if !kerr.IsRetriable(e) {
 				return fmt.Errorf("%w: produce to %s-%d: %w", errBroker, t.Topic, pr.Partition, e)
 			}
+			if p.failingSince.IsZero() {
+				p.failingSince = time.Now()
+			}
+			if since := time.Since(p.failingSince); since >= retryWindow {
+				return fmt.Errorf("%w: produce to %s-%d: %w (still failing after %s of retries)",
+					errBroker, t.Topic, pr.Partition, e, since.Round(time.Second))
+			}
+			p.m.retries.Add(1)
+			p.retry.Lock()
+			p.retry.parts = append(p.retry.parts, req.part)
+			p.retry.Unlock()
+			return nil
 		}
 	}
+	p.failingSince = time.Time{}
 	p.m.latency(time.Since(req.sent))
 	p.m.add(req.bytes, req.records)
 	return nil

@@ -16,6 +16,7 @@ type meter struct {
 	// values and valueBytes sum the value sizes consumers read (the first
 	// record of each uncompressed batch): the record size consume reports.
 	values, valueBytes atomic.Int64
+	retries            atomic.Int64 // produce requests sent again after a retriable error
 	mu                 struct {
 		sync.Mutex
 		sec *Histogram // since the last sample
@@ -167,6 +168,7 @@ type Result struct {
 	MBps          float64  `json:"mb_per_s"`
 	RecordsPerSec float64  `json:"records_per_s"`
 	Latency       Latency  `json:"latency"`
+	Retries       int64    `json:"retries,omitempty"` // produce requests sent again (retriable errors)
 	Produce       *Result  `json:"produce,omitempty"` // e2e: the producing side
 	Series        []Sample `json:"series,omitempty"`
 	Floor         *Floor   `json:"floor,omitempty"`
@@ -182,15 +184,20 @@ func (r *Result) setTotals(m *meter, elapsed time.Duration) {
 		r.RecordsPerSec = float64(r.Records) / r.Seconds
 	}
 	r.Latency = m.summary()
+	r.Retries = m.retries.Load()
 }
 
 // Line is the last line of a run:
-// MB/s=… records/s=… p50=… p99=… p99.9=… max=… [floor …] [broker …].
+// MB/s=… records/s=… p50=… p99=… p99.9=… max=… [retries=…] [floor …]
+// [broker …].
 func (r *Result) Line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "MB/s=%.1f records/s=%.0f p50=%s p99=%s p99.9=%s max=%s",
 		r.MBps, r.RecordsPerSec, fmtMS(r.Latency.P50), fmtMS(r.Latency.P99),
 		fmtMS(r.Latency.P999), fmtMS(r.Latency.Max))
+	if r.Retries > 0 {
+		fmt.Fprintf(&b, " retries=%d", r.Retries)
+	}
 	if r.Floor != nil {
 		fmt.Fprintf(&b, " floor=%s floor-MB/s=%.1f ratio=%.2f", r.Floor.Kind, r.Floor.MBps, r.FloorRatio)
 	}
