@@ -41,6 +41,20 @@ func TestKillTrialsFsyncAlwaysPipelined(t *testing.T) {
 	killTrials(t, trials, "--fsync", "always")
 }
 
+// TestKillTrialsFsyncAlwaysRolling is the same with 2 KiB segments: under
+// fsync=always each segment's .log carries zeros written ahead of its last
+// batch (segment package doc, "Zeros written ahead") until it rolls, when
+// they are cut; kills land before, during and after rolls, and the
+// restarts must find every acknowledged record, whichever segment it is
+// in. 20 trials (8 with -short).
+func TestKillTrialsFsyncAlwaysRolling(t *testing.T) {
+	trials := 20
+	if testing.Short() {
+		trials = 8
+	}
+	killTrials(t, trials, "--fsync", "always", "--segment-bytes", "2048")
+}
+
 // killTrials runs the kill -9 trials with sluiced started with extra.
 func killTrials(t *testing.T, trials int, extra ...string) {
 	const topic = "crashy"

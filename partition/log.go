@@ -506,6 +506,7 @@ func (l *log) checkTail(s *logSegment, end, next, recoveryPoint int64, why error
 func (l *log) truncateTail(i int, end, next int64, why error) error {
 	s := l.mu.segments[i]
 	dropped := s.log.Size() - end
+	zerosOnly := errors.Is(why, segment.ErrZeroTail) && i == len(l.mu.segments)-1
 	for _, later := range l.mu.segments[i+1:] {
 		dropped += later.log.Size()
 		if err := later.markDeleted(); err != nil {
@@ -515,6 +516,12 @@ func (l *log) truncateTail(i int, end, next int64, why error) error {
 	l.mu.segments = l.mu.segments[:i+1]
 	if err := s.truncate(end, next); err != nil {
 		return fmt.Errorf("cannot truncate torn tail of %q: %w", s.log.Path(), err)
+	}
+	if zerosOnly {
+		// The zeros written ahead of the end under fsync=always: nothing lost.
+		l.logger.Info("dropped the zeros after the last batch", "file", s.log.Path(),
+			"position", end, "bytes_dropped", dropped)
+		return nil
 	}
 	l.logger.Warn("truncated a torn or corrupt tail", "file", s.log.Path(),
 		"position", end, "bytes_dropped", dropped, "reason", why.Error())

@@ -444,11 +444,18 @@ func (s *logSegment) indexFull() bool {
 	return s.idx.offsets != nil && (s.idx.offsets.IsFull() || s.idx.times.IsFull())
 }
 
-// seal makes the segment inactive: a last time-index entry for its largest
-// timestamp, indexes trimmed to their entries (Kafka's onBecomeInactive).
+// seal makes the segment inactive: the .log cut at its last batch (the
+// zeros written ahead of it dropped, durably), a last time-index entry
+// for its largest timestamp, indexes trimmed to their entries (Kafka's
+// onBecomeInactive).
 func (s *logSegment) seal() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	// Before the next segment takes a batch: a start after a crash reads
+	// this one's length as it is when the recovery point is past it.
+	if err := s.log.TrimAhead(); err != nil {
+		return err
+	}
 	s.idx.Lock()
 	defer s.idx.Unlock()
 	if s.idx.offsets == nil {

@@ -195,7 +195,9 @@ func examinePartition(dir string, tp topicPartition, rp int64) (RepairReport, er
 		} else {
 			next = max(next, base)
 		}
-		if why == nil {
+		if why == nil || errors.Is(why, segment.ErrZeroTail) && i == len(bases)-1 {
+			// Zeros after the last segment's last batch are what appends
+			// under fsync=always write ahead (a start drops them): no damage.
 			continue
 		}
 		r.Damaged, r.File, r.Position, r.Reason = true, path, end, why.Error()

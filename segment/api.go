@@ -5,6 +5,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 
@@ -31,6 +32,11 @@ var (
 	ErrBadCount  = errors.New("segment: lastOffsetDelta does not match the record count")
 	ErrTimestamp = errors.New("segment: invalid timestamp")
 )
+
+// ErrZeroTail (a kind of ErrTorn) is Recover's reason when all that follows
+// the last valid batch is zeros: the zeros Append writes ahead of the end
+// under frequent fsyncs, as a crash leaves them.
+var ErrZeroTail = fmt.Errorf("%w: only zeros after the last batch", ErrTorn)
 
 // Header is a decoded RecordBatch v2 header.
 type Header struct {
@@ -232,6 +238,12 @@ func (f *File) Recover(pos int64, fn func(h Header, pos int64)) (validEnd int64,
 
 // Truncate cuts the file (and Size) to size.
 func (f *File) Truncate(size int64) error { return f.truncate(size) }
+
+// TrimAhead cuts the zeros Append wrote past Size (see the package doc,
+// "Zeros written ahead"), if there are any, and fdatasyncs the file: the
+// file then ends at its last batch, durably. Call it when the file stops
+// being appended to (a segment that rolls, a log that closes).
+func (f *File) TrimAhead() error { return f.trimAhead() }
 
 // Sync fsyncs the file (fdatasync). An error is returned as it is, wrapped
 // with the path; after one, the caller must not trust the page cache (see

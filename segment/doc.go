@@ -12,6 +12,9 @@
 //	+-------------------------+
 //	| …                       |
 //	+-------------------------+  Size(): end of the last whole batch
+//	| zeros (only while fsync'd |  (see "Zeros written ahead")
+//	| after every few KB)       |
+//	+-------------------------+  the file's length
 //
 // One batch (HeaderSize = 61 bytes, then the records):
 //
@@ -77,6 +80,29 @@
 // the unwritten pages, so the file's tail cannot be trusted until recovery
 // reads it again (package partition takes the log offline). Files are
 // opened through a vfs.FS (OpenFS); sendfile uses the descriptor (OS).
+//
+// # Zeros written ahead
+//
+// A file whose last fsync covered fewer than 256 KiB of appended bytes
+// (fsync=always with small produce requests) keeps zeros after its last
+// batch: when fewer than 512 KiB of them are left, Append writes zeros up
+// to the page boundary 1 MiB past the new end (not fsync'd; the next
+// fsync writes them to disk with the batches). The appends after that
+// overwrite blocks that are allocated and written, so their fdatasync
+// writes the data and a cache flush, and not also the inode (its size)
+// and the block-allocation metadata that growing a file takes (on ext4,
+// 2.6 device writes per fsync instead of 3.8; docs/BENCHMARKS.md, "zeros
+// written ahead"). The price is that the disk writes those bytes twice
+// (zeros, then data); files fsync'd in larger pieces, or not at all, get
+// no zeros and end at their last batch, as Kafka's do.
+//
+// Size never counts the zeros. TrimAhead cuts them (and fdatasyncs the new
+// length) when the file stops being appended to; package partition calls
+// it when a segment rolls and when a log closes, so inactive segments and
+// a cleanly stopped broker's files end at their last batch. After a crash
+// the active file may still end in zeros: Recover stops at the first of
+// them with ErrZeroTail (a kind of ErrTorn) when every byte after the last
+// valid batch is zero, and the caller drops them.
 //
 // # Writeback
 //

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -31,7 +32,18 @@ const (
 	// tens of ms (see docs/BENCHMARKS.md, "16 x 1 KiB at a fixed rate").
 	writebackChunk = 1 << 20
 	pageSize       = 4096
+	// zeroAheadMaxSync and zeroAheadChunk: a file whose last fsync covered
+	// fewer than zeroAheadMaxSync appended bytes (fsync=always with small
+	// requests) keeps zeros written ahead of its end, zeroAheadChunk past
+	// it, topped up when less than half of that is left (see the package
+	// doc, "Zeros written ahead").
+	zeroAheadMaxSync = 256 << 10
+	zeroAheadChunk   = 1 << 20
 )
+
+// zeroes is what append writes ahead of a file's end (never written to;
+// as bss it costs no memory).
+var zeroes [zeroAheadChunk + pageSize]byte
 
 type file struct {
 	// h is the open file, nil while parked (Park); handle reopens it by
@@ -53,6 +65,11 @@ type file struct {
 	// directory too.
 	dirUnsynced atomic.Bool
 	end         atomic.Int64 // Size(): end of the last appended batch
+	// syncedEnd is end when the last fsync started; zeroAhead: that fsync
+	// covered fewer than zeroAheadMaxSync bytes, so append writes zeros
+	// ahead.
+	syncedEnd atomic.Int64
+	zeroAhead atomic.Bool
 
 	// wmu serialises the writers (Append, Truncate); the partition's
 	// appender is the only one, so it is never contended.
@@ -63,6 +80,11 @@ type file struct {
 		// written: bytes before it were handed to writeback (or were there
 		// when the file was opened); a multiple of pageSize.
 		written int64
+		// padEnd is the file's length while zeros were written past end
+		// (0: the file ends at end); padFailed: writing them failed once
+		// (a full disk), so append writes none again.
+		padEnd    int64
+		padFailed bool
 	}
 }
 
@@ -79,6 +101,7 @@ func open(fsys vfs.FS, path string) (*File, error) {
 	sf := &File{file{fs: vfs.Or(fsys), path: path}}
 	sf.h.Store(&handle{f: f, osf: vfs.OSFile(f)})
 	sf.end.Store(st.Size())
+	sf.syncedEnd.Store(st.Size())
 	sf.wmu.written = st.Size() &^ (pageSize - 1)
 	return sf, nil
 }
@@ -172,8 +195,13 @@ func (f *file) append(bufs [][]byte) (int64, error) {
 	pos := f.end.Load()
 	n, err := f.pwritevAllLocked(bufs, pos)
 	if err == nil {
-		f.end.Store(pos + n)
-		f.startWritebackLocked(pos + n)
+		end := pos + n
+		f.end.Store(end)
+		if f.wmu.padEnd <= end {
+			f.wmu.padEnd = 0 // the batches went past the zeros
+		}
+		f.startWritebackLocked(end)
+		f.zeroAheadLocked(end)
 		return pos, nil
 	}
 	err = fmt.Errorf("cannot append %d bytes to segment %q at position %d: %w", n, f.path, pos, err)
@@ -181,7 +209,55 @@ func (f *file) append(bufs [][]byte) (int64, error) {
 		f.wmu.broken = fmt.Errorf("segment %q is broken: %w; then cannot truncate back to %d: %w", f.path, err, pos, terr)
 		return 0, f.wmu.broken
 	}
+	f.wmu.padEnd = 0
 	return 0, err
+}
+
+// zeroAheadLocked writes zeros past end when the file is fsync'd after
+// every few appended bytes and fewer than zeroAheadChunk/2 are there, up
+// to the page boundary zeroAheadChunk past end. The next fsync writes them
+// to disk with the batches, so the appends after it overwrite blocks that
+// are allocated and written, and their fsyncs need not write the inode and
+// block metadata that growing a file takes. It is only a help: an error
+// (a full disk) stops it for this file and the append stands.
+func (f *file) zeroAheadLocked(end int64) {
+	if !f.zeroAhead.Load() || f.wmu.padFailed || f.wmu.padEnd >= end+zeroAheadChunk/2 {
+		return
+	}
+	h := f.h.Load()
+	if h == nil {
+		return
+	}
+	from := max(f.wmu.padEnd, end)
+	to := (end + zeroAheadChunk) &^ (pageSize - 1)
+	f.wmu.padEnd = to // before writing: a failed write may still have grown the file
+	if _, err := h.f.WriteAt(zeroes[:to-from], from); err != nil {
+		f.wmu.padFailed = true
+	}
+}
+
+// trimAhead cuts the zeros written past end, if any, and fdatasyncs the
+// file so that its length is durable before the caller relies on it (a
+// sealed segment below the recovery point is not read again at start).
+func (f *file) trimAhead() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	if f.wmu.padEnd == 0 {
+		return nil
+	}
+	end := f.end.Load()
+	if err := f.truncateFile(end); err != nil {
+		return fmt.Errorf("cannot cut the zeros written ahead of segment %q at %d: %w", f.path, end, err)
+	}
+	f.wmu.padEnd = 0
+	h, err := f.handle()
+	if err != nil {
+		return err
+	}
+	if err := h.f.Sync(); err != nil {
+		return fmt.Errorf("cannot fdatasync segment %q after cutting the zeros written ahead: %w", f.path, err)
+	}
+	return nil
 }
 
 // startWritebackLocked starts the kernel writing back the whole pages
@@ -297,6 +373,33 @@ func (f *file) scanFrom(pos int64, fn func(h Header, pos int64) bool) error {
 }
 
 func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
+	end, err := f.recoverBatches(pos, fn)
+	if (errors.Is(err, ErrTorn) || errors.Is(err, ErrCorrupt)) && f.zerosFrom(end) {
+		return end, fmt.Errorf("segment %q at position %d: %d bytes: %w", f.path, end, f.size()-end, ErrZeroTail)
+	}
+	return end, err
+}
+
+// zerosFrom reports whether every byte from pos to the end of the file is
+// zero (false on a read error).
+func (f *file) zerosFrom(pos int64) bool {
+	buf := make([]byte, min(scanChunk, max(f.size()-pos, 0)))
+	for pos < f.size() {
+		n := int(min(int64(len(buf)), f.size()-pos))
+		if _, err := f.readAt(buf[:n], pos); err != nil {
+			return false
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false
+			}
+		}
+		pos += int64(n)
+	}
+	return true
+}
+
+func (f *file) recoverBatches(pos int64, fn func(h Header, pos int64)) (int64, error) {
 	w := window{f: readerAt(f.readAt), chunk: recoverChunk, end: f.size()}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
@@ -364,6 +467,7 @@ func (f *file) truncate(size int64) error {
 	if err := f.truncateFile(size); err != nil {
 		return fmt.Errorf("cannot truncate segment %q to %d: %w", f.path, size, err)
 	}
+	f.wmu.padEnd = 0
 	f.end.Store(size)
 	f.wmu.written = min(f.wmu.written, size&^(pageSize-1))
 	return nil
@@ -392,6 +496,10 @@ func (f *file) sync() error {
 	h, err := f.handle()
 	if err != nil {
 		return err
+	}
+	if end, prev := f.end.Load(), f.syncedEnd.Load(); end != prev {
+		f.syncedEnd.Store(end)
+		f.zeroAhead.Store(end > prev && end-prev < zeroAheadMaxSync)
 	}
 	if err := h.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)

@@ -214,8 +214,11 @@ func TestRecoverCorruption(t *testing.T) {
 	f("flipped crc byte", func(d []byte, p []int64) []byte { d[p[2]+offCRC+1] ^= 0x10; return d }, at(2), ErrBadCRC)
 	f("flipped body byte", func(d []byte, p []int64) []byte { d[p[1]+HeaderSize] ^= 1; return d }, at(1), ErrBadCRC)
 	f("bad magic", func(d []byte, p []int64) []byte { d[p[3]+offMagic] = 0; return d }, at(3), ErrBadMagic)
-	f("zero tail", func(d []byte, p []int64) []byte { return append(d, make([]byte, 4096)...) }, end, ErrCorrupt)
-	f("short zero tail", func(d []byte, p []int64) []byte { return append(d, make([]byte, 10)...) }, end, ErrTorn)
+	// Zeros after the last batch (written ahead, then a crash) are told
+	// apart from other damage; ErrZeroTail is a torn tail.
+	f("zero tail", func(d []byte, p []int64) []byte { return append(d, make([]byte, 4096)...) }, end, ErrZeroTail)
+	f("short zero tail", func(d []byte, p []int64) []byte { return append(d, make([]byte, 10)...) }, end, ErrZeroTail)
+	f("zeros then a byte", func(d []byte, p []int64) []byte { return append(append(d, make([]byte, 4096)...), 1) }, end, ErrCorrupt)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 50 {
 		garbage := make([]byte, 1+rng.IntN(300))
