@@ -83,9 +83,9 @@
 //
 // # Zeros written ahead
 //
-// A file whose last fsync covered fewer than 256 KiB of appended bytes
-// (fsync=always with small produce requests) keeps zeros after its last
-// batch: when fewer than 512 KiB of them are left, Append writes zeros up
+// A file whose last fsync covered fewer than 256 KiB of appended bytes and
+// came within 10 ms of the one before (fsync=always under a stream of small
+// produce requests) keeps zeros after its last batch: when fewer than 512 KiB of them are left, Append writes zeros up
 // to the page boundary 1 MiB past the new end (not fsync'd; the next
 // fsync writes them to disk with the batches). The appends after that
 // overwrite blocks that are allocated and written, so their fdatasync

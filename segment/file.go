@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -32,14 +33,20 @@ const (
 	// tens of ms (see docs/BENCHMARKS.md, "16 x 1 KiB at a fixed rate").
 	writebackChunk = 1 << 20
 	pageSize       = 4096
-	// zeroAheadMaxSync and zeroAheadChunk: a file whose last fsync covered
-	// fewer than zeroAheadMaxSync appended bytes (fsync=always with small
-	// requests) keeps zeros written ahead of its end, zeroAheadChunk past
-	// it, topped up when less than half of that is left (see the package
-	// doc, "Zeros written ahead").
+	// zeroAheadMaxSync, zeroAheadMaxGap and zeroAheadChunk: a file whose
+	// last fsync covered fewer than zeroAheadMaxSync appended bytes and
+	// came less than zeroAheadMaxGap after the one before (fsync=always
+	// under a stream of small requests) keeps zeros written ahead of its
+	// end, zeroAheadChunk past it, topped up when less than half of that
+	// is left (see the package doc, "Zeros written ahead"). A file fsync'd
+	// now and then gets none: its fsyncs' cost is no bottleneck, and a
+	// MiB of zeros for each of thousands of quiet partitions would be.
 	zeroAheadMaxSync = 256 << 10
 	zeroAheadChunk   = 1 << 20
 )
+
+// zeroAheadMaxGap: see zeroAheadMaxSync (a variable for the tests).
+var zeroAheadMaxGap = 10 * time.Millisecond
 
 // zeroes is what append writes ahead of a file's end (never written to;
 // as bss it costs no memory).
@@ -65,10 +72,12 @@ type file struct {
 	// directory too.
 	dirUnsynced atomic.Bool
 	end         atomic.Int64 // Size(): end of the last appended batch
-	// syncedEnd is end when the last fsync started; zeroAhead: that fsync
-	// covered fewer than zeroAheadMaxSync bytes, so append writes zeros
-	// ahead.
+	// syncedEnd and syncedAt (UnixNano) are end and the time when the last
+	// fsync started; zeroAhead: it covered fewer than zeroAheadMaxSync
+	// bytes, zeroAheadMaxGap or less after the one before, so append
+	// writes zeros ahead.
 	syncedEnd atomic.Int64
+	syncedAt  atomic.Int64
 	zeroAhead atomic.Bool
 
 	// wmu serialises the writers (Append, Truncate); the partition's
@@ -102,6 +111,7 @@ func open(fsys vfs.FS, path string) (*File, error) {
 	sf.h.Store(&handle{f: f, osf: vfs.OSFile(f)})
 	sf.end.Store(st.Size())
 	sf.syncedEnd.Store(st.Size())
+	sf.syncedAt.Store(time.Now().UnixNano())
 	sf.wmu.written = st.Size() &^ (pageSize - 1)
 	return sf, nil
 }
@@ -498,8 +508,10 @@ func (f *file) sync() error {
 		return err
 	}
 	if end, prev := f.end.Load(), f.syncedEnd.Load(); end != prev {
+		now := time.Now().UnixNano()
+		gap := time.Duration(now - f.syncedAt.Swap(now))
 		f.syncedEnd.Store(end)
-		f.zeroAhead.Store(end > prev && end-prev < zeroAheadMaxSync)
+		f.zeroAhead.Store(end > prev && end-prev < zeroAheadMaxSync && gap <= zeroAheadMaxGap)
 	}
 	if err := h.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q: %w", f.path, err)
