@@ -896,6 +896,14 @@ func (l *log) sealActive() error {
 	l.mu.RLock()
 	a := l.active()
 	l.mu.RUnlock()
+	// A clean start trusts the active .log's length: no zeros after it
+	// (seal cuts them too; this also covers an active segment already
+	// sealed).
+	if err := a.log.TrimAhead(); err != nil {
+		err = fmt.Errorf("%w: cannot cut the active segment of %s-%d: %w", ErrStorage, l.topic, l.partition, err)
+		l.setOffline(err)
+		return err
+	}
 	if a.idx.maxBytes == 0 {
 		return nil
 	}
