@@ -32,6 +32,18 @@ func zeroAheadGap(t *testing.T, d time.Duration) {
 	t.Cleanup(func() { zeroAheadMaxGap = old })
 }
 
+// newLog opens a new, empty .log in a directory of its own, closed when
+// the test ends.
+func newLog(t *testing.T) *File {
+	t.Helper()
+	f, err := Open(filepath.Join(t.TempDir(), "00000000000000000000.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // appendSynced appends each batch and fsyncs after it, as fsync=always does.
 func appendSynced(t *testing.T, f *File, batches ...[]byte) {
 	t.Helper()
@@ -51,12 +63,8 @@ func appendSynced(t *testing.T, f *File, batches ...[]byte) {
 // ending at its last batch.
 func TestZeroAheadUnderSmallSyncs(t *testing.T) {
 	zeroAheadGap(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "00000000000000000000.log")
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := newLog(t)
+	path := f.Path()
 	batches := someBatches(6)
 	appendSynced(t, f, batches...)
 	var want []byte
@@ -115,12 +123,8 @@ func TestZeroAheadUnderSmallSyncs(t *testing.T) {
 // zeros: the file ends at its last batch, as Kafka's does.
 func TestNoZeroAheadUnlessSyncsAreSmallAndFrequent(t *testing.T) {
 	zeroAheadGap(t, time.Hour)
-	path := filepath.Join(t.TempDir(), "00000000000000000000.log")
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := newLog(t)
+	path := f.Path()
 	big := segmenttest.NewBatch(0, 1, 1_700_000_000_000, zeroAheadMaxSync).Encode()
 	appendSynced(t, f, big, big, big)
 	if l := fileLength(t, path); l != f.Size() {
@@ -128,11 +132,7 @@ func TestNoZeroAheadUnlessSyncsAreSmallAndFrequent(t *testing.T) {
 	}
 	// Small fsyncs, but further apart than zeroAheadMaxGap.
 	zeroAheadMaxGap = time.Millisecond
-	quiet, err := Open(filepath.Join(t.TempDir(), "00000000000000000000.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer quiet.Close()
+	quiet := newLog(t)
 	for _, b := range someBatches(6) {
 		time.Sleep(5 * time.Millisecond)
 		appendSynced(t, quiet, b)
@@ -141,11 +141,7 @@ func TestNoZeroAheadUnlessSyncsAreSmallAndFrequent(t *testing.T) {
 		t.Fatalf("file length %d after fsyncs 5 ms apart, want Size %d", l, quiet.Size())
 	}
 	// Never fsync'd: no zeros either.
-	g, err := Open(filepath.Join(t.TempDir(), "00000000000000000000.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := newLog(t)
 	for _, b := range someBatches(8) {
 		if _, err := g.Append([][]byte{b}); err != nil {
 			t.Fatal(err)
@@ -193,11 +189,7 @@ func TestZeroAheadFullDisk(t *testing.T) {
 		t.Fatalf("Recover = %d, %v; want %d, nil", end, err, f.Size())
 	}
 
-	h, err := Open(filepath.Join(t.TempDir(), "00000000000000000000.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := newLog(t)
 	appendSynced(t, h, batches...)
 	if fileLength(t, h.Path()) == h.Size() {
 		t.Fatal("no zeros written ahead")
