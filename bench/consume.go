@@ -21,6 +21,9 @@ type partState struct {
 	offset int64
 	end    *atomic.Int64 // stop at this offset; -1: never
 	busy   bool
+	// retryAt: after a retriable error, the next Fetch waits until then;
+	// failingSince: the first retriable error of a run of them.
+	retryAt, failingSince time.Time
 }
 
 func (s *partState) done() bool {
@@ -57,7 +60,16 @@ func (k *consumer) run(ctx context.Context) error {
 			return k.quiet(ctx, err)
 		}
 		if len(k.queue) == 0 {
-			return nil
+			wait, ok := k.nextRetry()
+			if !ok {
+				return nil
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
 		}
 		if err := k.receive(); err != nil {
 			return k.quiet(ctx, err)
@@ -79,7 +91,7 @@ func (k *consumer) fill() error {
 		if len(k.queue) >= k.cfg.Inflight {
 			return nil
 		}
-		if s.busy || s.done() || k.budget.spent() {
+		if s.busy || s.done() || k.budget.spent() || time.Now().Before(s.retryAt) {
 			continue
 		}
 		corr, err := k.c.writeRequest(k.fetchRequest(s))
@@ -140,10 +152,42 @@ func (k *consumer) receive() error {
 	return nil
 }
 
+// nextRetry is how long until the first partition waiting to fetch again
+// after a retriable error may; false when none waits (nothing left to do).
+func (k *consumer) nextRetry() (time.Duration, bool) {
+	var first time.Time
+	for _, s := range k.parts {
+		if s.done() || k.budget.spent() || s.retryAt.IsZero() {
+			continue
+		}
+		if first.IsZero() || s.retryAt.Before(first) {
+			first = s.retryAt
+		}
+	}
+	return max(time.Until(first), 0), !first.IsZero()
+}
+
 func (k *consumer) partition(s *partState, p *kmsg.FetchResponseTopicPartition) error {
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-		return fmt.Errorf("%w: fetch %s-%d at %d: %w", errBroker, k.cfg.Topic, p.Partition, s.offset, err)
+		if !kerr.IsRetriable(err) {
+			return fmt.Errorf("%w: fetch %s-%d at %d: %w", errBroker, k.cfg.Topic, p.Partition, s.offset, err)
+		}
+		// As a Kafka consumer does: fetch it again after a back-off, for
+		// at most the retry window (a new topic's leaders starting, a
+		// fail-over).
+		now := time.Now()
+		if s.failingSince.IsZero() {
+			s.failingSince = now
+		}
+		if since := now.Sub(s.failingSince); since >= retryWindow {
+			return fmt.Errorf("%w: fetch %s-%d at %d: %w (still failing after %s of retries)",
+				errBroker, k.cfg.Topic, p.Partition, s.offset, err, since.Round(time.Second))
+		}
+		s.retryAt = now.Add(retryBackoff)
+		k.m.retries.Add(1)
+		return nil
 	}
+	s.failingSince, s.retryAt = time.Time{}, time.Time{}
 	nowMS := time.Now().UnixMilli()
 	var bytes, records int64
 	err := walkBatches(p.RecordBatches, k.cfg.VerifyCRC, func(b batchInfo) {

@@ -286,3 +286,51 @@ func TestProduceRetriesEnd(t *testing.T) {
 		t.Fatalf("the run failed after %s, not after the 1 s window", el)
 	}
 }
+
+// A consume run goes on through retriable fetch errors (the topic deleted
+// and created again under it) and reads what is produced afterwards.
+func TestConsumeRetriesRetriableErrors(t *testing.T) {
+	addr := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(addr, "cagain")
+	cfg.Consumers = 1
+	c, err := dial(ctx, addr, nil, SASL{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = createTopic(c, cfg.Topic, cfg.Partitions)
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		res *Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ccfg := cfg
+		ccfg.Duration = 4 * time.Second
+		res, err := Run(ctx, ModeConsume, ccfg)
+		done <- result{res, err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the consumer polls the empty partitions
+	if err := deleteTopic(t, addr, cfg.Topic, cfg.Partitions, true); err != nil {
+		t.Fatalf("delete and create again: %v", err)
+	}
+	pcfg := cfg
+	pcfg.TotalBytes = 1 << 20
+	prod, err := Run(ctx, ModeProduce, pcfg)
+	if err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("consume: %v", r.err)
+	}
+	if r.res.Records != prod.Records || r.res.Retries == 0 {
+		t.Fatalf("consumed %d of %d records after the topic came back, %d retries (want some)",
+			r.res.Records, prod.Records, r.res.Retries)
+	}
+}

@@ -34,16 +34,17 @@ type producer struct {
 	failingSince time.Time // reader only: first retriable error of a run of them
 }
 
-// retryWindow bounds how long a producer sends a batch again after
-// retriable errors (NOT_LEADER_OR_FOLLOWER while a new topic's leaders
-// start, UNKNOWN_TOPIC_OR_PARTITION while its metadata spreads, a
-// leader's fail-over) before the run fails with the error, as
-// delivery.timeout.ms bounds a Kafka producer's retries (120 s there).
-// A variable for the tests.
+// retryWindow bounds how long a producer sends a batch again, and a
+// consumer fetches a partition again, after retriable errors
+// (NOT_LEADER_OR_FOLLOWER while a new topic's leaders start,
+// UNKNOWN_TOPIC_OR_PARTITION while its metadata spreads, a leader's
+// fail-over) before the run fails with the error, as delivery.timeout.ms
+// bounds a Kafka producer's retries (120 s there). A variable for the
+// tests.
 var retryWindow = 30 * time.Second
 
-// retryBackoff is the wait before sending a batch again (Kafka's
-// retry.backoff.ms default).
+// retryBackoff is the wait before sending a batch or a Fetch again
+// (Kafka's retry.backoff.ms default).
 const retryBackoff = 100 * time.Millisecond
 
 // budget ends a run after total bytes (0: no limit) have been claimed.

@@ -16,7 +16,7 @@ type meter struct {
 	// values and valueBytes sum the value sizes consumers read (the first
 	// record of each uncompressed batch): the record size consume reports.
 	values, valueBytes atomic.Int64
-	retries            atomic.Int64 // produce requests sent again after a retriable error
+	retries            atomic.Int64 // requests sent again after a retriable error
 	mu                 struct {
 		sync.Mutex
 		sec *Histogram // since the last sample
@@ -168,7 +168,7 @@ type Result struct {
 	MBps          float64  `json:"mb_per_s"`
 	RecordsPerSec float64  `json:"records_per_s"`
 	Latency       Latency  `json:"latency"`
-	Retries       int64    `json:"retries,omitempty"` // produce requests sent again (retriable errors)
+	Retries       int64    `json:"retries,omitempty"` // Produce or Fetch requests sent again (retriable errors)
 	Produce       *Result  `json:"produce,omitempty"` // e2e: the producing side
 	Series        []Sample `json:"series,omitempty"`
 	Floor         *Floor   `json:"floor,omitempty"`
