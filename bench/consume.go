@@ -21,9 +21,9 @@ type partState struct {
 	offset int64
 	end    *atomic.Int64 // stop at this offset; -1: never
 	busy   bool
-	// retryAt: after a retriable error, the next Fetch waits until then;
-	// failingSince: the first retriable error of a run of them.
-	retryAt, failingSince time.Time
+	// retryAt: after a retriable error, the next Fetch waits until then.
+	retryAt time.Time
+	failing failingRun
 }
 
 func (s *partState) done() bool {
@@ -175,19 +175,15 @@ func (k *consumer) partition(s *partState, p *kmsg.FetchResponseTopicPartition) 
 		// As a Kafka consumer does: fetch it again after a back-off, for
 		// at most the retry window (a new topic's leaders starting, a
 		// fail-over).
-		now := time.Now()
-		if s.failingSince.IsZero() {
-			s.failingSince = now
+		if err := s.failing.again(fmt.Sprintf("fetch %s-%d at %d", k.cfg.Topic, p.Partition, s.offset), err); err != nil {
+			return err
 		}
-		if since := now.Sub(s.failingSince); since >= retryWindow {
-			return fmt.Errorf("%w: fetch %s-%d at %d: %w (still failing after %s of retries)",
-				errBroker, k.cfg.Topic, p.Partition, s.offset, err, since.Round(time.Second))
-		}
-		s.retryAt = now.Add(retryBackoff)
+		s.retryAt = time.Now().Add(retryBackoff)
 		k.m.retries.Add(1)
 		return nil
 	}
-	s.failingSince, s.retryAt = time.Time{}, time.Time{}
+	s.failing.ok()
+	s.retryAt = time.Time{}
 	nowMS := time.Now().UnixMilli()
 	var bytes, records int64
 	err := walkBatches(p.RecordBatches, k.cfg.VerifyCRC, func(b batchInfo) {

@@ -31,7 +31,7 @@ type producer struct {
 		sync.Mutex
 		parts []int
 	}
-	failingSince time.Time // reader only: first retriable error of a run of them
+	failing failingRun // reader only
 }
 
 // retryWindow bounds how long a producer sends a batch again, and a
@@ -46,6 +46,26 @@ var retryWindow = 30 * time.Second
 // retryBackoff is the wait before sending a batch or a Fetch again
 // (Kafka's retry.backoff.ms default).
 const retryBackoff = 100 * time.Millisecond
+
+// failingRun is a run of retriable errors on one stream of requests.
+type failingRun struct{ since time.Time } // the first error's time; zero: none
+
+// again records a retriable error err of what (as "produce to t-0") and
+// returns nil while the retry window allows another try, else the error
+// that ends the run.
+func (f *failingRun) again(what string, err error) error {
+	now := time.Now()
+	if f.since.IsZero() {
+		f.since = now
+	}
+	if d := now.Sub(f.since); d >= retryWindow {
+		return fmt.Errorf("%w: %s: %w (still failing after %s of retries)", errBroker, what, err, d.Round(time.Second))
+	}
+	return nil
+}
+
+// ok ends the run: the request succeeded.
+func (f *failingRun) ok() { f.since = time.Time{} }
 
 // budget ends a run after total bytes (0: no limit) have been claimed.
 type budget struct {
@@ -286,12 +306,8 @@ func (p *producer) readResponse(req inflightReq, resp *kmsg.ProduceResponse) err
 			if !kerr.IsRetriable(e) {
 				return fmt.Errorf("%w: produce to %s-%d: %w", errBroker, t.Topic, pr.Partition, e)
 			}
-			if p.failingSince.IsZero() {
-				p.failingSince = time.Now()
-			}
-			if since := time.Since(p.failingSince); since >= retryWindow {
-				return fmt.Errorf("%w: produce to %s-%d: %w (still failing after %s of retries)",
-					errBroker, t.Topic, pr.Partition, e, since.Round(time.Second))
+			if err := p.failing.again(fmt.Sprintf("produce to %s-%d", t.Topic, pr.Partition), e); err != nil {
+				return err
 			}
 			p.m.retries.Add(1)
 			p.retry.Lock()
@@ -300,7 +316,7 @@ func (p *producer) readResponse(req inflightReq, resp *kmsg.ProduceResponse) err
 			return nil
 		}
 	}
-	p.failingSince = time.Time{}
+	p.failing.ok()
 	p.m.latency(time.Since(req.sent))
 	p.m.add(req.bytes, req.records)
 	return nil
