@@ -256,14 +256,14 @@ func (f *file) trimAhead() error {
 		return nil
 	}
 	end := f.end.Load()
-	if err := f.truncateFile(end); err != nil {
-		return fmt.Errorf("cannot cut the zeros written ahead of segment %q at %d: %w", f.path, end, err)
-	}
-	f.wmu.padEnd = 0
 	h, err := f.handle()
 	if err != nil {
 		return err
 	}
+	if err := h.f.Truncate(end); err != nil {
+		return fmt.Errorf("cannot cut the zeros written ahead of segment %q at %d: %w", f.path, end, err)
+	}
+	f.wmu.padEnd = 0
 	if err := h.f.Sync(); err != nil {
 		return fmt.Errorf("cannot fdatasync segment %q after cutting the zeros written ahead: %w", f.path, err)
 	}
