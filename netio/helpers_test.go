@@ -262,10 +262,21 @@ func req(op byte, id uint32, args ...[]byte) []byte {
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
+// testHost is the loopback address the tests listen on. Not 127.0.0.1:
+// other packages' tests, run at the same time by go test ./..., leave
+// Kafka clients and Raft transports redialling the ports of brokers they
+// stopped (seen in a CI run: librdkafka's ApiVersions and Raft's
+// AppendEntries, a few a second), and the kernel may give such a port to
+// the next listener that binds port 0. On 127.0.0.1 those strangers'
+// frames would land in a test here that counts requests or connections
+// exactly. All of 127/8 is loopback on Linux; nothing else listens on
+// this address. Clients still connect from 127.0.0.1.
+const testHost = "127.77.0.1"
+
 // testConfig is a config for tests: loopback, any port, quiet logs.
 func testConfig() Config {
 	cfg := DefaultConfig()
-	cfg.Addr = "127.0.0.1:0"
+	cfg.Addr = testHost + ":0"
 	cfg.NumEventLoop = 2
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -279,7 +290,7 @@ func testConfig() Config {
 
 // withTLS makes cfg's one listener an SSL listener served with tc.
 func withTLS(cfg *Config, tc *tls.Config) {
-	cfg.Listeners = []listener.Listener{{Name: "SSL", Protocol: listener.SSL, Host: "127.0.0.1"}}
+	cfg.Listeners = []listener.Listener{{Name: "SSL", Protocol: listener.SSL, Host: testHost}}
 	cfg.TLS = map[string]*tls.Config{"SSL": tc}
 }
 

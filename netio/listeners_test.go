@@ -26,8 +26,8 @@ func (whoHandler) Handle(_ context.Context, c *Conn, _ []byte) (*Response, error
 func TestSeveralListeners(t *testing.T) {
 	cfg := testConfig()
 	cfg.Listeners = []listener.Listener{
-		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"},
-		{Name: "CLIENT", Protocol: listener.SASLPlaintext, Host: "127.0.0.1"},
+		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: testHost},
+		{Name: "CLIENT", Protocol: listener.SASLPlaintext, Host: testHost},
 	}
 	s, err := Listen(cfg, whoHandler{})
 	if err != nil {
@@ -65,15 +65,15 @@ func TestSeveralListeners(t *testing.T) {
 // TestListenerBindFailure: when one listener cannot bind, none is left
 // bound and the error names it.
 func TestListenerBindFailure(t *testing.T) {
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	busy, err := net.Listen("tcp", testHost+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
 	cfg := testConfig()
 	cfg.Listeners = []listener.Listener{
-		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"},
-		{Name: "CLIENT", Protocol: listener.SASLPlaintext, Host: "127.0.0.1", Port: busy.Addr().(*net.TCPAddr).Port},
+		{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: testHost},
+		{Name: "CLIENT", Protocol: listener.SASLPlaintext, Host: testHost, Port: busy.Addr().(*net.TCPAddr).Port},
 	}
 	_, err = Listen(cfg, whoHandler{})
 	if err == nil || !strings.Contains(err.Error(), "listener CLIENT") {

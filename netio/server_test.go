@@ -82,7 +82,7 @@ func TestPipelinedOrder(t *testing.T) {
 		}
 	}
 	if st := s.Stats(); st.Requests != conns*perConn {
-		t.Fatalf("Requests = %d, want %d", st.Requests, conns*perConn)
+		t.Fatalf("Requests = %d, want %d; handled %d; %+v", st.Requests, conns*perConn, h.handled.Load(), st)
 	}
 }
 

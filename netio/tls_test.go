@@ -317,7 +317,7 @@ func TestPlaintextAndTLSListeners(t *testing.T) {
 	defer func() { testTLS = nil }()
 	h := newTestHandler(t, 1<<20)
 	cfg := testConfig() // the SSL listener
-	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"})
+	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: testHost})
 	s := startServer(t, cfg, h)
 	addrs := s.Addrs()
 	q := req(opMixed, 9, u64(100), u64(300<<10))

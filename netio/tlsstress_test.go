@@ -34,7 +34,7 @@ func TestTLSStreamIntegrityUnderChurn(t *testing.T) {
 	defer func() { testTLS = nil }()
 	h := newTestHandler(t, 4<<20)
 	cfg := testConfig() // the SSL listener
-	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: "127.0.0.1"})
+	cfg.Listeners = append(cfg.Listeners, listener.Listener{Name: "PLAINTEXT", Protocol: listener.Plaintext, Host: testHost})
 	s := startServer(t, cfg, h)
 	addrs := s.Addrs()
 
