@@ -196,6 +196,13 @@ func receive(dir string, files, writeSize int, frames int64, response int) error
 	return nil
 }
 
+// receiverHost is the loopback address the receiver listens on. Not
+// 127.0.0.1: a client elsewhere redialling a stopped broker's port (a
+// test, a Raft transport) may reach a listener on port 0 there, and the
+// receiver takes the first connections as its senders'. All of 127/8 is
+// loopback on Linux.
+const receiverHost = "127.77.0.2"
+
 // start creates the receiver's files in dir, listens on loopback and
 // starts this binary as the sender child (--send and the listener's
 // address, then args). cleanup closes the files and the listener, and
@@ -226,7 +233,7 @@ func start(dir string, files int, args ...string) (fds []int, ln net.Listener, c
 		undo = append(undo, func() { unix.Close(fd) })
 		fds[i] = fd
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", receiverHost+":0")
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
