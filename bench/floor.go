@@ -43,6 +43,13 @@ const (
 	floorFileSize = 256 << 20 // the sendfile floor's source file (page cached)
 )
 
+// listenFloor listens on loopback for a floor's own connections, on
+// 127.77.0.3 rather than 127.0.0.1: a client elsewhere redialling a
+// stopped broker's port (a test, a Raft transport) may reach a listener
+// on port 0 there, and a floor takes the first connections it accepts as
+// its own. All of 127/8 is loopback on Linux.
+func listenFloor() (net.Listener, error) { return net.Listen("tcp", "127.77.0.3:0") }
+
 // FloorTCPToFile is the produce path's floor: conns loopback TCP
 // connections each carry total/conns bytes to a receiver that writes what
 // it reads, 1 MiB at a time, to its own file in dir (page cache, no
@@ -53,7 +60,7 @@ func FloorTCPToFile(ctx context.Context, dir string, total int64, conns int) (*F
 		return floorToFileTwoProcs(ctx, dir, total, conns)
 	}
 	share := total / int64(conns)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenFloor()
 	if err != nil {
 		return nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
 	}
@@ -197,7 +204,7 @@ func FloorSendfile(ctx context.Context, dir string, total int64, conns, readSize
 	if childCapable.Load() {
 		return floorSendfileTwoProcs(ctx, path, share, conns, readSize)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenFloor()
 	if err != nil {
 		return nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
 	}

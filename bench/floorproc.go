@@ -125,7 +125,7 @@ func childToFile(tc *net.TCPConn, dir string) error {
 // startFloorChild starts this binary as a floor child and accepts its
 // conns connections.
 func startFloorChild(ctx context.Context, spec floorChildSpec) (*exec.Cmd, *bytes.Buffer, []*net.TCPConn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenFloor()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("bench: floor: cannot listen: %w", err)
 	}
