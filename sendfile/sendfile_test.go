@@ -19,7 +19,7 @@ import (
 // (server side) and the receiver (client side).
 func tcpPair(tb testing.TB) (*net.TCPConn, *net.TCPConn) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.77.0.4:0") // not 127.0.0.1: another test's client redialling a stopped broker's port could be the connection accepted
 	if err != nil {
 		tb.Fatal(err)
 	}
