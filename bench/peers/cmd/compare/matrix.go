@@ -47,7 +47,8 @@ import (
 // emptied, not deleted, when the cell ends (retire, main.go).
 //
 // When fio is on the PATH, the fsync rows also get their floors, measured
-// in the same run on the work directory's filesystem (fioFloors): fsync-16
+// in each round right before the row, on the work directory's filesystem
+// (fioFloors): fsync-16
 // against fio's sequential 1 MiB writes fsync'd every 32 MiB (the disk's
 // bandwidth), fsync-16x1k against 16 fio jobs writing 16 KiB and
 // fdatasyncing each write (16 writers of the same request size).
@@ -170,9 +171,9 @@ func (rd *matrixRound) cell(row, broker string) *matrixCell {
 	return c
 }
 
-// runMatrix measures cfg.matrixRuns rounds. Each round measures the fio
-// floors again (the disk's speed drifts) and runs every row on every
-// broker, a fresh broker per cell; the brokers' order rotates from round
+// runMatrix measures cfg.matrixRuns rounds. Each round runs every row on
+// every broker, a fresh broker per cell, an fsync row right after its fio
+// floor (the disk's speed drifts); the brokers' order rotates from round
 // to round, so none is always first after another's writeback.
 func (c *comparer) runMatrix() *matrixRun {
 	run := &matrixRun{skipped: map[string]string{}}
@@ -191,10 +192,13 @@ func (c *comparer) runMatrix() *matrixRun {
 	for i := range max(c.cfg.matrixRuns, 1) {
 		rd := &matrixRound{cells: map[string]map[string]*matrixCell{}}
 		run.rounds = append(run.rounds, rd)
-		rd.fio, rd.fioCmds, rd.fioErr = c.measureFioFloors()
+		rd.fio, rd.fioCmds = map[string]float64{}, map[string]string{}
 		rd.floor, rd.floorCmds, rd.floorErr = c.measureKernelFloors(i + 1)
 		for _, r := range matrixRows {
 			rd.cells[r.name] = map[string]*matrixCell{}
+			if rd.fioErr == nil {
+				rd.fioErr = c.measureFioFloor(r.name, rd)
+			}
 			for j := range run.brokers {
 				b := run.brokers[(i+j)%len(run.brokers)]
 				logf("matrix round %d %s %s: start", i+1, r.name, b)
@@ -392,7 +396,7 @@ func reportMatrixRound(bw *bufio.Writer, cfg *config, m *matrixRun, rd *matrixRo
 	case rd.fioErr != nil:
 		fmt.Fprintf(bw, "\nfio floors not measured: %s\n", indent(rd.fioErr.Error()))
 	case len(rd.fio) > 0:
-		fmt.Fprint(bw, "\nfio floors, same round, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
+		fmt.Fprint(bw, "\nfio floors, each measured right before its row, same filesystem (the fsync rows give each broker's MB/s as a share of them):\n\n")
 		for _, f := range fioFloors {
 			if cmd, ok := rd.fioCmds[f.name]; ok {
 				fmt.Fprintf(bw, "- %s: %.1f MiB/s: `%s`\n", f.name, rd.fio[f.name], cmd)
@@ -526,52 +530,38 @@ func floorShare(rd *matrixRound, row string, cell *matrixCell) (float64, bool) {
 	return cell.res.Broker.CPUSecPerGB / f.CPUSecPerGB, true
 }
 
-// measureFioFloors runs fioFloors of the selected rows in the work
-// directory and returns each row's floor in MiB/s with the commands run
-// (nil maps and no error when no fsync row is selected). Without fio on
-// the PATH the error says which package to install, and the round's
-// report gives it where the floors would be.
-func (c *comparer) measureFioFloors() (map[string]float64, map[string]string, error) {
-	if !slices.ContainsFunc(fioFloors, func(f fioFloor) bool { return rowSelected(f.name) }) {
-		return nil, nil, nil
+// measureFioFloor runs the fio job of row's floor, if row has one, in a
+// directory of the work directory removed afterwards, and records its
+// MiB/s and command in rd. It runs right before the row's cells, not at
+// the round's start: the disk's speed drifts within minutes, and the
+// cells of the rows between would write and delete gigabytes first.
+func (c *comparer) measureFioFloor(row string, rd *matrixRound) error {
+	i := slices.IndexFunc(fioFloors, func(f fioFloor) bool { return f.name == row })
+	if i < 0 {
+		return nil
 	}
 	fio, err := exec.LookPath("fio")
 	if err != nil {
-		return nil, nil, fmt.Errorf("fio is not on the PATH, so the fsync rows have no floor (Debian: apt-get install fio): %w", err)
+		return fmt.Errorf("fio is not on the PATH, so the fsync rows have no floor (Debian: apt-get install fio): %w", err)
 	}
 	dir := filepath.Join(c.cfg.work, "fio")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("cannot create %s: %w", dir, err)
+		return fmt.Errorf("cannot create %s: %w", dir, err)
 	}
 	defer os.RemoveAll(dir)
-	floors := map[string]float64{}
-	cmds := map[string]string{}
-	for _, f := range fioFloors {
-		if !rowSelected(f.name) {
-			continue
-		}
-		args := append([]string{"--name=floor", "--directory=" + dir, "--output-format=json"}, f.args...)
-		cmds[f.name] = "fio " + strings.Join(args, " ")
-		logf("matrix fio floor of %s: fio %s", f.name, strings.Join(args, " "))
-		out, err := exec.Command(fio, args...).Output()
-		if err != nil {
-			return nil, nil, fmt.Errorf("fio %s: %w", strings.Join(args, " "), err)
-		}
-		mibps, err := fioWriteMiBps(out)
-		if err != nil {
-			return nil, nil, err
-		}
-		floors[f.name] = mibps
-		logf("matrix fio floor of %s: %.1f MiB/s", f.name, mibps)
-		// The next job starts on an empty directory.
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, nil, err
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, nil, err
-		}
+	args := append([]string{"--name=floor", "--directory=" + dir, "--output-format=json"}, fioFloors[i].args...)
+	logf("matrix fio floor of %s: fio %s", row, strings.Join(args, " "))
+	out, err := exec.Command(fio, args...).Output()
+	if err != nil {
+		return fmt.Errorf("fio %s: %w", strings.Join(args, " "), err)
 	}
-	return floors, cmds, nil
+	mibps, err := fioWriteMiBps(out)
+	if err != nil {
+		return err
+	}
+	logf("matrix fio floor of %s: %.1f MiB/s", row, mibps)
+	rd.fio[row], rd.fioCmds[row] = mibps, "fio "+strings.Join(args, " ")
+	return nil
 }
 
 // fioWriteMiBps reads the write bandwidth of fio's JSON output (one job,
