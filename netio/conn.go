@@ -463,10 +463,15 @@ func (c *conn) startDirect() bool {
 	if !c.admit() {
 		return false
 	}
-	head, err := c.gc.Peek(sizeLen + FrameHeadLen)
+	peeked, err := c.gc.Peek(sizeLen + FrameHeadLen)
 	if err != nil {
 		return false
 	}
+	// A copy: when the bytes span gnet's ring and read buffers, Peek
+	// returns a buffer of gnet's pool that Discard gives back, and the
+	// head is still read after that (scan).
+	var head [sizeLen + FrameHeadLen]byte
+	copy(head[:], peeked)
 	mapped := c.recycles(head[sizeLen:])
 	var frame []byte
 	if mapped {
