@@ -265,8 +265,8 @@ func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 // testHost is the loopback address the tests listen on. Not 127.0.0.1:
 // other packages' tests, run at the same time by go test ./..., leave
 // Kafka clients and Raft transports redialling the ports of brokers they
-// stopped (seen in a CI run: librdkafka's ApiVersions and Raft's
-// AppendEntries, a few a second), and the kernel may give such a port to
+// stopped (seen in a CI run: a Kafka client's ApiVersions and Raft's
+// AppendEntries, up to 25 a second), and the kernel may give such a port to
 // the next listener that binds port 0. On 127.0.0.1 those strangers'
 // frames would land in a test here that counts requests or connections
 // exactly. All of 127/8 is loopback on Linux; nothing else listens on

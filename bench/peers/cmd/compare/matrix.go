@@ -47,11 +47,11 @@ import (
 // emptied, not deleted, when the cell ends (retire, main.go).
 //
 // When fio is on the PATH, the fsync rows also get their floors, measured
-// in each round right before the row, on the work directory's filesystem
-// (fioFloors): fsync-16
-// against fio's sequential 1 MiB writes fsync'd every 32 MiB (the disk's
-// bandwidth), fsync-16x1k against 16 fio jobs writing 16 KiB and
-// fdatasyncing each write (16 writers of the same request size).
+// in each round right before and right after the row (the higher counts),
+// on the work directory's filesystem (fioFloors): fsync-16 against fio's
+// sequential 1 MiB writes fsync'd every 32 MiB (the disk's bandwidth),
+// fsync-16x1k against 16 fio jobs writing 16 KiB and fdatasyncing each
+// write (16 writers of the same request size).
 //
 // Every round also measures the kernel's floor of four rows with
 // bench/tcpfloor (kernelFloors): 1000x1k, 16x1k, 16x100 and conns-100,
@@ -173,9 +173,10 @@ func (rd *matrixRound) cell(row, broker string) *matrixCell {
 }
 
 // runMatrix measures cfg.matrixRuns rounds. Each round runs every row on
-// every broker, a fresh broker per cell, an fsync row right after its fio
-// floor (the disk's speed drifts); the brokers' order rotates from round
-// to round, so none is always first after another's writeback.
+// every broker, a fresh broker per cell, an fsync row between two runs of
+// its fio floor (the disk's speed drifts); the brokers' order rotates
+// from round to round, so none is always first after another's
+// writeback.
 func (c *comparer) runMatrix() *matrixRun {
 	run := &matrixRun{skipped: map[string]string{}}
 	for _, b := range matrixBrokers {
