@@ -393,9 +393,10 @@ func (f *file) recover(pos int64, fn func(h Header, pos int64)) (int64, error) {
 // zerosFrom reports whether every byte from pos to the end of the file is
 // zero (false on a read error).
 func (f *file) zerosFrom(pos int64) bool {
-	buf := make([]byte, min(scanChunk, max(f.size()-pos, 0)))
-	for pos < f.size() {
-		n := int(min(int64(len(buf)), f.size()-pos))
+	size := f.size()
+	buf := make([]byte, min(scanChunk, max(size-pos, 0)))
+	for pos < size {
+		n := int(min(int64(len(buf)), size-pos))
 		if _, err := f.readAt(buf[:n], pos); err != nil {
 			return false
 		}
