@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/bench"
+	"golang.org/x/sys/unix"
 )
 
 func TestSelected(t *testing.T) {
@@ -200,6 +201,45 @@ func TestRetire(t *testing.T) {
 		}
 		if fi.Size() != 0 {
 			t.Errorf("%s holds %d bytes, want 0", f, fi.Size())
+		}
+	}
+}
+
+// TestSpreadCells: on ext4 the work directory gets the top-directory
+// flag (chattr +T), and a cell made in it does not inherit it, so the
+// partitions of a cell stay in its block group.
+func TestSpreadCells(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	err := spreadCells(dir)
+	if st.Type != unix.EXT4_SUPER_MAGIC {
+		t.Skipf("%s is not on ext4 (spreadCells: %v)", dir, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell, err := os.MkdirTemp(dir, "data-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		want bool
+	}{{dir, true}, {cell, false}} {
+		f, err := os.Open(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := flags&fsTopdirFlag != 0; got != c.want {
+			t.Errorf("%s: top-directory flag %v, want %v (flags %#x)", c.path, got, c.want, flags)
 		}
 	}
 }
