@@ -126,15 +126,17 @@ func TestConsumeToTerminalStreams(t *testing.T) {
 	tailTest(t, tty, ptmx)
 }
 
-// refusedAddr is a loopback address where nothing listens.
+// refusedAddr is a loopback address where nothing listens: port 1
+// (tcpmux), which no test binds and which needs privileges to bind. A
+// port found by binding :0 and closing it could be taken by another
+// package's test, running at the same time, before the command dials it.
 func refusedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const addr = "127.0.0.1:1"
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Skipf("something listens on %s", addr)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	return addr
 }
 
