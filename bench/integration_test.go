@@ -65,6 +65,7 @@ func TestProduceThenConsume(t *testing.T) {
 	defer cancel()
 	cfg := testConfig(addr, "pc")
 	cfg.TotalBytes = 8 << 20
+	cfg.BrokerPID = os.Getpid() // the broker runs in this process: measured as broker and as client
 	prod, err := Run(ctx, ModeProduce, cfg)
 	if err != nil {
 		t.Fatalf("produce: %v", err)
@@ -72,7 +73,13 @@ func TestProduceThenConsume(t *testing.T) {
 	if prod.Bytes < cfg.TotalBytes || prod.Partitions < 1 || prod.Latency.Count == 0 {
 		t.Fatalf("produce: %+v", prod)
 	}
-	cfg.TotalBytes, cfg.VerifyCRC = 0, true
+	if prod.Broker == nil || prod.Client == nil || prod.Client.PID != os.Getpid() || prod.Client.CPUSecPerGB <= 0 {
+		t.Fatalf("produce: broker %+v client %+v", prod.Broker, prod.Client)
+	}
+	if !strings.Contains(prod.Line(), " client-cpu-s/GB=") {
+		t.Fatalf("line %q", prod.Line())
+	}
+	cfg.TotalBytes, cfg.VerifyCRC, cfg.BrokerPID = 0, true, 0
 	cfg.RecordSize = 0 // the consumer must report what it reads, not this default (1024)
 	cons, err := Run(ctx, ModeConsume, cfg)
 	if err != nil {

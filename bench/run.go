@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -110,6 +111,12 @@ func measure(ctx context.Context, cfg *Config, res *Result, m *meter, body func(
 	if err != nil {
 		return err
 	}
+	var self *usageProbe
+	if probe != nil {
+		if self, err = startUsage(os.Getpid()); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := withDuration(ctx, cfg.Duration)
 	defer cancel()
 	smp := startSampler(m, cfg.Live, res.Mode)
@@ -122,7 +129,9 @@ func measure(ctx context.Context, cfg *Config, res *Result, m *meter, body func(
 		res.FloorRatio = res.MBps / res.Floor.MBps
 	}
 	res.Broker, err = probe.finish(res.Bytes)
-	return errors.Join(runErr, err)
+	var selfErr error
+	res.Client, selfErr = self.finish(res.Bytes)
+	return errors.Join(runErr, err, selfErr)
 }
 
 func runConsume(ctx context.Context, cfg *Config) (*Result, error) {

@@ -174,6 +174,10 @@ type Result struct {
 	Floor         *Floor   `json:"floor,omitempty"`
 	FloorRatio    float64  `json:"floor_ratio,omitempty"`
 	Broker        *Usage   `json:"broker,omitempty"`
+	// Client is the load generator's own process over the same window
+	// as Broker (measured when Broker is): on a machine the two share,
+	// what the client costs bounds what any broker can reach.
+	Client *Usage `json:"client,omitempty"`
 }
 
 func (r *Result) setTotals(m *meter, elapsed time.Duration) {
@@ -204,6 +208,9 @@ func (r *Result) Line() string {
 	if u := r.Broker; u != nil {
 		fmt.Fprintf(&b, " broker-cpu-s/GB=%.2f broker-rss-MB=%.0f broker-hwm-MB=%.0f",
 			u.CPUSecPerGB, u.RSSMB, u.HWMMB)
+	}
+	if u := r.Client; u != nil {
+		fmt.Fprintf(&b, " client-cpu-s/GB=%.2f", u.CPUSecPerGB)
 	}
 	return b.String()
 }

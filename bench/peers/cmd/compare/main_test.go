@@ -138,11 +138,16 @@ func TestReportMatrixTargets(t *testing.T) {
 	prod := func(mbps, cpu, hwm float64) *matrixCell {
 		return &matrixCell{res: &bench.Result{MBps: mbps, Records: 1000, Broker: &bench.Usage{CPUSecPerGB: cpu, CPUSec: cpu / 100}}, hwmMB: hwm}
 	}
+	client := func(c *matrixCell, cpu float64) *matrixCell {
+		c.res.Client = &bench.Usage{CPUSecPerGB: cpu}
+		return c
+	}
 	round := func(s16x100, k16x100, kafka16x100 float64) *matrixRound {
 		return &matrixRound{cells: map[string]map[string]*matrixCell{
 			"create-1000": {"sluiced": {wall: 100 * time.Millisecond}, "kafka": {wall: 5 * time.Second}},
 			"16x100":      {"sluiced": prod(150, s16x100, 40), "kfake": prod(140, k16x100, 20), "kafka": prod(100, kafka16x100, 600)},
 			"conns-100":   {"sluiced": prod(20, 30, 30), "kfake": {err: errString("boom")}},
+			"1000x1k":     {"sluiced": client(prod(150, 3, 70), 4), "kfake": client(prod(120, 5, 50), 4)},
 		}, fio: map[string]float64{}}
 	}
 	// 16x100 ratios 0.60, 0.80, 0.75: met in one round of three. In the
@@ -150,7 +155,7 @@ func TestReportMatrixTargets(t *testing.T) {
 	run := &matrixRun{brokers: []string{"sluiced", "kafka", "kfake"}, skipped: map[string]string{},
 		rounds: []*matrixRound{round(3, 5, 8), round(4, 5, 8), round(3, 4, 2)}}
 	// The first round has the kernel's floors of two rows.
-	run.rounds[0].floor = map[string]kernelFloor{"16x100": {CPUSecPerGB: 1.5}, "conns-100": {CPUSecPerGB: 9, USPerRequest: 100}}
+	run.rounds[0].floor = map[string]kernelFloor{"16x100": {CPUSecPerGB: 1.5}, "conns-100": {CPUSecPerGB: 9, USPerRequest: 100}, "1000x1k": {CPUSecPerGB: 1.4}}
 	run.rounds[0].floorCmds = map[string]string{"16x100": "tcpfloor --files 16", "conns-100": "tcpfloor --conns 100"}
 	var buf bytes.Buffer
 	bw := bufio.NewWriter(&buf)
@@ -169,7 +174,9 @@ func TestReportMatrixTargets(t *testing.T) {
 		"| 100 connections × small requests (one 512 B record each) | 20.0 MB/s, 30.00 CPU-s/GB, 300.0 µs/request, RSS 30 MB, CPU 3.0× floor |",
 		"- 16x100: 1.50 CPU-s/GB: `tcpfloor --files 16`",
 		"- conns-100: 100.0 µs/request: `tcpfloor --conns 100`",
-		"| 1,000 × 1 KiB MB/s ≥ 1.5× kfake's | not measured | | | |",
+		// 150 ÷ 120; with round 1's floor, (4 + 5) ÷ (4 + 1.4) = 1.67.
+		"| 1,000 × 1 KiB MB/s ≥ 1.5× kfake's | 1.25× (a broker at the floor: 1.67×); 1.25×; 1.25× | 1.25× | 0 of 3 | **missed** |",
+		"| 1,000 partitions × 1 KiB, one franz-go producer | 150.0 MB/s, 3.00 CPU-s/GB, RSS 70 MB, CPU 2.1× floor; client 4.00 CPU-s/GB |",
 		"| ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster) | 2 of 2 rows; 2 of 2 rows; 1 of 2 rows (behind: 16x100) | - | 2 of 3 | met |",
 		"conns-100 kfake failed: boom",
 	} {

@@ -393,6 +393,9 @@ func reportMatrixRound(bw *bufio.Writer, cfg *config, m *matrixRun, rd *matrixRo
 			if x, ok := floorShare(rd, r.name, rd.cell(r.name, b)); ok {
 				text += fmt.Sprintf(", CPU %.1f× floor", x)
 			}
+			if cell := rd.cell(r.name, b); cell != nil && cell.res != nil && cell.res.Client != nil && cell.res.Client.CPUSecPerGB > 0 {
+				text += fmt.Sprintf("; client %.2f CPU-s/GB", cell.res.Client.CPUSecPerGB)
+			}
 			fmt.Fprintf(bw, " %s |", text)
 		}
 		fmt.Fprintln(bw)

@@ -62,8 +62,7 @@ func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
 	res.Produce = &bench.Result{Mode: bench.ModeProduce, Topic: cfg.topic, Partitions: parts, RecordSize: cfg.recordSize,
 		Acks: cfg.acksValue(), Connections: 1, Inflight: cfg.inflightValue(), Rate: res.Rate}
 	pm.Fill(res.Produce, end.Sub(measureFrom))
-	var perr error
-	res.Broker, perr = probe.Finish(producedAll.Load())
+	perr := probe.Finish(res, producedAll.Load())
 	if err == nil && res.Records < sent {
 		err = fmt.Errorf("consumed %d of the %d records sent after the warm-up", res.Records, sent)
 	}

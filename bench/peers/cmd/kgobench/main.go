@@ -195,7 +195,7 @@ func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
 	elapsed := time.Since(start)
 	close(stopLive)
 	m.Fill(res, elapsed)
-	res.Broker, err = probe.Finish(res.Bytes)
+	err = probe.Finish(res, res.Bytes)
 	select {
 	case e := <-errc:
 		runErr = errors.Join(runErr, e)
@@ -277,7 +277,7 @@ func consume(ctx context.Context, cfg *config) (*bench.Result, error) {
 	elapsed := time.Since(start)
 	close(stopLive)
 	m.Fill(res, elapsed)
-	res.Broker, err = probe.Finish(res.Bytes)
+	err = probe.Finish(res, res.Bytes)
 	if ctx.Err() == nil && runErr == nil && res.Records < target {
 		runErr = fmt.Errorf("read %d of %d records", res.Records, target)
 	}

@@ -229,7 +229,7 @@ func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
 	elapsed := time.Since(start)
 	close(stopLive)
 	m.Fill(res, elapsed)
-	res.Broker, err = probe.Finish(res.Bytes)
+	err = probe.Finish(res, res.Bytes)
 	firstMu.Lock()
 	defer firstMu.Unlock()
 	return res, errors.Join(pubErr, first, err)
@@ -320,7 +320,7 @@ func consume(ctx context.Context, cfg *config) (*bench.Result, error) {
 	}
 	close(stopLive)
 	m.Fill(res, end.Sub(start))
-	res.Broker, err = probe.Finish(res.Bytes)
+	err = probe.Finish(res, res.Bytes)
 	if ctx.Err() == nil && res.Records < target {
 		err = errors.Join(err, fmt.Errorf("read %d of %d messages", res.Records, target))
 	}

@@ -90,42 +90,61 @@ func (m *Meter) Live(w io.Writer, label string, stop <-chan struct{}) {
 	}()
 }
 
-// Probe measures a broker process over a run; a zero pid measures nothing.
+// Probe measures a broker process, and this load generator's own, over
+// a run; a zero pid measures nothing.
 type Probe struct {
+	broker, self usage
+}
+
+type usage struct {
 	pid      int
 	cpuStart float64
 }
 
-// StartProbe reads pid's CPU time now.
+// StartProbe reads pid's CPU time, and this process's, now.
 func StartProbe(pid int) (*Probe, error) {
 	if pid == 0 {
 		return nil, nil
 	}
-	cpu, err := bench.ProcCPU(pid)
-	if err != nil {
-		return nil, err
+	p := &Probe{broker: usage{pid: pid}, self: usage{pid: os.Getpid()}}
+	for _, u := range []*usage{&p.broker, &p.self} {
+		cpu, err := bench.ProcCPU(u.pid)
+		if err != nil {
+			return nil, err
+		}
+		u.cpuStart = cpu
 	}
-	return &Probe{pid: pid, cpuStart: cpu}, nil
+	return p, nil
 }
 
-// Finish returns the usage for bytes moved (nil for a nil probe).
-func (p *Probe) Finish(bytes int64) (*bench.Usage, error) {
+// Finish sets res.Broker and res.Client to the usage of the broker and of
+// this process for bytes moved (nothing for a nil probe).
+func (p *Probe) Finish(res *bench.Result, bytes int64) error {
 	if p == nil {
-		return nil, nil
+		return nil
 	}
-	cpu, err := bench.ProcCPU(p.pid)
+	var err error
+	if res.Broker, err = p.broker.finish(bytes); err != nil {
+		return err
+	}
+	res.Client, err = p.self.finish(bytes)
+	return err
+}
+
+func (u usage) finish(bytes int64) (*bench.Usage, error) {
+	cpu, err := bench.ProcCPU(u.pid)
 	if err != nil {
 		return nil, err
 	}
-	rss, hwm, err := bench.ProcMem(p.pid)
+	rss, hwm, err := bench.ProcMem(u.pid)
 	if err != nil {
 		return nil, err
 	}
-	u := &bench.Usage{PID: p.pid, CPUSec: cpu - p.cpuStart, RSSMB: rss, HWMMB: hwm}
+	out := &bench.Usage{PID: u.pid, CPUSec: cpu - u.cpuStart, RSSMB: rss, HWMMB: hwm}
 	if bytes > 0 {
-		u.CPUSecPerGB = u.CPUSec / (float64(bytes) / (1 << 30))
+		out.CPUSecPerGB = out.CPUSec / (float64(bytes) / (1 << 30))
 	}
-	return u, nil
+	return out, nil
 }
 
 // Print writes res's last line and, with asJSON, the result as JSON (as
