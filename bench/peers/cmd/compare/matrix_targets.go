@@ -93,8 +93,10 @@ func mbpsRatio(row, broker, prow, peer string, atLeast float64) func(*matrixRoun
 // only the row's kernel floor. The load generator and the broker share the
 // machine's CPUs, and a cell that keeps them busy moves bytes at a rate
 // inverse to client + broker CPU-seconds per GB; so the bound is
-// (kfake's client + kfake) ÷ (sluiced's client + the floor). It is left out
-// when a figure is missing.
+// (kfake's client + kfake) ÷ (sluiced's client + the floor). It is an
+// estimate: the client's own CPU per GB moves with the broker's pace (its
+// batches fill differently), and a cell may leave the CPUs idle. It is
+// left out when a figure is missing.
 func withClientBound(ratio func(*matrixRound) (float64, string, bool, bool), row string) func(*matrixRound) (float64, string, bool, bool) {
 	return func(rd *matrixRound) (float64, string, bool, bool) {
 		r, text, met, ok := ratio(rd)
