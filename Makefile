@@ -21,6 +21,9 @@ LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.version=$(VERSION) \
 # -race is on for every test run; 2 cores keep the whole suite well under 15 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS      ?= ./...
+# bench/peers is a module of its own (it pulls in Kafka's peers): its
+# harness tests run too; PEER_PKGS= leaves them out.
+PEER_PKGS ?= ./cmd/compare ./internal/...
 # make install: PREFIX/DESTDIR-aware, as usual (DESTDIR stages into a
 # directory and then skips creating the user and chowning).
 PREFIX    ?= /usr/local
@@ -50,6 +53,7 @@ run: build
 test: test-deps
 	$(GO) vet $(PKGS)
 	SLUICE_REQUIRE_KCAT=1 SLUICE_REQUIRE_JAVA=1 SLUICE_REQUIRE_CHROMIUM=1 GO=$(GO) scripts/gotest.sh $(TESTFLAGS) $(PKGS)
+	$(if $(strip $(PEER_PKGS)),cd bench/peers && $(GO) vet $(PEER_PKGS) && GO=$(GO) ../../scripts/gotest.sh $(TESTFLAGS) $(PEER_PKGS))
 
 test-deps:
 	@scripts/test-deps.sh
