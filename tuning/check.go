@@ -100,7 +100,7 @@ func Check(h Host, dataDir string) []Result {
 }
 
 func isDataDirKind(k kind) bool {
-	return k == kindFSType || k == kindMountOpts || k == kindScheduler
+	return k == kindFSType || k == kindMountOpts || k == kindScheduler || k == kindJournal
 }
 
 func judge(s Setting, cur string, err error) Result {
@@ -157,8 +157,11 @@ func (h Host) read(s Setting, dataDir string, m *mount, mountErr error) (string,
 	if mountErr != nil {
 		return "", mountErr
 	}
-	if s.Kind == kindMountOpts {
+	switch s.Kind {
+	case kindMountOpts:
 		return m.options, nil
+	case kindJournal:
+		return h.journal(m)
 	}
 	return h.scheduler(m)
 }
@@ -293,6 +296,29 @@ func within(path, point string) bool {
 
 // scheduler reads the mount's block device scheduler; a partition's queue
 // is its parent disk's.
+// journal says whether the data dir's ext4 has a journal: "present",
+// "none", or "not ext4 (TYPE)" for another filesystem. ext4 names its
+// sysfs directory after the block device (sda1, dm-0, vda) and shows
+// "<none>" in journal_task when it runs without a journal.
+func (h Host) journal(m *mount) (string, error) {
+	if m.fsType != "ext4" && m.fsType != "ext3" && m.fsType != "ext2" {
+		return "not ext4 (" + m.fsType + ")", nil
+	}
+	dev := filepath.Join(h.SysRoot, "dev/block", m.majMin)
+	real, err := filepath.EvalSymlinks(dev)
+	if err != nil {
+		return "", fmt.Errorf("tuning: block device %s of %s: %w", m.majMin, m.point, err)
+	}
+	v, err := readTrim(filepath.Join(h.SysRoot, "fs/ext4", filepath.Base(real), "journal_task"))
+	if err != nil {
+		return "", err
+	}
+	if v == "<none>" {
+		return "none", nil
+	}
+	return "present", nil
+}
+
 func (h Host) scheduler(m *mount) (string, error) {
 	if strings.HasPrefix(m.majMin, "0:") {
 		return "", fmt.Errorf("tuning: %s on %s has no block device", m.fsType, m.point)

@@ -73,10 +73,11 @@ func hostFiles(good bool, dataDir string) map[string]string {
 	}
 	if !good {
 		f["proc/sys/fs/file-max"] = "65536"
+		f["sys/fs/ext4/sda1/journal_task"] = "<none>" // ext4 without a journal
 	}
 	mnt := filepath.Dir(dataDir)
 	f["proc/self/mountinfo"] = "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n" +
-		"30 22 8:1 /data " + mnt + " " + pick("rw,noatime", "rw,relatime") + " shared:1 - xfs /dev/sda1 rw\n" +
+		"30 22 8:1 /data " + mnt + " " + pick("rw,noatime", "rw,relatime") + " shared:1 - " + pick("xfs", "ext4") + " /dev/sda1 rw\n" +
 		"31 22 0:5 / /proc rw - proc proc rw"
 	return f
 }
@@ -140,6 +141,7 @@ func TestCheckGoodHost(t *testing.T) {
 	f("data-dir filesystem", "xfs")
 	f("data-dir mount options", "rw,noatime")
 	f("data-dir I/O scheduler", "none")
+	f("data-dir ext4 journal", "not ext4 (xfs)")
 	f("transparent_hugepage/enabled", "madvise")
 	f("net.ipv4.tcp_rmem", "4096 131072 16777216")
 	f("LimitNOFILE", "1048576")
@@ -166,6 +168,9 @@ func TestCheckBadHost(t *testing.T) {
 		t.Fatal("not Failed on a bad host")
 	}
 	m := byName(rs)
+	if m["data-dir ext4 journal"].Current != "none" {
+		t.Errorf("journal %q", m["data-dir ext4 journal"].Current)
+	}
 	if m["data-dir filesystem"].Current != "tmpfs" || m["data-dir I/O scheduler"].Current != "bfq" {
 		t.Fatalf("fs %q scheduler %q", m["data-dir filesystem"].Current, m["data-dir I/O scheduler"].Current)
 	}
@@ -182,10 +187,10 @@ func TestCheckOneCriticalOff(t *testing.T) {
 func TestCheckUnreadable(t *testing.T) {
 	h, _ := fakeHost(t, 0, 0, map[string]string{"proc/sys/vm/swappiness": "1"})
 	h.NoFile = func() (uint64, error) { return 0, errors.New("no") }
-	rs := Check(h, "") // no data dir: its three checks are skipped
+	rs := Check(h, "") // no data dir: its four checks are skipped
 	m := byName(rs)
-	if len(rs) != len(settings)-3 {
-		t.Fatalf("%d results, want %d", len(rs), len(settings)-3)
+	if len(rs) != len(settings)-4 {
+		t.Fatalf("%d results, want %d", len(rs), len(settings)-4)
 	}
 	if m["vm.swappiness"].Status != StatusOK || m["vm.dirty_bytes"].Status != StatusUnknown || m["LimitNOFILE"].Status != StatusUnknown {
 		t.Fatalf("swappiness %s dirty_bytes %s nofile %s", m["vm.swappiness"].Status, m["vm.dirty_bytes"].Status, m["LimitNOFILE"].Status)
@@ -441,5 +446,30 @@ func TestCheckReadsUnit(t *testing.T) {
 	writeFile(t, h.Unit, "[Service]\nExecStart=/bin/true\n")
 	if r := byName(Check(h, ""))["LimitNOFILE"]; r.Status != StatusUnknown || !strings.Contains(r.Err, "DefaultLimitNOFILE") {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestCheckJournal: an ext4 data directory passes with a journal (its jbd2
+// thread's pid in journal_task) and is off without one ("<none>"); a
+// device that sysfs does not know is unknown, not a pass.
+func TestCheckJournal(t *testing.T) {
+	for _, c := range []struct {
+		task   string // "": no journal_task file
+		want   string
+		status Status
+	}{{"612", "present", StatusOK}, {"<none>", "none", StatusOff}, {"", "?", StatusUnknown}} {
+		h, data := fakeHost(t, 1048576, 0xEF53, nil)
+		files := map[string]string{"proc/self/mountinfo": "30 1 8:1 / " + filepath.Dir(data) + " rw,noatime - ext4 /dev/sda1 rw"}
+		if c.task != "" {
+			files["sys/fs/ext4/sda1/journal_task"] = c.task
+		}
+		for p, v := range files {
+			writeFile(t, filepath.Join(filepath.Dir(h.ProcRoot), p), v)
+		}
+		linkPartition(t, h)
+		r := byName(Check(h, data))["data-dir ext4 journal"]
+		if r.Current != c.want || r.Status != c.status {
+			t.Errorf("journal_task %q: current %q status %s (err %s), want %q %s", c.task, r.Current, r.Status, r.Err, c.want, c.status)
+		}
 	}
 }

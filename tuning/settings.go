@@ -85,6 +85,7 @@ const (
 	kindFSType                // statfs of the data dir
 	kindMountOpts             // the data dir's mount in <proc>/self/mountinfo
 	kindScheduler             // <sys>/dev/block/MAJ:MIN/queue/scheduler
+	kindJournal               // <sys>/fs/ext4/<device>/journal_task of the data dir's ext4
 )
 
 const (
@@ -144,6 +145,10 @@ var settings = []Setting{
 		Recommended: "none or mq-deadline", Evidence: EvidenceUntested,
 		Why: "sequential appends and page-cache reads need no reordering; bfq costs CPU per request",
 		ok:  func(c string) bool { return c == "none" || c == "mq-deadline" || c == "noop" || c == "deadline" }},
+	{Name: "data-dir ext4 journal", Kind: kindJournal, Default: "present (mkfs.ext4)", Recommended: "present",
+		Evidence: EvidenceWorse,
+		Why:      "without: fsck after a crash, and new files skip inodes freed in the last minute (2-3x the CPU to create 1,000 partitions)",
+		ok:       func(c string) bool { return c != "none" }},
 }
 
 // Settings returns a copy of the table.
