@@ -25,8 +25,9 @@ const fsTopdirFlag = 0x00020000
 // deletions of whatever else runs: a test suite's temporary directories,
 // the previous matrix run's removal of its work directory. A 1,000-
 // partition cell creates 2,000 inodes and paid that scan for each: a cell
-// started right after 1,000 partitions were deleted spent 10.5 CPU-s/GB,
-// against 3.8–4.4 in a spread directory (docs/BENCHMARKS.md). retire keeps
+// started right after 1,000 partitions were deleted spent 8.6–10.7
+// CPU-s/GB, against 3.5–4.4 in a spread directory (docs/BENCHMARKS.md,
+// "the cells' data directories spread over block groups"). retire keeps
 // the run's own cells from freeing inodes; this keeps others' deletions
 // out of the cells' groups. It is the same for every broker.
 //
