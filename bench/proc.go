@@ -69,13 +69,15 @@ func procMem(procRoot string, pid int) (rss, hwm float64, err error) {
 	return rss, hwm, sc.Err()
 }
 
-// usageProbe measures a process between start and finish.
-type usageProbe struct {
+// UsageProbe measures a process between StartUsage and Finish (the
+// load generators of bench/peers use it too).
+type UsageProbe struct {
 	pid      int
 	cpuStart float64
 }
 
-func startUsage(pid int) (*usageProbe, error) {
+// StartUsage reads pid's CPU time now; a zero pid gives a nil probe.
+func StartUsage(pid int) (*UsageProbe, error) {
 	if pid == 0 {
 		return nil, nil
 	}
@@ -83,11 +85,11 @@ func startUsage(pid int) (*usageProbe, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &usageProbe{pid: pid, cpuStart: cpu}, nil
+	return &UsageProbe{pid: pid, cpuStart: cpu}, nil
 }
 
-// finish returns the usage for bytes moved; a nil probe returns nil.
-func (u *usageProbe) finish(bytes int64) (*Usage, error) {
+// Finish returns the usage for bytes moved; a nil probe returns nil.
+func (u *UsageProbe) Finish(bytes int64) (*Usage, error) {
 	if u == nil {
 		return nil, nil
 	}

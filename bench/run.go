@@ -107,13 +107,13 @@ func floorBytes(total int64) int64 {
 // measure runs body under the duration with a sampler and the broker
 // probe, then fills res.
 func measure(ctx context.Context, cfg *Config, res *Result, m *meter, body func(context.Context) error) error {
-	probe, err := startUsage(cfg.BrokerPID)
+	probe, err := StartUsage(cfg.BrokerPID)
 	if err != nil {
 		return err
 	}
-	var self *usageProbe
+	var self *UsageProbe
 	if probe != nil {
-		if self, err = startUsage(os.Getpid()); err != nil {
+		if self, err = StartUsage(os.Getpid()); err != nil {
 			return err
 		}
 	}
@@ -128,9 +128,9 @@ func measure(ctx context.Context, cfg *Config, res *Result, m *meter, body func(
 	if res.Floor != nil && res.Floor.MBps > 0 {
 		res.FloorRatio = res.MBps / res.Floor.MBps
 	}
-	res.Broker, err = probe.finish(res.Bytes)
+	res.Broker, err = probe.Finish(res.Bytes)
 	var selfErr error
-	res.Client, selfErr = self.finish(res.Bytes)
+	res.Client, selfErr = self.Finish(res.Bytes)
 	return errors.Join(runErr, err, selfErr)
 }
 

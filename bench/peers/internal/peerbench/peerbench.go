@@ -93,12 +93,7 @@ func (m *Meter) Live(w io.Writer, label string, stop <-chan struct{}) {
 // Probe measures a broker process, and this load generator's own, over
 // a run; a zero pid measures nothing.
 type Probe struct {
-	broker, self usage
-}
-
-type usage struct {
-	pid      int
-	cpuStart float64
+	broker, self *bench.UsageProbe
 }
 
 // StartProbe reads pid's CPU time, and this process's, now.
@@ -106,15 +101,15 @@ func StartProbe(pid int) (*Probe, error) {
 	if pid == 0 {
 		return nil, nil
 	}
-	p := &Probe{broker: usage{pid: pid}, self: usage{pid: os.Getpid()}}
-	for _, u := range []*usage{&p.broker, &p.self} {
-		cpu, err := bench.ProcCPU(u.pid)
-		if err != nil {
-			return nil, err
-		}
-		u.cpuStart = cpu
+	broker, err := bench.StartUsage(pid)
+	if err != nil {
+		return nil, err
 	}
-	return p, nil
+	self, err := bench.StartUsage(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	return &Probe{broker: broker, self: self}, nil
 }
 
 // Finish sets res.Broker and res.Client to the usage of the broker and of
@@ -124,27 +119,11 @@ func (p *Probe) Finish(res *bench.Result, bytes int64) error {
 		return nil
 	}
 	var err error
-	if res.Broker, err = p.broker.finish(bytes); err != nil {
+	if res.Broker, err = p.broker.Finish(bytes); err != nil {
 		return err
 	}
-	res.Client, err = p.self.finish(bytes)
+	res.Client, err = p.self.Finish(bytes)
 	return err
-}
-
-func (u usage) finish(bytes int64) (*bench.Usage, error) {
-	cpu, err := bench.ProcCPU(u.pid)
-	if err != nil {
-		return nil, err
-	}
-	rss, hwm, err := bench.ProcMem(u.pid)
-	if err != nil {
-		return nil, err
-	}
-	out := &bench.Usage{PID: u.pid, CPUSec: cpu - u.cpuStart, RSSMB: rss, HWMMB: hwm}
-	if bytes > 0 {
-		out.CPUSecPerGB = out.CPUSec / (float64(bytes) / (1 << 30))
-	}
-	return out, nil
 }
 
 // Print writes res's last line and, with asJSON, the result as JSON (as
