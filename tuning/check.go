@@ -304,12 +304,7 @@ func (h Host) journal(m *mount) (string, error) {
 	if m.fsType != "ext4" && m.fsType != "ext3" && m.fsType != "ext2" {
 		return "not ext4 (" + m.fsType + ")", nil
 	}
-	dev := filepath.Join(h.SysRoot, "dev/block", m.majMin)
-	real, err := filepath.EvalSymlinks(dev)
-	if err != nil {
-		return "", fmt.Errorf("tuning: block device %s of %s: %w", m.majMin, m.point, err)
-	}
-	v, err := readTrim(filepath.Join(h.SysRoot, "fs/ext4", filepath.Base(real), "journal_task"))
+	v, err := readTrim(filepath.Join(h.SysRoot, "fs/ext4", filepath.Base(h.blockDev(m)), "journal_task"))
 	if err != nil {
 		return "", err
 	}
@@ -319,14 +314,22 @@ func (h Host) journal(m *mount) (string, error) {
 	return "present", nil
 }
 
+// blockDev is the sysfs directory of the mount's block device, its
+// /sys/dev/block/MAJ:MIN link resolved (…/block/sda/sda1), or the link
+// itself when it cannot be.
+func (h Host) blockDev(m *mount) string {
+	dev := filepath.Join(h.SysRoot, "dev/block", m.majMin)
+	if real, err := filepath.EvalSymlinks(dev); err == nil {
+		return real
+	}
+	return dev
+}
+
 func (h Host) scheduler(m *mount) (string, error) {
 	if strings.HasPrefix(m.majMin, "0:") {
 		return "", fmt.Errorf("tuning: %s on %s has no block device", m.fsType, m.point)
 	}
-	dev := filepath.Join(h.SysRoot, "dev/block", m.majMin)
-	if real, err := filepath.EvalSymlinks(dev); err == nil {
-		dev = real // …/block/sda/sda1: the queue is in the parent
-	}
+	dev := h.blockDev(m) // …/block/sda/sda1: the queue is in the parent
 	for _, d := range []string{dev, filepath.Dir(dev)} {
 		if v, err := readTrim(filepath.Join(d, "queue/scheduler")); err == nil {
 			return selected(v), nil
