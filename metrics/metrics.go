@@ -83,7 +83,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -121,15 +120,12 @@ type Sources struct {
 
 // Metrics is one registry with sluiced's collectors.
 type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	errors   *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	bytesIn  *prometheus.CounterVec
-	bytesOut *prometheus.CounterVec
+	reg    *prometheus.Registry
+	req    *requestMetrics // sharded (shard.go)
+	errors *prometheus.CounterVec
 
-	roundBytes   prometheus.Histogram
-	roundBatches prometheus.Histogram
+	roundBytes   histCollector // sharded by partition
+	roundBatches histCollector
 	fsyncs       prometheus.Histogram
 	applyLag     *prometheus.HistogramVec // metadata apply lag, by stage
 
@@ -142,20 +138,11 @@ type Metrics struct {
 // New registers every collector on a new registry.
 func New() *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
-	api := []string{"api"}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_requests_total",
-		Help: "Kafka requests handled, by API key."}, api)
+	m.req = newRequestMetrics()
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_request_errors_total",
-		Help: "Kafka requests whose handling failed and closed the connection, by API key."}, api)
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sluice_request_duration_seconds",
-		Help:    "Time to handle a Kafka request (sending the response excluded; a long-poll Fetch includes its wait), by API key.",
-		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, api)
-	m.bytesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_request_bytes_total",
-		Help: "Request bytes received, by API key."}, api)
-	m.bytesOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_response_bytes_total",
-		Help: "Response body bytes queued for sending (file regions included), by API key."}, api)
+		Help: "Kafka requests whose handling failed and closed the connection, by API key."}, []string{"api"})
 	m.newWriterHistograms()
-	m.reg.MustRegister(m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut,
+	m.reg.MustRegister(m.req, m.errors,
 		m.roundBytes, m.roundBatches, m.fsyncs, m.applyLag,
 		netCollector{m}, sendfileCollector{}, logCollector{m}, infoCollector{m},
 		trafficCollector{m}, lagCollector{m}, sessionCollector{m}, cleanerCollector{m}, offlineCollector{m}, txnCollector{m}, replCollector{m})
@@ -166,12 +153,12 @@ func New() *Metrics {
 
 // newWriterHistograms creates the histograms fed by Observer.
 func (m *Metrics) newWriterHistograms() {
-	m.roundBytes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_append_round_bytes",
-		Help:    "Bytes written by one pwritev of a partition's writer (every append queued meanwhile).",
-		Buckets: prometheus.ExponentialBuckets(4<<10, 2, 15)})
-	m.roundBatches = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_append_round_batches",
-		Help:    "Record batches written by one pwritev of a partition's writer.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 12)})
+	m.roundBytes = newHistCollector("sluice_append_round_bytes",
+		"Bytes written by one pwritev of a partition's writer (every append queued meanwhile).",
+		prometheus.ExponentialBuckets(4<<10, 2, 15))
+	m.roundBatches = newHistCollector("sluice_append_round_batches",
+		"Record batches written by one pwritev of a partition's writer.",
+		prometheus.ExponentialBuckets(1, 2, 12))
 	m.fsyncs = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_fsync_duration_seconds",
 		Help:    "Time of one fsync of a segment (appends under --fsync always, interval and shutdown flushes, rolled segments).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
@@ -207,9 +194,9 @@ func (m *Metrics) Observer() partition.Observer { return observer{m} }
 
 type observer struct{ m *Metrics }
 
-func (o observer) Appended(_ string, _ int32, batches int, bytes int64) {
-	o.m.roundBytes.Observe(float64(bytes))
-	o.m.roundBatches.Observe(float64(batches))
+func (o observer) Appended(_ string, partition int32, batches int, bytes int64) {
+	o.m.roundBytes.h.observe(uint64(partition), uint64(max(bytes, 0)))
+	o.m.roundBatches.h.observe(uint64(partition), uint64(max(batches, 0)))
 }
 
 func (o observer) Fsynced(_ string, _ int32, d time.Duration) { o.m.fsyncs.Observe(d.Seconds()) }
@@ -269,12 +256,11 @@ func (m *Metrics) Instrument(h netio.Handler) netio.Handler {
 }
 
 type instrumented struct {
-	m    *Metrics
-	h    netio.Handler
-	q    netio.QuickChecker              // h's, or nil
-	r    netio.FrameRecycler             // h's, or nil
-	s    netio.FrameScanner              // h's, or nil
-	apis [128]atomic.Pointer[apiMetrics] // by API key, made on first use
+	m *Metrics
+	h netio.Handler
+	q netio.QuickChecker  // h's, or nil
+	r netio.FrameRecycler // h's, or nil
+	s netio.FrameScanner  // h's, or nil
 }
 
 // Quick forwards to the wrapped Handler (netio.QuickChecker); false when
@@ -300,6 +286,10 @@ func (i *instrumented) ScanFrame(head []byte, size int) netio.FrameScan {
 
 func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) (*netio.Response, error) {
 	a := i.forAPI(frame)
+	var shard uint64
+	if c != nil {
+		shard = c.ID()
+	}
 	in := len(frame)
 	start := time.Now()
 	resp, err := i.h.Handle(ctx, c, frame)
@@ -308,62 +298,29 @@ func (i *instrumented) Handle(ctx context.Context, c *netio.Conn, frame []byte) 
 		// latency covers the fsync or the replicas as before.
 		return netio.Pending(func() (*netio.Response, error) {
 			out, err := resp.Wait()
-			i.observe(a, in, start, out, err)
+			i.observe(a, shard, in, start, out, err)
 			return out, err
 		}), nil
 	}
-	i.observe(a, in, start, resp, err)
+	i.observe(a, shard, in, start, resp, err)
 	return resp, err
 }
 
-// apiMetrics are one API key's children of the request metrics, looked
-// up once (WithLabelValues hashes the label on every call: ~4% of the
-// broker's CPU at 100 connections of small produces). Counters a request
-// may not touch (response bytes, errors) are still looked up when used,
-// so that a series appears only once it counts something, as before.
-type apiMetrics struct {
-	api      string
-	latency  prometheus.Observer
-	requests prometheus.Counter
-	bytesIn  prometheus.Counter
-	bytesOut atomic.Pointer[prometheus.Counter]
-}
-
-// forAPI returns the metrics of frame's API key, cached for keys below
-// len(i.apis).
+// forAPI returns the metrics of frame's API key.
 func (i *instrumented) forAPI(frame []byte) *apiMetrics {
 	if len(frame) < 2 {
-		return i.newAPI("Unknown")
+		return i.m.req.forName("Unknown")
 	}
-	key := int16(frame[0])<<8 | int16(frame[1])
-	if key < 0 || int(key) >= len(i.apis) {
-		return i.newAPI(kmsg.NameForKey(key))
-	}
-	if a := i.apis[key].Load(); a != nil {
-		return a
-	}
-	i.apis[key].CompareAndSwap(nil, i.newAPI(kmsg.NameForKey(key)))
-	return i.apis[key].Load()
+	return i.m.req.forKey(int16(frame[0])<<8|int16(frame[1]), kmsg.NameForKey)
 }
 
-func (i *instrumented) newAPI(api string) *apiMetrics {
-	return &apiMetrics{api: api, latency: i.m.latency.WithLabelValues(api),
-		requests: i.m.requests.WithLabelValues(api), bytesIn: i.m.bytesIn.WithLabelValues(api)}
-}
-
-// observe counts one served request.
-func (i *instrumented) observe(a *apiMetrics, in int, start time.Time, resp *netio.Response, err error) {
-	a.latency.Observe(time.Since(start).Seconds())
-	a.requests.Inc()
-	a.bytesIn.Add(float64(in))
+// observe counts one served request in its connection's shard.
+func (i *instrumented) observe(a *apiMetrics, shard uint64, in int, start time.Time, resp *netio.Response, err error) {
+	s := a.h.observe(shard, uint64(max(time.Since(start), 0)))
+	s.in.Add(uint64(in))
 	if resp != nil {
-		out := a.bytesOut.Load()
-		if out == nil {
-			c := i.m.bytesOut.WithLabelValues(a.api)
-			a.bytesOut.CompareAndSwap(nil, &c)
-			out = a.bytesOut.Load()
-		}
-		(*out).Add(float64(resp.Len()))
+		s.out.Add(uint64(resp.Len()))
+		s.outs.Add(1)
 	}
 	if err != nil {
 		i.m.errors.WithLabelValues(a.api).Inc()
@@ -706,17 +663,9 @@ func Version() string { return buildinfo.Read().Version }
 // RequestsTotal is the number of Kafka requests handled so far, every API
 // key summed (the console samples it for its request-rate chart).
 func (m *Metrics) RequestsTotal() float64 {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		m.requests.Collect(ch)
-		close(ch)
-	}()
-	var total float64
-	for pm := range ch {
-		var d dto.Metric
-		if err := pm.Write(&d); err == nil && d.Counter != nil {
-			total += d.Counter.GetValue()
-		}
+	var total uint64
+	for _, a := range m.req.all() {
+		total += a.h.snapshot().count
 	}
-	return total
+	return float64(total)
 }
