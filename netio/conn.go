@@ -57,6 +57,13 @@ type conn struct {
 	asmN    int
 	asmScan FrameScan // asm's, or nil
 
+	// taken are the frames frameLoop took and has not handed on yet, and
+	// takenBytes their bytes (owned by whoever runs frameLoop: the event
+	// loop, or a muted connection's read goroutine): delivered together,
+	// with one lock, one charge and one wake-up (handOn).
+	taken      [][]byte
+	takenBytes int64
+
 	w writerState // owned by the goroutine that set mu.writing (writer.go)
 
 	mu struct {
@@ -559,6 +566,7 @@ type takeAll [][]byte
 
 func (t *takeAll) admit() bool                { return true }
 func (t *takeAll) deliver(fr []byte)          { *t = append(*t, fr) }
+func (t *takeAll) handOn()                    {}
 func (t *takeAll) recycles(head []byte) bool  { return false }
 func (t *takeAll) scan([]byte, int) FrameScan { return nil }
 
@@ -585,7 +593,7 @@ func (c *conn) admit() bool {
 	if c.mu.stopped || c.mu.draining {
 		return false
 	}
-	if c.mu.charged >= c.srv.cfg.ConnBudgetBytes {
+	if c.mu.charged+c.takenBytes >= c.srv.cfg.ConnBudgetBytes {
 		c.mu.paused = true
 		return false
 	}
@@ -743,37 +751,63 @@ func (c *conn) waitBudget() bool {
 	}
 }
 
-// deliver queues a frame for the request goroutine (frameSink). The frame
-// deadline restarts: it bounds each frame, not a stream of them.
-func (c *conn) deliver(frame []byte) { c.deliverScanned(frame, nil) }
+// deliver takes a frame from frameLoop (frameSink); handOn queues it for
+// the request goroutine with the others of the same loop.
+func (c *conn) deliver(frame []byte) {
+	c.taken = append(c.taken, frame)
+	c.takenBytes += int64(len(frame))
+}
 
-// deliverScanned is deliver of a frame and the FrameScan that saw it
-// arrive (nil: none).
+// handOn queues the frames deliver took (frameSink), in order.
+func (c *conn) handOn() {
+	if len(c.taken) == 0 {
+		return
+	}
+	c.queueFrames(c.taken, nil)
+	clear(c.taken)
+	c.taken, c.takenBytes = c.taken[:0], 0
+}
+
+// deliverScanned queues a frame read in pieces and the FrameScan that
+// saw it arrive (nil: none) for the request goroutine.
 func (c *conn) deliverScanned(frame []byte, scan FrameScan) {
-	c.srv.stats.requests.Add(1)
+	c.queueFrames([][]byte{frame}, scan)
+}
+
+// queueFrames queues frames for the request goroutine, scan (nil: none)
+// being the last one's. The frame deadline restarts: it bounds each
+// frame, not a stream of them.
+func (c *conn) queueFrames(frames [][]byte, scan FrameScan) {
+	c.srv.stats.requests.Add(uint64(len(frames)))
 	c.partialSince.Store(0)
 	c.lastActive.Store(nowNano())
 	c.mu.Lock()
-	if c.mu.reqDone { // nobody will serve it
+	if c.mu.reqDone { // nobody will serve them
 		c.mu.Unlock()
-		RecycleFrame(frame)
+		for _, frame := range frames {
+			RecycleFrame(frame)
+		}
 		return
 	}
 	if len(c.mu.frames) == 0 {
 		c.mu.frames = c.mu.frameBuf[:0]
 	}
 	before := cap(c.mu.frames)
-	c.mu.frames = append(c.mu.frames, frame)
+	c.mu.frames = append(c.mu.frames, frames...)
 	if cap(c.mu.frames) != before { // a new array: frames is its head
 		c.mu.frameBuf = c.mu.frames[:0]
 	}
-	if scan != nil && len(frame) > 0 {
+	var n int64
+	for _, frame := range frames {
+		n += int64(len(frame))
+	}
+	if last := frames[len(frames)-1]; scan != nil && len(last) > 0 {
 		if c.mu.scans == nil {
 			c.mu.scans = make(map[*byte]FrameScan)
 		}
-		c.mu.scans[&frame[0]] = scan
+		c.mu.scans[&last[0]] = scan
 	}
-	c.chargeLocked(int64(len(frame)))
+	c.chargeLocked(n)
 	c.mu.Unlock()
 	kick(c.reqKick)
 }

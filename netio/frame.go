@@ -60,12 +60,15 @@ type inbound interface {
 
 // frameSink receives frames from frameLoop: admit says whether one more
 // may be dispatched now (the connection's budget), deliver takes it,
-// recycles says whether a frame starting with head (FrameHeadLen bytes)
-// will be recycled (FrameRecycler), so may be mapped; scan gives the
-// FrameScan of a frame read in pieces (FrameScanner), or nil.
+// handOn hands on what deliver took (frameLoop calls it before it
+// returns, so a sink may gather the frames of one loop), recycles says
+// whether a frame starting with head (FrameHeadLen bytes) will be
+// recycled (FrameRecycler), so may be mapped; scan gives the FrameScan
+// of a frame read in pieces (FrameScanner), or nil.
 type frameSink interface {
 	admit() bool
 	deliver(frame []byte)
+	handOn()
 	recycles(head []byte) bool
 	scan(head []byte, size int) FrameScan
 }
@@ -84,6 +87,7 @@ const (
 // slice (gnet reuses its buffer), while the sink admits them. A bad size
 // prefix is an error (the connection is closed, nothing allocated).
 func frameLoop(in inbound, max int32, sink frameSink) (frameState, error) {
+	defer sink.handOn()
 	for {
 		n := in.InboundBuffered()
 		if n == 0 {

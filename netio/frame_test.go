@@ -42,6 +42,7 @@ type budgetSink struct {
 
 func (b *budgetSink) admit() bool                { return len(b.frames) < b.room }
 func (b *budgetSink) deliver(frame []byte)       { b.frames = append(b.frames, frame) }
+func (b *budgetSink) handOn()                    {}
 func (b *budgetSink) recycles(head []byte) bool  { return false }
 func (b *budgetSink) scan([]byte, int) FrameScan { return nil }
 
