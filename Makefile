@@ -22,8 +22,8 @@ LDFLAGS   ?= -X github.com/sluice/sluice/buildinfo.version=$(VERSION) \
 TESTFLAGS ?= -race -count=1 -timeout 15m
 PKGS      ?= ./...
 # bench/peers is a module of its own (it pulls in Kafka's peers): its
-# harness tests run too; PEER_PKGS= leaves them out.
-PEER_PKGS ?= ./cmd/compare ./internal/...
+# harness and load generator tests run too; PEER_PKGS= leaves them out.
+PEER_PKGS ?= ./cmd/compare ./cmd/kgobench ./internal/...
 # make install: PREFIX/DESTDIR-aware, as usual (DESTDIR stages into a
 # directory and then skips creating the user and chowning).
 PREFIX    ?= /usr/local

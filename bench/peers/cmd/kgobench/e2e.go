@@ -46,11 +46,13 @@ func e2e(ctx context.Context, cfg *config) (*bench.Result, error) {
 	defer cancelCons()
 	target := new(atomic.Int64) // records to read, once known
 	target.Store(-1)
+	known := make(chan struct{}) // closed once target is set
 	consErr := make(chan error, 1)
-	go func() { consErr <- e2eConsume(consCtx, cons, cm, target) }()
+	go func() { consErr <- e2eConsume(consCtx, cons, cm, target, known) }()
 
 	sent, prodErr := e2eProduce(ctx, cfg, prod, start, pm, &producedAll)
 	target.Store(sent)
+	close(known)
 	end := time.Now()
 	timer := time.AfterFunc(e2eCatchUp, cancelCons)
 	defer timer.Stop()
@@ -122,10 +124,21 @@ func e2eProduce(ctx context.Context, cfg *config, cl *kgo.Client, start time.Tim
 	return max(0, total-warm), err
 }
 
-// e2eConsume reads until target (once set) counted records arrived
-// (their value starts with a non-zero send time), recording each one's
-// latency from its send time.
-func e2eConsume(ctx context.Context, cl *kgo.Client, m *peerbench.Meter, target *atomic.Int64) error {
+// e2eConsume reads until target (set before known is closed) counted
+// records arrived (their value starts with a non-zero send time),
+// recording each one's latency from its send time. A poll that waits
+// when known closes returns then: a consumer that already has every
+// record would otherwise wait out e2eCatchUp for records that never come.
+func e2eConsume(ctx context.Context, cl *kgo.Client, m *peerbench.Meter, target *atomic.Int64, known <-chan struct{}) error {
+	untilKnown, wake := context.WithCancel(ctx)
+	defer wake()
+	go func() {
+		select {
+		case <-known:
+			wake()
+		case <-untilKnown.Done():
+		}
+	}()
 	for {
 		if t := target.Load(); t >= 0 && m.Records() >= t {
 			return nil
@@ -133,7 +146,11 @@ func e2eConsume(ctx context.Context, cl *kgo.Client, m *peerbench.Meter, target 
 		if ctx.Err() != nil {
 			return fmt.Errorf("consumer stopped after %d records: %w", m.Records(), ctx.Err())
 		}
-		fetches := cl.PollFetches(ctx)
+		poll := untilKnown
+		if poll.Err() != nil { // the target is known: wait for records only
+			poll = ctx
+		}
+		fetches := cl.PollFetches(poll)
 		var err error
 		fetches.EachError(func(t string, p int32, e error) {
 			if !errors.Is(e, context.Canceled) {
