@@ -116,11 +116,17 @@ func validatePre(b []byte, pre Prechecks) (Header, error) {
 	if err != nil {
 		return h, err
 	}
+	return h, validateParsed(b, h, pre)
+}
+
+// validateParsed is validatePre for a batch whose header h was parsed
+// from b already (split: the header is read once per batch, not twice).
+func validateParsed(b []byte, h Header, pre Prechecks) error {
 	switch size := h.Size(); {
 	case int64(len(b)) < size:
-		return h, errShortBatch
+		return errShortBatch
 	case int64(len(b)) > size:
-		return h, errLongBatch
+		return errLongBatch
 	}
 	var r StreamResult
 	ok := false
@@ -131,22 +137,22 @@ func validatePre(b []byte, pre Prechecks) (Header, error) {
 		// Computed here when nothing was found, and again when what was
 		// found does not match: a result only ever accepts.
 		if crc32.Checksum(b[offAttributes:], castagnoli) != h.CRC {
-			return h, errBadCRC
+			return errBadCRC
 		}
 		ok = false
 	}
 	if err := checkHeaderFields(h); err != nil {
-		return h, err
+		return err
 	}
 	if h.Compression() != 0 {
-		return h, nil // the produce path never decompresses
+		return nil // the produce path never decompresses
 	}
 	if ok && r.RecordsValid || recordsValid(b[HeaderSize:], h.NumRecords) {
-		return h, nil
+		return nil
 	}
 	// The slow walk names what is wrong (it accepts exactly what the fast
 	// pass accepts: FuzzRecordsValid).
-	return h, walkRecords(b[HeaderSize:], h.NumRecords, nil)
+	return walkRecords(b[HeaderSize:], h.NumRecords, nil)
 }
 
 // checkHeaderFields checks what the header says about itself.
@@ -183,7 +189,7 @@ func split(records []byte, pre Prechecks, fn func(batch []byte, h Header) error)
 			return fmt.Errorf("batch at byte %d of the record set: %w", pos, errShortBatch)
 		}
 		batch := rest[:h.Size():h.Size()]
-		if _, err := validatePre(batch, pre); err != nil {
+		if err := validateParsed(batch, h, pre); err != nil {
 			return fmt.Errorf("batch at byte %d of the record set: %w", pos, err)
 		}
 		if err := fn(batch, h); err != nil {
