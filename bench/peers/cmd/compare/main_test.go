@@ -148,6 +148,7 @@ func TestReportMatrixTargets(t *testing.T) {
 			"16x100":      {"sluiced": prod(150, s16x100, 40), "kfake": prod(140, k16x100, 20), "kafka": prod(100, kafka16x100, 600)},
 			"conns-100":   {"sluiced": prod(20, 30, 30), "kfake": {err: errString("boom")}},
 			"1000x1k":     {"sluiced": client(prod(150, 3, 70), 4), "kfake": client(prod(120, 5, 50), 4)},
+			"16x1k":       {"sluiced": client(prod(250, 1, 50), 3)},
 		}, fio: map[string]float64{}}
 	}
 	// 16x100 ratios 0.60, 0.80, 0.75: met in one round of three. In the
@@ -176,6 +177,8 @@ func TestReportMatrixTargets(t *testing.T) {
 		"- conns-100: 100.0 µs/request: `tcpfloor --conns 100`",
 		// 150 ÷ 120; with round 1's floor, (4 + 5) ÷ (4 + 1.4) = 1.67.
 		"| 1,000 × 1 KiB MB/s ≥ 1.5× kfake's | 1.25× (a broker at the floor: 1.67×); 1.25×; 1.25× | 1.25× | 0 of 3 | **missed** |",
+		// 150 ÷ 250; the bound: (3 + 1) ÷ (4 + 1.4) = 0.74, short of 0.8.
+		"| 1,000 × 1 KiB MB/s ≥ 0.8× sluiced's 16 × 1 KiB | 0.60× (a broker at the floor: 0.74×); 0.60×; 0.60× | 0.60× | 0 of 3 | **missed** |",
 		"| 1,000 partitions × 1 KiB, one franz-go producer | 150.0 MB/s, 3.00 CPU-s/GB, RSS 70 MB, CPU 2.1× floor; client 4.00 CPU-s/GB |",
 		"| ahead of Apache Kafka on every row (MB/s ≥, CPU-s/GB ≤; create: faster) | 2 of 2 rows; 2 of 2 rows; 1 of 2 rows (behind: 16x100) | - | 2 of 3 | met |",
 		"conns-100 kfake failed: boom",
