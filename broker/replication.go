@@ -315,7 +315,7 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 // watchAppends has a replicated log's appends move its high watermark
 // (appended), and clears the hook of a log that is not: its high
 // watermark is its end (partition.Log), so the hook would take three
-// locks per append round to move nothing (1.8% of the broker's samples
+// locks per append round to move nothing (about 2% of the broker's samples
 // at 1,000 partitions x 1 KiB, docs/BENCHMARKS.md). Called whenever the
 // leadership or the replica count may have changed (becomeLeader).
 func (rm *replicaManager) watchAppends(st *leaderState) {
