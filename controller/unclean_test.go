@@ -294,9 +294,12 @@ func TestUncleanElectionPeriodic(t *testing.T) {
 	ctl = open()
 	t.Cleanup(func() { ctl.Close() })
 	eventually(t, 10*time.Second, func() string {
-		// The log is replayed once the new leader commits.
-		if tp, ok := ctl.Image().Topic("t"); !ok || tp.Partitions[0].Leader == metadata.NoLeader {
-			return "still no leader"
+		// The log is replayed once the new leader commits, and the image
+		// passes through every state it held: until the replay reaches
+		// the fence, "t" has its first leader again (epoch 0). Only an
+		// epoch past the fenced one is the unclean election's.
+		if tp, ok := ctl.Image().Topic("t"); !ok || tp.Partitions[0].LeaderEpoch <= down.LeaderEpoch {
+			return "no election past the fence yet"
 		}
 		return ""
 	})
