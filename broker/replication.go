@@ -292,6 +292,7 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		rm.mu.Lock()
 		rm.leaders[l] = st
 		rm.mu.Unlock()
+		rm.watchAppends(st)
 		rm.b.log.Info("leading partition", "topic", ti.Name, "partition", p.Partition, "leader_epoch", p.LeaderEpoch,
 			"isr", p.ISR, "log_end_offset", leo)
 	}
@@ -307,8 +308,8 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 		if err := l.SetReplicated(on); err != nil {
 			rm.b.log.Error("cannot switch a log's replicated mode", "topic", ti.Name, "partition", p.Partition, "err", err)
 		}
+		rm.watchAppends(st)
 	}
-	rm.watchAppends(st)
 	rm.advanceHW(st)
 }
 
@@ -316,8 +317,9 @@ func (rm *replicaManager) becomeLeader(l *partition.Log, ti *metadata.TopicImage
 // (appended), and clears the hook of a log that is not: its high
 // watermark is its end (partition.Log), so the hook would take three
 // locks per append round to move nothing (about 2% of the broker's samples
-// at 1,000 partitions x 1 KiB, docs/BENCHMARKS.md). Called whenever the
-// leadership or the replica count may have changed (becomeLeader).
+// at 1,000 partitions x 1 KiB, docs/BENCHMARKS.md). Called where the
+// log's replicated mode is set: a leadership's start and a change of its
+// replica count (becomeLeader), not on every metadata pass.
 func (rm *replicaManager) watchAppends(st *leaderState) {
 	if st.log.Replicated() {
 		st.log.OnAppend(func() { rm.appended(st) })

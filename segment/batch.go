@@ -107,20 +107,18 @@ func parseHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
-func validate(b []byte) (Header, error) { return validatePre(b, nil) }
-
-// validatePre is validate using what pre found for b, if anything (see
-// stream.go): a CRC computed as b arrived, a records walk that passed.
-func validatePre(b []byte, pre Prechecks) (Header, error) {
+func validate(b []byte) (Header, error) {
 	h, err := parseHeader(b)
 	if err != nil {
 		return h, err
 	}
-	return h, validateParsed(b, h, pre)
+	return h, validateParsed(b, h, nil)
 }
 
-// validateParsed is validatePre for a batch whose header h was parsed
-// from b already (split: the header is read once per batch, not twice).
+// validateParsed is validate for a batch whose header h was parsed from
+// b already (split: the header is read once per batch, not twice), using
+// what pre found for b, if anything (see stream.go): a CRC computed as b
+// arrived, a records walk that passed.
 func validateParsed(b []byte, h Header, pre Prechecks) error {
 	switch size := h.Size(); {
 	case int64(len(b)) < size:
