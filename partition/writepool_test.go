@@ -188,3 +188,115 @@ func fmtOrder(s []string) string {
 	}
 	return out
 }
+
+// TestWritePoolWorkerLingers: a worker with nothing listed waits for the
+// next log (idle, still running) and writes it without a new worker
+// being started; it returns once nothing was listed for the pool's
+// linger.
+func TestWritePoolWorkerLingers(t *testing.T) {
+	a, _ := newTestLog(t, testConfig(), nil)
+	pool := NewWritePool(2)
+	pool.linger.Store(int64(time.Hour))
+	state := func() (int, int) {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return pool.mu.running, pool.mu.idle
+	}
+	waitIdle := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if r, i := state(); r == 1 && i == 1 {
+				return
+			}
+			if time.Now().After(deadline) {
+				r, i := state()
+				t.Fatalf("%d running, %d idle; want the one worker waiting", r, i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := range 3 {
+		if _, err := a.SubmitTo(pool, nil, batch(1, 30, int64(i)), -1, nil).Wait(); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		waitIdle()
+	}
+	pool.mu.Lock()
+	started := pool.mu.started
+	pool.mu.Unlock()
+	if started != 1 {
+		t.Fatalf("%d workers started for 3 appends one after another, want 1 (the waiting one reused)", started)
+	}
+	pool.linger.Store(int64(time.Millisecond))
+	// The waiting worker's timer still runs for an hour: wake it with a
+	// log; its next wait is a millisecond.
+	if _, err := a.SubmitTo(pool, nil, batch(1, 30, 9), -1, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if r, i := state(); r == 0 && i == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r, i := state()
+			t.Fatalf("%d running, %d idle after the linger; want none", r, i)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if a.LogEndOffset() != 4 {
+		t.Fatalf("LEO %d, want 4", a.LogEndOffset())
+	}
+}
+
+// TestWritePoolLingerRaces: with a linger of a microsecond, workers time
+// out while logs are being listed (the claimed-worker hand-off): every
+// append of 8 submitters over 32 logs is written, dense per log, and the
+// pool ends with no worker.
+func TestWritePoolLingerRaces(t *testing.T) {
+	const logs, submitters, each = 32, 8, 200
+	pool := NewWritePool(2)
+	pool.linger.Store(int64(time.Microsecond))
+	ls := make([]*Log, logs)
+	for i := range ls {
+		ls[i], _ = newTestLog(t, testConfig(), nil)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, submitters)
+	for s := range submitters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				l := ls[(s*each+i)%logs]
+				if _, err := l.SubmitTo(pool, nil, batch(1, 10, int64(i)), -1, nil).Wait(); err != nil {
+					errs <- err
+					return
+				}
+				if i%16 == 0 {
+					time.Sleep(50 * time.Microsecond) // let workers time out
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, l := range ls {
+		total += l.LogEndOffset()
+	}
+	if total != submitters*each {
+		t.Fatalf("%d records written, want %d", total, submitters*each)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for running(pool) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still running with nothing listed", running(pool))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
