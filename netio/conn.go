@@ -35,6 +35,7 @@ type conn struct {
 	cancel context.CancelFunc
 
 	reqKick   chan struct{} // one slot: a frame was queued or response bytes drained
+	compKick  chan struct{} // one slot: settle claimed the idle completer
 	writeKick chan struct{} // one slot: a response was queued
 	readKick  chan struct{} // one slot: a muted connection's budget has room, or close requested
 	done      chan struct{} // closed by onClose
@@ -99,10 +100,12 @@ type conn struct {
 		// flights: requests handled whose responses are not queued yet,
 		// in request order, while any of them is Pending (pipeline.go);
 		// waits counts the Pending ones whose wait has not returned;
-		// completing: the completer goroutine runs.
+		// completing: the completer goroutine runs; compIdle: it waits
+		// for a flight (completerLinger) and settle has not claimed it.
 		flights    []flight
 		waits      int
 		completing bool
+		compIdle   bool
 		failed     bool // a Handler error or panic was queued: serve no more
 	}
 }
@@ -142,6 +145,7 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	c := &conn{
 		srv: s, ip: e.ip, tcp: tcp, raw: raw,
 		reqKick:   make(chan struct{}, 1),
+		compKick:  make(chan struct{}, 1),
 		writeKick: make(chan struct{}, 1),
 		readKick:  make(chan struct{}, 1),
 		done:      make(chan struct{}),

@@ -144,8 +144,11 @@
 //     waits still run and their responses are released). When the
 //     connection closes, pending waits still run to their end (a produce
 //     is written anyway); their responses are released.
-//   - The completer goroutine starts when the first flight is queued and
-//     exits when flights is empty; an idle connection has none.
+//   - The completer goroutine starts when the first flight is queued;
+//     when flights is empty it waits completerLinger (5 ms) for the next
+//     and exits if none comes or the connection closes: a producer that
+//     pipelines keeps one completer (a fresh one per request grew its
+//     stack each time), an idle connection has none.
 //
 // # Writing responses
 //

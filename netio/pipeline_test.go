@@ -1,8 +1,10 @@
 package netio
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 // pendWant is the answer to opPend id: id, "P", the first 10 bytes.
@@ -142,4 +144,58 @@ func TestShutdownFinishesPending(t *testing.T) {
 	if a, r := h.acquired.Load(), h.released.Load(); a != r || a != 2 {
 		t.Fatalf("regions acquired %d, released %d", a, r)
 	}
+}
+
+// One completer serves the pending responses of a connection that sends
+// them one after another: it waits for the next (completerLinger, here an
+// hour) instead of exiting after each; it exits when the connection
+// closes, so Shutdown does not wait out its linger.
+func TestCompleterWaitsForNextPending(t *testing.T) {
+	old := completerLinger.Load()
+	completerLinger.Store(int64(time.Hour))
+	defer completerLinger.Store(old)
+	h := newTestHandler(t, 1<<10)
+	s, err := Listen(testConfig(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	for id := uint32(1); id <= 5; id++ {
+		c.send(req(opPend, id))
+		h.release(id)
+		if got := string(c.recv()); got != pendWant(h, id) {
+			t.Fatalf("response %d: %q", id, got)
+		}
+		// The completer has queued it and is about to wait (or waits).
+		eventually(t, "the completer idle", func() bool {
+			c := onlyConn(s)
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.mu.compIdle
+		})
+	}
+	if n := s.stats.completers.Load(); n != 1 {
+		t.Fatalf("%d completers started for 5 pending responses one after another, want 1", n)
+	}
+	c.nc.Close()
+	eventually(t, "the connection closed", func() bool { return s.Stats().ConnsOpen == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v (a completer waiting out its linger?)", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Shutdown took %v", d)
+	}
+}
+
+// onlyConn is s's one open connection.
+func onlyConn(s *Server) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.mu.conns {
+		return c
+	}
+	return nil
 }

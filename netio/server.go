@@ -96,6 +96,7 @@ type counters struct {
 	tlsHandshakes, tlsFailures, tlsTimeouts, tlsCopied     atomic.Uint64
 	replicaSendfile, replicaCopied                         atomic.Uint64
 	inlineBatches, writerBatches                           atomic.Uint64
+	completers                                             atomic.Uint64 // completer goroutines started (tests)
 	refused                                                [refusedRate + 1]atomic.Uint64
 }
 
