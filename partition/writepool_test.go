@@ -202,16 +202,16 @@ func TestWritePoolWorkerLingers(t *testing.T) {
 		defer pool.mu.Unlock()
 		return pool.mu.running, pool.mu.idle
 	}
-	waitIdle := func() {
+	waitState := func(running, idle int, what string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			if r, i := state(); r == 1 && i == 1 {
+			r, i := state()
+			if r == running && i == idle {
 				return
 			}
 			if time.Now().After(deadline) {
-				r, i := state()
-				t.Fatalf("%d running, %d idle; want the one worker waiting", r, i)
+				t.Fatalf("%d running, %d idle; want %s", r, i, what)
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -220,7 +220,7 @@ func TestWritePoolWorkerLingers(t *testing.T) {
 		if _, err := a.SubmitTo(pool, nil, batch(1, 30, int64(i)), -1, nil).Wait(); err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
-		waitIdle()
+		waitState(1, 1, "the one worker waiting")
 	}
 	pool.mu.Lock()
 	started := pool.mu.started
@@ -234,17 +234,7 @@ func TestWritePoolWorkerLingers(t *testing.T) {
 	if _, err := a.SubmitTo(pool, nil, batch(1, 30, 9), -1, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r, i := state(); r == 0 && i == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			r, i := state()
-			t.Fatalf("%d running, %d idle after the linger; want none", r, i)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitState(0, 0, "none after the linger")
 	if a.LogEndOffset() != 4 {
 		t.Fatalf("LEO %d, want 4", a.LogEndOffset())
 	}
