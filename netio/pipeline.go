@@ -128,13 +128,7 @@ func (c *conn) complete() {
 		c.mu.Lock()
 		if len(c.mu.flights) == 0 {
 			c.checkDrainedLocked()
-			if c.mu.closed {
-				c.mu.completing = false
-				c.mu.Unlock()
-				kick(c.reqKick)
-				return
-			}
-			c.mu.compIdle = true
+			c.mu.compIdle = true // a closed connection's: lingerIdle sees done and exits
 			c.mu.Unlock()
 			kick(c.reqKick)
 			if !c.lingerIdle(&linger) {
