@@ -117,6 +117,9 @@ func (s *BatchStream) walkRecords(data []byte) {
 // bytes; and where it stopped.
 func walkFrom(data []byte, full int, n int32, pos int, i int32) (int8, int, int32) {
 	for i < n {
+		if pos, i = walkFast(data, pos, i, n); i == n {
+			break
+		}
 		l, p := varint12(data, pos)
 		if p < 0 {
 			if l, p = varintLong(data, pos); p < 0 {
