@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Compares the broker CPU per GB of two builds by running them side by
+# side: each round starts a fresh sluiced of each build, each driven by a
+# kgobench producer of its own, all four at the same time, so a swing of
+# the host's speed (which moves this machine's cells by ±15% within
+# minutes) falls on both builds at once. The builds swap ports every
+# round. The two brokers and two producers share the cores, so the
+# figures are not the matrix's; their ratio is what this measures
+# (docs/BENCHMARKS.md, "records of the common shape walked in one loop").
+#
+# Usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]
+#   BINDIRs  each holds sluiced; kgobench comes from BASE_BINDIR
+#            (cd bench/peers && go build -o BINDIR ./cmd/kgobench)
+#   ROUNDS   pairs (default 10)
+#   RECORD   record size in bytes (default 100)
+#   BYTES    produced to each broker per round (default 512M)
+# Env:       PARTITIONS (16), DIR (a new directory under /tmp),
+#            PORTS ("19342 19442"; each broker also listens on its port + 1)
+# Prints:    one line per broker per round, then the medians, the paired
+#            ratio new/base (median, range) and in how many rounds new was
+#            lower.
+set -euo pipefail
+BASE=${1:?usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]}
+NEW=${2:?usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]}
+ROUNDS=${3:-10}
+RECORD=${4:-100}
+BYTES=${5:-512M}
+PARTITIONS=${PARTITIONS:-16}
+read -r P1 P2 <<<"${PORTS:-19342 19442}"
+KGOBENCH=$BASE/kgobench
+for f in "$BASE/sluiced" "$NEW/sluiced" "$KGOBENCH"; do
+	[ -x "$f" ] || { echo "ab-side-by-side: $f: not an executable" >&2; exit 2; }
+done
+WORK=${DIR:-}
+if [ -z "$WORK" ]; then
+	WORK=$(mktemp -d /tmp/ab-side-by-side.XXXXXX)
+	made=$WORK
+fi
+mkdir -p "$WORK"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"/data-* ${made:+"$made"}
+}
+trap cleanup EXIT
+
+RESULTS=$WORK/results
+: >"$RESULTS"
+for i in $(seq 1 "$ROUNDS"); do
+	if ((i % 2)); then port_base=$P1 port_new=$P2; else port_base=$P2 port_new=$P1; fi
+	pids=()
+	declare -A bpid=()
+	for v in base new; do
+		if [ $v = base ]; then bin=$BASE port=$port_base; else bin=$NEW port=$port_new; fi
+		rm -rf "$WORK/data-$v"
+		mkdir -p "$WORK/data-$v"
+		"$bin/sluiced" --data-dir "$WORK/data-$v" --listen "127.0.0.1:$port" \
+			--num-partitions "$PARTITIONS" --log-level warn >"$WORK/sluiced-$v.log" 2>&1 &
+		bpid[$v]=$!
+		pids+=($!)
+	done
+	sleep 1
+	prod=()
+	for v in base new; do
+		if [ $v = base ]; then port=$port_base; else port=$port_new; fi
+		"$KGOBENCH" produce --topic matrix --partitions "$PARTITIONS" --record-size "$RECORD" \
+			--acks 1 --total-bytes "$BYTES" --json --brokers "127.0.0.1:$port" \
+			--broker-pid "${bpid[$v]}" >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+		prod+=($!)
+	done
+	wait "${prod[@]}"
+	for v in base new; do
+		kill "${bpid[$v]}"
+		wait "${bpid[$v]}" 2>/dev/null || true
+		line=$(head -1 "$WORK/round-$v.out")
+		cpu=$(grep -o 'broker-cpu-s/GB=[0-9.]*' <<<"$line" | cut -d= -f2)
+		mbs=$(grep -o 'MB/s=[0-9.]*' <<<"$line" | cut -d= -f2)
+		[ -n "$cpu" ] || { echo "ab-side-by-side: round $i $v: no result" >&2; cat "$WORK/round-$v.err" >&2; exit 1; }
+		echo "round $i $v MB/s=$mbs broker-cpu-s/GB=$cpu"
+		echo "$i $v $cpu" >>"$RESULTS"
+	done
+	pids=()
+	rm -rf "$WORK"/data-*
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+base_med=$(awk '$2=="base"{print $3}' "$RESULTS" | median)
+new_med=$(awk '$2=="new"{print $3}' "$RESULTS" | median)
+ratios=$(awk '$2=="base"{b[$1]=$3} $2=="new"{n[$1]=$3} END {for (i in b) printf "%.3f\n", n[i]/b[i]}' "$RESULTS")
+ratio_med=$(median <<<"$ratios")
+lo=$(sort -g <<<"$ratios" | head -1)
+hi=$(sort -g <<<"$ratios" | tail -1)
+lower=$(awk '$1<1' <<<"$ratios" | wc -l)
+echo "broker CPU-s/GB median: base $base_med, new $new_med; paired ratio new/base median $ratio_med ($lo-$hi); new lower in $lower of $ROUNDS rounds"
