@@ -334,7 +334,13 @@ func recordValid(b []byte, n int32) bool {
 		}
 		pos = p + int(max(v, 0))
 	}
-	v, p = varint12(b, pos) // header count
+	return headerTailValid(b, pos)
+}
+
+// headerTailValid checks a record's header count at b[pos:] and that
+// exactly that many headers follow it to b's end.
+func headerTailValid(b []byte, pos int) bool {
+	v, p := varint12(b, pos)
 	if p < 0 {
 		if v, p = varintLong(b, pos); p < 0 {
 			return false

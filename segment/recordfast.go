@@ -2,18 +2,19 @@ package segment
 
 // walkFast is the record walk's path for the records nearly every client
 // writes: a length, key length and value length of one or two bytes each,
-// timestamp and offset deltas of one to three, and no headers. From
+// and timestamp and offset deltas of one to three; their headers, if any,
+// are checked by recordValid's own code (headerTailValid). From
 // record i at data[pos:] it walks such records while they are whole in
 // data and valid as recordValid judges them (offset delta in [0, n)), each
-// with one bounds check for its head instead of one per byte and no call,
-// and returns where it stopped. It stops at anything else — a longer
-// varint, headers, a record not yet whole, a bound not met, an invalid
-// record — and the caller walks that record the general way, so what is
+// with one bounds check for its head instead of one per byte and, without
+// headers, no call, and returns where it stopped. It stops at anything else — a longer
+// varint, a record not yet whole, a bound not met, an invalid record —
+// and the caller walks that record the general way, so what is
 // accepted and refused, and every error, is recordValid's (FuzzWalkFast
 // compares the two).
 //
-//	data[pos:]: length | attributes | timestamp delta | offset delta | key length | key | value length | value | 0
-//	            1-2 B    1 B          1-3 B             1-3 B          1-2 B                1-2 B
+//	data[pos:]: length | attributes | timestamp delta | offset delta | key length | key | value length | value | header count | headers
+//	            1-2 B    1 B          1-3 B             1-3 B          1-2 B                1-2 B                  (0: 1 B)
 func walkFast(data []byte, pos int, i, n int32) (int, int32) {
 	for ; i < n; i++ {
 		if pos+16 > len(data) {
@@ -95,8 +96,8 @@ func walkFast(data []byte, pos int, i, n int32) (int, int32) {
 			}
 			p += v >> 1
 		}
-		if p != end-1 || data[p] != 0 {
-			break
+		if (p != end-1 || data[p] != 0) && !headerTailValid(data[:end], p) {
+			break // not a header count of 0 at the end: headers, checked as recordValid does
 		}
 		pos = end
 	}

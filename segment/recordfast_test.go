@@ -65,7 +65,10 @@ func FuzzWalkFast(f *testing.F) {
 	long := segmenttest.NewBatch(0, 3, 1, 10)
 	long.Records[1].TimestampDelta = 1 << 20 // four bytes
 	long.Records[2].TimestampDelta = 1 << 16 // three bytes
-	for _, b := range []segmenttest.Batch{segmenttest.NewBatch(0, 3, 1, 100), segmenttest.NewBatch(0, 2, 1, 9000), keyless, long} {
+	headers := segmenttest.NewBatch(0, 3, 1, 20)
+	headers.Records[0].Headers = []segmenttest.Header{{Key: "h", Value: []byte("v")}}
+	headers.Records[1].Headers = []segmenttest.Header{{Key: "a"}, {Key: "", Value: []byte{}}}
+	for _, b := range []segmenttest.Batch{segmenttest.NewBatch(0, 3, 1, 100), segmenttest.NewBatch(0, 2, 1, 9000), keyless, long, headers} {
 		seed(b.Encode())
 	}
 	seed(mixedBatch())
@@ -101,19 +104,22 @@ func FuzzWalkFast(f *testing.F) {
 }
 
 // TestWalkFastTakesClientRecords: the records clients write — with and
-// without keys, values of 0 to 8,000 bytes, batches of up to 10,000
-// records — take the fast path, each but the last 15 bytes of the
+// without keys and headers, values of 0 to 8,000 bytes, batches of up to
+// 10,000 records — take the fast path, each but the last 15 bytes of the
 // section (which the fast path leaves to the general one: it loads 16
 // bytes at a time).
 func TestWalkFastTakesClientRecords(t *testing.T) {
 	for _, c := range []struct {
-		n, size int
-		keys    bool
-	}{{10000, 100, false}, {10000, 100, true}, {1000, 1024, false}, {200, 8000, true}, {100, 0, true}} {
+		n, size       int
+		keys, headers bool
+	}{{10000, 100, false, false}, {10000, 100, true, false}, {1000, 1024, false, false}, {200, 8000, true, false}, {100, 0, true, false}, {1000, 100, true, true}} {
 		b := segmenttest.NewBatch(0, c.n, 1, c.size)
-		if !c.keys {
-			for i := range b.Records {
+		for i := range b.Records {
+			if !c.keys {
 				b.Records[i].Key = nil
+			}
+			if c.headers {
+				b.Records[i].Headers = []segmenttest.Header{{Key: "traceparent", Value: []byte("00-0af7651916cd43dd-01")}, {Key: "n"}}
 			}
 		}
 		batch := b.Encode()
@@ -139,6 +145,22 @@ func TestWalkFastTakesClientRecords(t *testing.T) {
 		}
 		if !recordsValid(data, int32(c.n)) {
 			t.Errorf("%+v: recordsValid refuses the batch", c)
+		}
+	}
+}
+
+// BenchmarkWalkHeaders: the walk of records with a header each (which
+// walkFast leaves to the general path), 160 × 100 B.
+func BenchmarkWalkHeaders(b *testing.B) {
+	bt := segmenttest.NewBatch(0, 160, 1, 100)
+	for i := range bt.Records {
+		bt.Records[i].Headers = []segmenttest.Header{{Key: "traceparent", Value: []byte("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")}}
+	}
+	batch := bt.Encode()
+	b.SetBytes(int64(len(batch)))
+	for b.Loop() {
+		if !recordsValid(batch[HeaderSize:], 160) {
+			b.Fatal("invalid")
 		}
 	}
 }
