@@ -339,11 +339,11 @@ func (r *request) responseHeader(dst []byte) []byte {
 }
 
 // respond encodes a kmsg response (whose version is set to the request's).
-// Its buffer starts as the 64 bytes of a pooled netio.NewSmallResponse,
-// enough for a one-partition Produce response (about 60): most responses
-// are that, and allocations per request drive the garbage collector; the
-// connection's writer returns it to the pool once written. Larger ones
-// grow it.
+// Its buffer starts as the netio.SmallResponseBytes (256) of a pooled
+// netio.NewSmallResponse, enough for a one-partition Produce response
+// (about 50 bytes and the topic's name): most responses are that, and
+// allocations per request drive the garbage collector; the connection's
+// writer returns it to the pool once written. Larger ones grow it.
 func (r *request) respond(resp kmsg.Response) *netio.Response { return r.respondSized(resp, 0) }
 
 // respondSized is respond for a response of about size bytes: a buffer

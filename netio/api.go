@@ -111,9 +111,11 @@ type Response struct {
 }
 
 // SmallResponseBytes is the capacity of the buffer NewSmallResponse hands
-// out: a one-partition Produce response (about 60 bytes with its header)
-// fits.
-const SmallResponseBytes = 64
+// out: a one-partition Produce response (about 50 bytes and its topic's
+// name, with its header) fits for any topic name up to 200 bytes, and a
+// four-partition one for names up to 90 (64 bytes, the size before, fit
+// only names of up to 8).
+const SmallResponseBytes = 256
 
 // smallResponse is a Response and its first SmallResponseBytes bytes,
 // recycled through smallResponses.

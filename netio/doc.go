@@ -194,7 +194,7 @@
 //     response is sent. A failed write or a Handler error's close ends
 //     writing for good (conn.mu.wdone).
 //   - A Response made by NewSmallResponse (the broker's answers of at
-//     most 64 bytes: a one-partition Produce) comes from a pool with its
+//     most SmallResponseBytes, 256: a Produce of a few partitions) comes from a pool with its
 //     buffer, and whoever wrote its batch hands it back once the writev
 //     returned (finishBatch), whether the write succeeded or not; one
 //     dropped unwritten (the connection closed first) is left to the
