@@ -141,8 +141,8 @@ func (l *log) appendableLocked() error {
 
 // validate splits and checks the batches before anything touches disk.
 func (l *log) validate(req *appendReq, records []byte) error {
-	cfg := l.config()
-	maxBytes := int64(cfg.MaxMessageBytes)
+	cfg := l.cfg.Load()
+	maxBytes, compact := int64(cfg.MaxMessageBytes), cfg.Compact()
 	req.records = records
 	err := segment.SplitPrechecked(records, req.pre, func(b []byte, h segment.Header) error {
 		if h.Size() > maxBytes {
@@ -162,7 +162,7 @@ func (l *log) validate(req *appendReq, records []byte) error {
 		if h.Attributes&segment.AttrTransactional != 0 && h.ProducerID < 0 {
 			return fmt.Errorf("%w: transactional batch without a producer id", ErrInvalidRecord)
 		}
-		if cfg.Compact() {
+		if compact {
 			if err := checkKeys(b, h); err != nil {
 				return err
 			}
@@ -292,7 +292,7 @@ func (l *log) writeRound() {
 	rd.lastEpoch, rd.noEpochs = l.mu.epochs.latest(), len(l.mu.epochs.entries) == 0
 	rd.ends = l.w.ends[:0]
 	l.mu.RUnlock()
-	cfg := l.config()
+	cfg := l.cfg.Load() // read-only: setConfig stores a new Config
 	now := l.now()
 	l.w.bufs, l.w.written = l.w.bufs[:0], l.w.written[:0]
 	// The active segment's indexes are open from its first append on
@@ -400,7 +400,7 @@ func (l *log) syncEpochs() error {
 // sequences, rolls if it does not fit, stamps offsets, the log's latest
 // epoch (a follower's batches earlier in the round may have begun a newer
 // one) and append time, and queues its bytes.
-func (l *log) assign(rd *round, r *appendReq, now time.Time, cfg Config) error {
+func (l *log) assign(rd *round, r *appendReq, now time.Time, cfg *Config) error {
 	epoch := rd.lastEpoch
 	if r.epoch >= 0 && r.epoch != epoch {
 		r.err = fmt.Errorf("%w: %s-%d: the append was made in leader epoch %d, the log is at epoch %d",
@@ -510,7 +510,7 @@ func (l *log) checkProducer(rd *round, r *appendReq) (dup bool, err error) {
 // maybeRoll starts a new segment when r's batches would not fit the active
 // one (segment.bytes, a full index, relative offsets beyond uint32) or the
 // active one is older than segment.ms. A request never spans segments.
-func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) error {
+func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg *Config) error {
 	var size int64
 	for _, br := range r.batches {
 		size += br.h.Size()
@@ -529,7 +529,7 @@ func (l *log) maybeRoll(rd *round, r *appendReq, now time.Time, cfg Config) erro
 	case cur+size > cfg.SegmentBytes,
 		last-rd.seg.base > math.MaxUint32,
 		rd.seg.indexFull(),
-		now.Sub(rd.seg.created).Milliseconds() > compactionRollMs(cfg, l.jitterSeed(rd.seg.base)):
+		l.rollDue(cfg, rd.seg, now):
 		return l.roll(rd, cfg, now)
 	}
 	return nil
@@ -547,7 +547,7 @@ func pendingBytes(bufs [][]byte) int64 {
 // roll writes what is queued for the current segment, seals it and starts
 // a new one at rd.next. The new segment joins the list now but stays
 // invisible to readers until the round publishes its high watermark.
-func (l *log) roll(rd *round, cfg Config, now time.Time) error {
+func (l *log) roll(rd *round, cfg *Config, now time.Time) error {
 	if err := l.writeBufs(rd, cfg); err != nil {
 		return err
 	}
@@ -603,7 +603,7 @@ func (l *log) flushRolled(old *logSegment, next int64, snap []byte) {
 
 // writeBufs writes the queued batches to rd.seg with one pwritev, then
 // indexes them.
-func (l *log) writeBufs(rd *round, cfg Config) error {
+func (l *log) writeBufs(rd *round, cfg *Config) error {
 	if len(l.w.bufs) == 0 {
 		return nil
 	}
@@ -664,7 +664,7 @@ func (l *log) syncRound(rd *round) error {
 
 // publishRound makes the round visible: log end, high watermark, waiters,
 // and the leader epochs written by writeEpochFor (if not nil). No I/O.
-func (l *log) publishRound(rd *round, epochs *epochCache, cfg Config, unstable int64) {
+func (l *log) publishRound(rd *round, epochs *epochCache, cfg *Config, unstable int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if rd.next == rd.startOffset {

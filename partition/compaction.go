@@ -224,6 +224,19 @@ func compactionRollMs(cfg Config, seed int64) int64 {
 	return cfg.SegmentMs - segmentJitter(cfg, seed)
 }
 
+// rollDue reports whether seg, the active segment, is older than its roll
+// age (compactionRollMs). Every append asks, so the answer comes without
+// the seed's hash while the segment is younger than any roll age its
+// config allows: segment.ms less all of segment.jitter.ms, and
+// max.compaction.lag.ms.
+func (l *log) rollDue(cfg *Config, seg *logSegment, now time.Time) bool {
+	age := now.Sub(seg.created).Milliseconds()
+	if age <= cfg.SegmentMs-cfg.SegmentJitterMs && age <= cfg.MaxCompactionLagMs {
+		return false
+	}
+	return age > compactionRollMs(*cfg, l.jitterSeed(seg.base))
+}
+
 // jitterSeed identifies a segment of this log for segmentJitter: its base
 // offset mixed with the topic and partition, so the partitions of a topic
 // created together draw different jitters.
@@ -253,7 +266,7 @@ func segmentJitter(cfg Config, seed int64) int64 {
 // its roll age and holds data, even without an append (Kafka rolls only on
 // append, so an idle topic's last segment would stay uncleaned forever).
 func (l *log) rollIfIdle(now time.Time) error {
-	cfg := l.config()
+	cfg := l.cfg.Load()
 	if !cfg.Compact() {
 		return nil
 	}
@@ -269,7 +282,7 @@ func (l *log) rollIfIdle(now time.Time) error {
 	}
 	a, leo := l.active(), l.mu.leo
 	l.mu.RUnlock()
-	if a.log.Size() == 0 || now.Sub(a.created).Milliseconds() <= compactionRollMs(cfg, l.jitterSeed(a.base)) {
+	if a.log.Size() == 0 || !l.rollDue(cfg, a, now) {
 		return nil
 	}
 	rd := round{startOffset: leo, startSeg: a, startPos: a.log.Size(), next: leo, seg: a}

@@ -157,6 +157,33 @@ func TestRollJitter(t *testing.T) {
 	}
 }
 
+// TestRollDueMatchesRollAge: rollDue's quick answer for a young segment
+// agrees with the roll age it stands for (compactionRollMs) over
+// segment.ms, segment.jitter.ms, max.compaction.lag.ms, both cleanup
+// policies and ages around each bound.
+func TestRollDueMatchesRollAge(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	created := time.Unix(1_700_000_000, 0)
+	seg := &logSegment{created: created}
+	for range 20000 {
+		cfg := testConfig()
+		cfg.SegmentMs = 1 + rng.Int64N(1000)
+		cfg.SegmentJitterMs = rng.Int64N(1500)
+		cfg.MaxCompactionLagMs = rng.Int64N(1500)
+		if rng.IntN(2) == 0 {
+			cfg.CleanupPolicy = "compact"
+		}
+		seg.base = rng.Int64N(1 << 40)
+		age := rng.Int64N(1600) - 50
+		want := age > compactionRollMs(cfg, l.log.jitterSeed(seg.base))
+		if got := l.log.rollDue(&cfg, seg, created.Add(time.Duration(age)*time.Millisecond)); got != want {
+			t.Fatalf("segment.ms %d, jitter %d, max lag %d, %s, base %d, age %d ms: rollDue %v, roll age says %v",
+				cfg.SegmentMs, cfg.SegmentJitterMs, cfg.MaxCompactionLagMs, cfg.CleanupPolicy, seg.base, age, got, want)
+		}
+	}
+}
+
 func TestValidationRejectsBeforeDisk(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxMessageBytes = 4096

@@ -395,7 +395,7 @@ func (l *log) validateFollower(req *appendReq, records []byte) error {
 // the first offset against the log end, saves the producer entries the
 // batches change (an aborted round restores them), rolls as Append does,
 // and notes newer leader epochs.
-func (l *log) assignFollower(rd *round, r *appendReq, now time.Time, cfg Config) error {
+func (l *log) assignFollower(rd *round, r *appendReq, now time.Time, cfg *Config) error {
 	first := r.batches[0].h.BaseOffset
 	if first < rd.next {
 		r.err = fmt.Errorf("%w: %s-%d: first batch at offset %d is below the log end offset %d",
