@@ -15,7 +15,11 @@
 #   RECORD   record size in bytes (default 100)
 #   BYTES    produced to each broker per round (default 512M)
 # Env:       PARTITIONS (16), DIR (a new directory under /tmp),
-#            PORTS ("19342 19442"; each broker also listens on its port + 1)
+#            PORTS ("19342 19442"; each broker also listens on its port + 1),
+#            TOPIC (matrix),
+#            CONNS=N: the producer is `sluice bench produce --producers N
+#            --batch-bytes 2×RECORD` instead (the matrix's conns-100 row
+#            with CONNS=100 RECORD=512; sluice comes from BASE_BINDIR)
 # Prints:    one line per broker per round, then the medians, the paired
 #            ratio new/base (median, range) and in how many rounds new was
 #            lower.
@@ -27,8 +31,12 @@ RECORD=${4:-100}
 BYTES=${5:-512M}
 PARTITIONS=${PARTITIONS:-16}
 read -r P1 P2 <<<"${PORTS:-19342 19442}"
+TOPIC=${TOPIC:-matrix}
+CONNS=${CONNS:-}
 KGOBENCH=$BASE/kgobench
-for f in "$BASE/sluiced" "$NEW/sluiced" "$KGOBENCH"; do
+CLIENT=$KGOBENCH
+[ -z "$CONNS" ] || CLIENT=$BASE/sluice
+for f in "$BASE/sluiced" "$NEW/sluiced" "$CLIENT"; do
 	[ -x "$f" ] || { echo "ab-side-by-side: $f: not an executable" >&2; exit 2; }
 done
 WORK=${DIR:-}
@@ -63,9 +71,15 @@ for i in $(seq 1 "$ROUNDS"); do
 	prod=()
 	for v in base new; do
 		if [ $v = base ]; then port=$port_base; else port=$port_new; fi
-		"$KGOBENCH" produce --topic matrix --partitions "$PARTITIONS" --record-size "$RECORD" \
-			--acks 1 --total-bytes "$BYTES" --json --brokers "127.0.0.1:$port" \
-			--broker-pid "${bpid[$v]}" >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+		args=(produce --topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD"
+			--acks 1 --total-bytes "$BYTES" --brokers "127.0.0.1:$port"
+			--broker-pid "${bpid[$v]}")
+		if [ -n "$CONNS" ]; then
+			"$CLIENT" bench "${args[@]}" --producers "$CONNS" --batch-bytes $((2 * RECORD)) \
+				>"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+		else
+			"$CLIENT" "${args[@]}" >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+		fi
 		prod+=($!)
 	done
 	wait "${prod[@]}"

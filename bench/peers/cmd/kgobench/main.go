@@ -25,6 +25,10 @@
 // offsets read when it starts (or --total-bytes), --fetch-bytes per fetch
 // and partition. Latency is how long each PollFetches call waited.
 //
+// --client-stats (produce) prints on stderr what the producer sent, by
+// kgo's hooks: Produce requests, bytes and batches per request, records
+// per batch, response bytes per request.
+//
 // Bytes are record value bytes (MB = 2^20 bytes, GB = 2^30).
 package main
 
@@ -61,6 +65,7 @@ type config struct {
 	warmup      time.Duration
 	brokerPID   int
 	json        bool
+	stats       *clientStats
 	live        io.Writer
 }
 
@@ -89,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.warmup, "warmup", 5*time.Second, "e2e: produce at --rate this long first, latencies not recorded")
 	fs.IntVar(&cfg.brokerPID, "broker-pid", 0, "measure this broker process: CPU seconds per GB, RSS")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON too")
+	clientStatsOn := fs.Bool("client-stats", false, "produce: print the producer's requests, batches and bytes per request on stderr")
 	mode := ""
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		mode, args = args[0], args[1:]
@@ -111,6 +117,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if bench.IsTerminal(os.Stderr) {
 		cfg.live = stderr
+	}
+	if *clientStatsOn {
+		cfg.stats = &clientStats{}
+		defer cfg.stats.print(stderr)
 	}
 	return peerbench.RunModes("kgobench", mode, stdout, stderr, cfg.json, fs.Usage, map[string]peerbench.ModeFunc{
 		bench.ModeProduce: func(ctx context.Context) (*bench.Result, error) { return produce(ctx, &cfg) },
@@ -217,6 +227,9 @@ func producerOpts(cfg *config) []kgo.Opt {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.MaxBufferedBytes(cfg.maxBuffered),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}
+	if cfg.stats != nil {
+		opts = append(opts, kgo.WithHooks(cfg.stats))
 	}
 	if cfg.acks == "all" {
 		return append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
