@@ -224,15 +224,18 @@ type PendingAppend struct {
 	err error
 }
 
-// Wait waits for the append and returns its result; call it exactly once.
+// Wait waits for the append and returns its result; call it exactly
+// once, and drop p after: a submitted append's PendingAppend is part of
+// its request, which Wait hands back for reuse.
 func (p *PendingAppend) Wait() (AppendResult, error) {
-	if p.req == nil {
+	req := p.req
+	if req == nil {
 		return AppendResult{}, p.err
 	}
-	<-p.req.done
-	res, err := p.req.res, p.req.err
-	putReq(p.req)
-	p.req = nil
+	<-req.done
+	res, err := req.res, req.err
+	p.req = nil // before req (and p with it) goes back to the pool
+	putReq(req)
 	return res, err
 }
 

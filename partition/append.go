@@ -27,6 +27,10 @@ type appendReq struct {
 	done    chan struct{}
 	// group, if set, is told too once done is (SubmitTo).
 	group *SubmitGroup
+	// pending is what submitTo hands out for this request, so that a
+	// submitted append costs no allocation of its own: it lives as long
+	// as the request, which goes back to reqPool only in its Wait.
+	pending PendingAppend
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -85,6 +89,7 @@ func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *Pendin
 func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
+	req.pending = PendingAppend{req: req}
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
 		return &PendingAppend{err: err}
@@ -109,7 +114,7 @@ func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch in
 		}
 	}
 	l.mu.Unlock()
-	return &PendingAppend{req: req}
+	return &req.pending
 }
 
 // enqueue hands a validated request to the writer, or becomes it.

@@ -290,3 +290,26 @@ func TestWritePoolLingerRaces(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestSubmitToAllocatesNothing: a submitted append and its wait cost no
+// heap allocation once the log and the pool are warm: its PendingAppend
+// is part of the pooled request (one allocation per partition of every
+// pipelined Produce before).
+func TestSubmitToAllocatesNothing(t *testing.T) {
+	a, _ := newTestLog(t, testConfig(), nil)
+	pool := NewWritePool(1)
+	pool.linger.Store(int64(time.Hour)) // the worker waits for the next append instead of exiting
+	rec := batch(1, 30, 1)
+	for range 10 {
+		if _, err := a.SubmitTo(pool, nil, rec, -1, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		if _, err := a.SubmitTo(pool, nil, rec, -1, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%.2f allocations per SubmitTo and Wait, want 0", n)
+	}
+}
