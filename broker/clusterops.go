@@ -273,6 +273,9 @@ func (b *Broker) produceLeaderHints(r *request, resp *kmsg.ProduceResponse) {
 			}
 		}
 	}
+	if len(want) == 0 {
+		return // no partition moved: no broker list to build (nearly every answer)
+	}
 	for _, br := range b.liveBrokers(r.conn) {
 		if want[br.NodeID] {
 			nb := kmsg.NewProduceResponseBroker()
