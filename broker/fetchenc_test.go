@@ -15,9 +15,10 @@ import (
 
 // flatSink flattens what the fetch encoder writes, reading regions.
 type flatSink struct {
-	t       *testing.T
-	buf     []byte
-	regions int
+	t           *testing.T
+	buf         []byte
+	regions     int
+	regionBytes int64
 }
 
 func (s *flatSink) AppendBytes(b []byte) { s.buf = append(s.buf, b...) }
@@ -28,6 +29,7 @@ func (s *flatSink) AppendRegion(r sendfile.Region) {
 	}
 	s.buf = append(s.buf, b...)
 	s.regions++
+	s.regionBytes += r.Len
 }
 
 // TestFetchEncodingMatchesKmsg encodes the same response by hand (with
@@ -84,6 +86,10 @@ func TestFetchEncodingMatchesKmsg(t *testing.T) {
 			want = kmsgFetchResponse(v, topErr, sessionID, ts).AppendTo(want)
 			if !bytes.Equal(sink.buf, want) {
 				t.Fatalf("v%d (error %d): hand-written encoding differs from kmsg\n got % x\nwant % x", v, topErr, sink.buf, want)
+			}
+			// The framing's buffer is allocated once (encodeFetch).
+			if framing, est := int64(len(sink.buf))-sink.regionBytes, fetchFramingBytes(ts); framing > int64(est) {
+				t.Fatalf("v%d (error %d): %d bytes of framing, fetchFramingBytes estimated %d", v, topErr, framing, est)
 			}
 			// And kmsg decodes ours.
 			dec := kmsg.NewPtrFetchResponse()
