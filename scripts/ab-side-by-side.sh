@@ -19,7 +19,10 @@
 #            TOPIC (matrix),
 #            CONNS=N: the producer is `sluice bench produce --producers N
 #            --batch-bytes 2×RECORD` instead (the matrix's conns-100 row
-#            with CONNS=100 RECORD=512; sluice comes from BASE_BINDIR)
+#            with CONNS=100 RECORD=512; sluice comes from BASE_BINDIR),
+#            E2E_RATE=R: the client is `kgobench e2e --rate R --duration
+#            E2E_DURATION (10s)` instead, a producer at R records/s and a
+#            consumer at the log's end (BYTES is then unused)
 # Prints:    one line per broker per round, then the medians, the paired
 #            ratio new/base (median, range) and in how many rounds new was
 #            lower.
@@ -74,7 +77,12 @@ for i in $(seq 1 "$ROUNDS"); do
 		args=(produce --topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD"
 			--acks 1 --total-bytes "$BYTES" --brokers "127.0.0.1:$port"
 			--broker-pid "${bpid[$v]}")
-		if [ -n "$CONNS" ]; then
+		if [ -n "${E2E_RATE:-}" ]; then
+			"$CLIENT" e2e --topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD" \
+				--acks 1 --rate "$E2E_RATE" --duration "${E2E_DURATION:-10s}" --warmup 2s \
+				--brokers "127.0.0.1:$port" --broker-pid "${bpid[$v]}" \
+				>"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+		elif [ -n "$CONNS" ]; then
 			"$CLIENT" bench "${args[@]}" --producers "$CONNS" --batch-bytes $((2 * RECORD)) \
 				>"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
 		else
