@@ -38,7 +38,7 @@ TOPIC=${TOPIC:-matrix}
 CONNS=${CONNS:-}
 KGOBENCH=$BASE/kgobench
 CLIENT=$KGOBENCH
-[ -z "$CONNS" ] || CLIENT=$BASE/sluice
+[ -z "$CONNS" ] || [ -n "${E2E_RATE:-}" ] || CLIENT=$BASE/sluice
 for f in "$BASE/sluiced" "$NEW/sluiced" "$CLIENT"; do
 	[ -x "$f" ] || { echo "ab-side-by-side: $f: not an executable" >&2; exit 2; }
 done
@@ -74,19 +74,16 @@ for i in $(seq 1 "$ROUNDS"); do
 	prod=()
 	for v in base new; do
 		if [ $v = base ]; then port=$port_base; else port=$port_new; fi
-		args=(produce --topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD"
-			--acks 1 --total-bytes "$BYTES" --brokers "127.0.0.1:$port"
-			--broker-pid "${bpid[$v]}")
+		common=(--topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD" --acks 1
+			--brokers "127.0.0.1:$port" --broker-pid "${bpid[$v]}")
 		if [ -n "${E2E_RATE:-}" ]; then
-			"$CLIENT" e2e --topic "$TOPIC" --partitions "$PARTITIONS" --record-size "$RECORD" \
-				--acks 1 --rate "$E2E_RATE" --duration "${E2E_DURATION:-10s}" --warmup 2s \
-				--brokers "127.0.0.1:$port" --broker-pid "${bpid[$v]}" \
+			"$KGOBENCH" e2e "${common[@]}" --rate "$E2E_RATE" --duration "${E2E_DURATION:-10s}" --warmup 2s \
 				>"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
 		elif [ -n "$CONNS" ]; then
-			"$CLIENT" bench "${args[@]}" --producers "$CONNS" --batch-bytes $((2 * RECORD)) \
-				>"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+			"$CLIENT" bench produce "${common[@]}" --total-bytes "$BYTES" --producers "$CONNS" \
+				--batch-bytes $((2 * RECORD)) >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
 		else
-			"$CLIENT" "${args[@]}" >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
+			"$CLIENT" produce "${common[@]}" --total-bytes "$BYTES" >"$WORK/round-$v.out" 2>"$WORK/round-$v.err" &
 		fi
 		prod+=($!)
 	done
