@@ -89,7 +89,6 @@ func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *Pendin
 func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
-	req.pending = PendingAppend{req: req}
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
 		return &PendingAppend{err: err}
@@ -114,6 +113,7 @@ func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch in
 		}
 	}
 	l.mu.Unlock()
+	req.pending = PendingAppend{req: req} // the writer never reads it
 	return &req.pending
 }
 
