@@ -9,8 +9,9 @@
 # (docs/BENCHMARKS.md, "records of the common shape walked in one loop").
 #
 # Usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]
-#   BINDIRs  each holds sluiced; kgobench comes from BASE_BINDIR
-#            (cd bench/peers && go build -o BINDIR ./cmd/kgobench)
+#   BINDIRs  each holds sluiced; kgobench (and kfakeserver, for
+#            BASE_BROKER=kfake) come from BASE_BINDIR
+#            (cd bench/peers && go build -o BINDIR ./cmd/kgobench ./cmd/kfakeserver)
 #   ROUNDS   pairs (default 10)
 #   RECORD   record size in bytes (default 100)
 #   BYTES    produced to each broker per round (default 512M)
@@ -22,7 +23,14 @@
 #            with CONNS=100 RECORD=512; sluice comes from BASE_BINDIR),
 #            E2E_RATE=R: the client is `kgobench e2e --rate R --duration
 #            E2E_DURATION (10s)` instead, a producer at R records/s and a
-#            consumer at the log's end (BYTES is then unused)
+#            consumer at the log's end (BYTES is then unused),
+#            BASE_BROKER=kfake: the base side is BASE_BINDIR's kfakeserver
+#            (persisting to its data directory, as the matrix's kfake
+#            cells), so NEW is compared with the peer at the same moments:
+#            the matrix's "broker CPU ≤ 0.7× kfake's" rows without the
+#            host's swings between cells,
+#            LIMIT=x: also count the rounds whose paired ratio is at most x
+#            (0.7 for those rows)
 # Prints:    one line per broker per round, then the medians, the paired
 #            ratio new/base (median, range) and in how many rounds new was
 #            lower.
@@ -39,7 +47,13 @@ CONNS=${CONNS:-}
 KGOBENCH=$BASE/kgobench
 CLIENT=$KGOBENCH
 [ -z "$CONNS" ] || [ -n "${E2E_RATE:-}" ] || CLIENT=$BASE/sluice
-for f in "$BASE/sluiced" "$NEW/sluiced" "$CLIENT"; do
+BASE_BROKER=${BASE_BROKER:-sluiced}
+case $BASE_BROKER in
+sluiced) BASE_SERVER=$BASE/sluiced ;;
+kfake) BASE_SERVER=$BASE/kfakeserver ;;
+*) echo "ab-side-by-side: BASE_BROKER=$BASE_BROKER: sluiced or kfake" >&2; exit 2 ;;
+esac
+for f in "$BASE_SERVER" "$NEW/sluiced" "$CLIENT"; do
 	[ -x "$f" ] || { echo "ab-side-by-side: $f: not an executable" >&2; exit 2; }
 done
 WORK=${DIR:-}
@@ -65,8 +79,13 @@ for i in $(seq 1 "$ROUNDS"); do
 		if [ $v = base ]; then bin=$BASE port=$port_base; else bin=$NEW port=$port_new; fi
 		rm -rf "$WORK/data-$v"
 		mkdir -p "$WORK/data-$v"
-		"$bin/sluiced" --data-dir "$WORK/data-$v" --listen "127.0.0.1:$port" \
-			--num-partitions "$PARTITIONS" --log-level warn >"$WORK/sluiced-$v.log" 2>&1 &
+		if [ $v = base ] && [ "$BASE_BROKER" = kfake ]; then
+			"$BASE_SERVER" --data-dir "$WORK/data-$v" --port "$port" \
+				--partitions "$PARTITIONS" >"$WORK/sluiced-$v.log" 2>&1 &
+		else
+			"$bin/sluiced" --data-dir "$WORK/data-$v" --listen "127.0.0.1:$port" \
+				--num-partitions "$PARTITIONS" --log-level warn >"$WORK/sluiced-$v.log" 2>&1 &
+		fi
 		bpid[$v]=$!
 		pids+=($!)
 	done
@@ -111,3 +130,7 @@ lo=$(sort -g <<<"$ratios" | head -1)
 hi=$(sort -g <<<"$ratios" | tail -1)
 lower=$(awk '$1<1' <<<"$ratios" | wc -l)
 echo "broker CPU-s/GB median: base $base_med, new $new_med; paired ratio new/base median $ratio_med ($lo-$hi); new lower in $lower of $ROUNDS rounds"
+if [ -n "${LIMIT:-}" ]; then
+	within=$(awk -v l="$LIMIT" '$1<=l' <<<"$ratios" | wc -l)
+	echo "paired ratio new/base at most $LIMIT in $within of $ROUNDS rounds"
+fi
