@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -209,4 +210,52 @@ func writeErrorChild(t *testing.T) {
 	if res.BaseOffset != acked {
 		t.Fatalf("append after room came back at %d, want %d", res.BaseOffset, acked)
 	}
+}
+
+// TestStoreLogsFollowChanges: Logs is ordered by topic and partition and
+// follows every create and delete, though its order is kept between
+// changes (store.logs), at open too; the slice returned is the caller's.
+func TestStoreLogsFollowChanges(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	names := func() []string {
+		var out []string
+		for _, l := range s.Logs() {
+			out = append(out, fmt.Sprintf("%s-%d", l.Topic(), l.Partition()))
+		}
+		return out
+	}
+	want := func(w ...string) {
+		t.Helper()
+		if got := names(); !slices.Equal(got, w) {
+			t.Fatalf("Logs: %v, want %v", got, w)
+		}
+	}
+	want()
+	for _, tp := range []struct {
+		topic string
+		p     int32
+	}{{"b", 1}, {"a", 10}, {"b", 0}, {"a", 2}} {
+		if _, err := s.Create(tp.topic, tp.p, [16]byte{1}, testConfig()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("a-2", "a-10", "b-0", "b-1")
+	logs := s.Logs()
+	logs[0], logs[3] = logs[3], logs[0] // the caller's copy
+	want("a-2", "a-10", "b-0", "b-1")
+	if err := s.Delete("a", 10); err != nil {
+		t.Fatal(err)
+	}
+	want("a-2", "b-0", "b-1")
+	if _, err := s.CreateLogs("c", 0, 2, [16]byte{2}, testConfig(), nil); err != nil {
+		t.Fatal(err)
+	}
+	want("a-2", "b-0", "b-1", "c-0", "c-1")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	want("a-2", "b-0", "b-1", "c-0", "c-1")
 }

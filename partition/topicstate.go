@@ -180,6 +180,7 @@ func (s *store) add(tp topicPartition, dir string, o openOptions) (*Log, error) 
 		return nil, ErrClosed
 	}
 	s.mu.logs[tp] = l
+	s.logsChangedLocked()
 	s.mu.Unlock()
 	return l, nil
 }
@@ -323,6 +324,7 @@ func (s *store) detach(tp topicPartition) (string, error) {
 	s.mu.Lock()
 	l := s.mu.logs[tp]
 	delete(s.mu.logs, tp)
+	s.logsChangedLocked()
 	off := s.mu.offline[tp]
 	delete(s.mu.offline, tp)
 	s.mu.Unlock()
