@@ -81,7 +81,7 @@ func (c *Console) oldestUnconsumed(ctx context.Context, group string) float64 {
 	if c.cfg.Lag == nil {
 		return 0
 	}
-	all := c.topicParts()
+	all := c.topicPartsIn(ctx)
 	var oldest float64
 	for _, e := range c.lagEntries(ctx) {
 		p, ok := partOf(all, e.Topic, e.Partition)

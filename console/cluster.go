@@ -94,6 +94,33 @@ func (c *Console) topicParts() map[string][]part {
 	return out
 }
 
+// partsMemo is one listing of the cluster's partitions (topicParts),
+// made at most once for the context that carries it (withPartsMemo) and
+// only read after.
+type partsMemo struct {
+	once sync.Once
+	all  map[string][]part
+}
+
+type partsMemoKey struct{}
+
+// withPartsMemo returns ctx carrying an empty partsMemo: the calls of
+// topicPartsIn under it share one listing.
+func withPartsMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, partsMemoKey{}, &partsMemo{})
+}
+
+// topicPartsIn is topicParts, listed once per partsMemo when ctx carries
+// one. The map is shared then: callers only read it.
+func (c *Console) topicPartsIn(ctx context.Context) map[string][]part {
+	m, ok := ctx.Value(partsMemoKey{}).(*partsMemo)
+	if !ok {
+		return c.topicParts()
+	}
+	m.once.Do(func() { m.all = c.topicParts() })
+	return m.all
+}
+
 func (c *Console) remoteTimeout() time.Duration {
 	if c.cfg.RemoteTimeout > 0 {
 		return c.cfg.RemoteTimeout
@@ -398,7 +425,7 @@ func (c *Console) fillEnds(ctx context.Context, lag []LagEntry) []LagEntry {
 	if len(lag) == 0 {
 		return lag
 	}
-	all := c.topicParts()
+	all := c.topicPartsIn(ctx)
 	need := map[string][]part{}
 	seen := map[string]bool{}
 	for _, e := range lag {
@@ -435,7 +462,7 @@ func (c *Console) otherGroupsLag(ctx context.Context, groups []string) []LagEntr
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.remoteTimeout())
 	defer cancel()
-	all := c.topicParts()
+	all := c.topicPartsIn(ctx)
 	var out []LagEntry
 	for g, r := range c.admin(ctx).FetchManyOffsets(ctx, groups...) {
 		if r.Err != nil {

@@ -254,8 +254,7 @@ func (c *Console) sampler() {
 		case <-c.stop:
 			return
 		case now := <-t.C:
-			c.sample(now)
-			c.notifyAlerts(context.Background())
+			c.pass(now)
 			if p := c.historyPath(); p != "" && now.Sub(lastSave) >= saveEvery {
 				lastSave = now
 				if err := c.hist.save(p); err != nil {
@@ -266,8 +265,20 @@ func (c *Console) sampler() {
 	}
 }
 
+// pass is one tick of the sampler: a sample, then the alerts. Its steps
+// share one listing of the cluster's partitions (withPartsMemo): with
+// consumer groups each step needs it, and at 10,000 partitions each
+// listing copies the metadata image.
+func (c *Console) pass(now time.Time) {
+	ctx := withPartsMemo(context.Background())
+	c.sampleIn(ctx, now)
+	c.notifyAlerts(ctx)
+}
+
 // sample reads the counters and lag once and adds a point to each series.
-func (c *Console) sample(now time.Time) {
+func (c *Console) sample(now time.Time) { c.sampleIn(context.Background(), now) }
+
+func (c *Console) sampleIn(ctx context.Context, now time.Time) {
 	var cur counters
 	if c.cfg.Traffic != nil {
 		for _, t := range c.cfg.Traffic() {
@@ -283,7 +294,7 @@ func (c *Console) sample(now time.Time) {
 	for _, l := range logs {
 		disk += float64(l.Size())
 	}
-	lag := c.lagEntries(context.Background())
+	lag := c.lagEntries(ctx)
 	c.mu.Lock()
 	prev, prevTime := c.mu.prev, c.mu.prevTime
 	c.mu.prev, c.mu.prevTime = cur, now
