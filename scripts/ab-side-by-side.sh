@@ -81,12 +81,12 @@ for i in $(seq 1 "$ROUNDS"); do
 		rm -rf "$data" # left by an earlier run in the same DIR
 		mkdir -p "$data"
 		if [ $v = base ] && [ "$BASE_BROKER" = kfake ]; then
-			"$BASE_SERVER" --data-dir "$data" --port "$port" \
-				--partitions "$PARTITIONS" >"$WORK/sluiced-$v.log" 2>&1 &
+			server=("$BASE_SERVER" --data-dir "$data" --port "$port" --partitions "$PARTITIONS")
 		else
-			"$bin/sluiced" --data-dir "$data" --listen "127.0.0.1:$port" \
-				--num-partitions "$PARTITIONS" --log-level warn >"$WORK/sluiced-$v.log" 2>&1 &
+			server=("$bin/sluiced" --data-dir "$data" --listen "127.0.0.1:$port"
+				--num-partitions "$PARTITIONS" --log-level warn)
 		fi
+		"${server[@]}" >"$WORK/broker-$v.log" 2>&1 &
 		bpid[$v]=$!
 		pids+=($!)
 	done
