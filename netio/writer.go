@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/sluice/sluice/sendfile"
+	"golang.org/x/sys/unix"
 )
 
 // copyBufSize is the buffer of the copy fallback (sendfile unsupported).
@@ -24,6 +25,7 @@ type writerState struct {
 	// allocation per writev, as a local did.
 	bufs    net.Buffers
 	copyBuf []byte // allocated on first use of the copy fallback
+	files   bool   // the batch has a file region (queueFile when taken)
 }
 
 // Writing responses in place (package doc): the goroutine that queued a
@@ -156,6 +158,7 @@ func (c *conn) takeBatchLocked() []outItem {
 	batch := c.mu.queue
 	c.mu.queue = c.w.spare[:0]
 	c.w.spare = nil
+	c.w.files = c.mu.queueFile
 	c.mu.queueFile = false
 	c.mu.writing = true
 	c.lastWrite.Store(nowNano())
@@ -209,6 +212,14 @@ func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
 		w.hdrs = make([]byte, need)
 	}
 	w.hdrs = w.hdrs[:sizeLen*len(batch)]
+	if c.w.files && c.tls == nil {
+		// Corked, the batch's byte runs and file regions leave in as
+		// few TCP segments as they fill, not one per run and per
+		// region (a Fetch answer at the log's end: a few hundred bytes
+		// per partition, each region with framing before it).
+		c.setCork(true)
+		defer c.setCork(false)
+	}
 	for i, it := range batch {
 		if it.closeAfter {
 			releaseItems(batch[i+1:]) // none: the request goroutine stopped
@@ -220,6 +231,19 @@ func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
 		}
 	}
 	return false, c.flush()
+}
+
+// setCork sets TCP_CORK on the socket. Clearing it sends what it held.
+// An error is ignored: without the cork the bytes still leave, in more
+// segments.
+func (c *conn) setCork(on bool) {
+	v := 0
+	if on {
+		v = 1
+	}
+	_ = c.raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK, v)
+	})
 }
 
 // appendResponse adds r's size prefix and byte runs to the pending writev
