@@ -31,9 +31,10 @@
 #            host's swings between cells,
 #            LIMIT=x: also count the rounds whose paired ratio is at most x
 #            (0.7 for those rows)
-# Prints:    one line per broker per round, then the medians, the paired
-#            ratio new/base (median, range) and in how many rounds new was
-#            lower.
+# Prints:    one line per broker per round (with its client's CPU per GB
+#            and latencies), then the medians, the paired ratio new/base
+#            (median, range), in how many rounds new was lower, and the
+#            clients' paired CPU ratio.
 set -euo pipefail
 BASE=${1:?usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]}
 NEW=${2:?usage: scripts/ab-side-by-side.sh BASE_BINDIR NEW_BINDIR [ROUNDS] [RECORD] [BYTES]}
@@ -114,9 +115,11 @@ for i in $(seq 1 "$ROUNDS"); do
 		line=$(head -1 "$WORK/round-$v.out")
 		cpu=$(grep -o 'broker-cpu-s/GB=[0-9.]*' <<<"$line" | cut -d= -f2)
 		mbs=$(grep -o 'MB/s=[0-9.]*' <<<"$line" | cut -d= -f2)
+		ccpu=$(grep -o 'client-cpu-s/GB=[0-9.]*' <<<"$line" | cut -d= -f2)
+		lat=$(grep -o 'p50=[0-9.]*[mµu]*s p99=[0-9.]*[mµu]*s' <<<"$line" || true)
 		[ -n "$cpu" ] || { echo "ab-side-by-side: round $i $v: no result" >&2; cat "$WORK/round-$v.err" >&2; exit 1; }
-		echo "round $i $v MB/s=$mbs broker-cpu-s/GB=$cpu"
-		echo "$i $v $cpu" >>"$RESULTS"
+		echo "round $i $v MB/s=$mbs broker-cpu-s/GB=$cpu client-cpu-s/GB=${ccpu:-?} $lat"
+		echo "$i $v $cpu ${ccpu:-0}" >>"$RESULTS"
 	done
 	pids=()
 	# Emptied, not deleted, as the matrix's cells (compare's retire): ext4
@@ -135,6 +138,10 @@ lo=$(sort -g <<<"$ratios" | head -1)
 hi=$(sort -g <<<"$ratios" | tail -1)
 lower=$(awk '$1<1' <<<"$ratios" | wc -l)
 echo "broker CPU-s/GB median: base $base_med, new $new_med; paired ratio new/base median $ratio_med ($lo-$hi); new lower in $lower of $ROUNDS rounds"
+cratios=$(awk '$2=="base"{b[$1]=$4} $2=="new"{n[$1]=$4} END {for (i in b) if (b[i] > 0) printf "%.3f\n", n[i]/b[i]}' "$RESULTS")
+if [ -n "$cratios" ]; then
+	echo "client CPU-s/GB: paired ratio new/base median $(median <<<"$cratios") ($(sort -g <<<"$cratios" | head -1)-$(sort -g <<<"$cratios" | tail -1))"
+fi
 if [ -n "${LIMIT:-}" ]; then
 	within=$(awk -v l="$LIMIT" '$1<=l' <<<"$ratios" | wc -l)
 	echo "paired ratio new/base at most $LIMIT in $within of $ROUNDS rounds"
