@@ -189,3 +189,46 @@ func benchOrigin(b *testing.B, size int, origin string) {
 		}
 	}
 }
+
+// BenchmarkReadAtTheEnd is a consumer at the log's end: each iteration
+// appends one batch of one 1 KiB record and reads it from where the last
+// read stopped, timing the read alone (read-ns). "hint" starts the read
+// where the last one stopped (readhint.go); "index" forgets the hints
+// before each read, so the batch is found from the sparse index (an entry
+// per 4 KiB) by reading the batch headers after the entry.
+func BenchmarkReadAtTheEnd(b *testing.B) {
+	for _, mode := range []string{"hint", "index"} {
+		b.Run(mode, func(b *testing.B) {
+			l := openTest(b, filepath.Join(b.TempDir(), "t-0"), DefaultConfig(), true, 0, nil)
+			defer l.Close()
+			buf := benchBatch(1 << 10)
+			next := l.LogEndOffset()
+			var readNs time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%(1<<16) == 0 && l.Size() > benchRotate {
+					b.StopTimer() // a fresh log now and then: the disk does not fill
+					l.Close()
+					l = openTest(b, filepath.Join(b.TempDir(), fmt.Sprintf("t-%d", i)), DefaultConfig(), true, 0, nil)
+					next = l.LogEndOffset()
+					b.StartTimer()
+				}
+				if _, err := l.Append(buf); err != nil {
+					b.Fatal(err)
+				}
+				if mode == "index" {
+					l.hints = readHintSet{}
+				}
+				t0 := time.Now()
+				res, err := l.Read(next, 1<<20, true)
+				readNs += time.Since(t0)
+				if err != nil || len(res.Regions) != 1 {
+					b.Fatalf("read at %d: %v", next, err)
+				}
+				res.Regions[0].Release()
+				next = res.HighWatermark
+			}
+			b.ReportMetric(float64(readNs.Nanoseconds())/float64(b.N), "read-ns")
+		})
+	}
+}

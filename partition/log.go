@@ -105,11 +105,18 @@ type log struct {
 		// (flushEpochCheckpoint).
 		syncedEnd int64
 
+		// cuts counts truncations inside a segment (dropAboveLocked):
+		// a read hint noted before one is not trusted after it.
+		cuts uint64
+
 		// firstUnstable is the first offset of the oldest open
 		// transaction as published (-1: none); the LSO is the lower of it
 		// and hw.
 		firstUnstable int64
 	}
+
+	// hints are where readers at the log's end start next (readhint.go).
+	hints readHintSet
 
 	pmu       sync.Mutex
 	producers map[int64]*producerEntry

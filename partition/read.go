@@ -88,9 +88,11 @@ func (l *log) readUpTo(offset, maxBytes int64, minOneBatch, committed, replica b
 		LogEndOffset:     l.mu.leo,
 	}
 	end, b := res.HighWatermark, l.hwBoundLocked()
+	boundOffset, cuts := end, l.mu.cuts
 	switch {
 	case replica:
 		end, b = res.LogEndOffset, l.leoBoundLocked()
+		boundOffset = end
 	case committed:
 		end = res.LastStableOffset
 	}
@@ -121,7 +123,12 @@ func (l *log) readUpTo(offset, maxBytes int64, minOneBatch, committed, replica b
 				return res, err
 			}
 		}
-		reg, found, err := l.readSegment(v, offset, maxBytes, minOneBatch)
+		reg, found, err := l.readSegment(v, offset, maxBytes, minOneBatch, cuts)
+		if err == nil && found && v.seg == b.seg && v.limit == b.pos && reg.Off+reg.Len == b.pos {
+			// Read up to the bound: the next read from the bound's
+			// offset starts at its position.
+			l.hints.note(v.seg, boundOffset, b.pos, cuts)
+		}
 		if err == nil && found && committed {
 			res.AbortedTransactions, err = l.abortedFor(v.seg, offset, reg, min(next, end))
 		}
@@ -194,8 +201,13 @@ func (l *log) abortedFor(seg *logSegment, offset int64, reg sendfile.Region, bou
 
 // readSegment finds the batch holding offset in v and returns the region of
 // whole batches from it up to maxBytes. It keeps v's reference in the region
-// or releases it.
-func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool) (sendfile.Region, bool, error) {
+// or releases it. cuts is l.mu.cuts when v was pinned (read hints).
+func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool, cuts uint64) (sendfile.Region, bool, error) {
+	if pos, ok := l.hints.find(v.seg, offset, cuts); ok && pos < v.limit && v.limit-pos <= maxBytes {
+		// A reader at the log's end: its batches run from the hinted
+		// start to the limit (a batch end), and all of them fit.
+		return l.regionOf(v, pos, v.limit)
+	}
 	start, first, err := l.findBatch(v, offset)
 	if err != nil || start < 0 {
 		v.seg.Release()
@@ -215,6 +227,12 @@ func (l *log) readSegment(v readView, offset, maxBytes int64, minOneBatch bool) 
 		v.seg.Release()
 		return sendfile.Region{}, false, nil
 	}
+	return l.regionOf(v, start, end)
+}
+
+// regionOf is [start, end) of v's segment as a region holding v's
+// reference (released on error).
+func (l *log) regionOf(v readView, start, end int64) (sendfile.Region, bool, error) {
 	f, err := v.seg.log.Handle()
 	if err != nil {
 		v.seg.Release()

@@ -137,6 +137,7 @@ func (l *log) dropAboveLocked(keep []*logSegment, s *logSegment, cut, end int64)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.mu.segments = keep
+	l.mu.cuts++
 	l.mu.leo, l.mu.leoSeg, l.mu.leoPos = end, s, cut
 	if l.mu.hw >= end {
 		l.mu.hw, l.mu.hwSeg, l.mu.hwPos = end, s, cut
