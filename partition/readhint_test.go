@@ -24,21 +24,7 @@ func readAt(t *testing.T, l *Log, offset int64, replica bool) [][]byte {
 	if err != nil {
 		t.Fatalf("read at %d: %v", offset, err)
 	}
-	var out [][]byte
-	for _, r := range res.Regions {
-		buf := make([]byte, r.Len)
-		if _, err := r.File.ReadAt(buf, r.Off); err != nil {
-			t.Fatal(err)
-		}
-		r.Release()
-		if err := segment.Split(buf, func(b []byte, _ segment.Header) error {
-			out = append(out, append([]byte(nil), b...))
-			return nil
-		}); err != nil {
-			t.Fatalf("read at %d: not whole batches: %v", offset, err)
-		}
-	}
-	return out
+	return regionBytes(t, res.Regions)
 }
 
 // readToEnd reads from offset to the bound, segment by segment, as a

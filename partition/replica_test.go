@@ -13,6 +13,7 @@ import (
 	"github.com/sluice/sluice/internal/vfs"
 	"github.com/sluice/sluice/internal/vfs/errorfs"
 	"github.com/sluice/sluice/segment"
+	"github.com/sluice/sluice/sendfile"
 )
 
 // replicaBatches reads every batch from offset from to the log end through
@@ -28,19 +29,30 @@ func replicaBatches(t testing.TB, l *Log, from int64) [][]byte {
 		if len(res.Regions) == 0 {
 			t.Fatalf("replica read at %d below the log end %d returned nothing", off, l.LogEndOffset())
 		}
-		for _, r := range res.Regions {
-			buf := make([]byte, r.Len)
-			if _, err := r.File.ReadAt(buf, r.Off); err != nil {
-				t.Fatal(err)
-			}
-			r.Release()
-			if err := segment.Split(buf, func(b []byte, h segment.Header) error {
-				out = append(out, append([]byte(nil), b...))
-				off = h.LastOffset() + 1
-				return nil
-			}); err != nil {
-				t.Fatalf("replica region is not whole batches: %v", err)
-			}
+		for _, b := range regionBytes(t, res.Regions) {
+			h, _ := segment.ParseHeader(b)
+			out, off = append(out, b), h.LastOffset()+1
+		}
+	}
+	return out
+}
+
+// regionBytes reads the regions' batches, each a copy, and releases the
+// regions; they must hold whole valid batches.
+func regionBytes(t testing.TB, regs []sendfile.Region) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, r := range regs {
+		buf := make([]byte, r.Len)
+		if _, err := r.File.ReadAt(buf, r.Off); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+		if err := segment.Split(buf, func(b []byte, _ segment.Header) error {
+			out = append(out, append([]byte(nil), b...))
+			return nil
+		}); err != nil {
+			t.Fatalf("region is not whole batches: %v", err)
 		}
 	}
 	return out
