@@ -3,6 +3,7 @@ package broker
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -146,6 +147,12 @@ type fetchContext struct {
 
 // newContext decides how req is served, updating the session it names.
 func (c *fetchSessionCache) newContext(req *kmsg.FetchRequest, nowMs int64) fetchContext {
+	return c.newContextIn(req, nowMs, nil)
+}
+
+// newContextIn is newContext, the session's partitions copied into sc's
+// array (nil: a new one).
+func (c *fetchSessionCache) newContextIn(req *kmsg.FetchRequest, nowMs int64, sc *fetchScratch) fetchContext {
 	if req.Version < 7 {
 		return fetchContext{kind: fetchSessionless}
 	}
@@ -179,7 +186,13 @@ func (c *fetchSessionCache) newContext(req *kmsg.FetchRequest, nowMs int64) fetc
 	}
 	c.touchLocked(s, nowMs)
 	s.epoch = nextFetchEpoch(s.epoch)
-	ctx := fetchContext{kind: fetchIncremental, sess: s, expect: s.epoch, parts: make([]sessionPart, len(s.order))}
+	ctx := fetchContext{kind: fetchIncremental, sess: s, expect: s.epoch}
+	if sc != nil {
+		sc.sess = slices.Grow(sc.sess[:0], len(s.order))[:len(s.order)]
+		ctx.parts = sc.sess
+	} else {
+		ctx.parts = make([]sessionPart, len(s.order))
+	}
 	for i, p := range s.order {
 		ctx.parts[i] = *p
 	}
@@ -252,20 +265,36 @@ func (p *sessionPart) setRequest(version int16, rp *kmsg.FetchRequestTopicPartit
 
 // sessionTopics rebuilds request topics from a session's partitions, one
 // topic entry per run of partitions of the same topic.
-func sessionTopics(parts []sessionPart) []kmsg.FetchRequestTopic {
-	var out []kmsg.FetchRequestTopic
+func sessionTopics(parts []sessionPart) []kmsg.FetchRequestTopic { return sessionTopicsIn(parts, nil) }
+
+// sessionTopicsIn is sessionTopics in sc's arrays (nil: new ones): every
+// topic's partitions are a piece of one array.
+func sessionTopicsIn(parts []sessionPart, sc *fetchScratch) []kmsg.FetchRequestTopic {
+	if sc == nil {
+		sc = new(fetchScratch)
+	}
+	all := slices.Grow(sc.reqParts[:0], len(parts))[:len(parts)]
+	out := sc.reqTopics[:0]
+	start := 0
 	for i := range parts {
 		p := &parts[i]
 		if n := len(out); n == 0 || out[n-1].Topic != p.key.topic || out[n-1].TopicID != p.key.id {
+			if n > 0 {
+				out[n-1].Partitions = all[start:i:i]
+			}
 			out = append(out, kmsg.FetchRequestTopic{Topic: p.key.topic, TopicID: p.key.id})
+			start = i
 		}
-		rp := kmsg.NewFetchRequestTopicPartition()
+		rp := &all[i]
+		*rp = kmsg.NewFetchRequestTopicPartition()
 		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p.key.partition, p.fetchOffset, p.maxBytes
 		rp.CurrentLeaderEpoch, rp.LogStartOffset = p.leaderEpoch, p.fetcherLogStart
 		rp.LastFetchedEpoch = p.lastFetched
-		t := &out[len(out)-1]
-		t.Partitions = append(t.Partitions, rp)
 	}
+	if n := len(out); n > 0 {
+		out[n-1].Partitions = all[start:len(parts):len(parts)]
+	}
+	sc.reqParts, sc.reqTopics = all, out
 	return out
 }
 
