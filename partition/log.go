@@ -94,7 +94,6 @@ type log struct {
 		ckptHW        int64
 		recoveryPoint int64 // everything below is fsync'd
 		epochs        *epochCache
-		waitCh        chan struct{}
 		queue         []*appendReq // appends waiting for a writer
 		writing       bool
 		closed        bool
@@ -117,6 +116,9 @@ type log struct {
 
 	// hints are where readers at the log's end start next (readhint.go).
 	hints readHintSet
+	// waitCh is Wait's channel, nil until asked for after a change; set
+	// with mu held, read without it (wait).
+	waitCh atomic.Pointer[waitChan]
 
 	pmu       sync.Mutex
 	producers map[int64]*producerEntry
@@ -713,19 +715,32 @@ func (l *log) segmentCount() int {
 
 // wait returns a channel closed at the next high watermark change.
 func (l *log) wait() <-chan struct{} {
+	// A channel already made is read without the lock: a Fetch over a
+	// thousand partitions takes one per partition before every read,
+	// and the log's write lock each time cost more than the read did
+	// (BenchmarkFetchSessionIdle). One that notifyLocked is closing
+	// meanwhile wakes its taker, as it would have under the lock.
+	if w := l.waitCh.Load(); w != nil {
+		return w.ch
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.mu.waitCh == nil {
-		l.mu.waitCh = make(chan struct{})
+	w := l.waitCh.Load()
+	if w == nil {
+		w = &waitChan{ch: make(chan struct{})}
+		l.waitCh.Store(w)
 	}
-	return l.mu.waitCh
+	return w.ch
 }
+
+// waitChan is a Wait channel behind an atomic pointer.
+type waitChan struct{ ch chan struct{} }
 
 // notifyLocked wakes waiters after the high watermark moved.
 func (l *log) notifyLocked() {
-	if l.mu.waitCh != nil {
-		close(l.mu.waitCh)
-		l.mu.waitCh = nil
+	if w := l.waitCh.Load(); w != nil {
+		l.waitCh.Store(nil)
+		close(w.ch)
 	}
 }
 
