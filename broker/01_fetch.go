@@ -198,6 +198,7 @@ type fetchScratch struct {
 	topics    []fetchTopic
 	parts     []fetchPart
 	sess      []sessionPart
+	sessPtrs  []*sessionPart
 	reqTopics []kmsg.FetchRequestTopic
 	reqParts  []kmsg.FetchRequestTopicPartition
 	waits     []<-chan struct{}
@@ -211,6 +212,7 @@ func (sc *fetchScratch) release() {
 	clear(sc.topics[:cap(sc.topics)])
 	clear(sc.parts[:cap(sc.parts)])
 	clear(sc.sess[:cap(sc.sess)])
+	clear(sc.sessPtrs[:cap(sc.sessPtrs)])
 	clear(sc.reqTopics[:cap(sc.reqTopics)])
 	clear(sc.reqParts[:cap(sc.reqParts)])
 	clear(sc.waits[:cap(sc.waits)])

@@ -143,6 +143,11 @@ type fetchContext struct {
 	sess    *fetchSession // incremental
 	expect  int32         // incremental: the session's epoch after this request
 	parts   []sessionPart // incremental: a copy of the session's partitions, in order
+	// ptrs are the session's partitions themselves, in the same order:
+	// while the session's epoch is still expect, nothing changed them
+	// (only newContext does, and it moves the epoch), so
+	// finishIncremental finds each by its place instead of its key.
+	ptrs []*sessionPart
 }
 
 // newContext decides how req is served, updating the session it names.
@@ -189,9 +194,10 @@ func (c *fetchSessionCache) newContextIn(req *kmsg.FetchRequest, nowMs int64, sc
 	ctx := fetchContext{kind: fetchIncremental, sess: s, expect: s.epoch}
 	if sc != nil {
 		sc.sess = slices.Grow(sc.sess[:0], len(s.order))[:len(s.order)]
-		ctx.parts = sc.sess
+		sc.sessPtrs = append(sc.sessPtrs[:0], s.order...)
+		ctx.parts, ctx.ptrs = sc.sess, sc.sessPtrs
 	} else {
-		ctx.parts = make([]sessionPart, len(s.order))
+		ctx.parts, ctx.ptrs = make([]sessionPart, len(s.order)), slices.Clone(s.order)
 	}
 	for i, p := range s.order {
 		ctx.parts[i] = *p
@@ -355,12 +361,20 @@ func (c *fetchSessionCache) finishIncremental(fc *fetchContext, topics []fetchTo
 	}
 	var moved []*sessionPart
 	out := topics[:0]
+	at := 0 // the place of the next fetched partition in fc.ptrs
 	for i := range topics {
 		ft := topics[i]
 		kept := ft.parts[:0]
 		for k := range ft.parts {
 			fp := &ft.parts[k]
-			p := s.parts[sessionKey(version, ft.name, ft.id, fp.partition)]
+			key := sessionKey(version, ft.name, ft.id, fp.partition)
+			var p *sessionPart
+			if at < len(fc.ptrs) && fc.ptrs[at].key == key {
+				p = fc.ptrs[at]
+			} else {
+				p = s.parts[key]
+			}
+			at++
 			if p == nil {
 				continue // BUG guard: every fetched partition came from the session
 			}
