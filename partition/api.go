@@ -346,6 +346,14 @@ func (l *Log) Dir() string       { return l.dir }
 // queue waits on it; a follower's fetch waits for the log end).
 func (l *Log) Wait() <-chan struct{} { return l.wait() }
 
+// Changes counts the log's changes that a read at its end could see: its
+// high watermark, log end (replicated mode), log start, last stable
+// offset, leader epochs, a truncation, going offline or closing. Two
+// equal counts bracket no such change, so a reader at the end that found
+// nothing new after loading a count finds nothing new while it is
+// unchanged (a Fetch session skips such partitions).
+func (l *Log) Changes() uint64 { return l.changes.Load() }
+
 // RecoveredBytes is the segment bytes read by recovery when the log was
 // opened (0 after a clean shutdown).
 func (l *Log) RecoveredBytes() int64 { return l.recoveredBytes.Load() }

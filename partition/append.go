@@ -397,6 +397,7 @@ func (l *log) syncEpochs() error {
 	}
 	l.mu.Lock()
 	l.mu.epochs = next
+	l.changes.Add(1)
 	l.mu.Unlock()
 	return nil
 }
@@ -679,7 +680,7 @@ func (l *log) publishRound(rd *round, epochs *epochCache, cfg *Config, unstable 
 		l.mu.firstUnstable = unstable
 	}
 	if epochs != nil {
-		l.mu.epochs = epochs
+		l.mu.epochs = epochs // notifyLocked below counts the change
 	}
 	a := l.active()
 	l.setLEOLocked(rd.next, a, a.log.Size())

@@ -75,6 +75,7 @@ func (l *Log) AssignLeaderEpoch(epoch int32, startOffset int64) error {
 	}
 	l.mu.Lock()
 	l.mu.epochs = next
+	l.changes.Add(1)
 	l.mu.Unlock()
 	return nil
 }

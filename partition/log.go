@@ -119,6 +119,10 @@ type log struct {
 	// waitCh is Wait's channel, nil until asked for after a change; set
 	// with mu held, read without it (wait).
 	waitCh atomic.Pointer[waitChan]
+	// changes counts what a reader at the end can see change: each
+	// notifyLocked (high watermark, log end, truncation, close), the log
+	// start, the leader epochs and going offline (Changes).
+	changes atomic.Uint64
 
 	pmu       sync.Mutex
 	producers map[int64]*producerEntry
@@ -738,6 +742,7 @@ type waitChan struct{ ch chan struct{} }
 
 // notifyLocked wakes waiters after the high watermark moved.
 func (l *log) notifyLocked() {
+	l.changes.Add(1)
 	if w := l.waitCh.Load(); w != nil {
 		l.waitCh.Store(nil)
 		close(w.ch)

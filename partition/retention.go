@@ -70,6 +70,7 @@ func (l *log) dropOldest(s *logSegment) error {
 	}
 	l.mu.segments = l.mu.segments[1:]
 	l.mu.logStart = max(l.mu.logStart, l.mu.segments[0].base)
+	l.changes.Add(1)
 	l.mu.Unlock()
 	l.logger.Info("deleting segment", "base_offset", s.base, "bytes", s.log.Size())
 	if err := s.markDeleted(); err != nil {
@@ -98,6 +99,7 @@ func (l *log) deleteRecordsBefore(offset int64) (int64, error) {
 	}
 	moved := offset > l.mu.logStart
 	l.mu.logStart = max(l.mu.logStart, offset)
+	l.changes.Add(1)
 	start := l.mu.logStart
 	l.mu.Unlock()
 	for {

@@ -22,6 +22,7 @@ func (l *log) setOffline(err error) {
 	first := l.mu.werr == nil
 	if first {
 		l.mu.werr = err
+		l.changes.Add(1)
 	}
 	l.mu.Unlock()
 	if first {
