@@ -127,6 +127,15 @@ type fetchPart struct {
 	code   int16
 	res    partition.ReadResult
 	legacy []byte // Fetch v0-3: res down-converted (res.Regions released)
+
+	// A session's partition quiet at the last answer (sessionPart.quiet):
+	// its log's change count then, and what was answered. changes is the
+	// count loaded before the latest read (counted: it was).
+	quiet        bool
+	quietChanges uint64
+	quietRes     partition.ReadResult
+	changes      uint64
+	counted      bool
 }
 
 // fetchTopic is one requested topic.
@@ -156,6 +165,9 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 		fetchReq = &cp
 	}
 	topics := b.resolveFetch(r, fetchReq, sc)
+	if fc.kind == fetchIncremental {
+		quietFetch(topics, fc.parts)
+	}
 	b.selectReadReplicas(fetchReq, topics)
 	b.replicaFetched(topics)
 	b.markLeaderThrottled(topics)
@@ -440,6 +452,15 @@ func (b *Broker) readFetch(topics []fetchTopic, maxBytes int64) (total int64, fa
 func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	fp.res, fp.code = partition.ReadResult{}, fp.errCode
 	if fp.code != 0 {
+		return
+	}
+	// The log's change count before anything is looked at: a change
+	// after it is seen by the next read.
+	fp.changes, fp.counted = fp.log.Changes(), true
+	if fp.quiet && fp.changes == fp.quietChanges && fp.st == nil && !fp.throttled {
+		// A consumer at the end whose log did not change since it
+		// found nothing new there (epochs included): the same again.
+		fp.res = fp.quietRes
 		return
 	}
 	if fp.code = checkLeaderEpoch(true, fp.epoch, fp.log.LeaderEpoch()); fp.code != 0 {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/partition"
 )
 
 // Incremental fetch sessions (KIP-227), as Kafka's FetchSession.scala keeps
@@ -76,6 +78,17 @@ type sessionPart struct {
 	highWatermark int64 // -1 after an error: the partition is answered again
 	lastStable    int64
 	logStart      int64
+
+	// quiet: the last answer found nothing new for a consumer at the end
+	// (fetch offset quietOffset, epoch quietEpoch), with the log's change
+	// count quietChanges loaded before that read. While the count, the
+	// offset and the epoch stay so, the next Fetch skips the partition's
+	// read: it would find the same nothing (quietFetch).
+	quiet        bool
+	quietLog     *partition.Log // the log then (a recreated topic has another)
+	quietChanges uint64
+	quietOffset  int64
+	quietEpoch   int32
 }
 
 // fetchSession is one cached session; guarded by fetchSessionCache.mu.
@@ -402,7 +415,40 @@ func (p *sessionPart) answer(fp *fetchPart) (must, records bool) {
 	hw, lso, start, records := answered(fp)
 	must = records || fp.code != 0 || fp.redirect > 0 || hw != p.highWatermark || lso != p.lastStable || start != p.logStart
 	p.highWatermark, p.lastStable, p.logStart = hw, lso, start
+	end := hw
+	if fp.committed {
+		end = lso
+	}
+	p.quiet = fp.counted && !records && fp.code == 0 && fp.st == nil && fp.redirect == 0 && !fp.diverged &&
+		!fp.throttled && fp.offset >= end
+	p.quietLog, p.quietChanges, p.quietOffset, p.quietEpoch = fp.log, fp.changes, fp.offset, fp.epoch
+	if !p.quiet {
+		p.quietLog = nil // no log kept alive for nothing
+	}
 	return must, records
+}
+
+// quietFetch marks the incremental Fetch's partitions (in the session's
+// order, as sessionTopicsIn made them) whose last answer was quiet at
+// the same offset and epoch: readPart skips them while their log's
+// change count is the one then.
+func quietFetch(topics []fetchTopic, parts []sessionPart) {
+	at := 0
+	for i := range topics {
+		for k := range topics[i].parts {
+			fp := &topics[i].parts[k]
+			if at < len(parts) {
+				p := &parts[at]
+				if p.quiet && p.key.partition == fp.partition && p.quietLog == fp.log && fp.log != nil &&
+					p.quietOffset == fp.offset && p.quietEpoch == fp.epoch {
+					fp.quiet, fp.quietChanges = true, p.quietChanges
+					fp.quietRes = partition.ReadResult{HighWatermark: p.highWatermark, LastStableOffset: p.lastStable,
+						LogStartOffset: p.logStart}
+				}
+			}
+			at++
+		}
+	}
 }
 
 // moveToEnd moves parts (in the session, in order) to the end of its order.
