@@ -128,14 +128,15 @@ type fetchPart struct {
 	res    partition.ReadResult
 	legacy []byte // Fetch v0-3: res down-converted (res.Regions released)
 
-	// A session's partition quiet at the last answer (sessionPart.quiet):
-	// its log's change count then, and what was answered. changes is the
-	// count loaded before the latest read (counted: it was).
+	// An incremental Fetch's partition: its place in the session plus one
+	// (0: not paired), and whether it was quiet at the last answer
+	// (sessionPart.quiet) with its log's change count then and what was
+	// answered. changes is the count loaded before the latest read.
+	sessAt       int32
 	quiet        bool
 	quietChanges uint64
 	quietRes     partition.ReadResult
 	changes      uint64
-	counted      bool
 }
 
 // fetchTopic is one requested topic.
@@ -150,7 +151,7 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	b.countFetchRequest(req)
 	sc := fetchScratchPool.Get().(*fetchScratch)
 	defer sc.release()
-	fc := b.sessions.newContextIn(req, time.Now().UnixMilli(), sc)
+	fc := b.sessions.newContext(req, time.Now().UnixMilli(), sc)
 	if fc.kind == fetchSessionError {
 		return encodeFetch(r, fc.errCode, 0, nil), nil
 	}
@@ -161,12 +162,12 @@ func handleFetch(ctx context.Context, b *Broker, r *request) (*netio.Response, e
 	if fc.kind == fetchIncremental {
 		// Fetch every partition of the session, in the session's order.
 		cp := *req
-		cp.Topics = sessionTopicsIn(fc.parts, sc)
+		cp.Topics = sessionTopics(fc.parts, sc)
 		fetchReq = &cp
 	}
 	topics := b.resolveFetch(r, fetchReq, sc)
 	if fc.kind == fetchIncremental {
-		quietFetch(topics, fc.parts)
+		pairSession(topics, &fc, req.Version)
 	}
 	b.selectReadReplicas(fetchReq, topics)
 	b.replicaFetched(topics)
@@ -456,7 +457,7 @@ func (b *Broker) readPart(fp *fetchPart, limit int64, minOneBatch bool) {
 	}
 	// The log's change count before anything is looked at: a change
 	// after it is seen by the next read.
-	fp.changes, fp.counted = fp.log.Changes(), true
+	fp.changes = fp.log.Changes()
 	if fp.quiet && fp.changes == fp.quietChanges && fp.st == nil && !fp.throttled {
 		// A consumer at the end whose log did not change since it
 		// found nothing new there (epochs included): the same again.

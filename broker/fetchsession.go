@@ -83,7 +83,7 @@ type sessionPart struct {
 	// (fetch offset quietOffset, epoch quietEpoch), with the log's change
 	// count quietChanges loaded before that read. While the count, the
 	// offset and the epoch stay so, the next Fetch skips the partition's
-	// read: it would find the same nothing (quietFetch).
+	// read: it would find the same nothing (pairSession).
 	quiet        bool
 	quietLog     *partition.Log // the log then (a recreated topic has another)
 	quietChanges uint64
@@ -159,18 +159,15 @@ type fetchContext struct {
 	// ptrs are the session's partitions themselves, in the same order:
 	// while the session's epoch is still expect, nothing changed them
 	// (only newContext does, and it moves the epoch), so
-	// finishIncremental finds each by its place instead of its key.
+	// finishIncremental finds each by its place (pairSession) instead of
+	// its key.
 	ptrs []*sessionPart
 }
 
 // newContext decides how req is served, updating the session it names.
-func (c *fetchSessionCache) newContext(req *kmsg.FetchRequest, nowMs int64) fetchContext {
-	return c.newContextIn(req, nowMs, nil)
-}
-
-// newContextIn is newContext, the session's partitions copied into sc's
-// array (nil: a new one).
-func (c *fetchSessionCache) newContextIn(req *kmsg.FetchRequest, nowMs int64, sc *fetchScratch) fetchContext {
+// An incremental one copies the session's partitions into sc's array
+// (nil: a new one).
+func (c *fetchSessionCache) newContext(req *kmsg.FetchRequest, nowMs int64, sc *fetchScratch) fetchContext {
 	if req.Version < 7 {
 		return fetchContext{kind: fetchSessionless}
 	}
@@ -284,11 +281,9 @@ func (p *sessionPart) setRequest(version int16, rp *kmsg.FetchRequestTopicPartit
 
 // sessionTopics rebuilds request topics from a session's partitions, one
 // topic entry per run of partitions of the same topic.
-func sessionTopics(parts []sessionPart) []kmsg.FetchRequestTopic { return sessionTopicsIn(parts, nil) }
-
-// sessionTopicsIn is sessionTopics in sc's arrays (nil: new ones): every
-// topic's partitions are a piece of one array.
-func sessionTopicsIn(parts []sessionPart, sc *fetchScratch) []kmsg.FetchRequestTopic {
+// They are made in sc's arrays (nil: new ones); every topic's partitions
+// are a piece of one array.
+func sessionTopics(parts []sessionPart, sc *fetchScratch) []kmsg.FetchRequestTopic {
 	if sc == nil {
 		sc = new(fetchScratch)
 	}
@@ -374,20 +369,17 @@ func (c *fetchSessionCache) finishIncremental(fc *fetchContext, topics []fetchTo
 	}
 	var moved []*sessionPart
 	out := topics[:0]
-	at := 0 // the place of the next fetched partition in fc.ptrs
 	for i := range topics {
 		ft := topics[i]
 		kept := ft.parts[:0]
 		for k := range ft.parts {
 			fp := &ft.parts[k]
-			key := sessionKey(version, ft.name, ft.id, fp.partition)
 			var p *sessionPart
-			if at < len(fc.ptrs) && fc.ptrs[at].key == key {
-				p = fc.ptrs[at]
+			if fp.sessAt > 0 { // paired by pairSession
+				p = fc.ptrs[fp.sessAt-1]
 			} else {
-				p = s.parts[key]
+				p = s.parts[sessionKey(version, ft.name, ft.id, fp.partition)]
 			}
-			at++
 			if p == nil {
 				continue // BUG guard: every fetched partition came from the session
 			}
@@ -419,7 +411,7 @@ func (p *sessionPart) answer(fp *fetchPart) (must, records bool) {
 	if fp.committed {
 		end = lso
 	}
-	p.quiet = fp.counted && !records && fp.code == 0 && fp.st == nil && fp.redirect == 0 && !fp.diverged &&
+	p.quiet = !records && fp.code == 0 && fp.st == nil && fp.redirect == 0 && !fp.diverged &&
 		!fp.throttled && fp.offset >= end
 	p.quietLog, p.quietChanges, p.quietOffset, p.quietEpoch = fp.log, fp.changes, fp.offset, fp.epoch
 	if !p.quiet {
@@ -428,19 +420,21 @@ func (p *sessionPart) answer(fp *fetchPart) (must, records bool) {
 	return must, records
 }
 
-// quietFetch marks the incremental Fetch's partitions (in the session's
-// order, as sessionTopicsIn made them) whose last answer was quiet at
-// the same offset and epoch: readPart skips them while their log's
+// pairSession pairs an incremental Fetch's partitions (in the session's
+// order, as sessionTopics made them) with their places in fc, for
+// finishIncremental, and marks those whose last answer was quiet at the
+// same log, offset and epoch: readPart skips them while their log's
 // change count is the one then.
-func quietFetch(topics []fetchTopic, parts []sessionPart) {
+func pairSession(topics []fetchTopic, fc *fetchContext, version int16) {
 	at := 0
 	for i := range topics {
-		for k := range topics[i].parts {
-			fp := &topics[i].parts[k]
-			if at < len(parts) {
-				p := &parts[at]
-				if p.quiet && p.key.partition == fp.partition && p.quietLog == fp.log && fp.log != nil &&
-					p.quietOffset == fp.offset && p.quietEpoch == fp.epoch {
+		ft := &topics[i]
+		for k := range ft.parts {
+			fp := &ft.parts[k]
+			if at < len(fc.parts) && fc.parts[at].key == sessionKey(version, ft.name, ft.id, fp.partition) {
+				fp.sessAt = int32(at + 1)
+				p := &fc.parts[at]
+				if p.quiet && p.quietLog == fp.log && fp.log != nil && p.quietOffset == fp.offset && p.quietEpoch == fp.epoch {
 					fp.quiet, fp.quietChanges = true, p.quietChanges
 					fp.quietRes = partition.ReadResult{HighWatermark: p.highWatermark, LastStableOffset: p.lastStable,
 						LogStartOffset: p.logStart}

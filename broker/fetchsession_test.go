@@ -109,11 +109,11 @@ func testFetchSessionProtocol(t *testing.T, version int16) {
 	three := []sp{{0, 0, 5}, {0, 1, 6}, {1, 0, 7}}
 
 	// A full fetch at epoch 0 creates a session; epoch -1 does not.
-	if fc := c.newContext(sessReq(version, 0, -1, three), now); fc.kind != fetchSessionless {
+	if fc := c.newContext(sessReq(version, 0, -1, three), now, nil); fc.kind != fetchSessionless {
 		t.Fatalf("epoch -1: kind %d", fc.kind)
 	}
 	full := sessReq(version, 0, 0, three)
-	if fc := c.newContext(full, now); fc.kind != fetchFull {
+	if fc := c.newContext(full, now, nil); fc.kind != fetchFull {
 		t.Fatalf("epoch 0: kind %d", fc.kind)
 	}
 	id := c.finishFull(full, fetchResult(full.Topics, nil), false, now)
@@ -129,14 +129,14 @@ func testFetchSessionProtocol(t *testing.T, version int16) {
 	// fetches (with offsets) and which the response keeps.
 	step := func(parts []sp, forget []sp, answers map[string]answer, wantFetch, wantKept []string) {
 		t.Helper()
-		fc := c.newContext(sessReq(version, id, epoch, parts, forget...), now)
+		fc := c.newContext(sessReq(version, id, epoch, parts, forget...), now, nil)
 		if fc.kind != fetchIncremental {
 			t.Fatalf("epoch %d: kind %d (error %d)", epoch, fc.kind, fc.errCode)
 		}
 		if got := partNames(fc.parts); fmt.Sprint(got) != fmt.Sprint(wantFetch) {
 			t.Fatalf("epoch %d fetches %v, want %v", epoch, got, wantFetch)
 		}
-		kept, code := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts), answers), version)
+		kept, code := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts, nil), answers), version)
 		if code != 0 {
 			t.Fatalf("epoch %d: finish error %d", epoch, code)
 		}
@@ -167,7 +167,7 @@ func testFetchSessionProtocol(t *testing.T, version int16) {
 	// Session errors: no partitions, session id 0.
 	errCase := func(req *kmsg.FetchRequest, want int16) {
 		t.Helper()
-		if fc := c.newContext(req, now); fc.kind != fetchSessionError || fc.errCode != want {
+		if fc := c.newContext(req, now, nil); fc.kind != fetchSessionError || fc.errCode != want {
 			t.Fatalf("id %d epoch %d: kind %d error %d, want error %d", req.SessionID, req.SessionEpoch, fc.kind, fc.errCode, want)
 		}
 	}
@@ -183,20 +183,20 @@ func testFetchSessionProtocol(t *testing.T, version int16) {
 
 	// A request racing another at the same epoch is refused; a fetch
 	// whose session moved on meanwhile answers INVALID_FETCH_SESSION_EPOCH.
-	fc := c.newContext(sessReq(version, id, epoch, nil), now)
+	fc := c.newContext(sessReq(version, id, epoch, nil), now, nil)
 	errCase(sessReq(version, id, epoch, nil), kerr.InvalidFetchSessionEpoch.Code)
 	epoch++
-	fc2 := c.newContext(sessReq(version, id, epoch, nil), now)
+	fc2 := c.newContext(sessReq(version, id, epoch, nil), now, nil)
 	if fc2.kind != fetchIncremental {
 		t.Fatalf("next epoch: kind %d", fc2.kind)
 	}
 	epoch++
-	if _, code := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts), nil), version); code != kerr.InvalidFetchSessionEpoch.Code {
+	if _, code := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts, nil), nil), version); code != kerr.InvalidFetchSessionEpoch.Code {
 		t.Fatalf("stale fetch: error %d", code)
 	}
 
 	// Forgetting every partition closes the session: answered sessionless.
-	if fc := c.newContext(sessReq(version, id, epoch, nil, sp{0, 0, 0}, sp{2, 3, 0}), now); fc.kind != fetchSessionless {
+	if fc := c.newContext(sessReq(version, id, epoch, nil, sp{0, 0, 0}, sp{2, 3, 0}), now, nil); fc.kind != fetchSessionless {
 		t.Fatalf("empty session: kind %d", fc.kind)
 	}
 	if st := c.stats(); st.Sessions != 0 || st.Partitions != 0 {
@@ -205,7 +205,7 @@ func testFetchSessionProtocol(t *testing.T, version int16) {
 
 	// A full fetch naming a session closes it, then starts a new one.
 	id = c.finishFull(full, fetchResult(full.Topics, nil), false, now)
-	if fc := c.newContext(sessReq(version, id, 0, three), now); fc.kind != fetchFull {
+	if fc := c.newContext(sessReq(version, id, 0, three), now, nil); fc.kind != fetchFull {
 		t.Fatalf("full with id: kind %d", fc.kind)
 	}
 	if st := c.stats(); st.Sessions != 0 {
@@ -221,8 +221,8 @@ func TestFetchSessionFirstIncrementalAnswersChanges(t *testing.T) {
 	c := newFetchSessionCache(1, 1000)
 	full := sessReq(12, 0, 0, []sp{{0, 0, 0}, {0, 1, 0}})
 	id := c.finishFull(full, fetchResult(full.Topics, map[string]answer{"t0/0": {hw: 3}, "t0/1": {code: kerr.UnknownTopicOrPartition.Code}}), false, 0)
-	fc := c.newContext(sessReq(12, id, 1, nil), 0)
-	kept, _ := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts), map[string]answer{"t0/0": {hw: 3}, "t0/1": {hw: 0}}), 12)
+	fc := c.newContext(sessReq(12, id, 1, nil), 0, nil)
+	kept, _ := c.finishIncremental(&fc, fetchResult(sessionTopics(fc.parts, nil), map[string]answer{"t0/0": {hw: 3}, "t0/1": {hw: 0}}), 12)
 	if got := fmt.Sprint(names(kept)); got != "[t0/1]" {
 		t.Fatalf("answered %s, want [t0/1]", got)
 	}
@@ -267,7 +267,7 @@ func TestFetchSessionEviction(t *testing.T) {
 				t.Fatalf("setup: session %d not created", i)
 			}
 			if s.used > s.created {
-				if fc := c.newContext(sessReq(12, ids[i], 1, nil), s.used); fc.kind != fetchIncremental {
+				if fc := c.newContext(sessReq(12, ids[i], 1, nil), s.used, nil); fc.kind != fetchIncremental {
 					t.Fatalf("setup: touching session %d: kind %d", i, fc.kind)
 				}
 			}
@@ -314,7 +314,7 @@ func TestFetchSessionEviction(t *testing.T) {
 
 	// No slots: sessions are off.
 	c := newFetchSessionCache(0, 100)
-	if fc := c.newContext(sessReq(12, 0, 0, []sp{{0, 0, 0}}), 0); fc.kind != fetchSessionless {
+	if fc := c.newContext(sessReq(12, 0, 0, []sp{{0, 0, 0}}), 0, nil); fc.kind != fetchSessionless {
 		t.Fatalf("0 slots: kind %d", fc.kind)
 	}
 }

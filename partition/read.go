@@ -124,7 +124,7 @@ func (l *log) readUpTo(offset, maxBytes int64, minOneBatch, committed, replica b
 			}
 		}
 		reg, found, err := l.readSegment(v, offset, maxBytes, minOneBatch, cuts)
-		if err == nil && found && v.seg == b.seg && v.limit == b.pos && reg.Off+reg.Len == b.pos {
+		if err == nil && found && v.seg == b.seg && reg.Off+reg.Len == b.pos {
 			// Read up to the bound: the next read from the bound's
 			// offset starts at its position.
 			l.hints.note(v.seg, boundOffset, b.pos, cuts)
