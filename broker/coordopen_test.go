@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -60,5 +61,59 @@ func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
 			t.Fatalf("ListGroups: error %d", resp.ErrorCode)
 		}
 		time.Sleep(10 * time.Millisecond) // retriable: polling interval, bounded above
+	}
+}
+
+// A coordinator's topic that the controller already has, but this
+// broker has not applied yet (another broker of a starting cluster
+// created it first), is awaited: it was an error, answered as
+// COORDINATOR_NOT_AVAILABLE and logged at ERROR level by every broker
+// that lost the race. The topic store's write lock stands in for a
+// reconciler that has not reached the topic yet.
+func TestCoordinatorTopicCreatedElsewhereIsAwaited(t *testing.T) {
+	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}}
+	ts := startServer(t, "", withController(1, voters))
+	select {
+	case <-ts.Broker().Registered():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the broker did not register within 15 s")
+	}
+	b := ts.Broker()
+	b.topics.writeMu.Lock() // the reconciler cannot publish the topic
+	held := true
+	defer func() {
+		if held {
+			b.topics.writeMu.Unlock()
+		}
+	}()
+	if _, err := ts.ctl.CreateTopic(txn.TopicName, 2, 1, nil); err != nil {
+		t.Fatalf("create %s through the controller: %v", txn.TopicName, err)
+	}
+	type result struct {
+		t   *topic
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		tp, err := b.txnStateTopic(txn.Config{})
+		got <- result{tp, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("the topic was answered (%v, %v) before this broker applied it", r.t, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	b.topics.writeMu.Unlock()
+	held = false
+	select {
+	case r := <-got:
+		if r.err != nil {
+			t.Fatalf("after the reconciler applied it: %v", r.err)
+		}
+		if r.t == nil || r.t.meta == nil || len(r.t.partitions) != 2 {
+			t.Fatalf("got %+v, want the controller's topic with 2 partitions", r.t)
+		}
+	case <-time.After(clusterWait + 5*time.Second):
+		t.Fatal("no answer after the reconciler was let go")
 	}
 }

@@ -100,16 +100,35 @@ func (b *Broker) offsetsTopic(cfg group.Config) (*topic, error) {
 		"retention.ms":      "-1",
 		"max.message.bytes": strconv.Itoa(64 << 20),
 	}
-	t, err := b.createTopicAny(group.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
-	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
-		if t = b.topics.get(group.TopicName); t != nil {
-			return t, b.compactOffsetsTopic(t)
-		}
-	}
+	t, existed, err := b.createInternalTopic(group.TopicName, cfg.Partitions, configs)
 	if err != nil {
-		return nil, fmt.Errorf("broker: cannot create %s: %w", group.TopicName, err)
+		return nil, err
+	}
+	if existed {
+		return t, b.compactOffsetsTopic(t)
 	}
 	return t, nil
+}
+
+// createInternalTopic creates one of the coordinators' topics, or, when
+// it exists, returns it once this broker has applied it (existed).
+// Brokers open their coordinators at once when a cluster starts, so
+// another broker often creates the topic first, and the controller's
+// "already exists" can come before the image that holds the topic
+// reaches this broker: it waits for that image, up to clusterWait, where
+// it answered COORDINATOR_NOT_AVAILABLE and logged an error before.
+func (b *Broker) createInternalTopic(name string, n int32, configs map[string]string) (t *topic, existed bool, err error) {
+	t, err = b.createTopicAny(name, n, b.offsetsReplicationFactor(), configs, clusterWait)
+	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
+		existed = true
+		t, err = b.awaitTopic(name, time.Now().Add(clusterWait), func(t *topic) bool {
+			return t != nil && (b.cl == nil || t.meta != nil)
+		})
+	}
+	if err != nil {
+		return nil, existed, fmt.Errorf("broker: cannot create %s: %w", name, err)
+	}
+	return t, existed, nil
 }
 
 // compactOffsetsTopic sets cleanup.policy=compact on t unless its policy

@@ -113,16 +113,8 @@ func (b *Broker) txnStateTopic(cfg txn.Config) (*topic, error) {
 		"retention.ms":     "-1",
 		"compression.type": "uncompressed",
 	}
-	t, err := b.createTopicAny(txn.TopicName, cfg.Partitions, b.offsetsReplicationFactor(), configs, clusterWait)
-	if errors.Is(err, errTopicExists) || codeOf(err) == kerr.TopicAlreadyExists.Code {
-		if t = b.topics.get(txn.TopicName); t != nil {
-			return t, nil
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("broker: cannot create %s: %w", txn.TopicName, err)
-	}
-	return t, nil
+	t, _, err := b.createInternalTopic(txn.TopicName, cfg.Partitions, configs)
+	return t, err
 }
 
 // writeMarkers is the coordinator's WriteMarkers hook: local partitions
