@@ -13,7 +13,9 @@
 #           16x1k      one connection, 1 KiB records, 16 partitions, 64 MiB
 #   BINDIR  holds sluiced and sluice (default: built into a temporary dir)
 # Env:      OUT=file for the profile (default /tmp/callgrind-SHAPE.out),
-#           PORT (default 19398)
+#           PORT (default 19398),
+#           GODEBUG_EXTRA: more GODEBUG settings for sluiced (comma-separated,
+#           e.g. gcshrinkstackoff=1); GOGC and the like pass through as is
 # Prints:   SHAPE records=N instructions=I per-record=I/N
 # and keeps the profile for `callgrind_annotate --auto=no OUT`.
 #
@@ -45,7 +47,7 @@ OUT=${OUT:-/tmp/callgrind-$SHAPE.out}
 PORT=${PORT:-19398}
 DATA=$(mktemp -d)
 rm -f "$OUT" "$OUT".*
-GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$OUT" \
+GODEBUG=asyncpreemptoff=1${GODEBUG_EXTRA:+,$GODEBUG_EXTRA} valgrind --tool=callgrind --callgrind-out-file="$OUT" \
 	"$BIN/sluiced" --data-dir "$DATA" --listen 127.0.0.1:$PORT --num-partitions 16 \
 	--log-level error --timer-slack 0 >"$OUT.log" 2>&1 &
 VG=$!
