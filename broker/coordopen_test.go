@@ -11,12 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The first ListGroups of a combined node creates __consumer_offsets
-// through the controller and waits for this broker's reconciler to apply
-// it; the reconciler takes the coordinator's lock after its pass, so the
-// creation must not hold that lock (it did: the request, and every
-// metadata change on the broker, stalled for clusterWait, 10 s).
-func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
+// startCombinedNode starts a one-node cluster (broker and controller)
+// and waits for the broker's registration.
+func startCombinedNode(t *testing.T) *testServer {
+	t.Helper()
 	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}}
 	ts := startServer(t, "", withController(1, voters))
 	select {
@@ -24,6 +22,16 @@ func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the broker did not register within 15 s")
 	}
+	return ts
+}
+
+// The first ListGroups of a combined node creates __consumer_offsets
+// through the controller and waits for this broker's reconciler to apply
+// it; the reconciler takes the coordinator's lock after its pass, so the
+// creation must not hold that lock (it did: the request, and every
+// metadata change on the broker, stalled for clusterWait, 10 s).
+func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
+	ts := startCombinedNode(t)
 	// Metadata changes meanwhile, so that the reconciler runs its
 	// after-pass step while the request opens the coordinator.
 	stop, done := make(chan struct{}), make(chan struct{})
@@ -71,13 +79,7 @@ func TestFirstGroupRequestDoesNotStallTheReconciler(t *testing.T) {
 // that lost the race. The topic store's write lock stands in for a
 // reconciler that has not reached the topic yet.
 func TestCoordinatorTopicCreatedElsewhereIsAwaited(t *testing.T) {
-	voters := []controller.Voter{{ID: 1, Addr: freeControllerAddr(t)}}
-	ts := startServer(t, "", withController(1, voters))
-	select {
-	case <-ts.Broker().Registered():
-	case <-time.After(15 * time.Second):
-		t.Fatal("the broker did not register within 15 s")
-	}
+	ts := startCombinedNode(t)
 	b := ts.Broker()
 	b.topics.writeMu.Lock() // the reconciler cannot publish the topic
 	held := true
