@@ -33,7 +33,7 @@ UNITDIR   ?= /etc/systemd/system
 STATEDIR  ?= /var/lib/sluice
 DESTDIR   ?=
 
-.PHONY: all build run test test-deps bench bench-matrix bench-repl lint install clean
+.PHONY: all build run test test-deps bench bench-matrix bench-repl bench-repl-partitions lint install clean
 
 all: build
 
@@ -86,6 +86,24 @@ bench-matrix:
 REPL_ARGS ?=
 bench-repl:
 	cd bench/peers && $(GO) run ./cmd/compare --workloads repl $(REPL_ARGS)
+
+# The replication benchmark's many-partition shape: a three-node sluiced
+# cluster and a three-node Apache Kafka cluster in turn, a topic of
+# REPL_PARTITIONS partitions (RF=3, min.insync.replicas=2) produced by
+# Kafka's own ProducerPerformance at its defaults (acks=all, idempotent):
+# MB/s, p50/p99, the brokers' and the producer's CPU-s/GB, and sluiced ÷
+# Kafka per round (scripts/repl-partitions.sh). Needs e2e/java/lib's jars.
+# Not part of `make test`. About 1 minute a round at 100 partitions, 3 at
+# 1,000, e.g.
+#   make bench-repl-partitions REPL_PARTITIONS=1000 REPL_ROUNDS=3
+REPL_PARTITIONS ?= 100
+REPL_RECORDS ?= 400000
+REPL_ROUNDS ?= 2
+bench-repl-partitions:
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	$(GO) build -o "$$dir/" ./cmd/sluiced ./cmd/sluice && \
+	(cd bench/peers && $(GO) build -o "$$dir/" ./cmd/kafkaserver) && \
+	scripts/repl-partitions.sh "$$dir" $(REPL_PARTITIONS) $(REPL_RECORDS) $(REPL_ROUNDS)
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
