@@ -286,7 +286,7 @@ func (f *replicaFetcher) request() (*kmsg.FetchRequest, map[fetchKey]*fetchState
 		}
 		k := fetchKey{st.topicID, st.partition}
 		states[k] = st
-		sp := sentParams{offset: st.log.LogEndOffset(), logStart: st.log.LogStartOffset(), cur: st.epoch, last: lastEpoch(st.log)}
+		sp := sentParams{offset: st.log.LogEndOffset(), logStart: st.log.LogStartOffset(), cur: st.epoch, last: st.log.LastLeaderEpoch()}
 		st.sent = sp
 		if old, ok := f.sess.parts[k]; ok && f.sess.id != 0 && old == sp {
 			continue // the session has it
@@ -372,15 +372,6 @@ func (f *replicaFetcher) sessionAnswered(resp *kmsg.FetchResponse, states map[fe
 type fetchKey struct {
 	id metadata.UUID
 	p  int32
-}
-
-// lastEpoch is the follower log's latest leader epoch, -1 when it has none.
-func lastEpoch(l *partition.Log) int32 {
-	es := l.LeaderEpochs()
-	if len(es) == 0 {
-		return -1
-	}
-	return es[len(es)-1].Epoch
 }
 
 // call sends req to the leader on the fetcher's connection.
@@ -541,7 +532,7 @@ func firstBaseOffset(records []byte) (int64, bool) {
 func (f *replicaFetcher) realign(st *fetchState, base int64) error {
 	l := st.log
 	was := l.LogEndOffset()
-	for epoch, n := lastEpoch(l), 0; epoch >= 0 && n < maxEpochQueries; n++ {
+	for epoch, n := l.LastLeaderEpoch(), 0; epoch >= 0 && n < maxEpochQueries; n++ {
 		end, leaderEpoch, err := f.epochEnd(st, epoch)
 		if err != nil {
 			return fmt.Errorf("cannot ask the leader where epoch %d ends: %w", epoch, err)

@@ -23,6 +23,18 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 	return out
 }
 
+// LastLeaderEpoch is the newest entry's epoch, -1 when the cache is
+// empty: the last of LeaderEpochs without copying them, which a follower
+// asks of every partition in every Fetch it sends.
+func (l *Log) LastLeaderEpoch() int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if n := len(l.mu.epochs.entries); n > 0 {
+		return l.mu.epochs.entries[n-1].epoch
+	}
+	return -1
+}
+
 // AssignLeaderEpoch records that epoch starts at startOffset (called on
 // becoming leader, with the log end offset); the log's appends then stamp
 // epoch on their batches. An epoch starting at the log end covers no

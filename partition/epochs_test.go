@@ -84,6 +84,36 @@ func TestAssignLeaderEpoch(t *testing.T) {
 	}
 }
 
+// LastLeaderEpoch is the last of LeaderEpochs, -1 while there is none.
+func TestLastLeaderEpoch(t *testing.T) {
+	l, _ := newTestLog(t, testConfig(), newClock())
+	check := func(step string) {
+		t.Helper()
+		want := int32(-1)
+		if es := l.LeaderEpochs(); len(es) > 0 {
+			want = es[len(es)-1].Epoch
+		}
+		if got := l.LastLeaderEpoch(); got != want {
+			t.Fatalf("%s: LastLeaderEpoch %d, LeaderEpochs %v", step, got, l.LeaderEpochs())
+		}
+	}
+	check("fresh")
+	if l.LastLeaderEpoch() != -1 {
+		t.Fatalf("fresh log: LastLeaderEpoch %d, want -1", l.LastLeaderEpoch())
+	}
+	mustAppend(t, l, batch(3, 20, 1_700_000_000_000))
+	check("first append")
+	if err := l.AssignLeaderEpoch(4, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	check("epoch 4 assigned, no record in it yet")
+	mustAppend(t, l, batch(2, 20, 1_700_000_000_000))
+	check("a record in epoch 4")
+	if l.LastLeaderEpoch() != 4 {
+		t.Fatalf("LastLeaderEpoch %d, want 4", l.LastLeaderEpoch())
+	}
+}
+
 // TestTruncationOffsetTable: the follower's truncation point for the
 // divergence cases of KIP-101 and KIP-279, epochs and offsets as in their
 // scenarios (A and B are the two replicas; "A asks" is the follower's
