@@ -102,6 +102,13 @@ func (x *OffsetIndex) Close() error { return x.close() }
 // the same, never at the old name. Not concurrently with any other method.
 func (x *OffsetIndex) RenameTo(path string) error { return x.renameTo(path) }
 
+// Discard makes Close unmap the index without writing to it: no trim to
+// its entries, and an index whose file was never created (entries held
+// in memory) creates none. For a partition being deleted, whose
+// directory goes with every file in it. Not concurrently with any other
+// method.
+func (x *OffsetIndex) Discard() { x.discard() }
+
 // Path is the file's path.
 func (x *OffsetIndex) Path() string { return x.path }
 
@@ -153,7 +160,9 @@ func (x *TimeIndex) Sync() error                                 { return x.sync
 func (x *TimeIndex) Trim() error                                 { return x.trim() }
 func (x *TimeIndex) Close() error                                { return x.close() }
 func (x *TimeIndex) RenameTo(path string) error                  { return x.renameTo(path) }
-func (x *TimeIndex) Path() string                                { return x.path }
+func (x *TimeIndex) Discard()                                    { x.discard() } // as OffsetIndex.Discard
+
+func (x *TimeIndex) Path() string { return x.path }
 
 // LookupPosition returns the entry with the largest position <= pos (entry
 // positions are batch starts and increase with offsets), or (baseOffset, 0)

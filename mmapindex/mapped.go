@@ -37,6 +37,9 @@ type mapped struct {
 	absent   bool
 	maxBytes int
 	renamed  bool // renameTo was called: Close of an absent index creates nothing
+	// discarded: discard was called: close unmaps and writes nothing (the
+	// file, if any, goes with its partition's directory).
+	discarded bool
 }
 
 // An absent writable index keeps its first entries in memory, and creates
@@ -228,6 +231,10 @@ func (x *mapped) renameTo(path string) error {
 	}
 	return nil
 }
+
+// discard makes close write nothing: no trim, and an absent index creates
+// no file.
+func (x *mapped) discard() { x.discarded = true }
 
 // exists reports whether the index file is still at its path (a segment
 // being deleted renames its files first).
@@ -537,6 +544,14 @@ func (x *mapped) trim() error {
 
 func (x *mapped) close() error {
 	if x.closed {
+		return nil
+	}
+	if x.discarded {
+		x.closed = true
+		x.n.Store(0)
+		if err := x.unmap(); err != nil {
+			return fmt.Errorf("cannot unmap index %q: %w", x.path, err)
+		}
 		return nil
 	}
 	if x.absent && x.renamed { // renamed for deletion: no file to write

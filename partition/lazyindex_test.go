@@ -280,3 +280,53 @@ func openTestFS(t testing.TB, dir string, cfg Config, clean bool, rp int64, fsys
 	}
 	return l
 }
+
+// TestDiscardedLogCreatesNoIndexFiles: closing a log whose directory is
+// deleted next (DeleteTopics, a replica moved away) writes no index file,
+// where Close writes the ones held in memory; a discarded log whose
+// index files exist (past the in-memory entries, or a rolled segment)
+// leaves them as they are, for the deletion. Sealing created them only
+// for the deletion to remove them: half the time of deleting a
+// 1,000-partition topic.
+func TestDiscardedLogCreatesNoIndexFiles(t *testing.T) {
+	for _, discard := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "t-0")
+		l := openTest(t, dir, DefaultConfig(), true, 0, nil)
+		for i := range int64(3) {
+			mustAppend(t, l, batch(10, 1000, 1000+i)) // 10 KiB: an index entry each
+		}
+		idx := filepath.Join(dir, "00000000000000000000.index")
+		tidx := filepath.Join(dir, "00000000000000000000.timeindex")
+		if exists(idx) || exists(tidx) {
+			t.Fatal("index files after 3 entries")
+		}
+		close := l.Close
+		if discard {
+			close = l.closeDiscarding
+		}
+		if err := close(); err != nil {
+			t.Fatalf("discard %v: %v", discard, err)
+		}
+		if got := exists(idx) || exists(tidx); got == discard {
+			t.Fatalf("discard %v: index files exist %v", discard, got)
+		}
+	}
+	// A log with segments rolled: their index files exist; discarding
+	// leaves them to the deletion and fails nothing.
+	dir := filepath.Join(t.TempDir(), "t-0")
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 16 << 10
+	l := openTest(t, dir, cfg, true, 0, nil)
+	for i := range int64(8) {
+		mustAppend(t, l, batch(10, 1000, 1000+i))
+	}
+	if l.Segments() < 2 {
+		t.Fatalf("%d segments, want several", l.Segments())
+	}
+	if err := l.closeDiscarding(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.closeDiscarding(); err != nil {
+		t.Fatalf("a second discard: %v", err)
+	}
+}

@@ -958,16 +958,25 @@ func (l *log) closeDiscarding() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.bg.Wait()
-	return l.closeSegments()
+	return l.closeSegmentsAs(true)
 }
 
 // closeSegments drops the log's reference on every segment, after adding
 // the active segment's final time-index entry.
-func (l *log) closeSegments() error {
+func (l *log) closeSegments() error { return l.closeSegmentsAs(false) }
+
+// closeSegmentsAs is closeSegments; discarding (the log's directory is
+// deleted next), it seals nothing and its indexes write nothing: sealing
+// created the lazily held index files only for the deletion to remove
+// them, half of a 1,000-partition topic's deletion (docs/BENCHMARKS.md).
+func (l *log) closeSegmentsAs(discarding bool) error {
 	var errs []error
 	for _, s := range l.mu.segments {
 		s.noPark.Store(true) // the log's reference goes (segcache.go)
-		if s.idx.maxBytes > 0 {
+		switch {
+		case discarding:
+			s.discardIndexes()
+		case s.idx.maxBytes > 0:
 			errs = append(errs, s.seal())
 		}
 		s.Release()

@@ -663,6 +663,17 @@ func (s *logSegment) removeFiles() {
 }
 
 // closeFiles closes the .log and unmaps the indexes explicitly.
+// discardIndexes makes the indexes' close write nothing (mmapindex's
+// Discard): the segment's directory is about to be deleted.
+func (s *logSegment) discardIndexes() {
+	s.idx.Lock()
+	defer s.idx.Unlock()
+	if s.idx.offsets != nil {
+		s.idx.offsets.Discard()
+		s.idx.times.Discard()
+	}
+}
+
 func (s *logSegment) closeFiles() error {
 	var errs []error
 	s.syncMu.Lock()
