@@ -161,8 +161,7 @@ func (x *TimeIndex) Trim() error                                 { return x.trim
 func (x *TimeIndex) Close() error                                { return x.close() }
 func (x *TimeIndex) RenameTo(path string) error                  { return x.renameTo(path) }
 func (x *TimeIndex) Discard()                                    { x.discard() } // as OffsetIndex.Discard
-
-func (x *TimeIndex) Path() string { return x.path }
+func (x *TimeIndex) Path() string                                { return x.path }
 
 // LookupPosition returns the entry with the largest position <= pos (entry
 // positions are batch starts and increase with offsets), or (baseOffset, 0)

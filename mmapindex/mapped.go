@@ -547,12 +547,7 @@ func (x *mapped) close() error {
 		return nil
 	}
 	if x.discarded {
-		x.closed = true
-		x.n.Store(0)
-		if err := x.unmap(); err != nil {
-			return fmt.Errorf("cannot unmap index %q: %w", x.path, err)
-		}
-		return nil
+		return x.finishClose(nil)
 	}
 	if x.absent && x.renamed { // renamed for deletion: no file to write
 		x.n.Store(0)
@@ -567,7 +562,12 @@ func (x *mapped) close() error {
 	if x.werr != nil {
 		err = nil // trim returned it; report it once below
 	}
-	err = errors.Join(err, x.werr)
+	return x.finishClose(errors.Join(err, x.werr))
+}
+
+// finishClose marks the index closed and unmaps it, adding a failed unmap
+// to err.
+func (x *mapped) finishClose(err error) error {
 	x.closed = true
 	x.n.Store(0)
 	if uerr := x.unmap(); uerr != nil {

@@ -199,7 +199,7 @@ func openLog(dir string, o openOptions) (*Log, error) {
 		l.cleaner.firstDirty = o.cleanerPoint
 	}
 	if err := l.load(o); err != nil {
-		l.closeSegments()
+		l.closeSegments(false)
 		return nil, fmt.Errorf("cannot open log %q: %w", dir, err)
 	}
 	return l, nil
@@ -914,7 +914,7 @@ func (l *log) close() error {
 		}
 		l.pmu.Unlock()
 	}
-	return errors.Join(sealErr, err, snapErr, l.closeSegments())
+	return errors.Join(sealErr, err, snapErr, l.closeSegments(false))
 }
 
 // sealActive seals the active segment's indexes before the final fsync, so
@@ -958,18 +958,16 @@ func (l *log) closeDiscarding() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.bg.Wait()
-	return l.closeSegmentsAs(true)
+	return l.closeSegments(true)
 }
 
 // closeSegments drops the log's reference on every segment, after adding
-// the active segment's final time-index entry.
-func (l *log) closeSegments() error { return l.closeSegmentsAs(false) }
-
-// closeSegmentsAs is closeSegments; discarding (the log's directory is
-// deleted next), it seals nothing and its indexes write nothing: sealing
-// created the lazily held index files only for the deletion to remove
-// them, half of a 1,000-partition topic's deletion (docs/BENCHMARKS.md).
-func (l *log) closeSegmentsAs(discarding bool) error {
+// the active segment's final time-index entry. Discarding (the log's
+// directory is deleted next), it seals nothing and its indexes write
+// nothing: sealing created the lazily held index files only for the
+// deletion to remove them, half of a 1,000-partition topic's deletion
+// (docs/BENCHMARKS.md).
+func (l *log) closeSegments(discarding bool) error {
 	var errs []error
 	for _, s := range l.mu.segments {
 		s.noPark.Store(true) // the log's reference goes (segcache.go)

@@ -662,7 +662,6 @@ func (s *logSegment) removeFiles() {
 	}
 }
 
-// closeFiles closes the .log and unmaps the indexes explicitly.
 // discardIndexes makes the indexes' close write nothing (mmapindex's
 // Discard): the segment's directory is about to be deleted.
 func (s *logSegment) discardIndexes() {
@@ -674,6 +673,7 @@ func (s *logSegment) discardIndexes() {
 	}
 }
 
+// closeFiles closes the .log and unmaps the indexes explicitly.
 func (s *logSegment) closeFiles() error {
 	var errs []error
 	s.syncMu.Lock()
