@@ -482,9 +482,9 @@ func (s *Store) Create(topic string, partition int32, topicID [16]byte, cfg Conf
 	return s.create(topic, partition, topicID, cfg)
 }
 
-// Delete closes the log and removes its directory (renamed to
-// `<topic>-<partition>.<id>-delete` first, as Kafka does). Readers holding
-// regions finish first.
+// Delete closes the log and renames its directory to
+// `<topic>-<partition>.<id>-delete`, as Kafka does; the files are removed
+// in the background. Readers holding regions finish first.
 func (s *Store) Delete(topic string, partition int32) error { return s.delete(topic, partition) }
 
 // Close flushes every log, writes the checkpoints and the clean-shutdown

@@ -311,7 +311,12 @@
 // failing the store (offline.go); Repair truncates it to its last valid
 // batch (repair.go). Partition directories are created under a `-new` name
 // and renamed into place, and renamed to `-delete` before removal; many at
-// once share one syncfs or directory fsync (topicstate.go).
+// once share one syncfs or directory fsync (topicstate.go). The renamed
+// directories are removed by a background goroutine, file by file
+// (remover.go), as Kafka's scheduled log deletion does: unlinking a large
+// file frees its extents inside the call, and the deletion must not hold
+// the topic's lock, a DeleteTopics request or the cluster's reconcile pass
+// for that.
 //
 // CreateLogsLazy (the broker's reconciler, which recreates every
 // partition from the metadata log at each start) makes no directory at

@@ -185,6 +185,7 @@ func TestDeleteLogsLazy(t *testing.T) {
 	if err := logs[0].pdir.Make(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Make after deletion: %v, want ErrClosed", err)
 	}
+	s.awaitRemovals() // the renamed directories go in the background
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

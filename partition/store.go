@@ -73,6 +73,7 @@ type store struct {
 	openedEpoch int64
 	brokerEpoch atomic.Int64
 	cl          cleanerState
+	rm          remover // removes deleted logs' directories (remover.go)
 	stop        chan struct{}
 	done        sync.WaitGroup
 
@@ -112,6 +113,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	s.mu.logs = make(map[topicPartition]*Log)
 	s.mu.offline = make(map[topicPartition]*OfflineLog)
 	s.brokerEpoch.Store(-1)
+	s.rm.init()
 	if err := s.takeLock(); err != nil {
 		return nil, err
 	}
@@ -122,6 +124,7 @@ func openStore(cfg StoreConfig) (*Store, error) {
 	}
 	s.done.Add(1)
 	go s.background()
+	s.startRemover()
 	s.startSegmentSweep()
 	s.startCleaners()
 	return s, nil
@@ -196,7 +199,11 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	path := filepath.Join(s.cfg.Dir, name)
-	if strings.HasSuffix(name, deleteDirSuffix) || strings.HasSuffix(name, newDirSuffix) {
+	if strings.HasSuffix(name, deleteDirSuffix) {
+		s.rm.enqueue(path) // a deletion a stop cut short: removed in the background
+		return nil
+	}
+	if strings.HasSuffix(name, newDirSuffix) {
 		return os.RemoveAll(path)
 	}
 	if name == metadataLogDir {

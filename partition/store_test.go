@@ -130,6 +130,7 @@ func TestStoreDeleteLog(t *testing.T) {
 	if s.Get("gone", 0) != nil {
 		t.Fatal("log still listed")
 	}
+	s.awaitRemovals() // the renamed directories go in the background
 	if m, _ := filepath.Glob(filepath.Join(dir, "gone-0*")); len(m) != 0 {
 		t.Fatalf("directory left: %v", m)
 	}

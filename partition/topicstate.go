@@ -20,8 +20,8 @@ import (
 // (partition.metadata written in it), then renamed to its name, so a crash
 // leaves either no directory or one with its topic id; leftovers are removed
 // at open. A deleted partition's directory is renamed to
-// `<topic>-<partition>.<id>-delete` (Kafka's name) and removed; leftovers
-// are removed at open. Many partitions at once (CreateLogs, DeleteLogs) pay
+// `<topic>-<partition>.<id>-delete` (Kafka's name) and removed in the
+// background (remover.go); leftovers are queued again at open. Many partitions at once (CreateLogs, DeleteLogs) pay
 // for durability once: a creation ends with one syncfs(2) of the data
 // directory's filesystem instead of fsyncs per file, a deletion with one
 // fsync of the data directory and one checkpoint write. A directory just
@@ -75,9 +75,10 @@ func (s *Store) CreateLogsLazy(topic string, from, to int32, topicID [16]byte, c
 
 // DeleteLogs deletes the listed partitions of topic (online or offline; a
 // partition that does not exist is skipped): each directory is renamed to
-// `<topic>-<p>.<id>-delete`, then the data directory is fsync'd, the
-// directories removed and the checkpoints written once. progress is as for
-// CreateLogs, called after each rename.
+// `<topic>-<p>.<id>-delete`, then the data directory is fsync'd and the
+// checkpoints written once. The renamed directories are removed in the
+// background (remover.go); a stop before that leaves them to the next
+// start. progress is as for CreateLogs, called after each rename.
 func (s *Store) DeleteLogs(topic string, partitions []int32, progress func(p int32) error) error {
 	return s.deleteLogs(topic, partitions, progress)
 }
@@ -279,9 +280,9 @@ func syncFS(fsys vfs.FS, dir string) error {
 	return nil
 }
 
-// delete closes the log, renames its directory out of the way, and removes
-// it once every reader is done (the segments' reference counts close their
-// files; the unlinked directory is gone when the last one closes).
+// delete closes the log, renames its directory out of the way, and queues
+// it for removal in the background (readers still holding a segment keep
+// its unlinked file until the last one closes it).
 func (s *store) delete(topic string, partition int32) error {
 	return s.deleteLogs(topic, []int32{partition}, nil)
 }
@@ -309,12 +310,8 @@ func (s *store) deleteLogs(topic string, partitions []int32, progress func(int32
 	if err := syncDir(s.fs, s.cfg.Dir); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	for _, g := range gone {
-		if err := s.fs.RemoveAll(g); err != nil {
-			errs = append(errs, fmt.Errorf("cannot remove %q: %w", g, err))
-		}
-	}
 	errs = append(errs, s.checkpoint(), s.writeCleanerCheckpoint())
+	s.rm.enqueue(gone...) // renamed and durable: the files go in the background
 	return errors.Join(errs...)
 }
 

@@ -65,6 +65,7 @@ func TestCreateDeleteLogsLeftovers(t *testing.T) {
 	if len(got) != 3 || got[0] != "c-0" || got[1] != "c-1" || got[2] != "d-0" {
 		t.Fatalf("logs after the crash: %v", got)
 	}
+	s.awaitRemovals() // the renamed directories go in the background
 	if m, _ := filepath.Glob(filepath.Join(dir, "*-new")); len(m) != 0 {
 		t.Fatalf("leftovers not removed: %v", m)
 	}
