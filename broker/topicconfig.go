@@ -81,7 +81,7 @@ var topicConfigDefs = []topicConfigDef{
 		doc:   "How long a tombstone stays after a cleaning passed it, for consumers reading behind (compacted topics)."},
 	{name: "file.delete.delay.ms", synonyms: []string{"log.segment.delete.delay.ms"}, typ: kmsg.ConfigTypeLong, dflt: "60000",
 		set:    validLong(atLeast(0)),
-		effect: "Stored and described; Sluice deletes a segment's files once the last reader lets go of them (reference counts), so no delay is needed for readers in flight.",
+		effect: "Stored and described; Sluice deletes a segment's files once the last reader lets go of them (reference counts), so no delay is needed for readers in flight. A deleted partition's directory is renamed to -delete at once and its files removed in the background, without Kafka's 60 s wait.",
 		doc:    "The time to wait before deleting a file from the filesystem."},
 	{name: "flush.messages", synonyms: []string{"log.flush.interval.messages"}, typ: kmsg.ConfigTypeLong, dflt: maxLong,
 		set: setFlushMessages, value: flushMessagesOf,
