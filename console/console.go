@@ -153,6 +153,9 @@ type Console struct {
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
 	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
+	// describeWarn and webhookWarn throttle the warnings the sampler
+	// would repeat every sample (warnings.go).
+	describeWarn, webhookWarn throttledWarn
 
 	// peer is the inter-broker admin client (cluster.go), made on first
 	// use.

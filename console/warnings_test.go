@@ -1,0 +1,71 @@
+package console
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice/sluice/broker"
+)
+
+// lockedBuffer is a log destination safe for the broker's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines(substr string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestWebhookFailureWarnedOncePerMinute: a webhook that is down is retried
+// at every sample (every 5 s), but warned about at most once a minute, the
+// next warning counting the ones held back.
+func TestWebhookFailureWarnedOncePerMinute(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer hook.Close()
+	var evaluated atomic.Int32
+	var logs lockedBuffer
+	var clock atomic.Int64
+	start := time.Now()
+	clock.Store(start.UnixNano())
+	e := startEnvWith(t, start, nil, func(c *Config, _ *broker.Broker) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	}, nil)
+	e.con.cfg.Alerts = AlertRules{Webhook: hook.URL}
+	e.con.statDisk = func(string) (uint64, uint64) { evaluated.Add(1); return 100 << 30, 5 << 30 } // 95% full: an alert fires
+	for i, at := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 55 * time.Second, 61 * time.Second, 66 * time.Second} {
+		clock.Store(start.Add(at).UnixNano())
+		e.con.notifyAlerts(t.Context())
+		if int(evaluated.Load()) != i+1 {
+			t.Fatalf("sample %d: %d evaluations", i, evaluated.Load())
+		}
+	}
+	got := logs.lines("alert webhook failed")
+	if len(got) != 2 || strings.Contains(got[0], "suppressed") || !strings.Contains(got[1], "suppressed=3") {
+		t.Fatalf("warnings over six failed posts in 66 s: %q, want two, the second with suppressed=3", got)
+	}
+}
