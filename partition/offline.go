@@ -78,8 +78,10 @@ func (s *store) takeOffline(tp topicPartition, id [16]byte, dir string, rp, ls i
 	s.logger.Error("partition offline: cannot open its log; every other partition stays online; "+
 		"run `sluice repair` to truncate it to its last valid batch",
 		"partition", tp.String(), "dir", dir, "cause", kind, "err", err)
+	s.mu.Lock()
 	s.mu.offline[tp] = &OfflineLog{Topic: tp.topic, Partition: tp.partition, TopicID: id, Dir: dir,
 		Err: err, recoveryPoint: rp, logStart: ls}
+	s.mu.Unlock()
 }
 
 // offlineCheckpoints adds the offline partitions' kept entries.

@@ -179,10 +179,15 @@ func (s *store) loadAll() error {
 	if err != nil {
 		return fmt.Errorf("cannot list data directory %q: %w", s.cfg.Dir, err)
 	}
-	for _, e := range entries {
-		if err := s.loadEntry(e, clean, rps, starts, cleaned); err != nil {
-			return err
-		}
+	// Several logs at once, as Kafka's recovery threads: a recovered
+	// log's load fsyncs its data and rewrites its leader-epoch checkpoint
+	// (log.load), and concurrent fsyncs share the file system's journal
+	// commits; the CRC pass of each runs on its own core. Logs load
+	// independently; the maps they go into are locked.
+	errs := make([]error, len(entries))
+	lanes.Run(len(entries), loadWorkers, func(i int) { errs[i] = s.loadEntry(entries[i], clean, rps, starts, cleaned) })
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	if clean {
 		if err := os.Remove(marker); err != nil {
@@ -242,9 +247,10 @@ func (s *store) loadEntry(e os.DirEntry, clean bool, rps, starts, cleaned map[to
 		return nil
 	}
 	l.parkIdleSegments(true) // loading opened every .log (segcache.go)
-	// No lock: the store is not shared until it is loaded.
+	s.mu.Lock()
 	s.mu.logs[tp] = l
 	s.logsChangedLocked()
+	s.mu.Unlock()
 	return nil
 }
 
@@ -430,8 +436,12 @@ func (s *store) closeLogs() error {
 	return errors.Join(errs...)
 }
 
-// closeWorkers is how many logs a store's Close closes at once.
-const closeWorkers = 16
+// closeWorkers is how many logs a store's Close closes at once, and
+// loadWorkers how many its open loads at once.
+const (
+	closeWorkers = 16
+	loadWorkers  = 16
+)
 
 // partition.metadata, Kafka's format: "version: 0" and "topic_id: <id>"
 // with the UUID in URL-safe base64 without padding.

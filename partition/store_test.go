@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 func openTestStore(t *testing.T, dir string) *Store {
@@ -259,4 +262,65 @@ func TestStoreLogsFollowChanges(t *testing.T) {
 	s = openTestStore(t, dir)
 	defer s.Close()
 	want("a-2", "b-0", "b-1", "c-0", "c-1")
+}
+
+// TestStoreLoadsLogsConcurrently: an unclean open recovers several logs at
+// once. The first recovered log's first write or fsync waits until another
+// log's arrives; loading one log after the other, that never comes and the
+// first log goes offline.
+func TestStoreLoadsLogsConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	for p := int32(0); p < 4; p++ {
+		l, err := s.Create("c", p, [16]byte{4}, testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAppend(t, l, batch(5, 100, 1))
+	}
+	crashStore(s) // nothing flushed: every log is recovered at the next open
+
+	var mu sync.Mutex
+	first := ""
+	other := make(chan struct{})
+	var otherOnce sync.Once
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind != errorfs.OpSync && op.Kind != errorfs.OpCreate {
+			return nil
+		}
+		pdir := filepath.Base(filepath.Dir(op.Path))
+		if !strings.HasPrefix(pdir, "c-") {
+			return nil
+		}
+		mu.Lock()
+		if first == "" {
+			first = pdir
+			mu.Unlock()
+			select {
+			case <-other:
+				return nil
+			case <-time.After(10 * time.Second):
+				return errors.New("no other log was loading while the first waited 10 s")
+			}
+		}
+		waiting := first
+		mu.Unlock()
+		if pdir != waiting {
+			otherOnce.Do(func() { close(other) })
+		}
+		return nil
+	})
+	s = openStoreOn(t, dir, errorfs.Wrap(vfs.Default, inj), testConfig())
+	defer s.Close()
+	if off := s.Offline(); len(off) != 0 {
+		t.Fatalf("offline after the open: %+v", off)
+	}
+	if n := len(s.Logs()); n != 4 {
+		t.Fatalf("%d logs, want 4", n)
+	}
+	for _, l := range s.Logs() {
+		if l.LogEndOffset() != 5 {
+			t.Fatalf("%s-%d ends at %d, want 5", l.Topic(), l.Partition(), l.LogEndOffset())
+		}
+	}
 }
