@@ -113,3 +113,65 @@ func TestAlterPartition(t *testing.T) {
 		t.Fatalf("after expand %+v", again)
 	}
 }
+
+// TestAlterPartitionsOneEntry: one leader's ISR changes of many partitions
+// are decided item by item (a stale one refused, the others accepted) and
+// committed as one Raft entry.
+func TestAlterPartitionsOneEntry(t *testing.T) {
+	ctl, epochs := openSingle(t, 3)
+	id, err := ctl.CreateTopic("b", 9, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := ctl.Image().Topic("b")
+	var items []ISRChange
+	var notLed int32 = -1
+	for _, p := range tp.Partitions {
+		if p.Leader != 1 {
+			notLed = p.Partition
+			continue
+		}
+		items = append(items, ISRChange{TopicID: id, Partition: p.Partition, LeaderEpoch: p.LeaderEpoch,
+			PartitionEpoch: p.PartitionEpoch})
+	}
+	if len(items) < 2 || notLed < 0 {
+		t.Fatalf("placement: %d partitions led by 1, one led elsewhere %d", len(items), notLed)
+	}
+	for i := range items {
+		p := tp.Partitions[items[i].Partition]
+		for _, r := range p.Replicas {
+			if r != 1 {
+				items[i].ISR = []int32{1, r} // drop the other follower
+				break
+			}
+		}
+	}
+	items[1].PartitionEpoch++ // stale: refused, the others still go
+	items = append(items, ISRChange{TopicID: id, Partition: notLed, ISR: []int32{1, 2, 3}})
+	before := ctl.raft.LastIndex()
+	ps, errs, err := ctl.AlterPartitions(1, epochs[1], items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ctl.raft.LastIndex() - before; n != 1 {
+		t.Fatalf("%d Raft entries for one request, want 1", n)
+	}
+	for i, it := range items {
+		switch {
+		case i == 1:
+			if !errors.Is(errs[i], ErrInvalidUpdateVersion) {
+				t.Fatalf("stale item: %v, want ErrInvalidUpdateVersion", errs[i])
+			}
+		case i == len(items)-1:
+			if !errors.Is(errs[i], ErrNotPartitionLeader) {
+				t.Fatalf("item for a partition led elsewhere: %v, want ErrNotPartitionLeader", errs[i])
+			}
+		default:
+			now, _ := ctl.Image().Topic("b")
+			if errs[i] != nil || !slices.Equal(ps[i].ISR, it.ISR) || !slices.Equal(now.Partitions[it.Partition].ISR, it.ISR) ||
+				ps[i].PartitionEpoch != it.PartitionEpoch+1 {
+				t.Fatalf("item %d: %+v, %v; want ISR %v at partition epoch %d", i, ps[i], errs[i], it.ISR, it.PartitionEpoch+1)
+			}
+		}
+	}
+}

@@ -339,48 +339,105 @@ func (c *Controller) CreatePartitions(name string, total int32) error {
 // ErrInvalidUpdateVersion (a stale partition epoch), ErrIneligibleReplica
 // (a fenced broker or a non-replica in the new ISR, or no leader in it).
 func (c *Controller) AlterPartition(brokerID int32, brokerEpoch int64, topicID metadata.UUID, partition, leaderEpoch, partitionEpoch int32, isr []int32) (metadata.Partition, error) {
-	if err := c.beginDecision(); err != nil {
+	ps, errs, err := c.AlterPartitions(brokerID, brokerEpoch, []ISRChange{{TopicID: topicID, Partition: partition,
+		LeaderEpoch: leaderEpoch, PartitionEpoch: partitionEpoch, ISR: isr}})
+	if err != nil {
 		return metadata.Partition{}, err
+	}
+	return ps[0], errs[0]
+}
+
+// ISRChange is one partition's item of an AlterPartition request: the ISR
+// its leader asks for, at the leader and partition epochs it knows.
+type ISRChange struct {
+	TopicID        metadata.UUID
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
+// AlterPartitions decides the ISR changes one leader asks for in one
+// request, as Kafka's controller does an AlterPartition request of many
+// partitions: each item is checked as AlterPartition checks it, against
+// the image the items before it made, and the records of every accepted
+// item are committed as one batch, one Raft entry instead of one each (a
+// broker rejoining 1,000 partitions' ISRs, or leaving them). ps[i] is
+// item i's partition as committed (or as it stands, when refused or
+// unchanged), errs[i] its refusal; err fails every item.
+func (c *Controller) AlterPartitions(brokerID int32, brokerEpoch int64, items []ISRChange) (ps []metadata.Partition, errs []error, err error) {
+	if err := c.beginDecision(); err != nil {
+		return nil, nil, err
 	}
 	defer c.endDecision()
 	im := c.Image()
 	if br, ok := im.Broker(brokerID); !ok || br.Epoch != brokerEpoch {
-		return metadata.Partition{}, fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
+		return nil, nil, fmt.Errorf("%w: broker %d epoch %d", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
 	}
-	t, ok := im.TopicByID(topicID)
-	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
-		return metadata.Partition{}, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, topicID, partition)
+	ps, errs = make([]metadata.Partition, len(items)), make([]error, len(items))
+	var recs []metadata.Record
+	changed := make([]bool, len(items))
+	for i, it := range items {
+		var rec metadata.PartitionChange
+		ps[i], rec, changed[i], errs[i] = decideISR(im, brokerID, it)
+		if errs[i] != nil || !changed[i] {
+			continue
+		}
+		batch := c.trackELR(im, []metadata.Record{rec}, -1)
+		next, err := im.Apply(batch)
+		if err != nil {
+			errs[i], changed[i] = fmt.Errorf("cannot alter %s-%d: %w", it.TopicID, it.Partition, err), false
+			continue
+		}
+		im, recs = next, append(recs, batch...)
 	}
-	p := t.Partitions[partition]
+	if err := c.propose(recs); err != nil {
+		return nil, nil, fmt.Errorf("cannot alter the ISR of %d partitions: %w", len(recs), err)
+	}
+	now := c.Image()
+	for i, it := range items {
+		if !changed[i] {
+			continue
+		}
+		if t, ok := now.TopicByID(it.TopicID); ok && int(it.Partition) < len(t.Partitions) {
+			ps[i] = t.Partitions[it.Partition]
+		}
+	}
+	return ps, errs, nil
+}
+
+// decideISR checks one ISR change against im and returns the partition as
+// it stands and the record that makes the change (changed false: the ISR
+// is already the one asked for).
+func decideISR(im *metadata.Image, brokerID int32, it ISRChange) (metadata.Partition, metadata.PartitionChange, bool, error) {
+	var none metadata.PartitionChange
+	t, ok := im.TopicByID(it.TopicID)
+	if !ok || it.Partition < 0 || int(it.Partition) >= len(t.Partitions) {
+		return metadata.Partition{}, none, false, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, it.TopicID, it.Partition)
+	}
+	p, partition, isr := t.Partitions[it.Partition], it.Partition, it.ISR
 	switch {
 	case p.Leader != brokerID:
-		return p, fmt.Errorf("%w: %s-%d is led by %d", ErrNotPartitionLeader, t.Name, partition, p.Leader)
-	case leaderEpoch != p.LeaderEpoch:
-		return p, fmt.Errorf("%w: %s-%d leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, partition, leaderEpoch, p.LeaderEpoch)
-	case partitionEpoch != p.PartitionEpoch:
-		return p, fmt.Errorf("%w: %s-%d partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, partition, partitionEpoch, p.PartitionEpoch)
+		return p, none, false, fmt.Errorf("%w: %s-%d is led by %d", ErrNotPartitionLeader, t.Name, partition, p.Leader)
+	case it.LeaderEpoch != p.LeaderEpoch:
+		return p, none, false, fmt.Errorf("%w: %s-%d leader epoch %d, current %d", ErrFencedLeaderEpoch, t.Name, partition, it.LeaderEpoch, p.LeaderEpoch)
+	case it.PartitionEpoch != p.PartitionEpoch:
+		return p, none, false, fmt.Errorf("%w: %s-%d partition epoch %d, current %d", ErrInvalidUpdateVersion, t.Name, partition, it.PartitionEpoch, p.PartitionEpoch)
 	}
 	if !slices.Contains(isr, brokerID) {
-		return p, fmt.Errorf("%w: the leader %d is not in ISR %v", ErrIneligibleReplica, brokerID, isr)
+		return p, none, false, fmt.Errorf("%w: the leader %d is not in ISR %v", ErrIneligibleReplica, brokerID, isr)
 	}
 	for _, r := range isr {
 		b, ok := im.Broker(r)
 		if !ok || b.Fenced || !slices.Contains(p.Replicas, r) {
-			return p, fmt.Errorf("%w: %d in ISR %v of %s-%d", ErrIneligibleReplica, r, isr, t.Name, partition)
+			return p, none, false, fmt.Errorf("%w: %d in ISR %v of %s-%d", ErrIneligibleReplica, r, isr, t.Name, partition)
 		}
 	}
-	rec, changed := change(topicID, p, p.Leader, isr)
-	if done, ok := completeOnISRChange(im, topicID, p, isr); ok {
+	rec, changed := change(it.TopicID, p, p.Leader, isr)
+	if done, ok := completeOnISRChange(im, it.TopicID, p, isr); ok {
 		rec, changed = done, true // the ISR change completes a reassignment (reassign.go)
 	}
-	if !changed {
-		return p, nil
-	}
-	if err := c.propose(c.trackELR(im, []metadata.Record{rec}, -1)); err != nil {
-		return p, fmt.Errorf("cannot alter %s-%d: %w", t.Name, partition, err)
-	}
-	t, _ = c.Image().TopicByID(topicID)
-	return t.Partitions[partition], nil
+	return p, rec, changed, nil
 }
 
 // newTopicID returns a random id, never zero and never in use (Kafka's
