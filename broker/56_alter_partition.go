@@ -49,37 +49,57 @@ func handleAlterPartition(_ context.Context, b *Broker, r *request) (*netio.Resp
 		resp.ErrorCode = kerr.StaleBrokerEpoch.Code
 		return r.respond(resp), nil
 	}
-	for _, rt := range req.Topics {
+	// Every partition's item is decided in one controller decision,
+	// committed as one Raft entry (controller.AlterPartitions).
+	type slot struct{ topic, part, item int }
+	var items []controller.ISRChange
+	var slots []slot
+	missing := kerr.UnknownTopicID.Code
+	if req.Version < 2 {
+		missing = kerr.UnknownTopicOrPartition.Code
+	}
+	for ti, rt := range req.Topics {
 		st := kmsg.NewAlterPartitionResponseTopic()
 		st.Topic, st.TopidID = rt.Topic, rt.TopicID
 		id := metadata.UUID(rt.TopicID)
-		missing := kerr.UnknownTopicID.Code
 		if req.Version < 2 {
-			missing = kerr.UnknownTopicOrPartition.Code
-			if ti, ok := ctl.Image().Topic(rt.Topic); ok {
-				id = ti.ID
+			if t, ok := ctl.Image().Topic(rt.Topic); ok {
+				id = t.ID
 			} else {
 				id = metadata.UUID{}
 			}
 		}
-		for _, rp := range rt.Partitions {
+		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewAlterPartitionResponseTopicPartition()
 			sp.Partition = rp.Partition
 			isr, code := alterPartitionISR(ctl.Image(), req.Version, &rp)
-			if code == 0 {
-				p, err := ctl.AlterPartition(req.BrokerID, req.BrokerEpoch, id, rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch, isr)
-				code = alterPartitionError(err, missing)
-				if err != nil && code == kerr.UnknownServerError.Code {
-					b.log.Error("cannot alter a partition's ISR", "topic", rt.Topic, "partition", rp.Partition, "err", err)
-				}
-				if code == 0 {
-					sp.LeaderID, sp.LeaderEpoch, sp.ISR, sp.PartitionEpoch = p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch
-				}
+			if sp.ErrorCode = code; code == 0 {
+				items = append(items, controller.ISRChange{TopicID: id, Partition: rp.Partition,
+					LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch, ISR: isr})
+				slots = append(slots, slot{ti, pi, len(items) - 1})
 			}
-			sp.ErrorCode = code
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+	}
+	if len(items) == 0 {
+		return r.respond(resp), nil
+	}
+	ps, errs, err := ctl.AlterPartitions(req.BrokerID, req.BrokerEpoch, items)
+	for _, sl := range slots {
+		sp := &resp.Topics[sl.topic].Partitions[sl.part]
+		ierr := err
+		if err == nil {
+			ierr = errs[sl.item]
+		}
+		code := alterPartitionError(ierr, missing)
+		if ierr != nil && code == kerr.UnknownServerError.Code {
+			b.log.Error("cannot alter a partition's ISR", "topic", req.Topics[sl.topic].Topic, "partition", sp.Partition, "err", ierr)
+		}
+		if sp.ErrorCode = code; code == 0 {
+			p := ps[sl.item]
+			sp.LeaderID, sp.LeaderEpoch, sp.ISR, sp.PartitionEpoch = p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch
+		}
 	}
 	return r.respond(resp), nil
 }

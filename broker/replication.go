@@ -38,8 +38,11 @@ package broker
 //     reached the HW (and the start of the current leader epoch) joins it.
 //
 // The controller also takes a fenced broker out of every ISR (its session
-// expired, or it shut down). One AlterPartition per partition is in flight
-// at a time; a refused one (stale partition epoch, new leader) waits for
+// expired, or it shut down). One change per partition is in flight at a
+// time, and the changes of all partitions go to the controller together:
+// one AlterPartition request at a time, carrying every change asked for
+// while the one before was in flight, committed as one Raft entry
+// (isrsend.go). A refused one (stale partition epoch, new leader) waits for
 // the image. The HW is recomputed at every change of the ISR. While an
 // expand is in flight the joining follower already counts in the HW
 // (KIP-497's maximal ISR): the controller may answer it by completing a
@@ -77,7 +80,6 @@ package broker
 // closes.
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -85,7 +87,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
@@ -117,6 +118,8 @@ type replicaManager struct {
 
 	quit chan struct{}
 	wg   sync.WaitGroup
+
+	isrSend isrSender // coalesces AlterPartition requests (isrsend.go)
 
 	// hwComputed, a test hook, runs in advanceHW between computing the
 	// HW and moving the log's.
@@ -444,11 +447,15 @@ func (rm *replicaManager) isrLoop() {
 			sts = append(sts, st)
 		}
 		rm.mu.RUnlock()
+		// Concurrently, so that the shrinks go to the controller together
+		// (isrsend.go): a broker gone from 1,000 ISRs is one request.
+		var wg sync.WaitGroup
 		for _, st := range sts {
 			if shrunk := rm.laggards(st, time.Now()); shrunk != nil {
-				rm.alterISR(st, shrunk)
+				wg.Go(func() { rm.alterISR(st, shrunk) })
 			}
 		}
+		wg.Wait()
 	}
 }
 
@@ -511,55 +518,6 @@ func (rm *replicaManager) alterISR(st *leaderState, isr []int32) {
 
 // errAlterPartition is a refusal answered by a remote controller.
 var errAlterPartition = errors.New("broker: AlterPartition refused")
-
-// sendAlterPartition sends one partition's AlterPartition to the active
-// controller: locally, or as API 56 to its broker listener.
-func (rm *replicaManager) sendAlterPartition(st *leaderState, partitionEpoch int32, isr []int32) (metadata.Partition, error) {
-	cl := rm.b.cl
-	epoch := cl.epoch.Load()
-	if cl.ctl.IsLeader() {
-		return cl.ctl.AlterPartition(rm.self, epoch, st.topicID, st.partition, st.epoch, partitionEpoch, isr)
-	}
-	addr, err := rm.b.leaderAddr(cl.ctl)
-	if err != nil {
-		return metadata.Partition{}, err
-	}
-	req := kmsg.NewPtrAlterPartitionRequest()
-	req.BrokerID, req.BrokerEpoch = rm.self, epoch
-	rt := kmsg.NewAlterPartitionRequestTopic()
-	rt.Topic, rt.TopicID = st.topic, st.topicID
-	rp := kmsg.NewAlterPartitionRequestTopicPartition()
-	rp.Partition, rp.LeaderEpoch, rp.PartitionEpoch = st.partition, st.epoch, partitionEpoch
-	im := cl.ctl.Image()
-	for _, r := range isr {
-		m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
-		m.BrokerID = r
-		if br, ok := im.Broker(r); ok {
-			m.BrokerEpoch = br.Epoch
-		}
-		rp.NewEpochISR = append(rp.NewEpochISR, m)
-	}
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-	defer cancel()
-	if err := rm.b.callPeer(ctx, addr, rm.b.peerClientID(), req, resp); err != nil {
-		return metadata.Partition{}, err
-	}
-	if resp.ErrorCode != 0 {
-		return metadata.Partition{}, errors.Join(errAlterPartition, kerr.ErrorForCode(resp.ErrorCode))
-	}
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return metadata.Partition{}, errors.Join(errAlterPartition, errors.New("malformed response"))
-	}
-	sp := resp.Topics[0].Partitions[0]
-	if sp.ErrorCode != 0 {
-		return metadata.Partition{}, errors.Join(errAlterPartition, kerr.ErrorForCode(sp.ErrorCode))
-	}
-	return metadata.Partition{TopicID: st.topicID, Partition: st.partition, ISR: sp.ISR, Leader: sp.LeaderID,
-		LeaderEpoch: sp.LeaderEpoch, PartitionEpoch: sp.PartitionEpoch}, nil
-}
 
 // checkpointLoop writes the replication-offset-checkpoint every
 // replica.high.watermark.checkpoint.interval.ms (the store writes it once
