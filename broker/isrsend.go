@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,6 +28,17 @@ type isrSender struct {
 	mu      sync.Mutex
 	queue   []*isrAsk
 	sending bool
+}
+
+// isrSendHook, when set (tests), is called with each batch's size before
+// it is sent.
+var isrSendHook atomic.Pointer[func(n int)]
+
+// queued is how many changes wait for the next request (tests).
+func (s *isrSender) queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
 }
 
 // isrAsk is one partition's change and, once done is closed, its answer.
@@ -63,6 +75,9 @@ func (rm *replicaManager) sendAlterPartition(st *leaderState, partitionEpoch int
 			break
 		}
 		s.mu.Unlock()
+		if hook := isrSendHook.Load(); hook != nil {
+			(*hook)(len(batch))
+		}
 		rm.sendAlterPartitions(batch)
 		for _, b := range batch {
 			close(b.done)

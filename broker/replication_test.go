@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice/sluice/controller"
+	"github.com/sluice/sluice/metadata"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -373,6 +374,79 @@ func TestHWNeverPassesJoiningFollower(t *testing.T) {
 	for _, r := range slices.Concat(st.mu.isr, st.mu.joining) {
 		if f := st.mu.followers[r]; r != 1 && (f == nil || f.leo < hw) {
 			t.Fatalf("HW %d passes broker %d (ISR %v, joining %v) at %+v", hw, r, st.mu.isr, st.mu.joining, f)
+		}
+	}
+}
+
+// TestISRChangesCoalesce: the ISR changes leaders ask for while an
+// AlterPartition is in flight go to the controller together, in the next
+// request, and each gets its own answer.
+func TestISRChangesCoalesce(t *testing.T) {
+	ts, _ := twoBrokers(t)
+	if _, err := ts.ctl.CreateTopic("co", 8, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	rm := ts.Broker().cl.repl
+	var sts []*leaderState
+	waitFor(t, "broker 1 to lead its partitions of co", 10*time.Second, func() bool {
+		tp := ts.Broker().topics.get("co")
+		if tp == nil {
+			return false
+		}
+		ti, _ := ts.ctl.Image().Topic("co")
+		sts = sts[:0]
+		for _, p := range ti.Partitions {
+			if p.Leader != 1 {
+				continue
+			}
+			l := tp.partition(p.Partition)
+			st := rm.leader(l)
+			if l == nil || st == nil {
+				return false
+			}
+			sts = append(sts, st)
+		}
+		return len(sts) >= 3
+	})
+	var sizes []int
+	entered, release := make(chan struct{}), make(chan struct{})
+	hook := func(n int) {
+		sizes = append(sizes, n) // one sender at a time
+		if len(sizes) == 1 {
+			close(entered)
+			<-release // the first request waits until the others queued
+		}
+	}
+	isrSendHook.Store(&hook)
+	defer isrSendHook.Store(nil)
+	type answer struct {
+		p   metadata.Partition
+		err error
+	}
+	answers := make([]answer, len(sts))
+	var wg sync.WaitGroup
+	ask := func(i int) {
+		st := sts[i]
+		st.mu.Lock()
+		pe := st.mu.partitionEpoch
+		st.mu.Unlock()
+		p, err := rm.sendAlterPartition(st, pe, []int32{1})
+		answers[i] = answer{p, err}
+	}
+	wg.Go(func() { ask(0) })
+	<-entered
+	for i := 1; i < len(sts); i++ {
+		wg.Go(func() { ask(i) })
+	}
+	waitFor(t, "the other changes to queue", 10*time.Second, func() bool { return rm.isrSend.queued() == len(sts)-1 })
+	close(release)
+	wg.Wait()
+	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != len(sts)-1 {
+		t.Fatalf("requests of %v changes, want [1 %d]", sizes, len(sts)-1)
+	}
+	for i, a := range answers {
+		if a.err != nil || !slices.Equal(a.p.ISR, []int32{1}) || a.p.Partition != sts[i].partition {
+			t.Fatalf("change %d (partition %d): %+v, %v", i, sts[i].partition, a.p, a.err)
 		}
 	}
 }
