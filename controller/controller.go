@@ -180,6 +180,7 @@ func (c *Controller) openRaft(dir string) error {
 		if lerr != nil {
 			return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, lerr)
 		}
+		layer.quit = c.stop
 		c.trans = raft.NewNetworkTransportWithLogger(layer, 3, 5*time.Second, c.cfg.Logger)
 	} else {
 		c.trans, err = raft.NewTCPTransportWithLogger(c.cfg.ListenAddr, advertise, 3, 5*time.Second, c.cfg.Logger)
