@@ -1,42 +1,17 @@
 package console
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sluice/sluice/broker"
+	"github.com/sluice/sluice/internal/testlog"
 )
-
-// lockedBuffer is a log destination safe for the broker's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(substr string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, substr) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // TestWebhookFailureWarnedOncePerMinute: a webhook that is down is retried
 // at every sample (every 5 s), but warned about at most once a minute, the
@@ -47,7 +22,7 @@ func TestWebhookFailureWarnedOncePerMinute(t *testing.T) {
 	}))
 	defer hook.Close()
 	var evaluated atomic.Int32
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	var clock atomic.Int64
 	start := time.Now()
 	clock.Store(start.UnixNano())
@@ -64,7 +39,7 @@ func TestWebhookFailureWarnedOncePerMinute(t *testing.T) {
 			t.Fatalf("sample %d: %d evaluations", i, evaluated.Load())
 		}
 	}
-	got := logs.lines("alert webhook failed")
+	got := logs.Lines("alert webhook failed")
 	if len(got) != 2 || strings.Contains(got[0], "suppressed") || !strings.Contains(got[1], "suppressed=3") {
 		t.Fatalf("warnings over six failed posts in 66 s: %q, want two, the second with suppressed=3", got)
 	}

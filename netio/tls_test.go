@@ -12,11 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice/sluice/internal/testcerts"
+	"github.com/sluice/sluice/internal/testlog"
 	"github.com/sluice/sluice/listener"
 	"github.com/sluice/sluice/sendfile"
 )
@@ -365,24 +365,6 @@ func (c plainAlertConn) Write(b []byte) (int, error) {
 	return len(b), err
 }
 
-// syncBuffer is a log sink tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTLSPlaintextAlertNamed: a client that refuses the server's
 // certificate with an unencrypted alert in the middle of a TLS 1.3
 // handshake (OpenSSL: kcat, librdkafka, Python's ssl) is logged with its
@@ -393,7 +375,7 @@ func TestTLSPlaintextAlertNamed(t *testing.T) {
 	defer func() { testTLS = nil }()
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	s := startServer(t, cfg, h)
 	nc := rawDial(t, s)

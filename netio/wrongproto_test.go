@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/internal/testlog"
 )
 
 func TestTLSClientHelloHeader(t *testing.T) {
@@ -30,32 +31,12 @@ func TestTLSClientHelloHeader(t *testing.T) {
 	f([]byte{0x00, 0x00, 0x01}, false)
 }
 
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *lockedBuffer) count(s string) int { return strings.Count(l.String(), s) }
-
 // TestTLSOnPlaintextClosedAtOnce: a real TLS client (crypto/tls) gets a
 // handshake_failure alert, not a timeout or a bare EOF; every attempt is counted and a
 // client address is logged once per WrongProtocolLogEvery. Kafka clients
 // on the same listener go on being served.
 func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
-	var logs lockedBuffer
+	var logs testlog.Buffer
 	cfg := testConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	h := newTestHandler(t, 0)
@@ -77,10 +58,10 @@ func TestTLSOnPlaintextClosedAtOnce(t *testing.T) {
 		t.Logf("handshake %d: %v", i, err)
 	}
 	eventually(t, "3 TLS connections counted", func() bool { return s.Stats().RefusedTLS == 3 })
-	if n := logs.count("TLS handshake on a PLAINTEXT listener"); n != 1 {
+	if n := logs.Count("TLS handshake on a PLAINTEXT listener"); n != 1 {
 		t.Fatalf("logged %d times for one client, want once:\n%s", n, logs.String())
 	}
-	if n := logs.count("client=127.0.0.1"); n != 1 {
+	if n := logs.Count("client=127.0.0.1"); n != 1 {
 		t.Fatalf("the log line does not name the client:\n%s", logs.String())
 	}
 	if st := s.Stats(); st.FramesRejected != 0 {

@@ -13,10 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice/sluice/internal/testlog"
 )
 
 var binary string // the sluiced built by TestMain
@@ -44,27 +45,9 @@ type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	addr   string // Kafka listener, once ready
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	done   chan struct{}
 	err    error // Wait's result, once done is closed
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and many readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs sluiced with args (JSON logs) and env added to the test's.
@@ -79,7 +62,7 @@ func start(t testing.TB, env []string, args ...string) *proc {
 func startCmd(t testing.TB, cmd *exec.Cmd, env []string) *proc {
 	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{t: t, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, stderr: &testlog.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if dir := os.Getenv("SLUICE_TEST_LOGDIR"); dir != "" {
 		// Debugging aid: every node's log also goes to a file there, kept

@@ -44,9 +44,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice/sluice/internal/logcheck"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice/sluice/internal/logcheck"
+	"github.com/sluice/sluice/internal/testlog"
 )
 
 var (
@@ -503,7 +505,7 @@ type verifiableProducer struct {
 	done   chan struct{}
 	acks   []ack
 	t      *testing.T
-	stderr *syncBuffer
+	stderr *testlog.Buffer
 	lines  int // stdout lines
 	last   string
 }
@@ -525,7 +527,7 @@ func startVerifiableProducer(t *testing.T, bootstrap, topic string) *verifiableP
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &testlog.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
