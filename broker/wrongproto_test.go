@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,28 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
+	"github.com/sluice/sluice/internal/testlog"
 	"github.com/sluice/sluice/netio"
 )
 
-// logCapture collects a server's log output.
-type logCapture struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func withLogTo(w *logCapture) func(*ServerConfig) {
+func withLogTo(w *testlog.Buffer) func(*ServerConfig) {
 	return func(c *ServerConfig) { c.Logger = slog.New(slog.NewTextHandler(w, nil)) }
 }
 
@@ -48,7 +29,7 @@ func withLogTo(w *logCapture) func(*ServerConfig) {
 // listener without SASL; the connection stays usable, every request is
 // counted and the client address logged once.
 func TestSASLOnPlaintextRaw(t *testing.T) {
-	var logs logCapture
+	var logs testlog.Buffer
 	ts := startServer(t, "", withLogTo(&logs))
 	rc := dialRaw(t, ts.addr)
 	for v := int16(0); v <= 1; v++ {
@@ -105,7 +86,7 @@ func TestFranzGoSASLOnPlaintextFailsFast(t *testing.T) {
 // handshake_failure alert and the broker logs the likely
 // misconfiguration.
 func TestTLSOnPlaintextBroker(t *testing.T) {
-	var logs logCapture
+	var logs testlog.Buffer
 	ts := startServer(t, "", withLogTo(&logs))
 	nc, err := net.DialTimeout("tcp", ts.addr, 5*time.Second)
 	if err != nil {
@@ -169,7 +150,7 @@ func runKcatWrongProtocol(t *testing.T, ts *testServer, settings ...string) stri
 // its handshake at once on the broker's alert ("SSL handshake failed: …
 // sslv3 alert handshake failure"), and the broker counts and logs it.
 func TestKcatSSLOnPlaintext(t *testing.T) {
-	var logs logCapture
+	var logs testlog.Buffer
 	ts := startServer(t, "", withLogTo(&logs))
 	out := runKcatWrongProtocol(t, ts, "security.protocol=SSL")
 	// librdkafka words the failure "SSL handshake failed: … alert handshake
@@ -187,7 +168,7 @@ func TestKcatSSLOnPlaintext(t *testing.T) {
 // the broker's ILLEGAL_SASL_STATE ("Request not valid in current SASL
 // state") on its first handshake instead of a transport failure.
 func TestKcatSASLOnPlaintext(t *testing.T) {
-	var logs logCapture
+	var logs testlog.Buffer
 	ts := startServer(t, "", withLogTo(&logs))
 	out := runKcatWrongProtocol(t, ts, "security.protocol=SASL_PLAINTEXT", "sasl.mechanisms=PLAIN",
 		"sasl.username=a", "sasl.password=b")
