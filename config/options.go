@@ -298,7 +298,7 @@ var Options = []Option{
 	{Key: "console.alerts.lag.seconds", Flag: "console-alerts-lag-seconds", Default: "0", Kind: Int, Min: 0, Max: maxInt64, Section: secService,
 		Doc: "The console alerts when a consumer group's oldest unconsumed record is older than this many seconds (0: off). Each check reads one batch per lagging partition."},
 	{Key: "console.alerts.webhook.url", Flag: "console-alerts-webhook", Kind: String, Section: secService,
-		Doc: "An http(s) URL the console POSTs {\"firing\": [...], \"resolved\": [...], \"at\": ms} to when its alerts change, checked every 5 s (unset: no webhook). A failed POST is logged and retried at the next check."},
+		Doc: "An http(s) URL the console POSTs {\"firing\": [...], \"resolved\": [...], \"at\": ms} to when its alerts change, checked every 5 s (unset: no webhook). A failed POST is retried at the next check and logged at most once a minute (the next line counts the failures in between)."},
 	{Key: "sluice.pprof", Flag: "pprof", Default: "false", Kind: Bool, Section: secService,
 		Doc: "Serve Go's profiler under /debug/pprof/ on the HTTP listener (false). Profiles reveal internals and cost CPU while taken: enable only where the HTTP listener is private."},
 	{Key: "sluice.log.level", Flag: "log-level", Default: "info", Kind: Enum, Choices: []string{"debug", "info", "warn", "error"}, Section: secService,
