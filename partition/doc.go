@@ -261,6 +261,9 @@
 // producer snapshot (temporary file, fsync, rename, directory fsync), and
 // only if every log closed without error writes the recovery points and
 // then the clean-shutdown marker.
+// OpenStore loads 16 logs at once too: a log recovered after an unclean
+// stop fsyncs its data and rewrites its leader-epoch checkpoint, and the
+// CRC passes of several logs use every core.
 //
 // All file operations go through StoreConfig.FS (internal/vfs; the OS by
 // default), so tests inject faults at any call with internal/vfs/errorfs.
