@@ -21,10 +21,11 @@ import (
 // leaves either no directory or one with its topic id; leftovers are removed
 // at open. A deleted partition's directory is renamed to
 // `<topic>-<partition>.<id>-delete` (Kafka's name) and removed in the
-// background (remover.go); leftovers are queued again at open. Many partitions at once (CreateLogs, DeleteLogs) pay
-// for durability once: a creation ends with one syncfs(2) of the data
-// directory's filesystem instead of fsyncs per file, a deletion with one
-// fsync of the data directory and one checkpoint write. A directory just
+// background (remover.go); leftovers are queued again at open. Many
+// partitions at once (CreateLogs, DeleteLogs) pay for durability once: a
+// creation ends with one syncfs(2) of the data directory's filesystem
+// instead of fsyncs per file, a deletion with one fsync of the data
+// directory and one checkpoint write. A directory just
 // created this way is opened without listing or reading it (it holds only
 // partition.metadata; the first .log is created by the first append): what
 // is left per partition is the kernel's work for two new inodes (the
