@@ -142,7 +142,7 @@ func (c *Console) notifyAlerts(ctx context.Context) {
 	sort.Slice(resolved, func(i, j int) bool { return resolved[i].ID < resolved[j].ID })
 	body, _ := json.Marshal(map[string]any{"firing": firing, "resolved": resolved, "at": time.Now().UnixMilli(), "cluster_id": c.cfg.ClusterID})
 	if err := postJSON(ctx, c.cfg.Alerts.Webhook, body); err != nil {
-		c.webhookWarn.warn(c.log, c.cfg.Now(), "console: alert webhook failed; retried each sample", "url", c.cfg.Alerts.Webhook, "err", err)
+		c.warnLimited("webhook", "console: alert webhook failed; retried each sample", "url", c.cfg.Alerts.Webhook, "err", err)
 		return
 	}
 	c.sent = now

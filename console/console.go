@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice/sluice/acl"
+	"github.com/sluice/sluice/internal/lograte"
 	"github.com/sluice/sluice/partition"
 )
 
@@ -153,9 +154,9 @@ type Console struct {
 	searchHook atomic.Pointer[func(ctx context.Context)]
 	lastSearch atomic.Value
 	lastAlerts atomic.Pointer[evaluated] // the sampler's last evaluation, for /metrics
-	// describeWarn and webhookWarn throttle the warnings the sampler
-	// would repeat every sample (warnings.go).
-	describeWarn, webhookWarn throttledWarn
+	// warnRate limits the warnings the sampler would repeat every sample
+	// (warnings.go).
+	warnRate *lograte.PerKey
 
 	// peer is the inter-broker admin client (cluster.go), made on first
 	// use.
@@ -213,7 +214,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: cannot create Kafka client for %s: %w", cfg.KafkaAddr, err)
 	}
-	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl), statDisk: diskSpace,
+	c := &Console{cfg: cfg, log: cfg.Logger, kcl: kcl, adm: kadm.NewClient(kcl), statDisk: diskSpace, warnRate: lograte.New(warnEvery),
 		hist: newHistory(cfg.SampleEvery, cfg.Retention, cfg.MaxSeries), stop: make(chan struct{}), done: make(chan struct{})}
 	c.mu.lag = lagTracker{maxKeys: 10000, w: map[lagKey][]lagSample{}}
 	if p := c.historyPath(); p != "" {

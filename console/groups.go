@@ -62,7 +62,7 @@ func (c *Console) groupVerdicts(ctx context.Context) []GroupSummary {
 	defer cancel()
 	described, err := c.describe(ctx)
 	if err != nil {
-		c.describeWarn.warn(c.log, c.cfg.Now(), "console: cannot describe groups", "err", err)
+		c.warnLimited("describe groups", "console: cannot describe groups", "err", err)
 	}
 	// The windows end with the position now, so a reset or a catch-up
 	// shows at once rather than at the next sample.

@@ -1,8 +1,6 @@
 package console
 
 import (
-	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -11,26 +9,15 @@ import (
 // group coordinator that is moving would otherwise log at that pace.
 const warnEvery = time.Minute
 
-// throttledWarn logs a warning at most once per warnEvery and counts the
-// ones it held back, which the next one reports as "suppressed".
-type throttledWarn struct {
-	mu   sync.Mutex
-	last time.Time
-	held int
-}
-
-func (w *throttledWarn) warn(log *slog.Logger, now time.Time, msg string, args ...any) {
-	w.mu.Lock()
-	if !w.last.IsZero() && now.Sub(w.last) < warnEvery {
-		w.held++
-		w.mu.Unlock()
+// warnLimited logs a warning of kind key at most once per warnEvery
+// (c.warnRate), the next one counting those held back as "suppressed".
+func (c *Console) warnLimited(key, msg string, args ...any) {
+	ok, held := c.warnRate.AllowHeld(key, c.cfg.Now())
+	if !ok {
 		return
 	}
-	held := w.held
-	w.last, w.held = now, 0
-	w.mu.Unlock()
 	if held > 0 {
 		args = append(args, "suppressed", held)
 	}
-	log.Warn(msg, args...)
+	c.log.Warn(msg, args...)
 }

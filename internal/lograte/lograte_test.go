@@ -47,3 +47,19 @@ func TestPerKeyBounded(t *testing.T) {
 		t.Fatalf("%d keys kept after pruning, want 1", n)
 	}
 }
+
+// TestAllowHeld: an allowed event reports how many of its key were
+// refused since the last allowed one.
+func TestAllowHeld(t *testing.T) {
+	p := New(time.Minute)
+	t0 := time.Unix(1000, 0)
+	for i, c := range []struct {
+		at   time.Duration
+		ok   bool
+		held int
+	}{{0, true, 0}, {time.Second, false, 0}, {2 * time.Second, false, 0}, {time.Minute, true, 2}, {2 * time.Minute, true, 0}} {
+		if ok, held := p.AllowHeld("a", t0.Add(c.at)); ok != c.ok || held != c.held {
+			t.Fatalf("event %d at +%v: %v, %d; want %v, %d", i, c.at, ok, held, c.ok, c.held)
+		}
+	}
+}
