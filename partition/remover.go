@@ -116,7 +116,7 @@ func (r *remover) stopped() {
 }
 
 // awaitRemovals waits until every queued directory is removed (or the store
-// stopped): for tests, and for callers that must see the space freed.
+// stopped): for tests.
 func (s *store) awaitRemovals() {
 	r := &s.rm
 	r.mu.Lock()
