@@ -261,9 +261,23 @@
 // producer snapshot (temporary file, fsync, rename, directory fsync), and
 // only if every log closed without error writes the recovery points and
 // then the clean-shutdown marker.
-// OpenStore loads 16 logs at once too: a log recovered after an unclean
-// stop fsyncs its data and rewrites its leader-epoch checkpoint, and the
-// CRC passes of several logs use every core.
+// OpenStore loads 16 logs at once too, so the CRC passes of several logs
+// recovered after an unclean stop use every core.
+//
+// A log recovered inside its active segment (the recovery point in it, as
+// after a kill -9 between two rolls) is served as the crash left it, as
+// Kafka's LogLoader does: recovery validates every batch above the
+// recovery point, cuts a torn tail and rebuilds the indexes, but fsyncs
+// nothing and leaves the recovery point where it was. The epochs it
+// learned from the batches are recorded for the log's next flush, as an
+// append round's are. A second crash, or a power loss that undoes the
+// cut, recovers the same log again; the next flush (Flush, a roll, Close)
+// or, under FlushAlways, the next round's fsync of the active segment
+// makes it durable. A recovery that spanned rolled segments fsyncs them
+// before the log serves (a FlushAlways round fsyncs only the active one
+// before moving the recovery point), and a leader-epoch checkpoint that
+// holds an entry recovery dropped, or did not parse, is rewritten fsync'd
+// at once.
 //
 // All file operations go through StoreConfig.FS (internal/vfs; the OS by
 // default), so tests inject faults at any call with internal/vfs/errorfs.

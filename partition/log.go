@@ -259,8 +259,16 @@ func (l *log) load(o openOptions) error {
 	if err != nil {
 		return err
 	}
-	if recovered {
-		// What recovery kept is durable from here on.
+	// A recovery inside the active segment leaves what it kept as the
+	// crash left it, unsynced, and the recovery point where it was, as
+	// Kafka's LogLoader does: a second crash recovers the same bytes
+	// again, and the log's next flush (or, under FlushAlways, the next
+	// round's fsync of the active segment) makes them durable. A recovery
+	// that spanned rolled segments fsyncs them all now, since a
+	// FlushAlways round fsyncs only the active one before moving the
+	// recovery point.
+	lazy := recovered && l.mu.recoveryPoint >= l.active().base
+	if recovered && !lazy {
 		if err := l.flush(); err != nil {
 			return err
 		}
@@ -270,15 +278,31 @@ func (l *log) load(o openOptions) error {
 	if l.mu.logStart > l.mu.leo {
 		l.mu.logStart = l.mu.leo
 	}
-	// Entries past the log end (their batches lost) go; the file is
-	// rewritten, fsync'd, when that or recovery changed the cache.
-	ep := l.mu.epochs
-	if ep.truncateFromEnd(l.mu.leo+1) || !slices.Equal(ep.entries, ep.file.durable) {
-		if err := ep.write(); err != nil {
-			return err
-		}
+	if err := l.settleEpochs(lazy && !relearnAll); err != nil {
+		return err
 	}
 	return l.loadProducers(rebuildFrom)
+}
+
+// settleEpochs drops the leader epochs past the log end (their batches
+// lost) and writes the checkpoint when that or recovery changed the cache.
+// It is written fsync'd, unless lazy allows and the file's entries are all
+// still in the cache, so that only entries recovery learned are missing
+// from it: those are recorded for the log's next flush (writeLazy), as an
+// append round records a new epoch, and until then the recovery point
+// stays below them. A torn file, or entries to drop from the file, are
+// written at once.
+func (l *log) settleEpochs(lazy bool) error {
+	ep := l.mu.epochs
+	ep.truncateFromEnd(l.mu.leo + 1)
+	durable := ep.file.durable
+	if slices.Equal(ep.entries, durable) {
+		return nil
+	}
+	if lazy && commonPrefix(durable, ep.entries) == len(durable) {
+		return ep.writeLazy()
+	}
+	return ep.write()
 }
 
 // loadFresh sets up the empty log of a directory that was just created
