@@ -452,6 +452,11 @@ func (l *log) recover(recoveryPoint int64, relearnAll bool) (int64, error) {
 // returns the end of the valid data, the last valid offset (-1 if none) and
 // why it stopped early.
 func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
+	// The walk below learns the largest timestamp from every batch:
+	// opening an absent time index need not read the headers for it.
+	s.idx.Lock()
+	s.idx.scanned = true
+	s.idx.Unlock()
 	if err := s.reopenWritable(l.config().SegmentIndexBytes); err != nil {
 		return 0, -1, err
 	}
