@@ -410,8 +410,23 @@ func (f *file) zerosFrom(pos int64) bool {
 	return true
 }
 
+// recoverBufs holds Recover's windows of recoverChunk bytes: a store
+// recovering many logs at once reuses a few instead of allocating one
+// per segment.
+var recoverBufs = sync.Pool{New: func() any { b := make([]byte, recoverChunk); return &b }}
+
 func (f *file) recoverBatches(pos int64, fn func(h Header, pos int64)) (int64, error) {
 	w := window{f: readerAt(f.readAt), chunk: recoverChunk, end: f.size()}
+	if w.end-pos > scanChunk {
+		bp := recoverBufs.Get().(*[]byte)
+		w.buf = (*bp)[:0]
+		defer func() {
+			if cap(w.buf) == recoverChunk { // not replaced for a larger batch
+				*bp = w.buf[:0]
+				recoverBufs.Put(bp)
+			}
+		}()
+	}
 	for pos < w.end {
 		if w.end-pos < HeaderSize {
 			return pos, f.posErr(pos, errShortHeader)
