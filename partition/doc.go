@@ -125,9 +125,13 @@
 // entry's lastStableOffset reaches the end of the read: Kafka's
 // collectAbortedTransactions), which the consumer uses to drop aborted
 // records. Recovery empties the .txnindex of every segment it recovers and
-// rebuilds it while replaying producer state from a snapshot at or below
-// the first recovered segment (reading each marker's control record): a
-// torn marker leaves its transaction open, a whole one is indexed.
+// rebuilds it while rebuilding the producer state, as Kafka's
+// LogSegment.recover does: from the newest snapshot at or below the first
+// recovered segment, the batch headers between the two replayed, then
+// each batch recovery validates applied in the same pass that checks its
+// CRC, so the recovered bytes are read once (reading each marker's
+// control record): a torn marker leaves its transaction open, a whole one
+// is indexed.
 //
 // The log cleaner drops aborted records, keeps markers out of the key map,
 // removes a marker past delete.retention.ms once its transaction's data is

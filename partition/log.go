@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -250,9 +251,8 @@ func (l *log) load(o openOptions) error {
 		l.mu.epochs, relearnAll = newEpochCache(l.fs, l.dir), true
 	}
 	recovered := !(o.clean && o.recoveryPoint >= l.active().base)
-	rebuildFrom := int64(-1)
 	if recovered {
-		rebuildFrom, err = l.recover(o.recoveryPoint, relearnAll)
+		err = l.recover(o.recoveryPoint, o.logStart, relearnAll)
 	} else {
 		err = l.loadClean(o.recoveryPoint)
 	}
@@ -281,7 +281,11 @@ func (l *log) load(o openOptions) error {
 	if err := l.settleEpochs(lazy && !relearnAll); err != nil {
 		return err
 	}
-	return l.loadProducers(rebuildFrom)
+	if recovered {
+		l.mu.firstUnstable = l.open.first(l.producers) // recover rebuilt them
+		return nil
+	}
+	return l.loadProducers()
 }
 
 // settleEpochs drops the leader epochs past the log end (their batches
@@ -402,29 +406,37 @@ func (l *log) setLEOLocked(leo int64, s *logSegment, pos int64) {
 // truncated (and every later segment deleted), with the bytes dropped
 // logged. Corruption
 // below the recovery point, which had been fsync'd, is an error naming file
-// and position: nothing is dropped silently. It returns the base of the
-// first segment recovered, whose .txnindex (and every later one's) it
-// emptied for loadProducers to rebuild.
-func (l *log) recover(recoveryPoint int64, relearnAll bool) (int64, error) {
+// and position: nothing is dropped silently.
+//
+// It rebuilds the producer state on the way, as Kafka's LogSegment.recover
+// does, so the recovered bytes are read once: the newest snapshot at or
+// below the first recovered segment's base, the batch headers between the
+// two replayed (startProducers), then every batch recovery validates
+// applied, its aborted transactions written again to the .txnindex that
+// recovery emptied. Snapshots past the recovered log end are deleted.
+func (l *log) recover(recoveryPoint, logStart int64, relearnAll bool) error {
 	segs := l.mu.segments
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > recoveryPoint }) - 1
 	i = max(i, 0)
 	if relearnAll {
 		if err := l.learnEpochs(segs[:i]); err != nil {
-			return -1, err
+			return err
 		}
 	}
 	next := segs[i].base
-	rebuildFrom := next
+	from, later, err := l.startProducers(next, max(logStart, segs[0].base))
+	if err != nil {
+		return err
+	}
 	for ; i < len(segs); i++ {
 		s := segs[i]
 		if s.base < next && i > 0 {
-			return -1, fmt.Errorf("%w: segment %q starts at offset %d, below the end %d of the one before",
+			return fmt.Errorf("%w: segment %q starts at offset %d, below the end %d of the one before",
 				segment.ErrCorrupt, s.log.Path(), s.base, next)
 		}
-		end, last, rerr := l.recoverSegment(s)
+		end, last, rerr := l.recoverSegment(s, from)
 		if rerr != nil && !errors.Is(rerr, segment.ErrCorrupt) && !errors.Is(rerr, segment.ErrTorn) {
-			return -1, rerr
+			return rerr
 		}
 		if last >= 0 {
 			next = last + 1
@@ -435,23 +447,29 @@ func (l *log) recover(recoveryPoint int64, relearnAll bool) (int64, error) {
 			continue
 		}
 		if err := l.checkTail(s, end, next, recoveryPoint, rerr); err != nil {
-			return -1, err
+			return err
 		}
 		if err := l.truncateTail(i, end, next, rerr); err != nil {
-			return -1, err
+			return err
 		}
 		break
 	}
 	a := l.active()
 	l.setEnd(next, a, a.log.Size())
 	l.mu.recoveryPoint = max(recoveryPoint, l.mu.segments[0].base)
-	return rebuildFrom, a.reopenWritable(l.config().SegmentIndexBytes)
+	for _, off := range later {
+		if off > next {
+			l.fs.Remove(fileName(l.dir, off, snapshotSuffix)) // as loadLatestSnapshot: the next load retries
+		}
+	}
+	return a.reopenWritable(l.config().SegmentIndexBytes)
 }
 
-// recoverSegment rebuilds s's indexes while validating its batches. It
-// returns the end of the valid data, the last valid offset (-1 if none) and
-// why it stopped early.
-func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
+// recoverSegment rebuilds s's indexes while validating its batches, and
+// applies those from offset from on to the producer state (replayBatch,
+// rebuilding s's .txnindex). It returns the end of the valid data, the
+// last valid offset (-1 if none) and why it stopped early.
+func (l *log) recoverSegment(s *logSegment, from int64) (int64, int64, error) {
 	// The walk below learns the largest timestamp from every batch:
 	// opening an absent time index need not read the headers for it.
 	s.idx.Lock()
@@ -480,12 +498,15 @@ func (l *log) recoverSegment(s *logSegment) (int64, int64, error) {
 		if noteErr == nil {
 			noteErr = s.noteBatch(h, pos, interval)
 		}
+		if noteErr == nil && h.LastOffset() >= from {
+			noteErr = l.replayBatch(s, h, pos, true)
+		}
 		l.mu.epochs.learn(h)
 		last = h.LastOffset()
 	})
 	l.recoveredBytes.Add(end)
 	if noteErr != nil {
-		return 0, -1, noteErr
+		return 0, -1, fmt.Errorf("cannot recover segment %q: %w", s.log.Path(), noteErr)
 	}
 	if rerr != nil && !errors.Is(rerr, segment.ErrCorrupt) && !errors.Is(rerr, segment.ErrTorn) {
 		return 0, -1, fmt.Errorf("cannot recover segment %q: %w", s.log.Path(), rerr)
@@ -592,57 +613,65 @@ func (s *logSegment) reopenWritable(indexBytes int) error {
 }
 
 // loadProducers restores idempotent-producer and transaction state from
-// the newest snapshot at or below the log end, replaying batch headers
-// after it (and reading markers). After a recovery (rebuildFrom >= 0, the
-// base of the first segment recovered) it replays from a snapshot at or
-// below rebuildFrom and writes again the .txnindex of every recovered
-// segment, which recovery emptied. It sets the first unstable offset.
-func (l *log) loadProducers(rebuildFrom int64) error {
-	atMost := l.mu.leo
-	if rebuildFrom >= 0 {
-		atMost = rebuildFrom
-	}
-	m, snapOff, err := loadLatestSnapshot(l.fs, l.dir, l.mu.leo, atMost)
+// the newest snapshot at or below the log end, replaying the batch
+// headers after it (and reading markers), and sets the first unstable
+// offset: a log opened without recovery (recover rebuilds it on its way).
+func (l *log) loadProducers() error {
+	m, snapOff, _, err := loadLatestSnapshot(l.fs, l.dir, l.mu.leo, l.mu.leo)
 	if err != nil {
 		return err
 	}
 	l.producers, l.open = m, newOpenTxns(m)
-	from := max(snapOff, l.mu.logStart)
-	for _, s := range l.mu.segments {
-		if from >= l.mu.leo {
-			break
-		}
-		if next := l.nextBaseLocked(s); next <= from {
-			continue
-		}
-		if err := l.replaySegment(s, from, rebuildFrom >= 0 && s.base >= rebuildFrom); err != nil {
-			return err
-		}
+	if err := l.replaySegments(max(snapOff, l.mu.logStart), l.mu.leo); err != nil {
+		return err
 	}
 	l.mu.firstUnstable = l.open.first(m)
 	return nil
 }
 
+// startProducers loads the newest snapshot at or below atMost, the base of
+// the first segment recovery validates, and replays the batch headers
+// between it and atMost (from logStart on). It returns where recovery goes
+// on applying batches, and the snapshots above atMost, which recover
+// deletes if they are past the log end it finds.
+func (l *log) startProducers(atMost, logStart int64) (int64, []int64, error) {
+	m, snapOff, later, err := loadLatestSnapshot(l.fs, l.dir, math.MaxInt64, atMost)
+	if err != nil {
+		return 0, nil, err
+	}
+	l.producers, l.open = m, newOpenTxns(m)
+	from := max(snapOff, logStart)
+	return from, later, l.replaySegments(from, atMost)
+}
+
+// replaySegments applies the batches from offset from up to offset to of
+// the segments holding them to the producer state.
+func (l *log) replaySegments(from, to int64) error {
+	for _, s := range l.mu.segments {
+		if from >= to || s.base >= to {
+			break
+		}
+		if next := l.nextBaseLocked(s); next <= from {
+			continue
+		}
+		if err := l.replaySegment(s, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // replaySegment applies s's batches from offset from to the producer
-// state; rebuild adds the aborted transactions to s's .txnindex.
-func (l *log) replaySegment(s *logSegment, from int64, rebuild bool) error {
+// state.
+func (l *log) replaySegment(s *logSegment, from int64) error {
 	pos, err := l.positionOf(s, from)
 	if err != nil {
 		return err
 	}
 	var ferr error
 	err = s.log.ScanFrom(pos, func(h segment.Header, p int64) bool {
-		if h.LastOffset() < from {
-			return true
-		}
-		var mk *segment.Marker
-		if h.Attributes&segment.AttrControl != 0 {
-			if mk, ferr = readMarker(s, h, p); ferr != nil {
-				return false
-			}
-		}
-		if a := l.applyLocked(h, mk); a != nil && rebuild {
-			ferr = s.appendAborted(*a)
+		if h.LastOffset() >= from {
+			ferr = l.replayBatch(s, h, p, false)
 		}
 		return ferr == nil
 	})
@@ -651,6 +680,23 @@ func (l *log) replaySegment(s *logSegment, from int64, rebuild bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cannot rebuild producer state from %q: %w", s.log.Path(), err)
+	}
+	return nil
+}
+
+// replayBatch applies the batch h at pos of s to the producer state,
+// reading its marker if it is a control batch; with rebuild, the aborted
+// transaction an ABORT marker ends is added to s's .txnindex.
+func (l *log) replayBatch(s *logSegment, h segment.Header, pos int64, rebuild bool) error {
+	var mk *segment.Marker
+	if h.Attributes&segment.AttrControl != 0 {
+		var err error
+		if mk, err = readMarker(s, h, pos); err != nil {
+			return err
+		}
+	}
+	if a := l.applyLocked(h, mk); a != nil && rebuild {
+		return s.appendAborted(*a)
 	}
 	return nil
 }

@@ -515,6 +515,13 @@ func TestIdempotentProducer(t *testing.T) {
 		os.Remove(fileName(dir, 7, snapshotSuffix)) // force a replay from the log
 	}
 	l.Close()
+	// A clean reopen without a snapshot replays the log's batch headers.
+	os.Remove(fileName(dir, 7, snapshotSuffix))
+	l = openTest(t, dir, testConfig(), true, 7, nil)
+	defer l.Close()
+	if dup, err = l.Append(pb(1, 1, 1)); err != nil || !dup.Duplicate || dup.BaseOffset != 6 {
+		t.Fatalf("retry after a clean reopen without a snapshot: %+v %v", dup, err)
+	}
 	_ = r2
 }
 

@@ -179,15 +179,17 @@ func writeSnapshotBytes(fsys vfs.FS, dir string, offset int64, b []byte) error {
 }
 
 // loadLatestSnapshot returns the newest valid snapshot at or below limit
-// and atMost (a recovery replays from below what it rebuilds), and its offset; (empty, -1) when there is none. Snapshots above limit
-// (left by a log that was truncated) are deleted. When the newest is in
+// and atMost (a recovery replays from below what it rebuilds), and its
+// offset; (empty, -1) when there is none. Snapshots above limit (left by a
+// log that was truncated) are deleted; later lists those above atMost and
+// at or below limit, newest first. When the newest is in
 // Sluice's old format, it and every older old-format snapshot are rewritten
 // in Kafka's (each keeping only every producer's last batch on disk; the
 // state returned keeps all of them).
-func loadLatestSnapshot(fsys vfs.FS, dir string, limit, atMost int64) (map[int64]*producerEntry, int64, error) {
+func loadLatestSnapshot(fsys vfs.FS, dir string, limit, atMost int64) (m map[int64]*producerEntry, off int64, later []int64, err error) {
 	offs, err := listSnapshots(dir)
 	if err != nil {
-		return nil, -1, err
+		return nil, -1, nil, err
 	}
 	for i := len(offs) - 1; i >= 0; i-- {
 		p := fileName(dir, offs[i], snapshotSuffix)
@@ -196,6 +198,7 @@ func loadLatestSnapshot(fsys vfs.FS, dir string, limit, atMost int64) (map[int64
 			continue
 		}
 		if offs[i] > atMost {
+			later = append(later, offs[i])
 			continue
 		}
 		m, old, err := readSnapshot(fsys, p)
@@ -203,16 +206,16 @@ func loadLatestSnapshot(fsys vfs.FS, dir string, limit, atMost int64) (map[int64
 			if errors.Is(err, segment.ErrCorrupt) {
 				continue // skipped: the state is rebuilt from an older one and the log
 			}
-			return nil, -1, err
+			return nil, -1, nil, err
 		}
 		if old {
 			if err := convertOldSnapshots(fsys, dir, offs[:i+1], m); err != nil {
-				return nil, -1, err
+				return nil, -1, nil, err
 			}
 		}
-		return m, offs[i], nil
+		return m, offs[i], later, nil
 	}
-	return make(map[int64]*producerEntry), -1, nil
+	return make(map[int64]*producerEntry), -1, later, nil
 }
 
 // readSnapshot reads and decodes one snapshot file; old reports Sluice's

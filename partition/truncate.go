@@ -210,7 +210,7 @@ func (l *log) truncateEpochs(end int64) error {
 // deleted), then the batches after it. The state is built aside and
 // swapped in: no lock is held while reading.
 func (l *log) rebuildProducers(end int64) error {
-	m, snapOff, err := loadLatestSnapshot(l.fs, l.dir, end, end)
+	m, snapOff, _, err := loadLatestSnapshot(l.fs, l.dir, end, end)
 	if err != nil {
 		return err
 	}
