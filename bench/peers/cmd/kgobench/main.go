@@ -142,15 +142,29 @@ func ensureTopic(ctx context.Context, cfg *config) (int, error) {
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return 0, fmt.Errorf("cannot create topic %q: %w", cfg.topic, err)
 	}
-	topics, err := adm.ListTopics(ctx, cfg.topic)
-	if err != nil {
-		return 0, fmt.Errorf("cannot read metadata of %q: %w", cfg.topic, err)
+	// CreateTopics answers before every broker of a cluster knows the
+	// topic (Kafka's and Sluice's alike): a broker that has not applied
+	// it yet answers UNKNOWN_TOPIC_OR_PARTITION for a while, as Kafka's
+	// clients retry.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		topics, err := adm.ListTopics(ctx, cfg.topic)
+		if err != nil {
+			return 0, fmt.Errorf("cannot read metadata of %q: %w", cfg.topic, err)
+		}
+		td, ok := topics[cfg.topic]
+		if ok && td.Err == nil {
+			return len(td.Partitions), nil
+		}
+		if time.Now().After(deadline) || (ok && !errors.Is(td.Err, kerr.UnknownTopicOrPartition) && !errors.Is(td.Err, kerr.LeaderNotAvailable)) {
+			return 0, fmt.Errorf("topic %q missing after creation: %v", cfg.topic, td.Err)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	td, ok := topics[cfg.topic]
-	if !ok || td.Err != nil {
-		return 0, fmt.Errorf("topic %q missing after creation: %v", cfg.topic, td.Err)
-	}
-	return len(td.Partitions), nil
 }
 
 func produce(ctx context.Context, cfg *config) (*bench.Result, error) {
