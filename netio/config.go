@@ -135,7 +135,9 @@ type Config struct {
 	// is answered, keeps each connection open for reading after sending
 	// its FIN, waiting for the client to close its side (a lingering
 	// close; see Server.Shutdown). Input that arrives meanwhile is read and
-	// dropped, never served. Kafka has no such setting: it closes at once.
+	// dropped, never served; a connection quiet for 250 ms (no byte either
+	// way) is closed without waiting. Kafka has no such setting: it closes
+	// at once.
 	// Default 1 s; negative: close at once. Shutdown's context bounds it
 	// too.
 	ShutdownLinger time.Duration

@@ -285,9 +285,11 @@
 // on its own). Shutdown closes the listener (new connections are
 // refused), stops dispatching, waits for dispatched requests to be
 // answered and sent, half-closes each connection and reads on (dropping
-// what arrives) until its client closes it or ShutdownLinger passes (a
-// lingering close: a socket closed under a client's writes answers them
-// with RST, which can make the client drop responses it has not read),
+// what arrives) until its client closes it, it has been quiet for 250 ms
+// (no byte either way: its client is not writing) or ShutdownLinger
+// passes (a lingering close: a socket closed under a client's writes
+// answers them with RST, which can make the client drop responses it has
+// not read),
 // then stops gnet, which closes the rest, and closes muted connections
 // itself.
 //

@@ -244,8 +244,9 @@ func (s *Server) Addrs() map[string]net.Addr {
 //
 // The lingering close: once drained, each connection is half-closed (the
 // client reads FIN after the last response) and kept open for reading
-// until its client closes it, at most Config.ShutdownLinger; what it sends
-// meanwhile is read and dropped, never served. A pipelining client may
+// until its client closes it, at most Config.ShutdownLinger (a connection
+// quiet for lingerQuiet is closed sooner); what it sends meanwhile is read
+// and dropped, never served. A pipelining client may
 // still be writing requests as its last response leaves. Had the socket
 // been closed, the kernel would answer those writes with RST, and a client
 // whose write fails may tear its connection down before reading the
@@ -304,7 +305,12 @@ func waitAll(ctx context.Context, conns []*conn, ch func(*conn) <-chan struct{})
 }
 
 // linger half-closes every drained connection and waits until each is
-// closed by its client, Config.ShutdownLinger passes or ctx ends.
+// closed by its client, Config.ShutdownLinger passes or ctx ends. A
+// connection quiet for lingerQuiet (no byte in or out: its client is not
+// writing, and has had that long to read its last response) is closed
+// without waiting for its client: many clients read only while they wait
+// for an answer (franz-go, the brokers' own idle connections) and notice
+// the FIN at their next request, which may be seconds away.
 func (s *Server) linger(ctx context.Context, conns []*conn) {
 	if s.cfg.ShutdownLinger <= 0 {
 		return
@@ -315,8 +321,39 @@ func (s *Server) linger(ctx context.Context, conns []*conn) {
 	for _, c := range conns {
 		c.halfClose(deadline)
 	}
-	_ = waitAll(ctx, conns, func(c *conn) <-chan struct{} { return c.done }) // the linger's end is no error
+	quiet := time.Duration(lingerQuiet.Load())
+	tick := time.NewTicker(min(quiet/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for open := conns; ; {
+		cutoff := nowNano() - int64(quiet)
+		left := open[:0]
+		for _, c := range open {
+			select {
+			case <-c.done:
+				continue
+			default:
+			}
+			if c.lastActive.Load() < cutoff {
+				c.requestClose() // its done follows
+			}
+			left = append(left, c)
+		}
+		if open = left; len(open) == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done(): // the linger's end is no error
+			return
+		case <-tick.C:
+		}
+	}
 }
+
+// lingerQuiet is how long a lingering connection may go without a byte
+// in or out before Shutdown closes it (a variable for tests).
+var lingerQuiet atomic.Int64
+
+func init() { lingerQuiet.Store(int64(250 * time.Millisecond)) }
 
 // stopAccepting closes the listener (new connections are refused) and
 // waits for the accept goroutine.

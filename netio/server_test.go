@@ -438,6 +438,8 @@ func TestShutdownDeadline(t *testing.T) {
 // with those requests whole; the client's close, not the linger's bound,
 // ends Shutdown.
 func TestShutdownLingers(t *testing.T) {
+	old := lingerQuiet.Swap(int64(time.Hour)) // a stalled test client is not a quiet one
+	defer lingerQuiet.Store(old)
 	h := newTestHandler(t, 4096)
 	cfg := testConfig()
 	cfg.ShutdownLinger = time.Hour // only the client's close can end it within Shutdown's 10 s
@@ -465,6 +467,57 @@ func TestShutdownLingers(t *testing.T) {
 	}
 	if a, r := h.acquired.Load(), h.released.Load(); a != r || a != 1 {
 		t.Fatalf("regions acquired %d, released %d", a, r)
+	}
+}
+
+// TestShutdownClosesQuietConnections: a client that has its answers and
+// sends nothing (it reads only when it has asked something, as franz-go
+// and the brokers' own connections do) does not hold Shutdown for the
+// linger: after lingerQuiet without a byte its connection is closed, and
+// the next write draws RST.
+func TestShutdownClosesQuietConnections(t *testing.T) {
+	h := newTestHandler(t, 4096)
+	cfg := testConfig()
+	cfg.ShutdownLinger = time.Hour
+	s, err := Listen(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	q := req(opEcho, 1, []byte("before"))
+	c.send(q)
+	if got := c.recv(); !bytes.Equal(got, h.want(q)) {
+		t.Fatalf("response %q", got)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	select {
+	case err := <-shut: // only the quiet close can end the hour's linger this soon
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Shutdown still lingering on a quiet connection after 30 s")
+	}
+	if _, err := c.tryRecv(10 * time.Second); !errors.Is(err, io.EOF) {
+		t.Fatalf("after Shutdown: %v, want EOF", err)
+	}
+	// Closed, not half-closed: a write now draws RST, and the one after
+	// it fails.
+	var werr error
+	for i := uint32(2); i <= 10 && werr == nil; i++ {
+		_, werr = c.nc.Write(encode(req(opEcho, i, []byte("late"))))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if werr == nil {
+		t.Fatal("writes after Shutdown kept succeeding: the connection was left open")
+	}
+	if n := h.handled.Load(); n != 1 {
+		t.Fatalf("%d requests handled, want 1", n)
 	}
 }
 

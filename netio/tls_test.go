@@ -69,6 +69,7 @@ func TestTLSSharedPaths(t *testing.T) {
 		{"ShutdownFinishesInFlight", TestShutdownFinishesInFlight},
 		{"ShutdownDeadline", TestShutdownDeadline},
 		{"ShutdownLingers", TestShutdownLingers},
+		{"ShutdownClosesQuietConnections", TestShutdownClosesQuietConnections},
 		{"CloseWhileHandling", TestCloseWhileHandling},
 		{"LargeRequestsInPieces", TestLargeRequestsInPieces},
 		{"EmptyFrame", TestEmptyFrame},
