@@ -98,6 +98,9 @@ type clusterMember struct {
 	conn     net.Conn
 	connAddr string
 	corrID   int32
+	// idle watches conn between calls (idleconn.go); callLeader takes it
+	// back.
+	idle *idleWatch
 	// refused is set while the controller refuses the registration as a
 	// duplicate (used by the loop goroutine only), so that the error is
 	// logged once per refusal streak, not at every retry.
@@ -225,6 +228,9 @@ func (m *clusterMember) stop() {
 				m.b.log.Warn("the other controllers may not have applied this broker's fencing", "err", err)
 			}
 		}
+	}
+	if m.idle != nil {
+		m.conn, m.idle = m.idle.take(), nil
 	}
 	if m.conn != nil {
 		_ = m.conn.Close()
@@ -384,6 +390,9 @@ func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
 	if err != nil {
 		return err
 	}
+	if m.idle != nil {
+		m.conn, m.idle = m.idle.take(), nil // nil: the controller's broker closed it
+	}
 	if m.conn != nil && m.connAddr != addr {
 		_ = m.conn.Close()
 		m.conn = nil
@@ -407,6 +416,7 @@ func (m *clusterMember) callLeader(req kmsg.Request, resp kmsg.Response) error {
 		m.conn = nil
 		return err
 	}
+	m.idle = watchIdle(m.conn)
 	return nil
 }
 

@@ -389,21 +389,26 @@ const maxIdlePeerConns = 4
 type peerPool struct {
 	mu struct {
 		sync.Mutex
-		idle   map[string][]net.Conn
+		idle   map[string][]*idleWatch // each read while idle: a peer's FIN closes it (idleconn.go)
 		closed bool
 	}
 }
 
 func (p *peerPool) get(addr string) net.Conn {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cs := p.mu.idle[addr]
-	if len(cs) == 0 {
-		return nil
+	for {
+		p.mu.Lock()
+		ws := p.mu.idle[addr]
+		if len(ws) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		w := ws[len(ws)-1]
+		p.mu.idle[addr] = ws[:len(ws)-1]
+		p.mu.Unlock()
+		if c := w.take(); c != nil {
+			return c
+		} // closed by the peer while idle: the next one
 	}
-	c := cs[len(cs)-1]
-	p.mu.idle[addr] = cs[:len(cs)-1]
-	return c
 }
 
 func (p *peerPool) put(addr string, c net.Conn) {
@@ -414,9 +419,9 @@ func (p *peerPool) put(addr string, c net.Conn) {
 		return
 	}
 	if p.mu.idle == nil {
-		p.mu.idle = map[string][]net.Conn{}
+		p.mu.idle = map[string][]*idleWatch{}
 	}
-	p.mu.idle[addr] = append(p.mu.idle[addr], c)
+	p.mu.idle[addr] = append(p.mu.idle[addr], watchIdle(c))
 	p.mu.Unlock()
 }
 
@@ -426,9 +431,11 @@ func (p *peerPool) close() {
 	idle := p.mu.idle
 	p.mu.idle, p.mu.closed = nil, true
 	p.mu.Unlock()
-	for _, cs := range idle {
-		for _, c := range cs {
-			_ = c.Close()
+	for _, ws := range idle {
+		for _, w := range ws {
+			if c := w.take(); c != nil {
+				_ = c.Close()
+			}
 		}
 	}
 }
