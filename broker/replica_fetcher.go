@@ -88,6 +88,13 @@ type replicaFetcher struct {
 	addr   string
 	corrID int32
 	sess   fetchSessionState
+
+	// inFlight is conn while a Fetch waits for its answer, so that stop
+	// can cut the wait short (a long poll holds up to replica.fetch.wait.max.ms).
+	inFlight struct {
+		sync.Mutex
+		conn net.Conn
+	}
 }
 
 // syncFollowers moves every followed partition to its leader's fetcher
@@ -164,7 +171,11 @@ func (rm *replicaManager) unfollow(l *partition.Log) {
 	}
 	f.mu.Lock()
 	delete(f.parts, l)
+	none := len(f.parts) == 0
 	f.mu.Unlock()
+	if none {
+		f.poke() // its connection closes now, not at its next backoff
+	}
 	f.round.Lock() // a round in flight finishes first
 	//lint:ignore SA2001 empty critical section: waiting out the round
 	f.round.Unlock()
@@ -177,8 +188,15 @@ func (f *replicaFetcher) poke() {
 	}
 }
 
+// stop ends the loop, cutting short a Fetch waiting for its answer: what
+// it would have brought is fetched again by the next leader's follower.
 func (f *replicaFetcher) stop() {
 	close(f.quit)
+	f.inFlight.Lock()
+	if c := f.inFlight.conn; c != nil {
+		_ = c.Close() // the loop's read fails now; its own Close is a no-op
+	}
+	f.inFlight.Unlock()
 	<-f.done
 }
 
@@ -210,6 +228,16 @@ var replicaFetchAnswered func(*replicaFetcher)
 func (f *replicaFetcher) fetchOnce() (wait bool, until time.Time) {
 	req, states, listed, next := f.request()
 	if req == nil {
+		f.mu.Lock()
+		none := len(f.parts) == 0
+		f.mu.Unlock()
+		if none && f.conn != nil {
+			// Nothing left to follow from this leader: an idle connection
+			// would only hold up the leader's lingering close at its
+			// shutdown (it half-closes and waits for us to close).
+			_ = f.conn.Close()
+			f.conn = nil
+		}
 		return true, next
 	}
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
@@ -392,13 +420,29 @@ func (f *replicaFetcher) call(req *kmsg.FetchRequest, resp *kmsg.FetchResponse) 
 		f.conn, f.addr, f.corrID = c, addr, 100
 	}
 	f.corrID++
-	if err := roundTripAt(f.conn, f.rm.b.peerClientID(), f.corrID, req.Version, req, resp); err != nil {
+	f.inFlight.Lock()
+	select {
+	case <-f.quit: // stop has passed its look at inFlight
+		f.inFlight.Unlock()
+		return errFetcherStopped
+	default:
+	}
+	f.inFlight.conn = f.conn
+	f.inFlight.Unlock()
+	err = roundTripAt(f.conn, f.rm.b.peerClientID(), f.corrID, req.Version, req, resp)
+	f.inFlight.Lock()
+	f.inFlight.conn = nil
+	f.inFlight.Unlock()
+	if err != nil {
 		_ = f.conn.Close()
 		f.conn = nil
 		return err
 	}
 	return nil
 }
+
+// errFetcherStopped is a Fetch not sent because the fetcher is stopping.
+var errFetcherStopped = errors.New("replica fetcher stopped")
 
 // apply appends, truncates and moves HWs from one Fetch response.
 func (f *replicaFetcher) apply(resp *kmsg.FetchResponse, sent map[fetchKey]*fetchState) {
