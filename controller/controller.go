@@ -264,6 +264,7 @@ func (c *Controller) Close() error {
 	default:
 	}
 	close(c.stop)
+	c.handOver()
 	err := c.raft.Shutdown().Error()
 	c.done.Wait()
 	c.closeStores()
@@ -271,6 +272,35 @@ func (c *Controller) Close() error {
 		return fmt.Errorf("controller: shutdown: %w", err)
 	}
 	return nil
+}
+
+// handOver, on the active controller of a quorum with other voters, makes
+// one of them leader before this node stops (raft's leadership transfer:
+// the most caught-up voter is told to start its election now), as a
+// resigning KRaft controller ends its epoch (EndQuorumEpoch). Otherwise
+// the quorum has no leader, and takes no metadata change, until a
+// follower's heartbeat timeout (1–2 s) passes. A transfer that fails
+// leaves that to the timeout.
+func (c *Controller) handOver() {
+	if c.raft.State() != raft.Leader {
+		return
+	}
+	cf := c.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return
+	}
+	others := 0
+	for _, srv := range cf.Configuration().Servers {
+		if srv.Suffrage == raft.Voter && srv.ID != raft.ServerID(strconv.Itoa(int(c.cfg.NodeID))) {
+			others++
+		}
+	}
+	if others == 0 {
+		return
+	}
+	if err := c.raft.LeadershipTransfer().Error(); err != nil {
+		c.cfg.Logger.Warn("could not hand the quorum's leadership over before stopping; the others elect after their heartbeat timeout", "error", err)
+	}
 }
 
 // Image returns this node's current metadata image.
