@@ -63,8 +63,13 @@ func TestUncleanLeaderElectionOnConfig(t *testing.T) {
 		t.Fatalf("alter unclean.leader.election.enable: %v", err)
 	}
 	newLeader, isr := waitPartition(t, live[0], topic, 0, 10*time.Second, func(l int32, _ []int32) bool { return l >= 0 })
-	if !slices.Contains(followers, newLeader) || !slices.Equal(isr, []int32{newLeader}) {
-		t.Fatalf("after the unclean election: leader %d ISR %v, want one of %v alone", newLeader, isr, followers)
+	// The election puts the new leader alone in the ISR (the controller's
+	// TestElectUncleanDecision); the other follower, live and caught up,
+	// may have joined it by the time a loaded machine's poll looks.
+	if !slices.Contains(followers, newLeader) || !slices.Contains(isr, newLeader) ||
+		slices.ContainsFunc(isr, func(r int32) bool { return !slices.Contains(followers, r) }) {
+		t.Fatalf("after the unclean election: leader %d ISR %v, want one of %v leading, the lost leader %d out of the ISR",
+			newLeader, isr, followers, leader)
 	}
 	t.Logf("broker %d leads %s-0 %v after the config change (leader %d lost)", newLeader, topic, time.Since(altered), leader)
 
