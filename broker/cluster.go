@@ -51,6 +51,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,6 +99,7 @@ type clusterMember struct {
 	conn     net.Conn
 	connAddr string
 	corrID   int32
+	stopOnce sync.Once
 	// idle watches conn between calls (idleconn.go); callLeader takes it
 	// back.
 	idle *idleWatch
@@ -210,30 +212,63 @@ func (m *clusterMember) step() time.Duration {
 // stop ends the loop and, when registered, asks the controller to fence
 // this broker now (Kafka's controlled shutdown), so that it leaves Metadata
 // before its session would expire.
-func (m *clusterMember) stop() {
-	m.rec.stop()
-	m.repl.stop()
-	m.sec.stop()
+func (m *clusterMember) stop() { m.stopOnce.Do(m.stopNow) }
+
+func (m *clusterMember) stopNow() {
 	close(m.quit)
 	<-m.done
 	<-m.joinDone
 	if m.epoch.Load() >= 0 {
 		if _, err := m.heartbeat(true); err != nil {
 			m.b.log.Warn("could not tell the controller this broker is stopping; its session will expire", "err", err)
-		} else if m.ctl.IsLeader() {
-			// The fence must reach the other nodes before this one's
-			// raft stops: followers learn an entry is committed from
-			// the leader's next append.
-			if err := m.ctl.Barrier(peerTimeout); err != nil {
-				m.b.log.Warn("the other controllers may not have applied this broker's fencing", "err", err)
+		} else {
+			if m.ctl.IsLeader() {
+				// The fence must reach the other nodes before this one's
+				// raft stops: followers learn an entry is committed from
+				// the leader's next append.
+				if err := m.ctl.Barrier(peerTimeout); err != nil {
+					m.b.log.Warn("the other controllers may not have applied this broker's fencing", "err", err)
+				}
 			}
+			m.awaitResigned()
 		}
 	}
+	m.rec.stop()
+	m.repl.stop()
+	m.sec.stop()
 	if m.idle != nil {
 		m.conn, m.idle = m.idle.take(), nil
 	}
 	if m.conn != nil {
 		_ = m.conn.Close()
+	}
+}
+
+// resignWait bounds how long a stopping broker waits for its own fencing
+// to reach its reconciler.
+const resignWait = 2 * time.Second
+
+// awaitResigned waits until the reconciler has applied an image in which
+// this broker is fenced: its leaderships have moved (the controller
+// elected new leaders in the same batch) and it has resigned them, so
+// that a Produce or Fetch that reaches it from here until the listener
+// drains is answered NOT_LEADER_OR_FOLLOWER with the new leader (KIP-951)
+// and an acks=all Produce waiting on the old leadership ends with it,
+// rather than with a lost connection and a Metadata refresh the client
+// may hold back (franz-go: MetadataMinAge, 5 s). Kafka's controlled
+// shutdown likewise stops serving only once its leaderships have moved.
+func (m *clusterMember) awaitResigned() {
+	select {
+	case <-m.rec.ready:
+	default:
+		return // never caught up: it leads nothing yet
+	}
+	id := m.b.cfg.NodeID
+	if !m.rec.awaitApplied(time.Now().Add(resignWait), func(im *metadata.Image) bool {
+		br, ok := im.Broker(id)
+		return !ok || br.Fenced
+	}) {
+		m.b.log.Warn("this broker's fencing did not reach its own metadata in time; stopping with its leaderships", "waited", resignWait)
 	}
 }
 
