@@ -7,8 +7,7 @@ import (
 	"time"
 )
 
-// idlePair is a loopback TCP connection: the client end and a channel
-// giving the server end.
+// idlePair is a loopback TCP connection: its client and server ends.
 func idlePair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -135,7 +135,7 @@ func Open(c Config) (*Controller, error) {
 
 func (c *Controller) raftConfig() *raft.Config {
 	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
+	rc.LocalID = serverID(c.cfg.NodeID)
 	rc.Logger = c.cfg.Logger
 	rc.CommitTimeout = 10 * time.Millisecond
 	t := c.cfg.Timeouts
@@ -197,7 +197,7 @@ func (c *Controller) openRaft(dir string) error {
 		for _, v := range c.cfg.Voters {
 			servers = append(servers, raft.Server{
 				Suffrage: raft.Voter,
-				ID:       raft.ServerID(strconv.Itoa(int(v.ID))),
+				ID:       serverID(v.ID),
 				Address:  raft.ServerAddress(v.Addr),
 			})
 		}
@@ -274,6 +274,9 @@ func (c *Controller) Close() error {
 	return nil
 }
 
+// serverID is node id's raft server id.
+func serverID(id int32) raft.ServerID { return raft.ServerID(strconv.Itoa(int(id))) }
+
 // handOver, on the active controller of a quorum with other voters, makes
 // one of them leader before this node stops (raft's leadership transfer:
 // the most caught-up voter is told to start its election now), as a
@@ -291,7 +294,7 @@ func (c *Controller) handOver() {
 	}
 	others := 0
 	for _, srv := range cf.Configuration().Servers {
-		if srv.Suffrage == raft.Voter && srv.ID != raft.ServerID(strconv.Itoa(int(c.cfg.NodeID))) {
+		if srv.Suffrage == raft.Voter && srv.ID != serverID(c.cfg.NodeID) {
 			others++
 		}
 	}
@@ -363,7 +366,7 @@ func (c *Controller) AddObserver(id int32, addr string) error {
 	if err != nil {
 		return err
 	}
-	sid := raft.ServerID(strconv.Itoa(int(id)))
+	sid := serverID(id)
 	for _, s := range servers {
 		if s.ID == sid && (s.Suffrage == raft.Voter || string(s.Address) == addr) {
 			return nil
@@ -386,7 +389,7 @@ func (c *Controller) AddVoter(id int32, addr string) error {
 	if err != nil {
 		return err
 	}
-	sid := raft.ServerID(strconv.Itoa(int(id)))
+	sid := serverID(id)
 	for _, s := range servers {
 		if s.ID != sid || s.Suffrage != raft.Voter {
 			continue
@@ -427,7 +430,7 @@ func (c *Controller) IsVoter() bool {
 	if f.Error() != nil {
 		return false
 	}
-	sid := raft.ServerID(strconv.Itoa(int(c.cfg.NodeID)))
+	sid := serverID(c.cfg.NodeID)
 	for _, s := range f.Configuration().Servers {
 		if s.ID == sid {
 			return s.Suffrage == raft.Voter
@@ -443,7 +446,7 @@ func (c *Controller) removeObserver(id int32) error {
 	if err != nil {
 		return err
 	}
-	sid := raft.ServerID(strconv.Itoa(int(id)))
+	sid := serverID(id)
 	for _, s := range servers {
 		if s.ID == sid && s.Suffrage != raft.Voter {
 			if err := c.raft.RemoveServer(sid, 0, c.cfg.ApplyTimeout).Error(); err != nil {

@@ -324,7 +324,7 @@ func (s *Server) linger(ctx context.Context, conns []*conn) {
 	quiet := time.Duration(lingerQuiet.Load())
 	tick := time.NewTicker(min(quiet/4, 50*time.Millisecond))
 	defer tick.Stop()
-	for open := conns; ; {
+	for open := slices.Clone(conns); ; { // filtered in place: not the caller's slice
 		cutoff := nowNano() - int64(quiet)
 		left := open[:0]
 		for _, c := range open {
