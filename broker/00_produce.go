@@ -508,6 +508,7 @@ const pipelineSmallBytes = 128 << 10
 // queue behind these, which keeps an idempotent producer's sequences in
 // order.
 func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
+	waited := false // a FlushAlways job went to SubmitForWait
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
 			continue
@@ -527,8 +528,15 @@ func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
 			j.perr = err
 		case j.st != nil && j.st.lost():
 			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
+		case l.Config().Flush == partition.FlushAlways && !waited:
+			// The first such job's fsync is run by the goroutine that
+			// waits for it (the Pending below waits for it first), not by
+			// a writer goroutine started and woken for it.
+			waited = true
+			j.pending = l.SubmitForWait(records, epoch, j.pre)
 		case l.Config().Flush == partition.FlushAlways:
-			// A writer goroutine of its own: its fsync overlaps the others'.
+			// A writer goroutine of its own: its fsync overlaps the
+			// first's, which the waiting goroutine runs.
 			j.pending = l.SubmitTo(nil, nil, records, epoch, j.pre)
 		default:
 			j.pending = l.SubmitTo(b.writes, g, records, epoch, j.pre)

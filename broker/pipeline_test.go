@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -469,4 +470,65 @@ func TestPipelinesChoice(t *testing.T) {
 	f(1, appendWorkers+1, 1<<20, true)
 	f(0, 16, 100, false)
 	f(0, appendWorkers+1, 100, false)
+}
+
+// Under fsync=always, connections whose pipelined requests each name
+// several partitions, in orders that cross from one connection to the
+// next, are all answered: the first partition of each request is written
+// by the connection's own waiting goroutine (partition.SubmitForWait), the
+// others by writer goroutines, and no connection waits on another's
+// waiter. Every record lands once; each partition's offsets are
+// contiguous.
+func TestPipelinedFsyncAlwaysCrossingPartitions(t *testing.T) {
+	const conns, reqs, parts = 4, 10, 4
+	ts := startServer(t, "", fsyncAlways)
+	ts.createTopic(t, "px", parts, nil)
+	rcs := make([]*rawConn, conns)
+	sent := make([][]*kmsg.ProduceRequest, conns)
+	corrs := make([][]int32, conns)
+	for c := range conns {
+		rcs[c] = dialRaw(t, ts.addr)
+	}
+	want := make([]int64, parts)
+	for i := range reqs { // every connection's i-th request before any (i+1)-th
+		for c := range conns {
+			req := produceReq(9, 1, "px", 0, nil)
+			req.Topics[0].Partitions = nil
+			for k := range 1 + (c+i)%3 {
+				p := int32((c + i + k) % parts)
+				if (c+i)%2 == 1 {
+					p = int32((c + i + parts - k) % parts) // the other way round
+				}
+				rp := kmsg.NewProduceRequestTopicPartition()
+				rp.Partition = p
+				rp.Records = makeBatch(noProducer, fmt.Appendf(nil, "%d-%d-%d", c, i, k), []byte("y"))
+				req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+				want[p] += 2
+			}
+			sent[c] = append(sent[c], req)
+			corrs[c] = append(corrs[c], rcs[c].send(req))
+		}
+	}
+	got := make([][]int64, parts) // base offsets answered, per partition
+	for c := range conns {
+		for i, req := range sent[c] {
+			for _, p := range rcs[c].read(req, corrs[c][i]).(*kmsg.ProduceResponse).Topics[0].Partitions {
+				if p.ErrorCode != 0 {
+					t.Fatalf("connection %d request %d partition %d: %v", c, i, p.Partition, kerr.ErrorForCode(p.ErrorCode))
+				}
+				got[p.Partition] = append(got[p.Partition], p.BaseOffset)
+			}
+		}
+	}
+	for p := range parts {
+		slices.Sort(got[p])
+		for j, base := range got[p] {
+			if base != int64(2*j) {
+				t.Fatalf("partition %d: base offsets %v, want 0, 2, 4, …", p, got[p])
+			}
+		}
+		if end := ts.Store().Get("px", int32(p)).LogEndOffset(); end != want[p] {
+			t.Fatalf("partition %d: log end %d, want %d", p, end, want[p])
+		}
+	}
 }

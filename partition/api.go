@@ -232,6 +232,9 @@ func (p *PendingAppend) Wait() (AppendResult, error) {
 	if req == nil {
 		return AppendResult{}, p.err
 	}
+	if l := req.log; l != nil {
+		l.writeOwed()
+	}
 	<-req.done
 	res, err := req.res, req.err
 	p.req = nil // before req (and p with it) goes back to the pool

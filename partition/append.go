@@ -31,6 +31,9 @@ type appendReq struct {
 	// submitted append costs no allocation of its own: it lives as long
 	// as the request, which goes back to reqPool only in its Wait.
 	pending PendingAppend
+	// log is the log a SubmitForWait went to: its Wait takes the
+	// writer's part when the log owes one. Nil otherwise.
+	log *log
 }
 
 // batchRef is one batch of a request: its bytes and header.
@@ -71,7 +74,7 @@ func (l *log) appendIn(records []byte, control bool, epoch int32, pre segment.Pr
 // putReq returns a request whose result was read to the pool.
 func putReq(req *appendReq) {
 	req.records, req.batches, req.err, req.control, req.follower, req.epoch, req.pre = nil, req.batches[:0], nil, false, false, -1, nil
-	req.group = nil
+	req.group, req.log = nil, nil
 	req.res = AppendResult{}
 	reqPool.Put(req)
 }
@@ -87,8 +90,17 @@ func (l *log) submit(records []byte, epoch int32, pre segment.Prechecks) *Pendin
 // submitTo is submit; with a pool, the pool's workers write (WritePool);
 // with a group, the group counts the append until it is done.
 func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
+	return l.submitIn(pool, g, false, records, epoch, pre)
+}
+
+// submitIn is submitTo; forWait (pool and g nil): when no writer runs,
+// none is started, and the log owes one (SubmitForWait).
+func (l *log) submitIn(pool *WritePool, g *SubmitGroup, forWait bool, records []byte, epoch int32, pre segment.Prechecks) *PendingAppend {
 	req := reqPool.Get().(*appendReq)
 	req.epoch, req.pre = epoch, pre
+	if forWait {
+		req.log = l // read by Wait only, in the caller's goroutine
+	}
 	if err := l.validate(req, records); err != nil {
 		putReq(req)
 		return &PendingAppend{err: err}
@@ -106,6 +118,20 @@ func (l *log) submitTo(pool *WritePool, g *SubmitGroup, records []byte, epoch in
 	l.mu.queue = append(l.mu.queue, req)
 	if !l.mu.writing {
 		l.mu.writing = true
+		switch {
+		case pool != nil:
+			pool.list(l)
+		case forWait:
+			l.mu.owed = true
+		default:
+			go l.writeQueued()
+		}
+	} else if l.mu.owed && !forWait {
+		// A log stays owed only while every append queued on it has a
+		// waiter that can take the writer's part: this one may be waited
+		// for by a group, or by a goroutine held up behind the owing
+		// append's waiter.
+		l.mu.owed = false
 		if pool != nil {
 			pool.list(l)
 		} else {
@@ -125,16 +151,42 @@ func (l *log) enqueue(req *appendReq) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	l.mu.queue = append(l.mu.queue, req)
-	if l.mu.writing {
+	if l.mu.writing && !l.mu.owed {
 		l.mu.Unlock()
 		<-req.done
 		return req.res, req.err
 	}
-	l.mu.writing = true
+	l.mu.writing, l.mu.owed = true, false // or the writer owed: taken here
 	l.mu.Unlock()
 	l.writeQueued()
 	<-req.done
 	return req.res, req.err
+}
+
+// writeOwed takes the writer's part when l owes one (SubmitForWait):
+// one round of what is queued, in the caller's goroutine, and then a
+// writer goroutine for whatever queued meanwhile, as submit starts one.
+// The caller's own append is in that round unless a writer already took
+// it. Only one round: the caller is a connection's completer, whose next
+// answers should not wait on other connections' appends.
+func (l *log) writeOwed() {
+	l.mu.Lock()
+	if !l.mu.owed {
+		l.mu.Unlock()
+		return
+	}
+	l.mu.owed = false
+	l.mu.Unlock()
+	l.wmu.Lock()
+	l.takeRound()
+	l.wmu.Unlock()
+	l.mu.Lock()
+	if len(l.mu.queue) == 0 {
+		l.mu.writing = false
+	} else {
+		go l.writeQueued()
+	}
+	l.mu.Unlock()
 }
 
 func (l *log) appendableLocked() error {

@@ -97,8 +97,12 @@ type log struct {
 		epochs        *epochCache
 		queue         []*appendReq // appends waiting for a writer
 		writing       bool
-		closed        bool
-		werr          error // sticky: the log is in an unknown state
+		// owed: writing is set but no goroutine writes yet; the next
+		// Wait on one of the queued appends, or the next Append, takes
+		// the writer's part (SubmitForWait).
+		owed   bool
+		closed bool
+		werr   error // sticky: the log is in an unknown state
 
 		// syncedEnd is the end the last FlushAlways round fsync'd: the
 		// recovery point once the leader-epoch checkpoint is fsync'd too

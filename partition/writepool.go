@@ -161,6 +161,23 @@ func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEp
 	return l.submitTo(pool, g, records, leaderEpoch, pre)
 }
 
+// SubmitForWait is SubmitTo with no pool and no group, for a caller that
+// waits for the append soon after (a connection's completer under
+// fsync=always): when no writer runs, none is started. The log owes one
+// instead, and the first Wait on one of its appends writes a round in the
+// waiting goroutine: the fsync the caller waits for anyway, without a
+// goroutine started for it and woken on another processor (~0.9 ms each
+// on a busy 2-core host, docs/BENCHMARKS.md). A writer goroutine takes
+// what queued meanwhile. An Append to the log, or a Wait on any later
+// append to it, also takes the writer's part; an append nobody waits for
+// and nothing follows stays queued, unwritten.
+func (l *Log) SubmitForWait(records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
+	if leaderEpoch < -1 {
+		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	}
+	return l.submitIn(nil, nil, true, records, leaderEpoch, pre)
+}
+
 // SubmitGroup counts the appends submitted with it (SubmitTo) that are
 // not done yet. Its zero value is ready to use.
 type SubmitGroup struct{ wg sync.WaitGroup }
