@@ -317,6 +317,16 @@
 // flight after it (the broker's produces of more than 64 partitions, or
 // of several partitions of small batches); a SubmitGroup lets the caller wait once for all its appends.
 //
+// SubmitForWait starts no writer: the log owes one, and the first Wait on
+// one of its appends writes one round in the waiting goroutine, then
+// starts a writer goroutine for whatever queued meanwhile. An Append, a
+// Submit or a later Wait takes the writer's part of an owing log, so a
+// log stays owed only while each append queued on it has a waiter that
+// can write it. The broker uses it for the first fsync=always partition
+// of a pipelined produce: netio's completer waits for that fsync anyway,
+// and a writer goroutine started for it waited ~0.9 ms for a processor
+// on a busy 2-core host (docs/BENCHMARKS.md, issue 19).
+//
 // A round holds only what queued while the previous one wrote: the
 // writer never waits for company. Without fsync a small append's pwritev
 // is short, so appends to one log seldom overlap and most rounds hold one
