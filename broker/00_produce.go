@@ -535,8 +535,8 @@ func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
 			waited = true
 			j.pending = l.SubmitForWait(records, epoch, j.pre)
 		case l.Config().Flush == partition.FlushAlways:
-			// A writer goroutine of its own: its fsync overlaps the
-			// first's, which the waiting goroutine runs.
+			// The others get a writer goroutine each: their fsyncs
+			// overlap the first's.
 			j.pending = l.SubmitTo(nil, nil, records, epoch, j.pre)
 		default:
 			j.pending = l.SubmitTo(b.writes, g, records, epoch, j.pre)

@@ -116,27 +116,16 @@ func (l *log) submitIn(pool *WritePool, g *SubmitGroup, forWait bool, records []
 		g.wg.Add(1)
 	}
 	l.mu.queue = append(l.mu.queue, req)
-	if !l.mu.writing {
-		l.mu.writing = true
-		switch {
-		case pool != nil:
-			pool.list(l)
-		case forWait:
-			l.mu.owed = true
-		default:
-			go l.writeQueued()
-		}
-	} else if l.mu.owed && !forWait {
-		// A log stays owed only while every append queued on it has a
-		// waiter that can take the writer's part: this one may be waited
-		// for by a group, or by a goroutine held up behind the owing
-		// append's waiter.
-		l.mu.owed = false
-		if pool != nil {
-			pool.list(l)
-		} else {
-			go l.writeQueued()
-		}
+	switch {
+	case !l.mu.writing && forWait:
+		l.mu.writing, l.mu.owed = true, true
+	case !l.mu.writing, l.mu.owed && !forWait:
+		// An owed log too: it stays owed only while every append queued
+		// on it has a waiter that can take the writer's part, and this
+		// one may be waited for by a group, or by a goroutine held up
+		// behind the owing append's waiter.
+		l.mu.writing, l.mu.owed = true, false
+		l.startWriterLocked(pool)
 	}
 	l.mu.Unlock()
 	req.pending = PendingAppend{req: req} // the writer never reads it
@@ -177,16 +166,18 @@ func (l *log) writeOwed() {
 	}
 	l.mu.owed = false
 	l.mu.Unlock()
-	l.wmu.Lock()
-	l.takeRound()
-	l.wmu.Unlock()
-	l.mu.Lock()
-	if len(l.mu.queue) == 0 {
-		l.mu.writing = false
-	} else {
-		go l.writeQueued()
+	l.writeOneRound(nil)
+}
+
+// startWriterLocked starts the writer of l, which has appends queued and
+// l.mu.writing just set: pool's workers (WritePool), or, pool nil, a
+// goroutine of its own. l.mu held.
+func (l *log) startWriterLocked(pool *WritePool) {
+	if pool != nil {
+		pool.list(l)
+		return
 	}
-	l.mu.Unlock()
+	go l.writeQueued()
 }
 
 func (l *log) appendableLocked() error {
@@ -273,7 +264,8 @@ func (l *log) writeQueued() {
 }
 
 // writeOneRound is a WritePool worker's turn at l: one round of what is
-// queued, then l is listed again at the end if more queued meanwhile.
+// queued, then l is listed again at the end if more queued meanwhile
+// (pool nil, writeOwed's: a writer goroutine takes it).
 func (l *log) writeOneRound(pool *WritePool) {
 	l.wmu.Lock()
 	l.takeRound()
@@ -284,7 +276,7 @@ func (l *log) writeOneRound(pool *WritePool) {
 		l.mu.writing = false
 		return
 	}
-	pool.list(l)
+	l.startWriterLocked(pool)
 }
 
 // takeRound writes one round of the queued appends (or fails them when
