@@ -634,14 +634,21 @@ func awaitReplication(ctx context.Context, jobs []*produceJob, timeout time.Dura
 			}
 			l := j.st.log
 			ch := l.Wait() // before looking: no wake-up missed
+			// The high watermark first: records below it are committed
+			// (every ISR member holds them; a one-replica log's HW is its
+			// end) whether or not the leadership has ended since, and
+			// answering them NOT_LEADER_OR_FOLLOWER would have an
+			// idempotent producer retry what the log holds, a duplicate
+			// once a restart forgot all but its last batch
+			// (TestResignMidAppendAnswersTheAppend).
 			switch {
-			case j.st.lost():
-				j.fail(kerr.NotLeaderForPartition.Code)
 			case l.HighWatermark() > j.last:
 				if !j.b.cl.repl.minInsync(j.st) {
 					j.fail(kerr.NotEnoughReplicasAfterAppend.Code)
 				}
 				j.last = -1
+			case j.st.lost():
+				j.fail(kerr.NotLeaderForPartition.Code)
 			default:
 				waits = append(waits, ch, j.st.gone)
 			}

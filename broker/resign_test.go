@@ -1,9 +1,16 @@
 package broker
 
 import (
+	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice/sluice/internal/vfs"
+	"github.com/sluice/sluice/internal/vfs/errorfs"
 )
 
 // TestControlledShutdownResignsFirst: a broker's controlled shutdown
@@ -26,5 +33,63 @@ func TestControlledShutdownResignsFirst(t *testing.T) {
 	}
 	if sp.CurrentLeader.LeaderID != 7 || sp.CurrentLeader.LeaderEpoch <= epoch {
 		t.Fatalf("current leader %+v, want broker 7 at an epoch above %d", sp.CurrentLeader, epoch)
+	}
+}
+
+// TestResignMidAppendAnswersTheAppend: a controlled shutdown that ends
+// this broker's leadership of a one-replica partition while an acks=all
+// produce to it is being written answers that produce with its offsets.
+// The records are in the log and committed (a one-replica log's high
+// watermark is its end), so an error would be a lie an idempotent
+// producer acts on: it retries a batch the log already holds, and after
+// the restart (whose producer snapshot keeps only each producer's last
+// batch, Kafka's format) the retry of an older batch is
+// OUT_OF_ORDER_SEQUENCE_NUMBER and franz-go writes it a second time under
+// a bumped epoch (e2e TestRestartMidStream, CI, 2026-12-04). Kafka
+// appends and moves a lone leader's high watermark under the partition's
+// leadership lock, so its answer cannot fall between the two.
+func TestResignMidAppendAnswersTheAppend(t *testing.T) {
+	var stall atomic.Pointer[string] // a partition directory whose next .log write waits
+	entered, release := make(chan struct{}), make(chan struct{})
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		p := stall.Load()
+		if p == nil || op.Kind != errorfs.OpWrite || filepath.Dir(op.Path) != *p || filepath.Ext(op.Path) != ".log" {
+			return nil
+		}
+		if stall.CompareAndSwap(p, nil) {
+			close(entered)
+			<-release
+		}
+		return nil
+	}))
+	ts, rc := combinedNode(t, func(c *ServerConfig) { c.Store.FS = fsys })
+	_, p, _ := createLedByOne(t, ts, "resign-mid", 1, 1, nil)
+	log := awaitLeading(t, ts, "resign-mid", p)
+	dir := filepath.Clean(log.Dir())
+	stall.Store(&dir)
+	batch := makeBatch(noProducer, []byte("mid"))
+	req := produceReq(11, -1, "resign-mid", p, batch)
+	corr := rc.send(req)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the produce did not reach its write within 10 s")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ts.Broker().cl.stop() // Shutdown's first step: the controller fences us, we resign
+	}()
+	waitFor(t, "the leadership to end", 10*time.Second, func() bool { return ts.Broker().cl.repl.leader(log) == nil })
+	close(release)
+	resp := rc.read(req, corr).(*kmsg.ProduceResponse)
+	<-stopped
+	sp := resp.Topics[0].Partitions[0]
+	if leo := log.LogEndOffset(); leo != 1 {
+		t.Fatalf("log end offset %d after the produce, want 1 (the record written)", leo)
+	}
+	if sp.ErrorCode != 0 || sp.BaseOffset != 0 {
+		t.Fatalf("produce written at offset 0 answered error %v, base offset %d: want its offset",
+			kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
 	}
 }
