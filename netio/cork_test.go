@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/sendfile"
 )
 
 // sockInfo reads the server side of c's socket: its TCP_CORK flag and
@@ -74,5 +76,36 @@ func TestRegionsLeaveInFewSegments(t *testing.T) {
 	c.send(r)
 	if got, want := c.recv(), h.want(r); !bytes.Equal(got, want) {
 		t.Fatalf("echo after regions: got %q, want %q", got, want)
+	}
+}
+
+// A batch is corked only when its file regions average under
+// corkRegionMax: a consumer catching up gets MiB regions, which leave in
+// full segments without the cork, and corking them cost the broker more
+// CPU per GB.
+func TestSmallRegionsDecidesTheCork(t *testing.T) {
+	resp := func(regions ...int64) outItem {
+		r := &Response{}
+		r.AppendBytes([]byte("framing"))
+		for _, n := range regions {
+			r.AppendRegion(sendfile.Region{Len: n})
+		}
+		return outItem{resp: r}
+	}
+	for _, tc := range []struct {
+		batch []outItem
+		want  bool
+	}{
+		{[]outItem{resp()}, false},                           // bytes only
+		{[]outItem{resp(300, 200, 500)}, true},               // a Fetch at the log's end
+		{[]outItem{resp(2<<20, 2<<20, 2<<20, 2<<20)}, false}, // catching up
+		{[]outItem{resp(corkRegionMax)}, false},
+		{[]outItem{resp(corkRegionMax - 1)}, true},
+		{[]outItem{resp(1 << 20), resp(100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100)}, true}, // averaged over the batch
+		{[]outItem{{closeAfter: true}}, false},
+	} {
+		if got := smallRegions(tc.batch); got != tc.want {
+			t.Errorf("smallRegions(%d items) = %v, want %v", len(tc.batch), got, tc.want)
+		}
 	}
 }

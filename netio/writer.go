@@ -212,7 +212,7 @@ func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
 		w.hdrs = make([]byte, need)
 	}
 	w.hdrs = w.hdrs[:sizeLen*len(batch)]
-	if c.w.files && c.tls == nil {
+	if c.w.files && c.tls == nil && smallRegions(batch) {
 		// Corked, the batch's byte runs and file regions leave in as
 		// few TCP segments as they fill, not one per run and per
 		// region (a Fetch answer at the log's end: a few hundred bytes
@@ -231,6 +231,32 @@ func (c *conn) writeBatch(batch []outItem) (closeAfter bool, err error) {
 		}
 	}
 	return false, c.flush()
+}
+
+// corkRegionMax is the average file-region size up to which a batch is
+// corked. Larger regions leave in full segments on their own, and the
+// cork cost a consumer catching up (8 MiB Fetches of 2 MiB regions)
+// 10-20% more broker CPU per GB (docs/BENCHMARKS.md, "the cork only
+// for small regions").
+const corkRegionMax = 64 << 10
+
+// smallRegions reports whether batch's file regions average under
+// corkRegionMax bytes: a Fetch answer at the log's end, whose framing
+// and regions would otherwise leave as a segment each.
+func smallRegions(batch []outItem) bool {
+	var n, bytes int64
+	for _, it := range batch {
+		if it.resp == nil {
+			continue
+		}
+		for _, p := range it.resp.parts {
+			if p.isFile {
+				n++
+				bytes += p.region.Len
+			}
+		}
+	}
+	return n > 0 && bytes < n*corkRegionMax
 }
 
 // setCork sets TCP_CORK on the socket. Clearing it sends what it held.
