@@ -627,6 +627,9 @@ func awaitReplication(ctx context.Context, jobs []*produceJob, timeout time.Dura
 		}
 	}()
 	for {
+		if hook := produceAwaitLooks.Load(); hook != nil {
+			(*hook)()
+		}
 		var waits []<-chan struct{}
 		for _, j := range jobs {
 			if j.last < 0 || j.out.ErrorCode != 0 {
@@ -634,20 +637,30 @@ func awaitReplication(ctx context.Context, jobs []*produceJob, timeout time.Dura
 			}
 			l := j.st.log
 			ch := l.Wait() // before looking: no wake-up missed
-			// The high watermark first: records below it are committed
-			// (every ISR member holds them; a one-replica log's HW is its
-			// end) whether or not the leadership has ended since, and
-			// answering them NOT_LEADER_OR_FOLLOWER would have an
-			// idempotent producer retry what the log holds, a duplicate
+			// The high watermark is read before the leadership is looked
+			// at, and a leadership never comes back: a HW that passed
+			// j.last with the leadership still held was this leader's,
+			// so every ISR member holds the records and they are
+			// committed, whatever happens to the leadership next. A HW
+			// read after the leadership ended may be a follower's, over
+			// other records at those offsets
+			// (TestAcksAllAfterResignIsNotAnsweredByAFollowersHW). A log
+			// without other replicas is the exception: its HW is its
+			// end, no other broker can take it over, so what it holds
+			// is answered as written even after its leadership ended
+			// (a controlled shutdown), not NOT_LEADER_OR_FOLLOWER,
+			// which an idempotent producer would retry into a duplicate
 			// once a restart forgot all but its last batch
 			// (TestResignMidAppendAnswersTheAppend).
+			hw := l.HighWatermark()
+			lost := j.st.lost()
 			switch {
-			case l.HighWatermark() > j.last:
+			case hw > j.last && (!lost || !l.Replicated()):
 				if !j.b.cl.repl.minInsync(j.st) {
 					j.fail(kerr.NotEnoughReplicasAfterAppend.Code)
 				}
 				j.last = -1
-			case j.st.lost():
+			case lost:
 				j.fail(kerr.NotLeaderForPartition.Code)
 			default:
 				waits = append(waits, ch, j.st.gone)
@@ -670,6 +683,10 @@ func awaitReplication(ctx context.Context, jobs []*produceJob, timeout time.Dura
 		waitAny(ctx, timer.C, waits)
 	}
 }
+
+// produceAwaitLooks, when set (tests), is called by awaitReplication
+// each time before it looks at its partitions' HWs and leaderships.
+var produceAwaitLooks atomic.Pointer[func()]
 
 // fail answers the job's partition with code after its append.
 func (j *produceJob) fail(code int16) {

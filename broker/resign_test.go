@@ -2,6 +2,7 @@ package broker
 
 import (
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,6 +91,56 @@ func TestResignMidAppendAnswersTheAppend(t *testing.T) {
 	}
 	if sp.ErrorCode != 0 || sp.BaseOffset != 0 {
 		t.Fatalf("produce written at offset 0 answered error %v, base offset %d: want its offset",
+			kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+	}
+}
+
+// TestAcksAllAfterResignIsNotAnsweredByAFollowersHW: an acks=all produce
+// still waiting for its replicas when this broker's leadership ends is
+// answered NOT_LEADER_OR_FOLLOWER even if, by the time it looks, the
+// log's high watermark has passed its offset. That HW is no longer the
+// leader's: the broker may follow the new leader already, which had not
+// replicated the produce's record, so the log cut it and took the new
+// leader's records at its offset, and their HW. Only a HW read while the
+// leadership was held says the produce's own record is committed.
+func TestAcksAllAfterResignIsNotAnsweredByAFollowersHW(t *testing.T) {
+	ts, rc := twoBrokers(t)
+	_, p, _ := createLedByOne(t, ts, "overwritten", 2, 2, nil)
+	log := awaitLeading(t, ts, "overwritten", p)
+	var once sync.Once
+	simulated := make(chan struct{})
+	hook := func() {
+		if ts.Broker().cl.repl.leader(log) != nil {
+			return // still leading: the produce waits for broker 7, which never fetches
+		}
+		once.Do(func() {
+			defer close(simulated)
+			// What following the new leader does meanwhile: the record
+			// it lacks is cut, its own record takes the offset, and its
+			// HW passes it.
+			if err := log.TruncateTo(0); err != nil {
+				t.Error(err)
+			}
+			if _, err := log.AppendAsFollower(makeBatch(noProducer, []byte("theirs"))); err != nil {
+				t.Error(err)
+			}
+			log.UpdateHighWatermark(1)
+		})
+	}
+	produceAwaitLooks.Store(&hook)
+	defer produceAwaitLooks.Store(nil)
+	req := produceReq(11, -1, "overwritten", p, makeBatch(noProducer, []byte("ours")))
+	corr := rc.send(req)
+	waitFor(t, "the produce's record in the log", 10*time.Second, func() bool { return log.LogEndOffset() == 1 })
+	ts.Broker().cl.stop() // the controller fences us and moves the leadership to broker 7
+	sp := rc.read(req, corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	select {
+	case <-simulated:
+	default:
+		t.Fatal("the produce was answered before the leadership ended")
+	}
+	if sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("a produce whose record was replaced answered %v at base offset %d; want NOT_LEADER_OR_FOLLOWER",
 			kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
 	}
 }
