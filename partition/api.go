@@ -264,10 +264,19 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendResult, e
 // records walk it found (segment.SplitPrechecked). Its outcome and errors
 // are Append's.
 func (l *Log) AppendPrechecked(records []byte, leaderEpoch int32, pre segment.Prechecks) (AppendResult, error) {
-	if leaderEpoch < -1 {
-		return AppendResult{}, fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)
+	if err := checkLeaderEpoch(leaderEpoch); err != nil {
+		return AppendResult{}, err
 	}
 	return l.appendIn(records, false, leaderEpoch, pre)
+}
+
+// checkLeaderEpoch refuses a leader epoch below -1 (-1: unchecked), as
+// the prechecked appends and submits take it.
+func checkLeaderEpoch(leaderEpoch int32) error {
+	if leaderEpoch < -1 {
+		return fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)
+	}
+	return nil
 }
 
 // Read returns regions of whole batches starting with the batch that

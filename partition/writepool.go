@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,8 +154,8 @@ func (p *WritePool) work() {
 // AppendPrechecked's, spares validation what was checked as the records
 // arrived (nil: nothing).
 func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
-	if leaderEpoch < -1 {
-		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	if err := checkLeaderEpoch(leaderEpoch); err != nil {
+		return &PendingAppend{err: err}
 	}
 	return l.submitTo(pool, g, records, leaderEpoch, pre)
 }
@@ -172,8 +171,8 @@ func (l *Log) SubmitTo(pool *WritePool, g *SubmitGroup, records []byte, leaderEp
 // append to it, also takes the writer's part; an append nobody waits for
 // and nothing follows stays queued, unwritten.
 func (l *Log) SubmitForWait(records []byte, leaderEpoch int32, pre segment.Prechecks) *PendingAppend {
-	if leaderEpoch < -1 {
-		return &PendingAppend{err: fmt.Errorf("%w: leader epoch %d", ErrInvalidConfig, leaderEpoch)}
+	if err := checkLeaderEpoch(leaderEpoch); err != nil {
+		return &PendingAppend{err: err}
 	}
 	return l.submitIn(nil, nil, true, records, leaderEpoch, pre)
 }
