@@ -233,8 +233,9 @@ func TestCombinedWriteFailureFailsEveryAppend(t *testing.T) {
 // batch in sequence is then accepted).
 func TestCombinedRoundIdempotentProducers(t *testing.T) {
 	const producers, each = 4, 5
-	// 1 (the first) + producers*each + the retry + the gap, minus the first.
-	g := newGatedLog(t, producers*each+2-1, nil)
+	// Queued behind the first while it is written: every producer's
+	// batches, the retry and the gap (the first is not in the queue).
+	g := newGatedLog(t, producers*each+2, nil)
 	type sent struct {
 		pid     int64
 		seq     int32
