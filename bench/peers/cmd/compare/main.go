@@ -79,6 +79,7 @@ type config struct {
 	replWarmup  string
 	replRounds  int
 	replHeap    string
+	replWarm    string
 }
 
 func main() {
@@ -100,6 +101,7 @@ func main() {
 	flag.StringVar(&cfg.replWarmup, "repl-warmup", "64M", "repl: bytes produced (16 KiB, RF=3, acks=all) on each fresh cluster before its rows, not reported")
 	flag.IntVar(&cfg.replRounds, "repl-rounds", 2, "repl: rounds, each a fresh sluiced cluster then a fresh Apache Kafka cluster")
 	flag.StringVar(&cfg.replHeap, "repl-heap", "512m", "repl: each Apache Kafka node's JVM -Xmx/-Xms (three share the machine)")
+	flag.StringVar(&cfg.replWarm, "repl-warm", "1G", "repl: before each row, write and delete a file of this size next to the data, so the row's page-cache writes land on memory the VM holds (see repl.go; 0: off)")
 	flag.DurationVar(&cfg.ombDuration, "omb-duration", 30*time.Second, "OMB workloads: time measured at the fixed rate (after --omb-warmup)")
 	flag.DurationVar(&cfg.ombWarmup, "omb-warmup", 5*time.Second, "OMB workloads: time at the fixed rate before measuring")
 	flag.StringVar(&cfg.kafkaHeap, "kafka-heap", "1G", "Apache Kafka's JVM -Xmx/-Xms (kafka-server-start.sh's 1G)")
@@ -127,6 +129,9 @@ func (r *row) name() string { return r.broker + "/" + r.generator }
 func run(cfg *config) error {
 	if _, err := bench.ParseBytes(cfg.total); err != nil {
 		return fmt.Errorf("--total-bytes: %w", err)
+	}
+	if _, err := bench.ParseBytes(cfg.replWarm); err != nil {
+		return fmt.Errorf("--repl-warm: %w", err)
 	}
 	want, err := parseWorkloads(cfg.workloads)
 	if err != nil {

@@ -38,6 +38,18 @@ import (
 //	           16 KiB and of 1 KiB records, --repl-bytes each, against the
 //	           partition's leader
 //
+// Before each row, --repl-warm bytes are written to a file next to the
+// data and the file deleted (warmPageCache). This machine is a VM whose
+// hypervisor takes back memory the guest has left free (free page
+// reporting): the first write into such a page costs the guest ~15× a
+// write into a page it freed a moment ago (dd of 512 MiB into a new file:
+// 0.10-0.13 s while the freed pages last, 1.3-1.9 s of system time after,
+// 2026-12-04), and only about 1 GiB of freed memory stays unreported. An
+// RF=3 row writes its bytes three times, so without the step a row's CPU
+// per GB swung 2-3× with what ran before it (RF=3 1 KiB on one cluster,
+// 256 MiB per run: 5.1-5.4 CPU-s/GB for the first two runs, 11-16 for
+// the next six), and both brokers pay the same on real hardware.
+//
 // Each row reports MB/s, p50/p99 per Produce request, and broker CPU as
 // CPU-seconds per GB produced: the sum of the three brokers' utime+stime
 // (/proc/PID/stat before and after), and the leader's alone. On sluiced,
@@ -308,6 +320,9 @@ func (c *comparer) replRows(cl *replCluster, nodes []*replNode) error {
 }
 
 func (c *comparer) replRow(broker string, r *replRow, leader *replNode, nodes []*replNode) error {
+	if err := c.warmPageCache(); err != nil {
+		return err
+	}
 	cpu0, err := cpuSum(nodes)
 	if err != nil {
 		return err
@@ -352,6 +367,36 @@ func (c *comparer) replRow(broker string, r *replRow, leader *replNode, nodes []
 		}
 	}
 	return nil
+}
+
+// warmPageCache writes --repl-warm bytes of zeros to a new file in the
+// work directory and deletes it: the pages the row's writes take next are
+// ones this guest has just freed, not ones its hypervisor took back (see
+// the package's repl doc). No fsync: the pages are dropped with the file.
+func (c *comparer) warmPageCache() error {
+	n, err := bench.ParseBytes(c.cfg.replWarm)
+	if err != nil || n == 0 {
+		return err
+	}
+	path := filepath.Join(c.cfg.work, "repl-warm")
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("page-cache warm: %w", err)
+	}
+	defer os.Remove(path)
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for left := n; left > 0; left -= int64(len(buf)) {
+		if _, err := f.Write(buf[:min(left, int64(len(buf)))]); err != nil {
+			f.Close()
+			return fmt.Errorf("page-cache warm: %w", err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("page-cache warm: %w", err)
+	}
+	logf("repl: page cache warmed, %d MiB in %.2f s", n>>20, time.Since(start).Seconds())
+	return os.Remove(path)
 }
 
 // shareText is the row's sendfile share for the log.
@@ -485,8 +530,12 @@ func median(xs []float64) float64 {
 func reportRepl(bw *bufio.Writer, cfg *config, run *replRun) {
 	fmt.Fprintf(bw, "\n## Replication: three nodes on loopback, RF=3 acks=all and RF=1 acks=1, %s per row, %d rounds\n\n",
 		cfg.replBytes, cfg.replRounds)
-	fmt.Fprintf(bw, "sluiced: three combined nodes; Apache Kafka %s: three combined KRaft nodes, heap %s each. One cluster at a time, rounds alternating the brokers.\n\n",
+	fmt.Fprintf(bw, "sluiced: three combined nodes; Apache Kafka %s: three combined KRaft nodes, heap %s each. One cluster at a time, rounds alternating the brokers.",
 		kafkaref.Version, cfg.replHeap)
+	if n, _ := bench.ParseBytes(cfg.replWarm); n > 0 {
+		fmt.Fprintf(bw, " Before each row, a file of %s written and deleted (--repl-warm: the row's page-cache writes land on memory the VM holds).", cfg.replWarm)
+	}
+	fmt.Fprint(bw, "\n\n")
 	for b, why := range run.skipped {
 		fmt.Fprintf(bw, "%s not measured: %s\n\n", b, why)
 	}
