@@ -40,15 +40,17 @@ import (
 //
 // Before each row, --repl-warm bytes are written to a file next to the
 // data and the file deleted (warmPageCache). This machine is a VM whose
-// hypervisor takes back memory the guest has left free (free page
-// reporting): the first write into such a page costs the guest ~15× a
-// write into a page it freed a moment ago (dd of 512 MiB into a new file:
-// 0.10-0.13 s while the freed pages last, 1.3-1.9 s of system time after,
-// 2026-12-04), and only about 1 GiB of freed memory stays unreported. An
-// RF=3 row writes its bytes three times, so without the step a row's CPU
-// per GB swung 2-3× with what ran before it (RF=3 1 KiB on one cluster,
-// 256 MiB per run: 5.1-5.4 CPU-s/GB for the first two runs, 11-16 for
-// the next six), and both brokers pay the same on real hardware.
+// hypervisor takes back memory the guest leaves free (free page
+// reporting), and the first write into such a page costs the guest ~15×
+// a write into a page it freed a moment ago (dd of 512 MiB into a new
+// file: 0.10-0.13 s while freed pages last, 1.3-1.9 s of system time
+// after, 2026-12-04). About 1 GiB of freed memory stays unreported. The
+// rows here write up to three copies of 256 MiB after a cluster's start,
+// so without the step their figures swung 2-5× with what ran before them
+// (RF=1 acks=1: 250-290 MB/s at 3.7-4.3 CPU-s/GB without it, 1,040-1,490
+// at 0.7-1.0 with it), a cost no broker pays on real hardware. The matrix
+// cells, which write at most 512 MiB after emptying the last cell's
+// files, measured the same with and without it.
 //
 // Each row reports MB/s, p50/p99 per Produce request, and broker CPU as
 // CPU-seconds per GB produced: the sum of the three brokers' utime+stime
