@@ -61,8 +61,10 @@ type epochFile struct {
 	// point below it.
 	dirtyFrom atomic.Int64
 	// pending: the file's new text, recorded by writeLazy since the last
-	// fsync and not written yet (nil: none); flush writes it. Under mu.
-	pending []byte
+	// fsync and not written yet (nil: none), and the entries it encodes;
+	// flush writes it, and they become durable. Under mu.
+	pending        []byte
+	pendingEntries []epochEntry
 }
 
 func newEpochFile(fsys vfs.FS, dir string) *epochFile {
@@ -225,7 +227,7 @@ func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error
 		f.durable = slices.Clone(entries)
 		return nil
 	}
-	f.pending = data // written by flush
+	f.pending, f.pendingEntries = data, slices.Clone(entries) // written by flush
 	if from := firstNewEntry(f.durable, entries); from < f.dirtyFrom.Load() {
 		f.dirtyFrom.Store(from)
 	}
@@ -241,7 +243,12 @@ func (f *epochFile) flush() error {
 	if f.pending == nil {
 		return nil
 	}
-	return f.writeDurableLocked(f.pending)
+	entries := f.pendingEntries
+	if err := f.writeDurableLocked(f.pending); err != nil {
+		return err
+	}
+	f.durable = entries
+	return nil
 }
 
 // writeDurableLocked replaces the file with data: the partition's
@@ -260,7 +267,7 @@ func (f *epochFile) writeDurableLocked(data []byte) error {
 	if err := f.syncDir(); err != nil {
 		return err
 	}
-	f.pending = nil
+	f.pending, f.pendingEntries = nil, nil
 	f.dirtyFrom.Store(math.MaxInt64)
 	return nil
 }

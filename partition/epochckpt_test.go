@@ -82,6 +82,10 @@ func TestFirstAppendWritesEpochWithoutFsync(t *testing.T) {
 
 // TestRollFlushesEpochCheckpoint: a rolled segment's flush fsyncs the
 // checkpoint an append wrote before the recovery point passes the segment.
+// The new epoch's entry is written by a small append that fits in the
+// first segment (epoch 4 starts inside it), so it is recorded before the
+// round that rolls: when the roll's round itself wrote it, the roll's
+// background flush could run first and fsync only the entry before it.
 func TestRollFlushesEpochCheckpoint(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t-0")
 	fsys := errorfs.Wrap(vfs.Default, nil)
@@ -95,6 +99,13 @@ func TestRollFlushesEpochCheckpoint(t *testing.T) {
 	if err := l.AssignLeaderEpoch(4, l.LogEndOffset()); err != nil {
 		t.Fatal(err)
 	}
+	mustAppend(t, l, batch(1, 10, 1)) // offset 2, epoch 4's first record
+	if l.Segments() != 1 {
+		t.Fatalf("%d segments after the small append, want 1", l.Segments())
+	}
+	if from := l.epochFile().dirtyFrom.Load(); from != 0 {
+		t.Fatalf("checkpoint dirty from %d before any flush, want 0", from)
+	}
 	for l.Segments() < 2 {
 		mustAppend(t, l, batch(2, 200, 1))
 	}
@@ -105,8 +116,45 @@ func TestRollFlushesEpochCheckpoint(t *testing.T) {
 	if from := l.epochFile().dirtyFrom.Load(); from != math.MaxInt64 {
 		t.Fatalf("checkpoint still dirty from %d after the roll's flush", from)
 	}
-	if rp := l.recoveryPointOf(); rp != 2 {
-		t.Fatalf("recovery point %d after the segment 0-1 rolled, want 2", rp)
+	if rp := l.recoveryPointOf(); rp != 3 {
+		t.Fatalf("recovery point %d after the segment 0-2 rolled, want 3", rp)
+	}
+}
+
+// TestEpochFlushMakesItsEntriesDurable: a flush of what writeLazy
+// recorded makes those entries the durable ones, so a later lazy write
+// is dirty only from its own new entry. (The file's durable entries were
+// once left as they were at open: the next new epoch then counted the
+// file dirty from its first entry, and a FlushAlways log kept its
+// recovery point there until the next flush.)
+func TestEpochFlushMakesItsEntriesDurable(t *testing.T) {
+	c := newEpochCache(vfs.Default, t.TempDir())
+	c.entries = []epochEntry{{0, 0}}
+	if err := c.writeLazy(); err != nil {
+		t.Fatal(err)
+	}
+	if from := c.file.dirtyFrom.Load(); from != 0 {
+		t.Fatalf("dirty from %d after the first lazy write, want 0", from)
+	}
+	if err := c.file.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if from := c.file.dirtyFrom.Load(); from != math.MaxInt64 {
+		t.Fatalf("dirty from %d after the flush, want none", from)
+	}
+	c.entries = append(c.entries, epochEntry{4, 2})
+	if err := c.writeLazy(); err != nil {
+		t.Fatal(err)
+	}
+	if from := c.file.dirtyFrom.Load(); from != 2 {
+		t.Fatalf("dirty from %d after epoch 4's lazy write, want 2 (its start; 0 at 0 is durable)", from)
+	}
+	if err := c.file.flush(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(c.file.path)
+	if err != nil || string(data) != "0\n2\n0 0\n4 2\n" {
+		t.Fatalf("checkpoint after the second flush: %q, %v", data, err)
 	}
 }
 
