@@ -17,7 +17,7 @@
 #   RECORD   record size in bytes (default 1024)
 #   BYTES    bytes per produce (default 128M)
 # Env:       DIR (a new directory under /tmp), PORT (19200: node i listens
-#            on PORT+i, its controller on PORT+100+i, HTTP on PORT+200+i),
+#            on PORT+10i, its controller on PORT+10i+1; sluiced-cluster.sh),
 #            WARM (1024: MiB written and deleted before each produce; 0: off)
 # Prints:    one line per produce (MB/s, p99, the leader's and the three
 #            nodes' CPU-s/GB), then each build's medians and the
@@ -47,41 +47,21 @@ case $BYTES in
 esac
 results=$DIR/results.txt
 : >"$results"
-pids=()
+# shellcheck source=scripts/sluiced-cluster.sh
+. "$(dirname "$0")/sluiced-cluster.sh"
+HZ=$(getconf CLK_TCK)
+PIDS=()
 stop() {
-	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
-	pids=()
+	[ ${#PIDS[@]} -gt 0 ] && kill "${PIDS[@]}" 2>/dev/null && wait "${PIDS[@]}" 2>/dev/null
+	PIDS=()
 }
 trap 'stop; rm -rf "$DIR/cluster"' EXIT
 
-# cluster BINDIR LABEL: one cluster, RUNS produces, a line each.
-cluster() {
-	local bin=$1 label=$2 d=$DIR/cluster voters="" boot="" i
-	rm -rf "$d"
-	mkdir -p "$d"
-	for i in 1 2 3; do
-		voters+="${voters:+,}$i@127.0.0.1:$((PORT + 100 + i))"
-		boot+="${boot:+,}127.0.0.1:$((PORT + i))"
-	done
-	for i in 1 2 3; do
-		SLUICE_CONTROLLER_QUORUM_VOTERS=$voters "$bin/sluiced" --node-id "$i" --cluster-id repl-ab \
-			--data-dir "$d/n$i" --listen "PLAINTEXT://127.0.0.1:$((PORT + i)),CONTROLLER://127.0.0.1:$((PORT + 100 + i))" \
-			--http-listen "127.0.0.1:$((PORT + 200 + i))" --log-level warn >"$DIR/$label-n$i.log" 2>&1 &
-		pids+=($!)
-	done
-	local ok=""
+# leader BINDIR: the node id of r3's leader, once there is one.
+leader() {
+	local _ id
 	for _ in $(seq 100); do
-		if "$bin/sluice" topics create r3 --brokers "$boot" --partitions 1 --replication-factor 3 \
-			--config min.insync.replicas=2 >/dev/null 2>&1; then
-			ok=1
-			break
-		fi
-		sleep 0.3
-	done
-	[ -n "$ok" ] || { echo "repl-ab: $label: cannot create the topic (logs in $DIR)" >&2; exit 1; }
-	local leader=""
-	for _ in $(seq 100); do
-		leader=$("$bin/sluice" topics describe r3 --brokers "$boot" --output json 2>/dev/null |
+		id=$("$1/sluice" topics describe r3 --brokers "$BOOT" --output json 2>/dev/null |
 			python3 -c 'import json,sys
 def find(x):
     if isinstance(x,dict):
@@ -94,29 +74,35 @@ def find(x):
             r=find(v)
             if r: return r
 print(find(json.load(sys.stdin)) or "")' 2>/dev/null || true)
-		[ -n "$leader" ] && break
+		[ -n "$id" ] && { echo "$id"; return 0; }
 		sleep 0.3
 	done
-	[ -n "$leader" ] || { echo "repl-ab: $label: no leader for r3" >&2; exit 1; }
-	local addr=127.0.0.1:$((PORT + leader)) lpid=${pids[$((leader - 1))]}
-	cpu() {
-		local s=0 p
-		for p in "${pids[@]}"; do s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done
-		echo "$s"
-	}
+	return 1
+}
+
+# cluster BINDIR LABEL: one cluster, RUNS produces, a line each.
+cluster() {
+	local bin=$1 label=$2 d=$DIR/cluster
+	rm -rf "$d"
+	mkdir -p "$d"
+	start_sluiced_cluster "$bin" "$d" repl-ab
+	create_rf3_topic "$bin" r3 1 || { echo "repl-ab: $label: cannot create the topic (logs in $d)" >&2; exit 1; }
+	local id
+	id=$(leader "$bin") || { echo "repl-ab: $label: no leader for r3" >&2; exit 1; }
+	local addr=127.0.0.1:$((PORT + id * 10)) lpid=${PIDS[$((id - 1))]}
 	"$bin/sluice" bench produce --brokers "$addr" --topic r3 --acks all --record-size 16384 \
 		--total-bytes 64M >/dev/null 2>&1
-	local r c0 c1 out
+	local r t0 t1 out
 	for r in $(seq "$RUNS"); do
 		if [ "$WARM" -gt 0 ]; then
 			dd if=/dev/zero of="$DIR/warm" bs=1M count="$WARM" status=none
 			rm -f "$DIR/warm"
 		fi
-		c0=$(cpu)
+		t0=$(ticks)
 		out=$("$bin/sluice" bench produce --brokers "$addr" --topic r3 --acks all --record-size "$RECORD" \
 			--total-bytes "$BYTES" --broker-pid "$lpid" 2>&1 | grep 'MB/s=' | tail -1)
-		c1=$(cpu)
-		echo "$out" | awk -v label="$label" -v all="$(awk "BEGIN{printf \"%.2f\", ($c1-$c0)/100/($mib/1024)}")" '{
+		t1=$(ticks)
+		echo "$out" | awk -v label="$label" -v all="$(awk "BEGIN{printf \"%.2f\", ($t1-$t0)/$HZ/($mib/1024)}")" '{
 			for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 			sub(/ms$/, "", v["p99"]); if (v["p99"] ~ /s$/) { sub(/s$/, "", v["p99"]); v["p99"] *= 1000 }
 			printf "%s MB/s %s p99 %s leader %s all %s\n", label, v["MB/s"], v["p99"], v["broker-cpu-s/GB"], all }' |

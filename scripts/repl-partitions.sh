@@ -57,25 +57,16 @@ cleanup() {
 }
 trap 'cleanup; [ -n "${DIR:-}" ] || rm -rf "$WORK"' EXIT
 
+# shellcheck source=scripts/sluiced-cluster.sh
+. scripts/sluiced-cluster.sh
 java_tool() { java -cp "$LIB/*" "$@" 2> >(grep -v '^SLF4J' >&2); }
 
-# start_sluiced D: three combined nodes; sets PIDS and BOOT.
+# start_sluiced D: three combined nodes (sluiced-cluster.sh) and the topic;
+# sets PIDS and BOOT.
 start_sluiced() {
-	local d=$1 voters="1@127.0.0.1:$((PORT + 11)),2@127.0.0.1:$((PORT + 21)),3@127.0.0.1:$((PORT + 31))"
-	PIDS=()
-	for i in 1 2 3; do
-		SLUICE_CONTROLLER_QUORUM_VOTERS=$voters "$BIN/sluiced" --node-id $i --cluster-id repl-partitions \
-			--data-dir "$d/n$i" --listen "PLAINTEXT://127.0.0.1:$((PORT + i * 10)),CONTROLLER://127.0.0.1:$((PORT + i * 10 + 1))" \
-			--log-level warn >"$d/n$i.log" 2>&1 &
-		PIDS+=($!)
-	done
-	BOOT=127.0.0.1:$((PORT + 10))
-	for _ in $(seq 150); do
-		"$BIN/sluice" topics create bench --brokers "$BOOT" --partitions "$PARTS" --replication-factor 3 \
-			--config min.insync.replicas=2 >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "repl-partitions: sluiced: cannot create the topic; see $d/n*.log" >&2
+	start_sluiced_cluster "$BIN" "$1" repl-partitions
+	create_rf3_topic "$BIN" bench "$PARTS" && return 0
+	echo "repl-partitions: sluiced: cannot create the topic; see $1/n*.log" >&2
 	return 1
 }
 
@@ -106,8 +97,6 @@ stop_cluster() {
 	fi
 	PIDS=() STOPPER=
 }
-
-ticks() { local s=0 p; for p in "${PIDS[@]}"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $s; }
 
 perf_test() {
 	java_tool org.apache.kafka.tools.ProducerPerformance --topic bench --num-records "$1" --record-size "$RECORD" \
