@@ -114,4 +114,11 @@
 // once, which stalls appends for tens of milliseconds; started early, the
 // same writeback is spread evenly. Errors of this hint are ignored: the next
 // fsync reports them.
+//
+// An Append's buffers go to the kernel in pwritev calls of at most IOV_MAX
+// buffers and 2 MiB, a buffer cut where a call's bytes run out. Under
+// fsync=always a partition's round can gather tens of MiB (every request
+// queued while the last fsync ran); written in one call, such a round cost
+// the benchmark VM 3-5 times the CPU per byte of the same bytes in 2 MiB
+// calls (docs/BENCHMARKS.md, "appends in calls of at most 2 MiB").
 package segment

@@ -32,7 +32,13 @@ const (
 	// machine) and are then written back all at once, stalling appends for
 	// tens of ms (see docs/BENCHMARKS.md, "16 x 1 KiB at a fixed rate").
 	writebackChunk = 1 << 20
-	pageSize       = 4096
+	// maxWriteBytes bounds one pwritev: a larger write is made in calls
+	// of this many bytes. On the benchmark VM one call of 16 MiB into the
+	// page cache cost 1.1-1.8 CPU-s per GB, the same bytes in calls of
+	// 1-4 MiB 0.28-0.35 (docs/BENCHMARKS.md, "appends in calls of at
+	// most 2 MiB"); the calls it adds cost nothing next to the copy.
+	maxWriteBytes = 2 << 20
+	pageSize      = 4096
 	// zeroAheadMaxSync, zeroAheadMaxGap and zeroAheadChunk: a file whose
 	// last fsync covered fewer than zeroAheadMaxSync appended bytes and
 	// came less than zeroAheadMaxGap after the one before (fsync=always
@@ -290,8 +296,9 @@ func (f *file) startWritebackLocked(end int64) {
 	_ = unix.SyncFileRange(int(h.f.Fd()), from, upto-from, unix.SYNC_FILE_RANGE_WRITE)
 }
 
-// pwritevAllLocked writes every byte of bufs at off, IOV_MAX buffers per
-// call, looping on short writes and EINTR. It returns the bytes written.
+// pwritevAllLocked writes every byte of bufs at off, at most IOV_MAX
+// buffers and maxWriteBytes bytes per call, looping on short writes and
+// EINTR. It returns the bytes written.
 func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	iov := f.wmu.iov[:0]
 	for _, b := range bufs {
@@ -307,8 +314,11 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 	}
 	var total int64
 	for len(iov) > 0 {
-		batch := iov[:min(len(iov), maxIovecs)]
-		n, err := h.f.Pwritev(batch, off+total)
+		k, last := callSpan(iov)
+		whole := iov[k-1].Len
+		iov[k-1].Len = last // the call takes only the head of its last buffer
+		n, err := h.f.Pwritev(iov[:k], off+total)
+		iov[k-1].Len = whole
 		if err == unix.EINTR {
 			continue
 		}
@@ -326,6 +336,22 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 
 // advance drops n written bytes from the front of iov.
 func advance(iov []unix.Iovec, n int) []unix.Iovec { return vfs.Advance(iov, n) }
+
+// callSpan is how much of iov one pwritev takes: its first k buffers, at
+// most maxIovecs of them and maxWriteBytes bytes in all, of which the
+// last contributes its first last bytes.
+func callSpan(iov []unix.Iovec) (k int, last uint64) {
+	room := uint64(maxWriteBytes)
+	for k < len(iov) && k < maxIovecs {
+		l := iov[k].Len
+		k++
+		if l >= room {
+			return k, room
+		}
+		room -= l
+	}
+	return k, iov[k-1].Len
+}
 
 func (f *file) readHeaderAt(pos int64) (Header, error) {
 	size := f.size()
