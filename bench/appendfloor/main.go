@@ -20,6 +20,14 @@
 // (getrusage, every thread, io_uring's io-wq workers included) and the
 // whole machine's busy time from /proc/stat (what moved to kernel threads
 // outside the process shows there).
+//
+// --call cuts each write into pwritev calls of at most so many bytes, and
+// --sync fdatasyncs a file after every so many bytes written to it: the
+// shape of fsync=always under large rounds (docs/BENCHMARKS.md, "appends
+// in calls of at most 2 MiB"):
+//
+//	go run ./bench/appendfloor --dir D --files 16 --size 1048637 --records 16 --total 3G --sync 16M
+//	go run ./bench/appendfloor --dir D --files 16 --size 1048637 --records 16 --total 3G --sync 16M --call 2M
 package main
 
 import (
@@ -45,14 +53,20 @@ func main() {
 	files := flag.Int("files", 1000, "files written round-robin")
 	size := flag.Int("size", 1024, "bytes per record")
 	per := flag.Int("records", 1, "records per write (one iovec each)")
-	total := flag.Int64("total", 256<<20, "bytes written in all")
+	totalArg := flag.String("total", "256M", "bytes written in all (suffixes K, M, G: powers of 1024)")
+	callArg := flag.String("call", "0", "pwritev: the most bytes per call, a write cut into calls of this many (suffixes K, M, G); 0: one call per write")
+	syncArg := flag.String("sync", "0", "pwritev: fdatasync a file after every this many bytes written to it (suffixes K, M, G); 0: never")
 	mode := flag.String("mode", "pwritev", "pwritev or uring")
 	batch := flag.Int("batch", 1000, "uring: writes per io_uring_enter")
 	pad := flag.Bool("pad", false, "pwritev: pad each write with zeros to the next 4 KiB boundary")
 	writeback := flag.Int64("writeback", 0, "pwritev: every this many bytes of a file, start writeback of its whole pages written so far (sync_file_range SYNC_FILE_RANGE_WRITE, as segment.File does every 1 MiB); 0: leave it to the kernel")
 	flag.Parse()
-	if *pad && *mode != "pwritev" {
-		log.Fatal("--pad is for --mode pwritev")
+	total, callMax, syncEvery := parseBytes("total", *totalArg), parseBytes("call", *callArg), parseBytes("sync", *syncArg)
+	if (*pad || callMax > 0 || syncEvery > 0) && *mode != "pwritev" {
+		log.Fatal("--pad, --call and --sync are for --mode pwritev")
+	}
+	if *pad && callMax > 0 {
+		log.Fatal("--pad and --call do not go together")
 	}
 	if *dir == "" {
 		log.Fatal("--dir is required")
@@ -85,7 +99,9 @@ func main() {
 	}
 	zeros := make([]byte, pageSize)
 	wbytes := int64(*size * *per)
-	writes := *total / wbytes
+	writes := total / wbytes
+	split := splitCalls(iov, callMax)
+	synced := make([]int64, *files)
 
 	time.Sleep(200 * time.Millisecond)
 	u0, s0 := rusage()
@@ -101,11 +117,28 @@ func main() {
 				v[len(v)-1].SetLen(int(z))
 				want += z
 			}
-			n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), uintptr(offs[f]), 0, 0)
-			if errno != 0 || int64(n) != want {
-				log.Fatalf("pwritev: %d, %v", n, errno)
+			if split != nil {
+				off := offs[f]
+				for _, c := range split {
+					n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&c[0])), uintptr(len(c)), uintptr(off), 0, 0)
+					if errno != 0 || int64(n) != iovLen(c) {
+						log.Fatalf("pwritev: %d, %v", n, errno)
+					}
+					off += int64(n)
+				}
+			} else {
+				n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), uintptr(offs[f]), 0, 0)
+				if errno != 0 || int64(n) != want {
+					log.Fatalf("pwritev: %d, %v", n, errno)
+				}
 			}
 			offs[f] += wbytes
+			if syncEvery > 0 && offs[f]-synced[f] >= syncEvery {
+				if err := unix.Fdatasync(fds[f]); err != nil {
+					log.Fatalf("fdatasync: %v", err)
+				}
+				synced[f] = offs[f]
+			}
 			if upto := offs[f] &^ (pageSize - 1); *writeback > 0 && upto-wb[f] >= *writeback {
 				if err := unix.SyncFileRange(fds[f], wb[f], upto-wb[f], unix.SYNC_FILE_RANGE_WRITE); err != nil {
 					log.Fatalf("sync_file_range: %v", err)
@@ -148,6 +181,12 @@ func main() {
 	if *writeback > 0 {
 		*mode += fmt.Sprintf("+writeback%d", *writeback)
 	}
+	if callMax > 0 {
+		*mode += fmt.Sprintf("+call%d", callMax)
+	}
+	if syncEvery > 0 {
+		*mode += fmt.Sprintf("+sync%d", syncEvery)
+	}
 	fmt.Printf("mode=%s files=%d bytes/write=%d writes=%d wall=%.2fs user=%.2fs sys=%.2fs cpu-s/GB=%.2f us/write=%.2f machine-busy-s/GB=%.2f (machine %.0f%% busy)\n",
 		*mode, *files, wbytes, writes, wall.Seconds(), u1-u0, s1-s0, cpu/gb, cpu/float64(writes)*1e6,
 		ticks/100/gb, 100*ticks/float64(t1-t0))
@@ -157,6 +196,62 @@ func main() {
 }
 
 const pageSize = 4096
+
+// parseBytes reads a byte count with an optional K, M or G suffix
+// (powers of 1024).
+func parseBytes(flagName, s string) int64 {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		log.Fatalf("--%s: want a byte count such as 2M, got %q", flagName, s)
+	}
+	return n * mult
+}
+
+// splitCalls cuts the buffers of one write into pwritev calls of at most
+// max bytes each, a buffer cut where a call's bytes run out; nil when
+// max is 0 or the write fits in one call.
+func splitCalls(v []unix.Iovec, max int64) [][]unix.Iovec {
+	if max <= 0 || iovLen(v) <= max {
+		return nil
+	}
+	var calls [][]unix.Iovec
+	var cur []unix.Iovec
+	room := max
+	for _, b := range v {
+		base, left := unsafe.Pointer(b.Base), int64(b.Len)
+		for left > 0 {
+			n := min(left, room)
+			piece := unix.Iovec{Base: (*byte)(base)}
+			piece.SetLen(int(n))
+			cur = append(cur, piece)
+			base, left, room = unsafe.Add(base, n), left-n, room-n
+			if room == 0 {
+				calls, cur, room = append(calls, cur), nil, max
+			}
+		}
+	}
+	if len(cur) > 0 {
+		calls = append(calls, cur)
+	}
+	return calls
+}
+
+func iovLen(v []unix.Iovec) int64 {
+	var n int64
+	for _, b := range v {
+		n += int64(b.Len)
+	}
+	return n
+}
 
 func rusage() (user, sys float64) {
 	var ru unix.Rusage
