@@ -120,5 +120,8 @@
 // fsync=always a partition's round can gather tens of MiB (every request
 // queued while the last fsync ran); written in one call, such a round cost
 // the benchmark VM 3-5 times the CPU per byte of the same bytes in 2 MiB
-// calls (docs/BENCHMARKS.md, "appends in calls of at most 2 MiB").
+// calls (docs/BENCHMARKS.md, "appends in calls of at most 2 MiB"). Such
+// an append starts the writeback after each call, not only at its end, so
+// the disk takes the first calls' pages while the kernel copies the rest
+// and the fsync that follows has less left to write.
 package segment

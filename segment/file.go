@@ -293,8 +293,11 @@ func (f *file) startWritebackLocked(end int64) {
 	if h == nil {
 		return
 	}
-	_ = unix.SyncFileRange(int(h.f.Fd()), from, upto-from, unix.SYNC_FILE_RANGE_WRITE)
+	_ = syncFileRange(int(h.f.Fd()), from, upto-from, unix.SYNC_FILE_RANGE_WRITE)
 }
+
+// syncFileRange is unix.SyncFileRange; tests watch it.
+var syncFileRange = unix.SyncFileRange
 
 // pwritevAllLocked writes every byte of bufs at off, at most IOV_MAX
 // buffers and maxWriteBytes bytes per call, looping on short writes and
@@ -330,6 +333,12 @@ func (f *file) pwritevAllLocked(bufs [][]byte, off int64) (int64, error) {
 		}
 		total += int64(n)
 		iov = advance(iov, n)
+		if len(iov) > 0 {
+			// A long append (fsync=always gathers rounds of tens of MiB):
+			// the disk starts on its first calls while the kernel copies
+			// the rest, so the fsync after it has less left to write.
+			f.startWritebackLocked(off + total)
+		}
 	}
 	return total, nil
 }

@@ -2,8 +2,10 @@ package segment
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -100,5 +102,46 @@ func TestAppendWritesInBoundedCalls(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("short writes %v: the file's %d bytes differ from the %d appended", short, len(got), len(want))
 		}
+	}
+}
+
+// A long append starts the kernel's writeback of its first calls' pages
+// before its last call, not only once it is done: under fsync=always the
+// fsync after a round of tens of MiB then finds most of it on its way to
+// the disk.
+func TestLongAppendStartsWritebackBetweenCalls(t *testing.T) {
+	var events []string
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if op.Kind == errorfs.OpWrite && filepath.Ext(op.Path) == ".log" {
+			events = append(events, "write")
+		}
+		return nil
+	}))
+	old := syncFileRange
+	t.Cleanup(func() { syncFileRange = old })
+	var next int64 // where the next writeback should start
+	syncFileRange = func(fd int, off, n int64, flags int) error {
+		if off != next {
+			t.Errorf("writeback of [%d, %d), want it to start at %d", off, off+n, next)
+		}
+		next = off + n
+		events = append(events, fmt.Sprintf("writeback to %d", off+n))
+		return old(fd, off, n, flags)
+	}
+	f, err := OpenFS(fs, filepath.Join(t.TempDir(), "00000000000000000000.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := maxWriteBytes*3 + maxWriteBytes/3
+	if _, err := f.Append([][]byte{bytes.Repeat([]byte{7}, n)}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"write", fmt.Sprintf("writeback to %d", maxWriteBytes),
+		"write", fmt.Sprintf("writeback to %d", 2*maxWriteBytes),
+		"write", fmt.Sprintf("writeback to %d", 3*maxWriteBytes),
+		"write"} // the last third of a call: under writebackChunk, left to the next append or fsync
+	if got := strings.Join(events, ", "); got != strings.Join(want, ", ") {
+		t.Fatalf("append of %d bytes: %s\nwant %s", n, got, strings.Join(want, ", "))
 	}
 }
