@@ -60,11 +60,10 @@ type epochFile struct {
 	// read without it by a FlushAlways round, which keeps its recovery
 	// point below it.
 	dirtyFrom atomic.Int64
-	// pending: the file's new text, recorded by writeLazy since the last
-	// fsync and not written yet (nil: none), and the entries it encodes;
-	// flush writes it, and they become durable. Under mu.
-	pending        []byte
-	pendingEntries []epochEntry
+	// pending: the entries writeLazy recorded since the last fsync and
+	// not written yet (nil: none; a recorded copy is never nil, even of no
+	// entries); flush writes their text, and they become durable. Under mu.
+	pending []epochEntry
 }
 
 func newEpochFile(fsys vfs.FS, dir string) *epochFile {
@@ -193,7 +192,7 @@ func (c *epochCache) assignAt(epoch int32, offset int64) bool {
 // (epochFile.writeDurableLocked): for the rare changes outside an append round
 // (truncation, an epoch begun below the log end, loading).
 func (c *epochCache) write() error {
-	if err := c.file.write(c.entries, c.encode(), true); err != nil {
+	if err := c.file.write(c.entries, true); err != nil {
 		return err
 	}
 	c.unsynced = false
@@ -207,35 +206,31 @@ func (c *epochCache) write() error {
 // until then the recovery point stays below the new entries (dirtyFrom),
 // so a crash's recovery re-learns them from the batches.
 func (c *epochCache) writeLazy() error {
-	if err := c.file.write(c.entries, c.encode(), false); err != nil {
+	if err := c.file.write(c.entries, false); err != nil {
 		return err
 	}
 	c.unsynced = false
 	return nil
 }
 
-// write replaces the file with data, the encoding of entries, when
-// durable (writeDurableLocked); otherwise it records data for the next
-// flush to write.
-func (f *epochFile) write(entries []epochEntry, data []byte, durable bool) error {
+// write replaces the file with entries when durable
+// (writeDurableLocked); otherwise it records them for the next flush to
+// write.
+func (f *epochFile) write(entries []epochEntry, durable bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if durable {
-		if err := f.writeDurableLocked(data); err != nil {
-			return err
-		}
-		f.durable = slices.Clone(entries)
-		return nil
+		return f.writeDurableLocked(entries)
 	}
-	f.pending, f.pendingEntries = data, slices.Clone(entries) // written by flush
+	f.pending = append(make([]epochEntry, 0, len(entries)), entries...) // written by flush
 	if from := firstNewEntry(f.durable, entries); from < f.dirtyFrom.Load() {
 		f.dirtyFrom.Store(from)
 	}
 	return nil
 }
 
-// flush writes the text writeLazy recorded since the last fsync, if any
-// (writeDurableLocked). The log calls it before its recovery point moves
+// flush writes the entries writeLazy recorded since the last fsync, if
+// any (writeDurableLocked). The log calls it before its recovery point moves
 // (a flush, a rolled segment's flush, a clean close).
 func (f *epochFile) flush() error {
 	f.mu.Lock()
@@ -243,31 +238,27 @@ func (f *epochFile) flush() error {
 	if f.pending == nil {
 		return nil
 	}
-	entries := f.pendingEntries
-	if err := f.writeDurableLocked(f.pending); err != nil {
-		return err
-	}
-	f.durable = entries
-	return nil
+	return f.writeDurableLocked(f.pending)
 }
 
-// writeDurableLocked replaces the file with data: the partition's
-// directory made if it is not yet (lazydir.go), a temporary file
-// fsync'd and renamed over the file, the directory fsync'd (and a new
-// directory's name). Nothing is pending after it. Under mu.
-func (f *epochFile) writeDurableLocked(data []byte) error {
+// writeDurableLocked replaces the file with the text of entries: the
+// partition's directory made if it is not yet (lazydir.go), a temporary
+// file fsync'd and renamed over the file, the directory fsync'd (and a
+// new directory's name). The entries are then the durable ones, and
+// nothing is pending. Under mu.
+func (f *epochFile) writeDurableLocked(entries []epochEntry) error {
 	if f.pdir != nil {
 		if err := f.pdir.Make(); err != nil {
 			return err
 		}
 	}
-	if err := writeViaTemp(f.fs, f.path, data, true); err != nil {
+	if err := writeViaTemp(f.fs, f.path, encodeEpochs(entries), true); err != nil {
 		return err
 	}
 	if err := f.syncDir(); err != nil {
 		return err
 	}
-	f.pending, f.pendingEntries = nil, nil
+	f.durable, f.pending = slices.Clone(entries), nil
 	f.dirtyFrom.Store(math.MaxInt64)
 	return nil
 }
@@ -299,11 +290,11 @@ func firstNewEntry(durable, next []epochEntry) int64 {
 	return math.MaxInt64
 }
 
-// encode is the text of the leader-epoch-checkpoint.
-func (c *epochCache) encode() []byte {
+// encodeEpochs is the leader-epoch-checkpoint's text of entries.
+func encodeEpochs(entries []epochEntry) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(c.entries))
-	for _, e := range c.entries {
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(entries))
+	for _, e := range entries {
 		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.startOffset)
 	}
 	return b.Bytes()
