@@ -46,6 +46,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sluice/sluice/bench"
+	"github.com/sluice/sluice/internal/vfs"
 )
 
 func main() {
@@ -61,7 +64,7 @@ func main() {
 	pad := flag.Bool("pad", false, "pwritev: pad each write with zeros to the next 4 KiB boundary")
 	writeback := flag.Int64("writeback", 0, "pwritev: every this many bytes of a file, start writeback of its whole pages written so far (sync_file_range SYNC_FILE_RANGE_WRITE, as segment.File does every 1 MiB); 0: leave it to the kernel")
 	flag.Parse()
-	total, callMax, syncEvery := parseBytes("total", *totalArg), parseBytes("call", *callArg), parseBytes("sync", *syncArg)
+	total, callMax, syncEvery := byteFlag("total", *totalArg), byteFlag("call", *callArg), byteFlag("sync", *syncArg)
 	if (*pad || callMax > 0 || syncEvery > 0) && *mode != "pwritev" {
 		log.Fatal("--pad, --call and --sync are for --mode pwritev")
 	}
@@ -101,6 +104,7 @@ func main() {
 	wbytes := int64(*size * *per)
 	writes := total / wbytes
 	split := splitCalls(iov, callMax)
+	var one [1][]unix.Iovec // a write in one call
 	synced := make([]int64, *files)
 
 	time.Sleep(200 * time.Millisecond)
@@ -117,20 +121,18 @@ func main() {
 				v[len(v)-1].SetLen(int(z))
 				want += z
 			}
-			if split != nil {
-				off := offs[f]
-				for _, c := range split {
-					n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&c[0])), uintptr(len(c)), uintptr(off), 0, 0)
-					if errno != 0 || int64(n) != iovLen(c) {
-						log.Fatalf("pwritev: %d, %v", n, errno)
-					}
-					off += int64(n)
+			calls := split
+			if calls == nil {
+				one[0] = v
+				calls = one[:]
+			}
+			for off, i := offs[f], 0; i < len(calls); i++ {
+				c := calls[i]
+				n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&c[0])), uintptr(len(c)), uintptr(off), 0, 0)
+				if errno != 0 || int64(n) != vfs.IovecLen(c) {
+					log.Fatalf("pwritev: %d of %d bytes, %v", n, want, errno)
 				}
-			} else {
-				n, _, errno := unix.Syscall6(unix.SYS_PWRITEV, uintptr(fds[f]), uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), uintptr(offs[f]), 0, 0)
-				if errno != 0 || int64(n) != want {
-					log.Fatalf("pwritev: %d, %v", n, errno)
-				}
+				off += int64(n)
 			}
 			offs[f] += wbytes
 			if syncEvery > 0 && offs[f]-synced[f] >= syncEvery {
@@ -197,30 +199,20 @@ func main() {
 
 const pageSize = 4096
 
-// parseBytes reads a byte count with an optional K, M or G suffix
-// (powers of 1024).
-func parseBytes(flagName, s string) int64 {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+// byteFlag is the byte count of flag name's value s (bench.ParseBytes).
+func byteFlag(name, s string) int64 {
+	n, err := bench.ParseBytes(s)
+	if err != nil {
+		log.Fatalf("--%s: %v", name, err)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		log.Fatalf("--%s: want a byte count such as 2M, got %q", flagName, s)
-	}
-	return n * mult
+	return n
 }
 
 // splitCalls cuts the buffers of one write into pwritev calls of at most
 // max bytes each, a buffer cut where a call's bytes run out; nil when
 // max is 0 or the write fits in one call.
 func splitCalls(v []unix.Iovec, max int64) [][]unix.Iovec {
-	if max <= 0 || iovLen(v) <= max {
+	if max <= 0 || vfs.IovecLen(v) <= max {
 		return nil
 	}
 	var calls [][]unix.Iovec
@@ -243,14 +235,6 @@ func splitCalls(v []unix.Iovec, max int64) [][]unix.Iovec {
 		calls = append(calls, cur)
 	}
 	return calls
-}
-
-func iovLen(v []unix.Iovec) int64 {
-	var n int64
-	for _, b := range v {
-		n += int64(b.Len)
-	}
-	return n
 }
 
 func rusage() (user, sys float64) {
