@@ -264,6 +264,7 @@ type Conn struct {
 	maxDefault int32                // Config.MaxRequestBytes
 	tls        *tls.ConnectionState // set before the first frame; nil on a plaintext listener
 	settle     func()               // waits for the connection's pending responses; nil in-process
+	ahead      func() bool          // PendingAhead's; nil in-process
 	// cur is the frame Handle is serving and scan its FrameScan, set
 	// around each Handle call (FrameScan).
 	cur  []byte
@@ -289,6 +290,15 @@ func (c *Conn) WaitPending() {
 	if c != nil && c.settle != nil {
 		c.settle()
 	}
+}
+
+// PendingAhead reports whether a response that one of c's earlier
+// requests returned as Pending has not completed yet. Called from Handle:
+// when it is false, the wait of a Pending that Handle returns now is the
+// next one c's completer runs; when true, it runs only after those ahead
+// of it. On an in-process connection it is always false.
+func (c *Conn) PendingAhead() bool {
+	return c != nil && c.ahead != nil && c.ahead()
 }
 
 // SetMaxRequestBytes bounds the size of the requests c's framing accepts

@@ -153,7 +153,7 @@ func newConnOn(s *Server, tcp *net.TCPConn, e *enrollee) (*conn, error) {
 	}
 	c.pub = Conn{id: s.nextID.Add(1), remoteAddr: tcp.RemoteAddr(), localAddr: tcp.LocalAddr(),
 		listener: e.l.Name, protocol: e.l.Protocol, maxReq: &c.maxReq, maxDefault: s.cfg.MaxRequestBytes}
-	c.pub.settle = c.waitFlights
+	c.pub.settle, c.pub.ahead = c.waitFlights, c.waitsAhead
 	c.maxReq.Store(s.cfg.MaxRequestBytes)
 	if e.l.Protocol.SASL() {
 		c.maxReq.Store(min(s.cfg.MaxRequestBytes, s.cfg.SASLMaxReceiveBytes))

@@ -145,7 +145,10 @@
 //     (Conn.SetState) needs no lock; wait functions must not touch it. A
 //     Handler that serves a request which must not overlap the pending
 //     ones calls Conn.WaitPending first (the broker does for every
-//     request but Produce).
+//     request but Produce). Conn.PendingAhead tells a Handler whether the
+//     completer will come to the wait it returns now next (false) or only
+//     after earlier waits (true): the broker leaves a produce's fsync to
+//     the completer only in the first case.
 //   - A wait that returns an error or panics is handled as Handle's:
 //     the responses before it are sent, then the connection closes;
 //     nothing handled after it is sent (the request goroutine stops, the

@@ -41,10 +41,12 @@ const (
 	opBadLen  = 'L' // a malformed frame the handler rejects with an error
 	// Pipelining (pipeline_test.go): a Pending response whose wait blocks
 	// until release(id), then answers id, "P" and a region (opPend) or
-	// fails (opPendErr); opSettle calls Conn.WaitPending, then echoes.
+	// fails (opPendErr); opSettle calls Conn.WaitPending, then echoes;
+	// opAhead answers id and "1" or "0" by Conn.PendingAhead.
 	opPend    = 'P'
 	opPendErr = 'E'
 	opSettle  = 'S'
+	opAhead   = 'A'
 	// opBlock waits until release(id) (or ctx), then answers id alone:
 	// a slow request with a bytes-only response (inline_test.go).
 	opBlock = 'B'
@@ -215,6 +217,12 @@ func (h *testHandler) Handle(ctx context.Context, c *Conn, frame []byte) (*Respo
 		case <-h.releaseCh(binary.BigEndian.Uint32(id)):
 		case <-ctx.Done():
 		}
+	case opAhead:
+		ahead := "0"
+		if c.PendingAhead() {
+			ahead = "1"
+		}
+		r.AppendBytes([]byte(ahead))
 	case opSettle:
 		c.WaitPending()
 		h.note(fmt.Sprintf("h%d", binary.BigEndian.Uint32(id)))

@@ -102,6 +102,14 @@ func (c *conn) waitRoom() bool {
 	}
 }
 
+// waitsAhead reports whether a Pending response of c has not completed
+// (Conn.PendingAhead).
+func (c *conn) waitsAhead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.waits > 0
+}
+
 // waitFlights waits until every flight is queued (Conn.WaitPending). It
 // runs on the request goroutine, inside Handle.
 func (c *conn) waitFlights() {

@@ -80,6 +80,32 @@ func TestWaitPendingWaitsForEarlierPending(t *testing.T) {
 	}
 }
 
+// Conn.PendingAhead, asked by a Handler, is true while an earlier
+// request's Pending wait has not returned, and false before any and once
+// they have.
+func TestPendingAheadWhileEarlierWaits(t *testing.T) {
+	h := newTestHandler(t, 1<<10)
+	s := startServer(t, testConfig(), h)
+	c := dial(t, s)
+	c.send(req(opAhead, 1))
+	if got := string(c.recv()); got != string(u32(1))+"0" {
+		t.Fatalf("nothing pending: %q, want PendingAhead false", got)
+	}
+	c.send(req(opPend, 2), req(opAhead, 3))
+	eventually(t, "both requests handled", func() bool { return h.handled.Load() == 3 })
+	h.release(2)
+	if got := string(c.recv()); got != pendWant(h, 2) {
+		t.Fatalf("response 2: %q", got)
+	}
+	if got := string(c.recv()); got != string(u32(3))+"1" {
+		t.Fatalf("behind a pending wait: %q, want PendingAhead true", got)
+	}
+	c.send(req(opAhead, 4))
+	if got := string(c.recv()); got != string(u32(4))+"0" {
+		t.Fatalf("after the wait returned: %q, want PendingAhead false", got)
+	}
+}
+
 // A pending response that fails closes the connection after the
 // responses before it; nothing handled after it is sent (its pending
 // wait still runs, its region is released).
