@@ -109,7 +109,10 @@ import (
 //   write or the high watermark runs while the connection's next produces
 //   are appended (at most netio's MaxPending, 5, pending per connection),
 //   so one fsync covers all of them; responses leave in request order.
-//   Appends that do not fsync each are written by the broker's
+//   Under fsync=always the wait writes the request's first append itself
+//   (Log.SubmitForWait) when it is the connection's next wait or under
+//   128 KiB; the others get a writer goroutine each, so partitions' copies
+//   and fsyncs overlap (submitAppends). Appends that do not fsync each are written by the broker's
 //   partition.WritePool (half the cores as workers, writePoolWorkers):
 //   while it is behind, a partition's batches from several requests in
 //   flight queue and are written with one pwritev (1,000 partitions x ~5
@@ -150,7 +153,7 @@ func handleProduce(ctx context.Context, b *Broker, r *request) (*netio.Response,
 		// fsync or their replicas runs while netio handles this
 		// connection's next requests (netio.Pending).
 		g := new(partition.SubmitGroup)
-		b.submitAppends(jobs, g)
+		b.submitAppends(jobs, g, r.conn)
 		return netio.Pending(func() (*netio.Response, error) {
 			g.Wait() // one wake-up for the pool's appends
 			for _, j := range jobs {
@@ -506,8 +509,9 @@ const pipelineSmallBytes = 128 << 10
 // submitAppends queues every job's records on its log, in order, without
 // waiting (Log.Submit): a later request's appends to the same partition
 // queue behind these, which keeps an idempotent producer's sequences in
-// order.
-func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
+// order. c is the request's connection (nil in-process), asked whether an
+// earlier request's wait is still running (netio.Conn.PendingAhead).
+func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup, c *netio.Conn) {
 	waited := false // a FlushAlways job went to SubmitForWait
 	for _, j := range jobs {
 		if j.out.ErrorCode != 0 {
@@ -528,15 +532,25 @@ func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup) {
 			j.perr = err
 		case j.st != nil && j.st.lost():
 			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
-		case l.Config().Flush == partition.FlushAlways && !waited:
+		case l.Config().Flush == partition.FlushAlways && !waited && (len(records) < pipelineSmallBytes || !c.PendingAhead()):
 			// The first such job's fsync is run by the goroutine that
-			// waits for it (the Pending below waits for it first), not by
-			// a writer goroutine started and woken for it.
+			// waits for it (the Pending below is the completer's next
+			// wait, and it waits for this job first), not by a writer
+			// goroutine started and woken for it.
 			waited = true
 			j.pending = l.SubmitForWait(records, epoch, j.pre)
 		case l.Config().Flush == partition.FlushAlways:
 			// The others get a writer goroutine each: their fsyncs
-			// overlap the first's.
+			// overlap the first's. So does a large first one when the
+			// completer is still waiting for an earlier request: left to
+			// it, this log's round would start only once those are done,
+			// and producers that send to the partitions in the same order
+			// then find every partition's round waiting on the one before
+			// (one partition's copy and fsync at a time). Under
+			// pipelineSmallBytes the round is mostly its fsync, and the
+			// writer goroutine's start and wake-up cost more than the
+			// wait (docs/BENCHMARKS.md, "Then: under fsync=always, a
+			// large produce behind another gets its own writer").
 			j.pending = l.SubmitTo(nil, nil, records, epoch, j.pre)
 		default:
 			j.pending = l.SubmitTo(b.writes, g, records, epoch, j.pre)

@@ -532,3 +532,56 @@ func TestPipelinedFsyncAlwaysCrossingPartitions(t *testing.T) {
 		}
 	}
 }
+
+// Under fsync=always, a large produce (pipelineSmallBytes or more) sent
+// while the connection's earlier produce still waits for its fsync is
+// written and fsync'd at once by a writer goroutine of its own, not left
+// for the connection's waiting goroutine, which reaches it only after the
+// earlier fsync (producers that send to the partitions in the same order
+// then had every partition's round wait for the one before). Both answers
+// still leave in request order.
+func TestPipelinedFsyncAlwaysLargeProduceBehindAnother(t *testing.T) {
+	var armed atomic.Bool
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sep := string(os.PathSeparator)
+	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if armed.Load() && op.Kind == errorfs.OpSync && strings.HasSuffix(op.Path, ".log") &&
+			strings.Contains(op.Path, sep+"behind-0"+sep) {
+			once.Do(func() { close(held); <-release })
+		}
+		return nil
+	}))
+	ts := startServer(t, "", fsyncAlways, func(c *ServerConfig) { c.Store.FS = fsys })
+	ts.createTopic(t, "behind", 2, nil)
+	armed.Store(true)
+	defer once.Do(func() {}) // a failed test does not leave an fsync held...
+	defer close(release)     // ...nor the writer blocked
+
+	rc := dialRaw(t, ts.addr)
+	a := produceReq(9, 1, "behind", 0, makeBatch(noProducer, []byte("a")))
+	ca := rc.send(a)
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request's fsync of behind-0 never started")
+	}
+	b := produceReq(9, 1, "behind", 1, makeBatch(noProducer, make([]byte, pipelineSmallBytes)))
+	cb := rc.send(b)
+	one := ts.Store().Get("behind", 1)
+	waitFor(t, "the large request appended and fsync'd while the first's fsync is held", 10*time.Second,
+		func() bool { return one.LogEndOffset() == 1 })
+	if end := ts.Store().Get("behind", 0).LogEndOffset(); end != 0 {
+		t.Fatalf("behind-0's log end is %d while its fsync is held, want 0", end)
+	}
+	release <- struct{}{}
+	for i, r := range []struct {
+		req  *kmsg.ProduceRequest
+		corr int32
+	}{{a, ca}, {b, cb}} {
+		p := rc.read(r.req, r.corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != 0 {
+			t.Fatalf("request %d: %v base %d, want base 0", i, kerr.ErrorForCode(p.ErrorCode), p.BaseOffset)
+		}
+	}
+}
