@@ -382,18 +382,9 @@ func TestPipelinedManyPartitionsAcksOne(t *testing.T) {
 // contiguous offsets. Before, the connection served nothing until every
 // append of the first request was written.
 func TestPipelinedFewPartitionsAcksOne(t *testing.T) {
-	var armed atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	sep := string(os.PathSeparator)
-	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if armed.Load() && op.Kind == errorfs.OpWrite && strings.HasSuffix(op.Path, ".log") &&
-			strings.Contains(op.Path, sep+"few-0"+sep) {
-			once.Do(func() { close(held); <-release })
-		}
-		return nil
-	}))
-	ts := startServer(t, "", func(c *ServerConfig) { c.Store.FS = fsys })
+	h := holdLogOp(errorfs.OpWrite, "few-0")
+	held, release := h.held, h.release
+	ts := startServer(t, "", func(c *ServerConfig) { c.Store.FS = h.fs })
 	ts.createTopic(t, "few", 2, nil)
 	one := ts.Store().Get("few", 1)
 	var submitted atomic.Int32 // appends to few-1 begun
@@ -404,9 +395,8 @@ func TestPipelinedFewPartitionsAcksOne(t *testing.T) {
 	}
 	produceBeforeAppend.Store(&hook)
 	defer produceBeforeAppend.Store(nil)
-	armed.Store(true)
-	defer once.Do(func() {}) // a failed test does not leave a write held...
-	defer close(release)     // ...nor the writer blocked
+	h.armed.Store(true)
+	defer h.letGo()
 
 	rc := dialRaw(t, ts.addr)
 	req := func(v string) *kmsg.ProduceRequest {
@@ -437,6 +427,39 @@ func TestPipelinedFewPartitionsAcksOne(t *testing.T) {
 			}
 		}
 	}
+}
+
+// heldLogOp is a store filesystem that, once armed, holds the first
+// operation of one kind on a .log file of one partition's directory
+// until a value is sent on release (held is closed when it starts).
+type heldLogOp struct {
+	fs            vfs.FS
+	armed         atomic.Bool
+	held, release chan struct{}
+	once          sync.Once
+}
+
+// holdLogOp returns a heldLogOp for kind on the .log files of partDir
+// ("topic-0").
+func holdLogOp(kind errorfs.Kind, partDir string) *heldLogOp {
+	h := &heldLogOp{held: make(chan struct{}), release: make(chan struct{})}
+	sep := string(os.PathSeparator)
+	h.fs = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if h.armed.Load() && op.Kind == kind && strings.HasSuffix(op.Path, ".log") &&
+			strings.Contains(op.Path, sep+partDir+sep) {
+			h.once.Do(func() { close(h.held); <-h.release })
+		}
+		return nil
+	}))
+	return h
+}
+
+// letGo lets a held operation go on and holds none after. A test defers
+// it once the server is up, so that a failed test leaves neither the
+// operation held nor the server's shutdown waiting for it.
+func (h *heldLogOp) letGo() {
+	close(h.release)
+	h.once.Do(func() {})
 }
 
 // Which produces are pipelined (pipelines), by acks, partition count
@@ -541,22 +564,12 @@ func TestPipelinedFsyncAlwaysCrossingPartitions(t *testing.T) {
 // then had every partition's round wait for the one before). Both answers
 // still leave in request order.
 func TestPipelinedFsyncAlwaysLargeProduceBehindAnother(t *testing.T) {
-	var armed atomic.Bool
-	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	sep := string(os.PathSeparator)
-	fsys := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if armed.Load() && op.Kind == errorfs.OpSync && strings.HasSuffix(op.Path, ".log") &&
-			strings.Contains(op.Path, sep+"behind-0"+sep) {
-			once.Do(func() { close(held); <-release })
-		}
-		return nil
-	}))
-	ts := startServer(t, "", fsyncAlways, func(c *ServerConfig) { c.Store.FS = fsys })
+	h := holdLogOp(errorfs.OpSync, "behind-0")
+	held, release := h.held, h.release
+	ts := startServer(t, "", fsyncAlways, func(c *ServerConfig) { c.Store.FS = h.fs })
 	ts.createTopic(t, "behind", 2, nil)
-	armed.Store(true)
-	defer once.Do(func() {}) // a failed test does not leave an fsync held...
-	defer close(release)     // ...nor the writer blocked
+	h.armed.Store(true)
+	defer h.letGo()
 
 	rc := dialRaw(t, ts.addr)
 	a := produceReq(9, 1, "behind", 0, makeBatch(noProducer, []byte("a")))
