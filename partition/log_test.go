@@ -583,18 +583,22 @@ func TestFlushAlwaysGroupCommit(t *testing.T) {
 	cfg := testConfig()
 	cfg.Flush = FlushAlways
 	l, _ := newTestLog(t, cfg, nil)
-	// The first fsync waits until the other 15 appends are queued behind
-	// it, so the group commit is deterministic: they all share the second.
+	// The first fsync waits until every append not in its round is
+	// queued behind it, so the group commit is deterministic: they all
+	// share the second. The first round usually holds one append, but
+	// another may queue before the writer takes it (a loaded host).
 	const writers = 16
 	var once sync.Once
+	behind := -1 // appends not in the first round
 	testHookBeforeSync = func() {
 		once.Do(func() {
+			behind = writers - len(l.w.pending) // the hook runs on the writer
 			deadline := time.Now().Add(30 * time.Second)
-			for queued(l) < writers-1 {
+			for queued(l) < behind {
 				if time.Now().After(deadline) {
 					// Said here, not left to an fsync count that then
 					// looks like a group-commit bug.
-					t.Errorf("gate: %d of %d appends queued behind the first fsync after 30 s", queued(l), writers-1)
+					t.Errorf("gate: %d of %d appends queued behind the first fsync after 30 s", queued(l), behind)
 					break
 				}
 				runtime.Gosched()
@@ -618,8 +622,12 @@ func TestFlushAlwaysGroupCommit(t *testing.T) {
 	if rp := l.recoveryPointOf(); rp != 0 {
 		t.Fatalf("recovery point %d under FlushAlways with the epoch entry not fsync'd, want 0", rp)
 	}
-	if s := l.syncs.Load(); s != 2 {
-		t.Fatalf("%d fsyncs for %d appends queued behind one fsync, want 2 (group commit)", s, writers)
+	want := int64(2)
+	if behind == 0 { // all in the first round: nothing queued behind it
+		want = 1
+	}
+	if s := l.syncs.Load(); s != want {
+		t.Fatalf("%d fsyncs for %d appends, %d of them queued behind the first fsync, want %d (group commit)", s, writers, behind, want)
 	}
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
