@@ -111,10 +111,10 @@ import (
 //   so one fsync covers all of them; responses leave in request order.
 //   Under fsync=always the wait writes the request's first append itself
 //   (Log.SubmitForWait) when it is the connection's next wait or under
-//   128 KiB; the others get a writer goroutine each, so partitions' copies
-//   and fsyncs overlap (submitAppends). Appends that do not fsync each are written by the broker's
-//   partition.WritePool (half the cores as workers, writePoolWorkers):
-//   while it is behind, a partition's batches from several requests in
+//   128 KiB; the others get a writer goroutine each, so partitions'
+//   copies and fsyncs overlap (submitAppends). Appends that do not fsync
+//   each are written by the broker's partition.WritePool (half the cores
+//   as workers, writePoolWorkers): while it is behind, a partition's batches from several requests in
 //   flight queue and are written with one pwritev (1,000 partitions x ~5
 //   KB per request: fewer, larger writes), and a request spawns no
 //   goroutine per partition. So are produces of several partitions of
@@ -534,9 +534,10 @@ func (b *Broker) submitAppends(jobs []*produceJob, g *partition.SubmitGroup, c *
 			j.perr = fmt.Errorf("%w: the leadership of %s-%d at epoch %d ended", partition.ErrNotLeaderEpoch, j.topic, j.out.Partition, j.st.epoch)
 		case l.Config().Flush == partition.FlushAlways && !waited && (len(records) < pipelineSmallBytes || !c.PendingAhead()):
 			// The first such job's fsync is run by the goroutine that
-			// waits for it (the Pending below is the completer's next
-			// wait, and it waits for this job first), not by a writer
-			// goroutine started and woken for it.
+			// waits for it (the Pending below waits for this job first),
+			// not by a writer goroutine started and woken for it: when
+			// that Pending is the completer's next wait, or the job is
+			// small (below).
 			waited = true
 			j.pending = l.SubmitForWait(records, epoch, j.pre)
 		case l.Config().Flush == partition.FlushAlways:
