@@ -96,7 +96,7 @@ func main() {
 	flag.StringVar(&cfg.workloads, "workloads", "16k,omb-16x1k,omb-1x100", "comma-separated workloads: 16k (--record-size, acks=1, produce then consume), omb-16x1k, omb-1x100 (OpenMessaging-Benchmark-shaped, acks=all), matrix (issue 19's table: many partitions, small records, many connections, fsync=always), repl (issue 15: three-node clusters, RF=3 acks=all beside RF=1 acks=1, sluiced and Apache Kafka in alternating rounds)")
 	flag.StringVar(&cfg.matrixBytes, "matrix-bytes", "1G", "matrix: bytes produced by the 16x1k and fsync-16 rows (1000x1k: half, 16x100: a quarter, conns-100: a sixteenth)")
 	flag.StringVar(&cfg.matrixOnly, "matrix-rows", "", "matrix: comma-separated rows to run, e.g. 16x1k,fsync-16 (default: all: create-1000, 1000x1k, 16x1k, 16x100, conns-100, fsync-16, fsync-16x1k)")
-	flag.IntVar(&cfg.matrixRuns, "matrix-runs", 1, "matrix: rounds, each every row on every broker (their order rotating), with a median and a verdict per target over the rounds")
+	flag.IntVar(&cfg.matrixRuns, "matrix-runs", 1, "matrix: rounds, each every row on every broker (their order changing from round to round), with a median and a verdict per target over the rounds")
 	flag.StringVar(&cfg.replBytes, "repl-bytes", "256M", "repl: bytes produced by each row")
 	flag.StringVar(&cfg.replWarmup, "repl-warmup", "64M", "repl: bytes produced (16 KiB, RF=3, acks=all) on each fresh cluster before its rows, not reported")
 	flag.IntVar(&cfg.replRounds, "repl-rounds", 2, "repl: rounds, each a fresh sluiced cluster then a fresh Apache Kafka cluster")

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,45 @@ func TestSelectMatrixRows(t *testing.T) {
 	}
 	if _, err := selectMatrixRows(matrixRows, "16x1k,17x1k"); err == nil {
 		t.Fatal("an unknown row was accepted")
+	}
+}
+
+// TestRoundOrderChangesNeighbours runs the cells of a few rounds in
+// roundOrder, row after row, and checks that every round has each broker
+// once, that over the rounds each broker's cell follows each of the
+// others' within a round, and that each broker comes first in some
+// round.
+func TestRoundOrderChangesNeighbours(t *testing.T) {
+	for _, brokers := range [][]string{{"sluiced", "kafka", "kfake"}, {"sluiced", "kfake"}} {
+		n := len(brokers)
+		after := map[[2]string]int{} // {broker, the broker of the cell before}
+		first := map[string]int{}
+		for i := range 2 * n {
+			order := roundOrder(brokers, i)
+			prev := "" // a round starts with its floors, not a cell
+			if seen := strings.Join(slices.Sorted(slices.Values(order)), ","); seen != strings.Join(slices.Sorted(slices.Values(brokers)), ",") {
+				t.Fatalf("%d brokers, round %d: order %v is not each broker once", n, i, order)
+			}
+			first[order[0]]++
+			for range 3 { // rows
+				for _, b := range order {
+					if prev != "" && prev != b {
+						after[[2]string{b, prev}]++
+					}
+					prev = b
+				}
+			}
+		}
+		for _, b := range brokers {
+			if first[b] == 0 {
+				t.Errorf("%d brokers: %s is never first", n, b)
+			}
+			for _, o := range brokers {
+				if o != b && after[[2]string{b, o}] == 0 {
+					t.Errorf("%d brokers: %s never runs right after %s", n, b, o)
+				}
+			}
+		}
 	}
 }
 

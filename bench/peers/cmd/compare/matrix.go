@@ -42,7 +42,7 @@ import (
 // conns-100 a sixteenth.
 //
 // --matrix-runs N repeats the whole table N times (rounds, the brokers'
-// order rotating) and ends the report with issue 19's targets judged from
+// order changing: roundOrder) and ends the report with issue 19's targets judged from
 // the cells (matrix_targets.go). Each cell's data directory is new and is
 // emptied, not deleted, when the cell ends (retire, main.go).
 //
@@ -174,9 +174,7 @@ func (rd *matrixRound) cell(row, broker string) *matrixCell {
 
 // runMatrix measures cfg.matrixRuns rounds. Each round runs every row on
 // every broker, a fresh broker per cell, an fsync row between two runs of
-// its fio floor (the disk's speed drifts); the brokers' order rotates
-// from round to round, so none is always first after another's
-// writeback.
+// its fio floor (the disk's speed drifts), in the order of roundOrder.
 func (c *comparer) runMatrix() *matrixRun {
 	run := &matrixRun{skipped: map[string]string{}}
 	for _, b := range matrixBrokers {
@@ -201,8 +199,7 @@ func (c *comparer) runMatrix() *matrixRun {
 			if rd.fioErr == nil {
 				rd.fioErr = c.measureFioFloor(r.name, rd)
 			}
-			for j := range run.brokers {
-				b := run.brokers[(i+j)%len(run.brokers)]
+			for _, b := range roundOrder(run.brokers, i) {
 				logf("matrix round %d %s %s: start", i+1, r.name, b)
 				cell := c.matrixCell(r.name, b)
 				rd.cells[r.name][b] = cell
@@ -220,6 +217,27 @@ func (c *comparer) runMatrix() *matrixRun {
 		}
 	}
 	return run
+}
+
+// roundOrder is the brokers' order in round i (from 0): the list rotated
+// by i/2, and reversed in odd rounds. A cell is charged for the state the
+// cell before it leaves (its freed memory, its writeback), and the cells
+// run row after row, so the broker before each one's cell is the one
+// before it in the order, or the last one's for the first. Rotation
+// alone would keep that neighbour the same in every round (sluiced
+// always after kfake, kfake always after Kafka); reversing every other
+// round gives each broker the other neighbour, and the rotation takes
+// each broker through the first place, right after the round's floors.
+func roundOrder(brokers []string, i int) []string {
+	n := len(brokers)
+	out := make([]string, n)
+	for j := range n {
+		out[j] = brokers[(i/2+j)%n]
+	}
+	if i%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
 }
 
 // matrixErrors are the failed cells of every round.
