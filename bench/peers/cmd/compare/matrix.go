@@ -42,8 +42,8 @@ import (
 // conns-100 a sixteenth.
 //
 // --matrix-runs N repeats the whole table N times (rounds, the brokers'
-// order changing: roundOrder) and ends the report with issue 19's targets judged from
-// the cells (matrix_targets.go). Each cell's data directory is new and is
+// order changing: roundOrder) and ends the report with issue 19's
+// targets judged from the cells (matrix_targets.go). Each cell's data directory is new and is
 // emptied, not deleted, when the cell ends (retire, main.go).
 //
 // When fio is on the PATH, the fsync rows also get their floors, measured
@@ -220,9 +220,9 @@ func (c *comparer) runMatrix() *matrixRun {
 }
 
 // roundOrder is the brokers' order in round i (from 0): the list rotated
-// by i/2, and reversed in odd rounds. A cell is charged for the state the
-// cell before it leaves (its freed memory, its writeback), and the cells
-// run row after row, so the broker before each one's cell is the one
+// by i/2, and reversed in odd rounds. A cell can be charged for the
+// state the cell before it leaves (its freed memory, its writeback).
+// The cells run row after row, so the cell before a broker's is the one
 // before it in the order, or the last one's for the first. Rotation
 // alone would keep that neighbour the same in every round (sluiced
 // always after kfake, kfake always after Kafka); reversing every other
