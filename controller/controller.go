@@ -82,6 +82,7 @@ type Controller struct {
 	fsm   *FSM
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
+	guard *soleGuard // trans, as raft sees it (soleguard.go)
 	store *raftboltdb.BoltStore
 
 	decideMu  sync.Mutex
@@ -188,6 +189,9 @@ func (c *Controller) openRaft(dir string) error {
 			return fmt.Errorf("controller: cannot listen on %s: %w", c.cfg.ListenAddr, err)
 		}
 	}
+	c.guard = newSoleGuard(c.trans, serverID(c.cfg.NodeID), func(from raft.ServerID, addr string, times int64) {
+		c.cfg.Logger.Error("refused a leader's request from another server to this one-voter quorum: another cluster names this node's address", "from", from, "from_addr", addr, "times", times)
+	})
 	has, err := raft.HasExistingState(c.store, c.store, snaps)
 	if err != nil {
 		return fmt.Errorf("controller: cannot read the metadata log: %w", err)
@@ -203,15 +207,16 @@ func (c *Controller) openRaft(dir string) error {
 		}
 		// Every voter bootstraps with the same configuration: safe, as
 		// they all start from it.
-		err := raft.BootstrapCluster(rc, c.store, c.store, snaps, c.trans, raft.Configuration{Servers: servers})
+		err := raft.BootstrapCluster(rc, c.store, c.store, snaps, c.guard, raft.Configuration{Servers: servers})
 		if err != nil {
 			return fmt.Errorf("controller: cannot bootstrap the quorum: %w", err)
 		}
 	}
-	c.raft, err = raft.NewRaft(rc, c.fsm, c.store, c.store, snaps, c.trans)
+	c.raft, err = raft.NewRaft(rc, c.fsm, c.store, c.store, snaps, c.guard)
 	if err != nil {
 		return fmt.Errorf("controller: cannot start raft: %w", err)
 	}
+	c.guard.r.Store(c.raft)
 	// The sessions follow raft's state changes as they happen (sessions.go).
 	// An election cannot end before the first heartbeat timeout, long after
 	// this; should one have, the sessions start here.
@@ -247,7 +252,9 @@ func (c *Controller) advertiseAddr() (net.Addr, error) {
 }
 
 func (c *Controller) closeStores() {
-	if c.trans != nil {
+	if c.guard != nil {
+		_ = c.guard.Close() // the transport too
+	} else if c.trans != nil {
 		_ = c.trans.Close()
 	}
 	if c.store != nil {

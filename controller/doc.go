@@ -45,6 +45,13 @@
 //	raft:  [rpc type 0..15][msgpack map 0x80-0x8f | 0xde] ──▶ raft transport
 //	Kafka: [int32 frame size < 8 MiB: byte 1 < 0x80]       ──▶ Config.Serve
 //
+// Raft's requests carry no cluster id, and hashicorp/raft checks a vote's
+// sender against its configuration but not an append's. A one-voter
+// quorum refuses appends, snapshots and TimeoutNow from any other server
+// (soleguard.go): they can only come from another cluster that names this
+// node's address. A quorum of several voters cannot tell; KRaft's check
+// by cluster id is not there yet.
+//
 // # The state machine
 //
 // One raft log entry is one batch: metadata frames back to back (see the
