@@ -216,7 +216,7 @@ func (c *Controller) openRaft(dir string) error {
 	if err != nil {
 		return fmt.Errorf("controller: cannot start raft: %w", err)
 	}
-	c.guard.r.Store(c.raft)
+	c.guard.started(c.raft)
 	// The sessions follow raft's state changes as they happen (sessions.go).
 	// An election cannot end before the first heartbeat timeout, long after
 	// this; should one have, the sessions start here.

@@ -32,7 +32,8 @@ var errForeignLeader = errors.New("controller: refused a raft request from a ser
 type soleGuard struct {
 	*raft.NetworkTransport
 	self    raft.ServerID
-	r       atomic.Pointer[raft.Raft] // set once raft runs; until then nothing is refused
+	r       atomic.Pointer[raft.Raft] // set by started, once NewRaft returns
+	ready   chan struct{}             // closed by started
 	in      chan raft.RPC
 	done    chan struct{}
 	stopped sync.Once
@@ -41,7 +42,7 @@ type soleGuard struct {
 }
 
 func newSoleGuard(t *raft.NetworkTransport, self raft.ServerID, warn func(raft.ServerID, string, int64)) *soleGuard {
-	g := &soleGuard{NetworkTransport: t, self: self, in: make(chan raft.RPC), done: make(chan struct{}), warn: warn}
+	g := &soleGuard{NetworkTransport: t, self: self, ready: make(chan struct{}), in: make(chan raft.RPC), done: make(chan struct{}), warn: warn}
 	go g.pass()
 	return g
 }
@@ -82,6 +83,14 @@ func (g *soleGuard) SetHeartbeatHandler(cb func(raft.RPC)) {
 	})
 }
 
+// started gives the guard raft, whose configuration it reads. Requests
+// that arrive before it wait for it: raft reads its transport from
+// within NewRaft, before it returns.
+func (g *soleGuard) started(r *raft.Raft) {
+	g.r.Store(r)
+	close(g.ready)
+}
+
 // Close stops pass and closes the transport.
 func (g *soleGuard) Close() error {
 	g.stopped.Do(func() { close(g.done) })
@@ -102,11 +111,15 @@ func (g *soleGuard) foreign(rpc raft.RPC) bool {
 	default:
 		return false
 	}
-	r := g.r.Load()
-	if r == nil || raft.ServerID(from.ID) == g.self {
-		return false
+	select {
+	case <-g.ready:
+	case <-g.done:
+		rpc.Respond(nil, raft.ErrTransportShutdown)
+		return true
 	}
-	f := r.GetConfiguration() // raft's latest configuration, read without its main loop
+	// Even a request naming this node's own id is refused: raft sends none
+	// to itself, and the other cluster's leader may have the same id.
+	f := g.r.Load().GetConfiguration() // the latest configuration, read without raft's main loop
 	if f.Error() != nil || !soleVoter(f.Configuration(), g.self) {
 		return false
 	}
